@@ -1,0 +1,123 @@
+// The op table: every op's inputs, attributes and outputs, declared once.
+//
+// An op declares its tensors with symbolic shapes ("B,T,H,K"): the dispatcher
+// binds each symbol from the first tensor that carries it and checks every
+// other tensor against it, so a kernel never sees a mis-shaped input and an
+// error always names the tensor, its shape and the expected one. Attributes
+// are typed, with defaults, enum values and ranges. A `specialize` hook lets
+// attributes change the signature (e.g. gate kind "vector" makes `g` a
+// required [B,T,H,K] input). Backends register kernels per (op, dtype); the
+// dispatcher refuses an op a backend lacks instead of falling back.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "linea/tensor.h"
+
+namespace linea {
+
+// Thrown for every caller mistake (bad shape, dtype, attribute, op name).
+// The message names the bad value and what would be valid.
+struct OpError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class Presence : uint8_t { required, optional, absent };
+
+struct TensorSig {
+  std::string name;
+  std::string shape;  // symbolic dims, comma separated: "B,T,H,K"; "" = scalar
+  Presence presence = Presence::required;
+  std::string doc;
+  std::string absent_reason;  // set by `specialize` when it makes a tensor absent
+};
+
+using AttrValue = std::variant<int64_t, double, bool, std::string>;
+
+enum class AttrType : uint8_t { int_, float_, bool_, enum_ };
+
+struct AttrDef {
+  std::string name;
+  AttrType type;
+  AttrValue default_value;
+  std::vector<std::string> choices;  // enum_ only
+  double min = -1e300, max = 1e300;  // int_ / float_ only, inclusive
+  std::string doc;
+};
+
+class Attrs {
+ public:
+  int64_t i(const std::string& name) const;
+  double f(const std::string& name) const;
+  bool b(const std::string& name) const;
+  const std::string& s(const std::string& name) const;
+  const std::map<std::string, AttrValue>& all() const { return values_; }
+  void set(const std::string& name, AttrValue value) { values_[name] = std::move(value); }
+
+ private:
+  const AttrValue& get(const std::string& name) const;
+  std::map<std::string, AttrValue> values_;
+};
+
+struct Signature {
+  std::vector<TensorSig> inputs;
+  std::vector<TensorSig> outputs;
+  TensorSig* input(const std::string& name);
+  TensorSig* output(const std::string& name);
+};
+
+using Dims = std::map<std::string, int64_t>;
+
+struct OpDef {
+  std::string name;
+  std::string doc;
+  Signature signature;
+  std::vector<AttrDef> attrs;
+  std::vector<DType> dtypes;
+  // Adjusts the signature to the attributes (presence, shapes). May throw OpError.
+  std::function<void(const Attrs&, Signature&)> specialize;
+  // Checks relations the symbolic shapes cannot express and binds dims that
+  // come from attributes rather than inputs. May throw OpError.
+  std::function<void(const Attrs&, Dims&)> check;
+};
+
+const std::vector<OpDef>& op_table();
+const OpDef& find_op(const std::string& name);  // throws OpError listing known ops
+
+// Named tensors in and out of one op call. Absent optional inputs are missing keys.
+using TensorMap = std::map<std::string, Tensor>;
+
+struct OpCall {
+  const OpDef* op = nullptr;
+  Attrs attrs;
+  Dims dims;
+  TensorMap inputs;
+  TensorMap outputs;
+  DType dtype = DType::f32;
+
+  const Tensor* input(const std::string& name) const;  // nullptr when absent
+  Tensor* output(const std::string& name);              // nullptr when not requested
+};
+
+class Backend;
+
+// Validates, allocates the requested outputs and runs the backend's kernel.
+// `want_outputs` names optional outputs the caller asks for; required outputs
+// are always produced.
+TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& inputs,
+                 const std::map<std::string, AttrValue>& attrs,
+                 const std::vector<std::string>& want_outputs = {});
+
+// When on, every output is filled with NaN before its kernel runs, so an
+// element a kernel forgets to write shows up in tests.
+void set_poison_outputs(bool on);
+bool poison_outputs();
+
+}  // namespace linea

@@ -1,0 +1,65 @@
+// Tensors: a shape, a dtype and a buffer that lives on one backend's device.
+// The host never reads device memory directly: data crosses through the
+// backend's explicit copy functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace linea {
+
+enum class DType : uint8_t { f32, f64 };
+
+const char* dtype_name(DType dtype);
+size_t dtype_size(DType dtype);
+// Parses "f32" / "f64"; throws naming the value and the valid ones.
+DType parse_dtype(const std::string& name);
+
+using Shape = std::vector<int64_t>;
+
+int64_t numel(const Shape& shape);
+std::string shape_str(const Shape& shape);  // "[2, 8, 4, 16]"
+
+enum class DeviceKind : uint8_t { cpu, cuda };
+
+// One allocation on one device. The deleter is the owning backend's free,
+// so a buffer can outlive nothing it depends on except its backend.
+struct Buffer {
+  void* data = nullptr;
+  size_t bytes = 0;
+  DeviceKind device = DeviceKind::cpu;
+  std::function<void(void*, size_t)> release;
+
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() {
+    if (data && release) release(data, bytes);
+  }
+};
+
+class Backend;
+
+struct Tensor {
+  std::shared_ptr<Buffer> buffer;
+  Shape shape;
+  DType dtype = DType::f32;
+  Backend* backend = nullptr;
+
+  bool defined() const { return buffer != nullptr; }
+  int64_t numel() const { return linea::numel(shape); }
+  size_t bytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+  int64_t dim(size_t i) const { return shape.at(i); }
+  size_t rank() const { return shape.size(); }
+
+  template <class T>
+  T* data() const {
+    return static_cast<T*>(buffer->data);
+  }
+};
+
+}  // namespace linea

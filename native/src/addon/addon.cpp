@@ -1,0 +1,390 @@
+// The Node-API face of the native engine (linea.node).
+//
+// Tensors stay on their backend; JS holds a `Tensor` handle and copies data
+// in and out explicitly (`read` returns a fresh V8-owned typed array, since
+// Electron forbids external buffers). Ops run through the op table by name:
+//   run(backend, op, inputs: {name: Tensor}, attrs: {name: value}, outputs?: string[])
+// Every caller mistake surfaces as a JS Error whose message names the bad value.
+#include <napi.h>
+
+#include <cstring>
+#include <exception>
+
+#include "linea/backend.h"
+#include "linea/engine_info.h"
+#include "linea/ops.h"
+
+namespace {
+
+using linea::DType;
+
+// Runs fn, turning C++ exceptions into JS errors (node-addon-api only
+// translates Napi::Error itself).
+template <class Fn>
+auto guarded(Napi::Env env, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const linea::OpError& e) {
+    Napi::Error err = Napi::Error::New(env, e.what());
+    err.Set("code", Napi::String::New(env, "LINEA_OP_ERROR"));
+    throw err;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("linea native error: ") + e.what());
+  }
+}
+
+class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Tensor",
+                       {
+                           InstanceAccessor<&TensorHandle::Shape>("shape"),
+                           InstanceAccessor<&TensorHandle::Dtype>("dtype"),
+                           InstanceAccessor<&TensorHandle::BackendName>("backend"),
+                           InstanceAccessor<&TensorHandle::Bytes>("bytes"),
+                           InstanceAccessor<&TensorHandle::Disposed>("disposed"),
+                           InstanceMethod<&TensorHandle::Read>("read"),
+                           InstanceMethod<&TensorHandle::Write>("write"),
+                           InstanceMethod<&TensorHandle::Dispose>("dispose"),
+                       });
+  }
+
+  // new Tensor(backend, dtype, shape, data?) or, from C++, new Tensor(External<linea::Tensor>)
+  explicit TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      if (info.Length() == 1 && info[0].IsExternal()) {
+        tensor_ = *info[0].As<Napi::External<linea::Tensor>>().Data();
+      } else {
+        if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsArray())
+          throw Napi::TypeError::New(
+              env, "new Tensor(backend: string, dtype: 'f32' | 'f64', shape: number[], data?)");
+        auto& backend = linea::get_backend(info[0].As<Napi::String>());
+        const DType dtype = linea::parse_dtype(info[1].As<Napi::String>());
+        linea::Shape shape;
+        auto dims = info[2].As<Napi::Array>();
+        for (uint32_t i = 0; i < dims.Length(); ++i) {
+          Napi::Value d = dims[i];
+          const double v = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+          if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)))
+            throw linea::OpError("tensor shape dim " + std::to_string(i) +
+                                 " must be a non-negative integer");
+          shape.push_back(static_cast<int64_t>(v));
+        }
+        tensor_ = backend.empty(shape, dtype);
+        if (info.Length() >= 4 && !info[3].IsUndefined()) WriteFrom(env, info[3]);
+      }
+      track(env, static_cast<int64_t>(tensor_.bytes()));
+      return 0;
+    });
+  }
+
+  ~TensorHandle() override { release(); }
+
+  const linea::Tensor& tensor(Napi::Env env) const {
+    if (!tensor_.defined()) throw Napi::Error::New(env, "tensor was disposed");
+    return tensor_;
+  }
+
+ private:
+  Napi::Value Shape(const Napi::CallbackInfo& info) {
+    auto arr = Napi::Array::New(info.Env(), tensor_.shape.size());
+    for (size_t i = 0; i < tensor_.shape.size(); ++i)
+      arr.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(tensor_.shape[i])));
+    return arr;
+  }
+  Napi::Value Dtype(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), linea::dtype_name(tensor_.dtype));
+  }
+  Napi::Value BackendName(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), tensor_.backend ? tensor_.backend->name() : "");
+  }
+  Napi::Value Bytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), tensor_.defined() ? static_cast<double>(tensor_.bytes()) : 0);
+  }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), !tensor_.defined());
+  }
+
+  // Copies the tensor into a new Float32Array / Float64Array.
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const auto& t = tensor(env);
+      const size_t n = static_cast<size_t>(t.numel());
+      if (t.dtype == DType::f32) {
+        auto out = Napi::Float32Array::New(env, n);
+        t.backend->copy_to_host(t, out.Data(), t.bytes());
+        return out;
+      }
+      auto out = Napi::Float64Array::New(env, n);
+      t.backend->copy_to_host(t, out.Data(), t.bytes());
+      return out;
+    });
+  }
+
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      tensor(env);
+      if (info.Length() < 1) throw Napi::TypeError::New(env, "write(data: Float32Array | Float64Array)");
+      WriteFrom(env, info[0]);
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+
+  void WriteFrom(Napi::Env env, Napi::Value value) {
+    const bool f32 = tensor_.dtype == DType::f32;
+    if (!value.IsTypedArray())
+      throw Napi::TypeError::New(env, std::string("tensor data must be a ") +
+                                          (f32 ? "Float32Array" : "Float64Array"));
+    auto arr = value.As<Napi::TypedArray>();
+    const auto want = f32 ? napi_float32_array : napi_float64_array;
+    if (arr.TypedArrayType() != want)
+      throw Napi::TypeError::New(env, std::string("tensor of dtype ") + linea::dtype_name(tensor_.dtype) +
+                                          " takes a " + (f32 ? "Float32Array" : "Float64Array"));
+    if (static_cast<int64_t>(arr.ElementLength()) != tensor_.numel())
+      throw linea::OpError("tensor data has " + std::to_string(arr.ElementLength()) +
+                           " elements, shape " + linea::shape_str(tensor_.shape) + " needs " +
+                           std::to_string(tensor_.numel()));
+    const auto* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+    tensor_.backend->copy_from_host(tensor_, src, tensor_.bytes());
+  }
+
+  // Host-side tensors count towards V8's external memory so GC runs in time.
+  void track(Napi::Env env, int64_t bytes) {
+    if (tensor_.defined() && tensor_.buffer->device == linea::DeviceKind::cpu) {
+      Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+      tracked_ = bytes;
+      env_ = env;
+    }
+  }
+
+  void release() {
+    if (tracked_ && env_) {
+      Napi::MemoryManagement::AdjustExternalMemory(env_, -tracked_);
+      tracked_ = 0;
+    }
+    tensor_ = linea::Tensor();
+  }
+
+  linea::Tensor tensor_;
+  int64_t tracked_ = 0;
+  napi_env env_ = nullptr;
+};
+
+class LineaAddon : public Napi::Addon<LineaAddon> {
+ public:
+  LineaAddon(Napi::Env env, Napi::Object exports) {
+    Napi::Function tensor_class = TensorHandle::Define(env);
+    tensor_constructor_ = Napi::Persistent(tensor_class);
+    DefineAddon(exports, {
+                             InstanceValue("Tensor", tensor_class),
+                             InstanceMethod<&LineaAddon::Info>("info"),
+                             InstanceMethod<&LineaAddon::Backends>("backends"),
+                             InstanceMethod<&LineaAddon::OpTable>("opTable"),
+                             InstanceMethod<&LineaAddon::Run>("run"),
+                             InstanceMethod<&LineaAddon::Memory>("memory"),
+                             InstanceMethod<&LineaAddon::Synchronize>("synchronize"),
+                             InstanceMethod<&LineaAddon::SetPoisonOutputs>("setPoisonOutputs"),
+                         });
+  }
+
+ private:
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const auto e = linea::engine_info();
+      auto out = Napi::Object::New(env);
+      out.Set("version", e.version);
+      out.Set("backendsCompiled", strings(env, e.backends_compiled));
+      out.Set("cudaStatus", e.cuda_status);
+      auto devices = Napi::Array::New(env, e.devices.size());
+      for (size_t i = 0; i < e.devices.size(); ++i) {
+        const auto& d = e.devices[i];
+        auto o = Napi::Object::New(env);
+        o.Set("backend", d.backend);
+        o.Set("id", d.backend == "cpu" ? std::string("cpu") : d.backend + ":" + std::to_string(d.index));
+        o.Set("index", d.index);
+        o.Set("name", d.name);
+        o.Set("memoryBytes", static_cast<double>(d.memory_bytes));
+        o.Set("detail", d.detail);
+        devices.Set(static_cast<uint32_t>(i), o);
+      }
+      out.Set("devices", devices);
+      out.Set("blas", e.blas);
+      out.Set("cpuThreads", e.cpu_threads);
+      out.Set("compiler", e.compiler);
+      out.Set("napiVersion", NAPI_VERSION);
+      return out;
+    });
+  }
+
+  Napi::Value Backends(const Napi::CallbackInfo& info) {
+    return strings(info.Env(), linea::backend_names());
+  }
+
+  Napi::Value OpTable(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const auto& table = linea::op_table();
+      auto out = Napi::Array::New(env, table.size());
+      for (size_t i = 0; i < table.size(); ++i) out.Set(static_cast<uint32_t>(i), describe(env, table[i]));
+      return out;
+    });
+  }
+
+  // run(backend, op, inputs, attrs, outputs?) -> {name: Tensor}
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsObject() ||
+          !info[3].IsObject())
+        throw Napi::TypeError::New(env, "run(backend: string, op: string, inputs: object, attrs: object, outputs?: string[])");
+      auto& backend = linea::get_backend(info[0].As<Napi::String>());
+      const std::string op = info[1].As<Napi::String>();
+      linea::TensorMap inputs;
+      auto in = info[2].As<Napi::Object>();
+      auto in_names = in.GetPropertyNames();
+      for (uint32_t i = 0; i < in_names.Length(); ++i) {
+        const std::string name = in_names.Get(i).As<Napi::String>();
+        Napi::Value v = in.Get(name);
+        if (v.IsUndefined() || v.IsNull()) continue;  // an absent optional input
+        if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(tensor_constructor_.Value()))
+          throw Napi::TypeError::New(env, op + ": input " + name + " is not a Tensor");
+        inputs[name] = TensorHandle::Unwrap(v.As<Napi::Object>())->tensor(env);
+      }
+      std::map<std::string, linea::AttrValue> attrs;
+      auto at = info[3].As<Napi::Object>();
+      auto at_names = at.GetPropertyNames();
+      for (uint32_t i = 0; i < at_names.Length(); ++i) {
+        const std::string name = at_names.Get(i).As<Napi::String>();
+        Napi::Value v = at.Get(name);
+        if (v.IsUndefined()) continue;
+        if (v.IsBoolean()) attrs[name] = v.As<Napi::Boolean>().Value();
+        else if (v.IsNumber()) attrs[name] = v.As<Napi::Number>().DoubleValue();
+        else if (v.IsString()) attrs[name] = std::string(v.As<Napi::String>());
+        else throw Napi::TypeError::New(env, op + ": attribute " + name + " must be a number, boolean or string");
+      }
+      std::vector<std::string> want;
+      if (info.Length() >= 5 && info[4].IsArray()) {
+        auto arr = info[4].As<Napi::Array>();
+        for (uint32_t i = 0; i < arr.Length(); ++i) want.push_back(arr.Get(i).As<Napi::String>());
+      }
+      const auto outputs = linea::run_op(backend, op, inputs, attrs, want);
+      auto out = Napi::Object::New(env);
+      for (const auto& [name, t] : outputs) {
+        linea::Tensor copy = t;
+        out.Set(name, tensor_constructor_.New({Napi::External<linea::Tensor>::New(env, &copy)}));
+      }
+      return out;
+    });
+  }
+
+  Napi::Value Memory(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "memory(backend: string)");
+      auto& backend = linea::get_backend(info[0].As<Napi::String>());
+      const auto m = backend.memory();
+      if (info.Length() >= 2 && info[1].ToBoolean()) backend.reset_peak();
+      auto out = Napi::Object::New(env);
+      out.Set("bytesInUse", static_cast<double>(m.bytes_in_use));
+      out.Set("peakBytes", static_cast<double>(m.peak_bytes));
+      out.Set("allocations", static_cast<double>(m.allocations));
+      return out;
+    });
+  }
+
+  Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "synchronize(backend: string)");
+      linea::get_backend(info[0].As<Napi::String>()).synchronize();
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  Napi::Value SetPoisonOutputs(const Napi::CallbackInfo& info) {
+    linea::set_poison_outputs(info.Length() > 0 && info[0].ToBoolean());
+    return info.Env().Undefined();
+  }
+
+  static Napi::Array strings(Napi::Env env, const std::vector<std::string>& items) {
+    auto arr = Napi::Array::New(env, items.size());
+    for (size_t i = 0; i < items.size(); ++i) arr.Set(static_cast<uint32_t>(i), items[i]);
+    return arr;
+  }
+
+  static Napi::Value attr_value(Napi::Env env, const linea::AttrValue& v) {
+    if (auto p = std::get_if<int64_t>(&v)) return Napi::Number::New(env, static_cast<double>(*p));
+    if (auto p = std::get_if<double>(&v)) return Napi::Number::New(env, *p);
+    if (auto p = std::get_if<bool>(&v)) return Napi::Boolean::New(env, *p);
+    return Napi::String::New(env, std::get<std::string>(v));
+  }
+
+  static Napi::Array sigs(Napi::Env env, const std::vector<linea::TensorSig>& list) {
+    auto arr = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto o = Napi::Object::New(env);
+      o.Set("name", list[i].name);
+      o.Set("shape", list[i].shape);
+      o.Set("optional", list[i].presence != linea::Presence::required);
+      o.Set("doc", list[i].doc);
+      arr.Set(static_cast<uint32_t>(i), o);
+    }
+    return arr;
+  }
+
+  static Napi::Object describe(Napi::Env env, const linea::OpDef& op) {
+    static const char* kTypes[] = {"int", "float", "bool", "enum"};
+    auto o = Napi::Object::New(env);
+    o.Set("name", op.name);
+    o.Set("doc", op.doc);
+    o.Set("inputs", sigs(env, op.signature.inputs));
+    o.Set("outputs", sigs(env, op.signature.outputs));
+    auto attrs = Napi::Array::New(env, op.attrs.size());
+    for (size_t i = 0; i < op.attrs.size(); ++i) {
+      const auto& a = op.attrs[i];
+      auto ao = Napi::Object::New(env);
+      ao.Set("name", a.name);
+      ao.Set("type", kTypes[static_cast<int>(a.type)]);
+      ao.Set("default", attr_value(env, a.default_value));
+      if (a.type == linea::AttrType::enum_) ao.Set("choices", strings(env, a.choices));
+      if (a.type == linea::AttrType::int_ || a.type == linea::AttrType::float_) {
+        ao.Set("min", a.min);
+        ao.Set("max", a.max);
+      }
+      ao.Set("doc", a.doc);
+      attrs.Set(static_cast<uint32_t>(i), ao);
+    }
+    o.Set("attrs", attrs);
+    std::vector<std::string> dtypes;
+    for (DType d : op.dtypes) dtypes.push_back(linea::dtype_name(d));
+    o.Set("dtypes", strings(env, dtypes));
+    auto kernels = Napi::Object::New(env);
+    for (const auto& name : linea::backend_names()) {
+      std::vector<std::string> have;
+      for (DType d : op.dtypes)
+        if (linea::get_backend(name).kernel(op.name, d)) have.push_back(linea::dtype_name(d));
+      kernels.Set(name, strings(env, have));
+    }
+    o.Set("kernels", kernels);
+    return o;
+  }
+
+  Napi::FunctionReference tensor_constructor_;
+};
+
+}  // namespace
+
+NODE_API_ADDON(LineaAddon)

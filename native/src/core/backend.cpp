@@ -1,0 +1,78 @@
+#include "linea/backend.h"
+
+#include <mutex>
+
+#include "../cpu/cpu_backend.h"
+#ifdef LINEA_WITH_CUDA
+#include "../cuda/cuda_backend.h"
+#endif
+
+namespace linea {
+
+Tensor Backend::from_host(const Shape& shape, DType dtype, const void* src) {
+  Tensor t = empty(shape, dtype);
+  copy_from_host(t, src, t.bytes());
+  return t;
+}
+
+const Kernel* Backend::kernel(const std::string& op, DType dtype) const {
+  auto it = kernels_.find({op, dtype});
+  return it == kernels_.end() ? nullptr : &it->second;
+}
+
+void Backend::add_kernel(const std::string& op, DType dtype, Kernel kernel) {
+  find_op(op);  // a kernel for an op the table does not declare is a build mistake
+  kernels_[{op, dtype}] = std::move(kernel);
+}
+
+std::vector<std::pair<std::string, DType>> Backend::kernels() const {
+  std::vector<std::pair<std::string, DType>> out;
+  for (const auto& [key, _] : kernels_) out.push_back(key);
+  return out;
+}
+
+void Backend::count_alloc(size_t bytes) {
+  stats_.bytes_in_use += static_cast<int64_t>(bytes);
+  stats_.allocations += 1;
+  if (stats_.bytes_in_use > stats_.peak_bytes) stats_.peak_bytes = stats_.bytes_in_use;
+}
+
+void Backend::count_free(size_t bytes) { stats_.bytes_in_use -= static_cast<int64_t>(bytes); }
+
+namespace {
+
+struct Registry {
+  std::vector<std::unique_ptr<Backend>> backends;
+  Registry() {
+    backends.push_back(make_cpu_backend());
+#ifdef LINEA_WITH_CUDA
+    for (auto& b : make_cuda_backends()) backends.push_back(std::move(b));
+#endif
+  }
+};
+
+Registry& registry() {
+  // Never destroyed: tensors held by JS may be finalized after static
+  // destructors would have run, and they call back into their backend.
+  static Registry* r = new Registry();
+  return *r;
+}
+
+}  // namespace
+
+std::vector<std::string> backend_names() {
+  std::vector<std::string> names;
+  for (const auto& b : registry().backends) names.push_back(b->name());
+  return names;
+}
+
+Backend& get_backend(const std::string& name) {
+  const std::string wanted = name == "cuda" ? "cuda:0" : name;
+  for (const auto& b : registry().backends)
+    if (b->name() == wanted) return *b;
+  std::string valid;
+  for (const auto& n : backend_names()) valid += (valid.empty() ? "" : ", ") + n;
+  throw OpError("backend '" + name + "' is not available; available: " + valid);
+}
+
+}  // namespace linea

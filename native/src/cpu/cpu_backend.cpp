@@ -1,0 +1,135 @@
+#include "cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <new>
+#include <string>
+
+#include "parallel.h"
+
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+#elif defined(_WIN32)
+#include <windows.h>
+#else
+#include <unistd.h>
+#endif
+
+namespace linea {
+namespace {
+
+constexpr size_t kAlignment = 64;  // one cache line; also what AVX-512 loads like
+
+std::string cpu_model_name() {
+#if defined(__APPLE__)
+  char buf[256] = {0};
+  size_t len = sizeof(buf);
+  if (sysctlbyname("machdep.cpu.brand_string", buf, &len, nullptr, 0) == 0) return buf;
+  return "Apple CPU";
+#elif defined(_WIN32)
+  return "CPU";
+#else
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "CPU";
+#endif
+}
+
+int64_t physical_memory_bytes() {
+#if defined(__APPLE__)
+  int64_t mem = 0;
+  size_t len = sizeof(mem);
+  if (sysctlbyname("hw.memsize", &mem, &len, nullptr, 0) == 0) return mem;
+  return 0;
+#elif defined(_WIN32)
+  MEMORYSTATUSEX status;
+  status.dwLength = sizeof(status);
+  return GlobalMemoryStatusEx(&status) ? static_cast<int64_t>(status.ullTotalPhys) : 0;
+#else
+  return static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+#endif
+}
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend() { register_cpu_mixer_kernels(*this); }
+
+  std::string name() const override { return "cpu"; }
+  DeviceKind device() const override { return DeviceKind::cpu; }
+
+  DeviceInfo info() const override {
+    DeviceInfo d;
+    d.backend = "cpu";
+    d.index = 0;
+    d.name = cpu_model_name();
+    d.memory_bytes = physical_memory_bytes();
+    d.detail = std::to_string(cpu_threads()) + " threads";
+    return d;
+  }
+
+  Tensor empty(const Shape& shape, DType dtype) override {
+    for (int64_t d : shape)
+      if (d < 0) throw OpError("tensor shape " + shape_str(shape) + " has a negative dim");
+    Tensor t;
+    t.shape = shape;
+    t.dtype = dtype;
+    t.backend = this;
+    const size_t bytes = t.bytes();
+    // Round up: aligned allocation wants a multiple of the alignment; 0 bytes still gets a block.
+    const size_t padded = (bytes + kAlignment - 1) / kAlignment * kAlignment + kAlignment;
+    void* data = ::operator new(padded, std::align_val_t(kAlignment));
+    auto buffer = std::make_shared<Buffer>();
+    buffer->data = data;
+    buffer->bytes = bytes;
+    buffer->device = DeviceKind::cpu;
+    buffer->release = [this](void* p, size_t n) {
+      ::operator delete(p, std::align_val_t(kAlignment));
+      count_free(n);
+    };
+    count_alloc(bytes);
+    t.buffer = std::move(buffer);
+    return t;
+  }
+
+  void copy_from_host(Tensor& dst, const void* src, size_t bytes) override {
+    check_size(dst, bytes);
+    if (bytes) std::memcpy(dst.buffer->data, src, bytes);
+  }
+
+  void copy_to_host(const Tensor& src, void* dst, size_t bytes) override {
+    check_size(src, bytes);
+    if (bytes) std::memcpy(dst, src.buffer->data, bytes);
+  }
+
+  void fill(Tensor& dst, double value) override {
+    const int64_t n = dst.numel();
+    if (dst.dtype == DType::f32) {
+      auto* p = dst.data<float>();
+      for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(value);
+    } else {
+      auto* p = dst.data<double>();
+      for (int64_t i = 0; i < n; ++i) p[i] = value;
+    }
+  }
+
+ private:
+  static void check_size(const Tensor& t, size_t bytes) {
+    if (bytes != t.bytes())
+      throw OpError("copy of " + std::to_string(bytes) + " bytes into a tensor of " +
+                    std::to_string(t.bytes()) + " bytes (shape " + shape_str(t.shape) + ", " +
+                    dtype_name(t.dtype) + ")");
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace linea

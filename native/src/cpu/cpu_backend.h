@@ -1,0 +1,15 @@
+// The CPU backend: host memory, threaded reference kernels (float32 and float64).
+#pragma once
+
+#include <memory>
+
+#include "linea/backend.h"
+
+namespace linea {
+
+std::unique_ptr<Backend> make_cpu_backend();
+
+// Kernel families register themselves here (one function per source file).
+void register_cpu_mixer_kernels(Backend& backend);
+
+}  // namespace linea

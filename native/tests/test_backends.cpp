@@ -1,0 +1,60 @@
+// Every non-CPU backend against the CPU reference, op by op, on the same
+// inputs. Skipped (with a line saying so) where no such device is present.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+
+#include "linea/backend.h"
+#include "linea/engine_info.h"
+#include "test_util.h"
+
+using namespace linea;
+using namespace linea::test;
+
+TEST_CASE("engine info lists the CPU backend and its device") {
+  const EngineInfo info = engine_info();
+  CHECK(info.backends_compiled.at(0) == "cpu");
+  REQUIRE(!info.devices.empty());
+  CHECK(info.devices[0].backend == "cpu");
+  CHECK(info.devices[0].memory_bytes > 0);
+  CHECK(!info.blas.empty());
+  CHECK(info.cpu_threads >= 1);
+}
+
+TEST_CASE("each GPU backend's mixer_fwd matches the CPU reference") {
+  int checked = 0;
+  for (const auto& name : backend_names()) {
+    if (name == "cpu") continue;
+    Backend& gpu = get_backend(name);
+    Backend& cpu = get_backend("cpu");
+    set_poison_outputs(true);
+    for (int f64 = 0; f64 < 2; ++f64) {
+      const int64_t B = 2, Tn = 65, H = 3, K = 60, V = 100;
+      auto run = [&](Backend& be, auto tag) {
+        using T = decltype(tag);
+        TensorMap in{{"q", random_tensor<T>(be, {B, Tn, H, K}, 1)},
+                     {"k", random_tensor<T>(be, {B, Tn, H, K}, 2)},
+                     {"v", random_tensor<T>(be, {B, Tn, H, V}, 3)},
+                     {"s0", random_tensor<T>(be, {B, H, K, V}, 4)}};
+        auto out = run_op(be, "mixer_fwd", in, {}, {"s_final"});
+        be.synchronize();
+        return std::make_pair(download<T>(out.at("o")), download<T>(out.at("s_final")));
+      };
+      if (f64) {
+        auto [o_gpu, s_gpu] = run(gpu, double());
+        auto [o_cpu, s_cpu] = run(cpu, double());
+        CHECK(rel_error(o_gpu, o_cpu) < 1e-12);
+        CHECK(rel_error(s_gpu, s_cpu) < 1e-12);
+      } else {
+        auto [o_gpu, s_gpu] = run(gpu, float());
+        auto [o_cpu, s_cpu] = run(cpu, float());
+        CHECK(rel_error(o_gpu, o_cpu) < 1e-5);
+        CHECK(rel_error(s_gpu, s_cpu) < 1e-5);
+      }
+    }
+    set_poison_outputs(false);
+    std::printf("[backends] %s mixer_fwd == cpu (f32, f64)\n", name.c_str());
+    ++checked;
+  }
+  if (checked == 0) std::printf("[backends] no GPU backend on this machine: CPU == GPU checks skipped\n");
+}

@@ -1,0 +1,95 @@
+// The op table's dispatcher: every caller mistake is an OpError naming the
+// bad value and what would be valid, raised before any kernel runs.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "linea/backend.h"
+#include "test_util.h"
+
+using namespace linea;
+using namespace linea::test;
+
+namespace {
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const OpError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("the op table declares mixer_fwd with its signature") {
+  const OpDef& op = find_op("mixer_fwd");
+  CHECK(op.signature.inputs.size() >= 3);
+  CHECK(op.signature.inputs[0].shape == "B,T,H,K");
+  CHECK(get_backend("cpu").kernel("mixer_fwd", DType::f32) != nullptr);
+  CHECK(get_backend("cpu").kernel("mixer_fwd", DType::f64) != nullptr);
+}
+
+TEST_CASE("unknown op, backend, input and attribute are named in the error") {
+  Backend& cpu = get_backend("cpu");
+  auto q = random_tensor<float>(cpu, {1, 4, 2, 8}, 1);
+  auto v = random_tensor<float>(cpu, {1, 4, 2, 6}, 2);
+  const auto e1 = error_of([&] { run_op(cpu, "mixr_fwd", {}, {}); });
+  CHECK(contains(e1, "unknown op 'mixr_fwd'"));
+  CHECK(contains(e1, "mixer_fwd"));
+  const auto e2 = error_of([&] { get_backend("tpu"); });
+  CHECK(contains(e2, "backend 'tpu' is not available; available: cpu"));
+  const auto e3 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q}, {"v", v}, {"x", q}}, {}); });
+  CHECK(contains(e3, "unknown input 'x'"));
+  const auto e4 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q}, {"v", v}}, {{"sclae", 1.0}}); });
+  CHECK(contains(e4, "unknown attribute 'sclae'"));
+  CHECK(contains(e4, "scale"));
+}
+
+TEST_CASE("a mis-shaped input names the tensor, its shape and the expected one") {
+  Backend& cpu = get_backend("cpu");
+  auto q = random_tensor<float>(cpu, {2, 8, 4, 16}, 1);
+  auto k = random_tensor<float>(cpu, {2, 8, 4, 16}, 2);
+  auto v_bad = random_tensor<float>(cpu, {2, 9, 4, 16}, 3);
+  const auto e = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", k}, {"v", v_bad}}, {}); });
+  CHECK(contains(e, "mixer_fwd: v has shape [2, 9, 4, 16], expected [B=2, T=8, H=4, V]"));
+  CHECK(contains(e, "T is 8 from q, got 9"));
+
+  auto k_rank3 = random_tensor<float>(cpu, {2, 8, 4}, 4);
+  const auto e2 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", k_rank3}, {"v", q}}, {}); });
+  CHECK(contains(e2, "k has shape [2, 8, 4]"));
+  CHECK(contains(e2, "expected rank 4"));
+
+  auto s0_bad = random_tensor<float>(cpu, {2, 4, 16, 15}, 5);
+  const auto e3 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", k}, {"v", q}, {"s0", s0_bad}}, {}); });
+  CHECK(contains(e3, "s0 has shape [2, 4, 16, 15], expected [B=2, H=4, K=16, V=16]"));
+}
+
+TEST_CASE("missing inputs, mixed dtypes and bad attribute values are refused") {
+  Backend& cpu = get_backend("cpu");
+  auto q = random_tensor<float>(cpu, {1, 4, 2, 8}, 1);
+  auto q64 = random_tensor<double>(cpu, {1, 4, 2, 8}, 1);
+  const auto e1 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q}}, {}); });
+  CHECK(contains(e1, "missing input v [B,T,H,V]"));
+  const auto e2 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q64}, {"v", q}}, {}); });
+  CHECK(contains(e2, "k has dtype f64, but q has f32"));
+  const auto e3 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q}, {"v", q}}, {{"form", std::string("parallel")}}); });
+  CHECK(contains(e3, "attribute form = 'parallel' is not valid; valid: recurrent"));
+  const auto e4 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q}, {"v", q}}, {{"scale", -1.0}}); });
+  CHECK(contains(e4, "attribute scale = -1 is out of range"));
+  const auto e5 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q}, {"v", q}}, {}, {"state"}); });
+  CHECK(contains(e5, "unknown output 'state'; outputs: o, s_final"));
+}
+
+TEST_CASE("memory accounting follows tensors") {
+  Backend& cpu = get_backend("cpu");
+  const auto before = cpu.memory().bytes_in_use;
+  {
+    Tensor t = cpu.empty({1000}, DType::f64);
+    CHECK(cpu.memory().bytes_in_use == before + 8000);
+  }
+  CHECK(cpu.memory().bytes_in_use == before);
+}
