@@ -1,0 +1,105 @@
+// The LabApi contract: every call the renderer can make. Parameter schemas
+// live in labapi-schemas.ts (checked at every front door); this file is
+// types plus the list of names, so the preload bridge can import it without
+// pulling in a schema library. The Electron bridge, the headless server and
+// the renderer's clients are all generated from these names: a call exists
+// in every front door or in none, and nothing else passes.
+import type { LabApiMethod, LabApiParams } from './labapi-schemas'
+import type { SpecError } from './validate'
+import type { ModelSpec } from './model-spec'
+import type { TrainSpec } from './train-spec'
+
+export type { LabApiMethod, LabApiParams }
+
+export interface DeviceInfo {
+  /** "cpu", "cuda:0" */
+  id: string
+  backend: 'cpu' | 'cuda' | 'webgpu'
+  index: number
+  name: string
+  memoryBytes: number
+  detail: string
+}
+
+export interface OpInfo {
+  name: string
+  doc: string
+  /** backend id → dtypes it has kernels for */
+  kernels: Record<string, string[]>
+}
+
+export interface EngineInfo {
+  version: string
+  backendsCompiled: string[]
+  cudaStatus: string
+  devices: DeviceInfo[]
+  blas: string
+  cpuThreads: number
+  compiler: string
+  node: string
+  platform: string
+  arch: string
+  ops: OpInfo[]
+}
+
+export interface DemoForwardResult {
+  backend: string
+  seqLen: number
+  heads: number
+  dk: number
+  dv: number
+  /** ‖o_t‖ averaged over heads, one per time step */
+  outputNorm: number[]
+  /** ‖S_T‖_F per head after the last step */
+  finalStateNorm: number[]
+  elapsedMs: number
+}
+
+export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: SpecError[] }
+
+export interface LabApiResults {
+  engineInfo: EngineInfo
+  validateModelSpec: ValidationResult<ModelSpec>
+  validateTrainSpec: ValidationResult<TrainSpec>
+  demoForward: DemoForwardResult
+}
+
+export type DemoForwardParams = LabApiParams<'demoForward'>
+
+/** Events pushed to the renderer. */
+export interface LabEvents {
+  /** The interactive engine process started or stopped. */
+  'engine.status': { state: 'starting' | 'ready' | 'exited'; pid?: number; reason?: string }
+}
+export type LabEventName = keyof LabEvents
+export const LAB_EVENT_NAMES: readonly LabEventName[] = ['engine.status']
+
+/** The API as the renderer sees it: one async function per call, plus events. */
+export type LabApi = {
+  [M in LabApiMethod]: (params: LabApiParams<M>) => Promise<LabApiResults[M]>
+} & {
+  on<E extends LabEventName>(event: E, handler: (data: LabEvents[E]) => void): () => void
+}
+
+/** Calls as services implement them (no event plumbing). */
+export type LabApiHandlers = {
+  [M in LabApiMethod]: (params: LabApiParams<M>) => Promise<LabApiResults[M]>
+}
+
+export const LAB_API_METHOD_NAMES = ['engineInfo', 'validateModelSpec', 'validateTrainSpec', 'demoForward'] as const
+
+// Compile-time check that the names above and the schema table agree.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never
+const namesMatchSchemas: Same<(typeof LAB_API_METHOD_NAMES)[number], LabApiMethod> = true
+void namesMatchSchemas
+
+export function isLabApiMethod(name: string): name is LabApiMethod {
+  return (LAB_API_METHOD_NAMES as readonly string[]).includes(name)
+}
+
+/** An error that crossed the API boundary, with a stable code. */
+export interface LabApiErrorBody {
+  code: 'bad_request' | 'unknown_method' | 'engine_error' | 'internal'
+  message: string
+  errors?: SpecError[]
+}

@@ -1,0 +1,143 @@
+// TrainSpec: what to train on and how. Tasks are deterministic generators
+// (shared MATH.md, "Tasks"); each carries the lengths it trains and evaluates at.
+import { z } from 'zod'
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max)
+const seqLen = int(1, 1 << 20)
+/** Lengths to evaluate at besides the training length (length generalization). */
+const evalLens = z.array(seqLen).max(32)
+
+export const MqarTaskSchema = z
+  .strictObject({
+    kind: z.literal('mqar'),
+    seq_len: seqLen,
+    /** Key-value pairs at the start of each sequence. */
+    num_kv_pairs: int(1, 1 << 16),
+    /** Query gaps follow p(gap) ∝ gap^(a−1) (Zoology uses a = 0.01). */
+    power_a: z.number().positive().max(1),
+    /** Tokens used: keys from the lower half, values from the upper half. */
+    vocab_size: int(4, 1 << 20),
+  })
+  .superRefine((t, ctx) => {
+    if (4 * t.num_kv_pairs > t.seq_len)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['num_kv_pairs'],
+        message: `${t.num_kv_pairs} pairs need seq_len >= ${4 * t.num_kv_pairs} (2 tokens per pair, then a query per pair), got ${t.seq_len}`,
+      })
+    if (t.num_kv_pairs > Math.floor(t.vocab_size / 2))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['num_kv_pairs'],
+        message: `${t.num_kv_pairs} distinct keys do not fit in the lower half of vocab_size ${t.vocab_size}`,
+      })
+  })
+
+export const ParityTaskSchema = z.strictObject({
+  kind: z.literal('parity'),
+  seq_len: seqLen,
+  eval_seq_lens: evalLens,
+})
+
+export const ModularAdditionTaskSchema = z.strictObject({
+  kind: z.literal('modular_addition'),
+  modulus: int(2, 1 << 16),
+  seq_len: seqLen,
+  eval_seq_lens: evalLens,
+})
+
+export const PermutationTaskSchema = z.strictObject({
+  kind: z.literal('permutation'),
+  /** Compose permutations of S3 (solvable) or S5 (not solvable). */
+  group: z.enum(['s3', 's5']),
+  seq_len: seqLen,
+  eval_seq_lens: evalLens,
+})
+
+export const SelectiveCopyTaskSchema = z.strictObject({
+  kind: z.literal('selective_copy'),
+  seq_len: seqLen,
+  /** Tokens to remember, scattered among noise tokens. */
+  num_tokens: int(1, 1 << 12),
+  vocab_size: int(4, 1 << 16),
+})
+
+export const InductionHeadsTaskSchema = z.strictObject({
+  kind: z.literal('induction_heads'),
+  seq_len: seqLen,
+  vocab_size: int(4, 1 << 16),
+})
+
+export const BytesTaskSchema = z.strictObject({
+  kind: z.literal('bytes'),
+  /** A text file on this machine; read as raw bytes (vocabulary 256). */
+  path: z.string().min(1),
+  seq_len: seqLen,
+  /** Fraction of the file held out for validation (bits per byte). */
+  valid_fraction: z.number().min(0.001).max(0.5),
+})
+
+export const TaskSchema = z.discriminatedUnion('kind', [
+  MqarTaskSchema,
+  ParityTaskSchema,
+  ModularAdditionTaskSchema,
+  PermutationTaskSchema,
+  SelectiveCopyTaskSchema,
+  InductionHeadsTaskSchema,
+  BytesTaskSchema,
+])
+
+export const TASK_KINDS = ['mqar', 'parity', 'modular_addition', 'permutation', 'selective_copy', 'induction_heads', 'bytes'] as const
+export const BACKENDS = ['auto', 'cpu', 'cuda', 'webgpu'] as const
+export const PRECISIONS = ['f32', 'f64', 'bf16'] as const
+
+export const TrainSpecSchema = z
+  .strictObject({
+    format: z.literal('linea.train/1'),
+    task: TaskSchema,
+    steps: int(1, 1e9),
+    batch_size: int(1, 1 << 16),
+    optimizer: z.strictObject({
+      kind: z.literal('adamw'),
+      lr: z.number().positive().max(10),
+      beta1: z.number().min(0).lt(1),
+      beta2: z.number().min(0).lt(1),
+      eps: z.number().positive().max(1),
+      weight_decay: z.number().min(0).max(10),
+      /** Clip the global gradient norm to this; 0 = off. */
+      grad_clip: z.number().min(0),
+    }),
+    schedule: z.strictObject({
+      warmup_steps: int(0, 1e9),
+      decay: z.enum(['cosine', 'linear', 'constant']),
+      /** Final learning rate as a fraction of lr. */
+      min_lr_ratio: z.number().min(0).max(1),
+    }),
+    seed: int(0, 2 ** 31 - 1),
+    /** auto: CUDA if a device is present, else WebGPU if an adapter is, else CPU. */
+    backend: z.enum(BACKENDS),
+    device: int(0, 64),
+    precision: z.enum(PRECISIONS),
+    eval: z.strictObject({
+      every: int(1, 1e9),
+      batches: int(1, 1e6),
+    }),
+    /** Stop once eval accuracy reaches this; null = run all steps. */
+    early_stop_accuracy: z.number().gt(0).max(1).nullable(),
+    /** Save a checkpoint every N steps; 0 = only at the end. */
+    checkpoint_every: int(0, 1e9),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.schedule.warmup_steps > spec.steps)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schedule', 'warmup_steps'],
+        message: `${spec.schedule.warmup_steps} exceeds steps ${spec.steps}`,
+      })
+    if (spec.precision === 'bf16' && spec.backend === 'cpu')
+      ctx.addIssue({ code: 'custom', path: ['precision'], message: `'bf16' needs a GPU backend; the CPU backend computes in 'f32' or 'f64'` })
+  })
+
+export type Task = z.infer<typeof TaskSchema>
+export type TaskKind = Task['kind']
+export type TrainSpec = z.infer<typeof TrainSpecSchema>

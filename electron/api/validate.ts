@@ -1,0 +1,115 @@
+// Turns schema failures into messages a person can act on: each names the
+// field, the value found and what is valid, e.g.
+//   layers[2].heads: 3 does not divide d_model 128
+//   layers[0].feature_map: 'elu' is not valid; valid: identity, elu1, relu, ...
+import type { z } from 'zod'
+
+export interface SpecError {
+  /** Dotted path with indices, e.g. "layers[2].heads"; "" for the whole document. */
+  path: string
+  message: string
+}
+
+export type Validation<T> = { ok: true; value: T } | { ok: false; errors: SpecError[] }
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = ''
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`
+    else out += out ? `.${String(key)}` : String(key)
+  }
+  return out
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = root
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined
+    cur = (cur as Record<PropertyKey, unknown>)[key]
+  }
+  return cur
+}
+
+export function show(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`
+  if (value === undefined) return 'missing'
+  if (Array.isArray(value)) return `an array of ${value.length}`
+  if (value !== null && typeof value === 'object') return 'an object'
+  return String(value)
+}
+
+function describeType(expected: string): string {
+  if (expected === 'int') return 'an integer'
+  if (expected === 'object' || expected === 'array') return `an ${expected}`
+  return `a ${expected}`
+}
+
+type Issue = z.core.$ZodIssue
+
+function message(issue: Issue, value: unknown): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return value === undefined ? `missing; expected ${describeType(issue.expected)}` : `${show(value)} is not ${describeType(issue.expected)}`
+    case 'invalid_value':
+      if (value === undefined) return `missing; valid: ${issue.values.join(', ')}`
+      return issue.values.length === 1
+        ? `${show(value)} is not valid; expected ${show(issue.values[0])}`
+        : `${show(value)} is not valid; valid: ${issue.values.join(', ')}`
+    case 'too_small':
+      if (issue.origin === 'array') return `has ${(value as unknown[]).length} items; needs at least ${issue.minimum}`
+      if (issue.origin === 'string') return `is too short; needs at least ${issue.minimum} characters`
+      return `${show(value)} is too small; valid: ${issue.inclusive === false ? '>' : '>='} ${issue.minimum}`
+    case 'too_big':
+      if (issue.origin === 'array') return `has ${(value as unknown[]).length} items; at most ${issue.maximum} allowed`
+      if (issue.origin === 'string') return `is too long; at most ${issue.maximum} characters`
+      return `${show(value)} is too large; valid: ${issue.inclusive === false ? '<' : '<='} ${issue.maximum}`
+    case 'unrecognized_keys':
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`
+    case 'invalid_union':
+      if (issue.discriminator && 'options' in issue)
+        return `${show(valueAt(value, [issue.discriminator]))} is not valid; valid: ${(issue.options ?? []).join(', ')}`
+      return `${show(value)} matches none of the allowed forms`
+    default:
+      return issue.message
+  }
+}
+
+/** One SpecError per schema issue, unions unwrapped to their discriminator. */
+export function specErrors(issues: readonly Issue[], input: unknown, prefix: readonly PropertyKey[] = []): SpecError[] {
+  const out: SpecError[] = []
+  for (const issue of issues) {
+    const full = [...prefix, ...issue.path]
+    if (issue.code === 'invalid_union' && issue.discriminator) {
+      // A wrong discriminator is reported at the discriminator field itself.
+      const value = valueAt(input, full)
+      out.push({
+        path: formatPath([...full, issue.discriminator]),
+        message: message(issue, value),
+      })
+      continue
+    }
+    out.push({ path: formatPath(full), message: message(issue, valueAt(input, full)) })
+  }
+  return out
+}
+
+export function validateWith<S extends z.ZodType>(schema: S, input: unknown): Validation<z.infer<S>> {
+  const result = schema.safeParse(input)
+  if (result.success) return { ok: true, value: result.data }
+  return { ok: false, errors: specErrors(result.error.issues, input) }
+}
+
+/** "layers[2].heads: 3 does not divide d_model 128" */
+export function formatErrors(errors: readonly SpecError[]): string {
+  return errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('\n')
+}
+
+export class SpecValidationError extends Error {
+  constructor(
+    readonly what: string,
+    readonly errors: SpecError[],
+  ) {
+    super(`invalid ${what}:\n${formatErrors(errors)}`)
+    this.name = 'SpecValidationError'
+  }
+}

@@ -1,0 +1,26 @@
+import type { EngineInfo } from '../api/labapi'
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let v = bytes
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
+}
+
+export function formatEngineInfo(info: EngineInfo): string {
+  const lines = [
+    `Linea engine ${info.version} (Node ${info.node}, ${info.platform}-${info.arch}, ${info.compiler})`,
+    `backends compiled: ${info.backendsCompiled.join(', ')}`,
+    `CUDA: ${info.cudaStatus}`,
+    `BLAS: ${info.blas}`,
+    'devices:',
+    ...info.devices.map((d) => `  ${d.id.padEnd(8)} ${d.name}, ${formatBytes(d.memoryBytes)}, ${d.detail}`),
+    'ops:',
+    ...info.ops.map((op) => `  ${op.name.padEnd(20)} ${Object.entries(op.kernels).map(([b, d]) => `${b}: ${d.join('/') || '-'}`).join('  ')}`),
+  ]
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,106 @@
+// Loads the native engine (linea.node) and describes its JS surface.
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { projectRoot } from './project-root'
+
+export type NativeDType = 'f32' | 'f64'
+export type AttrValue = number | boolean | string
+
+export interface NativeTensor {
+  readonly shape: number[]
+  readonly dtype: NativeDType
+  readonly backend: string
+  readonly bytes: number
+  readonly disposed: boolean
+  read(): Float32Array | Float64Array
+  write(data: Float32Array | Float64Array): void
+  dispose(): void
+}
+
+export interface NativeTensorSig {
+  name: string
+  shape: string
+  optional: boolean
+  doc: string
+}
+
+export interface NativeOpDef {
+  name: string
+  doc: string
+  inputs: NativeTensorSig[]
+  outputs: NativeTensorSig[]
+  attrs: { name: string; type: 'int' | 'float' | 'bool' | 'enum'; default: AttrValue; choices?: string[]; min?: number; max?: number; doc: string }[]
+  dtypes: NativeDType[]
+  kernels: Record<string, NativeDType[]>
+}
+
+export interface NativeEngineInfo {
+  version: string
+  backendsCompiled: string[]
+  cudaStatus: string
+  devices: { backend: 'cpu' | 'cuda'; id: string; index: number; name: string; memoryBytes: number; detail: string }[]
+  blas: string
+  cpuThreads: number
+  compiler: string
+  napiVersion: number
+}
+
+export interface LineaAddon {
+  Tensor: new (backend: string, dtype: NativeDType, shape: number[], data?: Float32Array | Float64Array) => NativeTensor
+  info(): NativeEngineInfo
+  backends(): string[]
+  opTable(): NativeOpDef[]
+  run(
+    backend: string,
+    op: string,
+    inputs: Record<string, NativeTensor | undefined>,
+    attrs: Record<string, AttrValue | undefined>,
+    outputs?: string[],
+  ): Record<string, NativeTensor>
+  memory(backend: string, resetPeak?: boolean): { bytesInUse: number; peakBytes: number; allocations: number }
+  synchronize(backend: string): void
+  setPoisonOutputs(on: boolean): void
+}
+
+export class AddonMissingError extends Error {
+  constructor(
+    readonly tried: string[],
+    readonly loaderError?: unknown,
+  ) {
+    const why = loaderError instanceof Error ? `\nThe loader said: ${loaderError.message}` : ''
+    super(
+      `Linea's native engine (linea.node) could not be loaded.\nLooked in:\n${tried.map((p) => `  ${p}`).join('\n')}${why}\n` +
+        `Build it with: npm run build:native   (needs CMake, a C++17 compiler, OpenBLAS on Linux)`,
+    )
+    this.name = 'AddonMissingError'
+  }
+}
+
+/** Where linea.node may be: LINEA_ADDON, the packaged app's resources, the dev build. */
+export function addonCandidates(): string[] {
+  const out: string[] = []
+  if (process.env.LINEA_ADDON) out.push(process.env.LINEA_ADDON)
+  const resources = (process as { resourcesPath?: string }).resourcesPath
+  if (resources) out.push(join(resources, 'native', 'linea.node'))
+  out.push(join(projectRoot(), 'native', 'build', 'Release', 'linea.node'))
+  return out
+}
+
+let loaded: LineaAddon | undefined
+
+export function loadAddon(): LineaAddon {
+  if (loaded) return loaded
+  const candidates = addonCandidates()
+  const require = createRequire(import.meta.url)
+  for (const path of candidates) {
+    if (!existsSync(path)) continue
+    try {
+      loaded = require(path) as LineaAddon
+      return loaded
+    } catch (err) {
+      throw new AddonMissingError([path], err)
+    }
+  }
+  throw new AddonMissingError(candidates)
+}

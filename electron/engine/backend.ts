@@ -1,0 +1,34 @@
+// The Backend interface every compute backend implements (CPU and CUDA
+// through the native addon, WebGPU through Dawn): memory, copies and ops by
+// name from the one op table. The model code above sees only this.
+import type { DType, HostArray, Tensor } from './tensor'
+
+export type BackendHandle = unknown
+export type AttrValue = number | boolean | string
+
+export interface OpOutputs {
+  [name: string]: Tensor
+}
+
+export interface Backend {
+  /** "cpu", "cuda:0", "webgpu" */
+  readonly id: string
+  readonly kind: 'cpu' | 'cuda' | 'webgpu'
+
+  upload(data: HostArray, shape: readonly number[]): Tensor
+  zeros(shape: readonly number[], dtype: DType): Tensor
+  read(tensor: Tensor): Promise<HostArray>
+  dispose(tensor: Tensor): void
+
+  /** True when this backend has a kernel for `op` in `dtype`. */
+  supports(op: string, dtype: DType): boolean
+  /**
+   * Runs an op of the op table. Absent optional inputs are left out;
+   * `outputs` names the optional outputs wanted. Throws on a bad call with
+   * a message naming the tensor or attribute and what is valid.
+   */
+  run(op: string, inputs: Record<string, Tensor | undefined>, attrs?: Record<string, AttrValue | undefined>, outputs?: string[]): OpOutputs
+
+  memory(): { bytesInUse: number; peakBytes: number }
+  synchronize(): Promise<void>
+}

@@ -1,0 +1,81 @@
+// The CPU and CUDA backends, through the native addon.
+import { loadAddon, type LineaAddon, type NativeTensor } from './addon'
+import type { AttrValue, Backend, OpOutputs } from './backend'
+import { Tensor, type DType, type HostArray } from './tensor'
+
+export class NativeBackend implements Backend {
+  readonly kind: 'cpu' | 'cuda'
+  private readonly addon: LineaAddon
+  private readonly kernels: Set<string>
+
+  constructor(readonly id: string) {
+    this.addon = loadAddon()
+    const available = this.addon.backends()
+    if (!available.includes(id)) throw new Error(`backend '${id}' is not available; available: ${available.join(', ')}`)
+    this.kind = id.startsWith('cuda') ? 'cuda' : 'cpu'
+    this.kernels = new Set(this.addon.opTable().flatMap((op) => (op.kernels[id] ?? []).map((d) => `${op.name}/${d}`)))
+  }
+
+  upload(data: HostArray, shape: readonly number[]): Tensor {
+    const dtype: DType = data instanceof Float32Array ? 'f32' : 'f64'
+    return this.wrap(new this.addon.Tensor(this.id, dtype, [...shape], data))
+  }
+
+  zeros(shape: readonly number[], dtype: DType): Tensor {
+    const size = shape.reduce((a, b) => a * b, 1)
+    return this.upload(dtype === 'f32' ? new Float32Array(size) : new Float64Array(size), shape)
+  }
+
+  async read(tensor: Tensor): Promise<HostArray> {
+    return this.native(tensor).read()
+  }
+
+  dispose(tensor: Tensor): void {
+    this.native(tensor).dispose()
+  }
+
+  supports(op: string, dtype: DType): boolean {
+    return this.kernels.has(`${op}/${dtype}`)
+  }
+
+  run(op: string, inputs: Record<string, Tensor | undefined>, attrs: Record<string, AttrValue | undefined> = {}, outputs: string[] = []): OpOutputs {
+    const nativeInputs: Record<string, NativeTensor | undefined> = {}
+    for (const [name, t] of Object.entries(inputs)) {
+      if (t === undefined) continue
+      if (t.backend !== this) throw new Error(`${op}: input ${name} lives on backend ${t.backend.id}, the op runs on ${this.id}`)
+      nativeInputs[name] = this.native(t)
+    }
+    const result = this.addon.run(this.id, op, nativeInputs, attrs, outputs)
+    const out: OpOutputs = {}
+    for (const [name, handle] of Object.entries(result)) out[name] = this.wrap(handle)
+    return out
+  }
+
+  memory(): { bytesInUse: number; peakBytes: number } {
+    return this.addon.memory(this.id)
+  }
+
+  async synchronize(): Promise<void> {
+    this.addon.synchronize(this.id)
+  }
+
+  private wrap(handle: NativeTensor): Tensor {
+    return new Tensor(this, handle, handle.shape, handle.dtype)
+  }
+
+  private native(t: Tensor): NativeTensor {
+    return t.handle as NativeTensor
+  }
+}
+
+const backends = new Map<string, NativeBackend>()
+
+/** The shared NativeBackend for a backend id ("cpu", "cuda:0"). */
+export function nativeBackend(id = 'cpu'): NativeBackend {
+  let b = backends.get(id)
+  if (!b) {
+    b = new NativeBackend(id)
+    backends.set(id, b)
+  }
+  return b
+}

@@ -1,0 +1,40 @@
+// Tensor: a shape, a dtype and a handle to memory on one backend. Data moves
+// between JS and the backend only through explicit reads and writes.
+import type { Backend, BackendHandle } from './backend'
+
+export type DType = 'f32' | 'f64'
+export type HostArray = Float32Array | Float64Array
+
+export class Tensor {
+  constructor(
+    readonly backend: Backend,
+    readonly handle: BackendHandle,
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+  ) {}
+
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1)
+  }
+
+  get rank(): number {
+    return this.shape.length
+  }
+
+  /** Copies the data to a new typed array (waits for the backend). */
+  read(): Promise<HostArray> {
+    return this.backend.read(this)
+  }
+
+  dispose(): void {
+    this.backend.dispose(this)
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}, [${this.shape.join(', ')}], ${this.backend.id})`
+  }
+}
+
+export function arrayFor(dtype: DType, size: number): HostArray {
+  return dtype === 'f32' ? new Float32Array(size) : new Float64Array(size)
+}

@@ -1,0 +1,22 @@
+// The renderer's one LabApi: the preload bridge inside the desktop app, the
+// WebSocket client in a browser (headless mode). Nothing else talks to the
+// main process.
+import type { LabApi } from '../../../electron/api/labapi'
+import { createBridgeLabApi, type LineaBridge } from './bridge-client'
+import { createWsLabApi } from './ws-client'
+
+let api: LabApi | undefined
+
+export function labApi(): LabApi {
+  if (api) return api
+  const bridge = (globalThis as { linea?: LineaBridge }).linea
+  api = bridge
+    ? createBridgeLabApi(bridge)
+    : createWsLabApi({ url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws` })
+  return api
+}
+
+/** For tests: use this LabApi instead. */
+export function setLabApi(next: LabApi | undefined): void {
+  api = next
+}

@@ -1,0 +1,89 @@
+// LabApi over the headless server's WebSocket (browser mode). The session
+// cookie set at launch authenticates the socket; calls made while it is
+// (re)connecting wait for it.
+import {
+  LAB_API_METHOD_NAMES,
+  type LabApi,
+  type LabApiErrorBody,
+  type LabEventName,
+  type LabEvents,
+} from '../../../electron/api/labapi'
+import { LabApiClientError } from './errors'
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void }
+
+export interface WsClientOptions {
+  url: string
+  /** Factory for the socket; the browser's WebSocket by default. */
+  createSocket?: (url: string) => WebSocket
+}
+
+export function createWsLabApi(options: WsClientOptions): LabApi & { close(): void } {
+  const create = options.createSocket ?? ((url: string) => new WebSocket(url))
+  const pending = new Map<number, Pending>()
+  const listeners = new Map<string, Set<(data: unknown) => void>>()
+  let nextId = 1
+  let socket: WebSocket | undefined
+  let opened: Promise<WebSocket> | undefined
+  let closed = false
+  let retryMs = 250
+
+  function connect(): Promise<WebSocket> {
+    if (opened) return opened
+    opened = new Promise((resolve, reject) => {
+      const ws = create(options.url)
+      socket = ws
+      ws.onopen = () => {
+        retryMs = 250
+        resolve(ws)
+      }
+      ws.onmessage = (e) => onMessage(String(e.data))
+      ws.onclose = () => {
+        opened = undefined
+        const err = new LabApiClientError({ code: 'disconnected', message: 'lost the connection to the Linea server' })
+        for (const p of pending.values()) p.reject(err)
+        pending.clear()
+        reject(err)
+        if (!closed) setTimeout(() => void connect().catch(() => undefined), (retryMs = Math.min(retryMs * 2, 5000)))
+      }
+    })
+    return opened
+  }
+
+  function onMessage(text: string): void {
+    const msg = JSON.parse(text) as { id?: number; result?: unknown; error?: LabApiErrorBody; event?: string; data?: unknown }
+    if (msg.event) {
+      for (const fn of listeners.get(msg.event) ?? []) fn(msg.data)
+      return
+    }
+    const p = msg.id != null ? pending.get(msg.id) : undefined
+    if (!p) return
+    pending.delete(msg.id!)
+    if (msg.error) p.reject(new LabApiClientError(msg.error))
+    else p.resolve(msg.result)
+  }
+
+  async function call(method: string, params: unknown): Promise<unknown> {
+    const ws = await connect()
+    const id = nextId++
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject })
+      ws.send(JSON.stringify({ id, method, params }))
+    })
+  }
+
+  const api: Record<string, unknown> = {}
+  for (const method of LAB_API_METHOD_NAMES) api[method] = (params: unknown) => call(method, params)
+  api.on = <E extends LabEventName>(event: E, handler: (data: LabEvents[E]) => void) => {
+    const set = listeners.get(event) ?? new Set()
+    set.add(handler as (data: unknown) => void)
+    listeners.set(event, set)
+    void connect().catch(() => undefined)
+    return () => set.delete(handler as (data: unknown) => void)
+  }
+  api.close = () => {
+    closed = true
+    socket?.close()
+  }
+  return api as LabApi & { close(): void }
+}

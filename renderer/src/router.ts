@@ -1,0 +1,19 @@
+import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router'
+import EngineView from './views/EngineView.vue'
+import PlaceholderView from './views/PlaceholderView.vue'
+
+export const SCREENS = [
+  { path: '/compose', name: 'compose', title: 'Compose', what: 'Compose a model layer by layer, with live cost estimates.' },
+  { path: '/train', name: 'train', title: 'Train', what: 'Train on synthetic recall, state tracking or byte-level text, and watch it live.' },
+  { path: '/profile', name: 'profile', title: 'Profile', what: 'Kernel time and memory per layer and across sequence lengths, with a one-click report.' },
+  { path: '/inspect', name: 'inspect', title: 'Inspect', what: 'Recall, recurrent state and attention behaviour from saved checkpoints.' },
+  { path: '/workspace', name: 'workspace', title: 'Workspace', what: 'Experiment folders: specs, runs, metrics and checkpoints.' },
+] as const
+
+const routes: RouteRecordRaw[] = [
+  { path: '/', redirect: '/engine' },
+  { path: '/engine', name: 'engine', component: EngineView, meta: { title: 'Engine' } },
+  ...SCREENS.map((s) => ({ path: s.path, name: s.name, component: PlaceholderView, meta: { title: s.title, what: s.what } })),
+]
+
+export const router = createRouter({ history: createWebHashHistory(), routes })

@@ -1,0 +1,52 @@
+// Engine store: what the engine is (backends, devices, ops) and the demo
+// forward run shown on the Engine screen.
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import type { DemoForwardParams, DemoForwardResult, EngineInfo, LabEvents } from '../../../electron/api/labapi'
+import { labApi } from '../api/client'
+
+export const DEFAULT_DEMO: DemoForwardParams = { seqLen: 512, heads: 4, dk: 32, dv: 32, seed: 1 }
+
+export const useEngineStore = defineStore('engine', () => {
+  const info = ref<EngineInfo | null>(null)
+  const infoError = ref('')
+  const loadingInfo = ref(false)
+  const demo = ref<DemoForwardResult | null>(null)
+  const demoParams = ref<DemoForwardParams>({ ...DEFAULT_DEMO })
+  const demoError = ref('')
+  const runningDemo = ref(false)
+  const engineStatus = ref<LabEvents['engine.status'] | null>(null)
+
+  async function loadInfo(): Promise<void> {
+    loadingInfo.value = true
+    infoError.value = ''
+    try {
+      info.value = await labApi().engineInfo({})
+    } catch (err) {
+      infoError.value = (err as Error).message
+    } finally {
+      loadingInfo.value = false
+    }
+  }
+
+  async function runDemo(params: DemoForwardParams = demoParams.value): Promise<void> {
+    runningDemo.value = true
+    demoError.value = ''
+    try {
+      demo.value = await labApi().demoForward({ ...params })
+    } catch (err) {
+      demoError.value = (err as Error).message
+    } finally {
+      runningDemo.value = false
+    }
+  }
+
+  /** Follows the engine process's state; returns the unsubscribe function. */
+  function watchEngine(): () => void {
+    return labApi().on('engine.status', (s) => {
+      engineStatus.value = s
+    })
+  }
+
+  return { info, infoError, loadingInfo, demo, demoParams, demoError, runningDemo, engineStatus, loadInfo, runDemo, watchEngine }
+})
