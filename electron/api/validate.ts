@@ -66,8 +66,6 @@ function message(issue: Issue, value: unknown): string {
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`
     case 'invalid_union':
-      if (issue.discriminator && 'options' in issue)
-        return `${show(valueAt(value, [issue.discriminator]))} is not valid; valid: ${(issue.options ?? []).join(', ')}`
       return `${show(value)} matches none of the allowed forms`
     default:
       return issue.message
@@ -81,11 +79,9 @@ export function specErrors(issues: readonly Issue[], input: unknown, prefix: rea
     const full = [...prefix, ...issue.path]
     if (issue.code === 'invalid_union' && issue.discriminator) {
       // A wrong discriminator is reported at the discriminator field itself.
-      const value = valueAt(input, full)
-      out.push({
-        path: formatPath([...full, issue.discriminator]),
-        message: message(issue, value),
-      })
+      const at = full[full.length - 1] === issue.discriminator ? full : [...full, issue.discriminator]
+      const options = 'options' in issue ? (issue.options ?? []) : []
+      out.push({ path: formatPath(at), message: `${show(valueAt(input, at))}${valueAt(input, at) === undefined ? '' : ' is not valid'}; valid: ${options.join(', ')}` })
       continue
     }
     out.push({ path: formatPath(full), message: message(issue, valueAt(input, full)) })

@@ -77,10 +77,10 @@ export class AddonMissingError extends Error {
   }
 }
 
-/** Where linea.node may be: LINEA_ADDON, the packaged app's resources, the dev build. */
+/** Where linea.node may be: LINEA_ADDON (and only there when set), the packaged app's resources, the dev build. */
 export function addonCandidates(): string[] {
+  if (process.env.LINEA_ADDON) return [process.env.LINEA_ADDON]
   const out: string[] = []
-  if (process.env.LINEA_ADDON) out.push(process.env.LINEA_ADDON)
   const resources = (process as { resourcesPath?: string }).resourcesPath
   if (resources) out.push(join(resources, 'native', 'linea.node'))
   out.push(join(projectRoot(), 'native', 'build', 'Release', 'linea.node'))

@@ -1,8 +1,8 @@
 #include "cuda_backend.h"
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <string>
 
 #include "cuda_check.h"
@@ -45,15 +45,14 @@ class CudaBackend final : public Backend {
     d.index = device_;
     d.name = props_.name;
     d.memory_bytes = static_cast<int64_t>(props_.totalGlobalMem);
-    int runtime = 0, driver = 0, cublas = 0;
+    int runtime = 0, driver = 0;
     cudaRuntimeGetVersion(&runtime);
     cudaDriverGetVersion(&driver);
-    cublasGetProperty(MAJOR_VERSION, &cublas);
     d.detail = "sm_" + std::to_string(props_.major) + std::to_string(props_.minor) + ", " +
                std::to_string(props_.multiProcessorCount) + " SMs, runtime " +
                std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) +
                ", driver " + std::to_string(driver / 1000) + "." +
-               std::to_string(driver % 1000 / 10) + ", cuBLAS " + std::to_string(cublas);
+               std::to_string(driver % 1000 / 10);
     return d;
   }
 

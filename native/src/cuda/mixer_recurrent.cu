@@ -64,7 +64,7 @@ void mixer_fwd_recurrent(OpCall& call) {
   if (Tensor* s_final = call.output("s_final")) {
     p.state = s_final->data<T>();
   } else {
-    scratch = call.input("q")->backend->empty({p.B, p.H, p.K, p.V}, call.dtype);
+    scratch = call.input("q")->backend->empty(Shape{p.B, p.H, p.K, p.V}, call.dtype);
     p.state = scratch.data<T>();
   }
   const dim3 grid(static_cast<unsigned>(p.B * p.H), static_cast<unsigned>((p.V + 31) / 32));

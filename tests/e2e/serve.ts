@@ -1,0 +1,43 @@
+// Starts the built app in headless mode exactly as `npm run serve` does
+// (node out/main/cli.js serve) and reads the URL it prints.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { projectRoot } from '../../electron/engine/project-root'
+
+export interface Served {
+  url: string
+  launchUrl: string
+  process: ChildProcess
+  stop(): Promise<void>
+}
+
+export async function serveBuiltApp(): Promise<Served> {
+  const cli = join(projectRoot(), 'out', 'main', 'cli.js')
+  if (!existsSync(cli)) throw new Error(`the app is not built (no ${cli}); run: npm run build`)
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0'], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'inherit'] })
+  const launchUrl = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`linea serve printed no URL within 20 s:\n${out}`)), 20_000)
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const m = /Open: (\S+)/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`linea serve exited with code ${code}:\n${out}`)))
+  })
+  return {
+    url: launchUrl.replace(/\?token=.*$/, ''),
+    launchUrl,
+    process: child,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}

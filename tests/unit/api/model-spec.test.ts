@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import { headDims, ModelSpecSchema } from '../../../electron/api/model-spec'
+import { formatErrors, validateWith } from '../../../electron/api/validate'
+import { glaLayer, modelSpec, softmaxLayer } from '../../fixtures/specs'
+
+function errorsOf(spec: unknown): string[] {
+  const r = validateWith(ModelSpecSchema, spec)
+  if (r.ok) return []
+  return formatErrors(r.errors).split('\n')
+}
+
+describe('ModelSpec validation', () => {
+  it('accepts a valid spec and returns it unchanged', () => {
+    const spec = modelSpec()
+    const r = validateWith(ModelSpecSchema, spec)
+    expect(r.ok).toBe(true)
+    if (r.ok) expect(r.value).toEqual(spec)
+  })
+
+  it('names the field, the value and the rule when heads do not divide d_model', () => {
+    const spec = modelSpec({ layers: [glaLayer(), glaLayer(), glaLayer({ heads: 3 })] })
+    expect(errorsOf(spec)).toContain('layers[2].heads: 3 does not divide d_model 128')
+  })
+
+  it('allows heads that do not divide d_model when dk and dv are explicit', () => {
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ heads: 3, dk: 40, dv: 50 })] }))).toEqual([])
+  })
+
+  it('lists the valid values of an enum', () => {
+    const spec = modelSpec({ layers: [glaLayer({ feature_map: 'elu' as never })] })
+    expect(errorsOf(spec)).toEqual([
+      "layers[0].feature_map: 'elu' is not valid; valid: identity, elu1, relu, silu, l2norm, taylor2, hedgehog",
+    ])
+  })
+
+  it('reports unknown fields (typos) instead of dropping them', () => {
+    const spec = { ...modelSpec(), d_modle: 64 }
+    expect(errorsOf(spec)).toEqual(["unknown field 'd_modle'"])
+  })
+
+  it('reports a wrong layer kind at the kind field', () => {
+    const spec = modelSpec({ layers: [{ ...glaLayer(), kind: 'mamba' } as never] })
+    expect(errorsOf(spec)).toEqual(["layers[0].kind: 'mamba' is not valid; valid: linear, softmax"])
+  })
+
+  it('refuses switch combinations the recurrence does not define', () => {
+    const spec = modelSpec({ layers: [glaLayer({ delta_rule: 'on', denominator: 'sum', input_gate: 'sigmoid' })] })
+    const errors = errorsOf(spec)
+    expect(errors).toContain("layers[0].denominator: 'sum' is for additive writes only; with delta_rule 'on' use 'none'")
+    expect(errors).toContain("layers[0].input_gate: 'sigmoid' does not combine with the delta rule (β is its write strength); use 'none'")
+  })
+
+  it('refuses an MLP in mamba blocks', () => {
+    expect(errorsOf(modelSpec({ block: 'mamba', mlp_expansion: 4 }))).toEqual([
+      "mlp_expansion: 4 is not allowed with block 'mamba' (no separate MLP); use 0",
+    ])
+  })
+
+  it('checks that the layers follow the hybrid placement rule', () => {
+    const layers = [glaLayer(), glaLayer(), glaLayer(), softmaxLayer(), glaLayer(), glaLayer(), glaLayer(), softmaxLayer()]
+    expect(errorsOf(modelSpec({ layers, hybrid: { ratio: 0.25, placement: 'interleave' } }))).toEqual([])
+    const wrong = errorsOf(modelSpec({ layers, hybrid: { ratio: 0.25, placement: 'first' } }))
+    expect(wrong).toEqual([
+      "hybrid: ratio 0.25 with placement 'first' puts softmax layers at [0, 1], but layers has them at [3, 7]; re-place the layers or use placement 'manual'",
+    ])
+    expect(errorsOf(modelSpec({ layers, hybrid: { ratio: 0.9, placement: 'manual' } }))).toEqual([])
+  })
+
+  it('reports out-of-range numbers with the bound', () => {
+    expect(errorsOf(modelSpec({ d_model: 0 }))).toEqual(['d_model: 0 is too small; valid: >= 1'])
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ short_conv: 1 })] }))).toEqual([
+      'layers[0].short_conv: 1 is not a useful kernel size; valid: 0 (off) or 2 to 64',
+    ])
+    expect(errorsOf(modelSpec({ vocab_size: 2.5 }))).toEqual(['vocab_size: 2.5 is not an integer'])
+  })
+
+  it('reports a missing field as missing', () => {
+    const { vocab_size: _, ...rest } = modelSpec()
+    expect(errorsOf(rest)).toEqual(['vocab_size: missing; expected a number'])
+  })
+
+  it('derives head dims from d_model unless given', () => {
+    expect(headDims({ d_model: 128 }, glaLayer({ heads: 4 }))).toEqual({ dk: 32, dv: 32 })
+    expect(headDims({ d_model: 128 }, glaLayer({ heads: 4, dk: 16, dv: 64 }))).toEqual({ dk: 16, dv: 64 })
+    expect(headDims({ d_model: 128 }, softmaxLayer({ heads: 2 }))).toEqual({ dk: 64, dv: 64 })
+  })
+})

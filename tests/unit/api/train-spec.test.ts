@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest'
+import { TrainSpecSchema } from '../../../electron/api/train-spec'
+import { formatErrors, validateWith } from '../../../electron/api/validate'
+import { trainSpec } from '../../fixtures/specs'
+
+function errorsOf(spec: unknown): string[] {
+  const r = validateWith(TrainSpecSchema, spec)
+  return r.ok ? [] : formatErrors(r.errors).split('\n')
+}
+
+describe('TrainSpec validation', () => {
+  it('accepts a valid spec', () => {
+    expect(errorsOf(trainSpec())).toEqual([])
+  })
+
+  it('names an unknown task kind with the valid ones', () => {
+    const spec = trainSpec({ task: { kind: 'recall' } as never })
+    expect(errorsOf(spec)).toEqual([
+      "task.kind: 'recall' is not valid; valid: mqar, parity, modular_addition, permutation, selective_copy, induction_heads, bytes",
+    ])
+  })
+
+  it('checks that MQAR pairs fit the sequence and the vocabulary', () => {
+    const spec = trainSpec({ task: { kind: 'mqar', seq_len: 64, num_kv_pairs: 32, power_a: 0.01, vocab_size: 32 } })
+    expect(errorsOf(spec)).toEqual([
+      'task.num_kv_pairs: 32 pairs need seq_len >= 128 (2 tokens per pair, then a query per pair), got 64',
+      'task.num_kv_pairs: 32 distinct keys do not fit in the lower half of vocab_size 32',
+    ])
+  })
+
+  it('refuses bf16 on the CPU backend and warmup beyond the run', () => {
+    const spec = trainSpec({ backend: 'cpu', precision: 'bf16', steps: 10 })
+    expect(errorsOf(spec)).toEqual([
+      'schedule.warmup_steps: 100 exceeds steps 10',
+      "precision: 'bf16' needs a GPU backend; the CPU backend computes in 'f32' or 'f64'",
+    ])
+  })
+
+  it('validates state-tracking tasks with evaluation lengths', () => {
+    expect(errorsOf(trainSpec({ task: { kind: 'permutation', group: 's5', seq_len: 64, eval_seq_lens: [128, 256] } }))).toEqual([])
+    expect(errorsOf(trainSpec({ task: { kind: 'permutation', group: 's4', seq_len: 64, eval_seq_lens: [] } as never }))).toEqual([
+      "task.group: 's4' is not valid; valid: s3, s5",
+    ])
+  })
+})
