@@ -60,6 +60,8 @@ class Backend {
  protected:
   void count_alloc(size_t bytes);
   void count_free(size_t bytes);
+  // Throws unless `bytes` is exactly the tensor's size (copies in and out).
+  static void check_copy_size(const Tensor& t, size_t bytes);
 
  private:
   std::map<std::pair<std::string, DType>, Kernel> kernels_;

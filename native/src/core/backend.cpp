@@ -37,6 +37,12 @@ void Backend::count_alloc(size_t bytes) {
   if (stats_.bytes_in_use > stats_.peak_bytes) stats_.peak_bytes = stats_.bytes_in_use;
 }
 
+void Backend::check_copy_size(const Tensor& t, size_t bytes) {
+  if (bytes != t.bytes())
+    throw OpError("copy of " + std::to_string(bytes) + " bytes into a tensor of " + std::to_string(t.bytes()) +
+                  " bytes (shape " + shape_str(t.shape) + ", " + dtype_name(t.dtype) + ")");
+}
+
 void Backend::count_free(size_t bytes) { stats_.bytes_in_use -= static_cast<int64_t>(bytes); }
 
 namespace {

@@ -88,13 +88,13 @@ class CudaBackend final : public Backend {
   }
 
   void copy_from_host(Tensor& dst, const void* src, size_t bytes) override {
-    check_size(dst, bytes);
+    check_copy_size(dst, bytes);
     DeviceGuard guard(device_);
     if (bytes) LINEA_CUDA_CHECK(cudaMemcpy(dst.buffer->data, src, bytes, cudaMemcpyHostToDevice));
   }
 
   void copy_to_host(const Tensor& src, void* dst, size_t bytes) override {
-    check_size(src, bytes);
+    check_copy_size(src, bytes);
     DeviceGuard guard(device_);
     if (bytes) LINEA_CUDA_CHECK(cudaMemcpy(dst, src.buffer->data, bytes, cudaMemcpyDeviceToHost));
   }
@@ -118,12 +118,6 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  static void check_size(const Tensor& t, size_t bytes) {
-    if (bytes != t.bytes())
-      throw OpError("copy of " + std::to_string(bytes) + " bytes into a tensor of " +
-                    std::to_string(t.bytes()) + " bytes (shape " + shape_str(t.shape) + ")");
-  }
-
   int device_;
   cudaDeviceProp props_{};
 };

@@ -1,3 +1,6 @@
+// Number formatting shared by the CLI, the renderer and reports.
+
+/** 1536 -> "1.5 KiB" */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let v = bytes
