@@ -59,7 +59,12 @@ int64_t physical_memory_bytes() {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend() { register_cpu_mixer_kernels(*this); }
+  CpuBackend() {
+    register_cpu_mixer_kernels(*this);
+    register_cpu_feature_map_kernels(*this);
+    register_cpu_short_conv_kernels(*this);
+    register_cpu_attention_kernels(*this);
+  }
 
   std::string name() const override { return "cpu"; }
   DeviceKind device() const override { return DeviceKind::cpu; }

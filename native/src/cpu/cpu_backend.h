@@ -10,6 +10,9 @@ namespace linea {
 std::unique_ptr<Backend> make_cpu_backend();
 
 // Kernel families register themselves here (one function per source file).
-void register_cpu_mixer_kernels(Backend& backend);
+void register_cpu_mixer_kernels(Backend& backend);        // mixer_*.cpp
+void register_cpu_feature_map_kernels(Backend& backend);  // feature_maps.cpp
+void register_cpu_short_conv_kernels(Backend& backend);   // short_conv.cpp
+void register_cpu_attention_kernels(Backend& backend);    // softmax_attention.cpp
 
 }  // namespace linea

@@ -1,40 +1,23 @@
-// The one registry of ops. Adding an op: declare it here, then give each
-// backend a kernel for it (src/<backend>/...). Shapes use the symbols
+// The one registry of ops, assembled from the op families (op_families.h).
+// Adding an op: declare it in its family's file, then give each backend a
+// kernel for it (src/<backend>/...). Shapes use the symbols
 //   B batch, T time, H heads, K key/query head dim, V value head dim.
-#include <cmath>
+#include <set>
 
-#include "linea/ops.h"
+#include "op_families.h"
 
 namespace linea {
 namespace {
 
-OpDef mixer_fwd() {
-  OpDef op;
-  op.name = "mixer_fwd";
-  op.doc =
-      "Linear-attention mixer forward, one head per (b, h): S_t = S_{t-1} + k_t v_t^T, "
-      "o_t = S_t^T (scale q_t), with optional initial state s0 and final state s_final.";
-  op.signature.inputs = {
-      {"q", "B,T,H,K", Presence::required, "queries"},
-      {"k", "B,T,H,K", Presence::required, "keys"},
-      {"v", "B,T,H,V", Presence::required, "values"},
-      {"s0", "B,H,K,V", Presence::optional, "initial state (zeros when absent)"},
-  };
-  op.signature.outputs = {
-      {"o", "B,T,H,V", Presence::required, "outputs"},
-      {"s_final", "B,H,K,V", Presence::optional, "state after the last step"},
-  };
-  op.attrs = {
-      {"form", AttrType::enum_, std::string("recurrent"), {"recurrent"}, 0, 0,
-       "recurrent: one step at a time (the reference)"},
-      {"scale", AttrType::float_, 0.0, {}, 0.0, 1e6,
-       "query scale; 0 means K^-1/2"},
-  };
-  op.dtypes = {DType::f32, DType::f64};
-  return op;
+std::vector<OpDef> build_table() {
+  std::vector<OpDef> table;
+  for (auto family : {mixer_ops, feature_map_ops, attention_ops})
+    for (auto& op : family()) table.push_back(std::move(op));
+  std::set<std::string> names;
+  for (const auto& op : table)
+    if (!names.insert(op.name).second) throw OpError("op " + op.name + " is declared twice");
+  return table;
 }
-
-std::vector<OpDef> build_table() { return {mixer_fwd()}; }
 
 }  // namespace
 
