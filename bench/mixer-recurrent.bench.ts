@@ -17,7 +17,7 @@ for (const s of shapes) {
   const k = cpu.upload(rng.fillNormal(new Float32Array(s.B * s.T * s.H * s.K)), [s.B, s.T, s.H, s.K])
   const v = cpu.upload(rng.fillNormal(new Float32Array(s.B * s.T * s.H * s.V)), [s.B, s.T, s.H, s.V])
   const t = await time(() => {
-    const { o } = mixerForward(cpu, { q, k, v })
+    const { o } = mixerForward(cpu, { q, k, v }, { form: 'recurrent' })
     o.dispose()
   })
   const flops = 4 * s.B * s.T * s.H * s.K * s.V

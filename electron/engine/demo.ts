@@ -12,7 +12,7 @@ export async function demoForward(backend: Backend, p: DemoForwardParams): Promi
   const k = backend.upload(rng.fillNormal(new Float32Array(T * H * dk)), [1, T, H, dk])
   const v = backend.upload(rng.fillNormal(new Float32Array(T * H * dv)), [1, T, H, dv])
   const started = performance.now()
-  const { o, sFinal } = mixerForward(backend, { q, k, v }, { finalState: true })
+  const { o, sFinal } = mixerForward(backend, { q, k, v }, { form: 'recurrent' }, true)
   const out = await o.read()
   const state = await sFinal!.read()
   const elapsedMs = performance.now() - started

@@ -34,7 +34,7 @@ describe('native addon', () => {
     expect(info.devices[0]!.memoryBytes).toBeGreaterThan(0)
     expect(info.blas.length).toBeGreaterThan(0)
     const mixer = addon.opTable().find((op) => op.name === 'mixer_fwd')!
-    expect(mixer.inputs.map((i) => i.name)).toEqual(['q', 'k', 'v', 's0'])
+    expect(mixer.inputs.map((i) => i.name)).toEqual(['q', 'k', 'v', 'g', 'i', 'beta', 's0', 'z0', 'm0'])
     expect(mixer.kernels.cpu).toEqual(['f32', 'f64'])
   })
 
@@ -65,7 +65,8 @@ describe('native addon', () => {
     const out = mixerForward(
       cpu,
       { q: cpu.upload(q, [1, T, H, K]), k: cpu.upload(k, [1, T, H, K]), v: cpu.upload(v, [1, T, H, V]), s0: cpu.upload(s0, [1, H, K, V]) },
-      { finalState: true },
+      { form: 'recurrent' },
+      true,
     )
     expect(out.o.shape).toEqual([1, T, H, V])
     expect(out.sFinal!.shape).toEqual([1, H, K, V])
@@ -85,7 +86,7 @@ describe('native addon', () => {
     const q = cpu.zeros([2, 8, 4, 16], 'f32')
     const v = cpu.zeros([2, 9, 4, 16], 'f32')
     expect(() => mixerForward(cpu, { q, k: q, v })).toThrow('mixer_fwd: v has shape [2, 9, 4, 16], expected [B=2, T=8, H=4, V] (T is 8 from q, got 9)')
-    expect(() => cpu.run('mixer_fwd', { q, k: q, v: q }, { form: 'parallel' })).toThrow("attribute form = 'parallel' is not valid; valid: recurrent")
+    expect(() => cpu.run('mixer_fwd', { q, k: q, v: q }, { form: 'parallel' })).toThrow("attribute form = 'parallel' is not valid; valid: recurrent, chunked")
     expect(() => new addon.Tensor('cpu', 'f16' as never, [2])).toThrow("dtype 'f16' is not supported; valid: f32, f64")
     expect(() => new addon.Tensor('gpu9', 'f32', [2])).toThrow("backend 'gpu9' is not available; available: cpu")
     expect(() => new addon.Tensor('cpu', 'f32', [2, 2], new Float32Array(3))).toThrow('tensor data has 3 elements, shape [2, 2] needs 4')
@@ -99,7 +100,7 @@ describe('native addon', () => {
       const rng = new Rng(3)
       const q = cpu.upload(rng.fillNormal(new Float32Array(2 * 5 * 3 * 7)), [2, 5, 3, 7])
       const v = cpu.upload(rng.fillNormal(new Float32Array(2 * 5 * 3 * 2)), [2, 5, 3, 2])
-      const out = mixerForward(cpu, { q, k: q, v }, { finalState: true })
+      const out = mixerForward(cpu, { q, k: q, v }, {}, true)
       for (const t of [out.o, out.sFinal!]) expect((await t.read()).every(Number.isFinite)).toBe(true)
     } finally {
       addon.setPoisonOutputs(false)
