@@ -114,7 +114,16 @@ std::vector<double> away_from_zero(std::vector<double> x, double margin) {
   return x;
 }
 
-std::string shape_name(const Shape& shape) { return shape_str(shape); }
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const OpError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 const std::vector<Shape> kAwkwardShapes = {
     {2, 3, 2, 5},   // a little of everything
@@ -130,7 +139,7 @@ TEST_CASE("feature_map_fwd matches a naive reference for every declared kind (f6
   PoisonOutputs poison;
   for (const auto& kind : declared_kinds())
     for (const auto& shape : kAwkwardShapes) {
-      INFO("kind " << kind << ", x " << shape_name(shape));
+      INFO("kind " << kind << ", x " << shape_str(shape));
       const auto x = random_vector<double>(numel(shape), 101, 2.0);
       const auto y = feature_map<double>(kind, shape, x);
       REQUIRE(y.size() == size_t(numel(out_shape(kind, shape))));
@@ -147,7 +156,7 @@ TEST_CASE("feature_map_bwd matches finite differences for every kind (f64, rando
       const bool l2 = kind == "l2norm" || kind == "silu_l2norm";
       // A large eps for the l2 norms checks that the backward uses eps as the forward does.
       for (double eps : l2 ? std::vector<double>{kDefaultEps, 0.3} : std::vector<double>{kDefaultEps}) {
-        INFO("kind " << kind << ", x " << shape_name(shape) << ", eps " << eps);
+        INFO("kind " << kind << ", x " << shape_str(shape) << ", eps " << eps);
         auto x = away_from_zero(random_vector<double>(numel(shape), 201), kKinkMargin);
         const auto dy = random_vector<double>(numel(out_shape(kind, shape)), 202);
         const auto dx = feature_map_grad<double>(kind, shape, x, dy, eps);
@@ -161,7 +170,7 @@ TEST_CASE("feature maps: l2norm and silu_l2norm rows have unit norm up to eps") 
   PoisonOutputs poison;
   for (const std::string kind : {"l2norm", "silu_l2norm"})
     for (const Shape& shape : std::vector<Shape>{{2, 5, 3, 8}, {1, 4, 1, 1}, {1, 3, 2, 60}}) {
-      INFO("kind " << kind << ", x " << shape_name(shape));
+      INFO("kind " << kind << ", x " << shape_str(shape));
       const int64_t D = shape[3];
       const auto x = random_vector<double>(numel(shape), 301);
       // With the default eps: |y| = sqrt(S / (S + eps)), S = |u|^2, so 1 - |y| <= eps / (2 S).
@@ -270,15 +279,6 @@ TEST_CASE("feature maps in float32 agree with float64 for every kind") {
 
 TEST_CASE("feature map errors name the tensor or attribute and what is valid") {
   Backend& cpu = get_backend("cpu");
-  auto error_of = [](const std::function<void()>& fn) -> std::string {
-    try {
-      fn();
-    } catch (const OpError& e) {
-      return e.what();
-    }
-    return "";
-  };
-  auto contains = [](const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; };
   auto x = random_tensor<float>(cpu, {2, 3, 4, 5}, 1);
   auto x_rank3 = random_tensor<float>(cpu, {2, 3, 4}, 2);
   auto dy_taylor_wrong = random_tensor<float>(cpu, {2, 3, 4, 5}, 3);

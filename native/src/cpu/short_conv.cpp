@@ -153,7 +153,8 @@ struct ShortConvBwdParams {
   int64_t B, Tn, C, W;
 };
 
-// g = dy * act'(pre): dy itself without an activation, else a (B, T, C) scratch.
+// g = dy * act'(pre): dy itself without an activation, else a (B, T, C)
+// scratch in the tensor's type (the dx and dweight passes both read all of it).
 template <class T, ConvActivation Act>
 const T* pre_activation_grad(const ShortConvBwdParams<T>& p, const std::vector<double>& taps,
                              std::vector<T>& storage) {

@@ -39,7 +39,8 @@ std::vector<AttrDef> feature_map_attrs() {
 const char* const kFeatureMapFormulas =
     "Applied independently to every [D] row x of a (b, t, h):\n"
     "  identity:    y = x                                  (E = D)\n"
-    "  elu1:        y_i = x_i + 1 if x_i > 0, else exp(x_i)  (elu(x) + 1, Linear Transformer; E = D)\n"
+    "  elu1:        y_i = x_i + 1 if x_i > 0, else exp(x_i)  (elu(x) + 1, Linear Transformer; E = D;\n"
+    "               always > 0, except where float32 exp underflows to 0, below x_i = -103)\n"
     "  relu:        y_i = max(x_i, 0)                      (E = D; gradient 0 at x_i = 0)\n"
     "  silu:        y_i = x_i * sigmoid(x_i)               (E = D)\n"
     "  l2norm:      y = x / sqrt(sum_i x_i^2 + eps)        (E = D)\n"
@@ -49,7 +50,8 @@ const char* const kFeatureMapFormulas =
     "               and phi(q) . phi(k) = 1 + q.k / sqrt(D) + (q.k)^2 / (2 D)  (Based; E = 1 + D + D^2)";
 
 // Binds E, the output feature count, from `kind` and D. In the backward pass
-// E was already bound by dy: then it must match.
+// E was already bound by `e_source` (dy): then it must match. In the forward
+// pass nothing binds E before this hook, so the mismatch branch is unreachable.
 std::function<void(const Attrs&, Dims&)> bind_feature_count(const std::string& op_name,
                                                             const std::string& e_source) {
   return [op_name, e_source](const Attrs& attrs, Dims& dims) {
