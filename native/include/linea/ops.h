@@ -5,7 +5,7 @@
 // other tensor against it, so a kernel never sees a mis-shaped input and an
 // error always names the tensor, its shape and the expected one. Attributes
 // are typed, with defaults, enum values and ranges. A `specialize` hook lets
-// attributes change the signature (e.g. gate kind "vector" makes `g` a
+// attributes (and which inputs were given) change the signature (e.g. gate kind "vector" makes `g` a
 // required [B,T,H,K] input). Backends register kernels per (op, dtype); the
 // dispatcher refuses an op a backend lacks instead of falling back.
 #pragma once
@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -81,8 +82,9 @@ struct OpDef {
   Signature signature;
   std::vector<AttrDef> attrs;
   std::vector<DType> dtypes;
-  // Adjusts the signature to the attributes (presence, shapes). May throw OpError.
-  std::function<void(const Attrs&, Signature&)> specialize;
+  // Adjusts the signature to the attributes and to which inputs were given
+  // (presence, shapes). May throw OpError.
+  std::function<void(const Attrs&, const std::set<std::string>& given, Signature&)> specialize;
   // Checks relations the symbolic shapes cannot express and binds dims that
   // come from attributes rather than inputs. May throw OpError.
   std::function<void(const Attrs&, Dims&)> check;

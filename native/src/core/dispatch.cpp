@@ -181,7 +181,9 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
   call.op = &def;
   call.attrs = resolve_attrs(def, attr_values);
   Signature sig = def.signature;
-  if (def.specialize) def.specialize(call.attrs, sig);
+  std::set<std::string> given;
+  for (const auto& [name, _] : inputs) given.insert(name);
+  if (def.specialize) def.specialize(call.attrs, given, sig);
 
   for (const auto& [name, t] : inputs) {
     const TensorSig* s = sig.input(name);

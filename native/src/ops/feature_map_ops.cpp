@@ -155,40 +155,28 @@ OpDef short_conv_bwd() {
                "Backward of short_conv_fwd. With g = dy * act'(pre): "
                "dx[b, s, c] = sum_j weight[c, j] * g[b, s + W - 1 - j, c] (terms past T dropped), "
                "dweight[c, j] = sum_{b, t} g[b, t, c] * x[b, t - W + 1 + j, c], "
-               "dbias[c] = sum_{b, t} g[b, t, c]. has_bias says whether the forward had a bias: "
-               "then bias is required and dbias produced, else both are absent. ") +
+               "dbias[c] = sum_{b, t} g[b, t, c], produced when bias is given. ") +
            kShortConvFormula;
   op.signature.inputs = {
       {"x", "B,T,C", Presence::required, "the forward input"},
       {"weight", "C,W", Presence::required, "the forward filters"},
-      {"bias", "C", Presence::optional, "the forward bias; given exactly when has_bias is true"},
+      {"bias", "C", Presence::optional, "the forward bias, when it had one"},
       {"dy", "B,T,C", Presence::required, "gradient of the loss w.r.t. y"},
   };
   op.signature.outputs = {
       {"dx", "B,T,C", Presence::required, "gradient w.r.t. x"},
       {"dweight", "C,W", Presence::required, "gradient w.r.t. weight"},
-      {"dbias", "C", Presence::optional, "gradient w.r.t. bias; produced exactly when has_bias is true"},
+      {"dbias", "C", Presence::optional, "gradient w.r.t. bias; produced exactly when bias is given"},
   };
-  op.attrs = {
-      conv_activation_attr(),
-      // specialize sees attributes, not which inputs were given, so the
-      // presence of bias (and so of dbias) is an attribute here.
-      {"has_bias", AttrType::bool_, false, {}, 0, 0,
-       "whether the forward had a bias: true requires bias and produces dbias"},
-  };
+  op.attrs = {conv_activation_attr()};
   op.dtypes = {DType::f32, DType::f64};
-  op.specialize = [](const Attrs& attrs, Signature& sig) {
-    TensorSig* bias = sig.input("bias");
+  op.specialize = [](const Attrs&, const std::set<std::string>& given, Signature& sig) {
     TensorSig* dbias = sig.output("dbias");
-    if (attrs.b("has_bias")) {
-      bias->presence = Presence::required;
+    if (given.count("bias")) {
       dbias->presence = Presence::required;
     } else {
-      const std::string why = "has_bias is false; set has_bias = true to pass bias and get dbias";
-      bias->presence = Presence::absent;
-      bias->absent_reason = why;
       dbias->presence = Presence::absent;
-      dbias->absent_reason = why;
+      dbias->absent_reason = "no bias was given";
     }
   };
   op.check = check_conv_taps(op.name);

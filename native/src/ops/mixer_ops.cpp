@@ -112,7 +112,7 @@ OpDef mixer_fwd() {
   };
   op.attrs = mixer_attrs();
   op.dtypes = {DType::f32, DType::f64};
-  op.specialize = [](const Attrs& a, Signature& sig) {
+  op.specialize = [](const Attrs& a, const std::set<std::string>&, Signature& sig) {
     specialize_mixer_inputs(a, sig);
     if (a.s("normalize") == "none") {
       sig.output("z_final")->presence = Presence::absent;
@@ -149,7 +149,7 @@ OpDef mixer_bwd() {
   };
   op.attrs = mixer_attrs();
   op.dtypes = {DType::f32, DType::f64};
-  op.specialize = [](const Attrs& a, Signature& sig) {
+  op.specialize = [](const Attrs& a, const std::set<std::string>&, Signature& sig) {
     specialize_mixer_inputs(a, sig);
     const TensorSig* g = sig.input("g");
     TensorSig* dg = sig.output("dg");
