@@ -55,4 +55,35 @@ inline void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t Kd, T
 #endif
 }
 
+// Solves op(A) X = B in place (B becomes X) for a unit lower-triangular
+// A (M x M, row-major, the diagonal and upper part are not read); op(A) is
+// A or Aᵀ. B is M x N.
+template <class T>
+inline void trsm_unit_lower(bool trans, int64_t M, int64_t N, const T* A, int64_t lda, T* B, int64_t ldb) {
+  if (M <= 0 || N <= 0) return;
+#if defined(LINEA_BLAS_OPENBLAS) || defined(LINEA_BLAS_ACCELERATE)
+  const auto ta = trans ? CblasTrans : CblasNoTrans;
+  if constexpr (sizeof(T) == 4)
+    cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, ta, CblasUnit, int(M), int(N), 1.0f, A, int(lda), B, int(ldb));
+  else
+    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, ta, CblasUnit, int(M), int(N), 1.0, A, int(lda), B, int(ldb));
+#else
+  if (!trans) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < i; ++j) {
+        const T a = A[i * lda + j];
+        if (a != T(0))
+          for (int64_t n = 0; n < N; ++n) B[i * ldb + n] -= a * B[j * ldb + n];
+      }
+  } else {
+    for (int64_t i = M - 1; i >= 0; --i)
+      for (int64_t j = i + 1; j < M; ++j) {
+        const T a = A[j * lda + i];
+        if (a != T(0))
+          for (int64_t n = 0; n < N; ++n) B[i * ldb + n] -= a * B[j * ldb + n];
+      }
+  }
+#endif
+}
+
 }  // namespace linea

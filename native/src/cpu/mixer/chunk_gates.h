@@ -9,7 +9,10 @@
 // vector gates work in row blocks of kBlock rows, each scaled relative to its
 // first row r (X_i e^{b_i − b_r}, Y_j e^{b_r − b_j}: at most e^{range} inside
 // the block, <= 1 before it) and fall back to exact elementwise exponentials
-// for a block whose gates are too strong for that.
+// for a block whose gates are too strong for that. When the whole chunk's
+// decay stays within that range (typical gates), no block is needed:
+// M = (X ⊙ e^{b}) (Y ⊙ e^{−b})ᵀ with e^{−b} <= e^{range}, one GEMM and no
+// exponentials beyond e^{b}.
 #pragma once
 
 #include <algorithm>
@@ -37,6 +40,8 @@ struct ChunkGates {
   std::vector<T> eb;       // L x gd: exp(b_i)
   std::vector<T> eb_last;  // L x gd: exp(b_L − b_i)
   std::vector<T> decay;    // gd: exp(b_L), the chunk's decay of the state
+  std::vector<T> eb_inv;   // L x gd: exp(−b_i), only when `shallow`
+  bool shallow = true;     // the whole chunk's decay fits the safe exponent range
 
   void compute(const T* gk, int64_t L_, int64_t K_, int64_t gd_) {
     L = L_, K = K_, gd = gd_;
@@ -52,6 +57,14 @@ struct ChunkGates {
     for (int64_t i = 0; i < L; ++i)
       for (int64_t d = 0; d < gd; ++d) eb_last[i * gd + d] = std::exp(b[(L - 1) * gd + d] - b[i * gd + d]);
     for (int64_t d = 0; d < gd; ++d) decay[d] = std::exp(b[(L - 1) * gd + d]);
+    // b is cumulative, so its extremes over the chunk bound every exponent.
+    T range = 0;
+    for (int64_t i = 0; i < L * gd; ++i) range = std::max(range, std::abs(b[i]));
+    shallow = range <= max_block_exponent<T>();
+    if (shallow) {
+      eb_inv.resize(L * gd);
+      for (int64_t i = 0; i < L * gd; ++i) eb_inv[i] = T(1) / eb[i];
+    }
   }
 
   // out_i = X_i ⊙ coef_i for L rows of K (coef: L x gd; gd = 0 copies).
@@ -102,8 +115,21 @@ struct ChunkGates {
       for (int64_t i = 0; i < L; ++i)
         for (int64_t j = 0; j < L; ++j) {
           if (j > i || (strict && j == i)) M[i * L + j] = T(0);
-          else if (gd == 1) M[i * L + j] *= std::exp(b[i] - b[j]);
+          else if (gd == 1) M[i * L + j] *= relative_decay(i, j);
         }
+      return;
+    }
+    if (shallow) {
+      scratch.resize(2 * L * K);
+      T* Xs = scratch.data();
+      T* Ys = Xs + L * K;
+      for (int64_t n = 0; n < L * K; ++n) {
+        Xs[n] = X[n] * eb[n];
+        Ys[n] = Y[n] * eb_inv[n];
+      }
+      gemm<T>(false, true, L, L, K, T(1), Xs, K, Ys, K, T(0), M, L);
+      for (int64_t i = 0; i < L; ++i)
+        for (int64_t j = i + (strict ? 0 : 1); j < L; ++j) M[i * L + j] = T(0);
       return;
     }
     scratch.resize((kBlock + L) * K);
@@ -140,7 +166,7 @@ struct ChunkGates {
       scratch.resize(L * L);
       T* dME = scratch.data();
       for (int64_t i = 0; i < L; ++i)
-        for (int64_t j = 0; j < L; ++j) dME[i * L + j] = gd == 1 && dM[i * L + j] != T(0) ? dM[i * L + j] * std::exp(b[i] - b[j]) : dM[i * L + j];
+        for (int64_t j = 0; j < L; ++j) dME[i * L + j] = gd == 1 && dM[i * L + j] != T(0) ? dM[i * L + j] * relative_decay(i, j) : dM[i * L + j];
       gemm<T>(false, false, L, K, L, T(1), dME, L, Y, K, T(1), dX, K);
       gemm<T>(true, false, L, K, L, T(1), dME, L, X, K, T(1), dY, K);
       if (gd == 1)
@@ -150,6 +176,27 @@ struct ChunkGates {
             db[i] += t;
             db[j] -= t;
           }
+      return;
+    }
+    if (shallow) {
+      // dX = (dM Ys) ⊙ e^{b}, dY = (dMᵀ Xs) ⊙ e^{−b}; db = X ⊙ dX − Y ⊙ dY
+      scratch.resize(4 * L * K);
+      T* Xs = scratch.data();
+      T* Ys = Xs + L * K;
+      T* dXs = Ys + L * K;
+      T* dYs = dXs + L * K;
+      for (int64_t n = 0; n < L * K; ++n) {
+        Xs[n] = X[n] * eb[n];
+        Ys[n] = Y[n] * eb_inv[n];
+      }
+      gemm<T>(false, false, L, K, L, T(1), dM, L, Ys, K, T(0), dXs, K);
+      gemm<T>(true, false, L, K, L, T(1), dM, L, Xs, K, T(0), dYs, K);
+      for (int64_t n = 0; n < L * K; ++n) {
+        const T dx = dXs[n] * eb[n], dy = dYs[n] * eb_inv[n];
+        dX[n] += dx;
+        dY[n] += dy;
+        db[n] += X[n] * dx - Y[n] * dy;
+      }
       return;
     }
     // Vector gates: local gradients first (db needs X ⊙ dX_local, Y ⊙ dY_local).
@@ -196,6 +243,9 @@ struct ChunkGates {
   }
 
  private:
+  // exp(b_i − b_j) for scalar gates, without an exponential when shallow.
+  T relative_decay(int64_t i, int64_t j) const { return shallow ? eb[i] * eb_inv[j] : std::exp(b[i] - b[j]); }
+
   // True when scaling rows [i0, i1) relative to row i0 could leave the safe range.
   bool block_is_steep(int64_t i0, int64_t i1) const {
     T range = 0;

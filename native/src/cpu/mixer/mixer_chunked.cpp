@@ -27,12 +27,13 @@ namespace {
 template <class T>
 struct ChunkWork {
   int64_t C, K, V;
-  std::vector<T> Qt, Kt, Kh, P, A, U, X, O, den, w, scratch;
+  std::vector<T> Qt, Kt, Kh, P, A, Tm, U, X, O, den, w, scratch;
   // backward only
   std::vector<T> dO, dden, dQt, dP, dU, dKh, dw, db, dX, dY, dA, dT, newdS, newdz;
 
   ChunkWork(int64_t C_, int64_t K_, int64_t V_, bool backward) : C(C_), K(K_), V(V_) {
-    Qt.resize(C * K), Kt.resize(C * K), Kh.resize(C * K), P.resize(C * C), A.resize(C * C), U.resize(C * V);
+    Qt.resize(C * K), Kt.resize(C * K), Kh.resize(C * K), P.resize(C * C), A.resize(C * C), Tm.resize(C * C);
+    U.resize(C * V);
     X.resize(C * (V + K)), O.resize(C * V), den.resize(C), w.resize(C);
     if (!backward) return;
     dO.resize(C * V), dden.resize(C), dQt.resize(C * K), dP.resize(C * C), dU.resize(C * V), dKh.resize(C * K);
@@ -55,22 +56,17 @@ void chunk_intermediates(const Config& c, const HeadSeq<T>& s, int64_t t0, int64
   gates.scores(Q, Kc, false, wk.P.data(), wk.scratch);
   for (int64_t j = 0; j < L; ++j) wk.w[j] = s.lw.empty() ? T(1) : std::exp(s.lw[t0 + j]);
   if (c.delta) {
-    // T X = diag(β) [V | K̃] by forward substitution (T unit lower triangular).
+    // T X = diag(β) [V | K̃], T = I + diag(β) A unit lower triangular.
     gates.scores(Kc, Kc, true, wk.A.data(), wk.scratch);
     gates.scale_rows(gates.eb, Kc, wk.Kt.data());
     for (int64_t i = 0; i < L; ++i) {
       const T beta = s.beta[t0 + i];
       T* Xi = &wk.X[i * VK];
-      for (int64_t col = 0; col < V; ++col) Xi[col] = Vc[i * V + col];
-      for (int64_t d = 0; d < K; ++d) Xi[V + d] = wk.Kt[i * K + d];
-      for (int64_t j = 0; j < i; ++j) {
-        const T a = wk.A[i * L + j];
-        if (a == T(0)) continue;
-        const T* Xj = &wk.X[j * VK];
-        for (int64_t n = 0; n < VK; ++n) Xi[n] -= a * Xj[n];
-      }
-      for (int64_t n = 0; n < VK; ++n) Xi[n] *= beta;
+      for (int64_t col = 0; col < V; ++col) Xi[col] = beta * Vc[i * V + col];
+      for (int64_t d = 0; d < K; ++d) Xi[V + d] = beta * wk.Kt[i * K + d];
+      for (int64_t j = 0; j < i; ++j) wk.Tm[i * L + j] = beta * wk.A[i * L + j];
     }
+    trsm_unit_lower<T>(false, L, VK, wk.Tm.data(), L, wk.X.data(), VK);
     // U = Ũ − W S
     for (int64_t i = 0; i < L; ++i) std::copy(&wk.X[i * VK], &wk.X[i * VK] + V, &wk.U[i * V]);
     gemm<T>(false, false, L, V, K, T(-1), wk.X.data() + V, VK, S, V, T(1), wk.U.data(), V);
@@ -258,17 +254,9 @@ void chunked_backward(const Config& c, const HeadSeq<T>& s, HeadGrads<T>& d) {
       for (int64_t i = 0; i < L; ++i) std::copy(&wk.dU[i * V], &wk.dU[i * V] + V, &wk.dX[i * VK]);
       gemm<T>(false, true, L, K, V, T(-1), wk.dU.data(), V, Sc, V, T(0), wk.dX.data() + V, VK);
       gemm<T>(true, false, K, V, L, T(-1), wk.X.data() + V, VK, wk.dU.data(), V, T(1), wk.newdS.data(), V);
-      // X = T⁻¹ Y: dY = T⁻ᵀ dX by back substitution, T_ji = β_j A_ji.
-      for (int64_t i = L - 1; i >= 0; --i) {
-        T* dYi = &wk.dY[i * VK];
-        std::copy(&wk.dX[i * VK], &wk.dX[i * VK] + VK, dYi);
-        for (int64_t j = i + 1; j < L; ++j) {
-          const T tji = s.beta[t0 + j] * wk.A[j * L + i];
-          if (tji == T(0)) continue;
-          const T* dYj = &wk.dY[j * VK];
-          for (int64_t m = 0; m < VK; ++m) dYi[m] -= tji * dYj[m];
-        }
-      }
+      // X = T⁻¹ Y: dY = T⁻ᵀ dX.
+      std::copy(wk.dX.begin(), wk.dX.begin() + L * VK, wk.dY.begin());
+      trsm_unit_lower<T>(true, L, VK, wk.Tm.data(), L, wk.dY.data(), VK);
       // dT = −dY Xᵀ (strictly lower): dA_ij = β_i dT_ij, dβ_i += Σ_j A_ij dT_ij.
       gemm<T>(false, true, L, L, VK, T(-1), wk.dY.data(), VK, wk.X.data(), VK, T(0), wk.dT.data(), L);
       for (int64_t i = 0; i < L; ++i) {
