@@ -94,6 +94,8 @@ export const ModelSpecSchema = z
         issue([...at, 'denominator'], `'${layer.denominator}' is for additive writes only; with delta_rule '${layer.delta_rule}' use 'none'`)
       if (layer.delta_rule !== 'off' && layer.input_gate !== 'none')
         issue([...at, 'input_gate'], `'${layer.input_gate}' does not combine with the delta rule (β is its write strength); use 'none'`)
+      if (layer.input_gate === 'exp' && layer.denominator !== 'max1')
+        issue([...at, 'denominator'], `'${layer.denominator}' cannot carry the exp input gate's stabilizer; input_gate 'exp' needs 'max1' (mLSTM)`)
       if (layer.short_conv === 1)
         issue([...at, 'short_conv'], `1 is not a useful kernel size; valid: 0 (off) or 2 to 64`)
     })

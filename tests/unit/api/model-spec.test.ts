@@ -50,6 +50,13 @@ describe('ModelSpec validation', () => {
     expect(errors).toContain("layers[0].input_gate: 'sigmoid' does not combine with the delta rule (β is its write strength); use 'none'")
   })
 
+  it('requires the max1 denominator with the exp input gate', () => {
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ input_gate: 'exp', denominator: 'sum' })] }))).toEqual([
+      "layers[0].denominator: 'sum' cannot carry the exp input gate's stabilizer; input_gate 'exp' needs 'max1' (mLSTM)",
+    ])
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ input_gate: 'exp', denominator: 'max1' })] }))).toEqual([])
+  })
+
   it('refuses an MLP in mamba blocks', () => {
     expect(errorsOf(modelSpec({ block: 'mamba', mlp_expansion: 4 }))).toEqual([
       "mlp_expansion: 4 is not allowed with block 'mamba' (no separate MLP); use 0",
