@@ -262,9 +262,11 @@ TEST_CASE("softmax attention matches the naive reference (f64, awkward shapes, w
     const AttentionShape s{2, Tn, 1, 60, 100};
     for (int64_t window : windows_for(Tn)) check_against_reference<double>(s, window, 0.0, tol, 100);
   }
-  // Several heads (strided rows) and an explicit scale.
+  // Several heads (strided rows) and an explicit scale. Windows 2 and 66 make
+  // the last query that sees a key block's last key the first row of the
+  // next query block; 64 and 65 start windows exactly at and just past block edges.
   const AttentionShape multi_head{2, 130, 3, 16, 8};
-  for (int64_t window : {int64_t{0}, int64_t{1}, int64_t{17}, int64_t{64}, int64_t{65}})
+  for (int64_t window : {0, 1, 2, 17, 64, 65, 66})
     check_against_reference<double>(multi_head, window, 0.3, tol, 200);
 }
 
@@ -272,7 +274,7 @@ TEST_CASE("softmax attention in f32 matches the f64 reference") {
   // f32 accumulation over <= 500 keys: errors of a few 1e-7 per element.
   const double tol = 1e-5;
   const AttentionShape s{2, 500, 1, 60, 100};
-  for (int64_t window : {int64_t{0}, int64_t{1}, int64_t{17}, int64_t{500}})
+  for (int64_t window : {0, 1, 17, 500})
     check_against_reference<float>(s, window, 0.0, tol, 300);
   check_against_reference<float>({2, 130, 3, 16, 8}, 17, 0.3, tol, 400);
 }
@@ -280,7 +282,7 @@ TEST_CASE("softmax attention in f32 matches the f64 reference") {
 TEST_CASE("softmax attention gradients pass float64 finite-difference checks") {
   // T = 70 crosses a 64-block edge; H = 2 exercises strided heads.
   const AttentionShape s{2, 70, 2, 6, 5};
-  for (int64_t window : {int64_t{0}, int64_t{17}, int64_t{1}}) {
+  for (int64_t window : {0, 17, 1}) {
     CAPTURE(window);
     auto in = AttentionInputs::random(s, 500 + uint32_t(window));
     const auto upstream = in.d_o;  // random upstream gradient: loss = sum(o * upstream)
@@ -295,7 +297,7 @@ TEST_CASE("softmax attention writes every output element (NaN-poisoned outputs)"
   // run_forward / run_backward poison every output; check each element, not a norm.
   const AttentionShape s{1, 130, 2, 7, 9};
   const auto in = AttentionInputs::random(s, 600);
-  for (int64_t window : {int64_t{0}, int64_t{5}}) {
+  for (int64_t window : {0, 5}) {
     CAPTURE(window);
     const auto fwd = run_forward<float>(in, 0.0, window);
     CHECK(all_finite(fwd.o));
@@ -312,7 +314,7 @@ TEST_CASE("softmax attention with large logits stays finite and accurate") {
   // far past where exp overflows (about 88 in f32, 709 in f64).
   const AttentionShape s{2, 150, 2, 16, 12};
   const double scale = 50.0;
-  for (int64_t window : {int64_t{0}, int64_t{17}}) {
+  for (int64_t window : {0, 17}) {
     CAPTURE(window);
     const auto in = AttentionInputs::random(s, 700);
     const auto ref = reference_forward(in.q, in.k, in.v, s, scale, window);
@@ -344,7 +346,7 @@ TEST_CASE("softmax attention with large logits stays finite and accurate") {
   }
 }
 
-TEST_CASE("the sliding window restricts exactly which keys a query sees") {
+TEST_CASE("softmax attention: the sliding window restricts exactly which keys a query sees") {
   const AttentionShape s{1, 100, 1, 8, 6};
   const int64_t window = 17;
   const auto base = AttentionInputs::random(s, 800);

@@ -35,7 +35,32 @@ namespace {
 constexpr int64_t kQueryBlock = 64;
 constexpr int64_t kKeyBlock = 64;
 
+// The largest extent of a BLAS call along its output columns and its inner
+// dimension. Tiles have at most 64 rows, so every call stays within 64^3
+// multiply-adds, which OpenBLAS runs on the calling thread (its threading
+// cutoff is GEMM_MULTITHREAD_THRESHOLD (4) * 65536 = 64^3). A bigger call from
+// inside parallel_for would start OpenBLAS's own threads, which spin
+// (sched_yield) against the pool's: measured 2x slower at D = V = 128.
+constexpr int64_t kBlasPiece = 64;
+static_assert(kQueryBlock <= kBlasPiece && kKeyBlock <= kBlasPiece, "tile rows must fit a BLAS piece");
+
 int64_t blocks_of(int64_t n, int64_t block) { return (n + block - 1) / block; }
+
+// gemm (blas.h) on one tile, cut into calls of at most kBlasPiece output
+// columns and inner length; the pieces along the inner dimension accumulate.
+template <class T>
+void tile_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t Kd, T alpha, const T* A, int64_t lda,
+               const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  for (int64_t n0 = 0; n0 < N; n0 += kBlasPiece) {
+    const int64_t n = std::min(kBlasPiece, N - n0);
+    for (int64_t k0 = 0; k0 < Kd; k0 += kBlasPiece) {
+      const T* a = trans_a ? A + k0 * lda : A + k0;
+      const T* b = trans_b ? B + n0 * ldb + k0 : B + k0 * ldb + n0;
+      gemm<T>(trans_a, trans_b, M, n, std::min(kBlasPiece, Kd - k0), alpha, a, lda, b, ldb,
+              k0 == 0 ? beta : T(1), C + n0, ldc);
+    }
+  }
+}
 
 // Which keys a query may see: query t sees keys first_key(t) .. t.
 struct CausalWindow {
@@ -95,7 +120,7 @@ struct HeadLayout {
 template <class T>
 void score_tile(const HeadLayout& l, const T* q, const T* k, T scale, int64_t b, int64_t h, int64_t t0,
                 int64_t nq, int64_t s0, int64_t nk, T* scores) {
-  gemm<T>(false, true, nq, nk, l.D, scale, q + l.row_index(b, t0, h) * l.D, l.qk_stride(),
+  tile_gemm<T>(false, true, nq, nk, l.D, scale, q + l.row_index(b, t0, h) * l.D, l.qk_stride(),
           k + l.row_index(b, s0, h) * l.D, l.qk_stride(), T(0), scores, kKeyBlock);
 }
 
@@ -155,7 +180,7 @@ void attention_fwd_block(const AttentionFwdParams<T>& p, int64_t b, int64_t h, i
       }
     }
     // acc += P V[s0 : s0+nk]
-    gemm<T>(false, false, nq, l.V, nk, T(1), probs.data(), kKeyBlock, p.v + l.row_index(b, s0, h) * l.V,
+    tile_gemm<T>(false, false, nq, l.V, nk, T(1), probs.data(), kKeyBlock, p.v + l.row_index(b, s0, h) * l.V,
             l.v_stride(), T(1), acc.data(), l.V);
   }
 
@@ -210,7 +235,7 @@ void probability_and_ds_tiles(const AttentionBwdParams<T>& p, int64_t b, int64_t
   const HeadLayout& l = p.layout;
   score_tile(l, p.q, p.k, p.scale, b, h, t0, nq, s0, nk, probs);
   // dp = do[t0 : t0+nq] V[s0 : s0+nk]^T
-  gemm<T>(false, true, nq, nk, l.V, T(1), p.d_o + l.row_index(b, t0, h) * l.V, l.v_stride(),
+  tile_gemm<T>(false, true, nq, nk, l.V, T(1), p.d_o + l.row_index(b, t0, h) * l.V, l.v_stride(),
           p.v + l.row_index(b, s0, h) * l.V, l.v_stride(), T(0), dp, kKeyBlock);
   for (int64_t i = 0; i < nq; ++i) {
     T* prow = probs + i * kKeyBlock;
@@ -242,7 +267,7 @@ void attention_dq_block(const AttentionBwdParams<T>& p, int64_t b, int64_t h, in
     const int64_t s0 = key_block * kKeyBlock;
     const int64_t nk = std::min(kKeyBlock, l.Tn - s0);
     probability_and_ds_tiles(p, b, h, t0, nq, s0, nk, probs.data(), ds.data());
-    gemm<T>(false, false, nq, l.D, nk, p.scale, ds.data(), kKeyBlock, p.k + l.row_index(b, s0, h) * l.D,
+    tile_gemm<T>(false, false, nq, l.D, nk, p.scale, ds.data(), kKeyBlock, p.k + l.row_index(b, s0, h) * l.D,
             l.qk_stride(), T(1), dq_acc.data(), l.D);
   }
   for (int64_t i = 0; i < nq; ++i)
@@ -267,9 +292,9 @@ void attention_dkdv_block(const AttentionBwdParams<T>& p, int64_t b, int64_t h, 
     const int64_t t0 = query_block * kQueryBlock;
     const int64_t nq = std::min(kQueryBlock, l.Tn - t0);
     probability_and_ds_tiles(p, b, h, t0, nq, s0, nk, probs.data(), ds.data());
-    gemm<T>(true, false, nk, l.V, nq, T(1), probs.data(), kKeyBlock, p.d_o + l.row_index(b, t0, h) * l.V,
+    tile_gemm<T>(true, false, nk, l.V, nq, T(1), probs.data(), kKeyBlock, p.d_o + l.row_index(b, t0, h) * l.V,
             l.v_stride(), T(1), dv_acc.data(), l.V);
-    gemm<T>(true, false, nk, l.D, nq, p.scale, ds.data(), kKeyBlock, p.q + l.row_index(b, t0, h) * l.D,
+    tile_gemm<T>(true, false, nk, l.D, nq, p.scale, ds.data(), kKeyBlock, p.q + l.row_index(b, t0, h) * l.D,
             l.qk_stride(), T(1), dk_acc.data(), l.D);
   }
   for (int64_t j = 0; j < nk; ++j) {
