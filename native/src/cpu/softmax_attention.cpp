@@ -26,12 +26,14 @@
 #include "blas.h"
 #include "cpu_backend.h"
 #include "parallel.h"
+#include "vector_exp.h"
 
 namespace linea {
 namespace {
 
 // Tile sizes: a 64 x 64 score tile plus the 64-row accumulators stay in L2
-// for head dims up to a few hundred, and each tile product is big enough for BLAS.
+// for head dims up to a few hundred, and each tile product is big enough for
+// BLAS to run near its peak.
 constexpr int64_t kQueryBlock = 64;
 constexpr int64_t kKeyBlock = 64;
 
@@ -74,7 +76,8 @@ struct CausalWindow {
 };
 
 // The key columns [begin, end) of a tile starting at key s0 with nk keys that
-// query t may see; empty (begin == end) when it sees none of them.
+// query t may see, with 0 <= begin <= end <= nk: [0, begin) and [end, nk) are
+// the masked columns, empty (begin == end) when it sees none of them.
 struct ColumnRange {
   int64_t begin = 0, end = 0;
   bool empty() const { return begin >= end; }
@@ -82,8 +85,8 @@ struct ColumnRange {
 
 ColumnRange visible_columns(const CausalWindow& mask, int64_t t, int64_t s0, int64_t nk) {
   ColumnRange r;
-  r.begin = std::max(mask.first_key(t), s0) - s0;
-  r.end = std::max(r.begin, std::min(t + 1, s0 + nk) - s0);
+  r.begin = std::min(std::max(mask.first_key(t), s0) - s0, nk);  // nk: the window starts after the tile
+  r.end = std::max(r.begin, std::min(t + 1, s0 + nk) - s0);        // begin: the tile is in t's future
   return r;
 }
 
@@ -121,7 +124,7 @@ template <class T>
 void score_tile(const HeadLayout& l, const T* q, const T* k, T scale, int64_t b, int64_t h, int64_t t0,
                 int64_t nq, int64_t s0, int64_t nk, T* scores) {
   tile_gemm<T>(false, true, nq, nk, l.D, scale, q + l.row_index(b, t0, h) * l.D, l.qk_stride(),
-          k + l.row_index(b, s0, h) * l.D, l.qk_stride(), T(0), scores, kKeyBlock);
+               k + l.row_index(b, s0, h) * l.D, l.qk_stride(), T(0), scores, kKeyBlock);
 }
 
 // ---- forward ------------------------------------------------------------------
@@ -165,13 +168,11 @@ void attention_fwd_block(const AttentionFwdParams<T>& p, int64_t b, int64_t h, i
       for (int64_t j = cols.begin + 1; j < cols.end; ++j) tile_max = std::max(tile_max, row[j]);
       const T new_max = std::max(row_max[i], tile_max);  // finite: the row has a visible key
       const T correction = std::exp(row_max[i] - new_max);  // 0 on the row's first visible tile
-      T sum = 0;
       std::fill(row, row + cols.begin, T(0));
-      for (int64_t j = cols.begin; j < cols.end; ++j) {
-        row[j] = std::exp(row[j] - new_max);
-        sum += row[j];
-      }
+      for (int64_t j = cols.begin; j < cols.end; ++j) row[j] = exp_vectorizable(row[j] - new_max);
       std::fill(row + cols.end, row + nk, T(0));
+      T sum = 0;
+      for (int64_t j = cols.begin; j < cols.end; ++j) sum += row[j];
       row_sum[i] = row_sum[i] * correction + sum;
       row_max[i] = new_max;
       if (correction != T(1)) {
@@ -180,8 +181,8 @@ void attention_fwd_block(const AttentionFwdParams<T>& p, int64_t b, int64_t h, i
       }
     }
     // acc += P V[s0 : s0+nk]
-    tile_gemm<T>(false, false, nq, l.V, nk, T(1), probs.data(), kKeyBlock, p.v + l.row_index(b, s0, h) * l.V,
-            l.v_stride(), T(1), acc.data(), l.V);
+    tile_gemm<T>(false, false, nq, l.V, nk, T(1), probs.data(), kKeyBlock,
+                 p.v + l.row_index(b, s0, h) * l.V, l.v_stride(), T(1), acc.data(), l.V);
   }
 
   // row_sum >= 1: the row's max term contributes exp(0).
@@ -236,18 +237,21 @@ void probability_and_ds_tiles(const AttentionBwdParams<T>& p, int64_t b, int64_t
   score_tile(l, p.q, p.k, p.scale, b, h, t0, nq, s0, nk, probs);
   // dp = do[t0 : t0+nq] V[s0 : s0+nk]^T
   tile_gemm<T>(false, true, nq, nk, l.V, T(1), p.d_o + l.row_index(b, t0, h) * l.V, l.v_stride(),
-          p.v + l.row_index(b, s0, h) * l.V, l.v_stride(), T(0), dp, kKeyBlock);
+               p.v + l.row_index(b, s0, h) * l.V, l.v_stride(), T(0), dp, kKeyBlock);
   for (int64_t i = 0; i < nq; ++i) {
     T* prow = probs + i * kKeyBlock;
     T* drow = dp + i * kKeyBlock;
     const ColumnRange cols = visible_columns(p.mask, t0 + i, s0, nk);
     const T lse = p.lse[l.stat_index(b, h, t0 + i)];
     const T delta = p.delta[l.stat_index(b, h, t0 + i)];
-    for (int64_t j = 0; j < nk; ++j) {
-      const bool visible = j >= cols.begin && j < cols.end;
-      prow[j] = visible ? std::exp(prow[j] - lse) : T(0);
-      drow[j] = visible ? prow[j] * (drow[j] - delta) : T(0);
+    std::fill(prow, prow + cols.begin, T(0));
+    std::fill(drow, drow + cols.begin, T(0));
+    for (int64_t j = cols.begin; j < cols.end; ++j) {
+      prow[j] = exp_vectorizable(prow[j] - lse);
+      drow[j] = prow[j] * (drow[j] - delta);
     }
+    std::fill(prow + cols.end, prow + nk, T(0));
+    std::fill(drow + cols.end, drow + nk, T(0));
   }
 }
 
@@ -267,8 +271,8 @@ void attention_dq_block(const AttentionBwdParams<T>& p, int64_t b, int64_t h, in
     const int64_t s0 = key_block * kKeyBlock;
     const int64_t nk = std::min(kKeyBlock, l.Tn - s0);
     probability_and_ds_tiles(p, b, h, t0, nq, s0, nk, probs.data(), ds.data());
-    tile_gemm<T>(false, false, nq, l.D, nk, p.scale, ds.data(), kKeyBlock, p.k + l.row_index(b, s0, h) * l.D,
-            l.qk_stride(), T(1), dq_acc.data(), l.D);
+    tile_gemm<T>(false, false, nq, l.D, nk, p.scale, ds.data(), kKeyBlock,
+                 p.k + l.row_index(b, s0, h) * l.D, l.qk_stride(), T(1), dq_acc.data(), l.D);
   }
   for (int64_t i = 0; i < nq; ++i)
     std::copy_n(dq_acc.data() + i * l.D, l.D, p.dq + l.row_index(b, t0 + i, h) * l.D);
@@ -292,10 +296,10 @@ void attention_dkdv_block(const AttentionBwdParams<T>& p, int64_t b, int64_t h, 
     const int64_t t0 = query_block * kQueryBlock;
     const int64_t nq = std::min(kQueryBlock, l.Tn - t0);
     probability_and_ds_tiles(p, b, h, t0, nq, s0, nk, probs.data(), ds.data());
-    tile_gemm<T>(true, false, nk, l.V, nq, T(1), probs.data(), kKeyBlock, p.d_o + l.row_index(b, t0, h) * l.V,
-            l.v_stride(), T(1), dv_acc.data(), l.V);
-    tile_gemm<T>(true, false, nk, l.D, nq, p.scale, ds.data(), kKeyBlock, p.q + l.row_index(b, t0, h) * l.D,
-            l.qk_stride(), T(1), dk_acc.data(), l.D);
+    tile_gemm<T>(true, false, nk, l.V, nq, T(1), probs.data(), kKeyBlock,
+                 p.d_o + l.row_index(b, t0, h) * l.V, l.v_stride(), T(1), dv_acc.data(), l.V);
+    tile_gemm<T>(true, false, nk, l.D, nq, p.scale, ds.data(), kKeyBlock,
+                 p.q + l.row_index(b, t0, h) * l.D, l.qk_stride(), T(1), dk_acc.data(), l.D);
   }
   for (int64_t j = 0; j < nk; ++j) {
     const int64_t row = l.row_index(b, s0 + j, h);
