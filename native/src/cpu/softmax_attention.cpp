@@ -15,9 +15,14 @@
 //
 // Backward: the probabilities are recomputed from lse, p = exp(s - lse), with
 // delta_t = do_t . o_t and ds = p * (dp - delta), dp = do v^T. dq is
-// accumulated per (b, h, query block) and dk, dv per (b, h, key block), so
-// every output row has exactly one writer: no atomics, no races, at the price
-// of computing the score and dp tiles twice.
+// accumulated per (b, h, query block) and dk, dv per (b, h, key block) (on
+// transposed tiles, so lse and delta run along tile rows), so every output row
+// has exactly one writer: no atomics, no races, at the price of computing the
+// score and dp tiles twice (7 tile products per tile pair instead of 5).
+//
+// Exponentials go through exp_vectorizable (vector_exp.h) so the tile loops
+// vectorize; the online-softmax rescale factor, once per row and tile, uses
+// std::exp, which gives exactly 0 for the first tile's exp(-inf).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -42,23 +47,24 @@ constexpr int64_t kKeyBlock = 64;
 // multiply-adds, which OpenBLAS runs on the calling thread (its threading
 // cutoff is GEMM_MULTITHREAD_THRESHOLD (4) * 65536 = 64^3). A bigger call from
 // inside parallel_for would start OpenBLAS's own threads, which spin
-// (sched_yield) against the pool's: measured 2x slower at D = V = 128.
+// (sched_yield) against the pool's: without the cut, fwd + bwd at
+// B=4, T=2048, H=4, D=V=128 took 2.3x as long (2 threads, OpenBLAS 0.3.21).
 constexpr int64_t kBlasPiece = 64;
 static_assert(kQueryBlock <= kBlasPiece && kKeyBlock <= kBlasPiece, "tile rows must fit a BLAS piece");
 
 int64_t blocks_of(int64_t n, int64_t block) { return (n + block - 1) / block; }
 
-// gemm (blas.h) on one tile, cut into calls of at most kBlasPiece output
-// columns and inner length; the pieces along the inner dimension accumulate.
+// gemm (blas.h) on one tile, C = alpha * A op(B) + beta * C with A M x Kd
+// row-major, cut into calls of at most kBlasPiece output columns and inner
+// length; the pieces along the inner dimension accumulate.
 template <class T>
-void tile_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t Kd, T alpha, const T* A, int64_t lda,
-               const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+void tile_gemm(bool trans_b, int64_t M, int64_t N, int64_t Kd, T alpha, const T* A, int64_t lda, const T* B,
+               int64_t ldb, T beta, T* C, int64_t ldc) {
   for (int64_t n0 = 0; n0 < N; n0 += kBlasPiece) {
     const int64_t n = std::min(kBlasPiece, N - n0);
     for (int64_t k0 = 0; k0 < Kd; k0 += kBlasPiece) {
-      const T* a = trans_a ? A + k0 * lda : A + k0;
       const T* b = trans_b ? B + n0 * ldb + k0 : B + k0 * ldb + n0;
-      gemm<T>(trans_a, trans_b, M, n, std::min(kBlasPiece, Kd - k0), alpha, a, lda, b, ldb,
+      gemm<T>(false, trans_b, M, n, std::min(kBlasPiece, Kd - k0), alpha, A + k0, lda, b, ldb,
               k0 == 0 ? beta : T(1), C + n0, ldc);
     }
   }
@@ -75,18 +81,30 @@ struct CausalWindow {
   }
 };
 
-// The key columns [begin, end) of a tile starting at key s0 with nk keys that
-// query t may see, with 0 <= begin <= end <= nk: [0, begin) and [end, nk) are
-// the masked columns, empty (begin == end) when it sees none of them.
-struct ColumnRange {
+// A half-open range [begin, end) of a tile's rows or columns, with
+// 0 <= begin <= end <= the tile's extent; empty when begin == end.
+struct TileRange {
   int64_t begin = 0, end = 0;
   bool empty() const { return begin >= end; }
 };
 
-ColumnRange visible_columns(const CausalWindow& mask, int64_t t, int64_t s0, int64_t nk) {
-  ColumnRange r;
-  r.begin = std::min(std::max(mask.first_key(t), s0) - s0, nk);  // nk: the window starts after the tile
-  r.end = std::max(r.begin, std::min(t + 1, s0 + nk) - s0);        // begin: the tile is in t's future
+// The key columns of a tile (keys s0 .. s0+nk-1) that query t may see. Empty
+// when t's window starts after the tile (begin clamps to nk) or the tile lies
+// in t's future (end clamps to begin).
+TileRange visible_keys(const CausalWindow& mask, int64_t t, int64_t s0, int64_t nk) {
+  TileRange r;
+  r.begin = std::min(std::max(mask.first_key(t), s0) - s0, nk);
+  r.end = std::max(r.begin, std::min(t + 1, s0 + nk) - s0);
+  return r;
+}
+
+// The query rows of a tile (queries t0 .. t0+nq-1) that see key s. Empty when
+// s comes after the tile (begin clamps to nq) or has left every window in the
+// tile (end clamps to begin).
+TileRange visible_queries(const CausalWindow& mask, int64_t s, int64_t t0, int64_t nq, int64_t seq_len) {
+  TileRange r;
+  r.begin = std::min(std::max(s, t0) - t0, nq);
+  r.end = std::max(r.begin, std::min(mask.last_query(s, seq_len) + 1, t0 + nq) - t0);
   return r;
 }
 
@@ -123,7 +141,7 @@ struct HeadLayout {
 template <class T>
 void score_tile(const HeadLayout& l, const T* q, const T* k, T scale, int64_t b, int64_t h, int64_t t0,
                 int64_t nq, int64_t s0, int64_t nk, T* scores) {
-  tile_gemm<T>(false, true, nq, nk, l.D, scale, q + l.row_index(b, t0, h) * l.D, l.qk_stride(),
+  tile_gemm<T>(true, nq, nk, l.D, scale, q + l.row_index(b, t0, h) * l.D, l.qk_stride(),
                k + l.row_index(b, s0, h) * l.D, l.qk_stride(), T(0), scores, kKeyBlock);
 }
 
@@ -159,7 +177,7 @@ void attention_fwd_block(const AttentionFwdParams<T>& p, int64_t b, int64_t h, i
     score_tile(l, p.q, p.k, p.scale, b, h, t0, nq, s0, nk, probs.data());
     for (int64_t i = 0; i < nq; ++i) {
       T* row = probs.data() + i * kKeyBlock;
-      const ColumnRange cols = visible_columns(p.mask, t0 + i, s0, nk);
+      const TileRange cols = visible_keys(p.mask, t0 + i, s0, nk);
       if (cols.empty()) {  // this row's window lies outside the tile: it adds nothing
         std::fill(row, row + nk, T(0));
         continue;
@@ -181,7 +199,7 @@ void attention_fwd_block(const AttentionFwdParams<T>& p, int64_t b, int64_t h, i
       }
     }
     // acc += P V[s0 : s0+nk]
-    tile_gemm<T>(false, false, nq, l.V, nk, T(1), probs.data(), kKeyBlock,
+    tile_gemm<T>(false, nq, l.V, nk, T(1), probs.data(), kKeyBlock,
                  p.v + l.row_index(b, s0, h) * l.V, l.v_stride(), T(1), acc.data(), l.V);
   }
 
@@ -236,12 +254,12 @@ void probability_and_ds_tiles(const AttentionBwdParams<T>& p, int64_t b, int64_t
   const HeadLayout& l = p.layout;
   score_tile(l, p.q, p.k, p.scale, b, h, t0, nq, s0, nk, probs);
   // dp = do[t0 : t0+nq] V[s0 : s0+nk]^T
-  tile_gemm<T>(false, true, nq, nk, l.V, T(1), p.d_o + l.row_index(b, t0, h) * l.V, l.v_stride(),
+  tile_gemm<T>(true, nq, nk, l.V, T(1), p.d_o + l.row_index(b, t0, h) * l.V, l.v_stride(),
                p.v + l.row_index(b, s0, h) * l.V, l.v_stride(), T(0), dp, kKeyBlock);
   for (int64_t i = 0; i < nq; ++i) {
     T* prow = probs + i * kKeyBlock;
     T* drow = dp + i * kKeyBlock;
-    const ColumnRange cols = visible_columns(p.mask, t0 + i, s0, nk);
+    const TileRange cols = visible_keys(p.mask, t0 + i, s0, nk);
     const T lse = p.lse[l.stat_index(b, h, t0 + i)];
     const T delta = p.delta[l.stat_index(b, h, t0 + i)];
     std::fill(prow, prow + cols.begin, T(0));
@@ -271,11 +289,43 @@ void attention_dq_block(const AttentionBwdParams<T>& p, int64_t b, int64_t h, in
     const int64_t s0 = key_block * kKeyBlock;
     const int64_t nk = std::min(kKeyBlock, l.Tn - s0);
     probability_and_ds_tiles(p, b, h, t0, nq, s0, nk, probs.data(), ds.data());
-    tile_gemm<T>(false, false, nq, l.D, nk, p.scale, ds.data(), kKeyBlock,
+    tile_gemm<T>(false, nq, l.D, nk, p.scale, ds.data(), kKeyBlock,
                  p.k + l.row_index(b, s0, h) * l.D, l.qk_stride(), T(1), dq_acc.data(), l.D);
   }
   for (int64_t i = 0; i < nq; ++i)
     std::copy_n(dq_acc.data() + i * l.D, l.D, p.dq + l.row_index(b, t0 + i, h) * l.D);
+}
+
+// The transposed tiles for one key block: p^T (nk x nq, leading dim
+// kQueryBlock) recomputed from lse and zero where a query may not see a key,
+// and ds^T = p^T * (dp^T - delta) with dp^T = V do^T. Working transposed keeps
+// every product below a plain or B-transposed gemm (no packing of a
+// transposed A), and lse and delta are contiguous along a tile row.
+template <class T>
+void transposed_probability_and_ds_tiles(const AttentionBwdParams<T>& p, int64_t b, int64_t h, int64_t s0,
+                                         int64_t nk, int64_t t0, int64_t nq, T* probs_t, T* ds_t) {
+  const HeadLayout& l = p.layout;
+  // scores^T = scale * K[s0 : s0+nk] Q[t0 : t0+nq]^T
+  tile_gemm<T>(true, nk, nq, l.D, p.scale, p.k + l.row_index(b, s0, h) * l.D, l.qk_stride(),
+               p.q + l.row_index(b, t0, h) * l.D, l.qk_stride(), T(0), probs_t, kQueryBlock);
+  // dp^T = V[s0 : s0+nk] do[t0 : t0+nq]^T
+  tile_gemm<T>(true, nk, nq, l.V, T(1), p.v + l.row_index(b, s0, h) * l.V, l.v_stride(),
+               p.d_o + l.row_index(b, t0, h) * l.V, l.v_stride(), T(0), ds_t, kQueryBlock);
+  const T* lse = p.lse + l.stat_index(b, h, t0);
+  const T* delta = p.delta + l.stat_index(b, h, t0);
+  for (int64_t j = 0; j < nk; ++j) {
+    T* prow = probs_t + j * kQueryBlock;
+    T* drow = ds_t + j * kQueryBlock;
+    const TileRange rows = visible_queries(p.mask, s0 + j, t0, nq, l.Tn);
+    std::fill(prow, prow + rows.begin, T(0));
+    std::fill(drow, drow + rows.begin, T(0));
+    for (int64_t i = rows.begin; i < rows.end; ++i) {
+      prow[i] = exp_vectorizable(prow[i] - lse[i]);
+      drow[i] = prow[i] * (drow[i] - delta[i]);
+    }
+    std::fill(prow + rows.end, prow + nq, T(0));
+    std::fill(drow + rows.end, drow + nq, T(0));
+  }
 }
 
 // dk, dv for one (b, h, key block), over the query blocks that see it:
@@ -285,8 +335,8 @@ void attention_dkdv_block(const AttentionBwdParams<T>& p, int64_t b, int64_t h, 
   const HeadLayout& l = p.layout;
   const int64_t s0 = key_block * kKeyBlock;
   const int64_t nk = std::min(kKeyBlock, l.Tn - s0);
-  std::vector<T> probs(static_cast<size_t>(kQueryBlock * kKeyBlock));
-  std::vector<T> ds(static_cast<size_t>(kQueryBlock * kKeyBlock));
+  std::vector<T> probs_t(static_cast<size_t>(kKeyBlock * kQueryBlock));
+  std::vector<T> ds_t(static_cast<size_t>(kKeyBlock * kQueryBlock));
   std::vector<T> dk_acc(static_cast<size_t>(nk * l.D), T(0));
   std::vector<T> dv_acc(static_cast<size_t>(nk * l.V), T(0));
 
@@ -295,10 +345,10 @@ void attention_dkdv_block(const AttentionBwdParams<T>& p, int64_t b, int64_t h, 
   for (int64_t query_block = first_block; query_block <= last_block; ++query_block) {
     const int64_t t0 = query_block * kQueryBlock;
     const int64_t nq = std::min(kQueryBlock, l.Tn - t0);
-    probability_and_ds_tiles(p, b, h, t0, nq, s0, nk, probs.data(), ds.data());
-    tile_gemm<T>(true, false, nk, l.V, nq, T(1), probs.data(), kKeyBlock,
+    transposed_probability_and_ds_tiles(p, b, h, s0, nk, t0, nq, probs_t.data(), ds_t.data());
+    tile_gemm<T>(false, nk, l.V, nq, T(1), probs_t.data(), kQueryBlock,
                  p.d_o + l.row_index(b, t0, h) * l.V, l.v_stride(), T(1), dv_acc.data(), l.V);
-    tile_gemm<T>(true, false, nk, l.D, nq, p.scale, ds.data(), kKeyBlock,
+    tile_gemm<T>(false, nk, l.D, nq, p.scale, ds_t.data(), kQueryBlock,
                  p.q + l.row_index(b, t0, h) * l.D, l.qk_stride(), T(1), dk_acc.data(), l.D);
   }
   for (int64_t j = 0; j < nk; ++j) {
