@@ -13,6 +13,16 @@
 
 namespace linea {
 
+// The CPU kernels parallelize over their own work (heads, row blocks) with
+// the thread pool, and call BLAS on small blocks from each worker. A BLAS
+// library threading those calls itself would spin against the pool, so it is
+// kept single-threaded; Linea's own ops split large products across the pool.
+inline void use_single_threaded_blas() {
+#if defined(LINEA_BLAS_OPENBLAS)
+  openblas_set_num_threads(1);  // declared by OpenBLAS's cblas.h
+#endif
+}
+
 template <class T>
 inline void gemm_loops(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t Kd, T alpha, const T* A,
                        int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {

@@ -6,6 +6,7 @@
 #include <new>
 #include <string>
 
+#include "blas.h"
 #include "parallel.h"
 
 #if defined(__APPLE__)
@@ -60,6 +61,7 @@ int64_t physical_memory_bytes() {
 class CpuBackend final : public Backend {
  public:
   CpuBackend() {
+    use_single_threaded_blas();
     register_cpu_mixer_kernels(*this);
     register_cpu_feature_map_kernels(*this);
     register_cpu_short_conv_kernels(*this);

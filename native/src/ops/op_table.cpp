@@ -1,7 +1,9 @@
 // The one registry of ops, assembled from the op families (op_families.h).
 // Adding an op: declare it in its family's file, then give each backend a
 // kernel for it (src/<backend>/...). Shapes use the symbols
-//   B batch, T time, H heads, K key/query head dim, V value head dim.
+//   B batch, T time, H heads, K key/query head dim, V value head dim,
+//   D head dim (softmax attention) or features in (feature maps), E features
+//   out, C channels, W convolution taps.
 #include <set>
 
 #include "op_families.h"
