@@ -4,7 +4,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { projectRoot } from './project-root'
 
-export type NativeDType = 'f32' | 'f64'
+export type NativeDType = 'f32' | 'f64' | 'i32'
 export type AttrValue = number | boolean | string
 
 export interface NativeTensor {
@@ -13,9 +13,11 @@ export interface NativeTensor {
   readonly backend: string
   readonly bytes: number
   readonly disposed: boolean
-  read(): Float32Array | Float64Array
-  write(data: Float32Array | Float64Array): void
+  read(): Float32Array | Float64Array | Int32Array
+  write(data: Float32Array | Float64Array | Int32Array): void
   dispose(): void
+  view(shape: number[]): NativeTensor
+  fill(value: number): void
 }
 
 export interface NativeTensorSig {
@@ -47,7 +49,7 @@ export interface NativeEngineInfo {
 }
 
 export interface LineaAddon {
-  Tensor: new (backend: string, dtype: NativeDType, shape: number[], data?: Float32Array | Float64Array) => NativeTensor
+  Tensor: new (backend: string, dtype: NativeDType, shape: number[], data?: Float32Array | Float64Array | Int32Array) => NativeTensor
   info(): NativeEngineInfo
   backends(): string[]
   opTable(): NativeOpDef[]

@@ -19,6 +19,10 @@ export interface Backend {
   zeros(shape: readonly number[], dtype: DType): Tensor
   read(tensor: Tensor): Promise<HostArray>
   dispose(tensor: Tensor): void
+  /** A tensor sharing `tensor`'s memory, with another shape of the same size. */
+  view(tensor: Tensor, shape: readonly number[]): Tensor
+  /** Sets every element to `value`. */
+  fill(tensor: Tensor, value: number): void
 
   /** True when this backend has a kernel for `op` in `dtype`. */
   supports(op: string, dtype: DType): boolean

@@ -1,7 +1,7 @@
 // The CPU and CUDA backends, through the native addon.
 import { loadAddon, type LineaAddon, type NativeTensor } from './addon'
 import type { AttrValue, Backend, OpOutputs } from './backend'
-import { Tensor, type DType, type HostArray } from './tensor'
+import { dtypeOf, Tensor, type DType, type HostArray } from './tensor'
 
 export class NativeBackend implements Backend {
   readonly kind: 'cpu' | 'cuda'
@@ -17,13 +17,21 @@ export class NativeBackend implements Backend {
   }
 
   upload(data: HostArray, shape: readonly number[]): Tensor {
-    const dtype: DType = data instanceof Float32Array ? 'f32' : 'f64'
-    return this.wrap(new this.addon.Tensor(this.id, dtype, [...shape], data))
+    return this.wrap(new this.addon.Tensor(this.id, dtypeOf(data), [...shape], data))
   }
 
   zeros(shape: readonly number[], dtype: DType): Tensor {
-    const size = shape.reduce((a, b) => a * b, 1)
-    return this.upload(dtype === 'f32' ? new Float32Array(size) : new Float64Array(size), shape)
+    const t = this.wrap(new this.addon.Tensor(this.id, dtype, [...shape]))
+    this.fill(t, 0)
+    return t
+  }
+
+  view(tensor: Tensor, shape: readonly number[]): Tensor {
+    return this.wrap(this.native(tensor).view([...shape]))
+  }
+
+  fill(tensor: Tensor, value: number): void {
+    this.native(tensor).fill(value)
   }
 
   async read(tensor: Tensor): Promise<HostArray> {

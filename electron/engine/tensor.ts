@@ -2,8 +2,9 @@
 // between JS and the backend only through explicit reads and writes.
 import type { Backend, BackendHandle } from './backend'
 
-export type DType = 'f32' | 'f64'
-export type HostArray = Float32Array | Float64Array
+export type DType = 'f32' | 'f64' | 'i32'
+export type FloatDType = 'f32' | 'f64'
+export type HostArray = Float32Array | Float64Array | Int32Array
 
 export class Tensor {
   constructor(
@@ -30,11 +31,20 @@ export class Tensor {
     this.backend.dispose(this)
   }
 
+  /** The same memory with another shape of the same size. */
+  view(shape: readonly number[]): Tensor {
+    return this.backend.view(this, shape)
+  }
+
   toString(): string {
     return `Tensor(${this.dtype}, [${this.shape.join(', ')}], ${this.backend.id})`
   }
 }
 
 export function arrayFor(dtype: DType, size: number): HostArray {
-  return dtype === 'f32' ? new Float32Array(size) : new Float64Array(size)
+  return dtype === 'f32' ? new Float32Array(size) : dtype === 'f64' ? new Float64Array(size) : new Int32Array(size)
+}
+
+export function dtypeOf(data: HostArray): DType {
+  return data instanceof Float32Array ? 'f32' : data instanceof Float64Array ? 'f64' : 'i32'
 }

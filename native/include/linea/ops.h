@@ -32,12 +32,17 @@ struct OpError : std::runtime_error {
 
 enum class Presence : uint8_t { required, optional, absent };
 
+// A tensor of an op's signature. `shape` lists symbolic dims, comma
+// separated ("B,T,H,K"); a leading "*S" binds any number of leading dims to
+// the shape symbol S ("*S" alone: any shape; "*S,D": any shape, last dim D).
+// Index tensors (token ids, labels) are i32 whatever the op's dtype.
 struct TensorSig {
   std::string name;
-  std::string shape;  // symbolic dims, comma separated: "B,T,H,K"; "" = scalar
+  std::string shape;
   Presence presence = Presence::required;
   std::string doc;
   std::string absent_reason;  // set by `specialize` when it makes a tensor absent
+  bool index = false;
 };
 
 using AttrValue = std::variant<int64_t, double, bool, std::string>;
@@ -75,6 +80,7 @@ struct Signature {
 };
 
 using Dims = std::map<std::string, int64_t>;
+using ShapeSymbols = std::map<std::string, Shape>;
 
 struct OpDef {
   std::string name;
@@ -100,6 +106,7 @@ struct OpCall {
   const OpDef* op = nullptr;
   Attrs attrs;
   Dims dims;
+  ShapeSymbols shapes;  // bound "*S" symbols
   TensorMap inputs;
   TensorMap outputs;
   DType dtype = DType::f32;

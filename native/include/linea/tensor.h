@@ -12,11 +12,12 @@
 
 namespace linea {
 
-enum class DType : uint8_t { f32, f64 };
+// f32 and f64 for values; i32 for indices (token ids, labels, positions).
+enum class DType : uint8_t { f32, f64, i32 };
 
 const char* dtype_name(DType dtype);
 size_t dtype_size(DType dtype);
-// Parses "f32" / "f64"; throws naming the value and the valid ones.
+// Parses "f32" / "f64" / "i32"; throws naming the value and the valid ones.
 DType parse_dtype(const std::string& name);
 
 using Shape = std::vector<int64_t>;

@@ -48,6 +48,8 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
                            InstanceMethod<&TensorHandle::Read>("read"),
                            InstanceMethod<&TensorHandle::Write>("write"),
                            InstanceMethod<&TensorHandle::Dispose>("dispose"),
+                           InstanceMethod<&TensorHandle::View>("view"),
+                           InstanceMethod<&TensorHandle::Fill>("fill"),
                        });
   }
 
@@ -60,20 +62,10 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
       } else {
         if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsArray())
           throw Napi::TypeError::New(
-              env, "new Tensor(backend: string, dtype: 'f32' | 'f64', shape: number[], data?)");
+              env, "new Tensor(backend: string, dtype: 'f32' | 'f64' | 'i32', shape: number[], data?)");
         auto& backend = linea::get_backend(info[0].As<Napi::String>());
         const DType dtype = linea::parse_dtype(info[1].As<Napi::String>());
-        linea::Shape shape;
-        auto dims = info[2].As<Napi::Array>();
-        for (uint32_t i = 0; i < dims.Length(); ++i) {
-          Napi::Value d = dims[i];
-          const double v = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
-          if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)))
-            throw linea::OpError("tensor shape dim " + std::to_string(i) +
-                                 " must be a non-negative integer");
-          shape.push_back(static_cast<int64_t>(v));
-        }
-        tensor_ = backend.empty(shape, dtype);
+        tensor_ = backend.empty(parse_shape(env, info[2].As<Napi::Array>()), dtype);
         if (info.Length() >= 4 && !info[3].IsUndefined()) WriteFrom(env, info[3]);
       }
       track(env, static_cast<int64_t>(tensor_.bytes()));
@@ -82,6 +74,18 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   }
 
   ~TensorHandle() override { release(); }
+
+  static linea::Shape parse_shape(Napi::Env, const Napi::Array& dims) {
+    linea::Shape shape;
+    for (uint32_t i = 0; i < dims.Length(); ++i) {
+      Napi::Value d = dims[i];
+      const double v = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+      if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)))
+        throw linea::OpError("tensor shape dim " + std::to_string(i) + " must be a non-negative integer");
+      shape.push_back(static_cast<int64_t>(v));
+    }
+    return shape;
+  }
 
   const linea::Tensor& tensor(Napi::Env env) const {
     if (!tensor_.defined()) throw Napi::Error::New(env, "tensor was disposed");
@@ -119,6 +123,11 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
         t.backend->copy_to_host(t, out.Data(), t.bytes());
         return out;
       }
+      if (t.dtype == DType::i32) {
+        auto out = Napi::Int32Array::New(env, n);
+        t.backend->copy_to_host(t, out.Data(), t.bytes());
+        return out;
+      }
       auto out = Napi::Float64Array::New(env, n);
       t.backend->copy_to_host(t, out.Data(), t.bytes());
       return out;
@@ -129,7 +138,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
     Napi::Env env = info.Env();
     guarded(env, [&] {
       tensor(env);
-      if (info.Length() < 1) throw Napi::TypeError::New(env, "write(data: Float32Array | Float64Array)");
+      if (info.Length() < 1) throw Napi::TypeError::New(env, "write(data: Float32Array | Float64Array | Int32Array)");
       WriteFrom(env, info[0]);
       return 0;
     });
@@ -141,16 +150,49 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
     return info.Env().Undefined();
   }
 
+  // view(shape): a new handle on the same memory with another shape of the same size.
+  Napi::Value View(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const auto& t = tensor(env);
+      if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "view(shape: number[])");
+      linea::Tensor v = t;
+      v.shape = parse_shape(env, info[0].As<Napi::Array>());
+      if (v.numel() != t.numel())
+        throw linea::OpError("cannot view a tensor of shape " + linea::shape_str(t.shape) + " (" +
+                             std::to_string(t.numel()) + " elements) as " + linea::shape_str(v.shape) + " (" +
+                             std::to_string(v.numel()) + " elements)");
+      auto ctor = info.This().As<Napi::Object>().Get("constructor").As<Napi::Function>();
+      return ctor.New({Napi::External<linea::Tensor>::New(env, &v)});
+    });
+  }
+
+  Napi::Value Fill(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      const auto& t = tensor(env);
+      if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "fill(value: number)");
+      linea::Tensor copy = t;
+      t.backend->fill(copy, info[0].As<Napi::Number>().DoubleValue());
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  static const char* array_name(DType d) {
+    return d == DType::f32 ? "Float32Array" : d == DType::f64 ? "Float64Array" : "Int32Array";
+  }
+
   void WriteFrom(Napi::Env env, Napi::Value value) {
-    const bool f32 = tensor_.dtype == DType::f32;
     if (!value.IsTypedArray())
-      throw Napi::TypeError::New(env, std::string("tensor data must be a ") +
-                                          (f32 ? "Float32Array" : "Float64Array"));
+      throw Napi::TypeError::New(env, std::string("tensor data must be a ") + array_name(tensor_.dtype));
     auto arr = value.As<Napi::TypedArray>();
-    const auto want = f32 ? napi_float32_array : napi_float64_array;
+    const auto want = tensor_.dtype == DType::f32   ? napi_float32_array
+                      : tensor_.dtype == DType::f64 ? napi_float64_array
+                                                    : napi_int32_array;
     if (arr.TypedArrayType() != want)
       throw Napi::TypeError::New(env, std::string("tensor of dtype ") + linea::dtype_name(tensor_.dtype) +
-                                          " takes a " + (f32 ? "Float32Array" : "Float64Array"));
+                                          " takes a " + array_name(tensor_.dtype));
     if (static_cast<int64_t>(arr.ElementLength()) != tensor_.numel())
       throw linea::OpError("tensor data has " + std::to_string(arr.ElementLength()) +
                            " elements, shape " + linea::shape_str(tensor_.shape) + " needs " +

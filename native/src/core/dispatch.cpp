@@ -118,12 +118,29 @@ Attrs resolve_attrs(const OpDef& def, const std::map<std::string, AttrValue>& gi
   return attrs;
 }
 
-// Binds symbolic dims from `t` or checks them against earlier bindings.
-void bind_dims(const OpDef& def, const TensorSig& sig, const Tensor& t, Dims& dims,
+// Splits "*S,D" into the shape symbol ("S", or "" when there is none) and the trailing dims.
+std::pair<std::string, std::vector<std::string>> parse_pattern(const std::string& pattern) {
+  auto dims = split_dims(pattern);
+  if (!dims.empty() && dims[0][0] == '*') {
+    std::string symbol = dims[0].substr(1);
+    dims.erase(dims.begin());
+    return {symbol, dims};
+  }
+  return {"", dims};
+}
+
+// Binds symbolic dims (and a leading shape symbol) from `t`, or checks them
+// against earlier bindings.
+void bind_dims(const OpDef& def, const TensorSig& sig, const Tensor& t, OpCall& call,
                std::map<std::string, std::string>& bound_by) {
-  const auto pattern = split_dims(sig.shape);
+  const auto [symbol, pattern] = parse_pattern(sig.shape);
+  Dims& dims = call.dims;
   auto fail = [&](const std::string& why) {
     std::vector<std::string> expected;
+    if (!symbol.empty()) {
+      auto it = call.shapes.find(symbol);
+      expected.push_back(it == call.shapes.end() ? "*" + symbol : "*" + symbol + "=" + shape_str(it->second));
+    }
     for (const auto& d : pattern) {
       auto it = dims.find(d);
       expected.push_back(is_literal(d) || it == dims.end() ? d : d + "=" + std::to_string(it->second));
@@ -131,14 +148,27 @@ void bind_dims(const OpDef& def, const TensorSig& sig, const Tensor& t, Dims& di
     throw OpError(def.name + ": " + sig.name + " has shape " + shape_str(t.shape) + ", expected [" +
                   join(expected) + "]" + (why.empty() ? "" : " (" + why + ")"));
   };
-  if (t.rank() != pattern.size()) fail("rank " + std::to_string(t.rank()) + ", expected rank " +
-                                       std::to_string(pattern.size()));
+  const size_t lead = t.rank() >= pattern.size() ? t.rank() - pattern.size() : 0;
+  if (symbol.empty() ? t.rank() != pattern.size() : t.rank() < pattern.size())
+    fail("rank " + std::to_string(t.rank()) + ", expected rank " + (symbol.empty() ? "" : "at least ") +
+         std::to_string(pattern.size()));
+  for (int64_t d : t.shape)
+    if (d <= 0) fail("every dim must be positive");
+  if (!symbol.empty()) {
+    const Shape leading(t.shape.begin(), t.shape.begin() + static_cast<int64_t>(lead));
+    auto it = call.shapes.find(symbol);
+    if (it == call.shapes.end()) {
+      call.shapes[symbol] = leading;
+      bound_by["*" + symbol] = sig.name;
+    } else if (it->second != leading) {
+      fail("its leading dims must be " + shape_str(it->second) + " as in " + bound_by["*" + symbol]);
+    }
+  }
   for (size_t i = 0; i < pattern.size(); ++i) {
     const auto& d = pattern[i];
-    const int64_t got = t.shape[i];
-    if (got <= 0) fail("every dim must be positive");
+    const int64_t got = t.shape[lead + i];
     if (is_literal(d)) {
-      if (got != std::stoll(d)) fail("dim " + std::to_string(i) + " must be " + d);
+      if (got != std::stoll(d)) fail("dim " + std::to_string(lead + i) + " must be " + d);
       continue;
     }
     auto it = dims.find(d);
@@ -152,15 +182,22 @@ void bind_dims(const OpDef& def, const TensorSig& sig, const Tensor& t, Dims& di
   }
 }
 
-Shape output_shape(const OpDef& def, const TensorSig& sig, const Dims& dims) {
+Shape output_shape(const OpDef& def, const TensorSig& sig, const OpCall& call) {
+  const auto [symbol, pattern] = parse_pattern(sig.shape);
   Shape shape;
-  for (const auto& d : split_dims(sig.shape)) {
+  if (!symbol.empty()) {
+    auto it = call.shapes.find(symbol);
+    if (it == call.shapes.end())
+      throw OpError(def.name + ": output " + sig.name + " needs shape *" + symbol + ", which no input binds");
+    shape = it->second;
+  }
+  for (const auto& d : pattern) {
     if (is_literal(d)) {
       shape.push_back(std::stoll(d));
       continue;
     }
-    auto it = dims.find(d);
-    if (it == dims.end())
+    auto it = call.dims.find(d);
+    if (it == call.dims.end())
       throw OpError(def.name + ": output " + sig.name + " needs dim " + d +
                     ", which no input or attribute binds");
     shape.push_back(it->second);
@@ -214,7 +251,10 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
       throw OpError(def.name + ": " + s.name + " lives on backend " +
                     (t.backend ? t.backend->name() : std::string("?")) + ", the op runs on " +
                     backend.name() + "; copy it first");
-    if (!have_dtype) {
+    if (s.index) {
+      if (t.dtype != DType::i32)
+        throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(t.dtype) + "; indices are i32");
+    } else if (!have_dtype) {
       call.dtype = t.dtype;
       dtype_from = s.name;
       have_dtype = true;
@@ -231,7 +271,7 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
       throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(t.dtype) + ", but " +
                     dtype_from + " has " + dtype_name(call.dtype) + "; all inputs share one dtype");
     }
-    bind_dims(def, s, t, call.dims, bound_by);
+    bind_dims(def, s, t, call, bound_by);
     call.inputs[s.name] = t;
   }
   if (def.check) def.check(call.attrs, call.dims);
@@ -257,7 +297,7 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
     bool wanted = s.presence == Presence::required;
     for (const auto& n : want_outputs) wanted |= n == s.name;
     if (!wanted || s.presence == Presence::absent) continue;
-    Tensor out = backend.empty(output_shape(def, s, call.dims), call.dtype);
+    Tensor out = backend.empty(output_shape(def, s, call), s.index ? DType::i32 : call.dtype);
     if (poison_outputs()) backend.fill(out, std::numeric_limits<double>::quiet_NaN());
     call.outputs[s.name] = out;
   }

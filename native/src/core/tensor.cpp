@@ -10,6 +10,7 @@ const char* dtype_name(DType dtype) {
   switch (dtype) {
     case DType::f32: return "f32";
     case DType::f64: return "f64";
+    case DType::i32: return "i32";
   }
   return "?";
 }
@@ -18,6 +19,7 @@ size_t dtype_size(DType dtype) {
   switch (dtype) {
     case DType::f32: return 4;
     case DType::f64: return 8;
+    case DType::i32: return 4;
   }
   return 0;
 }
@@ -25,7 +27,8 @@ size_t dtype_size(DType dtype) {
 DType parse_dtype(const std::string& name) {
   if (name == "f32" || name == "float32") return DType::f32;
   if (name == "f64" || name == "float64") return DType::f64;
-  throw OpError("dtype '" + name + "' is not supported; valid: f32, f64");
+  if (name == "i32" || name == "int32") return DType::i32;
+  throw OpError("dtype '" + name + "' is not supported; valid: f32, f64, i32");
 }
 
 int64_t numel(const Shape& shape) {

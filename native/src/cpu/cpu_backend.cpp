@@ -1,6 +1,8 @@
 #include "cpu_backend.h"
 
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <cstring>
 #include <fstream>
 #include <new>
@@ -120,6 +122,11 @@ class CpuBackend final : public Backend {
     if (dst.dtype == DType::f32) {
       auto* p = dst.data<float>();
       for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(value);
+    } else if (dst.dtype == DType::i32) {
+      // NaN (poisoning) becomes the most negative index, never a valid one
+      const int32_t v = std::isnan(value) ? std::numeric_limits<int32_t>::min() : static_cast<int32_t>(value);
+      auto* p = dst.data<int32_t>();
+      for (int64_t i = 0; i < n; ++i) p[i] = v;
     } else {
       auto* p = dst.data<double>();
       for (int64_t i = 0; i < n; ++i) p[i] = value;

@@ -3,6 +3,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
 #include <string>
 
 #include "cuda_check.h"
@@ -107,6 +109,9 @@ class CudaBackend final : public Backend {
     const int blocks = static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, 4096));
     if (dst.dtype == DType::f32)
       fill_kernel<<<blocks, threads>>>(dst.data<float>(), n, static_cast<float>(value));
+    else if (dst.dtype == DType::i32)
+      fill_kernel<<<blocks, threads>>>(dst.data<int32_t>(), n,
+                                       std::isnan(value) ? INT32_MIN : static_cast<int32_t>(value));
     else
       fill_kernel<<<blocks, threads>>>(dst.data<double>(), n, value);
     LINEA_CUDA_CHECK_LAUNCH("fill_kernel");
