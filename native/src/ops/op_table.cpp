@@ -13,7 +13,7 @@ namespace {
 
 std::vector<OpDef> build_table() {
   std::vector<OpDef> table;
-  for (auto family : {mixer_ops, feature_map_ops, attention_ops})
+  for (auto family : {mixer_ops, feature_map_ops, attention_ops, layer_ops, training_ops})
     for (auto& op : family()) table.push_back(std::move(op));
   std::set<std::string> names;
   for (const auto& op : table)
