@@ -16,7 +16,7 @@ namespace linea::test {
 
 struct Switches {
   std::string gate = "none";        // none, fixed, scalar, vector
-  std::string input_gate = "none";  // none, sigmoid, exp
+  std::string input_gate = "none";  // none, sigmoid, softplus, exp
   std::string normalize = "none";   // none, sum, max1
   bool delta = false;
   bool negative_eigen = false;      // beta in (0, 2)
@@ -163,7 +163,7 @@ inline std::vector<std::string> backward_outputs(const Switches& sw) {
 inline std::vector<Switches> all_switches() {
   std::vector<Switches> out;
   for (const char* gate : {"none", "fixed", "scalar", "vector"}) {
-    for (const char* ig : {"none", "sigmoid"})
+    for (const char* ig : {"none", "sigmoid", "softplus"})
       for (const char* norm : {"none", "sum", "max1"}) {
         Switches s;
         s.gate = gate, s.input_gate = ig, s.normalize = norm;

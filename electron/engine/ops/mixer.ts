@@ -6,7 +6,7 @@ import type { Backend } from '../backend'
 import type { Tensor } from '../tensor'
 
 export type MixerGate = 'none' | 'fixed' | 'scalar' | 'vector'
-export type MixerInputGate = 'none' | 'sigmoid' | 'exp'
+export type MixerInputGate = 'none' | 'sigmoid' | 'softplus' | 'exp'
 export type MixerNormalize = 'none' | 'sum' | 'max1'
 
 export interface MixerSwitches {

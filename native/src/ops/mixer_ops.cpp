@@ -2,7 +2,7 @@
 // every switch of the family (shared MATH.md).
 //
 // Per head (b, h), with a_t = exp(g_t) (scalar, or per key dim for vector gates):
-//   additive:  S_t = Diag(a_t) S_{t-1} + w_t k_t v_tᵀ         (w_t: input gate, 1 without)
+//   additive:  S_t = Diag(a_t) S_{t-1} + w_t k_t v_tᵀ   (w_t = sigmoid, softplus or exp of i_t; 1 without)
 //   delta:     S'_t = Diag(a_t) S_{t-1};  S_t = S'_t + β_t k_t (v_t − S'_tᵀ k_t)ᵀ
 //   z_t = Diag(a_t) z_{t-1} + w_t k_t                          (with a denominator)
 //   o_t = S_tᵀ q̂_t, q̂ = scale · q;  sum: o_t / (q̂_tᵀ z_t + eps);  max1: o_t / max(|q̂_tᵀ z_t|, 1)
@@ -20,7 +20,7 @@ namespace {
 
 const char* kMixerMath =
     "Linear-attention mixer, per head: S_t = Diag(exp g_t) S_{t-1} + w_t k_t v_t^T (additive; w_t = "
-    "sigmoid(i_t) or exp(i_t)) or, with the delta rule, S'_t = Diag(exp g_t) S_{t-1}, S_t = S'_t + "
+    "sigmoid(i_t), softplus(i_t) or exp(i_t)) or, with the delta rule, S'_t = Diag(exp g_t) S_{t-1}, S_t = S'_t + "
     "beta_t k_t (v_t - S'_t^T k_t)^T; o_t = S_t^T (scale q_t), optionally divided by (q_t^T z_t + eps) "
     "(sum) or max(|q_t^T z_t|, 1) (max1) where z_t = Diag(exp g_t) z_{t-1} + w_t k_t. The exp input "
     "gate is stabilized (states e^-m S, e^-m z with m_t = max(max g_t + m_{t-1}, i_t)) and needs max1.";
@@ -33,8 +33,9 @@ std::vector<AttrDef> mixer_attrs() {
       {"chunk_size", AttrType::int_, int64_t(64), {}, 16, 128, "chunk length of the chunked form, a multiple of 16"},
       {"gate", AttrType::enum_, std::string("none"), {"none", "fixed", "scalar", "vector"}, 0, 0,
        "forget gate g (log decay): fixed per head [H], scalar per step [B,T,H], vector per key dim [B,T,H,K]"},
-      {"input_gate", AttrType::enum_, std::string("none"), {"none", "sigmoid", "exp"}, 0, 0,
-       "input gate from pre-activations i [B,T,H]: w = sigmoid(i), or exp(i) stabilized (needs normalize max1)"},
+      {"input_gate", AttrType::enum_, std::string("none"), {"none", "sigmoid", "softplus", "exp"}, 0, 0,
+       "input gate from pre-activations i [B,T,H]: w = sigmoid(i), softplus(i) (Mamba's dt), or exp(i) "
+       "stabilized (needs normalize max1)"},
       {"delta", AttrType::bool_, false, {}, 0, 0, "delta rule with write strengths beta [B,T,H]"},
       {"normalize", AttrType::enum_, std::string("none"), {"none", "sum", "max1"}, 0, 0,
        "denominator: none, sum (q^T z + eps), max1 (max(|q^T z|, 1)); additive writes only"},

@@ -20,7 +20,7 @@
 namespace linea::mixer {
 
 enum class Gate : uint8_t { none, fixed, scalar, vector };
-enum class InputGate : uint8_t { none, sigmoid, exp };
+enum class InputGate : uint8_t { none, sigmoid, softplus, exp };
 enum class Normalize : uint8_t { none, sum, max1 };
 
 struct Config {
@@ -49,7 +49,10 @@ struct Config {
     const std::string& gate = a.s("gate");
     c.gate = gate == "fixed" ? Gate::fixed : gate == "scalar" ? Gate::scalar : gate == "vector" ? Gate::vector : Gate::none;
     const std::string& ig = a.s("input_gate");
-    c.input_gate = ig == "sigmoid" ? InputGate::sigmoid : ig == "exp" ? InputGate::exp : InputGate::none;
+    c.input_gate = ig == "sigmoid"    ? InputGate::sigmoid
+                   : ig == "softplus" ? InputGate::softplus
+                   : ig == "exp"      ? InputGate::exp
+                                      : InputGate::none;
     const std::string& n = a.s("normalize");
     c.normalize = n == "sum" ? Normalize::sum : n == "max1" ? Normalize::max1 : Normalize::none;
     c.delta = a.b("delta");
@@ -139,6 +142,14 @@ inline T log_sigmoid(T x) {
   return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x));
 }
 
+// log(softplus(x)) = log(log1p(e^x)), finite for every finite x.
+template <class T>
+inline T log_softplus(T x) {
+  if (x > T(20)) return std::log(x + std::log1p(std::exp(-x)));
+  if (x < T(-20)) return x;  // softplus(x) ~ e^x
+  return std::log(std::log1p(std::exp(x)));
+}
+
 template <class T>
 inline T sigmoid(T x) {
   return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
@@ -178,6 +189,10 @@ void gather_head(const Config& c, const Tensors<T>& t, int64_t b, int64_t h, boo
       const T pre = t.i[(b * Tn + t_) * H + h];
       if (c.input_gate == InputGate::sigmoid) {
         s.lw[t_] = log_sigmoid(pre);
+        continue;
+      }
+      if (c.input_gate == InputGate::softplus) {
+        s.lw[t_] = log_softplus(pre);
         continue;
       }
       T* gk = s.gk.data() + t_ * s.gd;
@@ -251,6 +266,12 @@ void scatter_backward(const Config& c, Tensors<T>& t, int64_t b, int64_t h, cons
     if (t.dbeta) t.dbeta[row] = d.dbeta[t_];
     if (c.input_gate == InputGate::exp) t.di[row] = d.dlw[t_];
     if (c.input_gate == InputGate::sigmoid) t.di[row] = d.dlw[t_] * (T(1) - sigmoid(t.i[row]));
+    if (c.input_gate == InputGate::softplus) {
+      // d log(softplus(x)) / dx = sigmoid(x) / softplus(x)
+      const T x = t.i[row];
+      const T sp = x > T(20) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+      t.di[row] = d.dlw[t_] * (x < T(-20) ? T(1) : sigmoid(x) / sp);
+    }
   }
   if (c.gate == Gate::fixed) {
     T sum = 0;
