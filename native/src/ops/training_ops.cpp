@@ -266,9 +266,9 @@ OpDef accumulate() {
   OpDef op;
   op.name = "accumulate";
   op.doc =
-      "In place: dst <- dst + alpha * src, element by element (gradient accumulation without "
-      "allocating). No outputs: dst's own memory is updated; src is only read. src may be dst "
-      "itself (then dst <- (1 + alpha) dst).";
+      "Updates dst in place: dst <- dst + alpha * src, element by element (gradient accumulation "
+      "without allocating). No outputs: dst's own memory is updated; src is only read. src may be "
+      "dst itself (then dst <- (1 + alpha) dst).";
   op.signature.inputs = {
       {"dst", "*S", Presence::required, "updated in place"},
       {"src", "*S", Presence::required, "shaped like dst; not modified"},
