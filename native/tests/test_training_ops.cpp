@@ -739,6 +739,22 @@ TEST_CASE("binary_bwd's broadcast db sums rows in double (f32: 100000 rows of 0.
   }
 }
 
+TEST_CASE("binary_bwd's broadcast db and sum_squares on a tall, wide matrix (capped row chunks, two column blocks)") {
+  PoisonOutputs poison;
+  // 4500 rows of 1025: more row chunks than the reduction keeps (256 of 16 rows at this
+  // width), and a column block of 1024 plus one of 1.
+  constexpr int64_t R = 4500, D = 1025;
+  const auto a = random_vector<double>(R * D, 231);
+  const auto dy = random_vector<double>(R * D, 232);
+  const auto b = random_vector<double>(D, 233);
+  const auto ref = reference_binary("mul", true, D, a, b, dy);
+  CHECK(scaled_error(binary_grad<double>("mul", true, {R, D}, a, b, dy).second, ref.db) < 1e-12);
+  double sum_sq = 0;
+  for (double v : a) sum_sq += v * v;
+  const auto out = run_op(cpu(), "sum_squares", {{"x", upload<double>(cpu(), {R, D}, a)}}, {});
+  CHECK(std::abs(download<double>(out.at("y"))[0] - sum_sq) <= 1e-12 * sum_sq);
+}
+
 TEST_CASE("binary errors name the tensor or attribute and what is valid") {
   const auto a = random_tensor<float>(cpu(), {2, 3, 5}, 141);
   const auto row = random_tensor<float>(cpu(), {5}, 142);

@@ -26,6 +26,9 @@ constexpr int64_t kElementsPerTask = int64_t(1) << 14;
 // Column block of a reduction over rows: wide enough for long contiguous
 // runs, narrow enough that a row chunk of it stays in L1/L2.
 constexpr int64_t kColumnsPerBlock = 1024;
+// Most row chunks of a reduction: plenty of tasks for any CPU's thread count,
+// and a scratch of at most this many partial rows of D doubles.
+constexpr int64_t kMaxRowChunks = 256;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -52,14 +55,16 @@ void parallel_rows(int64_t rows, int64_t row_length, const Fn& fn) {
 //   out[d] = sum_r term(r, d)
 // `add_block(r_first, r_end, d_first, d_end, acc)` adds term(r, d) for that
 // block into acc[d - d_first]. Two passes: every (row chunk, column block)
-// task writes its own partial sums, then every column block adds its chunks'
-// partials in chunk order. The chunks depend only on the shape, so the result
-// is the same whatever the thread count, and no element has two writers.
+// task writes its own partial sums (at most kMaxRowChunks rows of D), then
+// every column block adds its chunks' partials in chunk order. The chunks
+// depend only on the shape, so the result is the same whatever the thread
+// count, and no element has two writers.
 template <class AddBlock>
 void column_sums(int64_t rows, int64_t D, const AddBlock& add_block, double* out) {
   const int64_t block_width = std::min(D, kColumnsPerBlock);
   const int64_t column_blocks = ceil_div(D, block_width);
-  const int64_t rows_per_chunk = std::max<int64_t>(1, kElementsPerTask / block_width);
+  const int64_t rows_per_chunk =
+      std::max({int64_t(1), kElementsPerTask / block_width, ceil_div(rows, kMaxRowChunks)});
   const int64_t chunks = ceil_div(rows, rows_per_chunk);
   std::vector<double> partial(static_cast<size_t>(chunks * D), 0.0);  // (chunks, D)
   parallel_for(chunks * column_blocks, [&](int64_t task) {

@@ -9,7 +9,9 @@
 // lists, for every destination row n, the source rows m that name it (in
 // increasing m). Each task then sums whole destination rows, so no element
 // has two writers, the order of the sum is fixed (results do not depend on
-// the thread count), and the sums accumulate in double.
+// the thread count), and the sums accumulate in double. A row named by most
+// of idx is summed by one task: fine for embeddings (tokens spread over the
+// vocabulary), where the zeroing of untouched rows is most of the work anyway.
 #include <algorithm>
 #include <cstdint>
 #include <string>

@@ -21,6 +21,11 @@ namespace {
 // (Number.MAX_SAFE_INTEGER); no step count can reach it.
 constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
 
+// AttrDef's own default bounds, spelled out where a positional initializer
+// must name one: no limit beyond finiteness.
+constexpr double kNoLower = -1e300;
+constexpr double kNoUpper = 1e300;
+
 const std::vector<DType> kValueDtypes = {DType::f32, DType::f64};
 
 // ---- cross-entropy ---------------------------------------------------------
@@ -39,8 +44,8 @@ OpDef cross_entropy_fwd() {
       "correct[n] = 1 if argmax_c logits[n, c] == y else 0 (ties go to the lowest index). "
       "Rows with label -1 are ignored: nll = 0 and correct = 0 (lse is still computed). "
       "The mean loss is sum(nll) / (number of labelled rows); cross_entropy_bwd takes that weight "
-      "as its scale. A row with a NaN logit, or whose largest logit is not finite, gets "
-      "nll = lse = NaN (so divergence shows) and correct = 0.";
+      "as its scale. A row with a NaN logit, or whose largest logit is not finite, gets lse = NaN, "
+      "nll = NaN (0 if ignored; so divergence shows instead of hiding) and correct = 0.";
   op.signature.inputs = {
       {"logits", "N,C", Presence::required, "unnormalized log-probabilities, one [C] row per prediction"},
       {"labels", "N", Presence::required, kIgnoredLabel, "", true},
@@ -74,7 +79,7 @@ OpDef cross_entropy_bwd() {
       {"dlogits", "N,C", Presence::required, "gradient of scale * sum(nll) with respect to logits"},
   };
   op.attrs = {
-      {"scale", AttrType::float_, 1.0, {}, -1e300, 1e300,
+      {"scale", AttrType::float_, 1.0, {}, kNoLower, kNoUpper,
        "the loss's weight on every row's nll, e.g. 1 / (number of labelled rows) for the mean"},
   };
   op.dtypes = kValueDtypes;
@@ -142,7 +147,7 @@ std::vector<AttrDef> unary_attrs() {
       {"kind", AttrType::enum_, std::string("identity"),
        {"identity", "silu", "sigmoid", "softplus", "logsigmoid", "exp", "neg_exp"}, 0, 0,
        "the function f (formulas in the op doc)"},
-      {"alpha", AttrType::float_, 1.0, {}, -1e300, 1e300, "scale of the result: y = alpha * f(x)"},
+      {"alpha", AttrType::float_, 1.0, {}, kNoLower, kNoUpper, "scale of the result: y = alpha * f(x)"},
   };
 }
 
@@ -274,7 +279,7 @@ OpDef accumulate() {
       {"src", "*S", Presence::required, "shaped like dst; not modified"},
   };
   op.attrs = {
-      {"alpha", AttrType::float_, 1.0, {}, -1e300, 1e300, "weight of src: dst += alpha * src"},
+      {"alpha", AttrType::float_, 1.0, {}, kNoLower, kNoUpper, "weight of src: dst += alpha * src"},
   };
   op.dtypes = kValueDtypes;
   return op;
@@ -301,19 +306,20 @@ OpDef adamw_step() {
       {"v", "*S", Presence::required, "second-moment estimate (zeros before step 1); updated in place"},
   };
   op.attrs = {
-      {"lr", AttrType::float_, 1e-3, {}, 0.0, 1e300, "learning rate, >= 0"},
+      {"lr", AttrType::float_, 1e-3, {}, 0.0, kNoUpper, "learning rate, >= 0"},
       {"beta1", AttrType::float_, 0.9, {}, 0.0, 1.0, "first-moment decay, 0 <= beta1 < 1"},
       {"beta2", AttrType::float_, 0.999, {}, 0.0, 1.0, "second-moment decay, 0 <= beta2 < 1"},
-      {"eps", AttrType::float_, 1e-8, {}, 0.0, 1e300, "added to the bias-corrected sqrt(v), > 0"},
-      {"weight_decay", AttrType::float_, 0.0, {}, 0.0, 1e300,
+      {"eps", AttrType::float_, 1e-8, {}, 0.0, kNoUpper, "added to the bias-corrected sqrt(v), > 0"},
+      {"weight_decay", AttrType::float_, 0.0, {}, 0.0, kNoUpper,
        "decoupled weight decay, >= 0: param is multiplied by (1 - lr * weight_decay) first"},
       {"step", AttrType::int_, int64_t{1}, {}, 1.0, static_cast<double>(kMaxSafeInteger),
        "the 1-based number of this step, for the bias corrections 1 - beta^step"},
-      {"grad_scale", AttrType::float_, 1.0, {}, 0.0, 1e300,
+      {"grad_scale", AttrType::float_, 1.0, {}, 0.0, kNoUpper,
        "multiplies grad before anything else, >= 0 (gradient clipping: max_norm / total_norm)"},
   };
   op.dtypes = kValueDtypes;
-  // The attribute ranges are inclusive; these bounds are not.
+  // The attribute ranges are inclusive; these bounds are not. Past the range
+  // check, the only values left to refuse are beta = 1 and eps = 0 exactly.
   op.check = [](const Attrs& attrs, Dims&) {
     for (const char* beta : {"beta1", "beta2"})
       if (attrs.f(beta) >= 1.0)
