@@ -7,7 +7,7 @@
 //   D  features of one row
 //   *S any number of leading dims (the elementwise ops take any shape)
 //
-// Three ops work in place and declare no outputs: accumulate writes into dst,
+// Two ops work in place and declare no outputs: accumulate writes into dst,
 // adamw_step into param, m and v. Their docs say so.
 #include <cstdint>
 #include <string>
@@ -30,7 +30,7 @@ const std::vector<DType> kValueDtypes = {DType::f32, DType::f64};
 
 // ---- cross-entropy ---------------------------------------------------------
 
-const char* const kIgnoredLabel =
+const char* const kLabelsDoc =
     "labels are i32 class indices 0..C-1, or -1 for a row that takes no part in the loss "
     "(padding); any other value throws an error naming the row and the value";
 
@@ -48,7 +48,7 @@ OpDef cross_entropy_fwd() {
       "nll = NaN (0 if ignored; so divergence shows instead of hiding) and correct = 0.";
   op.signature.inputs = {
       {"logits", "N,C", Presence::required, "unnormalized log-probabilities, one [C] row per prediction"},
-      {"labels", "N", Presence::required, kIgnoredLabel, "", true},
+      {"labels", "N", Presence::required, kLabelsDoc, "", true},
   };
   op.signature.outputs = {
       {"nll", "N", Presence::required, "negative log-likelihood of each row's label; 0 on ignored rows"},
@@ -72,7 +72,7 @@ OpDef cross_entropy_bwd() {
       "A labelled row whose lse is not finite, or with a NaN logit, gets NaN gradients.";
   op.signature.inputs = {
       {"logits", "N,C", Presence::required, "the forward's logits"},
-      {"labels", "N", Presence::required, kIgnoredLabel, "", true},
+      {"labels", "N", Presence::required, kLabelsDoc, "", true},
       {"lse", "N", Presence::required, "the forward's output lse"},
   };
   op.signature.outputs = {
