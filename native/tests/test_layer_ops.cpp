@@ -246,13 +246,13 @@ Ids random_ids(const Shape& shape, int32_t R, uint32_t seed) {
 
 }  // namespace
 
-TEST_CASE("embedding_fwd copies table rows for ids of rank 1 to 4 (f64 and f32)") {
+TEST_CASE("embedding_fwd copies table rows for ids of rank 0 to 4 (f64 and f32)") {
   PoisonOutputs poison;
   struct Case {
     Shape ids_shape;
     int64_t R, D;
   };
-  for (const Case& c : {Case{{1}, 1, 1}, Case{{37}, 5, 3}, Case{{2, 3, 4, 5}, 11, 7}, Case{{4, 2000}, 300, 20}}) {
+  for (const Case& c : {Case{{}, 4, 3}, Case{{1}, 1, 1}, Case{{37}, 5, 3}, Case{{2, 3, 4, 5}, 11, 7}, Case{{4, 2000}, 300, 20}}) {
     INFO("ids " << describe(c.ids_shape) << ", table [" << c.R << ", " << c.D << "]");
     const Ids ids = random_ids(c.ids_shape, int32_t(c.R), 3);
     const HostTensor table = float_representable(random_host({c.R, c.D}, 4));
