@@ -5,11 +5,11 @@
 // is reproducible from (seed, step, batchSize) whatever was generated before,
 // and an evaluation set does not change when it is cut into other batch sizes.
 //
-// The mixing hash absorbs each 53-bit integer as two 32-bit words through the
-// murmur3 finalizer (fmix32), a bijection on 32 bits, so with the other
-// coordinates fixed, distinct rows < 2^32 always get distinct hashes. The top
-// bit of the final seed is the stream (0 train, 1 eval): a training Rng and an
-// evaluation Rng never start from the same seed.
+// The mixing hash absorbs seed, stream and a (each a 53-bit integer, as two
+// 32-bit words) through the murmur3 finalizer. The row b goes in last through
+// a bijection of 31 bits, so the rows b < 2^31 of one step or set always get
+// distinct seeds. The top bit of the seed is the stream (0 train, 1 eval): a
+// training Rng and an evaluation Rng never start from the same seed.
 //
 // Limit: Rng is splitmix32, a 2^32-long cycle that every seed enters at some
 // point; distinct seeds give distinct but not provably non-overlapping
@@ -37,14 +37,26 @@ function absorb(h: number, word: number): number {
   return fmix32((Math.imul(h ^ hi, 0xcc9e2d51) + 0x9e3779b9) >>> 0)
 }
 
-/** The 32-bit Rng seed for one row of one stream; top bit = stream. */
+/** murmur3's finalizer cut to 31 bits: each step is a bijection of [0, 2^31). */
+function fmix31(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b) & 0x7fffffff
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35) & 0x7fffffff
+  h ^= h >>> 16
+  return h
+}
+
+const MAX_ROW = 0x7fffffff
+
+/** The 32-bit Rng seed for row b of one stream; top bit = stream. */
 export function mixSeed(seed: number, stream: Stream, a: number, b: number): number {
+  if (!(b >= 0 && b <= MAX_ROW)) throw new RangeError(`row ${b} is not valid; rows run from 0 to ${MAX_ROW}`)
   let h = 0x243f6a88 // digits of pi: any fixed start works
   h = absorb(h, seed)
   h = absorb(h, stream)
   h = absorb(h, a)
-  h = absorb(h, b)
-  return ((h & 0x7fffffff) | (stream << 31)) >>> 0
+  return (fmix31((h ^ b) & 0x7fffffff) | (stream << 31)) >>> 0
 }
 
 export function rowRng(seed: number, stream: Stream, a: number, b: number): Rng {
