@@ -35,6 +35,18 @@ describe('induction heads', () => {
     }
   })
 
+  it('draws answers and other tokens over all of 2..V−1', () => {
+    const answers = new Set<number>()
+    const tokens = new Set<number>()
+    for (const row of trainRows(createTask(inductionHeads(), 3), 4, 100)) {
+      answers.add(row.labels[63]!)
+      row.inputs.forEach((x) => tokens.add(x))
+    }
+    const ordinary = Array.from({ length: 14 }, (_, i) => i + 2)
+    expect([...answers].sort((a, b) => a - b)).toEqual(ordinary)
+    expect([...tokens].sort((a, b) => a - b)).toEqual([1, ...ordinary])
+  })
+
   it('puts the first trigger anywhere in 0..T−3', () => {
     const t = inductionHeads({ seq_len: 16 })
     const seen = new Set(trainRows(createTask(t, 2), 4, 100).map((row) => checkRow(row, t)))

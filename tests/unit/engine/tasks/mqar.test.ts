@@ -87,6 +87,22 @@ describe('MQAR', () => {
     for (const row of lastUsed) checkRow(row, odd)
   })
 
+  it('draws keys over the whole lower half and values, with replacement, over the whole upper half', () => {
+    const t = mqar({ seq_len: 64, num_kv_pairs: 4, vocab_size: 17 }) // keys 1..7, values 8..16
+    const keys = new Set<number>()
+    const values = new Set<number>()
+    let repeatedValue = false
+    for (const row of trainRows(createTask(t, 2), 4, 100)) {
+      const rowValues = [1, 3, 5, 7].map((p) => row.inputs[p]!)
+      ;[0, 2, 4, 6].forEach((p) => keys.add(row.inputs[p]!))
+      rowValues.forEach((v) => values.add(v))
+      repeatedValue ||= new Set(rowValues).size < 4
+    }
+    expect([...keys].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect([...values].sort((a, b) => a - b)).toEqual([8, 9, 10, 11, 12, 13, 14, 15, 16])
+    expect(repeatedValue).toBe(true)
+  })
+
   it('has one evaluation set at the training length', () => {
     const sets = createTask(mqar(), 1).evalSets(8, 3)
     expect(sets.map((s) => [s.name, s.seqLen, s.batches.length])).toEqual([['T=256', 256, 3]])

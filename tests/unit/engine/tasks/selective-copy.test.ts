@@ -34,6 +34,12 @@ describe('selective copying', () => {
     }
   })
 
+  it('draws data tokens over all of 2..V−1', () => {
+    const seen = new Set<number>()
+    for (const row of trainRows(createTask(selectiveCopy(), 3), 2, 50)) row.labels.forEach((x) => x !== -1 && seen.add(x))
+    expect([...seen].sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+  })
+
   it('places data tokens at uniformly random positions of the prefix', () => {
     const t = selectiveCopy()
     const counts = new Array<number>(56).fill(0)
