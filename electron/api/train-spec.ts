@@ -25,11 +25,12 @@ export const MqarTaskSchema = z
         path: ['num_kv_pairs'],
         message: `${t.num_kv_pairs} pairs need seq_len >= ${4 * t.num_kv_pairs} (2 tokens per pair, then a query per pair), got ${t.seq_len}`,
       })
-    if (t.num_kv_pairs > Math.floor(t.vocab_size / 2))
+    // keys are 1 .. vocab_size/2 − 1 (token 0 is noise)
+    if (t.num_kv_pairs > Math.floor(t.vocab_size / 2) - 1)
       ctx.addIssue({
         code: 'custom',
         path: ['num_kv_pairs'],
-        message: `${t.num_kv_pairs} distinct keys do not fit in the lower half of vocab_size ${t.vocab_size}`,
+        message: `${t.num_kv_pairs} distinct keys do not fit in the ${Math.floor(t.vocab_size / 2) - 1} keys of vocab_size ${t.vocab_size} (1 .. vocab_size/2 − 1)`,
       })
   })
 

@@ -6,6 +6,9 @@ const USAGE = `usage: linea <command> [options]
 
 commands:
   info [--json]          the native engine: version, backends, devices, BLAS, ops
+  train <model.json> <train.json> --out <dir> [--resume <checkpoint>]
+                         train a model; progress bar, metrics.jsonl and checkpoints in <dir>
+  presets [--json]       the preset ModelSpecs
   serve [--port N]       headless mode: serve the app and the LabApi on 127.0.0.1
                          (prints the URL to open; opens nothing)
   help                   this text
@@ -13,7 +16,42 @@ commands:
 
 class UsageError extends Error {}
 
-const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (values: Record<string, unknown>) => Promise<number> }> = {
+const COMMANDS: Record<
+  string,
+  { options: ParseArgsConfig['options']; positionals?: number; run: (values: Record<string, unknown>, positionals: string[]) => Promise<number> }
+> = {
+  train: {
+    options: { out: { type: 'string' }, resume: { type: 'string' } },
+    positionals: 2,
+    run: async (values, positionals) => {
+      if (typeof values.out !== 'string') throw new UsageError('train: --out <dir> is required')
+      const { runTrainCommand, CliInputError } = await import('./train')
+      try {
+        return await runTrainCommand({
+          modelPath: positionals[0]!,
+          trainPath: positionals[1]!,
+          outDir: values.out,
+          resume: values.resume as string | undefined,
+        })
+      } catch (err) {
+        if (err instanceof CliInputError) {
+          process.stderr.write(`linea: ${err.message}\n`)
+          return 2
+        }
+        throw err
+      }
+    },
+  },
+  presets: {
+    options: { json: { type: 'boolean' } },
+    run: async (values) => {
+      const { presets } = await import('../engine/presets')
+      const list = presets()
+      if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n')
+      else for (const p of list) process.stdout.write(`${p.preset!.padEnd(26)} ${p.name}: ${p.description ?? ''}\n`)
+      return 0
+    },
+  },
   info: {
     options: { json: { type: 'boolean' } },
     run: async (values) => {
@@ -60,13 +98,17 @@ export async function main(argv: string[]): Promise<number> {
     const spec = COMMANDS[command]
     if (!spec) throw new UsageError(`unknown command '${command}'`)
     let values: Record<string, unknown>
+    let positionals: string[]
     try {
-      const parsed = parseArgs({ args: rest, options: spec.options, strict: true, allowPositionals: false })
+      const parsed = parseArgs({ args: rest, options: spec.options, strict: true, allowPositionals: (spec.positionals ?? 0) > 0 })
       values = parsed.values
+      positionals = parsed.positionals
     } catch (err) {
       throw new UsageError(`${command}: ${(err as Error).message}`)
     }
-    return await spec.run(values)
+    if (positionals.length !== (spec.positionals ?? 0))
+      throw new UsageError(`${command}: expected ${spec.positionals} arguments, got ${positionals.length}`)
+    return await spec.run(values, positionals)
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`linea: ${err.message}\n\n${USAGE}`)

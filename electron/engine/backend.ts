@@ -23,6 +23,8 @@ export interface Backend {
   view(tensor: Tensor, shape: readonly number[]): Tensor
   /** Sets every element to `value`. */
   fill(tensor: Tensor, value: number): void
+  /** Copies host data into the tensor (same size and dtype). */
+  write(tensor: Tensor, data: HostArray): void
 
   /** True when this backend has a kernel for `op` in `dtype`. */
   supports(op: string, dtype: DType): boolean

@@ -34,6 +34,10 @@ export class NativeBackend implements Backend {
     this.native(tensor).fill(value)
   }
 
+  write(tensor: Tensor, data: HostArray): void {
+    this.native(tensor).write(data)
+  }
+
   async read(tensor: Tensor): Promise<HostArray> {
     return this.native(tensor).read()
   }

@@ -1,16 +1,46 @@
 // Entry point of an engine process: loads the backend, answers calls from
 // the main process, streams events. Runs under child_process.fork (headless
 // mode) or Electron's utilityProcess; a crash here ends only this process.
+import { selectBackend } from './backend-select'
 import { demoForward } from './demo'
 import { engineInfo } from './info'
 import { nativeBackend } from './native-backend'
-import type { EngineErrorBody, EngineMethods, EngineToHost, HostToEngine } from './protocol'
+import type { EngineErrorBody, EngineMethods, EngineToHost, HostToEngine, TrainEvents, TrainParams } from './protocol'
+import { trainModel } from './train/trainer'
 
 type Handlers = { [M in keyof EngineMethods]: (params: Parameters<EngineMethods[M]>[0]) => Promise<ReturnType<EngineMethods[M]>> | ReturnType<EngineMethods[M]> }
+
+let cancelRequested = false
+
+function emit<E extends keyof TrainEvents>(name: E, data: TrainEvents[E]): void {
+  send({ type: 'event', name, data })
+}
+
+async function train(params: TrainParams) {
+  cancelRequested = false
+  const { trainSpec } = params
+  const dtype = trainSpec.precision === 'f64' ? 'f64' : 'f32'
+  const choice = selectBackend(trainSpec.backend, trainSpec.device, dtype)
+  emit('train.backend', { reason: choice.reason })
+  return trainModel({
+    modelSpec: params.modelSpec,
+    trainSpec,
+    backend: choice.backend,
+    outDir: params.outDir,
+    resumeFrom: params.resumeFrom,
+    events: {
+      onStep: (p) => emit('train.step', p),
+      onEval: (e) => emit('train.eval', e),
+      onCheckpoint: (path, step) => emit('train.checkpoint', { path, step }),
+      shouldStop: () => cancelRequested,
+    },
+  })
+}
 
 const handlers: Handlers = {
   info: () => engineInfo(),
   demoForward: (params) => demoForward(nativeBackend(params.backend ?? 'cpu'), params),
+  train,
 }
 
 interface ParentPort {
@@ -31,6 +61,10 @@ function errorBody(err: unknown): EngineErrorBody {
 }
 
 async function handle(message: HostToEngine): Promise<void> {
+  if (message?.type === 'cancel') {
+    cancelRequested = true
+    return
+  }
   if (message?.type !== 'call') return
   const handler = handlers[message.method] as ((p: unknown) => unknown) | undefined
   if (!handler) {

@@ -1,17 +1,41 @@
 // Messages between the main process and an engine process (one per job).
 // The engine answers calls by id and may push events at any time.
 import type { DemoForwardParams, DemoForwardResult, EngineInfo } from '../api/labapi'
+import type { ModelSpec } from '../api/model-spec'
+import type { TrainSpec } from '../api/train-spec'
+import type { EvalProgress, StepProgress, TrainSummary } from './train/trainer'
+
+export interface TrainParams {
+  modelSpec: ModelSpec
+  trainSpec: TrainSpec
+  /** Checkpoints are written here. */
+  outDir: string
+  resumeFrom?: string
+}
+
+/** Events a training engine streams while `train` runs. */
+export interface TrainEvents {
+  'train.backend': { reason: string }
+  'train.step': StepProgress
+  'train.eval': EvalProgress
+  'train.checkpoint': { path: string; step: number }
+}
 
 /** What an engine process can be asked to do. */
 export interface EngineMethods {
   info(params: Record<string, never>): EngineInfo
   demoForward(params: DemoForwardParams & { backend?: string }): DemoForwardResult
+  /** Trains until done, early stop or cancel; streams TrainEvents. */
+  train(params: TrainParams): TrainSummary
 }
 export type EngineMethod = keyof EngineMethods
 export type EngineParams<M extends EngineMethod> = Parameters<EngineMethods[M]>[0]
 export type EngineResult<M extends EngineMethod> = ReturnType<EngineMethods[M]>
 
-export type HostToEngine = { type: 'call'; id: number; method: EngineMethod; params: unknown }
+export type HostToEngine =
+  | { type: 'call'; id: number; method: EngineMethod; params: unknown }
+  /** Ends a running `train` after its current step, with a checkpoint. */
+  | { type: 'cancel' }
 
 export interface EngineErrorBody {
   name: string

@@ -154,6 +154,11 @@ export class EngineProcess {
     this.eventListeners.push(fn)
   }
 
+  /** Asks a running `train` to finish its step, save a checkpoint and return. */
+  cancel(): void {
+    this.channel?.send({ type: 'cancel' })
+  }
+
   stop(): void {
     this.channel?.kill()
   }

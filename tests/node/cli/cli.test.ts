@@ -1,8 +1,13 @@
 // The `linea` command, run as a person would run it (from source, via tsx).
 import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { resizeModel } from '../../../electron/api/resize'
 import { projectRoot } from '../../../electron/engine/project-root'
+import { preset } from '../../../electron/engine/presets'
+import { trainSpec } from '../../fixtures/specs'
 
 function linea(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(projectRoot(), 'electron', 'cli', 'index.ts'), ...args], {
@@ -51,5 +56,55 @@ describe('linea CLI', () => {
     expect(r.status).toBe(1)
     expect(r.stderr).toContain("Linea's native engine (linea.node) could not be loaded")
     expect(r.stderr).toContain('npm run build:native')
+  })
+})
+
+describe('linea train', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'linea-cli-train-'))
+  const modelPath = join(dir, 'model.json')
+  const trainPath = join(dir, 'train.json')
+  writeFileSync(modelPath, JSON.stringify(resizeModel(preset('gated-deltanet'), { d_model: 32, vocab_size: 64, heads: 2 })))
+  writeFileSync(
+    trainPath,
+    JSON.stringify(
+      trainSpec({
+        task: { kind: 'mqar', seq_len: 32, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 },
+        steps: 6,
+        batch_size: 4,
+        backend: 'cpu',
+        schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0.1 },
+        eval: { every: 3, batches: 1 },
+      }),
+    ),
+  )
+
+  it('trains a preset, writes metrics.jsonl and a checkpoint, prints a summary', () => {
+    const out = join(dir, 'run')
+    const r = linea('train', modelPath, trainPath, '--out', out)
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain('backend: cpu (asked for)')
+    expect(r.stderr).toMatch(/\[#+\] 6\/6 loss \d/)
+    expect(r.stdout).toMatch(/status: (completed after 6|early_stopped after \d+) steps/)
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(lines.filter((l) => l.type === 'train')).toHaveLength(6)
+    expect(lines.filter((l) => l.type === 'eval').length).toBeGreaterThan(0)
+    const ckpt = lines.find((l) => l.type === 'checkpoint').path
+    expect(existsSync(ckpt)).toBe(true)
+    expect(r.stdout).toContain(`checkpoint: ${ckpt}`)
+  })
+
+  it('refuses a bad spec file naming the field, and a missing --out', () => {
+    const bad = join(dir, 'bad.json')
+    writeFileSync(bad, JSON.stringify({ ...JSON.parse(readFileSync(modelPath, 'utf8')), d_model: 31 }))
+    const r = linea('train', bad, trainPath, '--out', join(dir, 'x'))
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('is not a valid ModelSpec')
+    expect(r.stderr).toContain('layers[0].heads')
+    const missing = linea('train', join(dir, 'nope.json'), trainPath, '--out', join(dir, 'y'))
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('cannot read the model spec')
+    const noOut = linea('train', modelPath, trainPath)
+    expect(noOut.code).toBe(2)
+    expect(noOut.stderr).toContain('--out <dir> is required')
   })
 })

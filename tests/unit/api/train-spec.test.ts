@@ -24,7 +24,7 @@ describe('TrainSpec validation', () => {
     const spec = trainSpec({ task: { kind: 'mqar', seq_len: 64, num_kv_pairs: 32, power_a: 0.01, vocab_size: 32 } })
     expect(errorsOf(spec)).toEqual([
       'task.num_kv_pairs: 32 pairs need seq_len >= 128 (2 tokens per pair, then a query per pair), got 64',
-      'task.num_kv_pairs: 32 distinct keys do not fit in the lower half of vocab_size 32',
+      'task.num_kv_pairs: 32 distinct keys do not fit in the 15 keys of vocab_size 32 (1 .. vocab_size/2 − 1)',
     ])
   })
 

@@ -1,0 +1,120 @@
+// `linea train <model.json> <train.json> --out <dir>`: trains in an engine
+// process, draws a progress bar, appends metrics.jsonl, prints a summary.
+// Ctrl-C cancels: the engine finishes its step and saves a checkpoint.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
+import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
+import { formatErrors, validateWith } from '../api/validate'
+import { formatBytes } from '../api/format'
+import { EngineProcess, forkLauncher } from '../jobs/engine-process'
+import type { TrainEvents } from '../engine/protocol'
+
+export class CliInputError extends Error {}
+
+function readJson(path: string, what: string): unknown {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new CliInputError(`cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new CliInputError(`the ${what} ${path} is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+export function loadSpecs(modelPath: string, trainPath: string): { model: ModelSpec; train: TrainSpec } {
+  const model = validateWith(ModelSpecSchema, readJson(modelPath, 'model spec'))
+  if (!model.ok) throw new CliInputError(`${modelPath} is not a valid ModelSpec:\n${formatErrors(model.errors)}`)
+  const train = validateWith(TrainSpecSchema, readJson(trainPath, 'train spec'))
+  if (!train.ok) throw new CliInputError(`${trainPath} is not a valid TrainSpec:\n${formatErrors(train.errors)}`)
+  return { model: model.value, train: train.value }
+}
+
+function bar(done: number, total: number, width = 28): string {
+  const filled = Math.round((done / Math.max(total, 1)) * width)
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?'
+  if (s < 60) return `${s.toFixed(0)}s`
+  return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`
+}
+
+export interface TrainCliOptions {
+  modelPath: string
+  trainPath: string
+  outDir: string
+  resume?: string
+  out?: NodeJS.WriteStream
+}
+
+export async function runTrainCommand(o: TrainCliOptions): Promise<number> {
+  const out = o.out ?? process.stderr
+  const { model, train } = loadSpecs(o.modelPath, o.trainPath)
+  const outDir = resolve(o.outDir)
+  if (o.resume && !existsSync(o.resume)) throw new CliInputError(`--resume ${o.resume}: no such checkpoint file`)
+  mkdirSync(join(outDir, 'checkpoints'), { recursive: true })
+  writeFileSync(join(outDir, 'model.json'), JSON.stringify(model, null, 2) + '\n')
+  writeFileSync(join(outDir, 'train.json'), JSON.stringify(train, null, 2) + '\n')
+  const metricsPath = join(outDir, 'metrics.jsonl')
+  const log = (record: unknown) => appendFileSync(metricsPath, JSON.stringify(record) + '\n')
+
+  const engine = new EngineProcess(forkLauncher())
+  const tty = out.isTTY === true
+  let lastLine = 0
+  let lastEvalText = ''
+  engine.onEvent((name, data) => {
+    if (name === 'train.backend') out.write(`backend: ${(data as TrainEvents['train.backend']).reason}\n`)
+    if (name === 'train.step') {
+      const p = data as TrainEvents['train.step']
+      log({ type: 'train', ...p })
+      const eta = ((p.steps - p.step) * p.elapsedSeconds) / Math.max(p.step, 1)
+      const line = `${bar(p.step, p.steps)} ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${Math.round(p.tokensPerSecond)} tok/s mem ${formatBytes(p.memoryBytes)} eta ${formatSeconds(eta)}${lastEvalText}`
+      const now = Date.now()
+      if (tty) out.write(`\r${line}\x1b[K`)
+      else if (now - lastLine > 2000 || p.step === p.steps) {
+        out.write(line + '\n')
+        lastLine = now
+      }
+    }
+    if (name === 'train.eval') {
+      const e = data as TrainEvents['train.eval']
+      log({ type: 'eval', step: e.step, headline: e.headline, headlineName: e.headlineName, sets: e.sets })
+      lastEvalText = ` | eval ${e.headlineName === 'accuracy' ? 'acc' : 'bpb'} ${e.headline.toFixed(4)}`
+    }
+    if (name === 'train.checkpoint') log({ type: 'checkpoint', ...(data as TrainEvents['train.checkpoint']) })
+  })
+  let cancelled = false
+  const onSignal = () => {
+    if (cancelled) return
+    cancelled = true
+    out.write('\ncancelling: finishing the step and saving a checkpoint...\n')
+    engine.cancel()
+  }
+  process.on('SIGINT', onSignal)
+  try {
+    const summary = await engine.call('train', { modelSpec: model, trainSpec: train, outDir: join(outDir, 'checkpoints'), resumeFrom: o.resume })
+    if (tty) out.write('\n')
+    log({ type: 'summary', ...summary, lastEval: undefined })
+    const e = summary.lastEval
+    process.stdout.write(
+      [
+        `status: ${summary.status} after ${summary.steps} steps (${formatSeconds(summary.seconds)}, ${Math.round(summary.tokensPerSecond)} training tokens/s)`,
+        `parameters: ${summary.parameters.toLocaleString('en-US')}`,
+        `final loss: ${summary.finalLoss.toFixed(4)}`,
+        e ? `eval ${e.headlineName}: ${e.sets.map((s) => `${s.name} ${(e.headlineName === 'accuracy' ? s.accuracy : s.bitsPerByte).toFixed(4)}`).join(', ')}` : 'no evaluation ran',
+        `checkpoint: ${summary.checkpoint ?? 'none'}`,
+        `metrics: ${metricsPath}`,
+      ].join('\n') + '\n',
+    )
+    return 0
+  } finally {
+    process.off('SIGINT', onSignal)
+    engine.stop()
+  }
+}

@@ -1,0 +1,135 @@
+// Training on the CPU backend: determinism, resume continuing the same loss
+// curve, checkpoint round trips and broken files, NaN stop, specs the
+// engine refuses, cancellation through the engine process.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import type { ModelSpec } from '../../../electron/api/model-spec'
+import { resizeModel } from '../../../electron/api/resize'
+import type { TrainSpec } from '../../../electron/api/train-spec'
+import { SpecValidationError } from '../../../electron/api/validate'
+import { CheckpointError, readCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
+import { readSafetensors, writeSafetensors } from '../../../electron/engine/checkpoint/safetensors'
+import { nativeBackend } from '../../../electron/engine/native-backend'
+import { preset } from '../../../electron/engine/presets'
+import { trainModel, TrainingDivergedError, type StepProgress } from '../../../electron/engine/train/trainer'
+import { EngineProcess, forkLauncher } from '../../../electron/jobs/engine-process'
+import { trainSpec as baseTrainSpec } from '../../fixtures/specs'
+
+const cpu = nativeBackend('cpu')
+const tmp = () => mkdtempSync(join(tmpdir(), 'linea-train-'))
+
+function smallModel(id = 'gla', overrides: Partial<ModelSpec> = {}): ModelSpec {
+  return { ...resizeModel(preset(id), { d_model: 32, vocab_size: 64, heads: 2 }), ...overrides }
+}
+
+function smallTrain(overrides: Partial<TrainSpec> = {}): TrainSpec {
+  return baseTrainSpec({
+    task: { kind: 'mqar', seq_len: 32, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 },
+    steps: 8,
+    batch_size: 4,
+    backend: 'cpu',
+    schedule: { warmup_steps: 2, decay: 'cosine', min_lr_ratio: 0.1 },
+    eval: { every: 4, batches: 1 },
+    early_stop_accuracy: null,
+    ...overrides,
+  })
+}
+
+async function losses(model: ModelSpec, train: TrainSpec, extra: { outDir?: string; resumeFrom?: string } = {}) {
+  const steps: StepProgress[] = []
+  const summary = await trainModel({ modelSpec: model, trainSpec: train, backend: cpu, ...extra, events: { onStep: (p) => steps.push(p) } })
+  return { summary, losses: steps.map((s) => s.loss), steps }
+}
+
+describe('training', () => {
+  it('same seed, same machine: the same losses; another seed: others', async () => {
+    const a = await losses(smallModel(), smallTrain())
+    const b = await losses(smallModel(), smallTrain())
+    const c = await losses(smallModel(), smallTrain({ seed: 1 }))
+    expect(a.losses).toHaveLength(8)
+    expect(a.losses.every(Number.isFinite)).toBe(true)
+    expect(b.losses).toEqual(a.losses)
+    expect(c.losses).not.toEqual(a.losses)
+    expect(a.summary.lastEval!.sets[0]!.count).toBeGreaterThan(0)
+  })
+
+  it('resume from a checkpoint continues the same loss curve', async () => {
+    const dir = tmp()
+    const straight = await losses(smallModel(), smallTrain({ steps: 8 }))
+    const first = await losses(smallModel(), smallTrain({ steps: 8, checkpoint_every: 4 }), { outDir: dir })
+    const ckpt = join(dir, 'step-0000004.safetensors')
+    expect(readCheckpoint(ckpt).step).toBe(4)
+    const resumed = await losses(smallModel(), smallTrain({ steps: 8 }), { resumeFrom: ckpt, outDir: tmp() })
+    expect(first.losses).toEqual(straight.losses)
+    expect(resumed.losses).toEqual(straight.losses.slice(4))
+  })
+
+  it('a checkpoint carries both specs and every parameter, and a broken one is a clear error', async () => {
+    const dir = tmp()
+    const model = smallModel()
+    const { summary } = await losses(model, smallTrain({ steps: 2 }), { outDir: dir })
+    const state = readCheckpoint(summary.checkpoint!)
+    expect(state.modelSpec).toEqual(model)
+    expect(state.step).toBe(2)
+    expect(Object.keys(state.tensors)).toContain('embed.weight')
+    expect(Object.keys(state.tensors).some((n) => n.startsWith('optimizer.exp_avg.'))).toBe(true)
+    const bytes = readFileSync(summary.checkpoint!)
+    const truncated = join(dir, 'truncated.safetensors')
+    writeFileSync(truncated, bytes.subarray(0, bytes.length - 100))
+    expect(() => readCheckpoint(truncated)).toThrow(CheckpointError)
+    expect(() => readCheckpoint(truncated)).toThrow(/truncated/)
+    const foreign = join(dir, 'foreign.safetensors')
+    writeFileSync(foreign, 'hello world, not a checkpoint')
+    expect(() => readCheckpoint(foreign)).toThrow(/checkpoint .*foreign.safetensors/)
+    // resume into another model spec is refused
+    await expect(losses(smallModel('gla', { d_model: 16 }), smallTrain(), { resumeFrom: summary.checkpoint! })).rejects.toThrow(/another ModelSpec/)
+  })
+
+  it('stops at the first non-finite value, naming the step and the layer', async () => {
+    // A checkpoint whose second layer's output projection went non-finite.
+    const dir = tmp()
+    const { summary } = await losses(smallModel(), smallTrain({ steps: 2 }), { outDir: dir })
+    const file = readSafetensors(summary.checkpoint!)
+    file.tensors['layers.1.mixer.o_proj']!.data.fill(NaN)
+    const poisoned = join(dir, 'poisoned.safetensors')
+    writeSafetensors(poisoned, file.tensors, file.metadata)
+    const err = await losses(smallModel(), smallTrain({ steps: 4 }), { resumeFrom: poisoned }).catch((e) => e)
+    expect(err).toBeInstanceOf(TrainingDivergedError)
+    expect((err as Error).message).toBe('NaN/inf at step 3 in layer 1 (linear block output)')
+  })
+
+  it('refuses specs the engine cannot run, naming the field', async () => {
+    const hybrid = resizeModel(preset('hybrid-gated-deltanet'), { d_model: 32, vocab_size: 64, heads: 2, n_layers: 2 })
+    hybrid.layers[1] = { kind: 'softmax', heads: 2, window: 999, rotary: true }
+    const err = await losses(hybrid, smallTrain()).catch((e) => e)
+    expect(err).toBeInstanceOf(SpecValidationError)
+    expect((err as Error).message).toContain('model.layers[1].window: 999 is longer than any sequence the task makes (at most 32)')
+    const tooSmall = await losses(smallModel('gla', { vocab_size: 16 }), smallTrain()).catch((e) => e)
+    expect((tooSmall as Error).message).toContain('model.vocab_size: 16 is smaller than the mqar task needs (64 tokens)')
+  })
+})
+
+describe('training in an engine process', () => {
+  it('streams progress, cancels after a step and leaves a consistent checkpoint', async () => {
+    const engine = new EngineProcess(forkLauncher())
+    const dir = tmp()
+    const events: string[] = []
+    engine.onEvent((name) => {
+      events.push(name)
+      if (name === 'train.step') engine.cancel()
+    })
+    try {
+      const summary = await engine.call('train', { modelSpec: smallModel(), trainSpec: smallTrain({ steps: 1000 }), outDir: dir })
+      expect(summary.status).toBe('cancelled')
+      expect(summary.steps).toBeGreaterThanOrEqual(1)
+      expect(summary.steps).toBeLessThan(1000)
+      expect(events[0]).toBe('train.backend')
+      expect(events).toContain('train.step')
+      expect(readCheckpoint(summary.checkpoint!).step).toBe(summary.steps)
+    } finally {
+      engine.stop()
+    }
+  })
+})
