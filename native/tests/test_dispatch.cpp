@@ -93,3 +93,16 @@ TEST_CASE("memory accounting follows tensors") {
   }
   CHECK(cpu.memory().bytes_in_use == before);
 }
+
+TEST_CASE("running out of memory is a clear error, not a crash") {
+  Backend& cpu = get_backend("cpu");
+  std::string message;
+  try {
+    // 2^62 bytes: no machine has it
+    cpu.empty({int64_t(1) << 60}, DType::f32);
+  } catch (const OpError& e) {
+    message = e.what();
+  }
+  CHECK(message.find("out of memory on the CPU: asked for") != std::string::npos);
+  CHECK(message.find("use a smaller batch") != std::string::npos);
+}

@@ -95,7 +95,11 @@ class CpuBackend final : public Backend {
     const size_t bytes = t.bytes();
     // Round up: aligned allocation wants a multiple of the alignment; 0 bytes still gets a block.
     const size_t padded = (bytes + kAlignment - 1) / kAlignment * kAlignment + kAlignment;
-    void* data = ::operator new(padded, std::align_val_t(kAlignment));
+    void* data = ::operator new(padded, std::align_val_t(kAlignment), std::nothrow);
+    if (!data)
+      throw OpError("out of memory on the CPU: asked for " + std::to_string(bytes) + " bytes for a tensor of shape " +
+                    shape_str(shape) + " (" + dtype_name(dtype) + "), with " + std::to_string(memory().bytes_in_use) +
+                    " bytes already in tensors; use a smaller batch, sequence or model");
     auto buffer = std::make_shared<Buffer>();
     buffer->data = data;
     buffer->bytes = bytes;
