@@ -7,6 +7,7 @@
 
 #include "linea/backend.h"
 #include "linea/ops.h"
+#include "../cpu/flush_denormals.h"
 
 namespace linea {
 namespace {
@@ -301,7 +302,10 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
     if (poison_outputs()) backend.fill(out, std::numeric_limits<double>::quiet_NaN());
     call.outputs[s.name] = out;
   }
-  (*kernel)(call);
+  {
+    FlushDenormals flush;  // this thread runs part of every CPU kernel too
+    (*kernel)(call);
+  }
   return call.outputs;
 }
 

@@ -1,5 +1,7 @@
 #include "parallel.h"
 
+#include "flush_denormals.h"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -62,6 +64,7 @@ class ThreadPool {
   }
 
   void work() {
+    FlushDenormals flush;  // for the life of the worker
     uint64_t seen = 0;
     for (;;) {
       {

@@ -40,7 +40,7 @@ const char* const kFeatureMapFormulas =
     "Applied independently to every [D] row x of a (b, t, h):\n"
     "  identity:    y = x                                  (E = D)\n"
     "  elu1:        y_i = x_i + 1 if x_i > 0, else exp(x_i)  (elu(x) + 1, Linear Transformer; E = D;\n"
-    "               always > 0, except where float32 exp underflows to 0, below x_i = -103)\n"
+    "               always > 0, except that float32 kernels flush denormals: 0 below x_i = -87.3)\n"
     "  relu:        y_i = max(x_i, 0)                      (E = D; gradient 0 at x_i = 0)\n"
     "  silu:        y_i = x_i * sigmoid(x_i)               (E = D)\n"
     "  l2norm:      y = x / sqrt(sum_i x_i^2 + eps)        (E = D)\n"
