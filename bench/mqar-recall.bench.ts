@@ -3,7 +3,8 @@
 // accuracy reaches 0.99 or its time budget runs out, and the JSON records
 // steps, wall time, accuracy and training tokens/s.
 //
-//   node --import tsx bench/mqar-recall.bench.ts [--seq-len 128 --pairs 8] [--budget-seconds 220] [--presets a,b,...]
+//   node --import tsx bench/mqar-recall.bench.ts [--seq-len 128 --pairs 8] [--budget-seconds 120]
+//        [--budgets transformer:300,gated-deltanet:480] [--presets a,b,...] [--lr 0.001]
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -21,16 +22,26 @@ const { values } = parseArgs({
   options: {
     'seq-len': { type: 'string', default: '128' },
     pairs: { type: 'string', default: '8' },
-    'budget-seconds': { type: 'string', default: '220' },
+    'budget-seconds': { type: 'string', default: '120' },
+    budgets: { type: 'string', default: 'transformer:300,gated-deltanet:480,hybrid:420' },
     presets: { type: 'string', default: 'transformer,linear-transformer,retnet,gla,mamba2,deltanet,gated-deltanet,hybrid' },
     steps: { type: 'string', default: '4000' },
-    lr: { type: 'string', default: '0.003' },
+    lr: { type: 'string', default: '0.001' },
     out: { type: 'string' },
   },
 })
 const T = Number(values['seq-len'])
 const pairs = Number(values.pairs)
-const budget = Number(values['budget-seconds'])
+const defaultBudget = Number(values['budget-seconds'])
+const budgets = new Map(
+  values.budgets!
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => {
+      const [id, seconds] = kv.split(':')
+      return [id!, Number(seconds)] as const
+    }),
+)
 const VOCAB = 512
 const D_MODEL = 64
 
@@ -69,6 +80,7 @@ const sweepStart = performance.now()
 for (const id of values.presets!.split(',')) {
   const model = modelFor(id)
   const spec = trainSpec()
+  const budget = budgets.get(id) ?? defaultBudget
   const started = performance.now()
   let best = 0
   let tokensPerSecond = 0
@@ -94,6 +106,7 @@ for (const id of values.presets!.split(',')) {
     status: summary.status,
     steps: summary.steps,
     wall_seconds: Math.round(seconds * 10) / 10,
+    budget_seconds: budget,
     final_accuracy: lastEval?.headline ?? null,
     best_accuracy: best,
     reached_0_99: best >= 0.99,
@@ -110,7 +123,7 @@ const info = loadAddon().info()
 const result = {
   benchmark: 'mqar-recall',
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, blas: info.blas, engine: info.version, node: process.versions.node },
-  settings: { seq_len: T, num_kv_pairs: pairs, vocab_size: VOCAB, d_model: D_MODEL, layers: 2, batch_size: 64, budget_seconds_per_preset: budget, spec: trainSpec() },
+  settings: { seq_len: T, num_kv_pairs: pairs, vocab_size: VOCAB, d_model: D_MODEL, layers: 2, batch_size: 64, train_spec: trainSpec() },
   sweep_seconds: Math.round((performance.now() - sweepStart) / 1000),
   rows,
 }

@@ -47,6 +47,8 @@ class Backend {
   virtual void copy_to_host(const Tensor& src, void* dst, size_t bytes) = 0;
   virtual void fill(Tensor& dst, double value) = 0;
   virtual void synchronize() {}
+  // Returns cached free memory to the system (backends that cache).
+  virtual void trim_cache() {}
 
   Tensor from_host(const Shape& shape, DType dtype, const void* src);
 

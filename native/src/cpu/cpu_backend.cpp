@@ -9,6 +9,7 @@
 #include <string>
 
 #include "blas.h"
+#include "block_cache.h"
 #include "parallel.h"
 
 #if defined(__APPLE__)
@@ -23,6 +24,8 @@ namespace linea {
 namespace {
 
 constexpr size_t kAlignment = 64;  // one cache line; also what AVX-512 loads like
+// Freed blocks kept for reuse: an eighth of the machine's memory, at most 4 GiB.
+constexpr size_t kMaxCacheBytes = size_t(4) << 30;
 
 std::string cpu_model_name() {
 #if defined(__APPLE__)
@@ -62,7 +65,7 @@ int64_t physical_memory_bytes() {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend() {
+  CpuBackend() : cache_(kAlignment, std::min(kMaxCacheBytes, static_cast<size_t>(physical_memory_bytes() / 8))) {
     use_single_threaded_blas();
     register_cpu_mixer_kernels(*this);
     register_cpu_feature_map_kernels(*this);
@@ -95,7 +98,7 @@ class CpuBackend final : public Backend {
     const size_t bytes = t.bytes();
     // Round up: aligned allocation wants a multiple of the alignment; 0 bytes still gets a block.
     const size_t padded = (bytes + kAlignment - 1) / kAlignment * kAlignment + kAlignment;
-    void* data = ::operator new(padded, std::align_val_t(kAlignment), std::nothrow);
+    void* data = cache_.take(padded);
     if (!data)
       throw OpError("out of memory on the CPU: asked for " + std::to_string(bytes) + " bytes for a tensor of shape " +
                     shape_str(shape) + " (" + dtype_name(dtype) + "), with " + std::to_string(memory().bytes_in_use) +
@@ -104,8 +107,8 @@ class CpuBackend final : public Backend {
     buffer->data = data;
     buffer->bytes = bytes;
     buffer->device = DeviceKind::cpu;
-    buffer->release = [this](void* p, size_t n) {
-      ::operator delete(p, std::align_val_t(kAlignment));
+    buffer->release = [this, padded](void* p, size_t n) {
+      cache_.give(p, padded);
       count_free(n);
     };
     count_alloc(bytes);
@@ -123,6 +126,8 @@ class CpuBackend final : public Backend {
     if (bytes) std::memcpy(dst, src.buffer->data, bytes);
   }
 
+  void trim_cache() override { cache_.trim(); }
+
   void fill(Tensor& dst, double value) override {
     const int64_t n = dst.numel();
     if (dst.dtype == DType::f32) {
@@ -139,6 +144,8 @@ class CpuBackend final : public Backend {
     }
   }
 
+ private:
+  BlockCache cache_;
 };
 
 }  // namespace
