@@ -11,12 +11,25 @@ export const DemoForwardParamsSchema = z.strictObject({
   seed: z.number().int().min(0).max(2 ** 31 - 1),
 })
 
+/** A saved spec's name: becomes a file name, so letters, digits, -, _ and spaces only. */
+const SpecName = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9 _-]*$/, 'may hold letters, digits, spaces, - and _ only, starting with a letter or digit')
+
 /** Each call: its parameter schema. Results are typed in labapi.ts. */
 export const LAB_API_METHODS = {
   engineInfo: z.strictObject({}),
   validateModelSpec: z.strictObject({ spec: z.unknown() }),
   validateTrainSpec: z.strictObject({ spec: z.unknown() }),
   demoForward: DemoForwardParamsSchema,
+  listPresets: z.strictObject({}),
+  estimateModel: z.strictObject({ spec: z.unknown(), contextLength: z.number().int().min(1).max(1 << 24) }),
+  workspaceInfo: z.strictObject({}),
+  listModelSpecs: z.strictObject({}),
+  saveModelSpec: z.strictObject({ name: SpecName, spec: z.unknown() }),
+  loadModelSpec: z.strictObject({ name: SpecName }),
 } as const
 
 export type LabApiMethod = keyof typeof LAB_API_METHODS

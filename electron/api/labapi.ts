@@ -55,6 +55,42 @@ export interface DemoForwardResult {
   elapsedMs: number
 }
 
+/** Costs of a model at one context length (decoding one token there). */
+export interface CostAtContext {
+  context: number
+  /** Recurrent state (linear layers) plus KV cache (softmax layers), per sequence. */
+  stateBytes: number
+  /** Forward FLOPs for one token at this context. */
+  flopsPerToken: number
+  /** Parameters plus state. */
+  memoryBytes: number
+}
+
+export interface LayerEstimate {
+  index: number
+  kind: 'linear' | 'softmax'
+  params: number
+  stateBytes: number
+  flopsPerToken: number
+}
+
+export interface ModelEstimate {
+  contextLength: number
+  bytesPerElement: number
+  layers: LayerEstimate[]
+  embeddingAndHeadParams: number
+  totalParams: number
+  model: CostAtContext
+  /** A softmax Transformer of the same width, depth and vocabulary. */
+  transformer: CostAtContext & { totalParams: number }
+  curve: { model: CostAtContext; transformer: CostAtContext }[]
+}
+
+export interface SavedSpecInfo {
+  name: string
+  modifiedMs: number
+}
+
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: SpecError[] }
 
 export interface LabApiResults {
@@ -62,6 +98,12 @@ export interface LabApiResults {
   validateModelSpec: ValidationResult<ModelSpec>
   validateTrainSpec: ValidationResult<TrainSpec>
   demoForward: DemoForwardResult
+  listPresets: ModelSpec[]
+  estimateModel: ModelEstimate
+  workspaceInfo: { path: string }
+  listModelSpecs: SavedSpecInfo[]
+  saveModelSpec: SavedSpecInfo
+  loadModelSpec: ModelSpec
 }
 
 export type DemoForwardParams = LabApiParams<'demoForward'>
@@ -86,7 +128,18 @@ export type LabApiHandlers = {
   [M in LabApiMethod]: (params: LabApiParams<M>) => Promise<LabApiResults[M]>
 }
 
-export const LAB_API_METHOD_NAMES = ['engineInfo', 'validateModelSpec', 'validateTrainSpec', 'demoForward'] as const
+export const LAB_API_METHOD_NAMES = [
+  'engineInfo',
+  'validateModelSpec',
+  'validateTrainSpec',
+  'demoForward',
+  'listPresets',
+  'estimateModel',
+  'workspaceInfo',
+  'listModelSpecs',
+  'saveModelSpec',
+  'loadModelSpec',
+] as const
 
 // Compile-time check that the names above and the schema table agree.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never

@@ -63,6 +63,8 @@ function message(issue: Issue, value: unknown): string {
       if (issue.origin === 'array') return `has ${(value as unknown[]).length} items; at most ${issue.maximum} allowed`
       if (issue.origin === 'string') return `is too long; at most ${issue.maximum} characters`
       return `${show(value)} is too large; valid: ${issue.inclusive === false ? '<' : '<='} ${issue.maximum}`
+    case 'invalid_format':
+      return `${show(value)} ${issue.message}`
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`
     case 'invalid_union':

@@ -9,7 +9,8 @@ commands:
   train <model.json> <train.json> --out <dir> [--resume <checkpoint>]
                          train a model; progress bar, metrics.jsonl and checkpoints in <dir>
   presets [--json]       the preset ModelSpecs
-  serve [--port N]       headless mode: serve the app and the LabApi on 127.0.0.1
+  serve [--port N] [--workspace <dir>]
+                         headless mode: serve the app and the LabApi on 127.0.0.1
                          (prints the URL to open; opens nothing)
   help                   this text
 `
@@ -62,7 +63,7 @@ const COMMANDS: Record<
     },
   },
   serve: {
-    options: { port: { type: 'string' } },
+    options: { port: { type: 'string' }, workspace: { type: 'string' } },
     run: async (values) => {
       let port = 0
       if (values.port !== undefined) {
@@ -71,8 +72,8 @@ const COMMANDS: Record<
           throw new UsageError(`--port ${String(values.port)} is not a port number; valid: 0 (any free port) to 65535`)
       }
       const { startHeadless } = await import('../services/headless')
-      const app = await startHeadless({ port })
-      process.stdout.write(`Linea is serving on ${app.server.url}\nOpen: ${app.server.launchUrl}\n`)
+      const app = await startHeadless({ port, workspace: values.workspace as string | undefined })
+      process.stdout.write(`Linea is serving on ${app.server.url}\nworkspace: ${app.workspace.root}\nOpen: ${app.server.launchUrl}\n`)
       await new Promise<void>((resolve) => {
         const stop = () => resolve()
         process.once('SIGINT', stop)

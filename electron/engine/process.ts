@@ -3,6 +3,7 @@
 // mode) or Electron's utilityProcess; a crash here ends only this process.
 import { selectBackend } from './backend-select'
 import { demoForward } from './demo'
+import { estimateModel } from './estimate'
 import { engineInfo } from './info'
 import { nativeBackend } from './native-backend'
 import type { EngineErrorBody, EngineMethods, EngineToHost, HostToEngine, TrainEvents, TrainParams } from './protocol'
@@ -40,6 +41,7 @@ async function train(params: TrainParams) {
 const handlers: Handlers = {
   info: () => engineInfo(),
   demoForward: (params) => demoForward(nativeBackend(params.backend ?? 'cpu'), params),
+  estimate: ({ spec, contextLength }) => estimateModel(spec, contextLength),
   train,
 }
 

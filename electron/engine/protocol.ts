@@ -1,6 +1,6 @@
 // Messages between the main process and an engine process (one per job).
 // The engine answers calls by id and may push events at any time.
-import type { DemoForwardParams, DemoForwardResult, EngineInfo } from '../api/labapi'
+import type { DemoForwardParams, DemoForwardResult, EngineInfo, ModelEstimate } from '../api/labapi'
 import type { ModelSpec } from '../api/model-spec'
 import type { TrainSpec } from '../api/train-spec'
 import type { EvalProgress, StepProgress, TrainSummary } from './train/trainer'
@@ -25,6 +25,8 @@ export interface TrainEvents {
 export interface EngineMethods {
   info(params: Record<string, never>): EngineInfo
   demoForward(params: DemoForwardParams & { backend?: string }): DemoForwardResult
+  /** Parameters, state and FLOPs of a (validated) spec, and of a same-width Transformer. */
+  estimate(params: { spec: ModelSpec; contextLength: number }): ModelEstimate
   /** Trains until done, early stop or cancel; streams TrainEvents. */
   train(params: TrainParams): TrainSummary
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { projectRoot } from '../engine/project-root'
 import { forkLauncher } from '../jobs/engine-process'
 import { startServer, type RunningServer } from '../server/server'
+import { defaultWorkspacePath, Workspace } from '../workspace/workspace'
 import { EngineService } from './engine-service'
 import { LabEventBus } from './events'
 import { createLabHandlers } from './lab-service'
@@ -11,13 +12,22 @@ import { createLabHandlers } from './lab-service'
 export interface HeadlessApp {
   server: RunningServer
   engine: EngineService
+  workspace: Workspace
   close(): Promise<void>
 }
 
-export async function startHeadless(options: { port?: number; staticDir?: string } = {}): Promise<HeadlessApp> {
+export interface HeadlessOptions {
+  port?: number
+  staticDir?: string
+  /** The workspace folder; default: LINEA_WORKSPACE, else ~/Linea/workspace. */
+  workspace?: string
+}
+
+export async function startHeadless(options: HeadlessOptions = {}): Promise<HeadlessApp> {
   const events = new LabEventBus()
   const engine = new EngineService(forkLauncher(), events)
-  const handlers = createLabHandlers({ engine })
+  const workspace = new Workspace(options.workspace ?? defaultWorkspacePath())
+  const handlers = createLabHandlers({ engine, workspace })
   const server = await startServer({
     handlers,
     events,
@@ -27,6 +37,7 @@ export async function startHeadless(options: { port?: number; staticDir?: string
   return {
     server,
     engine,
+    workspace,
     close: async () => {
       await server.close()
       engine.stop()

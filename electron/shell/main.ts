@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { LabEventBus } from '../services/events'
 import { EngineService } from '../services/engine-service'
 import { createLabHandlers } from '../services/lab-service'
+import { defaultWorkspacePath, Workspace } from '../workspace/workspace'
 import { createIpcHandlers, type IpcSender } from './ipc-handlers'
 import { registerAppScheme, serveRenderer } from './renderer-protocol'
 import { utilityLauncher } from './utility-launcher'
@@ -46,7 +47,7 @@ app.whenReady().then(() => {
   serveRenderer(join(outDir, 'renderer'))
   const events = new LabEventBus()
   const engine = new EngineService(utilityLauncher(join(outDir, 'main', 'engine-process.js')), events)
-  const handlers = createLabHandlers({ engine })
+  const handlers = createLabHandlers({ engine, workspace: new Workspace(defaultWorkspacePath()) })
   for (const [channel, handler] of createIpcHandlers(handlers)) {
     ipcMain.handle(channel, (event, params) => handler(senderOf(event), params))
   }

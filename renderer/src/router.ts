@@ -1,4 +1,5 @@
 import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router'
+import ComposeView from './views/ComposeView.vue'
 import EngineView from './views/EngineView.vue'
 import PlaceholderView from './views/PlaceholderView.vue'
 
@@ -11,9 +12,15 @@ export const SCREENS = [
 ] as const
 
 const routes: RouteRecordRaw[] = [
-  { path: '/', redirect: '/engine' },
+  { path: '/', redirect: '/compose' },
   { path: '/engine', name: 'engine', component: EngineView, meta: { title: 'Engine' } },
-  ...SCREENS.map((s) => ({ path: s.path, name: s.name, component: PlaceholderView, meta: { title: s.title, what: s.what } })),
+  { path: '/compose', name: 'compose', component: ComposeView, meta: { title: 'Compose' } },
+  ...SCREENS.filter((s) => s.name !== 'compose').map((s) => ({
+    path: s.path,
+    name: s.name,
+    component: PlaceholderView,
+    meta: { title: s.title, what: s.what },
+  })),
 ]
 
 export const router = createRouter({ history: createWebHashHistory(), routes })

@@ -37,6 +37,7 @@ describe('engine screen', () => {
   it('shows the CPU backend and a chart from a real forward pass', async () => {
     await page.goto(served.launchUrl)
     expect(page.url()).not.toContain('token=') // traded for a cookie
+    await page.goto(`${served.url}#/engine`)
     await page.waitForSelector('[data-testid=engine-devices] td:text-is("cpu")')
     expect(await page.textContent('[data-testid=engine-backends]')).toContain('cpu')
     await page.waitForSelector('[data-testid=demo-summary]')
@@ -64,8 +65,8 @@ describe('engine screen', () => {
   })
 
   it('navigates between screens', async () => {
-    await page.click('[data-testid=nav-compose]')
-    await page.waitForSelector('h1:text-is("Compose")')
+    await page.click('[data-testid=nav-train]')
+    await page.waitForSelector('h1:text-is("Train")')
     await page.click('[data-testid=nav-engine]')
     await page.waitForSelector('[data-testid=engine-info]')
   })

@@ -1,21 +1,27 @@
 // Starts the built app in headless mode exactly as `npm run serve` does
 // (node out/main/cli.js serve) and reads the URL it prints.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { projectRoot } from '../../electron/engine/project-root'
 
 export interface Served {
+  workspace: string
   url: string
   launchUrl: string
   process: ChildProcess
   stop(): Promise<void>
 }
 
-export async function serveBuiltApp(): Promise<Served> {
+/** Serves with a fresh temporary workspace unless one is given. */
+export async function serveBuiltApp(workspace = mkdtempSync(join(tmpdir(), 'linea-e2e-ws-'))): Promise<Served> {
   const cli = join(projectRoot(), 'out', 'main', 'cli.js')
   if (!existsSync(cli)) throw new Error(`the app is not built (no ${cli}); run: npm run build`)
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0'], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--workspace', workspace], {
+    cwd: projectRoot(),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const launchUrl = await new Promise<string>((resolve, reject) => {
     let out = ''
     const timer = setTimeout(() => reject(new Error(`linea serve printed no URL within 20 s:\n${out}`)), 20_000)
@@ -30,6 +36,7 @@ export async function serveBuiltApp(): Promise<Served> {
     child.once('exit', (code) => reject(new Error(`linea serve exited with code ${code}:\n${out}`)))
   })
   return {
+    workspace,
     url: launchUrl.replace(/\?token=.*$/, ''),
     launchUrl,
     process: child,

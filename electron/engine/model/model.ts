@@ -36,13 +36,15 @@ export class Model {
   private readonly finalNorm: Tensor
   private readonly head: Tensor
 
+  /** With materialize false, parameters are shapes only (for estimates). */
   constructor(
     readonly spec: ModelSpec,
     readonly backend: Backend,
     readonly dtype: FloatDType,
     seed: number,
+    materialize = true,
   ) {
-    this.params = new ParamStore(backend, dtype, new Rng(seed))
+    this.params = new ParamStore(backend, dtype, new Rng(seed), materialize)
     const d = spec.d_model
     const n = spec.layers.length
     // GPT-2: residual-stream output projections scaled by 1/sqrt(2 · layers)

@@ -3,7 +3,7 @@
 // weights are stored as PyTorch does, (out, in), so checkpoints load there.
 import type { Backend } from '../backend'
 import { Rng } from '../random'
-import type { FloatDType, HostArray, Tensor } from '../tensor'
+import { Tensor, type FloatDType, type HostArray } from '../tensor'
 
 export interface Param {
   name: string
@@ -56,15 +56,26 @@ export const init = {
 export class ParamStore {
   readonly params = new Map<string, Param>()
 
+  /**
+   * With `materialize` false the store only records names and shapes (tensors
+   * without memory): estimates count parameters with the very code that builds
+   * the model, at no cost.
+   */
   constructor(
     readonly backend: Backend,
     readonly dtype: FloatDType,
     private readonly rng: Rng,
+    private readonly materialize = true,
   ) {}
 
   create(name: string, shape: readonly number[], initializer: Init, options: { decay?: boolean; trainable?: boolean } = {}): Tensor {
     if (this.params.has(name)) throw new Error(`parameter ${name} is created twice`)
     const n = shape.reduce((a, b) => a * b, 1)
+    if (!this.materialize) {
+      const tensor = new Tensor(this.backend, undefined, [...shape], this.dtype)
+      this.params.set(name, { name, tensor, decay: options.decay ?? shape.length >= 2, trainable: options.trainable ?? true })
+      return tensor
+    }
     const values = initializer(this.rng, n, shape)
     if (values.length !== n) throw new Error(`initializer of ${name} gave ${values.length} values for shape [${shape.join(', ')}]`)
     const host: HostArray = this.dtype === 'f32' ? Float32Array.from(values) : Float64Array.from(values)
@@ -92,7 +103,7 @@ export class ParamStore {
   }
 
   dispose(): void {
-    for (const p of this.params.values()) p.tensor.dispose()
+    if (this.materialize) for (const p of this.params.values()) p.tensor.dispose()
     this.params.clear()
   }
 }

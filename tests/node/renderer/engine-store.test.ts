@@ -6,13 +6,17 @@ import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
+import { Workspace } from '../../../electron/workspace/workspace'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { localLabApi } from '../../../electron/services/local-api'
 import { setLabApi } from '../../../renderer/src/api/client'
 import { useEngineStore } from '../../../renderer/src/stores/engine'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
-setLabApi(localLabApi(createLabHandlers({ engine }), events))
+setLabApi(localLabApi(createLabHandlers({ engine, workspace: new Workspace(mkdtempSync(join(tmpdir(), 'linea-ws-'))) }), events))
 afterAll(() => {
   engine.stop()
   setLabApi(undefined)

@@ -15,7 +15,7 @@ let token: string
 beforeAll(async () => {
   const staticDir = mkdtempSync(join(tmpdir(), 'linea-static-'))
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>Linea test page</title>')
-  app = await startHeadless({ staticDir })
+  app = await startHeadless({ staticDir, workspace: mkdtempSync(join(tmpdir(), 'linea-ws-')) })
   base = app.server.url.replace(/\/$/, '')
   token = app.server.token
 })

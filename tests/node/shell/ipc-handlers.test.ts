@@ -6,10 +6,14 @@ import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
+import { Workspace } from '../../../electron/workspace/workspace'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createIpcHandlers } from '../../../electron/shell/ipc-handlers'
 
 const engine = new EngineService(forkLauncher(), new LabEventBus())
-const table = createIpcHandlers(createLabHandlers({ engine }))
+const table = createIpcHandlers(createLabHandlers({ engine, workspace: new Workspace(mkdtempSync(join(tmpdir(), 'linea-ws-'))) }))
 afterAll(() => engine.stop())
 
 describe('IPC handlers', () => {

@@ -1,0 +1,94 @@
+// The block diagram of one layer as data: boxes in rows, drawn by
+// LayerDiagram.vue as SVG. Only what is switched on appears.
+import type { Layer } from '../../../electron/api/model-spec'
+
+export interface DiagramBox {
+  id: string
+  label: string
+  row: number
+  col: number
+  /** Visual role, for colour. */
+  role: 'io' | 'proj' | 'map' | 'gate' | 'state' | 'norm' | 'op'
+}
+
+export interface Diagram {
+  boxes: DiagramBox[]
+  /** Edges between box ids. */
+  edges: [string, string][]
+  rows: number
+  cols: number
+}
+
+export function layerDiagram(layer: Layer): Diagram {
+  const boxes: DiagramBox[] = []
+  const edges: [string, string][] = []
+  const add = (b: DiagramBox) => boxes.push(b)
+  add({ id: 'x', label: 'x (pre-norm)', row: 0, col: 1, role: 'io' })
+  if (layer.kind === 'softmax') {
+    add({ id: 'qkv', label: 'q, k, v projections', row: 1, col: 1, role: 'proj' })
+    let last = 'qkv'
+    if (layer.rotary) {
+      add({ id: 'rope', label: 'rotary positions', row: 2, col: 1, role: 'map' })
+      edges.push(['qkv', 'rope'])
+      last = 'rope'
+    }
+    add({ id: 'attn', label: layer.window ? `softmax attention, window ${layer.window}` : 'causal softmax attention', row: 3, col: 1, role: 'state' })
+    add({ id: 'out', label: 'output projection', row: 4, col: 1, role: 'proj' })
+    add({ id: 'res', label: '+ residual', row: 5, col: 1, role: 'io' })
+    edges.push(['x', 'qkv'], [last, 'attn'], ['attn', 'out'], ['out', 'res'], ['x', 'res'])
+    return { boxes, edges, rows: 6, cols: 3 }
+  }
+  add({ id: 'qkv', label: 'q, k, v projections', row: 1, col: 1, role: 'proj' })
+  edges.push(['x', 'qkv'])
+  let last = 'qkv'
+  if (layer.short_conv > 0) {
+    add({ id: 'conv', label: `short conv (${layer.short_conv}) + silu`, row: 2, col: 1, role: 'op' })
+    edges.push([last, 'conv'])
+    last = 'conv'
+  }
+  if (layer.feature_map !== 'identity') {
+    add({ id: 'phi', label: `φ = ${layer.feature_map === 'l2norm' ? 'l2norm (after silu)' : layer.feature_map} on q, k`, row: 3, col: 1, role: 'map' })
+    edges.push([last, 'phi'])
+    last = 'phi'
+  }
+  const gates: string[] = []
+  if (layer.forget_gate !== 'none') {
+    add({ id: 'fg', label: `decay: ${layer.forget_gate}`, row: 3, col: 0, role: 'gate' })
+    gates.push('fg')
+  }
+  if (layer.input_gate !== 'none') {
+    add({ id: 'ig', label: `input gate: ${layer.input_gate}`, row: 2, col: 0, role: 'gate' })
+    gates.push('ig')
+  }
+  if (layer.delta_rule !== 'off') {
+    add({ id: 'beta', label: layer.delta_rule === 'negative_eigen' ? 'β ∈ (0, 2)' : 'β ∈ (0, 1)', row: 3, col: 2, role: 'gate' })
+    gates.push('beta')
+  }
+  const update = layer.delta_rule !== 'off' ? 'S ← (I − β k kᵀ) S′ + β k vᵀ' : 'S ← S′ + w k vᵀ'
+  add({ id: 'state', label: layer.forget_gate !== 'none' ? `S′ = decay · S; ${update}` : update, row: 4, col: 1, role: 'state' })
+  edges.push([last, 'state'])
+  for (const g of gates) edges.push(['x', g], [g, 'state'])
+  add({ id: 'read', label: layer.denominator === 'none' ? 'o = Sᵀ q' : layer.denominator === 'sum' ? 'o = Sᵀq / (qᵀz + ε)' : 'o = Sᵀq / max(|qᵀz|, 1)', row: 5, col: 1, role: 'state' })
+  edges.push(['state', 'read'])
+  last = 'read'
+  let row = 6
+  if (layer.output_norm !== 'none') {
+    add({ id: 'onorm', label: `${layer.output_norm} per head`, row: row++, col: 1, role: 'norm' })
+    edges.push([last, 'onorm'])
+    last = 'onorm'
+  }
+  if (layer.shortcut === 'd_skip') {
+    add({ id: 'dskip', label: '+ D ⊙ x', row: row++, col: 1, role: 'op' })
+    edges.push([last, 'dskip'])
+    last = 'dskip'
+  }
+  if (layer.output_gate === 'swish') {
+    add({ id: 'og', label: '⊙ swish(x W_g)', row: row++, col: 1, role: 'gate' })
+    edges.push([last, 'og'], ['x', 'og'])
+    last = 'og'
+  }
+  add({ id: 'out', label: 'output projection', row: row++, col: 1, role: 'proj' })
+  add({ id: 'res', label: '+ residual', row: row++, col: 1, role: 'io' })
+  edges.push([last, 'out'], ['out', 'res'], ['x', 'res'])
+  return { boxes, edges, rows: row, cols: 3 }
+}

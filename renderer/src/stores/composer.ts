@@ -1,0 +1,235 @@
+// The composer's state: the ModelSpec being edited, its history (undo/redo),
+// the preset it started from, the selected layer, validation by the engine's
+// own schema, estimates from the engine, and saving to the workspace.
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { ModelEstimate, SavedSpecInfo } from '../../../electron/api/labapi'
+import { ModelSpecSchema, type ModelSpec, type Placement } from '../../../electron/api/model-spec'
+import { formatPath, validateWith, type SpecError } from '../../../electron/api/validate'
+import { labApi } from '../api/client'
+import {
+  applyToAll,
+  deleteLayer,
+  diffAgainstPreset,
+  duplicateLayer,
+  moveLayer,
+  setHybrid,
+  setLayerCount,
+  setLayerField,
+  setLayerKind,
+  setModelField,
+} from '../composer/spec-edit'
+
+const HISTORY_LIMIT = 200
+export const LAST_SAVED_KEY = 'linea.composer.lastSaved'
+
+function storage(): Storage | undefined {
+  return (globalThis as { localStorage?: Storage }).localStorage
+}
+
+export const useComposerStore = defineStore('composer', () => {
+  const presets = shallowRef<ModelSpec[]>([])
+  // Replaced whole on every edit (the edits are pure), so no deep reactivity.
+  const spec = shallowRef<ModelSpec | null>(null)
+  const presetId = ref<string | null>(null)
+  const selected = ref(0)
+  const past = ref<string[]>([])
+  const future = ref<string[]>([])
+  const estimate = shallowRef<ModelEstimate | null>(null)
+  const estimateError = ref('')
+  const contextLength = ref(8192)
+  const saved = ref<SavedSpecInfo[]>([])
+  const savedName = ref('')
+  const status = ref('')
+  const error = ref('')
+  let estimateTimer: ReturnType<typeof setTimeout> | undefined
+  let estimateSeq = 0
+
+  const validation = computed(() => (spec.value ? validateWith(ModelSpecSchema, spec.value) : null))
+  const errors = computed<SpecError[]>(() => (validation.value && !validation.value.ok ? validation.value.errors : []))
+  /** path → message, for marking controls ("layers[2].heads"). */
+  const errorAt = computed(() => new Map(errors.value.map((e) => [e.path, e.message])))
+  const valid = computed(() => spec.value !== null && errors.value.length === 0)
+  const preset = computed(() => presets.value.find((p) => p.preset === presetId.value) ?? null)
+  const diff = computed(() => (spec.value && preset.value ? diffAgainstPreset(spec.value, preset.value) : null))
+  const canUndo = computed(() => past.value.length > 0)
+  const canRedo = computed(() => future.value.length > 0)
+
+  function layerError(index: number, field: string): string | undefined {
+    return errorAt.value.get(formatPath(['layers', index, field]))
+  }
+
+  /** Replaces the spec, recording the previous one for undo. */
+  function commit(next: ModelSpec, record = true): void {
+    if (record && spec.value) {
+      past.value.push(JSON.stringify(spec.value))
+      if (past.value.length > HISTORY_LIMIT) past.value.shift()
+      future.value = []
+    }
+    spec.value = next
+    if (selected.value >= next.layers.length) selected.value = next.layers.length - 1
+    scheduleEstimate()
+  }
+
+  function undo(): void {
+    const prev = past.value.pop()
+    if (!prev || !spec.value) return
+    future.value.push(JSON.stringify(spec.value))
+    commit(JSON.parse(prev), false)
+  }
+
+  function redo(): void {
+    const next = future.value.pop()
+    if (!next || !spec.value) return
+    past.value.push(JSON.stringify(spec.value))
+    commit(JSON.parse(next), false)
+  }
+
+  const edit = (fn: (s: ModelSpec) => ModelSpec) => {
+    if (spec.value) commit(fn(spec.value))
+  }
+
+  async function loadPresets(): Promise<void> {
+    presets.value = await labApi().listPresets({})
+  }
+
+  function startFromPreset(id: string): void {
+    const p = presets.value.find((x) => x.preset === id)
+    if (!p) return
+    presetId.value = id
+    selected.value = 0
+    commit(structuredClone(p))
+  }
+
+  /** Replaces the spec from the JSON view; invalid JSON changes nothing and says why. */
+  function setText(text: string): string {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (err) {
+      return `not valid JSON: ${(err as Error).message}`
+    }
+    if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as ModelSpec).layers)) return 'not a ModelSpec: it needs a layers array'
+    commit(parsed as ModelSpec)
+    return ''
+  }
+
+  function scheduleEstimate(): void {
+    clearTimeout(estimateTimer)
+    estimateTimer = setTimeout(() => void refreshEstimate(), 150)
+  }
+
+  async function refreshEstimate(): Promise<void> {
+    if (!spec.value || !valid.value) {
+      estimate.value = null
+      estimateError.value = ''
+      return
+    }
+    const seq = ++estimateSeq
+    try {
+      const e = await labApi().estimateModel({ spec: spec.value, contextLength: contextLength.value })
+      if (seq === estimateSeq) {
+        estimate.value = e
+        estimateError.value = ''
+      }
+    } catch (err) {
+      if (seq === estimateSeq) estimateError.value = (err as Error).message
+    }
+  }
+
+  function setContextLength(n: number): void {
+    contextLength.value = Math.max(1, Math.round(n))
+    scheduleEstimate()
+  }
+
+  async function refreshSaved(): Promise<void> {
+    saved.value = await labApi().listModelSpecs({})
+  }
+
+  async function save(name: string): Promise<boolean> {
+    error.value = ''
+    if (!spec.value || !valid.value) {
+      error.value = 'fix the marked fields before saving'
+      return false
+    }
+    try {
+      await labApi().saveModelSpec({ name, spec: spec.value })
+      savedName.value = name
+      storage()?.setItem(LAST_SAVED_KEY, name)
+      status.value = `saved as ${name}`
+      await refreshSaved()
+      return true
+    } catch (err) {
+      error.value = (err as Error).message
+      return false
+    }
+  }
+
+  async function load(name: string): Promise<boolean> {
+    error.value = ''
+    try {
+      const loaded = await labApi().loadModelSpec({ name })
+      presetId.value = loaded.preset ?? null
+      savedName.value = name
+      storage()?.setItem(LAST_SAVED_KEY, name)
+      selected.value = 0
+      commit(loaded)
+      status.value = `loaded ${name}`
+      return true
+    } catch (err) {
+      error.value = (err as Error).message
+      return false
+    }
+  }
+
+  /** First visit: presets, saved specs, and the last saved spec (or the GLA preset). */
+  async function init(): Promise<void> {
+    if (spec.value) return
+    await Promise.all([loadPresets(), refreshSaved()])
+    const last = storage()?.getItem(LAST_SAVED_KEY)
+    if (last && saved.value.some((s) => s.name === last) && (await load(last))) return
+    startFromPreset(presets.value.some((p) => p.preset === 'gla') ? 'gla' : (presets.value[0]?.preset ?? ''))
+  }
+
+  return {
+    presets,
+    spec,
+    presetId,
+    preset,
+    selected,
+    estimate,
+    estimateError,
+    contextLength,
+    saved,
+    savedName,
+    status,
+    error,
+    errors,
+    errorAt,
+    valid,
+    diff,
+    canUndo,
+    canRedo,
+    layerError,
+    init,
+    loadPresets,
+    startFromPreset,
+    setText,
+    undo,
+    redo,
+    refreshEstimate,
+    setContextLength,
+    refreshSaved,
+    save,
+    load,
+    setModelField: <K extends Parameters<typeof setModelField>[1]>(field: K, value: ModelSpec[K]) => edit((s) => setModelField(s, field, value)),
+    setLayerCount: (n: number) => edit((s) => setLayerCount(s, n)),
+    setHybrid: (ratio: number, placement: Placement) => edit((s) => setHybrid(s, ratio, placement)),
+    setLayerField: (index: number, field: string, value: unknown) => edit((s) => setLayerField(s, index, field, value)),
+    setLayerKind: (index: number, kind: 'linear' | 'softmax') => edit((s) => setLayerKind(s, index, kind)),
+    applyToAll: (from: number, field: string) => edit((s) => applyToAll(s, from, field)),
+    moveLayer: (from: number, to: number) => edit((s) => moveLayer(s, from, to)),
+    duplicateLayer: (index: number) => edit((s) => duplicateLayer(s, index)),
+    deleteLayer: (index: number) => edit((s) => deleteLayer(s, index)),
+  }
+})

@@ -1,0 +1,97 @@
+// The composer store against the real services (engine process, workspace
+// folder), each test with a fresh Pinia.
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createPinia, setActivePinia } from 'pinia'
+import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { forkLauncher } from '../../../electron/jobs/engine-process'
+import { EngineService } from '../../../electron/services/engine-service'
+import { LabEventBus } from '../../../electron/services/events'
+import { createLabHandlers } from '../../../electron/services/lab-service'
+import { localLabApi } from '../../../electron/services/local-api'
+import { Workspace } from '../../../electron/workspace/workspace'
+import { setLabApi } from '../../../renderer/src/api/client'
+import { useComposerStore } from '../../../renderer/src/stores/composer'
+
+const events = new LabEventBus()
+const engine = new EngineService(forkLauncher(), events)
+const workspace = new Workspace(mkdtempSync(join(tmpdir(), 'linea-composer-')))
+setLabApi(localLabApi(createLabHandlers({ engine, workspace }), events))
+afterAll(() => {
+  engine.stop()
+  setLabApi(undefined)
+})
+beforeEach(() => setActivePinia(createPinia()))
+
+const settle = () => new Promise((r) => setTimeout(r, 400))
+
+describe('composer store', () => {
+  it('starts from the GLA preset with estimates from the engine', async () => {
+    const c = useComposerStore()
+    await c.init()
+    expect(c.presetId).toBe('gla')
+    expect(c.presets.length).toBeGreaterThanOrEqual(13)
+    await settle()
+    await c.refreshEstimate()
+    expect(c.estimate!.layers).toHaveLength(2)
+    expect(c.estimate!.totalParams).toBeGreaterThan(0)
+    // the Transformer's KV cache grows with context; GLA's state does not
+    const curve = c.estimate!.curve
+    expect(curve.at(-1)!.transformer.stateBytes).toBeGreaterThan(curve[0]!.transformer.stateBytes * 1000)
+    expect(curve.at(-1)!.model.stateBytes).toBe(curve[0]!.model.stateBytes)
+  })
+
+  it('undo and redo walk the history, and a new edit clears redo', async () => {
+    const c = useComposerStore()
+    await c.init()
+    const original = JSON.stringify(c.spec)
+    c.setLayerCount(8)
+    c.setHybrid(0.25, 'interleave')
+    expect(c.spec!.layers.map((l) => l.kind)).toEqual(['linear', 'linear', 'linear', 'softmax', 'linear', 'linear', 'linear', 'softmax'])
+    c.undo()
+    expect(c.spec!.layers).toHaveLength(8)
+    expect(c.spec!.layers.every((l) => l.kind === 'linear')).toBe(true)
+    c.undo()
+    expect(JSON.stringify(c.spec)).toBe(original)
+    expect(c.canUndo).toBe(false)
+    c.redo()
+    expect(c.spec!.layers).toHaveLength(8)
+    c.setLayerField(0, 'short_conv', 4)
+    expect(c.canRedo).toBe(false)
+  })
+
+  it('marks invalid fields from the engine schema, refuses to save them, and saves a valid spec exactly', async () => {
+    const c = useComposerStore()
+    await c.init()
+    c.setLayerField(0, 'heads', 3)
+    expect(c.valid).toBe(false)
+    expect(c.layerError(0, 'heads')).toBe('3 does not divide d_model 128')
+    expect(await c.save('broken')).toBe(false)
+    expect(c.error).toBe('fix the marked fields before saving')
+    c.undo()
+    expect(c.valid).toBe(true)
+    c.setLayerField(1, 'delta_rule', 'on')
+    expect(await c.save('mine')).toBe(true)
+    const onDisk = JSON.parse(readFileSync(join(workspace.specsDir, 'mine.json'), 'utf8'))
+    expect(onDisk).toEqual(c.spec)
+    // a fresh store (a reloaded page) restores what was saved
+    const before = JSON.stringify(c.spec)
+    setActivePinia(createPinia())
+    const again = useComposerStore()
+    await again.load('mine')
+    expect(JSON.stringify(again.spec)).toBe(before)
+    expect(await again.load('nope')).toBe(false)
+    expect(again.error).toContain("no spec named 'nope'")
+  })
+
+  it('edits the spec as JSON, refusing text that is not JSON', async () => {
+    const c = useComposerStore()
+    await c.init()
+    const text = JSON.stringify({ ...c.spec, d_model: 64 })
+    expect(c.setText(text)).toBe('')
+    expect(c.spec!.d_model).toBe(64)
+    expect(c.setText('{ not json')).toMatch(/^not valid JSON/)
+    expect(c.spec!.d_model).toBe(64)
+  })
+})
