@@ -22,10 +22,10 @@ const { values } = parseArgs({
   options: {
     'seq-len': { type: 'string', default: '128' },
     pairs: { type: 'string', default: '8' },
-    'budget-seconds': { type: 'string', default: '120' },
-    budgets: { type: 'string', default: 'transformer:300,gated-deltanet:480,hybrid:420' },
+    'budget-seconds': { type: 'string', default: '70' },
+    budgets: { type: 'string', default: 'transformer:400,gated-deltanet:560,hybrid:480' },
     presets: { type: 'string', default: 'transformer,linear-transformer,retnet,gla,mamba2,deltanet,gated-deltanet,hybrid' },
-    steps: { type: 'string', default: '4000' },
+    steps: { type: 'string', default: '3000' },
     lr: { type: 'string', default: '0.001' },
     out: { type: 'string' },
   },
