@@ -18,6 +18,9 @@ const SpecName = z
   .max(100)
   .regex(/^[A-Za-z0-9][A-Za-z0-9 _-]*$/, 'may hold letters, digits, spaces, - and _ only, starting with a letter or digit')
 
+/** A run folder's name. */
+const RunId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'is not a run id')
+
 /** Each call: its parameter schema. Results are typed in labapi.ts. */
 export const LAB_API_METHODS = {
   engineInfo: z.strictObject({}),
@@ -27,9 +30,25 @@ export const LAB_API_METHODS = {
   listPresets: z.strictObject({}),
   estimateModel: z.strictObject({ spec: z.unknown(), contextLength: z.number().int().min(1).max(1 << 24) }),
   workspaceInfo: z.strictObject({}),
+  openWorkspace: z.strictObject({ path: z.string().min(1) }),
+  recentWorkspaces: z.strictObject({}),
   listModelSpecs: z.strictObject({}),
   saveModelSpec: z.strictObject({ name: SpecName, spec: z.unknown() }),
   loadModelSpec: z.strictObject({ name: SpecName }),
+  listTemplates: z.strictObject({}),
+  startTemplate: z.strictObject({
+    id: z.string().min(1),
+    /** Values for the template's inputs, by path (e.g. "train.task.path"). */
+    inputs: z.record(z.string(), z.unknown()).optional(),
+    /** Changes to every run, by path (e.g. "train.steps": 50). */
+    overrides: z.record(z.string(), z.unknown()).optional(),
+  }),
+  startRun: z.strictObject({ name: z.string().min(1).max(200), modelSpec: z.unknown(), trainSpec: z.unknown(), specName: SpecName.optional() }),
+  listRuns: z.strictObject({}),
+  runMetrics: z.strictObject({ id: RunId }),
+  cancelRun: z.strictObject({ id: RunId }),
+  resumeRun: z.strictObject({ id: RunId }),
+  exportRunCsv: z.strictObject({ id: RunId }),
 } as const
 
 export type LabApiMethod = keyof typeof LAB_API_METHODS

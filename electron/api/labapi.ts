@@ -8,6 +8,8 @@ import type { LabApiMethod, LabApiParams } from './labapi-schemas'
 import type { SpecError } from './validate'
 import type { ModelSpec } from './model-spec'
 import type { TrainSpec } from './train-spec'
+import type { MetricsLine, MetricsRead, RunRecord } from './runs'
+import type { Template } from './template'
 
 export type { LabApiMethod, LabApiParams }
 
@@ -91,6 +93,20 @@ export interface SavedSpecInfo {
   modifiedMs: number
 }
 
+export interface WorkspaceInfo {
+  path: string
+  name: string
+  /** Files found broken when it opened (the rest opened). */
+  problems: { file: string; problem: string }[]
+}
+
+export interface RunsList {
+  runs: RunRecord[]
+  problems: { file: string; problem: string }[]
+  runningId: string | null
+  queuedIds: string[]
+}
+
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: SpecError[] }
 
 export interface LabApiResults {
@@ -100,10 +116,20 @@ export interface LabApiResults {
   demoForward: DemoForwardResult
   listPresets: ModelSpec[]
   estimateModel: ModelEstimate
-  workspaceInfo: { path: string }
+  workspaceInfo: WorkspaceInfo
+  openWorkspace: WorkspaceInfo
+  recentWorkspaces: string[]
   listModelSpecs: SavedSpecInfo[]
   saveModelSpec: SavedSpecInfo
   loadModelSpec: ModelSpec
+  listTemplates: Template[]
+  startTemplate: RunRecord[]
+  startRun: RunRecord
+  listRuns: RunsList
+  runMetrics: MetricsRead
+  cancelRun: RunRecord
+  resumeRun: RunRecord
+  exportRunCsv: { filename: string; csv: string }
 }
 
 export type DemoForwardParams = LabApiParams<'demoForward'>
@@ -112,9 +138,15 @@ export type DemoForwardParams = LabApiParams<'demoForward'>
 export interface LabEvents {
   /** The interactive engine process started or stopped. */
   'engine.status': { state: 'starting' | 'ready' | 'exited'; pid?: number; reason?: string }
+  /** A run's record changed (queued, running, progress, finished). */
+  'run.status': { run: RunRecord }
+  /** A line was appended to a run's metrics.jsonl. */
+  'run.metrics': { runId: string; line: MetricsLine }
+  /** Another workspace was opened. */
+  'workspace.changed': WorkspaceInfo
 }
 export type LabEventName = keyof LabEvents
-export const LAB_EVENT_NAMES: readonly LabEventName[] = ['engine.status']
+export const LAB_EVENT_NAMES: readonly LabEventName[] = ['engine.status', 'run.status', 'run.metrics', 'workspace.changed']
 
 /** The API as the renderer sees it: one async function per call, plus events. */
 export type LabApi = {
@@ -136,9 +168,19 @@ export const LAB_API_METHOD_NAMES = [
   'listPresets',
   'estimateModel',
   'workspaceInfo',
+  'openWorkspace',
+  'recentWorkspaces',
   'listModelSpecs',
   'saveModelSpec',
   'loadModelSpec',
+  'listTemplates',
+  'startTemplate',
+  'startRun',
+  'listRuns',
+  'runMetrics',
+  'cancelRun',
+  'resumeRun',
+  'exportRunCsv',
 ] as const
 
 // Compile-time check that the names above and the schema table agree.

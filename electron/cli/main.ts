@@ -8,6 +8,9 @@ commands:
   info [--json]          the native engine: version, backends, devices, BLAS, ops
   train <model.json> <train.json> --out <dir> [--resume <checkpoint>]
                          train a model; progress bar, metrics.jsonl and checkpoints in <dir>
+  run <workspace> <template-id | run.json> [--set path=value]... [--input path=value]...
+                         queue a template's sweep (or one run) in a workspace and train it
+  runs <workspace>       the runs of a workspace: status, task, steps, best accuracy, time
   presets [--json]       the preset ModelSpecs
   serve [--port N] [--workspace <dir>]
                          headless mode: serve the app and the LabApi on 127.0.0.1
@@ -43,6 +46,36 @@ const COMMANDS: Record<
       }
     },
   },
+  run: {
+    options: { set: { type: 'string', multiple: true }, input: { type: 'string', multiple: true } },
+    positionals: 2,
+    run: async (values, positionals) => {
+      const { runCommand } = await import('./runs')
+      const { CliInputError } = await import('./train')
+      try {
+        return await runCommand({
+          workspace: positionals[0]!,
+          what: positionals[1]!,
+          sets: (values.set as string[] | undefined) ?? [],
+          inputs: (values.input as string[] | undefined) ?? [],
+        })
+      } catch (err) {
+        if (err instanceof CliInputError) {
+          process.stderr.write(`linea: ${err.message}\n`)
+          return 2
+        }
+        throw err
+      }
+    },
+  },
+  runs: {
+    options: {},
+    positionals: 1,
+    run: async (_values, positionals) => {
+      const { listRunsCommand } = await import('./runs')
+      return listRunsCommand(positionals[0]!)
+    },
+  },
   presets: {
     options: { json: { type: 'boolean' } },
     run: async (values) => {
@@ -73,7 +106,7 @@ const COMMANDS: Record<
       }
       const { startHeadless } = await import('../services/headless')
       const app = await startHeadless({ port, workspace: values.workspace as string | undefined })
-      process.stdout.write(`Linea is serving on ${app.server.url}\nworkspace: ${app.workspace.root}\nOpen: ${app.server.launchUrl}\n`)
+      process.stdout.write(`Linea is serving on ${app.server.url}\nworkspace: ${app.workspaces.workspace.root}\nOpen: ${app.server.launchUrl}\n`)
       await new Promise<void>((resolve) => {
         const stop = () => resolve()
         process.once('SIGINT', stop)

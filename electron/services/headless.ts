@@ -4,15 +4,16 @@ import { join } from 'node:path'
 import { projectRoot } from '../engine/project-root'
 import { forkLauncher } from '../jobs/engine-process'
 import { startServer, type RunningServer } from '../server/server'
-import { defaultWorkspacePath, Workspace } from '../workspace/workspace'
+import { defaultWorkspacePath } from '../workspace/workspace'
 import { EngineService } from './engine-service'
 import { LabEventBus } from './events'
 import { createLabHandlers } from './lab-service'
+import { WorkspaceService } from './workspace-service'
 
 export interface HeadlessApp {
   server: RunningServer
   engine: EngineService
-  workspace: Workspace
+  workspaces: WorkspaceService
   close(): Promise<void>
 }
 
@@ -26,8 +27,8 @@ export interface HeadlessOptions {
 export async function startHeadless(options: HeadlessOptions = {}): Promise<HeadlessApp> {
   const events = new LabEventBus()
   const engine = new EngineService(forkLauncher(), events)
-  const workspace = new Workspace(options.workspace ?? defaultWorkspacePath())
-  const handlers = createLabHandlers({ engine, workspace })
+  const workspaces = new WorkspaceService(options.workspace ?? defaultWorkspacePath(), forkLauncher(), events)
+  const handlers = createLabHandlers({ engine, workspaces })
   const server = await startServer({
     handlers,
     events,
@@ -37,10 +38,11 @@ export async function startHeadless(options: HeadlessOptions = {}): Promise<Head
   return {
     server,
     engine,
-    workspace,
+    workspaces,
     close: async () => {
       await server.close()
       engine.stop()
+      workspaces.close()
     },
   }
 }

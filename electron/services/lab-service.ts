@@ -5,11 +5,16 @@ import { ModelSpecSchema } from '../api/model-spec'
 import { TrainSpecSchema } from '../api/train-spec'
 import { SpecValidationError, validateWith } from '../api/validate'
 import { presets } from '../engine/presets'
-import type { Workspace } from '../workspace/workspace'
+import { metricsCsv } from '../workspace/csv'
+import { recentWorkspaces } from '../workspace/recent'
+import { expandTemplate, loadTemplates } from '../workspace/templates'
 import type { EngineService } from './engine-service'
+import type { WorkspaceService } from './workspace-service'
 
-export function createLabHandlers(deps: { engine: EngineService; workspace: Workspace }): LabApiHandlers {
-  const { engine, workspace } = deps
+export function createLabHandlers(deps: { engine: EngineService; workspaces: WorkspaceService }): LabApiHandlers {
+  const { engine, workspaces } = deps
+  const ws = () => workspaces.workspace
+  const runner = () => workspaces.runner
   return {
     engineInfo: () => engine.call('info', {}),
     validateModelSpec: async ({ spec }) => validateWith(ModelSpecSchema, spec),
@@ -21,9 +26,41 @@ export function createLabHandlers(deps: { engine: EngineService; workspace: Work
       if (!r.ok) throw new SpecValidationError('model spec', r.errors)
       return engine.call('estimate', { spec: r.value, contextLength })
     },
-    workspaceInfo: async () => ({ path: workspace.root }),
-    listModelSpecs: async () => workspace.listSpecs(),
-    saveModelSpec: async ({ name, spec }) => workspace.saveSpec(name, spec),
-    loadModelSpec: async ({ name }) => workspace.loadSpec(name),
+    workspaceInfo: async () => workspaces.info(),
+    openWorkspace: async ({ path }) => workspaces.open(path),
+    recentWorkspaces: async () => recentWorkspaces(),
+    listModelSpecs: async () => ws().listSpecs(),
+    saveModelSpec: async ({ name, spec }) => ws().saveSpec(name, spec),
+    loadModelSpec: async ({ name }) => ws().loadSpec(name),
+    listTemplates: async () => loadTemplates(),
+    startTemplate: async ({ id, inputs, overrides }) => {
+      const template = loadTemplates().find((t) => t.id === id)
+      if (!template) throw new Error(`unknown template '${id}'; valid: ${loadTemplates().map((t) => t.id).join(', ')}`)
+      const runs = expandTemplate(template, inputs, overrides).map((r) =>
+        ws().createRun({ name: r.name, modelSpec: r.modelSpec, trainSpec: r.trainSpec, template: { id, values: r.values } }),
+      )
+      for (const r of runs) runner().enqueue(r.id)
+      return runs.map((r) => ws().readRun(r.id))
+    },
+    startRun: async ({ name, modelSpec, trainSpec, specName }) => {
+      const model = validateWith(ModelSpecSchema, modelSpec)
+      if (!model.ok) throw new SpecValidationError('model spec', model.errors)
+      const train = validateWith(TrainSpecSchema, trainSpec)
+      if (!train.ok) throw new SpecValidationError('train spec', train.errors)
+      const run = ws().createRun({ name, modelSpec: model.value, trainSpec: train.value, specName })
+      runner().enqueue(run.id)
+      return ws().readRun(run.id)
+    },
+    listRuns: async () => {
+      const { runs, problems } = ws().listRuns()
+      return { runs, problems, runningId: runner().runningId ?? null, queuedIds: runner().queuedIds() }
+    },
+    runMetrics: async ({ id }) => ws().readMetrics(id),
+    cancelRun: async ({ id }) => runner().cancel(id),
+    resumeRun: async ({ id }) => runner().resume(id),
+    exportRunCsv: async ({ id }) => {
+      const run = ws().readRun(id)
+      return { filename: `${run.id}.csv`, csv: metricsCsv(ws().readMetrics(id).lines) }
+    },
   }
 }

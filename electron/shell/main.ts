@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { LabEventBus } from '../services/events'
 import { EngineService } from '../services/engine-service'
 import { createLabHandlers } from '../services/lab-service'
-import { defaultWorkspacePath, Workspace } from '../workspace/workspace'
+import { defaultWorkspacePath } from '../workspace/workspace'
+import { WorkspaceService } from '../services/workspace-service'
 import { createIpcHandlers, type IpcSender } from './ipc-handlers'
 import { registerAppScheme, serveRenderer } from './renderer-protocol'
 import { utilityLauncher } from './utility-launcher'
@@ -46,8 +47,10 @@ registerAppScheme()
 app.whenReady().then(() => {
   serveRenderer(join(outDir, 'renderer'))
   const events = new LabEventBus()
-  const engine = new EngineService(utilityLauncher(join(outDir, 'main', 'engine-process.js')), events)
-  const handlers = createLabHandlers({ engine, workspace: new Workspace(defaultWorkspacePath()) })
+  const launcher = utilityLauncher(join(outDir, 'main', 'engine-process.js'))
+  const engine = new EngineService(launcher, events)
+  const workspaces = new WorkspaceService(defaultWorkspacePath(), launcher, events)
+  const handlers = createLabHandlers({ engine, workspaces })
   for (const [channel, handler] of createIpcHandlers(handlers)) {
     ipcMain.handle(channel, (event, params) => handler(senderOf(event), params))
   }
@@ -58,7 +61,10 @@ app.whenReady().then(() => {
   app.on('activate', () => {
     if (windows.size === 0) createWindow()
   })
-  app.on('before-quit', () => engine.stop())
+  app.on('before-quit', () => {
+    engine.stop()
+    workspaces.close()
+  })
 })
 app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit()

@@ -18,7 +18,7 @@ import {
   setLayerField,
   setLayerKind,
   setModelField,
-} from '../composer/spec-edit'
+} from '../../../electron/api/spec-edit'
 
 const HISTORY_LIMIT = 200
 export const LAST_SAVED_KEY = 'linea.composer.lastSaved'

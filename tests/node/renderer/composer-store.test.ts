@@ -10,16 +10,18 @@ import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { localLabApi } from '../../../electron/services/local-api'
-import { Workspace } from '../../../electron/workspace/workspace'
+import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { setLabApi } from '../../../renderer/src/api/client'
 import { useComposerStore } from '../../../renderer/src/stores/composer'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
-const workspace = new Workspace(mkdtempSync(join(tmpdir(), 'linea-composer-')))
-setLabApi(localLabApi(createLabHandlers({ engine, workspace }), events))
+const workspaces = new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-composer-')), forkLauncher(), events)
+const workspace = workspaces.workspace
+setLabApi(localLabApi(createLabHandlers({ engine, workspaces }), events))
 afterAll(() => {
   engine.stop()
+  workspaces.close()
   setLabApi(undefined)
 })
 beforeEach(() => setActivePinia(createPinia()))

@@ -6,7 +6,7 @@ import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
-import { Workspace } from '../../../electron/workspace/workspace'
+import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,7 +16,7 @@ import { useEngineStore } from '../../../renderer/src/stores/engine'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
-setLabApi(localLabApi(createLabHandlers({ engine, workspace: new Workspace(mkdtempSync(join(tmpdir(), 'linea-ws-'))) }), events))
+setLabApi(localLabApi(createLabHandlers({ engine, workspaces: new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-ws-')), forkLauncher(), events) }), events))
 afterAll(() => {
   engine.stop()
   setLabApi(undefined)

@@ -6,14 +6,15 @@ import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
-import { Workspace } from '../../../electron/workspace/workspace'
+import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createIpcHandlers } from '../../../electron/shell/ipc-handlers'
 
-const engine = new EngineService(forkLauncher(), new LabEventBus())
-const table = createIpcHandlers(createLabHandlers({ engine, workspace: new Workspace(mkdtempSync(join(tmpdir(), 'linea-ws-'))) }))
+const events = new LabEventBus()
+const engine = new EngineService(forkLauncher(), events)
+const table = createIpcHandlers(createLabHandlers({ engine, workspaces: new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-ws-')), forkLauncher(), events) }))
 afterAll(() => engine.stop())
 
 describe('IPC handlers', () => {

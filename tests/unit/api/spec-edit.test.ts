@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { softmaxPositions } from '../../../../electron/api/hybrid'
-import { ModelSpecSchema, type ModelSpec } from '../../../../electron/api/model-spec'
-import { validateWith } from '../../../../electron/api/validate'
+import { softmaxPositions } from '../../../electron/api/hybrid'
+import { ModelSpecSchema, type ModelSpec } from '../../../electron/api/model-spec'
+import { validateWith } from '../../../electron/api/validate'
 import {
   applyToAll,
   deleteLayer,
@@ -13,8 +13,8 @@ import {
   setLayerField,
   setLayerKind,
   setModelField,
-} from '../../../../renderer/src/composer/spec-edit'
-import { glaLayer, modelSpec, softmaxLayer } from '../../../fixtures/specs'
+} from '../../../electron/api/spec-edit'
+import { glaLayer, modelSpec, softmaxLayer } from '../../fixtures/specs'
 
 const kinds = (s: ModelSpec) => s.layers.map((l) => (l.kind === 'softmax' ? 'S' : 'L')).join('')
 const valid = (s: ModelSpec) => validateWith(ModelSpecSchema, s).ok

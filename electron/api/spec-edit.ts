@@ -1,7 +1,7 @@
 // Pure edits of a ModelSpec for the composer. Every function returns a new
 // spec and never adds a field the schema does not know.
-import { softmaxPositions, type AutoPlacement } from '../../../electron/api/hybrid'
-import type { Layer, LinearLayer, ModelSpec, Placement, SoftmaxLayer } from '../../../electron/api/model-spec'
+import { softmaxPositions, type AutoPlacement } from './hybrid'
+import type { Layer, LinearLayer, ModelSpec, Placement, SoftmaxLayer } from './model-spec'
 
 export const DEFAULT_LINEAR: LinearLayer = {
   kind: 'linear',

@@ -1,0 +1,68 @@
+// Runs as the workspace stores them and the LabApi reports them.
+//   runs/<id>/run.json        RunRecord (atomic writes)
+//   runs/<id>/metrics.jsonl   one MetricsLine per line, append-only
+//   runs/<id>/checkpoints/    step-NNNNNNN.safetensors
+import type { ModelSpec } from './model-spec'
+import type { TrainSpec } from './train-spec'
+
+export const RUN_FORMAT = 'linea.run/1'
+
+export type RunStatus = 'queued' | 'running' | 'completed' | 'early_stopped' | 'cancelled' | 'failed'
+
+export const FINISHED_STATUSES: readonly RunStatus[] = ['completed', 'early_stopped', 'cancelled', 'failed']
+
+export interface RunRecord {
+  format: typeof RUN_FORMAT
+  id: string
+  /** A readable name, e.g. "gla d64" from a template, or the spec name. */
+  name: string
+  /** The saved spec it came from, when it did. */
+  specName?: string
+  /** The template and its sweep values, when it came from one. */
+  template?: { id: string; values: Record<string, unknown> }
+  modelSpec: ModelSpec
+  trainSpec: TrainSpec
+  status: RunStatus
+  createdMs: number
+  startedMs?: number
+  endedMs?: number
+  /** Why it failed (engine exit, NaN/inf, bad spec). */
+  failure?: string
+  /** What the engine picked, e.g. "cpu (asked for)". */
+  backend?: string
+  steps: number
+  bestAccuracy?: number
+  lastLoss?: number
+  /** Latest checkpoint, relative to the run folder. */
+  checkpoint?: string
+}
+
+/** One line of metrics.jsonl. */
+export type MetricsLine =
+  | {
+      type: 'train'
+      step: number
+      steps: number
+      loss: number
+      lr: number
+      gradNorm: number
+      tokensPerSecond: number
+      elapsedSeconds: number
+      memoryBytes: number
+      peakMemoryBytes: number
+    }
+  | {
+      type: 'eval'
+      step: number
+      headline: number
+      headlineName: 'accuracy' | 'bits_per_byte'
+      sets: { name: string; seqLen: number; accuracy: number; loss: number; bitsPerByte: number; count: number; byTag: Record<string, Record<string, { correct: number; count: number }>> }[]
+    }
+  | { type: 'checkpoint'; step: number; path: string }
+  | { type: 'status'; status: RunStatus; atMs: number; failure?: string }
+
+export interface MetricsRead {
+  lines: MetricsLine[]
+  /** Lines that could not be parsed (a truncated last line after a crash), with their line numbers. */
+  skipped: { line: number; reason: string }[]
+}

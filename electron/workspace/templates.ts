@@ -1,0 +1,100 @@
+// Loading templates and expanding one into the runs of its sweep grid: each
+// grid point sets its values into a copy of the base model and TrainSpec,
+// the model is the preset resized, and both specs are validated.
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
+import { resizeModel } from '../api/resize'
+import { setHybrid } from '../api/spec-edit'
+import { TemplateSchema, type Template, type TemplateModel } from '../api/template'
+import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
+import { formatErrors, validateWith } from '../api/validate'
+import { preset } from '../engine/presets'
+import { projectRoot } from '../engine/project-root'
+
+export class TemplateError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'TemplateError'
+  }
+}
+
+export function templatesDir(): string {
+  return process.env.LINEA_TEMPLATES ?? join(projectRoot(), 'workspace-templates')
+}
+
+export function loadTemplates(dir = templatesDir()): Template[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => parseTemplate(readFileSync(join(dir, f), 'utf8'), join(dir, f)))
+}
+
+export function parseTemplate(text: string, where: string): Template {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new TemplateError(`${where} is not valid JSON: ${(err as Error).message}`)
+  }
+  const r = validateWith(TemplateSchema, json)
+  if (!r.ok) throw new TemplateError(`${where} is not a valid template:\n${formatErrors(r.errors)}`)
+  return r.value
+}
+
+export interface ExpandedRun {
+  name: string
+  values: Record<string, unknown>
+  modelSpec: ModelSpec
+  trainSpec: TrainSpec
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = target
+  for (const key of path.slice(0, -1)) {
+    if (typeof cur[key] !== 'object' || cur[key] === null) cur[key] = {}
+    cur = cur[key] as Record<string, unknown>
+  }
+  cur[path[path.length - 1]!] = structuredClone(value)
+}
+
+export function buildModel(m: TemplateModel): ModelSpec {
+  let spec = resizeModel(preset(m.preset), { d_model: m.d_model, n_layers: m.n_layers, vocab_size: m.vocab_size, heads: m.heads })
+  if (m.hybrid_ratio !== undefined || m.hybrid_placement !== undefined)
+    spec = setHybrid(spec, m.hybrid_ratio ?? spec.hybrid.ratio, m.hybrid_placement ?? spec.hybrid.placement)
+  if (m.window !== undefined) spec = { ...spec, layers: spec.layers.map((l) => (l.kind === 'softmax' ? { ...l, window: m.window ?? null } : l)) }
+  return spec
+}
+
+function label(value: unknown, labels: string[] | undefined, index: number): string {
+  if (labels?.[index]) return labels[index]!
+  return typeof value === 'object' ? JSON.stringify(value) : String(value)
+}
+
+/** The runs of a template: its sweep grid, with `inputs` (path → value) filled in. */
+export function expandTemplate(t: Template, inputs: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}): ExpandedRun[] {
+  for (const input of t.inputs)
+    if (inputs[input.path] === undefined || inputs[input.path] === '')
+      throw new TemplateError(`template ${t.id} needs ${input.label} (${input.path})`)
+  let points: { values: Record<string, unknown>; names: string[] }[] = [{ values: {}, names: [] }]
+  for (const axis of t.sweep)
+    points = points.flatMap((p) => axis.values.map((v, i) => ({ values: { ...p.values, [axis.path]: v }, names: [...p.names, label(v, axis.labels, i)] })))
+  return points.map((p) => {
+    const doc: Record<string, unknown> = { model: structuredClone(t.model), train: structuredClone(t.train) }
+    for (const [path, value] of Object.entries({ ...p.values, ...inputs, ...overrides })) setPath(doc, path.split('.'), value)
+    const modelDoc = doc.model as TemplateModel
+    let modelSpec: ModelSpec
+    try {
+      modelSpec = buildModel(modelDoc)
+    } catch (err) {
+      throw new TemplateError(`template ${t.id}, run ${p.names.join(' ')}: ${(err as Error).message}`)
+    }
+    const name = p.names.length ? p.names.join(' ') : t.name
+    modelSpec = { ...modelSpec, name }
+    const model = validateWith(ModelSpecSchema, modelSpec)
+    if (!model.ok) throw new TemplateError(`template ${t.id}, run ${name}: invalid model:\n${formatErrors(model.errors)}`)
+    const train = validateWith(TrainSpecSchema, doc.train)
+    if (!train.ok) throw new TemplateError(`template ${t.id}, run ${name}: invalid train spec:\n${formatErrors(train.errors)}`)
+    return { name, values: p.values, modelSpec: model.value, trainSpec: train.value }
+  })
+}
