@@ -37,27 +37,48 @@ export interface RunRecord {
   checkpoint?: string
 }
 
+/** What a training step reports (the engine's progress event, a metrics line). */
+export interface StepProgress {
+  step: number // 1-based, steps completed
+  steps: number
+  loss: number
+  lr: number
+  gradNorm: number
+  tokensPerSecond: number
+  elapsedSeconds: number
+  memoryBytes: number
+  peakMemoryBytes: number
+}
+
+export interface BucketStats {
+  correct: number
+  count: number
+}
+
+export interface EvalSetResult {
+  name: string
+  seqLen: number
+  accuracy: number
+  loss: number
+  bitsPerByte: number
+  count: number
+  /** tag → bucket label → counts */
+  byTag: Record<string, Record<string, BucketStats>>
+}
+
+/** What an evaluation reports. */
+export interface EvalProgress {
+  step: number
+  sets: EvalSetResult[]
+  /** The headline figure of the first set: accuracy, or bits per byte for text. */
+  headline: number
+  headlineName: 'accuracy' | 'bits_per_byte'
+}
+
 /** One line of metrics.jsonl. */
 export type MetricsLine =
-  | {
-      type: 'train'
-      step: number
-      steps: number
-      loss: number
-      lr: number
-      gradNorm: number
-      tokensPerSecond: number
-      elapsedSeconds: number
-      memoryBytes: number
-      peakMemoryBytes: number
-    }
-  | {
-      type: 'eval'
-      step: number
-      headline: number
-      headlineName: 'accuracy' | 'bits_per_byte'
-      sets: { name: string; seqLen: number; accuracy: number; loss: number; bitsPerByte: number; count: number; byTag: Record<string, Record<string, { correct: number; count: number }>> }[]
-    }
+  | ({ type: 'train' } & StepProgress)
+  | ({ type: 'eval' } & EvalProgress)
   | { type: 'checkpoint'; step: number; path: string }
   | { type: 'status'; status: RunStatus; atMs: number; failure?: string }
 

@@ -1,5 +1,6 @@
 // Evaluation on a task's fixed sets: accuracy (or bits per byte) over the
 // labelled positions, and accuracy per tag bucket (e.g. MQAR query distance).
+import type { BucketStats, EvalSetResult } from '../../api/runs'
 import { Ctx } from '../autograd/context'
 import type { Backend } from '../backend'
 import type { Model } from '../model/model'
@@ -7,21 +8,7 @@ import type { FloatDType } from '../tensor'
 import type { EvalSet, TaskGenerator } from '../tasks/types'
 import { disposeBatch, toDevice } from './device-batch'
 
-export interface BucketStats {
-  correct: number
-  count: number
-}
-
-export interface EvalSetResult {
-  name: string
-  seqLen: number
-  accuracy: number
-  loss: number
-  bitsPerByte: number
-  count: number
-  /** tag → bucket label → counts */
-  byTag: Record<string, Record<string, BucketStats>>
-}
+export type { BucketStats, EvalSetResult }
 
 export async function evaluate(model: Model, backend: Backend, dtype: FloatDType, task: TaskGenerator, sets: EvalSet[]): Promise<EvalSetResult[]> {
   const results: EvalSetResult[] = []

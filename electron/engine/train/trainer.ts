@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ModelSpec } from '../../api/model-spec'
+import type { EvalProgress, StepProgress } from '../../api/runs'
 import type { TrainSpec } from '../../api/train-spec'
 import { Ctx } from '../autograd/context'
 import type { Backend } from '../backend'
@@ -13,30 +14,10 @@ import { Model } from '../model/model'
 import { createTask } from '../tasks'
 import type { FloatDType, Tensor } from '../tensor'
 import { disposeBatch, toDevice, type LabelledBatch } from './device-batch'
-import { evaluate, type EvalSetResult } from './evaluate'
+import { evaluate } from './evaluate'
 import { AdamW } from './optimizer'
 import { checkRun } from './run-checks'
 import { learningRate } from './schedule'
-
-export interface StepProgress {
-  step: number // 1-based, steps completed
-  steps: number
-  loss: number
-  lr: number
-  gradNorm: number
-  tokensPerSecond: number
-  elapsedSeconds: number
-  memoryBytes: number
-  peakMemoryBytes: number
-}
-
-export interface EvalProgress {
-  step: number
-  sets: EvalSetResult[]
-  /** The headline figure of the first set: accuracy, or bits per byte for text. */
-  headline: number
-  headlineName: 'accuracy' | 'bits_per_byte'
-}
 
 export interface TrainEvents {
   onStep?(p: StepProgress): void
@@ -56,6 +37,8 @@ export interface TrainRunOptions {
   resumeFrom?: string
   events?: TrainEvents
 }
+
+export type { EvalProgress, StepProgress }
 
 export type TrainStatus = 'completed' | 'early_stopped' | 'cancelled'
 
