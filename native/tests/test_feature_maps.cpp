@@ -114,16 +114,6 @@ std::vector<double> away_from_zero(std::vector<double> x, double margin) {
   return x;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const OpError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 const std::vector<Shape> kAwkwardShapes = {
     {2, 3, 2, 5},   // a little of everything

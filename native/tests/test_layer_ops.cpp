@@ -67,16 +67,6 @@ HostMap run_layer_op(const std::string& op, const HostMap& inputs, const AttrMap
   return out;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const OpError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 int64_t last_dim(const Shape& shape) { return shape.back(); }
 int64_t leading_rows(const Shape& shape) { return numel(shape) / shape.back(); }

@@ -261,14 +261,6 @@ TEST_CASE("the fixed gate's gradient is summed over batch and time") {
 }
 
 TEST_CASE("bad mixer calls name the value and what is valid") {
-  auto error_of = [](const std::function<void()>& fn) -> std::string {
-    try {
-      fn();
-    } catch (const OpError& e) {
-      return e.what();
-    }
-    return "";
-  };
   Switches sw;
   sw.gate = "vector";
   const MixerDims d{1, 8, 2, 4, 4};

@@ -224,16 +224,6 @@ void check_against_reference(const AttentionShape& s, int64_t window, double sca
 // windows that reach the start of the sequence (== T and far beyond).
 std::vector<int64_t> windows_for(int64_t Tn) { return {0, 1, 17, Tn, Tn + 5, kMaxWindowAttr}; }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const OpError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

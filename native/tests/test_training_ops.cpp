@@ -57,16 +57,6 @@ double scaled_error(const std::vector<A>& a, const std::vector<B>& ref) {
   return diff / scale;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const OpError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // |a - b| / |b|, for values far below 1 where doctest::Approx (which adds an absolute 1 to its scale) sees nothing.
 double relative_difference(double a, double b) { return std::abs(a - b) / std::abs(b); }

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cmath>
+#include <functional>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -58,6 +60,18 @@ bool all_finite(const std::vector<T>& a) {
     if (!std::isfinite(static_cast<double>(x))) return false;
   return true;
 }
+
+// The message of the OpError fn throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const OpError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // Turns NaN poisoning of op outputs on for the lifetime of a test.
 struct PoisonOutputs {
