@@ -10,6 +10,19 @@ export interface OpOutputs {
   [name: string]: Tensor
 }
 
+/**
+ * Told about every op a backend runs, with its time. Each backend times its
+ * own way: the CPU backend's ops are synchronous, so a steady clock around
+ * the call; a GPU backend records device events around the kernel.
+ */
+export type OpObserver = (
+  op: string,
+  inputs: Record<string, Tensor | undefined>,
+  attrs: Record<string, AttrValue | undefined>,
+  outputs: OpOutputs,
+  ms: number,
+) => void
+
 export interface Backend {
   /** "cpu", "cuda:0", "webgpu" */
   readonly id: string
@@ -36,5 +49,9 @@ export interface Backend {
   run(op: string, inputs: Record<string, Tensor | undefined>, attrs?: Record<string, AttrValue | undefined>, outputs?: string[]): OpOutputs
 
   memory(): { bytesInUse: number; peakBytes: number }
+  /** Forgets the peak so far (the next peak is measured from now). */
+  resetPeak(): void
   synchronize(): Promise<void>
+  /** Sets (or, with undefined, clears) the observer of every op run. */
+  observe(observer: OpObserver | undefined): void
 }

@@ -1,12 +1,13 @@
 // The CPU and CUDA backends, through the native addon.
 import { loadAddon, type LineaAddon, type NativeTensor } from './addon'
-import type { AttrValue, Backend, OpOutputs } from './backend'
+import type { AttrValue, Backend, OpObserver, OpOutputs } from './backend'
 import { dtypeOf, Tensor, type DType, type HostArray } from './tensor'
 
 export class NativeBackend implements Backend {
   readonly kind: 'cpu' | 'cuda'
   private readonly addon: LineaAddon
   private readonly kernels: Set<string>
+  private observer: OpObserver | undefined
 
   constructor(readonly id: string) {
     this.addon = loadAddon()
@@ -57,10 +58,23 @@ export class NativeBackend implements Backend {
       if (t.backend !== this) throw new Error(`${op}: input ${name} lives on backend ${t.backend.id}, the op runs on ${this.id}`)
       nativeInputs[name] = this.native(t)
     }
+    const t0 = this.observer ? performance.now() : 0
     const result = this.addon.run(this.id, op, nativeInputs, attrs, outputs)
+    // CUDA kernels run asynchronously: wait, so the clock covers the kernel.
+    if (this.observer && this.kind === 'cuda') this.addon.synchronize(this.id)
+    const ms = this.observer ? performance.now() - t0 : 0
     const out: OpOutputs = {}
     for (const [name, handle] of Object.entries(result)) out[name] = this.wrap(handle)
+    this.observer?.(op, inputs, attrs, out, ms)
     return out
+  }
+
+  observe(observer: OpObserver | undefined): void {
+    this.observer = observer
+  }
+
+  resetPeak(): void {
+    this.addon.memory(this.id, true)
   }
 
   memory(): { bytesInUse: number; peakBytes: number } {

@@ -5,6 +5,7 @@
 // Ops record their backward as a closure over their inputs and outputs; the
 // backward pass runs the closures in reverse and accumulates input gradients.
 import type { Backend } from '../backend'
+import { inPhase, inScope, scope } from '../profile/scope'
 import type { FloatDType, Tensor } from '../tensor'
 
 type BackwardFn = () => void
@@ -36,8 +37,11 @@ export class Ctx {
     for (const t of tensors) this.kept.add(t)
   }
 
+  /** Records a backward closure; it runs in the scope the forward op ran in. */
   record(fn: BackwardFn): void {
-    if (this.recording) this.tape.push(fn)
+    if (!this.recording) return
+    const where = scope()
+    this.tape.push(() => inScope(where, fn))
   }
 
   /** The gradient of `t` found so far, if any. */
@@ -61,8 +65,10 @@ export class Ctx {
   /** Seeds d(loss)/d(t) and runs the tape backwards. */
   backward(seeds: [Tensor, Tensor][]): void {
     if (!this.recording) throw new GradientError('backward() on a context that did not record a tape')
-    for (const [t, g] of seeds) this.accumulate(t, g)
-    for (let i = this.tape.length - 1; i >= 0; i--) this.tape[i]!()
+    inPhase('backward', () => {
+      for (const [t, g] of seeds) this.accumulate(t, g)
+      for (let i = this.tape.length - 1; i >= 0; i--) this.tape[i]!()
+    })
     this.tape.length = 0
   }
 

@@ -9,6 +9,7 @@ import { binary, crossEntropyLoss, embedding, gatherRows, linear, norm, reshape,
 import type { Backend } from '../backend'
 import { Rng } from '../random'
 import type { FloatDType, Tensor } from '../tensor'
+import { inScope } from '../profile/scope'
 import { LinearMixerLayer } from './linear-mixer'
 import { SwiGluMlp } from './mlp'
 import { init, ParamStore } from './params'
@@ -72,27 +73,27 @@ export class Model {
 
   /** Hidden states after every block, for inspection; the last is after the final norm. */
   hidden(ctx: Ctx, ids: Tensor, onBlock?: (index: number, h: Tensor) => void): Tensor {
-    let h = embedding(ctx, ids, this.embed)
+    let h = inScope('embedding', () => embedding(ctx, ids, this.embed))
     this.blocks.forEach((b, i) => {
-      h = binary(ctx, h, b.mixer.forward(ctx, norm(ctx, h, b.norm1, 'rms')), 'add')
-      if (b.mlp) h = binary(ctx, h, b.mlp.forward(ctx, norm(ctx, h, b.norm2, 'rms')), 'add')
+      const kind = b.mixer instanceof LinearMixerLayer ? 'mixer' : 'attention'
+      h = inScope(`layers.${i}.${kind}`, () => binary(ctx, h, b.mixer.forward(ctx, norm(ctx, h, b.norm1, 'rms')), 'add'))
+      if (b.mlp) h = inScope(`layers.${i}.mlp`, () => binary(ctx, h, b.mlp!.forward(ctx, norm(ctx, h, b.norm2, 'rms')), 'add'))
       onBlock?.(i, h)
     })
-    return norm(ctx, h, this.finalNorm, 'rms')
+    return inScope('head', () => norm(ctx, h, this.finalNorm, 'rms'))
   }
 
   /** Logits (M, vocab) at the batch's labelled rows. */
   logits(ctx: Ctx, batch: DeviceBatch, onBlock?: (index: number, h: Tensor) => void): Tensor {
     const h = this.hidden(ctx, batch.ids, onBlock)
     const [B, T, d] = h.shape as [number, number, number]
-    const rows = gatherRows(ctx, reshape(ctx, h, [B * T, d]), batch.rows)
-    return linear(ctx, rows, this.head, undefined, true)
+    return inScope('head', () => linear(ctx, gatherRows(ctx, reshape(ctx, h, [B * T, d]), batch.rows), this.head, undefined, true))
   }
 
   /** Mean cross-entropy over labelled rows; records its backward when ctx records. */
   loss(ctx: Ctx, batch: DeviceBatch, onBlock?: (index: number, h: Tensor) => void): CrossEntropy & { logits: Tensor } {
     const logits = this.logits(ctx, batch, onBlock)
-    return { ...crossEntropyLoss(ctx, logits, batch.labels, 1 / Math.max(1, batch.count)), logits }
+    return { ...inScope('loss', () => crossEntropyLoss(ctx, logits, batch.labels, 1 / Math.max(1, batch.count))), logits }
   }
 
   dispose(): void {

@@ -71,6 +71,7 @@ class CpuBackend final : public Backend {
     register_cpu_feature_map_kernels(*this);
     register_cpu_short_conv_kernels(*this);
     register_cpu_attention_kernels(*this);
+    register_cpu_attention_decode_kernels(*this);
     register_cpu_layer_kernels(*this);
     register_cpu_training_kernels(*this);
   }

@@ -78,8 +78,27 @@ OpDef softmax_attn_bwd() {
   return op;
 }
 
+OpDef softmax_attn_decode() {
+  OpDef op;
+  op.name = "softmax_attn_decode";
+  op.doc =
+      "One decoding step of causal softmax attention: the new query q (the position after the "
+      "cache) attends to the S cached keys and values, the last of which is its own; with "
+      "window w > 0, to the last w of them. o = sum_s p_s v_s, p_s = softmax_s(scale * q . k_s). "
+      "Equals the last row of softmax_attn_fwd over the same keys. Forward only (inference).";
+  op.signature.inputs = {
+      {"q", "B,H,D", Presence::required, "the query of the new position"},
+      {"k", "B,S,H,D", Presence::required, "cached keys, the new position's last"},
+      {"v", "B,S,H,V", Presence::required, "cached values, the new position's last"},
+  };
+  op.signature.outputs = {{"o", "B,H,V", Presence::required, "the attention output of the new position"}};
+  op.attrs = attention_attrs();
+  op.dtypes = {DType::f32, DType::f64};
+  return op;
+}
+
 }  // namespace
 
-std::vector<OpDef> attention_ops() { return {softmax_attn_fwd(), softmax_attn_bwd()}; }
+std::vector<OpDef> attention_ops() { return {softmax_attn_fwd(), softmax_attn_bwd(), softmax_attn_decode()}; }
 
 }  // namespace linea
