@@ -36,3 +36,14 @@ export function inPhase<T>(p: Phase, fn: () => T): T {
     currentPhase = saved
   }
 }
+
+/** inPhase for async work: the phase holds until the promise settles (the engine runs one thing at a time). */
+export async function inPhaseAsync<T>(p: Phase, fn: () => Promise<T>): Promise<T> {
+  const saved = currentPhase
+  currentPhase = p
+  try {
+    return await fn()
+  } finally {
+    currentPhase = saved
+  }
+}

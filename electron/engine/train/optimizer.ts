@@ -29,11 +29,12 @@ export class AdamW {
 
   /** Global L2 norm of the gradients (accumulated in double by the op). */
   async gradNorm(grads: Map<string, Tensor>): Promise<number> {
+    // All ops first, then the reads: the ops run in one synchronous stretch.
+    const squares = [...grads.values()].map((g) => this.backend.run('sum_squares', { x: g }).y!)
     let sum = 0
-    for (const g of grads.values()) {
-      const out = this.backend.run('sum_squares', { x: g })
-      sum += (await out.y!.read())[0]!
-      out.y!.dispose()
+    for (const s of squares) {
+      sum += (await s.read())[0]!
+      s.dispose()
     }
     return Math.sqrt(sum)
   }

@@ -92,3 +92,42 @@ export function layerDiagram(layer: Layer): Diagram {
   edges.push([last, 'out'], ['out', 'res'], ['x', 'res'])
   return { boxes, edges, rows: row, cols: 3 }
 }
+
+const BOX_W = 170
+const BOX_H = 30
+const GAP_X = 18
+const GAP_Y = 16
+const ROLE_FILL: Record<DiagramBox['role'], string> = {
+  io: '#eef2f8',
+  proj: '#dde8fb',
+  map: '#e5f5e8',
+  gate: '#fff1d6',
+  state: '#f3e3fb',
+  norm: '#e8eef0',
+  op: '#f0f0f0',
+}
+
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+/** The diagram as a standalone SVG string (reports). */
+export function diagramSvg(d: Diagram): string {
+  const pos = (id: string) => {
+    const b = d.boxes.find((x) => x.id === id)!
+    return { x: b.col * (BOX_W + GAP_X) + 4, y: b.row * (BOX_H + GAP_Y) + 4 }
+  }
+  const width = d.cols * (BOX_W + GAP_X) + 8
+  const height = d.rows * (BOX_H + GAP_Y) + 8
+  const lines = d.edges.map(([a, b]) => {
+    const p = pos(a)
+    const q = pos(b)
+    return `<line x1="${p.x + BOX_W / 2}" y1="${p.y + BOX_H}" x2="${q.x + BOX_W / 2}" y2="${q.y}" stroke="#8a93a3" stroke-width="1"/>`
+  })
+  const boxes = d.boxes.map((b) => {
+    const p = pos(b.id)
+    return (
+      `<rect x="${p.x}" y="${p.y}" width="${BOX_W}" height="${BOX_H}" rx="5" fill="${ROLE_FILL[b.role]}" stroke="#aab3c2"/>` +
+      `<text x="${p.x + BOX_W / 2}" y="${p.y + BOX_H / 2 + 4}" text-anchor="middle" font-size="11" font-family="sans-serif">${escapeXml(b.label)}</text>`
+    )
+  })
+  return `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">${lines.join('')}${boxes.join('')}</svg>`
+}

@@ -1,0 +1,296 @@
+// Profiles a model on a backend: a training step timed per scope, phase and
+// op (medians over repeats after warm-up), its memory by category, the
+// device's ceilings from a short probe, and a sequence-length sweep of the
+// model and of a softmax Transformer of the same width.
+import { cpus, totalmem } from 'node:os'
+import type { ModelSpec } from '../../api/model-spec'
+import { logLogSlope, PROFILE_FORMAT, type Ceilings, type MachineInfo, type OpProfile, type ProfileResult, type ProfileSettings, type SweepPoint, type SweepSeries } from '../../api/profile'
+import { loadAddon } from '../addon'
+import { Ctx } from '../autograd/context'
+import type { Backend } from '../backend'
+import { estimateModel, sameWidthTransformer } from '../estimate'
+import { Model } from '../model/model'
+import { Rng } from '../random'
+import type { FloatDType, Tensor } from '../tensor'
+import { disposeBatch, toDevice, type LabelledBatch } from '../train/device-batch'
+import { AdamW } from '../train/optimizer'
+import { opCost } from './op-costs'
+import { inPhase, inPhaseAsync, inScope, phase, scope } from './scope'
+
+export type ProfileProgress = (message: string, fraction: number) => void
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? s[Math.floor(s.length / 2)]! : NaN
+}
+
+function randomBatch(backend: Backend, vocab: number, B: number, T: number, seed: number): LabelledBatch {
+  const rng = new Rng(seed)
+  const inputs = Int32Array.from({ length: B * T }, () => rng.int(vocab))
+  const labels = Int32Array.from({ length: B * T }, () => rng.int(vocab))
+  return toDevice(backend, { batchSize: B, seqLen: T, inputs, labels, tags: {} })
+}
+
+/** One training step: forward, backward, clip + AdamW, in their phases. */
+async function trainStep(model: Model, optimizer: AdamW, backend: Backend, dtype: FloatDType, batch: LabelledBatch, onForward?: () => void) {
+  const ctx = new Ctx(backend, dtype, true)
+  try {
+    inPhase('forward', () => model.loss(ctx, batch))
+    onForward?.()
+    ctx.backward([])
+    const grads = new Map<string, Tensor>()
+    for (const p of model.params.trainable()) {
+      const g = ctx.grad(p.tensor)
+      if (g) grads.set(p.name, g)
+    }
+    await inPhaseAsync('optimizer', async () => {
+      const norm = await inScope('optimizer', () => optimizer.gradNorm(grads))
+      inScope('optimizer', () => optimizer.step(grads, 1e-4, 1, norm > 1 ? 1 / norm : 1))
+    })
+    return grads
+  } finally {
+    ctx.dispose()
+  }
+}
+
+function forwardOnly(model: Model, backend: Backend, dtype: FloatDType, batch: LabelledBatch): void {
+  const ctx = new Ctx(backend, dtype, false)
+  try {
+    model.loss(ctx, batch)
+  } finally {
+    ctx.dispose()
+  }
+}
+
+async function timeMs(fn: () => unknown | Promise<unknown>, repeats: number): Promise<number> {
+  const samples: number[] = []
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now()
+    await fn()
+    samples.push(performance.now() - t0)
+  }
+  return median(samples)
+}
+
+export function machineInfo(backend: Backend): MachineInfo {
+  const info = loadAddon().info()
+  const device = info.devices.find((d) => d.id === backend.id) ?? info.devices[0]!
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryBytes: totalmem(),
+    platform: `${process.platform}-${process.arch}`,
+    node: process.versions.node,
+    engineVersion: info.version,
+    compiler: info.compiler,
+    blas: info.blas,
+    backend: backend.id,
+    device: device.name,
+    deviceMemoryBytes: device.memoryBytes,
+    deviceDetail: device.detail,
+  }
+}
+
+/** The device's ceilings: a streaming add of large arrays, and a large matrix product. */
+export async function probeCeilings(backend: Backend, dtype: FloatDType): Promise<Ceilings> {
+  const width = dtype === 'f32' ? 4 : 8
+  const n = 1 << 24 // 16M values: far past every cache
+  const a = backend.zeros([n], dtype)
+  const b = backend.zeros([n], dtype)
+  const streamMs = await timeMs(() => backend.run('accumulate', { dst: a, src: b }, { alpha: 1 }), 5)
+  a.dispose()
+  b.dispose()
+  const m = 1024
+  const x = backend.zeros([m, m], dtype)
+  const w = backend.zeros([m, m], dtype)
+  backend.fill(x, 0.5)
+  backend.fill(w, 0.25)
+  const matmulMs = await timeMs(() => backend.run('linear_fwd', { x, w }, {}).y!.dispose(), 5)
+  x.dispose()
+  w.dispose()
+  return {
+    bandwidthBytesPerSecond: (3 * n * width) / (streamMs / 1000),
+    flopsPerSecond: (2 * m * m * m) / (matmulMs / 1000),
+    method: `bandwidth: dst += src on ${n} ${dtype} values (2 reads, 1 write), median of 5; compute: a ${m}x${m}x${m} matrix product, median of 5`,
+  }
+}
+
+/** Per (scope, phase, op): the median over repeats of time per step, with counts. */
+async function profileOps(model: Model, optimizer: AdamW, backend: Backend, dtype: FloatDType, batch: LabelledBatch, repeats: number) {
+  const perRepeat: Map<string, OpProfile>[] = []
+  const phaseMs: Record<string, number[]> = { forward: [], backward: [], optimizer: [] }
+  for (let r = 0; r < repeats; r++) {
+    const ops = new Map<string, OpProfile>()
+    const totals = { forward: 0, backward: 0, optimizer: 0 }
+    backend.observe((op, inputs, attrs, outputs, ms) => {
+      const key = `${scope()}|${phase()}|${op}`
+      const cost = opCost(op, inputs, attrs, outputs)
+      const e = ops.get(key) ?? { scope: scope(), phase: phase(), op, calls: 0, ms: 0, flops: 0, bytes: 0 }
+      e.calls++
+      e.ms += ms
+      e.flops += cost.flops
+      e.bytes += cost.bytes
+      ops.set(key, e)
+      totals[phase()] += ms
+    })
+    try {
+      await trainStep(model, optimizer, backend, dtype, batch)
+    } finally {
+      backend.observe(undefined)
+    }
+    perRepeat.push(ops)
+    for (const p of ['forward', 'backward', 'optimizer'] as const) phaseMs[p]!.push(totals[p])
+  }
+  const keys = new Set(perRepeat.flatMap((m) => [...m.keys()]))
+  const ops: OpProfile[] = [...keys].map((key) => {
+    const first = perRepeat.find((m) => m.has(key))!.get(key)!
+    return { ...first, ms: median(perRepeat.map((m) => m.get(key)?.ms ?? 0)) }
+  })
+  ops.sort((a, b) => b.ms - a.ms)
+  return { ops, forwardMs: median(phaseMs.forward!), backwardMs: median(phaseMs.backward!), optimizerMs: median(phaseMs.optimizer!) }
+}
+
+async function memoryBreakdown(model: Model, optimizer: AdamW, backend: Backend, dtype: FloatDType, batch: LabelledBatch, spec: ModelSpec, settings: ProfileSettings) {
+  const width = dtype === 'f32' ? 4 : 8
+  const before = backend.memory().bytesInUse
+  backend.resetPeak()
+  let afterForward = before
+  const grads = await trainStep(model, optimizer, backend, dtype, batch, () => (afterForward = backend.memory().bytesInUse))
+  const peak = backend.memory().peakBytes
+  let gradients = 0
+  for (const g of grads.values()) gradients += g.size * width
+  const parameters = model.params.list().reduce((n, p) => n + p.tensor.size * width, 0)
+  const optimizerState = [...optimizer.m.values(), ...optimizer.v.values()].reduce((n, t) => n + t.size * width, 0)
+  const activations = Math.max(0, afterForward - before)
+  return {
+    parameters,
+    gradients,
+    optimizerState,
+    activations,
+    recurrentState: estimateModel(spec, settings.seqLen, width).model.stateBytes,
+    workspace: Math.max(0, peak - before - activations - gradients),
+    peak,
+  }
+}
+
+/** Time of one decoding step at context `c`: the forward of one token, plus each softmax layer's attention over c cached keys. */
+async function decodeMsPerToken(spec: ModelSpec, model: Model, backend: Backend, dtype: FloatDType, c: number): Promise<number> {
+  const one = randomBatch(backend, spec.vocab_size, 1, 1, 5)
+  const base = await timeMs(() => forwardOnly(model, backend, dtype, one), 5)
+  disposeBatch(one)
+  let attention = 0
+  const rng = new Rng(9)
+  for (const layer of spec.layers) {
+    if (layer.kind !== 'softmax') continue
+    const hd = layer.head_dim ?? spec.d_model / layer.heads
+    const make = (shape: number[]) => {
+      const n = shape.reduce((a, b) => a * b, 1)
+      const host = dtype === 'f32' ? new Float32Array(n) : new Float64Array(n)
+      for (let i = 0; i < n; i++) host[i] = rng.normal()
+      return backend.upload(host, shape)
+    }
+    const q = make([1, layer.heads, hd])
+    const k = make([1, c, layer.heads, hd])
+    const v = make([1, c, layer.heads, hd])
+    attention += await timeMs(() => backend.run('softmax_attn_decode', { q, k, v }, { window: layer.window ?? 0 }).o!.dispose(), 5)
+    for (const t of [q, k, v]) t.dispose()
+  }
+  return base + attention
+}
+
+async function sweepSeries(name: string, spec: ModelSpec, backend: Backend, dtype: FloatDType, settings: ProfileSettings, progress: (T: number) => void): Promise<SweepSeries> {
+  const points: SweepPoint[] = []
+  let stopped: string | undefined
+  const started = performance.now()
+  const model = new Model(spec, backend, dtype, 1)
+  const optimizer = new AdamW(backend, model.params.trainable(), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 })
+  try {
+    for (const T of settings.sweepLengths) {
+      const seconds = (performance.now() - started) / 1000
+      if (seconds > settings.sweepBudgetSeconds) {
+        stopped = `stopped before T=${T}: the time budget of ${settings.sweepBudgetSeconds} s was used (${seconds.toFixed(0)} s)`
+        break
+      }
+      const last = points.at(-1)
+      if (last && last.peakBytes * (T / last.seqLen) ** 2 > settings.sweepMemoryLimitBytes && last.peakBytes * (T / last.seqLen) > settings.sweepMemoryLimitBytes) {
+        stopped = `stopped before T=${T}: its peak memory would pass the limit of ${Math.round(settings.sweepMemoryLimitBytes / 2 ** 20)} MiB`
+        break
+      }
+      progress(T)
+      const batch = randomBatch(backend, spec.vocab_size, 1, T, T)
+      try {
+        await trainStep(model, optimizer, backend, dtype, batch) // warm-up
+        backend.resetPeak()
+        const trainStepMs = await timeMs(() => trainStep(model, optimizer, backend, dtype, batch), 2)
+        const peakBytes = backend.memory().peakBytes
+        const prefillMs = await timeMs(() => forwardOnly(model, backend, dtype, batch), 2)
+        const decode = await decodeMsPerToken(spec, model, backend, dtype, T)
+        points.push({ seqLen: T, trainStepMs, prefillMs, decodeMsPerToken: decode, peakBytes })
+      } catch (err) {
+        stopped = `stopped at T=${T}: ${(err as Error).message.split('\n')[0]}`
+        break
+      } finally {
+        disposeBatch(batch)
+      }
+    }
+  } finally {
+    optimizer.dispose()
+    model.dispose()
+  }
+  const xs = points.map((p) => p.seqLen)
+  return {
+    name,
+    points,
+    stopped,
+    slopes: { trainStep: logLogSlope(xs, points.map((p) => p.trainStepMs)), prefill: logLogSlope(xs, points.map((p) => p.prefillMs)) },
+  }
+}
+
+export async function profileModel(spec: ModelSpec, backend: Backend, settings: ProfileSettings, onProgress: ProfileProgress = () => undefined): Promise<ProfileResult> {
+  const dtype = settings.dtype
+  onProgress('measuring the device ceilings', 0.02)
+  const ceilings = await probeCeilings(backend, dtype)
+  onProgress(`profiling a training step (batch ${settings.batchSize}, T=${settings.seqLen})`, 0.1)
+  const model = new Model(spec, backend, dtype, 0)
+  const optimizer = new AdamW(backend, model.params.trainable(), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 })
+  const batch = randomBatch(backend, spec.vocab_size, settings.batchSize, settings.seqLen, 3)
+  let step: ProfileResult['step']
+  let ops: OpProfile[]
+  let memory: ProfileResult['memory']
+  try {
+    for (let i = 0; i < settings.warmup; i++) await trainStep(model, optimizer, backend, dtype, batch)
+    const prof = await profileOps(model, optimizer, backend, dtype, batch, settings.repeats)
+    ops = prof.ops
+    const totalMs = prof.forwardMs + prof.backwardMs + prof.optimizerMs
+    step = { forwardMs: prof.forwardMs, backwardMs: prof.backwardMs, optimizerMs: prof.optimizerMs, totalMs, tokensPerSecond: (settings.batchSize * settings.seqLen) / (totalMs / 1000) }
+    memory = await memoryBreakdown(model, optimizer, backend, dtype, batch, spec, settings)
+  } finally {
+    disposeBatch(batch)
+    optimizer.dispose()
+    model.dispose()
+  }
+  const lengths = settings.sweepLengths.length
+  onProgress('sweeping sequence lengths (this model)', 0.3)
+  const modelSweep = await sweepSeries(spec.name, spec, backend, dtype, settings, (T) =>
+    onProgress(`sweep, ${spec.name}: T=${T}`, 0.3 + (0.35 * settings.sweepLengths.indexOf(T)) / lengths),
+  )
+  const transformer = sameWidthTransformer(spec)
+  onProgress('sweeping sequence lengths (Transformer)', 0.65)
+  const transformerSweep = await sweepSeries('Transformer (same width)', transformer, backend, dtype, settings, (T) =>
+    onProgress(`sweep, Transformer: T=${T}`, 0.65 + (0.35 * settings.sweepLengths.indexOf(T)) / lengths),
+  )
+  onProgress('done', 1)
+  return {
+    format: PROFILE_FORMAT,
+    createdMs: Date.now(),
+    spec,
+    settings,
+    machine: machineInfo(backend),
+    ceilings,
+    step,
+    ops,
+    memory,
+    sweep: { model: modelSweep, transformer: transformerSweep },
+    parameters: estimateModel(spec, settings.seqLen).totalParams,
+  }
+}
