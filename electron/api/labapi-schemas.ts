@@ -49,6 +49,24 @@ export const LAB_API_METHODS = {
   cancelRun: z.strictObject({ id: RunId }),
   resumeRun: z.strictObject({ id: RunId }),
   exportRunCsv: z.strictObject({ id: RunId }),
+  startProfile: z.strictObject({
+    spec: z.unknown(),
+    name: z.string().min(1).max(200).optional(),
+    settings: z
+      .strictObject({
+        batchSize: z.number().int().min(1).max(4096).optional(),
+        seqLen: z.number().int().min(1).max(1 << 20).optional(),
+        dtype: z.enum(['f32', 'f64']).optional(),
+        warmup: z.number().int().min(0).max(100).optional(),
+        repeats: z.number().int().min(1).max(100).optional(),
+        sweepLengths: z.array(z.number().int().min(1).max(1 << 22)).max(32).optional(),
+        sweepBudgetSeconds: z.number().min(0).max(86400).optional(),
+        sweepMemoryLimitBytes: z.number().min(0).optional(),
+      })
+      .optional(),
+  }),
+  listProfiles: z.strictObject({}),
+  getProfile: z.strictObject({ id: RunId }),
 } as const
 
 export type LabApiMethod = keyof typeof LAB_API_METHODS

@@ -10,6 +10,7 @@ import type { ModelSpec } from './model-spec'
 import type { TrainSpec } from './train-spec'
 import type { MetricsLine, MetricsRead, RunRecord } from './runs'
 import type { Template } from './template'
+import type { ProfileResult, ProfileSettings } from './profile'
 
 export type { LabApiMethod, LabApiParams }
 
@@ -107,6 +108,18 @@ export interface RunsList {
   queuedIds: string[]
 }
 
+export interface ProfileRecord {
+  id: string
+  name: string
+  status: 'running' | 'done' | 'failed'
+  createdMs: number
+  endedMs?: number
+  failure?: string
+  /** Files in the profile's folder, once the report exists. */
+  report?: { html: string; pdf?: string; pdfError?: string }
+  settings: ProfileSettings
+}
+
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: SpecError[] }
 
 export interface LabApiResults {
@@ -130,6 +143,9 @@ export interface LabApiResults {
   cancelRun: RunRecord
   resumeRun: RunRecord
   exportRunCsv: { filename: string; csv: string }
+  startProfile: ProfileRecord
+  listProfiles: ProfileRecord[]
+  getProfile: ProfileResult
 }
 
 export type DemoForwardParams = LabApiParams<'demoForward'>
@@ -144,9 +160,19 @@ export interface LabEvents {
   'run.metrics': { runId: string; line: MetricsLine }
   /** Another workspace was opened. */
   'workspace.changed': WorkspaceInfo
+  /** A profile started, finished or failed. */
+  'profile.status': { profile: ProfileRecord }
+  'profile.progress': { id: string; message: string; fraction: number }
 }
 export type LabEventName = keyof LabEvents
-export const LAB_EVENT_NAMES: readonly LabEventName[] = ['engine.status', 'run.status', 'run.metrics', 'workspace.changed']
+export const LAB_EVENT_NAMES: readonly LabEventName[] = [
+  'engine.status',
+  'run.status',
+  'run.metrics',
+  'workspace.changed',
+  'profile.status',
+  'profile.progress',
+]
 
 /** The API as the renderer sees it: one async function per call, plus events. */
 export type LabApi = {
@@ -181,6 +207,9 @@ export const LAB_API_METHOD_NAMES = [
   'cancelRun',
   'resumeRun',
   'exportRunCsv',
+  'startProfile',
+  'listProfiles',
+  'getProfile',
 ] as const
 
 // Compile-time check that the names above and the schema table agree.

@@ -11,6 +11,9 @@ commands:
   run <workspace> <template-id | run.json> [--set path=value]... [--input path=value]...
                          queue a template's sweep (or one run) in a workspace and train it
   runs <workspace>       the runs of a workspace: status, task, steps, best accuracy, time
+  profile <spec.json | preset> --report out.html [--pdf out.pdf] [--seq-len N] [--batch N]
+          [--d-model N] [--sweep-lengths 512,1024,...] [--sweep-budget seconds]
+                         profile a model: time and memory per layer and op, roofline, length sweep
   presets [--json]       the preset ModelSpecs
   serve [--port N] [--workspace <dir>]
                          headless mode: serve the app and the LabApi on 127.0.0.1
@@ -74,6 +77,41 @@ const COMMANDS: Record<
     run: async (_values, positionals) => {
       const { listRunsCommand } = await import('./runs')
       return listRunsCommand(positionals[0]!)
+    },
+  },
+  profile: {
+    options: {
+      report: { type: 'string' },
+      pdf: { type: 'string' },
+      'seq-len': { type: 'string' },
+      batch: { type: 'string' },
+      'd-model': { type: 'string' },
+      'sweep-lengths': { type: 'string' },
+      'sweep-budget': { type: 'string' },
+    },
+    positionals: 1,
+    run: async (values, positionals) => {
+      if (typeof values.report !== 'string') throw new UsageError('profile: --report <out.html> is required')
+      const { profileCommand } = await import('./profile')
+      const { CliInputError } = await import('./train')
+      try {
+        return await profileCommand({
+          spec: positionals[0]!,
+          report: values.report,
+          pdf: values.pdf as string | undefined,
+          seqLen: values['seq-len'] as string | undefined,
+          batch: values.batch as string | undefined,
+          dModel: values['d-model'] as string | undefined,
+          sweepLengths: values['sweep-lengths'] as string | undefined,
+          sweepBudget: values['sweep-budget'] as string | undefined,
+        })
+      } catch (err) {
+        if (err instanceof CliInputError) {
+          process.stderr.write(`linea: ${err.message}\n`)
+          return 2
+        }
+        throw err
+      }
     },
   },
   presets: {

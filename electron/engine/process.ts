@@ -4,6 +4,7 @@
 import { selectBackend } from './backend-select'
 import { demoForward } from './demo'
 import { estimateModel } from './estimate'
+import { profileModel } from './profile/profiler'
 import { engineInfo } from './info'
 import { nativeBackend } from './native-backend'
 import type { EngineErrorBody, EngineMethods, EngineToHost, HostToEngine, TrainEvents, TrainParams } from './protocol'
@@ -42,6 +43,10 @@ const handlers: Handlers = {
   info: () => engineInfo(),
   demoForward: (params) => demoForward(nativeBackend(params.backend ?? 'cpu'), params),
   estimate: ({ spec, contextLength }) => estimateModel(spec, contextLength),
+  profile: ({ spec, settings, backend }) => {
+    const choice = selectBackend(backend ?? 'auto', 0, settings.dtype)
+    return profileModel(spec, choice.backend, settings, (message, fraction) => emit('profile.progress', { message, fraction }))
+  },
   train,
 }
 

@@ -3,6 +3,7 @@
 import type { DemoForwardParams, DemoForwardResult, EngineInfo, ModelEstimate } from '../api/labapi'
 import type { ModelSpec } from '../api/model-spec'
 import type { TrainSpec } from '../api/train-spec'
+import type { ProfileResult, ProfileSettings } from '../api/profile'
 import type { EvalProgress, StepProgress, TrainSummary } from './train/trainer'
 
 export interface TrainParams {
@@ -19,6 +20,7 @@ export interface TrainEvents {
   'train.step': StepProgress
   'train.eval': EvalProgress
   'train.checkpoint': { path: string; step: number }
+  'profile.progress': { message: string; fraction: number }
 }
 
 /** What an engine process can be asked to do. */
@@ -27,6 +29,8 @@ export interface EngineMethods {
   demoForward(params: DemoForwardParams & { backend?: string }): DemoForwardResult
   /** Parameters, state and FLOPs of a (validated) spec, and of a same-width Transformer. */
   estimate(params: { spec: ModelSpec; contextLength: number }): ModelEstimate
+  /** Profiles a model on the chosen backend; streams profile.progress. */
+  profile(params: { spec: ModelSpec; settings: ProfileSettings; backend?: 'auto' | 'cpu' | 'cuda' | 'webgpu' }): ProfileResult
   /** Trains until done, early stop or cancel; streams TrainEvents. */
   train(params: TrainParams): TrainSummary
 }

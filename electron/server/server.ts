@@ -24,6 +24,8 @@ export interface ServerOptions {
   events: LabEventBus
   /** The built renderer (index.html and assets). */
   staticDir: string
+  /** Files outside the renderer the app may open (reports): URL path → file path, or undefined. */
+  files?: (path: string) => string | undefined
   /** 0 picks a free port. */
   port?: number
   token?: string
@@ -50,6 +52,7 @@ const MIME: Record<string, string> = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
   '.ico': 'image/x-icon',
+  '.pdf': 'application/pdf',
   '.woff2': 'font/woff2',
   '.map': 'application/json; charset=utf-8',
 }
@@ -201,6 +204,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (url.pathname.startsWith('/api/')) {
       void handleApi(req, res, url.pathname.slice('/api/'.length))
       return
+    }
+    if (options.files && url.pathname.startsWith('/reports/')) {
+      let file: string | undefined
+      try {
+        file = options.files(url.pathname)
+      } catch (err) {
+        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' })
+        res.end(`${(err as Error).message}\n`)
+        return
+      }
+      if (file) {
+        res.writeHead(200, {
+          'Content-Type': MIME[extname(file)] ?? 'application/pdf',
+          'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+          'X-Content-Type-Options': 'nosniff',
+          'Cache-Control': 'no-store',
+        })
+        createReadStream(file).pipe(res)
+        return
+      }
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' })

@@ -9,11 +9,14 @@ import { EngineService } from './engine-service'
 import { LabEventBus } from './events'
 import { createLabHandlers } from './lab-service'
 import { WorkspaceService } from './workspace-service'
+import { ProfileService } from './profile-service'
+import { renderPdf } from '../reports/pdf'
 
 export interface HeadlessApp {
   server: RunningServer
   engine: EngineService
   workspaces: WorkspaceService
+  profiles: ProfileService
   close(): Promise<void>
 }
 
@@ -28,20 +31,28 @@ export async function startHeadless(options: HeadlessOptions = {}): Promise<Head
   const events = new LabEventBus()
   const engine = new EngineService(forkLauncher(), events)
   const workspaces = new WorkspaceService(options.workspace ?? defaultWorkspacePath(), forkLauncher(), events)
-  const handlers = createLabHandlers({ engine, workspaces })
+  const profiles = new ProfileService(workspaces, forkLauncher(), events, renderPdf)
+  const handlers = createLabHandlers({ engine, workspaces, profiles })
   const server = await startServer({
     handlers,
     events,
     staticDir: options.staticDir ?? join(projectRoot(), 'out', 'renderer'),
     port: options.port,
+    files: (path) => {
+      // /reports/<profile-id>/report.html|pdf
+      const m = /^\/reports\/([A-Za-z0-9_-]+)\/report\.(html|pdf)$/.exec(path)
+      return m ? profiles.reportFile(m[1]!, m[2] as 'html' | 'pdf') : undefined
+    },
   })
   return {
     server,
     engine,
     workspaces,
+    profiles,
     close: async () => {
       await server.close()
       engine.stop()
+      profiles.stop()
       workspaces.close()
     },
   }

@@ -9,10 +9,11 @@ import { metricsCsv } from '../workspace/csv'
 import { recentWorkspaces } from '../workspace/recent'
 import { expandTemplate, loadTemplates } from '../workspace/templates'
 import type { EngineService } from './engine-service'
+import type { ProfileService } from './profile-service'
 import type { WorkspaceService } from './workspace-service'
 
-export function createLabHandlers(deps: { engine: EngineService; workspaces: WorkspaceService }): LabApiHandlers {
-  const { engine, workspaces } = deps
+export function createLabHandlers(deps: { engine: EngineService; workspaces: WorkspaceService; profiles: ProfileService }): LabApiHandlers {
+  const { engine, workspaces, profiles } = deps
   const ws = () => workspaces.workspace
   const runner = () => workspaces.runner
   return {
@@ -62,5 +63,12 @@ export function createLabHandlers(deps: { engine: EngineService; workspaces: Wor
       const run = ws().readRun(id)
       return { filename: `${run.id}.csv`, csv: metricsCsv(ws().readMetrics(id).lines) }
     },
+    startProfile: async ({ spec, name, settings }) => {
+      const r = validateWith(ModelSpecSchema, spec)
+      if (!r.ok) throw new SpecValidationError('model spec (profiling refused)', r.errors)
+      return profiles.start(r.value, settings ?? {}, name)
+    },
+    listProfiles: async () => profiles.list(),
+    getProfile: async ({ id }) => profiles.result(id),
   }
 }

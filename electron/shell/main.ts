@@ -8,6 +8,7 @@ import { EngineService } from '../services/engine-service'
 import { createLabHandlers } from '../services/lab-service'
 import { defaultWorkspacePath } from '../workspace/workspace'
 import { WorkspaceService } from '../services/workspace-service'
+import { ProfileService } from '../services/profile-service'
 import { createIpcHandlers, type IpcSender } from './ipc-handlers'
 import { registerAppScheme, serveRenderer } from './renderer-protocol'
 import { utilityLauncher } from './utility-launcher'
@@ -50,7 +51,9 @@ app.whenReady().then(() => {
   const launcher = utilityLauncher(join(outDir, 'main', 'engine-process.js'))
   const engine = new EngineService(launcher, events)
   const workspaces = new WorkspaceService(defaultWorkspacePath(), launcher, events)
-  const handlers = createLabHandlers({ engine, workspaces })
+  // PDFs of reports come from printToPDF with the desktop app (wired in the Electron issue).
+  const profiles = new ProfileService(workspaces, launcher, events, undefined)
+  const handlers = createLabHandlers({ engine, workspaces, profiles })
   for (const [channel, handler] of createIpcHandlers(handlers)) {
     ipcMain.handle(channel, (event, params) => handler(senderOf(event), params))
   }
@@ -63,6 +66,7 @@ app.whenReady().then(() => {
   })
   app.on('before-quit', () => {
     engine.stop()
+    profiles.stop()
     workspaces.close()
   })
 })

@@ -11,6 +11,7 @@ import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { localLabApi } from '../../../electron/services/local-api'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
+import { ProfileService } from '../../../electron/services/profile-service'
 import { setLabApi } from '../../../renderer/src/api/client'
 import { useComposerStore } from '../../../renderer/src/stores/composer'
 
@@ -18,7 +19,7 @@ const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
 const workspaces = new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-composer-')), forkLauncher(), events)
 const workspace = workspaces.workspace
-setLabApi(localLabApi(createLabHandlers({ engine, workspaces }), events))
+setLabApi(localLabApi(createLabHandlers({ engine, workspaces, profiles: new ProfileService(workspaces, forkLauncher(), events, undefined) }), events))
 afterAll(() => {
   engine.stop()
   workspaces.close()

@@ -6,7 +6,7 @@ import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
-import { WorkspaceService } from '../../../electron/services/workspace-service'
+import { labDeps } from '../../fixtures/lab'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,7 +16,7 @@ import { useEngineStore } from '../../../renderer/src/stores/engine'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
-setLabApi(localLabApi(createLabHandlers({ engine, workspaces: new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-ws-')), forkLauncher(), events) }), events))
+setLabApi(localLabApi(createLabHandlers(labDeps(engine, events)), events))
 afterAll(() => {
   engine.stop()
   setLabApi(undefined)

@@ -6,7 +6,7 @@ import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
-import { WorkspaceService } from '../../../electron/services/workspace-service'
+import { labDeps } from '../../fixtures/lab'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +14,7 @@ import { createIpcHandlers } from '../../../electron/shell/ipc-handlers'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
-const table = createIpcHandlers(createLabHandlers({ engine, workspaces: new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-ws-')), forkLauncher(), events) }))
+const table = createIpcHandlers(createLabHandlers(labDeps(engine, events)))
 afterAll(() => engine.stop())
 
 describe('IPC handlers', () => {

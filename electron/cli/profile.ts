@@ -1,0 +1,90 @@
+// `linea profile <spec.json | preset> --report out.html [--pdf out.pdf]`:
+// profiles in an engine process with progress, writes profile.json beside the
+// report, and the PDF through headless Chromium.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
+import { formatErrors, validateWith } from '../api/validate'
+import { preset, PRESET_IDS } from '../engine/presets'
+import { EngineProcess, forkLauncher } from '../jobs/engine-process'
+import { renderPdf } from '../reports/pdf'
+import { buildReportHtml } from '../reports/report-html'
+import { DEFAULT_PROFILE_SETTINGS } from '../services/profile-service'
+import { CliInputError } from './train'
+
+function loadSpec(what: string): ModelSpec {
+  if (!existsSync(what)) {
+    if (PRESET_IDS().includes(what)) return preset(what)
+    throw new CliInputError(`'${what}' is neither a spec file nor a preset; presets: ${PRESET_IDS().join(', ')}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(readFileSync(what, 'utf8'))
+  } catch (err) {
+    throw new CliInputError(`${what} is not valid JSON: ${(err as Error).message}`)
+  }
+  const r = validateWith(ModelSpecSchema, json)
+  if (!r.ok) throw new CliInputError(`${what} is not a valid ModelSpec (profiling refused):\n${formatErrors(r.errors)}`)
+  return r.value
+}
+
+function positiveInt(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new CliInputError(`${flag} ${String(value)} is not a positive integer`)
+  return n
+}
+
+export async function profileCommand(o: {
+  spec: string
+  report: string
+  pdf?: string
+  seqLen?: string
+  batch?: string
+  sweepBudget?: string
+  sweepLengths?: string
+  dModel?: string
+}): Promise<number> {
+  let spec = loadSpec(o.spec)
+  const dModel = positiveInt(o.dModel, '--d-model')
+  if (dModel) {
+    const { resizeModel } = await import('../api/resize')
+    spec = resizeModel(spec, { d_model: dModel })
+    const r = validateWith(ModelSpecSchema, spec)
+    if (!r.ok) throw new CliInputError(`--d-model ${dModel} makes the spec invalid:\n${formatErrors(r.errors)}`)
+  }
+  const lengths = o.sweepLengths?.split(',').map((x) => positiveInt(x, '--sweep-lengths')!)
+  const budget = o.sweepBudget === undefined ? undefined : Number(o.sweepBudget)
+  if (budget !== undefined && !(budget >= 0)) throw new CliInputError(`--sweep-budget ${o.sweepBudget} is not a number of seconds`)
+  const settings = {
+    ...DEFAULT_PROFILE_SETTINGS,
+    ...(positiveInt(o.seqLen, '--seq-len') && { seqLen: positiveInt(o.seqLen, '--seq-len')! }),
+    ...(positiveInt(o.batch, '--batch') && { batchSize: positiveInt(o.batch, '--batch')! }),
+    ...(lengths && { sweepLengths: lengths }),
+    ...(budget !== undefined && { sweepBudgetSeconds: budget }),
+  }
+  const engine = new EngineProcess(forkLauncher())
+  engine.onEvent((name, data) => {
+    if (name !== 'profile.progress') return
+    const p = data as { message: string; fraction: number }
+    process.stderr.write(`[${String(Math.round(100 * p.fraction)).padStart(3)}%] ${p.message}\n`)
+  })
+  try {
+    const result = await engine.call('profile', { spec, settings })
+    writeFileSync(o.report.replace(/\.html?$/, '') + '.profile.json', JSON.stringify(result, null, 1) + '\n')
+    const html = buildReportHtml(result)
+    writeFileSync(o.report, html)
+    process.stdout.write(`report: ${o.report}\n`)
+    if (o.pdf) {
+      await renderPdf(html, o.pdf)
+      process.stdout.write(`pdf: ${o.pdf}\n`)
+    }
+    const s = result.step
+    process.stdout.write(
+      `step ${s.totalMs.toFixed(1)} ms (forward ${s.forwardMs.toFixed(1)}, backward ${s.backwardMs.toFixed(1)}, optimizer ${s.optimizerMs.toFixed(1)}), ` +
+        `${Math.round(s.tokensPerSecond)} tokens/s; peak ${(result.memory.peak / 2 ** 20).toFixed(1)} MiB\n`,
+    )
+    return 0
+  } finally {
+    engine.stop()
+  }
+}
