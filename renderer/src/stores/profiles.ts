@@ -1,0 +1,85 @@
+// Profiles: start one for a saved spec or a preset, follow its progress,
+// load results, and pick two to compare side by side.
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { ProfileRecord } from '../../../electron/api/labapi'
+import type { ModelSpec } from '../../../electron/api/model-spec'
+import type { ProfileResult, ProfileSettings } from '../../../electron/api/profile'
+import { labApi } from '../api/client'
+
+export const QUICK_SETTINGS: Partial<ProfileSettings> = {
+  batchSize: 2,
+  seqLen: 256,
+  warmup: 1,
+  repeats: 3,
+  sweepLengths: [256, 512, 1024, 2048, 4096],
+  sweepBudgetSeconds: 30,
+}
+
+export const useProfilesStore = defineStore('profiles', () => {
+  const profiles = ref<ProfileRecord[]>([])
+  const results = shallowRef<Record<string, ProfileResult>>({})
+  const progress = ref<Record<string, { message: string; fraction: number }>>({})
+  const selected = ref<string[]>([])
+  const error = ref('')
+  let unsubscribe: (() => void)[] = []
+
+  const running = computed(() => profiles.value.filter((p) => p.status === 'running'))
+
+  async function refresh(): Promise<void> {
+    profiles.value = await labApi().listProfiles({})
+  }
+
+  async function load(id: string): Promise<ProfileResult | undefined> {
+    if (results.value[id]) return results.value[id]
+    try {
+      const r = await labApi().getProfile({ id })
+      results.value = { ...results.value, [id]: r }
+      return r
+    } catch (err) {
+      error.value = (err as Error).message
+      return undefined
+    }
+  }
+
+  /** Shows one profile, or two side by side (a third replaces the oldest choice). */
+  async function select(id: string): Promise<void> {
+    const next = selected.value.includes(id) ? selected.value.filter((x) => x !== id) : [...selected.value, id].slice(-2)
+    selected.value = next
+    await Promise.all(next.map(load))
+  }
+
+  async function start(spec: ModelSpec, settings: Partial<ProfileSettings>, name?: string): Promise<ProfileRecord | undefined> {
+    error.value = ''
+    try {
+      const record = await labApi().startProfile({ spec, settings, name })
+      await refresh()
+      return record
+    } catch (err) {
+      error.value = (err as Error).message
+      return undefined
+    }
+  }
+
+  function watch(): void {
+    if (unsubscribe.length) return
+    unsubscribe = [
+      labApi().on('profile.progress', (p) => {
+        progress.value = { ...progress.value, [p.id]: { message: p.message, fraction: p.fraction } }
+      }),
+      labApi().on('profile.status', ({ profile }) => {
+        const i = profiles.value.findIndex((p) => p.id === profile.id)
+        if (i >= 0) profiles.value.splice(i, 1, profile)
+        else profiles.value.unshift(profile)
+        if (profile.status === 'done' && !selected.value.includes(profile.id)) void select(profile.id)
+      }),
+    ]
+  }
+
+  function unwatch(): void {
+    for (const u of unsubscribe) u()
+    unsubscribe = []
+  }
+
+  return { profiles, results, progress, selected, error, running, refresh, load, select, start, watch, unwatch }
+})
