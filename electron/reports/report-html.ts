@@ -3,7 +3,8 @@
 // versions, the spec with its diagrams, the settings and every figure.
 import { formatBytes } from '../api/format'
 import type { Layer } from '../api/model-spec'
-import type { OpProfile, ProfileResult } from '../api/profile'
+import type { ProfileResult } from '../api/profile'
+import { ceilingUse, profileAnswers } from '../api/profile-summary'
 import { memoryOption, MEMORY_CATEGORIES, rooflineOption, sweepOption, timeByLayerOption } from '../../renderer/src/charts/profile-charts'
 import { diagramSvg, layerDiagram } from '../../renderer/src/composer/diagram'
 import { renderChartSvg } from './svg-charts'
@@ -34,23 +35,13 @@ function layerSwitches(l: Layer): string {
   return `linear mixer, ${l.heads} heads: ${on.join(', ')}`
 }
 
-/** Which ceiling bounds an op at its intensity, and the share of it the op reached. */
-export function ceilingUse(o: Pick<OpProfile, 'flops' | 'bytes' | 'ms'>, p: ProfileResult): { bound: 'compute' | 'memory'; fraction: number } {
-  const intensity = o.flops / Math.max(o.bytes, 1)
-  const roof = Math.min(p.ceilings.flopsPerSecond, p.ceilings.bandwidthBytesPerSecond * intensity)
-  const bound = p.ceilings.bandwidthBytesPerSecond * intensity < p.ceilings.flopsPerSecond ? 'memory' : 'compute'
-  const achieved = bound === 'compute' ? o.flops / (o.ms / 1000) : o.bytes / (o.ms / 1000)
-  const ceiling = bound === 'compute' ? roof : p.ceilings.bandwidthBytesPerSecond
-  return { bound, fraction: achieved / ceiling }
-}
-
 const STYLE = `
 body { font: 13px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1d2330; margin: 24px 32px; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 28px 0 8px; border-bottom: 1px solid #dde1e8; padding-bottom: 4px; }
 h3 { font-size: 13px; margin: 16px 0 6px; } .muted { color: #5b6475; }
 table { border-collapse: collapse; margin: 6px 0 12px; font-size: 12px; } th, td { text-align: left; padding: 3px 10px 3px 0; border-bottom: 1px solid #eef0f4; }
 th { color: #5b6475; font-weight: 500; } td:not(:first-child) { font-variant-numeric: tabular-nums; }
-.kv td:first-child { color: #5b6475; } .figure { margin: 8px 0 16px; page-break-inside: avoid; } .grid2 { display: flex; flex-wrap: wrap; gap: 8px; }
+.kv td:first-child { color: #5b6475; } .answers td:first-child { width: 170px; vertical-align: top; } .answers td { font-size: 13px; padding: 5px 10px 5px 0; } .figure { margin: 8px 0 16px; page-break-inside: avoid; } .grid2 { display: flex; flex-wrap: wrap; gap: 8px; }
 .note { background: #fff8e6; border: 1px solid #f1d48a; padding: 6px 10px; border-radius: 4px; }
 @media print { body { margin: 12mm; } h2 { page-break-after: avoid; } }
 `
@@ -58,6 +49,7 @@ th { color: #5b6475; font-weight: 500; } td:not(:first-child) { font-variant-num
 export function buildReportHtml(p: ProfileResult): string {
   const m = p.machine
   const s = p.spec
+  const answers = profileAnswers(p)
   const totalMs = p.ops.reduce((n, o) => n + o.ms, 0)
   const kinds = new Map<string, Layer>()
   for (const l of s.layers) kinds.set(JSON.stringify(l), l)
@@ -99,6 +91,18 @@ export function buildReportHtml(p: ProfileResult): string {
 <body>
 <h1>Linea profile: ${esc(s.name)}</h1>
 <p class="muted">${esc(new Date(p.createdMs).toISOString())} · ${esc(m.backend)} · ${num(p.parameters)} parameters · batch ${p.settings.batchSize} × T ${p.settings.seqLen} · ${p.settings.dtype}</p>
+
+<h2>In short</h2>
+<table class="kv answers"><tbody>${(
+    [
+      ['Where the time goes', answers.time],
+      ['Where the memory goes', answers.memory],
+      ['How it scales', answers.scaling],
+      ['How close to the hardware', answers.hardware],
+    ] as const
+  )
+    .map(([q, a]) => `<tr><td>${esc(q)}</td><td>${esc(a)}</td></tr>`)
+    .join('')}</tbody></table>
 
 <h2>Machine and versions</h2>
 ${table(['', ''], [

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { ProfileResult } from '../../../electron/api/profile'
-import { buildReportHtml, ceilingUse } from '../../../electron/reports/report-html'
+import { ceilingUse } from '../../../electron/api/profile-summary'
+import { buildReportHtml } from '../../../electron/reports/report-html'
 
 const profile = JSON.parse(readFileSync(join(__dirname, '../../fixtures/profile-gla-hybrid.json'), 'utf8')) as ProfileResult
 const html = buildReportHtml(profile)
