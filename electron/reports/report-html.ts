@@ -2,6 +2,7 @@
 // charts inline as SVG, no scripts, no network) that states the machine, the
 // versions, the spec with its diagrams, the settings and every figure.
 import { formatBytes } from '../api/format'
+import { layerSwitches } from '../api/layer-label'
 import type { Layer } from '../api/model-spec'
 import type { ProfileResult } from '../api/profile'
 import { ceilingUse, profileAnswers } from '../api/profile-summary'
@@ -17,22 +18,6 @@ function table(head: string[], rows: (string | number)[][], cls = ''): string {
   return `<table class="${cls}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`
-}
-
-function layerSwitches(l: Layer): string {
-  if (l.kind === 'softmax') return `softmax attention, ${l.heads} heads, ${l.window ? `window ${l.window}` : 'full causal'}${l.rotary ? ', rotary' : ''}`
-  const on = [
-    `φ ${l.feature_map}`,
-    l.input_gate !== 'none' && `input gate ${l.input_gate}`,
-    l.forget_gate !== 'none' && `decay ${l.forget_gate}`,
-    l.delta_rule !== 'off' && `delta ${l.delta_rule}`,
-    l.denominator !== 'none' && `denominator ${l.denominator}`,
-    l.output_norm !== 'none' && l.output_norm,
-    l.shortcut !== 'none' && 'D skip',
-    l.short_conv > 0 && `conv ${l.short_conv}`,
-    l.output_gate !== 'none' && 'output gate',
-  ].filter(Boolean)
-  return `linear mixer, ${l.heads} heads: ${on.join(', ')}`
 }
 
 const STYLE = `

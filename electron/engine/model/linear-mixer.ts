@@ -8,6 +8,7 @@ import type { Ctx } from '../autograd/context'
 import { binary, featureMap, linear, mixer, norm, reshape, shortConv, swiglu, unary, type FeatureMapKind } from '../autograd/functions'
 import type { Tensor } from '../tensor'
 import { init, type ParamStore } from './params'
+import type { LinearMixerTap } from './taps'
 
 /** Mamba2's dt range: dt ~ exp(U[log 1e-3, log 1e-1]); stored as softplus⁻¹(dt). */
 const DT_MIN = 1e-3
@@ -23,6 +24,8 @@ export class LinearMixerLayer {
   private readonly dk: number
   private readonly dv: number
   private readonly featureKind: FeatureMapKind
+  /** Set by the inspector: receives the mixer's inputs and output on every forward. */
+  tap?: (t: LinearMixerTap) => void
 
   constructor(
     private readonly spec: LinearLayer,
@@ -118,23 +121,17 @@ export class LinearMixerLayer {
 
     // Taylor features already carry 1/sqrt(dk); other maps use dk^-1/2 of the raw head dim.
     const scale = spec.qk_scale ?? (this.featureKind === 'taylor2' ? 1 : 1 / Math.sqrt(this.dk))
-    let o = mixer(ctx, {
-      q: q4,
-      k: k4,
-      v: v4,
-      g,
-      i,
-      beta,
-      attrs: {
-        form: 'chunked',
-        chunk_size: 64,
-        gate: spec.forget_gate,
-        input_gate: spec.input_gate,
-        delta: spec.delta_rule !== 'off',
-        normalize: spec.denominator,
-        scale,
-      },
-    })
+    const attrs = {
+      form: 'chunked',
+      chunk_size: 64,
+      gate: spec.forget_gate,
+      input_gate: spec.input_gate,
+      delta: spec.delta_rule !== 'off',
+      normalize: spec.denominator,
+      scale,
+    } as const
+    let o = mixer(ctx, { q: q4, k: k4, v: v4, g, i, beta, attrs })
+    this.tap?.({ kind: 'linear', q: q4, k: k4, v: v4, g, i, beta, o, attrs })
     if (spec.output_norm !== 'none') o = norm(ctx, o, p.o_norm, spec.output_norm === 'rmsnorm' ? 'rms' : 'layer')
     o = reshape(ctx, o, [B, T, H * this.dv])
     if (p.D) o = binary(ctx, o, binary(ctx, v, p.D, 'mul', true), 'add')

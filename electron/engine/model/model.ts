@@ -96,6 +96,11 @@ export class Model {
     return { ...inScope('loss', () => crossEntropyLoss(ctx, logits, batch.labels, 1 / Math.max(1, batch.count))), logits }
   }
 
+  /** The mixer of each layer, in order (the inspector sets their taps). */
+  mixers(): (LinearMixerLayer | SoftmaxAttentionLayer)[] {
+    return this.blocks.map((b) => b.mixer)
+  }
+
   dispose(): void {
     this.params.dispose()
   }

@@ -6,9 +6,12 @@ import type { Ctx } from '../autograd/context'
 import { linear, reshape, rotary, softmaxAttention } from '../autograd/functions'
 import type { Tensor } from '../tensor'
 import { init, type ParamStore } from './params'
+import type { SoftmaxTap } from './taps'
 
 export class SoftmaxAttentionLayer {
   private readonly p: Record<string, Tensor> = {}
+  /** Set by the inspector: receives the attention's inputs (after rotary) and output on every forward. */
+  tap?: (t: SoftmaxTap) => void
 
   constructor(
     private readonly spec: SoftmaxLayer,
@@ -33,7 +36,9 @@ export class SoftmaxAttentionLayer {
       q = rotary(ctx, q)
       k = rotary(ctx, k)
     }
-    const o = softmaxAttention(ctx, q, k, v, this.spec.window ?? 0)
+    const window = this.spec.window ?? 0
+    const o = softmaxAttention(ctx, q, k, v, window)
+    this.tap?.({ kind: 'softmax', q, k, v, o, window })
     return linear(ctx, reshape(ctx, o, [B, T, this.spec.heads * this.headDim]), this.p.o_proj!, undefined, true)
   }
 }
