@@ -2,20 +2,26 @@ import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-rou
 import ComposeView from './views/ComposeView.vue'
 import EngineView from './views/EngineView.vue'
 import PlaceholderView from './views/PlaceholderView.vue'
+import ProfileView from './views/ProfileView.vue'
+import RunsView from './views/RunsView.vue'
+import TrainView from './views/TrainView.vue'
 
 export const SCREENS = [
   { path: '/compose', name: 'compose', title: 'Compose', what: 'Compose a model layer by layer, with live cost estimates.' },
   { path: '/train', name: 'train', title: 'Train', what: 'Train on synthetic recall, state tracking or byte-level text, and watch it live.' },
   { path: '/profile', name: 'profile', title: 'Profile', what: 'Kernel time and memory per layer and across sequence lengths, with a one-click report.' },
   { path: '/inspect', name: 'inspect', title: 'Inspect', what: 'Recall, recurrent state and attention behaviour from saved checkpoints.' },
-  { path: '/workspace', name: 'workspace', title: 'Workspace', what: 'Experiment folders: specs, runs, metrics and checkpoints.' },
+  { path: '/workspace', name: 'workspace', title: 'Runs', what: 'The runs of the workspace: compare curves and settings, export metrics.' },
 ] as const
 
 const routes: RouteRecordRaw[] = [
   { path: '/', redirect: '/compose' },
   { path: '/engine', name: 'engine', component: EngineView, meta: { title: 'Engine' } },
   { path: '/compose', name: 'compose', component: ComposeView, meta: { title: 'Compose' } },
-  ...SCREENS.filter((s) => s.name !== 'compose').map((s) => ({
+  { path: '/train', name: 'train', component: TrainView, meta: { title: 'Train' } },
+  { path: '/workspace', name: 'workspace', component: RunsView, meta: { title: 'Runs' } },
+  { path: '/profile', name: 'profile', component: ProfileView, meta: { title: 'Profile' } },
+  ...SCREENS.filter((s) => !['compose', 'train', 'workspace', 'profile'].includes(s.name)).map((s) => ({
     path: s.path,
     name: s.name,
     component: PlaceholderView,

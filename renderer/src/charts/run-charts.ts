@@ -1,0 +1,140 @@
+// Chart options for training runs: loss (raw and smoothed, linear or log
+// axis), eval headline (accuracy or bits per byte), throughput and memory,
+// for one run live or several runs overlaid. Pure, so unit-tested and
+// reusable by reports. Colours come in with the series (a run's colour is
+// derived from its id, see runs/colors.ts).
+import type { EChartsCoreOption } from 'echarts/core'
+import { formatBytes } from '../../../electron/api/format'
+import { emaSmooth } from '../runs/smoothing'
+import type { Point } from '../runs/metrics'
+import { formatCount } from './estimate-chart'
+
+export interface CurveSeries {
+  /** The run's id (or a set's name), kept on the series for lookups. */
+  id: string
+  name: string
+  color?: string
+  points: Point[]
+}
+
+export interface LossChartSettings {
+  /** EMA weight, 0 (raw only) to < 1. */
+  smoothing: number
+  logScale: boolean
+  title?: string
+}
+
+const GRID = { left: 64, right: 24, top: 44, bottom: 56 }
+
+function baseOption(title: string | undefined, legend: boolean): EChartsCoreOption {
+  return {
+    animation: false,
+    title: title ? { text: title, left: 'center', textStyle: { fontSize: 13 } } : undefined,
+    legend: legend ? { bottom: 0, type: 'scroll', textStyle: { fontSize: 11 } } : undefined,
+    grid: { ...GRID, bottom: legend ? GRID.bottom : 36 },
+    tooltip: { trigger: 'axis', axisPointer: { type: 'line' } },
+    xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 24, min: 'dataMin', max: 'dataMax' },
+  }
+}
+
+/** A log axis cannot show values <= 0 (or NaN): those points are left out. */
+function forAxis(points: Point[], logScale: boolean): Point[] {
+  return logScale ? points.filter(([, y]) => Number.isFinite(y) && y > 0) : points
+}
+
+/**
+ * Loss per step: for each run, the smoothed curve in the run's colour and,
+ * when smoothing is on, the raw curve faint behind it.
+ */
+export function lossChartOption(runs: readonly CurveSeries[], settings: LossChartSettings): EChartsCoreOption {
+  const series: object[] = []
+  for (const run of runs) {
+    const raw = forAxis(run.points, settings.logScale)
+    const line = { type: 'line', showSymbol: false }
+    if (settings.smoothing > 0) {
+      const smooth = emaSmooth(
+        raw.map(([, y]) => y),
+        settings.smoothing,
+      )
+      series.push({
+        ...line,
+        id: `${run.id}:raw`,
+        name: run.name,
+        data: raw,
+        silent: true,
+        lineStyle: { width: 1, opacity: 0.25, color: run.color },
+        itemStyle: { color: run.color },
+        tooltip: { show: false },
+      })
+      series.push({ ...line, id: `${run.id}:smooth`, name: run.name, data: raw.map(([x], i) => [x, smooth[i]!]), lineStyle: { width: 2, color: run.color }, itemStyle: { color: run.color } })
+    } else {
+      series.push({ ...line, id: `${run.id}:raw`, name: run.name, data: raw, lineStyle: { width: 1.5, color: run.color }, itemStyle: { color: run.color } })
+    }
+  }
+  return {
+    ...baseOption(settings.title, runs.length > 1),
+    yAxis: {
+      type: settings.logScale ? 'log' : 'value',
+      name: settings.logScale ? 'loss (log)' : 'loss',
+      scale: true,
+      axisLabel: { formatter: (v: number) => (Math.abs(v) >= 100 || v === 0 ? String(v) : Number(v.toPrecision(3)).toString()) },
+    },
+    series,
+  }
+}
+
+export type HeadlineMetric = 'accuracy' | 'bits_per_byte'
+
+/** Eval headline per step: accuracy (0–100 %) or bits per byte, one series per run or eval set. */
+export function evalChartOption(curves: readonly CurveSeries[], metric: HeadlineMetric, title?: string): EChartsCoreOption {
+  return {
+    ...baseOption(title, curves.length > 1),
+    yAxis:
+      metric === 'accuracy'
+        ? { type: 'value', name: 'accuracy', min: 0, max: 1, axisLabel: { formatter: (v: number) => `${Math.round(v * 100)}%` } }
+        : { type: 'value', name: 'bits per byte', scale: true },
+    series: curves.map((c) => ({
+      type: 'line',
+      id: c.id,
+      name: c.name,
+      data: c.points,
+      showSymbol: true,
+      symbolSize: 5,
+      lineStyle: { width: 2, color: c.color },
+      itemStyle: { color: c.color },
+    })),
+  }
+}
+
+/** Tokens per second per step. */
+export function throughputChartOption(points: readonly Point[], color?: string): EChartsCoreOption {
+  return {
+    ...baseOption('tokens / s', false),
+    yAxis: { type: 'value', scale: true, axisLabel: { formatter: (v: number) => formatCount(v) } },
+    series: [{ type: 'line', id: 'tokens', name: 'tokens/s', data: points, showSymbol: false, lineStyle: { width: 1.5, color }, itemStyle: { color } }],
+  }
+}
+
+/** Engine memory in use and its peak, per step. */
+export function memoryChartOption(inUse: readonly Point[], peak: readonly Point[]): EChartsCoreOption {
+  const line = (id: string, name: string, data: readonly Point[], color: string, dashed: boolean) => ({
+    type: 'line',
+    id,
+    name,
+    data,
+    showSymbol: false,
+    lineStyle: { width: 1.5, color, type: dashed ? 'dashed' : 'solid' },
+    itemStyle: { color },
+  })
+  return {
+    ...baseOption('memory', true),
+    yAxis: { type: 'value', scale: true, axisLabel: { formatter: (v: number) => formatBytes(v) } },
+    series: [line('inUse', 'in use', inUse, '#2f6fdd', false), line('peak', 'peak', peak, '#d9534f', true)],
+  }
+}
+
+/** Points drawn by an option's series (the e2e test and the screens read it). */
+export function seriesPointCount(option: EChartsCoreOption | null): number {
+  const series = (option as { series?: { data?: unknown[] }[] } | null)?.series ?? []
+  return series.reduce((n, s) => n + (s.data?.length ?? 0), 0)
+}

@@ -1,0 +1,98 @@
+// The runs table: one row per run with the values the columns show and
+// sort by, a text filter, and a stable sort (missing values last).
+import type { RunRecord, RunStatus } from '../../../electron/api/runs'
+import type { Task } from '../../../electron/api/train-spec'
+
+export const RUN_COLUMNS = ['status', 'name', 'task', 'steps', 'bestAccuracy', 'lastLoss', 'time', 'backend', 'created'] as const
+export type RunColumn = (typeof RUN_COLUMNS)[number]
+export type SortDir = 'asc' | 'desc'
+export interface RunSort {
+  column: RunColumn
+  dir: SortDir
+}
+
+/** "mqar T=128, 8 pairs", "permutation s5 T=32" */
+export function taskLabel(task: Task): string {
+  switch (task.kind) {
+    case 'mqar':
+      return `mqar T=${task.seq_len}, ${task.num_kv_pairs} pairs`
+    case 'permutation':
+      return `permutation ${task.group} T=${task.seq_len}`
+    case 'modular_addition':
+      return `modular_addition mod ${task.modulus} T=${task.seq_len}`
+    case 'selective_copy':
+      return `selective_copy T=${task.seq_len}, ${task.num_tokens} tokens`
+    default:
+      return `${task.kind} T=${task.seq_len}`
+  }
+}
+
+/** Wall time a run has trained (so far, for a running one). */
+export function runSeconds(run: Pick<RunRecord, 'startedMs' | 'endedMs' | 'status'>, nowMs: number): number | undefined {
+  if (run.startedMs === undefined) return undefined
+  const end = run.endedMs ?? (run.status === 'running' ? nowMs : undefined)
+  return end === undefined ? undefined : Math.max(0, (end - run.startedMs) / 1000)
+}
+
+/** Order of statuses when sorting by status: what needs attention first. */
+const STATUS_ORDER: Record<RunStatus, number> = { running: 0, queued: 1, failed: 2, cancelled: 3, early_stopped: 4, completed: 5 }
+
+export function sortValue(run: RunRecord, column: RunColumn, nowMs: number): string | number | undefined {
+  switch (column) {
+    case 'status':
+      return STATUS_ORDER[run.status]
+    case 'name':
+      return run.name.toLowerCase()
+    case 'task':
+      return taskLabel(run.trainSpec.task).toLowerCase()
+    case 'steps':
+      return run.steps
+    case 'bestAccuracy':
+      return run.bestAccuracy
+    case 'lastLoss':
+      return run.lastLoss
+    case 'time':
+      return runSeconds(run, nowMs)
+    case 'backend':
+      return run.backend?.toLowerCase()
+    case 'created':
+      return run.createdMs
+  }
+}
+
+/** Sorted copy; missing values go last in both directions, ties keep creation order (newest first). */
+export function sortRuns(runs: readonly RunRecord[], sort: RunSort, nowMs = Date.now()): RunRecord[] {
+  const sign = sort.dir === 'asc' ? 1 : -1
+  return [...runs].sort((a, b) => {
+    const va = sortValue(a, sort.column, nowMs)
+    const vb = sortValue(b, sort.column, nowMs)
+    if (va === undefined || vb === undefined) {
+      if (va !== vb) return va === undefined ? 1 : -1
+    } else if (va !== vb) return (va < vb ? -1 : 1) * sign
+    return b.createdMs - a.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  })
+}
+
+/** Clicking a column: the same column flips direction; a new one starts ascending (numbers: descending). */
+export function nextSort(current: RunSort, column: RunColumn): RunSort {
+  if (current.column === column) return { column, dir: current.dir === 'asc' ? 'desc' : 'asc' }
+  const numeric: RunColumn[] = ['steps', 'bestAccuracy', 'time', 'created']
+  return { column, dir: numeric.includes(column) ? 'desc' : 'asc' }
+}
+
+/** The text a filter looks in. */
+function haystack(run: RunRecord): string {
+  return [run.id, run.name, run.status, taskLabel(run.trainSpec.task), run.backend ?? '', run.modelSpec.preset ?? '', run.specName ?? '', run.template?.id ?? '']
+    .join(' ')
+    .toLowerCase()
+}
+
+/** Every whitespace-separated term must appear (case-insensitive) in the run's name, status, task, backend, preset or template. */
+export function filterRuns(runs: readonly RunRecord[], text: string): RunRecord[] {
+  const terms = text.toLowerCase().split(/\s+/).filter(Boolean)
+  if (!terms.length) return [...runs]
+  return runs.filter((r) => {
+    const h = haystack(r)
+    return terms.every((t) => h.includes(t))
+  })
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest'
+import type { MetricsLine } from '../../../../electron/api/runs'
+import { evalSetPoints, headlineName, headlinePoints, logEntries, lossPoints, mergeMetrics } from '../../../../renderer/src/runs/metrics'
+
+const step = (n: number, loss = 5 - n / 10): MetricsLine => ({
+  type: 'train',
+  step: n,
+  steps: 10,
+  loss,
+  lr: 1e-3,
+  gradNorm: 1,
+  tokensPerSecond: 1000,
+  elapsedSeconds: n,
+  memoryBytes: 1 << 20,
+  peakMemoryBytes: 2 << 20,
+})
+const evalAt = (n: number, acc: number, sets = [{ name: 'train', seqLen: 32, accuracy: acc }]): MetricsLine => ({
+  type: 'eval',
+  step: n,
+  headline: acc,
+  headlineName: 'accuracy',
+  sets: sets.map((s) => ({ ...s, loss: 1, bitsPerByte: 0, count: 10, byTag: {} })),
+})
+
+describe('run metrics', () => {
+  it('merge a file read with live lines: the overlap counted once, in order', () => {
+    const read = [step(1), step(2), step(3)]
+    // the read already holds the first two buffered lines
+    expect(mergeMetrics(read, [step(2), step(3), step(4)]).map((l) => (l as { step: number }).step)).toEqual([1, 2, 3, 4])
+    // no overlap: the buffer came after the read
+    expect(mergeMetrics(read, [step(4)])).toHaveLength(4)
+    // the buffer entirely inside the read
+    expect(mergeMetrics(read, [step(3)])).toHaveLength(3)
+    expect(mergeMetrics([], [step(1)])).toHaveLength(1)
+  })
+
+  it('do not mistake an equal-looking line elsewhere in the read for the overlap', () => {
+    const read = [step(1, 2), step(2, 2)]
+    const live = [step(3, 2)]
+    expect(mergeMetrics(read, live)).toHaveLength(3)
+  })
+
+  it('give loss per step and the eval headline per eval, per set', () => {
+    const lines = [step(1), step(2), evalAt(2, 0.25, [{ name: 'train', seqLen: 32, accuracy: 0.25 }, { name: 'long', seqLen: 64, accuracy: 0.125 }]), step(3)]
+    expect(lossPoints(lines)).toEqual([
+      [1, 4.9],
+      [2, 4.8],
+      [3, 4.7],
+    ])
+    expect(headlinePoints(lines)).toEqual([[2, 0.25]])
+    expect(headlineName(lines)).toBe('accuracy')
+    expect(headlineName([step(1)])).toBeNull()
+    expect(evalSetPoints(lines)).toEqual([
+      { name: 'train (T=32)', points: [[2, 0.25]] },
+      { name: 'long (T=64)', points: [[2, 0.125]] },
+    ])
+  })
+
+  it('log status changes, evals, checkpoints and failures, not training steps', () => {
+    const lines: MetricsLine[] = [
+      { type: 'status', status: 'running', atMs: 1 },
+      step(1),
+      evalAt(1, 0.5),
+      { type: 'checkpoint', step: 1, path: 'checkpoints/step-0000001.safetensors' },
+      step(2),
+      { type: 'status', status: 'failed', atMs: 2, failure: 'loss is NaN at step 2' },
+    ]
+    expect(logEntries(lines).map((e) => [e.kind, e.text])).toEqual([
+      ['status', 'status: running'],
+      ['eval', 'eval at step 1: accuracy 50.0%'],
+      ['checkpoint', 'checkpoint at step 1: checkpoints/step-0000001.safetensors'],
+      ['status', 'status: failed'],
+      ['failure', 'failed: loss is NaN at step 2'],
+    ])
+    expect(logEntries(lines).at(-1)!.step).toBe(2)
+  })
+})
