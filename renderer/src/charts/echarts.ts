@@ -1,9 +1,33 @@
 // ECharts, registered once with only the modules Linea draws with.
-import { LineChart, BarChart } from 'echarts/charts'
-import { GridComponent, LegendComponent, TitleComponent, TooltipComponent, DataZoomComponent } from 'echarts/components'
+import { BarChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts'
+import {
+  DataZoomComponent,
+  GridComponent,
+  LegendComponent,
+  MarkAreaComponent,
+  MarkLineComponent,
+  TitleComponent,
+  TooltipComponent,
+  VisualMapComponent,
+} from 'echarts/components'
 import * as echarts from 'echarts/core'
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers'
 
-echarts.use([LineChart, BarChart, GridComponent, LegendComponent, TitleComponent, TooltipComponent, DataZoomComponent, CanvasRenderer, SVGRenderer])
+echarts.use([
+  LineChart,
+  BarChart,
+  ScatterChart,
+  HeatmapChart,
+  GridComponent,
+  LegendComponent,
+  TitleComponent,
+  TooltipComponent,
+  DataZoomComponent,
+  VisualMapComponent,
+  MarkLineComponent,
+  MarkAreaComponent,
+  CanvasRenderer,
+  SVGRenderer,
+])
 
 export { echarts }
