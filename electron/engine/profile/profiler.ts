@@ -198,10 +198,24 @@ async function decodeMsPerToken(spec: ModelSpec, model: Model, backend: Backend,
   return base + attention
 }
 
+/**
+ * Seconds the next length will likely take, from the last two: time grows as
+ * T^slope, with the slope seen so far (at least 1; 2 with one point only, to be safe).
+ */
+export function predictSeconds(done: readonly [number, number][], T: number): number | undefined {
+  const last = done.at(-1)
+  if (!last) return undefined
+  const prev = done.at(-2)
+  const slope = prev ? Math.max(1, Math.log(last[1] / prev[1]) / Math.log(last[0] / prev[0])) : 2
+  return last[1] * (T / last[0]) ** (Number.isFinite(slope) ? slope : 2)
+}
+
 async function sweepSeries(name: string, spec: ModelSpec, backend: Backend, dtype: FloatDType, settings: ProfileSettings, progress: (T: number) => void): Promise<SweepSeries> {
   const points: SweepPoint[] = []
   let stopped: string | undefined
   const started = performance.now()
+  /** (T, seconds) each length took, to predict the next. */
+  const lengthSeconds: [number, number][] = []
   const model = new Model(spec, backend, dtype, 1)
   const optimizer = new AdamW(backend, model.params.trainable(), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 })
   try {
@@ -211,12 +225,18 @@ async function sweepSeries(name: string, spec: ModelSpec, backend: Backend, dtyp
         stopped = `stopped before T=${T}: the time budget of ${settings.sweepBudgetSeconds} s was used (${seconds.toFixed(0)} s)`
         break
       }
+      const predicted = predictSeconds(lengthSeconds, T)
+      if (predicted !== undefined && seconds + predicted > settings.sweepBudgetSeconds) {
+        stopped = `stopped before T=${T}: it would take about ${predicted.toFixed(0)} s, past the time budget of ${settings.sweepBudgetSeconds} s (${seconds.toFixed(0)} s used)`
+        break
+      }
       const last = points.at(-1)
       if (last && last.peakBytes * (T / last.seqLen) ** 2 > settings.sweepMemoryLimitBytes && last.peakBytes * (T / last.seqLen) > settings.sweepMemoryLimitBytes) {
         stopped = `stopped before T=${T}: its peak memory would pass the limit of ${Math.round(settings.sweepMemoryLimitBytes / 2 ** 20)} MiB`
         break
       }
       progress(T)
+      const lengthStarted = performance.now()
       const batch = randomBatch(backend, spec.vocab_size, 1, T, T)
       try {
         await trainStep(model, optimizer, backend, dtype, batch) // warm-up
@@ -226,6 +246,7 @@ async function sweepSeries(name: string, spec: ModelSpec, backend: Backend, dtyp
         const prefillMs = await timeMs(() => forwardOnly(model, backend, dtype, batch), 2)
         const decode = await decodeMsPerToken(spec, model, backend, dtype, T)
         points.push({ seqLen: T, trainStepMs, prefillMs, decodeMsPerToken: decode, peakBytes })
+        lengthSeconds.push([T, (performance.now() - lengthStarted) / 1000])
       } catch (err) {
         stopped = `stopped at T=${T}: ${(err as Error).message.split('\n')[0]}`
         break
