@@ -5,12 +5,13 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { ProfileResult } from '../../../electron/api/profile'
+import type { EChartsCoreOption } from 'echarts/core'
 import { echarts } from '../../../renderer/src/charts/echarts'
 import { memoryOption, rooflineOption, sweepOption, timeByLayerOption } from '../../../renderer/src/charts/profile-charts'
 
 const profile = JSON.parse(readFileSync(join(__dirname, '../../fixtures/profile-gla-hybrid.json'), 'utf8')) as ProfileResult
 
-function renderWithAppCharts(option: object): { svg: string; seriesDrawn: number } {
+function renderWithAppCharts(option: EChartsCoreOption): { svg: string; seriesDrawn: number } {
   const chart = echarts.init(null, undefined, { renderer: 'svg', ssr: true, width: 800, height: 400 })
   try {
     chart.setOption(option)
@@ -23,7 +24,7 @@ function renderWithAppCharts(option: object): { svg: string; seriesDrawn: number
 }
 
 describe('the renderer registers every chart type the app uses', () => {
-  const options: [string, object][] = [
+  const options: [string, EChartsCoreOption][] = [
     ['time by layer', timeByLayerOption(profile)],
     ['roofline', rooflineOption(profile)],
     ['memory', memoryOption(profile)],
