@@ -14,6 +14,10 @@ commands:
   profile <spec.json | preset> --report out.html [--pdf out.pdf] [--seq-len N] [--batch N]
           [--d-model N] [--sweep-lengths 512,1024,...] [--sweep-budget seconds]
                          profile a model: time and memory per layer and op, roofline, length sweep
+  inspect <run folder | checkpoint> --out inspect.json [--checkpoint checkpoints/step-N.safetensors]
+          [--task <kind>] [--example N | --text "..."] [--heads 0,1] [--state-steps 0,63,127]
+          [--max-attention-t N] [--pairs 1,2,4,8] [--examples N] [--lengths 64,128,256]
+                         inspect a checkpoint: recall, state over time, attention maps
   presets [--json]       the preset ModelSpecs
   serve [--port N] [--workspace <dir>]
                          headless mode: serve the app and the LabApi on 127.0.0.1
@@ -104,6 +108,50 @@ const COMMANDS: Record<
           dModel: values['d-model'] as string | undefined,
           sweepLengths: values['sweep-lengths'] as string | undefined,
           sweepBudget: values['sweep-budget'] as string | undefined,
+        })
+      } catch (err) {
+        if (err instanceof CliInputError) {
+          process.stderr.write(`linea: ${err.message}\n`)
+          return 2
+        }
+        throw err
+      }
+    },
+  },
+  inspect: {
+    options: {
+      out: { type: 'string' },
+      checkpoint: { type: 'string' },
+      task: { type: 'string' },
+      example: { type: 'string' },
+      text: { type: 'string' },
+      heads: { type: 'string' },
+      'state-steps': { type: 'string' },
+      'max-attention-t': { type: 'string' },
+      pairs: { type: 'string' },
+      examples: { type: 'string' },
+      lengths: { type: 'string' },
+    },
+    positionals: 1,
+    run: async (values, positionals) => {
+      if (typeof values.out !== 'string') throw new UsageError('inspect: --out <inspect.json> is required')
+      const { inspectCommand } = await import('./inspect')
+      const { CliInputError } = await import('./train')
+      const s = (k: string) => values[k] as string | undefined
+      try {
+        return await inspectCommand({
+          run: positionals[0]!,
+          out: values.out,
+          checkpoint: s('checkpoint'),
+          task: s('task'),
+          example: s('example'),
+          text: s('text'),
+          heads: s('heads'),
+          stateSteps: s('state-steps'),
+          maxAttentionT: s('max-attention-t'),
+          pairs: s('pairs'),
+          examples: s('examples'),
+          lengths: s('lengths'),
         })
       } catch (err) {
         if (err instanceof CliInputError) {

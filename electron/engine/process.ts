@@ -6,6 +6,7 @@ import { demoForward } from './demo'
 import { estimateModel } from './estimate'
 import { profileModel } from './profile/profiler'
 import { engineInfo } from './info'
+import { inspectCheckpoint } from './inspect/inspect-checkpoint'
 import { nativeBackend } from './native-backend'
 import type { EngineErrorBody, EngineMethods, EngineToHost, HostToEngine, TrainEvents, TrainParams } from './protocol'
 import { trainModel } from './train/trainer'
@@ -47,6 +48,7 @@ const handlers: Handlers = {
     const choice = selectBackend(backend ?? 'auto', 0, settings.dtype)
     return profileModel(spec, choice.backend, settings, (message, fraction) => emit('profile.progress', { message, fraction }))
   },
+  inspect: (params) => inspectCheckpoint(params, nativeBackend('cpu'), (message, fraction) => emit('inspect.progress', { message, fraction })),
   train,
 }
 

@@ -3,7 +3,9 @@
 import type { DemoForwardParams, DemoForwardResult, EngineInfo, ModelEstimate } from '../api/labapi'
 import type { ModelSpec } from '../api/model-spec'
 import type { TrainSpec } from '../api/train-spec'
+import type { InspectResult } from '../api/inspect'
 import type { ProfileResult, ProfileSettings } from '../api/profile'
+import type { InspectCheckpointParams } from './inspect/inspect-checkpoint'
 import type { EvalProgress, StepProgress, TrainSummary } from './train/trainer'
 
 export interface TrainParams {
@@ -21,6 +23,7 @@ export interface TrainEvents {
   'train.eval': EvalProgress
   'train.checkpoint': { path: string; step: number }
   'profile.progress': { message: string; fraction: number }
+  'inspect.progress': { message: string; fraction: number }
 }
 
 /** What an engine process can be asked to do. */
@@ -31,6 +34,8 @@ export interface EngineMethods {
   estimate(params: { spec: ModelSpec; contextLength: number }): ModelEstimate
   /** Profiles a model on the chosen backend; streams profile.progress. */
   profile(params: { spec: ModelSpec; settings: ProfileSettings; backend?: 'auto' | 'cpu' | 'cuda' | 'webgpu' }): ProfileResult
+  /** Inspects a checkpoint (on the CPU backend: small, exact, every op); streams inspect.progress. */
+  inspect(params: InspectCheckpointParams): InspectResult
   /** Trains until done, early stop or cancel; streams TrainEvents. */
   train(params: TrainParams): TrainSummary
 }
