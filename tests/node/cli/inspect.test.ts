@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { InspectResult } from '../../../electron/api/inspect'
 import { resizeModel } from '../../../electron/api/resize'
+import type { Task } from '../../../electron/api/train-spec'
 import { projectRoot } from '../../../electron/engine/project-root'
 import { preset } from '../../../electron/engine/presets'
 import { trainSpec } from '../../fixtures/specs'
@@ -19,7 +20,7 @@ function linea(...args: string[]) {
 const dir = mkdtempSync(join(tmpdir(), 'linea-cli-inspect-'))
 const T = 32
 
-function trainTiny(name: string, presetId: string, task: object, vocab: number): string {
+function trainTiny(name: string, presetId: string, task: Task, vocab: number): string {
   const modelPath = join(dir, `${name}.model.json`)
   const trainPath = join(dir, `${name}.train.json`)
   writeFileSync(modelPath, JSON.stringify(resizeModel(preset(presetId), { d_model: 32, vocab_size: vocab, heads: 2, n_layers: 2 })))
