@@ -2,6 +2,7 @@
 // the types and names). Checked where a call enters: the headless server
 // and the Electron IPC handlers.
 import { z } from 'zod'
+import { InspectRequestSchema } from './inspect'
 
 export const DemoForwardParamsSchema = z.strictObject({
   seqLen: z.number().int().min(1).max(65536),
@@ -67,6 +68,11 @@ export const LAB_API_METHODS = {
   }),
   listProfiles: z.strictObject({}),
   getProfile: z.strictObject({ id: RunId }),
+  listCheckpoints: z.strictObject({ runId: RunId }),
+  /** With refresh, runs again even when the run folder has the answer. */
+  startInspect: InspectRequestSchema.extend({ refresh: z.boolean().optional() }),
+  listInspections: z.strictObject({ runId: RunId }),
+  getInspection: z.strictObject({ runId: RunId, name: z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, 'letters, digits, _ . - only (1 to 80)') }),
 } as const
 
 export type LabApiMethod = keyof typeof LAB_API_METHODS

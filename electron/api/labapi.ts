@@ -11,6 +11,7 @@ import type { TrainSpec } from './train-spec'
 import type { MetricsLine, MetricsRead, RunRecord } from './runs'
 import type { Template } from './template'
 import type { ProfileResult, ProfileSettings } from './profile'
+import type { InspectionSummary, InspectResult } from './inspect'
 
 export type { LabApiMethod, LabApiParams }
 
@@ -120,6 +121,17 @@ export interface ProfileRecord {
   settings: ProfileSettings
 }
 
+/** An inspection job: running, done (its result is in the run's inspect/ folder) or failed. */
+export interface InspectJob {
+  runId: string
+  name: string
+  checkpoint: string
+  status: 'running' | 'done' | 'failed'
+  /** Answered from the run folder without running the engine. */
+  cached?: boolean
+  failure?: string
+}
+
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: SpecError[] }
 
 export interface LabApiResults {
@@ -146,6 +158,10 @@ export interface LabApiResults {
   startProfile: ProfileRecord
   listProfiles: ProfileRecord[]
   getProfile: ProfileResult
+  listCheckpoints: { checkpoint: string; step: number }[]
+  startInspect: InspectJob
+  listInspections: InspectionSummary[]
+  getInspection: InspectResult
 }
 
 export type DemoForwardParams = LabApiParams<'demoForward'>
@@ -163,6 +179,9 @@ export interface LabEvents {
   /** A profile started, finished or failed. */
   'profile.status': { profile: ProfileRecord }
   'profile.progress': { id: string; message: string; fraction: number }
+  /** An inspection started, finished (or was found cached) or failed. */
+  'inspect.status': { job: InspectJob }
+  'inspect.progress': { runId: string; name: string; message: string; fraction: number }
 }
 export type LabEventName = keyof LabEvents
 export const LAB_EVENT_NAMES: readonly LabEventName[] = [
@@ -172,6 +191,8 @@ export const LAB_EVENT_NAMES: readonly LabEventName[] = [
   'workspace.changed',
   'profile.status',
   'profile.progress',
+  'inspect.status',
+  'inspect.progress',
 ]
 
 /** The API as the renderer sees it: one async function per call, plus events. */
@@ -210,6 +231,10 @@ export const LAB_API_METHOD_NAMES = [
   'startProfile',
   'listProfiles',
   'getProfile',
+  'listCheckpoints',
+  'startInspect',
+  'listInspections',
+  'getInspection',
 ] as const
 
 // Compile-time check that the names above and the schema table agree.

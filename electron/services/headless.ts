@@ -10,6 +10,7 @@ import { LabEventBus } from './events'
 import { createLabHandlers } from './lab-service'
 import { WorkspaceService } from './workspace-service'
 import { ProfileService } from './profile-service'
+import { InspectService } from './inspect-service'
 import { renderPdf } from '../reports/pdf'
 
 export interface HeadlessApp {
@@ -32,7 +33,8 @@ export async function startHeadless(options: HeadlessOptions = {}): Promise<Head
   const engine = new EngineService(forkLauncher(), events)
   const workspaces = new WorkspaceService(options.workspace ?? defaultWorkspacePath(), forkLauncher(), events)
   const profiles = new ProfileService(workspaces, forkLauncher(), events, renderPdf)
-  const handlers = createLabHandlers({ engine, workspaces, profiles })
+  const inspections = new InspectService(workspaces, forkLauncher(), events)
+  const handlers = createLabHandlers({ engine, workspaces, profiles, inspections })
   const server = await startServer({
     handlers,
     events,

@@ -9,11 +9,19 @@ import { metricsCsv } from '../workspace/csv'
 import { recentWorkspaces } from '../workspace/recent'
 import { expandTemplate, loadTemplates } from '../workspace/templates'
 import type { EngineService } from './engine-service'
+import type { InspectService } from './inspect-service'
 import type { ProfileService } from './profile-service'
 import type { WorkspaceService } from './workspace-service'
 
-export function createLabHandlers(deps: { engine: EngineService; workspaces: WorkspaceService; profiles: ProfileService }): LabApiHandlers {
-  const { engine, workspaces, profiles } = deps
+export interface LabDeps {
+  engine: EngineService
+  workspaces: WorkspaceService
+  profiles: ProfileService
+  inspections: InspectService
+}
+
+export function createLabHandlers(deps: LabDeps): LabApiHandlers {
+  const { engine, workspaces, profiles, inspections } = deps
   const ws = () => workspaces.workspace
   const runner = () => workspaces.runner
   return {
@@ -70,5 +78,9 @@ export function createLabHandlers(deps: { engine: EngineService; workspaces: Wor
     },
     listProfiles: async () => profiles.list(),
     getProfile: async ({ id }) => profiles.result(id),
+    listCheckpoints: async ({ runId }) => inspections.checkpoints(runId),
+    startInspect: async ({ refresh, ...request }) => inspections.start(request, refresh),
+    listInspections: async ({ runId }) => inspections.list(runId),
+    getInspection: async ({ runId, name }) => inspections.get(runId, name),
   }
 }

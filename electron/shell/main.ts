@@ -9,6 +9,7 @@ import { createLabHandlers } from '../services/lab-service'
 import { defaultWorkspacePath } from '../workspace/workspace'
 import { WorkspaceService } from '../services/workspace-service'
 import { ProfileService } from '../services/profile-service'
+import { InspectService } from '../services/inspect-service'
 import { createIpcHandlers, type IpcSender } from './ipc-handlers'
 import { registerAppScheme, serveRenderer } from './renderer-protocol'
 import { utilityLauncher } from './utility-launcher'
@@ -53,7 +54,8 @@ app.whenReady().then(() => {
   const workspaces = new WorkspaceService(defaultWorkspacePath(), launcher, events)
   // PDFs of reports come from printToPDF with the desktop app (wired in the Electron issue).
   const profiles = new ProfileService(workspaces, launcher, events, undefined)
-  const handlers = createLabHandlers({ engine, workspaces, profiles })
+  const inspections = new InspectService(workspaces, launcher, events)
+  const handlers = createLabHandlers({ engine, workspaces, profiles, inspections })
   for (const [channel, handler] of createIpcHandlers(handlers)) {
     ipcMain.handle(channel, (event, params) => handler(senderOf(event), params))
   }

@@ -11,15 +11,15 @@ import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { localLabApi } from '../../../electron/services/local-api'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
-import { ProfileService } from '../../../electron/services/profile-service'
 import { setLabApi } from '../../../renderer/src/api/client'
+import { labDepsFor } from '../../fixtures/lab'
 import { useComposerStore } from '../../../renderer/src/stores/composer'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
 const workspaces = new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-composer-')), forkLauncher(), events)
 const workspace = workspaces.workspace
-setLabApi(localLabApi(createLabHandlers({ engine, workspaces, profiles: new ProfileService(workspaces, forkLauncher(), events, undefined) }), events))
+setLabApi(localLabApi(createLabHandlers(labDepsFor(engine, workspaces, events)), events))
 afterAll(() => {
   engine.stop()
   workspaces.close()

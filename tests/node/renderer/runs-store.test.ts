@@ -16,15 +16,15 @@ import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { localLabApi } from '../../../electron/services/local-api'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
-import { ProfileService } from '../../../electron/services/profile-service'
 import { setLabApi } from '../../../renderer/src/api/client'
+import { labDepsFor } from '../../fixtures/lab'
 import { logEntries, trainLines } from '../../../renderer/src/runs/metrics'
 import { useRunsStore } from '../../../renderer/src/stores/runs'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
 const workspaces = new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-runs-store-')), forkLauncher(), events)
-const api = localLabApi(createLabHandlers({ engine, workspaces, profiles: new ProfileService(workspaces, forkLauncher(), events, undefined) }), events)
+const api = localLabApi(createLabHandlers(labDepsFor(engine, workspaces, events)), events)
 /** Run ids whose metrics file the store read (the rest must come from events). */
 const metricReads: string[] = []
 setLabApi({
