@@ -76,6 +76,14 @@ export function expandTemplate(t: Template, inputs: Record<string, unknown> = {}
   for (const input of t.inputs)
     if (inputs[input.path] === undefined || inputs[input.path] === '')
       throw new TemplateError(`template ${t.id} needs ${input.label} (${input.path})`)
+  // An override of a swept field would silently replace every sweep value while run names kept the sweep's labels.
+  for (const path of Object.keys(overrides)) {
+    const axis = t.sweep.find((a) => a.path === path || a.path.startsWith(`${path}.`) || path.startsWith(`${a.path}.`))
+    if (axis)
+      throw new TemplateError(
+        `override ${path}: the template sweeps ${axis.path} over ${axis.values.map((v, i) => label(v, axis.labels, i)).join(', ')}; an override there would replace every run's value. Leave it out, or start runs from a spec instead`,
+      )
+  }
   let points: { values: Record<string, unknown>; names: string[] }[] = [{ values: {}, names: [] }]
   for (const axis of t.sweep)
     points = points.flatMap((p) => axis.values.map((v, i) => ({ values: { ...p.values, [axis.path]: v }, names: [...p.names, label(v, axis.labels, i)] })))

@@ -38,4 +38,12 @@ describe('workspace templates', () => {
     const mqar = templates.find((t) => t.id === 'mqar-recall-sweep')!
     expect(() => expandTemplate(mqar, {}, { 'train.steps': 0 })).toThrow(/steps: 0 is too small/)
   })
+
+  it('refuse an override of a swept field (it would replace every run value under the sweep names)', () => {
+    const mqar = templates.find((t) => t.id === 'mqar-recall-sweep')!
+    expect(() => expandTemplate(mqar, {}, { 'model.d_model': 32 })).toThrow(/override model.d_model: the template sweeps model.d_model over 64, 128/)
+    expect(() => expandTemplate(mqar, {}, { model: { preset: 'gla' } })).toThrow(/override model: the template sweeps model\./)
+    // a field beside the sweep is fine
+    expect(expandTemplate(mqar, {}, { 'model.n_layers': 1 }).every((r) => r.modelSpec.layers.length === 1)).toBe(true)
+  })
 })
