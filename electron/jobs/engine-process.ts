@@ -38,6 +38,11 @@ export function forkLauncher(options: { env?: NodeJS.ProcessEnv } = {}): EngineL
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     })
     let stderrTail = ''
+    const noteError = (err: Error) => {
+      stderrTail = (stderrTail + `\n${err.message}`).slice(-2000)
+    }
+    // A failed spawn or a write to a closed channel: the 'exit' that follows says how it ended.
+    child.on('error', noteError)
     child.stderr?.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk)
       stderrTail = (stderrTail + chunk.toString()).slice(-2000)
@@ -47,7 +52,10 @@ export function forkLauncher(options: { env?: NodeJS.ProcessEnv } = {}): EngineL
         return child.pid
       },
       send: (m) => {
-        if (child.connected) child.send(m)
+        // The process can die between the check and the write: the write then
+        // fails with EPIPE. The callback swallows that (without it Node throws
+        // it as an uncaught error); the exit handler rejects the pending calls.
+        if (child.connected) child.send(m, (err) => err && noteError(err))
       },
       onMessage: (fn) => child.on('message', (m) => fn(m as EngineToHost)),
       onExit: (fn) =>
