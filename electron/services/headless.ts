@@ -5,12 +5,10 @@ import { projectRoot } from '../engine/project-root'
 import { forkLauncher } from '../jobs/engine-process'
 import { startServer, type RunningServer } from '../server/server'
 import { defaultWorkspacePath } from '../workspace/workspace'
-import { EngineService } from './engine-service'
-import { LabEventBus } from './events'
-import { createLabHandlers } from './lab-service'
-import { WorkspaceService } from './workspace-service'
-import { ProfileService } from './profile-service'
-import { InspectService } from './inspect-service'
+import type { EngineService } from './engine-service'
+import { createLabServices } from './lab-services'
+import type { WorkspaceService } from './workspace-service'
+import type { ProfileService } from './profile-service'
 import { renderPdf } from '../reports/pdf'
 
 export interface HeadlessApp {
@@ -29,12 +27,8 @@ export interface HeadlessOptions {
 }
 
 export async function startHeadless(options: HeadlessOptions = {}): Promise<HeadlessApp> {
-  const events = new LabEventBus()
-  const engine = new EngineService(forkLauncher(), events)
-  const workspaces = new WorkspaceService(options.workspace ?? defaultWorkspacePath(), forkLauncher(), events)
-  const profiles = new ProfileService(workspaces, forkLauncher(), events, renderPdf)
-  const inspections = new InspectService(workspaces, forkLauncher(), events)
-  const handlers = createLabHandlers({ engine, workspaces, profiles, inspections })
+  const services = createLabServices({ launcher: forkLauncher(), workspace: options.workspace ?? defaultWorkspacePath(), renderPdf })
+  const { events, engine, workspaces, profiles, handlers } = services
   const server = await startServer({
     handlers,
     events,
@@ -53,9 +47,7 @@ export async function startHeadless(options: HeadlessOptions = {}): Promise<Head
     profiles,
     close: async () => {
       await server.close()
-      engine.stop()
-      profiles.stop()
-      workspaces.close()
+      services.stop()
     },
   }
 }

@@ -1,0 +1,74 @@
+// The desktop app's preferences: the default backend and device for new
+// runs. Stored as JSON in the config folder; a bad value is reported with
+// what is valid and replaced by its default, never silently kept.
+import { BACKENDS, type TrainSpec } from '../api/train-spec'
+import { readJsonFile, writeJsonFile } from './config-files'
+
+export const PREFERENCES_FORMAT = 'linea.preferences/1'
+/** TrainSpec's device range. */
+export const MAX_DEVICE = 64
+
+export interface Preferences {
+  defaultBackend: TrainSpec['backend']
+  /** Device index on the default backend (cuda:<device>). */
+  device: number
+}
+
+export const DEFAULT_PREFERENCES: Preferences = { defaultBackend: 'auto', device: 0 }
+
+export class PreferenceError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'PreferenceError'
+  }
+}
+
+function checkBackend(value: unknown): TrainSpec['backend'] {
+  if (typeof value === 'string' && (BACKENDS as readonly string[]).includes(value)) return value as TrainSpec['backend']
+  throw new PreferenceError(`defaultBackend ${JSON.stringify(value)} is not a backend; valid: ${BACKENDS.join(', ')}`)
+}
+
+function checkDevice(value: unknown): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_DEVICE) return value
+  throw new PreferenceError(`device ${JSON.stringify(value)} is not a device index; valid: an integer from 0 to ${MAX_DEVICE}`)
+}
+
+/** Preferences from a file's JSON; each bad or missing field falls back to its default and says why. */
+export function parsePreferences(json: unknown, where: string): { preferences: Preferences; problems: string[] } {
+  const problems: string[] = []
+  const doc = (json ?? {}) as Record<string, unknown>
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return { preferences: { ...DEFAULT_PREFERENCES }, problems: [`${where}: expected an object, got ${JSON.stringify(json)}; using defaults`] }
+  if (doc.format !== PREFERENCES_FORMAT) problems.push(`${where}: format ${JSON.stringify(doc.format)}; this Linea reads '${PREFERENCES_FORMAT}'`)
+  const preferences = { ...DEFAULT_PREFERENCES }
+  for (const [key, check] of [
+    ['defaultBackend', checkBackend],
+    ['device', checkDevice],
+  ] as const) {
+    if (doc[key] === undefined) continue
+    try {
+      ;(preferences as Record<string, unknown>)[key] = check(doc[key])
+    } catch (err) {
+      problems.push(`${where}: ${(err as Error).message}; using ${JSON.stringify(DEFAULT_PREFERENCES[key])}`)
+    }
+  }
+  return { preferences, problems }
+}
+
+/** A preference changed, checked: a bad value throws PreferenceError naming it and what is valid. */
+export function withPreference<K extends keyof Preferences>(current: Preferences, key: K, value: unknown): Preferences {
+  if (key === 'defaultBackend') return { ...current, defaultBackend: checkBackend(value) }
+  if (key === 'device') return { ...current, device: checkDevice(value) }
+  throw new PreferenceError(`unknown preference '${String(key)}'; valid: defaultBackend, device`)
+}
+
+export function readPreferences(path: string): { preferences: Preferences; problems: string[] } {
+  const file = readJsonFile(path)
+  if (file.missing) return { preferences: { ...DEFAULT_PREFERENCES }, problems: [] }
+  if (file.problem) return { preferences: { ...DEFAULT_PREFERENCES }, problems: [`${file.problem}; using defaults`] }
+  return parsePreferences(file.json, path)
+}
+
+export function writePreferences(path: string, preferences: Preferences): void {
+  writeJsonFile(path, { format: PREFERENCES_FORMAT, ...preferences })
+}
