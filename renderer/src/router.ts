@@ -1,6 +1,7 @@
 import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router'
 import ComposeView from './views/ComposeView.vue'
 import EngineView from './views/EngineView.vue'
+import InspectView from './views/InspectView.vue'
 import PlaceholderView from './views/PlaceholderView.vue'
 import ProfileView from './views/ProfileView.vue'
 import RunsView from './views/RunsView.vue'
@@ -21,7 +22,8 @@ const routes: RouteRecordRaw[] = [
   { path: '/train', name: 'train', component: TrainView, meta: { title: 'Train' } },
   { path: '/workspace', name: 'workspace', component: RunsView, meta: { title: 'Runs' } },
   { path: '/profile', name: 'profile', component: ProfileView, meta: { title: 'Profile' } },
-  ...SCREENS.filter((s) => !['compose', 'train', 'workspace', 'profile'].includes(s.name)).map((s) => ({
+  { path: '/inspect', name: 'inspect', component: InspectView, meta: { title: 'Inspect' } },
+  ...SCREENS.filter((s) => !['compose', 'train', 'workspace', 'profile', 'inspect'].includes(s.name)).map((s) => ({
     path: s.path,
     name: s.name,
     component: PlaceholderView,

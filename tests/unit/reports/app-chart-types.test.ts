@@ -4,12 +4,30 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import type { InspectResult } from '../../../electron/api/inspect'
 import type { ProfileResult } from '../../../electron/api/profile'
 import type { EChartsCoreOption } from 'echarts/core'
 import { echarts } from '../../../renderer/src/charts/echarts'
+import {
+  attentionHeatmapOption,
+  attentionRowOption,
+  effectiveRankOption,
+  gateTraceOption,
+  lengthCurveOption,
+  recallHeatmapOption,
+  spectrumOption,
+  stateHeatmapOption,
+  stateNormOption,
+} from '../../../renderer/src/charts/inspect-charts'
 import { memoryOption, rooflineOption, sweepOption, timeByLayerOption } from '../../../renderer/src/charts/profile-charts'
 
-const profile = JSON.parse(readFileSync(join(__dirname, '../../fixtures/profile-gla-hybrid.json'), 'utf8')) as ProfileResult
+const fixture = <T>(name: string) => JSON.parse(readFileSync(join(__dirname, '../../fixtures', name), 'utf8')) as T
+const profile = fixture<ProfileResult>('profile-gla-hybrid.json')
+/** Real inspections: a GLA hybrid on MQAR (a linear and a softmax layer), DeltaNet with β in (0, 2) on parity (β, signed maps). */
+const mqar = fixture<InspectResult>('inspect-hybrid-gla-mqar.json')
+const parity = fixture<InspectResult>('inspect-deltanet-negative-eigen-parity.json')
+const mqarLinear = mqar.layers.find((l) => l.kind === 'linear')!
+const parityLayer = parity.layers[0]!
 
 function renderWithAppCharts(option: EChartsCoreOption): { svg: string; seriesDrawn: number } {
   const chart = echarts.init(null, undefined, { renderer: 'svg', ssr: true, width: 800, height: 400 })
@@ -29,6 +47,23 @@ describe('the renderer registers every chart type the app uses', () => {
     ['roofline', rooflineOption(profile)],
     ['memory', memoryOption(profile)],
     ['sweep', sweepOption(profile, 'trainStepMs')],
+    ['recall by distance', recallHeatmapOption(mqar.recall!, 'distance')],
+    ['recall by position', recallHeatmapOption(mqar.recall!, 'position')],
+    [
+      'accuracy against length, two runs',
+      lengthCurveOption([
+        { id: 'a', name: 'a', curve: parity.lengths! },
+        { id: 'b', name: 'b', curve: { ...parity.lengths!, points: parity.lengths!.points.map((p) => ({ ...p, accuracy: p.accuracy / 2 })) } },
+      ]),
+    ],
+    ['state norm', stateNormOption(mqarLinear)],
+    ['state heatmap', stateHeatmapOption(mqarLinear.heads[0]!.snapshots![0]!, 'S_t')],
+    ['singular values', spectrumOption(mqarLinear.heads[0]!, mqarLinear.index)],
+    ['effective rank', effectiveRankOption(mqarLinear)],
+    ['gates and beta', gateTraceOption(parityLayer.heads[0]!, parityLayer.index)],
+    ['attention map (softmax)', attentionHeatmapOption(mqar.layers[1]!.heads[0]!.attention!, mqar.input.tokens, 'softmax head 0')],
+    ['attention map (delta rule, signed)', attentionHeatmapOption(parityLayer.heads[0]!.attention!, parity.input.tokens, 'delta head 0')],
+    ['attention row', attentionRowOption(mqarLinear.heads[0]!.attention!, mqar.input.tokens, mqar.input.pairs![0]!.query, mqar.input.pairs![0], 'row')],
   ]
   for (const [name, option] of options)
     it(name, () => {

@@ -1,0 +1,292 @@
+// Inspect store: which run and checkpoint, the input (an example of the
+// run's task or typed text) and the capture's bounds; inspections started
+// through the LabApi and followed by their inspect.status / inspect.progress
+// events; the cached inspections of the run (opened from the run folder, no
+// engine); a second checkpoint's result for side-by-side attention; and
+// other runs' length curves overlaid on the state-tracking view.
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import { InspectRequestSchema, type InspectionSummary, type InspectResult } from '../../../electron/api/inspect'
+import type { InspectJob } from '../../../electron/api/labapi'
+import type { LabApiParams } from '../../../electron/api/labapi-schemas'
+import type { RunRecord } from '../../../electron/api/runs'
+import { formatErrors, validateWith, type SpecError } from '../../../electron/api/validate'
+import { labApi } from '../api/client'
+import { LabApiClientError } from '../api/errors'
+
+/** A request as startInspect takes it: every default filled in (the same shape a cached result records). */
+export type InspectRequestParams = Omit<LabApiParams<'startInspect'>, 'refresh'>
+
+export interface InspectForm {
+  inputKind: 'task' | 'text'
+  example: number
+  text: string
+  /** Attention maps are materialized up to this T (the engine's bound is INSPECT_LIMITS.maxAttentionT). */
+  maxAttentionT: number
+  localWindow: number
+  /** MQAR examples per number of pairs in the recall grid. */
+  recallExamples: number
+  /** State tracking: examples per length of the accuracy-against-length curve. */
+  lengthExamples: number
+}
+
+export const DEFAULT_FORM: InspectForm = { inputKind: 'task', example: 0, text: '', maxAttentionT: 256, localWindow: 16, recallExamples: 256, lengthExamples: 128 }
+
+const keyOf = (runId: string, name: string) => `${runId}/${name}`
+
+function messageOf(err: unknown): string {
+  if (err instanceof LabApiClientError && err.errors.length && !err.message.includes(err.errors[0]!.message)) return `${err.message}\n${formatErrors(err.errors)}`
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** The request the form describes for one run and checkpoint ('' = the run's latest). */
+export function requestFor(form: InspectForm, runId: string, checkpoint: string): InspectRequestParams {
+  return {
+    runId,
+    ...(checkpoint && { checkpoint }),
+    input: form.inputKind === 'task' ? { kind: 'task', example: form.example } : { kind: 'text', text: form.text },
+    maxAttentionT: form.maxAttentionT,
+    localWindow: form.localWindow,
+    recall: { examples: form.recallExamples },
+    lengthExamples: form.lengthExamples,
+  }
+}
+
+export const useInspectStore = defineStore('inspect', () => {
+  /** Runs that have a checkpoint to inspect, newest first. */
+  const runs = shallowRef<RunRecord[]>([])
+  const runId = ref('')
+  const checkpoints = shallowRef<{ checkpoint: string; step: number }[]>([])
+  /** '' inspects the run's latest checkpoint. */
+  const checkpoint = ref('')
+  const form = ref<InspectForm>({ ...DEFAULT_FORM })
+  const inspections = shallowRef<InspectionSummary[]>([])
+  const result = shallowRef<InspectResult | null>(null)
+  /** The same input through a second run or checkpoint (attention side by side). */
+  const compareRunId = ref('')
+  const compareCheckpoints = shallowRef<{ checkpoint: string; step: number }[]>([])
+  const compareCheckpoint = ref('')
+  const compareResult = shallowRef<InspectResult | null>(null)
+  /** Other runs' results whose length curves are overlaid, by run id. */
+  const overlays = shallowRef<Record<string, InspectResult>>({})
+  /** Jobs under way or finished this session, by run/name. */
+  const jobs = ref<Record<string, InspectJob>>({})
+  const progress = ref<Record<string, { message: string; fraction: number }>>({})
+  const error = ref('')
+  /** Results already read, by run/name: reopening one needs no call at all. */
+  const loaded = new Map<string, InspectResult>()
+  let unsubscribe: (() => void)[] = []
+
+  const run = computed(() => runs.value.find((r) => r.id === runId.value) ?? null)
+  const request = computed(() => requestFor(form.value, runId.value, checkpoint.value))
+  /** The form checked with the engine's own schema (its bounds included), as you type. */
+  const requestErrors = computed<SpecError[]>(() => {
+    if (!runId.value) return []
+    const checked = validateWith(InspectRequestSchema, request.value)
+    return checked.ok ? [] : checked.errors
+  })
+  const running = computed(() => Object.values(jobs.value).filter((j) => j.status === 'running'))
+
+  function watch(): void {
+    if (unsubscribe.length) return
+    unsubscribe = [
+      labApi().on('inspect.status', ({ job }) => {
+        jobs.value = { ...jobs.value, [keyOf(job.runId, job.name)]: job }
+        if (job.status !== 'running' && job.runId === runId.value) void refreshInspections()
+      }),
+      labApi().on('inspect.progress', (p) => {
+        progress.value = { ...progress.value, [keyOf(p.runId, p.name)]: { message: p.message, fraction: p.fraction } }
+      }),
+    ]
+  }
+
+  function dispose(): void {
+    for (const off of unsubscribe) off()
+    unsubscribe = []
+  }
+
+  async function refreshRuns(): Promise<void> {
+    const list = await labApi().listRuns({})
+    runs.value = list.runs.filter((r) => r.checkpoint)
+  }
+
+  async function refreshInspections(): Promise<void> {
+    if (runId.value) inspections.value = await labApi().listInspections({ runId: runId.value })
+  }
+
+  /** Lists the workspace's runs and selects `preferred` (or the newest with a checkpoint). */
+  async function init(preferred?: string): Promise<void> {
+    watch()
+    error.value = ''
+    try {
+      await refreshRuns()
+      const pick = runs.value.find((r) => r.id === preferred) ?? runs.value.find((r) => r.id === runId.value) ?? runs.value[0]
+      if (preferred && !runs.value.some((r) => r.id === preferred)) error.value = `run '${preferred}' has no checkpoint to inspect (or is not in this workspace)`
+      if (pick) await selectRun(pick.id)
+    } catch (err) {
+      error.value = messageOf(err)
+    }
+  }
+
+  /** Selects a run: its checkpoints and cached inspections; the newest cached one opens at once. */
+  async function selectRun(id: string): Promise<void> {
+    runId.value = id
+    checkpoint.value = ''
+    result.value = null
+    const [cps, list] = await Promise.all([labApi().listCheckpoints({ runId: id }), labApi().listInspections({ runId: id })])
+    if (runId.value !== id) return // another run was chosen meanwhile
+    checkpoints.value = cps
+    inspections.value = list
+    if (!compareRunId.value) await selectCompareRun(id)
+    if (list[0]) await open(list[0])
+  }
+
+  async function selectCompareRun(id: string): Promise<void> {
+    compareRunId.value = id
+    compareCheckpoints.value = await labApi().listCheckpoints({ runId: id })
+    // By default compare with another checkpoint of the same run: the earliest.
+    compareCheckpoint.value = id === runId.value && compareCheckpoints.value.length > 1 ? compareCheckpoints.value[0]!.checkpoint : ''
+  }
+
+  async function load(runIdOf: string, name: string): Promise<InspectResult> {
+    const key = keyOf(runIdOf, name)
+    const hit = loaded.get(key)
+    if (hit) return hit
+    const r = await labApi().getInspection({ runId: runIdOf, name })
+    loaded.set(key, r)
+    return r
+  }
+
+  /** Opens a cached inspection: from memory, or read from the run folder (no engine). */
+  async function open(summary: Pick<InspectionSummary, 'runId' | 'name'>): Promise<void> {
+    error.value = ''
+    try {
+      result.value = await load(summary.runId, summary.name)
+    } catch (err) {
+      error.value = messageOf(err)
+    }
+  }
+
+  /** Resolves with the job once it is done or failed (events that came before the reply count too). */
+  async function startAndWait(req: InspectRequestParams, refresh: boolean): Promise<InspectJob> {
+    const seen: InspectJob[] = []
+    let settle: ((job: InspectJob) => void) | undefined
+    let job: InspectJob | undefined
+    const finished = (j: InspectJob) => j.status !== 'running' && job !== undefined && j.runId === job.runId && j.name === job.name
+    const off = labApi().on('inspect.status', ({ job: j }) => {
+      if (!job) seen.push(j)
+      else if (finished(j)) settle?.(j)
+    })
+    try {
+      job = await labApi().startInspect({ ...req, refresh })
+      jobs.value = { ...jobs.value, [keyOf(job.runId, job.name)]: job }
+      if (job.status !== 'running') return job
+      const early = seen.find(finished)
+      if (early) return early
+      return await new Promise<InspectJob>((resolve) => (settle = resolve))
+    } finally {
+      off()
+    }
+  }
+
+  /** Runs an inspection (or answers from the run folder unless `refresh`); undefined when it failed (see `error`). */
+  async function runInspection(req: InspectRequestParams, refresh: boolean): Promise<InspectResult | undefined> {
+    try {
+      const job = await startAndWait(req, refresh)
+      if (job.status === 'failed') {
+        error.value = job.failure ?? `the inspection of ${job.checkpoint} failed`
+        return undefined
+      }
+      const key = keyOf(job.runId, job.name)
+      if (refresh || !job.cached) loaded.delete(key)
+      return await load(job.runId, job.name)
+    } catch (err) {
+      error.value = messageOf(err)
+      return undefined
+    }
+  }
+
+  /** Inspects the chosen run and checkpoint with the form's input. */
+  async function inspect(refresh = false): Promise<void> {
+    error.value = ''
+    if (requestErrors.value.length) {
+      error.value = `the inspection request is not valid:\n${formatErrors(requestErrors.value)}`
+      return
+    }
+    const r = await runInspection(request.value, refresh)
+    if (r) result.value = r
+    await refreshInspections()
+  }
+
+  /** The input of the open result through the second run or checkpoint. */
+  async function inspectCompare(): Promise<void> {
+    error.value = ''
+    const base = result.value?.request ?? request.value
+    const req: InspectRequestParams = { ...base, runId: compareRunId.value, checkpoint: compareCheckpoint.value || undefined, name: undefined }
+    const r = await runInspection(req, false)
+    if (r) compareResult.value = r
+  }
+
+  /** Overlays another run's accuracy-against-length curve: its newest cached inspection with one, else a new one. */
+  async function addOverlay(id: string): Promise<void> {
+    error.value = ''
+    try {
+      const list = await labApi().listInspections({ runId: id })
+      let found: InspectResult | undefined
+      for (const s of list) {
+        const r = await load(id, s.name)
+        if (r.lengths) {
+          found = r
+          break
+        }
+      }
+      found ??= await runInspection({ ...requestFor(DEFAULT_FORM, id, ''), maxAttentionT: form.value.maxAttentionT }, false)
+      if (!found) return
+      if (!found.lengths) {
+        error.value = `run '${found.runName}' has no accuracy-against-length curve (its task is ${found.task.kind}; the curve is measured for state-tracking tasks)`
+        return
+      }
+      overlays.value = { ...overlays.value, [id]: found }
+    } catch (err) {
+      error.value = messageOf(err)
+    }
+  }
+
+  function removeOverlay(id: string): void {
+    const next = { ...overlays.value }
+    delete next[id]
+    overlays.value = next
+  }
+
+  return {
+    runs,
+    runId,
+    run,
+    checkpoints,
+    checkpoint,
+    form,
+    request,
+    requestErrors,
+    inspections,
+    result,
+    compareRunId,
+    compareCheckpoints,
+    compareCheckpoint,
+    compareResult,
+    overlays,
+    jobs,
+    running,
+    progress,
+    error,
+    init,
+    dispose,
+    refreshRuns,
+    selectRun,
+    selectCompareRun,
+    open,
+    inspect,
+    inspectCompare,
+    addOverlay,
+    removeOverlay,
+  }
+})

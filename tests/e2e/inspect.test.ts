@@ -1,0 +1,186 @@
+// The Inspect screen end to end, in real Chromium against `linea serve`: the
+// MQAR recall template's Based run (a linear layer and a sliding-window
+// softmax layer), scaled down and trained for a few seconds with `linea run`
+// in a fresh workspace, then opened from the Runs table; an inspection runs
+// in an engine process and the recall heatmap, the example, the state and the
+// attention maps show numbers read back from the cached result file;
+// reopening answers from the run folder; a request past a bound is refused
+// with the engine's bound.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { INSPECT_LIMITS, type InspectResult } from '../../electron/api/inspect'
+import { projectRoot } from '../../electron/engine/project-root'
+import { expandTemplate, loadTemplates } from '../../electron/workspace/templates'
+import { artifactsDir, launchChromium } from './browser'
+import { serveBuiltApp, type Served } from './serve'
+
+/** A few seconds on 2 CPU cores: T = 64 (Based's softmax window), 4 pairs, vocabulary 64, 300 steps, a checkpoint every 100. */
+const SCALE_DOWN = {
+  'train.steps': 300,
+  'train.schedule.warmup_steps': 20,
+  'train.batch_size': 16,
+  'train.backend': 'cpu',
+  'train.eval.every': 100,
+  'train.eval.batches': 1,
+  'train.checkpoint_every': 100,
+  'train.task.seq_len': 64,
+  'train.task.num_kv_pairs': 4,
+  'train.task.vocab_size': 64,
+}
+
+let served: Served
+let browser: Browser
+let page: Page
+let runId: string
+
+/** The Based run of the MQAR template (d_model 64), trained with `linea run` in the workspace. */
+function trainBasedRun(workspace: string): string {
+  const template = loadTemplates().find((t) => t.id === 'mqar-recall-sweep')!
+  const based = expandTemplate(template, {}, SCALE_DOWN).find((r) => r.values['model.preset'] === 'based' && r.values['model.d_model'] === 64)!
+  const file = join(workspace, '..', 'based.run.json')
+  writeFileSync(file, JSON.stringify({ name: based.name, model: based.modelSpec, train: based.trainSpec }))
+  const r = spawnSync(process.execPath, [join(projectRoot(), 'out', 'main', 'cli.js'), 'run', workspace, file], { encoding: 'utf8', timeout: 90_000 })
+  expect(r.status, r.stderr).toBe(0)
+  return readdirSync(join(workspace, 'runs'))[0]!
+}
+
+const text = async (testid: string) => (await page.textContent(`[data-testid=${testid}]`))?.trim() ?? ''
+const attr = (testid: string, name: string) => page.getAttribute(`[data-testid=${testid}]`, name)
+const hasCanvas = (testid: string) => page.$eval(`[data-testid=${testid}]`, (el) => !!el.querySelector('canvas'))
+/** The result the screen shows, as the engine wrote it into the run folder. */
+function cachedResult(name: string): { result: InspectResult; path: string } {
+  const path = join(served.workspace, 'runs', runId, 'inspect', `${name}.json`)
+  return { result: JSON.parse(readFileSync(path, 'utf8')) as InspectResult, path }
+}
+
+beforeAll(async () => {
+  const workspace = join(mkdtempSync(join(tmpdir(), 'linea-e2e-inspect-')), 'ws')
+  runId = trainBasedRun(workspace)
+  served = await serveBuiltApp(workspace)
+  browser = await launchChromium()
+  page = await browser.newPage({ viewport: { width: 1500, height: 1300 } })
+})
+afterAll(async () => {
+  await browser?.close()
+  await served?.stop()
+})
+
+describe('inspect screen', () => {
+  let name: string
+
+  it('opens from the Runs table, inspects the checkpoint and shows recall from the result', async () => {
+    await page.goto(served.launchUrl)
+    await page.click('[data-testid=nav-workspace]')
+    await page.click(`[data-testid=run-inspect-${runId}]`)
+    await page.waitForSelector('[data-testid=inspect-form]')
+    expect(page.url()).toContain(`/inspect?run=${runId}`)
+    expect(await page.inputValue('[data-testid=inspect-run]')).toBe(runId)
+    await page.waitForSelector('[data-testid=inspect-empty]')
+    // three checkpoints (every 100 steps) to choose from
+    expect(await page.$$eval('[data-testid=inspect-checkpoint] option', (os) => os.map((o) => o.textContent?.trim()))).toEqual(['latest', 'step 100', 'step 200', 'step 300'])
+
+    await page.fill('[data-testid=inspect-example]', '3')
+    await page.fill('[data-testid=inspect-recall-examples]', '64')
+    await page.click('[data-testid=inspect-start]')
+    await page.waitForSelector('[data-testid=inspect-result]', { timeout: 60_000 })
+    name = (await attr('inspect-result', 'data-name'))!
+    expect(name).toBe('step-0000300-example-3')
+    const { result } = cachedResult(name)
+    expect(result.request.recall?.examples).toBe(64)
+
+    // the diagnosis leads, then the recall grid: per number of pairs, the accuracy the engine measured
+    expect(await page.$$eval('[data-testid=inspect-diagnosis] li', (lis) => lis.length)).toBeGreaterThan(0)
+    expect(await text('inspect-diagnosis')).toContain('This example:')
+    const recall = result.recall!
+    for (const [j, n] of recall.numKvPairs.entries()) expect(await text(`recall-accuracy-${n}`)).toBe(`${(100 * recall.accuracy[j]!).toFixed(1)}%`)
+    const filled = recall.byDistance.flat().filter((c) => c.count > 0).length
+    expect(Number(await attr('recall-distance-chart', 'data-cells'))).toBe(filled)
+    expect(await hasCanvas('recall-distance-chart')).toBe(true)
+    expect(await hasCanvas('recall-position-chart')).toBe(true)
+
+    // the example: each query right or wrong as predicted, a clicked query's answer and attention row
+    const pairs = result.input.pairs!
+    expect(pairs).toHaveLength(4)
+    for (const p of pairs)
+      expect(await attr(`example-token-${p.query}`, 'data-right')).toBe(String(result.input.predicted[p.query] === result.input.labels[p.query]))
+    const q = pairs[2]!.query
+    await page.click(`[data-testid=example-token-${q}]`)
+    expect(await attr('example-query', 'data-query')).toBe(String(q))
+    expect(await text('example-true')).toBe(String(result.input.labels[q]))
+    expect(await text('example-predicted')).toContain(String(result.input.predicted[q]))
+    expect(await hasCanvas('attention-row-chart')).toBe(true)
+    await page.screenshot({ path: join(artifactsDir(), 'inspect-recall.png'), fullPage: true })
+  })
+
+  it('shows the state of the linear layer over time', async () => {
+    const { result } = cachedResult(name)
+    const linear = result.layers.find((l) => l.kind === 'linear')!
+    await page.click('[data-testid=inspect-tab-state]')
+    await page.waitForSelector('[data-testid=state-norm-chart] canvas')
+    expect(Number(await attr('state-norm-chart', 'data-series'))).toBe(linear.heads.length)
+    expect(await hasCanvas('state-heatmap-chart')).toBe(true)
+    expect(await hasCanvas('state-spectrum-chart')).toBe(true)
+    expect(await hasCanvas('state-rank-chart')).toBe(true)
+    // the slider walks through the captured steps
+    const snaps = linear.heads[0]!.snapshots!
+    expect(await text('state-step-label')).toBe(String(snaps.at(-1)!.t))
+    await page.$eval('[data-testid=state-step]', (el) => {
+      ;(el as HTMLInputElement).value = '0'
+      el.dispatchEvent(new Event('input', { bubbles: true }))
+    })
+    expect(await text('state-step-label')).toBe(String(snaps[0]!.t))
+    expect(await attr('state-heatmap-chart', 'data-t')).toBe(String(snaps[0]!.t))
+    expect(await text('state-rank-label')).toContain(`effective rank ${snaps[0]!.effectiveRank.toFixed(2)} of ${Math.min(linear.dk, linear.dv)}`)
+    await page.screenshot({ path: join(artifactsDir(), 'inspect-state.png'), fullPage: true })
+  })
+
+  it('shows attention maps per head, their statistics, and the same input through an earlier checkpoint', async () => {
+    const { result } = cachedResult(name)
+    await page.click('[data-testid=inspect-tab-attention]')
+    expect(result.layers.map((l) => l.kind)).toEqual(['linear', 'softmax'])
+    for (const layer of result.layers)
+      for (const h of layer.heads) {
+        const id = `attention-main-map-${layer.index}-${h.head}`
+        await page.waitForSelector(`[data-testid=${id}] canvas`)
+        expect(Number(await attr(id, 'data-values'))).toBe(64 * 64)
+        const stats = await page.$eval(`[data-testid=attention-main-stats-${layer.index}-${h.head}] [data-stat=sink]`, (td) => td.textContent)
+        expect(stats).toBe(`${(100 * h.attentionStats!.sinkMass).toFixed(1)}%`)
+      }
+    // compare with the run's first checkpoint (the default second choice)
+    expect(await page.inputValue('[data-testid=compare-checkpoint]')).toBe('checkpoints/step-0000100.safetensors')
+    await page.click('[data-testid=compare-start]')
+    await page.waitForSelector('[data-testid=attention-compare] canvas', { timeout: 60_000 })
+    expect(await attr('attention-compare', 'data-step')).toBe('100')
+    expect(await attr('attention-main', 'data-step')).toBe('300')
+    await page.screenshot({ path: join(artifactsDir(), 'inspect-attention.png'), fullPage: true })
+  })
+
+  it('reopens from the run folder without running the engine again', async () => {
+    const { path } = cachedResult(name)
+    const written = statSync(path).mtimeMs
+    await page.goto(`${served.url}#/inspect?run=${runId}`)
+    await page.waitForSelector(`[data-testid=inspect-result][data-name=step-0000300-example-3]`, { timeout: 5_000 })
+    await page.waitForSelector(`[data-testid=inspection-open-${name}]`)
+    // asking the same question again answers from the cache
+    await page.fill('[data-testid=inspect-example]', '3')
+    await page.click('[data-testid=inspect-start]')
+    await page.waitForSelector(`[data-testid=inspect-result][data-name=${name}]`)
+    expect(statSync(path).mtimeMs).toBe(written)
+  })
+
+  it('refuses a request past a bound with the bound in the message', async () => {
+    await page.fill('[data-testid=inspect-max-attention-t]', '5000')
+    await page.waitForSelector('[data-testid=inspect-request-errors]')
+    const message = await text('inspect-request-errors')
+    expect(message).toContain('maxAttentionT')
+    expect(message).toContain(String(INSPECT_LIMITS.maxAttentionT))
+    expect(await page.isDisabled('[data-testid=inspect-start]')).toBe(true)
+    await page.fill('[data-testid=inspect-max-attention-t]', '256')
+    await page.waitForSelector('[data-testid=inspect-request-errors]', { state: 'detached' })
+    expect(await page.isDisabled('[data-testid=inspect-start]')).toBe(false)
+  })
+})

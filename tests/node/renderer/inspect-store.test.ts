@@ -1,0 +1,174 @@
+// The inspect store against the real services: a workspace in a temporary
+// folder with runs whose checkpoints are saved here, inspections in real
+// engine processes, LabApi in-process. Each test has a fresh Pinia.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createPinia, setActivePinia } from 'pinia'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { LabApi } from '../../../electron/api/labapi'
+import type { ModelSpec } from '../../../electron/api/model-spec'
+import { resizeModel } from '../../../electron/api/resize'
+import type { TrainSpec } from '../../../electron/api/train-spec'
+import { saveCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
+import { nativeBackend } from '../../../electron/engine/native-backend'
+import { Model } from '../../../electron/engine/model/model'
+import { preset } from '../../../electron/engine/presets'
+import { forkLauncher } from '../../../electron/jobs/engine-process'
+import { EngineService } from '../../../electron/services/engine-service'
+import { LabEventBus } from '../../../electron/services/events'
+import { createLabHandlers } from '../../../electron/services/lab-service'
+import { localLabApi } from '../../../electron/services/local-api'
+import { WorkspaceService } from '../../../electron/services/workspace-service'
+import { setLabApi } from '../../../renderer/src/api/client'
+import { useInspectStore } from '../../../renderer/src/stores/inspect'
+import { labDepsFor } from '../../fixtures/lab'
+import { trainSpec } from '../../fixtures/specs'
+
+const events = new LabEventBus()
+const engine = new EngineService(forkLauncher(), events)
+const workspaces = new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-inspect-store-')), forkLauncher(), events)
+const deps = labDepsFor(engine, workspaces, events)
+const api = localLabApi(createLabHandlers(deps), events)
+/** Inspections the store started (a cached reopen must start none). */
+const started: string[] = []
+setLabApi({
+  ...api,
+  startInspect: (p) => {
+    started.push(p.runId)
+    return api.startInspect(p)
+  },
+} as LabApi)
+
+const stores: ReturnType<typeof useInspectStore>[] = []
+beforeEach(() => setActivePinia(createPinia()))
+afterEach(() => {
+  for (const s of stores.splice(0)) s.dispose()
+})
+afterAll(() => {
+  engine.stop()
+  deps.inspections.stop()
+  workspaces.close()
+  setLabApi(undefined)
+})
+
+function store() {
+  const s = useInspectStore()
+  stores.push(s)
+  return s
+}
+
+/** A run with untrained checkpoints at the given steps (what the inspector reads is the file, trained or not). */
+async function runWithCheckpoints(name: string, modelSpec: ModelSpec, train: TrainSpec, steps: number[]): Promise<string> {
+  const ws = workspaces.workspace
+  const run = ws.createRun({ name, modelSpec, trainSpec: train })
+  for (const [i, step] of steps.entries()) {
+    const model = new Model(modelSpec, nativeBackend('cpu'), 'f32', 1 + i)
+    await saveCheckpoint(join(ws.checkpointsDir(run.id), `step-${String(step).padStart(7, '0')}.safetensors`), model, undefined, train, step)
+    model.dispose()
+  }
+  ws.updateRun(run.id, { status: 'completed', checkpoint: `checkpoints/step-${String(steps.at(-1)).padStart(7, '0')}.safetensors` })
+  return run.id
+}
+
+const tinyMqar = () =>
+  runWithCheckpoints(
+    'tiny gla mqar',
+    resizeModel(preset('hybrid-gla'), { d_model: 16, vocab_size: 64, heads: 2, n_layers: 2 }),
+    trainSpec({ task: { kind: 'mqar', seq_len: 24, num_kv_pairs: 3, power_a: 0.01, vocab_size: 64 }, backend: 'cpu' }),
+    [5, 10],
+  )
+
+const tinyParity = (presetId: string) =>
+  runWithCheckpoints(
+    `tiny ${presetId} parity`,
+    resizeModel(preset(presetId), { d_model: 16, vocab_size: 16, heads: 2, n_layers: 1 }),
+    trainSpec({ task: { kind: 'parity', seq_len: 16, eval_seq_lens: [] }, backend: 'cpu' }),
+    [4],
+  )
+
+describe('inspect store', () => {
+  it('selects the run asked for, inspects its checkpoint, then answers again from the run folder', async () => {
+    const id = await tinyMqar()
+    const s = store()
+    await s.init(id)
+    expect(s.runId).toBe(id)
+    expect(s.checkpoints.map((c) => c.step)).toEqual([5, 10])
+    expect(s.result).toBeNull()
+    s.form.example = 2
+    s.form.recallExamples = 8
+    await s.inspect()
+    expect(s.error).toBe('')
+    expect(s.result).toMatchObject({ runId: id, name: 'step-0000010-example-2', step: 10 })
+    expect(s.result!.recall!.examples).toBe(8)
+    expect(s.jobs[`${id}/step-0000010-example-2`]?.status).toBe('done')
+    expect(s.progress[`${id}/step-0000010-example-2`]?.fraction).toBe(1)
+    expect(s.inspections.map((i) => i.name)).toEqual(['step-0000010-example-2'])
+
+    // A fresh store (a reload): the run's newest inspection opens with no engine.
+    setActivePinia(createPinia())
+    const again = store()
+    const before = started.length
+    await again.init(id)
+    expect(again.result?.name).toBe('step-0000010-example-2')
+    expect(started.length).toBe(before)
+    // asking the same question answers from the folder
+    again.form.example = 2
+    await again.inspect()
+    expect(again.jobs[`${id}/step-0000010-example-2`]).toMatchObject({ status: 'done', cached: true })
+  })
+
+  it('runs the same input through the earlier checkpoint for comparison', async () => {
+    const id = await tinyMqar()
+    const s = store()
+    await s.init(id)
+    expect(s.compareRunId).toBe(id)
+    expect(s.compareCheckpoint).toBe('checkpoints/step-0000005.safetensors')
+    s.form.recallExamples = 8
+    await s.inspect()
+    await s.inspectCompare()
+    expect(s.error).toBe('')
+    expect(s.compareResult).toMatchObject({ runId: id, step: 5 })
+    expect(s.compareResult!.request.input).toEqual(s.result!.request.input)
+  })
+
+  it("shows the schema's bound before a call, and the engine's refusal after one", async () => {
+    const id = await tinyMqar()
+    const s = store()
+    await s.init(id)
+    s.form.maxAttentionT = 5000
+    expect(s.requestErrors.map((e) => e.path)).toEqual(['maxAttentionT'])
+    const before = started.length
+    await s.inspect()
+    expect(s.error).toMatch(/maxAttentionT: .*1024/)
+    expect(started.length).toBe(before)
+    // text on a 64-token model: only the engine knows the checkpoint's vocabulary
+    s.form.maxAttentionT = 64
+    s.form.inputKind = 'text'
+    s.form.text = 'hello'
+    await s.inspect()
+    expect(s.error).toContain("text is read as bytes (256 tokens); this model's vocabulary is 64")
+  })
+
+  it("overlays another run's accuracy-against-length curve", async () => {
+    const plain = await tinyParity('deltanet')
+    const negative = await tinyParity('deltanet-negative-eigen')
+    const s = store()
+    await s.init(plain)
+    s.form.lengthExamples = 16
+    await s.inspect()
+    expect(s.result?.lengths?.trainedLength).toBe(16)
+    await s.addOverlay(negative)
+    expect(s.error).toBe('')
+    expect(Object.keys(s.overlays)).toEqual([negative])
+    expect(s.overlays[negative]!.lengths!.points.map((p) => p.seqLen)).toEqual(s.result!.lengths!.points.map((p) => p.seqLen))
+    s.removeOverlay(negative)
+    expect(s.overlays).toEqual({})
+  })
+
+  it('names a run that has nothing to inspect', async () => {
+    const s = store()
+    await s.init('no-such-run')
+    expect(s.error).toBe("run 'no-such-run' has no checkpoint to inspect (or is not in this workspace)")
+  })
+})
