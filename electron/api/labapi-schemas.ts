@@ -3,6 +3,7 @@
 // and the Electron IPC handlers.
 import { z } from 'zod'
 import { InspectRequestSchema } from './inspect'
+import { PreferencesPatchSchema } from './preferences'
 
 export const DemoForwardParamsSchema = z.strictObject({
   seqLen: z.number().int().min(1).max(65536),
@@ -73,6 +74,8 @@ export const LAB_API_METHODS = {
   startInspect: InspectRequestSchema.extend({ refresh: z.boolean().optional() }),
   listInspections: z.strictObject({ runId: RunId }),
   getInspection: z.strictObject({ runId: RunId, name: z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, 'letters, digits, _ . - only (1 to 80)') }),
+  getPreferences: z.strictObject({}),
+  setPreferences: PreferencesPatchSchema,
 } as const
 
 export type LabApiMethod = keyof typeof LAB_API_METHODS

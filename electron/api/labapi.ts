@@ -12,6 +12,7 @@ import type { MetricsLine, MetricsRead, RunRecord } from './runs'
 import type { Template } from './template'
 import type { ProfileResult, ProfileSettings } from './profile'
 import type { InspectionSummary, InspectResult } from './inspect'
+import type { Preferences, PreferencesRead } from './preferences'
 
 export type { LabApiMethod, LabApiParams }
 
@@ -162,6 +163,8 @@ export interface LabApiResults {
   startInspect: InspectJob
   listInspections: InspectionSummary[]
   getInspection: InspectResult
+  getPreferences: PreferencesRead
+  setPreferences: PreferencesRead
 }
 
 export type DemoForwardParams = LabApiParams<'demoForward'>
@@ -182,6 +185,8 @@ export interface LabEvents {
   /** An inspection started, finished (or was found cached) or failed. */
   'inspect.status': { job: InspectJob }
   'inspect.progress': { runId: string; name: string; message: string; fraction: number }
+  /** The default backend or device for new runs changed (menu or setPreferences). */
+  'preferences.changed': { preferences: Preferences }
 }
 export type LabEventName = keyof LabEvents
 export const LAB_EVENT_NAMES: readonly LabEventName[] = [
@@ -193,6 +198,7 @@ export const LAB_EVENT_NAMES: readonly LabEventName[] = [
   'profile.progress',
   'inspect.status',
   'inspect.progress',
+  'preferences.changed',
 ]
 
 /** The API as the renderer sees it: one async function per call, plus events. */
@@ -235,6 +241,8 @@ export const LAB_API_METHOD_NAMES = [
   'startInspect',
   'listInspections',
   'getInspection',
+  'getPreferences',
+  'setPreferences',
 ] as const
 
 // Compile-time check that the names above and the schema table agree.

@@ -26,7 +26,7 @@ export async function dispatchLabApi(handlers: LabApiHandlers, method: string, p
     if (err instanceof SpecValidationError)
       throw new LabApiError({ code: 'bad_request', message: err.message, errors: err.errors })
     const message = err instanceof Error ? err.message : String(err)
-    if (err instanceof Error && err.name === 'WorkspaceError') throw new LabApiError({ code: 'bad_request', message })
+    if (err instanceof Error && (err.name === 'WorkspaceError' || err.name === 'PreferenceError')) throw new LabApiError({ code: 'bad_request', message })
     const engine = err instanceof Error && (err.name === 'EngineCallError' || err.name === 'EngineExitedError')
     throw new LabApiError({ code: engine ? 'engine_error' : 'internal', message })
   }

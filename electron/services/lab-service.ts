@@ -10,6 +10,7 @@ import { recentWorkspaces } from '../workspace/recent'
 import { expandTemplate, loadTemplates } from '../workspace/templates'
 import type { EngineService } from './engine-service'
 import type { InspectService } from './inspect-service'
+import type { PreferencesService } from './preferences-service'
 import type { ProfileService } from './profile-service'
 import type { WorkspaceService } from './workspace-service'
 
@@ -18,10 +19,11 @@ export interface LabDeps {
   workspaces: WorkspaceService
   profiles: ProfileService
   inspections: InspectService
+  preferences: PreferencesService
 }
 
 export function createLabHandlers(deps: LabDeps): LabApiHandlers {
-  const { engine, workspaces, profiles, inspections } = deps
+  const { engine, workspaces, profiles, inspections, preferences } = deps
   const ws = () => workspaces.workspace
   const runner = () => workspaces.runner
   return {
@@ -82,5 +84,7 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
     startInspect: async ({ refresh, ...request }) => inspections.start(request, refresh),
     listInspections: async ({ runId }) => inspections.list(runId),
     getInspection: async ({ runId, name }) => inspections.get(runId, name),
+    getPreferences: async () => preferences.read(),
+    setPreferences: async (patch) => preferences.set(patch),
   }
 }

@@ -6,8 +6,10 @@ import type { LabApiHandlers } from '../api/labapi'
 import type { EngineLauncher } from '../jobs/engine-process'
 import { EngineService } from './engine-service'
 import { LabEventBus } from './events'
+import { configFiles } from './config-files'
 import { InspectService } from './inspect-service'
 import { createLabHandlers } from './lab-service'
+import { PreferencesService } from './preferences-service'
 import { ProfileService, type PdfRenderer } from './profile-service'
 import { WorkspaceService } from './workspace-service'
 
@@ -17,6 +19,7 @@ export interface LabServices {
   workspaces: WorkspaceService
   profiles: ProfileService
   inspections: InspectService
+  preferences: PreferencesService
   handlers: LabApiHandlers
   /** Stops engine processes and releases the workspace. */
   stop(): void
@@ -29,6 +32,8 @@ export interface LabServicesOptions {
   workspace: string
   /** Headless Chromium in headless mode, printToPDF in the desktop app. */
   renderPdf: PdfRenderer | undefined
+  /** preferences.json; the config folder's unless given. */
+  preferencesFile?: string
 }
 
 export function createLabServices(options: LabServicesOptions): LabServices {
@@ -37,13 +42,15 @@ export function createLabServices(options: LabServicesOptions): LabServices {
   const workspaces = new WorkspaceService(options.workspace, options.launcher, events)
   const profiles = new ProfileService(workspaces, options.launcher, events, options.renderPdf)
   const inspections = new InspectService(workspaces, options.launcher, events)
-  const handlers = createLabHandlers({ engine, workspaces, profiles, inspections })
+  const preferences = new PreferencesService(options.preferencesFile ?? configFiles.preferences(), events)
+  const handlers = createLabHandlers({ engine, workspaces, profiles, inspections, preferences })
   return {
     events,
     engine,
     workspaces,
     profiles,
     inspections,
+    preferences,
     handlers,
     stop: () => {
       engine.stop()

@@ -1,7 +1,7 @@
 // The About box: the app's versions and what the engine found (backends,
 // devices, BLAS), or why the engine could not answer.
 import type { EngineInfo } from '../api/labapi'
-import type { Preferences } from './preferences'
+import type { Preferences } from '../services/preferences'
 
 export interface AppVersions {
   app: string

@@ -12,7 +12,7 @@ import { aboutText } from './about'
 import { chooseExistingWorkspace, chooseNewWorkspace, chooseReportFile, openWithSystem, showError } from './dialogs'
 import { isWorkspaceFolder } from './launch'
 import { buildMenuTemplate, type MenuActions, type MenuReport, type MenuState } from './menu'
-import { readPreferences, withPreference, writePreferences, type Preferences } from './preferences'
+import type { Preferences } from '../api/preferences'
 import type { ReportKind } from './app-urls'
 
 export interface AppMenuOptions {
@@ -20,25 +20,21 @@ export interface AppMenuOptions {
   /** The window dialogs attach to. */
   window: () => BrowserWindow | undefined
   development: boolean
-  preferencesFile: string
 }
 
 export class AppMenu {
-  private preferences: Preferences
   private devices: EngineInfo['devices'] = []
   private readonly actions: MenuActions
 
   constructor(private readonly options: AppMenuOptions) {
-    const { preferences, problems } = readPreferences(options.preferencesFile)
-    this.preferences = preferences
-    for (const p of problems) console.warn(`linea: ${p}`)
+    for (const p of options.services.preferences.read().problems) console.warn(`linea: ${p}`)
     this.actions = {
       newWorkspace: () => void this.pickAndOpen(chooseNewWorkspace),
       openWorkspace: () => void this.pickAndOpen(chooseExistingWorkspace),
       openRecent: (path) => void this.openRecent(path),
       openReport: (id, kind) => void this.openReport(id, kind),
       chooseReportFile: () => void this.chooseReport(),
-      setPreference: (key, value) => this.setPreference(key, value),
+      setPreference: (key, value) => void this.setPreference(key, value),
       about: () => void this.about(),
     }
   }
@@ -65,7 +61,7 @@ export class AppMenu {
       workspace: workspaces.workspace.root,
       recent: recentWorkspaces(),
       reports,
-      preferences: this.preferences,
+      preferences: this.options.services.preferences.read().preferences,
       devices: this.devices,
     }
   }
@@ -108,14 +104,14 @@ export class AppMenu {
     if (file) await openWithSystem(this.options.window(), file)
   }
 
-  private setPreference(key: keyof Preferences, value: unknown): void {
+  /** Through the LabApi, like the renderer's calls: checked, written, and evented ('preferences.changed' refreshes the menu). */
+  private async setPreference(key: keyof Preferences, value: unknown): Promise<void> {
     try {
-      this.preferences = withPreference(this.preferences, key, value)
-      writePreferences(this.options.preferencesFile, this.preferences)
+      await dispatchLabApi(this.options.services.handlers, 'setPreferences', { [key]: value })
     } catch (err) {
-      void showError(this.options.window(), 'Linea could not save the preference', (err as Error).message)
+      await showError(this.options.window(), 'Linea could not save the preference', (err as Error).message)
+      this.refresh() // back to the value in force
     }
-    this.refresh()
   }
 
   private async about(): Promise<void> {
@@ -126,7 +122,7 @@ export class AppMenu {
       info = err as Error
     }
     const versions = { app: app.getVersion(), electron: process.versions.electron ?? '?', chrome: process.versions.chrome ?? '?', node: process.versions.node }
-    const { message, detail } = aboutText(info, versions, this.preferences)
+    const { message, detail } = aboutText(info, versions, this.options.services.preferences.read().preferences)
     const parent = this.options.window()
     const options = { type: 'info' as const, title: `About ${app.getName()}`, message, detail, buttons: ['OK'] }
     if (parent) await dialog.showMessageBox(parent, options)

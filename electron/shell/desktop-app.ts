@@ -12,7 +12,7 @@ import { defaultWorkspacePath } from '../workspace/workspace'
 import { AppMenu } from './app-menu'
 import { APP_ORIGIN, originOf, type ReportKind } from './app-urls'
 import { createAppWindow } from './app-window'
-import { configFiles } from './config-files'
+import { configFiles } from '../services/config-files'
 import { askForAnotherWorkspace, openWithSystem, showError } from './dialogs'
 import { engineFailureOf } from './engine-failure'
 import { showEngineFailureWindow } from './failure-window'
@@ -80,10 +80,10 @@ export async function startDesktopApp(built: BuiltApp): Promise<void> {
   registerIpcHandlers(table, isAppWindow)
   forwardEvents(services.events, () => [...windows].filter((w) => !w.isDestroyed()).map((w) => w.webContents))
 
-  const menu = new AppMenu({ services, window: mainWindow, development: !app.isPackaged, preferencesFile: configFiles.preferences() })
+  const menu = new AppMenu({ services, window: mainWindow, development: !app.isPackaged })
   menu.refresh()
   services.events.subscribe((event) => {
-    if (event === 'workspace.changed' || event === 'profile.status') menu.refresh()
+    if (event === 'workspace.changed' || event === 'profile.status' || event === 'preferences.changed') menu.refresh()
   })
 
   const openReport = (id: string, kind: ReportKind): void => {

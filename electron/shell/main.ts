@@ -4,7 +4,7 @@
 // electron/shell is the only code that imports 'electron'.
 import { app, dialog } from 'electron'
 import { join } from 'node:path'
-import { configFiles } from './config-files'
+import { configFiles } from '../services/config-files'
 import { startDesktopApp } from './desktop-app'
 import { registerAppScheme } from './renderer-protocol'
 import { guardWebContents } from './web-security'

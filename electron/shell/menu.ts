@@ -4,7 +4,7 @@
 // those changes.
 import type { MenuItemConstructorOptions } from 'electron'
 import { BACKENDS } from '../api/train-spec'
-import type { Preferences } from './preferences'
+import type { Preferences } from '../services/preferences'
 import type { ReportKind } from './app-urls'
 
 export interface MenuReport {

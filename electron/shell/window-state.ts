@@ -1,7 +1,7 @@
 // The main window's size and position, saved on close and restored at the
 // next start, unless the display it was on is gone: then the default size,
 // centered. Pure apart from the file; the shell supplies the displays.
-import { readJsonFile, writeJsonFile } from './config-files'
+import { readJsonFile, writeJsonFile } from '../services/config-files'
 
 export interface Rect {
   x: number

@@ -8,18 +8,21 @@ import { projectRoot } from '../../electron/engine/project-root'
 
 export interface Served {
   workspace: string
+  /** LINEA_CONFIG_DIR of the server: recent workspaces, preferences (never the user's). */
+  configDir: string
   url: string
   launchUrl: string
   process: ChildProcess
   stop(): Promise<void>
 }
 
-/** Serves with a fresh temporary workspace unless one is given. */
-export async function serveBuiltApp(workspace = mkdtempSync(join(tmpdir(), 'linea-e2e-ws-'))): Promise<Served> {
+/** Serves with a fresh temporary workspace unless one is given, and a fresh config folder. */
+export async function serveBuiltApp(workspace = mkdtempSync(join(tmpdir(), 'linea-e2e-ws-')), configDir = mkdtempSync(join(tmpdir(), 'linea-e2e-config-'))): Promise<Served> {
   const cli = join(projectRoot(), 'out', 'main', 'cli.js')
   if (!existsSync(cli)) throw new Error(`the app is not built (no ${cli}); run: npm run build`)
   const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--workspace', workspace], {
     cwd: projectRoot(),
+    env: { ...process.env, LINEA_CONFIG_DIR: configDir },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const launchUrl = await new Promise<string>((resolve, reject) => {
@@ -37,6 +40,7 @@ export async function serveBuiltApp(workspace = mkdtempSync(join(tmpdir(), 'line
   })
   return {
     workspace,
+    configDir,
     url: launchUrl.replace(/\?token=.*$/, ''),
     launchUrl,
     process: child,

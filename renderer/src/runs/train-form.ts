@@ -3,6 +3,7 @@
 // validation by the engine's own schema plus the one rule that needs the
 // model (the task's tokens must fit the model's vocabulary).
 import type { ModelSpec } from '../../../electron/api/model-spec'
+import { DEFAULT_PREFERENCES, type Preferences } from '../../../electron/api/preferences'
 import { TASK_KINDS, TaskSchema, TrainSpecSchema, type Task, type TaskKind, type TrainSpec } from '../../../electron/api/train-spec'
 import { validateWith, type SpecError } from '../../../electron/api/validate'
 
@@ -16,7 +17,8 @@ export const TASK_DEFAULTS: { [K in TaskKind]: Extract<Task, { kind: K }> } = {
   bytes: { kind: 'bytes', path: '', seq_len: 128, valid_fraction: 0.05 },
 }
 
-export function defaultTrainSpec(): TrainSpec {
+/** The form's starting spec; backend and device from the preferences when given. */
+export function defaultTrainSpec(preferences: Preferences = DEFAULT_PREFERENCES): TrainSpec {
   return {
     format: 'linea.train/1',
     task: { ...TASK_DEFAULTS.mqar },
@@ -26,8 +28,8 @@ export function defaultTrainSpec(): TrainSpec {
     optimizer: { kind: 'adamw', lr: 3e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weight_decay: 0.1, grad_clip: 1 },
     schedule: { warmup_steps: 50, decay: 'cosine', min_lr_ratio: 0.1 },
     seed: 0,
-    backend: 'auto',
-    device: 0,
+    backend: preferences.defaultBackend,
+    device: preferences.device,
     precision: 'f32',
     eval: { every: 50, batches: 2 },
     early_stop_accuracy: 0.99,
@@ -176,4 +178,14 @@ export function trainSpecErrors(spec: TrainSpec, model: Pick<ModelSpec, 'vocab_s
     }
   }
   return errors
+}
+
+/**
+ * The draft after the preferences changed from `before` to `after`: backend
+ * and device follow them where the person has not chosen their own.
+ */
+export function followPreferences(draft: TrainSpec, before: Preferences, after: Preferences): TrainSpec {
+  const backend = draft.backend === before.defaultBackend ? after.defaultBackend : draft.backend
+  const device = draft.device === before.device ? after.device : draft.device
+  return backend === draft.backend && device === draft.device ? draft : { ...draft, backend, device }
 }

@@ -7,6 +7,7 @@ import { defineStore } from 'pinia'
 import { computed, reactive, ref, shallowRef } from 'vue'
 import type { SavedSpecInfo, WorkspaceInfo } from '../../../electron/api/labapi'
 import type { ModelSpec } from '../../../electron/api/model-spec'
+import { DEFAULT_PREFERENCES, type Preferences } from '../../../electron/api/preferences'
 import { FINISHED_STATUSES, type MetricsLine, type RunRecord } from '../../../electron/api/runs'
 import type { Template } from '../../../electron/api/template'
 import type { TaskKind, TrainSpec } from '../../../electron/api/train-spec'
@@ -14,7 +15,7 @@ import { formatErrors } from '../../../electron/api/validate'
 import { labApi } from '../api/client'
 import { LabApiClientError } from '../api/errors'
 import { mergeMetrics } from '../runs/metrics'
-import { defaultTrainSpec, setPath, trainSpecErrors, withTaskKind } from '../runs/train-form'
+import { defaultTrainSpec, followPreferences, setPath, trainSpecErrors, withTaskKind } from '../runs/train-form'
 
 /** Live lines reach the charts at most this often (a run can log hundreds of steps a second). */
 const METRICS_REFRESH_MS = 100
@@ -212,6 +213,7 @@ export const useRunsStore = defineStore('runs', () => {
       unsubscribe = [
         api.on('run.status', ({ run }) => applyStatus(run)),
         api.on('run.metrics', ({ runId, line }) => onMetrics(runId, line)),
+        api.on('preferences.changed', ({ preferences: p }) => applyPreferences(p)),
         api.on('workspace.changed', (info) => {
           workspace.value = info
           reset()
@@ -318,6 +320,8 @@ export const useRunsStore = defineStore('runs', () => {
   const modelChoice = ref<ModelChoice | null>(null)
   const model = shallowRef<ModelSpec | null>(null)
   const runName = ref('')
+  /** The default backend and device for new runs (getPreferences; the menu or setPreferences change them). */
+  const preferences = shallowRef<Preferences>({ ...DEFAULT_PREFERENCES })
   const draft = shallowRef<TrainSpec>(defaultTrainSpec())
   const starting = ref(false)
 
@@ -327,7 +331,8 @@ export const useRunsStore = defineStore('runs', () => {
 
   async function loadChoices(): Promise<void> {
     try {
-      const [t, s, p] = await Promise.all([labApi().listTemplates({}), labApi().listModelSpecs({}), labApi().listPresets({})])
+      const [t, s, p, prefs] = await Promise.all([labApi().listTemplates({}), labApi().listModelSpecs({}), labApi().listPresets({}), labApi().getPreferences({})])
+      applyPreferences(prefs.preferences)
       templates.value = t
       savedSpecs.value = s
       presets.value = p
@@ -370,7 +375,12 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   function resetDraft(): void {
-    draft.value = defaultTrainSpec()
+    draft.value = defaultTrainSpec(preferences.value)
+  }
+
+  function applyPreferences(next: Preferences): void {
+    draft.value = followPreferences(draft.value, preferences.value, next)
+    preferences.value = next
   }
 
   /** Starts the form's run; nothing is sent while the form is invalid. */
@@ -450,6 +460,7 @@ export const useRunsStore = defineStore('runs', () => {
     model,
     runName,
     draft,
+    preferences,
     starting,
     draftErrors,
     draftErrorAt,

@@ -223,4 +223,28 @@ describe('runs store', () => {
     expect(s.error).toContain(join(file, 'ws'))
     expect(s.workspace?.path).toBe(first)
   })
+
+  it('starts new runs on the preferred backend and device, and follows a change the person has not overridden', async () => {
+    const s = await store()
+    expect([s.draft.backend, s.draft.device]).toEqual(['auto', 0])
+    try {
+      await api.setPreferences({ defaultBackend: 'cpu', device: 1 })
+      await until('the draft to follow the preferences', () => s.draft.backend === 'cpu')
+      expect(s.draft.device).toBe(1)
+      // a backend the person picked stays; the device they left follows
+      s.setDraftField('backend', 'webgpu')
+      await api.setPreferences({ defaultBackend: 'cuda', device: 2 })
+      await until('the store to see the change', () => s.preferences.defaultBackend === 'cuda')
+      expect([s.draft.backend, s.draft.device]).toEqual(['webgpu', 2])
+      s.resetDraft()
+      expect([s.draft.backend, s.draft.device]).toEqual(['cuda', 2])
+      // a store that starts later reads them
+      setActivePinia(createPinia())
+      const fresh = await store()
+      expect([fresh.draft.backend, fresh.draft.device]).toEqual(['cuda', 2])
+    } finally {
+      await api.setPreferences({ defaultBackend: 'auto', device: 0 })
+    }
+  })
+
 })

@@ -32,7 +32,7 @@ describe("'electron' imports", () => {
 
   it('the pure shell modules the tests load do not load it', () => {
     const load = (f: string) => LOADS_ELECTRON.test(readFileSync(join(root, 'electron', 'shell', `${f}.ts`), 'utf8'))
-    for (const f of ['bridge', 'ipc-handlers', 'app-urls', 'menu', 'window-state', 'preferences', 'launch', 'engine-failure', 'engine-exit', 'about', 'config-files'])
+    for (const f of ['bridge', 'ipc-handlers', 'app-urls', 'menu', 'window-state', 'launch', 'engine-failure', 'engine-exit', 'about'])
       expect(load(f), f).toBe(false)
     expect(load('preload')).toBe(true) // the check can fail
   })

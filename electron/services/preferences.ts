@@ -1,20 +1,11 @@
-// The desktop app's preferences: the default backend and device for new
-// runs. Stored as JSON in the config folder; a bad value is reported with
-// what is valid and replaced by its default, never silently kept.
+// The preferences file: the default backend and device for new runs, as
+// JSON in the config folder. A bad value is reported with what is valid and
+// replaced by its default, never silently kept.
+import { DEFAULT_PREFERENCES, MAX_DEVICE, PREFERENCES_FORMAT, type Preferences } from '../api/preferences'
 import { BACKENDS, type TrainSpec } from '../api/train-spec'
 import { readJsonFile, writeJsonFile } from './config-files'
 
-export const PREFERENCES_FORMAT = 'linea.preferences/1'
-/** TrainSpec's device range. */
-export const MAX_DEVICE = 64
-
-export interface Preferences {
-  defaultBackend: TrainSpec['backend']
-  /** Device index on the default backend (cuda:<device>). */
-  device: number
-}
-
-export const DEFAULT_PREFERENCES: Preferences = { defaultBackend: 'auto', device: 0 }
+export { DEFAULT_PREFERENCES, MAX_DEVICE, PREFERENCES_FORMAT, type Preferences }
 
 export class PreferenceError extends Error {
   constructor(message: string) {

@@ -1,0 +1,30 @@
+// The app's preferences, as the LabApi carries them: the default backend
+// and device for new runs. Stored by the services in the config folder
+// (electron/services/preferences.ts); read by the Train form, set from the
+// desktop app's menu or through setPreferences in either mode.
+import { z } from 'zod'
+import { BACKENDS, type TrainSpec } from './train-spec'
+
+export const PREFERENCES_FORMAT = 'linea.preferences/1'
+/** TrainSpec's device range. */
+export const MAX_DEVICE = 64
+
+export interface Preferences {
+  defaultBackend: TrainSpec['backend']
+  /** Device index on the default backend (cuda:<device>). */
+  device: number
+}
+
+export const DEFAULT_PREFERENCES: Readonly<Preferences> = Object.freeze({ defaultBackend: 'auto', device: 0 })
+
+/** setPreferences: the preferences to change; the others keep their values. */
+export const PreferencesPatchSchema = z.strictObject({
+  defaultBackend: z.enum(BACKENDS).optional(),
+  device: z.number().int().min(0).max(MAX_DEVICE).optional(),
+})
+
+/** The preferences in force, and what was wrong with the file they came from (bad fields fall back to defaults). */
+export interface PreferencesRead {
+  preferences: Preferences
+  problems: string[]
+}
