@@ -208,10 +208,18 @@ describe.skipIf(!!skipApp)(skipApp ? `the desktop app (skipped: ${skipApp})` : '
     const lines = readFileSync(join(workspace, 'runs', runs[0]!, 'metrics.jsonl'), 'utf8').trim().split('\n')
     expect(lines.filter((l) => JSON.parse(l).type === 'train')).toHaveLength(40)
 
-    // Inspect: the screen opens on its route
+    // Inspect: the run's last checkpoint in an engine process, the answer cached in the run folder
     await page.click('[data-testid=nav-inspect]')
-    await page.waitForFunction(() => location.hash === '#/inspect')
+    await page.waitForFunction(() => location.hash.startsWith('#/inspect'))
     expect(await page.textContent('h1')).toContain('Inspect')
+    await page.waitForSelector(`[data-testid=inspect-run] option[value="${runs[0]}"]`, { state: 'attached' })
+    await page.selectOption('[data-testid=inspect-run]', runs[0]!)
+    await page.fill('[data-testid=inspect-recall-examples]', '16')
+    await page.click('[data-testid=inspect-start]')
+    await page.waitForSelector('[data-testid=inspect-result]', { timeout: 120_000 })
+    const name = await page.getAttribute('[data-testid=inspect-result]', 'data-name')
+    expect(existsSync(join(workspace, 'runs', runs[0]!, 'inspect', `${name}.json`))).toBe(true)
+    await page.waitForSelector('[data-testid=recall-distance-chart] canvas')
     await page.screenshot({ path: join(artifactsDir(), 'electron-inspect.png') })
   })
 
