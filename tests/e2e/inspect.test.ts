@@ -1,20 +1,22 @@
 // The Inspect screen end to end, in real Chromium against `linea serve`: the
 // MQAR recall template's Based run (a linear layer and a sliding-window
-// softmax layer), scaled down and trained for a few seconds with `linea run`
-// in a fresh workspace, then opened from the Runs table; an inspection runs
-// in an engine process and the recall heatmap, the example, the state and the
-// attention maps show numbers read back from the cached result file;
-// reopening answers from the run folder; a request past a bound is refused
-// with the engine's bound.
+// softmax layer) and the state-tracking template's two DeltaNet parity runs
+// (β in (0, 1) and (0, 2)), scaled down and trained for a few seconds with
+// `linea run` in a fresh workspace. The Based run is opened from the Runs
+// table; an inspection runs in an engine process and the recall heatmap, the
+// example, the state and the attention maps show numbers read back from the
+// cached result file; reopening answers from the run folder; a request past
+// a bound is refused with the engine's bound. The parity runs' accuracy
+// against length is overlaid.
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INSPECT_LIMITS, type InspectResult } from '../../electron/api/inspect'
 import { projectRoot } from '../../electron/engine/project-root'
-import { expandTemplate, loadTemplates } from '../../electron/workspace/templates'
+import { expandTemplate, loadTemplates, type ExpandedRun } from '../../electron/workspace/templates'
 import { artifactsDir, launchChromium } from './browser'
 import { serveBuiltApp, type Served } from './serve'
 
@@ -35,31 +37,51 @@ const SCALE_DOWN = {
 let served: Served
 let browser: Browser
 let page: Page
+/** The Based MQAR run, and the DeltaNet parity runs with β in (0, 1) and (0, 2). */
 let runId: string
+let parityIds: { plain: string; negative: string }
 
-/** The Based run of the MQAR template (d_model 64), trained with `linea run` in the workspace. */
-function trainBasedRun(workspace: string): string {
-  const template = loadTemplates().find((t) => t.id === 'mqar-recall-sweep')!
-  const based = expandTemplate(template, {}, SCALE_DOWN).find((r) => r.values['model.preset'] === 'based' && r.values['model.d_model'] === 64)!
-  const file = join(workspace, '..', 'based.run.json')
-  writeFileSync(file, JSON.stringify({ name: based.name, model: based.modelSpec, train: based.trainSpec }))
+const template = (id: string) => loadTemplates().find((t) => t.id === id)!
+
+/** Trains one run with `linea run` in the workspace; its id. */
+function trainWithCli(workspace: string, run: ExpandedRun): string {
+  const file = join(workspace, '..', `${run.name.replace(/\W+/g, '-')}.run.json`)
+  writeFileSync(file, JSON.stringify({ name: run.name, model: run.modelSpec, train: run.trainSpec }))
+  const before = new Set(existsSync(join(workspace, 'runs')) ? readdirSync(join(workspace, 'runs')) : [])
   const r = spawnSync(process.execPath, [join(projectRoot(), 'out', 'main', 'cli.js'), 'run', workspace, file], { encoding: 'utf8', timeout: 90_000 })
   expect(r.status, r.stderr).toBe(0)
-  return readdirSync(join(workspace, 'runs'))[0]!
+  return readdirSync(join(workspace, 'runs')).find((id) => !before.has(id))!
+}
+
+/** The state-tracking template's parity runs, shorter (T = 16, 150 steps); the task is swept there, so it is set on the expanded run. */
+function parityRun(preset: string): ExpandedRun {
+  const run = expandTemplate(template('state-tracking')).find((r) => r.values['model.preset'] === preset && (r.values['train.task'] as { kind: string }).kind === 'parity')!
+  run.trainSpec = {
+    ...run.trainSpec,
+    task: { kind: 'parity', seq_len: 16, eval_seq_lens: [32] },
+    steps: 150,
+    batch_size: 16,
+    backend: 'cpu',
+    schedule: { ...run.trainSpec.schedule, warmup_steps: 10 },
+    eval: { every: 50, batches: 1 },
+  }
+  return run
 }
 
 const text = async (testid: string) => (await page.textContent(`[data-testid=${testid}]`))?.trim() ?? ''
 const attr = (testid: string, name: string) => page.getAttribute(`[data-testid=${testid}]`, name)
 const hasCanvas = (testid: string) => page.$eval(`[data-testid=${testid}]`, (el) => !!el.querySelector('canvas'))
 /** The result the screen shows, as the engine wrote it into the run folder. */
-function cachedResult(name: string): { result: InspectResult; path: string } {
-  const path = join(served.workspace, 'runs', runId, 'inspect', `${name}.json`)
+function cachedResult(name: string, run = runId): { result: InspectResult; path: string } {
+  const path = join(served.workspace, 'runs', run, 'inspect', `${name}.json`)
   return { result: JSON.parse(readFileSync(path, 'utf8')) as InspectResult, path }
 }
 
 beforeAll(async () => {
   const workspace = join(mkdtempSync(join(tmpdir(), 'linea-e2e-inspect-')), 'ws')
-  runId = trainBasedRun(workspace)
+  const based = expandTemplate(template('mqar-recall-sweep'), {}, SCALE_DOWN).find((r) => r.values['model.preset'] === 'based' && r.values['model.d_model'] === 64)!
+  runId = trainWithCli(workspace, based)
+  parityIds = { plain: trainWithCli(workspace, parityRun('deltanet')), negative: trainWithCli(workspace, parityRun('deltanet-negative-eigen')) }
   served = await serveBuiltApp(workspace)
   browser = await launchChromium()
   page = await browser.newPage({ viewport: { width: 1500, height: 1300 } })
@@ -182,5 +204,31 @@ describe('inspect screen', () => {
     await page.fill('[data-testid=inspect-max-attention-t]', '256')
     await page.waitForSelector('[data-testid=inspect-request-errors]', { state: 'detached' })
     expect(await page.isDisabled('[data-testid=inspect-start]')).toBe(false)
+  })
+
+  it("overlays two runs' accuracy against length, the trained length marked", async () => {
+    await page.goto(`${served.launchUrl}#/inspect?run=${parityIds.plain}`)
+    await page.waitForSelector('[data-testid=inspect-empty]')
+    await page.fill('[data-testid=inspect-max-attention-t]', '64')
+    await page.click('[data-testid=inspect-start]')
+    await page.waitForSelector(`[data-testid=inspect-result][data-run="${parityIds.plain}"]`, { timeout: 60_000 })
+    // another run, and parity has no recall grid: the result opens on the state-tracking tab
+    await page.waitForSelector('[data-testid=length-chart] canvas')
+    expect(await attr('length-chart', 'data-series')).toBe('1')
+    const plain = cachedResult((await attr('inspect-result', 'data-name'))!, parityIds.plain).result
+    expect(plain.lengths!.trainedLength).toBe(16)
+    expect(await text('inspect-diagnosis')).toMatch(/Accuracy (holds|drops)/)
+    // the other run has no inspection yet: adding it runs one
+    await page.selectOption('[data-testid=length-overlay-run]', parityIds.negative)
+    await page.click('[data-testid=length-overlay-add]')
+    await page.waitForSelector('[data-testid=length-chart][data-series="2"]', { timeout: 60_000 })
+    const negativeName = readdirSync(join(served.workspace, 'runs', parityIds.negative, 'inspect')).find((f) => !f.endsWith('.meta.json'))!.replace(/\.json$/, '')
+    const negative = cachedResult(negativeName, parityIds.negative).result
+    for (const [id, r] of [
+      [parityIds.plain, plain],
+      [parityIds.negative, negative],
+    ] as const)
+      for (const p of r.lengths!.points) expect(await text(`length-accuracy-${id}-${p.seqLen}`)).toBe(`${(100 * p.accuracy).toFixed(1)}%`)
+    await page.screenshot({ path: join(artifactsDir(), 'inspect-state-tracking.png'), fullPage: true })
   })
 })

@@ -259,29 +259,54 @@ export function absQuantile(values: ArrayLike<number>, q: number): number {
   return abs[Math.min(abs.length - 1, Math.floor(q * abs.length))]! || 1
 }
 
+/** Most cells per side an attention heatmap draws; longer inputs are shown in blocks (T = 1024: 4 × 4). */
+export const MAX_HEATMAP_SIDE = 256
+
+/**
+ * The causal half of a T × T map as heatmap cells [key block, query block,
+ * mean of M over the block's causal entries], in blocks of `block` × `block`
+ * positions so a long input stays a few tens of thousands of cells.
+ */
+export function attentionCells(map: readonly number[], T: number, block: number): [number, number, number][] {
+  const n = Math.ceil(T / block)
+  const sum = new Float64Array(n * n)
+  const count = new Uint32Array(n * n)
+  for (let t = 0; t < T; t++)
+    for (let s = 0; s <= t; s++) {
+      const cell = Math.floor(t / block) * n + Math.floor(s / block)
+      sum[cell] = sum[cell]! + map[t * T + s]!
+      count[cell] = count[cell]! + 1
+    }
+  const cells: [number, number, number][] = []
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) cells.push([j, i, sum[i * n + j]! / count[i * n + j]!])
+  return cells
+}
+
 /**
  * A head's T × T attention map (rows are queries, o_t = Σ_s M[t, s] v_s).
  * Softmax weights and additive maps are ≥ 0 (white to blue); the delta
  * rule's WY form can be negative, then the scale is symmetric around zero.
- * The colour saturates at the ATTENTION_COLOR_QUANTILE of |M| (stated in the title).
+ * The colour saturates at the ATTENTION_COLOR_QUANTILE of |M| (stated in the
+ * title); past MAX_HEATMAP_SIDE positions, cells are block means.
  */
 export function attentionHeatmapOption(map: readonly number[], tokens: readonly number[], title: string): EChartsCoreOption {
   const T = tokens.length
-  const data: [number, number, number][] = []
-  let min = 0
-  for (let t = 0; t < T; t++)
-    for (let s = 0; s <= t; s++) {
-      const v = map[t * T + s]!
-      min = Math.min(min, v)
-      data.push([s, t, v])
-    }
-  const range = absQuantile(map, ATTENTION_COLOR_QUANTILE)
-  const signed = min < 0
-  const labels = tokenAxis(tokens)
+  const block = Math.ceil(T / MAX_HEATMAP_SIDE)
+  const data = attentionCells(map, T, block)
+  const signed = data.some(([, , v]) => v < 0)
+  const range = absQuantile(
+    data.map(([, , v]) => v),
+    ATTENTION_COLOR_QUANTILE,
+  )
+  const labels = block === 1 ? tokenAxis(tokens) : Array.from({ length: Math.ceil(T / block) }, (_, b) => `${b * block}`)
+  const blocks = block === 1 ? '' : `, ${block}×${block} blocks`
   return {
     animation: false,
-    title: { ...TITLE, text: `${title}  (colour ${signed ? '±' : '0 to '}${range.toPrecision(2)})`, textStyle: { fontSize: 11 } },
-    tooltip: { formatter: (p: { value: [number, number, number] }) => `query ${p.value[1]} → key ${p.value[0]}: ${p.value[2].toPrecision(3)}` },
+    title: { ...TITLE, text: `${title}  (colour ${signed ? '±' : '0 to '}${range.toPrecision(2)}${blocks})`, textStyle: { fontSize: 11 } },
+    tooltip: {
+      formatter: (p: { value: [number, number, number] }) =>
+        block === 1 ? `query ${p.value[1]} → key ${p.value[0]}: ${p.value[2].toPrecision(3)}` : `queries ${p.value[1] * block}… → keys ${p.value[0] * block}…: mean ${p.value[2].toPrecision(3)}`,
+    },
     grid: { left: 36, right: 8, top: 26, bottom: 34 },
     xAxis: { type: 'category', data: labels, name: 'key', nameLocation: 'middle', nameGap: 20, axisLabel: { fontSize: 8 }, axisTick: { show: false } },
     yAxis: { type: 'category', data: labels, name: 'query', nameLocation: 'middle', nameGap: 26, inverse: true, axisLabel: { fontSize: 8 }, axisTick: { show: false } },

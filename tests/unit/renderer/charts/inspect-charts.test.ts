@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { INSPECT_FORMAT, type InspectResult } from '../../../../electron/api/inspect'
 import {
   absQuantile,
+  attentionCells,
   attentionHeatmapOption,
   attentionRowOption,
   effectiveRankOption,
@@ -105,6 +106,22 @@ describe('attention charts', () => {
     expect(o.visualMap.min).toBe(0) // softmax weights
     expect(o.visualMap.max).toBeLessThanOrEqual(Math.max(...map))
     expect(absQuantile([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -10], 0.5)).toBe(6)
+  })
+
+  it('draws a long input in blocks: the mean over each block of causal entries', () => {
+    // T = 4, blocks of 2: rows are queries
+    const M = [1, 0, 0, 0, 0.5, 0.5, 0, 0, 0.2, 0.2, 0.6, 0, 0.1, 0.1, 0.1, 0.7]
+    expect(attentionCells(M, 4, 2)).toEqual([
+      [0, 0, (1 + 0.5 + 0.5) / 3],
+      [0, 1, (0.2 + 0.2 + 0.1 + 0.1) / 4],
+      [1, 1, (0.6 + 0.1 + 0.7) / 3],
+    ])
+    const T = 600
+    const even = Array.from({ length: T * T }, (_, i) => (i % T <= Math.floor(i / T) ? 1 / (Math.floor(i / T) + 1) : 0))
+    const o = attentionHeatmapOption(even, Array<number>(T).fill(1), 'long') as { series: { data: unknown[] }[]; xAxis: { data: string[] }; title: { text: string } }
+    expect(o.xAxis.data).toHaveLength(200)
+    expect(o.series[0]!.data).toHaveLength((200 * 201) / 2)
+    expect(o.title.text).toContain('3×3 blocks')
   })
 
   it('uses a signed scale where the delta rule makes the map negative', () => {
