@@ -187,8 +187,9 @@ describe('inspect screen', () => {
     await page.goto(`${served.url}#/inspect?run=${runId}`)
     await page.waitForSelector(`[data-testid=inspect-result][data-name=step-0000300-example-3]`, { timeout: 5_000 })
     await page.waitForSelector(`[data-testid=inspection-open-${name}]`)
-    // asking the same question again answers from the cache
-    await page.fill('[data-testid=inspect-example]', '3')
+    // the form shows how it was captured; asking the same question again answers from the cache
+    expect(await page.inputValue('[data-testid=inspect-example]')).toBe('3')
+    expect(await page.inputValue('[data-testid=inspect-recall-examples]')).toBe('64')
     await page.click('[data-testid=inspect-start]')
     await page.waitForSelector(`[data-testid=inspect-result][data-name=${name}]`)
     expect(statSync(path).mtimeMs).toBe(written)

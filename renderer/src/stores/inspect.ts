@@ -8,48 +8,17 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import { InspectRequestSchema, type InspectionSummary, type InspectResult } from '../../../electron/api/inspect'
 import type { InspectJob } from '../../../electron/api/labapi'
-import type { LabApiParams } from '../../../electron/api/labapi-schemas'
 import type { RunRecord } from '../../../electron/api/runs'
 import { formatErrors, validateWith, type SpecError } from '../../../electron/api/validate'
 import { labApi } from '../api/client'
 import { LabApiClientError } from '../api/errors'
-
-/** A request as startInspect takes it: every default filled in (the same shape a cached result records). */
-export type InspectRequestParams = Omit<LabApiParams<'startInspect'>, 'refresh'>
-
-export interface InspectForm {
-  inputKind: 'task' | 'text'
-  example: number
-  text: string
-  /** Attention maps are materialized up to this T (the engine's bound is INSPECT_LIMITS.maxAttentionT). */
-  maxAttentionT: number
-  localWindow: number
-  /** MQAR examples per number of pairs in the recall grid. */
-  recallExamples: number
-  /** State tracking: examples per length of the accuracy-against-length curve. */
-  lengthExamples: number
-}
-
-export const DEFAULT_FORM: InspectForm = { inputKind: 'task', example: 0, text: '', maxAttentionT: 256, localWindow: 16, recallExamples: 256, lengthExamples: 128 }
+import { captureDifferences, DEFAULT_FORM, formFor, parseIndexList, requestFor, type InspectForm, type InspectRequestParams } from '../inspect/request-form'
 
 const keyOf = (runId: string, name: string) => `${runId}/${name}`
 
 function messageOf(err: unknown): string {
   if (err instanceof LabApiClientError && err.errors.length && !err.message.includes(err.errors[0]!.message)) return `${err.message}\n${formatErrors(err.errors)}`
   return err instanceof Error ? err.message : String(err)
-}
-
-/** The request the form describes for one run and checkpoint ('' = the run's latest). */
-export function requestFor(form: InspectForm, runId: string, checkpoint: string): InspectRequestParams {
-  return {
-    runId,
-    ...(checkpoint && { checkpoint }),
-    input: form.inputKind === 'task' ? { kind: 'task', example: form.example } : { kind: 'text', text: form.text },
-    maxAttentionT: form.maxAttentionT,
-    localWindow: form.localWindow,
-    recall: { examples: form.recallExamples },
-    lengthExamples: form.lengthExamples,
-  }
 }
 
 export const useInspectStore = defineStore('inspect', () => {
@@ -73,6 +42,8 @@ export const useInspectStore = defineStore('inspect', () => {
   const jobs = ref<Record<string, InspectJob>>({})
   const progress = ref<Record<string, { message: string; fraction: number }>>({})
   const error = ref('')
+  /** What the store did that the person did not ask for in so many words (a cached result captured again). */
+  const notice = ref('')
   /** Results already read, by run/name: reopening one needs no call at all. */
   const loaded = new Map<string, InspectResult>()
   let unsubscribe: (() => void)[] = []
@@ -82,8 +53,9 @@ export const useInspectStore = defineStore('inspect', () => {
   /** The form checked with the engine's own schema (its bounds included), as you type. */
   const requestErrors = computed<SpecError[]>(() => {
     if (!runId.value) return []
+    const typed = [parseIndexList(form.value.heads, 'heads').error, parseIndexList(form.value.stateSteps, 'stateSteps').error].filter((e): e is SpecError => !!e)
     const checked = validateWith(InspectRequestSchema, request.value)
-    return checked.ok ? [] : checked.errors
+    return [...typed, ...(checked.ok ? [] : checked.errors)]
   })
   const running = computed(() => Object.values(jobs.value).filter((j) => j.status === 'running'))
 
@@ -121,8 +93,8 @@ export const useInspectStore = defineStore('inspect', () => {
     try {
       await refreshRuns()
       const pick = runs.value.find((r) => r.id === preferred) ?? runs.value.find((r) => r.id === runId.value) ?? runs.value[0]
-      if (preferred && !runs.value.some((r) => r.id === preferred)) error.value = `run '${preferred}' has no checkpoint to inspect (or is not in this workspace)`
       if (pick) await selectRun(pick.id)
+      if (preferred && !runs.value.some((r) => r.id === preferred)) error.value = `run '${preferred}' has no checkpoint to inspect (or is not in this workspace)`
     } catch (err) {
       error.value = messageOf(err)
     }
@@ -157,11 +129,19 @@ export const useInspectStore = defineStore('inspect', () => {
     return r
   }
 
+  /** Shows a result, with the form set to how it was captured (asking again answers from the cache). */
+  function show(r: InspectResult): void {
+    result.value = r
+    if (r.runId !== runId.value) return
+    form.value = formFor(r.request)
+    checkpoint.value = checkpoints.value.some((c) => c.checkpoint === r.checkpoint) ? r.checkpoint : ''
+  }
+
   /** Opens a cached inspection: from memory, or read from the run folder (no engine). */
   async function open(summary: Pick<InspectionSummary, 'runId' | 'name'>): Promise<void> {
     error.value = ''
     try {
-      result.value = await load(summary.runId, summary.name)
+      show(await load(summary.runId, summary.name))
     } catch (err) {
       error.value = messageOf(err)
     }
@@ -199,7 +179,12 @@ export const useInspectStore = defineStore('inspect', () => {
       }
       const key = keyOf(job.runId, job.name)
       if (refresh || !job.cached) loaded.delete(key)
-      return await load(job.runId, job.name)
+      const r = await load(job.runId, job.name)
+      // The cache is keyed by checkpoint and input: other settings are compared here.
+      const differs = job.cached ? captureDifferences(req, r.request) : []
+      if (!differs.length) return r
+      notice.value = `${job.name} was cached with other settings (${differs.join(', ')}): captured again`
+      return await runInspection(req, true)
     } catch (err) {
       error.value = messageOf(err)
       return undefined
@@ -209,12 +194,13 @@ export const useInspectStore = defineStore('inspect', () => {
   /** Inspects the chosen run and checkpoint with the form's input. */
   async function inspect(refresh = false): Promise<void> {
     error.value = ''
+    notice.value = ''
     if (requestErrors.value.length) {
       error.value = `the inspection request is not valid:\n${formatErrors(requestErrors.value)}`
       return
     }
     const r = await runInspection(request.value, refresh)
-    if (r) result.value = r
+    if (r) show(r)
     await refreshInspections()
   }
 
@@ -278,6 +264,7 @@ export const useInspectStore = defineStore('inspect', () => {
     running,
     progress,
     error,
+    notice,
     init,
     dispose,
     refreshRuns,

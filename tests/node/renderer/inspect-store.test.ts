@@ -118,6 +118,29 @@ describe('inspect store', () => {
     expect(again.jobs[`${id}/step-0000010-example-2`]).toMatchObject({ status: 'done', cached: true })
   })
 
+  it('captures again when the cached inspection was taken with other settings, and says so', async () => {
+    const id = await tinyMqar()
+    const s = store()
+    await s.init(id)
+    s.form.recallExamples = 8
+    await s.inspect()
+    expect(s.result!.layers[0]!.heads.map((h) => h.head)).toEqual([0, 1])
+    // opening a result sets the form to how it was captured
+    s.form = { ...s.form, maxAttentionT: 8 }
+    await s.open({ runId: id, name: s.result!.name })
+    expect(s.form.maxAttentionT).toBe(256)
+    expect(s.form.recallExamples).toBe(8)
+    s.form.heads = '1'
+    s.form.maxAttentionT = 16 // below T = 24: maps left out
+    await s.inspect()
+    expect(s.error).toBe('')
+    expect(s.notice).toBe('step-0000010-example-0 was cached with other settings (heads default → 1, maxAttentionT 256 → 16): captured again')
+    expect(s.result!.layers[0]!.heads.map((h) => h.head)).toEqual([1])
+    expect(s.result!.attentionSkipped).toContain('maxAttentionT')
+    s.form.stateSteps = '3, x'
+    expect(s.requestErrors[0]).toEqual({ path: 'stateSteps', message: "'x' is not a whole number; write them like 0, 2, 5 (blank: the default)" })
+  })
+
   it('runs the same input through the earlier checkpoint for comparison', async () => {
     const id = await tinyMqar()
     const s = store()
