@@ -164,9 +164,15 @@ export function logRange(values: readonly number[]): { min?: number; max?: numbe
   return { min: 10 ** Math.floor(Math.log10(Math.min(...positive))), max: 10 ** Math.ceil(Math.log10(Math.max(...positive))) }
 }
 
+/** Singular values below this fraction of the largest are rounding noise of a zero (a state of rank < dk before dk steps). */
+export const SINGULAR_NOISE = 1e-6
+
 /** Singular values of S_t at each captured step, largest first, one line per step (darker = later). */
 export function spectrumOption(head: HeadCapture, layerIndex: number): EChartsCoreOption {
   const snaps = head.snapshots ?? []
+  const floor = SINGULAR_NOISE * Math.max(0, ...snaps.flatMap((s) => s.singular))
+  // A log axis cannot draw zeros: a σ that is (numerically) 0 leaves a gap.
+  const shown = (v: number) => (v > floor ? v : null)
   return {
     animation: false,
     title: { ...TITLE, text: `Singular values of S_t, layer ${layerIndex} head ${head.head}` },
@@ -174,13 +180,12 @@ export function spectrumOption(head: HeadCapture, layerIndex: number): EChartsCo
     tooltip: { trigger: 'axis' },
     grid: { left: 60, right: 24, top: 40, bottom: 60 },
     xAxis: { type: 'category', data: Array.from({ length: Math.max(0, ...snaps.map((s) => s.singular.length)) }, (_, i) => i + 1), name: 'i', nameLocation: 'middle', nameGap: 24 },
-    yAxis: { type: 'log', name: 'σ_i', ...logRange(snaps.flatMap((s) => s.singular)) },
+    yAxis: { type: 'log', name: 'σ_i', ...logRange(snaps.flatMap((s) => s.singular).filter((v) => v > floor)) },
     series: snaps.map((s, k) => ({
       name: `t = ${s.t}`,
       type: 'line',
       showSymbol: false,
-      // A log axis cannot draw zeros: a σ that is exactly 0 leaves a gap.
-      data: s.singular.map((v) => (v > 0 ? v : null)),
+      data: s.singular.map(shown),
       lineStyle: { width: 1.5 },
       itemStyle: { color: `hsl(220, 70%, ${75 - (50 * k) / Math.max(1, snaps.length - 1)}%)` },
     })),

@@ -13,6 +13,7 @@ import {
   logRange,
   recallCells,
   recallHeatmapOption,
+  spectrumOption,
   stateHeatmapOption,
   stateNormOption,
 } from '../../../../renderer/src/charts/inspect-charts'
@@ -88,6 +89,13 @@ describe('state charts', () => {
 
   it('traces only the gates a layer has: decay and β for this DeltaNet', () => {
     expect(seriesOf(gateTraceOption(parity.layers[0]!.heads[0]!, 0)).map((s) => s.name)).toEqual(['decay a_t (vector gates: mean over key dims)', 'β_t'])
+  })
+
+  it('leaves numerically zero singular values out of the spectrum', () => {
+    const head = { head: 0, outputNorm: [], snapshots: [{ t: 3, dk: 3, dv: 3, values: [], singular: [10, 1, 1e-9], effectiveRank: 1.5 }] }
+    const o = spectrumOption(head, 0) as { series: { data: (number | null)[] }[]; yAxis: { min: number; max: number } }
+    expect(o.series[0]!.data).toEqual([10, 1, null])
+    expect([o.yAxis.min, o.yAxis.max]).toEqual([1, 10])
   })
 
   it('keeps log axes to whole decades around positive values', () => {
