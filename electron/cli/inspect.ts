@@ -10,7 +10,7 @@ import { TASK_KINDS } from '../api/train-spec'
 import { formatErrors, validateWith } from '../api/validate'
 import { readCheckpoint } from '../engine/checkpoint/checkpoint'
 import { EngineCallError, EngineProcess, forkLauncher } from '../jobs/engine-process'
-import { checkpointFile, inspectionName } from '../workspace/inspections'
+import { checkpointFile, inspectionName, listCheckpoints } from '../workspace/inspections'
 import { CliInputError } from './train'
 
 export interface InspectCommandOptions {
@@ -46,10 +46,10 @@ function locate(o: InspectCommandOptions): { path: string; checkpoint: string; r
   if (statSync(o.run).isFile()) {
     if (o.checkpoint) throw new CliInputError('--checkpoint is for run folders; the argument is already a checkpoint file')
     const runDir = dirname(dirname(o.run))
-    return { path: o.run, checkpoint: relative(runDir, o.run), runId: basename(runDir), runName: basename(o.run) }
+    return { path: o.run, checkpoint: relative(runDir, o.run), runId: idOf(runDir), runName: basename(o.run) }
   }
   const recordPath = join(o.run, 'run.json')
-  if (!existsSync(recordPath)) throw new CliInputError(`${o.run} has no run.json: not a run folder`)
+  if (!existsSync(recordPath)) return trainOutFolder(o)
   let record: RunRecord
   try {
     record = JSON.parse(readFileSync(recordPath, 'utf8')) as RunRecord
@@ -60,6 +60,24 @@ function locate(o: InspectCommandOptions): { path: string; checkpoint: string; r
   if (!checkpoint) throw new CliInputError(`run ${record.id} has no checkpoint yet (status ${record.status}); train it first`)
   try {
     return { path: checkpointFile(o.run, checkpoint), checkpoint, runId: record.id, runName: record.name }
+  } catch (err) {
+    throw new CliInputError((err as Error).message)
+  }
+}
+
+/** A run id for a folder that is not a workspace run: its name, made a valid id. */
+function idOf(dir: string): string {
+  return basename(dir).replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'run'
+}
+
+/** A folder `linea train --out` wrote (no run.json): its latest checkpoint unless --checkpoint. */
+function trainOutFolder(o: InspectCommandOptions): { path: string; checkpoint: string; runId: string; runName: string } {
+  const have = listCheckpoints(o.run)
+  if (!have.length && !o.checkpoint)
+    throw new CliInputError(`${o.run} has no run.json and no checkpoints/step-N.safetensors: give a run folder (a workspace's runs/<id>, or what linea train --out wrote) or a checkpoint file`)
+  const checkpoint = o.checkpoint ?? have.at(-1)!.checkpoint
+  try {
+    return { path: checkpointFile(o.run, checkpoint), checkpoint, runId: idOf(o.run), runName: basename(o.run) }
   } catch (err) {
     throw new CliInputError((err as Error).message)
   }

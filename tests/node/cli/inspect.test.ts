@@ -70,6 +70,22 @@ describe('linea inspect', () => {
     expect(result.name).toMatch(/^step-\d+-example-3$/)
   })
 
+  it('inspects the folder linea train wrote: its latest checkpoint, or the one --checkpoint names', () => {
+    const out = join(dir, 'train-out.json')
+    const r = linea('inspect', mqarRun, '--out', out, '--pairs', '4', '--examples', '4')
+    expect(r.code, r.stderr).toBe(0)
+    const latest = readdirSync(join(mqarRun, 'checkpoints')).at(-1)!
+    const result = JSON.parse(readFileSync(out, 'utf8')) as InspectResult
+    expect([result.runId, result.checkpoint]).toEqual(['mqar', `checkpoints/${latest}`])
+    const wrong = linea('inspect', mqarRun, '--out', out, '--checkpoint', 'checkpoints/step-9999999.safetensors')
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toContain(`checkpoint 'checkpoints/step-9999999.safetensors' does not exist in ${mqarRun}; it has: checkpoints/${latest}`)
+    const empty = mkdtempSync(join(tmpdir(), 'linea-empty-run-'))
+    const none = linea('inspect', empty, '--out', out)
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain('has no run.json and no checkpoints/step-N.safetensors')
+  })
+
   it('inspects a run folder through its run.json, and reads typed text in byte-level models only', () => {
     const ckpt = readdirSync(join(mqarRun, 'checkpoints')).at(-1)!
     writeFileSync(join(mqarRun, 'run.json'), JSON.stringify({ id: 'tiny', name: 'tiny mqar', status: 'completed', checkpoint: `checkpoints/${ckpt}` }))
