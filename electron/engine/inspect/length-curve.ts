@@ -10,6 +10,7 @@ import { createTask } from '../tasks'
 import { TaskError } from '../tasks/types'
 import type { FloatDType } from '../tensor'
 import { evaluate } from '../train/evaluate'
+import { sequencesPerPass } from './pass-size'
 
 export const STATE_TRACKING_KINDS: readonly Task['kind'][] = ['parity', 'modular_addition', 'permutation']
 
@@ -40,8 +41,8 @@ export async function lengthCurve(
   const points: LengthCurve['points'] = []
   for (const [j, L] of lengths.entries()) {
     const gen = createTask(atLength(task, L), seed)
-    // Long sequences: fewer per batch, the same number of examples.
-    const batch = Math.max(1, Math.min(examples, Math.floor(65536 / L)))
+    // Long sequences: fewer per pass, the same number of examples.
+    const batch = sequencesPerPass(model.spec, dtype, L, examples)
     const set = gen.evalSets(batch, Math.ceil(examples / batch))[0]!
     const [r] = await evaluate(model, backend, dtype, gen, [set])
     points.push({ seqLen: L, accuracy: r!.accuracy, count: r!.count })

@@ -12,6 +12,7 @@ import { createTask } from '../tasks'
 import { TaskError } from '../tasks/types'
 import type { FloatDType } from '../tensor'
 import { disposeBatch, toDevice } from '../train/device-batch'
+import { sequencesPerPass } from './pass-size'
 
 type MqarTask = Extract<Task, { kind: 'mqar' }>
 
@@ -27,6 +28,7 @@ export function defaultPairsGrid(task: MqarTask): number[] {
   return [...grid].sort((a, b) => a - b)
 }
 
+/** Sequences per pass at most (fewer for long sequences or wide models: sequencesPerPass). */
 const BATCH = 32
 
 export async function recallAnalysis(
@@ -47,12 +49,13 @@ export async function recallAnalysis(
   const grid = (cols: number): RecallCell[][] => numKvPairs.map(() => Array.from({ length: cols }, () => ({ correct: 0, count: 0 })))
   const byDistance = grid(distanceCount)
   const byPosition = grid(positionCount)
-  const batches = Math.ceil(examples / BATCH)
+  const perPass = sequencesPerPass(model.spec, dtype, T, Math.min(BATCH, examples))
+  const batches = Math.ceil(examples / perPass)
   let distanceLabel: (b: number) => string = String
   for (const [j, n] of numKvPairs.entries()) {
     const gen = createTask({ ...task, num_kv_pairs: n }, seed)
     distanceLabel = (b) => gen.tags.distance!.bucketLabel(b)
-    const set = gen.evalSets(BATCH, batches)[0]!
+    const set = gen.evalSets(perPass, batches)[0]!
     for (const [b, batch] of set.batches.entries()) {
       const db = toDevice(backend, batch)
       const ctx = new Ctx(backend, dtype, false)
@@ -60,7 +63,7 @@ export async function recallAnalysis(
         const hits = await model.loss(ctx, db).correct.read()
         for (let m = 0; m < db.count; m++) {
           const row = db.hostRows[m]!
-          if (Math.floor(row / T) + b * BATCH >= examples) continue
+          if (Math.floor(row / T) + b * perPass >= examples) continue
           const d = batch.tags.distance![row]!
           const cellD = byDistance[j]![d]!
           cellD.correct += hits[m]!
