@@ -1,6 +1,8 @@
 // LabApi over the headless server's WebSocket (browser mode). The session
 // cookie set at launch authenticates the socket; calls made while it is
-// (re)connecting wait for it.
+// (re)connecting wait for it. Events sent while the socket was down are
+// lost, so after a reconnect the client tells its 'workspace.changed'
+// listeners the workspace as it is now: the stores re-read what they show.
 import {
   LAB_API_METHOD_NAMES,
   type LabApi,
@@ -27,6 +29,7 @@ export function createWsLabApi(options: WsClientOptions): LabApi & { close(): vo
   let opened: Promise<WebSocket> | undefined
   let closed = false
   let retryMs = 250
+  let everOpened = false
 
   function connect(): Promise<WebSocket> {
     if (opened) return opened
@@ -36,6 +39,8 @@ export function createWsLabApi(options: WsClientOptions): LabApi & { close(): vo
       ws.onopen = () => {
         retryMs = 250
         resolve(ws)
+        if (everOpened) void resync()
+        everOpened = true
       }
       ws.onmessage = (e) => onMessage(String(e.data))
       ws.onclose = () => {
@@ -53,7 +58,7 @@ export function createWsLabApi(options: WsClientOptions): LabApi & { close(): vo
   function onMessage(text: string): void {
     const msg = JSON.parse(text) as { id?: number; result?: unknown; error?: LabApiErrorBody; event?: string; data?: unknown }
     if (msg.event) {
-      for (const fn of listeners.get(msg.event) ?? []) fn(msg.data)
+      deliver(msg.event, msg.data)
       return
     }
     const p = msg.id != null ? pending.get(msg.id) : undefined
@@ -61,6 +66,19 @@ export function createWsLabApi(options: WsClientOptions): LabApi & { close(): vo
     pending.delete(msg.id!)
     if (msg.error) p.reject(new LabApiClientError(msg.error))
     else p.resolve(msg.result)
+  }
+
+  async function resync(): Promise<void> {
+    if (!listeners.get('workspace.changed')?.size) return
+    try {
+      deliver('workspace.changed', await call('workspaceInfo', {}))
+    } catch {
+      // down again: the next reconnect tries again
+    }
+  }
+
+  function deliver(event: string, data: unknown): void {
+    for (const fn of [...(listeners.get(event) ?? [])]) fn(data)
   }
 
   async function call(method: string, params: unknown): Promise<unknown> {
