@@ -56,7 +56,7 @@ describe('the WebSocket client', () => {
       await until('the resync after the reconnect', () => seen.length === 1)
       expect(seen[0]).toEqual(before)
       expect(sockets.at(-1)).not.toBe(first)
-      expect((await api.workspaceInfo({})).root).toBe(before.root)
+      expect((await api.workspaceInfo({})).path).toBe(before.path)
     } finally {
       api.close()
     }
