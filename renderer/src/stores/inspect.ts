@@ -69,7 +69,26 @@ export const useInspectStore = defineStore('inspect', () => {
       labApi().on('inspect.progress', (p) => {
         progress.value = { ...progress.value, [keyOf(p.runId, p.name)]: { message: p.message, fraction: p.fraction } }
       }),
+      // Another workspace (or a resync after the connection dropped): its runs, nothing of the last one's.
+      labApi().on('workspace.changed', () => {
+        forgetWorkspace()
+        void init()
+      }),
     ]
+  }
+
+  function forgetWorkspace(): void {
+    runId.value = ''
+    checkpoints.value = []
+    checkpoint.value = ''
+    inspections.value = []
+    result.value = null
+    compareRunId.value = ''
+    compareCheckpoints.value = []
+    compareCheckpoint.value = ''
+    compareResult.value = null
+    overlays.value = {}
+    loaded.clear()
   }
 
   function dispose(): void {

@@ -73,6 +73,13 @@ export const useProfilesStore = defineStore('profiles', () => {
         else profiles.value.unshift(profile)
         if (profile.status === 'done' && !selected.value.includes(profile.id)) void select(profile.id)
       }),
+      // Another workspace (or a resync after the connection dropped): its profiles, nothing of the last one's.
+      labApi().on('workspace.changed', () => {
+        selected.value = []
+        results.value = {}
+        progress.value = {}
+        void refresh().catch((err: Error) => (error.value = err.message))
+      }),
     ]
   }
 

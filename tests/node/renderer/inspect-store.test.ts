@@ -52,6 +52,14 @@ afterAll(() => {
   setLabApi(undefined)
 })
 
+async function until(what: string, pred: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 function store() {
   const s = useInspectStore()
   stores.push(s)
@@ -194,4 +202,23 @@ describe('inspect store', () => {
     await s.init('no-such-run')
     expect(s.error).toBe("run 'no-such-run' has no checkpoint to inspect (or is not in this workspace)")
   })
+
+  it('follows a change of workspace: none of the last one\'s runs or results, then its own', async () => {
+    const id = await tinyMqar()
+    const s = store()
+    await s.init(id)
+    await s.inspect()
+    expect(s.result?.runId).toBe(id)
+    const home = workspaces.workspace.root
+    try {
+      await api.openWorkspace({ path: mkdtempSync(join(tmpdir(), 'linea-inspect-other-')) })
+      await until('the store to forget the last workspace', () => s.runs.length === 0 && s.result === null)
+      expect([s.runId, s.inspections, s.compareResult]).toEqual(['', [], null])
+    } finally {
+      await api.openWorkspace({ path: home })
+    }
+    await until('the store to list the runs again', () => s.runs.some((r) => r.id === id))
+    expect(s.runId).not.toBe('')
+  })
+
 })

@@ -1,0 +1,60 @@
+// The profiles store follows the workspace: opening another one shows its
+// profiles and drops the last one's selection and loaded results.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createPinia, setActivePinia } from 'pinia'
+import { afterAll, describe, expect, it } from 'vitest'
+import { forkLauncher } from '../../../electron/jobs/engine-process'
+import { EngineService } from '../../../electron/services/engine-service'
+import { LabEventBus } from '../../../electron/services/events'
+import { createLabHandlers } from '../../../electron/services/lab-service'
+import { localLabApi } from '../../../electron/services/local-api'
+import { WorkspaceService } from '../../../electron/services/workspace-service'
+import { setLabApi } from '../../../renderer/src/api/client'
+import { useProfilesStore } from '../../../renderer/src/stores/profiles'
+import { labDepsFor } from '../../fixtures/lab'
+
+const events = new LabEventBus()
+const engine = new EngineService(forkLauncher(), events)
+const workspaces = new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-profiles-store-')), forkLauncher(), events)
+const api = localLabApi(createLabHandlers(labDepsFor(engine, workspaces, events)), events)
+setLabApi(api)
+afterAll(() => {
+  engine.stop()
+  workspaces.close()
+  setLabApi(undefined)
+})
+
+async function until(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('profiles store', () => {
+  it('shows the profiles of the workspace that is open, and forgets the last one', async () => {
+    setActivePinia(createPinia())
+    const s = useProfilesStore()
+    s.watch()
+    const home = workspaces.workspace.root
+    try {
+      // a profile in this workspace, as the profile service leaves one
+      mkdirSync(join(home, 'profiles', 'p1'), { recursive: true })
+      const record = { id: 'p1', name: 'gla d64', status: 'failed', createdMs: 1, error: 'stopped by the test' }
+      writeFileSync(join(home, 'profiles', 'p1', 'profile-run.json'), JSON.stringify(record))
+      await s.refresh()
+      expect(s.profiles.map((p) => p.id)).toEqual(['p1'])
+      s.selected = ['p1']
+      await api.openWorkspace({ path: mkdtempSync(join(tmpdir(), 'linea-profiles-other-')) })
+      await until('the store to show the other workspace', () => s.profiles.length === 0)
+      expect(s.selected).toEqual([])
+      await api.openWorkspace({ path: home })
+      await until('the store to show this workspace again', () => s.profiles.length === 1)
+    } finally {
+      s.unwatch()
+    }
+  })
+})
