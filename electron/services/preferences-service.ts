@@ -18,16 +18,18 @@ export class PreferencesService {
     return readPreferences(this.file)
   }
 
-  /** Applies the given fields (each checked: a bad one throws PreferenceError naming it) and writes the file. */
+  /**
+   * Applies the given fields (each checked: a bad one throws PreferenceError
+   * naming it) and writes the whole file, so a field the file had wrong is
+   * written with the default that was in force. Answers the file as read back.
+   */
   set(patch: Partial<Preferences>): PreferencesRead {
-    const { preferences: current, problems } = this.read()
-    let next = current
+    let next = this.read().preferences
     for (const key of Object.keys(patch) as (keyof Preferences)[]) {
       if (patch[key] !== undefined) next = withPreference(next, key, patch[key])
     }
     writePreferences(this.file, next)
     this.events.emit('preferences.changed', { preferences: next })
-    // Fields the patch replaced are no longer a problem; the others still are.
-    return { preferences: next, problems: problems.filter((p) => !Object.keys(patch).some((k) => p.includes(`${k} `))) }
+    return this.read()
   }
 }
