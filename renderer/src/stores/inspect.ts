@@ -47,6 +47,8 @@ export const useInspectStore = defineStore('inspect', () => {
   /** Results already read, by run/name: reopening one needs no call at all. */
   const loaded = new Map<string, InspectResult>()
   let unsubscribe: (() => void)[] = []
+  /** The workspace the runs are from (a workspace.changed for the same path is a resync). */
+  let workspacePath: string | undefined
 
   const run = computed(() => runs.value.find((r) => r.id === runId.value) ?? null)
   const request = computed(() => requestFor(form.value, runId.value, checkpoint.value))
@@ -69,10 +71,16 @@ export const useInspectStore = defineStore('inspect', () => {
       labApi().on('inspect.progress', (p) => {
         progress.value = { ...progress.value, [keyOf(p.runId, p.name)]: { message: p.message, fraction: p.fraction } }
       }),
-      // Another workspace (or a resync after the connection dropped): its runs, nothing of the last one's.
-      labApi().on('workspace.changed', () => {
-        forgetWorkspace()
-        void init()
+      // Another workspace: its runs, nothing of the last one's. The same one again
+      // is a resync after a dropped connection: list again, keep what is open.
+      labApi().on('workspace.changed', (info) => {
+        const same = info.path === workspacePath
+        workspacePath = info.path
+        if (same) void Promise.all([refreshRuns(), refreshInspections()]).catch((err) => (error.value = messageOf(err)))
+        else {
+          forgetWorkspace()
+          void init()
+        }
       }),
     ]
   }
@@ -110,7 +118,8 @@ export const useInspectStore = defineStore('inspect', () => {
     watch()
     error.value = ''
     try {
-      await refreshRuns()
+      const [info] = await Promise.all([labApi().workspaceInfo({}), refreshRuns()])
+      workspacePath = info.path
       const pick = runs.value.find((r) => r.id === preferred) ?? runs.value.find((r) => r.id === runId.value) ?? runs.value[0]
       if (pick) await selectRun(pick.id)
       if (preferred && !runs.value.some((r) => r.id === preferred)) error.value = `run '${preferred}' has no checkpoint to inspect (or is not in this workspace)`

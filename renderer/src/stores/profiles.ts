@@ -23,6 +23,8 @@ export const useProfilesStore = defineStore('profiles', () => {
   const selected = ref<string[]>([])
   const error = ref('')
   let unsubscribe: (() => void)[] = []
+  /** The workspace the profiles are from (a workspace.changed for the same path is a resync). */
+  let workspacePath: string | undefined
 
   const running = computed(() => profiles.value.filter((p) => p.status === 'running'))
 
@@ -73,14 +75,22 @@ export const useProfilesStore = defineStore('profiles', () => {
         else profiles.value.unshift(profile)
         if (profile.status === 'done' && !selected.value.includes(profile.id)) void select(profile.id)
       }),
-      // Another workspace (or a resync after the connection dropped): its profiles, nothing of the last one's.
-      labApi().on('workspace.changed', () => {
-        selected.value = []
-        results.value = {}
-        progress.value = {}
+      // Another workspace: its profiles, nothing of the last one's. The same one
+      // again is a resync after a dropped connection: list again, keep the selection.
+      labApi().on('workspace.changed', (info) => {
+        if (info.path !== workspacePath) {
+          selected.value = []
+          results.value = {}
+          progress.value = {}
+        }
+        workspacePath = info.path
         void refresh().catch((err: Error) => (error.value = err.message))
       }),
     ]
+    void labApi()
+      .workspaceInfo({})
+      .then((info) => (workspacePath ??= info.path))
+      .catch(() => undefined)
   }
 
   function unwatch(): void {

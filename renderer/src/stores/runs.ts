@@ -206,6 +206,17 @@ export const useRunsStore = defineStore('runs', () => {
     for (const id of metricsVersions.keys()) touch(id)
   }
 
+  /** Drops every run's lines and reads again those on screen (the live run, the selected ones). */
+  function rereadMetrics(): void {
+    lines.clear()
+    snapshots.clear()
+    skipped.clear()
+    buffering.clear()
+    reads.clear()
+    for (const id of metricsVersions.keys()) touch(id)
+    for (const id of new Set([liveId.value, ...selectedIds.value])) if (id) void loadMetrics(id)
+  }
+
   /** Subscribes to run events (once) and lists the runs, templates and specs. */
   async function init(): Promise<void> {
     if (!unsubscribe.length) {
@@ -215,8 +226,12 @@ export const useRunsStore = defineStore('runs', () => {
         api.on('run.metrics', ({ runId, line }) => onMetrics(runId, line)),
         api.on('preferences.changed', ({ preferences: p }) => applyPreferences(p)),
         api.on('workspace.changed', (info) => {
+          // The same folder again is a resync (the connection dropped and events may be lost):
+          // re-read, keeping what the person is looking at. Another folder starts afresh.
+          const same = workspace.value?.path === info.path
           workspace.value = info
-          reset()
+          if (same) rereadMetrics()
+          else reset()
           void refresh()
         }),
       ]

@@ -217,8 +217,15 @@ describe('inspect store', () => {
     } finally {
       await api.openWorkspace({ path: home })
     }
-    await until('the store to list the runs again', () => s.runs.some((r) => r.id === id))
-    expect(s.runId).not.toBe('')
+    await until('the store to list the runs again and select one', () => s.runs.some((r) => r.id === id) && s.runId !== '')
+    // the same workspace announced again (a resync after a dropped connection) keeps what is open
+    await s.selectRun(id)
+    await s.inspect()
+    const open = s.result
+    expect(open?.runId).toBe(id)
+    events.emit('workspace.changed', await api.workspaceInfo({}))
+    await new Promise((r) => setTimeout(r, 200))
+    expect([s.runId, s.result]).toEqual([id, open])
   })
 
 })

@@ -53,6 +53,11 @@ describe('profiles store', () => {
       expect(s.selected).toEqual([])
       await api.openWorkspace({ path: home })
       await until('the store to show this workspace again', () => s.profiles.length === 1)
+      // the same workspace announced again (a resync after a dropped connection) keeps the selection
+      s.selected = ['p1']
+      events.emit('workspace.changed', await api.workspaceInfo({}))
+      await new Promise((r) => setTimeout(r, 100))
+      expect([s.selected, s.profiles.length]).toEqual([['p1'], 1])
     } finally {
       s.unwatch()
     }

@@ -224,6 +224,20 @@ describe('runs store', () => {
     expect(s.workspace?.path).toBe(first)
   })
 
+  it('after a resync (the same workspace announced again), keeps the live and selected runs and reads their metrics again', async () => {
+    const s = await store()
+    const [a, b] = s.runs
+    expect(b).toBeDefined()
+    s.setLive(a!.id)
+    s.setSelected([a!.id, b!.id])
+    await until('the metrics on screen', () => s.metricsOf(a!.id).length > 0)
+    const readsBefore = metricReads.length
+    events.emit('workspace.changed', await api.workspaceInfo({}))
+    await until('the metrics read again', () => metricReads.length >= readsBefore + 2 && s.metricsOf(a!.id).length > 0)
+    expect(metricReads.slice(readsBefore).sort()).toEqual([a!.id, b!.id].sort())
+    expect([s.liveId, s.selectedIds]).toEqual([a!.id, [a!.id, b!.id]])
+  })
+
   it('starts new runs on the preferred backend and device, and follows a change the person has not overridden', async () => {
     const s = await store()
     expect([s.draft.backend, s.draft.device]).toEqual(['auto', 0])
