@@ -28,3 +28,19 @@ export interface PreferencesRead {
   preferences: Preferences
   problems: string[]
 }
+
+/**
+ * A template's overrides with the preferred backend and device added, where
+ * the template leaves the backend to 'auto' and neither the overrides nor a
+ * sweep axis set them: template runs start where the Train form's would.
+ */
+export function withPreferredBackend(
+  template: { train: Record<string, unknown>; sweep: readonly { path: string }[] },
+  overrides: Record<string, unknown>,
+  preferences: Preferences,
+): Record<string, unknown> {
+  const pinned = (path: string) => overrides[path] !== undefined || template.sweep.some((a) => a.path === path)
+  if ((template.train.backend ?? 'auto') !== 'auto' || pinned('train.backend') || pinned('train.device')) return overrides
+  if (preferences.defaultBackend === 'auto' && preferences.device === 0) return overrides
+  return { ...overrides, 'train.backend': preferences.defaultBackend, 'train.device': preferences.device }
+}

@@ -4,6 +4,9 @@ import { isLabApiMethod, type LabApiErrorBody, type LabApiHandlers } from '../ap
 import { LAB_API_METHODS } from '../api/labapi-schemas'
 import { specErrors, formatErrors, SpecValidationError } from '../api/validate'
 
+/** Errors about what the caller asked for (a workspace, a preference, a template's inputs): 'bad_request', not 'internal'. */
+const USER_INPUT_ERRORS = ['WorkspaceError', 'PreferenceError', 'TemplateError']
+
 export class LabApiError extends Error {
   constructor(readonly body: LabApiErrorBody) {
     super(body.message)
@@ -26,7 +29,7 @@ export async function dispatchLabApi(handlers: LabApiHandlers, method: string, p
     if (err instanceof SpecValidationError)
       throw new LabApiError({ code: 'bad_request', message: err.message, errors: err.errors })
     const message = err instanceof Error ? err.message : String(err)
-    if (err instanceof Error && (err.name === 'WorkspaceError' || err.name === 'PreferenceError')) throw new LabApiError({ code: 'bad_request', message })
+    if (err instanceof Error && USER_INPUT_ERRORS.includes(err.name)) throw new LabApiError({ code: 'bad_request', message })
     const engine = err instanceof Error && (err.name === 'EngineCallError' || err.name === 'EngineExitedError')
     throw new LabApiError({ code: engine ? 'engine_error' : 'internal', message })
   }

@@ -2,6 +2,7 @@
 // Electron IPC) call these same handlers after checking parameters.
 import type { LabApiHandlers } from '../api/labapi'
 import { ModelSpecSchema } from '../api/model-spec'
+import { withPreferredBackend } from '../api/preferences'
 import { TrainSpecSchema } from '../api/train-spec'
 import { SpecValidationError, validateWith } from '../api/validate'
 import { presets } from '../engine/presets'
@@ -47,7 +48,7 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
     startTemplate: async ({ id, inputs, overrides }) => {
       const template = loadTemplates().find((t) => t.id === id)
       if (!template) throw new Error(`unknown template '${id}'; valid: ${loadTemplates().map((t) => t.id).join(', ')}`)
-      const runs = expandTemplate(template, inputs, overrides).map((r) =>
+      const runs = expandTemplate(template, inputs, withPreferredBackend(template, overrides ?? {}, preferences.read().preferences)).map((r) =>
         ws().createRun({ name: r.name, modelSpec: r.modelSpec, trainSpec: r.trainSpec, template: { id, values: r.values } }),
       )
       for (const r of runs) runner().enqueue(r.id)

@@ -5,6 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { LabApiHandlers } from '../../../electron/api/labapi'
+import type { RunRecord } from '../../../electron/api/runs'
+import { forkLauncher } from '../../../electron/jobs/engine-process'
+import { EngineService } from '../../../electron/services/engine-service'
+import { createLabHandlers } from '../../../electron/services/lab-service'
+import { labDeps } from '../../fixtures/lab'
 import { dispatchLabApi } from '../../../electron/services/dispatch'
 import { LabEventBus } from '../../../electron/services/events'
 import { DEFAULT_PREFERENCES, PreferenceError, readPreferences, withPreference, writePreferences } from '../../../electron/services/preferences'
@@ -89,4 +94,31 @@ describe('getPreferences / setPreferences (the LabApi, as both front doors serve
     expect(read.problems[0]).toContain('defaultBackend "metal" is not a backend')
     expect(await call('setPreferences', { defaultBackend: 'cuda' })).toEqual({ preferences: { defaultBackend: 'cuda', device: 1 }, problems: [] })
   })
+})
+
+describe('template runs and the preferences (real services)', () => {
+  it("start on the preferred backend where the template leaves it to 'auto'", async () => {
+    const events = new LabEventBus()
+    const engine = new EngineService(forkLauncher(), events)
+    const deps = labDeps(engine, events)
+    const handlers = createLabHandlers(deps)
+    try {
+      await dispatchLabApi(handlers, 'setPreferences', { defaultBackend: 'cpu' })
+      const short = { 'train.steps': 2, 'train.schedule.warmup_steps': 1 }
+      await expect(dispatchLabApi(handlers, 'startTemplate', { id: 'state-tracking', overrides: { 'train.steps': 2 } })).rejects.toMatchObject({
+        body: { code: 'bad_request', message: expect.stringContaining('schedule.warmup_steps: 100 exceeds steps 2') },
+      })
+      const runs = (await dispatchLabApi(handlers, 'startTemplate', { id: 'state-tracking', overrides: short })) as RunRecord[]
+      expect(runs.length).toBeGreaterThan(1)
+      expect(runs.map((r) => r.trainSpec.backend)).toEqual(runs.map(() => 'cpu'))
+      const pinned = (await dispatchLabApi(handlers, 'startTemplate', { id: 'state-tracking', overrides: { ...short, 'train.backend': 'auto' } })) as RunRecord[]
+      expect(pinned.map((r) => r.trainSpec.backend)).toEqual(pinned.map(() => 'auto'))
+    } finally {
+      const runner = deps.workspaces.runner
+      for (const id of [runner.runningId, ...runner.queuedIds()]) if (id) runner.cancel(id)
+      await runner.idle()
+      engine.stop()
+      deps.workspaces.close()
+    }
+  }, 60_000)
 })
