@@ -24,6 +24,7 @@ import { setLabApi } from '../../../renderer/src/api/client'
 import { useInspectStore } from '../../../renderer/src/stores/inspect'
 import { labDepsFor } from '../../fixtures/lab'
 import { trainSpec } from '../../fixtures/specs'
+import { until } from '../../fixtures/until'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -52,13 +53,6 @@ afterAll(() => {
   setLabApi(undefined)
 })
 
-async function until(what: string, pred: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 function store() {
   const s = useInspectStore()

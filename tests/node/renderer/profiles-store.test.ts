@@ -14,6 +14,7 @@ import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { setLabApi } from '../../../renderer/src/api/client'
 import { useProfilesStore } from '../../../renderer/src/stores/profiles'
 import { labDepsFor } from '../../fixtures/lab'
+import { until } from '../../fixtures/until'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -26,13 +27,6 @@ afterAll(() => {
   setLabApi(undefined)
 })
 
-async function until(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 describe('profiles store', () => {
   it('shows the profiles of the workspace that is open, and forgets the last one', async () => {

@@ -20,6 +20,7 @@ import { setLabApi } from '../../../renderer/src/api/client'
 import { labDepsFor } from '../../fixtures/lab'
 import { logEntries, trainLines } from '../../../renderer/src/runs/metrics'
 import { useRunsStore } from '../../../renderer/src/stores/runs'
+import { until } from '../../fixtures/until'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -48,13 +49,6 @@ afterAll(async () => {
   setLabApi(undefined)
 })
 
-async function until(what: string, pred: () => boolean, timeoutMs = 45_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 async function store() {
   const s = useRunsStore()

@@ -10,6 +10,7 @@ import WebSocket from 'ws'
 import type { WorkspaceInfo } from '../../../electron/api/labapi'
 import { startHeadless, type HeadlessApp } from '../../../electron/services/headless'
 import { createWsLabApi } from '../../../renderer/src/api/ws-client'
+import { until } from '../../fixtures/until'
 
 let app: HeadlessApp
 let url: string
@@ -35,13 +36,6 @@ function client() {
   })
 }
 
-async function until(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 describe('the WebSocket client', () => {
   it('resyncs its workspace listeners after the socket drops, and calls work again', async () => {
