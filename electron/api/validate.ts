@@ -3,6 +3,7 @@
 //   layers[2].heads: 3 does not divide d_model 128
 //   layers[0].feature_map: 'elu' is not valid; valid: identity, elu1, relu, ...
 import type { z } from 'zod'
+import { clip, UserError } from './errors'
 
 export interface SpecError {
   /** Dotted path with indices, e.g. "layers[2].heads"; "" for the whole document. */
@@ -31,7 +32,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 export function show(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`
+  if (typeof value === 'string') return `'${clip(value, 120)}'`
   if (value === undefined) return 'missing'
   if (Array.isArray(value)) return `an array of ${value.length}`
   if (value !== null && typeof value === 'object') return 'an object'
@@ -66,7 +67,7 @@ function message(issue: Issue, value: unknown): string {
     case 'invalid_format':
       return `${show(value)} ${issue.message}`
     case 'unrecognized_keys':
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${clip(issue.keys.slice(0, 10).map((k) => `'${clip(k, 60)}'`).join(', '), 400)}${issue.keys.length > 10 ? ` and ${issue.keys.length - 10} more` : ''}`
     case 'invalid_union':
       return `${show(value)} matches none of the allowed forms`
     default:
@@ -102,7 +103,7 @@ export function formatErrors(errors: readonly SpecError[]): string {
   return errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('\n')
 }
 
-export class SpecValidationError extends Error {
+export class SpecValidationError extends UserError {
   constructor(
     readonly what: string,
     readonly errors: SpecError[],

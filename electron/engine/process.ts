@@ -1,6 +1,7 @@
 // Entry point of an engine process: loads the backend, answers calls from
 // the main process, streams events. Runs under child_process.fork (headless
 // mode) or Electron's utilityProcess; a crash here ends only this process.
+import { isUserError } from '../api/errors'
 import { selectBackend } from './backend-select'
 import { demoForward } from './demo'
 import { estimateModel } from './estimate'
@@ -65,7 +66,7 @@ function send(message: EngineToHost): void {
 }
 
 function errorBody(err: unknown): EngineErrorBody {
-  if (err instanceof Error) return { name: err.name, message: err.message, code: (err as { code?: string }).code }
+  if (err instanceof Error) return { name: err.name, message: err.message, code: (err as { code?: string }).code, user: isUserError(err) }
   return { name: 'Error', message: String(err) }
 }
 

@@ -52,6 +52,8 @@ export interface EngineErrorBody {
   name: string
   message: string
   code?: string
+  /** A UserError (the caller's input): the host answers it as a bad request. */
+  user?: boolean
 }
 
 export type EngineToHost =

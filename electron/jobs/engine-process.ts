@@ -82,6 +82,8 @@ export class EngineCallError extends Error {
     message: string,
     readonly engineName: string,
     readonly code?: string,
+    /** The engine raised a UserError (the caller's input was at fault): the same mark as UserError's. */
+    readonly userError = false,
   ) {
     super(message)
     this.name = 'EngineCallError'
@@ -126,7 +128,7 @@ export class EngineProcess {
           if (!p) return
           this.pending.delete(m.id)
           if (m.type === 'result') p.resolve(m.result)
-          else p.reject(new EngineCallError(m.error.message, m.error.name, m.error.code))
+          else p.reject(new EngineCallError(m.error.message, m.error.name, m.error.code, m.error.user === true))
         } else if (m.type === 'event') {
           for (const fn of this.eventListeners) fn(m.name, m.data)
         }

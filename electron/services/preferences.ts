@@ -4,10 +4,11 @@
 import { DEFAULT_PREFERENCES, MAX_DEVICE, PREFERENCES_FORMAT, type Preferences } from '../api/preferences'
 import { BACKENDS, type TrainSpec } from '../api/train-spec'
 import { readJsonFile, writeJsonFile } from './config-files'
+import { UserError } from '../api/errors'
 
 export { DEFAULT_PREFERENCES, MAX_DEVICE, PREFERENCES_FORMAT, type Preferences }
 
-export class PreferenceError extends Error {
+export class PreferenceError extends UserError {
   constructor(message: string) {
     super(message)
     this.name = 'PreferenceError'

@@ -4,7 +4,7 @@
 // `labapi:<method>`; each refuses a call from any frame but the app's own
 // before anything runs, then goes through the same dispatch as headless mode.
 import { LAB_API_METHOD_NAMES, type LabApiHandlers, type LabApiMethod } from '../api/labapi'
-import { dispatchLabApi, LabApiError } from '../services/dispatch'
+import { answerLabApi } from '../services/dispatch'
 import { APP_ORIGIN, originOf } from './app-urls'
 import { channelFor, type IpcEnvelope } from './bridge'
 
@@ -44,12 +44,7 @@ export function createIpcHandlers(
         onRefused(method, sender)
         return refusal(method)
       }
-      try {
-        return { ok: true, result: await dispatchLabApi(handlers, method, params) }
-      } catch (err) {
-        const error = err instanceof LabApiError ? err.body : { code: 'internal' as const, message: String(err) }
-        return { ok: false, error }
-      }
+      return answerLabApi(handlers, method, params) as Promise<IpcEnvelope>
     })
   }
   return table

@@ -10,8 +10,9 @@ import { basename, join, relative, resolve } from 'node:path'
 import type { InspectionSummary, InspectRequestFull, InspectResult } from '../api/inspect'
 import { INSPECT_FORMAT } from '../api/inspect'
 import { writeFileAtomic } from './workspace'
+import { UserError } from '../api/errors'
 
-export class InspectionError extends Error {
+export class InspectionError extends UserError {
   override name = 'InspectionError'
 }
 

@@ -4,6 +4,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { UserError } from '../api/errors'
 
 export const LOCK_FILE = '.linea.lock'
 
@@ -14,7 +15,7 @@ export interface LockHolder {
   app: string
 }
 
-export class WorkspaceLockedError extends Error {
+export class WorkspaceLockedError extends UserError {
   constructor(
     readonly root: string,
     readonly holder: LockHolder,

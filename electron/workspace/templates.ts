@@ -3,16 +3,19 @@
 // the model is the preset resized, and both specs are validated.
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { z } from 'zod'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { resizeModel } from '../api/resize'
 import { setHybrid } from '../api/spec-edit'
-import { TemplateSchema, type Template, type TemplateModel } from '../api/template'
+import { setAtSchemaPath } from '../api/schema-path'
+import { TemplateModelSchema, TemplateSchema, type Template, type TemplateModel } from '../api/template'
 import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
 import { formatErrors, validateWith } from '../api/validate'
 import { preset } from '../engine/presets'
 import { projectRoot } from '../engine/project-root'
+import { UserError } from '../api/errors'
 
-export class TemplateError extends Error {
+export class TemplateError extends UserError {
   constructor(message: string) {
     super(message)
     this.name = 'TemplateError'
@@ -49,14 +52,8 @@ export interface ExpandedRun {
   trainSpec: TrainSpec
 }
 
-function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
-  let cur = target
-  for (const key of path.slice(0, -1)) {
-    if (typeof cur[key] !== 'object' || cur[key] === null) cur[key] = {}
-    cur = cur[key] as Record<string, unknown>
-  }
-  cur[path[path.length - 1]!] = structuredClone(value)
-}
+/** What a template run's paths address: model.<field of TemplateModel>, train.<path in a TrainSpec>. */
+const RunDocSchema = z.strictObject({ model: TemplateModelSchema, train: TrainSpecSchema })
 
 export function buildModel(m: TemplateModel): ModelSpec {
   let spec = resizeModel(preset(m.preset), { d_model: m.d_model, n_layers: m.n_layers, vocab_size: m.vocab_size, heads: m.heads })
@@ -89,7 +86,13 @@ export function expandTemplate(t: Template, inputs: Record<string, unknown> = {}
     points = points.flatMap((p) => axis.values.map((v, i) => ({ values: { ...p.values, [axis.path]: v }, names: [...p.names, label(v, axis.labels, i)] })))
   return points.map((p) => {
     const doc: Record<string, unknown> = { model: structuredClone(t.model), train: structuredClone(t.train) }
-    for (const [path, value] of Object.entries({ ...p.values, ...inputs, ...overrides })) setPath(doc, path.split('.'), value)
+    for (const [path, value] of [...Object.entries(p.values), ...Object.entries(inputs), ...Object.entries(overrides)]) {
+      try {
+        setAtSchemaPath(doc, RunDocSchema, path.split('.'), value)
+      } catch (err) {
+        throw new TemplateError(`template ${t.id}: ${(err as Error).message}`)
+      }
+    }
     const modelDoc = doc.model as TemplateModel
     let modelSpec: ModelSpec
     try {

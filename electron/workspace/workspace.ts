@@ -13,10 +13,11 @@ import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { RUN_FORMAT, type MetricsLine, type MetricsRead, type RunRecord } from '../api/runs'
 import { formatErrors, SpecValidationError, validateWith } from '../api/validate'
 import { WorkspaceLock } from './lock'
+import { UserError } from '../api/errors'
 
 export const WORKSPACE_FORMAT = 'linea.workspace/1'
 
-export class WorkspaceError extends Error {
+export class WorkspaceError extends UserError {
   constructor(message: string) {
     super(message)
     this.name = 'WorkspaceError'

@@ -9,11 +9,12 @@ import type { Model } from '../model/model'
 import type { AdamW } from '../train/optimizer'
 import type { FloatDType, HostArray } from '../tensor'
 import { readSafetensors, writeSafetensors, type NamedTensor, type TypedArray } from './safetensors'
+import { UserError } from '../../api/errors'
 
 export const CHECKPOINT_FORMAT = 'linea.checkpoint/1'
 const MOMENT_PREFIX = { m: 'optimizer.exp_avg.', v: 'optimizer.exp_avg_sq.' } as const
 
-export class CheckpointError extends Error {
+export class CheckpointError extends UserError {
   constructor(
     readonly path: string,
     message: string,

@@ -6,6 +6,7 @@
 // clear error, never garbage.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
+import { UserError } from '../../api/errors'
 
 export type SafetensorsDType = 'F32' | 'F64' | 'I32'
 export type TypedArray = Float32Array | Float64Array | Int32Array
@@ -16,7 +17,7 @@ export interface NamedTensor {
   data: TypedArray
 }
 
-export class SafetensorsError extends Error {
+export class SafetensorsError extends UserError {
   constructor(
     readonly path: string,
     message: string,

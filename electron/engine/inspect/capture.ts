@@ -15,8 +15,9 @@ import { attentionMatrices, attentionStats } from './attention-matrix'
 import { headRows, toHostSeq } from './host-tensors'
 import { effectiveRank, singularValues } from './singular-values'
 import { traceState } from './state-trace'
+import { UserError } from '../../api/errors'
 
-export class InspectLimitError extends Error {
+export class InspectLimitError extends UserError {
   override name = 'InspectLimitError'
 }
 

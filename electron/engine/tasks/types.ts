@@ -1,6 +1,7 @@
 // The contract between task generators and the training loop: batches of
 // token ids with per-position targets and tags (shared MATH.md, "Tasks").
 import type { Task } from '../../api/train-spec'
+import { UserError } from '../../api/errors'
 
 export interface Batch {
   batchSize: number
@@ -40,6 +41,6 @@ export interface TaskGenerator {
 }
 
 /** A task that cannot be built (bad parameter, unreadable file); the message names the field, value or path. */
-export class TaskError extends Error {
+export class TaskError extends UserError {
   override name = 'TaskError'
 }
