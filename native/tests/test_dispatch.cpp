@@ -96,3 +96,27 @@ TEST_CASE("running out of memory is a clear error, not a crash") {
   CHECK(message.find("out of memory on the CPU: asked for") != std::string::npos);
   CHECK(message.find("use a smaller batch") != std::string::npos);
 }
+
+TEST_CASE("a shape whose element count overflows int64 is refused before anything is allocated") {
+  Backend& cpu = get_backend("cpu");
+  const auto before = cpu.memory().bytes_in_use;
+  auto refused = [&](const Shape& shape) {
+    std::string message;
+    try {
+      cpu.empty(shape, DType::f32);
+    } catch (const OpError& e) {
+      message = e.what();
+    }
+    return message;
+  };
+  // 2^32 · 2^32 = 2^64 wraps to 0 in int64: without the check this allocated an empty buffer.
+  const std::string wrap = refused({int64_t(1) << 32, int64_t(1) << 32});
+  CHECK(wrap.find("tensor shape [4294967296, 4294967296]") != std::string::npos);
+  CHECK(wrap.find("elements") != std::string::npos);
+  CHECK(refused({std::numeric_limits<int64_t>::max(), 2}).find("elements") != std::string::npos);
+  CHECK(refused({3, -1}).find("negative") != std::string::npos);
+  CHECK(cpu.memory().bytes_in_use == before);
+  // A zero dim makes an empty tensor whatever the others are, even when their product would overflow.
+  Tensor empty = cpu.empty({int64_t(1) << 40, int64_t(1) << 40, 0}, DType::f32);
+  CHECK(empty.numel() == 0);
+}

@@ -22,7 +22,11 @@ DType parse_dtype(const std::string& name);
 
 using Shape = std::vector<int64_t>;
 
+// Elements of a tensor of this shape. Throws OpError for a negative dim or a
+// count above kMaxElements (so bytes = numel · dtype size never overflows):
+// shapes come from JavaScript and from symbols bound at run time.
 int64_t numel(const Shape& shape);
+constexpr int64_t kMaxElements = int64_t(1) << 60;
 std::string shape_str(const Shape& shape);  // "[2, 8, 4, 16]"
 
 enum class DeviceKind : uint8_t { cpu, cuda };

@@ -7,6 +7,7 @@
 // Every caller mistake surfaces as a JS Error whose message names the bad value.
 #include <napi.h>
 
+#include <cmath>
 #include <cstring>
 #include <exception>
 
@@ -80,8 +81,10 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
     for (uint32_t i = 0; i < dims.Length(); ++i) {
       Napi::Value d = dims[i];
       const double v = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
-      if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)))
-        throw linea::OpError("tensor shape dim " + std::to_string(i) + " must be a non-negative integer");
+      // Checked before the cast: a double at or above 2^63 does not convert to int64 (undefined behaviour).
+      if (!(v >= 0 && v <= 9007199254740991.0) || v != std::floor(v))
+        throw linea::OpError("tensor shape dim " + std::to_string(i) +
+                             " must be a non-negative integer up to 2^53 - 1 (a JavaScript safe integer)");
       shape.push_back(static_cast<int64_t>(v));
     }
     return shape;

@@ -32,8 +32,17 @@ DType parse_dtype(const std::string& name) {
 }
 
 int64_t numel(const Shape& shape) {
+  for (int64_t d : shape)
+    if (d < 0) throw OpError("tensor shape " + shape_str(shape) + " has a negative dim");
+  for (int64_t d : shape)
+    if (d == 0) return 0;
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    // n ≥ 1 and d ≥ 1 here, so n · d > kMaxElements exactly when d > kMaxElements / n (no product is formed that could overflow).
+    if (d > kMaxElements / n)
+      throw OpError("tensor shape " + shape_str(shape) + " has more than 2^60 elements; no device holds it");
+    n *= d;
+  }
   return n;
 }
 

@@ -93,6 +93,19 @@ describe('native addon', () => {
     expect(() => new addon.Tensor('cpu', 'f32', [2], new Float64Array(2))).toThrow('takes a Float32Array')
   })
 
+  it('refuses shapes whose element count overflows, before allocating or running a kernel', () => {
+    const before = addon.memory('cpu').bytesInUse
+    // 2^32 · 2^32 wraps to 0 elements in int64: an empty buffer that kernels then wrote past.
+    expect(() => new addon.Tensor('cpu', 'f32', [2 ** 32, 2 ** 32])).toThrow('tensor shape [4294967296, 4294967296] has more than 2^60 elements')
+    // Not representable as int64 at all: converting it was undefined behaviour.
+    expect(() => new addon.Tensor('cpu', 'f32', [2 ** 64])).toThrow('must be a non-negative integer up to 2^53 - 1')
+    expect(() => new addon.Tensor('cpu', 'f32', [2, 1.5])).toThrow('tensor shape dim 1 must be a non-negative integer')
+    const t = new addon.Tensor('cpu', 'f32', [4])
+    expect(() => t.view([2 ** 31, 2 ** 31, 2 ** 31])).toThrow('has more than 2^60 elements')
+    t.dispose()
+    expect(addon.memory('cpu').bytesInUse).toBe(before)
+  })
+
   it('writes every output element (poisoned outputs come back finite)', async () => {
     const cpu = nativeBackend('cpu')
     addon.setPoisonOutputs(true)
