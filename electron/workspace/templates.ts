@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { resizeModel } from '../api/resize'
 import { setHybrid } from '../api/spec-edit'
+import { clip } from '../api/errors'
 import { setAtSchemaPath } from '../api/schema-path'
 import { TemplateModelSchema, TemplateSchema, type Template, type TemplateModel } from '../api/template'
 import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
@@ -31,6 +32,14 @@ export function loadTemplates(dir = templatesDir()): Template[] {
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => parseTemplate(readFileSync(join(dir, f), 'utf8'), join(dir, f)))
+}
+
+/** The template with this id; a TemplateError naming the valid ids otherwise. */
+export function findTemplate(id: string, dir = templatesDir()): Template {
+  const all = loadTemplates(dir)
+  const found = all.find((t) => t.id === id)
+  if (!found) throw new TemplateError(`unknown template '${clip(id, 80)}'; valid: ${all.map((t) => t.id).join(', ')}`)
+  return found
 }
 
 export function parseTemplate(text: string, where: string): Template {

@@ -60,3 +60,19 @@ describe('a LabApi caller cannot reach Object.prototype', () => {
     expect(existsSync(marker)).toBe(false)
   })
 })
+
+describe('caller mistakes are bad requests with short messages', () => {
+  it('a deeply nested value anywhere is refused before any handler walks it', async () => {
+    let deep: unknown = 1
+    for (let i = 0; i < 100_000; i++) deep = { a: deep }
+    for (const [method, params] of [
+      ['startTemplate', { id: 'hybrid-ratio-sweep', overrides: { 'train.steps': deep } }],
+      ['validateModelSpec', { spec: deep }],
+      ['saveModelSpec', { name: 'x', spec: deep }],
+    ] as const) {
+      const answer = await answerLabApi(services.handlers, method, params)
+      expect(answer).toMatchObject({ ok: false, error: { code: 'bad_request' } })
+      if (!answer.ok) expect(answer.error.message).toMatch(/nested over 32 levels deep/)
+    }
+  })
+})
