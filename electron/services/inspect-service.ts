@@ -5,7 +5,18 @@ import { InspectRequestSchema, type InspectionSummary, type InspectRequest, type
 import type { InspectJob } from '../api/labapi'
 import { formatErrors, validateWith } from '../api/validate'
 import { EngineProcess, type EngineLauncher } from '../jobs/engine-process'
-import { checkpointFile, hasInspection, inspectionName, listCheckpoints, listInspections, readInspection, writeInspection } from '../workspace/inspections'
+import {
+  checkInspectionName,
+  checkpointFile,
+  hasInspection,
+  InspectionError,
+  inspectionName,
+  listCheckpoints,
+  listInspections,
+  readInspection,
+  writeInspection,
+} from '../workspace/inspections'
+import { checkId } from '../workspace/paths'
 import type { LabEventBus } from './events'
 import type { WorkspaceService } from './workspace-service'
 
@@ -18,9 +29,10 @@ export class InspectService {
     private readonly events: LabEventBus,
   ) {}
 
+  /** The run's folder: the id checked (checkId) and the run known (a clear error for an unknown one). */
   private runDir(runId: string): string {
     const ws = this.workspaces.workspace
-    ws.readRun(runId) // a clear error for an unknown run
+    ws.readRun(checkId('run id', runId))
     return ws.runDir(runId)
   }
 
@@ -38,17 +50,28 @@ export class InspectService {
 
   /** Starts an inspection, or answers from the cache when it exists (unless `refresh`). */
   start(raw: InspectRequest, refresh = false): InspectJob {
+    // Every id through checkId and every path through resolveInside (checkpointFile) before
+    // anything is read: the request schema alone lets a run id like '../../x' through.
     const checked = validateWith(InspectRequestSchema, raw)
-    if (!checked.ok) throw new Error(`inspection request is not valid:\n${formatErrors(checked.errors)}`)
+    if (!checked.ok) throw new InspectionError(`inspection request is not valid:\n${formatErrors(checked.errors)}`)
     const request = checked.value
-    const run = this.workspaces.workspace.readRun(request.runId)
-    const dir = this.runDir(run.id)
+    const runId = checkId('run id', request.runId)
+    const ws = this.workspaces.workspace
+    const run = ws.readRun(runId)
+    const dir = ws.runDir(runId)
     const checkpoint = request.checkpoint ?? run.checkpoint
-    if (!checkpoint) throw new Error(`run '${run.name}' has no checkpoint yet (status ${run.status}); it saves one at the end of training`)
-    const path = checkpointFile(dir, checkpoint)
-    const name = request.name ?? inspectionName(checkpoint, request)
-    const key = `${run.id}/${name}`
-    const job: InspectJob = { runId: run.id, name, checkpoint, status: 'running' }
+    if (!checkpoint) throw new InspectionError(`run '${run.name}' has no checkpoint yet (status ${run.status}); it saves one at the end of training`)
+    let path: string
+    try {
+      path = checkpointFile(dir, checkpoint)
+    } catch (err) {
+      // The record's own field (the file is untrusted) is named as such, not as the caller's choice.
+      if (request.checkpoint === undefined && err instanceof InspectionError) throw new InspectionError(`the checkpoint field of run '${runId}': ${err.message}`)
+      throw err
+    }
+    const name = checkInspectionName(request.name ?? inspectionName(checkpoint, request))
+    const key = `${runId}/${name}`
+    const job: InspectJob = { runId, name, checkpoint, status: 'running' }
     if (this.running.has(key)) return job
     if (!refresh && hasInspection(dir, name)) {
       const done: InspectJob = { ...job, status: 'done', cached: true }
@@ -58,13 +81,13 @@ export class InspectService {
     const engine = new EngineProcess(this.launcher)
     this.running.set(key, engine)
     engine.onEvent((event, data) => {
-      if (event === 'inspect.progress') this.events.emit('inspect.progress', { runId: run.id, name, ...(data as { message: string; fraction: number }) })
+      if (event === 'inspect.progress') this.events.emit('inspect.progress', { runId, name, ...(data as { message: string; fraction: number }) })
     })
     this.events.emit('inspect.status', { job })
     void engine
-      .call('inspect', { checkpointPath: path, checkpoint, runId: run.id, runName: run.name, name, request: { ...request, name } })
+      .call('inspect', { checkpointPath: path, checkpoint, runId, runName: run.name, name, request: { ...request, name } })
       .then((result) => {
-        writeInspection(dir, result)
+        writeInspection(dir, { ...result, runId, name })
         this.events.emit('inspect.status', { job: { ...job, status: 'done' } })
       })
       .catch((err: Error) => this.events.emit('inspect.status', { job: { ...job, status: 'failed', failure: err.message } }))

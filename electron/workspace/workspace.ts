@@ -12,17 +12,13 @@ import { join, resolve } from 'node:path'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { RUN_FORMAT, type MetricsLine, type MetricsRead, type RunRecord } from '../api/runs'
 import { formatErrors, SpecValidationError, validateWith } from '../api/validate'
+import { WorkspaceError } from './files'
 import { WorkspaceLock } from './lock'
-import { UserError } from '../api/errors'
+import { checkId, resolveInside } from './paths'
+
+export { WorkspaceError }
 
 export const WORKSPACE_FORMAT = 'linea.workspace/1'
-
-export class WorkspaceError extends UserError {
-  constructor(message: string) {
-    super(message)
-    this.name = 'WorkspaceError'
-  }
-}
 
 export interface Manifest {
   format: typeof WORKSPACE_FORMAT
@@ -155,12 +151,13 @@ export class Workspace {
     return join(this.root, 'runs')
   }
 
+  /** runs/<id>: the id checked (checkId), the path checked to stay inside the workspace (resolveInside). */
   runDir(id: string): string {
-    return join(this.runsDir, id)
+    return resolveInside(this.root, 'runs', checkId('run id', id))
   }
 
   checkpointsDir(id: string): string {
-    return join(this.runDir(id), 'checkpoints')
+    return resolveInside(this.root, 'runs', checkId('run id', id), 'checkpoints')
   }
 
   /** A new run folder with its record; ids sort by creation time. */
@@ -205,11 +202,11 @@ export class Workspace {
     const problems: WorkspaceProblem[] = []
     if (!existsSync(this.runsDir)) return { runs, problems }
     for (const id of readdirSync(this.runsDir).sort()) {
-      if (!statSync(this.runDir(id)).isDirectory()) continue
       try {
+        if (!statSync(this.runDir(id)).isDirectory()) continue
         runs.push(this.readRun(id))
       } catch (err) {
-        problems.push({ file: join(this.runDir(id), 'run.json'), problem: (err as Error).message })
+        problems.push({ file: join(this.runsDir, id, 'run.json'), problem: (err as Error).message })
       }
     }
     return { runs: runs.reverse(), problems }
