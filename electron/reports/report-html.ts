@@ -6,8 +6,8 @@ import { layerSwitches } from '../api/layer-label'
 import type { Layer } from '../api/model-spec'
 import type { ProfileResult } from '../api/profile'
 import { ceilingUse, profileAnswers } from '../api/profile-summary'
-import { memoryOption, MEMORY_CATEGORIES, rooflineOption, sweepOption, timeByLayerOption } from '../../renderer/src/charts/profile-charts'
-import { diagramSvg, layerDiagram } from '../../renderer/src/composer/diagram'
+import { memoryOption, MEMORY_CATEGORIES, rooflineOption, sweepOption, timeByLayerOption } from '../views/profile-charts'
+import { diagramSvg, layerDiagram } from '../views/layer-diagram'
 import { renderChartSvg } from './svg-charts'
 
 const esc = (s: unknown) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')

@@ -1,6 +1,6 @@
 // The block diagram of one layer as data: boxes in rows, drawn by
 // LayerDiagram.vue as SVG. Only what is switched on appears.
-import type { Layer } from '../../../electron/api/model-spec'
+import type { Layer } from '../api/model-spec'
 
 export interface DiagramBox {
   id: string

@@ -3,8 +3,8 @@
 // Pure: the Profile screen draws them on canvas, the report renders the same
 // options to SVG on the server.
 import type { EChartsCoreOption } from 'echarts/core'
-import { formatBytes } from '../../../electron/api/format'
-import type { OpProfile, ProfileResult } from '../../../electron/api/profile'
+import { formatBytes } from '../api/format'
+import type { OpProfile, ProfileResult } from '../api/profile'
 
 const PALETTE = ['#2f6fdd', '#d9534f', '#5cb85c', '#f0ad4e', '#6f42c1', '#17a2b8', '#e83e8c', '#8a6d3b', '#20c997', '#6c757d']
 const OTHER = 'other'

@@ -19,7 +19,7 @@ import {
   stateHeatmapOption,
   stateNormOption,
 } from '../../../renderer/src/charts/inspect-charts'
-import { memoryOption, rooflineOption, sweepOption, timeByLayerOption } from '../../../renderer/src/charts/profile-charts'
+import { memoryOption, rooflineOption, sweepOption, timeByLayerOption } from '../../../electron/views/profile-charts'
 
 const fixture = <T>(name: string) => JSON.parse(readFileSync(join(__dirname, '../../fixtures', name), 'utf8')) as T
 const profile = fixture<ProfileResult>('profile-gla-hybrid.json')

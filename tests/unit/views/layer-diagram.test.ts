@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { layerDiagram } from '../../../../renderer/src/composer/diagram'
-import { glaLayer, softmaxLayer } from '../../../fixtures/specs'
+import { layerDiagram } from '../../../electron/views/layer-diagram'
+import { glaLayer, softmaxLayer } from '../../fixtures/specs'
 
 const ids = (d: ReturnType<typeof layerDiagram>) => d.boxes.map((b) => b.id)
 

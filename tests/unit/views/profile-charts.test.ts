@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { ProfileResult } from '../../../../electron/api/profile'
-import { logLogSlope } from '../../../../electron/api/profile'
-import { memoryOption, rooflineOption, rooflinePoints, scopeOrder, sweepOption, timeByLayerOption, topOps } from '../../../../renderer/src/charts/profile-charts'
+import type { ProfileResult } from '../../../electron/api/profile'
+import { logLogSlope } from '../../../electron/api/profile'
+import { memoryOption, rooflineOption, rooflinePoints, scopeOrder, sweepOption, timeByLayerOption, topOps } from '../../../electron/views/profile-charts'
 
-const profile = JSON.parse(readFileSync(join(__dirname, '../../../fixtures/profile-gla-hybrid.json'), 'utf8')) as ProfileResult
+const profile = JSON.parse(readFileSync(join(__dirname, '../../fixtures/profile-gla-hybrid.json'), 'utf8')) as ProfileResult
 
 describe('profile charts', () => {
   it('orders model parts as the model runs them', () => {
