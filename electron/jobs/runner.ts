@@ -3,7 +3,13 @@
 // metrics as progress arrives and forwards it as LabApi events. If the
 // engine process dies, the run is marked failed with the reason, its
 // metrics up to the last complete line stay, and the queue goes on.
-import { relative } from 'node:path'
+//
+// Nothing here may throw into the event loop: engine events arrive in an
+// IPC callback, and an exception there (a full disk, a file replaced by a
+// directory) would end the whole server. Every write of a run goes through
+// one guard; the first failure fails that run (naming the file and the
+// errno), stops its engine process, and the queue goes on.
+import { join, relative } from 'node:path'
 import type { MetricsLine, RunRecord } from '../api/runs'
 import type { TrainEvents } from '../engine/protocol'
 import type { LabEventBus } from '../services/events'
@@ -13,11 +19,27 @@ import { EngineCallError, EngineExitedError, EngineProcess, type EngineLauncher 
 /** Run records are rewritten at most this often while training (metrics lines go out at once). */
 const RECORD_INTERVAL_MS = 1000
 
+/** A file that could not be written or read, and why (shown in WorkspaceInfo-like problem lists). */
+export interface RunnerProblem {
+  file: string
+  problem: string
+}
+
+/** "cannot write <file>: EISDIR (illegal operation on a directory, open '<file>')" from an fs error. */
+export function describeFsError(verb: string, err: unknown, fallbackFile: string): { file: string; message: string } {
+  const e = err as NodeJS.ErrnoException
+  const file = typeof e?.path === 'string' ? e.path : fallbackFile
+  const message = err instanceof Error ? err.message : String(err)
+  return { file, message: `cannot ${verb} ${file}: ${e?.code ? `${e.code} (${message})` : message}` }
+}
+
 export class JobRunner {
   private readonly queue: { id: string; resume: boolean }[] = []
   private current: { id: string; engine: EngineProcess; cancelled: boolean } | undefined
   private draining: Promise<void> | undefined
   private stopped = false
+  /** Files the runner could not write outside a run (recovery, queue bookkeeping); newest last. */
+  readonly problems: RunnerProblem[] = []
 
   constructor(
     private readonly workspace: Workspace,
@@ -31,13 +53,35 @@ export class JobRunner {
    */
   recoverInterrupted(): RunRecord[] {
     const recovered: RunRecord[] = []
-    for (const run of this.workspace.listRuns().runs) {
+    let runs: RunRecord[]
+    try {
+      runs = this.workspace.listRuns().runs
+    } catch (err) {
+      this.report(describeFsError('list the runs in', err, this.workspace.runsDir))
+      return recovered
+    }
+    for (const run of runs) {
       if (run.status !== 'running' && run.status !== 'queued') continue
       const failure = `the app stopped while the run was ${run.status}; resume it from its last checkpoint${run.checkpoint ? '' : ' (it has none: start it again)'}`
-      recovered.push(this.workspace.updateRun(run.id, { status: 'failed', endedMs: Date.now(), failure }))
-      this.workspace.appendMetrics(run.id, { type: 'status', status: 'failed', atMs: Date.now(), failure })
+      // A run whose record cannot be written stays as it is (and is reported); the others go on.
+      try {
+        recovered.push(this.workspace.updateRun(run.id, { status: 'failed', endedMs: Date.now(), failure }))
+      } catch (err) {
+        this.report(describeFsError('write', err, `${this.workspace.runDir(run.id)}/run.json`))
+        continue
+      }
+      try {
+        this.workspace.appendMetrics(run.id, { type: 'status', status: 'failed', atMs: Date.now(), failure })
+      } catch (err) {
+        this.report(describeFsError('write', err, `${this.workspace.runDir(run.id)}/metrics.jsonl`))
+      }
     }
     return recovered
+  }
+
+  private report(p: { file: string; message: string }): void {
+    this.problems.push({ file: p.file, problem: p.message })
+    console.error(`linea: ${p.message}`)
   }
 
   get runningId(): string | undefined {
@@ -56,8 +100,10 @@ export class JobRunner {
   /** Queues a run (status queued); runs start in order. */
   enqueue(id: string, resume = false): void {
     if (this.current?.id === id || this.queue.some((q) => q.id === id)) return
+    // The record first: a write that fails (answered to the caller) queues nothing.
+    const run = this.workspace.updateRun(id, { status: 'queued', failure: undefined })
     this.queue.push({ id, resume })
-    this.publish(this.workspace.updateRun(id, { status: 'queued', failure: undefined }))
+    this.publish(run)
     this.kick()
   }
 
@@ -66,9 +112,10 @@ export class JobRunner {
     const i = this.queue.findIndex((q) => q.id === id)
     if (i >= 0) {
       this.queue.splice(i, 1)
+      // Dropped from the queue even when its files cannot be written (the error answers the caller).
       const run = this.workspace.updateRun(id, { status: 'cancelled', endedMs: Date.now() })
-      this.workspace.appendMetrics(id, { type: 'status', status: 'cancelled', atMs: Date.now() })
       this.publish(run)
+      this.workspace.appendMetrics(id, { type: 'status', status: 'cancelled', atMs: Date.now() })
       return run
     }
     if (this.current?.id === id) {
@@ -105,7 +152,13 @@ export class JobRunner {
     this.draining = (async () => {
       while (this.queue.length && !this.stopped) {
         const next = this.queue.shift()!
-        await this.runOne(next.id, next.resume)
+        try {
+          await this.runOne(next.id, next.resume)
+        } catch (err) {
+          // runOne handles its run's failures; this is a bug or an unreadable record: report, go on.
+          this.report({ file: this.workspace.runDir(next.id), message: `run ${next.id} could not be run: ${err instanceof Error ? err.message : String(err)}` })
+          if (this.current?.id === next.id) this.current = undefined
+        }
       }
     })().finally(() => {
       this.draining = undefined
@@ -116,71 +169,130 @@ export class JobRunner {
     this.events.emit('run.status', { run })
   }
 
-  private line(id: string, line: MetricsLine): void {
-    this.workspace.appendMetrics(id, line)
-    this.events.emit('run.metrics', { runId: id, line })
-  }
-
   private async runOne(id: string, resume: boolean): Promise<void> {
     const ws = this.workspace
     let run = ws.readRun(id)
     const engine = new EngineProcess(this.launcher)
     this.current = { id, engine, cancelled: false }
-    run = ws.updateRun(id, { status: 'running', startedMs: run.startedMs ?? Date.now(), endedMs: undefined, failure: undefined })
-    this.line(id, { type: 'status', status: 'running', atMs: Date.now() })
-    this.publish(run)
+    // The first write that fails ends the run: its message, and the engine is stopped.
+    let writeFailure: string | undefined
+    const write = <T>(file: string, what: () => T): T | undefined => {
+      if (writeFailure !== undefined) return undefined
+      try {
+        return what()
+      } catch (err) {
+        writeFailure = `${describeFsError('write', err, join(ws.runDir(id), file)).message}; the run was stopped`
+        engine.stop()
+        return undefined
+      }
+    }
+    const update = (patch: Partial<RunRecord>): RunRecord | undefined => {
+      const next = write('run.json', () => ws.updateRun(id, patch))
+      if (next) run = next
+      return next
+    }
+    const line = (l: MetricsLine): void => {
+      write('metrics.jsonl', () => ws.appendMetrics(id, l))
+      this.events.emit('run.metrics', { runId: id, line: l })
+    }
     let pending: Partial<RunRecord> = {}
     let lastWrite = 0
     const flush = (force = false) => {
       if (!force && Date.now() - lastWrite < RECORD_INTERVAL_MS) return
-      if (Object.keys(pending).length) this.publish(ws.updateRun(id, pending))
+      if (Object.keys(pending).length) {
+        const next = update(pending)
+        if (next) this.publish(next)
+      }
       pending = {}
       lastWrite = Date.now()
     }
-    let best = run.bestAccuracy
-    engine.onEvent((name, data) => {
-      if (name === 'train.backend') pending.backend = (data as TrainEvents['train.backend']).reason
-      if (name === 'train.step') {
-        const p = data as TrainEvents['train.step']
-        this.line(id, { type: 'train', ...p })
-        pending.steps = p.step
-        pending.lastLoss = p.loss
-      }
-      if (name === 'train.eval') {
-        const e = data as TrainEvents['train.eval']
-        this.line(id, { type: 'eval', step: e.step, headline: e.headline, headlineName: e.headlineName, sets: e.sets })
-        if (e.headlineName === 'accuracy' && (best === undefined || e.headline > best)) pending.bestAccuracy = best = e.headline
-      }
-      if (name === 'train.checkpoint') {
-        const c = data as TrainEvents['train.checkpoint']
-        this.line(id, { type: 'checkpoint', step: c.step, path: relative(ws.runDir(id), c.path) })
-        pending.checkpoint = relative(ws.runDir(id), c.path)
-        flush(true)
-        return
-      }
-      flush()
-    })
     try {
-      const resumeFrom = resume && run.checkpoint ? `${ws.runDir(id)}/${run.checkpoint}` : undefined
-      const summary = await engine.call('train', { modelSpec: run.modelSpec, trainSpec: run.trainSpec, outDir: ws.checkpointsDir(id), resumeFrom })
-      flush(true)
-      const checkpoint = summary.checkpoint ? relative(ws.runDir(id), summary.checkpoint) : ws.readRun(id).checkpoint
-      run = ws.updateRun(id, { status: summary.status, endedMs: Date.now(), steps: summary.steps, checkpoint })
-      this.line(id, { type: 'status', status: summary.status, atMs: Date.now() })
-    } catch (err) {
-      flush(true)
-      const reason =
-        err instanceof EngineExitedError
-          ? `the engine process ended: ${err.message}`
-          : err instanceof EngineCallError
-            ? `${err.engineName === 'Error' ? '' : `${err.engineName}: `}${err.message}`
-            : String(err)
-      run = ws.updateRun(id, { status: 'failed', endedMs: Date.now(), failure: reason })
-      this.line(id, { type: 'status', status: 'failed', atMs: Date.now(), failure: reason })
+      const started = update({ status: 'running', startedMs: run.startedMs ?? Date.now(), endedMs: undefined, failure: undefined })
+      if (started) this.publish(started)
+      line({ type: 'status', status: 'running', atMs: Date.now() })
+      let best = run.bestAccuracy
+      engine.onEvent((name, data) => {
+        // An IPC callback: whatever happens here must not escape (the write guard catches fs errors).
+        try {
+          if (writeFailure !== undefined) return
+          if (name === 'train.backend') pending.backend = (data as TrainEvents['train.backend']).reason
+          if (name === 'train.step') {
+            const p = data as TrainEvents['train.step']
+            line({ type: 'train', ...p })
+            pending.steps = p.step
+            pending.lastLoss = p.loss
+          }
+          if (name === 'train.eval') {
+            const e = data as TrainEvents['train.eval']
+            line({ type: 'eval', step: e.step, headline: e.headline, headlineName: e.headlineName, sets: e.sets })
+            if (e.headlineName === 'accuracy' && (best === undefined || e.headline > best)) pending.bestAccuracy = best = e.headline
+          }
+          if (name === 'train.checkpoint') {
+            const c = data as TrainEvents['train.checkpoint']
+            line({ type: 'checkpoint', step: c.step, path: relative(ws.runDir(id), c.path) })
+            pending.checkpoint = relative(ws.runDir(id), c.path)
+            flush(true)
+            return
+          }
+          flush()
+        } catch (err) {
+          writeFailure ??= `the run's progress could not be recorded: ${err instanceof Error ? err.message : String(err)}; the run was stopped`
+          engine.stop()
+        }
+      })
+      let outcome: { status: RunRecord['status']; steps?: number; checkpoint?: string; failure?: string }
+      if (writeFailure !== undefined) outcome = { status: 'failed', failure: writeFailure }
+      else
+        try {
+          const resumeFrom = resume && run.checkpoint ? `${ws.runDir(id)}/${run.checkpoint}` : undefined
+          const summary = await engine.call('train', { modelSpec: run.modelSpec, trainSpec: run.trainSpec, outDir: ws.checkpointsDir(id), resumeFrom })
+          flush(true)
+          const checkpoint = summary.checkpoint ? relative(ws.runDir(id), summary.checkpoint) : run.checkpoint
+          outcome = writeFailure !== undefined ? { status: 'failed', failure: writeFailure } : { status: summary.status, steps: summary.steps, checkpoint }
+        } catch (err) {
+          if (writeFailure === undefined) flush(true)
+          const reason =
+            writeFailure !== undefined
+              ? writeFailure
+              : err instanceof EngineExitedError
+                ? `the engine process ended: ${err.message}`
+                : err instanceof EngineCallError
+                  ? `${err.engineName === 'Error' ? '' : `${err.engineName}: `}${err.message}`
+                  : String(err)
+          outcome = { status: 'failed', failure: reason }
+        }
+      this.finish(id, run, outcome)
     } finally {
       engine.stop()
       this.current = undefined
     }
-    this.publish(run)
+  }
+
+  /**
+   * Writes a run's end: the record and a status line. The files may still be
+   * unwritable (the disk is full): then the record as it should be is
+   * published anyway, and the problem is reported.
+   */
+  private finish(id: string, run: RunRecord, outcome: { status: RunRecord['status']; steps?: number; checkpoint?: string; failure?: string }): void {
+    const ws = this.workspace
+    const atMs = Date.now()
+    const patch: Partial<RunRecord> = { status: outcome.status, endedMs: atMs, failure: outcome.failure }
+    if (outcome.steps !== undefined) patch.steps = outcome.steps
+    if (outcome.checkpoint !== undefined) patch.checkpoint = outcome.checkpoint
+    let record: RunRecord
+    try {
+      record = ws.updateRun(id, patch)
+    } catch (err) {
+      this.report(describeFsError('write', err, join(ws.runDir(id), 'run.json')))
+      record = { ...run, ...patch }
+    }
+    const l: MetricsLine = { type: 'status', status: outcome.status, atMs, ...(outcome.failure ? { failure: outcome.failure } : {}) }
+    try {
+      ws.appendMetrics(id, l)
+    } catch (err) {
+      this.report(describeFsError('write', err, join(ws.runDir(id), 'metrics.jsonl')))
+    }
+    this.events.emit('run.metrics', { runId: id, line: l })
+    this.publish(record)
   }
 }
