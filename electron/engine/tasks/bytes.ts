@@ -11,7 +11,7 @@
 //          so every validation byte after the first is predicted exactly once.
 //          The set holds min(windows, batchesPerSet · batchSize) windows; the
 //          last batch is smaller when they do not fill it.
-import { readFileSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs'
 import type { Task } from '../../api/train-spec'
 import { emptyBatch } from './batch'
 import { checkArg, checkInt } from './params'
@@ -20,12 +20,65 @@ import { TaskError, type Batch, type EvalSet, type TaskGenerator } from './types
 
 const BYTE_VOCAB = 256
 
-function readBytes(path: string): Uint8Array {
+/** The largest task file read: 2 GiB (the whole file is held in memory). */
+export const MAX_TASK_FILE_BYTES = 2 * 1024 ** 3
+
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe)'
+  if (st.isCharacterDevice()) return 'a character device'
+  if (st.isBlockDevice()) return 'a block device'
+  if (st.isSocket()) return 'a socket'
+  if (st.isDirectory()) return 'a directory'
+  return 'not a file'
+}
+
+/**
+ * The file's bytes, if it is a regular file of at most `limit` bytes. A FIFO
+ * or a device would block the engine forever (or fill its memory, /dev/zero),
+ * with no step boundary for a cancel to land on: opened non-blocking (opening
+ * a FIFO then returns at once), checked with fstat on that descriptor (what
+ * was opened, not a path that could be swapped), and read to at most
+ * limit + 1 bytes whatever size it claims (/proc files claim 0).
+ */
+function readBytes(path: string, limit = MAX_TASK_FILE_BYTES): Uint8Array {
+  const cannot = (e: unknown) => new TaskError(`task.path: '${path}' cannot be read: ${e instanceof Error ? e.message : String(e)}`)
+  let fd: number
   try {
-    return readFileSync(path)
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
   } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e)
-    throw new TaskError(`task.path: '${path}' cannot be read: ${reason}`)
+    throw cannot(e)
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile()) throw new TaskError(`task.path: '${path}' is ${fileKind(st)}, not a regular file; choose a text file`)
+    const tooBig = (size: number) =>
+      new TaskError(
+        `task.path: '${path}' has ${size} bytes (${(size / 1024 ** 3).toFixed(2)} GiB); the limit is ${limit} bytes (${limit / 1024 ** 3} GiB): use a smaller file`,
+      )
+    if (st.size > limit) throw tooBig(st.size)
+    const cap = limit + 1
+    let buf = Buffer.allocUnsafe(Math.min(cap, Math.max(st.size + 1, 1 << 16)))
+    let total = 0
+    for (;;) {
+      if (total === buf.length) {
+        if (buf.length >= cap) break
+        const grown = Buffer.allocUnsafe(Math.min(cap, 2 * buf.length))
+        buf.copy(grown, 0, 0, total)
+        buf = grown
+      }
+      let n: number
+      try {
+        n = readSync(fd, buf, total, buf.length - total, null)
+      } catch (e) {
+        throw cannot(e)
+      }
+      if (n === 0) break
+      total += n
+    }
+    if (total > limit) throw tooBig(total)
+    return buf.subarray(0, total)
+  } finally {
+    closeSync(fd)
   }
 }
 

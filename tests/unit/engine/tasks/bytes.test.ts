@@ -101,7 +101,7 @@ describe('bytes', () => {
       [missing, /cannot be read: ENOENT/],
       [empty, /is empty/],
       [short, /has 33 bytes; seq_len 16 needs at least 34/],
-      [folder, /cannot be read: EISDIR/],
+      [folder, /is a directory, not a regular file/],
     ]
     for (const [path, reason] of cases) {
       expect(() => createTask(bytesTask(path), 1)).toThrow(TaskError)
