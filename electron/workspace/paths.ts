@@ -28,18 +28,27 @@ function realish(path: string): string {
   let cur = path
   const rest: string[] = []
   for (;;) {
+    let exists = true
     try {
       lstatSync(cur)
-      return join(realpathSync(cur), ...rest.reverse())
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      // A dangling or looping symlink exists (lstat succeeds) but has no real path: it leads nowhere we own.
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new PathError(`${path} cannot be resolved: ${code}`)
-      const up = dirname(cur)
-      if (up === cur) return path
-      rest.push(cur.slice(up.length).replace(/^[\\/]+/, ''))
-      cur = up
+      exists = false
     }
+    if (exists) {
+      // A dangling or looping symlink exists (lstat succeeds) but has no real path: it leads
+      // nowhere we own (and a write through it could create a file wherever it points).
+      try {
+        return join(realpathSync(cur), ...rest.reverse())
+      } catch (err) {
+        throw new PathError(`${path} cannot be resolved: ${(err as NodeJS.ErrnoException).code}`)
+      }
+    }
+    const up = dirname(cur)
+    if (up === cur) return path
+    rest.push(cur.slice(up.length).replace(/^[\\/]+/, ''))
+    cur = up
   }
 }
 

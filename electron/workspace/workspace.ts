@@ -6,15 +6,20 @@
 //   runs/<id>/checkpoints/         safetensors checkpoints
 //   .linea.lock                    the one process writing here
 // A bad file is reported with its path and its problem; the rest opens.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+// Every file here is untrusted (files.ts): read only when it is a regular
+// file inside the workspace (resolveInside), size-capped, schema-checked;
+// ids and names are checked (checkId) before they become paths.
+import { appendFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { clip } from '../api/errors'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { RUN_FORMAT, type MetricsLine, type MetricsRead, type RunRecord } from '../api/runs'
 import { formatErrors, SpecValidationError, validateWith } from '../api/validate'
-import { WorkspaceError } from './files'
+import { errnoOf, FILE_LIMITS, isJsonObject, jsonKind, jsonShapeProblem, readJsonFile, readRegularFile, statEntry, WorkspaceError } from './files'
 import { WorkspaceLock } from './lock'
-import { checkId, resolveInside } from './paths'
+import { checkId, PathError, resolveInside } from './paths'
+import { asMetricsLine, asRunRecord, MetricsLineSchema, RunRecordSchema } from './run-schema'
 
 export { WorkspaceError }
 
@@ -30,6 +35,20 @@ export interface WorkspaceProblem {
   file: string
   problem: string
 }
+
+/** A saved spec's name (as the LabApi's SpecName): it becomes specs/<name>.json. */
+const SPEC_NAME = /^[A-Za-z0-9][A-Za-z0-9 _-]{0,99}$/
+
+export function checkSpecName(name: unknown): string {
+  if (typeof name !== 'string' || !SPEC_NAME.test(name))
+    throw new WorkspaceError(
+      `spec name ${typeof name === 'string' ? `'${clip(name, 80)}'` : String(name)} is not a valid spec name: letters, digits, spaces, - and _ only, starting with a letter or digit, at most 100 characters`,
+    )
+  return name
+}
+
+/** A manifest value for messages: a string clipped and quoted, anything else by kind. */
+const shown = (v: unknown) => (v === undefined ? 'missing' : typeof v === 'string' ? `'${clip(v, 60)}'` : jsonKind(v))
 
 /** LINEA_WORKSPACE, else ~/Linea/workspace. */
 export function defaultWorkspacePath(): string {
@@ -65,21 +84,29 @@ export class Workspace {
     } catch (err) {
       throw new WorkspaceError(`cannot create the workspace folder ${this.root}: ${(err as Error).message}`)
     }
-    const manifestPath = join(this.root, 'workspace.json')
-    if (existsSync(manifestPath)) {
-      let json: Partial<Manifest>
-      try {
-        json = JSON.parse(readFileSync(manifestPath, 'utf8'))
-      } catch (err) {
-        throw new WorkspaceError(`${manifestPath} is not valid JSON: ${(err as Error).message}`)
-      }
+    const manifestPath = this.path('workspace.json')
+    const json = readJsonFile(manifestPath, { maxBytes: FILE_LIMITS.small })
+    const fallbackName = name ?? this.root.split(/[\\/]/).pop() ?? 'workspace'
+    if (json !== undefined) {
+      if (!isJsonObject(json))
+        throw new WorkspaceError(`${manifestPath} is not a workspace manifest: it holds ${jsonKind(json)}; expected an object with format '${WORKSPACE_FORMAT}', name and createdMs`, manifestPath)
       if (json.format !== WORKSPACE_FORMAT)
         throw new WorkspaceError(
-          `${manifestPath} has format ${json.format === undefined ? 'missing' : `'${json.format}'`}; this Linea reads '${WORKSPACE_FORMAT}' (a newer Linea wrote it, or it is not a workspace)`,
+          `${manifestPath} has format ${shown(json.format)}; this Linea reads '${WORKSPACE_FORMAT}' (a newer Linea wrote it, or it is not a workspace)`,
+          manifestPath,
         )
-      this.manifest = json as Manifest
+      // A bad name or date is no reason not to open: the folder's name stands in, and it is reported.
+      const okName = typeof json.name === 'string' && json.name.length > 0 && json.name.length <= 200
+      const okCreated = typeof json.createdMs === 'number' && Number.isFinite(json.createdMs)
+      if (!okName) this.problems.push({ file: manifestPath, problem: `name is ${shown(json.name)}; expected a text of 1 to 200 characters (the folder's name is used)` })
+      else if (!okCreated) this.problems.push({ file: manifestPath, problem: `createdMs is ${shown(json.createdMs)}; expected a time in milliseconds` })
+      this.manifest = {
+        format: WORKSPACE_FORMAT,
+        name: okName ? (json.name as string) : fallbackName,
+        createdMs: okCreated ? (json.createdMs as number) : 0,
+      }
     } else {
-      this.manifest = { format: WORKSPACE_FORMAT, name: name ?? this.root.split(/[\\/]/).pop() ?? 'workspace', createdMs: Date.now() }
+      this.manifest = { format: WORKSPACE_FORMAT, name: fallbackName, createdMs: Date.now() }
       if (lock) writeFileAtomic(manifestPath, JSON.stringify(this.manifest, null, 2) + '\n')
     }
     this.lock = lock ? WorkspaceLock.acquire(this.root, app) : undefined
@@ -97,22 +124,52 @@ export class Workspace {
     if (!this.lock) throw new WorkspaceError(`workspace ${this.root} was opened read-only`)
   }
 
+  /** A path inside the workspace (resolveInside), or a WorkspaceError naming it. */
+  private path(...parts: string[]): string {
+    try {
+      return resolveInside(this.root, ...parts)
+    } catch (err) {
+      if (err instanceof PathError) throw new WorkspaceError(err.message, join(this.root, ...parts))
+      throw err
+    }
+  }
+
   // ---- specs ----------------------------------------------------------------
 
   get specsDir(): string {
     return join(this.root, 'specs')
   }
 
+  /** specs/<name>.json, the name checked and the path kept inside the workspace. */
   specPath(name: string): string {
-    return join(this.specsDir, `${name}.json`)
+    return this.path('specs', `${checkSpecName(name)}.json`)
   }
 
+  /** Saved specs: regular files with a valid name, inside the workspace (links out, FIFOs, folders are not specs). */
   listSpecs(): { name: string; modifiedMs: number }[] {
-    if (!existsSync(this.specsDir)) return []
-    return readdirSync(this.specsDir)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => ({ name: f.slice(0, -'.json'.length), modifiedMs: statSync(join(this.specsDir, f)).mtimeMs }))
-      .sort((a, b) => a.name.localeCompare(b.name))
+    let dir: string
+    let names: string[]
+    try {
+      dir = this.path('specs')
+      const st = statEntry(dir)
+      if (st === 'missing' || !st.isDirectory()) return []
+      names = readdirSync(dir)
+    } catch {
+      return []
+    }
+    const out: { name: string; modifiedMs: number }[] = []
+    for (const f of names) {
+      if (!f.endsWith('.json')) continue
+      const name = f.slice(0, -'.json'.length)
+      if (!SPEC_NAME.test(name)) continue
+      try {
+        const st = statEntry(this.path('specs', f))
+        if (st !== 'missing' && st.isFile()) out.push({ name, modifiedMs: st.mtimeMs })
+      } catch {
+        // a link out or a FIFO: not a spec
+      }
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name))
   }
 
   /** Validates, then writes atomically; the file is the spec exactly as given. */
@@ -127,21 +184,13 @@ export class Workspace {
 
   loadSpec(name: string): ModelSpec {
     const path = this.specPath(name)
-    let text: string
-    try {
-      text = readFileSync(path, 'utf8')
-    } catch {
+    const json = readJsonFile(path, { maxBytes: FILE_LIMITS.record })
+    if (json === undefined) {
       const known = this.listSpecs().map((s) => s.name)
       throw new WorkspaceError(`no spec named '${name}' in ${this.specsDir}; saved: ${known.join(', ') || 'none'}`)
     }
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch (err) {
-      throw new WorkspaceError(`${path} is not valid JSON: ${(err as Error).message}`)
-    }
     const r = validateWith(ModelSpecSchema, json)
-    if (!r.ok) throw new WorkspaceError(`${path} is not a valid ModelSpec:\n${formatErrors(r.errors)}`)
+    if (!r.ok) throw new WorkspaceError(`${path} is not a valid ModelSpec:\n${formatErrors(r.errors)}`, path)
     return r.value
   }
 
@@ -174,19 +223,21 @@ export class Workspace {
     return run
   }
 
+  /** runs/<id>/run.json, checked against the RunRecord schema; its id is the folder's. */
   readRun(id: string): RunRecord {
-    const path = join(this.runDir(id), 'run.json')
-    let json: Partial<RunRecord>
-    try {
-      json = JSON.parse(readFileSync(path, 'utf8'))
-    } catch (err) {
-      throw new WorkspaceError(
-        existsSync(path) ? `${path} is not valid JSON: ${(err as Error).message}` : `no run '${id}' in ${this.runsDir}`,
-      )
-    }
-    if (json.format !== RUN_FORMAT)
-      throw new WorkspaceError(`${path} has format ${json.format === undefined ? 'missing' : `'${json.format}'`}; this Linea reads '${RUN_FORMAT}'`)
-    return json as RunRecord
+    const runId = checkId('run id', id)
+    const dir = this.path('runs', runId)
+    const path = this.path('runs', runId, 'run.json')
+    const st = statEntry(dir)
+    if (st === 'missing') throw new WorkspaceError(`no run '${runId}' in ${this.runsDir}`)
+    if (!st.isDirectory()) throw new WorkspaceError(`${dir} is not a run folder`, dir)
+    const json = readJsonFile(path, { maxBytes: FILE_LIMITS.record })
+    if (json === undefined) throw new WorkspaceError(`run folder ${dir} has no run.json`, path)
+    if (!isJsonObject(json)) throw new WorkspaceError(`${path} is not a run record: it holds ${jsonKind(json)}; expected an object with format '${RUN_FORMAT}'`, path)
+    if (json.format !== RUN_FORMAT) throw new WorkspaceError(`${path} has format ${shown(json.format)}; this Linea reads '${RUN_FORMAT}'`, path)
+    const r = validateWith(RunRecordSchema, json)
+    if (!r.ok) throw new WorkspaceError(`${path} is not a valid run record:\n${clip(formatErrors(r.errors.slice(0, 10)), 1500)}`, path)
+    return asRunRecord({ ...r.value, id: runId })
   }
 
   updateRun(id: string, patch: Partial<RunRecord>): RunRecord {
@@ -196,17 +247,32 @@ export class Workspace {
     return run
   }
 
-  /** Every readable run, newest first; unreadable ones go to `problems`. */
+  /**
+   * Every readable run, newest first; unreadable ones go to `problems`: a
+   * broken record, a folder linked out of the workspace (not followed), a
+   * dangling link, a name that is not a run id. Stray files are not runs.
+   */
   listRuns(): { runs: RunRecord[]; problems: WorkspaceProblem[] } {
     const runs: RunRecord[] = []
     const problems: WorkspaceProblem[] = []
-    if (!existsSync(this.runsDir)) return { runs, problems }
-    for (const id of readdirSync(this.runsDir).sort()) {
+    let names: string[]
+    try {
+      const st = statEntry(this.path('runs'))
+      if (st === 'missing') return { runs, problems }
+      if (!st.isDirectory()) throw new WorkspaceError(`${this.runsDir} is not a folder; runs live in runs/<id>/`, this.runsDir)
+      names = readdirSync(this.runsDir)
+    } catch (err) {
+      problems.push({ file: (err as WorkspaceError).file ?? this.runsDir, problem: errorText(err) })
+      return { runs, problems }
+    }
+    for (const name of names.sort()) {
+      const entry = join(this.runsDir, name)
       try {
-        if (!statSync(this.runDir(id)).isDirectory()) continue
-        runs.push(this.readRun(id))
+        const lst = lstatSync(entry)
+        if (!lst.isDirectory() && !lst.isSymbolicLink()) continue
+        runs.push(this.readRun(name))
       } catch (err) {
-        problems.push({ file: join(this.runsDir, id, 'run.json'), problem: (err as Error).message })
+        problems.push({ file: (err as WorkspaceError).file ?? entry, problem: errorText(err) })
       }
     }
     return { runs: runs.reverse(), problems }
@@ -218,27 +284,44 @@ export class Workspace {
     appendFileSync(join(this.runDir(id), 'metrics.jsonl'), JSON.stringify(line) + '\n')
   }
 
-  /** Every complete line; lines that do not parse (a write cut short) are skipped and reported. */
+  /**
+   * Every complete line; lines that do not parse (a write cut short) or are
+   * not metrics records are skipped and reported by line number, without
+   * quoting them.
+   */
   readMetrics(id: string): MetricsRead {
-    const path = join(this.runDir(id), 'metrics.jsonl')
-    let text: string
-    try {
-      text = readFileSync(path, 'utf8')
-    } catch {
-      throw new WorkspaceError(`no metrics for run '${id}' (${path})`)
-    }
+    const path = this.path('runs', checkId('run id', id), 'metrics.jsonl')
+    const bytes = readRegularFile(path, FILE_LIMITS.large)
+    if (bytes === undefined) throw new WorkspaceError(`no metrics for run '${id}' (${path})`, path)
     const lines: MetricsLine[] = []
     const skipped: MetricsRead['skipped'] = []
-    text.split('\n').forEach((raw, i) => {
-      if (!raw.trim()) return
-      try {
-        const value = JSON.parse(raw) as MetricsLine
-        if (typeof value !== 'object' || value === null || typeof (value as { type?: unknown }).type !== 'string') throw new Error('not a metrics record')
-        lines.push(value)
-      } catch (err) {
-        skipped.push({ line: i + 1, reason: `${path}:${i + 1}: ${(err as Error).message}` })
-      }
-    })
+    bytes
+      .toString('utf8')
+      .split('\n')
+      .forEach((raw, i) => {
+        if (!raw.trim()) return
+        const at = `${path}:${i + 1}`
+        let value: unknown
+        try {
+          value = JSON.parse(raw)
+        } catch {
+          skipped.push({ line: i + 1, reason: `${at}: not valid JSON (a line cut short, or not written by Linea)` })
+          return
+        }
+        const problem = jsonShapeProblem(value)
+        if (problem) return skipped.push({ line: i + 1, reason: `${at}: ${problem}` })
+        if (!isJsonObject(value) || typeof value.type !== 'string')
+          return skipped.push({ line: i + 1, reason: `${at}: ${jsonKind(value)}, not a metrics record (an object with a type)` })
+        const r = validateWith(MetricsLineSchema, value)
+        if (!r.ok) return skipped.push({ line: i + 1, reason: `${at}: not a metrics record: ${clip(formatErrors(r.errors.slice(0, 3)), 300)}` })
+        lines.push(asMetricsLine(r.value))
+      })
     return { lines, skipped }
   }
+}
+
+/** An error's message for a problems list (a bug of ours is named as such). */
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message
+  return String(err)
 }
