@@ -48,7 +48,8 @@ export const LAB_API_METHODS = {
   startRun: z.strictObject({ name: z.string().min(1).max(200), modelSpec: z.unknown(), trainSpec: z.unknown(), specName: SpecName.optional() }),
   listRuns: z.strictObject({}),
   runMetrics: z.strictObject({ id: RunId }),
-  cancelRun: z.strictObject({ id: RunId }),
+  /** force: kill the run's engine process at once instead of waiting for it to finish its step. */
+  cancelRun: z.strictObject({ id: RunId, force: z.boolean().optional() }),
   resumeRun: z.strictObject({ id: RunId }),
   exportRunCsv: z.strictObject({ id: RunId }),
   startProfile: z.strictObject({

@@ -19,6 +19,25 @@ import { EngineCallError, EngineExitedError, EngineProcess, type EngineLauncher 
 /** Run records are rewritten at most this often while training (metrics lines go out at once). */
 const RECORD_INTERVAL_MS = 1000
 
+/** How long a cancelled run's engine gets to finish its step and save, before its process is killed. */
+export const CANCEL_GRACE_MS = 10_000
+
+export interface JobRunnerOptions {
+  /** See CANCEL_GRACE_MS; tests shorten it. */
+  cancelGraceMs?: number
+}
+
+/** The running job: its engine, and how a cancel of it is going. */
+interface CurrentJob {
+  id: string
+  engine: EngineProcess
+  cancelled: boolean
+  /** Set when the runner killed the engine to end a cancel: why, for the record. */
+  killed?: string
+  /** Kills the engine when a cancel is not honoured in time. */
+  escalation?: NodeJS.Timeout
+}
+
 /** A file that could not be written or read, and why (shown in WorkspaceInfo-like problem lists). */
 export interface RunnerProblem {
   file: string
@@ -35,7 +54,7 @@ export function describeFsError(verb: string, err: unknown, fallbackFile: string
 
 export class JobRunner {
   private readonly queue: { id: string; resume: boolean }[] = []
-  private current: { id: string; engine: EngineProcess; cancelled: boolean } | undefined
+  private current: CurrentJob | undefined
   private draining: Promise<void> | undefined
   private stopped = false
   /** Files the runner could not write outside a run (recovery, queue bookkeeping); newest last. */
@@ -45,6 +64,7 @@ export class JobRunner {
     private readonly workspace: Workspace,
     private readonly launcher: EngineLauncher,
     private readonly events: LabEventBus,
+    private readonly options: JobRunnerOptions = {},
   ) {}
 
   /**
@@ -79,6 +99,12 @@ export class JobRunner {
     return recovered
   }
 
+  private kill(job: CurrentJob, why: string): void {
+    if (job.killed !== undefined || this.current !== job) return
+    job.killed = why
+    job.engine.stop()
+  }
+
   private report(p: { file: string; message: string }): void {
     this.problems.push({ file: p.file, problem: p.message })
     console.error(`linea: ${p.message}`)
@@ -107,8 +133,15 @@ export class JobRunner {
     this.kick()
   }
 
-  /** A queued run is dropped; a running one finishes its step and saves a checkpoint. */
-  cancel(id: string): RunRecord {
+  /**
+   * A queued run is dropped; a running one finishes its step and saves a
+   * checkpoint. The cancel is a message the engine reads between steps: an
+   * engine stuck inside a step (a huge step, a blocked read) never reads it,
+   * so its process is killed after the grace period, or at once with
+   * `force`. A killed run ends 'cancelled', resumable from its last
+   * checkpoint, with `failure` saying it was killed.
+   */
+  cancel(id: string, options: { force?: boolean } = {}): RunRecord {
     const i = this.queue.findIndex((q) => q.id === id)
     if (i >= 0) {
       this.queue.splice(i, 1)
@@ -118,9 +151,18 @@ export class JobRunner {
       this.workspace.appendMetrics(id, { type: 'status', status: 'cancelled', atMs: Date.now() })
       return run
     }
-    if (this.current?.id === id) {
-      this.current.cancelled = true
-      this.current.engine.cancel()
+    const job = this.current
+    if (job?.id === id) {
+      job.cancelled = true
+      if (options.force) this.kill(job, 'cancelled with force: its engine process was killed at once')
+      else {
+        job.engine.cancel()
+        const grace = this.options.cancelGraceMs ?? CANCEL_GRACE_MS
+        job.escalation ??= setTimeout(
+          () => this.kill(job, `the engine did not stop within ${grace / 1000} s of the cancel, so its process was killed`),
+          grace,
+        )
+      }
       return this.workspace.readRun(id)
     }
     return this.workspace.readRun(id)
@@ -173,7 +215,8 @@ export class JobRunner {
     const ws = this.workspace
     let run = ws.readRun(id)
     const engine = new EngineProcess(this.launcher)
-    this.current = { id, engine, cancelled: false }
+    const job: CurrentJob = { id, engine, cancelled: false }
+    this.current = job
     // The first write that fails ends the run: its message, and the engine is stopped.
     let writeFailure: string | undefined
     const write = <T>(file: string, what: () => T): T | undefined => {
@@ -251,18 +294,24 @@ export class JobRunner {
           outcome = writeFailure !== undefined ? { status: 'failed', failure: writeFailure } : { status: summary.status, steps: summary.steps, checkpoint }
         } catch (err) {
           if (writeFailure === undefined) flush(true)
-          const reason =
-            writeFailure !== undefined
-              ? writeFailure
-              : err instanceof EngineExitedError
+          if (writeFailure !== undefined) outcome = { status: 'failed', failure: writeFailure }
+          else if (job.killed !== undefined && err instanceof EngineExitedError) {
+            // Killed to end a cancel: cancelled, resumable from the checkpoint last recorded.
+            const resumable = run.checkpoint ? `; resume it from ${run.checkpoint}` : '; the run has no checkpoint: start it again'
+            outcome = { status: 'cancelled', failure: `${job.killed}${resumable}` }
+          } else {
+            const reason =
+              err instanceof EngineExitedError
                 ? `the engine process ended: ${err.message}`
                 : err instanceof EngineCallError
                   ? `${err.engineName === 'Error' ? '' : `${err.engineName}: `}${err.message}`
                   : String(err)
-          outcome = { status: 'failed', failure: reason }
+            outcome = { status: 'failed', failure: reason }
+          }
         }
       this.finish(id, run, outcome)
     } finally {
+      clearTimeout(job.escalation)
       engine.stop()
       this.current = undefined
     }

@@ -68,7 +68,7 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
       return { runs, problems, runningId: runner().runningId ?? null, queuedIds: runner().queuedIds() }
     },
     runMetrics: async ({ id }) => ws().readMetrics(id),
-    cancelRun: async ({ id }) => runner().cancel(id),
+    cancelRun: async ({ id, force }) => runner().cancel(id, { force }),
     resumeRun: async ({ id }) => runner().resume(id),
     exportRunCsv: async ({ id }) => {
       const run = ws().readRun(id)
