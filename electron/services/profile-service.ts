@@ -2,20 +2,32 @@
 // and leaves in the workspace profiles/<id>/{profile-run.json, profile.json,
 // report.html, report.pdf}. The PDF renderer is the front door's: headless
 // Chromium in headless mode, printToPDF in the desktop app.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+// Every id becomes a path through checkId/resolveInside; the profiles folder
+// is untrusted (files.ts): links out, FIFOs, folders and broken records are
+// skipped or refused with a ProfileError (a UserError: bad_request).
+import { readdirSync } from 'node:fs'
+import { z } from 'zod'
+import { clip, UserError } from '../api/errors'
 import type { ProfileRecord } from '../api/labapi'
-import type { ModelSpec } from '../api/model-spec'
-import type { ProfileResult, ProfileSettings } from '../api/profile'
+import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
+import { PROFILE_FORMAT, type ProfileResult, type ProfileSettings } from '../api/profile'
+import { formatErrors, validateWith } from '../api/validate'
 import { EngineProcess, type EngineLauncher } from '../jobs/engine-process'
 import { buildReportHtml } from '../reports/report-html'
-import { writeFileAtomic } from '../workspace/workspace'
+import { FILE_LIMITS, JSON_LIMITS, makeDir, readJsonFile, statEntry, writeFileAtomic } from '../workspace/files'
+import { checkId, PathError, resolveInside } from '../workspace/paths'
 import type { LabEventBus } from './events'
 import type { WorkspaceService } from './workspace-service'
 
 export type { ProfileRecord }
 
 export type PdfRenderer = (html: string, outPath: string) => Promise<void>
+
+export class ProfileError extends UserError {
+  override name = 'ProfileError'
+}
+
+const fail = (message: string) => new ProfileError(message)
 
 export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
   batchSize: 4,
@@ -28,6 +40,45 @@ export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
   sweepMemoryLimitBytes: 8 * 2 ** 30,
 }
 
+const SettingsSchema = z.looseObject({
+  batchSize: z.number(),
+  seqLen: z.number(),
+  dtype: z.enum(['f32', 'f64']),
+  warmup: z.number(),
+  repeats: z.number(),
+  sweepLengths: z.array(z.number()),
+  sweepBudgetSeconds: z.number(),
+  sweepMemoryLimitBytes: z.number(),
+})
+
+/** profile-run.json as read back (ProfileRecord in api/labapi.ts); the folder's name must be its id. */
+const ProfileRecordSchema = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  status: z.enum(['running', 'done', 'failed']),
+  createdMs: z.number(),
+  endedMs: z.number().optional(),
+  failure: z.string().optional(),
+  report: z.looseObject({ html: z.string(), pdf: z.string().optional(), pdfError: z.string().optional() }).optional(),
+  /** Kept for the record; the screens read the settings from profile.json, so an old record without them still lists. */
+  settings: SettingsSchema.optional(),
+})
+
+/** profile.json as read back: what the Profile screen and the report read (ProfileResult in api/profile.ts). */
+const ProfileResultSchema = z.looseObject({
+  format: z.literal(PROFILE_FORMAT),
+  createdMs: z.number(),
+  spec: ModelSpecSchema,
+  settings: SettingsSchema,
+  machine: z.looseObject({ cpu: z.string(), backend: z.string() }),
+  ceilings: z.looseObject({ bandwidthBytesPerSecond: z.number(), flopsPerSecond: z.number() }),
+  step: z.looseObject({ forwardMs: z.number(), backwardMs: z.number(), optimizerMs: z.number(), totalMs: z.number(), tokensPerSecond: z.number() }),
+  ops: z.array(z.looseObject({ scope: z.string(), phase: z.string(), op: z.string(), ms: z.number() })),
+  memory: z.looseObject({ peak: z.number() }),
+  sweep: z.looseObject({ model: z.looseObject({ points: z.array(z.looseObject({ seqLen: z.number() })) }), transformer: z.looseObject({ points: z.array(z.looseObject({ seqLen: z.number() })) }) }),
+  parameters: z.number(),
+})
+
 export class ProfileService {
   private readonly running = new Map<string, EngineProcess>()
 
@@ -38,40 +89,90 @@ export class ProfileService {
     private readonly renderPdf: PdfRenderer | undefined,
   ) {}
 
+  /** <workspace>/profiles, or profiles/<id> with the id checked; kept inside the workspace for real (resolveInside). */
   private dir(id?: string): string {
-    const root = join(this.workspaces.workspace.root, 'profiles')
-    return id ? join(root, id) : root
+    const root = this.workspaces.workspace.root
+    const parts = id === undefined ? ['profiles'] : ['profiles', checkId('profile id', id)]
+    try {
+      return resolveInside(root, ...parts)
+    } catch (err) {
+      if (err instanceof PathError) throw new ProfileError(`${parts.join('/')}: ${err.message}`)
+      throw err
+    }
+  }
+
+  /** A file of profiles/<id>/, checked to be inside that folder (a link to elsewhere is refused). */
+  private file(id: string, name: string): string {
+    const dir = this.dir(id)
+    try {
+      return resolveInside(dir, name)
+    } catch (err) {
+      if (err instanceof PathError) throw new ProfileError(`${name} of profile '${id}' leads outside its folder ${dir}`)
+      throw err
+    }
   }
 
   private write(record: ProfileRecord): void {
-    writeFileAtomic(join(this.dir(record.id), 'profile-run.json'), JSON.stringify(record, null, 2) + '\n')
+    writeFileAtomic(this.file(record.id, 'profile-run.json'), JSON.stringify(record, null, 2) + '\n')
     this.events.emit('profile.status', { profile: record })
   }
 
+  /** Profiles with a readable record, newest first; anything else in profiles/ is not a profile. */
   list(): ProfileRecord[] {
-    if (!existsSync(this.dir())) return []
+    let names: string[]
+    try {
+      const root = this.dir()
+      const st = statEntry(root, fail)
+      if (st === 'missing' || !st.isDirectory()) return []
+      names = readdirSync(root)
+    } catch {
+      return []
+    }
     const out: ProfileRecord[] = []
-    for (const id of readdirSync(this.dir()).sort().reverse()) {
+    for (const id of names.sort().reverse()) {
       try {
-        out.push(JSON.parse(readFileSync(join(this.dir(id), 'profile-run.json'), 'utf8')))
+        const st = statEntry(this.dir(id), fail)
+        if (st === 'missing' || !st.isDirectory()) continue
+        const r = validateWith(ProfileRecordSchema, readJsonFile(this.file(id, 'profile-run.json'), { maxBytes: FILE_LIMITS.small, fail }))
+        if (r.ok && r.value.id === id) out.push(r.value as ProfileRecord)
       } catch {
-        // a folder without a readable record is not a profile
+        // a folder linked out, a FIFO, a broken record: not a profile
       }
     }
     return out
   }
 
+  /** profile.json of a profile; an unknown id names the known ones. */
   result(id: string): ProfileResult {
-    const path = join(this.dir(id), 'profile.json')
-    if (!existsSync(path)) throw new Error(`profile '${id}' has no result (yet): ${path}`)
-    return JSON.parse(readFileSync(path, 'utf8')) as ProfileResult
+    const dir = this.dir(id)
+    const st = statEntry(dir, fail)
+    if (st === 'missing' || !st.isDirectory()) {
+      const known = this.list().map((p) => p.id)
+      throw new ProfileError(`no profile '${id}' in ${this.dir()}; known: ${known.length ? clip(known.join(', '), 1000) : 'none'}`)
+    }
+    const path = this.file(id, 'profile.json')
+    const json = readJsonFile(path, { maxBytes: FILE_LIMITS.large, limits: JSON_LIMITS.large, fail })
+    if (json === undefined) {
+      const record = this.list().find((p) => p.id === id)
+      throw new ProfileError(`profile '${id}' has no result${record ? ` (it is ${record.status}${record.failure ? `: ${clip(record.failure, 300)}` : ''})` : ' (no readable profile-run.json either)'}`)
+    }
+    const r = validateWith(ProfileResultSchema, json)
+    if (!r.ok) throw new ProfileError(`${path} is not a profile Linea wrote:\n${clip(formatErrors(r.errors.slice(0, 10)), 1500)}`)
+    return r.value as unknown as ProfileResult
   }
 
-  /** Path of a report file of a profile, for the front door to serve or open. */
+  /** Path of a report file of a profile, for the front door to serve or open: a regular file inside profiles/<id>/ only. */
   reportFile(id: string, kind: 'html' | 'pdf'): string {
-    if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`'${id}' is not a profile id`)
-    const path = join(this.dir(id), `report.${kind}`)
-    if (!existsSync(path)) throw new Error(`profile '${id}' has no ${kind} report`)
+    if (kind !== 'html' && kind !== 'pdf') throw new ProfileError(`report kind '${clip(String(kind), 40)}' is not valid; valid: html, pdf`)
+    const path = this.file(id, `report.${kind}`)
+    let st: ReturnType<typeof statEntry>
+    try {
+      st = statEntry(path, fail)
+    } catch (err) {
+      throw new ProfileError(`the ${kind} report of profile '${id}': ${(err as Error).message}`)
+    }
+    if (st === 'missing') throw new ProfileError(`profile '${id}' has no ${kind} report`)
+    if (!st.isFile()) throw new ProfileError(`the ${kind} report of profile '${id}' (${path}) is a folder, not a file`)
     return path
   }
 
@@ -79,8 +180,8 @@ export class ProfileService {
     const full = { ...DEFAULT_PROFILE_SETTINGS, ...settings }
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
     let id = `${stamp}-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'profile'}`
-    for (let n = 2; existsSync(this.dir(id)); n++) id = `${id.replace(/-\d+$/, '')}-${n}`
-    mkdirSync(this.dir(id), { recursive: true })
+    for (let n = 2; statEntry(this.dir(id), fail) !== 'missing'; n++) id = `${id.replace(/-\d+$/, '')}-${n}`
+    makeDir(this.dir(id))
     const record: ProfileRecord = { id, name, status: 'running', createdMs: Date.now(), settings: full }
     this.write(record)
     void this.run(record, spec)
@@ -101,14 +202,13 @@ export class ProfileService {
     })
     try {
       const result = await engine.call('profile', { spec, settings: record.settings })
-      const dir = this.dir(record.id)
-      writeFileSync(join(dir, 'profile.json'), JSON.stringify(result, null, 1) + '\n')
+      writeFileAtomic(this.file(record.id, 'profile.json'), JSON.stringify(result, null, 1) + '\n')
       const html = buildReportHtml(result)
-      writeFileAtomic(join(dir, 'report.html'), html)
+      writeFileAtomic(this.file(record.id, 'report.html'), html)
       record.report = { html: 'report.html' }
       if (this.renderPdf) {
         try {
-          await this.renderPdf(html, join(dir, 'report.pdf'))
+          await this.renderPdf(html, this.file(record.id, 'report.pdf'))
           record.report.pdf = 'report.pdf'
         } catch (err) {
           record.report.pdfError = (err as Error).message
