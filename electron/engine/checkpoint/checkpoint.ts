@@ -8,8 +8,8 @@ import { formatErrors, validateWith } from '../../api/validate'
 import type { Model } from '../model/model'
 import type { AdamW } from '../train/optimizer'
 import type { FloatDType, HostArray } from '../tensor'
-import { readSafetensors, writeSafetensors, type NamedTensor, type TypedArray } from './safetensors'
-import { UserError } from '../../api/errors'
+import { readSafetensors, SafetensorsError, writeSafetensors, type NamedTensor, type TypedArray } from './safetensors'
+import { clip, UserError } from '../../api/errors'
 
 export const CHECKPOINT_FORMAT = 'linea.checkpoint/1'
 const MOMENT_PREFIX = { m: 'optimizer.exp_avg.', v: 'optimizer.exp_avg_sq.' } as const
@@ -66,11 +66,13 @@ export function readCheckpoint(path: string): CheckpointState {
   try {
     file = readSafetensors(path)
   } catch (err) {
-    throw new CheckpointError(path, (err as Error).message.replace(`${path}: `, ''))
+    // The file's problems (header, offsets, shapes) are the caller's; anything else is a bug of ours and stays one.
+    if (err instanceof SafetensorsError) throw new CheckpointError(path, err.message.replace(`${path}: `, ''))
+    throw err
   }
   const meta = file.metadata
   if (meta.format !== CHECKPOINT_FORMAT)
-    throw new CheckpointError(path, `metadata format is ${meta.format === undefined ? 'missing' : `'${meta.format}'`}; expected '${CHECKPOINT_FORMAT}' (not a Linea checkpoint?)`)
+    throw new CheckpointError(path, `metadata format is ${meta.format === undefined ? 'missing' : `'${clip(meta.format, 60)}'`}; expected '${CHECKPOINT_FORMAT}' (not a Linea checkpoint?)`)
   const parse = (key: string) => {
     try {
       return JSON.parse(meta[key] ?? '')
@@ -83,9 +85,9 @@ export function readCheckpoint(path: string): CheckpointState {
   const train = validateWith(TrainSpecSchema, parse('linea.train_spec'))
   if (!train.ok) throw new CheckpointError(path, `its TrainSpec is invalid:\n${formatErrors(train.errors)}`)
   const step = Number(meta['linea.step'])
-  if (!Number.isInteger(step) || step < 0) throw new CheckpointError(path, `metadata linea.step = '${meta['linea.step']}' is not a step number`)
+  if (!Number.isSafeInteger(step) || step < 0) throw new CheckpointError(path, `metadata linea.step = '${clip(String(meta['linea.step']), 40)}' is not a step number`)
   const dtype = meta['linea.dtype']
-  if (dtype !== 'f32' && dtype !== 'f64') throw new CheckpointError(path, `metadata linea.dtype = '${dtype}'; valid: f32, f64`)
+  if (dtype !== 'f32' && dtype !== 'f64') throw new CheckpointError(path, `metadata linea.dtype = '${clip(String(dtype), 40)}'; valid: f32, f64`)
   return { modelSpec: model.value, trainSpec: train.value, step, dtype, tensors: file.tensors }
 }
 

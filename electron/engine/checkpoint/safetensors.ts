@@ -4,9 +4,10 @@
 // Readable by PyTorch / Hugging Face tooling. Writes are atomic (temp file +
 // rename); reads check every offset, so a truncated or foreign file is a
 // clear error, never garbage.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { constants as bufferConstants } from 'node:buffer'
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { UserError } from '../../api/errors'
+import { clip, UserError } from '../../api/errors'
 
 export type SafetensorsDType = 'F32' | 'F64' | 'I32'
 export type TypedArray = Float32Array | Float64Array | Int32Array
@@ -75,44 +76,143 @@ export interface SafetensorsFile {
   metadata: Record<string, string>
 }
 
-export function readSafetensors(path: string): SafetensorsFile {
-  let buf: Buffer
+/** Keys that would reach an object's prototype when used as a property name. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+/** More dimensions than any tensor Linea writes (or reads) has. */
+const MAX_RANK = 16
+
+/** A header value for messages, never its content: "null", "an array", "a string". */
+function kind(v: unknown): string {
+  if (v === null) return 'null'
+  if (v === undefined) return 'missing'
+  if (Array.isArray(v)) return 'an array'
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+
+/** The whole file, if it is a regular file (a FIFO or a device is never opened) that fits in one Buffer. */
+function readWhole(path: string): Buffer {
+  let st
   try {
-    buf = readFileSync(path)
+    st = statSync(path)
   } catch (err) {
-    throw new SafetensorsError(path, `cannot be read: ${(err as Error).message}`)
+    throw new SafetensorsError(path, `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
-  if (buf.length < 8) throw new SafetensorsError(path, `is ${buf.length} bytes, too short for a safetensors file (truncated?)`)
-  const headerLength = Number(buf.readBigUInt64LE(0))
-  if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > buf.length)
-    throw new SafetensorsError(path, `declares a ${headerLength}-byte header but the file has ${buf.length} bytes (truncated or not safetensors)`)
-  let header: Record<string, unknown>
+  if (!st.isFile()) throw new SafetensorsError(path, `is not a regular file (a ${st.isDirectory() ? 'folder' : 'FIFO, socket or device'})`)
+  if (st.size > bufferConstants.MAX_LENGTH) throw new SafetensorsError(path, `is ${st.size} bytes, more than this process can hold at once (${bufferConstants.MAX_LENGTH})`)
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
+  } catch (err) {
+    throw new SafetensorsError(path, `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  try {
+    const now = fstatSync(fd)
+    if (!now.isFile()) throw new SafetensorsError(path, 'is not a regular file')
+    const buf = Buffer.allocUnsafe(now.size)
+    let got = 0
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got)
+      if (n === 0) break
+      got += n
+    }
+    return buf.subarray(0, got)
+  } catch (err) {
+    if (err instanceof SafetensorsError) throw err
+    throw new SafetensorsError(path, `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Reads and checks a whole file: the header length against the file, the
+ * header as an object of tensors and string metadata, each tensor's dtype,
+ * shape (whole numbers, a countable product that fits the data) and
+ * data_offsets (two whole numbers, in order, inside the data, the size the
+ * shape needs), and that no two tensors share bytes. Every problem is a
+ * SafetensorsError naming the tensor and the field.
+ */
+export function readSafetensors(path: string): SafetensorsFile {
+  const fail = (message: string) => new SafetensorsError(path, message)
+  const buf = readWhole(path)
+  if (buf.length < 8) throw fail(`is ${buf.length} bytes, too short for a safetensors file (truncated?)`)
+  const declared = buf.readBigUInt64LE(0)
+  if (declared > BigInt(MAX_HEADER_BYTES) || 8n + declared > BigInt(buf.length))
+    throw fail(`declares a ${declared}-byte header but the file has ${buf.length} bytes (truncated or not safetensors)`)
+  const headerLength = Number(declared)
+  let header: unknown
   try {
     header = JSON.parse(buf.subarray(8, 8 + headerLength).toString('utf8'))
   } catch {
-    throw new SafetensorsError(path, 'has a header that is not valid JSON (not a safetensors file?)')
+    throw fail('has a header that is not valid JSON (not a safetensors file?)')
   }
+  if (!isObject(header)) throw fail(`header is ${kind(header)}, not an object of tensors`)
   const dataStart = 8 + headerLength
   const dataLength = buf.length - dataStart
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>
-  const tensors: Record<string, NamedTensor> = {}
-  for (const [name, raw] of Object.entries(header)) {
+
+  const metadata: Record<string, string> = {}
+  if (Object.hasOwn(header, '__metadata__')) {
+    const raw = header.__metadata__
+    if (!isObject(raw)) throw fail(`__metadata__: ${kind(raw)}, not an object of strings`)
+    for (const [key, value] of Object.entries(raw)) {
+      if (PROTOTYPE_KEYS.has(key)) throw fail(`__metadata__ key '${key}' is not allowed`)
+      if (typeof value !== 'string') throw fail(`__metadata__.${clip(key, 80)}: ${kind(value)}, not a string`)
+      metadata[key] = value
+    }
+  }
+
+  const checked: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = []
+  for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue
-    const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] }
-    if (!info || !(info.dtype === 'F32' || info.dtype === 'F64' || info.dtype === 'I32'))
-      throw new SafetensorsError(path, `tensor ${name} has dtype ${String(info?.dtype)}; Linea reads F32, F64 and I32`)
-    const [begin, end] = info.data_offsets ?? [-1, -1]
-    const shape = info.shape ?? []
-    const n = shape.reduce((a, b) => a * b, 1)
-    const bytes = n * BYTES[info.dtype]
-    if (!(begin >= 0 && end - begin === bytes && end <= dataLength))
-      throw new SafetensorsError(path, `tensor ${name} [${shape.join(', ')}] ${info.dtype} needs bytes ${begin}..${end} of ${dataLength} (truncated?)`)
+    if (PROTOTYPE_KEYS.has(name)) throw fail(`tensor name '${name}' is not allowed`)
+    const t = `tensor '${clip(name, 120)}'`
+    if (!isObject(info)) throw fail(`${t}: ${kind(info)}, not an object with dtype, shape and data_offsets`)
+    const dtype = info.dtype
+    if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype))
+      throw fail(`${t} dtype: ${typeof dtype === 'string' ? `'${clip(dtype, 20)}' is not read by Linea` : dtype === undefined ? 'missing' : `${kind(dtype)} is not a dtype`}; valid: F32, F64, I32`)
+    const width = BYTES[dtype as SafetensorsDType]
+    const shape = info.shape
+    if (!Array.isArray(shape)) throw fail(`${t} shape: ${kind(shape)}, not an array of whole numbers`)
+    if (shape.length > MAX_RANK) throw fail(`${t} shape: ${shape.length} dimensions; at most ${MAX_RANK}`)
+    shape.forEach((d, i) => {
+      if (!isCount(d)) throw fail(`${t} shape[${i}]: ${typeof d === 'number' ? d : kind(d)} is not a whole number >= 0`)
+    })
+    const dims = shape as number[]
+    let count = 1
+    if (dims.includes(0)) count = 0
+    else
+      for (const d of dims) {
+        count *= d
+        if (count > Number.MAX_SAFE_INTEGER) throw fail(`${t} shape: [${dims.join(', ')}] holds more elements than Linea can count`)
+      }
+    const bytes = count * width
+    if (bytes > dataLength) throw fail(`${t} shape: [${dims.join(', ')}] ${dtype} is ${bytes} bytes; the file has ${dataLength} bytes of data (truncated?)`)
+    const offsets = info.data_offsets
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !isCount(offsets[0]) || !isCount(offsets[1]))
+      throw fail(`${t} data_offsets: expected two whole numbers [begin, end], found ${Array.isArray(offsets) ? `an array of ${offsets.length}` : kind(offsets)}`)
+    const [begin, end] = offsets as [number, number]
+    if (begin > end) throw fail(`${t} data_offsets: begin ${begin} is after end ${end}`)
+    if (end > dataLength) throw fail(`${t} data_offsets: bytes ${begin}..${end} are past the ${dataLength} bytes of data (truncated?)`)
+    if (end - begin !== bytes) throw fail(`${t}: [${dims.join(', ')}] ${dtype} is ${bytes} bytes, data_offsets ${begin}..${end} hold ${end - begin}`)
+    checked.push({ name, dtype: dtype as SafetensorsDType, shape: dims, begin, end })
+  }
+  const byStart = checked.filter((c) => c.end > c.begin).sort((a, b) => a.begin - b.begin || a.end - b.end)
+  for (let i = 1; i < byStart.length; i++) {
+    const [a, b] = [byStart[i - 1]!, byStart[i]!]
+    if (b.begin < a.end)
+      throw fail(`tensors '${clip(a.name, 120)}' (bytes ${a.begin}..${a.end}) and '${clip(b.name, 120)}' (bytes ${b.begin}..${b.end}) overlap`)
+  }
+
+  const tensors: Record<string, NamedTensor> = {}
+  for (const { name, dtype, shape, begin, end } of checked) {
     // Copy into an aligned array: the data region need not be aligned in the file buffer.
-    const bytesCopy = new Uint8Array(bytes)
+    const bytesCopy = new Uint8Array(end - begin)
     bytesCopy.set(buf.subarray(dataStart + begin, dataStart + end))
-    const data =
-      info.dtype === 'F32' ? new Float32Array(bytesCopy.buffer) : info.dtype === 'F64' ? new Float64Array(bytesCopy.buffer) : new Int32Array(bytesCopy.buffer)
-    tensors[name] = { dtype: info.dtype, shape, data }
+    const data = dtype === 'F32' ? new Float32Array(bytesCopy.buffer) : dtype === 'F64' ? new Float64Array(bytesCopy.buffer) : new Int32Array(bytesCopy.buffer)
+    tensors[name] = { dtype, shape, data }
   }
   return { tensors, metadata }
 }
