@@ -24,6 +24,8 @@ export interface NativeTensorSig {
   name: string
   shape: string
   optional: boolean
+  /** An index tensor (ids, labels, rows): i32 whatever the op's dtype. */
+  index: boolean
   doc: string
 }
 

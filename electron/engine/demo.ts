@@ -2,7 +2,7 @@
 // mixer forward on a backend, summarized as ‖o_t‖ over time.
 import type { DemoForwardParams, DemoForwardResult } from '../api/labapi'
 import type { Backend } from './backend'
-import { mixerForward } from './ops/mixer'
+import { mixerFwd } from './ops/generated'
 import { Rng } from './random'
 
 export async function demoForward(backend: Backend, p: DemoForwardParams): Promise<DemoForwardResult> {
@@ -12,7 +12,7 @@ export async function demoForward(backend: Backend, p: DemoForwardParams): Promi
   const k = backend.upload(rng.fillNormal(new Float32Array(T * H * dk)), [1, T, H, dk])
   const v = backend.upload(rng.fillNormal(new Float32Array(T * H * dv)), [1, T, H, dv])
   const started = performance.now()
-  const { o, sFinal } = mixerForward(backend, { q, k, v }, { form: 'recurrent' }, true)
+  const { o, s_final: sFinal } = mixerFwd(backend, { q, k, v }, { form: 'recurrent' }, ['s_final'])
   const out = await o.read()
   const state = await sFinal!.read()
   const elapsedMs = performance.now() - started

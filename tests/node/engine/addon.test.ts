@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { loadAddon } from '../../../electron/engine/addon'
 import { nativeBackend } from '../../../electron/engine/native-backend'
-import { mixerForward } from '../../../electron/engine/ops/mixer'
+import { mixerFwd } from '../../../electron/engine/ops/generated'
 import { Rng } from '../../../electron/engine/random'
 
 const addon = loadAddon()
@@ -62,14 +62,14 @@ describe('native addon', () => {
     const k = rng.fillNormal(new Float64Array(T * H * K))
     const v = rng.fillNormal(new Float64Array(T * H * V))
     const s0 = rng.fillNormal(new Float64Array(H * K * V))
-    const out = mixerForward(
+    const out = mixerFwd(
       cpu,
       { q: cpu.upload(q, [1, T, H, K]), k: cpu.upload(k, [1, T, H, K]), v: cpu.upload(v, [1, T, H, V]), s0: cpu.upload(s0, [1, H, K, V]) },
       { form: 'recurrent' },
-      true,
+      ['s_final'],
     )
     expect(out.o.shape).toEqual([1, T, H, V])
-    expect(out.sFinal!.shape).toEqual([1, H, K, V])
+    expect(out.s_final!.shape).toEqual([1, H, K, V])
     const o = await out.o.read()
     const ref = quadratic(q, k, v, s0, T, H, K, V)
     let err = 0
@@ -85,7 +85,7 @@ describe('native addon', () => {
     const cpu = nativeBackend('cpu')
     const q = cpu.zeros([2, 8, 4, 16], 'f32')
     const v = cpu.zeros([2, 9, 4, 16], 'f32')
-    expect(() => mixerForward(cpu, { q, k: q, v })).toThrow('mixer_fwd: v has shape [2, 9, 4, 16], expected [B=2, T=8, H=4, V] (T is 8 from q, got 9)')
+    expect(() => mixerFwd(cpu, { q, k: q, v })).toThrow('mixer_fwd: v has shape [2, 9, 4, 16], expected [B=2, T=8, H=4, V] (T is 8 from q, got 9)')
     expect(() => cpu.run('mixer_fwd', { q, k: q, v: q }, { form: 'parallel' })).toThrow("attribute form = 'parallel' is not valid; valid: recurrent, chunked")
     expect(() => new addon.Tensor('cpu', 'f16' as never, [2])).toThrow("dtype 'f16' is not supported; valid: f32, f64")
     expect(() => new addon.Tensor('gpu9', 'f32', [2])).toThrow("backend 'gpu9' is not available; available: cpu")
@@ -113,8 +113,8 @@ describe('native addon', () => {
       const rng = new Rng(3)
       const q = cpu.upload(rng.fillNormal(new Float32Array(2 * 5 * 3 * 7)), [2, 5, 3, 7])
       const v = cpu.upload(rng.fillNormal(new Float32Array(2 * 5 * 3 * 2)), [2, 5, 3, 2])
-      const out = mixerForward(cpu, { q, k: q, v }, {}, true)
-      for (const t of [out.o, out.sFinal!]) expect((await t.read()).every(Number.isFinite)).toBe(true)
+      const out = mixerFwd(cpu, { q, k: q, v }, {}, ['s_final'])
+      for (const t of [out.o, out.s_final!]) expect((await t.read()).every(Number.isFinite)).toBe(true)
     } finally {
       addon.setPoisonOutputs(false)
     }

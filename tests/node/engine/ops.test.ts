@@ -5,9 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { loadAddon } from '../../../electron/engine/addon'
 import type { Backend } from '../../../electron/engine/backend'
 import { nativeBackend } from '../../../electron/engine/native-backend'
-import { featureMapBackward, featureMapForward } from '../../../electron/engine/ops/feature-map'
-import { mixerBackward, mixerForward, type MixerGate } from '../../../electron/engine/ops/mixer'
-import { shortConvBackward, shortConvForward } from '../../../electron/engine/ops/short-conv'
+import { featureMapBwd, featureMapFwd, mixerBwd, mixerFwd, shortConvBwd, shortConvFwd, type MixerGate } from '../../../electron/engine/ops/generated'
 import { Rng } from '../../../electron/engine/random'
 import type { DType, Tensor } from '../../../electron/engine/tensor'
 
@@ -58,14 +56,14 @@ describe('mixer ops', () => {
             beta: delta ? random(cpu, [B, T, H], dtype, 5, (v) => 1 / (1 + Math.exp(-v))) : undefined,
             s0: random(cpu, [B, H, K, V], dtype, 6),
           }
-          const rec = mixerForward(cpu, x, { form: 'recurrent', gate, delta }, true)
-          const chk = mixerForward(cpu, x, { form: 'chunked', chunkSize: 16, gate, delta }, true)
+          const rec = mixerFwd(cpu, x, { form: 'recurrent', gate, delta }, ['s_final'])
+          const chk = mixerFwd(cpu, x, { form: 'chunked', chunk_size: 16, gate, delta }, ['s_final'])
           const tol = dtype === 'f32' ? 1e-4 : 1e-10
           expect(relErr(await chk.o.read(), await rec.o.read())).toBeLessThan(tol)
-          expect(relErr(await chk.sFinal!.read(), await rec.sFinal!.read())).toBeLessThan(tol)
-          const up = { do: random(cpu, [B, T, H, V], dtype, 7), dsFinal: random(cpu, [B, H, K, V], dtype, 8) }
-          const gr = mixerBackward(cpu, x, up, { form: 'recurrent', gate, delta })
-          const gc = mixerBackward(cpu, x, up, { form: 'chunked', chunkSize: 16, gate, delta })
+          expect(relErr(await chk.s_final!.read(), await rec.s_final!.read())).toBeLessThan(tol)
+          const up = { do: random(cpu, [B, T, H, V], dtype, 7), ds_final: random(cpu, [B, H, K, V], dtype, 8) }
+          const gr = mixerBwd(cpu, { ...x, ...up }, { form: 'recurrent', gate, delta }, ['ds0'])
+          const gc = mixerBwd(cpu, { ...x, ...up }, { form: 'chunked', chunk_size: 16, gate, delta }, ['ds0'])
           for (const [name, input] of [
             ['dq', x.q],
             ['dk', x.k],
@@ -94,10 +92,10 @@ describe('mixer ops', () => {
       g: random(cpu, [1, 20, 1], 'f64', 4, (v) => logSigmoid(v)),
       i: random(cpu, [1, 20, 1], 'f64', 5),
     }
-    const out = mixerForward(cpu, x, { gate: 'scalar', inputGate: 'exp', normalize: 'max1' }, true)
-    expect(out.zFinal!.shape).toEqual([1, 1, 4])
-    expect(out.mFinal!.shape).toEqual([1, 1])
-    const grads = mixerBackward(cpu, x, { do: random(cpu, [1, 20, 1, 3], 'f64', 6) }, { gate: 'scalar', inputGate: 'exp', normalize: 'max1' })
+    const out = mixerFwd(cpu, x, { gate: 'scalar', input_gate: 'exp', normalize: 'max1' }, ['s_final', 'z_final', 'm_final'])
+    expect(out.z_final!.shape).toEqual([1, 1, 4])
+    expect(out.m_final!.shape).toEqual([1, 1])
+    const grads = mixerBwd(cpu, { ...x, do: random(cpu, [1, 20, 1, 3], 'f64', 6) }, { gate: 'scalar', input_gate: 'exp', normalize: 'max1' })
     expect(grads.di!.shape).toEqual([1, 20, 1])
     expect((await grads.di!.read()).every(Number.isFinite)).toBe(true)
   })
@@ -107,7 +105,7 @@ describe('feature map ops', () => {
   for (const dtype of ['f32', 'f64'] as const)
     it(`${dtype}: silu_l2norm rows have unit norm; taylor2 has 1 + D + D² features`, async () => {
       const x = random(cpu, [2, 5, 3, 6], dtype, 9)
-      const y = featureMapForward(cpu, x, { kind: 'silu_l2norm' })
+      const y = featureMapFwd(cpu, { x }, { kind: 'silu_l2norm' }).y
       expect(y.shape).toEqual([2, 5, 3, 6])
       const data = await y.read()
       for (let r = 0; r < 30; r++) {
@@ -115,11 +113,11 @@ describe('feature map ops', () => {
         for (let d = 0; d < 6; d++) n += data[r * 6 + d]! ** 2
         expect(Math.sqrt(n)).toBeCloseTo(1, 5)
       }
-      const t = featureMapForward(cpu, x, { kind: 'taylor2' })
+      const t = featureMapFwd(cpu, { x }, { kind: 'taylor2' }).y
       expect(t.shape).toEqual([2, 5, 3, 1 + 6 + 36])
-      const dx = featureMapBackward(cpu, x, random(cpu, [2, 5, 3, 43], dtype, 10), { kind: 'taylor2' })
+      const dx = featureMapBwd(cpu, { x, dy: random(cpu, [2, 5, 3, 43], dtype, 10) }, { kind: 'taylor2' }).dx
       expect(dx.shape).toEqual([2, 5, 3, 6])
-      expect(() => featureMapBackward(cpu, x, random(cpu, [2, 5, 3, 6], dtype, 10), { kind: 'taylor2' })).toThrow(/expected E=43/)
+      expect(() => featureMapBwd(cpu, { x, dy: random(cpu, [2, 5, 3, 6], dtype, 10) }, { kind: 'taylor2' })).toThrow(/expected E=43/)
     })
 })
 
@@ -129,7 +127,7 @@ describe('short convolution ops', () => {
     const x = random(cpu, [B, T, C], 'f64', 11)
     const w = random(cpu, [C, W], 'f64', 12)
     const bias = random(cpu, [C], 'f64', 13)
-    const y = await shortConvForward(cpu, { x, weight: w, bias }).read()
+    const y = await shortConvFwd(cpu, { x, weight: w, bias }).y.read()
     const [xs, ws, bs] = [await x.read(), await w.read(), await bias.read()]
     for (let t = 0; t < T; t++)
       for (let c = 0; c < C; c++) {
@@ -141,7 +139,7 @@ describe('short convolution ops', () => {
         expect(y[t * C + c]).toBeCloseTo(ref, 12)
       }
     const dy = random(cpu, [B, T, C], 'f64', 14)
-    expect(shortConvBackward(cpu, { x, weight: w, bias }, dy, 'silu').dbias!.shape).toEqual([C])
-    expect(shortConvBackward(cpu, { x, weight: w }, dy, 'silu').dbias).toBeUndefined()
+    expect(shortConvBwd(cpu, { x, weight: w, bias, dy }, { activation: 'silu' }).dbias!.shape).toEqual([C])
+    expect(shortConvBwd(cpu, { x, weight: w, dy }, { activation: 'silu' }).dbias).toBeUndefined()
   })
 })
