@@ -1,16 +1,25 @@
 // The autograd context of one forward (and backward) pass: the backend, a
-// tape of backward closures, the gradients found so far, and a scope that
-// owns every intermediate tensor so a step frees them all at once.
+// tape of backward steps, the gradients found so far, and a scope that owns
+// every intermediate tensor so a step frees them all at once.
 //
-// Ops record their backward as a closure over their inputs and outputs; the
-// backward pass runs the closures in reverse and accumulates input gradients.
-import type { Backend } from '../backend'
+// `op` runs an op of the native table and records its backward as the
+// gradient table (gradients.ts) declares it; the backward pass runs the
+// tape in reverse and accumulates input gradients. `view` is the one
+// differentiable call that is not an op: a reshape of the same memory.
+import type { AttrValue, Backend } from '../backend'
+import { withDefaults, type OpAttrs, type OpInputs, type OpName, type OpOutputs } from '../ops/generated'
 import { inPhase, inScope, scope } from '../profile/scope'
 import type { FloatDType, Tensor } from '../tensor'
+import { gradients, notDifferentiable, type GradientRule } from './gradients'
 
 type BackwardFn = () => void
 
 export class GradientError extends Error {}
+
+export interface OpOptions {
+  /** For a loss (an op whose gradient entry has a seed): d(loss)/d(Σ output), e.g. 1 / rows for a mean. */
+  seed?: number
+}
 
 export class Ctx {
   private readonly tape: BackwardFn[] = []
@@ -26,6 +35,35 @@ export class Ctx {
     readonly recording: boolean,
   ) {}
 
+  /**
+   * Runs `name` and, when recording, its backward later: the outputs are
+   * owned by this pass. Throws a GradientError for an op without a gradient
+   * entry in a recording pass.
+   */
+  op<N extends OpName>(name: N, inputs: OpInputs<N>, attrs: OpAttrs<N> = {}, options: OpOptions = {}): OpOutputs<N> {
+    const rule = gradients.get(name)
+    if (this.recording && !rule) {
+      const why = notDifferentiable[name]
+      throw new GradientError(`${name} has no gradient${why ? ` (${why})` : ''}; run it outside a recording pass`)
+    }
+    const given = inputs as Record<string, Tensor | undefined>
+    if (rule?.passThrough && matches(withDefaults(name, attrs), rule.passThrough.when))
+      return { [rule.passThrough.output]: given[rule.passThrough.input] } as OpOutputs<N>
+    const out = this.run(name, given, attrs)
+    if (rule) this.recordBackward(rule, given, attrs, out, options)
+    return out as OpOutputs<N>
+  }
+
+  /** A view with another shape of the same size; its gradient is the gradient's view. */
+  view(x: Tensor, shape: readonly number[]): Tensor {
+    const y = this.own(x.view(shape))
+    this.record(() => {
+      const dy = this.grad(y)
+      if (dy) this.accumulate(x, this.own(dy.view(x.shape)))
+    })
+    return y
+  }
+
   /** Registers a tensor created in this pass; it is freed by dispose(). */
   own<T extends Tensor | undefined>(t: T): T {
     if (t) this.owned.add(t)
@@ -37,7 +75,7 @@ export class Ctx {
     for (const t of tensors) this.kept.add(t)
   }
 
-  /** Records a backward closure; it runs in the scope the forward op ran in. */
+  /** Records a backward step; it runs in the scope the forward op ran in. */
   record(fn: BackwardFn): void {
     if (!this.recording) return
     const where = scope()
@@ -79,4 +117,46 @@ export class Ctx {
     this.grads.clear()
     this.tape.length = 0
   }
+
+  private run(op: OpName, inputs: Record<string, Tensor | undefined>, attrs: Record<string, AttrValue | undefined>, want: string[] = []) {
+    const out = this.backend.run(op, inputs, attrs, want)
+    for (const t of Object.values(out)) this.own(t)
+    return out
+  }
+
+  /**
+   * The backward step of one call, wired as its gradient entry says: saved
+   * inputs and outputs plus the upstream gradients in, each gradient out
+   * accumulated into the input it belongs to.
+   */
+  private recordBackward(rule: GradientRule, inputs: Record<string, Tensor | undefined>, attrs: object, out: Record<string, Tensor>, options: OpOptions): void {
+    if (!this.recording) return
+    let backwardAttrs = (rule.attrs ? rule.attrs(attrs as Record<string, unknown>) : attrs) as Record<string, AttrValue | undefined>
+    if (rule.seedAttr) {
+      if (options.seed === undefined) throw new GradientError(`${rule.forward} is a loss: give its seed (d loss / d Σ output) in a recording pass`)
+      backwardAttrs = { ...backwardAttrs, [rule.seedAttr]: options.seed }
+    }
+    this.record(() => {
+      const upstream = Object.entries(rule.upstream).map(([output, arg]) => [arg, this.grad(out[output]!)] as const)
+      // Nothing flowed into the first output: this call did not reach the loss.
+      if (upstream.length && !upstream[0]![1]) return
+      const args: Record<string, Tensor | undefined> = {}
+      for (const name of rule.save) args[name] = inputs[name]
+      for (const [output, arg] of Object.entries(rule.saveOutputs)) args[arg] = out[output]
+      for (const [arg, g] of upstream) args[arg] = g
+      // Optional gradients are asked for when their input was given.
+      const want = Object.entries(rule.grads)
+        .filter(([, input]) => inputs[input])
+        .map(([grad]) => grad)
+      const g = this.run(rule.backward, args, backwardAttrs, want)
+      for (const [grad, input] of Object.entries(rule.grads)) {
+        const x = inputs[input]
+        if (x) this.accumulate(x, g[grad])
+      }
+    })
+  }
+}
+
+function matches(attrs: Record<string, unknown>, when: Readonly<Record<string, unknown>>): boolean {
+  return Object.entries(when).every(([name, value]) => attrs[name] === value)
 }

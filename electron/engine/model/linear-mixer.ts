@@ -5,7 +5,7 @@
 // x: (B, T, d_model) -> (B, T, d_model); inside, heads are (B, T, H, dk|dv).
 import type { LinearLayer } from '../../api/model-spec'
 import type { Ctx } from '../autograd/context'
-import { binary, featureMap, linear, mixer, norm, reshape, shortConv, swiglu, unary, type FeatureMapKind } from '../autograd/functions'
+import { opDefaults, type FeatureMapKind, type MixerFwdAttrs, type UnaryKind } from '../ops/generated'
 import type { Tensor } from '../tensor'
 import { init, type ParamStore } from './params'
 import type { LinearMixerTap } from './taps'
@@ -87,55 +87,59 @@ export class LinearMixerLayer {
     const { spec, p } = this
     const [B, T] = x.shape as [number, number, number]
     const H = spec.heads
-    const heads = (t: Tensor, d: number) => reshape(ctx, t, [B, T, H, d])
-    const conv = (t: Tensor, name: string) => (spec.short_conv > 0 ? shortConv(ctx, t, p[name]!, undefined, 'silu') : t)
+    const heads = (t: Tensor, d: number) => ctx.view(t, [B, T, H, d])
+    // Weights are (out, in), as PyTorch stores them.
+    const proj = (input: Tensor, w: Tensor, bias?: Tensor) => ctx.op('linear_fwd', { x: input, w, bias }, { trans_w: true }).y
+    const conv = (t: Tensor, name: string) => (spec.short_conv > 0 ? ctx.op('short_conv_fwd', { x: t, weight: p[name]! }, { activation: 'silu' }).y : t)
+    const unary = (t: Tensor, kind: UnaryKind, alpha?: number) => ctx.op('unary_fwd', { x: t }, { kind, alpha }).y
+    const featureMap = (t: Tensor) => ctx.op('feature_map_fwd', { x: t }, { kind: this.featureKind }).y
 
-    const q = conv(linear(ctx, x, p.q_proj!, undefined, true), 'q_conv')
-    const k = conv(linear(ctx, x, p.k_proj!, undefined, true), 'k_conv')
-    const v = conv(linear(ctx, x, p.v_proj!, undefined, true), 'v_conv')
-    const q4 = featureMap(ctx, heads(q, this.dk), this.featureKind)
-    const k4 = featureMap(ctx, heads(k, this.dk), this.featureKind)
+    const q = conv(proj(x, p.q_proj!), 'q_conv')
+    const k = conv(proj(x, p.k_proj!), 'k_conv')
+    const v = conv(proj(x, p.v_proj!), 'v_conv')
+    const q4 = featureMap(heads(q, this.dk))
+    const k4 = featureMap(heads(k, this.dk))
     const v4 = heads(v, this.dv)
 
     // Gates, all (B, T, H) except the vector gate (B, T, H, dk) and the fixed one (H).
     let g: Tensor | undefined
     let i: Tensor | undefined
     let dtPre: Tensor | undefined
-    if (p.dt_proj) dtPre = binary(ctx, linear(ctx, x, p.dt_proj, undefined, true), p.dt_bias!, 'add', true)
+    if (p.dt_proj) dtPre = ctx.op('binary_fwd', { a: proj(x, p.dt_proj), b: p.dt_bias! }, { kind: 'add', broadcast: true }).y
     if (spec.forget_gate === 'fixed') g = p.log_decay
     if (spec.forget_gate === 'scalar') {
       // Mamba2: g = −exp(A_log) · softplus(x W + dt_bias)
-      const dt = unary(ctx, dtPre!, 'softplus')
-      g = binary(ctx, dt, unary(ctx, p.A_log!, 'neg_exp'), 'mul', true)
+      const dt = unary(dtPre!, 'softplus')
+      g = ctx.op('binary_fwd', { a: dt, b: unary(p.A_log!, 'neg_exp') }, { kind: 'mul', broadcast: true }).y
     }
     if (spec.forget_gate === 'vector') {
       // GLA: g = logsigmoid(x W1 W2 + b) / 16
-      const low = linear(ctx, x, p.gk_proj_down!, undefined, true)
-      const logits = linear(ctx, low, p.gk_proj_up!, p.gk_bias, true)
-      g = heads(unary(ctx, logits, 'logsigmoid', 1 / GLA_GATE_NORMALIZER), this.dk)
+      const low = proj(x, p.gk_proj_down!)
+      const logits = proj(low, p.gk_proj_up!, p.gk_bias)
+      g = heads(unary(logits, 'logsigmoid', 1 / GLA_GATE_NORMALIZER), this.dk)
     }
     if (spec.input_gate === 'softplus') i = dtPre
-    if (spec.input_gate === 'sigmoid' || spec.input_gate === 'exp') i = linear(ctx, x, p.i_proj!, p.i_bias, true)
+    if (spec.input_gate === 'sigmoid' || spec.input_gate === 'exp') i = proj(x, p.i_proj!, p.i_bias)
     let beta: Tensor | undefined
-    if (spec.delta_rule !== 'off') beta = unary(ctx, linear(ctx, x, p.b_proj!, undefined, true), 'sigmoid', spec.delta_rule === 'negative_eigen' ? 2 : 1)
+    if (spec.delta_rule !== 'off') beta = unary(proj(x, p.b_proj!), 'sigmoid', spec.delta_rule === 'negative_eigen' ? 2 : 1)
 
-    // Taylor features already carry 1/sqrt(dk); other maps use dk^-1/2 of the raw head dim.
-    const scale = spec.qk_scale ?? (this.featureKind === 'taylor2' ? 1 : 1 / Math.sqrt(this.dk))
-    const attrs = {
+    // Taylor features already carry 1/sqrt(dk); other maps keep the head dim,
+    // so the op's default scale (0: K^-1/2) is dk^-1/2.
+    const attrs: Required<MixerFwdAttrs> = {
+      ...opDefaults.mixer_fwd,
       form: 'chunked',
-      chunk_size: 64,
       gate: spec.forget_gate,
       input_gate: spec.input_gate,
       delta: spec.delta_rule !== 'off',
       normalize: spec.denominator,
-      scale,
-    } as const
-    let o = mixer(ctx, { q: q4, k: k4, v: v4, g, i, beta, attrs })
+      scale: spec.qk_scale ?? (this.featureKind === 'taylor2' ? 1 : opDefaults.mixer_fwd.scale),
+    }
+    let o = ctx.op('mixer_fwd', { q: q4, k: k4, v: v4, g, i, beta }, attrs).o
     this.tap?.({ kind: 'linear', q: q4, k: k4, v: v4, g, i, beta, o, attrs })
-    if (spec.output_norm !== 'none') o = norm(ctx, o, p.o_norm, spec.output_norm === 'rmsnorm' ? 'rms' : 'layer')
-    o = reshape(ctx, o, [B, T, H * this.dv])
-    if (p.D) o = binary(ctx, o, binary(ctx, v, p.D, 'mul', true), 'add')
-    if (p.g_proj) o = swiglu(ctx, linear(ctx, x, p.g_proj, undefined, true), o)
-    return linear(ctx, o, p.o_proj!, undefined, true)
+    if (spec.output_norm !== 'none') o = ctx.op('norm_fwd', { x: o, weight: p.o_norm }, { kind: spec.output_norm === 'rmsnorm' ? 'rms' : 'layer' }).y
+    o = ctx.view(o, [B, T, H * this.dv])
+    if (p.D) o = ctx.op('binary_fwd', { a: o, b: ctx.op('binary_fwd', { a: v, b: p.D }, { kind: 'mul', broadcast: true }).y }, { kind: 'add' }).y
+    if (p.g_proj) o = ctx.op('swiglu_fwd', { gate: proj(x, p.g_proj), up: o }).y
+    return proj(o, p.o_proj!)
   }
 }

@@ -1,6 +1,5 @@
 // The SwiGLU MLP of transformer blocks: down(silu(x W_gate) ⊙ x W_up).
 import type { Ctx } from '../autograd/context'
-import { linear, swiglu } from '../autograd/functions'
 import type { Tensor } from '../tensor'
 import { init, type ParamStore } from './params'
 
@@ -16,7 +15,9 @@ export class SwiGluMlp {
   }
 
   forward(ctx: Ctx, x: Tensor): Tensor {
-    const h = swiglu(ctx, linear(ctx, x, this.gate, undefined, true), linear(ctx, x, this.up, undefined, true))
-    return linear(ctx, h, this.down, undefined, true)
+    // Weights are (out, in), as PyTorch stores them.
+    const proj = (input: Tensor, w: Tensor) => ctx.op('linear_fwd', { x: input, w }, { trans_w: true }).y
+    const h = ctx.op('swiglu_fwd', { gate: proj(x, this.gate), up: proj(x, this.up) }).y
+    return proj(h, this.down)
   }
 }

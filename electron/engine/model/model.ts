@@ -5,7 +5,6 @@
 // ids (B, T) i32 -> hidden (B, T, d) -> rows at labelled positions (M, d) -> logits (M, vocab)
 import { headDims, type ModelSpec } from '../../api/model-spec'
 import type { Ctx } from '../autograd/context'
-import { binary, crossEntropyLoss, embedding, gatherRows, linear, norm, reshape, type CrossEntropy } from '../autograd/functions'
 import type { Backend } from '../backend'
 import { Rng } from '../random'
 import type { FloatDType, Tensor } from '../tensor'
@@ -20,6 +19,14 @@ interface Block {
   mixer: LinearMixerLayer | SoftmaxAttentionLayer
   norm2?: Tensor
   mlp?: SwiGluMlp
+}
+
+/** The loss of a batch, per labelled row. */
+export interface CrossEntropy {
+  /** −log p(label) per row (0 on ignored rows). */
+  nll: Tensor
+  /** 1 where the argmax is the label. */
+  correct: Tensor
 }
 
 /** Token ids and labels of a batch on the backend, labels gathered at labelled rows. */
@@ -73,27 +80,36 @@ export class Model {
 
   /** Hidden states after every block, for inspection; the last is after the final norm. */
   hidden(ctx: Ctx, ids: Tensor, onBlock?: (index: number, h: Tensor) => void): Tensor {
-    let h = inScope('embedding', () => embedding(ctx, ids, this.embed))
+    const rmsNorm = (x: Tensor, weight: Tensor | undefined) => ctx.op('norm_fwd', { x, weight }, { kind: 'rms' }).y
+    const add = (a: Tensor, b: Tensor) => ctx.op('binary_fwd', { a, b }, { kind: 'add' }).y
+    let h = inScope('embedding', () => ctx.op('embedding_fwd', { ids, table: this.embed }).y)
     this.blocks.forEach((b, i) => {
       const kind = b.mixer instanceof LinearMixerLayer ? 'mixer' : 'attention'
-      h = inScope(`layers.${i}.${kind}`, () => binary(ctx, h, b.mixer.forward(ctx, norm(ctx, h, b.norm1, 'rms')), 'add'))
-      if (b.mlp) h = inScope(`layers.${i}.mlp`, () => binary(ctx, h, b.mlp!.forward(ctx, norm(ctx, h, b.norm2, 'rms')), 'add'))
+      h = inScope(`layers.${i}.${kind}`, () => add(h, b.mixer.forward(ctx, rmsNorm(h, b.norm1))))
+      if (b.mlp) h = inScope(`layers.${i}.mlp`, () => add(h, b.mlp!.forward(ctx, rmsNorm(h, b.norm2))))
       onBlock?.(i, h)
     })
-    return inScope('head', () => norm(ctx, h, this.finalNorm, 'rms'))
+    return inScope('head', () => rmsNorm(h, this.finalNorm))
   }
 
   /** Logits (M, vocab) at the batch's labelled rows. */
   logits(ctx: Ctx, batch: DeviceBatch, onBlock?: (index: number, h: Tensor) => void): Tensor {
     const h = this.hidden(ctx, batch.ids, onBlock)
     const [B, T, d] = h.shape as [number, number, number]
-    return inScope('head', () => linear(ctx, gatherRows(ctx, reshape(ctx, h, [B * T, d]), batch.rows), this.head, undefined, true))
+    return inScope('head', () => {
+      const rows = ctx.op('gather_rows', { x: ctx.view(h, [B * T, d]), idx: batch.rows }).y
+      return ctx.op('linear_fwd', { x: rows, w: this.head }, { trans_w: true }).y
+    })
   }
 
-  /** Mean cross-entropy over labelled rows; records its backward when ctx records. */
+  /**
+   * Mean cross-entropy over labelled rows: the loss is Σ nll / rows, so its
+   * backward is seeded with 1 / rows. Records its backward when ctx records.
+   */
   loss(ctx: Ctx, batch: DeviceBatch, onBlock?: (index: number, h: Tensor) => void): CrossEntropy & { logits: Tensor } {
     const logits = this.logits(ctx, batch, onBlock)
-    return { ...inScope('loss', () => crossEntropyLoss(ctx, logits, batch.labels, 1 / Math.max(1, batch.count))), logits }
+    const out = inScope('loss', () => ctx.op('cross_entropy_fwd', { logits, labels: batch.labels }, {}, { seed: 1 / Math.max(1, batch.count) }))
+    return { nll: out.nll, correct: out.correct, logits }
   }
 
   /** The mixer of each layer, in order (the inspector sets their taps). */

@@ -3,7 +3,6 @@
 // x: (B, T, d_model) -> (B, T, d_model).
 import type { SoftmaxLayer } from '../../api/model-spec'
 import type { Ctx } from '../autograd/context'
-import { linear, reshape, rotary, softmaxAttention } from '../autograd/functions'
 import type { Tensor } from '../tensor'
 import { init, type ParamStore } from './params'
 import type { SoftmaxTap } from './taps'
@@ -28,17 +27,19 @@ export class SoftmaxAttentionLayer {
 
   forward(ctx: Ctx, x: Tensor): Tensor {
     const [B, T] = x.shape as [number, number, number]
-    const heads = (t: Tensor) => reshape(ctx, t, [B, T, this.spec.heads, this.headDim])
-    let q = heads(linear(ctx, x, this.p.q_proj!, undefined, true))
-    let k = heads(linear(ctx, x, this.p.k_proj!, undefined, true))
-    const v = heads(linear(ctx, x, this.p.v_proj!, undefined, true))
+    const heads = (t: Tensor) => ctx.view(t, [B, T, this.spec.heads, this.headDim])
+    // Weights are (out, in), as PyTorch stores them.
+    const proj = (input: Tensor, w: Tensor) => ctx.op('linear_fwd', { x: input, w }, { trans_w: true }).y
+    let q = heads(proj(x, this.p.q_proj!))
+    let k = heads(proj(x, this.p.k_proj!))
+    const v = heads(proj(x, this.p.v_proj!))
     if (this.spec.rotary) {
-      q = rotary(ctx, q)
-      k = rotary(ctx, k)
+      q = ctx.op('rotary_fwd', { x: q }).y
+      k = ctx.op('rotary_fwd', { x: k }).y
     }
     const window = this.spec.window ?? 0
-    const o = softmaxAttention(ctx, q, k, v, window)
+    const o = ctx.op('softmax_attn_fwd', { q, k, v }, { window }).o
     this.tap?.({ kind: 'softmax', q, k, v, o, window })
-    return linear(ctx, reshape(ctx, o, [B, T, this.spec.heads * this.headDim]), this.p.o_proj!, undefined, true)
+    return proj(ctx.view(o, [B, T, this.spec.heads * this.headDim]), this.p.o_proj!)
   }
 }

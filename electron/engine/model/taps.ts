@@ -2,7 +2,7 @@
 // op saw them and its output, before any output norm or gate.
 //   linear:  q, k (B, T, H, dk)  v, o (B, T, H, dv)  g (H) | (B, T, H) | (B, T, H, dk)  i, beta (B, T, H)
 //   softmax: q, k (B, T, H, D) after rotary  v, o (B, T, H, D)
-import type { AttrValue } from '../backend'
+import type { MixerFwdAttrs } from '../ops/generated'
 import type { Tensor } from '../tensor'
 
 export interface LinearMixerTap {
@@ -14,8 +14,8 @@ export interface LinearMixerTap {
   i?: Tensor
   beta?: Tensor
   o: Tensor
-  /** The mixer_fwd attributes the layer used. */
-  attrs: Readonly<Record<string, AttrValue>>
+  /** The mixer_fwd attributes the layer used, every one of them. */
+  attrs: Readonly<Required<MixerFwdAttrs>>
 }
 
 export interface SoftmaxTap {
