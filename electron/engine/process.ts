@@ -36,6 +36,7 @@ async function train(params: TrainParams) {
       onStep: (p) => emit('train.step', p),
       onEval: (e) => emit('train.eval', e),
       onCheckpoint: (path, step) => emit('train.checkpoint', { path, step }),
+      onResume: (step) => emit('train.resumed', { step }),
       shouldStop: () => cancelRequested,
     },
   })

@@ -22,6 +22,8 @@ export interface TrainEvents {
   'train.step': StepProgress
   'train.eval': EvalProgress
   'train.checkpoint': { path: string; step: number }
+  /** A resume loaded its checkpoint: steps after `step` come again (anything logged past it is stale). */
+  'train.resumed': { step: number }
   'profile.progress': { message: string; fraction: number }
   'inspect.progress': { message: string; fraction: number }
 }

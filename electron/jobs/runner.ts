@@ -9,12 +9,19 @@
 // directory) would end the whole server. Every write of a run goes through
 // one guard; the first failure fails that run (naming the file and the
 // errno), stops its engine process, and the queue goes on.
+import { statSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { UserError } from '../api/errors'
+import { ModelSpecSchema } from '../api/model-spec'
 import type { MetricsLine, RunRecord } from '../api/runs'
+import { TrainSpecSchema } from '../api/train-spec'
+import { formatErrors, validateWith } from '../api/validate'
 import type { TrainEvents } from '../engine/protocol'
 import type { LabEventBus } from '../services/events'
+import { resolveInside } from '../workspace/paths'
 import type { Workspace } from '../workspace/workspace'
 import { EngineCallError, EngineExitedError, EngineProcess, type EngineLauncher } from './engine-process'
+import { dropMetricsAfter } from './metrics-rewind'
 
 /** Run records are rewritten at most this often while training (metrics lines go out at once). */
 const RECORD_INTERVAL_MS = 1000
@@ -38,6 +45,63 @@ interface CurrentJob {
   escalation?: NodeJS.Timeout
 }
 
+/** How a run ended, for its record and its last status line. */
+interface Outcome {
+  status: RunRecord['status']
+  steps?: number
+  checkpoint?: string
+  failure?: string
+  /** Kept from before (a resume that failed to start); else now. */
+  endedMs?: number
+}
+
+/** What a resumed run's record said before the resume: a resume that fails before its first step leaves it so (with why). */
+interface Before {
+  status: RunRecord['status']
+  endedMs?: number
+}
+
+/** A run that cannot be started or resumed as asked: the caller's to fix (answered bad_request). */
+export class RunError extends UserError {}
+
+/**
+ * What the engine is given for a run, checked here rather than trusted from
+ * run.json (a file anyone can edit): both specs against their schemas, and
+ * for a resume the checkpoint as a regular file inside the run folder (no
+ * '..', no absolute path, no link leading out). Throws a RunError naming the
+ * file and what is wrong.
+ */
+export function checkRunInputs(
+  runDir: string,
+  run: RunRecord,
+  resume: boolean,
+): { modelSpec: RunRecord['modelSpec']; trainSpec: RunRecord['trainSpec']; resumeFrom?: string } {
+  const file = join(runDir, 'run.json')
+  const model = validateWith(ModelSpecSchema, run.modelSpec)
+  if (!model.ok) throw new RunError(`${file}: its modelSpec is not valid:\n${formatErrors(model.errors.slice(0, 10))}`)
+  const train = validateWith(TrainSpecSchema, run.trainSpec)
+  if (!train.ok) throw new RunError(`${file}: its trainSpec is not valid:\n${formatErrors(train.errors.slice(0, 10))}`)
+  if (!resume) return { modelSpec: model.value, trainSpec: train.value }
+  if (typeof run.checkpoint !== 'string' || !run.checkpoint)
+    throw new RunError(`run ${run.id} has no checkpoint to resume from; start it again instead`)
+  let resumeFrom: string
+  try {
+    resumeFrom = resolveInside(runDir, run.checkpoint)
+  } catch (err) {
+    throw new RunError(`run ${run.id} cannot resume: ${file} names checkpoint ${(err as Error).message}`)
+  }
+  let isFile: boolean
+  try {
+    isFile = statSync(resumeFrom).isFile()
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new RunError(`run ${run.id} cannot resume: its checkpoint ${resumeFrom} is gone; start the run again`)
+    throw new RunError(`run ${run.id} cannot resume: its checkpoint ${resumeFrom} cannot be read (${code ?? (err as Error).message})`)
+  }
+  if (!isFile) throw new RunError(`run ${run.id} cannot resume: its checkpoint ${resumeFrom} is not a regular file`)
+  return { modelSpec: model.value, trainSpec: train.value, resumeFrom }
+}
+
 /** A file that could not be written or read, and why (shown in WorkspaceInfo-like problem lists). */
 export interface RunnerProblem {
   file: string
@@ -46,14 +110,16 @@ export interface RunnerProblem {
 
 /** "cannot write <file>: EISDIR (illegal operation on a directory, open '<file>')" from an fs error. */
 export function describeFsError(verb: string, err: unknown, fallbackFile: string): { file: string; message: string } {
-  const e = err as NodeJS.ErrnoException
-  const file = typeof e?.path === 'string' ? e.path : fallbackFile
+  // Node's fs errors carry `path`; the workspace's own errors (WorkspaceError) carry `file`.
+  const e = err as NodeJS.ErrnoException & { file?: unknown }
+  const file = typeof e?.path === 'string' ? e.path : typeof e?.file === 'string' ? e.file : fallbackFile
   const message = err instanceof Error ? err.message : String(err)
   return { file, message: `cannot ${verb} ${file}: ${e?.code ? `${e.code} (${message})` : message}` }
 }
 
 export class JobRunner {
-  private readonly queue: { id: string; resume: boolean }[] = []
+  /** `before`: a resumed run's record before the resume, restored if the resume fails before its first step. */
+  private readonly queue: { id: string; resume: boolean; before?: Before }[] = []
   private current: CurrentJob | undefined
   private draining: Promise<void> | undefined
   private stopped = false
@@ -124,11 +190,11 @@ export class JobRunner {
   }
 
   /** Queues a run (status queued); runs start in order. */
-  enqueue(id: string, resume = false): void {
+  enqueue(id: string, resume = false, before?: Before): void {
     if (this.current?.id === id || this.queue.some((q) => q.id === id)) return
     // The record first: a write that fails (answered to the caller) queues nothing.
     const run = this.workspace.updateRun(id, { status: 'queued', failure: undefined })
-    this.queue.push({ id, resume })
+    this.queue.push({ id, resume, before })
     this.publish(run)
     this.kick()
   }
@@ -168,12 +234,20 @@ export class JobRunner {
     return this.workspace.readRun(id)
   }
 
-  /** Continues a stopped run from its last checkpoint. */
+  /**
+   * Continues a stopped run (cancelled, failed, early stopped) from its last
+   * checkpoint. Checked up front, so a resume that cannot start is an error
+   * answered to the caller and the record stays as it was: a completed run
+   * has nothing to resume (it would only look as if it had failed), the
+   * checkpoint must be a file in the run folder, the specs must be valid.
+   */
   resume(id: string): RunRecord {
     const run = this.workspace.readRun(id)
-    if (!run.checkpoint) throw new Error(`run ${id} has no checkpoint to resume from; start it again instead`)
-    if (run.status === 'running' || run.status === 'queued') throw new Error(`run ${id} is ${run.status}`)
-    this.enqueue(id, true)
+    if (run.status === 'running' || run.status === 'queued') throw new RunError(`run ${id} is ${run.status}; cancel it first, or wait`)
+    if (run.status === 'completed')
+      throw new RunError(`run ${id} completed all ${run.steps} steps; there is nothing to resume (start a new run to train longer)`)
+    checkRunInputs(this.workspace.runDir(id), run, true)
+    this.enqueue(id, true, { status: run.status, endedMs: run.endedMs })
     return this.workspace.readRun(id)
   }
 
@@ -195,7 +269,7 @@ export class JobRunner {
       while (this.queue.length && !this.stopped) {
         const next = this.queue.shift()!
         try {
-          await this.runOne(next.id, next.resume)
+          await this.runOne(next.id, next.resume, next.before)
         } catch (err) {
           // runOne handles its run's failures; this is a bug or an unreadable record: report, go on.
           this.report({ file: this.workspace.runDir(next.id), message: `run ${next.id} could not be run: ${err instanceof Error ? err.message : String(err)}` })
@@ -211,9 +285,26 @@ export class JobRunner {
     this.events.emit('run.status', { run })
   }
 
-  private async runOne(id: string, resume: boolean): Promise<void> {
+  private async runOne(id: string, resume: boolean, before?: Before): Promise<void> {
     const ws = this.workspace
-    let run = ws.readRun(id)
+    let run: RunRecord
+    try {
+      run = ws.readRun(id)
+    } catch (err) {
+      // The record cannot be read (edited into something invalid since it was
+      // queued): it cannot be marked failed either, so the metrics say why.
+      const failure = `the run cannot start: ${err instanceof Error ? err.message : String(err)}`
+      const l: MetricsLine = { type: 'status', status: 'failed', atMs: Date.now(), failure }
+      try {
+        ws.appendMetrics(id, l)
+      } catch (writeErr) {
+        this.report(describeFsError('write', writeErr, join(ws.runDir(id), 'metrics.jsonl')))
+      }
+      this.events.emit('run.metrics', { runId: id, line: l })
+      this.report({ file: join(ws.runDir(id), 'run.json'), message: failure })
+      return
+    }
+    let progressed = false
     const engine = new EngineProcess(this.launcher)
     const job: CurrentJob = { id, engine, cancelled: false }
     this.current = job
@@ -249,6 +340,14 @@ export class JobRunner {
       pending = {}
       lastWrite = Date.now()
     }
+    const failureOf = (err: unknown): string =>
+      err instanceof EngineExitedError
+        ? `the engine process ended: ${err.message}`
+        : err instanceof EngineCallError
+          ? `${err.engineName === 'Error' ? '' : `${err.engineName}: `}${err.message}`
+          : err instanceof Error
+            ? err.message
+            : String(err)
     try {
       const started = update({ status: 'running', startedMs: run.startedMs ?? Date.now(), endedMs: undefined, failure: undefined })
       if (started) this.publish(started)
@@ -258,9 +357,16 @@ export class JobRunner {
         // An IPC callback: whatever happens here must not escape (the write guard catches fs errors).
         try {
           if (writeFailure !== undefined) return
+          if (name === 'train.resumed') {
+            // Lines past the checkpoint are redone by this run: dropped before its first line.
+            const step = (data as TrainEvents['train.resumed']).step
+            write('metrics.jsonl', () => dropMetricsAfter(join(ws.runDir(id), 'metrics.jsonl'), step))
+            return
+          }
           if (name === 'train.backend') pending.backend = (data as TrainEvents['train.backend']).reason
           if (name === 'train.step') {
             const p = data as TrainEvents['train.step']
+            progressed = true
             line({ type: 'train', ...p })
             pending.steps = p.step
             pending.lastLoss = p.loss
@@ -283,12 +389,12 @@ export class JobRunner {
           engine.stop()
         }
       })
-      let outcome: { status: RunRecord['status']; steps?: number; checkpoint?: string; failure?: string }
+      let outcome: Outcome
       if (writeFailure !== undefined) outcome = { status: 'failed', failure: writeFailure }
       else
         try {
-          const resumeFrom = resume && run.checkpoint ? `${ws.runDir(id)}/${run.checkpoint}` : undefined
-          const summary = await engine.call('train', { modelSpec: run.modelSpec, trainSpec: run.trainSpec, outDir: ws.checkpointsDir(id), resumeFrom })
+          const inputs = checkRunInputs(ws.runDir(id), run, resume)
+          const summary = await engine.call('train', { ...inputs, outDir: ws.checkpointsDir(id) })
           flush(true)
           const checkpoint = summary.checkpoint ? relative(ws.runDir(id), summary.checkpoint) : run.checkpoint
           outcome = writeFailure !== undefined ? { status: 'failed', failure: writeFailure } : { status: summary.status, steps: summary.steps, checkpoint }
@@ -299,15 +405,10 @@ export class JobRunner {
             // Killed to end a cancel: cancelled, resumable from the checkpoint last recorded.
             const resumable = run.checkpoint ? `; resume it from ${run.checkpoint}` : '; the run has no checkpoint: start it again'
             outcome = { status: 'cancelled', failure: `${job.killed}${resumable}` }
-          } else {
-            const reason =
-              err instanceof EngineExitedError
-                ? `the engine process ended: ${err.message}`
-                : err instanceof EngineCallError
-                  ? `${err.engineName === 'Error' ? '' : `${err.engineName}: `}${err.message}`
-                  : String(err)
-            outcome = { status: 'failed', failure: reason }
-          }
+          } else if (resume && before && !progressed) {
+            // The resume itself failed (its checkpoint, its specs): the run is what it was.
+            outcome = { status: before.status, endedMs: before.endedMs, failure: `resume failed: ${failureOf(err)}` }
+          } else outcome = { status: 'failed', failure: failureOf(err) }
         }
       this.finish(id, run, outcome)
     } finally {
@@ -322,10 +423,10 @@ export class JobRunner {
    * unwritable (the disk is full): then the record as it should be is
    * published anyway, and the problem is reported.
    */
-  private finish(id: string, run: RunRecord, outcome: { status: RunRecord['status']; steps?: number; checkpoint?: string; failure?: string }): void {
+  private finish(id: string, run: RunRecord, outcome: Outcome): void {
     const ws = this.workspace
     const atMs = Date.now()
-    const patch: Partial<RunRecord> = { status: outcome.status, endedMs: atMs, failure: outcome.failure }
+    const patch: Partial<RunRecord> = { status: outcome.status, endedMs: outcome.endedMs ?? atMs, failure: outcome.failure }
     if (outcome.steps !== undefined) patch.steps = outcome.steps
     if (outcome.checkpoint !== undefined) patch.checkpoint = outcome.checkpoint
     let record: RunRecord

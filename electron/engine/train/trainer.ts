@@ -2,14 +2,14 @@
 // tape, gradient clipping, AdamW with the schedule, evaluation, early stop,
 // NaN/inf detection that names the step and the layer, checkpoints, resume
 // and cancellation (finishing the step and saving a consistent checkpoint).
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import type { ModelSpec } from '../../api/model-spec'
 import type { EvalProgress, StepProgress } from '../../api/runs'
 import type { TrainSpec } from '../../api/train-spec'
 import { Ctx } from '../autograd/context'
 import type { Backend } from '../backend'
-import { readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint'
+import { CheckpointError, readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint'
 import { Model } from '../model/model'
 import { createTask } from '../tasks'
 import type { FloatDType, Tensor } from '../tensor'
@@ -23,6 +23,13 @@ export interface TrainEvents {
   onStep?(p: StepProgress): void
   onEval?(e: EvalProgress): void
   onCheckpoint?(path: string, step: number): void
+  /**
+   * A resume restored its checkpoint: training continues after `step`. Steps
+   * after it that were reported before (a run killed past its last
+   * checkpoint) are trained again and reported again, so a listener keeping
+   * a log drops what it has after this step.
+   */
+  onResume?(step: number): void
   /** Polled between steps; true ends the run after the current step, with a checkpoint. */
   shouldStop?(): boolean
 }
@@ -100,6 +107,14 @@ export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
   const optimizer = new AdamW(backend, trainable, { beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weight_decay })
   let startStep = 0
   if (o.resumeFrom) {
+    // A FIFO or a device would block the read (and the process) for good.
+    let st
+    try {
+      st = statSync(o.resumeFrom)
+    } catch (err) {
+      throw new CheckpointError(o.resumeFrom, `cannot be read: ${(err as Error).message}`)
+    }
+    if (!st.isFile()) throw new CheckpointError(o.resumeFrom, 'is not a regular file')
     const state = readCheckpoint(o.resumeFrom)
     if (JSON.stringify(state.modelSpec) !== JSON.stringify(modelSpec))
       throw new Error(`checkpoint ${o.resumeFrom} was trained with another ModelSpec; resume needs the same one`)
@@ -107,6 +122,16 @@ export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
     restoreCheckpoint(o.resumeFrom, state, model, optimizer)
     startStep = state.step
   }
+  // The step whose checkpoint is on disk already: not saved again (a cancel on
+  // a checkpoint step, a resume of a finished run), so each step has one file
+  // and one checkpoint event.
+  let savedStep = -1
+  let checkpoint: string | undefined
+  if (o.resumeFrom && o.outDir && resolve(o.resumeFrom) === resolve(checkpointPath(o.outDir, startStep))) {
+    savedStep = startStep
+    checkpoint = o.resumeFrom
+  }
+  if (o.resumeFrom) events.onResume?.(startStep)
   if (o.outDir) mkdirSync(o.outDir, { recursive: true })
   const evalSets = task.evalSets(trainSpec.batch_size, trainSpec.eval.batches)
   const tokensPerStep = trainSpec.batch_size * task.seqLen
@@ -114,14 +139,15 @@ export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
   let trainSeconds = 0
   let finalLoss = NaN
   let lastEval: EvalProgress | undefined
-  let checkpoint: string | undefined
   let status: TrainStatus = 'completed'
 
   const save = async (step: number) => {
-    if (!o.outDir) return
-    checkpoint = checkpointPath(o.outDir, step)
-    await saveCheckpoint(checkpoint, model, optimizer, trainSpec, step)
-    events.onCheckpoint?.(checkpoint, step)
+    if (!o.outDir || step === savedStep) return
+    const path = checkpointPath(o.outDir, step)
+    await saveCheckpoint(path, model, optimizer, trainSpec, step)
+    savedStep = step
+    checkpoint = path
+    events.onCheckpoint?.(path, step)
   }
   const runEval = async (step: number) => {
     const sets = await evaluate(model, backend, dtype, task, evalSets)
