@@ -1,15 +1,21 @@
 // The open workspace and its job runner. Opening another workspace releases
 // the first (its lock) once no run is in progress.
+// Opening never fails just because the workspace cannot be written (a full
+// disk, a run folder gone bad): recovering interrupted runs and remembering
+// the workspace are best effort, and what failed is listed in `info()`'s
+// problems, so the server starts and says what is wrong.
 import type { WorkspaceInfo } from '../api/labapi'
 import type { EngineLauncher } from '../jobs/engine-process'
 import { JobRunner } from '../jobs/runner'
 import { rememberWorkspace } from '../workspace/recent'
-import { Workspace } from '../workspace/workspace'
+import { Workspace, WorkspaceError, type WorkspaceProblem } from '../workspace/workspace'
 import type { LabEventBus } from './events'
 
 export class WorkspaceService {
   private ws: Workspace
   private jobRunner: JobRunner
+  /** What could not be done when the workspace opened (recovery of interrupted runs). */
+  private openProblems: WorkspaceProblem[] = []
 
   constructor(
     path: string,
@@ -18,8 +24,22 @@ export class WorkspaceService {
   ) {
     this.ws = Workspace.open(path)
     this.jobRunner = new JobRunner(this.ws, launcher, events)
-    this.jobRunner.recoverInterrupted()
-    rememberWorkspace(this.ws.root)
+    this.openProblems = this.settle()
+  }
+
+  /** Best-effort work after opening: marks interrupted runs failed and remembers the workspace; returns what failed. */
+  private settle(): WorkspaceProblem[] {
+    const problems: WorkspaceProblem[] = []
+    try {
+      this.jobRunner.recoverInterrupted()
+    } catch (err) {
+      problems.push({
+        file: (err as WorkspaceError).file ?? this.ws.runsDir,
+        problem: `runs left running by a stopped app could not all be marked failed: ${err instanceof Error ? err.message : String(err)}`,
+      })
+    }
+    rememberWorkspace(this.ws.root) // swallows its own failures (a read-only home)
+    return problems
   }
 
   get workspace(): Workspace {
@@ -31,18 +51,22 @@ export class WorkspaceService {
   }
 
   info(): WorkspaceInfo {
-    return { path: this.ws.root, name: this.ws.manifest.name, problems: [...this.ws.problems, ...this.ws.listRuns().problems] }
+    return {
+      path: this.ws.root,
+      name: this.ws.manifest.name,
+      problems: [...this.ws.problems, ...this.openProblems, ...this.jobRunner.problems, ...this.ws.listRuns().problems],
+    }
   }
 
   open(path: string): WorkspaceInfo {
-    if (this.jobRunner.runningId) throw new Error(`run ${this.jobRunner.runningId} is training in ${this.ws.root}; cancel it or wait before opening another workspace`)
+    if (this.jobRunner.runningId)
+      throw new WorkspaceError(`run ${this.jobRunner.runningId} is training in ${this.ws.root}; cancel it or wait before opening another workspace`)
     const next = Workspace.open(path) // fails (locked, bad manifest) before the current one is let go
     this.jobRunner.stop()
     this.ws.close()
     this.ws = next
     this.jobRunner = new JobRunner(next, this.launcher, this.events)
-    this.jobRunner.recoverInterrupted()
-    rememberWorkspace(next.root)
+    this.openProblems = this.settle()
     const info = this.info()
     this.events.emit('workspace.changed', info)
     return info

@@ -9,15 +9,28 @@
 // Every file here is untrusted (files.ts): read only when it is a regular
 // file inside the workspace (resolveInside), size-capped, schema-checked;
 // ids and names are checked (checkId) before they become paths.
-import { appendFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdirSync, readdirSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { clip } from '../api/errors'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { RUN_FORMAT, type MetricsLine, type MetricsRead, type RunRecord } from '../api/runs'
 import { formatErrors, SpecValidationError, validateWith } from '../api/validate'
-import { errnoOf, FILE_LIMITS, isJsonObject, jsonKind, jsonShapeProblem, readJsonFile, readRegularFile, statEntry, WorkspaceError } from './files'
-import { WorkspaceLock } from './lock'
+import {
+  appendRegularFile,
+  errnoOf,
+  FILE_LIMITS,
+  isJsonObject,
+  jsonKind,
+  jsonShapeProblem,
+  makeDir,
+  readJsonFile,
+  readRegularFile,
+  statEntry,
+  WorkspaceError,
+  writeFileAtomic,
+} from './files'
+import { WorkspaceLock, WorkspaceLockedError } from './lock'
 import { checkId, PathError, resolveInside } from './paths'
 import { asMetricsLine, asRunRecord, MetricsLineSchema, RunRecordSchema } from './run-schema'
 
@@ -55,12 +68,8 @@ export function defaultWorkspacePath(): string {
   return process.env.LINEA_WORKSPACE ?? join(homedir(), 'Linea', 'workspace')
 }
 
-/** Writes through a temp file and a rename, so a reader never sees half a file. */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`
-  writeFileSync(tmp, text)
-  renameSync(tmp, path)
-}
+/** Writes through a temp file and a rename (files.ts): failures are WorkspaceErrors naming the file and errno. */
+export { writeFileAtomic }
 
 export class Workspace {
   readonly root: string
@@ -68,10 +77,16 @@ export class Workspace {
   /** Files found broken when opening (the rest of the workspace still opened). */
   readonly problems: WorkspaceProblem[] = []
   private readonly lock: WorkspaceLock | undefined
+  /** Why a workspace asked for writing is open read-only (its lock or folders could not be written), if it is. */
+  private readonly readOnlyReason: string | undefined
 
   /**
    * Opens (creating if needed) the workspace at `root` and takes its lock.
    * With `lock` false it is opened read-only for listing (e.g. `linea runs`).
+   * A workspace that cannot be written (a full or read-only disk, a file
+   * where a folder belongs) still opens, read-only, with the reason in
+   * `problems`; one locked by another process, or whose manifest is not a
+   * workspace's, is refused.
    */
   static open(root: string, options: { lock?: boolean; app?: string; name?: string } = {}): Workspace {
     return new Workspace(root, options.lock ?? true, options.app ?? 'linea', options.name)
@@ -82,8 +97,10 @@ export class Workspace {
     try {
       mkdirSync(this.root, { recursive: true })
     } catch (err) {
-      throw new WorkspaceError(`cannot create the workspace folder ${this.root}: ${(err as Error).message}`)
+      throw new WorkspaceError(`cannot create the workspace folder ${this.root}: ${errnoOf(err)}`, this.root)
     }
+    const rootKind = statEntry(this.root)
+    if (rootKind === 'missing' || !rootKind.isDirectory()) throw new WorkspaceError(`${this.root} is not a folder`, this.root)
     const manifestPath = this.path('workspace.json')
     const json = readJsonFile(manifestPath, { maxBytes: FILE_LIMITS.small })
     const fallbackName = name ?? this.root.split(/[\\/]/).pop() ?? 'workspace'
@@ -107,13 +124,39 @@ export class Workspace {
       }
     } else {
       this.manifest = { format: WORKSPACE_FORMAT, name: fallbackName, createdMs: Date.now() }
-      if (lock) writeFileAtomic(manifestPath, JSON.stringify(this.manifest, null, 2) + '\n')
     }
-    this.lock = lock ? WorkspaceLock.acquire(this.root, app) : undefined
+    let readOnly: string | undefined
+    const cannot = (err: unknown, fallback: string) => {
+      const problem = { file: (err as WorkspaceError).file ?? fallback, problem: errorText(err) }
+      this.problems.push(problem)
+      readOnly ??= problem.problem
+    }
     if (lock) {
-      mkdirSync(this.specsDir, { recursive: true })
-      mkdirSync(this.runsDir, { recursive: true })
+      try {
+        if (json === undefined) writeFileAtomic(manifestPath, JSON.stringify(this.manifest, null, 2) + '\n')
+      } catch (err) {
+        cannot(err, manifestPath)
+      }
     }
+    // Another writer is a refusal; a lock that cannot be written (full disk, a FIFO at its name) opens read-only.
+    let taken: WorkspaceLock | undefined
+    if (lock && readOnly === undefined)
+      try {
+        taken = WorkspaceLock.acquire(this.root, app)
+      } catch (err) {
+        if (err instanceof WorkspaceLockedError) throw err
+        cannot(err, join(this.root, '.linea.lock'))
+      }
+    this.lock = taken
+    if (taken)
+      for (const dir of ['specs', 'runs'])
+        try {
+          makeDir(this.path(dir))
+        } catch (err) {
+          // runs/ or specs/ as a file: the rest still opens (listing reports it too)
+          this.problems.push({ file: (err as WorkspaceError).file ?? join(this.root, dir), problem: errorText(err) })
+        }
+    this.readOnlyReason = readOnly
   }
 
   close(): void {
@@ -121,7 +164,7 @@ export class Workspace {
   }
 
   private writable(): void {
-    if (!this.lock) throw new WorkspaceError(`workspace ${this.root} was opened read-only`)
+    if (!this.lock) throw new WorkspaceError(`workspace ${this.root} was opened read-only${this.readOnlyReason ? ` (${this.readOnlyReason})` : ''}`)
   }
 
   /** A path inside the workspace (resolveInside), or a WorkspaceError naming it. */
@@ -129,7 +172,10 @@ export class Workspace {
     try {
       return resolveInside(this.root, ...parts)
     } catch (err) {
-      if (err instanceof PathError) throw new WorkspaceError(err.message, join(this.root, ...parts))
+      if (err instanceof PathError) {
+        const full = join(this.root, ...parts)
+        throw new WorkspaceError(`${full} is not followed: ${err.message}`, full)
+      }
       throw err
     }
   }
@@ -178,8 +224,10 @@ export class Workspace {
     const r = validateWith(ModelSpecSchema, spec)
     if (!r.ok) throw new SpecValidationError('model spec (not saved)', r.errors)
     const path = this.specPath(name)
+    makeDir(this.path('specs'))
     writeFileAtomic(path, JSON.stringify(spec, null, 2) + '\n')
-    return { name, modifiedMs: statSync(path).mtimeMs }
+    const st = statEntry(path)
+    return { name, modifiedMs: st === 'missing' ? Date.now() : st.mtimeMs }
   }
 
   loadSpec(name: string): ModelSpec {
@@ -215,11 +263,11 @@ export class Workspace {
     const now = Date.now()
     const slug = fields.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run'
     let id = `${new Date(now).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${slug}`
-    for (let n = 2; existsSync(this.runDir(id)); n++) id = `${id.replace(/-\d+$/, '')}-${n}`
-    mkdirSync(this.checkpointsDir(id), { recursive: true })
+    for (let n = 2; lexists(this.runDir(id)); n++) id = `${id.replace(/-\d+$/, '')}-${n}`
+    makeDir(this.checkpointsDir(id))
     const run: RunRecord = { format: RUN_FORMAT, id, status: 'queued', createdMs: now, steps: 0, ...fields }
-    writeFileAtomic(join(this.runDir(id), 'run.json'), JSON.stringify(run, null, 2) + '\n')
-    writeFileSync(join(this.runDir(id), 'metrics.jsonl'), '')
+    writeFileAtomic(this.path('runs', id, 'run.json'), JSON.stringify(run, null, 2) + '\n')
+    appendRegularFile(this.path('runs', id, 'metrics.jsonl'), '')
     return run
   }
 
@@ -243,7 +291,7 @@ export class Workspace {
   updateRun(id: string, patch: Partial<RunRecord>): RunRecord {
     this.writable()
     const run = { ...this.readRun(id), ...patch, id, format: RUN_FORMAT } as RunRecord
-    writeFileAtomic(join(this.runDir(id), 'run.json'), JSON.stringify(run, null, 2) + '\n')
+    writeFileAtomic(this.path('runs', id, 'run.json'), JSON.stringify(run, null, 2) + '\n')
     return run
   }
 
@@ -278,10 +326,14 @@ export class Workspace {
     return { runs: runs.reverse(), problems }
   }
 
-  /** Appends one line; a crash mid-write loses at most that line. */
+  /**
+   * Appends one line; a crash mid-write loses at most that line. Never through
+   * a link, into a FIFO or a folder: those, and a full disk, are a
+   * WorkspaceError naming the file and the errno (the runner fails the run).
+   */
   appendMetrics(id: string, line: MetricsLine): void {
     this.writable()
-    appendFileSync(join(this.runDir(id), 'metrics.jsonl'), JSON.stringify(line) + '\n')
+    appendRegularFile(this.path('runs', checkId('run id', id), 'metrics.jsonl'), JSON.stringify(line) + '\n')
   }
 
   /**
@@ -320,7 +372,17 @@ export class Workspace {
   }
 }
 
-/** An error's message for a problems list (a bug of ours is named as such). */
+/** Whether anything (a dangling link included) is at `path`. */
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** An error's message for a problems list. */
 function errorText(err: unknown): string {
   if (err instanceof Error) return err.message
   return String(err)
