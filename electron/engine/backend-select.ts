@@ -2,40 +2,12 @@
 // every op a model needs, and says which it picked and why.
 import type { TrainSpec } from '../api/train-spec'
 import { loadAddon } from './addon'
+import { trainingOps } from './autograd/gradients'
 import type { Backend } from './backend'
 import { nativeBackend } from './native-backend'
 
-/** Ops a training step uses. */
-export const TRAINING_OPS = [
-  'mixer_fwd',
-  'mixer_bwd',
-  'softmax_attn_fwd',
-  'softmax_attn_bwd',
-  'feature_map_fwd',
-  'feature_map_bwd',
-  'short_conv_fwd',
-  'short_conv_bwd',
-  'embedding_fwd',
-  'embedding_bwd',
-  'norm_fwd',
-  'norm_bwd',
-  'linear_fwd',
-  'linear_bwd',
-  'swiglu_fwd',
-  'swiglu_bwd',
-  'rotary_fwd',
-  'unary_fwd',
-  'unary_bwd',
-  'binary_fwd',
-  'binary_bwd',
-  'gather_rows',
-  'scatter_add_rows',
-  'cross_entropy_fwd',
-  'cross_entropy_bwd',
-  'sum_squares',
-  'accumulate',
-  'adamw_step',
-]
+/** Ops a training step uses: from the gradient table (autograd/gradients.ts). */
+export const TRAINING_OPS: readonly string[] = trainingOps()
 
 export interface BackendChoice {
   backend: Backend

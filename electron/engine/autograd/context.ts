@@ -43,7 +43,7 @@ export class Ctx {
   op<N extends OpName>(name: N, inputs: OpInputs<N>, attrs: OpAttrs<N> = {}, options: OpOptions = {}): OpOutputs<N> {
     const rule = gradients.get(name)
     if (this.recording && !rule) {
-      const why = notDifferentiable[name]
+      const why = notDifferentiable[name]?.why
       throw new GradientError(`${name} has no gradient${why ? ` (${why})` : ''}; run it outside a recording pass`)
     }
     const given = inputs as Record<string, Tensor | undefined>

@@ -18,10 +18,11 @@
 //                  seed (d loss / d Σ output) goes to this backward attribute
 //
 // Ops that are never differentiated (inference, optimizer) are listed in
-// `notDifferentiable` with the reason; tests/node/engine/gradients.test.ts
+// `notDifferentiable` with the reason; `trainingOps` (the ops a backend
+// needs to train, for backend selection) follows from the two. tests/node/engine/gradients.test.ts
 // checks that every op of the table is a forward op here, the backward of one,
 // or listed there, and checks each entry against finite differences.
-import { withDefaults, type OpAttrs, type OpInputs, type OpName, type OpOutputs } from '../ops/generated'
+import { opNames, withDefaults, type OpAttrs, type OpInputs, type OpName, type OpOutputs } from '../ops/generated'
 
 type InputName<N extends OpName> = keyof OpInputs<N> & string
 type OutputName<N extends OpName> = keyof OpOutputs<N> & string
@@ -160,11 +161,18 @@ const entries: GradientRule[] = [
 /** The gradient of each differentiable op, by forward op name. */
 export const gradients: ReadonlyMap<OpName, GradientRule> = new Map(entries.map((e) => [e.forward, e]))
 
-/** Ops of the table that have no gradient, and why. */
-export const notDifferentiable: Readonly<Partial<Record<OpName, string>>> = {
-  softmax_attn_decode: 'inference only: one query against a cache of keys and values',
-  sum_squares: 'optimizer: the squared gradient norm',
-  accumulate: 'in place: the tape itself uses it to sum gradients',
-  adamw_step: 'optimizer: updates parameters in place',
+/** Ops of the table that have no gradient: whether a training step uses them, and why they need none. */
+export const notDifferentiable: { readonly [N in OpName]?: { use: 'training' | 'inference'; why: string } } = {
+  softmax_attn_decode: { use: 'inference', why: 'one query against a cache of keys and values' },
+  sum_squares: { use: 'training', why: "the optimizer's squared gradient norm" },
+  accumulate: { use: 'training', why: 'in place: the tape sums gradients with it' },
+  adamw_step: { use: 'training', why: 'the optimizer: updates parameters in place' },
 }
 
+/** Every op a training step may run, in table order: each gradient entry's two ops and the training ops without a gradient. */
+export function trainingOps(): OpName[] {
+  const used = new Set<OpName>()
+  for (const rule of gradients.values()) used.add(rule.forward).add(rule.backward)
+  for (const [op, entry] of Object.entries(notDifferentiable)) if (entry.use === 'training') used.add(op as OpName)
+  return opNames.filter((op) => used.has(op))
+}

@@ -4,13 +4,19 @@
 // (saved tensors, upstream, which gradient goes to which input, attribute
 // hooks) gives the derivative of its forward, float64 on the CPU backend.
 import { describe, expect, it } from 'vitest'
+import { resizeModel } from '../../../electron/api/resize'
 import { loadAddon } from '../../../electron/engine/addon'
 import { Ctx, GradientError, type OpOptions } from '../../../electron/engine/autograd/context'
 import { gradients, notDifferentiable } from '../../../electron/engine/autograd/gradients'
+import { TRAINING_OPS } from '../../../electron/engine/backend-select'
+import { Model } from '../../../electron/engine/model/model'
 import { nativeBackend } from '../../../electron/engine/native-backend'
 import { featureMapKindChoices, unaryKindChoices, type OpAttrs, type OpInputs, type OpName } from '../../../electron/engine/ops/generated'
+import { presets } from '../../../electron/engine/presets'
 import { Rng } from '../../../electron/engine/random'
 import type { Tensor } from '../../../electron/engine/tensor'
+import { disposeBatch, toDevice } from '../../../electron/engine/train/device-batch'
+import { AdamW } from '../../../electron/engine/train/optimizer'
 
 const cpu = nativeBackend('cpu')
 const table = loadAddon().opTable()
@@ -58,6 +64,37 @@ describe('gradient table covers the op table', () => {
       // every required forward input that is not an index gets a gradient
       for (const s of fwd.inputs) if (!s.index && !s.optional) expect(Object.values(rule.grads), `${rule.forward} gradient of ${s.name}`).toContain(s.name)
     }
+  })
+})
+
+describe('training ops', () => {
+  it('a training step of every preset runs only ops the backend selection asks for', async () => {
+    const ran = new Set<string>()
+    cpu.observe((op) => ran.add(op))
+    try {
+      for (const spec of presets()) {
+        const model = new Model(resizeModel(spec, { d_model: 8, vocab_size: 16, heads: 2 }), cpu, 'f32', 1)
+        const ids = Int32Array.from({ length: 2 * 6 }, (_, n) => (3 * n) % 16)
+        const batch = toDevice(cpu, { batchSize: 2, seqLen: 6, inputs: ids, labels: ids, tags: {} })
+        const optimizer = new AdamW(cpu, model.params.trainable(), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 })
+        const ctx = new Ctx(cpu, 'f32', true)
+        try {
+          model.loss(ctx, batch)
+          ctx.backward([])
+          const grads = new Map(model.params.trainable().flatMap((p) => (ctx.grad(p.tensor) ? [[p.name, ctx.grad(p.tensor)!] as const] : [])))
+          optimizer.step(grads, 1e-3, 1, 1 / Math.max(1, await optimizer.gradNorm(grads)))
+        } finally {
+          ctx.dispose()
+          optimizer.dispose()
+          model.dispose()
+          disposeBatch(batch)
+        }
+      }
+    } finally {
+      cpu.observe(undefined)
+    }
+    expect([...ran].filter((op) => !TRAINING_OPS.includes(op))).toEqual([])
+    expect(TRAINING_OPS).not.toContain('softmax_attn_decode')
   })
 })
 
@@ -211,7 +248,7 @@ describe('the tape', () => {
     const x = ctx.own(cpu.upload(normal(4), [4]))
     try {
       expect(() => ctx.op('sum_squares', { x })).toThrow(GradientError)
-      expect(() => ctx.op('sum_squares', { x })).toThrow('sum_squares has no gradient (optimizer: the squared gradient norm)')
+      expect(() => ctx.op('sum_squares', { x })).toThrow("sum_squares has no gradient (the optimizer's squared gradient norm)")
     } finally {
       ctx.dispose()
     }
