@@ -1,6 +1,7 @@
 // Entry point of an engine process: loads the backend, answers calls from
 // the main process, streams events. Runs under child_process.fork (headless
 // mode) or Electron's utilityProcess; a crash here ends only this process.
+import { readFileSync } from 'node:fs'
 import { isUserError } from '../api/errors'
 import { selectBackend } from './backend-select'
 import { demoForward } from './demo'
@@ -15,6 +16,48 @@ import { trainModel } from './train/trainer'
 type Handlers = { [M in keyof EngineMethods]: (params: Parameters<EngineMethods[M]>[0]) => Promise<ReturnType<EngineMethods[M]>> | ReturnType<EngineMethods[M]> }
 
 let cancelRequested = false
+
+// ---- the parent ----------------------------------------------------------
+// The engine lives as long as its parent. A closed IPC channel ('disconnect')
+// says so only when the event loop gets to read it, and a training step is
+// one long synchronous stretch: an engine would finish its step, save a
+// checkpoint into a workspace another process may own by now, and only then
+// exit. So the parent is also checked directly, between steps, before every
+// checkpoint write and before every message: on Linux by this process's
+// current parent pid (/proc/self/stat; an orphan is re-parented at once, and
+// Node's process.ppid is the value at startup), elsewhere by signalling the
+// parent pid. Both launchers are covered: fork (and its IPC channel) and
+// Electron's utilityProcess (parentPort, no 'disconnect').
+const parentPid = process.ppid
+
+/** The parent pid as the kernel has it now, or undefined where /proc is not there. */
+function currentParentPid(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[1])
+    return Number.isInteger(ppid) ? ppid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function parentGone(): boolean {
+  if (!parentPort && process.connected === false) return true
+  const now = currentParentPid()
+  if (now !== undefined) return now !== parentPid
+  try {
+    process.kill(parentPid, 0)
+    return false
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
+/** Exits at once (writing nothing more) when the parent is gone. */
+function exitIfOrphaned(): void {
+  if (parentGone()) process.exit(0)
+}
 
 function emit<E extends keyof TrainEvents>(name: E, data: TrainEvents[E]): void {
   send({ type: 'event', name, data })
@@ -38,6 +81,7 @@ async function train(params: TrainParams) {
       onCheckpoint: (path, step) => emit('train.checkpoint', { path, step }),
       onResume: (step) => emit('train.resumed', { step }),
       shouldStop: () => cancelRequested,
+      checkAlive: exitIfOrphaned,
     },
   })
 }
@@ -62,6 +106,7 @@ interface ParentPort {
 // utilityProcess gives a parentPort; child_process.fork gives process.send.
 const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort
 function send(message: EngineToHost): void {
+  exitIfOrphaned()
   if (parentPort) parentPort.postMessage(message)
   else process.send?.(message)
 }
@@ -91,6 +136,8 @@ async function handle(message: HostToEngine): Promise<void> {
 
 if (parentPort) parentPort.on('message', (e) => void handle(e.data as HostToEngine))
 else process.on('message', (m) => void handle(m as HostToEngine))
-// The engine lives as long as its parent: a closed IPC channel ends it.
+// The engine lives as long as its parent: a closed IPC channel ends it, and
+// while the event loop is free (between calls) the parent is checked too.
 process.on('disconnect', () => process.exit(0))
+setInterval(exitIfOrphaned, 1000).unref()
 send({ type: 'ready', pid: process.pid })

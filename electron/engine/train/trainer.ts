@@ -32,6 +32,13 @@ export interface TrainEvents {
   onResume?(step: number): void
   /** Polled between steps; true ends the run after the current step, with a checkpoint. */
   shouldStop?(): boolean
+  /**
+   * Called before every step and right before every checkpoint write; the
+   * engine process exits there when its parent is gone (a step is one
+   * synchronous stretch, so this is the earliest it can notice, and nothing
+   * is written for a parent that is not there).
+   */
+  checkAlive?(): void
 }
 
 export interface TrainRunOptions {
@@ -143,6 +150,7 @@ export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
 
   const save = async (step: number) => {
     if (!o.outDir || step === savedStep) return
+    events.checkAlive?.()
     const path = checkpointPath(o.outDir, step)
     await saveCheckpoint(path, model, optimizer, trainSpec, step)
     savedStep = step
@@ -164,6 +172,7 @@ export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
 
   try {
     for (let step = startStep; step < trainSpec.steps; step++) {
+      events.checkAlive?.()
       const t0 = performance.now()
       const batch = toDevice(backend, task.trainBatch(step, trainSpec.batch_size))
       const ctx = new Ctx(backend, dtype, true)
