@@ -19,9 +19,10 @@
 //
 // Ops that are never differentiated (inference, optimizer) are listed in
 // `notDifferentiable` with the reason; `trainingOps` (the ops a backend
-// needs to train, for backend selection) follows from the two. tests/node/engine/gradients.test.ts
-// checks that every op of the table is a forward op here, the backward of one,
-// or listed there, and checks each entry against finite differences.
+// needs to train, for backend selection) follows from the two.
+// tests/node/engine/gradients.test.ts checks that every op of the table is a
+// forward op here, the backward of one, or listed there, and checks each
+// entry against finite differences.
 import { opNames, withDefaults, type OpAttrs, type OpInputs, type OpName, type OpOutputs } from '../ops/generated'
 
 type InputName<N extends OpName> = keyof OpInputs<N> & string
