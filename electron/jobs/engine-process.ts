@@ -26,6 +26,35 @@ export function engineEntry(): { path: string; execArgv: string[] } {
     : { path: join(projectRoot(), 'out', 'main', 'engine-process.js'), execArgv: [] }
 }
 
+/**
+ * Variables an engine never inherits: they make Node load code before the
+ * engine's own (NODE_OPTIONS="--require x", "--import x"). An engine gets
+ * one only when its launcher is given it explicitly (`options.env`).
+ */
+const NOT_INHERITED = new Set(['NODE_OPTIONS'])
+
+/**
+ * The environment of an engine process: the parent's own string-valued
+ * variables less NOT_INHERITED, then `explicit`. A null-prototype object
+ * filled through Object.keys: child_process reads `env` with for...in, which
+ * also walks Object.prototype, so `{ ...process.env }` would let a polluted
+ * Object.prototype.NODE_OPTIONS (a bug anywhere in the main process) start
+ * every engine with the attacker's code.
+ */
+export function engineEnv(inherited: NodeJS.ProcessEnv = process.env, explicit: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = Object.create(null) as Record<string, string>
+  for (const key of Object.keys(inherited)) {
+    const value = inherited[key]
+    // Windows treats names case-insensitively (Node_Options is NODE_OPTIONS).
+    if (typeof value === 'string' && !NOT_INHERITED.has(key.toUpperCase())) env[key] = value
+  }
+  for (const key of Object.keys(explicit)) {
+    const value = explicit[key]
+    if (typeof value === 'string') env[key] = value
+  }
+  return env
+}
+
 /** Starts engine processes with child_process.fork (headless mode, CLI, tests). */
 export function forkLauncher(options: { env?: NodeJS.ProcessEnv } = {}): EngineLauncher {
   return () => {
@@ -33,7 +62,7 @@ export function forkLauncher(options: { env?: NodeJS.ProcessEnv } = {}): EngineL
     const child = fork(entry.path, [], {
       cwd: projectRoot(),
       execArgv: entry.execArgv,
-      env: { ...process.env, ...options.env },
+      env: engineEnv(process.env, options.env),
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     })
