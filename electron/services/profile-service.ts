@@ -2,6 +2,8 @@
 // and leaves in the workspace profiles/<id>/{profile-run.json, profile.json,
 // report.html, report.pdf}. The PDF renderer is the front door's: headless
 // Chromium in headless mode, printToPDF in the desktop app.
+// At most `maxConcurrent` (default 2) profiles run at once; the rest wait
+// with status 'queued' and start in order as slots free (JobSlots).
 // Every id becomes a path through checkId/resolveInside; the profiles folder
 // is untrusted (files.ts): links out, FIFOs, folders and broken records are
 // skipped or refused with a ProfileError (a UserError: bad_request).
@@ -17,6 +19,7 @@ import { buildReportHtml } from '../reports/report-html'
 import { FILE_LIMITS, JSON_LIMITS, makeDir, readJsonFile, statEntry, writeFileAtomic } from '../workspace/files'
 import { checkId, PathError, resolveInside } from '../workspace/paths'
 import type { LabEventBus } from './events'
+import { JobSlots } from './job-slots'
 import type { WorkspaceService } from './workspace-service'
 
 export type { ProfileRecord }
@@ -55,7 +58,7 @@ const SettingsSchema = z.looseObject({
 const ProfileRecordSchema = z.looseObject({
   id: z.string(),
   name: z.string(),
-  status: z.enum(['running', 'done', 'failed']),
+  status: z.enum(['queued', 'running', 'done', 'failed']),
   createdMs: z.number(),
   endedMs: z.number().optional(),
   failure: z.string().optional(),
@@ -79,19 +82,47 @@ const ProfileResultSchema = z.looseObject({
   parameters: z.number(),
 })
 
+/**
+ * A profile's status as the service reports it. 'queued' is not in the
+ * LabApi's ProfileRecord type yet (api/labapi.ts is shared): records and
+ * events carry it through `reported`.
+ */
+export type ProfileStatus = ProfileRecord['status'] | 'queued'
+export type ProfileRecordReport = Omit<ProfileRecord, 'status'> & { status: ProfileStatus }
+const reported = (record: ProfileRecordReport) => record as ProfileRecord
+
+/** Keys of this service's jobs in a JobSlots pool that may be shared with other services. */
+const SLOT = 'profile:'
+
+export interface ProfileServiceOptions {
+  /** Most profiles running at once (each an engine process); default 2. */
+  maxConcurrent?: number
+  /** A pool shared with other services (inspections); overrides maxConcurrent. */
+  slots?: JobSlots
+}
+
 export class ProfileService {
-  private readonly running = new Map<string, EngineProcess>()
+  private readonly running = new Map<string, { engine: EngineProcess; stopped?: string }>()
+  /** Queued profiles: their record and the workspace folder they belong to. */
+  private readonly queued = new Map<string, { record: ProfileRecordReport; root: string }>()
+  private readonly slots: JobSlots
 
   constructor(
     private readonly workspaces: WorkspaceService,
     private readonly launcher: EngineLauncher,
     private readonly events: LabEventBus,
     private readonly renderPdf: PdfRenderer | undefined,
-  ) {}
+    options: ProfileServiceOptions = {},
+  ) {
+    this.slots = options.slots ?? new JobSlots(options.maxConcurrent ?? 2)
+  }
 
-  /** <workspace>/profiles, or profiles/<id> with the id checked; kept inside the workspace for real (resolveInside). */
-  private dir(id?: string): string {
-    const root = this.workspaces.workspace.root
+  /**
+   * <root>/profiles, or profiles/<id> with the id checked; kept inside the
+   * workspace for real (resolveInside). `root` is the open workspace's unless
+   * a job started in another one.
+   */
+  private dir(id?: string, root = this.workspaces.workspace.root): string {
     const parts = id === undefined ? ['profiles'] : ['profiles', checkId('profile id', id)]
     try {
       return resolveInside(root, ...parts)
@@ -102,8 +133,8 @@ export class ProfileService {
   }
 
   /** A file of profiles/<id>/, checked to be inside that folder (a link to elsewhere is refused). */
-  private file(id: string, name: string): string {
-    const dir = this.dir(id)
+  private file(id: string, name: string, root?: string): string {
+    const dir = this.dir(id, root)
     try {
       return resolveInside(dir, name)
     } catch (err) {
@@ -112,12 +143,26 @@ export class ProfileService {
     }
   }
 
-  private write(record: ProfileRecord): void {
-    writeFileAtomic(this.file(record.id, 'profile-run.json'), JSON.stringify(record, null, 2) + '\n')
-    this.events.emit('profile.status', { profile: record })
+  private write(record: ProfileRecordReport, root?: string): void {
+    writeFileAtomic(this.file(record.id, 'profile-run.json', root), JSON.stringify(record, null, 2) + '\n')
+    this.events.emit('profile.status', { profile: reported(record) })
   }
 
-  /** Profiles with a readable record, newest first; anything else in profiles/ is not a profile. */
+  /** write() for a job under way: a record that cannot be written (a full disk) is still announced, never thrown. */
+  private announce(record: ProfileRecordReport, root: string): void {
+    try {
+      this.write(record, root)
+    } catch (err) {
+      const failure = `${record.failure ? `${record.failure}; ` : ''}its record could not be written: ${(err as Error).message}`
+      this.events.emit('profile.status', { profile: reported({ ...record, failure }) })
+    }
+  }
+
+  /**
+   * Profiles with a readable record, newest first; anything else in profiles/
+   * is not a profile. A record left 'running' or 'queued' by an app that
+   * stopped is shown as failed.
+   */
   list(): ProfileRecord[] {
     let names: string[]
     try {
@@ -134,7 +179,16 @@ export class ProfileService {
         const st = statEntry(this.dir(id), fail)
         if (st === 'missing' || !st.isDirectory()) continue
         const r = validateWith(ProfileRecordSchema, readJsonFile(this.file(id, 'profile-run.json'), { maxBytes: FILE_LIMITS.small, fail }))
-        if (r.ok && r.value.id === id) out.push(r.value as ProfileRecord)
+        if (!r.ok || r.value.id !== id) continue
+        const record = r.value as ProfileRecordReport
+        const live = this.running.has(id) || this.queued.has(id)
+        out.push(
+          reported(
+            (record.status === 'running' || record.status === 'queued') && !live
+              ? { ...record, status: 'failed', failure: `the app stopped while the profile was ${record.status}; start it again` }
+              : record,
+          ),
+        )
       } catch {
         // a folder linked out, a FIFO, a broken record: not a profile
       }
@@ -176,39 +230,72 @@ export class ProfileService {
     return path
   }
 
+  /** Starts a profile (status 'running'), or queues it when every slot is taken (status 'queued'). */
   start(spec: ModelSpec, settings: Partial<ProfileSettings>, name = spec.name): ProfileRecord {
+    const root = this.workspaces.workspace.root
     const full = { ...DEFAULT_PROFILE_SETTINGS, ...settings }
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
     let id = `${stamp}-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'profile'}`
-    for (let n = 2; statEntry(this.dir(id), fail) !== 'missing'; n++) id = `${id.replace(/-\d+$/, '')}-${n}`
-    makeDir(this.dir(id))
-    const record: ProfileRecord = { id, name, status: 'running', createdMs: Date.now(), settings: full }
-    this.write(record)
-    void this.run(record, spec)
-    return record
+    for (let n = 2; statEntry(this.dir(id, root), fail) !== 'missing' || this.queued.has(id) || this.running.has(id); n++)
+      id = `${id.replace(/-\d+$/, '')}-${n}`
+    makeDir(this.dir(id, root))
+    const record: ProfileRecordReport = { id, name, status: this.slots.free ? 'running' : 'queued', createdMs: Date.now(), settings: full }
+    this.write(record, root)
+    if (record.status === 'queued') this.queued.set(id, { record, root })
+    this.slots.submit(SLOT + id, () => this.run(record, spec, root))
+    return reported(record)
   }
 
-  /** Resolves when a profile is no longer running (for tests and the CLI). */
+  /** Cancels a profile: a queued one never starts, a running one's engine is stopped; both end 'failed' (cancelled). */
+  cancel(id: string): ProfileRecord {
+    checkId('profile id', id)
+    const waiting = this.queued.get(id)
+    if (waiting && this.slots.cancel(SLOT + id)) {
+      this.queued.delete(id)
+      const failed: ProfileRecordReport = { ...waiting.record, status: 'failed', endedMs: Date.now(), failure: 'cancelled before it started' }
+      this.announce(failed, waiting.root)
+      return reported(failed)
+    }
+    const running = this.running.get(id)
+    if (running) {
+      running.stopped = 'cancelled'
+      running.engine.stop()
+      return this.list().find((p) => p.id === id) ?? reported({ id, name: id, status: 'running', createdMs: 0 } as ProfileRecordReport)
+    }
+    throw new ProfileError(`profile '${id}' is neither running nor queued; running: ${[...this.running.keys()].join(', ') || 'none'}, queued: ${[...this.queued.keys()].join(', ') || 'none'}`)
+  }
+
+  /** Ids of queued profiles, in the order they will start. */
+  queuedIds(): string[] {
+    return this.slots.queuedKeys().flatMap((k) => (k.startsWith(SLOT) && this.queued.has(k.slice(SLOT.length)) ? [k.slice(SLOT.length)] : []))
+  }
+
+  /** Resolves when a profile is neither running nor queued (for tests and the CLI). */
   async wait(id: string): Promise<ProfileRecord> {
-    while (this.running.has(id)) await new Promise((r) => setTimeout(r, 50))
+    while (this.running.has(id) || this.queued.has(id)) await new Promise((r) => setTimeout(r, 50))
     return this.list().find((p) => p.id === id)!
   }
 
-  private async run(record: ProfileRecord, spec: ModelSpec): Promise<void> {
+  private async run(queuedRecord: ProfileRecordReport, spec: ModelSpec, root: string): Promise<void> {
+    const id = queuedRecord.id
+    this.queued.delete(id)
+    const record: ProfileRecordReport = { ...queuedRecord, status: 'running' }
     const engine = new EngineProcess(this.launcher)
-    this.running.set(record.id, engine)
+    const entry: { engine: EngineProcess; stopped?: string } = { engine }
+    this.running.set(id, entry)
+    if (queuedRecord.status === 'queued') this.announce(record, root)
     engine.onEvent((name, data) => {
-      if (name === 'profile.progress') this.events.emit('profile.progress', { id: record.id, ...(data as { message: string; fraction: number }) })
+      if (name === 'profile.progress') this.events.emit('profile.progress', { id, ...(data as { message: string; fraction: number }) })
     })
     try {
       const result = await engine.call('profile', { spec, settings: record.settings })
-      writeFileAtomic(this.file(record.id, 'profile.json'), JSON.stringify(result, null, 1) + '\n')
+      writeFileAtomic(this.file(id, 'profile.json', root), JSON.stringify(result, null, 1) + '\n')
       const html = buildReportHtml(result)
-      writeFileAtomic(this.file(record.id, 'report.html'), html)
+      writeFileAtomic(this.file(id, 'report.html', root), html)
       record.report = { html: 'report.html' }
       if (this.renderPdf) {
         try {
-          await this.renderPdf(html, this.file(record.id, 'report.pdf'))
+          await this.renderPdf(html, this.file(id, 'report.pdf', root))
           record.report.pdf = 'report.pdf'
         } catch (err) {
           record.report.pdfError = (err as Error).message
@@ -216,16 +303,26 @@ export class ProfileService {
       } else {
         record.report.pdfError = 'no PDF renderer in this mode'
       }
-      this.write({ ...record, status: 'done', endedMs: Date.now() })
+      this.announce({ ...record, status: 'done', endedMs: Date.now() }, root)
     } catch (err) {
-      this.write({ ...record, status: 'failed', endedMs: Date.now(), failure: (err as Error).message })
+      this.announce({ ...record, status: 'failed', endedMs: Date.now(), failure: entry.stopped ?? (err as Error).message }, root)
     } finally {
       engine.stop()
-      this.running.delete(record.id)
+      this.running.delete(id)
     }
   }
 
+  /** Drops the queue (those profiles end 'failed', never started) and stops the running engines. */
   stop(): void {
-    for (const e of this.running.values()) e.stop()
+    for (const slotKey of this.slots.clear((k) => k.startsWith(SLOT) && this.queued.has(k.slice(SLOT.length)))) {
+      const id = slotKey.slice(SLOT.length)
+      const { record, root } = this.queued.get(id)!
+      this.queued.delete(id)
+      this.announce({ ...record, status: 'failed', endedMs: Date.now(), failure: 'stopped before it started' }, root)
+    }
+    for (const e of this.running.values()) {
+      e.stopped = 'stopped: the app or its workspace closed'
+      e.engine.stop()
+    }
   }
 }
