@@ -23,6 +23,13 @@ const SpecName = z
 /** A run folder's name. */
 const RunId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'is not a run id')
 
+/**
+ * Start a run (or a template's runs, or a profile) even when its estimated
+ * memory is over the device's; without it such a start is refused, saying
+ * how much it needs and what to lower.
+ */
+const AllowOverMemory = z.boolean().optional()
+
 /** Each call: its parameter schema. Results are typed in labapi.ts. */
 export const LAB_API_METHODS = {
   engineInfo: z.strictObject({}),
@@ -44,8 +51,15 @@ export const LAB_API_METHODS = {
     inputs: z.record(z.string(), z.unknown()).optional(),
     /** Changes to every run, by path (e.g. "train.steps": 50). */
     overrides: z.record(z.string(), z.unknown()).optional(),
+    allowOverMemory: AllowOverMemory,
   }),
-  startRun: z.strictObject({ name: z.string().min(1).max(200), modelSpec: z.unknown(), trainSpec: z.unknown(), specName: SpecName.optional() }),
+  startRun: z.strictObject({
+    name: z.string().min(1).max(200),
+    modelSpec: z.unknown(),
+    trainSpec: z.unknown(),
+    specName: SpecName.optional(),
+    allowOverMemory: AllowOverMemory,
+  }),
   listRuns: z.strictObject({}),
   runMetrics: z.strictObject({ id: RunId }),
   /** force: kill the run's engine process at once instead of waiting for it to finish its step. */
@@ -67,6 +81,7 @@ export const LAB_API_METHODS = {
         sweepMemoryLimitBytes: z.number().min(0).optional(),
       })
       .optional(),
+    allowOverMemory: AllowOverMemory,
   }),
   listProfiles: z.strictObject({}),
   getProfile: z.strictObject({ id: RunId }),

@@ -64,7 +64,8 @@ function layerFlops(spec: ModelSpec, layer: Layer, context: number): number {
   return f + norms + mlp
 }
 
-function paramCounts(spec: ModelSpec): { perLayer: number[]; total: number; outside: number } {
+/** Trainable parameters per layer, in all and outside the layers; `all` also counts fixed ones (RetNet's decays). */
+export function paramCounts(spec: ModelSpec): { perLayer: number[]; total: number; outside: number; all: number } {
   const model = new Model(spec, SHAPES_ONLY, 'f32', 0, false)
   const perLayer = spec.layers.map(() => 0)
   let total = 0
@@ -73,7 +74,8 @@ function paramCounts(spec: ModelSpec): { perLayer: number[]; total: number; outs
     const m = /^layers\.(\d+)\./.exec(p.name)
     if (m) perLayer[Number(m[1])]! += p.tensor.size
   }
-  return { perLayer, total, outside: total - perLayer.reduce((a, b) => a + b, 0) }
+  const all = model.params.list().reduce((n, p) => n + p.tensor.size, 0)
+  return { perLayer, total, outside: total - perLayer.reduce((a, b) => a + b, 0), all }
 }
 
 function costAt(spec: ModelSpec, context: number, totalParams: number, bytesPerElement: number) {

@@ -1,19 +1,74 @@
 // The LabApi as services implement it. Both front doors (headless server,
 // Electron IPC) call these same handlers after checking parameters.
-import type { LabApiHandlers } from '../api/labapi'
-import { ModelSpecSchema } from '../api/model-spec'
+import { totalmem } from 'node:os'
+import { UserError } from '../api/errors'
+import type { EngineInfo, LabApiHandlers } from '../api/labapi'
+import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { withPreferredBackend } from '../api/preferences'
-import { TrainSpecSchema } from '../api/train-spec'
+import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
 import { SpecValidationError, validateWith } from '../api/validate'
+import { TRAINING_OPS } from '../engine/backend-select'
 import { presets } from '../engine/presets'
+import { estimateTrainingMemory, memoryProblem, trainingShape, type TrainingMemory } from '../engine/train-memory'
 import { metricsCsv } from '../workspace/csv'
 import { recentWorkspaces } from '../workspace/recent'
-import { expandTemplate, loadTemplates } from '../workspace/templates'
+import { expandTemplate, findTemplate, loadTemplates } from '../workspace/templates'
 import type { EngineService } from './engine-service'
 import type { InspectService } from './inspect-service'
 import type { PreferencesService } from './preferences-service'
-import type { ProfileService } from './profile-service'
+import { DEFAULT_PROFILE_SETTINGS, type ProfileService } from './profile-service'
 import type { WorkspaceService } from './workspace-service'
+
+/** A run or profile that would not fit in the memory of the device it would run on. */
+export class MemoryError extends UserError {}
+
+/**
+ * The device a job will run on and its memory, as the engine will pick it
+ * (backend-select.ts): cpu → this machine's RAM; cuda → that device; auto →
+ * the CUDA device when it has every training op in this dtype, else cpu.
+ * Undefined when the engine will refuse the backend anyway (webgpu, a CUDA
+ * device that is not there): its own error says why.
+ */
+async function jobDevice(
+  info: () => Promise<EngineInfo | undefined>,
+  backend: TrainSpec['backend'],
+  device: number,
+  dtype: 'f32' | 'f64',
+): Promise<{ id: string; memoryBytes: number } | undefined> {
+  const cpu = { id: 'cpu', memoryBytes: totalmem() }
+  if (backend === 'cpu') return cpu
+  if (backend === 'webgpu') return undefined
+  const known = await info()
+  const id = `cuda:${device}`
+  const cuda = known?.devices.find((d) => d.id === id)
+  if (backend === 'cuda') return cuda ? { id, memoryBytes: cuda.memoryBytes } : undefined
+  const complete = cuda && TRAINING_OPS.every((op) => known!.ops.find((o) => o.name === op)?.kernels[id]?.includes(dtype))
+  return complete ? { id, memoryBytes: cuda.memoryBytes } : cpu
+}
+
+/**
+ * Refuses a job whose estimated memory (engine/train-memory.ts) is over its
+ * device's, with a MemoryError saying how much, of what, and what to lower;
+ * `allow` (allowOverMemory) skips the check. A spec the estimate cannot
+ * build is left to the engine, which names the problem.
+ */
+async function checkMemory(
+  info: () => Promise<EngineInfo | undefined>,
+  job: { what: string; estimate: () => TrainingMemory; backend: TrainSpec['backend']; device: number; dtype: 'f32' | 'f64'; lower: string },
+): Promise<void> {
+  let estimate: TrainingMemory
+  try {
+    estimate = job.estimate()
+  } catch {
+    return
+  }
+  const device = await jobDevice(info, job.backend, job.device, job.dtype)
+  if (!device || !(device.memoryBytes > 0)) return
+  const problem = memoryProblem(estimate, device.id, device.memoryBytes, job.what, job.lower)
+  if (problem) throw new MemoryError(problem)
+}
+
+const trainDtype = (t: TrainSpec): 'f32' | 'f64' => (t.precision === 'f64' ? 'f64' : 'f32')
 
 export interface LabDeps {
   engine: EngineService
@@ -27,6 +82,20 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
   const { engine, workspaces, profiles, inspections, preferences } = deps
   const ws = () => workspaces.workspace
   const runner = () => workspaces.runner
+  /** The engine's devices, asked once per call that needs them; undefined when the engine cannot say (then cpu is assumed for auto). */
+  const engineDevices = () => {
+    let asked: Promise<EngineInfo | undefined> | undefined
+    return () => (asked ??= engine.call('info', {}).catch(() => undefined))
+  }
+  const checkRunMemory = (info: () => Promise<EngineInfo | undefined>, what: string, model: ModelSpec, train: TrainSpec) =>
+    checkMemory(info, {
+      what,
+      estimate: () => estimateTrainingMemory(model, trainingShape(train)),
+      backend: train.backend,
+      device: train.device,
+      dtype: trainDtype(train),
+      lower: 'batch_size, seq_len, d_model or the layer count',
+    })
   return {
     engineInfo: () => engine.call('info', {}),
     validateModelSpec: async ({ spec }) => validateWith(ModelSpecSchema, spec),
@@ -45,20 +114,24 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
     saveModelSpec: async ({ name, spec }) => ws().saveSpec(name, spec),
     loadModelSpec: async ({ name }) => ws().loadSpec(name),
     listTemplates: async () => loadTemplates(),
-    startTemplate: async ({ id, inputs, overrides }) => {
-      const template = loadTemplates().find((t) => t.id === id)
-      if (!template) throw new Error(`unknown template '${id}'; valid: ${loadTemplates().map((t) => t.id).join(', ')}`)
-      const runs = expandTemplate(template, inputs, withPreferredBackend(template, overrides ?? {}, preferences.read().preferences)).map((r) =>
-        ws().createRun({ name: r.name, modelSpec: r.modelSpec, trainSpec: r.trainSpec, template: { id, values: r.values } }),
-      )
+    startTemplate: async ({ id, inputs, overrides, allowOverMemory }) => {
+      const template = findTemplate(id)
+      const expanded = expandTemplate(template, inputs, withPreferredBackend(template, overrides ?? {}, preferences.read().preferences))
+      // Every run is checked before any is created: a sweep starts whole or not at all.
+      if (!allowOverMemory) {
+        const info = engineDevices()
+        for (const r of expanded) await checkRunMemory(info, `run '${r.name}' of template '${id}'`, r.modelSpec, r.trainSpec)
+      }
+      const runs = expanded.map((r) => ws().createRun({ name: r.name, modelSpec: r.modelSpec, trainSpec: r.trainSpec, template: { id, values: r.values } }))
       for (const r of runs) runner().enqueue(r.id)
       return runs.map((r) => ws().readRun(r.id))
     },
-    startRun: async ({ name, modelSpec, trainSpec, specName }) => {
+    startRun: async ({ name, modelSpec, trainSpec, specName, allowOverMemory }) => {
       const model = validateWith(ModelSpecSchema, modelSpec)
       if (!model.ok) throw new SpecValidationError('model spec', model.errors)
       const train = validateWith(TrainSpecSchema, trainSpec)
       if (!train.ok) throw new SpecValidationError('train spec', train.errors)
+      if (!allowOverMemory) await checkRunMemory(engineDevices(), 'this run', model.value, train.value)
       const run = ws().createRun({ name, modelSpec: model.value, trainSpec: train.value, specName })
       runner().enqueue(run.id)
       return ws().readRun(run.id)
@@ -74,9 +147,24 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
       const run = ws().readRun(id)
       return { filename: `${run.id}.csv`, csv: metricsCsv(ws().readMetrics(id).lines) }
     },
-    startProfile: async ({ spec, name, settings }) => {
+    startProfile: async ({ spec, name, settings, allowOverMemory }) => {
       const r = validateWith(ModelSpecSchema, spec)
       if (!r.ok) throw new SpecValidationError('model spec (profiling refused)', r.errors)
+      if (!allowOverMemory) {
+        // The profiler times training steps at batchSize × seqLen on the auto backend, device 0 (every
+        // position labelled); its length sweep stops itself at sweepMemoryLimitBytes.
+        const batchSize = settings?.batchSize ?? DEFAULT_PROFILE_SETTINGS.batchSize
+        const seqLen = settings?.seqLen ?? DEFAULT_PROFILE_SETTINGS.seqLen
+        const dtype = settings?.dtype ?? DEFAULT_PROFILE_SETTINGS.dtype
+        await checkMemory(engineDevices(), {
+          what: 'this profile',
+          estimate: () => estimateTrainingMemory(r.value, { batchSize, seqLen, evalSeqLen: seqLen, labelledPerSequence: (T) => T, dtype }),
+          backend: 'auto',
+          device: 0,
+          dtype,
+          lower: 'settings.batchSize, settings.seqLen, d_model or the layer count',
+        })
+      }
       return profiles.start(r.value, settings ?? {}, name)
     },
     listProfiles: async () => profiles.list(),
