@@ -173,6 +173,7 @@ export class JobRunner {
 
   private report(p: { file: string; message: string }): void {
     this.problems.push({ file: p.file, problem: p.message })
+    if (this.problems.length > 100) this.problems.shift() // a disk that stays full must not grow this without end
     console.error(`linea: ${p.message}`)
   }
 
