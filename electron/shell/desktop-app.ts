@@ -5,6 +5,7 @@
 import { app, BrowserWindow, type WebContents } from 'electron'
 import { join, resolve } from 'node:path'
 import { addonCandidates } from '../engine/addon'
+import { engineEnv } from '../jobs/engine-process'
 import { dispatchLabApi } from '../services/dispatch'
 import { createLabServices, type LabServices } from '../services/lab-services'
 import { recentWorkspaces } from '../workspace/recent'
@@ -61,7 +62,8 @@ export async function startDesktopApp(built: BuiltApp): Promise<void> {
   const appOrigin = devUrl ? originOf(devUrl)! : APP_ORIGIN
 
   // Packaged: the engine processes load the addon shipped in resources/, and nothing else.
-  const env = app.isPackaged && !process.env.LINEA_ADDON ? { ...process.env, LINEA_ADDON: packagedAddonPath(process.resourcesPath) } : process.env
+  // Own variables only (engineEnv): an inherited NODE_OPTIONS or a polluted prototype never reaches an engine.
+  const env = engineEnv(process.env, app.isPackaged && !process.env.LINEA_ADDON ? { LINEA_ADDON: packagedAddonPath(process.resourcesPath) } : {})
   const launcher = utilityLauncher(built.engineEntry, env)
   const services = await openServices((workspace) => createLabServices({ launcher, workspace, renderPdf: printToPdf }))
   if (!services) {

@@ -2,11 +2,11 @@
 // EngineLauncher): a native crash in a job ends that process only, and the
 // run fails with how it ended. Same EngineChannel as the fork launcher.
 import { utilityProcess } from 'electron'
-import type { EngineChannel, EngineLauncher } from '../jobs/engine-process'
+import { engineEnv, type EngineChannel, type EngineLauncher } from '../jobs/engine-process'
 import type { EngineToHost } from '../engine/protocol'
 import { appendTail, describeEngineExit } from './engine-exit'
 
-export function utilityLauncher(entry: string, env: NodeJS.ProcessEnv = process.env): EngineLauncher {
+export function utilityLauncher(entry: string, env: NodeJS.ProcessEnv = engineEnv()): EngineLauncher {
   return (): EngineChannel => {
     const child = utilityProcess.fork(entry, [], { serviceName: 'Linea engine', stdio: ['ignore', 'inherit', 'pipe'], env })
     let stderrTail = ''
