@@ -1,9 +1,10 @@
 // Wires the services for headless mode: engine processes by fork, the
 // LabApi handlers, and the HTTP/WebSocket server in front of them.
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { projectRoot } from '../engine/project-root'
 import { forkLauncher } from '../jobs/engine-process'
 import { startServer, type RunningServer } from '../server/server'
+import { resolveInside } from '../workspace/paths'
 import { defaultWorkspacePath } from '../workspace/workspace'
 import type { EngineService } from './engine-service'
 import { createLabServices } from './lab-services'
@@ -37,7 +38,11 @@ export async function startHeadless(options: HeadlessOptions = {}): Promise<Head
     files: (path) => {
       // /reports/<profile-id>/report.html|pdf
       const m = /^\/reports\/([A-Za-z0-9_-]+)\/report\.(html|pdf)$/.exec(path)
-      return m ? profiles.reportFile(m[1]!, m[2] as 'html' | 'pdf') : undefined
+      if (!m) return undefined
+      // reportFile joins names without resolving links: a report, or a profile folder, that is a
+      // symbolic link out of the workspace's profiles folder is refused here (PathError, served as 404).
+      const root = join(workspaces.workspace.root, 'profiles')
+      return resolveInside(root, relative(root, profiles.reportFile(m[1]!, m[2] as 'html' | 'pdf')))
     },
   })
   return {

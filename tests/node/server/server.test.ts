@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { startHeadless, type HeadlessApp } from '../../../electron/services/headless'
 import { modelSpec } from '../../fixtures/specs'
+import { until } from '../../fixtures/until'
 
 let app: HeadlessApp
 let base: string
@@ -131,7 +132,7 @@ describe('headless server', () => {
     ws.send(JSON.stringify({ id: 1, method: 'demoForward', params: { seqLen: 16, heads: 1, dk: 4, dv: 4, seed: 2 } }))
     ws.send(JSON.stringify({ id: 2, method: 'demoForward', params: { seqLen: 16 } }))
     ws.send('not json')
-    await new Promise((r) => setTimeout(r, 1500))
+    await until('the replies to the three messages', () => replies.filter((r) => 'id' in (r as object)).length >= 3)
     ws.close()
     const byId = (id: unknown) => replies.find((r) => (r as { id: unknown }).id === id) as Record<string, any>
     expect(byId(1).result.outputNorm).toHaveLength(16)
