@@ -14,6 +14,8 @@ let base: string
 let token: string
 
 beforeAll(async () => {
+  // the services' own files (preferences, recent workspaces) in a folder of the test's, not the user's
+  process.env.LINEA_CONFIG_DIR = mkdtempSync(join(tmpdir(), 'linea-config-'))
   const staticDir = mkdtempSync(join(tmpdir(), 'linea-static-'))
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>Linea test page</title>')
   app = await startHeadless({ staticDir, workspace: mkdtempSync(join(tmpdir(), 'linea-ws-')) })

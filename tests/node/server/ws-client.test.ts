@@ -17,6 +17,8 @@ let url: string
 const sockets: WebSocket[] = []
 
 beforeAll(async () => {
+  // the services' own files (preferences, recent workspaces) in a folder of the test's, not the user's
+  process.env.LINEA_CONFIG_DIR = mkdtempSync(join(tmpdir(), 'linea-config-'))
   app = await startHeadless({ staticDir: mkdtempSync(join(tmpdir(), 'linea-static-')), workspace: mkdtempSync(join(tmpdir(), 'linea-ws-')) })
   url = `${app.server.url.replace(/^http/, 'ws')}ws`
 })
