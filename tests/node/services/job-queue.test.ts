@@ -48,7 +48,7 @@ function recorder<T extends { status: string }>(event: 'inspect.status' | 'profi
   let maxRunning = 0
   const off = events.subscribe((name, data) => {
     if (name !== event) return
-    const job = (name === 'inspect.status' ? (data as { job: T }).job : (data as { profile: T }).profile) as T & { failure?: string }
+    const job = (name === 'inspect.status' ? (data as unknown as { job: T }).job : (data as unknown as { profile: T }).profile) as T & { failure?: string }
     const key = keyOf(job)
     seen.push({ key, status: job.status, failure: job.failure })
     if (job.status === 'running') running.add(key)
