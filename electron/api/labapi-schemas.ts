@@ -30,6 +30,9 @@ const RunId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'is not a run id')
  */
 const AllowOverMemory = z.boolean().optional()
 
+/** An inspection's cache name (a file name in the run's inspect/ folder). */
+const InspectionName = z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, 'letters, digits, _ . - only (1 to 80)')
+
 /** Each call: its parameter schema. Results are typed in labapi.ts. */
 export const LAB_API_METHODS = {
   engineInfo: z.strictObject({}),
@@ -85,11 +88,15 @@ export const LAB_API_METHODS = {
   }),
   listProfiles: z.strictObject({}),
   getProfile: z.strictObject({ id: RunId }),
+  /** A queued profile never starts; a running one's engine process is stopped. */
+  cancelProfile: z.strictObject({ id: RunId }),
   listCheckpoints: z.strictObject({ runId: RunId }),
   /** With refresh, runs again even when the run folder has the answer. */
   startInspect: InspectRequestSchema.extend({ refresh: z.boolean().optional() }),
+  /** A queued inspection never starts; a running one's engine process is stopped. */
+  cancelInspect: z.strictObject({ runId: RunId, name: InspectionName }),
   listInspections: z.strictObject({ runId: RunId }),
-  getInspection: z.strictObject({ runId: RunId, name: z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, 'letters, digits, _ . - only (1 to 80)') }),
+  getInspection: z.strictObject({ runId: RunId, name: InspectionName }),
   getPreferences: z.strictObject({}),
   setPreferences: PreferencesPatchSchema,
 } as const

@@ -113,7 +113,8 @@ export interface RunsList {
 export interface ProfileRecord {
   id: string
   name: string
-  status: 'running' | 'done' | 'failed'
+  /** queued: waiting for a free job slot (a bounded number of profiles and inspections run at once). */
+  status: 'queued' | 'running' | 'done' | 'failed'
   createdMs: number
   endedMs?: number
   failure?: string
@@ -122,12 +123,12 @@ export interface ProfileRecord {
   settings: ProfileSettings
 }
 
-/** An inspection job: running, done (its result is in the run's inspect/ folder) or failed. */
+/** An inspection job: queued (waiting for a job slot), running, done (its result is in the run's inspect/ folder) or failed. */
 export interface InspectJob {
   runId: string
   name: string
   checkpoint: string
-  status: 'running' | 'done' | 'failed'
+  status: 'queued' | 'running' | 'done' | 'failed'
   /** Answered from the run folder without running the engine. */
   cached?: boolean
   failure?: string
@@ -159,8 +160,10 @@ export interface LabApiResults {
   startProfile: ProfileRecord
   listProfiles: ProfileRecord[]
   getProfile: ProfileResult
+  cancelProfile: ProfileRecord
   listCheckpoints: { checkpoint: string; step: number }[]
   startInspect: InspectJob
+  cancelInspect: InspectJob
   listInspections: InspectionSummary[]
   getInspection: InspectResult
   getPreferences: PreferencesRead
@@ -237,8 +240,10 @@ export const LAB_API_METHOD_NAMES = [
   'startProfile',
   'listProfiles',
   'getProfile',
+  'cancelProfile',
   'listCheckpoints',
   'startInspect',
+  'cancelInspect',
   'listInspections',
   'getInspection',
   'getPreferences',

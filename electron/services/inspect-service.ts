@@ -23,14 +23,6 @@ import type { LabEventBus } from './events'
 import { JobSlots } from './job-slots'
 import type { WorkspaceService } from './workspace-service'
 
-/**
- * An inspection job's status as the service reports it. 'queued' is not in
- * the LabApi's InspectJob type yet (api/labapi.ts is shared): events and
- * answers carry it through `reported`.
- */
-export type InspectJobStatus = InspectJob['status'] | 'queued'
-export type InspectJobReport = Omit<InspectJob, 'status'> & { status: InspectJobStatus }
-const reported = (job: InspectJobReport) => job as InspectJob
 
 /** Keys of this service's jobs in a JobSlots pool that may be shared with other services. */
 const SLOT = 'inspect:'
@@ -43,9 +35,9 @@ export interface InspectServiceOptions {
 }
 
 export class InspectService {
-  private readonly running = new Map<string, { engine: EngineProcess; stopped?: string; job: InspectJobReport }>()
+  private readonly running = new Map<string, { engine: EngineProcess; stopped?: string; job: InspectJob }>()
   /** Queued jobs by key, as reported when they were queued. */
-  private readonly queued = new Map<string, InspectJobReport>()
+  private readonly queued = new Map<string, InspectJob>()
   private readonly slots: JobSlots
 
   constructor(
@@ -76,8 +68,8 @@ export class InspectService {
     return readInspection(this.runDir(runId), name)
   }
 
-  private emit(job: InspectJobReport): void {
-    this.events.emit('inspect.status', { job: reported(job) })
+  private emit(job: InspectJob): void {
+    this.events.emit('inspect.status', { job })
   }
 
   /**
@@ -107,19 +99,19 @@ export class InspectService {
     }
     const name = checkInspectionName(request.name ?? inspectionName(checkpoint, request))
     const key = `${runId}/${name}`
-    const job: InspectJobReport = { runId, name, checkpoint, status: 'running' }
-    if (this.running.has(key)) return reported(job)
+    const job: InspectJob = { runId, name, checkpoint, status: 'running' }
+    if (this.running.has(key)) return job
     const waiting = this.queued.get(key)
-    if (waiting) return reported(waiting)
+    if (waiting) return waiting
     if (!refresh && hasInspection(dir, name)) {
-      const done: InspectJobReport = { ...job, status: 'done', cached: true }
+      const done: InspectJob = { ...job, status: 'done', cached: true }
       this.emit(done)
-      return reported(done)
+      return done
     }
     const runJob = async (): Promise<void> => {
       this.queued.delete(key)
       const engine = new EngineProcess(this.launcher)
-      const entry: { engine: EngineProcess; stopped?: string; job: InspectJobReport } = { engine, job }
+      const entry: { engine: EngineProcess; stopped?: string; job: InspectJob } = { engine, job }
       this.running.set(key, entry)
       engine.onEvent((event, data) => {
         if (event === 'inspect.progress') this.events.emit('inspect.progress', { runId, name, ...(data as { message: string; fraction: number }) })
@@ -137,14 +129,14 @@ export class InspectService {
       }
     }
     if (!this.slots.free) {
-      const queued: InspectJobReport = { ...job, status: 'queued' }
+      const queued: InspectJob = { ...job, status: 'queued' }
       this.queued.set(key, queued)
       this.slots.submit(SLOT + key, runJob)
       this.emit(queued)
-      return reported(queued)
+      return queued
     }
     this.slots.submit(SLOT + key, runJob)
-    return reported(job)
+    return job
   }
 
   /** Cancels an inspection: a queued one never starts, a running one's engine is stopped. Both end 'failed' (cancelled). */
@@ -153,15 +145,15 @@ export class InspectService {
     const waiting = this.queued.get(key)
     if (waiting && this.slots.cancel(SLOT + key)) {
       this.queued.delete(key)
-      const failed: InspectJobReport = { ...waiting, status: 'failed', failure: 'cancelled before it started' }
+      const failed: InspectJob = { ...waiting, status: 'failed', failure: 'cancelled before it started' }
       this.emit(failed)
-      return reported(failed)
+      return failed
     }
     const entry = this.running.get(key)
     if (entry) {
       entry.stopped = 'cancelled'
       entry.engine.stop()
-      return reported(entry.job)
+      return entry.job
     }
     throw new InspectionError(`no inspection '${name}' of run '${runId}' is running or queued`)
   }

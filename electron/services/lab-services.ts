@@ -8,6 +8,7 @@ import { EngineService } from './engine-service'
 import { LabEventBus } from './events'
 import { configFiles } from './config-files'
 import { InspectService } from './inspect-service'
+import { JobSlots } from './job-slots'
 import { createLabHandlers } from './lab-service'
 import { PreferencesService } from './preferences-service'
 import { ProfileService, type PdfRenderer } from './profile-service'
@@ -34,14 +35,18 @@ export interface LabServicesOptions {
   renderPdf: PdfRenderer | undefined
   /** preferences.json; the config folder's unless given. */
   preferencesFile?: string
+  /** Profiles and inspections running at once, together (the rest queue); default 2. */
+  maxSideJobs?: number
 }
 
 export function createLabServices(options: LabServicesOptions): LabServices {
   const events = new LabEventBus()
   const engine = new EngineService(options.launcher, events)
   const workspaces = new WorkspaceService(options.workspace, options.launcher, events)
-  const profiles = new ProfileService(workspaces, options.launcher, events, options.renderPdf)
-  const inspections = new InspectService(workspaces, options.launcher, events)
+  // Profiles and inspections draw on one pool: each is an engine process that takes every core it can.
+  const slots = new JobSlots(options.maxSideJobs ?? 2)
+  const profiles = new ProfileService(workspaces, options.launcher, events, options.renderPdf, { slots })
+  const inspections = new InspectService(workspaces, options.launcher, events, { slots })
   const preferences = new PreferencesService(options.preferencesFile ?? configFiles.preferences(), events)
   const handlers = createLabHandlers({ engine, workspaces, profiles, inspections, preferences })
   return {

@@ -82,14 +82,6 @@ const ProfileResultSchema = z.looseObject({
   parameters: z.number(),
 })
 
-/**
- * A profile's status as the service reports it. 'queued' is not in the
- * LabApi's ProfileRecord type yet (api/labapi.ts is shared): records and
- * events carry it through `reported`.
- */
-export type ProfileStatus = ProfileRecord['status'] | 'queued'
-export type ProfileRecordReport = Omit<ProfileRecord, 'status'> & { status: ProfileStatus }
-const reported = (record: ProfileRecordReport) => record as ProfileRecord
 
 /** Keys of this service's jobs in a JobSlots pool that may be shared with other services. */
 const SLOT = 'profile:'
@@ -104,7 +96,7 @@ export interface ProfileServiceOptions {
 export class ProfileService {
   private readonly running = new Map<string, { engine: EngineProcess; stopped?: string }>()
   /** Queued profiles: their record and the workspace folder they belong to. */
-  private readonly queued = new Map<string, { record: ProfileRecordReport; root: string }>()
+  private readonly queued = new Map<string, { record: ProfileRecord; root: string }>()
   private readonly slots: JobSlots
 
   constructor(
@@ -143,18 +135,18 @@ export class ProfileService {
     }
   }
 
-  private write(record: ProfileRecordReport, root?: string): void {
+  private write(record: ProfileRecord, root?: string): void {
     writeFileAtomic(this.file(record.id, 'profile-run.json', root), JSON.stringify(record, null, 2) + '\n')
-    this.events.emit('profile.status', { profile: reported(record) })
+    this.events.emit('profile.status', { profile: record })
   }
 
   /** write() for a job under way: a record that cannot be written (a full disk) is still announced, never thrown. */
-  private announce(record: ProfileRecordReport, root: string): void {
+  private announce(record: ProfileRecord, root: string): void {
     try {
       this.write(record, root)
     } catch (err) {
       const failure = `${record.failure ? `${record.failure}; ` : ''}its record could not be written: ${(err as Error).message}`
-      this.events.emit('profile.status', { profile: reported({ ...record, failure }) })
+      this.events.emit('profile.status', { profile: { ...record, failure } })
     }
   }
 
@@ -180,14 +172,12 @@ export class ProfileService {
         if (st === 'missing' || !st.isDirectory()) continue
         const r = validateWith(ProfileRecordSchema, readJsonFile(this.file(id, 'profile-run.json'), { maxBytes: FILE_LIMITS.small, fail }))
         if (!r.ok || r.value.id !== id) continue
-        const record = r.value as ProfileRecordReport
+        const record = r.value as ProfileRecord
         const live = this.running.has(id) || this.queued.has(id)
         out.push(
-          reported(
-            (record.status === 'running' || record.status === 'queued') && !live
-              ? { ...record, status: 'failed', failure: `the app stopped while the profile was ${record.status}; start it again` }
-              : record,
-          ),
+          (record.status === 'running' || record.status === 'queued') && !live
+            ? { ...record, status: 'failed', failure: `the app stopped while the profile was ${record.status}; start it again` }
+            : record,
         )
       } catch {
         // a folder linked out, a FIFO, a broken record: not a profile
@@ -239,11 +229,11 @@ export class ProfileService {
     for (let n = 2; statEntry(this.dir(id, root), fail) !== 'missing' || this.queued.has(id) || this.running.has(id); n++)
       id = `${id.replace(/-\d+$/, '')}-${n}`
     makeDir(this.dir(id, root))
-    const record: ProfileRecordReport = { id, name, status: this.slots.free ? 'running' : 'queued', createdMs: Date.now(), settings: full }
+    const record: ProfileRecord = { id, name, status: this.slots.free ? 'running' : 'queued', createdMs: Date.now(), settings: full }
     this.write(record, root)
     if (record.status === 'queued') this.queued.set(id, { record, root })
     this.slots.submit(SLOT + id, () => this.run(record, spec, root))
-    return reported(record)
+    return record
   }
 
   /** Cancels a profile: a queued one never starts, a running one's engine is stopped; both end 'failed' (cancelled). */
@@ -252,15 +242,15 @@ export class ProfileService {
     const waiting = this.queued.get(id)
     if (waiting && this.slots.cancel(SLOT + id)) {
       this.queued.delete(id)
-      const failed: ProfileRecordReport = { ...waiting.record, status: 'failed', endedMs: Date.now(), failure: 'cancelled before it started' }
+      const failed: ProfileRecord = { ...waiting.record, status: 'failed', endedMs: Date.now(), failure: 'cancelled before it started' }
       this.announce(failed, waiting.root)
-      return reported(failed)
+      return failed
     }
     const running = this.running.get(id)
     if (running) {
       running.stopped = 'cancelled'
       running.engine.stop()
-      return this.list().find((p) => p.id === id) ?? reported({ id, name: id, status: 'running', createdMs: 0 } as ProfileRecordReport)
+      return this.list().find((p) => p.id === id) ?? { id, name: id, status: 'running', createdMs: 0 } as ProfileRecord
     }
     throw new ProfileError(`profile '${id}' is neither running nor queued; running: ${[...this.running.keys()].join(', ') || 'none'}, queued: ${[...this.queued.keys()].join(', ') || 'none'}`)
   }
@@ -276,10 +266,10 @@ export class ProfileService {
     return this.list().find((p) => p.id === id)!
   }
 
-  private async run(queuedRecord: ProfileRecordReport, spec: ModelSpec, root: string): Promise<void> {
+  private async run(queuedRecord: ProfileRecord, spec: ModelSpec, root: string): Promise<void> {
     const id = queuedRecord.id
     this.queued.delete(id)
-    const record: ProfileRecordReport = { ...queuedRecord, status: 'running' }
+    const record: ProfileRecord = { ...queuedRecord, status: 'running' }
     const engine = new EngineProcess(this.launcher)
     const entry: { engine: EngineProcess; stopped?: string } = { engine }
     this.running.set(id, entry)

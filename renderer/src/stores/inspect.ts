@@ -15,6 +15,8 @@ import { LabApiClientError } from '../api/errors'
 import { captureDifferences, DEFAULT_FORM, formFor, parseIndexList, requestFor, type InspectForm, type InspectRequestParams } from '../inspect/request-form'
 
 const keyOf = (runId: string, name: string) => `${runId}/${name}`
+/** Done or failed: a queued or running job is still under way. */
+const isOver = (j: InspectJob) => j.status === 'done' || j.status === 'failed'
 
 function messageOf(err: unknown): string {
   if (err instanceof LabApiClientError && err.errors.length && !err.message.includes(err.errors[0]!.message)) return `${err.message}\n${formatErrors(err.errors)}`
@@ -59,14 +61,15 @@ export const useInspectStore = defineStore('inspect', () => {
     const checked = validateWith(InspectRequestSchema, request.value)
     return [...typed, ...(checked.ok ? [] : checked.errors)]
   })
-  const running = computed(() => Object.values(jobs.value).filter((j) => j.status === 'running'))
+  /** Jobs under way: running, or queued behind other profiles and inspections. */
+  const running = computed(() => Object.values(jobs.value).filter((j) => !isOver(j)))
 
   function watch(): void {
     if (unsubscribe.length) return
     unsubscribe = [
       labApi().on('inspect.status', ({ job }) => {
         jobs.value = { ...jobs.value, [keyOf(job.runId, job.name)]: job }
-        if (job.status !== 'running' && job.runId === runId.value) void refreshInspections()
+        if (isOver(job) && job.runId === runId.value) void refreshInspections()
       }),
       labApi().on('inspect.progress', (p) => {
         progress.value = { ...progress.value, [keyOf(p.runId, p.name)]: { message: p.message, fraction: p.fraction } }
@@ -180,7 +183,7 @@ export const useInspectStore = defineStore('inspect', () => {
     const seen: InspectJob[] = []
     let settle: ((job: InspectJob) => void) | undefined
     let job: InspectJob | undefined
-    const finished = (j: InspectJob) => j.status !== 'running' && job !== undefined && j.runId === job.runId && j.name === job.name
+    const finished = (j: InspectJob) => isOver(j) && job !== undefined && j.runId === job.runId && j.name === job.name
     const off = labApi().on('inspect.status', ({ job: j }) => {
       if (!job) seen.push(j)
       else if (finished(j)) settle?.(j)
@@ -188,7 +191,7 @@ export const useInspectStore = defineStore('inspect', () => {
     try {
       job = await labApi().startInspect({ ...req, refresh })
       jobs.value = { ...jobs.value, [keyOf(job.runId, job.name)]: job }
-      if (job.status !== 'running') return job
+      if (isOver(job)) return job
       const early = seen.find(finished)
       if (early) return early
       return await new Promise<InspectJob>((resolve) => (settle = resolve))
@@ -266,6 +269,15 @@ export const useInspectStore = defineStore('inspect', () => {
     }
   }
 
+  /** Stops a running inspection, or drops a queued one. */
+  async function cancel(job: Pick<InspectJob, 'runId' | 'name'>): Promise<void> {
+    try {
+      await labApi().cancelInspect({ runId: job.runId, name: job.name })
+    } catch (err) {
+      error.value = messageOf(err)
+    }
+  }
+
   function removeOverlay(id: string): void {
     const next = { ...overlays.value }
     delete next[id]
@@ -293,6 +305,7 @@ export const useInspectStore = defineStore('inspect', () => {
     progress,
     error,
     notice,
+    cancel,
     init,
     dispose,
     refreshRuns,

@@ -26,7 +26,8 @@ export const useProfilesStore = defineStore('profiles', () => {
   /** The workspace the profiles are from (a workspace.changed for the same path is a resync). */
   let workspacePath: string | undefined
 
-  const running = computed(() => profiles.value.filter((p) => p.status === 'running'))
+  /** Profiles under way: running, or queued behind other profiles and inspections. */
+  const running = computed(() => profiles.value.filter((p) => p.status === 'running' || p.status === 'queued'))
 
   async function refresh(): Promise<void> {
     profiles.value = await labApi().listProfiles({})
@@ -41,6 +42,16 @@ export const useProfilesStore = defineStore('profiles', () => {
     } catch (err) {
       error.value = (err as Error).message
       return undefined
+    }
+  }
+
+  /** Stops a running profile, or drops a queued one. */
+  async function cancel(id: string): Promise<void> {
+    error.value = ''
+    try {
+      await labApi().cancelProfile({ id })
+    } catch (err) {
+      error.value = (err as Error).message
     }
   }
 
@@ -98,5 +109,5 @@ export const useProfilesStore = defineStore('profiles', () => {
     unsubscribe = []
   }
 
-  return { profiles, results, progress, selected, error, running, refresh, load, select, start, watch, unwatch }
+  return { profiles, results, progress, selected, error, running, refresh, load, select, start, cancel, watch, unwatch }
 })

@@ -128,7 +128,10 @@ function validParams(method: LabApiMethod): Record<string, unknown> {
     case 'startInspect':
       return { runId: RUN_ID, checkpoint: RUN_CHECKPOINT, input: { kind: 'task', example: 0 }, heads: [0], stateSteps: [0], maxAttentionT: 16, localWindow: 4, refresh: true }
     case 'getInspection':
+    case 'cancelInspect':
       return { runId: RUN_ID, name: 'x' }
+    case 'cancelProfile':
+      return { id: '20240101T000000-no-such-profile' }
     case 'setPreferences':
       return { defaultBackend: 'cpu', device: 0 }
     default:

@@ -120,6 +120,25 @@ describe('inspect store', () => {
     expect(again.jobs[`${id}/step-0000010-example-2`]).toMatchObject({ status: 'done', cached: true })
   })
 
+  it('waits for an inspection queued behind others, then shows it', async () => {
+    const id = await tinyMqar()
+    // Two inspections already hold both job slots: the store's own is queued.
+    const others = [5, 6].map((example) => deps.inspections.start({ runId: id, input: { kind: 'task', example }, recall: { examples: 8 } }))
+    expect(others.map((j) => j.status)).toEqual(['running', 'running'])
+    const s = store()
+    await s.init(id)
+    s.form.example = 7
+    s.form.recallExamples = 8
+    const seen: string[] = []
+    const off = api.on('inspect.status', ({ job }) => job.name === 'step-0000010-example-7' && seen.push(job.status))
+    await s.inspect()
+    off()
+    expect(seen[0]).toBe('queued')
+    expect(s.error).toBe('')
+    expect(s.result).toMatchObject({ runId: id, name: 'step-0000010-example-7' })
+    expect(s.jobs[`${id}/step-0000010-example-7`]?.status).toBe('done')
+  })
+
   it('captures again when the cached inspection was taken with other settings, and says so', async () => {
     const id = await tinyMqar()
     const s = store()
