@@ -75,4 +75,22 @@ describe('caller mistakes are bad requests with short messages', () => {
       if (!answer.ok) expect(answer.error.message).toMatch(/nested over 32 levels deep/)
     }
   })
+
+  it('a 100 KB value is not echoed back whole', async () => {
+    const huge = 'x'.repeat(100_000)
+    for (const [method, params] of [
+      ['startTemplate', { id: huge }],
+      ['startTemplate', { id: 'hybrid-ratio-sweep', overrides: { [huge]: 1 } }],
+      ['loadModelSpec', { name: huge }],
+      [huge, {}],
+      ['startRun', { name: 'r', modelSpec: { name: huge }, trainSpec: {} }],
+    ] as const) {
+      const answer = await answerLabApi(services.handlers, method, params)
+      expect(answer.ok).toBe(false)
+      if (!answer.ok) {
+        expect(['bad_request', 'unknown_method']).toContain(answer.error.code)
+        expect(JSON.stringify(answer.error).length).toBeLessThan(4000)
+      }
+    }
+  })
 })
