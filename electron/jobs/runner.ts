@@ -114,6 +114,8 @@ export function describeFsError(verb: string, err: unknown, fallbackFile: string
   const e = err as NodeJS.ErrnoException & { file?: unknown }
   const file = typeof e?.path === 'string' ? e.path : typeof e?.file === 'string' ? e.file : fallbackFile
   const message = err instanceof Error ? err.message : String(err)
+  // A WorkspaceError already says which file it could not write, and why.
+  if (typeof e?.file === 'string' && err instanceof Error) return { file, message }
   return { file, message: `cannot ${verb} ${file}: ${e?.code ? `${e.code} (${message})` : message}` }
 }
 
