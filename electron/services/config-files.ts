@@ -1,10 +1,10 @@
-// The desktop app's own small files, in the same folder as the recent
-// workspaces list (electron/workspace/recent.ts): LINEA_CONFIG_DIR, else
+// The app's own small files (preferences, window state, the recent
+// workspaces of recent-workspaces.ts) in one folder: LINEA_CONFIG_DIR, else
 // ~/.config/linea. A file that cannot be read is reported, never fatal.
 import { mkdirSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { writeFileAtomic } from '../workspace/workspace'
+import { writeFileAtomic } from '../workspace/files'
 
 export function configDir(): string {
   return process.env.LINEA_CONFIG_DIR ?? join(homedir(), '.config', 'linea')

@@ -7,7 +7,7 @@
 import type { WorkspaceInfo } from '../api/labapi'
 import type { EngineLauncher } from '../jobs/engine-process'
 import { JobRunner } from '../jobs/runner'
-import { rememberWorkspace } from '../workspace/recent'
+import { rememberWorkspace } from './recent-workspaces'
 import { Workspace, WorkspaceError, type WorkspaceProblem } from '../workspace/workspace'
 import type { LabEventBus } from './events'
 

@@ -68,9 +68,6 @@ export function defaultWorkspacePath(): string {
   return process.env.LINEA_WORKSPACE ?? join(homedir(), 'Linea', 'workspace')
 }
 
-/** Writes through a temp file and a rename (files.ts): failures are WorkspaceErrors naming the file and errno. */
-export { writeFileAtomic }
-
 export class Workspace {
   readonly root: string
   readonly manifest: Manifest

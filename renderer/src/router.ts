@@ -2,7 +2,6 @@ import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-rou
 import ComposeView from './views/ComposeView.vue'
 import EngineView from './views/EngineView.vue'
 import InspectView from './views/InspectView.vue'
-import PlaceholderView from './views/PlaceholderView.vue'
 import ProfileView from './views/ProfileView.vue'
 import RunsView from './views/RunsView.vue'
 import TrainView from './views/TrainView.vue'
@@ -23,12 +22,6 @@ const routes: RouteRecordRaw[] = [
   { path: '/workspace', name: 'workspace', component: RunsView, meta: { title: 'Runs' } },
   { path: '/profile', name: 'profile', component: ProfileView, meta: { title: 'Profile' } },
   { path: '/inspect', name: 'inspect', component: InspectView, meta: { title: 'Inspect' } },
-  ...SCREENS.filter((s) => !['compose', 'train', 'workspace', 'profile', 'inspect'].includes(s.name)).map((s) => ({
-    path: s.path,
-    name: s.name,
-    component: PlaceholderView,
-    meta: { title: s.title, what: s.what },
-  })),
 ]
 
 export const router = createRouter({ history: createWebHashHistory(), routes })

@@ -1,5 +1,5 @@
 import type { LabApiErrorBody } from '../../../electron/api/labapi'
-import type { SpecError } from '../../../electron/api/validate'
+import { formatErrors, type SpecError } from '../../../electron/api/validate'
 
 /** A LabApi call that failed, with the server's code and field errors. */
 export class LabApiClientError extends Error {
@@ -12,4 +12,10 @@ export class LabApiClientError extends Error {
     this.code = body.code
     this.errors = body.errors ?? []
   }
+}
+
+/** What a failed call says, with its field errors when the message does not already hold them. */
+export function messageOf(err: unknown): string {
+  if (err instanceof LabApiClientError && err.errors.length && !err.message.includes(err.errors[0]!.message)) return `${err.message}\n${formatErrors(err.errors)}`
+  return err instanceof Error ? err.message : String(err)
 }

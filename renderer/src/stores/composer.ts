@@ -7,6 +7,7 @@ import type { ModelEstimate, SavedSpecInfo } from '../../../electron/api/labapi'
 import { ModelSpecSchema, type ModelSpec, type Placement } from '../../../electron/api/model-spec'
 import { formatPath, validateWith, type SpecError } from '../../../electron/api/validate'
 import { labApi } from '../api/client'
+import { messageOf } from '../api/errors'
 import {
   applyToAll,
   deleteLayer,
@@ -133,7 +134,7 @@ export const useComposerStore = defineStore('composer', () => {
         estimateError.value = ''
       }
     } catch (err) {
-      if (seq === estimateSeq) estimateError.value = (err as Error).message
+      if (seq === estimateSeq) estimateError.value = messageOf(err)
     }
   }
 
@@ -160,7 +161,7 @@ export const useComposerStore = defineStore('composer', () => {
       await refreshSaved()
       return true
     } catch (err) {
-      error.value = (err as Error).message
+      error.value = messageOf(err)
       return false
     }
   }
@@ -177,7 +178,7 @@ export const useComposerStore = defineStore('composer', () => {
       status.value = `loaded ${name}`
       return true
     } catch (err) {
-      error.value = (err as Error).message
+      error.value = messageOf(err)
       return false
     }
   }

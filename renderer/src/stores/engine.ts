@@ -4,6 +4,7 @@ import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { DemoForwardParams, DemoForwardResult, EngineInfo, LabEvents } from '../../../electron/api/labapi'
 import { labApi } from '../api/client'
+import { messageOf } from '../api/errors'
 
 export const DEFAULT_DEMO: DemoForwardParams = { seqLen: 512, heads: 4, dk: 32, dv: 32, seed: 1 }
 
@@ -23,7 +24,7 @@ export const useEngineStore = defineStore('engine', () => {
     try {
       info.value = await labApi().engineInfo({})
     } catch (err) {
-      infoError.value = (err as Error).message
+      infoError.value = messageOf(err)
     } finally {
       loadingInfo.value = false
     }
@@ -35,7 +36,7 @@ export const useEngineStore = defineStore('engine', () => {
     try {
       demo.value = await labApi().demoForward({ ...params })
     } catch (err) {
-      demoError.value = (err as Error).message
+      demoError.value = messageOf(err)
     } finally {
       runningDemo.value = false
     }

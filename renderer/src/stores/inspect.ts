@@ -11,17 +11,13 @@ import type { InspectJob } from '../../../electron/api/labapi'
 import type { RunRecord } from '../../../electron/api/runs'
 import { formatErrors, validateWith, type SpecError } from '../../../electron/api/validate'
 import { labApi } from '../api/client'
-import { LabApiClientError } from '../api/errors'
+import { messageOf } from '../api/errors'
 import { captureDifferences, DEFAULT_FORM, formFor, parseIndexList, requestFor, type InspectForm, type InspectRequestParams } from '../inspect/request-form'
 
 const keyOf = (runId: string, name: string) => `${runId}/${name}`
 /** Done or failed: a queued or running job is still under way. */
 const isOver = (j: InspectJob) => j.status === 'done' || j.status === 'failed'
 
-function messageOf(err: unknown): string {
-  if (err instanceof LabApiClientError && err.errors.length && !err.message.includes(err.errors[0]!.message)) return `${err.message}\n${formatErrors(err.errors)}`
-  return err instanceof Error ? err.message : String(err)
-}
 
 export const useInspectStore = defineStore('inspect', () => {
   /** Runs that have a checkpoint to inspect, newest first. */

@@ -6,6 +6,7 @@ import type { ProfileRecord } from '../../../electron/api/labapi'
 import type { ModelSpec } from '../../../electron/api/model-spec'
 import type { ProfileResult, ProfileSettings } from '../../../electron/api/profile'
 import { labApi } from '../api/client'
+import { messageOf } from '../api/errors'
 
 export const QUICK_SETTINGS: Partial<ProfileSettings> = {
   batchSize: 2,
@@ -40,7 +41,7 @@ export const useProfilesStore = defineStore('profiles', () => {
       results.value = { ...results.value, [id]: r }
       return r
     } catch (err) {
-      error.value = (err as Error).message
+      error.value = messageOf(err)
       return undefined
     }
   }
@@ -51,7 +52,7 @@ export const useProfilesStore = defineStore('profiles', () => {
     try {
       await labApi().cancelProfile({ id })
     } catch (err) {
-      error.value = (err as Error).message
+      error.value = messageOf(err)
     }
   }
 
@@ -69,7 +70,7 @@ export const useProfilesStore = defineStore('profiles', () => {
       await refresh()
       return record
     } catch (err) {
-      error.value = (err as Error).message
+      error.value = messageOf(err)
       return undefined
     }
   }

@@ -11,9 +11,8 @@ import { DEFAULT_PREFERENCES, type Preferences } from '../../../electron/api/pre
 import { FINISHED_STATUSES, type MetricsLine, type RunRecord } from '../../../electron/api/runs'
 import type { Template } from '../../../electron/api/template'
 import type { TaskKind, TrainSpec } from '../../../electron/api/train-spec'
-import { formatErrors } from '../../../electron/api/validate'
 import { labApi } from '../api/client'
-import { LabApiClientError } from '../api/errors'
+import { messageOf } from '../api/errors'
 import { mergeMetrics } from '../runs/metrics'
 import { defaultTrainSpec, followPreferences, setPath, trainSpecErrors, withTaskKind } from '../runs/train-form'
 
@@ -27,10 +26,6 @@ export interface ModelChoice {
   name: string
 }
 
-function messageOf(err: unknown): string {
-  if (err instanceof LabApiClientError && err.errors.length) return `${err.message}${err.message.includes(err.errors[0]!.message) ? '' : `\n${formatErrors(err.errors)}`}`
-  return err instanceof Error ? err.message : String(err)
-}
 
 /** Runs in a template: the size of its sweep grid. */
 export function templateRunCount(t: Pick<Template, 'sweep'>): number {

@@ -2,15 +2,11 @@
 // (LINEA_CONFIG_DIR, else ~/.config/linea), most recent first. The file is
 // read as untrusted (files.ts: a regular file only, size-capped, never a
 // FIFO): a broken one is an empty list, never an error.
-import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { FILE_LIMITS, makeDir, readJsonFile, writeFileAtomic } from './files'
+import { FILE_LIMITS, makeDir, readJsonFile, writeFileAtomic } from '../workspace/files'
+import { configDir } from './config-files'
 
 const MAX_RECENT = 12
-
-function configDir(): string {
-  return process.env.LINEA_CONFIG_DIR ?? join(homedir(), '.config', 'linea')
-}
 
 export function recentWorkspaces(): string[] {
   try {
