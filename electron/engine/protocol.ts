@@ -16,7 +16,7 @@ export interface TrainParams {
   resumeFrom?: string
 }
 
-/** Events a training engine streams while `train` runs. */
+/** Events an engine streams while a call runs: `train`'s (the trainer's TrainCallbacks as messages), `profile`'s and `inspect`'s progress. */
 export interface TrainEvents {
   'train.backend': { reason: string }
   'train.step': StepProgress

@@ -2,6 +2,10 @@
 // tape, gradient clipping, AdamW with the schedule, evaluation, early stop,
 // NaN/inf detection that names the step and the layer, checkpoints, resume
 // and cancellation (finishing the step and saving a consistent checkpoint).
+//
+// A step goes through its stages in order, one method each on TrainingRun:
+// batch → forward and backward → clip and optimizer step → progress, then
+// between steps: eval (and early stop) → periodic checkpoint → stop checks.
 import { mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { ModelSpec } from '../../api/model-spec'
@@ -11,7 +15,9 @@ import { Ctx } from '../autograd/context'
 import type { Backend } from '../backend'
 import { CheckpointError, readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint'
 import { Model } from '../model/model'
+import type { Param } from '../model/params'
 import { createTask } from '../tasks'
+import type { EvalSet, TaskGenerator } from '../tasks/types'
 import type { FloatDType, Tensor } from '../tensor'
 import { disposeBatch, toDevice, type LabelledBatch } from './device-batch'
 import { evaluate } from './evaluate'
@@ -19,7 +25,11 @@ import { AdamW } from './optimizer'
 import { checkRun } from './run-checks'
 import { learningRate } from './schedule'
 
-export interface TrainEvents {
+/**
+ * What the loop tells its caller, and asks it, as it goes. (The engine
+ * process turns these into the protocol's TrainEvents messages.)
+ */
+export interface TrainCallbacks {
   onStep?(p: StepProgress): void
   onEval?(e: EvalProgress): void
   onCheckpoint?(path: string, step: number): void
@@ -49,7 +59,7 @@ export interface TrainRunOptions {
   outDir?: string
   /** A checkpoint to continue from: same specs, same data stream, same curve. */
   resumeFrom?: string
-  events?: TrainEvents
+  events?: TrainCallbacks
 }
 
 export type { EvalProgress, StepProgress }
@@ -101,162 +111,245 @@ async function locateNonFinite(model: Model, backend: Backend, dtype: FloatDType
   }
 }
 
+/** Names the first parameter whose gradient holds a non-finite value. */
+async function locateNonFiniteGrad(grads: Map<string, Tensor>): Promise<string> {
+  for (const [name, g] of grads) if (!(await isFinite(g))) return `the gradient of ${name}`
+  return 'the gradients'
+}
+
+/** Checks the checkpoint and loads it into the model and optimizer; returns its step. */
+function restoreFrom(path: string, modelSpec: ModelSpec, dtype: FloatDType, model: Model, optimizer: AdamW): number {
+  // A FIFO or a device would block the read (and the process) for good.
+  let st
+  try {
+    st = statSync(path)
+  } catch (err) {
+    throw new CheckpointError(path, `cannot be read: ${(err as Error).message}`)
+  }
+  if (!st.isFile()) throw new CheckpointError(path, 'is not a regular file')
+  const state = readCheckpoint(path)
+  if (JSON.stringify(state.modelSpec) !== JSON.stringify(modelSpec)) throw new Error(`checkpoint ${path} was trained with another ModelSpec; resume needs the same one`)
+  if (state.dtype !== dtype) throw new Error(`checkpoint ${path} is ${state.dtype}, the run is ${dtype}`)
+  restoreCheckpoint(path, state, model, optimizer)
+  return state.step
+}
+
 export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
-  const { modelSpec, trainSpec, backend, events = {} } = o
+  const { trainSpec, backend } = o
   if (trainSpec.precision === 'bf16') throw new Error(`precision 'bf16' needs a GPU backend; ${backend.id} computes in f32 or f64`)
-  const dtype: FloatDType = trainSpec.precision
   const task = createTask(trainSpec.task, trainSpec.seed)
-  checkRun(modelSpec, trainSpec, task)
+  checkRun(o.modelSpec, trainSpec, task)
+  const run = new TrainingRun(o, trainSpec.precision, task)
+  try {
+    run.prepare()
+    return await run.train()
+  } finally {
+    run.dispose()
+  }
+}
 
-  const model = new Model(modelSpec, backend, dtype, trainSpec.seed)
-  const trainable = model.params.trainable()
-  const opt = trainSpec.optimizer
-  const optimizer = new AdamW(backend, trainable, { beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weight_decay })
-  let startStep = 0
-  if (o.resumeFrom) {
-    // A FIFO or a device would block the read (and the process) for good.
-    let st
-    try {
-      st = statSync(o.resumeFrom)
-    } catch (err) {
-      throw new CheckpointError(o.resumeFrom, `cannot be read: ${(err as Error).message}`)
+/** How a run ended early: after an eval that reached the target, or at a cancel. */
+type EarlyEnd = Exclude<TrainStatus, 'completed'>
+
+/** One run: the model, its optimizer, the task and where the run stands. */
+class TrainingRun {
+  private readonly spec: TrainSpec
+  private readonly backend: Backend
+  private readonly callbacks: TrainCallbacks
+  private readonly model: Model
+  private readonly trainable: Param[]
+  private readonly optimizer: AdamW
+  private readonly tokensPerStep: number
+  private evalSets: EvalSet[] = []
+  private startStep = 0
+  /**
+   * The step whose checkpoint is on disk already: not saved again (a cancel
+   * on a checkpoint step, a resume of a finished run), so each step has one
+   * file and one checkpoint event.
+   */
+  private savedStep = -1
+  private checkpoint: string | undefined
+  private started = 0
+  private trainSeconds = 0
+  private finalLoss = NaN
+  private lastEval: EvalProgress | undefined
+
+  constructor(
+    private readonly o: TrainRunOptions,
+    private readonly dtype: FloatDType,
+    private readonly task: TaskGenerator,
+  ) {
+    this.spec = o.trainSpec
+    this.backend = o.backend
+    this.callbacks = o.events ?? {}
+    this.model = new Model(o.modelSpec, o.backend, dtype, this.spec.seed)
+    this.trainable = this.model.params.trainable()
+    const opt = this.spec.optimizer
+    this.optimizer = new AdamW(o.backend, this.trainable, { beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weight_decay })
+    this.tokensPerStep = this.spec.batch_size * task.seqLen
+  }
+
+  /** Resume (if asked), the checkpoint folder and the eval sets. */
+  prepare(): void {
+    const { resumeFrom, outDir } = this.o
+    if (resumeFrom) {
+      this.startStep = restoreFrom(resumeFrom, this.o.modelSpec, this.dtype, this.model, this.optimizer)
+      if (outDir && resolve(resumeFrom) === resolve(checkpointPath(outDir, this.startStep))) {
+        this.savedStep = this.startStep
+        this.checkpoint = resumeFrom
+      }
+      this.callbacks.onResume?.(this.startStep)
     }
-    if (!st.isFile()) throw new CheckpointError(o.resumeFrom, 'is not a regular file')
-    const state = readCheckpoint(o.resumeFrom)
-    if (JSON.stringify(state.modelSpec) !== JSON.stringify(modelSpec))
-      throw new Error(`checkpoint ${o.resumeFrom} was trained with another ModelSpec; resume needs the same one`)
-    if (state.dtype !== dtype) throw new Error(`checkpoint ${o.resumeFrom} is ${state.dtype}, the run is ${dtype}`)
-    restoreCheckpoint(o.resumeFrom, state, model, optimizer)
-    startStep = state.step
+    if (outDir) mkdirSync(outDir, { recursive: true })
+    this.evalSets = this.task.evalSets(this.spec.batch_size, this.spec.eval.batches)
   }
-  // The step whose checkpoint is on disk already: not saved again (a cancel on
-  // a checkpoint step, a resume of a finished run), so each step has one file
-  // and one checkpoint event.
-  let savedStep = -1
-  let checkpoint: string | undefined
-  if (o.resumeFrom && o.outDir && resolve(o.resumeFrom) === resolve(checkpointPath(o.outDir, startStep))) {
-    savedStep = startStep
-    checkpoint = o.resumeFrom
-  }
-  if (o.resumeFrom) events.onResume?.(startStep)
-  if (o.outDir) mkdirSync(o.outDir, { recursive: true })
-  const evalSets = task.evalSets(trainSpec.batch_size, trainSpec.eval.batches)
-  const tokensPerStep = trainSpec.batch_size * task.seqLen
-  const started = performance.now()
-  let trainSeconds = 0
-  let finalLoss = NaN
-  let lastEval: EvalProgress | undefined
-  let status: TrainStatus = 'completed'
 
-  const save = async (step: number) => {
-    if (!o.outDir || step === savedStep) return
-    events.checkAlive?.()
-    const path = checkpointPath(o.outDir, step)
-    await saveCheckpoint(path, model, optimizer, trainSpec, step)
-    savedStep = step
-    checkpoint = path
-    events.onCheckpoint?.(path, step)
+  async train(): Promise<TrainSummary> {
+    this.started = performance.now()
+    for (let step = this.startStep; step < this.spec.steps; step++) {
+      await this.trainStep(step)
+      const end = await this.betweenSteps(step + 1)
+      if (end) return this.summary(end, step + 1)
+    }
+    await this.save(this.spec.steps)
+    return this.summary('completed', this.spec.steps)
   }
-  const runEval = async (step: number) => {
-    const sets = await evaluate(model, backend, dtype, task, evalSets)
+
+  dispose(): void {
+    this.optimizer.dispose()
+    this.model.dispose()
+  }
+
+  // ---- one step: batch → forward and backward → clip and update → progress
+
+  /** Trains on the batch of `step` (0-based) and reports it as step + 1. */
+  private async trainStep(step: number): Promise<void> {
+    this.callbacks.checkAlive?.()
+    const t0 = performance.now()
+    const batch = toDevice(this.backend, this.task.trainBatch(step, this.spec.batch_size))
+    const ctx = new Ctx(this.backend, this.dtype, true)
+    try {
+      const { loss, grads } = await this.forwardBackward(ctx, batch, step)
+      const { lr, gradNorm } = await this.clipAndUpdate(grads, step)
+      this.finalLoss = loss
+      const seconds = (performance.now() - t0) / 1000
+      this.trainSeconds += seconds
+      this.reportStep(step + 1, loss, lr, gradNorm, seconds)
+    } finally {
+      ctx.dispose()
+      disposeBatch(batch)
+    }
+  }
+
+  /** The mean loss over the labelled rows, and every trainable parameter's gradient. */
+  private async forwardBackward(ctx: Ctx, batch: LabelledBatch, step: number): Promise<{ loss: number; grads: Map<string, Tensor> }> {
+    const out = this.model.loss(ctx, batch)
+    const nll = await out.nll.read()
+    let sum = 0
+    for (let m = 0; m < batch.count; m++) sum += nll[m]!
+    const loss = sum / batch.count
+    if (!Number.isFinite(loss)) throw new TrainingDivergedError(step + 1, await locateNonFinite(this.model, this.backend, this.dtype, batch))
+    ctx.backward([])
+    const grads = new Map<string, Tensor>()
+    for (const p of this.trainable) {
+      const g = ctx.grad(p.tensor)
+      if (g) grads.set(p.name, g)
+    }
+    return { loss, grads }
+  }
+
+  /** Global-norm clip folded into AdamW's gradient scale, at the schedule's learning rate. */
+  private async clipAndUpdate(grads: Map<string, Tensor>, step: number): Promise<{ lr: number; gradNorm: number }> {
+    const gradNorm = await this.optimizer.gradNorm(grads)
+    if (!Number.isFinite(gradNorm)) throw new TrainingDivergedError(step + 1, await locateNonFiniteGrad(grads))
+    const maxNorm = this.spec.optimizer.grad_clip
+    const clip = maxNorm > 0 && gradNorm > maxNorm ? maxNorm / gradNorm : 1
+    const lr = learningRate(this.spec, step)
+    this.optimizer.step(grads, lr, step + 1, clip)
+    return { lr, gradNorm }
+  }
+
+  private reportStep(done: number, loss: number, lr: number, gradNorm: number, seconds: number): void {
+    const memory = this.backend.memory()
+    this.callbacks.onStep?.({
+      step: done,
+      steps: this.spec.steps,
+      loss,
+      lr,
+      gradNorm,
+      tokensPerSecond: this.tokensPerStep / seconds,
+      elapsedSeconds: (performance.now() - this.started) / 1000,
+      memoryBytes: memory.bytesInUse,
+      peakMemoryBytes: memory.peakBytes,
+    })
+  }
+
+  // ---- between steps: eval → checkpoint → stop checks -------------------
+
+  /** After step `done` (1-based): how the run ends here, or undefined to go on. */
+  private async betweenSteps(done: number): Promise<EarlyEnd | undefined> {
+    const last = done === this.spec.steps
+    if (done % this.spec.eval.every === 0 || last) {
+      const e = await this.evaluateAt(done)
+      if (this.reachedTarget(e)) {
+        await this.save(done)
+        return 'early_stopped'
+      }
+    }
+    if (this.spec.checkpoint_every > 0 && done % this.spec.checkpoint_every === 0 && !last) await this.save(done)
+    if (await this.stopRequested()) {
+      await this.save(done)
+      return 'cancelled'
+    }
+    return undefined
+  }
+
+  private async evaluateAt(step: number): Promise<EvalProgress> {
+    const sets = await evaluate(this.model, this.backend, this.dtype, this.task, this.evalSets)
     const first = sets[0]!
-    lastEval = {
+    this.lastEval = {
       step,
       sets,
-      headline: task.headline === 'accuracy' ? first.accuracy : first.bitsPerByte,
-      headlineName: task.headline,
+      headline: this.task.headline === 'accuracy' ? first.accuracy : first.bitsPerByte,
+      headlineName: this.task.headline,
     }
-    events.onEval?.(lastEval)
-    return lastEval
+    this.callbacks.onEval?.(this.lastEval)
+    return this.lastEval
   }
 
-  try {
-    for (let step = startStep; step < trainSpec.steps; step++) {
-      events.checkAlive?.()
-      const t0 = performance.now()
-      const batch = toDevice(backend, task.trainBatch(step, trainSpec.batch_size))
-      const ctx = new Ctx(backend, dtype, true)
-      try {
-        const out = model.loss(ctx, batch)
-        const nll = await out.nll.read()
-        let sum = 0
-        for (let m = 0; m < batch.count; m++) sum += nll[m]!
-        const loss = sum / batch.count
-        if (!Number.isFinite(loss)) throw new TrainingDivergedError(step + 1, await locateNonFinite(model, backend, dtype, batch))
-        ctx.backward([])
-        const grads = new Map<string, Tensor>()
-        for (const p of trainable) {
-          const g = ctx.grad(p.tensor)
-          if (g) grads.set(p.name, g)
-        }
-        const gradNorm = await optimizer.gradNorm(grads)
-        if (!Number.isFinite(gradNorm)) {
-          let where = 'the gradients'
-          for (const [name, g] of grads)
-            if (!(await isFinite(g))) {
-              where = `the gradient of ${name}`
-              break
-            }
-          throw new TrainingDivergedError(step + 1, where)
-        }
-        const clip = opt.grad_clip > 0 && gradNorm > opt.grad_clip ? opt.grad_clip / gradNorm : 1
-        const lr = learningRate(trainSpec, step)
-        optimizer.step(grads, lr, step + 1, clip)
-        finalLoss = loss
-        const seconds = (performance.now() - t0) / 1000
-        trainSeconds += seconds
-        const memory = backend.memory()
-        events.onStep?.({
-          step: step + 1,
-          steps: trainSpec.steps,
-          loss,
-          lr,
-          gradNorm,
-          tokensPerSecond: tokensPerStep / seconds,
-          elapsedSeconds: (performance.now() - started) / 1000,
-          memoryBytes: memory.bytesInUse,
-          peakMemoryBytes: memory.peakBytes,
-        })
-      } finally {
-        ctx.dispose()
-        disposeBatch(batch)
-      }
-      const done = step + 1
-      const last = done === trainSpec.steps
-      if (done % trainSpec.eval.every === 0 || last) {
-        const e = await runEval(done)
-        if (trainSpec.early_stop_accuracy !== null && task.headline === 'accuracy' && e.headline >= trainSpec.early_stop_accuracy) {
-          status = 'early_stopped'
-          await save(done)
-          return summary(done)
-        }
-      }
-      if (trainSpec.checkpoint_every > 0 && done % trainSpec.checkpoint_every === 0 && !last) await save(done)
-      // Let messages (cancel) arrive between steps.
-      await new Promise((r) => setImmediate(r))
-      if (events.shouldStop?.()) {
-        status = 'cancelled'
-        await save(done)
-        return summary(done)
-      }
-    }
-    await save(trainSpec.steps)
-    return summary(trainSpec.steps)
-  } finally {
-    optimizer.dispose()
-    model.dispose()
+  /** Early stop: an accuracy task whose eval reached `early_stop_accuracy`. */
+  private reachedTarget(e: EvalProgress): boolean {
+    const target = this.spec.early_stop_accuracy
+    return target !== null && this.task.headline === 'accuracy' && e.headline >= target
   }
 
-  function summary(steps: number): TrainSummary {
+  /** Lets messages (a cancel) arrive, then asks whether to stop. */
+  private async stopRequested(): Promise<boolean> {
+    await new Promise((r) => setImmediate(r))
+    return this.callbacks.shouldStop?.() === true
+  }
+
+  private async save(step: number): Promise<void> {
+    const { outDir } = this.o
+    if (!outDir || step === this.savedStep) return
+    this.callbacks.checkAlive?.()
+    const path = checkpointPath(outDir, step)
+    await saveCheckpoint(path, this.model, this.optimizer, this.spec, step)
+    this.savedStep = step
+    this.checkpoint = path
+    this.callbacks.onCheckpoint?.(path, step)
+  }
+
+  private summary(status: TrainStatus, steps: number): TrainSummary {
     return {
       status,
       steps,
-      finalLoss,
-      lastEval,
-      checkpoint,
-      parameters: model.params.count(),
-      seconds: (performance.now() - started) / 1000,
-      tokensPerSecond: ((steps - startStep) * tokensPerStep) / Math.max(trainSeconds, 1e-9),
+      finalLoss: this.finalLoss,
+      lastEval: this.lastEval,
+      checkpoint: this.checkpoint,
+      parameters: this.model.params.count(),
+      seconds: (performance.now() - this.started) / 1000,
+      tokensPerSecond: ((steps - this.startStep) * this.tokensPerStep) / Math.max(this.trainSeconds, 1e-9),
     }
   }
 }
