@@ -104,6 +104,15 @@ export function lastTrain(lines: readonly MetricsLine[]): TrainLine | undefined 
   return undefined
 }
 
+/**
+ * The step a run's progress shows: its last train line's (while it runs the
+ * record is rewritten at most once a second, the lines come at once), else
+ * the record's (lines not read yet).
+ */
+export function progressStep(lines: readonly MetricsLine[], run: { steps: number } | null | undefined): number {
+  return lastTrain(lines)?.step ?? run?.steps ?? 0
+}
+
 export function describeMemory(l: TrainLine | undefined): string {
   return l ? `${formatBytes(l.memoryBytes)} (peak ${formatBytes(l.peakMemoryBytes)})` : '—'
 }

@@ -116,6 +116,12 @@ export const useRunsStore = defineStore('runs', () => {
 
   function applyStatus(run: RunRecord): void {
     statusEvents.set(run.id, (statusEvents.get(run.id) ?? 0) + 1)
+    // The runner sends a run's lines before the record that follows them (the
+    // final step, eval, checkpoint and status line before the final record):
+    // lines still waiting for the coalescing timer show now, with the record,
+    // or a finished run would show its status beside the progress and log of
+    // up to METRICS_REFRESH_MS before it.
+    if (changed.delete(run.id)) touch(run.id)
     upsert(run)
     const queued = queuedIds.value.filter((id) => id !== run.id)
     if (run.status === 'queued') queued.push(run.id)

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createPinia, setActivePinia } from 'pinia'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { computed } from 'vue'
+import { computed, nextTick, watch } from 'vue'
 import type { LabApi } from '../../../electron/api/labapi'
 import { resizeModel } from '../../../electron/api/resize'
 import { preset } from '../../../electron/engine/presets'
@@ -18,7 +18,7 @@ import { localLabApi } from '../../../electron/services/local-api'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { setLabApi } from '../../../renderer/src/api/client'
 import { labDepsFor } from '../../fixtures/lab'
-import { logEntries, trainLines } from '../../../renderer/src/runs/metrics'
+import { logEntries, progressStep, trainLines } from '../../../renderer/src/runs/metrics'
 import { useRunsStore } from '../../../renderer/src/stores/runs'
 import { until } from '../../fixtures/until'
 
@@ -133,6 +133,33 @@ describe('runs store', () => {
     expect(log[0]).toBe('status: running')
     expect(log.at(-1)).toBe('status: completed')
     expect(log.some((t) => t.startsWith('checkpoint at step 5: checkpoints/'))).toBe(true)
+  })
+
+  it("shows a finished run's final step and status line in the same render as its status", async () => {
+    // The Train screen's progress text and log, as it renders them (a watcher
+    // flushed with the render): from the run's record and its metrics lines.
+    const s = await store()
+    await tinyForm(s, 20, 'final step')
+    const id = (await s.startFromForm())!.id
+    const run = computed(() => s.byId.get(id))
+    const lines = computed(() => s.metricsOf(id))
+    const shown = computed(() => ({
+      status: run.value?.status,
+      step: progressStep(lines.value, run.value),
+      log: logEntries(lines.value).at(-1)?.text,
+    }))
+    const renders: { status?: string; step: number; log?: string }[] = []
+    const stop = watch(shown, (v) => renders.push(v))
+    try {
+      await until('the run to complete', () => run.value?.status === 'completed')
+      await nextTick()
+    } finally {
+      stop()
+    }
+    // the first render that says completed: step 20 of 20, and the status in the log
+    const finished = renders.filter((r) => r.status === 'completed')
+    expect(finished.length).toBeGreaterThan(0)
+    expect(finished[0]).toEqual({ status: 'completed', step: 20, log: 'status: completed' })
   })
 
   it('cancels a queued run at once and a running one after its step, keeping a checkpoint', async () => {

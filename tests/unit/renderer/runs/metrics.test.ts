@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { MetricsLine } from '../../../../electron/api/runs'
-import { evalSetPoints, headlineName, headlinePoints, logEntries, lossPoints, mergeMetrics } from '../../../../renderer/src/runs/metrics'
+import { evalSetPoints, headlineName, headlinePoints, logEntries, lossPoints, mergeMetrics, progressStep } from '../../../../renderer/src/runs/metrics'
 
 const step = (n: number, loss = 5 - n / 10): MetricsLine => ({
   type: 'train',
@@ -73,5 +73,13 @@ describe('run metrics', () => {
       ['failure', 'failed: loss is NaN at step 2'],
     ])
     expect(logEntries(lines).at(-1)!.step).toBe(2)
+  })
+
+  it("progress: the last train line's step, ahead of the record; the record's without lines", () => {
+    // the record is rewritten at most once a second: it says 3 while the lines say 5
+    expect(progressStep([step(4), step(5), { type: 'status', status: 'completed', atMs: 1 }], { steps: 3 })).toBe(5)
+    expect(progressStep([], { steps: 7 })).toBe(7)
+    expect(progressStep([{ type: 'status', status: 'running', atMs: 1 }], { steps: 2 })).toBe(2)
+    expect(progressStep([], null)).toBe(0)
   })
 })
