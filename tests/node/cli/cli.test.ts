@@ -4,10 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { resizeModel } from '../../../electron/api/resize'
 import { projectRoot } from '../../../electron/engine/project-root'
-import { preset } from '../../../electron/engine/presets'
-import { trainSpec } from '../../fixtures/specs'
+import { quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 
 function linea(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(projectRoot(), 'electron', 'cli', 'index.ts'), ...args], {
@@ -63,20 +61,9 @@ describe('linea train', () => {
   const dir = mkdtempSync(join(tmpdir(), 'linea-cli-train-'))
   const modelPath = join(dir, 'model.json')
   const trainPath = join(dir, 'train.json')
-  writeFileSync(modelPath, JSON.stringify(resizeModel(preset('gated-deltanet'), { d_model: 32, vocab_size: 64, heads: 2 })))
-  writeFileSync(
-    trainPath,
-    JSON.stringify(
-      trainSpec({
-        task: { kind: 'mqar', seq_len: 32, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 },
-        steps: 6,
-        batch_size: 4,
-        backend: 'cpu',
-        schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0.1 },
-        eval: { every: 3, batches: 1 },
-      }),
-    ),
-  )
+  writeFileSync(modelPath, JSON.stringify(smallModelSpec('gated-deltanet')))
+  // early stop left at the train spec's default (0.99)
+  writeFileSync(trainPath, JSON.stringify(quickTrainSpec({ steps: 6, eval: { every: 3, batches: 1 }, early_stop_accuracy: 0.99 })))
 
   it('trains a preset, writes metrics.jsonl and a checkpoint, prints a summary', () => {
     const out = join(dir, 'run')

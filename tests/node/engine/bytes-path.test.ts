@@ -3,14 +3,14 @@
 // read, and at most 2 GiB of them; anything else is a TaskError naming the
 // path and what it is.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { resizeModel } from '../../../electron/api/resize'
 import { preset } from '../../../electron/engine/presets'
 import { EngineCallError, EngineProcess, forkLauncher } from '../../../electron/jobs/engine-process'
-import { trainSpec } from '../../fixtures/specs'
+import { quickTrainSpec } from '../../fixtures/runs'
+import { tempDir } from '../../fixtures/temp'
 
 /** The limit on a task file: 2 GiB. */
 const MAX_TASK_FILE_BYTES = 2 * 1024 ** 3
@@ -21,23 +21,14 @@ afterEach(() => {
 })
 
 const model = () => resizeModel(preset('gla'), { d_model: 32, vocab_size: 256, heads: 2 })
-const bytesSpec = (path: string) =>
-  trainSpec({
-    task: { kind: 'bytes', path, seq_len: 16, valid_fraction: 0.1 },
-    steps: 2,
-    batch_size: 2,
-    backend: 'cpu',
-    schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0.1 },
-    eval: { every: 2, batches: 1 },
-    early_stop_accuracy: null,
-  })
+const bytesSpec = (path: string) => quickTrainSpec({ task: { kind: 'bytes', path, seq_len: 16, valid_fraction: 0.1 }, steps: 2, batch_size: 2 })
 
 /** The engine's answer to training on `path`, or a timeout error (the engine blocked). */
 async function trainOn(path: string, timeoutMs = 15_000): Promise<unknown> {
   const e = new EngineProcess(forkLauncher())
   started.push(e)
   await e.start()
-  const outDir = mkdtempSync(join(tmpdir(), 'linea-bytes-out-'))
+  const outDir = tempDir('linea-bytes-out-')
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`the engine did not answer within ${timeoutMs} ms (blocked reading ${path}?)`)), timeoutMs)
@@ -53,7 +44,7 @@ async function trainOn(path: string, timeoutMs = 15_000): Promise<unknown> {
 
 describe('bytes task file', () => {
   it('refuses a FIFO at once instead of blocking on it', async () => {
-    const fifo = join(mkdtempSync(join(tmpdir(), 'linea-fifo-')), 'text.fifo')
+    const fifo = join(tempDir('linea-fifo-'), 'text.fifo')
     execFileSync('mkfifo', [fifo])
     const err = await trainOn(fifo)
     expect(err).toBeInstanceOf(EngineCallError)
@@ -68,7 +59,7 @@ describe('bytes task file', () => {
   })
 
   it('refuses a file over 2 GiB, naming its size and the limit', async () => {
-    const big = join(mkdtempSync(join(tmpdir(), 'linea-big-')), 'big.txt')
+    const big = join(tempDir('linea-big-'), 'big.txt')
     writeFileSync(big, '')
     truncateSync(big, MAX_TASK_FILE_BYTES + 1) // sparse: no disk used
     const err = await trainOn(big)
@@ -79,7 +70,7 @@ describe('bytes task file', () => {
   })
 
   it('still trains on a regular file', async () => {
-    const text = join(mkdtempSync(join(tmpdir(), 'linea-text-')), 'text.txt')
+    const text = join(tempDir('linea-text-'), 'text.txt')
     writeFileSync(text, 'the quick brown fox jumps over the lazy dog. '.repeat(40))
     const summary = (await trainOn(text)) as { status: string; steps: number }
     expect(summary).toMatchObject({ status: 'completed', steps: 2 })

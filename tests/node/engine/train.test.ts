@@ -15,26 +15,17 @@ import { nativeBackend } from '../../../electron/engine/native-backend'
 import { preset } from '../../../electron/engine/presets'
 import { trainModel, TrainingDivergedError, type StepProgress } from '../../../electron/engine/train/trainer'
 import { EngineProcess, forkLauncher } from '../../../electron/jobs/engine-process'
-import { trainSpec as baseTrainSpec } from '../../fixtures/specs'
+import { quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 
 const cpu = nativeBackend('cpu')
 const tmp = () => mkdtempSync(join(tmpdir(), 'linea-train-'))
 
 function smallModel(id = 'gla', overrides: Partial<ModelSpec> = {}): ModelSpec {
-  return { ...resizeModel(preset(id), { d_model: 32, vocab_size: 64, heads: 2 }), ...overrides }
+  return { ...smallModelSpec(id), ...overrides }
 }
 
 function smallTrain(overrides: Partial<TrainSpec> = {}): TrainSpec {
-  return baseTrainSpec({
-    task: { kind: 'mqar', seq_len: 32, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 },
-    steps: 8,
-    batch_size: 4,
-    backend: 'cpu',
-    schedule: { warmup_steps: 2, decay: 'cosine', min_lr_ratio: 0.1 },
-    eval: { every: 4, batches: 1 },
-    early_stop_accuracy: null,
-    ...overrides,
-  })
+  return quickTrainSpec({ steps: 8, schedule: { warmup_steps: 2, decay: 'cosine', min_lr_ratio: 0.1 }, eval: { every: 4, batches: 1 }, ...overrides })
 }
 
 async function losses(model: ModelSpec, train: TrainSpec, extra: { outDir?: string; resumeFrom?: string } = {}) {

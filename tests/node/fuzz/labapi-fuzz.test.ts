@@ -18,8 +18,7 @@
 // Calls that would start work (a valid startRun, startTemplate or
 // startProfile; a costly demoForward) are not sent: the point is the
 // parser. LINEA_FUZZ_CASES=N runs N cases; LINEA_FUZZ_SEED=S another seed.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LAB_API_METHOD_NAMES, type LabApiMethod } from '../../../electron/api/labapi'
@@ -30,10 +29,12 @@ import { untrustedProblem } from '../../../electron/api/untrusted'
 import { validateWith } from '../../../electron/api/validate'
 import { startHeadless, type HeadlessApp } from '../../../electron/services/headless'
 import { expandTemplate, loadTemplates } from '../../../electron/workspace/templates'
+import { FuzzRng } from '../../fixtures/random'
 import { glaLayer, modelSpec, trainSpec } from '../../fixtures/specs'
+import { tempDir } from '../../fixtures/temp'
 import { crashRecorder, openSocket, rawExchange, rawRequest, rawUpgrade, type Reply, type Socket } from '../server/raw-http'
 import { mutate } from './mutate'
-import { jsonCopy, PROTO_KEYS, randomString, randomValue, Rng } from './random'
+import { jsonCopy, PROTO_KEYS, randomString, randomValue } from './random'
 
 function envInt(name: string, fallback: number): number {
   const text = process.env[name]
@@ -48,7 +49,6 @@ const CALL_TIMEOUT_MS = 30_000
 /** The server's limit on a WebSocket message (and on a body). */
 const MAX_MESSAGE_BYTES = 16 << 20
 
-const tmp = (prefix: string) => mkdtempSync(join(tmpdir(), prefix))
 let app: HeadlessApp
 let base: string
 let port: number
@@ -64,8 +64,8 @@ const cleanPrototype = prototypeKeys()
 
 beforeAll(async () => {
   // The services' own files (preferences, recent workspaces) go to a folder of the test's.
-  process.env.LINEA_CONFIG_DIR = tmp('linea-fuzz-config-')
-  fuzzRoot = tmp('linea-fuzz-')
+  process.env.LINEA_CONFIG_DIR = tempDir('linea-fuzz-config-')
+  fuzzRoot = tempDir('linea-fuzz-')
   const staticDir = join(fuzzRoot, 'static')
   mkdirSync(staticDir)
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>fuzz</title>')
@@ -300,7 +300,7 @@ const pct = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => (/[A-Za-z0-9_.
 const ODD_METHODS = ['', ' ', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'engineInfo ', 'EngineInfo', 'engineinfo', 'engineInfo\u0000', 'engine/Info', '../engineInfo', 'workspaceInfo/x', 'a'.repeat(100_000), '\ud800', '🦀']
 
 /** Request targets for raw HTTP: escapes, traversal, absolute forms, odd ports and hosts. */
-function randomTarget(rng: Rng): string {
+function randomTarget(rng: FuzzRng): string {
   const hex = () => rng.pick(['0', '2', '7', 'a', 'C', 'F', 'z', 'g', ''])
   switch (rng.int(12)) {
     case 0:
@@ -330,7 +330,7 @@ function randomTarget(rng: Rng): string {
   }
 }
 
-function randomHeaders(rng: Rng): Record<string, string> {
+function randomHeaders(rng: FuzzRng): Record<string, string> {
   const h: Record<string, string> = {}
   const t = rng.int(5)
   if (t === 0) h.Authorization = `Bearer ${token}`
@@ -344,7 +344,7 @@ function randomHeaders(rng: Rng): Record<string, string> {
 }
 
 /** A body that is not `{"params": {...}}`. */
-function randomBody(rng: Rng): string | Buffer {
+function randomBody(rng: FuzzRng): string | Buffer {
   switch (rng.int(8)) {
     case 0:
       return rng.pick(['null', '[]', '3', '"x"', 'true', 'false', '-0', '1e400', '[{"params":{}}]', '{"params":{}}{"params":{}}'])
@@ -366,7 +366,7 @@ function randomBody(rng: Rng): string | Buffer {
 }
 
 /** The body text of a call with a raw mutation: truncated, a number made odd, bytes inserted. */
-function rawMutation(rng: Rng, text: string): string {
+function rawMutation(rng: FuzzRng, text: string): string {
   switch (rng.int(4)) {
     case 0:
       return text.slice(0, rng.int(text.length))
@@ -389,7 +389,7 @@ function rawMutation(rng: Rng, text: string): string {
 
 describe('LabApi fuzz', () => {
   it(`survives ${CASES} malformed calls, targets, bodies and messages (seed ${SEED})`, async () => {
-    const rng = new Rng(SEED)
+    const rng = new FuzzRng(SEED)
     const failures: Failure[] = []
     const counts = { HTTP: 0, WS: 0, skipped: 0, started: 0 }
     const skippedWhy = new Map<string, number>()
@@ -433,7 +433,7 @@ describe('LabApi fuzz', () => {
     let done = 0
     while (done < CASES) {
       const transport = done % 2 === 0 ? 'HTTP' : 'WS'
-      const roll = rng.next()
+      const roll = rng.uniform()
       let family = ''
       let method = ''
       let repro = ''
@@ -474,7 +474,7 @@ describe('LabApi fuzz', () => {
             if (r.wrong) failures.push({ family, transport, method, wrong: r.wrong, repro })
           }
         } else if (transport === 'HTTP') {
-          const sub = rng.next()
+          const sub = rng.uniform()
           if (sub < 0.4) {
             family = 'request target'
             const verb = rng.pick(['GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'BREW'])
@@ -512,7 +512,7 @@ describe('LabApi fuzz', () => {
             await rawExchange(port, text, { reset: true })
           }
         } else {
-          const sub = rng.next()
+          const sub = rng.uniform()
           if (sub < 0.9) {
             family = 'bad message'
             let message: string | Buffer

@@ -3,7 +3,8 @@
 // that reach a prototype (`__proto__`, `constructor`, `prototype`) anywhere,
 // also as segments of the dotted paths startTemplate's inputs and overrides
 // take ("train.__proto__.x").
-import { deep, hugeString, PROTO_KEYS, randomString, randomValue, setOwn, type Rng, jsonCopy } from './random'
+import type { FuzzRng } from '../../fixtures/random'
+import { deep, hugeString, PROTO_KEYS, randomString, randomValue, setOwn, jsonCopy } from './random'
 
 type Container = Record<string, unknown> | unknown[]
 /** A place in the value tree: `parent[key]`; the root sits in a holder `{ v }`. */
@@ -69,7 +70,7 @@ const BAD_PATHS = [
  * top-level fields that hold dotted-path records (startTemplate's inputs and
  * overrides): they also get bad paths as keys.
  */
-export function mutate(rng: Rng, params: unknown, pathRecords: readonly string[] = []): unknown {
+export function mutate(rng: FuzzRng, params: unknown, pathRecords: readonly string[] = []): unknown {
   const holder = { v: jsonCopy(params) }
   for (let n = 1 + rng.int(3); n > 0; n--) {
     const slots = slotsOf(holder)

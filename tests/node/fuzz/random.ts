@@ -1,40 +1,6 @@
-// A seeded PRNG (mulberry32: 32 bits of state, fast, the same sequence on
-// every machine) and random values of the shapes the LabApi fuzz sends.
-
-export class Rng {
-  private state: number
-  constructor(seed: number) {
-    this.state = seed >>> 0
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0
-    let t = this.state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n)
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!
-  }
-
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n)
-    for (let i = 0; i < n; i++) b[i] = this.int(256)
-    return b
-  }
-}
+// Random values of the shapes the LabApi fuzz sends, drawn from the
+// fuzzers' seeded PRNG (tests/fixtures/random.ts).
+import type { FuzzRng } from '../../fixtures/random'
 
 /** Keys that reach an object's prototype when a walker follows them. */
 export const PROTO_KEYS = ['__proto__', 'constructor', 'prototype'] as const
@@ -53,12 +19,12 @@ const NUMBERS = [0, -0, -1, 1, 0.5, -0.5, 1e-320, 2 ** 31, -(2 ** 31), 2 ** 32, 
 const STRINGS = ['', ' ', 'x', 'NaN', 'Infinity', '-Infinity', '1e999', 'null', 'undefined', 'true', '0', '-1', '../..', '../../etc/passwd', '/etc/passwd', 'C:\\Windows', '\u0000', 'a\u0000b', '\ud800', '\udfff\ud800', '\u202e', '%00', '%', '%zz', '${x}', '{{x}}', '<script>alert(1)</script>', 'a'.repeat(201), 'é', '🦀', 'constructor', '__proto__', 'prototype', 'toString', 'hasOwnProperty']
 
 /** A huge string: 10k to 1M characters. */
-export function hugeString(rng: Rng): string {
+export function hugeString(rng: FuzzRng): string {
   return rng.pick(['a', 'é', '\\', '"', '🦀', '%', '\u0000']).repeat(rng.pick([10_000, 100_000, 1_000_000]))
 }
 
-export function randomString(rng: Rng): string {
-  const r = rng.next()
+export function randomString(rng: FuzzRng): string {
+  const r = rng.uniform()
   if (r < 0.5) return rng.pick(STRINGS)
   if (r < 0.9) {
     let s = ''
@@ -70,7 +36,7 @@ export function randomString(rng: Rng): string {
 }
 
 /** Nested `depth` deep in arrays or objects. */
-export function deep(rng: Rng, depth: number, leaf: unknown = 1): unknown {
+export function deep(rng: FuzzRng, depth: number, leaf: unknown = 1): unknown {
   let v = leaf
   const asArray = rng.chance(0.5)
   for (let i = 0; i < depth; i++) v = asArray ? [v] : { a: v }
@@ -78,7 +44,7 @@ export function deep(rng: Rng, depth: number, leaf: unknown = 1): unknown {
 }
 
 /** Any JSON value, shallow unless it draws the deep or huge ones. */
-export function randomValue(rng: Rng, depth = 0): unknown {
+export function randomValue(rng: FuzzRng, depth = 0): unknown {
   const r = rng.int(14)
   switch (r) {
     case 0:

@@ -15,8 +15,7 @@
 //   - Object.prototype unchanged
 // Protocol (process.send): {type:'start', i}, {type:'end', i, failures}, {type:'done'}.
 import { execFileSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isUserError } from '../../../electron/api/errors'
 import { resizeModel } from '../../../electron/api/resize'
@@ -29,6 +28,8 @@ import { InspectService } from '../../../electron/services/inspect-service'
 import { ProfileService } from '../../../electron/services/profile-service'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { Workspace } from '../../../electron/workspace/workspace'
+import { FuzzRng } from '../../fixtures/random'
+import { snapshotTree } from '../../fixtures/temp'
 import { trainSpec } from '../../fixtures/specs'
 
 export interface FuzzFailure {
@@ -36,36 +37,6 @@ export interface FuzzFailure {
   op: string
   problem: string
   built: string
-}
-
-// ---- a seeded PRNG (splitmix32): the same cases on every machine ---------------
-
-class Rng {
-  private s: number
-  constructor(seed: number) {
-    this.s = seed >>> 0
-  }
-  next(): number {
-    this.s = (this.s + 0x9e3779b9) >>> 0
-    let z = this.s
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b)
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35)
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n)
-  }
-  chance(p: number): boolean {
-    return this.next() < p
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n)
-    for (let i = 0; i < n; i++) b[i] = this.int(256)
-    return b
-  }
 }
 
 // ---- the world: a temp root with outside/ (never to be touched) and a FIFO pool --
@@ -87,23 +58,6 @@ function fifoAt(path: string): void {
     fifoCount += 256
   }
   renameSync(join(fifoPool, `p${fifoNext++}`), path)
-}
-
-/** What outside/ holds: every entry's kind, size and content hash (mtime checked by the parent). */
-function snapshot(dir: string): string {
-  const out: string[] = []
-  const walk = (d: string) => {
-    for (const f of readdirSync(d).sort()) {
-      const p = join(d, f)
-      const st = lstatSync(p)
-      if (st.isDirectory()) {
-        out.push(`${p}/ ${st.mtimeMs}`)
-        walk(p)
-      } else out.push(`${p} ${st.size} ${st.mtimeMs} ${st.isFile() ? createHash('sha1').update(readFileSync(p)).digest('hex') : 'link'}`)
-    }
-  }
-  walk(dir)
-  return out.join('\n')
 }
 
 // ---- valid documents, to be broken ---------------------------------------------
@@ -149,7 +103,7 @@ const validProfileRecord = (id: string) => ({ id, name: id, status: 'done', crea
 
 // ---- hostile contents --------------------------------------------------------------
 
-const hostileValues = (rng: Rng): unknown[] => [
+const hostileValues = (rng: FuzzRng): unknown[] => [
   null,
   true,
   0,
@@ -170,7 +124,7 @@ const hostileValues = (rng: Rng): unknown[] => [
 ]
 
 /** A value with one node replaced by something hostile (or a key deleted, or a __proto__ key added). */
-function mutateValue(rng: Rng, value: unknown): unknown {
+function mutateValue(rng: FuzzRng, value: unknown): unknown {
   const copy = JSON.parse(JSON.stringify(value)) as unknown
   const nodes: { parent: Record<string, unknown> | unknown[]; key: string | number }[] = []
   const walk = (v: unknown) => {
@@ -191,7 +145,7 @@ function mutateValue(rng: Rng, value: unknown): unknown {
 }
 
 /** Text of a hostile JSON document derived from `valid`. */
-function hostileText(rng: Rng, valid: unknown): { text: string | Buffer; what: string } {
+function hostileText(rng: FuzzRng, valid: unknown): { text: string | Buffer; what: string } {
   const validText = JSON.stringify(valid)
   switch (rng.int(12)) {
     case 0:
@@ -223,7 +177,7 @@ function hostileText(rng: Rng, valid: unknown): { text: string | Buffer; what: s
 type Kind = 'file' | 'dir' | 'fifo' | 'link-out' | 'link-sentinel' | 'dangling-in' | 'dangling-out' | 'loop' | 'huge'
 
 /** Puts something at `path`: mostly the file, else a hostile stand-in. */
-function place(rng: Rng, path: string, file: () => { text: string | Buffer; what: string }, built: string[], hugeBytes: number): void {
+function place(rng: FuzzRng, path: string, file: () => { text: string | Buffer; what: string }, built: string[], hugeBytes: number): void {
   const kind: Kind = rng.chance(0.75) ? 'file' : rng.pick(['dir', 'fifo', 'link-out', 'link-sentinel', 'dangling-in', 'dangling-out', 'loop', 'huge'] as const)
   const name = path.slice(root.length)
   switch (kind) {
@@ -263,7 +217,7 @@ function place(rng: Rng, path: string, file: () => { text: string | Buffer; what
 }
 
 /** A folder at `path`, or a hostile stand-in for it; true when it is a real folder to fill. */
-function placeDir(rng: Rng, path: string, built: string[], p = 0.85): boolean {
+function placeDir(rng: FuzzRng, path: string, built: string[], p = 0.85): boolean {
   if (rng.chance(p)) {
     mkdirSync(path, { recursive: true })
     return true
@@ -290,7 +244,7 @@ const checkpointBytes = (() => {
   return readFileSync(path)
 })()
 
-function safetensorsText(rng: Rng): { text: Buffer; what: string } {
+function safetensorsText(rng: FuzzRng): { text: Buffer; what: string } {
   const bytes = checkpointBytes
   const headerLength = Number(bytes.readBigUInt64LE(0))
   switch (rng.int(6)) {
@@ -324,7 +278,7 @@ function safetensorsText(rng: Rng): { text: Buffer; what: string } {
 const RUN_IDS = ['20260101T000000-a', '20260101T000001-b', 'run-c', '.hidden', 'a b', '..', 'x'.repeat(230), 'ünïcode', '-dash']
 
 /** Builds case i's workspace at `ws`; returns what it built (for the failure report). */
-function build(rng: Rng, ws: string): { built: string[]; runIds: string[]; specNames: string[]; profileIds: string[] } {
+function build(rng: FuzzRng, ws: string): { built: string[]; runIds: string[]; specNames: string[]; profileIds: string[] } {
   const built: string[] = []
   mkdirSync(ws, { recursive: true })
   const runIds: string[] = []
@@ -390,10 +344,10 @@ function build(rng: Rng, ws: string): { built: string[]; runIds: string[]; specN
 
 const protoNames = () => Object.getOwnPropertyNames(Object.prototype).sort().join(',')
 const protoBefore = protoNames()
-const outsideBefore = snapshot(outside)
+const outsideBefore = snapshotTree(outside)
 
 function runCase(i: number): FuzzFailure[] {
-  const rng = new Rng((seed * 0x9e3779b1 + i * 0x85ebca6b) >>> 0)
+  const rng = new FuzzRng((seed * 0x9e3779b1 + i * 0x85ebca6b) >>> 0)
   const ws = join(root, 'cases', String(i))
   const { built, runIds, specNames, profileIds } = build(rng, ws)
   const failures: FuzzFailure[] = []
@@ -458,7 +412,7 @@ function runCase(i: number): FuzzFailure[] {
   }
   if (protoNames() !== protoBefore || ({} as Record<string, unknown>).polluted !== undefined)
     failures.push({ case: i, op: 'after the case', problem: `Object.prototype changed: ${protoNames()}`, built: description })
-  const outsideNow = snapshot(outside)
+  const outsideNow = snapshotTree(outside)
   if (outsideNow !== outsideBefore) failures.push({ case: i, op: 'after the case', problem: `outside/ changed:\n${outsideNow}`, built: description })
   rmSync(ws, { recursive: true, force: true })
   return failures

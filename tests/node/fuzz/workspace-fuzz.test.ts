@@ -8,9 +8,7 @@
 //   LINEA_FUZZ_SEED=S    another sequence of cases
 //   LINEA_FUZZ_FROM=i    start at case i (with CASES=i+1: rebuild one case)
 import { fork } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
@@ -18,6 +16,7 @@ import { resizeModel } from '../../../electron/api/resize'
 import { writeSafetensors } from '../../../electron/engine/checkpoint/safetensors'
 import { projectRoot } from '../../../electron/engine/project-root'
 import { preset } from '../../../electron/engine/presets'
+import { snapshotTree, tempDir } from '../../fixtures/temp'
 import type { FuzzFailure } from './workspace-fuzz-cases'
 
 const CASES = Number(process.env.LINEA_FUZZ_CASES ?? 3000)
@@ -43,23 +42,6 @@ function buildOutside(root: string, sentinel: string): void {
   writeFileSync(join(outside, 'dir', 'report.html'), sentinel)
   writeSafetensors(join(outside, 'checkpoint.safetensors'), { w: new Float32Array(4) }, { format: 'linea.checkpoint/1', secret: sentinel })
   writeSafetensors(join(outside, 'run', 'checkpoints', 'step-0000003.safetensors'), { w: new Float32Array(4) }, { secret: sentinel })
-}
-
-/** Every entry under `dir` with its size, mtime and content hash. */
-function snapshot(dir: string): string {
-  const out: string[] = []
-  const walk = (d: string) => {
-    for (const f of readdirSync(d).sort()) {
-      const p = join(d, f)
-      const st = lstatSync(p)
-      if (st.isDirectory()) {
-        out.push(`${p}/ ${st.mtimeMs}`)
-        walk(p)
-      } else out.push(`${p} ${st.size} ${st.mtimeMs} ${createHash('sha1').update(readFileSync(p)).digest('hex')}`)
-    }
-  }
-  walk(dir)
-  return out.join('\n')
 }
 
 /** Runs cases [from, to) in one child; resolves with where it got to. */
@@ -122,10 +104,10 @@ function runChild(root: string, sentinel: string, from: number, to: number, fail
 it(
   'opening hostile workspaces fails only with UserErrors, never hangs, and touches nothing outside',
   async () => {
-    const root = mkdtempSync(join(tmpdir(), 'linea-workspace-fuzz-'))
+    const root = tempDir('linea-workspace-fuzz-')
     const sentinel = `SENTINEL-${SEED}-${Math.random().toString(36).slice(2)}`
     buildOutside(root, sentinel)
-    const before = snapshot(join(root, 'outside'))
+    const before = snapshotTree(join(root, 'outside'))
     const failures: FuzzFailure[] = []
     const started = Date.now()
     let next = FROM
@@ -137,7 +119,7 @@ it(
       next = r.next
     }
     if (next < FROM + CASES) failures.push({ case: next, op: 'the run', problem: `stopped after ${MAX_BLOCKED} blocked cases, before case ${next}`, built: '' })
-    const after = snapshot(join(root, 'outside'))
+    const after = snapshotTree(join(root, 'outside'))
     if (after !== before) failures.push({ case: -1, op: 'after all cases', problem: `outside/ changed:\n${after}`, built: '' })
     const failedCases = new Set(failures.map((f) => f.case))
     console.log(`workspace fuzz: ${ran} cases, ${failedCases.size} failures (seed ${SEED}, ${((Date.now() - started) / 1000).toFixed(1)} s)`)

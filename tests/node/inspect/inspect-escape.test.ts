@@ -2,16 +2,10 @@
 // a run id, checkpoint or name that walks out of the workspace with '../' or
 // through a symbolic link is refused as the caller's mistake (bad_request),
 // nothing is read or written outside, and no error quotes a foreign file.
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { InspectJob } from '../../../electron/api/labapi'
-import { resizeModel } from '../../../electron/api/resize'
-import { saveCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
-import { Model } from '../../../electron/engine/model/model'
-import { nativeBackend } from '../../../electron/engine/native-backend'
-import { preset } from '../../../electron/engine/presets'
 import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { dispatchLabApi, LabApiError } from '../../../electron/services/dispatch'
 import { EngineService } from '../../../electron/services/engine-service'
@@ -19,15 +13,12 @@ import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { labDepsFor } from '../../fixtures/lab'
-import { trainSpec } from '../../fixtures/specs'
+import { runWithCheckpoint } from '../../fixtures/runs'
+import { workspaceBesideOutside } from '../../fixtures/temp'
 
 // <parent>/ws is the workspace; <parent>/outside holds what must stay untouched.
-const parent = mkdtempSync(join(tmpdir(), 'linea-inspect-escape-'))
-const root = join(parent, 'ws')
-const outside = join(parent, 'outside')
-mkdirSync(outside)
 const SECRET = 'SECRET-0123456789-do-not-quote'
-writeFileSync(join(outside, 'secret.txt'), `${SECRET}\n`)
+const { root, outside } = workspaceBesideOutside('linea-inspect-escape-', 'secret.txt', `${SECRET}\n`)
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -41,18 +32,6 @@ afterAll(() => {
   deps.inspections.stop()
   deps.workspaces.close()
 })
-
-async function runWithCheckpoint(): Promise<string> {
-  const ws = deps.workspaces.workspace
-  const modelSpec = resizeModel(preset('gated-deltanet'), { d_model: 16, vocab_size: 64, heads: 2 })
-  const train = trainSpec({ task: { kind: 'mqar', seq_len: 24, num_kv_pairs: 3, power_a: 0.01, vocab_size: 64 }, backend: 'cpu' })
-  const run = ws.createRun({ name: 'gdn tiny', modelSpec, trainSpec: train })
-  const model = new Model(modelSpec, nativeBackend('cpu'), 'f32', 1)
-  await saveCheckpoint(join(ws.checkpointsDir(run.id), 'step-0000007.safetensors'), model, undefined, train, 7)
-  model.dispose()
-  ws.updateRun(run.id, { status: 'completed', checkpoint: 'checkpoints/step-0000007.safetensors' })
-  return run.id
-}
 
 /** The call's error body: it must be the caller's mistake, and quote nothing of the foreign file. */
 async function refused(method: string, params: unknown, pattern: RegExp): Promise<string> {
@@ -83,7 +62,7 @@ describe('inspections refuse paths out of the workspace', () => {
   })
 
   it('a valid run record outside the workspace is never inspected nor written to', async () => {
-    const id = await runWithCheckpoint()
+    const id = await runWithCheckpoint(deps.workspaces.workspace)
     // A copy of a real run outside: following runs/../../outside/copy would read its checkpoint and write inspect/ there.
     cpSync(deps.workspaces.workspace.runDir(id), join(outside, 'copy'), { recursive: true })
     const before = started.length
@@ -93,7 +72,7 @@ describe('inspections refuse paths out of the workspace', () => {
   })
 
   it('a checkpoint or a name that leaves the run folder is refused', async () => {
-    const id = await runWithCheckpoint()
+    const id = await runWithCheckpoint(deps.workspaces.workspace)
     const runDir = deps.workspaces.workspace.runDir(id)
     await refused('startInspect', { runId: id, checkpoint: '../../../outside/secret.txt' }, /outside the run folder/)
     await refused('startInspect', { runId: id, checkpoint: join(outside, 'secret.txt') }, /outside the run folder/)
@@ -106,7 +85,7 @@ describe('inspections refuse paths out of the workspace', () => {
   })
 
   it('a record whose checkpoint field leads outside is refused, naming the field', async () => {
-    const id = await runWithCheckpoint()
+    const id = await runWithCheckpoint(deps.workspaces.workspace)
     const runDir = deps.workspaces.workspace.runDir(id)
     copyFileSync(join(runDir, 'checkpoints', 'step-0000007.safetensors'), join(outside, 'step-0000001.safetensors'))
     // Written by hand (the workspace's own writes keep the field inside): the file is untrusted.

@@ -5,18 +5,13 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { InspectJob } from '../../../electron/api/labapi'
-import { resizeModel } from '../../../electron/api/resize'
-import { saveCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
-import { nativeBackend } from '../../../electron/engine/native-backend'
-import { Model } from '../../../electron/engine/model/model'
-import { preset } from '../../../electron/engine/presets'
 import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { dispatchLabApi } from '../../../electron/services/dispatch'
 import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { labDeps } from '../../fixtures/lab'
-import { trainSpec } from '../../fixtures/specs'
+import { runWithCheckpoint } from '../../fixtures/runs'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -28,18 +23,6 @@ afterAll(() => {
   deps.inspections.stop()
   deps.workspaces.close()
 })
-
-async function runWithCheckpoint(): Promise<string> {
-  const ws = deps.workspaces.workspace
-  const modelSpec = resizeModel(preset('gated-deltanet'), { d_model: 16, vocab_size: 64, heads: 2 })
-  const train = trainSpec({ task: { kind: 'mqar', seq_len: 24, num_kv_pairs: 3, power_a: 0.01, vocab_size: 64 }, backend: 'cpu' })
-  const run = ws.createRun({ name: 'gdn tiny', modelSpec, trainSpec: train })
-  const model = new Model(modelSpec, nativeBackend('cpu'), 'f32', 1)
-  await saveCheckpoint(join(ws.checkpointsDir(run.id), 'step-0000007.safetensors'), model, undefined, train, 7)
-  model.dispose()
-  ws.updateRun(run.id, { status: 'completed', checkpoint: 'checkpoints/step-0000007.safetensors' })
-  return run.id
-}
 
 function statusOf(runId: string, name: string): Promise<InspectJob> {
   return new Promise((resolve) => {
@@ -56,7 +39,7 @@ function statusOf(runId: string, name: string): Promise<InspectJob> {
 
 describe('inspections through the LabApi', () => {
   it('runs once in an engine process, then answers from the run folder', async () => {
-    const runId = await runWithCheckpoint()
+    const runId = await runWithCheckpoint(deps.workspaces.workspace)
     expect(await call('listCheckpoints', { runId })).toEqual([{ checkpoint: 'checkpoints/step-0000007.safetensors', step: 7 }])
     const progress: number[] = []
     events.subscribe((event, data) => event === 'inspect.progress' && progress.push((data as { fraction: number }).fraction))
@@ -80,7 +63,7 @@ describe('inspections through the LabApi', () => {
   })
 
   it('reports a failed inspection with the engine message, and refuses bad requests', async () => {
-    const runId = await runWithCheckpoint()
+    const runId = await runWithCheckpoint(deps.workspaces.workspace)
     const failed = statusOf(runId, 'step-0000007-example-0')
     await call('startInspect', { runId, heads: [7] })
     expect(await failed).toMatchObject({ status: 'failed', failure: expect.stringContaining('head 7 does not exist') })

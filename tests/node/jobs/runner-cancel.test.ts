@@ -4,23 +4,19 @@
 // process after a grace period, or at once with force, and the run ends
 // cancelled saying so; the queue goes on.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunRecord } from '../../../electron/api/runs'
-import { resizeModel } from '../../../electron/api/resize'
 import { forkLauncher, type EngineLauncher } from '../../../electron/jobs/engine-process'
-import { preset } from '../../../electron/engine/presets'
-import { JobRunner } from '../../../electron/jobs/runner'
 import { dispatchLabApi } from '../../../electron/services/dispatch'
 import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
-import { Workspace } from '../../../electron/workspace/workspace'
 import { labDepsFor } from '../../fixtures/lab'
-import { trainSpec } from '../../fixtures/specs'
+import { openRunner, processGone, tinyRun } from '../../fixtures/runner'
+import { tempDir } from '../../fixtures/temp'
 import { until } from '../../fixtures/until'
 
 const cleanup: (() => void)[] = []
@@ -34,7 +30,7 @@ afterEach(() => {
  * preload prepends the listener). `blocked` exists once one is stuck.
  */
 function blockingLauncher(): { launcher: EngineLauncher; blocked: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'linea-block-'))
+  const dir = tempDir('linea-block-')
   const fifo = join(dir, 'never-written.fifo')
   execFileSync('mkfifo', [fifo])
   const blocked = join(dir, 'blocked')
@@ -53,44 +49,19 @@ process.prependListener('message', (m) => {
   return { launcher: forkLauncher({ env: { NODE_OPTIONS: `--require ${preload}` } }), blocked }
 }
 
-const tiny = (steps: number) =>
-  trainSpec({
-    task: { kind: 'mqar', seq_len: 32, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 },
-    steps,
-    batch_size: 4,
-    backend: 'cpu',
-    schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0.1 },
-    eval: { every: 2, batches: 1 },
-    early_stop_accuracy: null,
-    checkpoint_every: 2,
-  })
-const model = () => resizeModel(preset('gla'), { d_model: 32, vocab_size: 64, heads: 2 })
-
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return true
-  }
-  return false
-}
-
 describe('cancelling a run whose engine is stuck', () => {
   it('kills the engine process after the grace period; the run ends cancelled and the queue goes on', async () => {
-    const ws = Workspace.open(mkdtempSync(join(tmpdir(), 'linea-cancel-')))
-    cleanup.push(() => ws.close())
     const { launcher, blocked } = blockingLauncher()
-    const runner = new JobRunner(ws, launcher, new LabEventBus(), { cancelGraceMs: 300 })
-    cleanup.push(() => runner.stop())
-    const stuck = ws.createRun({ name: 'blocked', modelSpec: model(), trainSpec: tiny(1000) })
-    const next = ws.createRun({ name: 'next', modelSpec: model(), trainSpec: tiny(2) })
+    const { ws, runner } = openRunner('linea-cancel-', launcher, { cancelGraceMs: 300 })
+    const stuck = ws.createRun(tinyRun('blocked', 1000))
+    const next = ws.createRun(tinyRun('next', 2))
     runner.enqueue(stuck.id)
     runner.enqueue(next.id)
     await until('the engine to block on the FIFO', () => existsSync(blocked), 20_000)
     const pid = runner.runningPid!
     runner.cancel(stuck.id)
     await until('the stuck run to end', () => ws.readRun(stuck.id).status === 'cancelled', 20_000)
-    expect(gone(pid)).toBe(true)
+    expect(processGone(pid)).toBe(true)
     const run = ws.readRun(stuck.id)
     expect(run.failure).toBe('the engine did not stop within 0.3 s of the cancel, so its process was killed; the run has no checkpoint: start it again')
     expect(ws.readMetrics(stuck.id).lines.at(-1)).toMatchObject({ type: 'status', status: 'cancelled', failure: run.failure })
@@ -102,13 +73,13 @@ describe('cancelling a run whose engine is stuck', () => {
     const events = new LabEventBus()
     const { launcher, blocked } = blockingLauncher()
     const engine = new EngineService(forkLauncher(), events)
-    const workspaces = new WorkspaceService(mkdtempSync(join(tmpdir(), 'linea-cancel-')), launcher, events)
+    const workspaces = new WorkspaceService(tempDir('linea-cancel-'), launcher, events)
     cleanup.push(() => {
       engine.stop()
       workspaces.close()
     })
     const handlers = createLabHandlers(labDepsFor(engine, workspaces, events))
-    const run = (await dispatchLabApi(handlers, 'startRun', { name: 'blocked', modelSpec: model(), trainSpec: tiny(1000) })) as RunRecord
+    const run = (await dispatchLabApi(handlers, 'startRun', tinyRun('blocked', 1000))) as RunRecord
     await until('the engine to block on the FIFO', () => existsSync(blocked), 20_000)
     const pid = workspaces.runner.runningPid!
     const t0 = Date.now()
@@ -116,7 +87,7 @@ describe('cancelling a run whose engine is stuck', () => {
     await until('the run to end', () => workspaces.workspace.readRun(run.id).status === 'cancelled', 5_000)
     // at once: well inside the default grace of 10 s
     expect(Date.now() - t0).toBeLessThan(5_000)
-    expect(gone(pid)).toBe(true)
+    expect(processGone(pid)).toBe(true)
     expect(workspaces.workspace.readRun(run.id).failure).toBe('cancelled with force: its engine process was killed at once; the run has no checkpoint: start it again')
   })
 })

@@ -2,57 +2,21 @@
 // file replaced by a directory): the one run fails with the file and the
 // errno, its engine process is stopped, the queue goes on, and nothing is
 // thrown into the event loop (which would take the server down).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { MetricsLine, RunRecord } from '../../../electron/api/runs'
-import { resizeModel } from '../../../electron/api/resize'
-import { preset } from '../../../electron/engine/presets'
-import { forkLauncher } from '../../../electron/jobs/engine-process'
-import { JobRunner } from '../../../electron/jobs/runner'
-import { LabEventBus } from '../../../electron/services/events'
-import { Workspace } from '../../../electron/workspace/workspace'
-import { trainSpec } from '../../fixtures/specs'
+import { openRunner, processGone, tinyRun } from '../../fixtures/runner'
 import { until } from '../../fixtures/until'
 
-const opened: Workspace[] = []
-afterEach(() => {
-  for (const ws of opened.splice(0)) ws.close()
-})
-
+/** A runner, and the records it published with each run.status event. */
 function setup() {
-  const ws = Workspace.open(mkdtempSync(join(tmpdir(), 'linea-disk-')))
-  opened.push(ws)
-  const events = new LabEventBus()
+  const harness = openRunner('linea-disk-')
   const published: RunRecord[] = []
-  events.subscribe((name, data) => {
+  harness.events.subscribe((name, data) => {
     if (name === 'run.status') published.push((data as { run: RunRecord }).run)
   })
-  return { ws, events, published, runner: new JobRunner(ws, forkLauncher(), events) }
-}
-
-const tiny = (steps: number) =>
-  trainSpec({
-    task: { kind: 'mqar', seq_len: 32, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 },
-    steps,
-    batch_size: 4,
-    backend: 'cpu',
-    schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0.1 },
-    eval: { every: 2, batches: 1 },
-    early_stop_accuracy: null,
-    checkpoint_every: 2,
-  })
-const model = () => resizeModel(preset('gla'), { d_model: 32, vocab_size: 64, heads: 2 })
-
-/** True once no process has this pid (or only its zombie is left). */
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return true
-  }
-  return false
+  return { ...harness, published }
 }
 
 /** Replaces a file by a directory of the same name: every write to it then fails with EISDIR. */
@@ -64,8 +28,8 @@ function blockFile(path: string): void {
 describe('job runner when the run folder cannot be written', () => {
   it('fails the run whose metrics.jsonl is a directory before it starts, and runs the next', async () => {
     const { ws, runner, published } = setup()
-    const broken = ws.createRun({ name: 'broken', modelSpec: model(), trainSpec: tiny(2) })
-    const next = ws.createRun({ name: 'next', modelSpec: model(), trainSpec: tiny(2) })
+    const broken = ws.createRun(tinyRun('broken', 2))
+    const next = ws.createRun(tinyRun('next', 2))
     const metrics = join(ws.runDir(broken.id), 'metrics.jsonl')
     blockFile(metrics)
     runner.enqueue(broken.id)
@@ -82,8 +46,8 @@ describe('job runner when the run folder cannot be written', () => {
 
   it('fails the run, stops its engine and goes on when metrics.jsonl turns into a directory mid-run', async () => {
     const { ws, runner, events, published } = setup()
-    const doomed = ws.createRun({ name: 'doomed', modelSpec: model(), trainSpec: tiny(100000) })
-    const next = ws.createRun({ name: 'next', modelSpec: model(), trainSpec: tiny(2) })
+    const doomed = ws.createRun(tinyRun('doomed', 100000))
+    const next = ws.createRun(tinyRun('next', 2))
     const metrics = join(ws.runDir(doomed.id), 'metrics.jsonl')
     let enginePid: number | undefined
     const stop = events.subscribe((name, data) => {
@@ -104,14 +68,14 @@ describe('job runner when the run folder cannot be written', () => {
     expect(failed.steps).toBeLessThan(100000)
     expect(published.filter((r) => r.id === doomed.id).at(-1)).toMatchObject({ status: 'failed' })
     expect(enginePid).toBeDefined()
-    await until('the engine process of the failed run to be gone', () => gone(enginePid!), 10_000)
+    await until('the engine process of the failed run to be gone', () => processGone(enginePid!), 10_000)
     expect(ws.readRun(next.id).status).toBe('completed')
   })
 
   it('fails the run when run.json cannot be rewritten mid-run', async () => {
     const { ws, runner, events, published } = setup()
-    const doomed = ws.createRun({ name: 'doomed', modelSpec: model(), trainSpec: tiny(100000) })
-    const next = ws.createRun({ name: 'next', modelSpec: model(), trainSpec: tiny(2) })
+    const doomed = ws.createRun(tinyRun('doomed', 100000))
+    const next = ws.createRun(tinyRun('next', 2))
     // run.json is written through `run.json.<pid>.tmp` and a rename: a directory there makes the write fail
     const tmp = join(ws.runDir(doomed.id), `run.json.${process.pid}.tmp`)
     const stop = events.subscribe((name, data) => {
@@ -138,9 +102,9 @@ describe('job runner when the run folder cannot be written', () => {
 
   it('recoverInterrupted reports the runs it cannot mark, instead of throwing', () => {
     const { ws, runner } = setup()
-    const a = ws.createRun({ name: 'a', modelSpec: model(), trainSpec: tiny(5) })
-    const b = ws.createRun({ name: 'b', modelSpec: model(), trainSpec: tiny(5) })
-    const c = ws.createRun({ name: 'c', modelSpec: model(), trainSpec: tiny(5) })
+    const a = ws.createRun(tinyRun('a', 5))
+    const b = ws.createRun(tinyRun('b', 5))
+    const c = ws.createRun(tinyRun('c', 5))
     for (const r of [a, b, c]) ws.updateRun(r.id, { status: 'running' })
     const tmp = join(ws.runDir(a.id), `run.json.${process.pid}.tmp`)
     mkdirSync(tmp) // a's record cannot be rewritten

@@ -2,44 +2,19 @@
 // (no link out), a finished run is not resumed, a resume that cannot start
 // leaves the record as it was, and the metrics of a resumed run carry each
 // step once, in order.
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { isUserError } from '../../../electron/api/errors'
 import type { MetricsLine, RunRecord } from '../../../electron/api/runs'
-import { resizeModel } from '../../../electron/api/resize'
-import { preset } from '../../../electron/engine/presets'
-import { forkLauncher } from '../../../electron/jobs/engine-process'
-import { JobRunner } from '../../../electron/jobs/runner'
-import { LabEventBus } from '../../../electron/services/events'
-import { Workspace } from '../../../electron/workspace/workspace'
-import { trainSpec } from '../../fixtures/specs'
+import type { JobRunner } from '../../../electron/jobs/runner'
+import type { LabEventBus } from '../../../electron/services/events'
+import type { Workspace } from '../../../electron/workspace/workspace'
+import { cancelAtFirstCheckpoint, openRunner, tinyRun } from '../../fixtures/runner'
+import { tempDir } from '../../fixtures/temp'
+import { thrown } from '../../fixtures/thrown'
 
-const opened: Workspace[] = []
-afterEach(() => {
-  for (const ws of opened.splice(0)) ws.close()
-})
-
-function setup() {
-  const ws = Workspace.open(mkdtempSync(join(tmpdir(), 'linea-resume-')))
-  opened.push(ws)
-  const events = new LabEventBus()
-  return { ws, events, runner: new JobRunner(ws, forkLauncher(), events) }
-}
-
-const tiny = (steps: number, checkpointEvery = 2) =>
-  trainSpec({
-    task: { kind: 'mqar', seq_len: 32, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 },
-    steps,
-    batch_size: 4,
-    backend: 'cpu',
-    schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0.1 },
-    eval: { every: 2, batches: 1 },
-    early_stop_accuracy: null,
-    checkpoint_every: checkpointEvery,
-  })
-const model = () => resizeModel(preset('gla'), { d_model: 32, vocab_size: 64, heads: 2 })
+const setup = () => openRunner('linea-resume-')
 
 /** Step numbers of each kind of line, in file order. */
 function stepsByType(lines: MetricsLine[]): Record<'train' | 'eval' | 'checkpoint', number[]> {
@@ -54,34 +29,18 @@ function expectStrictlyIncreasing(steps: number[]): void {
 
 /** Trains a run until it is cancelled with a checkpoint (at step >= 2). */
 async function cancelledRun(ws: Workspace, runner: JobRunner, events: LabEventBus, steps = 12): Promise<RunRecord> {
-  const run = ws.createRun({ name: 'long', modelSpec: model(), trainSpec: tiny(steps) })
-  const stop = events.subscribe((name, data) => {
-    if (name === 'run.metrics' && (data as { line: MetricsLine }).line.type === 'checkpoint') {
-      stop()
-      runner.cancel(run.id)
-    }
-  })
-  runner.enqueue(run.id)
-  await runner.idle()
+  const run = ws.createRun(tinyRun('long', steps))
+  await cancelAtFirstCheckpoint({ runner, events }, run.id)
   const cancelled = ws.readRun(run.id)
   expect(cancelled.status).toBe('cancelled')
   expect(cancelled.checkpoint).toBeDefined()
   return cancelled
 }
 
-function caught(fn: () => unknown): Error {
-  try {
-    fn()
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a throw')
-}
-
 describe('resume', () => {
   it('writes each step once after a killed run is resumed (steps past the checkpoint are dropped)', async () => {
     const { ws, runner, events } = setup()
-    const run = ws.createRun({ name: 'killed', modelSpec: model(), trainSpec: tiny(10) })
+    const run = ws.createRun(tinyRun('killed', 10))
     let killed = false
     events.subscribe((name, data) => {
       const line = (data as { line: MetricsLine }).line
@@ -107,15 +66,8 @@ describe('resume', () => {
 
   it('writes each step once after cancel and resume, when the cancel lands on a checkpoint step', async () => {
     const { ws, runner, events } = setup()
-    const run = ws.createRun({ name: 'every step', modelSpec: model(), trainSpec: tiny(8, 1) })
-    const stop = events.subscribe((name, data) => {
-      if (name === 'run.metrics' && (data as { line: MetricsLine }).line.type === 'checkpoint') {
-        stop()
-        runner.cancel(run.id)
-      }
-    })
-    runner.enqueue(run.id)
-    await runner.idle()
+    const run = ws.createRun(tinyRun('every step', 8, 1))
+    await cancelAtFirstCheckpoint({ runner, events }, run.id)
     expect(ws.readRun(run.id).status).toBe('cancelled')
     runner.resume(run.id)
     await runner.idle()
@@ -127,12 +79,12 @@ describe('resume', () => {
 
   it('refuses a completed run up front and leaves it as it was', async () => {
     const { ws, runner } = setup()
-    const run = ws.createRun({ name: 'done', modelSpec: model(), trainSpec: tiny(2) })
+    const run = ws.createRun(tinyRun('done', 2))
     runner.enqueue(run.id)
     await runner.idle()
     const before = readFileSync(join(ws.runDir(run.id), 'run.json'), 'utf8')
     const metrics = readFileSync(join(ws.runDir(run.id), 'metrics.jsonl'), 'utf8')
-    const err = caught(() => runner.resume(run.id))
+    const err = thrown(() => runner.resume(run.id))
     expect(isUserError(err)).toBe(true)
     expect(err.message).toBe(`run ${run.id} completed all 2 steps; there is nothing to resume (start a new run to train longer)`)
     expect(runner.queuedIds()).toEqual([])
@@ -147,7 +99,7 @@ describe('resume', () => {
     const file = join(ws.runDir(run.id), run.checkpoint!)
     rmSync(file)
     const before = readFileSync(join(ws.runDir(run.id), 'run.json'), 'utf8')
-    const err = caught(() => runner.resume(run.id))
+    const err = thrown(() => runner.resume(run.id))
     expect(isUserError(err)).toBe(true)
     expect(err.message).toBe(`run ${run.id} cannot resume: its checkpoint ${file} is gone; start the run again`)
     await runner.idle()
@@ -158,12 +110,12 @@ describe('resume', () => {
     const { ws, runner, events } = setup()
     const run = await cancelledRun(ws, runner, events)
     const file = join(ws.runDir(run.id), run.checkpoint!)
-    const elsewhere = join(mkdtempSync(join(tmpdir(), 'linea-elsewhere-')), 'elsewhere.safetensors')
+    const elsewhere = join(tempDir('linea-elsewhere-'), 'elsewhere.safetensors')
     writeFileSync(elsewhere, readFileSync(file)) // a valid checkpoint, outside the workspace
     rmSync(file)
     symlinkSync(elsewhere, file)
     const before = readFileSync(join(ws.runDir(run.id), 'run.json'), 'utf8')
-    const err = caught(() => runner.resume(run.id))
+    const err = thrown(() => runner.resume(run.id))
     expect(isUserError(err)).toBe(true)
     expect(err.message).toContain('leads outside')
     expect(runner.queuedIds()).toEqual([])
@@ -179,7 +131,7 @@ describe('resume', () => {
     for (const checkpoint of ['../../elsewhere.safetensors', elsewhere]) {
       const record = JSON.parse(readFileSync(join(ws.runDir(run.id), 'run.json'), 'utf8'))
       writeFileSync(join(ws.runDir(run.id), 'run.json'), JSON.stringify({ ...record, checkpoint }))
-      const err = caught(() => runner.resume(run.id))
+      const err = thrown(() => runner.resume(run.id))
       expect(isUserError(err)).toBe(true)
       expect(runner.queuedIds()).toEqual([])
     }
@@ -203,9 +155,9 @@ describe('resume', () => {
 
   it('a queued run whose run.json turns invalid before it starts fails with the reason, and the queue goes on', async () => {
     const { ws, runner, events } = setup()
-    const a = ws.createRun({ name: 'a', modelSpec: model(), trainSpec: tiny(2) })
-    const b = ws.createRun({ name: 'b', modelSpec: model(), trainSpec: tiny(2) })
-    const c = ws.createRun({ name: 'c', modelSpec: model(), trainSpec: tiny(2) })
+    const a = ws.createRun(tinyRun('a', 2))
+    const b = ws.createRun(tinyRun('b', 2))
+    const c = ws.createRun(tinyRun('c', 2))
     const stop = events.subscribe((name, data) => {
       if (name === 'run.metrics' && (data as { runId: string }).runId === a.id && (data as { line: MetricsLine }).line.type === 'train') {
         stop()

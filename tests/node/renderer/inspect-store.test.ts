@@ -7,12 +7,7 @@ import { join } from 'node:path'
 import { createPinia, setActivePinia } from 'pinia'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { LabApi } from '../../../electron/api/labapi'
-import type { ModelSpec } from '../../../electron/api/model-spec'
 import { resizeModel } from '../../../electron/api/resize'
-import type { TrainSpec } from '../../../electron/api/train-spec'
-import { saveCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
-import { nativeBackend } from '../../../electron/engine/native-backend'
-import { Model } from '../../../electron/engine/model/model'
 import { preset } from '../../../electron/engine/presets'
 import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { EngineService } from '../../../electron/services/engine-service'
@@ -23,6 +18,7 @@ import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { setLabApi } from '../../../renderer/src/api/client'
 import { useInspectStore } from '../../../renderer/src/stores/inspect'
 import { labDepsFor } from '../../fixtures/lab'
+import { runWithCheckpoints, tinyMqarTrainSpec } from '../../fixtures/runs'
 import { trainSpec } from '../../fixtures/specs'
 import { until } from '../../fixtures/until'
 
@@ -60,29 +56,18 @@ function store() {
   return s
 }
 
-/** A run with untrained checkpoints at the given steps (what the inspector reads is the file, trained or not). */
-async function runWithCheckpoints(name: string, modelSpec: ModelSpec, train: TrainSpec, steps: number[]): Promise<string> {
-  const ws = workspaces.workspace
-  const run = ws.createRun({ name, modelSpec, trainSpec: train })
-  for (const [i, step] of steps.entries()) {
-    const model = new Model(modelSpec, nativeBackend('cpu'), 'f32', 1 + i)
-    await saveCheckpoint(join(ws.checkpointsDir(run.id), `step-${String(step).padStart(7, '0')}.safetensors`), model, undefined, train, step)
-    model.dispose()
-  }
-  ws.updateRun(run.id, { status: 'completed', checkpoint: `checkpoints/step-${String(steps.at(-1)).padStart(7, '0')}.safetensors` })
-  return run.id
-}
-
 const tinyMqar = () =>
   runWithCheckpoints(
+    workspaces.workspace,
     'tiny gla mqar',
     resizeModel(preset('hybrid-gla'), { d_model: 16, vocab_size: 64, heads: 2, n_layers: 2 }),
-    trainSpec({ task: { kind: 'mqar', seq_len: 24, num_kv_pairs: 3, power_a: 0.01, vocab_size: 64 }, backend: 'cpu' }),
+    tinyMqarTrainSpec(),
     [5, 10],
   )
 
 const tinyParity = (presetId: string) =>
   runWithCheckpoints(
+    workspaces.workspace,
     `tiny ${presetId} parity`,
     resizeModel(preset(presetId), { d_model: 16, vocab_size: 16, heads: 2, n_layers: 1 }),
     trainSpec({ task: { kind: 'parity', seq_len: 16, eval_seq_lens: [] }, backend: 'cpu' }),

@@ -4,8 +4,7 @@
 // unhandled, and no file outside the renderer folder or the workspace's
 // profiles folder is served, whatever links point there.
 import { execFileSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, symlinkSync, writeFileSync, constants } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readlinkSync, symlinkSync, writeFileSync, constants } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -13,10 +12,10 @@ import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { startServer, type RunningServer } from '../../../electron/server/server'
 import { startHeadless, type HeadlessApp } from '../../../electron/services/headless'
 import { createLabServices } from '../../../electron/services/lab-services'
+import { tempDir } from '../../fixtures/temp'
 import { until } from '../../fixtures/until'
 import { crashRecorder, openSocket, rawExchange, rawRequest, rawUpgrade } from './raw-http'
 
-const tmp = (prefix: string) => mkdtempSync(join(tmpdir(), prefix))
 
 let app: HeadlessApp
 let base: string
@@ -26,15 +25,15 @@ let staticDir: string
 let workspace: string
 const crashes = crashRecorder()
 /** Outside both served folders: what no link may reveal. */
-const outside = tmp('linea-outside-')
+const outside = tempDir('linea-outside-')
 const SECRET = 'SECRET-OUTSIDE-THE-SERVED-FOLDERS'
 const BIG = 32 << 20
 
 beforeAll(async () => {
-  process.env.LINEA_CONFIG_DIR = tmp('linea-config-')
+  process.env.LINEA_CONFIG_DIR = tempDir('linea-config-')
   writeFileSync(join(outside, 'secret.txt'), SECRET)
   writeFileSync(join(outside, 'report.html'), SECRET)
-  staticDir = tmp('linea-static-')
+  staticDir = tempDir('linea-static-')
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>Linea test page</title>')
   writeFileSync(join(staticDir, 'app.js'), 'console.log("app")')
   writeFileSync(join(staticDir, 'big.bin'), Buffer.alloc(BIG, 7))
@@ -44,7 +43,7 @@ beforeAll(async () => {
   execFileSync('mkfifo', [join(staticDir, 'pipe.js')])
   mkdirSync(join(staticDir, 'folder.js'))
 
-  workspace = tmp('linea-ws-')
+  workspace = tempDir('linea-ws-')
   const profiles = join(workspace, 'profiles')
   mkdirSync(join(profiles, 'real'), { recursive: true })
   writeFileSync(join(profiles, 'real', 'report.html'), '<p>the real report</p>')
@@ -266,7 +265,7 @@ describe('a served file that fails while it is read', () => {
   let server: RunningServer
   let stop: () => void
   beforeAll(async () => {
-    const services = createLabServices({ launcher: forkLauncher(), workspace: tmp('linea-ws-'), renderPdf: undefined, preferencesFile: join(tmp('linea-config-'), 'p.json') })
+    const services = createLabServices({ launcher: forkLauncher(), workspace: tempDir('linea-ws-'), renderPdf: undefined, preferencesFile: join(tempDir('linea-config-'), 'p.json') })
     stop = services.stop
     // /proc/self/mem is a regular file whose first page cannot be read (EIO): a read error after the headers went out.
     server = await startServer({ handlers: services.handlers, events: services.events, staticDir, files: () => '/proc/self/mem' })

@@ -9,16 +9,13 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { InspectJob, ProfileRecord } from '../../../electron/api/labapi'
 import { resizeModel } from '../../../electron/api/resize'
-import { saveCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
-import { Model } from '../../../electron/engine/model/model'
-import { nativeBackend } from '../../../electron/engine/native-backend'
 import { preset } from '../../../electron/engine/presets'
 import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { LabEventBus } from '../../../electron/services/events'
 import { InspectService } from '../../../electron/services/inspect-service'
 import { ProfileService } from '../../../electron/services/profile-service'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
-import { trainSpec } from '../../fixtures/specs'
+import { runWithCheckpoint } from '../../fixtures/runs'
 import { until } from '../../fixtures/until'
 
 const events = new LabEventBus()
@@ -28,18 +25,6 @@ afterAll(() => {
   for (const s of stops) s()
   workspaces.close()
 })
-
-async function runWithCheckpoint(): Promise<string> {
-  const ws = workspaces.workspace
-  const modelSpec = resizeModel(preset('gated-deltanet'), { d_model: 16, vocab_size: 64, heads: 2 })
-  const train = trainSpec({ task: { kind: 'mqar', seq_len: 24, num_kv_pairs: 3, power_a: 0.01, vocab_size: 64 }, backend: 'cpu' })
-  const run = ws.createRun({ name: 'gdn tiny', modelSpec, trainSpec: train })
-  const model = new Model(modelSpec, nativeBackend('cpu'), 'f32', 1)
-  await saveCheckpoint(join(ws.checkpointsDir(run.id), 'step-0000007.safetensors'), model, undefined, train, 7)
-  model.dispose()
-  ws.updateRun(run.id, { status: 'completed', checkpoint: 'checkpoints/step-0000007.safetensors' })
-  return run.id
-}
 
 /** Every status event of one kind of job, in order, with how many were running at that moment. */
 function recorder<T extends { status: string }>(event: 'inspect.status' | 'profile.status', keyOf: (job: T) => string) {
@@ -70,7 +55,7 @@ function recorder<T extends { status: string }>(event: 'inspect.status' | 'profi
 
 describe('inspections wait for a slot', () => {
   it('runs at most two at once, queues the rest, and starts them in order', async () => {
-    const runId = await runWithCheckpoint()
+    const runId = await runWithCheckpoint(workspaces.workspace)
     const service = new InspectService(workspaces, forkLauncher(), events, { maxConcurrent: 2 })
     stops.push(() => service.stop())
     const rec = recorder<InspectJob>('inspect.status', (j) => j.name)
@@ -92,7 +77,7 @@ describe('inspections wait for a slot', () => {
   })
 
   it('a cancelled queued inspection never starts; stop() drops the queue', async () => {
-    const runId = await runWithCheckpoint()
+    const runId = await runWithCheckpoint(workspaces.workspace)
     const service = new InspectService(workspaces, forkLauncher(), events, { maxConcurrent: 1 })
     stops.push(() => service.stop())
     const rec = recorder<InspectJob>('inspect.status', (j) => j.name)

@@ -3,13 +3,11 @@
 // (bad_request) naming the known ones; the profiles folder is untrusted, so
 // links out, FIFOs, folders and broken records are skipped or refused, and
 // reportFile answers only regular files really inside profiles/<id>/.
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isUserError } from '../../../electron/api/errors'
-import { projectRoot } from '../../../electron/engine/project-root'
 import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { dispatchLabApi, LabApiError } from '../../../electron/services/dispatch'
 import { EngineService } from '../../../electron/services/engine-service'
@@ -17,14 +15,13 @@ import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { DEFAULT_PROFILE_SETTINGS } from '../../../electron/services/profile-service'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
+import { runTypeScriptInChild } from '../../fixtures/child'
 import { labDepsFor } from '../../fixtures/lab'
+import { workspaceBesideOutside } from '../../fixtures/temp'
+import { thrown } from '../../fixtures/thrown'
 
-const parent = mkdtempSync(join(tmpdir(), 'linea-profile-paths-'))
-const root = join(parent, 'ws')
-const outside = join(parent, 'outside')
-mkdirSync(outside)
 const SECRET = 'SECRET-profile-9931'
-writeFileSync(join(outside, 'report.html'), `<p>${SECRET}</p>`)
+const { root, outside } = workspaceBesideOutside('linea-profile-paths-', 'report.html', `<p>${SECRET}</p>`)
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -59,15 +56,6 @@ async function refused(method: string, params: unknown, pattern: RegExp): Promis
   expect(body.message).toMatch(pattern)
   expect(body.message).not.toContain(SECRET)
   return body.message
-}
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn()
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a throw')
 }
 
 describe('profile ids and files', () => {
@@ -132,23 +120,15 @@ describe('profile ids and files', () => {
     rmSync(join(fifo, 'profile-run.json'))
     execFileSync('mkfifo', [join(fifo, 'profile-run.json')])
     // in a child process: a FIFO opened for reading would block the test for good
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { WorkspaceService } from './electron/services/workspace-service.ts'
-         import { ProfileService } from './electron/services/profile-service.ts'
-         import { LabEventBus } from './electron/services/events.ts'
-         import { forkLauncher } from './electron/jobs/engine-process.ts'
-         const ev = new LabEventBus()
-         const ws = { workspace: { root: ${JSON.stringify(root)} } }
-         const p = new ProfileService(ws, forkLauncher(), ev, undefined)
-         console.log(JSON.stringify(p.list().map((x) => x.id)))`,
-      ],
-      { cwd: projectRoot(), encoding: 'utf8', timeout: 30_000 },
+    const r = runTypeScriptInChild(
+      `import { WorkspaceService } from './electron/services/workspace-service.ts'
+       import { ProfileService } from './electron/services/profile-service.ts'
+       import { LabEventBus } from './electron/services/events.ts'
+       import { forkLauncher } from './electron/jobs/engine-process.ts'
+       const ev = new LabEventBus()
+       const ws = { workspace: { root: ${JSON.stringify(root)} } }
+       const p = new ProfileService(ws, forkLauncher(), ev, undefined)
+       console.log(JSON.stringify(p.list().map((x) => x.id)))`,
     )
     expect(r.signal, 'list() blocked on the FIFO').toBeNull()
     const ids = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as string[]

@@ -7,14 +7,11 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { InspectJob, ProfileRecord } from '../../../electron/api/labapi'
 import { resizeModel } from '../../../electron/api/resize'
-import { saveCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
-import { Model } from '../../../electron/engine/model/model'
-import { nativeBackend } from '../../../electron/engine/native-backend'
 import { preset } from '../../../electron/engine/presets'
 import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { dispatchLabApi } from '../../../electron/services/dispatch'
 import { createLabServices } from '../../../electron/services/lab-services'
-import { trainSpec } from '../../fixtures/specs'
+import { runWithCheckpoint } from '../../fixtures/runs'
 import { until } from '../../fixtures/until'
 
 const services = createLabServices({ launcher: forkLauncher(), workspace: mkdtempSync(join(tmpdir(), 'linea-slots-')), renderPdf: undefined, maxSideJobs: 1 })
@@ -34,21 +31,9 @@ services.events.subscribe((name, data) => {
 })
 const last = (key: string) => statuses.filter((s) => s.key === key).at(-1)
 
-async function runWithCheckpoint(): Promise<string> {
-  const ws = services.workspaces.workspace
-  const modelSpec = resizeModel(preset('gla'), { d_model: 16, vocab_size: 64, heads: 2 })
-  const train = trainSpec({ task: { kind: 'mqar', seq_len: 24, num_kv_pairs: 3, power_a: 0.01, vocab_size: 64 }, backend: 'cpu' })
-  const run = ws.createRun({ name: 'gla tiny', modelSpec, trainSpec: train })
-  const model = new Model(modelSpec, nativeBackend('cpu'), 'f32', 1)
-  await saveCheckpoint(join(ws.checkpointsDir(run.id), 'step-0000003.safetensors'), model, undefined, train, 3)
-  model.dispose()
-  ws.updateRun(run.id, { status: 'completed', checkpoint: 'checkpoints/step-0000003.safetensors' })
-  return run.id
-}
-
 describe('profiles and inspections share the job slots', () => {
   it('an inspection waits behind a profile; cancelInspect drops it, cancelProfile stops the profile', async () => {
-    const runId = await runWithCheckpoint()
+    const runId = await runWithCheckpoint(services.workspaces.workspace, { name: 'gla tiny', presetId: 'gla', step: 3 })
     const spec = resizeModel(preset('gla'), { d_model: 16, vocab_size: 64, heads: 2 })
     // A sweep long enough to still be running when it is cancelled.
     const profile = (await call('startProfile', { spec, settings: { batchSize: 1, seqLen: 16, warmup: 0, repeats: 1, sweepLengths: [64, 128, 256, 512, 1024, 2048, 4096], sweepBudgetSeconds: 600 } })) as ProfileRecord

@@ -5,13 +5,11 @@
 // link out of the workspace or blocks on a FIFO; and a workspace on a full
 // disk still opens, read-mostly, with the problem in `workspace info`.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { isUserError } from '../../../electron/api/errors'
 import { resizeModel } from '../../../electron/api/resize'
-import { projectRoot } from '../../../electron/engine/project-root'
 import { preset } from '../../../electron/engine/presets'
 import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { dispatchLabApi, LabApiError } from '../../../electron/services/dispatch'
@@ -20,30 +18,23 @@ import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { Workspace, WorkspaceError } from '../../../electron/workspace/workspace'
+import { runTypeScriptInChild } from '../../fixtures/child'
 import { labDepsFor } from '../../fixtures/lab'
-import { trainSpec } from '../../fixtures/specs'
+import { newRun } from '../../fixtures/runs'
+import { tempDir } from '../../fixtures/temp'
+import { thrown } from '../../fixtures/thrown'
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c()
 })
 
-function setup(root = mkdtempSync(join(tmpdir(), 'linea-disk-ws-'))) {
+function setup(root = tempDir('linea-disk-ws-')) {
   const ws = Workspace.open(root)
   cleanups.push(() => ws.close())
   return { root, ws }
 }
-const newRun = (ws: Workspace, name = 'run') => ws.createRun({ name, modelSpec: resizeModel(preset('gla'), { d_model: 32, vocab_size: 64 }), trainSpec: trainSpec() })
 const line = { type: 'status', status: 'running', atMs: 1 } as const
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn()
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a throw')
-}
 
 /** A WorkspaceError naming `file` and the errno. */
 function expectDiskError(err: Error, file: string, errno: string): void {
@@ -77,7 +68,7 @@ describe('a write that fails is a WorkspaceError naming the file and errno', () 
   it('never writes through a link: a planted temp-file link or a linked metrics.jsonl leave the outside file alone', () => {
     const { ws } = setup()
     const run = newRun(ws)
-    const outside = join(mkdtempSync(join(tmpdir(), 'linea-disk-outside-')), 'victim.txt')
+    const outside = join(tempDir('linea-disk-outside-'), 'victim.txt')
     writeFileSync(outside, 'untouched')
     const mtime = statSync(outside).mtimeMs
     // a link where the atomic write's temp file goes: removed, not written through
@@ -103,19 +94,11 @@ describe('a write that fails is a WorkspaceError naming the file and errno', () 
     execFileSync('mkfifo', [metrics])
     ws.close()
     // in a child: opening a FIFO for writing blocks until a reader comes, which would hang the test
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { Workspace } from './electron/workspace/workspace.ts'
-         const ws = Workspace.open(${JSON.stringify(root)})
-         try { ws.appendMetrics(${JSON.stringify(run.id)}, { type: 'status', status: 'running', atMs: 1 }); console.log('wrote') } catch (e) { console.log(e.name + ': ' + e.message) }
-         ws.close()`,
-      ],
-      { cwd: projectRoot(), encoding: 'utf8', timeout: 30_000 },
+    const r = runTypeScriptInChild(
+      `import { Workspace } from './electron/workspace/workspace.ts'
+       const ws = Workspace.open(${JSON.stringify(root)})
+       try { ws.appendMetrics(${JSON.stringify(run.id)}, { type: 'status', status: 'running', atMs: 1 }); console.log('wrote') } catch (e) { console.log(e.name + ': ' + e.message) }
+       ws.close()`,
     )
     expect(r.signal, 'appendMetrics blocked on the FIFO').toBeNull()
     expect(r.stdout).toMatch(/WorkspaceError: cannot append to .*metrics\.jsonl: it is a FIFO/)
@@ -139,7 +122,7 @@ describe('opening a workspace whose files cannot be written', () => {
   })
 
   it('a specs/ or runs/ that is a file does not stop the workspace from opening', () => {
-    const root = mkdtempSync(join(tmpdir(), 'linea-disk-ws-'))
+    const root = tempDir('linea-disk-ws-')
     writeFileSync(join(root, 'specs'), 'a file where the folder goes')
     writeFileSync(join(root, 'runs'), 'another')
     const ws = Workspace.open(root)
@@ -152,7 +135,7 @@ describe('opening a workspace whose files cannot be written', () => {
 
 // A real full disk: a 256 KiB tmpfs, when this machine lets the test mount one (root in a
 // container that allows it); elsewhere the EISDIR cases above stand in for it.
-const mountPoint = mkdtempSync(join(tmpdir(), 'linea-full-disk-'))
+const mountPoint = tempDir('linea-full-disk-')
 const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mountPoint]).status === 0
 afterAll(() => {
   if (mounted) spawnSync('umount', ['-l', mountPoint])

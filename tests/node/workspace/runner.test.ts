@@ -1,53 +1,25 @@
 // The job runner with real engine processes: a queue runs run after run,
 // metrics and records are written as it trains, a killed engine fails its
 // run with the reason and keeps its metrics, and the next run goes on.
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { RunRecord } from '../../../electron/api/runs'
-import { resizeModel } from '../../../electron/api/resize'
-import { preset } from '../../../electron/engine/presets'
-import { forkLauncher } from '../../../electron/jobs/engine-process'
-import { JobRunner } from '../../../electron/jobs/runner'
-import { LabEventBus } from '../../../electron/services/events'
-import { Workspace } from '../../../electron/workspace/workspace'
-import { trainSpec } from '../../fixtures/specs'
+import { cancelAtFirstCheckpoint, openRunner, tinyRun } from '../../fixtures/runner'
 
-const opened: Workspace[] = []
-afterEach(() => {
-  for (const ws of opened.splice(0)) ws.close()
-})
-
+/** A runner, and `name:status` of each run.status event. */
 function setup() {
-  const ws = Workspace.open(mkdtempSync(join(tmpdir(), 'linea-runner-')))
-  opened.push(ws)
-  const events = new LabEventBus()
+  const harness = openRunner('linea-runner-')
   const seen: string[] = []
-  events.subscribe((name, data) => {
+  harness.events.subscribe((name, data) => {
     if (name === 'run.status') seen.push(`${(data as { run: RunRecord }).run.name}:${(data as { run: RunRecord }).run.status}`)
   })
-  return { ws, events, seen, runner: new JobRunner(ws, forkLauncher(), events) }
+  return { ...harness, seen }
 }
-
-const tiny = (steps: number) =>
-  trainSpec({
-    task: { kind: 'mqar', seq_len: 32, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 },
-    steps,
-    batch_size: 4,
-    backend: 'cpu',
-    schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0.1 },
-    eval: { every: 2, batches: 1 },
-    early_stop_accuracy: null,
-    checkpoint_every: 2,
-  })
-const model = () => resizeModel(preset('gla'), { d_model: 32, vocab_size: 64, heads: 2 })
 
 describe('job runner', () => {
   it('runs a queue run after run, writing records and metrics', async () => {
     const { ws, runner, seen } = setup()
-    const a = ws.createRun({ name: 'a', modelSpec: model(), trainSpec: tiny(4) })
-    const b = ws.createRun({ name: 'b', modelSpec: model(), trainSpec: tiny(3) })
+    const a = ws.createRun(tinyRun('a', 4))
+    const b = ws.createRun(tinyRun('b', 3))
     runner.enqueue(a.id)
     runner.enqueue(b.id)
     await runner.idle()
@@ -67,8 +39,8 @@ describe('job runner', () => {
 
   it('marks a run failed when its engine process is killed, keeps its metrics, and goes on', async () => {
     const { ws, runner, events } = setup()
-    const doomed = ws.createRun({ name: 'doomed', modelSpec: model(), trainSpec: tiny(100000) })
-    const next = ws.createRun({ name: 'next', modelSpec: model(), trainSpec: tiny(2) })
+    const doomed = ws.createRun(tinyRun('doomed', 100000))
+    const next = ws.createRun(tinyRun('next', 2))
     let killed = false
     events.subscribe((name, data) => {
       // after a few steps, kill the engine process as a native crash would
@@ -92,15 +64,8 @@ describe('job runner', () => {
 
   it('cancels a running run with a checkpoint, and resumes it to the end', async () => {
     const { ws, runner, events } = setup()
-    const run = ws.createRun({ name: 'long', modelSpec: model(), trainSpec: tiny(12) })
-    const stop = events.subscribe((name, data) => {
-      if (name === 'run.metrics' && (data as { line: { type: string; step?: number } }).line.type === 'checkpoint') {
-        stop()
-        runner.cancel(run.id)
-      }
-    })
-    runner.enqueue(run.id)
-    await runner.idle()
+    const run = ws.createRun(tinyRun('long', 12))
+    await cancelAtFirstCheckpoint({ runner, events }, run.id)
     const cancelled = ws.readRun(run.id)
     expect(cancelled.status).toBe('cancelled')
     expect(cancelled.steps).toBeLessThan(12)
@@ -115,7 +80,7 @@ describe('job runner', () => {
 
   it('marks runs left running by a stopped app as failed, resumable', () => {
     const { ws, runner } = setup()
-    const run = ws.createRun({ name: 'orphan', modelSpec: model(), trainSpec: tiny(5) })
+    const run = ws.createRun(tinyRun('orphan', 5))
     ws.updateRun(run.id, { status: 'running' })
     expect(runner.recoverInterrupted().map((r) => r.id)).toEqual([run.id])
     expect(ws.readRun(run.id).status).toBe('failed')

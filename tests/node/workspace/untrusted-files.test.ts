@@ -4,14 +4,12 @@
 // a listed problem naming the file; the rest of the workspace opens; nothing
 // blocks, nothing is followed out of the workspace, and no error quotes a
 // file's content.
-import { execFileSync, spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isUserError } from '../../../electron/api/errors'
 import { resizeModel } from '../../../electron/api/resize'
-import { projectRoot } from '../../../electron/engine/project-root'
 import { preset } from '../../../electron/engine/presets'
 import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { dispatchLabApi, LabApiError } from '../../../electron/services/dispatch'
@@ -20,8 +18,11 @@ import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { Workspace } from '../../../electron/workspace/workspace'
+import { runTypeScriptInChild } from '../../fixtures/child'
 import { labDepsFor } from '../../fixtures/lab'
-import { trainSpec } from '../../fixtures/specs'
+import { newRun } from '../../fixtures/runs'
+import { workspaceBesideOutside } from '../../fixtures/temp'
+import { thrown } from '../../fixtures/thrown'
 
 const opened: { close(): void }[] = []
 afterEach(() => {
@@ -31,26 +32,10 @@ const SECRET = 'SECRET-4711-never-quoted'
 
 /** <parent>/ws is the workspace, <parent>/outside is not. */
 function setup() {
-  const parent = mkdtempSync(join(tmpdir(), 'linea-untrusted-'))
-  const root = join(parent, 'ws')
-  const outside = join(parent, 'outside')
-  mkdirSync(outside)
-  writeFileSync(join(outside, 'secret.txt'), SECRET)
+  const { parent, root, outside } = workspaceBesideOutside('linea-untrusted-', 'secret.txt', SECRET)
   const ws = Workspace.open(root)
   opened.push(ws)
   return { parent, root, outside, ws }
-}
-const newRun = (ws: Workspace, name: string) =>
-  ws.createRun({ name, modelSpec: resizeModel(preset('gla'), { d_model: 32, vocab_size: 64 }), trainSpec: trainSpec() })
-
-/** What `fn` threw; it must throw. */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn()
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a throw')
 }
 
 /** A caller's-mistake error naming `file`, quoting nothing secret. */
@@ -63,11 +48,7 @@ function expectClear(err: Error, file: string, pattern?: RegExp): void {
 
 /** Runs `code` (TypeScript, with Workspace imported) in a fresh process, bounded: a FIFO opened for reading would block forever. */
 function inChild(code: string): { status: number | null; signal: string | null; out: string } {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', `import { Workspace } from './electron/workspace/workspace.ts'\n${code}`],
-    { cwd: projectRoot(), encoding: 'utf8', timeout: 30_000 },
-  )
+  const r = runTypeScriptInChild(`import { Workspace } from './electron/workspace/workspace.ts'\n${code}`)
   return { status: r.status, signal: r.signal, out: `${r.stdout}${r.stderr}` }
 }
 
