@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../ops/op_attrs.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
@@ -19,8 +20,7 @@ void attn_decode_kernel(OpCall& call) {
   T* o = call.output("o")->data<T>();
   const int64_t B = call.dims.at("B"), S = call.dims.at("S"), H = call.dims.at("H"), D = call.dims.at("D"),
                 V = call.dims.at("V");
-  const double scale_attr = call.attrs.f("scale");
-  const double scale = scale_attr == 0.0 ? 1.0 / std::sqrt(double(D)) : scale_attr;
+  const double scale = resolve_scale(call.attrs.f("scale"), D);
   const int64_t window = call.attrs.i("window");
   const int64_t first = window > 0 && window < S ? S - window : 0;
   parallel_for(B * H, [&](int64_t bh) {

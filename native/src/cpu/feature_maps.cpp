@@ -11,31 +11,15 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <stdexcept>
-#include <string>
 #include <type_traits>
 #include <vector>
 
+#include "../ops/op_attrs.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
 namespace linea {
 namespace {
-
-enum class FeatureMapKind { identity, elu1, relu, silu, l2norm, silu_l2norm, taylor2 };
-
-// The names are the `kind` enum of the op table (feature_map_ops.cpp), which
-// the dispatcher has already validated; a miss here means the two disagree.
-FeatureMapKind parse_kind(const std::string& name) {
-  if (name == "identity") return FeatureMapKind::identity;
-  if (name == "elu1") return FeatureMapKind::elu1;
-  if (name == "relu") return FeatureMapKind::relu;
-  if (name == "silu") return FeatureMapKind::silu;
-  if (name == "l2norm") return FeatureMapKind::l2norm;
-  if (name == "silu_l2norm") return FeatureMapKind::silu_l2norm;
-  if (name == "taylor2") return FeatureMapKind::taylor2;
-  throw std::logic_error("feature map kind '" + name + "' is declared in the op table but has no CPU kernel");
-}
 
 // Calls fn(std::integral_constant<FeatureMapKind, kind>) so the kind becomes a
 // compile-time constant inside fn.
@@ -166,7 +150,7 @@ void feature_map_fwd(OpCall& call) {
   p.E = call.dims.at("E");
   p.rows = call.dims.at("B") * call.dims.at("T") * call.dims.at("H");
   p.eps = call.attrs.f("eps");
-  with_kind(parse_kind(call.attrs.s("kind")), [&](auto kind) {
+  with_kind(feature_map_kind(call.attrs), [&](auto kind) {
     constexpr FeatureMapKind Kind = decltype(kind)::value;
     parallel_rows(p.rows, p.E, [&](int64_t first, int64_t end) {
       std::vector<double> scratch(static_cast<size_t>(p.D));
@@ -239,7 +223,7 @@ void feature_map_bwd(OpCall& call) {
   p.E = call.dims.at("E");
   p.rows = call.dims.at("B") * call.dims.at("T") * call.dims.at("H");
   p.eps = call.attrs.f("eps");
-  with_kind(parse_kind(call.attrs.s("kind")), [&](auto kind) {
+  with_kind(feature_map_kind(call.attrs), [&](auto kind) {
     constexpr FeatureMapKind Kind = decltype(kind)::value;
     parallel_rows(p.rows, p.E, [&](int64_t first, int64_t end) {
       std::vector<double> scratch(static_cast<size_t>(p.D));

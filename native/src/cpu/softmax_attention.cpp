@@ -28,6 +28,7 @@
 #include <limits>
 #include <vector>
 
+#include "../ops/op_attrs.h"
 #include "blas.h"
 #include "cpu_backend.h"
 #include "parallel.h"
@@ -106,12 +107,6 @@ TileRange visible_queries(const CausalWindow& mask, int64_t s, int64_t t0, int64
   r.begin = std::min(std::max(s, t0) - t0, nq);
   r.end = std::max(r.begin, std::min(mask.last_query(s, seq_len) + 1, t0 + nq) - t0);
   return r;
-}
-
-// The scale attribute: 0 means D^-1/2.
-double resolve_scale(const OpCall& call) {
-  const double scale = call.attrs.f("scale");
-  return scale == 0.0 ? 1.0 / std::sqrt(static_cast<double>(call.dims.at("D"))) : scale;
 }
 
 // Shapes shared by both kernels, and the strided views of one head: row t of
@@ -223,7 +218,7 @@ void softmax_attn_fwd(OpCall& call) {
   p.lse = call.output("lse")->data<T>();
   p.layout = HeadLayout::of(call);
   p.mask.window = call.attrs.i("window");
-  p.scale = static_cast<T>(resolve_scale(call));
+  p.scale = static_cast<T>(resolve_scale(call.attrs.f("scale"), call.dims.at("D")));
   const int64_t query_blocks = blocks_of(p.layout.Tn, kQueryBlock);
   // Later query blocks see more keys: hand them out first so the pool ends evenly.
   parallel_for(p.layout.B * p.layout.H * query_blocks, [&](int64_t item) {
@@ -372,7 +367,7 @@ void softmax_attn_bwd(OpCall& call) {
   p.dv = call.output("dv")->data<T>();
   p.layout = HeadLayout::of(call);
   p.mask.window = call.attrs.i("window");
-  p.scale = static_cast<T>(resolve_scale(call));
+  p.scale = static_cast<T>(resolve_scale(call.attrs.f("scale"), call.dims.at("D")));
   const HeadLayout& l = p.layout;
 
   // delta_t = do_t . o_t, once per row: O(B H T) scratch.

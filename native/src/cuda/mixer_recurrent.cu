@@ -4,6 +4,7 @@
 // q, k: (B, T, H, K)   v, o: (B, T, H, V)   s0, s_final: (B, H, K, V)
 #include <cmath>
 
+#include "../ops/op_attrs.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
 
@@ -70,8 +71,7 @@ void mixer_fwd_recurrent(OpCall& call) {
   p.H = call.dims.at("H");
   p.K = call.dims.at("K");
   p.V = call.dims.at("V");
-  const double scale = call.attrs.f("scale");
-  p.scale = static_cast<T>(scale == 0.0 ? 1.0 / std::sqrt(static_cast<double>(p.K)) : scale);
+  p.scale = static_cast<T>(resolve_scale(call.attrs.f("scale"), p.K));
   Tensor scratch;
   if (Tensor* s_final = call.output("s_final")) {
     p.state = s_final->data<T>();

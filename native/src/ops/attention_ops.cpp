@@ -3,6 +3,7 @@
 // Shapes use D for the query/key head dim (the K of the mixer ops) and V for
 // the value head dim; lse is per (batch, head) row, time last, so one head's
 // log-sum-exps are contiguous.
+#include "op_attrs.h"
 #include "op_families.h"
 
 namespace linea {
@@ -15,8 +16,7 @@ constexpr int64_t kMaxWindow = int64_t{1} << 30;
 // scores as the forward that produced o and lse.
 std::vector<AttrDef> attention_attrs() {
   return {
-      {"scale", AttrType::float_, 0.0, {}, 0.0, kMaxScale,
-       "score scale: scores are scale * (q_t . k_s); 0 means D^-1/2"},
+      scale_attr("score scale: scores are scale * (q_t . k_s)", "D", kMaxScale),
       {"window", AttrType::int_, int64_t{0}, {}, 0.0, static_cast<double>(kMaxWindow),
        "sliding window: 0 means full causal attention (query t sees keys 0..t); w > 0 means "
        "query t sees only the last w positions including itself, keys max(0, t-w+1)..t "

@@ -7,6 +7,7 @@
 //   W  taps of the convolution filter (its kernel size)
 #include <string>
 
+#include "op_attrs.h"
 #include "op_families.h"
 
 namespace linea {
@@ -28,9 +29,8 @@ constexpr int64_t kMaxConvTaps = 64;
 
 std::vector<AttrDef> feature_map_attrs() {
   return {
-      {"kind", AttrType::enum_, std::string("identity"),
-       {"identity", "elu1", "relu", "silu", "l2norm", "silu_l2norm", "taylor2"}, 0, 0,
-       "which feature map phi to apply to each [D] row (formulas in the op doc)"},
+      {"kind", AttrType::enum_, std::string(feature_map_kind_name(FeatureMapKind::identity)),
+       feature_map_kind_names(), 0, 0, "which feature map phi to apply to each [D] row (formulas in the op doc)"},
       {"eps", AttrType::float_, kDefaultL2Eps, {}, kMinL2Eps, kMaxL2Eps,
        "added to sum x^2 under the square root of l2norm and silu_l2norm; unused by the other kinds"},
   };
@@ -56,9 +56,8 @@ std::function<void(const Attrs&, Dims&)> bind_feature_count(const std::string& o
                                                             const std::string& e_source) {
   return [op_name, e_source](const Attrs& attrs, Dims& dims) {
     const int64_t D = dims.at("D");
-    const std::string& kind = attrs.s("kind");
-    const bool taylor = kind == "taylor2";
-    const int64_t E = taylor ? 1 + D + D * D : D;
+    const FeatureMapKind kind = feature_map_kind(attrs);
+    const int64_t E = feature_map_out_dim(kind, D);
     auto bound = dims.find("E");
     if (bound == dims.end()) {
       dims["E"] = E;
@@ -66,8 +65,9 @@ std::function<void(const Attrs&, Dims&)> bind_feature_count(const std::string& o
     }
     if (bound->second != E)
       throw OpError(op_name + ": " + e_source + " has feature dim E=" + std::to_string(bound->second) +
-                    ", expected E=" + std::to_string(E) + " (kind '" + kind + "' maps D=" +
-                    std::to_string(D) + " features to " + (taylor ? "1 + D + D^2" : "D") + ")");
+                    ", expected E=" + std::to_string(E) + " (kind '" + feature_map_kind_name(kind) + "' maps D=" +
+                    std::to_string(D) + " features to " +
+                    (kind == FeatureMapKind::taylor2 ? "1 + D + D^2" : "D") + ")");
   };
 }
 

@@ -13,6 +13,7 @@
 // stabilizer is not differentiated (outputs do not depend on it).
 #include <cmath>
 
+#include "op_attrs.h"
 #include "op_families.h"
 
 namespace linea {
@@ -39,7 +40,7 @@ std::vector<AttrDef> mixer_attrs() {
       {"delta", AttrType::bool_, false, {}, 0, 0, "delta rule with write strengths beta [B,T,H]"},
       {"normalize", AttrType::enum_, std::string("none"), {"none", "sum", "max1"}, 0, 0,
        "denominator: none, sum (q^T z + eps), max1 (max(|q^T z|, 1)); additive writes only"},
-      {"scale", AttrType::float_, 0.0, {}, 0.0, 1e6, "query scale; 0 means K^-1/2"},
+      scale_attr("query scale", "K", 1e6),
       {"eps", AttrType::float_, 1e-6, {}, 0.0, 1.0, "added to the sum denominator"},
   };
 }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../../ops/op_attrs.h"
 #include "linea/ops.h"
 
 namespace linea::mixer {
@@ -64,8 +65,7 @@ struct Config {
     c.H = call.dims.at("H");
     c.K = call.dims.at("K");
     c.V = call.dims.at("V");
-    const double scale = a.f("scale");
-    c.scale = scale == 0.0 ? 1.0 / std::sqrt(double(c.K)) : scale;
+    c.scale = resolve_scale(a.f("scale"), c.K);
     return c;
   }
 };
