@@ -15,6 +15,8 @@ import { messageOf } from '../api/errors'
 import { captureDifferences, DEFAULT_FORM, formFor, parseIndexList, requestFor, type InspectForm, type InspectRequestParams } from '../inspect/request-form'
 
 const keyOf = (runId: string, name: string) => `${runId}/${name}`
+/** What an inspection came to: its result, or why there is none; and what the store did unasked. */
+type Outcome = { result?: InspectResult; error?: string; notice?: string }
 /** Done or failed: a queued or running job is still under way. */
 const isOver = (j: InspectJob) => j.status === 'done' || j.status === 'failed'
 
@@ -44,6 +46,16 @@ export const useInspectStore = defineStore('inspect', () => {
   const notice = ref('')
   /** Results already read, by run/name: reopening one needs no call at all. */
   const loaded = new Map<string, InspectResult>()
+  /**
+   * The person's latest request for what the screen shows (inspect, open a
+   * cached inspection, choose a run; another workspace counts too): a reply
+   * to an earlier one shows nothing, so a slow reply cannot replace a newer
+   * result or error. Only opening an inspection sets the form; an inspection
+   * leaves it as typed.
+   */
+  let latest = 0
+  /** The same for the second checkpoint's result. */
+  let latestCompare = 0
   let unsubscribe: (() => void)[] = []
   /** The workspace the runs are from (a workspace.changed for the same path is a resync). */
   let workspacePath: string | undefined
@@ -85,6 +97,8 @@ export const useInspectStore = defineStore('inspect', () => {
   }
 
   function forgetWorkspace(): void {
+    latest++
+    latestCompare++
     runId.value = ''
     checkpoints.value = []
     checkpoint.value = ''
@@ -129,15 +143,16 @@ export const useInspectStore = defineStore('inspect', () => {
 
   /** Selects a run: its checkpoints and cached inspections; the newest cached one opens at once. */
   async function selectRun(id: string): Promise<void> {
+    const mine = ++latest
     runId.value = id
     checkpoint.value = ''
     result.value = null
     const [cps, list] = await Promise.all([labApi().listCheckpoints({ runId: id }), labApi().listInspections({ runId: id })])
-    if (runId.value !== id) return // another run was chosen meanwhile
+    if (mine !== latest) return // another run or inspection was asked for meanwhile
     checkpoints.value = cps
     inspections.value = list
     if (!compareRunId.value) await selectCompareRun(id)
-    if (list[0]) await open(list[0])
+    if (list[0] && mine === latest) await open(list[0])
   }
 
   async function selectCompareRun(id: string): Promise<void> {
@@ -156,21 +171,24 @@ export const useInspectStore = defineStore('inspect', () => {
     return r
   }
 
-  /** Shows a result, with the form set to how it was captured (asking again answers from the cache). */
-  function show(r: InspectResult): void {
-    result.value = r
-    if (r.runId !== runId.value) return
-    form.value = formFor(r.request)
-    checkpoint.value = checkpoints.value.some((c) => c.checkpoint === r.checkpoint) ? r.checkpoint : ''
-  }
-
-  /** Opens a cached inspection: from memory, or read from the run folder (no engine). */
+  /**
+   * Opens a cached inspection (from memory, or read from the run folder: no
+   * engine) with the form set to how it was captured, so asking again answers
+   * from the cache; what was typed while it was read stays.
+   */
   async function open(summary: Pick<InspectionSummary, 'runId' | 'name'>): Promise<void> {
+    const mine = ++latest
     error.value = ''
+    const asked = JSON.stringify([form.value, checkpoint.value])
     try {
-      show(await load(summary.runId, summary.name))
+      const r = await load(summary.runId, summary.name)
+      if (mine !== latest) return
+      result.value = r
+      if (r.runId !== runId.value || JSON.stringify([form.value, checkpoint.value]) !== asked) return
+      form.value = formFor(r.request)
+      checkpoint.value = checkpoints.value.some((c) => c.checkpoint === r.checkpoint) ? r.checkpoint : ''
     } catch (err) {
-      error.value = messageOf(err)
+      if (mine === latest) error.value = messageOf(err)
     }
   }
 
@@ -196,48 +214,52 @@ export const useInspectStore = defineStore('inspect', () => {
     }
   }
 
-  /** Runs an inspection (or answers from the run folder unless `refresh`); undefined when it failed (see `error`). */
-  async function runInspection(req: InspectRequestParams, refresh: boolean): Promise<InspectResult | undefined> {
+  /** Runs an inspection (or answers from the run folder unless `refresh`); shows nothing: the caller decides. */
+  async function runInspection(req: InspectRequestParams, refresh: boolean): Promise<Outcome> {
     try {
       const job = await startAndWait(req, refresh)
-      if (job.status === 'failed') {
-        error.value = job.failure ?? `the inspection of ${job.checkpoint} failed`
-        return undefined
-      }
+      if (job.status === 'failed') return { error: job.failure ?? `the inspection of ${job.checkpoint} failed` }
       const key = keyOf(job.runId, job.name)
       if (refresh || !job.cached) loaded.delete(key)
       const r = await load(job.runId, job.name)
       // The cache is keyed by checkpoint and input: other settings are compared here.
       const differs = job.cached ? captureDifferences(req, r.request) : []
-      if (!differs.length) return r
-      notice.value = `${job.name} was cached with other settings (${differs.join(', ')}): captured again`
-      return await runInspection(req, true)
+      if (!differs.length) return { result: r }
+      const notice = `${job.name} was cached with other settings (${differs.join(', ')}): captured again`
+      return { ...(await runInspection(req, true)), notice }
     } catch (err) {
-      error.value = messageOf(err)
-      return undefined
+      return { error: messageOf(err) }
     }
   }
 
-  /** Inspects the chosen run and checkpoint with the form's input. */
+  /** Inspects the chosen run and checkpoint with the form's input; the form stays as typed. */
   async function inspect(refresh = false): Promise<void> {
+    const mine = ++latest
     error.value = ''
     notice.value = ''
     if (requestErrors.value.length) {
       error.value = `the inspection request is not valid:\n${formatErrors(requestErrors.value)}`
       return
     }
-    const r = await runInspection(request.value, refresh)
-    if (r) show(r)
+    const out = await runInspection(request.value, refresh)
+    if (mine === latest) {
+      if (out.result) result.value = out.result
+      error.value = out.error ?? ''
+      notice.value = out.notice ?? ''
+    }
     await refreshInspections()
   }
 
   /** The input of the open result through the second run or checkpoint. */
   async function inspectCompare(): Promise<void> {
+    const mine = ++latestCompare
     error.value = ''
     const base = result.value?.request ?? request.value
     const req: InspectRequestParams = { ...base, runId: compareRunId.value, checkpoint: compareCheckpoint.value || undefined, name: undefined }
-    const r = await runInspection(req, false)
-    if (r) compareResult.value = r
+    const out = await runInspection(req, false)
+    if (mine !== latestCompare) return
+    if (out.result) compareResult.value = out.result
+    if (out.error) error.value = out.error
   }
 
   /** Overlays another run's accuracy-against-length curve: its newest cached inspection with one, else a new one. */
@@ -253,7 +275,12 @@ export const useInspectStore = defineStore('inspect', () => {
           break
         }
       }
-      found ??= await runInspection({ ...requestFor(DEFAULT_FORM, id, ''), maxAttentionT: form.value.maxAttentionT }, false)
+      if (!found) {
+        const out = await runInspection({ ...requestFor(DEFAULT_FORM, id, ''), maxAttentionT: form.value.maxAttentionT }, false)
+        if (out.error) error.value = out.error
+        if (out.notice) notice.value = out.notice
+        found = out.result
+      }
       if (!found) return
       if (!found.lengths) {
         error.value = `run '${found.runName}' has no accuracy-against-length curve (its task is ${found.task.kind}; the curve is measured for state-tracking tasks)`

@@ -29,13 +29,38 @@ const deps = labDepsFor(engine, workspaces, events)
 const api = localLabApi(createLabHandlers(deps), events)
 /** Inspections the store started (a cached reopen must start none). */
 const started: string[] = []
+/** While set, startInspect's replies wait for `release` (a slow connection), after telling `held`. */
+let slow: { held: () => void; release: Promise<void> } | undefined
 setLabApi({
   ...api,
-  startInspect: (p) => {
+  startInspect: async (p) => {
     started.push(p.runId)
-    return api.startInspect(p)
+    const hold = slow
+    const [reply] = await Promise.allSettled([api.startInspect(p)])
+    if (hold) {
+      hold.held()
+      await hold.release
+    }
+    if (reply.status === 'rejected') throw reply.reason
+    return reply.value
   },
 } as LabApi)
+
+/** Holds the next startInspect reply: `held` resolves once the reply is back and waiting, `release` lets it through. */
+function holdNextReply(): { held: Promise<void>; release: () => void } {
+  let held!: () => void
+  let release!: () => void
+  const heldP = new Promise<void>((r) => (held = r))
+  const releaseP = new Promise<void>((r) => (release = r))
+  slow = {
+    held: () => {
+      slow = undefined
+      held()
+    },
+    release: releaseP,
+  }
+  return { held: heldP, release }
+}
 
 const stores: ReturnType<typeof useInspectStore>[] = []
 beforeEach(() => setActivePinia(createPinia()))
@@ -193,6 +218,54 @@ describe('inspect store', () => {
     expect(s.overlays[negative]!.lengths!.points.map((p) => p.seqLen)).toEqual(s.result!.lengths!.points.map((p) => p.seqLen))
     s.removeOverlay(negative)
     expect(s.overlays).toEqual({})
+  })
+
+  it('a slow reply to an earlier inspection leaves the form, the error and a newer result alone', async () => {
+    const id = await tinyMqar()
+    const s = store()
+    await s.init(id)
+    s.form.recallExamples = 8
+    await s.inspect()
+    const first = s.result!
+    expect(first.name).toBe('step-0000010-example-0')
+
+    // Inspect again (answered from the run folder), and edit the form before the reply lands.
+    let slowReply = holdNextReply()
+    let pending = s.inspect()
+    await slowReply.held
+    s.form.maxAttentionT = 5000
+    expect(s.requestErrors.map((e) => e.path)).toEqual(['maxAttentionT'])
+    slowReply.release()
+    await pending
+    expect(s.form.maxAttentionT).toBe(5000) // what was typed since stays
+    expect(s.requestErrors.map((e) => e.path)).toEqual(['maxAttentionT'])
+    expect(s.result).toBe(first)
+
+    // Another example, slow; meanwhile the person opens the first one again: the slow one does not replace it.
+    s.form.maxAttentionT = 256
+    s.form.example = 4
+    slowReply = holdNextReply()
+    pending = s.inspect()
+    await slowReply.held
+    await s.open({ runId: id, name: first.name })
+    expect(s.form.example).toBe(0)
+    slowReply.release()
+    await pending
+    expect(s.result).toBe(first)
+    expect(s.form.example).toBe(0)
+    expect(s.inspections.map((i) => i.name)).toContain('step-0000010-example-4') // it ran, and is listed
+
+    // A request that fails, slow; meanwhile another inspection is opened: its error is not shown over it.
+    s.form.inputKind = 'text'
+    s.form.text = 'hello'
+    slowReply = holdNextReply()
+    pending = s.inspect()
+    await slowReply.held
+    await s.open({ runId: id, name: 'step-0000010-example-4' })
+    slowReply.release()
+    await pending
+    expect(s.error).toBe('')
+    expect(s.result?.name).toBe('step-0000010-example-4')
   })
 
   it('names a run that has nothing to inspect', async () => {
