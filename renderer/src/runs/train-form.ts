@@ -4,6 +4,7 @@
 // model (the task's tokens must fit the model's vocabulary).
 import type { ModelSpec } from '../../../electron/api/model-spec'
 import { DEFAULT_PREFERENCES, type Preferences } from '../../../electron/api/preferences'
+import type { Template } from '../../../electron/api/template'
 import { TASK_KINDS, TaskSchema, TrainSpecSchema, type Task, type TaskKind, type TrainSpec } from '../../../electron/api/train-spec'
 import { validateWith, type SpecError } from '../../../electron/api/validate'
 
@@ -188,4 +189,9 @@ export function followPreferences(draft: TrainSpec, before: Preferences, after: 
   const backend = draft.backend === before.defaultBackend ? after.defaultBackend : draft.backend
   const device = draft.device === before.device ? after.device : draft.device
   return backend === draft.backend && device === draft.device ? draft : { ...draft, backend, device }
+}
+
+/** Runs in a template: the size of its sweep grid. */
+export function templateRunCount(t: Pick<Template, 'sweep'>): number {
+  return t.sweep.reduce((n, axis) => n * axis.values.length, 1)
 }

@@ -1,48 +1,31 @@
 // Runs store: the workspace's runs (listed, then kept current by run.status
 // events), each run's metrics lines (read once, then appended from
-// run.metrics events), the run the Train screen watches, the runs the Runs
-// screen compares, and the Train screen's form (model + TrainSpec, or a
-// template with its inputs and overrides).
+// run.metrics events), the run the Train screen watches and the runs the
+// Runs screen compares. The Train screen's form (stores/train-form.ts)
+// starts runs through `adopt`; the workspace itself is stores/workspace.ts.
 import { defineStore } from 'pinia'
 import { computed, reactive, ref, shallowRef } from 'vue'
-import type { SavedSpecInfo, WorkspaceInfo } from '../../../electron/api/labapi'
-import type { ModelSpec } from '../../../electron/api/model-spec'
-import { DEFAULT_PREFERENCES, type Preferences } from '../../../electron/api/preferences'
 import { FINISHED_STATUSES, type MetricsLine, type RunRecord } from '../../../electron/api/runs'
-import type { Template } from '../../../electron/api/template'
-import type { TaskKind, TrainSpec } from '../../../electron/api/train-spec'
 import { labApi } from '../api/client'
 import { messageOf } from '../api/errors'
 import { mergeMetrics } from '../runs/metrics'
-import { defaultTrainSpec, followPreferences, setPath, trainSpecErrors, withTaskKind } from '../runs/train-form'
 
 /** Live lines reach the charts at most this often (a run can log hundreds of steps a second). */
 const METRICS_REFRESH_MS = 100
 const NO_LINES: readonly MetricsLine[] = Object.freeze([])
 
-export interface ModelChoice {
-  source: 'saved' | 'preset'
-  /** A saved spec's name, or a preset's id. */
-  name: string
-}
-
-
-/** Runs in a template: the size of its sweep grid. */
-export function templateRunCount(t: Pick<Template, 'sweep'>): number {
-  return t.sweep.reduce((n, axis) => n * axis.values.length, 1)
-}
-
 export const useRunsStore = defineStore('runs', () => {
   // ---- runs -------------------------------------------------------------
   /** Newest first. Replaced whole on every change. */
   const runs = shallowRef<RunRecord[]>([])
+  /** Run files the listing could not read (the rest are listed). */
   const problems = shallowRef<{ file: string; problem: string }[]>([])
   const runningId = ref<string | null>(null)
   const queuedIds = ref<string[]>([])
-  const workspace = shallowRef<WorkspaceInfo | null>(null)
   const error = ref('')
-  const notice = ref('')
   const loaded = ref(false)
+  /** The workspace the runs are from (a workspace.changed for the same path is a resync). */
+  let workspacePath: string | undefined
 
   /** Per run, bumped when its lines change: metricsOf(id) depends on its own entry only. */
   const metricsVersions = reactive(new Map<string, number>())
@@ -175,8 +158,9 @@ export const useRunsStore = defineStore('runs', () => {
   async function refresh(): Promise<void> {
     const before = new Map(statusEvents)
     try {
+      // The workspace's path with the listing: whether a workspace.changed is this one again.
       const [list, info] = await Promise.all([labApi().listRuns({}), labApi().workspaceInfo({})])
-      workspace.value = info
+      workspacePath = info.path
       problems.value = list.problems
       // Keep records that a status event updated while the listing was on its way.
       const current = byId.value
@@ -218,26 +202,25 @@ export const useRunsStore = defineStore('runs', () => {
     for (const id of new Set([liveId.value, ...selectedIds.value])) if (id) void loadMetrics(id)
   }
 
-  /** Subscribes to run events (once) and lists the runs, templates and specs. */
+  /** Subscribes to run events (once) and lists the runs. */
   async function init(): Promise<void> {
     if (!unsubscribe.length) {
       const api = labApi()
       unsubscribe = [
         api.on('run.status', ({ run }) => applyStatus(run)),
         api.on('run.metrics', ({ runId, line }) => onMetrics(runId, line)),
-        api.on('preferences.changed', ({ preferences: p }) => applyPreferences(p)),
         api.on('workspace.changed', (info) => {
           // The same folder again is a resync (the connection dropped and events may be lost):
           // re-read, keeping what the person is looking at. Another folder starts afresh.
-          const same = workspace.value?.path === info.path
-          workspace.value = info
+          const same = workspacePath === info.path
+          workspacePath = info.path
           if (same) rereadMetrics()
           else reset()
           void refresh()
         }),
       ]
     }
-    await Promise.all([refresh(), loadChoices()])
+    await refresh()
   }
 
   /** Unsubscribes from events (tests; a page that goes away). */
@@ -265,19 +248,22 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   /**
-   * Upserts records a call returned, except those a status event updated
-   * while the call was on its way (the event's record is as new or newer).
+   * Makes a call that returns run records (a start, a template's runs, a
+   * cancel) and upserts them, except those a status event updated while the
+   * call was on its way (the event's record is as new or newer). The call's
+   * error is the caller's.
    */
-  function adoptAfter(snapshot: Map<string, number>, records: RunRecord[]): void {
+  async function adopt(call: () => Promise<RunRecord[]>): Promise<RunRecord[]> {
+    const snapshot = new Map(statusEvents)
+    const records = await call()
     for (const r of records) if ((statusEvents.get(r.id) ?? 0) === (snapshot.get(r.id) ?? 0)) upsert(r)
+    return records
   }
 
   async function act(what: () => Promise<RunRecord>): Promise<RunRecord | null> {
     error.value = ''
-    const snapshot = new Map(statusEvents)
     try {
-      const run = await what()
-      adoptAfter(snapshot, [run])
+      const run = (await adopt(async () => [await what()]))[0]!
       return byId.value.get(run.id) ?? run
     } catch (err) {
       error.value = messageOf(err)
@@ -303,155 +289,6 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
-  // ---- workspaces ------------------------------------------------------------
-  const recent = ref<string[]>([])
-
-  async function loadRecent(): Promise<void> {
-    try {
-      recent.value = await labApi().recentWorkspaces({})
-    } catch (err) {
-      error.value = messageOf(err)
-    }
-  }
-
-  /** Opens another workspace folder (created if new); the runs follow through workspace.changed. */
-  async function openWorkspace(path: string): Promise<boolean> {
-    error.value = ''
-    try {
-      workspace.value = await labApi().openWorkspace({ path })
-      reset()
-      await refresh()
-      notice.value = `opened ${workspace.value.path}`
-      return true
-    } catch (err) {
-      error.value = messageOf(err)
-      return false
-    }
-  }
-
-  // ---- the Train screen's form ---------------------------------------------
-  const templates = shallowRef<Template[]>([])
-  const savedSpecs = shallowRef<SavedSpecInfo[]>([])
-  const presets = shallowRef<ModelSpec[]>([])
-  const modelChoice = ref<ModelChoice | null>(null)
-  const model = shallowRef<ModelSpec | null>(null)
-  const runName = ref('')
-  /** The default backend and device for new runs (getPreferences; the menu or setPreferences change them). */
-  const preferences = shallowRef<Preferences>({ ...DEFAULT_PREFERENCES })
-  const draft = shallowRef<TrainSpec>(defaultTrainSpec())
-  const starting = ref(false)
-
-  const draftErrors = computed(() => trainSpecErrors(draft.value, model.value))
-  const draftErrorAt = computed(() => new Map(draftErrors.value.map((e) => [e.path, e.message])))
-  const canStart = computed(() => model.value !== null && draftErrors.value.length === 0 && runName.value.trim().length > 0 && !starting.value)
-
-  async function loadChoices(): Promise<void> {
-    try {
-      const [t, s, p, prefs] = await Promise.all([labApi().listTemplates({}), labApi().listModelSpecs({}), labApi().listPresets({}), labApi().getPreferences({})])
-      applyPreferences(prefs.preferences)
-      templates.value = t
-      savedSpecs.value = s
-      presets.value = p
-      if (!modelChoice.value) {
-        const first: ModelChoice | null = s[0] ? { source: 'saved', name: s[0].name } : p.some((x) => x.preset === 'gla') ? { source: 'preset', name: 'gla' } : null
-        if (first) await chooseModel(first)
-      }
-    } catch (err) {
-      error.value = messageOf(err)
-    }
-  }
-
-  async function chooseModel(choice: ModelChoice): Promise<boolean> {
-    error.value = ''
-    try {
-      const spec =
-        choice.source === 'saved'
-          ? await labApi().loadModelSpec({ name: choice.name })
-          : (presets.value.find((p) => p.preset === choice.name) ??
-            (() => {
-              throw new Error(`no preset '${choice.name}'; valid: ${presets.value.map((p) => p.preset).join(', ')}`)
-            })())
-      const previousDefault = model.value?.name
-      modelChoice.value = choice
-      model.value = spec
-      if (!runName.value || runName.value === previousDefault) runName.value = spec.name
-      return true
-    } catch (err) {
-      error.value = messageOf(err)
-      return false
-    }
-  }
-
-  function setDraftField(path: string, value: unknown): void {
-    draft.value = setPath(draft.value, path, value)
-  }
-
-  function setTaskKind(kind: TaskKind): void {
-    draft.value = withTaskKind(draft.value, kind)
-  }
-
-  function resetDraft(): void {
-    draft.value = defaultTrainSpec(preferences.value)
-  }
-
-  function applyPreferences(next: Preferences): void {
-    draft.value = followPreferences(draft.value, preferences.value, next)
-    preferences.value = next
-  }
-
-  /** Starts the form's run; nothing is sent while the form is invalid. */
-  async function startFromForm(): Promise<RunRecord | null> {
-    error.value = ''
-    if (!model.value) {
-      error.value = 'pick a model first (a saved spec or a preset)'
-      return null
-    }
-    if (draftErrors.value.length) {
-      error.value = 'fix the marked fields before starting'
-      return null
-    }
-    starting.value = true
-    const snapshot = new Map(statusEvents)
-    try {
-      const run = await labApi().startRun({
-        name: runName.value.trim(),
-        modelSpec: model.value,
-        trainSpec: draft.value,
-        specName: modelChoice.value?.source === 'saved' ? modelChoice.value.name : undefined,
-      })
-      adoptAfter(snapshot, [run])
-      liveId.value = run.id
-      void loadMetrics(run.id)
-      notice.value = `started ${run.name}`
-      return run
-    } catch (err) {
-      error.value = messageOf(err)
-      return null
-    } finally {
-      starting.value = false
-    }
-  }
-
-  /** Starts a template's runs (queued run after run); overrides apply to every run. */
-  async function startTemplate(id: string, inputs: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}): Promise<RunRecord[]> {
-    error.value = ''
-    starting.value = true
-    const snapshot = new Map(statusEvents)
-    try {
-      const started = await labApi().startTemplate({ id, inputs, overrides })
-      adoptAfter(snapshot, started)
-      // Watch the first of them, unless a run from before is still training.
-      if (started[0] && (!runningId.value || started.some((r) => r.id === runningId.value))) setLive(runningId.value ?? started[0].id)
-      notice.value = `queued ${started.length} run${started.length === 1 ? '' : 's'} of ${id}`
-      return started
-    } catch (err) {
-      error.value = messageOf(err)
-      return []
-    } finally {
-      starting.value = false
-    }
-  }
-
   const isFinished = (r: RunRecord) => FINISHED_STATUSES.includes(r.status)
 
   return {
@@ -459,9 +296,7 @@ export const useRunsStore = defineStore('runs', () => {
     problems,
     runningId,
     queuedIds,
-    workspace,
     error,
-    notice,
     loaded,
     liveId,
     liveRun,
@@ -469,18 +304,6 @@ export const useRunsStore = defineStore('runs', () => {
     selectedIds,
     selectedRuns,
     byId,
-    templates,
-    savedSpecs,
-    presets,
-    modelChoice,
-    model,
-    runName,
-    draft,
-    preferences,
-    starting,
-    draftErrors,
-    draftErrorAt,
-    canStart,
     metricsOf,
     skippedOf,
     loadMetrics,
@@ -490,19 +313,10 @@ export const useRunsStore = defineStore('runs', () => {
     setLive,
     toggleSelected,
     setSelected,
+    adopt,
     cancel,
     resume,
     exportCsv,
-    loadChoices,
-    chooseModel,
-    setDraftField,
-    setTaskKind,
-    resetDraft,
-    startFromForm,
-    startTemplate,
     isFinished,
-    recent,
-    loadRecent,
-    openWorkspace,
   }
 })

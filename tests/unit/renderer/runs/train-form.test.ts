@@ -10,6 +10,7 @@ import {
   TASK_DEFAULTS,
   TASK_FIELDS,
   TASK_KINDS,
+  templateRunCount,
   trainSpecErrors,
   withTaskKind,
 } from '../../../../renderer/src/runs/train-form'
@@ -70,5 +71,19 @@ describe('train form', () => {
     expect(parseFieldText('nullable-number', '0.9')).toBe(0.9)
     expect(fieldText('int-list', [64, 128])).toBe('64, 128')
     expect(fieldText('nullable-number', null)).toBe('')
+  })
+
+  it("counts a template's runs: the product of its sweep axes", () => {
+    expect(templateRunCount({ sweep: [] })).toBe(1)
+    expect(templateRunCount({ sweep: [{ path: 'model.d_model', values: [64, 128] }] })).toBe(2)
+    expect(
+      templateRunCount({
+        sweep: [
+          { path: 'model.preset', values: ['gla', 'mamba2', 'transformer'] },
+          { path: 'model.d_model', values: [64, 128] },
+          { path: 'train.task.num_kv_pairs', values: [4, 8] },
+        ],
+      }),
+    ).toBe(12)
   })
 })

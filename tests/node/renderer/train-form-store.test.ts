@@ -1,0 +1,100 @@
+// The Train form's store against the real services (a workspace in a
+// temporary folder, LabApi in-process): the model and TrainSpec checked as
+// they are typed, templates refused with their reasons, the preferred
+// backend and device. Each test has a fresh Pinia; stores are disposed after.
+import { createPinia, setActivePinia } from 'pinia'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { useRunsStore } from '../../../renderer/src/stores/runs'
+import { useTrainFormStore } from '../../../renderer/src/stores/train-form'
+import { storeLab, tinyForm } from '../../fixtures/store-lab'
+import { until } from '../../fixtures/until'
+
+const lab = storeLab('linea-train-form-store-')
+const { api } = lab
+
+let disposers: (() => void)[] = []
+beforeEach(() => setActivePinia(createPinia()))
+afterEach(() => {
+  for (const d of disposers.splice(0)) d()
+})
+afterAll(() => lab.close())
+
+async function form() {
+  const f = useTrainFormStore()
+  disposers.push(f.dispose)
+  await f.init()
+  return f
+}
+
+describe('train form store', () => {
+  it('blocks starting while the form is invalid, and sends nothing', async () => {
+    const f = await form()
+    await tinyForm(api, f, 30, 'blocked')
+    f.setDraftField('schedule.warmup_steps', 100)
+    expect(f.draftErrorAt.get('schedule.warmup_steps')).toBe('100 exceeds steps 30')
+    expect(f.canStart).toBe(false)
+    expect(await f.startFromForm()).toBeNull()
+    expect(f.error).toBe('fix the marked fields before starting')
+    f.setDraftField('schedule.warmup_steps', 1)
+    f.setDraftField('task.vocab_size', 128) // more tokens than the model's 64
+    expect(f.draftErrorAt.get('task.vocab_size')).toBe("the task uses 128 tokens; the model's vocabulary holds 64")
+    expect(f.canStart).toBe(false)
+    expect((await api.listRuns({})).runs).toHaveLength(0)
+  })
+
+  it('picks the first saved spec, names the valid presets for one that does not exist, and keeps a name the person typed', async () => {
+    await api.saveModelSpec({ name: 'tiny gla', spec: { ...(await api.listPresets({})).find((p) => p.preset === 'gla')!, name: 'tiny gla' } })
+    expect((await api.listModelSpecs({})).map((x) => x.name)).toEqual(['tiny gla'])
+    const f = await form()
+    expect(f.modelChoice).toEqual({ source: 'saved', name: 'tiny gla' })
+    expect(f.runName).toBe('tiny gla')
+    expect(await f.chooseModel({ source: 'preset', name: 'no-such-model' })).toBe(false)
+    expect(f.error).toMatch(/^no preset 'no-such-model'; valid: .*\bgla\b/)
+    expect(f.modelChoice).toEqual({ source: 'saved', name: 'tiny gla' })
+    // the default name follows the model; a name of one's own stays
+    expect(await f.chooseModel({ source: 'preset', name: 'mamba2' })).toBe(true)
+    expect(f.error).toBe('')
+    expect(f.runName).toBe(f.model!.name)
+    f.runName = 'mine'
+    expect(await f.chooseModel({ source: 'preset', name: 'gla' })).toBe(true)
+    expect(f.runName).toBe('mine')
+  })
+
+  it("reports a template's problems without starting anything", async () => {
+    const f = await form()
+    const runs = useRunsStore()
+    disposers.push(runs.dispose)
+    await runs.init()
+    const before = runs.runs.length
+    expect(f.templates.map((t) => t.id)).toContain('mqar-recall-sweep')
+    expect(await f.startTemplate('byte-lm')).toEqual([])
+    expect(f.error).toContain('template byte-lm needs text file (train.task.path)')
+    expect(await f.startTemplate('mqar-recall-sweep', {}, { 'train.steps': 10 })).toEqual([])
+    expect(f.error).toContain('schedule.warmup_steps: 100 exceeds steps 10')
+    await runs.refresh()
+    expect(runs.runs).toHaveLength(before)
+  })
+
+  it('starts new runs on the preferred backend and device, and follows a change the person has not overridden', async () => {
+    const f = await form()
+    expect([f.draft.backend, f.draft.device]).toEqual(['auto', 0])
+    try {
+      await api.setPreferences({ defaultBackend: 'cpu', device: 1 })
+      await until('the draft to follow the preferences', () => f.draft.backend === 'cpu')
+      expect(f.draft.device).toBe(1)
+      // a backend the person picked stays; the device they left follows
+      f.setDraftField('backend', 'webgpu')
+      await api.setPreferences({ defaultBackend: 'cuda', device: 2 })
+      await until('the store to see the change', () => f.preferences.defaultBackend === 'cuda')
+      expect([f.draft.backend, f.draft.device]).toEqual(['webgpu', 2])
+      f.resetDraft()
+      expect([f.draft.backend, f.draft.device]).toEqual(['cuda', 2])
+      // a store that starts later reads them
+      setActivePinia(createPinia())
+      const fresh = await form()
+      expect([fresh.draft.backend, fresh.draft.device]).toEqual(['cuda', 2])
+    } finally {
+      await api.setPreferences({ defaultBackend: 'auto', device: 0 })
+    }
+  })
+})
