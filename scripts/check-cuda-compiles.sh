@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compiles every CUDA source to an object file (no linking: the build
 # machines have nvcc but no cuBLAS and no GPU), so CUDA code that does not
-# compile fails CI. Skips with one line where nvcc is absent.
+# compile fails CI. Warnings are errors, as in the CMake build (linea_warnings
+# in native/CMakeLists.txt). Skips with one line where nvcc is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NVCC="${NVCC:-$(command -v nvcc || true)}"
@@ -14,7 +15,8 @@ trap 'rm -rf "$out"' EXIT
 status=0
 for f in native/src/cuda/*.cu; do
   if "$NVCC" -std=c++17 -O1 -gencode=arch=compute_90a,code=sm_90a -Inative/include \
-      -DLINEA_WITH_CUDA -c "$f" -o "$out/$(basename "$f").o" 2>"$out/log"; then
+      -DLINEA_WITH_CUDA -Werror=all-warnings -Xcompiler=-Wall,-Wextra,-Wno-missing-field-initializers,-Werror \
+      -c "$f" -o "$out/$(basename "$f").o" 2>"$out/log"; then
     echo "ok       $f"
   else
     echo "FAILED   $f"; cat "$out/log"; status=1

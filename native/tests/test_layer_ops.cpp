@@ -59,7 +59,9 @@ HostMap run_layer_op(const std::string& op, const HostMap& inputs, const AttrMap
     tensors[name] = upload<T>(cpu, t.shape, std::vector<T>(t.values.begin(), t.values.end()));
   if (ids) tensors["ids"] = cpu.from_host(ids->shape, DType::i32, ids->values.data());
   HostMap out;
-  for (const auto& [name, t] : run_op(cpu, op, tensors, attrs, want)) {
+  for (const auto& entry : run_op(cpu, op, tensors, attrs, want)) {
+    const std::string& name = entry.first;  // not a binding: REQUIRE_MESSAGE captures it
+    const Tensor& t = entry.second;
     const auto values = download<T>(t);
     REQUIRE_MESSAGE(all_finite(values), op << ": output " << name << " has a NaN or inf (unwritten?)");
     out[name] = {t.shape, std::vector<double>(values.begin(), values.end())};
@@ -70,16 +72,6 @@ HostMap run_layer_op(const std::string& op, const HostMap& inputs, const AttrMap
 
 int64_t last_dim(const Shape& shape) { return shape.back(); }
 int64_t leading_rows(const Shape& shape) { return numel(shape) / shape.back(); }
-
-Shape with_last(Shape shape, int64_t last) {
-  shape.back() = last;
-  return shape;
-}
-
-Shape without_last(Shape shape) {
-  shape.pop_back();
-  return shape;
-}
 
 std::string describe(const Shape& shape) { return shape_str(shape); }
 

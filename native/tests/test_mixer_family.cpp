@@ -47,14 +47,19 @@ void check_forms_agree(const Switches& sw, const MixerDims& d, int64_t chunk, bo
                             (with_state ? " with s0" : "");
   const auto rec = run_cpu<double>("mixer_fwd", in, mixer_attrs(sw, "recurrent", chunk), forward_outputs(sw));
   const auto chk = run_cpu<double>("mixer_fwd", in, mixer_attrs(sw, "chunked", chunk), forward_outputs(sw));
-  for (const auto& [name, ref] : rec) {
+  // Named copies, not structured bindings: doctest's message macros capture them in lambdas.
+  for (const auto& entry : rec) {
+    const std::string& name = entry.first;
+    const std::vector<double>& ref = entry.second;
     REQUIRE_MESSAGE(all_finite(ref), where << ": recurrent " << name << " is not finite");
     CHECK_MESSAGE(rel_err(chk.at(name), ref) < tol, where << ": forward " << name << " differs, rel err "
                                                           << rel_err(chk.at(name), ref));
   }
   const auto grec = run_cpu<double>("mixer_bwd", bwd_in, mixer_attrs(sw, "recurrent", chunk), backward_outputs(sw));
   const auto gchk = run_cpu<double>("mixer_bwd", bwd_in, mixer_attrs(sw, "chunked", chunk), backward_outputs(sw));
-  for (const auto& [name, ref] : grec) {
+  for (const auto& entry : grec) {
+    const std::string& name = entry.first;
+    const std::vector<double>& ref = entry.second;
     REQUIRE_MESSAGE(all_finite(ref), where << ": recurrent " << name << " is not finite");
     CHECK_MESSAGE(rel_err(gchk.at(name), ref) < tol, where << ": gradient " << name << " differs, rel err "
                                                            << rel_err(gchk.at(name), ref));
@@ -72,7 +77,10 @@ TEST_CASE("chunked == recurrent, forward and every gradient, every switch combin
   uint32_t seed = 100;
   for (const auto& sw : all_switches())
     for (const auto& d : shapes)
-      for (int64_t chunk : {16, 64}) check_forms_agree(sw, d, chunk, (seed % 2) == 0, 1e-9, seed++);
+      for (int64_t chunk : {16, 64}) {
+        const uint32_t case_seed = seed++;  // half the cases start from a given state
+        check_forms_agree(sw, d, chunk, (case_seed % 2) == 0, 1e-9, case_seed);
+      }
 }
 
 TEST_CASE("chunked == recurrent at T = 1000, dk = 60, dv = 100") {
@@ -139,7 +147,9 @@ TEST_CASE("strong vector gates over long sequences: finite, and chunked == recur
     const auto gref = run_cpu<double>("mixer_bwd", bwd_in, attrs_r, {"ds0"});
     const auto gchk = run_cpu<double>("mixer_bwd", bwd_in, attrs_c, {"ds0"});
     const auto g32 = run_cpu<float>("mixer_bwd", bwd_in, attrs_c, {"ds0"});
-    for (const auto& [name, value] : gref) {
+    for (const auto& entry : gref) {
+      const std::string& name = entry.first;
+      const std::vector<double>& value = entry.second;
       CAPTURE(name);
       CAPTURE(delta);
       REQUIRE(all_finite(gchk.at(name)));

@@ -134,7 +134,10 @@ std::pair<std::string, std::vector<std::string>> parse_pattern(const std::string
 // against earlier bindings.
 void bind_dims(const OpDef& def, const TensorSig& sig, const Tensor& t, OpCall& call,
                std::map<std::string, std::string>& bound_by) {
-  const auto [symbol, pattern] = parse_pattern(sig.shape);
+  // Not a structured binding: `fail` captures these, and C++17 cannot capture bindings.
+  const auto parsed = parse_pattern(sig.shape);
+  const std::string& symbol = parsed.first;
+  const auto& pattern = parsed.second;
   Dims& dims = call.dims;
   auto fail = [&](const std::string& why) {
     std::vector<std::string> expected;
