@@ -12,13 +12,12 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { INSPECT_LIMITS, type InspectResult } from '../../electron/api/inspect'
 import { projectRoot } from '../../electron/engine/project-root'
 import { expandTemplate, loadTemplates, type ExpandedRun } from '../../electron/workspace/templates'
-import { artifactsDir, launchChromium } from './browser'
-import { serveBuiltApp, type Served } from './serve'
+import { useServedApp } from './app'
+import { artifactsDir } from './browser'
 
 /** A few seconds on 2 CPU cores: T = 64 (Based's softmax window), 4 pairs, vocabulary 64, 300 steps, a checkpoint every 100. */
 const SCALE_DOWN = {
@@ -34,9 +33,6 @@ const SCALE_DOWN = {
   'train.task.vocab_size': 64,
 }
 
-let served: Served
-let browser: Browser
-let page: Page
 /** The Based MQAR run, and the DeltaNet parity runs with β in (0, 1) and (0, 2). */
 let runId: string
 let parityIds: { plain: string; negative: string }
@@ -77,18 +73,14 @@ function cachedResult(name: string, run = runId): { result: InspectResult; path:
   return { result: JSON.parse(readFileSync(path, 'utf8')) as InspectResult, path }
 }
 
-beforeAll(async () => {
-  const workspace = join(mkdtempSync(join(tmpdir(), 'linea-e2e-inspect-')), 'ws')
-  const based = expandTemplate(template('mqar-recall-sweep'), {}, SCALE_DOWN).find((r) => r.values['model.preset'] === 'based' && r.values['model.d_model'] === 64)!
-  runId = trainWithCli(workspace, based)
-  parityIds = { plain: trainWithCli(workspace, parityRun('deltanet')), negative: trainWithCli(workspace, parityRun('deltanet-negative-eigen')) }
-  served = await serveBuiltApp(workspace)
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1500, height: 1300 } })
-})
-afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
+const { served, page } = useServedApp({
+  workspace: () => {
+    const workspace = join(mkdtempSync(join(tmpdir(), 'linea-e2e-inspect-')), 'ws')
+    const based = expandTemplate(template('mqar-recall-sweep'), {}, SCALE_DOWN).find((r) => r.values['model.preset'] === 'based' && r.values['model.d_model'] === 64)!
+    runId = trainWithCli(workspace, based)
+    parityIds = { plain: trainWithCli(workspace, parityRun('deltanet')), negative: trainWithCli(workspace, parityRun('deltanet-negative-eigen')) }
+    return workspace
+  },
 })
 
 describe('inspect screen', () => {

@@ -5,24 +5,11 @@
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { artifactsDir, launchChromium } from './browser'
-import { serveBuiltApp, type Served } from './serve'
+import { describe, expect, it } from 'vitest'
+import { useServedApp } from './app'
+import { artifactsDir } from './browser'
 
-let served: Served
-let browser: Browser
-let page: Page
-
-beforeAll(async () => {
-  served = await serveBuiltApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1500, height: 1300 } })
-})
-afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
-})
+const { served, page } = useServedApp()
 
 /** Reads a binary PGM (P5, 8-bit) as written by `pdftoppm -gray`. */
 function readPgm(file: string): { width: number; height: number; pixels: Uint8Array } {

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { LabApiMethod, LabApiParams, LabApiResults } from '../../electron/api/labapi'
 import { projectRoot } from '../../electron/engine/project-root'
 
 export interface Served {
@@ -13,6 +14,8 @@ export interface Served {
   url: string
   launchUrl: string
   process: ChildProcess
+  /** Calls the LabApi over HTTP with the launch token, as a client beside the page (expected values, checks). */
+  call<M extends LabApiMethod>(method: M, params: LabApiParams<M>): Promise<LabApiResults[M]>
   stop(): Promise<void>
 }
 
@@ -38,12 +41,20 @@ export async function serveBuiltApp(workspace = mkdtempSync(join(tmpdir(), 'line
     })
     child.once('exit', (code) => reject(new Error(`linea serve exited with code ${code}:\n${out}`)))
   })
+  const url = launchUrl.replace(/\?token=.*$/, '')
+  const token = new URL(launchUrl).searchParams.get('token')!
   return {
     workspace,
     configDir,
-    url: launchUrl.replace(/\?token=.*$/, ''),
+    url,
     launchUrl,
     process: child,
+    async call(method, params) {
+      const res = await fetch(`${url}api/${method}`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify({ params }) })
+      const body = (await res.json()) as { result?: unknown; error?: { message: string } }
+      if (!res.ok || body.error) throw new Error(`${method}: HTTP ${res.status}: ${body.error?.message ?? JSON.stringify(body)}`)
+      return body.result as never
+    },
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve()

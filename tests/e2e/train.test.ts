@@ -5,25 +5,12 @@
 // compared, and runs cancelled (one queued, one running).
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runColor } from '../../renderer/src/runs/colors'
-import { artifactsDir, launchChromium } from './browser'
-import { serveBuiltApp, type Served } from './serve'
+import { useServedApp } from './app'
+import { artifactsDir } from './browser'
 
-let served: Served
-let browser: Browser
-let page: Page
-
-beforeAll(async () => {
-  served = await serveBuiltApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1500, height: 1300 } })
-})
-afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
-})
+const { served, page } = useServedApp()
 
 /** Small enough for 2 CPU cores; still valid: warmup <= steps, 4 * pairs <= seq_len, task vocabulary <= model vocabulary (512). */
 const SCALE_DOWN = {
