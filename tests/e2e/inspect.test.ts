@@ -14,9 +14,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { INSPECT_LIMITS, type InspectResult } from '../../electron/api/inspect'
+import type { InspectJob } from '../../electron/api/labapi'
 import { projectRoot } from '../../electron/engine/project-root'
 import { expandTemplate, loadTemplates, type ExpandedRun } from '../../electron/workspace/templates'
-import { useServedApp } from './app'
+import { recordLabApi, useServedApp } from './app'
 import { artifactsDir } from './browser'
 
 /** A few seconds on 2 CPU cores: T = 64 (Based's softmax window), 4 pairs, vocabulary 64, 300 steps, a checkpoint every 100. */
@@ -176,13 +177,34 @@ describe('inspect screen', () => {
   it('reopens from the run folder without running the engine again', async () => {
     const { path } = cachedResult(name)
     const written = statSync(path).mtimeMs
+    const lab = recordLabApi(page)
+    // a fresh page load: nothing of the last one's store or its results in memory
+    await page.goto('about:blank')
     await page.goto(`${served.url}#/inspect?run=${runId}`)
-    await page.waitForSelector(`[data-testid=inspect-result][data-name=step-0000300-example-3]`, { timeout: 5_000 })
-    await page.waitForSelector(`[data-testid=inspection-open-${name}]`)
+    // the run's newest inspection (the earlier checkpoint's, from the comparison) opens by itself, read from the run folder
+    const newest = await lab.waitFor('the newest inspection read from the run folder', (m) => m.sent && m.method === 'getInspection')
+    const newestName = (newest as { params: { name: string } }).params.name
+    expect(newestName).toBe('step-0000100-example-3')
+    await page.waitForSelector(`[data-testid=inspect-result][data-name=${newestName}]`)
+    // then the first one, from the list: read from the run folder too
+    const opened = lab.messages.length
+    await page.click(`[data-testid=inspection-open-${name}]`)
+    await lab.waitFor(`${name} read from the run folder`, (m) => m.sent && m.method === 'getInspection' && (m.params as { name: string }).name === name, opened)
+    await page.waitForSelector(`[data-testid=inspect-result][data-name=${name}]`)
+    expect(await page.getAttribute(`[data-testid=inspection-open-${name}]`, 'class')).toContain('open')
     // the form shows how it was captured; asking the same question again answers from the cache
+    expect(await page.inputValue('[data-testid=inspect-checkpoint]')).toBe('checkpoints/step-0000300.safetensors')
     expect(await page.inputValue('[data-testid=inspect-example]')).toBe('3')
     expect(await page.inputValue('[data-testid=inspect-recall-examples]')).toBe('64')
+    const asked = lab.messages.length
     await page.click('[data-testid=inspect-start]')
+    const call = await lab.waitFor('the startInspect call', (m) => m.sent && m.method === 'startInspect', asked)
+    const reply = await lab.waitFor('the reply to startInspect', (m) => !m.sent && 'id' in m && m.id === (call as { id: number }).id, asked)
+    expect((reply as { result: InspectJob }).result).toMatchObject({ runId, name, status: 'done', cached: true })
+    // no engine ran for either: every inspection event since the reload is that cached answer
+    const jobs = lab.messages.flatMap((m) => (!m.sent && 'event' in m && m.event === 'inspect.status' ? [(m.data as { job: InspectJob }).job] : []))
+    expect(jobs).toEqual([{ runId, name, checkpoint: expect.any(String), status: 'done', cached: true }])
+    expect(lab.messages.some((m) => !m.sent && 'event' in m && m.event === 'inspect.progress')).toBe(false)
     await page.waitForSelector(`[data-testid=inspect-result][data-name=${name}]`)
     expect(statSync(path).mtimeMs).toBe(written)
   })
