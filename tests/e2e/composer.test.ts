@@ -1,25 +1,17 @@
 // The composer end to end: GLA preset → 8 layers, 1 softmax in 4 → layer 1
 // on the delta rule → save → reload → the same stack, switches and estimates;
 // then an invalid head count marked on its control with saving blocked.
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { artifactsDir, launchChromium } from './browser'
-import { serveBuiltApp, type Served } from './serve'
+import { formatBytes } from '../../electron/api/format'
+import type { ModelEstimate } from '../../electron/api/labapi'
+import type { ModelSpec } from '../../electron/api/model-spec'
+import { formatCount } from '../../renderer/src/charts/estimate-chart'
+import { describe, expect, it } from 'vitest'
+import { useServedApp } from './app'
+import { artifactsDir } from './browser'
 
-let served: Served
-let browser: Browser
-let page: Page
-
-beforeAll(async () => {
-  served = await serveBuiltApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1500, height: 1300 } })
-})
-afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
-})
+const { served, page } = useServedApp()
 
 async function setNumber(testid: string, value: string): Promise<void> {
   await page.fill(`[data-testid=${testid}]`, value)
@@ -34,10 +26,34 @@ async function stack(): Promise<{ kind: string; chips: string }[]> {
   )
 }
 
-async function estimates(): Promise<string[]> {
-  await page.waitForSelector('[data-testid=estimate-total-params]')
-  await page.waitForTimeout(400) // the estimate refreshes 150 ms after an edit
-  return page.$$eval('[data-testid=estimate-table] tbody tr', (rows) => rows.map((r) => (r.textContent ?? '').replace(/\s+/g, ' ').trim()))
+/** The estimate table's cells, row by row. */
+function estimateCells(): Promise<string[][]> {
+  return page.$$eval('[data-testid=estimate-table] tbody tr', (rows) => rows.map((r) => [...r.children].map((td) => (td.textContent ?? '').replace(/\s+/g, ' ').trim())))
+}
+
+/** The table the panel draws from an estimate: a row per layer, the model's total, the Transformer of the same width. */
+function cellsOf(e: ModelEstimate): string[][] {
+  return [
+    ...e.layers.map((l) => [String(l.index), l.kind, formatCount(l.params), formatBytes(l.stateBytes), formatCount(l.flopsPerToken)]),
+    ['all', `+ embedding, head: ${formatCount(e.embeddingAndHeadParams)}`, formatCount(e.totalParams), formatBytes(e.model.stateBytes), formatCount(e.model.flopsPerToken)],
+    ['Transformer', 'same width', formatCount(e.transformer.totalParams), formatBytes(e.transformer.stateBytes), formatCount(e.transformer.flopsPerToken)],
+  ]
+}
+
+/**
+ * Waits until the estimate table shows `expected` (the estimate refreshes
+ * 150 ms after an edit, then waits for the engine), then asserts it, so a
+ * table that never gets there fails with the difference.
+ */
+async function estimatesShow(expected: string[][]): Promise<void> {
+  await page
+    .waitForFunction(
+      (want) => JSON.stringify([...document.querySelectorAll('[data-testid=estimate-table] tbody tr')].map((r) => [...r.children].map((td) => (td.textContent ?? '').replace(/\s+/g, ' ').trim()))) === want,
+      JSON.stringify(expected),
+      { timeout: 20_000 },
+    )
+    .catch(() => undefined)
+  expect(await estimateCells()).toEqual(expected)
 }
 
 describe('composer', () => {
@@ -61,18 +77,23 @@ describe('composer', () => {
     expect((await stack())[1]!.chips).toContain('delta')
     expect(await page.textContent('[data-testid=preset-diff]')).toContain('differs from GLA')
     await page.waitForSelector('[data-testid=layer-diagram] [data-box=beta]')
-    const before = { stack: await stack(), estimates: await estimates() }
-    expect(before.estimates).toHaveLength(8 + 2)
-    await page.screenshot({ path: join(artifactsDir(), 'composer.png'), fullPage: true })
+    const before = await stack()
 
     await page.fill('[data-testid=save-name]', 'gla-hybrid')
     await page.click('[data-testid=save]')
     await page.waitForSelector('[data-testid=composer-status]:text("saved as gla-hybrid")')
+    // the estimates are the engine's for the spec as saved (asked here beside the page)
+    const saved = JSON.parse(readFileSync(join(served.workspace, 'specs', 'gla-hybrid.json'), 'utf8')) as ModelSpec
+    const contextLength = Number(await page.inputValue('[data-testid=context-length]'))
+    const expected = cellsOf(await served.call('estimateModel', { spec: saved, contextLength }))
+    expect(expected).toHaveLength(8 + 2)
+    await estimatesShow(expected)
+    await page.screenshot({ path: join(artifactsDir(), 'composer.png'), fullPage: true })
 
     await page.reload()
     await page.waitForSelector('[data-testid=layer-card-7]')
-    expect(await stack()).toEqual(before.stack)
-    expect(await estimates()).toEqual(before.estimates)
+    expect(await stack()).toEqual(before)
+    await estimatesShow(expected)
   })
 
   it('marks a head count that does not divide d_model and blocks saving', async () => {

@@ -155,11 +155,14 @@ describe.skipIf(!!skipApp)(skipApp ? `the desktop app (skipped: ${skipApp})` : '
   it('refuses navigation away and new windows', async () => {
     const before = page.url()
     expect(await page.evaluate(() => window.open('https://example.com/') === null)).toBe(true)
+    // the main process refuses the navigation in will-navigate and says so: wait for that, then look
+    const refused = app.waitForEvent('console', { predicate: (m) => m.text().includes('blocked navigation to https://example.com/'), timeout: 20_000 })
     await page.evaluate(() => {
       location.href = 'https://example.com/'
     })
-    await page.waitForTimeout(500)
+    await refused
     expect(page.url()).toBe(before)
+    expect(await page.evaluate(() => location.href)).toBe(before)
     expect(app.windows()).toHaveLength(1)
   })
 

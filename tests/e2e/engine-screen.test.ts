@@ -3,34 +3,27 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { artifactsDir, launchChromium } from './browser'
-import { serveBuiltApp, type Served } from './serve'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { useServedApp } from './app'
+import { artifactsDir } from './browser'
 
-let served: Served
-let browser: Browser
-let page: Page
+const { served, browser, page } = useServedApp({ viewport: { width: 1400, height: 1000 } })
 
-beforeAll(async () => {
-  served = await serveBuiltApp()
-  browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
-})
-afterAll(async () => {
-  await browser?.close()
-  await served?.stop()
-})
+/** In the page: the non-background pixels of the chart's canvas when more than `least`, else false (no canvas yet, or not drawn). */
+function drawnBeyond(least: number): number | false {
+  const c = document.querySelector('[data-testid=demo-chart] canvas') as HTMLCanvasElement | null
+  if (!c) return false
+  const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data
+  let n = 0
+  for (let i = 0; i < data.length; i += 4) if (data[i + 3]! > 0 && (data[i]! < 200 || data[i + 1]! < 200)) n++
+  return n > least ? n : false
+}
 
-/** Counts non-background pixels of the chart canvas: 0 means nothing was drawn. */
-async function drawnPixels(p: Page): Promise<number> {
-  return p.$eval('[data-testid=demo-chart] canvas', (canvas) => {
-    const c = canvas as HTMLCanvasElement
-    const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data
-    let n = 0
-    for (let i = 0; i < data.length; i += 4) if (data[i + 3]! > 0 && (data[i]! < 200 || data[i + 1]! < 200)) n++
-    return n
-  })
+/** Waits until the chart has drawn more than `least` pixels (it animates in); what it drew, for the assertion. */
+async function drawnPixels(p: Page, least: number): Promise<number> {
+  await p.waitForFunction(drawnBeyond, least, { timeout: 20_000 }).catch(() => undefined) // the assertion says what was drawn
+  return Number(await p.evaluate(drawnBeyond, -1))
 }
 
 describe('engine screen', () => {
@@ -42,9 +35,7 @@ describe('engine screen', () => {
     expect(await page.textContent('[data-testid=engine-backends]')).toContain('cpu')
     await page.waitForSelector('[data-testid=demo-summary]')
     expect(await page.textContent('[data-testid=demo-summary]')).toMatch(/cpu: 512 steps in [\d.]+ ms/)
-    await page.waitForFunction(() => !!document.querySelector('[data-testid=demo-chart] canvas'))
-    await page.waitForTimeout(300)
-    expect(await drawnPixels(page)).toBeGreaterThan(500)
+    expect(await drawnPixels(page, 500)).toBeGreaterThan(500)
     expect(await page.textContent('[data-testid=engine-state]')).toContain('ready')
     await page.screenshot({ path: join(artifactsDir(), 'engine-screen.png'), fullPage: true })
   })

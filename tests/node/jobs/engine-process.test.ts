@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { EngineCallError, EngineExitedError, EngineProcess, forkLauncher } from '../../../electron/jobs/engine-process'
 import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
+import { until } from '../../fixtures/until'
 
 const started: EngineProcess[] = []
 function engine(): EngineProcess {
@@ -57,7 +58,8 @@ describe('engine process', () => {
       await service.call('info', {})
       const first = service.pid!
       process.kill(first, 'SIGKILL')
-      await new Promise((r) => setTimeout(r, 300))
+      // a call before the service has seen the exit would go to the dying process and fail with it
+      await until('the service to see the engine exit', () => seen.includes('engine.status:exited'), 20_000)
       await service.call('info', {})
       expect(service.pid).not.toBe(first)
       expect(seen).toEqual(['engine.status:starting', 'engine.status:ready', 'engine.status:exited', 'engine.status:starting', 'engine.status:ready'])

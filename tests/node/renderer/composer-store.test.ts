@@ -14,6 +14,7 @@ import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { setLabApi } from '../../../renderer/src/api/client'
 import { labDepsFor } from '../../fixtures/lab'
 import { useComposerStore } from '../../../renderer/src/stores/composer'
+import { until } from '../../fixtures/until'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -27,16 +28,15 @@ afterAll(() => {
 })
 beforeEach(() => setActivePinia(createPinia()))
 
-const settle = () => new Promise((r) => setTimeout(r, 400))
-
 describe('composer store', () => {
   it('starts from the GLA preset with estimates from the engine', async () => {
     const c = useComposerStore()
     await c.init()
     expect(c.presetId).toBe('gla')
     expect(c.presets.length).toBeGreaterThanOrEqual(13)
-    await settle()
-    await c.refreshEstimate()
+    // the store asks the engine by itself (150 ms after the spec is set)
+    await until("the engine's estimate", () => c.estimate !== null || c.estimateError !== '', 20_000)
+    expect(c.estimateError).toBe('')
     expect(c.estimate!.layers).toHaveLength(2)
     expect(c.estimate!.totalParams).toBeGreaterThan(0)
     // the Transformer's KV cache grows with context; GLA's state does not

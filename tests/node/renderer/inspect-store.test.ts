@@ -294,9 +294,12 @@ describe('inspect store', () => {
     await s.inspect()
     const open = s.result
     expect(open?.runId).toBe(id)
+    // the store lists the runs again (a new list: only the resync or a new workspace lists them), and then what was open still is
+    const listed = s.runs
     events.emit('workspace.changed', await api.workspaceInfo({}))
-    await new Promise((r) => setTimeout(r, 200))
-    expect([s.runId, s.result]).toEqual([id, open])
+    await until('the store to list the runs again', () => s.runs !== listed)
+    expect(s.runId).toBe(id)
+    expect(s.result).toBe(open)
   })
 
 })

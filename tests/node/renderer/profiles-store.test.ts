@@ -47,11 +47,13 @@ describe('profiles store', () => {
       expect(s.selected).toEqual([])
       await api.openWorkspace({ path: home })
       await until('the store to show this workspace again', () => s.profiles.length === 1)
-      // the same workspace announced again (a resync after a dropped connection) keeps the selection
+      // the same workspace announced again (a resync after a dropped connection) keeps the selection:
+      // the store lists the profiles again (a new list), and then the selection is still there
       s.selected = ['p1']
+      const listed = s.profiles
       events.emit('workspace.changed', await api.workspaceInfo({}))
-      await new Promise((r) => setTimeout(r, 100))
-      expect([s.selected, s.profiles.length]).toEqual([['p1'], 1])
+      await until('the store to list the profiles again', () => s.profiles !== listed)
+      expect([s.selected, s.profiles.map((p) => p.id)]).toEqual([['p1'], ['p1']])
     } finally {
       s.unwatch()
     }
