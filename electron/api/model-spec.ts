@@ -21,6 +21,21 @@ export const OUTPUT_GATES = ['none', 'swish'] as const
 /** transformer: mixer + separate MLP per block; mamba: gated mixer, no separate MLP. */
 export const BLOCK_DESIGNS = ['transformer', 'mamba'] as const
 export const PLACEMENTS = ['interleave', 'first', 'last', 'manual'] as const
+/**
+ * How parameters start (engine/model/init-scheme.ts has the formulas and sources).
+ * fan_in: std ∝ 1/√fan_in, PyTorch's defaults, no depth shrink; right at small width.
+ * gpt2: N(0, 0.02) everywhere, output projections 0.02/√(2·layers); for wide models.
+ * Both keep each architecture's own parameters (Mamba2's A_log and dt, GLA's gate, RetNet's decays).
+ */
+export const INIT_SCHEMES = ['fan_in', 'gpt2'] as const
+/**
+ * The model's position signal. none: none at all (linear mixers see order only
+ * through their recurrence and short conv); learned: a learned absolute
+ * embedding of positions 0..max_positions−1 added to the token embedding
+ * (longer inputs are refused: it cannot extrapolate); rotary: no absolute
+ * signal, softmax layers rotate q and k (each layer's own `rotary` switch).
+ */
+export const POSITIONS = ['none', 'learned', 'rotary'] as const
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max)
 
@@ -77,6 +92,12 @@ export const ModelSpecSchema = z
     /** SwiGLU hidden size = mlp_expansion × d_model; 0 = no MLP (required for mamba blocks). */
     mlp_expansion: z.number().min(0).max(64),
     tie_embeddings: z.boolean(),
+    /** Initialization scheme; absent = 'fan_in' (modelInit). */
+    init: z.enum(INIT_SCHEMES).optional(),
+    /** Position signal; absent = 'rotary' when a softmax layer rotates, else 'none' (modelPosition). */
+    position: z.enum(POSITIONS).optional(),
+    /** Positions the learned embedding holds (position 'learned' only): inputs up to this length. */
+    max_positions: positiveInt(1 << 20).optional(),
     hybrid: HybridSchema,
     layers: z.array(LayerSchema).min(1).max(512),
   })
@@ -99,6 +120,16 @@ export const ModelSpecSchema = z
       if (layer.short_conv === 1)
         issue([...at, 'short_conv'], `1 is not a useful kernel size; valid: 0 (off) or 2 to 64`)
     })
+    const position = modelPosition(spec)
+    const rotating = spec.layers.flatMap((l, i) => (l.kind === 'softmax' && l.rotary ? [i] : []))
+    if (position === 'learned' && spec.max_positions === undefined)
+      issue(['max_positions'], `missing; position 'learned' needs the longest input it will see (e.g. the task's seq_len)`)
+    if (position !== 'learned' && spec.max_positions !== undefined)
+      issue(['max_positions'], `${spec.max_positions} is only used with position 'learned' (this spec has '${position}'); remove it`)
+    if (position === 'rotary' && rotating.length === 0)
+      issue(['position'], `'rotary' needs a softmax layer with rotary on (linear layers take no rotary); valid here: none, learned`)
+    if (position === 'none' && rotating.length > 0)
+      issue(['position'], `'none', but softmax layers [${rotating.join(', ')}] rotate q and k; use 'rotary' (or 'learned'), or turn their rotary off`)
     if (spec.hybrid.placement !== 'manual') {
       const expected = softmaxPositions(spec.layers.length, spec.hybrid.ratio, spec.hybrid.placement)
       const actual = spec.layers.flatMap((l, i) => (l.kind === 'softmax' ? [i] : []))
@@ -118,6 +149,25 @@ export type ModelSpec = z.infer<typeof ModelSpecSchema>
 export type FeatureMap = (typeof FEATURE_MAPS)[number]
 export type ForgetGate = (typeof FORGET_GATES)[number]
 export type Placement = (typeof PLACEMENTS)[number]
+export type InitScheme = (typeof INIT_SCHEMES)[number]
+export type PositionKind = (typeof POSITIONS)[number]
+
+// The defaults of the optional model-wide fields, applied here and nowhere
+// else: a spec saved before a field existed loads and means this.
+
+/** The initialization scheme: absent means 'fan_in' (the width-aware default; specs saved before `init` existed get it too). */
+export function modelInit(spec: Pick<ModelSpec, 'init'>): InitScheme {
+  return spec.init ?? 'fan_in'
+}
+
+/**
+ * The position signal: absent means what a spec saved before `position`
+ * existed computed, 'rotary' when a softmax layer rotates, else 'none'.
+ */
+export function modelPosition(spec: Pick<ModelSpec, 'position' | 'layers'>): PositionKind {
+  if (spec.position) return spec.position
+  return spec.layers.some((l) => l.kind === 'softmax' && l.rotary) ? 'rotary' : 'none'
+}
 
 /** Per-head key and value dims of a layer, with the defaults applied. */
 export function headDims(spec: Pick<ModelSpec, 'd_model'>, layer: Layer): { dk: number; dv: number } {

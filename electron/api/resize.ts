@@ -1,9 +1,27 @@
 // Resizes a ModelSpec (a preset, say) to another width, depth or
 // vocabulary, keeping its switches: linear layers copy the spec's first
 // linear layer, softmax layers its first softmax layer, placed by the
-// hybrid rule. Per-head dims stay explicit where the spec had them.
+// hybrid rule. Per-head dims stay explicit where the spec had them and
+// scale with the width (Mamba2's dk 32, dv 64 at d_model 128 become 16, 32
+// at 64, so the mixer stays 2x the model's width, not 4x), except a taylor2
+// layer's dk: Based's feature dim is fixed, its state grows as dk².
 import { softmaxPositions } from './hybrid'
 import type { Layer, ModelSpec } from './model-spec'
+
+/** An explicit per-head dim scaled by the width ratio, at least 1. */
+function scaleDim(dim: number | undefined, ratio: number): number | undefined {
+  return dim === undefined ? undefined : Math.max(1, Math.round(dim * ratio))
+}
+
+function scaleHeadDims(layer: Layer, ratio: number): void {
+  if (ratio === 1) return
+  if (layer.kind === 'softmax') {
+    if (layer.head_dim !== undefined) layer.head_dim = scaleDim(layer.head_dim, ratio)
+    return
+  }
+  if (layer.dk !== undefined && layer.feature_map !== 'taylor2') layer.dk = scaleDim(layer.dk, ratio)
+  if (layer.dv !== undefined) layer.dv = scaleDim(layer.dv, ratio)
+}
 
 export interface ModelSize {
   d_model?: number
@@ -14,6 +32,8 @@ export interface ModelSize {
 
 export function resizeModel(spec: ModelSpec, size: ModelSize): ModelSpec {
   const n = size.n_layers ?? spec.layers.length
+  const dModel = size.d_model ?? spec.d_model
+  const ratio = dModel / spec.d_model
   const linear = spec.layers.find((l) => l.kind === 'linear')
   const softmax = spec.layers.find((l) => l.kind === 'softmax')
   const positions =
@@ -25,11 +45,12 @@ export function resizeModel(spec: ModelSpec, size: ModelSize): ModelSpec {
     if (!template) throw new Error(`${spec.name} has no ${positions.includes(i) ? 'softmax' : 'linear'} layer to copy at layer ${i}`)
     const layer = structuredClone(template)
     if (size.heads !== undefined) layer.heads = size.heads
+    scaleHeadDims(layer, ratio)
     return layer
   })
   return {
     ...structuredClone(spec),
-    d_model: size.d_model ?? spec.d_model,
+    d_model: dModel,
     vocab_size: size.vocab_size ?? spec.vocab_size,
     layers,
   }

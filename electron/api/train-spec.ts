@@ -96,7 +96,13 @@ export const TrainSpecSchema = z
   .strictObject({
     format: z.literal('linea.train/1'),
     task: TaskSchema,
+    /** Length of the run: the learning-rate schedule spans these steps. */
     steps: int(1, 1e9),
+    /**
+     * Stop after this many steps, the schedule still that of `steps` (a
+     * shorter look at the same run); absent = steps.
+     */
+    max_steps: int(1, 1e9).optional(),
     batch_size: int(1, 1 << 16),
     optimizer: z.strictObject({
       kind: z.literal('adamw'),
@@ -135,6 +141,12 @@ export const TrainSpecSchema = z
         path: ['schedule', 'warmup_steps'],
         message: `${spec.schedule.warmup_steps} exceeds steps ${spec.steps}`,
       })
+    if (spec.max_steps !== undefined && spec.max_steps > spec.steps)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['max_steps'],
+        message: `${spec.max_steps} exceeds steps ${spec.steps}; the schedule spans steps, so raise steps to train longer`,
+      })
     if (spec.precision === 'bf16' && spec.backend === 'cpu')
       ctx.addIssue({ code: 'custom', path: ['precision'], message: `'bf16' needs a GPU backend; the CPU backend computes in 'f32' or 'f64'` })
   })
@@ -142,3 +154,13 @@ export const TrainSpecSchema = z
 export type Task = z.infer<typeof TaskSchema>
 export type TaskKind = Task['kind']
 export type TrainSpec = z.infer<typeof TrainSpecSchema>
+
+/** The step a run stops at: max_steps when set, else steps (the schedule always spans `steps`). */
+export function stopStep(spec: Pick<TrainSpec, 'steps' | 'max_steps'>): number {
+  return Math.min(spec.steps, spec.max_steps ?? spec.steps)
+}
+
+/** The longest sequence a task makes: its training length or its longest evaluation length. */
+export function longestSequence(task: Task): number {
+  return Math.max(task.seq_len, ...('eval_seq_lens' in task ? task.eval_seq_lens : []))
+}

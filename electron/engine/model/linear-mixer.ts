@@ -7,6 +7,7 @@ import type { LinearLayer } from '../../api/model-spec'
 import type { Ctx } from '../autograd/context'
 import { opDefaults, type FeatureMapKind, type MixerFwdAttrs, type UnaryKind } from '../ops/generated'
 import type { Tensor } from '../tensor'
+import { weightInit, type InitContext } from './init-scheme'
 import { init, type ParamStore } from './params'
 import type { LinearMixerTap } from './taps'
 
@@ -32,7 +33,7 @@ export class LinearMixerLayer {
     readonly prefix: string,
     dModel: number,
     dims: { dk: number; dv: number },
-    outStd: number,
+    initCtx: InitContext,
     store: ParamStore,
   ) {
     const H = spec.heads
@@ -42,13 +43,14 @@ export class LinearMixerLayer {
       throw new Error(`${prefix}.feature_map: 'hedgehog' (learned feature map) is not built yet; valid: identity, elu1, relu, silu, l2norm, taylor2`)
     // DeltaNet's l2norm follows silu; the short convolution already applies silu.
     this.featureKind = spec.feature_map === 'l2norm' ? (spec.short_conv > 0 ? 'l2norm' : 'silu_l2norm') : spec.feature_map
-    const w = (name: string, out: number, inn: number, std = 0.02) => (this.p[name] = store.create(`${prefix}.${name}`, [out, inn], init.normal(std)))
+    // Projections from the block input (out, in); o_proj writes into the residual stream.
+    const w = (name: string, out: number, inn: number) => (this.p[name] = store.create(`${prefix}.${name}`, [out, inn], weightInit(initCtx, 'proj', inn)))
     const kd = H * this.dk
     const vd = H * this.dv
     w('q_proj', kd, dModel)
     w('k_proj', kd, dModel)
     w('v_proj', vd, dModel)
-    w('o_proj', dModel, vd, outStd)
+    this.p.o_proj = store.create(`${prefix}.o_proj`, [dModel, vd], weightInit(initCtx, 'out_proj', vd))
     if (spec.short_conv > 0) {
       const bound = 1 / Math.sqrt(spec.short_conv)
       for (const [name, c] of [['q_conv', kd], ['k_conv', kd], ['v_conv', vd]] as const)

@@ -1,9 +1,11 @@
-// The model of a ModelSpec: embedding, pre-norm blocks (mixer or softmax
-// attention, then a SwiGLU MLP in transformer blocks), final norm and the LM
-// head, evaluated only at the labelled positions.
+// The model of a ModelSpec: embedding (plus learned positions when the spec
+// asks), pre-norm blocks (mixer or softmax attention, then a SwiGLU MLP in
+// transformer blocks), final norm and the LM head, evaluated only at the
+// labelled positions.
 //
 // ids (B, T) i32 -> hidden (B, T, d) -> rows at labelled positions (M, d) -> logits (M, vocab)
-import { headDims, type ModelSpec } from '../../api/model-spec'
+import { UserError } from '../../api/errors'
+import { headDims, modelInit, modelPosition, type ModelSpec } from '../../api/model-spec'
 import type { Ctx } from '../autograd/context'
 import type { Backend } from '../backend'
 import { Rng } from '../random'
@@ -11,6 +13,7 @@ import type { FloatDType, Tensor } from '../tensor'
 import { inScope } from '../profile/scope'
 import { LinearMixerLayer } from './linear-mixer'
 import { SwiGluMlp } from './mlp'
+import { weightInit, type InitContext } from './init-scheme'
 import { init, ParamStore } from './params'
 import { SoftmaxAttentionLayer } from './softmax-layer'
 
@@ -37,9 +40,16 @@ export interface DeviceBatch {
   count: number // M
 }
 
+/** An input longer than the learned position table: positions past it were never trained. */
+export class PositionRangeError extends UserError {
+  override name = 'PositionRangeError'
+}
+
 export class Model {
   readonly params: ParamStore
   private readonly embed: Tensor
+  /** Learned absolute positions (max_positions, d), with position 'learned'. */
+  private readonly positions?: Tensor
   private readonly blocks: Block[] = []
   private readonly finalNorm: Tensor
   private readonly head: Tensor
@@ -54,35 +64,59 @@ export class Model {
   ) {
     this.params = new ParamStore(backend, dtype, new Rng(seed), materialize)
     const d = spec.d_model
-    const n = spec.layers.length
-    // GPT-2: residual-stream output projections scaled by 1/sqrt(2 · layers)
-    const outStd = 0.02 / Math.sqrt(2 * n)
+    const initCtx: InitContext = { scheme: modelInit(spec), dModel: d, nLayers: spec.layers.length, tied: spec.tie_embeddings }
     const store = this.params
-    this.embed = store.create('embed.weight', [spec.vocab_size, d], init.normal(0.02))
+    this.embed = store.create('embed.weight', [spec.vocab_size, d], weightInit(initCtx, 'embedding', d))
+    if (modelPosition(spec) === 'learned') {
+      // The schema requires max_positions with position 'learned'.
+      this.positions = store.create('pos_embed.weight', [spec.max_positions!, d], weightInit(initCtx, 'position', d))
+    }
     spec.layers.forEach((layer, i) => {
       const prefix = `layers.${i}`
       const norm1 = store.create(`${prefix}.norm1.weight`, [d], init.constant(1), { decay: false })
       const dims = headDims(spec, layer)
       const mixer =
         layer.kind === 'linear'
-          ? new LinearMixerLayer(layer, `${prefix}.mixer`, d, dims, outStd, store)
-          : new SoftmaxAttentionLayer(layer, `${prefix}.attn`, d, dims.dk, outStd, store)
+          ? new LinearMixerLayer(layer, `${prefix}.mixer`, d, dims, initCtx, store)
+          : new SoftmaxAttentionLayer(layer, `${prefix}.attn`, d, dims.dk, initCtx, store)
       const block: Block = { norm1, mixer }
       if (spec.block === 'transformer' && spec.mlp_expansion > 0) {
         block.norm2 = store.create(`${prefix}.norm2.weight`, [d], init.constant(1), { decay: false })
-        block.mlp = new SwiGluMlp(`${prefix}.mlp`, d, Math.max(1, Math.round(spec.mlp_expansion * d)), outStd, store)
+        block.mlp = new SwiGluMlp(`${prefix}.mlp`, d, Math.max(1, Math.round(spec.mlp_expansion * d)), initCtx, store)
       }
       this.blocks.push(block)
     })
     this.finalNorm = store.create('final_norm.weight', [d], init.constant(1), { decay: false })
-    this.head = spec.tie_embeddings ? this.embed : store.create('lm_head.weight', [spec.vocab_size, d], init.normal(0.02))
+    this.head = spec.tie_embeddings ? this.embed : store.create('lm_head.weight', [spec.vocab_size, d], weightInit(initCtx, 'head', d))
+  }
+
+  /**
+   * The input of the first block: token rows, plus position rows 0..T−1 with
+   * learned positions. (B, T) ids -> (B, T, d). Learned positions do not
+   * extrapolate: an input longer than max_positions is refused.
+   */
+  embedTokens(ctx: Ctx, ids: Tensor): Tensor {
+    const tokens = ctx.op('embedding_fwd', { ids, table: this.embed }).y
+    if (!this.positions) return tokens
+    const [B, T] = ids.shape as [number, number]
+    const max = this.positions.shape[0]!
+    if (T > max)
+      throw new PositionRangeError(
+        `an input of ${T} tokens is longer than the ${max} learned positions of this model (max_positions ${max}): ` +
+          `positions past ${max - 1} were never trained. Use inputs of at most ${max} tokens, or train with a larger max_positions`,
+      )
+    const positionIds = new Int32Array(B * T)
+    for (let n = 0; n < B * T; n++) positionIds[n] = n % T
+    const posIds = ctx.own(this.backend.upload(positionIds, [B, T]))
+    const pos = ctx.op('embedding_fwd', { ids: posIds, table: this.positions }).y
+    return ctx.op('binary_fwd', { a: tokens, b: pos }, { kind: 'add' }).y
   }
 
   /** Hidden states after every block, for inspection; the last is after the final norm. */
   hidden(ctx: Ctx, ids: Tensor, onBlock?: (index: number, h: Tensor) => void): Tensor {
     const rmsNorm = (x: Tensor, weight: Tensor | undefined) => ctx.op('norm_fwd', { x, weight }, { kind: 'rms' }).y
     const add = (a: Tensor, b: Tensor) => ctx.op('binary_fwd', { a, b }, { kind: 'add' }).y
-    let h = inScope('embedding', () => ctx.op('embedding_fwd', { ids, table: this.embed }).y)
+    let h = inScope('embedding', () => this.embedTokens(ctx, ids))
     this.blocks.forEach((b, i) => {
       const kind = b.mixer instanceof LinearMixerLayer ? 'mixer' : 'attention'
       h = inScope(`layers.${i}.${kind}`, () => add(h, b.mixer.forward(ctx, rmsNorm(h, b.norm1))))

@@ -4,7 +4,8 @@
 import type { SoftmaxLayer } from '../../api/model-spec'
 import type { Ctx } from '../autograd/context'
 import type { Tensor } from '../tensor'
-import { init, type ParamStore } from './params'
+import { weightInit, type InitContext } from './init-scheme'
+import type { ParamStore } from './params'
 import type { SoftmaxTap } from './taps'
 
 export class SoftmaxAttentionLayer {
@@ -17,12 +18,12 @@ export class SoftmaxAttentionLayer {
     readonly prefix: string,
     dModel: number,
     private readonly headDim: number,
-    outStd: number,
+    initCtx: InitContext,
     store: ParamStore,
   ) {
     const inner = spec.heads * headDim
-    for (const name of ['q_proj', 'k_proj', 'v_proj']) this.p[name] = store.create(`${prefix}.${name}`, [inner, dModel], init.normal(0.02))
-    this.p.o_proj = store.create(`${prefix}.o_proj`, [dModel, inner], init.normal(outStd))
+    for (const name of ['q_proj', 'k_proj', 'v_proj']) this.p[name] = store.create(`${prefix}.${name}`, [inner, dModel], weightInit(initCtx, 'proj', dModel))
+    this.p.o_proj = store.create(`${prefix}.o_proj`, [dModel, inner], weightInit(initCtx, 'out_proj', inner))
   }
 
   forward(ctx: Ctx, x: Tensor): Tensor {

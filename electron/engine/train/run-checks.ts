@@ -1,7 +1,7 @@
 // Checks a ModelSpec against a TrainSpec and its task before training:
 // combinations each schema accepts alone but the engine cannot run.
-import { headDims, type ModelSpec } from '../../api/model-spec'
-import type { TrainSpec } from '../../api/train-spec'
+import { headDims, modelPosition, type ModelSpec } from '../../api/model-spec'
+import { longestSequence, type TrainSpec } from '../../api/train-spec'
 import { SpecValidationError, type SpecError } from '../../api/validate'
 import type { TaskGenerator } from '../tasks/types'
 
@@ -13,8 +13,12 @@ export function checkRun(model: ModelSpec, train: TrainSpec, task: TaskGenerator
   const add = (path: string, message: string) => errors.push({ path, message })
   if (model.vocab_size < task.vocabSize)
     add('model.vocab_size', `${model.vocab_size} is smaller than the ${task.kind} task needs (${task.vocabSize} tokens)`)
-  const lengths = [task.seqLen, ...('eval_seq_lens' in train.task ? train.task.eval_seq_lens : [])]
-  const longest = Math.max(...lengths)
+  const longest = longestSequence(train.task)
+  if (modelPosition(model) === 'learned' && model.max_positions !== undefined && model.max_positions < longest)
+    add(
+      'model.max_positions',
+      `${model.max_positions} is shorter than the longest sequence the task makes (${longest}); learned positions do not extrapolate: use max_positions >= ${longest}`,
+    )
   model.layers.forEach((layer, i) => {
     const at = `model.layers[${i}]`
     const { dk } = headDims(model, layer)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { headDims, ModelSpecSchema } from '../../../electron/api/model-spec'
+import { headDims, modelInit, modelPosition, ModelSpecSchema } from '../../../electron/api/model-spec'
 import { formatErrors, validateWith } from '../../../electron/api/validate'
 import { glaLayer, modelSpec, softmaxLayer } from '../../fixtures/specs'
 
@@ -90,5 +90,39 @@ describe('ModelSpec validation', () => {
     expect(headDims({ d_model: 128 }, glaLayer({ heads: 4 }))).toEqual({ dk: 32, dv: 32 })
     expect(headDims({ d_model: 128 }, glaLayer({ heads: 4, dk: 16, dv: 64 }))).toEqual({ dk: 16, dv: 64 })
     expect(headDims({ d_model: 128 }, softmaxLayer({ heads: 2 }))).toEqual({ dk: 64, dv: 64 })
+  })
+
+  it('takes init and position as optional fields whose defaults are applied in one place', () => {
+    // A spec saved before the fields existed: fan_in, and rotary exactly when a softmax layer rotates.
+    expect(errorsOf(modelSpec())).toEqual([])
+    expect(modelInit(modelSpec())).toBe('fan_in')
+    expect(modelInit(modelSpec({ init: 'gpt2' }))).toBe('gpt2')
+    expect(modelPosition(modelSpec())).toBe('none')
+    const hybrid = modelSpec({ layers: [glaLayer(), softmaxLayer()], hybrid: { ratio: 0.5, placement: 'interleave' } })
+    expect(modelPosition(hybrid)).toBe('rotary')
+    expect(modelPosition({ ...hybrid, layers: [glaLayer(), softmaxLayer({ rotary: false })] })).toBe('none')
+    expect(errorsOf(modelSpec({ init: 'xavier' as never }))).toEqual(["init: 'xavier' is not valid; valid: fan_in, gpt2"])
+  })
+
+  it('needs max_positions with learned positions, and only then', () => {
+    expect(errorsOf(modelSpec({ position: 'learned', max_positions: 128 }))).toEqual([])
+    expect(errorsOf(modelSpec({ position: 'learned' }))).toEqual([
+      "max_positions: missing; position 'learned' needs the longest input it will see (e.g. the task's seq_len)",
+    ])
+    expect(errorsOf(modelSpec({ position: 'none', max_positions: 128 }))).toEqual([
+      "max_positions: 128 is only used with position 'learned' (this spec has 'none'); remove it",
+    ])
+  })
+
+  it('keeps position and the softmax layers rotary switches consistent', () => {
+    const hybrid = (rotary: boolean, position?: 'none' | 'learned' | 'rotary') =>
+      modelSpec({ layers: [glaLayer(), softmaxLayer({ rotary })], hybrid: { ratio: 0.5, placement: 'interleave' }, position, max_positions: position === 'learned' ? 64 : undefined })
+    expect(errorsOf(hybrid(true, 'rotary'))).toEqual([])
+    expect(errorsOf(hybrid(true, 'learned'))).toEqual([])
+    expect(errorsOf(hybrid(false, 'none'))).toEqual([])
+    expect(errorsOf(hybrid(false, 'rotary'))).toEqual(["position: 'rotary' needs a softmax layer with rotary on (linear layers take no rotary); valid here: none, learned"])
+    expect(errorsOf(hybrid(true, 'none'))).toEqual([
+      "position: 'none', but softmax layers [1] rotate q and k; use 'rotary' (or 'learned'), or turn their rotary off",
+    ])
   })
 })
