@@ -6,8 +6,9 @@ const USAGE = `usage: linea <command> [options]
 
 commands:
   info [--json]          the native engine: version, backends, devices, BLAS, ops
-  train <model.json> <train.json> --out <dir> [--resume <checkpoint>]
-                         train a model; progress bar, metrics.jsonl and checkpoints in <dir>
+  train <model.json> <train.json> --out <dir> [--resume <checkpoint>] [--max-steps N]
+                         train a model; progress bar, metrics.jsonl and checkpoints in <dir>;
+                         --max-steps stops after N steps, the schedule still that of the spec's steps
   run <workspace> <template-id | run.json> [--set path=value]... [--input path=value]...
                          queue a template's sweep (or one run) in a workspace and train it
   runs <workspace>       the runs of a workspace: status, task, steps, best accuracy, time
@@ -32,7 +33,7 @@ const COMMANDS: Record<
   { options: ParseArgsConfig['options']; positionals?: number; run: (values: Record<string, unknown>, positionals: string[]) => Promise<number> }
 > = {
   train: {
-    options: { out: { type: 'string' }, resume: { type: 'string' } },
+    options: { out: { type: 'string' }, resume: { type: 'string' }, 'max-steps': { type: 'string' } },
     positionals: 2,
     run: async (values, positionals) => {
       if (typeof values.out !== 'string') throw new UsageError('train: --out <dir> is required')
@@ -43,6 +44,7 @@ const COMMANDS: Record<
           trainPath: positionals[1]!,
           outDir: values.out,
           resume: values.resume as string | undefined,
+          maxSteps: values['max-steps'] as string | undefined,
         })
       } catch (err) {
         if (err instanceof CliInputError) {

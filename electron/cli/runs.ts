@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { ModelSpecSchema } from '../api/model-spec'
 import type { RunRecord } from '../api/runs'
-import { TrainSpecSchema } from '../api/train-spec'
+import { stopStep, TrainSpecSchema } from '../api/train-spec'
 import { formatErrors, validateWith } from '../api/validate'
 import { forkLauncher } from '../jobs/engine-process'
 import { JobRunner } from '../jobs/runner'
@@ -45,7 +45,7 @@ export function formatRuns(runs: RunRecord[]): string {
       r.status,
       r.name,
       taskOf(r),
-      `${r.steps}/${r.trainSpec.steps}`,
+      `${r.steps}/${stopStep(r.trainSpec)}`,
       r.bestAccuracy === undefined ? '-' : r.bestAccuracy.toFixed(4),
       duration(r),
       r.backend ?? '-',

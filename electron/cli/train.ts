@@ -1,10 +1,12 @@
-// `linea train <model.json> <train.json> --out <dir>`: trains in an engine
-// process, draws a progress bar, appends metrics.jsonl, prints a summary.
-// Ctrl-C cancels: the engine finishes its step and saves a checkpoint.
+// `linea train <model.json> <train.json> --out <dir> [--max-steps N]`: trains
+// in an engine process, draws a progress bar, appends metrics.jsonl, prints a
+// summary. --max-steps stops after N steps on the schedule of the spec's
+// `steps`. Ctrl-C cancels: the engine finishes its step and saves a checkpoint.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
+import type { EvalProgress, StepProgress } from '../api/runs'
 import { formatErrors, validateWith } from '../api/validate'
 import { formatBytes } from '../api/format'
 import { EngineProcess, forkLauncher } from '../jobs/engine-process'
@@ -45,17 +47,73 @@ function formatSeconds(s: number): string {
   return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`
 }
 
+/** --max-steps N: a whole number from 1 to the spec's steps. */
+export function withMaxSteps(train: TrainSpec, text: string | undefined): TrainSpec {
+  if (text === undefined) return train
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1 || n > train.steps)
+    throw new CliInputError(
+      `--max-steps ${text}: expected a whole number from 1 to the spec's steps (${train.steps}); it stops the run early on the same schedule`,
+    )
+  return { ...train, max_steps: n }
+}
+
+/**
+ * The progress line: the latest step and the latest evaluation. The trainer
+ * reports a step before the evaluation after it, so an evaluation redraws
+ * the line (a terminal) or, after the last step, prints it once more (a log).
+ */
+export class ProgressLine {
+  private step?: StepProgress
+  private evalText = ''
+  private lastPrinted = 0
+  private finalPrinted = false
+
+  constructor(
+    private readonly out: Pick<NodeJS.WriteStream, 'write'>,
+    private readonly tty: boolean,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  render(p: StepProgress): string {
+    const eta = ((p.steps - p.step) * p.elapsedSeconds) / Math.max(p.step, 1)
+    return `${bar(p.step, p.steps)} ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${Math.round(p.tokensPerSecond)} tok/s mem ${formatBytes(p.memoryBytes)} eta ${formatSeconds(eta)}${this.evalText}`
+  }
+
+  onStep(p: StepProgress): void {
+    this.step = p
+    if (this.tty) this.out.write(`\r${this.render(p)}\x1b[K`)
+    else if (this.now() - this.lastPrinted > 2000 || p.step === p.steps) {
+      this.out.write(this.render(p) + '\n')
+      this.lastPrinted = this.now()
+      this.finalPrinted = p.step === p.steps
+    }
+  }
+
+  onEval(e: Pick<EvalProgress, 'step' | 'headline' | 'headlineName'>): void {
+    this.evalText = ` | eval ${e.headlineName === 'accuracy' ? 'acc' : 'bpb'} ${e.headline.toFixed(4)} @${e.step}`
+    const p = this.step
+    if (!p || p.step !== e.step) return
+    if (this.tty) this.out.write(`\r${this.render(p)}\x1b[K`)
+    else if (this.finalPrinted) this.out.write(this.render(p) + '\n')
+  }
+}
+
 export interface TrainCliOptions {
   modelPath: string
   trainPath: string
   outDir: string
   resume?: string
+  /** Stop after this many steps, on the schedule of the spec's steps. */
+  maxSteps?: string
   out?: NodeJS.WriteStream
 }
 
 export async function runTrainCommand(o: TrainCliOptions): Promise<number> {
   const out = o.out ?? process.stderr
-  const { model, train } = loadSpecs(o.modelPath, o.trainPath)
+  const specs = loadSpecs(o.modelPath, o.trainPath)
+  const model = specs.model
+  const train = withMaxSteps(specs.train, o.maxSteps)
   const outDir = resolve(o.outDir)
   if (o.resume && !existsSync(o.resume)) throw new CliInputError(`--resume ${o.resume}: no such checkpoint file`)
   mkdirSync(join(outDir, 'checkpoints'), { recursive: true })
@@ -66,26 +124,18 @@ export async function runTrainCommand(o: TrainCliOptions): Promise<number> {
 
   const engine = new EngineProcess(forkLauncher())
   const tty = out.isTTY === true
-  let lastLine = 0
-  let lastEvalText = ''
+  const progress = new ProgressLine(out, tty)
   engine.onEvent((name, data) => {
     if (name === 'train.backend') out.write(`backend: ${(data as TrainEvents['train.backend']).reason}\n`)
     if (name === 'train.step') {
       const p = data as TrainEvents['train.step']
       log({ type: 'train', ...p })
-      const eta = ((p.steps - p.step) * p.elapsedSeconds) / Math.max(p.step, 1)
-      const line = `${bar(p.step, p.steps)} ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${Math.round(p.tokensPerSecond)} tok/s mem ${formatBytes(p.memoryBytes)} eta ${formatSeconds(eta)}${lastEvalText}`
-      const now = Date.now()
-      if (tty) out.write(`\r${line}\x1b[K`)
-      else if (now - lastLine > 2000 || p.step === p.steps) {
-        out.write(line + '\n')
-        lastLine = now
-      }
+      progress.onStep(p)
     }
     if (name === 'train.eval') {
       const e = data as TrainEvents['train.eval']
       log({ type: 'eval', step: e.step, headline: e.headline, headlineName: e.headlineName, sets: e.sets })
-      lastEvalText = ` | eval ${e.headlineName === 'accuracy' ? 'acc' : 'bpb'} ${e.headline.toFixed(4)}`
+      progress.onEval(e)
     }
     if (name === 'train.checkpoint') log({ type: 'checkpoint', ...(data as TrainEvents['train.checkpoint']) })
   })

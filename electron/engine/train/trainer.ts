@@ -10,7 +10,7 @@ import { mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { ModelSpec } from '../../api/model-spec'
 import type { EvalProgress, StepProgress } from '../../api/runs'
-import type { TrainSpec } from '../../api/train-spec'
+import { stopStep, type TrainSpec } from '../../api/train-spec'
 import { Ctx } from '../autograd/context'
 import type { Backend } from '../backend'
 import { CheckpointError, readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint'
@@ -204,15 +204,20 @@ class TrainingRun {
     this.evalSets = this.task.evalSets(this.spec.batch_size, this.spec.eval.batches)
   }
 
+  /** The last step of this run: max_steps when set (the schedule still spans `steps`). */
+  private get lastStep(): number {
+    return stopStep(this.spec)
+  }
+
   async train(): Promise<TrainSummary> {
     this.started = performance.now()
-    for (let step = this.startStep; step < this.spec.steps; step++) {
+    for (let step = this.startStep; step < this.lastStep; step++) {
       await this.trainStep(step)
       const end = await this.betweenSteps(step + 1)
       if (end) return this.summary(end, step + 1)
     }
-    await this.save(this.spec.steps)
-    return this.summary('completed', this.spec.steps)
+    await this.save(this.lastStep)
+    return this.summary('completed', this.lastStep)
   }
 
   dispose(): void {
@@ -273,7 +278,7 @@ class TrainingRun {
     const memory = this.backend.memory()
     this.callbacks.onStep?.({
       step: done,
-      steps: this.spec.steps,
+      steps: this.lastStep,
       loss,
       lr,
       gradNorm,
@@ -288,7 +293,7 @@ class TrainingRun {
 
   /** After step `done` (1-based): how the run ends here, or undefined to go on. */
   private async betweenSteps(done: number): Promise<EarlyEnd | undefined> {
-    const last = done === this.spec.steps
+    const last = done === this.lastStep
     if (done % this.spec.eval.every === 0 || last) {
       const e = await this.evaluateAt(done)
       if (this.reachedTarget(e)) {

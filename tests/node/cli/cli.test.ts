@@ -80,6 +80,34 @@ describe('linea train', () => {
     expect(r.stdout).toContain(`checkpoint: ${ckpt}`)
   })
 
+  it('--max-steps stops at N on the schedule of the spec\'s steps; the last progress line shows the last eval', () => {
+    const out = join(dir, 'short')
+    const long = join(dir, 'long.json')
+    writeFileSync(long, JSON.stringify(quickTrainSpec({ steps: 40, eval: { every: 3, batches: 1 }, schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0 } })))
+    const r = linea('train', modelPath, long, '--out', out, '--max-steps', '5')
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('status: completed after 5 steps')
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    const train = lines.filter((l) => l.type === 'train')
+    expect(train.map((l) => l.step)).toEqual([1, 2, 3, 4, 5])
+    // lr of step 5 (0-based 4) on a cosine over 40 steps, not 5: (4 − 1) / (40 − 1) of the way
+    expect(train[4].lr).toBeCloseTo(1e-3 * 0.5 * (1 + Math.cos((Math.PI * 3) / 39)), 12)
+    expect(JSON.parse(readFileSync(join(out, 'train.json'), 'utf8')).max_steps).toBe(5)
+    // The engine reports step 5 before the eval after it: the line printed last carries that eval, not the one of step 3.
+    const evals = lines.filter((l) => l.type === 'eval')
+    expect(evals.map((e) => e.step)).toEqual([3, 5])
+    const progress = r.stderr.split('\n').filter((l) => l.includes(' 5/5 loss'))
+    expect(progress.at(-1)).toContain(`eval acc ${evals[1].headline.toFixed(4)} @5`)
+  })
+
+  it('refuses a --max-steps that is not a step of the run', () => {
+    for (const bad of ['0', '7', '2.5', 'x']) {
+      const r = linea('train', modelPath, trainPath, '--out', join(dir, `bad-${bad}`), '--max-steps', bad)
+      expect(r.code, bad).toBe(2)
+      expect(r.stderr).toContain(`--max-steps ${bad}: expected a whole number from 1 to the spec's steps (6)`)
+    }
+  })
+
   it('refuses a bad spec file naming the field, and a missing --out', () => {
     const bad = join(dir, 'bad.json')
     writeFileSync(bad, JSON.stringify({ ...JSON.parse(readFileSync(modelPath, 'utf8')), d_model: 31 }))

@@ -91,6 +91,25 @@ describe('training', () => {
     expect((err as Error).message).toBe('NaN/inf at step 3 in layer 1 (linear block output)')
   })
 
+  it('max_steps stops after N steps on the schedule of the full run, with an eval and a checkpoint there', async () => {
+    const dir = tmp()
+    const schedule = { warmup_steps: 1, decay: 'cosine' as const, min_lr_ratio: 0 }
+    const full = await losses(smallModel(), smallTrain({ steps: 8, schedule }))
+    const short = await losses(smallModel(), smallTrain({ steps: 8, max_steps: 4, schedule }), { outDir: dir })
+    expect(short.summary.status).toBe('completed')
+    expect(short.summary.steps).toBe(4)
+    expect(short.steps.map((s) => s.step)).toEqual([1, 2, 3, 4])
+    expect(short.steps.every((s) => s.steps === 4)).toBe(true)
+    // The same steps as the full run: same batches, same learning rates (cosine over 8 steps, not 4).
+    expect(short.losses).toEqual(full.losses.slice(0, 4))
+    expect(short.steps.map((s) => s.lr)).toEqual(full.steps.slice(0, 4).map((s) => s.lr))
+    const lr = smallTrain().optimizer.lr
+    // step 4 (0-based 3) is (3 − 1) / (8 − 1) of the way through the cosine
+    expect(short.steps[3]!.lr).toBeCloseTo(lr * 0.5 * (1 + Math.cos((Math.PI * 2) / 7)), 12)
+    expect(short.summary.lastEval?.step).toBe(4)
+    expect(readCheckpoint(short.summary.checkpoint!).step).toBe(4)
+  })
+
   it('refuses specs the engine cannot run, naming the field', async () => {
     const hybrid = resizeModel(preset('hybrid-gated-deltanet'), { d_model: 32, vocab_size: 64, heads: 2, n_layers: 2 })
     hybrid.layers[1] = { kind: 'softmax', heads: 2, window: 999, rotary: true }
