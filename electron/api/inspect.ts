@@ -148,6 +148,14 @@ export interface RecallAnalysis {
   /** [pairs index][position bucket index] */
   byPosition: RecallCell[][]
   accuracy: number[]
+  /**
+   * Queries split by whether their key also occurs earlier as a noise token
+   * (a different skill: telling the pair's occurrence from a later one).
+   * [pairs index][0: key only in its pair, 1: key also earlier as noise].
+   * Absent in inspections saved before the split existed.
+   */
+  byKeyInNoise?: RecallCell[][]
+  keyInNoiseBuckets?: string[]
 }
 
 export interface LengthCurve {

@@ -1,7 +1,8 @@
 // MQAR recall of a checkpoint: accuracy over a grid of (number of key-value
 // pairs × query distance bucket) and (pairs × query position bucket), on the
-// task's held-out stream. Which queries a model misses, and how that changes
-// as the state has more to hold and the key lies further back.
+// task's held-out stream, and per number of pairs split by whether the
+// query's key also occurs earlier as noise. Which queries a model misses, and
+// how that changes as the state has more to hold and the key lies further back.
 import type { RecallAnalysis, RecallCell } from '../../api/inspect'
 import type { Task } from '../../api/train-spec'
 import { Ctx } from '../autograd/context'
@@ -9,6 +10,7 @@ import type { Backend } from '../backend'
 import type { Model } from '../model/model'
 import { floorLog2, positionTag } from '../tasks/batch'
 import { createTask } from '../tasks'
+import { KEY_IN_NOISE_LABELS } from '../tasks/mqar'
 import { TaskError } from '../tasks/types'
 import type { FloatDType } from '../tensor'
 import { disposeBatch, toDevice } from '../train/device-batch'
@@ -49,6 +51,7 @@ export async function recallAnalysis(
   const grid = (cols: number): RecallCell[][] => numKvPairs.map(() => Array.from({ length: cols }, () => ({ correct: 0, count: 0 })))
   const byDistance = grid(distanceCount)
   const byPosition = grid(positionCount)
+  const byKeyInNoise = grid(KEY_IN_NOISE_LABELS.length)
   const perPass = sequencesPerPass(model.spec, dtype, T, Math.min(BATCH, examples))
   const batches = Math.ceil(examples / perPass)
   let distanceLabel: (b: number) => string = String
@@ -71,6 +74,9 @@ export async function recallAnalysis(
           const cellP = byPosition[j]![floorLog2((row % T) + 1)]!
           cellP.correct += hits[m]!
           cellP.count++
+          const cellN = byKeyInNoise[j]![batch.tags.key_in_noise![row]!]!
+          cellN.correct += hits[m]!
+          cellN.count++
         }
       } finally {
         ctx.dispose()
@@ -93,5 +99,7 @@ export async function recallAnalysis(
     positionBuckets: Array.from({ length: positionCount }, (_, b) => positionTag.bucketLabel(b)),
     byPosition,
     accuracy,
+    byKeyInNoise,
+    keyInNoiseBuckets: [...KEY_IN_NOISE_LABELS],
   }
 }

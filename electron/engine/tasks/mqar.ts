@@ -22,6 +22,13 @@
 // (the next token), −1 elsewhere. The answer of a query in the last slot may
 // be raw[T], which is a label but not an input.
 //
+// Tags per query: `distance` (query minus key position, log2 buckets),
+// `pair_index`, and `key_in_noise`: 1 when the query's key also occurs as a
+// noise token between the pairs and the query. Such a query asks which
+// occurrence of the key holds the value (the first, in the pairs), a skill
+// apart from recall itself: a model without a position signal tends to read
+// the token after the latest occurrence instead.
+//
 // Differences from Zoology: its values are drawn without replacement, and the
 // input after a query key is noise, not the value; this layout follows the
 // Linea brief (values with replacement, value after the query key).
@@ -30,7 +37,7 @@ import { distanceTag, floorLog2, indexTag } from './batch'
 import { checkInt, checkNumber } from './params'
 import { DistinctSampler, WeightedSampler } from './sampling'
 import { sequenceTask } from './sequence-task'
-import { TaskError, type TaskGenerator } from './types'
+import { TaskError, type TagInfo, type TaskGenerator } from './types'
 
 type MqarTask = Extract<Task, { kind: 'mqar' }>
 
@@ -44,6 +51,25 @@ export function mqarGapWeights(space: number, powerA: number): Float64Array {
   const w = new Float64Array(space)
   for (let g = 1; g <= space; g++) w[g - 1] = g ** (powerA - 1)
   return w
+}
+
+/** Bucket labels of the key_in_noise tag. */
+export const KEY_IN_NOISE_LABELS = ['key only in its pair', 'key also earlier as noise'] as const
+
+export const KEY_IN_NOISE_TAG: TagInfo = {
+  description: "whether the query's key also occurs as a noise token between the pairs and the query",
+  bucketLabel: (v) => KEY_IN_NOISE_LABELS[v] ?? String(v),
+}
+
+/**
+ * 1 when the key queried at position `query` also occurs between the pairs
+ * (which end at 2·numKvPairs) and the query, else 0. Keys are distinct and
+ * answers are values, so any such occurrence is a noise token.
+ */
+export function keyInNoise(inputs: ArrayLike<number>, numKvPairs: number, query: number): 0 | 1 {
+  const key = inputs[query]
+  for (let p = 2 * numKvPairs; p < query; p++) if (inputs[p] === key) return 1
+  return 0
 }
 
 export function createMqar(task: MqarTask, seed: number): TaskGenerator {
@@ -74,6 +100,7 @@ export function createMqar(task: MqarTask, seed: number): TaskGenerator {
       tags: {
         distance: distanceTag('query position minus key position, bucketed by floor(log2)'),
         pair_index: indexTag('which key-value pair was queried (0 = first in the sequence)'),
+        key_in_noise: KEY_IN_NOISE_TAG,
       },
       writeRow(rng, { inputs, labels, tags }) {
         keySampler.draw(rng, n, keys)
@@ -91,6 +118,11 @@ export function createMqar(task: MqarTask, seed: number): TaskGenerator {
           labels[q] = value
           tags.distance[q] = floorLog2(q - 2 * i)
           tags.pair_index[q] = i
+        }
+        // After every query is written, so other queries and answers are in place.
+        for (let i = 0; i < n; i++) {
+          const q = kvEnd + 2 * slots[i]!
+          tags.key_in_noise[q] = keyInNoise(inputs, n, q)
         }
       },
     },

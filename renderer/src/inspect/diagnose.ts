@@ -5,6 +5,7 @@
 // Pure: each sentence comes from numbers in the InspectResult, and every
 // threshold is named here, compared against what a uniform (untrained)
 // pattern would give where that matters.
+import { modelPosition, type PositionKind } from '../../../electron/api/model-spec'
 import type { AttentionStats, HeadCapture, InspectInput, InspectResult, LayerCapture, LengthCurve, RecallAnalysis, RecallCell } from '../../../electron/api/inspect'
 
 export type FindingTopic = 'example' | 'recall' | 'capacity' | 'attention' | 'state' | 'gates' | 'length'
@@ -52,6 +53,28 @@ function recallRow(r: RecallAnalysis): { cells: RecallCell[]; what: string } {
   const j = r.numKvPairs.indexOf(r.trainedNumKvPairs)
   if (j >= 0) return { cells: r.byDistance[j]!, what: `${r.trainedNumKvPairs} pairs, as trained` }
   return { cells: r.distanceBuckets.map((_, b) => ({ correct: r.byDistance.reduce((n, row) => n + row[b]!.correct, 0), count: r.byDistance.reduce((n, row) => n + row[b]!.count, 0) })), what: 'all pair counts' }
+}
+
+/**
+ * Queries whose key also occurs earlier as noise, against the others (at the
+ * trained number of pairs): a large gap means the model reads the wrong
+ * occurrence of the key, which a position signal resolves.
+ */
+export function diagnoseKeyInNoise(r: RecallAnalysis, position?: PositionKind): Finding[] {
+  const j = r.numKvPairs.indexOf(r.trainedNumKvPairs)
+  const row = r.byKeyInNoise?.[j]
+  if (!row || row.length < 2) return []
+  const clean = cellsAccuracy([row[0]!])
+  const noisy = cellsAccuracy([row[1]!])
+  if (clean.count < MIN_CELL_COUNT || noisy.count < MIN_CELL_COUNT) return []
+  if (clean.accuracy - noisy.accuracy < MEANINGFUL_DROP / 3) return []
+  return [
+    {
+      topic: 'recall',
+      severity: 'problem',
+      text: `Queries whose key also occurs earlier as noise are recalled at ${acc(noisy.accuracy)}, the others at ${acc(clean.accuracy)} (${noisy.count} and ${clean.count} queries): the model cannot tell which occurrence of a key holds its value${position === 'learned' ? '' : `; learned positions (this model's position is '${position ?? 'none'}') tell them apart`}`,
+    },
+  ]
 }
 
 /** Recall against query–key distance: the split into near and far with the largest drop. */
@@ -289,7 +312,7 @@ function capPerTopic(findings: Finding[]): Finding[] {
 export function diagnose(r: InspectResult): Finding[] {
   return capPerTopic([
     ...diagnoseExample(r.input),
-    ...(r.recall ? [...diagnoseRecallDistance(r.recall), ...diagnoseRecallCapacity(r.recall)] : []),
+    ...(r.recall ? [...diagnoseRecallDistance(r.recall), ...diagnoseKeyInNoise(r.recall, modelPosition(r.modelSpec)), ...diagnoseRecallCapacity(r.recall)] : []),
     ...(r.lengths ? diagnoseLengths(r.lengths) : []),
     ...diagnoseGates(r.layers, r.input),
     ...diagnoseState(r.layers),

@@ -66,7 +66,11 @@ describe('linea inspect', () => {
     recall.numKvPairs.forEach((n, j) => {
       expect(recall.byDistance[j]!.reduce((s, c) => s + c.count, 0)).toBe(16 * n)
       expect(recall.byPosition[j]!.reduce((s, c) => s + c.count, 0)).toBe(16 * n)
+      // and in one of the two kinds: key only in its pair, or also earlier as noise
+      expect(recall.byKeyInNoise![j]!).toHaveLength(2)
+      expect(recall.byKeyInNoise![j]!.reduce((s, c) => s + c.count, 0)).toBe(16 * n)
     })
+    expect(recall.keyInNoiseBuckets).toEqual(['key only in its pair', 'key also earlier as noise'])
     expect(result.name).toMatch(/^step-\d+-example-3$/)
   })
 

@@ -8,6 +8,7 @@ import {
   diagnoseAttention,
   diagnoseExample,
   diagnoseGates,
+  diagnoseKeyInNoise,
   diagnoseLengths,
   diagnoseRecallCapacity,
   diagnoseRecallDistance,
@@ -102,6 +103,31 @@ describe('recall against distance', () => {
   it('pools every row when the trained number of pairs was not measured', () => {
     const r = recall([1, 2], [[1, 0], [1, 0]], 8)
     expect(diagnoseRecallDistance(r)[0]!.text).toContain('(all pair counts)')
+  })
+})
+
+describe('queries whose key also occurs earlier as noise', () => {
+  const split = (clean: number, noisy: number, count = 100) => ({
+    ...recall([4], [[0.9]]),
+    byKeyInNoise: [[{ correct: Math.round(clean * count), count }, { correct: Math.round(noisy * count), count }]],
+    keyInNoiseBuckets: ['key only in its pair', 'key also earlier as noise'],
+  })
+
+  it('names the gap, and learned positions when the model has none', () => {
+    expect(diagnoseKeyInNoise(split(0.99, 0.5), 'none')).toEqual([
+      {
+        topic: 'recall',
+        severity: 'problem',
+        text: "Queries whose key also occurs earlier as noise are recalled at 0.50, the others at 0.99 (100 and 100 queries): the model cannot tell which occurrence of a key holds its value; learned positions (this model's position is 'none') tell them apart",
+      },
+    ])
+    expect(diagnoseKeyInNoise(split(0.99, 0.5), 'learned')[0]!.text).toMatch(/holds its value$/)
+  })
+
+  it('stays quiet for a small gap, too few queries, or an inspection without the split', () => {
+    expect(diagnoseKeyInNoise(split(0.99, 0.95), 'none')).toEqual([])
+    expect(diagnoseKeyInNoise(split(0.99, 0.2, 4), 'none')).toEqual([])
+    expect(diagnoseKeyInNoise(recall([4], [[0.9]]), 'none')).toEqual([])
   })
 })
 

@@ -39,11 +39,14 @@ function checkRow(row: RowView, t: Mqar): void {
     }
     expect(row.tag('pair_index')[p]).toBe(j)
     expect(row.tag('distance')[p]).toBe(log2Bucket(p - 2 * j))
+    // The key also occurs as a noise token between the pairs and this query.
+    const earlierAsNoise = Array.from(inputs.subarray(2 * n, p)).includes(inputs[p]!)
+    expect(row.tag('key_in_noise')[p], `key_in_noise at ${p}`).toBe(earlierAsNoise ? 1 : 0)
     pairsSeen.add(j)
   }
   expect(pairsSeen.size, 'every pair is queried once').toBe(n)
   const untagged = (name: string) => row.tag(name).every((v, p) => (labels[p] === -1) === (v === -1))
-  expect(untagged('distance') && untagged('pair_index'), 'tags exactly at labelled positions').toBe(true)
+  expect(untagged('distance') && untagged('pair_index') && untagged('key_in_noise'), 'tags exactly at labelled positions').toBe(true)
 }
 
 /** 0-based slot of each pair's query, by pair index. */
@@ -60,7 +63,9 @@ describe('MQAR', () => {
     expect(g.vocabSize).toBe(512)
     expect(g.seqLen).toBe(256)
     expect(g.headline).toBe('accuracy')
-    expect(Object.keys(g.tags).sort()).toEqual(['distance', 'pair_index'])
+    expect(Object.keys(g.tags).sort()).toEqual(['distance', 'key_in_noise', 'pair_index'])
+    expect(g.tags.key_in_noise!.bucketLabel(0)).toBe('key only in its pair')
+    expect(g.tags.key_in_noise!.bucketLabel(1)).toBe('key also earlier as noise')
     expect(g.tags.distance!.bucketLabel(3)).toBe('8–15')
     expect(g.tags.distance!.bucketLabel(0)).toBe('1')
   })
@@ -101,6 +106,20 @@ describe('MQAR', () => {
     expect([...keys].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7])
     expect([...values].sort((a, b) => a - b)).toEqual([8, 9, 10, 11, 12, 13, 14, 15, 16])
     expect(repeatedValue).toBe(true)
+  })
+
+  it('tags the queries whose key also occurs earlier as noise, a few percent of them at Zoology scale', () => {
+    const t = mqar({ seq_len: 128, num_kv_pairs: 8, vocab_size: 512 })
+    let tagged = 0
+    let queries = 0
+    for (const row of trainRows(createTask(t, 3), 8, 64))
+      for (const p of labelledPositions(row.labels)) {
+        queries++
+        tagged += row.tag('key_in_noise')[p]!
+      }
+    // Each of ~100 noise tokens before a query hits its key with p = 1/512: about 1 − (511/512)^~60 ≈ 0.1 at most, ~0.04 on average.
+    expect(tagged / queries).toBeGreaterThan(0.01)
+    expect(tagged / queries).toBeLessThan(0.1)
   })
 
   it('has one evaluation set at the training length', () => {
