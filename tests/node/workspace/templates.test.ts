@@ -1,12 +1,13 @@
 // The templates of workspace-templates/: each expands into valid runs.
 import { describe, expect, it } from 'vitest'
-import { expandTemplate, loadTemplates, TemplateError } from '../../../electron/workspace/templates'
+import type { Template } from '../../../electron/api/template'
+import { expandTemplate, loadTemplates, parseTemplate, TemplateError } from '../../../electron/workspace/templates'
 
 describe('workspace templates', () => {
   const templates = loadTemplates()
 
-  it('are the four ready experiments', () => {
-    expect(templates.map((t) => t.id).sort()).toEqual(['byte-lm', 'hybrid-ratio-sweep', 'mqar-recall-sweep', 'state-tracking'])
+  it('are the five ready experiments', () => {
+    expect(templates.map((t) => t.id).sort()).toEqual(['byte-lm', 'hybrid-ratio-sweep', 'mqar-recall-sweep', 'mqar-zoology', 'state-tracking'])
   })
 
   it('expand into the grid of their sweep, every spec valid', () => {
@@ -45,5 +46,78 @@ describe('workspace templates', () => {
     expect(() => expandTemplate(mqar, {}, { model: { preset: 'gla' } })).toThrow(/override model: the template sweeps model\./)
     // a field beside the sweep is fine
     expect(expandTemplate(mqar, {}, { 'model.n_layers': 1 }).every((r) => r.modelSpec.layers.length === 1)).toBe(true)
+  })
+
+  it("mqar-zoology expresses Zoology's setup: no MLP, untied head, learned positions for linear models, lr 3e-3 to 0, >= 2048 eval sequences", () => {
+    const t = templates.find((x) => x.id === 'mqar-zoology')!
+    expect(t.reproduces?.paper).toMatch(/Zoology/)
+    expect(t.reproduces?.figure).toMatch(/Figure 2/)
+    const runs = expandTemplate(t)
+    expect(runs.map((r) => r.name)).toEqual(['transformer', 'linear-transformer', 'retnet', 'gla', 'mamba2', 'deltanet', 'gated-deltanet', 'hybrid'])
+    for (const { name, modelSpec: m, trainSpec: s } of runs) {
+      expect(m, name).toMatchObject({ d_model: 64, vocab_size: 512, mlp_expansion: 0, tie_embeddings: false, init: 'fan_in' })
+      expect(m.layers, name).toHaveLength(2)
+      expect(m.position, name).toBe(name === 'transformer' ? 'rotary' : 'learned')
+      if (m.position === 'learned') expect(m.max_positions, name).toBe(128)
+      expect(s.task).toEqual({ kind: 'mqar', seq_len: 128, num_kv_pairs: 8, power_a: 0.01, vocab_size: 512 })
+      expect(s).toMatchObject({ steps: 1500, batch_size: 64, early_stop_accuracy: null })
+      expect(s.optimizer).toMatchObject({ lr: 3e-3, weight_decay: 0.1, grad_clip: 1 })
+      expect(s.schedule).toEqual({ warmup_steps: 100, decay: 'cosine', min_lr_ratio: 0 })
+      expect(s.eval.every).toBe(100)
+      expect(s.eval.batches * s.batch_size).toBeGreaterThanOrEqual(2048)
+    }
+    const byName = Object.fromEntries(runs.map((r) => [r.name, r.modelSpec]))
+    expect(byName.hybrid!.layers.map((l) => l.kind === 'softmax' ? `softmax window ${l.window}` : `linear ${l.delta_rule} ${l.forget_gate}`)).toEqual([
+      'linear on scalar',
+      'softmax window 16',
+    ])
+    // Mamba2 resized to d_model 64: heads · dv = 2 · d_model, not 4x
+    expect(byName.mamba2!.layers.every((l) => l.kind === 'linear' && l.heads * l.dv! === 128)).toBe(true)
+  })
+
+  it('set any model field and the switches of every linear and softmax layer, per run with `with`', () => {
+    const t: Template = parseTemplate(
+      JSON.stringify({
+        format: 'linea.template/1',
+        id: 'expressive',
+        name: 'every model field',
+        description: 'a template that sets what a published setup needs',
+        model: {
+          preset: 'hybrid-gated-deltanet',
+          n_layers: 4,
+          d_model: 32,
+          vocab_size: 64,
+          mlp_expansion: 2,
+          tie_embeddings: false,
+          init: 'gpt2',
+          position: 'learned',
+          linear: { short_conv: 0, output_gate: 'none' },
+          softmax: { rotary: false, window: 8 },
+        },
+        train: templates.find((x) => x.id === 'mqar-recall-sweep')!.train,
+        sweep: [
+          { path: 'model.preset', values: ['gla', 'transformer'], with: [{ 'model.linear.short_conv': 4 }, { 'model.position': 'none', 'model.mlp_expansion': 0 }] },
+        ],
+        inputs: [],
+      }),
+      'expressive.json',
+    )
+    const [gla, transformer] = expandTemplate(t)
+    expect(gla!.values).toEqual({ 'model.preset': 'gla', 'model.linear.short_conv': 4 })
+    expect(gla!.modelSpec).toMatchObject({ mlp_expansion: 2, tie_embeddings: false, init: 'gpt2', position: 'learned', max_positions: 128 })
+    expect(gla!.modelSpec.layers.every((l) => l.kind === 'linear' && l.short_conv === 4 && l.output_gate === 'none')).toBe(true)
+    expect(transformer!.modelSpec).toMatchObject({ mlp_expansion: 0, init: 'gpt2', position: 'none' })
+    expect(transformer!.modelSpec.max_positions).toBeUndefined()
+    expect(transformer!.modelSpec.layers.every((l) => l.kind === 'softmax' && !l.rotary && l.window === 8)).toBe(true)
+    // what `with` sets is swept: an override there is refused
+    expect(() => expandTemplate(t, {}, { 'model.position': 'rotary' })).toThrow(/override model.position: the template sets model.position with each value of its model.preset sweep/)
+    // a switch that is not a layer field is refused by name
+    expect(() => expandTemplate(t, {}, { 'model.linear.conv': 4 })).toThrow(/'conv' is not a field of model.linear; valid: .*short_conv/)
+  })
+
+  it('refuse a sweep axis whose labels or `with` do not match its values', () => {
+    const base = JSON.parse(JSON.stringify(templates.find((x) => x.id === 'mqar-zoology')!))
+    base.sweep[0].with = [{}]
+    expect(() => parseTemplate(JSON.stringify(base), 'bad.json')).toThrow(/sweep\[0\]\.with: has 1 entries for 8 values/)
   })
 })

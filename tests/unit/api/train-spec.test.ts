@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { TrainSpecSchema } from '../../../electron/api/train-spec'
+import { stopStep, TrainSpecSchema } from '../../../electron/api/train-spec'
 import { formatErrors, validateWith } from '../../../electron/api/validate'
 import { trainSpec } from '../../fixtures/specs'
 
@@ -34,6 +34,14 @@ describe('TrainSpec validation', () => {
       'schedule.warmup_steps: 100 exceeds steps 10',
       "precision: 'bf16' needs a GPU backend; the CPU backend computes in 'f32' or 'f64'",
     ])
+  })
+
+  it('takes max_steps up to steps: a run stopped early on the schedule of steps', () => {
+    expect(errorsOf(trainSpec({ steps: 1000, max_steps: 300 }))).toEqual([])
+    expect(stopStep(trainSpec({ steps: 1000, max_steps: 300 }))).toBe(300)
+    expect(stopStep(trainSpec({ steps: 1000 }))).toBe(1000)
+    expect(errorsOf(trainSpec({ steps: 1000, max_steps: 1001 }))).toEqual(['max_steps: 1001 exceeds steps 1000; the schedule spans steps, so raise steps to train longer'])
+    expect(errorsOf(trainSpec({ max_steps: 0 }))).toEqual(['max_steps: 0 is too small; valid: >= 1'])
   })
 
   it('validates state-tracking tasks with evaluation lengths', () => {
