@@ -1,7 +1,7 @@
 // Pure edits of a ModelSpec for the composer. Every function returns a new
 // spec and never adds a field the schema does not know.
 import { softmaxPositions, type AutoPlacement } from './hybrid'
-import type { Layer, LinearLayer, ModelSpec, Placement, SoftmaxLayer } from './model-spec'
+import { modelInit, modelPosition, type Layer, type LinearLayer, type ModelSpec, type Placement, type SoftmaxLayer } from './model-spec'
 
 export const DEFAULT_LINEAR: LinearLayer = {
   kind: 'linear',
@@ -65,15 +65,21 @@ export function setHybrid(spec: ModelSpec, ratio: number, placement: Placement):
   return placeLayers({ ...spec, hybrid: { ratio: Math.min(1, Math.max(0, ratio)), placement } })
 }
 
-/** Sets a model-wide field (block design keeps the MLP rule: mamba blocks have none). */
-export function setModelField<K extends 'name' | 'vocab_size' | 'd_model' | 'mlp_expansion' | 'block' | 'tie_embeddings'>(
-  spec: ModelSpec,
-  field: K,
-  value: ModelSpec[K],
-): ModelSpec {
+/** Positions a learned table gets when the composer turns learned positions on (the run checks refuse a longer task). */
+export const DEFAULT_MAX_POSITIONS = 1024
+
+/**
+ * Sets a model-wide field (block design keeps the MLP rule: mamba blocks have
+ * none; learned positions bring a max_positions, other positions drop it).
+ */
+export function setModelField<
+  K extends 'name' | 'vocab_size' | 'd_model' | 'mlp_expansion' | 'block' | 'tie_embeddings' | 'init' | 'position' | 'max_positions',
+>(spec: ModelSpec, field: K, value: ModelSpec[K]): ModelSpec {
   const next = { ...spec, [field]: value }
   if (field === 'block' && value === 'mamba') next.mlp_expansion = 0
   if (field === 'block' && value === 'transformer' && spec.mlp_expansion === 0) next.mlp_expansion = 4
+  if (field === 'position' && value === 'learned' && next.max_positions === undefined) next.max_positions = DEFAULT_MAX_POSITIONS
+  if (field === 'position' && value !== 'learned') delete next.max_positions
   return next
 }
 
@@ -139,9 +145,12 @@ export function deleteLayer(spec: ModelSpec, index: number): ModelSpec {
  * the same kind (its first one), so a resized stack still compares.
  */
 export function diffAgainstPreset(spec: ModelSpec, preset: ModelSpec): { model: string[]; layers: string[][] } {
-  const model = (['vocab_size', 'd_model', 'block', 'mlp_expansion', 'tie_embeddings'] as const).filter(
+  const model = (['vocab_size', 'd_model', 'block', 'mlp_expansion', 'tie_embeddings', 'max_positions'] as const).filter(
     (k) => JSON.stringify(spec[k]) !== JSON.stringify(preset[k]),
   ) as string[]
+  // init and position compare as they take effect: an absent field is its default.
+  if (modelInit(spec) !== modelInit(preset)) model.push('init')
+  if (modelPosition(spec) !== modelPosition(preset)) model.push('position')
   if (spec.layers.length !== preset.layers.length) model.push('layers')
   if (JSON.stringify(spec.hybrid) !== JSON.stringify(preset.hybrid)) model.push('hybrid')
   const t = templates(preset)

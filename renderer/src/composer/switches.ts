@@ -5,9 +5,11 @@ import {
   DENOMINATORS,
   FEATURE_MAPS,
   FORGET_GATES,
+  INIT_SCHEMES,
   INPUT_GATES,
   OUTPUT_GATES,
   OUTPUT_NORMS,
+  POSITIONS,
   SHORTCUTS,
 } from '../../../electron/api/model-spec'
 
@@ -120,6 +122,16 @@ export const MODEL_HELP = {
   mlp_expansion: 'SwiGLU hidden size = expansion × d_model (transformer blocks; mamba blocks have none).',
   block: 'transformer: mixer + separate MLP; mamba: gated mixer only (Gu & Dao 2023).',
   hybrid: 'Fraction of layers that are softmax attention and where they go (Lieber et al. 2024, Jamba; Arora et al. 2024, Based).',
+  init: 'How weights start. fan_in: PyTorch’s defaults, std 1/√(3·fan_in), no depth shrink; right at small width (at d_model 64, 0.02 leaves recall unlearned). gpt2: N(0, 0.02), output projections 0.02/√(2·layers) (Radford et al. 2019); for wide models. Both keep Mamba2’s A and dt ranges, GLA’s gate and RetNet’s decays.',
+  position:
+    'The position signal. none: linear mixers see order only through their recurrence and short conv. learned: an absolute embedding per position up to max_positions, added to the tokens; longer inputs are refused (it does not extrapolate). rotary: softmax layers rotate q and k (Su et al. 2021).',
+  max_positions: 'Positions the learned table holds: the longest input the model will see (the task’s length; templates fill it in).',
+}
+
+/** The choices of the model-wide init and position fields, with their explanations. */
+export const MODEL_CHOICES = {
+  init: { options: INIT_SCHEMES, paper: 'He et al. 2015 / PyTorch nn.Linear (fan_in); Radford et al. 2019, GPT-2 (gpt2)' },
+  position: { options: POSITIONS, paper: 'Vaswani et al. 2017; Radford et al. 2019 (learned); Su et al. 2021, RoFormer (rotary)' },
 }
 
 export interface Chip {

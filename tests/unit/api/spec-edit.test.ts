@@ -13,6 +13,7 @@ import {
   setLayerField,
   setLayerKind,
   setModelField,
+  DEFAULT_MAX_POSITIONS,
 } from '../../../electron/api/spec-edit'
 import { glaLayer, modelSpec, softmaxLayer } from '../../fixtures/specs'
 
@@ -90,6 +91,21 @@ describe('composer spec edits', () => {
     const d = diffAgainstPreset(s, preset)
     expect(d.model).toEqual(['d_model', 'layers'])
     expect(d.layers).toEqual([[], ['delta_rule'], [], []])
+  })
+
+  it('sets init and position; learned positions bring a max_positions and others drop it', () => {
+    const preset = modelSpec()
+    let s = setModelField(preset, 'init', 'gpt2')
+    s = setModelField(s, 'position', 'learned')
+    expect(s).toMatchObject({ init: 'gpt2', position: 'learned', max_positions: DEFAULT_MAX_POSITIONS })
+    expect(validateWith(ModelSpecSchema, s).ok).toBe(true)
+    expect(diffAgainstPreset(s, preset).model).toEqual(['max_positions', 'init', 'position'])
+    s = setModelField(s, 'max_positions', 128)
+    s = setModelField(s, 'position', 'none')
+    expect(s.max_positions).toBeUndefined()
+    expect('max_positions' in s).toBe(false)
+    // an explicit value equal to the default is no difference
+    expect(diffAgainstPreset(setModelField(setModelField(s, 'init', 'fan_in'), 'position', 'none'), preset).model).toEqual([])
   })
 
   it('never adds a field the schema does not know', () => {
