@@ -132,7 +132,7 @@ export async function inspectCommand(o: InspectCommandOptions): Promise<number> 
     })
   } catch (err) {
     // a request the checkpoint cannot serve (a bound, a task parameter) is the user's to change
-    if (err instanceof EngineCallError && INPUT_ERRORS.includes(err.engineName)) throw new CliInputError(err.message)
+    if (err instanceof EngineCallError && (err.userError || INPUT_ERRORS.includes(err.engineName))) throw new CliInputError(err.message)
     throw err
   } finally {
     engine.stop()

@@ -2,6 +2,7 @@
 // example of the run's task or typed text) captured layer by layer, and the
 // task-level analyses (MQAR recall grid, accuracy against length).
 import { INSPECT_FORMAT, INSPECT_LIMITS, type InspectInput, type InspectRequestFull, type InspectResult } from '../../api/inspect'
+import { modelPosition } from '../../api/model-spec'
 import type { Backend } from '../backend'
 import { readCheckpoint, restoreCheckpoint } from '../checkpoint/checkpoint'
 import { Model } from '../model/model'
@@ -95,7 +96,9 @@ export async function inspectCheckpoint(p: InspectCheckpointParams, backend: Bac
     }
     if (request.lengths || STATE_TRACKING_KINDS.includes(task.kind)) {
       if (task.kind === 'bytes' && request.lengths) throw new TaskError('lengths: the accuracy-by-length curve is for synthetic tasks; a byte-level model reports bits per byte')
-      const lengths = request.lengths ?? defaultLengths(task, INSPECT_LIMITS.maxT)
+      // Learned positions do not extrapolate: the default curve stops at the table, an asked-for longer length is refused by the model.
+      const longest = modelPosition(state.modelSpec) === 'learned' ? Math.min(INSPECT_LIMITS.maxT, state.modelSpec.max_positions ?? INSPECT_LIMITS.maxT) : INSPECT_LIMITS.maxT
+      const lengths = request.lengths ?? defaultLengths(task, longest)
       progress(`accuracy at ${lengths.length} lengths`, 0.7)
       result.lengths = await lengthCurve(model, backend, state.dtype, task, state.trainSpec.seed, lengths, request.lengthExamples, (f) => progress('lengths', 0.7 + 0.28 * f))
     }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { InspectResult } from '../../../electron/api/inspect'
+import type { ModelSpec } from '../../../electron/api/model-spec'
 import { resizeModel } from '../../../electron/api/resize'
 import type { Task } from '../../../electron/api/train-spec'
 import { projectRoot } from '../../../electron/engine/project-root'
@@ -20,10 +21,10 @@ function linea(...args: string[]) {
 const dir = mkdtempSync(join(tmpdir(), 'linea-cli-inspect-'))
 const T = 32
 
-function trainTiny(name: string, presetId: string, task: Task, vocab: number): string {
+function trainTiny(name: string, presetId: string, task: Task, vocab: number, model: Partial<ModelSpec> = {}): string {
   const modelPath = join(dir, `${name}.model.json`)
   const trainPath = join(dir, `${name}.train.json`)
-  writeFileSync(modelPath, JSON.stringify(resizeModel(preset(presetId), { d_model: 32, vocab_size: vocab, heads: 2, n_layers: 2 })))
+  writeFileSync(modelPath, JSON.stringify({ ...resizeModel(preset(presetId), { d_model: 32, vocab_size: vocab, heads: 2, n_layers: 2 }), ...model }))
   writeFileSync(
     trainPath,
     JSON.stringify(trainSpec({ task, steps: 8, batch_size: 4, backend: 'cpu', schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0.1 }, eval: { every: 8, batches: 1 } })),
@@ -130,5 +131,16 @@ describe('linea inspect', () => {
     expect(result.lengths!.points.map((p) => p.seqLen)).toEqual([8, 16, 32, 64, 128])
     expect(result.lengths!.points.every((p) => p.count > 0 && p.accuracy >= 0 && p.accuracy <= 1)).toBe(true)
     expect(result.recall).toBeUndefined()
+  })
+
+  it('with learned positions, stops the default length curve at the table and refuses a longer length', () => {
+    const run = trainTiny('parity-learned', 'deltanet', { kind: 'parity', seq_len: 16, eval_seq_lens: [32] }, 8, { position: 'learned', max_positions: 32 })
+    const out = join(dir, 'parity-learned.json')
+    const r = linea('inspect', run, '--out', out, '--max-attention-t', '16')
+    expect(r.code, r.stderr).toBe(0)
+    expect((JSON.parse(readFileSync(out, 'utf8')) as InspectResult).lengths!.points.map((p) => p.seqLen)).toEqual([8, 16, 32])
+    const longer = linea('inspect', run, '--out', join(dir, 'x.json'), '--lengths', '16,64')
+    expect(longer.code).toBe(2)
+    expect(longer.stderr).toContain('an input of 64 tokens is longer than the 32 learned positions of this model')
   })
 })
