@@ -134,12 +134,18 @@ describe('train and runs screens', () => {
     const queued = (await rows()).filter((r) => r.status === 'queued').at(-1)!
     await page.click(`[data-testid=run-cancel-${queued.id}]`)
     await page.waitForSelector(`[data-testid=run-status-${queued.id}]:text("cancelled")`)
-    const running = (await rows()).find((r) => r.status === 'running')
-    if (running) {
+    // A run cancelled as it ends its last step completes instead (a run is seconds long): then cancel the next one.
+    let cancelled: string | undefined
+    for (let tries = 0; !cancelled && tries < 3; tries++) {
+      await page.waitForSelector('[data-testid^=run-row-][data-status=running]', { timeout: 60_000 })
+      const running = (await rows()).find((r) => r.status === 'running')!
       await page.click(`[data-testid=run-cancel-${running.id}]`)
-      await page.waitForSelector(`[data-testid=run-status-${running.id}]:text("cancelled")`, { timeout: 30_000 })
-      await page.waitForSelector(`[data-testid=run-resume-${running.id}]`)
+      const ended = await page.waitForSelector(`[data-testid=run-row-${running.id}]:is([data-status=cancelled], [data-status=completed])`, { timeout: 30_000 })
+      if ((await ended.getAttribute('data-status')) === 'cancelled') cancelled = running.id
     }
+    expect(cancelled, 'a running run cancelled (three tries)').toBeTruthy()
+    expect(await page.textContent(`[data-testid=run-status-${cancelled}]`)).toContain('cancelled')
+    await page.waitForSelector(`[data-testid=run-resume-${cancelled}]`)
     await page.screenshot({ path: join(artifactsDir(), 'runs-compare.png'), fullPage: true })
 
     // a run keeps its colour when the selection changes
