@@ -7,6 +7,13 @@ const seqLen = int(1, 1 << 20)
 /** Lengths to evaluate at besides the training length (length generalization). */
 const evalLens = z.array(seqLen).max(32)
 
+/**
+ * Bucket labels of MQAR's eval tag `key_in_noise` (value 0, 1): in every eval
+ * record, sets[i].byTag.key_in_noise[label] counts the queries whose key
+ * occurs only in its pair, and those whose key also occurs earlier as noise.
+ */
+export const MQAR_KEY_IN_NOISE_LABELS = ['key only in its pair', 'key also earlier as noise'] as const
+
 export const MqarTaskSchema = z
   .strictObject({
     kind: z.literal('mqar'),

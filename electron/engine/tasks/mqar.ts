@@ -32,7 +32,7 @@
 // Differences from Zoology: its values are drawn without replacement, and the
 // input after a query key is noise, not the value; this layout follows the
 // Linea brief (values with replacement, value after the query key).
-import type { Task } from '../../api/train-spec'
+import { MQAR_KEY_IN_NOISE_LABELS, type Task } from '../../api/train-spec'
 import { distanceTag, floorLog2, indexTag } from './batch'
 import { checkInt, checkNumber } from './params'
 import { DistinctSampler, WeightedSampler } from './sampling'
@@ -53,8 +53,8 @@ export function mqarGapWeights(space: number, powerA: number): Float64Array {
   return w
 }
 
-/** Bucket labels of the key_in_noise tag. */
-export const KEY_IN_NOISE_LABELS = ['key only in its pair', 'key also earlier as noise'] as const
+/** Bucket labels of the key_in_noise tag (defined with the TrainSpec, so the renderer reads them too). */
+export const KEY_IN_NOISE_LABELS = MQAR_KEY_IN_NOISE_LABELS
 
 export const KEY_IN_NOISE_TAG: TagInfo = {
   description: "whether the query's key also occurs as a noise token between the pairs and the query",
