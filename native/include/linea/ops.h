@@ -17,6 +17,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -97,7 +98,10 @@ struct OpDef {
 };
 
 const std::vector<OpDef>& op_table();
-const OpDef& find_op(const std::string& name);  // throws OpError listing known ops
+// Throws OpError listing the known ops. The name is a string_view so that a
+// literal creates no temporary std::string the result could seem to refer to
+// (GCC 13's -Wdangling-reference).
+const OpDef& find_op(std::string_view name);
 
 // Named tensors in and out of one op call. Absent optional inputs are missing keys.
 using TensorMap = std::map<std::string, Tensor>;

@@ -346,12 +346,12 @@ const std::string& Attrs::s(const std::string& name) const {
   return std::get<std::string>(get(name));
 }
 
-const OpDef& find_op(const std::string& name) {
+const OpDef& find_op(std::string_view name) {
   for (const auto& op : op_table())
     if (op.name == name) return op;
   std::vector<std::string> names;
   for (const auto& op : op_table()) names.push_back(op.name);
-  throw OpError("unknown op '" + name + "'; known ops: " + join(names));
+  throw OpError("unknown op '" + std::string(name) + "'; known ops: " + join(names));
 }
 
 }  // namespace linea
