@@ -17,10 +17,10 @@ constexpr int64_t kMaxWindow = int64_t{1} << 30;
 std::vector<AttrDef> attention_attrs() {
   return {
       scale_attr("score scale: scores are scale * (q_t . k_s)", "D", kMaxScale),
-      {"window", AttrType::int_, int64_t{0}, {}, 0.0, static_cast<double>(kMaxWindow),
-       "sliding window: 0 means full causal attention (query t sees keys 0..t); w > 0 means "
-       "query t sees only the last w positions including itself, keys max(0, t-w+1)..t "
-       "(w = 1: each query sees only its own key; w >= T is full causal attention)"},
+      int_attr("window", 0, 0.0, static_cast<double>(kMaxWindow),
+               "sliding window: 0 means full causal attention (query t sees keys 0..t); w > 0 means "
+               "query t sees only the last w positions including itself, keys max(0, t-w+1)..t "
+               "(w = 1: each query sees only its own key; w >= T is full causal attention)"),
   };
 }
 

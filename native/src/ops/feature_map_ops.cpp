@@ -29,10 +29,10 @@ constexpr int64_t kMaxConvTaps = 64;
 
 std::vector<AttrDef> feature_map_attrs() {
   return {
-      {"kind", AttrType::enum_, std::string(feature_map_kind_name(FeatureMapKind::identity)),
-       feature_map_kind_names(), 0, 0, "which feature map phi to apply to each [D] row (formulas in the op doc)"},
-      {"eps", AttrType::float_, kDefaultL2Eps, {}, kMinL2Eps, kMaxL2Eps,
-       "added to sum x^2 under the square root of l2norm and silu_l2norm; unused by the other kinds"},
+      enum_attr("kind", feature_map_kind_name(FeatureMapKind::identity), feature_map_kind_names(),
+                "which feature map phi to apply to each [D] row (formulas in the op doc)"),
+      float_attr("eps", kDefaultL2Eps, kMinL2Eps, kMaxL2Eps,
+                 "added to sum x^2 under the square root of l2norm and silu_l2norm; unused by the other kinds"),
   };
 }
 
@@ -110,8 +110,8 @@ OpDef feature_map_bwd() {
 }
 
 AttrDef conv_activation_attr() {
-  return {"activation", AttrType::enum_, std::string("none"), {"none", "silu"}, 0, 0,
-          "applied to the filtered signal: none, or silu (Mamba's and DeltaNet's choice)"};
+  return enum_attr("activation", "none", {"none", "silu"},
+                   "applied to the filtered signal: none, or silu (Mamba's and DeltaNet's choice)");
 }
 
 // W is bound by the weight's shape; the op table's shapes cannot bound it, so check does.

@@ -62,8 +62,8 @@ constexpr double kDefaultNormEps = 1e-6;
 constexpr double kMaxNormEps = 1.0;
 
 AttrDef norm_kind_attr() {
-  return {"kind", AttrType::enum_, std::string("rms"), {"rms", "layer"}, 0, 0,
-          "rms: RMSNorm (no mean subtracted); layer: LayerNorm without bias (mean subtracted)"};
+  return enum_attr("kind", "rms", {"rms", "layer"},
+                   "rms: RMSNorm (no mean subtracted); layer: LayerNorm without bias (mean subtracted)");
 }
 
 const char* const kNormFormulas =
@@ -88,8 +88,8 @@ OpDef norm_fwd() {
   };
   op.attrs = {
       norm_kind_attr(),
-      {"eps", AttrType::float_, kDefaultNormEps, {}, 0.0, kMaxNormEps,
-       "added to the mean square (rms) or variance (layer) under the square root"},
+      float_attr("eps", kDefaultNormEps, 0.0, kMaxNormEps,
+                 "added to the mean square (rms) or variance (layer) under the square root"),
   };
   op.dtypes = {DType::f32, DType::f64};
   return op;
@@ -118,8 +118,8 @@ OpDef norm_bwd() {
   };
   op.attrs = {
       norm_kind_attr(),
-      {"eps", AttrType::float_, kDefaultNormEps, {}, 0.0, kMaxNormEps,
-       "unused (rstd carries it); accepted so the forward's attributes can be passed unchanged"},
+      float_attr("eps", kDefaultNormEps, 0.0, kMaxNormEps,
+                 "unused (rstd carries it); accepted so the forward's attributes can be passed unchanged"),
   };
   op.dtypes = {DType::f32, DType::f64};
   op.specialize = [](const Attrs&, const std::set<std::string>& given, Signature& sig) {
@@ -137,9 +137,9 @@ OpDef norm_bwd() {
 // ---- linear ------------------------------------------------------------------
 
 AttrDef trans_w_attr() {
-  return {"trans_w", AttrType::bool_, false, {}, 0, 0,
-          "false: w is [K, M] and y = x w; true: w is [M, K] and y = x w^T (a tied LM head reads "
-          "the [vocab, d] embedding table this way)"};
+  return bool_attr("trans_w", false,
+                   "false: w is [K, M] and y = x w; true: w is [M, K] and y = x w^T (a tied LM head reads "
+                   "the [vocab, d] embedding table this way)");
 }
 
 // w (and dw) is [K, M], or [M, K] under trans_w.
@@ -270,12 +270,11 @@ OpDef rotary_fwd() {
       {"y", "B,T,H,D", Presence::required, "the rotated rows"},
   };
   op.attrs = {
-      {"base", AttrType::float_, kDefaultRotaryBase, {}, 0.0, 1e300,
-       "frequency base: pair i turns at base^(-2i/D) radians per position; must be > 0"},
-      {"offset", AttrType::int_, int64_t{0}, {}, 0.0, static_cast<double>(kMaxRotaryOffset),
-       "position of t = 0 (e.g. the number of tokens already in a cache)"},
-      {"inverse", AttrType::bool_, false, {}, 0, 0,
-       "rotate by -theta instead of theta: undoes the forward, and is its backward"},
+      float_attr("base", kDefaultRotaryBase, 0.0, 1e300,
+                 "frequency base: pair i turns at base^(-2i/D) radians per position; must be > 0"),
+      int_attr("offset", 0, 0.0, static_cast<double>(kMaxRotaryOffset),
+               "position of t = 0 (e.g. the number of tokens already in a cache)"),
+      bool_attr("inverse", false, "rotate by -theta instead of theta: undoes the forward, and is its backward"),
   };
   op.dtypes = {DType::f32, DType::f64};
   op.check = [](const Attrs& attrs, Dims& dims) {

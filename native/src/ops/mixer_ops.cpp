@@ -29,19 +29,19 @@ const char* kMixerMath =
 // The attributes shared by mixer_fwd and mixer_bwd.
 std::vector<AttrDef> mixer_attrs() {
   return {
-      {"form", AttrType::enum_, std::string("chunked"), {"recurrent", "chunked"}, 0, 0,
-       "recurrent: one step at a time (the reference); chunked: chunkwise parallel"},
-      {"chunk_size", AttrType::int_, int64_t(64), {}, 16, 128, "chunk length of the chunked form, a multiple of 16"},
-      {"gate", AttrType::enum_, std::string("none"), {"none", "fixed", "scalar", "vector"}, 0, 0,
-       "forget gate g (log decay): fixed per head [H], scalar per step [B,T,H], vector per key dim [B,T,H,K]"},
-      {"input_gate", AttrType::enum_, std::string("none"), {"none", "sigmoid", "softplus", "exp"}, 0, 0,
-       "input gate from pre-activations i [B,T,H]: w = sigmoid(i), softplus(i) (Mamba's dt), or exp(i) "
-       "stabilized (needs normalize max1)"},
-      {"delta", AttrType::bool_, false, {}, 0, 0, "delta rule with write strengths beta [B,T,H]"},
-      {"normalize", AttrType::enum_, std::string("none"), {"none", "sum", "max1"}, 0, 0,
-       "denominator: none, sum (q^T z + eps), max1 (max(|q^T z|, 1)); additive writes only"},
+      enum_attr("form", "chunked", {"recurrent", "chunked"},
+                "recurrent: one step at a time (the reference); chunked: chunkwise parallel"),
+      int_attr("chunk_size", 64, 16, 128, "chunk length of the chunked form, a multiple of 16"),
+      enum_attr("gate", "none", {"none", "fixed", "scalar", "vector"},
+                "forget gate g (log decay): fixed per head [H], scalar per step [B,T,H], vector per key dim [B,T,H,K]"),
+      enum_attr("input_gate", "none", {"none", "sigmoid", "softplus", "exp"},
+                "input gate from pre-activations i [B,T,H]: w = sigmoid(i), softplus(i) (Mamba's dt), or exp(i) "
+                "stabilized (needs normalize max1)"),
+      bool_attr("delta", false, "delta rule with write strengths beta [B,T,H]"),
+      enum_attr("normalize", "none", {"none", "sum", "max1"},
+                "denominator: none, sum (q^T z + eps), max1 (max(|q^T z|, 1)); additive writes only"),
       scale_attr("query scale", "K", 1e6),
-      {"eps", AttrType::float_, 1e-6, {}, 0.0, 1.0, "added to the sum denominator"},
+      float_attr("eps", 1e-6, 0.0, 1.0, "added to the sum denominator"),
   };
 }
 

@@ -2,11 +2,29 @@
 // them into the one registry.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "linea/ops.h"
 
 namespace linea {
+
+// Attribute declarations, one helper per type: name, default, then the
+// range (inclusive) or the enum's choices, then the doc.
+inline AttrDef int_attr(std::string name, int64_t value, double min, double max, std::string doc) {
+  return {std::move(name), AttrType::int_, value, {}, min, max, std::move(doc)};
+}
+inline AttrDef float_attr(std::string name, double value, double min, double max, std::string doc) {
+  return {std::move(name), AttrType::float_, value, {}, min, max, std::move(doc)};
+}
+inline AttrDef bool_attr(std::string name, bool value, std::string doc) {
+  return {std::move(name), AttrType::bool_, value, {}, 0, 0, std::move(doc)};
+}
+inline AttrDef enum_attr(std::string name, std::string value, std::vector<std::string> choices, std::string doc) {
+  return {std::move(name), AttrType::enum_, std::move(value), std::move(choices), 0, 0, std::move(doc)};
+}
 
 std::vector<OpDef> mixer_ops();        // mixer_ops.cpp: linear-attention mixers
 std::vector<OpDef> feature_map_ops();  // feature_map_ops.cpp: feature maps, short convolution

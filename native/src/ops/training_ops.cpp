@@ -79,8 +79,8 @@ OpDef cross_entropy_bwd() {
       {"dlogits", "N,C", Presence::required, "gradient of scale * sum(nll) with respect to logits"},
   };
   op.attrs = {
-      {"scale", AttrType::float_, 1.0, {}, kNoLower, kNoUpper,
-       "the loss's weight on every row's nll, e.g. 1 / (number of labelled rows) for the mean"},
+      float_attr("scale", 1.0, kNoLower, kNoUpper,
+                 "the loss's weight on every row's nll, e.g. 1 / (number of labelled rows) for the mean"),
   };
   op.dtypes = kValueDtypes;
   return op;
@@ -144,10 +144,9 @@ const char* const kUnaryFormulas =
 
 std::vector<AttrDef> unary_attrs() {
   return {
-      {"kind", AttrType::enum_, std::string("identity"),
-       {"identity", "silu", "sigmoid", "softplus", "logsigmoid", "exp", "neg_exp"}, 0, 0,
-       "the function f (formulas in the op doc)"},
-      {"alpha", AttrType::float_, 1.0, {}, kNoLower, kNoUpper, "scale of the result: y = alpha * f(x)"},
+      enum_attr("kind", "identity", {"identity", "silu", "sigmoid", "softplus", "logsigmoid", "exp", "neg_exp"},
+                "the function f (formulas in the op doc)"),
+      float_attr("alpha", 1.0, kNoLower, kNoUpper, "scale of the result: y = alpha * f(x)"),
   };
 }
 
@@ -186,10 +185,10 @@ OpDef unary_bwd() {
 
 std::vector<AttrDef> binary_attrs() {
   return {
-      {"kind", AttrType::enum_, std::string("add"), {"add", "mul"}, 0, 0, "add: y = a + b; mul: y = a * b"},
-      {"broadcast", AttrType::bool_, false, {}, 0, 0,
-       "false: b is shaped like a; true: b is one [D] row, applied to every [D] row of a "
-       "(a bias, or a per-feature scale)"},
+      enum_attr("kind", "add", {"add", "mul"}, "add: y = a + b; mul: y = a * b"),
+      bool_attr("broadcast", false,
+                "false: b is shaped like a; true: b is one [D] row, applied to every [D] row of a "
+                "(a bias, or a per-feature scale)"),
   };
 }
 
@@ -279,7 +278,7 @@ OpDef accumulate() {
       {"src", "*S", Presence::required, "shaped like dst; not modified"},
   };
   op.attrs = {
-      {"alpha", AttrType::float_, 1.0, {}, kNoLower, kNoUpper, "weight of src: dst += alpha * src"},
+      float_attr("alpha", 1.0, kNoLower, kNoUpper, "weight of src: dst += alpha * src"),
   };
   op.dtypes = kValueDtypes;
   return op;
@@ -306,16 +305,16 @@ OpDef adamw_step() {
       {"v", "*S", Presence::required, "second-moment estimate (zeros before step 1); updated in place"},
   };
   op.attrs = {
-      {"lr", AttrType::float_, 1e-3, {}, 0.0, kNoUpper, "learning rate, >= 0"},
-      {"beta1", AttrType::float_, 0.9, {}, 0.0, 1.0, "first-moment decay, 0 <= beta1 < 1"},
-      {"beta2", AttrType::float_, 0.999, {}, 0.0, 1.0, "second-moment decay, 0 <= beta2 < 1"},
-      {"eps", AttrType::float_, 1e-8, {}, 0.0, kNoUpper, "added to the bias-corrected sqrt(v), > 0"},
-      {"weight_decay", AttrType::float_, 0.0, {}, 0.0, kNoUpper,
-       "decoupled weight decay, >= 0: param is multiplied by (1 - lr * weight_decay) first"},
-      {"step", AttrType::int_, int64_t{1}, {}, 1.0, static_cast<double>(kMaxSafeInteger),
-       "the 1-based number of this step, for the bias corrections 1 - beta^step"},
-      {"grad_scale", AttrType::float_, 1.0, {}, 0.0, kNoUpper,
-       "multiplies grad before anything else, >= 0 (gradient clipping: max_norm / total_norm)"},
+      float_attr("lr", 1e-3, 0.0, kNoUpper, "learning rate, >= 0"),
+      float_attr("beta1", 0.9, 0.0, 1.0, "first-moment decay, 0 <= beta1 < 1"),
+      float_attr("beta2", 0.999, 0.0, 1.0, "second-moment decay, 0 <= beta2 < 1"),
+      float_attr("eps", 1e-8, 0.0, kNoUpper, "added to the bias-corrected sqrt(v), > 0"),
+      float_attr("weight_decay", 0.0, 0.0, kNoUpper,
+                 "decoupled weight decay, >= 0: param is multiplied by (1 - lr * weight_decay) first"),
+      int_attr("step", 1, 1.0, static_cast<double>(kMaxSafeInteger),
+               "the 1-based number of this step, for the bias corrections 1 - beta^step"),
+      float_attr("grad_scale", 1.0, 0.0, kNoUpper,
+                 "multiplies grad before anything else, >= 0 (gradient clipping: max_norm / total_norm)"),
   };
   op.dtypes = kValueDtypes;
   // The attribute ranges are inclusive; these bounds are not. Past the range
