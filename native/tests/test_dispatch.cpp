@@ -10,11 +10,6 @@
 using namespace linea;
 using namespace linea::test;
 
-namespace {
-
-
-}  // namespace
-
 TEST_CASE("the op table declares mixer_fwd with its signature") {
   const OpDef& op = find_op("mixer_fwd");
   CHECK(op.signature.inputs.size() >= 3);

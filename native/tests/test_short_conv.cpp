@@ -223,11 +223,6 @@ TEST_CASE("short conv in float32 agrees with float64") {
     }
 }
 
-namespace {
-
-
-}  // namespace
-
 TEST_CASE("short conv: dbias is produced exactly when bias is given") {
   Backend& cpu = get_backend("cpu");
   auto x = random_tensor<double>(cpu, {2, 8, 3}, 1);
