@@ -22,8 +22,8 @@ inline double dot(const std::vector<double>& a, const std::vector<double>& b) {
 
 struct GradInput {
   std::string name;
-  std::vector<double>* value;        // perturbed in place, restored after
-  const std::vector<double>* grad;   // the analytic gradient to check
+  std::vector<double>* value;       // perturbed in place, restored after
+  const std::vector<double>* grad;  // the analytic gradient to check
 };
 
 // `loss` recomputes the forward from the current input values.
@@ -32,8 +32,8 @@ inline void check_gradients(const std::function<double()>& loss, const std::vect
   std::mt19937 rng(seed);
   std::normal_distribution<double> normal(0.0, 1.0);
   for (const auto& in : inputs) {
-    REQUIRE_MESSAGE(in.grad->size() == in.value->size(), in.name << ": gradient has " << in.grad->size()
-                                                                  << " elements, input has " << in.value->size());
+    REQUIRE_MESSAGE(in.grad->size() == in.value->size(),
+                    in.name << ": gradient has " << in.grad->size() << " elements, input has " << in.value->size());
     for (int r = 0; r < directions; ++r) {
       std::vector<double> dir(in.value->size());
       for (auto& x : dir) x = normal(rng);
@@ -47,7 +47,7 @@ inline void check_gradients(const std::function<double()>& loss, const std::vect
       const double analytic = dot(*in.grad, dir);
       const double err = std::abs(numeric - analytic) / std::max(1.0, std::abs(numeric) + std::abs(analytic));
       CHECK_MESSAGE(err < tol, "gradient of " << in.name << ": finite difference " << numeric << ", analytic "
-                                             << analytic << " (relative error " << err << ")");
+                                              << analytic << " (relative error " << err << ")");
     }
   }
 }

@@ -19,8 +19,8 @@ struct Switches {
   std::string input_gate = "none";  // none, sigmoid, softplus, exp
   std::string normalize = "none";   // none, sum, max1
   bool delta = false;
-  bool negative_eigen = false;      // beta in (0, 2)
-  double min_log_gate = -8;         // gates are clamped here (strong-gate tests use -5)
+  bool negative_eigen = false;  // beta in (0, 2)
+  double min_log_gate = -8;     // gates are clamped here (strong-gate tests use -5)
 
   std::string name() const {
     std::string n = "gate=" + gate;

@@ -18,7 +18,8 @@ TEST_CASE("softmax_attn_decode equals the last row of softmax_attn_fwd") {
   for (int64_t window : {0, 1, 5, 40}) {
     CAPTURE(window);
     const auto full = run_op(cpu, "softmax_attn_fwd",
-                             {{"q", upload<double>(cpu, {B, S, H, D}, q)}, {"k", upload<double>(cpu, {B, S, H, D}, k)},
+                             {{"q", upload<double>(cpu, {B, S, H, D}, q)},
+                              {"k", upload<double>(cpu, {B, S, H, D}, k)},
                               {"v", upload<double>(cpu, {B, S, H, V}, v)}},
                              {{"window", window}});
     const auto o_full = download<double>(full.at("o"));
@@ -27,7 +28,8 @@ TEST_CASE("softmax_attn_decode equals the last row of softmax_attn_fwd") {
     for (int64_t b = 0; b < B; ++b)
       q_last.insert(q_last.end(), q.begin() + ((b * S + S - 1) * H) * D, q.begin() + ((b * S + S) * H) * D);
     const auto step = run_op(cpu, "softmax_attn_decode",
-                             {{"q", upload<double>(cpu, {B, H, D}, q_last)}, {"k", upload<double>(cpu, {B, S, H, D}, k)},
+                             {{"q", upload<double>(cpu, {B, H, D}, q_last)},
+                              {"k", upload<double>(cpu, {B, S, H, D}, k)},
                               {"v", upload<double>(cpu, {B, S, H, V}, v)}},
                              {{"window", window}});
     const auto o_step = download<double>(step.at("o"));

@@ -61,7 +61,9 @@ TEST_CASE("missing inputs, mixed dtypes and bad attribute values are refused") {
   CHECK(contains(e1, "missing input v [B,T,H,V]"));
   const auto e2 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q64}, {"v", q}}, {}); });
   CHECK(contains(e2, "k has dtype f64, but q has f32"));
-  const auto e3 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q}, {"v", q}}, {{"form", std::string("parallel")}}); });
+  const auto e3 = error_of([&] {
+    run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q}, {"v", q}}, {{"form", std::string("parallel")}});
+  });
   CHECK(contains(e3, "attribute form = 'parallel' is not valid; valid: recurrent"));
   const auto e4 = error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q}, {"v", q}}, {{"scale", -1.0}}); });
   CHECK(contains(e4, "attribute scale = -1 is out of range"));

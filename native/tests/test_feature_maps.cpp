@@ -54,8 +54,7 @@ std::vector<T> feature_map_grad(const std::string& kind, const Shape& shape, con
   Backend& cpu = get_backend("cpu");
   const Shape dy_shape{shape[0], shape[1], shape[2], out_features(kind, shape[3])};
   const auto out = run_op(cpu, "feature_map_bwd",
-                          {{"x", upload<T>(cpu, shape, x)}, {"dy", upload<T>(cpu, dy_shape, dy)}},
-                          attrs_of(kind, eps));
+                          {{"x", upload<T>(cpu, shape, x)}, {"dy", upload<T>(cpu, dy_shape, dy)}}, attrs_of(kind, eps));
   return download<T>(out.at("dx"));
 }
 
@@ -113,7 +112,6 @@ std::vector<double> away_from_zero(std::vector<double> x, double margin) {
   for (double& v : x) v += std::copysign(margin, v);
   return x;
 }
-
 
 const std::vector<Shape> kAwkwardShapes = {
     {2, 3, 2, 5},   // a little of everything
@@ -227,10 +225,10 @@ TEST_CASE("feature maps: extreme inputs (+-100, zero rows) give finite outputs a
   constexpr int64_t D = 6;
   // Rows: all zero (l2 norms: 0 / sqrt(eps)), all +100, all -100, mixed.
   const std::vector<double> rows = {
-      0, 0, 0, 0, 0, 0,                     //
-      100, 100, 100, 100, 100, 100,         //
-      -100, -100, -100, -100, -100, -100,   //
-      100, -100, 0, 100, -100, 0,           //
+      0,    0,    0,    0,    0,    0,     //
+      100,  100,  100,  100,  100,  100,   //
+      -100, -100, -100, -100, -100, -100,  //
+      100,  -100, 0,    100,  -100, 0,     //
   };
   const Shape shape{1, 4, 1, D};
   auto check_kind = [&](auto tag, const std::string& kind) {
@@ -280,8 +278,9 @@ TEST_CASE("feature map errors name the tensor or attribute and what is valid") {
   auto dy64 = random_tensor<double>(cpu, {2, 3, 4, 5}, 6);
 
   const auto bad_kind = error_of([&] { run_op(cpu, "feature_map_fwd", {{"x", x}}, {{"kind", std::string("elu")}}); });
-  CHECK(contains(bad_kind, "feature_map_fwd: attribute kind = 'elu' is not valid; "
-                           "valid: identity, elu1, relu, silu, l2norm, silu_l2norm, taylor2"));
+  CHECK(contains(bad_kind,
+                 "feature_map_fwd: attribute kind = 'elu' is not valid; "
+                 "valid: identity, elu1, relu, silu, l2norm, silu_l2norm, taylor2"));
 
   const auto bad_rank = error_of([&] { run_op(cpu, "feature_map_fwd", {{"x", x_rank3}}, {}); });
   CHECK(contains(bad_rank, "feature_map_fwd: x has shape [2, 3, 4], expected [B, T, H, D]"));
@@ -293,14 +292,17 @@ TEST_CASE("feature map errors name the tensor or attribute and what is valid") {
   const auto bad_e = error_of([&] {
     run_op(cpu, "feature_map_bwd", {{"x", x}, {"dy", dy_taylor_wrong}}, {{"kind", std::string("taylor2")}});
   });
-  CHECK(contains(bad_e, "feature_map_bwd: dy has feature dim E=5, expected E=31 "
-                        "(kind 'taylor2' maps D=5 features to 1 + D + D^2)"));
+  CHECK(contains(bad_e,
+                 "feature_map_bwd: dy has feature dim E=5, expected E=31 "
+                 "(kind 'taylor2' maps D=5 features to 1 + D + D^2)"));
   const auto bad_e_identity = error_of([&] { run_op(cpu, "feature_map_bwd", {{"x", x}, {"dy", dy_taylor}}, {}); });
-  CHECK(contains(bad_e_identity, "feature_map_bwd: dy has feature dim E=31, expected E=5 "
-                                 "(kind 'identity' maps D=5 features to D)"));
+  CHECK(contains(bad_e_identity,
+                 "feature_map_bwd: dy has feature dim E=31, expected E=5 "
+                 "(kind 'identity' maps D=5 features to D)"));
 
   const auto bad_t = error_of([&] { run_op(cpu, "feature_map_bwd", {{"x", x}, {"dy", dy_late}}, {}); });
-  CHECK(contains(bad_t, "feature_map_bwd: dy has shape [2, 4, 4, 5], expected [B=2, T=3, H=4, E] (T is 3 from x, got 4)"));
+  CHECK(contains(bad_t,
+                 "feature_map_bwd: dy has shape [2, 4, 4, 5], expected [B=2, T=3, H=4, E] (T is 3 from x, got 4)"));
 
   const auto bad_dtype = error_of([&] { run_op(cpu, "feature_map_bwd", {{"x", x}, {"dy", dy64}}, {}); });
   CHECK(contains(bad_dtype, "dy has dtype f64, but x has f32"));

@@ -51,8 +51,8 @@ HostTensor float_representable(HostTensor t) {
 }
 
 template <class T>
-HostMap run_layer_op(const std::string& op, const HostMap& inputs, const AttrMap& attrs = {},
-                     const Ids* ids = nullptr, const std::vector<std::string>& want = {}) {
+HostMap run_layer_op(const std::string& op, const HostMap& inputs, const AttrMap& attrs = {}, const Ids* ids = nullptr,
+                     const std::vector<std::string>& want = {}) {
   Backend& cpu = get_backend("cpu");
   TensorMap tensors;
   for (const auto& [name, t] : inputs)
@@ -68,7 +68,6 @@ HostMap run_layer_op(const std::string& op, const HostMap& inputs, const AttrMap
   }
   return out;
 }
-
 
 int64_t last_dim(const Shape& shape) { return shape.back(); }
 int64_t leading_rows(const Shape& shape) { return numel(shape) / shape.back(); }
@@ -171,7 +170,8 @@ std::vector<double> reference_linear_rows(const HostTensor& x, const HostTensor&
   for (int64_t r : rows)
     for (int64_t m = 0; m < M; ++m) {
       double sum = bias ? bias->values[m] : 0.0;
-      for (int64_t k = 0; k < K; ++k) sum += x.values[r * K + k] * (trans_w ? w.values[m * K + k] : w.values[k * M + m]);
+      for (int64_t k = 0; k < K; ++k)
+        sum += x.values[r * K + k] * (trans_w ? w.values[m * K + k] : w.values[k * M + m]);
       y.push_back(sum);
     }
   return y;
@@ -234,7 +234,8 @@ TEST_CASE("embedding_fwd copies table rows for ids of rank 0 to 4 (f64 and f32)"
     Shape ids_shape;
     int64_t R, D;
   };
-  for (const Case& c : {Case{{}, 4, 3}, Case{{1}, 1, 1}, Case{{37}, 5, 3}, Case{{2, 3, 4, 5}, 11, 7}, Case{{4, 2000}, 300, 20}}) {
+  for (const Case& c :
+       {Case{{}, 4, 3}, Case{{1}, 1, 1}, Case{{37}, 5, 3}, Case{{2, 3, 4, 5}, 11, 7}, Case{{4, 2000}, 300, 20}}) {
     INFO("ids " << describe(c.ids_shape) << ", table [" << c.R << ", " << c.D << "]");
     const Ids ids = random_ids(c.ids_shape, int32_t(c.R), 3);
     const HostTensor table = float_representable(random_host({c.R, c.D}, 4));
@@ -265,9 +266,9 @@ TEST_CASE("embedding_bwd matches a naive scatter-add, finite differences, and fl
     double share_of_one_id;  // a padding-like id taking this share of positions
   };
   const std::vector<Case> cases = {
-      {{1}, 1, 1, 0},         {{37}, 5, 3, 0},      {{2, 3, 4, 5}, 11, 7, 0},
-      {{3, 700}, 300, 150, 0},  // several row ranges and column blocks
-      {{5000}, 40, 130, 0.9},   // one id dominates: its row spreads over column blocks
+      {{1}, 1, 1, 0},           {{37}, 5, 3, 0},
+      {{2, 3, 4, 5}, 11, 7, 0}, {{3, 700}, 300, 150, 0},  // several row ranges and column blocks
+      {{5000}, 40, 130, 0.9},                             // one id dominates: its row spreads over column blocks
   };
   uint32_t seed = 10;
   for (const Case& c : cases) {
@@ -283,7 +284,9 @@ TEST_CASE("embedding_bwd matches a naive scatter-add, finite differences, and fl
     CHECK(rel_error(dtable32.values, dtable.values) < 1e-6);
     if (numel(c.ids_shape) * c.D < 10000)
       check_gradients(
-          [&] { return dot(run_layer_op<double>("embedding_fwd", {{"table", table}}, {}, &ids).at("y").values, dy.values); },
+          [&] {
+            return dot(run_layer_op<double>("embedding_fwd", {{"table", table}}, {}, &ids).at("y").values, dy.values);
+          },
           {{"table", &table.values, &dtable.values}});
   }
 }
@@ -296,15 +299,18 @@ TEST_CASE("embedding errors: ids outside the table, negative ids, non-i32 ids, b
   ids_values[17] = 300;
   auto ids = cpu.from_host({20}, DType::i32, ids_values.data());
   auto dy = random_tensor<float>(cpu, {20, 4}, 2);
-  CHECK(error_of([&] { run_op(cpu, "embedding_fwd", {{"ids", ids}, {"table", table}}, {}); }) ==
-        "embedding_fwd: ids[17] = 300 is outside the table's rows 0..255");
-  CHECK(error_of([&] { run_op(cpu, "embedding_bwd", {{"ids", ids}, {"table", table}, {"dy", dy}}, {}); }) ==
-        "embedding_bwd: ids[17] = 300 is outside the table's rows 0..255");
+  CHECK(error_of([&] {
+          run_op(cpu, "embedding_fwd", {{"ids", ids}, {"table", table}}, {});
+        }) == "embedding_fwd: ids[17] = 300 is outside the table's rows 0..255");
+  CHECK(error_of([&] {
+          run_op(cpu, "embedding_bwd", {{"ids", ids}, {"table", table}, {"dy", dy}}, {});
+        }) == "embedding_bwd: ids[17] = 300 is outside the table's rows 0..255");
 
   ids_values[17] = 256;  // one past the last row
   auto ids_at_r = cpu.from_host({20}, DType::i32, ids_values.data());
-  CHECK(error_of([&] { run_op(cpu, "embedding_fwd", {{"ids", ids_at_r}, {"table", table}}, {}); }) ==
-        "embedding_fwd: ids[17] = 256 is outside the table's rows 0..255");
+  CHECK(error_of([&] {
+          run_op(cpu, "embedding_fwd", {{"ids", ids_at_r}, {"table", table}}, {});
+        }) == "embedding_fwd: ids[17] = 256 is outside the table's rows 0..255");
   ids_values[17] = 255;  // the last row is valid
   auto ids_last = cpu.from_host({20}, DType::i32, ids_values.data());
   CHECK(run_op(cpu, "embedding_fwd", {{"ids", ids_last}, {"table", table}}, {}).at("y").shape == Shape{20, 4});
@@ -313,25 +319,38 @@ TEST_CASE("embedding errors: ids outside the table, negative ids, non-i32 ids, b
   ids_values[9] = 256;  // the first bad position is named
   auto negative = cpu.from_host({4, 5}, DType::i32, ids_values.data());
   auto dy_2d = random_tensor<float>(cpu, {4, 5, 4}, 3);
-  CHECK(error_of([&] { run_op(cpu, "embedding_fwd", {{"ids", negative}, {"table", table}}, {}); }) ==
-        "embedding_fwd: ids[3] = -1 is outside the table's rows 0..255");
-  CHECK(error_of([&] { run_op(cpu, "embedding_bwd", {{"ids", negative}, {"table", table}, {"dy", dy_2d}}, {}); }) ==
-        "embedding_bwd: ids[3] = -1 is outside the table's rows 0..255");
+  CHECK(error_of([&] {
+          run_op(cpu, "embedding_fwd", {{"ids", negative}, {"table", table}}, {});
+        }) == "embedding_fwd: ids[3] = -1 is outside the table's rows 0..255");
+  CHECK(error_of([&] {
+          run_op(cpu, "embedding_bwd", {{"ids", negative}, {"table", table}, {"dy", dy_2d}}, {});
+        }) == "embedding_bwd: ids[3] = -1 is outside the table's rows 0..255");
 
   auto float_ids = random_tensor<float>(cpu, {20}, 4);
-  CHECK(contains(error_of([&] { run_op(cpu, "embedding_fwd", {{"ids", float_ids}, {"table", table}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "embedding_fwd", {{"ids", float_ids}, {"table", table}}, {});
+                 }),
                  "embedding_fwd: ids has dtype f32; indices are i32"));
   auto index_table = cpu.from_host({5, 4}, DType::i32, ids_values.data());
-  CHECK(contains(error_of([&] { run_op(cpu, "embedding_fwd", {{"ids", ids}, {"table", index_table}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "embedding_fwd", {{"ids", ids}, {"table", index_table}}, {});
+                 }),
                  "embedding_fwd: table has dtype i32; valid: f32, f64"));
 
   auto dy_wide = random_tensor<float>(cpu, {20, 5}, 5);
-  CHECK(contains(error_of([&] { run_op(cpu, "embedding_bwd", {{"ids", ids}, {"table", table}, {"dy", dy_wide}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "embedding_bwd", {{"ids", ids}, {"table", table}, {"dy", dy_wide}}, {});
+                 }),
                  "embedding_bwd: dy has shape [20, 5], expected [*S=[20], D=4] (D is 4 from table, got 5)"));
   auto dy_rows = random_tensor<float>(cpu, {21, 4}, 6);
-  CHECK(contains(error_of([&] { run_op(cpu, "embedding_bwd", {{"ids", ids}, {"table", table}, {"dy", dy_rows}}, {}); }),
-                 "embedding_bwd: dy has shape [21, 4], expected [*S=[20], D=4] (its leading dims must be [20] as in ids)"));
-  CHECK(contains(error_of([&] { run_op(cpu, "embedding_fwd", {{"ids", ids}}, {}); }),
+  CHECK(contains(
+      error_of([&] {
+        run_op(cpu, "embedding_bwd", {{"ids", ids}, {"table", table}, {"dy", dy_rows}}, {});
+      }),
+      "embedding_bwd: dy has shape [21, 4], expected [*S=[20], D=4] (its leading dims must be [20] as in ids)"));
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "embedding_fwd", {{"ids", ids}}, {});
+                 }),
                  "embedding_fwd: missing input table [R,D]"));
 }
 
@@ -345,7 +364,8 @@ struct NormInputs {
 };
 
 NormInputs norm_inputs(const Shape& x_shape, uint32_t seed) {
-  NormInputs in{float_representable(random_host(x_shape, seed)), float_representable(random_host({last_dim(x_shape)}, seed + 1, 0.5))};
+  NormInputs in{float_representable(random_host(x_shape, seed)),
+                float_representable(random_host({last_dim(x_shape)}, seed + 1, 0.5))};
   for (auto& v : in.x.values) v = double(float(v + 0.7));
   for (auto& v : in.weight.values) v = double(float(v + 1.0));
   return in;
@@ -359,7 +379,8 @@ HostMap norm_fwd_inputs(const NormInputs& in, bool with_weight) {
 
 }  // namespace
 
-TEST_CASE("norm_fwd and norm_bwd match naive references for both kinds, with and without weight (f64, awkward shapes)") {
+TEST_CASE(
+    "norm_fwd and norm_bwd match naive references for both kinds, with and without weight (f64, awkward shapes)") {
   PoisonOutputs poison;
   uint32_t seed = 200;
   for (const Shape& lead : kLeadingShapes)
@@ -370,8 +391,8 @@ TEST_CASE("norm_fwd and norm_bwd match naive references for both kinds, with and
             const Shape shape = append(lead, D);
             INFO("x " << describe(shape) << ", kind " << kind << ", weight " << with_weight << ", eps " << eps);
             const NormInputs in = norm_inputs(shape, seed += 2);
-            const auto out = run_layer_op<double>("norm_fwd", norm_fwd_inputs(in, with_weight),
-                                                  {{"kind", kind}, {"eps", eps}});
+            const auto out =
+                run_layer_op<double>("norm_fwd", norm_fwd_inputs(in, with_weight), {{"kind", kind}, {"eps", eps}});
             const auto ref = reference_norm(in.x, with_weight ? &in.weight : nullptr, kind, eps);
             CHECK(out.at("y").shape == shape);
             CHECK(out.at("rstd").shape == lead);
@@ -382,7 +403,8 @@ TEST_CASE("norm_fwd and norm_bwd match naive references for both kinds, with and
             bwd_in["rstd"] = out.at("rstd");
             bwd_in["dy"] = random_host(shape, seed + 1);
             const auto grads = run_layer_op<double>("norm_bwd", bwd_in, {{"kind", kind}, {"eps", eps}});
-            const auto ref_grad = reference_norm_grad(in.x, with_weight ? &in.weight : nullptr, bwd_in["dy"], kind, eps);
+            const auto ref_grad =
+                reference_norm_grad(in.x, with_weight ? &in.weight : nullptr, bwd_in["dy"], kind, eps);
             CHECK(grads.at("dx").shape == shape);
             CHECK(error_relative_to(grads.at("dx").values, ref_grad.dx, ref_grad.dx_scale) < 1e-12);
             if (with_weight) CHECK(rel_error(grads.at("dweight").values, ref_grad.dweight) < 1e-12);
@@ -465,25 +487,39 @@ TEST_CASE("norm errors: dweight presence, kind, eps, and shapes name the tensor 
 
   const auto without = run_op(cpu, "norm_bwd", {{"x", x}, {"rstd", rstd}, {"dy", dy}}, {});
   CHECK(without.count("dweight") == 0);
-  CHECK(contains(error_of([&] { run_op(cpu, "norm_bwd", {{"x", x}, {"rstd", rstd}, {"dy", dy}}, {}, {"dweight"}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "norm_bwd", {{"x", x}, {"rstd", rstd}, {"dy", dy}}, {}, {"dweight"});
+                 }),
                  "norm_bwd: output dweight is not produced (no weight was given)"));
   const auto with = run_op(cpu, "norm_bwd", {{"x", x}, {"weight", weight}, {"rstd", rstd}, {"dy", dy}}, {});
   CHECK(with.at("dweight").shape == Shape{8});
 
-  CHECK(contains(error_of([&] { run_op(cpu, "norm_fwd", {{"x", x}}, {{"kind", std::string("group")}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "norm_fwd", {{"x", x}}, {{"kind", std::string("group")}});
+                 }),
                  "norm_fwd: attribute kind = 'group' is not valid; valid: rms, layer"));
-  CHECK(contains(error_of([&] { run_op(cpu, "norm_fwd", {{"x", x}}, {{"eps", 2.0}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "norm_fwd", {{"x", x}}, {{"eps", 2.0}});
+                 }),
                  "norm_fwd: attribute eps = 2 is out of range; valid: 0 to 1"));
-  CHECK(contains(error_of([&] { run_op(cpu, "norm_fwd", {{"x", x}}, {{"epsilon", 0.1}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "norm_fwd", {{"x", x}}, {{"epsilon", 0.1}});
+                 }),
                  "norm_fwd: unknown attribute 'epsilon'; valid: kind, eps"));
   auto weight_wrong = random_tensor<float>(cpu, {7}, 5);
-  CHECK(contains(error_of([&] { run_op(cpu, "norm_fwd", {{"x", x}, {"weight", weight_wrong}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "norm_fwd", {{"x", x}, {"weight", weight_wrong}}, {});
+                 }),
                  "norm_fwd: weight has shape [7], expected [D=8] (D is 8 from x, got 7)"));
   auto rstd_wrong = random_tensor<float>(cpu, {3, 2}, 6);
-  CHECK(contains(error_of([&] { run_op(cpu, "norm_bwd", {{"x", x}, {"rstd", rstd_wrong}, {"dy", dy}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "norm_bwd", {{"x", x}, {"rstd", rstd_wrong}, {"dy", dy}}, {});
+                 }),
                  "norm_bwd: rstd has shape [3, 2], expected [*S=[2, 3]] (its leading dims must be [2, 3] as in x)"));
   auto dy64 = random_tensor<double>(cpu, {2, 3, 8}, 7);
-  CHECK(contains(error_of([&] { run_op(cpu, "norm_bwd", {{"x", x}, {"rstd", rstd}, {"dy", dy64}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "norm_bwd", {{"x", x}, {"rstd", rstd}, {"dy", dy64}}, {});
+                 }),
                  "norm_bwd: dy has dtype f64, but x has f32; all inputs share one dtype"));
 }
 
@@ -531,8 +567,7 @@ HostTensor transposed(const HostTensor& w) {
 // Single rows, K = 1, M = 1, odd sizes, rank 4, and shapes with several
 // tiles of y (rows > 128, M > 512) and of dw (K, M > 128).
 const std::vector<LinearCase> kLinearCases = {
-    {{}, 1, 1},  {{1}, 5, 1},   {{1}, 1, 7},       {{37}, 61, 99},
-    {{2, 3, 1, 4}, 6, 5},       {{3, 100}, 130, 600}, {{257}, 200, 3},
+    {{}, 1, 1}, {{1}, 5, 1}, {{1}, 1, 7}, {{37}, 61, 99}, {{2, 3, 1, 4}, 6, 5}, {{3, 100}, 130, 600}, {{257}, 200, 3},
 };
 
 }  // namespace
@@ -547,8 +582,8 @@ TEST_CASE("linear_fwd matches a naive reference with and without bias and trans_
         const LinearInputs in = linear_inputs(c, trans_w, seed += 3);
         const auto y = run_layer_op<double>("linear_fwd", linear_fwd_inputs(in, with_bias), trans(trans_w)).at("y");
         CHECK(y.shape == append(c.lead, c.M));
-        const auto ref = reference_linear_rows(in.x, in.w, with_bias ? &in.bias : nullptr, trans_w,
-                                               all_rows(numel(c.lead)));
+        const auto ref =
+            reference_linear_rows(in.x, in.w, with_bias ? &in.bias : nullptr, trans_w, all_rows(numel(c.lead)));
         CHECK(rel_error(y.values, ref) < 1e-12);
       }
 }
@@ -573,8 +608,9 @@ TEST_CASE("linear_bwd matches finite differences for x, w and bias, with and wit
         if (with_bias) checked.push_back({"bias", &in.bias.values, &grads.at("dbias").values});
         check_gradients(
             [&] {
-              return dot(run_layer_op<double>("linear_fwd", linear_fwd_inputs(in, with_bias), trans(trans_w)).at("y").values,
-                         dy.values);
+              return dot(
+                  run_layer_op<double>("linear_fwd", linear_fwd_inputs(in, with_bias), trans(trans_w)).at("y").values,
+                  dy.values);
             },
             checked);
       }
@@ -667,7 +703,8 @@ TEST_CASE("linear at rows 4096, K 256, M 512: spot-checked rows and dw entries m
     for (int64_t n : rows)
       for (int64_t k = 0; k < c.K; ++k) {
         double sum = 0;
-        for (int64_t m = 0; m < c.M; ++m) sum += dy[n * c.M + m] * (trans_w ? in.w.values[m * c.K + k] : in.w.values[k * c.M + m]);
+        for (int64_t m = 0; m < c.M; ++m)
+          sum += dy[n * c.M + m] * (trans_w ? in.w.values[m * c.K + k] : in.w.values[k * c.M + m]);
         dx_ref.push_back(sum);
         dx_got.push_back(g.at("dx").values[n * c.K + k]);
       }
@@ -685,25 +722,37 @@ TEST_CASE("linear errors: w's shape follows trans_w, dbias presence, mismatched 
   auto w = random_tensor<float>(cpu, {7, 5}, 2);
   auto dy = random_tensor<float>(cpu, {4, 5}, 3);
   CHECK(run_op(cpu, "linear_fwd", {{"x", x}, {"w", w}}, {}).at("y").shape == Shape{4, 5});
-  CHECK(contains(error_of([&] { run_op(cpu, "linear_fwd", {{"x", x}, {"w", w}}, {{"trans_w", true}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "linear_fwd", {{"x", x}, {"w", w}}, {{"trans_w", true}});
+                 }),
                  "linear_fwd: w has shape [7, 5], expected [M=7, K=7] (K is 7 from x, got 5)"));
   auto w_t = random_tensor<float>(cpu, {5, 7}, 4);
   CHECK(run_op(cpu, "linear_fwd", {{"x", x}, {"w", w_t}}, {{"trans_w", true}}).at("y").shape == Shape{4, 5});
-  CHECK(contains(error_of([&] { run_op(cpu, "linear_fwd", {{"x", x}, {"w", w_t}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "linear_fwd", {{"x", x}, {"w", w_t}}, {});
+                 }),
                  "linear_fwd: w has shape [5, 7], expected [K=7, M] (K is 7 from x, got 5)"));
   auto bias_wrong = random_tensor<float>(cpu, {4}, 5);
-  CHECK(contains(error_of([&] { run_op(cpu, "linear_fwd", {{"x", x}, {"w", w}, {"bias", bias_wrong}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "linear_fwd", {{"x", x}, {"w", w}, {"bias", bias_wrong}}, {});
+                 }),
                  "linear_fwd: bias has shape [4], expected [M=5] (M is 5 from w, got 4)"));
-  CHECK(contains(error_of([&] { run_op(cpu, "linear_fwd", {{"x", x}, {"w", w}}, {{"trans_w", int64_t{1}}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "linear_fwd", {{"x", x}, {"w", w}}, {{"trans_w", int64_t{1}}});
+                 }),
                  "linear_fwd: attribute trans_w = 1 must be a boolean"));
 
   const auto grads = run_op(cpu, "linear_bwd", {{"x", x}, {"w", w_t}, {"dy", dy}}, {{"trans_w", true}});
   CHECK(grads.at("dw").shape == Shape{5, 7});
   CHECK(grads.count("dbias") == 0);
-  CHECK(contains(error_of([&] { run_op(cpu, "linear_bwd", {{"x", x}, {"w", w}, {"dy", dy}}, {}, {"dbias"}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "linear_bwd", {{"x", x}, {"w", w}, {"dy", dy}}, {}, {"dbias"});
+                 }),
                  "linear_bwd: output dbias is not produced (no bias was given)"));
   auto dy_wrong = random_tensor<float>(cpu, {4, 6}, 6);
-  CHECK(contains(error_of([&] { run_op(cpu, "linear_bwd", {{"x", x}, {"w", w}, {"dy", dy_wrong}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "linear_bwd", {{"x", x}, {"w", w}, {"dy", dy_wrong}}, {});
+                 }),
                  "linear_bwd: dy has shape [4, 6], expected [*S=[4], M=5] (M is 5 from w, got 6)"));
 }
 
@@ -732,8 +781,11 @@ TEST_CASE("swiglu_fwd and swiglu_bwd match the formulas and finite differences (
     }
     CHECK(rel_error(g.at("dgate").values, ref_dgate) < 1e-12);
     if (numel(shape) < 1000)
-      check_gradients([&] { return dot(run_layer_op<double>("swiglu_fwd", {{"gate", gate}, {"up", up}}).at("y").values, dy.values); },
-                      {{"gate", &gate.values, &g.at("dgate").values}, {"up", &up.values, &g.at("dup").values}});
+      check_gradients(
+          [&] {
+            return dot(run_layer_op<double>("swiglu_fwd", {{"gate", gate}, {"up", up}}).at("y").values, dy.values);
+          },
+          {{"gate", &gate.values, &g.at("dgate").values}, {"up", &up.values, &g.at("dup").values}});
   }
 }
 
@@ -750,7 +802,7 @@ TEST_CASE("swiglu: extreme gates (+-1000) stay finite, float32 agrees with float
     CHECK(std::abs(y.at("y").values[0]) < 1e-30);
     CHECK(y.at("y").values[4] == 0.0);
     CHECK(y.at("y").values[7] == 8000.0);
-    CHECK(g.at("dgate").values[7] == -8.0);  // dy * up * silu'(1000) = -1 * 8 * 1
+    CHECK(g.at("dgate").values[7] == -8.0);            // dy * up * silu'(1000) = -1 * 8 * 1
     CHECK(std::abs(g.at("dgate").values[0]) < 1e-30);  // silu'(-1000) = 0
   }
   const HostTensor gate_r = float_representable(random_host({5000}, 5, 4.0));
@@ -768,10 +820,14 @@ TEST_CASE("swiglu errors: up and dy must have gate's shape") {
   Backend& cpu = get_backend("cpu");
   auto gate = random_tensor<float>(cpu, {2, 3}, 1);
   auto up = random_tensor<float>(cpu, {3, 2}, 2);
-  CHECK(contains(error_of([&] { run_op(cpu, "swiglu_fwd", {{"gate", gate}, {"up", up}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "swiglu_fwd", {{"gate", gate}, {"up", up}}, {});
+                 }),
                  "swiglu_fwd: up has shape [3, 2], expected [*S=[2, 3]] (its leading dims must be [2, 3] as in gate)"));
   auto dy = random_tensor<float>(cpu, {2, 3, 1}, 3);
-  CHECK(contains(error_of([&] { run_op(cpu, "swiglu_bwd", {{"gate", gate}, {"up", gate}, {"dy", dy}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "swiglu_bwd", {{"gate", gate}, {"up", gate}, {"dy", dy}}, {});
+                 }),
                  "swiglu_bwd: dy has shape [2, 3, 1], expected [*S=[2, 3]]"));
 }
 
@@ -780,8 +836,7 @@ TEST_CASE("swiglu errors: up and dy must have gate's shape") {
 namespace {
 
 HostTensor rotary(const HostTensor& x, double base, int64_t offset, bool inverse) {
-  return run_layer_op<double>("rotary_fwd", {{"x", x}},
-                              {{"base", base}, {"offset", offset}, {"inverse", inverse}})
+  return run_layer_op<double>("rotary_fwd", {{"x", x}}, {{"base", base}, {"offset", offset}, {"inverse", inverse}})
       .at("y");
 }
 
@@ -808,7 +863,7 @@ TEST_CASE("rotary_fwd matches the rotate-half formula (f64, D = 2 to 128, offset
     int64_t offset;
   };
   const std::vector<Case> cases = {
-      {{1, 1, 1, 2}, 10000, 0},   {{2, 37, 3, 60}, 10000, 0}, {{1, 5, 2, 8}, 500000, 7},
+      {{1, 1, 1, 2}, 10000, 0},    {{2, 37, 3, 60}, 10000, 0},   {{1, 5, 2, 8}, 500000, 7},
       {{3, 9, 1, 4}, 1.5, 100000}, {{2, 300, 4, 128}, 10000, 3},
   };
   uint32_t seed = 1200;
@@ -866,7 +921,8 @@ TEST_CASE("rotary: (R_s q) . (R_t k) depends only on t - s, and offset shifts po
   HostTensor padded{{2, 35, 3, D}, std::vector<double>(static_cast<size_t>(2 * 35 * 3 * D), 0.0)};
   for (int64_t b = 0; b < 2; ++b)
     for (int64_t t = 0; t < 10; ++t)
-      for (int64_t i = 0; i < 3 * D; ++i) padded.values[((b * 35) + t + 25) * 3 * D + i] = x.values[(b * 10 + t) * 3 * D + i];
+      for (int64_t i = 0; i < 3 * D; ++i)
+        padded.values[((b * 35) + t + 25) * 3 * D + i] = x.values[(b * 10 + t) * 3 * D + i];
   const HostTensor plain = rotary(padded, 10000, 0, false);
   std::vector<double> tail;
   for (int64_t b = 0; b < 2; ++b)
@@ -890,19 +946,31 @@ TEST_CASE("rotary in float32 agrees with float64") {
 TEST_CASE("rotary errors: odd D, base, offset and rank name what is valid") {
   Backend& cpu = get_backend("cpu");
   auto odd = random_tensor<float>(cpu, {1, 4, 2, 7}, 1);
-  CHECK(contains(error_of([&] { run_op(cpu, "rotary_fwd", {{"x", odd}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "rotary_fwd", {{"x", odd}}, {});
+                 }),
                  "rotary_fwd: x has head dim D=7 (dim 3 of [B, T, H, D]); D must be even"));
   auto x = random_tensor<float>(cpu, {1, 4, 2, 8}, 2);
-  CHECK(contains(error_of([&] { run_op(cpu, "rotary_fwd", {{"x", x}}, {{"base", 0.0}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "rotary_fwd", {{"x", x}}, {{"base", 0.0}});
+                 }),
                  "rotary_fwd: attribute base = 0 must be > 0"));
-  CHECK(contains(error_of([&] { run_op(cpu, "rotary_fwd", {{"x", x}}, {{"base", -2.0}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "rotary_fwd", {{"x", x}}, {{"base", -2.0}});
+                 }),
                  "rotary_fwd: attribute base = -2 is out of range"));
-  CHECK(contains(error_of([&] { run_op(cpu, "rotary_fwd", {{"x", x}}, {{"offset", int64_t{-1}}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "rotary_fwd", {{"x", x}}, {{"offset", int64_t{-1}}});
+                 }),
                  "rotary_fwd: attribute offset = -1 is out of range; valid: 0 to 2147483647"));
-  CHECK(contains(error_of([&] { run_op(cpu, "rotary_fwd", {{"x", x}}, {{"offset", 1.5}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "rotary_fwd", {{"x", x}}, {{"offset", 1.5}});
+                 }),
                  "rotary_fwd: attribute offset = 1.5 is not an integer"));
   auto rank3 = random_tensor<float>(cpu, {4, 2, 8}, 3);
-  CHECK(contains(error_of([&] { run_op(cpu, "rotary_fwd", {{"x", rank3}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu, "rotary_fwd", {{"x", rank3}}, {});
+                 }),
                  "rotary_fwd: x has shape [4, 2, 8], expected [B, T, H, D] (rank 3, expected rank 4)"));
   CHECK(contains(error_of([&] { run_op(cpu, "rotary_bwd", {{"x", x}}, {}); }), "unknown op 'rotary_bwd'"));
 }

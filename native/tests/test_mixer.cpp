@@ -16,8 +16,8 @@ namespace {
 // q, k: (B, T, H, K)  v: (B, T, H, V)  s0: (B, H, K, V) or empty
 template <class T>
 std::vector<T> quadratic_reference(const std::vector<T>& q, const std::vector<T>& k, const std::vector<T>& v,
-                                   const std::vector<T>& s0, int64_t B, int64_t Tn, int64_t H, int64_t K,
-                                   int64_t V, double scale) {
+                                   const std::vector<T>& s0, int64_t B, int64_t Tn, int64_t H, int64_t K, int64_t V,
+                                   double scale) {
   std::vector<T> o(static_cast<size_t>(B * Tn * H * V));
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)
@@ -32,8 +32,7 @@ std::vector<T> quadratic_reference(const std::vector<T>& q, const std::vector<T>
         }
         if (!s0.empty())
           for (int64_t a = 0; a < K; ++a)
-            for (int64_t c = 0; c < V; ++c)
-              acc[c] += double(q[rt * K + a]) * double(s0[((b * H + h) * K + a) * V + c]);
+            for (int64_t c = 0; c < V; ++c) acc[c] += double(q[rt * K + a]) * double(s0[((b * H + h) * K + a) * V + c]);
         for (int64_t c = 0; c < V; ++c) o[rt * V + c] = static_cast<T>(scale * acc[c]);
       }
   return o;

@@ -37,14 +37,15 @@ double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
 
 // Forward and backward of both forms on the same inputs; every output and
 // gradient must agree to `tol`.
-void check_forms_agree(const Switches& sw, const MixerDims& d, int64_t chunk, bool with_state, double tol, uint32_t seed) {
+void check_forms_agree(const Switches& sw, const MixerDims& d, int64_t chunk, bool with_state, double tol,
+                       uint32_t seed) {
   PoisonOutputs poison;
   const auto in = mixer_inputs(sw, d, seed, with_state);
   HostTensors bwd_in = in;
   for (auto& [name, value] : upstream(sw, d, seed + 1)) bwd_in[name] = value;
   const std::string where = sw.name() + " T=" + std::to_string(d.T) + " K=" + std::to_string(d.K) +
-                            " V=" + std::to_string(d.V) + " H=" + std::to_string(d.H) + " chunk=" + std::to_string(chunk) +
-                            (with_state ? " with s0" : "");
+                            " V=" + std::to_string(d.V) + " H=" + std::to_string(d.H) +
+                            " chunk=" + std::to_string(chunk) + (with_state ? " with s0" : "");
   const auto rec = run_cpu<double>("mixer_fwd", in, mixer_attrs(sw, "recurrent", chunk), forward_outputs(sw));
   const auto chk = run_cpu<double>("mixer_fwd", in, mixer_attrs(sw, "chunked", chunk), forward_outputs(sw));
   // Named copies, not structured bindings: doctest's message macros capture them in lambdas.
@@ -52,8 +53,8 @@ void check_forms_agree(const Switches& sw, const MixerDims& d, int64_t chunk, bo
     const std::string& name = entry.first;
     const std::vector<double>& ref = entry.second;
     REQUIRE_MESSAGE(all_finite(ref), where << ": recurrent " << name << " is not finite");
-    CHECK_MESSAGE(rel_err(chk.at(name), ref) < tol, where << ": forward " << name << " differs, rel err "
-                                                          << rel_err(chk.at(name), ref));
+    CHECK_MESSAGE(rel_err(chk.at(name), ref) < tol,
+                  where << ": forward " << name << " differs, rel err " << rel_err(chk.at(name), ref));
   }
   const auto grec = run_cpu<double>("mixer_bwd", bwd_in, mixer_attrs(sw, "recurrent", chunk), backward_outputs(sw));
   const auto gchk = run_cpu<double>("mixer_bwd", bwd_in, mixer_attrs(sw, "chunked", chunk), backward_outputs(sw));
@@ -61,8 +62,8 @@ void check_forms_agree(const Switches& sw, const MixerDims& d, int64_t chunk, bo
     const std::string& name = entry.first;
     const std::vector<double>& ref = entry.second;
     REQUIRE_MESSAGE(all_finite(ref), where << ": recurrent " << name << " is not finite");
-    CHECK_MESSAGE(rel_err(gchk.at(name), ref) < tol, where << ": gradient " << name << " differs, rel err "
-                                                           << rel_err(gchk.at(name), ref));
+    CHECK_MESSAGE(rel_err(gchk.at(name), ref) < tol,
+                  where << ": gradient " << name << " differs, rel err " << rel_err(gchk.at(name), ref));
   }
 }
 
@@ -276,28 +277,34 @@ TEST_CASE("bad mixer calls name the value and what is valid") {
   const MixerDims d{1, 8, 2, 4, 4};
   auto in = mixer_inputs(sw, d, 1, false);
   auto attrs = mixer_attrs(sw, "chunked", 24);
-  CHECK(error_of([&] { run_cpu<double>("mixer_fwd", in, attrs, {}); })
-            .find("chunk_size = 24 is not valid; valid: 16, 32, 48, ..., 128") != std::string::npos);
+  CHECK(error_of([&] {
+          run_cpu<double>("mixer_fwd", in, attrs, {});
+        }).find("chunk_size = 24 is not valid; valid: 16, 32, 48, ..., 128") != std::string::npos);
   in["g"] = {{1, 8, 2}, std::vector<double>(16, -0.1)};
-  CHECK(error_of([&] { run_cpu<double>("mixer_fwd", in, mixer_attrs(sw, "chunked", 16), {}); })
-            .find("g has shape [1, 8, 2], expected [B=1, T=8, H=2, K=4]") != std::string::npos);
+  CHECK(error_of([&] {
+          run_cpu<double>("mixer_fwd", in, mixer_attrs(sw, "chunked", 16), {});
+        }).find("g has shape [1, 8, 2], expected [B=1, T=8, H=2, K=4]") != std::string::npos);
   Switches delta;
   delta.delta = true;
   auto din = mixer_inputs(delta, d, 2, false);
   din.erase("beta");
-  CHECK(error_of([&] { run_cpu<double>("mixer_fwd", din, mixer_attrs(delta, "chunked", 16), {}); })
-            .find("missing input beta [B,T,H]") != std::string::npos);
+  CHECK(error_of([&] {
+          run_cpu<double>("mixer_fwd", din, mixer_attrs(delta, "chunked", 16), {});
+        }).find("missing input beta [B,T,H]") != std::string::npos);
   delta.normalize = "sum";
-  CHECK(error_of([&] { run_cpu<double>("mixer_fwd", mixer_inputs(delta, d, 2, false), mixer_attrs(delta, "chunked", 16), {}); })
-            .find("normalize 'sum' is for additive writes only") != std::string::npos);
+  CHECK(error_of([&] {
+          run_cpu<double>("mixer_fwd", mixer_inputs(delta, d, 2, false), mixer_attrs(delta, "chunked", 16), {});
+        }).find("normalize 'sum' is for additive writes only") != std::string::npos);
   Switches expg;
   expg.input_gate = "exp";
   expg.normalize = "none";
-  CHECK(error_of([&] { run_cpu<double>("mixer_fwd", mixer_inputs(expg, d, 3, false), mixer_attrs(expg, "chunked", 16), {}); })
-            .find("input_gate 'exp' needs normalize 'max1'") != std::string::npos);
+  CHECK(error_of([&] {
+          run_cpu<double>("mixer_fwd", mixer_inputs(expg, d, 3, false), mixer_attrs(expg, "chunked", 16), {});
+        }).find("input_gate 'exp' needs normalize 'max1'") != std::string::npos);
   Switches plain;
   auto pin = mixer_inputs(plain, d, 4, false);
   pin["beta"] = {{1, 8, 2}, std::vector<double>(16, 0.5)};
-  CHECK(error_of([&] { run_cpu<double>("mixer_fwd", pin, mixer_attrs(plain, "chunked", 16), {}); })
-            .find("input beta must not be given (delta is off)") != std::string::npos);
+  CHECK(error_of([&] {
+          run_cpu<double>("mixer_fwd", pin, mixer_attrs(plain, "chunked", 16), {});
+        }).find("input beta must not be given (delta is off)") != std::string::npos);
 }

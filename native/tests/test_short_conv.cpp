@@ -237,8 +237,9 @@ TEST_CASE("short conv: dbias is produced exactly when bias is given") {
   const auto with = run_op(cpu, "short_conv_bwd", {{"x", x}, {"weight", w}, {"bias", bias}, {"dy", dy}}, {});
   CHECK(with.at("dbias").shape == Shape{3});
 
-  const auto dbias_unavailable =
-      error_of([&] { run_op(cpu, "short_conv_bwd", {{"x", x}, {"weight", w}, {"dy", dy}}, {}, {"dbias"}); });
+  const auto dbias_unavailable = error_of([&] {
+    run_op(cpu, "short_conv_bwd", {{"x", x}, {"weight", w}, {"dy", dy}}, {}, {"dbias"});
+  });
   CHECK(contains(dbias_unavailable, "short_conv_bwd: output dbias is not produced (no bias was given)"));
 }
 
@@ -260,11 +261,14 @@ TEST_CASE("short conv errors name the tensor or attribute and what is valid") {
   CHECK(contains(too_long, "short_conv_fwd: weight has kernel size W=65 (dim 1 of [C, W]); valid: 1 to 64"));
   CHECK(run_op(cpu, "short_conv_fwd", {{"x", x}, {"weight", w_max}}, {}).at("y").shape == Shape{2, 8, 3});
 
-  const auto bias = error_of([&] { run_op(cpu, "short_conv_fwd", {{"x", x}, {"weight", w}, {"bias", bias_wrong}}, {}); });
+  const auto bias = error_of([&] {
+    run_op(cpu, "short_conv_fwd", {{"x", x}, {"weight", w}, {"bias", bias_wrong}}, {});
+  });
   CHECK(contains(bias, "short_conv_fwd: bias has shape [4], expected [C=3] (C is 3 from x, got 4)"));
 
-  const auto activation = error_of(
-      [&] { run_op(cpu, "short_conv_fwd", {{"x", x}, {"weight", w}}, {{"activation", std::string("gelu")}}); });
+  const auto activation = error_of([&] {
+    run_op(cpu, "short_conv_fwd", {{"x", x}, {"weight", w}}, {{"activation", std::string("gelu")}});
+  });
   CHECK(contains(activation, "short_conv_fwd: attribute activation = 'gelu' is not valid; valid: none, silu"));
 
   const auto rank = error_of([&] { run_op(cpu, "short_conv_fwd", {{"x", x_rank4}, {"weight", w}}, {}); });
@@ -276,7 +280,8 @@ TEST_CASE("short conv errors name the tensor or attribute and what is valid") {
   const auto dy = error_of([&] { run_op(cpu, "short_conv_bwd", {{"x", x}, {"weight", w}, {"dy", dy_short}}, {}); });
   CHECK(contains(dy, "short_conv_bwd: dy has shape [2, 7, 3], expected [B=2, T=8, C=3] (T is 8 from x, got 7)"));
 
-  const auto bwd_channels =
-      error_of([&] { run_op(cpu, "short_conv_bwd", {{"x", x}, {"weight", w_channels}, {"dy", x}}, {}); });
+  const auto bwd_channels = error_of([&] {
+    run_op(cpu, "short_conv_bwd", {{"x", x}, {"weight", w_channels}, {"dy", x}}, {});
+  });
   CHECK(contains(bwd_channels, "short_conv_bwd: weight has shape [5, 4], expected [C=3, W] (C is 3 from x, got 5)"));
 }

@@ -68,8 +68,8 @@ std::vector<double> reference_row_probabilities(const std::vector<double>& q, co
 }
 
 ForwardResult reference_forward(const std::vector<double>& q, const std::vector<double>& k,
-                                 const std::vector<double>& v, const AttentionShape& s, double scale_attr,
-                                 int64_t window) {
+                                const std::vector<double>& v, const AttentionShape& s, double scale_attr,
+                                int64_t window) {
   const double scale = effective_scale(scale_attr, s.D);
   ForwardResult r{std::vector<double>(size_t(s.v_numel()), 0.0), std::vector<double>(size_t(s.B * s.H * s.Tn))};
   for (int64_t b = 0; b < s.B; ++b)
@@ -78,17 +78,16 @@ ForwardResult reference_forward(const std::vector<double>& q, const std::vector<
         const auto p = reference_row_probabilities(q, k, s, scale, window, b, h, t, &r.lse[s.stat(b, h, t)]);
         const int64_t first = first_visible_key(t, window);
         for (int64_t j = first; j <= t; ++j)
-          for (int64_t c = 0; c < s.V; ++c)
-            r.o[s.row(b, t, h) * s.V + c] += p[j - first] * v[s.row(b, j, h) * s.V + c];
+          for (int64_t c = 0; c < s.V; ++c) r.o[s.row(b, t, h) * s.V + c] += p[j - first] * v[s.row(b, j, h) * s.V + c];
       }
   return r;
 }
 
 // Softmax backward straight from the definition: dp_tj = do_t . v_j,
 // ds_tj = p_tj (dp_tj - sum_j' p_tj' dp_tj'); it never looks at o or lse.
-Gradients reference_backward(const std::vector<double>& q, const std::vector<double>& k,
-                             const std::vector<double>& v, const std::vector<double>& d_o, const AttentionShape& s,
-                             double scale_attr, int64_t window) {
+Gradients reference_backward(const std::vector<double>& q, const std::vector<double>& k, const std::vector<double>& v,
+                             const std::vector<double>& d_o, const AttentionShape& s, double scale_attr,
+                             int64_t window) {
   const double scale = effective_scale(scale_attr, s.D);
   Gradients g{std::vector<double>(size_t(s.qk_numel()), 0.0), std::vector<double>(size_t(s.qk_numel()), 0.0),
               std::vector<double>(size_t(s.v_numel()), 0.0)};
@@ -224,7 +223,6 @@ void check_against_reference(const AttentionShape& s, int64_t window, double sca
 // windows that reach the start of the sequence (== T and far beyond).
 std::vector<int64_t> windows_for(int64_t Tn) { return {0, 1, 17, Tn, Tn + 5, kMaxWindowAttr}; }
 
-
 }  // namespace
 
 TEST_CASE("softmax attention ops are declared and have f32 and f64 CPU kernels") {
@@ -256,16 +254,14 @@ TEST_CASE("softmax attention matches the naive reference (f64, awkward shapes, w
   // the last query that sees a key block's last key the first row of the
   // next query block; 64 and 65 start windows exactly at and just past block edges.
   const AttentionShape multi_head{2, 130, 3, 16, 8};
-  for (int64_t window : {0, 1, 2, 17, 64, 65, 66})
-    check_against_reference<double>(multi_head, window, 0.3, tol, 200);
+  for (int64_t window : {0, 1, 2, 17, 64, 65, 66}) check_against_reference<double>(multi_head, window, 0.3, tol, 200);
 }
 
 TEST_CASE("softmax attention in f32 matches the f64 reference") {
   // f32 accumulation over <= 500 keys: errors of a few 1e-7 per element.
   const double tol = 1e-5;
   const AttentionShape s{2, 500, 1, 60, 100};
-  for (int64_t window : {0, 1, 17, 500})
-    check_against_reference<float>(s, window, 0.0, tol, 300);
+  for (int64_t window : {0, 1, 17, 500}) check_against_reference<float>(s, window, 0.0, tol, 300);
   check_against_reference<float>({2, 130, 3, 16, 8}, 17, 0.3, tol, 400);
 }
 
@@ -278,8 +274,7 @@ TEST_CASE("softmax attention gradients pass float64 finite-difference checks") {
     const auto upstream = in.d_o;  // random upstream gradient: loss = sum(o * upstream)
     const auto grads = run_backward<double>(in, 0.0, window);
     auto loss = [&] { return dot(run_forward<double>(in, 0.0, window).o, upstream); };
-    check_gradients(loss, {{"q", &in.q, &grads.dq}, {"k", &in.k, &grads.dk}, {"v", &in.v, &grads.dv}}, 1e-5,
-                    1e-7);
+    check_gradients(loss, {{"q", &in.q, &grads.dq}, {"k", &in.k, &grads.dk}, {"v", &in.v, &grads.dv}}, 1e-5, 1e-7);
   }
 }
 

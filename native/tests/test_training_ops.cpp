@@ -57,7 +57,6 @@ double scaled_error(const std::vector<A>& a, const std::vector<B>& ref) {
   return diff / scale;
 }
 
-
 // |a - b| / |b|, for values far below 1 where doctest::Approx (which adds an absolute 1 to its scale) sees nothing.
 double relative_difference(double a, double b) { return std::abs(a - b) / std::abs(b); }
 
@@ -98,15 +97,16 @@ struct CrossEntropyOut {
 };
 
 template <class T>
-CrossEntropyOut<T> cross_entropy(int64_t N, int64_t C, const std::vector<T>& logits, const std::vector<int32_t>& labels) {
+CrossEntropyOut<T> cross_entropy(int64_t N, int64_t C, const std::vector<T>& logits,
+                                 const std::vector<int32_t>& labels) {
   const auto out = run_op(cpu(), "cross_entropy_fwd",
                           {{"logits", upload<T>(cpu(), {N, C}, logits)}, {"labels", upload_indices({N}, labels)}}, {});
   return {download<T>(out.at("nll")), download<T>(out.at("lse")), download<T>(out.at("correct"))};
 }
 
 template <class T>
-std::vector<T> cross_entropy_grad(int64_t N, int64_t C, const std::vector<T>& logits, const std::vector<int32_t>& labels,
-                                  const std::vector<T>& lse, double scale) {
+std::vector<T> cross_entropy_grad(int64_t N, int64_t C, const std::vector<T>& logits,
+                                  const std::vector<int32_t>& labels, const std::vector<T>& lse, double scale) {
   const auto out = run_op(cpu(), "cross_entropy_bwd",
                           {{"logits", upload<T>(cpu(), {N, C}, logits)},
                            {"labels", upload_indices({N}, labels)},
@@ -152,8 +152,8 @@ const std::vector<std::pair<int64_t, int64_t>> kCrossEntropyShapes = {
 template <class T>
 std::vector<T> gather(int64_t N, int64_t D, const std::vector<T>& x, const std::vector<int32_t>& idx) {
   const int64_t M = int64_t(idx.size());
-  const auto out = run_op(cpu(), "gather_rows",
-                          {{"x", upload<T>(cpu(), {N, D}, x)}, {"idx", upload_indices({M}, idx)}}, {});
+  const auto out =
+      run_op(cpu(), "gather_rows", {{"x", upload<T>(cpu(), {N, D}, x)}, {"idx", upload_indices({M}, idx)}}, {});
   REQUIRE(out.at("y").shape == Shape{M, D});
   return download<T>(out.at("y"));
 }
@@ -190,8 +190,8 @@ std::vector<T> unary(const std::string& kind, const Shape& shape, const std::vec
 }
 
 template <class T>
-std::vector<T> unary_grad(const std::string& kind, const Shape& shape, const std::vector<T>& x, const std::vector<T>& dy,
-                          double alpha = 1.0) {
+std::vector<T> unary_grad(const std::string& kind, const Shape& shape, const std::vector<T>& x,
+                          const std::vector<T>& dy, double alpha = 1.0) {
   const auto out = run_op(cpu(), "unary_bwd", {{"x", upload<T>(cpu(), shape, x)}, {"dy", upload<T>(cpu(), shape, dy)}},
                           unary_attrs(kind, alpha));
   REQUIRE(out.at("dx").shape == shape);
@@ -223,9 +223,10 @@ Shape b_shape(const Shape& a_shape, bool broadcast) { return broadcast ? Shape{a
 template <class T>
 std::vector<T> binary(const std::string& kind, bool broadcast, const Shape& a_shape, const std::vector<T>& a,
                       const std::vector<T>& b) {
-  const auto out = run_op(cpu(), "binary_fwd",
-                          {{"a", upload<T>(cpu(), a_shape, a)}, {"b", upload<T>(cpu(), b_shape(a_shape, broadcast), b)}},
-                          binary_attrs(kind, broadcast));
+  const auto out =
+      run_op(cpu(), "binary_fwd",
+             {{"a", upload<T>(cpu(), a_shape, a)}, {"b", upload<T>(cpu(), b_shape(a_shape, broadcast), b)}},
+             binary_attrs(kind, broadcast));
   REQUIRE(out.at("y").shape == a_shape);
   return download<T>(out.at("y"));
 }
@@ -269,10 +270,9 @@ struct AdamWConfig {
 };
 
 AttrMap adamw_attrs(const AdamWConfig& c, int64_t step) {
-  return {{"lr", c.lr},     {"beta1", c.beta1},
-          {"beta2", c.beta2}, {"eps", c.eps},
-          {"weight_decay", c.weight_decay}, {"step", step},
-          {"grad_scale", c.grad_scale}};
+  return {
+      {"lr", c.lr},   {"beta1", c.beta1},          {"beta2", c.beta2}, {"eps", c.eps}, {"weight_decay", c.weight_decay},
+      {"step", step}, {"grad_scale", c.grad_scale}};
 }
 
 struct AdamWState {
@@ -357,7 +357,8 @@ TEST_CASE("cross_entropy_bwd in f32 agrees with f64") {
     const auto logits32 = random_vector<float>(N * C, 31, 3.0);
     const auto labels = random_labels(N, C, 32);
     const auto logits = convert<double>(logits32);
-    const auto d64 = cross_entropy_grad<double>(N, C, logits, labels, cross_entropy<double>(N, C, logits, labels).lse, 0.5);
+    const auto d64 =
+        cross_entropy_grad<double>(N, C, logits, labels, cross_entropy<double>(N, C, logits, labels).lse, 0.5);
     const auto d32 =
         cross_entropy_grad<float>(N, C, logits32, labels, cross_entropy<float>(N, C, logits32, labels).lse, 0.5);
     CHECK(scaled_error(d32, d64) < 1e-6);
@@ -369,10 +370,10 @@ TEST_CASE("cross_entropy: logits of +-1000 stay finite and exact (f32 and f64)")
   constexpr int64_t N = 4, C = 5;
   // A naive exp(1000) overflows; exp(-1000) underflows to a log(0).
   const std::vector<double> logits = {
-      1000, -1000, 999, 0, 1000,         // two maxima, a near one, a far one
+      1000,  -1000, 999,   0,     1000,   // two maxima, a near one, a far one
       -1000, -1000, -1000, -1000, -1000,  // all equal and very negative: uniform
-      1000, 1000, 1000, 1000, 1000,       // all equal and very positive: uniform
-      -1000, 1000, -1000, -999, 500,      //
+      1000,  1000,  1000,  1000,  1000,   // all equal and very positive: uniform
+      -1000, 1000,  -1000, -999,  500,    //
   };
   const std::vector<int32_t> labels = {1, 3, 4, 0};  // a -1000 label under a +1000 max: nll = 2000
   const auto ref = reference_cross_entropy(N, C, logits, labels, 1.0);
@@ -458,32 +459,42 @@ TEST_CASE("cross_entropy errors name the row, tensor or attribute and what is va
     return upload_indices({5}, labels);
   };
 
-  CHECK(error_of([&] { run_op(cpu(), "cross_entropy_fwd", {{"logits", logits}, {"labels", labels_with(3, 512)}}, {}); }) ==
-        "cross_entropy_fwd: labels[3] = 512 is outside -1..511 (-1 = ignored)");
-  CHECK(error_of([&] { run_op(cpu(), "cross_entropy_fwd", {{"logits", logits}, {"labels", labels_with(0, -2)}}, {}); }) ==
-        "cross_entropy_fwd: labels[0] = -2 is outside -1..511 (-1 = ignored)");
   CHECK(error_of([&] {
-          run_op(cpu(), "cross_entropy_bwd", {{"logits", logits}, {"labels", labels_with(4, 100000)}, {"lse", lse}}, {});
-        }) == "cross_entropy_bwd: labels[4] = 100000 is outside -1..511 (-1 = ignored)");
+          run_op(cpu(), "cross_entropy_fwd", {{"logits", logits}, {"labels", labels_with(3, 512)}}, {});
+        }) == "cross_entropy_fwd: labels[3] = 512 is outside -1..511 (-1 = ignored)");
+  CHECK(error_of([&] {
+          run_op(cpu(), "cross_entropy_fwd", {{"logits", logits}, {"labels", labels_with(0, -2)}}, {});
+        }) == "cross_entropy_fwd: labels[0] = -2 is outside -1..511 (-1 = ignored)");
+  CHECK(
+      error_of([&] {
+        run_op(cpu(), "cross_entropy_bwd", {{"logits", logits}, {"labels", labels_with(4, 100000)}, {"lse", lse}}, {});
+      }) == "cross_entropy_bwd: labels[4] = 100000 is outside -1..511 (-1 = ignored)");
 
   const auto labels_f32 = random_tensor<float>(cpu(), {5}, 53);
-  CHECK(error_of([&] { run_op(cpu(), "cross_entropy_fwd", {{"logits", logits}, {"labels", labels_f32}}, {}); }) ==
-        "cross_entropy_fwd: labels has dtype f32; indices are i32");
+  CHECK(error_of([&] {
+          run_op(cpu(), "cross_entropy_fwd", {{"logits", logits}, {"labels", labels_f32}}, {});
+        }) == "cross_entropy_fwd: labels has dtype f32; indices are i32");
 
   const auto labels_long = upload_indices({6}, {0, 0, 0, 0, 0, 0});
-  CHECK(contains(error_of([&] { run_op(cpu(), "cross_entropy_fwd", {{"logits", logits}, {"labels", labels_long}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "cross_entropy_fwd", {{"logits", logits}, {"labels", labels_long}}, {});
+                 }),
                  "cross_entropy_fwd: labels has shape [6], expected [N=5] (N is 5 from logits, got 6)"));
 
   const auto logits_i32 = upload_indices({1, 2}, {0, 1});
-  CHECK(error_of([&] { run_op(cpu(), "cross_entropy_fwd", {{"logits", logits_i32}, {"labels", upload_indices({1}, {0})}}, {}); }) ==
-        "cross_entropy_fwd: logits has dtype i32; valid: f32, f64");
+  CHECK(error_of([&] {
+          run_op(cpu(), "cross_entropy_fwd", {{"logits", logits_i32}, {"labels", upload_indices({1}, {0})}}, {});
+        }) == "cross_entropy_fwd: logits has dtype i32; valid: f32, f64");
 
   const auto lse_wrong = random_tensor<float>(cpu(), {5, 1}, 54);
+  CHECK(contains(
+      error_of([&] {
+        run_op(cpu(), "cross_entropy_bwd", {{"logits", logits}, {"labels", labels_with(0, 0)}, {"lse", lse_wrong}}, {});
+      }),
+      "cross_entropy_bwd: lse has shape [5, 1], expected [N=5]"));
   CHECK(contains(error_of([&] {
-                   run_op(cpu(), "cross_entropy_bwd", {{"logits", logits}, {"labels", labels_with(0, 0)}, {"lse", lse_wrong}}, {});
+                   run_op(cpu(), "cross_entropy_bwd", {{"logits", logits}, {"labels", labels_with(0, 0)}}, {});
                  }),
-                 "cross_entropy_bwd: lse has shape [5, 1], expected [N=5]"));
-  CHECK(contains(error_of([&] { run_op(cpu(), "cross_entropy_bwd", {{"logits", logits}, {"labels", labels_with(0, 0)}}, {}); }),
                  "cross_entropy_bwd: missing input lse [N]"));
   CHECK(error_of([&] {
           run_op(cpu(), "cross_entropy_bwd", {{"logits", logits}, {"labels", labels_with(0, 0)}, {"lse", lse}},
@@ -558,25 +569,35 @@ TEST_CASE("rows errors name the position and value of a bad index, and the tenso
   const auto dy = random_tensor<float>(cpu(), {4, 3}, 82);
   const auto bad_high = upload_indices({4}, {0, 4, 7, 1});
   const auto bad_low = upload_indices({4}, {-1, 0, 0, 0});
-  CHECK(error_of([&] { run_op(cpu(), "gather_rows", {{"x", x}, {"idx", bad_high}}, {}); }) ==
-        "gather_rows: idx[2] = 7 is outside 0..4 (x has N = 5 rows)");
-  CHECK(error_of([&] { run_op(cpu(), "gather_rows", {{"x", x}, {"idx", bad_low}}, {}); }) ==
-        "gather_rows: idx[0] = -1 is outside 0..4 (x has N = 5 rows)");
-  CHECK(error_of([&] { run_op(cpu(), "scatter_add_rows", {{"idx", bad_high}, {"dy", dy}, {"x", x}}, {}); }) ==
-        "scatter_add_rows: idx[2] = 7 is outside 0..4 (x has N = 5 rows)");
+  CHECK(error_of([&] {
+          run_op(cpu(), "gather_rows", {{"x", x}, {"idx", bad_high}}, {});
+        }) == "gather_rows: idx[2] = 7 is outside 0..4 (x has N = 5 rows)");
+  CHECK(error_of([&] {
+          run_op(cpu(), "gather_rows", {{"x", x}, {"idx", bad_low}}, {});
+        }) == "gather_rows: idx[0] = -1 is outside 0..4 (x has N = 5 rows)");
+  CHECK(error_of([&] {
+          run_op(cpu(), "scatter_add_rows", {{"idx", bad_high}, {"dy", dy}, {"x", x}}, {});
+        }) == "scatter_add_rows: idx[2] = 7 is outside 0..4 (x has N = 5 rows)");
 
   const auto idx_f32 = random_tensor<float>(cpu(), {4}, 83);
-  CHECK(error_of([&] { run_op(cpu(), "gather_rows", {{"x", x}, {"idx", idx_f32}}, {}); }) ==
-        "gather_rows: idx has dtype f32; indices are i32");
+  CHECK(error_of([&] {
+          run_op(cpu(), "gather_rows", {{"x", x}, {"idx", idx_f32}}, {});
+        }) == "gather_rows: idx has dtype f32; indices are i32");
   const auto idx_2d = upload_indices({2, 2}, {0, 1, 2, 3});
-  CHECK(contains(error_of([&] { run_op(cpu(), "gather_rows", {{"x", x}, {"idx", idx_2d}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "gather_rows", {{"x", x}, {"idx", idx_2d}}, {});
+                 }),
                  "gather_rows: idx has shape [2, 2], expected [M]"));
   const auto x_wide = random_tensor<float>(cpu(), {5, 4}, 84);
   const auto idx = upload_indices({4}, {0, 1, 2, 3});
-  CHECK(contains(error_of([&] { run_op(cpu(), "scatter_add_rows", {{"idx", idx}, {"dy", dy}, {"x", x_wide}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "scatter_add_rows", {{"idx", idx}, {"dy", dy}, {"x", x_wide}}, {});
+                 }),
                  "scatter_add_rows: x has shape [5, 4], expected [N=5, D=3] (D is 3 from dy, got 4)"));
   const auto dy_short = random_tensor<float>(cpu(), {3, 3}, 85);
-  CHECK(contains(error_of([&] { run_op(cpu(), "scatter_add_rows", {{"idx", idx}, {"dy", dy_short}, {"x", x}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "scatter_add_rows", {{"idx", idx}, {"dy", dy_short}, {"x", x}}, {});
+                 }),
                  "scatter_add_rows: dy has shape [3, 3], expected [M=4, D] (M is 4 from idx, got 3)"));
 }
 
@@ -661,14 +682,22 @@ TEST_CASE("unary kinds at extreme inputs (+-100, +-30, 0) give finite values and
 TEST_CASE("unary errors name the attribute or tensor and what is valid") {
   const auto x = random_tensor<float>(cpu(), {3, 2}, 111);
   const auto dy = random_tensor<float>(cpu(), {2, 3}, 112);
-  CHECK(error_of([&] { run_op(cpu(), "unary_fwd", {{"x", x}}, {{"kind", std::string("tanh")}}); }) ==
+  CHECK(error_of([&] {
+          run_op(cpu(), "unary_fwd", {{"x", x}}, {{"kind", std::string("tanh")}});
+        }) ==
         "unary_fwd: attribute kind = 'tanh' is not valid; valid: identity, silu, sigmoid, softplus, logsigmoid, exp, "
         "neg_exp");
-  CHECK(contains(error_of([&] { run_op(cpu(), "unary_bwd", {{"x", x}, {"dy", dy}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "unary_bwd", {{"x", x}, {"dy", dy}}, {});
+                 }),
                  "unary_bwd: dy has shape [2, 3], expected [*S=[3, 2]] (its leading dims must be [3, 2] as in x)"));
-  CHECK(contains(error_of([&] { run_op(cpu(), "unary_fwd", {{"x", x}}, {{"alpha", std::string("2")}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "unary_fwd", {{"x", x}}, {{"alpha", std::string("2")}});
+                 }),
                  "unary_fwd: attribute alpha = '2' must be a number"));
-  CHECK(contains(error_of([&] { run_op(cpu(), "unary_fwd", {{"y", x}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "unary_fwd", {{"y", x}}, {});
+                 }),
                  "unary_fwd: unknown input 'y'; inputs: x"));
 }
 
@@ -750,20 +779,32 @@ TEST_CASE("binary errors name the tensor or attribute and what is valid") {
   const auto row = random_tensor<float>(cpu(), {5}, 142);
   const auto b_wrong = random_tensor<float>(cpu(), {2, 3, 4}, 143);
   const auto row_wrong = random_tensor<float>(cpu(), {4}, 144);
-  CHECK(contains(error_of([&] { run_op(cpu(), "binary_fwd", {{"a", a}, {"b", row}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "binary_fwd", {{"a", a}, {"b", row}}, {});
+                 }),
                  "binary_fwd: b has shape [5], expected [*S=[2, 3], D=5] (its leading dims must be [2, 3] as in a)"));
-  CHECK(contains(error_of([&] { run_op(cpu(), "binary_fwd", {{"a", a}, {"b", b_wrong}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "binary_fwd", {{"a", a}, {"b", b_wrong}}, {});
+                 }),
                  "binary_fwd: b has shape [2, 3, 4], expected [*S=[2, 3], D=5] (D is 5 from a, got 4)"));
-  CHECK(contains(error_of([&] { run_op(cpu(), "binary_fwd", {{"a", a}, {"b", row_wrong}}, {{"broadcast", true}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "binary_fwd", {{"a", a}, {"b", row_wrong}}, {{"broadcast", true}});
+                 }),
                  "binary_fwd: b has shape [4], expected [D=5] (D is 5 from a, got 4)"));
-  CHECK(contains(error_of([&] { run_op(cpu(), "binary_fwd", {{"a", a}, {"b", a}}, {{"broadcast", true}}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "binary_fwd", {{"a", a}, {"b", a}}, {{"broadcast", true}});
+                 }),
                  "binary_fwd: b has shape [2, 3, 5], expected [D=5] (rank 3, expected rank 1)"));
-  CHECK(error_of([&] { run_op(cpu(), "binary_fwd", {{"a", a}, {"b", a}}, {{"kind", std::string("sub")}}); }) ==
-        "binary_fwd: attribute kind = 'sub' is not valid; valid: add, mul");
-  CHECK(error_of([&] { run_op(cpu(), "binary_fwd", {{"a", a}, {"b", a}}, {{"broadcast", int64_t{1}}}); }) ==
-        "binary_fwd: attribute broadcast = 1 must be a boolean");
+  CHECK(error_of([&] {
+          run_op(cpu(), "binary_fwd", {{"a", a}, {"b", a}}, {{"kind", std::string("sub")}});
+        }) == "binary_fwd: attribute kind = 'sub' is not valid; valid: add, mul");
+  CHECK(error_of([&] {
+          run_op(cpu(), "binary_fwd", {{"a", a}, {"b", a}}, {{"broadcast", int64_t{1}}});
+        }) == "binary_fwd: attribute broadcast = 1 must be a boolean");
   const auto scalar_rank0 = cpu().empty({}, DType::f32);
-  CHECK(contains(error_of([&] { run_op(cpu(), "binary_fwd", {{"a", scalar_rank0}, {"b", scalar_rank0}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "binary_fwd", {{"a", scalar_rank0}, {"b", scalar_rank0}}, {});
+                 }),
                  "binary_fwd: a has shape [], expected [*S, D] (rank 0, expected rank at least 1)"));
 }
 
@@ -839,11 +880,16 @@ TEST_CASE("accumulate errors name the tensor and what is valid") {
   const auto dst = random_tensor<float>(cpu(), {3, 5}, 171);
   const auto src_wrong = random_tensor<float>(cpu(), {3, 4}, 172);
   const auto src64 = random_tensor<double>(cpu(), {3, 5}, 173);
-  CHECK(contains(error_of([&] { run_op(cpu(), "accumulate", {{"dst", dst}, {"src", src_wrong}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "accumulate", {{"dst", dst}, {"src", src_wrong}}, {});
+                 }),
                  "accumulate: src has shape [3, 4], expected [*S=[3, 5]] (its leading dims must be [3, 5] as in dst)"));
-  CHECK(error_of([&] { run_op(cpu(), "accumulate", {{"dst", dst}, {"src", src64}}, {}); }) ==
-        "accumulate: src has dtype f64, but dst has f32; all inputs share one dtype");
-  CHECK(contains(error_of([&] { run_op(cpu(), "accumulate", {{"dst", dst}, {"src", dst}}, {}, {"out"}); }),
+  CHECK(error_of([&] {
+          run_op(cpu(), "accumulate", {{"dst", dst}, {"src", src64}}, {});
+        }) == "accumulate: src has dtype f64, but dst has f32; all inputs share one dtype");
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "accumulate", {{"dst", dst}, {"src", dst}}, {}, {"out"});
+                 }),
                  "accumulate: unknown output 'out'; outputs: "));
 }
 
@@ -854,9 +900,9 @@ TEST_CASE("accumulate errors name the tensor and what is valid") {
 TEST_CASE("adamw_step: several steps in place match PyTorch's AdamW written out (f64; weight decay, grad_scale)") {
   const Shape shape{3, 1, 4, 5};
   const int64_t n = numel(shape);
-  for (const AdamWConfig& config : {AdamWConfig{1e-2, 0.9, 0.99, 1e-8, 0.1, 0.5},
-                                    AdamWConfig{3e-3, 0.8, 0.999, 1e-6, 0.0, 1.0},
-                                    AdamWConfig{1e-1, 0.0, 0.5, 1e-3, 2.0, 0.25}}) {
+  for (const AdamWConfig& config :
+       {AdamWConfig{1e-2, 0.9, 0.99, 1e-8, 0.1, 0.5}, AdamWConfig{3e-3, 0.8, 0.999, 1e-6, 0.0, 1.0},
+        AdamWConfig{1e-1, 0.0, 0.5, 1e-3, 2.0, 0.25}}) {
     INFO("lr " << config.lr << ", betas " << config.beta1 << "/" << config.beta2 << ", weight_decay "
                << config.weight_decay << ", grad_scale " << config.grad_scale);
     AdamWState ref{random_vector<double>(n, 181), std::vector<double>(n, 0.0), std::vector<double>(n, 0.0)};
@@ -867,8 +913,8 @@ TEST_CASE("adamw_step: several steps in place match PyTorch's AdamW written out 
       INFO("step " << step);
       const auto grad_values = random_vector<double>(n, 190 + uint32_t(step));
       Tensor grad = upload<double>(cpu(), shape, grad_values);
-      const auto out =
-          run_op(cpu(), "adamw_step", {{"param", param}, {"grad", grad}, {"m", m}, {"v", v}}, adamw_attrs(config, step));
+      const auto out = run_op(cpu(), "adamw_step", {{"param", param}, {"grad", grad}, {"m", m}, {"v", v}},
+                              adamw_attrs(config, step));
       CHECK(out.empty());
       reference_adamw_step(ref, grad_values, config, step);
       CHECK(rel_error(download<double>(param), ref.param) < 1e-12);
@@ -887,7 +933,8 @@ TEST_CASE("adamw_step in f32 follows the f64 reference, resuming at step 100") {
   auto v0 = random_vector<float>(257, 203, 0.1);
   for (float& x : v0) x = x * x;  // a second moment is >= 0
   AdamWState ref{convert<double>(param0), convert<double>(m0), convert<double>(v0)};
-  Tensor param = upload<float>(cpu(), shape, param0), m = upload<float>(cpu(), shape, m0), v = upload<float>(cpu(), shape, v0);
+  Tensor param = upload<float>(cpu(), shape, param0), m = upload<float>(cpu(), shape, m0),
+         v = upload<float>(cpu(), shape, v0);
   for (int64_t step = 100; step < 104; ++step) {
     const auto grad = random_vector<float>(257, 210 + uint32_t(step));
     run_op(cpu(), "adamw_step", {{"param", param}, {"grad", upload<float>(cpu(), shape, grad)}, {"m", m}, {"v", v}},
@@ -911,7 +958,7 @@ TEST_CASE("adamw_step: Adam's first step moves every parameter by lr against the
   CHECK(p[0] == doctest::Approx(0.9).epsilon(1e-10));
   CHECK(p[1] == doctest::Approx(1.1).epsilon(1e-10));
   CHECK(p[2] == doctest::Approx(0.9).epsilon(1e-8));
-  CHECK(p[3] == 1.0);  // no gradient, no weight decay: unchanged
+  CHECK(p[3] == 1.0);                                      // no gradient, no weight decay: unchanged
   CHECK(download<double>(m)[1] == doctest::Approx(-0.3));  // (1 - 0.9) g with the default beta1
   CHECK(download<double>(v)[1] == doctest::Approx(9.0 * 0.001));
 }
@@ -931,19 +978,26 @@ TEST_CASE("adamw_step errors name the attribute or tensor and what is valid") {
   CHECK(attr_error("eps", 0.0) ==
         "adamw_step: attribute eps = 0 is out of range; valid: eps > 0 (it keeps the update finite where v = 0)");
   CHECK(contains(attr_error("lr", -1e-3), "adamw_step: attribute lr = -0.001 is out of range; valid: 0 to"));
-  CHECK(attr_error("step", int64_t{0}) == "adamw_step: attribute step = 0 is out of range; valid: 1 to 9007199254740991");
+  CHECK(attr_error("step", int64_t{0}) ==
+        "adamw_step: attribute step = 0 is out of range; valid: 1 to 9007199254740991");
   CHECK(attr_error("step", 1.5) == "adamw_step: attribute step = 1.5 is not an integer");
   CHECK(contains(attr_error("weight_decay", -0.1), "adamw_step: attribute weight_decay = -0.1 is out of range"));
   CHECK(contains(attr_error("momentum", 0.9), "adamw_step: unknown attribute 'momentum'; valid: lr, beta1, beta2"));
 
-  CHECK(error_of([&] { run_op(cpu(), "adamw_step", {{"param", param}, {"grad", grad}, {"m", param}, {"v", v}}, {}); }) ==
-        "adamw_step: param and m are the same memory; param, grad, m and v must be four different tensors");
-  CHECK(error_of([&] { run_op(cpu(), "adamw_step", {{"param", param}, {"grad", v}, {"m", m}, {"v", v}}, {}); }) ==
-        "adamw_step: grad and v are the same memory; param, grad, m and v must be four different tensors");
+  CHECK(error_of([&] {
+          run_op(cpu(), "adamw_step", {{"param", param}, {"grad", grad}, {"m", param}, {"v", v}}, {});
+        }) == "adamw_step: param and m are the same memory; param, grad, m and v must be four different tensors");
+  CHECK(error_of([&] {
+          run_op(cpu(), "adamw_step", {{"param", param}, {"grad", v}, {"m", m}, {"v", v}}, {});
+        }) == "adamw_step: grad and v are the same memory; param, grad, m and v must be four different tensors");
   const auto v_wrong = random_tensor<float>(cpu(), {3, 2}, 5);
-  CHECK(contains(error_of([&] { run_op(cpu(), "adamw_step", {{"param", param}, {"grad", grad}, {"m", m}, {"v", v_wrong}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "adamw_step", {{"param", param}, {"grad", grad}, {"m", m}, {"v", v_wrong}}, {});
+                 }),
                  "adamw_step: v has shape [3, 2], expected [*S=[2, 3]]"));
-  CHECK(contains(error_of([&] { run_op(cpu(), "adamw_step", {{"param", param}, {"grad", grad}, {"m", m}}, {}); }),
+  CHECK(contains(error_of([&] {
+                   run_op(cpu(), "adamw_step", {{"param", param}, {"grad", grad}, {"m", m}}, {});
+                 }),
                  "adamw_step: missing input v [*S]"));
   // A refused call leaves its inputs as they were.
   CHECK(download<float>(param) == random_vector<float>(6, 1));

@@ -3,8 +3,8 @@
 
 #include <cmath>
 #include <functional>
-#include <string>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "linea/backend.h"

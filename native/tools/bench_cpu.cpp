@@ -112,8 +112,8 @@ int main(int argc, char** argv) {
   const BenchShape shapes[] = {{4, 2048, 4, 64, 64}, {1, 8192, 4, 64, 64}};
   const Kind kinds[] = {
       {"linear attention (no gate)", "none", false}, {"fixed decay (retention)", "fixed", false},
-      {"scalar gate (Mamba2)", "scalar", false},      {"vector gate (GLA)", "vector", false},
-      {"delta rule (DeltaNet)", "none", true},        {"gated delta rule", "scalar", true},
+      {"scalar gate (Mamba2)", "scalar", false},     {"vector gate (GLA)", "vector", false},
+      {"delta rule (DeltaNet)", "none", true},       {"gated delta rule", "scalar", true},
   };
   const double gemm512 = sgemm_gflops(512, repeats);
   const double gemm64 = sgemm_gflops(64, 50);
@@ -121,8 +121,8 @@ int main(int argc, char** argv) {
   std::ostringstream rows;
   std::printf("sgemm, all %d threads: %.1f GFLOP/s at 512^3, %.1f GFLOP/s at 64^3 (%s)\n\n", cpu_threads(), gemm512,
               gemm64, info.blas.c_str());
-  std::printf("%-28s %-18s %10s %10s %10s %10s %8s %8s %9s\n", "op", "shape B,T,H,K,V", "rec fwd", "rec f+b",
-              "chk fwd", "chk f+b", "fwd x", "f+b x", "chk GF/s");
+  std::printf("%-28s %-18s %10s %10s %10s %10s %8s %8s %9s\n", "op", "shape B,T,H,K,V", "rec fwd", "rec f+b", "chk fwd",
+              "chk f+b", "fwd x", "f+b x", "chk GF/s");
   bool first = true;
   for (const auto& s : shapes) {
     std::mt19937 rng(1);
@@ -176,9 +176,10 @@ int main(int argc, char** argv) {
                     (long long)s.K, (long long)s.V);
       std::printf("%-28s %-18s %10.2f %10.2f %10.2f %10.2f %8.2f %8.2f %9.1f\n", kind.name, shape, t[0][0], t[0][1],
                   t[1][0], t[1][1], t[0][0] / t[1][0], t[0][1] / t[1][1], gflops);
-      rows << (first ? "" : ",\n") << "    {\"op\": \"mixer\", \"kind\": \"" << kind.name << "\", \"gate\": \"" << kind.gate
-           << "\", \"delta\": " << (kind.delta ? "true" : "false") << ", \"B\": " << s.B << ", \"T\": " << s.T
-           << ", \"H\": " << s.H << ", \"K\": " << s.K << ", \"V\": " << s.V << ", \"chunk\": 64, \"dtype\": \"f32\""
+      rows << (first ? "" : ",\n") << "    {\"op\": \"mixer\", \"kind\": \"" << kind.name << "\", \"gate\": \""
+           << kind.gate << "\", \"delta\": " << (kind.delta ? "true" : "false") << ", \"B\": " << s.B
+           << ", \"T\": " << s.T << ", \"H\": " << s.H << ", \"K\": " << s.K << ", \"V\": " << s.V
+           << ", \"chunk\": 64, \"dtype\": \"f32\""
            << ", \"recurrent_fwd_ms\": " << t[0][0] << ", \"recurrent_fwd_bwd_ms\": " << t[0][1]
            << ", \"chunked_fwd_ms\": " << t[1][0] << ", \"chunked_fwd_bwd_ms\": " << t[1][1]
            << ", \"speedup_fwd\": " << t[0][0] / t[1][0] << ", \"speedup_fwd_bwd\": " << t[0][1] / t[1][1]
@@ -213,8 +214,8 @@ int main(int argc, char** argv) {
     std::ofstream out(json_path);
     const auto& cpu_dev = info.devices.at(0);
     out << "{\n  \"benchmark\": \"cpu-mixers\",\n  \"machine\": {\"cpu\": \"" << json_escape(cpu_dev.name)
-        << "\", \"threads\": " << info.cpu_threads << ", \"blas\": \"" << json_escape(info.blas) << "\", \"compiler\": \""
-        << json_escape(info.compiler) << "\", \"engine\": \"" << info.version << "\"},\n"
+        << "\", \"threads\": " << info.cpu_threads << ", \"blas\": \"" << json_escape(info.blas)
+        << "\", \"compiler\": \"" << json_escape(info.compiler) << "\", \"engine\": \"" << info.version << "\"},\n"
         << "  \"method\": \"median of " << repeats << " after warm-up, steady clock, f32, chunk 64\",\n"
         << "  \"sgemm_gflops\": {\"n512\": " << gemm512 << ", \"n64\": " << gemm64 << "},\n  \"rows\": [\n"
         << rows.str() << "\n  ]\n}\n";

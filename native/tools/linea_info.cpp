@@ -11,7 +11,8 @@ int main() {
   for (const auto& b : info.backends_compiled) std::printf(" %s", b.c_str());
   std::printf("\nCUDA: %s\nBLAS: %s\ndevices:\n", info.cuda_status.c_str(), info.blas.c_str());
   for (const auto& d : info.devices)
-    std::printf("  %-8s %s, %.1f GiB, %s\n", (d.backend == "cpu" ? std::string("cpu") : d.backend + ":" + std::to_string(d.index)).c_str(),
+    std::printf("  %-8s %s, %.1f GiB, %s\n",
+                (d.backend == "cpu" ? std::string("cpu") : d.backend + ":" + std::to_string(d.index)).c_str(),
                 d.name.c_str(), d.memory_bytes / 1073741824.0, d.detail.c_str());
   std::printf("ops:\n");
   for (const auto& op : linea::op_table()) {

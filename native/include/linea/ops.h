@@ -116,7 +116,7 @@ struct OpCall {
   DType dtype = DType::f32;
 
   const Tensor* input(const std::string& name) const;  // nullptr when absent
-  Tensor* output(const std::string& name);              // nullptr when not requested
+  Tensor* output(const std::string& name);             // nullptr when not requested
 };
 
 class Backend;
@@ -125,8 +125,7 @@ class Backend;
 // `want_outputs` names optional outputs the caller asks for; required outputs
 // are always produced.
 TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& inputs,
-                 const std::map<std::string, AttrValue>& attrs,
-                 const std::vector<std::string>& want_outputs = {});
+                 const std::map<std::string, AttrValue>& attrs, const std::vector<std::string>& want_outputs = {});
 
 // When on, every output is filled with NaN before its kernel runs, so an
 // element a kernel forgets to write shows up in tests.

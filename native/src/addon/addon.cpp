@@ -111,9 +111,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   Napi::Value Bytes(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), tensor_.defined() ? static_cast<double>(tensor_.bytes()) : 0);
   }
-  Napi::Value Disposed(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), !tensor_.defined());
-  }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !tensor_.defined()); }
 
   // Copies the tensor into a new Float32Array / Float64Array.
   Napi::Value Read(const Napi::CallbackInfo& info) {
@@ -194,12 +192,11 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
                       : tensor_.dtype == DType::f64 ? napi_float64_array
                                                     : napi_int32_array;
     if (arr.TypedArrayType() != want)
-      throw Napi::TypeError::New(env, std::string("tensor of dtype ") + linea::dtype_name(tensor_.dtype) +
-                                          " takes a " + array_name(tensor_.dtype));
+      throw Napi::TypeError::New(env, std::string("tensor of dtype ") + linea::dtype_name(tensor_.dtype) + " takes a " +
+                                          array_name(tensor_.dtype));
     if (static_cast<int64_t>(arr.ElementLength()) != tensor_.numel())
-      throw linea::OpError("tensor data has " + std::to_string(arr.ElementLength()) +
-                           " elements, shape " + linea::shape_str(tensor_.shape) + " needs " +
-                           std::to_string(tensor_.numel()));
+      throw linea::OpError("tensor data has " + std::to_string(arr.ElementLength()) + " elements, shape " +
+                           linea::shape_str(tensor_.shape) + " needs " + std::to_string(tensor_.numel()));
     const auto* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
     tensor_.backend->copy_from_host(tensor_, src, tensor_.bytes());
   }
@@ -273,9 +270,7 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
     });
   }
 
-  Napi::Value Backends(const Napi::CallbackInfo& info) {
-    return strings(info.Env(), linea::backend_names());
-  }
+  Napi::Value Backends(const Napi::CallbackInfo& info) { return strings(info.Env(), linea::backend_names()); }
 
   Napi::Value OpTable(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -291,9 +286,9 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
-      if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsObject() ||
-          !info[3].IsObject())
-        throw Napi::TypeError::New(env, "run(backend: string, op: string, inputs: object, attrs: object, outputs?: string[])");
+      if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsObject() || !info[3].IsObject())
+        throw Napi::TypeError::New(
+            env, "run(backend: string, op: string, inputs: object, attrs: object, outputs?: string[])");
       auto& backend = linea::get_backend(info[0].As<Napi::String>());
       const std::string op = info[1].As<Napi::String>();
       linea::TensorMap inputs;

@@ -5,9 +5,9 @@
 #include <limits>
 #include <sstream>
 
+#include "../cpu/flush_denormals.h"
 #include "linea/backend.h"
 #include "linea/ops.h"
-#include "../cpu/flush_denormals.h"
 
 namespace linea {
 namespace {
@@ -29,9 +29,7 @@ std::vector<std::string> split_dims(const std::string& pattern) {
   return dims;
 }
 
-bool is_literal(const std::string& dim) {
-  return !dim.empty() && std::isdigit(static_cast<unsigned char>(dim[0]));
-}
+bool is_literal(const std::string& dim) { return !dim.empty() && std::isdigit(static_cast<unsigned char>(dim[0])); }
 
 std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
   std::string out;
@@ -149,8 +147,8 @@ void bind_dims(const OpDef& def, const TensorSig& sig, const Tensor& t, OpCall& 
       auto it = dims.find(d);
       expected.push_back(is_literal(d) || it == dims.end() ? d : d + "=" + std::to_string(it->second));
     }
-    throw OpError(def.name + ": " + sig.name + " has shape " + shape_str(t.shape) + ", expected [" +
-                  join(expected) + "]" + (why.empty() ? "" : " (" + why + ")"));
+    throw OpError(def.name + ": " + sig.name + " has shape " + shape_str(t.shape) + ", expected [" + join(expected) +
+                  "]" + (why.empty() ? "" : " (" + why + ")"));
   };
   const size_t lead = t.rank() >= pattern.size() ? t.rank() - pattern.size() : 0;
   if (symbol.empty() ? t.rank() != pattern.size() : t.rank() < pattern.size())
@@ -202,8 +200,7 @@ Shape output_shape(const OpDef& def, const TensorSig& sig, const OpCall& call) {
     }
     auto it = call.dims.find(d);
     if (it == call.dims.end())
-      throw OpError(def.name + ": output " + sig.name + " needs dim " + d +
-                    ", which no input or attribute binds");
+      throw OpError(def.name + ": output " + sig.name + " needs dim " + d + ", which no input or attribute binds");
     shape.push_back(it->second);
   }
   return shape;
@@ -215,8 +212,7 @@ void set_poison_outputs(bool on) { g_poison = on; }
 bool poison_outputs() { return g_poison; }
 
 TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& inputs,
-                 const std::map<std::string, AttrValue>& attr_values,
-                 const std::vector<std::string>& want_outputs) {
+                 const std::map<std::string, AttrValue>& attr_values, const std::vector<std::string>& want_outputs) {
   const OpDef& def = find_op(op_name);
   OpCall call;
   call.op = &def;
@@ -253,8 +249,8 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
     const Tensor& t = it->second;
     if (t.backend != &backend)
       throw OpError(def.name + ": " + s.name + " lives on backend " +
-                    (t.backend ? t.backend->name() : std::string("?")) + ", the op runs on " +
-                    backend.name() + "; copy it first");
+                    (t.backend ? t.backend->name() : std::string("?")) + ", the op runs on " + backend.name() +
+                    "; copy it first");
     if (s.index) {
       if (t.dtype != DType::i32)
         throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(t.dtype) + "; indices are i32");
@@ -269,11 +265,10 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
         names.push_back(dtype_name(d));
       }
       if (!allowed)
-        throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(t.dtype) +
-                      "; valid: " + join(names));
+        throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(t.dtype) + "; valid: " + join(names));
     } else if (t.dtype != call.dtype) {
-      throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(t.dtype) + ", but " +
-                    dtype_from + " has " + dtype_name(call.dtype) + "; all inputs share one dtype");
+      throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(t.dtype) + ", but " + dtype_from + " has " +
+                    dtype_name(call.dtype) + "; all inputs share one dtype");
     }
     bind_dims(def, s, t, call, bound_by);
     call.inputs[s.name] = t;
@@ -294,8 +289,7 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
 
   const Kernel* kernel = backend.kernel(def.name, call.dtype);
   if (!kernel)
-    throw OpError("backend " + backend.name() + " has no kernel for " + def.name + " in " +
-                  dtype_name(call.dtype));
+    throw OpError("backend " + backend.name() + " has no kernel for " + def.name + " in " + dtype_name(call.dtype));
 
   for (const auto& s : sig.outputs) {
     bool wanted = s.presence == Presence::required;
@@ -342,9 +336,7 @@ const AttrValue& Attrs::get(const std::string& name) const {
 int64_t Attrs::i(const std::string& name) const { return std::get<int64_t>(get(name)); }
 double Attrs::f(const std::string& name) const { return std::get<double>(get(name)); }
 bool Attrs::b(const std::string& name) const { return std::get<bool>(get(name)); }
-const std::string& Attrs::s(const std::string& name) const {
-  return std::get<std::string>(get(name));
-}
+const std::string& Attrs::s(const std::string& name) const { return std::get<std::string>(get(name)); }
 
 const OpDef& find_op(std::string_view name) {
   for (const auto& op : op_table())

@@ -19,8 +19,8 @@ namespace {
 
 std::string blas_description() {
 #if defined(LINEA_BLAS_OPENBLAS)
-  return std::string("OpenBLAS (") + openblas_get_config() + ", " +
-         std::to_string(openblas_get_num_threads()) + " threads)";
+  return std::string("OpenBLAS (") + openblas_get_config() + ", " + std::to_string(openblas_get_num_threads()) +
+         " threads)";
 #elif defined(LINEA_BLAS_ACCELERATE)
   return "Accelerate";
 #else

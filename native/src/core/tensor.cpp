@@ -38,7 +38,8 @@ int64_t numel(const Shape& shape) {
     if (d == 0) return 0;
   int64_t n = 1;
   for (int64_t d : shape) {
-    // n ≥ 1 and d ≥ 1 here, so n · d > kMaxElements exactly when d > kMaxElements / n (no product is formed that could overflow).
+    // n ≥ 1 and d ≥ 1 here, so n · d > kMaxElements exactly when d > kMaxElements / n (no product is formed that could
+    // overflow).
     if (d > kMaxElements / n)
       throw OpError("tensor shape " + shape_str(shape) + " has more than 2^60 elements; no device holds it");
     n *= d;

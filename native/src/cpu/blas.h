@@ -24,8 +24,8 @@ inline void use_single_threaded_blas() {
 }
 
 template <class T>
-inline void gemm_loops(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t Kd, T alpha, const T* A,
-                       int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+inline void gemm_loops(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t Kd, T alpha, const T* A, int64_t lda,
+                       const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i) {
     T* c = C + i * ldc;
     if (beta == T(0))
@@ -58,8 +58,7 @@ inline void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t Kd, T
   const auto tb = trans_b ? CblasTrans : CblasNoTrans;
   if constexpr (sizeof(T) == 4)
     cblas_sgemm(CblasRowMajor, ta, tb, int(M), int(N), int(Kd), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
-  else
-    cblas_dgemm(CblasRowMajor, ta, tb, int(M), int(N), int(Kd), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+  else cblas_dgemm(CblasRowMajor, ta, tb, int(M), int(N), int(Kd), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
 #else
   gemm_loops<T>(trans_a, trans_b, M, N, Kd, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
@@ -75,8 +74,7 @@ inline void trsm_unit_lower(bool trans, int64_t M, int64_t N, const T* A, int64_
   const auto ta = trans ? CblasTrans : CblasNoTrans;
   if constexpr (sizeof(T) == 4)
     cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, ta, CblasUnit, int(M), int(N), 1.0f, A, int(lda), B, int(ldb));
-  else
-    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, ta, CblasUnit, int(M), int(N), 1.0, A, int(lda), B, int(ldb));
+  else cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, ta, CblasUnit, int(M), int(N), 1.0, A, int(lda), B, int(ldb));
 #else
   if (!trans) {
     for (int64_t i = 0; i < M; ++i)

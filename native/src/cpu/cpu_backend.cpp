@@ -2,9 +2,9 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <limits>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <new>
 #include <string>
 

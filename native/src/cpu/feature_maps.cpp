@@ -42,8 +42,7 @@ void with_kind(FeatureMapKind kind, Fn&& fn) {
 constexpr int64_t kElementsPerTask = int64_t(1) << 14;
 
 // Calls fn(first_row, end_row) on blocks of rows covering [0, rows).
-void parallel_rows(int64_t rows, int64_t elements_per_row,
-                   const std::function<void(int64_t, int64_t)>& fn) {
+void parallel_rows(int64_t rows, int64_t elements_per_row, const std::function<void(int64_t, int64_t)>& fn) {
   const int64_t rows_per_task = std::max<int64_t>(1, kElementsPerTask / std::max<int64_t>(1, elements_per_row));
   const int64_t tasks = (rows + rows_per_task - 1) / rows_per_task;
   parallel_for(tasks, [&](int64_t task) {
@@ -75,9 +74,8 @@ T silu_grad(T x) {
 }
 
 template <FeatureMapKind Kind>
-constexpr bool is_pointwise =
-    Kind == FeatureMapKind::identity || Kind == FeatureMapKind::elu1 || Kind == FeatureMapKind::relu ||
-    Kind == FeatureMapKind::silu;
+constexpr bool is_pointwise = Kind == FeatureMapKind::identity || Kind == FeatureMapKind::elu1 ||
+                              Kind == FeatureMapKind::relu || Kind == FeatureMapKind::silu;
 
 // The pointwise maps, and the pre-map of the l2 norms (identity or silu).
 template <FeatureMapKind Kind, class T>
@@ -108,8 +106,8 @@ struct Taylor2Scales {
 
 template <class T>
 struct FeatureMapFwdParams {
-  const T* x;  // (rows, D)
-  T* y;        // (rows, E)
+  const T* x;          // (rows, D)
+  T* y;                // (rows, E)
   int64_t rows, D, E;  // rows = B * T * H
   double eps;          // l2norm, silu_l2norm
 };
@@ -163,17 +161,16 @@ void feature_map_fwd(OpCall& call) {
 
 template <class T>
 struct FeatureMapBwdParams {
-  const T* x;   // (rows, D)
-  const T* dy;  // (rows, E)
-  T* dx;        // (rows, D)
+  const T* x;          // (rows, D)
+  const T* dy;         // (rows, E)
+  T* dx;               // (rows, D)
   int64_t rows, D, E;  // rows = B * T * H
   double eps;          // l2norm, silu_l2norm
 };
 
 // One row. `acc` is scratch for D values.
 template <class T, FeatureMapKind Kind>
-void feature_map_bwd_row(const FeatureMapBwdParams<T>& p, const T* x, const T* dy, T* dx,
-                         std::vector<double>& acc) {
+void feature_map_bwd_row(const FeatureMapBwdParams<T>& p, const T* x, const T* dy, T* dx, std::vector<double>& acc) {
   const int64_t D = p.D;
   if constexpr (is_pointwise<Kind>) {
     for (int64_t i = 0; i < D; ++i) dx[i] = dy[i] * pointwise_grad<Kind>(x[i]);

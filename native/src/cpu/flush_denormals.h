@@ -37,7 +37,7 @@ class FlushDenormals {
 
  private:
 #if defined(__x86_64__) || defined(_M_X64)
-  static constexpr unsigned kFlushToZero = 0x8000;      // MXCSR bit 15
+  static constexpr unsigned kFlushToZero = 0x8000;       // MXCSR bit 15
   static constexpr unsigned kDenormalsAreZero = 0x0040;  // MXCSR bit 6
   unsigned saved_ = 0;
 #elif defined(__aarch64__)

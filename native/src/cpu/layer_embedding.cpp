@@ -124,8 +124,7 @@ void embedding_bwd_impl(const EmbeddingBwdParams<T>& p) {
   const PositionsById g = group_positions_by_id(p.ids, p.N, p.R);
   const int64_t column_blocks = (p.D + kColumnsPerTask - 1) / kColumnsPerTask;
   const int64_t columns = std::min(p.D, kColumnsPerTask);
-  const std::vector<int64_t> starts =
-      balanced_row_ranges(g, p.R, std::max<int64_t>(1, kElementsPerTask / columns));
+  const std::vector<int64_t> starts = balanced_row_ranges(g, p.R, std::max<int64_t>(1, kElementsPerTask / columns));
   const int64_t row_ranges = static_cast<int64_t>(starts.size()) - 1;
   parallel_for(row_ranges * column_blocks, [&](int64_t task) {
     const int64_t range = task / column_blocks;

@@ -98,7 +98,7 @@ void transposed_product(const TransposedProductParams<T>& p) {
     if constexpr (sizeof(T) == sizeof(double)) {
       gemm<T>(true, false, rows, columns, p.N, T(1), p.A + i0, p.P, p.B + j0, p.Q, T(0), c, p.Q);
     } else {
-      std::vector<T> piece(static_cast<size_t>(rows * columns));    // (rows, columns)
+      std::vector<T> piece(static_cast<size_t>(rows * columns));  // (rows, columns)
       std::vector<double> sum(static_cast<size_t>(rows * columns), 0.0);
       for (int64_t n0 = 0; n0 < p.N; n0 += kRowsPerPartialProduct) {
         const int64_t n = std::min(kRowsPerPartialProduct, p.N - n0);
@@ -178,7 +178,7 @@ void linear_bwd_impl(const LinearBwdParams<T>& p) {
   // dx = dy W^T: W^T is w^T (w (K, M) read transposed), or w itself (M, K) under trans_w.
   tiled_product<T>({p.dy, p.w, nullptr, p.dx, p.N, p.M, p.K, !p.trans_w});
   if (p.trans_w) transposed_product<T>({p.dy, p.x, p.dw, p.N, p.M, p.K});  // dw = dy^T x (M, K)
-  else transposed_product<T>({p.x, p.dy, p.dw, p.N, p.K, p.M});          // dw = x^T dy (K, M)
+  else transposed_product<T>({p.x, p.dy, p.dw, p.N, p.K, p.M});            // dw = x^T dy (K, M)
   if (p.dbias) column_sums(p.dy, p.dbias, p.N, p.M);
 }
 

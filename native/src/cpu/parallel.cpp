@@ -1,7 +1,5 @@
 #include "parallel.h"
 
-#include "flush_denormals.h"
-
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -9,6 +7,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "flush_denormals.h"
 
 namespace linea {
 namespace {
@@ -49,7 +49,9 @@ class ThreadPool {
  private:
   void drain() {
     t_in_parallel = true;
-    struct Reset { ~Reset() { t_in_parallel = false; } } reset;
+    struct Reset {
+      ~Reset() { t_in_parallel = false; }
+    } reset;
     for (;;) {
       const int64_t i = next_.fetch_add(1);
       if (i >= n_) return;

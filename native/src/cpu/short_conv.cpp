@@ -44,8 +44,7 @@ constexpr int64_t kElementsPerTask = int64_t(1) << 14;
 constexpr int64_t kChannelsPerTask = 32;
 
 // Calls fn(b, t_first, t_end) on blocks of time steps covering [0, B) x [0, Tn).
-void parallel_time_blocks(int64_t B, int64_t Tn, int64_t C,
-                          const std::function<void(int64_t, int64_t, int64_t)>& fn) {
+void parallel_time_blocks(int64_t B, int64_t Tn, int64_t C, const std::function<void(int64_t, int64_t, int64_t)>& fn) {
   const int64_t steps_per_task = std::max<int64_t>(1, kElementsPerTask / C);
   const int64_t blocks_per_batch = (Tn + steps_per_task - 1) / steps_per_task;
   parallel_for(B * blocks_per_batch, [&](int64_t task) {
@@ -88,8 +87,8 @@ std::vector<double> taps_by_channel(const T* weight, int64_t C, int64_t W) {
 
 // pre[b, t, :] into `pre` (C values). Taps j < W - 1 - t would read x before time 0.
 template <class T>
-void conv_pre_activation(const T* x, const std::vector<double>& taps, const T* bias, int64_t b, int64_t t,
-                         int64_t Tn, int64_t C, int64_t W, std::vector<double>& pre) {
+void conv_pre_activation(const T* x, const std::vector<double>& taps, const T* bias, int64_t b, int64_t t, int64_t Tn,
+                         int64_t C, int64_t W, std::vector<double>& pre) {
   for (int64_t c = 0; c < C; ++c) pre[c] = bias ? double(bias[c]) : 0.0;
   for (int64_t j = std::max<int64_t>(0, W - 1 - t); j < W; ++j) {
     const T* x_row = x + (b * Tn + t - W + 1 + j) * C;
@@ -156,8 +155,7 @@ struct ShortConvBwdParams {
 // g = dy * act'(pre): dy itself without an activation, else a (B, T, C)
 // scratch in the tensor's type (the dx and dweight passes both read all of it).
 template <class T, ConvActivation Act>
-const T* pre_activation_grad(const ShortConvBwdParams<T>& p, const std::vector<double>& taps,
-                             std::vector<T>& storage) {
+const T* pre_activation_grad(const ShortConvBwdParams<T>& p, const std::vector<double>& taps, std::vector<T>& storage) {
   if constexpr (Act == ConvActivation::none) {
     return p.dy;
   } else {

@@ -65,8 +65,8 @@ void tile_gemm(bool trans_b, int64_t M, int64_t N, int64_t Kd, T alpha, const T*
     const int64_t n = std::min(kBlasPiece, N - n0);
     for (int64_t k0 = 0; k0 < Kd; k0 += kBlasPiece) {
       const T* b = trans_b ? B + n0 * ldb + k0 : B + k0 * ldb + n0;
-      gemm<T>(false, trans_b, M, n, std::min(kBlasPiece, Kd - k0), alpha, A + k0, lda, b, ldb,
-              k0 == 0 ? beta : T(1), C + n0, ldc);
+      gemm<T>(false, trans_b, M, n, std::min(kBlasPiece, Kd - k0), alpha, A + k0, lda, b, ldb, k0 == 0 ? beta : T(1),
+              C + n0, ldc);
     }
   }
 }
@@ -134,8 +134,8 @@ struct HeadLayout {
 
 // scores (nq x nk, leading dim kKeyBlock) = scale * Q[t0 : t0+nq] K[s0 : s0+nk]^T of head (b, h).
 template <class T>
-void score_tile(const HeadLayout& l, const T* q, const T* k, T scale, int64_t b, int64_t h, int64_t t0,
-                int64_t nq, int64_t s0, int64_t nk, T* scores) {
+void score_tile(const HeadLayout& l, const T* q, const T* k, T scale, int64_t b, int64_t h, int64_t t0, int64_t nq,
+                int64_t s0, int64_t nk, T* scores) {
   tile_gemm<T>(true, nq, nk, l.D, scale, q + l.row_index(b, t0, h) * l.D, l.qk_stride(),
                k + l.row_index(b, s0, h) * l.D, l.qk_stride(), T(0), scores, kKeyBlock);
 }
@@ -160,7 +160,7 @@ void attention_fwd_block(const AttentionFwdParams<T>& p, int64_t b, int64_t h, i
   const int64_t t_last = t0 + nq - 1;
 
   std::vector<T> probs(static_cast<size_t>(kQueryBlock * kKeyBlock));  // scores, then probabilities
-  std::vector<T> acc(static_cast<size_t>(nq * l.V), T(0));              // unnormalized o rows
+  std::vector<T> acc(static_cast<size_t>(nq * l.V), T(0));             // unnormalized o rows
   std::vector<T> row_max(static_cast<size_t>(nq), -std::numeric_limits<T>::infinity());
   std::vector<T> row_sum(static_cast<size_t>(nq), T(0));
 
@@ -179,7 +179,7 @@ void attention_fwd_block(const AttentionFwdParams<T>& p, int64_t b, int64_t h, i
       }
       T tile_max = row[cols.begin];
       for (int64_t j = cols.begin + 1; j < cols.end; ++j) tile_max = std::max(tile_max, row[j]);
-      const T new_max = std::max(row_max[i], tile_max);  // finite: the row has a visible key
+      const T new_max = std::max(row_max[i], tile_max);     // finite: the row has a visible key
       const T correction = std::exp(row_max[i] - new_max);  // 0 on the row's first visible tile
       std::fill(row, row + cols.begin, T(0));
       for (int64_t j = cols.begin; j < cols.end; ++j) row[j] = exp_vectorizable(row[j] - new_max);
@@ -194,8 +194,8 @@ void attention_fwd_block(const AttentionFwdParams<T>& p, int64_t b, int64_t h, i
       }
     }
     // acc += P V[s0 : s0+nk]
-    tile_gemm<T>(false, nq, l.V, nk, T(1), probs.data(), kKeyBlock,
-                 p.v + l.row_index(b, s0, h) * l.V, l.v_stride(), T(1), acc.data(), l.V);
+    tile_gemm<T>(false, nq, l.V, nk, T(1), probs.data(), kKeyBlock, p.v + l.row_index(b, s0, h) * l.V, l.v_stride(),
+                 T(1), acc.data(), l.V);
   }
 
   // row_sum >= 1: the row's max term contributes exp(0).
@@ -233,8 +233,8 @@ void softmax_attn_fwd(OpCall& call) {
 template <class T>
 struct AttentionBwdParams {
   const T *q, *k, *v, *o, *lse, *d_o;  // q, k: (B, T, H, D)  v, o, d_o: (B, T, H, V)  lse: (B, H, T)
-  const T* delta;                       // (B, H, T): do_t . o_t
-  T *dq, *dk, *dv;                      // dq, dk: (B, T, H, D)  dv: (B, T, H, V)
+  const T* delta;                      // (B, H, T): do_t . o_t
+  T *dq, *dk, *dv;                     // dq, dk: (B, T, H, D)  dv: (B, T, H, V)
   HeadLayout layout;
   CausalWindow mask;
   T scale;
@@ -244,8 +244,8 @@ struct AttentionBwdParams {
 // kKeyBlock), zero where a query may not see a key, then turns dp (same
 // layout, holding do v^T) into ds = p * (dp - delta_t) in place.
 template <class T>
-void probability_and_ds_tiles(const AttentionBwdParams<T>& p, int64_t b, int64_t h, int64_t t0, int64_t nq,
-                              int64_t s0, int64_t nk, T* probs, T* dp) {
+void probability_and_ds_tiles(const AttentionBwdParams<T>& p, int64_t b, int64_t h, int64_t t0, int64_t nq, int64_t s0,
+                              int64_t nk, T* probs, T* dp) {
   const HeadLayout& l = p.layout;
   score_tile(l, p.q, p.k, p.scale, b, h, t0, nq, s0, nk, probs);
   // dp = do[t0 : t0+nq] V[s0 : s0+nk]^T
@@ -284,11 +284,10 @@ void attention_dq_block(const AttentionBwdParams<T>& p, int64_t b, int64_t h, in
     const int64_t s0 = key_block * kKeyBlock;
     const int64_t nk = std::min(kKeyBlock, l.Tn - s0);
     probability_and_ds_tiles(p, b, h, t0, nq, s0, nk, probs.data(), ds.data());
-    tile_gemm<T>(false, nq, l.D, nk, p.scale, ds.data(), kKeyBlock,
-                 p.k + l.row_index(b, s0, h) * l.D, l.qk_stride(), T(1), dq_acc.data(), l.D);
+    tile_gemm<T>(false, nq, l.D, nk, p.scale, ds.data(), kKeyBlock, p.k + l.row_index(b, s0, h) * l.D, l.qk_stride(),
+                 T(1), dq_acc.data(), l.D);
   }
-  for (int64_t i = 0; i < nq; ++i)
-    std::copy_n(dq_acc.data() + i * l.D, l.D, p.dq + l.row_index(b, t0 + i, h) * l.D);
+  for (int64_t i = 0; i < nq; ++i) std::copy_n(dq_acc.data() + i * l.D, l.D, p.dq + l.row_index(b, t0 + i, h) * l.D);
 }
 
 // The transposed tiles for one key block: p^T (nk x nq, leading dim
@@ -297,8 +296,8 @@ void attention_dq_block(const AttentionBwdParams<T>& p, int64_t b, int64_t h, in
 // every product below a plain or B-transposed gemm (no packing of a
 // transposed A), and lse and delta are contiguous along a tile row.
 template <class T>
-void transposed_probability_and_ds_tiles(const AttentionBwdParams<T>& p, int64_t b, int64_t h, int64_t s0,
-                                         int64_t nk, int64_t t0, int64_t nq, T* probs_t, T* ds_t) {
+void transposed_probability_and_ds_tiles(const AttentionBwdParams<T>& p, int64_t b, int64_t h, int64_t s0, int64_t nk,
+                                         int64_t t0, int64_t nq, T* probs_t, T* ds_t) {
   const HeadLayout& l = p.layout;
   // scores^T = scale * K[s0 : s0+nk] Q[t0 : t0+nq]^T
   tile_gemm<T>(true, nk, nq, l.D, p.scale, p.k + l.row_index(b, s0, h) * l.D, l.qk_stride(),
@@ -341,10 +340,10 @@ void attention_dkdv_block(const AttentionBwdParams<T>& p, int64_t b, int64_t h, 
     const int64_t t0 = query_block * kQueryBlock;
     const int64_t nq = std::min(kQueryBlock, l.Tn - t0);
     transposed_probability_and_ds_tiles(p, b, h, s0, nk, t0, nq, probs_t.data(), ds_t.data());
-    tile_gemm<T>(false, nk, l.V, nq, T(1), probs_t.data(), kQueryBlock,
-                 p.d_o + l.row_index(b, t0, h) * l.V, l.v_stride(), T(1), dv_acc.data(), l.V);
-    tile_gemm<T>(false, nk, l.D, nq, p.scale, ds_t.data(), kQueryBlock,
-                 p.q + l.row_index(b, t0, h) * l.D, l.qk_stride(), T(1), dk_acc.data(), l.D);
+    tile_gemm<T>(false, nk, l.V, nq, T(1), probs_t.data(), kQueryBlock, p.d_o + l.row_index(b, t0, h) * l.V,
+                 l.v_stride(), T(1), dv_acc.data(), l.V);
+    tile_gemm<T>(false, nk, l.D, nq, p.scale, ds_t.data(), kQueryBlock, p.q + l.row_index(b, t0, h) * l.D,
+                 l.qk_stride(), T(1), dk_acc.data(), l.D);
   }
   for (int64_t j = 0; j < nk; ++j) {
     const int64_t row = l.row_index(b, s0 + j, h);

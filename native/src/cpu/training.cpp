@@ -10,13 +10,12 @@ namespace linea {
 
 namespace training {
 
-void check_indices(const std::string& op, const std::string& tensor, const int32_t* idx, int64_t n,
-                   int64_t lowest, int64_t highest, const std::string& note) {
+void check_indices(const std::string& op, const std::string& tensor, const int32_t* idx, int64_t n, int64_t lowest,
+                   int64_t highest, const std::string& note) {
   for (int64_t i = 0; i < n; ++i) {
     if (idx[i] >= lowest && idx[i] <= highest) continue;
-    throw OpError(op + ": " + tensor + "[" + std::to_string(i) + "] = " + std::to_string(idx[i]) +
-                  " is outside " + std::to_string(lowest) + ".." + std::to_string(highest) +
-                  (note.empty() ? "" : " " + note));
+    throw OpError(op + ": " + tensor + "[" + std::to_string(i) + "] = " + std::to_string(idx[i]) + " is outside " +
+                  std::to_string(lowest) + ".." + std::to_string(highest) + (note.empty() ? "" : " " + note));
   }
 }
 

@@ -63,8 +63,7 @@ template <class AddBlock>
 void column_sums(int64_t rows, int64_t D, const AddBlock& add_block, double* out) {
   const int64_t block_width = std::min(D, kColumnsPerBlock);
   const int64_t column_blocks = ceil_div(D, block_width);
-  const int64_t rows_per_chunk =
-      std::max({int64_t(1), kElementsPerTask / block_width, ceil_div(rows, kMaxRowChunks)});
+  const int64_t rows_per_chunk = std::max({int64_t(1), kElementsPerTask / block_width, ceil_div(rows, kMaxRowChunks)});
   const int64_t chunks = ceil_div(rows, rows_per_chunk);
   std::vector<double> partial(static_cast<size_t>(chunks * D), 0.0);  // (chunks, D)
   parallel_for(chunks * column_blocks, [&](int64_t task) {
@@ -87,8 +86,8 @@ void column_sums(int64_t rows, int64_t D, const AddBlock& add_block, double* out
 // tensor, position and value, then `note`:
 //   "cross_entropy_fwd: labels[3] = 512 is outside -1..511 (-1 = ignored)".
 // Serial and before any work, so the reported position is always the first bad one.
-void check_indices(const std::string& op, const std::string& tensor, const int32_t* idx, int64_t n,
-                   int64_t lowest, int64_t highest, const std::string& note);
+void check_indices(const std::string& op, const std::string& tensor, const int32_t* idx, int64_t n, int64_t lowest,
+                   int64_t highest, const std::string& note);
 
 }  // namespace training
 }  // namespace linea

@@ -216,10 +216,9 @@ void binary_fwd(OpCall& call) {
   p.y = call.output("y")->data<T>();
   p.D = call.dims.at("D");
   p.R = a.numel() / p.D;
-  with_binary_switches(parse_binary_kind(call.attrs.s("kind")), call.attrs.b("broadcast"),
-                       [&](auto kind, auto broadcast) {
-                         binary_fwd_impl<T, decltype(kind)::value, decltype(broadcast)::value>(p);
-                       });
+  with_binary_switches(
+      parse_binary_kind(call.attrs.s("kind")), call.attrs.b("broadcast"),
+      [&](auto kind, auto broadcast) { binary_fwd_impl<T, decltype(kind)::value, decltype(broadcast)::value>(p); });
 }
 
 template <class T>
@@ -277,10 +276,9 @@ void binary_bwd(OpCall& call) {
   p.db = call.output("db")->data<T>();
   p.D = call.dims.at("D");
   p.R = a.numel() / p.D;
-  with_binary_switches(parse_binary_kind(call.attrs.s("kind")), call.attrs.b("broadcast"),
-                       [&](auto kind, auto broadcast) {
-                         binary_bwd_impl<T, decltype(kind)::value, decltype(broadcast)::value>(p);
-                       });
+  with_binary_switches(
+      parse_binary_kind(call.attrs.s("kind")), call.attrs.b("broadcast"),
+      [&](auto kind, auto broadcast) { binary_bwd_impl<T, decltype(kind)::value, decltype(broadcast)::value>(p); });
 }
 
 // ---- accumulate (in place) -----------------------------------------------------

@@ -37,8 +37,8 @@ struct VectorExpTraits<float> {
   static constexpr int kMantissaBits = 23;
   static constexpr int kExponentBias = 127;
   static constexpr int kTaylorDegree = 7;
-  static constexpr float kLn2High = 0.693359375f;      // 11 significant bits: n * kLn2High is exact
-  static constexpr float kLn2Low = -2.12194440e-4f;    // ln 2 - kLn2High
+  static constexpr float kLn2High = 0.693359375f;       // 11 significant bits: n * kLn2High is exact
+  static constexpr float kLn2Low = -2.12194440e-4f;     // ln 2 - kLn2High
   static constexpr float kRoundingShift = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
 };
 
@@ -87,8 +87,7 @@ inline T exp_vectorizable(T x) {
   for (int k = Traits::kTaylorDegree - 1; k >= 0; --k) poly = poly * r + kInverseFactorials[k];
 
   // 2^n from its bits: biased exponent n + bias in the exponent field.
-  const Bits exponent_bits = static_cast<Bits>(static_cast<Bits>(n) + Traits::kExponentBias)
-                             << Traits::kMantissaBits;
+  const Bits exponent_bits = static_cast<Bits>(static_cast<Bits>(n) + Traits::kExponentBias) << Traits::kMantissaBits;
   T scale;
   std::memcpy(&scale, &exponent_bits, sizeof(scale));
   return poly * scale;

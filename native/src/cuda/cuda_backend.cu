@@ -1,5 +1,3 @@
-#include "cuda_backend.h"
-
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -7,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "cuda_backend.h"
 #include "cuda_check.h"
 
 namespace linea {
@@ -14,8 +13,7 @@ namespace {
 
 template <class T>
 __global__ void fill_kernel(T* data, int64_t n, T value) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     data[i] = value;
 }
 
@@ -51,9 +49,8 @@ class CudaBackend final : public Backend {
     cudaRuntimeGetVersion(&runtime);
     cudaDriverGetVersion(&driver);
     d.detail = "sm_" + std::to_string(props_.major) + std::to_string(props_.minor) + ", " +
-               std::to_string(props_.multiProcessorCount) + " SMs, runtime " +
-               std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) +
-               ", driver " + std::to_string(driver / 1000) + "." +
+               std::to_string(props_.multiProcessorCount) + " SMs, runtime " + std::to_string(runtime / 1000) + "." +
+               std::to_string(runtime % 1000 / 10) + ", driver " + std::to_string(driver / 1000) + "." +
                std::to_string(driver % 1000 / 10);
     return d;
   }
@@ -72,8 +69,8 @@ class CudaBackend final : public Backend {
       cudaGetLastError();
       cudaMemGetInfo(&free_bytes, &total);
       throw OpError("CUDA out of memory on " + name() + ": asked for " + std::to_string(bytes) +
-                    " bytes for a tensor of shape " + shape_str(shape) + ", " +
-                    std::to_string(free_bytes) + " of " + std::to_string(total) + " bytes free");
+                    " bytes for a tensor of shape " + shape_str(shape) + ", " + std::to_string(free_bytes) + " of " +
+                    std::to_string(total) + " bytes free");
     }
     auto buffer = std::make_shared<Buffer>();
     buffer->data = data;
@@ -107,13 +104,11 @@ class CudaBackend final : public Backend {
     if (n == 0) return;
     const int threads = 256;
     const int blocks = static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, 4096));
-    if (dst.dtype == DType::f32)
-      fill_kernel<<<blocks, threads>>>(dst.data<float>(), n, static_cast<float>(value));
+    if (dst.dtype == DType::f32) fill_kernel<<<blocks, threads>>>(dst.data<float>(), n, static_cast<float>(value));
     else if (dst.dtype == DType::i32)
       fill_kernel<<<blocks, threads>>>(dst.data<int32_t>(), n,
                                        std::isnan(value) ? INT32_MIN : static_cast<int32_t>(value));
-    else
-      fill_kernel<<<blocks, threads>>>(dst.data<double>(), n, value);
+    else fill_kernel<<<blocks, threads>>>(dst.data<double>(), n, value);
     LINEA_CUDA_CHECK_LAUNCH("fill_kernel");
   }
 

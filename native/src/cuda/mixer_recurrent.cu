@@ -50,11 +50,12 @@ __global__ void mixer_recurrent_kernel(MixerParams<T> p) {
 // every other switch by name rather than computing something else.
 void require_plain_mixer(const OpCall& call) {
   const auto& a = call.attrs;
-  const bool plain = a.s("gate") == "none" && a.s("input_gate") == "none" && !a.b("delta") && a.s("normalize") == "none";
+  const bool plain =
+      a.s("gate") == "none" && a.s("input_gate") == "none" && !a.b("delta") && a.s("normalize") == "none";
   if (!plain)
-    throw OpError("mixer_fwd on CUDA supports only gate 'none', input_gate 'none', delta off and normalize 'none' so far; got gate '" +
-                  a.s("gate") + "', input_gate '" + a.s("input_gate") + "', delta " + (a.b("delta") ? "on" : "off") +
-                  ", normalize '" + a.s("normalize") + "'");
+    throw OpError(std::string("mixer_fwd on CUDA supports only gate 'none', input_gate 'none', delta off and ") +
+                  "normalize 'none' so far; got gate '" + a.s("gate") + "', input_gate '" + a.s("input_gate") +
+                  "', delta " + (a.b("delta") ? "on" : "off") + ", normalize '" + a.s("normalize") + "'");
 }
 
 template <class T>

@@ -52,8 +52,7 @@ const char* const kFeatureMapFormulas =
 // Binds E, the output feature count, from `kind` and D. In the backward pass
 // E was already bound by `e_source` (dy): then it must match. In the forward
 // pass nothing binds E before this hook, so the mismatch branch is unreachable.
-std::function<void(const Attrs&, Dims&)> bind_feature_count(const std::string& op_name,
-                                                            const std::string& e_source) {
+std::function<void(const Attrs&, Dims&)> bind_feature_count(const std::string& op_name, const std::string& e_source) {
   return [op_name, e_source](const Attrs& attrs, Dims& dims) {
     const int64_t D = dims.at("D");
     const FeatureMapKind kind = feature_map_kind(attrs);
@@ -65,8 +64,8 @@ std::function<void(const Attrs&, Dims&)> bind_feature_count(const std::string& o
     }
     if (bound->second != E)
       throw OpError(op_name + ": " + e_source + " has feature dim E=" + std::to_string(bound->second) +
-                    ", expected E=" + std::to_string(E) + " (kind '" + feature_map_kind_name(kind) + "' maps D=" +
-                    std::to_string(D) + " features to " +
+                    ", expected E=" + std::to_string(E) + " (kind '" + feature_map_kind_name(kind) +
+                    "' maps D=" + std::to_string(D) + " features to " +
                     (kind == FeatureMapKind::taylor2 ? "1 + D + D^2" : "D") + ")");
   };
 }
@@ -119,8 +118,8 @@ std::function<void(const Attrs&, Dims&)> check_conv_taps(const std::string& op_n
   return [op_name](const Attrs&, Dims& dims) {
     const int64_t W = dims.at("W");
     if (W > kMaxConvTaps)
-      throw OpError(op_name + ": weight has kernel size W=" + std::to_string(W) +
-                    " (dim 1 of [C, W]); valid: 1 to " + std::to_string(kMaxConvTaps));
+      throw OpError(op_name + ": weight has kernel size W=" + std::to_string(W) + " (dim 1 of [C, W]); valid: 1 to " +
+                    std::to_string(kMaxConvTaps));
   };
 }
 

@@ -296,7 +296,7 @@ OpDef rotary_fwd() {
 }  // namespace
 
 std::vector<OpDef> layer_ops() {
-  return {embedding_fwd(), embedding_bwd(), norm_fwd(), norm_bwd(), linear_fwd(),
+  return {embedding_fwd(), embedding_bwd(), norm_fwd(),   norm_bwd(),  linear_fwd(),
           linear_bwd(),    swiglu_fwd(),    swiglu_bwd(), rotary_fwd()};
 }
 

@@ -38,8 +38,7 @@ enum class FeatureMapKind : uint8_t { identity, elu1, relu, silu, l2norm, silu_l
 // The `kind` attribute's values, indexed by FeatureMapKind.
 inline constexpr const char* kFeatureMapKindNames[] = {"identity", "elu1",        "relu",   "silu",
                                                        "l2norm",   "silu_l2norm", "taylor2"};
-static_assert(std::size(kFeatureMapKindNames) == size_t(FeatureMapKind::taylor2) + 1,
-              "one name per FeatureMapKind");
+static_assert(std::size(kFeatureMapKindNames) == size_t(FeatureMapKind::taylor2) + 1, "one name per FeatureMapKind");
 
 inline const char* feature_map_kind_name(FeatureMapKind kind) { return kFeatureMapKindNames[size_t(kind)]; }
 

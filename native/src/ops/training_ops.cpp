@@ -322,11 +322,12 @@ OpDef adamw_step() {
   op.check = [](const Attrs& attrs, Dims&) {
     for (const char* beta : {"beta1", "beta2"})
       if (attrs.f(beta) >= 1.0)
-        throw OpError(std::string("adamw_step: attribute ") + beta + " = 1 is out of range; valid: 0 <= " +
-                      beta + " < 1 (at 1 the bias correction 1 - " + beta + "^step is 0)");
+        throw OpError(std::string("adamw_step: attribute ") + beta + " = 1 is out of range; valid: 0 <= " + beta +
+                      " < 1 (at 1 the bias correction 1 - " + beta + "^step is 0)");
     if (attrs.f("eps") <= 0.0)
-      throw OpError("adamw_step: attribute eps = 0 is out of range; valid: eps > 0 (it keeps the "
-                    "update finite where v = 0)");
+      throw OpError(
+          "adamw_step: attribute eps = 0 is out of range; valid: eps > 0 (it keeps the "
+          "update finite where v = 0)");
   };
   return op;
 }

@@ -166,7 +166,8 @@ struct ChunkGates {
       scratch.resize(L * L);
       T* dME = scratch.data();
       for (int64_t i = 0; i < L; ++i)
-        for (int64_t j = 0; j < L; ++j) dME[i * L + j] = gd == 1 && dM[i * L + j] != T(0) ? dM[i * L + j] * relative_decay(i, j) : dM[i * L + j];
+        for (int64_t j = 0; j < L; ++j)
+          dME[i * L + j] = gd == 1 && dM[i * L + j] != T(0) ? dM[i * L + j] * relative_decay(i, j) : dM[i * L + j];
       gemm<T>(false, false, L, K, L, T(1), dME, L, Y, K, T(1), dX, K);
       gemm<T>(true, false, L, K, L, T(1), dME, L, X, K, T(1), dY, K);
       if (gd == 1)

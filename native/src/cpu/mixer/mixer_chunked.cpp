@@ -36,7 +36,8 @@ struct ChunkWork {
     U.resize(C * V);
     X.resize(C * (V + K)), O.resize(C * V), den.resize(C), w.resize(C);
     if (!backward) return;
-    dO.resize(C * V), dden.resize(C), o_row.resize(V), dQt.resize(C * K), dP.resize(C * C), dU.resize(C * V), dKh.resize(C * K);
+    dO.resize(C * V), dden.resize(C), o_row.resize(V), dQt.resize(C * K), dP.resize(C * C), dU.resize(C * V),
+        dKh.resize(C * K);
     dw.resize(C), dX.resize(C * (V + K)), dY.resize(C * (V + K)), dA.resize(C * C), dT.resize(C * C);
     newdS.resize(K * V), newdz.resize(K);
   }
@@ -169,8 +170,8 @@ void output_grads(const Config& c, const HeadSeq<T>& s, int64_t t0, int64_t L, C
     }
     const T dn = denominator(c.normalize, wk.den[i], T(c.eps), floor_at(s, t0 + i));
     for (int64_t col = 0; col < V; ++col) wk.o_row[col] = wk.O[i * V + col] / dn;
-    wk.dden[i] = denominator_backward(c.normalize, wk.den[i], T(c.eps), floor_at(s, t0 + i), wk.o_row.data(), d_o,
-                                      V, &wk.dO[i * V]);
+    wk.dden[i] = denominator_backward(c.normalize, wk.den[i], T(c.eps), floor_at(s, t0 + i), wk.o_row.data(), d_o, V,
+                                      &wk.dO[i * V]);
   }
 }
 
@@ -195,8 +196,7 @@ void state_grad_pass(const Config& c, int64_t L, const ChunkGates<T>& gates, con
       wk.newdz[dd] = acc;
     }
   }
-  if (c.delta)
-    gemm<T>(true, false, K, V, L, T(-1), wk.X.data() + V, VK, wk.dU.data(), V, T(1), wk.newdS.data(), V);
+  if (c.delta) gemm<T>(true, false, K, V, L, T(-1), wk.X.data() + V, VK, wk.dU.data(), V, T(1), wk.newdS.data(), V);
 }
 
 // dq/dk pass: adds to dQ, dK (rows t0 .. t0+L of d.dq, d.dk, L x K each) and
@@ -373,8 +373,8 @@ void chunked_backward(const Config& c, const HeadSeq<T>& s, HeadGrads<T>& d) {
 
 template void chunked_forward<float>(const Config&, const HeadSeq<float>&, std::vector<float>&, std::vector<float>&,
                                      std::vector<float>&);
-template void chunked_forward<double>(const Config&, const HeadSeq<double>&, std::vector<double>&,
-                                      std::vector<double>&, std::vector<double>&);
+template void chunked_forward<double>(const Config&, const HeadSeq<double>&, std::vector<double>&, std::vector<double>&,
+                                      std::vector<double>&);
 template void chunked_backward<float>(const Config&, const HeadSeq<float>&, HeadGrads<float>&);
 template void chunked_backward<double>(const Config&, const HeadSeq<double>&, HeadGrads<double>&);
 

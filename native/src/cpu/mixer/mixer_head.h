@@ -48,7 +48,10 @@ struct Config {
     Config c;
     const auto& a = call.attrs;
     const std::string& gate = a.s("gate");
-    c.gate = gate == "fixed" ? Gate::fixed : gate == "scalar" ? Gate::scalar : gate == "vector" ? Gate::vector : Gate::none;
+    c.gate = gate == "fixed"    ? Gate::fixed
+             : gate == "scalar" ? Gate::scalar
+             : gate == "vector" ? Gate::vector
+                                : Gate::none;
     const std::string& ig = a.s("input_gate");
     c.input_gate = ig == "sigmoid"    ? InputGate::sigmoid
                    : ig == "softplus" ? InputGate::softplus
@@ -115,9 +118,9 @@ struct HeadSeq {
   std::vector<T> z0;     // K (empty without denominator)
   T m_final = 0;         // the exp gate's stabilizer after the last step
   // Upstream gradients (backward only)
-  std::vector<T> d_o;    // Tn x V
-  std::vector<T> ds;     // K x V, gradient of the final state
-  std::vector<T> dz;     // K
+  std::vector<T> d_o;  // Tn x V
+  std::vector<T> ds;   // K x V, gradient of the final state
+  std::vector<T> dz;   // K
 };
 
 // Gradients of one head, in the effective variables (scatter converts them).
@@ -237,8 +240,8 @@ void gather_head(const Config& c, const Tensors<T>& t, int64_t b, int64_t h, boo
 
 // Forward results of one head: o (Tn x V) and the final states.
 template <class T>
-void scatter_forward(const Config& c, Tensors<T>& t, int64_t b, int64_t h, const HeadSeq<T>& s,
-                     const std::vector<T>& o, const std::vector<T>& S, const std::vector<T>& z) {
+void scatter_forward(const Config& c, Tensors<T>& t, int64_t b, int64_t h, const HeadSeq<T>& s, const std::vector<T>& o,
+                     const std::vector<T>& S, const std::vector<T>& z) {
   const int64_t Tn = c.T, V = c.V, K = c.K, H = c.H, bh = b * H + h;
   for (int64_t t_ = 0; t_ < Tn; ++t_)
     std::copy(o.begin() + t_ * V, o.begin() + (t_ + 1) * V, t.o + ((b * Tn + t_) * H + h) * V);
