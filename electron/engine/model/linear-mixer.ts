@@ -7,18 +7,13 @@ import type { LinearLayer } from '../../api/model-spec'
 import type { Ctx } from '../autograd/context'
 import { opDefaults, type FeatureMapKind, type MixerFwdAttrs, type UnaryKind } from '../ops/generated'
 import type { Tensor } from '../tensor'
-import { weightInit, type InitContext } from './init-scheme'
+import { gateInit, weightInit, type InitContext } from './init-scheme'
 import { init, type ParamStore } from './params'
 import type { LinearMixerTap } from './taps'
 
-/** Mamba2's dt range: dt ~ exp(U[log 1e-3, log 1e-1]); stored as softplus⁻¹(dt). */
-const DT_MIN = 1e-3
-const DT_MAX = 1e-1
 /** GLA: gate logits are divided by this, so decays start near 1. */
 const GLA_GATE_NORMALIZER = 16
 const GLA_GATE_RANK = 16
-
-const softplusInverse = (y: number) => y + Math.log(-Math.expm1(-y))
 
 export class LinearMixerLayer {
   private readonly p: Record<string, Tensor> = {}
@@ -62,13 +57,12 @@ export class LinearMixerLayer {
       this.p.log_decay = store.create(`${prefix}.log_decay`, [H], init.values(g), { decay: false, trainable: false })
     }
     const needsDt = spec.forget_gate === 'scalar' || spec.input_gate === 'softplus'
+    const gates = gateInit(initCtx.scheme, spec.forget_gate === 'scalar')
     if (needsDt) {
       w('dt_proj', H, dModel)
-      this.p.dt_bias = store.create(`${prefix}.dt_bias`, [H], init.uniform(Math.log(DT_MIN), Math.log(DT_MAX), (u) => softplusInverse(Math.exp(u))), {
-        decay: false,
-      })
+      this.p.dt_bias = store.create(`${prefix}.dt_bias`, [H], gates.dtBias, { decay: false })
     }
-    if (spec.forget_gate === 'scalar') this.p.A_log = store.create(`${prefix}.A_log`, [H], init.uniform(1, 16, Math.log), { decay: false })
+    if (spec.forget_gate === 'scalar') this.p.A_log = store.create(`${prefix}.A_log`, [H], gates.aLog, { decay: false })
     if (spec.forget_gate === 'vector') {
       const gain = 2 ** -2.5
       this.p.gk_proj_down = store.create(`${prefix}.gk_proj.0.weight`, [GLA_GATE_RANK, dModel], init.xavier(gain))

@@ -92,7 +92,20 @@ describe('initialization schemes', () => {
     explicit.dispose()
   })
 
-  it("keeps each architecture's own parameters in both schemes: Mamba2's A_log and dt, GLA's gate, RetNet's decays", async () => {
+  it("fan_in starts every scalar forget gate remembering: A = 1, dt = 1e-3, the slow end of Mamba2's ranges", async () => {
+    const mamba = glaLayer({ heads: 8, forget_gate: 'scalar', input_gate: 'softplus', output_norm: 'none', shortcut: 'd_skip', short_conv: 4 })
+    const writeOnly = glaLayer({ heads: 8, forget_gate: 'none', input_gate: 'softplus' })
+    const model = new Model(wide({ init: 'fan_in', mlp_expansion: 0, position: 'none', max_positions: undefined, layers: [mamba, writeOnly] }), cpu, 'f64', 2)
+    expect(Array.from(await values(model, 'layers.0.mixer.A_log'))).toEqual(new Array(8).fill(0))
+    for (const b of await values(model, 'layers.0.mixer.dt_bias')) expect(Math.log1p(Math.exp(b))).toBeCloseTo(1e-3, 12)
+    // dt only as a write strength (no forget gate): Mamba2's draw
+    const dt = Array.from(await values(model, 'layers.1.mixer.dt_bias'), (b) => Math.log1p(Math.exp(b)))
+    expect(new Set(dt.map((x) => x.toFixed(9))).size).toBe(8)
+    expect(dt.every((x) => x >= 1e-3 * (1 - 1e-9) && x <= 0.1 * (1 + 1e-9))).toBe(true)
+    model.dispose()
+  })
+
+  it("keeps each architecture's own parameters: Mamba2's A_log and dt draw (gpt2), GLA's gate, RetNet's decays", async () => {
     const mamba = glaLayer({ heads: 8, forget_gate: 'scalar', input_gate: 'softplus', output_norm: 'none', shortcut: 'd_skip', short_conv: 4 })
     const retnet = glaLayer({ heads: 4, forget_gate: 'fixed', output_norm: 'groupnorm' })
     for (const init of ['fan_in', 'gpt2'] as const) {
@@ -100,6 +113,7 @@ describe('initialization schemes', () => {
       // A ∈ [1, 16]: A_log = log A
       const aLog = await values(model, 'layers.1.mixer.A_log')
       expect(aLog.every((x) => x >= 0 && x <= Math.log(16))).toBe(true)
+      if (init === 'gpt2') expect(new Set(aLog).size).toBe(8)
       // dt = softplus(dt_bias) ∈ [1e-3, 0.1]
       const dt = Array.from(await values(model, 'layers.1.mixer.dt_bias'), (b) => Math.log1p(Math.exp(b)))
       expect(dt.every((x) => x >= 1e-3 * (1 - 1e-9) && x <= 0.1 * (1 + 1e-9)), `dt ${dt}`).toBe(true)
