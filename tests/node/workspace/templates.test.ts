@@ -71,8 +71,8 @@ describe('workspace templates', () => {
       'linear on scalar',
       'softmax window 16',
     ])
-    // Mamba2 resized to d_model 64: heads · dv = 2 · d_model, not 4x
-    expect(byName.mamba2!.layers.every((l) => l.kind === 'linear' && l.heads * l.dv! === 128)).toBe(true)
+    // Mamba2 resized to d_model 64: heads · dv = 2 · d_model, not 4x; its state's key size stays
+    expect(byName.mamba2!.layers.every((l) => l.kind === 'linear' && l.heads * l.dv! === 128 && l.dk === 32 && l.output_norm === 'rmsnorm')).toBe(true)
   })
 
   it('set any model field and the switches of every linear and softmax layer, per run with `with`', () => {
