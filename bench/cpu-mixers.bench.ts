@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { projectRoot } from '../electron/engine/project-root'
+import { projectRoot } from '../electron/platform/project-root'
 
 const tool = join(projectRoot(), 'native', 'build', 'linea_bench_cpu')
 if (!existsSync(tool)) {

@@ -167,7 +167,7 @@ const COMMANDS: Record<
   presets: {
     options: { json: { type: 'boolean' } },
     run: async (values) => {
-      const { presets } = await import('../engine/presets')
+      const { presets } = await import('../api/presets')
       const list = presets()
       if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n')
       else for (const p of list) process.stdout.write(`${p.preset!.padEnd(26)} ${p.name}: ${p.description ?? ''}\n`)

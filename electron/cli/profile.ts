@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { formatErrors, validateWith } from '../api/validate'
-import { preset, PRESET_IDS } from '../engine/presets'
+import { preset, PRESET_IDS } from '../api/presets'
 import { EngineProcess, forkLauncher } from '../jobs/engine-process'
 import { renderPdf } from '../reports/pdf'
 import { buildReportHtml } from '../reports/report-html'

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { projectRoot } from './project-root'
+import { projectRoot } from '../platform/project-root'
 
 export type NativeDType = 'f32' | 'f64' | 'i32'
 export type AttrValue = number | boolean | string

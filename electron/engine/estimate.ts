@@ -8,7 +8,7 @@ import { headDims, type Layer, type ModelSpec } from '../api/model-spec'
 import { resizeModel } from '../api/resize'
 import type { Backend } from './backend'
 import { Model } from './model/model'
-import { preset } from './presets'
+import { preset } from '../api/presets'
 
 /** A backend for shape-only models: estimates never touch memory. */
 const SHAPES_ONLY: Backend = new Proxy({} as Backend, {

@@ -4,7 +4,7 @@
 import { fork } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { projectRoot } from '../engine/project-root'
+import { projectRoot } from '../platform/project-root'
 import type { EngineMethod, EngineParams, EngineResult, EngineToHost, HostToEngine } from '../engine/protocol'
 
 export interface EngineChannel {

@@ -1,7 +1,7 @@
 // Wires the services for headless mode: engine processes by fork, the
 // LabApi handlers, and the HTTP/WebSocket server in front of them.
 import { join, relative } from 'node:path'
-import { projectRoot } from '../engine/project-root'
+import { projectRoot } from '../platform/project-root'
 import { forkLauncher } from '../jobs/engine-process'
 import { startServer, type RunningServer } from '../server/server'
 import { resolveInside } from '../workspace/paths'

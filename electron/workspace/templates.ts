@@ -15,8 +15,8 @@ import { longestSequence, TrainSpecSchema, type TrainSpec } from '../api/train-s
 import type { Layer } from '../api/model-spec'
 import { modelPosition } from '../api/model-spec'
 import { formatErrors, validateWith } from '../api/validate'
-import { preset } from '../engine/presets'
-import { projectRoot } from '../engine/project-root'
+import { preset } from '../api/presets'
+import { projectRoot } from '../platform/project-root'
 import { UserError } from '../api/errors'
 
 export class TemplateError extends UserError {

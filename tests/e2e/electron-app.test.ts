@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { _electron, type ElectronApplication, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LAB_API_METHOD_NAMES } from '../../electron/api/labapi'
-import { projectRoot } from '../../electron/engine/project-root'
+import { projectRoot } from '../../electron/platform/project-root'
 import { CSP } from '../../electron/shell/app-urls'
 import { artifactsDir } from './browser'
 

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { LabApiMethod, LabApiParams, LabApiResults } from '../../electron/api/labapi'
-import { projectRoot } from '../../electron/engine/project-root'
+import { projectRoot } from '../../electron/platform/project-root'
 
 export interface Served {
   workspace: string

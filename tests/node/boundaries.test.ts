@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { projectRoot } from '../../electron/engine/project-root'
+import { projectRoot } from '../../electron/platform/project-root'
 
 const root = projectRoot()
 
@@ -55,7 +55,7 @@ describe('module boundaries', () => {
     expect(importsOf(report)).toContain('electron/views/profile-charts')
     expect(violation('electron/reports/report-html.ts', 'renderer/src/charts/profile-charts')).toMatch(/never import the renderer/)
     expect(violation('renderer/src/stores/runs.ts', 'electron/services/dispatch')).toMatch(/talks only to the LabApi/)
-    expect(violation('electron/api/labapi.ts', 'electron/engine/presets')).toMatch(/import only each other/)
+    expect(violation('electron/api/labapi.ts', 'electron/engine/estimate')).toMatch(/import only each other/)
     expect(violation('renderer/src/stores/runs.ts', 'electron/api/runs')).toBeUndefined()
     expect(importsOf(join(root, 'x.ts'), "import type { A } from './electron/api/a'\nconst b = await import('../renderer/b')")).toEqual([
       'electron/api/a',

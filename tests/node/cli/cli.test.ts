@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { projectRoot } from '../../../electron/engine/project-root'
+import { projectRoot } from '../../../electron/platform/project-root'
 import { quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 
 function linea(...args: string[]) {

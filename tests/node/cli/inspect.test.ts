@@ -9,8 +9,8 @@ import type { InspectResult } from '../../../electron/api/inspect'
 import type { ModelSpec } from '../../../electron/api/model-spec'
 import { resizeModel } from '../../../electron/api/resize'
 import type { Task } from '../../../electron/api/train-spec'
-import { projectRoot } from '../../../electron/engine/project-root'
-import { preset } from '../../../electron/engine/presets'
+import { projectRoot } from '../../../electron/platform/project-root'
+import { preset } from '../../../electron/api/presets'
 import { trainSpec } from '../../fixtures/specs'
 
 function linea(...args: string[]) {

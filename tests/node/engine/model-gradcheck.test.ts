@@ -8,7 +8,7 @@ import { resizeModel } from '../../../electron/api/resize'
 import { Ctx } from '../../../electron/engine/autograd/context'
 import { nativeBackend } from '../../../electron/engine/native-backend'
 import { Model } from '../../../electron/engine/model/model'
-import { presets } from '../../../electron/engine/presets'
+import { presets } from '../../../electron/api/presets'
 import { Rng } from '../../../electron/engine/random'
 import { toDevice } from '../../../electron/engine/train/device-batch'
 

@@ -9,7 +9,7 @@ import { Ctx } from '../../../electron/engine/autograd/context'
 import { Model } from '../../../electron/engine/model/model'
 import { nativeBackend } from '../../../electron/engine/native-backend'
 import { opDefaults } from '../../../electron/engine/ops/generated'
-import { preset } from '../../../electron/engine/presets'
+import { preset } from '../../../electron/api/presets'
 import { costedOps, opCost, UnknownOpCostError } from '../../../electron/engine/profile/op-costs'
 import { disposeBatch, toDevice } from '../../../electron/engine/train/device-batch'
 

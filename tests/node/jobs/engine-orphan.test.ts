@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterEach, describe, expect, it } from 'vitest'
-import { projectRoot } from '../../../electron/engine/project-root'
+import { projectRoot } from '../../../electron/platform/project-root'
 import { until } from '../../fixtures/until'
 
 const cleanup: (() => void)[] = []

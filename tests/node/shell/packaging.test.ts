@@ -6,7 +6,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { projectRoot } from '../../../electron/engine/project-root'
+import { projectRoot } from '../../../electron/platform/project-root'
 
 const root = projectRoot()
 const { packagingProblems } = createRequire(import.meta.url)(join(root, 'build', 'before-pack.cjs')) as {

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LAB_API_METHOD_NAMES, LAB_EVENT_NAMES, type LabApiMethod } from '../../../electron/api/labapi'
-import { projectRoot } from '../../../electron/engine/project-root'
+import { projectRoot } from '../../../electron/platform/project-root'
 import { forkLauncher } from '../../../electron/jobs/engine-process'
 import { startHeadless, type HeadlessApp } from '../../../electron/services/headless'
 import { createLabServices, type LabServices } from '../../../electron/services/lab-services'
 import { appSenderCheck, createIpcHandlers, type IpcHandler } from '../../../electron/shell/ipc-handlers'
-import { presets } from '../../../electron/engine/presets'
+import { presets } from '../../../electron/api/presets'
 
 const root = projectRoot()
 let headless: HeadlessApp

@@ -3,7 +3,7 @@
 // state's key size) stay.
 import { describe, expect, it } from 'vitest'
 import { resizeModel } from '../../../electron/api/resize'
-import { preset } from '../../../electron/engine/presets'
+import { preset } from '../../../electron/api/presets'
 
 describe('resizeModel', () => {
   it("scales explicit value dims with the width: Mamba2's mixer stays twice the model's width", () => {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { resizeModel } from '../../../electron/api/resize'
 import { estimateModel } from '../../../electron/engine/estimate'
-import { preset } from '../../../electron/engine/presets'
+import { preset } from '../../../electron/api/presets'
 import { estimateTrainingMemory, formatBytes, memoryProblem, trainingShape } from '../../../electron/engine/train-memory'
 import { expandTemplate, loadTemplates } from '../../../electron/workspace/templates'
 import { modelSpec, trainSpec } from '../../fixtures/specs'

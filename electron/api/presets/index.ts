@@ -1,7 +1,7 @@
 // The preset ModelSpecs (the published architectures as switch settings),
 // validated when loaded so a broken preset file fails loudly.
-import { ModelSpecSchema, type ModelSpec } from '../../api/model-spec'
-import { formatErrors, validateWith } from '../../api/validate'
+import { ModelSpecSchema, type ModelSpec } from '../model-spec'
+import { formatErrors, validateWith } from '../validate'
 import based from './based.json'
 import deltanetNegativeEigen from './deltanet-negative-eigen.json'
 import deltanet from './deltanet.json'
