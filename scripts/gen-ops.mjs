@@ -74,6 +74,14 @@ function tsType(op, a, byOpAttr) {
   return a.type === 'bool' ? 'boolean' : 'number'
 }
 
+/**
+ * An object type from its field lines. No fields: `Record<string, never>`, an
+ * object that may name nothing (`{}` would accept any non-null value).
+ */
+function objectType(fields) {
+  return fields.length ? `{\n${fields.join('')}}` : 'Record<string, never>'
+}
+
 function tensorDoc(s) {
   return `[${s.shape}]${s.index ? ' i32' : ''}${s.doc ? ` ${s.doc}` : ''}`
 }
@@ -114,16 +122,13 @@ export function generate(table) {
     const P = pascal(op.name)
     s += `// ${op.name}\n\n`
     s += comment(`Inputs of ${op.name}.`, '')
-    s += `export type ${P}Inputs = {\n`
-    for (const t of op.inputs) s += comment(tensorDoc(t), '  ') + `  ${t.name}${t.optional ? '?' : ''}: Tensor\n`
-    s += '}\n\n'
+    s += `export type ${P}Inputs = ${objectType(op.inputs.map((t) => comment(tensorDoc(t), '  ') + `  ${t.name}${t.optional ? '?' : ''}: Tensor\n`))}\n\n`
     s += comment(`Attributes of ${op.name}; an absent one takes its default (opDefaults.${op.name}).`, '')
-    s += `export type ${P}Attrs = {\n`
-    for (const a of op.attrs) {
+    const attrFields = op.attrs.map((a) => {
       const kind = a.type === 'enum' ? '' : `${a.type}${range(a)}, `
-      s += comment(`${a.doc}; ${kind}default ${literal(a.default)}`, '  ') + `  ${a.name}?: ${tsType(op, a, byOpAttr)}\n`
-    }
-    s += '}\n\n'
+      return comment(`${a.doc}; ${kind}default ${literal(a.default)}`, '  ') + `  ${a.name}?: ${tsType(op, a, byOpAttr)}\n`
+    })
+    s += `export type ${P}Attrs = ${objectType(attrFields)}\n\n`
     const optional = op.outputs.filter((o) => o.optional).map((o) => quote(o.name))
     s += comment(
       op.outputs.length
@@ -131,9 +136,7 @@ export function generate(table) {
         : `${op.name} has no outputs: it writes into its inputs.`,
       '',
     )
-    s += `export type ${P}Outputs = {\n`
-    for (const t of op.outputs) s += comment(tensorDoc(t), '  ') + `  ${t.name}${t.optional ? '?' : ''}: Tensor\n`
-    s += '}\n\n'
+    s += `export type ${P}Outputs = ${objectType(op.outputs.map((t) => comment(tensorDoc(t), '  ') + `  ${t.name}${t.optional ? '?' : ''}: Tensor\n`))}\n\n`
     s += `export type ${P}OptionalOutput = ${optional.length ? optional.join(' | ') : 'never'}\n\n`
     s += comment(op.doc, '')
     s += `export function ${camel(op.name)}(backend: Backend, inputs: ${P}Inputs, attrs: ${P}Attrs = {}, want: readonly ${P}OptionalOutput[] = []): ${P}Outputs {\n`

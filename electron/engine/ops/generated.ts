@@ -609,8 +609,7 @@ export type EmbeddingFwdInputs = {
 }
 
 /** Attributes of embedding_fwd; an absent one takes its default (opDefaults.embedding_fwd). */
-export type EmbeddingFwdAttrs = {
-}
+export type EmbeddingFwdAttrs = Record<string, never>
 
 /**
  * Outputs of embedding_fwd; optional ones come back when asked for (or when the attributes and inputs require
@@ -644,8 +643,7 @@ export type EmbeddingBwdInputs = {
 }
 
 /** Attributes of embedding_bwd; an absent one takes its default (opDefaults.embedding_bwd). */
-export type EmbeddingBwdAttrs = {
-}
+export type EmbeddingBwdAttrs = Record<string, never>
 
 /**
  * Outputs of embedding_bwd; optional ones come back when asked for (or when the attributes and inputs require
@@ -859,8 +857,7 @@ export type SwigluFwdInputs = {
 }
 
 /** Attributes of swiglu_fwd; an absent one takes its default (opDefaults.swiglu_fwd). */
-export type SwigluFwdAttrs = {
-}
+export type SwigluFwdAttrs = Record<string, never>
 
 /**
  * Outputs of swiglu_fwd; optional ones come back when asked for (or when the attributes and inputs require
@@ -894,8 +891,7 @@ export type SwigluBwdInputs = {
 }
 
 /** Attributes of swiglu_bwd; an absent one takes its default (opDefaults.swiglu_bwd). */
-export type SwigluBwdAttrs = {
-}
+export type SwigluBwdAttrs = Record<string, never>
 
 /**
  * Outputs of swiglu_bwd; optional ones come back when asked for (or when the attributes and inputs require
@@ -975,8 +971,7 @@ export type CrossEntropyFwdInputs = {
 }
 
 /** Attributes of cross_entropy_fwd; an absent one takes its default (opDefaults.cross_entropy_fwd). */
-export type CrossEntropyFwdAttrs = {
-}
+export type CrossEntropyFwdAttrs = Record<string, never>
 
 /**
  * Outputs of cross_entropy_fwd; optional ones come back when asked for (or when the attributes and inputs
@@ -1066,8 +1061,7 @@ export type GatherRowsInputs = {
 }
 
 /** Attributes of gather_rows; an absent one takes its default (opDefaults.gather_rows). */
-export type GatherRowsAttrs = {
-}
+export type GatherRowsAttrs = Record<string, never>
 
 /**
  * Outputs of gather_rows; optional ones come back when asked for (or when the attributes and inputs require
@@ -1101,8 +1095,7 @@ export type ScatterAddRowsInputs = {
 }
 
 /** Attributes of scatter_add_rows; an absent one takes its default (opDefaults.scatter_add_rows). */
-export type ScatterAddRowsAttrs = {
-}
+export type ScatterAddRowsAttrs = Record<string, never>
 
 /**
  * Outputs of scatter_add_rows; optional ones come back when asked for (or when the attributes and inputs
@@ -1302,8 +1295,7 @@ export type SumSquaresInputs = {
 }
 
 /** Attributes of sum_squares; an absent one takes its default (opDefaults.sum_squares). */
-export type SumSquaresAttrs = {
-}
+export type SumSquaresAttrs = Record<string, never>
 
 /**
  * Outputs of sum_squares; optional ones come back when asked for (or when the attributes and inputs require
@@ -1342,8 +1334,7 @@ export type AccumulateAttrs = {
 }
 
 /** accumulate has no outputs: it writes into its inputs. */
-export type AccumulateOutputs = {
-}
+export type AccumulateOutputs = Record<string, never>
 
 export type AccumulateOptionalOutput = never
 
@@ -1398,8 +1389,7 @@ export type AdamwStepAttrs = {
 }
 
 /** adamw_step has no outputs: it writes into its inputs. */
-export type AdamwStepOutputs = {
-}
+export type AdamwStepOutputs = Record<string, never>
 
 export type AdamwStepOptionalOutput = never
 
