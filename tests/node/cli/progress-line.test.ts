@@ -27,6 +27,7 @@ describe('progress line', () => {
     line.onEval({ step: 2, headline: 0.25, headlineName: 'accuracy' })
     line.onStep(step(4))
     line.onEval({ step: 4, headline: 0.75, headlineName: 'accuracy' })
+    // eslint-disable-next-line no-control-regex -- the line ends with the terminal's erase-to-end-of-line escape, ESC [K
     expect(written.at(-1)).toMatch(/^\r.* 4\/4 loss .*\| eval acc 0\.7500 @4\x1b\[K$/)
   })
 

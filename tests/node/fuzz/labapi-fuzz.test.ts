@@ -21,7 +21,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LAB_API_METHOD_NAMES, type LabApiMethod } from '../../../electron/api/labapi'
+import { LAB_API_METHOD_NAMES, type LabApiMethod, type LabApiParams } from '../../../electron/api/labapi'
 import { LAB_API_METHODS } from '../../../electron/api/labapi-schemas'
 import { ModelSpecSchema } from '../../../electron/api/model-spec'
 import { TrainSpecSchema } from '../../../electron/api/train-spec'
@@ -155,30 +155,40 @@ function notSent(method: LabApiMethod, params: unknown): string | undefined {
   if (untrustedProblem(p)) return undefined
   const parsed = LAB_API_METHODS[method].safeParse(p)
   if (!parsed.success) return undefined
-  const d = parsed.data as Record<string, any>
+  /** The checked params as `m`'s: the switch below says which method this is. */
+  const d = <M extends LabApiMethod>(_m: M) => parsed.data as LabApiParams<M>
   switch (method) {
-    case 'startRun':
-      return validateWith(ModelSpecSchema, d.modelSpec).ok && validateWith(TrainSpecSchema, d.trainSpec).ok ? 'a valid startRun' : undefined
+    case 'startRun': {
+      const { modelSpec, trainSpec } = d('startRun')
+      return validateWith(ModelSpecSchema, modelSpec).ok && validateWith(TrainSpecSchema, trainSpec).ok ? 'a valid startRun' : undefined
+    }
     case 'startProfile':
-      return validateWith(ModelSpecSchema, d.spec).ok ? 'a valid startProfile' : undefined
+      return validateWith(ModelSpecSchema, d('startProfile').spec).ok ? 'a valid startProfile' : undefined
     case 'startTemplate': {
-      const t = templates.find((x) => x.id === d.id)
-      if (!t || walksPrototype(d.inputs) || walksPrototype(d.overrides)) return undefined
+      const { id, inputs, overrides } = d('startTemplate')
+      const t = templates.find((x) => x.id === id)
+      if (!t || walksPrototype(inputs) || walksPrototype(overrides)) return undefined
       try {
-        expandTemplate(t, d.inputs, d.overrides)
+        expandTemplate(t, inputs, overrides)
         return 'a valid startTemplate'
       } catch {
         return undefined
       }
     }
-    case 'demoForward':
-      return d.seqLen * d.heads * d.dk * d.dv > 4_000_000 ? 'a costly demoForward' : undefined
-    case 'startInspect':
+    case 'demoForward': {
+      const { seqLen, heads, dk, dv } = d('demoForward')
+      return seqLen * heads * dk * dv > 4_000_000 ? 'a costly demoForward' : undefined
+    }
+    case 'startInspect': {
       // Sent when it names another run or checkpoint (a path the server must confine to the run folder).
-      return d.runId === RUN_ID && (d.checkpoint === undefined || d.checkpoint === RUN_CHECKPOINT) ? 'a valid startInspect' : undefined
-    case 'openWorkspace':
+      const { runId, checkpoint } = d('startInspect')
+      return runId === RUN_ID && (checkpoint === undefined || checkpoint === RUN_CHECKPOINT) ? 'a valid startInspect' : undefined
+    }
+    case 'openWorkspace': {
       // Only folders under the fuzz root: a mutated path must not make folders elsewhere.
-      return typeof d.path === 'string' && !d.path.startsWith(`${fuzzRoot}/`) ? 'a workspace outside the fuzz folder' : undefined
+      const { path } = d('openWorkspace')
+      return typeof path === 'string' && !path.startsWith(`${fuzzRoot}/`) ? 'a workspace outside the fuzz folder' : undefined
+    }
     default:
       return undefined
   }
@@ -498,6 +508,7 @@ describe('LabApi fuzz', () => {
             const target = rng.chance(0.6) ? '/ws' : randomTarget(rng)
             const headers = randomHeaders(rng)
             if (rng.chance(0.3)) headers['Sec-WebSocket-Version'] = rng.pick(['8', '', 'x', '13, 8'])
+            // eslint-disable-next-line no-control-regex -- drops control characters on purpose: a header value cannot carry them
             if (rng.chance(0.2)) headers['Sec-WebSocket-Protocol'] = rng.pick(['', ',', 'a,,b', 'a, a', '"x"', randomString(rng).replace(/[\r\n\u0000-\u001f\u007f-\uffff]/g, '').slice(0, 100)])
             if (rng.chance(0.2)) headers['Sec-WebSocket-Extensions'] = rng.pick(['permessage-deflate; server_max_window_bits=99', 'permessage-deflate; x=', ';;', 'x; y="', 'permessage-deflate, permessage-deflate'])
             if (rng.chance(0.1)) headers['Sec-WebSocket-Key'] = rng.pick(['', 'x', 'dGhlIHNhbXBsZSBub25jZQ', '!!!!!!!!!!!!!!!!!!!!!!!='])
@@ -544,7 +555,8 @@ describe('LabApi fuzz', () => {
         failures.push({ family, transport, method, wrong: `no answer: ${(err as Error).message}`, repro })
         ws?.ws.terminate()
       }
-      transport === 'HTTP' ? counts.HTTP++ : counts.WS++
+      if (transport === 'HTTP') counts.HTTP++
+      else counts.WS++
       done++
       await afterCase(family, transport, method, repro)
     }

@@ -130,7 +130,10 @@ function mutateValue(rng: FuzzRng, value: unknown): unknown {
   const walk = (v: unknown) => {
     if (v === null || typeof v !== 'object') return
     if (Array.isArray(v)) v.forEach((x, i) => (nodes.push({ parent: v, key: i }), walk(x)))
-    else for (const k of Object.keys(v)) nodes.push({ parent: v as Record<string, unknown>, key: k }), walk((v as Record<string, unknown>)[k])
+    else for (const k of Object.keys(v)) {
+      nodes.push({ parent: v as Record<string, unknown>, key: k })
+      walk((v as Record<string, unknown>)[k])
+    }
   }
   walk(copy)
   if (!nodes.length) return rng.pick(hostileValues(rng))

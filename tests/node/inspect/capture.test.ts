@@ -127,7 +127,7 @@ describe('captured state', () => {
         const tap = taps.find((t): t is LinearMixerTap => t.kind === 'linear')!
         const boundaries = [63, 127, 191]
         const trace = await traceState(cpu, tap, spreadSteps(T, 20), boundaries)
-        const hosts = await Promise.all([tap.q, tap.k, tap.v, tap.attrs.gate === 'fixed' ? undefined : tap.g, tap.i, tap.beta].map((t) => (t ? toHostSeq(t) : undefined)))
+        const hosts = await Promise.all([tap.q, tap.k, tap.v, tap.attrs.gate === 'fixed' ? undefined : tap.g, tap.i, tap.beta].map(async (t) => (t ? toHostSeq(t) : undefined)))
         for (const t of boundaries) {
           const [q, k, v, g, i, beta] = hosts.map((x) => (x ? uploadSteps(cpu, x, 0, t + 1) : undefined))
           const want = ['s_final', ...(tap.attrs.input_gate === 'exp' ? ['m_final'] : [])]

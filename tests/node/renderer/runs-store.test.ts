@@ -25,7 +25,7 @@ const lab = storeLab('linea-runs-store-', (api) => ({
 }))
 const { api, events, workspaces } = lab
 
-let disposers: (() => void)[] = []
+const disposers: (() => void)[] = []
 beforeEach(() => setActivePinia(createPinia()))
 afterEach(() => {
   for (const d of disposers.splice(0)) d()

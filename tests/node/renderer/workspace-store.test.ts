@@ -18,7 +18,7 @@ const { api, workspaces } = lab
 const first = workspaces.workspace.root
 newRun(workspaces.workspace, 'a run of the first')
 
-let disposers: (() => void)[] = []
+const disposers: (() => void)[] = []
 beforeEach(() => setActivePinia(createPinia()))
 afterEach(() => {
   for (const d of disposers.splice(0)) d()

@@ -136,7 +136,8 @@ describe('headless server', () => {
     ws.send('not json')
     await until('the replies to the three messages', () => replies.filter((r) => 'id' in (r as object)).length >= 3)
     ws.close()
-    const byId = (id: unknown) => replies.find((r) => (r as { id: unknown }).id === id) as Record<string, any>
+    type Reply = { id: unknown; result: { outputNorm: unknown }; error: { code: string; message: string } }
+    const byId = (id: unknown) => replies.find((r) => (r as Reply).id === id) as Reply
     expect(byId(1).result.outputNorm).toHaveLength(16)
     expect(byId(2).error.code).toBe('bad_request')
     expect(byId(2).error.message).toContain('heads: missing; expected a number')
