@@ -148,7 +148,7 @@ void feature_map_fwd(OpCall& call) {
   p.E = call.dims.at("E");
   p.rows = call.dims.at("B") * call.dims.at("T") * call.dims.at("H");
   p.eps = call.attrs.f("eps");
-  with_kind(feature_map_kind(call.attrs), [&](auto kind) {
+  with_kind(attr_enum<FeatureMapKind>(call.attrs), [&](auto kind) {
     constexpr FeatureMapKind Kind = decltype(kind)::value;
     parallel_rows(p.rows, p.E, [&](int64_t first, int64_t end) {
       std::vector<double> scratch(static_cast<size_t>(p.D));
@@ -220,7 +220,7 @@ void feature_map_bwd(OpCall& call) {
   p.E = call.dims.at("E");
   p.rows = call.dims.at("B") * call.dims.at("T") * call.dims.at("H");
   p.eps = call.attrs.f("eps");
-  with_kind(feature_map_kind(call.attrs), [&](auto kind) {
+  with_kind(attr_enum<FeatureMapKind>(call.attrs), [&](auto kind) {
     constexpr FeatureMapKind Kind = decltype(kind)::value;
     parallel_rows(p.rows, p.E, [&](int64_t first, int64_t end) {
       std::vector<double> scratch(static_cast<size_t>(p.D));

@@ -19,24 +19,14 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
-#include <stdexcept>
-#include <string>
 #include <vector>
 
+#include "../ops/op_attrs.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
 namespace linea {
 namespace {
-
-enum class NormKind { rms, layer };
-
-// The names are the `kind` enum of the op table (layer_ops.cpp).
-NormKind parse_kind(const std::string& name) {
-  if (name == "rms") return NormKind::rms;
-  if (name == "layer") return NormKind::layer;
-  throw std::logic_error("norm kind '" + name + "' is declared in the op table but has no CPU kernel");
-}
 
 // Enough elements per task to amortize the pool's per-task cost, few enough
 // to balance the threads.
@@ -115,7 +105,7 @@ void norm_fwd(OpCall& call) {
   p.D = call.dims.at("D");
   p.N = call.input("x")->numel() / p.D;
   p.eps = call.attrs.f("eps");
-  const NormKind kind = parse_kind(call.attrs.s("kind"));
+  const NormKind kind = attr_enum<NormKind>(call.attrs);
   const bool has_weight = p.weight != nullptr;
   if (kind == NormKind::rms)
     return has_weight ? norm_fwd_impl<T, NormKind::rms, true>(p) : norm_fwd_impl<T, NormKind::rms, false>(p);
@@ -198,7 +188,7 @@ void norm_bwd(OpCall& call) {
   p.dweight = call.output("dweight") ? call.output("dweight")->data<T>() : nullptr;
   p.D = call.dims.at("D");
   p.N = call.input("x")->numel() / p.D;
-  const NormKind kind = parse_kind(call.attrs.s("kind"));
+  const NormKind kind = attr_enum<NormKind>(call.attrs);
   const bool has_weight = p.weight != nullptr;
   if (kind == NormKind::rms)
     return has_weight ? norm_bwd_impl<T, NormKind::rms, true>(p) : norm_bwd_impl<T, NormKind::rms, false>(p);

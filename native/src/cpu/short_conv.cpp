@@ -17,24 +17,14 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <stdexcept>
-#include <string>
 #include <vector>
 
+#include "../ops/op_attrs.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
 namespace linea {
 namespace {
-
-enum class ConvActivation { none, silu };
-
-// The names are the `activation` enum of the op table (feature_map_ops.cpp).
-ConvActivation parse_activation(const std::string& name) {
-  if (name == "none") return ConvActivation::none;
-  if (name == "silu") return ConvActivation::silu;
-  throw std::logic_error("short conv activation '" + name + "' is declared in the op table but has no CPU kernel");
-}
 
 // Enough elements per task to amortize the pool's per-task cost (an atomic
 // increment and a std::function call), few enough to balance the threads.
@@ -132,7 +122,7 @@ void short_conv_fwd(OpCall& call) {
   p.Tn = call.dims.at("T");
   p.C = call.dims.at("C");
   p.W = call.dims.at("W");
-  switch (parse_activation(call.attrs.s("activation"))) {
+  switch (attr_enum<ConvActivation>(call.attrs)) {
     case ConvActivation::none: return short_conv_fwd_impl<T, ConvActivation::none>(p);
     case ConvActivation::silu: return short_conv_fwd_impl<T, ConvActivation::silu>(p);
   }
@@ -240,7 +230,7 @@ void short_conv_bwd(OpCall& call) {
   p.Tn = call.dims.at("T");
   p.C = call.dims.at("C");
   p.W = call.dims.at("W");
-  switch (parse_activation(call.attrs.s("activation"))) {
+  switch (attr_enum<ConvActivation>(call.attrs)) {
     case ConvActivation::none: return short_conv_bwd_impl<T, ConvActivation::none>(p);
     case ConvActivation::silu: return short_conv_bwd_impl<T, ConvActivation::silu>(p);
   }

@@ -12,11 +12,10 @@
 // accumulated in double (training::column_sums, deterministic).
 #include <cmath>
 #include <cstdint>
-#include <stdexcept>
-#include <string>
 #include <type_traits>
 #include <vector>
 
+#include "../ops/op_attrs.h"
 #include "cpu_backend.h"
 #include "training_common.h"
 
@@ -27,21 +26,6 @@ using training::kElementsPerTask;
 using training::parallel_blocks;
 
 // ---- unary -------------------------------------------------------------------
-
-enum class UnaryKind { identity, silu, sigmoid, softplus, logsigmoid, exp, neg_exp };
-
-// The names are the `kind` enum of the op table (training_ops.cpp), which the
-// dispatcher has already validated; a miss here means the two disagree.
-UnaryKind parse_unary_kind(const std::string& name) {
-  if (name == "identity") return UnaryKind::identity;
-  if (name == "silu") return UnaryKind::silu;
-  if (name == "sigmoid") return UnaryKind::sigmoid;
-  if (name == "softplus") return UnaryKind::softplus;
-  if (name == "logsigmoid") return UnaryKind::logsigmoid;
-  if (name == "exp") return UnaryKind::exp;
-  if (name == "neg_exp") return UnaryKind::neg_exp;
-  throw std::logic_error("unary kind '" + name + "' is declared in the op table but has no CPU kernel");
-}
 
 // Calls fn(std::integral_constant<UnaryKind, kind>) so the kind is a compile-time constant in fn.
 template <class Fn>
@@ -121,7 +105,7 @@ void unary_fwd(OpCall& call) {
   p.n = x.numel();
   p.alpha = call.attrs.f("alpha");
   const T alpha = static_cast<T>(p.alpha);
-  with_unary_kind(parse_unary_kind(call.attrs.s("kind")), [&](auto kind) {
+  with_unary_kind(attr_enum<UnaryKind>(call.attrs), [&](auto kind) {
     constexpr UnaryKind Kind = decltype(kind)::value;
     parallel_blocks(p.n, kElementsPerTask, [&](int64_t first, int64_t end) {
       for (int64_t i = first; i < end; ++i) p.y[i] = alpha * unary_value<Kind>(p.x[i]);
@@ -148,7 +132,7 @@ void unary_bwd(OpCall& call) {
   p.n = x.numel();
   p.alpha = call.attrs.f("alpha");
   const T alpha = static_cast<T>(p.alpha);
-  with_unary_kind(parse_unary_kind(call.attrs.s("kind")), [&](auto kind) {
+  with_unary_kind(attr_enum<UnaryKind>(call.attrs), [&](auto kind) {
     constexpr UnaryKind Kind = decltype(kind)::value;
     parallel_blocks(p.n, kElementsPerTask, [&](int64_t first, int64_t end) {
       for (int64_t i = first; i < end; ++i) p.dx[i] = p.dy[i] * (alpha * unary_grad<Kind>(p.x[i]));
@@ -157,14 +141,6 @@ void unary_bwd(OpCall& call) {
 }
 
 // ---- binary ------------------------------------------------------------------
-
-enum class BinaryKind { add, mul };
-
-BinaryKind parse_binary_kind(const std::string& name) {
-  if (name == "add") return BinaryKind::add;
-  if (name == "mul") return BinaryKind::mul;
-  throw std::logic_error("binary kind '" + name + "' is declared in the op table but has no CPU kernel");
-}
 
 template <BinaryKind Kind, class T>
 T binary_value(T a, T b) {
@@ -216,9 +192,9 @@ void binary_fwd(OpCall& call) {
   p.y = call.output("y")->data<T>();
   p.D = call.dims.at("D");
   p.R = a.numel() / p.D;
-  with_binary_switches(
-      parse_binary_kind(call.attrs.s("kind")), call.attrs.b("broadcast"),
-      [&](auto kind, auto broadcast) { binary_fwd_impl<T, decltype(kind)::value, decltype(broadcast)::value>(p); });
+  with_binary_switches(attr_enum<BinaryKind>(call.attrs), call.attrs.b("broadcast"), [&](auto kind, auto broadcast) {
+    binary_fwd_impl<T, decltype(kind)::value, decltype(broadcast)::value>(p);
+  });
 }
 
 template <class T>
@@ -276,9 +252,9 @@ void binary_bwd(OpCall& call) {
   p.db = call.output("db")->data<T>();
   p.D = call.dims.at("D");
   p.R = a.numel() / p.D;
-  with_binary_switches(
-      parse_binary_kind(call.attrs.s("kind")), call.attrs.b("broadcast"),
-      [&](auto kind, auto broadcast) { binary_bwd_impl<T, decltype(kind)::value, decltype(broadcast)::value>(p); });
+  with_binary_switches(attr_enum<BinaryKind>(call.attrs), call.attrs.b("broadcast"), [&](auto kind, auto broadcast) {
+    binary_bwd_impl<T, decltype(kind)::value, decltype(broadcast)::value>(p);
+  });
 }
 
 // ---- accumulate (in place) -----------------------------------------------------

@@ -50,12 +50,17 @@ __global__ void mixer_recurrent_kernel(MixerParams<T> p) {
 // every other switch by name rather than computing something else.
 void require_plain_mixer(const OpCall& call) {
   const auto& a = call.attrs;
-  const bool plain =
-      a.s("gate") == "none" && a.s("input_gate") == "none" && !a.b("delta") && a.s("normalize") == "none";
+  const MixerGate gate = attr_enum<MixerGate>(a);
+  const MixerInputGate input_gate = attr_enum<MixerInputGate>(a);
+  const MixerNormalize normalize = attr_enum<MixerNormalize>(a);
+  const bool plain = gate == MixerGate::none && input_gate == MixerInputGate::none && !a.b("delta") &&
+                     normalize == MixerNormalize::none;
   if (!plain)
-    throw OpError(std::string("mixer_fwd on CUDA supports only gate 'none', input_gate 'none', delta off and ") +
-                  "normalize 'none' so far; got gate '" + a.s("gate") + "', input_gate '" + a.s("input_gate") +
-                  "', delta " + (a.b("delta") ? "on" : "off") + ", normalize '" + a.s("normalize") + "'");
+    throw OpError(std::string("mixer_fwd on CUDA supports only gate '") + attr_enum_name(MixerGate::none) +
+                  "', input_gate '" + attr_enum_name(MixerInputGate::none) + "', delta off and normalize '" +
+                  attr_enum_name(MixerNormalize::none) + "' so far; got gate '" + attr_enum_name(gate) +
+                  "', input_gate '" + attr_enum_name(input_gate) + "', delta " + (a.b("delta") ? "on" : "off") +
+                  ", normalize '" + attr_enum_name(normalize) + "'");
 }
 
 template <class T>

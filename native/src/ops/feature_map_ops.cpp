@@ -29,8 +29,7 @@ constexpr int64_t kMaxConvTaps = 64;
 
 std::vector<AttrDef> feature_map_attrs() {
   return {
-      enum_attr("kind", feature_map_kind_name(FeatureMapKind::identity), feature_map_kind_names(),
-                "which feature map phi to apply to each [D] row (formulas in the op doc)"),
+      enum_attr(FeatureMapKind::identity, "which feature map phi to apply to each [D] row (formulas in the op doc)"),
       float_attr("eps", kDefaultL2Eps, kMinL2Eps, kMaxL2Eps,
                  "added to sum x^2 under the square root of l2norm and silu_l2norm; unused by the other kinds"),
   };
@@ -55,7 +54,7 @@ const char* const kFeatureMapFormulas =
 std::function<void(const Attrs&, Dims&)> bind_feature_count(const std::string& op_name, const std::string& e_source) {
   return [op_name, e_source](const Attrs& attrs, Dims& dims) {
     const int64_t D = dims.at("D");
-    const FeatureMapKind kind = feature_map_kind(attrs);
+    const FeatureMapKind kind = attr_enum<FeatureMapKind>(attrs);
     const int64_t E = feature_map_out_dim(kind, D);
     auto bound = dims.find("E");
     if (bound == dims.end()) {
@@ -64,7 +63,7 @@ std::function<void(const Attrs&, Dims&)> bind_feature_count(const std::string& o
     }
     if (bound->second != E)
       throw OpError(op_name + ": " + e_source + " has feature dim E=" + std::to_string(bound->second) +
-                    ", expected E=" + std::to_string(E) + " (kind '" + feature_map_kind_name(kind) +
+                    ", expected E=" + std::to_string(E) + " (kind '" + attr_enum_name(kind) +
                     "' maps D=" + std::to_string(D) + " features to " +
                     (kind == FeatureMapKind::taylor2 ? "1 + D + D^2" : "D") + ")");
   };
@@ -109,7 +108,7 @@ OpDef feature_map_bwd() {
 }
 
 AttrDef conv_activation_attr() {
-  return enum_attr("activation", "none", {"none", "silu"},
+  return enum_attr(ConvActivation::none,
                    "applied to the filtered signal: none, or silu (Mamba's and DeltaNet's choice)");
 }
 

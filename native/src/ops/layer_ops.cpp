@@ -62,8 +62,7 @@ constexpr double kDefaultNormEps = 1e-6;
 constexpr double kMaxNormEps = 1.0;
 
 AttrDef norm_kind_attr() {
-  return enum_attr("kind", "rms", {"rms", "layer"},
-                   "rms: RMSNorm (no mean subtracted); layer: LayerNorm without bias (mean subtracted)");
+  return enum_attr(NormKind::rms, "rms: RMSNorm (no mean subtracted); layer: LayerNorm without bias (mean subtracted)");
 }
 
 const char* const kNormFormulas =

@@ -29,45 +29,67 @@ const char* kMixerMath =
 // The attributes shared by mixer_fwd and mixer_bwd.
 std::vector<AttrDef> mixer_attrs() {
   return {
-      enum_attr("form", "chunked", {"recurrent", "chunked"},
-                "recurrent: one step at a time (the reference); chunked: chunkwise parallel"),
+      enum_attr(MixerForm::chunked, "recurrent: one step at a time (the reference); chunked: chunkwise parallel"),
       int_attr("chunk_size", 64, 16, 128, "chunk length of the chunked form, a multiple of 16"),
-      enum_attr("gate", "none", {"none", "fixed", "scalar", "vector"},
+      enum_attr(MixerGate::none,
                 "forget gate g (log decay): fixed per head [H], scalar per step [B,T,H], vector per key dim [B,T,H,K]"),
-      enum_attr("input_gate", "none", {"none", "sigmoid", "softplus", "exp"},
+      enum_attr(MixerInputGate::none,
                 "input gate from pre-activations i [B,T,H]: w = sigmoid(i), softplus(i) (Mamba's dt), or exp(i) "
                 "stabilized (needs normalize max1)"),
       bool_attr("delta", false, "delta rule with write strengths beta [B,T,H]"),
-      enum_attr("normalize", "none", {"none", "sum", "max1"},
+      enum_attr(MixerNormalize::none,
                 "denominator: none, sum (q^T z + eps), max1 (max(|q^T z|, 1)); additive writes only"),
       scale_attr("query scale", "K", 1e6),
       float_attr("eps", 1e-6, 0.0, 1.0, "added to the sum denominator"),
   };
 }
 
+// A value's name in quotes, for messages: 'none'.
+template <class E>
+std::string quoted(E value) {
+  return std::string("'") + attr_enum_name(value) + "'";
+}
+
+// "gate is 'none'": why a tensor is absent.
+template <class E>
+std::string attr_is(E value) {
+  return std::string(AttrEnum<E>::attr) + " is " + quoted(value);
+}
+
+// The shape of g for each gate that has one.
+const char* gate_shape(MixerGate gate) {
+  switch (gate) {
+    case MixerGate::fixed: return "H";
+    case MixerGate::scalar: return "B,T,H";
+    case MixerGate::none:
+    case MixerGate::vector: break;
+  }
+  return "B,T,H,K";
+}
+
 // Presence and shape of the optional inputs, from the switches.
 void specialize_mixer_inputs(const Attrs& a, Signature& sig) {
-  const std::string& gate = a.s("gate");
+  const MixerGate gate = attr_enum<MixerGate>(a);
   TensorSig* g = sig.input("g");
-  if (gate == "none") {
+  if (gate == MixerGate::none) {
     g->presence = Presence::absent;
-    g->absent_reason = "gate is 'none'";
+    g->absent_reason = attr_is(MixerGate::none);
   } else {
     g->presence = Presence::required;
-    g->shape = gate == "fixed" ? "H" : gate == "scalar" ? "B,T,H" : "B,T,H,K";
+    g->shape = gate_shape(gate);
   }
+  const MixerInputGate input_gate = attr_enum<MixerInputGate>(a);
   TensorSig* i = sig.input("i");
-  const bool has_input_gate = a.s("input_gate") != "none";
-  i->presence = has_input_gate ? Presence::required : Presence::absent;
-  i->absent_reason = "input_gate is 'none'";
+  i->presence = input_gate != MixerInputGate::none ? Presence::required : Presence::absent;
+  i->absent_reason = attr_is(MixerInputGate::none);
   TensorSig* beta = sig.input("beta");
   beta->presence = a.b("delta") ? Presence::required : Presence::absent;
   beta->absent_reason = "delta is off";
-  if (a.s("normalize") == "none") {
+  if (attr_enum<MixerNormalize>(a) == MixerNormalize::none) {
     sig.input("z0")->presence = Presence::absent;
-    sig.input("z0")->absent_reason = "normalize is 'none'";
+    sig.input("z0")->absent_reason = attr_is(MixerNormalize::none);
   }
-  if (a.s("input_gate") != "exp") {
+  if (input_gate != MixerInputGate::exp) {
     sig.input("m0")->presence = Presence::absent;
     sig.input("m0")->absent_reason = "only the exp input gate has a stabilizer state";
   }
@@ -77,14 +99,19 @@ void check_mixer_switches(const std::string& op, const Attrs& a) {
   if (a.i("chunk_size") % 16 != 0)
     throw OpError(op + ": attribute chunk_size = " + std::to_string(a.i("chunk_size")) +
                   " is not valid; valid: 16, 32, 48, ..., 128 (multiples of 16)");
-  if (a.b("delta") && a.s("input_gate") != "none")
-    throw OpError(op + ": input_gate '" + a.s("input_gate") +
-                  "' does not combine with the delta rule (beta is its write strength); use 'none'");
-  if (a.b("delta") && a.s("normalize") != "none")
-    throw OpError(op + ": normalize '" + a.s("normalize") + "' is for additive writes only; use 'none' with delta");
-  if (a.s("input_gate") == "exp" && a.s("normalize") != "max1")
-    throw OpError(op + ": input_gate 'exp' needs normalize 'max1' (the stabilized output is exact only then); got '" +
-                  a.s("normalize") + "'");
+  const MixerInputGate input_gate = attr_enum<MixerInputGate>(a);
+  const MixerNormalize normalize = attr_enum<MixerNormalize>(a);
+  if (a.b("delta") && input_gate != MixerInputGate::none)
+    throw OpError(op + ": input_gate " + quoted(input_gate) +
+                  " does not combine with the delta rule (beta is its write strength); use " +
+                  quoted(MixerInputGate::none));
+  if (a.b("delta") && normalize != MixerNormalize::none)
+    throw OpError(op + ": normalize " + quoted(normalize) + " is for additive writes only; use " +
+                  quoted(MixerNormalize::none) + " with delta");
+  if (input_gate == MixerInputGate::exp && normalize != MixerNormalize::max1)
+    throw OpError(op + ": input_gate " + quoted(MixerInputGate::exp) + " needs normalize " +
+                  quoted(MixerNormalize::max1) + " (the stabilized output is exact only then); got " +
+                  quoted(normalize));
 }
 
 std::vector<TensorSig> mixer_inputs() {
@@ -117,11 +144,11 @@ OpDef mixer_fwd() {
   op.dtypes = {DType::f32, DType::f64};
   op.specialize = [](const Attrs& a, const std::set<std::string>&, Signature& sig) {
     specialize_mixer_inputs(a, sig);
-    if (a.s("normalize") == "none") {
+    if (attr_enum<MixerNormalize>(a) == MixerNormalize::none) {
       sig.output("z_final")->presence = Presence::absent;
-      sig.output("z_final")->absent_reason = "normalize is 'none'";
+      sig.output("z_final")->absent_reason = attr_is(MixerNormalize::none);
     }
-    if (a.s("input_gate") != "exp") {
+    if (attr_enum<MixerInputGate>(a) != MixerInputGate::exp) {
       sig.output("m_final")->presence = Presence::absent;
       sig.output("m_final")->absent_reason = "only the exp input gate has a stabilizer state";
     }
@@ -158,20 +185,20 @@ OpDef mixer_bwd() {
     TensorSig* dg = sig.output("dg");
     dg->presence = g->presence == Presence::absent ? Presence::absent : Presence::required;
     dg->shape = g->shape;
-    dg->absent_reason = "gate is 'none'";
+    dg->absent_reason = attr_is(MixerGate::none);
     TensorSig* di = sig.output("di");
     di->presence = sig.input("i")->presence == Presence::absent ? Presence::absent : Presence::required;
-    di->absent_reason = "input_gate is 'none'";
+    di->absent_reason = attr_is(MixerInputGate::none);
     TensorSig* dbeta = sig.output("dbeta");
     dbeta->presence = a.b("delta") ? Presence::required : Presence::absent;
     dbeta->absent_reason = "delta is off";
-    if (a.s("normalize") == "none") {
+    if (attr_enum<MixerNormalize>(a) == MixerNormalize::none) {
       for (const char* name : {"dz_final"}) {
         sig.input(name)->presence = Presence::absent;
-        sig.input(name)->absent_reason = "normalize is 'none'";
+        sig.input(name)->absent_reason = attr_is(MixerNormalize::none);
       }
       sig.output("dz0")->presence = Presence::absent;
-      sig.output("dz0")->absent_reason = "normalize is 'none'";
+      sig.output("dz0")->absent_reason = attr_is(MixerNormalize::none);
     }
   };
   op.check = [](const Attrs& a, Dims&) { check_mixer_switches("mixer_bwd", a); };

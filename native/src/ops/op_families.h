@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "linea/ops.h"
+#include "op_attrs.h"
 
 namespace linea {
 
 // Attribute declarations, one helper per type: name, default, then the
-// range (inclusive) or the enum's choices, then the doc.
+// range (inclusive), then the doc. An enum attribute's name and choices come
+// from its AttrEnum table (op_attrs.h): only its default and doc are given.
 inline AttrDef int_attr(std::string name, int64_t value, double min, double max, std::string doc) {
   return {std::move(name), AttrType::int_, value, {}, min, max, std::move(doc)};
 }
@@ -22,8 +24,10 @@ inline AttrDef float_attr(std::string name, double value, double min, double max
 inline AttrDef bool_attr(std::string name, bool value, std::string doc) {
   return {std::move(name), AttrType::bool_, value, {}, 0, 0, std::move(doc)};
 }
-inline AttrDef enum_attr(std::string name, std::string value, std::vector<std::string> choices, std::string doc) {
-  return {std::move(name), AttrType::enum_, std::move(value), std::move(choices), 0, 0, std::move(doc)};
+template <class E>
+AttrDef enum_attr(E value, std::string doc) {
+  return {AttrEnum<E>::attr, AttrType::enum_, std::string(attr_enum_name(value)), attr_enum_names<E>(), 0, 0,
+          std::move(doc)};
 }
 
 std::vector<OpDef> mixer_ops();        // mixer_ops.cpp: linear-attention mixers

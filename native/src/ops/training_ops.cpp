@@ -144,8 +144,7 @@ const char* const kUnaryFormulas =
 
 std::vector<AttrDef> unary_attrs() {
   return {
-      enum_attr("kind", "identity", {"identity", "silu", "sigmoid", "softplus", "logsigmoid", "exp", "neg_exp"},
-                "the function f (formulas in the op doc)"),
+      enum_attr(UnaryKind::identity, "the function f (formulas in the op doc)"),
       float_attr("alpha", 1.0, kNoLower, kNoUpper, "scale of the result: y = alpha * f(x)"),
   };
 }
@@ -185,7 +184,7 @@ OpDef unary_bwd() {
 
 std::vector<AttrDef> binary_attrs() {
   return {
-      enum_attr("kind", "add", {"add", "mul"}, "add: y = a + b; mul: y = a * b"),
+      enum_attr(BinaryKind::add, "add: y = a + b; mul: y = a * b"),
       bool_attr("broadcast", false,
                 "false: b is shaped like a; true: b is one [D] row, applied to every [D] row of a "
                 "(a bias, or a per-feature scale)"),

@@ -20,14 +20,10 @@
 
 namespace linea::mixer {
 
-enum class Gate : uint8_t { none, fixed, scalar, vector };
-enum class InputGate : uint8_t { none, sigmoid, softplus, exp };
-enum class Normalize : uint8_t { none, sum, max1 };
-
 struct Config {
-  Gate gate = Gate::none;
-  InputGate input_gate = InputGate::none;
-  Normalize normalize = Normalize::none;
+  MixerGate gate = MixerGate::none;
+  MixerInputGate input_gate = MixerInputGate::none;
+  MixerNormalize normalize = MixerNormalize::none;
   bool delta = false;
   bool chunked = false;
   int64_t chunk = 64;
@@ -37,30 +33,21 @@ struct Config {
 
   // Entries of the effective log decay per step: 0 (no decay), 1 (scalar), K (vector).
   int64_t gate_dims() const {
-    if (gate == Gate::vector) return K;
-    if (gate != Gate::none || input_gate == InputGate::exp) return 1;
+    if (gate == MixerGate::vector) return K;
+    if (gate != MixerGate::none || input_gate == MixerInputGate::exp) return 1;
     return 0;
   }
-  bool has_write_weight() const { return input_gate != InputGate::none; }
-  bool has_denominator() const { return normalize != Normalize::none; }
+  bool has_write_weight() const { return input_gate != MixerInputGate::none; }
+  bool has_denominator() const { return normalize != MixerNormalize::none; }
 
   static Config from(const OpCall& call) {
     Config c;
     const auto& a = call.attrs;
-    const std::string& gate = a.s("gate");
-    c.gate = gate == "fixed"    ? Gate::fixed
-             : gate == "scalar" ? Gate::scalar
-             : gate == "vector" ? Gate::vector
-                                : Gate::none;
-    const std::string& ig = a.s("input_gate");
-    c.input_gate = ig == "sigmoid"    ? InputGate::sigmoid
-                   : ig == "softplus" ? InputGate::softplus
-                   : ig == "exp"      ? InputGate::exp
-                                      : InputGate::none;
-    const std::string& n = a.s("normalize");
-    c.normalize = n == "sum" ? Normalize::sum : n == "max1" ? Normalize::max1 : Normalize::none;
+    c.gate = attr_enum<MixerGate>(a);
+    c.input_gate = attr_enum<MixerInputGate>(a);
+    c.normalize = attr_enum<MixerNormalize>(a);
     c.delta = a.b("delta");
-    c.chunked = a.s("form") == "chunked";
+    c.chunked = attr_enum<MixerForm>(a) == MixerForm::chunked;
     c.chunk = a.i("chunk_size");
     c.eps = a.f("eps");
     c.B = call.dims.at("B");
@@ -176,25 +163,25 @@ void gather_head(const Config& c, const Tensors<T>& t, int64_t b, int64_t h, boo
 
   // Raw log decay per step, then the exp gate's stabilizer on top.
   s.gk.assign(Tn * s.gd, T(0));
-  for (int64_t t_ = 0; t_ < Tn && c.gate != Gate::none; ++t_) {
+  for (int64_t t_ = 0; t_ < Tn && c.gate != MixerGate::none; ++t_) {
     const int64_t row = (b * Tn + t_) * H + h;
-    if (c.gate == Gate::fixed) s.gk[t_] = t.g[h];
-    else if (c.gate == Gate::scalar) s.gk[t_] = t.g[row];
+    if (c.gate == MixerGate::fixed) s.gk[t_] = t.g[h];
+    else if (c.gate == MixerGate::scalar) s.gk[t_] = t.g[row];
     else std::copy(t.g + row * K, t.g + row * K + K, s.gk.begin() + t_ * K);
   }
   s.lw.clear();
   s.floor.clear();
-  if (c.input_gate != InputGate::none) {
+  if (c.input_gate != MixerInputGate::none) {
     s.lw.resize(Tn);
-    if (c.normalize == Normalize::max1) s.floor.assign(Tn, T(1));
-    T m = c.input_gate == InputGate::exp && t.m0 ? t.m0[b * H + h] : T(0);
+    if (c.normalize == MixerNormalize::max1) s.floor.assign(Tn, T(1));
+    T m = c.input_gate == MixerInputGate::exp && t.m0 ? t.m0[b * H + h] : T(0);
     for (int64_t t_ = 0; t_ < Tn; ++t_) {
       const T pre = t.i[(b * Tn + t_) * H + h];
-      if (c.input_gate == InputGate::sigmoid) {
+      if (c.input_gate == MixerInputGate::sigmoid) {
         s.lw[t_] = log_sigmoid(pre);
         continue;
       }
-      if (c.input_gate == InputGate::softplus) {
+      if (c.input_gate == MixerInputGate::softplus) {
         s.lw[t_] = log_softplus(pre);
         continue;
       }
@@ -209,7 +196,7 @@ void gather_head(const Config& c, const Tensors<T>& t, int64_t b, int64_t h, boo
     }
     s.m_final = m;
   }
-  if (c.normalize == Normalize::max1 && s.floor.empty()) s.floor.assign(Tn, T(1));
+  if (c.normalize == MixerNormalize::max1 && s.floor.empty()) s.floor.assign(Tn, T(1));
   s.beta.clear();
   if (c.delta) {
     s.beta.resize(Tn);
@@ -264,19 +251,19 @@ void scatter_backward(const Config& c, Tensors<T>& t, int64_t b, int64_t h, cons
       t.dk[row * K + a] = d.dk[t_ * K + a];
     }
     std::copy(d.dv.begin() + t_ * V, d.dv.begin() + (t_ + 1) * V, t.dv + row * V);
-    if (c.gate == Gate::scalar) t.dg[row] = d.dgk[t_];
-    if (c.gate == Gate::vector) std::copy(d.dgk.begin() + t_ * K, d.dgk.begin() + (t_ + 1) * K, t.dg + row * K);
+    if (c.gate == MixerGate::scalar) t.dg[row] = d.dgk[t_];
+    if (c.gate == MixerGate::vector) std::copy(d.dgk.begin() + t_ * K, d.dgk.begin() + (t_ + 1) * K, t.dg + row * K);
     if (t.dbeta) t.dbeta[row] = d.dbeta[t_];
-    if (c.input_gate == InputGate::exp) t.di[row] = d.dlw[t_];
-    if (c.input_gate == InputGate::sigmoid) t.di[row] = d.dlw[t_] * (T(1) - sigmoid(t.i[row]));
-    if (c.input_gate == InputGate::softplus) {
+    if (c.input_gate == MixerInputGate::exp) t.di[row] = d.dlw[t_];
+    if (c.input_gate == MixerInputGate::sigmoid) t.di[row] = d.dlw[t_] * (T(1) - sigmoid(t.i[row]));
+    if (c.input_gate == MixerInputGate::softplus) {
       // d log(softplus(x)) / dx = sigmoid(x) / softplus(x)
       const T x = t.i[row];
       const T sp = x > T(20) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
       t.di[row] = d.dlw[t_] * (x < T(-20) ? T(1) : sigmoid(x) / sp);
     }
   }
-  if (c.gate == Gate::fixed) {
+  if (c.gate == MixerGate::fixed) {
     T sum = 0;
     for (int64_t t_ = 0; t_ < Tn; ++t_) sum += d.dgk[t_];
     fixed_dg[bh] = sum;
@@ -288,7 +275,7 @@ void scatter_backward(const Config& c, Tensors<T>& t, int64_t b, int64_t h, cons
 // Sums the per-(b, h) fixed-gate gradients into dg [H].
 template <class T>
 void reduce_fixed_gate_grad(const Config& c, Tensors<T>& t, const std::vector<T>& fixed_dg) {
-  if (c.gate != Gate::fixed) return;
+  if (c.gate != MixerGate::fixed) return;
   for (int64_t h = 0; h < c.H; ++h) {
     T sum = 0;
     for (int64_t b = 0; b < c.B; ++b) sum += fixed_dg[b * c.H + h];
@@ -299,14 +286,14 @@ void reduce_fixed_gate_grad(const Config& c, Tensors<T>& t, const std::vector<T>
 // Output normalization, shared by both forms: o = num / den' with
 // den' = den + eps (sum) or max(|den|, floor) (max1). Returns den'.
 template <class T>
-inline T denominator(Normalize n, T den, T eps, T floor) {
-  if (n == Normalize::sum) return den + eps;
+inline T denominator(MixerNormalize n, T den, T eps, T floor) {
+  if (n == MixerNormalize::sum) return den + eps;
   return std::max(std::abs(den), floor);
 }
 
 // Backward of o = num / den' for one step: fills dnum (V) and returns dden.
 template <class T>
-inline T denominator_backward(Normalize n, T den, T eps, T floor, const T* o, const T* d_o, int64_t V, T* dnum) {
+inline T denominator_backward(MixerNormalize n, T den, T eps, T floor, const T* o, const T* d_o, int64_t V, T* dnum) {
   const T dn = denominator(n, den, eps, floor);
   T dot = 0;
   for (int64_t c = 0; c < V; ++c) {
@@ -314,7 +301,7 @@ inline T denominator_backward(Normalize n, T den, T eps, T floor, const T* o, co
     dot += d_o[c] * o[c];
   }
   const T d_dn = -dot / dn;  // gradient w.r.t. den'
-  if (n == Normalize::sum) return d_dn;
+  if (n == MixerNormalize::sum) return d_dn;
   return std::abs(den) > floor ? (den >= 0 ? d_dn : -d_dn) : T(0);
 }
 
