@@ -2,8 +2,11 @@
 // bad value and what would be valid, raised before any kernel runs.
 #include <doctest/doctest.h>
 
+#include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "../src/ops/op_attrs.h"
 #include "linea/backend.h"
 #include "test_util.h"
 
@@ -116,4 +119,55 @@ TEST_CASE("a shape whose element count overflows int64 is refused before anythin
   // A zero dim makes an empty tensor whatever the others are, even when their product would overflow.
   Tensor empty = cpu.empty({int64_t(1) << 40, int64_t(1) << 40, 0}, DType::f32);
   CHECK(empty.numel() == 0);
+}
+
+namespace {
+
+// Every name of E parses back to its value, and a name outside the table is a
+// logic_error naming it and the valid ones.
+template <class E>
+void check_attr_enum() {
+  const std::vector<std::string> names = attr_enum_names<E>();
+  REQUIRE(names.size() == attr_enum_count<E>());
+  std::string valid;
+  for (size_t i = 0; i < names.size(); ++i) {
+    CHECK(names[i] == attr_enum_name(E(i)));
+    Attrs attrs;
+    attrs.set(AttrEnum<E>::attr, names[i]);
+    CHECK(attr_enum<E>(attrs) == E(i));
+    valid += (i ? ", " : "") + names[i];
+  }
+  Attrs bad;
+  bad.set(AttrEnum<E>::attr, std::string("no_such_value"));
+  std::string message;
+  try {
+    attr_enum<E>(bad);
+  } catch (const std::logic_error& e) {
+    message = e.what();
+  }
+  CHECK(contains(message, "'no_such_value'"));
+  CHECK(contains(message, valid));
+}
+
+// The tables of every enum attribute: each op-table enum attribute must use one.
+template <class... E>
+std::vector<std::vector<std::string>> attr_enum_tables() {
+  (check_attr_enum<E>(), ...);
+  return {attr_enum_names<E>()...};
+}
+
+}  // namespace
+
+TEST_CASE("every enum attribute takes its choices from one name table in op_attrs.h") {
+  const auto tables = attr_enum_tables<FeatureMapKind, ConvActivation, MixerForm, MixerGate, MixerInputGate,
+                                       MixerNormalize, NormKind, UnaryKind, BinaryKind>();
+  for (const OpDef& op : op_table())
+    for (const AttrDef& a : op.attrs) {
+      if (a.type != AttrType::enum_) continue;
+      CAPTURE(op.name);
+      CAPTURE(a.name);
+      bool found = false;
+      for (const auto& names : tables) found |= names == a.choices;
+      CHECK(found);
+    }
 }
