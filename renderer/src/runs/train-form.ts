@@ -38,7 +38,8 @@ export function defaultTrainSpec(preferences: Preferences = DEFAULT_PREFERENCES)
   }
 }
 
-export type FieldKind = 'int' | 'number' | 'text' | 'select' | 'int-list' | 'nullable-number'
+/** optional-int: empty text leaves the field out of the spec (e.g. max_steps). */
+export type FieldKind = 'int' | 'number' | 'text' | 'select' | 'int-list' | 'nullable-number' | 'optional-int'
 
 export interface FormField {
   /** Path in the TrainSpec, as validation errors name it ("task.seq_len"). */
@@ -89,6 +90,7 @@ export const TASK_FIELDS: { [K in TaskKind]: FormField[] } = {
 
 export const COMMON_FIELDS: FormField[] = [
   { path: 'steps', label: 'steps', kind: 'int' },
+  { path: 'max_steps', label: 'stop at step', kind: 'optional-int', help: 'empty: all steps; the learning-rate schedule still runs over steps' },
   { path: 'batch_size', label: 'batch size', kind: 'int' },
   { path: 'optimizer.lr', label: 'learning rate', kind: 'number', step: 0.0001 },
   { path: 'schedule.warmup_steps', label: 'warmup steps', kind: 'int' },
@@ -112,10 +114,15 @@ export function getPath(doc: unknown, path: string): unknown {
   return cur
 }
 
-/** A copy of the spec with one field set (objects along the path copied, the rest shared). */
+/** A copy of the spec with one field set (objects along the path copied, the rest shared); undefined removes the field. */
 export function setPath<T>(doc: T, path: string, value: unknown): T {
   const [key, ...rest] = path.split('.')
   const obj = (doc ?? {}) as Record<string, unknown>
+  if (!rest.length && value === undefined) {
+    const copy = { ...obj }
+    delete copy[key!]
+    return copy as T
+  }
   return { ...obj, [key!]: rest.length ? setPath(obj[key!], rest.join('.'), value) : value } as T
 }
 
@@ -128,6 +135,8 @@ export function parseFieldText(kind: FieldKind, text: string): unknown {
       return t === '' ? Number.NaN : Number(t)
     case 'nullable-number':
       return t === '' ? null : Number(t)
+    case 'optional-int':
+      return t === '' ? undefined : Number(t)
     case 'int-list':
       return t === '' ? [] : t.split(/[\s,]+/).filter(Boolean).map(Number)
     default:

@@ -31,7 +31,8 @@ describe('train form', () => {
       const taskKeys = Object.keys(TASK_DEFAULTS[kind]).filter((k) => k !== 'kind')
       expect(TASK_FIELDS[kind].map((f) => f.path.replace('task.', '')).sort()).toEqual(taskKeys.sort())
     }
-    for (const f of COMMON_FIELDS) expect(getPath(defaultTrainSpec(), f.path), f.path).not.toBeUndefined()
+    // an optional field (stop at step) starts empty, absent from the spec; the others have a value
+    for (const f of COMMON_FIELDS) expect(getPath(defaultTrainSpec(), f.path) === undefined, f.path).toBe(f.kind === 'optional-int')
   })
 
   it('sets a field by path without touching the original', () => {
@@ -71,6 +72,26 @@ describe('train form', () => {
     expect(parseFieldText('nullable-number', '0.9')).toBe(0.9)
     expect(fieldText('int-list', [64, 128])).toBe('64, 128')
     expect(fieldText('nullable-number', null)).toBe('')
+  })
+
+  it("has an optional 'stop at step' field: empty leaves max_steps out, a number sets it, the schema marks one past steps", () => {
+    const field = COMMON_FIELDS.find((f) => f.path === 'max_steps')!
+    expect(field).toMatchObject({ label: 'stop at step', kind: 'optional-int' })
+    expect(field.help).toContain('schedule still runs over steps')
+    expect(parseFieldText('optional-int', ' ')).toBeUndefined()
+    expect(parseFieldText('optional-int', '40')).toBe(40)
+    expect(fieldText('optional-int', undefined)).toBe('')
+    const stopped = setPath(defaultTrainSpec(), 'max_steps', 40)
+    expect(stopped.max_steps).toBe(40)
+    expect(trainSpecErrors(stopped, null)).toEqual([])
+    // emptied again: the key goes, so the spec sent is the one without it
+    const cleared = setPath(stopped, 'max_steps', parseFieldText('optional-int', ''))
+    expect('max_steps' in cleared).toBe(false)
+    expect(cleared).toEqual(defaultTrainSpec())
+    expect(trainSpecErrors(setPath(defaultTrainSpec(), 'max_steps', 900), null)).toEqual([
+      { path: 'max_steps', message: '900 exceeds steps 800; the schedule spans steps, so raise steps to train longer' },
+    ])
+    expect(trainSpecErrors(setPath(defaultTrainSpec(), 'max_steps', 2.5), null).map((e) => e.path)).toEqual(['max_steps'])
   })
 
   it("counts a template's runs: the product of its sweep axes", () => {
