@@ -1,12 +1,15 @@
 // Chart options for training runs: loss (raw and smoothed, linear or log
-// axis), eval headline (accuracy or bits per byte), throughput and memory,
-// for one run live or several runs overlaid. Pure, so unit-tested and
+// axis), eval headline (accuracy or bits per byte; MQAR's accuracy split by
+// whether a query's key also occurs as noise), throughput and memory, for one
+// run live or several runs overlaid. Pure, so unit-tested and
 // reusable by reports. Colours come in with the series (a run's colour is
 // derived from its id, see runs/colors.ts).
 import type { EChartsCoreOption } from 'echarts/core'
 import { formatBytes } from '../../../electron/api/format'
+import type { MetricsLine } from '../../../electron/api/runs'
+import { MQAR_KEY_IN_NOISE_LABELS } from '../../../electron/api/train-spec'
 import { emaSmooth } from '../runs/smoothing'
-import type { Point } from '../runs/metrics'
+import { evalSetPoints, keyInNoisePoints, type Point } from '../runs/metrics'
 import { formatCount } from './estimate-chart'
 
 export interface CurveSeries {
@@ -15,6 +18,8 @@ export interface CurveSeries {
   name: string
   color?: string
   points: Point[]
+  /** Line style; solid by default (the key-in-noise split is dashed and dotted beside its run's solid curve). */
+  dash?: 'dashed' | 'dotted'
 }
 
 export interface LossChartSettings {
@@ -100,10 +105,46 @@ export function evalChartOption(curves: readonly CurveSeries[], metric: Headline
       data: c.points,
       showSymbol: true,
       symbolSize: 5,
-      lineStyle: { width: 2, color: c.color },
+      lineStyle: { width: c.dash ? 1.5 : 2, color: c.color, type: c.dash ?? 'solid' },
       itemStyle: { color: c.color },
     })),
   }
+}
+
+/**
+ * MQAR accuracy split by whether the query's key also occurs earlier as
+ * noise, as curves beside a run's overall accuracy: the run's colour, dashed
+ * for keys only in their pair, dotted for keys also earlier as noise. Named
+ * by the label alone, or "<run>: <label>" when `runName` is given (runs
+ * overlaid). None when the run's eval records carry no split.
+ */
+export function keyInNoiseCurves(lines: readonly MetricsLine[], run: { id: string; color?: string; runName?: string }): CurveSeries[] {
+  return keyInNoisePoints(lines).map(({ label, points }) => ({
+    id: `${run.id}:key_in_noise:${label}`,
+    name: run.runName ? `${run.runName}: ${label}` : label,
+    color: run.color,
+    points,
+    dash: label === MQAR_KEY_IN_NOISE_LABELS[0] ? 'dashed' : 'dotted',
+  }))
+}
+
+/** Colours of a run's eval sets after the first (which takes the run's colour). */
+const EVAL_SET_COLORS = ['#d9534f', '#f0a020', '#6a3d9a', '#1b9e77']
+
+/**
+ * One run's eval chart: a curve per eval set (the training length in the
+ * run's colour, longer ones after it) and, for MQAR, the accuracy split by
+ * key_in_noise when the records carry it.
+ */
+export function runEvalChartOption(lines: readonly MetricsLine[], metric: HeadlineMetric, color?: string): EChartsCoreOption {
+  const sets: CurveSeries[] = evalSetPoints(lines).map((set, i) => ({
+    id: set.name,
+    name: set.name,
+    color: i === 0 ? color : EVAL_SET_COLORS[(i - 1) % EVAL_SET_COLORS.length],
+    points: set.points,
+  }))
+  const split = metric === 'accuracy' ? keyInNoiseCurves(lines, { id: 'run', color }) : []
+  return evalChartOption([...sets, ...split], metric, metric === 'accuracy' ? 'eval accuracy' : 'eval bits per byte')
 }
 
 /** Tokens per second per step. */
@@ -131,6 +172,11 @@ export function memoryChartOption(inUse: readonly Point[], peak: readonly Point[
     yAxis: { type: 'value', scale: true, axisLabel: { formatter: (v: number) => formatBytes(v) } },
     series: [line('inUse', 'in use', inUse, '#2f6fdd', false), line('peak', 'peak', peak, '#d9534f', true)],
   }
+}
+
+/** Names of an option's series, in order (the legend's entries; the e2e test reads them). */
+export function seriesNames(option: EChartsCoreOption | null): string[] {
+  return ((option as { series?: { name?: unknown }[] } | null)?.series ?? []).map((s) => String(s.name ?? ''))
 }
 
 /** Points drawn by an option's series (the e2e test and the screens read it). */

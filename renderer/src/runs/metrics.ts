@@ -1,8 +1,9 @@
 // A run's metrics lines turned into what the screens show: curves (loss,
 // eval headline, throughput, memory), the log pane, and the merge of a file
 // read with the live lines that arrived while it was being read.
-import type { MetricsLine } from '../../../electron/api/runs'
+import type { EvalSetResult, MetricsLine, RunRecord } from '../../../electron/api/runs'
 import { formatBytes } from '../../../electron/api/format'
+import { MQAR_KEY_IN_NOISE_LABELS, stopStep } from '../../../electron/api/train-spec'
 
 export type TrainLine = Extract<MetricsLine, { type: 'train' }>
 export type EvalLine = Extract<MetricsLine, { type: 'eval' }>
@@ -111,6 +112,51 @@ export function lastTrain(lines: readonly MetricsLine[]): TrainLine | undefined 
  */
 export function progressStep(lines: readonly MetricsLine[], run: { steps: number } | null | undefined): number {
   return lastTrain(lines)?.step ?? run?.steps ?? 0
+}
+
+export interface RunProgress {
+  step: number
+  /** The step the run stops at: max_steps when set, else steps (stopStep). */
+  total: number
+  /** 0..1 */
+  fraction: number
+}
+
+/** A run's progress bar: a run stopped early at max_steps ends at max_steps / max_steps, 100 %. */
+export function runProgress(lines: readonly MetricsLine[], run: Pick<RunRecord, 'steps' | 'trainSpec'> | null | undefined): RunProgress {
+  const step = progressStep(lines, run)
+  const total = run ? stopStep(run.trainSpec) : 0
+  return { step, total, fraction: total ? Math.min(1, step / total) : 0 }
+}
+
+/**
+ * MQAR eval accuracy split by the `key_in_noise` tag, one curve per label of
+ * MQAR_KEY_IN_NOISE_LABELS (in that order) that some eval measured, from the
+ * first eval set (the training length, the headline's set). A bucket with no
+ * query in an eval leaves no point there. Empty when no record has the split
+ * (other tasks, runs from before it was recorded).
+ */
+export function keyInNoisePoints(lines: readonly MetricsLine[]): { label: string; points: Point[] }[] {
+  const curves = MQAR_KEY_IN_NOISE_LABELS.map((label) => ({ label: label as string, points: [] as Point[] }))
+  for (const l of evalLines(lines))
+    for (const c of curves) {
+      const accuracy = bucketAccuracy(l.sets[0], 'key_in_noise', c.label)
+      if (accuracy !== undefined) c.points.push([l.step, accuracy])
+    }
+  return curves.filter((c) => c.points.length > 0)
+}
+
+/**
+ * correct / count of one tag bucket of an eval set, if it counted any query.
+ * byTag rides along unchecked in a metrics file (workspace/run-schema.ts
+ * checks the headline fields only), so it is read as untrusted here.
+ */
+function bucketAccuracy(set: EvalSetResult | undefined, tag: string, label: string): number | undefined {
+  const own = (o: unknown, key: string): unknown => (o !== null && typeof o === 'object' && Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined)
+  const b = own(own(own(set, 'byTag'), tag), label)
+  const correct = own(b, 'correct')
+  const count = own(b, 'count')
+  return typeof correct === 'number' && typeof count === 'number' && count > 0 && Number.isFinite(correct / count) ? correct / count : undefined
 }
 
 export function describeMemory(l: TrainLine | undefined): string {

@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest'
-import { evalChartOption, lossChartOption, memoryChartOption, seriesPointCount, throughputChartOption, type CurveSeries } from '../../../../renderer/src/charts/run-charts'
+import type { MetricsLine } from '../../../../electron/api/runs'
+import { MQAR_KEY_IN_NOISE_LABELS } from '../../../../electron/api/train-spec'
+import {
+  evalChartOption,
+  keyInNoiseCurves,
+  lossChartOption,
+  memoryChartOption,
+  runEvalChartOption,
+  seriesNames,
+  seriesPointCount,
+  throughputChartOption,
+  type CurveSeries,
+} from '../../../../renderer/src/charts/run-charts'
 import { emaSmooth } from '../../../../renderer/src/runs/smoothing'
 
-type Series = { id: string; name: string; data: number[][]; lineStyle: { color?: string; opacity?: number }; silent?: boolean }
+type Series = { id: string; name: string; data: number[][]; lineStyle: { color?: string; opacity?: number; type?: string }; silent?: boolean }
 type Option = { series: Series[]; yAxis: { type: string; name: string; min?: number; max?: number }; legend?: object }
 
 const run = (id: string, losses: number[], color = '#123456'): CurveSeries => ({ id, name: `run ${id}`, color, points: losses.map((y, i) => [i + 1, y]) })
@@ -80,5 +92,75 @@ describe('run chart options', () => {
     expect(m.series.map((s) => s.name)).toEqual(['in use', 'peak'])
     expect(seriesPointCount(m)).toBe(2)
     expect(seriesPointCount(null)).toBe(0)
+  })
+
+  describe("a run's eval chart with MQAR's key-in-noise split", () => {
+    const [only, noise] = MQAR_KEY_IN_NOISE_LABELS
+    /** An MQAR eval record; `split` the key_in_noise buckets (none: a record without the split). */
+    const evalLine = (step: number, accuracy: number, split?: [number, number, number, number]): MetricsLine => ({
+      type: 'eval',
+      step,
+      headline: accuracy,
+      headlineName: 'accuracy',
+      sets: [
+        {
+          name: 'eval',
+          seqLen: 64,
+          accuracy,
+          loss: 1,
+          bitsPerByte: 1,
+          count: 64,
+          byTag: split ? { key_in_noise: { [only]: { correct: split[0], count: split[1] }, [noise]: { correct: split[2], count: split[3] } } } : {},
+        },
+      ],
+    })
+    const withSplit = [evalLine(50, 0.5, [30, 40, 2, 24]), evalLine(100, 0.9, [40, 40, 18, 24])]
+
+    it('draws overall accuracy and the two split series, named by the labels, in the run colour, dashed and dotted', () => {
+      const o = runEvalChartOption(withSplit, 'accuracy', '#123456') as Option
+      expect(seriesNames(o)).toEqual(['eval (T=64)', only, noise])
+      expect(o.series[0]!.data).toEqual([
+        [50, 0.5],
+        [100, 0.9],
+      ])
+      expect(o.series[1]!.data).toEqual([
+        [50, 0.75],
+        [100, 1],
+      ])
+      expect(o.series[2]!.data).toEqual([
+        [50, 2 / 24],
+        [100, 18 / 24],
+      ])
+      expect(o.series.map((s) => s.lineStyle.type)).toEqual(['solid', 'dashed', 'dotted'])
+      expect(o.series.every((s) => s.lineStyle.color === '#123456')).toBe(true)
+      expect(o.legend).toBeDefined()
+      expect(o.yAxis).toMatchObject({ name: 'accuracy', min: 0, max: 1 })
+    })
+
+    it('draws overall accuracy alone when the records have no split', () => {
+      const o = runEvalChartOption([evalLine(50, 0.5), evalLine(100, 0.9)], 'accuracy', '#123456') as Option
+      expect(seriesNames(o)).toEqual(['eval (T=64)'])
+      expect(o.legend).toBeUndefined()
+      expect(seriesNames(runEvalChartOption([], 'accuracy'))).toEqual([])
+      // bits per byte has no accuracy split to draw
+      expect(seriesNames(runEvalChartOption(withSplit, 'bits_per_byte'))).toEqual(['eval (T=64)'])
+    })
+
+    it('keeps the eval sets after the first in their own colours', () => {
+      const two: MetricsLine = { ...(evalLine(10, 0.5) as Extract<MetricsLine, { type: 'eval' }>) }
+      two.sets = [...two.sets, { ...two.sets[0]!, name: 'eval', seqLen: 128 }]
+      const o = runEvalChartOption([two], 'accuracy', '#123456') as Option
+      expect(seriesNames(o)).toEqual(['eval (T=64)', 'eval (T=128)'])
+      expect(o.series[1]!.lineStyle.color).not.toBe('#123456')
+    })
+
+    it('names split curves after their run when runs are overlaid, with ids of their own', () => {
+      const curves = keyInNoiseCurves(withSplit, { id: 'r1', color: '#aa0000', runName: 'gla' })
+      expect(curves.map((c) => [c.id, c.name, c.color, c.dash])).toEqual([
+        [`r1:key_in_noise:${only}`, `gla: ${only}`, '#aa0000', 'dashed'],
+        [`r1:key_in_noise:${noise}`, `gla: ${noise}`, '#aa0000', 'dotted'],
+      ])
+      expect(keyInNoiseCurves([evalLine(50, 0.5)], { id: 'r1' })).toEqual([])
+    })
   })
 })

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { MetricsLine } from '../../../../electron/api/runs'
-import { evalSetPoints, headlineName, headlinePoints, logEntries, lossPoints, mergeMetrics, progressStep } from '../../../../renderer/src/runs/metrics'
+import { MQAR_KEY_IN_NOISE_LABELS, type TrainSpec } from '../../../../electron/api/train-spec'
+import { evalSetPoints, headlineName, headlinePoints, keyInNoisePoints, logEntries, lossPoints, mergeMetrics, progressStep, runProgress } from '../../../../renderer/src/runs/metrics'
+import { defaultTrainSpec } from '../../../../renderer/src/runs/train-form'
 
 const step = (n: number, loss = 5 - n / 10): MetricsLine => ({
   type: 'train',
@@ -81,5 +83,54 @@ describe('run metrics', () => {
     expect(progressStep([], { steps: 7 })).toBe(7)
     expect(progressStep([{ type: 'status', status: 'running', atMs: 1 }], { steps: 2 })).toBe(2)
     expect(progressStep([], null)).toBe(0)
+  })
+
+  it('progress runs to the step the run stops at: max_steps when set, so a run stopped early ends at 100 %', () => {
+    const spec = (over: Partial<TrainSpec>): TrainSpec => ({ ...defaultTrainSpec(), steps: 300, ...over })
+    expect(runProgress([step(40)], { steps: 40, trainSpec: spec({ max_steps: 40 }) })).toEqual({ step: 40, total: 40, fraction: 1 })
+    expect(runProgress([step(10)], { steps: 5, trainSpec: spec({ max_steps: 40 }) })).toEqual({ step: 10, total: 40, fraction: 0.25 })
+    expect(runProgress([step(30)], { steps: 30, trainSpec: spec({}) })).toEqual({ step: 30, total: 300, fraction: 0.1 })
+    expect(runProgress([], null)).toEqual({ step: 0, total: 0, fraction: 0 })
+  })
+
+  it("split MQAR accuracy by key in noise, from the first set's byTag, per label, leaving out buckets without queries", () => {
+    const [only, noise] = MQAR_KEY_IN_NOISE_LABELS
+    const withSplit = (n: number, split: Record<string, { correct: number; count: number }>): MetricsLine => {
+      const l = evalAt(n, 0.5) as Extract<MetricsLine, { type: 'eval' }>
+      return { ...l, sets: [{ ...l.sets[0]!, byTag: { distance: { '0': { correct: 1, count: 1 } }, key_in_noise: split } }] }
+    }
+    const lines = [
+      step(1),
+      withSplit(10, { [only]: { correct: 6, count: 8 }, [noise]: { correct: 1, count: 4 } }),
+      withSplit(20, { [only]: { correct: 8, count: 8 }, [noise]: { correct: 0, count: 0 } }),
+    ]
+    expect(keyInNoisePoints(lines)).toEqual([
+      {
+        label: only,
+        points: [
+          [10, 0.75],
+          [20, 1],
+        ],
+      },
+      { label: noise, points: [[10, 0.25]] },
+    ])
+    // no split: other tasks, records from before the tag
+    expect(keyInNoisePoints([step(1), evalAt(10, 0.5)])).toEqual([])
+    expect(keyInNoisePoints([])).toEqual([])
+  })
+
+  it('read the split of a metrics file as untrusted: byTag missing or malformed gives no points, not an error', () => {
+    const [only] = MQAR_KEY_IN_NOISE_LABELS
+    const evalWith = (set: object) => ({ type: 'eval', step: 5, headline: 0.5, headlineName: 'accuracy', sets: [{ name: 'train', seqLen: 32, accuracy: 0.5, loss: 1, bitsPerByte: 0, count: 4, ...set }] }) as unknown as MetricsLine
+    const broken = [
+      evalWith({}),
+      evalWith({ byTag: null }),
+      evalWith({ byTag: { key_in_noise: 'x' } }),
+      evalWith({ byTag: { key_in_noise: { [only]: { correct: '3', count: 4 } } } }),
+      evalWith({ byTag: { key_in_noise: { [only]: { correct: 3, count: -1 } } } }),
+      evalWith({ byTag: Object.create({ key_in_noise: { [only]: { correct: 1, count: 1 } } }) as object }),
+      { type: 'eval', step: 6, headline: 0.5, headlineName: 'accuracy', sets: [] } as MetricsLine,
+    ]
+    expect(keyInNoisePoints(broken)).toEqual([])
   })
 })
