@@ -1,11 +1,13 @@
 // Train and Runs end to end, in real Chromium against `linea serve` with a
-// fresh workspace: the MQAR recall template scaled down to run on a laptop
-// CPU (its 12 runs queue run after run), the live charts growing while a run
+// fresh workspace: a short MQAR run from the form, stopped early at 'stop at
+// step' with its accuracy split by key in noise; the MQAR recall template
+// scaled down to run on a laptop CPU (its 12 runs queue run after run), the live charts growing while a run
 // trains, finished runs in the table, two runs overlaid with their settings
 // compared, and runs cancelled (one queued, one running).
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { MQAR_KEY_IN_NOISE_LABELS } from '../../electron/api/train-spec'
 import { runColor } from '../../renderer/src/runs/colors'
 import { useServedApp } from './app'
 import { artifactsDir } from './browser'
@@ -21,7 +23,12 @@ const SCALE_DOWN = {
   json: { 'train.task.seq_len': 32, 'train.task.num_kv_pairs': 4, 'train.task.vocab_size': 64, 'train.eval.batches': 1, 'train.checkpoint_every': 100 },
 }
 
+/** The form's run stopped early (max_steps): its name, the steps its schedule spans, the step it stops at. */
+const STOPPED = { name: 'stopped early', steps: 200, stopAt: 40 }
+
 const attr = (testid: string, name: string) => page.getAttribute(`[data-testid=${testid}]`, name)
+/** The series names a run chart exposes (its legend's entries). */
+const seriesNamesOf = async (testid: string): Promise<string[]> => JSON.parse((await attr(testid, 'data-series-names')) ?? '[]') as string[]
 
 async function rows(): Promise<{ id: string; name: string; status: string }[]> {
   return page.$$eval('[data-testid^=run-row-]', (trs) =>
@@ -30,6 +37,63 @@ async function rows(): Promise<{ id: string; name: string; status: string }[]> {
 }
 
 describe('train and runs screens', () => {
+  it("stops a form run at 'stop at step', shows it done at N / N, and draws MQAR's key-in-noise split", async () => {
+    await page.goto(served.launchUrl)
+    await page.click('[data-testid=nav-train]')
+    await page.waitForSelector('[data-testid=train-model-summary]')
+    const set = async (testid: string, value: string) => {
+      await page.fill(`[data-testid=${testid}]`, value)
+      await page.press(`[data-testid=${testid}]`, 'Tab')
+    }
+    // The form's MQAR defaults (T = 64, 4 pairs) on the GLA preset, the schedule over 200 steps, an eval every 20.
+    await set('train-steps', String(STOPPED.steps))
+    await set('train-eval-every', '20')
+    await set('train-early_stop_accuracy', '')
+    await page.selectOption('[data-testid=train-backend]', 'cpu')
+    await page.fill('[data-testid=train-run-name]', STOPPED.name)
+    // the field starts empty, says the schedule is unchanged, and is checked like the others
+    expect(await page.inputValue('[data-testid=train-max_steps]')).toBe('')
+    expect(await page.textContent('label:has([data-testid=train-max_steps]) .help')).toContain('the learning-rate schedule still runs over steps')
+    await set('train-max_steps', '300')
+    expect(await page.textContent('[data-testid=error-train-max_steps]')).toBe('300 exceeds steps 200; the schedule spans steps, so raise steps to train longer')
+    expect(await page.isDisabled('[data-testid=train-start]')).toBe(true)
+    await set('train-max_steps', String(STOPPED.stopAt))
+    await page.waitForSelector('[data-testid=error-train-max_steps]', { state: 'detached' })
+    await page.click('[data-testid=train-start]')
+    await page.waitForSelector(`[data-testid=live-run-name]:text("${STOPPED.name}")`)
+    const runId = (await attr('live-run', 'data-run-id'))!
+
+    // done at the step it stops at: N / N, the bar full
+    await page.waitForSelector('[data-testid=live-run-status]:text("completed")', { timeout: 90_000 })
+    expect(await attr('live-run', 'data-run-id')).toBe(runId)
+    await page.waitForFunction((n) => document.querySelector('[data-testid=live-progress]')?.getAttribute('data-step') === String(n), STOPPED.stopAt)
+    expect(await page.textContent('[data-testid=live-progress-text]')).toContain(`step ${STOPPED.stopAt} / ${STOPPED.stopAt}`)
+    expect(await attr('live-progress', 'data-steps')).toBe(String(STOPPED.stopAt))
+    expect(await page.getAttribute('[data-testid=live-progress] .progress-fill', 'style')).toMatch(/width: 100(\.0)?%/)
+    // the accuracy chart: overall and the two key-in-noise series
+    await page.waitForFunction(
+      (labels) => {
+        const names = JSON.parse(document.querySelector('[data-testid=live-eval-chart]')?.getAttribute('data-series-names') ?? '[]') as string[]
+        return labels.every((l) => names.includes(l))
+      },
+      [...MQAR_KEY_IN_NOISE_LABELS],
+    )
+    const liveSeries = await seriesNamesOf('live-eval-chart')
+    expect(liveSeries.slice(1), `overall accuracy (${liveSeries[0]}), then the split`).toEqual([...MQAR_KEY_IN_NOISE_LABELS])
+    expect(await page.textContent('[data-testid=live-log]')).toContain(`eval at step ${STOPPED.stopAt}`)
+
+    // the Runs table counts to the same step; the compare chart adds the split on request
+    await page.click('[data-testid=nav-workspace]')
+    await page.waitForSelector(`[data-testid=run-steps-${runId}]`)
+    expect(await page.textContent(`[data-testid=run-steps-${runId}]`)).toBe(`${STOPPED.stopAt} / ${STOPPED.stopAt}`)
+    await page.check(`[data-testid=run-select-${runId}]`)
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=compare-eval-chart]')?.getAttribute('data-series')) === 1)
+    await page.check('[data-testid=compare-key-in-noise]')
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=compare-eval-chart]')?.getAttribute('data-series')) === 3)
+    expect(await seriesNamesOf('compare-eval-chart')).toEqual([STOPPED.name, ...MQAR_KEY_IN_NOISE_LABELS.map((l) => `${STOPPED.name}: ${l}`)])
+    await page.screenshot({ path: join(artifactsDir(), 'train-stop-early.png'), fullPage: true })
+  })
+
   it('starts the scaled-down MQAR template and shows a run training live', async () => {
     await page.goto(served.launchUrl)
     await page.click('[data-testid=nav-train]')
@@ -99,11 +163,11 @@ describe('train and runs screens', () => {
     await page.click('[data-testid=nav-workspace]')
     await page.waitForSelector('[data-testid=runs-table]')
     expect(await page.textContent('[data-testid=workspace-path]')).toContain(served.workspace)
-    expect(await rows()).toHaveLength(12)
+    expect(await rows()).toHaveLength(12 + 1) // the template's, and the run stopped early
 
-    // two finished runs (the queue runs them in order: transformer 64, transformer 128, gla 64, ...)
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid^=run-row-][data-status=completed]').length >= 2, undefined, { timeout: 120_000 })
-    const done = (await rows()).filter((r) => r.status === 'completed').slice(0, 2)
+    // two finished runs of the template (the queue runs them in order: transformer 64, transformer 128, gla 64, ...)
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid^=run-row-][data-status=completed]').length >= 2 + 1, undefined, { timeout: 120_000 })
+    const done = (await rows()).filter((r) => r.status === 'completed' && r.name !== STOPPED.name).slice(0, 2)
     for (const r of done) await page.check(`[data-testid=run-select-${r.id}]`)
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=compare-loss-chart]')?.getAttribute('data-series')) === 4) // raw + smoothed per run
     expect(Number(await attr('compare-loss-chart', 'data-points'))).toBe(2 * 2 * 300)

@@ -4,6 +4,9 @@
 // backend and device. Each test has a fresh Pinia; stores are disposed after.
 import { createPinia, setActivePinia } from 'pinia'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { MQAR_KEY_IN_NOISE_LABELS } from '../../../electron/api/train-spec'
+import { runEvalChartOption, seriesNames } from '../../../renderer/src/charts/run-charts'
+import { keyInNoisePoints, runProgress, trainLines } from '../../../renderer/src/runs/metrics'
 import { useRunsStore } from '../../../renderer/src/stores/runs'
 import { useTrainFormStore } from '../../../renderer/src/stores/train-form'
 import { storeLab, tinyForm } from '../../fixtures/store-lab'
@@ -12,7 +15,7 @@ import { until } from '../../fixtures/until'
 const lab = storeLab('linea-train-form-store-')
 const { api } = lab
 
-let disposers: (() => void)[] = []
+const disposers: (() => void)[] = []
 beforeEach(() => setActivePinia(createPinia()))
 afterEach(() => {
   for (const d of disposers.splice(0)) d()
@@ -40,6 +43,38 @@ describe('train form store', () => {
     expect(f.draftErrorAt.get('task.vocab_size')).toBe("the task uses 128 tokens; the model's vocabulary holds 64")
     expect(f.canStart).toBe(false)
     expect((await api.listRuns({})).runs).toHaveLength(0)
+  })
+
+  it("stops a run at 'stop at step' on the schedule of steps: it completes at max_steps / max_steps, with the key-in-noise split", async () => {
+    const f = await form()
+    const runs = useRunsStore()
+    disposers.push(runs.dispose)
+    await runs.init()
+    await tinyForm(api, f, 30, 'stopped early')
+    // marked by the engine's schema like any other field, and cleared by emptying it
+    f.setDraftField('max_steps', 31)
+    expect(f.draftErrorAt.get('max_steps')).toBe('31 exceeds steps 30; the schedule spans steps, so raise steps to train longer')
+    expect(f.canStart).toBe(false)
+    f.setDraftField('max_steps', undefined)
+    expect('max_steps' in f.draft).toBe(false)
+    expect(f.canStart).toBe(true)
+    f.setDraftField('max_steps', 10)
+    const run = await f.startFromForm()
+    expect(run?.trainSpec).toMatchObject({ steps: 30, max_steps: 10 })
+    const id = run!.id
+    await until('the run to complete', () => runs.byId.get(id)?.status === 'completed')
+    await until('the last lines', () => runs.metricsOf(id).at(-1)?.type === 'status')
+    const lines = runs.metricsOf(id)
+    expect(runs.byId.get(id)!.steps).toBe(10)
+    expect(trainLines(lines)).toHaveLength(10)
+    expect(runProgress(lines, runs.byId.get(id))).toEqual({ step: 10, total: 10, fraction: 1 })
+    // the schedule is that of 30 steps: the learning rate at step 10 has not decayed to its end
+    expect(trainLines(lines).at(-1)!.lr).toBeGreaterThan(f.draft.optimizer.lr * f.draft.schedule.min_lr_ratio * 1.5)
+    // MQAR evals carry the split; the run's eval chart draws it beside overall accuracy
+    const split = keyInNoisePoints(lines)
+    expect(split.length).toBeGreaterThan(0)
+    expect(split.every((c) => (MQAR_KEY_IN_NOISE_LABELS as readonly string[]).includes(c.label) && c.points.at(-1)![0] === 10)).toBe(true)
+    expect(seriesNames(runEvalChartOption(lines, 'accuracy')).slice(1)).toEqual(split.map((c) => c.label))
   })
 
   it('picks the first saved spec, names the valid presets for one that does not exist, and keeps a name the person typed', async () => {
