@@ -6,12 +6,26 @@
 
 namespace linea {
 
+namespace {
+
+// Each dtype's name, and the longer alias parse_dtype also accepts: the one
+// place a dtype is spelled.
+struct DTypeName {
+  DType dtype;
+  const char* name;
+  const char* alias;
+};
+constexpr DTypeName kDTypeNames[] = {
+    {DType::f32, "f32", "float32"},
+    {DType::f64, "f64", "float64"},
+    {DType::i32, "i32", "int32"},
+};
+
+}  // namespace
+
 const char* dtype_name(DType dtype) {
-  switch (dtype) {
-    case DType::f32: return "f32";
-    case DType::f64: return "f64";
-    case DType::i32: return "i32";
-  }
+  for (const DTypeName& d : kDTypeNames)
+    if (d.dtype == dtype) return d.name;
   return "?";
 }
 
@@ -25,10 +39,12 @@ size_t dtype_size(DType dtype) {
 }
 
 DType parse_dtype(const std::string& name) {
-  if (name == "f32" || name == "float32") return DType::f32;
-  if (name == "f64" || name == "float64") return DType::f64;
-  if (name == "i32" || name == "int32") return DType::i32;
-  throw OpError("dtype '" + name + "' is not supported; valid: f32, f64, i32");
+  std::string valid;
+  for (const DTypeName& d : kDTypeNames) {
+    if (name == d.name || name == d.alias) return d.dtype;
+    valid += (valid.empty() ? "" : ", ") + std::string(d.name);
+  }
+  throw OpError("dtype '" + name + "' is not supported; valid: " + valid);
 }
 
 int64_t numel(const Shape& shape) {
