@@ -64,7 +64,8 @@ T unary_value(T x) {
   else if constexpr (Kind == UnaryKind::softplus) return std::max(x, T(0)) + log1p_exp_neg_abs(x);
   else if constexpr (Kind == UnaryKind::logsigmoid) return std::min(x, T(0)) - log1p_exp_neg_abs(x);
   else if constexpr (Kind == UnaryKind::exp) return std::exp(x);
-  else return -std::exp(x);  // neg_exp
+  else if constexpr (Kind == UnaryKind::neg_exp) return -std::exp(x);
+  else static_assert(Kind != Kind, "unary_value: a UnaryKind without a formula");
 }
 
 template <UnaryKind Kind, class T>
@@ -83,8 +84,10 @@ T unary_grad(T x) {
     return sigmoid(-x);  // 1 - sigmoid(x) without cancellation for large x
   } else if constexpr (Kind == UnaryKind::exp) {
     return std::exp(x);
-  } else {  // neg_exp
+  } else if constexpr (Kind == UnaryKind::neg_exp) {
     return -std::exp(x);
+  } else {
+    static_assert(Kind != Kind, "unary_grad: a UnaryKind without a derivative");
   }
 }
 
