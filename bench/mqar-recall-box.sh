@@ -6,7 +6,7 @@
 # linea.node (a portable CPU build: -DLINEA_NATIVE_ARCH=OFF -DLINEA_CUDA=OFF),
 # mqar-bench.mjs (bench/mqar-recall.bench.ts bundled with esbuild), and
 # libopenblas/libgfortran .xz for a machine without OpenBLAS.
-#   SEED=0 PRESETS=transformer,gla bench/mqar-recall-box.sh    (writes $OUT)
+#   SEED=0 PRESETS=transformer,gla THREADS=transformer=1,mamba2=3 bench/mqar-recall-box.sh    (writes $OUT)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/mqar-out}"
@@ -23,11 +23,16 @@ else
 fi
 export LINEA_ADDON="$PWD/.device/linea.node" LINEA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 seed="${SEED:-0}"
-presets="${PRESETS:-transformer,linear-transformer,retnet,gla,mamba2,deltanet,gated-deltanet,hybrid}"
+THREADS="${THREADS:-}"
+presets="${PRESETS:-transformer,linear-transformer,retnet,gla,gla-short-conv,mamba2,deltanet,gated-deltanet,hybrid}"
 limit="${LIMIT_S:-570}"
 files=()
+# THREADS=run=n,... gives some runs other thread counts than 2 (the fastest
+# fewer, the slowest more), so the processes fit the cores and end together.
 for p in ${presets//,/ }; do
-  timeout "$limit" /tmp/node .device/mqar-bench.mjs --presets "$p" --seed "$seed" --out "/tmp/mqar/$p-s$seed.json" > "/tmp/mqar/$p-s$seed.log" 2>&1 &
+  threads=2
+  for pair in ${THREADS//,/ }; do [ "${pair%%=*}" = "$p" ] && threads="${pair#*=}"; done
+  LINEA_NUM_THREADS=$threads timeout "$limit" /tmp/node .device/mqar-bench.mjs --presets "$p" --seed "$seed" --out "/tmp/mqar/$p-s$seed.json" > "/tmp/mqar/$p-s$seed.log" 2>&1 &
   files+=("/tmp/mqar/$p-s$seed.json")
 done
 wait

@@ -62,6 +62,8 @@ interface RunRow {
   parameters: number
   layers: string[]
   evals: EvalRow[]
+  /** Where this run trained (set by --merge: parts may come from different machines or thread counts). */
+  machine?: Record<string, unknown>
 }
 
 interface BenchJson {
@@ -145,7 +147,10 @@ function merge(files: string[], out: string): void {
     if (seen.has(key)) throw new Error(`${key} appears in more than one file`)
     seen.add(key)
   }
-  finish({ ...first, runs: docs.flatMap((d) => d.runs) }, out)
+  // Each run keeps the machine (and engine thread count) of the process that trained it.
+  const runs = docs.flatMap((d) => d.runs.map((r) => ({ ...r, machine: r.machine ?? d.machine })))
+  const machines = new Set(runs.map((r) => JSON.stringify(r.machine)))
+  finish({ ...first, machine: machines.size === 1 ? first.machine : { per_run: 'runs differ in machine or threads: see runs[].machine' }, runs }, out)
 }
 
 /** The committed file of a whole run: bench/mqar-recall-T<seq_len>-kv<pairs>.json. */
