@@ -11,7 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/mqar-out}"
 mkdir -p "$out" /tmp/mqar
-xz -dc .device/node.xz > /tmp/node && chmod +x /tmp/node
+# Unpacked once, then renamed into place: a second copy of this script
+# running beside the first must not rewrite a binary that is executing.
+[ -x /tmp/node ] || { xz -dc .device/node.xz > /tmp/node.$$ && chmod +x /tmp/node.$$ && mv /tmp/node.$$ /tmp/node; }
 if ! ldconfig -p | grep -q 'libopenblas.so.0 '; then
   mkdir -p /tmp/lib
   xz -dc .device/libopenblas.so.0.xz > /tmp/lib/libopenblas.so.0
