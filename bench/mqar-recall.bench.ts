@@ -167,7 +167,8 @@ async function run(values: Record<string, string | undefined>): Promise<void> {
   const all = expandTemplate(template, {}, overrides)
   const wanted = values.presets?.split(',').filter(Boolean)
   for (const w of wanted ?? [])
-    if (!all.some((r) => r.name === w)) throw new Error(`--presets: '${w}' is not a run of template ${template.id}; valid: ${all.map((r) => r.name).join(', ')}`)
+    if (!all.some((r) => r.name === w))
+      throw new Error(`--presets: '${w}' is not a run of template ${template.id}; valid: ${all.map((r) => r.name).join(', ')}`)
   const runs = wanted ? all.filter((r) => wanted.includes(r.name)) : all
   // Only a whole run of the template replaces the committed JSON by default.
   if (!values.out && (wanted || values['max-steps'] !== undefined || seed !== 0))

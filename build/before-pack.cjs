@@ -27,13 +27,16 @@ const REBUILD_FOR_DISTRIBUTION = 'LINEA_CMAKE_ARGS="-DLINEA_NATIVE_ARCH=OFF" npm
 function packagingProblems(p) {
   const problems = []
   const addon = join(p.root, 'native', 'build', 'Release', 'linea.node')
-  if (!existsSync(join(p.root, 'out', 'main', 'index.js'))) problems.push(`the app is not bundled (no ${join(p.root, 'out', 'main', 'index.js')}); run: npm run build`)
+  if (!existsSync(join(p.root, 'out', 'main', 'index.js')))
+    problems.push(`the app is not bundled (no ${join(p.root, 'out', 'main', 'index.js')}); run: npm run build`)
   if (!existsSync(addon)) {
     problems.push(`no native engine at ${addon}; build it first: ${REBUILD_FOR_DISTRIBUTION}`)
     return problems
   }
   if (p.platform !== p.hostPlatform)
-    problems.push(`${addon} is built for ${p.hostPlatform}, but this package is for ${p.platform}: package each OS on that OS (after npm run build:native there)`)
+    problems.push(
+      `${addon} is built for ${p.hostPlatform}, but this package is for ${p.platform}: package each OS on that OS (after npm run build:native there)`,
+    )
   if (p.arch !== p.hostArch)
     problems.push(`${addon} is built for ${p.hostArch}, but this package is for ${p.arch}: package on a ${p.arch} machine, or drop --${p.arch}`)
   const cache = join(p.root, 'native', 'build', 'CMakeCache.txt')

@@ -70,5 +70,13 @@ header.writeUInt32BE(S, 0)
 header.writeUInt32BE(S, 4)
 header.set([8, 6, 0, 0, 0], 8) // 8-bit RGBA
 const file = new URL('icon.png', import.meta.url)
-writeFileSync(file, Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', header), chunk('IDAT', deflateSync(rows, { level: 9 })), chunk('IEND', Buffer.alloc(0))]))
+writeFileSync(
+  file,
+  Buffer.concat([
+    Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]),
+)
 console.log(`wrote ${file.pathname}`)

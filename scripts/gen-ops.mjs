@@ -61,7 +61,9 @@ function enumsOf(table) {
       const type = pascal(stemOf(op.name)) + pascal(a.name)
       const seen = enums.get(type)
       if (seen && seen.choices.join() !== a.choices.join())
-        throw new Error(`${op.name}.${a.name}: choices [${a.choices}] differ from ${seen.ops[0]}.${a.name}'s [${seen.choices}]; ops of one family share an enum`)
+        throw new Error(
+          `${op.name}.${a.name}: choices [${a.choices}] differ from ${seen.ops[0]}.${a.name}'s [${seen.choices}]; ops of one family share an enum`,
+        )
       if (seen) seen.ops.push(op.name)
       else enums.set(type, { type, choices: a.choices, ops: [op.name], attr: a.name, doc: a.doc })
       byOpAttr.set(`${op.name}.${a.name}`, type)
@@ -102,7 +104,7 @@ export function generate(table) {
   s += '// is out of date.\n'
   s += '//\n'
   s += '// Per op: its inputs, attributes (with their defaults) and outputs as types, and a\n'
-  s += '// wrapper over Backend.run. Names are the table\'s (snake_case keys, as the addon takes them).\n'
+  s += "// wrapper over Backend.run. Names are the table's (snake_case keys, as the addon takes them).\n"
   s += "import type { Backend } from '../backend'\n"
   s += "import type { Tensor } from '../tensor'\n\n"
 
@@ -151,12 +153,12 @@ export function generate(table) {
     s += `  ${op.name}: { inputs: ${P}Inputs; attrs: ${P}Attrs; outputs: ${P}Outputs; optionalOutput: ${P}OptionalOutput }\n`
   }
   s += '}\n\n'
-  s += 'export type OpInputs<N extends OpName> = OpTypes[N][\'inputs\']\n'
-  s += 'export type OpAttrs<N extends OpName> = OpTypes[N][\'attrs\']\n'
-  s += 'export type OpOutputs<N extends OpName> = OpTypes[N][\'outputs\']\n'
-  s += 'export type OpOptionalOutput<N extends OpName> = OpTypes[N][\'optionalOutput\']\n\n'
+  s += "export type OpInputs<N extends OpName> = OpTypes[N]['inputs']\n"
+  s += "export type OpAttrs<N extends OpName> = OpTypes[N]['attrs']\n"
+  s += "export type OpOutputs<N extends OpName> = OpTypes[N]['outputs']\n"
+  s += "export type OpOptionalOutput<N extends OpName> = OpTypes[N]['optionalOutput']\n\n"
 
-  s += '/** Every attribute\'s default, per op: the values the dispatcher uses for an absent attribute. */\n'
+  s += "/** Every attribute's default, per op: the values the dispatcher uses for an absent attribute. */\n"
   s += 'export const opDefaults = {\n'
   for (const op of table) {
     const fields = op.attrs.map((a) => `${a.name}: ${literal(a.default)}`).join(', ')

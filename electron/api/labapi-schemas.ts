@@ -10,7 +10,11 @@ export const DemoForwardParamsSchema = z.strictObject({
   heads: z.number().int().min(1).max(64),
   dk: z.number().int().min(1).max(512),
   dv: z.number().int().min(1).max(512),
-  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
 })
 
 /** A saved spec's name: becomes a file name, so letters, digits, -, _ and spaces only. */
@@ -40,7 +44,14 @@ export const LAB_API_METHODS = {
   validateTrainSpec: z.strictObject({ spec: z.unknown() }),
   demoForward: DemoForwardParamsSchema,
   listPresets: z.strictObject({}),
-  estimateModel: z.strictObject({ spec: z.unknown(), contextLength: z.number().int().min(1).max(1 << 24) }),
+  estimateModel: z.strictObject({
+    spec: z.unknown(),
+    contextLength: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 24),
+  }),
   workspaceInfo: z.strictObject({}),
   openWorkspace: z.strictObject({ path: z.string().min(1) }),
   recentWorkspaces: z.strictObject({}),
@@ -75,11 +86,25 @@ export const LAB_API_METHODS = {
     settings: z
       .strictObject({
         batchSize: z.number().int().min(1).max(4096).optional(),
-        seqLen: z.number().int().min(1).max(1 << 20).optional(),
+        seqLen: z
+          .number()
+          .int()
+          .min(1)
+          .max(1 << 20)
+          .optional(),
         dtype: z.enum(['f32', 'f64']).optional(),
         warmup: z.number().int().min(0).max(100).optional(),
         repeats: z.number().int().min(1).max(100).optional(),
-        sweepLengths: z.array(z.number().int().min(1).max(1 << 22)).max(32).optional(),
+        sweepLengths: z
+          .array(
+            z
+              .number()
+              .int()
+              .min(1)
+              .max(1 << 22),
+          )
+          .max(32)
+          .optional(),
         sweepBudgetSeconds: z.number().min(0).max(86400).optional(),
         sweepMemoryLimitBytes: z.number().min(0).optional(),
       })
@@ -103,4 +128,3 @@ export const LAB_API_METHODS = {
 
 export type LabApiMethod = keyof typeof LAB_API_METHODS
 export type LabApiParams<M extends LabApiMethod> = z.infer<(typeof LAB_API_METHODS)[M]>
-

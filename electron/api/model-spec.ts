@@ -86,7 +86,11 @@ export const ModelSpecSchema = z
     description: z.string().max(4000).optional(),
     /** The preset this spec started from, for "differs from preset" marks. */
     preset: z.string().optional(),
-    vocab_size: z.number().int().min(2).max(1 << 20),
+    vocab_size: z
+      .number()
+      .int()
+      .min(2)
+      .max(1 << 20),
     d_model: positiveInt(65536),
     block: z.enum(BLOCK_DESIGNS),
     /** SwiGLU hidden size = mlp_expansion × d_model; 0 = no MLP (required for mamba blocks). */
@@ -108,8 +112,7 @@ export const ModelSpecSchema = z
     spec.layers.forEach((layer, i) => {
       const at = ['layers', i]
       const explicit = layer.kind === 'linear' ? layer.dk !== undefined && layer.dv !== undefined : layer.head_dim !== undefined
-      if (!explicit && spec.d_model % layer.heads !== 0)
-        issue([...at, 'heads'], `${layer.heads} does not divide d_model ${spec.d_model}`)
+      if (!explicit && spec.d_model % layer.heads !== 0) issue([...at, 'heads'], `${layer.heads} does not divide d_model ${spec.d_model}`)
       if (layer.kind !== 'linear') return
       if (layer.delta_rule !== 'off' && layer.denominator !== 'none')
         issue([...at, 'denominator'], `'${layer.denominator}' is for additive writes only; with delta_rule '${layer.delta_rule}' use 'none'`)
@@ -117,8 +120,7 @@ export const ModelSpecSchema = z
         issue([...at, 'input_gate'], `'${layer.input_gate}' does not combine with the delta rule (β is its write strength); use 'none'`)
       if (layer.input_gate === 'exp' && layer.denominator !== 'max1')
         issue([...at, 'denominator'], `'${layer.denominator}' cannot carry the exp input gate's stabilizer; input_gate 'exp' needs 'max1' (mLSTM)`)
-      if (layer.short_conv === 1)
-        issue([...at, 'short_conv'], `1 is not a useful kernel size; valid: 0 (off) or 2 to 64`)
+      if (layer.short_conv === 1) issue([...at, 'short_conv'], `1 is not a useful kernel size; valid: 0 (off) or 2 to 64`)
     })
     const position = modelPosition(spec)
     const rotating = spec.layers.flatMap((l, i) => (l.kind === 'softmax' && l.rotary ? [i] : []))

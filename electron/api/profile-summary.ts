@@ -8,7 +8,10 @@ const num = (x: number, digits = 3) => (Number.isFinite(x) ? Number(x.toPrecisio
 const pct = (x: number) => `${num(100 * x, 2)}%`
 
 /** Which ceiling bounds an op at its arithmetic intensity (FLOP/byte), and the share of it the op reached. */
-export function ceilingUse(o: Pick<OpProfile, 'flops' | 'bytes' | 'ms'>, p: Pick<ProfileResult, 'ceilings'>): { bound: 'compute' | 'memory'; fraction: number } {
+export function ceilingUse(
+  o: Pick<OpProfile, 'flops' | 'bytes' | 'ms'>,
+  p: Pick<ProfileResult, 'ceilings'>,
+): { bound: 'compute' | 'memory'; fraction: number } {
   const intensity = o.flops / Math.max(o.bytes, 1)
   const bound = p.ceilings.bandwidthBytesPerSecond * intensity < p.ceilings.flopsPerSecond ? 'memory' : 'compute'
   const seconds = o.ms / 1000

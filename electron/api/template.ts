@@ -53,7 +53,11 @@ export const SweepAxisSchema = z
     if (axis.labels && axis.labels.length !== axis.values.length)
       ctx.addIssue({ code: 'custom', path: ['labels'], message: `has ${axis.labels.length} labels for ${axis.values.length} values; give one per value` })
     if (axis.with && axis.with.length !== axis.values.length)
-      ctx.addIssue({ code: 'custom', path: ['with'], message: `has ${axis.with.length} entries for ${axis.values.length} values; give one per value ({} for none)` })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['with'],
+        message: `has ${axis.with.length} entries for ${axis.values.length} values; give one per value ({} for none)`,
+      })
   })
 
 export const TemplateSchema = z.strictObject({

@@ -67,7 +67,13 @@ function message(issue: Issue, value: unknown): string {
     case 'invalid_format':
       return `${show(value)} ${issue.message}`
     case 'unrecognized_keys':
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${clip(issue.keys.slice(0, 10).map((k) => `'${clip(k, 60)}'`).join(', '), 400)}${issue.keys.length > 10 ? ` and ${issue.keys.length - 10} more` : ''}`
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${clip(
+        issue.keys
+          .slice(0, 10)
+          .map((k) => `'${clip(k, 60)}'`)
+          .join(', '),
+        400,
+      )}${issue.keys.length > 10 ? ` and ${issue.keys.length - 10} more` : ''}`
     case 'invalid_union':
       return `${show(value)} matches none of the allowed forms`
     default:
@@ -84,7 +90,10 @@ export function specErrors(issues: readonly Issue[], input: unknown, prefix: rea
       // A wrong discriminator is reported at the discriminator field itself.
       const at = full[full.length - 1] === issue.discriminator ? full : [...full, issue.discriminator]
       const options = 'options' in issue ? (issue.options ?? []) : []
-      out.push({ path: formatPath(at), message: `${show(valueAt(input, at))}${valueAt(input, at) === undefined ? '' : ' is not valid'}; valid: ${options.join(', ')}` })
+      out.push({
+        path: formatPath(at),
+        message: `${show(valueAt(input, at))}${valueAt(input, at) === undefined ? '' : ' is not valid'}; valid: ${options.join(', ')}`,
+      })
       continue
     }
     out.push({ path: formatPath(full), message: message(issue, valueAt(input, full)) })

@@ -10,7 +10,12 @@ export function formatEngineInfo(info: EngineInfo): string {
     'devices:',
     ...info.devices.map((d) => `  ${d.id.padEnd(8)} ${d.name}, ${formatBytes(d.memoryBytes)}, ${d.detail}`),
     'ops:',
-    ...info.ops.map((op) => `  ${op.name.padEnd(20)} ${Object.entries(op.kernels).map(([b, d]) => `${b}: ${d.join('/') || '-'}`).join('  ')}`),
+    ...info.ops.map(
+      (op) =>
+        `  ${op.name.padEnd(20)} ${Object.entries(op.kernels)
+          .map(([b, d]) => `${b}: ${d.join('/') || '-'}`)
+          .join('  ')}`,
+    ),
   ]
   return lines.join('\n') + '\n'
 }

@@ -67,14 +67,20 @@ function locate(o: InspectCommandOptions): { path: string; checkpoint: string; r
 
 /** A run id for a folder that is not a workspace run: its name, made a valid id. */
 function idOf(dir: string): string {
-  return basename(dir).replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'run'
+  return (
+    basename(dir)
+      .replace(/[^A-Za-z0-9_-]+/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '') || 'run'
+  )
 }
 
 /** A folder `linea train --out` wrote (no run.json): its latest checkpoint unless --checkpoint. */
 function trainOutFolder(o: InspectCommandOptions): { path: string; checkpoint: string; runId: string; runName: string } {
   const have = listCheckpoints(o.run)
   if (!have.length && !o.checkpoint)
-    throw new CliInputError(`${o.run} has no run.json and no checkpoints/step-N.safetensors: give a run folder (a workspace's runs/<id>, or what linea train --out wrote) or a checkpoint file`)
+    throw new CliInputError(
+      `${o.run} has no run.json and no checkpoints/step-N.safetensors: give a run folder (a workspace's runs/<id>, or what linea train --out wrote) or a checkpoint file`,
+    )
   const checkpoint = o.checkpoint ?? have.at(-1)!.checkpoint
   try {
     return { path: checkpointFile(o.run, checkpoint), checkpoint, runId: idOf(o.run), runName: basename(o.run) }
@@ -96,11 +102,15 @@ export async function inspectCommand(o: InspectCommandOptions): Promise<number> 
   const kind = state.trainSpec.task.kind
   if (o.task !== undefined && o.task !== kind) {
     if (!(TASK_KINDS as readonly string[]).includes(o.task)) throw new CliInputError(`--task '${o.task}' is not a task; valid: ${TASK_KINDS.join(', ')}`)
-    throw new CliInputError(`--task '${o.task}': this checkpoint was trained on '${kind}', and the inspector draws inputs from that task; use --task ${kind} or --text`)
+    throw new CliInputError(
+      `--task '${o.task}': this checkpoint was trained on '${kind}', and the inspector draws inputs from that task; use --task ${kind} or --text`,
+    )
   }
   if (o.text !== undefined && o.example !== undefined) throw new CliInputError('give --example or --text, not both')
   if (o.text !== undefined && state.modelSpec.vocab_size < 256)
-    throw new CliInputError(`--text is read as bytes (256 tokens); this model's vocabulary is ${state.modelSpec.vocab_size}. Use --example N to inspect an example of its task`)
+    throw new CliInputError(
+      `--text is read as bytes (256 tokens); this model's vocabulary is ${state.modelSpec.vocab_size}. Use --example N to inspect an example of its task`,
+    )
   const raw: InspectRequest = {
     runId: where.runId,
     checkpoint: where.checkpoint,
@@ -138,7 +148,9 @@ export async function inspectCommand(o: InspectCommandOptions): Promise<number> 
     engine.stop()
   }
   writeFileSync(o.out, JSON.stringify(result) + '\n')
-  process.stdout.write(`inspection: ${o.out} (${result.layers.length} layers, ${result.input.tokens.length} tokens, step ${result.step}, ${result.seconds.toFixed(1)} s)\n`)
+  process.stdout.write(
+    `inspection: ${o.out} (${result.layers.length} layers, ${result.input.tokens.length} tokens, step ${result.step}, ${result.seconds.toFixed(1)} s)\n`,
+  )
   const labelled = result.input.labels.flatMap((l, t) => (l >= 0 ? [result.input.predicted[t] === l] : []))
   if (labelled.length) process.stdout.write(`this input: ${labelled.filter(Boolean).length} of ${labelled.length} labelled positions right\n`)
   if (result.recall) {

@@ -228,8 +228,7 @@ export async function main(argv: string[]): Promise<number> {
     } catch (err) {
       throw new UsageError(`${command}: ${(err as Error).message}`)
     }
-    if (positionals.length !== (spec.positionals ?? 0))
-      throw new UsageError(`${command}: expected ${spec.positionals} arguments, got ${positionals.length}`)
+    if (positionals.length !== (spec.positionals ?? 0)) throw new UsageError(`${command}: expected ${spec.positionals} arguments, got ${positionals.length}`)
     return await spec.run(values, positionals)
   } catch (err) {
     if (err instanceof UsageError) {

@@ -157,7 +157,9 @@ export async function runTrainCommand(o: TrainCliOptions): Promise<number> {
         `status: ${summary.status} after ${summary.steps} steps (${formatSeconds(summary.seconds)}, ${Math.round(summary.tokensPerSecond)} training tokens/s)`,
         `parameters: ${summary.parameters.toLocaleString('en-US')}`,
         `final loss: ${summary.finalLoss.toFixed(4)}`,
-        e ? `eval ${e.headlineName}: ${e.sets.map((s) => `${s.name} ${(e.headlineName === 'accuracy' ? s.accuracy : s.bitsPerByte).toFixed(4)}`).join(', ')}` : 'no evaluation ran',
+        e
+          ? `eval ${e.headlineName}: ${e.sets.map((s) => `${s.name} ${(e.headlineName === 'accuracy' ? s.accuracy : s.bitsPerByte).toFixed(4)}`).join(', ')}`
+          : 'no evaluation ran',
         `checkpoint: ${summary.checkpoint ?? 'none'}`,
         `metrics: ${metricsPath}`,
       ].join('\n') + '\n',

@@ -13,7 +13,9 @@ import { nativeBackend } from './native-backend'
 import type { EngineErrorBody, EngineMethods, EngineToHost, HostToEngine, TrainEvents, TrainParams } from './protocol'
 import { trainModel } from './train/trainer'
 
-type Handlers = { [M in keyof EngineMethods]: (params: Parameters<EngineMethods[M]>[0]) => Promise<ReturnType<EngineMethods[M]>> | ReturnType<EngineMethods[M]> }
+type Handlers = {
+  [M in keyof EngineMethods]: (params: Parameters<EngineMethods[M]>[0]) => Promise<ReturnType<EngineMethods[M]>> | ReturnType<EngineMethods[M]>
+}
 
 let cancelRequested = false
 
@@ -35,7 +37,12 @@ function currentParentPid(): number | undefined {
   try {
     const stat = readFileSync('/proc/self/stat', 'utf8')
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[1])
+    const ppid = Number(
+      stat
+        .slice(stat.lastIndexOf(')') + 1)
+        .trim()
+        .split(/\s+/)[1],
+    )
     return Number.isInteger(ppid) ? ppid : undefined
   } catch {
     return undefined

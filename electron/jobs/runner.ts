@@ -82,8 +82,7 @@ export function checkRunInputs(
   const train = validateWith(TrainSpecSchema, run.trainSpec)
   if (!train.ok) throw new RunError(`${file}: its trainSpec is not valid:\n${formatErrors(train.errors.slice(0, 10))}`)
   if (!resume) return { modelSpec: model.value, trainSpec: train.value }
-  if (typeof run.checkpoint !== 'string' || !run.checkpoint)
-    throw new RunError(`run ${run.id} has no checkpoint to resume from; start it again instead`)
+  if (typeof run.checkpoint !== 'string' || !run.checkpoint) throw new RunError(`run ${run.id} has no checkpoint to resume from; start it again instead`)
   let resumeFrom: string
   try {
     resumeFrom = resolveInside(runDir, run.checkpoint)
@@ -227,10 +226,7 @@ export class JobRunner {
       else {
         job.engine.cancel()
         const grace = this.options.cancelGraceMs ?? CANCEL_GRACE_MS
-        job.escalation ??= setTimeout(
-          () => this.kill(job, `the engine did not stop within ${grace / 1000} s of the cancel, so its process was killed`),
-          grace,
-        )
+        job.escalation ??= setTimeout(() => this.kill(job, `the engine did not stop within ${grace / 1000} s of the cancel, so its process was killed`), grace)
       }
       return this.workspace.readRun(id)
     }

@@ -38,7 +38,9 @@ export function buildReportHtml(p: ProfileResult): string {
   const totalMs = p.ops.reduce((n, o) => n + o.ms, 0)
   const kinds = new Map<string, Layer>()
   for (const l of s.layers) kinds.set(JSON.stringify(l), l)
-  const diagrams = [...kinds.values()].slice(0, 3).map((l) => `<div class="figure"><div class="muted">${esc(layerSwitches(l))}</div>${diagramSvg(layerDiagram(l))}</div>`)
+  const diagrams = [...kinds.values()]
+    .slice(0, 3)
+    .map((l) => `<div class="figure"><div class="muted">${esc(layerSwitches(l))}</div>${diagramSvg(layerDiagram(l))}</div>`)
   const scopesMs = new Map<string, { forward: number; backward: number }>()
   for (const o of p.ops) {
     const e = scopesMs.get(o.scope) ?? { forward: 0, backward: 0 }
@@ -90,7 +92,9 @@ export function buildReportHtml(p: ProfileResult): string {
     .join('')}</tbody></table>
 
 <h2>Machine and versions</h2>
-${table(['', ''], [
+${table(
+  ['', ''],
+  [
     ['CPU', `${m.cpu} (${m.cores} threads)`],
     ['memory', formatBytes(m.memoryBytes)],
     ['backend', m.backend],
@@ -99,32 +103,51 @@ ${table(['', ''], [
     ['Linea engine', `${m.engineVersion} (${m.compiler})`],
     ['BLAS', m.blas],
     ['Node', m.node],
-  ], 'kv')}
+  ],
+  'kv',
+)}
 
 <h2>Model</h2>
-${table(['', ''], [
+${table(
+  ['', ''],
+  [
     ['preset', s.preset ?? '–'],
     ['d_model', s.d_model],
     ['layers', `${s.layers.length} (${s.layers.filter((l) => l.kind === 'softmax').length} softmax; hybrid ratio ${s.hybrid.ratio}, ${s.hybrid.placement})`],
     ['block', `${s.block}${s.block === 'transformer' ? `, MLP ×${s.mlp_expansion}` : ''}`],
     ['vocabulary', s.vocab_size],
     ['parameters', num(p.parameters, 4)],
-  ], 'kv')}
-${table(['layer', 'switches'], s.layers.map((l, i) => [i, layerSwitches(l)]))}
+  ],
+  'kv',
+)}
+${table(
+  ['layer', 'switches'],
+  s.layers.map((l, i) => [i, layerSwitches(l)]),
+)}
 <h3>Block diagrams</h3><div class="grid2">${diagrams.join('')}</div>
 
 <h2>Settings</h2>
-${table(['', ''], [
+${table(
+  ['', ''],
+  [
     ['batch × sequence', `${p.settings.batchSize} × ${p.settings.seqLen}`],
     ['dtype', p.settings.dtype],
     ['timing', `${p.settings.warmup} warm-up steps, median of ${p.settings.repeats} (steady clock around each op)`],
-    ['sweep', `T = ${p.settings.sweepLengths.join(', ')}; budget ${p.settings.sweepBudgetSeconds} s, memory limit ${formatBytes(p.settings.sweepMemoryLimitBytes)}`],
-  ], 'kv')}
+    [
+      'sweep',
+      `T = ${p.settings.sweepLengths.join(', ')}; budget ${p.settings.sweepBudgetSeconds} s, memory limit ${formatBytes(p.settings.sweepMemoryLimitBytes)}`,
+    ],
+  ],
+  'kv',
+)}
 
 <h2>Where the time goes</h2>
 ${table(['forward', 'backward', 'optimizer', 'step', 'tokens / s'], [[ms(p.step.forwardMs), ms(p.step.backwardMs), ms(p.step.optimizerMs), ms(p.step.totalMs), num(p.step.tokensPerSecond)]])}
 ${chart(timeByLayerOption(p), 760, Math.max(260, 40 + 22 * scopesMs.size))}
-${table(['model part', 'forward', 'backward', 'share'], [...scopesMs.entries()].map(([scope, e]) => [scope, ms(e.forward), ms(e.backward), `${num((100 * (e.forward + e.backward)) / Math.max(totalMs, 1e-9), 3)}%`]))}
+${table(
+  ['model part', 'forward', 'backward', 'share'],
+  [...scopesMs.entries()].map(([scope, e]) => [scope, ms(e.forward), ms(e.backward), `${num((100 * (e.forward + e.backward)) / Math.max(totalMs, 1e-9), 3)}%`]),
+)}
 <h3>Kernels, by time</h3>
 ${table(['model part', 'phase', 'op', 'calls', 'ms', 'share', 'GFLOP/s', 'GB/s', 'FLOP/byte', 'bound, share of ceiling'], kernelRows)}
 

@@ -432,7 +432,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (other !== undefined) return bad(id, `a message has the key '${clip(other, 40)}'; valid: id, method, params`)
     const method = field('method')
     if (typeof method !== 'string')
-      return bad(id, `a message needs "method", a string naming a LabApi call (got ${kindOf(method)}), as in {"id": 1, "method": "workspaceInfo", "params": {}}`)
+      return bad(
+        id,
+        `a message needs "method", a string naming a LabApi call (got ${kindOf(method)}), as in {"id": 1, "method": "workspaceInfo", "params": {}}`,
+      )
     const answer = await answerLabApi(options.handlers, method, field('params'))
     return answer.ok ? { id, result: answer.result } : { id, error: answer.error }
   }

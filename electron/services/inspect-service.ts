@@ -23,7 +23,6 @@ import type { LabEventBus } from './events'
 import { JobSlots } from './job-slots'
 import type { WorkspaceService } from './workspace-service'
 
-
 /** Keys of this service's jobs in a JobSlots pool that may be shared with other services. */
 const SLOT = 'inspect:'
 
@@ -94,7 +93,8 @@ export class InspectService {
       path = checkpointFile(dir, checkpoint)
     } catch (err) {
       // The record's own field (the file is untrusted) is named as such, not as the caller's choice.
-      if (request.checkpoint === undefined && err instanceof InspectionError) throw new InspectionError(`the checkpoint field of run '${runId}': ${err.message}`)
+      if (request.checkpoint === undefined && err instanceof InspectionError)
+        throw new InspectionError(`the checkpoint field of run '${runId}': ${err.message}`)
       throw err
     }
     const name = checkInspectionName(request.name ?? inspectionName(checkpoint, request))

@@ -78,10 +78,12 @@ const ProfileResultSchema = z.looseObject({
   step: z.looseObject({ forwardMs: z.number(), backwardMs: z.number(), optimizerMs: z.number(), totalMs: z.number(), tokensPerSecond: z.number() }),
   ops: z.array(z.looseObject({ scope: z.string(), phase: z.string(), op: z.string(), ms: z.number() })),
   memory: z.looseObject({ peak: z.number() }),
-  sweep: z.looseObject({ model: z.looseObject({ points: z.array(z.looseObject({ seqLen: z.number() })) }), transformer: z.looseObject({ points: z.array(z.looseObject({ seqLen: z.number() })) }) }),
+  sweep: z.looseObject({
+    model: z.looseObject({ points: z.array(z.looseObject({ seqLen: z.number() })) }),
+    transformer: z.looseObject({ points: z.array(z.looseObject({ seqLen: z.number() })) }),
+  }),
   parameters: z.number(),
 })
-
 
 /** Keys of this service's jobs in a JobSlots pool that may be shared with other services. */
 const SLOT = 'profile:'
@@ -198,7 +200,9 @@ export class ProfileService {
     const json = readJsonFile(path, { maxBytes: FILE_LIMITS.large, limits: JSON_LIMITS.large, fail })
     if (json === undefined) {
       const record = this.list().find((p) => p.id === id)
-      throw new ProfileError(`profile '${id}' has no result${record ? ` (it is ${record.status}${record.failure ? `: ${clip(record.failure, 300)}` : ''})` : ' (no readable profile-run.json either)'}`)
+      throw new ProfileError(
+        `profile '${id}' has no result${record ? ` (it is ${record.status}${record.failure ? `: ${clip(record.failure, 300)}` : ''})` : ' (no readable profile-run.json either)'}`,
+      )
     }
     const r = validateWith(ProfileResultSchema, json)
     if (!r.ok) throw new ProfileError(`${path} is not a profile Linea wrote:\n${clip(formatErrors(r.errors.slice(0, 10)), 1500)}`)
@@ -225,7 +229,13 @@ export class ProfileService {
     const root = this.workspaces.workspace.root
     const full = { ...DEFAULT_PROFILE_SETTINGS, ...settings }
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
-    let id = `${stamp}-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'profile'}`
+    let id = `${stamp}-${
+      name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')
+        .slice(0, 40) || 'profile'
+    }`
     for (let n = 2; statEntry(this.dir(id, root), fail) !== 'missing' || this.queued.has(id) || this.running.has(id); n++)
       id = `${id.replace(/-\d+$/, '')}-${n}`
     makeDir(this.dir(id, root))
@@ -250,9 +260,11 @@ export class ProfileService {
     if (running) {
       running.stopped = 'cancelled'
       running.engine.stop()
-      return this.list().find((p) => p.id === id) ?? { id, name: id, status: 'running', createdMs: 0 } as ProfileRecord
+      return this.list().find((p) => p.id === id) ?? ({ id, name: id, status: 'running', createdMs: 0 } as ProfileRecord)
     }
-    throw new ProfileError(`profile '${id}' is neither running nor queued; running: ${[...this.running.keys()].join(', ') || 'none'}, queued: ${[...this.queued.keys()].join(', ') || 'none'}`)
+    throw new ProfileError(
+      `profile '${id}' is neither running nor queued; running: ${[...this.running.keys()].join(', ') || 'none'}, queued: ${[...this.queued.keys()].join(', ') || 'none'}`,
+    )
   }
 
   /** Ids of queued profiles, in the order they will start. */

@@ -118,7 +118,9 @@ export async function startDesktopApp(built: BuiltApp): Promise<void> {
     }
     if (!path) return
     const full = resolve(workingDirectory, path)
-    dispatchLabApi(services.handlers, 'openWorkspace', { path: full }).catch((err: Error) => showError(win, `Linea could not open the workspace ${full}`, err.message))
+    dispatchLabApi(services.handlers, 'openWorkspace', { path: full }).catch((err: Error) =>
+      showError(win, `Linea could not open the workspace ${full}`, err.message),
+    )
   })
   app.on('activate', () => {
     if (!windows.size) openWindow()
@@ -131,7 +133,11 @@ export async function startDesktopApp(built: BuiltApp): Promise<void> {
     const info = await services.engine.call('info', {})
     menu.setDevices(info.devices)
   } catch (err) {
-    const failure = engineFailureOf(err, { packaged: app.isPackaged, platform: process.platform, candidates: app.isPackaged ? [packagedAddonPath(process.resourcesPath)] : addonCandidates() })
+    const failure = engineFailureOf(err, {
+      packaged: app.isPackaged,
+      platform: process.platform,
+      candidates: app.isPackaged ? [packagedAddonPath(process.resourcesPath)] : addonCandidates(),
+    })
     if (!failure) throw err
     showEngineFailureWindow(failure)
     windows.delete(first)

@@ -78,5 +78,7 @@ export async function askForAnotherWorkspace(path: string, problem: string): Pro
     defaultId: 0,
     cancelId: 1,
   })
-  return r.response === 0 ? chooseFolder(undefined, { title: 'Open a workspace folder', properties: ['openDirectory', 'createDirectory', 'promptToCreate'] }) : undefined
+  return r.response === 0
+    ? chooseFolder(undefined, { title: 'Open a workspace folder', properties: ['openDirectory', 'createDirectory', 'promptToCreate'] })
+    : undefined
 }

@@ -27,13 +27,22 @@ interface EngineErrorLike {
 /** Paths listed under "Looked in:" in an AddonMissingError message. */
 function lookedIn(message: string): string[] {
   const m = /Looked in:\n((?: {2}.*\n?)+)/.exec(message)
-  return m ? m[1]!.split('\n').map((l) => l.trim()).filter(Boolean) : []
+  return m
+    ? m[1]!
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : []
 }
 
 function fixSteps(ctx: FailureContext, error: string): string[] {
   const steps: string[] = []
   if (/libopenblas/i.test(error))
-    steps.push(ctx.platform === 'linux' ? 'Install OpenBLAS: sudo apt install libopenblas0 (Debian/Ubuntu) or dnf install openblas (Fedora).' : 'Install OpenBLAS and put its library on the loader path.')
+    steps.push(
+      ctx.platform === 'linux'
+        ? 'Install OpenBLAS: sudo apt install libopenblas0 (Debian/Ubuntu) or dnf install openblas (Fedora).'
+        : 'Install OpenBLAS and put its library on the loader path.',
+    )
   if (/libcudart|libcublas/i.test(error)) steps.push('Install the CUDA runtime with cuBLAS that the engine was built against, or rebuild without CUDA.')
   if (ctx.packaged) {
     steps.push('This installation lacks a working resources/native/linea.node: reinstall Linea.')

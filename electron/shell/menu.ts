@@ -46,9 +46,9 @@ function recentItems(state: MenuState, actions: MenuActions): MenuItemConstructo
 }
 
 function reportItems(state: MenuState, actions: MenuActions): MenuItemConstructorOptions[] {
-  const items: MenuItemConstructorOptions[] = state.reports.slice(0, MAX_MENU_REPORTS).flatMap((r) =>
-    r.kinds.map((kind) => ({ label: `${r.name} (${kind.toUpperCase()})`, click: () => actions.openReport(r.id, kind) })),
-  )
+  const items: MenuItemConstructorOptions[] = state.reports
+    .slice(0, MAX_MENU_REPORTS)
+    .flatMap((r) => r.kinds.map((kind) => ({ label: `${r.name} (${kind.toUpperCase()})`, click: () => actions.openReport(r.id, kind) })))
   if (!items.length) items.push({ label: 'No reports in this workspace yet', enabled: false })
   return [...items, { type: 'separator' }, { label: 'Choose a Report File…', click: () => actions.chooseReportFile() }]
 }
@@ -61,13 +61,23 @@ function preferenceItems(state: MenuState, actions: MenuActions): MenuItemConstr
   return [
     {
       label: 'Default Backend',
-      submenu: BACKENDS.map((b) => ({ label: b, type: 'radio' as const, checked: p.defaultBackend === b, click: () => actions.setPreference('defaultBackend', b) })),
+      submenu: BACKENDS.map((b) => ({
+        label: b,
+        type: 'radio' as const,
+        checked: p.defaultBackend === b,
+        click: () => actions.setPreference('defaultBackend', b),
+      })),
     },
     {
       label: 'Device',
       submenu: indices.map((index) => {
         const d = gpuDevices.find((g) => g.index === index)
-        return { label: d ? `${d.id}: ${d.name}` : `device ${index}${state.devices.length ? ' (not found now)' : ''}`, type: 'radio' as const, checked: p.device === index, click: () => actions.setPreference('device', index) }
+        return {
+          label: d ? `${d.id}: ${d.name}` : `device ${index}${state.devices.length ? ' (not found now)' : ''}`,
+          type: 'radio' as const,
+          checked: p.device === index,
+          click: () => actions.setPreference('device', index),
+        }
       }),
     },
   ]
@@ -103,7 +113,17 @@ export function buildMenuTemplate(state: MenuState, actions: MenuActions): MenuI
   }
   const appMenu: MenuItemConstructorOptions = {
     label: state.appName,
-    submenu: [about, { type: 'separator' }, preferences, { type: 'separator' }, { role: 'hide' }, { role: 'hideOthers' }, { role: 'unhide' }, { type: 'separator' }, { role: 'quit' }],
+    submenu: [
+      about,
+      { type: 'separator' },
+      preferences,
+      { type: 'separator' },
+      { role: 'hide' },
+      { role: 'hideOthers' },
+      { role: 'unhide' },
+      { type: 'separator' },
+      { role: 'quit' },
+    ],
   }
   return [
     ...(mac ? [appMenu] : []),

@@ -68,7 +68,13 @@ export function layerDiagram(layer: Layer): Diagram {
   add({ id: 'state', label: layer.forget_gate !== 'none' ? `S′ = decay · S; ${update}` : update, row: 4, col: 1, role: 'state' })
   edges.push([last, 'state'])
   for (const g of gates) edges.push(['x', g], [g, 'state'])
-  add({ id: 'read', label: layer.denominator === 'none' ? 'o = Sᵀ q' : layer.denominator === 'sum' ? 'o = Sᵀq / (qᵀz + ε)' : 'o = Sᵀq / max(|qᵀz|, 1)', row: 5, col: 1, role: 'state' })
+  add({
+    id: 'read',
+    label: layer.denominator === 'none' ? 'o = Sᵀ q' : layer.denominator === 'sum' ? 'o = Sᵀq / (qᵀz + ε)' : 'o = Sᵀq / max(|qᵀz|, 1)',
+    row: 5,
+    col: 1,
+    role: 'state',
+  })
   edges.push(['state', 'read'])
   last = 'read'
   let row = 6

@@ -25,7 +25,10 @@ export function scopeOrder(scopes: string[]): string[] {
 export function topOps(ops: OpProfile[], n = TOP_OPS): string[] {
   const total = new Map<string, number>()
   for (const o of ops) total.set(o.op, (total.get(o.op) ?? 0) + o.ms)
-  return [...total.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([op]) => op)
+  return [...total.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([op]) => op)
 }
 
 export function timeByLayerOption(p: ProfileResult): EChartsCoreOption {

@@ -197,10 +197,7 @@ export function parseJsonText(
 }
 
 /** readRegularFile + parseJsonText; undefined when the file is missing. */
-export function readJsonFile(
-  path: string,
-  options: { maxBytes?: number; fail?: ErrorOf; limits?: { maxDepth: number; maxValues: number } } = {},
-): unknown {
+export function readJsonFile(path: string, options: { maxBytes?: number; fail?: ErrorOf; limits?: { maxDepth: number; maxValues: number } } = {}): unknown {
   const fail = options.fail ?? workspaceError
   const bytes = readRegularFile(path, options.maxBytes ?? FILE_LIMITS.record, fail)
   if (bytes === undefined) return undefined
@@ -239,7 +236,7 @@ export function writeFileAtomic(path: string, text: string | Uint8Array, fail: E
     }
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644)
     const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text
-    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off)
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off)
     closeSync(fd)
     fd = undefined
     at = path
@@ -278,7 +275,7 @@ export function appendRegularFile(path: string, text: string, fail: ErrorOf = wo
     if (!st.isFile()) throw fail(`cannot append to ${path}: it is ${describeKind(st)}, not a file`, path)
     const bytes = Buffer.from(text, 'utf8')
     try {
-      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off)
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off)
     } catch (err) {
       throw fail(`cannot append to ${path}: ${errnoOf(err)}`, path)
     }

@@ -176,16 +176,16 @@ const InspectResultFileSchema = z.looseObject({
           beta: numbers.optional(),
           stateNorm: numbers.optional(),
           attention: numbers.optional(),
-          snapshots: z
-            .array(z.looseObject({ t: count, dk: count, dv: count, values: numbers, singular: numbers, effectiveRank: z.number() }))
-            .optional(),
+          snapshots: z.array(z.looseObject({ t: count, dk: count, dv: count, values: numbers, singular: numbers, effectiveRank: z.number() })).optional(),
         }),
       ),
     }),
   ),
   attentionSkipped: z.string().optional(),
   recall: z.looseObject({}).optional(),
-  lengths: z.looseObject({ trainedLength: z.number(), points: z.array(z.looseObject({ seqLen: z.number(), accuracy: z.number(), count: z.number() })) }).optional(),
+  lengths: z
+    .looseObject({ trainedLength: z.number(), points: z.array(z.looseObject({ seqLen: z.number(), accuracy: z.number(), count: z.number() })) })
+    .optional(),
   seconds: z.number(),
 })
 
@@ -214,7 +214,9 @@ export function readInspection(runDir: string, name: string): InspectResult {
     throw new InspectionError(`${path} has format ${typeof format === 'string' ? `'${clip(format, 60)}'` : 'missing'}; this Linea reads '${INSPECT_FORMAT}'`)
   const checked = validateWith(InspectResultFileSchema, json)
   if (!checked.ok)
-    throw new InspectionError(`${path} is not an inspection Linea wrote:\n${clip(formatErrors(checked.errors.slice(0, 10)), 1500)}\ninspect the checkpoint again to rewrite it`)
+    throw new InspectionError(
+      `${path} is not an inspection Linea wrote:\n${clip(formatErrors(checked.errors.slice(0, 10)), 1500)}\ninspect the checkpoint again to rewrite it`,
+    )
   return checked.value as unknown as InspectResult
 }
 

@@ -14,7 +14,9 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/
 /** Checks an id (a run, a profile, an inspection) and returns it; `kind` names it in the error. */
 export function checkId(kind: string, id: unknown): string {
   if (typeof id !== 'string' || !ID.test(id) || id.includes('..'))
-    throw new PathError(`${kind} ${typeof id === 'string' ? `'${clip(id, 80)}'` : String(id)} is not a valid ${kind}: letters, digits, _ . - only, starting with a letter or digit, at most 200 characters`)
+    throw new PathError(
+      `${kind} ${typeof id === 'string' ? `'${clip(id, 80)}'` : String(id)} is not a valid ${kind}: letters, digits, _ . - only, starting with a letter or digit, at most 200 characters`,
+    )
   return id
 }
 

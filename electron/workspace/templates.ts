@@ -100,15 +100,17 @@ function label(value: unknown, labels: string[] | undefined, index: number): str
 /** The runs of a template: its sweep grid, with `inputs` (path → value) filled in. */
 export function expandTemplate(t: Template, inputs: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}): ExpandedRun[] {
   for (const input of t.inputs)
-    if (inputs[input.path] === undefined || inputs[input.path] === '')
-      throw new TemplateError(`template ${t.id} needs ${input.label} (${input.path})`)
+    if (inputs[input.path] === undefined || inputs[input.path] === '') throw new TemplateError(`template ${t.id} needs ${input.label} (${input.path})`)
   // An override of a swept field would silently replace every sweep value while run names kept the sweep's labels.
   const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`)
   for (const path of Object.keys(overrides)) {
     const axis = t.sweep.find((a) => axisPaths(a).some((p) => overlaps(p, path)))
     if (axis) {
       const swept = axisPaths(axis).find((p) => overlaps(p, path))!
-      const what = swept === axis.path ? `sweeps ${axis.path} over ${axis.values.map((v, i) => label(v, axis.labels, i)).join(', ')}` : `sets ${swept} with each value of its ${axis.path} sweep`
+      const what =
+        swept === axis.path
+          ? `sweeps ${axis.path} over ${axis.values.map((v, i) => label(v, axis.labels, i)).join(', ')}`
+          : `sets ${swept} with each value of its ${axis.path} sweep`
       throw new TemplateError(
         `override ${path}: the template ${what}; an override there would replace every run's value. Leave it out, or start runs from a spec instead`,
       )
@@ -117,7 +119,10 @@ export function expandTemplate(t: Template, inputs: Record<string, unknown> = {}
   let points: { values: Record<string, unknown>; names: string[] }[] = [{ values: {}, names: [] }]
   for (const axis of t.sweep)
     points = points.flatMap((p) =>
-      axis.values.map((v, i) => ({ values: { ...p.values, [axis.path]: v, ...structuredClone(axis.with?.[i] ?? {}) }, names: [...p.names, label(v, axis.labels, i)] })),
+      axis.values.map((v, i) => ({
+        values: { ...p.values, [axis.path]: v, ...structuredClone(axis.with?.[i] ?? {}) },
+        names: [...p.names, label(v, axis.labels, i)],
+      })),
     )
   return points.map((p) => {
     const doc: Record<string, unknown> = { model: structuredClone(t.model), train: structuredClone(t.train) }
@@ -140,7 +145,8 @@ export function expandTemplate(t: Template, inputs: Record<string, unknown> = {}
     const train = validateWith(TrainSpecSchema, doc.train)
     if (!train.ok) throw new TemplateError(`template ${t.id}, run ${name}: invalid train spec:\n${formatErrors(train.errors)}`)
     // Learned positions up to the trained length, unless the template says how many.
-    if (modelPosition(modelSpec) === 'learned' && modelSpec.max_positions === undefined) modelSpec = { ...modelSpec, max_positions: longestSequence(train.value.task) }
+    if (modelPosition(modelSpec) === 'learned' && modelSpec.max_positions === undefined)
+      modelSpec = { ...modelSpec, max_positions: longestSequence(train.value.task) }
     const model = validateWith(ModelSpecSchema, modelSpec)
     if (!model.ok) throw new TemplateError(`template ${t.id}, run ${name}: invalid model:\n${formatErrors(model.errors)}`)
     return { name, values: p.values, modelSpec: model.value, trainSpec: train.value }

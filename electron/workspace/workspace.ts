@@ -103,7 +103,10 @@ export class Workspace {
     const fallbackName = name ?? this.root.split(/[\\/]/).pop() ?? 'workspace'
     if (json !== undefined) {
       if (!isJsonObject(json))
-        throw new WorkspaceError(`${manifestPath} is not a workspace manifest: it holds ${jsonKind(json)}; expected an object with format '${WORKSPACE_FORMAT}', name and createdMs`, manifestPath)
+        throw new WorkspaceError(
+          `${manifestPath} is not a workspace manifest: it holds ${jsonKind(json)}; expected an object with format '${WORKSPACE_FORMAT}', name and createdMs`,
+          manifestPath,
+        )
       if (json.format !== WORKSPACE_FORMAT)
         throw new WorkspaceError(
           `${manifestPath} has format ${shown(json.format)}; this Linea reads '${WORKSPACE_FORMAT}' (a newer Linea wrote it, or it is not a workspace)`,
@@ -112,7 +115,8 @@ export class Workspace {
       // A bad name or date is no reason not to open: the folder's name stands in, and it is reported.
       const okName = typeof json.name === 'string' && json.name.length > 0 && json.name.length <= 200
       const okCreated = typeof json.createdMs === 'number' && Number.isFinite(json.createdMs)
-      if (!okName) this.problems.push({ file: manifestPath, problem: `name is ${shown(json.name)}; expected a text of 1 to 200 characters (the folder's name is used)` })
+      if (!okName)
+        this.problems.push({ file: manifestPath, problem: `name is ${shown(json.name)}; expected a text of 1 to 200 characters (the folder's name is used)` })
       else if (!okCreated) this.problems.push({ file: manifestPath, problem: `createdMs is ${shown(json.createdMs)}; expected a time in milliseconds` })
       this.manifest = {
         format: WORKSPACE_FORMAT,
@@ -258,7 +262,12 @@ export class Workspace {
   createRun(fields: Omit<RunRecord, 'format' | 'id' | 'status' | 'createdMs' | 'steps'>): RunRecord {
     this.writable()
     const now = Date.now()
-    const slug = fields.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run'
+    const slug =
+      fields.name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')
+        .slice(0, 40) || 'run'
     let id = `${new Date(now).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${slug}`
     for (let n = 2; lexists(this.runDir(id)); n++) id = `${id.replace(/-\d+$/, '')}-${n}`
     makeDir(this.checkpointsDir(id))
@@ -278,7 +287,8 @@ export class Workspace {
     if (!st.isDirectory()) throw new WorkspaceError(`${dir} is not a run folder`, dir)
     const json = readJsonFile(path, { maxBytes: FILE_LIMITS.record })
     if (json === undefined) throw new WorkspaceError(`run folder ${dir} has no run.json`, path)
-    if (!isJsonObject(json)) throw new WorkspaceError(`${path} is not a run record: it holds ${jsonKind(json)}; expected an object with format '${RUN_FORMAT}'`, path)
+    if (!isJsonObject(json))
+      throw new WorkspaceError(`${path} is not a run record: it holds ${jsonKind(json)}; expected an object with format '${RUN_FORMAT}'`, path)
     if (json.format !== RUN_FORMAT) throw new WorkspaceError(`${path} has format ${shown(json.format)}; this Linea reads '${RUN_FORMAT}'`, path)
     const r = validateWith(RunRecordSchema, json)
     if (!r.ok) throw new WorkspaceError(`${path} is not a valid run record:\n${clip(formatErrors(r.errors.slice(0, 10)), 1500)}`, path)

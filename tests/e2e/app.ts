@@ -74,7 +74,10 @@ export type LabMessage =
   | { sent: false; event: string; data: unknown }
 
 /** Records the page's LabApi messages from now on (sockets it opens later included). */
-export function recordLabApi(page: Page): { messages: LabMessage[]; waitFor(what: string, pred: (m: LabMessage) => boolean, from?: number, timeoutMs?: number): Promise<LabMessage> } {
+export function recordLabApi(page: Page): {
+  messages: LabMessage[]
+  waitFor(what: string, pred: (m: LabMessage) => boolean, from?: number, timeoutMs?: number): Promise<LabMessage>
+} {
   const messages: LabMessage[] = []
   const waiters = new Set<() => void>()
   const push = (sent: boolean, payload: string | Buffer) => {

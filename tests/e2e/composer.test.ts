@@ -28,14 +28,22 @@ async function stack(): Promise<{ kind: string; chips: string }[]> {
 
 /** The estimate table's cells, row by row. */
 function estimateCells(): Promise<string[][]> {
-  return page.$$eval('[data-testid=estimate-table] tbody tr', (rows) => rows.map((r) => [...r.children].map((td) => (td.textContent ?? '').replace(/\s+/g, ' ').trim())))
+  return page.$$eval('[data-testid=estimate-table] tbody tr', (rows) =>
+    rows.map((r) => [...r.children].map((td) => (td.textContent ?? '').replace(/\s+/g, ' ').trim())),
+  )
 }
 
 /** The table the panel draws from an estimate: a row per layer, the model's total, the Transformer of the same width. */
 function cellsOf(e: ModelEstimate): string[][] {
   return [
     ...e.layers.map((l) => [String(l.index), l.kind, formatCount(l.params), formatBytes(l.stateBytes), formatCount(l.flopsPerToken)]),
-    ['all', `+ embedding, head: ${formatCount(e.embeddingAndHeadParams)}`, formatCount(e.totalParams), formatBytes(e.model.stateBytes), formatCount(e.model.flopsPerToken)],
+    [
+      'all',
+      `+ embedding, head: ${formatCount(e.embeddingAndHeadParams)}`,
+      formatCount(e.totalParams),
+      formatBytes(e.model.stateBytes),
+      formatCount(e.model.flopsPerToken),
+    ],
     ['Transformer', 'same width', formatCount(e.transformer.totalParams), formatBytes(e.transformer.stateBytes), formatCount(e.transformer.flopsPerToken)],
   ]
 }
@@ -48,7 +56,12 @@ function cellsOf(e: ModelEstimate): string[][] {
 async function estimatesShow(expected: string[][]): Promise<void> {
   await page
     .waitForFunction(
-      (want) => JSON.stringify([...document.querySelectorAll('[data-testid=estimate-table] tbody tr')].map((r) => [...r.children].map((td) => (td.textContent ?? '').replace(/\s+/g, ' ').trim()))) === want,
+      (want) =>
+        JSON.stringify(
+          [...document.querySelectorAll('[data-testid=estimate-table] tbody tr')].map((r) =>
+            [...r.children].map((td) => (td.textContent ?? '').replace(/\s+/g, ' ').trim()),
+          ),
+        ) === want,
       JSON.stringify(expected),
       { timeout: 20_000 },
     )

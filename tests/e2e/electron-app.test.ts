@@ -36,7 +36,8 @@ function electronDist(): { dist: string } | { missing: string } {
   const override = process.env.ELECTRON_OVERRIDE_DIST_PATH
   if (override) {
     // asked for explicitly: a wrong path is an error, not a skip
-    if (!existsSync(join(override, binary))) throw new Error(`ELECTRON_OVERRIDE_DIST_PATH=${override} has no ${binary}; point it at an unpacked Electron ${electronVersion()} folder`)
+    if (!existsSync(join(override, binary)))
+      throw new Error(`ELECTRON_OVERRIDE_DIST_PATH=${override} has no ${binary}; point it at an unpacked Electron ${electronVersion()} folder`)
     return { dist: override }
   }
   const installed = join(root, 'node_modules', 'electron', 'dist')
@@ -66,7 +67,11 @@ function standInElectronDist(): string {
 function packageUnpacked(dist: string): { appDir: string; resources: string; executable: string; log: string } {
   const out = mkdtempSync(join(tmpdir(), 'linea-dist-'))
   const cli = join(root, 'node_modules', 'electron-builder', 'cli.js')
-  const r = spawnSync(process.execPath, [cli, '--dir', `-c.electronDist=${dist}`, `-c.directories.output=${out}`], { cwd: root, encoding: 'utf8', timeout: 300_000 })
+  const r = spawnSync(process.execPath, [cli, '--dir', `-c.electronDist=${dist}`, `-c.directories.output=${out}`], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 300_000,
+  })
   const log = `${r.stdout}\n${r.stderr}`
   if (r.status !== 0) throw new Error(`electron-builder --dir failed (exit ${r.status}):\n${log}`)
   const unpacked = readdirSync(out).find((d) => /-unpacked$/.test(d) || /^mac/.test(d))
@@ -149,7 +154,10 @@ describe.skipIf(!!skipApp)(skipApp ? `the desktop app (skipped: ${skipApp})` : '
     expect(await page.evaluate(() => fetch('/index.html').then((r) => r.headers.get('content-security-policy')))).toBe(CSP)
     const keys = await page.evaluate(() => Object.keys((window as unknown as { linea: object }).linea).sort())
     expect(keys).toEqual([...LAB_API_METHOD_NAMES, 'on'].sort())
-    expect(await page.evaluate(() => [typeof (window as { require?: unknown }).require, typeof (globalThis as { process?: unknown }).process])).toEqual(['undefined', 'undefined'])
+    expect(await page.evaluate(() => [typeof (window as { require?: unknown }).require, typeof (globalThis as { process?: unknown }).process])).toEqual([
+      'undefined',
+      'undefined',
+    ])
   })
 
   it('refuses navigation away and new windows', async () => {
@@ -208,7 +216,9 @@ describe.skipIf(!!skipApp)(skipApp ? `the desktop app (skipped: ${skipApp})` : '
     expect(runs).toHaveLength(1)
     const run = JSON.parse(readFileSync(join(workspace, 'runs', runs[0]!, 'run.json'), 'utf8'))
     expect([run.status, run.steps, run.specName]).toEqual(['completed', 40, 'desktop-gla'])
-    const lines = readFileSync(join(workspace, 'runs', runs[0]!, 'metrics.jsonl'), 'utf8').trim().split('\n')
+    const lines = readFileSync(join(workspace, 'runs', runs[0]!, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
     expect(lines.filter((l) => JSON.parse(l).type === 'train')).toHaveLength(40)
 
     // Inspect: the run's last checkpoint in an engine process, the answer cached in the run folder

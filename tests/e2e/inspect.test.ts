@@ -52,7 +52,9 @@ function trainWithCli(workspace: string, run: ExpandedRun): string {
 
 /** The state-tracking template's parity runs, shorter (T = 16, 150 steps); the task is swept there, so it is set on the expanded run. */
 function parityRun(preset: string): ExpandedRun {
-  const run = expandTemplate(template('state-tracking')).find((r) => r.values['model.preset'] === preset && (r.values['train.task'] as { kind: string }).kind === 'parity')!
+  const run = expandTemplate(template('state-tracking')).find(
+    (r) => r.values['model.preset'] === preset && (r.values['train.task'] as { kind: string }).kind === 'parity',
+  )!
   run.trainSpec = {
     ...run.trainSpec,
     task: { kind: 'parity', seq_len: 16, eval_seq_lens: [32] },
@@ -77,7 +79,9 @@ function cachedResult(name: string, run = runId): { result: InspectResult; path:
 const { served, page } = useServedApp({
   workspace: () => {
     const workspace = join(mkdtempSync(join(tmpdir(), 'linea-e2e-inspect-')), 'ws')
-    const based = expandTemplate(template('mqar-recall-sweep'), {}, SCALE_DOWN).find((r) => r.values['model.preset'] === 'based' && r.values['model.d_model'] === 64)!
+    const based = expandTemplate(template('mqar-recall-sweep'), {}, SCALE_DOWN).find(
+      (r) => r.values['model.preset'] === 'based' && r.values['model.d_model'] === 64,
+    )!
     runId = trainWithCli(workspace, based)
     parityIds = { plain: trainWithCli(workspace, parityRun('deltanet')), negative: trainWithCli(workspace, parityRun('deltanet-negative-eigen')) }
     return workspace
@@ -96,7 +100,12 @@ describe('inspect screen', () => {
     expect(await page.inputValue('[data-testid=inspect-run]')).toBe(runId)
     await page.waitForSelector('[data-testid=inspect-empty]')
     // three checkpoints (every 100 steps) to choose from
-    expect(await page.$$eval('[data-testid=inspect-checkpoint] option', (os) => os.map((o) => o.textContent?.trim()))).toEqual(['latest', 'step 100', 'step 200', 'step 300'])
+    expect(await page.$$eval('[data-testid=inspect-checkpoint] option', (os) => os.map((o) => o.textContent?.trim()))).toEqual([
+      'latest',
+      'step 100',
+      'step 200',
+      'step 300',
+    ])
 
     await page.fill('[data-testid=inspect-example]', '3')
     await page.fill('[data-testid=inspect-recall-examples]', '64')
@@ -237,7 +246,9 @@ describe('inspect screen', () => {
     await page.selectOption('[data-testid=length-overlay-run]', parityIds.negative)
     await page.click('[data-testid=length-overlay-add]')
     await page.waitForSelector('[data-testid=length-chart][data-series="2"]', { timeout: 60_000 })
-    const negativeName = readdirSync(join(served.workspace, 'runs', parityIds.negative, 'inspect')).find((f) => !f.endsWith('.meta.json'))!.replace(/\.json$/, '')
+    const negativeName = readdirSync(join(served.workspace, 'runs', parityIds.negative, 'inspect'))
+      .find((f) => !f.endsWith('.meta.json'))!
+      .replace(/\.json$/, '')
     const negative = cachedResult(negativeName, parityIds.negative).result
     for (const [id, r] of [
       [parityIds.plain, plain],

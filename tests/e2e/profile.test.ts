@@ -50,8 +50,11 @@ describe('profile screen', () => {
     // progress is shown while it runs, then the finished profile opens by itself
     await page.waitForSelector(`[data-testid=profile-row-${id}][data-status=done]`, { timeout: 110_000 })
     await page.waitForSelector(`[data-testid=profile-panel-${id}]`)
-    expect(await page.textContent('[data-testid=profile-step-ms]')).toMatch(/^[\d,.]+ ms \(forward [\d,.]+, backward [\d,.]+, optimizer [\d,.]+\)$/)
-    const kernelRows = await page.$$eval('[data-testid=kernel-table] tbody tr', (trs) => trs.map((tr) => Number(tr.children[4]!.textContent!.replace(/,/g, ''))))
+    // The cell's text, less the whitespace its template lays around it (HTML does not render it)
+    expect((await page.textContent('[data-testid=profile-step-ms]'))?.trim()).toMatch(/^[\d,.]+ ms \(forward [\d,.]+, backward [\d,.]+, optimizer [\d,.]+\)$/)
+    const kernelRows = await page.$$eval('[data-testid=kernel-table] tbody tr', (trs) =>
+      trs.map((tr) => Number(tr.children[4]!.textContent!.replace(/,/g, ''))),
+    )
     expect(kernelRows.length).toBeGreaterThan(5)
     // sorted by time, largest first
     expect(kernelRows).toEqual([...kernelRows].sort((a, b) => b - a))

@@ -20,7 +20,10 @@ export interface Served {
 }
 
 /** Serves with a fresh temporary workspace unless one is given, and a fresh config folder. */
-export async function serveBuiltApp(workspace = mkdtempSync(join(tmpdir(), 'linea-e2e-ws-')), configDir = mkdtempSync(join(tmpdir(), 'linea-e2e-config-'))): Promise<Served> {
+export async function serveBuiltApp(
+  workspace = mkdtempSync(join(tmpdir(), 'linea-e2e-ws-')),
+  configDir = mkdtempSync(join(tmpdir(), 'linea-e2e-config-')),
+): Promise<Served> {
   const cli = join(projectRoot(), 'out', 'main', 'cli.js')
   if (!existsSync(cli)) throw new Error(`the app is not built (no ${cli}); run: npm run build`)
   const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--workspace', workspace], {

@@ -32,7 +32,11 @@ const seriesNamesOf = async (testid: string): Promise<string[]> => JSON.parse((a
 
 async function rows(): Promise<{ id: string; name: string; status: string }[]> {
   return page.$$eval('[data-testid^=run-row-]', (trs) =>
-    trs.map((tr) => ({ id: (tr.getAttribute('data-testid') ?? '').replace('run-row-', ''), name: tr.getAttribute('data-name') ?? '', status: tr.getAttribute('data-status') ?? '' })),
+    trs.map((tr) => ({
+      id: (tr.getAttribute('data-testid') ?? '').replace('run-row-', ''),
+      name: tr.getAttribute('data-name') ?? '',
+      status: tr.getAttribute('data-status') ?? '',
+    })),
   )
 }
 
@@ -55,7 +59,9 @@ describe('train and runs screens', () => {
     expect(await page.inputValue('[data-testid=train-max_steps]')).toBe('')
     expect(await page.textContent('label:has([data-testid=train-max_steps]) .help')).toContain('the learning-rate schedule still runs over steps')
     await set('train-max_steps', '300')
-    expect(await page.textContent('[data-testid=error-train-max_steps]')).toBe('300 exceeds steps 200; the schedule spans steps, so raise steps to train longer')
+    expect(await page.textContent('[data-testid=error-train-max_steps]')).toBe(
+      '300 exceeds steps 200; the schedule spans steps, so raise steps to train longer',
+    )
     expect(await page.isDisabled('[data-testid=train-start]')).toBe(true)
     await set('train-max_steps', String(STOPPED.stopAt))
     await page.waitForSelector('[data-testid=error-train-max_steps]', { state: 'detached' })
@@ -135,12 +141,16 @@ describe('train and runs screens', () => {
     }))
     expect(first.status).toBe('running')
     // the loss chart grows while it trains
-    await page.waitForFunction((n) => Number(document.querySelector('[data-testid=live-loss-chart]')?.getAttribute('data-points')) > n, first.points, { timeout: 60_000 })
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid=live-loss-chart]')?.getAttribute('data-points')) > n, first.points, {
+      timeout: 60_000,
+    })
     expect(await attr('live-run', 'data-run-id')).toBe(runId)
     expect(await page.textContent('[data-testid=live-progress-text]')).toMatch(/step \d+ \/ 300/)
     expect(await attr('live-progress', 'data-steps')).toBe('300')
     // an eval reaches the accuracy chart and the log; throughput and memory are drawn
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid=live-eval-chart]')?.getAttribute('data-points')) > 0, undefined, { timeout: 60_000 })
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=live-eval-chart]')?.getAttribute('data-points')) > 0, undefined, {
+      timeout: 60_000,
+    })
     expect(await page.textContent('[data-testid=live-log]')).toContain('eval at step 50')
     expect(Number(await attr('live-tokens-chart', 'data-points'))).toBeGreaterThan(0)
     expect(Number(await attr('live-memory-chart', 'data-points'))).toBeGreaterThan(0)
@@ -166,7 +176,9 @@ describe('train and runs screens', () => {
     expect(await rows()).toHaveLength(12 + 1) // the template's, and the run stopped early
 
     // two finished runs of the template (the queue runs them in order: transformer 64, transformer 128, gla 64, ...)
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid^=run-row-][data-status=completed]').length >= 2 + 1, undefined, { timeout: 120_000 })
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid^=run-row-][data-status=completed]').length >= 2 + 1, undefined, {
+      timeout: 120_000,
+    })
     const done = (await rows()).filter((r) => r.status === 'completed' && r.name !== STOPPED.name).slice(0, 2)
     for (const r of done) await page.check(`[data-testid=run-select-${r.id}]`)
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=compare-loss-chart]')?.getAttribute('data-series')) === 4) // raw + smoothed per run
@@ -187,7 +199,9 @@ describe('train and runs screens', () => {
     // downloads: a run's metrics as CSV, a chart as PNG
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click(`[data-testid=run-csv-${done[0]!.id}]`)])
     expect(csv.suggestedFilename()).toBe(`${done[0]!.id}.csv`)
-    const csvLines = readFileSync((await csv.path())!, 'utf8').trim().split('\n')
+    const csvLines = readFileSync((await csv.path())!, 'utf8')
+      .trim()
+      .split('\n')
     expect(csvLines[0]).toBe('step,loss,lr,grad_norm,tokens_per_second,elapsed_seconds,memory_bytes,eval_headline')
     expect(csvLines).toHaveLength(1 + 300)
     const [png] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=compare-loss-chart-png]')])

@@ -21,7 +21,11 @@ const SPECIFIER = /(?:from\s+|import\s*\(\s*|import\s+)['"](\.{1,2}\/[^'"]+)['"]
 
 /** Each relative import of a file, as a path from the project root ("electron/api/model-spec"). */
 export function importsOf(file: string, text = readFileSync(file, 'utf8')): string[] {
-  return [...text.matchAll(SPECIFIER)].map((m) => relative(root, resolve(dirname(file), m[1]!)).split('\\').join('/'))
+  return [...text.matchAll(SPECIFIER)].map((m) =>
+    relative(root, resolve(dirname(file), m[1]!))
+      .split('\\')
+      .join('/'),
+  )
 }
 
 /** Why `from` may not import `to`, or undefined when the layering allows it. */

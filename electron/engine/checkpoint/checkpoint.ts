@@ -72,7 +72,10 @@ export function readCheckpoint(path: string): CheckpointState {
   }
   const meta = file.metadata
   if (meta.format !== CHECKPOINT_FORMAT)
-    throw new CheckpointError(path, `metadata format is ${meta.format === undefined ? 'missing' : `'${clip(meta.format, 60)}'`}; expected '${CHECKPOINT_FORMAT}' (not a Linea checkpoint?)`)
+    throw new CheckpointError(
+      path,
+      `metadata format is ${meta.format === undefined ? 'missing' : `'${clip(meta.format, 60)}'`}; expected '${CHECKPOINT_FORMAT}' (not a Linea checkpoint?)`,
+    )
   const parse = (key: string) => {
     try {
       return JSON.parse(meta[key] ?? '')
@@ -85,7 +88,8 @@ export function readCheckpoint(path: string): CheckpointState {
   const train = validateWith(TrainSpecSchema, parse('linea.train_spec'))
   if (!train.ok) throw new CheckpointError(path, `its TrainSpec is invalid:\n${formatErrors(train.errors)}`)
   const step = Number(meta['linea.step'])
-  if (!Number.isSafeInteger(step) || step < 0) throw new CheckpointError(path, `metadata linea.step = '${clip(String(meta['linea.step']), 40)}' is not a step number`)
+  if (!Number.isSafeInteger(step) || step < 0)
+    throw new CheckpointError(path, `metadata linea.step = '${clip(String(meta['linea.step']), 40)}' is not a step number`)
   const dtype = meta['linea.dtype']
   if (dtype !== 'f32' && dtype !== 'f64') throw new CheckpointError(path, `metadata linea.dtype = '${clip(String(dtype), 40)}'; valid: f32, f64`)
   return { modelSpec: model.value, trainSpec: train.value, step, dtype, tensors: file.tensors }

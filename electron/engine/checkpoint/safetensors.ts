@@ -101,7 +101,8 @@ function readWhole(path: string): Buffer {
     throw new SafetensorsError(path, `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
   if (!st.isFile()) throw new SafetensorsError(path, `is not a regular file (a ${st.isDirectory() ? 'folder' : 'FIFO, socket or device'})`)
-  if (st.size > bufferConstants.MAX_LENGTH) throw new SafetensorsError(path, `is ${st.size} bytes, more than this process can hold at once (${bufferConstants.MAX_LENGTH})`)
+  if (st.size > bufferConstants.MAX_LENGTH)
+    throw new SafetensorsError(path, `is ${st.size} bytes, more than this process can hold at once (${bufferConstants.MAX_LENGTH})`)
   let fd: number
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
@@ -172,7 +173,9 @@ export function readSafetensors(path: string): SafetensorsFile {
     if (!isObject(info)) throw fail(`${t}: ${kind(info)}, not an object with dtype, shape and data_offsets`)
     const dtype = info.dtype
     if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype))
-      throw fail(`${t} dtype: ${typeof dtype === 'string' ? `'${clip(dtype, 20)}' is not read by Linea` : dtype === undefined ? 'missing' : `${kind(dtype)} is not a dtype`}; valid: F32, F64, I32`)
+      throw fail(
+        `${t} dtype: ${typeof dtype === 'string' ? `'${clip(dtype, 20)}' is not read by Linea` : dtype === undefined ? 'missing' : `${kind(dtype)} is not a dtype`}; valid: F32, F64, I32`,
+      )
     const width = BYTES[dtype as SafetensorsDType]
     const shape = info.shape
     if (!Array.isArray(shape)) throw fail(`${t} shape: ${kind(shape)}, not an array of whole numbers`)
@@ -192,7 +195,9 @@ export function readSafetensors(path: string): SafetensorsFile {
     if (bytes > dataLength) throw fail(`${t} shape: [${dims.join(', ')}] ${dtype} is ${bytes} bytes; the file has ${dataLength} bytes of data (truncated?)`)
     const offsets = info.data_offsets
     if (!Array.isArray(offsets) || offsets.length !== 2 || !isCount(offsets[0]) || !isCount(offsets[1]))
-      throw fail(`${t} data_offsets: expected two whole numbers [begin, end], found ${Array.isArray(offsets) ? `an array of ${offsets.length}` : kind(offsets)}`)
+      throw fail(
+        `${t} data_offsets: expected two whole numbers [begin, end], found ${Array.isArray(offsets) ? `an array of ${offsets.length}` : kind(offsets)}`,
+      )
     const [begin, end] = offsets as [number, number]
     if (begin > end) throw fail(`${t} data_offsets: begin ${begin} is after end ${end}`)
     if (end > dataLength) throw fail(`${t} data_offsets: bytes ${begin}..${end} are past the ${dataLength} bytes of data (truncated?)`)

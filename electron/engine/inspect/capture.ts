@@ -55,7 +55,8 @@ export function checkCaptureBounds(model: Model, T: number, o: CaptureOptions): 
     return [...new Set(o.heads)].sort((a, b) => a - b)
   })
   for (const t of o.stateSteps ?? []) if (t >= T) throw new InspectLimitError(`stateSteps: step ${t} is past the input's last step ${T - 1}`)
-  if (T > o.maxAttentionT) return { heads, attention: false, skipped: `attention maps are materialized up to T = ${o.maxAttentionT} (maxAttentionT); the input has ${T} tokens` }
+  if (T > o.maxAttentionT)
+    return { heads, attention: false, skipped: `attention maps are materialized up to T = ${o.maxAttentionT} (maxAttentionT); the input has ${T} tokens` }
   const values = heads.reduce((n, hs) => n + hs.length * T * T, 0)
   if (values > INSPECT_LIMITS.maxAttentionValues)
     throw new InspectLimitError(
@@ -65,7 +66,14 @@ export function checkCaptureBounds(model: Model, T: number, o: CaptureOptions): 
 }
 
 /** Runs `tokens` (one sequence) through the model and captures every layer. */
-export async function captureSequence(model: Model, backend: Backend, dtype: FloatDType, tokens: Int32Array, labels: Int32Array, o: CaptureOptions): Promise<Capture> {
+export async function captureSequence(
+  model: Model,
+  backend: Backend,
+  dtype: FloatDType,
+  tokens: Int32Array,
+  labels: Int32Array,
+  o: CaptureOptions,
+): Promise<Capture> {
   const T = tokens.length
   const bounds = checkCaptureBounds(model, T, o)
   const taps: MixerTap[] = []
@@ -78,7 +86,12 @@ export async function captureSequence(model: Model, backend: Backend, dtype: Flo
     const rows = [...labels.keys()].filter((t) => labels[t]! >= 0)
     if (rows.length > 0) {
       const rowIds = ctx.own(backend.upload(Int32Array.from(rows), [rows.length]))
-      const rowLabels = ctx.own(backend.upload(Int32Array.from(rows, (t) => labels[t]!), [rows.length]))
+      const rowLabels = ctx.own(
+        backend.upload(
+          Int32Array.from(rows, (t) => labels[t]!),
+          [rows.length],
+        ),
+      )
       const logits = await model.logits(ctx, { ids, rows: rowIds, labels: rowLabels, count: rows.length }).read()
       const vocab = model.spec.vocab_size
       rows.forEach((t, m) => {

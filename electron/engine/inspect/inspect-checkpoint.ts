@@ -25,13 +25,19 @@ export interface InspectCheckpointParams {
 type Progress = (message: string, fraction: number) => void
 
 /** Tokens and labels of the request's input, for this checkpoint's task and vocabulary. */
-function inputOf(state: ReturnType<typeof readCheckpoint>, request: InspectRequestFull): { tokens: Int32Array; labels: Int32Array; input: Omit<InspectInput, 'predicted'> } {
+function inputOf(
+  state: ReturnType<typeof readCheckpoint>,
+  request: InspectRequestFull,
+): { tokens: Int32Array; labels: Int32Array; input: Omit<InspectInput, 'predicted'> } {
   const { modelSpec, trainSpec } = state
   if (request.input.kind === 'text') {
     if (modelSpec.vocab_size < 256)
-      throw new InspectLimitError(`input.text: text is read as bytes (256 tokens); this model's vocabulary is ${modelSpec.vocab_size}. Use an example of its task instead`)
+      throw new InspectLimitError(
+        `input.text: text is read as bytes (256 tokens); this model's vocabulary is ${modelSpec.vocab_size}. Use an example of its task instead`,
+      )
     const tokens = Int32Array.from(new TextEncoder().encode(request.input.text))
-    if (tokens.length > INSPECT_LIMITS.maxT) throw new InspectLimitError(`input.text: ${tokens.length} bytes; the inspector captures at most ${INSPECT_LIMITS.maxT}`)
+    if (tokens.length > INSPECT_LIMITS.maxT)
+      throw new InspectLimitError(`input.text: ${tokens.length} bytes; the inspector captures at most ${INSPECT_LIMITS.maxT}`)
     // next-byte targets
     const labels = Int32Array.from(tokens, (_, t) => (t + 1 < tokens.length ? tokens[t + 1]! : -1))
     return { tokens, labels, input: { tokens: [...tokens], labels: [...labels], text: request.input.text } }
@@ -95,12 +101,16 @@ export async function inspectCheckpoint(p: InspectCheckpointParams, backend: Bac
       result.recall = await recallAnalysis(model, backend, state.dtype, task, state.trainSpec.seed, grid, examples, (f) => progress('recall', 0.4 + 0.3 * f))
     }
     if (request.lengths || STATE_TRACKING_KINDS.includes(task.kind)) {
-      if (task.kind === 'bytes' && request.lengths) throw new TaskError('lengths: the accuracy-by-length curve is for synthetic tasks; a byte-level model reports bits per byte')
+      if (task.kind === 'bytes' && request.lengths)
+        throw new TaskError('lengths: the accuracy-by-length curve is for synthetic tasks; a byte-level model reports bits per byte')
       // Learned positions do not extrapolate: the default curve stops at the table, an asked-for longer length is refused by the model.
-      const longest = modelPosition(state.modelSpec) === 'learned' ? Math.min(INSPECT_LIMITS.maxT, state.modelSpec.max_positions ?? INSPECT_LIMITS.maxT) : INSPECT_LIMITS.maxT
+      const longest =
+        modelPosition(state.modelSpec) === 'learned' ? Math.min(INSPECT_LIMITS.maxT, state.modelSpec.max_positions ?? INSPECT_LIMITS.maxT) : INSPECT_LIMITS.maxT
       const lengths = request.lengths ?? defaultLengths(task, longest)
       progress(`accuracy at ${lengths.length} lengths`, 0.7)
-      result.lengths = await lengthCurve(model, backend, state.dtype, task, state.trainSpec.seed, lengths, request.lengthExamples, (f) => progress('lengths', 0.7 + 0.28 * f))
+      result.lengths = await lengthCurve(model, backend, state.dtype, task, state.trainSpec.seed, lengths, request.lengthExamples, (f) =>
+        progress('lengths', 0.7 + 0.28 * f),
+      )
     }
     result.seconds = (performance.now() - started) / 1000
     progress('done', 1)

@@ -45,7 +45,8 @@ export async function recallAnalysis(
 ): Promise<RecallAnalysis> {
   const T = task.seq_len
   for (const n of numKvPairs)
-    if (n < 1 || n > maxPairs(task)) throw new TaskError(`recall.numKvPairs: ${n} does not fit this task (seq_len ${T}, vocab_size ${task.vocab_size}); valid: 1..${maxPairs(task)}`)
+    if (n < 1 || n > maxPairs(task))
+      throw new TaskError(`recall.numKvPairs: ${n} does not fit this task (seq_len ${T}, vocab_size ${task.vocab_size}); valid: 1..${maxPairs(task)}`)
   const distanceCount = floorLog2(Math.max(1, T - 1)) + 1
   const positionCount = floorLog2(T) + 1
   const grid = (cols: number): RecallCell[][] => numKvPairs.map(() => Array.from({ length: cols }, () => ({ correct: 0, count: 0 })))

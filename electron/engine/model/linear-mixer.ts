@@ -48,7 +48,11 @@ export class LinearMixerLayer {
     this.p.o_proj = store.create(`${prefix}.o_proj`, [dModel, vd], weightInit(initCtx, 'out_proj', vd))
     if (spec.short_conv > 0) {
       const bound = 1 / Math.sqrt(spec.short_conv)
-      for (const [name, c] of [['q_conv', kd], ['k_conv', kd], ['v_conv', vd]] as const)
+      for (const [name, c] of [
+        ['q_conv', kd],
+        ['k_conv', kd],
+        ['v_conv', vd],
+      ] as const)
         this.p[name] = store.create(`${prefix}.${name}.weight`, [c, spec.short_conv], init.uniform(-bound, bound), { decay: false })
     }
     if (spec.forget_gate === 'fixed') {

@@ -109,12 +109,22 @@ export class UnknownOpCostError extends Error {}
 /** The ops with a cost. */
 export const costedOps = Object.keys(costs) as OpName[]
 
-export function opCost(op: string, inputs: Record<string, Tensor | undefined>, attrs: Record<string, AttrValue | undefined>, outputs: Record<string, Tensor>): OpCost {
+export function opCost(
+  op: string,
+  inputs: Record<string, Tensor | undefined>,
+  attrs: Record<string, AttrValue | undefined>,
+  outputs: Record<string, Tensor>,
+): OpCost {
   if (!Object.hasOwn(costs, op)) throw new UnknownOpCostError(`opCost: no cost for op '${op}'; ops with costs: ${costedOps.join(', ')}`)
   return costOf(op as OpName, inputs, attrs, outputs)
 }
 
-function costOf<N extends OpName>(op: N, inputs: Record<string, Tensor | undefined>, attrs: Record<string, AttrValue | undefined>, outputs: Record<string, Tensor>): OpCost {
+function costOf<N extends OpName>(
+  op: N,
+  inputs: Record<string, Tensor | undefined>,
+  attrs: Record<string, AttrValue | undefined>,
+  outputs: Record<string, Tensor>,
+): OpCost {
   const entry = costs[op] as CostEntry<N>
   let bytes = 0
   for (const t of Object.values(inputs)) bytes += bytesOf(t)

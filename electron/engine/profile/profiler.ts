@@ -4,7 +4,17 @@
 // model and of a softmax Transformer of the same width.
 import { cpus, totalmem } from 'node:os'
 import type { ModelSpec } from '../../api/model-spec'
-import { logLogSlope, PROFILE_FORMAT, type Ceilings, type MachineInfo, type OpProfile, type ProfileResult, type ProfileSettings, type SweepPoint, type SweepSeries } from '../../api/profile'
+import {
+  logLogSlope,
+  PROFILE_FORMAT,
+  type Ceilings,
+  type MachineInfo,
+  type OpProfile,
+  type ProfileResult,
+  type ProfileSettings,
+  type SweepPoint,
+  type SweepSeries,
+} from '../../api/profile'
 import { loadAddon } from '../addon'
 import { Ctx } from '../autograd/context'
 import type { Backend } from '../backend'
@@ -150,7 +160,15 @@ async function profileOps(model: Model, optimizer: AdamW, backend: Backend, dtyp
   return { ops, forwardMs: median(phaseMs.forward!), backwardMs: median(phaseMs.backward!), optimizerMs: median(phaseMs.optimizer!) }
 }
 
-async function memoryBreakdown(model: Model, optimizer: AdamW, backend: Backend, dtype: FloatDType, batch: LabelledBatch, spec: ModelSpec, settings: ProfileSettings) {
+async function memoryBreakdown(
+  model: Model,
+  optimizer: AdamW,
+  backend: Backend,
+  dtype: FloatDType,
+  batch: LabelledBatch,
+  spec: ModelSpec,
+  settings: ProfileSettings,
+) {
   const width = dtype === 'f32' ? 4 : 8
   const before = backend.memory().bytesInUse
   backend.resetPeak()
@@ -210,7 +228,14 @@ export function predictSeconds(done: readonly [number, number][], T: number): nu
   return last[1] * (T / last[0]) ** (Number.isFinite(slope) ? slope : 2)
 }
 
-async function sweepSeries(name: string, spec: ModelSpec, backend: Backend, dtype: FloatDType, settings: ProfileSettings, progress: (T: number) => void): Promise<SweepSeries> {
+async function sweepSeries(
+  name: string,
+  spec: ModelSpec,
+  backend: Backend,
+  dtype: FloatDType,
+  settings: ProfileSettings,
+  progress: (T: number) => void,
+): Promise<SweepSeries> {
   const points: SweepPoint[] = []
   let stopped: string | undefined
   const started = performance.now()
@@ -231,7 +256,11 @@ async function sweepSeries(name: string, spec: ModelSpec, backend: Backend, dtyp
         break
       }
       const last = points.at(-1)
-      if (last && last.peakBytes * (T / last.seqLen) ** 2 > settings.sweepMemoryLimitBytes && last.peakBytes * (T / last.seqLen) > settings.sweepMemoryLimitBytes) {
+      if (
+        last &&
+        last.peakBytes * (T / last.seqLen) ** 2 > settings.sweepMemoryLimitBytes &&
+        last.peakBytes * (T / last.seqLen) > settings.sweepMemoryLimitBytes
+      ) {
         stopped = `stopped before T=${T}: its peak memory would pass the limit of ${Math.round(settings.sweepMemoryLimitBytes / 2 ** 20)} MiB`
         break
       }
@@ -263,11 +292,25 @@ async function sweepSeries(name: string, spec: ModelSpec, backend: Backend, dtyp
     name,
     points,
     stopped,
-    slopes: { trainStep: logLogSlope(xs, points.map((p) => p.trainStepMs)), prefill: logLogSlope(xs, points.map((p) => p.prefillMs)) },
+    slopes: {
+      trainStep: logLogSlope(
+        xs,
+        points.map((p) => p.trainStepMs),
+      ),
+      prefill: logLogSlope(
+        xs,
+        points.map((p) => p.prefillMs),
+      ),
+    },
   }
 }
 
-export async function profileModel(spec: ModelSpec, backend: Backend, settings: ProfileSettings, onProgress: ProfileProgress = () => undefined): Promise<ProfileResult> {
+export async function profileModel(
+  spec: ModelSpec,
+  backend: Backend,
+  settings: ProfileSettings,
+  onProgress: ProfileProgress = () => undefined,
+): Promise<ProfileResult> {
   const dtype = settings.dtype
   onProgress('measuring the device ceilings', 0.02)
   const ceilings = await probeCeilings(backend, dtype)
@@ -283,7 +326,13 @@ export async function profileModel(spec: ModelSpec, backend: Backend, settings: 
     const prof = await profileOps(model, optimizer, backend, dtype, batch, settings.repeats)
     ops = prof.ops
     const totalMs = prof.forwardMs + prof.backwardMs + prof.optimizerMs
-    step = { forwardMs: prof.forwardMs, backwardMs: prof.backwardMs, optimizerMs: prof.optimizerMs, totalMs, tokensPerSecond: (settings.batchSize * settings.seqLen) / (totalMs / 1000) }
+    step = {
+      forwardMs: prof.forwardMs,
+      backwardMs: prof.backwardMs,
+      optimizerMs: prof.optimizerMs,
+      totalMs,
+      tokensPerSecond: (settings.batchSize * settings.seqLen) / (totalMs / 1000),
+    }
     memory = await memoryBreakdown(model, optimizer, backend, dtype, batch, spec, settings)
   } finally {
     disposeBatch(batch)

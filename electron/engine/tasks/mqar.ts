@@ -77,12 +77,10 @@ export function createMqar(task: MqarTask, seed: number): TaskGenerator {
   const vocabSize = checkInt('vocab_size', task.vocab_size, 4)
   const n = checkInt('num_kv_pairs', task.num_kv_pairs, 1)
   const powerA = checkNumber('power_a', task.power_a, 0, 1)
-  if (4 * n > seqLen)
-    throw new TaskError(`task.num_kv_pairs: ${n} pairs need seq_len >= ${4 * n} (2 tokens per pair, then a query per pair), got ${seqLen}`)
+  if (4 * n > seqLen) throw new TaskError(`task.num_kv_pairs: ${n} pairs need seq_len >= ${4 * n} (2 tokens per pair, then a query per pair), got ${seqLen}`)
   const half = Math.floor(vocabSize / 2)
   const numKeys = half - 1
-  if (n > numKeys)
-    throw new TaskError(`task.num_kv_pairs: ${n} distinct keys do not fit in keys 1..${half - 1} of vocab_size ${vocabSize}; at most ${numKeys}`)
+  if (n > numKeys) throw new TaskError(`task.num_kv_pairs: ${n} distinct keys do not fit in keys 1..${half - 1} of vocab_size ${vocabSize}; at most ${numKeys}`)
 
   const space = mqarQuerySlots(seqLen, n)
   const keySampler = new DistinctSampler(numKeys, n)

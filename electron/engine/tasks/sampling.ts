@@ -72,7 +72,11 @@ export class WeightedSampler {
     this.cumulative = new Float64Array(n)
     let sum = 0
     for (let i = 0; i < n; i++) this.cumulative[i] = sum += weights[i]!
-    const topMass = [...weights].sort((x, y) => y - x).slice(0, maxK).reduce((s, w) => s + w, 0) / sum
+    const topMass =
+      [...weights]
+        .sort((x, y) => y - x)
+        .slice(0, maxK)
+        .reduce((s, w) => s + w, 0) / sum
     this.method = topMass <= 0.5 && 8 * maxK * Math.log2(n + 1) < n ? 'rejection' : 'races'
     this.heapTime = new Float64Array(maxK)
     this.heapIndex = new Int32Array(maxK)

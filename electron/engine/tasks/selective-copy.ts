@@ -25,8 +25,7 @@ export function createSelectiveCopy(task: Extract<Task, { kind: 'selective_copy'
   const vocabSize = checkInt('vocab_size', task.vocab_size, 1)
   if (numTokens >= seqLen / 2)
     throw new TaskError(`task.num_tokens: ${numTokens} is not valid for seq_len ${seqLen}; must be below seq_len / 2 = ${seqLen / 2}`)
-  if (vocabSize < 3)
-    throw new TaskError(`task.vocab_size: ${vocabSize} is not valid; needs >= 3 (noise, marker and at least one data token)`)
+  if (vocabSize < 3) throw new TaskError(`task.vocab_size: ${vocabSize} is not valid; needs >= 3 (noise, marker and at least one data token)`)
 
   const prefixLen = seqLen - numTokens
   const numData = vocabSize - FIRST_DATA_TOKEN

@@ -11,8 +11,7 @@ export const MAX_TAYLOR_DK = 32
 export function checkRun(model: ModelSpec, train: TrainSpec, task: TaskGenerator): void {
   const errors: SpecError[] = []
   const add = (path: string, message: string) => errors.push({ path, message })
-  if (model.vocab_size < task.vocabSize)
-    add('model.vocab_size', `${model.vocab_size} is smaller than the ${task.kind} task needs (${task.vocabSize} tokens)`)
+  if (model.vocab_size < task.vocabSize) add('model.vocab_size', `${model.vocab_size} is smaller than the ${task.kind} task needs (${task.vocabSize} tokens)`)
   const longest = longestSequence(train.task)
   if (modelPosition(model) === 'learned' && model.max_positions !== undefined && model.max_positions < longest)
     add(

@@ -128,7 +128,8 @@ function restoreFrom(path: string, modelSpec: ModelSpec, dtype: FloatDType, mode
   }
   if (!st.isFile()) throw new CheckpointError(path, 'is not a regular file')
   const state = readCheckpoint(path)
-  if (JSON.stringify(state.modelSpec) !== JSON.stringify(modelSpec)) throw new Error(`checkpoint ${path} was trained with another ModelSpec; resume needs the same one`)
+  if (JSON.stringify(state.modelSpec) !== JSON.stringify(modelSpec))
+    throw new Error(`checkpoint ${path} was trained with another ModelSpec; resume needs the same one`)
   if (state.dtype !== dtype) throw new Error(`checkpoint ${path} is ${state.dtype}, the run is ${dtype}`)
   restoreCheckpoint(path, state, model, optimizer)
   return state.step

@@ -10,9 +10,7 @@ let api: LabApi | undefined
 export function labApi(): LabApi {
   if (api) return api
   const bridge = (globalThis as { linea?: LineaBridge }).linea
-  api = bridge
-    ? createBridgeLabApi(bridge)
-    : createWsLabApi({ url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws` })
+  api = bridge ? createBridgeLabApi(bridge) : createWsLabApi({ url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws` })
   return api
 }
 

@@ -16,6 +16,7 @@ export class LabApiClientError extends Error {
 
 /** What a failed call says, with its field errors when the message does not already hold them. */
 export function messageOf(err: unknown): string {
-  if (err instanceof LabApiClientError && err.errors.length && !err.message.includes(err.errors[0]!.message)) return `${err.message}\n${formatErrors(err.errors)}`
+  if (err instanceof LabApiClientError && err.errors.length && !err.message.includes(err.errors[0]!.message))
+    return `${err.message}\n${formatErrors(err.errors)}`
   return err instanceof Error ? err.message : String(err)
 }

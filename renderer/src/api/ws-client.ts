@@ -3,13 +3,7 @@
 // (re)connecting wait for it. Events sent while the socket was down are
 // lost, so after a reconnect the client tells its 'workspace.changed'
 // listeners the workspace as it is now: the stores re-read what they show.
-import {
-  LAB_API_METHOD_NAMES,
-  type LabApi,
-  type LabApiErrorBody,
-  type LabEventName,
-  type LabEvents,
-} from '../../../electron/api/labapi'
+import { LAB_API_METHOD_NAMES, type LabApi, type LabApiErrorBody, type LabEventName, type LabEvents } from '../../../electron/api/labapi'
 import { LabApiClientError } from './errors'
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void }

@@ -40,10 +40,34 @@ export function estimateChartOption(e: ModelEstimate, modelName: string): EChart
       { type: 'log', name: 'FLOPs / token', axisLabel: { formatter: (v: number) => formatCount(v) } },
     ],
     series: [
-      line(`${modelName}: memory`, 0, points((c) => c.model.memoryBytes), false, '#2f6fdd'),
-      line('Transformer: memory', 0, points((c) => c.transformer.memoryBytes), false, '#d9534f'),
-      line(`${modelName}: FLOPs`, 1, points((c) => c.model.flopsPerToken), true, '#2f6fdd'),
-      line('Transformer: FLOPs', 1, points((c) => c.transformer.flopsPerToken), true, '#d9534f'),
+      line(
+        `${modelName}: memory`,
+        0,
+        points((c) => c.model.memoryBytes),
+        false,
+        '#2f6fdd',
+      ),
+      line(
+        'Transformer: memory',
+        0,
+        points((c) => c.transformer.memoryBytes),
+        false,
+        '#d9534f',
+      ),
+      line(
+        `${modelName}: FLOPs`,
+        1,
+        points((c) => c.model.flopsPerToken),
+        true,
+        '#2f6fdd',
+      ),
+      line(
+        'Transformer: FLOPs',
+        1,
+        points((c) => c.transformer.flopsPerToken),
+        true,
+        '#d9534f',
+      ),
     ],
   }
 }

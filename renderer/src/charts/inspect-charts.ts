@@ -57,13 +57,28 @@ export function recallHeatmapOption(r: RecallAnalysis, axis: RecallAxis): EChart
     },
     yAxis: { type: 'category', data: pairs, splitArea: { show: true } },
     // dimension 2: colour by accuracy (the cells also carry their query count)
-    visualMap: { dimension: 2, min: 0, max: 1, calculable: false, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 160, inRange: { color: ACCURACY_COLORS }, text: ['100%', '0%'] },
+    visualMap: {
+      dimension: 2,
+      min: 0,
+      max: 1,
+      calculable: false,
+      orient: 'horizontal',
+      left: 'center',
+      bottom: 0,
+      itemHeight: 160,
+      inRange: { color: ACCURACY_COLORS },
+      text: ['100%', '0%'],
+    },
     series: [
       {
         name: 'recall',
         type: 'heatmap',
         data: recallCells(r, axis),
-        label: { show: true, fontSize: 10, formatter: (p: { value: [number, number, number | null] }) => (p.value[2] === null ? '' : `${Math.round(100 * p.value[2])}`) },
+        label: {
+          show: true,
+          fontSize: 10,
+          formatter: (p: { value: [number, number, number | null] }) => (p.value[2] === null ? '' : `${Math.round(100 * p.value[2])}`),
+        },
       },
     ],
   }
@@ -152,7 +167,17 @@ export function stateHeatmapOption(s: StateSnapshot, title: string): EChartsCore
     grid: { left: 50, right: 80, top: 36, bottom: 40 },
     xAxis: { type: 'category', data: Array.from({ length: s.dv }, (_, j) => j), name: 'value dim', nameLocation: 'middle', nameGap: 24 },
     yAxis: { type: 'category', data: Array.from({ length: s.dk }, (_, i) => i), name: 'key dim', inverse: true },
-    visualMap: { min: -range, max: range, calculable: true, orient: 'vertical', right: 0, top: 'middle', itemHeight: 140, inRange: { color: DIVERGING_COLORS }, precision: 3 },
+    visualMap: {
+      min: -range,
+      max: range,
+      calculable: true,
+      orient: 'vertical',
+      right: 0,
+      top: 'middle',
+      itemHeight: 140,
+      inRange: { color: DIVERGING_COLORS },
+      precision: 3,
+    },
     series: [{ type: 'heatmap', data, progressive: 0 }],
   }
 }
@@ -179,7 +204,13 @@ export function spectrumOption(head: HeadCapture, layerIndex: number): EChartsCo
     legend: { bottom: 0, type: 'scroll', textStyle: { fontSize: 10 } },
     tooltip: { trigger: 'axis' },
     grid: { left: 60, right: 24, top: 40, bottom: 60 },
-    xAxis: { type: 'category', data: Array.from({ length: Math.max(0, ...snaps.map((s) => s.singular.length)) }, (_, i) => i + 1), name: 'i', nameLocation: 'middle', nameGap: 24 },
+    xAxis: {
+      type: 'category',
+      data: Array.from({ length: Math.max(0, ...snaps.map((s) => s.singular.length)) }, (_, i) => i + 1),
+      name: 'i',
+      nameLocation: 'middle',
+      nameGap: 24,
+    },
     yAxis: { type: 'log', name: 'σ_i', ...logRange(snaps.flatMap((s) => s.singular).filter((v) => v > floor)) },
     series: snaps.map((s, k) => ({
       name: `t = ${s.t}`,
@@ -208,7 +239,16 @@ export function effectiveRankOption(layer: LayerCapture): EChartsCoreOption {
       type: 'line',
       itemStyle: { color: headColor(i) },
       data: (h.snapshots ?? []).map((s) => [s.t, s.effectiveRank]),
-      markLine: i === 0 ? { symbol: 'none', silent: true, lineStyle: { color: '#999', type: 'dashed' }, label: { formatter: `min(dk, dv) = ${D}`, fontSize: 10, position: 'insideEndTop' }, data: [{ yAxis: D }] } : undefined,
+      markLine:
+        i === 0
+          ? {
+              symbol: 'none',
+              silent: true,
+              lineStyle: { color: '#999', type: 'dashed' },
+              label: { formatter: `min(dk, dv) = ${D}`, fontSize: 10, position: 'insideEndTop' },
+              data: [{ yAxis: D }],
+            }
+          : undefined,
     })),
   }
 }
@@ -310,11 +350,22 @@ export function attentionHeatmapOption(map: readonly number[], tokens: readonly 
     title: { ...TITLE, text: `${title}  (colour ${signed ? '±' : '0 to '}${range.toPrecision(2)}${blocks})`, textStyle: { fontSize: 11 } },
     tooltip: {
       formatter: (p: { value: [number, number, number] }) =>
-        block === 1 ? `query ${p.value[1]} → key ${p.value[0]}: ${p.value[2].toPrecision(3)}` : `queries ${p.value[1] * block}… → keys ${p.value[0] * block}…: mean ${p.value[2].toPrecision(3)}`,
+        block === 1
+          ? `query ${p.value[1]} → key ${p.value[0]}: ${p.value[2].toPrecision(3)}`
+          : `queries ${p.value[1] * block}… → keys ${p.value[0] * block}…: mean ${p.value[2].toPrecision(3)}`,
     },
     grid: { left: 36, right: 8, top: 26, bottom: 34 },
     xAxis: { type: 'category', data: labels, name: 'key', nameLocation: 'middle', nameGap: 20, axisLabel: { fontSize: 8 }, axisTick: { show: false } },
-    yAxis: { type: 'category', data: labels, name: 'query', nameLocation: 'middle', nameGap: 26, inverse: true, axisLabel: { fontSize: 8 }, axisTick: { show: false } },
+    yAxis: {
+      type: 'category',
+      data: labels,
+      name: 'query',
+      nameLocation: 'middle',
+      nameGap: 26,
+      inverse: true,
+      axisLabel: { fontSize: 8 },
+      axisTick: { show: false },
+    },
     visualMap: { show: false, min: signed ? -range : 0, max: range, inRange: { color: signed ? DIVERGING_COLORS : WEIGHT_COLORS } },
     series: [{ type: 'heatmap', data, progressive: 0 }],
   }
@@ -325,7 +376,13 @@ export function attentionHeatmapOption(map: readonly number[], tokens: readonly 
  * contributes. For an MQAR query the pair's key (dark green) and value
  * (light green) positions are highlighted: a model that recalls reads there.
  */
-export function attentionRowOption(map: readonly number[], tokens: readonly number[], query: number, pair: { key: number; value: number } | undefined, title: string): EChartsCoreOption {
+export function attentionRowOption(
+  map: readonly number[],
+  tokens: readonly number[],
+  query: number,
+  pair: { key: number; value: number } | undefined,
+  title: string,
+): EChartsCoreOption {
   const T = tokens.length
   const row = Array.from({ length: query + 1 }, (_, s) => map[query * T + s]!)
   return {
@@ -333,7 +390,14 @@ export function attentionRowOption(map: readonly number[], tokens: readonly numb
     title: { ...TITLE, text: title, textStyle: { fontSize: 12 } },
     tooltip: { trigger: 'axis' },
     grid: { left: 60, right: 20, top: 32, bottom: 48 },
-    xAxis: { type: 'category', data: row.map((_, s) => `${s}:${tokens[s]}`), name: 'key position:token', nameLocation: 'middle', nameGap: 30, axisLabel: { fontSize: 9 } },
+    xAxis: {
+      type: 'category',
+      data: row.map((_, s) => `${s}:${tokens[s]}`),
+      name: 'key position:token',
+      nameLocation: 'middle',
+      nameGap: 30,
+      axisLabel: { fontSize: 9 },
+    },
     yAxis: { type: 'value', name: 'M[t, s]' },
     series: [
       {

@@ -14,7 +14,15 @@ export function outputNormOption(result: DemoForwardResult): EChartsCoreOption {
     },
     grid: { left: 60, right: 24, top: 64, bottom: 48 },
     tooltip: { trigger: 'axis' },
-    xAxis: { type: 'value', name: 'step t', nameLocation: 'middle', nameGap: 28, min: 0, max: Math.max(result.seqLen - 1, 1), axisLabel: { showMaxLabel: false } },
+    xAxis: {
+      type: 'value',
+      name: 'step t',
+      nameLocation: 'middle',
+      nameGap: 28,
+      min: 0,
+      max: Math.max(result.seqLen - 1, 1),
+      axisLabel: { showMaxLabel: false },
+    },
     yAxis: { type: 'value', name: '‖o_t‖ (mean over heads)', nameLocation: 'middle', nameGap: 44 },
     series: [
       {

@@ -71,7 +71,14 @@ export function lossChartOption(runs: readonly CurveSeries[], settings: LossChar
         itemStyle: { color: run.color },
         tooltip: { show: false },
       })
-      series.push({ ...line, id: `${run.id}:smooth`, name: run.name, data: raw.map(([x], i) => [x, smooth[i]!]), lineStyle: { width: 2, color: run.color }, itemStyle: { color: run.color } })
+      series.push({
+        ...line,
+        id: `${run.id}:smooth`,
+        name: run.name,
+        data: raw.map(([x], i) => [x, smooth[i]!]),
+        lineStyle: { width: 2, color: run.color },
+        itemStyle: { color: run.color },
+      })
     } else {
       series.push({ ...line, id: `${run.id}:raw`, name: run.name, data: raw, lineStyle: { width: 1.5, color: run.color }, itemStyle: { color: run.color } })
     }

@@ -101,19 +101,70 @@ export const LINEAR_CHOICES: ChoiceSwitch[] = [
 ]
 
 export const LINEAR_NUMBERS: NumberSwitch[] = [
-  { field: 'heads', label: 'Heads', explain: 'Independent recurrent states; must divide d_model unless dk and dv are set.', paper: 'Vaswani et al. 2017', min: 1, max: 1024 },
-  { field: 'dk', label: 'dk (key dim per head)', explain: 'Key/query dimension per head; empty = d_model / heads.', paper: 'Yang et al. 2024, GLA (expand_k)', min: 1, max: 4096, optional: true },
-  { field: 'dv', label: 'dv (value dim per head)', explain: 'Value dimension per head; the state is dk × dv.', paper: 'Yang et al. 2024, GLA (expand_v)', min: 1, max: 4096, optional: true },
-  { field: 'short_conv', label: 'Short convolution', explain: 'Causal depthwise convolution on q, k, v: 0 = off, else its kernel size (typically 4).', paper: 'Poli et al. 2023, Hyena; Gu & Dao 2023, Mamba', min: 0, max: 64 },
+  {
+    field: 'heads',
+    label: 'Heads',
+    explain: 'Independent recurrent states; must divide d_model unless dk and dv are set.',
+    paper: 'Vaswani et al. 2017',
+    min: 1,
+    max: 1024,
+  },
+  {
+    field: 'dk',
+    label: 'dk (key dim per head)',
+    explain: 'Key/query dimension per head; empty = d_model / heads.',
+    paper: 'Yang et al. 2024, GLA (expand_k)',
+    min: 1,
+    max: 4096,
+    optional: true,
+  },
+  {
+    field: 'dv',
+    label: 'dv (value dim per head)',
+    explain: 'Value dimension per head; the state is dk × dv.',
+    paper: 'Yang et al. 2024, GLA (expand_v)',
+    min: 1,
+    max: 4096,
+    optional: true,
+  },
+  {
+    field: 'short_conv',
+    label: 'Short convolution',
+    explain: 'Causal depthwise convolution on q, k, v: 0 = off, else its kernel size (typically 4).',
+    paper: 'Poli et al. 2023, Hyena; Gu & Dao 2023, Mamba',
+    min: 0,
+    max: 64,
+  },
 ]
 
 export const SOFTMAX_NUMBERS: NumberSwitch[] = [
   { field: 'heads', label: 'Heads', explain: 'Attention heads; must divide d_model unless head_dim is set.', paper: 'Vaswani et al. 2017', min: 1, max: 1024 },
-  { field: 'head_dim', label: 'Head dim', explain: 'Dimension per head; empty = d_model / heads.', paper: 'Vaswani et al. 2017', min: 1, max: 4096, optional: true },
-  { field: 'window', label: 'Sliding window', explain: 'Attend to the last w positions only; empty = full causal attention.', paper: 'Beltagy et al. 2020, Longformer; Arora et al. 2024, Based', min: 1, max: 1 << 20, optional: true },
+  {
+    field: 'head_dim',
+    label: 'Head dim',
+    explain: 'Dimension per head; empty = d_model / heads.',
+    paper: 'Vaswani et al. 2017',
+    min: 1,
+    max: 4096,
+    optional: true,
+  },
+  {
+    field: 'window',
+    label: 'Sliding window',
+    explain: 'Attend to the last w positions only; empty = full causal attention.',
+    paper: 'Beltagy et al. 2020, Longformer; Arora et al. 2024, Based',
+    min: 1,
+    max: 1 << 20,
+    optional: true,
+  },
 ]
 
-export const ROTARY = { field: 'rotary', label: 'Rotary positions', explain: 'Rotates q and k by their positions, so scores depend on distance.', paper: 'Su et al. 2021, RoFormer' }
+export const ROTARY = {
+  field: 'rotary',
+  label: 'Rotary positions',
+  explain: 'Rotates q and k by their positions, so scores depend on distance.',
+  paper: 'Su et al. 2021, RoFormer',
+}
 
 export const MODEL_HELP = {
   vocab_size: 'Tokens the model reads and predicts.',

@@ -6,7 +6,16 @@
 // threshold is named here, compared against what a uniform (untrained)
 // pattern would give where that matters.
 import { modelPosition, type PositionKind } from '../../../electron/api/model-spec'
-import type { AttentionStats, HeadCapture, InspectInput, InspectResult, LayerCapture, LengthCurve, RecallAnalysis, RecallCell } from '../../../electron/api/inspect'
+import type {
+  AttentionStats,
+  HeadCapture,
+  InspectInput,
+  InspectResult,
+  LayerCapture,
+  LengthCurve,
+  RecallAnalysis,
+  RecallCell,
+} from '../../../electron/api/inspect'
 
 export type FindingTopic = 'example' | 'recall' | 'capacity' | 'attention' | 'state' | 'gates' | 'length'
 
@@ -52,7 +61,13 @@ const headName = (layer: Pick<LayerCapture, 'index'>, head: Pick<HeadCapture, 'h
 function recallRow(r: RecallAnalysis): { cells: RecallCell[]; what: string } {
   const j = r.numKvPairs.indexOf(r.trainedNumKvPairs)
   if (j >= 0) return { cells: r.byDistance[j]!, what: `${r.trainedNumKvPairs} pairs, as trained` }
-  return { cells: r.distanceBuckets.map((_, b) => ({ correct: r.byDistance.reduce((n, row) => n + row[b]!.correct, 0), count: r.byDistance.reduce((n, row) => n + row[b]!.count, 0) })), what: 'all pair counts' }
+  return {
+    cells: r.distanceBuckets.map((_, b) => ({
+      correct: r.byDistance.reduce((n, row) => n + row[b]!.correct, 0),
+      count: r.byDistance.reduce((n, row) => n + row[b]!.count, 0),
+    })),
+    what: 'all pair counts',
+  }
 }
 
 /**
@@ -100,7 +115,11 @@ export function diagnoseRecallDistance(r: RecallAnalysis): Finding[] {
   return [
     overall >= 0.9
       ? { topic: 'recall', severity: 'note', text: `Recall is ${acc(overall)} at every query–key distance (${what})` }
-      : { topic: 'recall', severity: 'problem', text: `Recall is ${acc(overall)} whether the key is near or far (${what}): the model misses pairs at every distance` },
+      : {
+          topic: 'recall',
+          severity: 'problem',
+          text: `Recall is ${acc(overall)} whether the key is near or far (${what}): the model misses pairs at every distance`,
+        },
   ]
 }
 
@@ -149,12 +168,24 @@ export function diagnoseExample(input: InspectInput): Finding[] {
       .slice(0, 3)
       .map((q) => `at ${q.query} (key at ${q.key}, ${q.query - q.key} back) said ${q.predicted} for ${q.expected}`)
       .join('; ')
-    return [{ topic: 'example', severity: missed.length ? 'problem' : 'note', text: `This example: ${queries.length - missed.length} of ${queries.length} queries right${missed.length ? `; missed ${detail}${missed.length > 3 ? '; …' : ''}` : ''}` }]
+    return [
+      {
+        topic: 'example',
+        severity: missed.length ? 'problem' : 'note',
+        text: `This example: ${queries.length - missed.length} of ${queries.length} queries right${missed.length ? `; missed ${detail}${missed.length > 3 ? '; …' : ''}` : ''}`,
+      },
+    ]
   }
   const labelled = input.labels.map((l, t) => ({ l, t })).filter(({ l }) => l >= 0)
   if (!labelled.length) return []
   const right = labelled.filter(({ l, t }) => input.predicted[t] === l).length
-  return [{ topic: 'example', severity: right === labelled.length ? 'note' : 'problem', text: `This example: ${right} of ${labelled.length} labelled positions right` }]
+  return [
+    {
+      topic: 'example',
+      severity: right === labelled.length ? 'note' : 'problem',
+      text: `This example: ${right} of ${labelled.length} labelled positions right`,
+    },
+  ]
 }
 
 // ---- attention -------------------------------------------------------------
@@ -187,7 +218,11 @@ export function diagnoseAttention(layers: LayerCapture[], T: number): Finding[] 
       if (s.sinkMass >= SINK_MASS && s.sinkMass >= SINK_OVER_UNIFORM * uniform.sinkMass)
         out.push({ topic: 'attention', severity: 'note', text: `${name} puts ${pct(s.sinkMass)} of its mass on the first token (attention sink)` })
       else if (s.localMass >= LOCAL_MASS && uniform.localMass < LOCAL_MASS - 0.1)
-        out.push({ topic: 'attention', severity: 'note', text: `${name} keeps ${pct(s.localMass)} of its mass within the last ${s.window} tokens: it looks locally` })
+        out.push({
+          topic: 'attention',
+          severity: 'note',
+          text: `${name} keeps ${pct(s.localMass)} of its mass within the last ${s.window} tokens: it looks locally`,
+        })
       else if (uniform.entropy > 0 && s.entropy >= SPREAD_ENTROPY * uniform.entropy)
         out.push({
           topic: 'attention',
@@ -215,8 +250,16 @@ export function diagnoseState(layers: LayerCapture[]): Finding[] {
         const last = snaps.at(-1)!
         out.push(
           at.t < last.t
-            ? { topic: 'state', severity: 'problem', text: `${name}: state effective rank saturates at ${top.toFixed(1)} of ${D} by step ${at.t}; later pairs must overwrite earlier ones` }
-            : { topic: 'state', severity: 'note', text: `${name}: state effective rank is still growing at the last step (${top.toFixed(1)} of ${D} at step ${last.t})` },
+            ? {
+                topic: 'state',
+                severity: 'problem',
+                text: `${name}: state effective rank saturates at ${top.toFixed(1)} of ${D} by step ${at.t}; later pairs must overwrite earlier ones`,
+              }
+            : {
+                topic: 'state',
+                severity: 'note',
+                text: `${name}: state effective rank is still growing at the last step (${top.toFixed(1)} of ${D} at step ${last.t})`,
+              },
         )
       } else if (D >= 4 && top < LOW_RANK * D) {
         out.push({ topic: 'state', severity: 'note', text: `${name}: state uses few directions (effective rank at most ${top.toFixed(1)} of ${D})` })
@@ -264,7 +307,8 @@ export function diagnoseGates(layers: LayerCapture[], input: InspectInput): Find
       }
       if (head.beta?.length) {
         const top = Math.max(...head.beta)
-        if (top > 1) out.push({ topic: 'gates', severity: 'note', text: `${name}: β reaches ${top.toFixed(2)} (> 1), so its state transitions have negative eigenvalues` })
+        if (top > 1)
+          out.push({ topic: 'gates', severity: 'note', text: `${name}: β reaches ${top.toFixed(2)} (> 1), so its state transitions have negative eigenvalues` })
       }
     }
   return out
@@ -281,16 +325,40 @@ export function diagnoseLengths(curve: LengthCurve): Finding[] {
     const f = L / curve.trainedLength
     return Number.isInteger(f) ? `${f}×` : `${f.toFixed(1)}×`
   }
-  if (!beyond.length) return [{ topic: 'length', severity: 'note', text: `Accuracy ${acc(trainedAt.accuracy)} at the trained length ${curve.trainedLength}; no longer lengths measured` }]
+  if (!beyond.length)
+    return [
+      {
+        topic: 'length',
+        severity: 'note',
+        text: `Accuracy ${acc(trainedAt.accuracy)} at the trained length ${curve.trainedLength}; no longer lengths measured`,
+      },
+    ]
   const firstDrop = beyond.findIndex((p) => p.accuracy < trainedAt.accuracy - LENGTH_TOLERANCE)
   const last = beyond.at(-1)!
-  if (firstDrop < 0) return [{ topic: 'length', severity: 'note', text: `Accuracy holds to ${times(last.seqLen)} the trained length (${acc(last.accuracy)} at ${last.seqLen}, ${acc(trainedAt.accuracy)} at ${trainedAt.seqLen})` }]
+  if (firstDrop < 0)
+    return [
+      {
+        topic: 'length',
+        severity: 'note',
+        text: `Accuracy holds to ${times(last.seqLen)} the trained length (${acc(last.accuracy)} at ${last.seqLen}, ${acc(trainedAt.accuracy)} at ${trainedAt.seqLen})`,
+      },
+    ]
   const drop = beyond[firstDrop]!
   if (firstDrop === 0)
-    return [{ topic: 'length', severity: 'problem', text: `Accuracy drops right past the trained length: ${acc(trainedAt.accuracy)} at ${trainedAt.seqLen}, ${acc(drop.accuracy)} at ${drop.seqLen}, ${acc(last.accuracy)} at ${last.seqLen}` }]
+    return [
+      {
+        topic: 'length',
+        severity: 'problem',
+        text: `Accuracy drops right past the trained length: ${acc(trainedAt.accuracy)} at ${trainedAt.seqLen}, ${acc(drop.accuracy)} at ${drop.seqLen}, ${acc(last.accuracy)} at ${last.seqLen}`,
+      },
+    ]
   const held = beyond[firstDrop - 1]!
   return [
-    { topic: 'length', severity: 'problem', text: `Accuracy holds to ${times(held.seqLen)} the trained length then drops (${acc(held.accuracy)} at ${held.seqLen}, ${acc(drop.accuracy)} at ${drop.seqLen})` },
+    {
+      topic: 'length',
+      severity: 'problem',
+      text: `Accuracy holds to ${times(held.seqLen)} the trained length then drops (${acc(held.accuracy)} at ${held.seqLen}, ${acc(drop.accuracy)} at ${drop.seqLen})`,
+    },
   ]
 }
 
@@ -304,7 +372,12 @@ function capPerTopic(findings: Finding[]): Finding[] {
   for (const topic of ORDER) {
     const mine = findings.filter((f) => f.topic === topic).sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'problem' ? -1 : 1))
     out.push(...mine.slice(0, MAX_PER_TOPIC))
-    if (mine.length > MAX_PER_TOPIC) out.push({ topic, severity: 'note', text: `…and ${mine.length - MAX_PER_TOPIC} more ${topic} finding${mine.length - MAX_PER_TOPIC > 1 ? 's' : ''} like these` })
+    if (mine.length > MAX_PER_TOPIC)
+      out.push({
+        topic,
+        severity: 'note',
+        text: `…and ${mine.length - MAX_PER_TOPIC} more ${topic} finding${mine.length - MAX_PER_TOPIC > 1 ? 's' : ''} like these`,
+      })
   }
   return out
 }
@@ -312,7 +385,9 @@ function capPerTopic(findings: Finding[]): Finding[] {
 export function diagnose(r: InspectResult): Finding[] {
   return capPerTopic([
     ...diagnoseExample(r.input),
-    ...(r.recall ? [...diagnoseRecallDistance(r.recall), ...diagnoseKeyInNoise(r.recall, modelPosition(r.modelSpec)), ...diagnoseRecallCapacity(r.recall)] : []),
+    ...(r.recall
+      ? [...diagnoseRecallDistance(r.recall), ...diagnoseKeyInNoise(r.recall, modelPosition(r.modelSpec)), ...diagnoseRecallCapacity(r.recall)]
+      : []),
     ...(r.lengths ? diagnoseLengths(r.lengths) : []),
     ...diagnoseGates(r.layers, r.input),
     ...diagnoseState(r.layers),

@@ -82,7 +82,9 @@ export function logEntries(lines: readonly MetricsLine[]): LogEntry[] {
         break
       case 'eval': {
         const sets = l.sets
-          .map((s) => (l.headlineName === 'bits_per_byte' ? `${s.name} ${s.bitsPerByte.toFixed(3)} bpb` : `${s.name} (T=${s.seqLen}) ${(100 * s.accuracy).toFixed(1)}%`))
+          .map((s) =>
+            l.headlineName === 'bits_per_byte' ? `${s.name} ${s.bitsPerByte.toFixed(3)} bpb` : `${s.name} (T=${s.seqLen}) ${(100 * s.accuracy).toFixed(1)}%`,
+          )
           .join(', ')
         const head = l.headlineName === 'bits_per_byte' ? `${l.headline.toFixed(3)} bits/byte` : `accuracy ${(100 * l.headline).toFixed(1)}%`
         out.push({ kind: 'eval', step: l.step, text: `eval at step ${l.step}: ${head}${l.sets.length > 1 ? ` (${sets})` : ''}` })
@@ -152,7 +154,8 @@ export function keyInNoisePoints(lines: readonly MetricsLine[]): { label: string
  * checks the headline fields only), so it is read as untrusted here.
  */
 function bucketAccuracy(set: EvalSetResult | undefined, tag: string, label: string): number | undefined {
-  const own = (o: unknown, key: string): unknown => (o !== null && typeof o === 'object' && Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined)
+  const own = (o: unknown, key: string): unknown =>
+    o !== null && typeof o === 'object' && Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined
   const b = own(own(own(set, 'byTag'), tag), label)
   const correct = own(b, 'correct')
   const count = own(b, 'count')

@@ -82,7 +82,16 @@ export function nextSort(current: RunSort, column: RunColumn): RunSort {
 
 /** The text a filter looks in. */
 function haystack(run: RunRecord): string {
-  return [run.id, run.name, run.status, taskLabel(run.trainSpec.task), run.backend ?? '', run.modelSpec.preset ?? '', run.specName ?? '', run.template?.id ?? '']
+  return [
+    run.id,
+    run.name,
+    run.status,
+    taskLabel(run.trainSpec.task),
+    run.backend ?? '',
+    run.modelSpec.preset ?? '',
+    run.specName ?? '',
+    run.template?.id ?? '',
+  ]
     .join(' ')
     .toLowerCase()
 }

@@ -138,7 +138,12 @@ export function parseFieldText(kind: FieldKind, text: string): unknown {
     case 'optional-int':
       return t === '' ? undefined : Number(t)
     case 'int-list':
-      return t === '' ? [] : t.split(/[\s,]+/).filter(Boolean).map(Number)
+      return t === ''
+        ? []
+        : t
+            .split(/[\s,]+/)
+            .filter(Boolean)
+            .map(Number)
     default:
       return text
   }

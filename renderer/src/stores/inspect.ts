@@ -20,7 +20,6 @@ type Outcome = { result?: InspectResult; error?: string; notice?: string }
 /** Done or failed: a queued or running job is still under way. */
 const isOver = (j: InspectJob) => j.status === 'done' || j.status === 'failed'
 
-
 export const useInspectStore = defineStore('inspect', () => {
   /** Runs that have a checkpoint to inspect, newest first. */
   const runs = shallowRef<RunRecord[]>([])
@@ -65,7 +64,9 @@ export const useInspectStore = defineStore('inspect', () => {
   /** The form checked with the engine's own schema (its bounds included), as you type. */
   const requestErrors = computed<SpecError[]>(() => {
     if (!runId.value) return []
-    const typed = [parseIndexList(form.value.heads, 'heads').error, parseIndexList(form.value.stateSteps, 'stateSteps').error].filter((e): e is SpecError => !!e)
+    const typed = [parseIndexList(form.value.heads, 'heads').error, parseIndexList(form.value.stateSteps, 'stateSteps').error].filter(
+      (e): e is SpecError => !!e,
+    )
     const checked = validateWith(InspectRequestSchema, request.value)
     return [...typed, ...(checked.ok ? [] : checked.errors)]
   })
@@ -135,7 +136,8 @@ export const useInspectStore = defineStore('inspect', () => {
       workspacePath = info.path
       const pick = runs.value.find((r) => r.id === preferred) ?? runs.value.find((r) => r.id === runId.value) ?? runs.value[0]
       if (pick) await selectRun(pick.id)
-      if (preferred && !runs.value.some((r) => r.id === preferred)) error.value = `run '${preferred}' has no checkpoint to inspect (or is not in this workspace)`
+      if (preferred && !runs.value.some((r) => r.id === preferred))
+        error.value = `run '${preferred}' has no checkpoint to inspect (or is not in this workspace)`
     } catch (err) {
       error.value = messageOf(err)
     }

@@ -55,13 +55,22 @@ export const useTrainFormStore = defineStore('train-form', () => {
 
   async function loadChoices(): Promise<void> {
     try {
-      const [t, s, p, prefs] = await Promise.all([labApi().listTemplates({}), labApi().listModelSpecs({}), labApi().listPresets({}), labApi().getPreferences({})])
+      const [t, s, p, prefs] = await Promise.all([
+        labApi().listTemplates({}),
+        labApi().listModelSpecs({}),
+        labApi().listPresets({}),
+        labApi().getPreferences({}),
+      ])
       applyPreferences(prefs.preferences)
       templates.value = t
       savedSpecs.value = s
       presets.value = p
       if (!modelChoice.value) {
-        const first: ModelChoice | null = s[0] ? { source: 'saved', name: s[0].name } : p.some((x) => x.preset === 'gla') ? { source: 'preset', name: 'gla' } : null
+        const first: ModelChoice | null = s[0]
+          ? { source: 'saved', name: s[0].name }
+          : p.some((x) => x.preset === 'gla')
+            ? { source: 'preset', name: 'gla' }
+            : null
         if (first) await chooseModel(first)
       }
     } catch (err) {
@@ -121,14 +130,16 @@ export const useTrainFormStore = defineStore('train-form', () => {
     const modelSpec = model.value
     starting.value = true
     try {
-      const run = (await runs.adopt(async () => [
-        await labApi().startRun({
-          name: runName.value.trim(),
-          modelSpec,
-          trainSpec: draft.value,
-          specName: modelChoice.value?.source === 'saved' ? modelChoice.value.name : undefined,
-        }),
-      ]))[0]!
+      const run = (
+        await runs.adopt(async () => [
+          await labApi().startRun({
+            name: runName.value.trim(),
+            modelSpec,
+            trainSpec: draft.value,
+            specName: modelChoice.value?.source === 'saved' ? modelChoice.value.name : undefined,
+          }),
+        ])
+      )[0]!
       runs.setLive(run.id)
       notice.value = `started ${run.name}`
       return run

@@ -72,7 +72,10 @@ describe('linea train', () => {
     expect(r.stderr).toContain('backend: cpu (asked for)')
     expect(r.stderr).toMatch(/\[#+\] 6\/6 loss \d/)
     expect(r.stdout).toMatch(/status: (completed after 6|early_stopped after \d+) steps/)
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(lines.filter((l) => l.type === 'train')).toHaveLength(6)
     expect(lines.filter((l) => l.type === 'eval').length).toBeGreaterThan(0)
     const ckpt = lines.find((l) => l.type === 'checkpoint').path
@@ -80,14 +83,20 @@ describe('linea train', () => {
     expect(r.stdout).toContain(`checkpoint: ${ckpt}`)
   })
 
-  it('--max-steps stops at N on the schedule of the spec\'s steps; the last progress line shows the last eval', () => {
+  it("--max-steps stops at N on the schedule of the spec's steps; the last progress line shows the last eval", () => {
     const out = join(dir, 'short')
     const long = join(dir, 'long.json')
-    writeFileSync(long, JSON.stringify(quickTrainSpec({ steps: 40, eval: { every: 3, batches: 1 }, schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0 } })))
+    writeFileSync(
+      long,
+      JSON.stringify(quickTrainSpec({ steps: 40, eval: { every: 3, batches: 1 }, schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0 } })),
+    )
     const r = linea('train', modelPath, long, '--out', out, '--max-steps', '5')
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain('status: completed after 5 steps')
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     const train = lines.filter((l) => l.type === 'train')
     expect(train.map((l) => l.step)).toEqual([1, 2, 3, 4, 5])
     // lr of step 5 (0-based 4) on a cosine over 40 steps, not 5: (4 − 1) / (40 − 1) of the way

@@ -14,7 +14,10 @@ import { preset } from '../../../electron/api/presets'
 import { trainSpec } from '../../fixtures/specs'
 
 function linea(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(projectRoot(), 'electron', 'cli', 'index.ts'), ...args], { cwd: projectRoot(), encoding: 'utf8' })
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(projectRoot(), 'electron', 'cli', 'index.ts'), ...args], {
+    cwd: projectRoot(),
+    encoding: 'utf8',
+  })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -27,7 +30,16 @@ function trainTiny(name: string, presetId: string, task: Task, vocab: number, mo
   writeFileSync(modelPath, JSON.stringify({ ...resizeModel(preset(presetId), { d_model: 32, vocab_size: vocab, heads: 2, n_layers: 2 }), ...model }))
   writeFileSync(
     trainPath,
-    JSON.stringify(trainSpec({ task, steps: 8, batch_size: 4, backend: 'cpu', schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0.1 }, eval: { every: 8, batches: 1 } })),
+    JSON.stringify(
+      trainSpec({
+        task,
+        steps: 8,
+        batch_size: 4,
+        backend: 'cpu',
+        schedule: { warmup_steps: 1, decay: 'cosine', min_lr_ratio: 0.1 },
+        eval: { every: 8, batches: 1 },
+      }),
+    ),
   )
   const out = join(dir, name)
   const r = linea('train', modelPath, trainPath, '--out', out)

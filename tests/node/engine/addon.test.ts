@@ -19,9 +19,7 @@ function quadratic(q: Float64Array, k: Float64Array, v: Float64Array, s0: Float6
         for (let a = 0; a < K; a++) dot += q[(t * H + h) * K + a]! * k[(s * H + h) * K + a]!
         for (let c = 0; c < V; c++) o[(t * H + h) * V + c]! += scale * dot * v[(s * H + h) * V + c]!
       }
-      if (s0)
-        for (let a = 0; a < K; a++)
-          for (let c = 0; c < V; c++) o[(t * H + h) * V + c]! += scale * q[(t * H + h) * K + a]! * s0[(h * K + a) * V + c]!
+      if (s0) for (let a = 0; a < K; a++) for (let c = 0; c < V; c++) o[(t * H + h) * V + c]! += scale * q[(t * H + h) * K + a]! * s0[(h * K + a) * V + c]!
     }
   return o
 }

@@ -33,7 +33,9 @@ describe('generated op wrappers', () => {
   })
 
   it('change when the table does', () => {
-    const renamed = table.map((op) => (op.name === 'swiglu_fwd' ? { ...op, attrs: [...op.attrs, { name: 'limit', type: 'float', default: 7, min: 0, max: 10, doc: 'clamp' }] } : op)) as NativeOpDef[]
+    const renamed = table.map((op) =>
+      op.name === 'swiglu_fwd' ? { ...op, attrs: [...op.attrs, { name: 'limit', type: 'float', default: 7, min: 0, max: 10, doc: 'clamp' }] } : op,
+    ) as NativeOpDef[]
     const text = generate(renamed)
     expect(text).toContain('  limit?: number\n')
     expect(text).toContain('swiglu_fwd: { limit: 7 },')

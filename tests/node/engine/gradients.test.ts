@@ -33,7 +33,8 @@ describe('gradient table covers the op table', () => {
       if (gradients.get(name)?.backward === name) expect(roles, op.name).toEqual(['forward', 'backward'])
       else expect(roles, op.name).toHaveLength(1)
     }
-    for (const name of [...gradients.keys(), ...backwards, ...Object.keys(notDifferentiable)]) expect(byName.has(name), `${name} is not in the op table`).toBe(true)
+    for (const name of [...gradients.keys(), ...backwards, ...Object.keys(notDifferentiable)])
+      expect(byName.has(name), `${name} is not in the op table`).toBe(true)
   })
 
   it('every forward op with a _bwd partner has that partner as its gradient', () => {
@@ -118,7 +119,11 @@ const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1)
 const logSigmoid = (x: number) => (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)))
 
 /** A sample call: float inputs drawn from shapes (optionally mapped), index inputs given. */
-function sample(op: OpName, shapes: Record<string, number[]>, opts: { attrs?: Record<string, unknown>; maps?: Record<string, (x: number) => number>; index?: Record<string, number[]>; seed?: number; label?: string } = {}): Sample {
+function sample(
+  op: OpName,
+  shapes: Record<string, number[]>,
+  opts: { attrs?: Record<string, unknown>; maps?: Record<string, (x: number) => number>; index?: Record<string, number[]>; seed?: number; label?: string } = {},
+): Sample {
   const inputs: Sample['inputs'] = {}
   for (const [name, shape] of Object.entries(shapes)) inputs[name] = normal(sizeOf(shape), opts.maps?.[name])
   for (const [name, values] of Object.entries(opts.index ?? {})) {
@@ -132,10 +137,26 @@ const [B, T, H, K, V] = [2, 20, 2, 3, 2]
 const gate = (x: number) => Math.max(logSigmoid(x + 1), -5)
 const unit = (x: number) => 1 / (1 + Math.exp(-x))
 const samples: Sample[] = [
-  sample('mixer_fwd', { q: [B, T, H, K], k: [B, T, H, K], v: [B, T, H, V], g: [B, T, H], s0: [B, H, K, V] }, { attrs: { gate: 'scalar', chunk_size: 16 }, maps: { g: gate }, label: 'scalar gate, initial state' }),
-  sample('mixer_fwd', { q: [B, T, H, K], k: [B, T, H, K], v: [B, T, H, V], g: [B, T, H, K], beta: [B, T, H] }, { attrs: { gate: 'vector', delta: true, chunk_size: 16 }, maps: { g: gate, beta: unit }, label: 'vector gate, delta' }),
-  sample('mixer_fwd', { q: [B, T, H, K], k: [B, T, H, K], v: [B, T, H, V], g: [H], i: [B, T, H] }, { attrs: { gate: 'fixed', input_gate: 'sigmoid', form: 'recurrent' }, maps: { g: gate }, label: 'fixed gate, sigmoid input gate' }),
-  sample('mixer_fwd', { q: [B, T, H, K], k: [B, T, H, K], v: [B, T, H, V] }, { attrs: { normalize: 'sum', scale: 0.7 }, maps: { q: Math.exp, k: Math.exp }, label: 'sum denominator' }),
+  sample(
+    'mixer_fwd',
+    { q: [B, T, H, K], k: [B, T, H, K], v: [B, T, H, V], g: [B, T, H], s0: [B, H, K, V] },
+    { attrs: { gate: 'scalar', chunk_size: 16 }, maps: { g: gate }, label: 'scalar gate, initial state' },
+  ),
+  sample(
+    'mixer_fwd',
+    { q: [B, T, H, K], k: [B, T, H, K], v: [B, T, H, V], g: [B, T, H, K], beta: [B, T, H] },
+    { attrs: { gate: 'vector', delta: true, chunk_size: 16 }, maps: { g: gate, beta: unit }, label: 'vector gate, delta' },
+  ),
+  sample(
+    'mixer_fwd',
+    { q: [B, T, H, K], k: [B, T, H, K], v: [B, T, H, V], g: [H], i: [B, T, H] },
+    { attrs: { gate: 'fixed', input_gate: 'sigmoid', form: 'recurrent' }, maps: { g: gate }, label: 'fixed gate, sigmoid input gate' },
+  ),
+  sample(
+    'mixer_fwd',
+    { q: [B, T, H, K], k: [B, T, H, K], v: [B, T, H, V] },
+    { attrs: { normalize: 'sum', scale: 0.7 }, maps: { q: Math.exp, k: Math.exp }, label: 'sum denominator' },
+  ),
   ...featureMapKindChoices
     .filter((kind) => kind !== 'relu') // a kink at 0
     .map((kind) => sample('feature_map_fwd', { x: [B, 3, H, 4] }, { attrs: { kind }, label: kind })),

@@ -51,7 +51,15 @@ describe('initialization schemes', () => {
   it("fan_in: PyTorch's defaults, U(±1/√fan_in) for every projection with no depth shrink, N(0, 1) embeddings", async () => {
     const model = new Model(wide({ init: 'fan_in' }), cpu, 'f64', 1)
     const linear = 1 / Math.sqrt(3 * D) // fan_in = d_model (q, k, v, gates, MLP up, head)
-    for (const name of ['layers.0.mixer.q_proj', 'layers.0.mixer.k_proj', 'layers.0.mixer.v_proj', 'layers.0.mixer.g_proj', 'layers.1.attn.q_proj', 'layers.0.mlp.gate_proj', 'lm_head.weight'])
+    for (const name of [
+      'layers.0.mixer.q_proj',
+      'layers.0.mixer.k_proj',
+      'layers.0.mixer.v_proj',
+      'layers.0.mixer.g_proj',
+      'layers.1.attn.q_proj',
+      'layers.0.mlp.gate_proj',
+      'lm_head.weight',
+    ])
       await expectStd(model, name, linear)
     // Output projections: fan_in = heads · dv = d_model; the MLP's down: fan_in = 4 · d_model. No 1/√(2·layers).
     await expectStd(model, 'layers.0.mixer.o_proj', linear)
@@ -75,13 +83,21 @@ describe('initialization schemes', () => {
 
   it('gpt2: N(0, 0.02) everywhere, output projections N(0, 0.02/√(2·layers))', async () => {
     const model = new Model(wide({ init: 'gpt2' }), cpu, 'f64', 1)
-    for (const name of ['layers.0.mixer.q_proj', 'layers.0.mixer.v_proj', 'layers.1.attn.k_proj', 'layers.0.mlp.up_proj', 'lm_head.weight', 'embed.weight', 'pos_embed.weight'])
+    for (const name of [
+      'layers.0.mixer.q_proj',
+      'layers.0.mixer.v_proj',
+      'layers.1.attn.k_proj',
+      'layers.0.mlp.up_proj',
+      'lm_head.weight',
+      'embed.weight',
+      'pos_embed.weight',
+    ])
       await expectStd(model, name, 0.02)
     for (const name of ['layers.0.mixer.o_proj', 'layers.1.attn.o_proj', 'layers.0.mlp.down_proj']) await expectStd(model, name, 0.02 / Math.sqrt(2 * LAYERS))
     model.dispose()
   })
 
-  it("a spec without init starts as fan_in (the default), bit for bit", async () => {
+  it('a spec without init starts as fan_in (the default), bit for bit', async () => {
     const spec = wide({ init: 'fan_in' })
     delete spec.init
     const implicit = new Model(spec, cpu, 'f64', 4)
@@ -109,14 +125,22 @@ describe('initialization schemes', () => {
     const mamba = glaLayer({ heads: 8, forget_gate: 'scalar', input_gate: 'softplus', output_norm: 'none', shortcut: 'd_skip', short_conv: 4 })
     const retnet = glaLayer({ heads: 4, forget_gate: 'fixed', output_norm: 'groupnorm' })
     for (const init of ['fan_in', 'gpt2'] as const) {
-      const model = new Model(wide({ init, mlp_expansion: 0, position: 'none', max_positions: undefined, layers: [glaLayer({ heads: 4 }), mamba, retnet] }), cpu, 'f64', 2)
+      const model = new Model(
+        wide({ init, mlp_expansion: 0, position: 'none', max_positions: undefined, layers: [glaLayer({ heads: 4 }), mamba, retnet] }),
+        cpu,
+        'f64',
+        2,
+      )
       // A ∈ [1, 16]: A_log = log A
       const aLog = await values(model, 'layers.1.mixer.A_log')
       expect(aLog.every((x) => x >= 0 && x <= Math.log(16))).toBe(true)
       if (init === 'gpt2') expect(new Set(aLog).size).toBe(8)
       // dt = softplus(dt_bias) ∈ [1e-3, 0.1]
       const dt = Array.from(await values(model, 'layers.1.mixer.dt_bias'), (b) => Math.log1p(Math.exp(b)))
-      expect(dt.every((x) => x >= 1e-3 * (1 - 1e-9) && x <= 0.1 * (1 + 1e-9)), `dt ${dt}`).toBe(true)
+      expect(
+        dt.every((x) => x >= 1e-3 * (1 - 1e-9) && x <= 0.1 * (1 + 1e-9)),
+        `dt ${dt}`,
+      ).toBe(true)
       // GLA's low-rank gate: xavier-uniform with gain 2^-2.5, bound gain·√(6 / (fan_in + fan_out))
       const down = await values(model, 'layers.0.mixer.gk_proj.0.weight')
       const bound = 2 ** -2.5 * Math.sqrt(6 / (D + 16))

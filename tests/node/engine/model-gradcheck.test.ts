@@ -88,7 +88,9 @@ async function gradientMismatches(spec: ModelSpec): Promise<string[]> {
     // loss (~1e-16 / eps) bounds the absolute error, curvature the relative one.
     const allowed = 1e-9 + 3e-5 * (Math.abs(numeric) + Math.abs(analytic))
     if (!(Math.abs(numeric - analytic) <= allowed))
-      failures.push(`${what}: finite difference ${numeric}, tape ${analytic} (difference ${Math.abs(numeric - analytic).toExponential(2)}, allowed ${allowed.toExponential(2)})`)
+      failures.push(
+        `${what}: finite difference ${numeric}, tape ${analytic} (difference ${Math.abs(numeric - analytic).toExponential(2)}, allowed ${allowed.toExponential(2)})`,
+      )
   }
   // Unit-norm directions, so eps is the real step whatever the parameter count.
   const randomDir = (names: string[]) => {

@@ -32,7 +32,10 @@ function handMadeBatch(rows: number): Batch {
   const tags = { distance: new Int32Array(rows * T).fill(-1), pair_index: new Int32Array(rows * T).fill(-1), key_in_noise: new Int32Array(rows * T).fill(-1) }
   for (let r = 0; r < rows; r++) {
     inputs.set(row, r * T)
-    for (const [q, pair, value] of [[10, 0, V1], [12, 1, V2]] as const) {
+    for (const [q, pair, value] of [
+      [10, 0, V1],
+      [12, 1, V2],
+    ] as const) {
       labels[r * T + q] = value
       tags.pair_index[r * T + q] = pair
       tags.distance[r * T + q] = 3

@@ -93,13 +93,22 @@ afterAll(async () => {
 // ---- valid calls, the seeds of the mutations ---------------------------------
 
 const tinyModel = () => modelSpec({ d_model: 32, layers: [glaLayer({ heads: 2 })] })
-const tinyTrain = () => trainSpec({ steps: 2, batch_size: 1, schedule: { warmup_steps: 0, decay: 'cosine', min_lr_ratio: 0.1 }, task: { kind: 'mqar', seq_len: 16, num_kv_pairs: 2, power_a: 0.01, vocab_size: 256 }, eval: { every: 1, batches: 1 } })
+const tinyTrain = () =>
+  trainSpec({
+    steps: 2,
+    batch_size: 1,
+    schedule: { warmup_steps: 0, decay: 'cosine', min_lr_ratio: 0.1 },
+    task: { kind: 'mqar', seq_len: 16, num_kv_pairs: 2, power_a: 0.01, vocab_size: 256 },
+    eval: { every: 1, batches: 1 },
+  })
 
 function validParams(method: LabApiMethod): Record<string, unknown> {
   switch (method) {
     case 'validateModelSpec':
     case 'startProfile':
-      return method === 'startProfile' ? { spec: modelSpec(), name: 'fuzz', settings: { batchSize: 1, seqLen: 8, repeats: 1, warmup: 0, sweepLengths: [8] } } : { spec: modelSpec() }
+      return method === 'startProfile'
+        ? { spec: modelSpec(), name: 'fuzz', settings: { batchSize: 1, seqLen: 8, repeats: 1, warmup: 0, sweepLengths: [8] } }
+        : { spec: modelSpec() }
     case 'validateTrainSpec':
       return { spec: tinyTrain() }
     case 'demoForward':
@@ -126,7 +135,16 @@ function validParams(method: LabApiMethod): Record<string, unknown> {
     case 'listInspections':
       return { runId: RUN_ID }
     case 'startInspect':
-      return { runId: RUN_ID, checkpoint: RUN_CHECKPOINT, input: { kind: 'task', example: 0 }, heads: [0], stateSteps: [0], maxAttentionT: 16, localWindow: 4, refresh: true }
+      return {
+        runId: RUN_ID,
+        checkpoint: RUN_CHECKPOINT,
+        input: { kind: 'task', example: 0 },
+        heads: [0],
+        stateSteps: [0],
+        maxAttentionT: 16,
+        localWindow: 4,
+        refresh: true,
+      }
     case 'getInspection':
     case 'cancelInspect':
       return { runId: RUN_ID, name: 'x' }
@@ -220,7 +238,12 @@ const signature = (wrong: string) =>
     .slice(0, 160)
 
 async function httpPost(path: string, body: string | Buffer): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers: auth(), body: typeof body === 'string' ? body : new Uint8Array(body), signal: AbortSignal.timeout(CALL_TIMEOUT_MS) })
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: auth(),
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+  })
   return { status: res.status, text: await res.text() }
 }
 
@@ -263,7 +286,8 @@ let nextId = 1
  */
 async function sendCall(transport: 'HTTP' | 'WS', method: string, params: unknown, rawBody?: string): Promise<{ wrong?: string; started?: unknown }> {
   const mustRefuse = rawBody === undefined && schemaRefuses(method, params)
-  const accepted = (result: unknown) => (mustRefuse ? `${transport} answered a result for parameters the ${method} schema refuses: ${clipText(JSON.stringify(result) ?? '', 200)}` : undefined)
+  const accepted = (result: unknown) =>
+    mustRefuse ? `${transport} answered a result for parameters the ${method} schema refuses: ${clipText(JSON.stringify(result) ?? '', 200)}` : undefined
   if (transport === 'HTTP') {
     const r = await httpPost(`/api/${method}`, rawBody ?? JSON.stringify({ params }))
     const result = r.status === 200 ? (JSON.parse(r.text) as { result: unknown }).result : undefined
@@ -305,9 +329,32 @@ interface Failure {
 }
 
 /** Percent-encoding of a string's UTF-8 (lone surrogates become U+FFFD, where encodeURIComponent would throw). */
-const pct = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('')
+const pct = (s: string) =>
+  [...Buffer.from(s, 'utf8')]
+    .map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('')
 
-const ODD_METHODS = ['', ' ', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'engineInfo ', 'EngineInfo', 'engineinfo', 'engineInfo\u0000', 'engine/Info', '../engineInfo', 'workspaceInfo/x', 'a'.repeat(100_000), '\ud800', '🦀']
+const ODD_METHODS = [
+  '',
+  ' ',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '__defineGetter__',
+  'engineInfo ',
+  'EngineInfo',
+  'engineinfo',
+  'engineInfo\u0000',
+  'engine/Info',
+  '../engineInfo',
+  'workspaceInfo/x',
+  'a'.repeat(100_000),
+  '\ud800',
+  '🦀',
+]
 
 /** Request targets for raw HTTP: escapes, traversal, absolute forms, odd ports and hosts. */
 function randomTarget(rng: FuzzRng): string {
@@ -320,7 +367,21 @@ function randomTarget(rng: FuzzRng): string {
     case 2:
       return `http://${rng.pick(['x', '127.0.0.1', '[', '[::1', 'a@b', '%', ''])}:${rng.pick([0, 80, 99999, 1e9, -1, ''])}/${rng.pick(['', 'ws', 'api/workspaceInfo'])}`
     case 3:
-      return rng.pick(['//evil.example/', '/\\evil.example', '///x', '/..%2f..%2f..%2fetc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/../../etc/passwd', '/reports/../x', '/reports/%2e%2e/report.html', '/reports/x/report.html', '/reports/a-b_c/report.pdf', '/reports/%00/report.html', '/%00', '/index.html%00.js'])
+      return rng.pick([
+        '//evil.example/',
+        '/\\evil.example',
+        '///x',
+        '/..%2f..%2f..%2fetc/passwd',
+        '/%2e%2e/%2e%2e/etc/passwd',
+        '/../../etc/passwd',
+        '/reports/../x',
+        '/reports/%2e%2e/report.html',
+        '/reports/x/report.html',
+        '/reports/a-b_c/report.pdf',
+        '/reports/%00/report.html',
+        '/%00',
+        '/index.html%00.js',
+      ])
     case 4:
       return `/${pct(randomString(rng).slice(0, 200)).replace(/%2F/g, rng.pick(['/', '%2F', '%2f']))}`
     case 5:
@@ -367,7 +428,18 @@ function randomBody(rng: FuzzRng): string | Buffer {
     case 4:
       return `\ufeff{"params":{}}`
     case 5:
-      return rng.pick(['{"params":', '{', '{"params":{}', '{"params":{"a":1,}}', "{'params':{}}", '{"params":NaN}', '{"params":Infinity}', '{"__proto__":{"polluted":1}}', '{"params":{"__proto__":{"polluted":1}}}', '{"constructor":{"prototype":{"polluted":1}}}'])
+      return rng.pick([
+        '{"params":',
+        '{',
+        '{"params":{}',
+        '{"params":{"a":1,}}',
+        "{'params':{}}",
+        '{"params":NaN}',
+        '{"params":Infinity}',
+        '{"__proto__":{"polluted":1}}',
+        '{"params":{"__proto__":{"polluted":1}}}',
+        '{"constructor":{"prototype":{"polluted":1}}}',
+      ])
     case 6:
       return `{"params": ${'['.repeat(rng.pick([100, 10_000, 100_000]))}`
     default:
@@ -414,7 +486,8 @@ describe('LabApi fuzz', () => {
       previousRepro = repro
       if (prototypeKeys() !== cleanPrototype) {
         fail(`Object.prototype changed: own keys now ${prototypeKeys()}`)
-        for (const k of Object.getOwnPropertyNames(Object.prototype)) if (!cleanPrototype.split(',').includes(k)) delete (Object.prototype as Record<string, unknown>)[k]
+        for (const k of Object.getOwnPropertyNames(Object.prototype))
+          if (!cleanPrototype.split(',').includes(k)) delete (Object.prototype as Record<string, unknown>)[k]
       }
       try {
         const h = await httpPost('/api/workspaceInfo', '{"params":{}}')
@@ -453,7 +526,10 @@ describe('LabApi fuzz', () => {
           family = 'mutated call'
           method = rng.pick(LAB_API_METHOD_NAMES)
           const valid = validParams(method as LabApiMethod)
-          const params = confine(method as LabApiMethod, rng.chance(0.1) ? valid : mutate(rng, valid, method === 'startTemplate' ? ['inputs', 'overrides'] : []))
+          const params = confine(
+            method as LabApiMethod,
+            rng.chance(0.1) ? valid : mutate(rng, valid, method === 'startTemplate' ? ['inputs', 'overrides'] : []),
+          )
           const why = notSent(method as LabApiMethod, params)
           if (why) {
             counts.skipped++
@@ -461,12 +537,23 @@ describe('LabApi fuzz', () => {
             continue
           }
           const rawBody = transport === 'HTTP' && rng.chance(0.15) ? rawMutation(rng, JSON.stringify({ params })) : undefined
-          repro = transport === 'HTTP' ? `POST /api/${method} ${clipText(rawBody ?? JSON.stringify({ params }))}` : `WS ${clipText(JSON.stringify({ id: 1, method, params }))}`
+          repro =
+            transport === 'HTTP'
+              ? `POST /api/${method} ${clipText(rawBody ?? JSON.stringify({ params }))}`
+              : `WS ${clipText(JSON.stringify({ id: 1, method, params }))}`
           const r = await sendCall(transport, method, params, rawBody)
           if (r.started !== undefined) await undoStart(r.started)
           if (r.wrong) {
             const m = method
-            failures.push({ family, transport, method, wrong: r.wrong, repro, params: rawBody === undefined ? params : undefined, retry: async (p) => (await sendCall(transport, m, p)).wrong })
+            failures.push({
+              family,
+              transport,
+              method,
+              wrong: r.wrong,
+              repro,
+              params: rawBody === undefined ? params : undefined,
+              retry: async (p) => (await sendCall(transport, m, p)).wrong,
+            })
           }
         } else if (roll < 0.67) {
           family = 'odd method name'
@@ -494,7 +581,8 @@ describe('LabApi fuzz', () => {
             repro = `raw ${JSON.stringify(clipText(text, 800))}`
             const r = await rawExchange(port, text, { timeoutMs: CALL_TIMEOUT_MS })
             // 0: the server closed without an answer; only right when the request could not even be parsed (Node's parser answers those itself, usually 400).
-            if (r.status === 0 || r.status >= 500) failures.push({ family, transport, method: verb, wrong: `answered ${r.status || 'nothing'}: ${clipText(r.text, 300)}`, repro })
+            if (r.status === 0 || r.status >= 500)
+              failures.push({ family, transport, method: verb, wrong: `answered ${r.status || 'nothing'}: ${clipText(r.text, 300)}`, repro })
           } else if (sub < 0.75) {
             family = 'bad body'
             method = rng.pick(LAB_API_METHOD_NAMES)
@@ -508,17 +596,37 @@ describe('LabApi fuzz', () => {
             const target = rng.chance(0.6) ? '/ws' : randomTarget(rng)
             const headers = randomHeaders(rng)
             if (rng.chance(0.3)) headers['Sec-WebSocket-Version'] = rng.pick(['8', '', 'x', '13, 8'])
-            // eslint-disable-next-line no-control-regex -- drops control characters on purpose: a header value cannot carry them
-            if (rng.chance(0.2)) headers['Sec-WebSocket-Protocol'] = rng.pick(['', ',', 'a,,b', 'a, a', '"x"', randomString(rng).replace(/[\r\n\u0000-\u001f\u007f-\uffff]/g, '').slice(0, 100)])
-            if (rng.chance(0.2)) headers['Sec-WebSocket-Extensions'] = rng.pick(['permessage-deflate; server_max_window_bits=99', 'permessage-deflate; x=', ';;', 'x; y="', 'permessage-deflate, permessage-deflate'])
+            if (rng.chance(0.2))
+              headers['Sec-WebSocket-Protocol'] = rng.pick([
+                '',
+                ',',
+                'a,,b',
+                'a, a',
+                '"x"',
+                randomString(rng)
+                  // eslint-disable-next-line no-control-regex -- drops control characters on purpose: a header value cannot carry them
+                  .replace(/[\r\n\u0000-\u001f\u007f-\uffff]/g, '')
+                  .slice(0, 100),
+              ])
+            if (rng.chance(0.2))
+              headers['Sec-WebSocket-Extensions'] = rng.pick([
+                'permessage-deflate; server_max_window_bits=99',
+                'permessage-deflate; x=',
+                ';;',
+                'x; y="',
+                'permessage-deflate, permessage-deflate',
+              ])
             if (rng.chance(0.1)) headers['Sec-WebSocket-Key'] = rng.pick(['', 'x', 'dGhlIHNhbXBsZSBub25jZQ', '!!!!!!!!!!!!!!!!!!!!!!!='])
             const text = rawUpgrade(port, target, headers)
             repro = `raw ${JSON.stringify(clipText(text, 800))}`
             const r = await rawExchange(port, text, { headOnly: true, timeoutMs: CALL_TIMEOUT_MS })
-            if (r.status === 0 || r.status >= 500) failures.push({ family, transport, method: '', wrong: `answered ${r.status || 'nothing'}: ${clipText(r.text, 300)}`, repro })
+            if (r.status === 0 || r.status >= 500)
+              failures.push({ family, transport, method: '', wrong: `answered ${r.status || 'nothing'}: ${clipText(r.text, 300)}`, repro })
           } else {
             family = 'client reset'
-            const text = rng.chance(0.5) ? rawUpgrade(port, rng.chance(0.5) ? '/ws' : randomTarget(rng), randomHeaders(rng)) : rawRequest(port, randomTarget(rng), randomHeaders(rng), rng.pick(['GET', 'POST']), rng.chance(0.5) ? '{"params":' : '')
+            const text = rng.chance(0.5)
+              ? rawUpgrade(port, rng.chance(0.5) ? '/ws' : randomTarget(rng), randomHeaders(rng))
+              : rawRequest(port, randomTarget(rng), randomHeaders(rng), rng.pick(['GET', 'POST']), rng.chance(0.5) ? '{"params":' : '')
             repro = `raw, then reset: ${JSON.stringify(clipText(text, 800))}`
             await rawExchange(port, text, { reset: true })
           }
@@ -532,7 +640,14 @@ describe('LabApi fuzz', () => {
             else if (k === 1) message = randomString(rng)
             else if (k === 2) message = JSON.stringify(randomValue(rng))
             else if (k === 3) message = JSON.stringify({ id: randomValue(rng), method: rng.pick([...LAB_API_METHOD_NAMES, 'nope']), params: randomValue(rng) })
-            else if (k === 4) message = rng.pick(['{"id":1,"method":"workspaceInfo","params":{},"__proto__":{"polluted":1}}', '{"__proto__":{"method":"workspaceInfo"}}', '{"id":1,"__proto__":{"method":"workspaceInfo"}}', '{"id":1,"method":"workspaceInfo","params":{"__proto__":{"polluted":1}}}', '{"id":{"__proto__":1},"method":"x"}'])
+            else if (k === 4)
+              message = rng.pick([
+                '{"id":1,"method":"workspaceInfo","params":{},"__proto__":{"polluted":1}}',
+                '{"__proto__":{"method":"workspaceInfo"}}',
+                '{"id":1,"__proto__":{"method":"workspaceInfo"}}',
+                '{"id":1,"method":"workspaceInfo","params":{"__proto__":{"polluted":1}}}',
+                '{"id":{"__proto__":1},"method":"x"}',
+              ])
             else message = JSON.stringify({ id: 1, method: 'workspaceInfo', params: {}, [randomString(rng).slice(0, 20)]: 1 })
             repro = `WS ${Buffer.isBuffer(message) ? `binary ${message.toString('hex')}` : clipText(JSON.stringify(message))}`
             const reply = await wsCall(message)
@@ -542,7 +657,17 @@ describe('LabApi fuzz', () => {
             family = 'bad frame'
             // Bytes written past the ws client, straight on the socket: mostly frames the server must refuse by closing.
             const s = await socket()
-            const frame = rng.chance(0.5) ? rng.bytes(2 + rng.int(30)) : Buffer.from(rng.pick([[0xff, 0x80, 0, 0, 0, 0], [0x81, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f], [0x81, 0x82, 0, 0, 0, 0, 0xc3, 0x28], [0x88, 0x80, 0, 0, 0, 0], [0x89, 0xfe, 0xff, 0xff]]))
+            const frame = rng.chance(0.5)
+              ? rng.bytes(2 + rng.int(30))
+              : Buffer.from(
+                  rng.pick([
+                    [0xff, 0x80, 0, 0, 0, 0],
+                    [0x81, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f],
+                    [0x81, 0x82, 0, 0, 0, 0, 0xc3, 0x28],
+                    [0x88, 0x80, 0, 0, 0, 0],
+                    [0x89, 0xfe, 0xff, 0xff],
+                  ]),
+                )
             repro = `WS raw bytes ${frame.toString('hex')}`
             ;(s.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(frame)
             // Whatever the server made of them, this socket is done: a fresh one serves the next case.
@@ -570,15 +695,23 @@ describe('LabApi fuzz', () => {
       if (g) g.count++
       else groups.set(key, { first: f, count: 1 })
     }
-    for (const g of [...groups.values()].slice(0, 20)) if (g.first.retry && g.first.params !== undefined) g.shrunk = await shrink(g.first.params, g.first.retry, signature(g.first.wrong))
+    for (const g of [...groups.values()].slice(0, 20))
+      if (g.first.retry && g.first.params !== undefined) g.shrunk = await shrink(g.first.params, g.first.retry, signature(g.first.wrong))
 
     const seconds = ((Date.now() - started0) / 1000).toFixed(1)
-    const skipped = counts.skipped ? `, ${counts.skipped} valid calls that start work not sent (${[...skippedWhy].map(([w, n]) => `${n} ${w}`).join(', ')})` : ''
+    const skipped = counts.skipped
+      ? `, ${counts.skipped} valid calls that start work not sent (${[...skippedWhy].map(([w, n]) => `${n} ${w}`).join(', ')})`
+      : ''
     const leaked = counts.started ? `, ${counts.started} start calls the local checks thought invalid started work (cancelled)` : ''
-    console.log(`labapi fuzz: ${done} cases (HTTP ${counts.HTTP}, WS ${counts.WS}), ${failures.length} failures in ${groups.size} groups, seed ${SEED}, ${seconds} s${skipped}${leaked}`)
+    console.log(
+      `labapi fuzz: ${done} cases (HTTP ${counts.HTTP}, WS ${counts.WS}), ${failures.length} failures in ${groups.size} groups, seed ${SEED}, ${seconds} s${skipped}${leaked}`,
+    )
     const report = [...groups.entries()].map(([key, g]) => {
       const lines = [`[${g.count}x] ${key}`, `  wrong: ${g.first.wrong}`, `  first: ${g.first.repro}`]
-      if (g.shrunk !== undefined) lines.push(`  minimal: ${g.first.transport === 'HTTP' ? `POST /api/${g.first.method} ` : `WS {"id":1,"method":"${g.first.method}","params":…} `}${clipText(JSON.stringify({ params: g.shrunk }), 1000)}`)
+      if (g.shrunk !== undefined)
+        lines.push(
+          `  minimal: ${g.first.transport === 'HTTP' ? `POST /api/${g.first.method} ` : `WS {"id":1,"method":"${g.first.method}","params":…} `}${clipText(JSON.stringify({ params: g.shrunk }), 1000)}`,
+        )
       return lines.join('\n')
     })
     if (report.length) console.log(report.join('\n\n'))
@@ -633,7 +766,8 @@ function* simpler(v: unknown): Generator<unknown> {
   const keys = Object.keys(v)
   const rebuilt = (skip: string, replace?: { value: unknown }) => {
     const o: Record<string, unknown> = {}
-    for (const k of keys) if (k !== skip) Object.defineProperty(o, k, { value: (v as Record<string, unknown>)[k], enumerable: true, writable: true, configurable: true })
+    for (const k of keys)
+      if (k !== skip) Object.defineProperty(o, k, { value: (v as Record<string, unknown>)[k], enumerable: true, writable: true, configurable: true })
     if (replace) Object.defineProperty(o, skip, { value: replace.value, enumerable: true, writable: true, configurable: true })
     return o
   }

@@ -15,8 +15,64 @@ export function jsonCopy<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T
 }
 
-const NUMBERS = [0, -0, -1, 1, 0.5, -0.5, 1e-320, 2 ** 31, -(2 ** 31), 2 ** 32, 2 ** 53 + 1, -(2 ** 53), 1e21, 1e308, -1e308, Number.MAX_SAFE_INTEGER, 1 << 24, (1 << 24) + 1, 65537]
-const STRINGS = ['', ' ', 'x', 'NaN', 'Infinity', '-Infinity', '1e999', 'null', 'undefined', 'true', '0', '-1', '../..', '../../etc/passwd', '/etc/passwd', 'C:\\Windows', '\u0000', 'a\u0000b', '\ud800', '\udfff\ud800', '\u202e', '%00', '%', '%zz', '${x}', '{{x}}', '<script>alert(1)</script>', 'a'.repeat(201), 'é', '🦀', 'constructor', '__proto__', 'prototype', 'toString', 'hasOwnProperty']
+const NUMBERS = [
+  0,
+  -0,
+  -1,
+  1,
+  0.5,
+  -0.5,
+  1e-320,
+  2 ** 31,
+  -(2 ** 31),
+  2 ** 32,
+  2 ** 53 + 1,
+  -(2 ** 53),
+  1e21,
+  1e308,
+  -1e308,
+  Number.MAX_SAFE_INTEGER,
+  1 << 24,
+  (1 << 24) + 1,
+  65537,
+]
+const STRINGS = [
+  '',
+  ' ',
+  'x',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e999',
+  'null',
+  'undefined',
+  'true',
+  '0',
+  '-1',
+  '../..',
+  '../../etc/passwd',
+  '/etc/passwd',
+  'C:\\Windows',
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  '\udfff\ud800',
+  '\u202e',
+  '%00',
+  '%',
+  '%zz',
+  '${x}',
+  '{{x}}',
+  '<script>alert(1)</script>',
+  'a'.repeat(201),
+  'é',
+  '🦀',
+  'constructor',
+  '__proto__',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+]
 
 /** A huge string: 10k to 1M characters. */
 export function hugeString(rng: FuzzRng): string {

@@ -79,7 +79,13 @@ const validRun = (id: string, status: string) => ({
 const validMetrics = [
   { type: 'status', status: 'running', atMs: 1 },
   { type: 'train', step: 1, steps: 10, loss: 2, lr: 0.001, gradNorm: 1, tokensPerSecond: 100, elapsedSeconds: 1, memoryBytes: 10, peakMemoryBytes: 20 },
-  { type: 'eval', step: 1, headline: 0.5, headlineName: 'accuracy', sets: [{ name: 'eval', seqLen: 16, accuracy: 0.5, loss: 1, bitsPerByte: 0, count: 4, byTag: {} }] },
+  {
+    type: 'eval',
+    step: 1,
+    headline: 0.5,
+    headlineName: 'accuracy',
+    sets: [{ name: 'eval', seqLen: 16, accuracy: 0.5, loss: 1, bitsPerByte: 0, count: 4, byTag: {} }],
+  },
   { type: 'checkpoint', step: 1, path: 'checkpoints/step-0000001.safetensors' },
 ]
 const validInspection = (name: string) => ({
@@ -98,8 +104,23 @@ const validInspection = (name: string) => ({
   layers: [{ index: 0, kind: 'linear', label: 'gla', dk: 8, dv: 8, heads: [{ head: 0, outputNorm: [1, 2] }] }],
   seconds: 0.1,
 })
-const validSummary = (name: string) => ({ runId: 'r', name, checkpoint: 'checkpoints/step-0000003.safetensors', step: 3, createdMs: 1, input: 'mqar example 0' })
-const validProfileRecord = (id: string) => ({ id, name: id, status: 'done', createdMs: 1, endedMs: 2, settings: { batchSize: 1, seqLen: 16, dtype: 'f32', warmup: 0, repeats: 1, sweepLengths: [16], sweepBudgetSeconds: 1, sweepMemoryLimitBytes: 1e9 }, report: { html: 'report.html' } })
+const validSummary = (name: string) => ({
+  runId: 'r',
+  name,
+  checkpoint: 'checkpoints/step-0000003.safetensors',
+  step: 3,
+  createdMs: 1,
+  input: 'mqar example 0',
+})
+const validProfileRecord = (id: string) => ({
+  id,
+  name: id,
+  status: 'done',
+  createdMs: 1,
+  endedMs: 2,
+  settings: { batchSize: 1, seqLen: 16, dtype: 'f32', warmup: 0, repeats: 1, sweepLengths: [16], sweepBudgetSeconds: 1, sweepMemoryLimitBytes: 1e9 },
+  report: { html: 'report.html' },
+})
 
 // ---- hostile contents --------------------------------------------------------------
 
@@ -130,10 +151,11 @@ function mutateValue(rng: FuzzRng, value: unknown): unknown {
   const walk = (v: unknown) => {
     if (v === null || typeof v !== 'object') return
     if (Array.isArray(v)) v.forEach((x, i) => (nodes.push({ parent: v, key: i }), walk(x)))
-    else for (const k of Object.keys(v)) {
-      nodes.push({ parent: v as Record<string, unknown>, key: k })
-      walk((v as Record<string, unknown>)[k])
-    }
+    else
+      for (const k of Object.keys(v)) {
+        nodes.push({ parent: v as Record<string, unknown>, key: k })
+        walk((v as Record<string, unknown>)[k])
+      }
   }
   walk(copy)
   if (!nodes.length) return rng.pick(hostileValues(rng))
@@ -141,7 +163,8 @@ function mutateValue(rng: FuzzRng, value: unknown): unknown {
     const { parent, key } = rng.pick(nodes)
     const what = rng.int(4)
     if (what === 0 && !Array.isArray(parent)) delete (parent as Record<string, unknown>)[key as string]
-    else if (what === 1 && !Array.isArray(parent)) Object.defineProperty(parent, '__proto__', { value: { polluted: 'yes' }, enumerable: true, configurable: true, writable: true })
+    else if (what === 1 && !Array.isArray(parent))
+      Object.defineProperty(parent, '__proto__', { value: { polluted: 'yes' }, enumerable: true, configurable: true, writable: true })
     else (parent as Record<string | number, unknown>)[key] = rng.pick(hostileValues(rng))
   }
   return copy
@@ -242,7 +265,13 @@ const checkpointBytes = (() => {
   writeSafetensors(
     path,
     { 'embed.weight': new Float32Array(8), 'layers.0.x': { dtype: 'F32', shape: [2, 2], data: new Float32Array(4) } },
-    { format: 'linea.checkpoint/1', 'linea.model_spec': JSON.stringify(modelSpec), 'linea.train_spec': JSON.stringify(train), 'linea.step': '3', 'linea.dtype': 'f32' },
+    {
+      format: 'linea.checkpoint/1',
+      'linea.model_spec': JSON.stringify(modelSpec),
+      'linea.train_spec': JSON.stringify(train),
+      'linea.step': '3',
+      'linea.dtype': 'f32',
+    },
   )
   return readFileSync(path)
 })()
@@ -288,8 +317,24 @@ function build(rng: FuzzRng, ws: string): { built: string[]; runIds: string[]; s
   const specNames: string[] = []
   const profileIds: string[] = []
   if (!rng.chance(0.15))
-    place(rng, join(ws, 'workspace.json'), () => (rng.chance(0.7) ? { text: JSON.stringify({ format: 'linea.workspace/1', name: 'fuzz', createdMs: 1 }), what: 'valid' } : hostileText(rng, { format: 'linea.workspace/1', name: 'fuzz', createdMs: 1 })), built, 2 << 20)
-  if (rng.chance(0.1)) place(rng, join(ws, '.linea.lock'), () => hostileText(rng, { pid: rng.pick([1, 999999, -1, 0, process.pid]), host: 'h', startedMs: rng.pick([0, 1e300, -5]), app: 'x' }), built, 2 << 20)
+    place(
+      rng,
+      join(ws, 'workspace.json'),
+      () =>
+        rng.chance(0.7)
+          ? { text: JSON.stringify({ format: 'linea.workspace/1', name: 'fuzz', createdMs: 1 }), what: 'valid' }
+          : hostileText(rng, { format: 'linea.workspace/1', name: 'fuzz', createdMs: 1 }),
+      built,
+      2 << 20,
+    )
+  if (rng.chance(0.1))
+    place(
+      rng,
+      join(ws, '.linea.lock'),
+      () => hostileText(rng, { pid: rng.pick([1, 999999, -1, 0, process.pid]), host: 'h', startedMs: rng.pick([0, 1e300, -5]), app: 'x' }),
+      built,
+      2 << 20,
+    )
   if (placeDir(rng, join(ws, 'runs'), built)) {
     for (let r = rng.int(4); r > 0; r--) {
       const id = rng.chance(0.8) ? RUN_IDS[rng.int(3)]! : rng.pick(RUN_IDS)
@@ -370,8 +415,10 @@ function runCase(i: number): FuzzFailure[] {
       return result
     } catch (err) {
       const e = err as { name?: string; message: string; stack?: string }
-      if (!isUserError(err)) failures.push({ case: i, op, problem: `${e?.name}: ${e?.message}\n${e?.stack?.split('\n').slice(1, 3).join('\n')}`, built: description })
-      else if (e.message.includes(SENTINEL)) failures.push({ case: i, op, problem: `its error quotes the sentinel: ${e.message.slice(0, 300)}`, built: description })
+      if (!isUserError(err))
+        failures.push({ case: i, op, problem: `${e?.name}: ${e?.message}\n${e?.stack?.split('\n').slice(1, 3).join('\n')}`, built: description })
+      else if (e.message.includes(SENTINEL))
+        failures.push({ case: i, op, problem: `its error quotes the sentinel: ${e.message.slice(0, 300)}`, built: description })
       return undefined
     }
   }
@@ -401,7 +448,9 @@ function runCase(i: number): FuzzFailure[] {
       check(`inspections.list(${id})`, () => inspections.list(id))
       for (const name of ['step-0000003-example-0', 'x', '..', '.meta']) check(`inspections.get(${id}, ${name})`, () => inspections.get(id, name))
       // refused before any engine starts: a path out, or nothing to inspect
-      check(`startInspect(${id}, out)`, () => inspections.start({ runId: id, checkpoint: rng.pick(['../../../outside/checkpoint.safetensors', '/etc/passwd', 'checkpoints/../../x']) }))
+      check(`startInspect(${id}, out)`, () =>
+        inspections.start({ runId: id, checkpoint: rng.pick(['../../../outside/checkpoint.safetensors', '/etc/passwd', 'checkpoints/../../x']) }),
+      )
     }
     for (const c of ['step-0000001.safetensors', 'step-0000002.safetensors'])
       for (const id of runIds) check(`readCheckpoint(raw ${id}/${c})`, () => readCheckpoint(join(ws, 'runs', id, 'checkpoints', c)))

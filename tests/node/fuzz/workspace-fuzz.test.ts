@@ -36,7 +36,10 @@ function buildOutside(root: string, sentinel: string): void {
   writeFileSync(join(outside, 'sentinel.txt'), `${sentinel}\n`)
   const spec = { ...resizeModel(preset('gla'), { d_model: 16, vocab_size: 32, heads: 2, n_layers: 1 }), name: sentinel }
   writeFileSync(join(outside, 'spec.json'), JSON.stringify(spec))
-  writeFileSync(join(outside, 'run', 'run.json'), JSON.stringify({ format: 'linea.run/1', id: 'run', name: sentinel, status: 'completed', createdMs: 0, steps: 0 }))
+  writeFileSync(
+    join(outside, 'run', 'run.json'),
+    JSON.stringify({ format: 'linea.run/1', id: 'run', name: sentinel, status: 'completed', createdMs: 0, steps: 0 }),
+  )
   writeFileSync(join(outside, 'run', 'metrics.jsonl'), `{"type":"status","status":"failed","atMs":0,"failure":"${sentinel}"}\n`)
   writeFileSync(join(outside, 'dir', 'profile-run.json'), JSON.stringify({ id: 'dir', name: sentinel, status: 'done', createdMs: 0 }))
   writeFileSync(join(outside, 'dir', 'report.html'), sentinel)
@@ -93,7 +96,12 @@ function runChild(root: string, sentinel: string, from: number, to: number, fail
         next = current + 1
         ran++
       } else if (next < to && code !== 0) {
-        failures.push({ case: next, op: 'the harness', problem: `the case process ended (${signal ?? `code ${code}`}) before case ${next}:\n${tail}`, built: '' })
+        failures.push({
+          case: next,
+          op: 'the harness',
+          problem: `the case process ended (${signal ?? `code ${code}`}) before case ${next}:\n${tail}`,
+          built: '',
+        })
         next = to // nothing more can run
       }
       resolve({ next, ran })
@@ -136,16 +144,14 @@ it(
       'by kind:',
       ...[...kinds].sort((a, b) => b[1] - a[1]).map(([k, n]) => `  ${n} × ${k}`),
       '',
-      ...[...byCase]
-        .slice(0, 20)
-        .map(
-          ([c, fs]) =>
-            `case ${c} (rebuild: LINEA_FUZZ_SEED=${SEED} LINEA_FUZZ_FROM=${c} LINEA_FUZZ_CASES=1)\n  built: ${fs[0]!.built.slice(0, 600) || '(see the process output)'}\n` +
-            fs
-              .slice(0, 6)
-              .map((f) => `  - ${f.op}: ${f.problem.slice(0, 400).replace(/\n/g, '\n      ')}`)
-              .join('\n'),
-        ),
+      ...[...byCase].slice(0, 20).map(
+        ([c, fs]) =>
+          `case ${c} (rebuild: LINEA_FUZZ_SEED=${SEED} LINEA_FUZZ_FROM=${c} LINEA_FUZZ_CASES=1)\n  built: ${fs[0]!.built.slice(0, 600) || '(see the process output)'}\n` +
+          fs
+            .slice(0, 6)
+            .map((f) => `  - ${f.op}: ${f.problem.slice(0, 400).replace(/\n/g, '\n      ')}`)
+            .join('\n'),
+      ),
     ].join('\n')
     expect(failures.length, `${failures.length} invariant failures in ${failedCases.size} cases\n${report}`).toBe(0)
     expect(ran).toBe(CASES)

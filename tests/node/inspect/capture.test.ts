@@ -127,11 +127,18 @@ describe('captured state', () => {
         const tap = taps.find((t): t is LinearMixerTap => t.kind === 'linear')!
         const boundaries = [63, 127, 191]
         const trace = await traceState(cpu, tap, spreadSteps(T, 20), boundaries)
-        const hosts = await Promise.all([tap.q, tap.k, tap.v, tap.attrs.gate === 'fixed' ? undefined : tap.g, tap.i, tap.beta].map(async (t) => (t ? toHostSeq(t) : undefined)))
+        const hosts = await Promise.all(
+          [tap.q, tap.k, tap.v, tap.attrs.gate === 'fixed' ? undefined : tap.g, tap.i, tap.beta].map(async (t) => (t ? toHostSeq(t) : undefined)),
+        )
         for (const t of boundaries) {
           const [q, k, v, g, i, beta] = hosts.map((x) => (x ? uploadSteps(cpu, x, 0, t + 1) : undefined))
           const want = ['s_final', ...(tap.attrs.input_gate === 'exp' ? ['m_final'] : [])]
-          const out = cpu.run('mixer_fwd', { q, k, v, g: tap.attrs.gate === 'fixed' ? tap.g : g, i, beta }, { ...tap.attrs, form: 'chunked', chunk_size: 64 }, want)
+          const out = cpu.run(
+            'mixer_fwd',
+            { q, k, v, g: tap.attrs.gate === 'fixed' ? tap.g : g, i, beta },
+            { ...tap.attrs, form: 'chunked', chunk_size: 64 },
+            want,
+          )
           const s = await out.s_final!.read()
           const m = out.m_final ? await out.m_final.read() : undefined
           const [, , H, dk] = tap.q.shape as number[]
@@ -245,11 +252,11 @@ describe('captureSequence', () => {
     expect(c.attentionSkipped).toMatch(/up to T = 32.*40 tokens/)
     expect(c.layers[0]!.heads[0]!.attention).toBeUndefined()
     expect(c.layers[0]!.heads[0]!.snapshots).toHaveLength(8)
-    await expect(captureSequence(model, cpu, 'f32', tokens(40, 1), new Int32Array(40).fill(-1), { maxAttentionT: 64, localWindow: 4, heads: [2] })).rejects.toThrow(
-      /head 2 does not exist; layer 0 has heads 0..1/,
-    )
-    await expect(captureSequence(model, cpu, 'f32', tokens(40, 1), new Int32Array(40).fill(-1), { maxAttentionT: 64, localWindow: 4, stateSteps: [40] })).rejects.toThrow(
-      InspectLimitError,
-    )
+    await expect(
+      captureSequence(model, cpu, 'f32', tokens(40, 1), new Int32Array(40).fill(-1), { maxAttentionT: 64, localWindow: 4, heads: [2] }),
+    ).rejects.toThrow(/head 2 does not exist; layer 0 has heads 0..1/)
+    await expect(
+      captureSequence(model, cpu, 'f32', tokens(40, 1), new Int32Array(40).fill(-1), { maxAttentionT: 64, localWindow: 4, stateSteps: [40] }),
+    ).rejects.toThrow(InspectLimitError)
   })
 })

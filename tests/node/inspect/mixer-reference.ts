@@ -28,14 +28,20 @@ export function referenceMatrix(x: HostTap, h: number): Float64Array {
   for (let t = 0; t < T; t++) {
     // decay
     for (let d = 0; d < dk; d++) {
-      const g =
-        attrs.gate === 'none' ? 0 : attrs.gate === 'fixed' ? x.g![h]! : attrs.gate === 'scalar' ? x.g![t * H + h]! : x.g![(t * H + h) * dk + d]!
+      const g = attrs.gate === 'none' ? 0 : attrs.gate === 'fixed' ? x.g![h]! : attrs.gate === 'scalar' ? x.g![t * H + h]! : x.g![(t * H + h) * dk + d]!
       const a = Math.exp(g)
       for (let c = 0; c < T; c++) S[d * T + c]! *= a
       z[d]! *= a
     }
     const pre = x.i ? x.i[t * H + h]! : 0
-    const w = attrs.input_gate === 'sigmoid' ? 1 / (1 + Math.exp(-pre)) : attrs.input_gate === 'softplus' ? Math.log1p(Math.exp(pre)) : attrs.input_gate === 'exp' ? Math.exp(pre) : 1
+    const w =
+      attrs.input_gate === 'sigmoid'
+        ? 1 / (1 + Math.exp(-pre))
+        : attrs.input_gate === 'softplus'
+          ? Math.log1p(Math.exp(pre))
+          : attrs.input_gate === 'exp'
+            ? Math.exp(pre)
+            : 1
     if (attrs.delta) {
       const b = x.beta![t * H + h]!
       // S += β k (e_t − Sᵀ k)ᵀ

@@ -88,6 +88,8 @@ describe('cancelling a run whose engine is stuck', () => {
     // at once: well inside the default grace of 10 s
     expect(Date.now() - t0).toBeLessThan(5_000)
     expect(processGone(pid)).toBe(true)
-    expect(workspaces.workspace.readRun(run.id).failure).toBe('cancelled with force: its engine process was killed at once; the run has no checkpoint: start it again')
+    expect(workspaces.workspace.readRun(run.id).failure).toBe(
+      'cancelled with force: its engine process was killed at once; the run has no checkpoint: start it again',
+    )
   })
 })

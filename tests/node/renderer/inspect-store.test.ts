@@ -74,7 +74,6 @@ afterAll(() => {
   setLabApi(undefined)
 })
 
-
 function store() {
   const s = useInspectStore()
   stores.push(s)
@@ -274,7 +273,7 @@ describe('inspect store', () => {
     expect(s.error).toBe("run 'no-such-run' has no checkpoint to inspect (or is not in this workspace)")
   })
 
-  it('follows a change of workspace: none of the last one\'s runs or results, then its own', async () => {
+  it("follows a change of workspace: none of the last one's runs or results, then its own", async () => {
     const id = await tinyMqar()
     const s = store()
     await s.init(id)
@@ -301,5 +300,4 @@ describe('inspect store', () => {
     expect(s.runId).toBe(id)
     expect(s.result).toBe(open)
   })
-
 })

@@ -27,7 +27,6 @@ afterAll(() => {
   setLabApi(undefined)
 })
 
-
 describe('profiles store', () => {
   it('shows the profiles of the workspace that is open, and forgets the last one', async () => {
     setActivePinia(createPinia())

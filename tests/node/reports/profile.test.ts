@@ -46,7 +46,20 @@ describe('profiling', () => {
     const result = (await dispatchLabApi(handlers, 'getProfile', { id: started.id })) as { sweep: { model: { points: unknown[] } }; ops: { scope: string }[] }
     expect(result.sweep.model.points).toHaveLength(2)
     expect(new Set(result.ops.map((o) => o.scope))).toEqual(
-      new Set(['embedding', 'layers.0.mixer', 'layers.0.mlp', 'layers.1.mixer', 'layers.1.mlp', 'layers.2.mixer', 'layers.2.mlp', 'layers.3.attention', 'layers.3.mlp', 'head', 'loss', 'optimizer']),
+      new Set([
+        'embedding',
+        'layers.0.mixer',
+        'layers.0.mlp',
+        'layers.1.mixer',
+        'layers.1.mlp',
+        'layers.2.mixer',
+        'layers.2.mlp',
+        'layers.3.attention',
+        'layers.3.mlp',
+        'head',
+        'loss',
+        'optimizer',
+      ]),
     )
     expect(progress.at(-1)).toBe(1)
     expect((await dispatchLabApi(handlers, 'listProfiles', {})) as unknown[]).toHaveLength(1)
@@ -62,7 +75,22 @@ describe('profiling', () => {
     const dir = mkdtempSync(join(tmpdir(), 'linea-cli-profile-'))
     const cli = (...args: string[]) =>
       spawnSync(process.execPath, ['--import', 'tsx', join(projectRoot(), 'electron', 'cli', 'index.ts'), ...args], { cwd: projectRoot(), encoding: 'utf8' })
-    const ok = cli('profile', 'gla', '--report', join(dir, 'r.html'), '--d-model', '32', '--seq-len', '32', '--batch', '2', '--sweep-lengths', '32,64', '--sweep-budget', '30')
+    const ok = cli(
+      'profile',
+      'gla',
+      '--report',
+      join(dir, 'r.html'),
+      '--d-model',
+      '32',
+      '--seq-len',
+      '32',
+      '--batch',
+      '2',
+      '--sweep-lengths',
+      '32,64',
+      '--sweep-budget',
+      '30',
+    )
     expect(ok.status, ok.stderr).toBe(0)
     expect(ok.stdout).toContain(`report: ${join(dir, 'r.html')}`)
     expect(ok.stdout).toMatch(/step [\d.]+ ms \(forward/)

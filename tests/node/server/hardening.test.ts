@@ -16,7 +16,6 @@ import { tempDir } from '../../fixtures/temp'
 import { until } from '../../fixtures/until'
 import { crashRecorder, openSocket, rawExchange, rawRequest, rawUpgrade } from './raw-http'
 
-
 let app: HeadlessApp
 let base: string
 let port: number
@@ -175,7 +174,10 @@ describe('the WebSocket', () => {
       expect(await s.call('{"id": 7}')).toMatchObject({ id: 7, error: { code: 'bad_request', message: expect.stringContaining('method') } })
       expect(await s.call('{"id": 8, "method": 5}')).toMatchObject({ id: 8, error: { code: 'bad_request' } })
       expect(await s.call('{"id": 9, "method": "nope"}')).toMatchObject({ id: 9, error: { code: 'unknown_method' } })
-      expect(await s.call('{"id": 10, "method": "workspaceInfo", "params": {}, "extra": 1}')).toMatchObject({ id: 10, error: { code: 'bad_request', message: expect.stringContaining("'extra'") } })
+      expect(await s.call('{"id": 10, "method": "workspaceInfo", "params": {}, "extra": 1}')).toMatchObject({
+        id: 10,
+        error: { code: 'bad_request', message: expect.stringContaining("'extra'") },
+      })
       expect(await s.call(Buffer.from([0xff, 0xfe, 0x00, 0x80]))).toMatchObject({ id: null, error: { code: 'bad_request' } })
       expect(await s.call('{"id": 11, "method": "workspaceInfo", "params": null}')).toMatchObject({ id: 11, result: { path: expect.any(String) } })
     } finally {
@@ -265,7 +267,12 @@ describe('a served file that fails while it is read', () => {
   let server: RunningServer
   let stop: () => void
   beforeAll(async () => {
-    const services = createLabServices({ launcher: forkLauncher(), workspace: tempDir('linea-ws-'), renderPdf: undefined, preferencesFile: join(tempDir('linea-config-'), 'p.json') })
+    const services = createLabServices({
+      launcher: forkLauncher(),
+      workspace: tempDir('linea-ws-'),
+      renderPdf: undefined,
+      preferencesFile: join(tempDir('linea-config-'), 'p.json'),
+    })
     stop = services.stop
     // /proc/self/mem is a regular file whose first page cannot be read (EIO): a read error after the headers went out.
     server = await startServer({ handlers: services.handlers, events: services.events, staticDir, files: () => '/proc/self/mem' })

@@ -19,7 +19,11 @@ export interface RawAnswer {
  * `headOnly`, it hangs up once the response head is in (a 101 keeps the
  * connection open).
  */
-export function rawExchange(port: number, bytes: string | Buffer, options: { reset?: boolean; headOnly?: boolean; timeoutMs?: number } = {}): Promise<RawAnswer> {
+export function rawExchange(
+  port: number,
+  bytes: string | Buffer,
+  options: { reset?: boolean; headOnly?: boolean; timeoutMs?: number } = {},
+): Promise<RawAnswer> {
   const timeoutMs = options.timeoutMs ?? 10_000
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -61,7 +65,8 @@ export function rawExchange(port: number, bytes: string | Buffer, options: { res
 export function rawRequest(port: number, target: string, headers: Record<string, string> = {}, method = 'GET', body = ''): string {
   const lines = [`${method} ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Connection: close']
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`)
-  if ((body || method === 'POST') && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length')) lines.push(`Content-Length: ${Buffer.byteLength(body)}`)
+  if ((body || method === 'POST') && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length'))
+    lines.push(`Content-Length: ${Buffer.byteLength(body)}`)
   return `${lines.join('\r\n')}\r\n\r\n${body}`
 }
 

@@ -38,7 +38,6 @@ function client() {
   })
 }
 
-
 describe('the WebSocket client', () => {
   it('resyncs its workspace listeners after the socket drops, and calls work again', async () => {
     const api = client()

@@ -15,7 +15,10 @@ describe('errorBody', () => {
       expect(errorBody(err).code).toBe('bad_request')
     }
     expect(new InspectionError('i').name).toBe('InspectionError')
-    expect(errorBody(new SpecValidationError('model spec', [{ path: 'd_model', message: 'bad' }]))).toMatchObject({ code: 'bad_request', errors: [{ path: 'd_model' }] })
+    expect(errorBody(new SpecValidationError('model spec', [{ path: 'd_model', message: 'bad' }]))).toMatchObject({
+      code: 'bad_request',
+      errors: [{ path: 'd_model' }],
+    })
   })
 
   it('answers an engine-side UserError as bad_request, other engine errors as engine_error, the rest internal', () => {

@@ -73,7 +73,12 @@ describe('inspections wait for a slot', () => {
     // a queued one started only after one of the first two ended
     const firstEnd = rec.seen.findIndex((s) => s.status === 'done')
     expect(rec.seen.findIndex((s) => s.key === names[2] && s.status === 'running')).toBeGreaterThan(firstEnd)
-    expect(service.list(runId).map((s) => s.name).sort()).toEqual([...names].sort())
+    expect(
+      service
+        .list(runId)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual([...names].sort())
   })
 
   it('a cancelled queued inspection never starts; stop() drops the queue', async () => {

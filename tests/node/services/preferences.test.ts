@@ -31,7 +31,9 @@ describe('preferences', () => {
   })
 
   it('refuse a bad value when set, naming it and what is valid', () => {
-    expect(() => withPreference(DEFAULT_PREFERENCES, 'defaultBackend', 'gpu')).toThrow(new PreferenceError('defaultBackend "gpu" is not a backend; valid: auto, cpu, cuda, webgpu'))
+    expect(() => withPreference(DEFAULT_PREFERENCES, 'defaultBackend', 'gpu')).toThrow(
+      new PreferenceError('defaultBackend "gpu" is not a backend; valid: auto, cpu, cuda, webgpu'),
+    )
     expect(() => withPreference(DEFAULT_PREFERENCES, 'device', 1.5)).toThrow('device 1.5 is not a device index; valid: an integer from 0 to 64')
     expect(() => withPreference(DEFAULT_PREFERENCES, 'device', -1)).toThrow('device -1 is not a device index')
   })
@@ -79,7 +81,9 @@ describe('getPreferences / setPreferences (the LabApi, as both front doors serve
 
   it('refuses a bad value naming the field and what is valid, and changes nothing', async () => {
     const { service, seen, call } = await lab()
-    await expect(call('setPreferences', { defaultBackend: 'metal' })).rejects.toMatchObject({ body: { code: 'bad_request', message: expect.stringMatching(/defaultBackend.*auto.*cpu.*cuda.*webgpu/) } })
+    await expect(call('setPreferences', { defaultBackend: 'metal' })).rejects.toMatchObject({
+      body: { code: 'bad_request', message: expect.stringMatching(/defaultBackend.*auto.*cpu.*cuda.*webgpu/) },
+    })
     await expect(call('setPreferences', { device: 65 })).rejects.toMatchObject({ body: { code: 'bad_request', message: expect.stringContaining('device') } })
     await expect(call('setPreferences', { theme: 'dark' })).rejects.toMatchObject({ body: { code: 'bad_request', message: expect.stringContaining('theme') } })
     expect(seen).toEqual([])
@@ -111,7 +115,10 @@ describe('template runs and the preferences (real services)', () => {
       const runs = (await dispatchLabApi(handlers, 'startTemplate', { id: 'state-tracking', overrides: short })) as RunRecord[]
       expect(runs.length).toBeGreaterThan(1)
       expect(runs.map((r) => r.trainSpec.backend)).toEqual(runs.map(() => 'cpu'))
-      const pinned = (await dispatchLabApi(handlers, 'startTemplate', { id: 'state-tracking', overrides: { ...short, 'train.backend': 'auto' } })) as RunRecord[]
+      const pinned = (await dispatchLabApi(handlers, 'startTemplate', {
+        id: 'state-tracking',
+        overrides: { ...short, 'train.backend': 'auto' },
+      })) as RunRecord[]
       expect(pinned.map((r) => r.trainSpec.backend)).toEqual(pinned.map(() => 'auto'))
     } finally {
       const runner = deps.workspaces.runner

@@ -65,7 +65,11 @@ describe('profile ids and files', () => {
     await refused('getProfile', { id: 'nope' }, /no profile 'nope'.*20260101T000000-known/)
     await refused('getProfile', { id: '20260101T000001-pending' }, /has no result/)
     // the service itself checks ids (the front doors' report route and the menu call it directly)
-    for (const f of [() => deps.profiles.result('../../outside'), () => deps.profiles.reportFile('../outside', 'html'), () => deps.profiles.reportFile('..', 'html')]) {
+    for (const f of [
+      () => deps.profiles.result('../../outside'),
+      () => deps.profiles.reportFile('../outside', 'html'),
+      () => deps.profiles.reportFile('..', 'html'),
+    ]) {
       const err = thrown(f)
       expect(isUserError(err), err.message).toBe(true)
       expect(err.message).toMatch(/not a valid profile id/)
@@ -133,6 +137,7 @@ describe('profile ids and files', () => {
     expect(r.signal, 'list() blocked on the FIFO').toBeNull()
     const ids = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as string[]
     expect(ids).toContain('20260101T000010-listed')
-    for (const bad of ['20260101T000011-null', '20260101T000012-lying', '20260101T000013-fifo', '../../outside', '20260101T000008-linked']) expect(ids).not.toContain(bad)
+    for (const bad of ['20260101T000011-null', '20260101T000012-lying', '20260101T000013-fifo', '../../outside', '20260101T000008-linked'])
+      expect(ids).not.toContain(bad)
   })
 })

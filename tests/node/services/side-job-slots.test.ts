@@ -36,7 +36,10 @@ describe('profiles and inspections share the job slots', () => {
     const runId = await runWithCheckpoint(services.workspaces.workspace, { name: 'gla tiny', presetId: 'gla', step: 3 })
     const spec = resizeModel(preset('gla'), { d_model: 16, vocab_size: 64, heads: 2 })
     // A sweep long enough to still be running when it is cancelled.
-    const profile = (await call('startProfile', { spec, settings: { batchSize: 1, seqLen: 16, warmup: 0, repeats: 1, sweepLengths: [64, 128, 256, 512, 1024, 2048, 4096], sweepBudgetSeconds: 600 } })) as ProfileRecord
+    const profile = (await call('startProfile', {
+      spec,
+      settings: { batchSize: 1, seqLen: 16, warmup: 0, repeats: 1, sweepLengths: [64, 128, 256, 512, 1024, 2048, 4096], sweepBudgetSeconds: 600 },
+    })) as ProfileRecord
     expect(profile.status).toBe('running')
     const job = (await call('startInspect', { runId, input: { kind: 'task', example: 0 } })) as InspectJob
     expect(job.status).toBe('queued')
@@ -56,7 +59,9 @@ describe('profiles and inspections share the job slots', () => {
   }, 180_000)
 
   it('cancelling what is neither running nor queued is a bad request naming it', async () => {
-    await expect(call('cancelProfile', { id: 'no-such-profile' })).rejects.toMatchObject({ body: { code: 'bad_request', message: expect.stringContaining("'no-such-profile'") } })
+    await expect(call('cancelProfile', { id: 'no-such-profile' })).rejects.toMatchObject({
+      body: { code: 'bad_request', message: expect.stringContaining("'no-such-profile'") },
+    })
     await expect(call('cancelInspect', { runId: 'no-such-run', name: 'x' })).rejects.toMatchObject({ body: { code: 'bad_request' } })
   })
 })

@@ -57,10 +57,15 @@ describe('engine start failures', () => {
   })
 
   it('suggests installing OpenBLAS when the loader misses it', () => {
-    const err = Object.assign(new Error("Linea's native engine (linea.node) could not be loaded.\nLooked in:\n  /opt/Linea/resources/native/linea.node\nThe loader said: libopenblas.so.0: cannot open shared object file: No such file or directory\nBuild it with: npm run build:native"), {
-      name: 'EngineCallError',
-      engineName: 'AddonMissingError',
-    })
+    const err = Object.assign(
+      new Error(
+        "Linea's native engine (linea.node) could not be loaded.\nLooked in:\n  /opt/Linea/resources/native/linea.node\nThe loader said: libopenblas.so.0: cannot open shared object file: No such file or directory\nBuild it with: npm run build:native",
+      ),
+      {
+        name: 'EngineCallError',
+        engineName: 'AddonMissingError',
+      },
+    )
     const failure = engineFailureOf(err, { ...DEV, packaged: true })!
     expect(failure.files).toEqual(['/opt/Linea/resources/native/linea.node'])
     expect(failure.error).toBe('libopenblas.so.0: cannot open shared object file: No such file or directory')
@@ -69,7 +74,10 @@ describe('engine start failures', () => {
 
   it('explains a process that died while starting, and ignores other errors', () => {
     const died = Object.assign(new Error(describeEngineExit(139, 'Segmentation fault\n')), { name: 'EngineExitedError' })
-    expect(engineFailureOf(died, DEV)).toMatchObject({ title: 'The engine process ended while starting', error: 'engine process exited with code 139; its last output:\nSegmentation fault' })
+    expect(engineFailureOf(died, DEV)).toMatchObject({
+      title: 'The engine process ended while starting',
+      error: 'engine process exited with code 139; its last output:\nSegmentation fault',
+    })
     expect(engineFailureOf(new Error('something else'), DEV)).toBeUndefined()
   })
 
@@ -94,7 +102,11 @@ describe('About', () => {
   })
 
   it('says why when the engine did not answer', () => {
-    const { detail } = aboutText(new Error('engine process exited with code 1'), { app: '0.1.0', electron: '41', chrome: '146', node: '24' }, { defaultBackend: 'auto', device: 0 })
+    const { detail } = aboutText(
+      new Error('engine process exited with code 1'),
+      { app: '0.1.0', electron: '41', chrome: '146', node: '24' },
+      { defaultBackend: 'auto', device: 0 },
+    )
     expect(detail).toContain('The engine did not answer: engine process exited with code 1')
   })
 })

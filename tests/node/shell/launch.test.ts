@@ -28,7 +28,10 @@ describe('launch workspace', () => {
     const notWorkspace = mkdtempSync(join(tmpdir(), 'linea-plain-'))
     mkdirSync(join(notWorkspace, 'sub'))
     const base = { argv: ELECTRON_ARGV, env: {}, recent: [gone, notWorkspace, kept], fallback: '/home/u/Linea/workspace' }
-    expect(startupWorkspace({ ...base, argv: [...ELECTRON_ARGV, '--workspace', 'rel/ws'], env: { LINEA_WORKSPACE: '/env/ws' } })).toEqual({ path: resolve('rel/ws'), why: '--workspace' })
+    expect(startupWorkspace({ ...base, argv: [...ELECTRON_ARGV, '--workspace', 'rel/ws'], env: { LINEA_WORKSPACE: '/env/ws' } })).toEqual({
+      path: resolve('rel/ws'),
+      why: '--workspace',
+    })
     expect(startupWorkspace({ ...base, env: { LINEA_WORKSPACE: '/env/ws' } })).toEqual({ path: '/env/ws', why: 'LINEA_WORKSPACE' })
     expect(startupWorkspace(base)).toEqual({ path: kept, why: 'the most recent workspace' })
     expect(startupWorkspace({ ...base, recent: [gone] })).toEqual({ path: '/home/u/Linea/workspace', why: 'the default workspace' })

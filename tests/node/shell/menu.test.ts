@@ -68,7 +68,13 @@ describe('application menu', () => {
   it('lists the reports of the workspace, each kind it has, and a file chooser', () => {
     const { calls, actions } = recorder()
     const menu = buildMenuTemplate(STATE, actions)
-    expect(labels(find(menu, ['File', 'Open Report']))).toEqual(['GLA hybrid (HTML)', 'GLA hybrid (PDF)', 'Mamba2 (HTML)', 'separator', 'Choose a Report File…'])
+    expect(labels(find(menu, ['File', 'Open Report']))).toEqual([
+      'GLA hybrid (HTML)',
+      'GLA hybrid (PDF)',
+      'Mamba2 (HTML)',
+      'separator',
+      'Choose a Report File…',
+    ])
     click(find(menu, ['File', 'Open Report', 'GLA hybrid (PDF)']))
     click(find(menu, ['File', 'Open Report', 'Choose a Report File…']))
     expect(calls).toEqual([['openReport', 'p2', 'pdf'], ['chooseReportFile']])
@@ -117,7 +123,8 @@ describe('application menu', () => {
   })
 
   it('offers developer tools only in development', () => {
-    const devTools = (development: boolean) => (find(buildMenuTemplate({ ...STATE, development }, recorder().actions), ['View']).submenu as Item[]).some((i) => i.role === 'toggleDevTools')
+    const devTools = (development: boolean) =>
+      (find(buildMenuTemplate({ ...STATE, development }, recorder().actions), ['View']).submenu as Item[]).some((i) => i.role === 'toggleDevTools')
     expect([devTools(false), devTools(true)]).toEqual([false, true])
   })
 })

@@ -10,7 +10,15 @@ import { projectRoot } from '../../../electron/platform/project-root'
 
 const root = projectRoot()
 const { packagingProblems } = createRequire(import.meta.url)(join(root, 'build', 'before-pack.cjs')) as {
-  packagingProblems: (p: { root: string; platform: string; arch: string; targets: string[]; hostPlatform: string; hostArch: string; allowNativeArch: boolean }) => string[]
+  packagingProblems: (p: {
+    root: string
+    platform: string
+    arch: string
+    targets: string[]
+    hostPlatform: string
+    hostArch: string
+    allowNativeArch: boolean
+  }) => string[]
 }
 
 /** A checkout with what the hook looks at: the bundle, the addon, CMake's cache. */
@@ -24,7 +32,8 @@ function checkout(options: { bundled?: boolean; addon?: boolean; nativeArch?: 'O
     mkdirSync(join(dir, 'native', 'build', 'Release'), { recursive: true })
     writeFileSync(join(dir, 'native', 'build', 'Release', 'linea.node'), '')
   }
-  if (options.nativeArch) writeFileSync(join(dir, 'native', 'build', 'CMakeCache.txt'), `CMAKE_BUILD_TYPE:STRING=Release\nLINEA_NATIVE_ARCH:BOOL=${options.nativeArch}\n`)
+  if (options.nativeArch)
+    writeFileSync(join(dir, 'native', 'build', 'CMakeCache.txt'), `CMAKE_BUILD_TYPE:STRING=Release\nLINEA_NATIVE_ARCH:BOOL=${options.nativeArch}\n`)
   return dir
 }
 
@@ -88,7 +97,7 @@ function runtimePackages(entry: string): Map<string, string> {
 
 describe('what the package leaves out', () => {
   const config = readFileSync(join(root, 'electron-builder.yml'), 'utf8')
-  const excluded = /"!node_modules\/\{([^}]+)\}\{,\/\*\*\}"/.exec(config)?.[1]?.split(',') ?? []
+  const excluded = /["']!node_modules\/\{([^}]+)\}\{,\/\*\*\}["']/.exec(config)?.[1]?.split(',') ?? []
 
   it('is listed in electron-builder.yml', () => {
     expect(excluded).toContain('vue')

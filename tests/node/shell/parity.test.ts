@@ -99,6 +99,7 @@ describe('docs/parity.md', () => {
   })
 
   it('is right that both front doors compose the services with createLabServices', () => {
-    for (const file of ['electron/services/headless.ts', 'electron/shell/desktop-app.ts']) expect(readFileSync(join(root, file), 'utf8'), file).toMatch(/createLabServices\(/)
+    for (const file of ['electron/services/headless.ts', 'electron/shell/desktop-app.ts'])
+      expect(readFileSync(join(root, file), 'utf8'), file).toMatch(/createLabServices\(/)
   })
 })

@@ -52,7 +52,11 @@ describe('a write that fails is a WorkspaceError naming the file and errno', () 
     const path = join(ws.runDir(run.id), 'metrics.jsonl')
     rmSync(path)
     mkdirSync(path)
-    expectDiskError(thrown(() => ws.appendMetrics(run.id, line)), path, 'EISDIR')
+    expectDiskError(
+      thrown(() => ws.appendMetrics(run.id, line)),
+      path,
+      'EISDIR',
+    )
   })
 
   it('updateRun when its temp file is a directory: EISDIR, the record unchanged', () => {
@@ -61,7 +65,11 @@ describe('a write that fails is a WorkspaceError naming the file and errno', () 
     const tmp = join(ws.runDir(run.id), `run.json.${process.pid}.tmp`)
     mkdirSync(tmp)
     const before = readFileSync(join(ws.runDir(run.id), 'run.json'), 'utf8')
-    expectDiskError(thrown(() => ws.updateRun(run.id, { status: 'failed' })), tmp, 'EISDIR')
+    expectDiskError(
+      thrown(() => ws.updateRun(run.id, { status: 'failed' })),
+      tmp,
+      'EISDIR',
+    )
     expect(readFileSync(join(ws.runDir(run.id), 'run.json'), 'utf8')).toBe(before)
   })
 
@@ -118,7 +126,10 @@ describe('opening a workspace whose files cannot be written', () => {
     const service = new WorkspaceService(root, forkLauncher(), events)
     cleanups.push(() => service.close())
     const problems = service.info().problems
-    expect(problems.some((p) => p.file === metrics && p.problem.includes('EISDIR')), JSON.stringify(problems)).toBe(true)
+    expect(
+      problems.some((p) => p.file === metrics && p.problem.includes('EISDIR')),
+      JSON.stringify(problems),
+    ).toBe(true)
   })
 
   it('a specs/ or runs/ that is a file does not stop the workspace from opening', () => {
@@ -160,7 +171,11 @@ describe.skipIf(!mounted)('on a full disk (tmpfs)', () => {
     ws.updateRun(run.id, { status: 'running' })
     const other = newRun(ws, 'other')
     fill()
-    expectDiskError(thrown(() => ws.appendMetrics(other.id, line)), join(ws.runDir(other.id), 'metrics.jsonl'), 'ENOSPC')
+    expectDiskError(
+      thrown(() => ws.appendMetrics(other.id, line)),
+      join(ws.runDir(other.id), 'metrics.jsonl'),
+      'ENOSPC',
+    )
     const err = thrown(() => ws.updateRun(other.id, { name: 'x'.repeat(100_000) }))
     expect(err).toBeInstanceOf(WorkspaceError)
     expect(err.message).toContain(join(ws.runDir(other.id), 'run.json'))
@@ -170,12 +185,18 @@ describe.skipIf(!mounted)('on a full disk (tmpfs)', () => {
     const events = new LabEventBus()
     const engine = new EngineService(forkLauncher(), events)
     const service = new WorkspaceService(root, forkLauncher(), events)
-    cleanups.push(() => engine.stop(), () => service.close())
+    cleanups.push(
+      () => engine.stop(),
+      () => service.close(),
+    )
     const handlers = createLabHandlers(labDepsFor(engine, service, events))
     const listed = (await dispatchLabApi(handlers, 'listRuns', {})) as { runs: { id: string }[] }
     expect(listed.runs.map((r) => r.id).sort()).toEqual([run.id, other.id].sort())
     const info = (await dispatchLabApi(handlers, 'workspaceInfo', {})) as { problems: { file: string; problem: string }[] }
-    expect(info.problems.some((p) => p.problem.includes('ENOSPC')), JSON.stringify(info.problems)).toBe(true)
+    expect(
+      info.problems.some((p) => p.problem.includes('ENOSPC')),
+      JSON.stringify(info.problems),
+    ).toBe(true)
     // a write the caller asks for is refused as such (bad_request), naming why
     const save = await dispatchLabApi(handlers, 'saveModelSpec', { name: 'full', spec: resizeModel(preset('gla'), { d_model: 32 }) }).catch((e: unknown) => e)
     expect(save).toBeInstanceOf(LabApiError)

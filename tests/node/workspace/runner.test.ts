@@ -23,7 +23,10 @@ describe('job runner', () => {
     runner.enqueue(a.id)
     runner.enqueue(b.id)
     await runner.idle()
-    for (const [run, steps] of [[a, 4], [b, 3]] as const) {
+    for (const [run, steps] of [
+      [a, 4],
+      [b, 3],
+    ] as const) {
       const r = ws.readRun(run.id)
       expect(r.status).toBe('completed')
       expect(r.steps).toBe(steps)

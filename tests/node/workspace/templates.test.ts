@@ -27,9 +27,7 @@ describe('workspace templates', () => {
     const bytes = templates.find((t) => t.id === 'byte-lm')!
     expect(() => expandTemplate(bytes)).toThrow(TemplateError)
     expect(() => expandTemplate(bytes)).toThrow('template byte-lm needs text file (train.task.path)')
-    expect(() => expandTemplate(bytes, { 'train.task.path': '/tmp/some.txt' }, { 'train.steps': 10 })).toThrow(
-      'schedule.warmup_steps: 100 exceeds steps 10',
-    )
+    expect(() => expandTemplate(bytes, { 'train.task.path': '/tmp/some.txt' }, { 'train.steps': 10 })).toThrow('schedule.warmup_steps: 100 exceeds steps 10')
     const [run] = expandTemplate(bytes, { 'train.task.path': '/tmp/some.txt' }, { 'train.steps': 10, 'train.schedule.warmup_steps': 2 })
     expect(run!.trainSpec.task).toMatchObject({ kind: 'bytes', path: '/tmp/some.txt' })
     expect(run!.trainSpec.steps).toBe(10)
@@ -78,7 +76,7 @@ describe('workspace templates', () => {
     }
     const byName = Object.fromEntries(runs.map((r) => [r.name, r.modelSpec]))
     // The softmax layer first: Gated DeltaNet then a window-16 layer stayed on the plateau (see bench/mqar-recall.md)
-    expect(byName.hybrid!.layers.map((l) => l.kind === 'softmax' ? `softmax window ${l.window}` : `linear ${l.delta_rule} ${l.forget_gate}`)).toEqual([
+    expect(byName.hybrid!.layers.map((l) => (l.kind === 'softmax' ? `softmax window ${l.window}` : `linear ${l.delta_rule} ${l.forget_gate}`))).toEqual([
       'softmax window 16',
       'linear on scalar',
     ])
@@ -111,7 +109,11 @@ describe('workspace templates', () => {
         },
         train: templates.find((x) => x.id === 'mqar-recall-sweep')!.train,
         sweep: [
-          { path: 'model.preset', values: ['gla', 'transformer'], with: [{ 'model.linear.short_conv': 4 }, { 'model.position': 'none', 'model.mlp_expansion': 0 }] },
+          {
+            path: 'model.preset',
+            values: ['gla', 'transformer'],
+            with: [{ 'model.linear.short_conv': 4 }, { 'model.position': 'none', 'model.mlp_expansion': 0 }],
+          },
         ],
         inputs: [],
       }),
@@ -125,7 +127,9 @@ describe('workspace templates', () => {
     expect(transformer!.modelSpec.max_positions).toBeUndefined()
     expect(transformer!.modelSpec.layers.every((l) => l.kind === 'softmax' && !l.rotary && l.window === 8)).toBe(true)
     // what `with` sets is swept: an override there is refused
-    expect(() => expandTemplate(t, {}, { 'model.position': 'rotary' })).toThrow(/override model.position: the template sets model.position with each value of its model.preset sweep/)
+    expect(() => expandTemplate(t, {}, { 'model.position': 'rotary' })).toThrow(
+      /override model.position: the template sets model.position with each value of its model.preset sweep/,
+    )
     // a switch that is not a layer field is refused by name
     expect(() => expandTemplate(t, {}, { 'model.linear.conv': 4 })).toThrow(/'conv' is not a field of model.linear; valid: .*short_conv/)
   })

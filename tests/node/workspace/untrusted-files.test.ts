@@ -78,9 +78,21 @@ describe('run folders and records', () => {
     const { runs, problems } = ws.listRuns()
     expect(runs.map((r) => r.id)).toEqual([good.id])
     expect(problems).toEqual([{ file: expect.stringContaining(foreign.id), problem: expect.stringMatching(/outside|link/) }])
-    expectClear(thrown(() => ws.readRun(foreign.id)), foreign.id, /outside|link/)
-    expectClear(thrown(() => ws.readMetrics(foreign.id)), foreign.id, /outside|link/)
-    expectClear(thrown(() => ws.updateRun(foreign.id, { name: 'x' })), foreign.id, /outside|link/)
+    expectClear(
+      thrown(() => ws.readRun(foreign.id)),
+      foreign.id,
+      /outside|link/,
+    )
+    expectClear(
+      thrown(() => ws.readMetrics(foreign.id)),
+      foreign.id,
+      /outside|link/,
+    )
+    expectClear(
+      thrown(() => ws.updateRun(foreign.id, { name: 'x' })),
+      foreign.id,
+      /outside|link/,
+    )
   })
 
   it.each([
@@ -104,8 +116,14 @@ describe('run folders and records', () => {
     expect(runs.map((r) => r.id)).toEqual([good.id])
     expect(problems).toEqual([{ file: path, problem: expect.stringContaining(path) }])
     expect(problems[0]!.problem).not.toContain(SECRET)
-    expectClear(thrown(() => ws.readRun(bad.id)), path)
-    expectClear(thrown(() => ws.updateRun(bad.id, { status: 'failed' })), path)
+    expectClear(
+      thrown(() => ws.readRun(bad.id)),
+      path,
+    )
+    expectClear(
+      thrown(() => ws.updateRun(bad.id, { status: 'failed' })),
+      path,
+    )
   })
 
   it('keeps a record whose last loss was written as null (NaN in JSON), and unknown fields', () => {
@@ -137,7 +155,11 @@ describe('metrics', () => {
     const path = join(ws.runDir(run.id), 'metrics.jsonl')
     rmSync(path)
     mkdirSync(path)
-    expectClear(thrown(() => ws.readMetrics(run.id)), path, /directory/)
+    expectClear(
+      thrown(() => ws.readMetrics(run.id)),
+      path,
+      /directory/,
+    )
   })
 
   it('metrics.jsonl that is a FIFO is refused without opening it (never blocks)', () => {
@@ -147,7 +169,9 @@ describe('metrics', () => {
     rmSync(path)
     execFileSync('mkfifo', [path])
     ws.close()
-    const r = inChild(`try { Workspace.open(${JSON.stringify(root)}, { lock: false }).readMetrics(${JSON.stringify(run.id)}); console.log('read it') } catch (e) { console.log(e.name + ': ' + e.message) }`)
+    const r = inChild(
+      `try { Workspace.open(${JSON.stringify(root)}, { lock: false }).readMetrics(${JSON.stringify(run.id)}); console.log('read it') } catch (e) { console.log(e.name + ': ' + e.message) }`,
+    )
     expect(r.signal, 'the read blocked on the FIFO').toBeNull()
     expect(r.out).toMatch(/WorkspaceError: .*metrics\.jsonl is a FIFO/)
   })
@@ -157,7 +181,10 @@ describe('metrics', () => {
     const run = newRun(ws, 'lines')
     ws.appendMetrics(run.id, { type: 'status', status: 'running', atMs: 1 })
     const path = join(ws.runDir(run.id), 'metrics.jsonl')
-    writeFileSync(path, readFileSync(path, 'utf8') + `{"type": ${SECRET}}\nnull\n[1]\n{"type":"train","step":"two"}\n{"type":"status","status":"completed","atMs":2}\n`)
+    writeFileSync(
+      path,
+      readFileSync(path, 'utf8') + `{"type": ${SECRET}}\nnull\n[1]\n{"type":"train","step":"two"}\n{"type":"status","status":"completed","atMs":2}\n`,
+    )
     const read = ws.readMetrics(run.id)
     expect(read.lines.map((l) => l.type)).toEqual(['status', 'status'])
     expect(read.skipped.map((s) => s.line)).toEqual([2, 3, 4, 5])
@@ -173,7 +200,10 @@ describe('the manifest and specs', () => {
     const { root, ws } = setup()
     ws.close()
     writeFileSync(join(root, 'workspace.json'), text)
-    expectClear(thrown(() => Workspace.open(root)), join(root, 'workspace.json'))
+    expectClear(
+      thrown(() => Workspace.open(root)),
+      join(root, 'workspace.json'),
+    )
   })
 
   it('a manifest with a bad name opens, with the problem listed', () => {
@@ -193,11 +223,30 @@ describe('the manifest and specs', () => {
     symlinkSync(join(root, 'nowhere.json'), join(ws.specsDir, 'dangling.json'))
     symlinkSync(join(outside, 'secret.txt'), join(ws.specsDir, 'leak.json'))
     writeFileSync(join(ws.specsDir, 'null.json'), 'null')
-    expect(ws.listSpecs().map((s) => s.name).sort()).toEqual(['good', 'null'])
-    expectClear(thrown(() => ws.loadSpec('leak')), 'leak', /outside|link/)
-    expectClear(thrown(() => ws.loadSpec('dangling')), 'dangling')
-    expectClear(thrown(() => ws.loadSpec('null')), join(ws.specsDir, 'null.json'))
-    expectClear(thrown(() => ws.loadSpec('../../outside/secret')), '../../outside/secret', /not a valid spec name/)
+    expect(
+      ws
+        .listSpecs()
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['good', 'null'])
+    expectClear(
+      thrown(() => ws.loadSpec('leak')),
+      'leak',
+      /outside|link/,
+    )
+    expectClear(
+      thrown(() => ws.loadSpec('dangling')),
+      'dangling',
+    )
+    expectClear(
+      thrown(() => ws.loadSpec('null')),
+      join(ws.specsDir, 'null.json'),
+    )
+    expectClear(
+      thrown(() => ws.loadSpec('../../outside/secret')),
+      '../../outside/secret',
+      /not a valid spec name/,
+    )
     execFileSync('mkfifo', [join(ws.specsDir, 'pipe.json')])
     ws.close()
     const r = inChild(`const ws = Workspace.open(${JSON.stringify(root)}, { lock: false })

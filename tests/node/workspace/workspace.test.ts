@@ -101,7 +101,18 @@ describe('workspace', () => {
     const ws = open(tmp())
     const run = newRun(ws)
     for (let step = 1; step <= 3; step++)
-      ws.appendMetrics(run.id, { type: 'train', step, steps: 3, loss: 1 / step, lr: 1e-3, gradNorm: 1, tokensPerSecond: 10, elapsedSeconds: step, memoryBytes: 0, peakMemoryBytes: 0 })
+      ws.appendMetrics(run.id, {
+        type: 'train',
+        step,
+        steps: 3,
+        loss: 1 / step,
+        lr: 1e-3,
+        gradNorm: 1,
+        tokensPerSecond: 10,
+        elapsedSeconds: step,
+        memoryBytes: 0,
+        peakMemoryBytes: 0,
+      })
     const path = join(ws.runDir(run.id), 'metrics.jsonl')
     writeFileSync(path, readFileSync(path, 'utf8') + '{"type":"train","step":4,"lo')
     const read = ws.readMetrics(run.id)

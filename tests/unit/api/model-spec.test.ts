@@ -28,9 +28,7 @@ describe('ModelSpec validation', () => {
 
   it('lists the valid values of an enum', () => {
     const spec = modelSpec({ layers: [glaLayer({ feature_map: 'elu' as never })] })
-    expect(errorsOf(spec)).toEqual([
-      "layers[0].feature_map: 'elu' is not valid; valid: identity, elu1, relu, silu, l2norm, taylor2, hedgehog",
-    ])
+    expect(errorsOf(spec)).toEqual(["layers[0].feature_map: 'elu' is not valid; valid: identity, elu1, relu, silu, l2norm, taylor2, hedgehog"])
   })
 
   it('reports unknown fields (typos) instead of dropping them', () => {
@@ -58,9 +56,7 @@ describe('ModelSpec validation', () => {
   })
 
   it('refuses an MLP in mamba blocks', () => {
-    expect(errorsOf(modelSpec({ block: 'mamba', mlp_expansion: 4 }))).toEqual([
-      "mlp_expansion: 4 is not allowed with block 'mamba' (no separate MLP); use 0",
-    ])
+    expect(errorsOf(modelSpec({ block: 'mamba', mlp_expansion: 4 }))).toEqual(["mlp_expansion: 4 is not allowed with block 'mamba' (no separate MLP); use 0"])
   })
 
   it('checks that the layers follow the hybrid placement rule', () => {
@@ -116,11 +112,18 @@ describe('ModelSpec validation', () => {
 
   it('keeps position and the softmax layers rotary switches consistent', () => {
     const hybrid = (rotary: boolean, position?: 'none' | 'learned' | 'rotary') =>
-      modelSpec({ layers: [glaLayer(), softmaxLayer({ rotary })], hybrid: { ratio: 0.5, placement: 'interleave' }, position, max_positions: position === 'learned' ? 64 : undefined })
+      modelSpec({
+        layers: [glaLayer(), softmaxLayer({ rotary })],
+        hybrid: { ratio: 0.5, placement: 'interleave' },
+        position,
+        max_positions: position === 'learned' ? 64 : undefined,
+      })
     expect(errorsOf(hybrid(true, 'rotary'))).toEqual([])
     expect(errorsOf(hybrid(true, 'learned'))).toEqual([])
     expect(errorsOf(hybrid(false, 'none'))).toEqual([])
-    expect(errorsOf(hybrid(false, 'rotary'))).toEqual(["position: 'rotary' needs a softmax layer with rotary on (linear layers take no rotary); valid here: none, learned"])
+    expect(errorsOf(hybrid(false, 'rotary'))).toEqual([
+      "position: 'rotary' needs a softmax layer with rotary on (linear layers take no rotary); valid here: none, learned",
+    ])
     expect(errorsOf(hybrid(true, 'none'))).toEqual([
       "position: 'none', but softmax layers [1] rotate q and k; use 'rotary' (or 'learned'), or turn their rotary off",
     ])

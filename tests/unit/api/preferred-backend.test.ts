@@ -8,7 +8,11 @@ const cuda1 = { defaultBackend: 'cuda' as const, device: 1 }
 
 describe('withPreferredBackend', () => {
   it("fills in the preference where the template leaves the backend to 'auto'", () => {
-    expect(withPreferredBackend(template({ backend: 'auto', device: 0 }), { 'train.steps': 10 }, cuda1)).toEqual({ 'train.steps': 10, 'train.backend': 'cuda', 'train.device': 1 })
+    expect(withPreferredBackend(template({ backend: 'auto', device: 0 }), { 'train.steps': 10 }, cuda1)).toEqual({
+      'train.steps': 10,
+      'train.backend': 'cuda',
+      'train.device': 1,
+    })
     expect(withPreferredBackend(template({}), {}, cuda1)).toEqual({ 'train.backend': 'cuda', 'train.device': 1 })
   })
 

@@ -13,7 +13,11 @@ describe('resizeModel', () => {
     const wide = resizeModel(base, { d_model: 512 })
     for (const l of wide.layers) expect(l).toMatchObject({ dk: 32, dv: 256 })
     // value width heads · dv = 2 · d_model at every size
-    for (const [spec, d] of [[small, 64], [wide, 512]] as const) expect(spec.layers.every((l) => l.kind === 'linear' && l.heads * l.dv! === 2 * d)).toBe(true)
+    for (const [spec, d] of [
+      [small, 64],
+      [wide, 512],
+    ] as const)
+      expect(spec.layers.every((l) => l.kind === 'linear' && l.heads * l.dv! === 2 * d)).toBe(true)
   })
 
   it("keeps explicit key dims: the state's key size (Mamba2's d_state, Based's feature dim)", () => {

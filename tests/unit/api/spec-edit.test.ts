@@ -27,7 +27,10 @@ describe('composer spec edits', () => {
       for (const ratio of [0, 0.125, 0.25, 0.5, 0.75, 1]) {
         const s = setHybrid(base, ratio, placement)
         const expected = softmaxPositions(8, ratio, placement)
-        expect(s.layers.flatMap((l, i) => (l.kind === 'softmax' ? [i] : [])), `${placement} ${ratio}`).toEqual(expected)
+        expect(
+          s.layers.flatMap((l, i) => (l.kind === 'softmax' ? [i] : [])),
+          `${placement} ${ratio}`,
+        ).toEqual(expected)
         expect(valid(s), `${placement} ${ratio}`).toBe(true)
       }
     expect(kinds(setHybrid(base, 0.25, 'interleave'))).toBe('LLLSLLLS')

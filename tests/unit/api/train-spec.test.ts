@@ -40,7 +40,9 @@ describe('TrainSpec validation', () => {
     expect(errorsOf(trainSpec({ steps: 1000, max_steps: 300 }))).toEqual([])
     expect(stopStep(trainSpec({ steps: 1000, max_steps: 300 }))).toBe(300)
     expect(stopStep(trainSpec({ steps: 1000 }))).toBe(1000)
-    expect(errorsOf(trainSpec({ steps: 1000, max_steps: 1001 }))).toEqual(['max_steps: 1001 exceeds steps 1000; the schedule spans steps, so raise steps to train longer'])
+    expect(errorsOf(trainSpec({ steps: 1000, max_steps: 1001 }))).toEqual([
+      'max_steps: 1001 exceeds steps 1000; the schedule spans steps, so raise steps to train longer',
+    ])
     expect(errorsOf(trainSpec({ max_steps: 0 }))).toEqual(['max_steps: 0 is too small; valid: >= 1'])
   })
 

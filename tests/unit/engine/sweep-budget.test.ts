@@ -11,9 +11,33 @@ describe('predicting the next sweep length', () => {
     expect(predictSeconds([[512, 2]], 1024)).toBeCloseTo(8, 12)
   })
   it('follows the observed slope (linear, quadratic), never below linear', () => {
-    expect(predictSeconds([[512, 1], [1024, 2]], 4096)).toBeCloseTo(8, 12)
-    expect(predictSeconds([[512, 1], [1024, 4]], 2048)).toBeCloseTo(16, 12)
+    expect(
+      predictSeconds(
+        [
+          [512, 1],
+          [1024, 2],
+        ],
+        4096,
+      ),
+    ).toBeCloseTo(8, 12)
+    expect(
+      predictSeconds(
+        [
+          [512, 1],
+          [1024, 4],
+        ],
+        2048,
+      ),
+    ).toBeCloseTo(16, 12)
     // warm-up noise can make a longer length faster; still at least linear
-    expect(predictSeconds([[512, 2], [1024, 1.5]], 2048)).toBeCloseTo(3, 12)
+    expect(
+      predictSeconds(
+        [
+          [512, 2],
+          [1024, 1.5],
+        ],
+        2048,
+      ),
+    ).toBeCloseTo(3, 12)
   })
 })

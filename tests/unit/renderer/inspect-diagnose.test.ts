@@ -2,7 +2,16 @@
 // Every result here is built in the test with the pattern the sentence is
 // about (or the pattern it must not be confused with).
 import { describe, expect, it } from 'vitest'
-import type { AttentionStats, HeadCapture, InspectInput, InspectResult, LayerCapture, LengthCurve, RecallAnalysis, StateSnapshot } from '../../../electron/api/inspect'
+import type {
+  AttentionStats,
+  HeadCapture,
+  InspectInput,
+  InspectResult,
+  LayerCapture,
+  LengthCurve,
+  RecallAnalysis,
+  StateSnapshot,
+} from '../../../electron/api/inspect'
 import {
   diagnose,
   diagnoseAttention,
@@ -56,7 +65,12 @@ function mqarInput(queries: { key: number; query: number; expected: number; pred
     labels[q.query] = q.expected
     predicted[q.query] = q.predicted
   }
-  return { tokens: Array.from({ length: T }, (_, t) => t % 50), labels, predicted, pairs: queries.map((q) => ({ key: q.key, value: q.key + 1, query: q.query })) }
+  return {
+    tokens: Array.from({ length: T }, (_, t) => t % 50),
+    labels,
+    predicted,
+    pairs: queries.map((q) => ({ key: q.key, value: q.key + 1, query: q.query })),
+  }
 }
 
 function result(parts: Partial<InspectResult>): InspectResult {
@@ -83,12 +97,24 @@ describe('recall against distance', () => {
   it('names the distance where recall falls: the state forgets long-range pairs', () => {
     const r = recall([4], [[0.95, 0.95, 0.95, 0.95, 0.1, 0.1]])
     expect(diagnoseRecallDistance(r)).toEqual([
-      { topic: 'recall', severity: 'problem', text: 'Recall falls from 0.95 at distance ≤15 to 0.10 beyond 15 (4 pairs, as trained): the state forgets long-range pairs' },
+      {
+        topic: 'recall',
+        severity: 'problem',
+        text: 'Recall falls from 0.95 at distance ≤15 to 0.10 beyond 15 (4 pairs, as trained): the state forgets long-range pairs',
+      },
     ])
   })
 
   it('reads the trained row, not the hardest one', () => {
-    const r = recall([1, 4, 16], [[1, 1, 1], [0.96, 0.96, 0.96], [0.9, 0.2, 0.1]], 4)
+    const r = recall(
+      [1, 4, 16],
+      [
+        [1, 1, 1],
+        [0.96, 0.96, 0.96],
+        [0.9, 0.2, 0.1],
+      ],
+      4,
+    )
     expect(diagnoseRecallDistance(r)[0]!.text).toBe('Recall is 0.96 at every query–key distance (4 pairs, as trained)')
   })
 
@@ -101,7 +127,14 @@ describe('recall against distance', () => {
   })
 
   it('pools every row when the trained number of pairs was not measured', () => {
-    const r = recall([1, 2], [[1, 0], [1, 0]], 8)
+    const r = recall(
+      [1, 2],
+      [
+        [1, 0],
+        [1, 0],
+      ],
+      8,
+    )
     expect(diagnoseRecallDistance(r)[0]!.text).toContain('(all pair counts)')
   })
 })
@@ -109,7 +142,12 @@ describe('recall against distance', () => {
 describe('queries whose key also occurs earlier as noise', () => {
   const split = (clean: number, noisy: number, count = 100) => ({
     ...recall([4], [[0.9]]),
-    byKeyInNoise: [[{ correct: Math.round(clean * count), count }, { correct: Math.round(noisy * count), count }]],
+    byKeyInNoise: [
+      [
+        { correct: Math.round(clean * count), count },
+        { correct: Math.round(noisy * count), count },
+      ],
+    ],
     keyInNoiseBuckets: ['key only in its pair', 'key also earlier as noise'],
   })
 
@@ -135,7 +173,11 @@ describe('recall against the number of pairs', () => {
   it('reports the state running out of room, with the count where it halves', () => {
     const r = recall([1, 2, 4, 8], [[0.96], [0.9], [0.5], [0.2]], 4)
     expect(diagnoseRecallCapacity(r)).toEqual([
-      { topic: 'capacity', severity: 'problem', text: 'Recall drops from 0.96 with 1 pair to 0.20 with 8 (trained on 4; below 0.58 from 4): the state runs out of room' },
+      {
+        topic: 'capacity',
+        severity: 'problem',
+        text: 'Recall drops from 0.96 with 1 pair to 0.20 with 8 (trained on 4; below 0.58 from 4): the state runs out of room',
+      },
     ])
   })
 
@@ -151,7 +193,9 @@ describe('the example', () => {
       { key: 2, query: 50, expected: 9, predicted: 3 },
     ])
     expect(queryOutcomes(input).map((q) => q.right)).toEqual([true, false])
-    expect(diagnoseExample(input)).toEqual([{ topic: 'example', severity: 'problem', text: 'This example: 1 of 2 queries right; missed at 50 (key at 2, 48 back) said 3 for 9' }])
+    expect(diagnoseExample(input)).toEqual([
+      { topic: 'example', severity: 'problem', text: 'This example: 1 of 2 queries right; missed at 50 (key at 2, 48 back) said 3 for 9' },
+    ])
   })
 
   it('counts labelled positions when the task has no pairs', () => {
@@ -170,7 +214,9 @@ describe('attention', () => {
 
   it('finds an attention sink, but not where few keys make token 0 heavy anyway', () => {
     const layers = [layer(2, [{ attentionStats: stats({ sinkMass: 0.61, entropy: 0.5 }) }], 'softmax')]
-    expect(diagnoseAttention(layers, 64)).toEqual([{ topic: 'attention', severity: 'note', text: 'Layer 2 head 0 puts 61% of its mass on the first token (attention sink)' }])
+    expect(diagnoseAttention(layers, 64)).toEqual([
+      { topic: 'attention', severity: 'note', text: 'Layer 2 head 0 puts 61% of its mass on the first token (attention sink)' },
+    ])
     // T = 4: an even spread already puts 36% on token 0
     expect(diagnoseAttention(layers, 4)).toEqual([])
   })
@@ -178,7 +224,13 @@ describe('attention', () => {
   it('finds local heads and heads that spread out', () => {
     const T = 128
     const even = uniformAttentionStats(T, 8).entropy
-    const layers = [layer(0, [{ attentionStats: stats({ localMass: 0.95, window: 8 }) }, { attentionStats: stats({ entropy: 0.95 * even, window: 8 }) }, { attentionStats: stats({ entropy: 0.5 * even, window: 8 }) }])]
+    const layers = [
+      layer(0, [
+        { attentionStats: stats({ localMass: 0.95, window: 8 }) },
+        { attentionStats: stats({ entropy: 0.95 * even, window: 8 }) },
+        { attentionStats: stats({ entropy: 0.5 * even, window: 8 }) },
+      ]),
+    ]
     const found = diagnoseAttention(layers, T)
     expect(found.map((f) => f.text)).toEqual([
       'Layer 0 head 0 keeps 95% of its mass within the last 8 tokens: it looks locally',
@@ -193,15 +245,25 @@ describe('state', () => {
 
   it('finds the step where the effective rank saturates', () => {
     const found = diagnoseState([layer(1, [{ snapshots: snapshots([3, 8, 11.5, 12, 12], steps) }])])
-    expect(found).toEqual([{ topic: 'state', severity: 'problem', text: 'Layer 1 head 0: state effective rank saturates at 12.0 of 16 by step 39; later pairs must overwrite earlier ones' }])
+    expect(found).toEqual([
+      {
+        topic: 'state',
+        severity: 'problem',
+        text: 'Layer 1 head 0: state effective rank saturates at 12.0 of 16 by step 39; later pairs must overwrite earlier ones',
+      },
+    ])
   })
 
   it('tells a rank still growing at the end from a saturated one', () => {
-    expect(diagnoseState([layer(0, [{ snapshots: snapshots([2, 4, 6, 8, 10], steps) }])])[0]!.text).toBe('Layer 0 head 0: state effective rank is still growing at the last step (10.0 of 16 at step 79)')
+    expect(diagnoseState([layer(0, [{ snapshots: snapshots([2, 4, 6, 8, 10], steps) }])])[0]!.text).toBe(
+      'Layer 0 head 0: state effective rank is still growing at the last step (10.0 of 16 at step 79)',
+    )
   })
 
   it('notes a state that uses few directions, and says nothing of a mid-range one', () => {
-    expect(diagnoseState([layer(0, [{ snapshots: snapshots([1, 1.5, 2, 2, 2], steps) }])])[0]!.text).toBe('Layer 0 head 0: state uses few directions (effective rank at most 2.0 of 16)')
+    expect(diagnoseState([layer(0, [{ snapshots: snapshots([1, 1.5, 2, 2, 2], steps) }])])[0]!.text).toBe(
+      'Layer 0 head 0: state uses few directions (effective rank at most 2.0 of 16)',
+    )
     expect(diagnoseState([layer(0, [{ snapshots: snapshots([2, 4, 6, 7, 7], steps) }])])).toEqual([])
   })
 })
@@ -227,7 +289,10 @@ describe('gates', () => {
 })
 
 describe('accuracy against length', () => {
-  const curve = (acc: number[], lengths = [32, 64, 128, 256, 512]): LengthCurve => ({ trainedLength: 64, points: lengths.map((seqLen, i) => ({ seqLen, accuracy: acc[i]!, count: 128 })) })
+  const curve = (acc: number[], lengths = [32, 64, 128, 256, 512]): LengthCurve => ({
+    trainedLength: 64,
+    points: lengths.map((seqLen, i) => ({ seqLen, accuracy: acc[i]!, count: 128 })),
+  })
 
   it('holds to 2× the trained length then drops', () => {
     expect(diagnoseLengths(curve([0.99, 0.99, 0.98, 0.7, 0.5]))).toEqual([

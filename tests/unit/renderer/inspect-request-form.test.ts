@@ -11,7 +11,10 @@ describe('index lists', () => {
   })
 
   it('names a token that is not a whole number', () => {
-    expect(parseIndexList('0, x1', 'stateSteps').error).toEqual({ path: 'stateSteps', message: "'x1' is not a whole number; write them like 0, 2, 5 (blank: the default)" })
+    expect(parseIndexList('0, x1', 'stateSteps').error).toEqual({
+      path: 'stateSteps',
+      message: "'x1' is not a whole number; write them like 0, 2, 5 (blank: the default)",
+    })
     expect(parseIndexList('-1', 'heads').error?.message).toMatch(/^'-1' is not a whole number/)
   })
 })

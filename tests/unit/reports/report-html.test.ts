@@ -22,7 +22,15 @@ describe('profiling report', () => {
     const diagrams = new Set(profile.spec.layers.map((l) => JSON.stringify(l))).size
     // time by layer, roofline, memory, four sweep charts, plus the layer diagrams
     expect(svgs.length).toBe(7 + Math.min(diagrams, 3))
-    for (const title of ['Time per step, by model part and op', 'Roofline', 'Memory by category', 'Training step (batch 1)', 'Prefill (forward)', 'Decoding, per token', 'Peak memory of a training step'])
+    for (const title of [
+      'Time per step, by model part and op',
+      'Roofline',
+      'Memory by category',
+      'Training step (batch 1)',
+      'Prefill (forward)',
+      'Decoding, per token',
+      'Peak memory of a training step',
+    ])
       expect(html, title).toContain(title)
   })
 
@@ -37,8 +45,7 @@ describe('profiling report', () => {
     for (const o of profile.ops.slice(0, 20)) expect(html).toContain(`<td>${o.op}</td>`)
     const rows = html.match(/<td>(compute|memory), [\d.]+%<\/td>/g) ?? []
     expect(rows.length).toBe(profile.ops.length)
-    for (const s of [profile.sweep.model, profile.sweep.transformer])
-      for (const p of s.points) expect(html).toContain(`<tr><td>${p.seqLen}</td>`)
+    for (const s of [profile.sweep.model, profile.sweep.transformer]) for (const p of s.points) expect(html).toContain(`<tr><td>${p.seqLen}</td>`)
   })
 
   it('places an op under the ceiling its intensity meets', () => {

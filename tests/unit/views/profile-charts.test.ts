@@ -53,8 +53,18 @@ describe('profile charts', () => {
 
   it('fits log-log slopes: 1 for linear growth, 2 for quadratic', () => {
     const xs = [512, 1024, 2048, 4096]
-    expect(logLogSlope(xs, xs.map((x) => 3 * x))).toBeCloseTo(1, 10)
-    expect(logLogSlope(xs, xs.map((x) => x * x))).toBeCloseTo(2, 10)
+    expect(
+      logLogSlope(
+        xs,
+        xs.map((x) => 3 * x),
+      ),
+    ).toBeCloseTo(1, 10)
+    expect(
+      logLogSlope(
+        xs,
+        xs.map((x) => x * x),
+      ),
+    ).toBeCloseTo(2, 10)
     expect(logLogSlope([512], [1])).toBeNull()
   })
 })

@@ -42,8 +42,14 @@ describe('bytes', () => {
       const batch = g.trainBatch(step, 32)
       expect([batch.batchSize, batch.seqLen]).toEqual([32, 16])
       for (const row of rowsOf(batch)) {
-        expect(row.inputs.every((x) => x < 128), 'a training window reaches into validation').toBe(true)
-        expect(row.labels.every((x) => x < 128), 'a training label comes from validation').toBe(true)
+        expect(
+          row.inputs.every((x) => x < 128),
+          'a training window reaches into validation',
+        ).toBe(true)
+        expect(
+          row.labels.every((x) => x < 128),
+          'a training label comes from validation',
+        ).toBe(true)
         expect(Array.from(row.labels.subarray(0, 15))).toEqual(Array.from(row.inputs.subarray(1)))
         // The window is somewhere in the training part.
         const window = [...row.inputs, row.labels[15]!].join()

@@ -10,7 +10,10 @@ const dir = mkdtempSync(join(tmpdir(), 'linea-tasks-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const textPath = join(dir, 'text.bin')
 const rng = new Rng(3)
-writeFileSync(textPath, Uint8Array.from({ length: 20000 }, () => rng.int(256)))
+writeFileSync(
+  textPath,
+  Uint8Array.from({ length: 20000 }, () => rng.int(256)),
+)
 
 const tasks: Task[] = [
   { kind: 'mqar', seq_len: 128, num_kv_pairs: 8, power_a: 0.01, vocab_size: 256 },

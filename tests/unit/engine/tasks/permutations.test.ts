@@ -41,8 +41,7 @@ describe('permutation groups', () => {
       for (let b = 0; b < order; b++) expect(c(a, b)).toBe(index.get(apply(reference[a]!, reference[b]!).join()))
     }
     let associative = true
-    for (let a = 0; a < order; a++)
-      for (let b = 0; b < order; b++) for (let d = 0; d < order; d++) if (c(c(a, b), d) !== c(a, c(b, d))) associative = false
+    for (let a = 0; a < order; a++) for (let b = 0; b < order; b++) for (let d = 0; d < order; d++) if (c(c(a, b), d) !== c(a, c(b, d))) associative = false
     expect(associative).toBe(true)
   })
 

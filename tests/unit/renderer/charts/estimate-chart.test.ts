@@ -19,7 +19,11 @@ describe('estimate chart', () => {
         { model: cost(4096, 10, 5), transformer: cost(4096, 100, 9) },
       ],
     }
-    const o = estimateChartOption(e, 'GLA') as { xAxis: { type: string }; yAxis: { type: string }[]; series: { name: string; data: number[][]; yAxisIndex: number }[] }
+    const o = estimateChartOption(e, 'GLA') as {
+      xAxis: { type: string }
+      yAxis: { type: string }[]
+      series: { name: string; data: number[][]; yAxisIndex: number }[]
+    }
     expect(o.xAxis.type).toBe('log')
     expect(o.yAxis.map((a) => a.type)).toEqual(['log', 'log'])
     expect(o.series.map((s) => s.name)).toEqual(['GLA: memory', 'Transformer: memory', 'GLA: FLOPs', 'Transformer: FLOPs'])

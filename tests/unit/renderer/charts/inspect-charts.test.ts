@@ -126,7 +126,11 @@ describe('attention charts', () => {
     ])
     const T = 600
     const even = Array.from({ length: T * T }, (_, i) => (i % T <= Math.floor(i / T) ? 1 / (Math.floor(i / T) + 1) : 0))
-    const o = attentionHeatmapOption(even, Array<number>(T).fill(1), 'long') as { series: { data: unknown[] }[]; xAxis: { data: string[] }; title: { text: string } }
+    const o = attentionHeatmapOption(even, Array<number>(T).fill(1), 'long') as {
+      series: { data: unknown[] }[]
+      xAxis: { data: string[] }
+      title: { text: string }
+    }
     expect(o.xAxis.data).toHaveLength(200)
     expect(o.series[0]!.data).toHaveLength((200 * 201) / 2)
     expect(o.title.text).toContain('3×3 blocks')
@@ -143,7 +147,9 @@ describe('attention charts', () => {
     const T = mqar.input.tokens.length
     const pair = mqar.input.pairs![1]!
     const map = mqar.layers[1]!.heads[0]!.attention!
-    const [bars] = seriesOf(attentionRowOption(map, mqar.input.tokens, pair.query, pair, 'row')) as unknown as { data: { value: number; itemStyle: { color: string } }[] }[]
+    const [bars] = seriesOf(attentionRowOption(map, mqar.input.tokens, pair.query, pair, 'row')) as unknown as {
+      data: { value: number; itemStyle: { color: string } }[]
+    }[]
     expect(bars!.data.map((d) => d.value)).toEqual(map.slice(pair.query * T, pair.query * T + pair.query + 1))
     const colors = bars!.data.map((d) => d.itemStyle.color)
     expect(colors[pair.key]).toBe('#1a9850')

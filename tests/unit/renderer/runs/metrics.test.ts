@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import type { MetricsLine } from '../../../../electron/api/runs'
 import { MQAR_KEY_IN_NOISE_LABELS, type TrainSpec } from '../../../../electron/api/train-spec'
-import { evalSetPoints, headlineName, headlinePoints, keyInNoisePoints, logEntries, lossPoints, mergeMetrics, progressStep, runProgress } from '../../../../renderer/src/runs/metrics'
+import {
+  evalSetPoints,
+  headlineName,
+  headlinePoints,
+  keyInNoisePoints,
+  logEntries,
+  lossPoints,
+  mergeMetrics,
+  progressStep,
+  runProgress,
+} from '../../../../renderer/src/runs/metrics'
 import { defaultTrainSpec } from '../../../../renderer/src/runs/train-form'
 
 const step = (n: number, loss = 5 - n / 10): MetricsLine => ({
@@ -43,7 +53,15 @@ describe('run metrics', () => {
   })
 
   it('give loss per step and the eval headline per eval, per set', () => {
-    const lines = [step(1), step(2), evalAt(2, 0.25, [{ name: 'train', seqLen: 32, accuracy: 0.25 }, { name: 'long', seqLen: 64, accuracy: 0.125 }]), step(3)]
+    const lines = [
+      step(1),
+      step(2),
+      evalAt(2, 0.25, [
+        { name: 'train', seqLen: 32, accuracy: 0.25 },
+        { name: 'long', seqLen: 64, accuracy: 0.125 },
+      ]),
+      step(3),
+    ]
     expect(lossPoints(lines)).toEqual([
       [1, 4.9],
       [2, 4.8],
@@ -121,7 +139,14 @@ describe('run metrics', () => {
 
   it('read the split of a metrics file as untrusted: byTag missing or malformed gives no points, not an error', () => {
     const [only] = MQAR_KEY_IN_NOISE_LABELS
-    const evalWith = (set: object) => ({ type: 'eval', step: 5, headline: 0.5, headlineName: 'accuracy', sets: [{ name: 'train', seqLen: 32, accuracy: 0.5, loss: 1, bitsPerByte: 0, count: 4, ...set }] }) as unknown as MetricsLine
+    const evalWith = (set: object) =>
+      ({
+        type: 'eval',
+        step: 5,
+        headline: 0.5,
+        headlineName: 'accuracy',
+        sets: [{ name: 'train', seqLen: 32, accuracy: 0.5, loss: 1, bitsPerByte: 0, count: 4, ...set }],
+      }) as unknown as MetricsLine
     const broken = [
       evalWith({}),
       evalWith({ byTag: null }),

@@ -11,7 +11,13 @@ const runs = [
   run('a', { name: 'gla 64', createdMs: 1, bestAccuracy: 0.5, backend: 'cpu (asked for)', status: 'completed', startedMs: 0, endedMs: 30_000 }),
   run('b', { name: 'mamba2 128', createdMs: 2, bestAccuracy: 0.9, backend: 'cuda:0 (auto)', status: 'failed', startedMs: 0, endedMs: 5_000 }),
   run('c', { name: 'transformer 64', createdMs: 3, status: 'queued' }),
-  run('d', { name: 'deltanet parity', createdMs: 4, status: 'running', startedMs: 0, trainSpec: trainSpec({ task: { kind: 'parity', seq_len: 32, eval_seq_lens: [64] } }) }),
+  run('d', {
+    name: 'deltanet parity',
+    createdMs: 4,
+    status: 'running',
+    startedMs: 0,
+    trainSpec: trainSpec({ task: { kind: 'parity', seq_len: 32, eval_seq_lens: [64] } }),
+  }),
 ]
 const ids = (rs: RunRecord[]) => rs.map((r) => r.id)
 

@@ -57,7 +57,9 @@ describe('train form', () => {
 
   it("checks the task's tokens against the model's vocabulary", () => {
     const spec = setPath(defaultTrainSpec(), 'task.vocab_size', 512)
-    expect(trainSpecErrors(spec, { vocab_size: 256 })).toEqual([{ path: 'task.vocab_size', message: "the task uses 512 tokens; the model's vocabulary holds 256" }])
+    expect(trainSpecErrors(spec, { vocab_size: 256 })).toEqual([
+      { path: 'task.vocab_size', message: "the task uses 512 tokens; the model's vocabulary holds 256" },
+    ])
     expect(trainSpecErrors(spec, { vocab_size: 512 })).toEqual([])
     // checked even while another field is marked
     const both = trainSpecErrors(setPath(spec, 'schedule.warmup_steps', 900), { vocab_size: 256 }).map((e) => e.path)
