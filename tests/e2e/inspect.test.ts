@@ -97,7 +97,8 @@ describe('inspect screen', () => {
     await page.click(`[data-testid=run-inspect-${runId}]`)
     await page.waitForSelector('[data-testid=inspect-form]')
     expect(page.url()).toContain(`/inspect?run=${runId}`)
-    expect(await page.inputValue('[data-testid=inspect-run]')).toBe(runId)
+    // The form shows at once; the run is selected when the workspace's runs have loaded.
+    await page.waitForFunction((id) => (document.querySelector('[data-testid=inspect-run]') as HTMLSelectElement | null)?.value === id, runId)
     await page.waitForSelector('[data-testid=inspect-empty]')
     // three checkpoints (every 100 steps) to choose from
     expect(await page.$$eval('[data-testid=inspect-checkpoint] option', (os) => os.map((o) => o.textContent?.trim()))).toEqual([
