@@ -1,14 +1,17 @@
 // A backend owns device memory and the kernels that run on it.
 //
-// Kernels are registered per (op name, dtype) in the backend's kernel table;
-// `run_op` (ops.h) validates a call against the op table before a kernel
-// sees it, so kernels may assume well-formed shapes and attributes.
+// Kernels are registered per (op name, dtype) in the backend's kernel table,
+// each optionally with a predicate saying which calls it takes. `run_op`
+// (ops.h) plans a call against the op table, asks `accepts`, and only then
+// allocates and `launch`es, so kernels may assume well-formed shapes and
+// attributes they accept.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +22,9 @@
 namespace linea {
 
 using Kernel = std::function<void(OpCall&)>;
+// Which planned calls a kernel takes: nullopt when it takes the call, else the
+// reason it does not (naming the op, the attributes at fault and the backend).
+using KernelPredicate = std::function<std::optional<std::string>(const OpPlan&)>;
 
 struct MemoryStats {
   int64_t bytes_in_use = 0;
@@ -53,8 +59,18 @@ class Backend {
   Tensor from_host(const Shape& shape, DType dtype, const void* src);
 
   const Kernel* kernel(const std::string& op, DType dtype) const;
-  void add_kernel(const std::string& op, DType dtype, Kernel kernel);
+  // `accepts`, when given, limits the kernel to the calls it returns nullopt for.
+  void add_kernel(const std::string& op, DType dtype, Kernel kernel, KernelPredicate accepts = nullptr);
   std::vector<std::pair<std::string, DType>> kernels() const;
+
+  // Whether this backend runs the planned call: nullopt when it does, else the
+  // reason. The default: a kernel is registered for (op, dtype) and its
+  // predicate, if any, takes the call.
+  virtual std::optional<std::string> accepts(const OpPlan& plan) const;
+  // Runs a kernel on a call whose outputs are allocated. The default calls it;
+  // a backend overrides this to set up per-call state (the CPU flushes
+  // denormals on the calling thread).
+  virtual void launch(const Kernel& kernel, OpCall& call) { kernel(call); }
 
   MemoryStats memory() const { return stats_; }
   void reset_peak() { stats_.peak_bytes = stats_.bytes_in_use; }
@@ -66,7 +82,11 @@ class Backend {
   static void check_copy_size(const Tensor& t, size_t bytes);
 
  private:
-  std::map<std::pair<std::string, DType>, Kernel> kernels_;
+  struct KernelEntry {
+    Kernel kernel;
+    KernelPredicate accepts;
+  };
+  std::map<std::pair<std::string, DType>, KernelEntry> kernels_;
   MemoryStats stats_;
 };
 

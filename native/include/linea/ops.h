@@ -6,8 +6,9 @@
 // error always names the tensor, its shape and the expected one. Attributes
 // are typed, with defaults, enum values and ranges. A `specialize` hook lets
 // attributes (and which inputs were given) change the signature (e.g. gate kind "vector" makes `g` a
-// required [B,T,H,K] input). Backends register kernels per (op, dtype); the
-// dispatcher refuses an op a backend lacks instead of falling back.
+// required [B,T,H,K] input). A call is first planned without tensors or a
+// backend (plan_op), then launched on a backend that accepts the plan; a
+// backend refuses an op it lacks instead of falling back.
 #pragma once
 
 #include <cstdint>
@@ -106,6 +107,40 @@ const OpDef& find_op(std::string_view name);
 // Named tensors in and out of one op call. Absent optional inputs are missing keys.
 using TensorMap = std::map<std::string, Tensor>;
 
+// What planning needs of an input: its shape and dtype, no memory.
+struct TensorDesc {
+  Shape shape;
+  DType dtype = DType::f32;
+};
+
+// One output a call produces: its name, shape and dtype.
+struct OutputPlan {
+  std::string name;
+  Shape shape;
+  DType dtype = DType::f32;
+};
+
+// A call validated against its OpDef, with no tensors and no backend: the
+// resolved attributes (defaults filled), the signature as `specialize` left it,
+// the bound dims and shape symbols, the op's dtype and the outputs to allocate
+// (in signature order).
+struct OpPlan {
+  const OpDef* op = nullptr;
+  Attrs attrs;
+  Signature signature;
+  Dims dims;
+  ShapeSymbols shapes;
+  DType dtype = DType::f32;
+  std::map<std::string, TensorDesc> inputs;
+  std::vector<OutputPlan> outputs;
+};
+
+// Everything run_op checks that needs no tensor and no backend: attributes,
+// `specialize`, input presence, dtypes and shapes, `check`, the requested
+// outputs and their shapes. Throws the same OpError run_op would.
+OpPlan plan_op(const std::string& op_name, const std::map<std::string, TensorDesc>& inputs,
+               const std::map<std::string, AttrValue>& attrs, const std::vector<std::string>& want_outputs = {});
+
 struct OpCall {
   const OpDef* op = nullptr;
   Attrs attrs;
@@ -121,9 +156,11 @@ struct OpCall {
 
 class Backend;
 
-// Validates, allocates the requested outputs and runs the backend's kernel.
-// `want_outputs` names optional outputs the caller asks for; required outputs
-// are always produced.
+// Plans the call (plan_op; the tensors must be live and on `backend`), asks
+// the backend whether it accepts the plan (Backend::accepts), allocates the
+// planned outputs and launches the kernel (Backend::launch). `want_outputs`
+// names optional outputs the caller asks for; required outputs are always
+// produced.
 TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& inputs,
                  const std::map<std::string, AttrValue>& attrs, const std::vector<std::string>& want_outputs = {});
 

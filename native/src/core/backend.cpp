@@ -17,12 +17,20 @@ Tensor Backend::from_host(const Shape& shape, DType dtype, const void* src) {
 
 const Kernel* Backend::kernel(const std::string& op, DType dtype) const {
   auto it = kernels_.find({op, dtype});
-  return it == kernels_.end() ? nullptr : &it->second;
+  return it == kernels_.end() ? nullptr : &it->second.kernel;
 }
 
-void Backend::add_kernel(const std::string& op, DType dtype, Kernel kernel) {
+void Backend::add_kernel(const std::string& op, DType dtype, Kernel kernel, KernelPredicate accepts) {
   find_op(op);  // a kernel for an op the table does not declare is a build mistake
-  kernels_[{op, dtype}] = std::move(kernel);
+  kernels_[{op, dtype}] = KernelEntry{std::move(kernel), std::move(accepts)};
+}
+
+std::optional<std::string> Backend::accepts(const OpPlan& plan) const {
+  auto it = kernels_.find({plan.op->name, plan.dtype});
+  if (it == kernels_.end())
+    return "backend " + name() + " has no kernel for " + plan.op->name + " in " + dtype_name(plan.dtype);
+  if (it->second.accepts) return it->second.accepts(plan);
+  return std::nullopt;
 }
 
 std::vector<std::pair<std::string, DType>> Backend::kernels() const {

@@ -1,11 +1,12 @@
-// run_op: validate a call against the op table, allocate outputs, run the kernel.
+// plan_op: validate a call against the op table, with no tensors and no backend.
+// run_op: plan it, ask the backend, allocate the outputs, launch the kernel.
 #include <atomic>
 #include <cctype>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <sstream>
 
-#include "../cpu/flush_denormals.h"
 #include "linea/backend.h"
 #include "linea/ops.h"
 
@@ -130,7 +131,7 @@ std::pair<std::string, std::vector<std::string>> parse_pattern(const std::string
 
 // Binds symbolic dims (and a leading shape symbol) from `t`, or checks them
 // against earlier bindings.
-void bind_dims(const OpDef& def, const TensorSig& sig, const Tensor& t, OpCall& call,
+void bind_dims(const OpDef& def, const TensorSig& sig, const TensorDesc& t, OpPlan& call,
                std::map<std::string, std::string>& bound_by) {
   // Not a structured binding: `fail` captures these, and C++17 cannot capture bindings.
   const auto parsed = parse_pattern(sig.shape);
@@ -150,9 +151,10 @@ void bind_dims(const OpDef& def, const TensorSig& sig, const Tensor& t, OpCall& 
     throw OpError(def.name + ": " + sig.name + " has shape " + shape_str(t.shape) + ", expected [" + join(expected) +
                   "]" + (why.empty() ? "" : " (" + why + ")"));
   };
-  const size_t lead = t.rank() >= pattern.size() ? t.rank() - pattern.size() : 0;
-  if (symbol.empty() ? t.rank() != pattern.size() : t.rank() < pattern.size())
-    fail("rank " + std::to_string(t.rank()) + ", expected rank " + (symbol.empty() ? "" : "at least ") +
+  const size_t rank = t.shape.size();
+  const size_t lead = rank >= pattern.size() ? rank - pattern.size() : 0;
+  if (symbol.empty() ? rank != pattern.size() : rank < pattern.size())
+    fail("rank " + std::to_string(rank) + ", expected rank " + (symbol.empty() ? "" : "at least ") +
          std::to_string(pattern.size()));
   for (int64_t d : t.shape)
     if (d <= 0) fail("every dim must be positive");
@@ -184,7 +186,7 @@ void bind_dims(const OpDef& def, const TensorSig& sig, const Tensor& t, OpCall& 
   }
 }
 
-Shape output_shape(const OpDef& def, const TensorSig& sig, const OpCall& call) {
+Shape output_shape(const OpDef& def, const TensorSig& sig, const OpPlan& call) {
   const auto [symbol, pattern] = parse_pattern(sig.shape);
   Shape shape;
   if (!symbol.empty()) {
@@ -206,18 +208,23 @@ Shape output_shape(const OpDef& def, const TensorSig& sig, const OpCall& call) {
   return shape;
 }
 
-}  // namespace
+// run_op's checks on the tensors themselves, called by plan_call at the
+// points run_op always made them: `given` for each given input once its name
+// and presence are known good, `bound` for each before its dtype and dims.
+struct InputChecks {
+  std::function<void(const OpDef&, const std::string& name)> given;
+  std::function<void(const OpDef&, const TensorSig&)> bound;
+};
 
-void set_poison_outputs(bool on) { g_poison = on; }
-bool poison_outputs() { return g_poison; }
-
-TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& inputs,
-                 const std::map<std::string, AttrValue>& attr_values, const std::vector<std::string>& want_outputs) {
+OpPlan plan_call(const std::string& op_name, const std::map<std::string, TensorDesc>& inputs,
+                 const std::map<std::string, AttrValue>& attr_values, const std::vector<std::string>& want_outputs,
+                 const InputChecks* checks) {
   const OpDef& def = find_op(op_name);
-  OpCall call;
+  OpPlan call;
   call.op = &def;
   call.attrs = resolve_attrs(def, attr_values);
-  Signature sig = def.signature;
+  Signature& sig = call.signature;
+  sig = def.signature;
   std::set<std::string> given;
   for (const auto& [name, _] : inputs) given.insert(name);
   if (def.specialize) def.specialize(call.attrs, given, sig);
@@ -232,7 +239,7 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
     if (s->presence == Presence::absent)
       throw OpError(def.name + ": input " + name + " must not be given" +
                     (s->absent_reason.empty() ? "" : " (" + s->absent_reason + ")"));
-    if (!t.defined()) throw OpError(def.name + ": input " + name + " is a disposed tensor");
+    if (checks && checks->given) checks->given(def, name);
   }
 
   bool have_dtype = false;
@@ -246,11 +253,8 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
                       (s.doc.empty() ? "" : ": " + s.doc));
       continue;
     }
-    const Tensor& t = it->second;
-    if (t.backend != &backend)
-      throw OpError(def.name + ": " + s.name + " lives on backend " +
-                    (t.backend ? t.backend->name() : std::string("?")) + ", the op runs on " + backend.name() +
-                    "; copy it first");
+    const TensorDesc& t = it->second;
+    if (checks && checks->bound) checks->bound(def, s);
     if (s.index) {
       if (t.dtype != DType::i32)
         throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(t.dtype) + "; indices are i32");
@@ -287,23 +291,64 @@ TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& 
                     (s->absent_reason.empty() ? "" : " (" + s->absent_reason + ")"));
   }
 
-  const Kernel* kernel = backend.kernel(def.name, call.dtype);
-  if (!kernel)
-    throw OpError("backend " + backend.name() + " has no kernel for " + def.name + " in " + dtype_name(call.dtype));
-
   for (const auto& s : sig.outputs) {
     bool wanted = s.presence == Presence::required;
     for (const auto& n : want_outputs) wanted |= n == s.name;
     if (!wanted || s.presence == Presence::absent) continue;
-    Tensor out = backend.empty(output_shape(def, s, call), s.index ? DType::i32 : call.dtype);
-    if (poison_outputs()) backend.fill(out, std::numeric_limits<double>::quiet_NaN());
-    call.outputs[s.name] = out;
+    call.outputs.push_back(OutputPlan{s.name, output_shape(def, s, call), s.index ? DType::i32 : call.dtype});
   }
-  {
-    FlushDenormals flush;  // this thread runs part of every CPU kernel too
-    (*kernel)(call);
+  return call;
+}
+
+}  // namespace
+
+void set_poison_outputs(bool on) { g_poison = on; }
+bool poison_outputs() { return g_poison; }
+
+TensorMap run_op(Backend& backend, const std::string& op_name, const TensorMap& inputs,
+                 const std::map<std::string, AttrValue>& attr_values, const std::vector<std::string>& want_outputs) {
+  std::map<std::string, TensorDesc> descs;
+  for (const auto& [name, t] : inputs) descs[name] = TensorDesc{t.shape, t.dtype};
+  // The tensor checks run where they always did, between the plan's own checks,
+  // so a call with several mistakes is still told about the same one first.
+  InputChecks checks;
+  checks.given = [&](const OpDef& def, const std::string& name) {
+    if (!inputs.at(name).defined()) throw OpError(def.name + ": input " + name + " is a disposed tensor");
+  };
+  checks.bound = [&](const OpDef& def, const TensorSig& s) {
+    const Tensor& t = inputs.at(s.name);
+    if (t.backend != &backend)
+      throw OpError(def.name + ": " + s.name + " lives on backend " +
+                    (t.backend ? t.backend->name() : std::string("?")) + ", the op runs on " + backend.name() +
+                    "; copy it first");
+  };
+  OpPlan plan = plan_call(op_name, descs, attr_values, want_outputs, &checks);
+
+  if (auto refused = backend.accepts(plan)) throw OpError(*refused);
+  const Kernel* kernel = backend.kernel(plan.op->name, plan.dtype);
+  if (!kernel)  // a backend whose accepts() said yes without a kernel
+    throw OpError("backend " + backend.name() + " has no kernel for " + plan.op->name + " in " +
+                  dtype_name(plan.dtype));
+
+  OpCall call;
+  call.op = plan.op;
+  call.attrs = std::move(plan.attrs);
+  call.dims = std::move(plan.dims);
+  call.shapes = std::move(plan.shapes);
+  call.dtype = plan.dtype;
+  call.inputs = inputs;
+  for (const auto& out : plan.outputs) {
+    Tensor t = backend.empty(out.shape, out.dtype);
+    if (poison_outputs()) backend.fill(t, std::numeric_limits<double>::quiet_NaN());
+    call.outputs[out.name] = t;
   }
+  backend.launch(*kernel, call);
   return call.outputs;
+}
+
+OpPlan plan_op(const std::string& op_name, const std::map<std::string, TensorDesc>& inputs,
+               const std::map<std::string, AttrValue>& attr_values, const std::vector<std::string>& want_outputs) {
+  return plan_call(op_name, inputs, attr_values, want_outputs, nullptr);
 }
 
 const Tensor* OpCall::input(const std::string& name) const {

@@ -10,6 +10,7 @@
 
 #include "blas.h"
 #include "block_cache.h"
+#include "flush_denormals.h"
 #include "parallel.h"
 
 #if defined(__APPLE__)
@@ -126,6 +127,11 @@ class CpuBackend final : public Backend {
   }
 
   void trim_cache() override { cache_.trim(); }
+
+  void launch(const Kernel& kernel, OpCall& call) override {
+    FlushDenormals flush;  // this thread runs part of every CPU kernel too
+    kernel(call);
+  }
 
   void fill(Tensor& dst, double value) override {
     const int64_t n = dst.numel();

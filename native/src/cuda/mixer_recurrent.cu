@@ -7,6 +7,7 @@
 #include "../ops/op_attrs.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "mixer_support.h"
 
 namespace linea {
 namespace {
@@ -46,26 +47,8 @@ __global__ void mixer_recurrent_kernel(MixerParams<T> p) {
   }
 }
 
-// This first CUDA kernel covers the plain additive mixer only; it refuses
-// every other switch by name rather than computing something else.
-void require_plain_mixer(const OpCall& call) {
-  const auto& a = call.attrs;
-  const MixerGate gate = attr_enum<MixerGate>(a);
-  const MixerInputGate input_gate = attr_enum<MixerInputGate>(a);
-  const MixerNormalize normalize = attr_enum<MixerNormalize>(a);
-  const bool plain = gate == MixerGate::none && input_gate == MixerInputGate::none && !a.b("delta") &&
-                     normalize == MixerNormalize::none;
-  if (!plain)
-    throw OpError(std::string("mixer_fwd on CUDA supports only gate '") + attr_enum_name(MixerGate::none) +
-                  "', input_gate '" + attr_enum_name(MixerInputGate::none) + "', delta off and normalize '" +
-                  attr_enum_name(MixerNormalize::none) + "' so far; got gate '" + attr_enum_name(gate) +
-                  "', input_gate '" + attr_enum_name(input_gate) + "', delta " + (a.b("delta") ? "on" : "off") +
-                  ", normalize '" + attr_enum_name(normalize) + "'");
-}
-
 template <class T>
 void mixer_fwd_recurrent(OpCall& call) {
-  require_plain_mixer(call);
   MixerParams<T> p{};
   p.q = call.input("q")->data<T>();
   p.k = call.input("k")->data<T>();
@@ -95,8 +78,9 @@ void mixer_fwd_recurrent(OpCall& call) {
 }  // namespace
 
 void register_cuda_mixer_kernels(Backend& backend) {
-  backend.add_kernel("mixer_fwd", DType::f32, mixer_fwd_recurrent<float>);
-  backend.add_kernel("mixer_fwd", DType::f64, mixer_fwd_recurrent<double>);
+  // Plain additive mixer only: other switches are refused before allocation (mixer_support.h).
+  backend.add_kernel("mixer_fwd", DType::f32, mixer_fwd_recurrent<float>, cuda_mixer_fwd_accepts);
+  backend.add_kernel("mixer_fwd", DType::f64, mixer_fwd_recurrent<double>, cuda_mixer_fwd_accepts);
 }
 
 }  // namespace linea
