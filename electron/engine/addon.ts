@@ -39,6 +39,24 @@ export interface NativeOpDef {
   kernels: Record<string, NativeDType[]>
 }
 
+/** An input of a planned call: its shape and dtype, no data. */
+export interface NativeTensorDesc {
+  shape: number[]
+  dtype: NativeDType
+}
+
+/** A call checked against the op table without tensors or a backend (the addon's planOp). */
+export interface NativeOpPlan {
+  op: string
+  dtype: NativeDType
+  /** Every dim symbol the inputs and attributes bind, e.g. { B: 2, T: 8, H: 4, K: 16, V: 16 }. */
+  dims: Record<string, number>
+  /** Every attribute, the defaults filled in. */
+  attrs: Record<string, AttrValue>
+  /** The outputs run would allocate, in signature order. */
+  outputs: { name: string; shape: number[]; dtype: NativeDType }[]
+}
+
 export interface NativeEngineInfo {
   version: string
   backendsCompiled: string[]
@@ -62,6 +80,16 @@ export interface LineaAddon {
     attrs: Record<string, AttrValue | undefined>,
     outputs?: string[],
   ): Record<string, NativeTensor>
+  /** Throws the OpError run would throw for the same call. */
+  planOp(op: string, inputs: Record<string, NativeTensorDesc | undefined>, attrs: Record<string, AttrValue | undefined>, outputs?: string[]): NativeOpPlan
+  /** null when the backend takes the call, else why not; throws planOp's errors for a call the op table refuses. */
+  accepts(
+    backend: string,
+    op: string,
+    inputs: Record<string, NativeTensorDesc | undefined>,
+    attrs: Record<string, AttrValue | undefined>,
+    outputs?: string[],
+  ): string | null
   memory(backend: string, resetPeak?: boolean): { bytesInUse: number; peakBytes: number; allocations: number }
   synchronize(backend: string): void
   setPoisonOutputs(on: boolean): void

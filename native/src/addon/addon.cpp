@@ -4,6 +4,9 @@
 // in and out explicitly (`read` returns a fresh V8-owned typed array, since
 // Electron forbids external buffers). Ops run through the op table by name:
 //   run(backend, op, inputs: {name: Tensor}, attrs: {name: value}, outputs?: string[])
+// and a call can be checked without tensors: planOp(op, inputs: {name: {shape, dtype}},
+// attrs, outputs?) returns what run would produce, accepts(backend, ...the same) whether
+// that backend takes the call (null) or why not.
 // Every caller mistake surfaces as a JS Error whose message names the bad value.
 #include <napi.h>
 
@@ -234,6 +237,8 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
                              InstanceMethod<&LineaAddon::Backends>("backends"),
                              InstanceMethod<&LineaAddon::OpTable>("opTable"),
                              InstanceMethod<&LineaAddon::Run>("run"),
+                             InstanceMethod<&LineaAddon::PlanOp>("planOp"),
+                             InstanceMethod<&LineaAddon::Accepts>("accepts"),
                              InstanceMethod<&LineaAddon::Memory>("memory"),
                              InstanceMethod<&LineaAddon::Synchronize>("synchronize"),
                              InstanceMethod<&LineaAddon::SetPoisonOutputs>("setPoisonOutputs"),
@@ -302,23 +307,8 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
           throw Napi::TypeError::New(env, op + ": input " + name + " is not a Tensor");
         inputs[name] = TensorHandle::Unwrap(v.As<Napi::Object>())->tensor(env);
       }
-      std::map<std::string, linea::AttrValue> attrs;
-      auto at = info[3].As<Napi::Object>();
-      auto at_names = at.GetPropertyNames();
-      for (uint32_t i = 0; i < at_names.Length(); ++i) {
-        const std::string name = at_names.Get(i).As<Napi::String>();
-        Napi::Value v = at.Get(name);
-        if (v.IsUndefined()) continue;
-        if (v.IsBoolean()) attrs[name] = v.As<Napi::Boolean>().Value();
-        else if (v.IsNumber()) attrs[name] = v.As<Napi::Number>().DoubleValue();
-        else if (v.IsString()) attrs[name] = std::string(v.As<Napi::String>());
-        else throw Napi::TypeError::New(env, op + ": attribute " + name + " must be a number, boolean or string");
-      }
-      std::vector<std::string> want;
-      if (info.Length() >= 5 && info[4].IsArray()) {
-        auto arr = info[4].As<Napi::Array>();
-        for (uint32_t i = 0; i < arr.Length(); ++i) want.push_back(arr.Get(i).As<Napi::String>());
-      }
+      const auto attrs = parse_attrs(env, op, info[3].As<Napi::Object>());
+      const auto want = parse_outputs(info, 4);
       const auto outputs = linea::run_op(backend, op, inputs, attrs, want);
       auto out = Napi::Object::New(env);
       for (const auto& [name, t] : outputs) {
@@ -326,6 +316,63 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
         out.Set(name, tensor_constructor_.New({Napi::External<linea::Tensor>::New(env, &copy)}));
       }
       return out;
+    });
+  }
+
+  // planOp(op, inputs: {name: {shape, dtype}}, attrs, outputs?) -> {op, dtype, dims, attrs, outputs}
+  Napi::Value PlanOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsObject())
+        throw Napi::TypeError::New(
+            env,
+            "planOp(op: string, inputs: {[name]: {shape: number[], dtype: string}}, attrs: object, "
+            "outputs?: string[])");
+      const std::string op = info[0].As<Napi::String>();
+      const auto plan = linea::plan_op(op, parse_descs(env, op, info[1].As<Napi::Object>()),
+                                       parse_attrs(env, op, info[2].As<Napi::Object>()), parse_outputs(info, 3));
+      auto out = Napi::Object::New(env);
+      out.Set("op", plan.op->name);
+      out.Set("dtype", linea::dtype_name(plan.dtype));
+      auto dims = Napi::Object::New(env);
+      for (const auto& [name, n] : plan.dims) dims.Set(name, Napi::Number::New(env, static_cast<double>(n)));
+      out.Set("dims", dims);
+      auto attrs = Napi::Object::New(env);
+      for (const auto& [name, v] : plan.attrs.all()) attrs.Set(name, attr_value(env, v));
+      out.Set("attrs", attrs);
+      auto outputs = Napi::Array::New(env, plan.outputs.size());
+      for (size_t i = 0; i < plan.outputs.size(); ++i) {
+        const auto& o = plan.outputs[i];
+        auto oo = Napi::Object::New(env);
+        oo.Set("name", o.name);
+        auto shape = Napi::Array::New(env, o.shape.size());
+        for (size_t d = 0; d < o.shape.size(); ++d)
+          shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(o.shape[d])));
+        oo.Set("shape", shape);
+        oo.Set("dtype", linea::dtype_name(o.dtype));
+        outputs.Set(static_cast<uint32_t>(i), oo);
+      }
+      out.Set("outputs", outputs);
+      return out;
+    });
+  }
+
+  // accepts(backend, op, inputs: {name: {shape, dtype}}, attrs, outputs?) -> null, or why the
+  // backend does not take the call. A call the op table refuses throws, as planOp does.
+  Napi::Value Accepts(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsObject() || !info[3].IsObject())
+        throw Napi::TypeError::New(env,
+                                   "accepts(backend: string, op: string, inputs: {[name]: {shape: number[], dtype: "
+                                   "string}}, attrs: object, outputs?: string[])");
+      const auto& backend = linea::get_backend(info[0].As<Napi::String>());
+      const std::string op = info[1].As<Napi::String>();
+      const auto plan = linea::plan_op(op, parse_descs(env, op, info[2].As<Napi::Object>()),
+                                       parse_attrs(env, op, info[3].As<Napi::Object>()), parse_outputs(info, 4));
+      const auto reason = backend.accepts(plan);
+      if (!reason) return env.Null();
+      return Napi::String::New(env, *reason);
     });
   }
 
@@ -357,6 +404,52 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
   Napi::Value SetPoisonOutputs(const Napi::CallbackInfo& info) {
     linea::set_poison_outputs(info.Length() > 0 && info[0].ToBoolean());
     return info.Env().Undefined();
+  }
+
+  // {name: value}: numbers, booleans and strings; undefined means the default.
+  static std::map<std::string, linea::AttrValue> parse_attrs(Napi::Env env, const std::string& op,
+                                                             const Napi::Object& at) {
+    std::map<std::string, linea::AttrValue> attrs;
+    auto at_names = at.GetPropertyNames();
+    for (uint32_t i = 0; i < at_names.Length(); ++i) {
+      const std::string name = at_names.Get(i).As<Napi::String>();
+      Napi::Value v = at.Get(name);
+      if (v.IsUndefined()) continue;
+      if (v.IsBoolean()) attrs[name] = v.As<Napi::Boolean>().Value();
+      else if (v.IsNumber()) attrs[name] = v.As<Napi::Number>().DoubleValue();
+      else if (v.IsString()) attrs[name] = std::string(v.As<Napi::String>());
+      else throw Napi::TypeError::New(env, op + ": attribute " + name + " must be a number, boolean or string");
+    }
+    return attrs;
+  }
+
+  // The optional outputs asked for: info[index], when it is an array of names.
+  static std::vector<std::string> parse_outputs(const Napi::CallbackInfo& info, size_t index) {
+    std::vector<std::string> want;
+    if (info.Length() > index && info[index].IsArray()) {
+      auto arr = info[index].As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); ++i) want.push_back(arr.Get(i).As<Napi::String>());
+    }
+    return want;
+  }
+
+  // {name: {shape: number[], dtype: string}}; undefined or null means an absent optional input.
+  static std::map<std::string, linea::TensorDesc> parse_descs(Napi::Env env, const std::string& op,
+                                                              const Napi::Object& in) {
+    std::map<std::string, linea::TensorDesc> descs;
+    auto names = in.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      const std::string name = names.Get(i).As<Napi::String>();
+      Napi::Value v = in.Get(name);
+      if (v.IsUndefined() || v.IsNull()) continue;
+      Napi::Value shape = v.IsObject() ? v.As<Napi::Object>().Get("shape") : env.Undefined();
+      Napi::Value dtype = v.IsObject() ? v.As<Napi::Object>().Get("dtype") : env.Undefined();
+      if (!shape.IsArray() || !dtype.IsString())
+        throw Napi::TypeError::New(env, op + ": input " + name + " must be {shape: number[], dtype: string}");
+      descs[name] = linea::TensorDesc{TensorHandle::parse_shape(env, shape.As<Napi::Array>()),
+                                      linea::parse_dtype(dtype.As<Napi::String>())};
+    }
+    return descs;
   }
 
   static Napi::Array strings(Napi::Env env, const std::vector<std::string>& items) {
