@@ -46,7 +46,7 @@ struct ChunkWork {
 // Everything the forward computes inside one chunk, up to the (raw) outputs O
 // and den; the backward calls it again to recompute.
 template <class T>
-void chunk_intermediates(const Config& c, const HeadSeq<T>& s, int64_t t0, int64_t L, const ChunkGates<T>& gates,
+void chunk_intermediates(const MixerParams& c, const HeadSeq<T>& s, int64_t t0, int64_t L, const ChunkGates<T>& gates,
                          const T* S, const T* z, ChunkWork<T>& wk) {
   const int64_t K = s.K, V = s.V, VK = V + K;
   const T* Q = &s.q[t0 * K];
@@ -90,7 +90,7 @@ void chunk_intermediates(const Config& c, const HeadSeq<T>& s, int64_t t0, int64
 
 // S ← e^{b_L} ⊙ S + K̂ᵀ U;  z ← e^{b_L} ⊙ z + K̂ᵀ w
 template <class T>
-void advance_state(const Config& c, int64_t L, const ChunkGates<T>& gates, const ChunkWork<T>& wk, T* S, T* z) {
+void advance_state(const MixerParams& c, int64_t L, const ChunkGates<T>& gates, const ChunkWork<T>& wk, T* S, T* z) {
   const int64_t K = wk.K, V = wk.V;
   for (int64_t d = 0; d < K; ++d) {
     const T f = gates.state_decay(d);
@@ -139,9 +139,9 @@ struct ChunkState {
 // Replays the forward: starts (n_chunks x K x V) and zstarts (n_chunks x K,
 // empty without a denominator) get the state entering each chunk.
 template <class T>
-void chunk_start_states(const Config& c, const HeadSeq<T>& s, ChunkWork<T>& wk, ChunkGates<T>& gates,
+void chunk_start_states(const MixerParams& c, const HeadSeq<T>& s, ChunkWork<T>& wk, ChunkGates<T>& gates,
                         std::vector<T>& starts, std::vector<T>& zstarts) {
-  const int64_t Tn = s.Tn, K = s.K, KV = s.K * s.V, C = c.chunk;
+  const int64_t Tn = s.Tn, K = s.K, KV = s.K * s.V, C = c.chunk_size;
   const bool den_on = c.has_denominator();
   const int64_t n_chunks = (Tn + C - 1) / C;
   starts.resize(n_chunks * KV);
@@ -160,7 +160,7 @@ void chunk_start_states(const Config& c, const HeadSeq<T>& s, ChunkWork<T>& wk, 
 // Output normalization backward: dO (L x V), the gradient of the raw O, and
 // dden (L), of the raw denominator, from the upstream d_o of rows t0 .. t0+L.
 template <class T>
-void output_grads(const Config& c, const HeadSeq<T>& s, int64_t t0, int64_t L, ChunkWork<T>& wk) {
+void output_grads(const MixerParams& c, const HeadSeq<T>& s, int64_t t0, int64_t L, ChunkWork<T>& wk) {
   const int64_t V = s.V;
   for (int64_t i = 0; i < L; ++i) {
     const T* d_o = &s.d_o[(t0 + i) * V];
@@ -181,7 +181,7 @@ void output_grads(const Config& c, const HeadSeq<T>& s, int64_t t0, int64_t L, C
 //   newdz (K)      = Q̃ᵀ dden + e^{b_L} ⊙ dz
 // newdS and newdz are the gradients of the state entering the chunk.
 template <class T>
-void state_grad_pass(const Config& c, int64_t L, const ChunkGates<T>& gates, const ChunkState<T>& dout,
+void state_grad_pass(const MixerParams& c, int64_t L, const ChunkGates<T>& gates, const ChunkState<T>& dout,
                      ChunkWork<T>& wk) {
   const int64_t K = wk.K, V = wk.V, VK = V + K;
   gemm<T>(true, false, L, V, L, T(1), wk.P.data(), L, wk.dO.data(), V, T(0), wk.dU.data(), V);
@@ -206,7 +206,7 @@ void state_grad_pass(const Config& c, int64_t L, const ChunkGates<T>& gates, con
 // The denominator's paths also reach the write weight: dw (L) starts as
 // K̂ dz + Pᵀ dden here (same loop, same rounding); the dv pass adds dU·V.
 template <class T>
-void dqk_pass(const Config& c, const HeadSeq<T>& s, int64_t t0, int64_t L, const ChunkGates<T>& gates,
+void dqk_pass(const MixerParams& c, const HeadSeq<T>& s, int64_t t0, int64_t L, const ChunkGates<T>& gates,
               const ChunkState<T>& in, const ChunkState<T>& dout, ChunkWork<T>& wk, HeadGrads<T>& d) {
   const int64_t K = s.K, V = s.V, gd = s.gd;
   const T* Q = &s.q[t0 * K];
@@ -263,7 +263,7 @@ void dqk_pass(const Config& c, const HeadSeq<T>& s, int64_t t0, int64_t L, const
 //             dX = [dU | −dU Sᵀ] (L x (V + K)), dY = T⁻ᵀ dX, dT = −dY Xᵀ;
 //             adds to dV, dβ (L), dK (L x K) and db.
 template <class T>
-void dv_pass(const Config& c, const HeadSeq<T>& s, int64_t t0, int64_t L, const ChunkGates<T>& gates,
+void dv_pass(const MixerParams& c, const HeadSeq<T>& s, int64_t t0, int64_t L, const ChunkGates<T>& gates,
              const ChunkState<T>& in, ChunkWork<T>& wk, HeadGrads<T>& d) {
   const int64_t K = s.K, V = s.V, VK = V + K, gd = s.gd;
   const T* Vc = &s.v[t0 * V];
@@ -321,8 +321,9 @@ void dv_pass(const Config& c, const HeadSeq<T>& s, int64_t t0, int64_t L, const 
 }  // namespace
 
 template <class T>
-void chunked_forward(const Config& c, const HeadSeq<T>& s, std::vector<T>& o, std::vector<T>& S, std::vector<T>& z) {
-  const int64_t Tn = s.Tn, V = s.V, C = c.chunk;
+void chunked_forward(const MixerParams& c, const HeadSeq<T>& s, std::vector<T>& o, std::vector<T>& S,
+                     std::vector<T>& z) {
+  const int64_t Tn = s.Tn, V = s.V, C = c.chunk_size;
   o.assign(Tn * V, T(0));
   S = s.s0;
   z = s.z0;
@@ -341,8 +342,8 @@ void chunked_forward(const Config& c, const HeadSeq<T>& s, std::vector<T>& o, st
 }
 
 template <class T>
-void chunked_backward(const Config& c, const HeadSeq<T>& s, HeadGrads<T>& d) {
-  const int64_t Tn = s.Tn, K = s.K, V = s.V, C = c.chunk, KV = K * V;
+void chunked_backward(const MixerParams& c, const HeadSeq<T>& s, HeadGrads<T>& d) {
+  const int64_t Tn = s.Tn, K = s.K, V = s.V, C = c.chunk_size, KV = K * V;
   const bool den_on = c.has_denominator();
   const int64_t n_chunks = (Tn + C - 1) / C;
   ChunkWork<T> wk(C, K, V, true);
@@ -371,11 +372,11 @@ void chunked_backward(const Config& c, const HeadSeq<T>& s, HeadGrads<T>& d) {
   if (den_on) d.dz0 = dz;
 }
 
-template void chunked_forward<float>(const Config&, const HeadSeq<float>&, std::vector<float>&, std::vector<float>&,
-                                     std::vector<float>&);
-template void chunked_forward<double>(const Config&, const HeadSeq<double>&, std::vector<double>&, std::vector<double>&,
-                                      std::vector<double>&);
-template void chunked_backward<float>(const Config&, const HeadSeq<float>&, HeadGrads<float>&);
-template void chunked_backward<double>(const Config&, const HeadSeq<double>&, HeadGrads<double>&);
+template void chunked_forward<float>(const MixerParams&, const HeadSeq<float>&, std::vector<float>&,
+                                     std::vector<float>&, std::vector<float>&);
+template void chunked_forward<double>(const MixerParams&, const HeadSeq<double>&, std::vector<double>&,
+                                      std::vector<double>&, std::vector<double>&);
+template void chunked_backward<float>(const MixerParams&, const HeadSeq<float>&, HeadGrads<float>&);
+template void chunked_backward<double>(const MixerParams&, const HeadSeq<double>&, HeadGrads<double>&);
 
 }  // namespace linea::mixer

@@ -1,6 +1,7 @@
-// Pieces of the CPU mixer shared by the recurrent and the chunked forms:
-// the switches of a call, one head's sequence gathered into contiguous
-// arrays with its effective gates, and the scatter of results back.
+// Pieces of the CPU mixer shared by the recurrent and the chunked forms: one
+// head's sequence gathered into contiguous arrays with its effective gates, and
+// the scatter of results back. The call's switches and dims come resolved, as
+// MixerParams (src/ops/mixer_params.h).
 //
 // Effective gates: every form computes the same per-head recurrence
 //   S_t = Diag(exp gk_t) S_{t-1} + (write),  write weight exp(lw_t),
@@ -15,50 +16,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "../../ops/op_attrs.h"
+#include "../../ops/mixer_params.h"
 #include "linea/ops.h"
 
 namespace linea::mixer {
-
-struct Config {
-  MixerGate gate = MixerGate::none;
-  MixerInputGate input_gate = MixerInputGate::none;
-  MixerNormalize normalize = MixerNormalize::none;
-  bool delta = false;
-  bool chunked = false;
-  int64_t chunk = 64;
-  double scale = 1.0;
-  double eps = 1e-6;
-  int64_t B = 0, T = 0, H = 0, K = 0, V = 0;
-
-  // Entries of the effective log decay per step: 0 (no decay), 1 (scalar), K (vector).
-  int64_t gate_dims() const {
-    if (gate == MixerGate::vector) return K;
-    if (gate != MixerGate::none || input_gate == MixerInputGate::exp) return 1;
-    return 0;
-  }
-  bool has_write_weight() const { return input_gate != MixerInputGate::none; }
-  bool has_denominator() const { return normalize != MixerNormalize::none; }
-
-  static Config from(const OpCall& call) {
-    Config c;
-    const auto& a = call.attrs;
-    c.gate = attr_enum<MixerGate>(a);
-    c.input_gate = attr_enum<MixerInputGate>(a);
-    c.normalize = attr_enum<MixerNormalize>(a);
-    c.delta = a.b("delta");
-    c.chunked = attr_enum<MixerForm>(a) == MixerForm::chunked;
-    c.chunk = a.i("chunk_size");
-    c.eps = a.f("eps");
-    c.B = call.dims.at("B");
-    c.T = call.dims.at("T");
-    c.H = call.dims.at("H");
-    c.K = call.dims.at("K");
-    c.V = call.dims.at("V");
-    c.scale = resolve_scale(a.f("scale"), c.K);
-    return c;
-  }
-};
 
 // The call's tensors as raw pointers; nullptr where absent or not requested.
 template <class T>
@@ -147,7 +108,7 @@ inline T sigmoid(T x) {
 
 // Gathers head (b, h) of the call into `s`. `backward` also gathers the upstream gradients.
 template <class T>
-void gather_head(const Config& c, const Tensors<T>& t, int64_t b, int64_t h, bool backward, HeadSeq<T>& s) {
+void gather_head(const MixerParams& c, const Tensors<T>& t, int64_t b, int64_t h, bool backward, HeadSeq<T>& s) {
   const int64_t Tn = c.T, K = c.K, V = c.V, H = c.H;
   s.Tn = Tn, s.K = K, s.V = V, s.gd = c.gate_dims();
   s.q.resize(Tn * K), s.k.resize(Tn * K), s.v.resize(Tn * V);
@@ -227,8 +188,8 @@ void gather_head(const Config& c, const Tensors<T>& t, int64_t b, int64_t h, boo
 
 // Forward results of one head: o (Tn x V) and the final states.
 template <class T>
-void scatter_forward(const Config& c, Tensors<T>& t, int64_t b, int64_t h, const HeadSeq<T>& s, const std::vector<T>& o,
-                     const std::vector<T>& S, const std::vector<T>& z) {
+void scatter_forward(const MixerParams& c, Tensors<T>& t, int64_t b, int64_t h, const HeadSeq<T>& s,
+                     const std::vector<T>& o, const std::vector<T>& S, const std::vector<T>& z) {
   const int64_t Tn = c.T, V = c.V, K = c.K, H = c.H, bh = b * H + h;
   for (int64_t t_ = 0; t_ < Tn; ++t_)
     std::copy(o.begin() + t_ * V, o.begin() + (t_ + 1) * V, t.o + ((b * Tn + t_) * H + h) * V);
@@ -240,7 +201,7 @@ void scatter_forward(const Config& c, Tensors<T>& t, int64_t b, int64_t h, const
 // Gradients of one head back to the call's inputs. The fixed gate's gradient
 // is a sum over batch and time: it goes to fixed_dg[bh] and is reduced later.
 template <class T>
-void scatter_backward(const Config& c, Tensors<T>& t, int64_t b, int64_t h, const HeadGrads<T>& d,
+void scatter_backward(const MixerParams& c, Tensors<T>& t, int64_t b, int64_t h, const HeadGrads<T>& d,
                       std::vector<T>& fixed_dg) {
   const int64_t Tn = c.T, V = c.V, K = c.K, H = c.H, bh = b * H + h;
   const T scale = T(c.scale);
@@ -274,7 +235,7 @@ void scatter_backward(const Config& c, Tensors<T>& t, int64_t b, int64_t h, cons
 
 // Sums the per-(b, h) fixed-gate gradients into dg [H].
 template <class T>
-void reduce_fixed_gate_grad(const Config& c, Tensors<T>& t, const std::vector<T>& fixed_dg) {
+void reduce_fixed_gate_grad(const MixerParams& c, Tensors<T>& t, const std::vector<T>& fixed_dg) {
   if (c.gate != MixerGate::fixed) return;
   for (int64_t h = 0; h < c.H; ++h) {
     T sum = 0;

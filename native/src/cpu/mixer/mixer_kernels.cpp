@@ -12,13 +12,13 @@ using namespace mixer;
 
 template <class T>
 void mixer_fwd_kernel(OpCall& call) {
-  const Config c = Config::from(call);
+  const MixerParams c = mixer_params(call);
   Tensors<T> t = Tensors<T>::from(call);
   parallel_for(c.B * c.H, [&](int64_t bh) {
     HeadSeq<T> s;
     gather_head(c, t, bh / c.H, bh % c.H, false, s);
     std::vector<T> o, S, z;
-    if (c.chunked) chunked_forward(c, s, o, S, z);
+    if (c.chunked()) chunked_forward(c, s, o, S, z);
     else recurrent_forward(c, s, o, S, z);
     scatter_forward(c, t, bh / c.H, bh % c.H, s, o, S, z);
   });
@@ -26,7 +26,7 @@ void mixer_fwd_kernel(OpCall& call) {
 
 template <class T>
 void mixer_bwd_kernel(OpCall& call) {
-  const Config c = Config::from(call);
+  const MixerParams c = mixer_params(call);
   Tensors<T> t = Tensors<T>::from(call);
   std::vector<T> fixed_dg(c.B * c.H, T(0));
   parallel_for(c.B * c.H, [&](int64_t bh) {
@@ -34,7 +34,7 @@ void mixer_bwd_kernel(OpCall& call) {
     gather_head(c, t, bh / c.H, bh % c.H, true, s);
     HeadGrads<T> d;
     d.reset(s, c.has_denominator());
-    if (c.chunked) chunked_backward(c, s, d);
+    if (c.chunked()) chunked_backward(c, s, d);
     else recurrent_backward(c, s, d);
     scatter_backward(c, t, bh / c.H, bh % c.H, d, fixed_dg);
   });

@@ -26,7 +26,7 @@ void decay(const HeadSeq<T>& s, int64_t t, T* S, T* z) {
 
 // Writes step t into the decayed state S' (becoming S_t); r gets v − S'ᵀk for the delta rule.
 template <class T>
-void write(const Config& c, const HeadSeq<T>& s, int64_t t, T* S, T* z, T* r) {
+void write(const MixerParams& c, const HeadSeq<T>& s, int64_t t, T* S, T* z, T* r) {
   const int64_t K = s.K, V = s.V;
   const T* k = &s.k[t * K];
   const T* v = &s.v[t * V];
@@ -51,7 +51,7 @@ void write(const Config& c, const HeadSeq<T>& s, int64_t t, T* S, T* z, T* r) {
 
 // o_t from S_t, z_t; returns the raw denominator q̂ᵀz (0 without one).
 template <class T>
-T read(const Config& c, const HeadSeq<T>& s, int64_t t, const T* S, const T* z, T* o) {
+T read(const MixerParams& c, const HeadSeq<T>& s, int64_t t, const T* S, const T* z, T* o) {
   const int64_t K = s.K, V = s.V;
   const T* q = &s.q[t * K];
   for (int64_t col = 0; col < V; ++col) o[col] = T(0);
@@ -68,7 +68,8 @@ T read(const Config& c, const HeadSeq<T>& s, int64_t t, const T* S, const T* z, 
 }  // namespace
 
 template <class T>
-void recurrent_forward(const Config& c, const HeadSeq<T>& s, std::vector<T>& o, std::vector<T>& S, std::vector<T>& z) {
+void recurrent_forward(const MixerParams& c, const HeadSeq<T>& s, std::vector<T>& o, std::vector<T>& S,
+                       std::vector<T>& z) {
   o.assign(s.Tn * s.V, T(0));
   S = s.s0;
   z = s.z0;
@@ -82,7 +83,7 @@ void recurrent_forward(const Config& c, const HeadSeq<T>& s, std::vector<T>& o, 
 }
 
 template <class T>
-void recurrent_backward(const Config& c, const HeadSeq<T>& s, HeadGrads<T>& d) {
+void recurrent_backward(const MixerParams& c, const HeadSeq<T>& s, HeadGrads<T>& d) {
   const int64_t Tn = s.Tn, K = s.K, V = s.V, KV = K * V;
   const bool den_on = c.has_denominator();
   // Forward, keeping every state.
@@ -201,11 +202,11 @@ void recurrent_backward(const Config& c, const HeadSeq<T>& s, HeadGrads<T>& d) {
   if (den_on) d.dz0 = dz;
 }
 
-template void recurrent_forward<float>(const Config&, const HeadSeq<float>&, std::vector<float>&, std::vector<float>&,
-                                       std::vector<float>&);
-template void recurrent_forward<double>(const Config&, const HeadSeq<double>&, std::vector<double>&,
+template void recurrent_forward<float>(const MixerParams&, const HeadSeq<float>&, std::vector<float>&,
+                                       std::vector<float>&, std::vector<float>&);
+template void recurrent_forward<double>(const MixerParams&, const HeadSeq<double>&, std::vector<double>&,
                                         std::vector<double>&, std::vector<double>&);
-template void recurrent_backward<float>(const Config&, const HeadSeq<float>&, HeadGrads<float>&);
-template void recurrent_backward<double>(const Config&, const HeadSeq<double>&, HeadGrads<double>&);
+template void recurrent_backward<float>(const MixerParams&, const HeadSeq<float>&, HeadGrads<float>&);
+template void recurrent_backward<double>(const MixerParams&, const HeadSeq<double>&, HeadGrads<double>&);
 
 }  // namespace linea::mixer

@@ -1,0 +1,187 @@
+// The parameter structs built once from a call's plan (src/ops/*_params.h):
+// every default comes from the op table, so a default changed there shows up
+// here, and the struct reads the same from a plan and from the call run_op
+// launches.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "../src/ops/mixer_params.h"
+#include "linea/backend.h"
+#include "test_util.h"
+
+using namespace linea;
+using namespace linea::test;
+
+namespace {
+
+using AttrMap = std::map<std::string, AttrValue>;
+using DescMap = std::map<std::string, TensorDesc>;
+
+// The op table's default of an attribute.
+const AttrValue& table_default(const std::string& op, const std::string& attr) {
+  for (const AttrDef& a : find_op(op).attrs)
+    if (a.name == attr) return a.default_value;
+  FAIL("no attribute " << attr << " in " << op);
+  throw 0;
+}
+
+template <class E>
+E default_enum(const std::string& op) {
+  const std::string& name = std::get<std::string>(table_default(op, AttrEnum<E>::attr));
+  for (size_t i = 0; i < attr_enum_count<E>(); ++i)
+    if (name == AttrEnum<E>::names[i]) return E(i);
+  FAIL("default " << name << " is not a " << AttrEnum<E>::what);
+  throw 0;
+}
+
+constexpr int64_t B = 2, T = 5, H = 3, K = 4, V = 6;
+
+// Descriptions of mixer inputs: q, k, v, plus the named optional ones, shaped for `gate`.
+DescMap mixer_descs(const std::vector<std::string>& optional, const std::string& gate = "none",
+                    DType dtype = DType::f32) {
+  DescMap d = {{"q", {{B, T, H, K}, dtype}}, {"k", {{B, T, H, K}, dtype}}, {"v", {{B, T, H, V}, dtype}}};
+  const std::map<std::string, Shape> shapes = {
+      {"i", {B, T, H}}, {"beta", {B, T, H}},  {"s0", {B, H, K, V}},       {"z0", {B, H, K}},
+      {"m0", {B, H}},   {"do", {B, T, H, V}}, {"ds_final", {B, H, K, V}}, {"dz_final", {B, H, K}},
+  };
+  for (const std::string& name : optional) d[name] = {shapes.at(name), dtype};
+  if (gate == "fixed") d["g"] = {{H}, dtype};
+  if (gate == "scalar") d["g"] = {{B, T, H}, dtype};
+  if (gate == "vector") d["g"] = {{B, T, H, K}, dtype};
+  return d;
+}
+
+// The OpCall run_op would launch for `plan` (tensor contents do not matter here).
+OpCall call_of(const OpPlan& plan) {
+  OpCall call;
+  call.op = plan.op;
+  call.attrs = plan.attrs;
+  call.dims = plan.dims;
+  call.shapes = plan.shapes;
+  call.dtype = plan.dtype;
+  for (const auto& [name, desc] : plan.inputs) call.inputs[name] = Tensor{};
+  for (const OutputPlan& o : plan.outputs) call.outputs[o.name] = Tensor{};
+  return call;
+}
+
+void check_same(const MixerParams& a, const MixerParams& b) {
+  CHECK(a.form == b.form);
+  CHECK(a.gate == b.gate);
+  CHECK(a.input_gate == b.input_gate);
+  CHECK(a.normalize == b.normalize);
+  CHECK(a.delta == b.delta);
+  CHECK(a.chunk_size == b.chunk_size);
+  CHECK(a.scale == b.scale);
+  CHECK(a.eps == b.eps);
+  CHECK((a.B == b.B && a.T == b.T && a.H == b.H && a.K == b.K && a.V == b.V));
+  CHECK((a.has_s0 == b.has_s0 && a.has_z0 == b.has_z0 && a.has_m0 == b.has_m0));
+  CHECK((a.want_s_final == b.want_s_final && a.want_z_final == b.want_z_final && a.want_m_final == b.want_m_final));
+  CHECK((a.has_ds_final == b.has_ds_final && a.has_dz_final == b.has_dz_final && a.want_ds0 == b.want_ds0 &&
+         a.want_dz0 == b.want_dz0));
+}
+
+}  // namespace
+
+TEST_CASE("mixer_params: the defaults are the op table's, scale 0 resolved to K^-1/2") {
+  for (const char* op : {"mixer_fwd", "mixer_bwd"}) {
+    CAPTURE(op);
+    const bool bwd = std::string(op) == "mixer_bwd";
+    const OpPlan plan = plan_op(op, mixer_descs(bwd ? std::vector<std::string>{"do"} : std::vector<std::string>{}), {});
+    const MixerParams p = mixer_params(plan);
+    CHECK(p.form == default_enum<MixerForm>(op));
+    CHECK(p.gate == default_enum<MixerGate>(op));
+    CHECK(p.input_gate == default_enum<MixerInputGate>(op));
+    CHECK(p.normalize == default_enum<MixerNormalize>(op));
+    CHECK(p.delta == std::get<bool>(table_default(op, "delta")));
+    CHECK(p.chunk_size == std::get<int64_t>(table_default(op, "chunk_size")));
+    CHECK(p.eps == std::get<double>(table_default(op, "eps")));
+    REQUIRE(std::get<double>(table_default(op, "scale")) == 0.0);
+    CHECK(p.scale == 1.0 / std::sqrt(double(K)));
+    CHECK((p.B == B && p.T == T && p.H == H && p.K == K && p.V == V));
+    // No optional input given, no optional output asked for.
+    CHECK((!p.has_s0 && !p.has_z0 && !p.has_m0 && !p.has_ds_final && !p.has_dz_final));
+    CHECK((!p.want_s_final && !p.want_z_final && !p.want_m_final && !p.want_ds0 && !p.want_dz0));
+    CHECK(p.plain());
+    CHECK(p.gate_dims() == 0);
+    CHECK((!p.has_write_weight() && !p.has_denominator()));
+    check_same(mixer_params(call_of(plan)), p);
+  }
+}
+
+TEST_CASE("mixer_params: given attributes win, and a scale other than 0 is kept") {
+  const AttrMap attrs = {{"form", std::string("recurrent")},
+                         {"chunk_size", int64_t(32)},
+                         {"scale", 0.25},
+                         {"eps", 1e-3},
+                         {"normalize", std::string("sum")}};
+  const OpPlan plan = plan_op("mixer_fwd", mixer_descs({"s0", "z0"}), attrs, {"s_final", "z_final"});
+  const MixerParams p = mixer_params(plan);
+  CHECK(p.form == MixerForm::recurrent);
+  CHECK(!p.chunked());
+  CHECK(p.chunk_size == 32);
+  CHECK(p.scale == 0.25);
+  CHECK(p.eps == 1e-3);
+  CHECK(p.normalize == MixerNormalize::sum);
+  CHECK(p.has_denominator());
+  CHECK(!p.plain());
+  CHECK((p.has_s0 && p.has_z0 && !p.has_m0));
+  CHECK((p.want_s_final && p.want_z_final && !p.want_m_final));
+  check_same(mixer_params(call_of(plan)), p);
+}
+
+TEST_CASE("mixer_params: each gate, input gate and the delta rule") {
+  const std::map<std::string, MixerGate> gates = {{"none", MixerGate::none},
+                                                  {"fixed", MixerGate::fixed},
+                                                  {"scalar", MixerGate::scalar},
+                                                  {"vector", MixerGate::vector}};
+  REQUIRE(gates.size() == attr_enum_count<MixerGate>());
+  for (const auto& [name, gate] : gates) {
+    CAPTURE(name);
+    const AttrMap attrs = {{"gate", name}};
+    const MixerParams p = mixer_params(plan_op("mixer_fwd", mixer_descs({}, name), attrs));
+    CHECK(p.gate == gate);
+    CHECK(p.gate_dims() == (gate == MixerGate::vector ? K : gate == MixerGate::none ? 0 : 1));
+    CHECK(p.plain() == (gate == MixerGate::none));
+    const MixerParams pb = mixer_params(plan_op("mixer_bwd", mixer_descs({"do"}, name), attrs));
+    CHECK(pb.gate == gate);
+  }
+
+  const std::map<std::string, MixerInputGate> input_gates = {{"none", MixerInputGate::none},
+                                                             {"sigmoid", MixerInputGate::sigmoid},
+                                                             {"softplus", MixerInputGate::softplus},
+                                                             {"exp", MixerInputGate::exp}};
+  REQUIRE(input_gates.size() == attr_enum_count<MixerInputGate>());
+  for (const auto& [name, input_gate] : input_gates) {
+    CAPTURE(name);
+    const bool exp = input_gate == MixerInputGate::exp;
+    AttrMap attrs = {{"input_gate", name}};
+    if (exp) attrs["normalize"] = std::string("max1");  // the exp gate needs max1
+    std::vector<std::string> optional;
+    if (input_gate != MixerInputGate::none) optional.push_back("i");
+    if (exp) optional.push_back("m0");
+    const OpPlan plan = plan_op("mixer_fwd", mixer_descs(optional), attrs,
+                                exp ? std::vector<std::string>{"m_final"} : std::vector<std::string>{});
+    const MixerParams p = mixer_params(plan);
+    CHECK(p.input_gate == input_gate);
+    CHECK(p.has_write_weight() == (input_gate != MixerInputGate::none));
+    CHECK(p.gate_dims() == (exp ? 1 : 0));
+    CHECK(p.has_m0 == exp);
+    CHECK(p.want_m_final == exp);
+    CHECK(p.normalize == (exp ? MixerNormalize::max1 : MixerNormalize::none));
+    check_same(mixer_params(call_of(plan)), p);
+  }
+
+  const AttrMap delta = {{"delta", true}};
+  const OpPlan plan =
+      plan_op("mixer_bwd", mixer_descs({"beta", "s0", "do", "ds_final"}, "none", DType::f64), delta, {"ds0"});
+  const MixerParams p = mixer_params(plan);
+  CHECK(p.delta);
+  CHECK(!p.plain());
+  CHECK((p.has_s0 && p.has_ds_final && !p.has_dz_final && p.want_ds0 && !p.want_dz0));
+  check_same(mixer_params(call_of(plan)), p);
+}
