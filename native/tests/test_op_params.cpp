@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../src/ops/mixer_params.h"
+#include "../src/ops/op_params.h"
 #include "linea/backend.h"
 #include "test_util.h"
 
@@ -184,4 +185,77 @@ TEST_CASE("mixer_params: each gate, input gate and the delta rule") {
   CHECK(!p.plain());
   CHECK((p.has_s0 && p.has_ds_final && !p.has_dz_final && p.want_ds0 && !p.want_dz0));
   check_same(mixer_params(call_of(plan)), p);
+}
+
+TEST_CASE("attention_params: the table's defaults, scale 0 resolved to D^-1/2, for every attention op") {
+  const int64_t D = 16;
+  const std::map<std::string, DescMap> calls = {
+      {"softmax_attn_fwd", {{"q", {{B, T, H, D}}}, {"k", {{B, T, H, D}}}, {"v", {{B, T, H, V}}}}},
+      {"softmax_attn_bwd",
+       {{"q", {{B, T, H, D}}},
+        {"k", {{B, T, H, D}}},
+        {"v", {{B, T, H, V}}},
+        {"o", {{B, T, H, V}}},
+        {"lse", {{B, H, T}}},
+        {"do", {{B, T, H, V}}}}},
+      {"softmax_attn_decode", {{"q", {{B, H, D}}}, {"k", {{B, T, H, D}}}, {"v", {{B, T, H, V}}}}},
+  };
+  for (const auto& [op, descs] : calls) {
+    CAPTURE(op);
+    REQUIRE(std::get<double>(table_default(op, "scale")) == 0.0);
+    const AttentionParams p = attention_params(plan_op(op, descs, {}));
+    CHECK(p.scale == 1.0 / std::sqrt(double(D)));
+    CHECK(p.window == std::get<int64_t>(table_default(op, "window")));
+    const AttentionParams q = attention_params(plan_op(op, descs, {{"scale", 0.5}, {"window", int64_t(3)}}));
+    CHECK(q.scale == 0.5);
+    CHECK(q.window == 3);
+  }
+}
+
+TEST_CASE("norm, rotary, feature map and short conv params: the table's defaults, then each value") {
+  const DescMap norm = {{"x", {{B, T, V}}}};
+  for (const char* op : {"norm_fwd", "norm_bwd"}) {
+    CAPTURE(op);
+    const bool bwd = std::string(op) == "norm_bwd";
+    DescMap d = norm;
+    if (bwd) d["rstd"] = {{B, T}}, d["dy"] = {{B, T, V}};
+    const NormParams p = norm_params(plan_op(op, d, {}));
+    CHECK(p.kind == default_enum<NormKind>(op));
+    CHECK(p.eps == std::get<double>(table_default(op, "eps")));
+    CHECK(norm_params(plan_op(op, d, {{"kind", std::string("layer")}, {"eps", 1e-3}})).kind == NormKind::layer);
+    CHECK(norm_params(plan_op(op, d, {{"kind", std::string("rms")}, {"eps", 1e-3}})).eps == 1e-3);
+  }
+
+  const DescMap rot = {{"x", {{B, T, H, 8}}}};
+  const RotaryParams r = rotary_params(plan_op("rotary_fwd", rot, {}));
+  CHECK(r.base == std::get<double>(table_default("rotary_fwd", "base")));
+  CHECK(r.offset == std::get<int64_t>(table_default("rotary_fwd", "offset")));
+  CHECK(r.inverse == std::get<bool>(table_default("rotary_fwd", "inverse")));
+  const RotaryParams r2 =
+      rotary_params(plan_op("rotary_fwd", rot, {{"base", 500.0}, {"offset", int64_t(7)}, {"inverse", true}}));
+  CHECK((r2.base == 500.0 && r2.offset == 7 && r2.inverse));
+
+  for (const char* op : {"feature_map_fwd", "feature_map_bwd"}) {
+    CAPTURE(op);
+    const bool bwd = std::string(op) == "feature_map_bwd";
+    DescMap d = {{"x", {{B, T, H, K}}}};
+    if (bwd) d["dy"] = {{B, T, H, K}};
+    const FeatureMapParams p = feature_map_params(plan_op(op, d, {}));
+    CHECK(p.kind == default_enum<FeatureMapKind>(op));
+    CHECK(p.eps == std::get<double>(table_default(op, "eps")));
+    for (const std::string& kind : attr_enum_names<FeatureMapKind>()) {
+      CAPTURE(kind);
+      if (kind == "taylor2") continue;  // E = 1 + D + D^2: dy would need another shape
+      CHECK(attr_enum_name(feature_map_params(plan_op(op, d, {{"kind", kind}})).kind) == kind);
+    }
+  }
+
+  for (const char* op : {"short_conv_fwd", "short_conv_bwd"}) {
+    CAPTURE(op);
+    const bool bwd = std::string(op) == "short_conv_bwd";
+    DescMap d = {{"x", {{B, T, V}}}, {"weight", {{V, 3}}}};
+    if (bwd) d["dy"] = {{B, T, V}};
+    CHECK(short_conv_params(plan_op(op, d, {})).activation == default_enum<ConvActivation>(op));
+    CHECK(short_conv_params(plan_op(op, d, {{"activation", std::string("silu")}})).activation == ConvActivation::silu);
+  }
 }

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "../ops/op_attrs.h"
+#include "../ops/op_params.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
@@ -20,8 +20,9 @@ void attn_decode_kernel(OpCall& call) {
   T* o = call.output("o")->data<T>();
   const int64_t B = call.dims.at("B"), S = call.dims.at("S"), H = call.dims.at("H"), D = call.dims.at("D"),
                 V = call.dims.at("V");
-  const double scale = resolve_scale(call.attrs.f("scale"), D);
-  const int64_t window = call.attrs.i("window");
+  const AttentionParams a = attention_params(call);
+  const double scale = a.scale;
+  const int64_t window = a.window;
   const int64_t first = window > 0 && window < S ? S - window : 0;
   parallel_for(B * H, [&](int64_t bh) {
     const int64_t b = bh / H, h = bh % H;

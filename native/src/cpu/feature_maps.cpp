@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "../ops/op_attrs.h"
+#include "../ops/op_params.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
@@ -106,10 +106,10 @@ struct Taylor2Scales {
 
 template <class T>
 struct FeatureMapFwdParams {
-  const T* x;          // (rows, D)
-  T* y;                // (rows, E)
-  int64_t rows, D, E;  // rows = B * T * H
-  double eps;          // l2norm, silu_l2norm
+  const T* x;               // (rows, D)
+  T* y;                     // (rows, E)
+  int64_t rows, D, E;       // rows = B * T * H
+  FeatureMapParams params;  // kind, eps (src/ops/op_params.h)
 };
 
 // One row. `u` is scratch for D values (the pre-map of the l2 norms).
@@ -134,7 +134,7 @@ void feature_map_fwd_row(const FeatureMapFwdParams<T>& p, const T* x, T* y, std:
       u[i] = double(pointwise_value<Kind>(x[i]));
       sum_sq += u[i] * u[i];
     }
-    const double inv_norm = 1.0 / std::sqrt(sum_sq + p.eps);
+    const double inv_norm = 1.0 / std::sqrt(sum_sq + p.params.eps);
     for (int64_t i = 0; i < D; ++i) y[i] = static_cast<T>(u[i] * inv_norm);
   }
 }
@@ -147,8 +147,8 @@ void feature_map_fwd(OpCall& call) {
   p.D = call.dims.at("D");
   p.E = call.dims.at("E");
   p.rows = call.dims.at("B") * call.dims.at("T") * call.dims.at("H");
-  p.eps = call.attrs.f("eps");
-  with_kind(attr_enum<FeatureMapKind>(call.attrs), [&](auto kind) {
+  p.params = feature_map_params(call);
+  with_kind(p.params.kind, [&](auto kind) {
     constexpr FeatureMapKind Kind = decltype(kind)::value;
     parallel_rows(p.rows, p.E, [&](int64_t first, int64_t end) {
       std::vector<double> scratch(static_cast<size_t>(p.D));
@@ -161,11 +161,11 @@ void feature_map_fwd(OpCall& call) {
 
 template <class T>
 struct FeatureMapBwdParams {
-  const T* x;          // (rows, D)
-  const T* dy;         // (rows, E)
-  T* dx;               // (rows, D)
-  int64_t rows, D, E;  // rows = B * T * H
-  double eps;          // l2norm, silu_l2norm
+  const T* x;               // (rows, D)
+  const T* dy;              // (rows, E)
+  T* dx;                    // (rows, D)
+  int64_t rows, D, E;       // rows = B * T * H
+  FeatureMapParams params;  // kind, eps (src/ops/op_params.h)
 };
 
 // One row. `acc` is scratch for D values.
@@ -200,7 +200,7 @@ void feature_map_bwd_row(const FeatureMapBwdParams<T>& p, const T* x, const T* d
       u[i] = double(pointwise_value<Kind>(x[i]));
       sum_sq += u[i] * u[i];
     }
-    const double inv_norm = 1.0 / std::sqrt(sum_sq + p.eps);
+    const double inv_norm = 1.0 / std::sqrt(sum_sq + p.params.eps);
     double y_dot_dy = 0;
     for (int64_t i = 0; i < D; ++i) y_dot_dy += u[i] * inv_norm * double(dy[i]);
     for (int64_t i = 0; i < D; ++i) {
@@ -219,8 +219,8 @@ void feature_map_bwd(OpCall& call) {
   p.D = call.dims.at("D");
   p.E = call.dims.at("E");
   p.rows = call.dims.at("B") * call.dims.at("T") * call.dims.at("H");
-  p.eps = call.attrs.f("eps");
-  with_kind(attr_enum<FeatureMapKind>(call.attrs), [&](auto kind) {
+  p.params = feature_map_params(call);
+  with_kind(p.params.kind, [&](auto kind) {
     constexpr FeatureMapKind Kind = decltype(kind)::value;
     parallel_rows(p.rows, p.E, [&](int64_t first, int64_t end) {
       std::vector<double> scratch(static_cast<size_t>(p.D));

@@ -21,7 +21,7 @@
 #include <functional>
 #include <vector>
 
-#include "../ops/op_attrs.h"
+#include "../ops/op_params.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
@@ -71,7 +71,7 @@ struct NormFwdParams {
   T* y;             // (N, D)
   T* rstd;          // (N)
   int64_t N, D;
-  double eps;
+  NormParams params;  // kind, eps (src/ops/op_params.h)
 };
 
 template <class T, NormKind Kind, bool HasWeight>
@@ -84,7 +84,7 @@ void norm_fwd_impl(const NormFwdParams<T>& p) {
       const T* x = p.x + r * p.D;
       T* y = p.y + r * p.D;
       double mu, rstd;
-      row_statistics<Kind>(x, p.D, p.eps, mu, rstd);
+      row_statistics<Kind>(x, p.D, p.params.eps, mu, rstd);
       for (int64_t i = 0; i < p.D; ++i) {
         const double xhat = (double(x[i]) - mu) * rstd;
         if constexpr (HasWeight) y[i] = static_cast<T>(xhat * double(p.weight[i]));
@@ -104,8 +104,8 @@ void norm_fwd(OpCall& call) {
   p.rstd = call.output("rstd")->data<T>();
   p.D = call.dims.at("D");
   p.N = call.input("x")->numel() / p.D;
-  p.eps = call.attrs.f("eps");
-  const NormKind kind = attr_enum<NormKind>(call.attrs);
+  p.params = norm_params(call);
+  const NormKind kind = p.params.kind;
   const bool has_weight = p.weight != nullptr;
   if (kind == NormKind::rms)
     return has_weight ? norm_fwd_impl<T, NormKind::rms, true>(p) : norm_fwd_impl<T, NormKind::rms, false>(p);
@@ -188,7 +188,7 @@ void norm_bwd(OpCall& call) {
   p.dweight = call.output("dweight") ? call.output("dweight")->data<T>() : nullptr;
   p.D = call.dims.at("D");
   p.N = call.input("x")->numel() / p.D;
-  const NormKind kind = attr_enum<NormKind>(call.attrs);
+  const NormKind kind = norm_params(call).kind;
   const bool has_weight = p.weight != nullptr;
   if (kind == NormKind::rms)
     return has_weight ? norm_bwd_impl<T, NormKind::rms, true>(p) : norm_bwd_impl<T, NormKind::rms, false>(p);

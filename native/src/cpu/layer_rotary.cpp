@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../ops/op_params.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
@@ -27,13 +28,11 @@ namespace {
 constexpr int64_t kElementsPerTask = int64_t(1) << 14;
 
 template <class T>
-struct RotaryParams {
+struct RotaryArgs {
   const T* x;  // (B, T, H, D)
   T* y;        // (B, T, H, D)
   int64_t B, Tn, H, D;
-  double base;
-  int64_t offset;
-  bool inverse;
+  RotaryParams params;  // base, offset, inverse (src/ops/op_params.h)
 };
 
 // cos and sin of theta[t, i], (T, half) each; sin negated for the inverse.
@@ -42,20 +41,20 @@ struct RotaryTable {
 };
 
 template <class T>
-RotaryTable rotary_table(const RotaryParams<T>& p) {
+RotaryTable rotary_table(const RotaryArgs<T>& p) {
   const int64_t half = p.D / 2;
   std::vector<double> inv_freq(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i) inv_freq[i] = std::pow(p.base, -2.0 * double(i) / double(p.D));
+  for (int64_t i = 0; i < half; ++i) inv_freq[i] = std::pow(p.params.base, -2.0 * double(i) / double(p.D));
   RotaryTable table;
   table.cos.resize(static_cast<size_t>(p.Tn * half));
   table.sin.resize(static_cast<size_t>(p.Tn * half));
-  const double sign = p.inverse ? -1.0 : 1.0;
+  const double sign = p.params.inverse ? -1.0 : 1.0;
   const int64_t steps_per_task = std::max<int64_t>(1, kElementsPerTask / half);
   parallel_for((p.Tn + steps_per_task - 1) / steps_per_task, [&](int64_t task) {
     const int64_t first = task * steps_per_task;
     const int64_t end = std::min(p.Tn, first + steps_per_task);
     for (int64_t t = first; t < end; ++t) {
-      const double position = double(p.offset + t);
+      const double position = double(p.params.offset + t);
       for (int64_t i = 0; i < half; ++i) {
         const double theta = position * inv_freq[i];
         table.cos[t * half + i] = std::cos(theta);
@@ -67,7 +66,7 @@ RotaryTable rotary_table(const RotaryParams<T>& p) {
 }
 
 template <class T>
-void rotary_fwd_impl(const RotaryParams<T>& p) {
+void rotary_fwd_impl(const RotaryArgs<T>& p) {
   const RotaryTable table = rotary_table(p);
   const int64_t half = p.D / 2;
   const int64_t rows = p.B * p.Tn * p.H;
@@ -92,16 +91,14 @@ void rotary_fwd_impl(const RotaryParams<T>& p) {
 
 template <class T>
 void rotary_fwd(OpCall& call) {
-  RotaryParams<T> p{};
+  RotaryArgs<T> p{};
   p.x = call.input("x")->data<T>();
   p.y = call.output("y")->data<T>();
   p.B = call.dims.at("B");
   p.Tn = call.dims.at("T");
   p.H = call.dims.at("H");
   p.D = call.dims.at("D");
-  p.base = call.attrs.f("base");
-  p.offset = call.attrs.i("offset");
-  p.inverse = call.attrs.b("inverse");
+  p.params = rotary_params(call);
   rotary_fwd_impl(p);
 }
 

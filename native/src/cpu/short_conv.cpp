@@ -19,7 +19,7 @@
 #include <functional>
 #include <vector>
 
-#include "../ops/op_attrs.h"
+#include "../ops/op_params.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
@@ -122,7 +122,7 @@ void short_conv_fwd(OpCall& call) {
   p.Tn = call.dims.at("T");
   p.C = call.dims.at("C");
   p.W = call.dims.at("W");
-  switch (attr_enum<ConvActivation>(call.attrs)) {
+  switch (short_conv_params(call).activation) {
     case ConvActivation::none: return short_conv_fwd_impl<T, ConvActivation::none>(p);
     case ConvActivation::silu: return short_conv_fwd_impl<T, ConvActivation::silu>(p);
   }
@@ -230,7 +230,7 @@ void short_conv_bwd(OpCall& call) {
   p.Tn = call.dims.at("T");
   p.C = call.dims.at("C");
   p.W = call.dims.at("W");
-  switch (attr_enum<ConvActivation>(call.attrs)) {
+  switch (short_conv_params(call).activation) {
     case ConvActivation::none: return short_conv_bwd_impl<T, ConvActivation::none>(p);
     case ConvActivation::silu: return short_conv_bwd_impl<T, ConvActivation::silu>(p);
   }

@@ -28,7 +28,7 @@
 #include <limits>
 #include <vector>
 
-#include "../ops/op_attrs.h"
+#include "../ops/op_params.h"
 #include "blas.h"
 #include "cpu_backend.h"
 #include "parallel.h"
@@ -217,8 +217,9 @@ void softmax_attn_fwd(OpCall& call) {
   p.o = call.output("o")->data<T>();
   p.lse = call.output("lse")->data<T>();
   p.layout = HeadLayout::of(call);
-  p.mask.window = call.attrs.i("window");
-  p.scale = static_cast<T>(resolve_scale(call.attrs.f("scale"), call.dims.at("D")));
+  const AttentionParams a = attention_params(call);
+  p.mask.window = a.window;
+  p.scale = static_cast<T>(a.scale);
   const int64_t query_blocks = blocks_of(p.layout.Tn, kQueryBlock);
   // Later query blocks see more keys: hand them out first so the pool ends evenly.
   parallel_for(p.layout.B * p.layout.H * query_blocks, [&](int64_t item) {
@@ -365,8 +366,9 @@ void softmax_attn_bwd(OpCall& call) {
   p.dk = call.output("dk")->data<T>();
   p.dv = call.output("dv")->data<T>();
   p.layout = HeadLayout::of(call);
-  p.mask.window = call.attrs.i("window");
-  p.scale = static_cast<T>(resolve_scale(call.attrs.f("scale"), call.dims.at("D")));
+  const AttentionParams a = attention_params(call);
+  p.mask.window = a.window;
+  p.scale = static_cast<T>(a.scale);
   const HeadLayout& l = p.layout;
 
   // delta_t = do_t . o_t, once per row: O(B H T) scratch.

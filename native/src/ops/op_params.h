@@ -1,0 +1,73 @@
+// The parameters of one call for the op families other than the mixer
+// (mixer_params.h), each resolved once from the call's plan: attribute values
+// with the op table's defaults already filled, enums as enums, the scale with
+// its head_dim^-1/2 default. Kernels of every backend take these structs and
+// read no attribute themselves. Each family has `<family>_params(attrs, dims)`
+// and the same from a plan or a call (both carry the resolved attrs and dims).
+#pragma once
+
+#include <cstdint>
+
+#include "linea/ops.h"
+#include "op_attrs.h"
+
+namespace linea {
+
+// softmax_attn_fwd, softmax_attn_bwd, softmax_attn_decode
+struct AttentionParams {
+  double scale = 0;    // the score scale applied: the attribute, or D^-1/2 for its default
+  int64_t window = 0;  // 0: full causal attention; w > 0: the last w positions
+};
+AttentionParams attention_params(const Attrs& attrs, const Dims& dims);
+
+// norm_fwd, norm_bwd
+struct NormParams {
+  NormKind kind = NormKind::rms;
+  double eps = 0;
+};
+NormParams norm_params(const Attrs& attrs, const Dims& dims);
+
+// rotary_fwd
+struct RotaryParams {
+  double base = 0;
+  int64_t offset = 0;    // position of the first step
+  bool inverse = false;  // rotate by -theta
+};
+RotaryParams rotary_params(const Attrs& attrs, const Dims& dims);
+
+// feature_map_fwd, feature_map_bwd
+struct FeatureMapParams {
+  FeatureMapKind kind = FeatureMapKind::identity;
+  double eps = 0;  // inside the l2 norms
+};
+FeatureMapParams feature_map_params(const Attrs& attrs, const Dims& dims);
+
+// short_conv_fwd, short_conv_bwd
+struct ShortConvParams {
+  ConvActivation activation = ConvActivation::none;
+};
+ShortConvParams short_conv_params(const Attrs& attrs, const Dims& dims);
+
+// The same from an OpPlan or an OpCall.
+template <class PlanOrCall>
+AttentionParams attention_params(const PlanOrCall& c) {
+  return attention_params(c.attrs, c.dims);
+}
+template <class PlanOrCall>
+NormParams norm_params(const PlanOrCall& c) {
+  return norm_params(c.attrs, c.dims);
+}
+template <class PlanOrCall>
+RotaryParams rotary_params(const PlanOrCall& c) {
+  return rotary_params(c.attrs, c.dims);
+}
+template <class PlanOrCall>
+FeatureMapParams feature_map_params(const PlanOrCall& c) {
+  return feature_map_params(c.attrs, c.dims);
+}
+template <class PlanOrCall>
+ShortConvParams short_conv_params(const PlanOrCall& c) {
+  return short_conv_params(c.attrs, c.dims);
+}
+
+}  // namespace linea
