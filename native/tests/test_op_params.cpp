@@ -259,3 +259,68 @@ TEST_CASE("norm, rotary, feature map and short conv params: the table's defaults
     CHECK(short_conv_params(plan_op(op, d, {{"activation", std::string("silu")}})).activation == ConvActivation::silu);
   }
 }
+
+TEST_CASE("linear, elementwise, loss and optimizer params: the table's defaults, then each value") {
+  const DescMap lin = {{"x", {{B, K}}}, {"w", {{K, V}}}};
+  CHECK(linear_params(plan_op("linear_fwd", lin, {})).trans_w ==
+        std::get<bool>(table_default("linear_fwd", "trans_w")));
+  CHECK(linear_params(plan_op("linear_fwd", {{"x", {{B, K}}}, {"w", {{V, K}}}}, {{"trans_w", true}})).trans_w);
+
+  for (const char* op : {"unary_fwd", "unary_bwd"}) {
+    CAPTURE(op);
+    DescMap d = {{"x", {{B, T}}}};
+    if (std::string(op) == "unary_bwd") d["dy"] = {{B, T}};
+    const UnaryParams p = unary_params(plan_op(op, d, {}));
+    CHECK(p.kind == default_enum<UnaryKind>(op));
+    CHECK(p.alpha == std::get<double>(table_default(op, "alpha")));
+    for (const std::string& kind : attr_enum_names<UnaryKind>()) {
+      CAPTURE(kind);
+      const UnaryParams q = unary_params(plan_op(op, d, {{"kind", kind}, {"alpha", -2.0}}));
+      CHECK(attr_enum_name(q.kind) == kind);
+      CHECK(q.alpha == -2.0);
+    }
+  }
+
+  for (const char* op : {"binary_fwd", "binary_bwd"}) {
+    CAPTURE(op);
+    const bool bwd = std::string(op) == "binary_bwd";
+    DescMap d = {{"a", {{B, T}}}, {"b", {{B, T}}}};
+    if (bwd) d["dy"] = {{B, T}};
+    const BinaryParams p = binary_params(plan_op(op, d, {}));
+    CHECK(p.kind == default_enum<BinaryKind>(op));
+    CHECK(p.broadcast == std::get<bool>(table_default(op, "broadcast")));
+    d["b"] = {{T}};
+    const BinaryParams q = binary_params(plan_op(op, d, {{"kind", std::string("mul")}, {"broadcast", true}}));
+    CHECK((q.kind == BinaryKind::mul && q.broadcast));
+  }
+
+  const DescMap acc = {{"dst", {{B, T}}}, {"src", {{B, T}}}};
+  CHECK(accumulate_params(plan_op("accumulate", acc, {})).alpha ==
+        std::get<double>(table_default("accumulate", "alpha")));
+  CHECK(accumulate_params(plan_op("accumulate", acc, {{"alpha", 0.5}})).alpha == 0.5);
+
+  const DescMap ce = {{"logits", {{B, V}}}, {"labels", {{B}, DType::i32}}, {"lse", {{B}}}};
+  CHECK(cross_entropy_params(plan_op("cross_entropy_bwd", ce, {})).scale ==
+        std::get<double>(table_default("cross_entropy_bwd", "scale")));
+  CHECK(cross_entropy_params(plan_op("cross_entropy_bwd", ce, {{"scale", 0.125}})).scale == 0.125);
+
+  const DescMap adam = {{"param", {{B, T}}}, {"grad", {{B, T}}}, {"m", {{B, T}}}, {"v", {{B, T}}}};
+  const AdamWParams a = adamw_params(plan_op("adamw_step", adam, {}));
+  CHECK(a.lr == std::get<double>(table_default("adamw_step", "lr")));
+  CHECK(a.beta1 == std::get<double>(table_default("adamw_step", "beta1")));
+  CHECK(a.beta2 == std::get<double>(table_default("adamw_step", "beta2")));
+  CHECK(a.eps == std::get<double>(table_default("adamw_step", "eps")));
+  CHECK(a.weight_decay == std::get<double>(table_default("adamw_step", "weight_decay")));
+  CHECK(a.grad_scale == std::get<double>(table_default("adamw_step", "grad_scale")));
+  CHECK(a.step == std::get<int64_t>(table_default("adamw_step", "step")));
+  const AdamWParams b = adamw_params(plan_op("adamw_step", adam,
+                                             {{"lr", 0.01},
+                                              {"beta1", 0.5},
+                                              {"beta2", 0.75},
+                                              {"eps", 1e-4},
+                                              {"weight_decay", 0.1},
+                                              {"grad_scale", 0.25},
+                                              {"step", int64_t(9)}}));
+  CHECK((b.lr == 0.01 && b.beta1 == 0.5 && b.beta2 == 0.75 && b.eps == 1e-4 && b.weight_decay == 0.1 &&
+         b.grad_scale == 0.25 && b.step == 9));
+}

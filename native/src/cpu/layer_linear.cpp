@@ -20,6 +20,7 @@
 #include <functional>
 #include <vector>
 
+#include "../ops/op_params.h"
 #include "blas.h"
 #include "cpu_backend.h"
 #include "parallel.h"
@@ -155,7 +156,7 @@ void linear_fwd(OpCall& call) {
   p.K = call.dims.at("K");
   p.M = call.dims.at("M");
   p.N = call.input("x")->numel() / p.K;
-  p.trans_w = call.attrs.b("trans_w");
+  p.trans_w = linear_params(call).trans_w;
   linear_fwd_impl(p);
 }
 
@@ -194,7 +195,7 @@ void linear_bwd(OpCall& call) {
   p.K = call.dims.at("K");
   p.M = call.dims.at("M");
   p.N = call.input("x")->numel() / p.K;
-  p.trans_w = call.attrs.b("trans_w");
+  p.trans_w = linear_params(call).trans_w;
   linear_bwd_impl(p);
 }
 

@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "../ops/op_attrs.h"
+#include "../ops/op_params.h"
 #include "cpu_backend.h"
 #include "training_common.h"
 
@@ -106,9 +106,10 @@ void unary_fwd(OpCall& call) {
   p.x = x.data<T>();
   p.y = call.output("y")->data<T>();
   p.n = x.numel();
-  p.alpha = call.attrs.f("alpha");
+  const UnaryParams u = unary_params(call);
+  p.alpha = u.alpha;
   const T alpha = static_cast<T>(p.alpha);
-  with_unary_kind(attr_enum<UnaryKind>(call.attrs), [&](auto kind) {
+  with_unary_kind(u.kind, [&](auto kind) {
     constexpr UnaryKind Kind = decltype(kind)::value;
     parallel_blocks(p.n, kElementsPerTask, [&](int64_t first, int64_t end) {
       for (int64_t i = first; i < end; ++i) p.y[i] = alpha * unary_value<Kind>(p.x[i]);
@@ -133,9 +134,10 @@ void unary_bwd(OpCall& call) {
   p.dy = call.input("dy")->data<T>();
   p.dx = call.output("dx")->data<T>();
   p.n = x.numel();
-  p.alpha = call.attrs.f("alpha");
+  const UnaryParams u = unary_params(call);
+  p.alpha = u.alpha;
   const T alpha = static_cast<T>(p.alpha);
-  with_unary_kind(attr_enum<UnaryKind>(call.attrs), [&](auto kind) {
+  with_unary_kind(u.kind, [&](auto kind) {
     constexpr UnaryKind Kind = decltype(kind)::value;
     parallel_blocks(p.n, kElementsPerTask, [&](int64_t first, int64_t end) {
       for (int64_t i = first; i < end; ++i) p.dx[i] = p.dy[i] * (alpha * unary_grad<Kind>(p.x[i]));
@@ -195,7 +197,8 @@ void binary_fwd(OpCall& call) {
   p.y = call.output("y")->data<T>();
   p.D = call.dims.at("D");
   p.R = a.numel() / p.D;
-  with_binary_switches(attr_enum<BinaryKind>(call.attrs), call.attrs.b("broadcast"), [&](auto kind, auto broadcast) {
+  const BinaryParams s = binary_params(call);
+  with_binary_switches(s.kind, s.broadcast, [&](auto kind, auto broadcast) {
     binary_fwd_impl<T, decltype(kind)::value, decltype(broadcast)::value>(p);
   });
 }
@@ -255,7 +258,8 @@ void binary_bwd(OpCall& call) {
   p.db = call.output("db")->data<T>();
   p.D = call.dims.at("D");
   p.R = a.numel() / p.D;
-  with_binary_switches(attr_enum<BinaryKind>(call.attrs), call.attrs.b("broadcast"), [&](auto kind, auto broadcast) {
+  const BinaryParams s = binary_params(call);
+  with_binary_switches(s.kind, s.broadcast, [&](auto kind, auto broadcast) {
     binary_bwd_impl<T, decltype(kind)::value, decltype(broadcast)::value>(p);
   });
 }
@@ -263,7 +267,7 @@ void binary_bwd(OpCall& call) {
 // ---- accumulate (in place) -----------------------------------------------------
 
 template <class T>
-struct AccumulateParams {
+struct AccumulateArgs {
   T* dst;        // (n), updated in place
   const T* src;  // (n); may be dst itself
   int64_t n;
@@ -272,12 +276,12 @@ struct AccumulateParams {
 
 template <class T>
 void accumulate(OpCall& call) {
-  AccumulateParams<T> p{};
+  AccumulateArgs<T> p{};
   const Tensor& dst = *call.input("dst");
   p.dst = dst.data<T>();
   p.src = call.input("src")->data<T>();
   p.n = dst.numel();
-  p.alpha = call.attrs.f("alpha");
+  p.alpha = accumulate_params(call).alpha;
   // In double and rounded once: alpha need not be representable in T.
   parallel_blocks(p.n, kElementsPerTask, [&](int64_t first, int64_t end) {
     for (int64_t i = first; i < end; ++i) p.dst[i] = static_cast<T>(double(p.dst[i]) + p.alpha * double(p.src[i]));

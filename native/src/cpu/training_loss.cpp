@@ -16,6 +16,7 @@
 #include <limits>
 #include <vector>
 
+#include "../ops/op_params.h"
 #include "cpu_backend.h"
 #include "training_common.h"
 #include "vector_exp.h"
@@ -152,7 +153,7 @@ void cross_entropy_bwd(OpCall& call) {
   p.dlogits = call.output("dlogits")->data<T>();
   p.N = call.dims.at("N");
   p.C = call.dims.at("C");
-  p.scale = call.attrs.f("scale");
+  p.scale = cross_entropy_params(call).scale;
   training::check_indices(call.op->name, "labels", p.labels, p.N, kIgnoredLabel, p.C - 1, kIgnoredNote);
   parallel_rows(p.N, p.C, [&](int64_t first, int64_t end) {
     for (int64_t n = first; n < end; ++n) cross_entropy_bwd_row(p, n);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../ops/op_params.h"
 #include "cpu_backend.h"
 #include "training_common.h"
 
@@ -52,13 +53,13 @@ void sum_squares(OpCall& call) {
 // ---- AdamW -----------------------------------------------------------------------
 
 template <class T>
-struct AdamWParams {
+struct AdamWArgs {
   T* param;       // (n), updated in place
   const T* grad;  // (n)
   T* m;           // (n), updated in place
   T* v;           // (n), updated in place
   int64_t n;
-  double lr, beta1, beta2, eps, weight_decay, grad_scale;
+  AdamWParams params;                         // lr, betas, eps, weight decay, grad scale, step (src/ops/op_params.h)
   double bias_correction1, bias_correction2;  // 1 - beta1^step, 1 - beta2^step
 };
 
@@ -77,31 +78,27 @@ void check_distinct(const OpCall& call) {
 template <class T>
 void adamw_step(OpCall& call) {
   check_distinct(call);
-  AdamWParams<T> p{};
+  AdamWArgs<T> p{};
   const Tensor& param = *call.input("param");
   p.param = param.data<T>();
   p.grad = call.input("grad")->data<T>();
   p.m = call.input("m")->data<T>();
   p.v = call.input("v")->data<T>();
   p.n = param.numel();
-  p.lr = call.attrs.f("lr");
-  p.beta1 = call.attrs.f("beta1");
-  p.beta2 = call.attrs.f("beta2");
-  p.eps = call.attrs.f("eps");
-  p.weight_decay = call.attrs.f("weight_decay");
-  p.grad_scale = call.attrs.f("grad_scale");
-  const double step = static_cast<double>(call.attrs.i("step"));
-  p.bias_correction1 = 1.0 - std::pow(p.beta1, step);
-  p.bias_correction2 = 1.0 - std::pow(p.beta2, step);
-  const double decay = 1.0 - p.lr * p.weight_decay;
+  p.params = adamw_params(call);
+  const AdamWParams& a = p.params;
+  const double step = static_cast<double>(a.step);
+  p.bias_correction1 = 1.0 - std::pow(a.beta1, step);
+  p.bias_correction2 = 1.0 - std::pow(a.beta2, step);
+  const double decay = 1.0 - a.lr * a.weight_decay;
   training::parallel_blocks(p.n, kElementsPerTask, [&](int64_t first, int64_t end) {
     for (int64_t i = first; i < end; ++i) {
-      const double g = double(p.grad[i]) * p.grad_scale;
-      const double m = p.beta1 * double(p.m[i]) + (1.0 - p.beta1) * g;
-      const double v = p.beta2 * double(p.v[i]) + (1.0 - p.beta2) * g * g;
+      const double g = double(p.grad[i]) * a.grad_scale;
+      const double m = a.beta1 * double(p.m[i]) + (1.0 - a.beta1) * g;
+      const double v = a.beta2 * double(p.v[i]) + (1.0 - a.beta2) * g * g;
       const double m_hat = m / p.bias_correction1;
       const double v_hat = v / p.bias_correction2;
-      p.param[i] = static_cast<T>(double(p.param[i]) * decay - p.lr * m_hat / (std::sqrt(v_hat) + p.eps));
+      p.param[i] = static_cast<T>(double(p.param[i]) * decay - a.lr * m_hat / (std::sqrt(v_hat) + a.eps));
       p.m[i] = static_cast<T>(m);
       p.v[i] = static_cast<T>(v);
     }

@@ -48,6 +48,45 @@ struct ShortConvParams {
 };
 ShortConvParams short_conv_params(const Attrs& attrs, const Dims& dims);
 
+// linear_fwd, linear_bwd
+struct LinearParams {
+  bool trans_w = false;  // w stored (out, in)
+};
+LinearParams linear_params(const Attrs& attrs, const Dims& dims);
+
+// unary_fwd, unary_bwd
+struct UnaryParams {
+  UnaryKind kind = UnaryKind::identity;
+  double alpha = 0;  // y = alpha * f(x)
+};
+UnaryParams unary_params(const Attrs& attrs, const Dims& dims);
+
+// binary_fwd, binary_bwd
+struct BinaryParams {
+  BinaryKind kind = BinaryKind::add;
+  bool broadcast = false;  // b is one row, broadcast over a's rows
+};
+BinaryParams binary_params(const Attrs& attrs, const Dims& dims);
+
+// accumulate
+struct AccumulateParams {
+  double alpha = 0;  // dst += alpha * src
+};
+AccumulateParams accumulate_params(const Attrs& attrs, const Dims& dims);
+
+// cross_entropy_bwd
+struct CrossEntropyParams {
+  double scale = 0;  // weight of every row's nll in the loss
+};
+CrossEntropyParams cross_entropy_params(const Attrs& attrs, const Dims& dims);
+
+// adamw_step
+struct AdamWParams {
+  double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0, grad_scale = 0;
+  int64_t step = 0;
+};
+AdamWParams adamw_params(const Attrs& attrs, const Dims& dims);
+
 // The same from an OpPlan or an OpCall.
 template <class PlanOrCall>
 AttentionParams attention_params(const PlanOrCall& c) {
@@ -68,6 +107,30 @@ FeatureMapParams feature_map_params(const PlanOrCall& c) {
 template <class PlanOrCall>
 ShortConvParams short_conv_params(const PlanOrCall& c) {
   return short_conv_params(c.attrs, c.dims);
+}
+template <class PlanOrCall>
+LinearParams linear_params(const PlanOrCall& c) {
+  return linear_params(c.attrs, c.dims);
+}
+template <class PlanOrCall>
+UnaryParams unary_params(const PlanOrCall& c) {
+  return unary_params(c.attrs, c.dims);
+}
+template <class PlanOrCall>
+BinaryParams binary_params(const PlanOrCall& c) {
+  return binary_params(c.attrs, c.dims);
+}
+template <class PlanOrCall>
+AccumulateParams accumulate_params(const PlanOrCall& c) {
+  return accumulate_params(c.attrs, c.dims);
+}
+template <class PlanOrCall>
+CrossEntropyParams cross_entropy_params(const PlanOrCall& c) {
+  return cross_entropy_params(c.attrs, c.dims);
+}
+template <class PlanOrCall>
+AdamWParams adamw_params(const PlanOrCall& c) {
+  return adamw_params(c.attrs, c.dims);
 }
 
 }  // namespace linea
