@@ -39,7 +39,8 @@ inline double resolve_scale(double scale, int64_t head_dim) {
 // E. That one table is where each name <-> value pair is written: the op table
 // takes the attribute's choices and the spelling of its default from it
 // (enum_attr<E> in op_families.h), the dispatcher validates calls against
-// those choices, and kernels turn the call's string into E with attr_enum<E>.
+// those choices, and each family's params (mixer_params.h, op_params.h) turn
+// the call's string into E with attr_enum<E> for the kernels.
 // Adding a value is one edit here (append it to the enum and to `names`, and
 // make it `last`), plus the kernels that implement it.
 
@@ -68,9 +69,9 @@ std::vector<std::string> attr_enum_names() {
 }
 
 // The call's value of E's attribute. The dispatcher has already checked it
-// against the op's choices, which come from this table, so a miss is a bug
-// (a kernel reading an attribute its op declares with another table), not a
-// caller's mistake.
+// against the op's choices, which come from this table, so a miss is a bug (a
+// params function reading an attribute its op declares with another table),
+// not a caller's mistake.
 template <class E>
 E attr_enum(const Attrs& attrs) {
   const std::string& name = attrs.s(AttrEnum<E>::attr);
