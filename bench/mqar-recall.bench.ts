@@ -23,6 +23,7 @@ import type { EvalProgress, EvalSetResult } from '../electron/api/runs'
 import type { TrainSpec } from '../electron/api/train-spec'
 import { loadAddon } from '../electron/engine/addon'
 import { selectBackend } from '../electron/engine/backend-select'
+import { distinctCalls, traceRun } from '../electron/engine/trace-ops'
 import { projectRoot } from '../electron/platform/project-root'
 import { KEY_IN_NOISE_LABELS } from '../electron/engine/tasks/mqar'
 import { trainModel } from '../electron/engine/train/trainer'
@@ -174,7 +175,7 @@ async function run(values: Record<string, string | undefined>): Promise<void> {
   if (!values.out && (wanted || values['max-steps'] !== undefined || seed !== 0))
     throw new Error('--presets, --seed and --max-steps write part of the benchmark: give --out <file.json> (then --merge the parts)')
   const first = runs[0]!.trainSpec
-  const choice = selectBackend(first.backend, first.device, first.precision === 'f64' ? 'f64' : 'f32')
+  const choice = selectBackend(first.backend, first.device, distinctCalls((await Promise.all(runs.map((r) => traceRun(r.modelSpec, r.trainSpec)))).flat()))
   process.stderr.write(`backend: ${choice.reason}\n`)
   const rows: RunRow[] = []
   for (const r of runs) {

@@ -1,13 +1,11 @@
-// Picks the backend a run asked for, or for 'auto' the best one that can run
-// every op a model needs, and says which it picked and why.
+// Picks the backend a run asked for, or for 'auto' the best one that accepts
+// every op call the model makes in a training step (trace-ops.ts), and says
+// which it picked and why.
 import type { TrainSpec } from '../api/train-spec'
 import { loadAddon } from './addon'
-import { trainingOps } from './autograd/gradients'
 import type { Backend } from './backend'
 import { nativeBackend } from './native-backend'
-
-/** Ops a training step uses: from the gradient table (autograd/gradients.ts). */
-export const TRAINING_OPS: readonly string[] = trainingOps()
+import type { TracedCall } from './trace-ops'
 
 export interface BackendChoice {
   backend: Backend
@@ -15,25 +13,84 @@ export interface BackendChoice {
   reason: string
 }
 
-function missingOps(id: string, dtype: 'f32' | 'f64'): string[] {
-  const table = loadAddon().opTable()
-  return TRAINING_OPS.filter((name) => !(table.find((o) => o.name === name)?.kernels[id] ?? []).includes(dtype))
+/** A call a backend refuses, with the backend's reason (naming op, attributes or dtype, and backend). */
+export interface Refusal {
+  call: TracedCall
+  reason: string
 }
 
-export function selectBackend(requested: TrainSpec['backend'], device: number, dtype: 'f32' | 'f64'): BackendChoice {
-  const available = loadAddon().backends()
+/** Asks a backend whether it takes a call: null when it does, else why not. */
+export type AcceptsFn = (backendId: string, call: TracedCall) => string | null
+
+/** How many distinct reasons a message lists before "and N more". */
+const LISTED = 3
+
+/** The calls `backendId` refuses, with its reasons, in call order. */
+export function refusals(backendId: string, calls: readonly TracedCall[], accepts: AcceptsFn): Refusal[] {
+  const out: Refusal[] = []
+  for (const call of calls) {
+    const reason = accepts(backendId, call)
+    if (reason !== null) out.push({ call, reason })
+  }
+  return out
+}
+
+/**
+ * "3 of the model's 41 op calls (backend cuda:0 has no kernel for linear_fwd
+ * in f64; ...; and 2 more reasons)": the count, then the first `listed`
+ * distinct reasons.
+ */
+export function describeRefusals(refused: readonly Refusal[], total: number, listed = LISTED): string {
+  const reasons = [...new Set(refused.map((r) => r.reason))]
+  const more = reasons.length > listed ? `; and ${reasons.length - listed} more reason${reasons.length - listed > 1 ? 's' : ''}` : ''
+  return `${refused.length} of the model's ${total} op calls (${reasons.slice(0, listed).join('; ')}${more})`
+}
+
+/**
+ * The backend id to use and why, from the backends there are and the
+ * answers of `accepts`; throws when the requested backend cannot run the calls.
+ */
+export function chooseBackend(
+  requested: TrainSpec['backend'],
+  device: number,
+  available: readonly string[],
+  calls: readonly TracedCall[],
+  accepts: AcceptsFn,
+): { id: string; reason: string } {
   const cudaId = `cuda:${device}`
   if (requested === 'webgpu') throw new Error("backend 'webgpu' is not built yet; valid now: cpu" + (available.includes(cudaId) ? ', cuda' : ''))
   if (requested === 'cuda') {
     if (!available.includes(cudaId)) throw new Error(`backend 'cuda' device ${device} is not available; available: ${available.join(', ')}`)
-    const missing = missingOps(cudaId, dtype)
-    if (missing.length) throw new Error(`backend ${cudaId} cannot train yet: it has no ${dtype} kernels for ${missing.join(', ')}`)
-    return { backend: nativeBackend(cudaId), reason: `${cudaId} (asked for)` }
+    const refused = refusals(cudaId, calls, accepts)
+    if (refused.length)
+      throw new Error(`backend ${cudaId} cannot train this model: it refuses ${describeRefusals(refused, calls.length)}; use backend 'cpu' or 'auto'`)
+    return { id: cudaId, reason: `${cudaId} (asked for)` }
   }
   if (requested === 'auto' && available.includes(cudaId)) {
-    const missing = missingOps(cudaId, dtype)
-    if (!missing.length) return { backend: nativeBackend(cudaId), reason: `auto picked ${cudaId}: a CUDA device with every training op` }
-    return { backend: nativeBackend('cpu'), reason: `auto picked cpu: ${cudaId} lacks ${missing.length} training ops (${missing.slice(0, 3).join(', ')}, ...)` }
+    const refused = refusals(cudaId, calls, accepts)
+    if (!refused.length) return { id: cudaId, reason: `auto picked ${cudaId}: it accepts all ${calls.length} of the model's op calls` }
+    onCpu(calls, accepts)
+    return { id: 'cpu', reason: `auto picked cpu: ${cudaId} refuses ${describeRefusals(refused, calls.length, 1)}` }
   }
-  return { backend: nativeBackend('cpu'), reason: requested === 'cpu' ? 'cpu (asked for)' : 'auto picked cpu: no CUDA device' }
+  onCpu(calls, accepts)
+  return { id: 'cpu', reason: requested === 'cpu' ? 'cpu (asked for)' : 'auto picked cpu: no CUDA device' }
+}
+
+/** Throws naming the refused calls unless the CPU takes every call. */
+function onCpu(calls: readonly TracedCall[], accepts: AcceptsFn): void {
+  const refused = refusals('cpu', calls, accepts)
+  if (refused.length) throw new Error(`backend cpu cannot train this model: it refuses ${describeRefusals(refused, calls.length)}`)
+}
+
+/** The addon's answer for a traced call. */
+export const addonAccepts: AcceptsFn = (backendId, call) => loadAddon().accepts(backendId, call.op, call.inputs, call.attrs, call.outputs)
+
+/**
+ * The backend for a run of the model whose training step makes `calls`
+ * (trace-ops.ts): 'cuda' when that device accepts every call, 'auto' the
+ * CUDA device when it does, else the CPU; the CPU must accept every call too.
+ */
+export function selectBackend(requested: TrainSpec['backend'], device: number, calls: readonly TracedCall[]): BackendChoice {
+  const { id, reason } = chooseBackend(requested, device, loadAddon().backends(), calls, addonAccepts)
+  return { backend: nativeBackend(id), reason }
 }

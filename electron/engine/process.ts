@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { isUserError } from '../api/errors'
 import { selectBackend } from './backend-select'
+import { fullyLabelledBatch, traceRun, traceTrainingStep } from './trace-ops'
 import { demoForward } from './demo'
 import { estimateModel } from './estimate'
 import { profileModel } from './profile/profiler'
@@ -73,8 +74,7 @@ function emit<E extends keyof TrainEvents>(name: E, data: TrainEvents[E]): void 
 async function train(params: TrainParams) {
   cancelRequested = false
   const { trainSpec } = params
-  const dtype = trainSpec.precision === 'f64' ? 'f64' : 'f32'
-  const choice = selectBackend(trainSpec.backend, trainSpec.device, dtype)
+  const choice = selectBackend(trainSpec.backend, trainSpec.device, await traceRun(params.modelSpec, trainSpec))
   emit('train.backend', { reason: choice.reason })
   return trainModel({
     modelSpec: params.modelSpec,
@@ -97,8 +97,9 @@ const handlers: Handlers = {
   info: () => engineInfo(),
   demoForward: (params) => demoForward(nativeBackend(params.backend ?? 'cpu'), params),
   estimate: ({ spec, contextLength }) => estimateModel(spec, contextLength),
-  profile: ({ spec, settings, backend }) => {
-    const choice = selectBackend(backend ?? 'auto', 0, settings.dtype)
+  profile: async ({ spec, settings, backend }) => {
+    const calls = await traceTrainingStep(spec, settings.dtype, fullyLabelledBatch(settings.batchSize, settings.seqLen))
+    const choice = selectBackend(backend ?? 'auto', 0, calls)
     return profileModel(spec, choice.backend, settings, (message, fraction) => emit('profile.progress', { message, fraction }))
   },
   inspect: (params) => inspectCheckpoint(params, nativeBackend('cpu'), (message, fraction) => emit('inspect.progress', { message, fraction })),

@@ -7,7 +7,7 @@ import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { withPreferredBackend } from '../api/preferences'
 import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
 import { SpecValidationError, validateWith } from '../api/validate'
-import { TRAINING_OPS } from '../engine/backend-select'
+import { trainingOps } from '../engine/autograd/gradients'
 import { presets } from '../api/presets'
 import { estimateTrainingMemory, memoryProblem, trainingShape, type TrainingMemory } from '../engine/train-memory'
 import { metricsCsv } from '../workspace/csv'
@@ -42,7 +42,7 @@ async function jobDevice(
   const id = `cuda:${device}`
   const cuda = known?.devices.find((d) => d.id === id)
   if (backend === 'cuda') return cuda ? { id, memoryBytes: cuda.memoryBytes } : undefined
-  const complete = cuda && TRAINING_OPS.every((op) => known!.ops.find((o) => o.name === op)?.kernels[id]?.includes(dtype))
+  const complete = cuda && trainingOps().every((op) => known!.ops.find((o) => o.name === op)?.kernels[id]?.includes(dtype))
   return complete ? { id, memoryBytes: cuda.memoryBytes } : cpu
 }
 
