@@ -18,8 +18,8 @@
 //                  seed (d loss / d Σ output) goes to this backward attribute
 //
 // Ops that are never differentiated (inference, optimizer) are listed in
-// `notDifferentiable` with the reason; `trainingOps` (the ops a backend
-// needs to train, for backend selection) follows from the two.
+// `notDifferentiable` with the reason; `trainingOps` (the ops a training
+// step may run) follows from the two.
 // tests/node/engine/gradients.test.ts checks that every op of the table is a
 // forward op here, the backward of one, or listed there, and checks each
 // entry against finite differences.
