@@ -3,8 +3,9 @@
 // optimizer (sum_squares for the clip, adamw_step per parameter) run on a
 // tracing backend whose tensors are shapes only; each op is planned by the
 // addon's planOp, which gives its outputs' shapes (and throws the op table's
-// error for a bad call), and recorded. Backend selection asks a backend
-// whether it accepts each of these calls.
+// error for a bad call), and recorded; for a run, an evaluation forward at
+// each evaluation length too. Backend selection asks a backend whether it
+// accepts each of these calls.
 //
 // Returns: the distinct calls, in the order first made, each as
 // { op, inputs: { name: { shape, dtype } }, attrs (as given, no defaults),
@@ -117,8 +118,11 @@ export class TracingBackend implements Backend {
   }
 }
 
-/** The distinct op calls of one training step of `spec` on `batch`: forward, backward, clip and AdamW. */
-export async function traceTrainingStep(spec: ModelSpec, dtype: FloatDType, batch: Batch): Promise<TracedCall[]> {
+/**
+ * The distinct op calls of one training step of `spec` on `batch` (forward,
+ * backward, clip and AdamW), then of an evaluation forward on each of `evalBatches`.
+ */
+export async function traceTrainingStep(spec: ModelSpec, dtype: FloatDType, batch: Batch, evalBatches: Batch[] = []): Promise<TracedCall[]> {
   const backend = new TracingBackend()
   const model = new Model(spec, backend, dtype, 0, false)
   const trainable = model.params.trainable()
@@ -134,6 +138,7 @@ export async function traceTrainingStep(spec: ModelSpec, dtype: FloatDType, batc
   }
   await optimizer.gradNorm(grads)
   optimizer.step(grads, 1e-3, 1, 1)
+  for (const b of evalBatches) model.loss(new Ctx(backend, dtype, false), toDevice(backend, b))
   return backend.traced()
 }
 
@@ -143,12 +148,14 @@ export function fullyLabelledBatch(batchSize: number, seqLen: number): Batch {
 }
 
 /**
- * The distinct op calls of the first training step of a run: its task's
- * first batch (batch size, sequence length, labelled rows), in its precision
- * (bf16 traced as f32). Refuses a spec pair the trainer would refuse, first.
+ * The distinct op calls of a run: the first training step on its task's
+ * first batch (batch size, sequence length, labelled rows) and an
+ * evaluation forward at each evaluation length, in its precision (bf16
+ * traced as f32). Refuses a spec pair the trainer would refuse, first.
  */
-export function traceRun(spec: ModelSpec, trainSpec: TrainSpec): Promise<TracedCall[]> {
+export async function traceRun(spec: ModelSpec, trainSpec: TrainSpec): Promise<TracedCall[]> {
   const task = createTask(trainSpec.task, trainSpec.seed)
   checkRun(spec, trainSpec, task)
-  return traceTrainingStep(spec, trainSpec.precision === 'f64' ? 'f64' : 'f32', task.trainBatch(0, trainSpec.batch_size))
+  const evalBatches = task.evalSets(trainSpec.batch_size, 1).flatMap((set) => set.batches.slice(0, 1))
+  return traceTrainingStep(spec, trainSpec.precision === 'f64' ? 'f64' : 'f32', task.trainBatch(0, trainSpec.batch_size), evalBatches)
 }

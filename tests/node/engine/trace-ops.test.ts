@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { ModelSpec } from '../../../electron/api/model-spec'
 import { preset } from '../../../electron/api/presets'
 import { resizeModel } from '../../../electron/api/resize'
+import { SpecValidationError } from '../../../electron/api/validate'
 import { loadAddon } from '../../../electron/engine/addon'
 import { Ctx } from '../../../electron/engine/autograd/context'
 import type { AttrValue } from '../../../electron/engine/backend'
@@ -12,10 +13,11 @@ import { Model } from '../../../electron/engine/model/model'
 import { nativeBackend } from '../../../electron/engine/native-backend'
 import { Rng } from '../../../electron/engine/random'
 import type { Batch } from '../../../electron/engine/tasks/types'
-import { callKey, fullyLabelledBatch, traceTrainingStep, type TracedCall } from '../../../electron/engine/trace-ops'
+import { callKey, fullyLabelledBatch, traceRun, traceTrainingStep, type TracedCall } from '../../../electron/engine/trace-ops'
 import { disposeBatch, toDevice } from '../../../electron/engine/train/device-batch'
 import { AdamW } from '../../../electron/engine/train/optimizer'
 import type { Tensor } from '../../../electron/engine/tensor'
+import { quickTrainSpec } from '../../fixtures/runs'
 
 const addon = loadAddon()
 const cpu = nativeBackend('cpu')
@@ -121,6 +123,23 @@ describe('traceTrainingStep', () => {
     // A window longer than the model can see is fine; a negative one is not.
     for (const layer of spec.layers) if (layer.kind === 'softmax') layer.window = -2
     await expect(traceTrainingStep(spec, 'f32', batchOf(1, 4))).rejects.toThrow(/softmax_attn_fwd: .*window/)
+  })
+})
+
+describe('traceRun', () => {
+  it('the task’s batch, and an evaluation forward at each evaluation length', async () => {
+    const spec = resizeModel(preset('gated-deltanet'), { d_model: 16, vocab_size: 64, heads: 2 })
+    const train = quickTrainSpec({ task: { kind: 'parity', seq_len: 8, eval_seq_lens: [8, 24] }, batch_size: 3, precision: 'f64' })
+    const calls = await traceRun(spec, train)
+    const mixerT = (op: string) => [...new Set(calls.filter((c) => c.op === op).map((c) => c.inputs.q!.shape.slice(0, 2).join('x')))].sort()
+    expect(mixerT('mixer_fwd')).toEqual(['3x24', '3x8'])
+    expect(mixerT('mixer_bwd')).toEqual(['3x8'])
+    expect(calls.every((c) => Object.values(c.inputs).every((t) => t.dtype !== 'f32'))).toBe(true)
+  })
+
+  it('refuses a spec pair the trainer refuses, before tracing', async () => {
+    const spec = resizeModel(preset('gla'), { d_model: 16, vocab_size: 8, heads: 2 })
+    await expect(traceRun(spec, quickTrainSpec())).rejects.toThrow(SpecValidationError)
   })
 })
 
