@@ -16,74 +16,13 @@
 
 #include "../src/cuda/mixer_support.h"
 #include "linea/backend.h"
+#include "op_calls.h"
 #include "test_util.h"
 
 using namespace linea;
 using namespace linea::test;
 
 namespace {
-
-using AttrMap = std::map<std::string, AttrValue>;
-using DescMap = std::map<std::string, TensorDesc>;
-
-// One valid call of an op, its input shapes derived from the signature patterns.
-struct Case {
-  std::string op;
-  AttrMap attrs;
-  std::set<std::string> optional_inputs;  // optional inputs to give
-  std::vector<std::string> outputs;       // optional outputs to ask for
-  Dims dims;                              // overrides of the small default dims
-};
-
-// Small, distinct sizes for every dim symbol of the table, and [2, 3] for "*S".
-const Dims kDims = {{"B", 2}, {"T", 3}, {"H", 2}, {"K", 4}, {"V", 5}, {"D", 4}, {"E", 4},
-                    {"C", 3}, {"W", 2}, {"R", 5}, {"M", 3}, {"N", 4}, {"S", 3}};
-const Shape kLeading = {2, 3};
-
-// The attributes as resolve_attrs leaves them for a valid call: defaults, then the case's values.
-Attrs resolved(const OpDef& def, const AttrMap& given) {
-  Attrs attrs;
-  for (const auto& a : def.attrs) attrs.set(a.name, a.default_value);
-  for (const auto& [name, value] : given) attrs.set(name, value);
-  return attrs;
-}
-
-Shape shape_of(const std::string& pattern, const Dims& dims) {
-  Shape shape;
-  std::string cur;
-  auto flush = [&] {
-    if (cur.empty()) return;
-    if (cur[0] == '*') shape.insert(shape.end(), kLeading.begin(), kLeading.end());
-    else if (std::isdigit(static_cast<unsigned char>(cur[0]))) shape.push_back(std::stoll(cur));
-    else shape.push_back(dims.at(cur));
-    cur.clear();
-  };
-  for (char c : pattern) {
-    if (c == ',') flush();
-    else if (c != ' ') cur += c;
-  }
-  flush();
-  return shape;
-}
-
-// The inputs of a valid call: the required ones of the specialized signature and the case's optional ones.
-DescMap descs_for(const Case& c, DType dtype) {
-  const OpDef& def = find_op(c.op);
-  const Attrs attrs = resolved(def, c.attrs);
-  std::set<std::string> given = c.optional_inputs;
-  Signature sig = def.signature;
-  if (def.specialize) def.specialize(attrs, given, sig);
-  for (const auto& s : sig.inputs)
-    if (s.presence == Presence::required) given.insert(s.name);
-  sig = def.signature;
-  if (def.specialize) def.specialize(attrs, given, sig);
-  Dims dims = kDims;
-  for (const auto& [name, n] : c.dims) dims[name] = n;
-  DescMap out;
-  for (const auto& s : sig.inputs)
-    if (given.count(s.name)) out[s.name] = TensorDesc{shape_of(s.shape, dims), s.index ? DType::i32 : dtype};
-  return out;
-}
 
 // Tensors on `backend` for the descs: index tensors zero (a valid index for every op), values random.
 TensorMap tensors_for(Backend& backend, const DescMap& descs) {
@@ -109,45 +48,20 @@ DescMap descs_of(const TensorMap& tensors) {
   return out;
 }
 
-// Every op with its default attributes and required inputs, then the switches
-// that change its signature.
+// Every op's calls from its builder (op_calls.h), at the small default shapes:
+// its default attributes and required inputs, then the switches that change
+// its signature. An op without a builder fails here, by name.
 std::vector<Case> valid_cases() {
   std::vector<Case> cases;
-  for (const OpDef& op : op_table()) cases.push_back({op.name, {}, {}, {}, {}});
-  const std::string s = "s_final";
-  cases.push_back({"mixer_fwd", {{"gate", std::string("scalar")}}, {"s0"}, {s}, {}});
-  cases.push_back({"mixer_fwd", {{"gate", std::string("vector")}, {"delta", true}}, {}, {s}, {}});
-  cases.push_back(
-      {"mixer_fwd",
-       {{"gate", std::string("fixed")}, {"input_gate", std::string("exp")}, {"normalize", std::string("max1")}},
-       {"z0", "m0"},
-       {s, "z_final", "m_final"},
-       {}});
-  cases.push_back(
-      {"mixer_bwd", {{"gate", std::string("fixed")}, {"normalize", std::string("sum")}}, {"s0", "z0"}, {}, {}});
-  cases.push_back({"mixer_bwd", {{"input_gate", std::string("sigmoid")}}, {"ds_final"}, {"ds0"}, {}});
-  cases.push_back({"feature_map_fwd", {{"kind", std::string("taylor2")}}, {}, {}, {{"E", 21}}});
-  cases.push_back({"feature_map_bwd", {{"kind", std::string("taylor2")}}, {}, {}, {{"E", 21}}});
-  cases.push_back({"short_conv_bwd", {}, {"bias"}, {}, {}});
-  cases.push_back({"norm_bwd", {{"kind", std::string("layer")}}, {"weight"}, {}, {}});
-  cases.push_back({"linear_fwd", {{"trans_w", true}}, {"bias"}, {}, {}});
-  cases.push_back({"linear_bwd", {{"trans_w", true}}, {"bias"}, {}, {}});
-  cases.push_back({"binary_fwd", {{"broadcast", true}}, {}, {}, {}});
-  cases.push_back({"binary_bwd", {{"broadcast", true}, {"kind", std::string("mul")}}, {}, {}, {}});
-  cases.push_back({"softmax_attn_fwd", {{"window", int64_t{2}}}, {}, {}, {}});
-  return cases;
-}
-
-std::string case_name(const Case& c, DType dtype) {
-  std::string name = c.op + " " + dtype_name(dtype);
-  for (const auto& [k, v] : c.attrs) {
-    name += " " + k + "=";
-    if (auto p = std::get_if<std::string>(&v)) name += *p;
-    else if (auto b = std::get_if<bool>(&v)) name += *b ? "true" : "false";
-    else if (auto i = std::get_if<int64_t>(&v)) name += std::to_string(*i);
+  for (const OpDef& op : op_table()) {
+    auto calls = op_calls().find(op.name);
+    if (calls == op_calls().end()) {
+      FAIL_CHECK("op ", op.name, " has no call builder: add one to op_calls() in native/tests/op_calls.h");
+      continue;
+    }
+    cases.insert(cases.end(), calls->second.variants.begin(), calls->second.variants.end());
   }
-  for (const auto& in : c.optional_inputs) name += " +" + in;
-  return name;
+  return cases;
 }
 
 // A host backend of its own, for the hooks: zeroed memory, counted launches,
