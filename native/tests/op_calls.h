@@ -221,8 +221,9 @@ inline void from_forward(const std::string& fwd, const AttrMap& attrs, const std
   for (const auto& [from, to] : take) in[to] = {out.at(from).shape, download<double>(out.at(from))};
 }
 
-// The mixer's inputs as its harness draws them (gates logsigmoid of N(1, 1.5²) clamped at -8, so
-// strong ones occur; l2-normalized keys for delta; positive q, k for sum), plus upstream gradients.
+// The mixer's inputs as its harness draws them (log gates logsigmoid of N(1, 1.5²) clamped at -8,
+// and strong for vector gates; l2-normalized keys for delta; positive q, k for sum), plus upstream
+// gradients.
 inline HostTensors mixer_draw(const Case& c, const DescMap& descs, uint32_t seed) {
   const Attrs a = resolved(find_op(c.op), c.attrs);
   Switches sw;
@@ -233,6 +234,11 @@ inline HostTensors mixer_draw(const Case& c, const DescMap& descs, uint32_t seed
   const Dims dims = dims_of(c);
   const MixerDims md{dims.at("B"), dims.at("T"), dims.at("H"), dims.at("K"), dims.at("V")};
   HostTensors all = mixer_inputs(sw, md, seed, true);
+  if (sw.gate == "vector") {
+    // Strong gates, as in test_mixer_family.cpp: every third log gate at -5 (a decay of 7e-3 per step).
+    auto& g = all.at("g").second;
+    for (size_t n = 0; n < g.size(); n += 3) g[n] = -5;
+  }
   for (auto& [name, value] : upstream(sw, md, seed + 1000)) all[name] = value;
   if (descs.count("dz_final") && !all.count("dz_final"))
     all["dz_final"] = {descs.at("dz_final").shape, random_vector<double>(numel(descs.at("dz_final").shape), seed)};
