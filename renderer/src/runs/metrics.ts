@@ -29,12 +29,17 @@ export function headlineName(lines: readonly MetricsLine[]): EvalLine['headlineN
   return null
 }
 
+/** An eval set's name with its length, unless the name is the length already ("T=64", not "T=64 (T=64)"). */
+export function evalSetLabel(s: Pick<EvalSetResult, 'name' | 'seqLen'>): string {
+  return s.name === `T=${s.seqLen}` ? s.name : `${s.name} (T=${s.seqLen})`
+}
+
 /** Per eval set (e.g. the training length and longer ones): accuracy, or bits per byte. */
 export function evalSetPoints(lines: readonly MetricsLine[]): { name: string; points: Point[] }[] {
   const sets = new Map<string, Point[]>()
   for (const l of evalLines(lines))
     for (const s of l.sets) {
-      const label = `${s.name} (T=${s.seqLen})`
+      const label = evalSetLabel(s)
       const pts = sets.get(label) ?? []
       pts.push([l.step, l.headlineName === 'bits_per_byte' ? s.bitsPerByte : s.accuracy])
       sets.set(label, pts)
@@ -83,7 +88,7 @@ export function logEntries(lines: readonly MetricsLine[]): LogEntry[] {
       case 'eval': {
         const sets = l.sets
           .map((s) =>
-            l.headlineName === 'bits_per_byte' ? `${s.name} ${s.bitsPerByte.toFixed(3)} bpb` : `${s.name} (T=${s.seqLen}) ${(100 * s.accuracy).toFixed(1)}%`,
+            l.headlineName === 'bits_per_byte' ? `${s.name} ${s.bitsPerByte.toFixed(3)} bpb` : `${evalSetLabel(s)} ${(100 * s.accuracy).toFixed(1)}%`,
           )
           .join(', ')
         const head = l.headlineName === 'bits_per_byte' ? `${l.headline.toFixed(3)} bits/byte` : `accuracy ${(100 * l.headline).toFixed(1)}%`

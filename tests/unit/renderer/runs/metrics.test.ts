@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { MetricsLine } from '../../../../electron/api/runs'
 import { MQAR_KEY_IN_NOISE_LABELS, type TrainSpec } from '../../../../electron/api/train-spec'
 import {
+  evalSetLabel,
   evalSetPoints,
   headlineName,
   headlinePoints,
@@ -74,6 +75,14 @@ describe('run metrics', () => {
       { name: 'train (T=32)', points: [[2, 0.25]] },
       { name: 'long (T=64)', points: [[2, 0.125]] },
     ])
+  })
+
+  it('names an eval set by its length once when its name is the length', () => {
+    // Sequence tasks name their sets "T=<length>": the label must not say it twice.
+    expect(evalSetLabel({ name: 'T=64', seqLen: 64 })).toBe('T=64')
+    expect(evalSetLabel({ name: 'T=64', seqLen: 128 })).toBe('T=64 (T=128)')
+    expect(evalSetLabel({ name: 'valid', seqLen: 256 })).toBe('valid (T=256)')
+    expect(evalSetPoints([evalAt(2, 0.5, [{ name: 'T=64', seqLen: 64, accuracy: 0.5 }])]).map((s) => s.name)).toEqual(['T=64'])
   })
 
   it('log status changes, evals, checkpoints and failures, not training steps', () => {
