@@ -17,6 +17,8 @@ const { served, page } = useServedApp()
 /** Small enough for 2 CPU cores; still valid: warmup <= steps, 4 * pairs <= seq_len, task vocabulary <= model vocabulary (512). */
 const SCALE_DOWN = {
   steps: '300',
+  /** Every run stops here (train.max_steps), its schedule still over the 300 steps. */
+  stopAt: '250',
   warmup: '20',
   batch: '16',
   evalEvery: '50',
@@ -121,6 +123,7 @@ describe('train and runs screens', () => {
     await page.selectOption('[data-testid=template-select]', 'mqar-recall-sweep')
     expect(await page.textContent('[data-testid=template-run-count]')).toBe('12 runs')
     await page.fill('[data-testid=template-override-train-steps]', SCALE_DOWN.steps)
+    await page.fill('[data-testid=template-override-train-max_steps]', SCALE_DOWN.stopAt)
     await page.fill('[data-testid=template-override-train-schedule-warmup_steps]', SCALE_DOWN.warmup)
     await page.fill('[data-testid=template-override-train-batch_size]', SCALE_DOWN.batch)
     await page.fill('[data-testid=template-override-train-eval-every]', SCALE_DOWN.evalEvery)
@@ -145,8 +148,8 @@ describe('train and runs screens', () => {
       timeout: 60_000,
     })
     expect(await attr('live-run', 'data-run-id')).toBe(runId)
-    expect(await page.textContent('[data-testid=live-progress-text]')).toMatch(/step \d+ \/ 300/)
-    expect(await attr('live-progress', 'data-steps')).toBe('300')
+    expect(await page.textContent('[data-testid=live-progress-text]')).toMatch(new RegExp(`step \\d+ / ${SCALE_DOWN.stopAt}\\b`))
+    expect(await attr('live-progress', 'data-steps')).toBe(SCALE_DOWN.stopAt)
     // an eval reaches the accuracy chart and the log; throughput and memory are drawn
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=live-eval-chart]')?.getAttribute('data-points')) > 0, undefined, {
       timeout: 60_000,
@@ -165,7 +168,7 @@ describe('train and runs screens', () => {
     await page.screenshot({ path: join(artifactsDir(), 'train.png'), fullPage: true })
 
     await page.waitForSelector('[data-testid=live-run-status]:text("completed")', { timeout: 90_000 })
-    expect(await page.textContent('[data-testid=live-progress-text]')).toContain('step 300 / 300')
+    expect(await page.textContent('[data-testid=live-progress-text]')).toContain(`step ${SCALE_DOWN.stopAt} / ${SCALE_DOWN.stopAt}`)
     expect(await page.textContent('[data-testid=live-log]')).toContain('status: completed')
   })
 
@@ -182,7 +185,7 @@ describe('train and runs screens', () => {
     const done = (await rows()).filter((r) => r.status === 'completed' && r.name !== STOPPED.name).slice(0, 2)
     for (const r of done) await page.check(`[data-testid=run-select-${r.id}]`)
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=compare-loss-chart]')?.getAttribute('data-series')) === 4) // raw + smoothed per run
-    expect(Number(await attr('compare-loss-chart', 'data-points'))).toBe(2 * 2 * 300)
+    expect(Number(await attr('compare-loss-chart', 'data-points'))).toBe(2 * 2 * Number(SCALE_DOWN.stopAt))
     expect(Number(await attr('compare-eval-chart', 'data-series'))).toBe(2)
     // each run in the colour its id gives it
     const colors = await Promise.all(done.map((r) => attr(`compare-run-${r.id}`, 'data-color')))
@@ -203,7 +206,7 @@ describe('train and runs screens', () => {
       .trim()
       .split('\n')
     expect(csvLines[0]).toBe('step,loss,lr,grad_norm,tokens_per_second,elapsed_seconds,memory_bytes,eval_headline')
-    expect(csvLines).toHaveLength(1 + 300)
+    expect(csvLines).toHaveLength(1 + Number(SCALE_DOWN.stopAt))
     const [png] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=compare-loss-chart-png]')])
     expect(png.suggestedFilename()).toBe('runs-loss.png')
     expect([...readFileSync((await png.path())!).subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
