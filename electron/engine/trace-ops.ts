@@ -131,11 +131,7 @@ export async function traceTrainingStep(spec: ModelSpec, dtype: FloatDType, batc
   const device = toDevice(backend, batch)
   model.loss(ctx, device)
   ctx.backward([])
-  const grads = new Map<string, Tensor>()
-  for (const p of trainable) {
-    const g = ctx.grad(p.tensor)
-    if (g) grads.set(p.name, g)
-  }
+  const grads = ctx.gradsByName(trainable)
   await optimizer.gradNorm(grads)
   optimizer.step(grads, 1e-3, 1, 1)
   for (const b of evalBatches) model.loss(new Ctx(backend, dtype, false), toDevice(backend, b))

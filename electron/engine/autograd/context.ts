@@ -87,6 +87,16 @@ export class Ctx {
     return this.grads.get(t)
   }
 
+  /** The gradients of named parameters, by name; a parameter the loss does not reach has none. */
+  gradsByName(params: readonly { name: string; tensor: Tensor }[]): Map<string, Tensor> {
+    const out = new Map<string, Tensor>()
+    for (const p of params) {
+      const g = this.grads.get(p.tensor)
+      if (g) out.set(p.name, g)
+    }
+    return out
+  }
+
   /** Adds `g` to the gradient of `t` (takes ownership of g). */
   accumulate(t: Tensor, g: Tensor | undefined): void {
     if (!g) return

@@ -21,7 +21,7 @@ import type { Backend } from '../backend'
 import { estimateModel, sameWidthTransformer } from '../estimate'
 import { Model } from '../model/model'
 import { Rng } from '../random'
-import type { FloatDType, Tensor } from '../tensor'
+import type { FloatDType } from '../tensor'
 import { disposeBatch, toDevice, type LabelledBatch } from '../train/device-batch'
 import { AdamW } from '../train/optimizer'
 import { opCost } from './op-costs'
@@ -48,11 +48,7 @@ async function trainStep(model: Model, optimizer: AdamW, backend: Backend, dtype
     inPhase('forward', () => model.loss(ctx, batch))
     onForward?.()
     ctx.backward([])
-    const grads = new Map<string, Tensor>()
-    for (const p of model.params.trainable()) {
-      const g = ctx.grad(p.tensor)
-      if (g) grads.set(p.name, g)
-    }
+    const grads = ctx.gradsByName(model.params.trainable())
     await inPhaseAsync('optimizer', async () => {
       const norm = await inScope('optimizer', () => optimizer.gradNorm(grads))
       inScope('optimizer', () => optimizer.step(grads, 1e-4, 1, norm > 1 ? 1 / norm : 1))

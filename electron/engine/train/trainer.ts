@@ -256,12 +256,7 @@ class TrainingRun {
     const loss = sum / batch.count
     if (!Number.isFinite(loss)) throw new TrainingDivergedError(step + 1, await locateNonFinite(this.model, this.backend, this.dtype, batch))
     ctx.backward([])
-    const grads = new Map<string, Tensor>()
-    for (const p of this.trainable) {
-      const g = ctx.grad(p.tensor)
-      if (g) grads.set(p.name, g)
-    }
-    return { loss, grads }
+    return { loss, grads: ctx.gradsByName(this.trainable) }
   }
 
   /** Global-norm clip folded into AdamW's gradient scale, at the schedule's learning rate. */

@@ -16,7 +16,6 @@ import type { Batch } from '../../../electron/engine/tasks/types'
 import { callKey, fullyLabelledBatch, traceRun, traceTrainingStep, type TracedCall } from '../../../electron/engine/trace-ops'
 import { disposeBatch, toDevice } from '../../../electron/engine/train/device-batch'
 import { AdamW } from '../../../electron/engine/train/optimizer'
-import type { Tensor } from '../../../electron/engine/tensor'
 import { quickTrainSpec } from '../../fixtures/runs'
 
 const addon = loadAddon()
@@ -60,11 +59,7 @@ async function realStep(spec: ModelSpec, batch: Batch): Promise<Set<string>> {
   try {
     model.loss(ctx, device)
     ctx.backward([])
-    const grads = new Map<string, Tensor>()
-    for (const p of trainable) {
-      const g = ctx.grad(p.tensor)
-      if (g) grads.set(p.name, g)
-    }
+    const grads = ctx.gradsByName(trainable)
     await optimizer.gradNorm(grads)
     optimizer.step(grads, 1e-3, 1, 1)
   } finally {
