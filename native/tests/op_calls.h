@@ -182,6 +182,10 @@ inline TensorMap upload_inputs(Backend& backend, const Case& c, const HostTensor
       out[name] = backend.from_host(value.first, dt, v.data());
     } else if (dt == DType::f32) {
       out[name] = upload<float>(backend, value.first, std::vector<float>(value.second.begin(), value.second.end()));
+    } else if (dt == DType::bf16) {
+      std::vector<uint16_t> bits(value.second.size());
+      for (size_t j = 0; j < bits.size(); ++j) bits[j] = bf16_from_float(static_cast<float>(value.second[j]));
+      out[name] = backend.from_host(value.first, dt, bits.data());
     } else {
       out[name] = upload<double>(backend, value.first, value.second);
     }
@@ -198,6 +202,12 @@ inline std::vector<double> download_double(const Tensor& t) {
   if (t.dtype == DType::i32) {
     const auto v = download<int32_t>(t);
     return {v.begin(), v.end()};
+  }
+  if (t.dtype == DType::bf16) {
+    const auto bits = download<uint16_t>(t);
+    std::vector<double> v(bits.size());
+    for (size_t j = 0; j < bits.size(); ++j) v[j] = bf16_to_float(bits[j]);
+    return v;
   }
   return download<double>(t);
 }
@@ -498,6 +508,14 @@ inline const std::map<std::string, OpCalls>& op_calls() {
                  {"", {{"step", int64_t{10}}, {"weight_decay", 0.1}, {"grad_scale", 0.5}, {"lr", 1e-2}}, {}, {}, {}}}),
         rows({{"D", 24}}),
         {{"v", {Draw::positive, 1e-2, ""}}, {"m", {Draw::normal, 0.1, ""}}},
+        nullptr,
+        nullptr,
+        nullptr};
+    m["cast"] = {
+        with_op("cast",
+                {{"", {}, {}, {}, {}}, {"", {{"to", s("f64")}}, {}, {}, {}}, {"", {{"to", s("bf16")}}, {}, {}, {}}}),
+        rows({{"D", 24}}),
+        {},
         nullptr,
         nullptr,
         nullptr};

@@ -3,8 +3,8 @@
 // call, against the CPU in float64 on the same inputs. Calls come from the
 // builders in op_calls.h; an op without one fails here by name.
 //
-// Inputs are drawn once in double and rounded to float32 when the op declares
-// f32, so every dtype sees exactly the same values and an error is the
+// Inputs are drawn once in double and rounded to the narrowest dtype the op
+// declares (bf16, else float32), so every dtype sees exactly the same values and an error is the
 // kernel's own arithmetic, not the rounding of its inputs. Outputs are
 // NaN-poisoned, so an element a kernel leaves unwritten fails. A backend that
 // refuses a call (no kernel, or a predicate) is counted, not failed. With a
@@ -20,6 +20,9 @@
 //   f32: 1e-4. Rounding is 6e-8 per operation; sums of a few thousand terms
 //        (T = 1000 recurrences, 1000-row reductions, 50-class softmaxes) and
 //        gates compounded over a chunk grow that by a few hundred at most.
+//   bf16: 2e-2. Storage only (kernels accumulate in f32): every stored
+//        output carries a relative rounding of 2^-9 = 2e-3, and a backward's
+//        inputs that a forward produced were rounded the same way.
 //   f64: 1e-10. Only another backend runs f64 against the CPU's f64; the
 //        same error growth from 1e-16 leaves orders of magnitude to spare
 //        for a different summation order.
@@ -42,16 +45,27 @@ using namespace linea::test;
 
 namespace {
 
-double tolerance(DType dtype) { return dtype == DType::f32 ? 1e-4 : 1e-10; }
+double tolerance(DType dtype) {
+  if (dtype == DType::bf16) return 2e-2;
+  return dtype == DType::f32 ? 1e-4 : 1e-10;
+}
 
 // Below this RMS a reference output counts as zero (see the top of the file).
 constexpr double kZeroFloor = 1e-2;
 
-// Rounds every value input to float32 (exactly representable in every dtype).
-void round_to_f32(HostTensors& in, const DescMap& descs) {
+// Rounds every value input to the narrowest dtype the op declares (bf16 or
+// f32), so the value is exactly representable in every dtype.
+void round_inputs(HostTensors& in, const DescMap& descs, DType narrowest) {
   for (auto& [name, value] : in)
     if (descs.at(name).dtype != DType::i32)
-      for (auto& x : value.second) x = static_cast<double>(static_cast<float>(x));
+      for (auto& x : value.second)
+        x = narrowest == DType::bf16 ? double(bf16_to_float(bf16_from_float(static_cast<float>(x))))
+                                     : static_cast<double>(static_cast<float>(x));
+}
+
+DType narrowest_dtype(const OpDef& op) {
+  auto has = [&](DType d) { return std::find(op.dtypes.begin(), op.dtypes.end(), d) != op.dtypes.end(); };
+  return has(DType::bf16) ? DType::bf16 : has(DType::f32) ? DType::f32 : DType::f64;
 }
 
 // The values a call produced: its outputs, or, for an in-place op (no
@@ -115,14 +129,14 @@ TEST_CASE("every backend matches the CPU in float64, for every op, dtype and awk
       FAIL_CHECK("op ", op.name, " has no call builder: add one to op_calls() in native/tests/op_calls.h");
       continue;
     }
-    const bool has_f32 = std::find(op.dtypes.begin(), op.dtypes.end(), DType::f32) != op.dtypes.end();
+    const DType narrowest = narrowest_dtype(op);
     for (const Case& variant : calls->second.variants) {
       for (const ShapeCase& shape : calls->second.shapes) {
         Case c = variant;
         for (const auto& [name, n] : shape.dims) c.dims[name] = n;
         c.leading = shape.leading;
         HostTensors in = draw_inputs(c, seed++);
-        if (has_f32) round_to_f32(in, descs_for(c, DType::f64));
+        if (narrowest != DType::f64) round_inputs(in, descs_for(c, DType::f64), narrowest);
         const auto ref = run_on(cpu, c, in, DType::f64);
         for (const std::string& name : backends) {
           Backend& be = get_backend(name);

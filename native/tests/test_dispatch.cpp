@@ -160,7 +160,7 @@ std::vector<std::vector<std::string>> attr_enum_tables() {
 
 TEST_CASE("every enum attribute takes its choices from one name table in op_attrs.h") {
   const auto tables = attr_enum_tables<FeatureMapKind, ConvActivation, MixerForm, MixerGate, MixerInputGate,
-                                       MixerNormalize, NormKind, UnaryKind, BinaryKind>();
+                                       MixerNormalize, NormKind, UnaryKind, BinaryKind, CastTarget>();
   for (const OpDef& op : op_table())
     for (const AttrDef& a : op.attrs) {
       if (a.type != AttrType::enum_) continue;

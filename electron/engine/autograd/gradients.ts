@@ -168,6 +168,7 @@ export const notDifferentiable: { readonly [N in OpName]?: { use: 'training' | '
   sum_squares: { use: 'training', why: "the optimizer's squared gradient norm" },
   accumulate: { use: 'training', why: 'in place: the tape sums gradients with it' },
   adamw_step: { use: 'training', why: 'the optimizer: updates parameters in place' },
+  cast: { use: 'training', why: 'mixed precision: bf16 copies of f32 master weights, made outside the tape' },
 }
 
 /** Every op a training step may run, in table order: each gradient entry's two ops and the training ops without a gradient. */

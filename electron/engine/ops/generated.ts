@@ -39,6 +39,7 @@ export const opNames = [
   'sum_squares',
   'accumulate',
   'adamw_step',
+  'cast',
 ] as const
 export type OpName = (typeof opNames)[number]
 
@@ -97,6 +98,10 @@ export type UnaryKind = (typeof unaryKindChoices)[number]
 /** binary_fwd, binary_bwd: kind. add: y = a + b; mul: y = a * b */
 export const binaryKindChoices = ['add', 'mul'] as const
 export type BinaryKind = (typeof binaryKindChoices)[number]
+
+/** cast: to. the dtype of y */
+export const castToChoices = ['f32', 'f64', 'bf16'] as const
+export type CastTo = (typeof castToChoices)[number]
 
 // mixer_fwd
 
@@ -1405,6 +1410,39 @@ export function adamwStep(backend: Backend, inputs: AdamwStepInputs, attrs: Adam
   return runOp(backend, 'adamw_step', inputs, attrs, want)
 }
 
+// cast
+
+/** Inputs of cast. */
+export type CastInputs = {
+  /** [*S] any shape */
+  x: Tensor
+}
+
+/** Attributes of cast; an absent one takes its default (opDefaults.cast). */
+export type CastAttrs = {
+  /** the dtype of y; default 'f32' */
+  to?: CastTo
+}
+
+/**
+ * Outputs of cast; optional ones come back when asked for (or when the attributes and inputs require them).
+ */
+export type CastOutputs = {
+  /** [*S] shaped like x, in dtype `to` */
+  y: Tensor
+}
+
+export type CastOptionalOutput = never
+
+/**
+ * Converts every element to another value dtype: y = x rounded to nearest (ties to even) when the target is
+ * narrower, exact when it is wider. Mixed precision's bridge: bf16 copies of f32 master weights, f32 copies
+ * of bf16 activations for the loss.
+ */
+export function cast(backend: Backend, inputs: CastInputs, attrs: CastAttrs = {}, want: readonly CastOptionalOutput[] = []): CastOutputs {
+  return runOp(backend, 'cast', inputs, attrs, want)
+}
+
 // The table as types, keyed by op name.
 
 export interface OpTypes {
@@ -1437,6 +1475,7 @@ export interface OpTypes {
   sum_squares: { inputs: SumSquaresInputs; attrs: SumSquaresAttrs; outputs: SumSquaresOutputs; optionalOutput: SumSquaresOptionalOutput }
   accumulate: { inputs: AccumulateInputs; attrs: AccumulateAttrs; outputs: AccumulateOutputs; optionalOutput: AccumulateOptionalOutput }
   adamw_step: { inputs: AdamwStepInputs; attrs: AdamwStepAttrs; outputs: AdamwStepOutputs; optionalOutput: AdamwStepOptionalOutput }
+  cast: { inputs: CastInputs; attrs: CastAttrs; outputs: CastOutputs; optionalOutput: CastOptionalOutput }
 }
 
 export type OpInputs<N extends OpName> = OpTypes[N]['inputs']
@@ -1475,6 +1514,7 @@ export const opDefaults = {
   sum_squares: {},
   accumulate: { alpha: 1 },
   adamw_step: { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0, step: 1, grad_scale: 1 },
+  cast: { to: 'f32' },
 } as const satisfies { [N in OpName]: Required<OpAttrs<N>> }
 
 /** The attributes of a call with every absent one set to its default. */

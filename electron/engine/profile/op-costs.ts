@@ -101,6 +101,7 @@ const costs: { [N in OpName]: CostEntry<N> } = {
   binary_bwd: { flops: ({ inputs }) => size(inputs.a) },
   sum_squares: { flops: ({ inputs }) => 2 * size(inputs.x) },
   accumulate: { flops: ({ inputs }) => size(inputs.dst), writes: ['dst'] },
+  cast: { flops: none },
   adamw_step: { flops: ({ inputs }) => 12 * size(inputs.param), writes: ['param', 'm', 'v'] },
 }
 

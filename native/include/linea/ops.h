@@ -96,6 +96,9 @@ struct OpDef {
   // Checks relations the symbolic shapes cannot express and binds dims that
   // come from attributes rather than inputs. May throw OpError.
   std::function<void(const Attrs&, Dims&)> check;
+  // The dtype of the value outputs, when it is not the inputs' (cast). Index
+  // outputs are i32 regardless.
+  std::function<DType(const Attrs&, DType inputs)> output_dtype;
 };
 
 const std::vector<OpDef>& op_table();

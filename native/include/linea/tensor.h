@@ -12,13 +12,19 @@
 
 namespace linea {
 
-// f32 and f64 for values; i32 for indices (token ids, labels, positions).
-enum class DType : uint8_t { f32, f64, i32 };
+// f32 and f64 for values; i32 for indices (token ids, labels, positions);
+// bf16 for values on GPUs (storage only: kernels accumulate in f32). The host
+// side sees bf16 as raw 16-bit patterns (bf16_from_float / bf16_to_float).
+enum class DType : uint8_t { f32, f64, i32, bf16 };
 
 const char* dtype_name(DType dtype);
 size_t dtype_size(DType dtype);
 // Parses "f32" / "f64" / "i32"; throws naming the value and the valid ones.
 DType parse_dtype(const std::string& name);
+
+// bfloat16 bit patterns on the host: round to nearest even (NaN stays NaN).
+uint16_t bf16_from_float(float x);
+float bf16_to_float(uint16_t bits);
 
 using Shape = std::vector<int64_t>;
 

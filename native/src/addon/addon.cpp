@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <vector>
 
 #include "linea/backend.h"
 #include "linea/engine_info.h"
@@ -66,7 +67,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
       } else {
         if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsArray())
           throw Napi::TypeError::New(
-              env, "new Tensor(backend: string, dtype: 'f32' | 'f64' | 'i32', shape: number[], data?)");
+              env, "new Tensor(backend: string, dtype: 'f32' | 'f64' | 'i32' | 'bf16', shape: number[], data?)");
         auto& backend = linea::get_backend(info[0].As<Napi::String>());
         const DType dtype = linea::parse_dtype(info[1].As<Napi::String>());
         tensor_ = backend.empty(parse_shape(env, info[2].As<Napi::Array>()), dtype);
@@ -116,12 +117,20 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !tensor_.defined()); }
 
-  // Copies the tensor into a new Float32Array / Float64Array.
+  // Copies the tensor into a new Float32Array / Float64Array / Int32Array
+  // (bf16 widens to a Float32Array, exactly).
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       const auto& t = tensor(env);
       const size_t n = static_cast<size_t>(t.numel());
+      if (t.dtype == DType::bf16) {
+        std::vector<uint16_t> bits(n);
+        t.backend->copy_to_host(t, bits.data(), t.bytes());
+        auto out = Napi::Float32Array::New(env, n);
+        for (size_t j = 0; j < n; ++j) out[j] = linea::bf16_to_float(bits[j]);
+        return out;
+      }
       if (t.dtype == DType::f32) {
         auto out = Napi::Float32Array::New(env, n);
         t.backend->copy_to_host(t, out.Data(), t.bytes());
@@ -184,16 +193,16 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   }
 
   static const char* array_name(DType d) {
-    return d == DType::f32 ? "Float32Array" : d == DType::f64 ? "Float64Array" : "Int32Array";
+    return d == DType::f32 || d == DType::bf16 ? "Float32Array" : d == DType::f64 ? "Float64Array" : "Int32Array";
   }
 
   void WriteFrom(Napi::Env env, Napi::Value value) {
     if (!value.IsTypedArray())
       throw Napi::TypeError::New(env, std::string("tensor data must be a ") + array_name(tensor_.dtype));
     auto arr = value.As<Napi::TypedArray>();
-    const auto want = tensor_.dtype == DType::f32   ? napi_float32_array
-                      : tensor_.dtype == DType::f64 ? napi_float64_array
-                                                    : napi_int32_array;
+    const auto want = tensor_.dtype == DType::f32 || tensor_.dtype == DType::bf16 ? napi_float32_array
+                      : tensor_.dtype == DType::f64                               ? napi_float64_array
+                                                                                  : napi_int32_array;
     if (arr.TypedArrayType() != want)
       throw Napi::TypeError::New(env, std::string("tensor of dtype ") + linea::dtype_name(tensor_.dtype) + " takes a " +
                                           array_name(tensor_.dtype));
@@ -201,6 +210,13 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
       throw linea::OpError("tensor data has " + std::to_string(arr.ElementLength()) + " elements, shape " +
                            linea::shape_str(tensor_.shape) + " needs " + std::to_string(tensor_.numel()));
     const auto* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+    if (tensor_.dtype == DType::bf16) {  // rounded to nearest even on the way in
+      const auto* f = reinterpret_cast<const float*>(src);
+      std::vector<uint16_t> bits(static_cast<size_t>(tensor_.numel()));
+      for (size_t j = 0; j < bits.size(); ++j) bits[j] = linea::bf16_from_float(f[j]);
+      tensor_.backend->copy_from_host(tensor_, bits.data(), tensor_.bytes());
+      return;
+    }
     tensor_.backend->copy_from_host(tensor_, src, tensor_.bytes());
   }
 

@@ -295,7 +295,8 @@ OpPlan plan_call(const std::string& op_name, const std::map<std::string, TensorD
     bool wanted = s.presence == Presence::required;
     for (const auto& n : want_outputs) wanted |= n == s.name;
     if (!wanted || s.presence == Presence::absent) continue;
-    call.outputs.push_back(OutputPlan{s.name, output_shape(def, s, call), s.index ? DType::i32 : call.dtype});
+    const DType value_dtype = def.output_dtype ? def.output_dtype(call.attrs, call.dtype) : call.dtype;
+    call.outputs.push_back(OutputPlan{s.name, output_shape(def, s, call), s.index ? DType::i32 : value_dtype});
   }
   return call;
 }

@@ -1,5 +1,7 @@
 #include "linea/tensor.h"
 
+#include <cmath>
+#include <cstring>
 #include <sstream>
 
 #include "linea/ops.h"
@@ -19,6 +21,7 @@ constexpr DTypeName kDTypeNames[] = {
     {DType::f32, "f32", "float32"},
     {DType::f64, "f64", "float64"},
     {DType::i32, "i32", "int32"},
+    {DType::bf16, "bf16", "bfloat16"},
 };
 
 }  // namespace
@@ -34,6 +37,7 @@ size_t dtype_size(DType dtype) {
     case DType::f32: return 4;
     case DType::f64: return 8;
     case DType::i32: return 4;
+    case DType::bf16: return 2;
   }
   return 0;
 }
@@ -45,6 +49,21 @@ DType parse_dtype(const std::string& name) {
     valid += (valid.empty() ? "" : ", ") + std::string(d.name);
   }
   throw OpError("dtype '" + name + "' is not supported; valid: " + valid);
+}
+
+uint16_t bf16_from_float(float x) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &x, 4);
+  if (std::isnan(x)) return static_cast<uint16_t>((bits >> 16) | 0x40);  // quiet, sign kept
+  bits += 0x7FFF + ((bits >> 16) & 1);                                   // round to nearest, ties to even
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float bf16_to_float(uint16_t bits) {
+  const uint32_t wide = uint32_t(bits) << 16;
+  float x = 0;
+  std::memcpy(&x, &wide, 4);
+  return x;
 }
 
 int64_t numel(const Shape& shape) {

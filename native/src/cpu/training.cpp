@@ -1,7 +1,7 @@
 // Training ops on the CPU: cross-entropy, rows, elementwise, reductions, AdamW.
 //
 // The kernels live in training_loss.cpp, training_rows.cpp,
-// training_elementwise.cpp and training_optimizer.cpp; this file registers
+// training_elementwise.cpp, training_optimizer.cpp and training_cast.cpp; this file registers
 // them and holds the index check they share (training_common.h).
 #include "cpu_backend.h"
 #include "training_common.h"
@@ -26,6 +26,7 @@ void register_cpu_training_kernels(Backend& backend) {
   register_cpu_rows_kernels(backend);
   register_cpu_elementwise_kernels(backend);
   register_cpu_optimizer_kernels(backend);
+  register_cpu_cast_kernels(backend);
 }
 
 }  // namespace linea

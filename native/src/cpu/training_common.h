@@ -17,6 +17,7 @@ void register_cpu_loss_kernels(Backend& backend);         // training_loss.cpp: 
 void register_cpu_rows_kernels(Backend& backend);         // training_rows.cpp: gather / scatter-add
 void register_cpu_elementwise_kernels(Backend& backend);  // training_elementwise.cpp: unary, binary, accumulate
 void register_cpu_optimizer_kernels(Backend& backend);    // training_optimizer.cpp: sum_squares, adamw
+void register_cpu_cast_kernels(Backend& backend);         // training_cast.cpp: cast
 
 namespace training {
 

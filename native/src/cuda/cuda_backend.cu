@@ -3,13 +3,36 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdint>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "cuda_backend.h"
 #include "cuda_check.h"
+#include "cuda_context.h"
+#include "cuda_types.cuh"
 
 namespace linea {
 namespace {
+
+thread_local const CudaContext* g_current = nullptr;
+
+// "op: tensor" strings kernels name their index checks by (CudaContext::error_tag).
+std::mutex g_tags_mutex;
+std::vector<std::string>& error_tags() {
+  static auto* tags = new std::vector<std::string>();
+  return *tags;
+}
+
+int error_tag(const std::string& what) {
+  std::lock_guard<std::mutex> lock(g_tags_mutex);
+  auto& tags = error_tags();
+  for (size_t i = 0; i < tags.size(); ++i)
+    if (tags[i] == what) return static_cast<int>(i);
+  tags.push_back(what);
+  return static_cast<int>(tags.size() - 1);
+}
 
 template <class T>
 __global__ void fill_kernel(T* data, int64_t n, T value) {
@@ -23,7 +46,13 @@ class DeviceGuard {
     cudaGetDevice(&previous_);
     if (previous_ != device) LINEA_CUDA_CHECK(cudaSetDevice(device));
   }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
+  ~DeviceGuard() {
+    int now = 0;
+    cudaGetDevice(&now);
+    if (now != previous_) cudaSetDevice(previous_);
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
 
  private:
   int previous_ = 0;
@@ -32,8 +61,30 @@ class DeviceGuard {
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int device) : device_(device) {
+    DeviceGuard guard(device_);
     LINEA_CUDA_CHECK(cudaGetDeviceProperties(&props_, device));
+    LINEA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    // The device's default pool keeps what is freed (release threshold: all),
+    // so steady-state training allocates from cache; trim_cache gives it back.
+    LINEA_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool_, device_));
+    uint64_t keep_all = UINT64_MAX;
+    LINEA_CUDA_CHECK(cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep_all));
+    LINEA_CUDA_CHECK(cudaMalloc(&errors_, sizeof(CudaErrorRecord)));
+    LINEA_CUDA_CHECK(cudaMemset(errors_, 0, sizeof(CudaErrorRecord)));
+    context_.backend = this;
+    context_.stream = stream_;
+    context_.device = device_;
+    context_.sm_count = props_.multiProcessorCount;
+    context_.max_shared_per_block = static_cast<int>(props_.sharedMemPerBlockOptin);
+    context_.compute_capability = props_.major * 10 + props_.minor;
+    context_.errors = errors_;
+    context_.error_tag = &error_tag;
     register_cuda_mixer_kernels(*this);
+    register_cuda_attention_kernels(*this);
+    register_cuda_layer_kernels(*this);
+    register_cuda_feature_map_kernels(*this);
+    register_cuda_training_kernels(*this);
+    register_cuda_linear_kernels(*this);
   }
 
   std::string name() const override { return "cuda:" + std::to_string(device_); }
@@ -63,14 +114,23 @@ class CudaBackend final : public Backend {
     t.backend = this;
     const size_t bytes = t.bytes();
     void* data = nullptr;
-    const cudaError_t err = cudaMalloc(&data, bytes == 0 ? 1 : bytes);
-    if (err != cudaSuccess) {
-      size_t free_bytes = 0, total = 0;
+    cudaError_t err = cudaMallocAsync(&data, bytes == 0 ? 1 : bytes, pool_, stream_);
+    if (err == cudaErrorMemoryAllocation) {
+      // The pool may hold freed blocks of the wrong sizes: return them and try once more.
       cudaGetLastError();
+      LINEA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      LINEA_CUDA_CHECK(cudaMemPoolTrimTo(pool_, 0));
+      err = cudaMallocAsync(&data, bytes == 0 ? 1 : bytes, pool_, stream_);
+    }
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      size_t free_bytes = 0, total = 0;
       cudaMemGetInfo(&free_bytes, &total);
-      throw OpError("CUDA out of memory on " + name() + ": asked for " + std::to_string(bytes) +
-                    " bytes for a tensor of shape " + shape_str(shape) + ", " + std::to_string(free_bytes) + " of " +
-                    std::to_string(total) + " bytes free");
+      throw OpError(
+          "CUDA out of memory on " + name() + ": asked for " + std::to_string(bytes) + " bytes for a tensor of shape " +
+          shape_str(shape) + " (" + dtype_name(dtype) + "), with " + std::to_string(memory().bytes_in_use) +
+          " bytes in Linea's tensors and " + std::to_string(free_bytes) + " of " + std::to_string(total) +
+          " bytes free on the device; use a smaller batch, sequence or model (" + cudaGetErrorString(err) + ")");
     }
     auto buffer = std::make_shared<Buffer>();
     buffer->data = data;
@@ -78,7 +138,7 @@ class CudaBackend final : public Backend {
     buffer->device = DeviceKind::cuda;
     buffer->release = [this](void* p, size_t n) {
       DeviceGuard g(device_);
-      cudaFree(p);
+      cudaFreeAsync(p, stream_);  // ordered after every kernel enqueued so far: no wait
       count_free(n);
     };
     count_alloc(bytes);
@@ -89,40 +149,88 @@ class CudaBackend final : public Backend {
   void copy_from_host(Tensor& dst, const void* src, size_t bytes) override {
     check_copy_size(dst, bytes);
     DeviceGuard guard(device_);
-    if (bytes) LINEA_CUDA_CHECK(cudaMemcpy(dst.buffer->data, src, bytes, cudaMemcpyHostToDevice));
+    // From pageable memory the copy has read `src` when the call returns.
+    if (bytes) LINEA_CUDA_CHECK(cudaMemcpyAsync(dst.buffer->data, src, bytes, cudaMemcpyHostToDevice, stream_));
   }
 
   void copy_to_host(const Tensor& src, void* dst, size_t bytes) override {
     check_copy_size(src, bytes);
     DeviceGuard guard(device_);
-    if (bytes) LINEA_CUDA_CHECK(cudaMemcpy(dst, src.buffer->data, bytes, cudaMemcpyDeviceToHost));
+    if (bytes) LINEA_CUDA_CHECK(cudaMemcpyAsync(dst, src.buffer->data, bytes, cudaMemcpyDeviceToHost, stream_));
+    wait();
   }
 
   void fill(Tensor& dst, double value) override {
     DeviceGuard guard(device_);
     const int64_t n = dst.numel();
     if (n == 0) return;
-    const int threads = 256;
-    const int blocks = static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, 4096));
-    if (dst.dtype == DType::f32) fill_kernel<<<blocks, threads>>>(dst.data<float>(), n, static_cast<float>(value));
-    else if (dst.dtype == DType::i32)
-      fill_kernel<<<blocks, threads>>>(dst.data<int32_t>(), n,
-                                       std::isnan(value) ? INT32_MIN : static_cast<int32_t>(value));
-    else fill_kernel<<<blocks, threads>>>(dst.data<double>(), n, value);
+    const unsigned blocks = grid_for(n);
+    if (dst.dtype == DType::f32) {
+      fill_kernel<<<blocks, 256, 0, stream_>>>(dst.data<float>(), n, static_cast<float>(value));
+    } else if (dst.dtype == DType::bf16) {
+      fill_kernel<<<blocks, 256, 0, stream_>>>(dst.data<bf16>(), n, __float2bfloat16_rn(static_cast<float>(value)));
+    } else if (dst.dtype == DType::i32) {
+      fill_kernel<<<blocks, 256, 0, stream_>>>(dst.data<int32_t>(), n,
+                                               std::isnan(value) ? INT32_MIN : static_cast<int32_t>(value));
+    } else {
+      fill_kernel<<<blocks, 256, 0, stream_>>>(dst.data<double>(), n, value);
+    }
     LINEA_CUDA_CHECK_LAUNCH("fill_kernel");
   }
 
   void synchronize() override {
     DeviceGuard guard(device_);
-    LINEA_CUDA_CHECK(cudaDeviceSynchronize());
+    wait();
+  }
+
+  void trim_cache() override {
+    DeviceGuard guard(device_);
+    LINEA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    LINEA_CUDA_CHECK(cudaMemPoolTrimTo(pool_, 0));
+  }
+
+  void launch(const Kernel& kernel, OpCall& call) override {
+    DeviceGuard guard(device_);
+    struct Current {
+      explicit Current(const CudaContext* c) : saved(g_current) { g_current = c; }
+      ~Current() { g_current = saved; }
+      const CudaContext* saved;
+    } current(&context_);
+    kernel(call);
   }
 
  private:
+  // Waits for the stream, then raises what a kernel recorded (an index out of range).
+  void wait() {
+    LINEA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    CudaErrorRecord rec{};
+    LINEA_CUDA_CHECK(cudaMemcpy(&rec, errors_, sizeof(rec), cudaMemcpyDeviceToHost));
+    if (!rec.flag) return;
+    LINEA_CUDA_CHECK(cudaMemset(errors_, 0, sizeof(CudaErrorRecord)));
+    std::string what = "an op";
+    {
+      std::lock_guard<std::mutex> lock(g_tags_mutex);
+      if (rec.tag >= 0 && static_cast<size_t>(rec.tag) < error_tags().size()) what = error_tags()[rec.tag];
+    }
+    throw OpError(what + "[" + std::to_string(rec.where) + "] = " + std::to_string(rec.value) + " is outside " +
+                  std::to_string(rec.lowest) + ".." + std::to_string(rec.highest) + " (found on " + name() +
+                  " when the host next waited for it; the results of that op are not valid)");
+  }
+
   int device_;
   cudaDeviceProp props_{};
+  cudaStream_t stream_ = nullptr;
+  cudaMemPool_t pool_ = nullptr;
+  CudaErrorRecord* errors_ = nullptr;
+  CudaContext context_;
 };
 
 }  // namespace
+
+const CudaContext& cuda_context() {
+  if (!g_current) throw OpError("internal: a CUDA kernel ran outside CudaBackend::launch");
+  return *g_current;
+}
 
 std::vector<std::unique_ptr<Backend>> make_cuda_backends() {
   std::vector<std::unique_ptr<Backend>> out;

@@ -45,7 +45,7 @@ OpDef softmax_attn_fwd() {
        "the backward recomputes the probabilities from it"},
   };
   op.attrs = attention_attrs();
-  op.dtypes = {DType::f32, DType::f64};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16};
   return op;
 }
 
@@ -74,7 +74,7 @@ OpDef softmax_attn_bwd() {
       {"dv", "B,T,H,V", Presence::required, "gradient of the loss with respect to v"},
   };
   op.attrs = attention_attrs();
-  op.dtypes = {DType::f32, DType::f64};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16};
   return op;
 }
 
@@ -93,7 +93,7 @@ OpDef softmax_attn_decode() {
   };
   op.signature.outputs = {{"o", "B,H,V", Presence::required, "the attention output of the new position"}};
   op.attrs = attention_attrs();
-  op.dtypes = {DType::f32, DType::f64};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16};
   return op;
 }
 

@@ -26,7 +26,10 @@ constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
 constexpr double kNoLower = -1e300;
 constexpr double kNoUpper = 1e300;
 
-const std::vector<DType> kValueDtypes = {DType::f32, DType::f64};
+// bf16 is storage only: its kernels accumulate in f32. AdamW keeps f32 master
+// weights and moments (cast makes the bf16 copies), so it has no bf16.
+const std::vector<DType> kValueDtypes = {DType::f32, DType::f64, DType::bf16};
+const std::vector<DType> kMasterDtypes = {DType::f32, DType::f64};
 
 // ---- cross-entropy ---------------------------------------------------------
 
@@ -315,7 +318,7 @@ OpDef adamw_step() {
       float_attr("grad_scale", 1.0, 0.0, kNoUpper,
                  "multiplies grad before anything else, >= 0 (gradient clipping: max_norm / total_norm)"),
   };
-  op.dtypes = kValueDtypes;
+  op.dtypes = kMasterDtypes;
   // The attribute ranges are inclusive; these bounds are not. Past the range
   // check, the only values left to refuse are beta = 1 and eps = 0 exactly.
   op.check = [](const Attrs& attrs, Dims&) {
@@ -331,11 +334,32 @@ OpDef adamw_step() {
   return op;
 }
 
+OpDef cast() {
+  OpDef op;
+  op.name = "cast";
+  op.doc =
+      "Converts every element to another value dtype: y = x rounded to nearest (ties to even) when the "
+      "target is narrower, exact when it is wider. Mixed precision's bridge: bf16 copies of f32 master "
+      "weights, f32 copies of bf16 activations for the loss.";
+  op.signature.inputs = {
+      {"x", "*S", Presence::required, "any shape"},
+  };
+  op.signature.outputs = {
+      {"y", "*S", Presence::required, "shaped like x, in dtype `to`"},
+  };
+  op.attrs = {
+      enum_attr(CastTarget::f32, "the dtype of y"),
+  };
+  op.dtypes = kValueDtypes;
+  op.output_dtype = [](const Attrs& attrs, DType) { return cast_target_dtype(attr_enum<CastTarget>(attrs)); };
+  return op;
+}
+
 }  // namespace
 
 std::vector<OpDef> training_ops() {
-  return {cross_entropy_fwd(), cross_entropy_bwd(), gather_rows(), scatter_add_rows(), unary_fwd(), unary_bwd(),
-          binary_fwd(),        binary_bwd(),        sum_squares(), accumulate(),       adamw_step()};
+  return {cross_entropy_fwd(), cross_entropy_bwd(), gather_rows(), scatter_add_rows(), unary_fwd(),  unary_bwd(),
+          binary_fwd(),        binary_bwd(),        sum_squares(), accumulate(),       adamw_step(), cast()};
 }
 
 }  // namespace linea
