@@ -1,0 +1,191 @@
+// The chunked tensor-core mixer on CUDA, for the gated additive family: no
+// delta rule, no input gate, no denominator; forget gate none, fixed [H],
+// scalar [B,T,H] or vector [B,T,H,K]; bf16 with f32 accumulation; K, V in
+// {64, 128}. Layouts: q, k [B,T,H,K]; v, o, do [B,T,H,V]; s0, s_final, ds_final,
+// ds0 [B,H,K,V].
+//
+// Per head the recurrence S_t = Diag(e^{g_t}) S_{t-1} + k_t v_tᵀ, o_t = scale S_tᵀ q_t
+// is computed by chunks of 64 steps (the attribute chunk_size does not change
+// the result, so the kernels use their own):
+//   1. scan (mixer_chunked_scan.cuh): one pass along T per (64 x 64 state tile,
+//      head) storing the state entering every chunk, hs [B*H, NC+1, K, V] bf16;
+//   2. forward output (mixer_chunked_fwd.cuh), parallel over chunks:
+//      o = scale (Q̃ hs_c + P V), P the chunk's causal gated scores;
+//   backward: the forward scan, a reverse scan storing the state gradients
+//   dhs [B*H, NC, K, V] (and ds0), then one kernel per chunk for dq, dk, dv and
+//   dg (mixer_chunked_bwd.cuh); the fixed gate's dg is summed over B and the
+//   chunks by a last kernel. Everything is deterministic (no atomics).
+// Decay factors are always 2^{x} with x <= 0 (see mixer_chunked_common.cuh), so
+// strong gates underflow harmlessly and never overflow.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+#include "cuda_check.h"
+#include "cuda_context.h"
+#include "mixer_chunked.h"
+#include "mixer_chunked_bwd.cuh"
+#include "mixer_chunked_scan.cuh"
+
+namespace linea {
+namespace {
+
+using namespace chunked;
+
+int gate_kind(const MixerParams& p) {
+  switch (p.gate) {
+    case MixerGate::none: return kGateNone;
+    case MixerGate::fixed:
+    case MixerGate::scalar: return kGateScalar;
+    case MixerGate::vector: break;
+  }
+  return kGateVector;
+}
+
+// Calls f(std::integral_constant<int, G>{}, KD, VD constants) for the call's kind and dims.
+template <class F>
+void dispatch(int G, int K, int V, F&& f) {
+  auto by_v = [&](auto g, auto kd) {
+    if (V == 64) f(g, kd, std::integral_constant<int, 64>{});
+    else f(g, kd, std::integral_constant<int, 128>{});
+  };
+  auto by_k = [&](auto g) {
+    if (K == 64) by_v(g, std::integral_constant<int, 64>{});
+    else by_v(g, std::integral_constant<int, 128>{});
+  };
+  if (G == kGateNone) by_k(std::integral_constant<int, kGateNone>{});
+  else if (G == kGateScalar) by_k(std::integral_constant<int, kGateScalar>{});
+  else by_k(std::integral_constant<int, kGateVector>{});
+}
+
+// Shared memory the per-chunk kernels need (the scan needs at most 52 KiB).
+int chunk_smem_bytes(int G, int K, int V, bool backward) {
+  int bytes = 0;
+  dispatch(G, K, V, [&](auto g, auto kd, auto vd) {
+    bytes = backward ? BwdLayout<g(), kd(), vd()>::bytes : FwdLayout<g(), kd(), vd()>::bytes;
+  });
+  return bytes;
+}
+
+template <class Kernel>
+void allow_smem(Kernel kernel, int bytes) {
+  LINEA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+}
+
+template <class T>
+void check_aligned(const T* p, const char* name) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 != 0)
+    throw OpError(std::string("chunked CUDA mixer: tensor ") + name + " is not 16-byte aligned");
+}
+
+// The launch arguments common to both ops.
+ChunkArgs common_args(const OpCall& call, const MixerParams& p) {
+  ChunkArgs a;
+  a.B = int(p.B), a.T = int(p.T), a.H = int(p.H), a.K = int(p.K), a.V = int(p.V);
+  a.NC = int((p.T + kBT - 1) / kBT);
+  a.scale = float(p.scale);
+  a.fixed = p.gate == MixerGate::fixed;
+  a.q = call.input("q")->data<bf16>();
+  a.k = call.input("k")->data<bf16>();
+  a.v = call.input("v")->data<bf16>();
+  a.g = p.gate != MixerGate::none ? call.input("g")->data<bf16>() : nullptr;
+  a.s0 = p.has_s0 ? call.input("s0")->data<bf16>() : nullptr;
+  check_aligned(a.q, "q");
+  check_aligned(a.k, "k");
+  check_aligned(a.v, "v");
+  return a;
+}
+
+// Scan over the chunks (forward or reverse); skipped when there are no heads.
+template <int G, bool REV>
+void launch_scan(const ChunkArgs& a, cudaStream_t stream) {
+  if (a.B * a.H == 0) return;
+  const int bytes = scan_smem_bytes(G);
+  allow_smem(scan_kernel<G, REV>, bytes);
+  const dim3 grid(unsigned(a.K / 64), unsigned(a.V / 64), unsigned(a.B * a.H));
+  scan_kernel<G, REV><<<grid, 128, bytes, stream>>>(a);
+  LINEA_CUDA_CHECK_LAUNCH("mixer_chunked scan_kernel");
+}
+
+}  // namespace
+
+bool cuda_mixer_chunked_takes(const MixerParams& p, DType dtype) {
+  if (dtype != DType::bf16 || !p.chunked()) return false;
+  if (p.delta || p.input_gate != MixerInputGate::none || p.normalize != MixerNormalize::none) return false;
+  if ((p.K != 64 && p.K != 128) || (p.V != 64 && p.V != 128)) return false;
+  if (p.B < 0 || p.H < 0 || p.T < 0 || p.B * p.H > 65535 || p.T > (int64_t(1) << 30)) return false;
+  // The per-chunk backward needs up to 212 KiB of shared memory (K = V = 128, vector gate).
+  int device = 0, optin = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
+    cudaGetLastError();  // clear the error: the recurrent path takes the call
+    return false;
+  }
+  const int G = gate_kind(p);
+  return chunk_smem_bytes(G, int(p.K), int(p.V), true) <= optin &&
+         chunk_smem_bytes(G, int(p.K), int(p.V), false) <= optin && scan_smem_bytes(G) <= optin;
+}
+
+void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p) {
+  const CudaContext& ctx = cuda_context();
+  ChunkArgs a = common_args(call, p);
+  a.o = call.output("o")->data<bf16>();
+  Tensor* s_final = call.output("s_final");
+  a.s_final = p.want_s_final && s_final ? s_final->data<bf16>() : nullptr;
+  const int64_t BH = p.B * p.H;
+  Tensor hs = ctx.scratch(Shape{BH * (a.NC + 1) * p.K * p.V}, DType::bf16);
+  a.hs = hs.data<bf16>();
+  dispatch(gate_kind(p), a.K, a.V, [&](auto g, auto kd, auto vd) {
+    launch_scan<g(), false>(a, ctx.stream);
+    if (BH == 0 || a.NC == 0) return;
+    const int bytes = FwdLayout<g(), kd(), vd()>::bytes;
+    allow_smem(fwd_out_kernel<g(), kd(), vd()>, bytes);
+    fwd_out_kernel<g(), kd(), vd()><<<dim3(unsigned(a.NC), unsigned(BH)), 256, bytes, ctx.stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_chunked fwd_out_kernel");
+  });
+}
+
+void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
+  const CudaContext& ctx = cuda_context();
+  ChunkArgs a = common_args(call, p);
+  a.dout = call.input("do")->data<bf16>();
+  check_aligned(a.dout, "do");
+  a.ds_final = p.has_ds_final ? call.input("ds_final")->data<bf16>() : nullptr;
+  a.dq = call.output("dq")->data<bf16>();
+  a.dk = call.output("dk")->data<bf16>();
+  a.dv = call.output("dv")->data<bf16>();
+  a.dg = p.gate != MixerGate::none ? call.output("dg")->data<bf16>() : nullptr;
+  Tensor* ds0 = call.output("ds0");
+  a.ds0 = p.want_ds0 && ds0 ? ds0->data<bf16>() : nullptr;
+  const int G = gate_kind(p);
+  const int64_t BH = p.B * p.H, KV = p.K * p.V;
+  Tensor hs = ctx.scratch(Shape{BH * (a.NC + 1) * KV}, DType::bf16);
+  Tensor dhs = ctx.scratch(Shape{BH * a.NC * KV}, DType::bf16);
+  Tensor rpart, dgpart;
+  a.hs = hs.data<bf16>();
+  a.dhs = dhs.data<bf16>();
+  if (G != kGateNone) {
+    rpart = ctx.scratch(Shape{BH * a.NC * (p.V / 64) * p.K}, DType::f32);
+    a.rpart = rpart.data<float>();
+  }
+  if (a.fixed) {
+    dgpart = ctx.scratch(Shape{BH * a.NC}, DType::f32);
+    a.dgpart = dgpart.data<float>();
+  }
+  dispatch(G, a.K, a.V, [&](auto g, auto kd, auto vd) {
+    launch_scan<g(), false>(a, ctx.stream);
+    launch_scan<g(), true>(a, ctx.stream);
+    if (BH == 0 || a.NC == 0) return;
+    const int bytes = BwdLayout<g(), kd(), vd()>::bytes;
+    allow_smem(bwd_chunk_kernel<g(), kd(), vd()>, bytes);
+    bwd_chunk_kernel<g(), kd(), vd()><<<dim3(unsigned(a.NC), unsigned(BH)), 256, bytes, ctx.stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_chunked bwd_chunk_kernel");
+  });
+  if (a.fixed && p.H > 0) {
+    reduce_fixed_dg<<<unsigned(p.H), 256, 0, ctx.stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_chunked reduce_fixed_dg");
+  }
+}
+
+}  // namespace linea

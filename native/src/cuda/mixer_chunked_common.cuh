@@ -1,0 +1,187 @@
+// Shared pieces of the chunked tensor-core mixer (mixer_chunked.cu): the
+// launch arguments, the gate loads and cumulative sums of one chunk, and a
+// small shared-memory WMMA GEMM (bf16 operands, f32 accumulators) that every
+// kernel builds its products from.
+//
+// Conventions, per head (b, h) and chunk c of kBT = 64 steps (rows t0 .. t0+63):
+//   b_i  cumulative log decay inside the chunk, in log2 units (b_i = log2(e) sum_{s<=i} g_s),
+//        scalar (one per row) or vector (one per row and key dim d); rows past T have g = 0
+//        and zero q, k, v, do, so a partial last chunk needs no other masking.
+//   every exponential is exp2 of a difference b_i - b_j with j <= i (or of b_i, or of
+//   b_L - b_j): all <= 0, so no factor ever exceeds 1 and nothing overflows.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <mma.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "cuda_types.cuh"
+
+namespace linea {
+namespace chunked {
+
+constexpr int kBT = 64;  // internal chunk length (rows of one chunk)
+constexpr float kLog2e = 1.4426950408889634f;
+
+// Gate kinds as the kernels see them: none, one value per step (fixed or
+// scalar; `fixed` only changes where it is read), one per step and key dim.
+enum GateKind : int { kGateNone = 0, kGateScalar = 1, kGateVector = 2 };
+
+// Everything a kernel reads or writes; absent tensors are nullptr.
+struct ChunkArgs {
+  int B = 0, T = 0, H = 0, K = 0, V = 0, NC = 0;  // NC = ceil(T / kBT)
+  float scale = 1;
+  bool fixed = false;  // g is [H] (else [B,T,H] for the scalar kind)
+  const bf16 *q = nullptr, *k = nullptr, *v = nullptr, *g = nullptr, *s0 = nullptr;
+  const bf16 *dout = nullptr, *ds_final = nullptr;  // [B,T,H,V], [B,H,K,V]
+  bf16 *o = nullptr, *s_final = nullptr;
+  bf16 *dq = nullptr, *dk = nullptr, *dv = nullptr, *dg = nullptr, *ds0 = nullptr;
+  // Scratch. hs: [B*H, NC+1, K, V] states entering each chunk (slot NC: the final
+  // state). dhs: [B*H, NC, K, V] gradients of the state leaving each chunk.
+  // rpart: [B*H, NC, V/64, K] row sums of dhs ⊙ hs(next slot), per 64-column tile.
+  // dgpart: [B*H, NC] the fixed gate's per-chunk sums of dg.
+  bf16 *hs = nullptr, *dhs = nullptr;
+  float *rpart = nullptr, *dgpart = nullptr;
+};
+
+// Row offset of (b, t, h) in a [B, T, H, X] tensor, in rows of X.
+__device__ __forceinline__ int64_t row_of(const ChunkArgs& a, int b, int t, int h) {
+  return (int64_t(b) * a.T + t) * a.H + h;
+}
+
+// Log gate of step t (0 past T) for the scalar kind.
+__device__ __forceinline__ float scalar_gate(const ChunkArgs& a, int b, int t, int h) {
+  if (t >= a.T) return 0.f;
+  return __bfloat162float(a.fixed ? a.g[h] : a.g[row_of(a, b, t, h)]);
+}
+
+// Scalar kind: bs[0..63] = cumulative log2 decay of the chunk starting at t0.
+// Uses warp 0 (a shuffle scan); the caller syncs afterwards.
+__device__ __forceinline__ void scalar_cumsum(const ChunkArgs& a, int b, int h, int t0, float* bs) {
+  if (threadIdx.x >= 32) return;
+  const int lane = threadIdx.x;
+  float lo = scalar_gate(a, b, t0 + lane, h), hi = scalar_gate(a, b, t0 + 32 + lane, h);
+  for (int off = 1; off < 32; off <<= 1) {
+    const float l = __shfl_up_sync(0xffffffffu, lo, off), u = __shfl_up_sync(0xffffffffu, hi, off);
+    if (lane >= off) lo += l, hi += u;
+  }
+  hi += __shfl_sync(0xffffffffu, lo, 31);
+  bs[lane] = lo * kLog2e;
+  bs[32 + lane] = hi * kLog2e;
+}
+
+// Vector kind: bs[i * ldb + j] = cumulative log2 decay of key dim d0 + j at
+// row i, for j < nd (one thread per column; the caller syncs afterwards).
+__device__ __forceinline__ void vector_cumsum(const ChunkArgs& a, int b, int h, int t0, int d0, int nd, float* bs,
+                                              int ldb) {
+  for (int j = threadIdx.x; j < nd; j += blockDim.x) {
+    const bf16* g = a.g + row_of(a, b, t0, h) * a.K + d0 + j;
+    const int64_t step = int64_t(a.H) * a.K;
+    const int rows = min(kBT, a.T - t0);
+    float acc = 0.f;
+#pragma unroll 8
+    for (int i = 0; i < kBT; ++i) {
+      if (i < rows) acc += __bfloat162float(g[i * step]);
+      bs[i * ldb + j] = acc * kLog2e;
+    }
+  }
+}
+
+// Copies rows [t0, t0+64) of a [B,T,H,X] bf16 tensor (columns c0 .. c0+nc) into
+// shared memory dst (row stride ld), zeros past T. nc is a multiple of 8 and
+// c0 too, so each thread moves 16 bytes at a time.
+__device__ __forceinline__ void load_rows(const ChunkArgs& a, const bf16* src, int X, int b, int h, int t0, int c0,
+                                          int nc, bf16* dst, int ld) {
+  const int per_row = nc / 8;
+  for (int e = threadIdx.x; e < kBT * per_row; e += blockDim.x) {
+    const int i = e / per_row, j = (e % per_row) * 8;
+    uint4 val = make_uint4(0, 0, 0, 0);
+    if (t0 + i < a.T) val = *reinterpret_cast<const uint4*>(src + row_of(a, b, t0 + i, h) * X + c0 + j);
+    *reinterpret_cast<uint4*>(dst + i * ld + j) = val;
+  }
+}
+
+// Copies a rows x nc bf16 block (global row stride gld) into shared memory.
+__device__ __forceinline__ void load_block(const bf16* src, int64_t gld, int rows, int nc, bf16* dst, int ld) {
+  const int per_row = nc / 8;
+  for (int e = threadIdx.x; e < rows * per_row; e += blockDim.x) {
+    const int i = e / per_row, j = (e % per_row) * 8;
+    *reinterpret_cast<uint4*>(dst + i * ld + j) = *reinterpret_cast<const uint4*>(src + i * gld + j);
+  }
+}
+
+// Triangular shapes for smem_gemm, by 16 x 16 tiles (tm, tn: output tile; kt: reduction tile).
+enum Tri : int {
+  kTriNone = 0,
+  kTriCLower = 1,  // compute only output tiles with tn <= tm
+  kTriALower = 2,  // A is zero for kt > tm
+  kTriAUpper = 3,  // A is zero for kt < tm
+};
+
+// C (M x N, f32, row-major, ldc) (+)= A (M x Kd) B (Kd x N), all in shared
+// memory, bf16 operands; A_COL / B_COL: the operand is stored column-major
+// (element (r, c) at [c * ld + r]), which reads a row-major matrix transposed.
+// M, N, Kd are multiples of 16. Output tiles go round-robin over the warps,
+// so two calls with the same M, N give each tile to the same warp.
+template <bool A_COL, bool B_COL>
+__device__ void smem_gemm(int M, int N, int Kd, const bf16* A, int lda, const bf16* B, int ldb, float* C, int ldc,
+                          bool accumulate, int tri = kTriNone) {
+  using namespace nvcuda;
+  using LA = typename std::conditional<A_COL, wmma::col_major, wmma::row_major>::type;
+  using LB = typename std::conditional<B_COL, wmma::col_major, wmma::row_major>::type;
+  const int warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+  const int tiles_n = N / 16, tiles = (M / 16) * tiles_n, ktiles = Kd / 16;
+  for (int tile = warp; tile < tiles; tile += nwarps) {
+    const int tm = tile / tiles_n, tn = tile % tiles_n;
+    if (tri == kTriCLower && tn > tm) continue;
+    int k_lo = 0, k_hi = ktiles;
+    if (tri == kTriALower) k_hi = min(ktiles, tm + 1);
+    if (tri == kTriAUpper) k_lo = tm;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    float* c_tile = C + tm * 16 * ldc + tn * 16;
+    if (accumulate) {
+      __syncwarp();  // this warp may have just stored the tile (an earlier call with the same M, N)
+      wmma::load_matrix_sync(acc, c_tile, ldc, wmma::mem_row_major);
+    } else {
+      wmma::fill_fragment(acc, 0.f);
+    }
+    for (int kt = k_lo; kt < k_hi; ++kt) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, LA> fa;
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, LB> fb;
+      wmma::load_matrix_sync(fa, A_COL ? A + kt * 16 * lda + tm * 16 : A + tm * 16 * lda + kt * 16, lda);
+      wmma::load_matrix_sync(fb, B_COL ? B + tn * 16 * ldb + kt * 16 : B + kt * 16 * ldb + tn * 16, ldb);
+      wmma::mma_sync(acc, fa, fb, acc);
+    }
+    wmma::store_matrix_sync(c_tile, acc, ldc, wmma::mem_row_major);
+  }
+}
+
+// One 16 x 16 output tile: C = sum over t < nk of A_t B_t, where A_t, B_t are
+// the 16 x 16 tiles at a_ptr + t * a_step, b_ptr + t * b_step (for the
+// vector gate's per-block products, whose operands are not one matrix).
+template <bool A_COL, bool B_COL>
+__device__ void warp_tile_gemm(int nk, const bf16* a_ptr, int64_t a_step, int lda, const bf16* b_ptr, int64_t b_step,
+                               int ldb, float* C, int ldc) {
+  using namespace nvcuda;
+  using LA = typename std::conditional<A_COL, wmma::col_major, wmma::row_major>::type;
+  using LB = typename std::conditional<B_COL, wmma::col_major, wmma::row_major>::type;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+  wmma::fill_fragment(acc, 0.f);
+  for (int t = 0; t < nk; ++t) {
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, LA> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, LB> fb;
+    wmma::load_matrix_sync(fa, a_ptr + t * a_step, lda);
+    wmma::load_matrix_sync(fb, b_ptr + t * b_step, ldb);
+    wmma::mma_sync(acc, fa, fb, acc);
+  }
+  wmma::store_matrix_sync(C, acc, ldc, wmma::mem_row_major);
+}
+
+// Bytes of a shared-memory buffer, rounded up to 128 so every buffer carved
+// after it stays aligned for WMMA (32-byte) and 16-byte vector accesses.
+__host__ __device__ constexpr int smem_round(int bytes) { return (bytes + 127) / 128 * 128; }
+
+}  // namespace chunked
+}  // namespace linea
