@@ -124,7 +124,10 @@ inline DescMap descs_for(const Case& c, DType dtype) {
   const Dims dims = dims_of(c);
   DescMap out;
   for (const auto& s : sig.inputs)
-    if (given.count(s.name)) out[s.name] = TensorDesc{shape_of(s.shape, dims, c.leading), s.index ? DType::i32 : dtype};
+    if (given.count(s.name))
+      out[s.name] = TensorDesc{shape_of(s.shape, dims, c.leading), s.index   ? DType::i32
+                                                                   : s.stats ? stats_dtype(dtype)
+                                                                             : dtype};
   return out;
 }
 

@@ -338,3 +338,24 @@ TEST_CASE("outputs are allocated as planned and NaN-poisoned before the kernel o
   CHECK(!error_of([&] { run_op(cpu, "mixer_fwd", {{"q", q}, {"k", q}, {"v", v_bad}}, {}); }).empty());
   CHECK(cpu.memory().allocations == allocations);
 }
+
+TEST_CASE("a bf16 call keeps its statistics in f32: planned so, and asked for so") {
+  const Shape bthd = {1, 4, 2, 8}, bht = {1, 2, 4};
+  const OpPlan fwd = plan_op("softmax_attn_fwd",
+                             {{"q", {bthd, DType::bf16}}, {"k", {bthd, DType::bf16}}, {"v", {bthd, DType::bf16}}}, {});
+  REQUIRE(fwd.outputs.size() == 2);
+  CHECK(fwd.outputs[0].dtype == DType::bf16);  // o
+  CHECK(fwd.outputs[1].name == "lse");
+  CHECK(fwd.outputs[1].dtype == DType::f32);
+  std::map<std::string, TensorDesc> bwd = {{"q", {bthd, DType::bf16}},  {"k", {bthd, DType::bf16}},
+                                           {"v", {bthd, DType::bf16}},  {"o", {bthd, DType::bf16}},
+                                           {"do", {bthd, DType::bf16}}, {"lse", {bht, DType::f32}}};
+  CHECK(plan_op("softmax_attn_bwd", bwd, {}).dtype == DType::bf16);
+  bwd["lse"].dtype = DType::bf16;
+  CHECK(error_of([&] { plan_op("softmax_attn_bwd", bwd, {}); }) ==
+        "softmax_attn_bwd: lse has dtype bf16; in a bf16 call it is f32 (statistics stay f32 in bf16)");
+  // In f32 and f64 calls statistics share the op's dtype.
+  const OpPlan f64 = plan_op("sum_squares", {{"x", {{3}, DType::f64}}}, {});
+  CHECK(f64.outputs[0].dtype == DType::f64);
+  CHECK(plan_op("sum_squares", {{"x", {{3}, DType::bf16}}}, {}).outputs[0].dtype == DType::f32);
+}

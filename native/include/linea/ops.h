@@ -37,7 +37,8 @@ enum class Presence : uint8_t { required, optional, absent };
 // A tensor of an op's signature. `shape` lists symbolic dims, comma
 // separated ("B,T,H,K"); a leading "*S" binds any number of leading dims to
 // the shape symbol S ("*S" alone: any shape; "*S,D": any shape, last dim D).
-// Index tensors (token ids, labels) are i32 whatever the op's dtype.
+// Index tensors (token ids, labels) are i32 whatever the op's dtype; `stats`
+// tensors are f32 in a bf16 op.
 struct TensorSig {
   std::string name;
   std::string shape;
@@ -45,7 +46,14 @@ struct TensorSig {
   std::string doc;
   std::string absent_reason;  // set by `specialize` when it makes a tensor absent
   bool index = false;
+  // Statistics and losses (row rstd, log-sum-exp, nll, a sum of squares):
+  // f32 when the op runs in bf16, the op's dtype otherwise, so a backward
+  // that reads them back loses nothing to bf16 rounding.
+  bool stats = false;
 };
+
+// The dtype of a `stats` tensor in an op running in `dtype`.
+inline DType stats_dtype(DType dtype) { return dtype == DType::bf16 ? DType::f32 : dtype; }
 
 using AttrValue = std::variant<int64_t, double, bool, std::string>;
 

@@ -258,6 +258,8 @@ OpPlan plan_call(const std::string& op_name, const std::map<std::string, TensorD
     if (s.index) {
       if (t.dtype != DType::i32)
         throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(t.dtype) + "; indices are i32");
+    } else if (s.stats) {
+      // checked below, against the dtype the other inputs set
     } else if (!have_dtype) {
       call.dtype = t.dtype;
       dtype_from = s.name;
@@ -276,6 +278,14 @@ OpPlan plan_call(const std::string& op_name, const std::map<std::string, TensorD
     }
     bind_dims(def, s, t, call, bound_by);
     call.inputs[s.name] = t;
+  }
+  for (const auto& s : sig.inputs) {
+    auto it = inputs.find(s.name);
+    if (!s.stats || it == inputs.end()) continue;
+    const DType want = stats_dtype(call.dtype);
+    if (it->second.dtype != want)
+      throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(it->second.dtype) + "; in a " +
+                    dtype_name(call.dtype) + " call it is " + dtype_name(want) + " (statistics stay f32 in bf16)");
   }
   if (def.check) def.check(call.attrs, call.dims);
 
@@ -296,7 +306,8 @@ OpPlan plan_call(const std::string& op_name, const std::map<std::string, TensorD
     for (const auto& n : want_outputs) wanted |= n == s.name;
     if (!wanted || s.presence == Presence::absent) continue;
     const DType value_dtype = def.output_dtype ? def.output_dtype(call.attrs, call.dtype) : call.dtype;
-    call.outputs.push_back(OutputPlan{s.name, output_shape(def, s, call), s.index ? DType::i32 : value_dtype});
+    const DType dtype = s.index ? DType::i32 : s.stats ? stats_dtype(value_dtype) : value_dtype;
+    call.outputs.push_back(OutputPlan{s.name, output_shape(def, s, call), dtype});
   }
   return call;
 }

@@ -42,7 +42,8 @@ OpDef softmax_attn_fwd() {
       {"o", "B,T,H,V", Presence::required, "attention outputs"},
       {"lse", "B,H,T", Presence::required,
        "natural-log sum-exp of each query row's scaled scores over its allowed keys; "
-       "the backward recomputes the probabilities from it"},
+       "the backward recomputes the probabilities from it",
+       "", false, true},
   };
   op.attrs = attention_attrs();
   op.dtypes = {DType::f32, DType::f64, DType::bf16};
@@ -65,7 +66,7 @@ OpDef softmax_attn_bwd() {
       {"k", "B,T,H,D", Presence::required, "keys, as given to the forward"},
       {"v", "B,T,H,V", Presence::required, "values, as given to the forward"},
       {"o", "B,T,H,V", Presence::required, "the forward's output o"},
-      {"lse", "B,H,T", Presence::required, "the forward's output lse"},
+      {"lse", "B,H,T", Presence::required, "the forward's output lse", "", false, true},
       {"do", "B,T,H,V", Presence::required, "gradient of the loss with respect to o"},
   };
   op.signature.outputs = {

@@ -83,7 +83,8 @@ OpDef norm_fwd() {
   };
   op.signature.outputs = {
       {"y", "*S,D", Presence::required, "the normalized rows, times weight"},
-      {"rstd", "*S", Presence::required, "1 / (RMS or standard deviation) of each row; norm_bwd takes it back"},
+      {"rstd", "*S", Presence::required, "1 / (RMS or standard deviation) of each row; norm_bwd takes it back", "",
+       false, true},
   };
   op.attrs = {
       norm_kind_attr(),
@@ -108,7 +109,7 @@ OpDef norm_bwd() {
   op.signature.inputs = {
       {"x", "*S,D", Presence::required, "the forward input"},
       {"weight", "D", Presence::optional, "the forward's weight, when it had one"},
-      {"rstd", "*S", Presence::required, "the forward's output rstd"},
+      {"rstd", "*S", Presence::required, "the forward's output rstd", "", false, true},
       {"dy", "*S,D", Presence::required, "gradient of the loss w.r.t. y"},
   };
   op.signature.outputs = {

@@ -54,9 +54,11 @@ OpDef cross_entropy_fwd() {
       {"labels", "N", Presence::required, kLabelsDoc, "", true},
   };
   op.signature.outputs = {
-      {"nll", "N", Presence::required, "negative log-likelihood of each row's label; 0 on ignored rows"},
+      {"nll", "N", Presence::required, "negative log-likelihood of each row's label; 0 on ignored rows", "", false,
+       true},
       {"lse", "N", Presence::required,
-       "log-sum-exp of each row of logits (every row, ignored ones included); pass it to cross_entropy_bwd"},
+       "log-sum-exp of each row of logits (every row, ignored ones included); pass it to cross_entropy_bwd", "", false,
+       true},
       {"correct", "N", Presence::required,
        "1 where the row's argmax (lowest index on ties) equals its label, else 0; 0 on ignored rows. "
        "sum(correct) / (labelled rows) is the accuracy"},
@@ -76,7 +78,7 @@ OpDef cross_entropy_bwd() {
   op.signature.inputs = {
       {"logits", "N,C", Presence::required, "the forward's logits"},
       {"labels", "N", Presence::required, kLabelsDoc, "", true},
-      {"lse", "N", Presence::required, "the forward's output lse"},
+      {"lse", "N", Presence::required, "the forward's output lse", "", false, true},
   };
   op.signature.outputs = {
       {"dlogits", "N,C", Presence::required, "gradient of scale * sum(nll) with respect to logits"},
@@ -262,7 +264,7 @@ OpDef sum_squares() {
       {"x", "*S", Presence::required, "any shape"},
   };
   op.signature.outputs = {
-      {"y", "1", Presence::required, "[1]: the sum of squares"},
+      {"y", "1", Presence::required, "[1]: the sum of squares", "", false, true},
   };
   op.dtypes = kValueDtypes;
   return op;
