@@ -161,7 +161,7 @@ void short_conv_bwd_rest(OpCall& call, const G* g, int64_t rows, int64_t Tn, int
     LINEA_CUDA_CHECK_LAUNCH("short_conv_dx_kernel");
   }
   if ((W + 1) * C == 0) return;  // dweight and dbias are empty
-  const int64_t per_chunk = rows_per_chunk(rows, 64);
+  const int64_t per_chunk = rows_per_chunk(rows, 256);
   const int64_t chunks = (rows + per_chunk - 1) / per_chunk;  // 0 when there are no rows: zero gradients
   Tensor partials = ctx.scratch(Shape{chunks > 0 ? chunks * (W + 1) * C : 1}, sizeof(A) == 8 ? DType::f64 : DType::f32);
   if (chunks > 0) {
