@@ -2,6 +2,7 @@
 // CUDA: the port of src/cpu/layer_norm.cpp.
 //
 // x, y, dy, dx: (N, D), N = all leading dims   weight, dweight: (D)   rstd: (N)
+// rstd is a statistic: f32 in a bf16 call (TensorSig::stats), so it is typed acc_t<T>.
 //
 //   rms:   rstd = 1 / sqrt(mean x^2 + eps),                 xhat = x * rstd
 //   layer: mu = mean x, rstd = 1 / sqrt(mean (x - mu)^2 + eps), xhat = (x - mu) * rstd
@@ -47,7 +48,7 @@ __device__ void row_statistics(const T* x, int64_t D, double eps, acc_t<T>& mu, 
 
 // Grid: N blocks (one row each).
 template <class T, NormKind Kind, bool HasWeight>
-__global__ void norm_fwd_kernel(const T* x_all, const T* weight, T* y_all, T* rstd_all, int64_t D, double eps) {
+__global__ void norm_fwd_kernel(const T* x_all, const T* weight, T* y_all, acc_t<T>* rstd_all, int64_t D, double eps) {
   using A = acc_t<T>;
   const int64_t r = blockIdx.x;
   const T* x = x_all + r * D;
@@ -59,14 +60,14 @@ __global__ void norm_fwd_kernel(const T* x_all, const T* weight, T* y_all, T* rs
     if constexpr (HasWeight) store(y, i, xhat * to_acc(weight[i]));
     else store(y, i, xhat);
   }
-  if (threadIdx.x == 0) store(rstd_all, r, rstd);
+  if (threadIdx.x == 0) rstd_all[r] = rstd;
 }
 
 template <class T, NormKind Kind, bool HasWeight>
 void launch_norm_fwd(OpCall& call, int64_t N, int64_t D, double eps) {
   norm_fwd_kernel<T, Kind, HasWeight><<<static_cast<unsigned>(N), kLayerThreads, 0, cuda_context().stream>>>(
       call.input("x")->data<T>(), HasWeight ? call.input("weight")->data<T>() : nullptr, call.output("y")->data<T>(),
-      call.output("rstd")->data<T>(), D, eps);
+      call.output("rstd")->data<acc_t<T>>(), D, eps);
   LINEA_CUDA_CHECK_LAUNCH("norm_fwd_kernel");
 }
 
@@ -98,14 +99,14 @@ void norm_fwd(OpCall& call) {
 // Grid: N blocks (one row each). Writes dx, and mu per row into `mu_all`
 // (acc_t, N) when the layer norm's dweight needs it.
 template <class T, NormKind Kind, bool HasWeight>
-__global__ void norm_bwd_kernel(const T* x_all, const T* weight, const T* rstd_all, const T* dy_all, T* dx_all,
+__global__ void norm_bwd_kernel(const T* x_all, const T* weight, const acc_t<T>* rstd_all, const T* dy_all, T* dx_all,
                                 acc_t<T>* mu_all, int64_t D) {
   using A = acc_t<T>;
   const int64_t r = blockIdx.x;
   const T* x = x_all + r * D;
   const T* dy = dy_all + r * D;
   T* dx = dx_all + r * D;
-  const A rstd = to_acc(rstd_all[r]);
+  const A rstd = rstd_all[r];
   A mu = 0;
   if constexpr (Kind == NormKind::layer) {
     A sum = 0;
@@ -134,8 +135,8 @@ constexpr int kColLanes = 8;  // row lanes per block of the dweight partial sums
 // writes partials[chunk, tile's 32 columns] = sum over the chunk's rows of
 // dy * xhat; lane y takes rows first + y, + 2y, ..., then lanes add in order.
 template <class T, NormKind Kind>
-__global__ void norm_dweight_partial_kernel(const T* x, const T* rstd, const T* dy, const acc_t<T>* mu, int64_t N,
-                                            int64_t D, int64_t rows_per_chunk, acc_t<T>* partials) {
+__global__ void norm_dweight_partial_kernel(const T* x, const acc_t<T>* rstd, const T* dy, const acc_t<T>* mu,
+                                            int64_t N, int64_t D, int64_t rows_per_chunk, acc_t<T>* partials) {
   using A = acc_t<T>;
   __shared__ A lanes[kColLanes][32];
   const int64_t c = int64_t(blockIdx.x) * 32 + threadIdx.x;
@@ -145,7 +146,7 @@ __global__ void norm_dweight_partial_kernel(const T* x, const T* rstd, const T* 
   if (c < D) {
     for (int64_t r = first + threadIdx.y; r < end; r += kColLanes) {
       const A m = Kind == NormKind::layer ? mu[r] : A(0);
-      acc += to_acc(dy[r * D + c]) * ((to_acc(x[r * D + c]) - m) * to_acc(rstd[r]));
+      acc += to_acc(dy[r * D + c]) * ((to_acc(x[r * D + c]) - m) * rstd[r]);
     }
   }
   lanes[threadIdx.y][threadIdx.x] = acc;
@@ -172,7 +173,7 @@ void launch_norm_bwd(OpCall& call, int64_t N, int64_t D) {
   const CudaContext& ctx = cuda_context();
   const DType acc_dtype = sizeof(A) == 8 ? DType::f64 : DType::f32;
   const T* x = call.input("x")->data<T>();
-  const T* rstd = call.input("rstd")->data<T>();
+  const A* rstd = call.input("rstd")->data<A>();
   const T* dy = call.input("dy")->data<T>();
   Tensor mu;  // (N) acc_t, layer norm with a weight only
   if (HasWeight && Kind == NormKind::layer) mu = ctx.scratch(Shape{N}, acc_dtype);
