@@ -123,7 +123,11 @@ TEST_CASE("every backend matches the CPU in float64, for every op, dtype and awk
   std::map<std::string, std::string> refusals;                                      // "backend op" -> a reason
   int compared = 0;
   uint32_t seed = 1;
+  // LINEA_CROSS_OPS=a,b limits the test to those ops (the sanitizer runs of native/tools/gpu-check.sh).
+  const std::string only =
+      std::getenv("LINEA_CROSS_OPS") ? "," + std::string(std::getenv("LINEA_CROSS_OPS")) + "," : "";
   for (const OpDef& op : op_table()) {
+    if (!only.empty() && only.find("," + op.name + ",") == std::string::npos) continue;
     auto calls = op_calls().find(op.name);
     if (calls == op_calls().end()) {
       FAIL_CHECK("op ", op.name, " has no call builder: add one to op_calls() in native/tests/op_calls.h");

@@ -102,8 +102,7 @@ Inputs draw(const Op& op, int64_t B, int64_t T, uint32_t seed) {
     }
   add("k", {B, T, H, K}, std::move(k));
   add("v", {B, T, H, V}, normal(rng, B * T * H * V));
-  if (op.softmax) return in;
-  const std::string gate = op.gate;
+  const std::string gate = op.gate;  // "" for softmax attention: no gate, no beta
   if (gate == "fixed") {
     Host g(static_cast<size_t>(H));
     for (int64_t h = 0; h < H; ++h) g[h] = static_cast<float>(std::log1p(-std::pow(2.0, -5.0 - double(h))));
@@ -122,6 +121,9 @@ Inputs draw(const Op& op, int64_t B, int64_t T, uint32_t seed) {
     for (auto& x : beta) x = static_cast<float>(1 / (1 + std::exp(-x)));
     add("beta", {B, T, H}, std::move(beta));
   }
+  // The values the device will hold, so the host copies (--compare-dir) are exactly the inputs.
+  for (auto& [name, v] : in.host)
+    for (auto& x : v) x = bf16_to_float(bf16_from_float(x));
   return in;
 }
 

@@ -1,13 +1,92 @@
 #!/usr/bin/env bash
-# On the GPU box: build the native engine with CUDA, run the C++ tests
-# (CPU == CUDA per op) and print the engine info. No Node needed.
-# Usage: native/tools/gpu-check.sh [build-dir] [log-dir]
-set -euo pipefail
+# Everything a GPU-box call needs, in one script, with a short table last and
+# full logs under $OUT:
+#   1. build the native library, its tests and tools with CUDA (for this GPU)
+#      and the Node addon (headers carried in .device/node_modules.tar.xz);
+#   2. engine info (every op under cuda:0) and the C++ tests, whose
+#      cross-backend test prints its table (CUDA f32/f64/bf16 against the CPU in f64);
+#   3. compute-sanitizer memcheck and racecheck on the mixer and attention ops;
+#   4. the cross-backend check through Node (scripts/gpu-node-check.ts,
+#      bundled to .device/gpu-node-check.mjs): every preset's training step;
+#   5. the benchmark: linea_bench_gpu and flash-linear-attention + SDPA
+#      (bench/reference/gpu-mixers-peer.py, fla source in .device/fla.tar.xz),
+#      merged into $OUT/gpu-mixers.json.
+# Usage (from the repo root, with carry [".device"]):
+#   STEPS="build tests sanitize node bench" QUICK=1 native/tools/gpu-check.sh
+# Needs in .device/ (git-ignored): node.xz, node_modules.tar.xz, gpu-node-check.mjs, fla.tar.xz.
+set -uo pipefail
 cd "$(dirname "$0")/../.."
-build="${1:-/tmp/linea-gpu-build}"
-logs="${2:-${OUT:-/tmp}}"
-mkdir -p "$logs"
-cmake -S native -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release 2>&1 | tee "$logs/configure.log" | grep -E "Linea|CUDA|Error" || true
-cmake --build "$build" -j"$(nproc)" 2>&1 | tee "$logs/build.log" | tail -3
-"$build/linea_info" | tee "$logs/info.txt"
-"$build/linea_tests" 2>&1 | tee "$logs/tests.log" | tail -15
+out="${OUT:-/tmp/gpu-check}"
+build=/tmp/linea-gpu-build
+steps=" ${STEPS:-build tests sanitize node bench} "
+mkdir -p "$out"
+summary="$out/summary.txt"
+: >"$summary"
+note() { echo "$*" | tee -a "$summary"; }
+has() { [[ "$steps" == *" $1 "* ]]; }
+
+# Node (the build machine's binary) and the addon's header packages.
+if [ -f .device/node.xz ]; then
+  [ -x /tmp/node/node ] || { mkdir -p /tmp/node && xz -dc .device/node.xz >/tmp/node/node && chmod +x /tmp/node/node; }
+  export PATH=/tmp/node:$PATH
+fi
+[ -d node_modules/node-addon-api ] || { [ -f .device/node_modules.tar.xz ] && tar xJf .device/node_modules.tar.xz; }
+
+if has build; then
+  start=$(date +%s)
+  cmake -S native -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_JS_VERSION=gpu-box \
+    -DCMAKE_JS_INC="$PWD/node_modules/node-api-headers/include" >"$out/configure.log" 2>&1
+  grep -E "Linea|CUDA" "$out/configure.log" | tee -a "$summary"
+  if cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1; then
+    note "build: ok in $(($(date +%s) - start)) s"
+  else
+    note "build: FAILED (last lines below; full log build.log)"
+    grep -E "error|Error" "$out/build.log" | head -30 | tee -a "$summary"
+    exit 1
+  fi
+  mkdir -p native/build/Release && cp "$build/linea.node" native/build/Release/linea.node
+fi
+
+if has tests; then
+  "$build/linea_info" >"$out/info.txt" 2>&1
+  cat "$out/info.txt" >>"$summary"
+  timeout 900 "$build/linea_tests" >"$out/tests.log" 2>&1
+  note "C++ tests: $(grep -E 'test cases' "$out/tests.log" | tail -1)"
+  grep -E "ERROR|FAILED" "$out/tests.log" | sort | uniq -c | sort -rn | head -20 | tee -a "$summary"
+fi
+
+if has sanitize; then
+  ops="mixer_fwd,mixer_bwd,softmax_attn_fwd,softmax_attn_bwd,softmax_attn_decode"
+  for tool in memcheck racecheck; do
+    LINEA_CROSS_OPS=$ops timeout 600 compute-sanitizer --tool $tool --error-exitcode 9 \
+      "$build/linea_tests" -tc="every backend matches*" >"$out/sanitize-$tool.log" 2>&1
+    note "compute-sanitizer $tool ($ops): exit $? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitize-$tool.log" | tail -1))"
+  done
+fi
+
+if has node; then
+  if command -v node >/dev/null && [ -f .device/gpu-node-check.mjs ]; then
+    LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout 600 node .device/gpu-node-check.mjs >"$out/node-check.log" 2>&1
+    note "node cross-backend check: exit $?"
+    cat "$out/node-check.log" >>"$summary"
+  else
+    note "node cross-backend check: skipped (no node or no .device/gpu-node-check.mjs)"
+  fi
+fi
+
+if has bench; then
+  [ -d /tmp/fla/fla ] || { mkdir -p /tmp/fla && tar xJf .device/fla.tar.xz -C /tmp/fla; }
+  quick=${QUICK:+--quick}
+  rm -rf /tmp/linea-compare
+  timeout 560 "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick \
+    >"$out/bench-linea.log" 2>&1
+  note "linea bench: exit $?"
+  timeout 560 python3 bench/reference/gpu-mixers-peer.py --fla /tmp/fla --linea "$out/linea-gpu.json" \
+    --compare-dir /tmp/linea-compare --out "$out/gpu-mixers.json" $quick >"$out/bench-peer.log" 2>&1
+  note "peer bench: exit $?"
+  sed -n '/^op  /,$p' "$out/bench-peer.log" >>"$summary"
+fi
+
+echo "=================== summary ==================="
+cat "$summary"
+grep -E "^\[cross-backend\]|^backend |^cuda" "$out/tests.log" 2>/dev/null | head -150
