@@ -43,10 +43,10 @@ async function step(backendId: string, presetId: string, batch: Batch): Promise<
 function relError(got: Float64Array, ref: Float64Array): number {
   let num = 0
   let den = 0
-  for (let i = 0; i < ref.length; i++) {
-    num += (got[i] - ref[i]) ** 2
-    den += ref[i] ** 2
-  }
+  ref.forEach((r, i) => {
+    num += ((got[i] ?? NaN) - r) ** 2
+    den += r ** 2
+  })
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-6 * Math.sqrt(ref.length))
 }
 
