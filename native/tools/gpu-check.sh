@@ -13,7 +13,8 @@
 #      merged into $OUT/gpu-mixers.json.
 # Usage (from the repo root, with carry [".device"]):
 #   STEPS="build tests sanitize node bench" QUICK=1 native/tools/gpu-check.sh
-# Needs in .device/ (git-ignored): node.xz, node_modules.tar.xz, gpu-node-check.mjs, fla.tar.xz.
+# Needs in .device/ (git-ignored): node.xz, node_modules.tar.xz, gpu-node-check.mjs, linea-cli.mjs
+# (electron/cli/index.ts bundled with esbuild), fla.tar.xz.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${OUT:-/tmp/gpu-check}"
@@ -49,7 +50,13 @@ fi
 
 if has tests; then
   "$build/linea_info" >"$out/info.txt" 2>&1
-  cat "$out/info.txt" >>"$summary"
+  # `linea info` (the CLI, bundled to .device/linea-cli.mjs) lists every op per backend.
+  if command -v node >/dev/null && [ -f .device/linea-cli.mjs ]; then
+    LINEA_ADDON="$PWD/native/build/Release/linea.node" node .device/linea-cli.mjs info >"$out/linea-info.txt" 2>&1
+    cat "$out/linea-info.txt" >>"$summary"
+  else
+    cat "$out/info.txt" >>"$summary"
+  fi
   timeout 900 "$build/linea_tests" >"$out/tests.log" 2>&1
   note "C++ tests: $(grep -E 'test cases' "$out/tests.log" | tail -1)"
   grep -E "ERROR|FAILED" "$out/tests.log" | sort | uniq -c | sort -rn | head -20 | tee -a "$summary"
