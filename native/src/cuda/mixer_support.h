@@ -1,6 +1,11 @@
-// Which mixer_fwd calls the CUDA backend's kernel takes. Kept apart from the
-// kernel (mixer_recurrent.cu) as plain C++, so the CPU-only tests check the
-// refusal too.
+// OBSOLETE: the CUDA backend no longer uses this predicate. Its mixer_fwd and
+// mixer_bwd (mixer_kernels.cu) run every switch combination, refusing only a
+// key dim over the recurrent path's limit. The file stays only because
+// tests/test_plan.cpp still includes it and checks the old refusal; delete both
+// together.
+//
+// Was: which mixer_fwd calls the CUDA backend's kernel takes, kept apart from
+// the kernel as plain C++ so the CPU-only tests check the refusal too.
 #pragma once
 
 #include <optional>
