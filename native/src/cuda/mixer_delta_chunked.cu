@@ -1,0 +1,200 @@
+// The chunked tensor-core mixer on CUDA for the delta rule: DeltaNet (no
+// forget gate) and Gated DeltaNet (scalar gate g [B,T,H]); no input gate, no
+// denominator; bf16 with f32 accumulation; K, V in {64, 128}. Layouts: q, k
+// [B,T,H,K]; v, o, do [B,T,H,V]; beta, g [B,T,H]; s0, s_final, ds_final, ds0
+// [B,H,K,V].
+//
+// Per head, S'_t = e^{g_t} S_{t-1}, S_t = S'_t + beta_t k_t (v_t - S'_tᵀ k_t)ᵀ,
+// o_t = scale S_tᵀ q_t, by chunks of 64 steps (the attribute chunk_size does not
+// change the result, so the kernels use their own). Inside a chunk the product
+// of the steps' (I - beta k kᵀ) and decays is the WY / UT form: with b the
+// cumulative log decay, D_ij = e^{b_i - b_j}, AD = (K Kᵀ) ∘ D strictly lower and
+// Ti = (I + diag(beta) AD)^-1 (an f32 forward substitution),
+//   W = Ti diag(beta e^b) K,  Ut = Ti diag(beta) V,  U = Ut - W S   (the new values)
+//   O = scale (diag(e^b) Q S + ((Q Kᵀ) ∘ D, j <= i) U)
+//   S <- e^{b_63} S + (diag(e^{b_63 - b}) K)ᵀ U
+// as in the CPU chunked form (src/cpu/mixer/mixer_chunked.cpp). Kernels:
+//   forward  prep (W, Ut per chunk) -> fwd_scan (hs, U along T) -> out (o per chunk);
+//   backward prep -> fwd_scan -> bwd_scan (dhs, dU, ds0 along T, reversed) ->
+//            dqk (dq; partial dk and gate gradient per chunk) -> wy (dk, dv,
+//            dbeta, dg per chunk). The derivation is in mixer_delta_chunked_bwd.cuh.
+// Scratch (bf16 unless said): W [rows, K], Ut, U, dU [rows, V], with rows =
+// B*H*NC*64; hs, dhs [B*H, NC, K, V]; dkp [rows, K] f32; dbp [rows] f32.
+// Everything is deterministic (no atomics). Decay factors are exponentials of
+// differences <= 0, so strong gates underflow harmlessly and never overflow.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "cuda_check.h"
+#include "cuda_context.h"
+#include "mixer_delta_chunked.h"
+#include "mixer_delta_chunked_bwd.cuh"
+
+namespace linea {
+namespace {
+
+using namespace delta_chunked;
+
+// Calls f(KD, VD constants) for the call's dims.
+template <class F>
+void dispatch(int K, int V, F&& f) {
+  auto by_v = [&](auto kd) {
+    if (V == 64) f(kd, std::integral_constant<int, 64>{});
+    else f(kd, std::integral_constant<int, 128>{});
+  };
+  if (K == 64) by_v(std::integral_constant<int, 64>{});
+  else by_v(std::integral_constant<int, 128>{});
+}
+
+// The most shared memory any kernel of the path needs at these dims.
+int max_smem_bytes(int K, int V) {
+  int bytes = 0;
+  dispatch(K, V, [&](auto kd, auto vd) {
+    constexpr int KD = kd(), VD = vd();
+    bytes = cmax(cmax(PrepLayout<KD, VD>::bytes, FwdScanLayout<KD>::bytes),
+                 cmax(cmax(OutLayout<KD, VD>::bytes, BwdScanLayout<KD>::bytes),
+                      cmax(DqkLayout<KD, VD>::bytes, WyLayout<KD, VD>::bytes)));
+  });
+  return bytes;
+}
+
+template <class Kernel>
+void allow_smem(Kernel kernel, int bytes) {
+  LINEA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+}
+
+template <class T>
+void check_aligned(const T* p, const char* name) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 != 0)
+    throw OpError(std::string("chunked delta-rule CUDA mixer: tensor ") + name + " is not 16-byte aligned");
+}
+
+DeltaArgs common_args(const OpCall& call, const MixerParams& p) {
+  DeltaArgs a;
+  a.B = int(p.B), a.T = int(p.T), a.H = int(p.H), a.K = int(p.K), a.V = int(p.V);
+  a.NC = int((p.T + kC - 1) / kC);
+  a.scale = float(p.scale);
+  a.gated = p.gate == MixerGate::scalar;
+  a.q = call.input("q")->data<bf16>();
+  a.k = call.input("k")->data<bf16>();
+  a.v = call.input("v")->data<bf16>();
+  a.beta = call.input("beta")->data<bf16>();
+  a.g = a.gated ? call.input("g")->data<bf16>() : nullptr;
+  a.s0 = p.has_s0 ? call.input("s0")->data<bf16>() : nullptr;
+  // 16-byte loads of q, k, v rows (and of do, in the backward).
+  check_aligned(a.q, "q");
+  check_aligned(a.k, "k");
+  check_aligned(a.v, "v");
+  return a;
+}
+
+// Scratch shared by both ops: the WY form and the forward scan's outputs.
+struct FwdScratch {
+  Tensor w, ut, u, hs;
+};
+
+FwdScratch forward_scratch(const CudaContext& ctx, DeltaArgs& a) {
+  const int64_t rows = int64_t(a.B) * a.H * a.NC * kC;
+  FwdScratch s{ctx.scratch(Shape{rows * a.K}, DType::bf16), ctx.scratch(Shape{rows * a.V}, DType::bf16),
+               ctx.scratch(Shape{rows * a.V}, DType::bf16),
+               ctx.scratch(Shape{int64_t(a.B) * a.H * a.NC * a.K * a.V}, DType::bf16)};
+  a.w = s.w.data<bf16>(), a.ut = s.ut.data<bf16>(), a.u = s.u.data<bf16>(), a.hs = s.hs.data<bf16>();
+  return s;
+}
+
+// prep + fwd_scan: w, ut, hs, u (and s_final when asked). Needs B*H > 0.
+template <int KD, int VD>
+void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
+  const unsigned BH = unsigned(int64_t(a.B) * a.H);
+  if (a.NC > 0) {
+    allow_smem(prep_kernel<KD, VD>, PrepLayout<KD, VD>::bytes);
+    prep_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, PrepLayout<KD, VD>::bytes, stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked prep_kernel");
+  }
+  allow_smem(fwd_scan_kernel<KD, VD>, FwdScanLayout<KD>::bytes);
+  fwd_scan_kernel<KD, VD><<<dim3(unsigned(VD / kVT), BH), kThreads, FwdScanLayout<KD>::bytes, stream>>>(a);
+  LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked fwd_scan_kernel");
+}
+
+}  // namespace
+
+bool cuda_mixer_delta_chunked_takes(const MixerParams& p, DType dtype) {
+  if (dtype != DType::bf16 || !p.chunked() || !p.delta) return false;
+  if (p.input_gate != MixerInputGate::none || p.normalize != MixerNormalize::none) return false;
+  // The fixed gate's dg sums every step's gradient of a head, which cancel to
+  // a fraction of their magnitudes (bf16 intermediates leave it a few percent
+  // off); vector gates have no path here.
+  if (p.gate != MixerGate::none && p.gate != MixerGate::scalar) return false;
+  if ((p.K != 64 && p.K != 128) || (p.V != 64 && p.V != 128)) return false;
+  if (p.B < 0 || p.H < 0 || p.T < 0 || p.B * p.H > 65535 || p.T > (int64_t(1) << 30)) return false;
+  // Up to 204 KiB of shared memory per block (K = V = 128, dqk_kernel).
+  int device = 0, optin = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
+    cudaGetLastError();  // clear the error: another path takes the call
+    return false;
+  }
+  return max_smem_bytes(int(p.K), int(p.V)) <= optin;
+}
+
+void cuda_mixer_delta_chunked_fwd(OpCall& call, const MixerParams& p) {
+  const CudaContext& ctx = cuda_context();
+  DeltaArgs a = common_args(call, p);
+  a.o = call.output("o")->data<bf16>();
+  Tensor* s_final = call.output("s_final");
+  a.s_final = p.want_s_final && s_final ? s_final->data<bf16>() : nullptr;
+  if (p.B * p.H == 0) return;
+  const FwdScratch scratch = forward_scratch(ctx, a);
+  dispatch(a.K, a.V, [&](auto kd, auto vd) {
+    constexpr int KD = kd(), VD = vd();
+    launch_forward_scan<KD, VD>(a, ctx.stream);
+    if (a.NC == 0) return;
+    allow_smem(out_kernel<KD, VD>, OutLayout<KD, VD>::bytes);
+    out_kernel<KD, VD>
+        <<<dim3(unsigned(a.NC), unsigned(p.B * p.H)), kThreads, OutLayout<KD, VD>::bytes, ctx.stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked out_kernel");
+  });
+}
+
+void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
+  const CudaContext& ctx = cuda_context();
+  DeltaArgs a = common_args(call, p);
+  a.dout = call.input("do")->data<bf16>();
+  check_aligned(a.dout, "do");
+  a.ds_final = p.has_ds_final ? call.input("ds_final")->data<bf16>() : nullptr;
+  a.dq = call.output("dq")->data<bf16>();
+  a.dk = call.output("dk")->data<bf16>();
+  a.dv = call.output("dv")->data<bf16>();
+  a.dbeta = call.output("dbeta")->data<bf16>();
+  a.dg = a.gated ? call.output("dg")->data<bf16>() : nullptr;
+  Tensor* ds0 = call.output("ds0");
+  a.ds0 = p.want_ds0 && ds0 ? ds0->data<bf16>() : nullptr;
+  if (p.B * p.H == 0) return;
+  const FwdScratch scratch = forward_scratch(ctx, a);
+  const int64_t rows = p.B * p.H * a.NC * kC;
+  Tensor du = ctx.scratch(Shape{rows * p.V}, DType::bf16);
+  Tensor dhs = ctx.scratch(Shape{p.B * p.H * a.NC * p.K * p.V}, DType::bf16);
+  Tensor dkp = ctx.scratch(Shape{rows * p.K}, DType::f32);
+  Tensor dbp = ctx.scratch(Shape{rows}, DType::f32);
+  a.du = du.data<bf16>(), a.dhs = dhs.data<bf16>(), a.dkp = dkp.data<float>(), a.dbp = dbp.data<float>();
+  dispatch(a.K, a.V, [&](auto kd, auto vd) {
+    constexpr int KD = kd(), VD = vd();
+    const unsigned BH = unsigned(p.B * p.H);
+    launch_forward_scan<KD, VD>(a, ctx.stream);
+    allow_smem(bwd_scan_kernel<KD, VD>, BwdScanLayout<KD>::bytes);
+    bwd_scan_kernel<KD, VD><<<dim3(unsigned(VD / kVT), BH), kThreads, BwdScanLayout<KD>::bytes, ctx.stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_scan_kernel");
+    if (a.NC == 0) return;
+    allow_smem(dqk_kernel<KD, VD>, DqkLayout<KD, VD>::bytes);
+    dqk_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, DqkLayout<KD, VD>::bytes, ctx.stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked dqk_kernel");
+    allow_smem(wy_kernel<KD, VD>, WyLayout<KD, VD>::bytes);
+    wy_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, WyLayout<KD, VD>::bytes, ctx.stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked wy_kernel");
+  });
+}
+
+}  // namespace linea

@@ -1,0 +1,209 @@
+// Shared pieces of the chunked delta-rule mixer (mixer_delta_chunked.cu): the
+// launch arguments, the gate / beta loads of one chunk, row copies between
+// global and shared memory, a shared-memory WMMA GEMM (bf16 operands, f32
+// accumulators) and the fp32 inverse of a chunk's unit lower triangular
+// matrix T = I + diag(beta) AD.
+//
+// Conventions, per head bh = b * H + h and chunk c of kC = 64 steps (t0 = 64 c):
+//   b_i   cumulative log decay inside the chunk, in log2 units
+//         (b_i = log2(e) * sum_{s <= i} g_s), 0 without a gate; rows past T
+//         have g = 0, beta = 0 and zero q, k, v, do, so a partial last chunk
+//         needs no other masking (its padded rows contribute nothing, and
+//         b_63 = b_{L-1}).
+//   D_ij  = 2^{b_i - b_j} for j <= i: every exponential is of a difference
+//         that is <= 0, so no factor exceeds 1.
+//   Scratch rows of a chunk: r = (bh * NC + c) * 64 + i (rows past T are
+//   written too, as zeros or garbage-free values, and never read as outputs).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <mma.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "cuda_types.cuh"
+
+namespace linea {
+namespace delta_chunked {
+
+constexpr int kC = 64;         // internal chunk length
+constexpr int kThreads = 256;  // every kernel: 8 warps (the triangular inverse needs exactly 256)
+constexpr float kLog2e = 1.4426950408889634f;
+
+// Everything a kernel reads or writes; absent tensors are nullptr.
+struct DeltaArgs {
+  int B = 0, T = 0, H = 0, K = 0, V = 0, NC = 0;  // NC = ceil(T / 64)
+  float scale = 1;
+  bool gated = false;  // scalar gate g [B,T,H]
+  const bf16 *q = nullptr, *k = nullptr, *v = nullptr, *g = nullptr, *beta = nullptr, *s0 = nullptr;
+  const bf16 *dout = nullptr, *ds_final = nullptr;
+  bf16 *o = nullptr, *s_final = nullptr;
+  bf16 *dq = nullptr, *dk = nullptr, *dv = nullptr, *dg = nullptr, *dbeta = nullptr, *ds0 = nullptr;
+  // Scratch, by chunk rows (see above): w [rows, K] = W = T^-1 diag(beta 2^b) K,
+  // ut [rows, V] = T^-1 diag(beta) V, u [rows, V] = U = ut - W S (the new values),
+  // du [rows, V] its gradient; hs [BH, NC, K, V] the state entering each chunk,
+  // dhs [BH, NC, K, V] the gradient of the state leaving each chunk; dkp [rows, K]
+  // and dbp [rows] the partial dk and gate gradient of the dq/dk kernel.
+  bf16 *w = nullptr, *ut = nullptr, *u = nullptr, *du = nullptr, *hs = nullptr, *dhs = nullptr;
+  float *dkp = nullptr, *dbp = nullptr;
+};
+
+// Row offset of (b, t, h) in a [B, T, H, X] tensor, in rows of X.
+__device__ __forceinline__ int64_t row_of(const DeltaArgs& a, int b, int t, int h) {
+  return (int64_t(b) * a.T + t) * a.H + h;
+}
+
+// First scratch row of chunk c of head bh.
+__device__ __forceinline__ int64_t chunk_row0(const DeltaArgs& a, int bh, int c) {
+  return (int64_t(bh) * a.NC + c) * kC;
+}
+
+// sb[0..63] = cumulative log2 decay of the chunk at t0 (warp 0, a shuffle
+// scan); sbeta[0..63] = beta, 0 past T (warp 1; skipped for nullptr). The
+// caller syncs afterwards.
+__device__ __forceinline__ void chunk_gates(const DeltaArgs& a, int b, int h, int t0, float* sb, float* sbeta) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  if (warp == 0) {
+    float lo = 0.f, hi = 0.f;
+    if (a.gated) {
+      if (t0 + lane < a.T) lo = __bfloat162float(a.g[row_of(a, b, t0 + lane, h)]);
+      if (t0 + 32 + lane < a.T) hi = __bfloat162float(a.g[row_of(a, b, t0 + 32 + lane, h)]);
+      for (int off = 1; off < 32; off <<= 1) {
+        const float l = __shfl_up_sync(0xffffffffu, lo, off), u = __shfl_up_sync(0xffffffffu, hi, off);
+        if (lane >= off) lo += l, hi += u;
+      }
+      hi += __shfl_sync(0xffffffffu, lo, 31);
+    }
+    sb[lane] = lo * kLog2e;
+    sb[32 + lane] = hi * kLog2e;
+  } else if (warp == 1 && sbeta != nullptr) {
+    sbeta[lane] = t0 + lane < a.T ? __bfloat162float(a.beta[row_of(a, b, t0 + lane, h)]) : 0.f;
+    sbeta[32 + lane] = t0 + 32 + lane < a.T ? __bfloat162float(a.beta[row_of(a, b, t0 + 32 + lane, h)]) : 0.f;
+  }
+}
+
+// Copies rows [t0, t0+64) of a [B,T,H,X] bf16 tensor (columns c0 .. c0+nc)
+// into shared memory dst (row stride ld), zeros past T; 16 bytes a thread.
+__device__ __forceinline__ void load_rows(const DeltaArgs& a, const bf16* src, int X, int b, int h, int t0, int c0,
+                                          int nc, bf16* dst, int ld) {
+  const int per_row = nc / 8;
+  for (int e = threadIdx.x; e < kC * per_row; e += blockDim.x) {
+    const int i = e / per_row, j = (e % per_row) * 8;
+    uint4 val = make_uint4(0, 0, 0, 0);
+    if (t0 + i < a.T) val = *reinterpret_cast<const uint4*>(src + row_of(a, b, t0 + i, h) * X + c0 + j);
+    *reinterpret_cast<uint4*>(dst + i * ld + j) = val;
+  }
+}
+
+// Copies a rows x nc bf16 block (global row stride gld) into shared memory.
+__device__ __forceinline__ void load_block(const bf16* src, int64_t gld, int rows, int nc, bf16* dst, int ld) {
+  const int per_row = nc / 8;
+  for (int e = threadIdx.x; e < rows * per_row; e += blockDim.x) {
+    const int i = e / per_row, j = (e % per_row) * 8;
+    *reinterpret_cast<uint4*>(dst + i * ld + j) = *reinterpret_cast<const uint4*>(src + i * gld + j);
+  }
+}
+
+// Copies a rows x nc bf16 block from shared memory to global memory.
+__device__ __forceinline__ void store_block(const bf16* src, int ld, int rows, int nc, bf16* dst, int64_t gld) {
+  const int per_row = nc / 8;
+  for (int e = threadIdx.x; e < rows * per_row; e += blockDim.x) {
+    const int i = e / per_row, j = (e % per_row) * 8;
+    *reinterpret_cast<uint4*>(dst + i * gld + j) = *reinterpret_cast<const uint4*>(src + i * ld + j);
+  }
+}
+
+// Triangular shapes for smem_gemm, by 16 x 16 tiles (tm, tn: output tile; kt: reduction tile).
+enum Tri : int {
+  kTriNone = 0,
+  kTriCLower = 1,  // compute only output tiles with tn <= tm (the others are left as they are)
+  kTriALower = 2,  // A is zero for kt > tm
+  kTriAUpper = 3,  // A is zero for kt < tm
+};
+
+// C (M x N, f32, row-major, ldc) (+)= A (M x Kd) B (Kd x N), all in shared
+// memory, bf16 operands; A_COL / B_COL: the operand is stored column-major
+// (element (r, c) at [c * ld + r]), which reads a row-major matrix transposed.
+// M, N, Kd are multiples of 16. Output tiles go round-robin over the warps,
+// so two calls with the same M, N give each tile to the same warp (an
+// accumulating call needs no block sync after the previous one).
+template <bool A_COL, bool B_COL>
+__device__ void smem_gemm(int M, int N, int Kd, const bf16* A, int lda, const bf16* B, int ldb, float* C, int ldc,
+                          bool accumulate, int tri = kTriNone) {
+  using namespace nvcuda;
+  using LA = typename std::conditional<A_COL, wmma::col_major, wmma::row_major>::type;
+  using LB = typename std::conditional<B_COL, wmma::col_major, wmma::row_major>::type;
+  const int warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+  const int tiles_n = N / 16, tiles = (M / 16) * tiles_n, ktiles = Kd / 16;
+  for (int tile = warp; tile < tiles; tile += nwarps) {
+    const int tm = tile / tiles_n, tn = tile % tiles_n;
+    if (tri == kTriCLower && tn > tm) continue;
+    int k_lo = 0, k_hi = ktiles;
+    if (tri == kTriALower) k_hi = min(ktiles, tm + 1);
+    if (tri == kTriAUpper) k_lo = tm;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    float* c_tile = C + tm * 16 * ldc + tn * 16;
+    if (accumulate) {
+      __syncwarp();
+      wmma::load_matrix_sync(acc, c_tile, ldc, wmma::mem_row_major);
+    } else {
+      wmma::fill_fragment(acc, 0.f);
+    }
+    for (int kt = k_lo; kt < k_hi; ++kt) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, LA> fa;
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, LB> fb;
+      wmma::load_matrix_sync(fa, A_COL ? A + kt * 16 * lda + tm * 16 : A + tm * 16 * lda + kt * 16, lda);
+      wmma::load_matrix_sync(fb, B_COL ? B + tn * 16 * ldb + kt * 16 : B + kt * 16 * ldb + tn * 16, ldb);
+      wmma::mma_sync(acc, fa, fb, acc);
+    }
+    wmma::store_matrix_sync(c_tile, acc, ldc, wmma::mem_row_major);
+  }
+}
+
+__device__ __forceinline__ float warp_sum(float x) {
+  for (int off = 16; off > 0; off >>= 1) x += __shfl_xor_sync(0xffffffffu, x, off);
+  return x;
+}
+
+// The chunk's T = I + diag(beta) AD (AD_ij = gated key scores for j < i, f32
+// in shared memory, row stride lda; entries on and above the diagonal are not
+// read) is unit lower triangular; its inverse Ti is found by forward
+// substitution, column by column: Ti_ic = delta_ic - beta_i sum_{j<i} AD_ij Ti_jc.
+// Thread tid works on column tid / 4 with 3 partners; x[m] = Ti[4 m + tid % 4][tid / 4]
+// (zero above the diagonal). All in f32: strong betas (up to 2) make T
+// ill-conditioned, and this is the one solve of the chunk. Needs 256 threads.
+__device__ __forceinline__ void unit_lower_inverse(const float* AD, int lda, const float* sbeta, float (&x)[16]) {
+  const int col = threadIdx.x >> 2, part = threadIdx.x & 3;
+#pragma unroll
+  for (int m = 0; m < 16; ++m) x[m] = 0.f;
+#pragma unroll
+  for (int i = 0; i < kC; ++i) {
+    float s = 0.f;
+#pragma unroll
+    for (int m = 0; m < (i + 3) / 4; ++m) {
+      const int j = 4 * m + part;
+      if (j < i) s += AD[i * lda + j] * x[m];
+    }
+    s += __shfl_xor_sync(0xffffffffu, s, 1);
+    s += __shfl_xor_sync(0xffffffffu, s, 2);
+    const float val = (i == col ? 1.f : 0.f) - sbeta[i] * s;
+    if ((i & 3) == part) x[i >> 2] = val;
+  }
+}
+
+// Stores x = hi + lo as two bf16 values: products with a split operand keep
+// about 16 bits of its mantissa instead of 8.
+__device__ __forceinline__ void split_bf16(float x, bf16* hi, bf16* lo) {
+  const bf16 h = __float2bfloat16_rn(x);
+  *hi = h;
+  *lo = __float2bfloat16_rn(x - __bfloat162float(h));
+}
+
+// Bytes of a shared-memory buffer, rounded up to 128 so every buffer carved
+// after it stays aligned for WMMA (32-byte) and 16-byte vector accesses.
+__host__ __device__ constexpr int smem_round(int bytes) { return (bytes + 127) / 128 * 128; }
+__host__ __device__ constexpr int cmax(int x, int y) { return x > y ? x : y; }
+
+}  // namespace delta_chunked
+}  // namespace linea
