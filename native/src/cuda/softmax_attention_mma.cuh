@@ -6,7 +6,8 @@
 // warp owns 16 rows. Key/value tiles of BK = 64 rows stream through shared
 // memory, double-buffered with cp.async (the next tile loads while this one
 // computes). Per tile, per warp:
-//   S (16 x 64, f32 in registers) = Q K^T: Q and K fragments by ldmatrix;
+//   S (16 x 64, f32 in registers) = Q K^T: K fragments by ldmatrix, the
+//     warp's Q fragments loaded once and kept in registers (HD / 4 regs);
 //   online softmax in the log2 domain (x = scale * log2(e) * s, exp2f), the
 //     row max reduced over the 4 lanes of a quad (the lanes sharing a row);
 //   O (16 x HD, f32 in registers) += P V: the S accumulators, rounded to bf16,
@@ -139,6 +140,7 @@ __global__ void __launch_bounds__(32 * NW) attn_fwd_mma_kernel(MmaFwdArgs a) {
   cp_async_rows<HD, NT>(sv, a.v, s, b, h, kb_first * kMmaBK, kMmaBK);
   cp_async_commit();
 
+  unsigned qa[HD / 16][4];  // the warp's Q rows as A fragments, loaded once
   float o[HD / 8][4] = {};
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // rows g and g + 8 of the warp, log2 domain
   const int64_t row_a = t0 + warp * 16 + g;                // query of rows g; row_a + 8 for g + 8
@@ -155,18 +157,22 @@ __global__ void __launch_bounds__(32 * NW) attn_fwd_mma_kernel(MmaFwdArgs a) {
     const bf16* k_tile = sk + (it & 1) * kMmaBK * LD;
     const bf16* v_tile = sv + (it & 1) * kMmaBK * LD;
 
+    if (it == 0) {  // Q landed with the first tile: its A fragments stay in registers
+#pragma unroll
+      for (int kc = 0; kc < HD / 16; ++kc)
+        ldmatrix_x4(qa[kc], sq + (warp * 16 + lane % 16) * LD + kc * 16 + (lane / 16) * 8);
+    }
+
     // S = Q K^T: 8 n-tiles of 8 keys.
     float sc[kMmaBK / 8][4] = {};
 #pragma unroll
     for (int kc = 0; kc < HD / 16; ++kc) {
-      unsigned qa[4];
-      ldmatrix_x4(qa, sq + (warp * 16 + lane % 16) * LD + kc * 16 + (lane / 16) * 8);
 #pragma unroll
       for (int n2 = 0; n2 < kMmaBK / 16; ++n2) {
         unsigned kf[4];
         ldmatrix_x4(kf, k_tile + (n2 * 16 + lane % 8 + (lane / 16) * 8) * LD + kc * 16 + ((lane / 8) % 2) * 8);
-        mma_bf16(sc[2 * n2], qa, kf[0], kf[1]);
-        mma_bf16(sc[2 * n2 + 1], qa, kf[2], kf[3]);
+        mma_bf16(sc[2 * n2], qa[kc], kf[0], kf[1]);
+        mma_bf16(sc[2 * n2 + 1], qa[kc], kf[2], kf[3]);
       }
     }
 
