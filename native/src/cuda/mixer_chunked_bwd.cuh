@@ -41,15 +41,15 @@ struct BwdLayout {
   // The f32 scores and Q̄ share the staging buffer during the scores phase.
   static constexpr int qbar = stage + smem_round(kBT * kLdP * 4);
   static constexpr int stage_bytes_a = smem_round(kBT * kLdP * 4) + smem_round(kBT * LDK * 2);
-  static constexpr int stage_bytes = smem_round(kBT * LDS * 4) > stage_bytes_a ? smem_round(kBT * LDS * 4)
-                                                                                 : stage_bytes_a;
+  static constexpr int stage_bytes = smem_round(kBT * LDS * 4) > stage_bytes_a ? smem_round(kBT* LDS * 4)
+                                                                               : stage_bytes_a;
   static constexpr int red = stage + stage_bytes;
   static constexpr int bytes = red + smem_round(kBT * 4);
 };
 
 // dg for scalar and fixed gates: row sums of db, then the reverse cumsum.
-__device__ inline void write_scalar_dg(const ChunkArgs& a, const float* stage, int LDS, int KD, int vtiles,
-                                       const float* rp, float* red, int b, int h, int bh, int c) {
+__device__ inline void write_scalar_dg(const ChunkArgs& a, const float* stage, int LDS, int KD, const float* rp,
+                                       float* red, int b, int h, int bh, int c) {
   const int tid = threadIdx.x, t0 = c * kBT;
   const int warp = tid / 32, lane = tid % 32;
   for (int i = warp; i < kBT; i += blockDim.x / 32) {
@@ -61,7 +61,7 @@ __device__ inline void write_scalar_dg(const ChunkArgs& a, const float* stage, i
   __syncthreads();
   if (warp != 0) return;
   float r = 0.f;
-  for (int d = lane; d < vtiles * KD; d += 32) r += rp[d];
+  for (int d = lane; d < KD; d += 32) r += rp[d];
   for (int off = 16; off > 0; off >>= 1) r += __shfl_xor_sync(0xffffffffu, r, off);
   if (lane != 0) return;
   float total = 0.f;  // fixed gate: sum over the chunk's steps
@@ -73,7 +73,6 @@ __device__ inline void write_scalar_dg(const ChunkArgs& a, const float* stage, i
   }
   if (a.fixed) a.dgpart[int64_t(bh) * a.NC + c] = total;
 }
-
 
 // ---- dg ------------------------------------------------------------------------
 // dg of chunk c from db (this thread's elements of the 64 x KD gate gradient
@@ -89,19 +88,17 @@ __device__ void write_dg(const ChunkArgs& a, const float* db, float* stage, floa
     stage[(e / KD) * LDS + e % KD] = db[n];
   }
   __syncthreads();
-  const int vtiles = VD / 64;
-  const float* rp = a.rpart + (int64_t(bh) * a.NC + c) * vtiles * KD;
+  const float* rp = a.rpart + (int64_t(bh) * a.NC + c) * KD;  // [KD]
   if constexpr (G == kGateVector) {
     for (int d = tid; d < KD; d += blockDim.x) {
-      float s = 0.f;
-      for (int vt = 0; vt < vtiles; ++vt) s += rp[vt * KD + d];
+      float s = rp[d];
       for (int i = kBT - 1; i >= 0; --i) {
         s += stage[i * LDS + d];
         if (t0 + i < a.T) a.dg[row_of(a, b, t0 + i, h) * KD + d] = __float2bfloat16_rn(s);
       }
     }
   } else {
-    write_scalar_dg(a, stage, LDS, KD, vtiles, rp, red, b, h, bh, c);
+    write_scalar_dg(a, stage, LDS, KD, rp, red, b, h, bh, c);
   }
 }
 
@@ -146,7 +143,7 @@ __global__ void __launch_bounds__(256) bwd_chunk_kernel(ChunkArgs a) {
   __syncthreads();
   convert_scores<G>(stage, bs, a.scale, dPb);  // scalar: dP ⊙ D
   // ---- dV = Pᵀ dO + K̂ dh -------------------------------------------------------
-  load_block(a.dhs + (int64_t(bh) * a.NC + c) * KV, VD, KD, VD, Hs, LDV);
+  load_block(a.dhs + (int64_t(bh) * (a.NC + 1) + c + 1) * KV, VD, KD, VD, Hs, LDV);
   for (int e = tid; e < kBT * KD; e += blockDim.x) {
     const int j = e / KD, d = e % KD;
     const float f = G == kGateNone ? 1.f : exp2f(bv(kBT - 1, d) - bv(j, d));

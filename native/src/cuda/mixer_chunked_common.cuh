@@ -38,10 +38,10 @@ struct ChunkArgs {
   const bf16 *dout = nullptr, *ds_final = nullptr;  // [B,T,H,V], [B,H,K,V]
   bf16 *o = nullptr, *s_final = nullptr;
   bf16 *dq = nullptr, *dk = nullptr, *dv = nullptr, *dg = nullptr, *ds0 = nullptr;
-  // Scratch. hs: [B*H, NC+1, K, V] states entering each chunk (slot NC: the final
-  // state). dhs: [B*H, NC, K, V] gradients of the state leaving each chunk.
-  // rpart: [B*H, NC, V/64, K] row sums of dhs ⊙ hs(next slot), per 64-column tile.
-  // dgpart: [B*H, NC] the fixed gate's per-chunk sums of dg.
+  // Scratch (mixer_chunked_scan.cuh): hs [B*H, NC+1, K, V] the state entering each
+  // chunk (slot NC: the final state); dhs [B*H, NC+1, K, V], slot c+1: the gradient
+  // of the state leaving chunk c; rpart [B*H, NC, K] the gate gradient of each
+  // chunk's last row; dgpart [B*H, NC] the fixed gate's per-chunk sums of dg.
   bf16 *hs = nullptr, *dhs = nullptr;
   float *rpart = nullptr, *dgpart = nullptr;
 };
@@ -73,20 +73,40 @@ __device__ __forceinline__ void scalar_cumsum(const ChunkArgs& a, int b, int h, 
 }
 
 // Vector kind: bs[i * ldb + j] = cumulative log2 decay of key dim d0 + j at
-// row i, for j < nd (one thread per column; the caller syncs afterwards).
+// row i, for j < nd. Every thread of the block calls it (blockDim.x a multiple
+// of nd, nd a multiple of 8): the chunk's gates are loaded at once (16 bytes a
+// thread), then each column is summed in blockDim.x / nd segments whose totals
+// are added after a sync. The caller syncs afterwards.
 __device__ __forceinline__ void vector_cumsum(const ChunkArgs& a, int b, int h, int t0, int d0, int nd, float* bs,
                                               int ldb) {
-  for (int j = threadIdx.x; j < nd; j += blockDim.x) {
-    const bf16* g = a.g + row_of(a, b, t0, h) * a.K + d0 + j;
-    const int64_t step = int64_t(a.H) * a.K;
-    const int rows = min(kBT, a.T - t0);
-    float acc = 0.f;
-#pragma unroll 8
-    for (int i = 0; i < kBT; ++i) {
-      if (i < rows) acc += __bfloat162float(g[i * step]);
-      bs[i * ldb + j] = acc * kLog2e;
+  const int groups = nd / 8;
+#pragma unroll 4
+  for (int e = threadIdx.x; e < kBT * groups; e += blockDim.x) {
+    const int i = e / groups, j = (e % groups) * 8;
+    uint4 u = make_uint4(0, 0, 0, 0);
+    if (t0 + i < a.T) u = *reinterpret_cast<const uint4*>(a.g + row_of(a, b, t0 + i, h) * a.K + d0 + j);
+    const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&u);
+#pragma unroll
+    for (int n = 0; n < 4; ++n) {
+      const float2 x = __bfloat1622float2(p[n]);
+      bs[i * ldb + j + 2 * n] = x.x * kLog2e;
+      bs[i * ldb + j + 2 * n + 1] = x.y * kLog2e;
     }
   }
+  __syncthreads();
+  const int segs = blockDim.x / nd, rows = kBT / segs;
+  const int col = threadIdx.x % nd, seg = threadIdx.x / nd, r0 = seg * rows;
+  float acc = 0.f;
+  for (int i = r0; i < r0 + rows; ++i) {
+    acc += bs[i * ldb + col];
+    bs[i * ldb + col] = acc;
+  }
+  __syncthreads();
+  float prefix = 0.f;
+  for (int s = 0; s < seg; ++s) prefix += bs[((s + 1) * rows - 1) * ldb + col];
+  __syncthreads();
+  if (seg > 0)
+    for (int i = r0; i < r0 + rows; ++i) bs[i * ldb + col] += prefix;
 }
 
 // Copies rows [t0, t0+64) of a [B,T,H,X] bf16 tensor (columns c0 .. c0+nc) into
@@ -95,6 +115,7 @@ __device__ __forceinline__ void vector_cumsum(const ChunkArgs& a, int b, int h, 
 __device__ __forceinline__ void load_rows(const ChunkArgs& a, const bf16* src, int X, int b, int h, int t0, int c0,
                                           int nc, bf16* dst, int ld) {
   const int per_row = nc / 8;
+#pragma unroll 4
   for (int e = threadIdx.x; e < kBT * per_row; e += blockDim.x) {
     const int i = e / per_row, j = (e % per_row) * 8;
     uint4 val = make_uint4(0, 0, 0, 0);
@@ -106,6 +127,7 @@ __device__ __forceinline__ void load_rows(const ChunkArgs& a, const bf16* src, i
 // Copies a rows x nc bf16 block (global row stride gld) into shared memory.
 __device__ __forceinline__ void load_block(const bf16* src, int64_t gld, int rows, int nc, bf16* dst, int ld) {
   const int per_row = nc / 8;
+#pragma unroll 4
   for (int e = threadIdx.x; e < rows * per_row; e += blockDim.x) {
     const int i = e / per_row, j = (e % per_row) * 8;
     *reinterpret_cast<uint4*>(dst + i * ld + j) = *reinterpret_cast<const uint4*>(src + i * gld + j);
