@@ -17,6 +17,8 @@
 // cuda_context() and registers the kernels with a predicate that refuses
 // head dims above 256 and shapes whose tiles do not fit the device's shared
 // memory, by name, before anything is allocated.
+#include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -55,6 +57,15 @@ AttnEnv make_env(std::vector<Tensor>& keep) {
   return env;
 }
 
+// The tensor-core kernels copy rows in 16-byte pieces (cp.async) and store
+// bf16 pairs; Linea's buffers are whole allocations, so this holds unless a
+// future view offsets them, and then the FMA path takes the call.
+bool aligned16(std::initializer_list<const void*> pointers) {
+  for (const void* p : pointers)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
+}
+
 AttnShape shape_of(const OpCall& call, const char* seq) {
   AttnShape s;
   s.B = call.dims.at("B");
@@ -80,7 +91,7 @@ void softmax_attn_fwd(OpCall& call) {
   T* o = call.output("o")->data<T>();
   T* lse = call.output("lse")->data<T>();
   if constexpr (std::is_same_v<T, bf16>) {
-    if (attn::mma_fwd_takes(env, s.D, s.V)) {
+    if (attn::mma_fwd_takes(env, s.D, s.V) && aligned16({q, k, v, o})) {
       attn::launch_fwd_mma(env, attn::MmaFwdArgs{q, k, v, o, lse, s});
       return;
     }
@@ -114,7 +125,7 @@ void softmax_attn_bwd(OpCall& call) {
   a.s = s;
   a.delta = attn::launch_attn_delta(env, s, a.o, a.d_o);
   if constexpr (std::is_same_v<T, bf16>) {
-    if (attn::mma_bwd_takes(env, s.D, s.V)) {
+    if (attn::mma_bwd_takes(env, s.D, s.V) && aligned16({a.q, a.k, a.v, a.d_o, a.dq, a.dk, a.dv})) {
       attn::launch_bwd_mma(env, attn::MmaBwdArgs{a.q, a.k, a.v, a.lse, a.d_o, a.delta, a.dq, a.dk, a.dv, s});
       return;
     }
