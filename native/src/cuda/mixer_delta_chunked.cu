@@ -15,11 +15,13 @@
 //   S <- e^{b_63} S + (diag(e^{b_63 - b}) K)ᵀ U
 // as in the CPU chunked form (src/cpu/mixer/mixer_chunked.cpp). Kernels:
 //   forward  prep (W, Ut per chunk) -> fwd_scan (hs, U along T) -> out (o per chunk);
-//   backward prep -> fwd_scan -> bwd_scan (dhs, dU, ds0 along T, reversed) ->
+//   backward prep -> fwd_scan -> bwd_prep (Qt, scale Pᵀ dO per chunk) ->
+//            bwd_scan (dhs, dU, ds0 along T, reversed) ->
 //            dqk (dq; partial dk and gate gradient per chunk) -> wy (dk, dv,
 //            dbeta, dg per chunk). The derivation is in mixer_delta_chunked_bwd.cuh.
-// Scratch (bf16 unless said): W [rows, K], Ut, U, dU [rows, V], with rows =
-// B*H*NC*64; hs, dhs [B*H, NC, K, V]; dkp [rows, K] f32; dbp [rows] f32.
+// Scratch (bf16 unless said): W, Kh, Qt [rows, K], Ut, U, dU [rows, V], with
+// rows = B*H*NC*64; hs, dhs [B*H, NC, K, V]; decay [B*H, NC] f32; dkp [rows, K]
+// f32; dbp [rows] f32.
 // Everything is deterministic (no atomics). Decay factors are exponentials of
 // differences <= 0, so strong gates underflow harmlessly and never overflow.
 #include <cuda_runtime.h>
@@ -56,7 +58,7 @@ int max_smem_bytes(int K, int V) {
     constexpr int KD = kd(), VD = vd();
     bytes = cmax(cmax(PrepLayout<KD, VD>::bytes, FwdScanLayout<KD>::bytes),
                  cmax(cmax(OutLayout<KD, VD>::bytes, BwdScanLayout<KD>::bytes),
-                      cmax(DqkLayout<KD, VD>::bytes, WyLayout<KD, VD>::bytes)));
+                      cmax(cmax(DqkLayout<KD, VD>::bytes, WyLayout<KD, VD>::bytes), BwdPrepLayout<KD, VD>::bytes)));
   });
   return bytes;
 }
@@ -93,15 +95,19 @@ DeltaArgs common_args(const OpCall& call, const MixerParams& p) {
 
 // Scratch shared by both ops: the WY form and the forward scan's outputs.
 struct FwdScratch {
-  Tensor w, ut, u, hs;
+  Tensor w, ut, u, hs, kh, decay;
 };
 
 FwdScratch forward_scratch(const CudaContext& ctx, DeltaArgs& a) {
   const int64_t rows = int64_t(a.B) * a.H * a.NC * kC;
-  FwdScratch s{ctx.scratch(Shape{rows * a.K}, DType::bf16), ctx.scratch(Shape{rows * a.V}, DType::bf16),
+  FwdScratch s{ctx.scratch(Shape{rows * a.K}, DType::bf16),
                ctx.scratch(Shape{rows * a.V}, DType::bf16),
-               ctx.scratch(Shape{int64_t(a.B) * a.H * a.NC * a.K * a.V}, DType::bf16)};
+               ctx.scratch(Shape{rows * a.V}, DType::bf16),
+               ctx.scratch(Shape{int64_t(a.B) * a.H * a.NC * a.K * a.V}, DType::bf16),
+               ctx.scratch(Shape{rows * a.K}, DType::bf16),
+               ctx.scratch(Shape{int64_t(a.B) * a.H * a.NC}, DType::f32)};
   a.w = s.w.data<bf16>(), a.ut = s.ut.data<bf16>(), a.u = s.u.data<bf16>(), a.hs = s.hs.data<bf16>();
+  a.kh = s.kh.data<bf16>(), a.decay = s.decay.data<float>();
   return s;
 }
 
@@ -179,11 +185,18 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
   Tensor dhs = ctx.scratch(Shape{p.B * p.H * a.NC * p.K * p.V}, DType::bf16);
   Tensor dkp = ctx.scratch(Shape{rows * p.K}, DType::f32);
   Tensor dbp = ctx.scratch(Shape{rows}, DType::f32);
+  Tensor qt = ctx.scratch(Shape{rows * p.K}, DType::bf16);
   a.du = du.data<bf16>(), a.dhs = dhs.data<bf16>(), a.dkp = dkp.data<float>(), a.dbp = dbp.data<float>();
+  a.qt = qt.data<bf16>();
   dispatch(a.K, a.V, [&](auto kd, auto vd) {
     constexpr int KD = kd(), VD = vd();
     const unsigned BH = unsigned(p.B * p.H);
     launch_forward_scan<KD, VD>(a, ctx.stream);
+    if (a.NC > 0) {
+      allow_smem(bwd_prep_kernel<KD, VD>, BwdPrepLayout<KD, VD>::bytes);
+      bwd_prep_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, BwdPrepLayout<KD, VD>::bytes, ctx.stream>>>(a);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_prep_kernel");
+    }
     allow_smem(bwd_scan_kernel<KD, VD>, BwdScanLayout<KD>::bytes);
     bwd_scan_kernel<KD, VD><<<dim3(unsigned(VD / kVT), BH), kThreads, BwdScanLayout<KD>::bytes, ctx.stream>>>(a);
     LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_scan_kernel");

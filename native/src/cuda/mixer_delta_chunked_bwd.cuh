@@ -3,7 +3,8 @@
 //   O = scale (diag(2^b) Q S + P U),  P = (Q Kᵀ) ∘ D (j <= i),  U = Ut - W S,
 //   [Ut | W] = X = Ti Y,  Y = diag(beta) [V | diag(2^b) K],  T = I + diag(beta) AD,
 //   AD = (K Kᵀ) ∘ D (j < i),  S_out = 2^{b_63} S + Khᵀ U,  Kh = diag(2^{b_63 - b}) K.
-// Reverse scan (bwd_scan_kernel, per head and 64-column tile of V):
+// Reverse scan (bwd_scan_kernel, per head and 32-column tile of V; bwd_prep_kernel
+// computes its chunk-local operands Qt and scale Pᵀ dO in parallel first):
 //   dU   = scale Pᵀ dO + Kh dS_out                        (stored: du)
 //   dS   = 2^{b_63} dS_out + Qtᵀ dO - Wᵀ dU, Qt = scale diag(2^b) Q   (dS_out stored: dhs)
 // dq/dk kernel (dqk_kernel, per chunk):
@@ -26,96 +27,141 @@
 namespace linea {
 namespace delta_chunked {
 
-template <int KD>
-struct BwdScanLayout {
-  static constexpr int ldsf = kVT + 4, ldsb = kVT + 8, ldk = KD + 8, ldt = kVT + 8, ldp = kC + 4;
-  static constexpr int ds_off = 0;
-  static constexpr int dsb_off = ds_off + smem_round(KD * ldsf * 4);
-  static constexpr int qt_off = dsb_off + smem_round(KD * ldsb * 2);
-  static constexpr int kh_off = qt_off + smem_round(kC * ldk * 2);
-  static constexpr int w_off = kh_off + smem_round(kC * ldk * 2);
-  static constexpr int do_off = w_off + smem_round(kC * ldk * 2);
-  static constexpr int pu_off = do_off + smem_round(kC * ldt * 2);
-  static constexpr int pb_off = pu_off + smem_round(kC * ldp * 4);
-  static constexpr int dub_off = pb_off + smem_round(kC * ldt * 2);
-  static constexpr int dun_off = dub_off + smem_round(kC * ldt * 2);
-  static constexpr int b_off = dun_off + smem_round(kC * ldt * 2);
+template <int KD, int VD>
+struct BwdPrepLayout {
+  static constexpr int ldk = KD + 8, ldv = VD + 8, ldp = kC + 4, ldpb = kC + 8, ldf = VD + 4;
+  static constexpr int q_off = 0;
+  static constexpr int k_off = q_off + smem_round(kC * ldk * 2);
+  static constexpr int do_off = k_off + smem_round(kC * ldk * 2);
+  static constexpr int p_off = do_off + smem_round(kC * ldv * 2);
+  static constexpr int pb_off = p_off + smem_round(kC * ldp * 4);
+  static constexpr int f_off = pb_off + smem_round(kC * ldpb * 2);
+  static constexpr int b_off = f_off + smem_round(kC * ldf * 4);
   static constexpr int bytes = b_off + smem_round(kC * 4);
 };
 
-// Grid (V / 64, B*H), chunks in reverse. dS (K x 64 tile) in f32 shared memory.
+// Grid (NC, B*H): the reverse scan's chunk-local operands, qt = scale diag(2^b) Q
+// and du = scale Pᵀ dO (the scan adds Kh dS_out to it).
+template <int KD, int VD>
+__global__ void __launch_bounds__(kThreads) bwd_prep_kernel(DeltaArgs a) {
+  using L = BwdPrepLayout<KD, VD>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  bf16* sQ = reinterpret_cast<bf16*>(smem + L::q_off);
+  bf16* sK = reinterpret_cast<bf16*>(smem + L::k_off);
+  bf16* sdO = reinterpret_cast<bf16*>(smem + L::do_off);
+  float* sP = reinterpret_cast<float*>(smem + L::p_off);
+  bf16* sPb = reinterpret_cast<bf16*>(smem + L::pb_off);
+  float* sF = reinterpret_cast<float*>(smem + L::f_off);
+  float* sb = reinterpret_cast<float*>(smem + L::b_off);
+  const int c = blockIdx.x, bh = blockIdx.y, b = bh / a.H, h = bh % a.H, t0 = c * kC;
+  const int64_t row0 = chunk_row0(a, bh, c);
+
+  chunk_gates(a, b, h, t0, sb, nullptr);
+  load_rows(a, a.q, KD, b, h, t0, 0, KD, sQ, L::ldk);
+  load_rows(a, a.k, KD, b, h, t0, 0, KD, sK, L::ldk);
+  load_rows(a, a.dout, VD, b, h, t0, 0, VD, sdO, L::ldv);
+  cp_async_wait_all();
+  __syncthreads();
+  smem_gemm<false, true>(kC, kC, KD, sQ, L::ldk, sK, L::ldk, sP, L::ldp, false, kTriCLower);
+  for (int e = threadIdx.x; e < kC * KD; e += kThreads) {
+    const int i = e / KD, d = e % KD;
+    a.qt[(row0 + i) * KD + d] = __float2bfloat16_rn(__bfloat162float(sQ[i * L::ldk + d]) * a.scale * exp2f(sb[i]));
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < kC * kC; e += kThreads) {
+    const int i = e / kC, j = e % kC;
+    sPb[i * L::ldpb + j] = __float2bfloat16_rn(j <= i ? a.scale * sP[i * L::ldp + j] * exp2f(sb[i] - sb[j]) : 0.f);
+  }
+  __syncthreads();
+  smem_gemm<true, false>(kC, VD, kC, sPb, L::ldpb, sdO, L::ldv, sF, L::ldf, false, kTriAUpper);  // Pᵀ dO
+  __syncthreads();
+  for (int e = threadIdx.x; e < kC * VD; e += kThreads) {
+    const int i = e / VD, j = e % VD;
+    a.du[(row0 + i) * VD + j] = __float2bfloat16_rn(sF[i * L::ldf + j]);
+  }
+}
+
+template <int KD>
+struct BwdScanLayout {
+  static constexpr int ldsf = kVT + 4, ldsb = kVT + 8, ldk = KD + 8, ldt = kVT + 8, ldu = kVT + 4;
+  static constexpr int bk = smem_round(kC * ldk * 2), bt = smem_round(kC * ldt * 2);
+  static constexpr int ds_off = 0;
+  static constexpr int dsb_off = ds_off + smem_round(KD * ldsf * 4);
+  static constexpr int buf_off = dsb_off + smem_round(KD * ldsb * 2);
+  static constexpr int buf_size = 3 * bk + 2 * bt;  // Qt, Kh, W (64 x K); dO, scale Pᵀ dO tiles (64 x 32)
+  static constexpr int duf_off = buf_off + 2 * buf_size;
+  static constexpr int dub_off = duf_off + smem_round(kC * ldu * 4);
+  static constexpr int dun_off = dub_off + bt;
+  static constexpr int bytes = dun_off + bt;
+};
+
+// Grid (V / 32, B*H), chunks in reverse. dS (K x 32 tile) in f32 shared memory;
+// operands of the next chunk prefetched as in fwd_scan_kernel.
 template <int KD, int VD>
 __global__ void __launch_bounds__(kThreads) bwd_scan_kernel(DeltaArgs a) {
   using L = BwdScanLayout<KD>;
   extern __shared__ __align__(128) unsigned char smem[];
   float* sdS = reinterpret_cast<float*>(smem + L::ds_off);
   bf16* sdSb = reinterpret_cast<bf16*>(smem + L::dsb_off);
-  bf16* sQt = reinterpret_cast<bf16*>(smem + L::qt_off);
-  bf16* sKh = reinterpret_cast<bf16*>(smem + L::kh_off);
-  bf16* sW = reinterpret_cast<bf16*>(smem + L::w_off);
-  bf16* sdO = reinterpret_cast<bf16*>(smem + L::do_off);
-  float* sPU = reinterpret_cast<float*>(smem + L::pu_off);  // P (64 x 64), then dU (64 x 64 tile)
-  bf16* sPb = reinterpret_cast<bf16*>(smem + L::pb_off);
+  float* sdUf = reinterpret_cast<float*>(smem + L::duf_off);
   bf16* sdUb = reinterpret_cast<bf16*>(smem + L::dub_off);
   bf16* sdUn = reinterpret_cast<bf16*>(smem + L::dun_off);  // -dU: WMMA has no negated operand
-  float* sb = reinterpret_cast<float*>(smem + L::b_off);
   const int v0 = blockIdx.x * kVT, bh = blockIdx.y, b = bh / a.H, h = bh % a.H;
   const int64_t state0 = int64_t(bh) * KD * VD;
+  auto buf = [&](int c, int n) {  // n: 0 Qt, 1 Kh, 2 W, 3 dO, 4 scale Pᵀ dO
+    return reinterpret_cast<bf16*>(smem + L::buf_off + (c & 1) * L::buf_size +
+                                   (n < 3 ? n * L::bk : 3 * L::bk + (n - 3) * L::bt));
+  };
+  auto issue = [&](int c) {
+    const int64_t row0 = chunk_row0(a, bh, c);
+    load_block(a.qt + row0 * KD, KD, kC, KD, buf(c, 0), L::ldk);
+    load_block(a.kh + row0 * KD, KD, kC, KD, buf(c, 1), L::ldk);
+    load_block(a.w + row0 * KD, KD, kC, KD, buf(c, 2), L::ldk);
+    load_rows(a, a.dout, VD, b, h, c * kC, v0, kVT, buf(c, 3), L::ldt);
+    load_block(a.du + row0 * VD + v0, VD, kC, kVT, buf(c, 4), L::ldt);
+    cp_async_commit();
+  };
 
   for (int e = threadIdx.x; e < KD * kVT; e += kThreads) {
     const int d = e / kVT, j = e % kVT;
     sdS[d * L::ldsf + j] = a.ds_final ? __bfloat162float(a.ds_final[state0 + int64_t(d) * VD + v0 + j]) : 0.f;
   }
+  float decay_next = 1.f;
+  if (a.NC > 0) issue(a.NC - 1), decay_next = a.decay[int64_t(bh) * a.NC + a.NC - 1];
   for (int c = a.NC - 1; c >= 0; --c) {
-    const int t0 = c * kC;
+    const float decay = decay_next;
     const int64_t row0 = chunk_row0(a, bh, c);
+    cp_async_wait<0>();
     __syncthreads();
-    chunk_gates(a, b, h, t0, sb, nullptr);
-    load_rows(a, a.q, KD, b, h, t0, 0, KD, sQt, L::ldk);
-    load_rows(a, a.k, KD, b, h, t0, 0, KD, sKh, L::ldk);
-    load_block(a.w + row0 * KD, KD, kC, KD, sW, L::ldk);
-    load_rows(a, a.dout, VD, b, h, t0, v0, kVT, sdO, L::ldt);
+    if (c > 0) issue(c - 1), decay_next = a.decay[int64_t(bh) * a.NC + c - 1];
     bf16* dhs = a.dhs + (int64_t(bh) * a.NC + c) * KD * VD + v0;
-    for (int e = threadIdx.x; e < KD * kVT; e += kThreads) {
-      const int d = e / kVT, j = e % kVT;
-      const bf16 s = __float2bfloat16_rn(sdS[d * L::ldsf + j]);
-      sdSb[d * L::ldsb + j] = s;
-      dhs[int64_t(d) * VD + j] = s;
+    for (int e = threadIdx.x; e < KD * kVT / 8; e += kThreads) {
+      const int d = e / (kVT / 8), j = (e % (kVT / 8)) * 8;
+      store8_bf16(sdS + d * L::ldsf + j, sdSb + d * L::ldsb + j, dhs + int64_t(d) * VD + j);
     }
     __syncthreads();
-    smem_gemm<false, true>(kC, kC, KD, sQt, L::ldk, sKh, L::ldk, sPU, L::ldp, false, kTriCLower);
+    smem_gemm<false, false>(kC, kVT, KD, buf(c, 1), L::ldk, sdSb, L::ldsb, sdUf, L::ldu, false);  // Kh dS_out
     __syncthreads();
-    for (int e = threadIdx.x; e < kC * kC; e += kThreads) {
-      const int i = e / kC, j = e % kC;
-      sPb[i * L::ldt + j] = __float2bfloat16_rn(j <= i ? a.scale * sPU[i * L::ldp + j] * exp2f(sb[i] - sb[j]) : 0.f);
-    }
-    for (int e = threadIdx.x; e < kC * KD; e += kThreads) {
-      const int i = e / KD, d = e % KD, n = i * L::ldk + d;
-      sQt[n] = __float2bfloat16_rn(__bfloat162float(sQt[n]) * a.scale * exp2f(sb[i]));
-      if (a.gated) sKh[n] = __float2bfloat16_rn(__bfloat162float(sKh[n]) * exp2f(sb[kC - 1] - sb[i]));
-    }
-    __syncthreads();
-    // dU = Pᵀ dO (Pᵀ upper triangular) + Kh dS_out.
-    smem_gemm<true, false>(kC, kVT, kC, sPb, L::ldt, sdO, L::ldt, sPU, L::ldp, false, kTriAUpper);
-    smem_gemm<false, false>(kC, kVT, KD, sKh, L::ldk, sdSb, L::ldsb, sPU, L::ldp, true);
-    __syncthreads();
+    // dU = scale Pᵀ dO + Kh dS_out (this block's tile of du is overwritten with it).
+    const bf16* dul = buf(c, 4);
     bf16* du = a.du + row0 * VD + v0;
-    for (int e = threadIdx.x; e < kC * kVT; e += kThreads) {
-      const int i = e / kVT, j = e % kVT;
-      const float x = sPU[i * L::ldp + j];
-      const bf16 xb = __float2bfloat16_rn(x);
-      sdUb[i * L::ldt + j] = xb;
-      sdUn[i * L::ldt + j] = __hneg(xb);
-      du[int64_t(i) * VD + j] = xb;
+    for (int e = threadIdx.x; e < kC * kVT / 8; e += kThreads) {
+      const int i = e / (kVT / 8), j = (e % (kVT / 8)) * 8;
+      float x[8], xn[8];
+#pragma unroll
+      for (int n = 0; n < 8; ++n) {
+        x[n] = __bfloat162float(dul[i * L::ldt + j + n]) + sdUf[i * L::ldu + j + n];
+        xn[n] = -x[n];
+      }
+      store8_bf16(x, sdUb + i * L::ldt + j, du + int64_t(i) * VD + j);
+      store8_bf16(xn, sdUn + i * L::ldt + j, sdUn + i * L::ldt + j);
     }
-    if (a.gated) {
-      const float decay = exp2f(sb[kC - 1]);
+    if (decay != 1.f)
       for (int e = threadIdx.x; e < KD * kVT; e += kThreads) sdS[(e / kVT) * L::ldsf + e % kVT] *= decay;
-    }
     __syncthreads();
-    // dS += Qtᵀ dO - Wᵀ dU (K x 64).
-    smem_gemm<true, false>(KD, kVT, kC, sQt, L::ldk, sdO, L::ldt, sdS, L::ldsf, true);
-    smem_gemm<true, false>(KD, kVT, kC, sW, L::ldk, sdUn, L::ldt, sdS, L::ldsf, true);
+    // dS += Qtᵀ dO - Wᵀ dU (K x 32).
+    smem_gemm<true, false>(KD, kVT, kC, buf(c, 0), L::ldk, buf(c, 3), L::ldt, sdS, L::ldsf, true);
+    smem_gemm<true, false>(KD, kVT, kC, buf(c, 2), L::ldk, sdUn, L::ldt, sdS, L::ldsf, true);
   }
   __syncthreads();
   if (a.ds0)
@@ -175,6 +221,7 @@ __global__ void __launch_bounds__(kThreads) dqk_kernel(DeltaArgs a) {
   load_block(a.u + row0 * VD, VD, kC, VD, sU, L::ldv);
   load_block(a.hs + st0, VD, KD, VD, sS, L::ldv);
   load_block(a.dhs + st0, VD, KD, VD, sdS, L::ldv);
+  cp_async_wait_all();
   __syncthreads();
   smem_gemm<false, true>(kC, KD, VD, sdO, L::ldv, sS, L::ldv, fQ, L::ldf, false);  // dO Sᵀ
   smem_gemm<false, true>(kC, KD, VD, sU, L::ldv, sdS, L::ldv, fK, L::ldf, false);  // U dS_outᵀ
@@ -299,6 +346,7 @@ __global__ void __launch_bounds__(kThreads) wy_kernel(DeltaArgs a) {
   load_rows(a, a.k, KD, b, h, t0, 0, KD, sK, L::ldk);
   load_block(a.du + row0 * VD, VD, kC, VD, sdU, L::ldv);
   load_block(a.hs + st0, VD, KD, VD, sS, L::ldv);
+  cp_async_wait_all();
   __syncthreads();
   smem_gemm<false, true>(kC, KD, VD, sdU, L::ldv, sS, L::ldv, fD, L::ldfk, false);            // dU Sᵀ
   smem_gemm<false, true>(kC, kC, KD, sK, L::ldk, sK, L::ldk, sA, L::lda, false, kTriCLower);  // K Kᵀ
@@ -353,6 +401,7 @@ __global__ void __launch_bounds__(kThreads) wy_kernel(DeltaArgs a) {
     av = warp_sum(av), ag = warp_sum(ag);
     if (lane == 0) dbeta[i] = av + gi * ag, dbr[i] = beta * gi * ag;
   }
+  cp_async_wait_all();  // W, Ut
   __syncthreads();
   // dT = -(dY_V Utᵀ + dY_K Wᵀ), lower part; negated below.
   smem_gemm<false, true>(kC, kC, VD, sdYV, L::ldv, sUt, L::ldv, sdT, L::lda, false, kTriCLower);

@@ -45,8 +45,11 @@ struct DeltaArgs {
   // du [rows, V] its gradient; hs [BH, NC, K, V] the state entering each chunk,
   // dhs [BH, NC, K, V] the gradient of the state leaving each chunk; dkp [rows, K]
   // and dbp [rows] the partial dk and gate gradient of the dq/dk kernel.
+  // kh [rows, K] = diag(2^{b_63 - b}) K and decay [BH, NC] = 2^{b_63} (prep_kernel);
+  // qt [rows, K] = scale diag(2^b) Q (bwd_prep_kernel, which also starts du as scale Pᵀ dO).
   bf16 *w = nullptr, *ut = nullptr, *u = nullptr, *du = nullptr, *hs = nullptr, *dhs = nullptr;
-  float *dkp = nullptr, *dbp = nullptr;
+  bf16 *kh = nullptr, *qt = nullptr;
+  float *dkp = nullptr, *dbp = nullptr, *decay = nullptr;
 };
 
 // Row offset of (b, t, h) in a [B, T, H, X] tensor, in rows of X.
@@ -83,34 +86,41 @@ __device__ __forceinline__ void chunk_gates(const DeltaArgs& a, int b, int h, in
   }
 }
 
-// Copies rows [t0, t0+64) of a [B,T,H,X] bf16 tensor (columns c0 .. c0+nc)
-// into shared memory dst (row stride ld), zeros past T; 16 bytes a thread.
+// Asynchronous 16-byte copy global -> shared (cp.async, sm_80+); `valid` false
+// writes zeros (src is not read then, but must still be a mapped address).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  const int n = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most N of this thread's committed groups are still in flight
+// (a block sync must follow before other threads' copies are read).
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+// Waits for every copy this thread issued (committed or not).
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+
+// Starts copying rows [t0, t0+64) of a [B,T,H,X] bf16 tensor (columns c0 .. c0+nc)
+// into shared memory dst (row stride ld), zeros past T; 16 bytes a copy.
 __device__ __forceinline__ void load_rows(const DeltaArgs& a, const bf16* src, int X, int b, int h, int t0, int c0,
                                           int nc, bf16* dst, int ld) {
   const int per_row = nc / 8;
   for (int e = threadIdx.x; e < kC * per_row; e += blockDim.x) {
     const int i = e / per_row, j = (e % per_row) * 8;
-    uint4 val = make_uint4(0, 0, 0, 0);
-    if (t0 + i < a.T) val = *reinterpret_cast<const uint4*>(src + row_of(a, b, t0 + i, h) * X + c0 + j);
-    *reinterpret_cast<uint4*>(dst + i * ld + j) = val;
+    const bool valid = t0 + i < a.T;
+    cp_async16(dst + i * ld + j, valid ? src + row_of(a, b, t0 + i, h) * X + c0 + j : src, valid);
   }
 }
 
-// Copies a rows x nc bf16 block (global row stride gld) into shared memory.
+// Starts copying a rows x nc bf16 block (global row stride gld) into shared memory.
 __device__ __forceinline__ void load_block(const bf16* src, int64_t gld, int rows, int nc, bf16* dst, int ld) {
   const int per_row = nc / 8;
   for (int e = threadIdx.x; e < rows * per_row; e += blockDim.x) {
     const int i = e / per_row, j = (e % per_row) * 8;
-    *reinterpret_cast<uint4*>(dst + i * ld + j) = *reinterpret_cast<const uint4*>(src + i * gld + j);
-  }
-}
-
-// Copies a rows x nc bf16 block from shared memory to global memory.
-__device__ __forceinline__ void store_block(const bf16* src, int ld, int rows, int nc, bf16* dst, int64_t gld) {
-  const int per_row = nc / 8;
-  for (int e = threadIdx.x; e < rows * per_row; e += blockDim.x) {
-    const int i = e / per_row, j = (e % per_row) * 8;
-    *reinterpret_cast<uint4*>(dst + i * gld + j) = *reinterpret_cast<const uint4*>(src + i * ld + j);
+    cp_async16(dst + i * ld + j, src + i * gld + j, true);
   }
 }
 
@@ -204,6 +214,16 @@ __device__ __forceinline__ void split_bf16(float x, bf16* hi, bf16* lo) {
 // after it stays aligned for WMMA (32-byte) and 16-byte vector accesses.
 __host__ __device__ constexpr int smem_round(int bytes) { return (bytes + 127) / 128 * 128; }
 __host__ __device__ constexpr int cmax(int x, int y) { return x > y ? x : y; }
+
+// Converts 8 consecutive f32 values to bf16 and stores them (16 bytes) at dst and dst2.
+__device__ __forceinline__ void store8_bf16(const float* src, bf16* dst, bf16* dst2) {
+  uint4 u;
+  __nv_bfloat162* p = reinterpret_cast<__nv_bfloat162*>(&u);
+#pragma unroll
+  for (int n = 0; n < 4; ++n) p[n] = __floats2bfloat162_rn(src[2 * n], src[2 * n + 1]);
+  *reinterpret_cast<uint4*>(dst) = u;
+  *reinterpret_cast<uint4*>(dst2) = u;
+}
 
 }  // namespace delta_chunked
 }  // namespace linea

@@ -1,9 +1,10 @@
 // The forward kernels of the chunked delta-rule mixer (mixer_delta_chunked.cu):
 //   prep_kernel     per chunk: the WY form W = Ti diag(beta 2^b) K, Ut = Ti diag(beta) V
 //                   with Ti = (I + diag(beta) AD)^-1 (an f32 solve);
-//   fwd_scan_kernel per head and 64-column tile of V, along the chunks: stores the
+//                   and (from the gates) Kh = diag(2^{b_63 - b}) K, decay = 2^{b_63};
+//   fwd_scan_kernel per head and 32-column tile of V, along the chunks: stores the
 //                   state S entering each chunk (hs), the new values U = Ut - W S,
-//                   and advances S <- 2^{b_63} S + Khᵀ U (Kh_j = k_j 2^{b_63 - b_j});
+//                   and advances S <- 2^{b_63} S + Khᵀ U;
 //   out_kernel      per chunk: o = scale (diag(2^b) Q S + (Q Kᵀ ∘ D) U).
 // Shapes per chunk: Q, K, W, Kh (64 x K); V, Ut, U, O (64 x V); AD, P, Ti (64 x 64).
 #pragma once
@@ -45,6 +46,7 @@ __global__ void __launch_bounds__(kThreads) prep_kernel(DeltaArgs a) {
   chunk_gates(a, b, h, t0, sb, sbeta);
   load_rows(a, a.k, KD, b, h, t0, 0, KD, sK, L::ldk);
   load_rows(a, a.v, VD, b, h, t0, 0, VD, sV, L::ldv);
+  cp_async_wait_all();
   __syncthreads();
   smem_gemm<false, true>(kC, kC, KD, sK, L::ldk, sK, L::ldk, sA, L::lda, false, kTriCLower);
   __syncthreads();
@@ -83,26 +85,30 @@ __global__ void __launch_bounds__(kThreads) prep_kernel(DeltaArgs a) {
   for (int e = threadIdx.x; e < kC * KD; e += kThreads) {
     const int i = e / KD, j = e % KD;
     a.w[(row0 + i) * KD + j] = __float2bfloat16_rn(sF[i * L::ldf + j]);
+    a.kh[(row0 + i) * KD + j] = __float2bfloat16_rn(__bfloat162float(sK[i * L::ldk + j]) * exp2f(sb[kC - 1] - sb[i]));
   }
+  if (threadIdx.x == 0) a.decay[int64_t(bh) * a.NC + c] = exp2f(sb[kC - 1]);
 }
 
-// The state scans work on a 64-column tile of V (blockIdx.x) of one head.
-constexpr int kVT = 64;
+// The state scans work on a 32-column tile of V (blockIdx.x) of one head, so
+// that B*H*V/32 blocks share the sequential work; each chunk's operands are
+// prefetched (cp.async, two buffers) while the previous chunk is computed.
+constexpr int kVT = 32;
 
 template <int KD>
 struct FwdScanLayout {
   static constexpr int ldsf = kVT + 4, ldsb = kVT + 8, ldk = KD + 8, ldt = kVT + 8, ldu = kVT + 4;
+  static constexpr int bk = smem_round(kC * ldk * 2), bt = smem_round(kC * ldt * 2);
   static constexpr int s_off = 0;
   static constexpr int sb16_off = s_off + smem_round(KD * ldsf * 4);
-  static constexpr int w_off = sb16_off + smem_round(KD * ldsb * 2);
-  static constexpr int kh_off = w_off + smem_round(kC * ldk * 2);
-  static constexpr int uf_off = kh_off + smem_round(kC * ldk * 2);
+  static constexpr int buf_off = sb16_off + smem_round(KD * ldsb * 2);
+  static constexpr int buf_size = 2 * bk + bt;  // W, Kh (64 x K), Ut tile (64 x 32)
+  static constexpr int uf_off = buf_off + 2 * buf_size;
   static constexpr int ub_off = uf_off + smem_round(kC * ldu * 4);
-  static constexpr int b_off = ub_off + smem_round(kC * ldt * 2);
-  static constexpr int bytes = b_off + smem_round(kC * 4);
+  static constexpr int bytes = ub_off + bt;
 };
 
-// Grid (V / 64, B*H). S (K x 64 tile) lives in f32 shared memory across chunks;
+// Grid (V / 32, B*H). S (K x 32 tile) lives in f32 shared memory across chunks;
 // the products use its bf16 copy, which is also what hs stores.
 template <int KD, int VD>
 __global__ void __launch_bounds__(kThreads) fwd_scan_kernel(DeltaArgs a) {
@@ -110,56 +116,56 @@ __global__ void __launch_bounds__(kThreads) fwd_scan_kernel(DeltaArgs a) {
   extern __shared__ __align__(128) unsigned char smem[];
   float* sS = reinterpret_cast<float*>(smem + L::s_off);
   bf16* sSb = reinterpret_cast<bf16*>(smem + L::sb16_off);
-  bf16* sW = reinterpret_cast<bf16*>(smem + L::w_off);
-  bf16* sKh = reinterpret_cast<bf16*>(smem + L::kh_off);
   float* sUf = reinterpret_cast<float*>(smem + L::uf_off);
   bf16* sUb = reinterpret_cast<bf16*>(smem + L::ub_off);
-  float* sb = reinterpret_cast<float*>(smem + L::b_off);
-  const int v0 = blockIdx.x * kVT, bh = blockIdx.y, b = bh / a.H, h = bh % a.H;
+  const int v0 = blockIdx.x * kVT, bh = blockIdx.y;
   const int64_t state0 = int64_t(bh) * KD * VD;  // [B,H,K,V] offset of this head
+  auto buf = [&](int c, int n) {                 // n: 0 W, 1 Kh, 2 Ut
+    return reinterpret_cast<bf16*>(smem + L::buf_off + (c & 1) * L::buf_size + n * L::bk);
+  };
+  auto issue = [&](int c) {
+    const int64_t row0 = chunk_row0(a, bh, c);
+    load_block(a.w + row0 * KD, KD, kC, KD, buf(c, 0), L::ldk);
+    load_block(a.kh + row0 * KD, KD, kC, KD, buf(c, 1), L::ldk);
+    load_block(a.ut + row0 * VD + v0, VD, kC, kVT, buf(c, 2), L::ldt);
+    cp_async_commit();
+  };
 
   for (int e = threadIdx.x; e < KD * kVT; e += kThreads) {
     const int d = e / kVT, j = e % kVT;
     sS[d * L::ldsf + j] = a.s0 ? __bfloat162float(a.s0[state0 + int64_t(d) * VD + v0 + j]) : 0.f;
   }
+  float decay_next = 1.f;
+  if (a.NC > 0) issue(0), decay_next = a.decay[int64_t(bh) * a.NC];
   for (int c = 0; c < a.NC; ++c) {
-    const int t0 = c * kC;
+    const float decay = decay_next;
     const int64_t row0 = chunk_row0(a, bh, c);
-    __syncthreads();  // the previous chunk's products are done with every buffer
-    chunk_gates(a, b, h, t0, sb, nullptr);
-    load_block(a.w + row0 * KD, KD, kC, KD, sW, L::ldk);
-    load_block(a.ut + row0 * VD + v0, VD, kC, kVT, sUb, L::ldt);
-    load_rows(a, a.k, KD, b, h, t0, 0, KD, sKh, L::ldk);
+    cp_async_wait<0>();
+    __syncthreads();  // chunk c's operands are in; the previous chunk's products are done
+    if (c + 1 < a.NC) issue(c + 1), decay_next = a.decay[int64_t(bh) * a.NC + c + 1];
     bf16* hs = a.hs + (int64_t(bh) * a.NC + c) * KD * VD + v0;
-    for (int e = threadIdx.x; e < KD * kVT; e += kThreads) {
-      const int d = e / kVT, j = e % kVT;
-      const bf16 s = __float2bfloat16_rn(sS[d * L::ldsf + j]);
-      sSb[d * L::ldsb + j] = s;
-      hs[int64_t(d) * VD + j] = s;
+    for (int e = threadIdx.x; e < KD * kVT / 8; e += kThreads) {
+      const int d = e / (kVT / 8), j = (e % (kVT / 8)) * 8;
+      store8_bf16(sS + d * L::ldsf + j, sSb + d * L::ldsb + j, hs + int64_t(d) * VD + j);
     }
     __syncthreads();
-    if (a.gated)
-      for (int e = threadIdx.x; e < kC * KD; e += kThreads) {
-        const int i = e / KD, d = e % KD;
-        sKh[i * L::ldk + d] = __float2bfloat16_rn(__bfloat162float(sKh[i * L::ldk + d]) * exp2f(sb[kC - 1] - sb[i]));
-      }
-    smem_gemm<false, false>(kC, kVT, KD, sW, L::ldk, sSb, L::ldsb, sUf, L::ldu, false);
+    smem_gemm<false, false>(kC, kVT, KD, buf(c, 0), L::ldk, sSb, L::ldsb, sUf, L::ldu, false);  // W S
     __syncthreads();
     // U = Ut - W S; the state decays by 2^{b_63} before the chunk's writes.
+    const bf16* ut = buf(c, 2);
     bf16* u = a.u + row0 * VD + v0;
-    for (int e = threadIdx.x; e < kC * kVT; e += kThreads) {
-      const int i = e / kVT, j = e % kVT;
-      const bf16 un = __float2bfloat16_rn(__bfloat162float(sUb[i * L::ldt + j]) - sUf[i * L::ldu + j]);
-      sUb[i * L::ldt + j] = un;
-      u[int64_t(i) * VD + j] = un;
+    for (int e = threadIdx.x; e < kC * kVT / 8; e += kThreads) {
+      const int i = e / (kVT / 8), j = (e % (kVT / 8)) * 8;
+      float x[8];
+#pragma unroll
+      for (int n = 0; n < 8; ++n) x[n] = __bfloat162float(ut[i * L::ldt + j + n]) - sUf[i * L::ldu + j + n];
+      store8_bf16(x, sUb + i * L::ldt + j, u + int64_t(i) * VD + j);
     }
-    if (a.gated) {
-      const float decay = exp2f(sb[kC - 1]);
+    if (decay != 1.f)
       for (int e = threadIdx.x; e < KD * kVT; e += kThreads) sS[(e / kVT) * L::ldsf + e % kVT] *= decay;
-    }
     __syncthreads();
-    // S += Khᵀ U (K x 64).
-    smem_gemm<true, false>(KD, kVT, kC, sKh, L::ldk, sUb, L::ldt, sS, L::ldsf, true);
+    // S += Khᵀ U (K x 32).
+    smem_gemm<true, false>(KD, kVT, kC, buf(c, 1), L::ldk, sUb, L::ldt, sS, L::ldsf, true);
   }
   __syncthreads();
   if (a.s_final)
@@ -204,6 +210,7 @@ __global__ void __launch_bounds__(kThreads) out_kernel(DeltaArgs a) {
   load_rows(a, a.k, KD, b, h, t0, 0, KD, sK, L::ldk);
   load_block(a.hs + (int64_t(bh) * a.NC + c) * KD * VD, VD, KD, VD, sS, L::ldv);
   load_block(a.u + row0 * VD, VD, kC, VD, sU, L::ldv);
+  cp_async_wait_all();
   __syncthreads();
   smem_gemm<false, true>(kC, kC, KD, sQ, L::ldk, sK, L::ldk, sP, L::ldp, false, kTriCLower);
   smem_gemm<false, false>(kC, VD, KD, sQ, L::ldk, sS, L::ldv, sO, L::ldo, false);
