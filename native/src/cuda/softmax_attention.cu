@@ -89,7 +89,7 @@ void softmax_attn_fwd(OpCall& call) {
   const T* k = call.input("k")->data<T>();
   const T* v = call.input("v")->data<T>();
   T* o = call.output("o")->data<T>();
-  T* lse = call.output("lse")->data<T>();
+  acc_t<T>* lse = call.output("lse")->data<acc_t<T>>();  // stats: f32 in bf16 calls
   if constexpr (std::is_same_v<T, bf16>) {
     if (attn::mma_fwd_takes(env, s.D, s.V) && aligned16({q, k, v, o})) {
       attn::launch_fwd_mma(env, attn::MmaFwdArgs{q, k, v, o, lse, s});
@@ -117,7 +117,7 @@ void softmax_attn_bwd(OpCall& call) {
   a.k = call.input("k")->data<T>();
   a.v = call.input("v")->data<T>();
   a.o = call.input("o")->data<T>();
-  a.lse = call.input("lse")->data<T>();
+  a.lse = call.input("lse")->data<acc_t<T>>();
   a.d_o = call.input("do")->data<T>();
   a.dq = call.output("dq")->data<T>();
   a.dk = call.output("dk")->data<T>();

@@ -35,10 +35,12 @@ constexpr int kFmaThreads = 128;
 
 template <class T>
 struct FmaArgs {
-  const T *q, *k, *v, *o, *lse, *d_o;  // inputs (o, lse, d_o: backward only)
-  const acc_t<T>* delta;               // (B, H, T), backward only
-  T *out_o, *out_lse;                  // forward outputs
-  T *dq, *dk, *dv;                     // backward outputs
+  const T *q, *k, *v, *o, *d_o;  // inputs (o, d_o: backward only)
+  const acc_t<T>* lse;           // the forward's lse (backward only): a stats tensor, f32 in bf16 calls
+  const acc_t<T>* delta;         // (B, H, T), backward only
+  T* out_o;                      // forward output
+  acc_t<T>* out_lse;             // forward output, f32 in bf16 calls
+  T *dq, *dk, *dv;               // backward outputs
   AttnShape s;
 };
 

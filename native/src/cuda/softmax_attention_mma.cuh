@@ -37,7 +37,8 @@ constexpr size_t mma_fwd_smem() {
 
 struct MmaFwdArgs {
   const bf16 *q, *k, *v;
-  bf16 *o, *lse;
+  bf16* o;
+  float* lse;  // a stats tensor: f32 in bf16 calls
   AttnShape s;
 };
 
@@ -248,7 +249,7 @@ __global__ void __launch_bounds__(32 * NW) attn_fwd_mma_kernel(MmaFwdArgs a) {
     for (int nt = 0; nt < HD / 8; ++nt)
       *reinterpret_cast<__nv_bfloat162*>(orow + nt * 8 + 2 * qd) =
           __floats2bfloat162_rn(o[nt][2 * r] * inv, o[nt][2 * r + 1] * inv);
-    if (qd == 0) a.lse[bh * s.T + t] = __float2bfloat16_rn((m[r] + log2f(l[r])) * kLn2);
+    if (qd == 0) a.lse[bh * s.T + t] = (m[r] + log2f(l[r])) * kLn2;
   }
 }
 

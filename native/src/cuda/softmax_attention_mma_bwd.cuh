@@ -30,7 +30,9 @@ constexpr int kMmaBwdTile = 32;  // streamed positions per tile (queries for dk/
 constexpr int kMmaBwdWarps = 4;
 
 struct MmaBwdArgs {
-  const bf16 *q, *k, *v, *lse, *d_o;
+  const bf16 *q, *k, *v;
+  const float* lse;  // a stats tensor: f32 in bf16 calls
+  const bf16* d_o;
   const float* delta;  // (B, H, T)
   bf16 *dq, *dk, *dv;
   AttnShape s;
@@ -122,7 +124,7 @@ __global__ void __launch_bounds__(32 * NW) attn_dkdv_mma_kernel(MmaBwdArgs a) {
     cp_async_rows<HD, NT>(sdo + buf * BQ * LD, a.d_o, s, b, h, t0, BQ);
     if (threadIdx.x < BQ) {
       const int64_t t = t0 + threadIdx.x;
-      slse[buf * BQ + threadIdx.x] = t < s.T ? __bfloat162float(a.lse[bh * s.T + t]) * kLog2e : 0.f;
+      slse[buf * BQ + threadIdx.x] = t < s.T ? a.lse[bh * s.T + t] * kLog2e : 0.f;
       sdelta[buf * BQ + threadIdx.x] = t < s.T ? a.delta[bh * s.T + t] : 0.f;
     }
   };
@@ -211,7 +213,7 @@ __global__ void __launch_bounds__(32 * NW) attn_dq_mma_kernel(MmaBwdArgs a) {
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int64_t t = row_a + 8 * r;
-    lse2[r] = t < s.T ? __bfloat162float(a.lse[bh * s.T + t]) * kLog2e : 0.f;
+    lse2[r] = t < s.T ? a.lse[bh * s.T + t] * kLog2e : 0.f;
     delta[r] = t < s.T ? a.delta[bh * s.T + t] : 0.f;
   }
   float dq[HD / 8][4] = {};
