@@ -24,6 +24,10 @@
 // f32; dbp [rows] f32.
 // Everything is deterministic (no atomics). Decay factors are exponentials of
 // differences <= 0, so strong gates underflow harmlessly and never overflow.
+// Measured on an H200 (B = 1, T = 32768, H = 16, K = V = 128, scalar gate):
+// forward 3.7 ms, backward 9.5 ms, errors vs an f64 recurrence ~3e-3 normwise;
+// the scans are latency bound, the per-chunk kernels occupancy bound (dqk and
+// wy need one SM each at K = V = 128).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -56,8 +60,8 @@ int max_smem_bytes(int K, int V) {
   int bytes = 0;
   dispatch(K, V, [&](auto kd, auto vd) {
     constexpr int KD = kd(), VD = vd();
-    bytes = cmax(cmax(PrepLayout<KD, VD>::bytes, FwdScanLayout<KD>::bytes),
-                 cmax(cmax(OutLayout<KD, VD>::bytes, BwdScanLayout<KD>::bytes),
+    bytes = cmax(cmax(PrepLayout<KD, VD>::bytes, FwdScanLayout<KD, 32>::bytes),
+                 cmax(cmax(OutLayout<KD, VD>::bytes, BwdScanLayout<KD, 32>::bytes),
                       cmax(cmax(DqkLayout<KD, VD>::bytes, WyLayout<KD, VD>::bytes), BwdPrepLayout<KD, VD>::bytes)));
   });
   return bytes;
@@ -111,6 +115,15 @@ FwdScratch forward_scratch(const CudaContext& ctx, DeltaArgs& a) {
   return s;
 }
 
+// Calls f(VT constant): the scans' V tile. 32 columns is the measured
+// configuration; 16 (more blocks sharing the sequential work when B*H*V/32 is
+// under the SM count, shorter chains per chunk) compiles and is reasoned
+// correct, but has not run on a GPU yet: benchmark it before switching it on.
+template <class F>
+void with_scan_tile(const DeltaArgs&, F&& f) {
+  f(std::integral_constant<int, 32>{});
+}
+
 // prep + fwd_scan: w, ut, hs, u (and s_final when asked). Needs B*H > 0.
 template <int KD, int VD>
 void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
@@ -120,9 +133,13 @@ void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
     prep_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, PrepLayout<KD, VD>::bytes, stream>>>(a);
     LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked prep_kernel");
   }
-  allow_smem(fwd_scan_kernel<KD, VD>, FwdScanLayout<KD>::bytes);
-  fwd_scan_kernel<KD, VD><<<dim3(unsigned(VD / kVT), BH), kThreads, FwdScanLayout<KD>::bytes, stream>>>(a);
-  LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked fwd_scan_kernel");
+  with_scan_tile(a, [&](auto vt) {
+    constexpr int VT = vt();
+    using L = FwdScanLayout<KD, VT>;
+    allow_smem(fwd_scan_kernel<KD, VD, VT>, L::bytes);
+    fwd_scan_kernel<KD, VD, VT><<<dim3(unsigned(VD / VT), BH), kThreads, L::bytes, stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked fwd_scan_kernel");
+  });
 }
 
 }  // namespace
@@ -197,9 +214,13 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
       bwd_prep_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, BwdPrepLayout<KD, VD>::bytes, ctx.stream>>>(a);
       LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_prep_kernel");
     }
-    allow_smem(bwd_scan_kernel<KD, VD>, BwdScanLayout<KD>::bytes);
-    bwd_scan_kernel<KD, VD><<<dim3(unsigned(VD / kVT), BH), kThreads, BwdScanLayout<KD>::bytes, ctx.stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_scan_kernel");
+    with_scan_tile(a, [&](auto vt) {
+      constexpr int VT = vt();
+      using L = BwdScanLayout<KD, VT>;
+      allow_smem(bwd_scan_kernel<KD, VD, VT>, L::bytes);
+      bwd_scan_kernel<KD, VD, VT><<<dim3(unsigned(VD / VT), BH), kThreads, L::bytes, ctx.stream>>>(a);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_scan_kernel");
+    });
     if (a.NC == 0) return;
     allow_smem(dqk_kernel<KD, VD>, DqkLayout<KD, VD>::bytes);
     dqk_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, DqkLayout<KD, VD>::bytes, ctx.stream>>>(a);

@@ -3,7 +3,7 @@
 //   O = scale (diag(2^b) Q S + P U),  P = (Q Kᵀ) ∘ D (j <= i),  U = Ut - W S,
 //   [Ut | W] = X = Ti Y,  Y = diag(beta) [V | diag(2^b) K],  T = I + diag(beta) AD,
 //   AD = (K Kᵀ) ∘ D (j < i),  S_out = 2^{b_63} S + Khᵀ U,  Kh = diag(2^{b_63 - b}) K.
-// Reverse scan (bwd_scan_kernel, per head and 32-column tile of V; bwd_prep_kernel
+// Reverse scan (bwd_scan_kernel, per head and VT-column tile of V; bwd_prep_kernel
 // computes its chunk-local operands Qt and scale Pᵀ dO in parallel first):
 //   dU   = scale Pᵀ dO + Kh dS_out                        (stored: du)
 //   dS   = 2^{b_63} dS_out + Qtᵀ dO - Wᵀ dU, Qt = scale diag(2^b) Q   (dS_out stored: dhs)
@@ -81,32 +81,32 @@ __global__ void __launch_bounds__(kThreads) bwd_prep_kernel(DeltaArgs a) {
   }
 }
 
-template <int KD>
+template <int KD, int VT>
 struct BwdScanLayout {
-  static constexpr int ldsf = kVT + 4, ldsb = kVT + 8, ldk = KD + 8, ldt = kVT + 8, ldu = kVT + 4;
+  static constexpr int ldsf = VT + 4, ldsb = VT + 8, ldk = KD + 8, ldt = VT + 8, ldu = VT + 4;
   static constexpr int bk = smem_round(kC * ldk * 2), bt = smem_round(kC * ldt * 2);
   static constexpr int ds_off = 0;
   static constexpr int dsb_off = ds_off + smem_round(KD * ldsf * 4);
   static constexpr int buf_off = dsb_off + smem_round(KD * ldsb * 2);
-  static constexpr int buf_size = 3 * bk + 2 * bt;  // Qt, Kh, W (64 x K); dO, scale Pᵀ dO tiles (64 x 32)
+  static constexpr int buf_size = 3 * bk + 2 * bt;  // Qt, Kh, W (64 x K); dO, scale Pᵀ dO tiles (64 x VT)
   static constexpr int duf_off = buf_off + 2 * buf_size;
   static constexpr int dub_off = duf_off + smem_round(kC * ldu * 4);
   static constexpr int dun_off = dub_off + bt;
   static constexpr int bytes = dun_off + bt;
 };
 
-// Grid (V / 32, B*H), chunks in reverse. dS (K x 32 tile) in f32 shared memory;
+// Grid (V / VT, B*H), chunks in reverse. dS (K x VT tile) in f32 shared memory;
 // operands of the next chunk prefetched as in fwd_scan_kernel.
-template <int KD, int VD>
+template <int KD, int VD, int VT>
 __global__ void __launch_bounds__(kThreads) bwd_scan_kernel(DeltaArgs a) {
-  using L = BwdScanLayout<KD>;
+  using L = BwdScanLayout<KD, VT>;
   extern __shared__ __align__(128) unsigned char smem[];
   float* sdS = reinterpret_cast<float*>(smem + L::ds_off);
   bf16* sdSb = reinterpret_cast<bf16*>(smem + L::dsb_off);
   float* sdUf = reinterpret_cast<float*>(smem + L::duf_off);
   bf16* sdUb = reinterpret_cast<bf16*>(smem + L::dub_off);
   bf16* sdUn = reinterpret_cast<bf16*>(smem + L::dun_off);  // -dU: WMMA has no negated operand
-  const int v0 = blockIdx.x * kVT, bh = blockIdx.y, b = bh / a.H, h = bh % a.H;
+  const int v0 = blockIdx.x * VT, bh = blockIdx.y, b = bh / a.H, h = bh % a.H;
   const int64_t state0 = int64_t(bh) * KD * VD;
   auto buf = [&](int c, int n) {  // n: 0 Qt, 1 Kh, 2 W, 3 dO, 4 scale Pᵀ dO
     return reinterpret_cast<bf16*>(smem + L::buf_off + (c & 1) * L::buf_size +
@@ -117,13 +117,13 @@ __global__ void __launch_bounds__(kThreads) bwd_scan_kernel(DeltaArgs a) {
     load_block(a.qt + row0 * KD, KD, kC, KD, buf(c, 0), L::ldk);
     load_block(a.kh + row0 * KD, KD, kC, KD, buf(c, 1), L::ldk);
     load_block(a.w + row0 * KD, KD, kC, KD, buf(c, 2), L::ldk);
-    load_rows(a, a.dout, VD, b, h, c * kC, v0, kVT, buf(c, 3), L::ldt);
-    load_block(a.du + row0 * VD + v0, VD, kC, kVT, buf(c, 4), L::ldt);
+    load_rows(a, a.dout, VD, b, h, c * kC, v0, VT, buf(c, 3), L::ldt);
+    load_block(a.du + row0 * VD + v0, VD, kC, VT, buf(c, 4), L::ldt);
     cp_async_commit();
   };
 
-  for (int e = threadIdx.x; e < KD * kVT; e += kThreads) {
-    const int d = e / kVT, j = e % kVT;
+  for (int e = threadIdx.x; e < KD * VT; e += kThreads) {
+    const int d = e / VT, j = e % VT;
     sdS[d * L::ldsf + j] = a.ds_final ? __bfloat162float(a.ds_final[state0 + int64_t(d) * VD + v0 + j]) : 0.f;
   }
   float decay_next = 1.f;
@@ -135,18 +135,18 @@ __global__ void __launch_bounds__(kThreads) bwd_scan_kernel(DeltaArgs a) {
     __syncthreads();
     if (c > 0) issue(c - 1), decay_next = a.decay[int64_t(bh) * a.NC + c - 1];
     bf16* dhs = a.dhs + (int64_t(bh) * a.NC + c) * KD * VD + v0;
-    for (int e = threadIdx.x; e < KD * kVT / 8; e += kThreads) {
-      const int d = e / (kVT / 8), j = (e % (kVT / 8)) * 8;
+    for (int e = threadIdx.x; e < KD * VT / 8; e += kThreads) {
+      const int d = e / (VT / 8), j = (e % (VT / 8)) * 8;
       store8_bf16(sdS + d * L::ldsf + j, sdSb + d * L::ldsb + j, dhs + int64_t(d) * VD + j);
     }
     __syncthreads();
-    smem_gemm<false, false>(kC, kVT, KD, buf(c, 1), L::ldk, sdSb, L::ldsb, sdUf, L::ldu, false);  // Kh dS_out
+    smem_gemm<false, false>(kC, VT, KD, buf(c, 1), L::ldk, sdSb, L::ldsb, sdUf, L::ldu, false);  // Kh dS_out
     __syncthreads();
     // dU = scale Pᵀ dO + Kh dS_out (this block's tile of du is overwritten with it).
     const bf16* dul = buf(c, 4);
     bf16* du = a.du + row0 * VD + v0;
-    for (int e = threadIdx.x; e < kC * kVT / 8; e += kThreads) {
-      const int i = e / (kVT / 8), j = (e % (kVT / 8)) * 8;
+    for (int e = threadIdx.x; e < kC * VT / 8; e += kThreads) {
+      const int i = e / (VT / 8), j = (e % (VT / 8)) * 8;
       float x[8], xn[8];
 #pragma unroll
       for (int n = 0; n < 8; ++n) {
@@ -157,16 +157,16 @@ __global__ void __launch_bounds__(kThreads) bwd_scan_kernel(DeltaArgs a) {
       store8_bf16(xn, sdUn + i * L::ldt + j, sdUn + i * L::ldt + j);
     }
     if (decay != 1.f)
-      for (int e = threadIdx.x; e < KD * kVT; e += kThreads) sdS[(e / kVT) * L::ldsf + e % kVT] *= decay;
+      for (int e = threadIdx.x; e < KD * VT; e += kThreads) sdS[(e / VT) * L::ldsf + e % VT] *= decay;
     __syncthreads();
-    // dS += Qtᵀ dO - Wᵀ dU (K x 32).
-    smem_gemm<true, false>(KD, kVT, kC, buf(c, 0), L::ldk, buf(c, 3), L::ldt, sdS, L::ldsf, true);
-    smem_gemm<true, false>(KD, kVT, kC, buf(c, 2), L::ldk, sdUn, L::ldt, sdS, L::ldsf, true);
+    // dS += Qtᵀ dO - Wᵀ dU (K x VT).
+    smem_gemm<true, false>(KD, VT, kC, buf(c, 0), L::ldk, buf(c, 3), L::ldt, sdS, L::ldsf, true);
+    smem_gemm<true, false>(KD, VT, kC, buf(c, 2), L::ldk, sdUn, L::ldt, sdS, L::ldsf, true);
   }
   __syncthreads();
   if (a.ds0)
-    for (int e = threadIdx.x; e < KD * kVT; e += kThreads) {
-      const int d = e / kVT, j = e % kVT;
+    for (int e = threadIdx.x; e < KD * VT; e += kThreads) {
+      const int d = e / VT, j = e % VT;
       a.ds0[state0 + int64_t(d) * VD + v0 + j] = __float2bfloat16_rn(sdS[d * L::ldsf + j]);
     }
 }

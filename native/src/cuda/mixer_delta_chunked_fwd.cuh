@@ -2,7 +2,7 @@
 //   prep_kernel     per chunk: the WY form W = Ti diag(beta 2^b) K, Ut = Ti diag(beta) V
 //                   with Ti = (I + diag(beta) AD)^-1 (an f32 solve);
 //                   and (from the gates) Kh = diag(2^{b_63 - b}) K, decay = 2^{b_63};
-//   fwd_scan_kernel per head and 32-column tile of V, along the chunks: stores the
+//   fwd_scan_kernel per head and 16- or 32-column tile of V, along the chunks: stores the
 //                   state S entering each chunk (hs), the new values U = Ut - W S,
 //                   and advances S <- 2^{b_63} S + Khᵀ U;
 //   out_kernel      per chunk: o = scale (diag(2^b) Q S + (Q Kᵀ ∘ D) U).
@@ -19,11 +19,13 @@ struct PrepLayout {
   static constexpr int ldk = KD + 8, ldv = VD + 8, ldm = kC + 8, lda = kC + 4, ldf = cmax(KD, VD) + 4;
   static constexpr int k_off = 0;
   static constexpr int v_off = k_off + smem_round(kC * ldk * 2);
+  // AD (64 x 64 f32) until the inverse is done, then the products (64 x max(K, V) f32);
+  // sharing one region keeps K = V = 128 at two blocks per SM.
   static constexpr int a_off = v_off + smem_round(kC * ldv * 2);
-  static constexpr int m_off = a_off + smem_round(kC * lda * 4);
+  static constexpr int f_off = a_off;
+  static constexpr int m_off = a_off + cmax(smem_round(kC * lda * 4), smem_round(kC* ldf * 4));
   static constexpr int m_size = smem_round(kC * ldm * 2);
-  static constexpr int f_off = m_off + 4 * m_size;
-  static constexpr int b_off = f_off + smem_round(kC * ldf * 4);
+  static constexpr int b_off = m_off + 4 * m_size;
   static constexpr int bytes = b_off + smem_round(2 * kC * 4);
 };
 
@@ -90,35 +92,34 @@ __global__ void __launch_bounds__(kThreads) prep_kernel(DeltaArgs a) {
   if (threadIdx.x == 0) a.decay[int64_t(bh) * a.NC + c] = exp2f(sb[kC - 1]);
 }
 
-// The state scans work on a 32-column tile of V (blockIdx.x) of one head, so
-// that B*H*V/32 blocks share the sequential work; each chunk's operands are
-// prefetched (cp.async, two buffers) while the previous chunk is computed.
-constexpr int kVT = 32;
-
-template <int KD>
+// The state scans work on a VT-column tile of V (blockIdx.x) of one head (VT =
+// 32, or 16 when B*H*V/32 blocks would leave most SMs idle), so that B*H*V/VT
+// blocks share the sequential work; each chunk's operands are prefetched
+// (cp.async, two buffers) while the previous chunk is computed.
+template <int KD, int VT>
 struct FwdScanLayout {
-  static constexpr int ldsf = kVT + 4, ldsb = kVT + 8, ldk = KD + 8, ldt = kVT + 8, ldu = kVT + 4;
+  static constexpr int ldsf = VT + 4, ldsb = VT + 8, ldk = KD + 8, ldt = VT + 8, ldu = VT + 4;
   static constexpr int bk = smem_round(kC * ldk * 2), bt = smem_round(kC * ldt * 2);
   static constexpr int s_off = 0;
   static constexpr int sb16_off = s_off + smem_round(KD * ldsf * 4);
   static constexpr int buf_off = sb16_off + smem_round(KD * ldsb * 2);
-  static constexpr int buf_size = 2 * bk + bt;  // W, Kh (64 x K), Ut tile (64 x 32)
+  static constexpr int buf_size = 2 * bk + bt;  // W, Kh (64 x K), Ut tile (64 x VT)
   static constexpr int uf_off = buf_off + 2 * buf_size;
   static constexpr int ub_off = uf_off + smem_round(kC * ldu * 4);
   static constexpr int bytes = ub_off + bt;
 };
 
-// Grid (V / 32, B*H). S (K x 32 tile) lives in f32 shared memory across chunks;
+// Grid (V / VT, B*H). S (K x VT tile) lives in f32 shared memory across chunks;
 // the products use its bf16 copy, which is also what hs stores.
-template <int KD, int VD>
+template <int KD, int VD, int VT>
 __global__ void __launch_bounds__(kThreads) fwd_scan_kernel(DeltaArgs a) {
-  using L = FwdScanLayout<KD>;
+  using L = FwdScanLayout<KD, VT>;
   extern __shared__ __align__(128) unsigned char smem[];
   float* sS = reinterpret_cast<float*>(smem + L::s_off);
   bf16* sSb = reinterpret_cast<bf16*>(smem + L::sb16_off);
   float* sUf = reinterpret_cast<float*>(smem + L::uf_off);
   bf16* sUb = reinterpret_cast<bf16*>(smem + L::ub_off);
-  const int v0 = blockIdx.x * kVT, bh = blockIdx.y;
+  const int v0 = blockIdx.x * VT, bh = blockIdx.y;
   const int64_t state0 = int64_t(bh) * KD * VD;  // [B,H,K,V] offset of this head
   auto buf = [&](int c, int n) {                 // n: 0 W, 1 Kh, 2 Ut
     return reinterpret_cast<bf16*>(smem + L::buf_off + (c & 1) * L::buf_size + n * L::bk);
@@ -127,12 +128,12 @@ __global__ void __launch_bounds__(kThreads) fwd_scan_kernel(DeltaArgs a) {
     const int64_t row0 = chunk_row0(a, bh, c);
     load_block(a.w + row0 * KD, KD, kC, KD, buf(c, 0), L::ldk);
     load_block(a.kh + row0 * KD, KD, kC, KD, buf(c, 1), L::ldk);
-    load_block(a.ut + row0 * VD + v0, VD, kC, kVT, buf(c, 2), L::ldt);
+    load_block(a.ut + row0 * VD + v0, VD, kC, VT, buf(c, 2), L::ldt);
     cp_async_commit();
   };
 
-  for (int e = threadIdx.x; e < KD * kVT; e += kThreads) {
-    const int d = e / kVT, j = e % kVT;
+  for (int e = threadIdx.x; e < KD * VT; e += kThreads) {
+    const int d = e / VT, j = e % VT;
     sS[d * L::ldsf + j] = a.s0 ? __bfloat162float(a.s0[state0 + int64_t(d) * VD + v0 + j]) : 0.f;
   }
   float decay_next = 1.f;
@@ -144,33 +145,33 @@ __global__ void __launch_bounds__(kThreads) fwd_scan_kernel(DeltaArgs a) {
     __syncthreads();  // chunk c's operands are in; the previous chunk's products are done
     if (c + 1 < a.NC) issue(c + 1), decay_next = a.decay[int64_t(bh) * a.NC + c + 1];
     bf16* hs = a.hs + (int64_t(bh) * a.NC + c) * KD * VD + v0;
-    for (int e = threadIdx.x; e < KD * kVT / 8; e += kThreads) {
-      const int d = e / (kVT / 8), j = (e % (kVT / 8)) * 8;
+    for (int e = threadIdx.x; e < KD * VT / 8; e += kThreads) {
+      const int d = e / (VT / 8), j = (e % (VT / 8)) * 8;
       store8_bf16(sS + d * L::ldsf + j, sSb + d * L::ldsb + j, hs + int64_t(d) * VD + j);
     }
     __syncthreads();
-    smem_gemm<false, false>(kC, kVT, KD, buf(c, 0), L::ldk, sSb, L::ldsb, sUf, L::ldu, false);  // W S
+    smem_gemm<false, false>(kC, VT, KD, buf(c, 0), L::ldk, sSb, L::ldsb, sUf, L::ldu, false);  // W S
     __syncthreads();
     // U = Ut - W S; the state decays by 2^{b_63} before the chunk's writes.
     const bf16* ut = buf(c, 2);
     bf16* u = a.u + row0 * VD + v0;
-    for (int e = threadIdx.x; e < kC * kVT / 8; e += kThreads) {
-      const int i = e / (kVT / 8), j = (e % (kVT / 8)) * 8;
+    for (int e = threadIdx.x; e < kC * VT / 8; e += kThreads) {
+      const int i = e / (VT / 8), j = (e % (VT / 8)) * 8;
       float x[8];
 #pragma unroll
       for (int n = 0; n < 8; ++n) x[n] = __bfloat162float(ut[i * L::ldt + j + n]) - sUf[i * L::ldu + j + n];
       store8_bf16(x, sUb + i * L::ldt + j, u + int64_t(i) * VD + j);
     }
     if (decay != 1.f)
-      for (int e = threadIdx.x; e < KD * kVT; e += kThreads) sS[(e / kVT) * L::ldsf + e % kVT] *= decay;
+      for (int e = threadIdx.x; e < KD * VT; e += kThreads) sS[(e / VT) * L::ldsf + e % VT] *= decay;
     __syncthreads();
-    // S += Khᵀ U (K x 32).
-    smem_gemm<true, false>(KD, kVT, kC, buf(c, 1), L::ldk, sUb, L::ldt, sS, L::ldsf, true);
+    // S += Khᵀ U (K x VT).
+    smem_gemm<true, false>(KD, VT, kC, buf(c, 1), L::ldk, sUb, L::ldt, sS, L::ldsf, true);
   }
   __syncthreads();
   if (a.s_final)
-    for (int e = threadIdx.x; e < KD * kVT; e += kThreads) {
-      const int d = e / kVT, j = e % kVT;
+    for (int e = threadIdx.x; e < KD * VT; e += kThreads) {
+      const int d = e / VT, j = e % VT;
       a.s_final[state0 + int64_t(d) * VD + v0 + j] = __float2bfloat16_rn(sS[d * L::ldsf + j]);
     }
 }
