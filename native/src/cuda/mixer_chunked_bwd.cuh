@@ -146,7 +146,7 @@ __global__ void __launch_bounds__(256) bwd_chunk_kernel(ChunkArgs a) {
   load_block(a.dhs + (int64_t(bh) * (a.NC + 1) + c + 1) * KV, VD, KD, VD, Hs, LDV);
   for (int e = tid; e < kBT * KD; e += blockDim.x) {
     const int j = e / KD, d = e % KD;
-    const float f = G == kGateNone ? 1.f : exp2f(bv(kBT - 1, d) - bv(j, d));
+    const float f = G == kGateNone ? 1.f : fast_exp2(bv(kBT - 1, d) - bv(j, d));
     sc[j * LDK + d] = __float2bfloat16_rn(__bfloat162float(ks[j * LDK + d]) * f);
   }
   __syncthreads();
@@ -167,7 +167,7 @@ __global__ void __launch_bounds__(256) bwd_chunk_kernel(ChunkArgs a) {
 #pragma unroll
   for (int n = 0; n < NE; ++n) {
     const int e = tid + 256 * n, j = e / KD, d = e % KD;
-    acc[n] = stage[j * LDS + d] * (G == kGateNone ? 1.f : exp2f(bv(kBT - 1, d) - bv(j, d)));
+    acc[n] = stage[j * LDS + d] * (G == kGateNone ? 1.f : fast_exp2(bv(kBT - 1, d) - bv(j, d)));
   }
   __syncthreads();
   if constexpr (G != kGateVector) {
@@ -194,9 +194,9 @@ __global__ void __launch_bounds__(256) bwd_chunk_kernel(ChunkArgs a) {
     for (int n = 0; n < NE; ++n) {
       const int e = tid + 256 * n, j = e / KD, d = e % KD, J = j / 16;
       const float bj = bs[j * LDB + d];
-      float s = J < 3 ? stage[j * LDS + d] * exp2f(bs[(16 * J + 15) * LDB + d] - bj) : 0.f;
+      float s = J < 3 ? stage[j * LDS + d] * fast_exp2(bs[(16 * J + 15) * LDB + d] - bj) : 0.f;
       for (int i = j; i < 16 * J + 16; ++i)
-        s += __bfloat162float(dPb[i * kLdPb + j]) * __bfloat162float(qs[i * LDK + d]) * exp2f(bs[i * LDB + d] - bj);
+        s += __bfloat162float(dPb[i * kLdPb + j]) * __bfloat162float(qs[i * LDK + d]) * fast_exp2(bs[i * LDB + d] - bj);
       acc[n] += s;
     }
   }
@@ -215,7 +215,7 @@ __global__ void __launch_bounds__(256) bwd_chunk_kernel(ChunkArgs a) {
 #pragma unroll
   for (int n = 0; n < NE; ++n) {
     const int e = tid + 256 * n, i = e / KD, d = e % KD;
-    acc[n] = a.scale * stage[i * LDS + d] * (G == kGateNone ? 1.f : exp2f(bv(i, d)));
+    acc[n] = a.scale * stage[i * LDS + d] * (G == kGateNone ? 1.f : fast_exp2(bv(i, d)));
   }
   __syncthreads();
   if constexpr (G != kGateVector) {
@@ -241,9 +241,9 @@ __global__ void __launch_bounds__(256) bwd_chunk_kernel(ChunkArgs a) {
     for (int n = 0; n < NE; ++n) {
       const int e = tid + 256 * n, i = e / KD, d = e % KD, I = i / 16;
       const float bi = bs[i * LDB + d];
-      float s = I > 0 ? stage[i * LDS + d] * exp2f(bi - bs[16 * I * LDB + d]) : 0.f;
+      float s = I > 0 ? stage[i * LDS + d] * fast_exp2(bi - bs[16 * I * LDB + d]) : 0.f;
       for (int j = 16 * I; j <= i; ++j)
-        s += __bfloat162float(dPb[i * kLdPb + j]) * __bfloat162float(ks[j * LDK + d]) * exp2f(bi - bs[j * LDB + d]);
+        s += __bfloat162float(dPb[i * kLdPb + j]) * __bfloat162float(ks[j * LDK + d]) * fast_exp2(bi - bs[j * LDB + d]);
       acc[n] += s;
     }
   }

@@ -25,6 +25,14 @@ namespace chunked {
 constexpr int kBT = 64;  // internal chunk length (rows of one chunk)
 constexpr float kLog2e = 1.4426950408889634f;
 
+// 2^x for x <= 0 (every decay factor here): the hardware approximation (relative
+// error ~2^-22), results below 2^-126 flushed to 0.
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // Gate kinds as the kernels see them: none, one value per step (fixed or
 // scalar; `fixed` only changes where it is read), one per step and key dim.
 enum GateKind : int { kGateNone = 0, kGateScalar = 1, kGateVector = 2 };

@@ -31,7 +31,7 @@ __device__ void build_kbar(const bf16* ks, const float* bs, bf16* kbar) {
   for (int e = threadIdx.x; e < 96 * KD; e += blockDim.x) {
     const int r = e / KD, d = e % KD;
     const int I = r < 16 ? 1 : (r < 48 ? 2 : 3), j = r - kbar_offset(I);
-    const float f = exp2f(bs[16 * I * LDB + d] - bs[j * LDB + d]);
+    const float f = fast_exp2(bs[16 * I * LDB + d] - bs[j * LDB + d]);
     kbar[r * LDK + d] = __float2bfloat16_rn(__bfloat162float(ks[j * LDK + d]) * f);
   }
 }
@@ -43,8 +43,21 @@ __device__ void build_qhat(const bf16* qs, const float* bs, bf16* qhat) {
   for (int e = threadIdx.x; e < 96 * KD; e += blockDim.x) {
     const int r = e / KD, d = e % KD;
     const int J = r < 48 ? 0 : (r < 80 ? 1 : 2), i = 16 * (J + 1) + r - qhat_offset(J);
-    const float f = exp2f(bs[i * LDB + d] - bs[(16 * J + 15) * LDB + d]);
+    const float f = fast_exp2(bs[i * LDB + d] - bs[(16 * J + 15) * LDB + d]);
     qhat[r * LDK + d] = __float2bfloat16_rn(__bfloat162float(qs[i * LDK + d]) * f);
+  }
+}
+
+// One step of a transposing warp reduction of 2 W partial sums per lane: lanes
+// with bit 2 W set keep the upper W sums, the others the lower, each added to its
+// partner's (lane ^ 2 W).
+template <int W>
+__device__ __forceinline__ void butterfly(float* acc, int lane) {
+  const bool upper = lane & (2 * W);
+#pragma unroll
+  for (int n = 0; n < W; ++n) {
+    const float mine = upper ? acc[W + n] : acc[n], other = upper ? acc[n] : acc[W + n];
+    acc[n] = mine + __shfl_xor_sync(0xffffffffu, other, 2 * W);
   }
 }
 
@@ -56,7 +69,7 @@ __device__ void chunk_scores_vector(const bf16* qs, const bf16* ks, const float*
   // Q̄_i = q_i ⊙ 2^{b_i - b_{first row of i's block}}.
   for (int e = threadIdx.x; e < kBT * KD; e += blockDim.x) {
     const int i = e / KD, d = e % KD;
-    const float f = exp2f(bs[i * LDB + d] - bs[(i & ~15) * LDB + d]);
+    const float f = fast_exp2(bs[i * LDB + d] - bs[(i & ~15) * LDB + d]);
     qbar[i * LDK + d] = __float2bfloat16_rn(__bfloat162float(qs[i * LDK + d]) * f);
   }
   build_kbar<KD>(ks, bs, kbar);
@@ -68,28 +81,35 @@ __device__ void chunk_scores_vector(const bf16* qs, const bf16* ks, const float*
     warp_tile_gemm<false, true>(KD / 16, qbar + 16 * I * LDK, 16, LDK, kbar + (kbar_offset(I) + 16 * J) * LDK, 16, LDK,
                                 Pf + 16 * I * kLdP + 16 * J, kLdP);
   }
-  // Diagonal blocks, exactly: one warp per row i, lanes over d.
+  // Diagonal blocks, exactly: one warp per row i, lanes over d; each lane sums its
+  // key dims for all 16 columns of the block, then a transposing butterfly leaves
+  // the total of column j0 + (lane >> 1) in lanes 2 (j - j0) and 2 (j - j0) + 1.
   constexpr int M = KD / 32;
   for (int i = warp; i < kBT; i += nwarps) {
-    float qv[M], bi[M];
+    float qv[M], bi[M], acc[16];
 #pragma unroll
     for (int m = 0; m < M; ++m) {
       qv[m] = __bfloat162float(qs[i * LDK + lane + 32 * m]);
       bi[m] = bs[i * LDB + lane + 32 * m];
     }
     const int j0 = i & ~15;
-    for (int j = j0; j < j0 + 16; ++j) {
-      float s = 0.f;
-      if (j <= i) {
 #pragma unroll
-        for (int m = 0; m < M; ++m) {
-          const int d = lane + 32 * m;
-          s += qv[m] * __bfloat162float(ks[j * LDK + d]) * exp2f(bi[m] - bs[j * LDB + d]);
-        }
-        for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+    for (int n = 0; n < 16; ++n) {
+      acc[n] = 0.f;
+      if (j0 + n > i) continue;  // warp-uniform
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        const int d = lane + 32 * m, j = j0 + n;
+        acc[n] += qv[m] * __bfloat162float(ks[j * LDK + d]) * fast_exp2(bi[m] - bs[j * LDB + d]);
       }
-      if (lane == 0) Pf[i * kLdP + j] = s;
     }
+    butterfly<8>(acc, lane);
+    butterfly<4>(acc, lane);
+    butterfly<2>(acc, lane);
+    butterfly<1>(acc, lane);
+    const float s = acc[0] + __shfl_xor_sync(0xffffffffu, acc[0], 1);
+    const int j = j0 + (lane >> 1);
+    if ((lane & 1) == 0) Pf[i * kLdP + j] = j <= i ? s : 0.f;
   }
 }
 
@@ -116,7 +136,7 @@ __device__ void convert_scores(const float* Pf, const float* bs, float factor, b
     float p = 0.f;
     if (j <= i) {
       p = factor * Pf[i * kLdP + j];
-      if (G == kGateScalar) p *= exp2f(bs[i] - bs[j]);
+      if (G == kGateScalar) p *= fast_exp2(bs[i] - bs[j]);
     }
     Pb[i * kLdPb + j] = __float2bfloat16_rn(p);
   }
@@ -172,7 +192,7 @@ __global__ void __launch_bounds__(256) fwd_out_kernel(ChunkArgs a) {
   if (G != kGateNone)
     for (int e = threadIdx.x; e < kBT * KD; e += blockDim.x) {
       const int i = e / KD, d = e % KD;
-      const float f = exp2f(G == kGateVector ? bs[i * L::LDB + d] : bs[i]);
+      const float f = fast_exp2(G == kGateVector ? bs[i * L::LDB + d] : bs[i]);
       qs[i * L::LDK + d] = __float2bfloat16_rn(__bfloat162float(qs[i * L::LDK + d]) * f);
     }
   __syncthreads();

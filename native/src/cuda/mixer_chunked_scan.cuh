@@ -53,7 +53,7 @@ __global__ void __launch_bounds__(256) local_kernel(ChunkArgs a, float* decay) {
   __syncthreads();
   auto bv = [&](int i, int j) { return G == kGateVector ? bs[i * kLocLdB + j] : (G == kGateScalar ? bs[i] : 0.f); };
   if (!REV && tid < 64 && decay)
-    decay[(int64_t(bh) * a.NC + c) * K + d0 + tid] = G == kGateNone ? 1.f : exp2f(bv(kBT - 1, tid));
+    decay[(int64_t(bh) * a.NC + c) * K + d0 + tid] = G == kGateNone ? 1.f : fast_exp2(bv(kBT - 1, tid));
   const bf16* xsrc = REV ? a.q : a.k;
 #pragma unroll 4
   for (int e = tid; e < kBT * 32; e += blockDim.x) {
@@ -63,8 +63,8 @@ __global__ void __launch_bounds__(256) local_kernel(ChunkArgs a, float* decay) {
       x = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(xsrc + row_of(a, b, t0 + i, h) * K + d0 + j));
     float f0 = REV ? a.scale : 1.f, f1 = f0;
     if (G != kGateNone) {
-      f0 *= REV ? exp2f(bv(i, j)) : exp2f(bv(kBT - 1, j) - bv(i, j));
-      f1 *= REV ? exp2f(bv(i, j + 1)) : exp2f(bv(kBT - 1, j + 1) - bv(i, j + 1));
+      f0 *= REV ? fast_exp2(bv(i, j)) : fast_exp2(bv(kBT - 1, j) - bv(i, j));
+      f1 *= REV ? fast_exp2(bv(i, j + 1)) : fast_exp2(bv(kBT - 1, j + 1) - bv(i, j + 1));
     }
     *reinterpret_cast<__nv_bfloat162*>(Xs + i * kLocLdX + j) = __floats2bfloat162_rn(x.x * f0, x.y * f1);
   }
