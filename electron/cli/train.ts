@@ -2,7 +2,7 @@
 // in an engine process, draws a progress bar, appends metrics.jsonl, prints a
 // summary. --max-steps stops after N steps on the schedule of the spec's
 // `steps`. Ctrl-C cancels: the engine finishes its step and saves a checkpoint.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
@@ -11,6 +11,7 @@ import { formatErrors, validateWith } from '../api/validate'
 import { formatBytes } from '../api/format'
 import { EngineProcess, forkLauncher } from '../jobs/engine-process'
 import type { TrainEvents } from '../engine/protocol'
+import { makeDirs } from '../platform/make-dirs'
 
 export class CliInputError extends Error {}
 
@@ -116,7 +117,7 @@ export async function runTrainCommand(o: TrainCliOptions): Promise<number> {
   const train = withMaxSteps(specs.train, o.maxSteps)
   const outDir = resolve(o.outDir)
   if (o.resume && !existsSync(o.resume)) throw new CliInputError(`--resume ${o.resume}: no such checkpoint file`)
-  mkdirSync(join(outDir, 'checkpoints'), { recursive: true })
+  makeDirs(join(outDir, 'checkpoints'))
   writeFileSync(join(outDir, 'model.json'), JSON.stringify(model, null, 2) + '\n')
   writeFileSync(join(outDir, 'train.json'), JSON.stringify(train, null, 2) + '\n')
   const metricsPath = join(outDir, 'metrics.jsonl')

@@ -1,10 +1,11 @@
 // The app's own small files (preferences, window state, the recent
 // workspaces of recent-workspaces.ts) in one folder: LINEA_CONFIG_DIR, else
 // ~/.config/linea. A file that cannot be read is reported, never fatal.
-import { mkdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { writeFileAtomic } from '../workspace/files'
+import { makeDirs } from '../platform/make-dirs'
 
 export function configDir(): string {
   return process.env.LINEA_CONFIG_DIR ?? join(homedir(), '.config', 'linea')
@@ -34,6 +35,6 @@ export function readJsonFile(path: string): { json?: unknown; missing?: true; pr
 }
 
 export function writeJsonFile(path: string, value: unknown): void {
-  mkdirSync(dirname(path), { recursive: true })
+  makeDirs(dirname(path))
   writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n')
 }

@@ -7,9 +7,10 @@
 // it was not told is safe, and never quotes a file's content in an error
 // (a position at most), so a file named by a caller cannot be read out
 // through error messages.
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs'
 import { UserError } from '../api/errors'
 import { PROTOTYPE_KEYS } from '../api/untrusted'
+import { makeDirs } from '../platform/make-dirs'
 
 export class WorkspaceError extends UserError {
   constructor(
@@ -287,7 +288,7 @@ export function appendRegularFile(path: string, text: string, fail: ErrorOf = wo
 /** mkdir -p with the errno in a WorkspaceError (a file in the way, a full or read-only disk). */
 export function makeDir(path: string, fail: ErrorOf = workspaceError): void {
   try {
-    mkdirSync(path, { recursive: true })
+    makeDirs(path)
   } catch (err) {
     throw fail(`cannot create the folder ${path}: ${errnoOf(err)}`, path)
   }

@@ -9,7 +9,7 @@
 // Every file here is untrusted (files.ts): read only when it is a regular
 // file inside the workspace (resolveInside), size-capped, schema-checked;
 // ids and names are checked (checkId) before they become paths.
-import { lstatSync, mkdirSync, readdirSync } from 'node:fs'
+import { lstatSync, readdirSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { clip } from '../api/errors'
@@ -33,6 +33,7 @@ import {
 import { WorkspaceLock, WorkspaceLockedError } from './lock'
 import { checkId, PathError, resolveInside } from './paths'
 import { asMetricsLine, asRunRecord, MetricsLineSchema, RunRecordSchema } from './run-schema'
+import { makeDirs } from '../platform/make-dirs'
 
 export { WorkspaceError }
 
@@ -92,7 +93,7 @@ export class Workspace {
   private constructor(root: string, lock: boolean, app: string, name?: string) {
     this.root = resolve(root)
     try {
-      mkdirSync(this.root, { recursive: true })
+      makeDirs(this.root)
     } catch (err) {
       throw new WorkspaceError(`cannot create the workspace folder ${this.root}: ${errnoOf(err)}`, this.root)
     }

@@ -6,7 +6,7 @@
 // A step goes through its stages in order, one method each on TrainingRun:
 // batch → forward and backward → clip and optimizer step → progress, then
 // between steps: eval (and early stop) → periodic checkpoint → stop checks.
-import { mkdirSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { ModelSpec } from '../../api/model-spec'
 import type { EvalProgress, StepProgress } from '../../api/runs'
@@ -24,6 +24,7 @@ import { evaluate } from './evaluate'
 import { AdamW } from './optimizer'
 import { checkRun } from './run-checks'
 import { learningRate } from './schedule'
+import { makeDirs } from '../../platform/make-dirs'
 
 /**
  * What the loop tells its caller, and asks it, as it goes. (The engine
@@ -201,7 +202,7 @@ class TrainingRun {
       }
       this.callbacks.onResume?.(this.startStep)
     }
-    if (outDir) mkdirSync(outDir, { recursive: true })
+    if (outDir) makeDirs(outDir)
     this.evalSets = this.task.evalSets(this.spec.batch_size, this.spec.eval.batches)
   }
 

@@ -5,13 +5,14 @@
 // link out of the workspace or blocks on a FIFO; and a workspace on a full
 // disk still opens, read-mostly, with the problem in `workspace info`.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { isUserError } from '../../../electron/api/errors'
 import { resizeModel } from '../../../electron/api/resize'
 import { preset } from '../../../electron/api/presets'
 import { forkLauncher } from '../../../electron/jobs/engine-process'
+import { makeDirs } from '../../../electron/platform/make-dirs'
 import { dispatchLabApi, LabApiError } from '../../../electron/services/dispatch'
 import { EngineService } from '../../../electron/services/engine-service'
 import { LabEventBus } from '../../../electron/services/events'
@@ -203,5 +204,28 @@ describe.skipIf(!mounted)('on a full disk (tmpfs)', () => {
     expect((save as LabApiError).body.code).toBe('bad_request')
     expect((save as LabApiError).body.message).toMatch(/ENOSPC|read-only/)
     rmSync(join(mountPoint, 'filler'))
+  })
+})
+
+describe('a workspace path that cannot be created', () => {
+  // Node's recursive mkdir never returns under /proc (it answers ENOENT to
+  // every mkdir), which froze the server; in a child, so a regression is a
+  // killed child, not a hung test run.
+  it.runIf(existsSync('/proc/self'))('fails at once under /proc, naming the path and the errno', () => {
+    const r = runTypeScriptInChild(
+      `import { Workspace } from './electron/workspace/workspace.ts'
+       try { Workspace.open('/proc/linea-ws/inner'); console.log('opened') } catch (e) { console.log(e.name + ': ' + e.message) }`,
+    )
+    expect(r.signal, 'Workspace.open looped in mkdir until killed').toBeNull()
+    expect(r.stdout).toMatch(/WorkspaceError: cannot create the workspace folder \/proc\/linea-ws\/inner: .*ENOENT/)
+  })
+
+  it.runIf(existsSync('/proc/self'))('makeDirs creates missing parents in turn, and fails at the one that cannot be made', () => {
+    const root = tempDir('linea-makedirs-')
+    makeDirs(join(root, 'a', 'b', 'c'))
+    expect(statSync(join(root, 'a', 'b', 'c')).isDirectory()).toBe(true)
+    makeDirs(join(root, 'a', 'b', 'c')) // exists: nothing to do
+    writeFileSync(join(root, 'file'), '')
+    expect(thrown(() => makeDirs(join(root, 'file', 'x'))).message).toMatch(/ENOTDIR/)
   })
 })
