@@ -198,9 +198,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (!allowedHosts().has(req.headers.host ?? '')) return `host '${clip(req.headers.host ?? '', 100)}' is not this server`
     const origin = req.headers.origin
     if (origin !== undefined && !allowedOrigins().has(origin)) return `origin '${clip(origin, 100)}' is not allowed`
-    const given = bearerToken(req) ?? cookieToken(req) ?? url.searchParams.get('token') ?? undefined
-    if (!sameToken(given, token)) return 'missing or wrong token'
-    return undefined
+    // Any one of the offered tokens may carry the request: a cookie left by
+    // an earlier launch (cookies ignore ports) must not shadow this launch's
+    // ?token=, which then replaces it.
+    const offered = [url.searchParams.get('token') ?? undefined, bearerToken(req), cookieToken(req)]
+    if (offered.some((given) => sameToken(given, token))) return undefined
+    if (offered[2] !== undefined && offered[0] === undefined && offered[1] === undefined)
+      return 'missing or wrong token (the linea_token cookie is from another launch of the server: open the URL it printed, with ?token=)'
+    return 'missing or wrong token'
   }
 
   function refuse(res: ServerResponse, why: string): void {

@@ -71,6 +71,18 @@ describe('headless server', () => {
     expect(app.engine.pid).toBe(before) // no engine was started for a refused call
   })
 
+  it("takes this launch's ?token= over a cookie left by an earlier launch, and replaces the cookie", async () => {
+    const stale = { Cookie: `linea_token=${'0'.repeat(64)}` }
+    const r = await fetch(`${base}/?token=${token}`, { headers: stale, redirect: 'manual' })
+    expect(r.status).toBe(303)
+    expect(r.headers.getSetCookie().join('\n')).toContain(`linea_token=${token}`)
+    expect(r.headers.get('location')).toBe('/')
+    // The stale cookie alone is refused, saying what to do.
+    const alone = await fetch(`${base}/`, { headers: stale, redirect: 'manual' })
+    expect(alone.status).toBe(403)
+    expect(await alone.text()).toContain('the linea_token cookie is from another launch of the server: open the URL it printed')
+  })
+
   it('refuses a foreign Host (DNS rebinding) and a foreign Origin', async () => {
     expect((await rawGet('/', { ...auth(), Host: 'evil.example:80' })).status).toBe(403)
     const r = await post('engineInfo', {}, { ...auth(), Origin: 'https://evil.example' })
