@@ -1,9 +1,9 @@
 // The CUDA backend's mixer_fwd and mixer_bwd: one kernel per (op, dtype) that
 // sends each call to exactly one path, the chunked tensor-core path
 // (mixer_chunked.h) for the calls it takes and the recurrent path
-// (mixer_recurrent_api.cuh) for every other switch combination. Both compute
-// the same function (the op's `form` attribute names a CPU algorithm; on the
-// device the fast path is taken wherever it exists).
+// (mixer_recurrent_api.cuh) for every other call. Both compute the same
+// function; cuda_mixer_chunked_takes decides from the whole call (form,
+// switches, dims, dtype), and a form 'chunked' call it declines runs here.
 #include <optional>
 #include <string>
 
