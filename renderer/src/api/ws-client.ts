@@ -14,7 +14,12 @@ export interface WsClientOptions {
   createSocket?: (url: string) => WebSocket
 }
 
-export function createWsLabApi(options: WsClientOptions): LabApi & { close(): void } {
+/** The socket's state, for the "server unreachable" banner: up once opened, down from a close until it opens again. */
+export type ConnectionListener = (up: boolean) => void
+
+export type WsLabApi = LabApi & { close(): void; onConnection(fn: ConnectionListener): () => void }
+
+export function createWsLabApi(options: WsClientOptions): WsLabApi {
   const create = options.createSocket ?? ((url: string) => new WebSocket(url))
   const pending = new Map<number, Pending>()
   const listeners = new Map<string, Set<(data: unknown) => void>>()
@@ -24,6 +29,10 @@ export function createWsLabApi(options: WsClientOptions): LabApi & { close(): vo
   let closed = false
   let retryMs = 250
   let everOpened = false
+  const connectionListeners = new Set<ConnectionListener>()
+  const tellConnection = (up: boolean) => {
+    for (const fn of [...connectionListeners]) fn(up)
+  }
 
   function connect(): Promise<WebSocket> {
     if (opened) return opened
@@ -32,6 +41,7 @@ export function createWsLabApi(options: WsClientOptions): LabApi & { close(): vo
       socket = ws
       ws.onopen = () => {
         retryMs = 250
+        tellConnection(true)
         resolve(ws)
         if (everOpened) void resync()
         everOpened = true
@@ -42,6 +52,7 @@ export function createWsLabApi(options: WsClientOptions): LabApi & { close(): vo
         const err = new LabApiClientError({ code: 'disconnected', message: 'lost the connection to the Linea server' })
         for (const p of pending.values()) p.reject(err)
         pending.clear()
+        tellConnection(false)
         reject(err)
         if (!closed) setTimeout(() => void connect().catch(() => undefined), (retryMs = Math.min(retryMs * 2, 5000)))
       }
@@ -97,5 +108,10 @@ export function createWsLabApi(options: WsClientOptions): LabApi & { close(): vo
     closed = true
     socket?.close()
   }
-  return api as LabApi & { close(): void }
+  api.onConnection = (fn: ConnectionListener) => {
+    connectionListeners.add(fn)
+    void connect().catch(() => undefined)
+    return () => connectionListeners.delete(fn)
+  }
+  return api as WsLabApi
 }

@@ -68,4 +68,18 @@ describe('the WebSocket client', () => {
       api.close()
     }
   })
+
+  it('tells its connection listeners when the server stops answering and when it answers again', async () => {
+    const api = client()
+    try {
+      const states: boolean[] = []
+      api.onConnection((up) => states.push(up))
+      await until('the first connection', () => states.includes(true))
+      sockets.at(-1)!.terminate()
+      await until('the drop and the reconnect', () => states.length >= 3)
+      expect(states.slice(0, 3)).toEqual([true, false, true])
+    } finally {
+      api.close()
+    }
+  })
 })
