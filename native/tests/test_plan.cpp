@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "../src/cuda/mixer_support.h"
 #include "linea/backend.h"
 #include "op_calls.h"
 #include "test_util.h"
@@ -294,22 +293,6 @@ TEST_CASE("a kernel's predicate refuses a call before anything is allocated") {
   CHECK(out.at("y").shape == Shape{4, 3});
   CHECK(be.memory().allocations == before + 1);
   CHECK(be.launches == 1);
-}
-
-TEST_CASE("the CUDA mixer takes the plain mixer only, refusing the rest by name") {
-  const DescMap plain = descs_for({"mixer_fwd", {}, {}, {}, {}}, DType::f32);
-  CHECK(!cuda_mixer_fwd_accepts(plan_op("mixer_fwd", plain, {})).has_value());
-  const AttrMap scalar = {{"gate", std::string("scalar")}};
-  const auto reason =
-      cuda_mixer_fwd_accepts(plan_op("mixer_fwd", descs_for({"mixer_fwd", scalar, {}, {}, {}}, DType::f32), scalar));
-  CHECK(reason == std::optional<std::string>(
-                      "mixer_fwd on CUDA supports only gate 'none', input_gate 'none', delta off and normalize 'none' "
-                      "so far; got gate 'scalar', input_gate 'none', delta off, normalize 'none'"));
-  const AttrMap delta = {{"delta", true}};
-  const auto reason2 =
-      cuda_mixer_fwd_accepts(plan_op("mixer_fwd", descs_for({"mixer_fwd", delta, {}, {}, {}}, DType::f64), delta));
-  REQUIRE(reason2.has_value());
-  CHECK(contains(*reason2, "delta on"));
 }
 
 TEST_CASE("outputs are allocated as planned and NaN-poisoned before the kernel only when asked") {

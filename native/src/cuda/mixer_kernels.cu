@@ -1,29 +1,48 @@
 // The CUDA backend's mixer_fwd and mixer_bwd: one kernel per (op, dtype) that
-// sends each call to exactly one path, the chunked tensor-core path
-// (mixer_chunked.h) for the calls it takes and the recurrent path
-// (mixer_recurrent_api.cuh) for every other call. Both compute the same
-// function; cuda_mixer_chunked_takes decides from the whole call (form,
-// switches, dims, dtype), and a form 'chunked' call it declines runs here.
+// sends each call to exactly one path: the chunked tensor-core paths for the
+// calls they take (mixer_delta_chunked.h: the delta rule; mixer_chunked.h:
+// the gated additive family) and the recurrent path
+// (mixer_recurrent_api.cuh) for every other call. All compute the same
+// function; each `takes` decides from the whole call (form, switches, dims,
+// dtype), and a form 'chunked' call both decline runs on the recurrent path.
 #include <optional>
 #include <string>
 
 #include "cuda_backend.h"
 #include "mixer_chunked.h"
+#include "mixer_delta_chunked.h"
 #include "mixer_recurrent_api.cuh"
 
 namespace linea {
 namespace {
 
+// Which path computes a call: the chunked delta-rule path, the chunked gated
+// additive path, else the recurrent one (the two chunked paths take disjoint
+// calls: delta on, delta off).
+enum class MixerPath { delta_chunked, chunked, recurrent };
+
+MixerPath path_of(const MixerParams& p, DType dtype) {
+  if (cuda_mixer_delta_chunked_takes(p, dtype)) return MixerPath::delta_chunked;
+  if (cuda_mixer_chunked_takes(p, dtype)) return MixerPath::chunked;
+  return MixerPath::recurrent;
+}
+
 void mixer_fwd_kernel(OpCall& call) {
   const MixerParams p = mixer_params(call);
-  if (cuda_mixer_chunked_takes(p, call.dtype)) cuda_mixer_chunked_fwd(call, p);
-  else cuda_mixer_recurrent_fwd(call, p);
+  switch (path_of(p, call.dtype)) {
+    case MixerPath::delta_chunked: return cuda_mixer_delta_chunked_fwd(call, p);
+    case MixerPath::chunked: return cuda_mixer_chunked_fwd(call, p);
+    case MixerPath::recurrent: return cuda_mixer_recurrent_fwd(call, p);
+  }
 }
 
 void mixer_bwd_kernel(OpCall& call) {
   const MixerParams p = mixer_params(call);
-  if (cuda_mixer_chunked_takes(p, call.dtype)) cuda_mixer_chunked_bwd(call, p);
-  else cuda_mixer_recurrent_bwd(call, p);
+  switch (path_of(p, call.dtype)) {
+    case MixerPath::delta_chunked: return cuda_mixer_delta_chunked_bwd(call, p);
+    case MixerPath::chunked: return cuda_mixer_chunked_bwd(call, p);
+    case MixerPath::recurrent: return cuda_mixer_recurrent_bwd(call, p);
+  }
 }
 
 // Every switch combination runs; only a key dim over the recurrent path's
@@ -31,7 +50,7 @@ void mixer_bwd_kernel(OpCall& call) {
 KernelPredicate accepts_for(const std::string& op) {
   return [op](const OpPlan& plan) -> std::optional<std::string> {
     const MixerParams p = mixer_params(plan);
-    if (p.K <= kCudaMixerRecurrentMaxK || cuda_mixer_chunked_takes(p, plan.dtype)) return std::nullopt;
+    if (p.K <= kCudaMixerRecurrentMaxK || path_of(p, plan.dtype) != MixerPath::recurrent) return std::nullopt;
     return op + " on CUDA: K = " + std::to_string(p.K) + " is over " + std::to_string(kCudaMixerRecurrentMaxK) +
            " for the recurrent path (its state rows live in registers), and the chunked path does not take gate '" +
            attr_enum_name(p.gate) + "', input_gate '" + attr_enum_name(p.input_gate) + "', delta " +

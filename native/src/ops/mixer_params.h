@@ -1,9 +1,9 @@
 // The parameters of one mixer_fwd / mixer_bwd call, resolved once from its
 // plan: the switches as enums, the scale with its head_dim^-1/2 default, the
 // dims and which optional tensors the call has. Every backend's mixer kernels
-// (src/cpu/mixer/, src/cuda/mixer_recurrent.cu) and the CUDA predicate
-// (src/cuda/mixer_support.h) take this struct and read no attribute
-// themselves, so a default is written only in the op table (mixer_ops.cpp).
+// (src/cpu/mixer/, src/cuda/mixer_*.cu) and the CUDA paths' `takes`
+// predicates take this struct and read no attribute themselves, so a default
+// is written only in the op table (mixer_ops.cpp).
 // A plain struct, so CUDA kernels can take it by value.
 #pragma once
 
