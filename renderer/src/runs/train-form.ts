@@ -7,6 +7,7 @@ import { DEFAULT_PREFERENCES, type Preferences } from '../../../electron/api/pre
 import type { Template } from '../../../electron/api/template'
 import { TASK_KINDS, TaskSchema, TrainSpecSchema, type Task, type TaskKind, type TrainSpec } from '../../../electron/api/train-spec'
 import { validateWith, type SpecError } from '../../../electron/api/validate'
+import { BACKEND_CHOICES } from './backend-availability'
 
 export const TASK_DEFAULTS: { [K in TaskKind]: Extract<Task, { kind: K }> } = {
   mqar: { kind: 'mqar', seq_len: 64, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 },
@@ -100,7 +101,7 @@ export const COMMON_FIELDS: FormField[] = [
   { path: 'eval.batches', label: 'eval batches', kind: 'int' },
   { path: 'early_stop_accuracy', label: 'early stop at accuracy', kind: 'nullable-number', step: 0.01, help: 'empty: run all steps' },
   { path: 'checkpoint_every', label: 'checkpoint every', kind: 'int', help: '0: only at the end' },
-  { path: 'backend', label: 'backend', kind: 'select', options: ['auto', 'cpu', 'cuda', 'webgpu'] },
+  { path: 'backend', label: 'backend', kind: 'select', options: [...BACKEND_CHOICES] },
 ]
 
 export { TASK_KINDS }

@@ -13,6 +13,8 @@ import type { TaskKind, TrainSpec } from '../../../electron/api/train-spec'
 import { labApi } from '../api/client'
 import { messageOf } from '../api/errors'
 import { defaultTrainSpec, followPreferences, setPath, trainSpecErrors, withTaskKind } from '../runs/train-form'
+import { unavailableBackends } from '../runs/backend-availability'
+import { useEngineStore } from './engine'
 import { useRunsStore } from './runs'
 
 export interface ModelChoice {
@@ -37,7 +39,13 @@ export const useTrainFormStore = defineStore('train-form', () => {
   const notice = ref('')
   let unsubscribe: (() => void)[] = []
 
-  const draftErrors = computed(() => trainSpecErrors(draft.value, model.value))
+  const engine = useEngineStore()
+  const unavailable = computed(() => unavailableBackends(engine.info))
+  const draftErrors = computed(() => {
+    const errors = trainSpecErrors(draft.value, model.value)
+    const why = unavailable.value[draft.value.backend]
+    return why ? [...errors, { path: 'backend', message: `${draft.value.backend} cannot run here: ${why}` }] : errors
+  })
   const draftErrorAt = computed(() => new Map(draftErrors.value.map((e) => [e.path, e.message])))
   const canStart = computed(() => model.value !== null && draftErrors.value.length === 0 && runName.value.trim().length > 0 && !starting.value)
 
@@ -184,6 +192,7 @@ export const useTrainFormStore = defineStore('train-form', () => {
     notice,
     draftErrors,
     draftErrorAt,
+    unavailable,
     canStart,
     init,
     dispose,

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MQAR_KEY_IN_NOISE_LABELS } from '../../../electron/api/train-spec'
 import { runEvalChartOption, seriesNames } from '../../../renderer/src/charts/run-charts'
 import { keyInNoisePoints, runProgress, trainLines } from '../../../renderer/src/runs/metrics'
+import { useEngineStore } from '../../../renderer/src/stores/engine'
 import { useRunsStore } from '../../../renderer/src/stores/runs'
 import { useTrainFormStore } from '../../../renderer/src/stores/train-form'
 import { storeLab, tinyForm } from '../../fixtures/store-lab'
@@ -30,6 +31,25 @@ async function form() {
 }
 
 describe('train form store', () => {
+  it("marks a backend the machine lacks, with the engine's reason, and blocks starting", async () => {
+    const f = await form()
+    await tinyForm(api, f, 30, 'no such backend')
+    const engine = useEngineStore()
+    await engine.loadInfo()
+    const hasCuda = engine.info!.devices.some((d) => d.backend === 'cuda')
+    f.setDraftField('backend', 'cuda')
+    if (hasCuda) {
+      expect(f.draftErrorAt.get('backend')).toBeUndefined()
+    } else {
+      expect(f.unavailable.cuda).toBe(`no CUDA GPU on this machine (CUDA: ${engine.info!.cudaStatus})`)
+      expect(f.draftErrorAt.get('backend')).toBe(`cuda cannot run here: ${f.unavailable.cuda}`)
+      expect(f.canStart).toBe(false)
+    }
+    f.setDraftField('backend', 'cpu')
+    expect(f.draftErrorAt.get('backend')).toBeUndefined()
+    expect(f.canStart).toBe(true)
+  })
+
   it('blocks starting while the form is invalid, and sends nothing', async () => {
     const f = await form()
     await tinyForm(api, f, 30, 'blocked')
