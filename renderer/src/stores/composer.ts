@@ -2,7 +2,7 @@
 // the preset it started from, the selected layer, validation by the engine's
 // own schema, estimates from the engine, and saving to the workspace.
 import { defineStore } from 'pinia'
-import { computed, ref, shallowRef } from 'vue'
+import { computed, ref, shallowRef, watch } from 'vue'
 import type { ModelEstimate, SavedSpecInfo } from '../../../electron/api/labapi'
 import { ModelSpecSchema, type ModelSpec, type Placement } from '../../../electron/api/model-spec'
 import { formatPath, validateWith, type SpecError } from '../../../electron/api/validate'
@@ -24,6 +24,16 @@ import {
 const HISTORY_LIMIT = 200
 export const LAST_SAVED_KEY = 'linea.composer.lastSaved'
 
+/** A spec's name as a saved spec's (file) name: letters, digits, -, _ and spaces. */
+export function fileNameOf(specName: string): string {
+  return (
+    specName
+      .replace(/[^A-Za-z0-9 _-]/g, '')
+      .trim()
+      .slice(0, 100) || 'model'
+  )
+}
+
 function storage(): Storage | undefined {
   return (globalThis as { localStorage?: Storage }).localStorage
 }
@@ -41,6 +51,15 @@ export const useComposerStore = defineStore('composer', () => {
   const contextLength = ref(8192)
   const saved = ref<SavedSpecInfo[]>([])
   const savedName = ref('')
+  /**
+   * The name Save writes under. It follows the spec's name (so a Gated
+   * DeltaNet is not saved over GLA.json) until the user types one, and is the
+   * file's name after a load.
+   */
+  const saveName = ref('')
+  let saveNamePinned = false
+  /** A save that would overwrite another saved spec, waiting for "Overwrite". */
+  const pendingOverwrite = ref<string | null>(null)
   const status = ref('')
   const error = ref('')
   let estimateTimer: ReturnType<typeof setTimeout> | undefined
@@ -99,7 +118,12 @@ export const useComposerStore = defineStore('composer', () => {
     if (!p) return
     presetId.value = id
     selected.value = 0
+    // A new composition: Save follows its name again, and asks before overwriting any saved spec.
+    saveNamePinned = false
+    savedName.value = ''
+    pendingOverwrite.value = null
     commit(structuredClone(p))
+    saveName.value = fileNameOf(p.name)
   }
 
   /** Replaces the spec from the JSON view; invalid JSON changes nothing and says why. */
@@ -147,13 +171,39 @@ export const useComposerStore = defineStore('composer', () => {
     saved.value = await labApi().listModelSpecs({})
   }
 
-  async function save(name: string): Promise<boolean> {
+  watch(
+    () => spec.value?.name,
+    (name) => {
+      if (!saveNamePinned && name !== undefined) saveName.value = fileNameOf(name)
+    },
+  )
+
+  /** The user typed a name into the box: Save uses it from now on. */
+  function setSaveName(name: string): void {
+    saveName.value = name
+    saveNamePinned = true
+    pendingOverwrite.value = null
+  }
+
+  /**
+   * Saves under `name`. Another saved spec of that name (not the one loaded
+   * or last saved here) is overwritten only with `overwrite`: without it the
+   * save waits in `pendingOverwrite` for the user to say so.
+   */
+  async function save(name: string, options: { overwrite?: boolean } = {}): Promise<boolean> {
     error.value = ''
+    pendingOverwrite.value = null
     if (!spec.value || !valid.value) {
       error.value = 'fix the marked fields before saving'
       return false
     }
     try {
+      await refreshSaved()
+      if (!options.overwrite && name !== savedName.value && saved.value.some((s) => s.name === name)) {
+        pendingOverwrite.value = name
+        status.value = ''
+        return false
+      }
       await labApi().saveModelSpec({ name, spec: spec.value })
       savedName.value = name
       storage()?.setItem(LAST_SAVED_KEY, name)
@@ -172,6 +222,9 @@ export const useComposerStore = defineStore('composer', () => {
       const loaded = await labApi().loadModelSpec({ name })
       presetId.value = loaded.preset ?? null
       savedName.value = name
+      saveName.value = name
+      saveNamePinned = true
+      pendingOverwrite.value = null
       storage()?.setItem(LAST_SAVED_KEY, name)
       selected.value = 0
       commit(loaded)
@@ -203,6 +256,9 @@ export const useComposerStore = defineStore('composer', () => {
     contextLength,
     saved,
     savedName,
+    saveName,
+    setSaveName,
+    pendingOverwrite,
     status,
     error,
     errors,

@@ -13,7 +13,7 @@ import { localLabApi } from '../../../electron/services/local-api'
 import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { setLabApi } from '../../../renderer/src/api/client'
 import { labDepsFor } from '../../fixtures/lab'
-import { useComposerStore } from '../../../renderer/src/stores/composer'
+import { fileNameOf, useComposerStore } from '../../../renderer/src/stores/composer'
 import { until } from '../../fixtures/until'
 
 const events = new LabEventBus()
@@ -29,6 +29,32 @@ afterAll(() => {
 beforeEach(() => setActivePinia(createPinia()))
 
 describe('composer store', () => {
+  it("saves under the model's name, asks before overwriting another saved spec, and keeps a typed name", async () => {
+    const c = useComposerStore()
+    await c.init()
+    c.startFromPreset('gla')
+    expect(c.saveName).toBe('GLA')
+    expect(await c.save(c.saveName)).toBe(true)
+    // Another preset: the box follows its name, so GLA.json is not overwritten by a Gated DeltaNet.
+    c.startFromPreset('gated-deltanet')
+    expect(c.saveName).toBe(fileNameOf(c.spec!.name))
+    expect(c.saveName).not.toBe('GLA')
+    expect(await c.save(c.saveName)).toBe(true)
+    const names = (await c.refreshSaved(), c.saved.map((s) => s.name))
+    expect(names).toEqual(expect.arrayContaining(['GLA', c.saveName]))
+    expect(JSON.parse(readFileSync(join(workspace.root, 'specs', 'GLA.json'), 'utf8')).name).toBe('GLA')
+    // Saving it as GLA asks first and writes nothing until told to.
+    c.setSaveName('GLA')
+    expect(await c.save('GLA')).toBe(false)
+    expect(c.pendingOverwrite).toBe('GLA')
+    expect(JSON.parse(readFileSync(join(workspace.root, 'specs', 'GLA.json'), 'utf8')).name).toBe('GLA')
+    expect(await c.save('GLA', { overwrite: true })).toBe(true)
+    expect(JSON.parse(readFileSync(join(workspace.root, 'specs', 'GLA.json'), 'utf8')).name).toBe(c.spec!.name)
+    // A typed name stays while the model's name changes.
+    c.setModelField('name', 'renamed')
+    expect(c.saveName).toBe('GLA')
+  })
+
   it('starts from the GLA preset with estimates from the engine', async () => {
     const c = useComposerStore()
     await c.init()
