@@ -3,7 +3,7 @@
 // device) and the templates; starting a run from either hands the records to
 // the runs store, which shows the new run live.
 import { defineStore } from 'pinia'
-import { computed, ref, shallowRef } from 'vue'
+import { computed, ref, shallowRef, watch } from 'vue'
 import type { SavedSpecInfo } from '../../../electron/api/labapi'
 import type { ModelSpec } from '../../../electron/api/model-spec'
 import { DEFAULT_PREFERENCES, type Preferences } from '../../../electron/api/preferences'
@@ -14,6 +14,7 @@ import { labApi } from '../api/client'
 import { messageOf } from '../api/errors'
 import { defaultTrainSpec, followPreferences, setPath, trainSpecErrors, withTaskKind } from '../runs/train-form'
 import { unavailableBackends } from '../runs/backend-availability'
+import { startedNotice } from '../runs/started-notice'
 import { useEngineStore } from './engine'
 import { useRunsStore } from './runs'
 
@@ -22,6 +23,9 @@ export interface ModelChoice {
   /** A saved spec's name, or a preset's id. */
   name: string
 }
+
+const PICK_A_MODEL = 'pick a model first (a saved spec or a preset)'
+const FIX_MARKED = 'fix the marked fields before starting'
 
 export const useTrainFormStore = defineStore('train-form', () => {
   const runs = useRunsStore()
@@ -36,7 +40,16 @@ export const useTrainFormStore = defineStore('train-form', () => {
   const draft = shallowRef<TrainSpec>(defaultTrainSpec())
   const starting = ref(false)
   const error = ref('')
-  const notice = ref('')
+  /** The runs the form last started (one run, or a template's), followed live for the notice. */
+  const startedIds = ref<string[]>([])
+  const startedTemplate = ref('')
+  /** What became of what the form last started, as it is now: never "started" for a run that only queued, then ended. */
+  const notice = computed(() =>
+    startedNotice(
+      startedIds.value.flatMap((id) => runs.byId.get(id) ?? []),
+      startedTemplate.value,
+    ),
+  )
   let unsubscribe: (() => void)[] = []
 
   const engine = useEngineStore()
@@ -48,6 +61,10 @@ export const useTrainFormStore = defineStore('train-form', () => {
   })
   const draftErrorAt = computed(() => new Map(draftErrors.value.map((e) => [e.path, e.message])))
   const canStart = computed(() => model.value !== null && draftErrors.value.length === 0 && runName.value.trim().length > 0 && !starting.value)
+  // A warning whose cause has ended goes with it (no red line about fields already fixed).
+  watch([draftErrors, model], () => {
+    if ((error.value === FIX_MARKED && !draftErrors.value.length) || (error.value === PICK_A_MODEL && model.value)) error.value = ''
+  })
 
   /** Follows the preferences (once) and lists the templates, saved specs and presets. */
   async function init(): Promise<void> {
@@ -128,11 +145,11 @@ export const useTrainFormStore = defineStore('train-form', () => {
   async function startFromForm(): Promise<RunRecord | null> {
     error.value = ''
     if (!model.value) {
-      error.value = 'pick a model first (a saved spec or a preset)'
+      error.value = PICK_A_MODEL
       return null
     }
     if (draftErrors.value.length) {
-      error.value = 'fix the marked fields before starting'
+      error.value = FIX_MARKED
       return null
     }
     const modelSpec = model.value
@@ -149,7 +166,8 @@ export const useTrainFormStore = defineStore('train-form', () => {
         ])
       )[0]!
       runs.setLive(run.id)
-      notice.value = `started ${run.name}`
+      startedIds.value = [run.id]
+      startedTemplate.value = ''
       return run
     } catch (err) {
       error.value = messageOf(err)
@@ -168,7 +186,8 @@ export const useTrainFormStore = defineStore('train-form', () => {
       // Watch the first of them, unless a run from before is still training.
       const training = runs.runningId
       if (started[0] && (!training || started.some((r) => r.id === training))) runs.setLive(training ?? started[0].id)
-      notice.value = `queued ${started.length} run${started.length === 1 ? '' : 's'} of ${id}`
+      startedIds.value = started.map((r) => r.id)
+      startedTemplate.value = id
       return started
     } catch (err) {
       error.value = messageOf(err)

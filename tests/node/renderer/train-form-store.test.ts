@@ -153,3 +153,33 @@ describe('train form store', () => {
     }
   })
 })
+
+describe('train form notice', () => {
+  it('says queued for a run that waits, and cancelled when it is cancelled before it starts', async () => {
+    const f = await form()
+    const runs = useRunsStore()
+    disposers.push(runs.dispose)
+    await runs.init()
+    await tinyForm(api, f, 3000, 'first')
+    const first = (await f.startFromForm())!
+    f.runName = 'second'
+    const second = (await f.startFromForm())!
+    await until('the second run queued behind the first', () => runs.byId.get(second.id)?.status === 'queued')
+    expect(f.notice).toBe('queued second')
+    await api.cancelRun({ id: second.id })
+    await until('the cancel reaching the store', () => runs.byId.get(second.id)?.status === 'cancelled')
+    expect(f.notice).toBe('second cancelled')
+    await api.cancelRun({ id: first.id, force: true })
+    await until('the first run ending', () => runs.byId.get(first.id)?.status !== 'running' && runs.byId.get(first.id)?.status !== 'queued')
+  })
+
+  it('drops the warning about marked fields once they are fixed', async () => {
+    const f = await form()
+    await tinyForm(api, f, 30, 'warned')
+    f.setDraftField('schedule.warmup_steps', 100)
+    expect(await f.startFromForm()).toBeNull()
+    expect(f.error).toBe('fix the marked fields before starting')
+    f.setDraftField('schedule.warmup_steps', 1)
+    await until('the warning to go', () => f.error === '')
+  })
+})
