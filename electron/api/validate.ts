@@ -50,7 +50,10 @@ type Issue = z.core.$ZodIssue
 function message(issue: Issue, value: unknown): string {
   switch (issue.code) {
     case 'invalid_type':
-      return value === undefined ? `missing; expected ${describeType(issue.expected)}` : `${show(value)} is not ${describeType(issue.expected)}`
+      if (value === undefined) return `missing; expected ${describeType(issue.expected)}`
+      // NaN comes only from a form's empty or unreadable number box (JSON has no NaN): say what to type.
+      if (typeof value === 'number' && Number.isNaN(value)) return `empty or not a number: enter ${describeType(issue.expected)}`
+      return `${show(value)} is not ${describeType(issue.expected)}`
     case 'invalid_value':
       if (value === undefined) return `missing; valid: ${issue.values.join(', ')}`
       return issue.values.length === 1

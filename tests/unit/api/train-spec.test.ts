@@ -9,6 +9,13 @@ function errorsOf(spec: unknown): string[] {
 }
 
 describe('TrainSpec validation', () => {
+  it("says what to type for a form's empty number box (NaN), not 'NaN is not a number'", () => {
+    const spec = trainSpec()
+    const r = validateWith(TrainSpecSchema, { ...spec, optimizer: { ...spec.optimizer, lr: Number.NaN } })
+    expect(r.ok).toBe(false)
+    if (!r.ok) expect(r.errors).toEqual([{ path: 'optimizer.lr', message: 'empty or not a number: enter a number' }])
+  })
+
   it('accepts a valid spec', () => {
     expect(errorsOf(trainSpec())).toEqual([])
   })
