@@ -2,6 +2,7 @@
 // the types and names). Checked where a call enters: the headless server
 // and the Electron IPC handlers.
 import { z } from 'zod'
+import { ComposerDraftParamsSchema } from './composer-draft'
 import { InspectRequestSchema } from './inspect'
 import { PreferencesPatchSchema } from './preferences'
 
@@ -58,6 +59,8 @@ export const LAB_API_METHODS = {
   listModelSpecs: z.strictObject({}),
   saveModelSpec: z.strictObject({ name: SpecName, spec: z.unknown() }),
   loadModelSpec: z.strictObject({ name: SpecName }),
+  saveComposerDraft: ComposerDraftParamsSchema,
+  loadComposerDraft: z.strictObject({}),
   listTemplates: z.strictObject({}),
   startTemplate: z.strictObject({
     id: z.string().min(1),

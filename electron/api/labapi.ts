@@ -13,6 +13,7 @@ import type { Template } from './template'
 import type { ProfileResult, ProfileSettings } from './profile'
 import type { InspectionSummary, InspectResult } from './inspect'
 import type { Preferences, PreferencesRead } from './preferences'
+import type { ComposerDraft } from './composer-draft'
 
 export type { LabApiMethod, LabApiParams }
 
@@ -149,6 +150,8 @@ export interface LabApiResults {
   listModelSpecs: SavedSpecInfo[]
   saveModelSpec: SavedSpecInfo
   loadModelSpec: ModelSpec
+  saveComposerDraft: { savedMs: number }
+  loadComposerDraft: ComposerDraft | null
   listTemplates: Template[]
   startTemplate: RunRecord[]
   startRun: RunRecord
@@ -229,6 +232,8 @@ export const LAB_API_METHOD_NAMES = [
   'listModelSpecs',
   'saveModelSpec',
   'loadModelSpec',
+  'saveComposerDraft',
+  'loadComposerDraft',
   'listTemplates',
   'startTemplate',
   'startRun',

@@ -113,6 +113,8 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
     listModelSpecs: async () => ws().listSpecs(),
     saveModelSpec: async ({ name, spec }) => ws().saveSpec(name, spec),
     loadModelSpec: async ({ name }) => ws().loadSpec(name),
+    saveComposerDraft: async (draft) => ws().saveComposerDraft(draft),
+    loadComposerDraft: async () => ws().loadComposerDraft(),
     listTemplates: async () => loadTemplates(),
     startTemplate: async ({ id, inputs, overrides, allowOverMemory }) => {
       const template = findTemplate(id)

@@ -13,6 +13,7 @@ import { lstatSync, readdirSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { clip } from '../api/errors'
+import { COMPOSER_DRAFT_FORMAT, COMPOSER_DRAFT_MAX_BYTES, ComposerDraftFileSchema, type ComposerDraft } from '../api/composer-draft'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { RUN_FORMAT, type MetricsLine, type MetricsRead, type RunRecord } from '../api/runs'
 import { formatErrors, SpecValidationError, validateWith } from '../api/validate'
@@ -218,6 +219,38 @@ export class Workspace {
       }
     }
     return out.sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  // ---- the composer's draft ------------------------------------------------------
+
+  get composerDraftPath(): string {
+    return join(this.root, 'drafts', 'composer.json')
+  }
+
+  /** Writes the composer's unsaved state (drafts/composer.json), atomically. */
+  saveComposerDraft(draft: Omit<ComposerDraft, 'savedMs'>): { savedMs: number } {
+    this.writable()
+    const savedMs = Date.now()
+    const text = JSON.stringify({ format: COMPOSER_DRAFT_FORMAT, ...draft, savedMs }) + '\n'
+    if (text.length > COMPOSER_DRAFT_MAX_BYTES)
+      throw new WorkspaceError(`the composer draft is ${text.length} bytes; at most ${COMPOSER_DRAFT_MAX_BYTES} are kept`)
+    makeDir(this.path('drafts'))
+    writeFileAtomic(this.composerDraftPath, text)
+    return { savedMs }
+  }
+
+  /** The composer's draft, or null when there is none or it is not a draft (reported in problems, then ignored). */
+  loadComposerDraft(): ComposerDraft | null {
+    const path = this.composerDraftPath
+    const json = readJsonFile(path, { maxBytes: COMPOSER_DRAFT_MAX_BYTES })
+    if (json === undefined) return null
+    const r = validateWith(ComposerDraftFileSchema, json)
+    if (!r.ok) {
+      this.problems.push({ file: path, problem: `not a composer draft (ignored): ${formatErrors(r.errors)}` })
+      return null
+    }
+    const { spec, presetId, savedName, savedMs } = r.value
+    return { spec, presetId, savedName, savedMs }
   }
 
   /** Validates, then writes atomically; the file is the spec exactly as given. */

@@ -237,9 +237,58 @@ export const useComposerStore = defineStore('composer', () => {
   }
 
   /** First visit: presets, saved specs, and the last saved spec (or the GLA preset). */
+  // ---- the draft: unsaved edits kept in the workspace (drafts/composer.json) ----
+  let draftTimer: ReturnType<typeof setTimeout> | undefined
+  let draftReady = false // nothing is written before init has restored (or declined) the last draft
+  /** When the draft was last written (ms since the epoch); null before the first write. */
+  const draftSavedMs = ref<number | null>(null)
+
+  function scheduleDraftSave(): void {
+    if (!draftReady || !spec.value) return
+    clearTimeout(draftTimer)
+    draftTimer = setTimeout(() => void saveDraft(), 300)
+  }
+
+  async function saveDraft(): Promise<void> {
+    if (!spec.value) return
+    try {
+      const r = await labApi().saveComposerDraft({
+        spec: spec.value as unknown as Record<string, unknown>,
+        presetId: presetId.value,
+        savedName: savedName.value,
+      })
+      draftSavedMs.value = r.savedMs
+    } catch (err) {
+      // A read-only workspace keeps no draft; say so once, where the composer shows errors.
+      error.value = `the unsaved edits cannot be kept in the workspace: ${messageOf(err)}`
+    }
+  }
+
+  watch([spec, presetId, savedName], scheduleDraftSave)
+
+  /** The workspace's draft, when it holds a spec the composer can show (layers a list of objects). */
+  async function restoreDraft(): Promise<boolean> {
+    const draft = await labApi().loadComposerDraft({})
+    const layers = draft?.spec.layers
+    if (!draft || !Array.isArray(layers) || !layers.length || !layers.every((l) => l !== null && typeof l === 'object')) return false
+    presetId.value = draft.presetId
+    savedName.value = draft.savedName
+    saveNamePinned = draft.savedName !== ''
+    selected.value = 0
+    commit(draft.spec as unknown as ModelSpec, false)
+    saveName.value = draft.savedName || fileNameOf(String(draft.spec.name ?? ''))
+    status.value = 'restored your unsaved edits'
+    return true
+  }
+
   async function init(): Promise<void> {
     if (spec.value) return
     await Promise.all([loadPresets(), refreshSaved()])
+    try {
+      if (await restoreDraft()) return
+    } finally {
+      draftReady = true
+    }
     const last = storage()?.getItem(LAST_SAVED_KEY)
     if (last && saved.value.some((s) => s.name === last) && (await load(last))) return
     startFromPreset(presets.value.some((p) => p.preset === 'gla') ? 'gla' : (presets.value[0]?.preset ?? ''))
@@ -259,6 +308,7 @@ export const useComposerStore = defineStore('composer', () => {
     saveName,
     setSaveName,
     pendingOverwrite,
+    draftSavedMs,
     status,
     error,
     errors,

@@ -1,6 +1,6 @@
 // The composer store against the real services (engine process, workspace
 // folder), each test with a fresh Pinia.
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createPinia, setActivePinia } from 'pinia'
@@ -26,7 +26,11 @@ afterAll(() => {
   workspaces.close()
   setLabApi(undefined)
 })
-beforeEach(() => setActivePinia(createPinia()))
+beforeEach(() => {
+  setActivePinia(createPinia())
+  // Each test starts without the draft an earlier one left (the composer restores it on init).
+  rmSync(join(workspace.root, 'drafts'), { recursive: true, force: true })
+})
 
 describe('composer store', () => {
   it("saves under the model's name, asks before overwriting another saved spec, and keeps a typed name", async () => {
@@ -122,5 +126,33 @@ describe('composer store', () => {
     expect(c.spec!.d_model).toBe(64)
     expect(c.setText('{ not json')).toMatch(/^not valid JSON/)
     expect(c.spec!.d_model).toBe(64)
+  })
+
+  it('keeps unsaved edits in the workspace and restores them in a fresh store (a reload, a server restart)', async () => {
+    const first = useComposerStore()
+    await first.init()
+    first.setLayerCount(5)
+    first.setModelField('d_model', 96)
+    await until(
+      'the draft written',
+      () => first.draftSavedMs !== null && JSON.parse(readFileSync(join(workspace.root, 'drafts', 'composer.json'), 'utf8')).spec.layers.length === 5,
+    )
+    setActivePinia(createPinia())
+    const second = useComposerStore()
+    await second.init()
+    expect(second.spec!.layers).toHaveLength(5)
+    expect(second.spec!.d_model).toBe(96)
+    expect(second.presetId).toBe('gla')
+    expect(second.status).toBe('restored your unsaved edits')
+  })
+
+  it('ignores a draft file that is not one, and says so in the workspace problems', async () => {
+    mkdirSync(join(workspace.root, 'drafts'), { recursive: true })
+    writeFileSync(join(workspace.root, 'drafts', 'composer.json'), JSON.stringify({ format: 'linea-composer-draft-1', spec: { layers: 'nope' } }))
+    const c = useComposerStore()
+    await c.init()
+    expect(c.presetId).toBe('gla')
+    expect(c.spec!.layers.length).toBeGreaterThan(0)
+    expect(workspace.problems.some((p) => p.file.endsWith('composer.json') && p.problem.startsWith('not a composer draft'))).toBe(true)
   })
 })
