@@ -81,7 +81,7 @@ describe('composer', () => {
       el.dispatchEvent(new Event('input', { bubbles: true }))
     })
     await page.selectOption('[data-testid=model-hybrid-placement]', 'interleave')
-    await page.waitForFunction(() => document.querySelectorAll('[data-kind=softmax]').length === 2)
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid^=layer-card-][data-kind=softmax]').length === 2)
     const kinds = (await stack()).map((l) => l.kind)
     expect(kinds).toEqual(['linear', 'linear', 'linear', 'softmax', 'linear', 'linear', 'linear', 'softmax'])
 

@@ -243,13 +243,24 @@ export const useComposerStore = defineStore('composer', () => {
   /** When the draft was last written (ms since the epoch); null before the first write. */
   const draftSavedMs = ref<number | null>(null)
 
+  let draftDueMs = 0 // when the pending write must happen at the latest (a burst of edits postpones it 1 s at most)
+
   function scheduleDraftSave(): void {
     if (!draftReady || !spec.value) return
     clearTimeout(draftTimer)
-    draftTimer = setTimeout(() => void saveDraft(), 300)
+    const now = Date.now()
+    if (!draftTimer) draftDueMs = now + 1000
+    draftTimer = setTimeout(() => void saveDraft(), Math.max(0, Math.min(300, draftDueMs - now)))
+  }
+
+  /** Writes the draft now if a write is pending (the page is being hidden or closed). */
+  function flushDraft(): void {
+    if (draftTimer) void saveDraft()
   }
 
   async function saveDraft(): Promise<void> {
+    clearTimeout(draftTimer)
+    draftTimer = undefined
     if (!spec.value) return
     try {
       const r = await labApi().saveComposerDraft({
@@ -309,6 +320,7 @@ export const useComposerStore = defineStore('composer', () => {
     setSaveName,
     pendingOverwrite,
     draftSavedMs,
+    flushDraft,
     status,
     error,
     errors,
