@@ -9,7 +9,7 @@ import { artifactsDir } from './browser'
 const { served, page } = useServedApp({ viewport: { width: 1280, height: 900 } })
 
 describe('train form backends', () => {
-  it('disables the backends the engine lacks, with the reason', async () => {
+  it('disables the backends the engine lacks, with the reason, in the form and the template starter', async () => {
     const info = await served.call('engineInfo', {})
     const hasCuda = info.devices.some((d) => d.backend === 'cuda')
     await page.goto(served.launchUrl)
@@ -23,5 +23,11 @@ describe('train form backends', () => {
     }
     expect(await page.locator('[data-testid=train-backend] option[value=cpu]').evaluate((o: HTMLOptionElement) => o.disabled)).toBe(false)
     await page.locator('[data-testid=train-backend]').screenshot({ path: join(artifactsDir(), 'train-backends.png') })
+    // The template starter's backend override says the same.
+    await page.click('[data-testid=train-source-template]')
+    await page.selectOption('[data-testid=template-select]', 'mqar-recall-sweep')
+    const override = page.locator('[data-testid=template-override-train-backend] option[value=cuda]')
+    expect(await override.evaluate((o: HTMLOptionElement) => o.disabled)).toBe(!hasCuda)
+    if (!hasCuda) expect(await override.getAttribute('title')).toBe(`no CUDA GPU on this machine (CUDA: ${info.cudaStatus})`)
   })
 })
