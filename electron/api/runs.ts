@@ -21,6 +21,8 @@ export interface RunRecord {
   /** The template and its sweep values, when it came from one. */
   template?: { id: string; values: Record<string, unknown> }
   modelSpec: ModelSpec
+  /** The model's parameters (trainable and fixed), counted when the run was made; absent in older runs. */
+  params?: number
   trainSpec: TrainSpec
   status: RunStatus
   createdMs: number

@@ -10,6 +10,7 @@ import { SpecValidationError, validateWith } from '../api/validate'
 import { trainingOps } from '../engine/autograd/gradients'
 import { presets } from '../api/presets'
 import { estimateTrainingMemory, memoryProblem, trainingShape, type TrainingMemory } from '../engine/train-memory'
+import { paramCounts } from '../engine/estimate'
 import { metricsCsv } from '../workspace/csv'
 import { recentWorkspaces } from './recent-workspaces'
 import { expandTemplate, findTemplate, loadTemplates } from '../workspace/templates'
@@ -124,7 +125,15 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
         const info = engineDevices()
         for (const r of expanded) await checkRunMemory(info, `run '${r.name}' of template '${id}'`, r.modelSpec, r.trainSpec)
       }
-      const runs = expanded.map((r) => ws().createRun({ name: r.name, modelSpec: r.modelSpec, trainSpec: r.trainSpec, template: { id, values: r.values } }))
+      const runs = expanded.map((r) =>
+        ws().createRun({
+          name: r.name,
+          modelSpec: r.modelSpec,
+          params: paramCounts(r.modelSpec).all,
+          trainSpec: r.trainSpec,
+          template: { id, values: r.values },
+        }),
+      )
       for (const r of runs) runner().enqueue(r.id)
       return runs.map((r) => ws().readRun(r.id))
     },
@@ -134,7 +143,7 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
       const train = validateWith(TrainSpecSchema, trainSpec)
       if (!train.ok) throw new SpecValidationError('train spec', train.errors)
       if (!allowOverMemory) await checkRunMemory(engineDevices(), 'this run', model.value, train.value)
-      const run = ws().createRun({ name, modelSpec: model.value, trainSpec: train.value, specName })
+      const run = ws().createRun({ name, modelSpec: model.value, params: paramCounts(model.value).all, trainSpec: train.value, specName })
       runner().enqueue(run.id)
       return ws().readRun(run.id)
     },

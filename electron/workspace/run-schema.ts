@@ -44,6 +44,7 @@ export const RunRecordSchema = z.looseObject({
   endedMs: z.number().optional(),
   failure: z.string().optional(),
   backend: z.string().optional(),
+  params: z.number().int().min(0).optional(),
   steps: z.number().int().min(0),
   bestAccuracy: reported,
   lastLoss: reported,

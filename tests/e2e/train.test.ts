@@ -183,6 +183,11 @@ describe('train and runs screens', () => {
       timeout: 120_000,
     })
     const done = (await rows()).filter((r) => r.status === 'completed' && r.name !== STOPPED.name).slice(0, 2)
+    // model and parameter count per run, the backend compact (the engine's full text as the tooltip)
+    for (const r of done) {
+      expect(await page.textContent(`[data-testid=run-params-${r.id}]`)).toMatch(/^\d+(\.\d)?[KMG]?$/)
+      expect(await page.textContent(`[data-testid=run-backend-${r.id}]`)).toBe('cpu')
+    }
     for (const r of done) await page.check(`[data-testid=run-select-${r.id}]`)
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=compare-loss-chart]')?.getAttribute('data-series')) === 4) // raw + smoothed per run
     expect(Number(await attr('compare-loss-chart', 'data-points'))).toBe(2 * 2 * Number(SCALE_DOWN.stopAt))

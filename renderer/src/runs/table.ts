@@ -3,7 +3,7 @@
 import type { RunRecord, RunStatus } from '../../../electron/api/runs'
 import type { Task } from '../../../electron/api/train-spec'
 
-export const RUN_COLUMNS = ['status', 'name', 'task', 'steps', 'bestAccuracy', 'lastLoss', 'time', 'backend', 'created'] as const
+export const RUN_COLUMNS = ['status', 'name', 'model', 'params', 'task', 'steps', 'bestAccuracy', 'lastLoss', 'time', 'backend', 'created'] as const
 export type RunColumn = (typeof RUN_COLUMNS)[number]
 export type SortDir = 'asc' | 'desc'
 export interface RunSort {
@@ -43,6 +43,10 @@ export function sortValue(run: RunRecord, column: RunColumn, nowMs: number): str
       return STATUS_ORDER[run.status]
     case 'name':
       return run.name.toLowerCase()
+    case 'model':
+      return modelLabel(run).toLowerCase()
+    case 'params':
+      return run.params
     case 'task':
       return taskLabel(run.trainSpec.task).toLowerCase()
     case 'steps':
@@ -81,10 +85,21 @@ export function nextSort(current: RunSort, column: RunColumn): RunSort {
 }
 
 /** The text a filter looks in. */
+/** The model of a run: the saved spec it came from, else the spec's own name. */
+export function modelLabel(run: RunRecord): string {
+  return run.specName ?? run.modelSpec.name
+}
+
+/** The backend column: the device the engine picked ("cpu", "cuda:0"), the rest ("(asked for)") as its tooltip. */
+export function backendShort(run: RunRecord): string {
+  return run.backend?.split(/\s/)[0] ?? '—'
+}
+
 function haystack(run: RunRecord): string {
   return [
     run.id,
     run.name,
+    modelLabel(run),
     run.status,
     taskLabel(run.trainSpec.task),
     run.backend ?? '',

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MQAR_KEY_IN_NOISE_LABELS } from '../../../electron/api/train-spec'
 import { runEvalChartOption, seriesNames } from '../../../renderer/src/charts/run-charts'
 import { keyInNoisePoints, runProgress, trainLines } from '../../../renderer/src/runs/metrics'
+import { paramCounts } from '../../../electron/engine/estimate'
 import { useEngineStore } from '../../../renderer/src/stores/engine'
 import { useRunsStore } from '../../../renderer/src/stores/runs'
 import { useTrainFormStore } from '../../../renderer/src/stores/train-form'
@@ -162,6 +163,9 @@ describe('train form notice', () => {
     await runs.init()
     await tinyForm(api, f, 3000, 'first')
     const first = (await f.startFromForm())!
+    // The run record counts the model's parameters once, for the Runs table.
+    expect(first.params).toBe(paramCounts(f.model!).all)
+    expect(first.params).toBeGreaterThan(1000)
     f.runName = 'second'
     const second = (await f.startFromForm())!
     await until('the second run queued behind the first', () => runs.byId.get(second.id)?.status === 'queued')

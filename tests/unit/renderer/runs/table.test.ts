@@ -1,15 +1,44 @@
 import { describe, expect, it } from 'vitest'
 import { RUN_FORMAT, type RunRecord } from '../../../../electron/api/runs'
-import { filterRuns, nextSort, runSeconds, sortRuns, taskLabel } from '../../../../renderer/src/runs/table'
+import { backendShort, filterRuns, modelLabel, nextSort, runSeconds, sortRuns, taskLabel } from '../../../../renderer/src/runs/table'
 import { modelSpec, trainSpec } from '../../../fixtures/specs'
 
 function run(id: string, over: Partial<RunRecord> = {}): RunRecord {
-  return { format: RUN_FORMAT, id, name: id, modelSpec: modelSpec(), trainSpec: trainSpec(), status: 'completed', createdMs: 1000, steps: 10, ...over }
+  return {
+    format: RUN_FORMAT,
+    id,
+    name: id,
+    modelSpec: modelSpec({ name: `model ${id}` }),
+    trainSpec: trainSpec(),
+    status: 'completed',
+    createdMs: 1000,
+    steps: 10,
+    ...over,
+  }
 }
 
 const runs = [
-  run('a', { name: 'gla 64', createdMs: 1, bestAccuracy: 0.5, backend: 'cpu (asked for)', status: 'completed', startedMs: 0, endedMs: 30_000 }),
-  run('b', { name: 'mamba2 128', createdMs: 2, bestAccuracy: 0.9, backend: 'cuda:0 (auto)', status: 'failed', startedMs: 0, endedMs: 5_000 }),
+  run('a', {
+    name: 'gla 64',
+    params: 2_000_000,
+    createdMs: 1,
+    bestAccuracy: 0.5,
+    backend: 'cpu (asked for)',
+    status: 'completed',
+    startedMs: 0,
+    endedMs: 30_000,
+  }),
+  run('b', {
+    name: 'mamba2 128',
+    params: 5_000_000,
+    specName: 'my mamba',
+    createdMs: 2,
+    bestAccuracy: 0.9,
+    backend: 'cuda:0 (auto)',
+    status: 'failed',
+    startedMs: 0,
+    endedMs: 5_000,
+  }),
   run('c', { name: 'transformer 64', createdMs: 3, status: 'queued' }),
   run('d', {
     name: 'deltanet parity',
@@ -35,6 +64,15 @@ describe('runs table', () => {
     expect(ids(sortRuns(runs, { column: 'time', dir: 'desc' }, 60_000))).toEqual(['d', 'a', 'b', 'c'])
     expect(runSeconds(runs[3]!, 60_000)).toBe(60)
     expect(runSeconds(runs[2]!, 60_000)).toBeUndefined()
+  })
+
+  it('shows the model (the saved spec, else the spec name) and its parameters, sortable; the backend compact', () => {
+    expect(modelLabel(runs[0]!)).toBe('model a')
+    expect(modelLabel(runs[1]!)).toBe('my mamba')
+    expect(ids(sortRuns(runs, { column: 'params', dir: 'desc' }))).toEqual(['b', 'a', 'd', 'c'])
+    expect(ids(sortRuns(runs, { column: 'model', dir: 'asc' }))).toEqual(['a', 'c', 'd', 'b'])
+    expect(ids(filterRuns(runs, 'my mamba'))).toEqual(['b'])
+    expect([backendShort(runs[0]!), backendShort(runs[1]!), backendShort(runs[2]!)]).toEqual(['cpu', 'cuda:0', '—'])
   })
 
   it('does not reorder the input', () => {
