@@ -37,6 +37,8 @@ describe('engine screen', () => {
     expect(await page.textContent('[data-testid=demo-summary]')).toMatch(/cpu: 512 steps in [\d.]+ ms/)
     expect(await drawnPixels(page, 500)).toBeGreaterThan(500)
     expect(await page.textContent('[data-testid=engine-state]')).toContain('ready')
+    // a favicon, inline (no request, allowed by the CSP)
+    expect(await page.getAttribute('link[rel=icon]', 'href')).toMatch(/^data:image\/svg\+xml,/)
     await page.screenshot({ path: join(artifactsDir(), 'engine-screen.png'), fullPage: true })
   })
 
