@@ -31,13 +31,20 @@ export interface LossChartSettings {
 
 const GRID = { left: 64, right: 24, top: 44, bottom: 56 }
 
+/** A tooltip value: 4 significant digits, '—' for what is not a number. */
+export function formatValue(value: unknown): string {
+  const v = Array.isArray(value) ? value[1] : value
+  return typeof v === 'number' && Number.isFinite(v) ? String(Number(v.toPrecision(4))) : '—'
+}
+
 function baseOption(title: string | undefined, legend: boolean): EChartsCoreOption {
   return {
     animation: false,
     title: title ? { text: title, left: 'center', textStyle: { fontSize: 13 } } : undefined,
     legend: legend ? { bottom: 0, type: 'scroll', textStyle: { fontSize: 11 } } : undefined,
     grid: { ...GRID, bottom: legend ? GRID.bottom : 36 },
-    tooltip: { trigger: 'axis', axisPointer: { type: 'line' } },
+    // values to 4 significant digits, not the 17 of a raw float (steps are integers already)
+    tooltip: { trigger: 'axis', axisPointer: { type: 'line' }, valueFormatter: formatValue },
     xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 24, min: 'dataMin', max: 'dataMax' },
   }
 }

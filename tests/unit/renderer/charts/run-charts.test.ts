@@ -11,6 +11,7 @@ import {
   seriesPointCount,
   throughputChartOption,
   type CurveSeries,
+  formatValue,
 } from '../../../../renderer/src/charts/run-charts'
 import { emaSmooth } from '../../../../renderer/src/runs/smoothing'
 
@@ -162,5 +163,15 @@ describe('run chart options', () => {
       ])
       expect(keyInNoiseCurves([evalLine(50, 0.5)], { id: 'r1' })).toEqual([])
     })
+  })
+})
+
+describe('chart tooltips', () => {
+  it('show values to 4 significant digits, and a dash for what is not a number', () => {
+    expect(formatValue(2.5519876543)).toBe('2.552')
+    expect(formatValue([120, 0.000123456])).toBe('0.0001235')
+    expect(formatValue(1234567)).toBe('1235000')
+    expect(formatValue(Number.NaN)).toBe('—')
+    expect(formatValue(undefined)).toBe('—')
   })
 })
