@@ -52,3 +52,31 @@ export function mix32(h: number): number {
 export function runColor(id: string): string {
   return RUN_PALETTE[mix32(hashString(id)) % RUN_PALETTE.length]!
 }
+
+/**
+ * Colours for runs shown together: each run's own colour (runColor), except
+ * that a run whose colour an earlier run of the set already has takes the
+ * next palette colour no run of the set uses, so compared lines never share
+ * a colour (up to the palette's 16 runs). `ids` in a stable order (the
+ * selection's), so the same set always gets the same colours.
+ */
+export function distinctRunColors(ids: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>()
+  const used = new Set<string>()
+  for (const id of ids) {
+    let color = runColor(id)
+    if (used.has(color)) {
+      const start = RUN_PALETTE.indexOf(color as (typeof RUN_PALETTE)[number])
+      for (let k = 1; k < RUN_PALETTE.length; k++) {
+        const next = RUN_PALETTE[(start + k) % RUN_PALETTE.length]!
+        if (!used.has(next)) {
+          color = next
+          break
+        }
+      }
+    }
+    used.add(color)
+    out.set(id, color)
+  }
+  return out
+}

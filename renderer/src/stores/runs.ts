@@ -9,6 +9,7 @@ import { FINISHED_STATUSES, type MetricsLine, type RunRecord } from '../../../el
 import { labApi } from '../api/client'
 import { messageOf } from '../api/errors'
 import { mergeMetrics } from '../runs/metrics'
+import { distinctRunColors } from '../runs/colors'
 
 /** Live lines reach the charts at most this often (a run can log hundreds of steps a second). */
 const METRICS_REFRESH_MS = 100
@@ -51,6 +52,10 @@ export const useRunsStore = defineStore('runs', () => {
   const byId = computed(() => new Map(runs.value.map((r) => [r.id, r])))
   const liveRun = computed(() => (liveId.value ? (byId.value.get(liveId.value) ?? null) : null))
   const selectedRuns = computed(() => selectedIds.value.flatMap((id) => byId.value.get(id) ?? []))
+  /** The compared runs' colours: their own, made distinct within the selection (oldest run first, so a set keeps its colours). */
+  const compareColors = computed(() =>
+    distinctRunColors([...selectedRuns.value].sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : 1)).map((r) => r.id)),
+  )
 
   function touch(id: string): void {
     metricsVersions.set(id, (metricsVersions.get(id) ?? 0) + 1)
@@ -303,6 +308,7 @@ export const useRunsStore = defineStore('runs', () => {
     followRunning,
     selectedIds,
     selectedRuns,
+    compareColors,
     byId,
     metricsOf,
     skippedOf,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hashString, mix32, RUN_PALETTE, runColor } from '../../../../renderer/src/runs/colors'
+import { distinctRunColors, hashString, mix32, RUN_PALETTE, runColor } from '../../../../renderer/src/runs/colors'
 
 describe('run colours', () => {
   it('derive from the id alone: the same id always gets the same colour, whatever else is drawn', () => {
@@ -26,5 +26,22 @@ describe('run colours', () => {
     expect(hashString('')).toBe(0x811c9dc5)
     expect(hashString('a')).toBe(0xe40c292c)
     expect(hashString('foobar')).toBe(0xbf9cf968)
+  })
+})
+
+describe('distinctRunColors', () => {
+  it("keeps each run's own colour, and moves a run whose colour an earlier one has to an unused one", () => {
+    // Two ids with the same hashed colour: found by search, so the test does not depend on the hash's values.
+    const ids = Array.from({ length: 200 }, (_, i) => `run-${i}`)
+    const [a, b] = (() => {
+      for (const x of ids) for (const y of ids) if (x < y && runColor(x) === runColor(y)) return [x, y]
+      throw new Error('no two ids share a colour in 200')
+    })()
+    const colors = distinctRunColors([a!, b!, 'other'])
+    expect(colors.get(a!)).toBe(runColor(a!))
+    expect(colors.get(b!)).not.toBe(colors.get(a!))
+    expect(new Set(colors.values()).size).toBe(3)
+    // Sixteen runs: sixteen colours.
+    expect(new Set(distinctRunColors(ids.slice(0, 16)).values()).size).toBe(RUN_PALETTE.length)
   })
 })
