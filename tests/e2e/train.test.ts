@@ -250,5 +250,11 @@ describe('train and runs screens', () => {
     await page.click('[data-testid=runs-sort-name]')
     const names = (await rows()).map((r) => r.name)
     expect(names).toEqual([...names].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0)))
+    expect(await page.getAttribute('[data-testid=runs-sort-name]', 'aria-sort')).toBe('ascending')
+    // the same header by keyboard: focus it, Enter flips the order
+    await page.focus('[data-testid=runs-sort-name]')
+    await page.keyboard.press('Enter')
+    expect(await page.getAttribute('[data-testid=runs-sort-name]', 'aria-sort')).toBe('descending')
+    expect((await rows()).map((r) => r.name)).toEqual([...names].reverse())
   })
 })
