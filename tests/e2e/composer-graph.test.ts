@@ -38,6 +38,10 @@ describe('model graph', () => {
     expect(await page.textContent('[data-testid=graph-problem-1]')).toContain('does not combine with the delta rule')
     expect(await page.getAttribute('[data-testid=graph-block-1]', 'class')).toContain('invalid')
     await page.screenshot({ path: join(artifactsDir(), 'composer-graph-invalid.png') })
+    // the "apply to all" link and the help below it, not run together on one line
+    const link = (await page.locator('[data-testid=apply-all-input_gate]').boundingBox())!
+    const help = (await page.locator('[data-testid=apply-all-input_gate] + .help').boundingBox())!
+    expect(help.y).toBeGreaterThanOrEqual(link.y + link.height - 1)
     await page.selectOption('[data-testid=field-input_gate]', 'none')
     await page.waitForSelector('[data-testid=graph-problem-1]', { state: 'detached' })
     // Keyboard: focus a block and select it with Enter.
