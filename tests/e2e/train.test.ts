@@ -192,6 +192,10 @@ describe('train and runs screens', () => {
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=compare-loss-chart]')?.getAttribute('data-series')) === 4) // raw + smoothed per run
     expect(Number(await attr('compare-loss-chart', 'data-points'))).toBe(2 * 2 * Number(SCALE_DOWN.stopAt))
     expect(Number(await attr('compare-eval-chart', 'data-series'))).toBe(2)
+    // the loss against tokens seen: the same curves, redrawn
+    await page.selectOption('[data-testid=compare-x-axis]', 'tokens')
+    expect(Number(await attr('compare-loss-chart', 'data-points'))).toBe(2 * 2 * Number(SCALE_DOWN.stopAt))
+    await page.selectOption('[data-testid=compare-x-axis]', 'step')
     // each run in the colour its id gives it
     const colors = await Promise.all(done.map((r) => attr(`compare-run-${r.id}`, 'data-color')))
     // (its own, unless the other compared run has it already: compared lines never share a colour)

@@ -27,6 +27,8 @@ export interface LossChartSettings {
   smoothing: number
   logScale: boolean
   title?: string
+  /** The x axis's name; 'step' by default. */
+  xName?: string
 }
 
 const GRID = { left: 64, right: 24, top: 44, bottom: 56 }
@@ -37,7 +39,7 @@ export function formatValue(value: unknown): string {
   return typeof v === 'number' && Number.isFinite(v) ? String(Number(v.toPrecision(4))) : '—'
 }
 
-function baseOption(title: string | undefined, legend: boolean): EChartsCoreOption {
+function baseOption(title: string | undefined, legend: boolean, xName = 'step'): EChartsCoreOption {
   return {
     animation: false,
     title: title ? { text: title, left: 'center', textStyle: { fontSize: 13 } } : undefined,
@@ -45,7 +47,7 @@ function baseOption(title: string | undefined, legend: boolean): EChartsCoreOpti
     grid: { ...GRID, bottom: legend ? GRID.bottom : 36 },
     // values to 4 significant digits, not the 17 of a raw float (steps are integers already)
     tooltip: { trigger: 'axis', axisPointer: { type: 'line' }, valueFormatter: formatValue },
-    xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 24, min: 'dataMin', max: 'dataMax' },
+    xAxis: { type: 'value', name: xName, nameLocation: 'middle', nameGap: 24, min: 'dataMin', max: 'dataMax' },
   }
 }
 
@@ -91,7 +93,7 @@ export function lossChartOption(runs: readonly CurveSeries[], settings: LossChar
     }
   }
   return {
-    ...baseOption(settings.title, runs.length > 1),
+    ...baseOption(settings.title, runs.length > 1, settings.xName),
     yAxis: {
       type: settings.logScale ? 'log' : 'value',
       name: settings.logScale ? 'loss (log)' : 'loss',

@@ -18,6 +18,18 @@ export function lossPoints(lines: readonly MetricsLine[]): Point[] {
   return trainLines(lines).map((l) => [l.step, l.loss])
 }
 
+/** What the curves' x axis counts: training steps, tokens seen, or wall time since the run started. */
+export const X_AXES = ['step', 'tokens', 'time'] as const
+export type XAxis = (typeof X_AXES)[number]
+export const X_AXIS_NAMES: Record<XAxis, string> = { step: 'step', tokens: 'tokens seen', time: 'time (s)' }
+
+/** The loss per step with x as `x`: tokens = step × batch × sequence length; time from the step's elapsed seconds. */
+export function lossPointsBy(lines: readonly MetricsLine[], x: XAxis, run: Pick<RunRecord, 'trainSpec'>): Point[] {
+  const task = run.trainSpec.task as { seq_len?: number }
+  const tokensPerStep = run.trainSpec.batch_size * (task.seq_len ?? 0)
+  return trainLines(lines).map((l) => [x === 'step' ? l.step : x === 'tokens' ? l.step * tokensPerStep : l.elapsedSeconds, l.loss])
+}
+
 /** Eval headline per eval (accuracy, or bits per byte for byte-level runs). */
 export function headlinePoints(lines: readonly MetricsLine[]): Point[] {
   return evalLines(lines).map((l) => [l.step, l.headline])

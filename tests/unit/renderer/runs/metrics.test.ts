@@ -9,6 +9,7 @@ import {
   keyInNoisePoints,
   logEntries,
   lossPoints,
+  lossPointsBy,
   mergeMetrics,
   progressStep,
   runProgress,
@@ -166,5 +167,16 @@ describe('run metrics', () => {
       { type: 'eval', step: 6, headline: 0.5, headlineName: 'accuracy', sets: [] } as MetricsLine,
     ]
     expect(keyInNoisePoints(broken)).toEqual([])
+  })
+})
+
+describe('lossPointsBy', () => {
+  it('puts the loss against steps, tokens seen (step x batch x length) or wall time', () => {
+    const spec = defaultTrainSpec()
+    const lines = [step(1), step(2)]
+    const tokensPerStep = spec.batch_size * (spec.task as { seq_len: number }).seq_len
+    expect(lossPointsBy(lines, 'step', { trainSpec: spec })).toEqual(lossPoints(lines))
+    expect(lossPointsBy(lines, 'tokens', { trainSpec: spec }).map(([x]) => x)).toEqual([tokensPerStep, 2 * tokensPerStep])
+    expect(lossPointsBy([{ ...step(3), elapsedSeconds: 7.5 } as MetricsLine], 'time', { trainSpec: spec })).toEqual([[7.5, 5 - 0.3]])
   })
 })
