@@ -44,6 +44,14 @@ describe('model graph', () => {
     expect(help.y).toBeGreaterThanOrEqual(link.y + link.height - 1)
     await page.selectOption('[data-testid=field-input_gate]', 'none')
     await page.waitForSelector('[data-testid=graph-problem-1]', { state: 'detached' })
+    // Layer cards by keyboard: Enter selects, Alt+Down moves the layer (and the graph follows).
+    await page.focus('[data-testid=layer-card-3]')
+    await page.keyboard.press('Enter')
+    expect(await page.inputValue('[data-testid=field-kind]')).toBe('softmax')
+    await page.keyboard.press('Alt+ArrowDown')
+    await page.waitForSelector('[data-testid=layer-card-4][data-kind=softmax]')
+    await page.keyboard.press('Alt+ArrowUp')
+    await page.waitForSelector('[data-testid=layer-card-3][data-kind=softmax]')
     // Keyboard: focus a block and select it with Enter.
     await page.focus('[data-testid=graph-block-3]')
     await page.keyboard.press('Enter')
