@@ -27,21 +27,6 @@ using training::parallel_blocks;
 
 // ---- unary -------------------------------------------------------------------
 
-// Calls fn(std::integral_constant<UnaryKind, kind>) so the kind is a compile-time constant in fn.
-template <class Fn>
-void with_unary_kind(UnaryKind kind, Fn&& fn) {
-  using K = UnaryKind;
-  switch (kind) {
-    case K::identity: return fn(std::integral_constant<K, K::identity>{});
-    case K::silu: return fn(std::integral_constant<K, K::silu>{});
-    case K::sigmoid: return fn(std::integral_constant<K, K::sigmoid>{});
-    case K::softplus: return fn(std::integral_constant<K, K::softplus>{});
-    case K::logsigmoid: return fn(std::integral_constant<K, K::logsigmoid>{});
-    case K::exp: return fn(std::integral_constant<K, K::exp>{});
-    case K::neg_exp: return fn(std::integral_constant<K, K::neg_exp>{});
-  }
-}
-
 // log(1 + exp(-|x|)), in (0, log 2]: the part of softplus and logsigmoid that
 // exponentiates only a non-positive argument, so it never overflows.
 template <class T>
@@ -151,20 +136,6 @@ template <BinaryKind Kind, class T>
 T binary_value(T a, T b) {
   if constexpr (Kind == BinaryKind::add) return a + b;
   else return a * b;
-}
-
-// Calls fn(kind constant, broadcast constant).
-template <class Fn>
-void with_binary_switches(BinaryKind kind, bool broadcast, Fn&& fn) {
-  using K = BinaryKind;
-  using yes = std::true_type;
-  using no = std::false_type;
-  if (kind == K::add) {
-    if (broadcast) return fn(std::integral_constant<K, K::add>{}, yes{});
-    return fn(std::integral_constant<K, K::add>{}, no{});
-  }
-  if (broadcast) return fn(std::integral_constant<K, K::mul>{}, yes{});
-  return fn(std::integral_constant<K, K::mul>{}, no{});
 }
 
 template <class T>

@@ -28,21 +28,6 @@ using namespace cuda_training;
 
 // ---- unary -------------------------------------------------------------------
 
-// Calls fn(std::integral_constant<UnaryKind, kind>) so the kind is a compile-time constant in fn.
-template <class Fn>
-void with_unary_kind(UnaryKind kind, Fn&& fn) {
-  using K = UnaryKind;
-  switch (kind) {
-    case K::identity: return fn(std::integral_constant<K, K::identity>{});
-    case K::silu: return fn(std::integral_constant<K, K::silu>{});
-    case K::sigmoid: return fn(std::integral_constant<K, K::sigmoid>{});
-    case K::softplus: return fn(std::integral_constant<K, K::softplus>{});
-    case K::logsigmoid: return fn(std::integral_constant<K, K::logsigmoid>{});
-    case K::exp: return fn(std::integral_constant<K, K::exp>{});
-    case K::neg_exp: return fn(std::integral_constant<K, K::neg_exp>{});
-  }
-}
-
 // log(1 + exp(-|x|)), in (0, log 2]: exponentiates a non-positive argument only.
 template <class A>
 __device__ __forceinline__ A log1p_exp_neg_abs(A x) {
@@ -74,7 +59,8 @@ __device__ __forceinline__ A unary_value(A x) {
   else if constexpr (Kind == UnaryKind::softplus) return max0(x) + log1p_exp_neg_abs(x);
   else if constexpr (Kind == UnaryKind::logsigmoid) return min0(x) - log1p_exp_neg_abs(x);
   else if constexpr (Kind == UnaryKind::exp) return dev_exp(x);
-  else return -dev_exp(x);  // neg_exp
+  else if constexpr (Kind == UnaryKind::neg_exp) return -dev_exp(x);
+  else static_assert(Kind != Kind, "unary_value: a UnaryKind without a formula");
 }
 
 template <UnaryKind Kind, class A>
@@ -93,8 +79,10 @@ __device__ __forceinline__ A unary_grad(A x) {
     return sigmoid(-x);  // 1 - sigmoid(x) without cancellation for large x
   } else if constexpr (Kind == UnaryKind::exp) {
     return dev_exp(x);
+  } else if constexpr (Kind == UnaryKind::neg_exp) {
+    return -dev_exp(x);
   } else {
-    return -dev_exp(x);  // neg_exp
+    static_assert(Kind != Kind, "unary_grad: a UnaryKind without a derivative");
   }
 }
 
@@ -161,20 +149,6 @@ void unary_bwd(OpCall& call) {
 }
 
 // ---- binary ------------------------------------------------------------------
-
-// Calls fn(kind constant, broadcast constant).
-template <class Fn>
-void with_binary_switches(BinaryKind kind, bool broadcast, Fn&& fn) {
-  using K = BinaryKind;
-  using yes = std::true_type;
-  using no = std::false_type;
-  if (kind == K::add) {
-    if (broadcast) return fn(std::integral_constant<K, K::add>{}, yes{});
-    return fn(std::integral_constant<K, K::add>{}, no{});
-  }
-  if (broadcast) return fn(std::integral_constant<K, K::mul>{}, yes{});
-  return fn(std::integral_constant<K, K::mul>{}, no{});
-}
 
 template <class T>
 struct BinaryArgs {

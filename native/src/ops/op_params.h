@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "linea/ops.h"
 #include "op_attrs.h"
@@ -67,6 +68,35 @@ struct BinaryParams {
   bool broadcast = false;  // b is one row, broadcast over a's rows
 };
 BinaryParams binary_params(const Attrs& attrs, const Dims& dims);
+
+// The kind (and broadcast) of a unary or binary call as compile-time
+// constants, for the kernels of every backend: fn(std::integral_constant<...>).
+template <class Fn>
+void with_unary_kind(UnaryKind kind, Fn&& fn) {
+  using K = UnaryKind;
+  switch (kind) {
+    case K::identity: return fn(std::integral_constant<K, K::identity>{});
+    case K::silu: return fn(std::integral_constant<K, K::silu>{});
+    case K::sigmoid: return fn(std::integral_constant<K, K::sigmoid>{});
+    case K::softplus: return fn(std::integral_constant<K, K::softplus>{});
+    case K::logsigmoid: return fn(std::integral_constant<K, K::logsigmoid>{});
+    case K::exp: return fn(std::integral_constant<K, K::exp>{});
+    case K::neg_exp: return fn(std::integral_constant<K, K::neg_exp>{});
+  }
+}
+
+template <class Fn>
+void with_binary_switches(BinaryKind kind, bool broadcast, Fn&& fn) {
+  using K = BinaryKind;
+  using yes = std::true_type;
+  using no = std::false_type;
+  if (kind == K::add) {
+    if (broadcast) return fn(std::integral_constant<K, K::add>{}, yes{});
+    return fn(std::integral_constant<K, K::add>{}, no{});
+  }
+  if (broadcast) return fn(std::integral_constant<K, K::mul>{}, yes{});
+  return fn(std::integral_constant<K, K::mul>{}, no{});
+}
 
 // accumulate
 struct AccumulateParams {
