@@ -38,8 +38,8 @@ template <class T>
 struct CrossEntropyFwdArgs {
   const T* logits;        // (N, C)
   const int32_t* labels;  // (N)
-  T* nll;                 // (N)
-  T* lse;                 // (N)
+  acc_t<T>* nll;          // (N) stats: f32 in bf16 calls
+  acc_t<T>* lse;          // (N) stats: f32 in bf16 calls
   T* correct;             // (N)
   int64_t N, C;
   CudaErrorRecord* errors;
@@ -124,8 +124,8 @@ void cross_entropy_fwd(OpCall& call) {
   CrossEntropyFwdArgs<T> p{};
   p.logits = call.input("logits")->data<T>();
   p.labels = call.input("labels")->data<int32_t>();
-  p.nll = call.output("nll")->data<T>();
-  p.lse = call.output("lse")->data<T>();
+  p.nll = call.output("nll")->data<acc_t<T>>();
+  p.lse = call.output("lse")->data<acc_t<T>>();
   p.correct = call.output("correct")->data<T>();
   p.N = call.dims.at("N");
   p.C = call.dims.at("C");
@@ -142,7 +142,7 @@ template <class T>
 struct CrossEntropyBwdArgs {
   const T* logits;        // (N, C)
   const int32_t* labels;  // (N)
-  const T* lse;           // (N)
+  const acc_t<T>* lse;    // (N) stats: f32 in bf16 calls
   T* dlogits;             // (N, C)
   int64_t N, C;
   double scale;  // weight of every row's nll in the loss
@@ -197,7 +197,7 @@ void cross_entropy_bwd(OpCall& call) {
   CrossEntropyBwdArgs<T> p{};
   p.logits = call.input("logits")->data<T>();
   p.labels = call.input("labels")->data<int32_t>();
-  p.lse = call.input("lse")->data<T>();
+  p.lse = call.input("lse")->data<acc_t<T>>();
   p.dlogits = call.output("dlogits")->data<T>();
   p.N = call.dims.at("N");
   p.C = call.dims.at("C");

@@ -42,7 +42,7 @@ __global__ void sum_squares_partial_kernel(const T* x, int64_t n, double* partia
 
 // y[0] = sum of the partials, one block, rounded once.
 template <class T>
-__global__ void sum_squares_total_kernel(const double* partial, int64_t blocks, T* y) {
+__global__ void sum_squares_total_kernel(const double* partial, int64_t blocks, acc_t<T>* y) {
   __shared__ double shared[kMaxWarps];
   double acc = 0;
   for (int64_t b = threadIdx.x; b < blocks; b += blockDim.x) acc += partial[b];
@@ -54,7 +54,7 @@ template <class T>
 void sum_squares(OpCall& call) {
   const CudaContext& ctx = cuda_context();
   const Tensor& x = *call.input("x");
-  T* y = call.output("y")->data<T>();
+  acc_t<T>* y = call.output("y")->data<acc_t<T>>();  // stats: f32 in bf16 calls
   const int64_t n = x.numel();
   // Blocks from n alone (8 elements per thread at least): the same order on
   // every run and device. n = 0 is one block that writes 0.
