@@ -273,17 +273,23 @@ inline const std::map<std::string, OpCalls>& op_calls() {
     std::map<std::string, OpCalls> m;
     const std::string sf = "s_final";
     // The mixer at dk = 64, dv = 128: one step with several heads, then H = 1 over T = 63 and
-    // T = 1000 (neither a multiple of the chunk size 64).
+    // T = 1000 (neither a multiple of the chunk size 64); then dk = 128, dv = 64 over 130 steps.
     const std::vector<ShapeCase> mixer_shapes = {
         {{{"B", 2}, {"T", 1}, {"H", 3}, {"K", 64}, {"V", 128}}},
         {{{"B", 1}, {"T", 63}, {"H", 1}, {"K", 64}, {"V", 128}}},
         {{{"B", 1}, {"T", 1000}, {"H", 1}, {"K", 64}, {"V", 128}}},
+        {{{"B", 2}, {"T", 130}, {"H", 2}, {"K", 128}, {"V", 64}}},
     };
     m["mixer_fwd"] = {with_op("mixer_fwd", {{"", {}, {}, {}, {}},
                                             {"", {}, {"s0"}, {sf}, {}},
                                             {"", {{"form", s("recurrent")}, {"gate", s("scalar")}}, {"s0"}, {sf}, {}},
                                             {"", {{"gate", s("scalar")}}, {"s0"}, {sf}, {}},
                                             {"", {{"gate", s("vector")}, {"delta", true}}, {}, {sf}, {}},
+                                            // The calls CUDA's chunked paths take: delta rule ungated and
+                                            // with a scalar gate (WY form); vector gate, additive.
+                                            {"", {{"delta", true}}, {}, {sf}, {}},
+                                            {"", {{"gate", s("scalar")}, {"delta", true}}, {"s0"}, {sf}, {}},
+                                            {"", {{"gate", s("vector")}}, {"s0"}, {sf}, {}},
                                             {"",
                                              {{"gate", s("fixed")}, {"input_gate", s("exp")}, {"normalize", s("max1")}},
                                              {"z0", "m0"},
@@ -307,6 +313,10 @@ inline const std::map<std::string, OpCalls>& op_calls() {
                               {"", {{"gate", s("fixed")}, {"normalize", s("sum")}}, {"s0", "z0"}, {}, {}},
                               {"", {{"input_gate", s("sigmoid")}}, {"ds_final"}, {"ds0"}, {}},
                               {"", {{"gate", s("vector")}, {"delta", true}}, {"s0", "ds_final"}, {"ds0"}, {}},
+                              {"", {{"delta", true}}, {}, {}, {}},
+                              {"", {{"gate", s("scalar")}, {"delta", true}}, {"s0", "ds_final"}, {"ds0"}, {}},
+                              {"", {{"gate", s("scalar")}}, {"s0", "ds_final"}, {"ds0"}, {}},
+                              {"", {{"gate", s("vector")}}, {"s0", "ds_final"}, {"ds0"}, {}},
                               {"",
                                {{"form", s("recurrent")},
                                 {"gate", s("scalar")},

@@ -104,6 +104,7 @@ struct Row {
   int cases = 0;
   int refused = 0;
   double max_error = 0;
+  std::string worst;  // "output of case at dims" where the error is largest
 };
 
 // The input shapes of a case: "k [1, 63, 1, 64], q [1, 63, 1, 64], ...".
@@ -111,6 +112,13 @@ std::string shape_name(const Case& c) {
   std::string s;
   for (const auto& [name, d] : descs_for(c, DType::f64)) s += (s.empty() ? "" : ", ") + name + " " + shape_str(d.shape);
   return s;
+}
+
+// The dims a case binds beyond the defaults: "B=1 T=63 H=1 K=64 V=128".
+std::string dims_name(const Case& c) {
+  std::string s;
+  for (const auto& [name, n] : c.dims) s += (s.empty() ? "" : " ") + name + "=" + std::to_string(n);
+  return s.empty() ? "default dims" : s;
 }
 
 }  // namespace
@@ -126,6 +134,8 @@ TEST_CASE("every backend matches the CPU in float64, for every op, dtype and awk
   // LINEA_CROSS_OPS=a,b limits the test to those ops (the sanitizer runs of native/tools/gpu-check.sh).
   const std::string only =
       std::getenv("LINEA_CROSS_OPS") ? "," + std::string(std::getenv("LINEA_CROSS_OPS")) + "," : "";
+  // LINEA_CROSS_MAX_T=N skips shapes longer than N steps (racecheck is slow on long sequences).
+  const int64_t max_t = std::getenv("LINEA_CROSS_MAX_T") ? std::atoll(std::getenv("LINEA_CROSS_MAX_T")) : 0;
   for (const OpDef& op : op_table()) {
     if (!only.empty() && only.find("," + op.name + ",") == std::string::npos) continue;
     auto calls = op_calls().find(op.name);
@@ -136,6 +146,7 @@ TEST_CASE("every backend matches the CPU in float64, for every op, dtype and awk
     const DType narrowest = narrowest_dtype(op);
     for (const Case& variant : calls->second.variants) {
       for (const ShapeCase& shape : calls->second.shapes) {
+        if (max_t > 0 && shape.dims.count("T") && shape.dims.at("T") > max_t) continue;
         Case c = variant;
         for (const auto& [name, n] : shape.dims) c.dims[name] = n;
         c.leading = shape.leading;
@@ -167,7 +178,10 @@ TEST_CASE("every backend matches the CPU in float64, for every op, dtype and awk
               else
                 CHECK_MESSAGE(err <= tolerance(dtype), "error ", err, " above the ", std::string(dtype_name(dtype)),
                               " tolerance ", tolerance(dtype));
-              row.max_error = std::max(row.max_error, err);
+              if (err > row.max_error) {
+                row.max_error = err;
+                row.worst = out + " of" + case_name(c, dtype).substr(c.op.size()) + " at " + dims_name(c);
+              }
             }
             ++row.cases;
             ++compared;
@@ -185,9 +199,10 @@ TEST_CASE("every backend matches the CPU in float64, for every op, dtype and awk
   for (const auto& [what, reason] : refusals)
     std::printf("[cross-backend] refused: %s: %s\n", what.c_str(), reason.c_str());
   std::printf("[cross-backend] %d (op call, dtype, shape) cases compared against the CPU in f64\n", compared);
-  std::printf("%-8s %-20s %-5s %6s %10s %8s\n", "backend", "op", "dtype", "cases", "max error", "refused");
+  std::printf("%-8s %-20s %-5s %6s %10s %8s  %s\n", "backend", "op", "dtype", "cases", "max error", "refused",
+              "where largest");
   for (const auto& [name, rows] : table)
     for (const auto& [key, row] : rows)
-      std::printf("%-8s %-20s %-5s %6d %10.2e %8d\n", name.c_str(), key.first.c_str(), key.second.c_str(), row.cases,
-                  row.max_error, row.refused);
+      std::printf("%-8s %-20s %-5s %6d %10.2e %8d  %s\n", name.c_str(), key.first.c_str(), key.second.c_str(),
+                  row.cases, row.max_error, row.refused, row.worst.c_str());
 }

@@ -33,7 +33,7 @@ const AttrValue& table_default(const std::string& op, const std::string& attr) {
 
 template <class E>
 E default_enum(const std::string& op) {
-  const std::string& name = std::get<std::string>(table_default(op, AttrEnum<E>::attr));
+  const std::string name = std::get<std::string>(table_default(op, AttrEnum<E>::attr));
   for (size_t i = 0; i < attr_enum_count<E>(); ++i)
     if (name == AttrEnum<E>::names[i]) return E(i);
   FAIL("default " << name << " is not a " << AttrEnum<E>::what);

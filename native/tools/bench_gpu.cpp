@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -220,7 +221,7 @@ int main(int argc, char** argv) {
         meta += std::string(first ? "" : ", ") + "\"" + name + "\": " + shape_json(s);
         first = false;
       };
-      (void)std::system(("mkdir -p '" + dir + "'").c_str());
+      std::filesystem::create_directories(dir);
       for (const auto& [name, v] : in.host) save(name, v, in.shape[name]);
       save("do", d_o, {B, T, kHeads, kDim});
       save("o", download_float(gpu, out.at("o")), out.at("o").shape);

@@ -38,7 +38,7 @@ if has build; then
   cmake -S native -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_JS_VERSION=gpu-box \
     -DCMAKE_JS_INC="$PWD/node_modules/node-api-headers/include" >"$out/configure.log" 2>&1
   grep -E "Linea|CUDA" "$out/configure.log" | tee -a "$summary"
-  if cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1; then
+  if cmake --build "$build" -j"$(nproc)" -- -k 0 >"$out/build.log" 2>&1; then
     note "build: ok in $(($(date +%s) - start)) s"
   else
     note "build: FAILED (last lines below; full log build.log)"
@@ -64,16 +64,21 @@ fi
 
 if has sanitize; then
   ops="mixer_fwd,mixer_bwd,softmax_attn_fwd,softmax_attn_bwd,softmax_attn_decode"
-  for tool in memcheck racecheck; do
-    LINEA_CROSS_OPS=$ops timeout 600 compute-sanitizer --tool $tool --error-exitcode 9 \
-      "$build/linea_tests" -tc="every backend matches*" >"$out/sanitize-$tool.log" 2>&1
-    note "compute-sanitizer $tool ($ops): exit $? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitize-$tool.log" | tail -1))"
+  LINEA_CROSS_OPS=$ops timeout "${SANITIZE_TIMEOUT:-300}" compute-sanitizer --tool memcheck --error-exitcode 9 \
+    "$build/linea_tests" -tc="every backend matches*" >"$out/sanitize-memcheck.log" 2>&1
+  note "compute-sanitizer memcheck ($ops): exit $? ($(grep -E 'ERROR SUMMARY' "$out/sanitize-memcheck.log" | tail -1))"
+  # racecheck replays every shared-memory access, so one op at a time (each with its own time
+  # limit, exit 124 when cut off) and shapes up to T = 130 (three chunks).
+  for op in ${ops//,/ }; do
+    LINEA_CROSS_MAX_T=130 LINEA_CROSS_OPS=$op timeout "${RACECHECK_TIMEOUT:-120}" compute-sanitizer --tool racecheck \
+      --error-exitcode 9 "$build/linea_tests" -tc="every backend matches*" >"$out/sanitize-racecheck-$op.log" 2>&1
+    note "compute-sanitizer racecheck $op: exit $? ($(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$out/sanitize-racecheck-$op.log" | tail -1))"
   done
 fi
 
 if has node; then
   if command -v node >/dev/null && [ -f .device/gpu-node-check.mjs ]; then
-    LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout 600 node .device/gpu-node-check.mjs >"$out/node-check.log" 2>&1
+    LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout "${NODE_TIMEOUT:-600}" node .device/gpu-node-check.mjs >"$out/node-check.log" 2>&1
     note "node cross-backend check: exit $?"
     cat "$out/node-check.log" >>"$summary"
   else
@@ -85,10 +90,10 @@ if has bench; then
   [ -d /tmp/fla/fla ] || { mkdir -p /tmp/fla && tar xJf .device/fla.tar.xz -C /tmp/fla; }
   quick=${QUICK:+--quick}
   rm -rf /tmp/linea-compare
-  timeout 560 "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick \
+  timeout "${BENCH_TIMEOUT:-560}" "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick \
     >"$out/bench-linea.log" 2>&1
   note "linea bench: exit $?"
-  timeout 560 python3 bench/reference/gpu-mixers-peer.py --fla /tmp/fla --linea "$out/linea-gpu.json" \
+  timeout "${BENCH_TIMEOUT:-560}" python3 bench/reference/gpu-mixers-peer.py --fla /tmp/fla --linea "$out/linea-gpu.json" \
     --compare-dir /tmp/linea-compare --out "$out/gpu-mixers.json" $quick >"$out/bench-peer.log" 2>&1
   note "peer bench: exit $?"
   sed -n '/^op  /,$p' "$out/bench-peer.log" >>"$summary"

@@ -382,7 +382,8 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
         throw Napi::TypeError::New(env,
                                    "accepts(backend: string, op: string, inputs: {[name]: {shape: number[], dtype: "
                                    "string}}, attrs: object, outputs?: string[])");
-      const auto& backend = linea::get_backend(info[0].As<Napi::String>());
+      const std::string backend_name = info[0].As<Napi::String>();
+      const auto& backend = linea::get_backend(backend_name);
       const std::string op = info[1].As<Napi::String>();
       const auto plan = linea::plan_op(op, parse_descs(env, op, info[2].As<Napi::Object>()),
                                        parse_attrs(env, op, info[3].As<Napi::Object>()), parse_outputs(info, 4));
