@@ -156,6 +156,7 @@ inline HostTensors upstream(const Switches& sw, const MixerDims& d, uint32_t see
 inline std::vector<std::string> backward_outputs(const Switches& sw) {
   std::vector<std::string> want{"ds0"};
   if (sw.normalize != "none") want.push_back("dz0");
+  if (sw.gate == "fixed") want.push_back("dg");  // optional for the fixed gate only
   return want;
 }
 

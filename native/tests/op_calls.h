@@ -273,12 +273,14 @@ inline const std::map<std::string, OpCalls>& op_calls() {
     std::map<std::string, OpCalls> m;
     const std::string sf = "s_final";
     // The mixer at dk = 64, dv = 128: one step with several heads, then H = 1 over T = 63 and
-    // T = 1000 (neither a multiple of the chunk size 64); then dk = 128, dv = 64 over 130 steps.
+    // T = 1000 (neither a multiple of the chunk size 64); then dk = 128, dv = 64 over 130 steps,
+    // and Based's dk = 273 (over the 256 rows per block of CUDA's recurrent path at 32 rows a warp).
     const std::vector<ShapeCase> mixer_shapes = {
         {{{"B", 2}, {"T", 1}, {"H", 3}, {"K", 64}, {"V", 128}}},
         {{{"B", 1}, {"T", 63}, {"H", 1}, {"K", 64}, {"V", 128}}},
         {{{"B", 1}, {"T", 1000}, {"H", 1}, {"K", 64}, {"V", 128}}},
         {{{"B", 2}, {"T", 130}, {"H", 2}, {"K", 128}, {"V", 64}}},
+        {{{"B", 1}, {"T", 20}, {"H", 2}, {"K", 273}, {"V", 40}}},  // Based's taylor2 keys of 16 dims
     };
     m["mixer_fwd"] = {with_op("mixer_fwd", {{"", {}, {}, {}, {}},
                                             {"", {}, {"s0"}, {sf}, {}},
@@ -290,6 +292,7 @@ inline const std::map<std::string, OpCalls>& op_calls() {
                                             {"", {{"delta", true}}, {}, {sf}, {}},
                                             {"", {{"gate", s("scalar")}, {"delta", true}}, {"s0"}, {sf}, {}},
                                             {"", {{"gate", s("vector")}}, {"s0"}, {sf}, {}},
+                                            {"", {{"gate", s("fixed")}}, {}, {sf}, {}},
                                             {"",
                                              {{"gate", s("fixed")}, {"input_gate", s("exp")}, {"normalize", s("max1")}},
                                              {"z0", "m0"},
@@ -310,7 +313,9 @@ inline const std::map<std::string, OpCalls>& op_calls() {
                       nullptr};
     m["mixer_bwd"] = {
         with_op("mixer_bwd", {{"", {}, {}, {}, {}},
-                              {"", {{"gate", s("fixed")}, {"normalize", s("sum")}}, {"s0", "z0"}, {}, {}},
+                              {"", {{"gate", s("fixed")}, {"normalize", s("sum")}}, {"s0", "z0"}, {"dg"}, {}},
+                              // A constant fixed decay: no dg, so CUDA's chunked path takes it.
+                              {"", {{"gate", s("fixed")}}, {"s0", "ds_final"}, {"ds0"}, {}},
                               {"", {{"input_gate", s("sigmoid")}}, {"ds_final"}, {"ds0"}, {}},
                               {"", {{"gate", s("vector")}, {"delta", true}}, {"s0", "ds_final"}, {"ds0"}, {}},
                               {"", {{"delta", true}}, {}, {}, {}},

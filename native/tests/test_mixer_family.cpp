@@ -248,7 +248,7 @@ TEST_CASE("the fixed gate's gradient is summed over batch and time") {
   const HostTensors up = upstream(sw, d, 78);
   HostTensors bwd_in = in;
   for (const auto& [name, value] : up) bwd_in[name] = value;
-  const auto g = run_cpu<double>("mixer_bwd", bwd_in, mixer_attrs(sw, "chunked", 16), {});
+  const auto g = run_cpu<double>("mixer_bwd", bwd_in, mixer_attrs(sw, "chunked", 16), {"dg"});
   // Batch by batch, the per-batch gradients must add up to the whole one.
   std::vector<double> sum(d.H, 0.0);
   for (int64_t b = 0; b < d.B; ++b) {
@@ -264,11 +264,27 @@ TEST_CASE("the fixed gate's gradient is summed over batch and time") {
       s1[0] = 1;
       one[name] = {s1, std::vector<double>(value.second.begin() + b * per, value.second.begin() + (b + 1) * per)};
     }
-    const auto gb = run_cpu<double>("mixer_bwd", one, mixer_attrs(sw, "chunked", 16), {});
+    const auto gb = run_cpu<double>("mixer_bwd", one, mixer_attrs(sw, "chunked", 16), {"dg"});
     for (int64_t h = 0; h < d.H; ++h) sum[h] += gb.at("dg")[h];
   }
   for (int64_t h = 0; h < d.H; ++h) CHECK(g.at("dg")[h] == doctest::Approx(sum[h]).epsilon(1e-10));
   CHECK(max_abs(g.at("dg")) > 0);
+}
+
+TEST_CASE("the fixed gate's gradient is computed only when asked for") {
+  Switches sw;
+  sw.gate = "fixed";
+  const MixerDims d{2, 37, 2, 4, 3};
+  HostTensors in = mixer_inputs(sw, d, 5, true);
+  for (const auto& [name, value] : upstream(sw, d, 6)) in[name] = value;
+  for (const char* form : {"chunked", "recurrent"}) {
+    CAPTURE(form);
+    const auto with = run_cpu<double>("mixer_bwd", in, mixer_attrs(sw, form, 16), {"dg"});
+    const auto without = run_cpu<double>("mixer_bwd", in, mixer_attrs(sw, form, 16), {});
+    CHECK(with.count("dg") == 1);
+    CHECK(without.count("dg") == 0);
+    for (const char* name : {"dq", "dk", "dv"}) CHECK(without.at(name) == with.at(name));
+  }
 }
 
 TEST_CASE("bad mixer calls name the value and what is valid") {

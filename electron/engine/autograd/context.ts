@@ -11,6 +11,7 @@ import { withDefaults, type OpAttrs, type OpInputs, type OpName, type OpOutputs 
 import { inPhase, inScope, scope } from '../profile/scope'
 import type { FloatDType, Tensor } from '../tensor'
 import { gradients, notDifferentiable, type GradientRule } from './gradients'
+import { needsGrad } from './no-grad'
 
 type BackwardFn = () => void
 
@@ -154,14 +155,14 @@ export class Ctx {
       for (const name of rule.save) args[name] = inputs[name]
       for (const [output, arg] of Object.entries(rule.saveOutputs)) args[arg] = out[output]
       for (const [arg, g] of upstream) args[arg] = g
-      // Optional gradients are asked for when their input was given.
+      // Optional gradients are asked for when their input was given and is not frozen.
+      const wanted = (input: string) => inputs[input] !== undefined && needsGrad(inputs[input]!)
       const want = Object.entries(rule.grads)
-        .filter(([, input]) => inputs[input])
+        .filter(([, input]) => wanted(input))
         .map(([grad]) => grad)
       const g = this.run(rule.backward, args, backwardAttrs, want)
       for (const [grad, input] of Object.entries(rule.grads)) {
-        const x = inputs[input]
-        if (x) this.accumulate(x, g[grad])
+        if (wanted(input)) this.accumulate(inputs[input]!, g[grad])
       }
     })
   }

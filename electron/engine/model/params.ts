@@ -2,6 +2,7 @@
 // by the initializers below (deterministic from the model's Rng). Linear
 // weights are stored as PyTorch does, (out, in), so checkpoints load there.
 import type { Backend } from '../backend'
+import { markNoGrad } from '../autograd/no-grad'
 import { Rng } from '../random'
 import { Tensor, type FloatDType, type HostArray } from '../tensor'
 
@@ -80,7 +81,9 @@ export class ParamStore {
     if (values.length !== n) throw new Error(`initializer of ${name} gave ${values.length} values for shape [${shape.join(', ')}]`)
     const host: HostArray = this.dtype === 'f32' ? Float32Array.from(values) : Float64Array.from(values)
     const tensor = this.backend.upload(host, shape)
-    this.params.set(name, { name, tensor, decay: options.decay ?? shape.length >= 2, trainable: options.trainable ?? true })
+    const trainable = options.trainable ?? true
+    if (!trainable) markNoGrad(tensor)
+    this.params.set(name, { name, tensor, decay: options.decay ?? shape.length >= 2, trainable })
     return tensor
   }
 

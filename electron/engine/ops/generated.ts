@@ -249,7 +249,7 @@ export type MixerBwdOutputs = {
   dk: Tensor
   /** [B,T,H,V] gradient of v */
   dv: Tensor
-  /** [B,T,H,K] gradient of g (shaped like g) */
+  /** [B,T,H,K] gradient of g (shaped like g; for the fixed gate only when asked for) */
   dg?: Tensor
   /** [B,T,H] gradient of i */
   di?: Tensor

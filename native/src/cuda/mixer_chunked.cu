@@ -128,8 +128,9 @@ bool cuda_mixer_chunked_takes(const MixerParams& p, DType dtype) {
   if (p.delta || p.input_gate != MixerInputGate::none || p.normalize != MixerNormalize::none) return false;
   // The fixed gate's dg sums every step's gradient of a head, which cancel to a
   // fraction of their magnitudes: bf16 products leave it a few percent off an
-  // f64 reference, so the recurrent path (f32 states) takes it.
-  if (p.gate == MixerGate::fixed) return false;
+  // f64 reference, so when it is asked for the recurrent path (f32 states) takes
+  // the call. The forward, and a backward without dg (a constant decay), run here.
+  if (p.gate == MixerGate::fixed && p.want_dg) return false;
   if ((p.K != 64 && p.K != 128) || (p.V != 64 && p.V != 128)) return false;
   if (p.B < 0 || p.H < 0 || p.T < 0 || p.B * p.H > 65535 || p.T > (int64_t(1) << 30)) return false;
   // The per-chunk backward needs up to 212 KiB of shared memory (K = V = 128, vector gate).
@@ -176,7 +177,8 @@ void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
   a.dq = call.output("dq")->data<bf16>();
   a.dk = call.output("dk")->data<bf16>();
   a.dv = call.output("dv")->data<bf16>();
-  a.dg = p.gate != MixerGate::none ? call.output("dg")->data<bf16>() : nullptr;
+  Tensor* dg = call.output("dg");  // absent for a fixed gate whose gradient is not asked for
+  a.dg = dg ? dg->data<bf16>() : nullptr;
   Tensor* ds0 = call.output("ds0");
   a.ds0 = p.want_ds0 && ds0 ? ds0->data<bf16>() : nullptr;
   if (a.ds_final) check_aligned(a.ds_final, "ds_final");
@@ -189,13 +191,14 @@ void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
   Tensor dhs = ctx.scratch(Shape{BH * (a.NC + 1) * KV}, DType::bf16);
   Tensor decay = ctx.scratch(Shape{gated ? BH * a.NC * p.K : 0}, DType::f32);
   Tensor rpart = ctx.scratch(Shape{gated ? BH * a.NC * p.K : 0}, DType::f32);
-  Tensor dgpart = ctx.scratch(Shape{a.fixed ? BH * a.NC : 0}, DType::f32);
+  const bool fixed_dg = a.fixed && a.dg;
+  Tensor dgpart = ctx.scratch(Shape{fixed_dg ? BH * a.NC : 0}, DType::f32);
   a.hs = hs.data<bf16>();
   a.dhs = dhs.data<bf16>();
   float* dec = gated ? decay.data<float>() : nullptr;
   bf16* lo = gated ? hlo.data<bf16>() : nullptr;
   if (gated) a.rpart = rpart.data<float>();
-  if (a.fixed) a.dgpart = dgpart.data<float>();
+  if (fixed_dg) a.dgpart = dgpart.data<float>();
   dispatch(G, a.K, a.V, [&](auto g, auto kd, auto vd) {
     launch_passes<g(), vd(), false>(a, dec, lo, ctx.stream);
     launch_passes<g(), vd(), true>(a, dec, lo, ctx.stream);
@@ -205,7 +208,7 @@ void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
     bwd_chunk_kernel<g(), kd(), vd()><<<dim3(unsigned(a.NC), unsigned(BH)), 256, bytes, ctx.stream>>>(a);
     LINEA_CUDA_CHECK_LAUNCH("mixer_chunked bwd_chunk_kernel");
   });
-  if (a.fixed && p.H > 0) {
+  if (fixed_dg && p.H > 0) {
     reduce_fixed_dg<<<unsigned(p.H), 256, 0, ctx.stream>>>(a);
     LINEA_CUDA_CHECK_LAUNCH("mixer_chunked reduce_fixed_dg");
   }

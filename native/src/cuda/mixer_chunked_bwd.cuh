@@ -253,7 +253,9 @@ __global__ void __launch_bounds__(256) bwd_chunk_kernel(ChunkArgs a) {
     if (t0 + i < a.T) a.dq[row_of(a, b, t0 + i, h) * KD + d] = __float2bfloat16_rn(acc[n]);
     db[n] += __bfloat162float(qs[i * LDK + d]) * acc[n];
   }
-  if constexpr (G != kGateNone) write_dg<G, KD, VD>(a, db, stage, red, b, h, bh, c);
+  // A fixed gate whose dg is not asked for has no dgpart (the same for every block).
+  if constexpr (G != kGateNone)
+    if (a.dg) write_dg<G, KD, VD>(a, db, stage, red, b, h, bh, c);
 }
 
 // Fixed gate: dg[h] = sum over b and chunks of dgpart[(b H + h) NC + c], in a

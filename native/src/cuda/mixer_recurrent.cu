@@ -88,14 +88,15 @@ dim3 tile_grid(const RecArgs<T>& x) {
   return dim3(static_cast<unsigned>(x.p.B * x.p.H), static_cast<unsigned>(x.tiles));
 }
 
-// Key rows per warp: the smallest of 8, 16, 32 with K <= kWarps * rows.
+// Key rows per warp: the smallest of 8, 16, 32, 64 with K <= kWarps * rows.
 template <class T>
 void launch_forward_kernel(const RecArgs<T>& x) {
   const CudaContext& ctx = cuda_context();
   const dim3 grid = tile_grid(x);
   if (x.p.K <= kWarps * 8) forward_kernel<T, 8><<<grid, kThreads, 0, ctx.stream>>>(x);
   else if (x.p.K <= kWarps * 16) forward_kernel<T, 16><<<grid, kThreads, 0, ctx.stream>>>(x);
-  else forward_kernel<T, 32><<<grid, kThreads, 0, ctx.stream>>>(x);
+  else if (x.p.K <= kWarps * 32) forward_kernel<T, 32><<<grid, kThreads, 0, ctx.stream>>>(x);
+  else forward_kernel<T, 64><<<grid, kThreads, 0, ctx.stream>>>(x);
   LINEA_CUDA_CHECK_LAUNCH("mixer forward_kernel");
 }
 
@@ -105,7 +106,8 @@ void launch_reverse_kernel(const RecArgs<T>& x) {
   const dim3 grid = tile_grid(x);
   if (x.p.K <= kWarps * 8) reverse_kernel<T, 8><<<grid, kThreads, 0, ctx.stream>>>(x);
   else if (x.p.K <= kWarps * 16) reverse_kernel<T, 16><<<grid, kThreads, 0, ctx.stream>>>(x);
-  else reverse_kernel<T, 32><<<grid, kThreads, 0, ctx.stream>>>(x);
+  else if (x.p.K <= kWarps * 32) reverse_kernel<T, 32><<<grid, kThreads, 0, ctx.stream>>>(x);
+  else reverse_kernel<T, 64><<<grid, kThreads, 0, ctx.stream>>>(x);
   LINEA_CUDA_CHECK_LAUNCH("mixer reverse_kernel");
 }
 
@@ -166,8 +168,8 @@ void recurrent_bwd(OpCall& call, const MixerParams& p) {
     finish_steps_kernel<T><<<grid_for(BTH), 256, 0, ctx.stream>>>(x);
     LINEA_CUDA_CHECK_LAUNCH("mixer finish_steps_kernel");
   }
-  // The fixed gate's dg [H] has elements even when B*T = 0 (then zeros).
-  if (p.gate == MixerGate::fixed && p.H > 0) {
+  // The fixed gate's dg [H] (when asked for) has elements even when B*T = 0 (then zeros).
+  if (p.gate == MixerGate::fixed && x.dg && p.H > 0) {
     finish_fixed_gate_kernel<T><<<static_cast<unsigned>(p.H), kThreads, 0, ctx.stream>>>(x);
     LINEA_CUDA_CHECK_LAUNCH("mixer finish_fixed_gate_kernel");
   }

@@ -10,7 +10,7 @@ namespace linea {
 
 // Largest key dim the recurrent path runs: its state rows live in registers,
 // kWarps * kMaxRowsPerWarp of them per block (mixer_recurrent_step.cuh).
-constexpr int64_t kCudaMixerRecurrentMaxK = 256;
+constexpr int64_t kCudaMixerRecurrentMaxK = 512;
 
 // Both run on cuda_context().stream and fill every output of the call, for
 // dtype f32, f64 or bf16 (call.dtype).

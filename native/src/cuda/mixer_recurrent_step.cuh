@@ -23,8 +23,10 @@ namespace linea::cuda_mixer {
 constexpr int kCols = 32;  // value columns per block: one per lane
 constexpr int kWarps = 8;  // warps per block, each a contiguous slab of key rows
 constexpr int kThreads = kCols * kWarps;
-constexpr int kMaxRowsPerWarp = 32;                           // registers per thread for S grow with it
-constexpr int64_t kMaxK = int64_t(kWarps) * kMaxRowsPerWarp;  // 256
+// Registers per thread for S grow with the rows per warp: 64 rows (K up to 512, Based's
+// taylor2 map of 16 dims has 273) spill some f64 state to local memory, which is slow but right.
+constexpr int kMaxRowsPerWarp = 64;
+constexpr int64_t kMaxK = int64_t(kWarps) * kMaxRowsPerWarp;  // 512
 constexpr int kRedWidth = 2 * kCols + 1;                      // per warp: two column partials and one scalar
 
 // Everything a kernel reads or writes. Inputs and outputs are the call's

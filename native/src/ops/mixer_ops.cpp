@@ -171,7 +171,7 @@ OpDef mixer_bwd() {
       {"dq", "B,T,H,K", Presence::required, "gradient of q"},
       {"dk", "B,T,H,K", Presence::required, "gradient of k"},
       {"dv", "B,T,H,V", Presence::required, "gradient of v"},
-      {"dg", "B,T,H,K", Presence::optional, "gradient of g (shaped like g)"},
+      {"dg", "B,T,H,K", Presence::optional, "gradient of g (shaped like g; for the fixed gate only when asked for)"},
       {"di", "B,T,H", Presence::optional, "gradient of i"},
       {"dbeta", "B,T,H", Presence::optional, "gradient of beta"},
       {"ds0", "B,H,K,V", Presence::optional, "gradient of the initial state"},
@@ -183,7 +183,11 @@ OpDef mixer_bwd() {
     specialize_mixer_inputs(a, sig);
     const TensorSig* g = sig.input("g");
     TensorSig* dg = sig.output("dg");
-    dg->presence = g->presence == Presence::absent ? Presence::absent : Presence::required;
+    // A fixed decay is usually a constant buffer (RetNet's): its gradient, a sum over every
+    // step, is computed only when asked for.
+    dg->presence = g->presence == Presence::absent               ? Presence::absent
+                   : attr_enum<MixerGate>(a) == MixerGate::fixed ? Presence::optional
+                                                                 : Presence::required;
     dg->shape = g->shape;
     dg->absent_reason = attr_is(MixerGate::none);
     TensorSig* di = sig.output("di");

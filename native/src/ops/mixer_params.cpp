@@ -32,6 +32,7 @@ MixerParams resolve(const Attrs& a, const Dims& dims, HasInput has_input, HasOut
   p.want_m_final = has_output("m_final");
   p.want_ds0 = has_output("ds0");
   p.want_dz0 = has_output("dz0");
+  p.want_dg = has_output("dg");
   return p;
 }
 

@@ -30,6 +30,7 @@ struct MixerParams {
   // initial-state gradients (mixer_bwd).
   bool want_s_final = false, want_z_final = false, want_m_final = false;
   bool has_ds_final = false, has_dz_final = false, want_ds0 = false, want_dz0 = false;
+  bool want_dg = false;  // the gate's gradient (optional for the fixed gate, else present with g)
 
   bool chunked() const { return form == MixerForm::chunked; }
   // Entries of the effective log decay per step: 0 (no decay), 1 (scalar), K (vector).

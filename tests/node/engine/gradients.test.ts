@@ -289,6 +289,33 @@ describe('the tape', () => {
     }
   })
 
+  it('a frozen parameter (RetNet fixed decay) gets no gradient, and its op is not asked for one', () => {
+    const spec = presets().find((p) => p.preset === 'retnet')!
+    const model = new Model(resizeModel(spec, { d_model: 8, vocab_size: 16, heads: 2 }), cpu, 'f64', 1)
+    const ids = Int32Array.from({ length: 2 * 6 }, (_, n) => (5 * n) % 16)
+    const batch = toDevice(cpu, { batchSize: 2, seqLen: 6, inputs: ids, labels: ids, tags: {} })
+    const mixerGradients: string[][] = []
+    const ctx = new Ctx(cpu, 'f64', true)
+    try {
+      model.loss(ctx, batch)
+      cpu.observe((op, _inputs, _attrs, out) => {
+        if (op === 'mixer_bwd') mixerGradients.push(Object.keys(out).sort())
+      })
+      ctx.backward([])
+      const frozen = model.params.list().filter((p) => !p.trainable)
+      expect(frozen.map((p) => p.name)).toContain('layers.0.mixer.log_decay')
+      for (const p of frozen) expect(ctx.grad(p.tensor), p.name).toBeUndefined()
+      expect(mixerGradients.length).toBeGreaterThan(0)
+      for (const outputs of mixerGradients) expect(outputs).toEqual(['dk', 'dq', 'dv'])
+      for (const p of model.params.trainable()) expect(ctx.grad(p.tensor), p.name).toBeDefined()
+    } finally {
+      cpu.observe(undefined)
+      ctx.dispose()
+      model.dispose()
+      disposeBatch(batch)
+    }
+  })
+
   it('a call that does not reach the loss runs no backward', () => {
     const ctx = new Ctx(cpu, 'f64', true)
     const x = ctx.own(cpu.upload(normal(6), [2, 3]))

@@ -236,7 +236,7 @@ void scatter_backward(const MixerParams& c, Tensors<T>& t, int64_t b, int64_t h,
 // Sums the per-(b, h) fixed-gate gradients into dg [H].
 template <class T>
 void reduce_fixed_gate_grad(const MixerParams& c, Tensors<T>& t, const std::vector<T>& fixed_dg) {
-  if (c.gate != MixerGate::fixed) return;
+  if (c.gate != MixerGate::fixed || !t.dg) return;
   for (int64_t h = 0; h < c.H; ++h) {
     T sum = 0;
     for (int64_t b = 0; b < c.B; ++b) sum += fixed_dg[b * c.H + h];
