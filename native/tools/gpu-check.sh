@@ -93,9 +93,15 @@ if has bench; then
   timeout "${BENCH_TIMEOUT:-560}" "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick \
     >"$out/bench-linea.log" 2>&1
   note "linea bench: exit $?"
+  # fla's Triton kernels compile and autotune for minutes on a fresh box; their cache comes back
+  # in $OUT/triton-cache.tar.xz, and carried as .device/triton-cache.tar.xz it is reused.
+  export TRITON_CACHE_DIR=/tmp/triton-cache
+  [ -d "$TRITON_CACHE_DIR" ] || { mkdir -p "$TRITON_CACHE_DIR" && [ -f .device/triton-cache.tar.xz ] &&
+    tar xJf .device/triton-cache.tar.xz -C "$TRITON_CACHE_DIR"; }
   timeout "${BENCH_TIMEOUT:-560}" python3 bench/reference/gpu-mixers-peer.py --fla /tmp/fla --linea "$out/linea-gpu.json" \
     --compare-dir /tmp/linea-compare --out "$out/gpu-mixers.json" $quick >"$out/bench-peer.log" 2>&1
   note "peer bench: exit $?"
+  tar cJf "$out/triton-cache.tar.xz" -C "$TRITON_CACHE_DIR" . 2>/dev/null
   sed -n '/^op  /,$p' "$out/bench-peer.log" >>"$summary"
 fi
 
