@@ -166,6 +166,17 @@ export function generate(table) {
   }
   s += '} as const satisfies { [N in OpName]: Required<OpAttrs<N>> }\n\n'
 
+  s += '/**\n'
+  s += ' * Per op, its statistics inputs (a log-sum-exp, an rstd): f32 when the op runs in bf16, so\n'
+  s += ' * mixed precision never narrows them.\n'
+  s += ' */\n'
+  s += 'export const statsInputs: { readonly [N in OpName]: readonly string[] } = {\n'
+  for (const op of table)
+    s += `  ${op.name}: [${op.inputs
+      .filter((t) => t.stats)
+      .map((t) => quote(t.name))
+      .join(', ')}],\n`
+  s += '}\n\n'
   s += '/** The attributes of a call with every absent one set to its default. */\n'
   s += 'export function withDefaults<N extends OpName>(op: N, attrs: OpAttrs<N>): Required<OpAttrs<N>> {\n'
   s += '  const out: Record<string, unknown> = { ...opDefaults[op] }\n'

@@ -1,16 +1,17 @@
 // The cross-backend check through Node, on the GPU box: every preset's
 // training step (forward, loss, backward, gradient norm) through the
 // TypeScript engine and the addon on cuda:0 against the same step on the CPU,
-// same seed, same batch, f32. Prints one line per preset: the loss on each
-// backend, the largest normwise relative gradient error over parameters, and
-// whether it is within tolerance; exits 1 when one is not. Without a CUDA
+// same seed, same batch, in f32 and in mixed precision (bf16 passes over f32
+// weights). Prints one line per preset: the loss on each backend, the largest
+// normwise relative gradient error over parameters in f32 and in bf16, and
+// whether both are within tolerance; exits 1 when one is not. Without a CUDA
 // backend it says so and exits 0 (CI has no GPU).
 //
 // Bundled with esbuild and run by native/tools/gpu-check.sh:
 //   npx esbuild scripts/gpu-node-check.ts --bundle --platform=node --format=esm --outfile=.device/gpu-node-check.mjs
 import { preset, PRESET_IDS } from '../electron/api/presets'
 import { loadAddon } from '../electron/engine/addon'
-import { Ctx } from '../electron/engine/autograd/context'
+import { Ctx, type ComputeDType } from '../electron/engine/autograd/context'
 import { Model } from '../electron/engine/model/model'
 import { NativeBackend } from '../electron/engine/native-backend'
 import type { Batch } from '../electron/engine/tasks/types'
@@ -19,17 +20,19 @@ import { toDevice } from '../electron/engine/train/device-batch'
 // The backend checked against the CPU (LINEA_CHECK_BACKEND=cpu runs the check against itself, to try the script).
 const TARGET = process.env.LINEA_CHECK_BACKEND ?? 'cuda:0'
 const TOLERANCE = 1e-3 // f32 through a whole model: a few hundred roundings per output compounded over layers
+// bf16 activations (8 bits of mantissa, 4e-3 per rounding) through a whole model, against f32 on the CPU
+const BF16_TOLERANCE = 5e-2
 
 interface StepResult {
   loss: number
   grads: Map<string, Float64Array>
 }
 
-async function step(backendId: string, presetId: string, batch: Batch): Promise<StepResult> {
+async function step(backendId: string, presetId: string, batch: Batch, compute: ComputeDType = 'f32'): Promise<StepResult> {
   const spec = preset(presetId)
   const backend = new NativeBackend(backendId)
   const model = new Model(spec, backend, 'f32', 0)
-  const ctx = new Ctx(backend, 'f32', true)
+  const ctx = new Ctx(backend, compute, true)
   const out = model.loss(ctx, toDevice(backend, batch))
   ctx.backward([])
   const nll = await out.nll.read()
@@ -38,6 +41,20 @@ async function step(backendId: string, presetId: string, batch: Batch): Promise<
   let loss = 0
   for (const x of nll) loss += x
   return { loss, grads }
+}
+
+/** The largest gradient error over parameters, its parameter, and whether it and the loss are within `tolerance`. */
+function compare(got: StepResult, ref: StepResult, tolerance: number): { worst: number; name: string; ok: boolean } {
+  let worst = 0
+  let name = ''
+  for (const [param, r] of ref.grads) {
+    const g = got.grads.get(param)
+    const err = g ? relError(g, r) : Infinity
+    if (err > worst || Number.isNaN(err)) [worst, name] = [err, param]
+  }
+  const lossErr = Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)
+  if (!(lossErr <= tolerance)) name = name ? `${name}, loss` : 'loss'
+  return { worst, name, ok: worst <= tolerance && lossErr <= tolerance }
 }
 
 function relError(got: Float64Array, ref: Float64Array): number {
@@ -68,24 +85,20 @@ async function main(): Promise<void> {
     return
   }
   let failed = 0
-  console.log(`preset                     loss cpu     loss ${TARGET.padEnd(7)} max grad error  ok`)
+  console.log(`preset                     loss cpu     loss ${TARGET.padEnd(7)} grad error f32  loss bf16    grad error bf16  ok`)
   for (const id of PRESET_IDS()) {
     const batch = randomBatch(preset(id).vocab_size, 2, 100) // T = 100: not a multiple of any chunk
     try {
       const cpu = await step('cpu', id, batch)
       const gpu = await step(TARGET, id, batch)
-      let worst = 0
-      let worstName = ''
-      for (const [name, ref] of cpu.grads) {
-        const got = gpu.grads.get(name)
-        const err = got ? relError(got, ref) : Infinity
-        if (err > worst || Number.isNaN(err)) [worst, worstName] = [err, name]
-      }
-      const lossErr = Math.abs(gpu.loss - cpu.loss) / Math.abs(cpu.loss)
-      const ok = worst <= TOLERANCE && lossErr <= TOLERANCE
+      const bf16 = await step(TARGET, id, batch, 'bf16')
+      const f32 = compare(gpu, cpu, TOLERANCE)
+      const mixed = compare(bf16, cpu, BF16_TOLERANCE)
+      const ok = f32.ok && mixed.ok
       if (!ok) failed++
       console.log(
-        `${id.padEnd(26)} ${cpu.loss.toFixed(4).padStart(11)} ${gpu.loss.toFixed(4).padStart(11)}   ${worst.toExponential(2)} ${ok ? 'ok' : `FAIL (${worstName})`}`,
+        `${id.padEnd(26)} ${cpu.loss.toFixed(4).padStart(11)} ${gpu.loss.toFixed(4).padStart(11)}   ${f32.worst.toExponential(2)}   ` +
+          `${bf16.loss.toFixed(4).padStart(11)}   ${mixed.worst.toExponential(2)}  ${ok ? 'ok' : `FAIL (${[f32, mixed].filter((c) => !c.ok).map((c) => c.name)})`}`,
       )
     } catch (err) {
       failed++

@@ -26,6 +26,8 @@ export interface NativeTensorSig {
   optional: boolean
   /** An index tensor (ids, labels, rows): i32 whatever the op's dtype. */
   index: boolean
+  /** A statistics tensor (log-sum-exp, rstd, nll, sum of squares): f32 when the op runs in bf16. */
+  stats: boolean
   doc: string
 }
 

@@ -15,6 +15,7 @@ import type { ModelSpec } from '../api/model-spec'
 import type { TrainSpec } from '../api/train-spec'
 import { loadAddon, type LineaAddon, type NativeTensorDesc } from './addon'
 import { Ctx } from './autograd/context'
+import { precisionDTypes, type Precision } from './precision'
 import type { AttrValue, Backend, OpObserver, OpOutputs } from './backend'
 import { Model } from './model/model'
 import { createTask } from './tasks'
@@ -22,7 +23,7 @@ import type { Batch } from './tasks/types'
 import { toDevice } from './train/device-batch'
 import { AdamW } from './train/optimizer'
 import { checkRun } from './train/run-checks'
-import { arrayFor, Tensor, type DType, type FloatDType, type HostArray } from './tensor'
+import { arrayFor, Tensor, type DType, type HostArray } from './tensor'
 
 /** One op call: what a backend is asked to run, without data. */
 export interface TracedCall {
@@ -122,19 +123,20 @@ export class TracingBackend implements Backend {
  * The distinct op calls of one training step of `spec` on `batch` (forward,
  * backward, clip and AdamW), then of an evaluation forward on each of `evalBatches`.
  */
-export async function traceTrainingStep(spec: ModelSpec, dtype: FloatDType, batch: Batch, evalBatches: Batch[] = []): Promise<TracedCall[]> {
+export async function traceTrainingStep(spec: ModelSpec, precision: Precision, batch: Batch, evalBatches: Batch[] = []): Promise<TracedCall[]> {
   const backend = new TracingBackend()
-  const model = new Model(spec, backend, dtype, 0, false)
+  const { weights, compute } = precisionDTypes(precision)
+  const model = new Model(spec, backend, weights, 0, false)
   const trainable = model.params.trainable()
   const optimizer = new AdamW(backend, trainable, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 })
-  const ctx = new Ctx(backend, dtype, true)
+  const ctx = new Ctx(backend, compute, true)
   const device = toDevice(backend, batch)
   model.loss(ctx, device)
   ctx.backward([])
   const grads = ctx.gradsByName(trainable)
   await optimizer.gradNorm(grads)
   optimizer.step(grads, 1e-3, 1, 1)
-  for (const b of evalBatches) model.loss(new Ctx(backend, dtype, false), toDevice(backend, b))
+  for (const b of evalBatches) model.loss(new Ctx(backend, compute, false), toDevice(backend, b))
   return backend.traced()
 }
 
@@ -146,12 +148,12 @@ export function fullyLabelledBatch(batchSize: number, seqLen: number): Batch {
 /**
  * The distinct op calls of a run: the first training step on its task's
  * first batch (batch size, sequence length, labelled rows) and an
- * evaluation forward at each evaluation length, in its precision (bf16
- * traced as f32). Refuses a spec pair the trainer would refuse, first.
+ * evaluation forward at each evaluation length, in its precision (bf16:
+ * f32 weights, bf16 ops). Refuses a spec pair the trainer would refuse, first.
  */
 export async function traceRun(spec: ModelSpec, trainSpec: TrainSpec): Promise<TracedCall[]> {
   const task = createTask(trainSpec.task, trainSpec.seed)
   checkRun(spec, trainSpec, task)
   const evalBatches = task.evalSets(trainSpec.batch_size, 1).flatMap((set) => set.batches.slice(0, 1))
-  return traceTrainingStep(spec, trainSpec.precision === 'f64' ? 'f64' : 'f32', task.trainBatch(0, trainSpec.batch_size), evalBatches)
+  return traceTrainingStep(spec, trainSpec.precision, task.trainBatch(0, trainSpec.batch_size), evalBatches)
 }

@@ -6,14 +6,25 @@
 // gradient table (gradients.ts) declares it; the backward pass runs the
 // tape in reverse and accumulates input gradients. `view` is the one
 // differentiable call that is not an op: a reshape of the same memory.
+//
+// Mixed precision (autocast): a pass computes in `dtype`. A float input of
+// another dtype (an f32 master weight in a bf16 pass) is cast once per pass,
+// and the copy's gradient is cast back and accumulated into the master, so
+// the optimizer sees gradients in the weights' dtype. Statistics inputs (a
+// log-sum-exp, an rstd) keep their dtype; index tensors are i32 anyway.
 import type { AttrValue, Backend } from '../backend'
-import { withDefaults, type OpAttrs, type OpInputs, type OpName, type OpOutputs } from '../ops/generated'
+import { statsInputs, withDefaults, type OpAttrs, type OpInputs, type OpName, type OpOutputs } from '../ops/generated'
 import { inPhase, inScope, scope } from '../profile/scope'
-import type { FloatDType, Tensor } from '../tensor'
+import type { DType, Tensor } from '../tensor'
 import { gradients, notDifferentiable, type GradientRule } from './gradients'
-import { needsGrad } from './no-grad'
+import { markNoGrad, needsGrad } from './no-grad'
 
 type BackwardFn = () => void
+
+/** The dtype a pass computes in: the weights' own, or bf16 over f32 weights (mixed precision). */
+export type ComputeDType = 'f32' | 'f64' | 'bf16'
+
+const isFloat = (dtype: DType) => dtype === 'f32' || dtype === 'f64' || dtype === 'bf16'
 
 export class GradientError extends Error {}
 
@@ -28,10 +39,13 @@ export class Ctx {
   private readonly owned = new Set<Tensor>()
   /** Tensors that outlive the pass (parameters, their gradients, optimizer state). */
   private readonly kept = new Set<Tensor>()
+  /** The copy in `dtype` of each tensor of another float dtype that an op took (autocast). */
+  private readonly casts = new Map<Tensor, Tensor>()
 
   constructor(
     readonly backend: Backend,
-    readonly dtype: FloatDType,
+    /** The dtype ops compute in; float inputs of another dtype are cast to it. */
+    readonly dtype: ComputeDType,
     /** False for evaluation: nothing is recorded. */
     readonly recording: boolean,
   ) {}
@@ -47,12 +61,41 @@ export class Ctx {
       const why = notDifferentiable[name]?.why
       throw new GradientError(`${name} has no gradient${why ? ` (${why})` : ''}; run it outside a recording pass`)
     }
-    const given = inputs as Record<string, Tensor | undefined>
+    const given = this.autocast(name, inputs as Record<string, Tensor | undefined>)
     if (rule?.passThrough && matches(withDefaults(name, attrs), rule.passThrough.when))
       return { [rule.passThrough.output]: given[rule.passThrough.input] } as OpOutputs<N>
     const out = this.run(name, given, attrs)
     if (rule) this.recordBackward(rule, given, attrs, out, options)
     return out as OpOutputs<N>
+  }
+
+  /**
+   * `inputs` with every float tensor of another dtype than the pass's replaced
+   * by its copy in the pass's dtype (made once per pass), except statistics.
+   */
+  private autocast(op: OpName, inputs: Record<string, Tensor | undefined>): Record<string, Tensor | undefined> {
+    let out: Record<string, Tensor | undefined> | undefined
+    for (const [name, t] of Object.entries(inputs)) {
+      if (!t || t.dtype === this.dtype || !isFloat(t.dtype) || statsInputs[op].includes(name)) continue
+      out ??= { ...inputs }
+      out[name] = this.castOf(t)
+    }
+    return out ?? inputs
+  }
+
+  /** The pass's copy of `t` in `dtype`; its gradient flows back to `t` in t's dtype. */
+  private castOf(t: Tensor): Tensor {
+    const known = this.casts.get(t)
+    if (known) return known
+    const copy = this.run('cast', { x: t }, { to: this.dtype })['y']!
+    this.casts.set(t, copy)
+    if (!needsGrad(t)) markNoGrad(copy)
+    else
+      this.record(() => {
+        const d = this.grad(copy)
+        if (d) this.accumulate(t, this.run('cast', { x: d }, { to: t.dtype as ComputeDType })['y'])
+      })
+    return copy
   }
 
   /** A view with another shape of the same size; its gradient is the gradient's view. */
@@ -126,6 +169,7 @@ export class Ctx {
     for (const t of this.owned) if (!this.kept.has(t)) t.dispose()
     this.owned.clear()
     this.grads.clear()
+    this.casts.clear()
     this.tape.length = 0
   }
 

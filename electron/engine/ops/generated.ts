@@ -1517,6 +1517,43 @@ export const opDefaults = {
   cast: { to: 'f32' },
 } as const satisfies { [N in OpName]: Required<OpAttrs<N>> }
 
+/**
+ * Per op, its statistics inputs (a log-sum-exp, an rstd): f32 when the op runs in bf16, so
+ * mixed precision never narrows them.
+ */
+export const statsInputs: { readonly [N in OpName]: readonly string[] } = {
+  mixer_fwd: [],
+  mixer_bwd: [],
+  feature_map_fwd: [],
+  feature_map_bwd: [],
+  short_conv_fwd: [],
+  short_conv_bwd: [],
+  softmax_attn_fwd: [],
+  softmax_attn_bwd: ['lse'],
+  softmax_attn_decode: [],
+  embedding_fwd: [],
+  embedding_bwd: [],
+  norm_fwd: [],
+  norm_bwd: ['rstd'],
+  linear_fwd: [],
+  linear_bwd: [],
+  swiglu_fwd: [],
+  swiglu_bwd: [],
+  rotary_fwd: [],
+  cross_entropy_fwd: [],
+  cross_entropy_bwd: ['lse'],
+  gather_rows: [],
+  scatter_add_rows: [],
+  unary_fwd: [],
+  unary_bwd: [],
+  binary_fwd: [],
+  binary_bwd: [],
+  sum_squares: [],
+  accumulate: [],
+  adamw_step: [],
+  cast: [],
+}
+
 /** The attributes of a call with every absent one set to its default. */
 export function withDefaults<N extends OpName>(op: N, attrs: OpAttrs<N>): Required<OpAttrs<N>> {
   const out: Record<string, unknown> = { ...opDefaults[op] }

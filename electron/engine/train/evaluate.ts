@@ -1,16 +1,15 @@
 // Evaluation on a task's fixed sets: accuracy (or bits per byte) over the
 // labelled positions, and accuracy per tag bucket (e.g. MQAR query distance).
 import type { BucketStats, EvalSetResult } from '../../api/runs'
-import { Ctx } from '../autograd/context'
+import { Ctx, type ComputeDType } from '../autograd/context'
 import type { Backend } from '../backend'
 import type { Model } from '../model/model'
-import type { FloatDType } from '../tensor'
 import type { EvalSet, TaskGenerator } from '../tasks/types'
 import { disposeBatch, toDevice } from './device-batch'
 
 export type { BucketStats, EvalSetResult }
 
-export async function evaluate(model: Model, backend: Backend, dtype: FloatDType, task: TaskGenerator, sets: EvalSet[]): Promise<EvalSetResult[]> {
+export async function evaluate(model: Model, backend: Backend, dtype: ComputeDType, task: TaskGenerator, sets: EvalSet[]): Promise<EvalSetResult[]> {
   const results: EvalSetResult[] = []
   for (const set of sets) {
     let correct = 0

@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path'
 import type { ModelSpec } from '../../api/model-spec'
 import type { EvalProgress, StepProgress } from '../../api/runs'
 import { stopStep, type TrainSpec } from '../../api/train-spec'
-import { Ctx } from '../autograd/context'
+import { Ctx, type ComputeDType } from '../autograd/context'
+import { precisionDTypes, type PrecisionDTypes } from '../precision'
 import type { Backend } from '../backend'
 import { CheckpointError, readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint'
 import { Model } from '../model/model'
@@ -99,7 +100,7 @@ async function isFinite(t: Tensor): Promise<boolean> {
 }
 
 /** Finds where a non-finite value first appears in a forward pass on `batch`. */
-async function locateNonFinite(model: Model, backend: Backend, dtype: FloatDType, batch: LabelledBatch): Promise<string> {
+async function locateNonFinite(model: Model, backend: Backend, dtype: ComputeDType, batch: LabelledBatch): Promise<string> {
   const ctx = new Ctx(backend, dtype, false)
   try {
     const found: string[] = []
@@ -137,11 +138,10 @@ function restoreFrom(path: string, modelSpec: ModelSpec, dtype: FloatDType, mode
 }
 
 export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
-  const { trainSpec, backend } = o
-  if (trainSpec.precision === 'bf16') throw new Error(`precision 'bf16' needs a GPU backend; ${backend.id} computes in f32 or f64`)
+  const { trainSpec } = o
   const task = createTask(trainSpec.task, trainSpec.seed)
   checkRun(o.modelSpec, trainSpec, task)
-  const run = new TrainingRun(o, trainSpec.precision, task)
+  const run = new TrainingRun(o, precisionDTypes(trainSpec.precision), task)
   try {
     run.prepare()
     return await run.train()
@@ -178,13 +178,13 @@ class TrainingRun {
 
   constructor(
     private readonly o: TrainRunOptions,
-    private readonly dtype: FloatDType,
+    private readonly dtypes: PrecisionDTypes,
     private readonly task: TaskGenerator,
   ) {
     this.spec = o.trainSpec
     this.backend = o.backend
     this.callbacks = o.events ?? {}
-    this.model = new Model(o.modelSpec, o.backend, dtype, this.spec.seed)
+    this.model = new Model(o.modelSpec, o.backend, dtypes.weights, this.spec.seed)
     this.trainable = this.model.params.trainable()
     const opt = this.spec.optimizer
     this.optimizer = new AdamW(o.backend, this.trainable, { beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weight_decay })
@@ -195,7 +195,7 @@ class TrainingRun {
   prepare(): void {
     const { resumeFrom, outDir } = this.o
     if (resumeFrom) {
-      this.startStep = restoreFrom(resumeFrom, this.o.modelSpec, this.dtype, this.model, this.optimizer)
+      this.startStep = restoreFrom(resumeFrom, this.o.modelSpec, this.dtypes.weights, this.model, this.optimizer)
       if (outDir && resolve(resumeFrom) === resolve(checkpointPath(outDir, this.startStep))) {
         this.savedStep = this.startStep
         this.checkpoint = resumeFrom
@@ -234,7 +234,7 @@ class TrainingRun {
     this.callbacks.checkAlive?.()
     const t0 = performance.now()
     const batch = toDevice(this.backend, this.task.trainBatch(step, this.spec.batch_size))
-    const ctx = new Ctx(this.backend, this.dtype, true)
+    const ctx = new Ctx(this.backend, this.dtypes.compute, true)
     try {
       const { loss, grads } = await this.forwardBackward(ctx, batch, step)
       const { lr, gradNorm } = await this.clipAndUpdate(grads, step)
@@ -255,7 +255,7 @@ class TrainingRun {
     let sum = 0
     for (let m = 0; m < batch.count; m++) sum += nll[m]!
     const loss = sum / batch.count
-    if (!Number.isFinite(loss)) throw new TrainingDivergedError(step + 1, await locateNonFinite(this.model, this.backend, this.dtype, batch))
+    if (!Number.isFinite(loss)) throw new TrainingDivergedError(step + 1, await locateNonFinite(this.model, this.backend, this.dtypes.compute, batch))
     ctx.backward([])
     return { loss, grads: ctx.gradsByName(this.trainable) }
   }
@@ -307,7 +307,7 @@ class TrainingRun {
   }
 
   private async evaluateAt(step: number): Promise<EvalProgress> {
-    const sets = await evaluate(this.model, this.backend, this.dtype, this.task, this.evalSets)
+    const sets = await evaluate(this.model, this.backend, this.dtypes.compute, this.task, this.evalSets)
     const first = sets[0]!
     this.lastEval = {
       step,

@@ -490,6 +490,7 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
       o.Set("shape", list[i].shape);
       o.Set("optional", list[i].presence != linea::Presence::required);
       o.Set("index", list[i].index);
+      o.Set("stats", list[i].stats);
       o.Set("doc", list[i].doc);
       arr.Set(static_cast<uint32_t>(i), o);
     }

@@ -150,6 +150,15 @@ describe('selectBackend by accepts', () => {
     }
   })
 
+  it('a bf16 (mixed precision) run that would go to the CPU is refused, saying what to use', async () => {
+    const calls = await traceTrainingStep(small('gla'), 'bf16', batchOf(2, 8))
+    const message = "precision 'bf16' needs a CUDA device, and the run goes to the CPU; use precision 'f32' (or 'f64') on the CPU"
+    expect(() => chooseBackend('cpu', 0, ['cpu'], calls, addonAccepts)).toThrow(message)
+    expect(() => chooseBackend('auto', 0, ['cpu'], calls, addonAccepts)).toThrow(message)
+    // with a device that takes every call, auto picks it
+    expect(chooseBackend('auto', 0, ['cpu', 'cuda:0'], calls, () => null).id).toBe('cuda:0')
+  })
+
   it('accepts for a backend the addon does not have throws, naming it', async () => {
     const [call] = await traceTrainingStep(small('gla'), 'f32', batchOf(1, 4))
     expect(() => addonAccepts('cuda:7', call!)).toThrow("backend 'cuda:7' is not available")
