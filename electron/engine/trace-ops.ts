@@ -134,8 +134,7 @@ export async function traceTrainingStep(spec: ModelSpec, precision: Precision, b
   model.loss(ctx, device)
   ctx.backward([])
   const grads = ctx.gradsByName(trainable)
-  await optimizer.gradNorm(grads)
-  optimizer.step(grads, 1e-3, 1, 1)
+  optimizer.step(grads, 1e-3, 1, { gradSqSum: optimizer.gradSqSum(grads), maxNorm: 1 })
   for (const b of evalBatches) model.loss(new Ctx(backend, compute, false), toDevice(backend, b))
   return backend.traced()
 }

@@ -523,9 +523,11 @@ inline const std::map<std::string, OpCalls>& op_calls() {
     m["adamw_step"] = {
         with_op("adamw_step",
                 {{"", {}, {}, {}, {}},
-                 {"", {{"step", int64_t{10}}, {"weight_decay", 0.1}, {"grad_scale", 0.5}, {"lr", 1e-2}}, {}, {}, {}}}),
+                 {"", {{"step", int64_t{10}}, {"weight_decay", 0.1}, {"grad_scale", 0.5}, {"lr", 1e-2}}, {}, {}, {}},
+                 // the device-side global-norm clip (a norm of about 1 clipped to 0.3)
+                 {"", {{"max_norm", 0.3}, {"lr", 1e-2}}, {"grad_sq_sum"}, {}, {}}}),
         rows({{"D", 24}}),
-        {{"v", {Draw::positive, 1e-2, ""}}, {"m", {Draw::normal, 0.1, ""}}},
+        {{"v", {Draw::positive, 1e-2, ""}}, {"m", {Draw::normal, 0.1, ""}}, {"grad_sq_sum", {Draw::positive, 1.0, ""}}},
         nullptr,
         nullptr,
         nullptr};

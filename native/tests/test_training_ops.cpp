@@ -17,6 +17,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -961,6 +962,57 @@ TEST_CASE("adamw_step: Adam's first step moves every parameter by lr against the
   CHECK(p[3] == 1.0);                                      // no gradient, no weight decay: unchanged
   CHECK(download<double>(m)[1] == doctest::Approx(-0.3));  // (1 - 0.9) g with the default beta1
   CHECK(download<double>(v)[1] == doctest::Approx(9.0 * 0.001));
+}
+
+TEST_CASE("adamw_step with grad_sq_sum: the global-norm clip on the device, a non-finite norm skips the step") {
+  const Shape shape{7};
+  const AdamWConfig config{1e-2, 0.9, 0.99, 1e-8, 0.1, 0.5};
+  const auto grad_values = random_vector<double>(7, 301);
+  const auto param0 = random_vector<double>(7, 302);
+  // (sum of squares, max_norm) -> the grad_scale a host-side clip would have used
+  const std::vector<std::tuple<double, double, double>> cases = {
+      {16.0, 1.0, 0.5 * 0.25},  // norm 4 over max_norm 1: clipped by 1/4
+      {16.0, 8.0, 0.5},         // under max_norm: unclipped
+      {16.0, 0.0, 0.5},         // max_norm 0: no clipping
+      {0.0, 1.0, 0.5},          // zero gradients: norm 0, unclipped
+  };
+  for (const auto& [sq, max_norm, scale] : cases) {
+    INFO("grad_sq_sum " << sq << ", max_norm " << max_norm);
+    Tensor param = upload<double>(cpu(), shape, param0), m = upload<double>(cpu(), shape, std::vector<double>(7, 0.1)),
+           v = upload<double>(cpu(), shape, std::vector<double>(7, 0.2));
+    AttrMap attrs = adamw_attrs(config, 3);
+    attrs["max_norm"] = max_norm;
+    run_op(cpu(), "adamw_step",
+           {{"param", param},
+            {"grad", upload<double>(cpu(), shape, grad_values)},
+            {"m", m},
+            {"v", v},
+            {"grad_sq_sum", upload<double>(cpu(), {1}, {sq})}},
+           attrs);
+    AdamWState ref{param0, std::vector<double>(7, 0.1), std::vector<double>(7, 0.2)};
+    AdamWConfig scaled = config;
+    scaled.grad_scale = scale;
+    reference_adamw_step(ref, grad_values, scaled, 3);
+    CHECK(rel_error(download<double>(param), ref.param) < 1e-12);
+    CHECK(rel_error(download<double>(m), ref.m) < 1e-12);
+  }
+  for (double bad : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    INFO("grad_sq_sum " << bad);
+    Tensor param = upload<double>(cpu(), shape, param0), m = upload<double>(cpu(), shape, std::vector<double>(7, 0.1)),
+           v = upload<double>(cpu(), shape, std::vector<double>(7, 0.2));
+    AttrMap attrs = adamw_attrs(config, 3);
+    attrs["max_norm"] = 1.0;
+    run_op(cpu(), "adamw_step",
+           {{"param", param},
+            {"grad", upload<double>(cpu(), shape, grad_values)},
+            {"m", m},
+            {"v", v},
+            {"grad_sq_sum", upload<double>(cpu(), {1}, {bad})}},
+           attrs);
+    CHECK(download<double>(param) == param0);  // skipped: nothing moved
+    CHECK(download<double>(m) == std::vector<double>(7, 0.1));
+    CHECK(download<double>(v) == std::vector<double>(7, 0.2));
+  }
 }
 
 TEST_CASE("adamw_step errors name the attribute or tensor and what is valid") {

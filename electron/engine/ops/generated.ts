@@ -1364,6 +1364,8 @@ export type AdamwStepInputs = {
   m: Tensor
   /** [*S] second-moment estimate (zeros before step 1); updated in place */
   v: Tensor
+  /** [1] sum of squares of all the step's gradients (global-norm clip) */
+  grad_sq_sum?: Tensor
 }
 
 /** Attributes of adamw_step; an absent one takes its default (opDefaults.adamw_step). */
@@ -1391,6 +1393,11 @@ export type AdamwStepAttrs = {
    * default 1
    */
   grad_scale?: number
+  /**
+   * with grad_sq_sum: the global gradient norm is clipped to it, >= 0 (0: no clipping); float in [0, inf],
+   * default 0
+   */
+  max_norm?: number
 }
 
 /** adamw_step has no outputs: it writes into its inputs. */
@@ -1400,11 +1407,15 @@ export type AdamwStepOptionalOutput = never
 
 /**
  * One AdamW step, in place, exactly PyTorch's torch.optim.AdamW (decoupled weight decay, bias-corrected
- * moments), element by element, computed in double and rounded once: g = grad * grad_scale param <- param *
- * (1 - lr * weight_decay) m <- beta1 * m + (1 - beta1) * g v <- beta2 * v + (1 - beta2) * g^2 param <- param
- * - lr * (m / (1 - beta1^step)) / (sqrt(v / (1 - beta2^step)) + eps) No outputs: param, m and v are updated
- * in their own memory; grad is only read. param, m and v must be three different tensors, and grad none of
- * them (an error otherwise). m and v start as zeros at step 1.
+ * moments), element by element, computed in double and rounded once: g = grad * grad_scale * clip param <-
+ * param * (1 - lr * weight_decay) m <- beta1 * m + (1 - beta1) * g v <- beta2 * v + (1 - beta2) * g^2 param
+ * <- param - lr * (m / (1 - beta1^step)) / (sqrt(v / (1 - beta2^step)) + eps) No outputs: param, m and v are
+ * updated in their own memory; grad is only read. param, m and v must be three different tensors, and grad
+ * none of them (an error otherwise). m and v start as zeros at step 1. clip is 1 without grad_sq_sum. With it
+ * (the sum of squares of every gradient of the step, summed on the device so the host need not wait for it):
+ * norm = sqrt(grad_sq_sum); when norm is not finite nothing is updated (the step is skipped: a diverged step
+ * leaves the weights as they were); else clip = max_norm / norm when max_norm > 0 and norm > max_norm, 1
+ * otherwise.
  */
 export function adamwStep(backend: Backend, inputs: AdamwStepInputs, attrs: AdamwStepAttrs = {}, want: readonly AdamwStepOptionalOutput[] = []): AdamwStepOutputs {
   return runOp(backend, 'adamw_step', inputs, attrs, want)
@@ -1513,7 +1524,7 @@ export const opDefaults = {
   binary_bwd: { kind: 'add', broadcast: false },
   sum_squares: {},
   accumulate: { alpha: 1 },
-  adamw_step: { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0, step: 1, grad_scale: 1 },
+  adamw_step: { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0, step: 1, grad_scale: 1, max_norm: 0 },
   cast: { to: 'f32' },
 } as const satisfies { [N in OpName]: Required<OpAttrs<N>> }
 

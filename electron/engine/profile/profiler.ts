@@ -50,8 +50,11 @@ async function trainStep(model: Model, optimizer: AdamW, backend: Backend, dtype
     ctx.backward([])
     const grads = ctx.gradsByName(model.params.trainable())
     await inPhaseAsync('optimizer', async () => {
-      const norm = await inScope('optimizer', () => optimizer.gradNorm(grads))
-      inScope('optimizer', () => optimizer.step(grads, 1e-4, 1, norm > 1 ? 1 / norm : 1))
+      inScope('optimizer', () => {
+        const gradSqSum = optimizer.gradSqSum(grads)
+        optimizer.step(grads, 1e-4, 1, { gradSqSum, maxNorm: 1 })
+        gradSqSum.dispose()
+      })
     })
     return grads
   } finally {

@@ -1,6 +1,7 @@
 // AdamW over the model's trainable parameters, one fused adamw_step op per
 // parameter (decoupled weight decay as in PyTorch), with the global-norm
-// gradient clip folded in as a gradient scale.
+// gradient clip computed on the device from the step's sum of squared
+// gradients, so a training step never waits for the GPU.
 import type { Backend } from '../backend'
 import type { Param } from '../model/params'
 import type { Tensor } from '../tensor'
@@ -27,28 +28,40 @@ export class AdamW {
     }
   }
 
-  /** Global L2 norm of the gradients (accumulated in double by the op). */
-  async gradNorm(grads: Map<string, Tensor>): Promise<number> {
-    // All ops first, then the reads: the ops run in one synchronous stretch.
-    const squares = [...grads.values()].map((g) => this.backend.run('sum_squares', { x: g }).y!)
-    let sum = 0
-    for (const s of squares) {
-      sum += (await s.read())[0]!
-      s.dispose()
+  /**
+   * The sum of squares of every gradient, as a [1] tensor on the device in the
+   * weights' dtype: nothing is read, so the host does not wait for the step.
+   */
+  gradSqSum(grads: Map<string, Tensor>): Tensor {
+    const total = this.backend.zeros([1], this.params[0]?.tensor.dtype ?? 'f32')
+    for (const g of grads.values()) {
+      const squares = this.backend.run('sum_squares', { x: g }).y!
+      this.backend.run('accumulate', { dst: total, src: squares }, { alpha: 1 })
+      squares.dispose()
     }
-    return Math.sqrt(sum)
+    return total
   }
 
-  /** One step at learning rate lr; step is 1-based; gradScale multiplies every gradient (clipping). */
-  step(grads: Map<string, Tensor>, lr: number, step: number, gradScale: number): void {
+  /** The global L2 norm from gradSqSum's tensor (waits for the device). */
+  static async norm(gradSqSum: Tensor): Promise<number> {
+    return Math.sqrt((await gradSqSum.read())[0]!)
+  }
+
+  /**
+   * One step at learning rate lr (step is 1-based). The global-norm clip runs
+   * on the device from `clip.gradSqSum` (gradSqSum's tensor): gradients are
+   * scaled by maxNorm / norm when the norm is over maxNorm > 0, and a step
+   * whose norm is not finite updates nothing.
+   */
+  step(grads: Map<string, Tensor>, lr: number, step: number, clip: { gradSqSum: Tensor; maxNorm: number }): void {
     const s = this.settings
     for (const p of this.params) {
       const grad = grads.get(p.name)
       if (!grad) continue // a parameter the loss does not reach this step
       this.backend.run(
         'adamw_step',
-        { param: p.tensor, grad, m: this.m.get(p.name)!, v: this.v.get(p.name)! },
-        { lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weight_decay: p.decay ? s.weightDecay : 0, step, grad_scale: gradScale },
+        { param: p.tensor, grad, m: this.m.get(p.name)!, v: this.v.get(p.name)!, grad_sq_sum: clip.gradSqSum },
+        { lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weight_decay: p.decay ? s.weightDecay : 0, step, max_norm: clip.maxNorm },
       )
     }
   }

@@ -236,8 +236,8 @@ class TrainingRun {
     const batch = toDevice(this.backend, this.task.trainBatch(step, this.spec.batch_size))
     const ctx = new Ctx(this.backend, this.dtypes.compute, true)
     try {
-      const { loss, grads } = await this.forwardBackward(ctx, batch, step)
-      const { lr, gradNorm } = await this.clipAndUpdate(grads, step)
+      const { nll, grads } = this.forwardBackward(ctx, batch)
+      const { loss, lr, gradNorm } = await this.clipAndUpdate(nll, grads, batch, step)
       this.finalLoss = loss
       const seconds = (performance.now() - t0) / 1000
       this.trainSeconds += seconds
@@ -248,27 +248,39 @@ class TrainingRun {
     }
   }
 
-  /** The mean loss over the labelled rows, and every trainable parameter's gradient. */
-  private async forwardBackward(ctx: Ctx, batch: LabelledBatch, step: number): Promise<{ loss: number; grads: Map<string, Tensor> }> {
+  /** Enqueues the forward and backward passes; nothing is read. */
+  private forwardBackward(ctx: Ctx, batch: LabelledBatch): { nll: Tensor; grads: Map<string, Tensor> } {
     const out = this.model.loss(ctx, batch)
-    const nll = await out.nll.read()
-    let sum = 0
-    for (let m = 0; m < batch.count; m++) sum += nll[m]!
-    const loss = sum / batch.count
-    if (!Number.isFinite(loss)) throw new TrainingDivergedError(step + 1, await locateNonFinite(this.model, this.backend, this.dtypes.compute, batch))
     ctx.backward([])
-    return { loss, grads: ctx.gradsByName(this.trainable) }
+    return { nll: out.nll, grads: ctx.gradsByName(this.trainable) }
   }
 
-  /** Global-norm clip folded into AdamW's gradient scale, at the schedule's learning rate. */
-  private async clipAndUpdate(grads: Map<string, Tensor>, step: number): Promise<{ lr: number; gradNorm: number }> {
-    const gradNorm = await this.optimizer.gradNorm(grads)
-    if (!Number.isFinite(gradNorm)) throw new TrainingDivergedError(step + 1, await locateNonFiniteGrad(grads))
-    const maxNorm = this.spec.optimizer.grad_clip
-    const clip = maxNorm > 0 && gradNorm > maxNorm ? maxNorm / gradNorm : 1
-    const lr = learningRate(this.spec, step)
-    this.optimizer.step(grads, lr, step + 1, clip)
-    return { lr, gradNorm }
+  /**
+   * Enqueues the update (the global-norm clip on the device), then reads the
+   * step's loss and gradient norm: the one wait of a step, after all its work.
+   * A non-finite loss or norm ends the run; the device skipped that update.
+   */
+  private async clipAndUpdate(
+    nll: Tensor,
+    grads: Map<string, Tensor>,
+    batch: LabelledBatch,
+    step: number,
+  ): Promise<{ loss: number; lr: number; gradNorm: number }> {
+    const gradSqSum = this.optimizer.gradSqSum(grads)
+    try {
+      const lr = learningRate(this.spec, step)
+      this.optimizer.step(grads, lr, step + 1, { gradSqSum, maxNorm: this.spec.optimizer.grad_clip })
+      const rows = await nll.read()
+      let sum = 0
+      for (let m = 0; m < batch.count; m++) sum += rows[m]!
+      const loss = sum / batch.count
+      if (!Number.isFinite(loss)) throw new TrainingDivergedError(step + 1, await locateNonFinite(this.model, this.backend, this.dtypes.compute, batch))
+      const gradNorm = await AdamW.norm(gradSqSum)
+      if (!Number.isFinite(gradNorm)) throw new TrainingDivergedError(step + 1, await locateNonFiniteGrad(grads))
+      return { loss, lr, gradNorm }
+    } finally {
+      gradSqSum.dispose()
+    }
   }
 
   private reportStep(done: number, loss: number, lr: number, gradNorm: number, seconds: number): void {

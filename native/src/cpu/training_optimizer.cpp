@@ -2,7 +2,8 @@
 // and one in-place AdamW step.
 //
 // sum_squares: x any shape (n elements) -> y (1) = sum_i x_i^2
-// adamw_step:  param, grad, m, v any shape, all alike (n elements); param, m, v updated in place
+// adamw_step:  param, grad, m, v any shape, all alike (n elements); param, m, v updated in place;
+//               grad_sq_sum (1), optional: the global-norm clip (adamw_clip_factor)
 //
 // sum_squares is a deterministic two-pass reduction in double
 // (training::column_sums on x viewed as n rows of 1). adamw_step is
@@ -91,9 +92,13 @@ void adamw_step(OpCall& call) {
   p.bias_correction1 = 1.0 - std::pow(a.beta1, step);
   p.bias_correction2 = 1.0 - std::pow(a.beta2, step);
   const double decay = 1.0 - a.lr * a.weight_decay;
+  const Tensor* sq = call.input("grad_sq_sum");
+  const double clip = sq ? adamw_clip_factor(a.max_norm, double(sq->data<T>()[0])) : 1.0;
+  if (clip == 0) return;  // the norm is not finite: the step is skipped
+  const double scale = a.grad_scale * clip;
   training::parallel_blocks(p.n, kElementsPerTask, [&](int64_t first, int64_t end) {
     for (int64_t i = first; i < end; ++i) {
-      const double g = double(p.grad[i]) * a.grad_scale;
+      const double g = double(p.grad[i]) * scale;
       const double m = a.beta1 * double(p.m[i]) + (1.0 - a.beta1) * g;
       const double v = a.beta2 * double(p.v[i]) + (1.0 - a.beta2) * g * g;
       const double m_hat = m / p.bias_correction1;

@@ -79,6 +79,8 @@ struct AdamWArgs {
   T* v;           // (n), updated in place
   int64_t n;
   double lr, beta1, beta2, eps, grad_scale;
+  const T* grad_sq_sum;  // (1) or nullptr: the global-norm clip, read on the device
+  double max_norm;
   double decay;                               // 1 - lr * weight_decay
   double bias_correction1, bias_correction2;  // 1 - beta1^step, 1 - beta2^step
 };
@@ -91,6 +93,10 @@ struct AdamWElement {
 
 template <class T>
 __global__ void adamw_kernel(AdamWArgs<T> p) {
+  // Every thread reads the one clip value; 0 (a norm that is not finite) skips the step.
+  const double clip = p.grad_sq_sum ? adamw_clip_factor(p.max_norm, double(load(p.grad_sq_sum, 0))) : 1.0;
+  if (clip == 0) return;
+  p.grad_scale *= clip;
   elementwise(
       p.n,
       [&](int64_t i) {
@@ -137,6 +143,9 @@ void adamw_step(OpCall& call) {
   p.beta2 = a.beta2;
   p.eps = a.eps;
   p.grad_scale = a.grad_scale;
+  const Tensor* sq = call.input("grad_sq_sum");
+  p.grad_sq_sum = sq ? sq->data<T>() : nullptr;
+  p.max_norm = a.max_norm;
   p.decay = 1.0 - a.lr * a.weight_decay;
   const double step = static_cast<double>(a.step);
   p.bias_correction1 = 1.0 - std::pow(a.beta1, step);

@@ -79,6 +79,7 @@ AdamWParams adamw_params(const Attrs& a, const Dims&) {
   p.eps = a.f("eps");
   p.weight_decay = a.f("weight_decay");
   p.grad_scale = a.f("grad_scale");
+  p.max_norm = a.f("max_norm");
   p.step = a.i("step");
   return p;
 }

@@ -6,6 +6,7 @@
 // and the same from a plan or a call (both carry the resolved attrs and dims).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
@@ -113,9 +114,22 @@ CrossEntropyParams cross_entropy_params(const Attrs& attrs, const Dims& dims);
 // adamw_step
 struct AdamWParams {
   double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0, grad_scale = 0;
+  double max_norm = 0;  // clip the global norm read from grad_sq_sum to this (0: no clip)
   int64_t step = 0;
 };
 AdamWParams adamw_params(const Attrs& attrs, const Dims& dims);
+// The clip factor for a step whose gradients' squares sum to grad_sq_sum: 0 when
+// their norm is not finite (nothing is updated), else max_norm / norm or 1.
+// Host and device (CUDA) code alike.
+#ifdef __CUDACC__
+__host__ __device__
+#endif
+    inline double
+    adamw_clip_factor(double max_norm, double grad_sq_sum) {
+  const double norm = sqrt(grad_sq_sum);
+  if (!(norm - norm == 0)) return 0;  // inf or NaN
+  return max_norm > 0 && norm > max_norm ? max_norm / norm : 1;
+}
 
 // The same from an OpPlan or an OpCall.
 template <class PlanOrCall>

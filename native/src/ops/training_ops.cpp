@@ -294,19 +294,24 @@ OpDef adamw_step() {
   op.doc =
       "One AdamW step, in place, exactly PyTorch's torch.optim.AdamW (decoupled weight decay, "
       "bias-corrected moments), element by element, computed in double and rounded once:\n"
-      "  g = grad * grad_scale\n"
+      "  g = grad * grad_scale * clip\n"
       "  param <- param * (1 - lr * weight_decay)\n"
       "  m <- beta1 * m + (1 - beta1) * g\n"
       "  v <- beta2 * v + (1 - beta2) * g^2\n"
       "  param <- param - lr * (m / (1 - beta1^step)) / (sqrt(v / (1 - beta2^step)) + eps)\n"
       "No outputs: param, m and v are updated in their own memory; grad is only read. "
       "param, m and v must be three different tensors, and grad none of them (an error otherwise). "
-      "m and v start as zeros at step 1.";
+      "m and v start as zeros at step 1. "
+      "clip is 1 without grad_sq_sum. With it (the sum of squares of every gradient of the step, "
+      "summed on the device so the host need not wait for it): norm = sqrt(grad_sq_sum); when norm is "
+      "not finite nothing is updated (the step is skipped: a diverged step leaves the weights as they "
+      "were); else clip = max_norm / norm when max_norm > 0 and norm > max_norm, 1 otherwise.";
   op.signature.inputs = {
       {"param", "*S", Presence::required, "the parameter; updated in place"},
       {"grad", "*S", Presence::required, "its gradient; not modified"},
       {"m", "*S", Presence::required, "first-moment estimate (zeros before step 1); updated in place"},
       {"v", "*S", Presence::required, "second-moment estimate (zeros before step 1); updated in place"},
+      {"grad_sq_sum", "1", Presence::optional, "sum of squares of all the step's gradients (global-norm clip)"},
   };
   op.attrs = {
       float_attr("lr", 1e-3, 0.0, kNoUpper, "learning rate, >= 0"),
@@ -319,6 +324,8 @@ OpDef adamw_step() {
                "the 1-based number of this step, for the bias corrections 1 - beta^step"),
       float_attr("grad_scale", 1.0, 0.0, kNoUpper,
                  "multiplies grad before anything else, >= 0 (gradient clipping: max_norm / total_norm)"),
+      float_attr("max_norm", 0.0, 0.0, kNoUpper,
+                 "with grad_sq_sum: the global gradient norm is clipped to it, >= 0 (0: no clipping)"),
   };
   op.dtypes = kMasterDtypes;
   // The attribute ranges are inclusive; these bounds are not. Past the range

@@ -82,7 +82,10 @@ describe('training ops', () => {
           model.loss(ctx, batch)
           ctx.backward([])
           const grads = new Map(model.params.trainable().flatMap((p) => (ctx.grad(p.tensor) ? [[p.name, ctx.grad(p.tensor)!] as const] : [])))
-          optimizer.step(grads, 1e-3, 1, 1 / Math.max(1, await optimizer.gradNorm(grads)))
+          const gradSqSum = optimizer.gradSqSum(grads)
+          optimizer.step(grads, 1e-3, 1, { gradSqSum, maxNorm: 1 })
+          await gradSqSum.read()
+          gradSqSum.dispose()
         } finally {
           ctx.dispose()
           optimizer.dispose()

@@ -60,8 +60,9 @@ async function realStep(spec: ModelSpec, batch: Batch): Promise<Set<string>> {
     model.loss(ctx, device)
     ctx.backward([])
     const grads = ctx.gradsByName(trainable)
-    await optimizer.gradNorm(grads)
-    optimizer.step(grads, 1e-3, 1, 1)
+    const gradSqSum = optimizer.gradSqSum(grads)
+    optimizer.step(grads, 1e-3, 1, { gradSqSum, maxNorm: 1 })
+    gradSqSum.dispose()
   } finally {
     cpu.observe(undefined)
     ctx.dispose()
