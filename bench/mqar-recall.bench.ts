@@ -175,7 +175,10 @@ async function run(values: Record<string, string | undefined>): Promise<void> {
   if (!values.out && (wanted || values['max-steps'] !== undefined || seed !== 0))
     throw new Error('--presets, --seed and --max-steps write part of the benchmark: give --out <file.json> (then --merge the parts)')
   const first = runs[0]!.trainSpec
-  const choice = selectBackend(first.backend, first.device, distinctCalls((await Promise.all(runs.map((r) => traceRun(r.modelSpec, r.trainSpec)))).flat()))
+  // Recall figures are f32 (as the PyTorch reference they are compared with), unless a run asks otherwise.
+  const precisionOf = (t: TrainSpec) => (t.precision === 'auto' ? 'f32' : t.precision)
+  const traced = await Promise.all(runs.map((r) => traceRun(r.modelSpec, r.trainSpec, precisionOf(r.trainSpec))))
+  const choice = selectBackend(first.backend, first.device, distinctCalls(traced.flat()))
   process.stderr.write(`backend: ${choice.reason}\n`)
   const rows: RunRow[] = []
   for (const r of runs) {
@@ -185,6 +188,7 @@ async function run(values: Record<string, string | undefined>): Promise<void> {
       modelSpec: r.modelSpec,
       trainSpec: r.trainSpec,
       backend: choice.backend,
+      precision: precisionOf(r.trainSpec),
       events: {
         onEval: (e) => {
           const row = evalRow(e)

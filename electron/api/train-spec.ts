@@ -97,7 +97,7 @@ export const TaskSchema = z.discriminatedUnion('kind', [
 
 export const TASK_KINDS = ['mqar', 'parity', 'modular_addition', 'permutation', 'selective_copy', 'induction_heads', 'bytes'] as const
 export const BACKENDS = ['auto', 'cpu', 'cuda', 'webgpu'] as const
-export const PRECISIONS = ['f32', 'f64', 'bf16'] as const
+export const PRECISIONS = ['auto', 'f32', 'f64', 'bf16'] as const
 
 export const TrainSpecSchema = z
   .strictObject({
@@ -131,6 +131,7 @@ export const TrainSpecSchema = z
     /** auto: CUDA if a device is present, else WebGPU if an adapter is, else CPU. */
     backend: z.enum(BACKENDS),
     device: int(0, 64),
+    /** auto: bf16 (mixed precision) on a CUDA device, f32 on the CPU. */
     precision: z.enum(PRECISIONS),
     eval: z.strictObject({
       every: int(1, 1e9),

@@ -7,7 +7,10 @@ import type { TrainSpec } from '../api/train-spec'
 import type { ComputeDType } from './autograd/context'
 import type { FloatDType } from './tensor'
 
+/** As a TrainSpec asks for it ('auto' included). */
 export type Precision = TrainSpec['precision']
+/** As a run computes: 'auto' resolved for its backend. */
+export type RunPrecision = Exclude<Precision, 'auto'>
 
 export interface PrecisionDTypes {
   /** Weights, their gradients and the optimizer's moments; what checkpoints store. */
@@ -16,6 +19,12 @@ export interface PrecisionDTypes {
   compute: ComputeDType
 }
 
-export function precisionDTypes(precision: Precision): PrecisionDTypes {
+/** 'auto' is bf16 (mixed precision) on a CUDA device and f32 elsewhere; the rest stay. */
+export function resolvePrecision(precision: Precision, backendId: string): RunPrecision {
+  if (precision !== 'auto') return precision
+  return backendId.startsWith('cuda') ? 'bf16' : 'f32'
+}
+
+export function precisionDTypes(precision: RunPrecision): PrecisionDTypes {
   return precision === 'bf16' ? { weights: 'f32', compute: 'bf16' } : { weights: precision, compute: precision }
 }

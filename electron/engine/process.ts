@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs'
 import { isUserError } from '../api/errors'
 import { selectBackend } from './backend-select'
-import { fullyLabelledBatch, traceRun, traceTrainingStep } from './trace-ops'
+import { fullyLabelledBatch, traceTrainingStep } from './trace-ops'
+import { selectRun } from './run-backend'
 import { demoForward } from './demo'
 import { estimateModel } from './estimate'
 import { profileModel } from './profile/profiler'
@@ -74,12 +75,13 @@ function emit<E extends keyof TrainEvents>(name: E, data: TrainEvents[E]): void 
 async function train(params: TrainParams) {
   cancelRequested = false
   const { trainSpec } = params
-  const choice = selectBackend(trainSpec.backend, trainSpec.device, await traceRun(params.modelSpec, trainSpec))
+  const choice = await selectRun(params.modelSpec, trainSpec)
   emit('train.backend', { reason: choice.reason })
   return trainModel({
     modelSpec: params.modelSpec,
     trainSpec,
     backend: choice.backend,
+    precision: choice.precision,
     outDir: params.outDir,
     resumeFrom: params.resumeFrom,
     events: {

@@ -15,7 +15,7 @@ import type { ModelSpec } from '../api/model-spec'
 import type { TrainSpec } from '../api/train-spec'
 import { loadAddon, type LineaAddon, type NativeTensorDesc } from './addon'
 import { Ctx } from './autograd/context'
-import { precisionDTypes, type Precision } from './precision'
+import { precisionDTypes, type RunPrecision } from './precision'
 import type { AttrValue, Backend, OpObserver, OpOutputs } from './backend'
 import { Model } from './model/model'
 import { createTask } from './tasks'
@@ -123,7 +123,7 @@ export class TracingBackend implements Backend {
  * The distinct op calls of one training step of `spec` on `batch` (forward,
  * backward, clip and AdamW), then of an evaluation forward on each of `evalBatches`.
  */
-export async function traceTrainingStep(spec: ModelSpec, precision: Precision, batch: Batch, evalBatches: Batch[] = []): Promise<TracedCall[]> {
+export async function traceTrainingStep(spec: ModelSpec, precision: RunPrecision, batch: Batch, evalBatches: Batch[] = []): Promise<TracedCall[]> {
   const backend = new TracingBackend()
   const { weights, compute } = precisionDTypes(precision)
   const model = new Model(spec, backend, weights, 0, false)
@@ -147,12 +147,12 @@ export function fullyLabelledBatch(batchSize: number, seqLen: number): Batch {
 /**
  * The distinct op calls of a run: the first training step on its task's
  * first batch (batch size, sequence length, labelled rows) and an
- * evaluation forward at each evaluation length, in its precision (bf16:
+ * evaluation forward at each evaluation length, in `precision` (bf16:
  * f32 weights, bf16 ops). Refuses a spec pair the trainer would refuse, first.
  */
-export async function traceRun(spec: ModelSpec, trainSpec: TrainSpec): Promise<TracedCall[]> {
+export async function traceRun(spec: ModelSpec, trainSpec: TrainSpec, precision: RunPrecision): Promise<TracedCall[]> {
   const task = createTask(trainSpec.task, trainSpec.seed)
   checkRun(spec, trainSpec, task)
   const evalBatches = task.evalSets(trainSpec.batch_size, 1).flatMap((set) => set.batches.slice(0, 1))
-  return traceTrainingStep(spec, trainSpec.precision, task.trainBatch(0, trainSpec.batch_size), evalBatches)
+  return traceTrainingStep(spec, precision, task.trainBatch(0, trainSpec.batch_size), evalBatches)
 }

@@ -1,8 +1,8 @@
-// The preferences file: the default backend and device for new runs, as
+// The preferences file: the default backend, device and precision for new runs, as
 // JSON in the config folder. A bad value is reported with what is valid and
 // replaced by its default, never silently kept.
 import { DEFAULT_PREFERENCES, MAX_DEVICE, PREFERENCES_FORMAT, type Preferences } from '../api/preferences'
-import { BACKENDS, type TrainSpec } from '../api/train-spec'
+import { BACKENDS, PRECISIONS, type TrainSpec } from '../api/train-spec'
 import { readJsonFile, writeJsonFile } from './config-files'
 import { UserError } from '../api/errors'
 
@@ -18,6 +18,11 @@ export class PreferenceError extends UserError {
 function checkBackend(value: unknown): TrainSpec['backend'] {
   if (typeof value === 'string' && (BACKENDS as readonly string[]).includes(value)) return value as TrainSpec['backend']
   throw new PreferenceError(`defaultBackend ${JSON.stringify(value)} is not a backend; valid: ${BACKENDS.join(', ')}`)
+}
+
+function checkPrecision(value: unknown): TrainSpec['precision'] {
+  if (typeof value === 'string' && (PRECISIONS as readonly string[]).includes(value)) return value as TrainSpec['precision']
+  throw new PreferenceError(`defaultPrecision ${JSON.stringify(value)} is not a precision; valid: ${PRECISIONS.join(', ')}`)
 }
 
 function checkDevice(value: unknown): number {
@@ -36,6 +41,7 @@ export function parsePreferences(json: unknown, where: string): { preferences: P
   for (const [key, check] of [
     ['defaultBackend', checkBackend],
     ['device', checkDevice],
+    ['defaultPrecision', checkPrecision],
   ] as const) {
     if (doc[key] === undefined) continue
     try {
@@ -51,7 +57,8 @@ export function parsePreferences(json: unknown, where: string): { preferences: P
 export function withPreference<K extends keyof Preferences>(current: Preferences, key: K, value: unknown): Preferences {
   if (key === 'defaultBackend') return { ...current, defaultBackend: checkBackend(value) }
   if (key === 'device') return { ...current, device: checkDevice(value) }
-  throw new PreferenceError(`unknown preference '${String(key)}'; valid: defaultBackend, device`)
+  if (key === 'defaultPrecision') return { ...current, defaultPrecision: checkPrecision(value) }
+  throw new PreferenceError(`unknown preference '${String(key)}'; valid: defaultBackend, device, defaultPrecision`)
 }
 
 export function readPreferences(path: string): { preferences: Preferences; problems: string[] } {

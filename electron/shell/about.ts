@@ -26,6 +26,6 @@ export function aboutText(info: EngineInfo | Error, versions: AppVersions, prefe
     lines.push('Devices:')
     for (const d of info.devices) lines.push(`  ${d.id}: ${d.name}${d.memoryBytes ? `, ${gib(d.memoryBytes)}` : ''}`)
   }
-  lines.push('', `Preferences: default backend ${preferences.defaultBackend}, device ${preferences.device}`)
+  lines.push('', `Preferences: default backend ${preferences.defaultBackend}, device ${preferences.device}, precision ${preferences.defaultPrecision}`)
   return { message: `Linea ${versions.app}`, detail: lines.join('\n') }
 }

@@ -3,7 +3,7 @@
 // it can take, so it is tested without Electron and rebuilt whenever one of
 // those changes.
 import type { MenuItemConstructorOptions } from 'electron'
-import { BACKENDS } from '../api/train-spec'
+import { BACKENDS, PRECISIONS } from '../api/train-spec'
 import type { Preferences } from '../services/preferences'
 import type { ReportKind } from './app-urls'
 
@@ -79,6 +79,15 @@ function preferenceItems(state: MenuState, actions: MenuActions): MenuItemConstr
           click: () => actions.setPreference('device', index),
         }
       }),
+    },
+    {
+      label: 'Default Precision',
+      submenu: PRECISIONS.map((precision) => ({
+        label: precision === 'auto' ? 'auto (bf16 on a GPU, f32 on the CPU)' : precision,
+        type: 'radio' as const,
+        checked: p.defaultPrecision === precision,
+        click: () => actions.setPreference('defaultPrecision', precision),
+      })),
     },
   ]
 }

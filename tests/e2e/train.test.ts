@@ -183,10 +183,10 @@ describe('train and runs screens', () => {
       timeout: 120_000,
     })
     const done = (await rows()).filter((r) => r.status === 'completed' && r.name !== STOPPED.name).slice(0, 2)
-    // model and parameter count per run, the backend compact (the engine's full text as the tooltip)
+    // model and parameter count per run, the backend and precision compact (the engine's full text as the tooltip)
     for (const r of done) {
       expect(await page.textContent(`[data-testid=run-params-${r.id}]`)).toMatch(/^\d+(\.\d)?[KMG]?$/)
-      expect(await page.textContent(`[data-testid=run-backend-${r.id}]`)).toBe('cpu')
+      expect(await page.textContent(`[data-testid=run-backend-${r.id}]`)).toBe('cpu f32')
     }
     for (const r of done) await page.check(`[data-testid=run-select-${r.id}]`)
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=compare-loss-chart]')?.getAttribute('data-series')) === 4) // raw + smoothed per run

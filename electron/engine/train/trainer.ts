@@ -12,7 +12,7 @@ import type { ModelSpec } from '../../api/model-spec'
 import type { EvalProgress, StepProgress } from '../../api/runs'
 import { stopStep, type TrainSpec } from '../../api/train-spec'
 import { Ctx, type ComputeDType } from '../autograd/context'
-import { precisionDTypes, type PrecisionDTypes } from '../precision'
+import { precisionDTypes, resolvePrecision, type PrecisionDTypes, type RunPrecision } from '../precision'
 import type { Backend } from '../backend'
 import { CheckpointError, readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint'
 import { Model } from '../model/model'
@@ -57,6 +57,8 @@ export interface TrainRunOptions {
   modelSpec: ModelSpec
   trainSpec: TrainSpec
   backend: Backend
+  /** The precision the run computes in (selectRun's); else the spec's, 'auto' resolved for the backend. */
+  precision?: RunPrecision
   /** Where checkpoints go (created); none saved without it. */
   outDir?: string
   /** A checkpoint to continue from: same specs, same data stream, same curve. */
@@ -141,7 +143,7 @@ export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
   const { trainSpec } = o
   const task = createTask(trainSpec.task, trainSpec.seed)
   checkRun(o.modelSpec, trainSpec, task)
-  const run = new TrainingRun(o, precisionDTypes(trainSpec.precision), task)
+  const run = new TrainingRun(o, precisionDTypes(o.precision ?? resolvePrecision(trainSpec.precision, o.backend.id)), task)
   try {
     run.prepare()
     return await run.train()

@@ -91,8 +91,12 @@ export function modelLabel(run: RunRecord): string {
 }
 
 /** The backend column: the device the engine picked ("cpu", "cuda:0"), the rest ("(asked for)") as its tooltip. */
+/** "cuda:0 bf16" from the run's backend line ("auto picked cuda:0: ...; precision auto: bf16 on the GPU"). */
 export function backendShort(run: RunRecord): string {
-  return run.backend?.split(/\s/)[0] ?? '—'
+  if (!run.backend) return '—'
+  const device = /\b(cpu|cuda:\d+|webgpu)\b/.exec(run.backend)?.[1] ?? run.backend.split(/\s/)[0]!
+  const precision = /precision (?:auto: )?(bf16|f32|f64)\b/.exec(run.backend)?.[1]
+  return precision ? `${device} ${precision}` : device
 }
 
 function haystack(run: RunRecord): string {

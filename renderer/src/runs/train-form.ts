@@ -5,7 +5,7 @@
 import type { ModelSpec } from '../../../electron/api/model-spec'
 import { DEFAULT_PREFERENCES, type Preferences } from '../../../electron/api/preferences'
 import type { Template } from '../../../electron/api/template'
-import { TASK_KINDS, TaskSchema, TrainSpecSchema, type Task, type TaskKind, type TrainSpec } from '../../../electron/api/train-spec'
+import { PRECISIONS, TASK_KINDS, TaskSchema, TrainSpecSchema, type Task, type TaskKind, type TrainSpec } from '../../../electron/api/train-spec'
 import { validateWith, type SpecError } from '../../../electron/api/validate'
 import { BACKEND_CHOICES } from './backend-availability'
 
@@ -32,7 +32,7 @@ export function defaultTrainSpec(preferences: Preferences = DEFAULT_PREFERENCES)
     seed: 0,
     backend: preferences.defaultBackend,
     device: preferences.device,
-    precision: 'f32',
+    precision: preferences.defaultPrecision,
     eval: { every: 50, batches: 2 },
     early_stop_accuracy: 0.99,
     checkpoint_every: 200,
@@ -102,6 +102,8 @@ export const COMMON_FIELDS: FormField[] = [
   { path: 'early_stop_accuracy', label: 'early stop at accuracy', kind: 'nullable-number', step: 0.01, help: 'empty: run all steps' },
   { path: 'checkpoint_every', label: 'checkpoint every', kind: 'int', help: '0: only at the end' },
   { path: 'backend', label: 'backend', kind: 'select', options: [...BACKEND_CHOICES] },
+  { path: 'device', label: 'device', kind: 'int', help: 'GPU index: cuda:<device>' },
+  { path: 'precision', label: 'precision', kind: 'select', options: [...PRECISIONS], help: 'auto: bf16 on a GPU, f32 on the CPU' },
 ]
 
 export { TASK_KINDS }
@@ -197,13 +199,15 @@ export function trainSpecErrors(spec: TrainSpec, model: Pick<ModelSpec, 'vocab_s
 }
 
 /**
- * The draft after the preferences changed from `before` to `after`: backend
- * and device follow them where the person has not chosen their own.
+ * The draft after the preferences changed from `before` to `after`: backend,
+ * device and precision follow them where the person has not chosen their own.
  */
 export function followPreferences(draft: TrainSpec, before: Preferences, after: Preferences): TrainSpec {
   const backend = draft.backend === before.defaultBackend ? after.defaultBackend : draft.backend
   const device = draft.device === before.device ? after.device : draft.device
-  return backend === draft.backend && device === draft.device ? draft : { ...draft, backend, device }
+  const precision = draft.precision === before.defaultPrecision ? after.defaultPrecision : draft.precision
+  if (backend === draft.backend && device === draft.device && precision === draft.precision) return draft
+  return { ...draft, backend, device, precision }
 }
 
 /** Runs in a template: the size of its sweep grid. */

@@ -126,7 +126,7 @@ describe('traceRun', () => {
   it('the task’s batch, and an evaluation forward at each evaluation length', async () => {
     const spec = resizeModel(preset('gated-deltanet'), { d_model: 16, vocab_size: 64, heads: 2 })
     const train = quickTrainSpec({ task: { kind: 'parity', seq_len: 8, eval_seq_lens: [8, 24] }, batch_size: 3, precision: 'f64' })
-    const calls = await traceRun(spec, train)
+    const calls = await traceRun(spec, train, 'f64')
     const mixerT = (op: string) => [...new Set(calls.filter((c) => c.op === op).map((c) => c.inputs.q!.shape.slice(0, 2).join('x')))].sort()
     expect(mixerT('mixer_fwd')).toEqual(['3x24', '3x8'])
     expect(mixerT('mixer_bwd')).toEqual(['3x8'])
@@ -135,7 +135,7 @@ describe('traceRun', () => {
 
   it('refuses a spec pair the trainer refuses, before tracing', async () => {
     const spec = resizeModel(preset('gla'), { d_model: 16, vocab_size: 8, heads: 2 })
-    await expect(traceRun(spec, quickTrainSpec())).rejects.toThrow(SpecValidationError)
+    await expect(traceRun(spec, quickTrainSpec(), 'f32')).rejects.toThrow(SpecValidationError)
   })
 })
 

@@ -71,7 +71,7 @@ describe('runs store', () => {
     expect(s.metricsOf(id).filter((l) => l.type === 'eval')).toHaveLength(12)
     const run = s.byId.get(id)!
     expect(run.steps).toBe(60)
-    expect(run.backend).toBe('cpu (asked for)')
+    expect(run.backend).toBe('cpu (asked for); precision auto: f32')
     expect(run.bestAccuracy).toBeGreaterThanOrEqual(0)
     expect(run.specName).toBe('tiny gla')
     expect(s.runningId).toBeNull()

@@ -19,15 +19,15 @@ const file = () => join(mkdtempSync(join(tmpdir(), 'linea-prefs-')), 'preference
 
 describe('preferences', () => {
   it('default to auto on device 0 when there is no file', () => {
-    expect(readPreferences(file())).toEqual({ preferences: { defaultBackend: 'auto', device: 0 }, problems: [] })
+    expect(readPreferences(file())).toEqual({ preferences: { defaultBackend: 'auto', device: 0, defaultPrecision: 'auto' }, problems: [] })
   })
 
   it('round-trip through the file with its format', () => {
     const path = file()
     const prefs = withPreference(withPreference(DEFAULT_PREFERENCES, 'defaultBackend', 'cuda'), 'device', 1)
     writePreferences(path, prefs)
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ format: 'linea.preferences/1', defaultBackend: 'cuda', device: 1 })
-    expect(readPreferences(path)).toEqual({ preferences: { defaultBackend: 'cuda', device: 1 }, problems: [] })
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ format: 'linea.preferences/1', defaultBackend: 'cuda', device: 1, defaultPrecision: 'auto' })
+    expect(readPreferences(path)).toEqual({ preferences: { defaultBackend: 'cuda', device: 1, defaultPrecision: 'auto' }, problems: [] })
   })
 
   it('refuse a bad value when set, naming it and what is valid', () => {
@@ -42,7 +42,7 @@ describe('preferences', () => {
     const path = file()
     writeFileSync(path, JSON.stringify({ format: 'linea.preferences/1', defaultBackend: 'metal', device: 2 }))
     expect(readPreferences(path)).toEqual({
-      preferences: { defaultBackend: 'auto', device: 2 },
+      preferences: { defaultBackend: 'auto', device: 2, defaultPrecision: 'auto' },
       problems: [`${path}: defaultBackend "metal" is not a backend; valid: auto, cpu, cuda, webgpu; using "auto"`],
     })
   })
@@ -72,11 +72,22 @@ describe('getPreferences / setPreferences (the LabApi, as both front doors serve
 
   it('answers the defaults, then what was set, written to the file and announced', async () => {
     const { service, seen, call } = await lab()
-    expect(await call('getPreferences', {})).toEqual({ preferences: { defaultBackend: 'auto', device: 0 }, problems: [] })
-    expect(await call('setPreferences', { device: 3 })).toEqual({ preferences: { defaultBackend: 'auto', device: 3 }, problems: [] })
-    expect(await call('setPreferences', { defaultBackend: 'cpu' })).toEqual({ preferences: { defaultBackend: 'cpu', device: 3 }, problems: [] })
-    expect(JSON.parse(readFileSync(service.file, 'utf8'))).toEqual({ format: 'linea.preferences/1', defaultBackend: 'cpu', device: 3 })
-    expect(seen).toEqual([{ preferences: { defaultBackend: 'auto', device: 3 } }, { preferences: { defaultBackend: 'cpu', device: 3 } }])
+    expect(await call('getPreferences', {})).toEqual({ preferences: { defaultBackend: 'auto', device: 0, defaultPrecision: 'auto' }, problems: [] })
+    expect(await call('setPreferences', { device: 3 })).toEqual({ preferences: { defaultBackend: 'auto', device: 3, defaultPrecision: 'auto' }, problems: [] })
+    expect(await call('setPreferences', { defaultBackend: 'cpu' })).toEqual({
+      preferences: { defaultBackend: 'cpu', device: 3, defaultPrecision: 'auto' },
+      problems: [],
+    })
+    expect(JSON.parse(readFileSync(service.file, 'utf8'))).toEqual({
+      format: 'linea.preferences/1',
+      defaultBackend: 'cpu',
+      device: 3,
+      defaultPrecision: 'auto',
+    })
+    expect(seen).toEqual([
+      { preferences: { defaultBackend: 'auto', device: 3, defaultPrecision: 'auto' } },
+      { preferences: { defaultBackend: 'cpu', device: 3, defaultPrecision: 'auto' } },
+    ])
   })
 
   it('refuses a bad value naming the field and what is valid, and changes nothing', async () => {
@@ -96,7 +107,10 @@ describe('getPreferences / setPreferences (the LabApi, as both front doors serve
     const read = (await call('getPreferences', {})) as { problems: string[] }
     expect(read.problems).toHaveLength(1)
     expect(read.problems[0]).toContain('defaultBackend "metal" is not a backend')
-    expect(await call('setPreferences', { defaultBackend: 'cuda' })).toEqual({ preferences: { defaultBackend: 'cuda', device: 1 }, problems: [] })
+    expect(await call('setPreferences', { defaultBackend: 'cuda' })).toEqual({
+      preferences: { defaultBackend: 'cuda', device: 1, defaultPrecision: 'auto' },
+      problems: [],
+    })
   })
 })
 

@@ -93,7 +93,11 @@ describe('About', () => {
     const engine = new EngineService(forkLauncher(), new LabEventBus())
     engines.push(engine)
     const info = await engine.call('info', {})
-    const { message, detail } = aboutText(info, { app: '0.1.0', electron: '41.7.1', chrome: '146', node: '24' }, { defaultBackend: 'cuda', device: 1 })
+    const { message, detail } = aboutText(
+      info,
+      { app: '0.1.0', electron: '41.7.1', chrome: '146', node: '24' },
+      { defaultBackend: 'cuda', device: 1, defaultPrecision: 'auto' },
+    )
     expect(message).toBe('Linea 0.1.0')
     expect(detail).toContain(`Engine ${info.version}`)
     expect(detail).toContain(`Backends built: ${info.backendsCompiled.join(', ')}`)
@@ -105,7 +109,7 @@ describe('About', () => {
     const { detail } = aboutText(
       new Error('engine process exited with code 1'),
       { app: '0.1.0', electron: '41', chrome: '146', node: '24' },
-      { defaultBackend: 'auto', device: 0 },
+      { defaultBackend: 'auto', device: 0, defaultPrecision: 'auto' },
     )
     expect(detail).toContain('The engine did not answer: engine process exited with code 1')
   })

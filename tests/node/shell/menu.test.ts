@@ -14,7 +14,7 @@ const STATE: MenuState = {
     { id: 'p2', name: 'GLA hybrid', kinds: ['html', 'pdf'] },
     { id: 'p1', name: 'Mamba2', kinds: ['html'] },
   ],
-  preferences: { defaultBackend: 'auto', device: 0 },
+  preferences: { defaultBackend: 'auto', device: 0, defaultPrecision: 'auto' },
   devices: [
     { id: 'cpu', name: 'CPU', index: 0, backend: 'cpu' },
     { id: 'cuda:0', name: 'H100', index: 0, backend: 'cuda' },
@@ -85,7 +85,7 @@ describe('application menu', () => {
 
   it('sets the default backend and the device as radio choices, from the devices the engine found', () => {
     const { calls, actions } = recorder()
-    const menu = buildMenuTemplate({ ...STATE, preferences: { defaultBackend: 'cuda', device: 1 } }, actions)
+    const menu = buildMenuTemplate({ ...STATE, preferences: { defaultBackend: 'cuda', device: 1, defaultPrecision: 'auto' } }, actions)
     const backends = find(menu, ['File', 'Preferences', 'Default Backend']).submenu as Item[]
     expect(backends.map((b) => [b.label, b.type, b.checked])).toEqual([
       ['auto', 'radio', false],
@@ -107,7 +107,10 @@ describe('application menu', () => {
   })
 
   it('keeps a saved device that the engine does not report, marked as such', () => {
-    const menu = buildMenuTemplate({ ...STATE, devices: STATE.devices.slice(0, 1), preferences: { defaultBackend: 'auto', device: 3 } }, recorder().actions)
+    const menu = buildMenuTemplate(
+      { ...STATE, devices: STATE.devices.slice(0, 1), preferences: { defaultBackend: 'auto', device: 3, defaultPrecision: 'auto' } },
+      recorder().actions,
+    )
     expect(labels(find(menu, ['File', 'Preferences', 'Device']))).toEqual(['device 3 (not found now)'])
   })
 

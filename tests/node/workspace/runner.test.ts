@@ -30,7 +30,7 @@ describe('job runner', () => {
       const r = ws.readRun(run.id)
       expect(r.status).toBe('completed')
       expect(r.steps).toBe(steps)
-      expect(r.backend).toBe('cpu (asked for)')
+      expect(r.backend).toBe('cpu (asked for); precision f32')
       expect(r.checkpoint).toMatch(/^checkpoints\/step-\d+\.safetensors$/)
       const m = ws.readMetrics(run.id)
       expect(m.skipped).toEqual([])

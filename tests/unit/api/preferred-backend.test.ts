@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { withPreferredBackend } from '../../../electron/api/preferences'
 
 const template = (train: Record<string, unknown>, sweep: { path: string }[] = []) => ({ train, sweep })
-const cuda1 = { defaultBackend: 'cuda' as const, device: 1 }
+const cuda1 = { defaultBackend: 'cuda' as const, device: 1, defaultPrecision: 'auto' as const }
 
 describe('withPreferredBackend', () => {
   it("fills in the preference where the template leaves the backend to 'auto'", () => {
@@ -25,6 +25,15 @@ describe('withPreferredBackend', () => {
 
   it('adds nothing when the preferences are the defaults', () => {
     const overrides = { 'train.steps': 5 }
-    expect(withPreferredBackend(template({ backend: 'auto' }), overrides, { defaultBackend: 'auto', device: 0 })).toBe(overrides)
+    expect(withPreferredBackend(template({ backend: 'auto' }), overrides, { defaultBackend: 'auto', device: 0, defaultPrecision: 'auto' })).toBe(overrides)
+  })
+
+  it("fills in the preferred precision where the template leaves it to 'auto', unless pinned", () => {
+    const f32 = { defaultBackend: 'auto' as const, device: 0, defaultPrecision: 'f32' as const }
+    expect(withPreferredBackend(template({ precision: 'auto' }), {}, f32)).toEqual({ 'train.precision': 'f32' })
+    expect(withPreferredBackend(template({}), {}, f32)).toEqual({ 'train.precision': 'f32' })
+    expect(withPreferredBackend(template({ precision: 'f64' }), {}, f32)).toEqual({})
+    expect(withPreferredBackend(template({ precision: 'auto' }), { 'train.precision': 'bf16' }, f32)).toEqual({ 'train.precision': 'bf16' })
+    expect(withPreferredBackend(template({ precision: 'auto' }), {}, cuda1)).toEqual({ 'train.backend': 'cuda', 'train.device': 1 })
   })
 })

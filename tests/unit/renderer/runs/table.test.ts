@@ -73,6 +73,10 @@ describe('runs table', () => {
     expect(ids(sortRuns(runs, { column: 'model', dir: 'asc' }))).toEqual(['a', 'c', 'd', 'b'])
     expect(ids(filterRuns(runs, 'my mamba'))).toEqual(['b'])
     expect([backendShort(runs[0]!), backendShort(runs[1]!), backendShort(runs[2]!)]).toEqual(['cpu', 'cuda:0', '—'])
+    const line = (backend: string) => backendShort({ ...runs[0]!, backend })
+    expect(line('auto picked cuda:0: it accepts all 41 of the model’s op calls; precision auto: bf16 on the GPU')).toBe('cuda:0 bf16')
+    expect(line('auto picked cpu: no CUDA device; precision auto: f32')).toBe('cpu f32')
+    expect(line('cpu (asked for); precision f64')).toBe('cpu f64')
   })
 
   it('does not reorder the input', () => {
