@@ -8,18 +8,20 @@
 #   3. compute-sanitizer memcheck and racecheck on the mixer and attention ops;
 #   4. the cross-backend check through Node (scripts/gpu-node-check.ts,
 #      bundled to .device/gpu-node-check.mjs): every preset's training step;
+#   4b. "train": every preset's 200-step MQAR run on the CPU and cuda:0 (f32, bf16)
+#      and an out-of-memory run (scripts/gpu-train-check.ts, .device/gpu-train-check.mjs);
 #   5. the benchmark: linea_bench_gpu and flash-linear-attention + SDPA
 #      (bench/reference/gpu-mixers-peer.py, fla source in .device/fla.tar.xz),
 #      merged into $OUT/gpu-mixers.json.
 # Usage (from the repo root, with carry [".device"]):
-#   STEPS="build tests sanitize node bench" QUICK=1 native/tools/gpu-check.sh
+#   STEPS="build tests sanitize node train bench" QUICK=1 native/tools/gpu-check.sh
 # Needs in .device/ (git-ignored): node.xz, node_modules.tar.xz, gpu-node-check.mjs, linea-cli.mjs
 # (electron/cli/index.ts bundled with esbuild), fla.tar.xz.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${OUT:-/tmp/gpu-check}"
 build=/tmp/linea-gpu-build
-steps=" ${STEPS:-build tests sanitize node bench} "
+steps=" ${STEPS:-build tests sanitize node train bench} "
 mkdir -p "$out"
 summary="$out/summary.txt"
 : >"$summary"
@@ -83,6 +85,18 @@ if has node; then
     cat "$out/node-check.log" >>"$summary"
   else
     note "node cross-backend check: skipped (no node or no .device/gpu-node-check.mjs)"
+  fi
+fi
+
+if has train; then
+  # Issue 16: every preset trains on the CPU (f32) and cuda:0 (f32 and bf16), compared; an out-of-memory run.
+  if command -v node >/dev/null && [ -f .device/gpu-train-check.mjs ]; then
+    OUT="$out" LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout "${TRAIN_TIMEOUT:-420}" \
+      node .device/gpu-train-check.mjs >"$out/train-check.log" 2>&1
+    note "training check: exit $?"
+    cat "$out/train-check.log" >>"$summary"
+  else
+    note "training check: skipped (no node or no .device/gpu-train-check.mjs)"
   fi
 fi
 
