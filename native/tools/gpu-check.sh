@@ -10,7 +10,8 @@
 #      bundled to .device/gpu-node-check.mjs): every preset's training step;
 #   4b. "train": every preset's 200-step MQAR run on the CPU and cuda:0 (f32, bf16)
 #      and an out-of-memory run (scripts/gpu-train-check.ts, .device/gpu-train-check.mjs);
-#   5. the benchmark: linea_bench_gpu and flash-linear-attention + SDPA
+#   5. (step "kprof", not in the default steps) ncu's per-kernel summary of the mixers in KPROF_OPS;
+#   6. the benchmark: linea_bench_gpu and flash-linear-attention + SDPA
 #      (bench/reference/gpu-mixers-peer.py, fla source in .device/fla.tar.xz),
 #      merged into $OUT/gpu-mixers.json.
 # Usage (from the repo root, with carry [".device"]):
@@ -22,6 +23,7 @@ cd "$(dirname "$0")/../.."
 out="${OUT:-/tmp/gpu-check}"
 build=/tmp/linea-gpu-build
 steps=" ${STEPS:-build tests sanitize node train bench} "
+KPROF_OPS="${KPROF_OPS:-linear,scalar_gate,delta}"
 mkdir -p "$out"
 summary="$out/summary.txt"
 : >"$summary"
@@ -117,6 +119,17 @@ if has bench; then
   note "peer bench: exit $?"
   tar cJf "$out/triton-cache.tar.xz" -C "$TRITON_CACHE_DIR" . 2>/dev/null
   sed -n '/^op  /,$p' "$out/bench-peer.log" >>"$summary"
+fi
+
+if has kprof; then
+  # Where each mixer's time goes, kernel by kernel: ncu's speed-of-light summary (duration, memory
+  # and compute throughput as % of peak) of one fwd+bwd per op of KPROF_OPS at B = 16, T = 2048.
+  for op in ${KPROF_OPS//,/ }; do
+    timeout "${KPROF_TIMEOUT:-150}" ncu --clock-control none --section SpeedOfLight --launch-skip "${KPROF_SKIP:-0}" \
+      --launch-count "${KPROF_COUNT:-40}" "$build/linea_bench_gpu" --json /tmp/kprof.json --quick --ops "$op" \
+      >"$out/kprof-$op.txt" 2>&1
+    note "ncu $op: exit $? ($(grep -c 'Duration' "$out/kprof-$op.txt") kernels)"
+  done
 fi
 
 echo "=================== summary ==================="
