@@ -10,6 +10,8 @@
 #      bundled to .device/gpu-node-check.mjs): every preset's training step;
 #   4b. "train": every preset's 200-step MQAR run on the CPU and cuda:0 (f32, bf16)
 #      and an out-of-memory run (scripts/gpu-train-check.ts, .device/gpu-train-check.mjs);
+#   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
+#      (scripts/gpu-train-bench.ts) and fla's layers in PyTorch (bench/reference/gpu-train-peer.py);
 #   5. (step "kprof", not in the default steps) ncu's per-kernel summary of the mixers in KPROF_OPS;
 #   6. the benchmark: linea_bench_gpu and flash-linear-attention + SDPA
 #      (bench/reference/gpu-mixers-peer.py, fla source in .device/fla.tar.xz),
@@ -100,6 +102,19 @@ if has train; then
   else
     note "training check: skipped (no node or no .device/gpu-train-check.mjs)"
   fi
+fi
+
+if has trainbench; then
+  # Issue 16's training throughput: two ~350M models at T = 4096 in bf16, Linea then fla's layers in PyTorch.
+  [ -d /tmp/fla/fla ] || { mkdir -p /tmp/fla && tar xJf .device/fla.tar.xz -C /tmp/fla; }
+  OUT="$out" LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout "${TRAINBENCH_TIMEOUT:-240}" \
+    node .device/gpu-train-bench.mjs >"$out/train-bench.log" 2>&1
+  note "linea training bench: exit $?"
+  export TRITON_CACHE_DIR=/tmp/triton-cache
+  timeout "${TRAINBENCH_TIMEOUT:-240}" python3 bench/reference/gpu-train-peer.py --fla /tmp/fla \
+    --out "$out/gpu-train-peer.json" >>"$out/train-bench.log" 2>&1
+  note "peer training bench: exit $?"
+  grep -E "^(linea|peer) " "$out/train-bench.log" >>"$summary"
 fi
 
 if has bench; then

@@ -1,0 +1,114 @@
+// Training throughput on the GPU box (issue 16's benchmark, Linea's side):
+// the full training step (forward, backward, clip, AdamW) of two ~350M models
+// at T = 4096 in mixed precision (bf16 passes over f32 weights) on cuda:0:
+// a GLA + softmax hybrid (1 softmax layer in 4, as the preset places it) and
+// a Gated DeltaNet, both d_model 1024, 20 layers, 8 heads, vocabulary 32000.
+// The peer, flash-linear-attention's layers in PyTorch on the same shapes,
+// is bench/reference/gpu-train-peer.py, run by the same gpu-check.sh step.
+//
+// Method: WARMUP steps, then the median of MEASURE steps' tokens/s (each
+// step ends with its one read, so a step's time covers its GPU work); peak
+// memory from the allocator; model FLOPs utilization against the H200's
+// dense bf16 peak (989 TFLOP/s), with training FLOPs per token = 3 x the
+// forward FLOPs per token at the mean context T/2 (engine/estimate.ts).
+// Writes $OUT/gpu-train-bench.json; prints one line per model.
+//
+// Bundled: npx esbuild scripts/gpu-train-bench.ts --bundle --platform=node --format=esm --outfile=.device/gpu-train-bench.mjs
+// Environment: BENCH_BATCH (8), BENCH_SEQ (4096), BENCH_MEASURE (10), LINEA_CHECK_BACKEND (cuda:0).
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ModelSpec } from '../electron/api/model-spec'
+import { preset } from '../electron/api/presets'
+import { resizeModel } from '../electron/api/resize'
+import type { TrainSpec } from '../electron/api/train-spec'
+import { loadAddon } from '../electron/engine/addon'
+import { estimateModel, paramCounts } from '../electron/engine/estimate'
+import { nativeBackend } from '../electron/engine/native-backend'
+import { trainModel } from '../electron/engine/train/trainer'
+
+const BACKEND = process.env.LINEA_CHECK_BACKEND ?? 'cuda:0'
+const BATCH = Number(process.env.BENCH_BATCH ?? 8)
+const SEQ = Number(process.env.BENCH_SEQ ?? 4096)
+const WARMUP = 3
+const MEASURE = Number(process.env.BENCH_MEASURE ?? 10)
+const PEAK_BF16_FLOPS = 989e12 // H200 SXM dense bf16
+
+export const MODELS = [
+  { name: 'hybrid-gla-350m', preset: 'hybrid-gla' },
+  { name: 'gated-deltanet-350m', preset: 'gated-deltanet' },
+] as const
+
+export function benchModel(presetId: string): ModelSpec {
+  return resizeModel(preset(presetId), { d_model: 1024, n_layers: 20, vocab_size: 32000, heads: 8 })
+}
+
+function benchTrain(steps: number): TrainSpec {
+  return {
+    format: 'linea.train/1',
+    task: { kind: 'mqar', seq_len: SEQ, num_kv_pairs: Math.min(64, Math.floor(SEQ / 4)), power_a: 0.01, vocab_size: 8192 },
+    steps,
+    batch_size: BATCH,
+    optimizer: { kind: 'adamw', lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1, grad_clip: 1 },
+    schedule: { warmup_steps: 1, decay: 'constant', min_lr_ratio: 1 },
+    seed: 0,
+    backend: 'cuda',
+    device: 0,
+    precision: 'bf16',
+    eval: { every: steps, batches: 1 },
+    early_stop_accuracy: null,
+    checkpoint_every: 0,
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+async function main(): Promise<void> {
+  if (!loadAddon().backends().includes(BACKEND)) {
+    console.log(`gpu-train-bench: no ${BACKEND}: skipped`)
+    return
+  }
+  const rows = []
+  for (const m of MODELS) {
+    const spec = benchModel(m.preset)
+    const perSecond: number[] = []
+    let peak = 0
+    try {
+      await trainModel({
+        modelSpec: spec,
+        trainSpec: benchTrain(WARMUP + MEASURE),
+        backend: nativeBackend(BACKEND),
+        precision: BACKEND.startsWith('cuda') ? 'bf16' : 'f32',
+        events: {
+          onStep: (p) => {
+            if (p.step > WARMUP) perSecond.push(p.tokensPerSecond)
+            peak = Math.max(peak, p.peakMemoryBytes)
+          },
+        },
+      })
+      const tokensPerSecond = median(perSecond)
+      const trainFlopsPerToken = 3 * estimateModel(spec, SEQ / 2).model.flopsPerToken
+      const row = {
+        model: m.name,
+        params: paramCounts(spec).total,
+        batch: BATCH,
+        seq_len: SEQ,
+        tokens_per_second: tokensPerSecond,
+        tokens_per_second_all: perSecond,
+        peak_bytes: peak,
+        train_flops_per_token: trainFlopsPerToken,
+        mfu: (tokensPerSecond * trainFlopsPerToken) / PEAK_BF16_FLOPS,
+      }
+      rows.push(row)
+      console.log(
+        `linea ${m.name.padEnd(22)} ${(row.params / 1e6).toFixed(0)}M params  ${tokensPerSecond.toFixed(0).padStart(8)} tokens/s  ` +
+          `peak ${(peak / 2 ** 30).toFixed(1)} GiB  MFU ${(100 * row.mfu).toFixed(1)}%`,
+      )
+    } catch (err) {
+      rows.push({ model: m.name, error: (err as Error).message })
+      console.log(`linea ${m.name.padEnd(22)} FAIL: ${(err as Error).message}`)
+    }
+  }
+  if (process.env.OUT) writeFileSync(join(process.env.OUT, 'gpu-train-bench.json'), JSON.stringify({ backend: BACKEND, rows }, null, 1))
+}
+
+void main()
