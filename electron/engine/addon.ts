@@ -63,7 +63,8 @@ export interface NativeEngineInfo {
   version: string
   backendsCompiled: string[]
   cudaStatus: string
-  devices: { backend: 'cpu' | 'cuda'; id: string; index: number; name: string; memoryBytes: number; detail: string }[]
+  /** freeBytes: free device memory now (all processes), where the native backend knows it (CUDA). */
+  devices: { backend: 'cpu' | 'cuda'; id: string; index: number; name: string; memoryBytes: number; freeBytes?: number; detail: string }[]
   blas: string
   cpuThreads: number
   compiler: string

@@ -69,7 +69,7 @@ class TestBackend final : public Backend {
  public:
   std::string name() const override { return "test"; }
   DeviceKind device() const override { return DeviceKind::cpu; }
-  DeviceInfo info() const override { return DeviceInfo{"test", 0, "test", 0, ""}; }
+  DeviceInfo info() const override { return DeviceInfo{"test", 0, "test", 0, -1, ""}; }
 
   Tensor empty(const Shape& shape, DType dtype) override {
     Tensor t;

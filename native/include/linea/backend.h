@@ -37,7 +37,8 @@ struct DeviceInfo {
   int index = 0;
   std::string name;
   int64_t memory_bytes = 0;
-  std::string detail;  // e.g. "sm_90, 132 SMs" or "2 threads"
+  int64_t free_bytes = -1;  // free device memory now, all processes counted (-1: the host reports it)
+  std::string detail;       // e.g. "sm_90, 132 SMs" or "2 threads"
 };
 
 class Backend {

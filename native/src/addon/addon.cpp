@@ -279,6 +279,7 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
         o.Set("index", d.index);
         o.Set("name", d.name);
         o.Set("memoryBytes", static_cast<double>(d.memory_bytes));
+        if (d.free_bytes >= 0) o.Set("freeBytes", static_cast<double>(d.free_bytes));
         o.Set("detail", d.detail);
         devices.Set(static_cast<uint32_t>(i), o);
       }

@@ -96,6 +96,12 @@ class CudaBackend final : public Backend {
     d.index = device_;
     d.name = props_.name;
     d.memory_bytes = static_cast<int64_t>(props_.totalGlobalMem);
+    {
+      DeviceGuard guard(device_);
+      size_t free = 0, total = 0;
+      if (cudaMemGetInfo(&free, &total) == cudaSuccess) d.free_bytes = static_cast<int64_t>(free);
+      else cudaGetLastError();  // unknown: left to the host
+    }
     int runtime = 0, driver = 0;
     cudaRuntimeGetVersion(&runtime);
     cudaDriverGetVersion(&driver);
