@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { ComposerDraftParamsSchema } from './composer-draft'
 import { InspectRequestSchema } from './inspect'
 import { PreferencesPatchSchema } from './preferences'
+import { MAX_RUN_TAGS, RUN_TAG, RUN_TAG_RULE } from './runs'
 
 export const DemoForwardParamsSchema = z.strictObject({
   seqLen: z.number().int().min(1).max(65536),
@@ -27,6 +28,10 @@ const SpecName = z
 
 /** A run folder's name. */
 const RunId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'is not a run id')
+
+/** A run's tag (see RUN_TAG). */
+const RunTag = z.string().regex(RUN_TAG, RUN_TAG_RULE)
+const RunTags = z.array(RunTag).max(MAX_RUN_TAGS)
 
 /**
  * Start a run (or a template's runs, or a profile) even when its estimated
@@ -83,6 +88,12 @@ export const LAB_API_METHODS = {
   cancelRun: z.strictObject({ id: RunId, force: z.boolean().optional() }),
   resumeRun: z.strictObject({ id: RunId }),
   exportRunCsv: z.strictObject({ id: RunId }),
+  /** archived: hide it from the Runs table's default view (true) or show it again (false); its folder stays. */
+  archiveRun: z.strictObject({ id: RunId, archived: z.boolean() }),
+  /** Tags added, then tags removed (a tag not there is ignored). */
+  tagRun: z.strictObject({ id: RunId, add: RunTags.optional(), remove: RunTags.optional() }),
+  /** Removes the run's folder; a running or queued run is refused (cancel it first). */
+  deleteRun: z.strictObject({ id: RunId }),
   startProfile: z.strictObject({
     spec: z.unknown(),
     name: z.string().min(1).max(200).optional(),

@@ -160,6 +160,9 @@ export interface LabApiResults {
   cancelRun: RunRecord
   resumeRun: RunRecord
   exportRunCsv: { filename: string; csv: string }
+  archiveRun: RunRecord
+  tagRun: RunRecord
+  deleteRun: { id: string }
   startProfile: ProfileRecord
   listProfiles: ProfileRecord[]
   getProfile: ProfileResult
@@ -181,6 +184,8 @@ export interface LabEvents {
   'engine.status': { state: 'starting' | 'ready' | 'exited'; pid?: number; reason?: string }
   /** A run's record changed (queued, running, progress, finished). */
   'run.status': { run: RunRecord }
+  /** A run's folder was deleted (deleteRun). */
+  'run.deleted': { runId: string }
   /** A line was appended to a run's metrics.jsonl. */
   'run.metrics': { runId: string; line: MetricsLine }
   /** Another workspace was opened. */
@@ -198,6 +203,7 @@ export type LabEventName = keyof LabEvents
 export const LAB_EVENT_NAMES: readonly LabEventName[] = [
   'engine.status',
   'run.status',
+  'run.deleted',
   'run.metrics',
   'workspace.changed',
   'profile.status',
@@ -242,6 +248,9 @@ export const LAB_API_METHOD_NAMES = [
   'cancelRun',
   'resumeRun',
   'exportRunCsv',
+  'archiveRun',
+  'tagRun',
+  'deleteRun',
   'startProfile',
   'listProfiles',
   'getProfile',

@@ -37,7 +37,17 @@ export interface RunRecord {
   lastLoss?: number
   /** Latest checkpoint, relative to the run folder. */
   checkpoint?: string
+  /** Hidden from the Runs table's default view (archiveRun); the folder stays. */
+  archived?: boolean
+  /** Free-text labels (tagRun), each a RUN_TAG; the Runs table filters by them. */
+  tags?: string[]
 }
+
+/** At most this many tags on a run. */
+export const MAX_RUN_TAGS = 16
+/** A tag: 1 to 32 characters, no control or format characters, no space at either end. */
+export const RUN_TAG = /^(?!\s)[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,32}(?<!\s)$/u
+export const RUN_TAG_RULE = 'is not a valid tag: 1 to 32 characters, no control characters, no space at either end'
 
 /** What a training step reports (the engine's progress event, a metrics line). */
 export interface StepProgress {

@@ -67,6 +67,11 @@ export class InspectService {
     return readInspection(this.runDir(runId), name)
   }
 
+  /** The run's inspections that are queued or running (they read its folder: it must stay while they do). */
+  jobsOf(runId: string): InspectJob[] {
+    return [...[...this.running.values()].map((r) => r.job), ...this.queued.values()].filter((j) => j.runId === runId)
+  }
+
   private emit(job: InspectJob): void {
     this.events.emit('inspect.status', { job })
   }

@@ -11,6 +11,7 @@ import { trainingOps } from '../engine/autograd/gradients'
 import { presets } from '../api/presets'
 import { estimateTrainingMemory, memoryProblem, trainingShape, type TrainingMemory } from '../engine/train-memory'
 import { paramCounts } from '../engine/estimate'
+import { RunError } from '../jobs/runner'
 import { metricsCsv } from '../workspace/csv'
 import { recentWorkspaces } from './recent-workspaces'
 import { expandTemplate, findTemplate, loadTemplates } from '../workspace/templates'
@@ -157,6 +158,16 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
     exportRunCsv: async ({ id }) => {
       const run = ws().readRun(id)
       return { filename: `${run.id}.csv`, csv: metricsCsv(ws().readMetrics(id).lines) }
+    },
+    archiveRun: async ({ id, archived }) => workspaces.archiveRun(id, archived),
+    tagRun: async ({ id, add, remove }) => workspaces.tagRun(id, add ?? [], remove ?? []),
+    deleteRun: async ({ id }) => {
+      const jobs = inspections.jobsOf(id)
+      if (jobs.length)
+        throw new RunError(
+          `run ${id} has ${jobs.length} inspection${jobs.length > 1 ? 's' : ''} ${jobs.map((j) => `'${j.name}' (${j.status})`).join(', ')} reading its checkpoints; cancel ${jobs.length > 1 ? 'them' : 'it'} first, then delete the run`,
+        )
+      return workspaces.deleteRun(id)
     },
     startProfile: async ({ spec, name, settings, allowOverMemory }) => {
       const r = validateWith(ModelSpecSchema, spec)

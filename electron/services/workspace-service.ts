@@ -5,8 +5,9 @@
 // the workspace are best effort, and what failed is listed in `info()`'s
 // problems, so the server starts and says what is wrong.
 import type { WorkspaceInfo } from '../api/labapi'
+import type { RunRecord } from '../api/runs'
 import type { EngineLauncher } from '../jobs/engine-process'
-import { JobRunner } from '../jobs/runner'
+import { JobRunner, RunError } from '../jobs/runner'
 import { rememberWorkspace } from './recent-workspaces'
 import { Workspace, WorkspaceError, type WorkspaceProblem } from '../workspace/workspace'
 import type { LabEventBus } from './events'
@@ -48,6 +49,53 @@ export class WorkspaceService {
 
   get runner(): JobRunner {
     return this.jobRunner
+  }
+
+  /**
+   * 'running' or 'queued' when the runner has the run, or its record says so
+   * (a record another Linea is writing); else undefined. With the run's name
+   * when its record reads, for messages.
+   */
+  private inProgress(id: string): { status?: 'running' | 'queued'; name?: string } {
+    let run: RunRecord | undefined
+    try {
+      run = this.ws.readRun(id)
+    } catch {
+      run = undefined // a broken run: the runner's state decides
+    }
+    const status =
+      this.jobRunner.runningId === id
+        ? 'running'
+        : this.jobRunner.queuedIds().includes(id)
+          ? 'queued'
+          : run?.status === 'running' || run?.status === 'queued'
+            ? run.status
+            : undefined
+    return { status, name: run?.name }
+  }
+
+  /** Archives a run (hidden from the table's default view) or brings it back; a running or queued run stays shown. */
+  archiveRun(id: string, archived: boolean): RunRecord {
+    const { status, name } = this.inProgress(id)
+    if (archived && status) throw new RunError(`run ${id} ('${name ?? id}') is ${status}; cancel it or let it finish before archiving it`)
+    const run = this.ws.setRunArchived(id, archived)
+    this.events.emit('run.status', { run })
+    return run
+  }
+
+  tagRun(id: string, add: readonly string[], remove: readonly string[]): RunRecord {
+    const run = this.ws.tagRun(id, add, remove)
+    this.events.emit('run.status', { run })
+    return run
+  }
+
+  /** Deletes a run's folder; a running or queued run is refused, naming it and its status. */
+  deleteRun(id: string): { id: string } {
+    const { status, name } = this.inProgress(id)
+    if (status) throw new RunError(`run ${id} ('${name ?? id}') is ${status}; cancel it first, then delete it`)
+    this.ws.deleteRun(id)
+    this.events.emit('run.deleted', { runId: id })
+    return { id }
   }
 
   info(): WorkspaceInfo {

@@ -6,7 +6,7 @@
 import { isAbsolute } from 'node:path'
 import { z } from 'zod'
 import { ModelSpecSchema } from '../api/model-spec'
-import { RUN_FORMAT, type MetricsLine, type RunRecord } from '../api/runs'
+import { MAX_RUN_TAGS, RUN_FORMAT, RUN_TAG, type MetricsLine, type RunRecord } from '../api/runs'
 import { TrainSpecSchema } from '../api/train-spec'
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'early_stopped', 'cancelled', 'failed'] as const
@@ -49,6 +49,16 @@ export const RunRecordSchema = z.looseObject({
   bestAccuracy: reported,
   lastLoss: reported,
   checkpoint: InsideRunFolder.optional(),
+  archived: z.boolean().optional(),
+  // A hand-edited tag that is not a tag is dropped, not a reason to refuse the run.
+  tags: z
+    .array(z.unknown())
+    .optional()
+    .transform((tags) => {
+      if (!tags) return undefined
+      const ok = [...new Set(tags.filter((t): t is string => typeof t === 'string' && RUN_TAG.test(t)))].slice(0, MAX_RUN_TAGS)
+      return ok.length ? ok : undefined
+    }),
 })
 
 /** Values of a training line may be null (NaN or Infinity as JSON writes them): the chart leaves a gap. */

@@ -5,17 +5,18 @@
 //   runs/<id>/metrics.jsonl        append-only metrics, one JSON object a line
 //   runs/<id>/checkpoints/         safetensors checkpoints
 //   .linea.lock                    the one process writing here
+//   .trash/                        run folders being deleted (deleteRun), gone when it ends
 // A bad file is reported with its path and its problem; the rest opens.
 // Every file here is untrusted (files.ts): read only when it is a regular
 // file inside the workspace (resolveInside), size-capped, schema-checked;
 // ids and names are checked (checkId) before they become paths.
-import { lstatSync, readdirSync } from 'node:fs'
+import { lstatSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { clip } from '../api/errors'
 import { COMPOSER_DRAFT_FORMAT, COMPOSER_DRAFT_MAX_BYTES, ComposerDraftFileSchema, type ComposerDraft } from '../api/composer-draft'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
-import { RUN_FORMAT, type MetricsLine, type MetricsRead, type RunRecord } from '../api/runs'
+import { MAX_RUN_TAGS, RUN_FORMAT, type MetricsLine, type MetricsRead, type RunRecord } from '../api/runs'
 import { formatErrors, SpecValidationError, validateWith } from '../api/validate'
 import {
   appendRegularFile,
@@ -334,6 +335,60 @@ export class Workspace {
     const run = { ...this.readRun(id), ...patch, id, format: RUN_FORMAT } as RunRecord
     writeFileAtomic(this.path('runs', id, 'run.json'), JSON.stringify(run, null, 2) + '\n')
     return run
+  }
+
+  /** Marks a run archived (hidden from the Runs table's default view) or not; the folder stays as it is. */
+  setRunArchived(id: string, archived: boolean): RunRecord {
+    return this.updateRun(id, { archived: archived || undefined })
+  }
+
+  /**
+   * Adds and removes tags (each already checked against RUN_TAG by the
+   * LabApi schema), in that order; a tag already there is not added twice.
+   * Refused past MAX_RUN_TAGS, naming the run and its tags.
+   */
+  tagRun(id: string, add: readonly string[], remove: readonly string[]): RunRecord {
+    const run = this.readRun(id)
+    const tags = [...new Set([...(run.tags ?? []), ...add])].filter((t) => !remove.includes(t))
+    if (tags.length > MAX_RUN_TAGS)
+      throw new WorkspaceError(
+        `run ${run.id} would have ${tags.length} tags; at most ${MAX_RUN_TAGS} (it has: ${(run.tags ?? []).map((t) => `'${clip(t, 40)}'`).join(', ') || 'none'})`,
+      )
+    return this.updateRun(id, { tags: tags.length ? tags : undefined })
+  }
+
+  /**
+   * Removes runs/<id> and everything in it. The folder is first renamed into
+   * .trash/ (one atomic step: it leaves the listing whole, never half
+   * deleted), then removed; a link at runs/<id> is removed, never followed.
+   * A broken run (no readable record) can be deleted too. Whether the run
+   * may go (not training, not queued) is the caller's to check.
+   */
+  deleteRun(id: string): void {
+    this.writable()
+    const runId = checkId('run id', id)
+    // runs/ itself must stay inside the workspace; runs/<id> is not followed (a link there is what goes)
+    const dir = join(this.path('runs'), runId)
+    let st: ReturnType<typeof lstatSync>
+    try {
+      st = lstatSync(dir)
+    } catch {
+      throw new WorkspaceError(`no run '${runId}' in ${this.runsDir}`)
+    }
+    if (!st.isDirectory() && !st.isSymbolicLink()) throw new WorkspaceError(`${dir} is not a run folder`, dir)
+    const trash = this.path('.trash')
+    makeDir(trash)
+    const target = join(trash, `${runId}-${Date.now()}`)
+    try {
+      renameSync(dir, target)
+    } catch (err) {
+      throw new WorkspaceError(`cannot delete run ${runId}: renaming ${dir} failed: ${errnoOf(err)}`, dir)
+    }
+    try {
+      rmSync(target, { recursive: true, force: true })
+    } catch (err) {
+      throw new WorkspaceError(`run ${runId} is deleted from the runs, but its files in ${target} could not all be removed: ${errnoOf(err)}`, target)
+    }
   }
 
   /**

@@ -131,6 +131,12 @@ function validParams(method: LabApiMethod): Record<string, unknown> {
     case 'exportRunCsv':
     case 'getProfile':
       return { id: method === 'getProfile' ? '20240101T000000-no-such-profile' : RUN_ID }
+    case 'archiveRun':
+      return { id: RUN_ID, archived: false }
+    case 'tagRun':
+      return { id: RUN_ID, add: ['fuzz'], remove: ['gone'] }
+    case 'deleteRun':
+      return { id: '20240101T000000-no-such-run' }
     case 'listCheckpoints':
     case 'listInspections':
       return { runId: RUN_ID }
@@ -182,6 +188,8 @@ function notSent(method: LabApiMethod, params: unknown): string | undefined {
     }
     case 'startProfile':
       return validateWith(ModelSpecSchema, d('startProfile').spec).ok ? 'a valid startProfile' : undefined
+    case 'deleteRun':
+      return d('deleteRun').id === RUN_ID ? 'a deleteRun of the seed run' : undefined
     case 'startTemplate': {
       const { id, inputs, overrides } = d('startTemplate')
       const t = templates.find((x) => x.id === id)
