@@ -10,6 +10,7 @@ import { demoForward } from './demo'
 import { estimateModel } from './estimate'
 import { profileModel } from './profile/profiler'
 import { engineInfo } from './info'
+import { chooseInspectBackend } from './inspect/inspect-backend'
 import { inspectCheckpoint } from './inspect/inspect-checkpoint'
 import { nativeBackend } from './native-backend'
 import type { EngineErrorBody, EngineMethods, EngineToHost, HostToEngine, TrainEvents, TrainParams } from './protocol'
@@ -104,7 +105,11 @@ const handlers: Handlers = {
     const choice = selectBackend(backend ?? 'auto', 0, calls)
     return profileModel(spec, choice.backend, settings, (message, fraction) => emit('profile.progress', { message, fraction }))
   },
-  inspect: (params) => inspectCheckpoint(params, nativeBackend('cpu'), (message, fraction) => emit('inspect.progress', { message, fraction })),
+  inspect: async (params) => {
+    const progress = (message: string, fraction: number) => emit('inspect.progress', { message, fraction })
+    const choice = await chooseInspectBackend((backend) => inspectCheckpoint(params, backend))
+    return { ...(await inspectCheckpoint(params, nativeBackend(choice.id), progress)), backend: choice.reason }
+  },
   train,
 }
 
