@@ -143,6 +143,8 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
       if (!model.ok) throw new SpecValidationError('model spec', model.errors)
       const train = validateWith(TrainSpecSchema, trainSpec)
       if (!train.ok) throw new SpecValidationError('train spec', train.errors)
+      // The spec a run names must be this workspace's: a form still holding another workspace's spec is refused by name.
+      if (specName !== undefined) ws().loadSpec(specName)
       if (!allowOverMemory) await checkRunMemory(engineDevices(), 'this run', model.value, train.value)
       const run = ws().createRun({ name, modelSpec: model.value, params: paramCounts(model.value).all, trainSpec: train.value, specName })
       runner().enqueue(run.id)

@@ -66,10 +66,37 @@ export const useTrainFormStore = defineStore('train-form', () => {
     if ((error.value === FIX_MARKED && !draftErrors.value.length) || (error.value === PICK_A_MODEL && model.value)) error.value = ''
   })
 
-  /** Follows the preferences (once) and lists the templates, saved specs and presets. */
+  /** The workspace the saved specs are from; another one drops a saved model (it is not this workspace's). */
+  let workspacePath: string | undefined
+
+  /** Follows the preferences and the workspace (once) and lists the templates, saved specs and presets. */
   async function init(): Promise<void> {
-    if (!unsubscribe.length) unsubscribe = [labApi().on('preferences.changed', ({ preferences: p }) => applyPreferences(p))]
+    if (!unsubscribe.length)
+      unsubscribe = [
+        labApi().on('preferences.changed', ({ preferences: p }) => applyPreferences(p)),
+        labApi().on('workspace.changed', (info) => {
+          if (workspacePath !== undefined && info.path !== workspacePath) forgetWorkspace()
+          workspacePath = info.path
+          void loadChoices()
+        }),
+      ]
     await loadChoices()
+  }
+
+  /**
+   * Another workspace opened: its saved specs are not the last one's, so a
+   * saved model chosen there is dropped (Start stays disabled until a model
+   * of this workspace is chosen; loadChoices picks its first), and so is the
+   * notice about runs started there. A preset stays chosen.
+   */
+  function forgetWorkspace(): void {
+    savedSpecs.value = []
+    startedIds.value = []
+    startedTemplate.value = ''
+    if (modelChoice.value?.source !== 'saved') return
+    if (runName.value === model.value?.name) runName.value = ''
+    modelChoice.value = null
+    model.value = null
   }
 
   /** Unsubscribes from events (tests; a page that goes away). */
@@ -80,12 +107,16 @@ export const useTrainFormStore = defineStore('train-form', () => {
 
   async function loadChoices(): Promise<void> {
     try {
-      const [t, s, p, prefs] = await Promise.all([
+      const [t, s, p, prefs, info] = await Promise.all([
         labApi().listTemplates({}),
         labApi().listModelSpecs({}),
         labApi().listPresets({}),
         labApi().getPreferences({}),
+        labApi().workspaceInfo({}),
       ])
+      // Another workspace opened while this page did not hear of it (a lost connection): its saved model goes.
+      if (workspacePath !== undefined && info.path !== workspacePath) forgetWorkspace()
+      workspacePath = info.path
       applyPreferences(prefs.preferences)
       templates.value = t
       savedSpecs.value = s
@@ -105,6 +136,7 @@ export const useTrainFormStore = defineStore('train-form', () => {
 
   async function chooseModel(choice: ModelChoice): Promise<boolean> {
     error.value = ''
+    const inWorkspace = workspacePath
     try {
       const spec =
         choice.source === 'saved'
@@ -113,6 +145,8 @@ export const useTrainFormStore = defineStore('train-form', () => {
             (() => {
               throw new Error(`no preset '${choice.name}'; valid: ${presets.value.map((p) => p.preset).join(', ')}`)
             })())
+      // A saved spec read from a workspace that was left meanwhile is not this workspace's model.
+      if (choice.source === 'saved' && workspacePath !== inWorkspace) return false
       const previousDefault = model.value?.name
       modelChoice.value = choice
       model.value = spec
