@@ -21,6 +21,10 @@ import { loadAddon } from '../electron/engine/addon'
 import { nativeBackend } from '../electron/engine/native-backend'
 import type { RunPrecision } from '../electron/engine/precision'
 import { trainModel } from '../electron/engine/train/trainer'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { InspectRequestSchema, type InspectResult } from '../electron/api/inspect'
+import { inspectCheckpoint } from '../electron/engine/inspect/inspect-checkpoint'
 
 // LINEA_CHECK_BACKEND=cpu runs the script against the CPU itself (no bf16, no out-of-memory run), to try it.
 const CUDA = process.env.LINEA_CHECK_BACKEND ?? 'cuda:0'
@@ -90,6 +94,32 @@ function curveDiff(got: number[], ref: number[]): { mean: number; final: number 
   return { mean: rel.reduce((a, b) => a + b, 0) / rel.length, final: rel[rel.length - 1]! }
 }
 
+/** A checkpoint trained on cuda:0, inspected on the CPU and on cuda:0: the same predictions, recall and output norms. */
+async function inspectParity(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'linea-gpu-inspect-'))
+  const modelSpec = modelFor('hybrid-gla')
+  const summary = await trainModel({ modelSpec, trainSpec: { ...trainSpecFor(), steps: 50 }, backend: nativeBackend(CUDA), precision: 'f32', outDir: dir })
+  const request = InspectRequestSchema.parse({ runId: 'gpu-check', recall: { examples: 128 } })
+  const params = { checkpointPath: summary.checkpoint!, checkpoint: 'last', runId: 'gpu-check', runName: 'gpu-check', name: 'gpu-check', request }
+  const cpu: InspectResult = await inspectCheckpoint(params, nativeBackend('cpu'))
+  const gpu: InspectResult = await inspectCheckpoint(params, nativeBackend(CUDA))
+  const same = cpu.input.predicted.filter((p, i) => p === gpu.input.predicted[i]).length / cpu.input.predicted.length
+  const recallDiff = Math.max(0, ...(cpu.recall?.accuracy ?? []).map((a, i) => Math.abs(a - (gpu.recall?.accuracy[i] ?? NaN))))
+  let num = 0
+  let den = 0
+  cpu.layers.forEach((l, li) =>
+    l.heads.forEach((h, hi) =>
+      h.outputNorm.forEach((x, t) => {
+        num += (x - gpu.layers[li]!.heads[hi]!.outputNorm[t]!) ** 2
+        den += x * x
+      }),
+    ),
+  )
+  const normErr = Math.sqrt(num / den)
+  const ok = same >= 0.98 && recallDiff <= 0.02 && normErr <= 1e-3
+  return `${ok ? 'ok' : 'FAIL'}: predictions agree ${(100 * same).toFixed(1)}%, recall accuracy differs by at most ${recallDiff.toFixed(3)}, output norms ${normErr.toExponential(2)} apart (CPU ${cpu.seconds.toFixed(2)} s, ${CUDA} ${gpu.seconds.toFixed(2)} s)`
+}
+
 async function outOfMemory(): Promise<string> {
   // About 1.6 TB of activations: no GPU has it; the engine must say so and go on.
   const huge = resizeModel(preset('gla'), { d_model: 4096, vocab_size: 128, n_layers: 8 })
@@ -151,6 +181,9 @@ async function main(): Promise<void> {
       rows.push({ preset: id, error: (err as Error).message })
     }
   }
+  const inspect = await inspectParity().catch((err) => `FAIL: ${(err as Error).message}`)
+  console.log(`inspect cpu vs ${CUDA}: ${inspect}`)
+  if (!inspect.startsWith('ok')) failed++
   const oom = CUDA.startsWith('cuda') ? await outOfMemory() : 'ok: skipped (not a GPU)'
   console.log(`out of memory: ${oom}`)
   if (!oom.startsWith('ok')) failed++
@@ -160,7 +193,7 @@ async function main(): Promise<void> {
       .devices.find((d) => d.id === CUDA)
     writeFileSync(
       join(process.env.OUT, 'gpu-train.json'),
-      JSON.stringify({ device: device ? `${device.name} (${device.detail})` : CUDA, steps: STEPS, batch: BATCH, rows, outOfMemory: oom }, null, 1),
+      JSON.stringify({ device: device ? `${device.name} (${device.detail})` : CUDA, steps: STEPS, batch: BATCH, rows, inspect, outOfMemory: oom }, null, 1),
     )
   }
   console.log(`gpu-train-check: ${ids.length - rows.filter((r) => r.ok !== true).length} of ${ids.length} presets within tolerance`)
