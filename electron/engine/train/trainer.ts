@@ -152,6 +152,16 @@ export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
   }
 }
 
+/** A step whose work is enqueued and whose loss and norm are not read yet. */
+interface InFlight {
+  step: number
+  batch: LabelledBatch
+  nll: Tensor
+  grads: Map<string, Tensor>
+  gradSqSum: Tensor
+  lr: number
+}
+
 /** How a run ended early: after an eval that reached the target, or at a cancel. */
 type EarlyEnd = Exclude<TrainStatus, 'completed'>
 
@@ -174,6 +184,8 @@ class TrainingRun {
   private savedStep = -1
   private checkpoint: string | undefined
   private started = 0
+  /** When the last step's read returned (performance.now()). */
+  private lastFinish = 0
   private trainSeconds = 0
   private finalLoss = NaN
   private lastEval: EvalProgress | undefined
@@ -213,15 +225,37 @@ class TrainingRun {
     return stopStep(this.spec)
   }
 
+  /**
+   * The loop. Where nothing happens between two steps (no eval, checkpoint,
+   * stop or end), the next step is enqueued before this one's loss is read,
+   * so a GPU never waits for the host between them; the step after an eval,
+   * checkpoint or stop request waits, so those see exactly their step.
+   */
   async train(): Promise<TrainSummary> {
     this.started = performance.now()
-    for (let step = this.startStep; step < this.lastStep; step++) {
-      await this.trainStep(step)
-      const end = await this.betweenSteps(step + 1)
-      if (end) return this.summary(end, step + 1)
+    this.lastFinish = this.started
+    let ahead: InFlight | undefined
+    try {
+      for (let step = this.startStep; step < this.lastStep; step++) {
+        const current = ahead ?? this.enqueueStep(step)
+        ahead = undefined
+        if (this.quietAfter(step + 1) && this.callbacks.shouldStop?.() !== true) ahead = this.enqueueStep(step + 1)
+        await this.finishStep(current)
+        // With the next step applied already, this one is not a place to stop: the next is.
+        const end = ahead ? undefined : await this.betweenSteps(step + 1)
+        if (end) return this.summary(end, step + 1)
+      }
+    } finally {
+      if (ahead) this.release(ahead)
     }
     await this.save(this.lastStep)
     return this.summary('completed', this.lastStep)
+  }
+
+  /** True when after step `done` (1-based) come no eval, checkpoint or end, and another step follows. */
+  private quietAfter(done: number): boolean {
+    if (done >= this.lastStep || done % this.spec.eval.every === 0) return false
+    return !(this.spec.checkpoint_every > 0 && done % this.spec.checkpoint_every === 0)
   }
 
   dispose(): void {
@@ -231,58 +265,63 @@ class TrainingRun {
 
   // ---- one step: batch → forward and backward → clip and update → progress
 
-  /** Trains on the batch of `step` (0-based) and reports it as step + 1. */
-  private async trainStep(step: number): Promise<void> {
+  /**
+   * Enqueues the whole step `step` (0-based): batch, forward and backward,
+   * the device-side sum of squared gradients, every update. Nothing is read;
+   * the pass's activations are released at once (stream-ordered on a GPU),
+   * keeping only what finishStep reads.
+   */
+  private enqueueStep(step: number): InFlight {
     this.callbacks.checkAlive?.()
-    const t0 = performance.now()
     const batch = toDevice(this.backend, this.task.trainBatch(step, this.spec.batch_size))
     const ctx = new Ctx(this.backend, this.dtypes.compute, true)
     try {
-      const { nll, grads } = this.forwardBackward(ctx, batch)
-      const { loss, lr, gradNorm } = await this.clipAndUpdate(nll, grads, batch, step)
-      this.finalLoss = loss
-      const seconds = (performance.now() - t0) / 1000
-      this.trainSeconds += seconds
-      this.reportStep(step + 1, loss, lr, gradNorm, seconds)
+      const out = this.model.loss(ctx, batch)
+      ctx.backward([])
+      const grads = ctx.gradsByName(this.trainable)
+      const gradSqSum = this.optimizer.gradSqSum(grads)
+      const lr = learningRate(this.spec, step)
+      this.optimizer.step(grads, lr, step + 1, { gradSqSum, maxNorm: this.spec.optimizer.grad_clip })
+      ctx.keep(out.nll, ...grads.values())
+      return { step, batch, nll: out.nll, grads, gradSqSum, lr }
+    } catch (err) {
+      disposeBatch(batch)
+      throw err
     } finally {
       ctx.dispose()
-      disposeBatch(batch)
     }
-  }
-
-  /** Enqueues the forward and backward passes; nothing is read. */
-  private forwardBackward(ctx: Ctx, batch: LabelledBatch): { nll: Tensor; grads: Map<string, Tensor> } {
-    const out = this.model.loss(ctx, batch)
-    ctx.backward([])
-    return { nll: out.nll, grads: ctx.gradsByName(this.trainable) }
   }
 
   /**
-   * Enqueues the update (the global-norm clip on the device), then reads the
-   * step's loss and gradient norm: the one wait of a step, after all its work.
-   * A non-finite loss or norm ends the run; the device skipped that update.
+   * Reads an enqueued step's loss and gradient norm (the step's one wait) and
+   * reports it as step + 1. A non-finite loss or norm ends the run; the device
+   * skipped that update (and any step enqueued after it sees the same weights).
    */
-  private async clipAndUpdate(
-    nll: Tensor,
-    grads: Map<string, Tensor>,
-    batch: LabelledBatch,
-    step: number,
-  ): Promise<{ loss: number; lr: number; gradNorm: number }> {
-    const gradSqSum = this.optimizer.gradSqSum(grads)
+  private async finishStep(s: InFlight): Promise<void> {
     try {
-      const lr = learningRate(this.spec, step)
-      this.optimizer.step(grads, lr, step + 1, { gradSqSum, maxNorm: this.spec.optimizer.grad_clip })
-      const rows = await nll.read()
+      const rows = await s.nll.read()
       let sum = 0
-      for (let m = 0; m < batch.count; m++) sum += rows[m]!
-      const loss = sum / batch.count
-      if (!Number.isFinite(loss)) throw new TrainingDivergedError(step + 1, await locateNonFinite(this.model, this.backend, this.dtypes.compute, batch))
-      const gradNorm = await AdamW.norm(gradSqSum)
-      if (!Number.isFinite(gradNorm)) throw new TrainingDivergedError(step + 1, await locateNonFiniteGrad(grads))
-      return { loss, lr, gradNorm }
+      for (let m = 0; m < s.batch.count; m++) sum += rows[m]!
+      const loss = sum / s.batch.count
+      if (!Number.isFinite(loss)) throw new TrainingDivergedError(s.step + 1, await locateNonFinite(this.model, this.backend, this.dtypes.compute, s.batch))
+      const gradNorm = await AdamW.norm(s.gradSqSum)
+      if (!Number.isFinite(gradNorm)) throw new TrainingDivergedError(s.step + 1, await locateNonFiniteGrad(s.grads))
+      this.finalLoss = loss
+      // Steps overlap on the device: a step's time is the wall time since the previous one finished.
+      const now = performance.now()
+      const seconds = (now - this.lastFinish) / 1000
+      this.lastFinish = now
+      this.trainSeconds += seconds
+      this.reportStep(s.step + 1, loss, s.lr, gradNorm, seconds)
     } finally {
-      gradSqSum.dispose()
+      this.release(s)
     }
+  }
+
+  private release(s: InFlight): void {
+    for (const t of [s.nll, s.gradSqSum, ...s.grads.values()]) t.dispose()
+    s.grads.clear()
+    disposeBatch(s.batch)
   }
 
   private reportStep(done: number, loss: number, lr: number, gradNorm: number, seconds: number): void {

@@ -46,6 +46,31 @@ describe('training', () => {
     expect(a.summary.lastEval!.sets[0]!.count).toBeGreaterThan(0)
   })
 
+  it('enqueues the next step before reading this one where nothing happens between them', async () => {
+    // Steps enqueued (AdamW groups) when each step is reported. 6 steps, an eval after 3 and 6:
+    // step 1 is read with step 2 in flight, step 2 with 3; step 3 waits (its eval must see step 3
+    // alone); then 4 with 5, 5 with 6, and 6 last. One step at a time would give 1, 2, 3, 4, 5, 6.
+    let updates = 0
+    const enqueuedAtReport: number[] = []
+    cpu.observe((op) => {
+      if (op === 'adamw_step') updates++
+    })
+    try {
+      const model = smallModel()
+      await trainModel({
+        modelSpec: model,
+        trainSpec: smallTrain({ steps: 6, eval: { every: 3, batches: 1 }, checkpoint_every: 0 }),
+        backend: cpu,
+        events: { onStep: () => enqueuedAtReport.push(updates) },
+      })
+    } finally {
+      cpu.observe(undefined)
+    }
+    const perStep = updates / 6
+    expect(Number.isInteger(perStep)).toBe(true)
+    expect(enqueuedAtReport.map((n) => n / perStep)).toEqual([2, 3, 3, 5, 6, 6])
+  })
+
   it('resume from a checkpoint continues the same loss curve', async () => {
     const dir = tmp()
     const straight = await losses(smallModel(), smallTrain({ steps: 8 }))
