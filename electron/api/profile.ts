@@ -7,12 +7,21 @@ import type { ModelSpec } from './model-spec'
 
 export const PROFILE_FORMAT = 'linea.profile/1'
 
+/** Least seconds, and repeats, each ceiling probe (bandwidth, matrix product) measures for. */
+export const CEILING_PROBE_SECONDS = 0.5
+export const CEILING_PROBE_MIN_REPEATS = 9
+
+/** Timed repeats of the step the Profile screen and the CLI ask for: enough for quartiles. */
+export const PROFILE_REPEATS = 10
+
 export interface ProfileSettings {
   batchSize: number
   seqLen: number
   dtype: 'f32' | 'f64'
   warmup: number
   repeats: number
+  /** Least seconds each ceiling probe measures for (default CEILING_PROBE_SECONDS). */
+  probeSeconds?: number
   /** Sequence lengths of the sweep, shortest first. */
   sweepLengths: number[]
   /** The sweep stops at the first length past this many seconds of measuring. */
@@ -36,12 +45,24 @@ export interface MachineInfo {
   deviceDetail: string
 }
 
+/** How a repeated measurement spread: quantiles over its n samples (linear interpolation). */
+export interface Spread {
+  n: number
+  min: number
+  q1: number
+  median: number
+  q3: number
+  max: number
+}
+
 export interface Ceilings {
-  /** Bytes read + written per second by a large streaming op. */
+  /** Bytes read + written per second by a large streaming op (median of the probe's repeats). */
   bandwidthBytesPerSecond: number
-  /** FLOP/s of a large matrix product. */
+  /** FLOP/s of a large matrix product (median of the probe's repeats). */
   flopsPerSecond: number
   method: string
+  /** The probe's rates over its repeats (absent in profiles written before it was measured). */
+  spread?: { bandwidthBytesPerSecond: Spread; flopsPerSecond: Spread }
 }
 
 export interface OpProfile {
@@ -53,6 +74,40 @@ export interface OpProfile {
   ms: number
   flops: number
   bytes: number
+  /** The summed time per step over the repeats (absent in older profiles). */
+  spread?: Spread
+}
+
+export type ProfilePhase = OpProfile['phase']
+
+/** Time per step of one model part in one phase, over the repeats. */
+export interface PartProfile {
+  scope: string
+  phase: ProfilePhase
+  /** Median over repeats. */
+  ms: number
+  spread: Spread
+}
+
+/** One op call of the timed step whose total time was the median: what the trace export draws. */
+export interface TimelineEvent {
+  scope: string
+  phase: ProfilePhase
+  op: string
+  /** Start, from the start of that step. */
+  startMs: number
+  ms: number
+  flops: number
+  bytes: number
+}
+
+export interface ProfileTimeline {
+  /** Which repeat (0-based) it is, of how many. */
+  repeat: number
+  repeats: number
+  events: TimelineEvent[]
+  /** Calls past the cap, left out. */
+  dropped: number
 }
 
 export interface MemoryBreakdown {
@@ -92,8 +147,22 @@ export interface ProfileResult {
   settings: ProfileSettings
   machine: MachineInfo
   ceilings: Ceilings
-  step: { forwardMs: number; backwardMs: number; optimizerMs: number; totalMs: number; tokensPerSecond: number }
+  step: {
+    forwardMs: number
+    backwardMs: number
+    optimizerMs: number
+    totalMs: number
+    tokensPerSecond: number
+    /** The same times over the repeats (absent in older profiles). */
+    spread?: { forwardMs: Spread; backwardMs: Spread; optimizerMs: Spread; totalMs: Spread }
+  }
   ops: OpProfile[]
+  /** Per model part and phase, over the repeats (absent in older profiles). */
+  parts?: PartProfile[]
+  /** Every op call of one timed step, in order (absent in older profiles). */
+  timeline?: ProfileTimeline
+  /** What may have made the times unreliable (another job on the machine, ...). */
+  warnings?: string[]
   memory: MemoryBreakdown
   sweep: { model: SweepSeries; transformer: SweepSeries }
   parameters: number

@@ -14,7 +14,10 @@ commands:
   runs <workspace>       the runs of a workspace: status, task, steps, best accuracy, time
   profile <spec.json | preset> --report out.html [--pdf out.pdf] [--seq-len N] [--batch N]
           [--d-model N] [--sweep-lengths 512,1024,...] [--sweep-budget seconds]
-                         profile a model: time and memory per layer and op, roofline, length sweep
+          [--repeats N] [--probe-seconds S] [--trace out.trace.json]
+                         profile a model: time and memory per layer and op (median and spread
+                         over the repeats), roofline, length sweep; --trace writes the timed
+                         step as a Chrome trace (open in ui.perfetto.dev)
   inspect <run folder | checkpoint> --out inspect.json [--checkpoint checkpoints/step-N.safetensors]
           [--task <kind>] [--example N | --text "..."] [--heads 0,1] [--state-steps 0,63,127]
           [--max-attention-t N] [--pairs 1,2,4,8] [--examples N] [--lengths 64,128,256]
@@ -94,6 +97,9 @@ const COMMANDS: Record<
       'd-model': { type: 'string' },
       'sweep-lengths': { type: 'string' },
       'sweep-budget': { type: 'string' },
+      repeats: { type: 'string' },
+      'probe-seconds': { type: 'string' },
+      trace: { type: 'string' },
     },
     positionals: 1,
     run: async (values, positionals) => {
@@ -110,6 +116,9 @@ const COMMANDS: Record<
           dModel: values['d-model'] as string | undefined,
           sweepLengths: values['sweep-lengths'] as string | undefined,
           sweepBudget: values['sweep-budget'] as string | undefined,
+          repeats: values.repeats as string | undefined,
+          probeSeconds: values['probe-seconds'] as string | undefined,
+          trace: values.trace as string | undefined,
         })
       } catch (err) {
         if (err instanceof CliInputError) {

@@ -1,8 +1,11 @@
-// `linea profile <spec.json | preset> --report out.html [--pdf out.pdf]`:
-// profiles in an engine process with progress, writes profile.json beside the
-// report, and the PDF through headless Chromium.
+// `linea profile <spec.json | preset> --report out.html [--pdf out.pdf]
+// [--trace out.trace.json]`: profiles in an engine process with progress,
+// writes profile.json beside the report, the PDF through headless Chromium,
+// and the timed step as a Chrome trace (Perfetto) when asked.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
+import { PROFILE_REPEATS } from '../api/profile'
+import { profileTrace } from '../api/profile-trace'
 import { formatErrors, validateWith } from '../api/validate'
 import { preset, PRESET_IDS } from '../api/presets'
 import { EngineProcess, forkLauncher } from '../jobs/engine-process'
@@ -43,6 +46,9 @@ export async function profileCommand(o: {
   sweepBudget?: string
   sweepLengths?: string
   dModel?: string
+  repeats?: string
+  probeSeconds?: string
+  trace?: string
 }): Promise<number> {
   let spec = loadSpec(o.spec)
   const dModel = positiveInt(o.dModel, '--d-model')
@@ -55,8 +61,15 @@ export async function profileCommand(o: {
   const lengths = o.sweepLengths?.split(',').map((x) => positiveInt(x, '--sweep-lengths')!)
   const budget = o.sweepBudget === undefined ? undefined : Number(o.sweepBudget)
   if (budget !== undefined && !(budget >= 0)) throw new CliInputError(`--sweep-budget ${o.sweepBudget} is not a number of seconds`)
+  const repeats = positiveInt(o.repeats, '--repeats') ?? PROFILE_REPEATS
+  if (repeats > 1000) throw new CliInputError(`--repeats ${repeats} is more than 1000`)
+  const probeSeconds = o.probeSeconds === undefined ? undefined : Number(o.probeSeconds)
+  if (probeSeconds !== undefined && !(probeSeconds >= 0 && probeSeconds <= 60))
+    throw new CliInputError(`--probe-seconds ${o.probeSeconds} is not a number of seconds from 0 to 60`)
   const settings = {
     ...DEFAULT_PROFILE_SETTINGS,
+    repeats,
+    ...(probeSeconds !== undefined && { probeSeconds }),
     ...(positiveInt(o.seqLen, '--seq-len') && { seqLen: positiveInt(o.seqLen, '--seq-len')! }),
     ...(positiveInt(o.batch, '--batch') && { batchSize: positiveInt(o.batch, '--batch')! }),
     ...(lengths && { sweepLengths: lengths }),
@@ -74,14 +87,24 @@ export async function profileCommand(o: {
     const html = buildReportHtml(result)
     writeFileSync(o.report, html)
     process.stdout.write(`report: ${o.report}\n`)
+    if (o.trace) {
+      const trace = profileTrace(result)
+      if (!trace) throw new Error('the profile has no timeline to write as a trace')
+      writeFileSync(o.trace, JSON.stringify(trace) + '\n')
+      process.stdout.write(`trace: ${o.trace} (${trace.traceEvents.length} events; open in ui.perfetto.dev)\n`)
+    }
+    for (const w of result.warnings ?? []) process.stderr.write(`warning: ${w}\n`)
     if (o.pdf) {
       await renderPdf(html, o.pdf)
       process.stdout.write(`pdf: ${o.pdf}\n`)
     }
     const s = result.step
+    const spread = s.spread
+      ? `; step middle half ${s.spread.totalMs.q1.toFixed(1)}–${s.spread.totalMs.q3.toFixed(1)} ms over ${s.spread.totalMs.n} repeats`
+      : ''
     process.stdout.write(
       `step ${s.totalMs.toFixed(1)} ms (forward ${s.forwardMs.toFixed(1)}, backward ${s.backwardMs.toFixed(1)}, optimizer ${s.optimizerMs.toFixed(1)}), ` +
-        `${Math.round(s.tokensPerSecond)} tokens/s; peak ${(result.memory.peak / 2 ** 20).toFixed(1)} MiB\n`,
+        `${Math.round(s.tokensPerSecond)} tokens/s; peak ${(result.memory.peak / 2 ** 20).toFixed(1)} MiB${spread}\n`,
     )
     return 0
   } finally {

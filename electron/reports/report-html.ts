@@ -4,15 +4,19 @@
 import { formatBytes } from '../api/format'
 import { layerSwitches } from '../api/layer-label'
 import type { Layer } from '../api/model-spec'
-import type { ProfileResult } from '../api/profile'
+import type { ProfileResult, Spread } from '../api/profile'
+import { checkedProfile } from '../api/profile-checks'
 import { ceilingUse, profileAnswers } from '../api/profile-summary'
-import { memoryOption, MEMORY_CATEGORIES, rooflineOption, sweepOption, timeByLayerOption } from '../views/profile-charts'
+import { memoryOption, MEMORY_CATEGORIES, partSpreadOption, rooflineOption, sweepOption, timeByLayerOption } from '../views/profile-charts'
 import { diagramSvg, layerDiagram } from '../views/layer-diagram'
 import { renderChartSvg } from './svg-charts'
 
 const esc = (s: unknown) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 const num = (x: number, digits = 3) => (Number.isFinite(x) ? Number(x.toPrecision(digits)).toLocaleString('en-US') : '–')
 const ms = (x: number) => `${num(x, 3)} ms`
+/** "q1–q3" of a spread, or – without one. */
+const iqr = (s: Spread | undefined, scale = 1) => (s && Number.isFinite(s.q1) ? `${num(s.q1 * scale)}–${num(s.q3 * scale)}` : '–')
+const range = (s: Spread | undefined, scale = 1) => (s && Number.isFinite(s.min) ? `${num(s.min * scale)}–${num(s.max * scale)}` : '–')
 
 function table(head: string[], rows: (string | number)[][], cls = ''): string {
   return `<table class="${cls}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
@@ -28,10 +32,13 @@ table { border-collapse: collapse; margin: 6px 0 12px; font-size: 12px; } th, td
 th { color: #5b6475; font-weight: 500; } td:not(:first-child) { font-variant-numeric: tabular-nums; }
 .kv td:first-child { color: #5b6475; } .answers td:first-child { width: 170px; vertical-align: top; } .answers td { font-size: 13px; padding: 5px 10px 5px 0; } .figure { margin: 8px 0 16px; page-break-inside: avoid; } .grid2 { display: flex; flex-wrap: wrap; gap: 8px; }
 .note { background: #fff8e6; border: 1px solid #f1d48a; padding: 6px 10px; border-radius: 4px; }
+.kernels { font-size: 11px; } .kernels td:nth-child(6), .kernels td:nth-child(7) { white-space: nowrap; }
+.warning { background: #fdecea; border: 1px solid #e6a19b; padding: 6px 10px; border-radius: 4px; margin: 8px 0; }
 @media print { body { margin: 12mm; } h2 { page-break-after: avoid; } }
 `
 
-export function buildReportHtml(p: ProfileResult): string {
+export function buildReportHtml(profile: ProfileResult): string {
+  const p = checkedProfile(profile)
   const m = p.machine
   const s = p.spec
   const answers = profileAnswers(p)
@@ -48,6 +55,9 @@ export function buildReportHtml(p: ProfileResult): string {
     else e.backward += o.ms
     scopesMs.set(o.scope, e)
   }
+  const warnings = Array.isArray(p.warnings) ? p.warnings.filter((w) => typeof w === 'string') : []
+  const stepSpread = p.step.spread
+  const parts = Array.isArray(p.parts) ? p.parts.filter((x) => x && x.spread) : []
   const kernelRows = p.ops.map((o) => {
     const use = ceilingUse(o, p)
     return [
@@ -56,6 +66,8 @@ export function buildReportHtml(p: ProfileResult): string {
       o.op,
       o.calls,
       num(o.ms),
+      iqr(o.spread),
+      range(o.spread),
       `${num((100 * o.ms) / Math.max(totalMs, 1e-9), 3)}%`,
       num(o.flops / (o.ms / 1000) / 1e9),
       num(o.bytes / (o.ms / 1000) / 1e9),
@@ -79,6 +91,7 @@ export function buildReportHtml(p: ProfileResult): string {
 <h1>Linea profile: ${esc(s.name)}</h1>
 <p class="muted">${esc(new Date(p.createdMs).toISOString())} · ${esc(m.backend)} · ${num(p.parameters)} parameters · batch ${p.settings.batchSize} × T ${p.settings.seqLen} · ${p.settings.dtype}</p>
 
+${warnings.map((w) => `<p class="warning" data-warning>⚠ ${esc(w)}</p>`).join('\n')}
 <h2>In short</h2>
 <table class="kv answers"><tbody>${(
     [
@@ -132,7 +145,10 @@ ${table(
   [
     ['batch × sequence', `${p.settings.batchSize} × ${p.settings.seqLen}`],
     ['dtype', p.settings.dtype],
-    ['timing', `${p.settings.warmup} warm-up steps, median of ${p.settings.repeats} (steady clock around each op)`],
+    [
+      'timing',
+      `${p.settings.warmup} warm-up steps, then ${p.settings.repeats} repeats (steady clock around each op); medians, with the middle half (first to third quartile) and min–max of the repeats`,
+    ],
     [
       'sweep',
       `T = ${p.settings.sweepLengths.join(', ')}; budget ${p.settings.sweepBudgetSeconds} s, memory limit ${formatBytes(p.settings.sweepMemoryLimitBytes)}`,
@@ -143,16 +159,67 @@ ${table(
 
 <h2>Where the time goes</h2>
 ${table(['forward', 'backward', 'optimizer', 'step', 'tokens / s'], [[ms(p.step.forwardMs), ms(p.step.backwardMs), ms(p.step.optimizerMs), ms(p.step.totalMs), num(p.step.tokensPerSecond)]])}
-${chart(timeByLayerOption(p), 760, Math.max(260, 40 + 22 * scopesMs.size))}
+${
+  stepSpread
+    ? `<h3>Spread over the ${p.settings.repeats} repeats (ms)</h3>${table(
+        ['', 'min', 'first quartile', 'median', 'third quartile', 'max'],
+        (
+          [
+            ['forward', stepSpread.forwardMs],
+            ['backward', stepSpread.backwardMs],
+            ['optimizer', stepSpread.optimizerMs],
+            ['step', stepSpread.totalMs],
+          ] as const
+        ).map(([label, x]) => [label, num(x.min), num(x.q1), num(x.median), num(x.q3), num(x.max)]),
+        'spread',
+      )}`
+    : ''
+}
+${chart(timeByLayerOption(p), 760, Math.max(300, 150 + 20 * scopesMs.size))}
 ${table(
   ['model part', 'forward', 'backward', 'share'],
   [...scopesMs.entries()].map(([scope, e]) => [scope, ms(e.forward), ms(e.backward), `${num((100 * (e.forward + e.backward)) / Math.max(totalMs, 1e-9), 3)}%`]),
 )}
+${
+  parts.length
+    ? `${chart(partSpreadOption(p), 760, Math.max(240, 60 + 16 * parts.length))}
+<h3>Model parts over the repeats (ms)</h3>
+${table(
+  ['model part', 'phase', 'median', 'middle half', 'min–max'],
+  parts.map((x) => [x.scope, x.phase, num(x.ms), iqr(x.spread), range(x.spread)]),
+  'parts',
+)}`
+    : ''
+}
 <h3>Kernels, by time</h3>
-${table(['model part', 'phase', 'op', 'calls', 'ms', 'share', 'GFLOP/s', 'GB/s', 'FLOP/byte', 'bound, share of ceiling'], kernelRows)}
+${table(['model part', 'phase', 'op', 'calls', 'ms (median)', 'middle half', 'min–max', 'share', 'GFLOP/s', 'GB/s', 'FLOP/byte', 'bound, share of ceiling'], kernelRows, 'kernels')}
 
 <h2>How close to the hardware</h2>
 <p>Ceilings measured on this machine: ${num(p.ceilings.flopsPerSecond / 1e9)} GFLOP/s, ${num(p.ceilings.bandwidthBytesPerSecond / 1e9)} GB/s <span class="muted">(${esc(p.ceilings.method)})</span>.</p>
+${
+  p.ceilings.spread
+    ? table(
+        ['ceiling', 'median', 'middle half', 'min–max', 'repeats'],
+        [
+          [
+            'compute, GFLOP/s',
+            num(p.ceilings.spread.flopsPerSecond.median / 1e9),
+            iqr(p.ceilings.spread.flopsPerSecond, 1e-9),
+            range(p.ceilings.spread.flopsPerSecond, 1e-9),
+            p.ceilings.spread.flopsPerSecond.n,
+          ],
+          [
+            'bandwidth, GB/s',
+            num(p.ceilings.spread.bandwidthBytesPerSecond.median / 1e9),
+            iqr(p.ceilings.spread.bandwidthBytesPerSecond, 1e-9),
+            range(p.ceilings.spread.bandwidthBytesPerSecond, 1e-9),
+            p.ceilings.spread.bandwidthBytesPerSecond.n,
+          ],
+        ],
+        'ceilings',
+      )
+    : ''
+}
 ${chart(rooflineOption(p))}
 
 <h2>Where the memory goes</h2>
@@ -163,10 +230,10 @@ ${chart(memoryOption(p), 760, 280)}
 <p class="muted">Batch 1, the same width and depth for the softmax Transformer. Decoding per token: one token's forward plus, per softmax layer, attention over the cached keys.</p>
 <h3>${esc(p.sweep.model.name)}</h3>${sweepTable(p.sweep.model)}
 <h3>${esc(p.sweep.transformer.name)}</h3>${sweepTable(p.sweep.transformer)}
-<div class="grid2">${chart(sweepOption(p, 'trainStepMs'), 520, 300)}${chart(sweepOption(p, 'prefillMs'), 520, 300)}${chart(sweepOption(p, 'decodeMsPerToken'), 520, 300)}${chart(
+<div class="grid2">${chart(sweepOption(p, 'trainStepMs'), 520, 320)}${chart(sweepOption(p, 'prefillMs'), 520, 320)}${chart(sweepOption(p, 'decodeMsPerToken'), 520, 320)}${chart(
     sweepOption(p, 'peakBytes'),
     520,
-    300,
+    320,
   )}</div>
 
 <p class="muted">Generated by Linea ${esc(m.engineVersion)}. FLOPs and bytes are counted from each op's shapes (every input read once, every output written once); times are measured.</p>

@@ -5,16 +5,22 @@
 import { cpus, totalmem } from 'node:os'
 import type { ModelSpec } from '../../api/model-spec'
 import {
+  CEILING_PROBE_MIN_REPEATS,
+  CEILING_PROBE_SECONDS,
   logLogSlope,
   PROFILE_FORMAT,
   type Ceilings,
   type MachineInfo,
   type OpProfile,
+  type PartProfile,
   type ProfileResult,
   type ProfileSettings,
+  type ProfileTimeline,
   type SweepPoint,
   type SweepSeries,
+  type TimelineEvent,
 } from '../../api/profile'
+import { competitionWarning, othersBusyCores, spreadOf, type CpuSample } from '../../api/profile-stats'
 import { loadAddon } from '../addon'
 import { Ctx } from '../autograd/context'
 import type { Backend } from '../backend'
@@ -29,9 +35,16 @@ import { inPhase, inPhaseAsync, inScope, phase, scope } from './scope'
 
 export type ProfileProgress = (message: string, fraction: number) => void
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length ? s[Math.floor(s.length / 2)]! : NaN
+const median = (xs: number[]) => spreadOf(xs).median
+
+/** Most op calls a profile's timeline keeps (the rest are counted as dropped). */
+export const TIMELINE_CAP = 50_000
+
+/** The machine's and this process's CPU time now (for othersBusyCores). */
+export function cpuSample(): CpuSample {
+  const machineBusyMs = cpus().reduce((n, c) => n + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0)
+  const own = process.cpuUsage()
+  return { wallMs: performance.now(), machineBusyMs, ownMs: (own.user + own.system) / 1000 }
 }
 
 function randomBatch(backend: Backend, vocab: number, B: number, T: number, seed: number): LabelledBatch {
@@ -100,37 +113,79 @@ export function machineInfo(backend: Backend): MachineInfo {
   }
 }
 
-/** The device's ceilings: a streaming add of large arrays, and a large matrix product. */
-export async function probeCeilings(backend: Backend, dtype: FloatDType): Promise<Ceilings> {
+/**
+ * Rates of fn over at least `seconds` and `minRepeats` calls (after one
+ * untimed call that touches the memory): work / seconds per call.
+ */
+async function probeRates(fn: () => unknown, work: number, seconds: number, minRepeats: number): Promise<number[]> {
+  await fn()
+  const rates: number[] = []
+  const started = performance.now()
+  while (rates.length < minRepeats || (performance.now() - started < seconds * 1000 && rates.length < 1000)) {
+    const t0 = performance.now()
+    await fn()
+    rates.push(work / Math.max((performance.now() - t0) / 1000, 1e-9))
+  }
+  return rates
+}
+
+/**
+ * The device's ceilings: a streaming add of large arrays, and a large matrix
+ * product, each repeated for at least `seconds` (and CEILING_PROBE_MIN_REPEATS
+ * calls) after a warm-up call; the median rate and the spread of the rates.
+ */
+export async function probeCeilings(backend: Backend, dtype: FloatDType, seconds = CEILING_PROBE_SECONDS): Promise<Ceilings> {
   const width = dtype === 'f32' ? 4 : 8
   const n = 1 << 24 // 16M values: far past every cache
   const a = backend.zeros([n], dtype)
   const b = backend.zeros([n], dtype)
-  const streamMs = await timeMs(() => backend.run('accumulate', { dst: a, src: b }, { alpha: 1 }), 5)
-  a.dispose()
-  b.dispose()
+  let bandwidth: number[]
+  try {
+    bandwidth = await probeRates(() => backend.run('accumulate', { dst: a, src: b }, { alpha: 1 }), 3 * n * width, seconds, CEILING_PROBE_MIN_REPEATS)
+  } finally {
+    a.dispose()
+    b.dispose()
+  }
   const m = 1024
   const x = backend.zeros([m, m], dtype)
   const w = backend.zeros([m, m], dtype)
-  backend.fill(x, 0.5)
-  backend.fill(w, 0.25)
-  const matmulMs = await timeMs(() => backend.run('linear_fwd', { x, w }, {}).y!.dispose(), 5)
-  x.dispose()
-  w.dispose()
+  let flops: number[]
+  try {
+    backend.fill(x, 0.5)
+    backend.fill(w, 0.25)
+    flops = await probeRates(() => backend.run('linear_fwd', { x, w }, {}).y!.dispose(), 2 * m * m * m, seconds, CEILING_PROBE_MIN_REPEATS)
+  } finally {
+    x.dispose()
+    w.dispose()
+  }
+  const spread = { bandwidthBytesPerSecond: spreadOf(bandwidth), flopsPerSecond: spreadOf(flops) }
   return {
-    bandwidthBytesPerSecond: (3 * n * width) / (streamMs / 1000),
-    flopsPerSecond: (2 * m * m * m) / (matmulMs / 1000),
-    method: `bandwidth: dst += src on ${n} ${dtype} values (2 reads, 1 write), median of 5; compute: a ${m}x${m}x${m} matrix product, median of 5`,
+    bandwidthBytesPerSecond: spread.bandwidthBytesPerSecond.median,
+    flopsPerSecond: spread.flopsPerSecond.median,
+    method:
+      `bandwidth: dst += src on ${n} ${dtype} values (2 reads, 1 write), median of ${bandwidth.length}; ` +
+      `compute: a ${m}x${m}x${m} matrix product, median of ${flops.length}; each after a warm-up call, repeated for at least ${seconds} s`,
+    spread,
   }
 }
 
-/** Per (scope, phase, op): the median over repeats of time per step, with counts. */
+/**
+ * Per (scope, phase, op) and per (scope, phase): time per step over the
+ * repeats (median and spread), and every call of the repeat whose step time
+ * was the median, in order, for the trace.
+ */
 async function profileOps(model: Model, optimizer: AdamW, backend: Backend, dtype: FloatDType, batch: LabelledBatch, repeats: number) {
   const perRepeat: Map<string, OpProfile>[] = []
-  const phaseMs: Record<string, number[]> = { forward: [], backward: [], optimizer: [] }
+  const timelines: TimelineEvent[][] = []
+  const dropped: number[] = []
+  const phaseMs: Record<'forward' | 'backward' | 'optimizer' | 'total', number[]> = { forward: [], backward: [], optimizer: [], total: [] }
   for (let r = 0; r < repeats; r++) {
     const ops = new Map<string, OpProfile>()
+    const events: TimelineEvent[] = []
+    let lost = 0
     const totals = { forward: 0, backward: 0, optimizer: 0 }
+    const t0 = performance.now()
+    let lastEnd = 0
     backend.observe((op, inputs, attrs, outputs, ms) => {
       const key = `${scope()}|${phase()}|${op}`
       const cost = opCost(op, inputs, attrs, outputs)
@@ -141,6 +196,11 @@ async function profileOps(model: Model, optimizer: AdamW, backend: Backend, dtyp
       e.bytes += cost.bytes
       ops.set(key, e)
       totals[phase()] += ms
+      // Told after the op ended: it started `ms` before now, and never before the previous one ended.
+      const startMs = Math.max(lastEnd, performance.now() - t0 - ms)
+      lastEnd = startMs + ms
+      if (events.length < TIMELINE_CAP) events.push({ scope: scope(), phase: phase(), op, startMs, ms, flops: cost.flops, bytes: cost.bytes })
+      else lost++
     })
     try {
       await trainStep(model, optimizer, backend, dtype, batch)
@@ -148,15 +208,35 @@ async function profileOps(model: Model, optimizer: AdamW, backend: Backend, dtyp
       backend.observe(undefined)
     }
     perRepeat.push(ops)
-    for (const p of ['forward', 'backward', 'optimizer'] as const) phaseMs[p]!.push(totals[p])
+    timelines.push(events)
+    dropped.push(lost)
+    for (const p of ['forward', 'backward', 'optimizer'] as const) phaseMs[p].push(totals[p])
+    phaseMs.total.push(totals.forward + totals.backward + totals.optimizer)
   }
   const keys = new Set(perRepeat.flatMap((m) => [...m.keys()]))
   const ops: OpProfile[] = [...keys].map((key) => {
     const first = perRepeat.find((m) => m.has(key))!.get(key)!
-    return { ...first, ms: median(perRepeat.map((m) => m.get(key)?.ms ?? 0)) }
+    const spread = spreadOf(perRepeat.map((m) => m.get(key)?.ms ?? 0))
+    return { ...first, ms: spread.median, spread }
   })
   ops.sort((a, b) => b.ms - a.ms)
-  return { ops, forwardMs: median(phaseMs.forward!), backwardMs: median(phaseMs.backward!), optimizerMs: median(phaseMs.optimizer!) }
+  const partKeys = new Map<string, { scope: string; phase: OpProfile['phase'] }>()
+  for (const o of ops) partKeys.set(`${o.scope}|${o.phase}`, { scope: o.scope, phase: o.phase })
+  const parts: PartProfile[] = [...partKeys.entries()].map(([key, { scope, phase }]) => {
+    const spread = spreadOf(perRepeat.map((m) => [...m.values()].filter((o) => `${o.scope}|${o.phase}` === key).reduce((n, o) => n + o.ms, 0)))
+    return { scope, phase, ms: spread.median, spread }
+  })
+  // the repeat whose step time is nearest the median
+  const mid = median(phaseMs.total)
+  const repeat = phaseMs.total.reduce((best, t, i) => (Math.abs(t - mid) < Math.abs(phaseMs.total[best]! - mid) ? i : best), 0)
+  const timeline: ProfileTimeline = { repeat, repeats, events: timelines[repeat] ?? [], dropped: dropped[repeat] ?? 0 }
+  const spread = {
+    forwardMs: spreadOf(phaseMs.forward),
+    backwardMs: spreadOf(phaseMs.backward),
+    optimizerMs: spreadOf(phaseMs.optimizer),
+    totalMs: spreadOf(phaseMs.total),
+  }
+  return { ops, parts, timeline, spread, forwardMs: median(phaseMs.forward), backwardMs: median(phaseMs.backward), optimizerMs: median(phaseMs.optimizer) }
 }
 
 async function memoryBreakdown(
@@ -311,19 +391,25 @@ export async function profileModel(
   onProgress: ProfileProgress = () => undefined,
 ): Promise<ProfileResult> {
   const dtype = settings.dtype
+  const machine = machineInfo(backend)
+  const before = cpuSample()
   onProgress('measuring the device ceilings', 0.02)
-  const ceilings = await probeCeilings(backend, dtype)
+  const ceilings = await probeCeilings(backend, dtype, settings.probeSeconds)
   onProgress(`profiling a training step (batch ${settings.batchSize}, T=${settings.seqLen})`, 0.1)
   const model = new Model(spec, backend, dtype, 0)
   const optimizer = new AdamW(backend, model.params.trainable(), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 })
   const batch = randomBatch(backend, spec.vocab_size, settings.batchSize, settings.seqLen, 3)
   let step: ProfileResult['step']
   let ops: OpProfile[]
+  let parts: PartProfile[]
+  let timeline: ProfileTimeline
   let memory: ProfileResult['memory']
   try {
     for (let i = 0; i < settings.warmup; i++) await trainStep(model, optimizer, backend, dtype, batch)
     const prof = await profileOps(model, optimizer, backend, dtype, batch, settings.repeats)
     ops = prof.ops
+    parts = prof.parts
+    timeline = prof.timeline
     const totalMs = prof.forwardMs + prof.backwardMs + prof.optimizerMs
     step = {
       forwardMs: prof.forwardMs,
@@ -331,6 +417,7 @@ export async function profileModel(
       optimizerMs: prof.optimizerMs,
       totalMs,
       tokensPerSecond: (settings.batchSize * settings.seqLen) / (totalMs / 1000),
+      spread: prof.spread,
     }
     memory = await memoryBreakdown(model, optimizer, backend, dtype, batch, spec, settings)
   } finally {
@@ -338,6 +425,8 @@ export async function profileModel(
     optimizer.dispose()
     model.dispose()
   }
+  // Other processes busy while the ceilings and the step were measured: those times are suspect.
+  const competing = competitionWarning(othersBusyCores(before, cpuSample()), machine.cores)
   const lengths = settings.sweepLengths.length
   onProgress('sweeping sequence lengths (this model)', 0.3)
   const modelSweep = await sweepSeries(spec.name, spec, backend, dtype, settings, (T) =>
@@ -354,10 +443,13 @@ export async function profileModel(
     createdMs: Date.now(),
     spec,
     settings,
-    machine: machineInfo(backend),
+    machine,
     ceilings,
     step,
     ops,
+    parts,
+    timeline,
+    warnings: competing ? [competing] : [],
     memory,
     sweep: { model: modelSweep, transformer: transformerSweep },
     parameters: estimateModel(spec, settings.seqLen).totalParams,

@@ -1,5 +1,5 @@
 // ECharts, registered once with only the modules Linea draws with.
-import { BarChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts'
+import { BarChart, BoxplotChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts'
 import {
   DataZoomComponent,
   GridComponent,
@@ -16,6 +16,7 @@ import { CanvasRenderer, SVGRenderer } from 'echarts/renderers'
 echarts.use([
   LineChart,
   BarChart,
+  BoxplotChart,
   ScatterChart,
   HeatmapChart,
   GridComponent,

@@ -4,7 +4,8 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { ProfileRecord } from '../../../electron/api/labapi'
 import type { ModelSpec } from '../../../electron/api/model-spec'
-import type { ProfileResult, ProfileSettings } from '../../../electron/api/profile'
+import { PROFILE_REPEATS, type ProfileResult, type ProfileSettings } from '../../../electron/api/profile'
+import { checkedProfile } from '../../../electron/api/profile-checks'
 import { labApi } from '../api/client'
 import { messageOf } from '../api/errors'
 
@@ -12,7 +13,7 @@ export const QUICK_SETTINGS: Partial<ProfileSettings> = {
   batchSize: 2,
   seqLen: 256,
   warmup: 1,
-  repeats: 3,
+  repeats: PROFILE_REPEATS,
   sweepLengths: [256, 512, 1024, 2048, 4096],
   sweepBudgetSeconds: 30,
 }
@@ -37,7 +38,8 @@ export const useProfilesStore = defineStore('profiles', () => {
   async function load(id: string): Promise<ProfileResult | undefined> {
     if (results.value[id]) return results.value[id]
     try {
-      const r = await labApi().getProfile({ id })
+      // a workspace file: the fields added after the first format are checked here, a malformed one dropped
+      const r = checkedProfile(await labApi().getProfile({ id }))
       results.value = { ...results.value, [id]: r }
       return r
     } catch (err) {

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { CEILING_PROBE_MIN_REPEATS, type ProfileResult } from '../../../electron/api/profile'
 import { resizeModel } from '../../../electron/api/resize'
 import { projectRoot } from '../../../electron/platform/project-root'
 import { preset } from '../../../electron/api/presets'
@@ -15,6 +16,7 @@ import { LabEventBus } from '../../../electron/services/events'
 import { createLabHandlers } from '../../../electron/services/lab-service'
 import { dispatchLabApi } from '../../../electron/services/dispatch'
 import { labDeps } from '../../fixtures/lab'
+import { traceProblems, type CheckedEvent } from '../../fixtures/trace-check'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -90,8 +92,29 @@ describe('profiling', () => {
       '32,64',
       '--sweep-budget',
       '30',
+      '--repeats',
+      '4',
+      '--probe-seconds',
+      '0.05',
+      '--trace',
+      join(dir, 'r.trace.json'),
     )
     expect(ok.status, ok.stderr).toBe(0)
+    // the trace, as Perfetto reads it: well formed, one event per op call of the timed step
+    expect(ok.stdout).toMatch(/trace: .*r\.trace\.json \(\d+ events; open in ui\.perfetto\.dev\)/)
+    const trace = JSON.parse(readFileSync(join(dir, 'r.trace.json'), 'utf8')) as { traceEvents: CheckedEvent[] }
+    expect(traceProblems(trace)).toEqual([])
+    const written = JSON.parse(readFileSync(join(dir, 'r.profile.json'), 'utf8')) as ProfileResult
+    const opEvents = trace.traceEvents.filter((e) => e.args?.op !== undefined)
+    expect(opEvents.length).toBe(written.ops.reduce((n, o) => n + o.calls, 0))
+    expect(new Set(opEvents.map((e) => e.cat))).toEqual(new Set(['forward', 'backward', 'optimizer']))
+    expect(new Set(opEvents.map((e) => e.args!.scope))).toEqual(new Set(written.ops.map((o) => o.scope)))
+    // spreads over the 4 repeats asked for, ceilings probed past the minimum repeats
+    expect(written.settings.repeats).toBe(4)
+    expect(written.step.spread!.totalMs.n).toBe(4)
+    for (const o of written.ops) expect(o.spread!.min <= o.ms && o.ms <= o.spread!.max, o.op).toBe(true)
+    expect(written.ceilings.spread!.flopsPerSecond.n).toBeGreaterThanOrEqual(CEILING_PROBE_MIN_REPEATS)
+    expect(ok.stdout).toMatch(/step middle half [\d.]+–[\d.]+ ms over 4 repeats/)
     expect(ok.stdout).toContain(`report: ${join(dir, 'r.html')}`)
     expect(ok.stdout).toMatch(/step [\d.]+ ms \(forward/)
     expect(readFileSync(join(dir, 'r.html'), 'utf8')).toContain('<h2>How it scales with sequence length</h2>')

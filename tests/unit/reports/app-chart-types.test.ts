@@ -19,7 +19,7 @@ import {
   stateHeatmapOption,
   stateNormOption,
 } from '../../../renderer/src/charts/inspect-charts'
-import { memoryOption, rooflineOption, sweepOption, timeByLayerOption } from '../../../electron/views/profile-charts'
+import { memoryOption, partSpreadOption, rooflineOption, sweepOption, timeByLayerOption } from '../../../electron/views/profile-charts'
 
 const fixture = <T>(name: string) => JSON.parse(readFileSync(join(__dirname, '../../fixtures', name), 'utf8')) as T
 const profile = fixture<ProfileResult>('profile-gla-hybrid.json')
@@ -47,6 +47,7 @@ describe('the renderer registers every chart type the app uses', () => {
     ['roofline', rooflineOption(profile)],
     ['memory', memoryOption(profile)],
     ['sweep', sweepOption(profile, 'trainStepMs')],
+    ['time per model part over the repeats (boxplot)', partSpreadOption(fixture<ProfileResult>('profile-gla-hybrid-spread.json'))],
     ['recall by distance', recallHeatmapOption(mqar.recall!, 'distance')],
     ['recall by position', recallHeatmapOption(mqar.recall!, 'position')],
     [
