@@ -3,6 +3,7 @@ import ComposeView from './views/ComposeView.vue'
 import EngineView from './views/EngineView.vue'
 import InspectView from './views/InspectView.vue'
 import ProfileView from './views/ProfileView.vue'
+import RunPageView from './views/RunPageView.vue'
 import RunsView from './views/RunsView.vue'
 import TrainView from './views/TrainView.vue'
 
@@ -20,6 +21,8 @@ const routes: RouteRecordRaw[] = [
   { path: '/compose', name: 'compose', component: ComposeView, meta: { title: 'Compose' } },
   { path: '/train', name: 'train', component: TrainView, meta: { title: 'Train' } },
   { path: '/workspace', name: 'workspace', component: RunsView, meta: { title: 'Runs' } },
+  // One run's page; the id is checked by the LabApi like any other (an unknown one says so).
+  { path: '/runs/:id', name: 'run', component: RunPageView, props: true, meta: { title: 'Run' } },
   { path: '/profile', name: 'profile', component: ProfileView, meta: { title: 'Profile' } },
   { path: '/inspect', name: 'inspect', component: InspectView, meta: { title: 'Inspect' } },
 ]

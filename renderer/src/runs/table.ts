@@ -1,6 +1,6 @@
 // The runs table: one row per run with the values the columns show and
 // sort by, a text filter, and a stable sort (missing values last).
-import type { RunRecord, RunStatus } from '../../../electron/api/runs'
+import { MAX_RUN_TAGS, RUN_TAG, RUN_TAG_RULE, type RunRecord, type RunStatus } from '../../../electron/api/runs'
 import type { Task } from '../../../electron/api/train-spec'
 
 export const RUN_COLUMNS = ['status', 'name', 'model', 'params', 'task', 'steps', 'bestAccuracy', 'lastLoss', 'time', 'backend', 'created'] as const
@@ -110,12 +110,13 @@ function haystack(run: RunRecord): string {
     run.modelSpec.preset ?? '',
     run.specName ?? '',
     run.template?.id ?? '',
+    ...(run.tags ?? []),
   ]
     .join(' ')
     .toLowerCase()
 }
 
-/** Every whitespace-separated term must appear (case-insensitive) in the run's name, status, task, backend, preset or template. */
+/** Every whitespace-separated term must appear (case-insensitive) in the run's name, status, task, backend, preset, template or tags. */
 export function filterRuns(runs: readonly RunRecord[], text: string): RunRecord[] {
   const terms = text.toLowerCase().split(/\s+/).filter(Boolean)
   if (!terms.length) return [...runs]
@@ -123,4 +124,31 @@ export function filterRuns(runs: readonly RunRecord[], text: string): RunRecord[
     const h = haystack(r)
     return terms.every((t) => h.includes(t))
   })
+}
+
+/** Which runs the table shows besides the text filter: archived ones only on request, and only those with a tag when one is picked. */
+export interface RunView {
+  showArchived: boolean
+  /** '' for every tag. */
+  tag: string
+}
+
+export function viewRuns(runs: readonly RunRecord[], text: string, view: RunView): RunRecord[] {
+  return filterRuns(runs, text).filter((r) => (view.showArchived || !r.archived) && (!view.tag || (r.tags ?? []).includes(view.tag)))
+}
+
+/** Every tag of these runs, once, sorted (case-insensitive). */
+export function allTags(runs: readonly RunRecord[]): string[] {
+  return [...new Set(runs.flatMap((r) => r.tags ?? []))].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()) || (a < b ? -1 : 1))
+}
+
+/**
+ * A tag as typed, trimmed, checked with the LabApi's own rule: the tag, or
+ * why not (naming the value), so the page says it before the call would.
+ */
+export function checkTag(typed: string, has: readonly string[] = []): { tag: string } | { error: string } {
+  const tag = typed.trim()
+  if (!RUN_TAG.test(tag)) return { error: `${JSON.stringify(tag.length > 40 ? `${tag.slice(0, 40)}…` : tag)} ${RUN_TAG_RULE}` }
+  if (!has.includes(tag) && has.length >= MAX_RUN_TAGS) return { error: `a run has at most ${MAX_RUN_TAGS} tags; remove one first` }
+  return { tag }
 }

@@ -42,6 +42,8 @@ export const useRunsStore = defineStore('runs', () => {
   /** Per run, how many status events have arrived (a listing older than an event must not undo it). */
   const statusEvents = new Map<string, number>()
   let unsubscribe: (() => void)[] = []
+  /** Runs deleted since the workspace opened (a listing older than the delete must not bring one back). */
+  const deleted = new Set<string>()
 
   // ---- what the screens look at -------------------------------------------
   const liveId = ref<string | null>(null)
@@ -121,6 +123,21 @@ export const useRunsStore = defineStore('runs', () => {
     } else if (runningId.value === run.id) runningId.value = null
   }
 
+  /** A run deleted (here or in another window): it leaves the table, the comparison, the Train screen and the store. */
+  function forget(id: string): void {
+    deleted.add(id)
+    statusEvents.set(id, (statusEvents.get(id) ?? 0) + 1)
+    runs.value = runs.value.filter((r) => r.id !== id)
+    selectedIds.value = selectedIds.value.filter((x) => x !== id)
+    queuedIds.value = queuedIds.value.filter((x) => x !== id)
+    if (runningId.value === id) runningId.value = null
+    if (liveId.value === id) liveId.value = runningId.value ?? runs.value[0]?.id ?? null
+    lines.delete(id)
+    snapshots.delete(id)
+    skipped.delete(id)
+    touch(id)
+  }
+
   function onMetrics(runId: string, line: MetricsLine): void {
     const have = lines.get(runId)
     if (have) {
@@ -169,7 +186,10 @@ export const useRunsStore = defineStore('runs', () => {
       problems.value = list.problems
       // Keep records that a status event updated while the listing was on its way.
       const current = byId.value
-      const merged = list.runs.map((r) => ((statusEvents.get(r.id) ?? 0) !== (before.get(r.id) ?? 0) ? (current.get(r.id) ?? r) : r))
+      // A run deleted while the listing was on its way stays gone.
+      const merged = list.runs
+        .filter((r) => !deleted.has(r.id))
+        .map((r) => ((statusEvents.get(r.id) ?? 0) !== (before.get(r.id) ?? 0) ? (current.get(r.id) ?? r) : r))
       for (const r of runs.value) if (!merged.some((m) => m.id === r.id) && statusEvents.has(r.id)) merged.push(r)
       runs.value = merged.sort((a, b) => b.createdMs - a.createdMs)
       runningId.value = list.runningId
@@ -177,6 +197,7 @@ export const useRunsStore = defineStore('runs', () => {
       if (list.runningId) void loadMetrics(list.runningId)
       if (!liveId.value || !byId.value.has(liveId.value)) liveId.value = list.runningId ?? runs.value[0]?.id ?? null
       selectedIds.value = selectedIds.value.filter((id) => byId.value.has(id))
+      for (const id of selectedIds.value) void loadMetrics(id)
       loaded.value = true
     } catch (err) {
       error.value = messageOf(err)
@@ -191,6 +212,7 @@ export const useRunsStore = defineStore('runs', () => {
     buffering.clear()
     reads.clear()
     statusEvents.clear()
+    deleted.clear()
     liveId.value = null
     selectedIds.value = []
     for (const id of metricsVersions.keys()) touch(id)
@@ -214,6 +236,7 @@ export const useRunsStore = defineStore('runs', () => {
       unsubscribe = [
         api.on('run.status', ({ run }) => applyStatus(run)),
         api.on('run.metrics', ({ runId, line }) => onMetrics(runId, line)),
+        api.on('run.deleted', ({ runId }) => forget(runId)),
         api.on('workspace.changed', (info) => {
           // The same folder again is a resync (the connection dropped and events may be lost):
           // re-read, keeping what the person is looking at. Another folder starts afresh.
@@ -245,6 +268,19 @@ export const useRunsStore = defineStore('runs', () => {
   function toggleSelected(id: string): void {
     selectedIds.value = selectedIds.value.includes(id) ? selectedIds.value.filter((x) => x !== id) : [...selectedIds.value, id]
     if (selectedIds.value.includes(id)) void loadMetrics(id)
+  }
+
+  /** Whether the Runs screen took the page's first selection from its URL (once per page load). */
+  const selectionRestored = ref(false)
+  /**
+   * The selection a URL names (a reload, a link): ids this workspace lacks are
+   * dropped once the runs are listed, and metrics are read only for runs it has.
+   */
+  function restoreSelected(ids: string[]): void {
+    selectionRestored.value = true
+    if (!ids.length) return
+    selectedIds.value = loaded.value ? ids.filter((id) => byId.value.has(id)) : [...ids]
+    if (loaded.value) for (const id of selectedIds.value) void loadMetrics(id)
   }
 
   function setSelected(ids: string[]): void {
@@ -284,6 +320,24 @@ export const useRunsStore = defineStore('runs', () => {
       return run
     })
 
+  /** Archives a run (the table hides it unless archived runs are shown) or brings it back. */
+  const archive = (id: string, archived: boolean) => act(() => labApi().archiveRun({ id, archived }))
+  /** Adds and removes tags (checked by the LabApi; its refusal names the tag and the rule). */
+  const tag = (id: string, change: { add?: string[]; remove?: string[] }) => act(() => labApi().tagRun({ id, ...change }))
+
+  /** Deletes a run's folder (the screen asks first); a running or queued run is refused by the LabApi, which says so. */
+  async function remove(id: string): Promise<boolean> {
+    error.value = ''
+    try {
+      await labApi().deleteRun({ id })
+      forget(id)
+      return true
+    } catch (err) {
+      error.value = messageOf(err)
+      return false
+    }
+  }
+
   async function exportCsv(id: string): Promise<{ filename: string; csv: string } | null> {
     error.value = ''
     try {
@@ -319,9 +373,14 @@ export const useRunsStore = defineStore('runs', () => {
     setLive,
     toggleSelected,
     setSelected,
+    selectionRestored,
+    restoreSelected,
     adopt,
     cancel,
     resume,
+    archive,
+    tag,
+    remove,
     exportCsv,
     isFinished,
   }
