@@ -152,6 +152,24 @@ export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
   }
 }
 
+/**
+ * A step that failed (out of device memory, a refused call): which step,
+ * why, and the checkpoint of the last finished step saved for a resume.
+ */
+export class TrainingStepError extends Error {
+  constructor(
+    readonly step: number,
+    override readonly cause: unknown,
+    readonly checkpoint: string | undefined,
+    readonly checkpointStep: number,
+  ) {
+    const why = cause instanceof Error ? cause.message : String(cause)
+    const saved = checkpoint ? `; the weights of step ${checkpointStep} are in ${checkpoint}: resume from it` : ''
+    super(`step ${step} failed: ${why}${saved}`)
+    this.name = 'TrainingStepError'
+  }
+}
+
 /** A step whose work is enqueued and whose loss and norm are not read yet. */
 interface InFlight {
   step: number
@@ -237,9 +255,9 @@ class TrainingRun {
     let ahead: InFlight | undefined
     try {
       for (let step = this.startStep; step < this.lastStep; step++) {
-        const current = ahead ?? this.enqueueStep(step)
+        const current = ahead ?? (await this.enqueueOrFail(step, undefined))
         ahead = undefined
-        if (this.quietAfter(step + 1) && this.callbacks.shouldStop?.() !== true) ahead = this.enqueueStep(step + 1)
+        if (this.quietAfter(step + 1) && this.callbacks.shouldStop?.() !== true) ahead = await this.enqueueOrFail(step + 1, current)
         await this.finishStep(current)
         // With the next step applied already, this one is not a place to stop: the next is.
         const end = ahead ? undefined : await this.betweenSteps(step + 1)
@@ -250,6 +268,22 @@ class TrainingRun {
     }
     await this.save(this.lastStep)
     return this.summary('completed', this.lastStep)
+  }
+
+  /**
+   * enqueueStep, or on failure a TrainingStepError: the step in flight before
+   * it (if any) is finished first, and the last finished step's weights are
+   * saved (nothing of the failed step was applied: its updates come last).
+   */
+  private async enqueueOrFail(step: number, inFlight: InFlight | undefined): Promise<InFlight> {
+    try {
+      return this.enqueueStep(step)
+    } catch (err) {
+      if (inFlight) await this.finishStep(inFlight)
+      const done = inFlight ? inFlight.step + 1 : step
+      if (done > this.startStep) await this.save(done).catch(() => undefined)
+      throw new TrainingStepError(step + 1, err, this.savedStep === done ? this.checkpoint : undefined, done)
+    }
   }
 
   /** True when after step `done` (1-based) come no eval, checkpoint or end, and another step follows. */

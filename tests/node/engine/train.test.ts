@@ -13,7 +13,7 @@ import { CheckpointError, readCheckpoint } from '../../../electron/engine/checkp
 import { readSafetensors, writeSafetensors } from '../../../electron/engine/checkpoint/safetensors'
 import { nativeBackend } from '../../../electron/engine/native-backend'
 import { preset } from '../../../electron/api/presets'
-import { trainModel, TrainingDivergedError, type StepProgress } from '../../../electron/engine/train/trainer'
+import { trainModel, TrainingDivergedError, TrainingStepError, type StepProgress } from '../../../electron/engine/train/trainer'
 import { EngineProcess, forkLauncher } from '../../../electron/jobs/engine-process'
 import { quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 
@@ -69,6 +69,31 @@ describe('training', () => {
     const perStep = updates / 6
     expect(Number.isInteger(perStep)).toBe(true)
     expect(enqueuedAtReport.map((n) => n / perStep)).toEqual([2, 3, 3, 5, 6, 6])
+  })
+
+  it('a step that fails names its step and saves the last finished one, from which a resume continues the curve', async () => {
+    const dir = tmp()
+    const straight = await losses(smallModel(), smallTrain({ steps: 8 }))
+    // A failure inside a step (as out of device memory would be), injected through the step's liveness check.
+    let checks = 0
+    const failed = await trainModel({
+      modelSpec: smallModel(),
+      trainSpec: smallTrain({ steps: 8 }),
+      backend: cpu,
+      outDir: dir,
+      events: {
+        checkAlive: () => {
+          if (++checks === 4) throw new Error('injected: out of memory')
+        },
+      },
+    }).catch((e) => e)
+    expect(failed).toBeInstanceOf(TrainingStepError)
+    const err = failed as TrainingStepError
+    expect(err.message).toMatch(/^step \d+ failed: injected: out of memory; the weights of step \d+ are in .*: resume from it$/)
+    expect(err.checkpointStep).toBe(err.step - 1)
+    expect(readCheckpoint(err.checkpoint!).step).toBe(err.checkpointStep)
+    const resumed = await losses(smallModel(), smallTrain({ steps: 8 }), { resumeFrom: err.checkpoint!, outDir: tmp() })
+    expect(resumed.losses).toEqual(straight.losses.slice(err.checkpointStep))
   })
 
   it('resume from a checkpoint continues the same loss curve', async () => {
