@@ -6,8 +6,15 @@ import { expandTemplate, loadTemplates, parseTemplate, TemplateError } from '../
 describe('workspace templates', () => {
   const templates = loadTemplates()
 
-  it('are the five ready experiments', () => {
-    expect(templates.map((t) => t.id).sort()).toEqual(['byte-lm', 'hybrid-ratio-sweep', 'mqar-recall-sweep', 'mqar-zoology', 'state-tracking'])
+  it('are the six ready experiments', () => {
+    expect(templates.map((t) => t.id).sort()).toEqual([
+      'byte-lm',
+      'hybrid-ratio-sweep',
+      'mqar-recall-sweep',
+      'mqar-zoology',
+      'mqar-zoology-gpu',
+      'state-tracking',
+    ])
   })
 
   it('expand into the grid of their sweep, every spec valid', () => {
@@ -18,6 +25,13 @@ describe('workspace templates', () => {
     expect(new Set(mqar.map((r) => r.modelSpec.d_model))).toEqual(new Set([64, 128]))
     const hybrid = expandTemplate(byId['hybrid-ratio-sweep']!)
     expect(hybrid.map((r) => r.modelSpec.layers.filter((l) => l.kind === 'softmax').length)).toEqual([0, 1, 2, 4, 8])
+    // Zoology's scale: presets x widths x (T, pairs) coupled, vocabulary 8192
+    const zoology = expandTemplate(byId['mqar-zoology-gpu']!)
+    expect(zoology).toHaveLength(6 * 3 * 2)
+    expect(new Set(zoology.map((r) => `${r.trainSpec.task.seq_len}/${'num_kv_pairs' in r.trainSpec.task ? r.trainSpec.task.num_kv_pairs : ''}`))).toEqual(
+      new Set(['256/16', '512/64']),
+    )
+    expect(zoology.every((r) => r.modelSpec.vocab_size === 8192 && r.trainSpec.precision === 'auto')).toBe(true)
     const state = expandTemplate(byId['state-tracking']!)
     expect(state.map((r) => r.name)).toEqual(['deltanet parity', 'deltanet S5', 'deltanet-negative-eigen parity', 'deltanet-negative-eigen S5'])
     expect(state.every((r) => 'eval_seq_lens' in r.trainSpec.task && r.trainSpec.task.eval_seq_lens.length > 0)).toBe(true)
