@@ -14,7 +14,8 @@
 // Writes $OUT/gpu-train-bench.json; prints one line per model.
 //
 // Bundled: npx esbuild scripts/gpu-train-bench.ts --bundle --platform=node --format=esm --outfile=.device/gpu-train-bench.mjs
-// Environment: BENCH_BATCH (8), BENCH_SEQ (4096), BENCH_MEASURE (10), LINEA_CHECK_BACKEND (cuda:0).
+// Environment: BENCH_BATCH (8), BENCH_SEQ (4096), BENCH_MEASURE (10), BENCH_BIG / BENCH_SMALL (0: skip that
+// part), LINEA_CHECK_BACKEND (cuda:0).
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ModelSpec } from '../electron/api/model-spec'
@@ -29,7 +30,7 @@ import { trainModel } from '../electron/engine/train/trainer'
 const BACKEND = process.env.LINEA_CHECK_BACKEND ?? 'cuda:0'
 const BATCH = Number(process.env.BENCH_BATCH ?? 8)
 const SEQ = Number(process.env.BENCH_SEQ ?? 4096)
-const WARMUP = 3
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
 const MEASURE = Number(process.env.BENCH_MEASURE ?? 10)
 const PEAK_BF16_FLOPS = 989e12 // H200 SXM dense bf16
 
@@ -62,13 +63,69 @@ function benchTrain(steps: number): TrainSpec {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
+/** Median tokens/s (after WARMUP) and peak memory of `steps` training steps. */
+async function throughput(spec: ModelSpec, train: TrainSpec, backendId: string, precision: 'f32' | 'bf16'): Promise<{ tokensPerSecond: number; peak: number }> {
+  const perSecond: number[] = []
+  let peak = 0
+  await trainModel({
+    modelSpec: spec,
+    trainSpec: train,
+    backend: nativeBackend(backendId),
+    precision,
+    events: {
+      onStep: (p) => {
+        if (p.step > WARMUP) perSecond.push(p.tokensPerSecond)
+        peak = Math.max(peak, p.peakMemoryBytes)
+      },
+    },
+  })
+  return { tokensPerSecond: median(perSecond), peak }
+}
+
+/**
+ * When the GPU pays for small models: the MQAR models of the recall templates
+ * (2 layers, no MLP) at d_model 64, 128 and 256, T = 256, batch 64: tokens/s
+ * on the CPU (f32) and on the GPU (f32 and bf16).
+ */
+async function smallModels(): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = []
+  for (const id of ['transformer', 'gla', 'gated-deltanet'])
+    for (const d of [64, 128, 256]) {
+      const spec = { ...resizeModel(preset(id), { d_model: d, n_layers: 2, vocab_size: 8192 }), mlp_expansion: 0 }
+      const train: TrainSpec = {
+        ...benchTrain(WARMUP + MEASURE),
+        batch_size: 64,
+        task: { kind: 'mqar', seq_len: 256, num_kv_pairs: 16, power_a: 0.01, vocab_size: 8192 },
+      }
+      const row: Record<string, unknown> = { preset: id, d_model: d }
+      for (const [name, backendId, precision] of [
+        ['cpu_f32', 'cpu', 'f32'],
+        [`gpu_f32`, BACKEND, 'f32'],
+        [`gpu_bf16`, BACKEND, 'bf16'],
+      ] as const) {
+        if (precision === 'bf16' && !BACKEND.startsWith('cuda')) continue
+        try {
+          row[name] = (await throughput(spec, train, backendId, precision)).tokensPerSecond
+        } catch (err) {
+          row[name] = `error: ${(err as Error).message}`
+        }
+      }
+      rows.push(row)
+      const f = (x: unknown) => (typeof x === 'number' ? x.toFixed(0).padStart(9) : '        -')
+      console.log(
+        `small ${id.padEnd(16)} d_model ${String(d).padStart(3)}  tokens/s  cpu f32 ${f(row.cpu_f32)}  gpu f32 ${f(row.gpu_f32)}  gpu bf16 ${f(row.gpu_bf16)}`,
+      )
+    }
+  return rows
+}
+
 async function main(): Promise<void> {
   if (!loadAddon().backends().includes(BACKEND)) {
     console.log(`gpu-train-bench: no ${BACKEND}: skipped`)
     return
   }
   const rows = []
-  for (const m of MODELS) {
+  for (const m of process.env.BENCH_BIG === '0' ? [] : MODELS) {
     const spec = benchModel(m.preset)
     const perSecond: number[] = []
     let peak = 0
@@ -108,7 +165,8 @@ async function main(): Promise<void> {
       console.log(`linea ${m.name.padEnd(22)} FAIL: ${(err as Error).message}`)
     }
   }
-  if (process.env.OUT) writeFileSync(join(process.env.OUT, 'gpu-train-bench.json'), JSON.stringify({ backend: BACKEND, rows }, null, 1))
+  const small = process.env.BENCH_SMALL === '0' ? [] : await smallModels()
+  if (process.env.OUT) writeFileSync(join(process.env.OUT, 'gpu-train-bench.json'), JSON.stringify({ backend: BACKEND, rows, small }, null, 1))
 }
 
 void main()
