@@ -43,6 +43,8 @@ const SWEEP_METRICS: SweepMetric[] = ['trainStepMs', 'prefillMs', 'decodeMsPerTo
 export interface ProfileAxes {
   /** Model parts of all, in model order. */
   scopes: string[]
+  /** The ops stacked by name (the rest are "other"), from all: each op keeps its colour in every chart. */
+  ops: string[]
   /** Largest stacked time of a model part, ms. */
   layerMaxMs: number
   /** Largest time of a part in one phase over the repeats, ms. */
@@ -91,6 +93,7 @@ export function sharedAxes(profiles: ProfileResult[]): ProfileAxes {
   }
   return {
     scopes: scopeOrder(profiles.flatMap((p) => p.ops.map((o) => o.scope))),
+    ops: topOps(profiles.flatMap((p) => p.ops)),
     layerMaxMs: Math.max(1e-9, ...profiles.flatMap(layerTotals)),
     partMaxMs: Math.max(1e-9, ...profiles.flatMap((p) => (p.parts ?? []).map((x) => x.spread?.max ?? x.ms))),
     memoryMax: Math.max(1, ...profiles.flatMap((p) => MEMORY_CATEGORIES.map(([key]) => p.memory[key]))),
@@ -116,7 +119,7 @@ export function byteAxisStep(max: number): number {
 
 export function timeByLayerOption(p: ProfileResult, axes?: ProfileAxes): EChartsCoreOption {
   const scopes = axes?.scopes ?? scopeOrder(p.ops.map((o) => o.scope))
-  const top = topOps(p.ops)
+  const top = axes?.ops ?? topOps(p.ops)
   const names = [...top, ...(p.ops.some((o) => !top.includes(o.op)) ? [OTHER] : [])]
   const series = names.map((name, i) => ({
     name,
@@ -324,7 +327,6 @@ export function sweepOption(p: ProfileResult, metric: SweepMetric, axes?: Profil
     yAxis: {
       type: 'log',
       logBase: bytes ? 2 : 10,
-      name: bytes ? 'bytes' : 'time',
       min: range.y[0],
       max: range.y[1],
       axisLabel: { formatter: (v: number) => (bytes ? formatBytesTick(v) : formatMsTick(v)), hideOverlap: true },

@@ -110,6 +110,9 @@ describe('profile charts compared and printed', () => {
       expect([x.xAxis.min, x.xAxis.max, x.yAxis.min, x.yAxis.max]).toEqual([y.xAxis.min, y.xAxis.max, y.yAxis.min, y.yAxis.max])
       expect(x.xAxis.max ?? x.yAxis.max).toBeDefined()
     }
+    // each op keeps its name, order and so colour in both
+    const names = (o: unknown) => (o as { series: { name: string }[] }).series.map((x) => x.name)
+    expect(names(timeByLayerOption(spread, axes))).toEqual(names(timeByLayerOption(b, axes)))
     // and the range holds both: b's slowest part, b's longest T
     expect((timeByLayerOption(spread, axes) as unknown as Opt).xAxis.max).toBeGreaterThanOrEqual(Math.max(...b.ops.map((o) => o.ms)))
     expect(axes.sweep.trainStepMs.x[1]).toBeGreaterThanOrEqual(4 * spread.sweep.model.points.at(-1)!.seqLen)
