@@ -4,7 +4,8 @@
 // compared runs kept in the URL across a reload; a run archived (hidden, its
 // folder kept, shown on request) and one deleted after a confirm (its folder
 // gone); a running run refused with its name and status; and the screen
-// fitting the window with no sideways scrolling. The workspace is prepared
+// fitting the window with no sideways scrolling; and, after a workspace
+// switch, the Train form on the new workspace's model. The workspace is prepared
 // with finished runs (records and metrics written as the runner writes them).
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -76,6 +77,7 @@ describe('runs: tags, run pages, kept selections, archive and delete', () => {
     await page.click(`[data-testid=run-open-${ids.base}]`)
     await page.waitForSelector(`[data-testid=run-page][data-run-id="${ids.base}"]`)
     expect(new URL(page.url()).hash).toBe(`#/runs/${ids.base}`)
+    expect(await page.getAttribute('[data-testid=nav-workspace]', 'class')).toContain('router-link-active')
     expect(await page.textContent('[data-testid=run-page-title]')).toBe('baseline gla with a fairly long name')
     expect(await page.textContent('[data-testid=run-page-id]')).toBe(ids.base)
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=run-page-loss-chart]')?.getAttribute('data-points')) === 80)
@@ -185,5 +187,34 @@ describe('runs: tags, run pages, kept selections, archive and delete', () => {
     await page.click('[data-testid=runs-delete-yes]')
     await page.waitForSelector(`[data-testid=run-row-${long.id}]`, { state: 'detached' })
     expect(existsSync(join(served.workspace, 'runs', long.id))).toBe(false)
+  })
+
+  it("after a workspace switch, Train never keeps (or trains) the last workspace's saved model", async () => {
+    await served.call('saveModelSpec', { name: 'only in first', spec: { ...smallModelSpec(), name: 'only in first' } })
+    await page.goto(served.launchUrl)
+    await page.click('[data-testid=nav-train]')
+    await page.waitForSelector('[data-testid=train-model-summary]')
+    await page.focus('[data-testid=train-model]') // the form lists the saved specs again on focus
+    await page.waitForSelector('[data-testid=train-model] option[value="saved:only in first"]', { state: 'attached' })
+    await page.selectOption('[data-testid=train-model]', 'saved:only in first')
+    await page.waitForSelector('[data-testid=train-model-summary]:has-text("d_model 32")')
+
+    const second = mkdtempSync(join(tmpdir(), 'linea-e2e-second-ws-'))
+    await page.click('[data-testid=nav-workspace]')
+    await page.fill('[data-testid=workspace-open-path]', second)
+    await page.click('[data-testid=workspace-open]')
+    await page.waitForSelector(`[data-testid=workspace-path]:has-text("${second}")`)
+    await page.click('[data-testid=nav-train]')
+    // the second workspace has no saved spec: the form shows the GLA preset, by name, not a blank choice
+    await page.waitForFunction(() => (document.querySelector('[data-testid=train-model]') as HTMLSelectElement | null)?.value === 'preset:gla')
+    expect(await page.$('[data-testid=train-model] option[value="saved:only in first"]')).toBeNull()
+    expect(await page.textContent('[data-testid=train-model-summary]')).toContain('d_model 128')
+    await page.selectOption('[data-testid=train-backend]', 'cpu')
+    await page.fill('[data-testid=train-run-name]', 'after the switch')
+    await page.click('[data-testid=train-start]')
+    await page.waitForSelector('[data-testid=live-run-name]:text("after the switch")')
+    const [run] = (await served.call('listRuns', {})).runs
+    expect([run?.name, run?.modelSpec.d_model, run?.specName]).toEqual(['after the switch', 128, undefined])
+    await served.call('cancelRun', { id: run!.id, force: true })
   })
 })
