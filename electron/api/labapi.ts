@@ -24,6 +24,8 @@ export interface DeviceInfo {
   index: number
   name: string
   memoryBytes: number
+  /** Free memory now, all processes counted: the GPU's (CUDA), the system's available memory (CPU). */
+  freeBytes?: number
   detail: string
 }
 

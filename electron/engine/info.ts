@@ -1,5 +1,6 @@
 // Engine info as the LabApi reports it: the native build, its devices and ops.
 import type { EngineInfo } from '../api/labapi'
+import { freemem } from 'node:os'
 import { loadAddon } from './addon'
 
 export function engineInfo(): EngineInfo {
@@ -9,7 +10,8 @@ export function engineInfo(): EngineInfo {
     version: native.version,
     backendsCompiled: native.backendsCompiled,
     cudaStatus: native.cudaStatus,
-    devices: native.devices,
+    // The CPU's free memory from Node (every platform); CUDA's from the driver, through the addon.
+    devices: native.devices.map((d) => (d.backend === 'cpu' ? { ...d, freeBytes: freemem() } : d)),
     blas: native.blas,
     cpuThreads: native.cpuThreads,
     compiler: native.compiler,

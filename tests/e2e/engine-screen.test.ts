@@ -33,6 +33,8 @@ describe('engine screen', () => {
     await page.goto(`${served.url}#/engine`)
     await page.waitForSelector('[data-testid=engine-devices] td:text-is("cpu")')
     expect(await page.textContent('[data-testid=engine-backends]')).toContain('cpu')
+    // memory in use now, every process counted, with its share
+    expect(await page.textContent('[data-testid=device-in-use-cpu]')).toMatch(/^[\d.]+ [KMGT]?i?B \(\d+%\)$/)
     await page.waitForSelector('[data-testid=demo-summary]')
     expect(await page.textContent('[data-testid=demo-summary]')).toMatch(/cpu: 512 steps in [\d.]+ ms/)
     expect(await drawnPixels(page, 500)).toBeGreaterThan(500)

@@ -30,6 +30,15 @@ export const useEngineStore = defineStore('engine', () => {
     }
   }
 
+  /** Reloads the info without the loading state (the Engine screen's live memory). */
+  async function refreshInfo(): Promise<void> {
+    try {
+      info.value = await labApi().engineInfo({})
+    } catch (err) {
+      infoError.value = messageOf(err)
+    }
+  }
+
   async function runDemo(params: DemoForwardParams = demoParams.value): Promise<void> {
     runningDemo.value = true
     demoError.value = ''
@@ -49,5 +58,5 @@ export const useEngineStore = defineStore('engine', () => {
     })
   }
 
-  return { info, infoError, loadingInfo, demo, demoParams, demoError, runningDemo, engineStatus, loadInfo, runDemo, watchEngine }
+  return { info, infoError, loadingInfo, demo, demoParams, demoError, runningDemo, engineStatus, loadInfo, refreshInfo, runDemo, watchEngine }
 })
