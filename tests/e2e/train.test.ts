@@ -190,6 +190,11 @@ describe('train and runs screens', () => {
     }
     for (const r of done) await page.check(`[data-testid=run-select-${r.id}]`)
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=compare-loss-chart]')?.getAttribute('data-series')) === 4) // raw + smoothed per run
+    // the series are drawn as soon as the runs are selected; their points once each run's metrics are read
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-testid=compare-loss-chart]')?.getAttribute('data-points')) >= n,
+      2 * 2 * Number(SCALE_DOWN.stopAt),
+    )
     expect(Number(await attr('compare-loss-chart', 'data-points'))).toBe(2 * 2 * Number(SCALE_DOWN.stopAt))
     expect(Number(await attr('compare-eval-chart', 'data-series'))).toBe(2)
     // the loss against tokens seen: the same curves, redrawn
