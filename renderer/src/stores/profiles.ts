@@ -2,12 +2,13 @@
 // load results, and pick two to compare side by side.
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import type { ProfileRecord } from '../../../electron/api/labapi'
+import type { ProfileRecord, RunsList } from '../../../electron/api/labapi'
 import type { ModelSpec } from '../../../electron/api/model-spec'
 import { PROFILE_REPEATS, type ProfileResult, type ProfileSettings } from '../../../electron/api/profile'
 import { checkedProfile } from '../../../electron/api/profile-checks'
 import { labApi } from '../api/client'
 import { messageOf } from '../api/errors'
+import { competingRunsWarning } from '../profile/competing-runs'
 
 export const QUICK_SETTINGS: Partial<ProfileSettings> = {
   batchSize: 2,
@@ -24,6 +25,8 @@ export const useProfilesStore = defineStore('profiles', () => {
   const progress = ref<Record<string, { message: string; fraction: number }>>({})
   const selected = ref<string[]>([])
   const error = ref('')
+  /** The workspace's runs as the job runner records them: which trained while a profile measured. */
+  const runs = shallowRef<Pick<RunsList, 'runs' | 'runningId'>>({ runs: [], runningId: null })
   let unsubscribe: (() => void)[] = []
   /** The workspace the profiles are from (a workspace.changed for the same path is a resync). */
   let workspacePath: string | undefined
@@ -33,6 +36,22 @@ export const useProfilesStore = defineStore('profiles', () => {
 
   async function refresh(): Promise<void> {
     profiles.value = await labApi().listProfiles({})
+    await refreshRuns()
+  }
+
+  async function refreshRuns(): Promise<void> {
+    try {
+      const list = await labApi().listRuns({})
+      runs.value = { runs: list.runs, runningId: list.runningId }
+    } catch {
+      // no runs to compare with: no warning, the profiles still list
+    }
+  }
+
+  /** Why a profile's times are suspect because training runs overlapped it, or undefined. */
+  function runWarning(id: string): string | undefined {
+    const p = profiles.value.find((x) => x.id === id)
+    return p ? competingRunsWarning(p, runs.value.runs, runs.value.runningId, Date.now()) : undefined
   }
 
   async function load(id: string): Promise<ProfileResult | undefined> {
@@ -83,6 +102,7 @@ export const useProfilesStore = defineStore('profiles', () => {
       labApi().on('profile.progress', (p) => {
         progress.value = { ...progress.value, [p.id]: { message: p.message, fraction: p.fraction } }
       }),
+      labApi().on('run.status', () => void refreshRuns()),
       labApi().on('profile.status', ({ profile }) => {
         const i = profiles.value.findIndex((p) => p.id === profile.id)
         if (i >= 0) profiles.value.splice(i, 1, profile)
@@ -112,5 +132,5 @@ export const useProfilesStore = defineStore('profiles', () => {
     unsubscribe = []
   }
 
-  return { profiles, results, progress, selected, error, running, refresh, load, select, start, cancel, watch, unwatch }
+  return { profiles, results, progress, selected, error, running, runs, refresh, runWarning, load, select, start, cancel, watch, unwatch }
 })

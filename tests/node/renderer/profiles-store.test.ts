@@ -14,6 +14,7 @@ import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { setLabApi } from '../../../renderer/src/api/client'
 import { useProfilesStore } from '../../../renderer/src/stores/profiles'
 import { labDepsFor } from '../../fixtures/lab'
+import { newRun } from '../../fixtures/runs'
 import { until } from '../../fixtures/until'
 
 const events = new LabEventBus()
@@ -56,5 +57,25 @@ describe('profiles store', () => {
     } finally {
       s.unwatch()
     }
+  })
+
+  it("names the training runs that ran while a profile measured, from the job runner's records", async () => {
+    setActivePinia(createPinia())
+    const s = useProfilesStore()
+    const ws = workspaces.workspace
+    const profile = (id: string, createdMs: number, endedMs: number) => {
+      mkdirSync(join(ws.root, 'profiles', id), { recursive: true })
+      writeFileSync(join(ws.root, 'profiles', id, 'profile-run.json'), JSON.stringify({ id, name: id, status: 'done', createdMs, endedMs }))
+    }
+    profile('during', 10_000, 20_000)
+    profile('after', 40_000, 50_000)
+    const run = newRun(ws, 'tiny gla')
+    ws.updateRun(run.id, { status: 'completed', startedMs: 15_000, endedMs: 30_000 })
+    await s.refresh()
+    expect(s.runWarning('during')).toBe(
+      `A training run was active while this profile ran (tiny gla (${run.id})): it competes for the same device, so the times may be inflated.`,
+    )
+    expect(s.runWarning('after')).toBeUndefined()
+    expect(s.runWarning('unknown')).toBeUndefined()
   })
 })
