@@ -165,6 +165,19 @@ describe('runs: tags, run pages, kept selections, archive and delete', () => {
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=compare-loss-chart]')?.getAttribute('data-series')) === 2)
     await page.waitForFunction((gone) => !decodeURIComponent(location.hash).includes(gone), ids.delta)
     expect((await served.call('listRuns', {})).runs.map((r) => r.id).sort()).toEqual([ids.base, ids.old].sort())
+
+    // from a run's own page (the archived one, by its URL): asks, deletes, and goes back to the table
+    await page.goto(`${served.url}#/runs/${ids.old}`)
+    await page.waitForSelector('[data-testid=run-page-archived]')
+    await page.click('[data-testid=run-page-delete]')
+    expect(await page.textContent('[data-testid=run-page-delete-confirm]')).toContain(ids.old)
+    await page.click('[data-testid=run-page-delete-yes]')
+    await page.waitForFunction(() => location.hash.startsWith('#/workspace'))
+    expect(existsSync(join(served.workspace, 'runs', ids.old))).toBe(false)
+    // a page for a run the workspace does not have says so
+    await page.goto(`${served.url}#/runs/${ids.old}`)
+    expect(await page.textContent('[data-testid=run-page-missing]')).toContain(`No run ${ids.old} in this workspace`)
+    await page.click('[data-testid=nav-workspace]')
   })
 
   it('refuses to delete a running run, naming it and its status; cancelled, it deletes', async () => {
