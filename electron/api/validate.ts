@@ -31,8 +31,11 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return cur
 }
 
+/** Control and format characters (a newline, a bell, a right-to-left override) written as \uXXXX, so a message shows what was sent. */
+const visible = (text: string) => text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+
 export function show(value: unknown): string {
-  if (typeof value === 'string') return `'${clip(value, 120)}'`
+  if (typeof value === 'string') return `'${visible(clip(value, 120))}'`
   if (value === undefined) return 'missing'
   if (Array.isArray(value)) return `an array of ${value.length}`
   if (value !== null && typeof value === 'object') return 'an object'

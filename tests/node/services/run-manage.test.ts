@@ -75,7 +75,9 @@ describe('archive, tag and delete runs', () => {
 
     for (const bad of ['', 'x'.repeat(33), 'bell\u0007', 'new\nline', ' padded', 'rtl\u202eoverride'])
       expect(await rejection(api.tagRun({ id: run.id, add: [bad] }))).toMatch(/add\[0\]: .*is not a valid tag: 1 to 32 characters, no control characters/s)
-    expect(await rejection(api.tagRun({ id: run.id, add: ['bell\u0007'] }))).toContain(`'bell\u0007'`)
+    // the value is named with its control characters made visible
+    expect(await rejection(api.tagRun({ id: run.id, add: ['bell\u0007'] }))).toContain(`add[0]: 'bell\\u0007' is not a valid tag`)
+    expect(await rejection(api.tagRun({ id: run.id, add: ['rtl\u202eoverride'] }))).toContain(`'rtl\\u202eoverride'`)
     expect(await rejection(api.tagRun({ id: run.id, add: [7 as unknown as string] }))).toContain('add[0]: 7 is not a string')
     const many = Array.from({ length: MAX_RUN_TAGS }, (_, i) => `t${i}`)
     await api.tagRun({ id: run.id, add: many })
