@@ -13,6 +13,7 @@ import { clip, UserError } from '../api/errors'
 import type { ProfileRecord } from '../api/labapi'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { PROFILE_FORMAT, type ProfileResult, type ProfileSettings } from '../api/profile'
+import { activeRunsWarning } from '../api/profile-stats'
 import { formatErrors, validateWith } from '../api/validate'
 import { EngineProcess, type EngineLauncher } from '../jobs/engine-process'
 import { buildReportHtml } from '../reports/report-html'
@@ -37,7 +38,7 @@ export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
   seqLen: 512,
   dtype: 'f32',
   warmup: 1,
-  repeats: 3,
+  repeats: 10,
   sweepLengths: [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536],
   sweepBudgetSeconds: 120,
   sweepMemoryLimitBytes: 8 * 2 ** 30,
@@ -289,8 +290,18 @@ export class ProfileService {
     engine.onEvent((name, data) => {
       if (name === 'profile.progress') this.events.emit('profile.progress', { id, ...(data as { message: string; fraction: number }) })
     })
+    // Training runs that share the machine with this profile, at its start or end: its times may be inflated.
+    const competing = new Set<string>()
+    const noteRun = () => {
+      const running = this.workspaces.runner.runningId
+      if (running) competing.add(running)
+    }
+    noteRun()
     try {
       const result = await engine.call('profile', { spec, settings: record.settings })
+      noteRun()
+      const warning = activeRunsWarning([...competing])
+      if (warning) result.warnings = [...(result.warnings ?? []), warning]
       writeFileAtomic(this.file(id, 'profile.json', root), JSON.stringify(result, null, 1) + '\n')
       const html = buildReportHtml(result)
       writeFileAtomic(this.file(id, 'report.html', root), html)

@@ -17,6 +17,9 @@ import { createLabHandlers } from '../../../electron/services/lab-service'
 import { dispatchLabApi } from '../../../electron/services/dispatch'
 import { labDeps } from '../../fixtures/lab'
 import { traceProblems, type CheckedEvent } from '../../fixtures/trace-check'
+import { quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
+import { until } from '../../fixtures/until'
+import type { RunRecord } from '../../../electron/api/runs'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -66,6 +69,25 @@ describe('profiling', () => {
     expect(progress.at(-1)).toBe(1)
     expect((await dispatchLabApi(handlers, 'listProfiles', {})) as unknown[]).toHaveLength(1)
   })
+
+  it('a profile taken while a training run is active says so in its file', async () => {
+    const run = (await dispatchLabApi(handlers, 'startRun', {
+      name: 'competing',
+      modelSpec: smallModelSpec(),
+      trainSpec: quickTrainSpec({ steps: 100_000, eval: { every: 50_000, batches: 1 } }),
+    })) as RunRecord
+    try {
+      await until('the run to train', () => deps.workspaces.runner.runningId === run.id, 60_000)
+      const started = (await dispatchLabApi(handlers, 'startProfile', { spec: small(), settings: { ...quick, sweepLengths: [32] } })) as { id: string }
+      const done = await deps.profiles.wait(started.id)
+      expect(done.status, done.failure).toBe('done')
+      const saved = JSON.parse(readFileSync(join(deps.workspaces.workspace.root, 'profiles', started.id, 'profile.json'), 'utf8')) as ProfileResult
+      expect(saved.warnings?.some((w) => w.includes(`A training run was active while this profile ran (${run.id})`))).toBe(true)
+    } finally {
+      await dispatchLabApi(handlers, 'cancelRun', { id: run.id, force: true })
+      await until('the run to stop', () => deps.workspaces.runner.runningId === undefined, 60_000)
+    }
+  }, 180_000)
 
   it('refuses a spec that fails validation, with the validation message', async () => {
     await expect(dispatchLabApi(handlers, 'startProfile', { spec: { ...small(), d_model: 33 } })).rejects.toThrow(
