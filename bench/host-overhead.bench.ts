@@ -6,8 +6,9 @@
 //     (d_model 8, 4 layers, batch 1 x 8 tokens) on the CPU backend, per op:
 //     tape bookkeeping, N-API call, planning (validation, shapes) and a
 //     near-empty kernel;
-//   - tape only: the same step on the tracing backend (shapes only, no
-//     N-API, no kernel): the TypeScript engine's share;
+//   - tracing: the same step on the tracing backend (trace-ops.ts: shapes
+//     only, no kernel, no memory; it still plans every call through the
+//     addon and builds a key per call), for comparison;
 //   - one call: `accumulate` on a [1] tensor, called 20000 times: one N-API
 //     call with its planning and dispatch, nothing else.
 // Method (../shared/BENCHMARKS.md): warm-up, then the median of repeats;
@@ -100,14 +101,14 @@ async function main(): Promise<void> {
       preset: id,
       ops_per_step: native.ops,
       step_ms_native: native.ms,
-      step_ms_tape_only: tape.ms,
+      step_ms_tracing: tape.ms,
       us_per_op_native: (1000 * native.ms) / native.ops,
-      us_per_op_tape_only: (1000 * tape.ms) / native.ops,
+      us_per_op_tracing: (1000 * tape.ms) / native.ops,
     }
     rows.push(row)
     console.log(
       `${id.padEnd(16)} ${String(row.ops_per_step).padStart(4)} ops/step  step ${row.step_ms_native.toFixed(2)} ms  ` +
-        `${row.us_per_op_native.toFixed(1)} µs/op (tape alone ${row.us_per_op_tape_only.toFixed(1)} µs/op)`,
+        `${row.us_per_op_native.toFixed(1)} µs/op (tracing backend ${row.us_per_op_tracing.toFixed(1)} µs/op)`,
     )
   }
   const call = oneCall()
