@@ -3,6 +3,7 @@
 // own engine process. `linea runs <workspace>` lists the runs.
 import { existsSync, readFileSync } from 'node:fs'
 import { ModelSpecSchema } from '../api/model-spec'
+import { backendLabel } from '../api/backend-label'
 import type { RunRecord } from '../api/runs'
 import { stopStep, TrainSpecSchema } from '../api/train-spec'
 import { formatErrors, validateWith } from '../api/validate'
@@ -39,16 +40,17 @@ function duration(run: RunRecord): string {
 }
 
 export function formatRuns(runs: RunRecord[]): string {
-  const rows = [['status', 'name', 'task', 'steps', 'best acc', 'time', 'backend', 'id']]
+  const rows = [['status', 'name', 'task', 'steps', 'best acc', 'time', 'backend', 'tags', 'id']]
   for (const r of runs)
     rows.push([
-      r.status,
+      r.archived ? `${r.status} (archived)` : r.status,
       r.name,
       taskOf(r),
       `${r.steps}/${stopStep(r.trainSpec)}`,
       r.bestAccuracy === undefined ? '-' : r.bestAccuracy.toFixed(4),
       duration(r),
-      r.backend ?? '-',
+      r.backend ? backendLabel(r.backend) : '-',
+      r.tags?.length ? r.tags.join(',') : '-',
       r.id,
     ])
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)))

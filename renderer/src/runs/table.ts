@@ -1,5 +1,6 @@
 // The runs table: one row per run with the values the columns show and
 // sort by, a text filter, and a stable sort (missing values last).
+import { backendLabel } from '../../../electron/api/backend-label'
 import { MAX_RUN_TAGS, RUN_TAG, RUN_TAG_RULE, type RunRecord, type RunStatus } from '../../../electron/api/runs'
 import type { Task } from '../../../electron/api/train-spec'
 
@@ -91,12 +92,9 @@ export function modelLabel(run: RunRecord): string {
 }
 
 /** The backend column: the device the engine picked ("cpu", "cuda:0"), the rest ("(asked for)") as its tooltip. */
-/** "cuda:0 bf16" from the run's backend line ("auto picked cuda:0: ...; precision auto: bf16 on the GPU"). */
+/** "cuda:0 bf16" from the run's backend line (electron/api/backend-label.ts). */
 export function backendShort(run: RunRecord): string {
-  if (!run.backend) return '—'
-  const device = /\b(cpu|cuda:\d+|webgpu)\b/.exec(run.backend)?.[1] ?? run.backend.split(/\s/)[0]!
-  const precision = /precision (?:auto: )?(bf16|f32|f64)\b/.exec(run.backend)?.[1]
-  return precision ? `${device} ${precision}` : device
+  return backendLabel(run.backend)
 }
 
 function haystack(run: RunRecord): string {
