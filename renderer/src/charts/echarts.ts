@@ -12,6 +12,7 @@ import {
 } from 'echarts/components'
 import * as echarts from 'echarts/core'
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers'
+import { darkChartTheme } from './chart-theme'
 
 echarts.use([
   LineChart,
@@ -30,5 +31,8 @@ echarts.use([
   CanvasRenderer,
   SVGRenderer,
 ])
+
+// The dark theme (charts/chart-theme.ts); light uses ECharts' defaults.
+echarts.registerTheme('linea-dark', darkChartTheme())
 
 export { echarts }

@@ -1,0 +1,149 @@
+// The dark theme follows the system's colour scheme (prefers-color-scheme):
+// Compose, Train, Runs and Engine on dark (dark backgrounds, light text, the
+// model graph and the charts' canvases dark), then the system switched back to
+// light with the page open: the page and its charts follow without a reload.
+import { join } from 'node:path'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { useServedApp } from './app'
+import { artifactsDir } from './browser'
+
+const { served, page } = useServedApp({ viewport: { width: 1400, height: 1000 } })
+
+interface Look {
+  /** Relative luminance of the page's background, its text, a panel's background and (when asked) a chart's background; null where none. */
+  bg: number
+  ink: number
+  panel: number | null
+  chart: number | null
+}
+
+/** In the page: the luminance of what `look` measures; a chart pixel that is transparent counts as the page behind it. */
+function measure(sel: { panel: string; chart: string | null }): Look {
+  const lum = (r: number, g: number, b: number) => {
+    const lin = (c: number) => {
+      const s = c / 255
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4
+    }
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+  }
+  const css = (c: string) => {
+    const m = /rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?/.exec(c)
+    if (!m) throw new Error(`not a colour: ${c}`)
+    return { l: lum(Number(m[1]), Number(m[2]), Number(m[3])), a: m[4] === undefined ? 1 : Number(m[4]) }
+  }
+  const root = getComputedStyle(document.documentElement)
+  const bg = css(root.backgroundColor).l
+  const heading = document.querySelector('h1') ?? document.body
+  const ink = css(getComputedStyle(heading).color).l
+  const panelEl = document.querySelector(sel.panel)
+  /** The background an element shows: its own, or (where transparent) the nearest ancestor's. */
+  const shown = (el: Element | null): number => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = css(getComputedStyle(e).backgroundColor)
+      if (c.a > 0) return c.l
+    }
+    return bg
+  }
+  const panel = panelEl ? shown(panelEl) : null
+  let chart: number | null = null
+  if (sel.chart) {
+    const c = document.querySelector(`${sel.chart} canvas`) as HTMLCanvasElement | null
+    if (c) {
+      const [r, g, b, a] = c.getContext('2d')!.getImageData(2, 2, 1, 1).data
+      chart = a === 0 ? bg : lum(r!, g!, b!)
+    }
+  }
+  return { bg, ink, panel, chart }
+}
+
+async function look(p: Page, panel: string, chart: string | null = null): Promise<Look> {
+  return p.evaluate(measure, { panel, chart })
+}
+
+const DARK = 0.05 // a background at most this luminous is dark (the light theme's are above 0.8)
+const LIGHT = 0.6 // text at least this luminous is light (the light theme's ink is about 0.015)
+
+function expectDark(l: Look, what: string): void {
+  expect(l.bg, `${what}: page background`).toBeLessThan(DARK)
+  expect(l.ink, `${what}: text`).toBeGreaterThan(LIGHT)
+  if (l.panel !== null) expect(l.panel, `${what}: panel`).toBeLessThan(DARK)
+  if (l.chart !== null) expect(l.chart, `${what}: chart background`).toBeLessThan(DARK)
+}
+
+function expectLight(l: Look, what: string): void {
+  expect(l.bg, `${what}: page background`).toBeGreaterThan(0.8)
+  expect(l.ink, `${what}: text`).toBeLessThan(0.05)
+  if (l.panel !== null) expect(l.panel, `${what}: panel`).toBeGreaterThan(0.8)
+  if (l.chart !== null) expect(l.chart, `${what}: chart background`).toBeGreaterThan(0.8)
+}
+
+/** Waits until the chart's corner pixel is dark (true) or not (false): the charts are re-created on a switch. */
+async function chartCorner(p: Page, chart: string, dark: boolean): Promise<void> {
+  await p.waitForFunction(
+    ({ chart, dark }) => {
+      const c = document.querySelector(`${chart} canvas`) as HTMLCanvasElement | null
+      if (!c) return false
+      const [r, g, b, a] = c.getContext('2d')!.getImageData(2, 2, 1, 1).data
+      const isDark = a! > 0 && r! + g! + b! < 3 * 60
+      return isDark === dark
+    },
+    { chart, dark },
+    { timeout: 20_000 },
+  )
+}
+
+describe('dark theme', () => {
+  it('follows a dark system setting on Compose, Train, Runs and Engine', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await page.goto(served.launchUrl)
+    // the landing picks its screen (Start or Compose) once it has listed the runs
+    await page.waitForFunction(() => location.hash.length > 2, undefined, { timeout: 20_000 })
+    await page.click('[data-testid=nav-compose]')
+    await page.waitForSelector('[data-testid=model-graph]')
+    await page.selectOption('[data-testid=preset-select]', 'gated-deltanet')
+    await page.waitForSelector('[data-testid=model-graph] .graph-block')
+    await page.waitForSelector('[data-testid=estimate-chart] canvas')
+    await chartCorner(page, '[data-testid=estimate-chart]', true)
+    expectDark(await look(page, '[data-testid=model-graph]', '[data-testid=estimate-chart]'), 'compose')
+    const block = await look(page, '[data-testid=model-graph] .graph-block')
+    expect(block.panel, 'compose: a model graph block').toBeLessThan(DARK * 2)
+    await page.screenshot({ path: join(artifactsDir(), 'dark-compose.png'), fullPage: true })
+
+    await page.click('[data-testid=nav-train]')
+    await page.waitForSelector('h1:text-is("Train")')
+    expectDark(await look(page, '.card'), 'train')
+    await page.screenshot({ path: join(artifactsDir(), 'dark-train.png'), fullPage: true })
+
+    await page.click('[data-testid=nav-workspace]')
+    await page.waitForSelector('h1:text-is("Runs")')
+    expectDark(await look(page, '.card'), 'runs')
+    await page.screenshot({ path: join(artifactsDir(), 'dark-runs.png'), fullPage: true })
+
+    await page.click('[data-testid=nav-engine]')
+    await page.waitForSelector('[data-testid=demo-summary]')
+    await chartCorner(page, '[data-testid=demo-chart]', true)
+    expectDark(await look(page, '[data-testid=engine-info]', '[data-testid=demo-chart]'), 'engine')
+    await page.screenshot({ path: join(artifactsDir(), 'dark-engine.png'), fullPage: true })
+  })
+
+  it('switches back to light live, charts included, and to dark again, without a reload', async () => {
+    const marker = await page.evaluate(() => ((window as unknown as { __noReload: number }).__noReload = Math.random()))
+    await page.emulateMedia({ colorScheme: 'light' })
+    await chartCorner(page, '[data-testid=demo-chart]', false)
+    expectLight(await look(page, '[data-testid=engine-info]', '[data-testid=demo-chart]'), 'engine, light')
+    await page.screenshot({ path: join(artifactsDir(), 'dark-switched-to-light-engine.png'), fullPage: true })
+
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await chartCorner(page, '[data-testid=demo-chart]', true)
+    expectDark(await look(page, '[data-testid=engine-info]', '[data-testid=demo-chart]'), 'engine, dark again')
+    expect(await page.evaluate(() => (window as unknown as { __noReload: number }).__noReload)).toBe(marker)
+
+    await page.click('[data-testid=nav-compose]')
+    await page.waitForSelector('[data-testid=estimate-chart] canvas')
+    await page.emulateMedia({ colorScheme: 'light' })
+    await chartCorner(page, '[data-testid=estimate-chart]', false)
+    expectLight(await look(page, '[data-testid=model-graph]', '[data-testid=estimate-chart]'), 'compose, light')
+    await page.screenshot({ path: join(artifactsDir(), 'dark-switched-to-light-compose.png'), fullPage: true })
+  })
+})
