@@ -72,6 +72,7 @@ async function estimatesShow(expected: string[][]): Promise<void> {
 describe('composer', () => {
   it('builds a GLA hybrid with a delta-rule layer, saves it, and a reload restores it exactly', async () => {
     await page.goto(served.launchUrl)
+    await page.goto(`${served.url}#/compose`) // a fresh workspace lands on the Start screen
     await page.waitForSelector('[data-testid=layer-stack]')
     expect(await page.$eval('[data-testid=preset-select]', (el) => (el as HTMLSelectElement).value)).toBe('gla')
 

@@ -141,6 +141,8 @@ describe.skipIf(!!skipApp)(skipApp ? `the desktop app (skipped: ${skipApp})` : '
       timeout: 60_000,
     })
     page = await app.firstWindow()
+    // a fresh workspace lands on the Start screen, one with runs on Compose: go to Compose either way
+    await page.click('[data-testid=nav-compose]', { timeout: 60_000 })
     await page.waitForSelector('[data-testid=layer-stack]', { timeout: 60_000 })
   }
 
