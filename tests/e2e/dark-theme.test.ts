@@ -1,5 +1,5 @@
 // The dark theme follows the system's colour scheme (prefers-color-scheme):
-// Compose, Train, Runs and Engine on dark (dark backgrounds, light text, the
+// Compose, Train, Runs, Profile, Inspect and Engine on dark (dark backgrounds, light text, the
 // model graph and the charts' canvases dark), then the system switched back to
 // light with the page open: the page and its charts follow without a reload.
 import { join } from 'node:path'
@@ -96,7 +96,7 @@ async function chartCorner(p: Page, chart: string, dark: boolean): Promise<void>
 }
 
 describe('dark theme', () => {
-  it('follows a dark system setting on Compose, Train, Runs and Engine', async () => {
+  it('follows a dark system setting on Compose, Train, Runs, Profile, Inspect and Engine', async () => {
     await page.emulateMedia({ colorScheme: 'dark' })
     await page.goto(served.launchUrl)
     // the landing picks its screen (Start or Compose) once it has listed the runs
@@ -121,6 +121,16 @@ describe('dark theme', () => {
     await page.waitForSelector('h1:text-is("Runs")')
     expectDark(await look(page, '.card'), 'runs')
     await page.screenshot({ path: join(artifactsDir(), 'dark-runs.png'), fullPage: true })
+
+    for (const [nav, title] of [
+      ['profile', 'Profile'],
+      ['inspect', 'Inspect'],
+    ] as const) {
+      await page.click(`[data-testid=nav-${nav}]`)
+      await page.waitForSelector(`h1:text-is("${title}")`)
+      expectDark(await look(page, '.card'), nav)
+      await page.screenshot({ path: join(artifactsDir(), `dark-${nav}.png`), fullPage: true })
+    }
 
     await page.click('[data-testid=nav-engine]')
     await page.waitForSelector('[data-testid=demo-summary]')
