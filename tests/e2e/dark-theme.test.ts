@@ -2,19 +2,68 @@
 // Compose, Train, Runs, Profile, Inspect and Engine on dark (dark backgrounds, light text, the
 // model graph and the charts' canvases dark), then the system switched back to
 // light with the page open: the page and its charts follow without a reload.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
+import type { MetricsLine } from '../../electron/api/runs'
+import { Workspace } from '../../electron/workspace/workspace'
+import { quickTrainSpec, smallModelSpec } from '../fixtures/runs'
 import { useServedApp } from './app'
 import { artifactsDir } from './browser'
 
-const { served, page } = useServedApp({ viewport: { width: 1400, height: 1000 } })
+const runIds: string[] = []
+
+/** Two finished runs with a loss curve each (30 steps), for the Runs screen's compare chart; returns the workspace folder. */
+function prepare(): string {
+  const root = mkdtempSync(join(tmpdir(), 'linea-e2e-dark-'))
+  const ws = Workspace.open(root)
+  try {
+    for (const [name, scale] of [
+      ['gla', 1],
+      ['deltanet', 0.8],
+    ] as const) {
+      const run = ws.createRun({ name, modelSpec: smallModelSpec(), params: 12345, trainSpec: quickTrainSpec({ steps: 30 }) })
+      for (let step = 1; step <= 30; step++) {
+        const line: MetricsLine = {
+          type: 'train',
+          step,
+          steps: 30,
+          loss: scale * (4 / Math.sqrt(step)),
+          lr: 1e-3,
+          gradNorm: 1,
+          tokensPerSecond: 1000,
+          elapsedSeconds: step / 10,
+          memoryBytes: 1e6,
+          peakMemoryBytes: 2e6,
+        }
+        ws.appendMetrics(run.id, line)
+      }
+      ws.appendMetrics(run.id, { type: 'status', status: 'completed', atMs: Date.now() })
+      ws.updateRun(run.id, {
+        status: 'completed',
+        steps: 30,
+        lastLoss: scale * 0.7,
+        startedMs: run.createdMs,
+        endedMs: run.createdMs + 3000,
+        backend: 'cpu (asked for)',
+      })
+      runIds.push(run.id)
+    }
+  } finally {
+    ws.close()
+  }
+  return root
+}
+
+const { served, page } = useServedApp({ viewport: { width: 1400, height: 1000 }, workspace: prepare })
 
 interface Look {
-  /** Relative luminance of the page's background, its text, a panel's background and (when asked) a chart's background; null where none. */
+  /** Relative luminance of the page's background, its text, a panel's background and (when asked) a chart's background (null when not asked; NaN when asked and missing). */
   bg: number
   ink: number
-  panel: number | null
+  panel: number
   chart: number | null
 }
 
@@ -45,10 +94,11 @@ function measure(sel: { panel: string; chart: string | null }): Look {
     }
     return bg
   }
-  const panel = panelEl ? shown(panelEl) : null
+  const panel = panelEl ? shown(panelEl) : NaN // asked for and missing: fails every comparison
   let chart: number | null = null
   if (sel.chart) {
     const c = document.querySelector(`${sel.chart} canvas`) as HTMLCanvasElement | null
+    chart = NaN // asked for and missing: fails every comparison
     if (c) {
       const [r, g, b, a] = c.getContext('2d')!.getImageData(2, 2, 1, 1).data
       chart = a === 0 ? bg : lum(r!, g!, b!)
@@ -67,14 +117,14 @@ const LIGHT = 0.6 // text at least this luminous is light (the light theme's ink
 function expectDark(l: Look, what: string): void {
   expect(l.bg, `${what}: page background`).toBeLessThan(DARK)
   expect(l.ink, `${what}: text`).toBeGreaterThan(LIGHT)
-  if (l.panel !== null) expect(l.panel, `${what}: panel`).toBeLessThan(DARK)
+  expect(l.panel, `${what}: panel`).toBeLessThan(DARK)
   if (l.chart !== null) expect(l.chart, `${what}: chart background`).toBeLessThan(DARK)
 }
 
 function expectLight(l: Look, what: string): void {
   expect(l.bg, `${what}: page background`).toBeGreaterThan(0.8)
   expect(l.ink, `${what}: text`).toBeLessThan(0.05)
-  if (l.panel !== null) expect(l.panel, `${what}: panel`).toBeGreaterThan(0.8)
+  expect(l.panel, `${what}: panel`).toBeGreaterThan(0.8)
   if (l.chart !== null) expect(l.chart, `${what}: chart background`).toBeGreaterThan(0.8)
 }
 
@@ -119,7 +169,10 @@ describe('dark theme', () => {
 
     await page.click('[data-testid=nav-workspace]')
     await page.waitForSelector('h1:text-is("Runs")')
-    expectDark(await look(page, '.card'), 'runs')
+    for (const id of runIds) await page.check(`[data-testid=run-select-${id}]`)
+    await page.waitForSelector('[data-testid=compare-loss-chart][data-series="4"] canvas') // two runs, raw and smoothed
+    await chartCorner(page, '[data-testid=compare-loss-chart]', true)
+    expectDark(await look(page, '[data-testid=runs-table]', '[data-testid=compare-loss-chart]'), 'runs')
     await page.screenshot({ path: join(artifactsDir(), 'dark-runs.png'), fullPage: true })
 
     for (const [nav, title] of [
