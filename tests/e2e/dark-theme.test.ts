@@ -9,21 +9,25 @@ import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import type { MetricsLine } from '../../electron/api/runs'
 import { Workspace } from '../../electron/workspace/workspace'
+import { colorForDark, parseHex } from '../../renderer/src/charts/chart-theme'
+import { runColor } from '../../renderer/src/runs/colors'
 import { quickTrainSpec, smallModelSpec } from '../fixtures/runs'
 import { useServedApp } from './app'
 import { artifactsDir } from './browser'
 
 const runIds: string[] = []
 
-/** Two finished runs with a loss curve each (30 steps), for the Runs screen's compare chart; returns the workspace folder. */
+/** Whether the dark theme draws this run in another colour than the light one. */
+const lifted = (id: string) => colorForDark(runColor(id)) !== runColor(id)
+
+/** Finished runs with a loss curve each (30 steps), two of them (one in a colour dark lifts) for the Runs screen's compare chart; returns the workspace folder. */
 function prepare(): string {
   const root = mkdtempSync(join(tmpdir(), 'linea-e2e-dark-'))
   const ws = Workspace.open(root)
   try {
-    for (const [name, scale] of [
-      ['gla', 1],
-      ['deltanet', 0.8],
-    ] as const) {
+    // a run's colour follows from its id: runs are made until one has a colour that dark lifts (about half of them are), at most 40
+    for (let k = 0; k < 40 && !(runIds.length >= 2 && runIds.some(lifted)); k++) {
+      const [name, scale] = [k === 0 ? 'gla' : `deltanet ${k}`, 1 - 0.01 * k]
       const run = ws.createRun({ name, modelSpec: smallModelSpec(), params: 12345, trainSpec: quickTrainSpec({ steps: 30 }) })
       for (let step = 1; step <= 30; step++) {
         const line: MetricsLine = {
@@ -49,7 +53,8 @@ function prepare(): string {
         endedMs: run.createdMs + 3000,
         backend: 'cpu (asked for)',
       })
-      runIds.push(run.id)
+      if (runIds.length < 2) runIds.push(run.id)
+      else if (lifted(run.id)) runIds[1] = run.id
     }
   } finally {
     ws.close()
@@ -173,6 +178,12 @@ describe('dark theme', () => {
     await page.waitForSelector('[data-testid=compare-loss-chart][data-series="4"] canvas') // two runs, raw and smoothed
     await chartCorner(page, '[data-testid=compare-loss-chart]', true)
     expectDark(await look(page, '[data-testid=runs-table]', '[data-testid=compare-loss-chart]'), 'runs')
+    // a run's swatch in the table shows the colour its line has on the dark chart, lifted where dark lifts it
+    expect(runIds.some(lifted)).toBe(true)
+    for (const id of runIds) {
+      const swatch = await page.$eval(`[data-testid=run-row-${id}] .run-swatch`, (el) => getComputedStyle(el).backgroundColor)
+      expect(swatch, id).toBe(`rgb(${parseHex(colorForDark(runColor(id)))!.join(', ')})`)
+    }
     await page.screenshot({ path: join(artifactsDir(), 'dark-runs.png'), fullPage: true })
 
     for (const [nav, title] of [

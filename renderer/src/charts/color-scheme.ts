@@ -2,7 +2,7 @@
 // follows the setting live: the CSS follows it by itself (styles.css's dark
 // block), the charts through this (useChart re-creates them on a change).
 import { readonly, ref, type Ref } from 'vue'
-import type { ColorScheme } from './chart-theme'
+import { colorForDark, type ColorScheme } from './chart-theme'
 
 const QUERY = '(prefers-color-scheme: dark)'
 const scheme = ref<ColorScheme>('light')
@@ -19,4 +19,10 @@ export function useColorScheme(): Readonly<Ref<ColorScheme>> {
     })
   }
   return readonly(scheme)
+}
+
+/** A colour as the charts draw it on the current scheme (colorForDark on dark): for swatches that stand for a chart's line. */
+export function useSchemeColor(): (color: string | undefined) => string | undefined {
+  const current = useColorScheme()
+  return (color) => (color !== undefined && current.value === 'dark' ? colorForDark(color) : color)
 }
