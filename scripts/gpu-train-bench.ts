@@ -63,8 +63,13 @@ function benchTrain(steps: number): TrainSpec {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-/** Median tokens/s (after WARMUP) and peak memory of `steps` training steps. */
-async function throughput(spec: ModelSpec, train: TrainSpec, backendId: string, precision: 'f32' | 'bf16'): Promise<{ tokensPerSecond: number; peak: number }> {
+/** Median tokens/s of the steps after WARMUP, every such step's, and the peak memory of a training run. */
+async function throughput(
+  spec: ModelSpec,
+  train: TrainSpec,
+  backendId: string,
+  precision: 'f32' | 'bf16',
+): Promise<{ tokensPerSecond: number; perSecond: number[]; peak: number }> {
   const perSecond: number[] = []
   let peak = 0
   await trainModel({
@@ -79,7 +84,7 @@ async function throughput(spec: ModelSpec, train: TrainSpec, backendId: string, 
       },
     },
   })
-  return { tokensPerSecond: median(perSecond), peak }
+  return { tokensPerSecond: median(perSecond), perSecond, peak }
 }
 
 /**
@@ -127,22 +132,9 @@ async function main(): Promise<void> {
   const rows = []
   for (const m of process.env.BENCH_BIG === '0' ? [] : MODELS) {
     const spec = benchModel(m.preset)
-    const perSecond: number[] = []
-    let peak = 0
     try {
-      await trainModel({
-        modelSpec: spec,
-        trainSpec: benchTrain(WARMUP + MEASURE),
-        backend: nativeBackend(BACKEND),
-        precision: BACKEND.startsWith('cuda') ? 'bf16' : 'f32',
-        events: {
-          onStep: (p) => {
-            if (p.step > WARMUP) perSecond.push(p.tokensPerSecond)
-            peak = Math.max(peak, p.peakMemoryBytes)
-          },
-        },
-      })
-      const tokensPerSecond = median(perSecond)
+      const precision = BACKEND.startsWith('cuda') ? 'bf16' : 'f32'
+      const { tokensPerSecond, perSecond, peak } = await throughput(spec, benchTrain(WARMUP + MEASURE), BACKEND, precision)
       const trainFlopsPerToken = 3 * estimateModel(spec, SEQ / 2).model.flopsPerToken
       const row = {
         model: m.name,
