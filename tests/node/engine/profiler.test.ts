@@ -72,8 +72,12 @@ describe('profiler', () => {
   })
 
   it('warns when other processes keep the CPU busy while it measures', async () => {
-    for (let i = 0; i < 2; i++) burners.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
-    await new Promise((r) => setTimeout(r, 300)) // running before the profile starts
+    const started = Array.from({ length: 2 }, () => {
+      const burner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })
+      burners.push(burner)
+      return new Promise((r) => burner.once('spawn', r))
+    })
+    await Promise.all(started) // running before the profile starts
     const p = await profileModel(spec(), nativeBackend('cpu'), { ...settings, probeSeconds: 0.3 })
     expect(p.warnings!.join('\n')).toMatch(/Other processes kept about [\d.]+ of \d+ CPU cores busy while this profile measured/)
   })
