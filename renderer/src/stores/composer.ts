@@ -1,6 +1,7 @@
 // The composer's state: the ModelSpec being edited, its history (undo/redo),
-// the preset it started from, the selected layer, validation by the engine's
-// own schema, estimates from the engine, and saving to the workspace.
+// the preset it started from, the selected layers (edited together), the
+// hybrid slider's preview, validation by the engine's own schema, estimates
+// from the engine, and saving to the workspace.
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, watch } from 'vue'
 import type { ModelEstimate, SavedSpecInfo } from '../../../electron/api/labapi'
@@ -20,6 +21,9 @@ import {
   setLayerKind,
   setModelField,
 } from '../../../electron/api/spec-edit'
+import { setFieldOn, setKindOn } from '../composer/multi-edit'
+import { applyOrder, blockMoveOrder, isIdentity, newIndexOf, shiftOrder } from '../composer/reorder'
+import { clampSelection, collapseToFocus, rangeTo, remapSelection, selectSpan, toggleSpan, type LayerSelection } from '../composer/selection'
 
 const HISTORY_LIMIT = 200
 export const LAST_SAVED_KEY = 'linea.composer.lastSaved'
@@ -43,7 +47,19 @@ export const useComposerStore = defineStore('composer', () => {
   // Replaced whole on every edit (the edits are pure), so no deep reactivity.
   const spec = shallowRef<ModelSpec | null>(null)
   const presetId = ref<string | null>(null)
-  const selected = ref(0)
+  /** The layers the side panel edits; its focus is "the" selected layer. */
+  const selection = ref<LayerSelection>(selectSpan(0))
+  /** The focused layer; setting it selects that layer alone. */
+  const selected = computed({
+    get: () => selection.value.focus,
+    set: (i: number) => {
+      selection.value = selectSpan(i)
+    },
+  })
+  const selectedIndices = computed(() => selection.value.indices)
+  const selectedSet = computed(() => new Set(selection.value.indices))
+  /** The ratio the hybrid slider is being dragged over, previewed in the graph until released; null otherwise. */
+  const hybridPreview = ref<number | null>(null)
   const past = ref<string[]>([])
   const future = ref<string[]>([])
   const estimate = shallowRef<ModelEstimate | null>(null)
@@ -87,7 +103,7 @@ export const useComposerStore = defineStore('composer', () => {
       future.value = []
     }
     spec.value = next
-    if (selected.value >= next.layers.length) selected.value = next.layers.length - 1
+    selection.value = clampSelection(selection.value, next.layers.length)
     scheduleEstimate()
   }
 
@@ -105,8 +121,55 @@ export const useComposerStore = defineStore('composer', () => {
     commit(JSON.parse(next), false)
   }
 
-  const edit = (fn: (s: ModelSpec) => ModelSpec) => {
-    if (spec.value) commit(fn(spec.value))
+  /** Applies a pure edit; one that returns the same spec (nothing to do) records no undo step. */
+  const edit = (fn: (s: ModelSpec) => ModelSpec): boolean => {
+    if (!spec.value) return false
+    const next = fn(spec.value)
+    if (next === spec.value) return false
+    commit(next)
+    return true
+  }
+
+  // ---- selection: click selects a block, Ctrl/Cmd toggles, Shift extends from the anchor ----
+  const selectLayers = (first: number, last = first) => (selection.value = selectSpan(first, last))
+  const toggleLayers = (first: number, last = first) => (selection.value = toggleSpan(selection.value, first, last))
+  const selectRangeTo = (first: number, last = first) => (selection.value = rangeTo(selection.value, first, last))
+  const collapseSelection = () => (selection.value = collapseToFocus(selection.value))
+
+  /** Reorders the stack and keeps the same layers selected; false when the order is unchanged. */
+  function reorder(order: number[] | null, select?: readonly number[]): boolean {
+    if (!order || isIdentity(order) || !edit((s) => applyOrder(s, order))) return false
+    const at = newIndexOf(order)
+    if (select) {
+      const moved = select.map((i) => at[i]!).sort((a, b) => a - b)
+      const focus = at[select.includes(selection.value.focus) ? selection.value.focus : select[0]!]!
+      selection.value = { indices: moved, anchor: moved[0]!, focus }
+    } else selection.value = remapSelection(selection.value, at)
+    return true
+  }
+
+  /** Alt+arrow: the selected layers one step up/left (-1) or down/right (+1), as a block. */
+  function moveSelection(delta: -1 | 1): boolean {
+    return spec.value ? reorder(shiftOrder(spec.value.layers.length, selection.value.indices, delta)) : false
+  }
+
+  /** Drag and drop: `layers` (a folded group, or the selection) into the gap before layer `gap` (n: the end); they end selected. */
+  function moveLayersTo(layers: readonly number[], gap: number): boolean {
+    return spec.value ? reorder(blockMoveOrder(spec.value.layers.length, layers, gap), layers) : false
+  }
+
+  /** Shows what the hybrid slider at `ratio` would place, without changing the spec. */
+  function previewHybridRatio(ratio: number): void {
+    hybridPreview.value = ratio
+  }
+
+  /** Sets the ratio (the slider released or stepped by key) with the spec's placement rule. */
+  function applyHybridRatio(ratio: number): void {
+    hybridPreview.value = null
+    if (!spec.value) return
+    const { placement, ratio: now } = spec.value.hybrid
+    if (ratio === now) return
+    edit((s) => setHybrid(s, ratio, placement))
   }
 
   async function loadPresets(): Promise<void> {
@@ -117,7 +180,7 @@ export const useComposerStore = defineStore('composer', () => {
     const p = presets.value.find((x) => x.preset === id)
     if (!p) return
     presetId.value = id
-    selected.value = 0
+    selection.value = selectSpan(0)
     // A new composition: Save follows its name again, and asks before overwriting any saved spec.
     saveNamePinned = false
     savedName.value = ''
@@ -226,7 +289,7 @@ export const useComposerStore = defineStore('composer', () => {
       saveNamePinned = true
       pendingOverwrite.value = null
       storage()?.setItem(LAST_SAVED_KEY, name)
-      selected.value = 0
+      selection.value = selectSpan(0)
       commit(loaded)
       status.value = `loaded ${name}`
       return true
@@ -285,7 +348,7 @@ export const useComposerStore = defineStore('composer', () => {
     presetId.value = draft.presetId
     savedName.value = draft.savedName
     saveNamePinned = draft.savedName !== ''
-    selected.value = 0
+    selection.value = selectSpan(0)
     commit(draft.spec as unknown as ModelSpec, false)
     saveName.value = draft.savedName || fileNameOf(String(draft.spec.name ?? ''))
     status.value = 'restored your unsaved edits'
@@ -311,6 +374,18 @@ export const useComposerStore = defineStore('composer', () => {
     presetId,
     preset,
     selected,
+    selection,
+    selectedIndices,
+    selectedSet,
+    selectLayers,
+    toggleLayers,
+    selectRangeTo,
+    collapseSelection,
+    moveSelection,
+    moveLayersTo,
+    hybridPreview,
+    previewHybridRatio,
+    applyHybridRatio,
     estimate,
     estimateError,
     contextLength,
@@ -346,6 +421,9 @@ export const useComposerStore = defineStore('composer', () => {
     setHybrid: (ratio: number, placement: Placement) => edit((s) => setHybrid(s, ratio, placement)),
     setLayerField: (index: number, field: string, value: unknown) => edit((s) => setLayerField(s, index, field, value)),
     setLayerKind: (index: number, kind: 'linear' | 'softmax') => edit((s) => setLayerKind(s, index, kind)),
+    /** One change to every selected layer, as one undo step. */
+    setSelectedField: (field: string, value: unknown) => edit((s) => setFieldOn(s, selection.value.indices, field, value)),
+    setSelectedKind: (kind: 'linear' | 'softmax') => edit((s) => setKindOn(s, selection.value.indices, kind)),
     applyToAll: (from: number, field: string) => edit((s) => applyToAll(s, from, field)),
     moveLayer: (from: number, to: number) => edit((s) => moveLayer(s, from, to)),
     duplicateLayer: (index: number) => edit((s) => duplicateLayer(s, index)),
