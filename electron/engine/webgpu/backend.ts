@@ -1,0 +1,235 @@
+// The WebGPU backend: the Backend interface over the driver (driver.ts) and
+// the WGSL kernels (kernels/), f32 storage (i32 for index tensors). Every
+// call is planned by the addon's planOp first, so shapes, attributes,
+// defaults and output sizes follow the one op table exactly as on the CPU
+// and CUDA; webGpuRefusal then says which valid calls have no kernel here.
+//
+// Ops are encoded, not run, by run(): results exist once a read or a
+// synchronize has flushed the batch. Device errors and index errors (an id
+// outside a table) found meanwhile are thrown there.
+import { loadAddon, type LineaAddon, type NativeTensorDesc } from '../addon'
+import type { AttrValue, Backend, OpObserver, OpOutputs } from '../backend'
+import { Tensor, type DType, type HostArray } from '../tensor'
+import type { TracedCall } from '../trace-ops'
+import { openWebGpuDevice, type WebGpuAdapterInfo } from './device'
+import { grid, WebGpuDriver } from './driver'
+import { WG } from './kernels/common'
+import { fillKernel } from './kernels/fill'
+import { LAUNCHERS, webGpuRefusal, type LaunchContext } from './ops'
+import type { Storage } from './pool'
+
+/** What a WebGPU tensor's handle holds: shared storage (views share it) and whether this handle is disposed. */
+interface WebGpuHandle {
+  storage: Storage
+  disposed: boolean
+}
+
+const STORED: readonly DType[] = ['f32', 'i32']
+
+function storedDType(dtype: DType, what: string): 'f32' | 'i32' {
+  if (dtype === 'f32' || dtype === 'i32') return dtype
+  throw new Error(`${what}: backend webgpu stores ${STORED.join(' and ')}, not ${dtype}; use precision 'f32' on WebGPU`)
+}
+
+function dtypeOfHost(data: HostArray): DType {
+  return data instanceof Float32Array ? 'f32' : data instanceof Int32Array ? 'i32' : 'f64'
+}
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1)
+
+export class WebGpuBackend implements Backend {
+  readonly id = 'webgpu'
+  readonly kind = 'webgpu' as const
+  private readonly addon: LineaAddon
+  private observer: OpObserver | undefined
+  private poison = false
+
+  constructor(readonly driver: WebGpuDriver) {
+    this.addon = loadAddon()
+  }
+
+  /** The adapter's name, features and limits (engine info, error messages). */
+  get adapter(): WebGpuAdapterInfo {
+    return this.driver.gpu.info
+  }
+
+  upload(data: HostArray, shape: readonly number[]): Tensor {
+    const dtype = storedDType(dtypeOfHost(data), 'upload')
+    if (sizeOf(shape) !== data.length) throw new Error(`upload: shape [${shape.join(', ')}] holds ${sizeOf(shape)} values, the data has ${data.length}`)
+    const t = this.allocate(shape, dtype, 'upload')
+    this.driver.write(this.storage(t).buffer, data)
+    return t
+  }
+
+  zeros(shape: readonly number[], dtype: DType): Tensor {
+    const t = this.allocate(shape, storedDType(dtype, 'zeros'), 'zeros')
+    this.fill(t, 0)
+    return t
+  }
+
+  view(tensor: Tensor, shape: readonly number[]): Tensor {
+    const h = this.handle(tensor, 'view')
+    if (sizeOf(shape) !== tensor.size)
+      throw new Error(`view: shape [${shape.join(', ')}] holds ${sizeOf(shape)} values, the tensor [${tensor.shape.join(', ')}] has ${tensor.size}`)
+    h.storage.refs += 1
+    return new Tensor(this, { storage: h.storage, disposed: false } satisfies WebGpuHandle, [...shape], tensor.dtype)
+  }
+
+  fill(tensor: Tensor, value: number): void {
+    const h = this.handle(tensor, 'fill')
+    const bits = new DataView(new ArrayBuffer(4))
+    if (tensor.dtype === 'i32') bits.setInt32(0, value, true)
+    else bits.setFloat32(0, value, true)
+    this.fillBits(h.storage, tensor.size, bits.getUint32(0, true))
+  }
+
+  write(tensor: Tensor, data: HostArray): void {
+    const h = this.handle(tensor, 'write')
+    const dtype = dtypeOfHost(data)
+    if (dtype !== tensor.dtype) throw new Error(`write: the data is ${dtype}, the tensor ${tensor.dtype}`)
+    if (data.length !== tensor.size) throw new Error(`write: the data has ${data.length} values, the tensor [${tensor.shape.join(', ')}] ${tensor.size}`)
+    this.driver.write(h.storage.buffer, data)
+  }
+
+  async read(tensor: Tensor): Promise<HostArray> {
+    const h = this.handle(tensor, 'read')
+    const bytes = await this.driver.read(h.storage, tensor.size * 4)
+    return tensor.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes)
+  }
+
+  dispose(tensor: Tensor): void {
+    const h = tensor.handle as WebGpuHandle
+    if (h.disposed) return
+    h.disposed = true
+    this.driver.pool.release(h.storage)
+  }
+
+  supports(op: string, dtype: DType): boolean {
+    return dtype === 'f32' && op in LAUNCHERS
+  }
+
+  run(op: string, inputs: Record<string, Tensor | undefined>, attrs: Record<string, AttrValue | undefined> = {}, outputs: string[] = []): OpOutputs {
+    this.driver.throwIfFailed()
+    const descs: Record<string, NativeTensorDesc> = {}
+    const storages: Record<string, Storage> = {}
+    const sizes: Record<string, number> = {}
+    for (const [name, t] of Object.entries(inputs)) {
+      if (t === undefined) continue
+      if (t.backend !== this) throw new Error(`${op}: input ${name} lives on backend ${t.backend.id}, the op runs on ${this.id}`)
+      storages[name] = this.handle(t, `${op}: input ${name}`).storage
+      descs[name] = { shape: [...t.shape], dtype: t.dtype }
+      sizes[name] = t.size
+    }
+    const plan = this.addon.planOp(op, descs, attrs, outputs)
+    const refused = webGpuRefusal(plan)
+    if (refused) throw new Error(refused)
+
+    const t0 = this.observer ? performance.now() : 0
+    const out: OpOutputs = {}
+    const outStorages: Record<string, Storage> = {}
+    for (const o of plan.outputs) {
+      const t = this.allocate(o.shape, storedDType(o.dtype, `${op}: output ${o.name}`), `${op} ${o.name}`)
+      out[o.name] = t
+      outStorages[o.name] = this.storage(t)
+      if (this.poison) this.fillBits(outStorages[o.name]!, t.size, 0x7fc00000)
+    }
+    const scratch: Storage[] = []
+    const context: LaunchContext = {
+      driver: this.driver,
+      plan,
+      inputs: storages,
+      sizes,
+      outputs: outStorages,
+      scratch: (bytes, what) => {
+        const s = this.driver.pool.acquire(bytes, what)
+        scratch.push(s)
+        return s
+      },
+    }
+    try {
+      LAUNCHERS[op]!(context)
+    } catch (err) {
+      for (const t of Object.values(out)) t.dispose()
+      throw err
+    } finally {
+      // Later dispatches are ordered after this call's, so its scratch can be reused at once.
+      for (const s of scratch) this.driver.pool.release(s)
+    }
+    // Host time to encode the call; device timing (timestamp queries) is for the profiler's later work.
+    const ms = this.observer ? performance.now() - t0 : 0
+    this.observer?.(op, inputs, attrs, out, ms)
+    return out
+  }
+
+  observe(observer: OpObserver | undefined): void {
+    this.observer = observer
+  }
+
+  memory(): { bytesInUse: number; peakBytes: number } {
+    const m = this.driver.pool.memory()
+    return { bytesInUse: m.bytesInUse, peakBytes: m.peakBytes }
+  }
+
+  resetPeak(): void {
+    this.driver.pool.resetPeak()
+  }
+
+  async synchronize(): Promise<void> {
+    await this.driver.synchronize()
+  }
+
+  /** Fills every op's outputs with NaN before its kernels run, so an element a kernel forgets shows (tests). */
+  setPoisonOutputs(on: boolean): void {
+    this.poison = on
+  }
+
+  private allocate(shape: readonly number[], dtype: 'f32' | 'i32', what: string): Tensor {
+    const storage = this.driver.pool.acquire(sizeOf(shape) * 4, what)
+    return new Tensor(this, { storage, disposed: false } satisfies WebGpuHandle, [...shape], dtype)
+  }
+
+  private fillBits(storage: Storage, n: number, bits: number): void {
+    this.driver.dispatch(fillKernel, { n, bits }, [storage.buffer], grid(n, WG))
+  }
+
+  private handle(t: Tensor, what: string): WebGpuHandle {
+    if (t.backend !== this) throw new Error(`${what}: the tensor lives on backend ${t.backend.id}, not webgpu`)
+    const h = t.handle as WebGpuHandle
+    if (h.disposed) throw new Error(`${what}: the tensor ${t.toString()} is disposed`)
+    return h
+  }
+
+  private storage(t: Tensor): Storage {
+    return (t.handle as WebGpuHandle).storage
+  }
+}
+
+let shared: Promise<WebGpuBackend> | undefined
+
+/** The shared WebGPU backend (the first call opens the device); rejects with WebGpuUnavailableError when there is no adapter. */
+export function webGpuBackend(): Promise<WebGpuBackend> {
+  shared ??= openWebGpuDevice().then((gpu) => new WebGpuBackend(new WebGpuDriver(gpu)))
+  // A failed open is not cached: a later call tries again.
+  shared.catch(() => {
+    shared = undefined
+  })
+  return shared
+}
+
+/** The adapter, or undefined (with the reason) when WebGPU is not available here. */
+export async function probeWebGpu(): Promise<{ adapter: WebGpuAdapterInfo } | { adapter: undefined; reason: string }> {
+  try {
+    return { adapter: (await webGpuBackend()).adapter }
+  } catch (err) {
+    return { adapter: undefined, reason: (err as Error).message }
+  }
+}
+
+/**
+ * Whether the WebGPU backend takes a traced call: null when it does, else
+ * why not. Throws planOp's error for a call the op table itself refuses
+ * (as the addon's accepts does for CPU and CUDA). Needs no device.
+ */
+export function webGpuAccepts(call: TracedCall): string | null {
+  return webGpuRefusal(loadAddon().planOp(call.op, call.inputs, call.attrs, call.outputs))
+}

@@ -1,0 +1,155 @@
+// The WebGPU device, from Dawn's Node binding (npm `webgpu`): Metal on macOS,
+// Vulkan on Linux (lavapipe on a machine without a GPU), D3D12 on Windows.
+// Acquires the adapter and a device with the adapter's storage limits, and
+// turns device loss and uncaptured errors (validation, out of memory) into
+// one recorded failure that the driver throws at its next sync point.
+/// <reference types="@webgpu/types" />
+
+/** What the adapter says about itself, for engine info and error messages. */
+export interface WebGpuAdapterInfo {
+  /** One line: the description (e.g. "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)"), else vendor and device. */
+  name: string
+  vendor: string
+  architecture: string
+  device: string
+  description: string
+  /** Optional features the device was created with (e.g. "shader-f16", "subgroups", "timestamp-query"). */
+  features: string[]
+  limits: {
+    maxBufferSize: number
+    maxStorageBufferBindingSize: number
+    maxStorageBuffersPerShaderStage: number
+    maxComputeWorkgroupStorageSize: number
+    maxComputeInvocationsPerWorkgroup: number
+    maxComputeWorkgroupsPerDimension: number
+  }
+}
+
+export interface WebGpuDevice {
+  /**
+   * Dawn's instance and the adapter: held for the device's lifetime. Dawn's
+   * Node binding frees its instance when the GPU object is collected, and a
+   * device whose instance is gone crashes the process (seen on lavapipe while
+   * it compiles a shader).
+   */
+  instance: GPU
+  adapter: GPUAdapter
+  device: GPUDevice
+  info: WebGpuAdapterInfo
+  /** The first uncaptured error or loss since the last check, as an Error; clears it. */
+  takeFailure(): Error | undefined
+  /** Records a failure seen elsewhere (a popped error scope). */
+  fail(err: Error): void
+  /** True once the device is lost (destroyed or by the driver); every later call fails. */
+  readonly lost: boolean
+}
+
+/** Thrown when no adapter is found or the binding cannot load: says why and what to install. */
+export class WebGpuUnavailableError extends Error {
+  constructor(why: string) {
+    super(
+      `WebGPU is not available: ${why}. Linux needs a Vulkan driver and loader (libvulkan1; with no GPU, ` +
+        `Mesa's lavapipe: mesa-vulkan-drivers >= 25, from bookworm-backports on Debian 12); macOS uses Metal.`,
+    )
+    this.name = 'WebGpuUnavailableError'
+  }
+}
+
+/** Limits asked of the device: the adapter's own, so big tensors and many bindings fit. */
+const REQUESTED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+] as const
+
+/** Optional features worth having when the adapter offers them (later kernels use them). */
+const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query']
+
+interface DawnModule {
+  create(options: string[]): GPU
+  /** The WebGPU classes and constants a browser has as globals (GPUOutOfMemoryError, ...). */
+  globals: object
+}
+
+/**
+ * Opens the first WebGPU adapter Dawn finds and a device on it. `options` go
+ * to Dawn's create() (e.g. "backend=vulkan", "adapter=<name>").
+ */
+export async function openWebGpuDevice(options: string[] = []): Promise<WebGpuDevice> {
+  let dawn: DawnModule
+  try {
+    dawn = (await import('webgpu')) as DawnModule
+  } catch (err) {
+    throw new WebGpuUnavailableError(`the Dawn binding (npm 'webgpu') did not load: ${(err as Error).message}`)
+  }
+  let adapter: GPUAdapter | null
+  let instance: GPU
+  try {
+    instance = dawn.create(options)
+    adapter = await instance.requestAdapter({ powerPreference: 'high-performance' })
+  } catch (err) {
+    throw new WebGpuUnavailableError(`requestAdapter failed: ${(err as Error).message}`)
+  }
+  if (!adapter) throw new WebGpuUnavailableError('no adapter was found')
+
+  const requiredLimits: Record<string, number> = {}
+  for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name]
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f))
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'linea' })
+
+  const a = adapter.info
+  const name = a.description || [a.vendor, a.device].filter(Boolean).join(' ') || 'unnamed WebGPU adapter'
+  const info: WebGpuAdapterInfo = {
+    name,
+    vendor: a.vendor,
+    architecture: a.architecture,
+    device: a.device,
+    description: a.description,
+    features: [...device.features].sort(),
+    limits: {
+      maxBufferSize: device.limits.maxBufferSize,
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+    },
+  }
+
+  const OutOfMemory = (dawn.globals as { GPUOutOfMemoryError?: abstract new (...args: never[]) => GPUError }).GPUOutOfMemoryError
+  let failure: Error | undefined
+  let lost = false
+  const fail = (err: Error): void => {
+    failure ??= err
+  }
+  device.addEventListener('uncapturederror', (event) => {
+    const error = (event as GPUUncapturedErrorEvent).error
+    const kind = OutOfMemory && error instanceof OutOfMemory ? 'out of memory' : 'error'
+    fail(new Error(`WebGPU ${kind} on ${name}: ${error.message}`))
+  })
+  void device.lost.then((why) => {
+    lost = true
+    // A destroy() we asked for is not a failure of the job.
+    if (why.reason !== 'destroyed') fail(new Error(`WebGPU device lost on ${name}: ${why.message || why.reason}`))
+  })
+
+  return {
+    instance,
+    adapter,
+    device,
+    info,
+    fail,
+    takeFailure() {
+      const f = failure
+      failure = undefined
+      return f
+    },
+    get lost() {
+      return lost
+    },
+  }
+}

@@ -1,0 +1,69 @@
+// WGSL pieces several kernels share: the workgroup size of elementwise
+// kernels, float classification by bits (compilers may fold `x != x`), and
+// the overflow-safe sigmoid, log1p and expm1 the CPU kernels use in double.
+import { GROUP_INDEX_WGSL } from '../driver'
+
+/** Invocations per workgroup of the elementwise and per-row kernels. */
+export const WG = 256
+
+/** Prelude of a 1-D elementwise kernel: `index(wid, nwg, lid)` is the element of a grid(n, WG) launch. */
+export const ELEMENTWISE_WGSL = `${GROUP_INDEX_WGSL}fn element_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 { return group_index(wid, nwg) * ${WG}u + lid; }\n`
+
+/**
+ * NaN and infinity tests on the bit pattern, a quiet NaN to write and -inf.
+ * The bit patterns sit in private variables: a constant NaN or infinity is a
+ * shader-creation error in WGSL.
+ */
+export const FLOAT_BITS_WGSL = `
+var<private> quiet_nan_bits: u32 = 0x7fc00000u;
+var<private> negative_infinity_bits: u32 = 0xff800000u;
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+fn quiet_nan() -> f32 { return bitcast<f32>(quiet_nan_bits); }
+fn negative_infinity() -> f32 { return bitcast<f32>(negative_infinity_bits); }
+`
+
+/** sigmoid, log(1 + exp(-|x|)) and expm1 without overflow or cancellation (the CPU's formulas). */
+export const SAFE_MATH_WGSL = `
+fn sigmoid(x: f32) -> f32 {
+  let e = exp(-abs(x));
+  return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}
+// log1p(u) for u >= 0 (Goldberg): exact where 1 + u rounds to 1, else corrected for that rounding.
+fn log1p_nonneg(u: f32) -> f32 {
+  let w = 1.0 + u;
+  if (w == 1.0) { return u; }
+  return log(w) * (u / (w - 1.0));
+}
+fn log1p_exp_neg_abs(x: f32) -> f32 { return log1p_nonneg(exp(-abs(x))); }
+// exp(d) - 1 (Kahan): no cancellation near d = 0.
+fn expm1(d: f32) -> f32 {
+  let u = exp(d);
+  if (u == 1.0) { return d; }
+  let um1 = u - 1.0;
+  if (um1 == -1.0) { return -1.0; }
+  return um1 * d / log(u);
+}
+`
+
+/**
+ * A workgroup sum of one f32 per invocation (WG invocations), the same
+ * order every run: `workgroup_sum(lid, v)` from uniform control flow.
+ */
+export const WORKGROUP_SUM_WGSL = `
+var<workgroup> reduce_scratch: array<f32, ${WG}>;
+fn workgroup_sum(lid: u32, v: f32) -> f32 {
+  reduce_scratch[lid] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { reduce_scratch[lid] += reduce_scratch[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = reduce_scratch[0];
+  workgroupBarrier();
+  return total;
+}
+`
+
+/** The row of a per-row launch (rowGrid(1, rows)): rows folded into y and z. */
+export const ROW_INDEX_WGSL = `fn row_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y + wid.z * nwg.y; }\n`

@@ -1,0 +1,91 @@
+// matmul: C (n, p) = A (n, q) B (q, p) [+ bias (p)], with A and B read
+// through strides so one kernel covers linear_fwd (x W), dx (dy W^T) and dw
+// (x^T dy, or dy^T x under trans_w) without transposed copies:
+//
+//   A(i, r) = a[i * sa0 + r * sa1]      B(r, j) = b[r * sb0 + j * sb1]
+//
+// The portable path (no subgroups): a workgroup of 16 x 16 invocations owns
+// a TILE x TILE block of C, each invocation a 4 x 4 sub-block; tiles of A
+// (TILE x DEPTH) and B (DEPTH x TILE) are staged in workgroup memory, zero
+// past the edges, so any n, p, q work. Sums run in f32 over q.
+import { paramsWgsl, type Kernel } from '../driver'
+
+/** Rows and columns of C per workgroup; DEPTH: the q-slice staged per step. */
+export const TILE = 64
+const DEPTH = 16
+const THREADS = 16
+const PER = TILE / THREADS // 4 x 4 outputs per invocation
+
+const params = [
+  ['n', 'u32'],
+  ['p', 'u32'],
+  ['q', 'u32'],
+  ['sa0', 'u32'],
+  ['sa1', 'u32'],
+  ['sb0', 'u32'],
+  ['sb1', 'u32'],
+] as const
+
+function matmul(hasBias: boolean): Kernel {
+  const bias = hasBias ? `@group(0) @binding(4) var<storage, read> bias: array<f32>;\n` : ''
+  return {
+    label: hasBias ? 'matmul/bias' : 'matmul',
+    entry: 'main',
+    params,
+    code: `${paramsWgsl(params)}
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+${bias}
+var<workgroup> tile_a: array<f32, ${TILE * DEPTH}>; // [TILE][DEPTH]
+var<workgroup> tile_b: array<f32, ${DEPTH * TILE}>; // [DEPTH][TILE]
+
+@compute @workgroup_size(${THREADS}, ${THREADS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) flat: u32) {
+  let row0 = wid.y * ${TILE}u;
+  let col0 = wid.x * ${TILE}u;
+  var acc: array<f32, ${PER * PER}>;
+  for (var i = 0u; i < ${PER * PER}u; i++) { acc[i] = 0.0; }
+  for (var k0 = 0u; k0 < P.q; k0 += ${DEPTH}u) {
+    for (var t = 0u; t < ${(TILE * DEPTH) / (THREADS * THREADS)}u; t++) {
+      let e = flat + t * ${THREADS * THREADS}u;
+      let ai = row0 + e / ${DEPTH}u;
+      let ar = k0 + e % ${DEPTH}u;
+      var va = 0.0;
+      if (ai < P.n && ar < P.q) { va = a[ai * P.sa0 + ar * P.sa1]; }
+      tile_a[e] = va;
+      let br = k0 + e / ${TILE}u;
+      let bj = col0 + e % ${TILE}u;
+      var vb = 0.0;
+      if (br < P.q && bj < P.p) { vb = b[br * P.sb0 + bj * P.sb1]; }
+      tile_b[e] = vb;
+    }
+    workgroupBarrier();
+    for (var r = 0u; r < ${DEPTH}u; r++) {
+      var fa: array<f32, ${PER}>;
+      var fb: array<f32, ${PER}>;
+      for (var u = 0u; u < ${PER}u; u++) {
+        fa[u] = tile_a[(lid.y * ${PER}u + u) * ${DEPTH}u + r];
+        fb[u] = tile_b[r * ${TILE}u + lid.x * ${PER}u + u];
+      }
+      for (var u = 0u; u < ${PER}u; u++) {
+        for (var v = 0u; v < ${PER}u; v++) { acc[u * ${PER}u + v] += fa[u] * fb[v]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var u = 0u; u < ${PER}u; u++) {
+    let i = row0 + lid.y * ${PER}u + u;
+    if (i >= P.n) { continue; }
+    for (var v = 0u; v < ${PER}u; v++) {
+      let j = col0 + lid.x * ${PER}u + v;
+      if (j < P.p) { c[i * P.p + j] = acc[u * ${PER}u + v]${hasBias ? ' + bias[j]' : ''}; }
+    }
+  }
+}
+`,
+  }
+}
+
+export const matmulKernel = matmul(false)
+export const matmulBiasKernel = matmul(true)

@@ -1,0 +1,149 @@
+// norm_fwd / norm_bwd: RMSNorm or LayerNorm (no bias) over the last dim.
+//
+// x, y, dy, dx: (N, D)   weight, dweight: (D)   rstd: (N)   mu (scratch, layer only): (N)
+//
+//   rms:   rstd = 1 / sqrt(mean x^2 + eps),                  xhat = x * rstd
+//   layer: mu = mean x, rstd = 1 / sqrt(mean (x - mu)^2 + eps), xhat = (x - mu) * rstd
+//   y = xhat * weight;  g = dy * weight
+//   dx = rstd * (g - [layer: mean g] - xhat * mean(g * xhat))
+//   dweight = sum over rows of dy * xhat     (normDweightKernel: a column sum)
+//
+// One workgroup per row (rowGrid(1, N)); its WG invocations stride over D
+// and combine with workgroup_sum. The kind and the weight are compiled in.
+import { paramsWgsl, type Kernel } from '../driver'
+import { ROW_INDEX_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
+import { COLUMNS } from './column_sum'
+
+export type NormKind = 'rms' | 'layer'
+
+const rowParams = [
+  ['D', 'u32'],
+  ['N', 'u32'],
+  ['eps', 'f32'],
+] as const
+
+const cache = new Map<string, Kernel>()
+
+function cached(label: string, make: () => Omit<Kernel, 'label'>): Kernel {
+  let k = cache.get(label)
+  if (!k) {
+    k = { label, ...make() }
+    cache.set(label, k)
+  }
+  return k
+}
+
+/** mu of the row (0 for rms): WGSL statements that define `mu`. */
+function meanWgsl(kind: NormKind): string {
+  if (kind === 'rms') return 'let mu = 0.0;'
+  return `var sx = 0.0;
+  for (var i = lid; i < P.D; i += ${WG}u) { sx += x[base + i]; }
+  let mu = workgroup_sum(lid, sx) / f32(P.D);`
+}
+
+export function normFwdKernel(kind: NormKind, hasWeight: boolean): Kernel {
+  return cached(`norm_fwd/${kind}${hasWeight ? '/weight' : ''}`, () => ({
+    entry: 'main',
+    params: rowParams,
+    code: `${paramsWgsl(rowParams)}${ROW_INDEX_WGSL}${WORKGROUP_SUM_WGSL}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> rstd_out: array<f32>;
+${hasWeight ? '@group(0) @binding(4) var<storage, read> weight: array<f32>;' : ''}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = row_index(wid, nwg);
+  if (row >= P.N) { return; }
+  let base = row * P.D;
+  ${meanWgsl(kind)}
+  var ss = 0.0;
+  for (var i = lid; i < P.D; i += ${WG}u) { let c = x[base + i] - mu; ss += c * c; }
+  let rstd = 1.0 / sqrt(workgroup_sum(lid, ss) / f32(P.D) + P.eps);
+  for (var i = lid; i < P.D; i += ${WG}u) {
+    y[base + i] = (x[base + i] - mu) * rstd${hasWeight ? ' * weight[i]' : ''};
+  }
+  if (lid == 0u) { rstd_out[row] = rstd; }
+}
+`,
+  }))
+}
+
+/** dx row by row; writes mu (N) for the dweight pass when the kind is layer. */
+export function normBwdKernel(kind: NormKind, hasWeight: boolean): Kernel {
+  const g = (i: string): string => (hasWeight ? `dy[base + ${i}] * weight[${i}]` : `dy[base + ${i}]`)
+  return cached(`norm_bwd/${kind}${hasWeight ? '/weight' : ''}`, () => ({
+    entry: 'main',
+    params: rowParams,
+    code: `${paramsWgsl(rowParams)}${ROW_INDEX_WGSL}${WORKGROUP_SUM_WGSL}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> rstd_in: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+${kind === 'layer' ? '@group(0) @binding(5) var<storage, read_write> mu_out: array<f32>;' : ''}
+${hasWeight ? `@group(0) @binding(${kind === 'layer' ? 6 : 5}) var<storage, read> weight: array<f32>;` : ''}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = row_index(wid, nwg);
+  if (row >= P.N) { return; }
+  let base = row * P.D;
+  let rstd = rstd_in[row];
+  ${meanWgsl(kind)}
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var i = lid; i < P.D; i += ${WG}u) {
+    let g = ${g('i')};
+    sg += g;
+    sgx += g * (x[base + i] - mu) * rstd;
+  }
+  let mean_g = ${kind === 'layer' ? 'workgroup_sum(lid, sg) / f32(P.D)' : '0.0'};
+  let mean_gx = workgroup_sum(lid, sgx) / f32(P.D);
+  for (var i = lid; i < P.D; i += ${WG}u) {
+    let xhat = (x[base + i] - mu) * rstd;
+    dx[base + i] = rstd * (${g('i')} - mean_g - xhat * mean_gx);
+  }
+  ${kind === 'layer' ? 'if (lid == 0u) { mu_out[row] = mu; }' : ''}
+}
+`,
+  }))
+}
+
+const columnParams = [
+  ['N', 'u32'],
+  ['D', 'u32'],
+] as const
+const LANES = 4
+
+/** dweight[d] = sum over rows n of dy[n, d] * (x[n, d] - mu[n]) * rstd[n], in lane order (deterministic). */
+export function normDweightKernel(kind: NormKind): Kernel {
+  const mu = kind === 'layer' ? 'mu[n]' : '0.0'
+  return cached(`norm_bwd/dweight/${kind}`, () => ({
+    entry: 'main',
+    params: columnParams,
+    code: `${paramsWgsl(columnParams)}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> rstd: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dweight: array<f32>;
+${kind === 'layer' ? '@group(0) @binding(5) var<storage, read> mu: array<f32>;' : ''}
+var<workgroup> partial: array<f32, ${COLUMNS * LANES}>;
+@compute @workgroup_size(${COLUMNS}, ${LANES})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let d = wid.x * ${COLUMNS}u + lid.x;
+  var acc = 0.0;
+  if (d < P.D) {
+    for (var n = lid.y; n < P.N; n += ${LANES}u) {
+      let i = n * P.D + d;
+      acc += dy[i] * (x[i] - ${mu}) * rstd[n];
+    }
+  }
+  partial[lid.y * ${COLUMNS}u + lid.x] = acc;
+  workgroupBarrier();
+  if (lid.y == 0u && d < P.D) {
+    var total = 0.0;
+    for (var lane = 0u; lane < ${LANES}u; lane++) { total += partial[lane * ${COLUMNS}u + lid.x]; }
+    dweight[d] = total;
+  }
+}
+`,
+  }))
+}

@@ -1,0 +1,280 @@
+// The WebGPU backend's launchers: for each op of the op table it has WGSL
+// kernels for, how a planned call (the addon's planOp: shapes checked,
+// defaults filled, outputs sized) becomes dispatches. The op table stays the
+// one source of the rules; this file only maps a valid call onto kernels,
+// and says (webGpuRefusal) which valid calls it cannot run and why.
+import type { NativeOpPlan } from '../addon'
+import { grid, type WebGpuDriver } from './driver'
+import type { Storage } from './pool'
+import { accumulateKernel, accumulateSelfKernel } from './kernels/accumulate'
+import { adamwClippedKernel, adamwKernel } from './kernels/adamw'
+import { binaryBwdKernel, binaryFwdKernel, type BinaryKind } from './kernels/binary'
+import { COLUMNS, columnSumKernel, columnSumProductKernel } from './kernels/column_sum'
+import { WG } from './kernels/common'
+import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_entropy'
+import { matmulBiasKernel, matmulKernel, TILE } from './kernels/matmul'
+import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from './kernels/norm'
+import { COLUMNS as ROW_COLUMNS, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
+import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
+import { swigluBwdKernel, swigluFwdKernel } from './kernels/swiglu'
+import { UNARY_KINDS, unaryKernel, type UnaryKind } from './kernels/unary'
+
+/** A planned call's memory: inputs by name (absent optional ones left out) and the outputs the plan allocates. */
+export interface LaunchContext {
+  driver: WebGpuDriver
+  plan: NativeOpPlan
+  inputs: Record<string, Storage | undefined>
+  /** Element counts of the inputs, by name. */
+  sizes: Record<string, number>
+  outputs: Record<string, Storage>
+  /** Scratch memory for this call only (released when the call is encoded). */
+  scratch(bytes: number, what: string): Storage
+}
+
+type Launcher = (c: LaunchContext) => void
+
+const need = (c: LaunchContext, name: string): GPUBuffer => {
+  const s = c.inputs[name] ?? c.outputs[name]
+  if (!s) throw new Error(`${c.plan.op}: ${name} is missing`)
+  return s.buffer
+}
+const dim = (c: LaunchContext, name: string): number => {
+  const d = c.plan.dims[name]
+  if (d === undefined) throw new Error(`${c.plan.op}: the plan has no dim ${name}`)
+  return d
+}
+const attr = <T extends number | boolean | string>(c: LaunchContext, name: string): T => c.plan.attrs[name] as T
+
+/** C (n, p) = A (n, q) B (q, p) through strides (kernels/matmul.ts). */
+function matmul(
+  c: LaunchContext,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  out: GPUBuffer,
+  shape: { n: number; p: number; q: number; sa0: number; sa1: number; sb0: number; sb1: number },
+  bias?: GPUBuffer,
+): void {
+  // q = 0 is an empty sum: the kernel still writes every element (the bias, or zeros).
+  const groups: [number, number, number] = [Math.ceil(shape.p / TILE), Math.ceil(shape.n / TILE), 1]
+  c.driver.dispatch(bias ? matmulBiasKernel : matmulKernel, shape, bias ? [a, b, out, bias] : [a, b, out], groups)
+}
+
+/** out[d] = sum over rows of x (times w): binary_bwd's broadcast db and linear_bwd's dbias. */
+function columnSum(c: LaunchContext, R: number, D: number, x: GPUBuffer, out: GPUBuffer, w?: GPUBuffer): void {
+  c.driver.dispatch(w ? columnSumProductKernel : columnSumKernel, { R, D }, w ? [x, w, out] : [x, out], [Math.ceil(D / COLUMNS), 1, 1])
+}
+
+function gather(c: LaunchContext, what: string, idsName: string, tableName: string, outName: string, R: number, D: number): void {
+  const positions = c.sizes[idsName]!
+  const slot = c.driver.indexCheck((p) => `${c.plan.op}: ${idsName}[${p}] is outside ${what} 0..${R - 1}`)
+  const n = positions * D
+  c.driver.dispatch(
+    gatherRowsKernel,
+    { n, R, D, check_slot: slot },
+    [need(c, idsName), need(c, tableName), need(c, outName), c.driver.checkStorage],
+    grid(n, WG),
+  )
+}
+
+function scatter(c: LaunchContext, what: string, idsName: string, dyName: string, outName: string, R: number, D: number): void {
+  const N = c.sizes[idsName]!
+  const slot = c.driver.indexCheck((p) => `${c.plan.op}: ${idsName}[${p}] is outside ${what} 0..${R - 1}`)
+  c.driver.dispatch(
+    scatterAddRowsKernel,
+    { N, R, D, check_slot: slot },
+    [need(c, idsName), need(c, dyName), need(c, outName), c.driver.checkStorage],
+    rowGrid(Math.ceil(D / ROW_COLUMNS), R),
+  )
+}
+
+export const LAUNCHERS: Record<string, Launcher> = {
+  accumulate(c) {
+    const n = c.sizes.dst!
+    const alpha = attr<number>(c, 'alpha')
+    const dst = c.inputs.dst!
+    if (c.inputs.src!.buffer === dst.buffer) c.driver.dispatch(accumulateSelfKernel, { n, alpha }, [dst.buffer], grid(n, WG))
+    else c.driver.dispatch(accumulateKernel, { n, alpha }, [dst.buffer, need(c, 'src')], grid(n, WG))
+  },
+
+  cast(c) {
+    // f32 to f32 only (webGpuRefusal): a copy.
+    c.driver.copy(need(c, 'x'), need(c, 'y'), c.sizes.x! * 4)
+  },
+
+  unary_fwd(c) {
+    const n = c.sizes.x!
+    c.driver.dispatch(unaryKernel(attr<UnaryKind>(c, 'kind'), false), { n, alpha: attr<number>(c, 'alpha') }, [need(c, 'x'), need(c, 'y')], grid(n, WG))
+  },
+
+  unary_bwd(c) {
+    const n = c.sizes.x!
+    const k = unaryKernel(attr<UnaryKind>(c, 'kind'), true)
+    c.driver.dispatch(k, { n, alpha: attr<number>(c, 'alpha') }, [need(c, 'x'), need(c, 'dy'), need(c, 'dx')], grid(n, WG))
+  },
+
+  binary_fwd(c) {
+    const n = c.sizes.a!
+    const k = binaryFwdKernel(attr<BinaryKind>(c, 'kind'), attr<boolean>(c, 'broadcast'))
+    c.driver.dispatch(k, { n, D: dim(c, 'D') }, [need(c, 'a'), need(c, 'b'), need(c, 'y')], grid(n, WG))
+  },
+
+  binary_bwd(c) {
+    const n = c.sizes.a!
+    const D = dim(c, 'D')
+    const kind = attr<BinaryKind>(c, 'kind')
+    const broadcast = attr<boolean>(c, 'broadcast')
+    const k = binaryBwdKernel(kind, broadcast)
+    if (!broadcast) {
+      c.driver.dispatch(k, { n, D }, [need(c, 'a'), need(c, 'b'), need(c, 'dy'), need(c, 'da'), need(c, 'db')], grid(n, WG))
+      return
+    }
+    c.driver.dispatch(k, { n, D }, [need(c, 'b'), need(c, 'dy'), need(c, 'da')], grid(n, WG))
+    columnSum(c, D ? n / D : 0, D, need(c, 'dy'), need(c, 'db'), kind === 'mul' ? need(c, 'a') : undefined)
+  },
+
+  swiglu_fwd(c) {
+    const n = c.sizes.gate!
+    c.driver.dispatch(swigluFwdKernel, { n }, [need(c, 'gate'), need(c, 'up'), need(c, 'y')], grid(n, WG))
+  },
+
+  swiglu_bwd(c) {
+    const n = c.sizes.gate!
+    c.driver.dispatch(swigluBwdKernel, { n }, [need(c, 'gate'), need(c, 'up'), need(c, 'dy'), need(c, 'dgate'), need(c, 'dup')], grid(n, WG))
+  },
+
+  linear_fwd(c) {
+    const K = dim(c, 'K')
+    const M = dim(c, 'M')
+    const N = K ? c.sizes.x! / K : c.outputs.y!.bytes / 4 / Math.max(M, 1)
+    const trans = attr<boolean>(c, 'trans_w')
+    // W(k, m) = w[k M + m], or w[m K + k] under trans_w.
+    const shape = { n: N, p: M, q: K, sa0: K, sa1: 1, sb0: trans ? 1 : M, sb1: trans ? K : 1 }
+    matmul(c, need(c, 'x'), need(c, 'w'), need(c, 'y'), shape, c.inputs.bias?.buffer)
+  },
+
+  linear_bwd(c) {
+    const K = dim(c, 'K')
+    const M = dim(c, 'M')
+    const N = K ? c.sizes.x! / K : c.sizes.dy! / Math.max(M, 1)
+    const trans = attr<boolean>(c, 'trans_w')
+    const x = need(c, 'x')
+    const dy = need(c, 'dy')
+    // dx (N, K) = dy W^T: A(n, m) = dy[n M + m], B(m, k) = W(k, m).
+    matmul(c, dy, need(c, 'w'), need(c, 'dx'), { n: N, p: K, q: M, sa0: M, sa1: 1, sb0: trans ? K : 1, sb1: trans ? 1 : M })
+    // dw (K, M) = x^T dy, or (M, K) = dy^T x under trans_w: reductions over the N rows.
+    if (trans) matmul(c, dy, x, need(c, 'dw'), { n: M, p: K, q: N, sa0: 1, sa1: M, sb0: K, sb1: 1 })
+    else matmul(c, x, dy, need(c, 'dw'), { n: K, p: M, q: N, sa0: 1, sa1: K, sb0: M, sb1: 1 })
+    if (c.outputs.dbias) columnSum(c, N, M, dy, c.outputs.dbias.buffer)
+  },
+
+  embedding_fwd(c) {
+    gather(c, "the table's rows", 'ids', 'table', 'y', dim(c, 'R'), dim(c, 'D'))
+  },
+
+  embedding_bwd(c) {
+    scatter(c, "the table's rows", 'ids', 'dy', 'dtable', dim(c, 'R'), dim(c, 'D'))
+  },
+
+  gather_rows(c) {
+    gather(c, "x's rows", 'idx', 'x', 'y', dim(c, 'N'), dim(c, 'D'))
+  },
+
+  scatter_add_rows(c) {
+    scatter(c, "x's rows", 'idx', 'dy', 'dx', dim(c, 'N'), dim(c, 'D'))
+  },
+
+  norm_fwd(c) {
+    const D = dim(c, 'D')
+    const N = D ? c.sizes.x! / D : 0
+    const kind = attr<NormKind>(c, 'kind')
+    const weight = c.inputs.weight?.buffer
+    const buffers = [need(c, 'x'), need(c, 'y'), need(c, 'rstd'), ...(weight ? [weight] : [])]
+    c.driver.dispatch(normFwdKernel(kind, !!weight), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGrid(1, N))
+  },
+
+  norm_bwd(c) {
+    const D = dim(c, 'D')
+    const N = D ? c.sizes.x! / D : 0
+    const kind = attr<NormKind>(c, 'kind')
+    const weight = c.inputs.weight?.buffer
+    const mu = kind === 'layer' ? c.scratch(Math.max(N, 1) * 4, 'norm_bwd mu').buffer : undefined
+    const buffers = [need(c, 'x'), need(c, 'rstd'), need(c, 'dy'), need(c, 'dx'), ...(mu ? [mu] : []), ...(weight ? [weight] : [])]
+    c.driver.dispatch(normBwdKernel(kind, !!weight), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGrid(1, N))
+    if (c.outputs.dweight) {
+      const cols = [need(c, 'x'), need(c, 'rstd'), need(c, 'dy'), c.outputs.dweight.buffer, ...(mu ? [mu] : [])]
+      c.driver.dispatch(normDweightKernel(kind), { N, D }, cols, [Math.ceil(D / COLUMNS), 1, 1])
+    }
+  },
+
+  cross_entropy_fwd(c) {
+    const N = dim(c, 'N')
+    const C = dim(c, 'C')
+    const slot = c.driver.indexCheck((p) => `cross_entropy_fwd: labels[${p}] is outside -1..${C - 1} (-1 = ignored)`)
+    const buffers = [need(c, 'logits'), need(c, 'labels'), need(c, 'nll'), need(c, 'lse'), need(c, 'correct'), c.driver.checkStorage]
+    c.driver.dispatch(crossEntropyFwdKernel, { N, C, check_slot: slot }, buffers, rowGrid(1, N))
+  },
+
+  cross_entropy_bwd(c) {
+    const N = dim(c, 'N')
+    const C = dim(c, 'C')
+    const slot = c.driver.indexCheck((p) => `cross_entropy_bwd: labels[${p}] is outside -1..${C - 1} (-1 = ignored)`)
+    const buffers = [need(c, 'logits'), need(c, 'labels'), need(c, 'lse'), need(c, 'dlogits'), c.driver.checkStorage]
+    c.driver.dispatch(crossEntropyBwdKernel, { N, C, scale: attr<number>(c, 'scale'), check_slot: slot }, buffers, rowGrid(1, N))
+  },
+
+  sum_squares(c) {
+    const n = c.sizes.x!
+    const groups = Math.max(1, Math.min(SUM_GROUPS, Math.ceil(n / (WG * 16))))
+    const perGroup = Math.ceil(n / groups)
+    const partial = c.scratch(groups * 4, 'sum_squares partial sums')
+    c.driver.dispatch(sumSquaresPartialKernel, { n, per_group: perGroup }, [need(c, 'x'), partial.buffer], rowGrid(1, groups))
+    c.driver.dispatch(sumTotalKernel, { n: groups, per_group: groups }, [partial.buffer, need(c, 'y')], [1, 1, 1])
+  },
+
+  adamw_step(c) {
+    const names = ['param', 'grad', 'm', 'v'] as const
+    names.forEach((first, i) => {
+      for (const second of names.slice(i + 1))
+        if (need(c, first) === need(c, second))
+          throw new Error(`adamw_step: ${first} and ${second} are the same memory; param, grad, m and v must be four different tensors`)
+    })
+    const n = c.sizes.param!
+    const a = c.plan.attrs as Record<string, number>
+    const step = a.step!
+    const params = {
+      n,
+      lr: a.lr!,
+      beta1: a.beta1!,
+      beta2: a.beta2!,
+      eps: a.eps!,
+      decay: 1 - a.lr! * a.weight_decay!,
+      bc1: 1 - Math.pow(a.beta1!, step),
+      bc2: 1 - Math.pow(a.beta2!, step),
+      grad_scale: a.grad_scale!,
+      max_norm: a.max_norm!,
+    }
+    const sq = c.inputs.grad_sq_sum?.buffer
+    const buffers = [need(c, 'param'), need(c, 'grad'), need(c, 'm'), need(c, 'v'), ...(sq ? [sq] : [])]
+    c.driver.dispatch(sq ? adamwClippedKernel : adamwKernel, params, buffers, grid(n, WG))
+  },
+}
+
+/** The op table's unary kinds this backend compiles (all of them; a new kind in the table is refused until added). */
+const UNARY = new Set<string>(UNARY_KINDS)
+
+/** The ops this backend has kernels for, in f32 (fwd and bwd where the op table has both). */
+export const WEBGPU_OPS: readonly string[] = Object.keys(LAUNCHERS).sort()
+
+/**
+ * Null when the WebGPU backend runs this planned call, else why not (the
+ * message the capability check shows and run() throws).
+ */
+export function webGpuRefusal(plan: NativeOpPlan): string | null {
+  const { op, dtype } = plan
+  if (!(op in LAUNCHERS)) return `backend webgpu has no kernel for ${op}`
+  if (dtype !== 'f32') return `backend webgpu has no kernel for ${op} in ${dtype} (WebGPU computes in f32)`
+  if (op === 'cast' && plan.attrs.to !== 'f32') return `backend webgpu has no kernel for cast to ${String(plan.attrs.to)} (f32 only)`
+  if ((op === 'unary_fwd' || op === 'unary_bwd') && !UNARY.has(String(plan.attrs.kind)))
+    return `backend webgpu has no kernel for ${op} with kind ${String(plan.attrs.kind)}`
+  return null
+}

@@ -1,0 +1,300 @@
+// Every op the WebGPU backend has a kernel for, against the CPU backend (the
+// oracle) on the same seeded inputs: forward and backward, random upstream
+// gradients, awkward sizes (1, 7, 33, 65, 300: not multiples of the 64-wide
+// tiles or the 256-wide workgroups), GPU outputs poisoned with NaN before
+// each kernel so an element a kernel forgets shows.
+//
+// Tolerances (relative RMS over a tensor, and elementwise |gpu - cpu| <=
+// atol + rtol |cpu|): elementwise math 2e-6 / 1e-5 (a wrong formula is off
+// by far more); reductions in f32 over up to a few hundred terms (matmul,
+// norms, cross-entropy, column sums) 1e-5 / 1e-4 elementwise with an atol
+// of 1e-6 of the tensor's scale. The CPU sums in double, the GPU in f32.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AttrValue } from '../../../electron/engine/backend'
+import type { HostArray, Tensor } from '../../../electron/engine/tensor'
+import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
+
+announce('webgpu-ops')
+
+interface Input {
+  data: HostArray
+  shape: number[]
+}
+
+interface Tolerance {
+  /** Largest relative RMS error per tensor. */
+  rms: number
+  /** Elementwise: |gpu - cpu| <= atol * (largest |cpu| of the tensor) + rtol |cpu|. */
+  rtol: number
+  atol: number
+  /**
+   * An absolute floor for results that cancel to nearly 0 (RMSNorm's dx at
+   * D = 1 is rstd g eps / (x^2 + eps)): elementwise only, no RMS check.
+   */
+  floor?: number
+}
+
+const ELEMENTWISE: Tolerance = { rms: 2e-6, rtol: 1e-5, atol: 1e-7 }
+const REDUCTION: Tolerance = { rms: 1e-5, rtol: 1e-4, atol: 1e-6 }
+
+const f32 = (shape: number[], seed: number, map?: (x: number) => number): Input => ({ data: normals(sizeOf(shape), seed, map), shape })
+const i32 = (shape: number[], seed: number, lo: number, hi: number): Input => ({ data: ints(sizeOf(shape), seed, lo, hi), shape })
+
+function upload(backend: typeof cpu | NonNullable<typeof gpu>, inputs: Record<string, Input | undefined>): Record<string, Tensor | undefined> {
+  const out: Record<string, Tensor | undefined> = {}
+  for (const [name, input] of Object.entries(inputs)) out[name] = input && backend.upload(input.data, input.shape)
+  return out
+}
+
+function expectClose(what: string, got: HostArray, want: HostArray, tol: Tolerance): void {
+  let scale = 0
+  for (const v of want) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v))
+  const rms = relRms(got, want)
+  const worst = worstRatio(got, want, tol.rtol, Math.max(tol.atol * scale, tol.floor ?? 0, 1e-30))
+  expect(got.length, `${what}: length`).toBe(want.length)
+  if (tol.floor === undefined) expect(rms, `${what}: relative RMS error ${rms} > ${tol.rms}`).toBeLessThanOrEqual(tol.rms)
+  expect(worst, `${what}: worst element ${worst} x its tolerance`).toBeLessThanOrEqual(1)
+}
+
+/**
+ * Runs `op` on the CPU and on the GPU with the same inputs and compares
+ * every output, and the inputs named in `inPlace` (updated by the op).
+ */
+async function compare(
+  op: string,
+  inputs: Record<string, Input | undefined>,
+  attrs: Record<string, AttrValue> = {},
+  tol: Tolerance = ELEMENTWISE,
+  options: { outputs?: string[]; inPlace?: string[]; alias?: Record<string, string> } = {},
+): Promise<void> {
+  const onCpu = upload(cpu, inputs)
+  const onGpu = upload(theGpu(), inputs)
+  for (const [name, same] of Object.entries(options.alias ?? {})) {
+    onCpu[name] = onCpu[same]
+    onGpu[name] = onGpu[same]
+  }
+  const want = cpu.run(op, onCpu, attrs, options.outputs ?? [])
+  const got = theGpu().run(op, onGpu, attrs, options.outputs ?? [])
+  expect(Object.keys(got).sort(), `${op}: outputs`).toEqual(Object.keys(want).sort())
+  for (const name of Object.keys(want)) {
+    expect(got[name]!.shape, `${op} ${name}: shape`).toEqual(want[name]!.shape)
+    expectClose(`${op} ${name}`, await got[name]!.read(), await want[name]!.read(), tol)
+  }
+  for (const name of options.inPlace ?? []) expectClose(`${op} ${name} (in place)`, await onGpu[name]!.read(), await onCpu[name]!.read(), tol)
+  for (const t of [...Object.values(onGpu), ...Object.values(got)]) if (t && !(t.handle as { disposed: boolean }).disposed) t.dispose()
+}
+
+const UNARY_KINDS = ['identity', 'silu', 'sigmoid', 'softplus', 'logsigmoid', 'exp', 'neg_exp'] as const
+
+/** Normals times 4, with the extremes that break naive formulas (overflow, cancellation) at the front. */
+const wide = (n: number, seed: number): Input => {
+  const data = normals(n, seed, (x) => 4 * x)
+  const extremes = [-30, -20, -9, 9, 20, 30, 0, -1e-4, 1e-4]
+  for (let i = 0; i < Math.min(n, extremes.length); i++) data[i] = extremes[i]!
+  return { data, shape: [n] }
+}
+
+describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
+  beforeAll(() => theGpu().setPoisonOutputs(true))
+  afterAll(() => theGpu().setPoisonOutputs(false))
+
+  describe('unary', () => {
+    for (const kind of UNARY_KINDS)
+      for (const n of [1, 7, 300])
+        it(`${kind}, n = ${n}, forward and backward`, async () => {
+          const x = wide(n, n)
+          for (const alpha of [1, -0.7]) {
+            await compare('unary_fwd', { x }, { kind, alpha })
+            await compare('unary_bwd', { x, dy: f32([n], 99) }, { kind, alpha })
+          }
+        })
+  })
+
+  describe('binary', () => {
+    for (const kind of ['add', 'mul'] as const)
+      for (const broadcast of [false, true])
+        for (const shape of [
+          [1, 1],
+          [7, 33],
+          [65, 7],
+          [3, 5, 65],
+        ])
+          it(`${kind}${broadcast ? ' broadcast' : ''} ${JSON.stringify(shape)}`, async () => {
+            const D = shape[shape.length - 1]!
+            const a = f32(shape, 1)
+            const b = f32(broadcast ? [D] : shape, 2)
+            await compare('binary_fwd', { a, b }, { kind, broadcast })
+            // The broadcast db is a sum over rows: a reduction's tolerance.
+            await compare('binary_bwd', { a, b, dy: f32(shape, 3) }, { kind, broadcast }, broadcast ? REDUCTION : ELEMENTWISE)
+          })
+  })
+
+  it('swiglu forward and backward, n = 1, 33, 1000', async () => {
+    for (const n of [1, 33, 1000]) {
+      const gate = wide(n, 4)
+      await compare('swiglu_fwd', { gate, up: f32([n], 5) })
+      await compare('swiglu_bwd', { gate, up: f32([n], 5), dy: f32([n], 6) })
+    }
+  })
+
+  it('accumulate: dst += alpha src, also with src the same memory as dst', async () => {
+    for (const n of [1, 7, 1000])
+      for (const alpha of [1, -0.37]) {
+        await compare('accumulate', { dst: f32([n], 7), src: f32([n], 8) }, { alpha }, ELEMENTWISE, { inPlace: ['dst'] })
+        await compare('accumulate', { dst: f32([n], 7) }, { alpha }, ELEMENTWISE, { inPlace: ['dst'], alias: { src: 'dst' } })
+      }
+  })
+
+  it('cast f32 to f32 is a copy', async () => {
+    await compare('cast', { x: f32([3, 33], 9) }, { to: 'f32' })
+  })
+
+  describe('linear', () => {
+    // [leading dims of x, K, M]
+    const shapes: [number[], number, number][] = [
+      [[1], 1, 1],
+      [[7], 33, 65],
+      [[65], 7, 33],
+      [[2, 33], 17, 64],
+      [[130], 70, 1],
+      [[3], 129, 5],
+    ]
+    for (const [lead, K, M] of shapes)
+      for (const trans_w of [false, true])
+        for (const bias of [false, true])
+          it(`x ${JSON.stringify([...lead, K])} M ${M}${trans_w ? ' trans_w' : ''}${bias ? ' bias' : ''}: forward and backward`, async () => {
+            const x = f32([...lead, K], 10)
+            const w = f32(trans_w ? [M, K] : [K, M], 11, (v) => v / Math.sqrt(K))
+            const b = bias ? f32([M], 12) : undefined
+            await compare('linear_fwd', { x, w, bias: b }, { trans_w }, REDUCTION)
+            await compare('linear_bwd', { x, w, bias: b, dy: f32([...lead, M], 13) }, { trans_w }, REDUCTION)
+          })
+  })
+
+  describe('rows', () => {
+    for (const [R, D] of [
+      [1, 1],
+      [7, 33],
+      [65, 65],
+      [300, 7],
+    ] as const)
+      it(`embedding and gather/scatter, R ${R} D ${D}`, async () => {
+        const ids = i32([3, 11], R + D, 0, R)
+        await compare('embedding_fwd', { ids, table: f32([R, D], 14) })
+        await compare('embedding_bwd', { ids, table: f32([R, D], 14), dy: f32([3, 11, D], 15) })
+        const idx = i32([33], R * 3, 0, R)
+        await compare('gather_rows', { x: f32([R, D], 16), idx })
+        await compare('scatter_add_rows', { idx, dy: f32([33, D], 17), x: f32([R, D], 16) })
+      })
+  })
+
+  describe('norm', () => {
+    for (const kind of ['rms', 'layer'] as const)
+      for (const weight of [false, true])
+        for (const [N, D] of [
+          [1, 1],
+          [7, 33],
+          [65, 300],
+        ] as const)
+          it(`${kind}${weight ? ' with weight' : ''}, ${N} rows of ${D}: forward and backward`, async () => {
+            const x = f32([N, D], 18, (v) => 3 * v + 0.5)
+            const w = weight ? f32([D], 19, (v) => 1 + 0.2 * v) : undefined
+            const eps = 1e-5
+            await compare('norm_fwd', { x, weight: w }, { kind, eps }, REDUCTION)
+            const onCpu = cpu.run('norm_fwd', upload(cpu, { x, weight: w }), { kind, eps })
+            const rstd: Input = { data: await onCpu.rstd!.read(), shape: [N] }
+            const dy = f32([N, D], 20)
+            // At D = 1 the exact dx cancels to about rstd |dy| eps / x^2: judged against rstd |dy|.
+            const floor = D === 1 ? 1e-5 * Math.max(...rstd.data) * Math.max(...Array.from(dy.data, Math.abs)) : undefined
+            await compare('norm_bwd', { x, weight: w, rstd, dy }, { kind, eps }, { ...REDUCTION, floor })
+          })
+  })
+
+  describe('cross_entropy', () => {
+    for (const [N, C] of [
+      [1, 1],
+      [7, 7],
+      [65, 33],
+      [9, 300],
+    ] as const)
+      it(`${N} rows of ${C} classes, ignored rows, a confident row, tied maxima`, async () => {
+        const logits = f32([N, C], 21, (v) => 2 * v)
+        const labels = i32([N], 22, -1, C)
+        if (N > 2) {
+          labels.data[1] = -1
+          labels.data[2] = 0
+          logits.data[2 * C] = 40 // p(label) within 1e-17 of 1: dlogits there needs expm1
+        }
+        if (N > 3 && C > 2) {
+          labels.data[3] = 1
+          logits.data[3 * C] = 9
+          logits.data[3 * C + 1] = 9 // a tie: the lower index is the argmax
+        }
+        await compare('cross_entropy_fwd', { logits, labels }, {}, REDUCTION)
+        const lse: Input = { data: await cpu.run('cross_entropy_fwd', upload(cpu, { logits, labels })).lse!.read(), shape: [N] }
+        for (const scale of [1, 0.37]) await compare('cross_entropy_bwd', { logits, labels, lse }, { scale }, REDUCTION)
+      })
+
+    it('a row with a NaN or no finite maximum gives NaN, as on the CPU', async () => {
+      const C = 5
+      const logits = f32([3, C], 23)
+      logits.data[2] = Number.NaN
+      for (let c = 0; c < C; c++) logits.data[C + c] = Number.NEGATIVE_INFINITY
+      const labels: Input = { data: new Int32Array([1, 2, 3]), shape: [3] }
+      await compare('cross_entropy_fwd', { logits, labels }, {}, REDUCTION)
+    })
+  })
+
+  it('sum_squares over 1, 7, 1000 and 300000 values', async () => {
+    for (const n of [1, 7, 1000, 300_000]) await compare('sum_squares', { x: f32([n], n) }, {}, REDUCTION)
+  })
+
+  describe('adamw_step', () => {
+    const n = 1000
+    const state = (): Record<string, Input> => ({
+      param: f32([n], 24),
+      grad: f32([n], 25, (v) => 0.1 * v),
+      m: f32([n], 26, (v) => 0.01 * v),
+      v: f32([n], 27, (v) => 0.001 * v * v),
+    })
+    const inPlace = ['param', 'm', 'v']
+
+    it('steps 1 and 10, weight decay, grad scale', async () => {
+      for (const step of [1, 10])
+        await compare('adamw_step', state(), { lr: 3e-3, weight_decay: 0.1, step, grad_scale: 0.5, beta1: 0.9, beta2: 0.95 }, ELEMENTWISE, { inPlace })
+    })
+
+    it('clipped by the global norm, not clipped, and skipped when the norm is not finite', async () => {
+      for (const [sq, max_norm] of [
+        [400, 2], // norm 20 > 2: grads scaled by 0.1
+        [1, 2], // norm 1 < 2: not clipped
+        [Number.POSITIVE_INFINITY, 2], // skipped: nothing changes
+      ] as const) {
+        const grad_sq_sum: Input = { data: new Float32Array([sq]), shape: [1] }
+        await compare('adamw_step', { ...state(), grad_sq_sum }, { lr: 1e-3, max_norm, step: 3 }, ELEMENTWISE, { inPlace })
+      }
+    })
+
+    it('refuses param, grad, m or v sharing memory, as the CPU does', () => {
+      const g = theGpu()
+      const p = g.upload(normals(4, 1), [4])
+      const grad = g.upload(normals(4, 2), [4])
+      expect(() => g.run('adamw_step', { param: p, grad, m: p, v: g.zeros([4], 'f32') })).toThrow(
+        'adamw_step: param and m are the same memory; param, grad, m and v must be four different tensors',
+      )
+    })
+  })
+
+  it('an id outside the table is an error at the next read, naming the position and the valid range', async () => {
+    const g = theGpu()
+    const table = g.upload(normals(14, 1), [7, 2])
+    const ids = g.upload(new Int32Array([0, 6, 3, 7, 2, -1]), [6])
+    const { y } = g.run('embedding_fwd', { ids, table })
+    await expect(y!.read()).rejects.toThrow("embedding_fwd: ids[3] is outside the table's rows 0..6")
+    const labels = g.upload(new Int32Array([0, 5]), [2])
+    g.run('cross_entropy_fwd', { logits: g.upload(normals(6, 2), [2, 3]), labels })
+    await expect(g.synchronize()).rejects.toThrow('cross_entropy_fwd: labels[1] is outside -1..2 (-1 = ignored)')
+    // The error is reported once; the backend goes on working.
+    expect(Array.from(await g.upload(new Float32Array([1, 2]), [2]).read())).toEqual([1, 2])
+  })
+})
