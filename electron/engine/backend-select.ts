@@ -6,6 +6,7 @@ import { loadAddon } from './addon'
 import type { Backend } from './backend'
 import { nativeBackend } from './native-backend'
 import type { TracedCall } from './trace-ops'
+import { webGpuAccepts } from './webgpu/backend'
 
 export interface BackendChoice {
   backend: Backend
@@ -58,7 +59,13 @@ export function chooseBackend(
   accepts: AcceptsFn,
 ): { id: string; reason: string } {
   const cudaId = `cuda:${device}`
-  if (requested === 'webgpu') throw new Error("backend 'webgpu' is not built yet; valid now: cpu" + (available.includes(cudaId) ? ', cuda' : ''))
+  if (requested === 'webgpu') {
+    if (!available.includes('webgpu')) throw new Error(`backend 'webgpu' is not available: no WebGPU adapter was found; available: ${available.join(', ')}`)
+    const refused = refusals('webgpu', calls, accepts)
+    if (refused.length)
+      throw new Error(`backend webgpu cannot train this model: it refuses ${describeRefusals(refused, calls.length)}; use backend 'cpu' or 'auto'`)
+    return { id: 'webgpu', reason: 'webgpu (asked for)' }
+  }
   if (requested === 'cuda') {
     if (!available.includes(cudaId)) throw new Error(`backend 'cuda' device ${device} is not available; available: ${available.join(', ')}`)
     const refused = refusals(cudaId, calls, accepts)
@@ -85,8 +92,9 @@ function onCpu(calls: readonly TracedCall[], accepts: AcceptsFn): void {
   if (refused.length) throw new Error(`backend cpu cannot train this model: it refuses ${describeRefusals(refused, calls.length)}`)
 }
 
-/** The addon's answer for a traced call. */
-export const addonAccepts: AcceptsFn = (backendId, call) => loadAddon().accepts(backendId, call.op, call.inputs, call.attrs, call.outputs)
+/** The addon's answer for a traced call (for 'webgpu', the WebGPU backend's, from the addon's plan). */
+export const addonAccepts: AcceptsFn = (backendId, call) =>
+  backendId === 'webgpu' ? webGpuAccepts(call) : loadAddon().accepts(backendId, call.op, call.inputs, call.attrs, call.outputs)
 
 /**
  * The backend for a run of the model whose training step makes `calls`
@@ -94,6 +102,7 @@ export const addonAccepts: AcceptsFn = (backendId, call) => loadAddon().accepts(
  * CUDA device when it does, else the CPU; the CPU must accept every call too.
  */
 export function selectBackend(requested: TrainSpec['backend'], device: number, calls: readonly TracedCall[]): BackendChoice {
+  if (requested === 'webgpu') throw new Error("backend 'webgpu' runs training runs only so far (not profiling); use 'cpu', 'cuda' or 'auto'")
   const { id, reason } = chooseBackend(requested, device, loadAddon().backends(), calls, addonAccepts)
   return { backend: nativeBackend(id), reason }
 }

@@ -1,7 +1,7 @@
 // The backend and precision of a training run: the requested backend (or
 // 'auto') chosen by the calls its training step makes (backend-select.ts),
 // with precision 'auto' resolved as bf16 where a CUDA device takes the run in
-// bf16 and f32 otherwise (on the CPU, or where the device refuses a bf16 call).
+// bf16 and f32 otherwise (on the CPU or WebGPU, or where the device refuses a bf16 call).
 import type { ModelSpec } from '../api/model-spec'
 import type { TrainSpec } from '../api/train-spec'
 import { addonAccepts, chooseBackend, type AcceptsFn } from './backend-select'
@@ -10,6 +10,7 @@ import type { Backend } from './backend'
 import { nativeBackend } from './native-backend'
 import { resolvePrecision, type RunPrecision } from './precision'
 import { traceRun, type TracedCall } from './trace-ops'
+import { probeWebGpu, webGpuBackend } from './webgpu/backend'
 
 export interface RunChoice {
   id: string
@@ -36,7 +37,7 @@ export async function chooseRun(
   }
   const cudaId = `cuda:${device}`
   let bf16Refused = ''
-  if (backend !== 'cpu' && available.includes(cudaId)) {
+  if (backend !== 'cpu' && backend !== 'webgpu' && available.includes(cudaId)) {
     try {
       const { id, reason } = chooseBackend(backend, device, available, await trace('bf16'), accepts)
       if (id === cudaId) return { id, precision: resolvePrecision('auto', id), reason: `${reason}; precision auto: bf16 on the GPU` }
@@ -48,8 +49,18 @@ export async function chooseRun(
   return { id, precision: 'f32', reason: `${reason}; precision auto: f32${bf16Refused}` }
 }
 
-/** The backend and precision for a run of `model` under `train`, from the addon's backends. */
+/**
+ * The backend and precision for a run of `model` under `train`, from the
+ * addon's backends; WebGPU only when asked for by name ('auto' does not pick
+ * it until it has kernels for every op), and then only with an adapter.
+ */
 export async function selectRun(model: ModelSpec, train: TrainSpec): Promise<RunChoice & { backend: Backend }> {
-  const choice = await chooseRun(train, loadAddon().backends(), (precision) => traceRun(model, train, precision), addonAccepts)
-  return { ...choice, backend: nativeBackend(choice.id) }
+  const available = loadAddon().backends()
+  if (train.backend === 'webgpu') {
+    const probe = await probeWebGpu()
+    if (!probe.adapter) throw new Error(`backend 'webgpu' is not available: ${probe.reason}`)
+    available.push('webgpu')
+  }
+  const choice = await chooseRun(train, available, (precision) => traceRun(model, train, precision), addonAccepts)
+  return { ...choice, backend: choice.id === 'webgpu' ? await webGpuBackend() : nativeBackend(choice.id) }
 }

@@ -110,6 +110,19 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         })
   })
 
+  it('unary results near 0 keep their relative accuracy (log1p and expm1 as series, not log and exp)', async () => {
+    const x: Input = { data: new Float32Array([-30, -20, -9, -3, -1e-4, 1e-4, 3, 9, 20, 30]), shape: [10] }
+    for (const kind of ['silu', 'sigmoid', 'softplus', 'logsigmoid', 'exp'] as const)
+      for (const op of ['unary_fwd', 'unary_bwd']) {
+        const inputs = op === 'unary_fwd' ? { x } : { x, dy: { data: new Float32Array(10).fill(1), shape: [10] } }
+        const want = await cpu.run(op, upload(cpu, inputs), { kind }).y?.read()
+        const wantDx = await cpu.run(op, upload(cpu, inputs), { kind }).dx?.read()
+        const got = theGpu().run(op, upload(theGpu(), inputs), { kind })
+        const [g, w] = op === 'unary_fwd' ? [await got.y!.read(), want!] : [await got.dx!.read(), wantDx!]
+        expect(worstRatio(g, w, 1e-5, 1e-38), `${op} ${kind}: ${Array.from(g)} vs ${Array.from(w)}`).toBeLessThanOrEqual(1)
+      }
+  })
+
   describe('binary', () => {
     for (const kind of ['add', 'mul'] as const)
       for (const broadcast of [false, true])
@@ -179,9 +192,15 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       [300, 7],
     ] as const)
       it(`embedding and gather/scatter, R ${R} D ${D}`, async () => {
-        const ids = i32([3, 11], R + D, 0, R)
-        await compare('embedding_fwd', { ids, table: f32([R, D], 14) })
-        await compare('embedding_bwd', { ids, table: f32([R, D], 14), dy: f32([3, 11, D], 15) })
+        // 33 ids, and 350: more than the 256 ids the scatter stages per step.
+        for (const lead of [
+          [3, 11],
+          [5, 70],
+        ]) {
+          const ids = i32(lead, R + D, 0, R)
+          await compare('embedding_fwd', { ids, table: f32([R, D], 14) })
+          await compare('embedding_bwd', { ids, table: f32([R, D], 14), dy: f32([...lead, D], 15) }, {}, REDUCTION)
+        }
         const idx = i32([33], R * 3, 0, R)
         await compare('gather_rows', { x: f32([R, D], 16), idx })
         await compare('scatter_add_rows', { idx, dy: f32([33, D], 17), x: f32([R, D], 16) })
@@ -223,7 +242,7 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         if (N > 2) {
           labels.data[1] = -1
           labels.data[2] = 0
-          logits.data[2 * C] = 40 // p(label) within 1e-17 of 1: dlogits there needs expm1
+          logits.data[2 * C] = 14 // p(label) near 1: dlogits there is -(1 - p), which needs expm1
         }
         if (N > 3 && C > 2) {
           labels.data[3] = 1
@@ -233,6 +252,17 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         await compare('cross_entropy_fwd', { logits, labels }, {}, REDUCTION)
         const lse: Input = { data: await cpu.run('cross_entropy_fwd', upload(cpu, { logits, labels })).lse!.read(), shape: [N] }
         for (const scale of [1, 0.37]) await compare('cross_entropy_bwd', { logits, labels, lse }, { scale }, REDUCTION)
+        if (N > 2 && C > 1) {
+          // The confident row's label entry, small beside the tensor's scale: its own relative check.
+          const run = (b: typeof cpu | NonNullable<typeof gpu>) => b.run('cross_entropy_bwd', upload(b, { logits, labels, lse })).dlogits!.read()
+          const [want, got] = [(await run(cpu))[2 * C]!, (await run(theGpu()))[2 * C]!]
+          expect(want).toBeLessThan(0)
+          expect(want).toBeGreaterThan(-0.05)
+          expect(Math.abs(got - want) / Math.abs(want), `dlogits at the confident label: ${got} vs ${want}`).toBeLessThan(1e-5)
+          const nll = async (b: typeof cpu | NonNullable<typeof gpu>) => (await b.run('cross_entropy_fwd', upload(b, { logits, labels })).nll!.read())[2]!
+          const [wantNll, gotNll] = [await nll(cpu), await nll(theGpu())]
+          expect(Math.abs(gotNll - wantNll) / wantNll, `nll of the confident row: ${gotNll} vs ${wantNll}`).toBeLessThan(1e-4)
+        }
       })
 
     it('a row with a NaN or no finite maximum gives NaN, as on the CPU', async () => {

@@ -62,7 +62,18 @@ describe('chooseBackend', () => {
       )
   })
 
-  it("'webgpu' is not built", () => {
-    expect(() => chooseBackend('webgpu', 0, both, calls, accepts)).toThrow("backend 'webgpu' is not built yet; valid now: cpu, cuda")
+  it("'webgpu': refused without an adapter; with one, taken only when it accepts every call", () => {
+    expect(() => chooseBackend('webgpu', 0, both, calls, accepts)).toThrow(
+      "backend 'webgpu' is not available: no WebGPU adapter was found; available: cpu, cuda:0",
+    )
+    const noMixer: AcceptsFn = (id, c) => (id === 'webgpu' && c.op.startsWith('mixer') ? `backend webgpu has no kernel for ${c.op}` : null)
+    expect(() => chooseBackend('webgpu', 0, [...both, 'webgpu'], calls, noMixer)).toThrow(
+      "backend webgpu cannot train this model: it refuses 3 of the model's 6 op calls " +
+        "(backend webgpu has no kernel for mixer_fwd; backend webgpu has no kernel for mixer_bwd); use backend 'cpu' or 'auto'",
+    )
+    const linearOnly = calls.filter((c) => !c.op.startsWith('mixer'))
+    expect(chooseBackend('webgpu', 0, ['cpu', 'webgpu'], linearOnly, noMixer)).toEqual({ id: 'webgpu', reason: 'webgpu (asked for)' })
+    // 'auto' is unchanged: it does not pick WebGPU yet.
+    expect(chooseBackend('auto', 0, ['cpu', 'webgpu'], linearOnly, noMixer).id).toBe('cpu')
   })
 })

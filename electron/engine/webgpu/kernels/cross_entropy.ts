@@ -63,7 +63,7 @@ export const crossEntropyFwdKernel: Kernel = {
   label: 'cross_entropy_fwd',
   entry: 'main',
   params: fwdParams,
-  code: `${paramsWgsl(fwdParams)}${ROW_INDEX_WGSL}${FLOAT_BITS_WGSL}${WORKGROUP_SUM_WGSL}
+  code: `${paramsWgsl(fwdParams)}${ROW_INDEX_WGSL}${FLOAT_BITS_WGSL}${SAFE_MATH_WGSL}${WORKGROUP_SUM_WGSL}
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<i32>;
 @group(0) @binding(3) var<storage, read_write> nll: array<f32>;
@@ -81,9 +81,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     label = -1;
   }
   let rm = row_max(lid, base);
+  // The max's own term is 1: sum the others, so log_sum = log1p(rest) keeps its precision when rest is small.
   var s = 0.0;
-  for (var c = lid; c < P.C; c += ${WG}u) { s += exp(logits[base + c] - rm.value); }
-  let total = workgroup_sum(lid, s);
+  for (var c = lid; c < P.C; c += ${WG}u) {
+    if (c != rm.index) { s += exp(logits[base + c] - rm.value); }
+  }
+  let rest = workgroup_sum(lid, s);
   if (lid != 0u) { return; }
   if (rm.nan || !is_finite(rm.value)) {
     lse[row] = quiet_nan();
@@ -91,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     correct[row] = 0.0;
     return;
   }
-  let log_sum = log(total);
+  let log_sum = select(log(1.0 + rest), log1p_unit(rest), rest <= 1.0);
   lse[row] = rm.value + log_sum;
   if (label == -1) {
     nll[row] = 0.0;
