@@ -17,7 +17,7 @@ export const skipReason = probe.adapter ? '' : probe.reason
 /** Logs one line when the file's WebGPU tests skip, else the adapter they run on. */
 export function announce(file: string): void {
   if (gpu) console.log(`${file}: WebGPU adapter: ${gpu.adapter.name}`)
-  else console.log(`${file}: skipped, no WebGPU adapter (${skipReason.split('\n')[0]})`)
+  else console.log(`${file}: skipped: ${skipReason.split('\n')[0]}`)
 }
 
 /** The WebGPU backend; only called inside tests that run when it exists. */
