@@ -34,6 +34,8 @@ const BLOCKS_PER_CHUNK = 256
 const MAX_BATCH = 1024
 /** Index-check slots per batch (one per dispatch that checks indices). */
 const CHECK_SLOTS = 256
+/** Constant buffers kept (constant()). */
+const CONSTANTS = 64
 
 interface UniformChunk {
   buffer: GPUBuffer
@@ -48,6 +50,7 @@ interface IndexCheck {
 
 export class WebGpuDriver {
   readonly pool: BufferPool
+  private readonly constants = new Map<string, GPUBuffer>()
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>()
   private readonly blockStride: number
   private readonly chunks: UniformChunk[] = []
@@ -141,6 +144,34 @@ export class WebGpuDriver {
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2])
     this.dispatches += 1
     if (this.dispatches >= MAX_BATCH) this.flush()
+  }
+
+  /**
+   * A read-only storage buffer holding `data`, created once per `key` (e.g. a
+   * rotary cos table) with mappedAtCreation, so it needs no queue write and
+   * does not break the batch. At most CONSTANTS are kept, oldest evicted.
+   */
+  constant(key: string, make: () => Float32Array): GPUBuffer {
+    const hit = this.constants.get(key)
+    if (hit) return hit
+    if (this.constants.size >= CONSTANTS) {
+      // The oldest may be bound by encoded work: submit that work before destroying it.
+      this.flush()
+      const [oldest, buffer] = this.constants.entries().next().value!
+      buffer.destroy()
+      this.constants.delete(oldest)
+    }
+    const data = make()
+    const buffer = this.device.createBuffer({
+      size: Math.max(4, data.byteLength),
+      usage: BufferUsage.STORAGE,
+      mappedAtCreation: true,
+      label: `linea constant ${key}`,
+    })
+    new Float32Array(buffer.getMappedRange()).set(data)
+    buffer.unmap()
+    this.constants.set(key, buffer)
+    return buffer
   }
 
   /** Encodes a copy of `bytes` bytes between storage buffers (in batch order). */

@@ -12,9 +12,19 @@ import { binaryBwdKernel, binaryFwdKernel, type BinaryKind } from './kernels/bin
 import { COLUMNS, columnSumKernel, columnSumProductKernel } from './kernels/column_sum'
 import { WG } from './kernels/common'
 import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_entropy'
+import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, type FeatureMapKind } from './kernels/feature_map'
 import { matmulBiasKernel, matmulKernel, TILE } from './kernels/matmul'
 import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from './kernels/norm'
 import { COLUMNS as ROW_COLUMNS, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
+import { rotaryKernel, rotaryTable } from './kernels/rotary'
+import {
+  SHORT_CONV_COLUMNS,
+  shortConvDweightKernel,
+  shortConvDxKernel,
+  shortConvFwdKernel,
+  shortConvGradKernel,
+  type ConvActivation,
+} from './kernels/short_conv'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
 import { swigluBwdKernel, swigluFwdKernel } from './kernels/swiglu'
 import { UNARY_KINDS, unaryKernel, type UnaryKind } from './kernels/unary'
@@ -87,6 +97,17 @@ function scatter(c: LaunchContext, what: string, idsName: string, dyName: string
   )
 }
 
+/** feature_map_fwd / _bwd: per element, or per row for the l2 norms (kernels/feature_map.ts). */
+function featureMap(c: LaunchContext, backward: boolean): void {
+  const kind = attr<FeatureMapKind>(c, 'kind')
+  const [D, E] = [dim(c, 'D'), dim(c, 'E')]
+  const rows = dim(c, 'B') * dim(c, 'T') * dim(c, 'H')
+  const params = { rows, D, E, eps: attr<number>(c, 'eps'), linear: 1 / Math.pow(D, 0.25), quadratic: 1 / Math.sqrt(2 * D) }
+  const buffers = backward ? [need(c, 'x'), need(c, 'dy'), need(c, 'dx')] : [need(c, 'x'), need(c, 'y')]
+  const elements = rows * (backward ? D : E)
+  c.driver.dispatch(featureMapKernel(kind, backward), params, buffers, isRowwise(kind) ? rowGrid(1, rows) : grid(elements, WG))
+}
+
 export const LAUNCHERS: Record<string, Launcher> = {
   accumulate(c) {
     const n = c.sizes.dst!
@@ -140,6 +161,50 @@ export const LAUNCHERS: Record<string, Launcher> = {
   swiglu_bwd(c) {
     const n = c.sizes.gate!
     c.driver.dispatch(swigluBwdKernel, { n }, [need(c, 'gate'), need(c, 'up'), need(c, 'dy'), need(c, 'dgate'), need(c, 'dup')], grid(n, WG))
+  },
+
+  feature_map_fwd(c) {
+    featureMap(c, false)
+  },
+
+  feature_map_bwd(c) {
+    featureMap(c, true)
+  },
+
+  short_conv_fwd(c) {
+    const shape = { B: dim(c, 'B'), T: dim(c, 'T'), C: dim(c, 'C'), W: dim(c, 'W') }
+    const bias = c.inputs.bias?.buffer
+    const k = shortConvFwdKernel(attr<ConvActivation>(c, 'activation'), !!bias)
+    const buffers = [need(c, 'x'), need(c, 'weight'), need(c, 'y'), ...(bias ? [bias] : [])]
+    c.driver.dispatch(k, shape, buffers, grid(shape.B * shape.T * shape.C, WG))
+  },
+
+  short_conv_bwd(c) {
+    const shape = { B: dim(c, 'B'), T: dim(c, 'T'), C: dim(c, 'C'), W: dim(c, 'W') }
+    const n = shape.B * shape.T * shape.C
+    const bias = c.inputs.bias?.buffer
+    let g = need(c, 'dy')
+    if (attr<ConvActivation>(c, 'activation') === 'silu') {
+      g = c.scratch(Math.max(n, 1) * 4, 'short_conv_bwd g').buffer
+      c.driver.dispatch(shortConvGradKernel(!!bias), shape, [need(c, 'x'), need(c, 'weight'), need(c, 'dy'), g, ...(bias ? [bias] : [])], grid(n, WG))
+    }
+    c.driver.dispatch(shortConvDxKernel, shape, [need(c, 'weight'), g, need(c, 'dx')], grid(n, WG))
+    const dbias = c.outputs.dbias?.buffer
+    const outputs = shape.C * shape.W + (dbias ? shape.C : 0)
+    const buffers = [need(c, 'x'), g, need(c, 'dweight'), ...(dbias ? [dbias] : [])]
+    c.driver.dispatch(shortConvDweightKernel(!!dbias), shape, buffers, [Math.ceil(outputs / SHORT_CONV_COLUMNS), 1, 1])
+  },
+
+  rotary_fwd(c) {
+    const [B, T, H, D] = [dim(c, 'B'), dim(c, 'T'), dim(c, 'H'), dim(c, 'D')]
+    const [base, offset, inverse] = [attr<number>(c, 'base'), attr<number>(c, 'offset'), attr<boolean>(c, 'inverse')]
+    const key = `rotary ${T} ${D} ${base} ${offset} ${inverse}`
+    let table: ReturnType<typeof rotaryTable> | undefined
+    const tableOf = () => (table ??= rotaryTable(T, D, base, offset, inverse))
+    const cos = c.driver.constant(`${key} cos`, () => tableOf().cos)
+    const sin = c.driver.constant(`${key} sin`, () => tableOf().sin)
+    const rows = B * T * H
+    c.driver.dispatch(rotaryKernel, { rows, T, H, half: D / 2 }, [need(c, 'x'), cos, sin, need(c, 'y')], grid(rows * (D / 2), WG))
   },
 
   linear_fwd(c) {
@@ -261,6 +326,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
 
 /** The op table's unary kinds this backend compiles (all of them; a new kind in the table is refused until added). */
 const UNARY = new Set<string>(UNARY_KINDS)
+const FEATURE_MAPS = new Set<string>(FEATURE_MAP_KINDS)
 
 /** The ops this backend has kernels for, in f32 (fwd and bwd where the op table has both). */
 export const WEBGPU_OPS: readonly string[] = Object.keys(LAUNCHERS).sort()
@@ -275,6 +341,8 @@ export function webGpuRefusal(plan: NativeOpPlan): string | null {
   if (dtype !== 'f32') return `backend webgpu has no kernel for ${op} in ${dtype} (WebGPU computes in f32)`
   if (op === 'cast' && plan.attrs.to !== 'f32') return `backend webgpu has no kernel for cast to ${String(plan.attrs.to)} (f32 only)`
   if ((op === 'unary_fwd' || op === 'unary_bwd') && !UNARY.has(String(plan.attrs.kind)))
+    return `backend webgpu has no kernel for ${op} with kind ${String(plan.attrs.kind)}`
+  if ((op === 'feature_map_fwd' || op === 'feature_map_bwd') && !FEATURE_MAPS.has(String(plan.attrs.kind)))
     return `backend webgpu has no kernel for ${op} with kind ${String(plan.attrs.kind)}`
   return null
 }

@@ -162,6 +162,59 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
     await compare('cast', { x: f32([3, 33], 9) }, { to: 'f32' })
   })
 
+  describe('feature maps', () => {
+    for (const kind of ['identity', 'elu1', 'relu', 'silu', 'l2norm', 'silu_l2norm', 'taylor2'] as const)
+      for (const shape of [
+        [1, 1, 1, 1],
+        [2, 7, 3, 5],
+        [1, 33, 2, 16],
+        [1, 3, 1, 300],
+      ])
+        it(`${kind} x ${JSON.stringify(shape)}: forward and backward`, async () => {
+          if (kind === 'taylor2' && shape[3]! > 16) return // E = 1 + D + D^2: the large D is for the l2 norms' strided rows
+          const x = f32(shape, 30)
+          const attrs = { kind, eps: 1e-6 }
+          const E = kind === 'taylor2' ? 1 + shape[3]! + shape[3]! ** 2 : shape[3]!
+          const tol = kind === 'taylor2' || kind.endsWith('l2norm') ? REDUCTION : ELEMENTWISE
+          await compare('feature_map_fwd', { x }, attrs, tol)
+          const dy = f32([...shape.slice(0, 3), E], 31)
+          // The l2 norms at D = 1: y = +-1 and the exact dx cancels to about |dy| eps / |u|^3; judged against |dy u'| / |u|.
+          const x0 = x.data[0]!
+          const silu = (v: number) => v / (1 + Math.exp(-v))
+          const u = kind === 'silu_l2norm' ? silu(x0) : x0
+          const du = kind === 'silu_l2norm' ? (silu(x0 + 1e-4) - silu(x0 - 1e-4)) / 2e-4 : 1
+          const floor = kind.endsWith('l2norm') && shape[3] === 1 ? (1e-5 * Math.abs(dy.data[0]! * du)) / Math.abs(u) : undefined
+          await compare('feature_map_bwd', { x, dy }, attrs, { ...tol, floor })
+        })
+  })
+
+  describe('short conv', () => {
+    for (const activation of ['none', 'silu'] as const)
+      for (const bias of [false, true])
+        for (const [B, T, C, W] of [
+          [1, 1, 1, 1],
+          [2, 7, 33, 4],
+          [1, 65, 5, 3],
+        ] as const)
+          it(`${activation}${bias ? ' bias' : ''} B ${B} T ${T} C ${C} W ${W}: forward and backward`, async () => {
+            const x = f32([B, T, C], 32)
+            const weight = f32([C, W], 33, (v) => v / 2)
+            const b = bias ? f32([C], 34) : undefined
+            await compare('short_conv_fwd', { x, weight, bias: b }, { activation }, REDUCTION)
+            await compare('short_conv_bwd', { x, weight, bias: b, dy: f32([B, T, C], 35) }, { activation }, REDUCTION)
+          })
+  })
+
+  it('rotary forward and inverse, offsets, long positions', async () => {
+    for (const [B, T, H, D] of [
+      [1, 1, 1, 2],
+      [2, 33, 3, 8],
+      [1, 7, 2, 66],
+    ] as const)
+      for (const attrs of [{}, { offset: 5000, base: 500 }, { inverse: true, offset: 3 }] as Record<string, AttrValue>[])
+        await compare('rotary_fwd', { x: f32([B, T, H, D], 36) }, attrs)
+  })
+
   describe('linear', () => {
     // [leading dims of x, K, M]
     const shapes: [number[], number, number][] = [
