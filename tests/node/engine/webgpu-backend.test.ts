@@ -11,7 +11,9 @@ import { addonAccepts, chooseBackend } from '../../../electron/engine/backend-se
 import { selectRun } from '../../../electron/engine/run-backend'
 import type { Tensor } from '../../../electron/engine/tensor'
 import type { TracedCall } from '../../../electron/engine/trace-ops'
-import { webGpuAccepts } from '../../../electron/engine/webgpu/backend'
+import { WebGpuBackend, webGpuAccepts } from '../../../electron/engine/webgpu/backend'
+import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
+import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
 import { quickTrainSpec } from '../../fixtures/runs'
 import { announce, cpu, gpu, ints, normals, theGpu } from './webgpu-harness'
 
@@ -112,6 +114,25 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
       t = next
     }
     expect((await t.read())[0]).toBeCloseTo(Math.pow(1.001, 2000), 2)
+  })
+
+  it('a tensor larger than the adapter binds is refused with the limit and the adapter named', () => {
+    const g = theGpu()
+    const max = g.adapter.limits.maxStorageBufferBindingSize
+    const elements = Math.floor(max / 4) + 1
+    expect(() => g.zeros([elements], 'f32')).toThrow(
+      `zeros: ${elements * 4} bytes is larger than this WebGPU adapter binds (maxStorageBufferBindingSize ${max}, ${g.adapter.name})`,
+    )
+  })
+
+  it('after the device is lost every call fails with a clear error', async () => {
+    const lost = new WebGpuBackend(new WebGpuDriver(await openWebGpuDevice()))
+    const x = lost.upload(new Float32Array([1, 2]), [2])
+    expect((await lost.run('unary_fwd', { x }, { kind: 'exp' }).y!.read())[1]).toBeCloseTo(Math.E ** 2, 5)
+    lost.driver.device.destroy()
+    await lost.driver.device.lost
+    expect(() => lost.run('unary_fwd', { x })).toThrow(`WebGPU device lost on ${lost.adapter.name}; start a new job`)
+    await expect(x.read()).rejects.toThrow('WebGPU device lost')
   })
 
   it('compiles each kernel once', () => {

@@ -14,8 +14,13 @@ export const gpu: WebGpuBackend | undefined = probe.adapter ? await (await impor
 /** Why the WebGPU tests skip here ('' when they run). */
 export const skipReason = probe.adapter ? '' : probe.reason
 
-/** Logs one line when the file's WebGPU tests skip, else the adapter they run on. */
+/**
+ * Logs one line when the file's WebGPU tests skip, else the adapter they run
+ * on. With LINEA_REQUIRE_WEBGPU=1 (CI, which installs lavapipe) a missing
+ * adapter fails the file instead of skipping it.
+ */
 export function announce(file: string): void {
+  if (!gpu && process.env.LINEA_REQUIRE_WEBGPU === '1') throw new Error(`${file}: LINEA_REQUIRE_WEBGPU=1 but ${skipReason}`)
   if (gpu) console.log(`${file}: WebGPU adapter: ${gpu.adapter.name}`)
   else console.log(`${file}: skipped: ${skipReason.split('\n')[0]}`)
 }
