@@ -25,6 +25,7 @@ import {
   shortConvGradKernel,
   type ConvActivation,
 } from './kernels/short_conv'
+import { attentionDeltaKernel, attentionDkvKernel, attentionDqKernel, attentionFwdKernel, MAX_HEAD_DIM } from './kernels/softmax_attention'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
 import { swigluBwdKernel, swigluFwdKernel } from './kernels/swiglu'
 import { UNARY_KINDS, unaryKernel, type UnaryKind } from './kernels/unary'
@@ -108,7 +109,37 @@ function featureMap(c: LaunchContext, backward: boolean): void {
   c.driver.dispatch(featureMapKernel(kind, backward), params, buffers, isRowwise(kind) ? rowGrid(1, rows) : grid(elements, WG))
 }
 
+/** The attention kernels' parameters for a planned call (kernels/softmax_attention.ts). */
+function attentionParams(c: LaunchContext, decode: boolean) {
+  const [B, H, D, V] = [dim(c, 'B'), dim(c, 'H'), dim(c, 'D'), dim(c, 'V')]
+  const scale = attr<number>(c, 'scale') === 0 ? 1 / Math.sqrt(D) : attr<number>(c, 'scale')
+  const T = decode ? 1 : dim(c, 'T')
+  const S = decode ? dim(c, 'S') : T
+  return { B, H, D, V, Tq: T, Tk: S, position0: decode ? S - 1 : 0, window: attr<number>(c, 'window'), scale }
+}
+
 export const LAUNCHERS: Record<string, Launcher> = {
+  softmax_attn_fwd(c) {
+    const p = attentionParams(c, false)
+    const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'o'), need(c, 'lse')]
+    c.driver.dispatch(attentionFwdKernel(false), p, buffers, rowGrid(1, p.B * p.H * p.Tq))
+  },
+
+  softmax_attn_decode(c) {
+    const p = attentionParams(c, true)
+    c.driver.dispatch(attentionFwdKernel(true), p, [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'o')], rowGrid(1, p.B * p.H))
+  },
+
+  softmax_attn_bwd(c) {
+    const p = attentionParams(c, false)
+    const rows = p.B * p.H * p.Tq
+    const delta = c.scratch(Math.max(rows, 1) * 4, 'softmax_attn_bwd delta').buffer
+    c.driver.dispatch(attentionDeltaKernel, p, [need(c, 'o'), need(c, 'do'), delta], rowGrid(1, rows))
+    const inputs = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'lse'), need(c, 'do'), delta]
+    c.driver.dispatch(attentionDqKernel, p, [...inputs, need(c, 'dq')], rowGrid(1, rows))
+    c.driver.dispatch(attentionDkvKernel, p, [...inputs, need(c, 'dk'), need(c, 'dv')], rowGrid(1, rows))
+  },
+
   accumulate(c) {
     const n = c.sizes.dst!
     const alpha = attr<number>(c, 'alpha')
@@ -342,6 +373,8 @@ export function webGpuRefusal(plan: NativeOpPlan): string | null {
   if (op === 'cast' && plan.attrs.to !== 'f32') return `backend webgpu has no kernel for cast to ${String(plan.attrs.to)} (f32 only)`
   if ((op === 'unary_fwd' || op === 'unary_bwd') && !UNARY.has(String(plan.attrs.kind)))
     return `backend webgpu has no kernel for ${op} with kind ${String(plan.attrs.kind)}`
+  if (op.startsWith('softmax_attn_') && Math.max(plan.dims.D ?? 0, plan.dims.V ?? 0) > MAX_HEAD_DIM)
+    return `backend webgpu has no kernel for ${op} with head dims over ${MAX_HEAD_DIM} (D ${plan.dims.D}, V ${plan.dims.V})`
   if ((op === 'feature_map_fwd' || op === 'feature_map_bwd') && !FEATURE_MAPS.has(String(plan.attrs.kind)))
     return `backend webgpu has no kernel for ${op} with kind ${String(plan.attrs.kind)}`
   return null

@@ -14,7 +14,8 @@ import type { TracedCall } from '../../../electron/engine/trace-ops'
 import { WebGpuBackend, webGpuAccepts } from '../../../electron/engine/webgpu/backend'
 import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
 import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
-import { quickTrainSpec } from '../../fixtures/runs'
+import { trainModel } from '../../../electron/engine/train/trainer'
+import { quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 import { announce, cpu, gpu, ints, normals, theGpu } from './webgpu-harness'
 
 announce('webgpu-backend')
@@ -239,6 +240,28 @@ async function trainMlp(b: Backend, steps: number): Promise<number[]> {
 }
 
 describe.skipIf(!gpu)('training parity', () => {
+  it('the Transformer preset trains on WebGPU through the trainer, to the CPU losses (relative 1e-4 over 6 steps)', async () => {
+    const model = smallModelSpec('transformer')
+    const train = quickTrainSpec({ backend: 'webgpu', precision: 'f32', steps: 6, eval: { every: 3, batches: 1 }, checkpoint_every: 0 })
+    const choice = await selectRun(model, train)
+    expect(choice.backend).toBe(theGpu())
+    expect(choice.reason).toBe('webgpu (asked for); precision f32')
+    const run = async (backend: Backend) => {
+      const losses: number[] = []
+      const summary = await trainModel({ modelSpec: model, trainSpec: train, backend, precision: 'f32', events: { onStep: (p) => losses.push(p.loss) } })
+      return { losses, accuracy: summary.lastEval?.sets[0]?.accuracy }
+    }
+    const onCpu = await run(cpu)
+    const onGpu = await run(theGpu())
+    console.log(
+      `transformer losses: cpu ${onCpu.losses.map((x) => x.toFixed(6)).join(' ')} / webgpu ${onGpu.losses.map((x) => x.toFixed(6)).join(' ')}; max relative difference ${Math.max(...onGpu.losses.map((x, i) => Math.abs(x - onCpu.losses[i]!) / onCpu.losses[i]!)).toExponential(2)}`,
+    )
+    expect(onGpu.losses).toHaveLength(6)
+    for (let i = 0; i < 6; i++)
+      expect(Math.abs(onGpu.losses[i]! - onCpu.losses[i]!) / onCpu.losses[i]!, `step ${i + 1}: ${onGpu.losses[i]} vs ${onCpu.losses[i]}`).toBeLessThan(1e-4)
+    expect(onGpu.accuracy).toBeCloseTo(onCpu.accuracy!, 2)
+  })
+
   it('an MLP classifier trains to the same losses on WebGPU and on the CPU (relative 1e-4 over 8 steps)', async () => {
     const onCpu = await trainMlp(cpu, 8)
     const onGpu = await trainMlp(theGpu(), 8)

@@ -215,6 +215,39 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         await compare('rotary_fwd', { x: f32([B, T, H, D], 36) }, attrs)
   })
 
+  describe('softmax attention', () => {
+    // [B, T, H, D, V, window]
+    const shapes = [
+      [1, 1, 1, 1, 1, 0],
+      [2, 7, 3, 5, 4, 0],
+      [1, 33, 2, 16, 16, 5],
+      [1, 300, 1, 8, 12, 0], // more keys than one tile of 256
+      [1, 300, 1, 4, 4, 270],
+    ] as const
+    for (const [B, T, H, D, V, window] of shapes)
+      it(`B ${B} T ${T} H ${H} D ${D} V ${V} window ${window}: forward and backward`, async () => {
+        const q = f32([B, T, H, D], 40)
+        const k = f32([B, T, H, D], 41)
+        const v = f32([B, T, H, V], 42)
+        const attrs = { window, scale: D === 5 ? 0.3 : 0 }
+        await compare('softmax_attn_fwd', { q, k, v }, attrs, REDUCTION)
+        const fwd = cpu.run('softmax_attn_fwd', upload(cpu, { q, k, v }), attrs)
+        const o: Input = { data: await fwd.o!.read(), shape: [B, T, H, V] }
+        const lse: Input = { data: await fwd.lse!.read(), shape: [B, H, T] }
+        await compare('softmax_attn_bwd', { q, k, v, o, lse, do: f32([B, T, H, V], 43) }, attrs, REDUCTION)
+      })
+
+    it('decode: one query against 1, 7 and 300 cached keys, with and without a window', async () => {
+      for (const [B, S, H, D, V] of [
+        [1, 1, 1, 2, 3],
+        [2, 7, 3, 8, 5],
+        [1, 300, 2, 16, 8],
+      ] as const)
+        for (const window of [0, 4])
+          await compare('softmax_attn_decode', { q: f32([B, H, D], 44), k: f32([B, S, H, D], 45), v: f32([B, S, H, V], 46) }, { window }, REDUCTION)
+    })
+  })
+
   describe('linear', () => {
     // [leading dims of x, K, M]
     const shapes: [number[], number, number][] = [
