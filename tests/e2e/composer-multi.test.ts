@@ -193,6 +193,10 @@ describe('composer: many layers at once', () => {
       'graph-block-7',
     ])
     expect(await page.locator('[data-testid^=layer-card-][data-kind=softmax]').count()).toBe(0)
+    // the graph with its preview is in view beside the slider while it is held
+    const previewed = (await page.locator('[data-preview=softmax]').first().boundingBox())!
+    expect(previewed.y).toBeGreaterThanOrEqual(0)
+    expect(previewed.y + previewed.height).toBeLessThanOrEqual(page.viewportSize()!.height)
     await page.screenshot({ path: join(artifactsDir(), 'composer-multi-slider-preview.png') })
     await page.mouse.up()
     await page.waitForSelector('[data-testid=model-hybrid-ratio-value]:text-is("4 of 8 softmax (0.5)")')
