@@ -12,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AttrValue } from '../../../electron/engine/backend'
 import type { HostArray, Tensor } from '../../../electron/engine/tensor'
+import { WEBGPU_OPS } from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
 announce('webgpu-ops')
@@ -73,6 +74,7 @@ async function compare(
     onCpu[name] = onCpu[same]
     onGpu[name] = onGpu[same]
   }
+  compared.add(op)
   const want = cpu.run(op, onCpu, attrs, options.outputs ?? [])
   const got = theGpu().run(op, onGpu, attrs, options.outputs ?? [])
   expect(Object.keys(got).sort(), `${op}: outputs`).toEqual(Object.keys(want).sort())
@@ -83,6 +85,9 @@ async function compare(
   for (const name of options.inPlace ?? []) expectClose(`${op} ${name} (in place)`, await onGpu[name]!.read(), await onCpu[name]!.read(), tol)
   for (const t of [...Object.values(onGpu), ...Object.values(got)]) if (t && !(t.handle as { disposed: boolean }).disposed) t.dispose()
 }
+
+/** The ops compare() has held against the CPU in this file's run. */
+const compared = new Set<string>()
 
 const UNARY_KINDS = ['identity', 'silu', 'sigmoid', 'softplus', 'logsigmoid', 'exp', 'neg_exp'] as const
 
@@ -412,5 +417,16 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
     await expect(g.synchronize()).rejects.toThrow('cross_entropy_fwd: labels[1] is outside -1..2 (-1 = ignored)')
     // The error is reported once; the backend goes on working.
     expect(Array.from(await g.upload(new Float32Array([1, 2]), [2]).read())).toEqual([1, 2])
+  })
+
+  it('grid folding: more than 65535 workgroups of elements, and of rows', async () => {
+    const n = 65535 * 256 + 300
+    await compare('unary_fwd', { x: f32([n], 50, (v) => v / 2) }, { kind: 'sigmoid' })
+    await compare('norm_fwd', { x: f32([70_000, 3], 51) }, { kind: 'rms' }, REDUCTION)
+  })
+
+  // Last: every op with a WGSL kernel was compared above (an op added without a test fails here).
+  it('every op the WebGPU backend has a kernel for was held against the CPU', () => {
+    expect([...compared].sort()).toEqual([...WEBGPU_OPS].sort())
   })
 })
