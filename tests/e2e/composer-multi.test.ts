@@ -248,6 +248,15 @@ describe('composer: many layers at once', () => {
     expect(far.x + far.width).toBeLessThanOrEqual(strip.x + strip.width)
     await page.click(block(451))
     await panelTitle('Layer 451')
+    // The layer list and the estimate table are windowed too; the list scrolls to the selected layer.
+    await page.waitForSelector('[data-testid=layer-card-451].selected')
+    expect(await page.locator('[data-testid^=layer-card-]').count()).toBeLessThan(100)
+    await page.waitForSelector('[data-testid=estimate-table] tr.layer-row')
+    expect(await page.locator('[data-testid=estimate-table] tr.layer-row').count()).toBeLessThan(100)
+    await page.$eval('[data-testid=estimate-table]', (t) => (t.parentElement!.scrollTop = 1e6))
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('[data-testid=estimate-table] tr.layer-row td:first-child')].some((td) => td.textContent === '499'),
+    )
     await page.click(block(453), { modifiers: ['Shift'] })
     await panelTitle('3 layers: 451, 452, 453')
     expect(await page.inputValue('[data-testid=field-kind]')).toBe('')
