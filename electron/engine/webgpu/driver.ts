@@ -210,7 +210,12 @@ export class WebGpuDriver {
     this.device.queue.submit([this.encoder.finish()])
     this.encoder = undefined
     this.dispatches = 0
-    if (staged) this.pendingChecks.push(this.stageChecks(staged, this.checks))
+    if (staged) {
+      const check = this.stageChecks(staged, this.checks)
+      // Looked at by the next read or synchronize; until then a found error must not count as unhandled.
+      check.catch(() => undefined)
+      this.pendingChecks.push(check)
+    }
     this.checks = []
   }
 

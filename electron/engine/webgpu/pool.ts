@@ -108,10 +108,13 @@ export class BufferPool {
     device.pushErrorScope('out-of-memory')
     const buffer = device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, label: what })
     const inUse = this.inUse
-    void device.popErrorScope().then((err) => {
-      if (err)
-        this.gpu.fail(new Error(`WebGPU out of memory on ${this.gpu.info.name}: ${what} asked for ${size} bytes with ${inUse} bytes in use (${err.message})`))
-    })
+    device
+      .popErrorScope()
+      .then((err) => {
+        if (err)
+          this.gpu.fail(new Error(`WebGPU out of memory on ${this.gpu.info.name}: ${what} asked for ${size} bytes with ${inUse} bytes in use (${err.message})`))
+      })
+      .catch((err: unknown) => this.gpu.fail(err instanceof Error ? err : new Error(String(err))))
     return buffer
   }
 }

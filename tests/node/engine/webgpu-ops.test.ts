@@ -417,6 +417,11 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
     await expect(g.synchronize()).rejects.toThrow('cross_entropy_fwd: labels[1] is outside -1..2 (-1 = ignored)')
     // The error is reported once; the backend goes on working.
     expect(Array.from(await g.upload(new Float32Array([1, 2]), [2]).read())).toEqual([1, 2])
+    // Found while nobody waits (the batch submitted, no read yet): held for the next sync, not an unhandled rejection.
+    g.run('embedding_fwd', { ids, table })
+    g.driver.flush()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await expect(g.synchronize()).rejects.toThrow("embedding_fwd: ids[3] is outside the table's rows 0..6")
   })
 
   it('grid folding: more than 65535 workgroups of elements, and of rows', async () => {
