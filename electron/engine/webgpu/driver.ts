@@ -52,6 +52,7 @@ export class WebGpuDriver {
   readonly pool: BufferPool
   private readonly constants = new Map<string, GPUBuffer>()
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>()
+  private readonly byKernel = new WeakMap<Kernel, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>()
   private readonly blockStride: number
   private readonly chunks: UniformChunk[] = []
   private encoder: GPUCommandEncoder | undefined
@@ -90,6 +91,9 @@ export class WebGpuDriver {
    * unused would then reject the buffers its launcher binds).
    */
   pipeline(kernel: Kernel): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    // By kernel object first: hashing a few kilobytes of source on every dispatch cost ~50 us.
+    const known = this.byKernel.get(kernel)
+    if (known) return known
     const key = `${kernel.entry}\n${kernel.code}`
     let p = this.pipelines.get(key)
     if (!p) {
@@ -100,6 +104,7 @@ export class WebGpuDriver {
       p = { pipeline, layout }
       this.pipelines.set(key, p)
     }
+    this.byKernel.set(kernel, p)
     return p
   }
 
