@@ -15,7 +15,7 @@ import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_en
 import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, type FeatureMapKind } from './kernels/feature_map'
 import { matmulBiasKernel, matmulKernel, TILE } from './kernels/matmul'
 import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from './kernels/norm'
-import { COLUMNS as ROW_COLUMNS, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
+import { COLUMNS as ROW_COLUMNS, ROWS as ROW_BLOCK, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
 import { rotaryKernel, rotaryTable } from './kernels/rotary'
 import {
   SHORT_CONV_COLUMNS,
@@ -94,7 +94,7 @@ function scatter(c: LaunchContext, what: string, idsName: string, dyName: string
     scatterAddRowsKernel,
     { N, R, D, check_slot: slot },
     [need(c, idsName), need(c, dyName), need(c, outName), c.driver.checkStorage],
-    rowGrid(Math.ceil(D / ROW_COLUMNS), R),
+    rowGrid(Math.ceil(D / ROW_COLUMNS), Math.ceil(R / ROW_BLOCK)),
   )
 }
 

@@ -9,14 +9,16 @@
 // once) and its row reads as zeros. The scatter is a gather turned around:
 // a workgroup owns one output row and COLUMNS columns and walks all ids in
 // order, so each sum has one writer and a fixed order (no float atomics in
-// WGSL, and results do not depend on scheduling). Its cost is R x N id
-// comparisons per column block: fine for the vocabularies Linea trains; a
-// sort by id is the path for very large R.
+// WGSL, and results do not depend on scheduling). A workgroup owns ROWS
+// output rows and COLUMNS columns, so the cost is R / ROWS x N id comparisons
+// per column block: fine for the vocabularies Linea trains; a sort by id is
+// the path for very large R.
 import { indexCheckWgsl, paramsWgsl, type Kernel } from '../driver'
 import { ELEMENTWISE_WGSL, WG } from './common'
 
-/** Columns of one output row per scatter workgroup; ids staged per step. */
+/** Columns per scatter workgroup, its block of output rows, and the ids staged per step. */
 export const COLUMNS = 64
+export const ROWS = 32
 const ID_TILE = 256
 
 const gatherParams = [
@@ -69,15 +71,17 @@ export const scatterAddRowsKernel: Kernel = {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 ${indexCheckWgsl(4)}
 var<workgroup> tile: array<i32, ${ID_TILE}>;
-// Workgroups: x = column block, y + z * (workgroups in y) = output row (rowGrid()).
+// Workgroups: x = column block, y + z * (workgroups in y) = block of ROWS output rows (rowGrid()).
+// Invocation d keeps the sums of its column for the block's rows in registers.
 @compute @workgroup_size(${COLUMNS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y + wid.z * nwg.y;
-  if (row >= P.R) { return; }
-  let r = i32(row);
+  let block = wid.y + wid.z * nwg.y;
+  let r0 = block * ${ROWS}u;
+  if (r0 >= P.R) { return; }
   let d = wid.x * ${COLUMNS}u + lid;
-  let checker = wid.x == 0u && row == 0u;
-  var acc = 0.0;
+  let checker = wid.x == 0u && block == 0u;
+  var acc: array<f32, ${ROWS}>;
+  for (var i = 0u; i < ${ROWS}u; i++) { acc[i] = 0.0; }
   for (var n0 = 0u; n0 < P.N; n0 += ${ID_TILE}u) {
     for (var t = lid; t < ${ID_TILE}u; t += ${COLUMNS}u) {
       var id = -1;
@@ -89,12 +93,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let count = min(${ID_TILE}u, P.N - n0);
     if (d < P.D) {
       for (var t = 0u; t < count; t++) {
-        if (tile[t] == r) { acc += dy[(n0 + t) * P.D + d]; }
+        let offset = u32(tile[t]) - r0; // wraps to a large value below r0 (and for -1)
+        if (offset < ${ROWS}u) { acc[offset] += dy[(n0 + t) * P.D + d]; }
       }
     }
     workgroupBarrier();
   }
-  if (d < P.D) { out[u32(r) * P.D + d] = acc; }
+  if (d < P.D) {
+    for (var i = 0u; i < ${ROWS}u; i++) {
+      if (r0 + i < P.R) { out[(r0 + i) * P.D + d] = acc[i]; }
+    }
+  }
 }
 `,
 }
