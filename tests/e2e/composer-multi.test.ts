@@ -87,7 +87,7 @@ describe('composer: many layers at once', () => {
     await graphShows(['0:linear'])
     // A folded group is its layers: clicking it selects all eight.
     await page.click(block(0))
-    await panelTitle('8 layers: 0, 1, 2, 3, 4, 5, 6, 7')
+    await panelTitle('8 layers: 0–7')
     await expandAll(true)
     await graphShows(kindsOf('LLLLLLLL'))
 
@@ -108,7 +108,7 @@ describe('composer: many layers at once', () => {
     const last = (await page.locator(block(7)).boundingBox())!
     await dragTo(block(0), last.x + last.width - 2, last.y + last.height / 2, 8, 'composer-multi-drag.png')
     await graphShows(['0:softmax', '1:linear', '4:softmax', '5:linear'])
-    await panelTitle('3 layers: 5, 6, 7')
+    await panelTitle('3 layers: 5–7')
 
     // Mixed values: layer 1 gets a conv of 2, then 1..3 show "mixed" until set together.
     await expandAll(true)
@@ -116,7 +116,7 @@ describe('composer: many layers at once', () => {
     await page.click(block(1))
     await setNumber('field-short_conv', '2')
     await page.click(block(3), { modifiers: ['Shift'] })
-    await panelTitle('3 layers: 1, 2, 3')
+    await panelTitle('3 layers: 1–3')
     expect(await page.inputValue('[data-testid=field-short_conv]')).toBe('')
     expect(await page.getAttribute('[data-testid=field-short_conv]', 'placeholder')).toBe('mixed')
     expect(await page.getAttribute('[data-testid=field-short_conv]', 'data-mixed')).toBe('true')
@@ -127,7 +127,7 @@ describe('composer: many layers at once', () => {
     expect(await page.textContent(`${block(5)} .chips`)).not.toContain('conv 3')
     // A softmax layer joins: the kind is mixed and only the head count is shared.
     await page.click(block(0), { modifiers: ['Control'] })
-    await panelTitle('4 layers: 0, 1, 2, 3')
+    await panelTitle('4 layers: 0–3')
     expect(await page.inputValue('[data-testid=field-kind]')).toBe('')
     expect(await page.locator('[data-testid=field-input_gate]').count()).toBe(0)
     expect(await page.locator('[data-testid=field-heads]').count()).toBe(1)
@@ -143,12 +143,22 @@ describe('composer: many layers at once', () => {
     await panelTitle('Layer 1')
     await page.keyboard.press('Shift+ArrowRight')
     await page.keyboard.press('Shift+ArrowRight')
-    await panelTitle('3 layers: 1, 2, 3')
+    await panelTitle('3 layers: 1–3')
     await page.keyboard.press('Alt+ArrowRight')
     await graphShows(kindsOf('SSLLLLLL'))
-    await panelTitle('3 layers: 2, 3, 4')
+    await panelTitle('3 layers: 2–4')
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('graph-block-4')
     for (const i of [2, 3, 4]) expect(await page.textContent(`${block(i)} .chips`)).toContain('conv 3')
+    // Ctrl+A selects every layer; the layer list's cards extend with Shift+↓ as the graph's blocks do with Shift+→.
+    await page.keyboard.press('Control+a')
+    await panelTitle('8 layers: 0–7')
+    expect(await page.locator('[data-testid^=layer-card-].selected').count()).toBe(8)
+    await page.focus('[data-testid=layer-card-5]')
+    await page.keyboard.press('Enter')
+    await panelTitle('Layer 5')
+    await page.keyboard.press('Shift+ArrowDown')
+    await panelTitle('2 layers: 5, 6')
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('layer-card-6')
 
     // Save, reload, load it back: the same spec.
     await page.fill('[data-testid=save-name]', 'multi-hybrid')
@@ -258,7 +268,7 @@ describe('composer: many layers at once', () => {
       [...document.querySelectorAll('[data-testid=estimate-table] tr.layer-row td:first-child')].some((td) => td.textContent === '499'),
     )
     await page.click(block(453), { modifiers: ['Shift'] })
-    await panelTitle('3 layers: 451, 452, 453')
+    await panelTitle('3 layers: 451–453')
     expect(await page.inputValue('[data-testid=field-kind]')).toBe('')
     expect(await rendered()).toBeLessThan(100)
     // The keyboard reaches the end and back, scrolling as it goes.

@@ -66,3 +66,16 @@ export function remapSelection(sel: LayerSelection, newIndexOf: readonly number[
   const at = (i: number) => newIndexOf[i] ?? i
   return { indices: sortedUnique(sel.indices.map(at)), anchor: at(sel.anchor), focus: at(sel.focus) }
 }
+
+/** Layer indices (ascending) as runs: "0–7", "3, 7", "1, 4–6". */
+export function formatLayerList(indices: readonly number[]): string {
+  const parts: string[] = []
+  for (let k = 0; k < indices.length;) {
+    let j = k
+    while (j + 1 < indices.length && indices[j + 1] === indices[j]! + 1) j++
+    if (j - k >= 2) parts.push(`${indices[k]}–${indices[j]}`)
+    else for (let m = k; m <= j; m++) parts.push(String(indices[m]))
+    k = j + 1
+  }
+  return parts.join(', ')
+}

@@ -10,6 +10,7 @@ import { gapAt, graphGroups, groupIndexOf, previewHybrid, snapRatio, visibleWind
 function spec(n: number, ratio = 0, placement: ModelSpec['hybrid']['placement'] = 'interleave'): ModelSpec {
   const soft = new Set(placement === 'manual' ? [] : softmaxPositions(n, ratio, placement))
   return {
+    format: 'linea.model/1',
     name: 'test',
     vocab_size: 64,
     d_model: 32,
@@ -18,7 +19,7 @@ function spec(n: number, ratio = 0, placement: ModelSpec['hybrid']['placement'] 
     tie_embeddings: true,
     hybrid: { ratio, placement },
     layers: Array.from({ length: n }, (_, i) => (soft.has(i) ? { ...DEFAULT_SOFTMAX } : { ...DEFAULT_LINEAR })),
-  } as ModelSpec
+  }
 }
 const asRecords = (l: unknown) => l as Record<string, unknown>[]
 

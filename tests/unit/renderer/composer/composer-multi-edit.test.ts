@@ -9,6 +9,7 @@ import { applyOrder, blockMoveOrder, isIdentity, newIndexOf, shiftOrder } from '
 
 function spec(layers: ModelSpec['layers'], placement: ModelSpec['hybrid']['placement'] = 'interleave'): ModelSpec {
   return {
+    format: 'linea.model/1',
     name: 'test',
     vocab_size: 64,
     d_model: 32,
@@ -17,7 +18,7 @@ function spec(layers: ModelSpec['layers'], placement: ModelSpec['hybrid']['place
     tie_embeddings: true,
     hybrid: { ratio: 0, placement },
     layers,
-  } as ModelSpec
+  }
 }
 const lin = (over: Partial<typeof DEFAULT_LINEAR> = {}) => ({ ...DEFAULT_LINEAR, ...over })
 /** Layers tagged by heads so a reorder can be read back. */

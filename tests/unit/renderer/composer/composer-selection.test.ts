@@ -2,7 +2,7 @@
 // Shift-click and Shift+arrow select from the anchor, Esc collapses to the
 // focus; a selection survives a shrinking stack and a reorder.
 import { describe, expect, it } from 'vitest'
-import { clampSelection, collapseToFocus, rangeTo, remapSelection, selectSpan, toggleSpan } from '../../../../renderer/src/composer/selection'
+import { clampSelection, collapseToFocus, formatLayerList, rangeTo, remapSelection, selectSpan, toggleSpan } from '../../../../renderer/src/composer/selection'
 
 describe('layer selection', () => {
   it('selects one layer, or a folded block whole', () => {
@@ -62,5 +62,14 @@ describe('layer selection', () => {
     // layers 0..4 reordered to [3, 4, 0, 1, 2]: old 0 → 2, old 3 → 0
     const at = [2, 3, 4, 0, 1]
     expect(remapSelection({ indices: [0, 3], anchor: 3, focus: 0 }, at)).toEqual({ indices: [0, 2], anchor: 0, focus: 2 })
+  })
+})
+
+describe('formatLayerList', () => {
+  it('writes runs of three or more as ranges', () => {
+    expect(formatLayerList([3, 7])).toBe('3, 7')
+    expect(formatLayerList([0, 1, 2, 3, 4, 5, 6, 7])).toBe('0–7')
+    expect(formatLayerList([1, 2, 4, 5, 6, 9])).toBe('1, 2, 4–6, 9')
+    expect(formatLayerList([451])).toBe('451')
   })
 })

@@ -11,6 +11,7 @@ import { useComposerStore } from '../../../../renderer/src/stores/composer'
 
 function spec(n: number): ModelSpec {
   return {
+    format: 'linea.model/1',
     name: 'test',
     vocab_size: 64,
     d_model: 32,
