@@ -109,6 +109,17 @@ describe('composer: many layers at once', () => {
     await dragTo(block(0), last.x + last.width - 2, last.y + last.height / 2, 8, 'composer-multi-drag.png')
     await graphShows(['0:softmax', '1:linear', '4:softmax', '5:linear'])
     await panelTitle('3 layers: 5–7')
+    // Esc while dragging drops nothing.
+    const first = (await page.locator(block(0)).boundingBox())!
+    await page.mouse.move(first.x + first.width / 2, first.y + first.height / 2)
+    await page.mouse.down()
+    await page.mouse.move(last.x + last.width - 2, last.y + last.height / 2, { steps: 8 })
+    await page.waitForSelector('[data-testid=graph-drop-marker]')
+    await page.keyboard.press('Escape')
+    await page.waitForSelector('[data-testid=graph-drop-marker]', { state: 'detached' })
+    await page.mouse.up()
+    await graphShows(['0:softmax', '1:linear', '4:softmax', '5:linear'])
+    await panelTitle('3 layers: 5–7')
 
     // Mixed values: layer 1 gets a conv of 2, then 1..3 show "mixed" until set together.
     await expandAll(true)
