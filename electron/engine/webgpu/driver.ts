@@ -135,13 +135,19 @@ export class WebGpuDriver {
     return this.checkBuffer
   }
 
-  /** Encodes one dispatch: `buffers` bind to 1, 2, ... in order, `params` fill the kernel's Params block. */
-  dispatch(kernel: Kernel, params: Record<string, number>, buffers: readonly GPUBuffer[], groups: readonly [number, number, number]): void {
+  /**
+   * Encodes one dispatch: `buffers` bind to 1, 2, ... in order (an undefined
+   * entry leaves its binding out, for a variant that does not declare it),
+   * `params` fill the kernel's Params block.
+   */
+  dispatch(kernel: Kernel, params: Record<string, number>, buffers: readonly (GPUBuffer | undefined)[], groups: readonly [number, number, number]): void {
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return
     const { pipeline, layout } = this.pipeline(kernel)
     const { buffer, offset } = this.stageParams(kernel, params)
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer, offset, size: this.blockStride } }]
-    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b } }))
+    buffers.forEach((b, i) => {
+      if (b) entries.push({ binding: i + 1, resource: { buffer: b } })
+    })
     const bindGroup = this.device.createBindGroup({ layout, entries, label: kernel.label })
     const pass = this.computePass()
     pass.setPipeline(pipeline)
@@ -179,12 +185,12 @@ export class WebGpuDriver {
     return buffer
   }
 
-  /** Encodes a copy of `bytes` bytes between storage buffers (in batch order). */
-  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+  /** Encodes a copy of `bytes` bytes between storage buffers (in batch order); offsets in bytes, multiples of 4. */
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     if (bytes === 0) return
     const enc = this.commandEncoder()
     this.endPass()
-    enc.copyBufferToBuffer(src, 0, dst, 0, bytes)
+    enc.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes)
   }
 
   /**

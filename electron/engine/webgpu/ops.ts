@@ -26,6 +26,8 @@ import {
   type ConvActivation,
 } from './kernels/short_conv'
 import { attentionDeltaKernel, attentionDkvKernel, attentionDqKernel, attentionFwdKernel, MAX_HEAD_DIM } from './kernels/softmax_attention'
+import { fillKernel } from './kernels/fill'
+import { fixedGateReduceKernel, MAX_MIXER_DIM, mixerBwdKernel, mixerFwdKernel, type MixerSwitches } from './kernels/mixer_recurrent'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
 import { swigluBwdKernel, swigluFwdKernel } from './kernels/swiglu'
 import { UNARY_KINDS, unaryKernel, type UnaryKind } from './kernels/unary'
@@ -118,7 +120,97 @@ function attentionParams(c: LaunchContext, decode: boolean) {
   return { B, H, D, V, Tq: T, Tk: S, position0: decode ? S - 1 : 0, window: attr<number>(c, 'window'), scale }
 }
 
+/** The mixer's switches, dims and scale from a planned call (kernels/mixer_recurrent.ts). */
+function mixerCall(c: LaunchContext) {
+  const [B, T, H, K, V] = [dim(c, 'B'), dim(c, 'T'), dim(c, 'H'), dim(c, 'K'), dim(c, 'V')]
+  const switches: MixerSwitches = { gate: attr(c, 'gate'), delta: attr(c, 'delta'), normalize: attr(c, 'normalize') }
+  const scale = attr<number>(c, 'scale') === 0 ? 1 / Math.sqrt(K) : attr<number>(c, 'scale')
+  return { B, T, H, K, V, switches, scale, eps: attr<number>(c, 'eps') }
+}
+
+/** A zeroed work buffer of `floats` f32 for this call. */
+function zeroedWork(c: LaunchContext, floats: number, what: string): GPUBuffer {
+  const work = c.scratch(Math.max(floats, 1) * 4, what).buffer
+  c.driver.dispatch(fillKernel, { n: floats, bits: 0 }, [work], grid(floats, WG))
+  return work
+}
+
 export const LAUNCHERS: Record<string, Launcher> = {
+  mixer_fwd(c) {
+    const m = mixerCall(c)
+    const { B, T, H, K, V } = m
+    const BH = B * H
+    const regions = { s_off: 0, z_off: BH * K * V }
+    const work = zeroedWork(c, BH * K * V + BH * K, 'mixer_fwd state')
+    if (c.inputs.s0) c.driver.copy(c.inputs.s0.buffer, work, BH * K * V * 4, 0, regions.s_off * 4)
+    if (c.inputs.z0) c.driver.copy(c.inputs.z0.buffer, work, BH * K * 4, 0, regions.z_off * 4)
+    const p = {
+      B,
+      T,
+      H,
+      K,
+      V,
+      scale: m.scale,
+      eps: m.eps,
+      ...regions,
+      states_off: 0,
+      zs_off: 0,
+      ds_off: 0,
+      dz_off: 0,
+      dq_off: 0,
+      dk_off: 0,
+      dv_off: 0,
+      dg_off: 0,
+      dbeta_off: 0,
+    }
+    const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'o')]
+    c.driver.dispatch(mixerFwdKernel(m.switches), p, buffers, rowGrid(1, BH))
+    if (c.outputs.s_final) c.driver.copy(work, c.outputs.s_final.buffer, BH * K * V * 4, regions.s_off * 4)
+    if (c.outputs.z_final) c.driver.copy(work, c.outputs.z_final.buffer, BH * K * 4, regions.z_off * 4)
+  },
+
+  mixer_bwd(c) {
+    const m = mixerCall(c)
+    const { B, T, H, K, V, switches } = m
+    const BH = B * H
+    const rows = B * T * H
+    const gateFloats = switches.gate === 'vector' ? rows * K : switches.gate === 'scalar' ? rows : switches.gate === 'fixed' ? BH : 0
+    // Regions of the work buffer, in f32 elements.
+    const sizes = { s_off: BH * K * V, z_off: BH * K, states_off: BH * T * K * V, zs_off: BH * T * K, ds_off: BH * K * V, dz_off: BH * K }
+    const grads = { dq_off: rows * K, dk_off: rows * K, dv_off: rows * V, dg_off: gateFloats, dbeta_off: rows }
+    const offsets: Record<string, number> = {}
+    let total = 0
+    for (const [name, size] of [...Object.entries(sizes), ...Object.entries(grads)]) {
+      offsets[name] = total
+      total += size
+    }
+    const work = zeroedWork(c, total, 'mixer_bwd states and gradients')
+    const copyIn = (name: string, region: string, floats: number) => {
+      const t = c.inputs[name]
+      if (t) c.driver.copy(t.buffer, work, floats * 4, 0, offsets[region]! * 4)
+    }
+    copyIn('s0', 's_off', BH * K * V)
+    copyIn('z0', 'z_off', BH * K)
+    copyIn('ds_final', 'ds_off', BH * K * V)
+    copyIn('dz_final', 'dz_off', BH * K)
+    const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ...offsets }
+    const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'do')]
+    c.driver.dispatch(mixerBwdKernel(switches), p, buffers, rowGrid(1, BH))
+    const copyOut = (name: string, region: string, floats: number) => {
+      const t = c.outputs[name]
+      if (t) c.driver.copy(work, t.buffer, floats * 4, offsets[region]! * 4)
+    }
+    copyOut('dq', 'dq_off', rows * K)
+    copyOut('dk', 'dk_off', rows * K)
+    copyOut('dv', 'dv_off', rows * V)
+    copyOut('dbeta', 'dbeta_off', rows)
+    copyOut('ds0', 'ds_off', BH * K * V)
+    copyOut('dz0', 'dz_off', BH * K)
+    if (c.outputs.dg && switches.gate === 'fixed')
+      c.driver.dispatch(fixedGateReduceKernel, { B, H, first: offsets.dg_off! }, [work, c.outputs.dg.buffer], [Math.ceil(H / 64), 1, 1])
+    else copyOut('dg', 'dg_off', gateFloats)
+  },
+
   softmax_attn_fwd(c) {
     const p = attentionParams(c, false)
     const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'o'), need(c, 'lse')]
@@ -373,6 +465,11 @@ export function webGpuRefusal(plan: NativeOpPlan): string | null {
   if (op === 'cast' && plan.attrs.to !== 'f32') return `backend webgpu has no kernel for cast to ${String(plan.attrs.to)} (f32 only)`
   if ((op === 'unary_fwd' || op === 'unary_bwd') && !UNARY.has(String(plan.attrs.kind)))
     return `backend webgpu has no kernel for ${op} with kind ${String(plan.attrs.kind)}`
+  if (op === 'mixer_fwd' || op === 'mixer_bwd') {
+    if (plan.attrs.input_gate !== 'none') return `backend webgpu has no kernel for ${op} with input_gate ${String(plan.attrs.input_gate)} (only 'none' so far)`
+    if (Math.max(plan.dims.K ?? 0, plan.dims.V ?? 0) > MAX_MIXER_DIM)
+      return `backend webgpu has no kernel for ${op} with head dims over ${MAX_MIXER_DIM} (K ${plan.dims.K}, V ${plan.dims.V})`
+  }
   if (op.startsWith('softmax_attn_') && Math.max(plan.dims.D ?? 0, plan.dims.V ?? 0) > MAX_HEAD_DIM)
     return `backend webgpu has no kernel for ${op} with head dims over ${MAX_HEAD_DIM} (D ${plan.dims.D}, V ${plan.dims.V})`
   if ((op === 'feature_map_fwd' || op === 'feature_map_bwd') && !FEATURE_MAPS.has(String(plan.attrs.kind)))

@@ -253,6 +253,56 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
     })
   })
 
+  describe('mixer (recurrent form)', () => {
+    const logSigmoid = (v: number) => (v >= 0 ? -Math.log1p(Math.exp(-v)) : v - Math.log1p(Math.exp(v)))
+    const gateShape = (gate: string, [B, T, H, K]: number[]) => (gate === 'fixed' ? [H!] : gate === 'scalar' ? [B!, T!, H!] : [B!, T!, H!, K!])
+    // [B, T, H, K, V]
+    const shapes = [
+      [1, 1, 1, 1, 1],
+      [2, 33, 2, 8, 6],
+      [1, 65, 1, 16, 33],
+    ] as const
+    for (const gate of ['none', 'fixed', 'scalar', 'vector'] as const)
+      for (const delta of [false, true])
+        for (const normalize of delta ? (['none'] as const) : (['none', 'sum', 'max1'] as const))
+          it(`gate ${gate}${delta ? ' delta' : ''} normalize ${normalize}: forward and backward, with states in and out`, async () => {
+            for (const [B, T, H, K, V] of shapes) {
+              const inputs: Record<string, Input | undefined> = {
+                q: f32([B, T, H, K], 60),
+                // Positive keys keep q·z away from 0 for the denominators; l2-scaled for the delta rule.
+                k: f32([B, T, H, K], 61, (x) => (normalize === 'none' ? x : Math.abs(x) + 0.1) / Math.sqrt(K)),
+                v: f32([B, T, H, V], 62),
+                g: gate === 'none' ? undefined : f32(gateShape(gate, [B, T, H, K]), 63, (x) => Math.max(logSigmoid(x + 1), -5)),
+                beta: delta ? f32([B, T, H], 64, (x) => 1 / (1 + Math.exp(-x))) : undefined,
+                s0: f32([B, H, K, V], 65, (x) => x / 4),
+                z0: normalize === 'none' ? undefined : f32([B, H, K], 66, (x) => Math.abs(x) + 0.5),
+              }
+              for (const form of ['recurrent', 'chunked'] as const) {
+                const attrs = { form, chunk_size: 16, gate, delta, normalize, scale: K === 8 ? 0.4 : 0 }
+                const finals = normalize === 'none' ? ['s_final'] : ['s_final', 'z_final']
+                // The CPU's own f32 chunked == recurrent tolerance is 1e-4 (ops.test.ts): the same here;
+                // elementwise, gradients that cancel to near 0 (dg, dz0 with a denominator) get 1e-5 of the scale.
+                const MIXER = { ...REDUCTION, rms: 1e-4, rtol: 1e-3, atol: 1e-5 }
+                await compare('mixer_fwd', inputs, attrs, MIXER, { outputs: finals })
+                const upstream = { do: f32([B, T, H, V], 67), ds_final: f32([B, H, K, V], 68), dz_final: normalize === 'none' ? undefined : f32([B, H, K], 69) }
+                const wanted = [...(gate === 'fixed' ? ['dg'] : []), 'ds0', ...(normalize === 'none' ? [] : ['dz0'])]
+                // With a denominator and K = 1, o = S q / (q z) does not depend on q: dq is rounding noise around 0.
+                const floor = normalize !== 'none' && K === 1 ? 1e-5 : undefined
+                await compare('mixer_bwd', { ...inputs, ...upstream }, attrs, { ...MIXER, floor }, { outputs: wanted })
+              }
+            }
+          })
+
+    it('refuses input gates by name, as a capability', () => {
+      const g = theGpu()
+      const x = g.upload(normals(8, 1), [1, 2, 1, 4])
+      const i = g.upload(normals(2, 2), [1, 2, 1])
+      expect(() => g.run('mixer_fwd', { q: x, k: x, v: x, i }, { input_gate: 'softplus' })).toThrow(
+        "backend webgpu has no kernel for mixer_fwd with input_gate softplus (only 'none' so far)",
+      )
+    })
+  })
+
   describe('linear', () => {
     // [leading dims of x, K, M]
     const shapes: [number[], number, number][] = [

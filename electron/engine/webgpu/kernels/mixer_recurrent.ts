@@ -1,0 +1,339 @@
+// mixer_fwd / mixer_bwd in the recurrent form: one step at a time, one
+// workgroup per head (b, h), the CPU's mixer_recurrent.cpp step for step.
+//
+// q, k, dq, dk: (B, T, H, K)   v, o, do, dv: (B, T, H, V)   g: [H] fixed, (B, T, H) scalar,
+// (B, T, H, K) vector   beta: (B, T, H)   s0, s_final, ds: (B, H, K, V)   z0, z_final, dz: (B, H, K)
+//
+//   S'_t = Diag(exp g_t) S_{t-1},  z'_t = Diag(exp g_t) z_{t-1}
+//   additive:   S_t = S' + k vᵀ,  z_t = z' + k
+//   delta rule: r = v - S'ᵀ k,  S_t = S' + β k rᵀ
+//   o_t = S_tᵀ q̂ / den',  q̂ = scale q;  den' = q̂ᵀz + eps (sum), max(|q̂ᵀz|, 1) (max1)
+//
+// The state lives in a work buffer (`work`, offsets in the parameters): the
+// forward keeps S and z per head; the backward first runs the forward
+// storing every S_t and z_t (T K V per head), then walks back in time with
+// dS and dz, writing dq, dk, dv, dg and dbeta into the work buffer too, so a
+// dispatch binds at most 7 storage buffers (WebGPU guarantees 8). The host
+// copies s0, z0, ds_final, dz_final in and s_final, z_final, ds0, dz0, and
+// the gradients out (copyBufferToBuffer, in batch order). Input gates are not
+// here yet (the launcher refuses them by name). The switches are compiled in.
+import { paramsWgsl, type Kernel } from '../driver'
+import { ROW_INDEX_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
+
+export type MixerGate = 'none' | 'fixed' | 'scalar' | 'vector'
+export type MixerNormalize = 'none' | 'sum' | 'max1'
+
+export interface MixerSwitches {
+  gate: MixerGate
+  delta: boolean
+  normalize: MixerNormalize
+}
+
+/** K and V at most this (workgroup vectors of one step). */
+export const MAX_MIXER_DIM = WG
+
+const params = [
+  ['B', 'u32'],
+  ['T', 'u32'],
+  ['H', 'u32'],
+  ['K', 'u32'],
+  ['V', 'u32'],
+  ['scale', 'f32'],
+  ['eps', 'f32'],
+  // Offsets (in f32 elements) of the regions of the work buffer.
+  ['s_off', 'u32'], // S (B H K V): the running state (forward), S_0 (backward)
+  ['z_off', 'u32'], // z (B H K)
+  ['states_off', 'u32'], // backward: S_t for every t (B H T K V)
+  ['zs_off', 'u32'], // backward: z_t (B H T K)
+  ['ds_off', 'u32'], // backward: dS (B H K V), ds_final in, ds0 out
+  ['dz_off', 'u32'], // backward: dz (B H K)
+  ['dq_off', 'u32'], // backward: dq, dk (B T H K), dv (B T H V), dg, dbeta, as the outputs lay out
+  ['dk_off', 'u32'],
+  ['dv_off', 'u32'],
+  ['dg_off', 'u32'], // scalar: (B T H); vector: (B T H K); fixed: (B H) partial sums
+  ['dbeta_off', 'u32'],
+] as const
+
+/** The gate's log decay for key dim `a` at input row `row` (head h), as WGSL. */
+function gateWgsl(gate: MixerGate): string {
+  if (gate === 'fixed') return 'g[h]'
+  if (gate === 'scalar') return 'g[row]'
+  if (gate === 'vector') return 'g[row * P.K + a]'
+  return '0.0'
+}
+
+function header(s: MixerSwitches): string {
+  const den = s.normalize !== 'none'
+  return `${paramsWgsl(params)}${ROW_INDEX_WGSL}${WORKGROUP_SUM_WGSL}
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read_write> work: array<f32>;
+${s.gate !== 'none' ? '@group(0) @binding(5) var<storage, read> g: array<f32>;' : ''}
+${s.delta ? '@group(0) @binding(6) var<storage, read> beta: array<f32>;' : ''}
+var<workgroup> qs: array<f32, ${WG}>;
+var<workgroup> ks: array<f32, ${WG}>;
+var<workgroup> vs: array<f32, ${WG}>;
+var<workgroup> fs: array<f32, ${WG}>; // exp(gate) per key dim
+var<workgroup> rs: array<f32, ${WG}>;
+var<workgroup> us: array<f32, ${WG}>;
+fn sync() { storageBarrier(); workgroupBarrier(); }
+const HAS_GATE = ${s.gate !== 'none'};
+const DELTA = ${s.delta};
+const DEN = ${den};
+// Loads step t's q (scaled), k, v and decay factors into workgroup memory.
+fn load_step(lid: u32, b: u32, h: u32, t: u32) {
+  let row = (b * P.T + t) * P.H + h;
+  for (var a = lid; a < P.K; a += ${WG}u) {
+    qs[a] = q[row * P.K + a] * P.scale;
+    ks[a] = k[row * P.K + a];
+    fs[a] = exp(${gateWgsl(s.gate)});
+  }
+  for (var c = lid; c < P.V; c += ${WG}u) { vs[c] = v[row * P.V + c]; }
+}
+// den' from the raw denominator.
+fn denominator(den: f32) -> f32 {
+  ${s.normalize === 'sum' ? 'return den + P.eps;' : 'return max(abs(den), 1.0);'}
+}
+// One forward step from the state at prev (S) and zprev (z) into next and znext (may be the same memory).
+fn step_state(lid: u32, b: u32, h: u32, t: u32, prev: u32, zprev: u32, next: u32, znext: u32) {
+  let row = (b * P.T + t) * P.H + h;
+  if (DELTA) {
+    // r = v - S'ᵀk with S' = Diag(f) S_{t-1}
+    for (var c = lid; c < P.V; c += ${WG}u) {
+      var acc = vs[c];
+      for (var a = 0u; a < P.K; a++) { acc -= fs[a] * work[prev + a * P.V + c] * ks[a]; }
+      rs[c] = acc;
+    }
+    workgroupBarrier();
+  }
+  for (var e = lid; e < P.K * P.V; e += ${WG}u) {
+    let a = e / P.V;
+    let c = e % P.V;
+    ${s.delta ? 'work[next + e] = fs[a] * work[prev + e] + beta[row] * ks[a] * rs[c];' : 'work[next + e] = fs[a] * work[prev + e] + ks[a] * vs[c];'}
+  }
+  if (DEN) {
+    for (var a = lid; a < P.K; a += ${WG}u) { work[znext + a] = fs[a] * work[zprev + a]${s.delta ? '' : ' + ks[a]'}; }
+  }
+  sync();
+}
+`
+}
+
+const ENTRY = `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let bh = row_index(wid, nwg);
+  if (bh >= P.B * P.H) { return; }
+  let b = bh / P.H;
+  let h = bh % P.H;
+  let KV = P.K * P.V;`
+
+const cache = new Map<string, Kernel>()
+const key = (s: MixerSwitches) => `${s.gate}/${s.delta ? 'delta' : 'additive'}/${s.normalize}`
+
+/** Forward: o, and the final S and z in the work buffer (s_off, z_off), which start as S_0 and z_0. */
+export function mixerFwdKernel(s: MixerSwitches): Kernel {
+  const label = `mixer_fwd/recurrent/${key(s)}`
+  let k = cache.get(label)
+  if (!k) {
+    k = {
+      label,
+      entry: 'main',
+      params,
+      code: `${header(s)}
+@group(0) @binding(7) var<storage, read_write> o: array<f32>;
+${ENTRY}
+  let S = P.s_off + bh * KV;
+  let z = P.z_off + bh * P.K;
+  for (var t = 0u; t < P.T; t++) {
+    load_step(lid, b, h, t);
+    workgroupBarrier();
+    step_state(lid, b, h, t, S, z, S, z);
+    var dn = 1.0;
+    if (DEN) {
+      var part = 0.0;
+      for (var a = lid; a < P.K; a += ${WG}u) { part += qs[a] * work[z + a]; }
+      dn = denominator(workgroup_sum(lid, part));
+    }
+    let row = (b * P.T + t) * P.H + h;
+    for (var c = lid; c < P.V; c += ${WG}u) {
+      var num = 0.0;
+      for (var a = 0u; a < P.K; a++) { num += qs[a] * work[S + a * P.V + c]; }
+      o[row * P.V + c] = num / dn;
+    }
+    sync();
+  }
+}
+`,
+    }
+    cache.set(label, k)
+  }
+  return k
+}
+
+/** Backward: every gradient into the work buffer (see the offsets); dS and dz start as ds_final and dz_final. */
+export function mixerBwdKernel(s: MixerSwitches): Kernel {
+  const label = `mixer_bwd/recurrent/${key(s)}`
+  let k = cache.get(label)
+  if (k) return k
+  const gradOfGate = s.gate === 'vector' ? 'work[P.dg_off + row * P.K + a] = acc;' : s.gate !== 'none' ? 'gate_part += acc;' : ''
+  k = {
+    label,
+    entry: 'main',
+    params,
+    code: `${header(s)}
+@group(0) @binding(7) var<storage, read> d_o: array<f32>;
+var<workgroup> dnum: array<f32, ${WG}>;
+${ENTRY}
+  let S0 = P.s_off + bh * KV;
+  let z0 = P.z_off + bh * P.K;
+  let dS = P.ds_off + bh * KV;
+  let dz = P.dz_off + bh * P.K;
+  // The state after step t (t = -1: S_0), as a work offset.
+  let states = P.states_off + bh * P.T * KV;
+  let zs = P.zs_off + bh * P.T * P.K;
+  // Forward, keeping every state.
+  for (var t = 0u; t < P.T; t++) {
+    load_step(lid, b, h, t);
+    workgroupBarrier();
+    let prev = select(states + (t - 1u) * KV, S0, t == 0u);
+    let zprev = select(zs + (t - 1u) * P.K, z0, t == 0u);
+    step_state(lid, b, h, t, prev, zprev, states + t * KV, zs + t * P.K);
+  }
+  var fixed_sum = 0.0;
+  for (var i = 0u; i < P.T; i++) {
+    let t = P.T - 1u - i;
+    let row = (b * P.T + t) * P.H + h;
+    load_step(lid, b, h, t);
+    workgroupBarrier();
+    let St = states + t * KV;
+    let zt = zs + t * P.K;
+    let Sp = select(states + (t - 1u) * KV, S0, t == 0u); // S_{t-1}; S' = Diag(f) S_{t-1}
+    let zp = select(zs + (t - 1u) * P.K, z0, t == 0u);
+    // o_t = num / den'
+    var dden = 0.0;
+    if (DEN) {
+      var part = 0.0;
+      for (var a = lid; a < P.K; a += ${WG}u) { part += qs[a] * work[zt + a]; }
+      let den = workgroup_sum(lid, part);
+      let dn = denominator(den);
+      var dot = 0.0;
+      for (var c = lid; c < P.V; c += ${WG}u) {
+        var num = 0.0;
+        for (var a = 0u; a < P.K; a++) { num += qs[a] * work[St + a * P.V + c]; }
+        let d = d_o[row * P.V + c];
+        dnum[c] = d / dn;
+        dot += d * (num / dn);
+      }
+      let d_dn = -workgroup_sum(lid, dot) / dn;
+      ${s.normalize === 'sum' ? 'dden = d_dn;' : 'dden = select(0.0, select(-d_dn, d_dn, den >= 0.0), abs(den) > 1.0);'}
+    } else {
+      for (var c = lid; c < P.V; c += ${WG}u) { dnum[c] = d_o[row * P.V + c]; }
+    }
+    workgroupBarrier();
+    for (var a = lid; a < P.K; a += ${WG}u) {
+      var acc = 0.0;
+      for (var c = 0u; c < P.V; c++) { acc += work[St + a * P.V + c] * dnum[c]; }
+      if (DEN) { acc += work[zt + a] * dden; }
+      work[P.dq_off + row * P.K + a] = acc * P.scale;
+      if (DEN) { work[dz + a] += qs[a] * dden; }
+    }
+    for (var e = lid; e < KV; e += ${WG}u) { work[dS + e] += qs[e / P.V] * dnum[e % P.V]; }
+    sync();
+    if (DELTA) {
+      // r = v - S'ᵀk; du = dSᵀk
+      for (var c = lid; c < P.V; c += ${WG}u) {
+        var r = vs[c];
+        var du = 0.0;
+        for (var a = 0u; a < P.K; a++) {
+          r -= fs[a] * work[Sp + a * P.V + c] * ks[a];
+          du += work[dS + a * P.V + c] * ks[a];
+        }
+        rs[c] = r;
+        us[c] = du;
+      }
+      workgroupBarrier();
+      ${
+        s.delta
+          ? `let bt = beta[row];
+      var part = 0.0;
+      for (var c = lid; c < P.V; c += ${WG}u) {
+        part += us[c] * rs[c];
+        work[P.dv_off + row * P.V + c] = bt * us[c];
+      }
+      let dbeta = workgroup_sum(lid, part);
+      if (lid == 0u) { work[P.dbeta_off + row] = dbeta; }
+      // dk = β dS r - S' dr, dr = β du
+      for (var a = lid; a < P.K; a += ${WG}u) {
+        var acc = 0.0;
+        for (var c = 0u; c < P.V; c++) { acc += work[dS + a * P.V + c] * rs[c] * bt - fs[a] * work[Sp + a * P.V + c] * bt * us[c]; }
+        work[P.dk_off + row * P.K + a] = acc;
+      }
+      sync();
+      for (var e = lid; e < KV; e += ${WG}u) { work[dS + e] -= ks[e / P.V] * bt * us[e % P.V]; }
+      sync();`
+          : ''
+      }
+    } else {
+      for (var c = lid; c < P.V; c += ${WG}u) {
+        var acc = 0.0;
+        for (var a = 0u; a < P.K; a++) { acc += work[dS + a * P.V + c] * ks[a]; }
+        work[P.dv_off + row * P.V + c] = acc;
+      }
+      for (var a = lid; a < P.K; a += ${WG}u) {
+        var acc = 0.0;
+        for (var c = 0u; c < P.V; c++) { acc += work[dS + a * P.V + c] * vs[c]; }
+        if (DEN) { acc += work[dz + a]; }
+        work[P.dk_off + row * P.K + a] = acc;
+      }
+      sync();
+    }
+    if (HAS_GATE) {
+      var gate_part = 0.0;
+      for (var a = lid; a < P.K; a += ${WG}u) {
+        var acc = 0.0;
+        for (var c = 0u; c < P.V; c++) { acc += work[dS + a * P.V + c] * fs[a] * work[Sp + a * P.V + c]; }
+        if (DEN) { acc += work[dz + a] * fs[a] * work[zp + a]; }
+        ${gradOfGate}
+      }
+      ${s.gate === 'scalar' || s.gate === 'fixed' ? 'let gsum = workgroup_sum(lid, gate_part);' : ''}
+      ${s.gate === 'scalar' ? 'if (lid == 0u) { work[P.dg_off + row] = gsum; }' : ''}
+      ${s.gate === 'fixed' ? 'fixed_sum += gsum;' : ''}
+      sync();
+      for (var e = lid; e < KV; e += ${WG}u) { work[dS + e] *= fs[e / P.V]; }
+      if (DEN) { for (var a = lid; a < P.K; a += ${WG}u) { work[dz + a] *= fs[a]; } }
+      sync();
+    }
+  }
+  ${s.gate === 'fixed' ? 'if (lid == 0u) { work[P.dg_off + bh] = fixed_sum; }' : ''}
+}
+`,
+  }
+  cache.set(label, k)
+  return k
+}
+
+const reduceParams = [
+  ['B', 'u32'],
+  ['H', 'u32'],
+  ['first', 'u32'],
+] as const
+
+/** The fixed gate's dg[h] = sum over b of the per-head partial sums (work[first + b H + h]). */
+export const fixedGateReduceKernel: Kernel = {
+  label: 'mixer_bwd/fixed_gate_sum',
+  entry: 'main',
+  params: reduceParams,
+  code: `${paramsWgsl(reduceParams)}
+@group(0) @binding(1) var<storage, read> work: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dg: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let h = id.x;
+  if (h >= P.H) { return; }
+  var sum = 0.0;
+  for (var b = 0u; b < P.B; b++) { sum += work[P.first + b * P.H + h]; }
+  dg[h] = sum;
+}
+`,
+}
