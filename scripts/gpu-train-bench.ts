@@ -143,6 +143,9 @@ async function main(): Promise<void> {
         seq_len: SEQ,
         tokens_per_second: tokensPerSecond,
         tokens_per_second_all: perSecond,
+        // Near 1 when every measured step was timed alike; far above it when a step's
+        // time hid in its neighbour's (a read that waited for the next step too).
+        max_over_median: Math.max(...perSecond) / tokensPerSecond,
         peak_bytes: peak,
         train_flops_per_token: trainFlopsPerToken,
         mfu: (tokensPerSecond * trainFlopsPerToken) / PEAK_BF16_FLOPS,
@@ -150,7 +153,7 @@ async function main(): Promise<void> {
       rows.push(row)
       console.log(
         `linea ${m.name.padEnd(22)} ${(row.params / 1e6).toFixed(0)}M params  ${tokensPerSecond.toFixed(0).padStart(8)} tokens/s  ` +
-          `peak ${(peak / 2 ** 30).toFixed(1)} GiB  MFU ${(100 * row.mfu).toFixed(1)}%`,
+          `peak ${(peak / 2 ** 30).toFixed(1)} GiB  MFU ${(100 * row.mfu).toFixed(1)}%  fastest step / median ${row.max_over_median.toFixed(2)}`,
       )
     } catch (err) {
       rows.push({ model: m.name, error: (err as Error).message })

@@ -14,6 +14,8 @@ export interface NativeTensor {
   readonly bytes: number
   readonly disposed: boolean
   read(): Float32Array | Float64Array | Int32Array
+  /** Starts the copy after the work enqueued so far; read() waits for that copy only. */
+  readLater(): { read(): Float32Array | Float64Array | Int32Array }
   write(data: Float32Array | Float64Array | Int32Array): void
   dispose(): void
   view(shape: number[]): NativeTensor

@@ -23,6 +23,11 @@ export type OpObserver = (
   ms: number,
 ) => void
 
+/** A copy to the host started now (Backend.readSoon): read() waits for it, not for later work. */
+export interface PendingRead {
+  read(): Promise<HostArray>
+}
+
 export interface Backend {
   /** "cpu", "cuda:0", "webgpu" */
   readonly id: string
@@ -31,6 +36,12 @@ export interface Backend {
   upload(data: HostArray, shape: readonly number[]): Tensor
   zeros(shape: readonly number[], dtype: DType): Tensor
   read(tensor: Tensor): Promise<HostArray>
+  /**
+   * Starts copying `tensor` to the host after the work enqueued so far; the
+   * read waits for that work only, so a loop can read step k's loss while
+   * step k + 1 runs. Optional: startRead falls back to read.
+   */
+  readSoon?(tensor: Tensor): PendingRead
   dispose(tensor: Tensor): void
   /** A tensor sharing `tensor`'s memory, with another shape of the same size. */
   view(tensor: Tensor, shape: readonly number[]): Tensor
@@ -54,4 +65,13 @@ export interface Backend {
   synchronize(): Promise<void>
   /** Sets (or, with undefined, clears) the observer of every op run. */
   observe(observer: OpObserver | undefined): void
+}
+
+/** backend.readSoon where the backend has it, else a read started now. */
+export function startRead(tensor: Tensor): PendingRead {
+  const backend = tensor.backend
+  if (backend.readSoon) return backend.readSoon(tensor)
+  const data = backend.read(tensor)
+  data.catch(() => undefined) // a read never awaited (a step released unread) must not reject unhandled
+  return { read: () => data }
 }

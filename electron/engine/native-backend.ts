@@ -1,6 +1,6 @@
 // The CPU and CUDA backends, through the native addon.
 import { loadAddon, type LineaAddon, type NativeTensor } from './addon'
-import type { AttrValue, Backend, OpObserver, OpOutputs } from './backend'
+import type { AttrValue, Backend, OpObserver, OpOutputs, PendingRead } from './backend'
 import { dtypeOf, Tensor, type DType, type HostArray } from './tensor'
 
 export class NativeBackend implements Backend {
@@ -41,6 +41,11 @@ export class NativeBackend implements Backend {
 
   async read(tensor: Tensor): Promise<HostArray> {
     return this.native(tensor).read()
+  }
+
+  readSoon(tensor: Tensor): PendingRead {
+    const pending = this.native(tensor).readLater()
+    return { read: async () => pending.read() }
   }
 
   dispose(tensor: Tensor): void {

@@ -4,7 +4,7 @@
 // gradients, so a training step never waits for the GPU.
 import type { Backend } from '../backend'
 import type { Param } from '../model/params'
-import type { Tensor } from '../tensor'
+import type { HostArray, Tensor } from '../tensor'
 
 export interface AdamWSettings {
   beta1: number
@@ -42,9 +42,9 @@ export class AdamW {
     return total
   }
 
-  /** The global L2 norm from gradSqSum's tensor (waits for the device). */
-  static async norm(gradSqSum: Tensor): Promise<number> {
-    return Math.sqrt((await gradSqSum.read())[0]!)
+  /** The global L2 norm from gradSqSum's tensor, as read to the host. */
+  static norm(gradSqSum: HostArray): number {
+    return Math.sqrt(gradSqSum[0]!)
   }
 
   /**

@@ -13,7 +13,7 @@ import type { EvalProgress, StepProgress } from '../../api/runs'
 import { stopStep, type TrainSpec } from '../../api/train-spec'
 import { Ctx, type ComputeDType } from '../autograd/context'
 import { precisionDTypes, resolvePrecision, type PrecisionDTypes, type RunPrecision } from '../precision'
-import type { Backend } from '../backend'
+import { startRead, type Backend, type PendingRead } from '../backend'
 import { CheckpointError, readCheckpoint, restoreCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint'
 import { Model } from '../model/model'
 import type { Param } from '../model/params'
@@ -177,6 +177,9 @@ interface InFlight {
   nll: Tensor
   grads: Map<string, Tensor>
   gradSqSum: Tensor
+  /** The loss rows and the squared gradient norm, copying to the host since the step was enqueued. */
+  nllRead: PendingRead
+  gradSqSumRead: PendingRead
   lr: number
 }
 
@@ -317,7 +320,8 @@ class TrainingRun {
       const lr = learningRate(this.spec, step)
       this.optimizer.step(grads, lr, step + 1, { gradSqSum, maxNorm: this.spec.optimizer.grad_clip })
       ctx.keep(out.nll, ...grads.values())
-      return { step, batch, nll: out.nll, grads, gradSqSum, lr }
+      // Started here, the copies wait for this step only, not for the next one enqueued after it.
+      return { step, batch, nll: out.nll, grads, gradSqSum, nllRead: startRead(out.nll), gradSqSumRead: startRead(gradSqSum), lr }
     } catch (err) {
       disposeBatch(batch)
       throw err
@@ -333,12 +337,12 @@ class TrainingRun {
    */
   private async finishStep(s: InFlight): Promise<void> {
     try {
-      const rows = await s.nll.read()
+      const rows = await s.nllRead.read()
       let sum = 0
       for (let m = 0; m < s.batch.count; m++) sum += rows[m]!
       const loss = sum / s.batch.count
       if (!Number.isFinite(loss)) throw new TrainingDivergedError(s.step + 1, await locateNonFinite(this.model, this.backend, this.dtypes.compute, s.batch))
-      const gradNorm = await AdamW.norm(s.gradSqSum)
+      const gradNorm = AdamW.norm(await s.gradSqSumRead.read())
       if (!Number.isFinite(gradNorm)) throw new TrainingDivergedError(s.step + 1, await locateNonFiniteGrad(s.grads))
       this.finalLoss = loss
       // Steps overlap on the device: a step's time is the wall time since the previous one finished.

@@ -41,6 +41,16 @@ struct DeviceInfo {
   std::string detail;       // e.g. "sm_90, 132 SMs" or "2 threads"
 };
 
+// A copy to the host enqueued after the work so far (Backend::copy_to_host_later).
+// wait() blocks until the copy has landed, and not for work enqueued after it,
+// so a training loop can read step k's loss while step k + 1 runs.
+class PendingCopy {
+ public:
+  virtual ~PendingCopy() = default;
+  // The copied bytes, valid while this object lives.
+  virtual const void* wait() = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -52,6 +62,9 @@ class Backend {
   virtual Tensor empty(const Shape& shape, DType dtype) = 0;
   virtual void copy_from_host(Tensor& dst, const void* src, size_t bytes) = 0;
   virtual void copy_to_host(const Tensor& src, void* dst, size_t bytes) = 0;
+  // Starts copying `src` to the host after the work enqueued so far. The
+  // default copies at once (backends whose ops are synchronous).
+  virtual std::unique_ptr<PendingCopy> copy_to_host_later(const Tensor& src, size_t bytes);
   virtual void fill(Tensor& dst, double value) = 0;
   virtual void synchronize() {}
   // Returns cached free memory to the system (backends that cache).

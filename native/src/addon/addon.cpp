@@ -51,6 +51,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
                            InstanceAccessor<&TensorHandle::Bytes>("bytes"),
                            InstanceAccessor<&TensorHandle::Disposed>("disposed"),
                            InstanceMethod<&TensorHandle::Read>("read"),
+                           InstanceMethod<&TensorHandle::ReadLater>("readLater"),
                            InstanceMethod<&TensorHandle::Write>("write"),
                            InstanceMethod<&TensorHandle::Dispose>("dispose"),
                            InstanceMethod<&TensorHandle::View>("view"),
@@ -123,28 +124,57 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       const auto& t = tensor(env);
-      const size_t n = static_cast<size_t>(t.numel());
-      if (t.dtype == DType::bf16) {
-        std::vector<uint16_t> bits(n);
-        t.backend->copy_to_host(t, bits.data(), t.bytes());
-        auto out = Napi::Float32Array::New(env, n);
-        for (size_t j = 0; j < n; ++j) out[j] = linea::bf16_to_float(bits[j]);
-        return out;
-      }
-      if (t.dtype == DType::f32) {
-        auto out = Napi::Float32Array::New(env, n);
-        t.backend->copy_to_host(t, out.Data(), t.bytes());
-        return out;
-      }
-      if (t.dtype == DType::i32) {
-        auto out = Napi::Int32Array::New(env, n);
-        t.backend->copy_to_host(t, out.Data(), t.bytes());
-        return out;
-      }
-      auto out = Napi::Float64Array::New(env, n);
-      t.backend->copy_to_host(t, out.Data(), t.bytes());
+      return host_array(env, t.dtype, static_cast<size_t>(t.numel()),
+                        [&](void* dst) { t.backend->copy_to_host(t, dst, t.bytes()); });
+    });
+  }
+
+  // readLater(): starts the copy to the host after the work enqueued so far and
+  // returns { read() }, which waits for that copy only (not for work enqueued
+  // after it) and gives what read() gives. The tensor may be disposed meanwhile.
+  Napi::Value ReadLater(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const auto& t = tensor(env);
+      std::shared_ptr<linea::PendingCopy> pending = t.backend->copy_to_host_later(t, t.bytes());
+      const DType dtype = t.dtype;
+      const size_t n = static_cast<size_t>(t.numel()), bytes = t.bytes();
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("read", Napi::Function::New(env, [pending, dtype, n, bytes](const Napi::CallbackInfo& call) {
+                Napi::Env e = call.Env();
+                return guarded(e, [&]() -> Napi::Value {
+                  const void* src = pending->wait();
+                  return host_array(e, dtype, n, [&](void* dst) { std::memcpy(dst, src, bytes); });
+                });
+              }));
       return out;
     });
+  }
+
+  // A new typed array of n elements for dtype, filled by fill(dst) with the
+  // tensor's bytes (bf16 is widened to f32 after the fill).
+  template <class Fill>
+  static Napi::Value host_array(Napi::Env env, DType dtype, size_t n, Fill&& fill) {
+    if (dtype == DType::bf16) {
+      std::vector<uint16_t> bits(n);
+      fill(bits.data());
+      auto out = Napi::Float32Array::New(env, n);
+      for (size_t j = 0; j < n; ++j) out[j] = linea::bf16_to_float(bits[j]);
+      return out;
+    }
+    if (dtype == DType::f32) {
+      auto out = Napi::Float32Array::New(env, n);
+      fill(out.Data());
+      return out;
+    }
+    if (dtype == DType::i32) {
+      auto out = Napi::Int32Array::New(env, n);
+      fill(out.Data());
+      return out;
+    }
+    auto out = Napi::Float64Array::New(env, n);
+    fill(out.Data());
+    return out;
   }
 
   Napi::Value Write(const Napi::CallbackInfo& info) {

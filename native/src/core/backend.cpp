@@ -1,6 +1,7 @@
 #include "linea/backend.h"
 
 #include <mutex>
+#include <vector>
 
 #include "../cpu/cpu_backend.h"
 #ifdef LINEA_WITH_CUDA
@@ -13,6 +14,25 @@ Tensor Backend::from_host(const Shape& shape, DType dtype, const void* src) {
   Tensor t = empty(shape, dtype);
   copy_from_host(t, src, t.bytes());
   return t;
+}
+
+namespace {
+// The copy already made: what a synchronous backend's copy_to_host_later returns.
+class HostCopy final : public PendingCopy {
+ public:
+  explicit HostCopy(size_t bytes) : bytes_(bytes) {}
+  const void* wait() override { return bytes_.data(); }
+  unsigned char* data() { return bytes_.data(); }
+
+ private:
+  std::vector<unsigned char> bytes_;
+};
+}  // namespace
+
+std::unique_ptr<PendingCopy> Backend::copy_to_host_later(const Tensor& src, size_t bytes) {
+  auto copy = std::make_unique<HostCopy>(bytes);
+  copy_to_host(src, copy->data(), bytes);
+  return copy;
 }
 
 const Kernel* Backend::kernel(const std::string& op, DType dtype) const {

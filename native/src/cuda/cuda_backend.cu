@@ -166,6 +166,49 @@ class CudaBackend final : public Backend {
     wait();
   }
 
+  // Into page-locked memory (a copy to pageable memory would wait for the whole
+  // stream), followed by an event that wait() blocks on.
+  std::unique_ptr<PendingCopy> copy_to_host_later(const Tensor& src, size_t bytes) override;
+
+  // Page-locked host buffers for copy_to_host_later, reused: cudaFreeHost would
+  // synchronize the device.
+  std::pair<void*, size_t> take_pinned(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(pinned_mutex_);
+      for (size_t i = 0; i < pinned_free_.size(); ++i)
+        if (pinned_free_[i].second >= bytes) {
+          auto buf = pinned_free_[i];
+          pinned_free_.erase(pinned_free_.begin() + static_cast<std::ptrdiff_t>(i));
+          return buf;
+        }
+    }
+    const size_t size = std::max<size_t>(bytes, 4096);
+    void* p = nullptr;
+    LINEA_CUDA_CHECK(cudaMallocHost(&p, size));
+    return {p, size};
+  }
+  void give_pinned(std::pair<void*, size_t> buf) {
+    std::lock_guard<std::mutex> lock(pinned_mutex_);
+    pinned_free_.push_back(buf);
+  }
+
+  // Raises what a kernel recorded (an index out of range), without waiting for the stream.
+  void raise_recorded_error() {
+    DeviceGuard guard(device_);
+    CudaErrorRecord rec{};
+    LINEA_CUDA_CHECK(cudaMemcpy(&rec, errors_, sizeof(rec), cudaMemcpyDeviceToHost));
+    if (!rec.flag) return;
+    LINEA_CUDA_CHECK(cudaMemset(errors_, 0, sizeof(CudaErrorRecord)));
+    std::string what = "an op";
+    {
+      std::lock_guard<std::mutex> lock(g_tags_mutex);
+      if (rec.tag >= 0 && static_cast<size_t>(rec.tag) < error_tags().size()) what = error_tags()[rec.tag];
+    }
+    throw OpError(what + "[" + std::to_string(rec.where) + "] = " + std::to_string(rec.value) + " is outside " +
+                  std::to_string(rec.lowest) + ".." + std::to_string(rec.highest) + " (found on " + name() +
+                  " when the host next waited for it; the results of that op are not valid)");
+  }
+
   void fill(Tensor& dst, double value) override {
     DeviceGuard guard(device_);
     const int64_t n = dst.numel();
@@ -206,21 +249,10 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  // Waits for the stream, then raises what a kernel recorded (an index out of range).
+  // Waits for the stream, then raises what a kernel recorded.
   void wait() {
     LINEA_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    CudaErrorRecord rec{};
-    LINEA_CUDA_CHECK(cudaMemcpy(&rec, errors_, sizeof(rec), cudaMemcpyDeviceToHost));
-    if (!rec.flag) return;
-    LINEA_CUDA_CHECK(cudaMemset(errors_, 0, sizeof(CudaErrorRecord)));
-    std::string what = "an op";
-    {
-      std::lock_guard<std::mutex> lock(g_tags_mutex);
-      if (rec.tag >= 0 && static_cast<size_t>(rec.tag) < error_tags().size()) what = error_tags()[rec.tag];
-    }
-    throw OpError(what + "[" + std::to_string(rec.where) + "] = " + std::to_string(rec.value) + " is outside " +
-                  std::to_string(rec.lowest) + ".." + std::to_string(rec.highest) + " (found on " + name() +
-                  " when the host next waited for it; the results of that op are not valid)");
+    raise_recorded_error();
   }
 
   int device_;
@@ -229,7 +261,58 @@ class CudaBackend final : public Backend {
   cudaMemPool_t pool_ = nullptr;
   CudaErrorRecord* errors_ = nullptr;
   CudaContext context_;
+  std::mutex pinned_mutex_;
+  std::vector<std::pair<void*, size_t>> pinned_free_;
 };
+
+// A copy into a page-locked buffer of the backend's, and the event recorded after it.
+class PinnedCopy final : public PendingCopy {
+ public:
+  PinnedCopy(CudaBackend& backend, int device, std::pair<void*, size_t> buffer)
+      : backend_(backend), device_(device), buffer_(buffer) {}
+  ~PinnedCopy() override {
+    if (event_) {
+      // The buffer goes back to the pool only once the copy into it is done.
+      DeviceGuard guard(device_);
+      cudaEventSynchronize(event_);
+      cudaEventDestroy(event_);
+      cudaGetLastError();
+    }
+    backend_.give_pinned(buffer_);
+  }
+  PinnedCopy(const PinnedCopy&) = delete;
+  PinnedCopy& operator=(const PinnedCopy&) = delete;
+
+  void start(const void* src, size_t bytes, cudaStream_t stream) {
+    DeviceGuard guard(device_);
+    if (bytes) LINEA_CUDA_CHECK(cudaMemcpyAsync(buffer_.first, src, bytes, cudaMemcpyDeviceToHost, stream));
+    LINEA_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming));
+    LINEA_CUDA_CHECK(cudaEventRecord(event_, stream));
+  }
+
+  const void* wait() override {
+    {
+      DeviceGuard guard(device_);
+      LINEA_CUDA_CHECK(cudaEventSynchronize(event_));
+    }
+    backend_.raise_recorded_error();
+    return buffer_.first;
+  }
+
+ private:
+  CudaBackend& backend_;
+  int device_;
+  std::pair<void*, size_t> buffer_;
+  cudaEvent_t event_ = nullptr;
+};
+
+std::unique_ptr<PendingCopy> CudaBackend::copy_to_host_later(const Tensor& src, size_t bytes) {
+  check_copy_size(src, bytes);
+  DeviceGuard guard(device_);
+  auto copy = std::make_unique<PinnedCopy>(*this, device_, take_pinned(bytes));
+  copy->start(src.buffer->data, bytes, stream_);
+  return copy;
+}
 
 }  // namespace
 

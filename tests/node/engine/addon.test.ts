@@ -52,6 +52,20 @@ describe('native addon', () => {
     expect(() => t.read()).toThrow(/disposed/)
   })
 
+  it('readSoon copies what the tensor held when it was called, on every backend, even once disposed', async () => {
+    for (const id of addon.backends()) {
+      const backend = nativeBackend(id)
+      const t = backend.upload(new Float32Array([1, 2, 3, 4, 5]), [5])
+      const pending = backend.readSoon(t)
+      backend.fill(t, 9) // enqueued after the copy
+      const later = backend.readSoon(t)
+      t.dispose() // the copies hold their own buffers
+      expect(Array.from(await pending.read()), id).toEqual([1, 2, 3, 4, 5])
+      expect(Array.from(await later.read()), id).toEqual([9, 9, 9, 9, 9])
+      expect(Array.from(await later.read()), `${id}: a second read gives the same`).toEqual([9, 9, 9, 9, 9])
+    }
+  })
+
   it('runs mixer_fwd and matches the quadratic form (f64, with initial state)', async () => {
     const cpu = nativeBackend('cpu')
     const [T, H, K, V] = [37, 3, 6, 5]
