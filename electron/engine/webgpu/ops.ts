@@ -27,7 +27,7 @@ import {
 } from './kernels/short_conv'
 import { attentionDeltaKernel, attentionDkvKernel, attentionDqKernel, attentionFwdKernel, MAX_HEAD_DIM } from './kernels/softmax_attention'
 import { fillKernel } from './kernels/fill'
-import { fixedGateReduceKernel, MAX_MIXER_DIM, mixerBwdKernel, mixerFwdKernel, type MixerSwitches } from './kernels/mixer_recurrent'
+import { fixedGateReduceKernel, MAX_MIXER_K, MAX_MIXER_V, mixerBwdKernel, mixerFwdKernel, type MixerSwitches } from './kernels/mixer_recurrent'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
 import { swigluBwdKernel, swigluFwdKernel } from './kernels/swiglu'
 import { UNARY_KINDS, unaryKernel, type UnaryKind } from './kernels/unary'
@@ -123,7 +123,7 @@ function attentionParams(c: LaunchContext, decode: boolean) {
 /** The mixer's switches, dims and scale from a planned call (kernels/mixer_recurrent.ts). */
 function mixerCall(c: LaunchContext) {
   const [B, T, H, K, V] = [dim(c, 'B'), dim(c, 'T'), dim(c, 'H'), dim(c, 'K'), dim(c, 'V')]
-  const switches: MixerSwitches = { gate: attr(c, 'gate'), delta: attr(c, 'delta'), normalize: attr(c, 'normalize') }
+  const switches: MixerSwitches = { gate: attr(c, 'gate'), inputGate: attr(c, 'input_gate'), delta: attr(c, 'delta'), normalize: attr(c, 'normalize') }
   const scale = attr<number>(c, 'scale') === 0 ? 1 / Math.sqrt(K) : attr<number>(c, 'scale')
   return { B, T, H, K, V, switches, scale, eps: attr<number>(c, 'eps') }
 }
@@ -140,33 +140,18 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const m = mixerCall(c)
     const { B, T, H, K, V } = m
     const BH = B * H
-    const regions = { s_off: 0, z_off: BH * K * V }
-    const work = zeroedWork(c, BH * K * V + BH * K, 'mixer_fwd state')
+    const regions = { s_off: 0, z_off: BH * K * V, m_off: BH * K * V + BH * K }
+    const work = zeroedWork(c, BH * K * V + BH * K + BH, 'mixer_fwd state')
     if (c.inputs.s0) c.driver.copy(c.inputs.s0.buffer, work, BH * K * V * 4, 0, regions.s_off * 4)
     if (c.inputs.z0) c.driver.copy(c.inputs.z0.buffer, work, BH * K * 4, 0, regions.z_off * 4)
-    const p = {
-      B,
-      T,
-      H,
-      K,
-      V,
-      scale: m.scale,
-      eps: m.eps,
-      ...regions,
-      states_off: 0,
-      zs_off: 0,
-      ds_off: 0,
-      dz_off: 0,
-      dq_off: 0,
-      dk_off: 0,
-      dv_off: 0,
-      dg_off: 0,
-      dbeta_off: 0,
-    }
-    const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'o')]
+    if (c.inputs.m0) c.driver.copy(c.inputs.m0.buffer, work, BH * 4, 0, regions.m_off * 4)
+    const unused = { states_off: 0, zs_off: 0, ds_off: 0, dz_off: 0, dq_off: 0, dk_off: 0, dv_off: 0, dg_off: 0, dbeta_off: 0, gates_off: 0, di_off: 0 }
+    const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ...regions, ...unused }
+    const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'o'), c.inputs.i?.buffer]
     c.driver.dispatch(mixerFwdKernel(m.switches), p, buffers, rowGrid(1, BH))
     if (c.outputs.s_final) c.driver.copy(work, c.outputs.s_final.buffer, BH * K * V * 4, regions.s_off * 4)
     if (c.outputs.z_final) c.driver.copy(work, c.outputs.z_final.buffer, BH * K * 4, regions.z_off * 4)
+    if (c.outputs.m_final) c.driver.copy(work, c.outputs.m_final.buffer, BH * 4, regions.m_off * 4)
   },
 
   mixer_bwd(c) {
@@ -176,8 +161,17 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const rows = B * T * H
     const gateFloats = switches.gate === 'vector' ? rows * K : switches.gate === 'scalar' ? rows : switches.gate === 'fixed' ? BH : 0
     // Regions of the work buffer, in f32 elements.
-    const sizes = { s_off: BH * K * V, z_off: BH * K, states_off: BH * T * K * V, zs_off: BH * T * K, ds_off: BH * K * V, dz_off: BH * K }
-    const grads = { dq_off: rows * K, dk_off: rows * K, dv_off: rows * V, dg_off: gateFloats, dbeta_off: rows }
+    const sizes = {
+      s_off: BH * K * V,
+      z_off: BH * K,
+      m_off: BH,
+      states_off: BH * T * K * V,
+      zs_off: BH * T * K,
+      gates_off: BH * T * 3,
+      ds_off: BH * K * V,
+      dz_off: BH * K,
+    }
+    const grads = { dq_off: rows * K, dk_off: rows * K, dv_off: rows * V, dg_off: gateFloats, dbeta_off: rows, di_off: rows }
     const offsets: Record<string, number> = {}
     let total = 0
     for (const [name, size] of [...Object.entries(sizes), ...Object.entries(grads)]) {
@@ -193,8 +187,9 @@ export const LAUNCHERS: Record<string, Launcher> = {
     copyIn('z0', 'z_off', BH * K)
     copyIn('ds_final', 'ds_off', BH * K * V)
     copyIn('dz_final', 'dz_off', BH * K)
+    copyIn('m0', 'm_off', BH)
     const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ...offsets }
-    const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'do')]
+    const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'do'), c.inputs.i?.buffer]
     c.driver.dispatch(mixerBwdKernel(switches), p, buffers, rowGrid(1, BH))
     const copyOut = (name: string, region: string, floats: number) => {
       const t = c.outputs[name]
@@ -204,6 +199,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
     copyOut('dk', 'dk_off', rows * K)
     copyOut('dv', 'dv_off', rows * V)
     copyOut('dbeta', 'dbeta_off', rows)
+    copyOut('di', 'di_off', rows)
     copyOut('ds0', 'ds_off', BH * K * V)
     copyOut('dz0', 'dz_off', BH * K)
     if (c.outputs.dg && switches.gate === 'fixed')
@@ -466,9 +462,10 @@ export function webGpuRefusal(plan: NativeOpPlan): string | null {
   if ((op === 'unary_fwd' || op === 'unary_bwd') && !UNARY.has(String(plan.attrs.kind)))
     return `backend webgpu has no kernel for ${op} with kind ${String(plan.attrs.kind)}`
   if (op === 'mixer_fwd' || op === 'mixer_bwd') {
-    if (plan.attrs.input_gate !== 'none') return `backend webgpu has no kernel for ${op} with input_gate ${String(plan.attrs.input_gate)} (only 'none' so far)`
-    if (Math.max(plan.dims.K ?? 0, plan.dims.V ?? 0) > MAX_MIXER_DIM)
-      return `backend webgpu has no kernel for ${op} with head dims over ${MAX_MIXER_DIM} (K ${plan.dims.K}, V ${plan.dims.V})`
+    // The CPU's exp gate without a forget gate reads a gate that is not there: not a semantics to copy.
+    if (plan.attrs.input_gate === 'exp' && plan.attrs.gate === 'none') return `backend webgpu has no kernel for ${op} with input_gate exp and gate none`
+    if ((plan.dims.K ?? 0) > MAX_MIXER_K || (plan.dims.V ?? 0) > MAX_MIXER_V)
+      return `backend webgpu has no kernel for ${op} with K over ${MAX_MIXER_K} or V over ${MAX_MIXER_V} (K ${plan.dims.K}, V ${plan.dims.V})`
   }
   if (op.startsWith('softmax_attn_') && Math.max(plan.dims.D ?? 0, plan.dims.V ?? 0) > MAX_HEAD_DIM)
     return `backend webgpu has no kernel for ${op} with head dims over ${MAX_HEAD_DIM} (D ${plan.dims.D}, V ${plan.dims.V})`

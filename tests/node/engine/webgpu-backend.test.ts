@@ -4,7 +4,7 @@
 // pipeline cache, backend selection for an explicit 'webgpu', and a small
 // model trained for a few steps on both backends to the same losses.
 import { describe, expect, it } from 'vitest'
-import { preset } from '../../../electron/api/presets'
+import { preset, PRESET_IDS } from '../../../electron/api/presets'
 import { resizeModel } from '../../../electron/api/resize'
 import type { Backend } from '../../../electron/engine/backend'
 import { addonAccepts, chooseBackend } from '../../../electron/engine/backend-select'
@@ -72,8 +72,8 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
     const x = g.upload(normals(2 * 3 * 1 * 4, 1), [2, 3, 1, 4])
     // A call the op table accepts and this backend does not (capability per call, not per op).
     const i = g.upload(normals(2 * 3, 2), [2, 3, 1])
-    expect(() => g.run('mixer_fwd', { q: x, k: x, v: x, i }, { input_gate: 'sigmoid' })).toThrow(
-      "backend webgpu has no kernel for mixer_fwd with input_gate sigmoid (only 'none' so far)",
+    expect(() => g.run('mixer_fwd', { q: x, k: x, v: x, i }, { input_gate: 'exp', normalize: 'max1' })).toThrow(
+      'backend webgpu has no kernel for mixer_fwd with input_gate exp and gate none',
     )
     expect(() => g.run('cast', { x }, { to: 'bf16' })).toThrow('backend webgpu has no kernel for cast to bf16 (f32 only)')
     expect(() => g.upload(new Float64Array(4), [4])).toThrow("upload: backend webgpu stores f32 and i32, not f64; use precision 'f32' on WebGPU")
@@ -159,10 +159,10 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
     expect(
       webGpuAccepts({ op: 'linear_fwd', inputs: { x: { shape: [4, 8], dtype: 'f64' }, w: { shape: [8, 3], dtype: 'f64' } }, attrs: {}, outputs: [] }),
     ).toBe('backend webgpu has no kernel for linear_fwd in f64 (WebGPU computes in f32)')
-    // Mamba2's softplus input gate has no WGSL kernel yet.
-    const spec = resizeModel(preset('mamba2'), { d_model: 16, vocab_size: 64, heads: 2 })
-    await expect(selectRun(spec, quickTrainSpec({ backend: 'webgpu', precision: 'auto' }))).rejects.toThrow(
-      /^backend webgpu cannot train this model: it refuses \d+ of the model's \d+ op calls \(backend webgpu has no kernel for mixer_fwd with input_gate softplus/,
+    // A run in f64: WebGPU computes in f32, and says so for every call.
+    const spec = resizeModel(preset('gla'), { d_model: 16, vocab_size: 64, heads: 2 })
+    await expect(selectRun(spec, quickTrainSpec({ backend: 'webgpu', precision: 'f64' }))).rejects.toThrow(
+      /^backend webgpu cannot train this model: it refuses (\d+) of the model's \1 op calls \(backend webgpu has no kernel for embedding_fwd in f64 \(WebGPU computes in f32\)/,
     )
   })
 })
@@ -245,11 +245,12 @@ async function trainMlp(b: Backend, steps: number): Promise<number[]> {
 }
 
 describe.skipIf(!gpu)('training parity', () => {
-  // Every preset whose calls WebGPU takes (Mamba2 and mLSTM need input gates; Based's spec needs its own sizes).
-  for (const id of ['transformer', 'linear-transformer', 'retnet', 'transnormer', 'gla', 'deltanet', 'gated-deltanet', 'deltanet-negative-eigen', 'hybrid-gla'])
+  // Every preset (Based's softmax layers have a window of 64: longer sequences, so the window bites).
+  for (const id of PRESET_IDS())
     it(`the ${id} preset trains on WebGPU through the trainer, to the CPU losses (relative 1e-4 over 6 steps)`, async () => {
       const model = smallModelSpec(id)
-      const train = quickTrainSpec({ backend: 'webgpu', precision: 'f32', steps: 6, eval: { every: 3, batches: 1 }, checkpoint_every: 0 })
+      const task = { kind: 'mqar' as const, seq_len: id === 'based' ? 80 : 32, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 }
+      const train = quickTrainSpec({ task, backend: 'webgpu', precision: 'f32', steps: 6, eval: { every: 3, batches: 1 }, checkpoint_every: 0 })
       const choice = await selectRun(model, train)
       expect(choice.backend).toBe(theGpu())
       expect(choice.reason).toBe('webgpu (asked for); precision f32')

@@ -15,22 +15,31 @@
 // dS and dz, writing dq, dk, dv, dg and dbeta into the work buffer too, so a
 // dispatch binds at most 7 storage buffers (WebGPU guarantees 8). The host
 // copies s0, z0, ds_final, dz_final in and s_final, z_final, ds0, dz0, and
-// the gradients out (copyBufferToBuffer, in batch order). Input gates are not
-// here yet (the launcher refuses them by name). The switches are compiled in.
+// the gradients out (copyBufferToBuffer, in batch order). Input gates follow
+// the CPU's gather_head: log weights for sigmoid and softplus, the exp gate
+// stabilized by m (its floor for max1); the backward's forward pass keeps each
+// step's gate scalars for the walk back. The switches are compiled in.
 import { paramsWgsl, type Kernel } from '../driver'
-import { ROW_INDEX_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
+import { ROW_INDEX_WGSL, SAFE_MATH_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
 
 export type MixerGate = 'none' | 'fixed' | 'scalar' | 'vector'
 export type MixerNormalize = 'none' | 'sum' | 'max1'
+export type MixerInputGate = 'none' | 'sigmoid' | 'softplus' | 'exp'
 
 export interface MixerSwitches {
   gate: MixerGate
+  inputGate: MixerInputGate
   delta: boolean
   normalize: MixerNormalize
 }
 
-/** K and V at most this (workgroup vectors of one step). */
-export const MAX_MIXER_DIM = WG
+/**
+ * K and V at most these (one step's vectors live in workgroup memory, 12 KiB
+ * with the reductions' scratch: within WebGPU's guaranteed 16 KiB). K reaches
+ * 273 with taylor2 features of 16 dims (Based).
+ */
+export const MAX_MIXER_K = 512
+export const MAX_MIXER_V = WG
 
 const params = [
   ['B', 'u32'],
@@ -52,6 +61,9 @@ const params = [
   ['dv_off', 'u32'],
   ['dg_off', 'u32'], // scalar: (B T H); vector: (B T H K); fixed: (B H) partial sums
   ['dbeta_off', 'u32'],
+  ['m_off', 'u32'], // exp input gate: the stabilizer m (B H), m0 in, m_final out
+  ['gates_off', 'u32'], // backward with an input gate: per (b, h, t) the step's log write weight, floor and shift (3 each)
+  ['di_off', 'u32'], // backward: di (B T H)
 ] as const
 
 /** The gate's log decay for key dim `a` at input row `row` (head h), as WGSL. */
@@ -62,22 +74,95 @@ function gateWgsl(gate: MixerGate): string {
   return '0.0'
 }
 
+/** WGSL writing di (the input gate's gradient) from dlw, the gradient of the log write weight. */
+function diWgsl(s: MixerSwitches): string {
+  if (s.inputGate === 'none') return ''
+  const pre = 'ig[row]'
+  const di =
+    s.inputGate === 'exp'
+      ? 'dlw'
+      : s.inputGate === 'sigmoid'
+        ? `dlw * (1.0 - sigmoid(${pre}))`
+        : // d log(softplus(x)) / dx = sigmoid(x) / softplus(x)
+          `dlw * select(sigmoid(${pre}) / (max(${pre}, 0.0) + log1p_exp_neg_abs(${pre})), 1.0, ${pre} < -20.0)`
+  return `if (lid == 0u) { work[P.di_off + row] = ${di}; }`
+}
+
+/**
+ * WGSL computing step_scalars for step t (the CPU's gather_head): sigmoid and
+ * softplus give log sigmoid(i) and log softplus(i); exp stabilizes with
+ * m_t = max(max_a g_t + m_{t-1}, i_t): shift = m_{t-1} - m_t, log weight
+ * i_t - m_t, floor e^-m_t. Without an input gate: weight 1, floor 1, no shift.
+ */
+function inputGateWgsl(s: MixerSwitches): string {
+  const scalars = (lw: string, floor: string, shift: string) =>
+    `if (lid == 0u) { step_scalars[0] = ${lw}; step_scalars[1] = ${floor}; step_scalars[2] = ${shift}; }
+  sync();`
+  if (s.inputGate === 'none') return scalars('0.0', '1.0', '0.0')
+  const pre = 'ig[(b * P.T + t) * P.H + h]'
+  if (s.inputGate === 'sigmoid')
+    return `let pre = ${pre};
+  ${scalars('min(pre, 0.0) - log1p_exp_neg_abs(pre)', '1.0', '0.0')}`
+  if (s.inputGate === 'softplus')
+    return `let pre = ${pre};
+  ${scalars('log_softplus(pre)', '1.0', '0.0')}`
+  const row = '(b * P.T + t) * P.H + h'
+  const gmax =
+    s.gate === 'vector'
+      ? `var part = -3.0e38;
+  for (var a = lid; a < P.K; a += ${WG}u) { part = max(part, g[(${row}) * P.K + a]); }
+  let gmax = workgroup_max(lid, part);`
+      : `let gmax = ${s.gate === 'fixed' ? 'g[h]' : s.gate === 'scalar' ? `g[${row}]` : '0.0'};`
+  return `let pre = ${pre};
+  ${gmax}
+  let m_prev = work[m];
+  let m_new = max(gmax + m_prev, pre);
+  workgroupBarrier();
+  if (lid == 0u) { work[m] = m_new; }
+  ${scalars('pre - m_new', 'exp(-m_new)', 'm_prev - m_new')}`
+}
+
 function header(s: MixerSwitches): string {
   const den = s.normalize !== 'none'
-  return `${paramsWgsl(params)}${ROW_INDEX_WGSL}${WORKGROUP_SUM_WGSL}
+  return `${paramsWgsl(params)}${ROW_INDEX_WGSL}${SAFE_MATH_WGSL}${WORKGROUP_SUM_WGSL}
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> work: array<f32>;
 ${s.gate !== 'none' ? '@group(0) @binding(5) var<storage, read> g: array<f32>;' : ''}
 ${s.delta ? '@group(0) @binding(6) var<storage, read> beta: array<f32>;' : ''}
-var<workgroup> qs: array<f32, ${WG}>;
-var<workgroup> ks: array<f32, ${WG}>;
-var<workgroup> vs: array<f32, ${WG}>;
-var<workgroup> fs: array<f32, ${WG}>; // exp(gate) per key dim
+${s.inputGate !== 'none' ? '@group(0) @binding(8) var<storage, read> ig: array<f32>;' : ''}
+var<workgroup> qs: array<f32, ${MAX_MIXER_K}>;
+var<workgroup> ks: array<f32, ${MAX_MIXER_K}>;
+var<workgroup> vs: array<f32, ${MAX_MIXER_V}>;
+var<workgroup> fs: array<f32, ${MAX_MIXER_K}>; // exp(gate) per key dim
 var<workgroup> rs: array<f32, ${WG}>;
 var<workgroup> us: array<f32, ${WG}>;
+var<workgroup> step_scalars: array<f32, 3>; // the step's log write weight, max1 floor and stabilizer shift
+var<workgroup> max_scratch: array<f32, ${WG}>;
 fn sync() { storageBarrier(); workgroupBarrier(); }
+fn workgroup_max(lid: u32, v: f32) -> f32 {
+  max_scratch[lid] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { max_scratch[lid] = max(max_scratch[lid], max_scratch[lid + s]); }
+    workgroupBarrier();
+  }
+  let m = max_scratch[0];
+  workgroupBarrier();
+  return m;
+}
+const INPUT_GATE = ${s.inputGate !== 'none'};
+fn log_softplus(x: f32) -> f32 {
+  if (x > 20.0) { return log(x + log1p_exp_neg_abs(x)); }
+  if (x < -20.0) { return x; }
+  return log(max(x, 0.0) + log1p_exp_neg_abs(x));
+}
+// The step's input gate from its pre-activation (forward in time: the exp gate's stabilizer
+// m is carried in work[m]): step_scalars = (log write weight, floor, shift of the log decay).
+fn step_gates(lid: u32, b: u32, h: u32, t: u32, m: u32) {
+  ${inputGateWgsl(s)}
+}
 const HAS_GATE = ${s.gate !== 'none'};
 const DELTA = ${s.delta};
 const DEN = ${den};
@@ -87,13 +172,13 @@ fn load_step(lid: u32, b: u32, h: u32, t: u32) {
   for (var a = lid; a < P.K; a += ${WG}u) {
     qs[a] = q[row * P.K + a] * P.scale;
     ks[a] = k[row * P.K + a];
-    fs[a] = exp(${gateWgsl(s.gate)});
+    fs[a] = exp(${gateWgsl(s.gate)} + step_scalars[2]);
   }
   for (var c = lid; c < P.V; c += ${WG}u) { vs[c] = v[row * P.V + c]; }
 }
 // den' from the raw denominator.
 fn denominator(den: f32) -> f32 {
-  ${s.normalize === 'sum' ? 'return den + P.eps;' : 'return max(abs(den), 1.0);'}
+  ${s.normalize === 'sum' ? 'return den + P.eps;' : 'return max(abs(den), step_scalars[1]);'}
 }
 // One forward step from the state at prev (S) and zprev (z) into next and znext (may be the same memory).
 fn step_state(lid: u32, b: u32, h: u32, t: u32, prev: u32, zprev: u32, next: u32, znext: u32) {
@@ -110,10 +195,10 @@ fn step_state(lid: u32, b: u32, h: u32, t: u32, prev: u32, zprev: u32, next: u32
   for (var e = lid; e < P.K * P.V; e += ${WG}u) {
     let a = e / P.V;
     let c = e % P.V;
-    ${s.delta ? 'work[next + e] = fs[a] * work[prev + e] + beta[row] * ks[a] * rs[c];' : 'work[next + e] = fs[a] * work[prev + e] + ks[a] * vs[c];'}
+    ${s.delta ? 'work[next + e] = fs[a] * work[prev + e] + beta[row] * ks[a] * rs[c];' : 'work[next + e] = fs[a] * work[prev + e] + exp(step_scalars[0]) * ks[a] * vs[c];'}
   }
   if (DEN) {
-    for (var a = lid; a < P.K; a += ${WG}u) { work[znext + a] = fs[a] * work[zprev + a]${s.delta ? '' : ' + ks[a]'}; }
+    for (var a = lid; a < P.K; a += ${WG}u) { work[znext + a] = fs[a] * work[zprev + a]${s.delta ? '' : ' + exp(step_scalars[0]) * ks[a]'}; }
   }
   sync();
 }
@@ -129,7 +214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let KV = P.K * P.V;`
 
 const cache = new Map<string, Kernel>()
-const key = (s: MixerSwitches) => `${s.gate}/${s.delta ? 'delta' : 'additive'}/${s.normalize}`
+const key = (s: MixerSwitches) => `${s.gate}/${s.inputGate}/${s.delta ? 'delta' : 'additive'}/${s.normalize}`
 
 /** Forward: o, and the final S and z in the work buffer (s_off, z_off), which start as S_0 and z_0. */
 export function mixerFwdKernel(s: MixerSwitches): Kernel {
@@ -146,6 +231,7 @@ ${ENTRY}
   let S = P.s_off + bh * KV;
   let z = P.z_off + bh * P.K;
   for (var t = 0u; t < P.T; t++) {
+    step_gates(lid, b, h, t, P.m_off + bh);
     load_step(lid, b, h, t);
     workgroupBarrier();
     step_state(lid, b, h, t, S, z, S, z);
@@ -193,7 +279,12 @@ ${ENTRY}
   let states = P.states_off + bh * P.T * KV;
   let zs = P.zs_off + bh * P.T * P.K;
   // Forward, keeping every state.
+  let gates = P.gates_off + bh * P.T * 3u;
   for (var t = 0u; t < P.T; t++) {
+    step_gates(lid, b, h, t, P.m_off + bh);
+    if (INPUT_GATE && lid == 0u) {
+      for (var j = 0u; j < 3u; j++) { work[gates + t * 3u + j] = step_scalars[j]; }
+    }
     load_step(lid, b, h, t);
     workgroupBarrier();
     let prev = select(states + (t - 1u) * KV, S0, t == 0u);
@@ -204,8 +295,14 @@ ${ENTRY}
   for (var i = 0u; i < P.T; i++) {
     let t = P.T - 1u - i;
     let row = (b * P.T + t) * P.H + h;
+    sync();
+    if (lid == 0u) {
+      for (var j = 0u; j < 3u; j++) { step_scalars[j] = select(f32(j == 1u), work[gates + t * 3u + j], INPUT_GATE); }
+    }
+    workgroupBarrier();
     load_step(lid, b, h, t);
     workgroupBarrier();
+    let w = exp(step_scalars[0]);
     let St = states + t * KV;
     let zt = zs + t * P.K;
     let Sp = select(states + (t - 1u) * KV, S0, t == 0u); // S_{t-1}; S' = Diag(f) S_{t-1}
@@ -226,7 +323,7 @@ ${ENTRY}
         dot += d * (num / dn);
       }
       let d_dn = -workgroup_sum(lid, dot) / dn;
-      ${s.normalize === 'sum' ? 'dden = d_dn;' : 'dden = select(0.0, select(-d_dn, d_dn, den >= 0.0), abs(den) > 1.0);'}
+      ${s.normalize === 'sum' ? 'dden = d_dn;' : 'dden = select(0.0, select(-d_dn, d_dn, den >= 0.0), abs(den) > step_scalars[1]);'}
     } else {
       for (var c = lid; c < P.V; c += ${WG}u) { dnum[c] = d_o[row * P.V + c]; }
     }
@@ -275,16 +372,23 @@ ${ENTRY}
           : ''
       }
     } else {
+      // S_t = S' + w k vᵀ, z_t = z' + w k
       for (var c = lid; c < P.V; c += ${WG}u) {
         var acc = 0.0;
         for (var a = 0u; a < P.K; a++) { acc += work[dS + a * P.V + c] * ks[a]; }
-        work[P.dv_off + row * P.V + c] = acc;
+        work[P.dv_off + row * P.V + c] = acc * w;
       }
+      var dw = 0.0;
       for (var a = lid; a < P.K; a += ${WG}u) {
         var acc = 0.0;
         for (var c = 0u; c < P.V; c++) { acc += work[dS + a * P.V + c] * vs[c]; }
         if (DEN) { acc += work[dz + a]; }
-        work[P.dk_off + row * P.K + a] = acc;
+        work[P.dk_off + row * P.K + a] = acc * w;
+        dw += ks[a] * acc;
+      }
+      if (INPUT_GATE) {
+        let dlw = w * workgroup_sum(lid, dw);
+        ${diWgsl(s)}
       }
       sync();
     }
