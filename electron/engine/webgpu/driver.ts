@@ -36,6 +36,8 @@ const MAX_BATCH = 1024
 const CHECK_SLOTS = 256
 /** Constant buffers kept (constant()). */
 const CONSTANTS = 64
+/** Bind groups kept; past this the cache starts over. */
+const BIND_GROUPS = 8192
 
 interface UniformChunk {
   buffer: GPUBuffer
@@ -51,6 +53,11 @@ interface IndexCheck {
 export class WebGpuDriver {
   readonly pool: BufferPool
   private readonly constants = new Map<string, GPUBuffer>()
+  private readonly bindGroups = new Map<string, GPUBindGroup>()
+  /** Per buffer id, the keys of the bind groups that name it. */
+  private readonly bindGroupKeys = new Map<number, string[]>()
+  private readonly ids = new WeakMap<object, number>()
+  private nextId = 1
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>()
   private readonly byKernel = new WeakMap<Kernel, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>()
   private readonly blockStride: number
@@ -64,7 +71,7 @@ export class WebGpuDriver {
   private pendingChecks: Promise<void>[] = []
 
   constructor(readonly gpu: WebGpuDevice) {
-    this.pool = new BufferPool(gpu)
+    this.pool = new BufferPool(gpu, { beforeDestroy: () => this.flush(), destroyed: (b) => this.forget(b) })
     this.blockStride = Math.max(256, gpu.device.limits.minUniformBufferOffsetAlignment)
     this.checkBuffer = gpu.device.createBuffer({
       size: CHECK_SLOTS * 4,
@@ -144,17 +151,58 @@ export class WebGpuDriver {
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return
     const { pipeline, layout } = this.pipeline(kernel)
     const { buffer, offset } = this.stageParams(kernel, params)
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer, offset, size: this.blockStride } }]
-    buffers.forEach((b, i) => {
-      if (b) entries.push({ binding: i + 1, resource: { buffer: b } })
-    })
-    const bindGroup = this.device.createBindGroup({ layout, entries, label: kernel.label })
     const pass = this.computePass()
     pass.setPipeline(pipeline)
-    pass.setBindGroup(0, bindGroup)
+    // The parameter block is a dynamic offset, so a bind group depends only on
+    // the layout, the uniform chunk and the tensors' buffers: the same each
+    // training step, as the pool hands the same buffers out again.
+    pass.setBindGroup(0, this.bindGroup(kernel.label, layout, buffer, buffers), [offset])
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2])
     this.dispatches += 1
     if (this.dispatches >= MAX_BATCH) this.flush()
+  }
+
+  /** The cached bind group of a layout, a uniform chunk and storage buffers (created on first use). */
+  private bindGroup(label: string, layout: GPUBindGroupLayout, uniform: GPUBuffer, buffers: readonly (GPUBuffer | undefined)[]): GPUBindGroup {
+    const ids = [this.idOf(layout), this.idOf(uniform), ...buffers.map((b) => (b ? this.idOf(b) : -1))]
+    const key = ids.join(',')
+    let group = this.bindGroups.get(key)
+    if (group) return group
+    if (this.bindGroups.size >= BIND_GROUPS) {
+      this.bindGroups.clear()
+      this.bindGroupKeys.clear()
+    }
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, offset: 0, size: this.blockStride } }]
+    buffers.forEach((b, i) => {
+      if (b) entries.push({ binding: i + 1, resource: { buffer: b } })
+    })
+    group = this.device.createBindGroup({ layout, entries, label })
+    this.bindGroups.set(key, group)
+    for (const b of buffers) {
+      if (!b) continue
+      const id = this.idOf(b)
+      const keys = this.bindGroupKeys.get(id) ?? []
+      keys.push(key)
+      this.bindGroupKeys.set(id, keys)
+    }
+    return group
+  }
+
+  /** Drops the bind groups naming a destroyed buffer. */
+  private forget(buffer: GPUBuffer): void {
+    const id = this.ids.get(buffer)
+    if (id === undefined) return
+    for (const key of this.bindGroupKeys.get(id) ?? []) this.bindGroups.delete(key)
+    this.bindGroupKeys.delete(id)
+  }
+
+  private idOf(o: object): number {
+    let id = this.ids.get(o)
+    if (id === undefined) {
+      id = this.nextId++
+      this.ids.set(o, id)
+    }
+    return id
   }
 
   /**
@@ -170,6 +218,7 @@ export class WebGpuDriver {
       this.flush()
       const [oldest, buffer] = this.constants.entries().next().value!
       buffer.destroy()
+      this.forget(buffer)
       this.constants.delete(oldest)
     }
     const data = make()
@@ -331,7 +380,8 @@ export function bindingsOf(code: string): GPUBindGroupLayoutEntry[] {
   for (const m of code.matchAll(/@group\(0\)\s*@binding\((\d+)\)\s*var<([^>]*)>/g)) {
     const space = m[2]!.replace(/\s/g, '')
     const type: GPUBufferBindingType = space === 'uniform' ? 'uniform' : space === 'storage,read_write' ? 'storage' : 'read-only-storage'
-    entries.push({ binding: Number(m[1]), visibility: 4 /* GPUShaderStage.COMPUTE */, buffer: { type } })
+    // The uniform parameter block is bound with a dynamic offset (one bind group serves every dispatch).
+    entries.push({ binding: Number(m[1]), visibility: 4 /* GPUShaderStage.COMPUTE */, buffer: { type, hasDynamicOffset: type === 'uniform' } })
   }
   return entries.sort((a, b) => a.binding - b.binding)
 }

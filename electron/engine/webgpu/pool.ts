@@ -44,8 +44,14 @@ export class BufferPool {
   /** Sum of the size classes of the storages in use. */
   private liveSizes = 0
 
+  /**
+   * `hooks.beforeDestroy` runs before free buffers are destroyed (the driver
+   * submits encoded work first: a released buffer may still be bound by it),
+   * `hooks.destroyed` after each (the driver forgets bind groups naming it).
+   */
   constructor(
     private readonly gpu: WebGpuDevice,
+    private readonly hooks: { beforeDestroy?: () => void; destroyed?: (buffer: GPUBuffer) => void } = {},
     private readonly freeLimit = DEFAULT_FREE_LIMIT,
   ) {}
 
@@ -81,9 +87,13 @@ export class BufferPool {
 
   /** Destroys free buffers until at most `keepBytes` are kept (0: all). */
   trim(keepBytes = 0): void {
+    if (this.freeBytes <= keepBytes) return
+    this.hooks.beforeDestroy?.()
     for (const [size, list] of this.free) {
       while (list.length && this.freeBytes > keepBytes) {
-        list.shift()!.destroy()
+        const buffer = list.shift()!
+        buffer.destroy()
+        this.hooks.destroyed?.(buffer)
         this.freeBytes -= size
       }
       if (!list.length) this.free.delete(size)

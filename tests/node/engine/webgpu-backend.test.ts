@@ -141,6 +141,19 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
     await expect(x.read()).rejects.toThrow('WebGPU device lost')
   })
 
+  it('trimming the pool mid-batch submits the encoded work first and drops bind groups naming the freed buffers', async () => {
+    const g = theGpu()
+    const x = g.upload(new Float32Array([1, 2, 3]), [3])
+    const y1 = g.run('unary_fwd', { x }, { kind: 'identity', alpha: 2 }).y!
+    const scratch = g.run('unary_fwd', { x }, { kind: 'identity', alpha: 3 }).y!
+    scratch.dispose() // free in the pool, and bound by encoded, unsubmitted work
+    g.driver.pool.trim(0)
+    // The same call again gets new buffers; a bind group cached for the destroyed one would fail validation.
+    const y2 = g.run('unary_fwd', { x }, { kind: 'identity', alpha: 3 }).y!
+    expect(Array.from(await y1.read())).toEqual([2, 4, 6])
+    expect(Array.from(await y2.read())).toEqual([3, 6, 9])
+  })
+
   it('compiles each kernel once', () => {
     const g = theGpu()
     const x = g.upload(normals(8, 1), [8])
