@@ -98,7 +98,7 @@ export class WebGpuDriver {
    * unused would then reject the buffers its launcher binds).
    */
   pipeline(kernel: Kernel): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
-    // By kernel object first: hashing a few kilobytes of source on every dispatch cost ~50 us.
+    // By kernel object first: a few kilobytes of source would be hashed on every dispatch.
     const known = this.byKernel.get(kernel)
     if (known) return known
     const key = `${kernel.entry}\n${kernel.code}`
