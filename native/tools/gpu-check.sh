@@ -66,6 +66,12 @@ if has tests; then
   timeout 900 "$build/linea_tests" >"$out/tests.log" 2>&1
   note "C++ tests: $(grep -E 'test cases' "$out/tests.log" | tail -1)"
   grep -E "ERROR|FAILED" "$out/tests.log" | sort | uniq -c | sort -rn | head -20 | tee -a "$summary"
+  # The chunked mixer's passes along T have two forms, picked by the number of state tiles;
+  # the test's small shapes take the split form, so the sequential one is forced once here.
+  LINEA_CHUNKED_SCAN=seq LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 300 "$build/linea_tests" \
+    -tc="every backend matches*" >"$out/tests-seqscan.log" 2>&1
+  note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq: $(grep -E 'test cases' "$out/tests-seqscan.log" | tail -1)"
+  grep -E "ERROR|FAILED" "$out/tests-seqscan.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
 fi
 
 if has sanitize; then
@@ -124,6 +130,13 @@ if has bench; then
   timeout "${BENCH_TIMEOUT:-560}" "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick \
     >"$out/bench-linea.log" 2>&1
   note "linea bench: exit $?"
+  # Both forms of the chunked mixer's passes along T on the same cells (the bench's own pick is auto).
+  for scan in seq split; do
+    LINEA_CHUNKED_SCAN=$scan timeout 120 "$build/linea_bench_gpu" --json "$out/linea-gpu-scan-$scan.json" --quick \
+      --ops linear,scalar_gate,vector_gate >"$out/bench-scan-$scan.log" 2>&1
+    note "linea bench, LINEA_CHUNKED_SCAN=$scan: exit $?"
+    grep -E "^(linear|scalar_gate|vector_gate) " "$out/bench-scan-$scan.log" | sed "s/^/  $scan /" >>"$summary"
+  done
   # fla's Triton kernels compile and autotune for minutes on a fresh box; their cache comes back
   # in $OUT/triton-cache.tar.xz, and carried as .device/triton-cache.tar.xz it is reused.
   export TRITON_CACHE_DIR=/tmp/triton-cache

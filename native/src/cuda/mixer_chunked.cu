@@ -7,8 +7,10 @@
 // Per head the recurrence S_t = Diag(e^{g_t}) S_{t-1} + k_t v_tᵀ, o_t = scale S_tᵀ q_t
 // is computed by chunks of 64 steps (the attribute chunk_size does not change
 // the result, so the kernels use their own):
-//   1. scan (mixer_chunked_scan.cuh): one pass along T per (64 x 64 state tile,
-//      head) storing the state entering every chunk, hs [B*H, NC+1, K, V] bf16;
+//   1. the passes along T storing the state entering every chunk, hs [B*H, NC+1, K, V]
+//      bf16: each chunk's own contribution in parallel and a carry over chunks
+//      (mixer_chunked_scan.cuh), or (opt-in, use_seq_scan) one sequential kernel per
+//      (64 x 64 state tile, head) (mixer_chunked_seqscan.cuh);
 //   2. forward output (mixer_chunked_fwd.cuh), parallel over chunks:
 //      o = scale (Q̃ hs_c + P V), P the chunk's causal gated scores;
 //   backward: the forward scan, a reverse scan storing the state gradients
@@ -20,6 +22,8 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "cuda_check.h"
@@ -27,6 +31,7 @@
 #include "mixer_chunked.h"
 #include "mixer_chunked_bwd.cuh"
 #include "mixer_chunked_scan.cuh"
+#include "mixer_chunked_seqscan.cuh"
 
 namespace linea {
 namespace {
@@ -100,12 +105,33 @@ ChunkArgs common_args(const OpCall& call, const MixerParams& p) {
   return a;
 }
 
-// The passes along T (mixer_chunked_scan.cuh): local contributions of every
-// chunk, then the carry. Forward: fills hs (and hlo, decay); reverse: dhs, rpart, ds0.
+// Whether the passes along T run as one sequential kernel per state tile
+// (mixer_chunked_seqscan.cuh) rather than split into local contributions and a
+// carry (mixer_chunked_scan.cuh). LINEA_CHUNKED_SCAN=seq picks it, =split or
+// unset the split form: the sequential kernel has not yet run on a GPU, so it
+// stays opt-in until the GPU box's cross-backend test and benchmark have
+// checked it (native/tools/gpu-check.sh runs both forms). The intended rule:
+// sequential when its B * H * (K / 64) * (V / 64) blocks fill every SM twice.
+bool use_seq_scan() {
+  static const char* forced = std::getenv("LINEA_CHUNKED_SCAN");
+  return forced && std::strcmp(forced, "seq") == 0;
+}
+
+// The passes along T. Forward: fills hs (and hlo; the split form also decay);
+// reverse: dhs, rpart, ds0.
 template <int G, int VD, bool REV>
-void launch_passes(const ChunkArgs& a, float* decay, bf16* hlo, cudaStream_t stream) {
+void launch_passes(const ChunkArgs& a, float* decay, bf16* hlo, bool seq, cudaStream_t stream) {
   const int64_t BH = int64_t(a.B) * a.H;
   if (BH == 0) return;
+  if (seq) {
+    constexpr bool rowsum = REV && G != kGateNone;
+    const int bytes = SeqScanLayout<G>::bytes;
+    allow_smem(seq_scan_kernel<G, REV, rowsum>, bytes);
+    const dim3 grid(unsigned(a.K / 64), unsigned(a.V / 64), unsigned(BH));
+    seq_scan_kernel<G, REV, rowsum><<<grid, kSeqThreads, bytes, stream>>>(a, hlo);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_chunked seq_scan_kernel");
+    return;
+  }
   if (a.NC > 0) {
     const int bytes = LocalLayout<G, VD>::bytes;
     allow_smem(local_kernel<G, REV, VD>, bytes);
@@ -155,11 +181,12 @@ void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p) {
   const int G = gate_kind(p);
   const int64_t BH = p.B * p.H;
   Tensor hs = ctx.scratch(Shape{BH * (a.NC + 1) * p.K * p.V}, DType::bf16);
-  Tensor decay = ctx.scratch(Shape{G == kGateNone ? 0 : BH * a.NC * p.K}, DType::f32);
+  const bool seq = use_seq_scan();
+  Tensor decay = ctx.scratch(Shape{G == kGateNone || seq ? 0 : BH * a.NC * p.K}, DType::f32);
   a.hs = hs.data<bf16>();
-  float* dec = G == kGateNone ? nullptr : decay.data<float>();
+  float* dec = G == kGateNone || seq ? nullptr : decay.data<float>();
   dispatch(G, a.K, a.V, [&](auto g, auto kd, auto vd) {
-    launch_passes<g(), vd(), false>(a, dec, nullptr, ctx.stream);
+    launch_passes<g(), vd(), false>(a, dec, nullptr, seq, ctx.stream);
     if (BH == 0 || a.NC == 0) return;
     const int bytes = FwdLayout<g(), kd(), vd()>::bytes;
     allow_smem(fwd_out_kernel<g(), kd(), vd()>, bytes);
@@ -189,19 +216,21 @@ void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
   Tensor hs = ctx.scratch(Shape{BH * (a.NC + 1) * KV}, DType::bf16);
   Tensor hlo = ctx.scratch(Shape{gated ? BH * (a.NC + 1) * KV : 0}, DType::bf16);
   Tensor dhs = ctx.scratch(Shape{BH * (a.NC + 1) * KV}, DType::bf16);
-  Tensor decay = ctx.scratch(Shape{gated ? BH * a.NC * p.K : 0}, DType::f32);
-  Tensor rpart = ctx.scratch(Shape{gated ? BH * a.NC * p.K : 0}, DType::f32);
+  const bool seq = use_seq_scan();
+  Tensor decay = ctx.scratch(Shape{gated && !seq ? BH * a.NC * p.K : 0}, DType::f32);
+  a.rparts = seq ? a.V / 64 : 1;
+  Tensor rpart = ctx.scratch(Shape{gated ? BH * a.NC * a.rparts * p.K : 0}, DType::f32);
   const bool fixed_dg = a.fixed && a.dg;
   Tensor dgpart = ctx.scratch(Shape{fixed_dg ? BH * a.NC : 0}, DType::f32);
   a.hs = hs.data<bf16>();
   a.dhs = dhs.data<bf16>();
-  float* dec = gated ? decay.data<float>() : nullptr;
+  float* dec = gated && !seq ? decay.data<float>() : nullptr;
   bf16* lo = gated ? hlo.data<bf16>() : nullptr;
   if (gated) a.rpart = rpart.data<float>();
   if (fixed_dg) a.dgpart = dgpart.data<float>();
   dispatch(G, a.K, a.V, [&](auto g, auto kd, auto vd) {
-    launch_passes<g(), vd(), false>(a, dec, lo, ctx.stream);
-    launch_passes<g(), vd(), true>(a, dec, lo, ctx.stream);
+    launch_passes<g(), vd(), false>(a, dec, lo, seq, ctx.stream);
+    launch_passes<g(), vd(), true>(a, dec, lo, seq, ctx.stream);
     if (BH == 0 || a.NC == 0) return;
     const int bytes = BwdLayout<g(), kd(), vd()>::bytes;
     allow_smem(bwd_chunk_kernel<g(), kd(), vd()>, bytes);

@@ -61,7 +61,7 @@ __device__ inline void write_scalar_dg(const ChunkArgs& a, const float* stage, i
   __syncthreads();
   if (warp != 0) return;
   float r = 0.f;
-  for (int d = lane; d < KD; d += 32) r += rp[d];
+  for (int d = lane; d < KD * a.rparts; d += 32) r += rp[d];
   for (int off = 16; off > 0; off >>= 1) r += __shfl_xor_sync(0xffffffffu, r, off);
   if (lane != 0) return;
   float total = 0.f;  // fixed gate: sum over the chunk's steps
@@ -88,10 +88,11 @@ __device__ void write_dg(const ChunkArgs& a, const float* db, float* stage, floa
     stage[(e / KD) * LDS + e % KD] = db[n];
   }
   __syncthreads();
-  const float* rp = a.rpart + (int64_t(bh) * a.NC + c) * KD;  // [KD]
+  const float* rp = a.rpart + (int64_t(bh) * a.NC + c) * a.rparts * KD;  // [rparts, KD]
   if constexpr (G == kGateVector) {
     for (int d = tid; d < KD; d += blockDim.x) {
-      float s = rp[d];
+      float s = 0.f;
+      for (int p = 0; p < a.rparts; ++p) s += rp[p * KD + d];
       for (int i = kBT - 1; i >= 0; --i) {
         s += stage[i * LDS + d];
         if (t0 + i < a.T) a.dg[row_of(a, b, t0 + i, h) * KD + d] = __float2bfloat16_rn(s);

@@ -53,6 +53,9 @@ struct ChunkArgs {
   // chunk's last row; dgpart [B*H, NC] the fixed gate's per-chunk sums of dg.
   bf16 *hs = nullptr, *dhs = nullptr;
   float *rpart = nullptr, *dgpart = nullptr;
+  // rpart's partial sums per chunk and key dim (seq_scan_kernel: one per 64 columns of V),
+  // laid out [B*H, NC, rparts, K] and added in that order by their reader.
+  int rparts = 1;
 };
 
 // Row offset of (b, t, h) in a [B, T, H, X] tensor, in rows of X.
