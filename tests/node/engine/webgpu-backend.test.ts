@@ -257,7 +257,8 @@ async function trainMlp(b: Backend, steps: number): Promise<number[]> {
   return losses
 }
 
-describe.skipIf(!gpu)('training parity', () => {
+// A cold shader cache (CI) makes lavapipe compile every kernel a preset uses with LLVM first.
+describe.skipIf(!gpu)('training parity', { timeout: 240_000 }, () => {
   // Every preset (Based's softmax layers have a window of 64: longer sequences, so the window bites).
   for (const id of PRESET_IDS())
     it(`the ${id} preset trains on WebGPU through the trainer, to the CPU losses (relative 1e-4 over 6 steps)`, async () => {

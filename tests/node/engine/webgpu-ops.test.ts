@@ -253,7 +253,8 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
     })
   })
 
-  describe('mixer (recurrent form)', () => {
+  // Minutes, not seconds, the first time: lavapipe compiles each mixer variant with LLVM (cold shader cache in CI).
+  describe('mixer (recurrent form)', { timeout: 240_000 }, () => {
     const logSigmoid = (v: number) => (v >= 0 ? -Math.log1p(Math.exp(-v)) : v - Math.log1p(Math.exp(v)))
     const gateShape = (gate: string, [B, T, H, K]: number[]) => (gate === 'fixed' ? [H!] : gate === 'scalar' ? [B!, T!, H!] : [B!, T!, H!, K!])
     // [B, T, H, K, V]
