@@ -107,6 +107,7 @@ export const LAB_API_METHODS = {
           .max(1 << 20)
           .optional(),
         dtype: z.enum(['f32', 'f64']).optional(),
+        precision: z.enum(['auto', 'f32', 'f64', 'bf16']).optional(),
         warmup: z.number().int().min(0).max(100).optional(),
         repeats: z.number().int().min(1).max(100).optional(),
         sweepLengths: z

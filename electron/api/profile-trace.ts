@@ -4,7 +4,7 @@
 // part, inside one per phase (forward, backward, optimizer), all on one
 // track, so they nest without overlapping. Pure: the Profile screen and the
 // CLI both call it on a profile result.
-import type { ProfileResult, TimelineEvent } from './profile'
+import { profilePrecision, type ProfileResult, type TimelineEvent } from './profile'
 
 export interface TraceEvent {
   name: string
@@ -80,7 +80,7 @@ export function profileTrace(p: ProfileResult): ProfileTrace | undefined {
       device: p.machine.device,
       batch: p.settings.batchSize,
       seqLen: p.settings.seqLen,
-      dtype: p.settings.dtype,
+      precision: profilePrecision(p),
       step: `repeat ${t.repeat + 1} of ${t.repeats} (the one whose step time is nearest the median)`,
       droppedCalls: t.dropped,
       created: new Date(p.createdMs).toISOString(),

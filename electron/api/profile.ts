@@ -17,7 +17,13 @@ export const PROFILE_REPEATS = 10
 export interface ProfileSettings {
   batchSize: number
   seqLen: number
+  /** The weights' dtype where `precision` is absent (profiles saved before it). */
   dtype: 'f32' | 'f64'
+  /**
+   * As a TrainSpec's: 'auto' is bf16 mixed precision (f32 weights, bf16 passes)
+   * on a CUDA device and f32 elsewhere. Wins over `dtype` when present.
+   */
+  precision?: 'auto' | 'f32' | 'f64' | 'bf16'
   warmup: number
   repeats: number
   /** Least seconds each ceiling probe measures for (default CEILING_PROBE_SECONDS). */
@@ -145,6 +151,8 @@ export interface ProfileResult {
   createdMs: number
   spec: ModelSpec
   settings: ProfileSettings
+  /** The precision the profile ran in, 'auto' resolved (absent in older profiles: settings.dtype). */
+  precision?: 'f32' | 'f64' | 'bf16'
   machine: MachineInfo
   ceilings: Ceilings
   step: {
@@ -181,4 +189,9 @@ export function logLogSlope(xs: number[], ys: number[]): number | null {
     den += (a - mx) ** 2
   }
   return den > 0 ? num / den : null
+}
+
+/** The precision a profile ran in: its resolved precision, or for older profiles the weights' dtype. */
+export function profilePrecision(p: Pick<ProfileResult, 'precision' | 'settings'>): 'f32' | 'f64' | 'bf16' {
+  return p.precision ?? p.settings.dtype
 }

@@ -7,14 +7,17 @@ const USAGE = `usage: linea <command> [options]
 commands:
   info [--json]          the native engine: version, backends, devices, BLAS, ops
   train <model.json> <train.json> --out <dir> [--resume <checkpoint>] [--max-steps N]
+        [--backend auto|cpu|cuda|cuda:N|webgpu] [--precision auto|f32|f64|bf16]
                          train a model; progress bar, metrics.jsonl and checkpoints in <dir>;
-                         --max-steps stops after N steps, the schedule still that of the spec's steps
+                         --max-steps stops after N steps, the schedule still that of the spec's steps;
+                         --backend and --precision replace the train spec's
   run <workspace> <template-id | run.json> [--set path=value]... [--input path=value]...
                          queue a template's sweep (or one run) in a workspace and train it
   runs <workspace>       the runs of a workspace: status, task, steps, best accuracy, time
   profile <spec.json | preset> --report out.html [--pdf out.pdf] [--seq-len N] [--batch N]
           [--d-model N] [--sweep-lengths 512,1024,...] [--sweep-budget seconds]
           [--repeats N] [--probe-seconds S] [--trace out.trace.json]
+          [--backend auto|cpu|cuda|cuda:N] [--precision auto|f32|f64|bf16]
                          profile a model: time and memory per layer and op (median and spread
                          over the repeats), roofline, length sweep; --trace writes the timed
                          step as a Chrome trace (open in ui.perfetto.dev)
@@ -36,7 +39,13 @@ const COMMANDS: Record<
   { options: ParseArgsConfig['options']; positionals?: number; run: (values: Record<string, unknown>, positionals: string[]) => Promise<number> }
 > = {
   train: {
-    options: { out: { type: 'string' }, resume: { type: 'string' }, 'max-steps': { type: 'string' } },
+    options: {
+      out: { type: 'string' },
+      resume: { type: 'string' },
+      'max-steps': { type: 'string' },
+      backend: { type: 'string' },
+      precision: { type: 'string' },
+    },
     positionals: 2,
     run: async (values, positionals) => {
       if (typeof values.out !== 'string') throw new UsageError('train: --out <dir> is required')
@@ -48,6 +57,8 @@ const COMMANDS: Record<
           outDir: values.out,
           resume: values.resume as string | undefined,
           maxSteps: values['max-steps'] as string | undefined,
+          backend: values.backend as string | undefined,
+          precision: values.precision as string | undefined,
         })
       } catch (err) {
         if (err instanceof CliInputError) {
@@ -100,6 +111,8 @@ const COMMANDS: Record<
       repeats: { type: 'string' },
       'probe-seconds': { type: 'string' },
       trace: { type: 'string' },
+      backend: { type: 'string' },
+      precision: { type: 'string' },
     },
     positionals: 1,
     run: async (values, positionals) => {
@@ -119,6 +132,8 @@ const COMMANDS: Record<
           repeats: values.repeats as string | undefined,
           probeSeconds: values['probe-seconds'] as string | undefined,
           trace: values.trace as string | undefined,
+          backend: values.backend as string | undefined,
+          precision: values.precision as string | undefined,
         })
       } catch (err) {
         if (err instanceof CliInputError) {

@@ -37,6 +37,20 @@ function positiveInt(value: unknown, flag: string): number | undefined {
   return n
 }
 
+/** --backend: auto, cpu, cuda (the first device) or cuda:N. */
+function profileBackendFlag(text: string): { backend: 'auto' | 'cpu' | 'cuda'; device: number } {
+  if (text === 'auto' || text === 'cpu' || text === 'cuda') return { backend: text, device: 0 }
+  const m = /^cuda:(\d+)$/.exec(text)
+  if (m) return { backend: 'cuda', device: Number(m[1]) }
+  throw new CliInputError(`--backend ${text}: expected auto, cpu, cuda or cuda:N`)
+}
+
+/** --precision: as a train spec's (auto: bf16 on CUDA, f32 on the CPU). */
+function profilePrecisionFlag(text: string): 'auto' | 'f32' | 'f64' | 'bf16' {
+  if (text === 'auto' || text === 'f32' || text === 'f64' || text === 'bf16') return text
+  throw new CliInputError(`--precision ${text}: expected auto, f32, f64 or bf16`)
+}
+
 export async function profileCommand(o: {
   spec: string
   report: string
@@ -49,6 +63,8 @@ export async function profileCommand(o: {
   repeats?: string
   probeSeconds?: string
   trace?: string
+  backend?: string
+  precision?: string
 }): Promise<number> {
   let spec = loadSpec(o.spec)
   const dModel = positiveInt(o.dModel, '--d-model')
@@ -74,7 +90,9 @@ export async function profileCommand(o: {
     ...(positiveInt(o.batch, '--batch') && { batchSize: positiveInt(o.batch, '--batch')! }),
     ...(lengths && { sweepLengths: lengths }),
     ...(budget !== undefined && { sweepBudgetSeconds: budget }),
+    ...(o.precision !== undefined && { precision: profilePrecisionFlag(o.precision) }),
   }
+  const { backend, device } = o.backend === undefined ? { backend: 'auto' as const, device: 0 } : profileBackendFlag(o.backend)
   const engine = new EngineProcess(forkLauncher())
   engine.onEvent((name, data) => {
     if (name !== 'profile.progress') return
@@ -82,7 +100,7 @@ export async function profileCommand(o: {
     process.stderr.write(`[${String(Math.round(100 * p.fraction)).padStart(3)}%] ${p.message}\n`)
   })
   try {
-    const result = await engine.call('profile', { spec, settings })
+    const result = await engine.call('profile', { spec, settings, backend, device })
     writeFileSync(o.report.replace(/\.html?$/, '') + '.profile.json', JSON.stringify(result, null, 1) + '\n')
     const html = buildReportHtml(result)
     writeFileSync(o.report, html)

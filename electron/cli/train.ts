@@ -1,11 +1,11 @@
-// `linea train <model.json> <train.json> --out <dir> [--max-steps N]`: trains
+// `linea train <model.json> <train.json> --out <dir> [--max-steps N] [--backend B] [--precision P]`: trains
 // in an engine process, draws a progress bar, appends metrics.jsonl, prints a
 // summary. --max-steps stops after N steps on the schedule of the spec's
 // `steps`. Ctrl-C cancels: the engine finishes its step and saves a checkpoint.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
-import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
+import { BACKENDS, PRECISIONS, TrainSpecSchema, type TrainSpec } from '../api/train-spec'
 import type { EvalProgress, StepProgress } from '../api/runs'
 import { formatErrors, validateWith } from '../api/validate'
 import { formatBytes } from '../api/format'
@@ -60,6 +60,28 @@ export function withMaxSteps(train: TrainSpec, text: string | undefined): TrainS
 }
 
 /**
+ * --backend (auto, cpu, cuda, cuda:N, webgpu) and --precision (auto, f32, f64,
+ * bf16) over the train spec's own, checked as the spec is.
+ */
+export function withBackend(train: TrainSpec, backend: string | undefined, precision: string | undefined): TrainSpec {
+  if (backend === undefined && precision === undefined) return train
+  const next: Record<string, unknown> = { ...train }
+  if (backend !== undefined) {
+    const m = /^cuda:(\d+)$/.exec(backend)
+    if (m) Object.assign(next, { backend: 'cuda', device: Number(m[1]) })
+    else if ((BACKENDS as readonly string[]).includes(backend)) next.backend = backend
+    else throw new CliInputError(`--backend ${backend}: expected one of ${BACKENDS.join(', ')} or cuda:N`)
+  }
+  if (precision !== undefined) {
+    if (!(PRECISIONS as readonly string[]).includes(precision)) throw new CliInputError(`--precision ${precision}: expected one of ${PRECISIONS.join(', ')}`)
+    next.precision = precision
+  }
+  const checked = validateWith(TrainSpecSchema, next)
+  if (!checked.ok) throw new CliInputError(`--backend / --precision make the train spec invalid:\n${formatErrors(checked.errors)}`)
+  return checked.value
+}
+
+/**
  * The progress line: the latest step and the latest evaluation. The trainer
  * reports a step before the evaluation after it, so an evaluation redraws
  * the line (a terminal) or, after the last step, prints it once more (a log).
@@ -107,6 +129,9 @@ export interface TrainCliOptions {
   resume?: string
   /** Stop after this many steps, on the schedule of the spec's steps. */
   maxSteps?: string
+  /** Over the train spec's backend and precision. */
+  backend?: string
+  precision?: string
   out?: NodeJS.WriteStream
 }
 
@@ -114,7 +139,7 @@ export async function runTrainCommand(o: TrainCliOptions): Promise<number> {
   const out = o.out ?? process.stderr
   const specs = loadSpecs(o.modelPath, o.trainPath)
   const model = specs.model
-  const train = withMaxSteps(specs.train, o.maxSteps)
+  const train = withBackend(withMaxSteps(specs.train, o.maxSteps), o.backend, o.precision)
   const outDir = resolve(o.outDir)
   if (o.resume && !existsSync(o.resume)) throw new CliInputError(`--resume ${o.resume}: no such checkpoint file`)
   makeDirs(join(outDir, 'checkpoints'))

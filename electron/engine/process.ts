@@ -100,9 +100,9 @@ const handlers: Handlers = {
   info: () => engineInfo(),
   demoForward: (params) => demoForward(nativeBackend(params.backend ?? 'cpu'), params),
   estimate: ({ spec, contextLength }) => estimateModel(spec, contextLength),
-  profile: async ({ spec, settings, backend }) => {
+  profile: async ({ spec, settings, backend, device }) => {
     const calls = await traceTrainingStep(spec, settings.dtype, fullyLabelledBatch(settings.batchSize, settings.seqLen))
-    const choice = selectBackend(backend ?? 'auto', 0, calls)
+    const choice = selectBackend(backend ?? 'auto', device ?? 0, calls)
     return profileModel(spec, choice.backend, settings, (message, fraction) => emit('profile.progress', { message, fraction }))
   },
   inspect: async (params) => {

@@ -35,7 +35,7 @@ export interface EngineMethods {
   /** Parameters, state and FLOPs of a (validated) spec, and of a same-width Transformer. */
   estimate(params: { spec: ModelSpec; contextLength: number }): ModelEstimate
   /** Profiles a model on the chosen backend; streams profile.progress. */
-  profile(params: { spec: ModelSpec; settings: ProfileSettings; backend?: 'auto' | 'cpu' | 'cuda' | 'webgpu' }): ProfileResult
+  profile(params: { spec: ModelSpec; settings: ProfileSettings; backend?: 'auto' | 'cpu' | 'cuda' | 'webgpu'; device?: number }): ProfileResult
   /** Inspects a checkpoint on cuda:0 when it takes every call, else the CPU (inspect-backend.ts); streams inspect.progress. */
   inspect(params: InspectCheckpointParams): InspectResult
   /** Trains until done, early stop or cancel; streams TrainEvents. */

@@ -4,7 +4,7 @@
 import { formatBytes } from '../api/format'
 import { layerSwitches } from '../api/layer-label'
 import type { Layer } from '../api/model-spec'
-import type { ProfileResult, Spread } from '../api/profile'
+import { profilePrecision, type ProfileResult, type Spread } from '../api/profile'
 import { checkedProfile } from '../api/profile-checks'
 import { ceilingUse, profileAnswers } from '../api/profile-summary'
 import { memoryOption, MEMORY_CATEGORIES, partSpreadOption, rooflineOption, sweepOption, timeByLayerOption } from '../views/profile-charts'
@@ -89,7 +89,7 @@ export function buildReportHtml(profile: ProfileResult): string {
 <html lang="en"><head><meta charset="utf-8"><title>Linea profile: ${esc(s.name)}</title><style>${STYLE}</style></head>
 <body>
 <h1>Linea profile: ${esc(s.name)}</h1>
-<p class="muted">${esc(new Date(p.createdMs).toISOString())} · ${esc(m.backend)} · ${num(p.parameters)} parameters · batch ${p.settings.batchSize} × T ${p.settings.seqLen} · ${p.settings.dtype}</p>
+<p class="muted">${esc(new Date(p.createdMs).toISOString())} · ${esc(m.backend)} · ${num(p.parameters)} parameters · batch ${p.settings.batchSize} × T ${p.settings.seqLen} · ${profilePrecision(p)}</p>
 
 ${warnings.map((w) => `<p class="warning" data-warning>⚠ ${esc(w)}</p>`).join('\n')}
 <h2>In short</h2>
@@ -144,7 +144,7 @@ ${table(
   ['', ''],
   [
     ['batch × sequence', `${p.settings.batchSize} × ${p.settings.seqLen}`],
-    ['dtype', p.settings.dtype],
+    ['precision', profilePrecision(p) === 'bf16' ? 'bf16 (mixed: f32 weights, bf16 passes)' : profilePrecision(p)],
     [
       'timing',
       `${p.settings.warmup} warm-up steps, then ${p.settings.repeats} repeats (steady clock around each op); medians, with the middle half (first to third quartile) and min–max of the repeats`,

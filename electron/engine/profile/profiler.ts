@@ -22,12 +22,12 @@ import {
 } from '../../api/profile'
 import { competitionWarning, othersBusyCores, spreadOf, type CpuSample } from '../../api/profile-stats'
 import { loadAddon } from '../addon'
-import { Ctx } from '../autograd/context'
+import { Ctx, type ComputeDType } from '../autograd/context'
 import type { Backend } from '../backend'
 import { estimateModel, sameWidthTransformer } from '../estimate'
 import { Model } from '../model/model'
 import { Rng } from '../random'
-import type { FloatDType } from '../tensor'
+import { precisionDTypes, resolvePrecision, type PrecisionDTypes } from '../precision'
 import { disposeBatch, toDevice, type LabelledBatch } from '../train/device-batch'
 import { AdamW } from '../train/optimizer'
 import { opCost } from './op-costs'
@@ -36,6 +36,9 @@ import { inPhase, inPhaseAsync, inScope, phase, scope } from './scope'
 export type ProfileProgress = (message: string, fraction: number) => void
 
 const median = (xs: number[]) => spreadOf(xs).median
+
+/** Bytes per element of each float dtype. */
+const BYTES: Record<ComputeDType, number> = { f32: 4, f64: 8, bf16: 2 }
 
 /** Most op calls a profile's timeline keeps (the rest are counted as dropped). */
 export const TIMELINE_CAP = 50_000
@@ -55,7 +58,7 @@ function randomBatch(backend: Backend, vocab: number, B: number, T: number, seed
 }
 
 /** One training step: forward, backward, clip + AdamW, in their phases. */
-async function trainStep(model: Model, optimizer: AdamW, backend: Backend, dtype: FloatDType, batch: LabelledBatch, onForward?: () => void) {
+async function trainStep(model: Model, optimizer: AdamW, backend: Backend, dtype: ComputeDType, batch: LabelledBatch, onForward?: () => void) {
   const ctx = new Ctx(backend, dtype, true)
   try {
     inPhase('forward', () => model.loss(ctx, batch))
@@ -75,7 +78,7 @@ async function trainStep(model: Model, optimizer: AdamW, backend: Backend, dtype
   }
 }
 
-function forwardOnly(model: Model, backend: Backend, dtype: FloatDType, batch: LabelledBatch): void {
+function forwardOnly(model: Model, backend: Backend, dtype: ComputeDType, batch: LabelledBatch): void {
   const ctx = new Ctx(backend, dtype, false)
   try {
     model.loss(ctx, batch)
@@ -134,8 +137,8 @@ async function probeRates(fn: () => unknown, work: number, seconds: number, minR
  * product, each repeated for at least `seconds` (and CEILING_PROBE_MIN_REPEATS
  * calls) after a warm-up call; the median rate and the spread of the rates.
  */
-export async function probeCeilings(backend: Backend, dtype: FloatDType, seconds = CEILING_PROBE_SECONDS): Promise<Ceilings> {
-  const width = dtype === 'f32' ? 4 : 8
+export async function probeCeilings(backend: Backend, dtype: ComputeDType, seconds = CEILING_PROBE_SECONDS): Promise<Ceilings> {
+  const width = BYTES[dtype]
   const n = 1 << 24 // 16M values: far past every cache
   const a = backend.zeros([n], dtype)
   const b = backend.zeros([n], dtype)
@@ -174,7 +177,7 @@ export async function probeCeilings(backend: Backend, dtype: FloatDType, seconds
  * repeats (median and spread), and every call of the repeat whose step time
  * was the median, in order, for the trace.
  */
-async function profileOps(model: Model, optimizer: AdamW, backend: Backend, dtype: FloatDType, batch: LabelledBatch, repeats: number) {
+async function profileOps(model: Model, optimizer: AdamW, backend: Backend, dtype: ComputeDType, batch: LabelledBatch, repeats: number) {
   const perRepeat: Map<string, OpProfile>[] = []
   const timelines: TimelineEvent[][] = []
   const dropped: number[] = []
@@ -243,16 +246,16 @@ async function memoryBreakdown(
   model: Model,
   optimizer: AdamW,
   backend: Backend,
-  dtype: FloatDType,
+  dtypes: PrecisionDTypes,
   batch: LabelledBatch,
   spec: ModelSpec,
   settings: ProfileSettings,
 ) {
-  const width = dtype === 'f32' ? 4 : 8
+  const width = BYTES[dtypes.weights]
   const before = backend.memory().bytesInUse
   backend.resetPeak()
   let afterForward = before
-  const grads = await trainStep(model, optimizer, backend, dtype, batch, () => (afterForward = backend.memory().bytesInUse))
+  const grads = await trainStep(model, optimizer, backend, dtypes.compute, batch, () => (afterForward = backend.memory().bytesInUse))
   const peak = backend.memory().peakBytes
   let gradients = 0
   for (const g of grads.values()) gradients += g.size * width
@@ -264,16 +267,16 @@ async function memoryBreakdown(
     gradients,
     optimizerState,
     activations,
-    recurrentState: estimateModel(spec, settings.seqLen, width).model.stateBytes,
+    recurrentState: estimateModel(spec, settings.seqLen, BYTES[dtypes.compute]).model.stateBytes,
     workspace: Math.max(0, peak - before - activations - gradients),
     peak,
   }
 }
 
 /** Time of one decoding step at context `c`: the forward of one token, plus each softmax layer's attention over c cached keys. */
-async function decodeMsPerToken(spec: ModelSpec, model: Model, backend: Backend, dtype: FloatDType, c: number): Promise<number> {
+async function decodeMsPerToken(spec: ModelSpec, model: Model, backend: Backend, dtypes: PrecisionDTypes, c: number): Promise<number> {
   const one = randomBatch(backend, spec.vocab_size, 1, 1, 5)
-  const base = await timeMs(() => forwardOnly(model, backend, dtype, one), 5)
+  const base = await timeMs(() => forwardOnly(model, backend, dtypes.compute, one), 5)
   disposeBatch(one)
   let attention = 0
   const rng = new Rng(9)
@@ -282,9 +285,14 @@ async function decodeMsPerToken(spec: ModelSpec, model: Model, backend: Backend,
     const hd = layer.head_dim ?? spec.d_model / layer.heads
     const make = (shape: number[]) => {
       const n = shape.reduce((a, b) => a * b, 1)
-      const host = dtype === 'f32' ? new Float32Array(n) : new Float64Array(n)
+      const host = dtypes.weights === 'f32' ? new Float32Array(n) : new Float64Array(n)
       for (let i = 0; i < n; i++) host[i] = rng.normal()
-      return backend.upload(host, shape)
+      const t = backend.upload(host, shape)
+      if (dtypes.compute === dtypes.weights) return t
+      // bf16 passes attend over a bf16 cache
+      const narrow = backend.run('cast', { x: t }, { to: dtypes.compute })['y']!
+      t.dispose()
+      return narrow
     }
     const q = make([1, layer.heads, hd])
     const k = make([1, c, layer.heads, hd])
@@ -311,7 +319,7 @@ async function sweepSeries(
   name: string,
   spec: ModelSpec,
   backend: Backend,
-  dtype: FloatDType,
+  dtypes: PrecisionDTypes,
   settings: ProfileSettings,
   progress: (T: number) => void,
 ): Promise<SweepSeries> {
@@ -320,7 +328,7 @@ async function sweepSeries(
   const started = performance.now()
   /** (T, seconds) each length took, to predict the next. */
   const lengthSeconds: [number, number][] = []
-  const model = new Model(spec, backend, dtype, 1)
+  const model = new Model(spec, backend, dtypes.weights, 1)
   const optimizer = new AdamW(backend, model.params.trainable(), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 })
   try {
     for (const T of settings.sweepLengths) {
@@ -347,12 +355,12 @@ async function sweepSeries(
       const lengthStarted = performance.now()
       const batch = randomBatch(backend, spec.vocab_size, 1, T, T)
       try {
-        await trainStep(model, optimizer, backend, dtype, batch) // warm-up
+        await trainStep(model, optimizer, backend, dtypes.compute, batch) // warm-up
         backend.resetPeak()
-        const trainStepMs = await timeMs(() => trainStep(model, optimizer, backend, dtype, batch), 2)
+        const trainStepMs = await timeMs(() => trainStep(model, optimizer, backend, dtypes.compute, batch), 2)
         const peakBytes = backend.memory().peakBytes
-        const prefillMs = await timeMs(() => forwardOnly(model, backend, dtype, batch), 2)
-        const decode = await decodeMsPerToken(spec, model, backend, dtype, T)
+        const prefillMs = await timeMs(() => forwardOnly(model, backend, dtypes.compute, batch), 2)
+        const decode = await decodeMsPerToken(spec, model, backend, dtypes, T)
         points.push({ seqLen: T, trainStepMs, prefillMs, decodeMsPerToken: decode, peakBytes })
         lengthSeconds.push([T, (performance.now() - lengthStarted) / 1000])
       } catch (err) {
@@ -390,13 +398,15 @@ export async function profileModel(
   settings: ProfileSettings,
   onProgress: ProfileProgress = () => undefined,
 ): Promise<ProfileResult> {
-  const dtype = settings.dtype
+  const precision = resolvePrecision(settings.precision ?? settings.dtype, backend.id)
+  const dtypes = precisionDTypes(precision)
+  const dtype = dtypes.compute
   const machine = machineInfo(backend)
   const before = cpuSample()
   onProgress('measuring the device ceilings', 0.02)
   const ceilings = await probeCeilings(backend, dtype, settings.probeSeconds)
   onProgress(`profiling a training step (batch ${settings.batchSize}, T=${settings.seqLen})`, 0.1)
-  const model = new Model(spec, backend, dtype, 0)
+  const model = new Model(spec, backend, dtypes.weights, 0)
   const optimizer = new AdamW(backend, model.params.trainable(), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 })
   const batch = randomBatch(backend, spec.vocab_size, settings.batchSize, settings.seqLen, 3)
   let step: ProfileResult['step']
@@ -419,7 +429,7 @@ export async function profileModel(
       tokensPerSecond: (settings.batchSize * settings.seqLen) / (totalMs / 1000),
       spread: prof.spread,
     }
-    memory = await memoryBreakdown(model, optimizer, backend, dtype, batch, spec, settings)
+    memory = await memoryBreakdown(model, optimizer, backend, dtypes, batch, spec, settings)
   } finally {
     disposeBatch(batch)
     optimizer.dispose()
@@ -429,12 +439,12 @@ export async function profileModel(
   const competing = competitionWarning(othersBusyCores(before, cpuSample()), machine.cores)
   const lengths = settings.sweepLengths.length
   onProgress('sweeping sequence lengths (this model)', 0.3)
-  const modelSweep = await sweepSeries(spec.name, spec, backend, dtype, settings, (T) =>
+  const modelSweep = await sweepSeries(spec.name, spec, backend, dtypes, settings, (T) =>
     onProgress(`sweep, ${spec.name}: T=${T}`, 0.3 + (0.35 * settings.sweepLengths.indexOf(T)) / lengths),
   )
   const transformer = sameWidthTransformer(spec)
   onProgress('sweeping sequence lengths (Transformer)', 0.65)
-  const transformerSweep = await sweepSeries('Transformer (same width)', transformer, backend, dtype, settings, (T) =>
+  const transformerSweep = await sweepSeries('Transformer (same width)', transformer, backend, dtypes, settings, (T) =>
     onProgress(`sweep, Transformer: T=${T}`, 0.65 + (0.35 * settings.sweepLengths.indexOf(T)) / lengths),
   )
   onProgress('done', 1)
@@ -443,6 +453,7 @@ export async function profileModel(
     createdMs: Date.now(),
     spec,
     settings,
+    precision,
     machine,
     ceilings,
     step,

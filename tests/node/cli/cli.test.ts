@@ -117,6 +117,27 @@ describe('linea train', () => {
     }
   })
 
+  it("--backend and --precision replace the train spec's, checked like it; the run says which backend it took", () => {
+    const out = join(dir, 'cpu-f64')
+    const r = linea('train', modelPath, trainPath, '--out', out, '--max-steps', '2', '--backend', 'cpu', '--precision', 'f64')
+    expect(r.code, r.stderr).toBe(0)
+    const saved = JSON.parse(readFileSync(join(out, 'train.json'), 'utf8'))
+    expect([saved.backend, saved.precision]).toEqual(['cpu', 'f64'])
+    expect(r.stderr).toMatch(/backend: .*cpu/)
+    for (const [flags, message] of [
+      [['--backend', 'tpu'], '--backend tpu: expected one of auto, cpu, cuda, webgpu or cuda:N'],
+      [['--precision', 'f16'], '--precision f16: expected one of auto, f32, f64, bf16'],
+      [['--backend', 'cpu', '--precision', 'bf16'], "'bf16' needs a GPU backend"],
+    ] as const) {
+      const bad = linea('train', modelPath, trainPath, '--out', join(dir, 'bad-flags'), ...flags)
+      expect(bad.code, flags.join(' ')).toBe(2)
+      expect(bad.stderr).toContain(message)
+    }
+    const profile = linea('profile', 'gla', '--report', join(dir, 'p.html'), '--backend', 'gpu')
+    expect(profile.code).toBe(2)
+    expect(profile.stderr).toContain('--backend gpu: expected auto, cpu, cuda or cuda:N')
+  })
+
   it('refuses a bad spec file naming the field, and a missing --out', () => {
     const bad = join(dir, 'bad.json')
     writeFileSync(bad, JSON.stringify({ ...JSON.parse(readFileSync(modelPath, 'utf8')), d_model: 31 }))

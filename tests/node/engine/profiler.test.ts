@@ -57,6 +57,19 @@ describe('profiler', () => {
     expect(Array.isArray(p.warnings)).toBe(true)
   })
 
+  it('runs in the precision asked: auto is f32 on the CPU, and precision wins over the older dtype', async () => {
+    const small = { ...settings, repeats: 2, sweepLengths: [] }
+    const auto = await profileModel(spec(), nativeBackend('cpu'), { ...small, precision: 'auto' })
+    expect(auto.precision).toBe('f32')
+    const wide = await profileModel(spec(), nativeBackend('cpu'), { ...small, precision: 'f64' })
+    expect(wide.precision).toBe('f64')
+    expect(wide.ceilings.method).toContain('f64 values')
+    // weights in f64: twice the parameter bytes of the f32 profile
+    expect(wide.memory.parameters).toBe(2 * auto.memory.parameters)
+    const legacy = await profileModel(spec(), nativeBackend('cpu'), { ...small, dtype: 'f64' })
+    expect(legacy.precision).toBe('f64')
+  })
+
   it('probes each ceiling for at least the time asked, past the minimum repeats, and reports the spread of its rates', async () => {
     const started = performance.now()
     const c = await probeCeilings(nativeBackend('cpu'), 'f32', 0.2)
