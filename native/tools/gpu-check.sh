@@ -10,6 +10,8 @@
 #      bundled to .device/gpu-node-check.mjs): every preset's training step;
 #   4b. "train": every preset's 200-step MQAR run on the CPU and cuda:0 (f32, bf16)
 #      and an out-of-memory run (scripts/gpu-train-check.ts, .device/gpu-train-check.mjs);
+#   4b'. "cli": linea run / train --backend cuda / inspect / profile end to end on cuda:0
+#      (.device/linea-cli.mjs, .device/engine-process.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
 #      (scripts/gpu-train-bench.ts) and fla's layers in PyTorch (bench/reference/gpu-train-peer.py);
 #   5. (step "kprof", not in the default steps) ncu's per-kernel summary of the mixers in KPROF_OPS;
@@ -17,14 +19,15 @@
 #      (bench/reference/gpu-mixers-peer.py, fla source in .device/fla.tar.xz),
 #      merged into $OUT/gpu-mixers.json.
 # Usage (from the repo root, with carry [".device"]):
-#   STEPS="build tests sanitize node train bench" QUICK=1 native/tools/gpu-check.sh
+#   STEPS="build tests sanitize node train cli bench" QUICK=1 native/tools/gpu-check.sh
 # Needs in .device/ (git-ignored): node.xz, node_modules.tar.xz, gpu-node-check.mjs, linea-cli.mjs
-# (electron/cli/index.ts bundled with esbuild), fla.tar.xz.
+# (electron/cli/index.ts bundled with esbuild), engine-process.mjs (electron/engine/process.ts),
+# fla.tar.xz: `bash scripts/device-bundles.sh` makes the bundles.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${OUT:-/tmp/gpu-check}"
 build=/tmp/linea-gpu-build
-steps=" ${STEPS:-build tests sanitize node train bench} "
+steps=" ${STEPS:-build tests sanitize node train cli bench} "
 KPROF_OPS="${KPROF_OPS:-linear,scalar_gate,delta}"
 mkdir -p "$out"
 summary="$out/summary.txt"
@@ -108,6 +111,35 @@ if has train; then
   else
     note "training check: skipped (no node or no .device/gpu-train-check.mjs)"
   fi
+fi
+
+if has cli; then
+  # Issue 16: the CLI end to end on the GPU. A template's runs ('auto': cuda:0 in bf16),
+  # linea train --backend cuda on one of their specs, linea profile on cuda:0, and
+  # linea inspect of a run trained there. The engine process is .device/engine-process.mjs
+  # (electron/engine/process.ts bundled), where the CLI looks for the built one.
+  mkdir -p out/main && cp .device/engine-process.mjs out/main/engine-process.js
+  cli() { timeout "${CLI_TIMEOUT:-240}" node .device/linea-cli.mjs "$@"; }
+  ws=/tmp/linea-ws
+  rm -rf "$ws" /tmp/linea-train
+  cli run "$ws" mqar-zoology --set train.max_steps=300 >"$out/cli-run.log" 2>&1
+  note "linea run <ws> mqar-zoology --set train.max_steps=300: exit $?"
+  grep -E "^(status|completed|failed)" "$out/cli-run.log" >>"$summary"
+  gla=$(ls -d "$ws"/runs/*-gla 2>/dev/null | head -1)
+  if [ -n "$gla" ]; then
+    node -e 'const r = require(process.argv[1]); const fs = require("fs");
+      fs.writeFileSync("/tmp/linea-m.json", JSON.stringify(r.modelSpec)); fs.writeFileSync("/tmp/linea-t.json", JSON.stringify(r.trainSpec))' "$gla/run.json"
+    cli train /tmp/linea-m.json /tmp/linea-t.json --out /tmp/linea-train --backend cuda --max-steps 200 >"$out/cli-train.log" 2>&1
+    note "linea train --backend cuda --max-steps 200: exit $?"
+    grep -E "^backend:|^status:" "$out/cli-train.log" >>"$summary"
+    cli inspect "$gla" --out "$out/cli-inspect.json" >"$out/cli-inspect.log" 2>&1
+    note "linea inspect <a run trained on cuda:0>: exit $?"
+    grep -vE "^\[" "$out/cli-inspect.log" | tail -4 >>"$summary"
+  fi
+  cli profile gla --report "$out/cli-profile.html" --backend cuda --sweep-lengths 512,2048,8192 --repeats 5 \
+    >"$out/cli-profile.log" 2>&1
+  note "linea profile gla --backend cuda: exit $?"
+  grep -vE "^\[" "$out/cli-profile.log" | tail -4 >>"$summary"
 fi
 
 if has trainbench; then
