@@ -150,3 +150,14 @@ export function checkTag(typed: string, has: readonly string[] = []): { tag: str
   if (!has.includes(tag) && has.length >= MAX_RUN_TAGS) return { error: `a run has at most ${MAX_RUN_TAGS} tags; remove one first` }
   return { tag }
 }
+
+/**
+ * A tag typed into a row's tag editor: checked as checkTag does, and refused
+ * when the run has it already (the LabApi would ignore it silently; the
+ * editor says so instead).
+ */
+export function checkAddedTag(typed: string, has: readonly string[]): { tag: string } | { error: string } {
+  const checked = checkTag(typed, has)
+  if ('tag' in checked && has.includes(checked.tag)) return { error: `the run is already tagged ${JSON.stringify(checked.tag)}` }
+  return checked
+}
