@@ -6,7 +6,7 @@
 // preview (which layers a ratio would turn softmax) and the window of
 // blocks the strip draws when it is long.
 import type { SpecError } from '../../../electron/api/validate'
-import type { Layer, ModelSpec } from '../../../electron/api/model-spec'
+import type { Layer, ModelSpec, Placement } from '../../../electron/api/model-spec'
 import { setHybrid } from '../../../electron/api/spec-edit'
 import { layerChips, type Chip } from './switches'
 
@@ -93,8 +93,8 @@ export interface HybridPreview {
 }
 
 /** What setting the hybrid ratio to `ratio` would do to the stack, without doing it. */
-export function previewHybrid(spec: ModelSpec, ratio: number): HybridPreview {
-  const next = setHybrid(spec, ratio, spec.hybrid.placement)
+export function previewHybrid(spec: ModelSpec, ratio: number, placement: Placement = spec.hybrid.placement): HybridPreview {
+  const next = setHybrid(spec, ratio, placement)
   return {
     layers: next.layers,
     changed: next.layers.map((l, i) => l.kind !== spec.layers[i]?.kind),

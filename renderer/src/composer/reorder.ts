@@ -1,5 +1,6 @@
 // Reordering layers as a block: by drag (the selected layers, or a folded
-// group, dropped into a gap) and by Alt+arrow (each selected layer one step).
+// group, dropped into a gap) and by Alt+arrow (each selected layer one step,
+// or past a whole neighbouring folded group).
 // An order is the list of old layer indices in their new order.
 import type { ModelSpec } from '../../../electron/api/model-spec'
 import { moveLayer } from '../../../electron/api/spec-edit'
@@ -32,6 +33,28 @@ export function shiftOrder(n: number, indices: readonly number[], delta: -1 | 1)
     ;[order[p], order[q]] = [order[q]!, order[p]!]
   }
   return order
+}
+
+/** A run of layers drawn as one block (first and last index, inclusive): a graph group. */
+export interface LayerSpan {
+  first: number
+  last: number
+}
+
+/**
+ * Alt+arrow on the model graph: as shiftOrder, except that a contiguous
+ * selection whose neighbour in the direction of travel is folded (a span of
+ * several layers drawn as one ×N block, none of them selected) moves past
+ * that whole span, as one step on the strip. `spans` are the graph's groups
+ * (any order; spans of one layer change nothing).
+ */
+export function groupShiftOrder(n: number, indices: readonly number[], delta: -1 | 1, spans: readonly LayerSpan[]): number[] | null {
+  const sel = [...new Set(indices)].filter((i) => i >= 0 && i < n).sort((a, b) => a - b)
+  const contiguous = sel.length > 0 && sel.at(-1)! - sel[0]! === sel.length - 1
+  const next = delta > 0 ? sel.at(-1)! + 1 : sel[0]! - 1
+  const span = contiguous ? spans.find((s) => s.first <= next && next <= s.last) : undefined
+  if (!span || span.first === span.last || sel.some((i) => i >= span.first && i <= span.last)) return shiftOrder(n, indices, delta)
+  return blockMoveOrder(n, sel, delta > 0 ? span.last + 1 : span.first)
 }
 
 export const isIdentity = (order: readonly number[]): boolean => order.every((old, i) => old === i)

@@ -1,7 +1,8 @@
-// The composer's state: the ModelSpec being edited, its history (undo/redo),
-// the preset it started from, the selected layers (edited together), the
-// hybrid slider's preview, validation by the engine's own schema, estimates
-// from the engine, and saving to the workspace.
+// The composer's state: the ModelSpec being edited, its history (undo/redo,
+// each step with the layers that were selected), the preset it started from,
+// the selected layers (edited together), the hybrid slider's preview and the
+// placement it uses, validation by the engine's own schema, estimates from
+// the engine, and saving to the workspace.
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, watch } from 'vue'
 import type { ModelEstimate, SavedSpecInfo } from '../../../electron/api/labapi'
@@ -22,10 +23,20 @@ import {
   setModelField,
 } from '../../../electron/api/spec-edit'
 import { setFieldOn, setKindOn } from '../composer/multi-edit'
-import { applyOrder, blockMoveOrder, isIdentity, newIndexOf, shiftOrder } from '../composer/reorder'
+import { applyOrder, blockMoveOrder, groupShiftOrder, isIdentity, newIndexOf, type LayerSpan } from '../composer/reorder'
 import { clampSelection, collapseToFocus, rangeTo, remapSelection, selectSpan, toggleSpan, type LayerSelection } from '../composer/selection'
 
 const HISTORY_LIMIT = 200
+
+/** One undo (or redo) step: the spec as JSON and the layers selected with it, so undo brings both back. */
+interface HistoryEntry {
+  spec: string
+  selection: LayerSelection
+}
+const copySelection = (s: LayerSelection): LayerSelection => ({ indices: [...s.indices], anchor: s.anchor, focus: s.focus })
+
+/** The placement the hybrid slider uses when the spec's is manual and no automatic one was used before. */
+export const DEFAULT_AUTO_PLACEMENT: Exclude<Placement, 'manual'> = 'interleave'
 export const LAST_SAVED_KEY = 'linea.composer.lastSaved'
 
 /** A spec's name as a saved spec's (file) name: letters, digits, -, _ and spaces. */
@@ -60,8 +71,18 @@ export const useComposerStore = defineStore('composer', () => {
   const selectedSet = computed(() => new Set(selection.value.indices))
   /** The ratio the hybrid slider is being dragged over, previewed in the graph until released; null otherwise. */
   const hybridPreview = ref<number | null>(null)
-  const past = ref<string[]>([])
-  const future = ref<string[]>([])
+  const past = shallowRef<HistoryEntry[]>([])
+  const future = shallowRef<HistoryEntry[]>([])
+  /** The automatic placement (interleave, first, last) the spec last had: the slider returns to it from manual. */
+  const lastAutoPlacement = ref<Exclude<Placement, 'manual'> | null>(null)
+  /** What the hybrid slider places softmax layers by: the spec's rule, or (when manual) the last automatic one. */
+  const sliderPlacement = computed<Exclude<Placement, 'manual'>>(() => {
+    const p = spec.value?.hybrid.placement
+    return p && p !== 'manual' ? p : (lastAutoPlacement.value ?? DEFAULT_AUTO_PLACEMENT)
+  })
+  /** Said when the slider switched a manual placement to an automatic one; cleared once the placement changes again. */
+  const hybridNotice = ref('')
+  let noticePlacement: Placement | null = null
   const estimate = shallowRef<ModelEstimate | null>(null)
   const estimateError = ref('')
   const contextLength = ref(8192)
@@ -95,31 +116,35 @@ export const useComposerStore = defineStore('composer', () => {
     return errorAt.value.get(formatPath(['layers', index, field]))
   }
 
-  /** Replaces the spec, recording the previous one for undo. */
+  const here = (): HistoryEntry => ({ spec: JSON.stringify(spec.value), selection: copySelection(selection.value) })
+
+  /** Replaces the spec, recording the previous one (and the selection with it) for undo. */
   function commit(next: ModelSpec, record = true): void {
     if (record && spec.value) {
-      past.value.push(JSON.stringify(spec.value))
-      if (past.value.length > HISTORY_LIMIT) past.value.shift()
+      past.value = [...past.value.slice(past.value.length >= HISTORY_LIMIT ? 1 : 0), here()]
       future.value = []
     }
     spec.value = next
     selection.value = clampSelection(selection.value, next.layers.length)
+    // Here, not in a watch: several edits in one tick must not skip an automatic placement.
+    const placement = (next.hybrid as ModelSpec['hybrid'] | undefined)?.placement
+    if (placement && placement !== 'manual') lastAutoPlacement.value = placement
+    if (placement !== noticePlacement) clearHybridNotice()
     scheduleEstimate()
   }
 
-  function undo(): void {
-    const prev = past.value.pop()
-    if (!prev || !spec.value) return
-    future.value.push(JSON.stringify(spec.value))
-    commit(JSON.parse(prev), false)
+  /** Moves one step from `from` to `to` (undo: past → future; redo: the reverse), the selection with the spec. */
+  function step(from: typeof past, to: typeof past): void {
+    const entry = from.value.at(-1)
+    if (!entry || !spec.value) return
+    from.value = from.value.slice(0, -1)
+    to.value = [...to.value, here()]
+    const restored = JSON.parse(entry.spec) as ModelSpec
+    commit(restored, false)
+    selection.value = clampSelection(entry.selection, restored.layers.length)
   }
-
-  function redo(): void {
-    const next = future.value.pop()
-    if (!next || !spec.value) return
-    past.value.push(JSON.stringify(spec.value))
-    commit(JSON.parse(next), false)
-  }
+  const undo = () => step(past, future)
+  const redo = () => step(future, past)
 
   /** Applies a pure edit; one that returns the same spec (nothing to do) records no undo step. */
   const edit = (fn: (s: ModelSpec) => ModelSpec): boolean => {
@@ -148,9 +173,13 @@ export const useComposerStore = defineStore('composer', () => {
     return true
   }
 
-  /** Alt+arrow: the selected layers one step up/left (-1) or down/right (+1), as a block. */
-  function moveSelection(delta: -1 | 1): boolean {
-    return spec.value ? reorder(shiftOrder(spec.value.layers.length, selection.value.indices, delta)) : false
+  /**
+   * Alt+arrow: the selected layers one step up/left (-1) or down/right (+1),
+   * as a block. `folded`: the graph's groups; a neighbour folded as ×N is
+   * one step, so the block moves past all of it.
+   */
+  function moveSelection(delta: -1 | 1, folded: readonly LayerSpan[] = []): boolean {
+    return spec.value ? reorder(groupShiftOrder(spec.value.layers.length, selection.value.indices, delta, folded)) : false
   }
 
   /** Drag and drop: `layers` (a folded group, or the selection) into the gap before layer `gap` (n: the end); they end selected. */
@@ -163,13 +192,31 @@ export const useComposerStore = defineStore('composer', () => {
     hybridPreview.value = ratio
   }
 
-  /** Sets the ratio (the slider released or stepped by key) with the spec's placement rule. */
+  /**
+   * Sets the ratio (the slider released or stepped by key) with the spec's
+   * placement rule. A manual placement cannot follow a ratio: it becomes the
+   * last automatic one (sliderPlacement), in the same undo step, and
+   * hybridNotice says so.
+   */
   function applyHybridRatio(ratio: number): void {
     hybridPreview.value = null
     if (!spec.value) return
     const { placement, ratio: now } = spec.value.hybrid
     if (ratio === now) return
-    edit((s) => setHybrid(s, ratio, placement))
+    const to = sliderPlacement.value
+    const switching = placement === 'manual'
+    if (switching) noticePlacement = to // before the edit, so commit keeps the message it is about to get
+    if (!edit((s) => setHybrid(s, ratio, to))) {
+      if (switching) clearHybridNotice()
+      return
+    }
+    if (switching)
+      hybridNotice.value = `The placement was manual (layers set by hand); moving the slider switched it to ${to}. Undo brings the hand-set layers back.`
+  }
+
+  function clearHybridNotice(): void {
+    hybridNotice.value = ''
+    noticePlacement = null
   }
 
   async function loadPresets(): Promise<void> {
@@ -180,12 +227,13 @@ export const useComposerStore = defineStore('composer', () => {
     const p = presets.value.find((x) => x.preset === id)
     if (!p) return
     presetId.value = id
-    selection.value = selectSpan(0)
+    clearHybridNotice()
     // A new composition: Save follows its name again, and asks before overwriting any saved spec.
     saveNamePinned = false
     savedName.value = ''
     pendingOverwrite.value = null
-    commit(structuredClone(p))
+    commit(structuredClone(p)) // (undo brings back the previous spec and its selection)
+    selection.value = selectSpan(0)
     saveName.value = fileNameOf(p.name)
   }
 
@@ -198,6 +246,7 @@ export const useComposerStore = defineStore('composer', () => {
       return `not valid JSON: ${(err as Error).message}`
     }
     if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as ModelSpec).layers)) return 'not a ModelSpec: it needs a layers array'
+    clearHybridNotice()
     commit(parsed as ModelSpec)
     return ''
   }
@@ -289,8 +338,9 @@ export const useComposerStore = defineStore('composer', () => {
       saveNamePinned = true
       pendingOverwrite.value = null
       storage()?.setItem(LAST_SAVED_KEY, name)
-      selection.value = selectSpan(0)
+      clearHybridNotice()
       commit(loaded)
+      selection.value = selectSpan(0)
       status.value = `loaded ${name}`
       return true
     } catch (err) {
@@ -384,6 +434,8 @@ export const useComposerStore = defineStore('composer', () => {
     moveSelection,
     moveLayersTo,
     hybridPreview,
+    sliderPlacement,
+    hybridNotice,
     previewHybridRatio,
     applyHybridRatio,
     estimate,
