@@ -202,7 +202,7 @@ const COMMANDS: Record<
     options: { json: { type: 'boolean' } },
     run: async (values) => {
       const { engineInfo } = await import('../engine/info')
-      const info = engineInfo()
+      const info = await engineInfo()
       process.stdout.write(values.json ? JSON.stringify(info, null, 2) + '\n' : formatEngineInfo(info))
       return 0
     },

@@ -15,7 +15,11 @@ describe('train form backends', () => {
     await page.goto(served.launchUrl)
     await page.goto(`${served.url}#/train`)
     const cuda = page.locator('[data-testid=train-backend] option[value=cuda]')
-    await page.waitForFunction(() => document.querySelector<HTMLOptionElement>('[data-testid=train-backend] option[value=webgpu]')?.disabled === true)
+    // The engine's info has loaded once the CUDA option says whether it is there (it is disabled unless a CUDA GPU is).
+    await page.waitForFunction((hasGpu) => {
+      const o = document.querySelector<HTMLOptionElement>('[data-testid=train-backend] option[value=cuda]')
+      return o !== null && (hasGpu || o.disabled)
+    }, hasCuda)
     expect(await cuda.evaluate((o: HTMLOptionElement) => o.disabled)).toBe(!hasCuda)
     if (!hasCuda) {
       expect(await cuda.getAttribute('title')).toBe(`no CUDA GPU on this machine (CUDA: ${info.cudaStatus})`)

@@ -69,17 +69,18 @@ const REQUESTED_LIMITS = [
 /** Optional features worth having when the adapter offers them (later kernels use them). */
 const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query']
 
-interface DawnModule {
+export interface DawnModule {
   create(options: string[]): GPU
   /** The WebGPU classes and constants a browser has as globals (GPUOutOfMemoryError, ...). */
   globals: object
 }
 
 /**
- * Opens the first WebGPU adapter Dawn finds and a device on it. `options` go
- * to Dawn's create() (e.g. "backend=vulkan", "adapter=<name>").
+ * The adapter Dawn picks (high-performance first), with Dawn's instance,
+ * which must outlive anything made from the adapter. Throws
+ * WebGpuUnavailableError when the binding does not load or there is no adapter.
  */
-export async function openWebGpuDevice(options: string[] = []): Promise<WebGpuDevice> {
+export async function findWebGpuAdapter(options: string[] = []): Promise<{ dawn: DawnModule; instance: GPU; adapter: GPUAdapter }> {
   let dawn: DawnModule
   try {
     dawn = (await import('webgpu')) as DawnModule
@@ -95,6 +96,15 @@ export async function openWebGpuDevice(options: string[] = []): Promise<WebGpuDe
     throw new WebGpuUnavailableError(`requestAdapter failed: ${(err as Error).message}`)
   }
   if (!adapter) throw new WebGpuUnavailableError('no adapter was found')
+  return { dawn, instance, adapter }
+}
+
+/**
+ * Opens the first WebGPU adapter Dawn finds and a device on it. `options` go
+ * to Dawn's create() (e.g. "backend=vulkan", "adapter=<name>").
+ */
+export async function openWebGpuDevice(options: string[] = []): Promise<WebGpuDevice> {
+  const { dawn, instance, adapter } = await findWebGpuAdapter(options)
 
   const requiredLimits: Record<string, number> = {}
   for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name]
