@@ -2,8 +2,10 @@
 // grid lines, tooltips, a palette for series without a colour of their own)
 // and a pass over an option that lifts the colours the option names itself
 // (run colours, dashed reference lines) when they would be too dark to read
-// on the dark background. Pure: no DOM, no ECharts; the light theme uses
-// neither (ECharts' defaults and the options as they are).
+// on the dark background, and swaps a heatmap's colour scale (named by its
+// visualMap's id, HEATMAP_SCALES) for the scale's dark version. Pure: no
+// DOM, no ECharts; the light theme uses neither (ECharts' defaults and the
+// options as they are).
 
 export type ColorScheme = 'light' | 'dark'
 
@@ -19,6 +21,60 @@ export const DARK_PALETTE = ['#4992ff', '#7cffb2', '#fddd60', '#ff6e76', '#58d9f
 
 /** The least relative luminance a line needs on DARK_CHART_BG: a contrast ratio of about 3.5. */
 export const MIN_DARK_LUMINANCE = 0.18
+
+/** The chart background on light: the panel colour (white). */
+export const LIGHT_CHART_BG = '#ffffff'
+
+/**
+ * Heatmap colour scales, low to high, one per kind of data, each in a light
+ * and a dark version. A heatmap option names its scale by its visualMap's id
+ * (heatmapScaleId) and carries the light colours; optionForDark swaps in the
+ * dark ones. On both backgrounds every stop stands out from the background
+ * (an empty cell), and a diverging scale's zero is a neutral grey, apart
+ * from the background and from both signs.
+ */
+export const HEATMAP_SCALES = {
+  /** Accuracy, 0 to 1: red through yellow to green. */
+  accuracy: { light: ['#d73027', '#fee08b', '#1a9850'], dark: ['#e0584f', '#e3c55a', '#3fb56f'] },
+  /** Signed values, symmetric around zero: blue below, grey at zero, red above. */
+  diverging: { light: ['#2166ac', '#dcdcdc', '#b2182b'], dark: ['#5aa2e6', '#5d6576', '#f0665a'] },
+  /** Non-negative weights, 0 to max: pale to deep blue on light, dim to bright blue on dark. */
+  weight: { light: ['#f7fbff', '#6baed6', '#08306b'], dark: ['#2e3a52', '#3d85c6', '#c6e6ff'] },
+} as const satisfies Record<string, { light: readonly string[]; dark: readonly string[] }>
+export type HeatmapScale = keyof typeof HEATMAP_SCALES
+
+const SCALE_ID_PREFIX = 'linea-scale:'
+/** The visualMap id that names a heatmap's scale (ECharts takes any id; optionForDark reads it). */
+export const heatmapScaleId = (scale: HeatmapScale) => `${SCALE_ID_PREFIX}${scale}`
+
+/**
+ * Text on a heatmap's cells, whatever colour they are, on either theme: dark
+ * ink with a light halo. Heatmap series are not lifted by optionForDark (the
+ * text sits on the cells, not on the background).
+ */
+export const HEATMAP_CELL_LABEL = { color: '#1d2330', textBorderColor: 'rgba(255,255,255,0.8)', textBorderWidth: 2 } as const
+
+/** A visualMap for the dark theme: its named scale's dark colours, its text light; one without a known scale as it is. */
+export function visualMapForDark<T>(visualMap: T): T {
+  if (Array.isArray(visualMap)) return visualMap.map((v: unknown) => visualMapForDark(v)) as T
+  if (!visualMap || typeof visualMap !== 'object') return visualMap
+  const vm = visualMap as Record<string, unknown>
+  const id = typeof vm.id === 'string' && vm.id.startsWith(SCALE_ID_PREFIX) ? vm.id.slice(SCALE_ID_PREFIX.length) : ''
+  const scale = Object.hasOwn(HEATMAP_SCALES, id) ? HEATMAP_SCALES[id as HeatmapScale] : undefined
+  if (!scale) return visualMap
+  return {
+    ...vm,
+    inRange: { ...(vm.inRange as Record<string, unknown> | undefined), color: [...scale.dark] },
+    textStyle: { ...(vm.textStyle as Record<string, unknown> | undefined), color: DARK_TEXT },
+  } as T
+}
+
+/** WCAG contrast ratio of two hex colours (1 to 21). */
+export function contrastRatio(a: string, b: string): number {
+  const la = relativeLuminance(parseHex(a) ?? [0, 0, 0])
+  const lb = relativeLuminance(parseHex(b) ?? [0, 0, 0])
+  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05)
+}
 
 function axis(): Record<string, unknown> {
   return {
@@ -152,24 +208,26 @@ export function colorForDark(color: string): string {
 /** A number, string, ... or a list of them (a data point): nothing to walk into. */
 const plain = (v: unknown): boolean => typeof v !== 'object' || v === null || (Array.isArray(v) && v.every((x) => typeof x !== 'object' || x === null))
 
-/** Keys whose colours are a scale of their own (heatmaps): left as they are. */
-const KEEP = new Set(['visualMap'])
-
 /**
  * The option for the dark theme: a copy with every colour it names under a
  * `color` key (a string or a list of them) passed through colorForDark;
- * functions (formatters) and everything else kept as they are.
+ * visualMaps through visualMapForDark (a named scale gets its dark colours,
+ * any other is left as it is); heatmap series as they are (their colours
+ * come from the scale, their labels sit on the cells); functions
+ * (formatters) and everything else kept as they are.
  */
 export function optionForDark<T>(option: T): T {
   const walk = (value: unknown, key: string | undefined): unknown => {
+    if (key === 'visualMap') return visualMapForDark(value)
     if (key === 'color') {
       if (typeof value === 'string') return colorForDark(value)
       if (Array.isArray(value)) return value.map((c) => (typeof c === 'string' ? colorForDark(c) : walk(c, undefined)))
     }
     if (Array.isArray(value)) return value.every(plain) ? value : value.map((v) => walk(v, undefined))
     if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+      if ((value as { type?: unknown }).type === 'heatmap') return value
       const out: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(value)) out[k] = KEEP.has(k) ? v : walk(v, k)
+      for (const [k, v] of Object.entries(value)) out[k] = walk(v, k)
       return out
     }
     return value

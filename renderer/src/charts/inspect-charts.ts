@@ -6,15 +6,18 @@
 // unit-tested; the Inspect screen draws them with ChartBox.
 import type { EChartsCoreOption } from 'echarts/core'
 import type { HeadCapture, LayerCapture, LengthCurve, RecallAnalysis, StateSnapshot } from '../../../electron/api/inspect'
+import { HEATMAP_CELL_LABEL, HEATMAP_SCALES, heatmapScaleId, type HeatmapScale } from './chart-theme'
 
 const TITLE = { left: 'center', textStyle: { fontSize: 13 } }
 const PALETTE = ['#2f6fdd', '#d9534f', '#5cb85c', '#f0ad4e', '#6f42c1', '#17a2b8', '#e83e8c', '#8a6d3b', '#20c997', '#6c757d']
-/** Accuracy from red (0) through yellow to green (1). */
-const ACCURACY_COLORS = ['#d73027', '#fee08b', '#1a9850']
-/** Signed values: blue below zero, white at zero, red above. */
-const DIVERGING_COLORS = ['#2166ac', '#f7f7f7', '#b2182b']
-/** Non-negative weights: white to dark blue. */
-const WEIGHT_COLORS = ['#f7fbff', '#6baed6', '#08306b']
+/**
+ * A heatmap's colour scale (chart-theme's HEATMAP_SCALES: accuracy,
+ * diverging, weight) as visualMap keys: its id names the scale, so the dark
+ * theme draws the scale's dark version; the colours are the light one.
+ */
+function scale(name: HeatmapScale): { id: string; inRange: { color: string[] } } {
+  return { id: heatmapScaleId(name), inRange: { color: [...HEATMAP_SCALES[name].light] } }
+}
 
 export const headColor = (i: number) => PALETTE[i % PALETTE.length]!
 
@@ -66,7 +69,7 @@ export function recallHeatmapOption(r: RecallAnalysis, axis: RecallAxis): EChart
       left: 'center',
       bottom: 0,
       itemHeight: 160,
-      inRange: { color: ACCURACY_COLORS },
+      ...scale('accuracy'),
       text: ['100%', '0%'],
     },
     series: [
@@ -77,6 +80,7 @@ export function recallHeatmapOption(r: RecallAnalysis, axis: RecallAxis): EChart
         label: {
           show: true,
           fontSize: 10,
+          ...HEATMAP_CELL_LABEL,
           formatter: (p: { value: [number, number, number | null] }) => (p.value[2] === null ? '' : `${Math.round(100 * p.value[2])}`),
         },
       },
@@ -155,7 +159,7 @@ export function absMax(values: ArrayLike<number>): number {
   return m || 1
 }
 
-/** S_t as a dk × dv heatmap (rows key dims, columns value dims), zero white. */
+/** S_t as a dk × dv heatmap (rows key dims, columns value dims), zero a neutral grey. */
 export function stateHeatmapOption(s: StateSnapshot, title: string): EChartsCoreOption {
   const data: [number, number, number][] = []
   for (let i = 0; i < s.dk; i++) for (let j = 0; j < s.dv; j++) data.push([j, i, s.values[i * s.dv + j]!])
@@ -175,7 +179,7 @@ export function stateHeatmapOption(s: StateSnapshot, title: string): EChartsCore
       right: 0,
       top: 'middle',
       itemHeight: 140,
-      inRange: { color: DIVERGING_COLORS },
+      ...scale('diverging'),
       precision: 3,
     },
     series: [{ type: 'heatmap', data, progressive: 0 }],
@@ -329,8 +333,9 @@ export function attentionCells(map: readonly number[], T: number, block: number)
 
 /**
  * A head's T × T attention map (rows are queries, o_t = Σ_s M[t, s] v_s).
- * Softmax weights and additive maps are ≥ 0 (white to blue); the delta
- * rule's WY form can be negative, then the scale is symmetric around zero.
+ * Softmax weights and additive maps are ≥ 0 (the weight scale); the delta
+ * rule's WY form can be negative, then the scale is diverging, symmetric
+ * around zero.
  * The colour saturates at the ATTENTION_COLOR_QUANTILE of |M| (stated in the
  * title); past MAX_HEATMAP_SIDE positions, cells are block means.
  */
@@ -366,7 +371,7 @@ export function attentionHeatmapOption(map: readonly number[], tokens: readonly 
       axisLabel: { fontSize: 8 },
       axisTick: { show: false },
     },
-    visualMap: { show: false, min: signed ? -range : 0, max: range, inRange: { color: signed ? DIVERGING_COLORS : WEIGHT_COLORS } },
+    visualMap: { show: false, min: signed ? -range : 0, max: range, ...scale(signed ? 'diverging' : 'weight') },
     series: [{ type: 'heatmap', data, progressive: 0 }],
   }
 }
