@@ -196,6 +196,20 @@ export function logRange(values: readonly number[]): { min?: number; max?: numbe
 /** Singular values below this fraction of the largest are rounding noise of a zero (a state of rank < dk before dk steps). */
 export const SINGULAR_NOISE = 1e-6
 
+/**
+ * The lightness of the singular-value lines, first step to last: a blue
+ * that darkens with time but stays between these, so the first line still
+ * reads on white and the last on the dark background (a ramp down to 25%
+ * vanished there). HSL, not hex: the dark pass leaves it as it is.
+ */
+export const SPECTRUM_LIGHTNESS = { first: 68, last: 42 } as const
+
+/** The colour of step k's line of `count`. */
+export function spectrumColor(k: number, count: number): string {
+  const { first, last } = SPECTRUM_LIGHTNESS
+  return `hsl(220, 70%, ${+(first - ((first - last) * k) / Math.max(1, count - 1)).toFixed(1)}%)`
+}
+
 /** Singular values of S_t at each captured step, largest first, one line per step (darker = later). */
 export function spectrumOption(head: HeadCapture, layerIndex: number): EChartsCoreOption {
   const snaps = head.snapshots ?? []
@@ -222,7 +236,7 @@ export function spectrumOption(head: HeadCapture, layerIndex: number): EChartsCo
       showSymbol: false,
       data: s.singular.map(shown),
       lineStyle: { width: 1.5 },
-      itemStyle: { color: `hsl(220, 70%, ${75 - (50 * k) / Math.max(1, snaps.length - 1)}%)` },
+      itemStyle: { color: spectrumColor(k, snaps.length) },
     })),
   }
 }

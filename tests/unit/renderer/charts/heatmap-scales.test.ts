@@ -17,7 +17,14 @@ import {
   relativeLuminance,
   visualMapForDark,
 } from '../../../../renderer/src/charts/chart-theme'
-import { attentionHeatmapOption, recallHeatmapOption, stateHeatmapOption } from '../../../../renderer/src/charts/inspect-charts'
+import {
+  attentionHeatmapOption,
+  recallHeatmapOption,
+  SPECTRUM_LIGHTNESS,
+  spectrumColor,
+  spectrumOption,
+  stateHeatmapOption,
+} from '../../../../renderer/src/charts/inspect-charts'
 import parityJson from '../../../fixtures/inspect-deltanet-negative-eigen-parity.json'
 import mqarJson from '../../../fixtures/inspect-hybrid-gla-mqar.json'
 
@@ -91,5 +98,19 @@ describe('the Inspect heatmaps name their scale, and the dark pass swaps it', ()
     const list = visualMapForDark([{ id: heatmapScaleId('weight'), inRange: { color: ['#f7fbff'] } }, plain]) as VisualMap[]
     expect(list[0]!.inRange.color).toEqual(HEATMAP_SCALES.weight.dark)
     expect(list[1]).toBe(plain)
+  })
+})
+
+describe('singular-value lines over time', () => {
+  it('darken with time within a band that reads on both backgrounds', () => {
+    expect(spectrumColor(0, 4)).toBe(`hsl(220, 70%, ${SPECTRUM_LIGHTNESS.first}%)`)
+    expect(spectrumColor(3, 4)).toBe(`hsl(220, 70%, ${SPECTRUM_LIGHTNESS.last}%)`)
+    expect(spectrumColor(0, 1)).toBe(`hsl(220, 70%, ${SPECTRUM_LIGHTNESS.first}%)`)
+    // hsl(220, 70%, 42%) ≈ #2052b6 and hsl(220, 70%, 68%) ≈ #749ae7: readable on dark and on white
+    expect(contrastRatio('#2052b6', DARK_CHART_BG)).toBeGreaterThan(2)
+    expect(contrastRatio('#749ae7', LIGHT_CHART_BG)).toBeGreaterThan(2.5)
+    const head = mqar.layers.find((l) => l.heads[0]?.snapshots?.length)!.heads[0]!
+    const o = spectrumOption(head, 0) as unknown as { series: { itemStyle: { color: string } }[] }
+    expect(o.series.map((x) => x.itemStyle.color)).toEqual(o.series.map((_, k) => spectrumColor(k, o.series.length)))
   })
 })
