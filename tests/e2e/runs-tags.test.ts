@@ -3,9 +3,9 @@
 // run.json gains the tag), a bad or repeated tag is refused as typed with the
 // reason, Escape closes the box and gives focus back; × removes a tag, from
 // the keyboard too; the tag filter follows, and drops a tag no run has any
-// more; a run at the tag limit offers no "+". The workspace is prepared with
-// finished runs.
-import { mkdtempSync, readFileSync } from 'node:fs'
+// more; a run at the tag limit offers no "+"; the LabApi's refusal is said in
+// the row. The workspace is prepared with finished runs.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -120,5 +120,20 @@ describe('runs table: tags edited in the row', () => {
     await page.waitForFunction((sel) => !(document.querySelector(sel) as HTMLButtonElement | null)?.disabled, add)
     expect(runTags(ids.full)).toHaveLength(MAX_RUN_TAGS - 1)
     await page.screenshot({ path: join(artifactsDir(), 'runs-tags.png'), fullPage: true })
+  })
+
+  it('says in the row why the LabApi refused a tag (the run gone from disk), and nowhere else', async () => {
+    rmSync(join(served.workspace, 'runs', ids.b), { recursive: true, force: true })
+    await page.click(`[data-testid=run-tag-add-${ids.b}]`)
+    await page.fill(`[data-testid=run-tag-input-${ids.b}]`, 'late')
+    await page.press(`[data-testid=run-tag-input-${ids.b}]`, 'Enter')
+    await page.waitForSelector(`[data-testid=run-tag-error-${ids.b}]`)
+    const said = (await page.textContent(`[data-testid=run-tag-error-${ids.b}]`)) ?? ''
+    expect(said).toContain(ids.b)
+    expect(said).not.toMatch(/TypeError|undefined|ENOENT/)
+    expect(await page.$('[data-testid=runs-error]')).toBeNull()
+    // the typed tag is kept for another try
+    expect(await page.inputValue(`[data-testid=run-tag-input-${ids.b}]`)).toBe('late')
+    await page.screenshot({ path: join(artifactsDir(), 'runs-tags-refused.png'), fullPage: true })
   })
 })
