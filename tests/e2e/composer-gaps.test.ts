@@ -112,5 +112,19 @@ describe('composer: folded moves, undo with the selection, the slider on a manua
     await graphShows(['0:softmax', '1:linear×5'])
     expect(await page.inputValue('[data-testid=model-hybrid-placement]')).toBe('manual')
     await page.waitForSelector('[data-testid=model-hybrid-switched]', { state: 'detached' })
+
+    // held, the slider previews the rule it will switch to (last: the last layers dashed), and Esc drops it
+    const box = (await page.locator(slider).boundingBox())!
+    const y = box.y + box.height / 2
+    await page.mouse.move(box.x + 1, y)
+    await page.mouse.down()
+    await page.mouse.move(box.x + box.width / 2, y, { steps: 8 })
+    await page.waitForSelector('[data-testid=model-hybrid-ratio-value]:text("preview: 3 of 6 softmax (0.5), last, release to apply")')
+    expect(await page.$$eval('[data-preview=softmax]', (els) => els.map((e) => e.getAttribute('data-testid')))).toEqual(['graph-block-3'])
+    await page.keyboard.press('Escape')
+    await page.mouse.up()
+    await page.waitForSelector('[data-testid=model-hybrid-ratio-value]:text-is("1 of 6 softmax (0.167)")')
+    await graphShows(['0:softmax', '1:linear×5'])
+    expect(await page.inputValue('[data-testid=model-hybrid-placement]')).toBe('manual')
   })
 })
