@@ -1,7 +1,8 @@
 // Engine info lists the WebGPU adapter Dawn finds (lavapipe in CI) as a
 // device and the WebGPU kernels per op. Skips with one line where there is
 // no adapter; with LINEA_REQUIRE_WEBGPU=1 (CI) a missing adapter fails.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { main } from '../../../electron/cli/main'
 import { engineInfo } from '../../../electron/engine/info'
 import { probeWebGpuAdapter, SOFTWARE_ADAPTER_NOTE } from '../../../electron/engine/webgpu/adapter'
 import { WEBGPU_OPS } from '../../../electron/engine/webgpu/ops'
@@ -25,7 +26,30 @@ describe('engine info: WebGPU kernels', () => {
   })
 })
 
+/** What `linea <args>` writes to stdout, run in this process. */
+async function linea(...args: string[]): Promise<string> {
+  let out = ''
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk)
+    return true
+  })
+  try {
+    expect(await main(args)).toBe(0)
+  } finally {
+    write.mockRestore()
+  }
+  return out
+}
+
 describe.skipIf(!probe.adapter)('engine info: the WebGPU adapter', () => {
+  it('`linea info` lists the adapter and the WebGPU kernels', async () => {
+    const out = await linea('info')
+    expect(out).toContain('backends compiled: cpu')
+    const lines = out.split('\n')
+    expect(lines.filter((l) => /^ {2}webgpu +/.test(l) && l.includes(`${probe.adapter!.name}, `))).toHaveLength(1)
+    expect(out).toMatch(/^ {2}mixer_fwd +cpu: [^\n]*webgpu: f32/m)
+  })
+
   it('lists the adapter as a device with vendor, limits and features', async () => {
     const a = probe.adapter!
     const info = await engineInfo()
