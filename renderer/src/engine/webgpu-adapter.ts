@@ -3,7 +3,7 @@
 // there is none. Engine info carries the adapter as a device row whose detail
 // is "WebGPU (Dawn): <vendor> <architecture>; [software: ...;] limits: ...;
 // features: ..." (electron/engine/webgpu/adapter.ts).
-import type { EngineInfo } from '../../../electron/api/labapi'
+import type { DeviceInfo, EngineInfo } from '../../../electron/api/labapi'
 import { isSoftwareAdapter, NO_WEBGPU_ADAPTER, SOFTWARE_ADAPTER_NOTE, webGpuAdapter } from '../runs/backend-availability'
 
 export interface WebGpuAdapterView {
@@ -36,4 +36,11 @@ export function webGpuAdapterView(info: EngineInfo): WebGpuAdapterView {
       return at < 0 ? { label: 'detail', value: part } : { label: part.slice(0, at), value: part.slice(at + 2) }
     })
   return { adapter: d.name, none: '', software: isSoftwareAdapter(d) ? SOFTWARE_ADAPTER_NOTE : '', rows, api }
+}
+
+/** A device's detail for the devices table: a WebGPU adapter's first part and the software note (its card has the rest). */
+export function deviceDetail(d: Pick<DeviceInfo, 'backend' | 'detail'>): string {
+  if (d.backend !== 'webgpu') return d.detail
+  const first = d.detail.split('; ')[0] ?? ''
+  return isSoftwareAdapter(d) ? `${first}; ${SOFTWARE_ADAPTER_NOTE}` : first
 }

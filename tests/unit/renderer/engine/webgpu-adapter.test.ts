@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import type { EngineInfo } from '../../../../electron/api/labapi'
 import { webGpuDeviceInfo, type WebGpuAdapterSummary } from '../../../../electron/engine/webgpu/adapter'
-import { webGpuAdapterView } from '../../../../renderer/src/engine/webgpu-adapter'
+import { deviceDetail, webGpuAdapterView } from '../../../../renderer/src/engine/webgpu-adapter'
 import { NO_WEBGPU_ADAPTER } from '../../../../renderer/src/runs/backend-availability'
 
 const summary: WebGpuAdapterSummary = {
@@ -61,5 +61,11 @@ describe('WebGPU adapter card', () => {
   it('says why there is no adapter', () => {
     const v = webGpuAdapterView(info('linux', null))
     expect(v).toMatchObject({ adapter: '', none: NO_WEBGPU_ADAPTER, software: '', rows: [] })
+  })
+
+  it("shortens an adapter's detail in the devices table to its first part and the software note", () => {
+    expect(deviceDetail(webGpuDeviceInfo(summary))).toBe('WebGPU (Dawn): mesa software; software: slower than the CPU backend')
+    expect(deviceDetail(webGpuDeviceInfo({ ...summary, software: false }))).toBe('WebGPU (Dawn): mesa software')
+    expect(deviceDetail({ backend: 'cpu', detail: '16 threads' })).toBe('16 threads')
   })
 })
