@@ -125,7 +125,7 @@ void launch_passes(const ChunkArgs& a, float* decay, bf16* hlo, bool seq, cudaSt
   if (BH == 0) return;
   if (seq) {
     constexpr bool rowsum = REV && G != kGateNone;
-    const int bytes = SeqScanLayout<G>::bytes;
+    const int bytes = SeqScanLayout<G, REV, rowsum>::bytes;
     allow_smem(seq_scan_kernel<G, REV, rowsum>, bytes);
     const dim3 grid(unsigned(a.K / 64), unsigned(a.V / 64), unsigned(BH));
     seq_scan_kernel<G, REV, rowsum><<<grid, kSeqThreads, bytes, stream>>>(a, hlo);

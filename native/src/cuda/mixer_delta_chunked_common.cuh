@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "async_copy.cuh"
 #include "cuda_types.cuh"
 #include "smem_gemm.cuh"
 
@@ -86,23 +87,6 @@ __device__ __forceinline__ void chunk_gates(const DeltaArgs& a, int b, int h, in
     sbeta[32 + lane] = t0 + 32 + lane < a.T ? __bfloat162float(a.beta[row_of(a, b, t0 + 32 + lane, h)]) : 0.f;
   }
 }
-
-// Asynchronous 16-byte copy global -> shared (cp.async, sm_80+); `valid` false
-// writes zeros (src is not read then, but must still be a mapped address).
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  const int n = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-// Waits until at most N of this thread's committed groups are still in flight
-// (a block sync must follow before other threads' copies are read).
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-// Waits for every copy this thread issued (committed or not).
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
 
 // Starts copying rows [t0, t0+64) of a [B,T,H,X] bf16 tensor (columns c0 .. c0+nc)
 // into shared memory dst (row stride ld), zeros past T; 16 bytes a copy.
