@@ -10,7 +10,7 @@ import { demoForward } from './demo'
 import { estimateModel } from './estimate'
 import { profileModel } from './profile/profiler'
 import { engineInfo } from './info'
-import { chooseInspectBackend } from './inspect/inspect-backend'
+import { selectInspectBackend } from './inspect/inspect-backend'
 import { inspectCheckpoint } from './inspect/inspect-checkpoint'
 import { nativeBackend } from './native-backend'
 import type { EngineErrorBody, EngineMethods, EngineToHost, HostToEngine, TrainEvents, TrainParams } from './protocol'
@@ -107,8 +107,9 @@ const handlers: Handlers = {
   },
   inspect: async (params) => {
     const progress = (message: string, fraction: number) => emit('inspect.progress', { message, fraction })
-    const choice = await chooseInspectBackend((backend) => inspectCheckpoint(params, backend))
-    return { ...(await inspectCheckpoint(params, nativeBackend(choice.id), progress)), backend: choice.reason }
+    // A run trained on WebGPU is inspected there when its adapter takes every call; else CUDA, else the CPU.
+    const choice = await selectInspectBackend(params.checkpointPath, (backend) => inspectCheckpoint(params, backend))
+    return { ...(await inspectCheckpoint(params, choice.backend, progress)), backend: choice.reason }
   },
   train,
 }

@@ -36,7 +36,7 @@ export interface EngineMethods {
   estimate(params: { spec: ModelSpec; contextLength: number }): ModelEstimate
   /** Profiles a model on the chosen backend; streams profile.progress. */
   profile(params: { spec: ModelSpec; settings: ProfileSettings; backend?: 'auto' | 'cpu' | 'cuda' | 'webgpu'; device?: number }): ProfileResult
-  /** Inspects a checkpoint on cuda:0 when it takes every call, else the CPU (inspect-backend.ts); streams inspect.progress. */
+  /** Inspects a checkpoint: on WebGPU for a run trained there (when its adapter takes every call), else cuda:0 when it does, else the CPU (inspect-backend.ts); streams inspect.progress. */
   inspect(params: InspectCheckpointParams): InspectResult
   /** Trains until done, early stop or cancel; streams TrainEvents. */
   train(params: TrainParams): TrainSummary

@@ -17,6 +17,7 @@ import { inspectCheckpoint } from '../../../electron/engine/inspect/inspect-chec
 import { Model } from '../../../electron/engine/model/model'
 import { nativeBackend } from '../../../electron/engine/native-backend'
 import { probeWebGpuAdapter } from '../../../electron/engine/webgpu/adapter'
+import { EngineProcess, forkLauncher } from '../../../electron/jobs/engine-process'
 import { tinyMqarTrainSpec } from '../../fixtures/runs'
 
 const probe = await probeWebGpuAdapter()
@@ -114,6 +115,24 @@ describe.skipIf(!probe.adapter)('the inspector on WebGPU', () => {
     expect(Math.sqrt(num / den)).toBeLessThan(1e-4)
     expect(gpu.recall?.accuracy.length).toBe(cpu.recall?.accuracy.length)
   })
+
+  it("the engine process's inspect call takes that choice (a run trained on webgpu is inspected there)", async () => {
+    const path = await checkpoint('gla', 'webgpu')
+    const engine = new EngineProcess(forkLauncher())
+    try {
+      const result = await engine.call('inspect', {
+        checkpointPath: path,
+        checkpoint: 'checkpoints/step-0000001.safetensors',
+        runId: 'r',
+        runName: 'r',
+        name: 'n',
+        request: InspectRequestSchema.parse({ runId: 'r', recall: { examples: 4 } }),
+      })
+      expect(result.backend).toMatch(/^webgpu: the run trained on it/)
+    } finally {
+      engine.stop()
+    }
+  }, 240_000)
 
   it('inspects a run trained on the CPU on the CPU (no CUDA here) unless asked for webgpu', async () => {
     const path = await checkpoint('gla', 'cpu')
