@@ -23,6 +23,7 @@ import type { EvalProgress, EvalSetResult } from '../electron/api/runs'
 import type { TrainSpec } from '../electron/api/train-spec'
 import { loadAddon } from '../electron/engine/addon'
 import { selectBackend } from '../electron/engine/backend-select'
+import { resolvePrecision } from '../electron/engine/precision'
 import { distinctCalls, traceRun } from '../electron/engine/trace-ops'
 import { projectRoot } from '../electron/platform/project-root'
 import { KEY_IN_NOISE_LABELS } from '../electron/engine/tasks/mqar'
@@ -72,6 +73,8 @@ interface BenchJson {
   template: { id: string; name: string; reproduces?: unknown }
   machine: Record<string, unknown>
   backend: string
+  /** The precision the runs computed in ('auto' resolved for the backend; absent in older files: f32). */
+  precision?: string
   /** The stopping step when --max-steps cut the runs short (a smoke test, not the benchmark). */
   max_steps: number | null
   train_spec: TrainSpec
@@ -175,12 +178,30 @@ async function run(values: Record<string, string | undefined>): Promise<void> {
   if (!values.out && (wanted || values['max-steps'] !== undefined || seed !== 0))
     throw new Error('--presets, --seed and --max-steps write part of the benchmark: give --out <file.json> (then --merge the parts)')
   const first = runs[0]!.trainSpec
-  // Recall figures are f32 (as the PyTorch reference they are compared with), unless a run asks otherwise.
-  const precisionOf = (t: TrainSpec) => (t.precision === 'auto' ? 'f32' : t.precision)
-  const traced = await Promise.all(runs.map((r) => traceRun(r.modelSpec, r.trainSpec, precisionOf(r.trainSpec))))
+  // The backend from the calls of f32 passes; then each run's precision as the app resolves it
+  // ('auto': f32 on the CPU, as the PyTorch reference of the T = 128 figures; bf16 on CUDA).
+  const traced = await Promise.all(runs.map((r) => traceRun(r.modelSpec, r.trainSpec, 'f32')))
   const choice = selectBackend(first.backend, first.device, distinctCalls(traced.flat()))
-  process.stderr.write(`backend: ${choice.reason}\n`)
+  const precisionOf = (t: TrainSpec) => resolvePrecision(t.precision, choice.backend.id)
+  process.stderr.write(`backend: ${choice.reason}; precision ${precisionOf(first)}\n`)
   const rows: RunRow[] = []
+  const info = loadAddon().info()
+  const out = values.out ?? defaultOut(first)
+  // Written after every run, so a process cut off by a time limit keeps the runs it finished.
+  const write = () =>
+    finish(
+      {
+        benchmark: 'mqar-recall',
+        template: { id: template.id, name: template.name, reproduces: template.reproduces },
+        machine: { cpu: cpus()[0]?.model, cores: cpus().length, threads: info.cpuThreads, blas: info.blas, engine: info.version, node: process.versions.node },
+        backend: choice.reason,
+        precision: precisionOf(first),
+        max_steps: first.max_steps ?? null,
+        train_spec: first,
+        runs: rows,
+      },
+      out,
+    )
   for (const r of runs) {
     const started = performance.now()
     const evals: EvalRow[] = []
@@ -216,21 +237,8 @@ async function run(values: Record<string, string | undefined>): Promise<void> {
       layers: r.modelSpec.layers.map((l) => (l.kind === 'softmax' ? `softmax(window ${l.window ?? 'full'}, rotary ${l.rotary})` : 'linear')),
       evals,
     })
+    write()
   }
-  const info = loadAddon().info()
-  const out = values.out ?? defaultOut(first)
-  finish(
-    {
-      benchmark: 'mqar-recall',
-      template: { id: template.id, name: template.name, reproduces: template.reproduces },
-      machine: { cpu: cpus()[0]?.model, cores: cpus().length, threads: info.cpuThreads, blas: info.blas, engine: info.version, node: process.versions.node },
-      backend: choice.reason,
-      max_steps: first.max_steps ?? null,
-      train_spec: first,
-      runs: rows,
-    },
-    out,
-  )
 }
 
 const { values } = parseArgs({

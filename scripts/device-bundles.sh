@@ -11,6 +11,8 @@ for s in gpu-node-check gpu-train-check gpu-train-bench; do
 done
 npx esbuild electron/cli/index.ts --bundle --platform=node --format=esm --minify --banner:js="$banner" \
   --outfile=.device/linea-cli.mjs --log-level=warning
+npx esbuild bench/mqar-recall.bench.ts --bundle --platform=node --format=esm --banner:js="$banner" \
+  --outfile=.device/mqar-bench.mjs --log-level=warning
 npx esbuild electron/engine/process.ts --bundle --platform=node --format=esm --minify --banner:js="$banner" \
   --outfile=.device/engine-process.mjs --log-level=warning
 ls -l .device/*.mjs

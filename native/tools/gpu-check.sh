@@ -12,6 +12,8 @@
 #      and an out-of-memory run (scripts/gpu-train-check.ts, .device/gpu-train-check.mjs);
 #   4b'. "cli": linea run / train --backend cuda / inspect / profile end to end on cuda:0
 #      (.device/linea-cli.mjs, .device/engine-process.mjs);
+#   4b''. "recall" (not in the default steps): the mqar-zoology-gpu template's 36 runs
+#      (bench/mqar-zoology-gpu-box.sh, .device/mqar-bench.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
 #      (scripts/gpu-train-bench.ts) and fla's layers in PyTorch (bench/reference/gpu-train-peer.py);
 #   5. (step "kprof", not in the default steps) ncu's per-kernel summary of the mixers in KPROF_OPS;
@@ -140,6 +142,13 @@ if has cli; then
     >"$out/cli-profile.log" 2>&1
   note "linea profile gla --backend cuda: exit $?"
   grep -vE "^\[" "$out/cli-profile.log" | tail -4 >>"$summary"
+fi
+
+if has recall; then
+  # Issue 16: recall at Zoology's scale, the mqar-zoology-gpu template untouched (36 runs, one process per mixer).
+  OUT="$out" LIMIT_S="${RECALL_LIMIT_S:-540}" bash bench/mqar-zoology-gpu-box.sh >"$out/recall.log" 2>&1
+  note "recall at Zoology's scale (bench/mqar-zoology-gpu-box.sh): exit $?"
+  grep -E "^\| " "$out/recall.log" | head -40 >>"$summary"
 fi
 
 if has trainbench; then

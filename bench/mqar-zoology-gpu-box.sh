@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Issue 16's recall at Zoology's scale on the GPU: the mqar-zoology-gpu template
+# (MQAR, vocabulary 8192, T = 256 with 16 pairs and T = 512 with 64, d_model 64,
+# 128 and 256, six mixers: 36 runs), untouched ('auto': cuda:0 in bf16), one
+# process per mixer on the one GPU, then one merged JSON with accuracy and
+# tokens/s per run. Runs on the GPU box after native/tools/gpu-check.sh built
+# the addon (native/build/Release/linea.node); needs .device/mqar-bench.mjs
+# (scripts/device-bundles.sh).
+#   MIXERS=gla,deltanet LIMIT_S=500 bench/mqar-zoology-gpu-box.sh    (writes $OUT/mqar-zoology-gpu.json)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-/tmp/mqar-gpu-out}"
+work=/tmp/mqar-gpu
+mkdir -p "$out" "$work"
+[ -x /tmp/node/node ] && export PATH=/tmp/node:$PATH
+export LINEA_ADDON="$PWD/native/build/Release/linea.node"
+mixers="${MIXERS:-transformer,gla,mamba2,deltanet,gated-deltanet,based}"
+limit="${LIMIT_S:-540}"
+files=()
+for m in ${mixers//,/ }; do
+  # the template's runs of this mixer, by name ("gla 64 256", ...)
+  names="$m 64 256,$m 64 512,$m 128 256,$m 128 512,$m 256 256,$m 256 512"
+  timeout "$limit" node .device/mqar-bench.mjs --template mqar-zoology-gpu --presets "$names" --seed 0 \
+    --out "$work/$m.json" >"$work/$m.log" 2>&1 &
+  files+=("$work/$m.json")
+done
+wait
+cat "$work"/*.log >"$out/mqar-zoology-gpu.log"
+have=()
+for f in "${files[@]}"; do [ -f "$f" ] && have+=("$f") || echo "missing: $f (cut off at ${limit} s or failed; see the log)"; done
+[ ${#have[@]} -gt 0 ] && node .device/mqar-bench.mjs --merge "$(IFS=,; echo "${have[*]}")" --out "$out/mqar-zoology-gpu.json"
