@@ -8,7 +8,8 @@ export function formatEngineInfo(info: EngineInfo): string {
     `CUDA: ${info.cudaStatus}`,
     `BLAS: ${info.blas}`,
     'devices:',
-    ...info.devices.map((d) => `  ${d.id.padEnd(8)} ${d.name}, ${formatBytes(d.memoryBytes)}, ${d.detail}`),
+    // WebGPU does not report an adapter's memory (0): leave it out rather than print "0 B".
+    ...info.devices.map((d) => `  ${d.id.padEnd(8)} ${d.name}, ${d.memoryBytes > 0 ? `${formatBytes(d.memoryBytes)}, ` : ''}${d.detail}`),
     'ops:',
     ...info.ops.map(
       (op) =>
