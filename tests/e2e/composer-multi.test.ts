@@ -158,7 +158,8 @@ describe('composer: many layers at once', () => {
     await page.keyboard.press('Alt+ArrowRight')
     await graphShows(kindsOf('SSLLLLLL'))
     await panelTitle('3 layers: 2–4')
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('graph-block-4')
+    // focus follows once the moved block is drawn (a tick after the selection): wait for it
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'graph-block-4')
     for (const i of [2, 3, 4]) expect(await page.textContent(`${block(i)} .chips`)).toContain('conv 3')
     // Ctrl+A selects every layer; the layer list's cards extend with Shift+↓ as the graph's blocks do with Shift+→.
     await page.keyboard.press('Control+a')
@@ -169,7 +170,8 @@ describe('composer: many layers at once', () => {
     await panelTitle('Layer 5')
     await page.keyboard.press('Shift+ArrowDown')
     await panelTitle('2 layers: 5, 6')
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('layer-card-6')
+    // focus follows once the moved block is drawn (a tick after the selection): wait for it
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'layer-card-6')
 
     // Save, reload, load it back: the same spec.
     await page.fill('[data-testid=save-name]', 'multi-hybrid')
