@@ -117,6 +117,15 @@ bool use_seq_scan() {
   return forced && std::strcmp(forced, "seq") == 0;
 }
 
+// Whether the forward output kernel covers V in tiles of 64 columns (its scores
+// computed once per tile, half the shared memory per block at V = 128) rather
+// than all of V at once: LINEA_CHUNKED_FWD_VT=64 picks it. Opt-in, as
+// use_seq_scan, until the GPU box has checked and timed it.
+bool use_fwd_tiles() {
+  static const char* forced = std::getenv("LINEA_CHUNKED_FWD_VT");
+  return forced && std::strcmp(forced, "64") == 0;
+}
+
 // The passes along T. Forward: fills hs (and hlo; the split form also decay);
 // reverse: dhs, rpart, ds0.
 template <int G, int VD, bool REV>
@@ -188,10 +197,16 @@ void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p) {
   dispatch(G, a.K, a.V, [&](auto g, auto kd, auto vd) {
     launch_passes<g(), vd(), false>(a, dec, nullptr, seq, ctx.stream);
     if (BH == 0 || a.NC == 0) return;
-    const int bytes = FwdLayout<g(), kd(), vd()>::bytes;
-    allow_smem(fwd_out_kernel<g(), kd(), vd()>, bytes);
-    fwd_out_kernel<g(), kd(), vd()><<<dim3(unsigned(a.NC), unsigned(BH)), 256, bytes, ctx.stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_chunked fwd_out_kernel");
+    // The output by tiles of 64 columns of V (opt-in) or all of V at once.
+    auto launch_out = [&](auto vt) {
+      const int bytes = FwdLayout<g(), kd(), vt()>::bytes;
+      allow_smem(fwd_out_kernel<g(), kd(), vt()>, bytes);
+      const dim3 grid(unsigned(a.NC), unsigned(BH), unsigned(a.V / vt()));
+      fwd_out_kernel<g(), kd(), vt()><<<grid, 256, bytes, ctx.stream>>>(a);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_chunked fwd_out_kernel");
+    };
+    if (use_fwd_tiles() && vd() > 64) launch_out(std::integral_constant<int, 64>{});
+    else launch_out(vd);
   });
 }
 

@@ -164,10 +164,13 @@ struct FwdLayout {
   static constexpr int bytes = endA > endB ? endA : endB;
 };
 
-// o (rows of chunk c) = scale (Q̃ S_c + P V), Q̃ = q ⊙ 2^{b}. Grid (NC, B * H), 256 threads.
-template <int G, int KD, int VD>
+// o (rows of chunk c, columns v0 .. v0 + VT of V) = scale (Q̃ S_c + P V), Q̃ = q ⊙ 2^{b}.
+// Grid (NC, B * H, V / VT), 256 threads: VT = V computes the scores once; VT = 64
+// computes them once per tile of V but needs less shared memory per block, so
+// more blocks share an SM (use_fwd_tiles in mixer_chunked.cu).
+template <int G, int KD, int VT>
 __global__ void __launch_bounds__(256) fwd_out_kernel(ChunkArgs a) {
-  using L = FwdLayout<G, KD, VD>;
+  using L = FwdLayout<G, KD, VT>;
   extern __shared__ __align__(128) unsigned char smem[];
   bf16* qs = reinterpret_cast<bf16*>(smem + L::qs);
   bf16* Pb = reinterpret_cast<bf16*>(smem + L::Pb);
@@ -180,7 +183,7 @@ __global__ void __launch_bounds__(256) fwd_out_kernel(ChunkArgs a) {
   bf16* Ss = reinterpret_cast<bf16*>(smem + L::Ss);
   float* Of = reinterpret_cast<float*>(smem + L::Of);
 
-  const int c = blockIdx.x, bh = blockIdx.y, b = bh / a.H, h = bh % a.H, t0 = c * kBT;
+  const int c = blockIdx.x, bh = blockIdx.y, b = bh / a.H, h = bh % a.H, t0 = c * kBT, v0 = blockIdx.z * VT;
   load_rows(a, a.q, KD, b, h, t0, 0, KD, qs, L::LDK);
   load_rows(a, a.k, KD, b, h, t0, 0, KD, ks, L::LDK);
   if (G == kGateScalar) scalar_cumsum(a, b, h, t0, bs);
@@ -197,16 +200,16 @@ __global__ void __launch_bounds__(256) fwd_out_kernel(ChunkArgs a) {
     }
   __syncthreads();
   // Phase B overwrites the scores' buffers.
-  load_rows(a, a.v, VD, b, h, t0, 0, VD, vs, L::LDV);
-  load_block(a.hs + (int64_t(bh) * (a.NC + 1) + c) * KD * VD, VD, KD, VD, Ss, L::LDV);
+  load_rows(a, a.v, a.V, b, h, t0, v0, VT, vs, L::LDV);
+  load_block(a.hs + (int64_t(bh) * (a.NC + 1) + c) * KD * a.V + v0, a.V, KD, VT, Ss, L::LDV);
   __syncthreads();
-  smem_gemm<false, false>(kBT, VD, KD, qs, L::LDK, Ss, L::LDV, Of, L::LDO, false);
-  smem_gemm<false, false>(kBT, VD, kBT, Pb, kLdPb, vs, L::LDV, Of, L::LDO, true, kTriALower);
+  smem_gemm<false, false>(kBT, VT, KD, qs, L::LDK, Ss, L::LDV, Of, L::LDO, false);
+  smem_gemm<false, false>(kBT, VT, kBT, Pb, kLdPb, vs, L::LDV, Of, L::LDO, true, kTriALower);
   __syncthreads();
-  for (int e = threadIdx.x; e < kBT * VD / 2; e += blockDim.x) {
-    const int i = e / (VD / 2), j = (e % (VD / 2)) * 2;
+  for (int e = threadIdx.x; e < kBT * VT / 2; e += blockDim.x) {
+    const int i = e / (VT / 2), j = (e % (VT / 2)) * 2;
     if (t0 + i >= a.T) continue;
-    *reinterpret_cast<__nv_bfloat162*>(a.o + row_of(a, b, t0 + i, h) * VD + j) =
+    *reinterpret_cast<__nv_bfloat162*>(a.o + row_of(a, b, t0 + i, h) * a.V + v0 + j) =
         __floats2bfloat162_rn(a.scale * Of[i * L::LDO + j], a.scale * Of[i * L::LDO + j + 1]);
   }
 }
