@@ -97,6 +97,10 @@ export interface LineaAddon {
   ): string | null
   memory(backend: string, resetPeak?: boolean): { bytesInUse: number; peakBytes: number; allocations: number }
   synchronize(backend: string): void
+  /** An opaque event after the work enqueued so far on `backend` (the host clock on the CPU, a CUDA event on a GPU). */
+  recordEvent(backend: string): unknown
+  /** Milliseconds between two events of one backend; waits for `end`. */
+  eventElapsed(start: unknown, end: unknown): number
   setPoisonOutputs(on: boolean): void
 }
 

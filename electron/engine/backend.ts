@@ -11,16 +11,29 @@ export interface OpOutputs {
 }
 
 /**
- * Told about every op a backend runs, with its time. Each backend times its
- * own way: the CPU backend's ops are synchronous, so a steady clock around
- * the call; a GPU backend records device events around the kernel.
+ * An op's time where it ran: `ms` its duration, `startMs` its start since
+ * the observer was set (absent where the backend times only durations).
+ * A GPU backend fills them in when the observer is cleared (observe(undefined)),
+ * after waiting once for the device; until then they are NaN.
+ */
+export interface OpTiming {
+  ms: number
+  startMs?: number
+}
+
+/**
+ * Told about every op a backend runs, when it is enqueued (so the caller's
+ * scope and phase are those of the op), with its timing. Each backend times
+ * its own way: events around the op in its stream (CPU and CUDA, through the
+ * addon: the host clock, or CUDA events with no sync per op), or a clock
+ * around the call (WebGPU: the host's encoding time).
  */
 export type OpObserver = (
   op: string,
   inputs: Record<string, Tensor | undefined>,
   attrs: Record<string, AttrValue | undefined>,
   outputs: OpOutputs,
-  ms: number,
+  timing: OpTiming,
 ) => void
 
 /** A copy to the host started now (Backend.readSoon): read() waits for it, not for later work. */

@@ -1,6 +1,6 @@
 // The CPU and CUDA backends, through the native addon.
 import { loadAddon, type LineaAddon, type NativeTensor } from './addon'
-import type { AttrValue, Backend, OpObserver, OpOutputs, PendingRead } from './backend'
+import type { AttrValue, Backend, OpObserver, OpOutputs, OpTiming, PendingRead } from './backend'
 import { dtypeOf, Tensor, type DType, type HostArray } from './tensor'
 
 export class NativeBackend implements Backend {
@@ -8,6 +8,9 @@ export class NativeBackend implements Backend {
   private readonly addon: LineaAddon
   private readonly kernels: Set<string>
   private observer: OpObserver | undefined
+  /** The event when the observer was set, and each observed op's events and timing to fill. */
+  private origin: unknown
+  private timed: { timing: OpTiming; start: unknown; end: unknown }[] = []
 
   constructor(readonly id: string) {
     this.addon = loadAddon()
@@ -63,19 +66,32 @@ export class NativeBackend implements Backend {
       if (t.backend !== this) throw new Error(`${op}: input ${name} lives on backend ${t.backend.id}, the op runs on ${this.id}`)
       nativeInputs[name] = this.native(t)
     }
-    const t0 = this.observer ? performance.now() : 0
+    const start = this.observer ? this.addon.recordEvent(this.id) : undefined
     const result = this.addon.run(this.id, op, nativeInputs, attrs, outputs)
-    // CUDA kernels run asynchronously: wait, so the clock covers the kernel.
-    if (this.observer && this.kind === 'cuda') this.addon.synchronize(this.id)
-    const ms = this.observer ? performance.now() - t0 : 0
     const out: OpOutputs = {}
     for (const [name, handle] of Object.entries(result)) out[name] = this.wrap(handle)
-    this.observer?.(op, inputs, attrs, out, ms)
+    if (this.observer) {
+      // Events around the op in the stream: read when the observer is cleared, one wait for all.
+      const timing: OpTiming = { ms: NaN, startMs: NaN }
+      this.timed.push({ timing, start, end: this.addon.recordEvent(this.id) })
+      this.observer(op, inputs, attrs, out, timing)
+    }
     return out
   }
 
   observe(observer: OpObserver | undefined): void {
+    this.fillTimings()
     this.observer = observer
+    this.origin = observer ? this.addon.recordEvent(this.id) : undefined
+  }
+
+  /** The timings of the ops observed so far, from their events (waits for the last). */
+  private fillTimings(): void {
+    for (const t of this.timed) {
+      t.timing.ms = this.addon.eventElapsed(t.start, t.end)
+      t.timing.startMs = this.addon.eventElapsed(this.origin, t.start)
+    }
+    this.timed = []
   }
 
   resetPeak(): void {

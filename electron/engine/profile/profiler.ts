@@ -23,7 +23,7 @@ import {
 import { competitionWarning, othersBusyCores, spreadOf, type CpuSample } from '../../api/profile-stats'
 import { loadAddon } from '../addon'
 import { Ctx, type ComputeDType } from '../autograd/context'
-import type { Backend } from '../backend'
+import type { Backend, OpTiming } from '../backend'
 import { estimateModel, sameWidthTransformer } from '../estimate'
 import { Model } from '../model/model'
 import { Rng } from '../random'
@@ -183,32 +183,37 @@ async function profileOps(model: Model, optimizer: AdamW, backend: Backend, dtyp
   const dropped: number[] = []
   const phaseMs: Record<'forward' | 'backward' | 'optimizer' | 'total', number[]> = { forward: [], backward: [], optimizer: [], total: [] }
   for (let r = 0; r < repeats; r++) {
-    const ops = new Map<string, OpProfile>()
-    const events: TimelineEvent[] = []
-    let lost = 0
-    const totals = { forward: 0, backward: 0, optimizer: 0 }
-    const t0 = performance.now()
-    let lastEnd = 0
-    backend.observe((op, inputs, attrs, outputs, ms) => {
-      const key = `${scope()}|${phase()}|${op}`
-      const cost = opCost(op, inputs, attrs, outputs)
-      const e = ops.get(key) ?? { scope: scope(), phase: phase(), op, calls: 0, ms: 0, flops: 0, bytes: 0 }
-      e.calls++
-      e.ms += ms
-      e.flops += cost.flops
-      e.bytes += cost.bytes
-      ops.set(key, e)
-      totals[phase()] += ms
-      // Told after the op ended: it started `ms` before now, and never before the previous one ended.
-      const startMs = Math.max(lastEnd, performance.now() - t0 - ms)
-      lastEnd = startMs + ms
-      if (events.length < TIMELINE_CAP) events.push({ scope: scope(), phase: phase(), op, startMs, ms, flops: cost.flops, bytes: cost.bytes })
-      else lost++
+    // Each op as it is enqueued (its scope and phase are the caller's then); its timing is
+    // filled when the observer is cleared (a GPU's events are read after the step).
+    const seen: { scope: string; phase: OpProfile['phase']; op: string; cost: { flops: number; bytes: number }; timing: OpTiming }[] = []
+    backend.observe((op, inputs, attrs, outputs, timing) => {
+      seen.push({ scope: scope(), phase: phase(), op, cost: opCost(op, inputs, attrs, outputs), timing })
     })
     try {
       await trainStep(model, optimizer, backend, dtype, batch)
     } finally {
       backend.observe(undefined)
+    }
+    const ops = new Map<string, OpProfile>()
+    const events: TimelineEvent[] = []
+    let lost = 0
+    const totals = { forward: 0, backward: 0, optimizer: 0 }
+    let lastEnd = 0
+    for (const { scope: sc, phase: ph, op, cost, timing } of seen) {
+      const ms = timing.ms
+      const key = `${sc}|${ph}|${op}`
+      const e = ops.get(key) ?? { scope: sc, phase: ph, op, calls: 0, ms: 0, flops: 0, bytes: 0 }
+      e.calls++
+      e.ms += ms
+      e.flops += cost.flops
+      e.bytes += cost.bytes
+      ops.set(key, e)
+      totals[ph] += ms
+      // Where it ran when the backend says (else right after the previous op); never before the previous one ended.
+      const startMs = Number.isFinite(timing.startMs) ? Math.max(lastEnd, timing.startMs!) : lastEnd
+      lastEnd = startMs + ms
+      if (events.length < TIMELINE_CAP) events.push({ scope: sc, phase: ph, op, startMs, ms, flops: cost.flops, bytes: cost.bytes })
+      else lost++
     }
     perRepeat.push(ops)
     timelines.push(events)

@@ -157,7 +157,7 @@ export class WebGpuBackend implements Backend {
     }
     // Host time to encode the call; device timing (timestamp queries) is for the profiler's later work.
     const ms = this.observer ? performance.now() - t0 : 0
-    this.observer?.(op, inputs, attrs, out, ms)
+    this.observer?.(op, inputs, attrs, out, { ms })
     return out
   }
 

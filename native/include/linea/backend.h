@@ -51,6 +51,16 @@ class PendingCopy {
   virtual const void* wait() = 0;
 };
 
+// A point in a backend's stream of work (Backend::record_event), for timing
+// ops where they run: the profiler brackets each op with two.
+class TimingEvent {
+ public:
+  virtual ~TimingEvent() = default;
+  // Milliseconds from `start` (an event of the same backend) to this one;
+  // waits for this event's work to finish.
+  virtual double elapsed_ms_since(const TimingEvent& start) = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -65,6 +75,9 @@ class Backend {
   // Starts copying `src` to the host after the work enqueued so far. The
   // default copies at once (backends whose ops are synchronous).
   virtual std::unique_ptr<PendingCopy> copy_to_host_later(const Tensor& src, size_t bytes);
+  // An event after the work enqueued so far. The default is the host's clock
+  // now (backends whose ops are synchronous); a GPU records one in its stream.
+  virtual std::shared_ptr<TimingEvent> record_event();
   virtual void fill(Tensor& dst, double value) = 0;
   virtual void synchronize() {}
   // Returns cached free memory to the system (backends that cache).

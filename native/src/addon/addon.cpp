@@ -287,6 +287,8 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
                              InstanceMethod<&LineaAddon::Accepts>("accepts"),
                              InstanceMethod<&LineaAddon::Memory>("memory"),
                              InstanceMethod<&LineaAddon::Synchronize>("synchronize"),
+                             InstanceMethod<&LineaAddon::RecordEvent>("recordEvent"),
+                             InstanceMethod<&LineaAddon::EventElapsed>("eventElapsed"),
                              InstanceMethod<&LineaAddon::SetPoisonOutputs>("setPoisonOutputs"),
                          });
   }
@@ -447,6 +449,30 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
       return 0;
     });
     return env.Undefined();
+  }
+
+  // recordEvent(backend): an opaque event after the work enqueued so far (the profiler's timing).
+  Napi::Value RecordEvent(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "recordEvent(backend: string)");
+      auto* event =
+          new std::shared_ptr<linea::TimingEvent>(linea::get_backend(info[0].As<Napi::String>()).record_event());
+      return Napi::External<std::shared_ptr<linea::TimingEvent>>::New(
+          env, event, [](Napi::Env, std::shared_ptr<linea::TimingEvent>* e) { delete e; });
+    });
+  }
+
+  // eventElapsed(start, end): milliseconds between two events of one backend; waits for `end`.
+  Napi::Value EventElapsed(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (info.Length() < 2 || !info[0].IsExternal() || !info[1].IsExternal())
+        throw Napi::TypeError::New(env, "eventElapsed(start: event, end: event) with events from recordEvent");
+      auto& start = *info[0].As<Napi::External<std::shared_ptr<linea::TimingEvent>>>().Data();
+      auto& end = *info[1].As<Napi::External<std::shared_ptr<linea::TimingEvent>>>().Data();
+      return Napi::Number::New(env, end->elapsed_ms_since(*start));
+    });
   }
 
   Napi::Value SetPoisonOutputs(const Napi::CallbackInfo& info) {

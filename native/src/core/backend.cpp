@@ -1,5 +1,6 @@
 #include "linea/backend.h"
 
+#include <chrono>
 #include <mutex>
 #include <vector>
 
@@ -28,6 +29,24 @@ class HostCopy final : public PendingCopy {
   std::vector<unsigned char> bytes_;
 };
 }  // namespace
+
+namespace {
+// The host's steady clock: a synchronous backend's work is done when its call returns.
+class HostEvent final : public TimingEvent {
+ public:
+  HostEvent() : at_(std::chrono::steady_clock::now()) {}
+  double elapsed_ms_since(const TimingEvent& start) override {
+    const auto* s = dynamic_cast<const HostEvent*>(&start);
+    if (!s) throw OpError("elapsed_ms_since: the start event is of another backend");
+    return std::chrono::duration<double, std::milli>(at_ - s->at_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point at_;
+};
+}  // namespace
+
+std::shared_ptr<TimingEvent> Backend::record_event() { return std::make_shared<HostEvent>(); }
 
 std::unique_ptr<PendingCopy> Backend::copy_to_host_later(const Tensor& src, size_t bytes) {
   auto copy = std::make_unique<HostCopy>(bytes);

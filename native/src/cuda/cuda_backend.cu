@@ -170,6 +170,9 @@ class CudaBackend final : public Backend {
   // stream), followed by an event that wait() blocks on.
   std::unique_ptr<PendingCopy> copy_to_host_later(const Tensor& src, size_t bytes) override;
 
+  // A CUDA event in the stream: the profiler's per-op time is the GPU's, with no sync per op.
+  std::shared_ptr<TimingEvent> record_event() override;
+
   // Page-locked host buffers for copy_to_host_later, reused: cudaFreeHost would
   // synchronize the device.
   std::pair<void*, size_t> take_pinned(size_t bytes) {
@@ -305,6 +308,38 @@ class PinnedCopy final : public PendingCopy {
   std::pair<void*, size_t> buffer_;
   cudaEvent_t event_ = nullptr;
 };
+
+class CudaTimingEvent final : public TimingEvent {
+ public:
+  CudaTimingEvent(int device, cudaStream_t stream) : device_(device) {
+    DeviceGuard guard(device_);
+    LINEA_CUDA_CHECK(cudaEventCreate(&event_));  // with timing (the default flags)
+    LINEA_CUDA_CHECK(cudaEventRecord(event_, stream));
+  }
+  ~CudaTimingEvent() override {
+    DeviceGuard guard(device_);
+    cudaEventDestroy(event_);
+    cudaGetLastError();
+  }
+  CudaTimingEvent(const CudaTimingEvent&) = delete;
+  CudaTimingEvent& operator=(const CudaTimingEvent&) = delete;
+
+  double elapsed_ms_since(const TimingEvent& start) override {
+    const auto* s = dynamic_cast<const CudaTimingEvent*>(&start);
+    if (!s || s->device_ != device_) throw OpError("elapsed_ms_since: the start event is of another backend");
+    DeviceGuard guard(device_);
+    LINEA_CUDA_CHECK(cudaEventSynchronize(event_));
+    float ms = 0;
+    LINEA_CUDA_CHECK(cudaEventElapsedTime(&ms, s->event_, event_));
+    return ms;
+  }
+
+ private:
+  int device_;
+  cudaEvent_t event_ = nullptr;
+};
+
+std::shared_ptr<TimingEvent> CudaBackend::record_event() { return std::make_shared<CudaTimingEvent>(device_, stream_); }
 
 std::unique_ptr<PendingCopy> CudaBackend::copy_to_host_later(const Tensor& src, size_t bytes) {
   check_copy_size(src, bytes);

@@ -66,6 +66,28 @@ describe('native addon', () => {
     }
   })
 
+  it("times observed ops from the backend's events, filled in when the observer is cleared", () => {
+    for (const id of addon.backends()) {
+      const backend = nativeBackend(id)
+      const x = backend.upload(new Float32Array(1 << 16).fill(1), [256, 256])
+      const seen: { op: string; timing: { ms: number; startMs?: number } }[] = []
+      backend.observe((op, _inputs, _attrs, _outputs, timing) => seen.push({ op, timing }))
+      for (let i = 0; i < 3; i++) backend.run('linear_fwd', { x, w: x }, {}).y!.dispose()
+      expect(
+        seen.every((s) => Number.isNaN(s.timing.ms)),
+        `${id}: before the observer is cleared`,
+      ).toBe(true)
+      backend.observe(undefined)
+      expect(seen.map((s) => s.op)).toEqual(['linear_fwd', 'linear_fwd', 'linear_fwd'])
+      for (const [i, s] of seen.entries()) {
+        expect(s.timing.ms, id).toBeGreaterThan(0)
+        // in stream order: each starts at or after the previous one's start plus its time
+        if (i > 0) expect(s.timing.startMs!, id).toBeGreaterThanOrEqual(seen[i - 1]!.timing.startMs! + seen[i - 1]!.timing.ms - 1e-6)
+      }
+      x.dispose()
+    }
+  })
+
   it('runs mixer_fwd and matches the quadratic form (f64, with initial state)', async () => {
     const cpu = nativeBackend('cpu')
     const [T, H, K, V] = [37, 3, 6, 5]
