@@ -76,5 +76,21 @@ fn workgroup_sum(lid: u32, v: f32) -> f32 {
 }
 `
 
+/** workgroup_max(lid, v): the largest v over the workgroup (every invocation calls it). */
+export const WORKGROUP_MAX_WGSL = `
+var<workgroup> max_scratch: array<f32, ${WG}>;
+fn workgroup_max(lid: u32, v: f32) -> f32 {
+  max_scratch[lid] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { max_scratch[lid] = max(max_scratch[lid], max_scratch[lid + s]); }
+    workgroupBarrier();
+  }
+  let m = max_scratch[0];
+  workgroupBarrier();
+  return m;
+}
+`
+
 /** The row of a per-row launch (rowGrid(1, rows)): rows folded into y and z. */
 export const ROW_INDEX_WGSL = `fn row_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y + wid.z * nwg.y; }\n`

@@ -20,7 +20,7 @@
 // stabilized by m (its floor for max1); the backward's forward pass keeps each
 // step's gate scalars for the walk back. The switches are compiled in.
 import { paramsWgsl, type Kernel } from '../driver'
-import { ROW_INDEX_WGSL, SAFE_MATH_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
+import { ROW_INDEX_WGSL, SAFE_MATH_WGSL, WG, WORKGROUP_MAX_WGSL, WORKGROUP_SUM_WGSL } from './common'
 
 export type MixerGate = 'none' | 'fixed' | 'scalar' | 'vector'
 export type MixerNormalize = 'none' | 'sum' | 'max1'
@@ -124,7 +124,7 @@ function inputGateWgsl(s: MixerSwitches): string {
 
 function header(s: MixerSwitches): string {
   const den = s.normalize !== 'none'
-  return `${paramsWgsl(params)}${ROW_INDEX_WGSL}${SAFE_MATH_WGSL}${WORKGROUP_SUM_WGSL}
+  return `${paramsWgsl(params)}${ROW_INDEX_WGSL}${SAFE_MATH_WGSL}${WORKGROUP_SUM_WGSL}${WORKGROUP_MAX_WGSL}
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
@@ -139,19 +139,7 @@ var<workgroup> fs: array<f32, ${MAX_MIXER_K}>; // exp(gate) per key dim
 var<workgroup> rs: array<f32, ${WG}>;
 var<workgroup> us: array<f32, ${WG}>;
 var<workgroup> step_scalars: array<f32, 3>; // the step's log write weight, max1 floor and stabilizer shift
-var<workgroup> max_scratch: array<f32, ${WG}>;
 fn sync() { storageBarrier(); workgroupBarrier(); }
-fn workgroup_max(lid: u32, v: f32) -> f32 {
-  max_scratch[lid] = v;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { max_scratch[lid] = max(max_scratch[lid], max_scratch[lid + s]); }
-    workgroupBarrier();
-  }
-  let m = max_scratch[0];
-  workgroupBarrier();
-  return m;
-}
 const INPUT_GATE = ${s.inputGate !== 'none'};
 fn log_softplus(x: f32) -> f32 {
   if (x > 20.0) { return log(x + log1p_exp_neg_abs(x)); }

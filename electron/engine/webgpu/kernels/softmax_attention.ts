@@ -19,7 +19,7 @@
 // matrices) is the next step for speed; this is the reference the faster
 // forms will be checked against on the GPU.
 import { paramsWgsl, type Kernel } from '../driver'
-import { FLOAT_BITS_WGSL, ROW_INDEX_WGSL, SAFE_MATH_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
+import { FLOAT_BITS_WGSL, ROW_INDEX_WGSL, SAFE_MATH_WGSL, WG, WORKGROUP_MAX_WGSL, WORKGROUP_SUM_WGSL } from './common'
 
 /** Output columns per invocation: D and V up to PER_THREAD x WG. */
 export const PER_THREAD = 4
@@ -37,19 +37,7 @@ const params = [
   ['scale', 'f32'],
 ] as const
 
-const COMMON = `${paramsWgsl(params)}${ROW_INDEX_WGSL}${FLOAT_BITS_WGSL}${SAFE_MATH_WGSL}${WORKGROUP_SUM_WGSL}
-var<workgroup> max_scratch: array<f32, ${WG}>;
-fn workgroup_max(lid: u32, v: f32) -> f32 {
-  max_scratch[lid] = v;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { max_scratch[lid] = max(max_scratch[lid], max_scratch[lid + s]); }
-    workgroupBarrier();
-  }
-  let m = max_scratch[0];
-  workgroupBarrier();
-  return m;
-}
+const COMMON = `${paramsWgsl(params)}${ROW_INDEX_WGSL}${FLOAT_BITS_WGSL}${SAFE_MATH_WGSL}${WORKGROUP_SUM_WGSL}${WORKGROUP_MAX_WGSL}
 // The keys query position t sees: [first_key(t), t].
 fn first_key(t: u32) -> u32 { return select(0u, t + 1u - min(P.window, t + 1u), P.window > 0u); }
 // The queries that see key s: [s, last_query(s)] (within the T rows).
