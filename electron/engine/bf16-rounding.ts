@@ -7,7 +7,7 @@
 // kernel keeps in bf16 between its own passes are not modelled, so a real
 // bf16 pass may drift somewhat further than this one.
 import { loadAddon } from './addon'
-import type { AttrValue, Backend, OpObserver, OpOutputs, PendingRead } from './backend'
+import { startRead, type AttrValue, type Backend, type OpObserver, type OpOutputs, type PendingRead } from './backend'
 import type { DType, HostArray, Tensor } from './tensor'
 
 /** Ops that update a tensor in place or keep f32 state: never rounded. */
@@ -70,7 +70,7 @@ export class Bf16RoundingBackend implements Backend {
     return this.inner.read(tensor)
   }
   readSoon(tensor: Tensor): PendingRead {
-    return this.inner.readSoon ? this.inner.readSoon(tensor) : { read: () => this.inner.read(tensor) }
+    return startRead(tensor) // the tensor is the inner backend's
   }
   dispose(tensor: Tensor): void {
     this.inner.dispose(tensor)
