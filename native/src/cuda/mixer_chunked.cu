@@ -9,7 +9,8 @@
 // the result, so the kernels use their own):
 //   1. the passes along T storing the state entering every chunk, hs [B*H, NC+1, K, V]
 //      bf16: each chunk's own contribution in parallel and a carry over chunks
-//      (mixer_chunked_scan.cuh), or (opt-in, use_seq_scan) one sequential kernel per
+//      (mixer_chunked_scan.cuh), or (when its blocks fill the GPU, use_seq_scan) one
+//      sequential kernel per
 //      (64 x 64 state tile, head) (mixer_chunked_seqscan.cuh);
 //   2. forward output (mixer_chunked_fwd.cuh), parallel over chunks:
 //      o = scale (Q̃ hs_c + P V), P the chunk's causal gated scores;
@@ -30,6 +31,7 @@
 #include "cuda_context.h"
 #include "mixer_chunked.h"
 #include "mixer_chunked_bwd.cuh"
+#include "mixer_chunked_fused_fwd.cuh"
 #include "mixer_chunked_scan.cuh"
 #include "mixer_chunked_seqscan.cuh"
 
@@ -107,23 +109,29 @@ ChunkArgs common_args(const OpCall& call, const MixerParams& p) {
 
 // Whether the passes along T run as one sequential kernel per state tile
 // (mixer_chunked_seqscan.cuh) rather than split into local contributions and a
-// carry (mixer_chunked_scan.cuh). LINEA_CHUNKED_SCAN=seq picks it, =split or
-// unset the split form: the sequential kernel has not yet run on a GPU, so it
-// stays opt-in until the GPU box's cross-backend test and benchmark have
-// checked it (native/tools/gpu-check.sh runs both forms). The intended rule:
-// sequential when its B * H * (K / 64) * (V / 64) blocks fill every SM twice.
-bool use_seq_scan() {
+// carry (mixer_chunked_scan.cuh). The sequential kernel has one block per
+// 64 x 64 state tile and head, B * H * (K / 64) * (V / 64) of them: when they
+// fill every SM twice it is faster (H200, bf16, H = 16, K = V = 128: at
+// B = 16, T = 2048 fwd+bwd 4.21 ms against 5.16 with no gate, 5.20 against
+// 5.87 scalar, 12.26 against 12.62 vector), when they do not the split form
+// is (B = 1, T = 32768: 5.10 ms against 6.43 with no gate; bench/gpu/README.md).
+// LINEA_CHUNKED_SCAN=seq or =split forces one form (the GPU box's tests run both).
+bool use_seq_scan(int64_t B, int64_t H, int64_t K, int64_t V, int sm_count) {
   static const char* forced = std::getenv("LINEA_CHUNKED_SCAN");
-  return forced && std::strcmp(forced, "seq") == 0;
+  if (forced && std::strcmp(forced, "seq") == 0) return true;
+  if (forced && std::strcmp(forced, "split") == 0) return false;
+  return B * H * (K / 64) * (V / 64) >= 2 * int64_t(sm_count);
 }
 
-// Whether the forward output kernel covers V in tiles of 64 columns (its scores
-// computed once per tile, half the shared memory per block at V = 128) rather
-// than all of V at once: LINEA_CHUNKED_FWD_VT=64 picks it. Opt-in, as
-// use_seq_scan, until the GPU box has checked and timed it.
-bool use_fwd_tiles() {
-  static const char* forced = std::getenv("LINEA_CHUNKED_FWD_VT");
-  return forced && std::strcmp(forced, "64") == 0;
+// Whether the forward runs as one pass (mixer_chunked_fused_fwd.cuh: no gate,
+// fixed or scalar gate) instead of the state passes plus the per-chunk output
+// kernel. LINEA_CHUNKED_FWD=fused or =passes forces one form; unset, the
+// two-kernel form, until the GPU box's cross-backend test and benchmark have
+// checked the fused kernel (native/tools/gpu-check.sh runs both).
+bool use_fused_fwd(int G) {
+  if (G == kGateVector) return false;
+  static const char* forced = std::getenv("LINEA_CHUNKED_FWD");
+  return forced && std::strcmp(forced, "fused") == 0;
 }
 
 // The passes along T. Forward: fills hs (and hlo; the split form also decay);
@@ -189,24 +197,32 @@ void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p) {
   if (a.s_final) check_aligned(a.s_final, "s_final");
   const int G = gate_kind(p);
   const int64_t BH = p.B * p.H;
+  if (use_fused_fwd(G)) {
+    if (BH == 0) return;
+    dispatch(G, a.K, a.V, [&](auto g, auto kd, auto) {
+      if constexpr (g() != kGateVector) {
+        constexpr int bytes = FusedFwdLayout<kd()>::bytes;
+        allow_smem(fused_fwd_kernel<g(), kd()>, bytes);
+        const dim3 grid(unsigned(a.V / kFusedVT), unsigned(BH));
+        fused_fwd_kernel<g(), kd()><<<grid, kFusedThreads, bytes, ctx.stream>>>(a);
+        LINEA_CUDA_CHECK_LAUNCH("mixer_chunked fused_fwd_kernel");
+      }
+    });
+    return;
+  }
   Tensor hs = ctx.scratch(Shape{BH * (a.NC + 1) * p.K * p.V}, DType::bf16);
-  const bool seq = use_seq_scan();
+  const bool seq = use_seq_scan(p.B, p.H, p.K, p.V, ctx.sm_count);
   Tensor decay = ctx.scratch(Shape{G == kGateNone || seq ? 0 : BH * a.NC * p.K}, DType::f32);
   a.hs = hs.data<bf16>();
   float* dec = G == kGateNone || seq ? nullptr : decay.data<float>();
   dispatch(G, a.K, a.V, [&](auto g, auto kd, auto vd) {
     launch_passes<g(), vd(), false>(a, dec, nullptr, seq, ctx.stream);
     if (BH == 0 || a.NC == 0) return;
-    // The output by tiles of 64 columns of V (opt-in) or all of V at once.
-    auto launch_out = [&](auto vt) {
-      const int bytes = FwdLayout<g(), kd(), vt()>::bytes;
-      allow_smem(fwd_out_kernel<g(), kd(), vt()>, bytes);
-      const dim3 grid(unsigned(a.NC), unsigned(BH), unsigned(a.V / vt()));
-      fwd_out_kernel<g(), kd(), vt()><<<grid, 256, bytes, ctx.stream>>>(a);
-      LINEA_CUDA_CHECK_LAUNCH("mixer_chunked fwd_out_kernel");
-    };
-    if (use_fwd_tiles() && vd() > 64) launch_out(std::integral_constant<int, 64>{});
-    else launch_out(vd);
+    const int bytes = FwdLayout<g(), kd(), vd()>::bytes;
+    allow_smem(fwd_out_kernel<g(), kd(), vd()>, bytes);
+    const dim3 grid(unsigned(a.NC), unsigned(BH), 1u);
+    fwd_out_kernel<g(), kd(), vd()><<<grid, 256, bytes, ctx.stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_chunked fwd_out_kernel");
   });
 }
 
@@ -231,7 +247,7 @@ void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
   Tensor hs = ctx.scratch(Shape{BH * (a.NC + 1) * KV}, DType::bf16);
   Tensor hlo = ctx.scratch(Shape{gated ? BH * (a.NC + 1) * KV : 0}, DType::bf16);
   Tensor dhs = ctx.scratch(Shape{BH * (a.NC + 1) * KV}, DType::bf16);
-  const bool seq = use_seq_scan();
+  const bool seq = use_seq_scan(p.B, p.H, p.K, p.V, ctx.sm_count);
   Tensor decay = ctx.scratch(Shape{gated && !seq ? BH * a.NC * p.K : 0}, DType::f32);
   a.rparts = seq ? a.V / 64 : 1;
   Tensor rpart = ctx.scratch(Shape{gated ? BH * a.NC * a.rparts * p.K : 0}, DType::f32);
