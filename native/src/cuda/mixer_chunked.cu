@@ -6,12 +6,13 @@
 //
 // Per head the recurrence S_t = Diag(e^{g_t}) S_{t-1} + k_t v_tᵀ, o_t = scale S_tᵀ q_t
 // is computed by chunks of 64 steps (the attribute chunk_size does not change
-// the result, so the kernels use their own):
+// the result, so the kernels use their own). The forward, with no gate or a
+// fixed or scalar one and enough heads to fill the GPU, is one pass
+// (mixer_chunked_fused_fwd.cuh, use_fused_fwd); otherwise, and in the backward:
 //   1. the passes along T storing the state entering every chunk, hs [B*H, NC+1, K, V]
 //      bf16: each chunk's own contribution in parallel and a carry over chunks
 //      (mixer_chunked_scan.cuh), or (when its blocks fill the GPU, use_seq_scan) one
-//      sequential kernel per
-//      (64 x 64 state tile, head) (mixer_chunked_seqscan.cuh);
+//      sequential kernel per (64 x 64 state tile, head) (mixer_chunked_seqscan.cuh);
 //   2. forward output (mixer_chunked_fwd.cuh), parallel over chunks:
 //      o = scale (Q̃ hs_c + P V), P the chunk's causal gated scores;
 //   backward: the forward scan, a reverse scan storing the state gradients
@@ -125,13 +126,18 @@ bool use_seq_scan(int64_t B, int64_t H, int64_t K, int64_t V, int sm_count) {
 
 // Whether the forward runs as one pass (mixer_chunked_fused_fwd.cuh: no gate,
 // fixed or scalar gate) instead of the state passes plus the per-chunk output
-// kernel. LINEA_CHUNKED_FWD=fused or =passes forces one form; unset, the
-// two-kernel form, until the GPU box's cross-backend test and benchmark have
-// checked the fused kernel (native/tools/gpu-check.sh runs both).
-bool use_fused_fwd(int G) {
+// kernel: when its B * H * (V / 64) blocks give every SM one. Measured on the
+// H200 (bf16, H = 16, K = V = 128, bench/gpu/README.md): at B = 16, T = 2048
+// (512 blocks) the forward takes 0.29 ms against 1.04 with no gate and 0.43
+// against 1.26 with a scalar gate; at B = 1, T = 32768 (32 blocks, each
+// walking 512 chunks) 1.65 ms against 1.34. LINEA_CHUNKED_FWD=fused or
+// =passes forces one form (native/tools/gpu-check.sh tests and times both).
+bool use_fused_fwd(int G, int64_t B, int64_t H, int64_t V, int sm_count) {
   if (G == kGateVector) return false;
   static const char* forced = std::getenv("LINEA_CHUNKED_FWD");
-  return forced && std::strcmp(forced, "fused") == 0;
+  if (forced && std::strcmp(forced, "fused") == 0) return true;
+  if (forced && std::strcmp(forced, "passes") == 0) return false;
+  return B * H * (V / kFusedVT) >= int64_t(sm_count);
 }
 
 // The passes along T. Forward: fills hs (and hlo; the split form also decay);
@@ -197,7 +203,7 @@ void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p) {
   if (a.s_final) check_aligned(a.s_final, "s_final");
   const int G = gate_kind(p);
   const int64_t BH = p.B * p.H;
-  if (use_fused_fwd(G)) {
+  if (use_fused_fwd(G, p.B, p.H, p.V, ctx.sm_count)) {
     if (BH == 0) return;
     dispatch(G, a.K, a.V, [&](auto g, auto kd, auto) {
       if constexpr (g() != kGateVector) {

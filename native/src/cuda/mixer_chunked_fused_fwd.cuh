@@ -16,8 +16,8 @@
 // the state update accumulates in f32 registers across the whole sequence.
 // q, k, v of the next chunk load with cp.async while this one computes.
 //
-// Blocks: (V / 64) * B * H; it pays when they fill the GPU (use_fused_fwd in
-// mixer_chunked.cu).
+// Blocks: (V / 64) * B * H; mixer_chunked.cu (use_fused_fwd) takes it when
+// they give every SM one.
 #pragma once
 
 #include "async_copy.cuh"

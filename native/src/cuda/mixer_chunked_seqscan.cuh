@@ -10,8 +10,8 @@
 //
 // The split passes write each chunk's own contribution and read it back in a
 // second kernel (two round trips of every state through memory); this one
-// needs B * H * (K / 64) * (V / 64) blocks to fill the GPU. Opt-in for now
-// (LINEA_CHUNKED_SCAN=seq, mixer_chunked.cu) until the GPU box has checked it.
+// needs B * H * (K / 64) * (V / 64) blocks to fill the GPU, and
+// mixer_chunked.cu (use_seq_scan) takes it when they fill every SM twice.
 //
 // Each step's tiles (and, reverse, the forward states it needs) are loaded
 // with cp.async one step ahead, so a step waits for its loads only when the
