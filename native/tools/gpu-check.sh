@@ -73,10 +73,10 @@ if has tests; then
   grep -E "ERROR|FAILED" "$out/tests.log" | sort | uniq -c | sort -rn | head -20 | tee -a "$summary"
   # The chunked mixer's other forms (mixer_chunked.cu: use_seq_scan picks the sequential state
   # passes only for shapes that fill the GPU, which these tests' shapes do not; use_fused_fwd)
-  # through the same cross-backend test.
-  LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=fused LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 300 "$build/linea_tests" \
+  # through the same cross-backend test; LINEA_CHUNKED_BWD=mma, the opt-in backward.
+  LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=fused LINEA_CHUNKED_BWD=mma LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 300 "$build/linea_tests" \
     -tc="every backend matches*" >"$out/tests-candidates.log" 2>&1
-  note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=fused: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
+  note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=fused LINEA_CHUNKED_BWD=mma: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
   grep -E "ERROR|FAILED|^cuda" "$out/tests-candidates.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
 fi
 
@@ -172,12 +172,12 @@ if has bench; then
   timeout "${BENCH_TIMEOUT:-560}" "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick \
     >"$out/bench-linea.log" 2>&1
   note "linea bench: exit $?"
-  # The chunked mixer's forward forms (mixer_chunked.cu: use_fused_fwd) on the same cells in this call.
-  for fwd in passes fused; do
-    LINEA_CHUNKED_FWD=$fwd timeout 120 "$build/linea_bench_gpu" \
-      --json "$out/linea-gpu-fwd-$fwd.json" --quick --ops linear,fixed_decay,scalar_gate >"$out/bench-fwd-$fwd.log" 2>&1
-    note "linea bench, LINEA_CHUNKED_FWD=$fwd: exit $?"
-    grep -E "^(linear|fixed_decay|scalar_gate) " "$out/bench-fwd-$fwd.log" | sed "s/^/  $fwd /" >>"$summary"
+  # The chunked mixer's backward forms (mixer_chunked.cu: use_mma_bwd) on the same cells in this call.
+  for bwd in chunk mma; do
+    LINEA_CHUNKED_BWD=$bwd timeout 120 "$build/linea_bench_gpu" \
+      --json "$out/linea-gpu-bwd-$bwd.json" --quick --ops linear,fixed_decay,scalar_gate >"$out/bench-bwd-$bwd.log" 2>&1
+    note "linea bench, LINEA_CHUNKED_BWD=$bwd: exit $?"
+    grep -E "^(linear|fixed_decay|scalar_gate) " "$out/bench-bwd-$bwd.log" | sed "s/^/  $bwd /" >>"$summary"
   done
   # fla's Triton kernels compile and autotune for minutes on a fresh box; their cache comes back
   # in $OUT/triton-cache.tar.xz, and carried as .device/triton-cache.tar.xz it is reused.

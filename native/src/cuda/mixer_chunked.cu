@@ -32,6 +32,7 @@
 #include "cuda_context.h"
 #include "mixer_chunked.h"
 #include "mixer_chunked_bwd.cuh"
+#include "mixer_chunked_bwd_mma.cuh"
 #include "mixer_chunked_fused_fwd.cuh"
 #include "mixer_chunked_scan.cuh"
 #include "mixer_chunked_seqscan.cuh"
@@ -138,6 +139,16 @@ bool use_fused_fwd(int G, int64_t B, int64_t H, int64_t V, int sm_count) {
   if (forced && std::strcmp(forced, "fused") == 0) return true;
   if (forced && std::strcmp(forced, "passes") == 0) return false;
   return B * H * (V / kFusedVT) >= int64_t(sm_count);
+}
+
+// Whether the backward's per-chunk kernel is the register-fragment one
+// (mixer_chunked_bwd_mma.cuh: no gate, fixed or scalar gate) instead of
+// bwd_chunk_kernel. Opt-in (LINEA_CHUNKED_BWD=mma) until the GPU box's
+// cross-backend test and benchmark have checked it.
+bool use_mma_bwd(int G) {
+  if (G == kGateVector) return false;
+  static const char* forced = std::getenv("LINEA_CHUNKED_BWD");
+  return forced && std::strcmp(forced, "mma") == 0;
 }
 
 // The passes along T. Forward: fills hs (and hlo; the split form also decay);
@@ -269,6 +280,15 @@ void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
     launch_passes<g(), vd(), false>(a, dec, lo, seq, ctx.stream);
     launch_passes<g(), vd(), true>(a, dec, lo, seq, ctx.stream);
     if (BH == 0 || a.NC == 0) return;
+    if constexpr (g() != kGateVector) {
+      if (use_mma_bwd(G)) {
+        constexpr int bytes = BwdMmaLayout<kd(), vd()>::bytes;
+        allow_smem(bwd_mma_kernel<g(), kd(), vd()>, bytes);
+        bwd_mma_kernel<g(), kd(), vd()><<<dim3(unsigned(a.NC), unsigned(BH)), kBwdMmaThreads, bytes, ctx.stream>>>(a);
+        LINEA_CUDA_CHECK_LAUNCH("mixer_chunked bwd_mma_kernel");
+        return;
+      }
+    }
     const int bytes = BwdLayout<g(), kd(), vd()>::bytes;
     allow_smem(bwd_chunk_kernel<g(), kd(), vd()>, bytes);
     bwd_chunk_kernel<g(), kd(), vd()><<<dim3(unsigned(a.NC), unsigned(BH)), 256, bytes, ctx.stream>>>(a);

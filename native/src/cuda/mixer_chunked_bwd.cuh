@@ -47,19 +47,12 @@ struct BwdLayout {
   static constexpr int bytes = red + smem_round(kBT * 4);
 };
 
-// dg for scalar and fixed gates: row sums of db, then the reverse cumsum.
-__device__ inline void write_scalar_dg(const ChunkArgs& a, const float* stage, int LDS, int KD, const float* rp,
-                                       float* red, int b, int h, int bh, int c) {
-  const int tid = threadIdx.x, t0 = c * kBT;
-  const int warp = tid / 32, lane = tid % 32;
-  for (int i = warp; i < kBT; i += blockDim.x / 32) {
-    float s = 0.f;
-    for (int d = lane; d < KD; d += 32) s += stage[i * LDS + d];
-    for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
-    if (lane == 0) red[i] = s;
-  }
-  __syncthreads();
-  if (warp != 0) return;
+// dg for scalar and fixed gates from red[i] = sum over d of db (row i of the
+// chunk): the reverse cumsum from the chunk's last row, which also gets the
+// state's share rp (rparts * KD partial sums). Warp 0 only; red is complete.
+__device__ inline void scalar_dg_from_rows(const ChunkArgs& a, int KD, const float* rp, const float* red, int b, int h,
+                                           int bh, int c) {
+  const int lane = threadIdx.x % 32, t0 = c * kBT;
   float r = 0.f;
   for (int d = lane; d < KD * a.rparts; d += 32) r += rp[d];
   for (int off = 16; off > 0; off >>= 1) r += __shfl_xor_sync(0xffffffffu, r, off);
@@ -72,6 +65,21 @@ __device__ inline void write_scalar_dg(const ChunkArgs& a, const float* stage, i
     else a.dg[row_of(a, b, t0 + i, h)] = __float2bfloat16_rn(r);
   }
   if (a.fixed) a.dgpart[int64_t(bh) * a.NC + c] = total;
+}
+
+// dg for scalar and fixed gates: row sums of db, then the reverse cumsum.
+__device__ inline void write_scalar_dg(const ChunkArgs& a, const float* stage, int LDS, int KD, const float* rp,
+                                       float* red, int b, int h, int bh, int c) {
+  const int tid = threadIdx.x;
+  const int warp = tid / 32, lane = tid % 32;
+  for (int i = warp; i < kBT; i += blockDim.x / 32) {
+    float s = 0.f;
+    for (int d = lane; d < KD; d += 32) s += stage[i * LDS + d];
+    for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+    if (lane == 0) red[i] = s;
+  }
+  __syncthreads();
+  if (warp == 0) scalar_dg_from_rows(a, KD, rp, red, b, h, bh, c);
 }
 
 // ---- dg ------------------------------------------------------------------------
