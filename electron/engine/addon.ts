@@ -102,6 +102,19 @@ export interface LineaAddon {
   /** Milliseconds between two events of one backend; waits for `end`. */
   eventElapsed(start: unknown, end: unknown): number
   setPoisonOutputs(on: boolean): void
+  /** A new NCCL unique id (128 bytes); absent where the engine was built without NCCL. */
+  ncclUniqueId?(): Uint8Array
+  /** Joins the NCCL communicator `id` as `rank` of `world` on a CUDA backend; returns once every rank has joined. */
+  ncclCollective?(backend: string, id: Uint8Array, world: number, rank: number): NativeCollective
+}
+
+/** One rank's NCCL communicator (native/src/cuda/nccl_collective.cu). */
+export interface NativeCollective {
+  /** Sums the tensors over the ranks in place, on the communication stream after the work enqueued so far. */
+  allReduceSum(tensors: NativeTensor[]): void
+  /** The backend's stream waits for every sum enqueued so far (nothing waits on the host). */
+  wait(): void
+  destroy(): void
 }
 
 export class AddonMissingError extends Error {

@@ -126,3 +126,9 @@ export function nativeBackend(id = 'cpu'): NativeBackend {
   }
   return b
 }
+
+/** The addon's handle of a tensor of a native backend (for addon calls outside the op table: NCCL). */
+export function nativeTensorOf(t: Tensor): NativeTensor {
+  if (!(t.backend instanceof NativeBackend)) throw new Error(`tensor of backend ${t.backend.id} is not a native engine tensor`)
+  return t.handle as NativeTensor
+}

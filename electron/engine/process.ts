@@ -15,6 +15,10 @@ import { inspectCheckpoint } from './inspect/inspect-checkpoint'
 import { nativeBackend } from './native-backend'
 import type { EngineErrorBody, EngineMethods, EngineToHost, HostToEngine, TrainEvents, TrainParams } from './protocol'
 import { trainModel } from './train/trainer'
+import type { Communicator } from './train/data-parallel'
+import { RelayCommunicator } from './train/relay-communicator'
+import { ncclCommunicator } from './train/nccl-communicator'
+import type { Backend } from './backend'
 
 type Handlers = {
   [M in keyof EngineMethods]: (params: Parameters<EngineMethods[M]>[0]) => Promise<ReturnType<EngineMethods[M]>> | ReturnType<EngineMethods[M]>
@@ -73,27 +77,53 @@ function emit<E extends keyof TrainEvents>(name: E, data: TrainEvents[E]): void 
   send({ type: 'event', name, data })
 }
 
+// ---- data parallel ---------------------------------------------------------
+// TEST DOUBLE transport (relay-communicator.ts): exchanges with the parent by seq.
+const relayWaiting = new Map<number, (values: Float64Array[]) => void>()
+
+function relayExchange(seq: number, values: Float64Array[]): Promise<Float64Array[]> {
+  return new Promise((resolve) => {
+    relayWaiting.set(seq, resolve)
+    send({ type: 'collective', seq, values })
+  })
+}
+
+/** This rank's transport, or undefined for a run on one device. */
+function communicatorFor(params: TrainParams, backend: Backend): Communicator | undefined {
+  const p = params.parallel
+  if (!p) return undefined
+  if (p.transport === 'relay') return new RelayCommunicator(p.rank, p.world, backend, relayExchange)
+  return ncclCommunicator(p, backend, (id) => emit('train.ncclId', { id }))
+}
+
 async function train(params: TrainParams) {
   cancelRequested = false
   const { trainSpec } = params
   const choice = await selectRun(params.modelSpec, trainSpec)
   emit('train.backend', { reason: choice.reason })
-  return trainModel({
-    modelSpec: params.modelSpec,
-    trainSpec,
-    backend: choice.backend,
-    precision: choice.precision,
-    outDir: params.outDir,
-    resumeFrom: params.resumeFrom,
-    events: {
-      onStep: (p) => emit('train.step', p),
-      onEval: (e) => emit('train.eval', e),
-      onCheckpoint: (path, step) => emit('train.checkpoint', { path, step }),
-      onResume: (step) => emit('train.resumed', { step }),
-      shouldStop: () => cancelRequested,
-      checkAlive: exitIfOrphaned,
-    },
-  })
+  const parallel = communicatorFor(params, choice.backend)
+  try {
+    return await trainModel({
+      modelSpec: params.modelSpec,
+      trainSpec,
+      backend: choice.backend,
+      precision: choice.precision,
+      // Rank 0 alone writes checkpoints.
+      outDir: parallel && parallel.rank !== 0 ? undefined : params.outDir,
+      resumeFrom: params.resumeFrom,
+      parallel,
+      events: {
+        onStep: (p) => emit('train.step', p),
+        onEval: (e) => emit('train.eval', e),
+        onCheckpoint: (path, step) => emit('train.checkpoint', { path, step }),
+        onResume: (step) => emit('train.resumed', { step }),
+        shouldStop: () => cancelRequested,
+        checkAlive: exitIfOrphaned,
+      },
+    })
+  } finally {
+    parallel?.dispose()
+  }
 }
 
 const handlers: Handlers = {
@@ -135,6 +165,12 @@ function errorBody(err: unknown): EngineErrorBody {
 async function handle(message: HostToEngine): Promise<void> {
   if (message?.type === 'cancel') {
     cancelRequested = true
+    return
+  }
+  if (message?.type === 'collective') {
+    const resolve = relayWaiting.get(message.seq)
+    relayWaiting.delete(message.seq)
+    resolve?.(message.values)
     return
   }
   if (message?.type !== 'call') return

@@ -14,6 +14,20 @@ export interface TrainParams {
   /** Checkpoints are written here. */
   outDir: string
   resumeFrom?: string
+  /** One rank of a data-parallel run (train/data-parallel.ts); the parent starts one engine per rank. */
+  parallel?: ParallelParams
+}
+
+export interface ParallelParams {
+  rank: number
+  world: number
+  /**
+   * 'nccl': the ranks sum through NCCL, joined by `ncclId` (rank 0's
+   * ncclUniqueId, which its engine reports as the train.ncclId event);
+   * 'relay': TEST DOUBLE, the sums go through the parent (collective messages).
+   */
+  transport: 'nccl' | 'relay'
+  ncclId?: Uint8Array
 }
 
 /** Events an engine streams while a call runs: `train`'s (the trainer's TrainCallbacks as messages), `profile`'s and `inspect`'s progress. */
@@ -24,6 +38,8 @@ export interface TrainEvents {
   'train.checkpoint': { path: string; step: number }
   /** A resume loaded its checkpoint: steps after `step` come again (anything logged past it is stale). */
   'train.resumed': { step: number }
+  /** Rank 0 of an NCCL data-parallel run: the id the other ranks join with (their TrainParams.parallel.ncclId). */
+  'train.ncclId': { id: Uint8Array }
   'profile.progress': { message: string; fraction: number }
   'inspect.progress': { message: string; fraction: number }
 }
@@ -49,6 +65,8 @@ export type HostToEngine =
   | { type: 'call'; id: number; method: EngineMethod; params: unknown }
   /** Ends a running `train` after its current step, with a checkpoint. */
   | { type: 'cancel' }
+  /** TEST DOUBLE transport of data parallel: the sums over the ranks of exchange `seq`. */
+  | { type: 'collective'; seq: number; values: Float64Array[] }
 
 export interface EngineErrorBody {
   name: string
@@ -63,3 +81,5 @@ export type EngineToHost =
   | { type: 'result'; id: number; result: unknown }
   | { type: 'error'; id: number; error: EngineErrorBody }
   | { type: 'event'; name: string; data: unknown }
+  /** TEST DOUBLE transport of data parallel: this rank's values of exchange `seq`, to be summed over the ranks. */
+  | { type: 'collective'; seq: number; values: Float64Array[] }

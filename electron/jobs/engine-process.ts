@@ -125,6 +125,7 @@ export class EngineProcess {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   private readonly exitListeners: ((reason: string) => void)[] = []
   private readonly eventListeners: ((name: string, data: unknown) => void)[] = []
+  private collectiveListener: ((seq: number, values: Float64Array[]) => void) | undefined
   private exitReason: string | undefined
   private ready: Promise<number> | undefined
 
@@ -160,6 +161,8 @@ export class EngineProcess {
           else p.reject(new EngineCallError(m.error.message, m.error.name, m.error.code, m.error.user === true))
         } else if (m.type === 'event') {
           for (const fn of this.eventListeners) fn(m.name, m.data)
+        } else if (m.type === 'collective') {
+          this.collectiveListener?.(m.seq, m.values)
         }
       })
       channel.onExit((reason) => {
@@ -191,6 +194,18 @@ export class EngineProcess {
 
   onEvent(fn: (name: string, data: unknown) => void): void {
     this.eventListeners.push(fn)
+  }
+
+  /**
+   * TEST DOUBLE transport of data parallel (engine/train/relay-communicator.ts):
+   * `fn` gets this engine's values of each exchange; `answerCollective` sends the sums back.
+   */
+  onCollective(fn: (seq: number, values: Float64Array[]) => void): void {
+    this.collectiveListener = fn
+  }
+
+  answerCollective(seq: number, values: Float64Array[]): void {
+    this.channel?.send({ type: 'collective', seq, values })
   }
 
   /** Asks a running `train` to finish its step, save a checkpoint and return. */

@@ -41,6 +41,14 @@ export class Ctx {
   private readonly kept = new Set<Tensor>()
   /** The copy in `dtype` of each tensor of another float dtype that an op took (autocast). */
   private readonly casts = new Map<Tensor, Tensor>()
+  /** During backward: the tape position running now (-1: the seeds, or not in a backward). */
+  private tapeCursor = -1
+  /**
+   * The tape position of the last contribution to each tensor's gradient in
+   * the backward so far (positions count down, so the smallest): a
+   * parameter's gradient is final once the pass has run that position.
+   */
+  private readonly lastContribution = new Map<Tensor, number>()
 
   constructor(
     readonly backend: Backend,
@@ -144,6 +152,7 @@ export class Ctx {
   /** Adds `g` to the gradient of `t` (takes ownership of g). */
   accumulate(t: Tensor, g: Tensor | undefined): void {
     if (!g) return
+    this.lastContribution.set(t, this.tapeCursor)
     const existing = this.grads.get(t)
     if (!existing) {
       this.grads.set(t, this.own(g))
@@ -154,14 +163,29 @@ export class Ctx {
     this.owned.delete(g)
   }
 
-  /** Seeds d(loss)/d(t) and runs the tape backwards. */
-  backward(seeds: [Tensor, Tensor][]): void {
+  /**
+   * Seeds d(loss)/d(t) and runs the tape backwards. `afterStep(i)` runs after
+   * tape position i (they count down to 0): a data-parallel step reduces the
+   * gradients that are final there (lastContributionAt) while the rest of the
+   * backward is still to come.
+   */
+  backward(seeds: [Tensor, Tensor][], afterStep?: (position: number) => void): void {
     if (!this.recording) throw new GradientError('backward() on a context that did not record a tape')
     inPhase('backward', () => {
       for (const [t, g] of seeds) this.accumulate(t, g)
-      for (let i = this.tape.length - 1; i >= 0; i--) this.tape[i]!()
+      for (let i = this.tape.length - 1; i >= 0; i--) {
+        this.tapeCursor = i
+        this.tape[i]!()
+        afterStep?.(i)
+      }
+      this.tapeCursor = -1
     })
     this.tape.length = 0
+  }
+
+  /** The tape position of the last contribution to `t`'s gradient in this pass's backward; undefined when none came. */
+  lastContributionAt(t: Tensor): number | undefined {
+    return this.lastContribution.get(t)
   }
 
   /** Frees every tensor of the pass except the kept ones. */
@@ -170,6 +194,7 @@ export class Ctx {
     this.owned.clear()
     this.grads.clear()
     this.casts.clear()
+    this.lastContribution.clear()
     this.tape.length = 0
   }
 

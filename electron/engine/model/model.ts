@@ -38,6 +38,12 @@ export interface DeviceBatch {
   rows: Tensor // (M) i32: flat positions b·T + t that carry a label
   labels: Tensor // (M) i32
   count: number // M
+  /**
+   * The labels the loss is a mean over, when more than this batch's: a
+   * data-parallel rank's slice is normalized by the whole batch's count, so
+   * the ranks' gradients sum to the whole batch's (train/data-parallel.ts).
+   */
+  lossCount?: number
 }
 
 /** An input longer than the learned position table: positions past it were never trained. */
@@ -142,7 +148,9 @@ export class Model {
    */
   loss(ctx: Ctx, batch: DeviceBatch, onBlock?: (index: number, h: Tensor) => void): CrossEntropy & { logits: Tensor } {
     const logits = this.logits(ctx, batch, onBlock)
-    const out = inScope('loss', () => ctx.op('cross_entropy_fwd', { logits, labels: batch.labels }, {}, { seed: 1 / Math.max(1, batch.count) }))
+    const out = inScope('loss', () =>
+      ctx.op('cross_entropy_fwd', { logits, labels: batch.labels }, {}, { seed: 1 / Math.max(1, batch.lossCount ?? batch.count) }),
+    )
     return { nll: out.nll, correct: out.correct, logits }
   }
 

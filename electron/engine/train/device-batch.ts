@@ -9,7 +9,8 @@ export interface LabelledBatch extends DeviceBatch {
   hostRows: Int32Array
 }
 
-export function toDevice(backend: Backend, batch: Batch): LabelledBatch {
+/** `lossCount`: the labels the loss is a mean over, when more than this batch's (DeviceBatch.lossCount). */
+export function toDevice(backend: Backend, batch: Batch, lossCount?: number): LabelledBatch {
   const rows: number[] = []
   for (let n = 0; n < batch.labels.length; n++) if (batch.labels[n]! >= 0) rows.push(n)
   if (rows.length === 0) throw new Error('a batch without any labelled position cannot be trained or evaluated')
@@ -20,6 +21,7 @@ export function toDevice(backend: Backend, batch: Batch): LabelledBatch {
     rows: backend.upload(hostRows, [hostRows.length]),
     labels: backend.upload(labels, [labels.length]),
     count: rows.length,
+    lossCount,
     hostRows,
   }
 }

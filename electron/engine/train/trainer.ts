@@ -20,6 +20,7 @@ import type { Param } from '../model/params'
 import { createTask } from '../tasks'
 import type { EvalSet, TaskGenerator } from '../tasks/types'
 import type { FloatDType, Tensor } from '../tensor'
+import { GradientBuckets, labelCount, sliceBatch, type Communicator } from './data-parallel'
 import { disposeBatch, toDevice, type LabelledBatch } from './device-batch'
 import { evaluate } from './evaluate'
 import { AdamW } from './optimizer'
@@ -64,6 +65,14 @@ export interface TrainRunOptions {
   /** A checkpoint to continue from: same specs, same data stream, same curve. */
   resumeFrom?: string
   events?: TrainCallbacks
+  /**
+   * Data parallel: this process is one rank of several, each training on its
+   * slice of every batch, gradients summed through `parallel`
+   * (data-parallel.ts). Give `outDir` to rank 0 only: it alone writes
+   * checkpoints. Every rank evaluates (the same weights give the same result,
+   * so all agree on an early stop).
+   */
+  parallel?: Communicator
 }
 
 export type { EvalProgress, StepProgress }
@@ -210,6 +219,9 @@ class TrainingRun {
   private trainSeconds = 0
   private finalLoss = NaN
   private lastEval: EvalProgress | undefined
+  /** Data parallel: the gradients' buckets, and the ranks' agreed stop request (data-parallel.ts). */
+  private readonly buckets: GradientBuckets | undefined
+  private agreedStop = false
 
   constructor(
     private readonly o: TrainRunOptions,
@@ -224,6 +236,16 @@ class TrainingRun {
     const opt = this.spec.optimizer
     this.optimizer = new AdamW(o.backend, this.trainable, { beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weight_decay })
     this.tokensPerStep = this.spec.batch_size * task.seqLen
+    this.buckets = o.parallel ? new GradientBuckets(this.trainable, o.parallel) : undefined
+  }
+
+  /**
+   * Whether to stop after the current step. Data-parallel ranks must stop at
+   * the same step, so they go by the request agreed in the last finished
+   * step's exchange (finishStep), not by their own.
+   */
+  private stopWanted(): boolean {
+    return this.o.parallel ? this.agreedStop : this.callbacks.shouldStop?.() === true
   }
 
   /** Resume (if asked), the checkpoint folder and the eval sets. */
@@ -260,7 +282,7 @@ class TrainingRun {
       for (let step = this.startStep; step < this.lastStep; step++) {
         const current = ahead ?? (await this.enqueueOrFail(step, undefined))
         ahead = undefined
-        if (this.quietAfter(step + 1) && this.callbacks.shouldStop?.() !== true) ahead = await this.enqueueOrFail(step + 1, current)
+        if (this.quietAfter(step + 1) && !this.stopWanted()) ahead = await this.enqueueOrFail(step + 1, current)
         await this.finishStep(current)
         // With the next step applied already, this one is not a place to stop: the next is.
         const end = ahead ? undefined : await this.betweenSteps(step + 1)
@@ -280,7 +302,7 @@ class TrainingRun {
    */
   private async enqueueOrFail(step: number, inFlight: InFlight | undefined): Promise<InFlight> {
     try {
-      return this.enqueueStep(step)
+      return await this.enqueueStep(step)
     } catch (err) {
       if (inFlight) await this.finishStep(inFlight)
       const done = inFlight ? inFlight.step + 1 : step
@@ -304,17 +326,27 @@ class TrainingRun {
 
   /**
    * Enqueues the whole step `step` (0-based): batch, forward and backward,
-   * the device-side sum of squared gradients, every update. Nothing is read;
+   * (data parallel: the sum of the ranks' gradients,) the device-side sum of
+   * squared gradients, every update. Nothing is read (but by the relay test
+   * double of data parallel);
    * the pass's activations are released at once (stream-ordered on a GPU),
    * keeping only what finishStep reads.
    */
-  private enqueueStep(step: number): InFlight {
+  private async enqueueStep(step: number): Promise<InFlight> {
     this.callbacks.checkAlive?.()
-    const batch = toDevice(this.backend, this.task.trainBatch(step, this.spec.batch_size))
+    const whole = this.task.trainBatch(step, this.spec.batch_size)
+    const comm = this.o.parallel
+    const batch = comm ? toDevice(this.backend, sliceBatch(whole, comm.rank, comm.world), labelCount(whole)) : toDevice(this.backend, whole)
     const ctx = new Ctx(this.backend, this.dtypes.compute, true)
     try {
       const out = this.model.loss(ctx, batch)
-      ctx.backward([])
+      const buckets = this.buckets
+      // Data parallel: each bucket of gradients is summed over the ranks as soon as the backward has finished it.
+      ctx.backward([], buckets ? (position) => buckets.afterTapeStep(ctx, position) : undefined)
+      if (buckets) {
+        buckets.endBackward(ctx)
+        await comm!.flush()
+      }
       const grads = ctx.gradsByName(this.trainable)
       const gradSqSum = this.optimizer.gradSqSum(grads)
       const lr = learningRate(this.spec, step)
@@ -340,7 +372,14 @@ class TrainingRun {
       const rows = await s.nllRead.read()
       let sum = 0
       for (let m = 0; m < s.batch.count; m++) sum += rows[m]!
-      const loss = sum / s.batch.count
+      let loss = sum / s.batch.count
+      const comm = this.o.parallel
+      if (comm) {
+        // The whole batch's loss, and whether any rank was asked to stop (they all stop after the same step).
+        const [total, stops] = await comm.allReduceHost(Float64Array.of(sum, this.callbacks.shouldStop?.() === true ? 1 : 0))
+        loss = total! / (s.batch.lossCount ?? s.batch.count)
+        this.agreedStop ||= stops! > 0
+      }
       if (!Number.isFinite(loss)) throw new TrainingDivergedError(s.step + 1, await locateNonFinite(this.model, this.backend, this.dtypes.compute, s.batch))
       const gradNorm = AdamW.norm(await s.gradSqSumRead.read())
       if (!Number.isFinite(gradNorm)) throw new TrainingDivergedError(s.step + 1, await locateNonFiniteGrad(s.grads))
@@ -419,7 +458,7 @@ class TrainingRun {
   /** Lets messages (a cancel) arrive, then asks whether to stop. */
   private async stopRequested(): Promise<boolean> {
     await new Promise((r) => setImmediate(r))
-    return this.callbacks.shouldStop?.() === true
+    return this.stopWanted()
   }
 
   private async save(step: number): Promise<void> {
