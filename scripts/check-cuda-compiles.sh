@@ -24,6 +24,10 @@ compile_one() {
     echo "skipped  $f (no cublasLt.h here; it compiles on the GPU box)"
     return 0
   fi
+  if grep -q '<nccl.h>' "$f" && ! [ -f "$cuda_include/nccl.h" ]; then
+    echo "skipped  $f (no nccl.h here; it compiles on the GPU box)"
+    return 0
+  fi
   # The oldest and the newest architecture of the build (native/CMakeLists.txt),
   # so code paths behind __CUDA_ARCH__ checks compile on both sides; to PTX
   # only (ptxas, half the time, runs in the GPU box's build).
@@ -38,4 +42,4 @@ compile_one() {
 export -f compile_one
 
 # One nvcc per core: the kernels are many and CI has few cores.
-ls native/src/cuda/*.cu | xargs -P "$(nproc)" -I{} bash -c 'compile_one "$1"' _ {}
+ls native/src/cuda/*.cu native/src/cuda/nccl/*.cu | xargs -P "$(nproc)" -I{} bash -c 'compile_one "$1"' _ {}

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 mkdir -p .device
 # ESM bundles that load the native addon with require: give them one.
 banner="import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
-for s in gpu-node-check gpu-train-check gpu-train-bench; do
+for s in gpu-node-check gpu-train-check gpu-train-bench gpu-dp-check; do
   npx esbuild "scripts/$s.ts" --bundle --platform=node --format=esm --outfile=".device/$s.mjs" --log-level=warning
 done
 npx esbuild electron/cli/index.ts --bundle --platform=node --format=esm --minify --banner:js="$banner" \

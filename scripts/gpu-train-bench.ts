@@ -26,6 +26,9 @@ import { loadAddon } from '../electron/engine/addon'
 import { estimateModel, paramCounts } from '../electron/engine/estimate'
 import { nativeBackend } from '../electron/engine/native-backend'
 import { trainModel } from '../electron/engine/train/trainer'
+import { benchModel, benchTrain as trainOf, MODELS } from './gpu-bench-models'
+
+const benchTrain = (steps: number) => trainOf(steps, BATCH, SEQ)
 
 const BACKEND = process.env.LINEA_CHECK_BACKEND ?? 'cuda:0'
 const BATCH = Number(process.env.BENCH_BATCH ?? 8)
@@ -33,33 +36,6 @@ const SEQ = Number(process.env.BENCH_SEQ ?? 4096)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
 const MEASURE = Number(process.env.BENCH_MEASURE ?? 10)
 const PEAK_BF16_FLOPS = 989e12 // H200 SXM dense bf16
-
-export const MODELS = [
-  { name: 'hybrid-gla-350m', preset: 'hybrid-gla' },
-  { name: 'gated-deltanet-350m', preset: 'gated-deltanet' },
-] as const
-
-export function benchModel(presetId: string): ModelSpec {
-  return resizeModel(preset(presetId), { d_model: 1024, n_layers: 20, vocab_size: 32000, heads: 8 })
-}
-
-function benchTrain(steps: number): TrainSpec {
-  return {
-    format: 'linea.train/1',
-    task: { kind: 'mqar', seq_len: SEQ, num_kv_pairs: Math.min(64, Math.floor(SEQ / 4)), power_a: 0.01, vocab_size: 8192 },
-    steps,
-    batch_size: BATCH,
-    optimizer: { kind: 'adamw', lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1, grad_clip: 1 },
-    schedule: { warmup_steps: 1, decay: 'constant', min_lr_ratio: 1 },
-    seed: 0,
-    backend: 'cuda',
-    device: 0,
-    precision: 'bf16',
-    eval: { every: steps, batches: 1 },
-    early_stop_accuracy: null,
-    checkpoint_every: 0,
-  }
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 

@@ -102,7 +102,9 @@ export interface LineaAddon {
   /** Milliseconds between two events of one backend; waits for `end`. */
   eventElapsed(start: unknown, end: unknown): number
   setPoisonOutputs(on: boolean): void
-  /** A new NCCL unique id (128 bytes); absent where the engine was built without NCCL. */
+  /** Whether the engine was built with NCCL (data parallel over several GPUs). */
+  ncclAvailable?(): boolean
+  /** A new NCCL unique id (128 bytes); throws where the engine was built without NCCL. */
   ncclUniqueId?(): Uint8Array
   /** Joins the NCCL communicator `id` as `rank` of `world` on a CUDA backend; returns once every rank has joined. */
   ncclCollective?(backend: string, id: Uint8Array, world: number, rank: number): NativeCollective

@@ -12,6 +12,8 @@
 #      and an out-of-memory run (scripts/gpu-train-check.ts, .device/gpu-train-check.mjs);
 #   4b'. "cli": linea run / train --backend cuda / inspect / profile end to end on cuda:0
 #      (.device/linea-cli.mjs, .device/engine-process.mjs);
+#   4b'''. "dp" (not in the default steps; 2+ GPUs): data parallel through NCCL, parity with
+#      one GPU and scaling (scripts/gpu-dp-check.ts, .device/gpu-dp-check.mjs);
 #   4b''. "recall" (not in the default steps): the mqar-zoology-gpu template's 36 runs
 #      (bench/mqar-zoology-gpu-box.sh, .device/mqar-bench.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
@@ -46,8 +48,11 @@ fi
 
 if has build; then
   start=$(date +%s)
+  # NCCL (data parallel, step "dp"): PyTorch's nvidia-nccl wheel carries nccl.h and libnccl.so.2.
+  nccl_root=$(python3 -c "import nvidia.nccl as n; print(list(n.__path__)[0])" 2>/dev/null || true)
   cmake -S native -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_JS_VERSION=gpu-box \
-    -DCMAKE_JS_INC="$PWD/node_modules/node-api-headers/include" >"$out/configure.log" 2>&1
+    -DCMAKE_JS_INC="$PWD/node_modules/node-api-headers/include" ${nccl_root:+-DLINEA_NCCL_ROOT="$nccl_root"} \
+    >"$out/configure.log" 2>&1
   grep -E "Linea|CUDA" "$out/configure.log" | tee -a "$summary"
   if cmake --build "$build" -j"$(nproc)" -- -k 0 >"$out/build.log" 2>&1; then
     note "build: ok in $(($(date +%s) - start)) s"
@@ -143,6 +148,16 @@ if has cli; then
     >"$out/cli-profile.log" 2>&1
   note "linea profile gla --backend cuda: exit $?"
   grep -vE "^\[" "$out/cli-profile.log" | tail -4 >>"$summary"
+fi
+
+if has dp; then
+  # Issue 21 (not in the default steps; a box with 2+ GPUs): data parallel through NCCL, parity
+  # against one GPU and scaling of the ~350M models (scripts/gpu-dp-check.ts).
+  mkdir -p out/main && cp .device/engine-process.mjs out/main/engine-process.js
+  OUT="$out" LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout "${DP_TIMEOUT:-540}" \
+    node .device/gpu-dp-check.mjs >"$out/dp-check.log" 2>&1
+  note "data-parallel check: exit $?"
+  grep -E "^(parity|scaling|gpu-dp-check)" "$out/dp-check.log" >>"$summary"
 fi
 
 if has recall; then

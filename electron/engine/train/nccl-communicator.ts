@@ -53,7 +53,7 @@ class NcclCommunicator implements Communicator {
  */
 export function ncclCommunicator(p: ParallelParams, backend: Backend, announce: (id: Uint8Array) => void): Communicator {
   const addon = loadAddon()
-  if (!addon.ncclUniqueId || !addon.ncclCollective)
+  if (!addon.ncclAvailable?.() || !addon.ncclUniqueId || !addon.ncclCollective)
     throw new Error('data parallel over several GPUs needs NCCL, and this build of the native engine has none (it is built where nccl.h and libnccl are found)')
   if (backend.kind !== 'cuda') throw new Error(`data parallel with NCCL runs on CUDA devices; this rank's backend is ${backend.id}`)
   let id = p.ncclId

@@ -7,15 +7,19 @@
 // and a call can be checked without tensors: planOp(op, inputs: {name: {shape, dtype}},
 // attrs, outputs?) returns what run would produce, accepts(backend, ...the same) whether
 // that backend takes the call (null) or why not.
+// Data parallel over GPUs: ncclAvailable(), ncclUniqueId(), ncclCollective(backend, id,
+// world, rank) -> {allReduceSum(tensors), wait(), destroy()} (linea/collective.h).
 // Every caller mistake surfaces as a JS Error whose message names the bad value.
 #include <napi.h>
 
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <vector>
 
 #include "linea/backend.h"
+#include "linea/collective.h"
 #include "linea/engine_info.h"
 #include "linea/ops.h"
 
@@ -290,6 +294,9 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
                              InstanceMethod<&LineaAddon::RecordEvent>("recordEvent"),
                              InstanceMethod<&LineaAddon::EventElapsed>("eventElapsed"),
                              InstanceMethod<&LineaAddon::SetPoisonOutputs>("setPoisonOutputs"),
+                             InstanceMethod<&LineaAddon::NcclAvailable>("ncclAvailable"),
+                             InstanceMethod<&LineaAddon::NcclUniqueId>("ncclUniqueId"),
+                             InstanceMethod<&LineaAddon::NcclCollective>("ncclCollective"),
                          });
   }
 
@@ -472,6 +479,64 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
       auto& start = *info[0].As<Napi::External<std::shared_ptr<linea::TimingEvent>>>().Data();
       auto& end = *info[1].As<Napi::External<std::shared_ptr<linea::TimingEvent>>>().Data();
       return Napi::Number::New(env, end->elapsed_ms_since(*start));
+    });
+  }
+
+  Napi::Value NcclAvailable(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), linea::collective_available());
+  }
+
+  Napi::Value NcclUniqueId(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const auto id = linea::collective_unique_id();
+      auto out = Napi::Uint8Array::New(env, id.size());
+      std::memcpy(out.Data(), id.data(), id.size());
+      return out;
+    });
+  }
+
+  // ncclCollective(backend, id: Uint8Array(128), world, rank): joins the run; returns once every rank has.
+  Napi::Value NcclCollective(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (info.Length() < 4 || !info[0].IsString() || !info[1].IsTypedArray() || !info[2].IsNumber() ||
+          !info[3].IsNumber())
+        throw Napi::TypeError::New(env, "ncclCollective(backend: string, id: Uint8Array, world: number, rank: number)");
+      auto id_array = info[1].As<Napi::Uint8Array>();
+      std::vector<uint8_t> id(id_array.Data(), id_array.Data() + id_array.ElementLength());
+      // One holder for the three functions, so destroy() ends the communicator at once.
+      auto holder = std::make_shared<std::shared_ptr<linea::Collective>>(linea::make_collective(
+          linea::get_backend(info[0].As<Napi::String>()), id, info[2].As<Napi::Number>(), info[3].As<Napi::Number>()));
+      auto live = [holder](Napi::Env e) -> linea::Collective& {
+        if (!*holder) throw Napi::Error::New(e, "the NCCL communicator was destroyed");
+        return **holder;
+      };
+      auto out = Napi::Object::New(env);
+      out.Set("allReduceSum", Napi::Function::New(env, [live](const Napi::CallbackInfo& call) {
+                Napi::Env e = call.Env();
+                return guarded(e, [&]() -> Napi::Value {
+                  if (call.Length() < 1 || !call[0].IsArray())
+                    throw Napi::TypeError::New(e, "allReduceSum(tensors: Tensor[])");
+                  auto arr = call[0].As<Napi::Array>();
+                  std::vector<linea::Tensor> tensors;
+                  for (uint32_t i = 0; i < arr.Length(); ++i)
+                    tensors.push_back(TensorHandle::Unwrap(arr.Get(i).As<Napi::Object>())->tensor(e));
+                  live(e).all_reduce_sum(tensors);
+                  return e.Undefined();
+                });
+              }));
+      out.Set("wait", Napi::Function::New(env, [live](const Napi::CallbackInfo& call) {
+                return guarded(call.Env(), [&]() -> Napi::Value {
+                  live(call.Env()).wait();
+                  return call.Env().Undefined();
+                });
+              }));
+      out.Set("destroy", Napi::Function::New(env, [holder](const Napi::CallbackInfo& call) {
+                holder->reset();
+                return call.Env().Undefined();
+              }));
+      return out;
     });
   }
 

@@ -88,6 +88,7 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override { return "cuda:" + std::to_string(device_); }
+  const CudaContext& context() const { return context_; }
   DeviceKind device() const override { return DeviceKind::cuda; }
 
   DeviceInfo info() const override {
@@ -354,6 +355,12 @@ std::unique_ptr<PendingCopy> CudaBackend::copy_to_host_later(const Tensor& src, 
 const CudaContext& cuda_context() {
   if (!g_current) throw OpError("internal: a CUDA kernel ran outside CudaBackend::launch");
   return *g_current;
+}
+
+const CudaContext& cuda_context_of(Backend& backend) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  if (!cuda) throw OpError("backend " + backend.name() + " is not a CUDA backend");
+  return cuda->context();
 }
 
 std::vector<std::unique_ptr<Backend>> make_cuda_backends() {

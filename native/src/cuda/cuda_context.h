@@ -62,6 +62,9 @@ struct CudaContext {
 
 // The context of the launch in progress on this thread.
 const CudaContext& cuda_context();
+// A CUDA backend's context outside a launch (its stream and device, for the
+// NCCL collective); throws an OpError for another backend.
+const CudaContext& cuda_context_of(Backend& backend);
 
 // Launch geometry for a grid-stride loop over n elements.
 inline unsigned grid_for(int64_t n, int threads = 256) {
