@@ -98,6 +98,22 @@ export const TaskSchema = z.discriminatedUnion('kind', [
 export const TASK_KINDS = ['mqar', 'parity', 'modular_addition', 'permutation', 'selective_copy', 'induction_heads', 'bytes'] as const
 export const BACKENDS = ['auto', 'cpu', 'cuda', 'webgpu'] as const
 export const PRECISIONS = ['auto', 'f32', 'f64', 'bf16'] as const
+const DEVICES_PATTERN = /^(all|cuda:\d{1,2}(,\d{1,2}){1,63})$/
+
+/**
+ * The CUDA device indices of a spec's `devices`, given how many the machine
+ * has ("all": every one); undefined for a run on one device. Throws, naming
+ * the value, for an index the machine lacks or one given twice.
+ */
+export function dataParallelDevices(devices: string | undefined, present: number): number[] | undefined {
+  if (devices === undefined) return undefined
+  const list = devices === 'all' ? [...Array(present).keys()] : devices.slice('cuda:'.length).split(',').map(Number)
+  if (devices === 'all' && present < 2) throw new Error(`devices "all": data parallel needs 2 or more CUDA devices, this machine has ${present}`)
+  for (const d of list)
+    if (d >= present) throw new Error(`devices "${devices}": cuda:${d} is not on this machine (it has ${present} CUDA device${present === 1 ? '' : 's'})`)
+  if (new Set(list).size !== list.length) throw new Error(`devices "${devices}" names a device twice`)
+  return list
+}
 
 export const TrainSpecSchema = z
   .strictObject({
@@ -131,6 +147,12 @@ export const TrainSpecSchema = z
     /** auto: CUDA if a device is present, else WebGPU if an adapter is, else CPU. */
     backend: z.enum(BACKENDS),
     device: int(0, 64),
+    /**
+     * Data parallel over several GPUs of this machine: "cuda:0,1" (those
+     * devices) or "all" (every CUDA device found); absent = one device
+     * (`device`). One engine process per GPU, each on its slice of every batch.
+     */
+    devices: z.string().regex(DEVICES_PATTERN, 'is not "all" or "cuda:" with two or more device indices, e.g. "cuda:0,1"').optional(),
     /** auto: bf16 (mixed precision) on a CUDA device, f32 on the CPU. */
     precision: z.enum(PRECISIONS),
     eval: z.strictObject({
@@ -154,6 +176,15 @@ export const TrainSpecSchema = z
         code: 'custom',
         path: ['max_steps'],
         message: `${spec.max_steps} exceeds steps ${spec.steps}; the schedule spans steps, so raise steps to train longer`,
+      })
+    if (spec.devices !== undefined && spec.backend !== 'auto' && spec.backend !== 'cuda')
+      ctx.addIssue({ code: 'custom', path: ['devices'], message: `data parallel runs on CUDA devices; backend is '${spec.backend}' (use 'auto' or 'cuda')` })
+    const listed = spec.devices?.startsWith('cuda:') ? spec.devices.slice('cuda:'.length).split(',').length : 0
+    if (listed > spec.batch_size)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['batch_size'],
+        message: `${spec.batch_size} cannot be split over the ${listed} devices of devices "${spec.devices}"`,
       })
     if (spec.precision === 'bf16' && spec.backend === 'cpu')
       ctx.addIssue({ code: 'custom', path: ['precision'], message: `'bf16' needs a GPU backend; the CPU backend computes in 'f32' or 'f64'` })

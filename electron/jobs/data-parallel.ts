@@ -5,8 +5,9 @@
 // and gathers them into one run: rank 0's events are the run's (it alone
 // writes checkpoints), every rank's step events give per-device memory and
 // tokens/s, and the first rank to fail ends the run for all.
+import { dataParallelDevices } from '../api/train-spec'
 import type { TrainEvents, TrainParams } from '../engine/protocol'
-import type { TrainSummary } from '../engine/train/trainer'
+import type { StepProgress, TrainSummary } from '../engine/train/trainer'
 import { EngineProcess, type EngineLauncher } from './engine-process'
 
 export interface DataParallelOptions {
@@ -21,6 +22,8 @@ export interface DataParallelOptions {
   onEvent?(rank: number, name: string, data: unknown): void
   /** Called with the engines once started (a cancel goes to each). */
   onStarted?(engines: EngineProcess[]): void
+  /** An engine already started, to be rank 0. */
+  reuse?: EngineProcess
 }
 
 /** A rank failed: which, and why; the others were stopped. */
@@ -67,12 +70,81 @@ class ParentRelay {
   }
 }
 
+/**
+ * The engines of one data-parallel run, seen by the job runner as one
+ * engine: `call('train')` trains on every rank and resolves with rank 0's
+ * summary, `onEvent` gets rank 0's events (and train.devices, every rank's
+ * memory at each step), `cancel` and `stop` reach every rank.
+ */
+export class DataParallelEngines {
+  readonly engines: EngineProcess[] = []
+  private readonly listeners: ((name: string, data: unknown) => void)[] = []
+  private readonly rankSteps: (StepProgress | undefined)[] = []
+
+  constructor(
+    private readonly launcher: EngineLauncher,
+    /** TrainSpec.devices ("cuda:0,1", "all"), or CPU ranks for the relay test double. */
+    private readonly devices: string | { cpuRanks: number },
+    private readonly transport: 'nccl' | 'relay' = 'nccl',
+  ) {}
+
+  get pid(): number | undefined {
+    return this.engines[0]?.pid
+  }
+
+  onEvent(fn: (name: string, data: unknown) => void): void {
+    this.listeners.push(fn)
+  }
+
+  cancel(): void {
+    for (const e of this.engines) e.cancel()
+  }
+
+  stop(): void {
+    for (const e of this.engines) e.stop()
+  }
+
+  async call(method: 'train', params: TrainParams): Promise<TrainSummary> {
+    if (method !== 'train') throw new Error(`a data-parallel run only trains, not '${String(method)}'`)
+    const first = new EngineProcess(this.launcher)
+    this.engines.push(first)
+    let devices: number[] | { cpuRanks: number }
+    if (typeof this.devices === 'string') {
+      // Resolved by an engine, which sees the GPUs ("all", and whether each named one exists).
+      const present = (await first.call('info', {})).devices.filter((d) => d.backend === 'cuda').length
+      devices = dataParallelDevices(this.devices, present)!
+    } else devices = this.devices
+    return trainDataParallel({
+      launcher: this.launcher,
+      params,
+      devices,
+      transport: this.transport,
+      reuse: first,
+      onStarted: (engines) => this.engines.splice(0, this.engines.length, ...engines),
+      onEvent: (rank, name, data) => this.forward(rank, name, data),
+    })
+  }
+
+  private forward(rank: number, name: string, data: unknown): void {
+    if (name === 'train.step') {
+      const p = data as StepProgress
+      this.rankSteps[rank] = p
+      if (rank === 0) {
+        const devices = this.engines.map((_, r) => this.rankSteps[r])
+        const perDevice = devices.map((s, r) => ({ rank: r, memoryBytes: s?.memoryBytes ?? NaN, peakMemoryBytes: s?.peakMemoryBytes ?? NaN }))
+        for (const fn of this.listeners) fn('train.devices', { step: p.step, devices: perDevice } satisfies TrainEvents['train.devices'])
+      }
+    }
+    if (rank === 0) for (const fn of this.listeners) fn(name, data)
+  }
+}
+
 /** Trains one run over several ranks; resolves with rank 0's summary. */
 export async function trainDataParallel(o: DataParallelOptions): Promise<TrainSummary> {
   const devices = Array.isArray(o.devices) ? o.devices : Array.from({ length: o.devices.cpuRanks }, () => -1)
   const world = devices.length
   if (world < 2) throw new Error(`data parallel needs at least 2 ranks, got ${world}`)
-  const engines = devices.map(() => new EngineProcess(o.launcher))
+  const engines = devices.map((_, rank) => (rank === 0 && o.reuse ? o.reuse : new EngineProcess(o.launcher)))
   o.onStarted?.(engines)
   if (o.transport === 'relay') new ParentRelay(engines)
   const rankParams = (rank: number, ncclId?: Uint8Array): TrainParams => {

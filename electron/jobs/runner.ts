@@ -16,7 +16,9 @@ import { ModelSpecSchema } from '../api/model-spec'
 import type { MetricsLine, RunRecord } from '../api/runs'
 import { TrainSpecSchema } from '../api/train-spec'
 import { formatErrors, validateWith } from '../api/validate'
-import type { TrainEvents } from '../engine/protocol'
+import type { TrainEvents, TrainParams } from '../engine/protocol'
+import type { TrainSummary } from '../engine/train/trainer'
+import { DataParallelEngines } from './data-parallel'
 import type { LabEventBus } from '../services/events'
 import { resolveInside } from '../workspace/paths'
 import type { Workspace } from '../workspace/workspace'
@@ -32,12 +34,23 @@ export const CANCEL_GRACE_MS = 10_000
 export interface JobRunnerOptions {
   /** See CANCEL_GRACE_MS; tests shorten it. */
   cancelGraceMs?: number
+  /**
+   * TEST DOUBLE: a run with `devices` trains on as many CPU engines, summing
+   * through this process (the relay transport) instead of on GPUs with NCCL.
+   * For CI, which has neither.
+   */
+  dataParallelOnCpu?: boolean
+}
+
+/** What the runner drives: one engine process, or the engines of a data-parallel run. */
+type JobEngine = Pick<EngineProcess, 'pid' | 'onEvent' | 'cancel' | 'stop'> & {
+  call(method: 'train', params: TrainParams): Promise<TrainSummary>
 }
 
 /** The running job: its engine, and how a cancel of it is going. */
 interface CurrentJob {
   id: string
-  engine: EngineProcess
+  engine: JobEngine
   cancelled: boolean
   /** Set when the runner killed the engine to end a cancel: why, for the record. */
   killed?: string
@@ -280,6 +293,15 @@ export class JobRunner {
     })
   }
 
+  /** One engine, or one per GPU for a run with `devices` (data parallel). */
+  private engineFor(run: RunRecord): JobEngine {
+    const devices: unknown = run.trainSpec?.devices
+    if (typeof devices !== 'string') return new EngineProcess(this.launcher)
+    if (!this.options.dataParallelOnCpu) return new DataParallelEngines(this.launcher, devices)
+    const ranks = devices === 'all' ? 2 : devices.split(',').length
+    return new DataParallelEngines(this.launcher, { cpuRanks: ranks }, 'relay')
+  }
+
   private publish(run: RunRecord): void {
     this.events.emit('run.status', { run })
   }
@@ -304,7 +326,7 @@ export class JobRunner {
       return
     }
     let progressed = false
-    const engine = new EngineProcess(this.launcher)
+    const engine = this.engineFor(run)
     const job: CurrentJob = { id, engine, cancelled: false }
     this.current = job
     // The first write that fails ends the run: its message, and the engine is stopped.

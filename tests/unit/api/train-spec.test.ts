@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { stopStep, TrainSpecSchema } from '../../../electron/api/train-spec'
+import { dataParallelDevices, stopStep, TrainSpecSchema } from '../../../electron/api/train-spec'
 import { formatErrors, validateWith } from '../../../electron/api/validate'
 import { trainSpec } from '../../fixtures/specs'
 
@@ -58,5 +58,22 @@ describe('TrainSpec validation', () => {
     expect(errorsOf(trainSpec({ task: { kind: 'permutation', group: 's4', seq_len: 64, eval_seq_lens: [] } as never }))).toEqual([
       "task.group: 's4' is not valid; valid: s3, s5",
     ])
+  })
+
+  it('takes devices for data parallel on CUDA: a list or "all", each index on the machine once', () => {
+    expect(errorsOf(trainSpec({ devices: 'cuda:0,1', batch_size: 8 }))).toEqual([])
+    expect(errorsOf(trainSpec({ devices: 'all' }))).toEqual([])
+    expect(errorsOf(trainSpec({ devices: 'gpu0,1' }))).toEqual(['devices: \'gpu0,1\' is not "all" or "cuda:" with two or more device indices, e.g. "cuda:0,1"'])
+    expect(errorsOf(trainSpec({ devices: 'cuda:0' }))).toEqual(['devices: \'cuda:0\' is not "all" or "cuda:" with two or more device indices, e.g. "cuda:0,1"'])
+    expect(errorsOf(trainSpec({ devices: 'cuda:0,1', backend: 'cpu' }))).toEqual([
+      "devices: data parallel runs on CUDA devices; backend is 'cpu' (use 'auto' or 'cuda')",
+    ])
+    expect(errorsOf(trainSpec({ devices: 'cuda:0,1,2', batch_size: 2 }))).toEqual(['batch_size: 2 cannot be split over the 3 devices of devices "cuda:0,1,2"'])
+    expect(dataParallelDevices(undefined, 4)).toBeUndefined()
+    expect(dataParallelDevices('all', 4)).toEqual([0, 1, 2, 3])
+    expect(dataParallelDevices('cuda:1,3', 4)).toEqual([1, 3])
+    expect(() => dataParallelDevices('cuda:0,4', 4)).toThrow('cuda:4 is not on this machine (it has 4 CUDA devices)')
+    expect(() => dataParallelDevices('cuda:1,1', 4)).toThrow('names a device twice')
+    expect(() => dataParallelDevices('all', 1)).toThrow('data parallel needs 2 or more CUDA devices, this machine has 1')
   })
 })
