@@ -40,7 +40,7 @@ export function defaultTrainSpec(preferences: Preferences = DEFAULT_PREFERENCES)
 }
 
 /** optional-int: empty text leaves the field out of the spec (e.g. max_steps). */
-export type FieldKind = 'int' | 'number' | 'text' | 'select' | 'int-list' | 'nullable-number' | 'optional-int'
+export type FieldKind = 'int' | 'number' | 'text' | 'select' | 'int-list' | 'nullable-number' | 'optional-int' | 'optional-text'
 
 export interface FormField {
   /** Path in the TrainSpec, as validation errors name it ("task.seq_len"). */
@@ -103,6 +103,12 @@ export const COMMON_FIELDS: FormField[] = [
   { path: 'checkpoint_every', label: 'checkpoint every', kind: 'int', help: '0: only at the end' },
   { path: 'backend', label: 'backend', kind: 'select', options: [...BACKEND_CHOICES] },
   { path: 'device', label: 'device', kind: 'int', help: 'GPU index: cuda:<device>' },
+  {
+    path: 'devices',
+    label: 'GPUs (data parallel)',
+    kind: 'optional-text',
+    help: 'cuda:0,1 or all: one process per GPU, each on its slice of every batch; empty: one device',
+  },
   { path: 'precision', label: 'precision', kind: 'select', options: [...PRECISIONS], help: 'auto: bf16 on a GPU, f32 on the CPU' },
 ]
 
@@ -140,6 +146,8 @@ export function parseFieldText(kind: FieldKind, text: string): unknown {
       return t === '' ? null : Number(t)
     case 'optional-int':
       return t === '' ? undefined : Number(t)
+    case 'optional-text':
+      return t === '' ? undefined : t
     case 'int-list':
       return t === ''
         ? []

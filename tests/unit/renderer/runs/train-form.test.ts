@@ -32,7 +32,8 @@ describe('train form', () => {
       expect(TASK_FIELDS[kind].map((f) => f.path.replace('task.', '')).sort()).toEqual(taskKeys.sort())
     }
     // an optional field (stop at step) starts empty, absent from the spec; the others have a value
-    for (const f of COMMON_FIELDS) expect(getPath(defaultTrainSpec(), f.path) === undefined, f.path).toBe(f.kind === 'optional-int')
+    for (const f of COMMON_FIELDS)
+      expect(getPath(defaultTrainSpec(), f.path) === undefined, f.path).toBe(f.kind === 'optional-int' || f.kind === 'optional-text')
   })
 
   it('sets a field by path without touching the original', () => {
@@ -74,6 +75,19 @@ describe('train form', () => {
     expect(parseFieldText('nullable-number', '0.9')).toBe(0.9)
     expect(fieldText('int-list', [64, 128])).toBe('64, 128')
     expect(fieldText('nullable-number', null)).toBe('')
+  })
+
+  it('has an optional GPUs field for data parallel: empty leaves devices out, a list sets it, the schema names a bad one', () => {
+    const field = COMMON_FIELDS.find((f) => f.path === 'devices')!
+    expect(field).toMatchObject({ label: 'GPUs (data parallel)', kind: 'optional-text' })
+    expect(parseFieldText('optional-text', '  ')).toBeUndefined()
+    const two = setPath(defaultTrainSpec(), 'devices', parseFieldText('optional-text', ' cuda:0,1 '))
+    expect(two.devices).toBe('cuda:0,1')
+    expect(trainSpecErrors(two, null)).toEqual([])
+    expect(trainSpecErrors(setPath(defaultTrainSpec(), 'devices', 'gpu0'), null)).toEqual([
+      { path: 'devices', message: `'gpu0' is not "all" or "cuda:" with two or more device indices, e.g. "cuda:0,1"` },
+    ])
+    expect('devices' in setPath(two, 'devices', parseFieldText('optional-text', ''))).toBe(false)
   })
 
   it("has an optional 'stop at step' field: empty leaves max_steps out, a number sets it, the schema marks one past steps", () => {
