@@ -73,14 +73,25 @@ export function chooseBackend(
       throw new Error(`backend ${cudaId} cannot train this model: it refuses ${describeRefusals(refused, calls.length)}; use backend 'cpu' or 'auto'`)
     return { id: cudaId, reason: `${cudaId} (asked for)` }
   }
-  if (requested === 'auto' && available.includes(cudaId)) {
+  if (requested === 'cpu') {
+    onCpu(calls, accepts)
+    return { id: 'cpu', reason: 'cpu (asked for)' }
+  }
+  // auto: the CUDA device, else a WebGPU adapter (the caller lists 'webgpu' only for a hardware one), else the CPU.
+  const passed: string[] = []
+  if (available.includes(cudaId)) {
     const refused = refusals(cudaId, calls, accepts)
     if (!refused.length) return { id: cudaId, reason: `auto picked ${cudaId}: it accepts all ${calls.length} of the model's op calls` }
-    onCpu(calls, accepts)
-    return { id: 'cpu', reason: `auto picked cpu: ${cudaId} refuses ${describeRefusals(refused, calls.length, 1)}` }
+    passed.push(`${cudaId} refuses ${describeRefusals(refused, calls.length, 1)}`)
+  } else passed.push('no CUDA device')
+  if (available.includes('webgpu')) {
+    const refused = refusals('webgpu', calls, accepts)
+    if (!refused.length)
+      return { id: 'webgpu', reason: `auto picked webgpu: ${passed.join('; ')}, and the WebGPU adapter accepts all ${calls.length} op calls` }
+    passed.push(`webgpu refuses ${describeRefusals(refused, calls.length, 1)}`)
   }
   onCpu(calls, accepts)
-  return { id: 'cpu', reason: requested === 'cpu' ? 'cpu (asked for)' : 'auto picked cpu: no CUDA device' }
+  return { id: 'cpu', reason: `auto picked cpu: ${passed.join('; ')}` }
 }
 
 /** Throws naming the refused calls unless the CPU takes every call. */

@@ -10,6 +10,7 @@ import type { Backend } from './backend'
 import { nativeBackend } from './native-backend'
 import { resolvePrecision, type RunPrecision } from './precision'
 import { traceRun, type TracedCall } from './trace-ops'
+import { probeWebGpuAdapter } from './webgpu/adapter'
 import { probeWebGpu, webGpuBackend } from './webgpu/backend'
 
 export interface RunChoice {
@@ -51,8 +52,9 @@ export async function chooseRun(
 
 /**
  * The backend and precision for a run of `model` under `train`, from the
- * addon's backends; WebGPU only when asked for by name ('auto' does not pick
- * it until it has kernels for every op), and then only with an adapter.
+ * addon's backends and WebGPU's adapter: asked for by name, any adapter;
+ * for 'auto' without a CUDA device, a hardware adapter only (a software one,
+ * Mesa's lavapipe say, is slower than the CPU backend).
  */
 export async function selectRun(model: ModelSpec, train: TrainSpec): Promise<RunChoice & { backend: Backend }> {
   const available = loadAddon().backends()
@@ -60,6 +62,10 @@ export async function selectRun(model: ModelSpec, train: TrainSpec): Promise<Run
     const probe = await probeWebGpu()
     if (!probe.adapter) throw new Error(`backend 'webgpu' is not available: ${probe.reason}`)
     available.push('webgpu')
+  }
+  if (train.backend === 'auto' && !available.includes(`cuda:${train.device}`)) {
+    const probe = await probeWebGpuAdapter()
+    if (probe.adapter && !probe.adapter.software) available.push('webgpu')
   }
   const choice = await chooseRun(train, available, (precision) => traceRun(model, train, precision), addonAccepts)
   return { ...choice, backend: choice.id === 'webgpu' ? await webGpuBackend() : nativeBackend(choice.id) }

@@ -73,7 +73,26 @@ describe('chooseBackend', () => {
     )
     const linearOnly = calls.filter((c) => !c.op.startsWith('mixer'))
     expect(chooseBackend('webgpu', 0, ['cpu', 'webgpu'], linearOnly, noMixer)).toEqual({ id: 'webgpu', reason: 'webgpu (asked for)' })
-    // 'auto' is unchanged: it does not pick WebGPU yet.
-    expect(chooseBackend('auto', 0, ['cpu', 'webgpu'], linearOnly, noMixer).id).toBe('cpu')
+  })
+
+  it("'auto': CUDA, else a listed WebGPU adapter that takes every call, else the CPU, saying why", () => {
+    const noMixer: AcceptsFn = (id, c) => (id === 'webgpu' && c.op.startsWith('mixer') ? `backend webgpu has no kernel for ${c.op}` : null)
+    const linearOnly = calls.filter((c) => !c.op.startsWith('mixer'))
+    expect(chooseBackend('auto', 0, ['cpu', 'webgpu'], linearOnly, noMixer)).toEqual({
+      id: 'webgpu',
+      reason: 'auto picked webgpu: no CUDA device, and the WebGPU adapter accepts all 3 op calls',
+    })
+    expect(chooseBackend('auto', 0, ['cpu', 'webgpu'], calls, noMixer)).toEqual({
+      id: 'cpu',
+      reason: "auto picked cpu: no CUDA device; webgpu refuses 3 of the model's 6 op calls (backend webgpu has no kernel for mixer_fwd; and 1 more reason)",
+    })
+    // CUDA first when it takes the model; WebGPU when CUDA refuses and it does not.
+    expect(chooseBackend('auto', 0, [...both, 'webgpu'], linearOnly, noMixer).id).toBe('cuda:0')
+    expect(chooseBackend('auto', 0, [...both, 'webgpu'], calls, accepts)).toEqual({
+      id: 'webgpu',
+      reason:
+        "auto picked webgpu: cuda:0 refuses 3 of the model's 6 op calls (backend cuda:0 has no kernel for mixer_fwd in f64; and 1 more reason), " +
+        'and the WebGPU adapter accepts all 6 op calls',
+    })
   })
 })
