@@ -5,7 +5,12 @@
 // in the same script on the same box; that script also compares outputs,
 // reading what --compare-dir writes here.
 //
-//   linea_bench_gpu --json out.json [--compare-dir DIR] [--quick] [--ops a,b]
+//   linea_bench_gpu --json out.json [--compare-dir DIR] [--quick] [--ops a,b] [--decode]
+//
+// --decode adds issue 18's decoding cells: one recurrent step (mixer_fwd, T = 1,
+// from a state s0 to s_final) per mixer kind at B = 1 and 64, H = 16, dk = dv =
+// 128 (d_model 2048), with the bytes a step must move at least (the state read
+// and written once, q, k, v, o, gates), against which the time is a multiple.
 //
 // Method: fresh random inputs per cell, drawn like real ones (gates are
 // logsigmoid of a normal over 16 for the vector gate and clamped at -5 for the
@@ -165,19 +170,62 @@ std::string shape_json(const Shape& s) {
   return out + "]";
 }
 
+// One recurrent step per mixer kind (mixer_fwd, T = 1, s0 -> s_final) at B = 1 and 64:
+// the median time and the bytes it must move at least; JSON rows, one per cell.
+std::string decode_cells(Backend& gpu, const std::string& only) {
+  std::ostringstream rows;
+  bool first = true;
+  uint32_t seed = 1000;
+  for (const Op& op : kOps) {
+    if (op.softmax) continue;
+    if (!only.empty() && only.find("," + std::string(op.name) + ",") == std::string::npos) continue;
+    for (int64_t B : {int64_t(1), int64_t(64)}) {
+      Inputs in = draw(op, B, 1, seed++);
+      TensorMap tensors;
+      for (const auto& [name, v] : in.host) tensors[name] = upload_bf16(gpu, in.shape[name], v);
+      std::mt19937 rng(seed++);
+      const Shape state{B, kHeads, kDim, kDim};
+      tensors["s0"] = upload_bf16(gpu, state, normal(rng, numel(state), 0.1));
+      auto attrs = attrs_of(op);
+      attrs["form"] = std::string("recurrent");
+      // Bytes: the state in and out, q, k, v in, o out (bf16), gates and betas.
+      int64_t bytes = 2 * numel(state) * 2 + 4 * B * kHeads * kDim * 2;
+      for (const auto& [name, v] : in.host)
+        if (name != "q" && name != "k" && name != "v") bytes += int64_t(v.size()) * 2;
+      std::string error;
+      double ms = 0;
+      try {
+        ms = median_ms(
+            gpu, [&] { run_op(gpu, "mixer_fwd", tensors, attrs, {"s_final"}); }, 500);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      std::printf("decode %-12s B=%-3lld step %8.4f ms  moves at least %8.2f MiB %s\n", op.name,
+                  static_cast<long long>(B), ms, double(bytes) / (1 << 20), error.c_str());
+      rows << (first ? "" : ",\n") << "    {\"op\": \"" << op.name << "\", \"B\": " << B
+           << ", \"d_model\": " << kHeads * kDim << ", \"step_ms\": " << ms << ", \"min_bytes\": " << bytes
+           << (error.empty() ? "" : ", \"error\": \"failed\"") << "}";
+      first = false;
+    }
+  }
+  return rows.str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string json_path, compare_dir, only;
-  bool quick = false;
+  bool quick = false, decode = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (a == "--compare-dir" && i + 1 < argc) compare_dir = argv[++i];
     else if (a == "--ops" && i + 1 < argc) only = "," + std::string(argv[++i]) + ",";
     else if (a == "--quick") quick = true;
+    else if (a == "--decode") decode = true;
     else {
-      std::fprintf(stderr, "usage: linea_bench_gpu --json out.json [--compare-dir DIR] [--quick] [--ops a,b]\n");
+      std::fprintf(stderr,
+                   "usage: linea_bench_gpu --json out.json [--compare-dir DIR] [--quick] [--ops a,b] [--decode]\n");
       return 2;
     }
   }
@@ -279,7 +327,9 @@ int main(int argc, char** argv) {
       first_cell = false;
     }
   }
-  json << "\n  ]\n}\n";
+  json << "\n  ]";
+  if (decode) json << ",\n  \"decode\": [\n" << decode_cells(gpu, only) << "\n  ]";
+  json << "\n}\n";
   if (!json_path.empty()) std::ofstream(json_path) << json.str();
   return 0;
 }

@@ -184,9 +184,10 @@ if has bench; then
   [ -d /tmp/fla/fla ] || { mkdir -p /tmp/fla && tar xJf .device/fla.tar.xz -C /tmp/fla; }
   quick=${QUICK:+--quick}
   rm -rf /tmp/linea-compare
-  timeout "${BENCH_TIMEOUT:-560}" "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick \
+  timeout "${BENCH_TIMEOUT:-560}" "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick --decode \
     >"$out/bench-linea.log" 2>&1
   note "linea bench: exit $?"
+  grep -E "^decode " "$out/bench-linea.log" >>"$summary"
   # The chunked mixer's backward forms (mixer_chunked.cu: use_mma_bwd) on the same cells in this call.
   for bwd in chunk mma; do
     LINEA_CHUNKED_BWD=$bwd timeout 120 "$build/linea_bench_gpu" \
