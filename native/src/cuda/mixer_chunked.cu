@@ -23,6 +23,7 @@
 // strong gates underflow harmlessly and never overflow.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -132,7 +133,9 @@ bool use_seq_scan(int64_t B, int64_t H, int64_t K, int64_t V, int sm_count) {
 // (512 blocks) the forward takes 0.29 ms against 1.04 with no gate and 0.43
 // against 1.26 with a scalar gate; at B = 1, T = 32768 (32 blocks, each
 // walking 512 chunks) 1.65 ms against 1.34. LINEA_CHUNKED_FWD=fused or
-// =passes forces one form (native/tools/gpu-check.sh tests and times both).
+// =passes forces one form (native/tools/gpu-check.sh tests and times both);
+// forced where the heads are too few, it cuts T into segments (split-T, not
+// yet checked on a GPU: the default rule never takes it until it is).
 bool use_fused_fwd(int G, int64_t B, int64_t H, int64_t V, int sm_count) {
   if (G == kGateVector) return false;
   static const char* forced = std::getenv("LINEA_CHUNKED_FWD");
@@ -216,13 +219,40 @@ void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p) {
   const int64_t BH = p.B * p.H;
   if (use_fused_fwd(G, p.B, p.H, p.V, ctx.sm_count)) {
     if (BH == 0) return;
+    const int64_t blocks = BH * (a.V / kFusedVT);
+    // Forced (LINEA_CHUNKED_FWD=fused) with too few heads to fill the GPU: by segments of T.
+    a.segs = 1;
+    if (blocks < ctx.sm_count && a.NC > 1) {
+      const int64_t want = std::min<int64_t>(a.NC, (2 * ctx.sm_count + blocks - 1) / blocks);
+      a.seg_chunks = int((a.NC + want - 1) / want);
+      a.segs = (a.NC + a.seg_chunks - 1) / a.seg_chunks;
+    }
+    Tensor seg_out = ctx.scratch(Shape{a.segs > 1 ? BH * a.segs * p.K * p.V : 0}, DType::f32);
+    Tensor seg_in = ctx.scratch(Shape{a.segs > 1 ? BH * a.segs * p.K * p.V : 0}, DType::f32);
+    Tensor seg_decay = ctx.scratch(Shape{a.segs > 1 ? BH * a.segs : 0}, DType::f32);
+    if (a.segs > 1) {
+      a.seg_out = seg_out.data<float>();
+      a.seg_in = seg_in.data<float>();
+      a.seg_decay = seg_decay.data<float>();
+    }
     dispatch(G, a.K, a.V, [&](auto g, auto kd, auto) {
       if constexpr (g() != kGateVector) {
         constexpr int bytes = FusedFwdLayout<kd()>::bytes;
-        allow_smem(fused_fwd_kernel<g(), kd()>, bytes);
-        const dim3 grid(unsigned(a.V / kFusedVT), unsigned(BH));
-        fused_fwd_kernel<g(), kd()><<<grid, kFusedThreads, bytes, ctx.stream>>>(a);
-        LINEA_CUDA_CHECK_LAUNCH("mixer_chunked fused_fwd_kernel");
+        auto launch = [&](auto mode) {
+          allow_smem(fused_fwd_kernel<g(), kd(), mode()>, bytes);
+          const dim3 grid(unsigned(a.V / kFusedVT), unsigned(BH), unsigned(a.segs));
+          fused_fwd_kernel<g(), kd(), mode()><<<grid, kFusedThreads, bytes, ctx.stream>>>(a);
+          LINEA_CUDA_CHECK_LAUNCH("mixer_chunked fused_fwd_kernel");
+        };
+        if (a.segs == 1) {
+          launch(std::integral_constant<int, kFull>{});
+          return;
+        }
+        launch(std::integral_constant<int, kSegState>{});
+        const int64_t n = BH * a.K * a.V;
+        segment_prefix_kernel<<<unsigned((n + 255) / 256), 256, 0, ctx.stream>>>(a);
+        LINEA_CUDA_CHECK_LAUNCH("mixer_chunked segment_prefix_kernel");
+        launch(std::integral_constant<int, kSegOut>{});
       }
     });
     return;

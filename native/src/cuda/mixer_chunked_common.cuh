@@ -56,6 +56,12 @@ struct ChunkArgs {
   // rpart's partial sums per chunk and key dim (seq_scan_kernel: one per 64 columns of V),
   // laid out [B*H, NC, rparts, K] and added in that order by their reader.
   int rparts = 1;
+  // The one-pass forward by segments of T (mixer_chunked_fused_fwd.cuh): `segs`
+  // segments of `seg_chunks` chunks; per head and segment its state from zero
+  // (seg_out) and the state entering it (seg_in), [B*H, segs, K, V], and its
+  // total log2 decay (seg_decay [B*H, segs]; 0 with no gate).
+  int segs = 1, seg_chunks = 0;
+  float *seg_out = nullptr, *seg_in = nullptr, *seg_decay = nullptr;
 };
 
 // Row offset of (b, t, h) in a [B, T, H, X] tensor, in rows of X.

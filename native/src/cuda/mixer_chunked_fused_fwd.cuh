@@ -17,7 +17,11 @@
 // q, k, v of the next chunk load with cp.async while this one computes.
 //
 // Blocks: (V / 64) * B * H; mixer_chunked.cu (use_fused_fwd) takes it when
-// they give every SM one.
+// they give every SM one. With fewer heads T is cut into segments of chunks
+// (split-T, opt-in until the GPU box has checked it): kSegState walks each
+// segment from a zero state and keeps only its final state (no output);
+// segment_prefix_kernel chains those into the state entering each segment;
+// kSegOut is the one pass over each segment from that state.
 #pragma once
 
 #include "async_copy.cuh"
@@ -29,6 +33,12 @@ namespace chunked {
 
 constexpr int kFusedThreads = 128;
 constexpr int kFusedVT = 64;  // columns of V per block
+
+// What a block of fused_fwd_kernel does: all of T from s0 (kFull), or one
+// segment of chunks (blockIdx.z), either only its state from zero (kSegState,
+// into seg_out, its total log2 decay into seg_decay) or its output from the
+// state entering it (kSegOut, from seg_in).
+enum FusedMode : int { kFull = 0, kSegState = 1, kSegOut = 2 };
 
 // Shared memory (bytes): two stages of q, k (64 x KD) and v (64 x 64), the
 // bf16 state (KD x 64) and the chunk's cumulative gates. Rows are padded by 8
@@ -45,8 +55,8 @@ struct FusedFwdLayout {
   static constexpr int bytes = bs + smem_round(kBT * 4);
 };
 
-// Grid (V / 64, B * H), kFusedThreads threads. G: kGateNone or kGateScalar.
-template <int G, int KD>
+// Grid (V / 64, B * H, segments), kFusedThreads threads. G: kGateNone or kGateScalar.
+template <int G, int KD, int MODE>
 __global__ void __launch_bounds__(kFusedThreads, 2) fused_fwd_kernel(ChunkArgs a) {
   using L = FusedFwdLayout<KD>;
   using namespace mma;
@@ -61,8 +71,12 @@ __global__ void __launch_bounds__(kFusedThreads, 2) fused_fwd_kernel(ChunkArgs a
 
   const int v0 = blockIdx.x * kFusedVT, bh = blockIdx.y, b = bh / a.H, h = bh % a.H;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, q2 = 2 * (lane % 4);
-  const int NC = a.NC;
   const int64_t KV = int64_t(KD) * a.V;
+  // This block's chunks [c_begin, NC).
+  const int seg = MODE == kFull ? 0 : int(blockIdx.z);
+  const int c_begin = MODE == kFull ? 0 : seg * a.seg_chunks;
+  const int NC = MODE == kFull ? a.NC : min(a.NC, c_begin + a.seg_chunks);
+  const int64_t seg_slot = (int64_t(bh) * a.segs + seg) * KV;  // this segment's K x V state in seg_in / seg_out
 
   // Starts loading chunk c into stage st (one cp.async group per thread).
   auto issue = [&](int c, int st) {
@@ -72,7 +86,7 @@ __global__ void __launch_bounds__(kFusedThreads, 2) fused_fwd_kernel(ChunkArgs a
       const int i = e / KG, j = (e % KG) * 8;
       const bool valid = t0 + i < a.T;
       const int64_t r = valid ? row_of(a, b, t0 + i, h) : 0;
-      cp_async16(qs_of(st) + i * LDK + j, a.q + r * KD + j, valid);
+      if (MODE != kSegState) cp_async16(qs_of(st) + i * LDK + j, a.q + r * KD + j, valid);
       cp_async16(ks_of(st) + i * LDK + j, a.k + r * KD + j, valid);
     }
     for (int e = tid; e < kBT * 8; e += kFusedThreads) {
@@ -90,9 +104,9 @@ __global__ void __launch_bounds__(kFusedThreads, 2) fused_fwd_kernel(ChunkArgs a
     lo = scalar_gate(a, b, c * kBT + lane, h);
     hi = scalar_gate(a, b, c * kBT + 32 + lane, h);
   };
-  if (NC > 0) {
-    issue(0, 0);
-    gates_of(0, g_lo, g_hi);
+  if (c_begin < NC) {
+    issue(c_begin, c_begin & 1);
+    gates_of(c_begin, g_lo, g_hi);
   }
 
   // The state: this warp's rows d = RW warp + 16 m + (g, g + 8), columns 8 n + q2 (+1).
@@ -105,11 +119,10 @@ __global__ void __launch_bounds__(kFusedThreads, 2) fused_fwd_kernel(ChunkArgs a
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         float2 x = make_float2(0.f, 0.f);
-        if (a.s0) {
-          const int d = d_base + 16 * m + g + 8 * half;
-          x = __bfloat1622float2(
-              *reinterpret_cast<const __nv_bfloat162*>(a.s0 + bh * KV + int64_t(d) * a.V + v0 + 8 * n + q2));
-        }
+        const int64_t at = int64_t(d_base + 16 * m + g + 8 * half) * a.V + v0 + 8 * n + q2;
+        if (MODE == kFull && a.s0)
+          x = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(a.s0 + bh * KV + at));
+        if (MODE == kSegOut) x = *reinterpret_cast<const float2*>(a.seg_in + seg_slot + at);
         S[m][n][2 * half] = x.x, S[m][n][2 * half + 1] = x.y;
       }
   // Its bf16 copy for Q S (rows of this warp only; the loop's first sync publishes it).
@@ -127,7 +140,8 @@ __global__ void __launch_bounds__(kFusedThreads, 2) fused_fwd_kernel(ChunkArgs a
   publish_state();
 
   const int i0 = 16 * warp;  // this warp's output rows inside the chunk
-  for (int c = 0; c < NC; ++c) {
+  float log2_decay = 0.f;    // kSegState: the segment's total, sum of each chunk's b_L
+  for (int c = c_begin; c < NC; ++c) {
     const int st = c & 1, t0 = c * kBT;
     __syncthreads();  // the previous chunk is done with the other stage, bs, and Sb is published
     if (c + 1 < NC) {
@@ -153,92 +167,95 @@ __global__ void __launch_bounds__(kFusedThreads, 2) fused_fwd_kernel(ChunkArgs a
     bf16* Vs = vs_of(st);
     auto bv = [&](int i) { return G == kGateScalar ? bs[i] : 0.f; };
 
-    // ---- scores of rows i0 .. i0+15 against keys 0 .. i0+15 -------------------
-    float P[8][4];
+    if constexpr (MODE != kSegState) {
+      // ---- scores of rows i0 .. i0+15 against keys 0 .. i0+15 -------------------
+      float P[8][4];
 #pragma unroll
-    for (int n = 0; n < 8; ++n) P[n][0] = P[n][1] = P[n][2] = P[n][3] = 0.f;
+      for (int n = 0; n < 8; ++n) P[n][0] = P[n][1] = P[n][2] = P[n][3] = 0.f;
 #pragma unroll
-    for (int kc = 0; kc < KD / 16; ++kc) {
-      unsigned qa[4];
-      ldmatrix_x4(qa, a_rows(Qs, LDK, i0, 16 * kc));
+      for (int kc = 0; kc < KD / 16; ++kc) {
+        unsigned qa[4];
+        ldmatrix_x4(qa, a_rows(Qs, LDK, i0, 16 * kc));
 #pragma unroll
-      for (int n2 = 0; n2 < 4; ++n2) {
-        if (n2 > warp) continue;  // keys past the warp's last row (warp-uniform)
-        unsigned kb[4];
-        ldmatrix_x4(kb, b_rows(Ks, LDK, 16 * n2, 16 * kc));
-        mma_bf16(P[2 * n2], qa, kb[0], kb[1]);
-        mma_bf16(P[2 * n2 + 1], qa, kb[2], kb[3]);
+        for (int n2 = 0; n2 < 4; ++n2) {
+          if (n2 > warp) continue;  // keys past the warp's last row (warp-uniform)
+          unsigned kb[4];
+          ldmatrix_x4(kb, b_rows(Ks, LDK, 16 * n2, 16 * kc));
+          mma_bf16(P[2 * n2], qa, kb[0], kb[1]);
+          mma_bf16(P[2 * n2 + 1], qa, kb[2], kb[3]);
+        }
       }
-    }
-    // Causal mask and decay, rounded to bf16 as the A fragments of P V.
-    unsigned pa[4][4];
-    {
-      const int ia = i0 + g, ib = ia + 8;
-      const float ba = bv(ia), bb = bv(ib);
+      // Causal mask and decay, rounded to bf16 as the A fragments of P V.
+      unsigned pa[4][4];
+      {
+        const int ia = i0 + g, ib = ia + 8;
+        const float ba = bv(ia), bb = bv(ib);
 #pragma unroll
-      for (int n = 0; n < 8; ++n) {
-        const int j = 8 * n + q2;
-        float p[4];
-        p[0] = j <= ia ? P[n][0] * (G == kGateScalar ? fast_exp2(ba - bv(j)) : 1.f) : 0.f;
-        p[1] = j + 1 <= ia ? P[n][1] * (G == kGateScalar ? fast_exp2(ba - bv(j + 1)) : 1.f) : 0.f;
-        p[2] = j <= ib ? P[n][2] * (G == kGateScalar ? fast_exp2(bb - bv(j)) : 1.f) : 0.f;
-        p[3] = j + 1 <= ib ? P[n][3] * (G == kGateScalar ? fast_exp2(bb - bv(j + 1)) : 1.f) : 0.f;
-        // n-tile n is the low (even n) or high (odd n) half of k-step n / 2.
-        pa[n / 2][(n % 2) * 2] = pack_bf16(p[0], p[1]);
-        pa[n / 2][(n % 2) * 2 + 1] = pack_bf16(p[2], p[3]);
+        for (int n = 0; n < 8; ++n) {
+          const int j = 8 * n + q2;
+          float p[4];
+          p[0] = j <= ia ? P[n][0] * (G == kGateScalar ? fast_exp2(ba - bv(j)) : 1.f) : 0.f;
+          p[1] = j + 1 <= ia ? P[n][1] * (G == kGateScalar ? fast_exp2(ba - bv(j + 1)) : 1.f) : 0.f;
+          p[2] = j <= ib ? P[n][2] * (G == kGateScalar ? fast_exp2(bb - bv(j)) : 1.f) : 0.f;
+          p[3] = j + 1 <= ib ? P[n][3] * (G == kGateScalar ? fast_exp2(bb - bv(j + 1)) : 1.f) : 0.f;
+          // n-tile n is the low (even n) or high (odd n) half of k-step n / 2.
+          pa[n / 2][(n % 2) * 2] = pack_bf16(p[0], p[1]);
+          pa[n / 2][(n % 2) * 2 + 1] = pack_bf16(p[2], p[3]);
+        }
       }
-    }
 
-    // ---- O = diag(2^{b}) Q S + P V ------------------------------------------------
-    float O[8][4];
+      // ---- O = diag(2^{b}) Q S + P V ------------------------------------------------
+      float O[8][4];
 #pragma unroll
-    for (int n = 0; n < 8; ++n) O[n][0] = O[n][1] = O[n][2] = O[n][3] = 0.f;
+      for (int n = 0; n < 8; ++n) O[n][0] = O[n][1] = O[n][2] = O[n][3] = 0.f;
 #pragma unroll
-    for (int kc = 0; kc < KD / 16; ++kc) {
-      unsigned qa[4];
-      ldmatrix_x4(qa, a_rows(Qs, LDK, i0, 16 * kc));
+      for (int kc = 0; kc < KD / 16; ++kc) {
+        unsigned qa[4];
+        ldmatrix_x4(qa, a_rows(Qs, LDK, i0, 16 * kc));
 #pragma unroll
-      for (int n2 = 0; n2 < 4; ++n2) {
-        unsigned sb[4];
-        ldmatrix_x4_trans(sb, kn_rows(Sb, LDV, 16 * kc, 16 * n2));
-        mma_bf16(O[2 * n2], qa, sb[0], sb[1]);
-        mma_bf16(O[2 * n2 + 1], qa, sb[2], sb[3]);
+        for (int n2 = 0; n2 < 4; ++n2) {
+          unsigned sb[4];
+          ldmatrix_x4_trans(sb, kn_rows(Sb, LDV, 16 * kc, 16 * n2));
+          mma_bf16(O[2 * n2], qa, sb[0], sb[1]);
+          mma_bf16(O[2 * n2 + 1], qa, sb[2], sb[3]);
+        }
       }
-    }
-    if (G == kGateScalar) {
-      const float fa = fast_exp2(bv(i0 + g)), fb = fast_exp2(bv(i0 + g + 8));
+      if (G == kGateScalar) {
+        const float fa = fast_exp2(bv(i0 + g)), fb = fast_exp2(bv(i0 + g + 8));
 #pragma unroll
-      for (int n = 0; n < 8; ++n) O[n][0] *= fa, O[n][1] *= fa, O[n][2] *= fb, O[n][3] *= fb;
-    }
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) {
-      if (kk > warp) continue;  // P is zero past the warp's rows (warp-uniform)
-      // pa's k-step kk: keys 16 kk .. 16 kk + 15 (the low and high n-tiles as above).
-      unsigned pk[4] = {pa[kk][0], pa[kk][1], pa[kk][2], pa[kk][3]};
-#pragma unroll
-      for (int n2 = 0; n2 < 4; ++n2) {
-        unsigned vb[4];
-        ldmatrix_x4_trans(vb, kn_rows(Vs, LDV, 16 * kk, 16 * n2));
-        mma_bf16(O[2 * n2], pk, vb[0], vb[1]);
-        mma_bf16(O[2 * n2 + 1], pk, vb[2], vb[3]);
+        for (int n = 0; n < 8; ++n) O[n][0] *= fa, O[n][1] *= fa, O[n][2] *= fb, O[n][3] *= fb;
       }
-    }
-    // Out, by rows of 16 bytes: the warp's rows of q (no longer read) stage its 16 x 64 output.
-    {
-      bf16* Os = qs_of(st) + i0 * LDK;
-      __syncwarp();
 #pragma unroll
-      for (int n = 0; n < 8; ++n) {
-        *reinterpret_cast<unsigned*>(Os + g * LDK + 8 * n + q2) = pack_bf16(a.scale * O[n][0], a.scale * O[n][1]);
-        *reinterpret_cast<unsigned*>(Os + (g + 8) * LDK + 8 * n + q2) = pack_bf16(a.scale * O[n][2], a.scale * O[n][3]);
+      for (int kk = 0; kk < 4; ++kk) {
+        if (kk > warp) continue;  // P is zero past the warp's rows (warp-uniform)
+        // pa's k-step kk: keys 16 kk .. 16 kk + 15 (the low and high n-tiles as above).
+        unsigned pk[4] = {pa[kk][0], pa[kk][1], pa[kk][2], pa[kk][3]};
+#pragma unroll
+        for (int n2 = 0; n2 < 4; ++n2) {
+          unsigned vb[4];
+          ldmatrix_x4_trans(vb, kn_rows(Vs, LDV, 16 * kk, 16 * n2));
+          mma_bf16(O[2 * n2], pk, vb[0], vb[1]);
+          mma_bf16(O[2 * n2 + 1], pk, vb[2], vb[3]);
+        }
       }
-      __syncwarp();
+      // Out, by rows of 16 bytes: the warp's rows of q (no longer read) stage its 16 x 64 output.
+      {
+        bf16* Os = qs_of(st) + i0 * LDK;
+        __syncwarp();
 #pragma unroll
-      for (int e = lane; e < 16 * 8; e += 32) {
-        const int r = e / 8, j = (e % 8) * 8, t = t0 + i0 + r;
-        if (t < a.T)
-          *reinterpret_cast<uint4*>(a.o + row_of(a, b, t, h) * a.V + v0 + j) =
-              *reinterpret_cast<const uint4*>(Os + r * LDK + j);
+        for (int n = 0; n < 8; ++n) {
+          *reinterpret_cast<unsigned*>(Os + g * LDK + 8 * n + q2) = pack_bf16(a.scale * O[n][0], a.scale * O[n][1]);
+          *reinterpret_cast<unsigned*>(Os + (g + 8) * LDK + 8 * n + q2) =
+              pack_bf16(a.scale * O[n][2], a.scale * O[n][3]);
+        }
+        __syncwarp();
+#pragma unroll
+        for (int e = lane; e < 16 * 8; e += 32) {
+          const int r = e / 8, j = (e % 8) * 8, t = t0 + i0 + r;
+          if (t < a.T)
+            *reinterpret_cast<uint4*>(a.o + row_of(a, b, t, h) * a.V + v0 + j) =
+                *reinterpret_cast<const uint4*>(Os + r * LDK + j);
+        }
       }
     }
     __syncthreads();  // every warp is done with Sb and Vs (Q S, P V)
@@ -246,6 +263,7 @@ __global__ void __launch_bounds__(kFusedThreads, 2) fused_fwd_kernel(ChunkArgs a
     // ---- S = 2^{b_L} S + Kᵀ V̂ ------------------------------------------------------
     if (G == kGateScalar) {
       const float bl = bv(kBT - 1);
+      log2_decay += bl;
       for (int e = tid; e < kBT * 32; e += kFusedThreads) {
         const int j = e / 32, col = (e % 32) * 2;
         __nv_bfloat162* p = reinterpret_cast<__nv_bfloat162*>(Vs + j * LDV + col);
@@ -276,11 +294,24 @@ __global__ void __launch_bounds__(kFusedThreads, 2) fused_fwd_kernel(ChunkArgs a
           mma_bf16(S[m][2 * n2 + 1], ka, vb[2], vb[3]);
         }
       }
-    publish_state();  // Sb's readers finished before the sync above
+    if (MODE != kSegState) publish_state();  // Sb's readers finished before the sync above
     g_lo = n_lo, g_hi = n_hi;
   }
   cp_async_wait_all();
-  if (a.s_final)
+  if (MODE == kSegState) {
+#pragma unroll
+    for (int m = 0; m < MW; ++m)
+#pragma unroll
+      for (int n = 0; n < 8; ++n)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int64_t at = int64_t(d_base + 16 * m + g + 8 * half) * a.V + v0 + 8 * n + q2;
+          *reinterpret_cast<float2*>(a.seg_out + seg_slot + at) = make_float2(S[m][n][2 * half], S[m][n][2 * half + 1]);
+        }
+    if (blockIdx.x == 0 && tid == 0) a.seg_decay[int64_t(bh) * a.segs + seg] = log2_decay;
+    return;
+  }
+  if (a.s_final && (MODE == kFull || seg == a.segs - 1))
 #pragma unroll
     for (int m = 0; m < MW; ++m)
 #pragma unroll
@@ -291,6 +322,21 @@ __global__ void __launch_bounds__(kFusedThreads, 2) fused_fwd_kernel(ChunkArgs a
           *reinterpret_cast<unsigned*>(a.s_final + bh * KV + int64_t(d) * a.V + v0 + 8 * n + q2) =
               pack_bf16(S[m][n][2 * half], S[m][n][2 * half + 1]);
         }
+}
+
+// The state entering each segment: seg_in[s] = 2^{seg_decay[s-1]} seg_in[s-1] + seg_out[s-1],
+// seg_in[0] = s0 (or zero). One thread per element of a head's K x V state; grid
+// over B * H * K * V elements.
+__global__ void __launch_bounds__(256) segment_prefix_kernel(ChunkArgs a) {
+  const int64_t KV = int64_t(a.K) * a.V, e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= int64_t(a.B) * a.H * KV) return;
+  const int64_t bh = e / KV, at = e % KV;
+  float state = a.s0 ? __bfloat162float(a.s0[e]) : 0.f;
+  for (int s = 0; s < a.segs; ++s) {
+    const int64_t slot = (bh * a.segs + s) * KV + at;
+    a.seg_in[slot] = state;
+    state = fast_exp2(a.seg_decay[bh * a.segs + s]) * state + a.seg_out[slot];
+  }
 }
 
 }  // namespace chunked
