@@ -41,6 +41,20 @@ export interface RunRecord {
   archived?: boolean
   /** Free-text labels (tagRun), each a RUN_TAG; the Runs table filters by them. */
   tags?: string[]
+  /** Set on a model imported from another tool (`linea import`), not trained here: where it came from. */
+  imported?: RunImport
+}
+
+/** Where an imported run's model came from. */
+export interface RunImport {
+  /** The folder read (absolute). */
+  source: string
+  /** The tool whose checkpoint it was: 'fla' (flash-linear-attention, Hugging Face format). */
+  format: 'fla'
+  /** Its model_type, e.g. 'gla'. */
+  modelType: string
+  /** Tensor dtypes in the source, e.g. ['BF16']. */
+  dtypes: string[]
 }
 
 /** At most this many tags on a run. */

@@ -25,6 +25,14 @@ commands:
           [--task <kind>] [--example N | --text "..."] [--heads 0,1] [--state-steps 0,63,127]
           [--max-attention-t N] [--pairs 1,2,4,8] [--examples N] [--lengths 64,128,256]
                          inspect a checkpoint: recall, state over time, attention maps
+  export <run folder | checkpoint> --out <dir> [--checkpoint checkpoints/step-N.safetensors] [--data N]
+                         a self-contained PyTorch folder: model.py (plain torch, Linea's logits),
+                         config.json, model.safetensors (f32), README.txt, and train.sh/train.py
+                         to continue training with torchrun; --data writes N sequences of the
+                         run's task (and its eval sets) for train.py
+  import <hf-folder> <workspace> [--name N]
+                         a flash-linear-attention checkpoint (config.json + safetensors, sharded
+                         or not; F32, BF16, F16) as a run of the workspace that inspect opens
   presets [--json]       the preset ModelSpecs
   serve [--port N] [--workspace <dir>]
                          headless mode: serve the app and the LabApi on 127.0.0.1
@@ -179,6 +187,46 @@ const COMMANDS: Record<
           examples: s('examples'),
           lengths: s('lengths'),
         })
+      } catch (err) {
+        if (err instanceof CliInputError) {
+          process.stderr.write(`linea: ${err.message}\n`)
+          return 2
+        }
+        throw err
+      }
+    },
+  },
+  export: {
+    options: { out: { type: 'string' }, checkpoint: { type: 'string' }, data: { type: 'string' } },
+    positionals: 1,
+    run: async (values, positionals) => {
+      if (typeof values.out !== 'string') throw new UsageError('export: --out <dir> is required')
+      const { exportCommand } = await import('./export')
+      const { CliInputError } = await import('./train')
+      try {
+        return exportCommand({
+          run: positionals[0]!,
+          out: values.out,
+          checkpoint: values.checkpoint as string | undefined,
+          data: values.data as string | undefined,
+        })
+      } catch (err) {
+        if (err instanceof CliInputError) {
+          process.stderr.write(`linea: ${err.message}\n`)
+          return 2
+        }
+        throw err
+      }
+    },
+  },
+  import: {
+    options: { name: { type: 'string' } },
+    positionals: 2,
+    run: async (values, positionals) => {
+      const { importCommand } = await import('./import')
+      const { CliInputError } = await import('./train')
+      try {
+        return importCommand({ folder: positionals[0]!, workspace: positionals[1]!, name: values.name as string | undefined })
       } catch (err) {
         if (err instanceof CliInputError) {
           process.stderr.write(`linea: ${err.message}\n`)

@@ -50,6 +50,9 @@ export const RunRecordSchema = z.looseObject({
   lastLoss: reported,
   checkpoint: InsideRunFolder.optional(),
   archived: z.boolean().optional(),
+  imported: z
+    .looseObject({ source: z.string().max(4096), format: z.literal('fla'), modelType: z.string().max(100), dtypes: z.array(z.string().max(20)).max(8) })
+    .optional(),
   // A hand-edited tag that is not a tag is dropped, not a reason to refuse the run.
   tags: z
     .array(z.unknown())
