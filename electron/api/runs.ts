@@ -74,6 +74,16 @@ export interface StepProgress {
   elapsedSeconds: number
   memoryBytes: number
   peakMemoryBytes: number
+  /** A data-parallel run (TrainSpec.devices): each device's memory at this step; the figures above are rank 0's. */
+  devices?: DeviceStep[]
+}
+
+/** One device of a data-parallel run at a step: its rank, name ("cuda:1") and memory. */
+export interface DeviceStep {
+  rank: number
+  device: string
+  memoryBytes: number
+  peakMemoryBytes: number
 }
 
 export interface BucketStats {

@@ -38,8 +38,6 @@ export interface TrainEvents {
   'train.checkpoint': { path: string; step: number }
   /** A resume loaded its checkpoint: steps after `step` come again (anything logged past it is stale). */
   'train.resumed': { step: number }
-  /** A data-parallel run (jobs/data-parallel.ts, not an engine): every rank's device memory after `step`. */
-  'train.devices': { step: number; devices: { rank: number; memoryBytes: number; peakMemoryBytes: number }[] }
   /** Rank 0 of an NCCL data-parallel run: the id the other ranks join with (their TrainParams.parallel.ncclId). */
   'train.ncclId': { id: Uint8Array }
   'profile.progress': { message: string; fraction: number }

@@ -7,6 +7,7 @@
 // tokens/s, and the first rank to fail ends the run for all.
 import { dataParallelDevices } from '../api/train-spec'
 import type { TrainEvents, TrainParams } from '../engine/protocol'
+import type { DeviceStep } from '../api/runs'
 import type { StepProgress, TrainSummary } from '../engine/train/trainer'
 import { EngineProcess, type EngineLauncher } from './engine-process'
 
@@ -73,13 +74,15 @@ class ParentRelay {
 /**
  * The engines of one data-parallel run, seen by the job runner as one
  * engine: `call('train')` trains on every rank and resolves with rank 0's
- * summary, `onEvent` gets rank 0's events (and train.devices, every rank's
- * memory at each step), `cancel` and `stop` reach every rank.
+ * summary, `onEvent` gets rank 0's events (its steps carry every rank's
+ * memory, StepProgress.devices), `cancel` and `stop` reach every rank.
  */
 export class DataParallelEngines {
   readonly engines: EngineProcess[] = []
   private readonly listeners: ((name: string, data: unknown) => void)[] = []
   private readonly rankSteps: (StepProgress | undefined)[] = []
+  /** Each rank's device, as a run shows it ("cuda:1"; "cpu" for the relay test double). */
+  private rankDevices: string[] = []
 
   constructor(
     private readonly launcher: EngineLauncher,
@@ -114,6 +117,7 @@ export class DataParallelEngines {
       const present = (await first.call('info', {})).devices.filter((d) => d.backend === 'cuda').length
       devices = dataParallelDevices(this.devices, present)!
     } else devices = this.devices
+    this.rankDevices = Array.isArray(devices) ? devices.map((d) => `cuda:${d}`) : Array.from({ length: devices.cpuRanks }, () => 'cpu')
     return trainDataParallel({
       launcher: this.launcher,
       params,
@@ -126,16 +130,20 @@ export class DataParallelEngines {
   }
 
   private forward(rank: number, name: string, data: unknown): void {
+    if (name === 'train.step') this.rankSteps[rank] = data as StepProgress
+    if (rank !== 0) return
+    let out = data
     if (name === 'train.step') {
-      const p = data as StepProgress
-      this.rankSteps[rank] = p
-      if (rank === 0) {
-        const devices = this.engines.map((_, r) => this.rankSteps[r])
-        const perDevice = devices.map((s, r) => ({ rank: r, memoryBytes: s?.memoryBytes ?? NaN, peakMemoryBytes: s?.peakMemoryBytes ?? NaN }))
-        for (const fn of this.listeners) fn('train.devices', { step: p.step, devices: perDevice } satisfies TrainEvents['train.devices'])
-      }
+      // Rank 0's step with every rank's memory (the latest each has reported).
+      const devices: DeviceStep[] = this.rankDevices.map((device, r) => ({
+        rank: r,
+        device,
+        memoryBytes: this.rankSteps[r]?.memoryBytes ?? Number.NaN,
+        peakMemoryBytes: this.rankSteps[r]?.peakMemoryBytes ?? Number.NaN,
+      }))
+      out = { ...(data as StepProgress), devices }
     }
-    if (rank === 0) for (const fn of this.listeners) fn(name, data)
+    for (const fn of this.listeners) fn(name, out)
   }
 }
 

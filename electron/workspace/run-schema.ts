@@ -79,6 +79,10 @@ export const MetricsLineSchema = z.discriminatedUnion('type', [
     elapsedSeconds: value,
     memoryBytes: value,
     peakMemoryBytes: value,
+    devices: z
+      .array(z.looseObject({ rank: z.number().int().min(0), device: z.string().max(64), memoryBytes: value, peakMemoryBytes: value }))
+      .max(64)
+      .optional(),
   }),
   z.looseObject({
     type: z.literal('eval'),

@@ -182,3 +182,15 @@ function bucketAccuracy(set: EvalSetResult | undefined, tag: string, label: stri
 export function describeMemory(l: TrainLine | undefined): string {
   return l ? `${formatBytes(l.memoryBytes)} (peak ${formatBytes(l.peakMemoryBytes)})` : '—'
 }
+
+/**
+ * A data-parallel step's devices, one line each: "cuda:1: 3.2 GiB (peak 4.1
+ * GiB), 51,200 tokens/s". The ranks step together, so each trains the step's
+ * tokens/s over the number of devices. Empty for a run on one device.
+ */
+export function describeDevices(l: TrainLine | undefined): string[] {
+  const devices = Array.isArray(l?.devices) ? l.devices : []
+  if (!l || devices.length === 0) return []
+  const perDevice = Math.round(l.tokensPerSecond / devices.length).toLocaleString('en-US')
+  return devices.map((d) => `${d.device}: ${formatBytes(d.memoryBytes)} (peak ${formatBytes(d.peakMemoryBytes)}), ${perDevice} tokens/s`)
+}

@@ -32,6 +32,15 @@ describe('job runner: data parallel (CPU ranks, relay test double)', () => {
     expect(lb).toHaveLength(6)
     lb.forEach((x, n) => expect(Math.abs(x - la[n]!)).toBeLessThan(1e-5 * Math.max(1, la[n]!)))
     expect(b.checkpoint).toBe(join('checkpoints', 'step-0000006.safetensors'))
+    // Each step line carries every rank's memory (the run page's "per GPU").
+    const lastTrain = ws
+      .readMetrics(split.id)
+      .lines.filter((l) => l.type === 'train')
+      .at(-1)!
+    expect(lastTrain.type === 'train' && lastTrain.devices?.map((d) => [d.rank, d.device])).toEqual([
+      [0, 'cpu'],
+      [1, 'cpu'],
+    ])
     expect(existsSync(join(ws.runDir(split.id), 'checkpoints', 'step-0000003.safetensors'))).toBe(true)
   })
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { MetricsLine } from '../../../../electron/api/runs'
 import { MQAR_KEY_IN_NOISE_LABELS, type TrainSpec } from '../../../../electron/api/train-spec'
 import {
+  describeDevices,
   evalSetLabel,
   evalSetPoints,
   headlineName,
@@ -178,5 +179,22 @@ describe('lossPointsBy', () => {
     expect(lossPointsBy(lines, 'step', { trainSpec: spec })).toEqual(lossPoints(lines))
     expect(lossPointsBy(lines, 'tokens', { trainSpec: spec }).map(([x]) => x)).toEqual([tokensPerStep, 2 * tokensPerStep])
     expect(lossPointsBy([{ ...step(3), elapsedSeconds: 7.5 } as MetricsLine], 'time', { trainSpec: spec })).toEqual([[7.5, 5 - 0.3]])
+  })
+})
+
+describe('describeDevices', () => {
+  it('one line per device of a data-parallel step, each with its share of the tokens/s; none for one device', () => {
+    const one = step(3) as Extract<MetricsLine, { type: 'train' }>
+    expect(describeDevices(one)).toEqual([])
+    expect(describeDevices(undefined)).toEqual([])
+    const two = {
+      ...one,
+      tokensPerSecond: 102400,
+      devices: [
+        { rank: 0, device: 'cuda:0', memoryBytes: 3 * 2 ** 30, peakMemoryBytes: 4 * 2 ** 30 },
+        { rank: 1, device: 'cuda:1', memoryBytes: 2 ** 30, peakMemoryBytes: 2 * 2 ** 30 },
+      ],
+    }
+    expect(describeDevices(two)).toEqual(['cuda:0: 3.0 GiB (peak 4.0 GiB), 51,200 tokens/s', 'cuda:1: 1.0 GiB (peak 2.0 GiB), 51,200 tokens/s'])
   })
 })
