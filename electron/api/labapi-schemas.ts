@@ -88,6 +88,8 @@ export const LAB_API_METHODS = {
   cancelRun: z.strictObject({ id: RunId, force: z.boolean().optional() }),
   resumeRun: z.strictObject({ id: RunId }),
   exportRunCsv: z.strictObject({ id: RunId }),
+  /** Writes the run's latest checkpoint as a PyTorch folder (model.py, weights, recipe) under the workspace's exports/. */
+  exportRun: z.strictObject({ id: RunId }),
   /** archived: hide it from the Runs table's default view (true) or show it again (false); its folder stays. */
   archiveRun: z.strictObject({ id: RunId, archived: z.boolean() }),
   /** Tags added, then tags removed (a tag not there is ignored). */

@@ -17,6 +17,14 @@ import type { ComposerDraft } from './composer-draft'
 
 export type { LabApiMethod, LabApiParams }
 
+/** What exportRun wrote: the folder (inside the workspace), its files, which checkpoint step, and a line on flash-linear-attention. */
+export interface RunExport {
+  dir: string
+  files: string[]
+  step: number
+  fla: string
+}
+
 export interface DeviceInfo {
   /** "cpu", "cuda:0" */
   id: string
@@ -162,6 +170,7 @@ export interface LabApiResults {
   cancelRun: RunRecord
   resumeRun: RunRecord
   exportRunCsv: { filename: string; csv: string }
+  exportRun: RunExport
   archiveRun: RunRecord
   tagRun: RunRecord
   deleteRun: { id: string }
@@ -250,6 +259,7 @@ export const LAB_API_METHOD_NAMES = [
   'cancelRun',
   'resumeRun',
   'exportRunCsv',
+  'exportRun',
   'archiveRun',
   'tagRun',
   'deleteRun',

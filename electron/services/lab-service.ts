@@ -12,7 +12,9 @@ import { presets } from '../api/presets'
 import { estimateTrainingMemory, memoryProblem, trainingShape, type TrainingMemory } from '../engine/train-memory'
 import { paramCounts } from '../engine/estimate'
 import { RunError } from '../jobs/runner'
+import { exportTorch } from '../interop/export-torch'
 import { metricsCsv } from '../workspace/csv'
+import { resolveInside } from '../workspace/paths'
 import { recentWorkspaces } from './recent-workspaces'
 import { expandTemplate, findTemplate, loadTemplates } from '../workspace/templates'
 import type { EngineService } from './engine-service'
@@ -160,6 +162,13 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
     exportRunCsv: async ({ id }) => {
       const run = ws().readRun(id)
       return { filename: `${run.id}.csv`, csv: metricsCsv(ws().readMetrics(id).lines) }
+    },
+    exportRun: async ({ id }) => {
+      const run = ws().readRun(id)
+      if (!run.checkpoint) throw new RunError(`run ${id} has no checkpoint yet; train it (or let it reach a checkpoint) first`)
+      const source = resolveInside(ws().runDir(id), run.checkpoint)
+      const r = exportTorch(source, ws().exportDir(id, run.steps ?? 0), {})
+      return { dir: r.dir, files: r.files, step: r.step, fla: r.fla.line }
     },
     archiveRun: async ({ id, archived }) => workspaces.archiveRun(id, archived),
     tagRun: async ({ id, add, remove }) => workspaces.tagRun(id, add ?? [], remove ?? []),

@@ -289,6 +289,12 @@ export class Workspace {
     return resolveInside(this.root, 'runs', checkId('run id', id))
   }
 
+  /** exports/<run id>-step-<N>: where exportRun writes a run's PyTorch folder (created by the export). */
+  exportDir(id: string, step: number): string {
+    this.writable()
+    return resolveInside(this.root, 'exports', `${checkId('run id', id)}-step-${Math.max(0, Math.floor(step))}`)
+  }
+
   checkpointsDir(id: string): string {
     return resolveInside(this.root, 'runs', checkId('run id', id), 'checkpoints')
   }

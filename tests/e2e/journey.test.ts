@@ -105,6 +105,13 @@ describe('a new user builds, trains, compares, profiles and inspects a GDN + sof
     }
     expect(new Set(runIds).size).toBe(2)
     await shot('train')
+    // The finished run goes to PyTorch from its page: a folder in the workspace's exports/.
+    await page.waitForFunction(() => !(document.querySelector('[data-testid=live-export-torch]') as HTMLButtonElement | null)?.disabled)
+    await page.click('[data-testid=live-export-torch]')
+    await page.waitForSelector('[data-testid=live-exported]')
+    const exported = (await page.textContent('[data-testid=live-exported]'))!
+    expect(exported).toContain(`exports/${runIds[1]}-step-30`)
+    expect(exported).toContain('model.py')
   })
 
   it('compares the two runs on the Runs screen', { timeout: 30_000 }, async () => {

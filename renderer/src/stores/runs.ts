@@ -6,6 +6,7 @@
 import { defineStore } from 'pinia'
 import { computed, reactive, ref, shallowRef } from 'vue'
 import { FINISHED_STATUSES, type MetricsLine, type RunRecord } from '../../../electron/api/runs'
+import type { RunExport } from '../../../electron/api/labapi'
 import { labApi } from '../api/client'
 import { messageOf } from '../api/errors'
 import { mergeMetrics } from '../runs/metrics'
@@ -338,6 +339,17 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
+  /** Writes the run's latest checkpoint as a PyTorch folder in the workspace; null (and `error`) when refused. */
+  async function exportRun(id: string): Promise<RunExport | null> {
+    error.value = ''
+    try {
+      return await labApi().exportRun({ id })
+    } catch (err) {
+      error.value = messageOf(err)
+      return null
+    }
+  }
+
   async function exportCsv(id: string): Promise<{ filename: string; csv: string } | null> {
     error.value = ''
     try {
@@ -382,6 +394,7 @@ export const useRunsStore = defineStore('runs', () => {
     tag,
     remove,
     exportCsv,
+    exportRun,
     isFinished,
   }
 })
