@@ -81,6 +81,8 @@ export const LAB_API_METHODS = {
     trainSpec: z.unknown(),
     specName: SpecName.optional(),
     allowOverMemory: AllowOverMemory,
+    /** A fine-tune: start from this run's checkpoint (its latest when not named); the ModelSpec must be that run's. */
+    startFrom: z.strictObject({ runId: RunId, checkpoint: z.string().min(1).max(400).optional() }).optional(),
   }),
   listRuns: z.strictObject({}),
   runMetrics: z.strictObject({ id: RunId }),

@@ -43,6 +43,14 @@ export interface RunRecord {
   tags?: string[]
   /** Set on a model imported from another tool (`linea import`), not trained here: where it came from. */
   imported?: RunImport
+  /** A fine-tune: the run starts from another run's checkpoint (weights only; optimizer and step start afresh). */
+  startFrom?: RunStart
+}
+
+/** Where a fine-tune starts: a run of this workspace and a checkpoint inside its folder. */
+export interface RunStart {
+  run: string
+  checkpoint: string
 }
 
 /** Where an imported run's model came from. */

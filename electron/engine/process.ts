@@ -111,6 +111,7 @@ async function train(params: TrainParams) {
       // Rank 0 alone writes checkpoints.
       outDir: parallel && parallel.rank !== 0 ? undefined : params.outDir,
       resumeFrom: params.resumeFrom,
+      initFrom: params.initFrom,
       parallel,
       events: {
         onStep: (p) => emit('train.step', p),

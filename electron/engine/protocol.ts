@@ -14,6 +14,8 @@ export interface TrainParams {
   /** Checkpoints are written here. */
   outDir: string
   resumeFrom?: string
+  /** A checkpoint whose weights the run starts from (a fine-tune; not with resumeFrom). */
+  initFrom?: string
   /** One rank of a data-parallel run (train/data-parallel.ts); the parent starts one engine per rank. */
   parallel?: ParallelParams
 }

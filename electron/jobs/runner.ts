@@ -114,6 +114,29 @@ export function checkRunInputs(
   return { modelSpec: model.value, trainSpec: train.value, resumeFrom }
 }
 
+/**
+ * The checkpoint a fine-tune starts from (RunRecord.startFrom): inside the
+ * named run's folder of this workspace, and a regular file.
+ */
+export function startCheckpoint(ws: Workspace, run: RunRecord): string | undefined {
+  if (!run.startFrom) return undefined
+  const { run: from, checkpoint } = run.startFrom
+  let path: string
+  try {
+    path = resolveInside(ws.runDir(from), checkpoint)
+  } catch (err) {
+    throw new RunError(`run ${run.id} starts from run ${from}'s ${checkpoint}, which is not a checkpoint inside that run: ${(err as Error).message}`)
+  }
+  let isFile = false
+  try {
+    isFile = statSync(path).isFile()
+  } catch {
+    isFile = false
+  }
+  if (!isFile) throw new RunError(`run ${run.id} starts from ${path}, which is gone or not a file; start it from another checkpoint`)
+  return path
+}
+
 /** A file that could not be written or read, and why (shown in WorkspaceInfo-like problem lists). */
 export interface RunnerProblem {
   file: string
@@ -415,7 +438,8 @@ export class JobRunner {
       else
         try {
           const inputs = checkRunInputs(ws.runDir(id), run, resume)
-          const summary = await engine.call('train', { ...inputs, outDir: ws.checkpointsDir(id) })
+          const initFrom = resume ? undefined : startCheckpoint(ws, run)
+          const summary = await engine.call('train', { ...inputs, initFrom, outDir: ws.checkpointsDir(id) })
           flush(true)
           const checkpoint = summary.checkpoint ? relative(ws.runDir(id), summary.checkpoint) : run.checkpoint
           outcome = writeFailure !== undefined ? { status: 'failed', failure: writeFailure } : { status: summary.status, steps: summary.steps, checkpoint }

@@ -3,6 +3,7 @@
 import { totalmem } from 'node:os'
 import { UserError } from '../api/errors'
 import type { EngineInfo, LabApiHandlers } from '../api/labapi'
+import type { RunStart } from '../api/runs'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { withPreferredBackend } from '../api/preferences'
 import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
@@ -11,7 +12,7 @@ import { trainingOps } from '../engine/autograd/gradients'
 import { presets } from '../api/presets'
 import { estimateTrainingMemory, memoryProblem, trainingShape, type TrainingMemory } from '../engine/train-memory'
 import { paramCounts } from '../engine/estimate'
-import { RunError } from '../jobs/runner'
+import { RunError, startCheckpoint } from '../jobs/runner'
 import { exportTorch } from '../interop/export-torch'
 import { metricsCsv } from '../workspace/csv'
 import { resolveInside } from '../workspace/paths'
@@ -86,6 +87,20 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
   const { engine, workspaces, profiles, inspections, preferences } = deps
   const ws = () => workspaces.workspace
   const runner = () => workspaces.runner
+  /**
+   * Where a fine-tune starts: a run of this workspace with the same ModelSpec,
+   * and its checkpoint (the named one, else its latest), checked to exist.
+   */
+  const fineTuneStart = (runId: string, checkpoint: string | undefined, modelSpec: ModelSpec): RunStart => {
+    const source = ws().readRun(runId)
+    if (JSON.stringify(source.modelSpec) !== JSON.stringify(modelSpec))
+      throw new RunError(`a run starting from run ${runId} must have its ModelSpec (the weights must fit it); the spec given differs`)
+    const named = checkpoint ?? source.checkpoint
+    if (!named) throw new RunError(`run ${runId} has no checkpoint to start from yet`)
+    const start = { run: source.id, checkpoint: named }
+    startCheckpoint(ws(), { ...source, id: 'the new run', startFrom: start })
+    return start
+  }
   /** The engine's devices, asked once per call that needs them; undefined when the engine cannot say (then cpu is assumed for auto). */
   const engineDevices = () => {
     let asked: Promise<EngineInfo | undefined> | undefined
@@ -140,7 +155,7 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
       for (const r of runs) runner().enqueue(r.id)
       return runs.map((r) => ws().readRun(r.id))
     },
-    startRun: async ({ name, modelSpec, trainSpec, specName, allowOverMemory }) => {
+    startRun: async ({ name, modelSpec, trainSpec, specName, allowOverMemory, startFrom }) => {
       const model = validateWith(ModelSpecSchema, modelSpec)
       if (!model.ok) throw new SpecValidationError('model spec', model.errors)
       const train = validateWith(TrainSpecSchema, trainSpec)
@@ -148,7 +163,15 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
       // The spec a run names must be this workspace's: a form still holding another workspace's spec is refused by name.
       if (specName !== undefined) ws().loadSpec(specName)
       if (!allowOverMemory) await checkRunMemory(engineDevices(), 'this run', model.value, train.value)
-      const run = ws().createRun({ name, modelSpec: model.value, params: paramCounts(model.value).all, trainSpec: train.value, specName })
+      const start = startFrom ? fineTuneStart(startFrom.runId, startFrom.checkpoint, model.value) : undefined
+      const run = ws().createRun({
+        name,
+        modelSpec: model.value,
+        params: paramCounts(model.value).all,
+        trainSpec: train.value,
+        specName,
+        ...(start ? { startFrom: start } : {}),
+      })
       runner().enqueue(run.id)
       return ws().readRun(run.id)
     },

@@ -50,6 +50,7 @@ export const RunRecordSchema = z.looseObject({
   lastLoss: reported,
   checkpoint: InsideRunFolder.optional(),
   archived: z.boolean().optional(),
+  startFrom: z.looseObject({ run: z.string().min(1).max(200), checkpoint: InsideRunFolder }).optional(),
   imported: z
     .looseObject({ source: z.string().max(4096), format: z.literal('fla'), modelType: z.string().max(100), dtypes: z.array(z.string().max(20)).max(8) })
     .optional(),

@@ -112,6 +112,11 @@ describe('a new user builds, trains, compares, profiles and inspects a GDN + sof
     const exported = (await page.textContent('[data-testid=live-exported]'))!
     expect(exported).toContain(`exports/${runIds[1]}-step-30`)
     expect(exported).toContain('model.py')
+    // ... and trains on from its weights: a new run, which says where it started.
+    await page.click('[data-testid=live-fine-tune]')
+    await page.waitForSelector(`[data-testid=live-run-name]:text("${RUNS[1]!.name} (fine-tune)")`)
+    expect(await page.textContent('[data-testid=live-run-start]')).toBe(`from run ${runIds[1]}`)
+    await page.waitForSelector('[data-testid=live-run-status]:text("completed")', { timeout: 60_000 })
   })
 
   it('compares the two runs on the Runs screen', { timeout: 30_000 }, async () => {

@@ -64,6 +64,12 @@ export interface TrainRunOptions {
   outDir?: string
   /** A checkpoint to continue from: same specs, same data stream, same curve. */
   resumeFrom?: string
+  /**
+   * A checkpoint whose weights the run starts from (a fine-tune): the same
+   * ModelSpec, any TrainSpec; the optimizer and the step start afresh.
+   * Ignored with resumeFrom (the run's own checkpoint has the weights then).
+   */
+  initFrom?: string
   events?: TrainCallbacks
   /**
    * Data parallel: this process is one rank of several, each training on its
@@ -130,8 +136,8 @@ async function locateNonFiniteGrad(grads: Map<string, Tensor>): Promise<string> 
   return 'the gradients'
 }
 
-/** Checks the checkpoint and loads it into the model and optimizer; returns its step. */
-function restoreFrom(path: string, modelSpec: ModelSpec, dtype: FloatDType, model: Model, optimizer: AdamW): number {
+/** Checks the checkpoint and loads it into the model (and the optimizer, when given); returns its step. */
+function restoreFrom(path: string, modelSpec: ModelSpec, dtype: FloatDType, model: Model, optimizer: AdamW | undefined): number {
   // A FIFO or a device would block the read (and the process) for good.
   let st
   try {
@@ -142,7 +148,7 @@ function restoreFrom(path: string, modelSpec: ModelSpec, dtype: FloatDType, mode
   if (!st.isFile()) throw new CheckpointError(path, 'is not a regular file')
   const state = readCheckpoint(path)
   if (JSON.stringify(state.modelSpec) !== JSON.stringify(modelSpec))
-    throw new Error(`checkpoint ${path} was trained with another ModelSpec; resume needs the same one`)
+    throw new Error(`checkpoint ${path} was trained with another ModelSpec; ${optimizer ? 'resume' : 'starting from it'} needs the same one`)
   if (state.dtype !== dtype) throw new Error(`checkpoint ${path} is ${state.dtype}, the run is ${dtype}`)
   restoreCheckpoint(path, state, model, optimizer)
   return state.step
@@ -258,6 +264,8 @@ class TrainingRun {
         this.checkpoint = resumeFrom
       }
       this.callbacks.onResume?.(this.startStep)
+    } else if (this.o.initFrom) {
+      restoreFrom(this.o.initFrom, this.o.modelSpec, this.dtypes.weights, this.model, undefined)
     }
     if (outDir) makeDirs(outDir)
     this.evalSets = this.task.evalSets(this.spec.batch_size, this.spec.eval.batches)

@@ -321,6 +321,23 @@ export const useRunsStore = defineStore('runs', () => {
       return run
     })
 
+  /**
+   * A fine-tune of a run with a checkpoint (an imported model, or a trained
+   * one): a new run of its ModelSpec and TrainSpec that starts from its
+   * latest weights; it becomes the live run.
+   */
+  const fineTune = (source: RunRecord) =>
+    act(async () => {
+      const run = await labApi().startRun({
+        name: `${source.name} (fine-tune)`.slice(0, 200),
+        modelSpec: source.modelSpec,
+        trainSpec: source.trainSpec,
+        startFrom: { runId: source.id },
+      })
+      liveId.value = run.id
+      return run
+    })
+
   /** Archives a run (the table hides it unless archived runs are shown) or brings it back. */
   const archive = (id: string, archived: boolean) => act(() => labApi().archiveRun({ id, archived }))
   /** Adds and removes tags (checked by the LabApi; its refusal names the tag and the rule). */
@@ -390,6 +407,7 @@ export const useRunsStore = defineStore('runs', () => {
     adopt,
     cancel,
     resume,
+    fineTune,
     archive,
     tag,
     remove,

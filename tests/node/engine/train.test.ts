@@ -9,9 +9,13 @@ import type { ModelSpec } from '../../../electron/api/model-spec'
 import { resizeModel } from '../../../electron/api/resize'
 import type { TrainSpec } from '../../../electron/api/train-spec'
 import { SpecValidationError } from '../../../electron/api/validate'
-import { CheckpointError, readCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
+import { CheckpointError, readCheckpoint, restoreCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
 import { readSafetensors, writeSafetensors } from '../../../electron/engine/checkpoint/safetensors'
 import { nativeBackend } from '../../../electron/engine/native-backend'
+import { Ctx } from '../../../electron/engine/autograd/context'
+import { Model } from '../../../electron/engine/model/model'
+import { createTask } from '../../../electron/engine/tasks'
+import { disposeBatch, toDevice } from '../../../electron/engine/train/device-batch'
 import { preset } from '../../../electron/api/presets'
 import { trainModel, TrainingDivergedError, TrainingStepError, type StepProgress } from '../../../electron/engine/train/trainer'
 import { EngineProcess, forkLauncher } from '../../../electron/jobs/engine-process'
@@ -28,7 +32,7 @@ function smallTrain(overrides: Partial<TrainSpec> = {}): TrainSpec {
   return quickTrainSpec({ steps: 8, schedule: { warmup_steps: 2, decay: 'cosine', min_lr_ratio: 0.1 }, eval: { every: 4, batches: 1 }, ...overrides })
 }
 
-async function losses(model: ModelSpec, train: TrainSpec, extra: { outDir?: string; resumeFrom?: string } = {}) {
+async function losses(model: ModelSpec, train: TrainSpec, extra: { outDir?: string; resumeFrom?: string; initFrom?: string } = {}) {
   const steps: StepProgress[] = []
   const summary = await trainModel({ modelSpec: model, trainSpec: train, backend: cpu, ...extra, events: { onStep: (p) => steps.push(p) } })
   return { summary, losses: steps.map((s) => s.loss), steps }
@@ -69,6 +73,40 @@ describe('training', () => {
     const perStep = updates / 6
     expect(Number.isInteger(perStep)).toBe(true)
     expect(enqueuedAtReport.map((n) => n / perStep)).toEqual([2, 3, 3, 5, 6, 6])
+  })
+
+  it("starts from another run's weights (a fine-tune): its first loss is theirs on the batch, its optimizer and step afresh", async () => {
+    const dir = tmp()
+    const source = await losses(smallModel(), smallTrain({ steps: 8 }), { outDir: dir })
+    const checkpoint = source.summary.checkpoint!
+    // Another task and schedule: only the weights come along.
+    const tune = smallTrain({ steps: 3, seed: 5, optimizer: { ...smallTrain().optimizer, lr: 1e-4 } })
+    const tuned = await losses(smallModel(), tune, { initFrom: checkpoint })
+    const fresh = await losses(smallModel(), tune)
+    expect(tuned.steps.map((s) => s.step)).toEqual([1, 2, 3])
+    // The loss of step 1 is computed before its update: the source weights' loss on the fine-tune's first batch.
+    const model = new Model(smallModel(), cpu, 'f32', 0)
+    try {
+      restoreCheckpoint(checkpoint, readCheckpoint(checkpoint), model)
+      const task = createTask(tune.task, tune.seed)
+      const batch = toDevice(cpu, task.trainBatch(0, tune.batch_size))
+      const ctx = new Ctx(cpu, 'f32', false)
+      try {
+        const rows = await model.loss(ctx, batch).nll.read()
+        const mean = Array.from(rows).reduce((a, b) => a + b, 0) / batch.count
+        expect(tuned.losses[0]).toBeCloseTo(mean, 6)
+      } finally {
+        ctx.dispose()
+        disposeBatch(batch)
+      }
+    } finally {
+      model.dispose()
+    }
+    expect(Math.abs(tuned.losses[0]! - fresh.losses[0]!)).toBeGreaterThan(1e-3)
+    // Another ModelSpec cannot take these weights.
+    await expect(losses(smallModel('gated-deltanet'), tune, { initFrom: checkpoint })).rejects.toThrow(
+      'was trained with another ModelSpec; starting from it needs the same one',
+    )
   })
 
   it('a step that fails names its step and saves the last finished one, from which a resume continues the curve', async () => {
