@@ -26,10 +26,14 @@ commands:
           [--max-attention-t N] [--pairs 1,2,4,8] [--examples N] [--lengths 64,128,256]
                          inspect a checkpoint: recall, state over time, attention maps
   export <run folder | checkpoint> --out <dir> [--checkpoint checkpoints/step-N.safetensors] [--data N]
-                         a self-contained PyTorch folder: model.py (plain torch, Linea's logits),
-                         config.json, model.safetensors (f32), README.txt, and train.sh/train.py
-                         to continue training with torchrun; --data writes N sequences of the
-                         run's task (and its eval sets) for train.py
+         [--format torch|fla|both]
+                         torch (default): a self-contained PyTorch folder: model.py (plain torch,
+                         Linea's logits), config.json, model.safetensors (f32), README.txt, and
+                         train.sh/train.py to continue training with torchrun; --data writes N
+                         sequences of the run's task (and its eval sets) for train.py;
+                         fla: flash-linear-attention's own folder (config.json, model.safetensors
+                         under fla's names) when one of its model classes computes the model, else
+                         the reason; both: the PyTorch folder, and the fla one in <dir>/fla/
   import <hf-folder> <workspace> [--name N]
                          a flash-linear-attention checkpoint (config.json + safetensors, sharded
                          or not; F32, BF16, F16) as a run of the workspace that inspect opens
@@ -197,7 +201,7 @@ const COMMANDS: Record<
     },
   },
   export: {
-    options: { out: { type: 'string' }, checkpoint: { type: 'string' }, data: { type: 'string' } },
+    options: { out: { type: 'string' }, checkpoint: { type: 'string' }, data: { type: 'string' }, format: { type: 'string' } },
     positionals: 1,
     run: async (values, positionals) => {
       if (typeof values.out !== 'string') throw new UsageError('export: --out <dir> is required')
@@ -209,6 +213,7 @@ const COMMANDS: Record<
           out: values.out,
           checkpoint: values.checkpoint as string | undefined,
           data: values.data as string | undefined,
+          format: values.format as string | undefined,
         })
       } catch (err) {
         if (err instanceof CliInputError) {

@@ -120,8 +120,8 @@ function prepareOutDir(outDir: string): string {
   return dir
 }
 
-/** Besides the model files, what an export folder may hold: the recipe, its data, train.py's checkpoints. */
-const EXTRA_FILES: string[] = [...RECIPE_FILES, 'data', 'checkpoints']
+/** Besides the model files, what an export folder may hold: the recipe, its data, train.py's checkpoints, the fla export (--format both). */
+const EXTRA_FILES: string[] = [...RECIPE_FILES, 'data', 'checkpoints', 'fla']
 
 function writeAtomic(path: string, text: string): void {
   const tmp = join(resolve(path, '..'), `.${basename(path)}.${process.pid}.tmp`)

@@ -1,0 +1,132 @@
+"""Loads Linea's fla exports in flash-linear-attention itself and compares logits, on the GPU box.
+
+`linea export --format fla` writes a Hugging Face folder of one of fla's model
+classes (electron/interop/export-fla.ts). This script is the other half of
+issue 20's check: for each exported folder it loads the model with fla's
+AutoModelForCausalLM (fp32, then bf16), runs it on the tokens Linea used, and
+compares fla's logits with the logits Linea's engine computed for the same
+checkpoint on the CPU.
+
+Make the exports (here, or on the box: anywhere Linea's node tests run):
+
+    LINEA_FLA_EXPORT_DIR=/tmp/fla-exports npx vitest run --project node tests/node/interop-export-fla.test.ts
+
+which leaves, per case, <dir>/<case>/fla/{config.json, model.safetensors,
+README.txt} and <dir>/<case>/linea-logits.json = {"name", "model_type",
+"tokens": [T], "logits": [T][vocab] (Linea, float32), "tolerance":
+{"float32", "bfloat16"}}. Then, on the GPU box (PyTorch, Triton and
+transformers there; flash-attn for the models with softmax layers; the
+flash-linear-attention source brought with `fetch` for the run, never
+committed to Linea):
+
+    python3 bench/reference/fla-export-check.py --fla /path/to/flash-linear-attention \
+        --dir /tmp/fla-exports [--device cuda] [--only gla,transformer] [--out results.json]
+
+It prints one line per case and dtype, max |fla - Linea| / max |Linea| against
+the tolerance (fp32 2e-3: fla's Triton kernels may use TF32 matmuls and sum
+chunks in another order; bf16 5e-2: fla casts the f32 weights to bf16 and
+computes in bf16), and exits 1 when any case fails or cannot be loaded.
+Models with softmax layers (the Transformer, hybrids with `attn`) are skipped
+with a line saying so when flash-attn is not importable, as fla's Attention
+layer runs only through it.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+
+def has_softmax(config):
+    return config.get("model_type") == "transformer" or bool(config.get("attn"))
+
+
+def relative_error(got, expected):
+    scale = expected.abs().max().item()
+    return (got - expected).abs().max().item() / max(scale, 1e-12)
+
+
+def check(folder, expected, dtype, device):
+    """fla's logits for the exported folder in `dtype`, against Linea's; returns (relative error, model class name)."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(os.path.join(folder, "fla"), torch_dtype=torch.float32)
+    model = model.to(device=device, dtype=dtype).eval()
+    ids = torch.tensor([expected["tokens"]], device=device)
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0].float().cpu()
+    want = torch.tensor(expected["logits"], dtype=torch.float32)
+    if logits.shape != want.shape:
+        raise RuntimeError(f"fla's logits have shape {tuple(logits.shape)}, Linea's {tuple(want.shape)}")
+    if not torch.isfinite(logits).all():
+        raise RuntimeError("fla's logits are not finite")
+    return relative_error(logits, want), type(model).__name__
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fla", required=True, help="flash-linear-attention source folder (it holds fla/)")
+    ap.add_argument("--dir", required=True, help="what LINEA_FLA_EXPORT_DIR named: <case>/fla/ and <case>/linea-logits.json")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--only", default="", help="comma-separated case folder names")
+    ap.add_argument("--out", default="", help="also write the results as JSON here")
+    args = ap.parse_args()
+    sys.path.insert(0, args.fla)
+    import fla.models  # noqa: F401  (registers fla's configs and models with transformers)
+
+    try:
+        import flash_attn  # noqa: F401
+
+        has_flash_attn = True
+    except ImportError:
+        has_flash_attn = False
+
+    cases = sorted(
+        c
+        for c in os.listdir(args.dir)
+        if os.path.isfile(os.path.join(args.dir, c, "linea-logits.json")) and os.path.isfile(os.path.join(args.dir, c, "fla", "config.json"))
+    )
+    if args.only:
+        cases = [c for c in cases if c in args.only.split(",")]
+    if not cases:
+        raise SystemExit(f"no <case>/linea-logits.json with <case>/fla/config.json under {args.dir}; run the test with LINEA_FLA_EXPORT_DIR first")
+
+    results, failed = [], 0
+    for case in cases:
+        folder = os.path.join(args.dir, case)
+        with open(os.path.join(folder, "linea-logits.json")) as f:
+            expected = json.load(f)
+        with open(os.path.join(folder, "fla", "config.json")) as f:
+            config = json.load(f)
+        if has_softmax(config) and not has_flash_attn:
+            print(f"{case:60s} skipped: softmax layers need flash-attn, which is not importable here", flush=True)
+            results.append({"case": case, "skipped": "no flash-attn"})
+            continue
+        for dtype in (torch.float32, torch.bfloat16):
+            name = str(dtype).replace("torch.", "")
+            tolerance = expected["tolerance"][name]
+            try:
+                error, cls = check(folder, expected, dtype, args.device)
+            except Exception as err:  # a load or run failure is a result too: report it and go on
+                failed += 1
+                print(f"{case:60s} {name:9s} FAILED to load or run: {type(err).__name__}: {err}", flush=True)
+                results.append({"case": case, "dtype": name, "error": f"{type(err).__name__}: {err}"})
+                continue
+            ok = error <= tolerance
+            failed += 0 if ok else 1
+            print(
+                f"{case:60s} {name:9s} {cls:28s} max|fla - Linea| / max|Linea| = {error:.2e}  (tolerance {tolerance:.0e})  {'ok' if ok else 'FAIL'}",
+                flush=True,
+            )
+            results.append({"case": case, "model_type": config["model_type"], "class": cls, "dtype": name, "relative_error": error, "tolerance": tolerance, "ok": ok})
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=2)
+    print(f"\n{len(cases)} exports, {failed} failing checks" + (f"; results in {args.out}" if args.out else ""))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
