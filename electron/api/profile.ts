@@ -49,6 +49,8 @@ export interface MachineInfo {
   device: string
   deviceMemoryBytes: number
   deviceDetail: string
+  /** How each op's time was measured ("CUDA events around each op (device time)", ...); absent in older profiles. */
+  opTiming?: string
 }
 
 /** How a repeated measurement spread: quantiles over its n samples (linear interpolation). */

@@ -17,7 +17,7 @@ commands:
   profile <spec.json | preset> --report out.html [--pdf out.pdf] [--seq-len N] [--batch N]
           [--d-model N] [--sweep-lengths 512,1024,...] [--sweep-budget seconds]
           [--repeats N] [--probe-seconds S] [--trace out.trace.json]
-          [--backend auto|cpu|cuda|cuda:N] [--precision auto|f32|f64|bf16]
+          [--backend auto|cpu|cuda|cuda:N|webgpu] [--precision auto|f32|f64|bf16]
                          profile a model: time and memory per layer and op (median and spread
                          over the repeats), roofline, length sweep; --trace writes the timed
                          step as a Chrome trace (open in ui.perfetto.dev)

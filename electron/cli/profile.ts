@@ -37,12 +37,12 @@ function positiveInt(value: unknown, flag: string): number | undefined {
   return n
 }
 
-/** --backend: auto, cpu, cuda (the first device) or cuda:N. */
-function profileBackendFlag(text: string): { backend: 'auto' | 'cpu' | 'cuda'; device: number } {
-  if (text === 'auto' || text === 'cpu' || text === 'cuda') return { backend: text, device: 0 }
+/** --backend: auto, cpu, cuda (the first device), cuda:N or webgpu. */
+function profileBackendFlag(text: string): { backend: 'auto' | 'cpu' | 'cuda' | 'webgpu'; device: number } {
+  if (text === 'auto' || text === 'cpu' || text === 'cuda' || text === 'webgpu') return { backend: text, device: 0 }
   const m = /^cuda:(\d+)$/.exec(text)
   if (m) return { backend: 'cuda', device: Number(m[1]) }
-  throw new CliInputError(`--backend ${text}: expected auto, cpu, cuda or cuda:N`)
+  throw new CliInputError(`--backend ${text}: expected auto, cpu, cuda, cuda:N or webgpu`)
 }
 
 /** --precision: as a train spec's (auto: bf16 on CUDA, f32 on the CPU). */

@@ -6,7 +6,7 @@ import { loadAddon } from './addon'
 import type { Backend } from './backend'
 import { nativeBackend } from './native-backend'
 import type { TracedCall } from './trace-ops'
-import { webGpuAccepts } from './webgpu/backend'
+import { probeWebGpu, webGpuAccepts, webGpuBackend } from './webgpu/backend'
 
 export interface BackendChoice {
   backend: Backend
@@ -113,7 +113,15 @@ export const addonAccepts: AcceptsFn = (backendId, call) =>
  * CUDA device when it does, else the CPU; the CPU must accept every call too.
  */
 export function selectBackend(requested: TrainSpec['backend'], device: number, calls: readonly TracedCall[]): BackendChoice {
-  if (requested === 'webgpu') throw new Error("backend 'webgpu' runs training runs only so far (not profiling); use 'cpu', 'cuda' or 'auto'")
+  if (requested === 'webgpu') throw new Error("backend 'webgpu' needs its adapter opened first: use selectWebGpuBackend")
   const { id, reason } = chooseBackend(requested, device, loadAddon().backends(), calls, addonAccepts)
   return { backend: nativeBackend(id), reason }
+}
+
+/** The WebGPU backend for `calls` (a profile asked for it by name): the adapter opened, every call accepted, or why not. */
+export async function selectWebGpuBackend(calls: readonly TracedCall[]): Promise<BackendChoice> {
+  const probe = await probeWebGpu()
+  if (!probe.adapter) throw new Error(`backend 'webgpu' is not available: ${probe.reason}`)
+  const { reason } = chooseBackend('webgpu', 0, ['webgpu'], calls, addonAccepts)
+  return { backend: await webGpuBackend(), reason }
 }

@@ -78,6 +78,14 @@ export interface Backend {
   synchronize(): Promise<void>
   /** Sets (or, with undefined, clears) the observer of every op run. */
   observe(observer: OpObserver | undefined): void
+  /**
+   * For a backend that reads its device timings asynchronously (WebGPU's
+   * timestamp queries): fills the OpTimings handed to the observer since the
+   * last call. The profiler awaits it after clearing the observer.
+   */
+  settleTimings?(): Promise<void>
+  /** How this backend times an observed op, for the profile's record ("CUDA events", ...). */
+  readonly opTiming?: string
 }
 
 /** backend.readSoon where the backend has it, else a read started now. */

@@ -79,6 +79,11 @@ export class NativeBackend implements Backend {
     return out
   }
 
+  /** How an observed op is timed: events in the backend's stream of work. */
+  get opTiming(): string {
+    return this.kind === 'cuda' ? 'CUDA events around each op (device time)' : 'the host clock around each op'
+  }
+
   observe(observer: OpObserver | undefined): void {
     this.fillTimings()
     this.observer = observer

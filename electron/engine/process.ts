@@ -3,7 +3,7 @@
 // mode) or Electron's utilityProcess; a crash here ends only this process.
 import { readFileSync } from 'node:fs'
 import { isUserError } from '../api/errors'
-import { selectBackend } from './backend-select'
+import { selectBackend, selectWebGpuBackend } from './backend-select'
 import { fullyLabelledBatch, traceTrainingStep } from './trace-ops'
 import { selectRun } from './run-backend'
 import { demoForward } from './demo'
@@ -133,7 +133,7 @@ const handlers: Handlers = {
   estimate: ({ spec, contextLength }) => estimateModel(spec, contextLength),
   profile: async ({ spec, settings, backend, device }) => {
     const calls = await traceTrainingStep(spec, settings.dtype, fullyLabelledBatch(settings.batchSize, settings.seqLen))
-    const choice = selectBackend(backend ?? 'auto', device ?? 0, calls)
+    const choice = backend === 'webgpu' ? await selectWebGpuBackend(calls) : selectBackend(backend ?? 'auto', device ?? 0, calls)
     return profileModel(spec, choice.backend, settings, (message, fraction) => emit('profile.progress', { message, fraction }))
   },
   inspect: async (params) => {

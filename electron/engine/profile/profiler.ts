@@ -99,7 +99,11 @@ async function timeMs(fn: () => unknown | Promise<unknown>, repeats: number): Pr
 
 export function machineInfo(backend: Backend): MachineInfo {
   const info = loadAddon().info()
-  const device = info.devices.find((d) => d.id === backend.id) ?? info.devices[0]!
+  // WebGPU's adapter is not one of the addon's devices: its own description.
+  const adapter = backend.kind === 'webgpu' ? (backend as Backend & { adapter?: { name: string } }).adapter : undefined
+  const device = adapter
+    ? { name: adapter.name, memoryBytes: 0, detail: 'WebGPU (Dawn) adapter' }
+    : (info.devices.find((d) => d.id === backend.id) ?? info.devices[0]!)
   return {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
@@ -113,6 +117,7 @@ export function machineInfo(backend: Backend): MachineInfo {
     device: device.name,
     deviceMemoryBytes: device.memoryBytes,
     deviceDetail: device.detail,
+    ...(backend.opTiming ? { opTiming: backend.opTiming } : {}),
   }
 }
 
@@ -137,6 +142,9 @@ async function probeRates(fn: () => unknown, work: number, seconds: number, minR
  * product, each repeated for at least `seconds` (and CEILING_PROBE_MIN_REPEATS
  * calls) after a warm-up call; the median rate and the spread of the rates.
  */
+/** Calls per timed sample of a ceiling probe (then one wait for the device). */
+const PROBE_CALLS = 4
+
 export async function probeCeilings(backend: Backend, dtype: ComputeDType, seconds = CEILING_PROBE_SECONDS): Promise<Ceilings> {
   const width = BYTES[dtype]
   const n = 1 << 24 // 16M values: far past every cache
@@ -144,7 +152,17 @@ export async function probeCeilings(backend: Backend, dtype: ComputeDType, secon
   const b = backend.zeros([n], dtype)
   let bandwidth: number[]
   try {
-    bandwidth = await probeRates(() => backend.run('accumulate', { dst: a, src: b }, { alpha: 1 }), 3 * n * width, seconds, CEILING_PROBE_MIN_REPEATS)
+    // Each sample is PROBE_CALLS calls and a wait for the device: a GPU backend only enqueues
+    // (its queue would hide the rate), and one wait per call would add its latency to each.
+    bandwidth = await probeRates(
+      () => {
+        for (let i = 0; i < PROBE_CALLS; i++) backend.run('accumulate', { dst: a, src: b }, { alpha: 1 })
+        return backend.synchronize()
+      },
+      PROBE_CALLS * 3 * n * width,
+      seconds,
+      CEILING_PROBE_MIN_REPEATS,
+    )
   } finally {
     a.dispose()
     b.dispose()
@@ -156,7 +174,15 @@ export async function probeCeilings(backend: Backend, dtype: ComputeDType, secon
   try {
     backend.fill(x, 0.5)
     backend.fill(w, 0.25)
-    flops = await probeRates(() => backend.run('linear_fwd', { x, w }, {}).y!.dispose(), 2 * m * m * m, seconds, CEILING_PROBE_MIN_REPEATS)
+    flops = await probeRates(
+      () => {
+        for (let i = 0; i < PROBE_CALLS; i++) backend.run('linear_fwd', { x, w }, {}).y!.dispose()
+        return backend.synchronize()
+      },
+      PROBE_CALLS * 2 * m * m * m,
+      seconds,
+      CEILING_PROBE_MIN_REPEATS,
+    )
   } finally {
     x.dispose()
     w.dispose()
@@ -167,7 +193,7 @@ export async function probeCeilings(backend: Backend, dtype: ComputeDType, secon
     flopsPerSecond: spread.flopsPerSecond.median,
     method:
       `bandwidth: dst += src on ${n} ${dtype} values (2 reads, 1 write), median of ${bandwidth.length}; ` +
-      `compute: a ${m}x${m}x${m} matrix product, median of ${flops.length}; each after a warm-up call, repeated for at least ${seconds} s`,
+      `compute: a ${m}x${m}x${m} matrix product, median of ${flops.length}; each sample ${PROBE_CALLS} calls and a wait for the device, after a warm-up, repeated for at least ${seconds} s`,
     spread,
   }
 }
@@ -194,6 +220,7 @@ async function profileOps(model: Model, optimizer: AdamW, backend: Backend, dtyp
     } finally {
       backend.observe(undefined)
     }
+    await backend.settleTimings?.()
     const ops = new Map<string, OpProfile>()
     const events: TimelineEvent[] = []
     let lost = 0

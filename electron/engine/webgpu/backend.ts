@@ -8,7 +8,7 @@
 // synchronize has flushed the batch. Device errors and index errors (an id
 // outside a table) found meanwhile are thrown there.
 import { loadAddon, type LineaAddon, type NativeTensorDesc } from '../addon'
-import type { AttrValue, Backend, OpObserver, OpOutputs } from '../backend'
+import type { AttrValue, Backend, OpObserver, OpOutputs, OpTiming } from '../backend'
 import { Tensor, type DType, type HostArray } from '../tensor'
 import type { TracedCall } from '../trace-ops'
 import { openWebGpuDevice, type WebGpuAdapterInfo } from './device'
@@ -42,6 +42,8 @@ export class WebGpuBackend implements Backend {
   readonly kind = 'webgpu' as const
   private readonly addon: LineaAddon
   private observer: OpObserver | undefined
+  /** Timings of observed ops waiting for their timestamp queries (settleTimings). */
+  private timings: OpTiming[] = []
   private poison = false
 
   constructor(readonly driver: WebGpuDriver) {
@@ -125,6 +127,8 @@ export class WebGpuBackend implements Backend {
     if (refused) throw new Error(refused)
 
     const t0 = this.observer ? performance.now() : 0
+    // Profiling on an adapter with timestamp queries: the op's own passes, timed on the device.
+    const timed = this.observer && this.driver.canTime ? this.driver.beginTimedOp() : undefined
     const out: OpOutputs = {}
     const outStorages: Record<string, Storage> = {}
     for (const o of plan.outputs) {
@@ -154,15 +158,54 @@ export class WebGpuBackend implements Backend {
     } finally {
       // Later dispatches are ordered after this call's, so its scratch can be reused at once.
       for (const s of scratch) this.driver.pool.release(s)
+      if (timed !== undefined) this.driver.endTimedOp()
     }
-    // Host time to encode the call; device timing (timestamp queries) is for the profiler's later work.
-    const ms = this.observer ? performance.now() - t0 : 0
-    this.observer?.(op, inputs, attrs, out, { ms })
+    if (this.observer) {
+      // With timestamp queries the device's time, filled in by settleTimings; else the host's time to encode the call.
+      const timing = timed !== undefined ? { ms: Number.NaN, startMs: Number.NaN } : { ms: performance.now() - t0 }
+      if (timed !== undefined) this.timings.push(timing)
+      this.observer(op, inputs, attrs, out, timing)
+    }
     return out
   }
 
   observe(observer: OpObserver | undefined): void {
+    // A new observer starts afresh (a profile cut short by an error leaves timings unread).
+    if (observer && !this.observer) {
+      this.timings = []
+      this.driver.discardTimings()
+    }
     this.observer = observer
+  }
+
+  /** How an observed op's time is measured: on the device with timestamp queries where the adapter has them. */
+  get opTiming(): string {
+    return this.driver.canTime ? 'WebGPU timestamp queries (device time per op)' : 'host time to encode each op (no timestamp queries on this adapter)'
+  }
+
+  /**
+   * Fills the timings of the ops observed since the last call from their
+   * timestamp queries: ms their device time, startMs since the first one began.
+   */
+  async settleTimings(): Promise<void> {
+    const timings = this.timings
+    this.timings = []
+    if (!timings.length) return
+    const ns = await this.driver.readTimings()
+    let origin: bigint | undefined
+    timings.forEach((t, i) => {
+      const begin = ns[2 * i] ?? 0n
+      const end = ns[2 * i + 1] ?? 0n
+      if (begin === 0n || end < begin) {
+        // An op that encoded no pass (or whose counter wrapped): no device time.
+        t.ms = 0
+        t.startMs = Number.NaN
+        return
+      }
+      origin ??= begin
+      t.ms = Number(end - begin) / 1e6
+      t.startMs = Number(begin - origin) / 1e6
+    })
   }
 
   memory(): { bytesInUse: number; peakBytes: number } {

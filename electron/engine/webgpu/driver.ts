@@ -30,6 +30,9 @@ export function paramsWgsl(params: Kernel['params']): string {
 
 /** A uniform chunk holds this many parameter blocks (one per dispatch). */
 const BLOCKS_PER_CHUNK = 256
+/** Timestamp queries per query set (WebGPU allows up to 4096). */
+const QUERIES_PER_SET = 4096
+
 /** A batch is submitted after this many dispatches even with no read waiting. */
 const MAX_BATCH = 1024
 /** Index-check slots per batch (one per dispatch that checks indices). */
@@ -64,6 +67,15 @@ export class WebGpuDriver {
   private readonly chunks: UniformChunk[] = []
   private encoder: GPUCommandEncoder | undefined
   private pass: GPUComputePassEncoder | undefined
+  /**
+   * Op timing with timestamp queries (the profiler): each timed op's passes
+   * write its begin (query 2i, on its first pass) and end (2i + 1, on every
+   * pass: the last one's stays). Query sets of QUERIES_PER_SET, made as needed.
+   */
+  private readonly querySets: GPUQuerySet[] = []
+  private timedOps = 0
+  /** The op being timed (its index), and whether its first pass has begun. */
+  private timedOp: { index: number; begun: boolean } | undefined
   private dispatches = 0
   private checks: IndexCheck[] = []
   private readonly checkBuffer: GPUBuffer
@@ -340,8 +352,76 @@ export class WebGpuDriver {
 
   private computePass(): GPUComputePassEncoder {
     const enc = this.commandEncoder()
-    this.pass ??= enc.beginComputePass({ label: 'linea ops' })
+    if (!this.pass) {
+      const op = this.timedOp
+      if (op) {
+        const set = this.querySets[Math.floor((2 * op.index) / QUERIES_PER_SET)]!
+        const at = (2 * op.index) % QUERIES_PER_SET
+        this.pass = enc.beginComputePass({
+          label: 'linea op (timed)',
+          timestampWrites: { querySet: set, ...(op.begun ? {} : { beginningOfPassWriteIndex: at }), endOfPassWriteIndex: at + 1 },
+        })
+        op.begun = true
+      } else this.pass = enc.beginComputePass({ label: 'linea ops' })
+    }
     return this.pass
+  }
+
+  /** Whether ops can be timed on the device (the adapter has timestamp queries). */
+  get canTime(): boolean {
+    return this.device.features.has('timestamp-query')
+  }
+
+  /** Starts timing one op: its work goes into passes of its own. Returns its index for readTimings. */
+  beginTimedOp(): number {
+    this.endPass()
+    const index = this.timedOps++
+    if (2 * index >= this.querySets.length * QUERIES_PER_SET)
+      this.querySets.push(this.device.createQuerySet({ type: 'timestamp', count: QUERIES_PER_SET, label: 'linea op times' }))
+    this.timedOp = { index, begun: false }
+    return index
+  }
+
+  /** Forgets the ops timed so far (their queries are written over by the next ones). */
+  discardTimings(): void {
+    this.timedOps = 0
+  }
+
+  endTimedOp(): void {
+    this.endPass()
+    this.timedOp = undefined
+  }
+
+  /**
+   * The device times of the ops timed since the last call, in ns as the
+   * adapter counts them: [begin, end] per op (0 where an op encoded no pass).
+   * Waits for the work; the query sets are then free for the next profile.
+   */
+  async readTimings(): Promise<BigUint64Array> {
+    const count = 2 * this.timedOps
+    this.timedOps = 0
+    if (count === 0) return new BigUint64Array(0)
+    const enc = this.commandEncoder()
+    this.endPass()
+    const bytes = count * 8
+    const resolved = this.device.createBuffer({ size: bytes, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC, label: 'linea op times' })
+    const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'linea op times (read)' })
+    try {
+      for (let first = 0; first < count; first += QUERIES_PER_SET) {
+        const n = Math.min(QUERIES_PER_SET, count - first)
+        enc.resolveQuerySet(this.querySets[first / QUERIES_PER_SET]!, 0, n, resolved, first * 8)
+      }
+      enc.copyBufferToBuffer(resolved, 0, staging, 0, bytes)
+      this.flush()
+      await staging.mapAsync(1 /* GPUMapMode.READ */)
+      const out = new BigUint64Array(staging.getMappedRange().slice(0))
+      staging.unmap()
+      this.throwIfFailed()
+      return out
+    } finally {
+      resolved.destroy()
+      staging.destroy()
+    }
   }
 
   private endPass(): void {

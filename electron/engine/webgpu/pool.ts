@@ -8,7 +8,7 @@
 import type { WebGpuDevice } from './device'
 
 /** GPUBufferUsage flags (WebGPU spec values; Node has no global GPUBufferUsage). */
-export const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const
+export const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const
 
 /** Memory shared by a tensor and its views: freed when the last of them is disposed. */
 export interface Storage {

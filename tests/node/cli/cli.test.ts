@@ -137,7 +137,7 @@ describe('linea train', () => {
     }
     const profile = linea('profile', 'gla', '--report', join(dir, 'p.html'), '--backend', 'gpu')
     expect(profile.code).toBe(2)
-    expect(profile.stderr).toContain('--backend gpu: expected auto, cpu, cuda or cuda:N')
+    expect(profile.stderr).toContain('--backend gpu: expected auto, cpu, cuda, cuda:N or webgpu')
   })
 
   it('refuses a bad spec file naming the field, and a missing --out', () => {
