@@ -6,11 +6,12 @@ const USAGE = `usage: linea <command> [options]
 
 commands:
   info [--json]          the native engine: version, backends, devices, BLAS, ops
-  train <model.json> <train.json> --out <dir> [--resume <checkpoint>] [--max-steps N]
+  train <model.json> <train.json> --out <dir> [--resume <checkpoint> | --init-from <checkpoint>] [--max-steps N]
         [--backend auto|cpu|cuda|cuda:N|webgpu] [--precision auto|f32|f64|bf16]
                          train a model; progress bar, metrics.jsonl and checkpoints in <dir>;
                          --max-steps stops after N steps, the schedule still that of the spec's steps;
-                         --backend and --precision replace the train spec's
+                         --backend and --precision replace the train spec's; --init-from starts
+                         from a checkpoint's weights (a fine-tune: same ModelSpec, new optimizer)
   run <workspace> <template-id | run.json> [--set path=value]... [--input path=value]...
                          queue a template's sweep (or one run) in a workspace and train it
   runs <workspace>       the runs of a workspace: status, task, steps, best accuracy, time
@@ -54,6 +55,7 @@ const COMMANDS: Record<
     options: {
       out: { type: 'string' },
       resume: { type: 'string' },
+      'init-from': { type: 'string' },
       'max-steps': { type: 'string' },
       backend: { type: 'string' },
       precision: { type: 'string' },
@@ -68,6 +70,7 @@ const COMMANDS: Record<
           trainPath: positionals[1]!,
           outDir: values.out,
           resume: values.resume as string | undefined,
+          initFrom: values['init-from'] as string | undefined,
           maxSteps: values['max-steps'] as string | undefined,
           backend: values.backend as string | undefined,
           precision: values.precision as string | undefined,

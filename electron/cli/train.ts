@@ -127,6 +127,8 @@ export interface TrainCliOptions {
   trainPath: string
   outDir: string
   resume?: string
+  /** --init-from: a checkpoint whose weights the run starts from (a fine-tune). */
+  initFrom?: string
   /** Stop after this many steps, on the schedule of the spec's steps. */
   maxSteps?: string
   /** Over the train spec's backend and precision. */
@@ -142,6 +144,8 @@ export async function runTrainCommand(o: TrainCliOptions): Promise<number> {
   const train = withBackend(withMaxSteps(specs.train, o.maxSteps), o.backend, o.precision)
   const outDir = resolve(o.outDir)
   if (o.resume && !existsSync(o.resume)) throw new CliInputError(`--resume ${o.resume}: no such checkpoint file`)
+  if (o.initFrom && !existsSync(o.initFrom)) throw new CliInputError(`--init-from ${o.initFrom}: no such checkpoint file`)
+  if (o.initFrom && o.resume) throw new CliInputError('--init-from starts a new run from weights; --resume continues one: give one of them')
   makeDirs(join(outDir, 'checkpoints'))
   writeFileSync(join(outDir, 'model.json'), JSON.stringify(model, null, 2) + '\n')
   writeFileSync(join(outDir, 'train.json'), JSON.stringify(train, null, 2) + '\n')
@@ -174,7 +178,7 @@ export async function runTrainCommand(o: TrainCliOptions): Promise<number> {
   }
   process.on('SIGINT', onSignal)
   try {
-    const summary = await engine.call('train', { modelSpec: model, trainSpec: train, outDir: join(outDir, 'checkpoints'), resumeFrom: o.resume })
+    const summary = await engine.call('train', { modelSpec: model, trainSpec: train, outDir: join(outDir, 'checkpoints'), resumeFrom: o.resume, initFrom: o.initFrom })
     if (tty) out.write('\n')
     log({ type: 'summary', ...summary, lastEval: undefined })
     const e = summary.lastEval

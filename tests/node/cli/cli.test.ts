@@ -111,6 +111,32 @@ describe('linea train', () => {
     expect(progress.at(-1)).toContain(`eval acc ${evals[1].headline.toFixed(4)} @5`)
   })
 
+  it("--init-from starts a run from a checkpoint's weights: its first loss is not a fresh model's", () => {
+    const source = join(dir, 'source')
+    const made = linea('train', modelPath, trainPath, '--out', source)
+    expect(made.code, made.stderr).toBe(0)
+    const ckpt = readFileSync(join(source, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; path?: string })
+      .filter((l) => l.type === 'checkpoint')
+      .at(-1)!.path!
+    const firstLoss = (out: string) =>
+      JSON.parse(
+        readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+          .split('\n')
+          .find((l) => l.includes('"train"'))!,
+      ).loss as number
+    const tuned = join(dir, 'tuned')
+    const fresh = join(dir, 'fresh')
+    expect(linea('train', modelPath, trainPath, '--out', tuned, '--init-from', ckpt, '--max-steps', '1').code).toBe(0)
+    expect(linea('train', modelPath, trainPath, '--out', fresh, '--max-steps', '1').code).toBe(0)
+    expect(Math.abs(firstLoss(tuned) - firstLoss(fresh))).toBeGreaterThan(1e-3)
+    const both = linea('train', modelPath, trainPath, '--out', join(dir, 'both'), '--init-from', ckpt, '--resume', ckpt)
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain('--init-from starts a new run from weights; --resume continues one')
+  })
+
   it('refuses a --max-steps that is not a step of the run', () => {
     for (const bad of ['0', '7', '2.5', 'x']) {
       const r = linea('train', modelPath, trainPath, '--out', join(dir, `bad-${bad}`), '--max-steps', bad)
