@@ -281,10 +281,11 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 2) bwd_mma_kernel(ChunkArgs a)
     }
   }
   store_rows(a.dq, KD, d0, acc, NK);
+  // dg (scalar and fixed gates): db's share + q ⊙ dQ, its row sums over the quad's lanes and the two
+  // column halves, then the reverse cumsum. A fixed gate whose gradient is not asked for has no dg
+  // (the same for every block).
   if constexpr (G != kGateNone) {
-    if (!a.dg)
-      return;  // a fixed gate whose gradient is not asked for (the same for every block)
-               // db's share: + q ⊙ dQ, then the row sums over the quad's lanes and the two halves.
+    if (!a.dg) return;
 #pragma unroll
     for (int n = 0; n < NK; ++n) {
       const int d = d0 + 8 * n + q2;
