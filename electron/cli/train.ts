@@ -178,7 +178,13 @@ export async function runTrainCommand(o: TrainCliOptions): Promise<number> {
   }
   process.on('SIGINT', onSignal)
   try {
-    const summary = await engine.call('train', { modelSpec: model, trainSpec: train, outDir: join(outDir, 'checkpoints'), resumeFrom: o.resume, initFrom: o.initFrom })
+    const summary = await engine.call('train', {
+      modelSpec: model,
+      trainSpec: train,
+      outDir: join(outDir, 'checkpoints'),
+      resumeFrom: o.resume,
+      initFrom: o.initFrom,
+    })
     if (tty) out.write('\n')
     log({ type: 'summary', ...summary, lastEval: undefined })
     const e = summary.lastEval
