@@ -20,6 +20,7 @@
 // T are zero-filled by cp.async (src-size 0), rows past T are not stored.
 #pragma once
 
+#include "mma_sm80.cuh"
 #include "softmax_attention_common.cuh"
 
 namespace linea {
@@ -63,45 +64,12 @@ __device__ __forceinline__ void cp_async_wait_all() {
 #endif
 }
 
-// Four 8x8 b16 matrices; lane i gives the address of row i % 8 of matrix i / 8,
-// and receives in r[j] row lane / 4, elements 2 (lane % 4) and +1 of matrix j
-// (with .trans: of matrix j transposed).
-__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const bf16* p) {
-#ifdef LINEA_ATTN_MMA
-  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(a));
-#endif
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const bf16* p) {
-#ifdef LINEA_ATTN_MMA
-  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(a));
-#endif
-}
-
-// c (16x8 f32) += a (16x16 bf16, row) b (16x8 bf16, col). Fragments, g = lane / 4,
-// q = lane % 4: a[0] (g, 2q..2q+1), a[1] (g+8, 2q..), a[2] (g, 2q+8..),
-// a[3] (g+8, 2q+8..); b0 (k 2q..2q+1, n g), b1 (k 2q+8.., n g);
-// c[0..1] (g, 2q..2q+1), c[2..3] (g+8, 2q..2q+1).
-__device__ __forceinline__ void mma_bf16(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-#ifdef LINEA_ATTN_MMA
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#endif
-}
-
-// Two floats as a bf16 pair, lo in the low half (the lower column).
-__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const unsigned*>(&v);
-}
+// ldmatrix, mma.sync m16n8k16 and the bf16 pair packing, with their fragment
+// layouts: mma_sm80.cuh (shared with the chunked mixer).
+using mma::ldmatrix_x4;
+using mma::ldmatrix_x4_trans;
+using mma::mma_bf16;
+using mma::pack_bf16;
 
 // Copies rows first.. first+rows-1 (zero past T) of head (b, h) of a
 // (B, T, H, HD) bf16 tensor into a shared tile with row stride HD + kMmaPad.
