@@ -14,6 +14,7 @@ import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { labDepsFor } from '../../fixtures/lab'
 import { newRun, quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 import { tempDir } from '../../fixtures/temp'
+import { rejection } from '../../fixtures/thrown'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -25,15 +26,6 @@ afterAll(async () => {
   engine.stop()
   workspaces.close()
 })
-
-async function refusal(call: Promise<unknown>): Promise<string> {
-  try {
-    await call
-  } catch (err) {
-    return (err as Error).message
-  }
-  throw new Error('expected the call to be refused')
-}
 
 describe('exportRun', () => {
   it('writes a trained run as a PyTorch folder under exports/, for its latest checkpoint', async () => {
@@ -55,7 +47,7 @@ describe('exportRun', () => {
 
   it('refuses a run without a checkpoint and an id that is not a run', async () => {
     const run = newRun(workspaces.workspace, 'never trained')
-    expect(await refusal(api.exportRun({ id: run.id }))).toContain(`run ${run.id} has no checkpoint yet`)
-    expect(await refusal(api.exportRun({ id: '../../etc' }))).toMatch(/run id/)
+    expect(await rejection(api.exportRun({ id: run.id }))).toContain(`run ${run.id} has no checkpoint yet`)
+    expect(await rejection(api.exportRun({ id: '../../etc' }))).toMatch(/run id/)
   })
 })

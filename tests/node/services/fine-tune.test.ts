@@ -14,6 +14,7 @@ import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { labDepsFor } from '../../fixtures/lab'
 import { newRun, quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 import { tempDir } from '../../fixtures/temp'
+import { rejection } from '../../fixtures/thrown'
 
 const events = new LabEventBus()
 const engine = new EngineService(forkLauncher(), events)
@@ -25,15 +26,6 @@ afterAll(async () => {
   engine.stop()
   workspaces.close()
 })
-
-async function refusal(call: Promise<unknown>): Promise<string> {
-  try {
-    await call
-  } catch (err) {
-    return (err as Error).message
-  }
-  throw new Error('expected the call to be refused')
-}
 
 const trainLosses = (id: string) =>
   readFileSync(join(root, 'runs', id, 'metrics.jsonl'), 'utf8')
@@ -64,14 +56,14 @@ describe('fine-tune: startRun from another run', () => {
     const modelSpec = smallModelSpec('gla')
     const untrained = newRun(workspaces.workspace, 'untrained')
     expect(
-      await refusal(api.startRun({ name: 'x', modelSpec: untrained.modelSpec, trainSpec: quickTrainSpec(), startFrom: { runId: untrained.id } })),
+      await rejection(api.startRun({ name: 'x', modelSpec: untrained.modelSpec, trainSpec: quickTrainSpec(), startFrom: { runId: untrained.id } })),
     ).toContain(`run ${untrained.id} has no checkpoint to start from yet`)
     const source = (await api.listRuns({})).runs.find((r) => r.name === 'source')!
     expect(
-      await refusal(api.startRun({ name: 'x', modelSpec: smallModelSpec('gated-deltanet'), trainSpec: quickTrainSpec(), startFrom: { runId: source.id } })),
+      await rejection(api.startRun({ name: 'x', modelSpec: smallModelSpec('gated-deltanet'), trainSpec: quickTrainSpec(), startFrom: { runId: source.id } })),
     ).toContain(`a run starting from run ${source.id} must have its ModelSpec`)
     expect(
-      await refusal(api.startRun({ name: 'x', modelSpec, trainSpec: quickTrainSpec(), startFrom: { runId: source.id, checkpoint: '../../../etc/passwd' } })),
+      await rejection(api.startRun({ name: 'x', modelSpec, trainSpec: quickTrainSpec(), startFrom: { runId: source.id, checkpoint: '../../../etc/passwd' } })),
     ).toMatch(/not a checkpoint inside that run/)
   })
 })

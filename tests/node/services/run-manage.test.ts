@@ -17,6 +17,7 @@ import { WorkspaceService } from '../../../electron/services/workspace-service'
 import { labDepsFor } from '../../fixtures/lab'
 import { newRun, quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 import { tempDir } from '../../fixtures/temp'
+import { rejection } from '../../fixtures/thrown'
 import { until } from '../../fixtures/until'
 
 const events = new LabEventBus()
@@ -33,16 +34,6 @@ afterAll(async () => {
   engine.stop()
   workspaces.close()
 })
-
-/** The message of a call's rejection (it must reject). */
-async function rejection(call: Promise<unknown>): Promise<string> {
-  try {
-    await call
-  } catch (err) {
-    return (err as Error).message
-  }
-  throw new Error('expected the call to be refused')
-}
 
 const runJson = (id: string) => JSON.parse(readFileSync(join(root, 'runs', id, 'run.json'), 'utf8')) as Record<string, unknown>
 
