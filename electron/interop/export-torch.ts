@@ -18,6 +18,7 @@ import { headDims, type ModelSpec } from '../api/model-spec'
 import type { Backend } from '../engine/backend'
 import { readCheckpoint, type CheckpointState } from '../engine/checkpoint/checkpoint'
 import { writeSafetensors, type NamedTensor } from '../engine/checkpoint/safetensors'
+import { GLA_GATE_NORMALIZER, GLA_GATE_RANK } from '../engine/model/linear-mixer'
 import { Model } from '../engine/model/model'
 import { opDefaults } from '../engine/ops/generated'
 import { makeDirs } from '../platform/make-dirs'
@@ -65,9 +66,8 @@ export function torchExportConstants(): TorchExportConstants {
     l2Eps: opDefaults.feature_map_fwd.eps,
     denominatorEps: opDefaults.mixer_fwd.eps,
     rotaryBase: opDefaults.rotary_fwd.base,
-    // Kept equal to linear-mixer.ts's GLA_GATE_NORMALIZER / GLA_GATE_RANK; the export test holds them to it.
-    glaGateNormalizer: 16,
-    glaGateRank: 16,
+    glaGateNormalizer: GLA_GATE_NORMALIZER,
+    glaGateRank: GLA_GATE_RANK,
   }
 }
 

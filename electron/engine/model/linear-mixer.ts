@@ -12,8 +12,8 @@ import { init, type ParamStore } from './params'
 import type { LinearMixerTap } from './taps'
 
 /** GLA: gate logits are divided by this, so decays start near 1. */
-const GLA_GATE_NORMALIZER = 16
-const GLA_GATE_RANK = 16
+export const GLA_GATE_NORMALIZER = 16
+export const GLA_GATE_RANK = 16
 
 export class LinearMixerLayer {
   private readonly p: Record<string, Tensor> = {}
