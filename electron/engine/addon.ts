@@ -95,8 +95,11 @@ export interface LineaAddon {
     attrs: Record<string, AttrValue | undefined>,
     outputs?: string[],
   ): string | null
-  memory(backend: string, resetPeak?: boolean): { bytesInUse: number; peakBytes: number; allocations: number }
+  /** cachedBytes: freed memory the backend's cache still holds (0 where it caches nothing). */
+  memory(backend: string, resetPeak?: boolean): { bytesInUse: number; peakBytes: number; allocations: number; cachedBytes: number }
   synchronize(backend: string): void
+  /** Gives the backend's cached free memory back to the system (the CPU's block cache, the CUDA pool). */
+  trimCache(backend: string): void
   /** An opaque event after the work enqueued so far on `backend` (the host clock on the CPU, a CUDA event on a GPU). */
   recordEvent(backend: string): unknown
   /** Milliseconds between two events of one backend; waits for `end`. */

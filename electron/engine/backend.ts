@@ -76,6 +76,12 @@ export interface Backend {
   /** Forgets the peak so far (the next peak is measured from now). */
   resetPeak(): void
   synchronize(): Promise<void>
+  /**
+   * Gives memory the backend caches for reuse back to the system, once a job
+   * ends (optional: backends that cache). A CUDA pool would otherwise keep a
+   * finished run's peak from every other process on that GPU.
+   */
+  trimCache?(): void
   /** Sets (or, with undefined, clears) the observer of every op run. */
   observe(observer: OpObserver | undefined): void
   /**

@@ -93,6 +93,10 @@ export class Bf16RoundingBackend implements Backend {
   resetPeak(): void {
     this.inner.resetPeak()
   }
+  trimCache(): void {
+    this.inner.trimCache?.()
+  }
+
   synchronize(): Promise<void> {
     return this.inner.synchronize()
   }

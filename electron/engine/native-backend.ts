@@ -107,6 +107,10 @@ export class NativeBackend implements Backend {
     return this.addon.memory(this.id)
   }
 
+  trimCache(): void {
+    this.addon.trimCache(this.id)
+  }
+
   async synchronize(): Promise<void> {
     this.addon.synchronize(this.id)
   }

@@ -84,6 +84,14 @@ TEST_CASE("memory accounting follows tensors") {
   CHECK(cpu.memory().bytes_in_use == before);
 }
 
+TEST_CASE("freed blocks stay cached until trim_cache gives them back") {
+  Backend& cpu = get_backend("cpu");
+  { Tensor t = cpu.empty({1 << 16}, DType::f32); }
+  CHECK(cpu.cached_bytes() >= (int64_t{1} << 18));
+  cpu.trim_cache();
+  CHECK(cpu.cached_bytes() == 0);
+}
+
 TEST_CASE("running out of memory is a clear error, not a crash") {
   Backend& cpu = get_backend("cpu");
   std::string message;

@@ -164,6 +164,8 @@ export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
     return await run.train()
   } finally {
     run.dispose()
+    // The run's tensors are freed; what the backend cached of them goes back too.
+    o.backend.trimCache?.()
   }
 }
 

@@ -82,6 +82,9 @@ class Backend {
   virtual void synchronize() {}
   // Returns cached free memory to the system (backends that cache).
   virtual void trim_cache() {}
+  // Bytes freed by tensors but still held by this backend's cache (0 where
+  // nothing is cached): memory another process cannot have until trim_cache.
+  virtual int64_t cached_bytes() const { return 0; }
 
   Tensor from_host(const Shape& shape, DType dtype, const void* src);
 

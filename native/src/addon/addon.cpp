@@ -291,6 +291,7 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
                              InstanceMethod<&LineaAddon::Accepts>("accepts"),
                              InstanceMethod<&LineaAddon::Memory>("memory"),
                              InstanceMethod<&LineaAddon::Synchronize>("synchronize"),
+                             InstanceMethod<&LineaAddon::TrimCache>("trimCache"),
                              InstanceMethod<&LineaAddon::RecordEvent>("recordEvent"),
                              InstanceMethod<&LineaAddon::EventElapsed>("eventElapsed"),
                              InstanceMethod<&LineaAddon::SetPoisonOutputs>("setPoisonOutputs"),
@@ -444,8 +445,21 @@ class LineaAddon : public Napi::Addon<LineaAddon> {
       out.Set("bytesInUse", static_cast<double>(m.bytes_in_use));
       out.Set("peakBytes", static_cast<double>(m.peak_bytes));
       out.Set("allocations", static_cast<double>(m.allocations));
+      out.Set("cachedBytes", static_cast<double>(backend.cached_bytes()));
       return out;
     });
+  }
+
+  // trimCache(backend): gives the backend's cached free memory back (after a job, so that other
+  // processes, such as a data-parallel run's ranks on the same GPU, can have it).
+  Napi::Value TrimCache(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    guarded(env, [&] {
+      if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "trimCache(backend: string)");
+      linea::get_backend(info[0].As<Napi::String>()).trim_cache();
+      return 0;
+    });
+    return env.Undefined();
   }
 
   Napi::Value Synchronize(const Napi::CallbackInfo& info) {

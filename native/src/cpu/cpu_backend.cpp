@@ -127,6 +127,7 @@ class CpuBackend final : public Backend {
   }
 
   void trim_cache() override { cache_.trim(); }
+  int64_t cached_bytes() const override { return static_cast<int64_t>(cache_.cached_bytes()); }
 
   void launch(const Kernel& kernel, OpCall& call) override {
     FlushDenormals flush;  // this thread runs part of every CPU kernel too

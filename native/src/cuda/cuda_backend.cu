@@ -242,6 +242,17 @@ class CudaBackend final : public Backend {
     LINEA_CUDA_CHECK(cudaMemPoolTrimTo(pool_, 0));
   }
 
+  int64_t cached_bytes() const override {
+    // The pool's reservation beyond what live allocations use.
+    uint64_t reserved = 0, used = 0;
+    if (cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrReservedMemCurrent, &reserved) != cudaSuccess ||
+        cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrUsedMemCurrent, &used) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
+    return reserved > used ? static_cast<int64_t>(reserved - used) : 0;
+  }
+
   void launch(const Kernel& kernel, OpCall& call) override {
     DeviceGuard guard(device_);
     struct Current {

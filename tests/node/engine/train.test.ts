@@ -11,6 +11,7 @@ import type { TrainSpec } from '../../../electron/api/train-spec'
 import { SpecValidationError } from '../../../electron/api/validate'
 import { CheckpointError, readCheckpoint, restoreCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
 import { readSafetensors, writeSafetensors } from '../../../electron/engine/checkpoint/safetensors'
+import { loadAddon } from '../../../electron/engine/addon'
 import { nativeBackend } from '../../../electron/engine/native-backend'
 import { Ctx } from '../../../electron/engine/autograd/context'
 import { Model } from '../../../electron/engine/model/model'
@@ -48,6 +49,21 @@ describe('training', () => {
     expect(b.losses).toEqual(a.losses)
     expect(c.losses).not.toEqual(a.losses)
     expect(a.summary.lastEval!.sets[0]!.count).toBeGreaterThan(0)
+  })
+
+  it('gives the memory its backend cached back when the run ends', async () => {
+    // The CUDA pool (and the CPU's block cache) keep freed blocks for the next step; a run that ended
+    // holding them kept a data-parallel run's other process from the GPU (out of memory on cuda:0).
+    const addon = loadAddon()
+    const cachedDuring: number[] = []
+    await trainModel({
+      modelSpec: smallModel(),
+      trainSpec: smallTrain({ steps: 3 }),
+      backend: cpu,
+      events: { onStep: () => cachedDuring.push(addon.memory('cpu').cachedBytes) },
+    })
+    expect(Math.max(...cachedDuring)).toBeGreaterThan(0)
+    expect(addon.memory('cpu').cachedBytes).toBe(0)
   })
 
   it('enqueues the next step before reading this one where nothing happens between them', async () => {
