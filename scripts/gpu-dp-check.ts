@@ -3,9 +3,13 @@
 //
 // 1. Parity: 200 MQAR steps of a small GLA in f32 on cuda:0 alone (this
 //    process) and on cuda:0,1 (two engine processes, batch split in two,
-//    gradients summed through NCCL): the loss curves must agree within f32
-//    tolerance (the sums run in another order): mean |Δloss| <= 1e-3 and the
-//    final losses within 1e-3 relative.
+//    gradients summed through NCCL). The sums run in another order, so the
+//    curves agree to f32 rounding only while training has not amplified it:
+//    the first EARLY steps within 1e-5 relative (the all-reduced gradient is
+//    the one-GPU gradient), and the whole curve within the spread that f32
+//    rounding alone gives this run: mean |Δloss| <= 1e-2 (the same config on
+//    the CPU and on cuda:0 in f32, whose sums also differ only in order,
+//    differ by up to 8e-3 in scripts/gpu-train-check.ts).
 // 2. Scaling: tokens/s of the ~350M models (gpu-bench-models.ts) at T = 4096
 //    in bf16, batch 8 per GPU, on 1 GPU and on N = 2 (and every power of two
 //    up to the GPUs present): the median over MEASURE steps after WARMUP,
@@ -31,6 +35,7 @@ import { benchModel, benchTrain, MODELS } from './gpu-bench-models'
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
 const MEASURE = Number(process.env.BENCH_MEASURE ?? 10)
 const PARITY_STEPS = Number(process.env.DP_PARITY_STEPS ?? 200)
+const EARLY = 10
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 /** Rank 0's (or the single process's) step reports of one run on `devices`. */
@@ -70,12 +75,23 @@ async function parity(): Promise<Record<string, unknown>> {
   const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length
   const last = one.length - 1
   const finalRel = Math.abs(one[last]!.loss - two[last]!.loss) / Math.abs(one[last]!.loss)
-  const ok = two.length === one.length && mean <= 1e-3 && finalRel <= 1e-3
+  const earlyRel = Math.max(...one.slice(0, EARLY).map((p, n) => Math.abs(p.loss - two[n]!.loss) / Math.abs(p.loss)))
+  const ok = two.length === one.length && earlyRel <= 1e-5 && mean <= 1e-2
   console.log(
     `parity ${PARITY_STEPS} steps, f32, batch 32: 1 GPU final loss ${one[last]!.loss.toFixed(5)}, 2 GPUs ${two[last]!.loss.toFixed(5)}; ` +
-      `mean |Δloss| ${mean.toExponential(2)}, final relative ${finalRel.toExponential(2)}: ${ok ? 'ok' : 'FAIL'}`,
+      `first ${EARLY} steps within ${earlyRel.toExponential(2)} relative, mean |Δloss| ${mean.toExponential(2)}, ` +
+      `final relative ${finalRel.toExponential(2)}: ${ok ? 'ok' : 'FAIL'}`,
   )
-  return { steps: PARITY_STEPS, one: one.map((p) => p.loss), two: two.map((p) => p.loss), mean_abs_diff: mean, final_rel_diff: finalRel, ok }
+  return {
+    steps: PARITY_STEPS,
+    one: one.map((p) => p.loss),
+    two: two.map((p) => p.loss),
+    early_steps: EARLY,
+    early_max_rel_diff: earlyRel,
+    mean_abs_diff: mean,
+    final_rel_diff: finalRel,
+    ok,
+  }
 }
 
 async function scaling(gpus: number): Promise<Record<string, unknown>[]> {

@@ -116,6 +116,9 @@ def main():
     args = ap.parse_args()
     sys.path.insert(0, args.fla)
     import fla.models  # noqa: F401  (registers fla's configs and models with transformers)
+    from fla_compat import patch_tied_weights_keys
+
+    patch_tied_weights_keys()
 
     try:
         import flash_attn  # noqa: F401  (fla's softmax Attention layer runs only through it)

@@ -552,7 +552,8 @@ export function flaConfigFromModelSpec(spec: ModelSpec): { config: FlaConfig; la
 
 /**
  * config.json text as Python's json writes it: bare Infinity, -Infinity and
- * NaN (Mamba2's dt_limit) become numbers; everything else is plain JSON.
+ * NaN (Mamba2's dt_limit) become numbers, and so does transformers 5's
+ * encoding of them, {"__float__": "Infinity"}; everything else is plain JSON.
  */
 export function parseFlaConfigText(text: string): unknown {
   let out = ''
@@ -579,5 +580,15 @@ export function parseFlaConfigText(text: string): unknown {
     } else out += c
   }
   const special: Record<string, number> = { '\u0000inf': Infinity, '\u0000-inf': -Infinity, '\u0000nan': NaN }
-  return JSON.parse(out, (_key, value: unknown) => (typeof value === 'string' && Object.hasOwn(special, value) ? special[value] : value))
+  const floats: Record<string, number> = { Infinity, '-Infinity': -Infinity, NaN }
+  const encodedFloat = (value: unknown): number | undefined => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined
+    const keys = Object.keys(value)
+    const text = (value as Record<string, unknown>).__float__
+    return keys.length === 1 && typeof text === 'string' && Object.hasOwn(floats, text) ? floats[text] : undefined
+  }
+  return JSON.parse(out, (_key, value: unknown) => {
+    if (typeof value === 'string' && Object.hasOwn(special, value)) return special[value]
+    return encodedFloat(value) ?? value
+  })
 }

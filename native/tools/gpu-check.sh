@@ -14,6 +14,8 @@
 #      (.device/linea-cli.mjs, .device/engine-process.mjs);
 #   4b'''. "dp" (not in the default steps; 2+ GPUs): data parallel through NCCL, parity with
 #      one GPU and scaling (scripts/gpu-dp-check.ts, .device/gpu-dp-check.mjs);
+#   4b''''. "fla" (not in the default steps): issue 20's checks against flash-linear-attention itself
+#      (bench/reference/fla-import-fixtures.py, fla-export-check.py; exports in .device/fla-exports);
 #   4b''. "recall" (not in the default steps): the mqar-zoology-gpu template's 36 runs
 #      (bench/mqar-zoology-gpu-box.sh, .device/mqar-bench.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
@@ -158,6 +160,26 @@ if has dp; then
     node .device/gpu-dp-check.mjs >"$out/dp-check.log" 2>&1
   note "data-parallel check: exit $?"
   grep -E "^(parity|scaling|gpu-dp-check)" "$out/dp-check.log" >>"$summary"
+fi
+
+if has fla; then
+  # Issue 20 on the box: fla's own models saved with save_pretrained (the import fixtures, brought back
+  # and checked by tests/node/interop-import.test.ts with LINEA_FLA_FIXTURES), and Linea's fla exports
+  # (.device/fla-exports, made by tests/node/interop-export-fla.test.ts with LINEA_FLA_EXPORT_DIR)
+  # loaded in fla with their logits compared.
+  [ -d /tmp/fla/fla ] || { mkdir -p /tmp/fla && tar xJf .device/fla.tar.xz -C /tmp/fla; }
+  export TRITON_CACHE_DIR=/tmp/triton-cache
+  python3 -c "import torch, transformers, triton; print('torch', torch.__version__, 'transformers', transformers.__version__, 'triton', triton.__version__)" 2>&1 | tail -1 | tee -a "$summary"
+  timeout "${FLA_TIMEOUT:-240}" python3 bench/reference/fla-import-fixtures.py --fla /tmp/fla --out "$out/fla-fixtures" --device cuda \
+    >"$out/fla-import.log" 2>&1
+  note "fla import fixtures: exit $?"
+  tail -25 "$out/fla-import.log" >>"$summary"
+  if [ -d .device/fla-exports ]; then
+    timeout "${FLA_TIMEOUT:-240}" python3 bench/reference/fla-export-check.py --fla /tmp/fla --dir .device/fla-exports --device cuda \
+      --out "$out/fla-export-check.json" >"$out/fla-export.log" 2>&1
+    note "fla export check: exit $?"
+    tail -40 "$out/fla-export.log" >>"$summary"
+  fi
 fi
 
 if has recall; then

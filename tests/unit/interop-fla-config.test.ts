@@ -140,6 +140,20 @@ describe('fla config -> ModelSpec', () => {
     const parsed = parseFlaConfigText('{"dt_limit": [0.0, Infinity], "x": "Infinity", "y": -Infinity, "z": NaN}') as Record<string, unknown>
     expect(parsed).toEqual({ dt_limit: [0, Infinity], x: 'Infinity', y: -Infinity, z: NaN })
   })
+
+  it('reads transformers 5\'s {"__float__": "Infinity"} in config.json', () => {
+    // As save_pretrained wrote Mamba2's dt_limit on the GPU box (transformers 5.17).
+    const text =
+      '{"dt_limit": [0.0, {"__float__": "Infinity"}], "a": {"__float__": "-Infinity"}, "b": {"__float__": "NaN"}, ' +
+      '"c": {"__float__": "1.5"}, "d": {"__float__": "Infinity", "x": 1}}'
+    expect(parseFlaConfigText(text)).toEqual({
+      dt_limit: [0, Infinity],
+      a: -Infinity,
+      b: NaN,
+      c: { __float__: '1.5' },
+      d: { __float__: 'Infinity', x: 1 },
+    })
+  })
 })
 
 describe('ModelSpec -> fla config -> ModelSpec', () => {
