@@ -27,6 +27,16 @@ import {
 } from './kernels/short_conv'
 import { attentionDeltaKernel, attentionDkvKernel, attentionDqKernel, attentionFwdKernel, MAX_HEAD_DIM } from './kernels/softmax_attention'
 import { fillKernel } from './kernels/fill'
+import {
+  CHUNK_COLUMNS,
+  CHUNK_ROWS,
+  chunkAttendKernel,
+  chunkGateCumsumKernel,
+  chunkGateGradKernel,
+  chunkScanKernel,
+  chunkStateKernel,
+  type ChunkDecay,
+} from './kernels/mixer_chunked'
 import { fixedGateReduceKernel, MAX_MIXER_K, MAX_MIXER_V, mixerBwdKernel, mixerFwdKernel, type MixerSwitches } from './kernels/mixer_recurrent'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
 import { swigluBwdKernel, swigluFwdKernel } from './kernels/swiglu'
@@ -135,8 +145,168 @@ function zeroedWork(c: LaunchContext, floats: number, what: string): GPUBuffer {
   return work
 }
 
+/**
+ * Which kernels run a mixer call: the chunked ones (kernels/mixer_chunked.ts)
+ * when the call asks for the chunked form (the op table's default) and its
+ * switches are theirs (any forget gate; no input gate, no delta rule, no
+ * denominator), else the recurrent ones. Both compute the same function, so
+ * a chunked call the chunked kernels do not cover runs the reference form
+ * instead of failing; a call that asks for the recurrent form gets it.
+ */
+export function webGpuMixerForm(plan: Pick<NativeOpPlan, 'attrs'>): 'chunked' | 'recurrent' {
+  const a = plan.attrs
+  const covered = a.input_gate === 'none' && a.delta === false && a.normalize === 'none'
+  return a.form === 'chunked' && covered ? 'chunked' : 'recurrent'
+}
+
+/** The chunked kernels' sizes for a planned call: chunk length C, N chunks, how b varies and its width GK per step. */
+function chunkedCall(c: LaunchContext) {
+  const m = mixerCall(c)
+  const C = attr<number>(c, 'chunk_size')
+  if (C % CHUNK_ROWS !== 0 || C > WG) throw new Error(`${c.plan.op}: chunk_size ${C} is not a multiple of ${CHUNK_ROWS} up to ${WG}`)
+  const gate = m.switches.gate
+  const decay: ChunkDecay = gate === 'none' ? 'none' : gate === 'vector' ? 'vector' : 'scalar'
+  return { ...m, C, N: Math.ceil(m.T / C), BH: m.B * m.H, gate, decay, GK: gate === 'vector' ? m.K : 1 }
+}
+
+type ChunkedCall = ReturnType<typeof chunkedCall>
+
+/** b, the cumulative log decay inside each chunk, into work at bc_off (B H T GK). */
+function chunkGateCumsum(c: LaunchContext, m: ChunkedCall, work: GPUBuffer, bcOff: number): void {
+  if (m.gate === 'none') return
+  const p = { B: m.B, T: m.T, H: m.H, C: m.C, N: m.N, GK: m.GK, bc_off: bcOff }
+  c.driver.dispatch(chunkGateCumsumKernel(m.gate), p, [need(c, 'g'), work], grid(m.BH * m.N * m.GK, WG))
+}
+
+/** Phases 1 and 2: per chunk Σ_j (w_j ⊙ x_j) z_jᵀ (K x V) at m_off, then the scan that turns them into the states entering (or the gradients leaving) each chunk. */
+function chunkStates(
+  c: LaunchContext,
+  m: ChunkedCall,
+  work: GPUBuffer,
+  x: GPUBuffer,
+  z: GPUBuffer,
+  o: { xScale: number; toEnd: boolean; bcOff: number; mOff: number; initOff: number; finalOff: number },
+): void {
+  const { K, V } = m
+  const p = { B: m.B, T: m.T, H: m.H, C: m.C, N: m.N, DX: K, DZ: V, GK: m.GK, x_scale: o.xScale, bc_off: o.bcOff, m_off: o.mOff }
+  c.driver.dispatch(chunkStateKernel(m.decay, o.toEnd), p, [x, z, work], rowGrid(Math.ceil(V / CHUNK_COLUMNS), m.BH * m.N * Math.ceil(K / CHUNK_ROWS)))
+  const scan = { BH: m.BH, T: m.T, C: m.C, N: m.N, KV: K * V, V, GK: m.GK, bc_off: o.bcOff, m_off: o.mOff, init_off: o.initOff, final_off: o.finalOff }
+  c.driver.dispatch(chunkScanKernel(m.decay, !o.toEnd), scan, [work], grid(m.BH * K * V, WG))
+}
+
+/** Phase 3: out (rows x DZ) from x, y (DX wide), z (DZ wide) and the per-chunk matrices at m_off. */
+function chunkAttend(
+  c: LaunchContext,
+  m: ChunkedCall,
+  work: GPUBuffer,
+  bufs: { x: GPUBuffer; y: GPUBuffer; z: GPUBuffer; out: GPUBuffer; partner?: GPUBuffer; dots?: GPUBuffer; dotsOff?: number },
+  o: { DX: number; DZ: number; xScale?: number; yScale?: number; zScale?: number; causal: boolean; transposed: boolean; bcOff: number; mOff: number },
+): void {
+  const p = {
+    B: m.B,
+    T: m.T,
+    H: m.H,
+    C: m.C,
+    N: m.N,
+    DX: o.DX,
+    DZ: o.DZ,
+    GK: m.GK,
+    x_scale: o.xScale ?? 1,
+    y_scale: o.yScale ?? 1,
+    z_scale: o.zScale ?? 1,
+    bc_off: o.bcOff,
+    m_off: o.mOff,
+    dots_off: bufs.dotsOff ?? 0,
+  }
+  const dots = !!(bufs.partner && bufs.dots)
+  const k = chunkAttendKernel({ decay: m.decay, causal: o.causal, transposed: o.transposed, dots })
+  const buffers = [bufs.x, bufs.y, bufs.z, work, bufs.out, ...(dots ? [bufs.partner, bufs.dots] : [])]
+  c.driver.dispatch(k, p, buffers, rowGrid(Math.ceil(o.DZ / CHUNK_COLUMNS), m.BH * Math.ceil(m.T / CHUNK_ROWS)))
+}
+
+/** Offsets (f32 elements) of consecutive regions of a work buffer, and the total. */
+function layout(sizes: Record<string, number>): { at: Record<string, number>; total: number } {
+  const at: Record<string, number> = {}
+  let total = 0
+  for (const [name, size] of Object.entries(sizes)) {
+    at[name] = total
+    total += size
+  }
+  return { at, total }
+}
+
+/** mixer_fwd in the chunked form (kernels/mixer_chunked.ts). */
+function chunkedMixerFwd(c: LaunchContext): void {
+  const m = chunkedCall(c)
+  const KV = m.K * m.V
+  const { at, total } = layout({ s0: m.BH * KV, s_final: m.BH * KV, b: m.gate === 'none' ? 0 : m.BH * m.T * m.GK, states: m.BH * m.N * KV })
+  const work = c.scratch(Math.max(total, 1) * 4, 'mixer_fwd chunk states').buffer
+  if (c.inputs.s0) c.driver.copy(c.inputs.s0.buffer, work, m.BH * KV * 4, 0, at.s0! * 4)
+  else c.driver.dispatch(fillKernel, { n: m.BH * KV, bits: 0 }, [work], grid(m.BH * KV, WG))
+  chunkGateCumsum(c, m, work, at.b!)
+  const states = { bcOff: at.b!, mOff: at.states! }
+  chunkStates(c, m, work, need(c, 'k'), need(c, 'v'), { ...states, xScale: 1, toEnd: true, initOff: at.s0!, finalOff: at.s_final! })
+  const bufs = { x: need(c, 'q'), y: need(c, 'k'), z: need(c, 'v'), out: need(c, 'o') }
+  chunkAttend(c, m, work, bufs, { ...states, DX: m.K, DZ: m.V, xScale: m.scale, causal: true, transposed: false })
+  if (c.outputs.s_final) c.driver.copy(work, c.outputs.s_final.buffer, m.BH * KV * 4, at.s_final! * 4)
+}
+
+/** mixer_bwd in the chunked form: S_n per chunk again, the gradients G_n leaving each chunk, then dq, dk, dv per block and dg from them. */
+function chunkedMixerBwd(c: LaunchContext): void {
+  const m = chunkedCall(c)
+  const KV = m.K * m.V
+  const { at, total } = layout({
+    s0: m.BH * KV,
+    ds_final: m.BH * KV,
+    s_final: m.BH * KV,
+    ds0: m.BH * KV,
+    b: m.gate === 'none' ? 0 : m.BH * m.T * m.GK,
+    states: m.BH * m.N * KV,
+    grads: m.BH * m.N * KV,
+  })
+  const work = c.scratch(Math.max(total, 1) * 4, 'mixer_bwd chunk states').buffer
+  // The gate gradient's pieces from the dq and dk launches, 2 per row and K tile
+  // (per row and key dim for the vector gate) each, then the fixed gate's per-head sums.
+  const dg = m.gate === 'none' ? undefined : c.outputs.dg?.buffer
+  const tiles = Math.ceil(m.K / CHUNK_COLUMNS)
+  const pieces = (m.gate === 'vector' ? m.K : tiles) * m.B * m.T * m.H * 2
+  const dots = dg ? c.scratch((2 * pieces + m.BH) * 4, 'mixer_bwd gate gradient pieces').buffer : undefined
+  // s0 and ds_final (zeros when absent) start the two scans.
+  const { s0, ds_final: dsFinal } = c.inputs
+  if (!s0 || !dsFinal) c.driver.dispatch(fillKernel, { n: 2 * m.BH * KV, bits: 0 }, [work], grid(2 * m.BH * KV, WG))
+  if (s0) c.driver.copy(s0.buffer, work, m.BH * KV * 4, 0, at.s0! * 4)
+  if (dsFinal) c.driver.copy(dsFinal.buffer, work, m.BH * KV * 4, 0, at.ds_final! * 4)
+  chunkGateCumsum(c, m, work, at.b!)
+  const [q, k, v, d_o] = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'do')]
+  const bcOff = at.b!
+  chunkStates(c, m, work, k, v, { bcOff, mOff: at.states!, xScale: 1, toEnd: true, initOff: at.s0!, finalOff: at.s_final! })
+  chunkStates(c, m, work, q, d_o, { bcOff, mOff: at.grads!, xScale: m.scale, toEnd: false, initOff: at.ds_final!, finalOff: at.ds0! })
+  const [dq, dk, dv] = [need(c, 'dq'), need(c, 'dk'), need(c, 'dv')]
+  const dqDots = dots && { partner: q, dots }
+  const dkDots = dots && { partner: k, dots, dotsOff: pieces }
+  // dq_i = scale (e^{b_i} S_n do_i + Σ_{j<=i} e^{b_i - b_j} (do_i·v_j) k_j)
+  const dqShape = { bcOff, mOff: at.states!, DX: m.V, DZ: m.K, xScale: m.scale, causal: true, transposed: true }
+  chunkAttend(c, m, work, { x: d_o, y: v, z: k, out: dq, ...dqDots }, dqShape)
+  // dk_j = e^{bL - b_j} G_n v_j + Σ_{i>=j} e^{b_i - b_j} (v_j·do_i) q̂_i
+  const dkShape = { bcOff, mOff: at.grads!, DX: m.V, DZ: m.K, zScale: m.scale, causal: false, transposed: true }
+  chunkAttend(c, m, work, { x: v, y: d_o, z: q, out: dk, ...dkDots }, dkShape)
+  // dv_j = e^{bL - b_j} G_nᵀ k_j + Σ_{i>=j} e^{b_i - b_j} (k_j·q̂_i) do_i
+  const dvShape = { bcOff, mOff: at.grads!, DX: m.K, DZ: m.V, yScale: m.scale, causal: false, transposed: false }
+  chunkAttend(c, m, work, { x: k, y: q, z: d_o, out: dv }, dvShape)
+  if (c.outputs.ds0) c.driver.copy(work, c.outputs.ds0.buffer, m.BH * KV * 4, at.ds0! * 4)
+  if (m.gate === 'none' || !dg || !dots) return
+  const p = {
+    ...{ B: m.B, T: m.T, H: m.H, C: m.C, N: m.N, K: m.K, V: m.V, GK: m.GK, tiles },
+    ...{ bc_off: at.b!, s_off: at.states!, g_off: at.grads!, dq_dots: 0, dk_dots: pieces, fixed_off: 2 * pieces },
+  }
+  const buffers = [work, dots, ...(m.gate === 'fixed' ? [] : [dg])]
+  c.driver.dispatch(chunkGateGradKernel(m.gate), p, buffers, rowGrid(1, m.BH * m.GK))
+  if (m.gate === 'fixed') c.driver.dispatch(fixedGateReduceKernel, { B: m.B, H: m.H, first: 2 * pieces }, [dots, dg], [Math.ceil(m.H / 64), 1, 1])
+}
+
 export const LAUNCHERS: Record<string, Launcher> = {
   mixer_fwd(c) {
+    if (webGpuMixerForm(c.plan) === 'chunked') return chunkedMixerFwd(c)
     const m = mixerCall(c)
     const { B, T, H, K, V } = m
     const BH = B * H
@@ -155,6 +325,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
   },
 
   mixer_bwd(c) {
+    if (webGpuMixerForm(c.plan) === 'chunked') return chunkedMixerBwd(c)
     const m = mixerCall(c)
     const { B, T, H, K, V, switches } = m
     const BH = B * H

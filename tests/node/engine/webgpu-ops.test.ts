@@ -12,7 +12,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AttrValue } from '../../../electron/engine/backend'
 import type { HostArray, Tensor } from '../../../electron/engine/tensor'
-import { WEBGPU_OPS } from '../../../electron/engine/webgpu/ops'
+import { loadAddon } from '../../../electron/engine/addon'
+import { WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
 announce('webgpu-ops')
@@ -340,6 +341,114 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       expect(() => g.run('mixer_fwd', { q: x, k: x, v: x, i }, { input_gate: 'exp', normalize: 'max1' })).toThrow(
         'backend webgpu has no kernel for mixer_fwd with input_gate exp and gate none',
       )
+    })
+  })
+
+  // The chunked kernels (kernels/mixer_chunked.ts) against the CPU's recurrent form, the reference:
+  // T around the chunk (1, 63, 64, 65, 130 with C = 64; 130 with C = 32 and 128), K and V off the
+  // 16-row and 64-column tiles and unequal, gates down to -5 per step (b near -320 at a 64-step chunk's end),
+  // with and without s0 and s_final, random upstream gradients on o and s_final.
+  describe('mixer (chunked form)', { timeout: 240_000 }, () => {
+    const addon = loadAddon()
+    const desc = (shape: number[]) => ({ shape, dtype: 'f32' as const })
+    /** The addon's plan of a call with these shapes (do for the backward, i for an input gate). */
+    const planOf = (op: string, attrs: Record<string, AttrValue>, [B, T, H, K, V]: readonly number[], g?: number[]) => {
+      const [qk, rows] = [desc([B!, T!, H!, K!]), desc([B!, T!, H!, V!])]
+      const i = attrs.input_gate ? desc([B!, T!, H!]) : undefined
+      return addon.planOp(op, { q: qk, k: qk, v: rows, g: g && desc(g), i, do: op === 'mixer_bwd' ? rows : undefined }, attrs)
+    }
+    const gateShape = (gate: string, [B, T, H, K]: readonly number[]) => (gate === 'fixed' ? [H!] : gate === 'scalar' ? [B!, T!, H!] : [B!, T!, H!, K!])
+    const MIXER = { ...REDUCTION, rms: 1e-4, rtol: 1e-3, atol: 1e-5 }
+
+    /** Runs `op` chunked on the GPU and recurrent on the CPU; compares every output. */
+    async function againstRecurrent(op: string, inputs: Record<string, Input | undefined>, attrs: Record<string, AttrValue>, outputs: string[]): Promise<void> {
+      const onCpu = upload(cpu, inputs)
+      const onGpu = upload(theGpu(), inputs)
+      const want = cpu.run(op, onCpu, { ...attrs, form: 'recurrent' }, outputs)
+      const got = theGpu().run(op, onGpu, { ...attrs, form: 'chunked' }, outputs)
+      expect(Object.keys(got).sort(), `${op}: outputs`).toEqual(Object.keys(want).sort())
+      for (const name of Object.keys(want)) expectClose(`${op} ${name}`, await got[name]!.read(), await want[name]!.read(), MIXER)
+      for (const t of [...Object.values(onGpu), ...Object.values(got)]) t?.dispose()
+    }
+
+    it('takes the chunked kernels exactly for the switches they cover', () => {
+      const shape = [1, 8, 2, 4, 4]
+      const form = (attrs: Record<string, AttrValue>, g?: number[]) => webGpuMixerForm(planOf('mixer_fwd', attrs, shape, g))
+      expect(form({})).toBe('chunked') // the op table's default form
+      expect(form({ gate: 'fixed' }, [2])).toBe('chunked')
+      expect(form({ gate: 'scalar' }, [1, 8, 2])).toBe('chunked')
+      expect(form({ form: 'recurrent' })).toBe('recurrent')
+      expect(form({ form: 'recurrent', gate: 'scalar' }, [1, 8, 2])).toBe('recurrent')
+      expect(form({ gate: 'vector' }, [1, 8, 2, 4])).toBe('chunked')
+      expect(form({ normalize: 'sum' })).toBe('recurrent')
+      expect(form({ normalize: 'max1' })).toBe('recurrent')
+      expect(form({ input_gate: 'sigmoid' })).toBe('recurrent')
+      expect(webGpuMixerForm({ attrs: { ...planOf('mixer_fwd', {}, shape).attrs, delta: true } })).toBe('recurrent')
+    })
+
+    // [B, T, H, K, V, chunk_size, states in and out, strong gates]
+    const cases = [
+      [1, 1, 1, 16, 16, 64, true, false],
+      [1, 63, 2, 48, 40, 64, false, true],
+      [2, 64, 1, 64, 64, 64, true, true],
+      [1, 65, 1, 128, 72, 64, true, false],
+      [1, 130, 2, 16, 130, 32, true, true],
+      [1, 130, 1, 48, 100, 64, true, true],
+      [1, 130, 1, 40, 24, 128, false, false],
+    ] as const
+    for (const gate of ['none', 'fixed', 'scalar', 'vector'] as const)
+      it(`gate ${gate}: forward and backward against the recurrent form, T around the chunk, strong gates`, async () => {
+        for (const [B, T, H, K, V, chunk_size, states, strong] of cases) {
+          const shape = [B, T, H, K, V]
+          // Strong: g near -5 per step, else logsigmoid-like gates in [-2, 0].
+          const g = gate === 'none' ? undefined : f32(gateShape(gate, shape), 90, (x) => (strong ? Math.min(-5 + 0.3 * x, 0) : -Math.log1p(Math.exp(-(x + 1)))))
+          // Strong gates everywhere would leave little inside a chunk: one head (fixed), every other key dim (vector) mild.
+          if (g && gate === 'fixed' && strong) g.data[H - 1] = -0.05
+          if (g && gate === 'vector' && strong) for (let n = 1; n < g.data.length; n += 2) g.data[n] = -0.05
+          const inputs: Record<string, Input | undefined> = {
+            q: f32([B, T, H, K], 91),
+            k: f32([B, T, H, K], 92, (x) => x / Math.sqrt(K)),
+            v: f32([B, T, H, V], 93),
+            g,
+            s0: states ? f32([B, H, K, V], 94, (x) => x / 4) : undefined,
+          }
+          const attrs = { chunk_size, gate }
+          const at = `B ${B} T ${T} H ${H} K ${K} V ${V} C ${chunk_size}`
+          expect(webGpuMixerForm(planOf('mixer_fwd', attrs, shape, g?.shape)), at).toBe('chunked')
+          expect(webGpuMixerForm(planOf('mixer_bwd', attrs, shape, g?.shape)), at).toBe('chunked')
+          await againstRecurrent('mixer_fwd', inputs, attrs, states ? ['s_final'] : [])
+          const upstream = { do: f32([B, T, H, V], 95), ds_final: states ? f32([B, H, K, V], 96) : undefined }
+          await againstRecurrent('mixer_bwd', { ...inputs, ...upstream }, attrs, [...(gate === 'fixed' ? ['dg'] : []), ...(states ? ['ds0'] : [])])
+        }
+      })
+
+    // The describe's poisoning fills every output with NaN before its kernels run: a tile edge or a
+    // row past T that a kernel skips stays NaN. Outputs here: o, s_final, dq, dk, dv, dg, ds0.
+    it('writes every element of its NaN-poisoned outputs, with gates strong enough to underflow', async () => {
+      const g = theGpu()
+      const [B, T, H, K, V] = [2, 130, 3, 48, 72]
+      const up = (shape: number[], seed: number, map?: (x: number) => number) => g.upload(normals(sizeOf(shape), seed, map), shape)
+      for (const gate of ['scalar', 'vector'] as const) {
+        const gShape = gateShape(gate, [B, T, H, K])
+        const inputs = {
+          q: up([B, T, H, K], 97),
+          k: up([B, T, H, K], 98),
+          v: up([B, T, H, V], 99),
+          g: up(gShape, 100, (x) => Math.min(-5 + 0.3 * x, 0)),
+          s0: up([B, H, K, V], 101),
+        }
+        const attrs = { gate }
+        expect(webGpuMixerForm(planOf('mixer_bwd', attrs, [B, T, H, K, V], gShape))).toBe('chunked')
+        const fwd = g.run('mixer_fwd', inputs, attrs, ['s_final'])
+        const bwd = g.run('mixer_bwd', { ...inputs, do: up([B, T, H, V], 102), ds_final: up([B, H, K, V], 103) }, attrs, ['ds0'])
+        for (const [name, t] of Object.entries({ ...fwd, ...bwd })) {
+          const data = await t!.read()
+          const unwritten = data.findIndex((x) => !Number.isFinite(x))
+          expect(unwritten, `gate ${gate} ${name}: element ${unwritten} of ${data.length} is ${data[unwritten]}`).toBe(-1)
+          t!.dispose()
+        }
+        for (const t of Object.values(inputs)) t.dispose()
+      }
     })
   })
 
