@@ -90,8 +90,21 @@ export const LAB_API_METHODS = {
   cancelRun: z.strictObject({ id: RunId, force: z.boolean().optional() }),
   resumeRun: z.strictObject({ id: RunId }),
   exportRunCsv: z.strictObject({ id: RunId }),
-  /** Writes the run's latest checkpoint as a PyTorch folder (model.py, weights, recipe) under the workspace's exports/. */
+  /** Writes the run's latest checkpoint as a PyTorch folder (model.py, weights, recipe; fla's folder too when it applies) under the workspace's exports/. */
   exportRun: z.strictObject({ id: RunId }),
+  /**
+   * The composer's Export…: a design (a ModelSpec, validated by the handler) with its initial weights
+   * (the engine's initialization with `seed`, default 0, on the CPU), exported as exportRun does to exports/<name>-<time>.
+   */
+  exportDesign: z.strictObject({
+    spec: z.unknown(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional(),
+  }),
   /** archived: hide it from the Runs table's default view (true) or show it again (false); its folder stays. */
   archiveRun: z.strictObject({ id: RunId, archived: z.boolean() }),
   /** Tags added, then tags removed (a tag not there is ignored). */

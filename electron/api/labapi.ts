@@ -25,6 +25,11 @@ export interface RunExport {
   fla: string
 }
 
+/** What exportDesign wrote: as exportRun (step 0: initial weights), and the seed they were initialized with. */
+export interface DesignExport extends RunExport {
+  seed: number
+}
+
 export interface DeviceInfo {
   /** "cpu", "cuda:0" */
   id: string
@@ -171,6 +176,7 @@ export interface LabApiResults {
   resumeRun: RunRecord
   exportRunCsv: { filename: string; csv: string }
   exportRun: RunExport
+  exportDesign: DesignExport
   archiveRun: RunRecord
   tagRun: RunRecord
   deleteRun: { id: string }
@@ -260,6 +266,7 @@ export const LAB_API_METHOD_NAMES = [
   'resumeRun',
   'exportRunCsv',
   'exportRun',
+  'exportDesign',
   'archiveRun',
   'tagRun',
   'deleteRun',

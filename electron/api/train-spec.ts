@@ -194,6 +194,39 @@ export type Task = z.infer<typeof TaskSchema>
 export type TaskKind = Task['kind']
 export type TrainSpec = z.infer<typeof TrainSpecSchema>
 
+/** The MQAR task the Train form starts with (and a design's export names in train_spec.json). */
+export const DEFAULT_MQAR_TASK: Readonly<Extract<Task, { kind: 'mqar' }>> = Object.freeze({
+  kind: 'mqar',
+  seq_len: 64,
+  num_kv_pairs: 4,
+  power_a: 0.01,
+  vocab_size: 64,
+})
+
+/**
+ * Linea's starting TrainSpec: the Train form's defaults (MQAR in about a
+ * minute on CPU), and the settings a composer design's export hands to its
+ * train.py; backend, device and precision as given (else auto, 0, auto).
+ */
+export function defaultTrainSpec(choice: Pick<TrainSpec, 'backend' | 'device' | 'precision'> = { backend: 'auto', device: 0, precision: 'auto' }): TrainSpec {
+  return {
+    format: 'linea.train/1',
+    task: { ...DEFAULT_MQAR_TASK },
+    // about a minute on 2 CPU cores for a 2-layer, d_model 128 model (35 s Transformer, 55 s GLA)
+    steps: 800,
+    batch_size: 16,
+    optimizer: { kind: 'adamw', lr: 3e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weight_decay: 0.1, grad_clip: 1 },
+    schedule: { warmup_steps: 50, decay: 'cosine', min_lr_ratio: 0.1 },
+    seed: 0,
+    backend: choice.backend,
+    device: choice.device,
+    precision: choice.precision,
+    eval: { every: 50, batches: 2 },
+    early_stop_accuracy: 0.99,
+    checkpoint_every: 200,
+  }
+}
+
 /** The step a run stops at: max_steps when set, else steps (the schedule always spans `steps`). */
 export function stopStep(spec: Pick<TrainSpec, 'steps' | 'max_steps'>): number {
   return Math.min(spec.steps, spec.max_steps ?? spec.steps)

@@ -12,6 +12,7 @@ import { profileModel } from './profile/profiler'
 import { engineInfo } from './info'
 import { selectInspectBackend } from './inspect/inspect-backend'
 import { inspectCheckpoint } from './inspect/inspect-checkpoint'
+import { writeInitialCheckpoint } from './checkpoint/initial-checkpoint'
 import { nativeBackend } from './native-backend'
 import type { EngineErrorBody, EngineMethods, EngineToHost, HostToEngine, TrainEvents, TrainParams } from './protocol'
 import { trainModel } from './train/trainer'
@@ -142,6 +143,8 @@ const handlers: Handlers = {
     const choice = await selectInspectBackend(params.checkpointPath, (backend) => inspectCheckpoint(params, backend))
     return { ...(await inspectCheckpoint(params, choice.backend, progress)), backend: choice.reason }
   },
+  // A run on the CPU starts from f32 weights ('auto' and 'f32' precision): the same values an export writes.
+  initWeights: ({ modelSpec, trainSpec, path }) => writeInitialCheckpoint(modelSpec, trainSpec, nativeBackend('cpu'), 'f32', path),
   train,
 }
 

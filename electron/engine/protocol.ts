@@ -56,6 +56,12 @@ export interface EngineMethods {
   profile(params: { spec: ModelSpec; settings: ProfileSettings; backend?: 'auto' | 'cpu' | 'cuda' | 'webgpu'; device?: number }): ProfileResult
   /** Inspects a checkpoint: on WebGPU for a run trained there (when its adapter takes every call), else cuda:0 when it does, else the CPU (inspect-backend.ts); streams inspect.progress. */
   inspect(params: InspectCheckpointParams): InspectResult
+  /**
+   * Writes a model's initial weights as a step-0 checkpoint at `path`, on the
+   * CPU in f32, seeded by trainSpec.seed as a run's training starts
+   * (checkpoint/initial-checkpoint.ts): the composer's Export… of a design.
+   */
+  initWeights(params: { modelSpec: ModelSpec; trainSpec: TrainSpec; path: string }): { parameters: number }
   /** Trains until done, early stop or cancel; streams TrainEvents. */
   train(params: TrainParams): TrainSummary
 }

@@ -24,6 +24,7 @@ import { writeSafetensors, type NamedTensor } from '../engine/checkpoint/safeten
 import { makeDirs } from '../platform/make-dirs'
 import { FlaConfigError, flaConfigFromModelSpec, type FlaConfig, type FlaLayout, type FlaModelType } from './fla-config'
 import { assembleFlaTensor, flaTensorLinks, flaTensorShapes, lineaTensorShapes, optionalFlaTensors, type TensorLink } from './fla-params'
+import { exportSourceLabel, type DesignOrigin } from './export-torch'
 
 export const FLA_EXPORT_FILES = ['config.json', 'model.safetensors', 'README.txt'] as const
 
@@ -180,23 +181,27 @@ Back into Linea:  linea import <this folder> <workspace>
 `
 }
 
-/** Exports the checkpoint at `checkpointPath` into `outDir` in fla's format (see the file's header). */
-export function exportFla(checkpointPath: string, outDir: string): FlaExport {
+/**
+ * Exports the checkpoint at `checkpointPath` into `outDir` in fla's format (see the file's header);
+ * `design`: the checkpoint holds a design's initial weights (named so in README.txt, as export-torch.ts does).
+ */
+export function exportFla(checkpointPath: string, outDir: string, options: { design?: DesignOrigin } = {}): FlaExport {
   const state = readCheckpoint(checkpointPath)
   const spec = state.modelSpec
   const { config, layout } = flaExportConfig(spec)
   const links = flaTensorLinks(spec, layout)
   const tensors = flaTensors(checkpointPath, spec, links, lineaArrays(checkpointPath, state.tensors, links))
   const dir = prepareOutDir(outDir)
+  const source = exportSourceLabel(checkpointPath, options.design)
   writeSafetensors(join(dir, 'model.safetensors'), tensors, {
     format: 'pt', // transformers refuses a safetensors file without it
     'linea.model_spec': JSON.stringify(spec),
     'linea.step': String(state.step),
-    'linea.source': basename(checkpointPath),
+    'linea.source': options.design ? source : basename(checkpointPath),
   })
   writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n')
   const parameters = Object.values(tensors).reduce((n, t) => n + t.data.length, 0)
   const type = layout.modelType
-  writeAtomic(join(dir, 'README.txt'), flaReadme({ spec, type, step: state.step, source: checkpointPath, parameters, f64: state.dtype === 'f64' }))
+  writeAtomic(join(dir, 'README.txt'), flaReadme({ spec, type, step: state.step, source, parameters, f64: state.dtype === 'f64' }))
   return { dir, files: [...FLA_EXPORT_FILES], spec, modelType: type, config, parameters, step: state.step }
 }

@@ -11,6 +11,8 @@ export interface ExportReadmeInput {
   fla: string
   step: number
   source: string
+  /** The weights are a design's initial ones (the composer's Export…), not a run's checkpoint. */
+  design?: boolean
   parameters: number
   dims: { dk: number; dv: number }[]
 }
@@ -45,7 +47,7 @@ the safetensors package when installed):
 
   model.py           the model in plain torch: LineaModel(spec), load_linea(folder)
   config.json        the Linea ModelSpec the model is built from
-  train_spec.json    the TrainSpec the checkpoint was trained with
+  train_spec.json    ${r.design ? "Linea's default TrainSpec, train.py's default settings" : 'the TrainSpec the checkpoint was trained with'}
   model.safetensors  ${r.parameters} parameters in float32, under the module's names
   README.txt         this file
   train.py           continue training with torchrun (DistributedDataParallel)
@@ -64,7 +66,7 @@ or check it from a shell: python3 model.py
 
 ${r.fla}.
 
-The forward is Linea's: same logits as the engine that wrote the checkpoint
+The forward is Linea's: same logits as Linea's engine computes for these weights
 (to float32 rounding). Linear mixers run chunk by chunk in plain torch
 (form="chunked", the default) or one step at a time (form="recurrent", the
 reference); both compute the same function. The exp input gate (mLSTM) always
@@ -83,7 +85,7 @@ ${dataLines(r)}
   bash train.sh                                  every GPU of this machine
   NNODES=2 MASTER=<node 0>:29500 bash train.sh   the same command on each of two nodes
 
-train.py uses the Linea run's AdamW settings and schedule (train_spec.json),
+train.py uses ${r.design ? "Linea's default" : "the Linea run's"} AdamW settings and schedule (train_spec.json),
 bf16 autocast on GPUs, and writes Linea checkpoints to checkpoints/ (linea
 inspect and the app open them).
 `
@@ -91,6 +93,10 @@ inspect and the app open them).
 
 function dataLines(r: ExportReadmeInput): string {
   const task = r.trainSpec.task.kind
+  if (r.design && !r.data)
+    return `  No data/ yet. Any text: python3 convert_data.py text corpus.txt --seq-len 512 --out data
+  or token rows:          python3 convert_data.py jsonl rows.jsonl --out data
+  (or train the design in Linea, then export the run with its task: linea export <run> --out <this folder> --data 20000)`
   if (!r.data)
     return `  No data/ yet. The run's task (${task}): linea export <run> --out <this folder> --data 20000
   or any text: python3 convert_data.py text corpus.txt --seq-len 512 --out data`

@@ -51,6 +51,29 @@ export interface TorchExport {
 export interface TorchExportOptions {
   /** Also write this many training sequences of the checkpoint's task (and its eval sets) into data/. */
   dataSequences?: number
+  /**
+   * The checkpoint holds a design's initial weights (the composer's Export…),
+   * not a run's: the README says where they came from (the seed), instead of
+   * the checkpoint file, which is a temporary one.
+   */
+  design?: DesignOrigin
+}
+
+/** Where a design export's weights came from: the engine's initialization with this seed, untrained. */
+export interface DesignOrigin {
+  seed: number
+}
+
+/** How an export names where its weights came from (README, the safetensors' linea.source). */
+export function exportSourceLabel(checkpointPath: string, design: DesignOrigin | undefined): string {
+  return design ? `a design from Linea's composer, initialized with seed ${design.seed} (untrained)` : checkpointPath
+}
+
+/** Refuses a spec no export can be written for (before anything runs), naming the layer. */
+export function checkExportable(spec: ModelSpec, where = 'the ModelSpec'): void {
+  for (const [i, layer] of spec.layers.entries())
+    if (layer.kind === 'linear' && layer.feature_map === 'hedgehog')
+      throw new ExportError(`${where}: layers.${i}.feature_map 'hedgehog' is not built by Linea yet, so nothing can be exported`)
 }
 
 /** Linea's nn.Module name of a parameter: bare projections become `<name>.weight`. */
@@ -83,9 +106,7 @@ const SHAPES_ONLY: Backend = new Proxy({} as Backend, {
 /** The checkpoint's parameters by torch name, in f32, after checking them against the spec's model. */
 function torchTensors(path: string, state: CheckpointState): Record<string, NamedTensor> {
   const spec = state.modelSpec
-  for (const [i, layer] of spec.layers.entries())
-    if (layer.kind === 'linear' && layer.feature_map === 'hedgehog')
-      throw new ExportError(`${path}: layers.${i}.feature_map 'hedgehog' is not built by Linea yet, so nothing can be exported`)
+  checkExportable(spec, path)
   const model = new Model(spec, SHAPES_ONLY, 'f32', 0, false)
   const out: Record<string, NamedTensor> = {}
   for (const p of model.params.list()) {
@@ -136,11 +157,12 @@ export function exportTorch(checkpointPath: string, outDir: string, options: Tor
   const tensors = torchTensors(checkpointPath, state)
   const dir = prepareOutDir(outDir)
   const spec = state.modelSpec
+  const source = exportSourceLabel(checkpointPath, options.design)
   writeSafetensors(join(dir, 'model.safetensors'), tensors, {
     format: 'pt',
     'linea.model_spec': JSON.stringify(spec),
     'linea.step': String(state.step),
-    'linea.source': basename(checkpointPath),
+    'linea.source': options.design ? source : basename(checkpointPath),
   })
   writeAtomic(join(dir, 'config.json'), JSON.stringify(spec, null, 2) + '\n')
   writeAtomic(join(dir, 'train_spec.json'), JSON.stringify(state.trainSpec, null, 2) + '\n')
@@ -152,7 +174,7 @@ export function exportTorch(checkpointPath: string, outDir: string, options: Tor
   const fla = flaMappingNote(spec)
   writeAtomic(
     join(dir, 'README.txt'),
-    exportReadme({ spec, trainSpec: state.trainSpec, step: state.step, source: checkpointPath, parameters, dims, data, fla: fla.line }),
+    exportReadme({ spec, trainSpec: state.trainSpec, step: state.step, source, design: !!options.design, parameters, dims, data, fla: fla.line }),
   )
   const files = [...TORCH_EXPORT_FILES, ...RECIPE_FILES, ...(data ? ['data/'] : [])]
   return { dir, files, spec, parameters, step: state.step, data, fla }

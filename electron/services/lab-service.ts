@@ -1,19 +1,24 @@
 // The LabApi as services implement it. Both front doors (headless server,
 // Electron IPC) call these same handlers after checking parameters.
+import { rmSync } from 'node:fs'
 import { totalmem } from 'node:os'
+import { basename } from 'node:path'
 import { UserError } from '../api/errors'
 import type { EngineInfo, LabApiHandlers } from '../api/labapi'
 import type { RunStart } from '../api/runs'
 import { ModelSpecSchema, type ModelSpec } from '../api/model-spec'
 import { withPreferredBackend } from '../api/preferences'
-import { TrainSpecSchema, type TrainSpec } from '../api/train-spec'
+import { defaultTrainSpec, TrainSpecSchema, type TrainSpec } from '../api/train-spec'
+import { formatBytes } from '../api/format'
 import { SpecValidationError, validateWith } from '../api/validate'
 import { trainingOps } from '../engine/autograd/gradients'
 import { presets } from '../api/presets'
 import { estimateTrainingMemory, memoryProblem, trainingShape, type TrainingMemory } from '../engine/train-memory'
 import { paramCounts } from '../engine/estimate'
 import { RunError, startCheckpoint } from '../jobs/runner'
-import { exportTorch } from '../interop/export-torch'
+import { exportForApp } from '../interop/export-app'
+import { checkExportable } from '../interop/export-torch'
+import { makeDirs } from '../platform/make-dirs'
 import { metricsCsv } from '../workspace/csv'
 import { resolveInside } from '../workspace/paths'
 import { recentWorkspaces } from './recent-workspaces'
@@ -71,6 +76,22 @@ async function checkMemory(
   if (!device || !(device.memoryBytes > 0)) return
   const problem = memoryProblem(estimate, device.id, device.memoryBytes, job.what, job.lower)
   if (problem) throw new MemoryError(problem)
+}
+
+/**
+ * Refuses to initialize and export a design whose weights would not fit in
+ * this machine's memory: the engine holds them on the CPU and reads them back
+ * to write them, and the export reads the file again (about 3 copies in f32).
+ */
+function checkExportMemory(spec: ModelSpec): void {
+  const parameters = paramCounts(spec).all
+  const bytes = 3 * Float32Array.BYTES_PER_ELEMENT * parameters
+  const machine = totalmem()
+  if (bytes > machine)
+    throw new MemoryError(
+      `exporting '${spec.name}' needs about ${formatBytes(bytes)} (${parameters} parameters in float32, about 3 copies while they are written); ` +
+        `the machine has ${formatBytes(machine)}; lower d_model, vocab_size or the layer count`,
+    )
 }
 
 const trainDtype = (t: TrainSpec): 'f32' | 'f64' => (t.precision === 'f64' ? 'f64' : 'f32')
@@ -190,8 +211,27 @@ export function createLabHandlers(deps: LabDeps): LabApiHandlers {
       const run = ws().readRun(id)
       if (!run.checkpoint) throw new RunError(`run ${id} has no checkpoint yet; train it (or let it reach a checkpoint) first`)
       const source = resolveInside(ws().runDir(id), run.checkpoint)
-      const r = exportTorch(source, ws().exportDir(id, run.steps ?? 0), {})
-      return { dir: r.dir, files: r.files, step: r.step, fla: r.fla.line }
+      return exportForApp(source, ws().exportDir(id, run.steps ?? 0))
+    },
+    exportDesign: async ({ spec, seed = 0 }) => {
+      const model = validateWith(ModelSpecSchema, spec)
+      if (!model.ok) throw new SpecValidationError('model spec (export refused)', model.errors)
+      checkExportable(model.value)
+      checkExportMemory(model.value)
+      // The folder is made at once, so a second export in the same second takes the next name.
+      const dir = ws().designExportDir(model.value.name)
+      makeDirs(dir)
+      // The initial weights go through a step-0 checkpoint beside the new folder, removed once exported.
+      const initial = resolveInside(ws().root, 'exports', `.${basename(dir)}.initial.safetensors`)
+      try {
+        await engine.call('initWeights', { modelSpec: model.value, trainSpec: { ...defaultTrainSpec(), seed }, path: initial })
+        return { ...exportForApp(initial, dir, { design: { seed } }), seed }
+      } catch (err) {
+        rmSync(dir, { recursive: true, force: true })
+        throw err
+      } finally {
+        rmSync(initial, { force: true })
+      }
     },
     archiveRun: async ({ id, archived }) => workspaces.archiveRun(id, archived),
     tagRun: async ({ id, add, remove }) => workspaces.tagRun(id, add ?? [], remove ?? []),

@@ -295,6 +295,19 @@ export class Workspace {
     return resolveInside(this.root, 'exports', `${checkId('run id', id)}-step-${Math.max(0, Math.floor(step))}`)
   }
 
+  /**
+   * exports/<spec name>-<UTC time>: a new folder name for the composer's
+   * export of a design (the name made a slug, as run ids are; -2, -3, ...
+   * when taken), checked to stay inside the workspace. Not created here.
+   */
+  designExportDir(specName: string, nowMs = Date.now()): string {
+    this.writable()
+    const base = `${slugOf(specName, 'model')}-${compactTime(nowMs)}`
+    let name = base
+    for (let n = 2; lexists(resolveInside(this.root, 'exports', checkId('export name', name))); n++) name = `${base}-${n}`
+    return resolveInside(this.root, 'exports', name)
+  }
+
   checkpointsDir(id: string): string {
     return resolveInside(this.root, 'runs', checkId('run id', id), 'checkpoints')
   }
@@ -303,13 +316,7 @@ export class Workspace {
   createRun(fields: Omit<RunRecord, 'format' | 'id' | 'status' | 'createdMs' | 'steps'>): RunRecord {
     this.writable()
     const now = Date.now()
-    const slug =
-      fields.name
-        .toLowerCase()
-        .replace(/[^a-z0-9]+/g, '-')
-        .replace(/^-|-$/g, '')
-        .slice(0, 40) || 'run'
-    let id = `${new Date(now).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${slug}`
+    let id = `${compactTime(now)}-${slugOf(fields.name, 'run')}`
     for (let n = 2; lexists(this.runDir(id)); n++) id = `${id.replace(/-\d+$/, '')}-${n}`
     makeDir(this.checkpointsDir(id))
     const run: RunRecord = { format: RUN_FORMAT, id, status: 'queued', createdMs: now, steps: 0, ...fields }
@@ -472,6 +479,22 @@ export class Workspace {
       })
     return { lines, skipped }
   }
+}
+
+/** A name as a folder-name part: lower-case letters and digits joined by '-', at most 40 characters (`fallback` when none are left). */
+function slugOf(name: string, fallback: string): string {
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 40) || fallback
+  )
+}
+
+/** A time as folder names sort it: 20250101T120000 (UTC, seconds). */
+function compactTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
 }
 
 /** Whether anything (a dangling link included) is at `path`. */

@@ -5,7 +5,8 @@
 // then run by the exported model.py under a Python with torch on the same
 // tokens. Logits must agree: max |Δ| ≤ 1e-4 · max(1, max |logit|), f32 both
 // sides. The raw Linea checkpoint must load in model.py too, and give the
-// same logits as the export.
+// same logits as the export. A composer design's export (initial weights
+// from the engine's seeded initialization, no run) loads the same way.
 //
 // Python: LINEA_TORCH_PYTHON, else /usr/bin/python3, else python3 on PATH, the
 // first that imports torch. Without one the file skips with one line, unless
@@ -27,6 +28,9 @@ import { Rng } from '../../electron/engine/random'
 import { exportCommand, exportSource } from '../../electron/cli/export'
 import { opDefaults } from '../../electron/engine/ops/generated'
 import { ExportError, exportTorch, torchExportConstants, torchParamName } from '../../electron/interop/export-torch'
+import { exportForApp } from '../../electron/interop/export-app'
+import { writeInitialCheckpoint } from '../../electron/engine/checkpoint/initial-checkpoint'
+import { defaultTrainSpec } from '../../electron/api/train-spec'
 import { torchModelSource } from '../../electron/interop/export-torch-python'
 import { tinyMqarTrainSpec } from '../fixtures/runs'
 
@@ -293,6 +297,41 @@ describe.runIf(python || required)('the torchrun recipe beside an export', () =>
       expect(trained.modelSpec).toEqual(spec)
       restoreCheckpoint(join(out, 'checkpoints', 'step-0000003.safetensors'), trained, model)
       model.dispose()
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
+  }, 300_000)
+})
+
+describe.runIf(python || required)("the composer's export of a fresh design", () => {
+  it('loads in PyTorch with the initial weights the engine gives the seed, and computes the same logits', async () => {
+    if (!python) throw new Error('LINEA_REQUIRE_TORCH=1 but no Python with torch was found')
+    const root = mkdtempSync(join(tmpdir(), 'linea-export-design-torch-'))
+    try {
+      // What LabApi exportDesign does, in process: the engine's initial checkpoint, then the app's export.
+      const spec = presetSpecs.find((p) => p.preset === 'gated-deltanet')!
+      const initial = join(root, 'initial.safetensors')
+      await writeInitialCheckpoint(spec, { ...defaultTrainSpec(), seed: 11 }, cpu, 'f32', initial)
+      const out = join(root, 'export')
+      const result = exportForApp(initial, out, { design: { seed: 11 } })
+      expect(result.files).toEqual(expect.arrayContaining(['model.py', 'model.safetensors', 'train.sh', 'convert_data.py', 'fla/']))
+      const model = new Model(spec, cpu, 'f32', 11)
+      const B = 2
+      const T = 21
+      const rng = new Rng(5)
+      const ids = Int32Array.from({ length: B * T }, () => rng.int(spec.vocab_size))
+      const expected = await lineaLogits(model, ids, B, T)
+      model.dispose()
+      const rows = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)))
+      const logits = join(root, 'logits.json')
+      const jobs = join(root, 'jobs.json')
+      writeFileSync(jobs, JSON.stringify([{ module: join(out, 'model.py'), weights: out, form: 'chunked', ids: rows, out: logits }]))
+      execFileSync(python, ['-c', DRIVER, jobs], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 240_000 })
+      const got = JSON.parse(readFileSync(logits, 'utf8')) as number[]
+      expect(got).toHaveLength(expected.length)
+      const scale = expected.reduce((m, x) => Math.max(m, Math.abs(x)), 1)
+      const worst = got.reduce((m, x, j) => Math.max(m, Math.abs(x - expected[j]!)), 0)
+      expect(worst, `max |Δ| ${worst} over logits up to ${scale}`).toBeLessThanOrEqual(TOLERANCE * scale)
     } finally {
       rmSync(root, { recursive: true, force: true })
     }

@@ -5,12 +5,22 @@
 import type { ModelSpec } from '../../../electron/api/model-spec'
 import { DEFAULT_PREFERENCES, type Preferences } from '../../../electron/api/preferences'
 import type { Template } from '../../../electron/api/template'
-import { PRECISIONS, TASK_KINDS, TaskSchema, TrainSpecSchema, type Task, type TaskKind, type TrainSpec } from '../../../electron/api/train-spec'
+import {
+  DEFAULT_MQAR_TASK,
+  defaultTrainSpec as engineDefaultTrainSpec,
+  PRECISIONS,
+  TASK_KINDS,
+  TaskSchema,
+  TrainSpecSchema,
+  type Task,
+  type TaskKind,
+  type TrainSpec,
+} from '../../../electron/api/train-spec'
 import { validateWith, type SpecError } from '../../../electron/api/validate'
 import { BACKEND_CHOICES } from './backend-availability'
 
 export const TASK_DEFAULTS: { [K in TaskKind]: Extract<Task, { kind: K }> } = {
-  mqar: { kind: 'mqar', seq_len: 64, num_kv_pairs: 4, power_a: 0.01, vocab_size: 64 },
+  mqar: { ...DEFAULT_MQAR_TASK },
   parity: { kind: 'parity', seq_len: 32, eval_seq_lens: [64, 128] },
   modular_addition: { kind: 'modular_addition', modulus: 5, seq_len: 32, eval_seq_lens: [64] },
   permutation: { kind: 'permutation', group: 's3', seq_len: 32, eval_seq_lens: [64] },
@@ -19,24 +29,9 @@ export const TASK_DEFAULTS: { [K in TaskKind]: Extract<Task, { kind: K }> } = {
   bytes: { kind: 'bytes', path: '', seq_len: 128, valid_fraction: 0.05 },
 }
 
-/** The form's starting spec; backend and device from the preferences when given. */
+/** The form's starting spec (api/train-spec.ts's defaultTrainSpec); backend, device and precision from the preferences when given. */
 export function defaultTrainSpec(preferences: Preferences = DEFAULT_PREFERENCES): TrainSpec {
-  return {
-    format: 'linea.train/1',
-    task: { ...TASK_DEFAULTS.mqar },
-    // about a minute on 2 CPU cores for a 2-layer, d_model 128 model (35 s Transformer, 55 s GLA)
-    steps: 800,
-    batch_size: 16,
-    optimizer: { kind: 'adamw', lr: 3e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weight_decay: 0.1, grad_clip: 1 },
-    schedule: { warmup_steps: 50, decay: 'cosine', min_lr_ratio: 0.1 },
-    seed: 0,
-    backend: preferences.defaultBackend,
-    device: preferences.device,
-    precision: preferences.defaultPrecision,
-    eval: { every: 50, batches: 2 },
-    early_stop_accuracy: 0.99,
-    checkpoint_every: 200,
-  }
+  return engineDefaultTrainSpec({ backend: preferences.defaultBackend, device: preferences.device, precision: preferences.defaultPrecision })
 }
 
 /** optional-int: empty text leaves the field out of the spec (e.g. max_steps). */

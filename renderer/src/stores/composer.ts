@@ -2,10 +2,11 @@
 // each step with the layers that were selected), the preset it started from,
 // the selected layers (edited together), the hybrid slider's preview and the
 // placement it uses, validation by the engine's own schema, estimates from
-// the engine, and saving to the workspace.
+// the engine, saving to the workspace, and Export… of the design (its
+// initial weights as a PyTorch folder, fla's too where it applies).
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, watch } from 'vue'
-import type { ModelEstimate, SavedSpecInfo } from '../../../electron/api/labapi'
+import type { DesignExport, ModelEstimate, SavedSpecInfo } from '../../../electron/api/labapi'
 import { ModelSpecSchema, type ModelSpec, type Placement } from '../../../electron/api/model-spec'
 import { formatPath, validateWith, type SpecError } from '../../../electron/api/validate'
 import { labApi } from '../api/client'
@@ -328,6 +329,34 @@ export const useComposerStore = defineStore('composer', () => {
     }
   }
 
+  // ---- Export…: the design with its initial weights, written into the workspace's exports/ ----
+  /** The seed the export initializes the weights with (a run's TrainSpec seed starts the same weights). */
+  const exportSeed = ref(0)
+  const exporting = ref(false)
+  /** What the last export wrote (folder, files, the fla line); null before one, or after a refused one. */
+  const exported = shallowRef<DesignExport | null>(null)
+
+  /**
+   * Exports the spec as it stands. An invalid spec is sent too: the service
+   * validates it and its refusal, naming the fields, lands in `error`.
+   */
+  async function exportDesign(): Promise<DesignExport | null> {
+    error.value = ''
+    exported.value = null
+    if (!spec.value) return null
+    exporting.value = true
+    try {
+      exported.value = await labApi().exportDesign({ spec: spec.value, seed: exportSeed.value })
+      status.value = ''
+      return exported.value
+    } catch (err) {
+      error.value = messageOf(err)
+      return null
+    } finally {
+      exporting.value = false
+    }
+  }
+
   async function load(name: string): Promise<boolean> {
     error.value = ''
     try {
@@ -468,6 +497,10 @@ export const useComposerStore = defineStore('composer', () => {
     refreshSaved,
     save,
     load,
+    exportSeed,
+    exporting,
+    exported,
+    exportDesign,
     setModelField: <K extends Parameters<typeof setModelField>[1]>(field: K, value: ModelSpec[K]) => edit((s) => setModelField(s, field, value)),
     setLayerCount: (n: number) => edit((s) => setLayerCount(s, n)),
     setHybrid: (ratio: number, placement: Placement) => edit((s) => setHybrid(s, ratio, placement)),

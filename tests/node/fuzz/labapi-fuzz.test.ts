@@ -115,6 +115,8 @@ function validParams(method: LabApiMethod): Record<string, unknown> {
       return { seqLen: 8, heads: 1, dk: 4, dv: 4, seed: 1 }
     case 'estimateModel':
       return { spec: modelSpec(), contextLength: 1024 }
+    case 'exportDesign':
+      return { spec: modelSpec(), seed: 1 }
     case 'openWorkspace':
       return { path: join(fuzzRoot, 'other-ws') }
     case 'saveModelSpec':
@@ -188,6 +190,9 @@ function notSent(method: LabApiMethod, params: unknown): string | undefined {
     }
     case 'startProfile':
       return validateWith(ModelSpecSchema, d('startProfile').spec).ok ? 'a valid startProfile' : undefined
+    case 'exportDesign':
+      // A valid spec is initialized and written: a mutated one may be large.
+      return validateWith(ModelSpecSchema, d('exportDesign').spec).ok ? 'a valid exportDesign' : undefined
     case 'deleteRun':
       return d('deleteRun').id === RUN_ID ? 'a deleteRun of the seed run' : undefined
     case 'startTemplate': {

@@ -155,4 +155,23 @@ describe('composer store', () => {
     expect(c.spec!.layers.length).toBeGreaterThan(0)
     expect(workspace.problems.some((p) => p.file.endsWith('composer.json') && p.problem.startsWith('not a composer draft'))).toBe(true)
   })
+
+  it("exports the design with its seed into the workspace's exports/, and shows an invalid spec's refusal", async () => {
+    const c = useComposerStore()
+    await c.init()
+    c.startFromPreset('gla')
+    c.exportSeed = 2
+    const out = await c.exportDesign()
+    expect(out).not.toBeNull()
+    expect(c.exported).toEqual(out)
+    expect(c.exporting).toBe(false)
+    expect(out!.seed).toBe(2)
+    expect(out!.dir.startsWith(join(workspace.root, 'exports', 'gla-'))).toBe(true)
+    expect(JSON.parse(readFileSync(join(out!.dir, 'config.json'), 'utf8'))).toEqual(c.spec)
+    expect(c.error).toBe('')
+    c.setLayerField(0, 'heads', 3)
+    expect(await c.exportDesign()).toBeNull()
+    expect(c.exported).toBeNull()
+    expect(c.error).toMatch(/^invalid model spec \(export refused\):\n.*layers\[0\]\.heads: 3 does not divide d_model 128/)
+  })
 })
