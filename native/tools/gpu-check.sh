@@ -80,10 +80,10 @@ if has tests; then
   grep -E "ERROR|FAILED" "$out/tests.log" | sort | uniq -c | sort -rn | head -20 | tee -a "$summary"
   # The chunked mixer's other forms (mixer_chunked.cu: use_seq_scan picks the sequential state
   # passes only for shapes that fill the GPU, which these tests' shapes do not; use_fused_fwd)
-  # through the same cross-backend test; LINEA_CHUNKED_BWD=mma, the opt-in backward.
-  LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=fused LINEA_CHUNKED_BWD=mma LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 300 "$build/linea_tests" \
+  # through the same cross-backend test; LINEA_CHUNKED_BWD=chunk, the older backward kernel.
+  LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=fused LINEA_CHUNKED_BWD=chunk LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 300 "$build/linea_tests" \
     -tc="every backend matches*" >"$out/tests-candidates.log" 2>&1
-  note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=fused LINEA_CHUNKED_BWD=mma: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
+  note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=fused LINEA_CHUNKED_BWD=chunk: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
   grep -E "ERROR|FAILED|^cuda" "$out/tests-candidates.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
 fi
 
@@ -206,7 +206,7 @@ if has bench; then
   [ -d /tmp/fla/fla ] || { mkdir -p /tmp/fla && tar xJf .device/fla.tar.xz -C /tmp/fla; }
   quick=${QUICK:+--quick}
   rm -rf /tmp/linea-compare
-  timeout "${BENCH_TIMEOUT:-560}" "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick --decode \
+  timeout "${BENCH_TIMEOUT:-240}" "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick --decode \
     >"$out/bench-linea.log" 2>&1
   note "linea bench: exit $?"
   grep -E "^decode " "$out/bench-linea.log" >>"$summary"
@@ -222,10 +222,11 @@ if has bench; then
   export TRITON_CACHE_DIR=/tmp/triton-cache
   [ -d "$TRITON_CACHE_DIR" ] || { mkdir -p "$TRITON_CACHE_DIR" && [ -f .device/triton-cache.tar.xz ] &&
     tar xJf .device/triton-cache.tar.xz -C "$TRITON_CACHE_DIR"; }
-  timeout "${BENCH_TIMEOUT:-560}" python3 bench/reference/gpu-mixers-peer.py --fla /tmp/fla --linea "$out/linea-gpu.json" \
+  timeout "${PEER_TIMEOUT:-300}" python3 bench/reference/gpu-mixers-peer.py --fla /tmp/fla --linea "$out/linea-gpu.json" \
     --compare-dir /tmp/linea-compare --out "$out/gpu-mixers.json" $quick >"$out/bench-peer.log" 2>&1
   note "peer bench: exit $?"
-  tar cJf "$out/triton-cache.tar.xz" -C "$TRITON_CACHE_DIR" . 2>/dev/null
+  # Only when asked: xz over a fresh box's whole cache took minutes and ran a call past its limit.
+  [ -n "${TRITON_TAR:-}" ] && tar cJf "$out/triton-cache.tar.xz" -C "$TRITON_CACHE_DIR" . 2>/dev/null
   sed -n '/^op  /,$p' "$out/bench-peer.log" >>"$summary"
 fi
 

@@ -134,8 +134,9 @@ bool use_seq_scan(int64_t B, int64_t H, int64_t K, int64_t V, int sm_count) {
 // against 1.26 with a scalar gate; at B = 1, T = 32768 (32 blocks, each
 // walking 512 chunks) 1.65 ms against 1.34. LINEA_CHUNKED_FWD=fused or
 // =passes forces one form (native/tools/gpu-check.sh tests and times both);
-// forced where the heads are too few, it cuts T into segments (split-T, not
-// yet checked on a GPU: the default rule never takes it until it is).
+// forced where the heads are too few, it cuts T into segments (split-T: it
+// passed the H200's cross-backend test, not yet timed, so the default rule
+// does not take it).
 bool use_fused_fwd(int G, int64_t B, int64_t H, int64_t V, int sm_count) {
   if (G == kGateVector) return false;
   static const char* forced = std::getenv("LINEA_CHUNKED_FWD");
@@ -146,12 +147,15 @@ bool use_fused_fwd(int G, int64_t B, int64_t H, int64_t V, int sm_count) {
 
 // Whether the backward's per-chunk kernel is the register-fragment one
 // (mixer_chunked_bwd_mma.cuh: no gate, fixed or scalar gate) instead of
-// bwd_chunk_kernel. Opt-in (LINEA_CHUNKED_BWD=mma) until the GPU box's
-// cross-backend test and benchmark have checked it.
+// bwd_chunk_kernel. The default for those gates: on the H200 it passed the
+// cross-backend test and took the bf16 fwd+bwd at H 16, dk = dv = 128 from
+// 3.43 to 1.56 ms (16x2048, no gate) and 5.04 to 3.14 ms (1x32768)
+// (bench/gpu/linea-gpu-bwd-{chunk,mma}.json). LINEA_CHUNKED_BWD=chunk keeps
+// the older kernel for comparison.
 bool use_mma_bwd(int G) {
   if (G == kGateVector) return false;
   static const char* forced = std::getenv("LINEA_CHUNKED_BWD");
-  return forced && std::strcmp(forced, "mma") == 0;
+  return !(forced && std::strcmp(forced, "chunk") == 0);
 }
 
 // The passes along T. Forward: fills hs (and hlo; the split form also decay);

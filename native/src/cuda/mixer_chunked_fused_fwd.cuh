@@ -18,7 +18,7 @@
 //
 // Blocks: (V / 64) * B * H; mixer_chunked.cu (use_fused_fwd) takes it when
 // they give every SM one. With fewer heads T is cut into segments of chunks
-// (split-T, opt-in until the GPU box has checked it): kSegState walks each
+// (split-T, opt-in until the GPU box has timed it): kSegState walks each
 // segment from a zero state and keeps only its final state (no output);
 // segment_prefix_kernel chains those into the state entering each segment;
 // kSegOut is the one pass over each segment from that state.
