@@ -7,6 +7,7 @@
 #   python bench/reference/mqar-mirror.py --arch hybrid_first --seed 0
 #   archs: gdn1 gdn2 hybrid (Gated DeltaNet, then softmax window 16)
 #          hybrid_first (softmax first) transformer gla (--gla_conv 4: short conv)
+#          baseconv_gla (Zoology's BaseConv layer, then GLA), baseconv_gla4 (the pair twice)
 # Prints an evaluation every 100 steps and a RESULT line of JSON; results of
 # the GPU box run: bench/reference/mqar-mirror-results.json. The task's
 # random draws differ from Linea's generator (same distribution).
@@ -120,6 +121,22 @@ class GLA(nn.Module):
         o = rms(torch.stack(outs, 1), s.onorm).reshape(B_, T_, D)
         return s.o(F.silu(s.g(x)) * o)
 
+class BaseConvMix(nn.Module):
+    # Zoology's BaseConv (zoology/mixers/base_conv.py), the layer its MQAR configs put before
+    # each recurrent mixer (Hybrid alternates them by layer): a depthwise causal convolution of
+    # kernel 3 (with bias, no activation) gating a linear projection (with bias), plus the input.
+    def __init__(s, W=3):
+        super().__init__()
+        s.proj = nn.Linear(D, D)  # PyTorch's default init: U(±1/sqrt(D)) for weight and bias
+        bound = 1 / math.sqrt(W)  # nn.Conv1d's default for a depthwise kernel of W taps
+        s.weight = nn.Parameter(torch.empty(D, W).uniform_(-bound, bound))
+        s.bias = nn.Parameter(torch.empty(D).uniform_(-bound, bound)); s.bias._nodecay = True
+    def forward(s, x):
+        W = s.weight.shape[1]
+        xp = F.pad(x.transpose(1, 2), (W - 1, 0))
+        conv = F.conv1d(xp, s.weight.unsqueeze(1), s.bias, groups=D).transpose(1, 2)
+        return conv * s.proj(x) + x
+
 def rotary(x):  # (B,T,H,Dh) rotate half
     B_, T_, H, Dh = x.shape; half = Dh // 2
     inv = 10000 ** (-torch.arange(half, device=x.device, dtype=torch.float64) * 2 / Dh)
@@ -168,6 +185,8 @@ elif a.arch == 'hybrid': mix = [GDN(H), Attn(H, a.window)]
 elif a.arch == 'hybrid_first': mix = [Attn(H, a.window), GDN(H)]
 elif a.arch == 'transformer': mix = [Attn(H, 0), Attn(H, 0)]
 elif a.arch == 'gla': mix = [GLA(H, a.gla_conv, a.gla_dk), GLA(H, a.gla_conv, a.gla_dk)]
+elif a.arch == 'baseconv_gla': mix = [BaseConvMix(), GLA(H, a.gla_conv, a.gla_dk)]  # Zoology's 2 layers
+elif a.arch == 'baseconv_gla4': mix = [BaseConvMix(), GLA(H, a.gla_conv, a.gla_dk)] * 1 + [BaseConvMix(), GLA(H, a.gla_conv, a.gla_dk)]
 else: sys.exit('arch?')
 pos = a.pos == 'learned' and a.arch != 'transformer'
 model = Model(mix, pos).to(dev)
