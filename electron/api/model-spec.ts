@@ -15,8 +15,19 @@ export const DELTA_RULES = ['off', 'on', 'negative_eigen'] as const
 export const DENOMINATORS = ['none', 'sum', 'max1'] as const
 /** Per-head normalization of the mixer output (TransNormer, RetNet, GLA). */
 export const OUTPUT_NORMS = ['none', 'rmsnorm', 'groupnorm'] as const
-/** d_skip: Mamba's D ⊙ x added to the mixer output. */
-export const SHORTCUTS = ['none', 'd_skip'] as const
+/**
+ * The output norm's weight. shared: one weight of dv values, the same for
+ * every head (TransNormer, RetNet, GLA, DeltaNet); per_head: H·dv values, a
+ * weight per head and channel (Mamba2's gated RMSNorm over its inner width).
+ * Either way each head is normalized over its own dv channels.
+ */
+export const OUTPUT_NORM_WEIGHTS = ['shared', 'per_head'] as const
+/**
+ * D ⊙ x (Mamba's skip, x the value input) added to the mixer output.
+ * d_skip: after the output norm; d_skip_before_norm: before it, so the norm
+ * sees recurrence + skip (Mamba2: y = SSD(x) + D ⊙ x, then the gated norm).
+ */
+export const SHORTCUTS = ['none', 'd_skip', 'd_skip_before_norm'] as const
 export const OUTPUT_GATES = ['none', 'swish'] as const
 /** transformer: mixer + separate MLP per block; mamba: gated mixer, no separate MLP. */
 export const BLOCK_DESIGNS = ['transformer', 'mamba'] as const
@@ -52,6 +63,8 @@ export const LinearLayerSchema = z.strictObject({
   delta_rule: z.enum(DELTA_RULES),
   denominator: z.enum(DENOMINATORS),
   output_norm: z.enum(OUTPUT_NORMS),
+  /** The output norm's weight; absent = 'shared' (outputNormWeight). */
+  output_norm_weight: z.enum(OUTPUT_NORM_WEIGHTS).optional(),
   shortcut: z.enum(SHORTCUTS),
   /** Depthwise causal convolution on q, k, v: 0 = off, else the kernel size. */
   short_conv: z.number().int().min(0).max(64),
@@ -120,6 +133,13 @@ export const ModelSpecSchema = z
         issue([...at, 'input_gate'], `'${layer.input_gate}' does not combine with the delta rule (β is its write strength); use 'none'`)
       if (layer.input_gate === 'exp' && layer.denominator !== 'max1')
         issue([...at, 'denominator'], `'${layer.denominator}' cannot carry the exp input gate's stabilizer; input_gate 'exp' needs 'max1' (mLSTM)`)
+      if (layer.output_norm === 'none' && layer.output_norm_weight === 'per_head')
+        issue(
+          [...at, 'output_norm_weight'],
+          `'per_head' needs an output norm to weigh (output_norm is 'none'); use 'shared', or output_norm rmsnorm or groupnorm`,
+        )
+      if (layer.output_norm === 'none' && layer.shortcut === 'd_skip_before_norm')
+        issue([...at, 'shortcut'], `'d_skip_before_norm' needs an output norm to come before (output_norm is 'none'); use 'd_skip'`)
       if (layer.short_conv === 1) issue([...at, 'short_conv'], `1 is not a useful kernel size; valid: 0 (off) or 2 to 64`)
     })
     const position = modelPosition(spec)
@@ -153,6 +173,7 @@ export type ForgetGate = (typeof FORGET_GATES)[number]
 export type Placement = (typeof PLACEMENTS)[number]
 export type InitScheme = (typeof INIT_SCHEMES)[number]
 export type PositionKind = (typeof POSITIONS)[number]
+export type OutputNormWeight = (typeof OUTPUT_NORM_WEIGHTS)[number]
 
 // The defaults of the optional model-wide fields, applied here and nowhere
 // else: a spec saved before a field existed loads and means this.
@@ -169,6 +190,14 @@ export function modelInit(spec: Pick<ModelSpec, 'init'>): InitScheme {
 export function modelPosition(spec: Pick<ModelSpec, 'position' | 'layers'>): PositionKind {
   if (spec.position) return spec.position
   return spec.layers.some((l) => l.kind === 'softmax' && l.rotary) ? 'rotary' : 'none'
+}
+
+/**
+ * A linear layer's output norm weight: absent means 'shared' (one dv weight
+ * for all heads, what every spec saved before the field existed builds).
+ */
+export function outputNormWeight(layer: Pick<LinearLayer, 'output_norm_weight'>): OutputNormWeight {
+  return layer.output_norm_weight ?? 'shared'
 }
 
 /** Per-head key and value dims of a layer, with the defaults applied. */

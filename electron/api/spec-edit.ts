@@ -1,7 +1,7 @@
 // Pure edits of a ModelSpec for the composer. Every function returns a new
 // spec and never adds a field the schema does not know.
 import { softmaxPositions, type AutoPlacement } from './hybrid'
-import { modelInit, modelPosition, type Layer, type LinearLayer, type ModelSpec, type Placement, type SoftmaxLayer } from './model-spec'
+import { modelInit, modelPosition, outputNormWeight, type Layer, type LinearLayer, type ModelSpec, type Placement, type SoftmaxLayer } from './model-spec'
 
 export const DEFAULT_LINEAR: LinearLayer = {
   kind: 'linear',
@@ -159,7 +159,9 @@ export function diffAgainstPreset(spec: ModelSpec, preset: ModelSpec): { model: 
     const cur = l as Record<string, unknown>
     if (!preset.layers.some((p) => p.kind === l.kind)) return ['kind']
     const keys = new Set([...Object.keys(ref), ...Object.keys(cur)])
-    return [...keys].filter((k) => JSON.stringify(ref[k]) !== JSON.stringify(cur[k]))
+    // an absent output_norm_weight is 'shared': compare as it takes effect
+    const at = (l: Record<string, unknown>, k: string) => (k === 'output_norm_weight' ? outputNormWeight(l as LinearLayer) : l[k])
+    return [...keys].filter((k) => JSON.stringify(at(ref, k)) !== JSON.stringify(at(cur, k)))
   })
   return { model, layers }
 }

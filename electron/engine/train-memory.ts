@@ -22,7 +22,7 @@
 // and bytes). It is an estimate of what the engine allocates, within tens of
 // percent, not a bound: good enough to refuse a run that cannot fit, not to
 // pack one to the last byte.
-import { headDims, type Layer, type ModelSpec } from '../api/model-spec'
+import { headDims, outputNormWeight, type Layer, type ModelSpec } from '../api/model-spec'
 import type { Task, TrainSpec } from '../api/train-spec'
 import { paramCounts } from './estimate'
 
@@ -101,8 +101,9 @@ function layerElementsPerToken(spec: ModelSpec, layer: Layer): number {
   if (layer.input_gate === 'sigmoid' || layer.input_gate === 'exp') n += H
   if (layer.delta_rule !== 'off') n += 2 * H
   n += vd // the mixer's output
-  if (layer.output_norm !== 'none') n += vd
-  if (layer.shortcut === 'd_skip') n += 2 * vd
+  // a per-head weight multiplies the normalized output as a separate op: one more vd
+  if (layer.output_norm !== 'none') n += outputNormWeight(layer) === 'per_head' ? 2 * vd : vd
+  if (layer.shortcut !== 'none') n += 2 * vd
   if (layer.output_gate === 'swish') n += 2 * vd
   return n + d // output projection
 }

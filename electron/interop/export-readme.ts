@@ -1,5 +1,5 @@
 // README.txt of a PyTorch export: what the folder holds and how to load it.
-import { modelPosition, type ModelSpec } from '../api/model-spec'
+import { modelPosition, outputNormWeight, type ModelSpec } from '../api/model-spec'
 import type { TrainSpec } from '../api/train-spec'
 import type { TaskData } from './export-task-data'
 
@@ -27,7 +27,7 @@ function layerLine(spec: ModelSpec, i: number, dims: { dk: number; dv: number })
     `input gate ${l.input_gate}`,
     `delta ${l.delta_rule}`,
     `denominator ${l.denominator}`,
-    `output norm ${l.output_norm}`,
+    `output norm ${l.output_norm}${l.output_norm !== 'none' && outputNormWeight(l) === 'per_head' ? ' (weight per head)' : ''}`,
     `shortcut ${l.shortcut}`,
     `short conv ${l.short_conv}`,
     `output gate ${l.output_gate}`,

@@ -227,8 +227,9 @@ class LinearMixer(nn.Module):
         if layer["delta_rule"] != "off":
             self.b_proj = linear(d_model, H)
         if layer["output_norm"] != "none":
-            self.o_norm = Norm(dv)
-        if layer["shortcut"] == "d_skip":
+            # shared: one dv weight for every head; per_head: H * dv, head-major (h * dv + j)
+            self.o_norm = Norm(vd if layer.get("output_norm_weight", "shared") == "per_head" else dv)
+        if layer["shortcut"] != "none":
             self.D = nn.Parameter(torch.ones(vd))
         if layer["output_gate"] == "swish":
             self.g_proj = linear(d_model, vd)
@@ -263,10 +264,11 @@ class LinearMixer(nn.Module):
         else:
             torch_form = "recurrent" if self.form == "recurrent" else "chunked"
             o = MIXER_FORMS[torch_form](q4, k4, v4, g, i, beta, input_gate, L["denominator"], scale)
-        if L["output_norm"] == "rmsnorm":
-            o = rms_norm(o, self.o_norm.weight)
-        elif L["output_norm"] == "groupnorm":
-            o = layer_norm(o, self.o_norm.weight)
+        if L["shortcut"] == "d_skip_before_norm":  # Mamba2: the norm sees the recurrence plus the skip
+            o = o + (v * self.D).view(B, T, H, dv)
+        if L["output_norm"] != "none":
+            w = self.o_norm.weight.view(-1, dv)  # (1 | H, dv): broadcasts over (B, T, H, dv)
+            o = rms_norm(o, w) if L["output_norm"] == "rmsnorm" else layer_norm(o, w)
         o = o.reshape(B, T, H * dv)
         if L["shortcut"] == "d_skip":
             o = o + v * self.D

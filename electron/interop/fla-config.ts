@@ -18,7 +18,7 @@
 // `fla.layers.BasedLinearAttention` but no model class or config type to
 // save or load it), and the model types Linea has no mixer for.
 import { softmaxPositions, type AutoPlacement } from '../api/hybrid'
-import { ModelSpecSchema, headDims, modelPosition, type LinearLayer, type ModelSpec, type SoftmaxLayer } from '../api/model-spec'
+import { ModelSpecSchema, headDims, modelPosition, outputNormWeight, type LinearLayer, type ModelSpec, type SoftmaxLayer } from '../api/model-spec'
 import { clip, UserError } from '../api/errors'
 import { formatErrors, validateWith } from '../api/validate'
 import {
@@ -207,7 +207,8 @@ export function modelSpecFromFlaConfig(config: FlaConfig, name?: string): FlaImp
 
   let linear: LinearLayer | undefined
   let softmax = new Map<number, SoftmaxLayer>()
-  const base = (sw: (typeof LINEAR_SWITCHES)[keyof typeof LINEAR_SWITCHES]): Switches => ({
+  // output_norm_weight is left out: absent is 'shared', and only Mamba2 sets it.
+  const base = (sw: (typeof LINEAR_SWITCHES)[keyof typeof LINEAR_SWITCHES]): Omit<Switches, 'output_norm_weight'> => ({
     feature_map: sw.feature_map[0]!,
     input_gate: sw.input_gate[0]!,
     forget_gate: sw.forget_gate[0]!,
@@ -301,6 +302,10 @@ export function modelSpecFromFlaConfig(config: FlaConfig, name?: string): FlaImp
       dv: P,
       ...base(LINEAR_SWITCHES.mamba2),
       output_norm: rmsnorm ? 'rmsnorm' : 'none',
+      // fla's norm.weight holds one value per inner channel h·head_dim + j: Linea's per-head weight, same order
+      ...(rmsnorm ? { output_norm_weight: 'per_head' as const } : {}),
+      // fla adds D ⊙ x before its gated norm; without the norm, plain d_skip
+      shortcut: rmsnorm ? 'd_skip_before_norm' : 'd_skip',
       short_conv: convSize(true, 'conv_kernel'),
       qk_scale: 1,
     }
@@ -350,7 +355,7 @@ export function modelSpecFromFlaConfig(config: FlaConfig, name?: string): FlaImp
 
 // ---- writing a config ------------------------------------------------------------
 
-const switchNames = Object.keys(LINEAR_SWITCHES.gla).filter((k) => k !== 'block' && k !== 'qkScale') as (keyof Switches)[]
+const switchNames = Object.keys(LINEAR_SWITCHES.gla).filter((k) => k !== 'block' && k !== 'qkScale' && k !== 'across') as (keyof Switches)[]
 
 /** Why a linear layer is not the given fla type's ('' when it is). */
 function linearMismatch(spec: ModelSpec, layer: LinearLayer, type: keyof typeof LINEAR_SWITCHES): string {
@@ -359,10 +364,13 @@ function linearMismatch(spec: ModelSpec, layer: LinearLayer, type: keyof typeof 
   if (spec.block !== row.block) diffs.push(`block '${spec.block}' (needs '${row.block}')`)
   for (const s of switchNames) {
     const allowed = row[s] as readonly unknown[]
-    if (allowed.includes(layer[s])) continue
+    const value = s === 'output_norm_weight' ? outputNormWeight(layer) : layer[s]
+    if (allowed.includes(value)) continue
     const needs = s === 'short_conv' && allowed.length > 2 ? (allowed.includes(0) ? '0 or 2 to 64' : '2 to 64') : allowed.map(shown).join(' or ')
-    diffs.push(`${s} ${shown(layer[s])} (needs ${needs})`)
+    diffs.push(`${s} ${shown(value)} (needs ${needs})`)
   }
+  const across = row.across?.({ ...layer, output_norm_weight: outputNormWeight(layer) }) ?? ''
+  if (across) diffs.push(across)
   if (layer.qk_scale !== row.qkScale) diffs.push(`qk_scale ${layer.qk_scale ?? 'default (dk^-1/2)'} (needs ${row.qkScale ?? 'default'})`)
   return diffs.join(', ')
 }

@@ -17,11 +17,12 @@
 //   model.layers.i.attn.{q,k,v,o}_proj.weight   layers.i.mixer.{q,k,v,o}_proj     (out, in) both
 //   model.layers.i.attn.q_conv1d.weight (C,1,W) layers.i.mixer.q_conv.weight (C,W)
 //   model.layers.i.mlp_norm.weight              layers.i.norm2.weight
+//   backbone.layers.i.mixer.norm.weight (I)     layers.i.mixer.o_norm.weight      (H·dv per_head, dv shared)
 //   model.layers.i.mlp.{gate,up,down}_proj      layers.i.mlp.{gate,up,down}_proj
 //   model.norm.weight                           final_norm.weight
 //   lm_head.weight                              lm_head.weight (absent when tied)
 // Mamba2 uses backbone.{embeddings, layers.i.norm, layers.i.mixer, norm_f}.
-import { headDims, type LinearLayer, type ModelSpec } from '../api/model-spec'
+import { headDims, outputNormWeight, type LinearLayer, type ModelSpec } from '../api/model-spec'
 import type { FlaLayout } from './fla-config'
 
 export interface RowSegment {
@@ -110,8 +111,10 @@ function linearLayerLinks(spec: ModelSpec, layer: LinearLayer, i: number, layout
         rowSize: 1,
         segments: Array.from({ length: H }, (_, h) => ({ lineaRow: h * dv, flaRow: h, rows: dv, flaStep: 0 })),
       })
-    if (layer.output_norm === 'rmsnorm')
-      // fla's gated norm has a weight per channel; Linea's per-head norm shares one over heads
+    // fla's gated norm has a weight per inner channel h·dv + j, the order of Linea's per-head
+    // weight; a shared Linea weight is every head's copy (the import then needs them equal).
+    if (layer.output_norm === 'rmsnorm' && outputNormWeight(layer) === 'per_head') links.push(same(`${L}.o_norm.weight`, `${F}.norm.weight`, [I]))
+    else if (layer.output_norm === 'rmsnorm')
       links.push({
         linea: `${L}.o_norm.weight`,
         lineaShape: [dv],

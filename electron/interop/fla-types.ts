@@ -3,7 +3,7 @@
 // ignores it because it changes no computed value, or takes one value only),
 // and the switch settings of its linear layers. fla-config.ts reads configs
 // and writes them through this table, both ways; nothing else decides.
-import type { LinearLayer, ModelSpec } from '../api/model-spec'
+import type { LinearLayer, ModelSpec, OutputNormWeight } from '../api/model-spec'
 
 /** fla model types Linea reads and writes. */
 export const FLA_MODEL_TYPES = ['gla', 'delta_net', 'gated_deltanet', 'mamba2', 'linear_attn', 'transformer'] as const
@@ -231,7 +231,8 @@ export const ATTN_FIELDS: Record<string, FieldRule> = {
   rope_theta: only(10000, "Linea's rotary base is 10000"),
 }
 
-export type Switches = Omit<LinearLayer, 'kind' | 'heads' | 'dk' | 'dv' | 'qk_scale'>
+/** A linear layer's switches, the optional output_norm_weight with its default applied (outputNormWeight). */
+export type Switches = Omit<LinearLayer, 'kind' | 'heads' | 'dk' | 'dv' | 'qk_scale' | 'output_norm_weight'> & { output_norm_weight: OutputNormWeight }
 
 /** Short convolution sizes Linea builds (2 to 64), fla's default 4 first. */
 const CONV_SIZES = [4, ...Array.from({ length: 63 }, (_, i) => i + 2).filter((w) => w !== 4)]
@@ -243,7 +244,12 @@ const CONV_SIZES = [4, ...Array.from({ length: 63 }, (_, i) => i + 2).filter((w)
  */
 export const LINEAR_SWITCHES: Record<
   Exclude<FlaModelType, 'transformer'>,
-  { block: ModelSpec['block']; qkScale?: number } & { [K in keyof Switches]: readonly Switches[K][] }
+  {
+    block: ModelSpec['block']
+    qkScale?: number
+    /** A rule across switches: why the layer is not this type's ('' when it is). */
+    across?: (layer: Switches) => string
+  } & { [K in keyof Switches]: readonly Switches[K][] }
 > = {
   gla: {
     block: 'transformer',
@@ -253,6 +259,7 @@ export const LINEAR_SWITCHES: Record<
     delta_rule: ['off'],
     denominator: ['none'],
     output_norm: ['rmsnorm'],
+    output_norm_weight: ['shared'],
     shortcut: ['none'],
     short_conv: [0, ...CONV_SIZES],
     output_gate: ['swish', 'none'],
@@ -265,6 +272,7 @@ export const LINEAR_SWITCHES: Record<
     delta_rule: ['on', 'negative_eigen'],
     denominator: ['none'],
     output_norm: ['rmsnorm'],
+    output_norm_weight: ['shared'],
     shortcut: ['none'],
     short_conv: CONV_SIZES,
     output_gate: ['none', 'swish'],
@@ -277,6 +285,7 @@ export const LINEAR_SWITCHES: Record<
     delta_rule: ['on', 'negative_eigen'],
     denominator: ['none'],
     output_norm: ['rmsnorm'],
+    output_norm_weight: ['shared'],
     shortcut: ['none'],
     short_conv: CONV_SIZES,
     output_gate: ['swish', 'none'],
@@ -290,7 +299,14 @@ export const LINEAR_SWITCHES: Record<
     delta_rule: ['off'],
     denominator: ['none'],
     output_norm: ['rmsnorm', 'none'],
-    shortcut: ['d_skip'],
+    // fla's gated RMSNorm has a weight per channel of the inner width: per_head, or shared copied to every head
+    output_norm_weight: ['per_head', 'shared'],
+    // y = SSD(x) + D ⊙ x goes into the gated norm: the skip comes before it (without a norm, either is the same)
+    shortcut: ['d_skip_before_norm', 'd_skip'],
+    across: (l) =>
+      l.output_norm !== 'none' && l.shortcut === 'd_skip'
+        ? `shortcut 'd_skip' with output_norm '${l.output_norm}' (fla's Mamba2 adds D ⊙ x before its norm; needs 'd_skip_before_norm')`
+        : '',
     short_conv: CONV_SIZES,
     output_gate: ['swish'],
   },
@@ -302,6 +318,7 @@ export const LINEAR_SWITCHES: Record<
     delta_rule: ['off'],
     denominator: ['none'],
     output_norm: ['rmsnorm'],
+    output_norm_weight: ['shared'],
     shortcut: ['none'],
     short_conv: [0],
     output_gate: ['none'],

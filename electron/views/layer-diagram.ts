@@ -1,6 +1,6 @@
 // The block diagram of one layer as data: boxes in rows, drawn by
 // LayerDiagram.vue as SVG. Only what is switched on appears.
-import type { Layer } from '../api/model-spec'
+import { outputNormWeight, type Layer } from '../api/model-spec'
 
 export interface DiagramBox {
   id: string
@@ -78,16 +78,19 @@ export function layerDiagram(layer: Layer): Diagram {
   edges.push(['state', 'read'])
   last = 'read'
   let row = 6
-  if (layer.output_norm !== 'none') {
-    add({ id: 'onorm', label: `${layer.output_norm} per head`, row: row++, col: 1, role: 'norm' })
-    edges.push([last, 'onorm'])
-    last = 'onorm'
-  }
-  if (layer.shortcut === 'd_skip') {
+  const dSkip = () => {
     add({ id: 'dskip', label: '+ D ⊙ x', row: row++, col: 1, role: 'op' })
     edges.push([last, 'dskip'])
     last = 'dskip'
   }
+  if (layer.shortcut === 'd_skip_before_norm') dSkip()
+  if (layer.output_norm !== 'none') {
+    const weight = outputNormWeight(layer) === 'per_head' ? ', weight per head' : ''
+    add({ id: 'onorm', label: `${layer.output_norm} per head${weight}`, row: row++, col: 1, role: 'norm' })
+    edges.push([last, 'onorm'])
+    last = 'onorm'
+  }
+  if (layer.shortcut === 'd_skip') dSkip()
   if (layer.output_gate === 'swish') {
     add({ id: 'og', label: '⊙ swish(x W_g)', row: row++, col: 1, role: 'gate' })
     edges.push([last, 'og'], ['x', 'og'])

@@ -123,6 +123,28 @@ describe('composer', () => {
     expect(await page.isDisabled('[data-testid=save]')).toBe(false)
   })
 
+  it("sets the output norm's weight per head, refuses it without a norm, and back to shared leaves the field out", async () => {
+    await page.selectOption('[data-testid=preset-select]', 'gla')
+    await page.click('[data-testid=layer-card-0]')
+    expect(await page.inputValue('[data-testid=field-output_norm_weight]')).toBe('shared')
+    await page.selectOption('[data-testid=field-output_norm_weight]', 'per_head')
+    expect((await stack())[0]!.chips).toContain('norm w/head')
+    await page.waitForSelector('[data-testid=layer-diagram] [data-box=onorm]:has-text("weight per head")')
+    expect(await page.textContent('[data-testid=preset-diff]')).toContain('differs from GLA')
+    await page.selectOption('[data-testid=field-output_norm]', 'none')
+    await page.waitForSelector('[data-testid=error-output_norm_weight]')
+    expect(await page.textContent('[data-testid=error-output_norm_weight]')).toContain("'per_head' needs an output norm to weigh")
+    expect(await page.isDisabled('[data-testid=save]')).toBe(true)
+    await page.selectOption('[data-testid=field-output_norm]', 'rmsnorm')
+    await page.selectOption('[data-testid=field-output_norm_weight]', 'shared')
+    expect((await stack())[0]!.chips).not.toContain('norm w/head')
+    await page.fill('[data-testid=save-name]', 'norm-weight')
+    await page.click('[data-testid=save]')
+    await page.waitForSelector('[data-testid=composer-status]:text("saved as norm-weight")')
+    const saved = JSON.parse(readFileSync(join(served.workspace, 'specs', 'norm-weight.json'), 'utf8')) as ModelSpec
+    expect(saved.layers[0]).not.toHaveProperty('output_norm_weight')
+  })
+
   it('names the file after the model, and asks before saving over another spec', async () => {
     await page.selectOption('[data-testid=preset-select]', 'gla')
     expect(await page.inputValue('[data-testid=save-name]')).toBe('GLA')

@@ -98,8 +98,14 @@ const mamba2Layer = (preset('mamba2').layers[0] as LinearLayer)!
 /** Compositions the presets leave out, each one an fla class computes. */
 const compositions: { spec: ModelSpec; type: string }[] = [
   {
-    // Linea's Mamba2 preset scales q·k by dk^-1/2; fla's Mamba2 does not, so the export needs qk_scale 1.
-    spec: { ...preset('mamba2'), name: 'Mamba2, qk_scale 1', layers: preset('mamba2').layers.map((l) => ({ ...l, qk_scale: 1 })) },
+    // Linea's Mamba2 preset scales q·k by dk^-1/2 and adds D ⊙ x after its norm; fla's Mamba2 does
+    // neither, so the export needs qk_scale 1 and the D skip before the norm. fla's gated norm has a
+    // weight per inner channel: Linea's per-head weight (a shared one: see the test below the cases).
+    spec: {
+      ...preset('mamba2'),
+      name: 'Mamba2, qk_scale 1, D skip before the norm, norm weight per head',
+      layers: preset('mamba2').layers.map((l) => ({ ...l, qk_scale: 1, shortcut: 'd_skip_before_norm' as const, output_norm_weight: 'per_head' as const })),
+    },
     type: 'mamba2',
   },
   {
@@ -210,11 +216,9 @@ async function logitsOf(model: Model, tokens: number[], dtype: 'f32' | 'f64' = '
 
 /**
  * Whether interop-fla-reference.ts computes this config: it leaves out GLA's
- * feature maps and Mamba2's gated norm, so those two cases rest on the round
- * trip (and on the GPU check) alone.
+ * feature maps, so those cases rest on the round trip (and on the GPU check) alone.
  */
-const referenceCovers = (config: Record<string, unknown>) =>
-  !(config.model_type === 'gla' && config.feature_map !== null) && !(config.model_type === 'mamba2' && config.rmsnorm === true)
+const referenceCovers = (config: Record<string, unknown>) => !(config.model_type === 'gla' && config.feature_map !== null)
 
 const sameBits = (a: Float32Array | Float64Array, b: Float32Array | Float64Array) =>
   a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0
@@ -245,9 +249,9 @@ describe('which presets map onto an fla model class', () => {
 })
 
 describe('export to fla, then import: same ModelSpec, bit-identical weights, identical logits', () => {
-  it("has fla's float64 reference for every case but GLA with a feature map and Mamba2 with its gated norm", () => {
+  it("has fla's float64 reference for every case but GLA with a feature map", () => {
     const uncovered = cases.filter((c) => !referenceCovers(flaConfigFromModelSpec(c.spec).config)).map((c) => c.spec.name)
-    expect(uncovered).toEqual(['Mamba2, qk_scale 1', 'GLA, relu, short conv 4, no output gate (plain norm), dk 16 dv 48'])
+    expect(uncovered).toEqual(['GLA, relu, short conv 4, no output gate (plain norm), dk 16 dv 48'])
   })
 
   it.each(cases.map((c, n) => [c.spec.name, n] as const))('%s', async (_name, n) => {
@@ -328,6 +332,53 @@ describe('export to fla, then import: same ModelSpec, bit-identical weights, ide
   })
 })
 
+describe("export to fla: Mamba2's norm weight shared by heads", () => {
+  it('goes out as every head’s copy and comes back per head: the same weights, the same logits, fla’s reference agrees', async () => {
+    const original: ModelSpec = {
+      ...preset('mamba2'),
+      name: 'Mamba2, qk_scale 1, D skip before the norm, shared norm weight',
+      layers: preset('mamba2').layers.map((l) => ({ ...l, qk_scale: 1, shortcut: 'd_skip_before_norm' as const })),
+    }
+    const model = new Model(original, cpu, 'f32', 5)
+    await perturb(model, new Rng(5))
+    const dir = join(root, 'shared-norm')
+    mkdirSync(dir)
+    const checkpoint = join(dir, 'step-0000001.safetensors')
+    await saveCheckpoint(checkpoint, model, undefined, tinyMqarTrainSpec(), 1)
+    const out = join(dir, 'fla')
+    expect(exportFla(checkpoint, out).modelType).toBe('mamba2')
+    const imported = importHfFolder(out, original.name)
+    const perHead = { ...original, layers: original.layers.map((l) => ({ ...l, output_norm_weight: 'per_head' as const })) }
+    expect(comparable(imported.spec)).toEqual(comparable(perHead))
+    const layer = original.layers[0] as LinearLayer
+    const { dv } = headDims(original, layer)
+    for (const [i] of original.layers.entries()) {
+      const name = `layers.${i}.mixer.o_norm.weight`
+      const shared = (await model.params.get(name).tensor.read()) as Float32Array
+      expect(imported.params.get(name)!.data).toEqual(Float32Array.from({ length: layer.heads * dv }, (_, c) => shared[c % dv]!))
+    }
+    const f64 = new Model(imported.spec, cpu, 'f64', 0)
+    for (const p of f64.params.list()) cpu.write(p.tensor, Float64Array.from(imported.params.get(p.name)!.data))
+    const ours = await logitsOf(f64, TOKENS, 'f64')
+    f64.dispose()
+    const expected = await logitsOf(model, TOKENS)
+    model.dispose()
+    const file = readSafetensors(join(out, 'model.safetensors'))
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>
+    const ref = flaReferenceLogits(config, (t) => file.tensors[t]!.data as Float32Array, TOKENS)
+    let [worstRef, worstLinea, scale] = [0, 0, 0]
+    ref.forEach((v, i) => {
+      worstRef = Math.max(worstRef, Math.abs(ours[i]! - v))
+      worstLinea = Math.max(worstLinea, Math.abs(expected[i]! - v))
+      scale = Math.max(scale, Math.abs(v))
+    })
+    expect(scale).toBeGreaterThan(1e-2)
+    expect(worstRef / scale).toBeLessThan(1e-9)
+    // the shared model in f32 against fla in f64
+    expect(worstLinea / scale).toBeLessThan(1e-5)
+  })
+})
+
 describe('export to fla: refusals', () => {
   const refusal = (fn: () => unknown): Error => {
     try {
@@ -345,8 +396,11 @@ describe('export to fla: refusals', () => {
     ['transnormer', /gla: forget_gate 'fixed' \(needs 'vector'\)/],
     ['based', /feature_map 'taylor2'/],
     ['mlstm', /input_gate 'exp'/],
-    // Linea's Mamba2 preset scales q·k by dk^-1/2; fla's Mamba2 does not
-    ['mamba2', /mamba2: qk_scale default \(dk\^-1\/2\) \(needs 1\)/],
+    // Linea's Mamba2 preset adds D ⊙ x after its norm and scales q·k by dk^-1/2; fla's Mamba2 does neither
+    [
+      'mamba2',
+      /mamba2: shortcut 'd_skip' with output_norm 'rmsnorm' \(fla's Mamba2 adds D ⊙ x before its norm; needs 'd_skip_before_norm'\), qk_scale default \(dk\^-1\/2\) \(needs 1\)/,
+    ],
   ])('%s: names why no fla class computes it, and writes nothing', async (id, why) => {
     const model = new Model(preset(id), cpu, 'f32', 1)
     const checkpoint = join(root, `refused-${id}.safetensors`)

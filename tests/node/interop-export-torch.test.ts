@@ -112,6 +112,25 @@ const compositions: ModelSpec[] = [
       linear({ feature_map: 'l2norm', delta_rule: 'on', forget_gate: 'fixed', short_conv: 2, dk: 12, dv: 20 }),
     ],
   }),
+  base("output norm weights per head: Mamba2's D skip before the norm, and groupnorm", {
+    block: 'mamba',
+    mlp_expansion: 0,
+    layers: [
+      linear({
+        input_gate: 'softplus',
+        forget_gate: 'scalar',
+        output_norm: 'rmsnorm',
+        output_norm_weight: 'per_head',
+        shortcut: 'd_skip_before_norm',
+        short_conv: 4,
+        output_gate: 'swish',
+        dk: 8,
+        dv: 12,
+        qk_scale: 1,
+      }),
+      linear({ forget_gate: 'vector', output_norm: 'groupnorm', output_norm_weight: 'per_head', shortcut: 'd_skip', heads: 4 }),
+    ],
+  }),
   base('manual hybrid: windowed rotary softmax first, then elu1 sum with scalar gate', {
     tie_embeddings: true,
     position: 'rotary',

@@ -197,12 +197,29 @@ function mixer(config: FlaConfig, w: W, p: string, x: Float64Array, T: number): 
     const dt = (t: number, h: number) => softplus(col(t, 2 * I + 2 * G * N + h) + dtBias[h]!)
     const y = recurrence(T, H, N, P, Cq, Bk, xs, 1, (t, h) => Math.exp(-Math.exp(A[h]!) * dt(t, h)), undefined, dt)
     const D = w(`${p}.D`)
+    // fla's defaults (layer: rmsnorm true, norm_before_gate false); the configs here say what they use
+    const gatedNorm = config.rmsnorm !== false
+    if (gatedNorm && config.norm_before_gate !== true) throw new Error('the reference computes the gated norm with norm_before_gate true only')
     for (let t = 0; t < T; t++)
       for (let c = 0; c < I; c++) {
         const h = Math.floor(c / P)
         const skip = D.length === I ? D[c]! : D[h]!
-        y[t * I + c] = (y[t * I + c]! + skip * xs[t * I + c]!) * silu(col(t, c)) // rmsnorm false: y · silu(z)
+        y[t * I + c] = y[t * I + c]! + skip * xs[t * I + c]!
       }
+    if (gatedNorm) {
+      // RMSNormGated(I, group_size = I / n_groups): each group of a row normalized, times the weight of its channels
+      const size = I / G
+      const weight = w(`${p}.norm.weight`)
+      for (let t = 0; t < T; t++)
+        for (let g = 0; g < G; g++) {
+          const at = t * I + g * size
+          let ss = 0
+          for (let i = 0; i < size; i++) ss += y[at + i]! ** 2
+          const rstd = 1 / Math.sqrt(ss / size + EPS)
+          for (let i = 0; i < size; i++) y[at + i] = y[at + i]! * rstd * weight[g * size + i]!
+        }
+    }
+    for (let t = 0; t < T; t++) for (let c = 0; c < I; c++) y[t * I + c] = y[t * I + c]! * silu(col(t, c)) // y · silu(z), after the norm
     return linear(y, T, w(`${p}.out_proj.weight`), d)
   }
   const H = config.num_heads as number

@@ -352,6 +352,24 @@ const REFERENCE_CONFIGS: [string, FlaConfig][] = [
     },
   ],
   [
+    'mamba2 (gated norm: a weight per head and channel, the D skip inside the norm)',
+    {
+      model_type: 'mamba2',
+      hidden_size: 32,
+      num_hidden_layers: 2,
+      head_dim: 8,
+      state_size: 8,
+      expand: 2,
+      n_groups: 8,
+      rmsnorm: true,
+      norm_before_gate: true,
+      D_has_hdim: true,
+      norm_eps: 1e-6,
+      use_conv_bias: false,
+      vocab_size: 64,
+    },
+  ],
+  [
     'mamba2 (groups shared by heads, per-head D)',
     {
       model_type: 'mamba2',

@@ -3,7 +3,7 @@
 // links that cover exactly the parameters Linea's model builds, and the
 // refusals, each naming the field, the value and what Linea takes.
 import { describe, expect, it } from 'vitest'
-import { headDims, type ModelSpec } from '../../electron/api/model-spec'
+import { headDims, type LinearLayer, type ModelSpec } from '../../electron/api/model-spec'
 import { preset } from '../../electron/api/presets'
 import type { Backend } from '../../electron/engine/backend'
 import { Model } from '../../electron/engine/model/model'
@@ -105,7 +105,24 @@ describe('fla config -> ModelSpec', () => {
     const m2 = modelSpecFromFlaConfig(CONFIGS.mamba2)
     expect(m2.spec.block).toBe('mamba')
     expect(m2.spec.mlp_expansion).toBe(0)
-    expect(m2.spec.layers[0]).toMatchObject({ heads: 8, dk: 8, dv: 16, input_gate: 'softplus', forget_gate: 'scalar', shortcut: 'd_skip', qk_scale: 1 })
+    // rmsnorm (fla's default): the gated norm weighs each inner channel and sees the D skip
+    expect(m2.spec.layers[0]).toMatchObject({
+      heads: 8,
+      dk: 8,
+      dv: 16,
+      input_gate: 'softplus',
+      forget_gate: 'scalar',
+      output_norm: 'rmsnorm',
+      output_norm_weight: 'per_head',
+      shortcut: 'd_skip_before_norm',
+      qk_scale: 1,
+    })
+    const m2plain = modelSpecFromFlaConfig({ ...CONFIGS.mamba2, rmsnorm: false }).spec.layers[0]!
+    expect(m2plain).toMatchObject({ output_norm: 'none', shortcut: 'd_skip' })
+    expect(m2plain).not.toHaveProperty('output_norm_weight')
+    // the other types leave the field out: their norms share one weight over heads
+    for (const t of ['gla', 'delta_net', 'gated_deltanet', 'linear_attn'] as const)
+      expect(modelSpecFromFlaConfig(CONFIGS[t]).spec.layers[0], t).not.toHaveProperty('output_norm_weight')
     expect(m2.layout).toMatchObject({ root: 'backbone', mamba2: { groups: 8, dHasHdim: false } })
 
     expect(modelSpecFromFlaConfig(CONFIGS.linear_attn).spec.layers[0]).toMatchObject({ feature_map: 'elu1', denominator: 'none', output_norm: 'rmsnorm' })
@@ -166,8 +183,16 @@ describe('ModelSpec -> fla config -> ModelSpec', () => {
     ['hybrid-gated-deltanet', preset('hybrid-gated-deltanet')],
     ['transformer', preset('transformer')],
   ]
+  // fla's Mamba2: scale 1, D skip before the norm, a norm weight per head and channel (or, with no norm, a plain D skip)
   const mamba2 = preset('mamba2')
-  specs.push(['mamba2 (scale 1)', { ...mamba2, layers: mamba2.layers.map((l) => (l.kind === 'linear' ? { ...l, qk_scale: 1 } : l)) }])
+  const asFla = (over: Partial<LinearLayer>): ModelSpec => ({
+    ...mamba2,
+    layers: mamba2.layers.map((l) =>
+      l.kind === 'linear' ? { ...l, qk_scale: 1, shortcut: 'd_skip_before_norm', output_norm_weight: 'per_head', ...over } : l,
+    ),
+  })
+  specs.push(['mamba2 (scale 1, per-head norm weight)', asFla({})])
+  specs.push(['mamba2 (no norm)', asFla({ output_norm: 'none', shortcut: 'd_skip', output_norm_weight: undefined })])
   const lt = preset('linear-transformer')
   specs.push([
     'linear attention (no denominator, rmsnorm)',
@@ -213,6 +238,35 @@ describe('ModelSpec -> fla config -> ModelSpec', () => {
       }
     }
     for (const [n, v] of values) expect(back.get(n)!.data, n).toEqual(v)
+  })
+
+  it("maps Mamba2's gated norm weight: per_head as is (channel h·dv + j both sides), shared copied to every head", () => {
+    const { spec, layout } = modelSpecFromFlaConfig(CONFIGS.mamba2)
+    const per = flaTensorLinks(spec, layout).find((l) => l.linea === 'layers.0.mixer.o_norm.weight')!
+    expect(per).toMatchObject({ fla: 'backbone.layers.0.mixer.norm.weight', lineaShape: [128], flaShape: [128] })
+    expect(per.segments).toEqual([{ lineaRow: 0, flaRow: 0, rows: 128, flaStep: 1 }])
+    const fla = Float32Array.from({ length: 128 }, (_, c) => c)
+    const linea = new Float32Array(128)
+    expect(copyLinkRows(per, fla, linea, new Uint8Array(128))).toBeNull()
+    expect(linea).toEqual(fla)
+
+    const sharedSpec: ModelSpec = { ...spec, layers: spec.layers.map((l) => ({ ...l, output_norm_weight: 'shared' as const })) }
+    const shared = flaTensorLinks(sharedSpec, layout).find((l) => l.linea === 'layers.0.mixer.o_norm.weight')!
+    expect(shared.lineaShape).toEqual([16])
+    expect(shared.segments.map((s) => s.flaRow)).toEqual([0, 16, 32, 48, 64, 80, 96, 112])
+    // export: every head gets the shared weight; import of unequal heads is refused, naming the rows
+    const out = new Float32Array(128)
+    const w = Float32Array.from({ length: 16 }, (_, j) => 1 + j)
+    expect(assembleFlaTensor([shared], shared.fla, () => w, out)).toBeNull()
+    expect(out.subarray(32, 48)).toEqual(w)
+    expect(copyLinkRows(shared, fla, new Float32Array(16), new Uint8Array(16))).toMatch(/row 16 gives layers.0.mixer.o_norm.weight row 0 the value 16/)
+  })
+
+  it('exports a shared Mamba2 norm weight as every head’s copy, read back as per_head', () => {
+    const spec: ModelSpec = { ...asFla({}), layers: asFla({}).layers.map((l) => ({ ...l, output_norm_weight: 'shared' as const })) }
+    const { config } = flaConfigFromModelSpec(spec)
+    const back = modelSpecFromFlaConfig(JSON.parse(JSON.stringify(config)) as FlaConfig).spec
+    expect(computed(back)).toEqual(computed(asFla({})))
   })
 
   it('maps Mamba2 fused in_proj and conv1d rows and its per-head weights', () => {
@@ -285,7 +339,15 @@ describe('refusals name the field, the value and what Linea takes', () => {
     )
     expect(refusal(() => flaConfigFromModelSpec(preset('linear-transformer')))).toMatch(/linear_attn: denominator 'sum' \(needs 'none'\)/)
     expect(refusal(() => flaConfigFromModelSpec(preset('based')))).toMatch(/feature_map 'taylor2'/)
-    expect(refusal(() => flaConfigFromModelSpec(preset('mamba2')))).toMatch(/mamba2: qk_scale default \(dk\^-1\/2\) \(needs 1\)/)
+    expect(refusal(() => flaConfigFromModelSpec(preset('mamba2')))).toMatch(
+      /mamba2: shortcut 'd_skip' with output_norm 'rmsnorm' \(fla's Mamba2 adds D ⊙ x before its norm; needs 'd_skip_before_norm'\), qk_scale default \(dk\^-1\/2\) \(needs 1\)/,
+    )
+    const gdn = preset('gated-deltanet')
+    expect(
+      refusal(() =>
+        flaConfigFromModelSpec({ ...gdn, layers: gdn.layers.map((l) => (l.kind === 'linear' ? { ...l, output_norm_weight: 'per_head' as const } : l)) }),
+      ),
+    ).toMatch(/gated_deltanet: output_norm_weight 'per_head' \(needs 'shared'\)/)
     expect(refusal(() => flaConfigFromModelSpec({ ...preset('gla'), position: 'learned', max_positions: 64 }))).toMatch(/position 'learned'/)
     const gla = preset('gla')
     const first = gla.layers[0]!

@@ -1,9 +1,9 @@
 // A linear-attention layer built from a LinearLayer spec: projections, short
-// convolution, feature map, gates, the fused mixer, per-head output norm,
-// shortcut, output gate and output projection.
+// convolution, feature map, gates, the fused mixer, per-head output norm and
+// D skip (either order), output gate and output projection.
 //
 // x: (B, T, d_model) -> (B, T, d_model); inside, heads are (B, T, H, dk|dv).
-import type { LinearLayer } from '../../api/model-spec'
+import { outputNormWeight, type LinearLayer } from '../../api/model-spec'
 import type { Ctx } from '../autograd/context'
 import { opDefaults, type FeatureMapKind, type MixerFwdAttrs, type UnaryKind } from '../ops/generated'
 import type { Tensor } from '../tensor'
@@ -20,6 +20,8 @@ export class LinearMixerLayer {
   private readonly dk: number
   private readonly dv: number
   private readonly featureKind: FeatureMapKind
+  /** The output norm's weight is H·dv (a weight per head and channel) instead of dv shared by heads. */
+  private readonly normPerHead: boolean
   /** Set by the inspector: receives the mixer's inputs and output on every forward. */
   tap?: (t: LinearMixerTap) => void
 
@@ -78,8 +80,10 @@ export class LinearMixerLayer {
       this.p.i_bias = store.create(`${prefix}.i_proj.bias`, [H], init.constant(0), { decay: false })
     }
     if (spec.delta_rule !== 'off') w('b_proj', H, dModel)
-    if (spec.output_norm !== 'none') this.p.o_norm = store.create(`${prefix}.o_norm.weight`, [this.dv], init.constant(1), { decay: false })
-    if (spec.shortcut === 'd_skip') this.p.D = store.create(`${prefix}.D`, [vd], init.constant(1), { decay: false })
+    this.normPerHead = spec.output_norm !== 'none' && outputNormWeight(spec) === 'per_head'
+    if (spec.output_norm !== 'none')
+      this.p.o_norm = store.create(`${prefix}.o_norm.weight`, [this.normPerHead ? vd : this.dv], init.constant(1), { decay: false })
+    if (spec.shortcut !== 'none') this.p.D = store.create(`${prefix}.D`, [vd], init.constant(1), { decay: false })
     if (spec.output_gate === 'swish') w('g_proj', vd, dModel)
   }
 
@@ -136,9 +140,17 @@ export class LinearMixerLayer {
     }
     let o = ctx.op('mixer_fwd', { q: q4, k: k4, v: v4, g, i, beta }, attrs).o
     this.tap?.({ kind: 'linear', q: q4, k: k4, v: v4, g, i, beta, o, attrs })
-    if (spec.output_norm !== 'none') o = ctx.op('norm_fwd', { x: o, weight: p.o_norm }, { kind: spec.output_norm === 'rmsnorm' ? 'rms' : 'layer' }).y
+    // Each head is normalized over its dv channels; a shared weight (dv) rides on the norm op,
+    // a per-head one (H·dv, head-major like the flattened heads) multiplies the flattened output.
+    // The D skip (on the flattened (B, T, H·dv) output) comes before the norm (Mamba2) or after it.
+    const dSkip = (t: Tensor) =>
+      ctx.op('binary_fwd', { a: t, b: ctx.op('binary_fwd', { a: v, b: p.D! }, { kind: 'mul', broadcast: true }).y }, { kind: 'add' }).y
+    if (spec.shortcut === 'd_skip_before_norm') o = ctx.view(dSkip(ctx.view(o, [B, T, H * this.dv])), [B, T, H, this.dv])
+    const normKind = spec.output_norm === 'rmsnorm' ? 'rms' : 'layer'
+    if (spec.output_norm !== 'none') o = ctx.op('norm_fwd', { x: o, weight: this.normPerHead ? undefined : p.o_norm }, { kind: normKind }).y
     o = ctx.view(o, [B, T, H * this.dv])
-    if (p.D) o = ctx.op('binary_fwd', { a: o, b: ctx.op('binary_fwd', { a: v, b: p.D }, { kind: 'mul', broadcast: true }).y }, { kind: 'add' }).y
+    if (this.normPerHead) o = ctx.op('binary_fwd', { a: o, b: p.o_norm! }, { kind: 'mul', broadcast: true }).y
+    if (spec.shortcut === 'd_skip') o = dSkip(o)
     if (p.g_proj) o = ctx.op('swiglu_fwd', { gate: proj(x, p.g_proj), up: o }).y
     return proj(o, p.o_proj!)
   }

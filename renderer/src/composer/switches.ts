@@ -8,6 +8,7 @@ import {
   INIT_SCHEMES,
   INPUT_GATES,
   OUTPUT_GATES,
+  OUTPUT_NORM_WEIGHTS,
   OUTPUT_NORMS,
   POSITIONS,
   SHORTCUTS,
@@ -19,8 +20,10 @@ export interface ChoiceSwitch {
   explain: string
   paper: string
   options: readonly string[]
-  /** Short names for chips. */
+  /** Short names for chips (an absent optional field comes as its `absent` value). */
   chip: (value: string) => string
+  /** An optional field: what its absence means. Choosing this value removes the field, so saved specs stay as they were. */
+  absent?: string
 }
 
 export interface NumberSwitch {
@@ -83,12 +86,22 @@ export const LINEAR_CHOICES: ChoiceSwitch[] = [
     chip: (v) => (v === 'none' ? '' : v),
   },
   {
+    field: 'output_norm_weight',
+    label: 'Output norm weight',
+    explain: 'The output norm’s learned weight: one dv vector shared by all heads, or one per head and channel (H·dv). Needs an output norm.',
+    paper: 'Sun et al. 2023, RetNet (shared); Dao & Gu 2024, Mamba2 (per head: its gated RMSNorm over the inner width)',
+    options: OUTPUT_NORM_WEIGHTS,
+    chip: (v) => (v === 'per_head' ? 'norm w/head' : ''),
+    absent: 'shared',
+  },
+  {
     field: 'shortcut',
     label: 'Shortcut',
-    explain: 'Adds D ⊙ x, a learned per-channel skip around the recurrence.',
-    paper: 'Gu & Dao 2023, Mamba',
+    explain:
+      'Adds D ⊙ x, a learned per-channel skip around the recurrence: after the output norm (d_skip), or before it so the norm sees both (d_skip_before_norm, Mamba2).',
+    paper: 'Gu & Dao 2023, Mamba; Dao & Gu 2024, Mamba2 (before the norm)',
     options: SHORTCUTS,
-    chip: (v) => (v === 'none' ? '' : 'D skip'),
+    chip: (v) => (v === 'none' ? '' : v === 'd_skip' ? 'D skip' : 'D skip→norm'),
   },
   {
     field: 'output_gate',
@@ -201,7 +214,7 @@ export function layerChips(layer: Record<string, unknown>): Chip[] {
     ]
   const chips: Chip[] = [{ field: 'kind', text: 'linear' }]
   for (const s of LINEAR_CHOICES) {
-    const text = s.chip(String(layer[s.field]))
+    const text = s.chip(String(layer[s.field] ?? s.absent))
     if (text) chips.push({ field: s.field, text })
   }
   if (Number(layer.short_conv) > 0) chips.push({ field: 'short_conv', text: `conv ${layer.short_conv}` })

@@ -3,7 +3,7 @@
 // loss, along random directions over all parameters and per parameter; and
 // the same with learned positions.
 import { describe, expect, it } from 'vitest'
-import type { ModelSpec } from '../../../electron/api/model-spec'
+import type { LinearLayer, ModelSpec } from '../../../electron/api/model-spec'
 import { resizeModel } from '../../../electron/api/resize'
 import { Ctx } from '../../../electron/engine/autograd/context'
 import { nativeBackend } from '../../../electron/engine/native-backend'
@@ -120,6 +120,21 @@ describe('learned positions: gradients through the position table (float64)', ()
     it(`${id} with position 'learned'`, async () => {
       const spec: ModelSpec = { ...tiny(presets().find((p) => p.preset === id)!), position: 'learned', max_positions: 16 }
       expect(await gradientMismatches(spec), id).toEqual([])
+    })
+  }
+})
+
+describe("the output norm's weight per head, and the D skip before the norm: gradients (float64)", () => {
+  const variants: [string, Partial<LinearLayer>][] = [
+    ['mamba2', { output_norm_weight: 'per_head', shortcut: 'd_skip_before_norm' }],
+    ['mamba2', { shortcut: 'd_skip_before_norm' }],
+    ['retnet', { output_norm_weight: 'per_head' }],
+  ]
+  for (const [id, over] of variants) {
+    it(`${id} with ${JSON.stringify(over)}`, async () => {
+      const spec = tiny(presets().find((p) => p.preset === id)!)
+      const changed: ModelSpec = { ...spec, layers: spec.layers.map((l) => (l.kind === 'linear' ? { ...l, ...over } : l)) }
+      expect(await gradientMismatches(changed), id).toEqual([])
     })
   }
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { headDims, modelInit, modelPosition, ModelSpecSchema } from '../../../electron/api/model-spec'
+import { headDims, modelInit, modelPosition, ModelSpecSchema, outputNormWeight } from '../../../electron/api/model-spec'
 import { formatErrors, validateWith } from '../../../electron/api/validate'
 import { glaLayer, modelSpec, softmaxLayer } from '../../fixtures/specs'
 
@@ -53,6 +53,23 @@ describe('ModelSpec validation', () => {
       "layers[0].denominator: 'sum' cannot carry the exp input gate's stabilizer; input_gate 'exp' needs 'max1' (mLSTM)",
     ])
     expect(errorsOf(modelSpec({ layers: [glaLayer({ input_gate: 'exp', denominator: 'max1' })] }))).toEqual([])
+  })
+
+  it("takes the output norm's weight per head or shared (absent = shared), and the D skip before the norm only with a norm", () => {
+    expect(outputNormWeight(glaLayer())).toBe('shared')
+    expect(outputNormWeight(glaLayer({ output_norm_weight: 'per_head' }))).toBe('per_head')
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ output_norm_weight: 'per_head' })] }))).toEqual([])
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ output_norm_weight: 'shared' })] }))).toEqual([])
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ output_norm_weight: 'per_channel' as never })] }))).toEqual([
+      "layers[0].output_norm_weight: 'per_channel' is not valid; valid: shared, per_head",
+    ])
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ output_norm: 'none', output_norm_weight: 'per_head' })] }))).toEqual([
+      "layers[0].output_norm_weight: 'per_head' needs an output norm to weigh (output_norm is 'none'); use 'shared', or output_norm rmsnorm or groupnorm",
+    ])
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ shortcut: 'd_skip_before_norm' })] }))).toEqual([])
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ output_norm: 'none', shortcut: 'd_skip_before_norm' })] }))).toEqual([
+      "layers[0].shortcut: 'd_skip_before_norm' needs an output norm to come before (output_norm is 'none'); use 'd_skip'",
+    ])
   })
 
   it('refuses an MLP in mamba blocks', () => {

@@ -96,6 +96,16 @@ describe('composer spec edits', () => {
     expect(d.layers).toEqual([[], ['delta_rule'], [], []])
   })
 
+  it("compares the output norm's weight as it takes effect: absent and 'shared' are the same", () => {
+    const preset = modelSpec({ layers: [glaLayer(), glaLayer()] })
+    expect(diffAgainstPreset(setLayerField(preset, 0, 'output_norm_weight', 'shared'), preset).layers).toEqual([[], []])
+    const per = setLayerField(preset, 1, 'output_norm_weight', 'per_head')
+    expect(diffAgainstPreset(per, preset).layers).toEqual([[], ['output_norm_weight']])
+    expect(validateWith(ModelSpecSchema, per).ok).toBe(true)
+    // the composer's "shared" removes the field: the spec is the preset's again, byte for byte
+    expect(JSON.stringify(setLayerField(per, 1, 'output_norm_weight', undefined))).toBe(JSON.stringify(preset))
+  })
+
   it('sets init and position; learned positions bring a max_positions and others drop it', () => {
     const preset = modelSpec()
     let s = setModelField(preset, 'init', 'gpt2')

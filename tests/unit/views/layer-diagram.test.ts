@@ -17,6 +17,16 @@ describe('layer block diagram', () => {
     )
   })
 
+  it('draws the D skip on the side of the norm the shortcut says, and a per-head norm weight', () => {
+    const after = layerDiagram(glaLayer({ shortcut: 'd_skip' }))
+    expect(ids(after).slice(4, 7)).toEqual(['read', 'onorm', 'dskip'])
+    expect(after.boxes.find((b) => b.id === 'onorm')!.label).toBe('rmsnorm per head')
+    const before = layerDiagram(glaLayer({ shortcut: 'd_skip_before_norm', output_norm_weight: 'per_head' }))
+    expect(ids(before).slice(4, 7)).toEqual(['read', 'dskip', 'onorm'])
+    expect(before.edges).toContainEqual(['dskip', 'onorm'])
+    expect(before.boxes.find((b) => b.id === 'onorm')!.label).toBe('rmsnorm per head, weight per head')
+  })
+
   it('draws softmax layers with their window and rotary positions', () => {
     const d = layerDiagram(softmaxLayer({ window: 64 }))
     expect(ids(d)).toEqual(['x', 'qkv', 'rope', 'attn', 'out', 'res'])
