@@ -432,11 +432,12 @@ describe("Linea's forward on imported weights equals fla's model (float64 refere
 
 /**
  * fla's own checkpoints and logits, made on the GPU box by
- * bench/reference/fla-import-fixtures.py; run with LINEA_FLA_FIXTURES=<its --out>.
- * Without it this block is skipped (vitest lists it as skipped).
+ * bench/reference/fla-import-fixtures.py: the committed ones
+ * (tests/fixtures/fla-checkpoints, see its README), or a fuller set with
+ * LINEA_FLA_FIXTURES=<its --out>.
  */
-const FIXTURES = process.env.LINEA_FLA_FIXTURES
-describe.skipIf(!FIXTURES)("Linea's logits on fla's own checkpoints (LINEA_FLA_FIXTURES)", () => {
+const FIXTURES = process.env.LINEA_FLA_FIXTURES || join(projectRoot(), 'tests/fixtures/fla-checkpoints')
+describe("Linea's logits on fla's own checkpoints (tests/fixtures/fla-checkpoints, LINEA_FLA_FIXTURES)", () => {
   const folders = FIXTURES && existsSync(FIXTURES) ? readdirSync(FIXTURES).filter((f) => existsSync(join(FIXTURES, f, 'logits.json'))) : []
   it('finds fixtures', () => expect(folders.length, `no <name>/logits.json under ${FIXTURES}`).toBeGreaterThan(0))
   it.each(folders)('%s', async (folder) => {
