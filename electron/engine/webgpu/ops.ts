@@ -37,6 +37,7 @@ import {
   chunkStateKernel,
   type ChunkDecay,
 } from './kernels/mixer_chunked'
+import { columnsKernel, denominatorBwdKernel, denominatorFwdKernel, inputGateBwdKernel, inputGateFoldKernel } from './kernels/mixer_chunked_wrap'
 import { fixedGateReduceKernel, MAX_MIXER_K, MAX_MIXER_V, mixerBwdKernel, mixerFwdKernel, type MixerSwitches } from './kernels/mixer_recurrent'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
 import { swigluBwdKernel, swigluFwdKernel } from './kernels/swiglu'
@@ -148,14 +149,19 @@ function zeroedWork(c: LaunchContext, floats: number, what: string): GPUBuffer {
 /**
  * Which kernels run a mixer call: the chunked ones (kernels/mixer_chunked.ts)
  * when the call asks for the chunked form (the op table's default) and its
- * switches are theirs (any forget gate; no input gate, no delta rule, no
- * denominator), else the recurrent ones. Both compute the same function, so
- * a chunked call the chunked kernels do not cover runs the reference form
- * instead of failing; a call that asks for the recurrent form gets it.
+ * switches are theirs (any forget gate; no input gate or a sigmoid or
+ * softplus one, folded into k; no normalization or the denominator 'sum', an
+ * extra value column: kernels/mixer_chunked_wrap.ts; no delta rule), else the
+ * recurrent ones. Both compute the same function, so a chunked call the
+ * chunked kernels do not cover runs the reference form instead of failing; a
+ * call that asks for the recurrent form gets it.
  */
 export function webGpuMixerForm(plan: Pick<NativeOpPlan, 'attrs'>): 'chunked' | 'recurrent' {
   const a = plan.attrs
-  const covered = a.input_gate === 'none' && a.delta === false && a.normalize === 'none'
+  const covered =
+    (a.input_gate === 'none' || a.input_gate === 'sigmoid' || a.input_gate === 'softplus') &&
+    a.delta === false &&
+    (a.normalize === 'none' || a.normalize === 'sum')
   return a.form === 'chunked' && covered ? 'chunked' : 'recurrent'
 }
 
@@ -166,7 +172,15 @@ function chunkedCall(c: LaunchContext) {
   if (C % CHUNK_ROWS !== 0 || C > WG) throw new Error(`${c.plan.op}: chunk_size ${C} is not a multiple of ${CHUNK_ROWS} up to ${WG}`)
   const gate = m.switches.gate
   const decay: ChunkDecay = gate === 'none' ? 'none' : gate === 'vector' ? 'vector' : 'scalar'
-  return { ...m, C, N: Math.ceil(m.T / C), BH: m.B * m.H, gate, decay, GK: gate === 'vector' ? m.K : 1 }
+  const inputGate = m.switches.inputGate
+  if (inputGate === 'exp' || m.switches.normalize === 'max1' || m.switches.delta)
+    throw new Error(
+      `${c.plan.op}: the chunked kernels take input_gate none, sigmoid or softplus, normalize none or sum, no delta rule; got input_gate ${inputGate}, normalize ${m.switches.normalize}, delta ${m.switches.delta}`,
+    )
+  // With the denominator V is the augmented mixer's V + 1 (the column of z); VO is o's.
+  const sum = m.switches.normalize === 'sum'
+  const common = { C, N: Math.ceil(m.T / C), BH: m.B * m.H, rows: m.B * m.T * m.H, gate, decay, GK: gate === 'vector' ? m.K : 1 }
+  return { ...m, ...common, inputGate, sum, VO: m.V, V: m.V + (sum ? 1 : 0) }
 }
 
 type ChunkedCall = ReturnType<typeof chunkedCall>
@@ -235,20 +249,80 @@ function layout(sizes: Record<string, number>): { at: Record<string, number>; to
   return { at, total }
 }
 
-/** mixer_fwd in the chunked form (kernels/mixer_chunked.ts). */
+/** dst's W columns at dstOff (stride dstStride) of R rows from src (or `value`): kernels/mixer_chunked_wrap.ts. */
+function columns(
+  c: LaunchContext,
+  src: GPUBuffer | number,
+  dst: GPUBuffer,
+  o: { R: number; W: number; srcStride?: number; srcOff?: number; dstStride: number; dstOff: number },
+): void {
+  const constant = typeof src === 'number'
+  const p = { R: o.R, W: o.W, src_stride: o.srcStride ?? o.W, src_off: o.srcOff ?? 0, dst_stride: o.dstStride, dst_off: o.dstOff, value: constant ? src : 0 }
+  c.driver.dispatch(columnsKernel(constant), p, constant ? [dst] : [src, dst], grid(o.R * o.W, WG))
+}
+
+/**
+ * The chunked call's key input: k, or k' = w k with a sigmoid or softplus
+ * input gate (a scratch buffer).
+ */
+function chunkedKeys(c: LaunchContext, m: ChunkedCall): GPUBuffer {
+  const k = need(c, 'k')
+  if (m.inputGate === 'none') return k
+  const kw = c.scratch(Math.max(m.rows * m.K, 1) * 4, `${c.plan.op} gated keys`).buffer
+  c.driver.dispatch(inputGateFoldKernel(m.inputGate), { rows: m.rows, K: m.K }, [need(c, 'i'), k, kw], grid(m.rows * m.K, WG))
+  return kw
+}
+
+/** The chunked call's value input: v, or v' = [v | 1] with the denominator. */
+function chunkedValues(c: LaunchContext, m: ChunkedCall): GPUBuffer {
+  const v = need(c, 'v')
+  if (!m.sum) return v
+  const vb = c.scratch(Math.max(m.rows * m.V, 1) * 4, `${c.plan.op} values and ones`).buffer
+  columns(c, v, vb, { R: m.rows, W: m.VO, dstStride: m.V, dstOff: 0 })
+  columns(c, 1, vb, { R: m.rows, W: 1, dstStride: m.V, dstOff: m.VO })
+  return vb
+}
+
+/** A K x V state (and z, the denominator's column) into work at `off`, which holds zeros; absent inputs stay 0. */
+function chunkedStateIn(c: LaunchContext, m: ChunkedCall, work: GPUBuffer, off: number, s: string, z: string): void {
+  const [S, Z] = [c.inputs[s], c.inputs[z]]
+  const R = m.BH * m.K
+  if (!m.sum) {
+    if (S) c.driver.copy(S.buffer, work, R * m.V * 4, 0, off * 4)
+    return
+  }
+  if (S) columns(c, S.buffer, work, { R, W: m.VO, dstStride: m.V, dstOff: off })
+  if (Z) columns(c, Z.buffer, work, { R, W: 1, dstStride: m.V, dstOff: off + m.VO })
+}
+
+/** A K x V state in work at `off` out to the outputs s (and z). */
+function chunkedStateOut(c: LaunchContext, m: ChunkedCall, work: GPUBuffer, off: number, s: string, z: string): void {
+  const [S, Z] = [c.outputs[s], c.outputs[z]]
+  const R = m.BH * m.K
+  if (!m.sum) {
+    if (S) c.driver.copy(work, S.buffer, R * m.V * 4, off * 4)
+    return
+  }
+  if (S) columns(c, work, S.buffer, { R, W: m.VO, srcStride: m.V, srcOff: off, dstStride: m.VO, dstOff: 0 })
+  if (Z) columns(c, work, Z.buffer, { R, W: 1, srcStride: m.V, srcOff: off + m.VO, dstStride: 1, dstOff: 0 })
+}
+
+/** mixer_fwd in the chunked form (kernels/mixer_chunked.ts, mixer_chunked_wrap.ts). */
 function chunkedMixerFwd(c: LaunchContext): void {
   const m = chunkedCall(c)
   const KV = m.K * m.V
   const { at, total } = layout({ s0: m.BH * KV, s_final: m.BH * KV, b: m.gate === 'none' ? 0 : m.BH * m.T * m.GK, states: m.BH * m.N * KV })
   const work = c.scratch(Math.max(total, 1) * 4, 'mixer_fwd chunk states').buffer
-  if (c.inputs.s0) c.driver.copy(c.inputs.s0.buffer, work, m.BH * KV * 4, 0, at.s0! * 4)
-  else c.driver.dispatch(fillKernel, { n: m.BH * KV, bits: 0 }, [work], grid(m.BH * KV, WG))
+  if (!c.inputs.s0 || m.sum) c.driver.dispatch(fillKernel, { n: m.BH * KV, bits: 0 }, [work], grid(m.BH * KV, WG))
+  chunkedStateIn(c, m, work, at.s0!, 's0', 'z0')
+  const [k, v] = [chunkedKeys(c, m), chunkedValues(c, m)]
   chunkGateCumsum(c, m, work, at.b!)
   const states = { bcOff: at.b!, mOff: at.states! }
-  chunkStates(c, m, work, need(c, 'k'), need(c, 'v'), { ...states, xScale: 1, toEnd: true, initOff: at.s0!, finalOff: at.s_final! })
-  const bufs = { x: need(c, 'q'), y: need(c, 'k'), z: need(c, 'v'), out: need(c, 'o') }
-  chunkAttend(c, m, work, bufs, { ...states, DX: m.K, DZ: m.V, xScale: m.scale, causal: true, transposed: false })
-  if (c.outputs.s_final) c.driver.copy(work, c.outputs.s_final.buffer, m.BH * KV * 4, at.s_final! * 4)
+  chunkStates(c, m, work, k, v, { ...states, xScale: 1, toEnd: true, initOff: at.s0!, finalOff: at.s_final! })
+  const o = m.sum ? c.scratch(Math.max(m.rows * m.V, 1) * 4, 'mixer_fwd numerators and denominators').buffer : need(c, 'o')
+  chunkAttend(c, m, work, { x: need(c, 'q'), y: k, z: v, out: o }, { ...states, DX: m.K, DZ: m.V, xScale: m.scale, causal: true, transposed: false })
+  if (m.sum) c.driver.dispatch(denominatorFwdKernel, { rows: m.rows, V: m.VO, eps: m.eps }, [o, need(c, 'o')], grid(m.rows * m.VO, WG))
+  chunkedStateOut(c, m, work, at.s_final!, 's_final', 'z_final')
 }
 
 /** mixer_bwd in the chunked form: S_n per chunk again, the gradients G_n leaving each chunk, then dq, dk, dv per block and dg from them. */
@@ -272,16 +346,26 @@ function chunkedMixerBwd(c: LaunchContext): void {
   const pieces = (m.gate === 'vector' ? m.K : tiles) * m.B * m.T * m.H * 2
   const dots = dg ? c.scratch((2 * pieces + m.BH) * 4, 'mixer_bwd gate gradient pieces').buffer : undefined
   // s0 and ds_final (zeros when absent) start the two scans.
-  const { s0, ds_final: dsFinal } = c.inputs
-  if (!s0 || !dsFinal) c.driver.dispatch(fillKernel, { n: 2 * m.BH * KV, bits: 0 }, [work], grid(2 * m.BH * KV, WG))
-  if (s0) c.driver.copy(s0.buffer, work, m.BH * KV * 4, 0, at.s0! * 4)
-  if (dsFinal) c.driver.copy(dsFinal.buffer, work, m.BH * KV * 4, 0, at.ds_final! * 4)
+  if (!c.inputs.s0 || !c.inputs.ds_final || m.sum) c.driver.dispatch(fillKernel, { n: 2 * m.BH * KV, bits: 0 }, [work], grid(2 * m.BH * KV, WG))
+  chunkedStateIn(c, m, work, at.s0!, 's0', 'z0')
+  chunkedStateIn(c, m, work, at.ds_final!, 'ds_final', 'dz_final')
   chunkGateCumsum(c, m, work, at.b!)
-  const [q, k, v, d_o] = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'do')]
+  const [q, k, v] = [need(c, 'q'), chunkedKeys(c, m), chunkedValues(c, m)]
   const bcOff = at.b!
   chunkStates(c, m, work, k, v, { bcOff, mOff: at.states!, xScale: 1, toEnd: true, initOff: at.s0!, finalOff: at.s_final! })
+  let d_o = need(c, 'do')
+  if (m.sum) {
+    // The augmented output o' again, then do', the gradient the augmented mixer sees.
+    const ob = c.scratch(Math.max(m.rows * m.V, 1) * 4, 'mixer_bwd numerators and denominators').buffer
+    chunkAttend(c, m, work, { x: q, y: k, z: v, out: ob }, { bcOff, mOff: at.states!, DX: m.K, DZ: m.V, xScale: m.scale, causal: true, transposed: false })
+    const dob = c.scratch(Math.max(m.rows * m.V, 1) * 4, 'mixer_bwd augmented do').buffer
+    c.driver.dispatch(denominatorBwdKernel, { rows: m.rows, V: m.VO, eps: m.eps }, [ob, d_o, dob], grid(m.rows, WG))
+    d_o = dob
+  }
   chunkStates(c, m, work, q, d_o, { bcOff, mOff: at.grads!, xScale: m.scale, toEnd: false, initOff: at.ds_final!, finalOff: at.ds0! })
-  const [dq, dk, dv] = [need(c, 'dq'), need(c, 'dk'), need(c, 'dv')]
+  const dq = need(c, 'dq')
+  const dk = m.inputGate === 'none' ? need(c, 'dk') : c.scratch(Math.max(m.rows * m.K, 1) * 4, 'mixer_bwd dk of the gated keys').buffer
+  const dv = m.sum ? c.scratch(Math.max(m.rows * m.V, 1) * 4, 'mixer_bwd augmented dv').buffer : need(c, 'dv')
   const dqDots = dots && { partner: q, dots }
   const dkDots = dots && { partner: k, dots, dotsOff: pieces }
   // dq_i = scale (e^{b_i} S_n do_i + Σ_{j<=i} e^{b_i - b_j} (do_i·v_j) k_j)
@@ -293,7 +377,12 @@ function chunkedMixerBwd(c: LaunchContext): void {
   // dv_j = e^{bL - b_j} G_nᵀ k_j + Σ_{i>=j} e^{b_i - b_j} (k_j·q̂_i) do_i
   const dvShape = { bcOff, mOff: at.grads!, DX: m.K, DZ: m.V, yScale: m.scale, causal: false, transposed: false }
   chunkAttend(c, m, work, { x: k, y: q, z: d_o, out: dv }, dvShape)
-  if (c.outputs.ds0) c.driver.copy(work, c.outputs.ds0.buffer, m.BH * KV * 4, at.ds0! * 4)
+  if (m.sum) columns(c, dv, need(c, 'dv'), { R: m.rows, W: m.VO, srcStride: m.V, dstStride: m.VO, dstOff: 0 })
+  if (m.inputGate !== 'none') {
+    const di = c.outputs.di?.buffer ?? c.scratch(Math.max(m.rows, 1) * 4, 'mixer_bwd di').buffer
+    c.driver.dispatch(inputGateBwdKernel(m.inputGate), { rows: m.rows, K: m.K }, [need(c, 'i'), need(c, 'k'), dk, need(c, 'dk'), di], grid(m.rows, WG))
+  }
+  chunkedStateOut(c, m, work, at.ds0!, 'ds0', 'dz0')
   if (m.gate === 'none' || !dg || !dots) return
   const p = {
     ...{ B: m.B, T: m.T, H: m.H, C: m.C, N: m.N, K: m.K, V: m.V, GK: m.GK, tiles },

@@ -354,7 +354,7 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
     /** The addon's plan of a call with these shapes (do for the backward, i for an input gate). */
     const planOf = (op: string, attrs: Record<string, AttrValue>, [B, T, H, K, V]: readonly number[], g?: number[]) => {
       const [qk, rows] = [desc([B!, T!, H!, K!]), desc([B!, T!, H!, V!])]
-      const i = attrs.input_gate ? desc([B!, T!, H!]) : undefined
+      const i = attrs.input_gate && attrs.input_gate !== 'none' ? desc([B!, T!, H!]) : undefined
       return addon.planOp(op, { q: qk, k: qk, v: rows, g: g && desc(g), i, do: op === 'mixer_bwd' ? rows : undefined }, attrs)
     }
     const gateShape = (gate: string, [B, T, H, K]: readonly number[]) => (gate === 'fixed' ? [H!] : gate === 'scalar' ? [B!, T!, H!] : [B!, T!, H!, K!])
@@ -380,9 +380,12 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       expect(form({ form: 'recurrent' })).toBe('recurrent')
       expect(form({ form: 'recurrent', gate: 'scalar' }, [1, 8, 2])).toBe('recurrent')
       expect(form({ gate: 'vector' }, [1, 8, 2, 4])).toBe('chunked')
-      expect(form({ normalize: 'sum' })).toBe('recurrent')
+      expect(form({ normalize: 'sum' })).toBe('chunked')
+      expect(form({ normalize: 'sum', form: 'recurrent' })).toBe('recurrent')
       expect(form({ normalize: 'max1' })).toBe('recurrent')
-      expect(form({ input_gate: 'sigmoid' })).toBe('recurrent')
+      expect(form({ input_gate: 'sigmoid' })).toBe('chunked')
+      expect(form({ input_gate: 'softplus', gate: 'scalar', normalize: 'sum' }, [1, 8, 2])).toBe('chunked')
+      expect(form({ input_gate: 'exp', gate: 'scalar', normalize: 'max1' }, [1, 8, 2])).toBe('recurrent')
       expect(webGpuMixerForm({ attrs: { ...planOf('mixer_fwd', {}, shape).attrs, delta: true } })).toBe('recurrent')
     })
 
@@ -422,29 +425,91 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         }
       })
 
+    // The denominator ('sum', an extra value column of ones) and the sigmoid and softplus input gates
+    // (folded into k): [input gate, forget gate, normalize], over the same shapes, with z0 / z_final and
+    // dz_final / dz0 beside s0 / s_final, and di. Positive q and k (elu+1-like features) keep the
+    // denominator away from 0, as the presets that use it do; input gate pre-activations reach ±25.
+    const wrapped = [
+      ['none', 'none', 'sum'],
+      ['none', 'fixed', 'sum'],
+      ['sigmoid', 'vector', 'none'],
+      ['softplus', 'scalar', 'none'],
+      ['softplus', 'vector', 'sum'],
+      ['sigmoid', 'none', 'sum'],
+    ] as const
+    for (const [input_gate, gate, normalize] of wrapped)
+      it(`input gate ${input_gate}, gate ${gate}, normalize ${normalize}: forward and backward against the recurrent form`, async () => {
+        const sum = normalize === 'sum'
+        for (const [B, T, H, K, V, chunk_size, states, strong] of cases) {
+          const shape = [B, T, H, K, V]
+          const g =
+            gate === 'none' ? undefined : f32(gateShape(gate, shape), 110, (x) => (strong ? Math.min(-5 + 0.3 * x, 0) : -Math.log1p(Math.exp(-(x + 1)))))
+          if (g && gate === 'fixed' && strong) g.data[H - 1] = -0.05
+          if (g && gate === 'vector' && strong) for (let n = 1; n < g.data.length; n += 2) g.data[n] = -0.05
+          const i = input_gate === 'none' ? undefined : f32([B, T, H], 111, (x) => 3 * x)
+          if (i) for (const [n, x] of [-25, 25, -21, 0.5].entries()) if (n < i.data.length) i.data[n] = x
+          const positive = (x: number) => (sum ? Math.abs(x) + 0.1 : x)
+          const inputs: Record<string, Input | undefined> = {
+            q: f32([B, T, H, K], 112, positive),
+            k: f32([B, T, H, K], 113, (x) => positive(x) / Math.sqrt(K)),
+            v: f32([B, T, H, V], 114),
+            g,
+            i,
+            s0: states ? f32([B, H, K, V], 115, (x) => x / 4) : undefined,
+            z0: states && sum ? f32([B, H, K], 116, (x) => Math.abs(x) + 0.5) : undefined,
+          }
+          const attrs = { chunk_size, gate, input_gate, normalize }
+          const at = `B ${B} T ${T} H ${H} K ${K} V ${V} C ${chunk_size}`
+          expect(webGpuMixerForm(planOf('mixer_fwd', attrs, shape, g?.shape)), at).toBe('chunked')
+          expect(webGpuMixerForm(planOf('mixer_bwd', attrs, shape, g?.shape)), at).toBe('chunked')
+          const finals = states ? ['s_final', ...(sum ? ['z_final'] : [])] : []
+          await againstRecurrent('mixer_fwd', inputs, attrs, finals)
+          const upstream = {
+            do: f32([B, T, H, V], 117),
+            ds_final: states ? f32([B, H, K, V], 118) : undefined,
+            dz_final: states && sum ? f32([B, H, K], 119) : undefined,
+          }
+          const wanted = [...(gate === 'fixed' ? ['dg'] : []), ...(states ? ['ds0', ...(sum ? ['dz0'] : [])] : [])]
+          await againstRecurrent('mixer_bwd', { ...inputs, ...upstream }, attrs, wanted)
+        }
+      })
+
     // The describe's poisoning fills every output with NaN before its kernels run: a tile edge or a
-    // row past T that a kernel skips stays NaN. Outputs here: o, s_final, dq, dk, dv, dg, ds0.
+    // row past T that a kernel skips stays NaN. Outputs here: o, s_final, z_final, dq, dk, dv, dg, di, ds0, dz0.
     it('writes every element of its NaN-poisoned outputs, with gates strong enough to underflow', async () => {
       const g = theGpu()
       const [B, T, H, K, V] = [2, 130, 3, 48, 72]
       const up = (shape: number[], seed: number, map?: (x: number) => number) => g.upload(normals(sizeOf(shape), seed, map), shape)
-      for (const gate of ['scalar', 'vector'] as const) {
+      // [forget gate, input gate, normalize]: the last adds di, z_final and dz0.
+      const variants = [
+        ['scalar', 'none', 'none'],
+        ['vector', 'none', 'none'],
+        ['scalar', 'softplus', 'sum'],
+      ] as const
+      for (const [gate, input_gate, normalize] of variants) {
         const gShape = gateShape(gate, [B, T, H, K])
+        const sum = normalize === 'sum'
         const inputs = {
-          q: up([B, T, H, K], 97),
-          k: up([B, T, H, K], 98),
+          q: up([B, T, H, K], 97, sum ? (x) => Math.abs(x) + 0.1 : undefined),
+          k: up([B, T, H, K], 98, sum ? (x) => Math.abs(x) + 0.1 : undefined),
           v: up([B, T, H, V], 99),
           g: up(gShape, 100, (x) => Math.min(-5 + 0.3 * x, 0)),
           s0: up([B, H, K, V], 101),
+          ...(input_gate === 'none' ? {} : { i: up([B, T, H], 104) }),
+          ...(sum ? { z0: up([B, H, K], 105, (x) => Math.abs(x) + 0.5) } : {}),
         }
-        const attrs = { gate }
+        const attrs = { gate, input_gate, normalize }
         expect(webGpuMixerForm(planOf('mixer_bwd', attrs, [B, T, H, K, V], gShape))).toBe('chunked')
-        const fwd = g.run('mixer_fwd', inputs, attrs, ['s_final'])
-        const bwd = g.run('mixer_bwd', { ...inputs, do: up([B, T, H, V], 102), ds_final: up([B, H, K, V], 103) }, attrs, ['ds0'])
+        const fwd = g.run('mixer_fwd', inputs, attrs, ['s_final', ...(sum ? ['z_final'] : [])])
+        const upstream = { do: up([B, T, H, V], 102), ds_final: up([B, H, K, V], 103), ...(sum ? { dz_final: up([B, H, K], 106) } : {}) }
+        const bwd = g.run('mixer_bwd', { ...inputs, ...upstream }, attrs, ['ds0', ...(sum ? ['dz0'] : [])])
         for (const [name, t] of Object.entries({ ...fwd, ...bwd })) {
           const data = await t!.read()
           const unwritten = data.findIndex((x) => !Number.isFinite(x))
-          expect(unwritten, `gate ${gate} ${name}: element ${unwritten} of ${data.length} is ${data[unwritten]}`).toBe(-1)
+          expect(
+            unwritten,
+            `gate ${gate} input gate ${input_gate} normalize ${normalize} ${name}: element ${unwritten} of ${data.length} is ${data[unwritten]}`,
+          ).toBe(-1)
           t!.dispose()
         }
         for (const t of Object.values(inputs)) t.dispose()

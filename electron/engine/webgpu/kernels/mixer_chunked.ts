@@ -1,7 +1,9 @@
 // mixer_fwd / mixer_bwd in the chunked form, for the additive mixer with a
 // forget gate of any shape: none, fixed, scalar or vector (per key dim); no
-// input gate, no delta rule, no denominator (ops.ts sends those calls to the
-// recurrent kernels). The CPU's mixer_chunked.cpp computes the same function.
+// input gate, no delta rule, no denominator. mixer_chunked_wrap.ts reduces the
+// sigmoid and softplus input gates and the denominator 'sum' to this mixer;
+// ops.ts sends the exp input gate, max1 and the delta rule to the recurrent
+// kernels. The CPU's mixer_chunked.cpp computes the same function.
 //
 // q, k, dq, dk: (B, T, H, K)   v, o, do, dv: (B, T, H, V)   g, dg: [H] fixed, (B, T, H) scalar,
 // (B, T, H, K) vector   s0, s_final, ds_final, ds0: (B, H, K, V)   per head, chunks n of C
