@@ -1,7 +1,7 @@
 // WGSL pieces several kernels share: the workgroup size of elementwise
 // kernels, float classification by bits (compilers may fold `x != x`), and
 // the overflow-safe sigmoid, log1p and expm1 the CPU kernels use in double.
-import { GROUP_INDEX_WGSL } from '../driver'
+import { GROUP_INDEX_WGSL, type Kernel } from '../driver'
 
 /** Invocations per workgroup of the elementwise and per-row kernels. */
 export const WG = 256
@@ -94,3 +94,15 @@ fn workgroup_max(lid: u32, v: f32) -> f32 {
 
 /** The row of a per-row launch (rowGrid(1, rows)): rows folded into y and z. */
 export const ROW_INDEX_WGSL = `fn row_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y + wid.z * nwg.y; }\n`
+
+const kernels = new Map<string, Kernel>()
+
+/** The kernel named `label`, made once: a kernel's code is a pure function of its label. */
+export function cachedKernel(label: string, make: () => Omit<Kernel, 'label'>): Kernel {
+  let k = kernels.get(label)
+  if (!k) {
+    k = { label, ...make() }
+    kernels.set(label, k)
+  }
+  return k
+}

@@ -48,7 +48,7 @@
 // 12 KiB and a dispatch binds at most 7 storage buffers, inside WebGPU's
 // default limits (16 KiB, 8 buffers). No subgroups.
 import { paramsWgsl, type Kernel } from '../driver'
-import { ELEMENTWISE_WGSL, ROW_INDEX_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
+import { cachedKernel as cached, ELEMENTWISE_WGSL, ROW_INDEX_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
 
 /** The forget gates the chunked form covers. */
 export type ChunkedGate = 'none' | 'fixed' | 'scalar' | 'vector'
@@ -59,16 +59,6 @@ export type ChunkDecay = 'none' | 'scalar' | 'vector'
 /** Rows of a block (the chunk length is a multiple of it) and output columns of a workgroup. */
 export const CHUNK_ROWS = 16
 export const CHUNK_COLUMNS = 64
-
-const cache = new Map<string, Kernel>()
-function cached(label: string, make: () => Omit<Kernel, 'label'>): Kernel {
-  let k = cache.get(label)
-  if (!k) {
-    k = { label, ...make() }
-    cache.set(label, k)
-  }
-  return k
-}
 
 /** b (the cumulative log decay inside the chunk) of head bh at step t and key dim d, from the work buffer (B H T GK, GK = K or 1); 0 without a gate. */
 const gateAtWgsl = (decay: ChunkDecay) =>

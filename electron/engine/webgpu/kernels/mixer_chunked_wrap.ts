@@ -15,7 +15,7 @@
 // rows: B T H.   k, dk, dk': (rows, K)   i, di: (rows)   o, do: (rows, V)
 // o', do', v', dv': (rows, V + 1)
 import { paramsWgsl, type Kernel } from '../driver'
-import { ELEMENTWISE_WGSL, SAFE_MATH_WGSL, WG } from './common'
+import { cachedKernel as cached, ELEMENTWISE_WGSL, SAFE_MATH_WGSL, WG } from './common'
 
 /** The input gates that fold into k. */
 export type FoldedInputGate = 'sigmoid' | 'softplus'
@@ -23,16 +23,6 @@ export type FoldedInputGate = 'sigmoid' | 'softplus'
 const ENTRY = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let id = element_index(wid, nwg, lid);`
-
-const cache = new Map<string, Kernel>()
-function cached(label: string, make: () => Omit<Kernel, 'label'>): Kernel {
-  let k = cache.get(label)
-  if (!k) {
-    k = { label, ...make() }
-    cache.set(label, k)
-  }
-  return k
-}
 
 const columnsParams = [
   ['R', 'u32'],

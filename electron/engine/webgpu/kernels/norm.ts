@@ -11,7 +11,7 @@
 // One workgroup per row (rowGrid(1, N)); its WG invocations stride over D
 // and combine with workgroup_sum. The kind and the weight are compiled in.
 import { paramsWgsl, type Kernel } from '../driver'
-import { ROW_INDEX_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
+import { cachedKernel as cached, ROW_INDEX_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
 import { COLUMNS } from './column_sum'
 
 export type NormKind = 'rms' | 'layer'
@@ -21,17 +21,6 @@ const rowParams = [
   ['N', 'u32'],
   ['eps', 'f32'],
 ] as const
-
-const cache = new Map<string, Kernel>()
-
-function cached(label: string, make: () => Omit<Kernel, 'label'>): Kernel {
-  let k = cache.get(label)
-  if (!k) {
-    k = { label, ...make() }
-    cache.set(label, k)
-  }
-  return k
-}
 
 /** mu of the row (0 for rms): WGSL statements that define `mu`. */
 function meanWgsl(kind: NormKind): string {
