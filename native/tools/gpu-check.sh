@@ -16,6 +16,8 @@
 #      one GPU and scaling (scripts/gpu-dp-check.ts, .device/gpu-dp-check.mjs);
 #   4b''''. "fla" (not in the default steps): issue 20's checks against flash-linear-attention itself
 #      (bench/reference/fla-import-fixtures.py, fla-export-check.py; exports in .device/fla-exports);
+#   4b'''''. "torchrun" (not in the default steps): issue 20's recipe, a Linea run exported
+#      and trained on with its train.sh (torchrun over every GPU), then inspected in Linea;
 #   4b''. "recall" (not in the default steps): the mqar-zoology-gpu template's 36 runs
 #      (bench/mqar-zoology-gpu-box.sh, .device/mqar-bench.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
@@ -88,7 +90,7 @@ if has tests; then
 fi
 
 if has sanitize; then
-  ops="mixer_fwd,mixer_bwd,softmax_attn_fwd,softmax_attn_bwd,softmax_attn_decode"
+  ops="${SANITIZE_OPS:-mixer_fwd,mixer_bwd,softmax_attn_fwd,softmax_attn_bwd,softmax_attn_decode}"
   LINEA_CROSS_OPS=$ops timeout "${SANITIZE_TIMEOUT:-300}" compute-sanitizer --tool memcheck --error-exitcode 9 \
     "$build/linea_tests" -tc="every backend matches*" >"$out/sanitize-memcheck.log" 2>&1
   note "compute-sanitizer memcheck ($ops): exit $? ($(grep -E 'ERROR SUMMARY' "$out/sanitize-memcheck.log" | tail -1))"
@@ -180,6 +182,42 @@ if has fla; then
     note "fla export check: exit $?"
     tail -40 "$out/fla-export.log" >>"$summary"
   fi
+fi
+
+if has torchrun; then
+  # Issue 20's scale-out recipe on the box: a short Linea run of the hybrid Gated DeltaNet on
+  # cuda:0, `linea export --data --format both`, the export's train.sh (torchrun, DDP over NCCL on
+  # every GPU here), and `linea inspect` of the checkpoint train.py wrote, back in Linea.
+  mkdir -p out/main && cp .device/engine-process.mjs out/main/engine-process.js
+  [ -d /tmp/fla/fla ] || { mkdir -p /tmp/fla && tar xJf .device/fla.tar.xz -C /tmp/fla; }
+  export TRITON_CACHE_DIR=/tmp/triton-cache
+  cli() { timeout "${CLI_TIMEOUT:-240}" node .device/linea-cli.mjs "$@"; }
+  rm -rf /tmp/tr-run /tmp/tr-export
+  node .device/linea-cli.mjs presets --json 2>/dev/null | node -e '
+    const fs = require("fs"); const presets = JSON.parse(fs.readFileSync(0, "utf8"));
+    const model = presets.find((p) => p.preset === "hybrid-gated-deltanet");
+    model.vocab_size = 512; fs.writeFileSync("/tmp/tr-m.json", JSON.stringify(model));
+    const t = require(process.cwd() + "/workspace-templates/mqar-zoology.json").train;
+    t.steps = 300; fs.writeFileSync("/tmp/tr-t.json", JSON.stringify(t));'
+  cli train /tmp/tr-m.json /tmp/tr-t.json --out /tmp/tr-run --backend cuda --max-steps 100 >"$out/torchrun-linea.log" 2>&1
+  note "torchrun recipe: linea train (hybrid-gated-deltanet, MQAR, cuda, 100 steps): exit $?"
+  cli export /tmp/tr-run --out /tmp/tr-export --data 40000 --format both >"$out/torchrun-export.log" 2>&1
+  note "torchrun recipe: linea export --data 40000 --format both: exit $?"
+  tail -3 "$out/torchrun-export.log" >>"$summary"
+  gpus=$(nvidia-smi -L | wc -l)
+  (cd /tmp/tr-export && NPROC=$gpus timeout "${TORCHRUN_TIMEOUT:-300}" bash train.sh --steps 300 --batch 32 --eval-every 100 --save-every 300) \
+    >"$out/torchrun.log" 2>&1
+  note "torchrun recipe: NPROC=$gpus bash train.sh --steps 300 --batch 32: exit $?"
+  grep -vE "^\[|^W[0-9]" "$out/torchrun.log" | tail -12 >>"$summary"
+  # The same with fla's kernels in the linear layers (train.py --form fla, fla on PYTHONPATH).
+  (cd /tmp/tr-export && PYTHONPATH=/tmp/fla NPROC=$gpus timeout "${TORCHRUN_TIMEOUT:-300}" bash train.sh --steps 100 --batch 32 \
+    --eval-every 100 --form fla --out /tmp/tr-export/checkpoints-fla) >"$out/torchrun-fla.log" 2>&1
+  note "torchrun recipe, --form fla: NPROC=$gpus bash train.sh --steps 100 --batch 32 --form fla: exit $?"
+  grep -vE "^\[|^W[0-9]" "$out/torchrun-fla.log" | tail -8 >>"$summary"
+  cli inspect /tmp/tr-export --out "$out/torchrun-inspect.json" >"$out/torchrun-inspect.log" 2>&1
+  note "torchrun recipe: linea inspect <the export, its torchrun checkpoint>: exit $?"
+  grep -vE "^\[" "$out/torchrun-inspect.log" | tail -4 >>"$summary"
+  cp /tmp/tr-export/README.txt "$out/torchrun-export-README.txt" 2>/dev/null
 fi
 
 if has recall; then
