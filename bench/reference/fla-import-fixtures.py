@@ -115,6 +115,7 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default="", help="comma-separated names of MODELS")
+    ap.add_argument("--keep", action="store_true", help="skip folders an earlier run already made")
     args = ap.parse_args()
     sys.path.insert(0, args.fla)
     import fla.models  # noqa: F401  (registers fla's configs and models with transformers)
@@ -136,6 +137,9 @@ def main():
             model = model.to(args.device, dtype).eval()
             dtype_name = str(dtype).replace("torch.", "")
             folder = os.path.join(args.out, f"{name}-{dtype_name}")
+            if args.keep and os.path.isfile(os.path.join(folder, "logits.json")):
+                print(f"{name:40s} {dtype_name:9s} kept (already made)", flush=True)
+                continue
             save = dict(safe_serialization=True)
             if shard:
                 save["max_shard_size"] = shard
