@@ -183,6 +183,11 @@ def fla_kernel_for(layer, key_dim):
 
 def run_fla(name, q, k, v, g, beta, scale):
     """q, k (B, T, H, K), v (B, T, H, V), g (B, T, H, 1 | K) or None, beta (B, T, H) or None -> o (B, T, H, V)."""
+    # fla's kernels take q, k, v (and beta) in one dtype; under bf16 autocast a normalized q or k
+    # can come out in f32 beside a bf16 v (Triton: "Both operands must be same dtype").
+    dts = {q.dtype, k.dtype, v.dtype}
+    dt = next((d for d in (torch.bfloat16, torch.float16) if d in dts), q.dtype)
+    q, k, v = q.to(dt), k.to(dt), v.to(dt)
     scalar_g = None if g is None else g[..., 0].float()
     if name == "chunk_simple_gla":
         from fla.ops.simple_gla import chunk_simple_gla

@@ -209,9 +209,9 @@ if has torchrun; then
   note "torchrun recipe: linea export --data 40000 --format both: exit $?"
   tail -3 "$out/torchrun-export.log" >>"$summary"
   gpus=$(nvidia-smi -L | wc -l)
-  (cd /tmp/tr-export && NPROC=$gpus timeout "${TORCHRUN_TIMEOUT:-300}" bash train.sh --steps 300 --batch 32 --eval-every 100 --save-every 300) \
+  (cd /tmp/tr-export && NPROC=$gpus timeout "${TORCHRUN_TIMEOUT:-300}" bash train.sh --steps 200 --batch 32 --eval-every 100 --save-every 200) \
     >"$out/torchrun.log" 2>&1
-  note "torchrun recipe: NPROC=$gpus bash train.sh --steps 300 --batch 32: exit $?"
+  note "torchrun recipe: NPROC=$gpus bash train.sh --steps 200 --batch 32: exit $?"
   grep -vE "^\[|^W[0-9]" "$out/torchrun.log" | tail -12 >>"$summary"
   # The same with fla's kernels in the linear layers (train.py --form fla, fla on PYTHONPATH).
   (cd /tmp/tr-export && PYTHONPATH=/tmp/fla NPROC=$gpus timeout "${TORCHRUN_TIMEOUT:-300}" bash train.sh --steps 100 --batch 32 \
