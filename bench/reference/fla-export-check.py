@@ -25,10 +25,11 @@ committed to Linea):
 It prints one line per case and dtype, max |fla - Linea| / max |Linea| against
 the tolerance (fp32 2e-3: fla's Triton kernels may use TF32 matmuls and sum
 chunks in another order; bf16 5e-2: fla casts the f32 weights to bf16 and
-computes in bf16; a bf16 run beyond 5e-2 still passes when fla's own f32 run
-is within its tolerance and the bf16 error is within |fla bf16 - fla f32| +
-|fla f32 - Linea| + 1e-3, i.e. bf16 rounding inside fla: some models, random
-and untrained, amplify it), and exits 1 when any case fails or cannot be loaded.
+computes in bf16; each bf16 row also prints |fla bf16 - fla f32|, what bf16
+costs in fla itself. Some random, untrained models amplify that rounding past
+5e-2 (a GLA hybrid: 0.28); such a row cannot tell a mapping fault from
+rounding, so it passes as "loads and runs in bf16" when the folder's f32 row
+passed, and says so), and exits 1 when any case fails or cannot be loaded.
 fla's softmax Attention layer runs only through flash-attn; where that is not
 importable (the GPU box), `fla_compat.install_flash_attn_stand_in` puts a plain
 PyTorch softmax attention with flash-attn's contract in its place and the first
@@ -116,14 +117,17 @@ def main():
             if dtype == torch.float32:
                 fp32 = (logits, error)
             elif fp32 is not None:
-                # bf16 arithmetic alone moves fla's logits by |fla bf16 - fla f32|; with fla f32 matching
-                # Linea, |fla bf16 - Linea| <= that + |fla f32 - Linea| (triangle inequality). An error
-                # within this bound (plus 1e-3 of slack) is bf16 rounding in fla, not a mapping fault.
+                # bf16 arithmetic alone moves fla's logits by |fla bf16 - fla f32| (printed). Past the
+                # tolerance, the bf16 row cannot tell a mapping fault from that rounding (any bound built
+                # from it holds by the triangle inequality), so it then passes only as "loads and runs
+                # in bf16, finite", and the mapping is judged by the f32 row of the same folder.
                 bf16_cost = relative_error(logits, fp32[0])
-                bound = bf16_cost + fp32[1] + 1e-3
-                row.update(bf16_cost_in_fla=bf16_cost, bound=bound)
+                row["bf16_cost_in_fla"] = bf16_cost
                 control = f"  (fla's own bf16 - f32: {bf16_cost:.2e})"
-                ok = ok or (fp32[1] <= expected["tolerance"]["float32"] and error <= bound)
+                if not ok and fp32[1] <= expected["tolerance"]["float32"]:
+                    ok = True
+                    row["judged_by"] = "float32"
+                    control += " past the tolerance: bf16 rounding in fla; the mapping is judged by the f32 row"
             row["ok"] = ok
             failed += 0 if ok else 1
             print(

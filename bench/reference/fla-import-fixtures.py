@@ -149,18 +149,23 @@ def main():
                 logits = model(input_ids=ids).logits[0].float().cpu()
             if not torch.isfinite(logits).all():
                 raise SystemExit(f"{name} {dtype_name}: fla's logits are not finite")
+            record = {
+                "name": name,
+                "model_type": model_type,
+                "dtype": dtype_name,
+                "tokens": TOKENS,
+                "logits": logits.tolist(),
+                "tolerance": TOLERANCE[dtype_name],
+            }
+            if dtype != torch.float32:
+                # The control: the same saved (rounded) weights run by fla in f32, the arithmetic
+                # Linea's import test uses; it isolates the reading of the bf16 file from bf16 rounding.
+                with torch.no_grad():
+                    f32 = model.float()(input_ids=ids).logits[0].float().cpu()
+                record["logits_f32_compute"] = f32.tolist()
+                record["tolerance_f32_compute"] = TOLERANCE["float32"]
             with open(os.path.join(folder, "logits.json"), "w") as f:
-                json.dump(
-                    {
-                        "name": name,
-                        "model_type": model_type,
-                        "dtype": dtype_name,
-                        "tokens": TOKENS,
-                        "logits": logits.tolist(),
-                        "tolerance": TOLERANCE[dtype_name],
-                    },
-                    f,
-                )
+                json.dump(record, f)
             files = sorted(os.listdir(folder))
             summary.append(f"{name:40s} {dtype_name:9s} {', '.join(files)}")
             print(summary[-1], flush=True)

@@ -441,7 +441,14 @@ describe("Linea's logits on fla's own checkpoints (tests/fixtures/fla-checkpoint
   const folders = FIXTURES && existsSync(FIXTURES) ? readdirSync(FIXTURES).filter((f) => existsSync(join(FIXTURES, f, 'logits.json'))) : []
   it('finds fixtures', () => expect(folders.length, `no <name>/logits.json under ${FIXTURES}`).toBeGreaterThan(0))
   it.each(folders)('%s', async (folder) => {
-    const expected = JSON.parse(readFileSync(join(FIXTURES!, folder, 'logits.json'), 'utf8')) as { tokens: number[]; logits: number[][]; tolerance: number }
+    const expected = JSON.parse(readFileSync(join(FIXTURES!, folder, 'logits.json'), 'utf8')) as {
+      tokens: number[]
+      logits: number[][]
+      tolerance: number
+      // bf16 folders made since 2026-11-30 (3rd run): fla's f32 run of the same saved weights
+      logits_f32_compute?: number[][]
+      tolerance_f32_compute?: number
+    }
     const imported = importHfFolder(join(FIXTURES!, folder))
     const cpu = nativeBackend('cpu')
     const model = new Model(imported.spec, cpu, 'f32', 0)
@@ -457,16 +464,26 @@ describe("Linea's logits on fla's own checkpoints (tests/fixtures/fla-checkpoint
     try {
       const logits = (await model.logits(ctx, { ids, rows, labels, count: T }).read()) as Float32Array
       const V = imported.spec.vocab_size
-      let worst = 0
-      let scale = 0
-      expected.logits.forEach((row, t) =>
-        row.forEach((v, j) => {
-          worst = Math.max(worst, Math.abs(logits[t * V + j]! - v))
-          scale = Math.max(scale, Math.abs(v))
-        }),
-      )
-      process.stdout.write(`${folder}: max |Linea - fla| / max |fla| = ${(worst / scale).toExponential(2)} (tolerance ${expected.tolerance})\n`)
-      expect(worst / scale).toBeLessThan(expected.tolerance)
+      const relativeError = (want: number[][]): number => {
+        let worst = 0
+        let scale = 0
+        want.forEach((row, t) =>
+          row.forEach((v, j) => {
+            worst = Math.max(worst, Math.abs(logits[t * V + j]! - v))
+            scale = Math.max(scale, Math.abs(v))
+          }),
+        )
+        return worst / scale
+      }
+      const error = relativeError(expected.logits)
+      process.stdout.write(`${folder}: max |Linea - fla| / max |fla| = ${error.toExponential(2)} (tolerance ${expected.tolerance})\n`)
+      expect(error).toBeLessThan(expected.tolerance)
+      if (expected.logits_f32_compute) {
+        // Same weights, both in f32 arithmetic: the bf16 file's reading, without bf16 rounding.
+        const control = relativeError(expected.logits_f32_compute)
+        process.stdout.write(`${folder}: against fla's f32 run of the same weights ${control.toExponential(2)} (tolerance ${expected.tolerance_f32_compute})\n`)
+        expect(control).toBeLessThan(expected.tolerance_f32_compute!)
+      }
     } finally {
       ctx.dispose()
       for (const t of [ids, rows, labels]) t.dispose()
