@@ -6,6 +6,7 @@ export function layerSwitches(l: Layer): string {
   if (l.kind === 'softmax') return `softmax attention, ${l.heads} heads, ${l.window ? `window ${l.window}` : 'full causal'}${l.rotary ? ', rotary' : ''}`
   const on = [
     `φ ${l.feature_map}`,
+    l.rotary && 'rotary',
     l.input_gate !== 'none' && `input gate ${l.input_gate}`,
     l.forget_gate !== 'none' && `decay ${l.forget_gate}`,
     l.delta_rule !== 'off' && `delta ${l.delta_rule}`,

@@ -44,7 +44,8 @@ export const INIT_SCHEMES = ['fan_in', 'gpt2'] as const
  * through their recurrence and short conv); learned: a learned absolute
  * embedding of positions 0..max_positions−1 added to the token embedding
  * (longer inputs are refused: it cannot extrapolate); rotary: no absolute
- * signal, softmax layers rotate q and k (each layer's own `rotary` switch).
+ * signal, layers rotate q and k (each layer's own `rotary` switch: softmax
+ * layers, and linear ones as RetNet's retention does).
  */
 export const POSITIONS = ['none', 'learned', 'rotary'] as const
 
@@ -71,6 +72,8 @@ export const LinearLayerSchema = z.strictObject({
   output_gate: z.enum(OUTPUT_GATES),
   /** Query scale; default dk^-1/2. */
   qk_scale: z.number().positive().optional(),
+  /** Rotate q and k by their positions (after the feature map), as RetNet's retention does; absent = off. */
+  rotary: z.boolean().optional(),
 })
 
 export const SoftmaxLayerSchema = z.strictObject({
@@ -111,7 +114,7 @@ export const ModelSpecSchema = z
     tie_embeddings: z.boolean(),
     /** Initialization scheme; absent = 'fan_in' (modelInit). */
     init: z.enum(INIT_SCHEMES).optional(),
-    /** Position signal; absent = 'rotary' when a softmax layer rotates, else 'none' (modelPosition). */
+    /** Position signal; absent = 'rotary' when a layer rotates, else 'none' (modelPosition). */
     position: z.enum(POSITIONS).optional(),
     /** Positions the learned embedding holds (position 'learned' only): inputs up to this length. */
     max_positions: positiveInt(1 << 20).optional(),
@@ -141,17 +144,20 @@ export const ModelSpecSchema = z
       if (layer.output_norm === 'none' && layer.shortcut === 'd_skip_before_norm')
         issue([...at, 'shortcut'], `'d_skip_before_norm' needs an output norm to come before (output_norm is 'none'); use 'd_skip'`)
       if (layer.short_conv === 1) issue([...at, 'short_conv'], `1 is not a useful kernel size; valid: 0 (off) or 2 to 64`)
+      const dk = layer.dk ?? spec.d_model / layer.heads
+      if (layer.rotary && dk % 2 !== 0)
+        issue([...at, 'rotary'], `needs an even key dim (pairs of channels rotate together); dk is ${dk}: set an even dk, or turn rotary off`)
     })
     const position = modelPosition(spec)
-    const rotating = spec.layers.flatMap((l, i) => (l.kind === 'softmax' && l.rotary ? [i] : []))
+    const rotating = spec.layers.flatMap((l, i) => (l.rotary ? [i] : []))
     if (position === 'learned' && spec.max_positions === undefined)
       issue(['max_positions'], `missing; position 'learned' needs the longest input it will see (e.g. the task's seq_len)`)
     if (position !== 'learned' && spec.max_positions !== undefined)
       issue(['max_positions'], `${spec.max_positions} is only used with position 'learned' (this spec has '${position}'); remove it`)
     if (position === 'rotary' && rotating.length === 0)
-      issue(['position'], `'rotary' needs a softmax layer with rotary on (linear layers take no rotary); valid here: none, learned`)
+      issue(['position'], `'rotary' needs a layer with rotary on (a softmax layer, or a linear one as in RetNet); valid here: none, learned`)
     if (position === 'none' && rotating.length > 0)
-      issue(['position'], `'none', but softmax layers [${rotating.join(', ')}] rotate q and k; use 'rotary' (or 'learned'), or turn their rotary off`)
+      issue(['position'], `'none', but layers [${rotating.join(', ')}] rotate q and k; use 'rotary' (or 'learned'), or turn their rotary off`)
     if (spec.hybrid.placement !== 'manual') {
       const expected = softmaxPositions(spec.layers.length, spec.hybrid.ratio, spec.hybrid.placement)
       const actual = spec.layers.flatMap((l, i) => (l.kind === 'softmax' ? [i] : []))
@@ -185,11 +191,11 @@ export function modelInit(spec: Pick<ModelSpec, 'init'>): InitScheme {
 
 /**
  * The position signal: absent means what a spec saved before `position`
- * existed computed, 'rotary' when a softmax layer rotates, else 'none'.
+ * existed computed, 'rotary' when a layer rotates, else 'none'.
  */
 export function modelPosition(spec: Pick<ModelSpec, 'position' | 'layers'>): PositionKind {
   if (spec.position) return spec.position
-  return spec.layers.some((l) => l.kind === 'softmax' && l.rotary) ? 'rotary' : 'none'
+  return spec.layers.some((l) => l.rotary) ? 'rotary' : 'none'
 }
 
 /**

@@ -90,10 +90,10 @@ def head_dims(spec, layer):
 
 
 def model_position(spec):
-    """none | learned | rotary; absent means rotary when a softmax layer rotates."""
+    """none | learned | rotary; absent means rotary when a layer rotates."""
     if spec.get("position"):
         return spec["position"]
-    rotating = any(l["kind"] == "softmax" and l["rotary"] for l in spec["layers"])
+    rotating = any(l.get("rotary") for l in spec["layers"])
     return "rotary" if rotating else "none"
 
 
@@ -242,6 +242,8 @@ class LinearMixer(nn.Module):
             q, k, v = self.q_conv(q), self.k_conv(k), self.v_conv(v)
         q4 = feature_map(q.view(B, T, H, dk), self.feature_kind)
         k4 = feature_map(k.view(B, T, H, dk), self.feature_kind)
+        if L.get("rotary"):  # RetNet: rotate q and k by position after the feature map
+            q4, k4 = rotary(q4), rotary(k4)
         v4 = v.view(B, T, H, dv)
 
         gate, input_gate = L["forget_gate"], L["input_gate"]

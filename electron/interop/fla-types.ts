@@ -12,7 +12,7 @@ export type FlaModelType = (typeof FLA_MODEL_TYPES)[number]
 /** fla model types Linea knows and refuses, with the reason. */
 export const FLA_REFUSED_TYPES: Readonly<Record<string, string>> = {
   retnet:
-    "fla's RetNet rotates q and k (rotary positions) inside every retention layer; Linea's linear layers take no rotary, so the model cannot be computed as saved",
+    "fla's RetNet rotates q and k inside every retention layer (Linea's linear layers can: rotary), but Linea does not read this type's config and weights yet",
   based:
     "fla has no Based model class (only the layer fla.layers.BasedLinearAttention), so no config.json of that type exists; Linea's 'based' preset exports as a standalone PyTorch module",
 }

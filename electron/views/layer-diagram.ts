@@ -46,8 +46,12 @@ export function layerDiagram(layer: Layer): Diagram {
     edges.push([last, 'conv'])
     last = 'conv'
   }
-  if (layer.feature_map !== 'identity') {
-    add({ id: 'phi', label: `φ = ${layer.feature_map === 'l2norm' ? 'l2norm (after silu)' : layer.feature_map} on q, k`, row: 3, col: 1, role: 'map' })
+  if (layer.feature_map !== 'identity' || layer.rotary) {
+    const steps = [
+      layer.feature_map !== 'identity' && `φ = ${layer.feature_map === 'l2norm' ? 'l2norm (after silu)' : layer.feature_map}`,
+      layer.rotary && 'rotary positions',
+    ].filter(Boolean)
+    add({ id: 'phi', label: `${steps.join(', then ')} on q, k`, row: 3, col: 1, role: 'map' })
     edges.push([last, 'phi'])
     last = 'phi'
   }

@@ -97,6 +97,12 @@ const compositions: ModelSpec[] = [
       linear({ feature_map: 'silu', forget_gate: 'fixed', input_gate: 'softplus', denominator: 'max1', heads: 4 }),
     ],
   }),
+  base("RetNet's retention: rotary q and k in linear layers, fixed decay; one with the delta rule", {
+    layers: [
+      linear({ forget_gate: 'fixed', output_norm: 'groupnorm', output_gate: 'swish', rotary: true, dv: 16 }),
+      linear({ feature_map: 'l2norm', delta_rule: 'on', forget_gate: 'scalar', short_conv: 4, rotary: true }),
+    ],
+  }),
   base('exp input gate: vector and no forget gate, mamba blocks', {
     block: 'mamba',
     mlp_expansion: 0,

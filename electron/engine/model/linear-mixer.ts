@@ -101,8 +101,10 @@ export class LinearMixerLayer {
     const q = conv(proj(x, p.q_proj!), 'q_conv')
     const k = conv(proj(x, p.k_proj!), 'k_conv')
     const v = conv(proj(x, p.v_proj!), 'v_conv')
-    const q4 = featureMap(heads(q, this.dk))
-    const k4 = featureMap(heads(k, this.dk))
+    // RetNet's retention rotates q and k by position after the feature map (rotary_fwd: (B, T, H, dk)).
+    const rotate = (t: Tensor) => (spec.rotary ? ctx.op('rotary_fwd', { x: t }).y : t)
+    const q4 = rotate(featureMap(heads(q, this.dk)))
+    const k4 = rotate(featureMap(heads(k, this.dk)))
     const v4 = heads(v, this.dv)
 
     // Gates, all (B, T, H) except the vector gate (B, T, H, dk) and the fixed one (H).

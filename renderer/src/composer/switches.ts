@@ -177,6 +177,9 @@ export const ROTARY = {
   label: 'Rotary positions',
   explain: 'Rotates q and k by their positions, so scores depend on distance.',
   paper: 'Su et al. 2021, RoFormer',
+  explainLinear:
+    'Rotates q and k by their positions after the feature map, as RetNet’s retention does (with a fixed decay, its xPos-like relative positions); needs an even dk.',
+  paperLinear: 'Sun et al. 2023, RetNet; Su et al. 2021, RoFormer',
 }
 
 export const MODEL_HELP = {

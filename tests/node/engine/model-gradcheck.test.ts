@@ -124,11 +124,14 @@ describe('learned positions: gradients through the position table (float64)', ()
   }
 })
 
-describe("the output norm's weight per head, and the D skip before the norm: gradients (float64)", () => {
+describe("the output norm's weight per head, the D skip before the norm, rotary linear layers: gradients (float64)", () => {
   const variants: [string, Partial<LinearLayer>][] = [
     ['mamba2', { output_norm_weight: 'per_head', shortcut: 'd_skip_before_norm' }],
     ['mamba2', { shortcut: 'd_skip_before_norm' }],
     ['retnet', { output_norm_weight: 'per_head' }],
+    // RetNet's retention rotates q and k (after the feature map); with the delta rule, after l2norm
+    ['retnet', { rotary: true }],
+    ['gated-deltanet', { rotary: true }],
   ]
   for (const [id, over] of variants) {
     it(`${id} with ${JSON.stringify(over)}`, async () => {

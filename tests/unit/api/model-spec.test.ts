@@ -139,10 +139,24 @@ describe('ModelSpec validation', () => {
     expect(errorsOf(hybrid(true, 'learned'))).toEqual([])
     expect(errorsOf(hybrid(false, 'none'))).toEqual([])
     expect(errorsOf(hybrid(false, 'rotary'))).toEqual([
-      "position: 'rotary' needs a softmax layer with rotary on (linear layers take no rotary); valid here: none, learned",
+      "position: 'rotary' needs a layer with rotary on (a softmax layer, or a linear one as in RetNet); valid here: none, learned",
     ])
     expect(errorsOf(hybrid(true, 'none'))).toEqual([
-      "position: 'none', but softmax layers [1] rotate q and k; use 'rotary' (or 'learned'), or turn their rotary off",
+      "position: 'none', but layers [1] rotate q and k; use 'rotary' (or 'learned'), or turn their rotary off",
+    ])
+  })
+
+  it('lets linear layers rotate q and k (RetNet), with an even key dim, and counts them for position', () => {
+    const retention = (rotary: boolean | undefined, extra: Record<string, unknown> = {}) =>
+      modelSpec({ layers: [glaLayer({ forget_gate: 'fixed', rotary, ...extra })], ...extra })
+    expect(errorsOf(retention(true))).toEqual([])
+    expect(modelPosition(retention(true))).toBe('rotary')
+    expect(modelPosition(retention(undefined))).toBe('none')
+    expect(errorsOf(modelSpec({ layers: [glaLayer({ rotary: true, dk: 7, dv: 8 })] }))).toEqual([
+      'layers[0].rotary: needs an even key dim (pairs of channels rotate together); dk is 7: set an even dk, or turn rotary off',
+    ])
+    expect(errorsOf(modelSpec({ position: 'none', layers: [glaLayer({ rotary: true })] }))).toEqual([
+      "position: 'none', but layers [0] rotate q and k; use 'rotary' (or 'learned'), or turn their rotary off",
     ])
   })
 })
