@@ -87,6 +87,8 @@ MODELS = {
         None,
     ),
     "linear_attn": ("linear_attn", dict(hidden_size=64, num_hidden_layers=2, num_heads=4, feature_map="elu"), None),
+    "retnet": ("retnet", dict(hidden_size=64, num_hidden_layers=2, num_heads=4), None),
+    "retnet-hybrid": ("retnet", dict(hidden_size=64, num_hidden_layers=3, num_heads=2, feature_map="silu", attn={"layers": [1], "num_heads": 4}), "100KB"),
     "transformer": ("transformer", dict(hidden_size=64, num_hidden_layers=2, num_heads=4, window_size=16), "100KB"),
 }
 

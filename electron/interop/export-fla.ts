@@ -23,7 +23,7 @@ import { readCheckpoint } from '../engine/checkpoint/checkpoint'
 import { writeSafetensors, type NamedTensor } from '../engine/checkpoint/safetensors'
 import { makeDirs } from '../platform/make-dirs'
 import { FlaConfigError, flaConfigFromModelSpec, type FlaConfig, type FlaLayout, type FlaModelType } from './fla-config'
-import { assembleFlaTensor, flaTensorLinks, flaTensorShapes, lineaTensorShapes, optionalFlaTensors, type TensorLink } from './fla-params'
+import { assembleFlaTensor, flaComputedParams, flaTensorLinks, flaTensorShapes, lineaTensorShapes, optionalFlaTensors, type TensorLink } from './fla-params'
 import { exportSourceLabel, type DesignOrigin } from './export-torch'
 
 export const FLA_EXPORT_FILES = ['config.json', 'model.safetensors', 'README.txt'] as const
@@ -40,6 +40,7 @@ export class FlaNotApplicableError extends FlaExportError {
 /** fla's causal-LM class of each model type (what `architectures` names; fla registers each with AutoModelForCausalLM). */
 export const FLA_CAUSAL_LM: Record<FlaModelType, string> = {
   gla: 'GLAForCausalLM',
+  retnet: 'RetNetForCausalLM',
   delta_net: 'DeltaNetForCausalLM',
   gated_deltanet: 'GatedDeltaNetForCausalLM',
   mamba2: 'Mamba2ForCausalLM',
@@ -83,11 +84,26 @@ export function flaExportConfig(spec: ModelSpec): { config: FlaConfig; layout: F
 }
 
 /** The checkpoint's parameters as f32 arrays, each checked against the shapes the links give; every parameter must have a link. */
-function lineaArrays(path: string, tensors: Record<string, NamedTensor>, links: readonly TensorLink[]): Map<string, Float32Array> {
+function lineaArrays(
+  path: string,
+  tensors: Record<string, NamedTensor>,
+  links: readonly TensorLink[],
+  computed: ReadonlyMap<string, { data: Float32Array }>,
+): Map<string, Float32Array> {
   const shapes = lineaTensorShapes(links)
   for (const name of Object.keys(tensors))
-    if (!name.startsWith('optimizer.') && !shapes.has(name))
+    if (!name.startsWith('optimizer.') && !shapes.has(name) && !computed.has(name))
       throw new FlaExportError(`${path}: parameter ${name} has no place in fla's model (a bug in the fla mapping; nothing was written)`)
+  // What fla computes instead of storing (RetNet's decays) must be what the checkpoint holds.
+  for (const [name, { data: want }] of computed) {
+    const got = tensors[name]
+    if (!got) throw new FlaExportError(`${path}: has no tensor ${name}, which its ModelSpec's model needs`)
+    const at = want.findIndex((w, j) => !(Math.abs(Number(got.data[j]) - w) <= 1e-6 * Math.abs(w)))
+    if (got.data.length !== want.length || at >= 0)
+      throw new FlaNotApplicableError(
+        `${name}[${at}] = ${got.data[at]}: fla's RetNet computes its decays as log(1 − 2^(−5−h)) = ${want[at]} and stores none, so it cannot hold this model; export it as a standalone PyTorch module (--format torch)`,
+      )
+  }
   const out = new Map<string, Float32Array>()
   for (const [name, shape] of shapes) {
     const t = tensors[name]
@@ -190,7 +206,7 @@ export function exportFla(checkpointPath: string, outDir: string, options: { des
   const spec = state.modelSpec
   const { config, layout } = flaExportConfig(spec)
   const links = flaTensorLinks(spec, layout)
-  const tensors = flaTensors(checkpointPath, spec, links, lineaArrays(checkpointPath, state.tensors, links))
+  const tensors = flaTensors(checkpointPath, spec, links, lineaArrays(checkpointPath, state.tensors, links, flaComputedParams(spec, layout)))
   const dir = prepareOutDir(outDir)
   const source = exportSourceLabel(checkpointPath, options.design)
   writeSafetensors(join(dir, 'model.safetensors'), tensors, {

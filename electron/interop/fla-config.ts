@@ -13,9 +13,7 @@
 // Parameter names and shapes (fla <-> Linea) are in fla-params.ts, which
 // reads the FlaLayout this module returns.
 //
-// Left out: fla's RetNet (its retention layers rotate q and k, which Linea's
-// linear layers can since their `rotary` switch; the mapping is not written
-// yet), Based (fla has the layer
+// Left out on purpose: Based (fla has the layer
 // `fla.layers.BasedLinearAttention` but no model class or config type to
 // save or load it), and the model types Linea has no mixer for.
 import { softmaxPositions, type AutoPlacement } from '../api/hybrid'
@@ -46,7 +44,7 @@ export interface FlaLayout {
   modelType: FlaModelType
   /** Module holding embeddings and layers: fla's 'model', Mamba2's 'backbone'. */
   root: 'model' | 'backbone'
-  /** GLA's output norm module: fused with the swish gate, or a plain RMSNorm. */
+  /** GLA's and RetNet's output norm module: fused with the swish gate, or a plain RMSNorm. */
   glaNorm?: 'g_norm_swish_gate' | 'g_norm'
   /** Mamba2: B and C groups (each group shared by num_heads / n_groups heads); D per channel or per head. */
   mamba2?: { groups: number; dHasHdim: boolean }
@@ -247,6 +245,27 @@ export function modelSpecFromFlaConfig(config: FlaConfig, name?: string): FlaImp
       output_gate: gate ? 'swish' : 'none',
     }
     layout.glaNorm = gate && bool(t, 'fuse_norm', get('fuse_norm')) ? 'g_norm_swish_gate' : 'g_norm'
+  } else if (t === 'retnet') {
+    const H = wholeNumber(t, 'num_heads', get('num_heads'))
+    const fm = get('feature_map')
+    let featureMap: LinearLayer['feature_map'] = 'identity'
+    if (fm !== null) {
+      if (typeof fm !== 'string' || !Object.hasOwn(GLA_FEATURE_MAPS, fm))
+        throw new FlaConfigError(`retnet config: feature_map = ${shown(fm)} has no Linea feature map; valid: null, ${Object.keys(GLA_FEATURE_MAPS).join(', ')}`)
+      featureMap = GLA_FEATURE_MAPS[fm]!
+    }
+    const gate = bool(t, 'use_output_gate', get('use_output_gate'))
+    linear = {
+      kind: 'linear',
+      heads: H,
+      dk: perHead(t, 'expand_k', d, realNumber(t, 'expand_k', get('expand_k')), H),
+      dv: perHead(t, 'expand_v', d, realNumber(t, 'expand_v', get('expand_v')), H),
+      ...base(LINEAR_SWITCHES.retnet),
+      feature_map: featureMap,
+      output_gate: gate ? 'swish' : 'none',
+      rotary: true,
+    }
+    layout.glaNorm = gate && bool(t, 'fuse_norm', get('fuse_norm')) ? 'g_norm_swish_gate' : 'g_norm'
   } else if (t === 'delta_net') {
     const H = wholeNumber(t, 'num_heads', get('num_heads'))
     linear = {
@@ -345,7 +364,7 @@ export function modelSpecFromFlaConfig(config: FlaConfig, name?: string): FlaImp
     block: t === 'mamba2' ? 'mamba' : 'transformer',
     mlp_expansion: t === 'mamba2' ? 0 : mlpExpansion(t, config, row, d),
     tie_embeddings: tie,
-    position: layers.some((l) => l.kind === 'softmax') ? 'rotary' : 'none',
+    position: layers.some((l) => l.rotary) ? 'rotary' : 'none',
     hybrid: hybridOf(layers),
     layers,
   }
@@ -365,13 +384,11 @@ function linearMismatch(spec: ModelSpec, layer: LinearLayer, type: keyof typeof 
   if (spec.block !== row.block) diffs.push(`block '${spec.block}' (needs '${row.block}')`)
   for (const s of switchNames) {
     const allowed = row[s] as readonly unknown[]
-    const value = s === 'output_norm_weight' ? outputNormWeight(layer) : layer[s]
+    const value = s === 'output_norm_weight' ? outputNormWeight(layer) : s === 'rotary' ? (layer.rotary ?? false) : layer[s]
     if (allowed.includes(value)) continue
     const needs = s === 'short_conv' && allowed.length > 2 ? (allowed.includes(0) ? '0 or 2 to 64' : '2 to 64') : allowed.map(shown).join(' or ')
     diffs.push(`${s} ${shown(value)} (needs ${needs})`)
   }
-  // fla rotates q and k in a linear layer only in its RetNet, whose type is not mapped yet (FLA_REFUSED_TYPES)
-  if (layer.rotary) diffs.push(`rotary on (no fla type Linea writes rotates q and k in a linear layer)`)
   const across = row.across?.({ ...layer, output_norm_weight: outputNormWeight(layer) }) ?? ''
   if (across) diffs.push(across)
   if (layer.qk_scale !== row.qkScale) diffs.push(`qk_scale ${layer.qk_scale ?? 'default (dk^-1/2)'} (needs ${row.qkScale ?? 'default'})`)
@@ -504,6 +521,23 @@ export function flaConfigFromModelSpec(spec: ModelSpec): { config: FlaConfig; la
         use_gv: false,
       },
       layout: { modelType: 'gla', root: 'model', glaNorm: gate ? 'g_norm_swish_gate' : 'g_norm' },
+    }
+  }
+  if (type === 'retnet') {
+    const fm = Object.entries(GLA_FEATURE_MAPS).find(([, v]) => v === first.feature_map)?.[0] ?? null
+    const gate = first.output_gate === 'swish'
+    return {
+      config: {
+        model_type: 'retnet',
+        ...shared,
+        expand_k: expandOf('RetNet key width', H * dk, d),
+        expand_v: expandOf('RetNet value width', H * dv, d),
+        num_kv_heads: null,
+        feature_map: first.feature_map === 'identity' ? null : fm,
+        use_output_gate: gate,
+        attn_mode: 'chunk',
+      },
+      layout: { modelType: 'retnet', root: 'model', glaNorm: gate ? 'g_norm_swish_gate' : 'g_norm' },
     }
   }
   if (type === 'delta_net')

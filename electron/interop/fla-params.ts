@@ -19,6 +19,7 @@
 //   model.layers.i.mlp_norm.weight              layers.i.norm2.weight
 //   backbone.layers.i.mixer.norm.weight (I)     layers.i.mixer.o_norm.weight      (H·dv per_head, dv shared)
 //   model.layers.i.mlp.{gate,up,down}_proj      layers.i.mlp.{gate,up,down}_proj
+//   (none: RetNet computes its decays)          layers.i.mixer.log_decay          (flaComputedParams)
 //   model.norm.weight                           final_norm.weight
 //   lm_head.weight                              lm_head.weight (absent when tied)
 // Mamba2 uses backbone.{embeddings, layers.i.norm, layers.i.mixer, norm_f}.
@@ -142,6 +143,7 @@ function linearLayerLinks(spec: ModelSpec, layer: LinearLayer, i: number, layout
     links.push(same(`${L}.gk_proj.1.bias`, `${F}.gk_proj.1.bias`, [kd]))
     links.push(same(`${L}.o_norm.weight`, `${F}.${layout.glaNorm ?? 'g_norm_swish_gate'}.weight`, [dv]))
   }
+  if (layout.modelType === 'retnet') links.push(same(`${L}.o_norm.weight`, `${F}.${layout.glaNorm ?? 'g_norm_swish_gate'}.weight`, [dv]))
   if (layout.modelType === 'delta_net' || layout.modelType === 'gated_deltanet') {
     links.push(proj('b_proj', H, d))
     links.push(same(`${L}.o_norm.weight`, `${F}.o_norm.weight`, [dv]))
@@ -185,6 +187,24 @@ export function flaTensorLinks(spec: ModelSpec, layout: FlaLayout): TensorLink[]
   // Tied: fla's save_pretrained leaves lm_head out; when it is there it must equal the embedding.
   links.push(same(spec.tie_embeddings ? 'embed.weight' : 'lm_head.weight', 'lm_head.weight', [spec.vocab_size, d]))
   return links
+}
+
+/**
+ * Linea parameters that fla computes instead of storing: RetNet's fixed
+ * decays, γ_h = 1 − 2^(−5−h) per head (fla's chunk_retention builds them in
+ * float32 on every call), which Linea keeps as the non-trainable
+ * `layers.i.mixer.log_decay` (H). The import fills them with these values; the
+ * export checks the checkpoint holds them, since fla cannot store others.
+ */
+export function flaComputedParams(spec: ModelSpec, layout: FlaLayout): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>()
+  if (layout.modelType !== 'retnet') return out
+  spec.layers.forEach((layer, i) => {
+    if (layer.kind !== 'linear') return
+    const H = layer.heads
+    out.set(`layers.${i}.mixer.log_decay`, { shape: [H], data: Float32Array.from({ length: H }, (_, h) => Math.log(1 - 2 ** (-5 - h))) })
+  })
+  return out
 }
 
 /** fla tensors that may be absent from a checkpoint: the head of a tied model. */

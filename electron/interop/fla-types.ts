@@ -6,13 +6,11 @@
 import type { LinearLayer, ModelSpec, OutputNormWeight } from '../api/model-spec'
 
 /** fla model types Linea reads and writes. */
-export const FLA_MODEL_TYPES = ['gla', 'delta_net', 'gated_deltanet', 'mamba2', 'linear_attn', 'transformer'] as const
+export const FLA_MODEL_TYPES = ['gla', 'retnet', 'delta_net', 'gated_deltanet', 'mamba2', 'linear_attn', 'transformer'] as const
 export type FlaModelType = (typeof FLA_MODEL_TYPES)[number]
 
 /** fla model types Linea knows and refuses, with the reason. */
 export const FLA_REFUSED_TYPES: Readonly<Record<string, string>> = {
-  retnet:
-    "fla's RetNet rotates q and k inside every retention layer (Linea's linear layers can: rotary), but Linea does not read this type's config and weights yet",
   based:
     "fla has no Based model class (only the layer fla.layers.BasedLinearAttention), so no config.json of that type exists; Linea's 'based' preset exports as a standalone PyTorch module",
 }
@@ -103,6 +101,28 @@ export const FLA_TYPES: Record<FlaModelType, TypeRow> = {
       clamp_min: only(null, 'Linea does not clamp the log decay'),
       use_gk: only(true, "Linea's vector gate is GLA's key gate"),
       use_gv: only(false, 'Linea has no value gate'),
+      fuse_norm: READ,
+    },
+  },
+  retnet: {
+    // prettier-ignore
+    defaults: {
+      attn_mode: 'chunk', hidden_size: 2048, expand_k: 1, expand_v: 2, hidden_ratio: 2, intermediate_size: null, num_hidden_layers: 24, num_heads: 8,
+      num_kv_heads: null, feature_map: null, hidden_act: 'swish', use_short_conv: false, conv_size: 4, use_output_gate: true,
+      max_position_embeddings: 2048, elementwise_affine: true, norm_eps: 1e-6, attn: null, tie_word_embeddings: false, fuse_norm: true,
+      vocab_size: 32000, attnres_block_size: null,
+    },
+    fields: {
+      ...BLOCK_FIELDS,
+      expand_k: READ,
+      expand_v: READ,
+      num_heads: READ,
+      num_kv_heads: KV_HEADS,
+      feature_map: READ,
+      // fla's RetNet block builds MultiScaleRetention without passing these on: its layers never convolve
+      use_short_conv: ignored("fla's RetNet block does not pass it to its retention layers, which then have no short convolution"),
+      conv_size: ignored("fla's RetNet block does not pass it to its retention layers, which then have no short convolution"),
+      use_output_gate: READ,
       fuse_norm: READ,
     },
   },
@@ -263,6 +283,23 @@ export const LINEAR_SWITCHES: Record<
     shortcut: ['none'],
     short_conv: [0, ...CONV_SIZES],
     output_gate: ['swish', 'none'],
+    rotary: [false],
+  },
+  retnet: {
+    // MultiScaleRetention: fixed decays γ_h = 1 − 2^(−5−h) (fla computes them; Linea's non-trainable
+    // log_decay holds the same), q and k rotated after the feature map, per-head RMSNorm, swish gate
+    block: 'transformer',
+    feature_map: ['identity', 'relu', 'silu'],
+    input_gate: ['none'],
+    forget_gate: ['fixed'],
+    delta_rule: ['off'],
+    denominator: ['none'],
+    output_norm: ['rmsnorm'],
+    output_norm_weight: ['shared'],
+    shortcut: ['none'],
+    short_conv: [0],
+    output_gate: ['swish', 'none'],
+    rotary: [true],
   },
   delta_net: {
     block: 'transformer',
@@ -276,6 +313,7 @@ export const LINEAR_SWITCHES: Record<
     shortcut: ['none'],
     short_conv: CONV_SIZES,
     output_gate: ['none', 'swish'],
+    rotary: [false],
   },
   gated_deltanet: {
     block: 'transformer',
@@ -289,6 +327,7 @@ export const LINEAR_SWITCHES: Record<
     shortcut: ['none'],
     short_conv: CONV_SIZES,
     output_gate: ['swish', 'none'],
+    rotary: [false],
   },
   mamba2: {
     block: 'mamba',
@@ -309,6 +348,7 @@ export const LINEAR_SWITCHES: Record<
         : '',
     short_conv: CONV_SIZES,
     output_gate: ['swish'],
+    rotary: [false],
   },
   linear_attn: {
     block: 'transformer',
@@ -322,6 +362,7 @@ export const LINEAR_SWITCHES: Record<
     shortcut: ['none'],
     short_conv: [0],
     output_gate: ['none'],
+    rotary: [false],
   },
 }
 

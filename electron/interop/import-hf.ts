@@ -23,7 +23,7 @@ import { SafetensorsError, SafetensorsReader, writeSafetensors, type NamedTensor
 import { FILE_LIMITS, isJsonObject, jsonShapeProblem, readRegularFile, statEntry } from '../workspace/files'
 import { resolveInside } from '../workspace/paths'
 import { modelSpecFromFlaConfig, parseFlaConfigText, type FlaLayout } from './fla-config'
-import { copyLinkRows, flaTensorLinks, flaTensorShapes, lineaTensorShapes, optionalFlaTensors, type TensorLink } from './fla-params'
+import { copyLinkRows, flaComputedParams, flaTensorLinks, flaTensorShapes, lineaTensorShapes, optionalFlaTensors, type TensorLink } from './fla-params'
 
 export class HfImportError extends UserError {}
 
@@ -163,7 +163,7 @@ export function importHfFolder(folder: string, name?: string): HfImport {
       }
       reader.close()
     }
-    const out = new Map<string, { shape: number[]; data: Float32Array }>()
+    const out = new Map<string, { shape: number[]; data: Float32Array }>(flaComputedParams(spec, layout))
     for (const [lname, p] of params) {
       const unwritten = p.written.indexOf(0)
       if (unwritten >= 0)

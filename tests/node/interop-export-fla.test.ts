@@ -139,6 +139,22 @@ const compositions: { spec: ModelSpec; type: string }[] = [
     type: 'gated_deltanet',
   },
   {
+    // fla's RetNet: fixed decays (computed by fla, Linea's non-trainable log_decay), q and k rotated,
+    // per-head RMS norm (Linea's retnet preset uses a group norm, which fla's does not)
+    spec: spec('RetNet, rotary, rmsnorm, dv = 2 dk, swish gate', {
+      layers: [1, 2].map(() => linear({ forget_gate: 'fixed', rotary: true, output_gate: 'swish', dk: 16, dv: 32 })),
+    }),
+    type: 'retnet',
+  },
+  {
+    spec: spec('RetNet hybrid, silu, no output gate, softmax second', {
+      tie_embeddings: true,
+      hybrid: { ratio: 0.5, placement: 'interleave' },
+      layers: [linear({ feature_map: 'silu', forget_gate: 'fixed', rotary: true }), { kind: 'softmax', heads: 2, window: null, rotary: true }],
+    }),
+    type: 'retnet',
+  },
+  {
     spec: spec('Transformer, window 8, 4 heads', {
       position: 'rotary',
       hybrid: { ratio: 1, placement: 'interleave' },
@@ -392,7 +408,8 @@ describe('export to fla: refusals', () => {
 
   it.each([
     ['linear-transformer', /feature_map 'elu1'.*denominator 'sum' \(needs 'none'\)/],
-    ['retnet', /forget_gate 'fixed' \(needs 'vector'\).*output_norm 'groupnorm' \(needs 'rmsnorm'\)/],
+    // Linea's retnet preset: the paper's group norm and no rotary, where fla's RetNet has an RMS norm and rotates q and k
+    ['retnet', /retnet: output_norm 'groupnorm' \(needs 'rmsnorm'\), rotary false \(needs true\)/],
     ['transnormer', /gla: forget_gate 'fixed' \(needs 'vector'\)/],
     ['based', /feature_map 'taylor2'/],
     ['mlstm', /input_gate 'exp'/],
@@ -412,6 +429,23 @@ describe('export to fla: refusals', () => {
     expect(err.message).toMatch(/^no flash-linear-attention model class computes '.*': no fla model class computes these linear layers: /)
     expect(err.message).toMatch(why)
     expect(err.message).toMatch(/export it as a standalone PyTorch module \(--format torch\)$/)
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it("refuses a RetNet whose decays are not fla's: fla computes them and stores none", async () => {
+    const retnet = spec('RetNet, edited decays', { layers: [1, 2].map(() => linear({ forget_gate: 'fixed', rotary: true, output_gate: 'swish' })) })
+    const model = new Model(retnet, cpu, 'f32', 1)
+    const decay = model.params.get('layers.1.mixer.log_decay')
+    const values = (await decay.tensor.read()) as Float32Array
+    values[1] = -0.5
+    cpu.write(decay.tensor, values)
+    const checkpoint = join(root, 'retnet-decays.safetensors')
+    await saveCheckpoint(checkpoint, model, undefined, tinyMqarTrainSpec(), 1)
+    model.dispose()
+    const out = join(root, 'retnet-decays')
+    const err = refusal(() => exportFla(checkpoint, out))
+    expect(err).toBeInstanceOf(FlaNotApplicableError)
+    expect(err.message).toMatch(/^layers\.1\.mixer\.log_decay\[1\] = -0\.5: fla's RetNet computes its decays as log\(1 − 2\^\(−5−h\)\) = -0\.0157/)
     expect(existsSync(out)).toBe(false)
   })
 

@@ -237,6 +237,30 @@ function mixer(config: FlaConfig, w: W, p: string, x: Float64Array, T: number): 
     )
     return linear(o, T, w(`${p}.o_proj.weight`), d)
   }
+  if (type === 'retnet') {
+    // MultiScaleRetention: q, k (feature map when set), then rotary on both; decay γ_h = 1 − 2^(−5−h)
+    // (chunk_retention's g_gamma); per-head RMSNorm, swish gate; fla's RetNet block passes no short conv.
+    const dk = Math.trunc(d * (config.expand_k as number)) / H
+    const dv = Math.trunc(d * (config.expand_v as number)) / H
+    const phi = (u: number) => (config.feature_map === 'relu' ? Math.max(0, u) : config.feature_map === 'silu' || config.feature_map === 'swish' ? silu(u) : u)
+    const q = linear(x, T, w(`${p}.q_proj.weight`), H * dk).map(phi)
+    const k = linear(x, T, w(`${p}.k_proj.weight`), H * dk).map(phi)
+    rotary(q, T, H, dk)
+    rotary(k, T, H, dk)
+    const v = linear(x, T, w(`${p}.v_proj.weight`), H * dv)
+    const gateOn = config.use_output_gate !== false
+    const o = rmsNorm(
+      // fla builds log γ in float32 (g_gamma), so the decay is exp of that float32 value
+      recurrence(T, H, dk, dv, q, k, v, dk ** -0.5, (_t, h) => Math.exp(Math.fround(Math.log(1 - 2 ** (-5 - h))))),
+      dv,
+      w(`${p}.${gateOn ? 'g_norm_swish_gate' : 'g_norm'}.weight`),
+    )
+    if (gateOn) {
+      const g = linear(x, T, w(`${p}.g_proj.weight`), H * dv)
+      for (let i = 0; i < o.length; i++) o[i]! *= silu(g[i]!)
+    }
+    return linear(o, T, w(`${p}.o_proj.weight`), d)
+  }
   const gated = type === 'gated_deltanet'
   const dk = gated ? (config.head_dim as number) : Math.trunc(d * (config.expand_k as number)) / H
   const dv = gated ? dk * (config.expand_v as number) : Math.trunc(d * (config.expand_v as number)) / H

@@ -16,7 +16,7 @@ import {
   type FlaConfig,
   type FlaModelType,
 } from '../../electron/interop/fla-config'
-import { assembleFlaTensor, copyLinkRows, flaTensorLinks, flaTensorShapes, lineaTensorShapes } from '../../electron/interop/fla-params'
+import { assembleFlaTensor, copyLinkRows, flaComputedParams, flaTensorLinks, flaTensorShapes, lineaTensorShapes } from '../../electron/interop/fla-params'
 
 /** A backend that only has a name: the model records parameter names and shapes, allocating nothing. */
 const SHAPES_ONLY = new Proxy({} as Backend, {
@@ -33,6 +33,7 @@ const lineaParams = (spec: ModelSpec) =>
 /** Small configs of every type as fla's save_pretrained writes them (fields left out take fla's defaults). */
 const CONFIGS: Record<FlaModelType, FlaConfig> = {
   gla: { model_type: 'gla', hidden_size: 64, num_hidden_layers: 2, num_heads: 4, vocab_size: 300, architectures: ['GLAForCausalLM'], torch_dtype: 'bfloat16' },
+  retnet: { model_type: 'retnet', hidden_size: 64, num_hidden_layers: 2, num_heads: 4, vocab_size: 300, use_short_conv: true },
   delta_net: { model_type: 'delta_net', hidden_size: 64, num_hidden_layers: 2, num_heads: 2, vocab_size: 300, allow_neg_eigval: true, use_gate: true },
   gated_deltanet: { model_type: 'gated_deltanet', hidden_size: 64, num_hidden_layers: 3, num_heads: 2, head_dim: 16, expand_v: 2, vocab_size: 300 },
   mamba2: {
@@ -95,6 +96,28 @@ describe('fla config -> ModelSpec', () => {
     // GatedMLP: int(64 · 4 · 2/3) = 170, rounded up to 256
     expect(Math.round(gla.mlp_expansion * 64)).toBe(256)
     expect(gla.tie_embeddings).toBe(false)
+
+    // RetNet: expand_k 1, expand_v 2 (fla's defaults), fixed decay, rotary q and k; use_short_conv never reaches fla's layers
+    const rn = modelSpecFromFlaConfig(CONFIGS.retnet)
+    expect(rn.spec.layers[0]).toEqual({
+      kind: 'linear',
+      heads: 4,
+      dk: 16,
+      dv: 32,
+      feature_map: 'identity',
+      input_gate: 'none',
+      forget_gate: 'fixed',
+      delta_rule: 'off',
+      denominator: 'none',
+      output_norm: 'rmsnorm',
+      shortcut: 'none',
+      short_conv: 0,
+      output_gate: 'swish',
+      rotary: true,
+    })
+    expect(rn.spec.position).toBe('rotary')
+    expect(Math.round(rn.spec.mlp_expansion * 64)).toBe(256) // hidden_ratio 2: int(64 · 2 · 2/3) = 85, rounded up to 256
+    expect(rn.layout.glaNorm).toBe('g_norm_swish_gate')
 
     const dn = modelSpecFromFlaConfig(CONFIGS.delta_net).spec.layers[0]!
     expect(dn).toMatchObject({ feature_map: 'l2norm', delta_rule: 'negative_eigen', short_conv: 4, output_gate: 'swish', dk: 32, dv: 32 })
@@ -193,6 +216,14 @@ describe('ModelSpec -> fla config -> ModelSpec', () => {
   })
   specs.push(['mamba2 (scale 1, per-head norm weight)', asFla({})])
   specs.push(['mamba2 (no norm)', asFla({ output_norm: 'none', shortcut: 'd_skip', output_norm_weight: undefined })])
+  // fla's RetNet: Linea's retnet preset with an RMS output norm (fla's) and q, k rotated
+  const retnet = preset('retnet')
+  const asFlaRetnet = (over: Partial<LinearLayer>): ModelSpec => ({
+    ...retnet,
+    layers: retnet.layers.map((l) => (l.kind === 'linear' ? { ...l, output_norm: 'rmsnorm', rotary: true, dv: 2 * (retnet.d_model / l.heads), ...over } : l)),
+  })
+  specs.push(['retnet (rmsnorm, rotary, expand_v 2)', asFlaRetnet({})])
+  specs.push(['retnet (relu, no output gate)', asFlaRetnet({ feature_map: 'relu', output_gate: 'none' })])
   const lt = preset('linear-transformer')
   specs.push([
     'linear attention (no denominator, rmsnorm)',
@@ -210,7 +241,8 @@ describe('ModelSpec -> fla config -> ModelSpec', () => {
   it.each(specs)('%s: the links cover exactly the parameters of the Linea model, and every fla tensor row', (_name, spec) => {
     const { layout } = flaConfigFromModelSpec(spec)
     const links = flaTensorLinks(spec, layout)
-    expect(Object.fromEntries(lineaTensorShapes(links))).toEqual(Object.fromEntries(lineaParams(spec)))
+    const computedShapes = [...flaComputedParams(spec, layout)].map(([n, p]) => [n, p.shape] as const)
+    expect(Object.fromEntries([...lineaTensorShapes(links), ...computedShapes])).toEqual(Object.fromEntries(lineaParams(spec)))
     for (const l of links) {
       const lineaRows = l.lineaShape.reduce((a, b) => a * b, 1) / l.rowSize
       const flaRows = l.flaShape.reduce((a, b) => a * b, 1) / l.rowSize
@@ -286,9 +318,13 @@ describe('ModelSpec -> fla config -> ModelSpec', () => {
 
 describe('refusals name the field, the value and what Linea takes', () => {
   it.each([
-    [{ model_type: 'retnet' }, /model_type 'retnet' is refused: fla's RetNet rotates q and k/],
+    [{ ...CONFIGS.retnet, feature_map: 'elu' }, /retnet config: feature_map = 'elu' has no Linea feature map; valid: null, relu, silu, swish/],
+    [{ ...CONFIGS.retnet, num_kv_heads: 2 }, /num_kv_heads = 2 .*grouped keys/],
     [{ model_type: 'based' }, /fla has no Based model class/],
-    [{ model_type: 'rwkv7' }, /model_type 'rwkv7' is not an fla model Linea reads; valid: gla, delta_net, gated_deltanet, mamba2, linear_attn, transformer/],
+    [
+      { model_type: 'rwkv7' },
+      /model_type 'rwkv7' is not an fla model Linea reads; valid: gla, retnet, delta_net, gated_deltanet, mamba2, linear_attn, transformer/,
+    ],
     [{ model_type: 7 }, /model_type = 7; valid:/],
     [
       { ...CONFIGS.gla, clamp_min: -5 },

@@ -141,9 +141,7 @@ describe('ModelSpec validation', () => {
     expect(errorsOf(hybrid(false, 'rotary'))).toEqual([
       "position: 'rotary' needs a layer with rotary on (a softmax layer, or a linear one as in RetNet); valid here: none, learned",
     ])
-    expect(errorsOf(hybrid(true, 'none'))).toEqual([
-      "position: 'none', but layers [1] rotate q and k; use 'rotary' (or 'learned'), or turn their rotary off",
-    ])
+    expect(errorsOf(hybrid(true, 'none'))).toEqual(["position: 'none', but layers [1] rotate q and k; use 'rotary' (or 'learned'), or turn their rotary off"])
   })
 
   it('lets linear layers rotate q and k (RetNet), with an even key dim, and counts them for position', () => {
