@@ -9,10 +9,25 @@ banner="import { createRequire as __cr } from 'module'; const require = __cr(imp
 for s in gpu-node-check gpu-train-check gpu-train-bench gpu-dp-check; do
   npx esbuild "scripts/$s.ts" --bundle --platform=node --format=esm --outfile=".device/$s.mjs" --log-level=warning
 done
-npx esbuild electron/cli/index.ts --bundle --platform=node --format=esm --minify --banner:js="$banner" \
+# Dawn's binding finds dawn.node beside its own index.js: load it from node_modules/webgpu at run time.
+npx esbuild scripts/gpu-webgpu-bench.ts --bundle --platform=node --format=esm --external:webgpu --banner:js="$banner" \
+  --outfile=.device/gpu-webgpu-bench.mjs --log-level=warning
+npx esbuild electron/cli/index.ts --bundle --platform=node --format=esm --minify --external:webgpu --banner:js="$banner" \
   --outfile=.device/linea-cli.mjs --log-level=warning
 npx esbuild bench/mqar-recall.bench.ts --bundle --platform=node --format=esm --banner:js="$banner" \
   --outfile=.device/mqar-bench.mjs --log-level=warning
-npx esbuild electron/engine/process.ts --bundle --platform=node --format=esm --minify --banner:js="$banner" \
+npx esbuild electron/engine/process.ts --bundle --platform=node --format=esm --minify --external:webgpu --banner:js="$banner" \
   --outfile=.device/engine-process.mjs --log-level=warning
-ls -l .device/*.mjs
+# --test-modules: node_modules for running the vitest suites there (step "webgpu"), without the app's
+# packaging and lint tools and with Dawn's binding for linux-x64 only (~27 MB).
+if [ "${1:-}" = --test-modules ]; then
+  tar cf - --exclude='node_modules/webgpu/dist/darwin-*' --exclude='node_modules/webgpu/dist/linux-arm64' \
+    --exclude='node_modules/webgpu/dist/win32-*' --exclude=node_modules/webgpu/build --exclude=node_modules/echarts \
+    --exclude=node_modules/zrender --exclude='node_modules/electron*' --exclude=node_modules/app-builder-lib \
+    --exclude=node_modules/typescript --exclude=node_modules/playwright-core --exclude=node_modules/prettier \
+    --exclude='node_modules/@electron' --exclude='node_modules/eslint*' --exclude='node_modules/@eslint' \
+    --exclude='node_modules/@typescript-eslint' --exclude=node_modules/postject --exclude=node_modules/caniuse-lite \
+    --exclude=node_modules/dmg-builder --exclude=node_modules/7zip-bin --exclude=node_modules/app-builder-bin \
+    --exclude='node_modules/.cache' node_modules | xz -T2 -6 >.device/node_modules-test.tar.xz
+fi
+ls -l .device/*.mjs .device/*.tar.xz

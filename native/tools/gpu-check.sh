@@ -18,6 +18,8 @@
 #      (bench/reference/fla-import-fixtures.py, fla-export-check.py; exports in .device/fla-exports);
 #   4b'''''. "torchrun" (not in the default steps): issue 20's recipe, a Linea run exported
 #      and trained on with its train.sh (torchrun over every GPU), then inspected in Linea;
+#   4b''''''. "webgpu" (not in the default steps): issue 19, the WebGPU suites and benchmark through
+#      NVIDIA's Vulkan driver (carry .gl and .device/node_modules-test.tar.xz);
 #   4b''. "recall" (not in the default steps): the mqar-zoology-gpu template's 36 runs
 #      (bench/mqar-zoology-gpu-box.sh, .device/mqar-bench.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
@@ -48,6 +50,8 @@ if [ -f .device/node.xz ]; then
   [ -x /tmp/node/node ] || { mkdir -p /tmp/node && xz -dc .device/node.xz >/tmp/node/node && chmod +x /tmp/node/node; }
   export PATH=/tmp/node:$PATH
 fi
+# The test modules (vitest, Dawn's binding; step "webgpu") hold the headers too.
+if [ -f .device/node_modules-test.tar.xz ] && [ ! -d node_modules/vitest ]; then tar xJf .device/node_modules-test.tar.xz; fi
 [ -d node_modules/node-addon-api ] || { [ -f .device/node_modules.tar.xz ] && tar xJf .device/node_modules.tar.xz; }
 
 if has build; then
@@ -222,6 +226,37 @@ if has torchrun; then
   note "torchrun recipe: linea inspect <the export, its torchrun checkpoint>: exit $?"
   grep -vE "^\[" "$out/torchrun-inspect.log" | tail -4 >>"$summary"
   cp /tmp/tr-export/README.txt "$out/torchrun-export-README.txt" 2>/dev/null
+fi
+
+if has webgpu; then
+  # Issue 19 on the box: Linea's WebGPU backend through NVIDIA's Vulkan driver. The Vulkan loader is
+  # not installed there: carry .gl (apt-get download libvulkan1, see the device README) and it is
+  # unpacked here. The same vitest suites CI runs on lavapipe (node_modules from
+  # .device/node_modules-test.tar.xz: `bash scripts/device-bundles.sh --test-modules`), then
+  # scripts/gpu-webgpu-bench.ts: training tokens/s on webgpu, cuda:0 and the CPU, and the mixer grid.
+  if ! ldconfig -p | grep -q libvulkan.so.1; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+  fi
+  icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  [ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
+  note "vulkan loader: $(ldconfig -p | grep -c libvulkan.so.1) found; VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
+  if [ -f node_modules/vitest/vitest.mjs ]; then
+    LINEA_REQUIRE_WEBGPU=1 LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout "${WEBGPU_TEST_TIMEOUT:-300}" \
+      node node_modules/vitest/vitest.mjs run --project node tests/node/engine/webgpu-info.test.ts tests/node/engine/webgpu-ops.test.ts \
+      tests/node/engine/webgpu-backend.test.ts tests/node/engine/webgpu-profile.test.ts tests/node/inspect/inspect-webgpu.test.ts \
+      >"$out/webgpu-tests.log" 2>&1
+    note "webgpu suites (vitest, NVIDIA Vulkan): exit $?"
+    grep -E "WebGPU adapter|Test Files|Tests |FAIL|✗|×" "$out/webgpu-tests.log" | sed 's/\x1b\[[0-9;]*m//g' | sort | uniq -c | head -20 >>"$summary"
+  else
+    note "webgpu suites: skipped (no node_modules/vitest; carry .device/node_modules-test.tar.xz)"
+  fi
+  if [ -f .device/gpu-webgpu-bench.mjs ]; then
+    OUT="$out" LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout "${WEBGPU_BENCH_TIMEOUT:-300}" \
+      node .device/gpu-webgpu-bench.mjs >"$out/webgpu-bench.log" 2>&1
+    note "webgpu benchmark: exit $?"
+    grep -E "^(WebGPU adapter|train|mixer|gpu-webgpu-bench)" "$out/webgpu-bench.log" >>"$summary"
+  fi
 fi
 
 if has recall; then

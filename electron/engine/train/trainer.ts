@@ -96,6 +96,9 @@ export interface TrainSummary {
   tokensPerSecond: number
 }
 
+
+/** Steps the reported tokens/s averages over. */
+const THROUGHPUT_WINDOW = 8
 /** A non-finite value stopped the run. */
 export class TrainingDivergedError extends Error {
   constructor(
@@ -225,6 +228,8 @@ class TrainingRun {
   /** When the last step's read returned (performance.now()). */
   private lastFinish = 0
   private trainSeconds = 0
+  /** The last THROUGHPUT_WINDOW steps' seconds: tokens/s over them (one step's alone is noise when steps overlap). */
+  private recentSeconds: number[] = []
   private finalLoss = NaN
   private lastEval: EvalProgress | undefined
   /** Data parallel: the gradients' buckets, and the ranks' agreed stop request (data-parallel.ts). */
@@ -413,13 +418,18 @@ class TrainingRun {
 
   private reportStep(done: number, loss: number, lr: number, gradNorm: number, seconds: number): void {
     const memory = this.backend.memory()
+    // Steps overlap on the device, so two can finish back to back (the last one drains the queue):
+    // a single step's tokens/s then reads in the millions. Over a window of steps the wall time is right.
+    this.recentSeconds.push(seconds)
+    if (this.recentSeconds.length > THROUGHPUT_WINDOW) this.recentSeconds.shift()
+    const windowSeconds = this.recentSeconds.reduce((a, b) => a + b, 0)
     this.callbacks.onStep?.({
       step: done,
       steps: this.lastStep,
       loss,
       lr,
       gradNorm,
-      tokensPerSecond: this.tokensPerStep / seconds,
+      tokensPerSecond: (this.tokensPerStep * this.recentSeconds.length) / Math.max(windowSeconds, 1e-9),
       elapsedSeconds: (performance.now() - this.started) / 1000,
       memoryBytes: memory.bytesInUse,
       peakMemoryBytes: memory.peakBytes,

@@ -1,0 +1,239 @@
+// Issue 19's benchmark on the GPU box: Linea's WebGPU backend through
+// NVIDIA's Vulkan driver, next to the CUDA backend on the same GPU and the CPU.
+//
+// 1. Training: tokens/s of the full training step (forward, backward, clip,
+//    AdamW) of MQAR models at d_model 256, 4 layers, T = 512, batch 16, on
+//    webgpu (f32: WebGPU's storage), cuda:0 in f32 and bf16, and the CPU (f32).
+//    Tokens over the wall time of the steps after WARMUP (no eval inside).
+//    The goal: WebGPU at least 30% of CUDA.
+// 2. The mixer op on the tokens32k grid (BENCHMARKS.md: H = 16, dk = dv = 128,
+//    B·T = 32768), fwd and fwd+bwd per forget-gate kind and the delta rules,
+//    on webgpu and cuda:0 in f32, median ms of REPEATS after one warm-up call.
+//    Each timed call ends with synchronize(), so a time covers its GPU work.
+//
+// Writes $OUT/gpu-webgpu-bench.json; prints one line per row. Without a
+// WebGPU adapter it says why and exits 1 (the box has one through NVIDIA's
+// Vulkan driver once libvulkan1 is unpacked: gpu-check.sh step "webgpu").
+//
+// Bundled by scripts/device-bundles.sh (webgpu stays external: Dawn's binding
+// is loaded from node_modules/webgpu at run time).
+// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS (0: skip that part), WEBGPU_BENCH_MODELS
+// (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
+// WEBGPU_BENCH_STEPS (12), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768).
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ModelSpec } from '../electron/api/model-spec'
+import { preset } from '../electron/api/presets'
+import { resizeModel } from '../electron/api/resize'
+import type { TrainSpec } from '../electron/api/train-spec'
+import type { Backend } from '../electron/engine/backend'
+import type { Tensor } from '../electron/engine/tensor'
+import { loadAddon } from '../electron/engine/addon'
+import { nativeBackend } from '../electron/engine/native-backend'
+import { Rng } from '../electron/engine/random'
+import { trainModel } from '../electron/engine/train/trainer'
+import { probeWebGpu, webGpuBackend } from '../electron/engine/webgpu/backend'
+import { webGpuMixerForm } from '../electron/engine/webgpu/ops'
+
+const OUT = process.env.OUT ?? '/tmp'
+const STEPS = Number(process.env.WEBGPU_BENCH_STEPS ?? 12)
+const WARMUP = 3
+const REPEATS = Number(process.env.WEBGPU_BENCH_REPEATS ?? 5)
+const CELLS = (process.env.WEBGPU_BENCH_CELLS ?? '16x2048,4x8192,1x32768').split(',').map((c) => c.split('x').map(Number) as [number, number])
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+const TRAIN_MODELS = (process.env.WEBGPU_BENCH_MODELS ?? 'gla,retnet,mamba2,gated-deltanet').split(',')
+const SEQ = Number(process.env.WEBGPU_BENCH_SEQ ?? 512)
+const BATCH = Number(process.env.WEBGPU_BENCH_BATCH ?? 16)
+
+function trainSpec(backend: string, precision: 'f32' | 'bf16'): TrainSpec {
+  return {
+    format: 'linea.train/1',
+    task: { kind: 'mqar', seq_len: SEQ, num_kv_pairs: Math.min(32, SEQ / 4), power_a: 0.01, vocab_size: 512 },
+    steps: STEPS,
+    batch_size: BATCH,
+    optimizer: { kind: 'adamw', lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1, grad_clip: 1 },
+    schedule: { warmup_steps: 1, decay: 'constant', min_lr_ratio: 1 },
+    seed: 0,
+    backend: backend.startsWith('cuda') ? 'cuda' : backend === 'webgpu' ? 'webgpu' : 'cpu',
+    device: 0,
+    precision,
+    eval: { every: STEPS, batches: 1 },
+    early_stop_accuracy: null,
+    checkpoint_every: 0,
+  }
+}
+
+async function backendFor(id: string): Promise<Backend> {
+  return id === 'webgpu' ? await webGpuBackend() : nativeBackend(id)
+}
+
+/** tokens/s over the steps after WARMUP (wall time from the end of step WARMUP to the last), and the final loss. */
+async function trainThroughput(spec: ModelSpec, backendId: string, precision: 'f32' | 'bf16') {
+  let loss = NaN
+  let warmEnd = 0
+  let lastEnd = 0
+  const backend = await backendFor(backendId)
+  await trainModel({
+    modelSpec: spec,
+    trainSpec: trainSpec(backendId, precision),
+    backend,
+    precision,
+    events: {
+      onStep: (p) => {
+        if (p.step === WARMUP) warmEnd = performance.now()
+        lastEnd = performance.now()
+        loss = p.loss
+      },
+    },
+  })
+  const tokens = (STEPS - WARMUP) * BATCH * SEQ
+  return { tokensPerSecond: Math.round(tokens / ((lastEnd - warmEnd) / 1000)), loss, steps: STEPS, warmup: WARMUP }
+}
+
+/** The mixer attributes of a kind of the grid: forget gate, delta rule. */
+const KINDS: Record<string, { gate: string; delta: boolean }> = {
+  none: { gate: 'none', delta: false },
+  fixed: { gate: 'fixed', delta: false },
+  scalar: { gate: 'scalar', delta: false },
+  vector: { gate: 'vector', delta: false },
+  delta: { gate: 'none', delta: true },
+  gated_delta: { gate: 'scalar', delta: true },
+}
+
+async function mixerTimes(backend: Backend, kind: string, B: number, T: number): Promise<{ fwd: number; fwdBwd: number; form: string }> {
+  const H = 16
+  const D = 128
+  const { gate, delta } = KINDS[kind]!
+  const rng = new Rng(7)
+  const normal = (n: number, scale: number) => Float32Array.from({ length: n }, () => scale * rng.normal())
+  const owned: Tensor[] = []
+  const up = (data: Float32Array, shape: number[]) => {
+    const t = backend.upload(data, shape)
+    owned.push(t)
+    return t
+  }
+  const N = B * T * H * D
+  // keys l2-normalized for the delta rule (as its feature map leaves them)
+  const keys = normal(N, 1)
+  if (delta)
+    for (let r = 0; r < N / D; r++) {
+      let s = 0
+      for (let i = 0; i < D; i++) s += keys[r * D + i]! ** 2
+      for (let i = 0; i < D; i++) keys[r * D + i]! /= Math.sqrt(s)
+    }
+  const inputs: Record<string, Tensor | undefined> = {
+    q: up(normal(N, 1), [B, T, H, D]),
+    k: up(keys, [B, T, H, D]),
+    v: up(normal(N, 1), [B, T, H, D]),
+    g:
+      gate === 'fixed'
+        ? up(Float32Array.from({ length: H }, (_, h) => Math.log(1 - 2 ** (-5 - h))), [H])
+        : gate === 'scalar'
+          ? up(Float32Array.from({ length: B * T * H }, () => -0.05 * Math.abs(rng.normal())), [B, T, H])
+          : gate === 'vector'
+            ? up(Float32Array.from({ length: N }, () => -0.05 * Math.abs(rng.normal())), [B, T, H, D])
+            : undefined,
+    beta: delta ? up(Float32Array.from({ length: B * T * H }, () => 1 / (1 + Math.exp(-rng.normal()))), [B, T, H]) : undefined,
+  }
+  const attrs = { form: 'chunked', gate, delta }
+  const time = async (fn: () => Tensor[]): Promise<number> => {
+    const warm = fn()
+    await backend.synchronize()
+    for (const t of warm) backend.dispose(t)
+    const ms: number[] = []
+    for (let r = 0; r < REPEATS; r++) {
+      const start = performance.now()
+      const outs = fn()
+      await backend.synchronize()
+      ms.push(performance.now() - start)
+      for (const t of outs) backend.dispose(t)
+    }
+    return median(ms)
+  }
+  const fwd = await time(() => Object.values(backend.run('mixer_fwd', inputs, attrs)).filter((t): t is Tensor => t !== undefined))
+  const dO = up(normal(B * T * H * D, 1), [B, T, H, D])
+  const fwdBwd = await time(() => {
+    const f = backend.run('mixer_fwd', inputs, attrs)
+    const b = backend.run('mixer_bwd', { ...inputs, do: dO }, attrs)
+    return [...Object.values(f), ...Object.values(b)].filter((t): t is Tensor => t !== undefined)
+  })
+  for (const t of owned) backend.dispose(t)
+  const form = backend.kind === 'webgpu' ? webGpuMixerForm({ attrs: { form: 'chunked', input_gate: 'none', normalize: 'none', delta } }) : 'chunked'
+  return { fwd, fwdBwd, form }
+}
+
+async function main(): Promise<void> {
+  const probe = await probeWebGpu()
+  if (!probe.adapter) {
+    console.log(`gpu-webgpu-bench: no WebGPU adapter: ${probe.reason}`)
+    process.exit(1)
+  }
+  console.log(`WebGPU adapter: ${probe.adapter.name} (${[...probe.adapter.features].join(', ')})`)
+  const hasCuda = loadAddon().backends().some((b) => b.startsWith('cuda'))
+  const result: Record<string, unknown> = {
+    benchmark: 'gpu-webgpu-bench',
+    adapter: probe.adapter,
+    date: new Date().toISOString(),
+    training: [] as unknown[],
+    mixer: [] as unknown[],
+  }
+  if (process.env.WEBGPU_BENCH_TRAIN !== '0')
+    for (const id of TRAIN_MODELS) {
+      const spec = resizeModel(preset(id), { d_model: 256, n_layers: 4, vocab_size: 512 })
+      const row: Record<string, unknown> = { model: id, d_model: 256, layers: 4, seq_len: SEQ, batch: BATCH }
+      const runs: [string, string, 'f32' | 'bf16'][] = [
+        ['webgpu', 'webgpu', 'f32'],
+        ...(hasCuda ? ([['cuda_f32', 'cuda:0', 'f32'], ['cuda_bf16', 'cuda:0', 'bf16']] as [string, string, 'f32' | 'bf16'][]) : []),
+        ['cpu', 'cpu', 'f32'],
+      ]
+      for (const [key, backend, precision] of runs) {
+        try {
+          row[key] = await trainThroughput(spec, backend, precision)
+        } catch (err) {
+          row[key] = { error: (err as Error).message.split('\n')[0] }
+        }
+      }
+      const tps = (k: string) => (row[k] as { tokensPerSecond?: number } | undefined)?.tokensPerSecond
+      const ratio = (k: string) => (tps('webgpu') && tps(k) ? tps('webgpu')! / tps(k)! : null)
+      row.webgpu_over_cuda_f32 = ratio('cuda_f32')
+      row.webgpu_over_cuda_bf16 = ratio('cuda_bf16')
+      ;(result.training as unknown[]).push(row)
+      console.log(
+        `train ${id.padEnd(16)} webgpu ${String(tps('webgpu') ?? JSON.stringify(row.webgpu)).padStart(9)} tok/s  cuda f32 ${String(tps('cuda_f32') ?? '-').padStart(9)}  ` +
+          `cuda bf16 ${String(tps('cuda_bf16') ?? '-').padStart(9)}  cpu ${String(tps('cpu') ?? '-').padStart(8)}  webgpu/cuda f32 ${row.webgpu_over_cuda_f32 === null ? '-' : (row.webgpu_over_cuda_f32 as number).toFixed(2)}`,
+      )
+    }
+  if (process.env.WEBGPU_BENCH_OPS !== '0') {
+    const gpu = await webGpuBackend()
+    const cuda = hasCuda ? nativeBackend('cuda:0') : undefined
+    for (const kind of Object.keys(KINDS))
+      for (const [B, T] of CELLS) {
+        const row: Record<string, unknown> = { kind, B, T, H: 16, dk: 128, dv: 128, dtype: 'f32' }
+        for (const [key, backend] of [
+          ['webgpu', gpu],
+          ['cuda', cuda],
+        ] as const) {
+          if (!backend) continue
+          try {
+            row[key] = await mixerTimes(backend, kind, B, T)
+          } catch (err) {
+            row[key] = { error: (err as Error).message.split('\n')[0] }
+          }
+        }
+        ;(result.mixer as unknown[]).push(row)
+        const w = row.webgpu as { fwd?: number; fwdBwd?: number; form?: string; error?: string }
+        const c = row.cuda as { fwd?: number; fwdBwd?: number } | undefined
+        console.log(
+          `mixer ${kind.padEnd(11)} ${B}x${T}: webgpu (${w.form ?? '?'}) fwd ${w.fwd?.toFixed(2) ?? w.error} ms, f+b ${w.fwdBwd?.toFixed(2) ?? '-'} ms; ` +
+            `cuda f32 fwd ${c?.fwd?.toFixed(2) ?? '-'} ms, f+b ${c?.fwdBwd?.toFixed(2) ?? '-'} ms`,
+        )
+        writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
+      }
+  }
+  writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
+  console.log(`wrote ${join(OUT, 'gpu-webgpu-bench.json')}`)
+  process.exit(0)
+}
+
+await main()
