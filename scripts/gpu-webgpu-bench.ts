@@ -128,13 +128,27 @@ async function mixerTimes(backend: Backend, kind: string, B: number, T: number):
     v: up(normal(N, 1), [B, T, H, D]),
     g:
       gate === 'fixed'
-        ? up(Float32Array.from({ length: H }, (_, h) => Math.log(1 - 2 ** (-5 - h))), [H])
+        ? up(
+            Float32Array.from({ length: H }, (_, h) => Math.log(1 - 2 ** (-5 - h))),
+            [H],
+          )
         : gate === 'scalar'
-          ? up(Float32Array.from({ length: B * T * H }, () => -0.05 * Math.abs(rng.normal())), [B, T, H])
+          ? up(
+              Float32Array.from({ length: B * T * H }, () => -0.05 * Math.abs(rng.normal())),
+              [B, T, H],
+            )
           : gate === 'vector'
-            ? up(Float32Array.from({ length: N }, () => -0.05 * Math.abs(rng.normal())), [B, T, H, D])
+            ? up(
+                Float32Array.from({ length: N }, () => -0.05 * Math.abs(rng.normal())),
+                [B, T, H, D],
+              )
             : undefined,
-    beta: delta ? up(Float32Array.from({ length: B * T * H }, () => 1 / (1 + Math.exp(-rng.normal()))), [B, T, H]) : undefined,
+    beta: delta
+      ? up(
+          Float32Array.from({ length: B * T * H }, () => 1 / (1 + Math.exp(-rng.normal()))),
+          [B, T, H],
+        )
+      : undefined,
   }
   const attrs = { form: 'chunked', gate, delta }
   const time = async (fn: () => Tensor[]): Promise<number> => {
@@ -170,7 +184,9 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   console.log(`WebGPU adapter: ${probe.adapter.name} (${[...probe.adapter.features].join(', ')})`)
-  const hasCuda = loadAddon().backends().some((b) => b.startsWith('cuda'))
+  const hasCuda = loadAddon()
+    .backends()
+    .some((b) => b.startsWith('cuda'))
   const result: Record<string, unknown> = {
     benchmark: 'gpu-webgpu-bench',
     adapter: probe.adapter,
@@ -184,7 +200,12 @@ async function main(): Promise<void> {
       const row: Record<string, unknown> = { model: id, d_model: 256, layers: 4, seq_len: SEQ, batch: BATCH }
       const runs: [string, string, 'f32' | 'bf16'][] = [
         ['webgpu', 'webgpu', 'f32'],
-        ...(hasCuda ? ([['cuda_f32', 'cuda:0', 'f32'], ['cuda_bf16', 'cuda:0', 'bf16']] as [string, string, 'f32' | 'bf16'][]) : []),
+        ...(hasCuda
+          ? ([
+              ['cuda_f32', 'cuda:0', 'f32'],
+              ['cuda_bf16', 'cuda:0', 'bf16'],
+            ] as [string, string, 'f32' | 'bf16'][])
+          : []),
         ['cpu', 'cpu', 'f32'],
       ]
       for (const [key, backend, precision] of runs) {

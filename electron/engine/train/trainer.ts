@@ -96,7 +96,6 @@ export interface TrainSummary {
   tokensPerSecond: number
 }
 
-
 /** Steps the reported tokens/s averages over. */
 const THROUGHPUT_WINDOW = 8
 /** A non-finite value stopped the run. */
