@@ -404,7 +404,21 @@ export const LAUNCHERS: Record<string, Launcher> = {
     if (c.inputs.s0) c.driver.copy(c.inputs.s0.buffer, work, BH * K * V * 4, 0, regions.s_off * 4)
     if (c.inputs.z0) c.driver.copy(c.inputs.z0.buffer, work, BH * K * 4, 0, regions.z_off * 4)
     if (c.inputs.m0) c.driver.copy(c.inputs.m0.buffer, work, BH * 4, 0, regions.m_off * 4)
-    const unused = { states_off: 0, zs_off: 0, ds_off: 0, dz_off: 0, dq_off: 0, dk_off: 0, dv_off: 0, dg_off: 0, dbeta_off: 0, gates_off: 0, di_off: 0 }
+    const unused = {
+      states_off: 0,
+      zs_off: 0,
+      ck: 1,
+      nck: 1,
+      ds_off: 0,
+      dz_off: 0,
+      dq_off: 0,
+      dk_off: 0,
+      dv_off: 0,
+      dg_off: 0,
+      dbeta_off: 0,
+      gates_off: 0,
+      di_off: 0,
+    }
     const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ...regions, ...unused }
     const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'o'), c.inputs.i?.buffer]
     c.driver.dispatch(mixerFwdKernel(m.switches), p, buffers, rowGrid(1, BH))
@@ -421,12 +435,15 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const rows = B * T * H
     const gateFloats = switches.gate === 'vector' ? rows * K : switches.gate === 'scalar' ? rows : switches.gate === 'fixed' ? BH : 0
     // Regions of the work buffer, in f32 elements.
+    // Checkpoints every ck ≈ √T steps plus one chunk's states: (T/ck + ck) states per head, not T.
+    const ck = Math.max(1, Math.ceil(Math.sqrt(T)))
+    const nck = Math.max(1, Math.ceil(T / ck))
     const sizes = {
       s_off: BH * K * V,
       z_off: BH * K,
       m_off: BH,
-      states_off: BH * T * K * V,
-      zs_off: BH * T * K,
+      states_off: BH * (nck + ck) * K * V,
+      zs_off: BH * (nck + ck) * K,
       gates_off: BH * T * 3,
       ds_off: BH * K * V,
       dz_off: BH * K,
@@ -448,7 +465,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
     copyIn('ds_final', 'ds_off', BH * K * V)
     copyIn('dz_final', 'dz_off', BH * K)
     copyIn('m0', 'm_off', BH)
-    const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ...offsets }
+    const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ck, nck, ...offsets }
     const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'do'), c.inputs.i?.buffer]
     c.driver.dispatch(mixerBwdKernel(switches), p, buffers, rowGrid(1, BH))
     const copyOut = (name: string, region: string, floats: number) => {

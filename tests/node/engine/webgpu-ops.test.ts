@@ -334,6 +334,22 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         }
       })
 
+    it('the backward keeps √T states, not T: the delta rule at T = 128, H = 16, dk = dv = 128', async () => {
+      // Keeping every S_t took 140 MB here, past lavapipe's 128 MiB binding limit (the call was refused);
+      // checkpoints every 12 steps and one chunk's states take 24 of the 128 states.
+      const [B, T, H, K, V] = [1, 128, 16, 128, 128]
+      const inputs: Record<string, Input | undefined> = {
+        q: f32([B, T, H, K], 90),
+        k: f32([B, T, H, K], 91, (x) => x / Math.sqrt(K)),
+        v: f32([B, T, H, V], 92),
+        g: f32([B, T, H], 93, (x) => Math.max(logSigmoid(x + 2), -5)),
+        beta: f32([B, T, H], 94, (x) => 1 / (1 + Math.exp(-x))),
+        do: f32([B, T, H, V], 95),
+      }
+      const MIXER = { ...REDUCTION, rms: 1e-4, rtol: 1e-3, atol: 1e-5 }
+      await compare('mixer_bwd', inputs, { form: 'recurrent', gate: 'scalar', delta: true }, MIXER)
+    })
+
     it('refuses the exp input gate without a forget gate, by name, as a capability', () => {
       const g = theGpu()
       const x = g.upload(normals(8, 1), [1, 2, 1, 4])

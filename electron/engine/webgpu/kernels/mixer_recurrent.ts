@@ -11,8 +11,12 @@
 //
 // The state lives in a work buffer (`work`, offsets in the parameters): the
 // forward keeps S and z per head; the backward first runs the forward
-// storing every S_t and z_t (T K V per head), then walks back in time with
-// dS and dz, writing dq, dk, dv, dg and dbeta into the work buffer too, so a
+// keeping the state before every ck-th step (checkpoints, ck ≈ √T), then
+// walks back a chunk of ck steps at a time: it recomputes the chunk's states
+// from its checkpoint, then steps back through them with dS and dz, writing
+// dq, dk, dv, dg and dbeta into the work buffer too. Memory per head is
+// (T/ck + ck) K V instead of T K V (at T = 32768, 363 states, not 32768), for
+// one more forward pass. The gradients go to the work buffer so a
 // dispatch binds at most 7 storage buffers (WebGPU guarantees 8). The host
 // copies s0, z0, ds_final, dz_final in and s_final, z_final, ds0, dz0, and
 // the gradients out (copyBufferToBuffer, in batch order). Input gates follow
@@ -52,8 +56,11 @@ const params = [
   // Offsets (in f32 elements) of the regions of the work buffer.
   ['s_off', 'u32'], // S (B H K V): the running state (forward), S_0 (backward)
   ['z_off', 'u32'], // z (B H K)
-  ['states_off', 'u32'], // backward: S_t for every t (B H T K V)
-  ['zs_off', 'u32'], // backward: z_t (B H T K)
+  // backward: per head, the state before every ck-th step (nck of them), then one chunk's states (ck)
+  ['states_off', 'u32'], // (B H (nck + ck) K V)
+  ['zs_off', 'u32'], // (B H (nck + ck) K)
+  ['ck', 'u32'], // steps per checkpoint
+  ['nck', 'u32'], // checkpoints: ceil(T / ck)
   ['ds_off', 'u32'], // backward: dS (B H K V), ds_final in, ds0 out
   ['dz_off', 'u32'], // backward: dz (B H K)
   ['dq_off', 'u32'], // backward: dq, dk (B T H K), dv (B T H V), dg, dbeta, as the outputs lay out
@@ -263,25 +270,48 @@ ${ENTRY}
   let z0 = P.z_off + bh * P.K;
   let dS = P.ds_off + bh * KV;
   let dz = P.dz_off + bh * P.K;
-  // The state after step t (t = -1: S_0), as a work offset.
-  let states = P.states_off + bh * P.T * KV;
-  let zs = P.zs_off + bh * P.T * P.K;
-  // Forward, keeping every state.
+  // Checkpoint j: the state before step j ck; then one chunk's states, the one after step t at t - t0.
+  let ckpts = P.states_off + bh * (P.nck + P.ck) * KV;
+  let zckpts = P.zs_off + bh * (P.nck + P.ck) * P.K;
+  let chunk = ckpts + P.nck * KV;
+  let zchunk = zckpts + P.nck * P.K;
+  // Forward in place on S_0 (its copy is checkpoint 0), keeping the checkpoints and the gate scalars.
   let gates = P.gates_off + bh * P.T * 3u;
   for (var t = 0u; t < P.T; t++) {
+    if (t % P.ck == 0u) {
+      let j = t / P.ck;
+      for (var e = lid; e < KV; e += ${WG}u) { work[ckpts + j * KV + e] = work[S0 + e]; }
+      if (DEN) { for (var a = lid; a < P.K; a += ${WG}u) { work[zckpts + j * P.K + a] = work[z0 + a]; } }
+      sync();
+    }
     step_gates(lid, b, h, t, P.m_off + bh);
     if (INPUT_GATE && lid == 0u) {
       for (var j = 0u; j < 3u; j++) { work[gates + t * 3u + j] = step_scalars[j]; }
     }
     load_step(lid, b, h, t);
     workgroupBarrier();
-    let prev = select(states + (t - 1u) * KV, S0, t == 0u);
-    let zprev = select(zs + (t - 1u) * P.K, z0, t == 0u);
-    step_state(lid, b, h, t, prev, zprev, states + t * KV, zs + t * P.K);
+    step_state(lid, b, h, t, S0, z0, S0, z0);
   }
   var fixed_sum = 0.0;
-  for (var i = 0u; i < P.T; i++) {
-    let t = P.T - 1u - i;
+  for (var jj = 0u; jj < P.nck; jj++) {
+    let j = P.nck - 1u - jj;
+    let t0 = j * P.ck;
+    let t1 = min(t0 + P.ck, P.T);
+    // The chunk's states again, from its checkpoint.
+    for (var t = t0; t < t1; t++) {
+      sync();
+      if (lid == 0u) {
+        for (var n = 0u; n < 3u; n++) { step_scalars[n] = select(f32(n == 1u), work[gates + t * 3u + n], INPUT_GATE); }
+      }
+      workgroupBarrier();
+      load_step(lid, b, h, t);
+      workgroupBarrier();
+      let prev = select(chunk + (t - t0 - 1u) * KV, ckpts + j * KV, t == t0);
+      let zprev = select(zchunk + (t - t0 - 1u) * P.K, zckpts + j * P.K, t == t0);
+      step_state(lid, b, h, t, prev, zprev, chunk + (t - t0) * KV, zchunk + (t - t0) * P.K);
+    }
+  for (var i = t0; i < t1; i++) {
+    let t = t1 - 1u - (i - t0);
     let row = (b * P.T + t) * P.H + h;
     sync();
     if (lid == 0u) {
@@ -291,10 +321,10 @@ ${ENTRY}
     load_step(lid, b, h, t);
     workgroupBarrier();
     let w = exp(step_scalars[0]);
-    let St = states + t * KV;
-    let zt = zs + t * P.K;
-    let Sp = select(states + (t - 1u) * KV, S0, t == 0u); // S_{t-1}; S' = Diag(f) S_{t-1}
-    let zp = select(zs + (t - 1u) * P.K, z0, t == 0u);
+    let St = chunk + (t - t0) * KV;
+    let zt = zchunk + (t - t0) * P.K;
+    let Sp = select(chunk + (t - t0 - 1u) * KV, ckpts + j * KV, t == t0); // S_{t-1}; S' = Diag(f) S_{t-1}
+    let zp = select(zchunk + (t - t0 - 1u) * P.K, zckpts + j * P.K, t == t0);
     // o_t = num / den'
     var dden = 0.0;
     if (DEN) {
@@ -396,6 +426,7 @@ ${ENTRY}
       if (DEN) { for (var a = lid; a < P.K; a += ${WG}u) { work[dz + a] *= fs[a]; } }
       sync();
     }
+  }
   }
   ${s.gate === 'fixed' ? 'if (lid == 0u) { work[P.dg_off + bh] = fixed_sum; }' : ''}
 }
