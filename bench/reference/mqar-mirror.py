@@ -27,6 +27,7 @@ p.add_argument('--pos', default='learned')  # learned | none
 p.add_argument('--gla_conv', type=int, default=0)
 p.add_argument('--gla_dk', type=int, default=0)  # per-head key dim override
 p.add_argument('--lr', type=float, default=3e-3)
+p.add_argument('--decay_all', action='store_true')  # weight decay on every parameter (AdamW(model.parameters()), as Zoology's trainer)
 a = p.parse_args()
 torch.manual_seed(a.seed); np.random.seed(a.seed)
 dev = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -190,8 +191,8 @@ elif a.arch == 'baseconv_gla4': mix = [BaseConvMix(), GLA(H, a.gla_conv, a.gla_d
 else: sys.exit('arch?')
 pos = a.pos == 'learned' and a.arch != 'transformer'
 model = Model(mix, pos).to(dev)
-decay = [q for q in model.parameters() if q.ndim >= 2 and not getattr(q, '_nodecay', False)]
-nodecay = [q for q in model.parameters() if not (q.ndim >= 2 and not getattr(q, '_nodecay', False))]
+decay = [q for q in model.parameters() if a.decay_all or (q.ndim >= 2 and not getattr(q, '_nodecay', False))]
+nodecay = [q for q in model.parameters() if not (a.decay_all or (q.ndim >= 2 and not getattr(q, '_nodecay', False)))]
 opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.1}, {'params': nodecay, 'weight_decay': 0.0}], lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
 def lr_at(step):
     if step < 100: return a.lr * (step + 1) / 100

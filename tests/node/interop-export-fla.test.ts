@@ -408,8 +408,8 @@ describe('export to fla: refusals', () => {
 
   it.each([
     ['linear-transformer', /feature_map 'elu1'.*denominator 'sum' \(needs 'none'\)/],
-    // Linea's retnet preset: the paper's group norm and no rotary, where fla's RetNet has an RMS norm and rotates q and k
-    ['retnet', /retnet: output_norm 'groupnorm' \(needs 'rmsnorm'\), rotary false \(needs true\)/],
+    // Linea's retnet preset: the paper's group norm, where fla's RetNet has an RMS norm
+    ['retnet', /retnet: output_norm 'groupnorm' \(needs 'rmsnorm'\); /],
     ['transnormer', /gla: forget_gate 'fixed' \(needs 'vector'\)/],
     ['based', /feature_map 'taylor2'/],
     ['mlstm', /input_gate 'exp'/],
