@@ -145,6 +145,27 @@ describe('composer', () => {
     expect(saved.layers[0]).not.toHaveProperty('output_norm_weight')
   })
 
+  it('rotates q and k in a linear layer (RetNet), and turning it off leaves the field out', async () => {
+    await page.selectOption('[data-testid=preset-select]', 'gla')
+    await page.click('[data-testid=layer-card-0]')
+    expect(await page.isChecked('[data-testid=field-rotary]')).toBe(false)
+    await page.check('[data-testid=field-rotary]')
+    await page.waitForSelector('[data-testid=layer-diagram] [data-box=phi]:has-text("rotary positions")')
+    expect(await page.textContent('[data-testid=preset-diff]')).toContain('differs from GLA')
+    await page.fill('[data-testid=save-name]', 'rotary-on')
+    await page.click('[data-testid=save]')
+    await page.waitForSelector('[data-testid=composer-status]:text("saved as rotary-on")')
+    const on = JSON.parse(readFileSync(join(served.workspace, 'specs', 'rotary-on.json'), 'utf8')) as ModelSpec
+    expect(on.layers[0]).toMatchObject({ kind: 'linear', rotary: true })
+    await page.uncheck('[data-testid=field-rotary]')
+    await page.waitForSelector('[data-testid=layer-diagram] [data-box=phi]', { state: 'detached' })
+    await page.fill('[data-testid=save-name]', 'rotary-off')
+    await page.click('[data-testid=save]')
+    await page.waitForSelector('[data-testid=composer-status]:text("saved as rotary-off")')
+    const off = JSON.parse(readFileSync(join(served.workspace, 'specs', 'rotary-off.json'), 'utf8')) as ModelSpec
+    expect(off.layers[0]).not.toHaveProperty('rotary')
+  })
+
   it('names the file after the model, and asks before saving over another spec', async () => {
     await page.selectOption('[data-testid=preset-select]', 'gla')
     expect(await page.inputValue('[data-testid=save-name]')).toBe('GLA')
