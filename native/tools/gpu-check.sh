@@ -177,17 +177,30 @@ if has fla; then
   export TRITON_CACHE_DIR=/tmp/triton-cache
   python3 -c "import torch, transformers, triton; print('torch', torch.__version__, 'transformers', transformers.__version__, 'triton', triton.__version__)" 2>&1 | tail -1 | tee -a "$summary"
   # FLA_EXPORT_ONLY / FLA_IMPORT_ONLY: comma-separated cases (fla's Triton compiles each kernel family
-  # on first use, minutes for Mamba2, so a call may take a few); "none" skips that half.
+  # on first use, minutes for Mamba2, so a call may take a few); "none" skips that half. The two halves
+  # run at once (Triton's compilation is CPU-bound and the box has the cores; its cache is shared).
+  rm -f "$out/fla-export.exit" "$out/fla-import.exit"
   if [ -d .device/fla-exports ] && [ "${FLA_EXPORT_ONLY:-}" != none ]; then
-    timeout "${FLA_TIMEOUT:-240}" python3 bench/reference/fla-export-check.py --fla /tmp/fla --dir .device/fla-exports --device cuda \
-      ${FLA_EXPORT_ONLY:+--only "$FLA_EXPORT_ONLY"} --out "$out/fla-export-check.json" >"$out/fla-export.log" 2>&1
-    note "fla export check: exit $?"
-    grep -E " ok$| FAIL$|FAILED|exports," "$out/fla-export.log" >>"$summary"
+    (
+      timeout "${FLA_TIMEOUT:-240}" python3 bench/reference/fla-export-check.py --fla /tmp/fla --dir .device/fla-exports --device cuda \
+        ${FLA_EXPORT_ONLY:+--only "$FLA_EXPORT_ONLY"} --out "$out/fla-export-check.json" >"$out/fla-export.log" 2>&1
+      echo "fla export check: exit $?" >"$out/fla-export.exit"
+    ) &
   fi
   if [ "${FLA_IMPORT_ONLY:-}" != none ]; then
-    timeout "${FLA_TIMEOUT:-240}" python3 bench/reference/fla-import-fixtures.py --fla /tmp/fla --out "$out/fla-fixtures" --device cuda \
-      ${FLA_IMPORT_ONLY:+--only "$FLA_IMPORT_ONLY"} >"$out/fla-import.log" 2>&1
-    note "fla import fixtures: exit $?"
+    (
+      timeout "${FLA_TIMEOUT:-240}" python3 bench/reference/fla-import-fixtures.py --fla /tmp/fla --out "$out/fla-fixtures" --device cuda \
+        ${FLA_IMPORT_ONLY:+--only "$FLA_IMPORT_ONLY"} >"$out/fla-import.log" 2>&1
+      echo "fla import fixtures: exit $?" >"$out/fla-import.exit"
+    ) &
+  fi
+  wait
+  if [ -f "$out/fla-export.exit" ]; then
+    note "$(cat "$out/fla-export.exit")"
+    grep -E " ok$| FAIL$|FAILED|exports," "$out/fla-export.log" >>"$summary"
+  fi
+  if [ -f "$out/fla-import.exit" ]; then
+    note "$(cat "$out/fla-import.exit")"
     grep -E "float32|bfloat16|folders in" "$out/fla-import.log" | cut -c1-160 >>"$summary"
   fi
 fi
