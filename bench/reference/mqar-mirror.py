@@ -27,6 +27,7 @@ p.add_argument('--pos', default='learned')  # learned | none
 p.add_argument('--gla_conv', type=int, default=0)
 p.add_argument('--gla_dk', type=int, default=0)  # per-head key dim override
 p.add_argument('--lr', type=float, default=3e-3)
+p.add_argument('--gla_norm', type=float, default=16)  # GLA's gate_logit_normalizer: log decay = logsigmoid(x W1 W2 + b) / this
 p.add_argument('--decay_all', action='store_true')  # weight decay on every parameter (AdamW(model.parameters()), as Zoology's trainer)
 a = p.parse_args()
 torch.manual_seed(a.seed); np.random.seed(a.seed)
@@ -113,7 +114,7 @@ class GLA(nn.Module):
         q, k, v = s.q(x), s.k(x), s.v(x)
         if s.conv: q, k, v = s.cq(q), s.ck(k), s.cv(v)
         q, k, v = q.view(B_, T_, H, dk), k.view(B_, T_, H, dk), v.view(B_, T_, H, dv)
-        gk = (F.logsigmoid(s.up(s.down(x))) / 16).view(B_, T_, H, dk)
+        gk = (F.logsigmoid(s.up(s.down(x))) / a.gla_norm).view(B_, T_, H, dk)
         a_ = torch.exp(gk)
         S = x.new_zeros(B_, H, dk, dv); outs = []; scale = dk ** -0.5
         for t in range(T_):
