@@ -224,13 +224,14 @@ export function modelSpecFromFlaConfig(config: FlaConfig, name?: string): FlaImp
     if (w < 2 || w > 64) throw new FlaConfigError(`${t} config: ${sizeField} = ${w}; Linea's short convolution takes 2 to 64`)
     return w
   }
-  if (t === 'gla') {
+  if (t === 'gla' || t === 'retnet') {
+    // GLA and RetNet read the same fields; GLA has a short conv, RetNet rotates q and k.
     const H = wholeNumber(t, 'num_heads', get('num_heads'))
     const fm = get('feature_map')
     let featureMap: LinearLayer['feature_map'] = 'identity'
     if (fm !== null) {
       if (typeof fm !== 'string' || !Object.hasOwn(GLA_FEATURE_MAPS, fm))
-        throw new FlaConfigError(`gla config: feature_map = ${shown(fm)} has no Linea feature map; valid: null, ${Object.keys(GLA_FEATURE_MAPS).join(', ')}`)
+        throw new FlaConfigError(`${t} config: feature_map = ${shown(fm)} has no Linea feature map; valid: null, ${Object.keys(GLA_FEATURE_MAPS).join(', ')}`)
       featureMap = GLA_FEATURE_MAPS[fm]!
     }
     const gate = bool(t, 'use_output_gate', get('use_output_gate'))
@@ -239,31 +240,10 @@ export function modelSpecFromFlaConfig(config: FlaConfig, name?: string): FlaImp
       heads: H,
       dk: perHead(t, 'expand_k', d, realNumber(t, 'expand_k', get('expand_k')), H),
       dv: perHead(t, 'expand_v', d, realNumber(t, 'expand_v', get('expand_v')), H),
-      ...base(LINEAR_SWITCHES.gla),
-      feature_map: featureMap,
-      short_conv: convSize(bool(t, 'use_short_conv', get('use_short_conv')), 'conv_size'),
-      output_gate: gate ? 'swish' : 'none',
-    }
-    layout.glaNorm = gate && bool(t, 'fuse_norm', get('fuse_norm')) ? 'g_norm_swish_gate' : 'g_norm'
-  } else if (t === 'retnet') {
-    const H = wholeNumber(t, 'num_heads', get('num_heads'))
-    const fm = get('feature_map')
-    let featureMap: LinearLayer['feature_map'] = 'identity'
-    if (fm !== null) {
-      if (typeof fm !== 'string' || !Object.hasOwn(GLA_FEATURE_MAPS, fm))
-        throw new FlaConfigError(`retnet config: feature_map = ${shown(fm)} has no Linea feature map; valid: null, ${Object.keys(GLA_FEATURE_MAPS).join(', ')}`)
-      featureMap = GLA_FEATURE_MAPS[fm]!
-    }
-    const gate = bool(t, 'use_output_gate', get('use_output_gate'))
-    linear = {
-      kind: 'linear',
-      heads: H,
-      dk: perHead(t, 'expand_k', d, realNumber(t, 'expand_k', get('expand_k')), H),
-      dv: perHead(t, 'expand_v', d, realNumber(t, 'expand_v', get('expand_v')), H),
-      ...base(LINEAR_SWITCHES.retnet),
+      ...base(LINEAR_SWITCHES[t]),
       feature_map: featureMap,
       output_gate: gate ? 'swish' : 'none',
-      rotary: true,
+      ...(t === 'gla' ? { short_conv: convSize(bool(t, 'use_short_conv', get('use_short_conv')), 'conv_size') } : { rotary: true }),
     }
     layout.glaNorm = gate && bool(t, 'fuse_norm', get('fuse_norm')) ? 'g_norm_swish_gate' : 'g_norm'
   } else if (t === 'delta_net') {
@@ -502,42 +482,25 @@ export function flaConfigFromModelSpec(spec: ModelSpec): { config: FlaConfig; la
     }
   }
   const shared = { ...common, ...blockFields(), num_heads: H, attn: attn() }
-  if (type === 'gla') {
+  if (type === 'gla' || type === 'retnet') {
+    // The fields GLA and RetNet share, then each one's own: GLA's conv and gate switches, RetNet's kernel mode.
     const fm = Object.entries(GLA_FEATURE_MAPS).find(([, v]) => v === first.feature_map)?.[0] ?? null
     const gate = first.output_gate === 'swish'
+    const name = type === 'gla' ? 'GLA' : 'RetNet'
+    const own: FlaConfig =
+      type === 'gla' ? { use_short_conv: conv > 0, conv_size: conv > 0 ? conv : 4, clamp_min: null, use_gk: true, use_gv: false } : { attn_mode: 'chunk' }
     return {
       config: {
-        model_type: 'gla',
+        model_type: type,
         ...shared,
-        expand_k: expandOf('GLA key width', H * dk, d),
-        expand_v: expandOf('GLA value width', H * dv, d),
-        num_kv_heads: null,
-        feature_map: first.feature_map === 'identity' ? null : fm,
-        use_short_conv: conv > 0,
-        conv_size: conv > 0 ? conv : 4,
-        use_output_gate: gate,
-        clamp_min: null,
-        use_gk: true,
-        use_gv: false,
-      },
-      layout: { modelType: 'gla', root: 'model', glaNorm: gate ? 'g_norm_swish_gate' : 'g_norm' },
-    }
-  }
-  if (type === 'retnet') {
-    const fm = Object.entries(GLA_FEATURE_MAPS).find(([, v]) => v === first.feature_map)?.[0] ?? null
-    const gate = first.output_gate === 'swish'
-    return {
-      config: {
-        model_type: 'retnet',
-        ...shared,
-        expand_k: expandOf('RetNet key width', H * dk, d),
-        expand_v: expandOf('RetNet value width', H * dv, d),
+        expand_k: expandOf(`${name} key width`, H * dk, d),
+        expand_v: expandOf(`${name} value width`, H * dv, d),
         num_kv_heads: null,
         feature_map: first.feature_map === 'identity' ? null : fm,
         use_output_gate: gate,
-        attn_mode: 'chunk',
+        ...own,
       },
-      layout: { modelType: 'retnet', root: 'model', glaNorm: gate ? 'g_norm_swish_gate' : 'g_norm' },
+      layout: { modelType: type, root: 'model', glaNorm: gate ? 'g_norm_swish_gate' : 'g_norm' },
     }
   }
   if (type === 'delta_net')

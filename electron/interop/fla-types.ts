@@ -73,6 +73,18 @@ const BLOCK_FIELDS: Record<string, FieldRule> = {
 
 const KV_HEADS = only(null, 'Linea has no grouped keys and values (num_kv_heads below num_heads); null or num_heads')
 
+/** Fields GLA and RetNet share (and read the same way: fla-config.ts reads both in one branch). */
+const GLA_LIKE_FIELDS: Record<string, FieldRule> = {
+  ...BLOCK_FIELDS,
+  expand_k: READ,
+  expand_v: READ,
+  num_heads: READ,
+  num_kv_heads: KV_HEADS,
+  feature_map: READ,
+  use_output_gate: READ,
+  fuse_norm: READ,
+}
+
 export interface TypeRow {
   /** fla's defaults for the fields a config.json may leave out. */
   defaults: FlaConfig
@@ -89,19 +101,12 @@ export const FLA_TYPES: Record<FlaModelType, TypeRow> = {
       vocab_size: 32000, attnres_block_size: null,
     },
     fields: {
-      ...BLOCK_FIELDS,
-      expand_k: READ,
-      expand_v: READ,
-      num_heads: READ,
-      num_kv_heads: KV_HEADS,
-      feature_map: READ,
+      ...GLA_LIKE_FIELDS,
       use_short_conv: READ,
       conv_size: READ,
-      use_output_gate: READ,
       clamp_min: only(null, 'Linea does not clamp the log decay'),
       use_gk: only(true, "Linea's vector gate is GLA's key gate"),
       use_gv: only(false, 'Linea has no value gate'),
-      fuse_norm: READ,
     },
   },
   retnet: {
@@ -113,17 +118,10 @@ export const FLA_TYPES: Record<FlaModelType, TypeRow> = {
       vocab_size: 32000, attnres_block_size: null,
     },
     fields: {
-      ...BLOCK_FIELDS,
-      expand_k: READ,
-      expand_v: READ,
-      num_heads: READ,
-      num_kv_heads: KV_HEADS,
-      feature_map: READ,
+      ...GLA_LIKE_FIELDS,
       // fla's RetNet block builds MultiScaleRetention without passing these on: its layers never convolve
       use_short_conv: ignored("fla's RetNet block does not pass it to its retention layers, which then have no short convolution"),
       conv_size: ignored("fla's RetNet block does not pass it to its retention layers, which then have no short convolution"),
-      use_output_gate: READ,
-      fuse_norm: READ,
     },
   },
   delta_net: {
