@@ -638,6 +638,23 @@ TEST_CASE("unary_bwd matches finite differences for every kind (f64), and f32 ag
     }
 }
 
+TEST_CASE("sigmoid and silu gradients keep their relative accuracy in f32 where 1 - sigmoid(x) is tiny") {
+  // s (1 - s) written with 1 - s as a subtraction keeps a few bits at x = 9 and is 0 from x = 17 on
+  // in f32; as sigmoid(x) sigmoid(-x) it stays within a few ulps of e^-|x| / (1 + e^-|x|)^2.
+  PoisonOutputs poison;
+  const std::vector<float> x = {-30, -20, -9, 9, 20, 30};
+  const Shape shape{int64_t(x.size())};
+  const auto sigmoid_grad = unary_grad<float>("sigmoid", shape, x, std::vector<float>(x.size(), 1.0f));
+  const auto silu_grad = unary_grad<float>("silu", shape, x, std::vector<float>(x.size(), 1.0f));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x " << x[i]);
+    const double e = std::exp(-std::abs(double(x[i])));
+    const double s = x[i] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    CHECK(relative_difference(sigmoid_grad[i], e / ((1.0 + e) * (1.0 + e))) < 1e-5);
+    CHECK(relative_difference(silu_grad[i], s * (1.0 + x[i] * (1.0 - s))) < 1e-5);
+  }
+}
+
 TEST_CASE("unary kinds at extreme inputs (+-100, +-30, 0) give finite values and gradients") {
   PoisonOutputs poison;
   const std::vector<double> x = {-100, -30, -1, 0, 1, 30, 100};

@@ -70,7 +70,7 @@ T silu(T x) {
 template <class T>
 T silu_grad(T x) {
   const T s = sigmoid(x);
-  return s * (T(1) + x * (T(1) - s));
+  return s * (T(1) + x * sigmoid(-x));  // 1 - s as sigmoid(-x): no cancellation for large x
 }
 
 template <FeatureMapKind Kind>

@@ -85,7 +85,7 @@ void swiglu_bwd_impl(const SwigluBwdParams<T>& p) {
       const T g = p.gate[i];
       const T s = sigmoid(g);
       p.dup[i] = p.dy[i] * g * s;
-      p.dgate[i] = p.dy[i] * p.up[i] * s * (T(1) + g * (T(1) - s));
+      p.dgate[i] = p.dy[i] * p.up[i] * s * (T(1) + g * sigmoid(-g));
     }
   });
 }

@@ -60,7 +60,7 @@ template <ConvActivation Act>
 double activation_grad(double pre) {
   if constexpr (Act == ConvActivation::silu) {
     const double s = sigmoid(pre);
-    return s * (1.0 + pre * (1.0 - s));
+    return s * (1.0 + pre * sigmoid(-pre));
   } else {
     return 1.0;
   }

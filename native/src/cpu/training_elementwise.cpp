@@ -59,10 +59,9 @@ T unary_grad(T x) {
     return T(1);
   } else if constexpr (Kind == UnaryKind::silu) {
     const T s = sigmoid(x);
-    return s * (T(1) + x * (T(1) - s));
+    return s * (T(1) + x * sigmoid(-x));  // 1 - s as sigmoid(-x): no cancellation for large x
   } else if constexpr (Kind == UnaryKind::sigmoid) {
-    const T s = sigmoid(x);
-    return s * (T(1) - s);
+    return sigmoid(x) * sigmoid(-x);  // s (1 - s) without cancellation for large |x|
   } else if constexpr (Kind == UnaryKind::softplus) {
     return sigmoid(x);
   } else if constexpr (Kind == UnaryKind::logsigmoid) {

@@ -59,7 +59,7 @@ __device__ __forceinline__ A pointwise_grad(A x) {
     return x > A(0) ? A(1) : A(0);
   } else if constexpr (Kind == FM::silu || Kind == FM::silu_l2norm) {
     const A s = sigmoid_acc(x);
-    return s * (A(1) + x * (A(1) - s));
+    return s * (A(1) + x * sigmoid_acc(-x));  // 1 - s as sigmoid(-x): no cancellation for large x
   } else {
     return A(1);  // identity, l2norm
   }

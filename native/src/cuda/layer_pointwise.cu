@@ -40,7 +40,7 @@ __global__ void swiglu_bwd_kernel(const T* gate, const T* up, const T* dy, T* dg
     const A s = sigmoid_acc(g);
     const A d = to_acc(dy[i]);
     store(dup, i, d * g * s);
-    store(dgate, i, d * to_acc(up[i]) * s * (A(1) + g * (A(1) - s)));
+    store(dgate, i, d * to_acc(up[i]) * s * (A(1) + g * sigmoid_acc(-g)));
   }
 }
 

@@ -197,7 +197,7 @@ __global__ void finish_steps_kernel(RecArgs<T> x) {
       const A dlw = tile_sum(x.dwp, x.tiles, count, n);
       const A pre = load(x.i, n);
       A di = dlw;  // exp: log w = i − m, the stabilizer not differentiated
-      if (p.input_gate == MixerInputGate::sigmoid) di = dlw * (A(1) - sigmoid(pre));
+      if (p.input_gate == MixerInputGate::sigmoid) di = dlw * sigmoid(-pre);
       if (p.input_gate == MixerInputGate::softplus) {
         // d log(softplus(x)) / dx = sigmoid(x) / softplus(x)
         const A sp = pre > A(20) ? pre + lg1p(ex(-pre)) : lg1p(ex(pre));

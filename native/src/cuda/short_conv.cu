@@ -83,7 +83,7 @@ __global__ void short_conv_grad_pre_kernel(const T* x, const T* weight, const T*
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
     const A pre = conv_pre(x, weight, bias, e, Tn, C, W);
     const A s = sigmoid_acc(pre);
-    g[e] = to_acc(dy[e]) * (s * (A(1) + pre * (A(1) - s)));
+    g[e] = to_acc(dy[e]) * (s * (A(1) + pre * sigmoid_acc(-pre)));
   }
 }
 

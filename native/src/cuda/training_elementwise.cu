@@ -69,10 +69,9 @@ __device__ __forceinline__ A unary_grad(A x) {
     return A(1);
   } else if constexpr (Kind == UnaryKind::silu) {
     const A s = sigmoid(x);
-    return s * (A(1) + x * (A(1) - s));
+    return s * (A(1) + x * sigmoid(-x));  // 1 - s as sigmoid(-x): no cancellation for large x
   } else if constexpr (Kind == UnaryKind::sigmoid) {
-    const A s = sigmoid(x);
-    return s * (A(1) - s);
+    return sigmoid(x) * sigmoid(-x);  // s (1 - s) without cancellation for large |x|
   } else if constexpr (Kind == UnaryKind::softplus) {
     return sigmoid(x);
   } else if constexpr (Kind == UnaryKind::logsigmoid) {

@@ -15,6 +15,7 @@ import { saveCheckpoint } from '../../../electron/engine/checkpoint/checkpoint'
 import { chooseInspectBackend, inspectPreference, selectInspectBackend } from '../../../electron/engine/inspect/inspect-backend'
 import { inspectCheckpoint } from '../../../electron/engine/inspect/inspect-checkpoint'
 import { Model } from '../../../electron/engine/model/model'
+import { loadAddon } from '../../../electron/engine/addon'
 import { nativeBackend } from '../../../electron/engine/native-backend'
 import { probeWebGpuAdapter } from '../../../electron/engine/webgpu/adapter'
 import { EngineProcess, forkLauncher } from '../../../electron/jobs/engine-process'
@@ -134,10 +135,11 @@ describe.skipIf(!probe.adapter)('the inspector on WebGPU', () => {
     }
   }, 240_000)
 
-  it('inspects a run trained on the CPU on the CPU (no CUDA here) unless asked for webgpu', async () => {
+  it('inspects a run trained on the CPU natively (cuda:0 where there is one, else the CPU) unless asked for webgpu', async () => {
     const path = await checkpoint('gla', 'cpu')
     const choice = await selectInspectBackend(path, inspection(path))
-    expect(choice.backend.id).toBe(nativeBackend('cpu').id)
+    const native = loadAddon().backends().includes('cuda:0') ? 'cuda:0' : 'cpu'
+    expect(choice.backend.id).toBe(nativeBackend(native).id)
     const asked = await selectInspectBackend(path, inspection(path), 'webgpu')
     expect(asked.backend.id).toBe('webgpu')
   })

@@ -22,8 +22,8 @@ const POINTWISE: Record<Exclude<FeatureMapKind, 'taylor2'>, { value: string; gra
   l2norm: { value: 'x', grad: '1.0' },
   elu1: { value: 'select(exp(x), x + 1.0, x > 0.0)', grad: 'select(exp(x), 1.0, x > 0.0)' },
   relu: { value: 'select(0.0, x, x > 0.0)', grad: 'select(0.0, 1.0, x > 0.0)' },
-  silu: { value: 'x * sigmoid(x)', grad: 'sigmoid(x) * (1.0 + x * (1.0 - sigmoid(x)))' },
-  silu_l2norm: { value: 'x * sigmoid(x)', grad: 'sigmoid(x) * (1.0 + x * (1.0 - sigmoid(x)))' },
+  silu: { value: 'x * sigmoid(x)', grad: 'sigmoid(x) * (1.0 + x * sigmoid(-x))' },
+  silu_l2norm: { value: 'x * sigmoid(x)', grad: 'sigmoid(x) * (1.0 + x * sigmoid(-x))' },
 }
 
 /** Whether a kind runs one workgroup per row (the l2 norms). */

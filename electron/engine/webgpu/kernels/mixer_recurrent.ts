@@ -89,7 +89,7 @@ function diWgsl(s: MixerSwitches): string {
     s.inputGate === 'exp'
       ? 'dlw'
       : s.inputGate === 'sigmoid'
-        ? `dlw * (1.0 - sigmoid(${pre}))`
+        ? `dlw * sigmoid(-(${pre}))`
         : // d log(softplus(x)) / dx = sigmoid(x) / softplus(x)
           `dlw * select(sigmoid(${pre}) / (max(${pre}, 0.0) + log1p_exp_neg_abs(${pre})), 1.0, ${pre} < -20.0)`
   return `if (lid == 0u) { work[P.di_off + row] = ${di}; }`

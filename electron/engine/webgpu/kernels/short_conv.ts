@@ -40,7 +40,7 @@ fn pre_activation(i: u32, t: u32, c: u32) -> f32 {
   }
   return pre;
 }
-fn activation_grad(pre: f32) -> f32 { let s = sigmoid(pre); return s * (1.0 + pre * (1.0 - s)); }
+fn activation_grad(pre: f32) -> f32 { return sigmoid(pre) * (1.0 + pre * sigmoid(-pre)); }
 `
 
 const cache = new Map<string, Kernel>()

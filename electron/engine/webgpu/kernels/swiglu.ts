@@ -42,7 +42,7 @@ ${ENTRY}
   let g = gate[i];
   let s = sigmoid(g);
   let d = dy[i];
-  dgate[i] = d * up[i] * s * (1.0 + g * (1.0 - s));
+  dgate[i] = d * up[i] * s * (1.0 + g * sigmoid(-g)); // 1 - s would cancel for large g
   dup[i] = d * g * s;
 }
 `,

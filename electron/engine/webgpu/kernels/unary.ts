@@ -11,8 +11,10 @@ export type UnaryKind = (typeof UNARY_KINDS)[number]
 /** f(x) and f'(x) as WGSL expressions of `x` (the CPU's formulas, training_elementwise.cpp). */
 const FORMULAS: Record<UnaryKind, { value: string; grad: string }> = {
   identity: { value: 'x', grad: '1.0' },
-  silu: { value: 'x * sigmoid(x)', grad: 'sigmoid(x) * (1.0 + x * (1.0 - sigmoid(x)))' },
-  sigmoid: { value: 'sigmoid(x)', grad: 'sigmoid(x) * (1.0 - sigmoid(x))' },
+  // 1 - sigmoid(x) is written sigmoid(-x): for large x the subtraction would cancel to a few bits
+  // (x = 9: 1 - 0.99988 keeps 1e-4 of it), which a GPU's approximate exp turns into a visible error.
+  silu: { value: 'x * sigmoid(x)', grad: 'sigmoid(x) * (1.0 + x * sigmoid(-x))' },
+  sigmoid: { value: 'sigmoid(x)', grad: 'sigmoid(x) * sigmoid(-x)' },
   softplus: { value: 'max(x, 0.0) + log1p_exp_neg_abs(x)', grad: 'sigmoid(x)' },
   logsigmoid: { value: 'min(x, 0.0) - log1p_exp_neg_abs(x)', grad: 'sigmoid(-x)' },
   exp: { value: 'exp(x)', grad: 'exp(x)' },

@@ -216,7 +216,8 @@ void scatter_backward(const MixerParams& c, Tensors<T>& t, int64_t b, int64_t h,
     if (c.gate == MixerGate::vector) std::copy(d.dgk.begin() + t_ * K, d.dgk.begin() + (t_ + 1) * K, t.dg + row * K);
     if (t.dbeta) t.dbeta[row] = d.dbeta[t_];
     if (c.input_gate == MixerInputGate::exp) t.di[row] = d.dlw[t_];
-    if (c.input_gate == MixerInputGate::sigmoid) t.di[row] = d.dlw[t_] * (T(1) - sigmoid(t.i[row]));
+    if (c.input_gate == MixerInputGate::sigmoid)
+      t.di[row] = d.dlw[t_] * sigmoid(-t.i[row]);  // d log sigmoid(x) = 1 - s = sigmoid(-x)
     if (c.input_gate == MixerInputGate::softplus) {
       // d log(softplus(x)) / dx = sigmoid(x) / softplus(x)
       const T x = t.i[row];
