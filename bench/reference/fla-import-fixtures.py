@@ -160,10 +160,16 @@ def main():
                 "tolerance": TOLERANCE[dtype_name],
             }
             if dtype != torch.float32:
-                # The control: the same saved (rounded) weights run by fla in f32, the arithmetic
-                # Linea's import test uses; it isolates the reading of the bf16 file from bf16 rounding.
+                # The control: the saved folder opened afresh in f32, the arithmetic Linea's import test
+                # uses; it isolates the reading of the bf16 file from bf16 rounding. Loaded from disk,
+                # not model.float(): buffers that are computed, not saved (rotary frequencies), were
+                # rounded to bf16 by .to(dtype) and would stay rounded.
+                from transformers import AutoModelForCausalLM
+
+                reread = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(args.device).eval()
                 with torch.no_grad():
-                    f32 = model.float()(input_ids=ids).logits[0].float().cpu()
+                    f32 = reread(input_ids=ids).logits[0].float().cpu()
+                del reread
                 record["logits_f32_compute"] = f32.tolist()
                 record["tolerance_f32_compute"] = TOLERANCE["float32"]
             with open(os.path.join(folder, "logits.json"), "w") as f:

@@ -197,7 +197,9 @@ def main():
 
     # Each process draws its own rows: seeded by (seed, rank), so runs repeat.
     rows_of = torch.Generator().manual_seed(args.seed * 1000003 + rank)
-    started = time.time()
+    # tokens/s over the steps since the last line (not since the start: fla's Triton kernels compile
+    # on their first call, which would weigh on every later average).
+    since, since_step = time.time(), 0
     for step in range(args.steps):
         rows = torch.randint(0, inputs.shape[0], (args.batch,), generator=rows_of)
         x, y = inputs[rows].to(device), labels[rows].to(device)
@@ -213,8 +215,11 @@ def main():
         optimizer.step()
         done = step + 1
         if rank == 0 and (done % 10 == 0 or done == args.steps):
-            tokens = done * args.batch * world * inputs.shape[1]
-            print("step %d  loss %.4f  lr %.3g  %.0f tokens/s" % (done, float(loss), optimizer.param_groups[0]["lr"], tokens / (time.time() - started)))
+            value = loss.item()  # waits for the GPU, so the clock below counts the steps' work
+            now = time.time()
+            tokens = (done - since_step) * args.batch * world * inputs.shape[1]
+            print("step %d  loss %.4f  lr %.3g  %.0f tokens/s" % (done, value, optimizer.param_groups[0]["lr"], tokens / (now - since)))
+            since, since_step = now, done
         if rank == 0 and args.eval_every > 0 and done % args.eval_every == 0:
             for name, (accuracy, nll) in evaluate(net, splits, args.batch, device, autocast).items():
                 print("  eval %s: accuracy %.4f  nll %.4f" % (name, accuracy, nll))

@@ -230,10 +230,21 @@ if has torchrun; then
     >"$out/torchrun.log" 2>&1
   note "torchrun recipe: NPROC=$gpus bash train.sh --steps 200 --batch 32: exit $?"
   grep -vE "^\[|^W[0-9]" "$out/torchrun.log" | tail -12 >>"$summary"
-  # The same with fla's kernels in the linear layers (train.py --form fla, fla on PYTHONPATH).
-  (cd /tmp/tr-export && PYTHONPATH=/tmp/fla NPROC=$gpus timeout "${TORCHRUN_TIMEOUT:-300}" bash train.sh --steps 100 --batch 32 \
-    --eval-every 100 --form fla --out /tmp/tr-export/checkpoints-fla) >"$out/torchrun-fla.log" 2>&1
-  note "torchrun recipe, --form fla: NPROC=$gpus bash train.sh --steps 100 --batch 32 --form fla: exit $?"
+  # train.py --form fla: fla's kernels in the linear layers (fla on PYTHONPATH). Its gated delta rule
+  # refuses to train on Hopper under Triton 3.4-3.7.0 (fla's chunk_bwd_dqkwg, its issue #640), which is
+  # this box; DeltaNet's chunk backward has no gate, so that leg exports a DeltaNet (TORCHRUN_FLA_PRESET).
+  fla_preset="${TORCHRUN_FLA_PRESET:-deltanet}"
+  rm -rf /tmp/tr-run-fla /tmp/tr-export-fla
+  node .device/linea-cli.mjs presets --json 2>/dev/null | PRESET="$fla_preset" node -e '
+    const fs = require("fs"); const presets = JSON.parse(fs.readFileSync(0, "utf8"));
+    const model = presets.find((p) => p.preset === process.env.PRESET);
+    model.vocab_size = 512; fs.writeFileSync("/tmp/tr-m-fla.json", JSON.stringify(model));'
+  { cli train /tmp/tr-m-fla.json /tmp/tr-t.json --out /tmp/tr-run-fla --backend cuda --max-steps 20 &&
+    cli export /tmp/tr-run-fla --out /tmp/tr-export-fla --data 40000 --format both; } >"$out/torchrun-fla-export.log" 2>&1
+  note "torchrun recipe, --form fla: linea train + export of $fla_preset: exit $?"
+  (cd /tmp/tr-export-fla && PYTHONPATH=/tmp/fla NPROC=$gpus timeout "${TORCHRUN_TIMEOUT:-300}" bash train.sh --steps 100 --batch 32 \
+    --eval-every 100 --form fla --out /tmp/tr-export-fla/checkpoints-fla) >"$out/torchrun-fla.log" 2>&1
+  note "torchrun recipe, --form fla ($fla_preset): NPROC=$gpus bash train.sh --steps 100 --batch 32 --form fla: exit $?"
   grep -vE "^\[|^W[0-9]" "$out/torchrun-fla.log" | tail -8 >>"$summary"
   cli inspect /tmp/tr-export --out "$out/torchrun-inspect.json" >"$out/torchrun-inspect.log" 2>&1
   note "torchrun recipe: linea inspect <the export, its torchrun checkpoint>: exit $?"
@@ -247,7 +258,9 @@ if has webgpu; then
   # unpacked here. The same vitest suites CI runs on lavapipe (node_modules from
   # .device/node_modules-test.tar.xz: `bash scripts/device-bundles.sh --test-modules`), then
   # scripts/gpu-webgpu-bench.ts: training tokens/s on webgpu, cuda:0 and the CPU, and the mixer grid.
-  if ! ldconfig -p | grep -q libvulkan.so.1; then
+  # NVIDIA's Vulkan ICD is libGLX_nvidia.so.0, which loads only beside glvnd's libGLdispatch: bring
+  # libglvnd0 and libglx0 with the loader (the device README's list), all unpacked every call.
+  if ls .gl/*.deb >/dev/null 2>&1; then
     for f in .gl/*.deb; do dpkg -x "$f" /; done
     ldconfig
   fi
