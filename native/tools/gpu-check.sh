@@ -18,6 +18,8 @@
 #      (bench/reference/fla-import-fixtures.py, fla-export-check.py; exports in .device/fla-exports);
 #   4b'''''. "torchrun" (not in the default steps): issue 20's recipe, a Linea run exported
 #      and trained on with its train.sh (torchrun over every GPU), then inspected in Linea;
+#   4b (torchexport, not in the default steps): the exported PyTorch module's chunked form on CUDA
+#      against Linea's logits (tests/node/interop-export-torch.test.ts, LINEA_TORCH_DEVICE=cuda);
 #   4b''''''. "webgpu" (not in the default steps): issue 19, the WebGPU suites and benchmark through
 #      NVIDIA's Vulkan driver (carry .gl and .device/node_modules-test.tar.xz);
 #   4b''. "recall" (not in the default steps): the mqar-zoology-gpu template's 36 runs
@@ -250,6 +252,17 @@ if has torchrun; then
   note "torchrun recipe: linea inspect <the export, its torchrun checkpoint>: exit $?"
   grep -vE "^\[" "$out/torchrun-inspect.log" | tail -4 >>"$summary"
   cp /tmp/tr-export/README.txt "$out/torchrun-export-README.txt" 2>/dev/null
+fi
+
+if has torchexport; then
+  # Issue 20: the standalone PyTorch export's logits on CUDA against Linea's (the test CI runs on the
+  # CPU with LINEA_TORCH_DEVICE=cuda: model.py's chunked form on cuda:0 as a third column). vitest
+  # comes with .device/node_modules-test.tar.xz; the addon from step build (or carried).
+  LINEA_ADDON="$PWD/native/build/Release/linea.node" LINEA_REQUIRE_TORCH=1 LINEA_TORCH_PYTHON=python3 LINEA_TORCH_DEVICE=cuda \
+    timeout "${TORCHEXPORT_TIMEOUT:-240}" node node_modules/vitest/vitest.mjs run --project node tests/node/interop-export-torch.test.ts \
+    -t "same logits as Linea" >"$out/torch-export-cuda.log" 2>&1
+  note "torch export on cuda (interop-export-torch.test.ts, LINEA_TORCH_DEVICE=cuda): exit $?"
+  sed 's/\x1b\[[0-9;]*m//g' "$out/torch-export-cuda.log" | grep -E "max\|Δ|Test Files|Tests " >>"$summary"
 fi
 
 if has webgpu; then

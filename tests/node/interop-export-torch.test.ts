@@ -165,7 +165,11 @@ const strongGates = base(STRONG_GATES, {
   ],
 })
 const cases = [...[...presetSpecs, ...compositions].map((spec, n) => ({ spec, T: LENGTHS[n % LENGTHS.length]!, B: 2 })), { spec: strongGates, T: 131, B: 2 }]
-const FORMS = ['chunked', 'recurrent'] as const
+// LINEA_TORCH_DEVICE=cuda (the GPU box): model.py's chunked form also runs on CUDA (TF32 off), held
+// to the same tolerance.
+const ON_CUDA = process.env.LINEA_TORCH_DEVICE === 'cuda'
+const FORMS = ['chunked', 'recurrent', ...(ON_CUDA ? ['chunked on cuda'] : [])]
+const formJob = (form: string): { form: string; device?: string } => (form.endsWith(' on cuda') ? { form: form.split(' ')[0]!, device: 'cuda' } : { form })
 
 /** Moves every parameter off its initial value (RetNet's fixed decays excepted: they must stay ≤ 0). */
 async function perturb(model: Model, rng: Rng): Promise<void> {
@@ -198,9 +202,13 @@ for n, job in enumerate(json.load(open(sys.argv[1]))):
     spec = importlib.util.spec_from_file_location("linea_export_%d" % n, job["module"])
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    net = mod.load_linea(job["weights"], form=job["form"])
+    device = job.get("device", "cpu")
+    if device != "cpu":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    net = mod.load_linea(job["weights"], form=job["form"]).to(device)
     with torch.no_grad():
-        logits = net(torch.tensor(job["ids"], dtype=torch.int64))
+        logits = net(torch.tensor(job["ids"], dtype=torch.int64, device=device)).cpu()
     json.dump(logits.reshape(-1).tolist(), open(job["out"], "w"))
     if job.get("save"):
         train_spec = json.load(open(job["train_spec"]))
@@ -209,7 +217,7 @@ for n, job in enumerate(json.load(open(sys.argv[1]))):
 
 describe.runIf(python || required)('export to PyTorch: same logits as Linea', () => {
   const root = mkdtempSync(join(tmpdir(), 'linea-export-torch-'))
-  const results: { name: string; T: number; expected: Float32Array; outputs: Record<(typeof FORMS)[number], string>; checkpointOut?: string }[] = []
+  const results: { name: string; T: number; expected: Float32Array; outputs: Record<string, string>; checkpointOut?: string }[] = []
   const report: string[] = []
   const writtenBack = join(root, 'written-back.safetensors')
 
@@ -228,10 +236,10 @@ describe.runIf(python || required)('export to PyTorch: same logits as Linea', ()
       const expected = await lineaLogits(model, ids, B, T)
       model.dispose()
       const rows = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)))
-      const outputs = { chunked: join(root, `logits-${n}-chunked.json`), recurrent: join(root, `logits-${n}-recurrent.json`) }
+      const outputs = Object.fromEntries(FORMS.map((form) => [form, join(root, `logits-${n}-${form.replaceAll(' ', '-')}.json`)]))
       const result = { name: spec.name, T, expected, outputs, checkpointOut: n === 0 ? join(root, `logits-ckpt-${n}.json`) : undefined }
       const module = join(out, 'model.py')
-      for (const form of FORMS) jobs.push({ module, weights: out, form, ids: rows, out: outputs[form] })
+      for (const form of FORMS) jobs.push({ module, weights: out, ...formJob(form), ids: rows, out: outputs[form] })
       if (result.checkpointOut)
         jobs.push({
           module,
@@ -250,7 +258,7 @@ describe.runIf(python || required)('export to PyTorch: same logits as Linea', ()
   }, 300_000)
 
   afterAll(() => {
-    if (report.length) console.log(`export to PyTorch, max |Δ logit| (f32, B = 2; model.py chunked, recurrent):\n${report.join('\n')}`)
+    if (report.length) console.log(`export to PyTorch, max |Δ logit| (f32, B = 2; model.py ${FORMS.join(', ')}):\n${report.join('\n')}`)
     rmSync(root, { recursive: true, force: true })
   })
 
@@ -287,7 +295,7 @@ describe.runIf(python || required)('export to PyTorch: same logits as Linea', ()
     const r = results[n]!
     const scale = r.expected.reduce((m, x) => Math.max(m, Math.abs(x)), 1)
     const worst = FORMS.map((form) => {
-      const got = JSON.parse(readFileSync(r.outputs[form], 'utf8')) as number[]
+      const got = JSON.parse(readFileSync(r.outputs[form]!, 'utf8')) as number[]
       expect(got).toHaveLength(r.expected.length)
       return got.reduce((m, x, j) => Math.max(m, Math.abs(x - r.expected[j]!)), 0)
     })
@@ -295,7 +303,7 @@ describe.runIf(python || required)('export to PyTorch: same logits as Linea', ()
       `  ${name.slice(0, 60).padEnd(60)} T ${String(r.T).padStart(2)}  max|logit| ${scale.toFixed(2)}  max|Δ| ${worst.map((w) => w.toExponential(2)).join(', ')}`,
     )
     FORMS.forEach((form, f) => expect(worst[f], `${name}, ${form}: max |Δ| ${worst[f]} over logits up to ${scale}`).toBeLessThanOrEqual(TOLERANCE * scale))
-    if (r.checkpointOut) expect(JSON.parse(readFileSync(r.checkpointOut, 'utf8'))).toEqual(JSON.parse(readFileSync(r.outputs.chunked, 'utf8')))
+    if (r.checkpointOut) expect(JSON.parse(readFileSync(r.checkpointOut, 'utf8'))).toEqual(JSON.parse(readFileSync(r.outputs.chunked!, 'utf8')))
   })
 })
 
