@@ -101,31 +101,58 @@ const KINDS: Record<string, { gate: string; delta: boolean }> = {
   gated_delta: { gate: 'scalar', delta: true },
 }
 
-async function mixerTimes(backend: Backend, kind: string, B: number, T: number): Promise<{ fwd: number; fwdBwd: number; form: string }> {
+/**
+ * One cell's host inputs, shared by every kind and backend: drawing 4 · 67M normals per call in
+ * JavaScript took longer than the timed GPU work (a row of the first box run: about a minute).
+ */
+interface CellInputs {
+  q: Float32Array
+  k: Float32Array
+  kUnit: Float32Array // k with each row l2-normalized, as the delta rule's feature map leaves keys
+  v: Float32Array
+  dO: Float32Array
+  gScalar: Float32Array
+  gVector: Float32Array
+  beta: Float32Array
+}
+
+function cellInputs(B: number, T: number, H: number, D: number): CellInputs {
+  const rng = new Rng(7)
+  const normal = (n: number, scale: number) => Float32Array.from({ length: n }, () => scale * rng.normal())
+  const N = B * T * H * D
+  const k = normal(N, 1)
+  const kUnit = k.slice()
+  for (let r = 0; r < N / D; r++) {
+    let s = 0
+    for (let i = 0; i < D; i++) s += kUnit[r * D + i]! ** 2
+    for (let i = 0; i < D; i++) kUnit[r * D + i]! /= Math.sqrt(s)
+  }
+  return {
+    q: normal(N, 1),
+    k,
+    kUnit,
+    v: normal(N, 1),
+    dO: normal(N, 1),
+    gScalar: Float32Array.from({ length: B * T * H }, () => -0.05 * Math.abs(rng.normal())),
+    gVector: Float32Array.from({ length: N }, () => -0.05 * Math.abs(rng.normal())),
+    beta: Float32Array.from({ length: B * T * H }, () => 1 / (1 + Math.exp(-rng.normal()))),
+  }
+}
+
+async function mixerTimes(backend: Backend, kind: string, B: number, T: number, host: CellInputs): Promise<{ fwd: number; fwdBwd: number; form: string }> {
   const H = 16
   const D = 128
   const { gate, delta } = KINDS[kind]!
-  const rng = new Rng(7)
-  const normal = (n: number, scale: number) => Float32Array.from({ length: n }, () => scale * rng.normal())
   const owned: Tensor[] = []
   const up = (data: Float32Array, shape: number[]) => {
     const t = backend.upload(data, shape)
     owned.push(t)
     return t
   }
-  const N = B * T * H * D
-  // keys l2-normalized for the delta rule (as its feature map leaves them)
-  const keys = normal(N, 1)
-  if (delta)
-    for (let r = 0; r < N / D; r++) {
-      let s = 0
-      for (let i = 0; i < D; i++) s += keys[r * D + i]! ** 2
-      for (let i = 0; i < D; i++) keys[r * D + i]! /= Math.sqrt(s)
-    }
   const inputs: Record<string, Tensor | undefined> = {
-    q: up(normal(N, 1), [B, T, H, D]),
-    k: up(keys, [B, T, H, D]),
-    v: up(normal(N, 1), [B, T, H, D]),
+    q: up(host.q, [B, T, H, D]),
+    k: up(delta ? host.kUnit : host.k, [B, T, H, D]),
+    v: up(host.v, [B, T, H, D]),
     g:
       gate === 'fixed'
         ? up(
@@ -133,22 +160,11 @@ async function mixerTimes(backend: Backend, kind: string, B: number, T: number):
             [H],
           )
         : gate === 'scalar'
-          ? up(
-              Float32Array.from({ length: B * T * H }, () => -0.05 * Math.abs(rng.normal())),
-              [B, T, H],
-            )
+          ? up(host.gScalar, [B, T, H])
           : gate === 'vector'
-            ? up(
-                Float32Array.from({ length: N }, () => -0.05 * Math.abs(rng.normal())),
-                [B, T, H, D],
-              )
+            ? up(host.gVector, [B, T, H, D])
             : undefined,
-    beta: delta
-      ? up(
-          Float32Array.from({ length: B * T * H }, () => 1 / (1 + Math.exp(-rng.normal()))),
-          [B, T, H],
-        )
-      : undefined,
+    beta: delta ? up(host.beta, [B, T, H]) : undefined,
   }
   const attrs = { form: 'chunked', gate, delta }
   const time = async (fn: () => Tensor[]): Promise<number> => {
@@ -166,7 +182,7 @@ async function mixerTimes(backend: Backend, kind: string, B: number, T: number):
     return median(ms)
   }
   const fwd = await time(() => Object.values(backend.run('mixer_fwd', inputs, attrs)).filter((t): t is Tensor => t !== undefined))
-  const dO = up(normal(B * T * H * D, 1), [B, T, H, D])
+  const dO = up(host.dO, [B, T, H, D])
   const fwdBwd = await time(() => {
     const f = backend.run('mixer_fwd', inputs, attrs)
     const b = backend.run('mixer_bwd', { ...inputs, do: dO }, attrs)
@@ -228,8 +244,9 @@ async function main(): Promise<void> {
   if (process.env.WEBGPU_BENCH_OPS !== '0') {
     const gpu = await webGpuBackend()
     const cuda = hasCuda ? nativeBackend('cuda:0') : undefined
-    for (const kind of Object.keys(KINDS))
-      for (const [B, T] of CELLS) {
+    for (const [B, T] of CELLS) {
+      const host = cellInputs(B, T, 16, 128)
+      for (const kind of Object.keys(KINDS)) {
         const row: Record<string, unknown> = { kind, B, T, H: 16, dk: 128, dv: 128, dtype: 'f32' }
         for (const [key, backend] of [
           ['webgpu', gpu],
@@ -237,7 +254,7 @@ async function main(): Promise<void> {
         ] as const) {
           if (!backend) continue
           try {
-            row[key] = await mixerTimes(backend, kind, B, T)
+            row[key] = await mixerTimes(backend, kind, B, T, host)
           } catch (err) {
             row[key] = { error: (err as Error).message.split('\n')[0] }
           }
@@ -251,6 +268,7 @@ async function main(): Promise<void> {
         )
         writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
       }
+    }
   }
   writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
   console.log(`wrote ${join(OUT, 'gpu-webgpu-bench.json')}`)
