@@ -38,7 +38,16 @@ import {
   type ChunkDecay,
 } from './kernels/mixer_chunked'
 import { columnsKernel, denominatorBwdKernel, denominatorFwdKernel, inputGateBwdKernel, inputGateFoldKernel } from './kernels/mixer_chunked_wrap'
-import { fixedGateReduceKernel, MAX_MIXER_K, MAX_MIXER_V, mixerBwdKernel, mixerFwdKernel, type MixerSwitches } from './kernels/mixer_recurrent'
+import {
+  columnBlocks,
+  fixedGateReduceKernel,
+  MAX_MIXER_K,
+  MAX_MIXER_V,
+  mixerBwdKernel,
+  mixerFwdKernel,
+  sliceSumKernel,
+  type MixerSwitches,
+} from './kernels/mixer_recurrent'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
 import { swigluBwdKernel, swigluFwdKernel } from './kernels/swiglu'
 import { UNARY_KINDS, unaryKernel, type UnaryKind } from './kernels/unary'
@@ -418,10 +427,14 @@ export const LAUNCHERS: Record<string, Launcher> = {
       dbeta_off: 0,
       gates_off: 0,
       di_off: 0,
+      dqk_slice: 0,
+      row_slice: 0,
+      dg_slice: 0,
     }
-    const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ...regions, ...unused }
+    const blocks = columnBlocks(m.switches, BH, V)
+    const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ...regions, ...unused, ...blocks }
     const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'o'), c.inputs.i?.buffer]
-    c.driver.dispatch(mixerFwdKernel(m.switches), p, buffers, rowGrid(1, BH))
+    c.driver.dispatch(mixerFwdKernel(m.switches), p, buffers, rowGrid(1, BH * blocks.NVB))
     if (c.outputs.s_final) c.driver.copy(work, c.outputs.s_final.buffer, BH * K * V * 4, regions.s_off * 4)
     if (c.outputs.z_final) c.driver.copy(work, c.outputs.z_final.buffer, BH * K * 4, regions.z_off * 4)
     if (c.outputs.m_final) c.driver.copy(work, c.outputs.m_final.buffer, BH * 4, regions.m_off * 4)
@@ -448,7 +461,17 @@ export const LAUNCHERS: Record<string, Launcher> = {
       ds_off: BH * K * V,
       dz_off: BH * K,
     }
-    const grads = { dq_off: rows * K, dk_off: rows * K, dv_off: rows * V, dg_off: gateFloats, dbeta_off: rows, di_off: rows }
+    // Sums over value columns (dq, dk, dβ, dg) get one slice per column block, added up below.
+    const blocks = columnBlocks(switches, BH, V)
+    const slices = blocks.NVB
+    const grads = {
+      dq_off: slices * rows * K,
+      dk_off: slices * rows * K,
+      dv_off: rows * V,
+      dg_off: slices * gateFloats,
+      dbeta_off: slices * rows,
+      di_off: rows,
+    }
     const offsets: Record<string, number> = {}
     let total = 0
     for (const [name, size] of [...Object.entries(sizes), ...Object.entries(grads)]) {
@@ -465,9 +488,17 @@ export const LAUNCHERS: Record<string, Launcher> = {
     copyIn('ds_final', 'ds_off', BH * K * V)
     copyIn('dz_final', 'dz_off', BH * K)
     copyIn('m0', 'm_off', BH)
-    const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ck, nck, ...offsets }
+    const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ck, nck, ...offsets, ...blocks, dqk_slice: rows * K, row_slice: rows, dg_slice: gateFloats }
     const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'do'), c.inputs.i?.buffer]
-    c.driver.dispatch(mixerBwdKernel(switches), p, buffers, rowGrid(1, BH))
+    c.driver.dispatch(mixerBwdKernel(switches), p, buffers, rowGrid(1, BH * slices))
+    if (slices > 1)
+      for (const [region, n] of [
+        ['dq_off', rows * K],
+        ['dk_off', rows * K],
+        ['dbeta_off', switches.delta ? rows : 0],
+        ['dg_off', gateFloats],
+      ] as const)
+        if (n > 0) c.driver.dispatch(sliceSumKernel, { n, slices, first: offsets[region]! }, [work], grid(n, WG))
     const copyOut = (name: string, region: string, floats: number) => {
       const t = c.outputs[name]
       if (t) c.driver.copy(work, t.buffer, floats * 4, offsets[region]! * 4)

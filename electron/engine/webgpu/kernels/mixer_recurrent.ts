@@ -1,5 +1,9 @@
-// mixer_fwd / mixer_bwd in the recurrent form: one step at a time, one
-// workgroup per head (b, h), the CPU's mixer_recurrent.cpp step for step.
+// mixer_fwd / mixer_bwd in the recurrent form: one step at a time, the CPU's
+// mixer_recurrent.cpp step for step. A head's value columns split over
+// workgroups (columnBlocks; the delta rule's r and update are per column), so
+// a small batch of heads still fills a large GPU: on the H200, 32 heads
+// (batch 16, 2 heads) of one workgroup each left Gated DeltaNet's training at
+// 0.13 of CUDA's f32 throughput (bench/gpu/gpu-webgpu-bench.json).
 //
 // q, k, dq, dk: (B, T, H, K)   v, o, do, dv: (B, T, H, V)   g: [H] fixed, (B, T, H) scalar,
 // (B, T, H, K) vector   beta: (B, T, H)   s0, s_final, ds: (B, H, K, V)   z0, z_final, dz: (B, H, K)
@@ -71,6 +75,13 @@ const params = [
   ['m_off', 'u32'], // exp input gate: the stabilizer m (B H), m0 in, m_final out
   ['gates_off', 'u32'], // backward with an input gate: per (b, h, t) the step's log write weight, floor and shift (3 each)
   ['di_off', 'u32'], // backward: di (B T H)
+  // Value columns per workgroup and workgroups per head (1 with an input gate or a denominator,
+  // whose per-head scalars every column shares), and the backward's partial-sum slice sizes.
+  ['VB', 'u32'],
+  ['NVB', 'u32'],
+  ['dqk_slice', 'u32'], // B T H K
+  ['row_slice', 'u32'], // B T H
+  ['dg_slice', 'u32'], // the gate's gradient: B T H K (vector), B T H (scalar), B H (fixed)
 ] as const
 
 /** The gate's log decay for key dim `a` at input row `row` (head h), as WGSL. */
@@ -147,6 +158,13 @@ var<workgroup> rs: array<f32, ${WG}>;
 var<workgroup> us: array<f32, ${WG}>;
 var<workgroup> step_scalars: array<f32, 3>; // the step's log write weight, max1 floor and stabilizer shift
 fn sync() { storageBarrier(); workgroupBarrier(); }
+// This workgroup's value columns [c0, c1) of S (block vb of NVB): columns of the state are
+// independent given the step's q, k, gate and β, so a head's columns split over workgroups; the
+// sums over columns (dq, dk, dβ, dg) go to slice vb of their region and are added up after.
+var<private> c0: u32;
+var<private> c1: u32;
+// The flat index (a V + c) of the i-th element of this block's K x (c1 - c0) part of a state.
+fn block_element(i: u32) -> u32 { let n = c1 - c0; return (i / n) * P.V + c0 + i % n; }
 const INPUT_GATE = ${s.inputGate !== 'none'};
 fn log_softplus(x: f32) -> f32 {
   if (x > 20.0) { return log(x + log1p_exp_neg_abs(x)); }
@@ -169,7 +187,7 @@ fn load_step(lid: u32, b: u32, h: u32, t: u32) {
     ks[a] = k[row * P.K + a];
     fs[a] = exp(${gateWgsl(s.gate)} + step_scalars[2]);
   }
-  for (var c = lid; c < P.V; c += ${WG}u) { vs[c] = v[row * P.V + c]; }
+  for (var c = c0 + lid; c < c1; c += ${WG}u) { vs[c] = v[row * P.V + c]; }
 }
 // den' from the raw denominator.
 fn denominator(den: f32) -> f32 {
@@ -180,14 +198,15 @@ fn step_state(lid: u32, b: u32, h: u32, t: u32, prev: u32, zprev: u32, next: u32
   let row = (b * P.T + t) * P.H + h;
   if (DELTA) {
     // r = v - S'ᵀk with S' = Diag(f) S_{t-1}
-    for (var c = lid; c < P.V; c += ${WG}u) {
+    for (var c = c0 + lid; c < c1; c += ${WG}u) {
       var acc = vs[c];
       for (var a = 0u; a < P.K; a++) { acc -= fs[a] * work[prev + a * P.V + c] * ks[a]; }
       rs[c] = acc;
     }
     workgroupBarrier();
   }
-  for (var e = lid; e < P.K * P.V; e += ${WG}u) {
+  for (var i = lid; i < P.K * (c1 - c0); i += ${WG}u) {
+    let e = block_element(i);
     let a = e / P.V;
     let c = e % P.V;
     ${s.delta ? 'work[next + e] = fs[a] * work[prev + e] + beta[row] * ks[a] * rs[c];' : 'work[next + e] = fs[a] * work[prev + e] + exp(step_scalars[0]) * ks[a] * vs[c];'}
@@ -202,8 +221,12 @@ fn step_state(lid: u32, b: u32, h: u32, t: u32, prev: u32, zprev: u32, next: u32
 
 const ENTRY = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let bh = row_index(wid, nwg);
-  if (bh >= P.B * P.H) { return; }
+  let block = row_index(wid, nwg);
+  if (block >= P.B * P.H * P.NVB) { return; }
+  let bh = block / P.NVB;
+  let vb = block % P.NVB;
+  c0 = vb * P.VB;
+  c1 = min(c0 + P.VB, P.V);
   let b = bh / P.H;
   let h = bh % P.H;
   let KV = P.K * P.V;`
@@ -237,7 +260,7 @@ ${ENTRY}
       dn = denominator(workgroup_sum(lid, part));
     }
     let row = (b * P.T + t) * P.H + h;
-    for (var c = lid; c < P.V; c += ${WG}u) {
+    for (var c = c0 + lid; c < c1; c += ${WG}u) {
       var num = 0.0;
       for (var a = 0u; a < P.K; a++) { num += qs[a] * work[S + a * P.V + c]; }
       o[row * P.V + c] = num / dn;
@@ -257,7 +280,7 @@ export function mixerBwdKernel(s: MixerSwitches): Kernel {
   const label = `mixer_bwd/recurrent/${key(s)}`
   let k = cache.get(label)
   if (k) return k
-  const gradOfGate = s.gate === 'vector' ? 'work[P.dg_off + row * P.K + a] = acc;' : s.gate !== 'none' ? 'gate_part += acc;' : ''
+  const gradOfGate = s.gate === 'vector' ? 'work[P.dg_off + vb * P.dg_slice + row * P.K + a] = acc;' : s.gate !== 'none' ? 'gate_part += acc;' : ''
   k = {
     label,
     entry: 'main',
@@ -280,7 +303,7 @@ ${ENTRY}
   for (var t = 0u; t < P.T; t++) {
     if (t % P.ck == 0u) {
       let j = t / P.ck;
-      for (var e = lid; e < KV; e += ${WG}u) { work[ckpts + j * KV + e] = work[S0 + e]; }
+      for (var i = lid; i < P.K * (c1 - c0); i += ${WG}u) { let e = block_element(i); work[ckpts + j * KV + e] = work[S0 + e]; }
       if (DEN) { for (var a = lid; a < P.K; a += ${WG}u) { work[zckpts + j * P.K + a] = work[z0 + a]; } }
       sync();
     }
@@ -333,7 +356,7 @@ ${ENTRY}
       let den = workgroup_sum(lid, part);
       let dn = denominator(den);
       var dot = 0.0;
-      for (var c = lid; c < P.V; c += ${WG}u) {
+      for (var c = c0 + lid; c < c1; c += ${WG}u) {
         var num = 0.0;
         for (var a = 0u; a < P.K; a++) { num += qs[a] * work[St + a * P.V + c]; }
         let d = d_o[row * P.V + c];
@@ -343,21 +366,21 @@ ${ENTRY}
       let d_dn = -workgroup_sum(lid, dot) / dn;
       ${s.normalize === 'sum' ? 'dden = d_dn;' : 'dden = select(0.0, select(-d_dn, d_dn, den >= 0.0), abs(den) > step_scalars[1]);'}
     } else {
-      for (var c = lid; c < P.V; c += ${WG}u) { dnum[c] = d_o[row * P.V + c]; }
+      for (var c = c0 + lid; c < c1; c += ${WG}u) { dnum[c] = d_o[row * P.V + c]; }
     }
     workgroupBarrier();
     for (var a = lid; a < P.K; a += ${WG}u) {
       var acc = 0.0;
-      for (var c = 0u; c < P.V; c++) { acc += work[St + a * P.V + c] * dnum[c]; }
+      for (var c = c0; c < c1; c++) { acc += work[St + a * P.V + c] * dnum[c]; }
       if (DEN) { acc += work[zt + a] * dden; }
-      work[P.dq_off + row * P.K + a] = acc * P.scale;
+      work[P.dq_off + vb * P.dqk_slice + row * P.K + a] = acc * P.scale;
       if (DEN) { work[dz + a] += qs[a] * dden; }
     }
-    for (var e = lid; e < KV; e += ${WG}u) { work[dS + e] += qs[e / P.V] * dnum[e % P.V]; }
+    for (var i = lid; i < P.K * (c1 - c0); i += ${WG}u) { let e = block_element(i); work[dS + e] += qs[e / P.V] * dnum[e % P.V]; }
     sync();
     if (DELTA) {
       // r = v - S'ᵀk; du = dSᵀk
-      for (var c = lid; c < P.V; c += ${WG}u) {
+      for (var c = c0 + lid; c < c1; c += ${WG}u) {
         var r = vs[c];
         var du = 0.0;
         for (var a = 0u; a < P.K; a++) {
@@ -372,26 +395,26 @@ ${ENTRY}
         s.delta
           ? `let bt = beta[row];
       var part = 0.0;
-      for (var c = lid; c < P.V; c += ${WG}u) {
+      for (var c = c0 + lid; c < c1; c += ${WG}u) {
         part += us[c] * rs[c];
         work[P.dv_off + row * P.V + c] = bt * us[c];
       }
       let dbeta = workgroup_sum(lid, part);
-      if (lid == 0u) { work[P.dbeta_off + row] = dbeta; }
+      if (lid == 0u) { work[P.dbeta_off + vb * P.row_slice + row] = dbeta; }
       // dk = β dS r - S' dr, dr = β du
       for (var a = lid; a < P.K; a += ${WG}u) {
         var acc = 0.0;
-        for (var c = 0u; c < P.V; c++) { acc += work[dS + a * P.V + c] * rs[c] * bt - fs[a] * work[Sp + a * P.V + c] * bt * us[c]; }
-        work[P.dk_off + row * P.K + a] = acc;
+        for (var c = c0; c < c1; c++) { acc += work[dS + a * P.V + c] * rs[c] * bt - fs[a] * work[Sp + a * P.V + c] * bt * us[c]; }
+        work[P.dk_off + vb * P.dqk_slice + row * P.K + a] = acc;
       }
       sync();
-      for (var e = lid; e < KV; e += ${WG}u) { work[dS + e] -= ks[e / P.V] * bt * us[e % P.V]; }
+      for (var i = lid; i < P.K * (c1 - c0); i += ${WG}u) { let e = block_element(i); work[dS + e] -= ks[e / P.V] * bt * us[e % P.V]; }
       sync();`
           : ''
       }
     } else {
       // S_t = S' + w k vᵀ, z_t = z' + w k
-      for (var c = lid; c < P.V; c += ${WG}u) {
+      for (var c = c0 + lid; c < c1; c += ${WG}u) {
         var acc = 0.0;
         for (var a = 0u; a < P.K; a++) { acc += work[dS + a * P.V + c] * ks[a]; }
         work[P.dv_off + row * P.V + c] = acc * w;
@@ -399,9 +422,9 @@ ${ENTRY}
       var dw = 0.0;
       for (var a = lid; a < P.K; a += ${WG}u) {
         var acc = 0.0;
-        for (var c = 0u; c < P.V; c++) { acc += work[dS + a * P.V + c] * vs[c]; }
+        for (var c = c0; c < c1; c++) { acc += work[dS + a * P.V + c] * vs[c]; }
         if (DEN) { acc += work[dz + a]; }
-        work[P.dk_off + row * P.K + a] = acc * w;
+        work[P.dk_off + vb * P.dqk_slice + row * P.K + a] = acc * w;
         dw += ks[a] * acc;
       }
       if (INPUT_GATE) {
@@ -414,26 +437,63 @@ ${ENTRY}
       var gate_part = 0.0;
       for (var a = lid; a < P.K; a += ${WG}u) {
         var acc = 0.0;
-        for (var c = 0u; c < P.V; c++) { acc += work[dS + a * P.V + c] * fs[a] * work[Sp + a * P.V + c]; }
+        for (var c = c0; c < c1; c++) { acc += work[dS + a * P.V + c] * fs[a] * work[Sp + a * P.V + c]; }
         if (DEN) { acc += work[dz + a] * fs[a] * work[zp + a]; }
         ${gradOfGate}
       }
       ${s.gate === 'scalar' || s.gate === 'fixed' ? 'let gsum = workgroup_sum(lid, gate_part);' : ''}
-      ${s.gate === 'scalar' ? 'if (lid == 0u) { work[P.dg_off + row] = gsum; }' : ''}
+      ${s.gate === 'scalar' ? 'if (lid == 0u) { work[P.dg_off + vb * P.dg_slice + row] = gsum; }' : ''}
       ${s.gate === 'fixed' ? 'fixed_sum += gsum;' : ''}
       sync();
-      for (var e = lid; e < KV; e += ${WG}u) { work[dS + e] *= fs[e / P.V]; }
+      for (var i = lid; i < P.K * (c1 - c0); i += ${WG}u) { let e = block_element(i); work[dS + e] *= fs[e / P.V]; }
       if (DEN) { for (var a = lid; a < P.K; a += ${WG}u) { work[dz + a] *= fs[a]; } }
       sync();
     }
   }
   }
-  ${s.gate === 'fixed' ? 'if (lid == 0u) { work[P.dg_off + bh] = fixed_sum; }' : ''}
+  ${s.gate === 'fixed' ? 'if (lid == 0u) { work[P.dg_off + vb * P.dg_slice + bh] = fixed_sum; }' : ''}
 }
 `,
   }
   cache.set(label, k)
   return k
+}
+
+/**
+ * How a head's value columns split over workgroups: about 512 workgroups in all (a few per
+ * compute unit of a large GPU; a head alone leaves most of one idle at small batch), at least 16
+ * columns each. One block with an input gate or a denominator: their per-step scalars (the exp
+ * gate's stabilizer, z) are per head, kept by one workgroup.
+ */
+export function columnBlocks(s: MixerSwitches, heads: number, V: number): { VB: number; NVB: number } {
+  const split = s.inputGate === 'none' && s.normalize === 'none'
+  const wanted = split ? Math.max(1, Math.min(Math.ceil(V / 16), Math.ceil(512 / heads))) : 1
+  const VB = Math.ceil(V / wanted)
+  return { VB, NVB: Math.ceil(V / VB) }
+}
+
+const sliceParams = [
+  ['n', 'u32'],
+  ['slices', 'u32'],
+  ['first', 'u32'],
+] as const
+
+/** work[first + i] = sum over s < slices of work[first + s n + i]: the column blocks' partial sums, added in place. */
+export const sliceSumKernel: Kernel = {
+  label: 'mixer_bwd/column_block_sum',
+  entry: 'main',
+  params: sliceParams,
+  code: `${paramsWgsl(sliceParams)}
+@group(0) @binding(1) var<storage, read_write> work: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * ${WG}u + lid;
+  if (i >= P.n) { return; }
+  var sum = work[P.first + i];
+  for (var s = 1u; s < P.slices; s++) { sum += work[P.first + s * P.n + i]; }
+  work[P.first + i] = sum;
+}
+`,
 }
 
 const reduceParams = [
