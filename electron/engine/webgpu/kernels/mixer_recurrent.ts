@@ -461,8 +461,8 @@ ${ENTRY}
 
 /**
  * How a head's value columns split over workgroups: about 512 workgroups in all (a few per
- * compute unit of a large GPU; a head alone leaves most of one idle at small batch), at least 16
- * columns each. One block with an input gate or a denominator: their per-step scalars (the exp
+ * compute unit of a large GPU; a head alone leaves most of one idle at small batch), no more than
+ * ⌈V/16⌉ blocks a head. One block with an input gate or a denominator: their per-step scalars (the exp
  * gate's stabilizer, z) are per head, kept by one workgroup.
  */
 export function columnBlocks(s: MixerSwitches, heads: number, V: number): { VB: number; NVB: number } {
