@@ -11,13 +11,18 @@
 //    on webgpu and cuda:0 in f32, median ms of REPEATS after one warm-up call.
 //    Each timed call ends with synchronize(), so a time covers its GPU work.
 //
+// 3. Where a training step's time goes: the profiler's per-op times (forward, backward and
+//    optimizer summed per op) of PROFILE_MODELS at the training shape, on webgpu and cuda:0 in f32:
+//    which kernels to make faster next.
+//
 // Writes $OUT/gpu-webgpu-bench.json; prints one line per row. Without a
 // WebGPU adapter it says why and exits 1 (the box has one through NVIDIA's
 // Vulkan driver once libvulkan1 is unpacked: gpu-check.sh step "webgpu").
 //
 // Bundled by scripts/device-bundles.sh (webgpu stays external: Dawn's binding
 // is loaded from node_modules/webgpu at run time).
-// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS (0: skip that part), WEBGPU_BENCH_MODELS
+// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE (0: skip that part),
+// WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
 // WEBGPU_BENCH_STEPS (12), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768).
 import { writeFileSync } from 'node:fs'
@@ -26,10 +31,12 @@ import type { ModelSpec } from '../electron/api/model-spec'
 import { preset } from '../electron/api/presets'
 import { resizeModel } from '../electron/api/resize'
 import type { TrainSpec } from '../electron/api/train-spec'
+import type { ProfileSettings } from '../electron/api/profile'
 import type { Backend } from '../electron/engine/backend'
 import type { Tensor } from '../electron/engine/tensor'
 import { loadAddon } from '../electron/engine/addon'
 import { nativeBackend } from '../electron/engine/native-backend'
+import { profileModel } from '../electron/engine/profile/profiler'
 import { Rng } from '../electron/engine/random'
 import { trainModel } from '../electron/engine/train/trainer'
 import { probeWebGpu, webGpuBackend } from '../electron/engine/webgpu/backend'
@@ -43,6 +50,7 @@ const CELLS = (process.env.WEBGPU_BENCH_CELLS ?? '16x2048,4x8192,1x32768').split
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 const TRAIN_MODELS = (process.env.WEBGPU_BENCH_MODELS ?? 'gla,retnet,mamba2,gated-deltanet').split(',')
+const PROFILE_MODELS = (process.env.WEBGPU_BENCH_PROFILE_MODELS ?? 'gated-deltanet').split(',')
 const SEQ = Number(process.env.WEBGPU_BENCH_SEQ ?? 512)
 const BATCH = Number(process.env.WEBGPU_BENCH_BATCH ?? 16)
 
@@ -193,6 +201,32 @@ async function mixerTimes(backend: Backend, kind: string, B: number, T: number, 
   return { fwd, fwdBwd, form }
 }
 
+/** The profiler's per-op times of one training step, summed over scopes and phases, largest first. */
+async function opTimes(spec: ModelSpec, backend: Backend): Promise<{ stepMs: number; ops: { op: string; ms: number; calls: number }[] }> {
+  const settings: ProfileSettings = {
+    batchSize: BATCH,
+    seqLen: SEQ,
+    dtype: 'f32',
+    precision: 'f32',
+    warmup: 1,
+    repeats: 3,
+    probeSeconds: 0.2,
+    sweepLengths: [],
+    sweepBudgetSeconds: 0,
+    sweepMemoryLimitBytes: 2 ** 30,
+  }
+  const result = await profileModel(spec, backend, settings)
+  const byOp = new Map<string, { ms: number; calls: number }>()
+  for (const o of result.ops) {
+    const row = byOp.get(o.op) ?? { ms: 0, calls: 0 }
+    row.ms += o.ms
+    row.calls += o.calls
+    byOp.set(o.op, row)
+  }
+  const ops = [...byOp.entries()].map(([op, r]) => ({ op, ...r })).sort((a, b) => b.ms - a.ms)
+  return { stepMs: result.step.totalMs, ops }
+}
+
 async function main(): Promise<void> {
   const probe = await probeWebGpu()
   if (!probe.adapter) {
@@ -209,6 +243,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     training: [] as unknown[],
     mixer: [] as unknown[],
+    profile: [] as unknown[],
   }
   if (process.env.WEBGPU_BENCH_TRAIN !== '0')
     for (const id of TRAIN_MODELS) {
@@ -240,6 +275,32 @@ async function main(): Promise<void> {
         `train ${id.padEnd(16)} webgpu ${String(tps('webgpu') ?? JSON.stringify(row.webgpu)).padStart(9)} tok/s  cuda f32 ${String(tps('cuda_f32') ?? '-').padStart(9)}  ` +
           `cuda bf16 ${String(tps('cuda_bf16') ?? '-').padStart(9)}  cpu ${String(tps('cpu') ?? '-').padStart(8)}  webgpu/cuda f32 ${row.webgpu_over_cuda_f32 === null ? '-' : (row.webgpu_over_cuda_f32 as number).toFixed(2)}`,
       )
+    }
+  if (process.env.WEBGPU_BENCH_PROFILE !== '0')
+    for (const id of PROFILE_MODELS) {
+      const spec = resizeModel(preset(id), { d_model: 256, n_layers: 4, vocab_size: 512 })
+      const row: Record<string, unknown> = { model: id, d_model: 256, layers: 4, seq_len: SEQ, batch: BATCH, precision: 'f32' }
+      for (const [key, open] of [
+        ['webgpu', () => webGpuBackend()],
+        ['cuda', () => (hasCuda ? nativeBackend('cuda:0') : undefined)],
+      ] as const) {
+        const backend = await open()
+        if (!backend) continue
+        try {
+          const times = await opTimes(spec, backend)
+          row[key] = times
+          const top = times.ops
+            .slice(0, 6)
+            .map((o) => `${o.op} ${o.ms.toFixed(1)}`)
+            .join(', ')
+          console.log(`profile ${id.padEnd(16)} ${key.padEnd(6)} step ${times.stepMs.toFixed(1)} ms: ${top}`)
+        } catch (err) {
+          row[key] = { error: (err as Error).message.split('\n')[0] }
+          console.log(`profile ${id.padEnd(16)} ${key.padEnd(6)} ${(row[key] as { error: string }).error}`)
+        }
+      }
+      ;(result.profile as unknown[]).push(row)
+      writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
     }
   if (process.env.WEBGPU_BENCH_OPS !== '0') {
     const gpu = await webGpuBackend()
