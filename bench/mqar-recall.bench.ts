@@ -7,14 +7,16 @@
 // and the table: bench/mqar-recall.md.
 //
 //   node --import tsx bench/mqar-recall.bench.ts [--presets transformer,gla,...] [--seed 0]
-//        [--max-steps N] [--template mqar-zoology] [--out file.json]
+//        [--max-steps N] [--template mqar-zoology] [--set path=value]... [--out file.json]
 //   node --import tsx bench/mqar-recall.bench.ts --merge a.json,b.json,... --out bench/mqar-recall-T128-kv8.json
 //
 // --presets picks runs by their name in the template (one process per preset
 // runs them in parallel; set LINEA_NUM_THREADS so they share the cores).
 // --max-steps stops early on the template's own schedule (a smoke test); the
-// JSON says so. --merge joins the JSON of several processes into one and
-// prints the table.
+// JSON says so. --set changes the template (a diagnosis, e.g. --set
+// train.optimizer.lr=0.001; never the benchmark): the JSON's train spec says so
+// and --merge refuses to join it with the template's own runs. --merge joins
+// the JSON of several processes into one and prints the table.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -163,10 +165,28 @@ function defaultOut(spec: TrainSpec): string {
   return join(projectRoot(), 'bench', `mqar-recall-T${task.seq_len}-kv${task.num_kv_pairs}.json`)
 }
 
-async function run(values: Record<string, string | undefined>): Promise<void> {
+/** --set path=value: the value as JSON where it parses (numbers, true, "text"), else the text. */
+function parseSets(sets: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const set of sets) {
+    const eq = set.indexOf('=')
+    if (eq < 1) throw new Error(`--set '${set}': give path=value, as in train.optimizer.lr=0.001`)
+    const text = set.slice(eq + 1)
+    let value: unknown = text
+    try {
+      value = JSON.parse(text)
+    } catch {
+      // a plain string
+    }
+    out[set.slice(0, eq)] = value
+  }
+  return out
+}
+
+async function run(values: Record<string, string | undefined>, sets: string[]): Promise<void> {
   const template = findTemplate(values.template ?? 'mqar-zoology')
   const seed = Number(values.seed ?? '0')
-  const overrides: Record<string, unknown> = { 'train.seed': seed }
+  const overrides: Record<string, unknown> = { ...parseSets(sets), 'train.seed': seed }
   if (values['max-steps'] !== undefined) overrides['train.max_steps'] = Number(values['max-steps'])
   const all = expandTemplate(template, {}, overrides)
   const wanted = values.presets?.split(',').filter(Boolean)
@@ -175,8 +195,8 @@ async function run(values: Record<string, string | undefined>): Promise<void> {
       throw new Error(`--presets: '${w}' is not a run of template ${template.id}; valid: ${all.map((r) => r.name).join(', ')}`)
   const runs = wanted ? all.filter((r) => wanted.includes(r.name)) : all
   // Only a whole run of the template replaces the committed JSON by default.
-  if (!values.out && (wanted || values['max-steps'] !== undefined || seed !== 0))
-    throw new Error('--presets, --seed and --max-steps write part of the benchmark: give --out <file.json> (then --merge the parts)')
+  if (!values.out && (wanted || values['max-steps'] !== undefined || seed !== 0 || sets.length))
+    throw new Error('--presets, --seed, --max-steps and --set write part of the benchmark or a diagnosis: give --out <file.json>')
   const first = runs[0]!.trainSpec
   // The backend from the calls of f32 passes; then each run's precision as the app resolves it
   // ('auto': f32 on the CPU, as the PyTorch reference of the T = 128 figures; bf16 on CUDA).
@@ -249,11 +269,13 @@ const { values } = parseArgs({
     template: { type: 'string' },
     out: { type: 'string' },
     merge: { type: 'string' },
+    set: { type: 'string', multiple: true },
   },
 })
 if (values.merge) {
   if (!values.out) throw new Error('--merge needs --out <file.json>')
   merge(values.merge.split(',').filter(Boolean), values.out)
 } else {
-  await run(values)
+  const { set, ...rest } = values
+  await run(rest, set ?? [])
 }
