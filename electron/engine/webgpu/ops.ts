@@ -38,16 +38,7 @@ import {
   type ChunkDecay,
 } from './kernels/mixer_chunked'
 import { columnsKernel, denominatorBwdKernel, denominatorFwdKernel, inputGateBwdKernel, inputGateFoldKernel } from './kernels/mixer_chunked_wrap'
-import {
-  columnBlocks,
-  fixedGateReduceKernel,
-  MAX_MIXER_K,
-  MAX_MIXER_V,
-  mixerBwdKernel,
-  mixerFwdKernel,
-  sliceSumKernel,
-  type MixerSwitches,
-} from './kernels/mixer_recurrent'
+import { columnBlocks, MAX_MIXER_K, MAX_MIXER_V, mixerBwdKernel, mixerFwdKernel, sliceSumKernel, type MixerSwitches } from './kernels/mixer_recurrent'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
 import { swigluBwdKernel, swigluFwdKernel } from './kernels/swiglu'
 import { UNARY_KINDS, unaryKernel, type UnaryKind } from './kernels/unary'
@@ -399,7 +390,7 @@ function chunkedMixerBwd(c: LaunchContext): void {
   }
   const buffers = [work, dots, ...(m.gate === 'fixed' ? [] : [dg])]
   c.driver.dispatch(chunkGateGradKernel(m.gate), p, buffers, rowGrid(1, m.BH * m.GK))
-  if (m.gate === 'fixed') c.driver.dispatch(fixedGateReduceKernel, { B: m.B, H: m.H, first: 2 * pieces }, [dots, dg], [Math.ceil(m.H / 64), 1, 1])
+  if (m.gate === 'fixed') c.driver.dispatch(sliceSumKernel, { n: m.H, slices: m.B, first: 2 * pieces }, [dots, dg], grid(m.H, WG))
 }
 
 export const LAUNCHERS: Record<string, Launcher> = {
@@ -491,28 +482,27 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ck, nck, ...offsets, ...blocks, dqk_slice: rows * K, row_slice: rows, dg_slice: gateFloats }
     const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'do'), c.inputs.i?.buffer]
     c.driver.dispatch(mixerBwdKernel(switches), p, buffers, rowGrid(1, BH * slices))
-    if (slices > 1)
-      for (const [region, n] of [
-        ['dq_off', rows * K],
-        ['dk_off', rows * K],
-        ['dbeta_off', switches.delta ? rows : 0],
-        ['dg_off', gateFloats],
-      ] as const)
-        if (n > 0) c.driver.dispatch(sliceSumKernel, { n, slices, first: offsets[region]! }, [work], grid(n, WG))
     const copyOut = (name: string, region: string, floats: number) => {
       const t = c.outputs[name]
       if (t) c.driver.copy(work, t.buffer, floats * 4, offsets[region]! * 4)
     }
-    copyOut('dq', 'dq_off', rows * K)
-    copyOut('dk', 'dk_off', rows * K)
+    // The column sums: a copy with one block, else the blocks' slices added up into the output.
+    const gather = (name: string, region: string, n: number, count = slices) => {
+      const t = c.outputs[name]
+      if (!t) return
+      if (count === 1) copyOut(name, region, n)
+      else c.driver.dispatch(sliceSumKernel, { n, slices: count, first: offsets[region]! }, [work, t.buffer], grid(n, WG))
+    }
+    gather('dq', 'dq_off', rows * K)
+    gather('dk', 'dk_off', rows * K)
     copyOut('dv', 'dv_off', rows * V)
-    copyOut('dbeta', 'dbeta_off', rows)
+    gather('dbeta', 'dbeta_off', rows)
     copyOut('di', 'di_off', rows)
     copyOut('ds0', 'ds_off', BH * K * V)
     copyOut('dz0', 'dz_off', BH * K)
-    if (c.outputs.dg && switches.gate === 'fixed')
-      c.driver.dispatch(fixedGateReduceKernel, { B, H, first: offsets.dg_off! }, [work, c.outputs.dg.buffer], [Math.ceil(H / 64), 1, 1])
-    else copyOut('dg', 'dg_off', gateFloats)
+    // The fixed gate's dg[h]: slices of H per batch row and block.
+    if (switches.gate === 'fixed') gather('dg', 'dg_off', H, B * slices)
+    else gather('dg', 'dg_off', gateFloats)
   },
 
   softmax_attn_fwd(c) {

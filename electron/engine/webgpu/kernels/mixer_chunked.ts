@@ -486,7 +486,7 @@ const gateGradParams = [
  * exact too, but subtracts O(1) terms (the diagonal q_t·k_t v_t·do_t) to get a
  * result that strong gates make small: in f32 it lost 1e-4 relative at g ≈ -5.
  * Scalar: dg (B, T, H); vector: dg (B, T, H, K); fixed: the head's Σ_s dg_s at
- * dots[fixed_off + bh], summed over b by mixer_recurrent's fixedGateReduceKernel.
+ * dots[fixed_off + bh], summed over b by mixer_recurrent's sliceSumKernel.
  */
 export function chunkGateGradKernel(gate: Exclude<ChunkedGate, 'none'>): Kernel {
   const vector = gate === 'vector'

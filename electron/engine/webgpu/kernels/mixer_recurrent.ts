@@ -478,45 +478,25 @@ const sliceParams = [
   ['first', 'u32'],
 ] as const
 
-/** work[first + i] = sum over s < slices of work[first + s n + i]: the column blocks' partial sums, added in place. */
+/**
+ * out[i] = sum over s < slices of work[first + s n + i]: partial sums added up, written to the
+ * output. The column blocks' dq, dk, dβ and dg (a slice per block), and the fixed gate's dg[h]
+ * (a slice of H per batch row, then per block).
+ */
 export const sliceSumKernel: Kernel = {
-  label: 'mixer_bwd/column_block_sum',
+  label: 'mixer_bwd/slice_sum',
   entry: 'main',
   params: sliceParams,
   code: `${paramsWgsl(sliceParams)}
-@group(0) @binding(1) var<storage, read_write> work: array<f32>;
+@group(0) @binding(1) var<storage, read> work: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * nwg.x) * ${WG}u + lid;
   if (i >= P.n) { return; }
-  var sum = work[P.first + i];
-  for (var s = 1u; s < P.slices; s++) { sum += work[P.first + s * P.n + i]; }
-  work[P.first + i] = sum;
-}
-`,
-}
-
-const reduceParams = [
-  ['B', 'u32'],
-  ['H', 'u32'],
-  ['first', 'u32'],
-] as const
-
-/** The fixed gate's dg[h] = sum over b of the per-head partial sums (work[first + b H + h]). */
-export const fixedGateReduceKernel: Kernel = {
-  label: 'mixer_bwd/fixed_gate_sum',
-  entry: 'main',
-  params: reduceParams,
-  code: `${paramsWgsl(reduceParams)}
-@group(0) @binding(1) var<storage, read> work: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dg: array<f32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let h = id.x;
-  if (h >= P.H) { return; }
   var sum = 0.0;
-  for (var b = 0u; b < P.B; b++) { sum += work[P.first + b * P.H + h]; }
-  dg[h] = sum;
+  for (var s = 0u; s < P.slices; s++) { sum += work[P.first + s * P.n + i]; }
+  out[i] = sum;
 }
 `,
 }
