@@ -73,17 +73,18 @@ const BLOCK_FIELDS: Record<string, FieldRule> = {
 
 const KV_HEADS = only(null, 'Linea has no grouped keys and values (num_kv_heads below num_heads); null or num_heads')
 
-/** Fields GLA and RetNet share (and read the same way: fla-config.ts reads both in one branch). */
-const GLA_LIKE_FIELDS: Record<string, FieldRule> = {
+/** The projections of the layers that size q, k and v by expand_k and expand_v (GLA, RetNet, linear attention). */
+const EXPAND_FIELDS: Record<string, FieldRule> = {
   ...BLOCK_FIELDS,
   expand_k: READ,
   expand_v: READ,
   num_heads: READ,
   num_kv_heads: KV_HEADS,
   feature_map: READ,
-  use_output_gate: READ,
-  fuse_norm: READ,
 }
+
+/** Fields GLA and RetNet share (and read the same way: fla-config.ts reads both in one branch). */
+const GLA_LIKE_FIELDS: Record<string, FieldRule> = { ...EXPAND_FIELDS, use_output_gate: READ, fuse_norm: READ }
 
 export interface TypeRow {
   /** fla's defaults for the fields a config.json may leave out. */
@@ -207,12 +208,7 @@ export const FLA_TYPES: Record<FlaModelType, TypeRow> = {
       elementwise_affine: true, norm_eps: 1e-6, attn: null, tie_word_embeddings: false, fuse_norm: true, vocab_size: 32000, attnres_block_size: null,
     },
     fields: {
-      ...BLOCK_FIELDS,
-      expand_k: READ,
-      expand_v: READ,
-      num_heads: READ,
-      num_kv_heads: KV_HEADS,
-      feature_map: READ,
+      ...EXPAND_FIELDS,
       tie_feature_map_qk: ignored('only learned feature maps have parameters to tie, and Linea reads none of those'),
       norm_q: only(false, 'Linea does not divide q by its sum'),
       norm_k: only(false, 'Linea does not divide k by its sum'),
