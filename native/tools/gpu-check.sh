@@ -215,13 +215,18 @@ if has torchrun; then
   [ -d /tmp/fla/fla ] || { mkdir -p /tmp/fla && tar xJf .device/fla.tar.xz -C /tmp/fla; }
   export TRITON_CACHE_DIR=/tmp/triton-cache
   cli() { timeout "${CLI_TIMEOUT:-240}" node .device/linea-cli.mjs "$@"; }
+  # preset_model <preset> <file>: the preset's ModelSpec with vocabulary 512 (the MQAR template's).
+  preset_model() {
+    node .device/linea-cli.mjs presets --json 2>/dev/null | PRESET="$1" OUT_FILE="$2" node -e '
+      const fs = require("fs"); const presets = JSON.parse(fs.readFileSync(0, "utf8"));
+      const model = presets.find((p) => p.preset === process.env.PRESET);
+      model.vocab_size = 512; fs.writeFileSync(process.env.OUT_FILE, JSON.stringify(model));'
+  }
   rm -rf /tmp/tr-run /tmp/tr-export
-  node .device/linea-cli.mjs presets --json 2>/dev/null | node -e '
-    const fs = require("fs"); const presets = JSON.parse(fs.readFileSync(0, "utf8"));
-    const model = presets.find((p) => p.preset === "hybrid-gated-deltanet");
-    model.vocab_size = 512; fs.writeFileSync("/tmp/tr-m.json", JSON.stringify(model));
+  preset_model hybrid-gated-deltanet /tmp/tr-m.json
+  node -e '
     const t = require(process.cwd() + "/workspace-templates/mqar-zoology.json").train;
-    t.steps = 300; fs.writeFileSync("/tmp/tr-t.json", JSON.stringify(t));'
+    t.steps = 300; require("fs").writeFileSync("/tmp/tr-t.json", JSON.stringify(t));'
   cli train /tmp/tr-m.json /tmp/tr-t.json --out /tmp/tr-run --backend cuda --max-steps 100 >"$out/torchrun-linea.log" 2>&1
   note "torchrun recipe: linea train (hybrid-gated-deltanet, MQAR, cuda, 100 steps): exit $?"
   cli export /tmp/tr-run --out /tmp/tr-export --data 40000 --format both >"$out/torchrun-export.log" 2>&1
@@ -237,10 +242,7 @@ if has torchrun; then
   # this box; DeltaNet's chunk backward has no gate, so that leg exports a DeltaNet (TORCHRUN_FLA_PRESET).
   fla_preset="${TORCHRUN_FLA_PRESET:-deltanet}"
   rm -rf /tmp/tr-run-fla /tmp/tr-export-fla
-  node .device/linea-cli.mjs presets --json 2>/dev/null | PRESET="$fla_preset" node -e '
-    const fs = require("fs"); const presets = JSON.parse(fs.readFileSync(0, "utf8"));
-    const model = presets.find((p) => p.preset === process.env.PRESET);
-    model.vocab_size = 512; fs.writeFileSync("/tmp/tr-m-fla.json", JSON.stringify(model));'
+  preset_model "$fla_preset" /tmp/tr-m-fla.json
   { cli train /tmp/tr-m-fla.json /tmp/tr-t.json --out /tmp/tr-run-fla --backend cuda --max-steps 20 &&
     cli export /tmp/tr-run-fla --out /tmp/tr-export-fla --data 40000 --format both; } >"$out/torchrun-fla-export.log" 2>&1
   note "torchrun recipe, --form fla: linea train + export of $fla_preset: exit $?"
