@@ -282,7 +282,7 @@ def merge(linea, peer, bandwidth):
 def report(result, args):
     """The accuracy comparison (when Linea wrote its inputs) and the table."""
     if args.compare_dir:
-        result["accuracy_vs_float64"] = {op: compare(op, args.compare_dir) for op in OPS}
+        result["accuracy_vs_float64"] = {op: compare(op, args.compare_dir) for op in (args.ops.split(",") if args.ops else OPS)}
         json.dump(result, open(args.out, "w"), indent=1)
     cells = result["cells"]
     print("op           B   T      linea fwd  peer fwd  linea f+b  peer f+b  speedup f+b  x floor f+b  peak MiB (linea/peer)")

@@ -87,11 +87,12 @@ if has tests; then
   note "C++ tests: $(grep -E 'test cases' "$out/tests.log" | tail -1)"
   grep -E "ERROR|FAILED" "$out/tests.log" | sort | uniq -c | sort -rn | head -20 | tee -a "$summary"
   # The chunked mixer's other forms (mixer_chunked.cu: use_seq_scan picks the sequential state
-  # passes only for shapes that fill the GPU, which these tests' shapes do not; use_fused_fwd)
-  # through the same cross-backend test; LINEA_CHUNKED_BWD=chunk, the older backward kernel.
-  LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=fused LINEA_CHUNKED_BWD=chunk LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 300 "$build/linea_tests" \
+  # passes only for shapes that fill the GPU, which these tests' shapes do not; LINEA_CHUNKED_FWD=passes,
+  # the state passes and per-chunk output kernel instead of the one-pass forward; LINEA_CHUNKED_BWD=chunk,
+  # the older backward kernel) through the same cross-backend test.
+  LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 300 "$build/linea_tests" \
     -tc="every backend matches*" >"$out/tests-candidates.log" 2>&1
-  note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=fused LINEA_CHUNKED_BWD=chunk: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
+  note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
   grep -E "ERROR|FAILED|^cuda" "$out/tests-candidates.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
 fi
 
@@ -324,8 +325,9 @@ if has bench; then
   [ -d /tmp/fla/fla ] || { mkdir -p /tmp/fla && tar xJf .device/fla.tar.xz -C /tmp/fla; }
   quick=${QUICK:+--quick}
   rm -rf /tmp/linea-compare
+  # BENCH_OPS / PEER_OPS: a subset of the kinds (e.g. the ones a previous call's peer did not reach).
   timeout "${BENCH_TIMEOUT:-240}" "$build/linea_bench_gpu" --json "$out/linea-gpu.json" --compare-dir /tmp/linea-compare $quick --decode \
-    >"$out/bench-linea.log" 2>&1
+    ${BENCH_OPS:+--ops "$BENCH_OPS"} >"$out/bench-linea.log" 2>&1
   note "linea bench: exit $?"
   grep -E "^decode " "$out/bench-linea.log" >>"$summary"
   # The chunked mixer's backward forms (mixer_chunked.cu: use_mma_bwd) on the same cells in this call.
@@ -335,16 +337,23 @@ if has bench; then
     note "linea bench, LINEA_CHUNKED_BWD=$bwd: exit $?"
     grep -E "^(linear|fixed_decay|scalar_gate) " "$out/bench-bwd-$bwd.log" | sed "s/^/  $bwd /" >>"$summary"
   done
+  # The forward's older form (state passes + per-chunk output) beside the one-pass default.
+  LINEA_CHUNKED_FWD=passes timeout 120 "$build/linea_bench_gpu" \
+    --json "$out/linea-gpu-fwd-passes.json" --quick --ops linear,fixed_decay,scalar_gate >"$out/bench-fwd-passes.log" 2>&1
+  note "linea bench, LINEA_CHUNKED_FWD=passes: exit $?"
+  grep -E "^(linear|fixed_decay|scalar_gate) " "$out/bench-fwd-passes.log" | sed "s/^/  passes /" >>"$summary"
   # fla's Triton kernels compile and autotune for minutes on a fresh box; their cache comes back
-  # in $OUT/triton-cache.tar.xz, and carried as .device/triton-cache.tar.xz it is reused.
+  # in $OUT/triton-cache.tgz when TRITON_TAR is set, and carried as .device/triton-cache.tgz it is reused.
   export TRITON_CACHE_DIR=/tmp/triton-cache
-  [ -d "$TRITON_CACHE_DIR" ] || { mkdir -p "$TRITON_CACHE_DIR" && [ -f .device/triton-cache.tar.xz ] &&
-    tar xJf .device/triton-cache.tar.xz -C "$TRITON_CACHE_DIR"; }
-  timeout "${PEER_TIMEOUT:-300}" python3 bench/reference/gpu-mixers-peer.py --fla /tmp/fla --linea "$out/linea-gpu.json" \
-    --compare-dir /tmp/linea-compare --out "$out/gpu-mixers.json" $quick >"$out/bench-peer.log" 2>&1
+  [ -d "$TRITON_CACHE_DIR" ] || { mkdir -p "$TRITON_CACHE_DIR" && [ -f .device/triton-cache.tgz ] &&
+    tar xzf .device/triton-cache.tgz -C "$TRITON_CACHE_DIR"; }
+  # PEER_OPS=none: Linea's side only (the peer in a call of its own).
+  [ "${PEER_OPS:-}" = none ] || timeout "${PEER_TIMEOUT:-300}" python3 bench/reference/gpu-mixers-peer.py --fla /tmp/fla --linea "$out/linea-gpu.json" \
+    --compare-dir /tmp/linea-compare --out "$out/gpu-mixers.json" $quick ${PEER_OPS:+--ops "$PEER_OPS"} \
+    >"$out/bench-peer.log" 2>&1
   note "peer bench: exit $?"
-  # Only when asked: xz over a fresh box's whole cache took minutes and ran a call past its limit.
-  [ -n "${TRITON_TAR:-}" ] && tar cJf "$out/triton-cache.tar.xz" -C "$TRITON_CACHE_DIR" . 2>/dev/null
+  # Only when asked; gzip -1, since xz over a fresh box's whole cache ran a call past its limit.
+  [ -n "${TRITON_TAR:-}" ] && tar cf - -C "$TRITON_CACHE_DIR" . 2>/dev/null | gzip -1 >"$out/triton-cache.tgz"
   sed -n '/^op  /,$p' "$out/bench-peer.log" >>"$summary"
 fi
 

@@ -7,8 +7,8 @@
 // Per head the recurrence S_t = Diag(e^{g_t}) S_{t-1} + k_t v_tᵀ, o_t = scale S_tᵀ q_t
 // is computed by chunks of 64 steps (the attribute chunk_size does not change
 // the result, so the kernels use their own). The forward, with no gate or a
-// fixed or scalar one and enough heads to fill the GPU, is one pass
-// (mixer_chunked_fused_fwd.cuh, use_fused_fwd); otherwise, and in the backward:
+// fixed or scalar one, is one pass (mixer_chunked_fused_fwd.cuh, use_fused_fwd;
+// by segments of T when the heads are few); otherwise, and in the backward:
 //   1. the passes along T storing the state entering every chunk, hs [B*H, NC+1, K, V]
 //      bf16: each chunk's own contribution in parallel and a carry over chunks
 //      (mixer_chunked_scan.cuh), or (when its blocks fill the GPU, use_seq_scan) one
@@ -128,21 +128,19 @@ bool use_seq_scan(int64_t B, int64_t H, int64_t K, int64_t V, int sm_count) {
 
 // Whether the forward runs as one pass (mixer_chunked_fused_fwd.cuh: no gate,
 // fixed or scalar gate) instead of the state passes plus the per-chunk output
-// kernel: when its B * H * (V / 64) blocks give every SM one. Measured on the
-// H200 (bf16, H = 16, K = V = 128, bench/gpu/README.md): at B = 16, T = 2048
-// (512 blocks) the forward takes 0.29 ms against 1.04 with no gate and 0.43
-// against 1.26 with a scalar gate; at B = 1, T = 32768 (32 blocks, each
-// walking 512 chunks) 1.65 ms against 1.34. LINEA_CHUNKED_FWD=fused or
-// =passes forces one form (native/tools/gpu-check.sh tests and times both);
-// forced where the heads are too few, it cuts T into segments (split-T: it
-// passed the H200's cross-backend test, not yet timed, so the default rule
-// does not take it).
-bool use_fused_fwd(int G, int64_t B, int64_t H, int64_t V, int sm_count) {
+// kernel. It is the default for those gates: where its B * H * (V / 64) blocks
+// give every SM one it walks each head's chunks in one block, and where they do
+// not it cuts T into segments (split-T). Measured on the H200 (bf16, H = 16,
+// K = V = 128, bench/gpu/README.md): at B = 16, T = 2048 the forward takes
+// 0.29 ms against 1.04 with no gate and 0.43 against 1.26 with a scalar gate;
+// at B = 1, T = 32768 (split-T, 16 segments) 0.65-0.70 ms against 1.33-1.37
+// with no gate, 0.91 against 1.44-1.49 fixed and 1.00 against 1.49-1.55 scalar.
+// LINEA_CHUNKED_FWD=passes forces the older form (native/tools/gpu-check.sh
+// tests and times both).
+bool use_fused_fwd(int G) {
   if (G == kGateVector) return false;
   static const char* forced = std::getenv("LINEA_CHUNKED_FWD");
-  if (forced && std::strcmp(forced, "fused") == 0) return true;
-  if (forced && std::strcmp(forced, "passes") == 0) return false;
-  return B * H * (V / kFusedVT) >= int64_t(sm_count);
+  return !(forced && std::strcmp(forced, "passes") == 0);
 }
 
 // Whether the backward's per-chunk kernel is the register-fragment one
@@ -221,10 +219,10 @@ void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p) {
   if (a.s_final) check_aligned(a.s_final, "s_final");
   const int G = gate_kind(p);
   const int64_t BH = p.B * p.H;
-  if (use_fused_fwd(G, p.B, p.H, p.V, ctx.sm_count)) {
+  if (use_fused_fwd(G)) {
     if (BH == 0) return;
     const int64_t blocks = BH * (a.V / kFusedVT);
-    // Forced (LINEA_CHUNKED_FWD=fused) with too few heads to fill the GPU: by segments of T.
+    // Too few heads to fill the GPU: by segments of T.
     a.segs = 1;
     if (blocks < ctx.sm_count && a.NC > 1) {
       const int64_t want = std::min<int64_t>(a.NC, (2 * ctx.sm_count + blocks - 1) / blocks);
