@@ -94,6 +94,12 @@ if has tests; then
     -tc="every backend matches*" >"$out/tests-candidates.log" 2>&1
   note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
   grep -E "ERROR|FAILED|^cuda" "$out/tests-candidates.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
+  # LINEA_CHUNKED_BWD=mma: the register-fragment backward for every gate, the vector gate's
+  # (mixer_chunked_bwd_vec_mma.cuh, opt-in) included.
+  LINEA_CHUNKED_BWD=mma LINEA_CROSS_OPS=mixer_bwd timeout 300 "$build/linea_tests" \
+    -tc="every backend matches*" >"$out/tests-bwd-mma.log" 2>&1
+  note "C++ cross-backend test, mixer_bwd with LINEA_CHUNKED_BWD=mma: $(grep -E 'test cases' "$out/tests-bwd-mma.log" | tail -1)"
+  grep -E "ERROR|FAILED|^cuda" "$out/tests-bwd-mma.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
 fi
 
 if has sanitize; then
@@ -333,9 +339,9 @@ if has bench; then
   # The chunked mixer's backward forms (mixer_chunked.cu: use_mma_bwd) on the same cells in this call.
   for bwd in chunk mma; do
     LINEA_CHUNKED_BWD=$bwd timeout 120 "$build/linea_bench_gpu" \
-      --json "$out/linea-gpu-bwd-$bwd.json" --quick --ops linear,fixed_decay,scalar_gate >"$out/bench-bwd-$bwd.log" 2>&1
+      --json "$out/linea-gpu-bwd-$bwd.json" --quick --ops linear,fixed_decay,scalar_gate,vector_gate >"$out/bench-bwd-$bwd.log" 2>&1
     note "linea bench, LINEA_CHUNKED_BWD=$bwd: exit $?"
-    grep -E "^(linear|fixed_decay|scalar_gate) " "$out/bench-bwd-$bwd.log" | sed "s/^/  $bwd /" >>"$summary"
+    grep -E "^(linear|fixed_decay|scalar_gate|vector_gate) " "$out/bench-bwd-$bwd.log" | sed "s/^/  $bwd /" >>"$summary"
   done
   # The forward's older form (state passes + per-chunk output) beside the one-pass default.
   LINEA_CHUNKED_FWD=passes timeout 120 "$build/linea_bench_gpu" \

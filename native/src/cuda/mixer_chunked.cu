@@ -34,6 +34,7 @@
 #include "mixer_chunked.h"
 #include "mixer_chunked_bwd.cuh"
 #include "mixer_chunked_bwd_mma.cuh"
+#include "mixer_chunked_bwd_vec_mma.cuh"
 #include "mixer_chunked_fused_fwd.cuh"
 #include "mixer_chunked_scan.cuh"
 #include "mixer_chunked_seqscan.cuh"
@@ -74,6 +75,7 @@ int chunk_smem_bytes(int G, int K, int V, bool backward) {
   int bytes = 0;
   dispatch(G, K, V, [&](auto g, auto kd, auto vd) {
     bytes = backward ? BwdLayout<g(), kd(), vd()>::bytes : FwdLayout<g(), kd(), vd()>::bytes;
+    if (backward && g() == kGateVector) bytes = std::max(bytes, BwdVecMmaLayout<kd(), vd()>::bytes);
   });
   return bytes;
 }
@@ -150,9 +152,11 @@ bool use_fused_fwd(int G) {
 // 3.43 to 1.56 ms (16x2048, no gate) and 5.04 to 3.14 ms (1x32768)
 // (bench/gpu/linea-gpu-bwd-{chunk,mma}.json). LINEA_CHUNKED_BWD=chunk keeps
 // the older kernel for comparison.
+// Vector gates have their own register-fragment kernel (mixer_chunked_bwd_vec_mma.cuh),
+// opt-in with LINEA_CHUNKED_BWD=mma until the GPU box has checked and timed it.
 bool use_mma_bwd(int G) {
-  if (G == kGateVector) return false;
   static const char* forced = std::getenv("LINEA_CHUNKED_BWD");
+  if (G == kGateVector) return forced && std::strcmp(forced, "mma") == 0;
   return !(forced && std::strcmp(forced, "chunk") == 0);
 }
 
@@ -312,7 +316,15 @@ void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
     launch_passes<g(), vd(), false>(a, dec, lo, seq, ctx.stream);
     launch_passes<g(), vd(), true>(a, dec, lo, seq, ctx.stream);
     if (BH == 0 || a.NC == 0) return;
-    if constexpr (g() != kGateVector) {
+    if constexpr (g() == kGateVector) {
+      if (use_mma_bwd(G)) {
+        constexpr int bytes = BwdVecMmaLayout<kd(), vd()>::bytes;
+        allow_smem(bwd_vec_mma_kernel<kd(), vd()>, bytes);
+        bwd_vec_mma_kernel<kd(), vd()><<<dim3(unsigned(a.NC), unsigned(BH)), kBwdMmaThreads, bytes, ctx.stream>>>(a);
+        LINEA_CUDA_CHECK_LAUNCH("mixer_chunked bwd_vec_mma_kernel");
+        return;
+      }
+    } else {
       if (use_mma_bwd(G)) {
         constexpr int bytes = BwdMmaLayout<kd(), vd()>::bytes;
         allow_smem(bwd_mma_kernel<g(), kd(), vd()>, bytes);
