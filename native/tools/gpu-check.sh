@@ -94,12 +94,6 @@ if has tests; then
     -tc="every backend matches*" >"$out/tests-candidates.log" 2>&1
   note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
   grep -E "ERROR|FAILED|^cuda" "$out/tests-candidates.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
-  # LINEA_CHUNKED_BWD=mma: the register-fragment backward for every gate, the vector gate's
-  # (mixer_chunked_bwd_vec_mma.cuh, opt-in) included.
-  LINEA_CHUNKED_BWD=mma LINEA_CROSS_OPS=mixer_bwd timeout 300 "$build/linea_tests" \
-    -tc="every backend matches*" >"$out/tests-bwd-mma.log" 2>&1
-  note "C++ cross-backend test, mixer_bwd with LINEA_CHUNKED_BWD=mma: $(grep -E 'test cases' "$out/tests-bwd-mma.log" | tail -1)"
-  grep -E "ERROR|FAILED|^cuda" "$out/tests-bwd-mma.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
 fi
 
 if has sanitize; then
@@ -336,18 +330,18 @@ if has bench; then
     ${BENCH_OPS:+--ops "$BENCH_OPS"} >"$out/bench-linea.log" 2>&1
   note "linea bench: exit $?"
   grep -E "^decode " "$out/bench-linea.log" >>"$summary"
-  # The chunked mixer's backward forms (mixer_chunked.cu: use_mma_bwd) on the same cells in this call.
+  # The backward's per-chunk kernels: the older WMMA ones (chunk) and the register-fragment ones (mma).
   for bwd in chunk mma; do
     LINEA_CHUNKED_BWD=$bwd timeout 120 "$build/linea_bench_gpu" \
       --json "$out/linea-gpu-bwd-$bwd.json" --quick --ops linear,fixed_decay,scalar_gate,vector_gate >"$out/bench-bwd-$bwd.log" 2>&1
     note "linea bench, LINEA_CHUNKED_BWD=$bwd: exit $?"
     grep -E "^(linear|fixed_decay|scalar_gate|vector_gate) " "$out/bench-bwd-$bwd.log" | sed "s/^/  $bwd /" >>"$summary"
   done
-  # The forward's older form (state passes + per-chunk output) beside the one-pass default.
+  # The forward's older form (state passes + per-chunk WMMA output kernel) beside the defaults.
   LINEA_CHUNKED_FWD=passes timeout 120 "$build/linea_bench_gpu" \
-    --json "$out/linea-gpu-fwd-passes.json" --quick --ops linear,fixed_decay,scalar_gate >"$out/bench-fwd-passes.log" 2>&1
+    --json "$out/linea-gpu-fwd-passes.json" --quick --ops linear,fixed_decay,scalar_gate,vector_gate >"$out/bench-fwd-passes.log" 2>&1
   note "linea bench, LINEA_CHUNKED_FWD=passes: exit $?"
-  grep -E "^(linear|fixed_decay|scalar_gate) " "$out/bench-fwd-passes.log" | sed "s/^/  passes /" >>"$summary"
+  grep -E "^(linear|fixed_decay|scalar_gate|vector_gate) " "$out/bench-fwd-passes.log" | sed "s/^/  passes /" >>"$summary"
   # fla's Triton kernels compile and autotune for minutes on a fresh box; their cache comes back
   # in $OUT/triton-cache.tgz when TRITON_TAR is set, and carried as .device/triton-cache.tgz it is reused.
   export TRITON_CACHE_DIR=/tmp/triton-cache

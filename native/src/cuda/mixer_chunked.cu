@@ -13,12 +13,14 @@
 //      bf16: each chunk's own contribution in parallel and a carry over chunks
 //      (mixer_chunked_scan.cuh), or (when its blocks fill the GPU, use_seq_scan) one
 //      sequential kernel per (64 x 64 state tile, head) (mixer_chunked_seqscan.cuh);
-//   2. forward output (mixer_chunked_fwd.cuh), parallel over chunks:
-//      o = scale (Q̃ hs_c + P V), P the chunk's causal gated scores;
+//   2. forward output, parallel over chunks: o = scale (Q̃ hs_c + P V), P the
+//      chunk's causal gated scores (mixer_chunked_vec_mma.cuh for vector gates;
+//      mixer_chunked_fwd.cuh, the older kernel);
 //   backward: the forward scan, a reverse scan storing the state gradients
 //   dhs [B*H, NC, K, V] (and ds0), then one kernel per chunk for dq, dk, dv and
-//   dg (mixer_chunked_bwd.cuh); the fixed gate's dg is summed over B and the
-//   chunks by a last kernel. Everything is deterministic (no atomics).
+//   dg (register fragments: mixer_chunked_bwd_mma.cuh, mixer_chunked_vec_mma.cuh
+//   for vector gates; the older kernel mixer_chunked_bwd.cuh); the fixed gate's
+//   dg is summed over B and the chunks by a last kernel. Everything is deterministic (no atomics).
 // Decay factors are always 2^{x} with x <= 0 (see mixer_chunked_common.cuh), so
 // strong gates underflow harmlessly and never overflow.
 #include <cuda_runtime.h>
@@ -34,10 +36,10 @@
 #include "mixer_chunked.h"
 #include "mixer_chunked_bwd.cuh"
 #include "mixer_chunked_bwd_mma.cuh"
-#include "mixer_chunked_bwd_vec_mma.cuh"
 #include "mixer_chunked_fused_fwd.cuh"
 #include "mixer_chunked_scan.cuh"
 #include "mixer_chunked_seqscan.cuh"
+#include "mixer_chunked_vec_mma.cuh"
 
 namespace linea {
 namespace {
@@ -75,7 +77,8 @@ int chunk_smem_bytes(int G, int K, int V, bool backward) {
   int bytes = 0;
   dispatch(G, K, V, [&](auto g, auto kd, auto vd) {
     bytes = backward ? BwdLayout<g(), kd(), vd()>::bytes : FwdLayout<g(), kd(), vd()>::bytes;
-    if (backward && g() == kGateVector) bytes = std::max(bytes, BwdVecMmaLayout<kd(), vd()>::bytes);
+    if (g() == kGateVector)
+      bytes = std::max(bytes, backward ? BwdVecMmaLayout<kd(), vd()>::bytes : FwdVecMmaLayout<kd(), vd()>::bytes);
   });
   return bytes;
 }
@@ -145,18 +148,28 @@ bool use_fused_fwd(int G) {
   return !(forced && std::strcmp(forced, "passes") == 0);
 }
 
-// Whether the backward's per-chunk kernel is the register-fragment one
-// (mixer_chunked_bwd_mma.cuh: no gate, fixed or scalar gate) instead of
-// bwd_chunk_kernel. The default for those gates: on the H200 it passed the
-// cross-backend test and took the bf16 fwd+bwd at H 16, dk = dv = 128 from
-// 3.43 to 1.56 ms (16x2048, no gate) and 5.04 to 3.14 ms (1x32768)
-// (bench/gpu/linea-gpu-bwd-{chunk,mma}.json). LINEA_CHUNKED_BWD=chunk keeps
-// the older kernel for comparison.
-// Vector gates have their own register-fragment kernel (mixer_chunked_bwd_vec_mma.cuh),
-// opt-in with LINEA_CHUNKED_BWD=mma until the GPU box has checked and timed it.
-bool use_mma_bwd(int G) {
+// Whether the vector gate's forward output kernel is the register-fragment one
+// (mixer_chunked_vec_mma.cuh) instead of fwd_out_kernel. The default: on the
+// H200 it passed the cross-backend test and took the vector gate's bf16
+// forward at H 16, dk = dv = 128 from 3.09 to 2.13 ms (16x2048) and 3.43 to
+// 2.43 ms (1x32768) (bench/gpu/linea-gpu-vec-{default,mma}.json).
+// LINEA_CHUNKED_FWD=passes keeps the older kernel.
+bool use_vec_mma_fwd() {
+  static const char* forced = std::getenv("LINEA_CHUNKED_FWD");
+  return !(forced && std::strcmp(forced, "passes") == 0);
+}
+
+// Whether the backward's per-chunk kernel is a register-fragment one
+// (mixer_chunked_bwd_mma.cuh for no gate, fixed and scalar gates;
+// mixer_chunked_vec_mma.cuh for vector gates) instead of bwd_chunk_kernel.
+// The default: on the H200 each passed the cross-backend test and took the
+// bf16 fwd+bwd at H 16, dk = dv = 128 from 3.43 to 1.56 ms (16x2048, no gate)
+// and 5.04 to 3.14 ms (1x32768) (bench/gpu/linea-gpu-bwd-{chunk,mma}.json),
+// and for the vector gate, with its forward kernel, from 12.24 to 7.01 ms
+// (16x2048) and 12.92 to 7.52 ms (1x32768). LINEA_CHUNKED_BWD=chunk keeps the
+// older kernel for comparison.
+bool use_mma_bwd() {
   static const char* forced = std::getenv("LINEA_CHUNKED_BWD");
-  if (G == kGateVector) return forced && std::strcmp(forced, "mma") == 0;
   return !(forced && std::strcmp(forced, "chunk") == 0);
 }
 
@@ -271,6 +284,15 @@ void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p) {
   dispatch(G, a.K, a.V, [&](auto g, auto kd, auto vd) {
     launch_passes<g(), vd(), false>(a, dec, nullptr, seq, ctx.stream);
     if (BH == 0 || a.NC == 0) return;
+    if constexpr (g() == kGateVector) {
+      if (use_vec_mma_fwd()) {
+        constexpr int bytes = FwdVecMmaLayout<kd(), vd()>::bytes;
+        allow_smem(fwd_vec_mma_kernel<kd(), vd()>, bytes);
+        fwd_vec_mma_kernel<kd(), vd()><<<dim3(unsigned(a.NC), unsigned(BH)), kBwdMmaThreads, bytes, ctx.stream>>>(a);
+        LINEA_CUDA_CHECK_LAUNCH("mixer_chunked fwd_vec_mma_kernel");
+        return;
+      }
+    }
     const int bytes = FwdLayout<g(), kd(), vd()>::bytes;
     allow_smem(fwd_out_kernel<g(), kd(), vd()>, bytes);
     const dim3 grid(unsigned(a.NC), unsigned(BH), 1u);
@@ -317,7 +339,7 @@ void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
     launch_passes<g(), vd(), true>(a, dec, lo, seq, ctx.stream);
     if (BH == 0 || a.NC == 0) return;
     if constexpr (g() == kGateVector) {
-      if (use_mma_bwd(G)) {
+      if (use_mma_bwd()) {
         constexpr int bytes = BwdVecMmaLayout<kd(), vd()>::bytes;
         allow_smem(bwd_vec_mma_kernel<kd(), vd()>, bytes);
         bwd_vec_mma_kernel<kd(), vd()><<<dim3(unsigned(a.NC), unsigned(BH)), kBwdMmaThreads, bytes, ctx.stream>>>(a);
@@ -325,7 +347,7 @@ void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
         return;
       }
     } else {
-      if (use_mma_bwd(G)) {
+      if (use_mma_bwd()) {
         constexpr int bytes = BwdMmaLayout<kd(), vd()>::bytes;
         allow_smem(bwd_mma_kernel<g(), kd(), vd()>, bytes);
         bwd_mma_kernel<g(), kd(), vd()><<<dim3(unsigned(a.NC), unsigned(BH)), kBwdMmaThreads, bytes, ctx.stream>>>(a);

@@ -1,6 +1,7 @@
-// The per-chunk backward of the chunked mixer for vector gates with register
-// fragments: the products of bwd_chunk_kernel<kGateVector> (mixer_chunked_bwd.cuh
-// gives the formulas) as mma.sync on fragments, accumulated in registers, with
+// The per-chunk kernels of the chunked mixer for vector gates with register
+// fragments: the forward output (fwd_out_kernel<kGateVector>'s o = scale (Q̃ hs_c
+// + P V)) and the backward (bwd_chunk_kernel<kGateVector>; mixer_chunked_bwd.cuh
+// gives the formulas), as mma.sync on fragments accumulated in registers, with
 // the per-key-dim decay applied to fragments instead of staged operands.
 //
 // A vector gate puts its decay 2^{b_id - b_jd} inside the sum over key dims, so
@@ -13,18 +14,21 @@
 //     2^{b_r - b_j} on the result;
 //   - the four diagonal blocks are summed exactly, one 2^{b_id - b_jd} per term
 //     (strong gates make a 16-step range overflow any factoring);
-//   - K̂ = k ⊙ 2^{b_L - b} (the state's share of dV) is scaled in its A
-//     fragments, and the state's shares of dK and dQ on their results.
+//   - Q̃ = q ⊙ 2^{b} (the state's share of o) and K̂ = k ⊙ 2^{b_L - b} (of dV) are
+//     scaled in their A fragments, the state's shares of dK and dQ on their results.
 // P and dP (64 x 64, bf16, scaled and masked) go through shared memory once,
 // since four warps read each of them as A fragments, some transposed.
 //
-// Warp w owns rows 16 (w % 4) .. +15 and one column half (w / 4) of dV, dK and
-// dQ, as in bwd_mma_kernel; db = q ⊙ dQ - k ⊙ dK per element, then dg is its
+// Warp w owns rows 16 (w % 4) .. +15 and one column half (w / 4) of o, dV, dK
+// and dQ, as in bwd_mma_kernel; db = q ⊙ dQ - k ⊙ dK per element, then dg is its
 // reverse cumsum along the chunk (plus the state's share at the last row).
-// About 203 KiB of shared memory at K = V = 128: one block of 8 warps per SM.
+// Shared memory at K = V = 128: about 152 KiB forward, 203 KiB backward (one
+// block of 8 warps per SM).
 //
-// Opt-in (LINEA_CHUNKED_BWD=mma, mixer_chunked.cu) until the GPU box has
-// checked it against the CPU and timed it.
+// The default for vector gates (mixer_chunked.cu: use_vec_mma_fwd, use_mma_bwd):
+// on the H200 they passed the cross-backend test (strong gates, s0 and ds_final,
+// T = 1, 63, 130, 1000) and took the bf16 fwd+bwd at H = 16, dk = dv = 128 from
+// 12.24 to 7.01 ms at 16x2048 (native/lab/mixer_chunked/README.md, v6).
 #pragma once
 
 #include "mixer_chunked_bwd_mma.cuh"
@@ -87,7 +91,8 @@ __device__ void diag_scores_vector(const bf16* qs, const bf16* ks, const float* 
 }
 
 // Scales the A fragment of the 16 x 16 block at (r0, c0) element by element:
-// by 2^{b[row][col] - b[ref][col]} (ROW_FIRST) or 2^{b[ref][col] - b[row][col]}.
+// by 2^{b[row][col] - b[ref][col]} (ROW_FIRST) or 2^{b[ref][col] - b[row][col]};
+// ref < 0 stands for a row of zeros (2^{b[row][col]}).
 template <bool ROW_FIRST>
 __device__ __forceinline__ void decay_a(unsigned (&fa)[4], const float* bs, int ldb, int r0, int c0, int ref) {
   const int lane = threadIdx.x % 32, g = lane / 4, q2 = 2 * (lane % 4);
@@ -95,7 +100,8 @@ __device__ __forceinline__ void decay_a(unsigned (&fa)[4], const float* bs, int 
   for (int r = 0; r < 4; ++r) {
     const int row = r0 + g + 8 * (r & 1), col = c0 + q2 + 8 * (r >> 1);
     float2 x = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&fa[r]));
-    const float e0 = bs[row * ldb + col] - bs[ref * ldb + col], e1 = bs[row * ldb + col + 1] - bs[ref * ldb + col + 1];
+    const float f0 = ref >= 0 ? bs[ref * ldb + col] : 0.f, f1 = ref >= 0 ? bs[ref * ldb + col + 1] : 0.f;
+    const float e0 = bs[row * ldb + col] - f0, e1 = bs[row * ldb + col + 1] - f1;
     x.x *= fast_exp2(ROW_FIRST ? e0 : -e0);
     x.y *= fast_exp2(ROW_FIRST ? e1 : -e1);
     fa[r] = mma::pack_bf16(x.x, x.y);
@@ -427,6 +433,139 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 1) bwd_vec_mma_kernel(ChunkArg
       s += stage[i * LDS + d];
       if (t0 + i < a.T) a.dg[row_of(a, b, t0 + i, h) * KD + d] = __float2bfloat16_rn(s);
     }
+  }
+}
+
+template <int KD, int VD>
+struct FwdVecMmaLayout {
+  static constexpr int LDK = KD + 8, LDV = VD + 8, LDB = KD + 1, LDP = kLdPb;
+  static constexpr int qs = 0;
+  static constexpr int ks = qs + smem_round(kBT * LDK * 2);
+  static constexpr int vs = ks + smem_round(kBT * LDK * 2);
+  static constexpr int hb = vs + smem_round(kBT * LDV * 2);
+  static constexpr int bs = hb + smem_round(KD * LDV * 2);
+  static constexpr int pb = bs + smem_round(kBT * LDB * 4);
+  static constexpr int kbar = pb + smem_round(kBT * LDP * 2);
+  static constexpr int bytes = kbar + smem_round(96 * LDK * 2);
+};
+
+// o (rows of chunk c) = scale (Q̃ hs_c + P V), P masked to j <= i. Grid (NC, B * H),
+// kBwdMmaThreads threads; hs from the forward passes (slot c: the state entering chunk c).
+template <int KD, int VD>
+__global__ void __launch_bounds__(kBwdMmaThreads, 1) fwd_vec_mma_kernel(ChunkArgs a) {
+  using L = FwdVecMmaLayout<KD, VD>;
+  using namespace mma;
+  constexpr int LDK = L::LDK, LDV = L::LDV, LDB = L::LDB, LDP = L::LDP;
+  constexpr int NV = VD / 16;
+  extern __shared__ __align__(128) unsigned char smem[];
+  bf16* Qs = reinterpret_cast<bf16*>(smem + L::qs);
+  bf16* Ks = reinterpret_cast<bf16*>(smem + L::ks);
+  bf16* Vs = reinterpret_cast<bf16*>(smem + L::vs);
+  bf16* Hb = reinterpret_cast<bf16*>(smem + L::hb);
+  float* bs = reinterpret_cast<float*>(smem + L::bs);
+  bf16* Pb = reinterpret_cast<bf16*>(smem + L::pb);
+  bf16* Kbar = reinterpret_cast<bf16*>(smem + L::kbar);
+
+  const int c = blockIdx.x, bh = blockIdx.y, b = bh / a.H, h = bh % a.H, t0 = c * kBT;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, q2 = 2 * (lane % 4);
+  const int rg = warp % 4, r0 = 16 * rg, ch = warp / 4, v0 = ch * VD / 2;
+  const int ra = r0 + g, rb = ra + 8;
+
+  for (int e = tid; e < kBT * (KD / 8); e += kBwdMmaThreads) {
+    const int i = e / (KD / 8), j = (e % (KD / 8)) * 8;
+    const bool valid = t0 + i < a.T;
+    const int64_t r = valid ? row_of(a, b, t0 + i, h) : 0;
+    cp_async16(Qs + i * LDK + j, a.q + r * KD + j, valid);
+    cp_async16(Ks + i * LDK + j, a.k + r * KD + j, valid);
+  }
+  for (int e = tid; e < kBT * (VD / 8); e += kBwdMmaThreads) {
+    const int i = e / (VD / 8), j = (e % (VD / 8)) * 8;
+    const bool valid = t0 + i < a.T;
+    cp_async16(Vs + i * LDV + j, a.v + (valid ? row_of(a, b, t0 + i, h) : 0) * VD + j, valid);
+  }
+  const bf16* hs = a.hs + (int64_t(bh) * (a.NC + 1) + c) * int64_t(KD) * VD;
+  for (int e = tid; e < KD * (VD / 8); e += kBwdMmaThreads) {
+    const int i = e / (VD / 8), j = (e % (VD / 8)) * 8;
+    cp_async16(Hb + i * LDV + j, hs + int64_t(i) * VD + j, true);
+  }
+  cp_async_commit();
+  vector_cumsum(a, b, h, t0, 0, KD, bs, LDB);  // every thread; syncs inside
+  cp_async_wait_all();
+  __syncthreads();
+  build_kbar<KD>(Ks, bs, Kbar);
+  diag_scores_vector<KD>(Qs, Ks, bs, 1.f, Pb, LDP);
+  __syncthreads();
+
+  // P's off-diagonal blocks of rows rg: Q̄ K̄^{(rg)}ᵀ (column half 0 only; half 1 waits).
+  if (ch == 0 && rg > 0) {
+    float C[8][4];
+#pragma unroll
+    for (int n = 0; n < 8; ++n) C[n][0] = C[n][1] = C[n][2] = C[n][3] = 0.f;
+    const bf16* kb = Kbar + kbar_offset(rg) * LDK;
+#pragma unroll
+    for (int kc = 0; kc < KD / 16; ++kc) {
+      unsigned xa[4];
+      ldmatrix_x4(xa, a_rows(Qs, LDK, r0, 16 * kc));
+      decay_a<true>(xa, bs, LDB, r0, 16 * kc, r0);
+#pragma unroll
+      for (int n2 = 0; n2 < 3; ++n2) {
+        if (n2 >= rg) continue;  // warp-uniform
+        unsigned yb[4];
+        ldmatrix_x4(yb, b_rows(kb, LDK, 16 * n2, 16 * kc));
+        mma_bf16(C[2 * n2], xa, yb[0], yb[1]);
+        mma_bf16(C[2 * n2 + 1], xa, yb[2], yb[3]);
+      }
+    }
+#pragma unroll
+    for (int n = 0; n < 6; ++n) {
+      if (n >= 2 * rg) continue;
+      const int col = 8 * n + q2;
+      *reinterpret_cast<unsigned*>(Pb + ra * LDP + col) = pack_bf16(C[n][0], C[n][1]);
+      *reinterpret_cast<unsigned*>(Pb + rb * LDP + col) = pack_bf16(C[n][2], C[n][3]);
+    }
+  }
+  __syncthreads();
+
+  // o rows of block rg, columns v0 .. v0 + VD/2: Q̃ hs + P V.
+  float acc[8][4];
+#pragma unroll
+  for (int n = 0; n < 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+#pragma unroll
+  for (int kc = 0; kc < KD / 16; ++kc) {
+    unsigned qa[4];
+    ldmatrix_x4(qa, a_rows(Qs, LDK, r0, 16 * kc));
+    decay_a<true>(qa, bs, LDB, r0, 16 * kc, -1);  // 2^{b_i}
+#pragma unroll
+    for (int n2 = 0; n2 < NV / 2; ++n2) {
+      unsigned hb[4];
+      ldmatrix_x4_trans(hb, kn_rows(Hb, LDV, 16 * kc, v0 + 16 * n2));
+      mma_bf16(acc[2 * n2], qa, hb[0], hb[1]);
+      mma_bf16(acc[2 * n2 + 1], qa, hb[2], hb[3]);
+    }
+  }
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) {  // columns j <= i: blocks kk <= rg (the diagonal one zero above it)
+    if (kk > rg) continue;
+    unsigned pa[4];
+    ldmatrix_x4(pa, a_rows(Pb, LDP, r0, 16 * kk));
+#pragma unroll
+    for (int n2 = 0; n2 < NV / 2; ++n2) {
+      unsigned vb[4];
+      ldmatrix_x4_trans(vb, kn_rows(Vs, LDV, 16 * kk, v0 + 16 * n2));
+      mma_bf16(acc[2 * n2], pa, vb[0], vb[1]);
+      mma_bf16(acc[2 * n2 + 1], pa, vb[2], vb[3]);
+    }
+  }
+#pragma unroll
+  for (int n = 0; n < 8; ++n) {
+    if (n >= NV) continue;
+    const int col = v0 + 8 * n + q2;
+    if (t0 + ra < a.T)
+      *reinterpret_cast<unsigned*>(a.o + row_of(a, b, t0 + ra, h) * VD + col) =
+          pack_bf16(a.scale * acc[n][0], a.scale * acc[n][1]);
+    if (t0 + rb < a.T)
+      *reinterpret_cast<unsigned*>(a.o + row_of(a, b, t0 + rb, h) * VD + col) =
+          pack_bf16(a.scale * acc[n][2], a.scale * acc[n][3]);
   }
 }
 
