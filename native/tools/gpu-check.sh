@@ -94,6 +94,11 @@ if has tests; then
     -tc="every backend matches*" >"$out/tests-candidates.log" 2>&1
   note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
   grep -E "ERROR|FAILED|^cuda" "$out/tests-candidates.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
+  # LINEA_DELTA_FWD=mma: the delta rule's register-fragment output kernel (opt-in until checked here).
+  LINEA_DELTA_FWD=mma LINEA_CROSS_OPS=mixer_fwd timeout 120 "$build/linea_tests" -tc="every backend matches*" \
+    >"$out/tests-delta-out-mma.log" 2>&1
+  note "C++ cross-backend test, mixer_fwd with LINEA_DELTA_FWD=mma: $(grep -E 'test cases' "$out/tests-delta-out-mma.log" | tail -1)"
+  grep -E "ERROR|FAILED|above the|^cuda" "$out/tests-delta-out-mma.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
 fi
 
 if has sanitize; then
@@ -337,6 +342,10 @@ if has bench; then
     note "linea bench, LINEA_CHUNKED_BWD=$bwd: exit $?"
     grep -E "^(linear|fixed_decay|scalar_gate|vector_gate) " "$out/bench-bwd-$bwd.log" | sed "s/^/  $bwd /" >>"$summary"
   done
+  LINEA_DELTA_FWD=mma timeout 120 "$build/linea_bench_gpu" --json "$out/linea-gpu-delta-out-mma.json" --quick \
+    --ops delta,gated_delta >"$out/bench-delta-out-mma.log" 2>&1
+  note "linea bench, LINEA_DELTA_FWD=mma: exit $?"
+  grep -E "^(delta|gated_delta) " "$out/bench-delta-out-mma.log" | sed "s/^/  delta-out-mma /" >>"$summary"
   # The forward's older form (state passes + per-chunk WMMA output kernel) beside the defaults.
   LINEA_CHUNKED_FWD=passes timeout 120 "$build/linea_bench_gpu" \
     --json "$out/linea-gpu-fwd-passes.json" --quick --ops linear,fixed_decay,scalar_gate,vector_gate >"$out/bench-fwd-passes.log" 2>&1

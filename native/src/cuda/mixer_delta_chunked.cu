@@ -31,6 +31,8 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <type_traits>
 
@@ -38,6 +40,7 @@
 #include "cuda_context.h"
 #include "mixer_delta_chunked.h"
 #include "mixer_delta_chunked_bwd.cuh"
+#include "mixer_delta_chunked_out_mma.cuh"
 
 namespace linea {
 namespace {
@@ -124,6 +127,14 @@ void with_scan_tile(const DeltaArgs&, F&& f) {
   f(std::integral_constant<int, 32>{});
 }
 
+// Whether the forward's output kernel is the register-fragment one
+// (mixer_delta_chunked_out_mma.cuh) instead of out_kernel: opt-in with
+// LINEA_DELTA_FWD=mma until the GPU box has checked and timed it.
+bool use_out_mma() {
+  static const char* forced = std::getenv("LINEA_DELTA_FWD");
+  return forced && std::strcmp(forced, "mma") == 0;
+}
+
 // prep + fwd_scan: w, ut, hs, u (and s_final when asked). Needs B*H > 0.
 template <int KD, int VD>
 void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
@@ -175,6 +186,13 @@ void cuda_mixer_delta_chunked_fwd(OpCall& call, const MixerParams& p) {
     constexpr int KD = kd(), VD = vd();
     launch_forward_scan<KD, VD>(a, ctx.stream);
     if (a.NC == 0) return;
+    if (use_out_mma()) {
+      allow_smem(out_mma_kernel<KD, VD>, OutMmaLayout<KD, VD>::bytes);
+      out_mma_kernel<KD, VD>
+          <<<dim3(unsigned(a.NC), unsigned(p.B * p.H)), kThreads, OutMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked out_mma_kernel");
+      return;
+    }
     allow_smem(out_kernel<KD, VD>, OutLayout<KD, VD>::bytes);
     out_kernel<KD, VD>
         <<<dim3(unsigned(a.NC), unsigned(p.B * p.H)), kThreads, OutLayout<KD, VD>::bytes, ctx.stream>>>(a);
