@@ -197,8 +197,13 @@ async function mixerTimes(backend: Backend, kind: string, B: number, T: number, 
     return [...Object.values(f), ...Object.values(b)].filter((t): t is Tensor => t !== undefined)
   })
   for (const t of owned) backend.dispose(t)
-  const form = backend.kind === 'webgpu' ? webGpuMixerForm({ attrs: { form: 'chunked', input_gate: 'none', normalize: 'none', delta } }) : 'chunked'
-  return { fwd, fwdBwd, form }
+  // The delta rule's forward is chunked on WebGPU, its backward recurrent: both forms are named.
+  const formOf = (op: string) =>
+    backend.kind === 'webgpu'
+      ? webGpuMixerForm({ op, dims: { K: D }, attrs: { form: 'chunked', input_gate: 'none', normalize: 'none', delta, gate } })
+      : 'chunked'
+  const [fwdForm, bwdForm] = [formOf('mixer_fwd'), formOf('mixer_bwd')]
+  return { fwd, fwdBwd, form: fwdForm === bwdForm ? fwdForm : `${fwdForm} forward, ${bwdForm} backward` }
 }
 
 /** The profiler's per-op times of one training step, summed over scopes and phases, largest first. */

@@ -37,6 +37,7 @@ import {
   chunkStateKernel,
   type ChunkDecay,
 } from './kernels/mixer_chunked'
+import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K, deltaScanKernel, deltaWyKernel } from './kernels/mixer_delta_chunked'
 import { columnsKernel, denominatorBwdKernel, denominatorFwdKernel, inputGateBwdKernel, inputGateFoldKernel } from './kernels/mixer_chunked_wrap'
 import { columnBlocks, MAX_MIXER_K, MAX_MIXER_V, mixerBwdKernel, mixerFwdKernel, sliceSumKernel, type MixerSwitches } from './kernels/mixer_recurrent'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
@@ -151,18 +152,28 @@ function zeroedWork(c: LaunchContext, floats: number, what: string): GPUBuffer {
  * when the call asks for the chunked form (the op table's default) and its
  * switches are theirs (any forget gate; no input gate or a sigmoid or
  * softplus one, folded into k; no normalization or the denominator 'sum', an
- * extra value column: kernels/mixer_chunked_wrap.ts; no delta rule), else the
- * recurrent ones. Both compute the same function, so a chunked call the
+ * extra value column: kernels/mixer_chunked_wrap.ts; no delta rule), or, for
+ * the delta rule's forward with no input gate, no normalization, a forget
+ * gate other than the vector one and K up to DELTA_MAX_K, the WY form
+ * (kernels/mixer_delta_chunked.ts); else the recurrent ones (the delta rule's
+ * backward among them). Both compute the same function, so a chunked call the
  * chunked kernels do not cover runs the reference form instead of failing; a
- * call that asks for the recurrent form gets it.
+ * call that asks for the recurrent form gets it. Without the op and dims (a
+ * plan of attributes only) the delta rule counts as recurrent.
  */
-export function webGpuMixerForm(plan: Pick<NativeOpPlan, 'attrs'>): 'chunked' | 'recurrent' {
+export function webGpuMixerForm(plan: Pick<NativeOpPlan, 'attrs'> & Partial<Pick<NativeOpPlan, 'op' | 'dims'>>): 'chunked' | 'recurrent' {
   const a = plan.attrs
-  const covered =
-    (a.input_gate === 'none' || a.input_gate === 'sigmoid' || a.input_gate === 'softplus') &&
-    a.delta === false &&
-    (a.normalize === 'none' || a.normalize === 'sum')
-  return a.form === 'chunked' && covered ? 'chunked' : 'recurrent'
+  if (a.form !== 'chunked') return 'recurrent'
+  if (a.delta === true) return isChunkedDeltaFwd(plan) ? 'chunked' : 'recurrent'
+  const covered = (a.input_gate === 'none' || a.input_gate === 'sigmoid' || a.input_gate === 'softplus') && (a.normalize === 'none' || a.normalize === 'sum')
+  return covered ? 'chunked' : 'recurrent'
+}
+
+/** Whether a delta-rule call is a forward the WY kernels take (see webGpuMixerForm). */
+function isChunkedDeltaFwd(plan: Pick<NativeOpPlan, 'attrs'> & Partial<Pick<NativeOpPlan, 'op' | 'dims'>>): boolean {
+  const a = plan.attrs
+  const K = plan.dims?.K
+  return plan.op === 'mixer_fwd' && a.input_gate === 'none' && a.normalize === 'none' && a.gate !== 'vector' && K !== undefined && K >= 1 && K <= DELTA_MAX_K
 }
 
 /** The chunked kernels' sizes for a planned call: chunk length C, N chunks, how b varies and its width GK per step. */
@@ -393,9 +404,43 @@ function chunkedMixerBwd(c: LaunchContext): void {
   if (m.gate === 'fixed') c.driver.dispatch(sliceSumKernel, { n: m.H, slices: m.B, first: 2 * pieces }, [dots, dg], grid(m.H, WG))
 }
 
+/**
+ * mixer_fwd of the delta rule in the chunked (WY) form (kernels/mixer_delta_chunked.ts):
+ * b per chunk of DELTA_CHUNK steps, X = [Ũ | W] per chunk, the scan that yields the
+ * states entering each chunk and the new values U, then the additive attend with U.
+ */
+function chunkedDeltaFwd(c: LaunchContext): void {
+  const m0 = mixerCall(c)
+  const gate = m0.switches.gate
+  if (gate === 'vector') throw new Error(`${c.plan.op}: the chunked delta-rule kernels take gate none, fixed or scalar, got vector`)
+  const C = DELTA_CHUNK
+  const m: ChunkedCall = {
+    ...m0,
+    ...{ C, N: Math.ceil(m0.T / C), BH: m0.B * m0.H, rows: m0.B * m0.T * m0.H, gate, decay: gate === 'none' ? 'none' : 'scalar', GK: 1 },
+    ...{ inputGate: 'none', sum: false, VO: m0.V },
+  }
+  const { K, V } = m
+  const KV = K * V
+  const { at, total } = layout({ s0: m.BH * KV, s_final: m.BH * KV, b: gate === 'none' ? 0 : m.BH * m.T, states: m.BH * m.N * KV })
+  const work = c.scratch(Math.max(total, 1) * 4, 'mixer_fwd delta states').buffer
+  if (c.inputs.s0) c.driver.copy(c.inputs.s0.buffer, work, m.BH * KV * 4, 0, at.s0! * 4)
+  else c.driver.dispatch(fillKernel, { n: m.BH * KV, bits: 0 }, [work], grid(m.BH * KV, WG))
+  chunkGateCumsum(c, m, work, at.b!)
+  const decay = gate === 'none' ? 'none' : 'scalar'
+  const x = c.scratch(Math.max(m.rows * (V + K), 1) * 4, 'mixer_fwd delta WY form').buffer
+  const wy = { B: m.B, T: m.T, H: m.H, K, V, N: m.N, bc_off: at.b! }
+  c.driver.dispatch(deltaWyKernel(decay), wy, [need(c, 'k'), need(c, 'v'), need(c, 'beta'), work, x], rowGrid(1, m.BH * m.N))
+  const u = c.scratch(Math.max(m.rows * V, 1) * 4, 'mixer_fwd delta new values').buffer
+  const scan = { ...wy, m_off: at.states!, init_off: at.s0!, final_off: at.s_final! }
+  c.driver.dispatch(deltaScanKernel(decay, K), scan, [need(c, 'k'), x, work, u], rowGrid(Math.ceil(V / DELTA_COLUMNS), m.BH))
+  const attend = { bcOff: at.b!, mOff: at.states!, DX: K, DZ: V, xScale: m.scale, causal: true, transposed: false }
+  chunkAttend(c, m, work, { x: need(c, 'q'), y: need(c, 'k'), z: u, out: need(c, 'o') }, attend)
+  if (c.outputs.s_final) c.driver.copy(work, c.outputs.s_final.buffer, m.BH * KV * 4, at.s_final! * 4)
+}
+
 export const LAUNCHERS: Record<string, Launcher> = {
   mixer_fwd(c) {
-    if (webGpuMixerForm(c.plan) === 'chunked') return chunkedMixerFwd(c)
+    if (webGpuMixerForm(c.plan) === 'chunked') return c.plan.attrs.delta === true ? chunkedDeltaFwd(c) : chunkedMixerFwd(c)
     const m = mixerCall(c)
     const { B, T, H, K, V } = m
     const BH = B * H

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AttrValue } from '../../../electron/engine/backend'
 import type { HostArray, Tensor } from '../../../electron/engine/tensor'
 import { loadAddon } from '../../../electron/engine/addon'
+import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K } from '../../../electron/engine/webgpu/kernels/mixer_delta_chunked'
 import { WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
@@ -372,7 +373,8 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
     const planOf = (op: string, attrs: Record<string, AttrValue>, [B, T, H, K, V]: readonly number[], g?: number[]) => {
       const [qk, rows] = [desc([B!, T!, H!, K!]), desc([B!, T!, H!, V!])]
       const i = attrs.input_gate && attrs.input_gate !== 'none' ? desc([B!, T!, H!]) : undefined
-      return addon.planOp(op, { q: qk, k: qk, v: rows, g: g && desc(g), i, do: op === 'mixer_bwd' ? rows : undefined }, attrs)
+      const beta = attrs.delta === true ? desc([B!, T!, H!]) : undefined
+      return addon.planOp(op, { q: qk, k: qk, v: rows, g: g && desc(g), i, beta, do: op === 'mixer_bwd' ? rows : undefined }, attrs)
     }
     const gateShape = (gate: string, [B, T, H, K]: readonly number[]) => (gate === 'fixed' ? [H!] : gate === 'scalar' ? [B!, T!, H!] : [B!, T!, H!, K!])
     const MIXER = { ...REDUCTION, rms: 1e-4, rtol: 1e-3, atol: 1e-5 }
@@ -404,6 +406,85 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       expect(form({ input_gate: 'softplus', gate: 'scalar', normalize: 'sum' }, [1, 8, 2])).toBe('chunked')
       expect(form({ input_gate: 'exp', gate: 'scalar', normalize: 'max1' }, [1, 8, 2])).toBe('recurrent')
       expect(webGpuMixerForm({ attrs: { ...planOf('mixer_fwd', {}, shape).attrs, delta: true } })).toBe('recurrent')
+    })
+
+    it("takes the delta rule's WY kernels for its forward only, without a vector gate or a key dim past DELTA_MAX_K", () => {
+      const shape = [1, 8, 2, 4, 4]
+      const form = (op: string, attrs: Record<string, AttrValue>, g?: number[], at = shape) => webGpuMixerForm(planOf(op, { delta: true, ...attrs }, at, g))
+      expect(form('mixer_fwd', {})).toBe('chunked')
+      expect(form('mixer_fwd', { gate: 'fixed' }, [2])).toBe('chunked')
+      expect(form('mixer_fwd', { gate: 'scalar' }, [1, 8, 2])).toBe('chunked')
+      expect(form('mixer_fwd', { gate: 'scalar' }, [1, 8, 2], [1, 8, 2, DELTA_MAX_K, 4])).toBe('chunked')
+      expect(form('mixer_fwd', { gate: 'scalar' }, [1, 8, 2], [1, 8, 2, DELTA_MAX_K + 1, 4])).toBe('recurrent')
+      expect(form('mixer_bwd', { gate: 'scalar' }, [1, 8, 2])).toBe('recurrent')
+      expect(form('mixer_fwd', { gate: 'vector' }, [1, 8, 2, 4])).toBe('recurrent')
+      expect(form('mixer_fwd', { form: 'recurrent', gate: 'scalar' }, [1, 8, 2])).toBe('recurrent')
+    })
+
+    // The delta rule's WY forward (kernels/mixer_delta_chunked.ts, chunks of DELTA_CHUNK steps, DELTA_COLUMNS
+    // columns of V per scan workgroup) against the CPU's recurrent form. Keys l2-normalized per row as
+    // DeltaNet's are; β up to 1 or up to 2 (negative eigenvalues). [B, T, H, K, V, states, strong gates, β max]
+    const deltaCases = [
+      [1, 1, 1, 16, 16, true, false, 1],
+      [1, DELTA_CHUNK - 1, 2, 48, 40, false, true, 2],
+      [2, DELTA_CHUNK, 1, 64, 64, true, true, 1],
+      [1, DELTA_CHUNK + 1, 1, 128, 72, true, false, 2],
+      [1, 4 * DELTA_CHUNK + 2, 2, 16, 8 * DELTA_COLUMNS + 2, true, true, 2],
+      [1, 65, 1, DELTA_MAX_K, 24, false, false, 1],
+    ] as const
+    const l2Rows = (x: Input, K: number): Input => {
+      const data = Float32Array.from(x.data)
+      for (let r = 0; r < data.length; r += K) {
+        let n = 0
+        for (let d = 0; d < K; d++) n += data[r + d]! ** 2
+        for (let d = 0; d < K; d++) data[r + d] = data[r + d]! / (Math.sqrt(n) + 1e-6)
+      }
+      return { data, shape: x.shape }
+    }
+    for (const gate of ['none', 'fixed', 'scalar'] as const)
+      it(`delta rule, gate ${gate}: the WY forward against the recurrent form, T around the chunk, β up to 2`, async () => {
+        for (const [B, T, H, K, V, states, strong, betaMax] of deltaCases) {
+          const shape = [B, T, H, K, V]
+          const g =
+            gate === 'none' ? undefined : f32(gateShape(gate, shape), 120, (x) => (strong ? Math.min(-5 + 0.3 * x, 0) : -Math.log1p(Math.exp(-(x + 1)))))
+          if (g && gate === 'fixed' && strong) g.data[H - 1] = -0.05
+          const inputs: Record<string, Input | undefined> = {
+            q: f32([B, T, H, K], 121),
+            k: l2Rows(f32([B, T, H, K], 122), K),
+            v: f32([B, T, H, V], 123),
+            g,
+            beta: f32([B, T, H], 124, (x) => betaMax / (1 + Math.exp(-x))),
+            s0: states ? f32([B, H, K, V], 125, (x) => x / 4) : undefined,
+          }
+          const attrs = { gate, delta: true }
+          expect(webGpuMixerForm(planOf('mixer_fwd', attrs, shape, g?.shape)), `B ${B} T ${T} H ${H} K ${K} V ${V}`).toBe('chunked')
+          await againstRecurrent('mixer_fwd', inputs, attrs, states ? ['s_final'] : [])
+        }
+      })
+
+    it("the delta rule's WY forward writes every element of its NaN-poisoned outputs", async () => {
+      const g = theGpu()
+      // T past a whole number of chunks, V past a whole number of scan column blocks, gates strong enough to underflow.
+      const [B, T, H, K, V] = [2, 3 * DELTA_CHUNK + 5, 3, 48, 4 * DELTA_COLUMNS + 8]
+      const up = (shape: number[], seed: number, map?: (x: number) => number) => g.upload(normals(sizeOf(shape), seed, map), shape)
+      const inputs = {
+        q: up([B, T, H, K], 130),
+        k: up([B, T, H, K], 131, (x) => x / Math.sqrt(K)),
+        v: up([B, T, H, V], 132),
+        g: up([B, T, H], 133, (x) => Math.min(-5 + 0.3 * x, 0)),
+        beta: up([B, T, H], 134, (x) => 1 / (1 + Math.exp(-x))),
+        s0: up([B, H, K, V], 135),
+      }
+      const attrs = { gate: 'scalar', delta: true }
+      expect(webGpuMixerForm(planOf('mixer_fwd', attrs, [B, T, H, K, V], [B, T, H]))).toBe('chunked')
+      const out = g.run('mixer_fwd', inputs, attrs, ['s_final'])
+      for (const [name, t] of Object.entries(out)) {
+        const data = await t!.read()
+        const unwritten = data.findIndex((x) => !Number.isFinite(x))
+        expect(unwritten, `${name}: element ${unwritten} of ${data.length} is ${data[unwritten]}`).toBe(-1)
+        t!.dispose()
+      }
+      for (const t of Object.values(inputs)) t.dispose()
     })
 
     // [B, T, H, K, V, chunk_size, states in and out, strong gates]
