@@ -197,7 +197,7 @@ async function mixerTimes(backend: Backend, kind: string, B: number, T: number, 
     return [...Object.values(f), ...Object.values(b)].filter((t): t is Tensor => t !== undefined)
   })
   for (const t of owned) backend.dispose(t)
-  // The delta rule's forward is chunked on WebGPU, its backward recurrent: both forms are named.
+  // The form each direction ran in (they differ where a kernel covers one direction only).
   const formOf = (op: string) =>
     backend.kind === 'webgpu'
       ? webGpuMixerForm({ op, dims: { K: D }, attrs: { form: 'chunked', input_gate: 'none', normalize: 'none', delta, gate } })

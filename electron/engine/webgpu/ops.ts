@@ -37,7 +37,18 @@ import {
   chunkStateKernel,
   type ChunkDecay,
 } from './kernels/mixer_chunked'
-import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K, deltaScanKernel, deltaWyKernel } from './kernels/mixer_delta_chunked'
+import {
+  DELTA_CHUNK,
+  DELTA_COLUMNS,
+  DELTA_MAX_K,
+  deltaDvKernel,
+  deltaGateAddKernel,
+  deltaReverseScanKernel,
+  deltaScanKernel,
+  deltaWyBwdKernel,
+  deltaWyGradKernel,
+  deltaWyKernel,
+} from './kernels/mixer_delta_chunked'
 import { columnsKernel, denominatorBwdKernel, denominatorFwdKernel, inputGateBwdKernel, inputGateFoldKernel } from './kernels/mixer_chunked_wrap'
 import { columnBlocks, MAX_MIXER_K, MAX_MIXER_V, mixerBwdKernel, mixerFwdKernel, sliceSumKernel, type MixerSwitches } from './kernels/mixer_recurrent'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
@@ -153,10 +164,9 @@ function zeroedWork(c: LaunchContext, floats: number, what: string): GPUBuffer {
  * switches are theirs (any forget gate; no input gate or a sigmoid or
  * softplus one, folded into k; no normalization or the denominator 'sum', an
  * extra value column: kernels/mixer_chunked_wrap.ts; no delta rule), or, for
- * the delta rule's forward with no input gate, no normalization, a forget
- * gate other than the vector one and K up to DELTA_MAX_K, the WY form
- * (kernels/mixer_delta_chunked.ts); else the recurrent ones (the delta rule's
- * backward among them). Both compute the same function, so a chunked call the
+ * the delta rule with no input gate, no normalization, a forget gate other
+ * than the vector one and K up to DELTA_MAX_K, the WY form
+ * (kernels/mixer_delta_chunked.ts); else the recurrent ones. Both compute the same function, so a chunked call the
  * chunked kernels do not cover runs the reference form instead of failing; a
  * call that asks for the recurrent form gets it. Without the op and dims (a
  * plan of attributes only) the delta rule counts as recurrent.
@@ -164,16 +174,17 @@ function zeroedWork(c: LaunchContext, floats: number, what: string): GPUBuffer {
 export function webGpuMixerForm(plan: Pick<NativeOpPlan, 'attrs'> & Partial<Pick<NativeOpPlan, 'op' | 'dims'>>): 'chunked' | 'recurrent' {
   const a = plan.attrs
   if (a.form !== 'chunked') return 'recurrent'
-  if (a.delta === true) return isChunkedDeltaFwd(plan) ? 'chunked' : 'recurrent'
+  if (a.delta === true) return isChunkedDelta(plan) ? 'chunked' : 'recurrent'
   const covered = (a.input_gate === 'none' || a.input_gate === 'sigmoid' || a.input_gate === 'softplus') && (a.normalize === 'none' || a.normalize === 'sum')
   return covered ? 'chunked' : 'recurrent'
 }
 
-/** Whether a delta-rule call is a forward the WY kernels take (see webGpuMixerForm). */
-function isChunkedDeltaFwd(plan: Pick<NativeOpPlan, 'attrs'> & Partial<Pick<NativeOpPlan, 'op' | 'dims'>>): boolean {
+/** Whether a delta-rule call is one the WY kernels take (see webGpuMixerForm). */
+function isChunkedDelta(plan: Pick<NativeOpPlan, 'attrs'> & Partial<Pick<NativeOpPlan, 'op' | 'dims'>>): boolean {
   const a = plan.attrs
   const K = plan.dims?.K
-  return plan.op === 'mixer_fwd' && a.input_gate === 'none' && a.normalize === 'none' && a.gate !== 'vector' && K !== undefined && K >= 1 && K <= DELTA_MAX_K
+  const op = plan.op === 'mixer_fwd' || plan.op === 'mixer_bwd'
+  return op && a.input_gate === 'none' && a.normalize === 'none' && a.gate !== 'vector' && K !== undefined && K >= 1 && K <= DELTA_MAX_K
 }
 
 /** The chunked kernels' sizes for a planned call: chunk length C, N chunks, how b varies and its width GK per step. */
@@ -404,38 +415,116 @@ function chunkedMixerBwd(c: LaunchContext): void {
   if (m.gate === 'fixed') c.driver.dispatch(sliceSumKernel, { n: m.H, slices: m.B, first: 2 * pieces }, [dots, dg], grid(m.H, WG))
 }
 
+/** The chunked delta-rule kernels' sizes for a planned call: chunks of DELTA_CHUNK steps, b per step. */
+function deltaCall(c: LaunchContext): ChunkedCall {
+  const m = mixerCall(c)
+  const gate = m.switches.gate
+  if (gate === 'vector') throw new Error(`${c.plan.op}: the chunked delta-rule kernels take gate none, fixed or scalar, got vector`)
+  const C = DELTA_CHUNK
+  return {
+    ...m,
+    ...{ C, N: Math.ceil(m.T / C), BH: m.B * m.H, rows: m.B * m.T * m.H, gate, decay: gate === 'none' ? 'none' : 'scalar', GK: 1 },
+    ...{ inputGate: 'none', sum: false, VO: m.V },
+  }
+}
+
+/** X = [Ũ | W] per chunk, then the scan: the states entering each chunk (at.states), s_final and the new values U. */
+function deltaForwardPasses(c: LaunchContext, m: ChunkedCall, work: GPUBuffer, at: Record<string, number>): { x: GPUBuffer; u: GPUBuffer } {
+  const { K, V } = m
+  const decay = m.gate === 'none' ? 'none' : 'scalar'
+  const x = c.scratch(Math.max(m.rows * (V + K), 1) * 4, `${c.plan.op} delta WY form`).buffer
+  const wy = { B: m.B, T: m.T, H: m.H, K, V, N: m.N, bc_off: at.b! }
+  c.driver.dispatch(deltaWyKernel(decay), wy, [need(c, 'k'), need(c, 'v'), need(c, 'beta'), work, x], rowGrid(1, m.BH * m.N))
+  const u = c.scratch(Math.max(m.rows * V, 1) * 4, `${c.plan.op} delta new values`).buffer
+  const scan = { ...wy, m_off: at.states!, init_off: at.s0!, final_off: at.s_final! }
+  c.driver.dispatch(deltaScanKernel(decay, K), scan, [need(c, 'k'), x, work, u], rowGrid(Math.ceil(V / DELTA_COLUMNS), m.BH))
+  return { x, u }
+}
+
 /**
  * mixer_fwd of the delta rule in the chunked (WY) form (kernels/mixer_delta_chunked.ts):
  * b per chunk of DELTA_CHUNK steps, X = [Ũ | W] per chunk, the scan that yields the
  * states entering each chunk and the new values U, then the additive attend with U.
  */
 function chunkedDeltaFwd(c: LaunchContext): void {
-  const m0 = mixerCall(c)
-  const gate = m0.switches.gate
-  if (gate === 'vector') throw new Error(`${c.plan.op}: the chunked delta-rule kernels take gate none, fixed or scalar, got vector`)
-  const C = DELTA_CHUNK
-  const m: ChunkedCall = {
-    ...m0,
-    ...{ C, N: Math.ceil(m0.T / C), BH: m0.B * m0.H, rows: m0.B * m0.T * m0.H, gate, decay: gate === 'none' ? 'none' : 'scalar', GK: 1 },
-    ...{ inputGate: 'none', sum: false, VO: m0.V },
-  }
-  const { K, V } = m
-  const KV = K * V
-  const { at, total } = layout({ s0: m.BH * KV, s_final: m.BH * KV, b: gate === 'none' ? 0 : m.BH * m.T, states: m.BH * m.N * KV })
+  const m = deltaCall(c)
+  const KV = m.K * m.V
+  const { at, total } = layout({ s0: m.BH * KV, s_final: m.BH * KV, b: m.gate === 'none' ? 0 : m.BH * m.T, states: m.BH * m.N * KV })
   const work = c.scratch(Math.max(total, 1) * 4, 'mixer_fwd delta states').buffer
   if (c.inputs.s0) c.driver.copy(c.inputs.s0.buffer, work, m.BH * KV * 4, 0, at.s0! * 4)
   else c.driver.dispatch(fillKernel, { n: m.BH * KV, bits: 0 }, [work], grid(m.BH * KV, WG))
   chunkGateCumsum(c, m, work, at.b!)
-  const decay = gate === 'none' ? 'none' : 'scalar'
-  const x = c.scratch(Math.max(m.rows * (V + K), 1) * 4, 'mixer_fwd delta WY form').buffer
-  const wy = { B: m.B, T: m.T, H: m.H, K, V, N: m.N, bc_off: at.b! }
-  c.driver.dispatch(deltaWyKernel(decay), wy, [need(c, 'k'), need(c, 'v'), need(c, 'beta'), work, x], rowGrid(1, m.BH * m.N))
-  const u = c.scratch(Math.max(m.rows * V, 1) * 4, 'mixer_fwd delta new values').buffer
-  const scan = { ...wy, m_off: at.states!, init_off: at.s0!, final_off: at.s_final! }
-  c.driver.dispatch(deltaScanKernel(decay, K), scan, [need(c, 'k'), x, work, u], rowGrid(Math.ceil(V / DELTA_COLUMNS), m.BH))
-  const attend = { bcOff: at.b!, mOff: at.states!, DX: K, DZ: V, xScale: m.scale, causal: true, transposed: false }
+  const { u } = deltaForwardPasses(c, m, work, at)
+  const attend = { bcOff: at.b!, mOff: at.states!, DX: m.K, DZ: m.V, xScale: m.scale, causal: true, transposed: false }
   chunkAttend(c, m, work, { x: need(c, 'q'), y: need(c, 'k'), z: u, out: need(c, 'o') }, attend)
   if (c.outputs.s_final) c.driver.copy(work, c.outputs.s_final.buffer, m.BH * KV * 4, at.s_final! * 4)
+}
+
+/**
+ * mixer_bwd of the delta rule in the chunked (WY) form: the forward's passes again,
+ * scale Pᵀ dO (the additive dv launch over zero states), the reverse scan for the
+ * gradients G_n leaving each chunk and dU, dq and dk's additive part with U for v,
+ * then the WY form's share of dk, dv, dβ and of the gate's gradient
+ * (kernels/mixer_delta_chunked.ts gives the formulas).
+ */
+function chunkedDeltaBwd(c: LaunchContext): void {
+  const m = deltaCall(c)
+  const { K, V } = m
+  const KV = K * V
+  const { at, total } = layout({
+    s0: m.BH * KV,
+    ds_final: m.BH * KV,
+    grads: m.BH * m.N * KV,
+    s_final: m.BH * KV,
+    ds0: m.BH * KV,
+    b: m.gate === 'none' ? 0 : m.BH * m.T,
+    states: m.BH * m.N * KV,
+  })
+  const work = c.scratch(Math.max(total, 1) * 4, 'mixer_bwd delta states').buffer
+  // s0, ds_final and grads are consecutive: zeros, then the inputs given. The grads region must read as
+  // zero states for scale Pᵀ dO below; the reverse scan writes it afterwards.
+  const zeroed = 2 * m.BH * KV + m.BH * m.N * KV
+  c.driver.dispatch(fillKernel, { n: zeroed, bits: 0 }, [work], grid(zeroed, WG))
+  if (c.inputs.s0) c.driver.copy(c.inputs.s0.buffer, work, m.BH * KV * 4, 0, at.s0! * 4)
+  if (c.inputs.ds_final) c.driver.copy(c.inputs.ds_final.buffer, work, m.BH * KV * 4, 0, at.ds_final! * 4)
+  chunkGateCumsum(c, m, work, at.b!)
+  const { x, u } = deltaForwardPasses(c, m, work, at)
+  const [q, k, d_o, beta] = [need(c, 'q'), need(c, 'k'), need(c, 'do'), need(c, 'beta')]
+  const bcOff = at.b!
+  const pdo = c.scratch(Math.max(m.rows * V, 1) * 4, 'mixer_bwd delta scale Pᵀ dO').buffer
+  chunkAttend(c, m, work, { x: k, y: q, z: d_o, out: pdo }, { bcOff, mOff: at.grads!, DX: K, DZ: V, yScale: m.scale, causal: false, transposed: false })
+  const decay = m.gate === 'none' ? 'none' : 'scalar'
+  const du = c.scratch(Math.max(m.rows * V, 1) * 4, 'mixer_bwd delta dU').buffer
+  const reverse = { B: m.B, T: m.T, H: m.H, K, V, N: m.N, bc_off: bcOff, m_off: at.grads!, init_off: at.ds_final!, final_off: at.ds0!, scale: m.scale }
+  c.driver.dispatch(deltaReverseScanKernel(decay, K), reverse, [q, k, d_o, x, pdo, work, du], rowGrid(Math.ceil(V / DELTA_COLUMNS), m.BH))
+  // dq and dk's additive part, with the gate gradient's pieces (mixer_chunked.ts: chunkGateGradKernel).
+  const dg = m.gate === 'none' ? undefined : c.outputs.dg?.buffer
+  const tiles = Math.ceil(K / CHUNK_COLUMNS)
+  const pieces = tiles * m.rows * 2
+  const dots = dg ? c.scratch((2 * pieces + m.BH) * 4, 'mixer_bwd delta gate gradient pieces').buffer : undefined
+  const [dq, dk] = [need(c, 'dq'), need(c, 'dk')]
+  const dqShape = { bcOff, mOff: at.states!, DX: V, DZ: K, xScale: m.scale, causal: true, transposed: true }
+  chunkAttend(c, m, work, { x: d_o, y: u, z: k, out: dq, ...(dots && { partner: q, dots }) }, dqShape)
+  const dkShape = { bcOff, mOff: at.grads!, DX: V, DZ: K, zScale: m.scale, causal: false, transposed: true }
+  chunkAttend(c, m, work, { x: u, y: d_o, z: q, out: dk, ...(dots && { partner: k, dots, dotsOff: pieces }) }, dkShape)
+  // The WY form's share: dY, then dk, dβ and db, then dv.
+  const wy = { B: m.B, T: m.T, H: m.H, K, V, N: m.N, bc_off: bcOff }
+  const dy = c.scratch(Math.max(m.rows * (V + K), 1) * 4, 'mixer_bwd delta dY').buffer
+  c.driver.dispatch(deltaWyBwdKernel(decay), { ...wy, s_off: at.states! }, [k, beta, du, work, dy], rowGrid(1, m.BH * m.N))
+  const rowgrads = c.scratch(Math.max(m.rows * 2, 1) * 4, 'mixer_bwd delta dβ and db').buffer
+  c.driver.dispatch(deltaWyGradKernel(decay), wy, [k, need(c, 'v'), beta, x, dy, work, dk, rowgrads], rowGrid(1, m.BH * m.N))
+  c.driver.dispatch(deltaDvKernel, { rows: m.rows, V, K }, [beta, dy, rowgrads, need(c, 'dv'), need(c, 'dbeta')], grid(m.rows * V, WG))
+  if (c.outputs.ds0) c.driver.copy(work, c.outputs.ds0.buffer, m.BH * KV * 4, at.ds0! * 4)
+  if (m.gate === 'none' || !dg || !dots) return
+  const fixed = m.gate === 'fixed'
+  const p = {
+    ...{ B: m.B, T: m.T, H: m.H, C: m.C, N: m.N, K, V, GK: 1, tiles },
+    ...{ bc_off: bcOff, s_off: at.states!, g_off: at.grads!, dq_dots: 0, dk_dots: pieces, fixed_off: 2 * pieces },
+  }
+  c.driver.dispatch(chunkGateGradKernel(fixed ? 'fixed' : 'scalar'), p, [work, dots, ...(fixed ? [] : [dg])], rowGrid(1, m.BH))
+  const add = { B: m.B, T: m.T, H: m.H, N: m.N, fixed_off: 2 * pieces }
+  c.driver.dispatch(deltaGateAddKernel(fixed ? 'fixed' : 'scalar'), add, [rowgrads, fixed ? dots : dg], grid(m.BH, WG))
+  if (fixed) c.driver.dispatch(sliceSumKernel, { n: m.H, slices: m.B, first: 2 * pieces }, [dots, dg], grid(m.H, WG))
 }
 
 export const LAUNCHERS: Record<string, Launcher> = {
@@ -477,7 +566,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
   },
 
   mixer_bwd(c) {
-    if (webGpuMixerForm(c.plan) === 'chunked') return chunkedMixerBwd(c)
+    if (webGpuMixerForm(c.plan) === 'chunked') return c.plan.attrs.delta === true ? chunkedDeltaBwd(c) : chunkedMixerBwd(c)
     const m = mixerCall(c)
     const { B, T, H, K, V, switches } = m
     const BH = B * H

@@ -408,7 +408,7 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       expect(webGpuMixerForm({ attrs: { ...planOf('mixer_fwd', {}, shape).attrs, delta: true } })).toBe('recurrent')
     })
 
-    it("takes the delta rule's WY kernels for its forward only, without a vector gate or a key dim past DELTA_MAX_K", () => {
+    it("takes the delta rule's WY kernels, forward and backward, without a vector gate or a key dim past DELTA_MAX_K", () => {
       const shape = [1, 8, 2, 4, 4]
       const form = (op: string, attrs: Record<string, AttrValue>, g?: number[], at = shape) => webGpuMixerForm(planOf(op, { delta: true, ...attrs }, at, g))
       expect(form('mixer_fwd', {})).toBe('chunked')
@@ -416,7 +416,8 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       expect(form('mixer_fwd', { gate: 'scalar' }, [1, 8, 2])).toBe('chunked')
       expect(form('mixer_fwd', { gate: 'scalar' }, [1, 8, 2], [1, 8, 2, DELTA_MAX_K, 4])).toBe('chunked')
       expect(form('mixer_fwd', { gate: 'scalar' }, [1, 8, 2], [1, 8, 2, DELTA_MAX_K + 1, 4])).toBe('recurrent')
-      expect(form('mixer_bwd', { gate: 'scalar' }, [1, 8, 2])).toBe('recurrent')
+      expect(form('mixer_bwd', { gate: 'scalar' }, [1, 8, 2])).toBe('chunked')
+      expect(form('mixer_bwd', { gate: 'scalar' }, [1, 8, 2], [1, 8, 2, DELTA_MAX_K + 1, 4])).toBe('recurrent')
       expect(form('mixer_fwd', { gate: 'vector' }, [1, 8, 2, 4])).toBe('recurrent')
       expect(form('mixer_fwd', { form: 'recurrent', gate: 'scalar' }, [1, 8, 2])).toBe('recurrent')
     })
@@ -442,7 +443,7 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       return { data, shape: x.shape }
     }
     for (const gate of ['none', 'fixed', 'scalar'] as const)
-      it(`delta rule, gate ${gate}: the WY forward against the recurrent form, T around the chunk, β up to 2`, async () => {
+      it(`delta rule, gate ${gate}: the WY form forward and backward against the recurrent form, T around the chunk, β up to 2`, async () => {
         for (const [B, T, H, K, V, states, strong, betaMax] of deltaCases) {
           const shape = [B, T, H, K, V]
           const g =
@@ -458,11 +459,14 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
           }
           const attrs = { gate, delta: true }
           expect(webGpuMixerForm(planOf('mixer_fwd', attrs, shape, g?.shape)), `B ${B} T ${T} H ${H} K ${K} V ${V}`).toBe('chunked')
+          expect(webGpuMixerForm(planOf('mixer_bwd', attrs, shape, g?.shape)), `B ${B} T ${T} H ${H} K ${K} V ${V}`).toBe('chunked')
           await againstRecurrent('mixer_fwd', inputs, attrs, states ? ['s_final'] : [])
+          const upstream = { do: f32([B, T, H, V], 126), ds_final: states ? f32([B, H, K, V], 127) : undefined }
+          await againstRecurrent('mixer_bwd', { ...inputs, ...upstream }, attrs, [...(gate === 'fixed' ? ['dg'] : []), ...(states ? ['ds0'] : [])])
         }
       })
 
-    it("the delta rule's WY forward writes every element of its NaN-poisoned outputs", async () => {
+    it("the delta rule's WY kernels write every element of their NaN-poisoned outputs", async () => {
       const g = theGpu()
       // T past a whole number of chunks, V past a whole number of scan column blocks, gates strong enough to underflow.
       const [B, T, H, K, V] = [2, 3 * DELTA_CHUNK + 5, 3, 48, 4 * DELTA_COLUMNS + 8]
@@ -477,14 +481,17 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       }
       const attrs = { gate: 'scalar', delta: true }
       expect(webGpuMixerForm(planOf('mixer_fwd', attrs, [B, T, H, K, V], [B, T, H]))).toBe('chunked')
-      const out = g.run('mixer_fwd', inputs, attrs, ['s_final'])
-      for (const [name, t] of Object.entries(out)) {
+      expect(webGpuMixerForm(planOf('mixer_bwd', attrs, [B, T, H, K, V], [B, T, H]))).toBe('chunked')
+      const fwd = g.run('mixer_fwd', inputs, attrs, ['s_final'])
+      const upstream = { do: up([B, T, H, V], 136), ds_final: up([B, H, K, V], 137) }
+      const bwd = g.run('mixer_bwd', { ...inputs, ...upstream }, attrs, ['ds0'])
+      for (const [name, t] of Object.entries({ ...fwd, ...bwd })) {
         const data = await t!.read()
         const unwritten = data.findIndex((x) => !Number.isFinite(x))
         expect(unwritten, `${name}: element ${unwritten} of ${data.length} is ${data[unwritten]}`).toBe(-1)
         t!.dispose()
       }
-      for (const t of Object.values(inputs)) t.dispose()
+      for (const t of [...Object.values(inputs), ...Object.values(upstream)]) t.dispose()
     })
 
     // [B, T, H, K, V, chunk_size, states in and out, strong gates]

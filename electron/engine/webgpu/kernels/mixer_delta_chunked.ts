@@ -1,7 +1,7 @@
-// mixer_fwd in the chunked form for the delta rule (DeltaNet, Gated DeltaNet):
-// no input gate, no denominator, forget gate none, fixed or scalar. The CPU's
-// mixer_chunked.cpp computes the same function; the backward stays recurrent
-// (ops.ts: webGpuMixerForm).
+// mixer_fwd and mixer_bwd in the chunked form for the delta rule (DeltaNet,
+// Gated DeltaNet): no input gate, no denominator, forget gate none, fixed or
+// scalar (ops.ts: webGpuMixerForm). The CPU's mixer_chunked.cpp computes the
+// same function.
 //
 // Per head, S'_t = e^{g_t} S_{t-1}, S_t = S'_t + β_t k_t (v_t - S'_tᵀ k_t)ᵀ,
 // o_t = scale S_tᵀ q_t, by chunks of C = DELTA_CHUNK steps. Inside chunk n
@@ -22,10 +22,12 @@
 //      tile (K x 16) and U (C x 16) stay in workgroup memory;
 //   3. chunkAttendKernel (mixer_chunked.ts) with U for v.
 // Every exponent is a difference <= 0, so strong gates underflow, never overflow.
-// Workgroup memory: (K + C) 16 floats in the scan, C C + 2 C in the WY kernel;
-// K up to DELTA_MAX_K keeps it under WebGPU's default 16 KiB.
+// The backward (below) recomputes these, then runs a reverse scan and the WY
+// form's own gradients. Workgroup memory: (K + C) 16 floats in the scans, at
+// most 2 C C + 2 C in the per-chunk kernels; K up to DELTA_MAX_K keeps it under
+// WebGPU's default 16 KiB, and no dispatch binds more than 8 storage buffers.
 import { paramsWgsl, type Kernel } from '../driver'
-import { cachedKernel as cached, ROW_INDEX_WGSL, WG } from './common'
+import { cachedKernel as cached, ELEMENTWISE_WGSL, ROW_INDEX_WGSL, WG } from './common'
 
 /** The chunk length of the delta rule's chunked form (the WY solve's A is C x C in workgroup memory). */
 export const DELTA_CHUNK = 32
@@ -204,6 +206,364 @@ ${ENTRY}
     let c = c0 + e % ${CB}u;
     if (c < P.V) { work[P.final_off + (bh * P.K + e / ${CB}u) * P.V + c] = S[e]; }
   }
+}
+`,
+  }))
+}
+
+// ---- the backward ------------------------------------------------------------------
+//
+// With G_n the gradient of the state leaving chunk n (G_{N-1} = ds_final) and the
+// forward's S_n, U, X recomputed, per chunk:
+//   dU      = scale Pᵀ dO + diag(e^{bL - b}) K G_n             (C x V)
+//   G_{n-1} = e^{bL} G_n + scale Σ_i e^{b_i} q_i dO_iᵀ - Wᵀ dU   (K x V), ds0 = G_{-1}
+// (deltaReverseScanKernel, sequential over chunks; scale Pᵀ dO comes first from the
+// additive attend kernel with zero states). dq and the additive part of dk and of
+// the gate's gradient are the additive mixer's with U for v (mixer_chunked.ts). The
+// WY form's share, with dX = [dU | -dU S_nᵀ] and dY = T⁻ᵀ dX (back substitution):
+//   dv_i = β_i dY_{V,i}      dβ_i = dY_{V,i}·v_i + e^{b_i} dY_{K,i}·k_i + Σ_{j<i} dT_ij A_ij
+//   dT = -dY Xᵀ (j < i),  dA_ij = β_i dT_ij
+//   dk_i += β_i e^{b_i} dY_{K,i} + Σ_{j<i} dA_ij e^{b_i - b_j} k_j + Σ_{j>i} dA_ji e^{b_j - b_i} k_j
+//   db_i  = β_i e^{b_i} dY_{K,i}·k_i + Σ_{j<i} dA_ij A_ij - Σ_{j>i} dA_ji A_ji
+// and dg adds db's reverse cumulative sum inside each chunk (deltaGateAddKernel).
+
+const reverseParams = [...scanParams, ['scale', 'f32']] as const
+
+/**
+ * Along the chunks of one head in reverse, DELTA_COLUMNS columns of V per
+ * workgroup (grid rowGrid(ceil(V / 16), B H)): G_n into work at m_off + (bh N + n) K V,
+ * dU (rows x V) into du, ds0 at final_off; ds_final is read at init_off. pdo
+ * holds scale Pᵀ dO (rows x V); x the forward's [Ũ | W].
+ */
+export function deltaReverseScanKernel(decay: DeltaDecay, K: number): Kernel {
+  if (!Number.isInteger(K) || K < 1 || K > DELTA_MAX_K) throw new Error(`deltaReverseScanKernel: K ${K} outside 1..${DELTA_MAX_K}`)
+  const [C, CB] = [DELTA_CHUNK, DELTA_COLUMNS]
+  return cached(`mixer_delta_chunked/reverse_scan/${decay}/K${K}`, () => ({
+    entry: 'main',
+    params: reverseParams,
+    code: `${paramsWgsl(reverseParams)}${ROW_INDEX_WGSL}
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> d_o: array<f32>;
+@group(0) @binding(4) var<storage, read> x: array<f32>;
+@group(0) @binding(5) var<storage, read> pdo: array<f32>;
+@group(0) @binding(6) var<storage, read_write> work: array<f32>;
+@group(0) @binding(7) var<storage, read_write> du: array<f32>;
+${gateAtWgsl(decay)}
+var<workgroup> G: array<f32, ${K * CB}>; // [d][column]
+var<workgroup> dU: array<f32, ${C * CB}>; // [step][column]
+var<workgroup> toEnd: array<f32, ${C}>; // e^{bL - b_i}
+var<workgroup> fromStart: array<f32, ${C}>; // e^{b_i}
+${ENTRY}
+  let bh = row_index(wid, nwg);
+  if (bh >= P.B * P.H) { return; }
+  let b = bh / P.H;
+  let h = bh % P.H;
+  let c0 = wid.x * ${CB}u;
+  let W = P.V + P.K;
+  for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
+    let c = c0 + e % ${CB}u;
+    G[e] = select(0.0, work[P.init_off + (bh * P.K + e / ${CB}u) * P.V + min(c, P.V - 1u)], c < P.V);
+  }
+  workgroupBarrier();
+  for (var nn = 0u; nn < P.N; nn++) {
+    let n = P.N - 1u - nn;
+    let t0 = n * ${C}u;
+    let L = min(${C}u, P.T - t0);
+    let bL = gate_at(bh, t0 + L - 1u);
+    if (lid < ${C}u) {
+      let bi = gate_at(bh, t0 + min(lid, L - 1u));
+      toEnd[lid] = select(0.0, exp(bL - bi), lid < L);
+      fromStart[lid] = select(0.0, exp(bi), lid < L);
+    }
+    for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
+      let c = c0 + e % ${CB}u;
+      if (c < P.V) { work[P.m_off + ((bh * P.N + n) * P.K + e / ${CB}u) * P.V + c] = G[e]; }
+    }
+    workgroupBarrier();
+    // dU = scale Pᵀ dO + e^{bL - b_i} k_i G
+    for (var e = lid; e < ${C * CB}u; e += ${WG}u) {
+      let i = e / ${CB}u;
+      let cc = e % ${CB}u;
+      let c = c0 + cc;
+      var val = 0.0;
+      if (i < L && c < P.V) {
+        let r = (b * P.T + t0 + i) * P.H + h;
+        var s = 0.0;
+        for (var d = 0u; d < P.K; d++) { s += k[r * P.K + d] * G[d * ${CB}u + cc]; }
+        val = pdo[r * P.V + c] + toEnd[i] * s;
+        du[r * P.V + c] = val;
+      }
+      dU[e] = val;
+    }
+    workgroupBarrier();
+    // G <- e^{bL} G + Σ_i (scale e^{b_i} q_i dO_iᵀ - W_i dU_iᵀ)
+    let decayAll = exp(bL);
+    for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
+      let d = e / ${CB}u;
+      let cc = e % ${CB}u;
+      let c = min(c0 + cc, P.V - 1u);
+      var s = G[e] * decayAll;
+      for (var i = 0u; i < L; i++) {
+        let r = (b * P.T + t0 + i) * P.H + h;
+        s += P.scale * fromStart[i] * q[r * P.K + d] * d_o[r * P.V + c] - x[r * W + P.V + d] * dU[i * ${CB}u + cc];
+      }
+      G[e] = select(0.0, s, c0 + cc < P.V);
+    }
+    workgroupBarrier();
+  }
+  for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
+    let c = c0 + e % ${CB}u;
+    if (c < P.V) { work[P.final_off + (bh * P.K + e / ${CB}u) * P.V + c] = G[e]; }
+  }
+}
+`,
+  }))
+}
+
+const wyBwdParams = [...wyParams, ['s_off', 'u32']] as const
+
+/** A_ij = (k_i·k_j) e^{b_i - b_j} (j < i) of the chunk into workgroup memory A (the forward's WY kernel computes the same). */
+const CHUNK_A_WGSL = (C: number) => `
+fn chunk_a(lid: u32, b: u32, h: u32, t0: u32, L: u32) {
+  for (var e = lid; e < ${C * C}u; e += ${WG}u) {
+    let i = e / ${C}u;
+    let j = e % ${C}u;
+    var s = 0.0;
+    if (j < i && i < L) {
+      let ri = ((b * P.T + t0 + i) * P.H + h) * P.K;
+      let rj = ((b * P.T + t0 + j) * P.H + h) * P.K;
+      for (var d = 0u; d < P.K; d++) { s += k[ri + d] * k[rj + d]; }
+      s *= exp(bs[i] - bs[j]);
+    }
+    A[e] = s;
+  }
+}
+`
+
+/**
+ * dY = T⁻ᵀ [dU | -dU S_nᵀ] per chunk (rows x (V + K) into dy): workgroup (head,
+ * chunk), grid rowGrid(1, B H N); S_n at s_off + (bh N + n) K V.
+ */
+export function deltaWyBwdKernel(decay: DeltaDecay): Kernel {
+  const C = DELTA_CHUNK
+  return cached(`mixer_delta_chunked/wy_bwd/${decay}`, () => ({
+    entry: 'main',
+    params: wyBwdParams,
+    code: `${paramsWgsl(wyBwdParams)}${ROW_INDEX_WGSL}
+@group(0) @binding(1) var<storage, read> k: array<f32>;
+@group(0) @binding(2) var<storage, read> beta: array<f32>;
+@group(0) @binding(3) var<storage, read> du: array<f32>;
+@group(0) @binding(4) var<storage, read> work: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dy: array<f32>;
+${gateAtWgsl(decay)}
+var<workgroup> A: array<f32, ${C * C}>;
+var<workgroup> bs: array<f32, ${C}>;
+var<workgroup> betas: array<f32, ${C}>;
+${CHUNK_A_WGSL(C)}
+${ENTRY}
+  let idx = row_index(wid, nwg);
+  if (idx >= P.B * P.H * P.N) { return; }
+  let bh = idx / P.N;
+  let n = idx % P.N;
+  let b = bh / P.H;
+  let h = bh % P.H;
+  let t0 = n * ${C}u;
+  let L = min(${C}u, P.T - t0);
+  if (lid < ${C}u) {
+    let t = t0 + min(lid, L - 1u);
+    bs[lid] = gate_at(bh, t);
+    betas[lid] = select(0.0, beta[(b * P.T + t) * P.H + h], lid < L);
+  }
+  workgroupBarrier();
+  chunk_a(lid, b, h, t0, L);
+  workgroupBarrier();
+  let W = P.V + P.K;
+  let sbase = P.s_off + (bh * P.N + n) * P.K * P.V;
+  // Back substitution, one column of [V | K] per invocation: dY_i = dX_i - Σ_{j>i} β_j A_ji dY_j.
+  for (var col = lid; col < W; col += ${WG}u) {
+    var ys: array<f32, ${C}>;
+    for (var ii = 0u; ii < L; ii++) {
+      let i = L - 1u - ii;
+      let r = (b * P.T + t0 + i) * P.H + h;
+      var dx = 0.0;
+      if (col < P.V) {
+        dx = du[r * P.V + col];
+      } else {
+        let d = col - P.V;
+        for (var c = 0u; c < P.V; c++) { dx -= du[r * P.V + c] * work[sbase + d * P.V + c]; }
+      }
+      for (var j = i + 1u; j < L; j++) { dx -= betas[j] * A[j * ${C}u + i] * ys[j]; }
+      ys[i] = dx;
+      dy[r * W + col] = dx;
+    }
+  }
+}
+`,
+  }))
+}
+
+/**
+ * From dY: dk (rows x K, added to), and per row [dβ, db] into rowgrads (rows x 2):
+ * workgroup (head, chunk), grid rowGrid(1, B H N).
+ */
+export function deltaWyGradKernel(decay: DeltaDecay): Kernel {
+  const C = DELTA_CHUNK
+  return cached(`mixer_delta_chunked/wy_grad/${decay}`, () => ({
+    entry: 'main',
+    params: wyParams,
+    code: `${paramsWgsl(wyParams)}${ROW_INDEX_WGSL}
+@group(0) @binding(1) var<storage, read> k: array<f32>;
+@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read> x: array<f32>;
+@group(0) @binding(5) var<storage, read> dy: array<f32>;
+@group(0) @binding(6) var<storage, read> work: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dk: array<f32>;
+@group(0) @binding(8) var<storage, read_write> rowgrads: array<f32>;
+${gateAtWgsl(decay)}
+var<workgroup> A: array<f32, ${C * C}>;
+var<workgroup> dT: array<f32, ${C * C}>; // -dY_i·X_j, j < i (dA_ij = β_i dT_ij)
+var<workgroup> bs: array<f32, ${C}>;
+var<workgroup> betas: array<f32, ${C}>;
+${CHUNK_A_WGSL(C)}
+${ENTRY}
+  let idx = row_index(wid, nwg);
+  if (idx >= P.B * P.H * P.N) { return; }
+  let bh = idx / P.N;
+  let n = idx % P.N;
+  let b = bh / P.H;
+  let h = bh % P.H;
+  let t0 = n * ${C}u;
+  let L = min(${C}u, P.T - t0);
+  if (lid < ${C}u) {
+    let t = t0 + min(lid, L - 1u);
+    bs[lid] = gate_at(bh, t);
+    betas[lid] = select(0.0, beta[(b * P.T + t) * P.H + h], lid < L);
+  }
+  workgroupBarrier();
+  chunk_a(lid, b, h, t0, L);
+  let W = P.V + P.K;
+  // dT_ij = -dY_i·X_j (j < i)
+  for (var e = lid; e < ${C * C}u; e += ${WG}u) {
+    let i = e / ${C}u;
+    let j = e % ${C}u;
+    var s = 0.0;
+    if (j < i && i < L) {
+      let ri = ((b * P.T + t0 + i) * P.H + h) * W;
+      let rj = ((b * P.T + t0 + j) * P.H + h) * W;
+      for (var c = 0u; c < W; c++) { s -= dy[ri + c] * x[rj + c]; }
+    }
+    dT[e] = s;
+  }
+  workgroupBarrier();
+  // Per row: dβ_i and db_i.
+  if (lid < L) {
+    let i = lid;
+    let r = (b * P.T + t0 + i) * P.H + h;
+    let ebi = exp(bs[i]);
+    var dyv = 0.0;
+    for (var c = 0u; c < P.V; c++) { dyv += dy[r * W + c] * v[r * P.V + c]; }
+    var dyk = 0.0;
+    for (var d = 0u; d < P.K; d++) { dyk += dy[r * W + P.V + d] * k[r * P.K + d]; }
+    var dbeta = dyv + ebi * dyk;
+    var db = betas[i] * ebi * dyk;
+    for (var j = 0u; j < i; j++) {
+      let t = dT[i * ${C}u + j] * A[i * ${C}u + j];
+      dbeta += t;
+      db += betas[i] * t;
+    }
+    for (var j = i + 1u; j < L; j++) { db -= betas[j] * dT[j * ${C}u + i] * A[j * ${C}u + i]; }
+    rowgrads[r * 2u] = dbeta;
+    rowgrads[r * 2u + 1u] = db;
+  }
+  // dk_i += β_i e^{b_i} dY_{K,i} + Σ_{j<i} dA_ij e^{b_i - b_j} k_j + Σ_{j>i} dA_ji e^{b_j - b_i} k_j
+  for (var e = lid; e < ${C}u * P.K; e += ${WG}u) {
+    let i = e / P.K;
+    let d = e % P.K;
+    if (i < L) {
+      let r = (b * P.T + t0 + i) * P.H + h;
+      var s = betas[i] * exp(bs[i]) * dy[r * W + P.V + d];
+      for (var j = 0u; j < i; j++) {
+        s += betas[i] * dT[i * ${C}u + j] * exp(bs[i] - bs[j]) * k[((b * P.T + t0 + j) * P.H + h) * P.K + d];
+      }
+      for (var j = i + 1u; j < L; j++) {
+        s += betas[j] * dT[j * ${C}u + i] * exp(bs[j] - bs[i]) * k[((b * P.T + t0 + j) * P.H + h) * P.K + d];
+      }
+      dk[r * P.K + d] += s;
+    }
+  }
+}
+`,
+  }))
+}
+
+const rowsParams = [
+  ['rows', 'u32'],
+  ['V', 'u32'],
+  ['K', 'u32'],
+] as const
+
+/** dv_i = β_i dY_{V,i} (rows x V, from dy's first V columns) and dβ from rowgrads: grid(rows V, WG). */
+export const deltaDvKernel: Kernel = {
+  label: 'mixer_delta_chunked/dv',
+  entry: 'main',
+  params: rowsParams,
+  code: `${paramsWgsl(rowsParams)}${ELEMENTWISE_WGSL}
+@group(0) @binding(1) var<storage, read> beta: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> rowgrads: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dv: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dbeta: array<f32>;
+${ENTRY}
+  let id = element_index(wid, nwg, lid);
+  if (id >= P.rows * P.V) { return; }
+  let r = id / P.V;
+  let c = id % P.V;
+  dv[id] = beta[r] * dy[r * (P.V + P.K) + c];
+  if (c == 0u) { dbeta[r] = rowgrads[r * 2u]; }
+}
+`,
+}
+
+const gateAddParams = [
+  ['B', 'u32'],
+  ['T', 'u32'],
+  ['H', 'u32'],
+  ['N', 'u32'],
+  ['fixed_off', 'u32'],
+] as const
+
+/**
+ * The WY form's share of the gate's gradient: per head (one invocation, grid(B H, WG)),
+ * db's reverse cumulative sum inside each chunk, added to dg (B, T, H) for the
+ * scalar gate, or its total added to the head's sum at dots[fixed_off + bh] for
+ * the fixed gate (summed over b after).
+ */
+export function deltaGateAddKernel(gate: 'fixed' | 'scalar'): Kernel {
+  const C = DELTA_CHUNK
+  return cached(`mixer_delta_chunked/gate_add/${gate}`, () => ({
+    entry: 'main',
+    params: gateAddParams,
+    code: `${paramsWgsl(gateAddParams)}${ELEMENTWISE_WGSL}
+@group(0) @binding(1) var<storage, read> rowgrads: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ${gate === 'fixed' ? 'dots' : 'dg'}: array<f32>;
+${ENTRY}
+  let bh = element_index(wid, nwg, lid);
+  if (bh >= P.B * P.H) { return; }
+  let b = bh / P.H;
+  let h = bh % P.H;
+  var head = 0.0;
+  for (var n = 0u; n < P.N; n++) {
+    let t0 = n * ${C}u;
+    var run = 0.0;
+    for (var t = min(t0 + ${C}u, P.T); t > t0; t--) {
+      let r = (b * P.T + t - 1u) * P.H + h;
+      run += rowgrads[r * 2u + 1u];
+      ${gate === 'fixed' ? 'head += run;' : 'dg[r] += run;'}
+    }
+  }
+  ${gate === 'fixed' ? 'dots[P.fixed_off + bh] += head;' : ''}
 }
 `,
   }))
