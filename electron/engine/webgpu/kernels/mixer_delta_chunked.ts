@@ -55,6 +55,47 @@ const wyParams = [
 ] as const
 
 /**
+ * The per-chunk kernels' shared WGSL (workgroup (head, chunk) of a rowGrid(1, B H N)
+ * launch): which chunk, its steps' b and β in workgroup memory (bs, betas; β = 0
+ * past T), and A_ij = (k_i·k_j) e^{b_i - b_j} (j < i, else 0) into A. The module
+ * declares k, beta, P (B, T, H, K, N) and gate_at.
+ */
+const CHUNK_WGSL = (C: number) => `
+var<workgroup> A: array<f32, ${C * C}>; // [i][j], strictly lower
+var<workgroup> bs: array<f32, ${C}>;
+var<workgroup> betas: array<f32, ${C}>;
+struct Chunk { bh: u32, n: u32, b: u32, h: u32, t0: u32, L: u32 }
+fn chunk_of(idx: u32) -> Chunk {
+  let bh = idx / P.N;
+  let n = idx % P.N;
+  let t0 = n * ${C}u;
+  return Chunk(bh, n, bh / P.H, bh % P.H, t0, min(${C}u, P.T - t0));
+}
+// bs, betas and then A; from uniform control flow (it has barriers).
+fn chunk_setup(lid: u32, c: Chunk) {
+  if (lid < ${C}u) {
+    let t = c.t0 + min(lid, c.L - 1u);
+    bs[lid] = gate_at(c.bh, t);
+    betas[lid] = select(0.0, beta[(c.b * P.T + t) * P.H + c.h], lid < c.L);
+  }
+  workgroupBarrier();
+  for (var e = lid; e < ${C * C}u; e += ${WG}u) {
+    let i = e / ${C}u;
+    let j = e % ${C}u;
+    var s = 0.0;
+    if (j < i && i < c.L) {
+      let ri = ((c.b * P.T + c.t0 + i) * P.H + c.h) * P.K;
+      let rj = ((c.b * P.T + c.t0 + j) * P.H + c.h) * P.K;
+      for (var d = 0u; d < P.K; d++) { s += k[ri + d] * k[rj + d]; }
+      s *= exp(bs[i] - bs[j]);
+    }
+    A[e] = s;
+  }
+  workgroupBarrier();
+}
+`
+
+/**
  * X = [Ũ | W] (rows x (V + K), row (b T + t) H + h) of every chunk: workgroup
  * (head, chunk), grid rowGrid(1, B H N). Rows past T are not written.
  */
@@ -70,37 +111,16 @@ export function deltaWyKernel(decay: DeltaDecay): Kernel {
 @group(0) @binding(4) var<storage, read> work: array<f32>;
 @group(0) @binding(5) var<storage, read_write> x: array<f32>;
 ${gateAtWgsl(decay)}
-var<workgroup> A: array<f32, ${C * C}>; // [i][j], strictly lower
-var<workgroup> bs: array<f32, ${C}>;
-var<workgroup> betas: array<f32, ${C}>;
+${CHUNK_WGSL(C)}
 ${ENTRY}
   let idx = row_index(wid, nwg);
   if (idx >= P.B * P.H * P.N) { return; }
-  let bh = idx / P.N;
-  let n = idx % P.N;
-  let b = bh / P.H;
-  let h = bh % P.H;
-  let t0 = n * ${C}u;
-  let L = min(${C}u, P.T - t0);
-  if (lid < ${C}u) {
-    let t = t0 + min(lid, L - 1u);
-    bs[lid] = gate_at(bh, t);
-    betas[lid] = select(0.0, beta[(b * P.T + t) * P.H + h], lid < L);
-  }
-  workgroupBarrier();
-  for (var e = lid; e < ${C * C}u; e += ${WG}u) {
-    let i = e / ${C}u;
-    let j = e % ${C}u;
-    var s = 0.0;
-    if (j < i && i < L) {
-      let ri = ((b * P.T + t0 + i) * P.H + h) * P.K;
-      let rj = ((b * P.T + t0 + j) * P.H + h) * P.K;
-      for (var d = 0u; d < P.K; d++) { s += k[ri + d] * k[rj + d]; }
-      s *= exp(bs[i] - bs[j]);
-    }
-    A[e] = s;
-  }
-  workgroupBarrier();
+  let ch = chunk_of(idx);
+  let b = ch.b;
+  let h = ch.h;
+  let t0 = ch.t0;
+  let L = ch.L;
+  chunk_setup(lid, ch);
   // Forward substitution, one column of [V | K] per invocation: X_i = β_i (Y_i - Σ_{j<i} A_ij X_j).
   let W = P.V + P.K;
   for (var col = lid; col < W; col += ${WG}u) {
@@ -323,24 +343,6 @@ ${ENTRY}
 
 const wyBwdParams = [...wyParams, ['s_off', 'u32']] as const
 
-/** A_ij = (k_i·k_j) e^{b_i - b_j} (j < i) of the chunk into workgroup memory A (the forward's WY kernel computes the same). */
-const CHUNK_A_WGSL = (C: number) => `
-fn chunk_a(lid: u32, b: u32, h: u32, t0: u32, L: u32) {
-  for (var e = lid; e < ${C * C}u; e += ${WG}u) {
-    let i = e / ${C}u;
-    let j = e % ${C}u;
-    var s = 0.0;
-    if (j < i && i < L) {
-      let ri = ((b * P.T + t0 + i) * P.H + h) * P.K;
-      let rj = ((b * P.T + t0 + j) * P.H + h) * P.K;
-      for (var d = 0u; d < P.K; d++) { s += k[ri + d] * k[rj + d]; }
-      s *= exp(bs[i] - bs[j]);
-    }
-    A[e] = s;
-  }
-}
-`
-
 /**
  * dY = T⁻ᵀ [dU | -dU S_nᵀ] per chunk (rows x (V + K) into dy): workgroup (head,
  * chunk), grid rowGrid(1, B H N); S_n at s_off + (bh N + n) K V.
@@ -357,27 +359,18 @@ export function deltaWyBwdKernel(decay: DeltaDecay): Kernel {
 @group(0) @binding(4) var<storage, read> work: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dy: array<f32>;
 ${gateAtWgsl(decay)}
-var<workgroup> A: array<f32, ${C * C}>;
-var<workgroup> bs: array<f32, ${C}>;
-var<workgroup> betas: array<f32, ${C}>;
-${CHUNK_A_WGSL(C)}
+${CHUNK_WGSL(C)}
 ${ENTRY}
   let idx = row_index(wid, nwg);
   if (idx >= P.B * P.H * P.N) { return; }
-  let bh = idx / P.N;
-  let n = idx % P.N;
-  let b = bh / P.H;
-  let h = bh % P.H;
-  let t0 = n * ${C}u;
-  let L = min(${C}u, P.T - t0);
-  if (lid < ${C}u) {
-    let t = t0 + min(lid, L - 1u);
-    bs[lid] = gate_at(bh, t);
-    betas[lid] = select(0.0, beta[(b * P.T + t) * P.H + h], lid < L);
-  }
-  workgroupBarrier();
-  chunk_a(lid, b, h, t0, L);
-  workgroupBarrier();
+  let ch = chunk_of(idx);
+  let bh = ch.bh;
+  let n = ch.n;
+  let b = ch.b;
+  let h = ch.h;
+  let t0 = ch.t0;
+  let L = ch.L;
+  chunk_setup(lid, ch);
   let W = P.V + P.K;
   let sbase = P.s_off + (bh * P.N + n) * P.K * P.V;
   // Back substitution, one column of [V | K] per invocation: dY_i = dX_i - Σ_{j>i} β_j A_ji dY_j.
@@ -422,27 +415,17 @@ export function deltaWyGradKernel(decay: DeltaDecay): Kernel {
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> rowgrads: array<f32>;
 ${gateAtWgsl(decay)}
-var<workgroup> A: array<f32, ${C * C}>;
 var<workgroup> dT: array<f32, ${C * C}>; // -dY_i·X_j, j < i (dA_ij = β_i dT_ij)
-var<workgroup> bs: array<f32, ${C}>;
-var<workgroup> betas: array<f32, ${C}>;
-${CHUNK_A_WGSL(C)}
+${CHUNK_WGSL(C)}
 ${ENTRY}
   let idx = row_index(wid, nwg);
   if (idx >= P.B * P.H * P.N) { return; }
-  let bh = idx / P.N;
-  let n = idx % P.N;
-  let b = bh / P.H;
-  let h = bh % P.H;
-  let t0 = n * ${C}u;
-  let L = min(${C}u, P.T - t0);
-  if (lid < ${C}u) {
-    let t = t0 + min(lid, L - 1u);
-    bs[lid] = gate_at(bh, t);
-    betas[lid] = select(0.0, beta[(b * P.T + t) * P.H + h], lid < L);
-  }
-  workgroupBarrier();
-  chunk_a(lid, b, h, t0, L);
+  let ch = chunk_of(idx);
+  let b = ch.b;
+  let h = ch.h;
+  let t0 = ch.t0;
+  let L = ch.L;
+  chunk_setup(lid, ch);
   let W = P.V + P.K;
   // dT_ij = -dY_i·X_j (j < i)
   for (var e = lid; e < ${C * C}u; e += ${WG}u) {
