@@ -8,6 +8,7 @@
 #   archs: gdn1 gdn2 hybrid (Gated DeltaNet, then softmax window 16)
 #          hybrid_first (softmax first) transformer gla (--gla_conv 4: short conv)
 #          baseconv_gla (Zoology's BaseConv layer, then GLA), baseconv_gla4 (the pair twice)
+#   --zoology_block: Zoology's block with its "no MLP" (Identity state mixer), LayerNorms
 # Prints an evaluation every 100 steps and a RESULT line of JSON; results of
 # the GPU box run: bench/reference/mqar-mirror-results.json. The task's
 # random draws differ from Linea's generator (same distribution).
@@ -29,6 +30,10 @@ p.add_argument('--gla_dk', type=int, default=0)  # per-head key dim override
 p.add_argument('--lr', type=float, default=3e-3)
 p.add_argument('--gla_norm', type=float, default=16)  # GLA's gate_logit_normalizer: log decay = logsigmoid(x W1 W2 + b) / this
 p.add_argument('--decay_all', action='store_true')  # weight decay on every parameter (AdamW(model.parameters()), as Zoology's trainer)
+# Zoology's TransformerBlock with state_mixer=Identity (its "no MLP"): LayerNorm (with bias) before the mixer, and the
+# block's second sublayer is the identity on norm2(x), so each block also adds LayerNorm2(x) to the residual stream;
+# ln_f at the end (zoology/model.py: TransformerBlock, LMBackbone.layers_forward).
+p.add_argument('--zoology_block', action='store_true')
 a = p.parse_args()
 torch.manual_seed(a.seed); np.random.seed(a.seed)
 dev = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -173,10 +178,19 @@ class Model(nn.Module):
         s.norms = nn.ParameterList([nn.Parameter(torch.ones(D)) for _ in mixers])
         for n in s.norms: n._nodecay = True
         s.fnorm = nn.Parameter(torch.ones(D)); s.fnorm._nodecay = True
+        if a.zoology_block:  # LayerNorms with bias: norm1, norm2 per block, ln_f (1-d parameters: no weight decay)
+            s.ln1 = nn.ModuleList([nn.LayerNorm(D) for _ in mixers])
+            s.ln2 = nn.ModuleList([nn.LayerNorm(D) for _ in mixers])
+            s.lnf = nn.LayerNorm(D)
         s.head = lin(V, D)
     def forward(s, x):
         h = s.embed(x)
         if s.pos is not None: h = h + s.pos.weight[None, :x.shape[1]]
+        if a.zoology_block:
+            for m, n1, n2 in zip(s.mixers, s.ln1, s.ln2):
+                h = h + m(n1(h))
+                h = h + n2(h)  # the Identity state mixer on norm2(residual), added by the next block's residual
+            return s.head(s.lnf(h))
         for m, n in zip(s.mixers, s.norms): h = h + m(rms(h, n))
         return s.head(rms(h, s.fnorm))
 
