@@ -50,6 +50,8 @@ describe('model graph', () => {
     expect(await page.inputValue('[data-testid=field-kind]')).toBe('softmax')
     await page.keyboard.press('Alt+ArrowDown')
     await page.waitForSelector('[data-testid=layer-card-4][data-kind=softmax]')
+    // The card takes the focus back on the next animation frame (LayerStack.vue), not with the move itself.
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'layer-card-4')
     await page.keyboard.press('Alt+ArrowUp')
     await page.waitForSelector('[data-testid=layer-card-3][data-kind=softmax]')
     // Keyboard: focus a block and select it with Enter.
