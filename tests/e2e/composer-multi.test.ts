@@ -276,10 +276,13 @@ describe('composer: many layers at once', () => {
     expect(await page.locator('[data-testid^=layer-card-]').count()).toBeLessThan(100)
     await page.waitForSelector('[data-testid=estimate-table] tr.layer-row')
     expect(await page.locator('[data-testid=estimate-table] tr.layer-row').count()).toBeLessThan(100)
-    await page.$eval('[data-testid=estimate-table]', (t) => (t.parentElement!.scrollTop = 1e6))
-    await page.waitForFunction(() =>
-      [...document.querySelectorAll('[data-testid=estimate-table] tr.layer-row td:first-child')].some((td) => td.textContent === '499'),
-    )
+    // Scrolled to the end, the last row is drawn. The box's height follows the measured row height
+    // (EstimatePanel.vue), which can change after a first scroll clamped at the old end: scroll again
+    // until the end is reached, as a user would.
+    await page.waitForFunction(() => {
+      document.querySelector('[data-testid=estimate-table]')!.parentElement!.scrollTop = 1e6
+      return [...document.querySelectorAll('[data-testid=estimate-table] tr.layer-row td:first-child')].some((td) => td.textContent === '499')
+    })
     await page.click(block(453), { modifiers: ['Shift'] })
     await panelTitle('3 layers: 451–453')
     expect(await page.inputValue('[data-testid=field-kind]')).toBe('')
