@@ -61,30 +61,15 @@ __device__ __forceinline__ void butterfly(float* acc, int lane) {
   }
 }
 
-// chunk_scores for the vector kind.
-template <int KD>
-__device__ void chunk_scores_vector(const bf16* qs, const bf16* ks, const float* bs, float* Pf, bf16* qbar,
-                                    bf16* kbar) {
-  constexpr int LDK = KD + 8, LDB = KD + 1;
-  // Q̄_i = q_i ⊙ 2^{b_i - b_{first row of i's block}}.
-  for (int e = threadIdx.x; e < kBT * KD; e += blockDim.x) {
-    const int i = e / KD, d = e % KD;
-    const float f = fast_exp2(bs[i * LDB + d] - bs[(i & ~15) * LDB + d]);
-    qbar[i * LDK + d] = __float2bfloat16_rn(__bfloat162float(qs[i * LDK + d]) * f);
-  }
-  build_kbar<KD>(ks, bs, kbar);
-  __syncthreads();
+// The diagonal 16 x 16 blocks of the vector kind's scores, exactly: for every row
+// i and column j of its block, store(i, j, s) with s = sum_d q_id k_jd 2^{b_id - b_jd}
+// (0 for j > i). One warp per row, lanes over d; each lane sums its key dims for all
+// 16 columns of the block, then a transposing butterfly leaves the total of column
+// j0 + (lane >> 1) in lanes 2 (j - j0) and 2 (j - j0) + 1 (the even one stores).
+template <int KD, class Store>
+__device__ void diag_scores_vector(const bf16* qs, const bf16* ks, const float* bs, Store store) {
+  constexpr int LDK = KD + 8, LDB = KD + 1, M = KD / 32;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
-  // Off-diagonal blocks: pair p -> (I, J) = (1,0) (2,0) (2,1) (3,0) (3,1) (3,2).
-  for (int p = warp; p < 6; p += nwarps) {
-    const int I = p < 1 ? 1 : (p < 3 ? 2 : 3), J = p - kbar_offset(I) / 16;
-    warp_tile_gemm<false, true>(KD / 16, qbar + 16 * I * LDK, 16, LDK, kbar + (kbar_offset(I) + 16 * J) * LDK, 16, LDK,
-                                Pf + 16 * I * kLdP + 16 * J, kLdP);
-  }
-  // Diagonal blocks, exactly: one warp per row i, lanes over d; each lane sums its
-  // key dims for all 16 columns of the block, then a transposing butterfly leaves
-  // the total of column j0 + (lane >> 1) in lanes 2 (j - j0) and 2 (j - j0) + 1.
-  constexpr int M = KD / 32;
   for (int i = warp; i < kBT; i += nwarps) {
     float qv[M], bi[M], acc[16];
 #pragma unroll
@@ -109,8 +94,32 @@ __device__ void chunk_scores_vector(const bf16* qs, const bf16* ks, const float*
     butterfly<1>(acc, lane);
     const float s = acc[0] + __shfl_xor_sync(0xffffffffu, acc[0], 1);
     const int j = j0 + (lane >> 1);
-    if ((lane & 1) == 0) Pf[i * kLdP + j] = j <= i ? s : 0.f;
+    if ((lane & 1) == 0) store(i, j, j <= i ? s : 0.f);
   }
+}
+
+// chunk_scores for the vector kind.
+template <int KD>
+__device__ void chunk_scores_vector(const bf16* qs, const bf16* ks, const float* bs, float* Pf, bf16* qbar,
+                                    bf16* kbar) {
+  constexpr int LDK = KD + 8, LDB = KD + 1;
+  // Q̄_i = q_i ⊙ 2^{b_i - b_{first row of i's block}}.
+  for (int e = threadIdx.x; e < kBT * KD; e += blockDim.x) {
+    const int i = e / KD, d = e % KD;
+    const float f = fast_exp2(bs[i * LDB + d] - bs[(i & ~15) * LDB + d]);
+    qbar[i * LDK + d] = __float2bfloat16_rn(__bfloat162float(qs[i * LDK + d]) * f);
+  }
+  build_kbar<KD>(ks, bs, kbar);
+  __syncthreads();
+  const int warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+  // Off-diagonal blocks: pair p -> (I, J) = (1,0) (2,0) (2,1) (3,0) (3,1) (3,2).
+  for (int p = warp; p < 6; p += nwarps) {
+    const int I = p < 1 ? 1 : (p < 3 ? 2 : 3), J = p - kbar_offset(I) / 16;
+    warp_tile_gemm<false, true>(KD / 16, qbar + 16 * I * LDK, 16, LDK, kbar + (kbar_offset(I) + 16 * J) * LDK, 16, LDK,
+                                Pf + 16 * I * kLdP + 16 * J, kLdP);
+  }
+  // Diagonal blocks, exactly.
+  diag_scores_vector<KD>(qs, ks, bs, [&](int i, int j, float s) { Pf[i * kLdP + j] = s; });
 }
 
 // Pf (64 x 64, row stride kLdP) = the chunk's scores, valid on the lower

@@ -56,40 +56,6 @@ struct BwdVecMmaLayout {
   static constexpr int bytes = kbar + region;
 };
 
-// Pb[i][j] = scale sum_d q_id k_jd 2^{b_id - b_jd} for j in i's 16-row block,
-// 0 for j > i: the diagonal blocks, exactly. One warp per row, lanes over d.
-template <int KD>
-__device__ void diag_scores_vector(const bf16* qs, const bf16* ks, const float* bs, float scale, bf16* Pb, int ldp) {
-  constexpr int LDK = KD + 8, LDB = KD + 1, M = KD / 32;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
-  for (int i = warp; i < kBT; i += nwarps) {
-    float qv[M], bi[M], acc[16];
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-      qv[m] = __bfloat162float(qs[i * LDK + lane + 32 * m]);
-      bi[m] = bs[i * LDB + lane + 32 * m];
-    }
-    const int j0 = i & ~15;
-#pragma unroll
-    for (int n = 0; n < 16; ++n) {
-      acc[n] = 0.f;
-      if (j0 + n > i) continue;  // warp-uniform
-#pragma unroll
-      for (int m = 0; m < M; ++m) {
-        const int d = lane + 32 * m, j = j0 + n;
-        acc[n] += qv[m] * __bfloat162float(ks[j * LDK + d]) * fast_exp2(bi[m] - bs[j * LDB + d]);
-      }
-    }
-    butterfly<8>(acc, lane);
-    butterfly<4>(acc, lane);
-    butterfly<2>(acc, lane);
-    butterfly<1>(acc, lane);
-    const float s = acc[0] + __shfl_xor_sync(0xffffffffu, acc[0], 1);
-    const int j = j0 + (lane >> 1);
-    if ((lane & 1) == 0) Pb[i * ldp + j] = __float2bfloat16_rn(j <= i ? scale * s : 0.f);
-  }
-}
-
 // Scales the A fragment of the 16 x 16 block at (r0, c0) element by element:
 // by 2^{b[row][col] - b[ref][col]} (ROW_FIRST) or 2^{b[ref][col] - b[row][col]};
 // ref < 0 stands for a row of zeros (2^{b[row][col]}).
@@ -105,6 +71,42 @@ __device__ __forceinline__ void decay_a(unsigned (&fa)[4], const float* bs, int 
     x.x *= fast_exp2(ROW_FIRST ? e0 : -e0);
     x.y *= fast_exp2(ROW_FIRST ? e1 : -e1);
     fa[r] = mma::pack_bf16(x.x, x.y);
+  }
+}
+
+// Scores of rows 16 rg .. +15 against the blocks J < rg (rg > 0, one warp):
+// P_IJ = (Q_I ⊙ 2^{b_I - b_r}) K̄^{(I)}_Jᵀ with r = 16 rg (Q scaled in its A
+// fragments, K̄ from build_kbar), times f, rounded to bf16 into Pb (row stride ldp).
+template <int KD>
+__device__ void offdiag_scores_vector(const bf16* Qs, const bf16* Kbar, const float* bs, int rg, float f, bf16* Pb,
+                                      int ldp) {
+  using namespace mma;
+  constexpr int LDK = KD + 8, LDB = KD + 1;
+  const int lane = threadIdx.x % 32, q2 = 2 * (lane % 4), r0 = 16 * rg, ra = r0 + lane / 4, rb = ra + 8;
+  float C[6][4];
+#pragma unroll
+  for (int n = 0; n < 6; ++n) C[n][0] = C[n][1] = C[n][2] = C[n][3] = 0.f;
+  const bf16* kb = Kbar + kbar_offset(rg) * LDK;
+#pragma unroll
+  for (int kc = 0; kc < KD / 16; ++kc) {
+    unsigned xa[4];
+    ldmatrix_x4(xa, a_rows(Qs, LDK, r0, 16 * kc));
+    decay_a<true>(xa, bs, LDB, r0, 16 * kc, r0);
+#pragma unroll
+    for (int n2 = 0; n2 < 3; ++n2) {
+      if (n2 >= rg) continue;  // warp-uniform
+      unsigned yb[4];
+      ldmatrix_x4(yb, b_rows(kb, LDK, 16 * n2, 16 * kc));
+      mma_bf16(C[2 * n2], xa, yb[0], yb[1]);
+      mma_bf16(C[2 * n2 + 1], xa, yb[2], yb[3]);
+    }
+  }
+#pragma unroll
+  for (int n = 0; n < 6; ++n) {
+    if (n >= 2 * rg) continue;
+    const int col = 8 * n + q2;
+    *reinterpret_cast<unsigned*>(Pb + ra * ldp + col) = pack_bf16(f * C[n][0], f * C[n][1]);
+    *reinterpret_cast<unsigned*>(Pb + rb * ldp + col) = pack_bf16(f * C[n][2], f * C[n][3]);
   }
 }
 
@@ -164,7 +166,8 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 1) bwd_vec_mma_kernel(ChunkArg
   // ---- operands of the off-diagonal blocks; the diagonal blocks of P -------------------
   build_kbar<KD>(Ks, bs, Kbar);
   build_qhat<KD>(Qs, bs, Qhat);
-  diag_scores_vector<KD>(Qs, Ks, bs, a.scale, Pb, LDP);
+  diag_scores_vector<KD>(Qs, Ks, bs,
+                         [&](int i, int j, float s) { Pb[i * LDP + j] = __float2bfloat16_rn(a.scale * s); });
   __syncthreads();
 
   // C fragment helpers: element (n, e) sits at row (e < 2 ? ra : rb), column col0 + 8 n + q2 + e % 2.
@@ -208,25 +211,7 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 1) bwd_vec_mma_kernel(ChunkArg
 
   // ---- P's off-diagonal blocks (column half 0) and dP (column half 1) ----------------------
   if (ch == 0) {
-    if (rg > 0) {  // P rows of block rg against blocks J < rg: Q̄ K̄^{(rg)}ᵀ, reference row r0
-      zero(C);
-      const bf16* kb = Kbar + kbar_offset(rg) * LDK;
-#pragma unroll
-      for (int kc = 0; kc < KD / 16; ++kc) {
-        unsigned xa[4];
-        ldmatrix_x4(xa, a_rows(Qs, LDK, r0, 16 * kc));
-        decay_a<true>(xa, bs, LDB, r0, 16 * kc, r0);
-#pragma unroll
-        for (int n2 = 0; n2 < 3; ++n2) {
-          if (n2 >= rg) continue;  // warp-uniform
-          unsigned yb[4];
-          ldmatrix_x4(yb, b_rows(kb, LDK, 16 * n2, 16 * kc));
-          mma_bf16(C[2 * n2], xa, yb[0], yb[1]);
-          mma_bf16(C[2 * n2 + 1], xa, yb[2], yb[3]);
-        }
-      }
-      store_scores(Pb, 2 * rg, false, a.scale);
-    }
+    if (rg > 0) offdiag_scores_vector<KD>(Qs, Kbar, bs, rg, a.scale, Pb, LDP);
   } else {
     rows_times_rows<VD>(Ds, LDV, r0, Vs, LDV, 0, rg, C);  // dO Vᵀ, blocks <= rg
     store_scores(dPb, 2 * (rg + 1), true, a.scale);
@@ -493,37 +478,11 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 1) fwd_vec_mma_kernel(ChunkArg
   cp_async_wait_all();
   __syncthreads();
   build_kbar<KD>(Ks, bs, Kbar);
-  diag_scores_vector<KD>(Qs, Ks, bs, 1.f, Pb, LDP);
+  diag_scores_vector<KD>(Qs, Ks, bs, [&](int i, int j, float s) { Pb[i * LDP + j] = __float2bfloat16_rn(s); });
   __syncthreads();
 
-  // P's off-diagonal blocks of rows rg: Q̄ K̄^{(rg)}ᵀ (column half 0 only; half 1 waits).
-  if (ch == 0 && rg > 0) {
-    float C[8][4];
-#pragma unroll
-    for (int n = 0; n < 8; ++n) C[n][0] = C[n][1] = C[n][2] = C[n][3] = 0.f;
-    const bf16* kb = Kbar + kbar_offset(rg) * LDK;
-#pragma unroll
-    for (int kc = 0; kc < KD / 16; ++kc) {
-      unsigned xa[4];
-      ldmatrix_x4(xa, a_rows(Qs, LDK, r0, 16 * kc));
-      decay_a<true>(xa, bs, LDB, r0, 16 * kc, r0);
-#pragma unroll
-      for (int n2 = 0; n2 < 3; ++n2) {
-        if (n2 >= rg) continue;  // warp-uniform
-        unsigned yb[4];
-        ldmatrix_x4(yb, b_rows(kb, LDK, 16 * n2, 16 * kc));
-        mma_bf16(C[2 * n2], xa, yb[0], yb[1]);
-        mma_bf16(C[2 * n2 + 1], xa, yb[2], yb[3]);
-      }
-    }
-#pragma unroll
-    for (int n = 0; n < 6; ++n) {
-      if (n >= 2 * rg) continue;
-      const int col = 8 * n + q2;
-      *reinterpret_cast<unsigned*>(Pb + ra * LDP + col) = pack_bf16(C[n][0], C[n][1]);
-      *reinterpret_cast<unsigned*>(Pb + rb * LDP + col) = pack_bf16(C[n][2], C[n][3]);
-    }
-  }
+  // P's off-diagonal blocks of rows rg (column half 0 only; half 1 waits).
+  if (ch == 0 && rg > 0) offdiag_scores_vector<KD>(Qs, Kbar, bs, rg, 1.f, Pb, LDP);
   __syncthreads();
 
   // o rows of block rg, columns v0 .. v0 + VD/2: Q̃ hs + P V.
