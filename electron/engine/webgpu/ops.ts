@@ -347,6 +347,42 @@ function chunkedMixerFwd(c: LaunchContext): void {
   chunkedStateOut(c, m, work, at.s_final!, 's_final', 'z_final')
 }
 
+/**
+ * Where the gate's gradient is built (gate and dg asked for): the pieces the dq and
+ * dk launches leave, 2 per row and K tile (per row and key dim for the vector gate)
+ * each, then the fixed gate's per-head sums, in `dots`.
+ */
+function gatePieces(c: LaunchContext, m: ChunkedCall): { dg: GPUBuffer; dots: GPUBuffer; tiles: number; pieces: number } | undefined {
+  const dg = m.gate === 'none' ? undefined : c.outputs.dg?.buffer
+  if (!dg) return undefined
+  const tiles = Math.ceil(m.K / CHUNK_COLUMNS)
+  const pieces = (m.gate === 'vector' ? m.K : tiles) * m.rows * 2
+  return { dg, tiles, pieces, dots: c.scratch((2 * pieces + m.BH) * 4, `${c.plan.op} gate gradient pieces`).buffer }
+}
+
+/**
+ * dg from those pieces and the states and gradients per chunk (chunkGateGradKernel);
+ * `more` dispatches what adds to it before the fixed gate's head sums are summed over b.
+ */
+function chunkGateGrad(
+  c: LaunchContext,
+  m: ChunkedCall,
+  work: GPUBuffer,
+  at: Record<string, number>,
+  g: NonNullable<ReturnType<typeof gatePieces>>,
+  more?: () => void,
+): void {
+  if (m.gate === 'none') return
+  const p = {
+    ...{ B: m.B, T: m.T, H: m.H, C: m.C, N: m.N, K: m.K, V: m.V, GK: m.GK, tiles: g.tiles },
+    ...{ bc_off: at.b!, s_off: at.states!, g_off: at.grads!, dq_dots: 0, dk_dots: g.pieces, fixed_off: 2 * g.pieces },
+  }
+  const fixed = m.gate === 'fixed'
+  c.driver.dispatch(chunkGateGradKernel(m.gate), p, [work, g.dots, ...(fixed ? [] : [g.dg])], rowGrid(1, m.BH * m.GK))
+  more?.()
+  if (fixed) c.driver.dispatch(sliceSumKernel, { n: m.H, slices: m.B, first: 2 * g.pieces }, [g.dots, g.dg], grid(m.H, WG))
+}
+
 /** mixer_bwd in the chunked form: S_n per chunk again, the gradients G_n leaving each chunk, then dq, dk, dv per block and dg from them. */
 function chunkedMixerBwd(c: LaunchContext): void {
   const m = chunkedCall(c)
@@ -361,12 +397,7 @@ function chunkedMixerBwd(c: LaunchContext): void {
     grads: m.BH * m.N * KV,
   })
   const work = c.scratch(Math.max(total, 1) * 4, 'mixer_bwd chunk states').buffer
-  // The gate gradient's pieces from the dq and dk launches, 2 per row and K tile
-  // (per row and key dim for the vector gate) each, then the fixed gate's per-head sums.
-  const dg = m.gate === 'none' ? undefined : c.outputs.dg?.buffer
-  const tiles = Math.ceil(m.K / CHUNK_COLUMNS)
-  const pieces = (m.gate === 'vector' ? m.K : tiles) * m.B * m.T * m.H * 2
-  const dots = dg ? c.scratch((2 * pieces + m.BH) * 4, 'mixer_bwd gate gradient pieces').buffer : undefined
+  const gp = gatePieces(c, m)
   // s0 and ds_final (zeros when absent) start the two scans.
   if (!c.inputs.s0 || !c.inputs.ds_final || m.sum) c.driver.dispatch(fillKernel, { n: 2 * m.BH * KV, bits: 0 }, [work], grid(2 * m.BH * KV, WG))
   chunkedStateIn(c, m, work, at.s0!, 's0', 'z0')
@@ -388,8 +419,8 @@ function chunkedMixerBwd(c: LaunchContext): void {
   const dq = need(c, 'dq')
   const dk = m.inputGate === 'none' ? need(c, 'dk') : c.scratch(Math.max(m.rows * m.K, 1) * 4, 'mixer_bwd dk of the gated keys').buffer
   const dv = m.sum ? c.scratch(Math.max(m.rows * m.V, 1) * 4, 'mixer_bwd augmented dv').buffer : need(c, 'dv')
-  const dqDots = dots && { partner: q, dots }
-  const dkDots = dots && { partner: k, dots, dotsOff: pieces }
+  const dqDots = gp && { partner: q, dots: gp.dots }
+  const dkDots = gp && { partner: k, dots: gp.dots, dotsOff: gp.pieces }
   // dq_i = scale (e^{b_i} S_n do_i + Σ_{j<=i} e^{b_i - b_j} (do_i·v_j) k_j)
   const dqShape = { bcOff, mOff: at.states!, DX: m.V, DZ: m.K, xScale: m.scale, causal: true, transposed: true }
   chunkAttend(c, m, work, { x: d_o, y: v, z: k, out: dq, ...dqDots }, dqShape)
@@ -405,14 +436,7 @@ function chunkedMixerBwd(c: LaunchContext): void {
     c.driver.dispatch(inputGateBwdKernel(m.inputGate), { rows: m.rows, K: m.K }, [need(c, 'i'), need(c, 'k'), dk, need(c, 'dk'), di], grid(m.rows, WG))
   }
   chunkedStateOut(c, m, work, at.ds0!, 'ds0', 'dz0')
-  if (m.gate === 'none' || !dg || !dots) return
-  const p = {
-    ...{ B: m.B, T: m.T, H: m.H, C: m.C, N: m.N, K: m.K, V: m.V, GK: m.GK, tiles },
-    ...{ bc_off: at.b!, s_off: at.states!, g_off: at.grads!, dq_dots: 0, dk_dots: pieces, fixed_off: 2 * pieces },
-  }
-  const buffers = [work, dots, ...(m.gate === 'fixed' ? [] : [dg])]
-  c.driver.dispatch(chunkGateGradKernel(m.gate), p, buffers, rowGrid(1, m.BH * m.GK))
-  if (m.gate === 'fixed') c.driver.dispatch(sliceSumKernel, { n: m.H, slices: m.B, first: 2 * pieces }, [dots, dg], grid(m.H, WG))
+  if (gp) chunkGateGrad(c, m, work, at, gp)
 }
 
 /** The chunked delta-rule kernels' sizes for a planned call: chunks of DELTA_CHUNK steps, b per step. */
@@ -498,15 +522,12 @@ function chunkedDeltaBwd(c: LaunchContext): void {
   const reverse = { B: m.B, T: m.T, H: m.H, K, V, N: m.N, bc_off: bcOff, m_off: at.grads!, init_off: at.ds_final!, final_off: at.ds0!, scale: m.scale }
   c.driver.dispatch(deltaReverseScanKernel(decay, K), reverse, [q, k, d_o, x, pdo, work, du], rowGrid(Math.ceil(V / DELTA_COLUMNS), m.BH))
   // dq and dk's additive part, with the gate gradient's pieces (mixer_chunked.ts: chunkGateGradKernel).
-  const dg = m.gate === 'none' ? undefined : c.outputs.dg?.buffer
-  const tiles = Math.ceil(K / CHUNK_COLUMNS)
-  const pieces = tiles * m.rows * 2
-  const dots = dg ? c.scratch((2 * pieces + m.BH) * 4, 'mixer_bwd delta gate gradient pieces').buffer : undefined
+  const gp = gatePieces(c, m)
   const [dq, dk] = [need(c, 'dq'), need(c, 'dk')]
   const dqShape = { bcOff, mOff: at.states!, DX: V, DZ: K, xScale: m.scale, causal: true, transposed: true }
-  chunkAttend(c, m, work, { x: d_o, y: u, z: k, out: dq, ...(dots && { partner: q, dots }) }, dqShape)
+  chunkAttend(c, m, work, { x: d_o, y: u, z: k, out: dq, ...(gp && { partner: q, dots: gp.dots }) }, dqShape)
   const dkShape = { bcOff, mOff: at.grads!, DX: V, DZ: K, zScale: m.scale, causal: false, transposed: true }
-  chunkAttend(c, m, work, { x: u, y: d_o, z: q, out: dk, ...(dots && { partner: k, dots, dotsOff: pieces }) }, dkShape)
+  chunkAttend(c, m, work, { x: u, y: d_o, z: q, out: dk, ...(gp && { partner: k, dots: gp.dots, dotsOff: gp.pieces }) }, dkShape)
   // The WY form's share: dY, then dk, dβ and db, then dv.
   const wy = { B: m.B, T: m.T, H: m.H, K, V, N: m.N, bc_off: bcOff }
   const dy = c.scratch(Math.max(m.rows * (V + K), 1) * 4, 'mixer_bwd delta dY').buffer
@@ -515,16 +536,12 @@ function chunkedDeltaBwd(c: LaunchContext): void {
   c.driver.dispatch(deltaWyGradKernel(decay), wy, [k, need(c, 'v'), beta, x, dy, work, dk, rowgrads], rowGrid(1, m.BH * m.N))
   c.driver.dispatch(deltaDvKernel, { rows: m.rows, V, K }, [beta, dy, rowgrads, need(c, 'dv'), need(c, 'dbeta')], grid(m.rows * V, WG))
   if (c.outputs.ds0) c.driver.copy(work, c.outputs.ds0.buffer, m.BH * KV * 4, at.ds0! * 4)
-  if (m.gate === 'none' || !dg || !dots) return
-  const fixed = m.gate === 'fixed'
-  const p = {
-    ...{ B: m.B, T: m.T, H: m.H, C: m.C, N: m.N, K, V, GK: 1, tiles },
-    ...{ bc_off: bcOff, s_off: at.states!, g_off: at.grads!, dq_dots: 0, dk_dots: pieces, fixed_off: 2 * pieces },
-  }
-  c.driver.dispatch(chunkGateGradKernel(fixed ? 'fixed' : 'scalar'), p, [work, dots, ...(fixed ? [] : [dg])], rowGrid(1, m.BH))
-  const add = { B: m.B, T: m.T, H: m.H, N: m.N, fixed_off: 2 * pieces }
-  c.driver.dispatch(deltaGateAddKernel(fixed ? 'fixed' : 'scalar'), add, [rowgrads, fixed ? dots : dg], grid(m.BH, WG))
-  if (fixed) c.driver.dispatch(sliceSumKernel, { n: m.H, slices: m.B, first: 2 * pieces }, [dots, dg], grid(m.H, WG))
+  const gate = m.gate
+  if (!gp || gate === 'none' || gate === 'vector') return
+  // The WY form's share of dg, added before the fixed gate's head sums are summed over b.
+  const add = { B: m.B, T: m.T, H: m.H, N: m.N, fixed_off: 2 * gp.pieces }
+  const wyShare = () => c.driver.dispatch(deltaGateAddKernel(gate), add, [rowgrads, gate === 'fixed' ? gp.dots : gp.dg], grid(m.BH, WG))
+  chunkGateGrad(c, m, work, at, gp, wyShare)
 }
 
 export const LAUNCHERS: Record<string, Launcher> = {
