@@ -43,3 +43,15 @@ export -f compile_one
 
 # One nvcc per core: the kernels are many and CI has few cores.
 ls native/src/cuda/*.cu native/src/cuda/nccl/*.cu | xargs -P "$(nproc)" -I{} bash -c 'compile_one "$1"' _ {}
+
+# No linking here, so catch what the GPU box's link would refuse: a strong
+# symbol defined in two objects (e.g. a non-template kernel in a header that
+# two .cu files include).
+dups="$(for o in "$out"/*.o; do nm --defined-only -g "$o" | awk -v f="$(basename "$o")" '$2 ~ /^[TDB]$/ {print $3, f}'; done |
+  sort | awk '{n[$1]++; f[$1] = f[$1] " " $2} END {for (s in n) if (n[s] > 1) print s ":" f[s]}')"
+if [ -n "$dups" ]; then
+  echo "FAILED   symbols defined in more than one object (the link would fail):"
+  echo "$dups"
+  exit 1
+fi
+echo "ok       no symbol defined twice across the objects"

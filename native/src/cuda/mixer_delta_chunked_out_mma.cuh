@@ -14,7 +14,7 @@
 // checked it against the CPU and timed it.
 #pragma once
 
-#include "mixer_chunked_bwd_mma.cuh"
+#include "mixer_chunked_mma_scores.cuh"
 #include "mixer_delta_chunked_common.cuh"
 
 namespace linea {
