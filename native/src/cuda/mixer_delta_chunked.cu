@@ -19,6 +19,8 @@
 //            bwd_scan (dhs, dU, ds0 along T, reversed) ->
 //            dqk (dq; partial dk and gate gradient per chunk) -> wy (dk, dv,
 //            dbeta, dg per chunk). The derivation is in mixer_delta_chunked_bwd.cuh.
+// out_kernel and wy_kernel have register-fragment versions (out_mma_kernel,
+// the default; wy_mma_kernel, opt-in): see use_out_mma and use_wy_mma.
 // Scratch (bf16 unless said): W, Kh, Qt [rows, K], Ut, U, dU [rows, V], with
 // rows = B*H*NC*64; hs, dhs [B*H, NC, K, V]; decay [B*H, NC] f32; dkp [rows, K]
 // f32; dbp [rows] f32.
@@ -41,6 +43,7 @@
 #include "mixer_delta_chunked.h"
 #include "mixer_delta_chunked_bwd.cuh"
 #include "mixer_delta_chunked_out_mma.cuh"
+#include "mixer_delta_chunked_wy_mma.cuh"
 
 namespace linea {
 namespace {
@@ -128,10 +131,19 @@ void with_scan_tile(const DeltaArgs&, F&& f) {
 }
 
 // Whether the forward's output kernel is the register-fragment one
-// (mixer_delta_chunked_out_mma.cuh) instead of out_kernel: opt-in with
-// LINEA_DELTA_FWD=mma until the GPU box has checked and timed it.
+// (mixer_delta_chunked_out_mma.cuh; 0.26 ms against out_kernel's 0.76 at
+// B = 16, T = 2048, H = 16, K = V = 128 on an H200): the default;
+// LINEA_DELTA_FWD=wmma keeps the older out_kernel for comparisons.
 bool use_out_mma() {
   static const char* forced = std::getenv("LINEA_DELTA_FWD");
+  return !(forced && std::strcmp(forced, "wmma") == 0);
+}
+
+// Whether the WY-form backward is the register-fragment one
+// (mixer_delta_chunked_wy_mma.cuh): opt-in with LINEA_DELTA_BWD=mma until the
+// GPU box has checked and timed it.
+bool use_wy_mma() {
+  static const char* forced = std::getenv("LINEA_DELTA_BWD");
   return forced && std::strcmp(forced, "mma") == 0;
 }
 
@@ -243,6 +255,12 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
     allow_smem(dqk_kernel<KD, VD>, DqkLayout<KD, VD>::bytes);
     dqk_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, DqkLayout<KD, VD>::bytes, ctx.stream>>>(a);
     LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked dqk_kernel");
+    if (use_wy_mma()) {
+      allow_smem(wy_mma_kernel<KD, VD>, WyMmaLayout<KD, VD>::bytes);
+      wy_mma_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, WyMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked wy_mma_kernel");
+      return;
+    }
     allow_smem(wy_kernel<KD, VD>, WyLayout<KD, VD>::bytes);
     wy_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, WyLayout<KD, VD>::bytes, ctx.stream>>>(a);
     LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked wy_kernel");
