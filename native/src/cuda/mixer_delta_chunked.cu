@@ -42,7 +42,9 @@
 #include "cuda_context.h"
 #include "mixer_delta_chunked.h"
 #include "mixer_delta_chunked_bwd.cuh"
+#include "mixer_delta_chunked_dqk_mma.cuh"
 #include "mixer_delta_chunked_out_mma.cuh"
+#include "mixer_delta_chunked_prep_mma.cuh"
 #include "mixer_delta_chunked_wy_mma.cuh"
 
 namespace linea {
@@ -148,11 +150,31 @@ bool use_wy_mma() {
   return !(forced && std::strcmp(forced, "wmma") == 0);
 }
 
+// Whether the WY form per chunk comes from the register-fragment kernel
+// (mixer_delta_chunked_prep_mma.cuh): opt-in with LINEA_DELTA_PREP=mma until
+// the GPU box has checked and timed it.
+bool use_prep_mma() {
+  static const char* forced = std::getenv("LINEA_DELTA_PREP");
+  return forced && std::strcmp(forced, "mma") == 0;
+}
+
+// Whether dq and the partial dk come from the register-fragment kernel
+// (mixer_delta_chunked_dqk_mma.cuh): opt-in with LINEA_DELTA_DQK=mma until the
+// GPU box has checked and timed it.
+bool use_dqk_mma() {
+  static const char* forced = std::getenv("LINEA_DELTA_DQK");
+  return forced && std::strcmp(forced, "mma") == 0;
+}
+
 // prep + fwd_scan: w, ut, hs, u (and s_final when asked). Needs B*H > 0.
 template <int KD, int VD>
 void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
   const unsigned BH = unsigned(int64_t(a.B) * a.H);
-  if (a.NC > 0) {
+  if (a.NC > 0 && use_prep_mma()) {
+    allow_smem(prep_mma_kernel<KD, VD>, PrepMmaLayout<KD, VD>::bytes);
+    prep_mma_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, PrepMmaLayout<KD, VD>::bytes, stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked prep_mma_kernel");
+  } else if (a.NC > 0) {
     allow_smem(prep_kernel<KD, VD>, PrepLayout<KD, VD>::bytes);
     prep_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, PrepLayout<KD, VD>::bytes, stream>>>(a);
     LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked prep_kernel");
@@ -253,9 +275,15 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
       LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_scan_kernel");
     });
     if (a.NC == 0) return;
-    allow_smem(dqk_kernel<KD, VD>, DqkLayout<KD, VD>::bytes);
-    dqk_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, DqkLayout<KD, VD>::bytes, ctx.stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked dqk_kernel");
+    if (use_dqk_mma()) {
+      allow_smem(dqk_mma_kernel<KD, VD>, DqkMmaLayout<KD, VD>::bytes);
+      dqk_mma_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, DqkMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked dqk_mma_kernel");
+    } else {
+      allow_smem(dqk_kernel<KD, VD>, DqkLayout<KD, VD>::bytes);
+      dqk_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, DqkLayout<KD, VD>::bytes, ctx.stream>>>(a);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked dqk_kernel");
+    }
     if (use_wy_mma()) {
       allow_smem(wy_mma_kernel<KD, VD>, WyMmaLayout<KD, VD>::bytes);
       wy_mma_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, WyMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);

@@ -24,6 +24,7 @@
 
 #include "async_copy.cuh"
 #include "cuda_types.cuh"
+#include "mma_sm80.cuh"
 #include "smem_gemm.cuh"
 
 namespace linea {
@@ -145,6 +146,44 @@ __device__ __forceinline__ void unit_lower_inverse(const float* AD, int lda, con
     s += __shfl_xor_sync(0xffffffffu, s, 2);
     const float val = (i == col ? 1.f : 0.f) - sbeta[i] * s;
     if ((i & 3) == part) x[i >> 2] = val;
+  }
+}
+
+// C (rows r0 .. r0+15 of X, against rows c0 .. c0+15 of Y) (+)= X Yᵀ over D
+// columns: C[n] is the n-tile of columns c0 + 8 n .. +7.
+template <int D>
+__device__ __forceinline__ void block_x_yt(const bf16* X, int ldx, int r0, const bf16* Y, int ldy, int c0,
+                                           float (&C)[2][4]) {
+  using namespace mma;
+#pragma unroll
+  for (int kc = 0; kc < D / 16; ++kc) {
+    unsigned xa[4], yb[4];
+    ldmatrix_x4(xa, a_rows(X, ldx, r0, 16 * kc));
+    ldmatrix_x4(yb, b_rows(Y, ldy, c0, 16 * kc));
+    mma_bf16(C[0], xa, yb[0], yb[1]);
+    mma_bf16(C[1], xa, yb[2], yb[3]);
+  }
+}
+
+// The strict lower triangle of AD = (K Kᵀ) ∘ D (f32, row stride lda; zeros on
+// and above the diagonal of the diagonal blocks, blocks above them untouched)
+// from K (64 x KD bf16, row stride ldk) and the cumulative log2 gates sb. Warp
+// w computes the 16 x 16 blocks (i block w % 4, j block cb <= i block) of its
+// column half w / 4: cb < 2 for half 0, cb >= 2 for half 1. The caller syncs.
+template <int KD>
+__device__ __forceinline__ void decayed_key_scores(const bf16* Ks, int ldk, const float* sb, float* As, int lda) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q2 = 2 * (lane % 4);
+  const int rg = warp % 4, r0 = 16 * rg, ch = warp / 4, ra = r0 + g, rb = ra + 8;
+  for (int cb = ch ? 2 : 0; cb <= (ch ? rg : min(rg, 1)); ++cb) {
+    float C[2][4] = {};
+    block_x_yt<KD>(Ks, ldk, r0, Ks, ldk, 16 * cb, C);
+#pragma unroll
+    for (int n = 0; n < 2; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = e < 2 ? ra : rb, j = 16 * cb + 8 * n + q2 + (e & 1);
+        As[i * lda + j] = j < i ? C[n][e] * exp2f(sb[i] - sb[j]) : 0.f;
+      }
   }
 }
 

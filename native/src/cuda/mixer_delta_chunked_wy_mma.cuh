@@ -53,22 +53,6 @@ struct WyMmaLayout {
   static constexpr int bytes = vs + smem_round(kVectors * kC * 4);
 };
 
-// C (rows r0 .. r0+15 of X, against rows c0 .. c0+15 of Y) (+)= X Yᵀ over D
-// columns: C[n] is the n-tile of columns c0 + 8 n .. +7.
-template <int D>
-__device__ __forceinline__ void block_x_yt(const bf16* X, int ldx, int r0, const bf16* Y, int ldy, int c0,
-                                           float (&C)[2][4]) {
-  using namespace mma;
-#pragma unroll
-  for (int kc = 0; kc < D / 16; ++kc) {
-    unsigned xa[4], yb[4];
-    ldmatrix_x4(xa, a_rows(X, ldx, r0, 16 * kc));
-    ldmatrix_x4(yb, b_rows(Y, ldy, c0, 16 * kc));
-    mma_bf16(C[0], xa, yb[0], yb[1]);
-    mma_bf16(C[1], xa, yb[2], yb[3]);
-  }
-}
-
 // Grid (NC, B*H), kThreads threads: dk, dv, dbeta and dg of the chunk's valid rows.
 template <int KD, int VD>
 __global__ void __launch_bounds__(kThreads, 2) wy_mma_kernel(DeltaArgs a) {
@@ -143,17 +127,7 @@ __global__ void __launch_bounds__(kThreads, 2) wy_mma_kernel(DeltaArgs a) {
     }
   }
   store_frag(dWs, LDK, d0, acc, NK, -1.f);
-  for (int cb = cb_lo; cb <= cb_hi; ++cb) {
-    float C[2][4] = {};
-    block_x_yt<KD>(Ks, LDK, r0, Ks, LDK, 16 * cb, C);
-#pragma unroll
-    for (int n = 0; n < 2; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int i = e < 2 ? ra : rb, j = 16 * cb + 8 * n + q2 + (e & 1);
-        As[i * LDA + j] = j < i ? C[n][e] * exp2f(sb[i] - sb[j]) : 0.f;
-      }
-  }
+  decayed_key_scores<KD>(Ks, LDK, sb, As, LDA);
   __syncthreads();  // S is read: W and Ut replace it while the inverse runs
   load_block(a.w + row0 * KD, KD, kC, KD, Ws, LDK);
   load_block(a.ut + row0 * VD, VD, kC, VD, Uts, LDV);
