@@ -94,15 +94,11 @@ if has tests; then
     -tc="every backend matches*" >"$out/tests-candidates.log" 2>&1
   note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
   grep -E "ERROR|FAILED|^cuda" "$out/tests-candidates.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
-  # LINEA_DELTA_FWD=wmma / LINEA_DELTA_BWD=wmma: the delta rule's older WMMA output and WY kernels.
-  LINEA_DELTA_FWD=wmma LINEA_CROSS_OPS=mixer_fwd timeout 120 "$build/linea_tests" -tc="every backend matches*" \
-    >"$out/tests-delta-out-wmma.log" 2>&1
-  note "C++ cross-backend test, mixer_fwd with LINEA_DELTA_FWD=wmma: $(grep -E 'test cases' "$out/tests-delta-out-wmma.log" | tail -1)"
-  grep -E "ERROR|FAILED|above the|^cuda" "$out/tests-delta-out-wmma.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
-  LINEA_DELTA_BWD=wmma LINEA_CROSS_OPS=mixer_bwd timeout 120 "$build/linea_tests" -tc="every backend matches*" \
-    >"$out/tests-delta-wy-wmma.log" 2>&1
-  note "C++ cross-backend test, mixer_bwd with LINEA_DELTA_BWD=wmma: $(grep -E 'test cases' "$out/tests-delta-wy-wmma.log" | tail -1)"
-  grep -E "ERROR|FAILED|above the|^cuda" "$out/tests-delta-wy-wmma.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
+  # LINEA_DELTA_KERNELS=wmma: the delta rule's older per-chunk kernels (WMMA staged in f32 shared memory).
+  LINEA_DELTA_KERNELS=wmma LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 120 "$build/linea_tests" -tc="every backend matches*" \
+    >"$out/tests-delta-wmma.log" 2>&1
+  note "C++ cross-backend test, mixers with LINEA_DELTA_KERNELS=wmma: $(grep -E 'test cases' "$out/tests-delta-wmma.log" | tail -1)"
+  grep -E "ERROR|FAILED|above the|^cuda" "$out/tests-delta-wmma.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
 fi
 
 if has sanitize; then
@@ -346,12 +342,10 @@ if has bench; then
     note "linea bench, LINEA_CHUNKED_BWD=$bwd: exit $?"
     grep -E "^(linear|fixed_decay|scalar_gate|vector_gate) " "$out/bench-bwd-$bwd.log" | sed "s/^/  $bwd /" >>"$summary"
   done
-  for v in LINEA_DELTA_FWD=wmma LINEA_DELTA_BWD=wmma; do
-    env "$v" timeout 120 "$build/linea_bench_gpu" --json "$out/linea-gpu-delta-${v#LINEA_}.json" --quick \
-      --ops delta,gated_delta >"$out/bench-delta-${v#LINEA_}.log" 2>&1
-    note "linea bench, $v: exit $?"
-    grep -E "^(delta|gated_delta) " "$out/bench-delta-${v#LINEA_}.log" | sed "s/^/  $v /" >>"$summary"
-  done
+  LINEA_DELTA_KERNELS=wmma timeout 120 "$build/linea_bench_gpu" --json "$out/linea-gpu-delta-wmma.json" --quick \
+    --ops delta,gated_delta >"$out/bench-delta-wmma.log" 2>&1
+  note "linea bench, LINEA_DELTA_KERNELS=wmma: exit $?"
+  grep -E "^(delta|gated_delta) " "$out/bench-delta-wmma.log" | sed "s/^/  wmma /" >>"$summary"
   # The forward's older form (state passes + per-chunk WMMA output kernel) beside the defaults.
   LINEA_CHUNKED_FWD=passes timeout 120 "$build/linea_bench_gpu" \
     --json "$out/linea-gpu-fwd-passes.json" --quick --ops linear,fixed_decay,scalar_gate,vector_gate >"$out/bench-fwd-passes.log" 2>&1

@@ -19,17 +19,17 @@
 //            bwd_scan (dhs, dU, ds0 along T, reversed) ->
 //            dqk (dq; partial dk and gate gradient per chunk) -> wy (dk, dv,
 //            dbeta, dg per chunk). The derivation is in mixer_delta_chunked_bwd.cuh.
-// out_kernel and wy_kernel have register-fragment versions (out_mma_kernel,
-// wy_mma_kernel, the defaults): see use_out_mma and use_wy_mma.
+// prep, out, dqk and wy run as their register-fragment versions (the *_mma
+// kernels in mixer_delta_chunked_*_mma.cuh); see use_mma.
 // Scratch (bf16 unless said): W, Kh, Qt [rows, K], Ut, U, dU [rows, V], with
 // rows = B*H*NC*64; hs, dhs [B*H, NC, K, V]; decay [B*H, NC] f32; dkp [rows, K]
 // f32; dbp [rows] f32.
 // Everything is deterministic (no atomics). Decay factors are exponentials of
 // differences <= 0, so strong gates underflow harmlessly and never overflow.
-// Measured on an H200 (B = 1, T = 32768, H = 16, K = V = 128, scalar gate):
-// forward 3.7 ms, backward 9.5 ms, errors vs an f64 recurrence ~3e-3 normwise;
-// the scans are latency bound, the per-chunk kernels occupancy bound (dqk and
-// wy need one SM each at K = V = 128).
+// Measured on an H200 (H = 16, K = V = 128, bf16, no gate; bench/gpu/
+// linea-gpu-delta-session7-both.json): forward 1.66 ms, forward + backward
+// 6.06 ms at B = 16, T = 2048; 2.50 and 8.93 ms at B = 1, T = 32768. The
+// scans are latency bound (B*H*V/32 blocks walk the chunks in order).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -132,45 +132,22 @@ void with_scan_tile(const DeltaArgs&, F&& f) {
   f(std::integral_constant<int, 32>{});
 }
 
-// Whether the forward's output kernel is the register-fragment one
-// (mixer_delta_chunked_out_mma.cuh; 0.26 ms against out_kernel's 0.76 at
-// B = 16, T = 2048, H = 16, K = V = 128 on an H200): the default;
-// LINEA_DELTA_FWD=wmma keeps the older out_kernel for comparisons.
-bool use_out_mma() {
-  static const char* forced = std::getenv("LINEA_DELTA_FWD");
+// Whether the per-chunk kernels are the register-fragment ones (prep_mma,
+// out_mma, dqk_mma, wy_mma: the defaults) or the older WMMA ones staged in f32
+// shared memory (prep, out, dqk, wy: LINEA_DELTA_KERNELS=wmma, for
+// comparisons). On an H200 at B = 16, T = 2048, H = 16, K = V = 128, bf16,
+// the switch took the delta rule's forward from 2.45 to 1.66 ms and forward +
+// backward from 9.26 to 6.06 ms (bench/gpu/README.md, seventh session).
+bool use_mma() {
+  static const char* forced = std::getenv("LINEA_DELTA_KERNELS");
   return !(forced && std::strcmp(forced, "wmma") == 0);
-}
-
-// Whether the WY-form backward is the register-fragment one
-// (mixer_delta_chunked_wy_mma.cuh; forward + backward 8.77 -> 7.44 ms at
-// B = 16, T = 2048, H = 16, K = V = 128 on an H200): the default;
-// LINEA_DELTA_BWD=wmma keeps the older wy_kernel for comparisons.
-bool use_wy_mma() {
-  static const char* forced = std::getenv("LINEA_DELTA_BWD");
-  return !(forced && std::strcmp(forced, "wmma") == 0);
-}
-
-// Whether the WY form per chunk comes from the register-fragment kernel
-// (mixer_delta_chunked_prep_mma.cuh): opt-in with LINEA_DELTA_PREP=mma until
-// the GPU box has checked and timed it.
-bool use_prep_mma() {
-  static const char* forced = std::getenv("LINEA_DELTA_PREP");
-  return forced && std::strcmp(forced, "mma") == 0;
-}
-
-// Whether dq and the partial dk come from the register-fragment kernel
-// (mixer_delta_chunked_dqk_mma.cuh): opt-in with LINEA_DELTA_DQK=mma until the
-// GPU box has checked and timed it.
-bool use_dqk_mma() {
-  static const char* forced = std::getenv("LINEA_DELTA_DQK");
-  return forced && std::strcmp(forced, "mma") == 0;
 }
 
 // prep + fwd_scan: w, ut, hs, u (and s_final when asked). Needs B*H > 0.
 template <int KD, int VD>
 void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
   const unsigned BH = unsigned(int64_t(a.B) * a.H);
-  if (a.NC > 0 && use_prep_mma()) {
+  if (a.NC > 0 && use_mma()) {
     allow_smem(prep_mma_kernel<KD, VD>, PrepMmaLayout<KD, VD>::bytes);
     prep_mma_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, PrepMmaLayout<KD, VD>::bytes, stream>>>(a);
     LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked prep_mma_kernel");
@@ -221,7 +198,7 @@ void cuda_mixer_delta_chunked_fwd(OpCall& call, const MixerParams& p) {
     constexpr int KD = kd(), VD = vd();
     launch_forward_scan<KD, VD>(a, ctx.stream);
     if (a.NC == 0) return;
-    if (use_out_mma()) {
+    if (use_mma()) {
       allow_smem(out_mma_kernel<KD, VD>, OutMmaLayout<KD, VD>::bytes);
       out_mma_kernel<KD, VD>
           <<<dim3(unsigned(a.NC), unsigned(p.B * p.H)), kThreads, OutMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
@@ -275,7 +252,7 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
       LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_scan_kernel");
     });
     if (a.NC == 0) return;
-    if (use_dqk_mma()) {
+    if (use_mma()) {
       allow_smem(dqk_mma_kernel<KD, VD>, DqkMmaLayout<KD, VD>::bytes);
       dqk_mma_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, DqkMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
       LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked dqk_mma_kernel");
@@ -284,7 +261,7 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
       dqk_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, DqkLayout<KD, VD>::bytes, ctx.stream>>>(a);
       LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked dqk_kernel");
     }
-    if (use_wy_mma()) {
+    if (use_mma()) {
       allow_smem(wy_mma_kernel<KD, VD>, WyMmaLayout<KD, VD>::bytes);
       wy_mma_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, WyMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
       LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked wy_mma_kernel");

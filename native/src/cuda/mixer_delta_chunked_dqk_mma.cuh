@@ -13,8 +13,9 @@
 // 103 KiB of shared memory at K = V = 128 (dqk_kernel: 204 KiB): two blocks
 // of 8 warps per SM.
 //
-// Opt-in (LINEA_DELTA_DQK=mma, mixer_delta_chunked.cu) until the GPU box has
-// checked it against the CPU and timed it.
+// The default (LINEA_DELTA_KERNELS=wmma keeps the older kernel): checked by
+// the cross-backend test and racecheck on an H200; timings in
+// bench/gpu/README.md (seventh session).
 #pragma once
 
 #include "mixer_chunked_mma_scores.cuh"

@@ -10,10 +10,9 @@
 // output's products). About 86 KiB of shared memory at K = V = 128: two
 // blocks of 8 warps per SM.
 //
-// The default since it passed the cross-backend test on an H200 and took the
-// forward from 2.45 to 1.95 ms (B = 16, T = 2048, H = 16, K = V = 128, bf16;
-// bench/gpu/linea-gpu-delta-out-{wmma,mma}.json); LINEA_DELTA_FWD=wmma keeps
-// out_kernel.
+// The default (LINEA_DELTA_KERNELS=wmma keeps the older kernel): checked by
+// the cross-backend test and racecheck on an H200; timings in
+// bench/gpu/README.md (seventh session).
 #pragma once
 
 #include "mixer_chunked_mma_scores.cuh"

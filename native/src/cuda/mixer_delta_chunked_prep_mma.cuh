@@ -10,8 +10,9 @@
 // matrices share one region, so about 71 KiB of shared memory at K = V = 128:
 // three blocks of 8 warps per SM (prep_kernel: 104 KiB, two).
 //
-// Opt-in (LINEA_DELTA_PREP=mma, mixer_delta_chunked.cu) until the GPU box has
-// checked it against the CPU and timed it.
+// The default (LINEA_DELTA_KERNELS=wmma keeps the older kernel): checked by
+// the cross-backend test and racecheck on an H200; timings in
+// bench/gpu/README.md (seventh session).
 #pragma once
 
 #include "mixer_delta_chunked_common.cuh"

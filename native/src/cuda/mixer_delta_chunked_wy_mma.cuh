@@ -19,10 +19,9 @@
 // About 108 KiB of shared memory at K = V = 128: two blocks of 8 warps per SM
 // (wy_kernel needs 187 KiB, one block).
 //
-// The default since it passed the cross-backend test and racecheck on an H200:
-// forward + backward 8.77 -> 7.44 ms (delta) and 9.48 -> 7.74 (gated delta) at
-// B = 16, T = 2048, H = 16, K = V = 128, bf16 (bench/gpu/linea-gpu-delta-wy-
-// {wmma,mma}.json). LINEA_DELTA_BWD=wmma keeps wy_kernel.
+// The default (LINEA_DELTA_KERNELS=wmma keeps the older kernel): checked by
+// the cross-backend test and racecheck on an H200; timings in
+// bench/gpu/README.md (seventh session).
 #pragma once
 
 #include "mixer_delta_chunked_common.cuh"
