@@ -45,6 +45,7 @@
 #include "mixer_delta_chunked_dqk_mma.cuh"
 #include "mixer_delta_chunked_out_mma.cuh"
 #include "mixer_delta_chunked_prep_mma.cuh"
+#include "mixer_delta_chunked_scan_mma.cuh"
 #include "mixer_delta_chunked_wy_mma.cuh"
 
 namespace linea {
@@ -143,6 +144,14 @@ bool use_mma() {
   return !(forced && std::strcmp(forced, "wmma") == 0);
 }
 
+// Whether the two state scans keep the state in register fragments
+// (mixer_delta_chunked_scan_mma.cuh): opt-in with LINEA_DELTA_SCAN=mma until
+// the GPU box has checked and timed them.
+bool use_scan_mma() {
+  static const char* forced = std::getenv("LINEA_DELTA_SCAN");
+  return forced && std::strcmp(forced, "mma") == 0;
+}
+
 // prep + fwd_scan: w, ut, hs, u (and s_final when asked). Needs B*H > 0.
 template <int KD, int VD>
 void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
@@ -158,6 +167,13 @@ void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
   }
   with_scan_tile(a, [&](auto vt) {
     constexpr int VT = vt();
+    if (use_scan_mma()) {
+      using M = ScanMmaLayout<KD, VT, 2, 1>;
+      allow_smem(fwd_scan_mma_kernel<KD, VD, VT>, M::bytes);
+      fwd_scan_mma_kernel<KD, VD, VT><<<dim3(unsigned(VD / VT), BH), kScanThreads, M::bytes, stream>>>(a);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked fwd_scan_mma_kernel");
+      return;
+    }
     using L = FwdScanLayout<KD, VT>;
     allow_smem(fwd_scan_kernel<KD, VD, VT>, L::bytes);
     fwd_scan_kernel<KD, VD, VT><<<dim3(unsigned(VD / VT), BH), kThreads, L::bytes, stream>>>(a);
@@ -246,6 +262,13 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
     }
     with_scan_tile(a, [&](auto vt) {
       constexpr int VT = vt();
+      if (use_scan_mma()) {
+        using M = ScanMmaLayout<KD, VT, 3, 2>;
+        allow_smem(bwd_scan_mma_kernel<KD, VD, VT>, M::bytes);
+        bwd_scan_mma_kernel<KD, VD, VT><<<dim3(unsigned(VD / VT), BH), kScanThreads, M::bytes, ctx.stream>>>(a);
+        LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_scan_mma_kernel");
+        return;
+      }
       using L = BwdScanLayout<KD, VT>;
       allow_smem(bwd_scan_kernel<KD, VD, VT>, L::bytes);
       bwd_scan_kernel<KD, VD, VT><<<dim3(unsigned(VD / VT), BH), kThreads, L::bytes, ctx.stream>>>(a);
