@@ -99,10 +99,11 @@ if has tests; then
     >"$out/tests-delta-wmma.log" 2>&1
   note "C++ cross-backend test, mixers with LINEA_DELTA_KERNELS=wmma: $(grep -E 'test cases' "$out/tests-delta-wmma.log" | tail -1)"
   grep -E "ERROR|FAILED|above the|^cuda" "$out/tests-delta-wmma.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
-  # LINEA_DELTA_SCAN=mma: the delta rule's state scans in register fragments (opt-in until checked here).
-  LINEA_DELTA_SCAN=mma LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 120 "$build/linea_tests" -tc="every backend matches*" \
+  # LINEA_DELTA_SCAN=mma, LINEA_DELTA_BWD_PREP=mma: the delta rule's state scans and the reverse
+  # scan's local operands in register fragments (opt-in until checked here).
+  LINEA_DELTA_SCAN=mma LINEA_DELTA_BWD_PREP=mma LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 120 "$build/linea_tests" -tc="every backend matches*" \
     >"$out/tests-delta-scan-mma.log" 2>&1
-  note "C++ cross-backend test, mixers with LINEA_DELTA_SCAN=mma: $(grep -E 'test cases' "$out/tests-delta-scan-mma.log" | tail -1)"
+  note "C++ cross-backend test, mixers with LINEA_DELTA_SCAN=mma LINEA_DELTA_BWD_PREP=mma: $(grep -E 'test cases' "$out/tests-delta-scan-mma.log" | tail -1)"
   grep -E "ERROR|FAILED|above the|^cuda" "$out/tests-delta-scan-mma.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
 fi
 
@@ -351,10 +352,12 @@ if has bench; then
     --ops delta,gated_delta >"$out/bench-delta-wmma.log" 2>&1
   note "linea bench, LINEA_DELTA_KERNELS=wmma: exit $?"
   grep -E "^(delta|gated_delta) " "$out/bench-delta-wmma.log" | sed "s/^/  wmma /" >>"$summary"
-  LINEA_DELTA_SCAN=mma timeout 120 "$build/linea_bench_gpu" --json "$out/linea-gpu-delta-scan-mma.json" --quick \
-    --ops delta,gated_delta >"$out/bench-delta-scan-mma.log" 2>&1
-  note "linea bench, LINEA_DELTA_SCAN=mma: exit $?"
-  grep -E "^(delta|gated_delta) " "$out/bench-delta-scan-mma.log" | sed "s/^/  scan-mma /" >>"$summary"
+  for v in LINEA_DELTA_SCAN LINEA_DELTA_BWD_PREP; do
+    env "$v=mma" timeout 120 "$build/linea_bench_gpu" --json "$out/linea-gpu-delta-$v-mma.json" --quick \
+      --ops delta,gated_delta >"$out/bench-delta-$v-mma.log" 2>&1
+    note "linea bench, $v=mma: exit $?"
+    grep -E "^(delta|gated_delta) " "$out/bench-delta-$v-mma.log" | sed "s/^/  $v=mma /" >>"$summary"
+  done
   # The forward's older form (state passes + per-chunk WMMA output kernel) beside the defaults.
   LINEA_CHUNKED_FWD=passes timeout 120 "$build/linea_bench_gpu" \
     --json "$out/linea-gpu-fwd-passes.json" --quick --ops linear,fixed_decay,scalar_gate,vector_gate >"$out/bench-fwd-passes.log" 2>&1

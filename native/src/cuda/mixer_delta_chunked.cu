@@ -42,6 +42,7 @@
 #include "cuda_context.h"
 #include "mixer_delta_chunked.h"
 #include "mixer_delta_chunked_bwd.cuh"
+#include "mixer_delta_chunked_bwd_prep_mma.cuh"
 #include "mixer_delta_chunked_dqk_mma.cuh"
 #include "mixer_delta_chunked_out_mma.cuh"
 #include "mixer_delta_chunked_prep_mma.cuh"
@@ -152,6 +153,14 @@ bool use_scan_mma() {
   return forced && std::strcmp(forced, "mma") == 0;
 }
 
+// Whether the reverse scan's chunk-local operands come from the
+// register-fragment kernel (mixer_delta_chunked_bwd_prep_mma.cuh): opt-in with
+// LINEA_DELTA_BWD_PREP=mma until the GPU box has checked and timed it.
+bool use_bwd_prep_mma() {
+  static const char* forced = std::getenv("LINEA_DELTA_BWD_PREP");
+  return forced && std::strcmp(forced, "mma") == 0;
+}
+
 // prep + fwd_scan: w, ut, hs, u (and s_final when asked). Needs B*H > 0.
 template <int KD, int VD>
 void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
@@ -256,9 +265,16 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
     const unsigned BH = unsigned(p.B * p.H);
     launch_forward_scan<KD, VD>(a, ctx.stream);
     if (a.NC > 0) {
-      allow_smem(bwd_prep_kernel<KD, VD>, BwdPrepLayout<KD, VD>::bytes);
-      bwd_prep_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, BwdPrepLayout<KD, VD>::bytes, ctx.stream>>>(a);
-      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_prep_kernel");
+      if (use_bwd_prep_mma()) {
+        allow_smem(bwd_prep_mma_kernel<KD, VD>, BwdPrepMmaLayout<KD, VD>::bytes);
+        bwd_prep_mma_kernel<KD, VD>
+            <<<dim3(unsigned(a.NC), BH), kThreads, BwdPrepMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
+        LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_prep_mma_kernel");
+      } else {
+        allow_smem(bwd_prep_kernel<KD, VD>, BwdPrepLayout<KD, VD>::bytes);
+        bwd_prep_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, BwdPrepLayout<KD, VD>::bytes, ctx.stream>>>(a);
+        LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_prep_kernel");
+      }
     }
     with_scan_tile(a, [&](auto vt) {
       constexpr int VT = vt();
