@@ -6,8 +6,11 @@
 //
 // The portable path (no subgroups): a workgroup of 16 x 16 invocations owns
 // a TILE x TILE block of C, each invocation a 4 x 4 sub-block; tiles of A
-// (TILE x DEPTH) and B (DEPTH x TILE) are staged in workgroup memory, zero
-// past the edges, so any n, p, q work. Sums run in f32 over q.
+// and B are staged in workgroup memory, zero past the edges, so any n, p, q
+// work. Both are stored k-major as vec4 ([DEPTH][TILE / 4]: A transposed), so
+// each step of the inner loop reads one vec4 of A and one of B for 16 FMAs
+// (the scalar layout read 8 values for them). Sums run in f32 over q, in the
+// same order whatever the layout.
 import { paramsWgsl, type Kernel } from '../driver'
 
 /** Rows and columns of C per workgroup; DEPTH: the q-slice staged per step. */
@@ -37,40 +40,45 @@ function matmul(hasBias: boolean): Kernel {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 ${bias}
-var<workgroup> tile_a: array<f32, ${TILE * DEPTH}>; // [TILE][DEPTH]
-var<workgroup> tile_b: array<f32, ${DEPTH * TILE}>; // [DEPTH][TILE]
+var<workgroup> tile_a: array<vec4<f32>, ${(DEPTH * TILE) / 4}>; // [DEPTH][TILE / 4]: A transposed
+var<workgroup> tile_b: array<vec4<f32>, ${(DEPTH * TILE) / 4}>; // [DEPTH][TILE / 4]
 
 @compute @workgroup_size(${THREADS}, ${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) flat: u32) {
   let row0 = wid.y * ${TILE}u;
   let col0 = wid.x * ${TILE}u;
-  var acc: array<f32, ${PER * PER}>;
-  for (var i = 0u; i < ${PER * PER}u; i++) { acc[i] = 0.0; }
+  var acc: array<vec4<f32>, ${PER}>; // acc[u]: row lid.y * PER + u, columns lid.x * PER ..
+  for (var u = 0u; u < ${PER}u; u++) { acc[u] = vec4<f32>(0.0); }
   for (var k0 = 0u; k0 < P.q; k0 += ${DEPTH}u) {
-    for (var t = 0u; t < ${(TILE * DEPTH) / (THREADS * THREADS)}u; t++) {
+    // Each invocation stages one vec4 of each tile: 4 rows of A at one k
+    // (consecutive invocations take consecutive k, so reads of a row-major A
+    // stay coalesced) and 4 consecutive columns of B at one k.
+    for (var t = 0u; t < ${(TILE * DEPTH) / (THREADS * THREADS * 4)}u; t++) {
       let e = flat + t * ${THREADS * THREADS}u;
-      let ai = row0 + e / ${DEPTH}u;
       let ar = k0 + e % ${DEPTH}u;
-      var va = 0.0;
-      if (ai < P.n && ar < P.q) { va = a[ai * P.sa0 + ar * P.sa1]; }
-      tile_a[e] = va;
-      let br = k0 + e / ${TILE}u;
-      let bj = col0 + e % ${TILE}u;
-      var vb = 0.0;
-      if (br < P.q && bj < P.p) { vb = b[br * P.sb0 + bj * P.sb1]; }
+      let ai = row0 + (e / ${DEPTH}u) * 4u;
+      var va = vec4<f32>(0.0);
+      if (ar < P.q) {
+        for (var m = 0u; m < 4u; m++) {
+          if (ai + m < P.n) { va[m] = a[(ai + m) * P.sa0 + ar * P.sa1]; }
+        }
+      }
+      tile_a[(e % ${DEPTH}u) * ${TILE / 4}u + e / ${DEPTH}u] = va;
+      let br = k0 + e / ${TILE / 4}u;
+      let bj = col0 + (e % ${TILE / 4}u) * 4u;
+      var vb = vec4<f32>(0.0);
+      if (br < P.q) {
+        for (var m = 0u; m < 4u; m++) {
+          if (bj + m < P.p) { vb[m] = b[br * P.sb0 + (bj + m) * P.sb1]; }
+        }
+      }
       tile_b[e] = vb;
     }
     workgroupBarrier();
     for (var r = 0u; r < ${DEPTH}u; r++) {
-      var fa: array<f32, ${PER}>;
-      var fb: array<f32, ${PER}>;
-      for (var u = 0u; u < ${PER}u; u++) {
-        fa[u] = tile_a[(lid.y * ${PER}u + u) * ${DEPTH}u + r];
-        fb[u] = tile_b[r * ${TILE}u + lid.x * ${PER}u + u];
-      }
-      for (var u = 0u; u < ${PER}u; u++) {
-        for (var v = 0u; v < ${PER}u; v++) { acc[u * ${PER}u + v] += fa[u] * fb[v]; }
-      }
+      let fa = tile_a[r * ${TILE / 4}u + lid.y];
+      let fb = tile_b[r * ${TILE / 4}u + lid.x];
+      for (var u = 0u; u < ${PER}u; u++) { acc[u] += fa[u] * fb; }
     }
     workgroupBarrier();
   }
@@ -79,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (i >= P.n) { continue; }
     for (var v = 0u; v < ${PER}u; v++) {
       let j = col0 + lid.x * ${PER}u + v;
-      if (j < P.p) { c[i * P.p + j] = acc[u * ${PER}u + v]${hasBias ? ' + bias[j]' : ''}; }
+      if (j < P.p) { c[i * P.p + j] = acc[u][v]${hasBias ? ' + bias[j]' : ''}; }
     }
   }
 }
