@@ -80,6 +80,8 @@ interface BenchJson {
   /** The stopping step when --max-steps cut the runs short (a smoke test, not the benchmark). */
   max_steps: number | null
   train_spec: TrainSpec
+  /** The --set changes to the template (model and train fields; absent in older files: none). */
+  overrides?: Record<string, unknown>
   runs: RunRow[]
   table: string[]
   needs_second_seed: string[]
@@ -144,7 +146,8 @@ function merge(files: string[], out: string): void {
   for (const [i, d] of docs.entries()) {
     const { seed: _a, ...spec } = d.train_spec
     const { seed: _b, ...firstSpec } = first.train_spec
-    if (d.template.id !== first.template.id || JSON.stringify(spec) !== JSON.stringify(firstSpec) || d.max_steps !== first.max_steps)
+    const sameOverrides = JSON.stringify(d.overrides ?? {}) === JSON.stringify(first.overrides ?? {})
+    if (d.template.id !== first.template.id || JSON.stringify(spec) !== JSON.stringify(firstSpec) || d.max_steps !== first.max_steps || !sameOverrides)
       throw new Error(`${files[i]} ran another template or train spec than ${files[0]}; merge only runs of one setup`)
   }
   const seen = new Set<string>()
@@ -186,7 +189,8 @@ function parseSets(sets: string[]): Record<string, unknown> {
 async function run(values: Record<string, string | undefined>, sets: string[]): Promise<void> {
   const template = findTemplate(values.template ?? 'mqar-zoology')
   const seed = Number(values.seed ?? '0')
-  const overrides: Record<string, unknown> = { ...parseSets(sets), 'train.seed': seed }
+  const changes = parseSets(sets)
+  const overrides: Record<string, unknown> = { ...changes, 'train.seed': seed }
   if (values['max-steps'] !== undefined) overrides['train.max_steps'] = Number(values['max-steps'])
   const all = expandTemplate(template, {}, overrides)
   const wanted = values.presets?.split(',').filter(Boolean)
@@ -218,6 +222,7 @@ async function run(values: Record<string, string | undefined>, sets: string[]): 
         precision: precisionOf(first),
         max_steps: first.max_steps ?? null,
         train_spec: first,
+        overrides: changes,
         runs: rows,
       },
       out,
