@@ -32,6 +32,7 @@
 #      merged into $OUT/gpu-mixers.json.
 # Usage (from the repo root, with carry [".device"]):
 #   STEPS="build tests sanitize node train cli bench" QUICK=1 native/tools/gpu-check.sh
+# Files in $OUT at the end: summary.txt, results.tar.gz (every JSON), logs.tar.gz, triton-cache.tgz.
 # Needs in .device/ (git-ignored): node.xz, node_modules.tar.xz, gpu-node-check.mjs, linea-cli.mjs
 # (electron/cli/index.ts bundled with esbuild), engine-process.mjs (electron/engine/process.ts),
 # fla.tar.xz: `bash scripts/device-bundles.sh` makes the bundles.
@@ -392,3 +393,17 @@ fi
 echo "=================== summary ==================="
 cat "$summary"
 grep -E "^\[cross-backend\]|^backend |^cuda" "$out/tests.log" 2>/dev/null | head -150
+
+# The device tool brings back at most 8 files from $OUT: keep summary.txt and the Triton cache
+# as they are and pack the rest, the JSONs in results.tar.gz, the logs in logs.tar.gz
+# (PACK=0 leaves every file where it is, for a call script that picks its own).
+if [ "${PACK:-1}" = 1 ]; then
+  (
+    cd "$out" || exit 0
+    jsons=$(find . -type f -name '*.json' | sort)
+    [ -n "$jsons" ] && tar czf results.tar.gz $jsons && rm -f $jsons
+    logs=$(find . -type f ! -name summary.txt ! -name triton-cache.tgz ! -name results.tar.gz ! -name logs.tar.gz | sort)
+    [ -n "$logs" ] && tar czf logs.tar.gz $logs && rm -f $logs
+    find . -mindepth 1 -type d -empty -delete
+  )
+fi
