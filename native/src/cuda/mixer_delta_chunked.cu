@@ -134,6 +134,12 @@ void with_scan_tile(const DeltaArgs&, F&& f) {
   f(std::integral_constant<int, 32>{});
 }
 
+// Whether environment variable `name` is set to `value`.
+bool env_is(const char* name, const char* value) {
+  const char* set = std::getenv(name);
+  return set && std::strcmp(set, value) == 0;
+}
+
 // Whether the per-chunk kernels are the register-fragment ones (prep_mma,
 // out_mma, dqk_mma, wy_mma: the defaults) or the older WMMA ones staged in f32
 // shared memory (prep, out, dqk, wy: LINEA_DELTA_KERNELS=wmma, for
@@ -141,52 +147,50 @@ void with_scan_tile(const DeltaArgs&, F&& f) {
 // the switch took the delta rule's forward from 2.45 to 1.66 ms and forward +
 // backward from 9.26 to 6.06 ms (bench/gpu/README.md, seventh session).
 bool use_mma() {
-  static const char* forced = std::getenv("LINEA_DELTA_KERNELS");
-  return !(forced && std::strcmp(forced, "wmma") == 0);
+  static const bool mma = !env_is("LINEA_DELTA_KERNELS", "wmma");
+  return mma;
 }
 
-// Whether the two state scans keep the state in register fragments
-// (mixer_delta_chunked_scan_mma.cuh): opt-in with LINEA_DELTA_SCAN=mma until
-// the GPU box has checked and timed them.
+// Opt-in register-fragment kernels, until the GPU box has checked and timed
+// them: the two state scans (mixer_delta_chunked_scan_mma.cuh,
+// LINEA_DELTA_SCAN=mma) and the reverse scan's chunk-local operands
+// (mixer_delta_chunked_bwd_prep_mma.cuh, LINEA_DELTA_BWD_PREP=mma).
 bool use_scan_mma() {
-  static const char* forced = std::getenv("LINEA_DELTA_SCAN");
-  return forced && std::strcmp(forced, "mma") == 0;
+  static const bool mma = env_is("LINEA_DELTA_SCAN", "mma");
+  return mma;
+}
+bool use_bwd_prep_mma() {
+  static const bool mma = env_is("LINEA_DELTA_BWD_PREP", "mma");
+  return mma;
 }
 
-// Whether the reverse scan's chunk-local operands come from the
-// register-fragment kernel (mixer_delta_chunked_bwd_prep_mma.cuh): opt-in with
-// LINEA_DELTA_BWD_PREP=mma until the GPU box has checked and timed it.
-bool use_bwd_prep_mma() {
-  static const char* forced = std::getenv("LINEA_DELTA_BWD_PREP");
-  return forced && std::strcmp(forced, "mma") == 0;
+// Raises the kernel's shared-memory limit to `bytes`, launches it on the
+// stream and checks the launch; `what` names the kernel in errors.
+template <class Kernel>
+void launch(Kernel kernel, dim3 grid, int threads, int bytes, cudaStream_t stream, const DeltaArgs& a,
+            const char* what) {
+  allow_smem(kernel, bytes);
+  kernel<<<grid, threads, bytes, stream>>>(a);
+  const std::string name = std::string("launch of mixer_delta_chunked ") + what;
+  cuda_check(cudaGetLastError(), name.c_str(), __FILE__, __LINE__);
 }
 
 // prep + fwd_scan: w, ut, hs, u (and s_final when asked). Needs B*H > 0.
 template <int KD, int VD>
 void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
   const unsigned BH = unsigned(int64_t(a.B) * a.H);
-  if (a.NC > 0 && use_mma()) {
-    allow_smem(prep_mma_kernel<KD, VD>, PrepMmaLayout<KD, VD>::bytes);
-    prep_mma_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, PrepMmaLayout<KD, VD>::bytes, stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked prep_mma_kernel");
-  } else if (a.NC > 0) {
-    allow_smem(prep_kernel<KD, VD>, PrepLayout<KD, VD>::bytes);
-    prep_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, PrepLayout<KD, VD>::bytes, stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked prep_kernel");
-  }
+  const dim3 chunks(unsigned(a.NC), BH);
+  if (a.NC > 0 && use_mma())
+    launch(prep_mma_kernel<KD, VD>, chunks, kThreads, PrepMmaLayout<KD, VD>::bytes, stream, a, "prep_mma_kernel");
+  else if (a.NC > 0) launch(prep_kernel<KD, VD>, chunks, kThreads, PrepLayout<KD, VD>::bytes, stream, a, "prep_kernel");
   with_scan_tile(a, [&](auto vt) {
     constexpr int VT = vt();
-    if (use_scan_mma()) {
-      using M = ScanMmaLayout<KD, VT, 2, 1>;
-      allow_smem(fwd_scan_mma_kernel<KD, VD, VT>, M::bytes);
-      fwd_scan_mma_kernel<KD, VD, VT><<<dim3(unsigned(VD / VT), BH), kScanThreads, M::bytes, stream>>>(a);
-      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked fwd_scan_mma_kernel");
-      return;
-    }
-    using L = FwdScanLayout<KD, VT>;
-    allow_smem(fwd_scan_kernel<KD, VD, VT>, L::bytes);
-    fwd_scan_kernel<KD, VD, VT><<<dim3(unsigned(VD / VT), BH), kThreads, L::bytes, stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked fwd_scan_kernel");
+    const dim3 tiles(unsigned(VD / VT), BH);
+    if (use_scan_mma())
+      launch(fwd_scan_mma_kernel<KD, VD, VT>, tiles, kScanThreads, ScanMmaLayout<KD, VT, 2, 1>::bytes, stream, a,
+             "fwd_scan_mma_kernel");
+    else
+      launch(fwd_scan_kernel<KD, VD, VT>, tiles, kThreads, FwdScanLayout<KD, VT>::bytes, stream, a, "fwd_scan_kernel");
   });
 }
 
@@ -223,17 +227,10 @@ void cuda_mixer_delta_chunked_fwd(OpCall& call, const MixerParams& p) {
     constexpr int KD = kd(), VD = vd();
     launch_forward_scan<KD, VD>(a, ctx.stream);
     if (a.NC == 0) return;
-    if (use_mma()) {
-      allow_smem(out_mma_kernel<KD, VD>, OutMmaLayout<KD, VD>::bytes);
-      out_mma_kernel<KD, VD>
-          <<<dim3(unsigned(a.NC), unsigned(p.B * p.H)), kThreads, OutMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
-      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked out_mma_kernel");
-      return;
-    }
-    allow_smem(out_kernel<KD, VD>, OutLayout<KD, VD>::bytes);
-    out_kernel<KD, VD>
-        <<<dim3(unsigned(a.NC), unsigned(p.B * p.H)), kThreads, OutLayout<KD, VD>::bytes, ctx.stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked out_kernel");
+    const dim3 chunks(unsigned(a.NC), unsigned(p.B * p.H));
+    if (use_mma())
+      launch(out_mma_kernel<KD, VD>, chunks, kThreads, OutMmaLayout<KD, VD>::bytes, ctx.stream, a, "out_mma_kernel");
+    else launch(out_kernel<KD, VD>, chunks, kThreads, OutLayout<KD, VD>::bytes, ctx.stream, a, "out_kernel");
   });
 }
 
@@ -263,52 +260,31 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
   dispatch(a.K, a.V, [&](auto kd, auto vd) {
     constexpr int KD = kd(), VD = vd();
     const unsigned BH = unsigned(p.B * p.H);
+    const dim3 chunks(unsigned(a.NC), BH);
     launch_forward_scan<KD, VD>(a, ctx.stream);
-    if (a.NC > 0) {
-      if (use_bwd_prep_mma()) {
-        allow_smem(bwd_prep_mma_kernel<KD, VD>, BwdPrepMmaLayout<KD, VD>::bytes);
-        bwd_prep_mma_kernel<KD, VD>
-            <<<dim3(unsigned(a.NC), BH), kThreads, BwdPrepMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
-        LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_prep_mma_kernel");
-      } else {
-        allow_smem(bwd_prep_kernel<KD, VD>, BwdPrepLayout<KD, VD>::bytes);
-        bwd_prep_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, BwdPrepLayout<KD, VD>::bytes, ctx.stream>>>(a);
-        LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_prep_kernel");
-      }
-    }
+    if (a.NC > 0 && use_bwd_prep_mma())
+      launch(bwd_prep_mma_kernel<KD, VD>, chunks, kThreads, BwdPrepMmaLayout<KD, VD>::bytes, ctx.stream, a,
+             "bwd_prep_mma_kernel");
+    else if (a.NC > 0)
+      launch(bwd_prep_kernel<KD, VD>, chunks, kThreads, BwdPrepLayout<KD, VD>::bytes, ctx.stream, a, "bwd_prep_kernel");
     with_scan_tile(a, [&](auto vt) {
       constexpr int VT = vt();
-      if (use_scan_mma()) {
-        using M = ScanMmaLayout<KD, VT, 3, 2>;
-        allow_smem(bwd_scan_mma_kernel<KD, VD, VT>, M::bytes);
-        bwd_scan_mma_kernel<KD, VD, VT><<<dim3(unsigned(VD / VT), BH), kScanThreads, M::bytes, ctx.stream>>>(a);
-        LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_scan_mma_kernel");
-        return;
-      }
-      using L = BwdScanLayout<KD, VT>;
-      allow_smem(bwd_scan_kernel<KD, VD, VT>, L::bytes);
-      bwd_scan_kernel<KD, VD, VT><<<dim3(unsigned(VD / VT), BH), kThreads, L::bytes, ctx.stream>>>(a);
-      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked bwd_scan_kernel");
+      const dim3 tiles(unsigned(VD / VT), BH);
+      if (use_scan_mma())
+        launch(bwd_scan_mma_kernel<KD, VD, VT>, tiles, kScanThreads, ScanMmaLayout<KD, VT, 3, 2>::bytes, ctx.stream, a,
+               "bwd_scan_mma_kernel");
+      else
+        launch(bwd_scan_kernel<KD, VD, VT>, tiles, kThreads, BwdScanLayout<KD, VT>::bytes, ctx.stream, a,
+               "bwd_scan_kernel");
     });
     if (a.NC == 0) return;
     if (use_mma()) {
-      allow_smem(dqk_mma_kernel<KD, VD>, DqkMmaLayout<KD, VD>::bytes);
-      dqk_mma_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, DqkMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
-      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked dqk_mma_kernel");
+      launch(dqk_mma_kernel<KD, VD>, chunks, kThreads, DqkMmaLayout<KD, VD>::bytes, ctx.stream, a, "dqk_mma_kernel");
+      launch(wy_mma_kernel<KD, VD>, chunks, kThreads, WyMmaLayout<KD, VD>::bytes, ctx.stream, a, "wy_mma_kernel");
     } else {
-      allow_smem(dqk_kernel<KD, VD>, DqkLayout<KD, VD>::bytes);
-      dqk_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, DqkLayout<KD, VD>::bytes, ctx.stream>>>(a);
-      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked dqk_kernel");
+      launch(dqk_kernel<KD, VD>, chunks, kThreads, DqkLayout<KD, VD>::bytes, ctx.stream, a, "dqk_kernel");
+      launch(wy_kernel<KD, VD>, chunks, kThreads, WyLayout<KD, VD>::bytes, ctx.stream, a, "wy_kernel");
     }
-    if (use_mma()) {
-      allow_smem(wy_mma_kernel<KD, VD>, WyMmaLayout<KD, VD>::bytes);
-      wy_mma_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, WyMmaLayout<KD, VD>::bytes, ctx.stream>>>(a);
-      LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked wy_mma_kernel");
-      return;
-    }
-    allow_smem(wy_kernel<KD, VD>, WyLayout<KD, VD>::bytes);
-    wy_kernel<KD, VD><<<dim3(unsigned(a.NC), BH), kThreads, WyLayout<KD, VD>::bytes, ctx.stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_delta_chunked wy_kernel");
   });
 }
 

@@ -165,16 +165,28 @@ __device__ __forceinline__ void block_x_yt(const bf16* X, int ldx, int r0, const
   }
 }
 
+// The 16 x 16 blocks of a chunk's lower triangle (i block >= j block) that
+// warp w owns in the kernels that split it: i block w % 4, and the j blocks
+// lo .. hi of its column half w / 4 (cb < 2 for half 0, cb >= 2 for half 1;
+// none when lo > hi), at most two per warp.
+struct TriangleBlocks {
+  int lo, hi;
+};
+__device__ __forceinline__ TriangleBlocks triangle_blocks() {
+  const int warp = threadIdx.x / 32, rg = warp % 4, ch = warp / 4;
+  return {ch ? 2 : 0, ch ? rg : min(rg, 1)};
+}
+
 // The strict lower triangle of AD = (K Kᵀ) ∘ D (f32, row stride lda; zeros on
 // and above the diagonal of the diagonal blocks, blocks above them untouched)
 // from K (64 x KD bf16, row stride ldk) and the cumulative log2 gates sb. Warp
-// w computes the 16 x 16 blocks (i block w % 4, j block cb <= i block) of its
-// column half w / 4: cb < 2 for half 0, cb >= 2 for half 1. The caller syncs.
+// w computes its triangle_blocks. The caller syncs.
 template <int KD>
 __device__ __forceinline__ void decayed_key_scores(const bf16* Ks, int ldk, const float* sb, float* As, int lda) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q2 = 2 * (lane % 4);
-  const int rg = warp % 4, r0 = 16 * rg, ch = warp / 4, ra = r0 + g, rb = ra + 8;
-  for (int cb = ch ? 2 : 0; cb <= (ch ? rg : min(rg, 1)); ++cb) {
+  const int r0 = 16 * (warp % 4), ra = r0 + g, rb = ra + 8;
+  const TriangleBlocks blocks = triangle_blocks();
+  for (int cb = blocks.lo; cb <= blocks.hi; ++cb) {
     float C[2][4] = {};
     block_x_yt<KD>(Ks, ldk, r0, Ks, ldk, 16 * cb, C);
 #pragma unroll

@@ -13,9 +13,9 @@
 //      shared memory) and the sums of AD ∘ dT and dAD ∘ AD by row and column;
 //   5. dK += E K + Eᵀ K; dk, dbeta and dg (the reverse cumulative sum) out.
 // Warp w owns rows 16 (w % 4) .. +15 and one half (w / 4) of the columns of
-// dW, dY_V, dY_K and dK; the triangle's blocks (i block rg, j block cb <= rg)
-// go to half 0 for cb < 2 and half 1 for cb >= 2. Sums over warps go through
-// per-owner slots in shared memory, added in a fixed order: deterministic.
+// dW, dY_V, dY_K and dK, and its triangle_blocks of the triangle. Sums over
+// warps go through per-owner slots in shared memory, added in a fixed order:
+// deterministic.
 // About 108 KiB of shared memory at K = V = 128: two blocks of 8 warps per SM
 // (wy_kernel needs 187 KiB, one block).
 //
@@ -83,8 +83,7 @@ __global__ void __launch_bounds__(kThreads, 2) wy_mma_kernel(DeltaArgs a) {
   const int d0 = ch * KD / 2, v0 = ch * VD / 2;
   const int ra = r0 + g, rb = ra + 8;
   const int64_t row0 = chunk_row0(a, bh, c), st0 = (int64_t(bh) * a.NC + c) * KD * VD;
-  // This warp's blocks of the triangle: j blocks cb_lo .. cb_hi (possibly none).
-  const int cb_lo = ch ? 2 : 0, cb_hi = ch ? rg : min(rg, 1);
+  const TriangleBlocks blocks = triangle_blocks();  // the same as decayed_key_scores'
 
   chunk_gates(a, b, h, t0, sb, sbeta);
   for (int e = tid; e < (L::kVectors - 2) * kC; e += kThreads) dbeta_half[e] = 0.f;
@@ -232,7 +231,7 @@ __global__ void __launch_bounds__(kThreads, 2) wy_mma_kernel(DeltaArgs a) {
 
   // ---- 4. the triangle's blocks: dT, AD, E and the gate / beta sums ------------------
   bf16* Es = Th;
-  for (int cb = cb_lo; cb <= cb_hi; ++cb) {
+  for (int cb = blocks.lo; cb <= blocks.hi; ++cb) {
     float dT[2][4] = {}, KK[2][4] = {};
     block_x_yt<VD>(dUs, LDV, r0, Uts, LDV, 16 * cb, dT);  // dY_V Utᵀ
     block_x_yt<KD>(dWs, LDK, r0, Ws, LDK, 16 * cb, dT);   // + dY_K Wᵀ
