@@ -47,6 +47,26 @@ summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
 has() { [[ "$steps" == *" $1 "* ]]; }
+# The mixers' cross-backend test under other kernel forms, chosen by environment variables:
+#   cross_variant LOG_NAME TIME_LIMIT VAR=VALUE ...   (log: tests-LOG_NAME.log)
+cross_variant() {
+  local name=$1 limit=$2
+  shift 2
+  env "$@" LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout "$limit" "$build/linea_tests" -tc="every backend matches*" \
+    >"$out/tests-$name.log" 2>&1
+  note "C++ cross-backend test, mixers with $*: $(grep -E 'test cases' "$out/tests-$name.log" | tail -1)"
+  grep -E "ERROR|FAILED|above the|^cuda" "$out/tests-$name.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
+}
+# The quick bench of some mixer kinds under other kernel forms:
+#   bench_variant NAME OPS VAR=VALUE ...   (linea-gpu-NAME.json, bench-NAME.log; summary rows prefixed NAME)
+bench_variant() {
+  local name=$1 ops=$2
+  shift 2
+  env "$@" timeout 120 "$build/linea_bench_gpu" --json "$out/linea-gpu-$name.json" --quick --ops "$ops" \
+    >"$out/bench-$name.log" 2>&1
+  note "linea bench, $*: exit $?"
+  grep -E "^(${ops//,/|}) " "$out/bench-$name.log" | sed "s/^/  $name /" >>"$summary"
+}
 
 # Node (the build machine's binary) and the addon's header packages.
 if [ -f .device/node.xz ]; then
@@ -91,21 +111,12 @@ if has tests; then
   # passes only for shapes that fill the GPU, which these tests' shapes do not; LINEA_CHUNKED_FWD=passes,
   # the state passes and per-chunk output kernel instead of the one-pass forward; LINEA_CHUNKED_BWD=chunk,
   # the older backward kernel) through the same cross-backend test.
-  LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 300 "$build/linea_tests" \
-    -tc="every backend matches*" >"$out/tests-candidates.log" 2>&1
-  note "C++ cross-backend test, mixers with LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk: $(grep -E 'test cases' "$out/tests-candidates.log" | tail -1)"
-  grep -E "ERROR|FAILED|^cuda" "$out/tests-candidates.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
+  cross_variant candidates 300 LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk
   # LINEA_DELTA_KERNELS=wmma: the delta rule's older per-chunk kernels (WMMA staged in f32 shared memory).
-  LINEA_DELTA_KERNELS=wmma LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 120 "$build/linea_tests" -tc="every backend matches*" \
-    >"$out/tests-delta-wmma.log" 2>&1
-  note "C++ cross-backend test, mixers with LINEA_DELTA_KERNELS=wmma: $(grep -E 'test cases' "$out/tests-delta-wmma.log" | tail -1)"
-  grep -E "ERROR|FAILED|above the|^cuda" "$out/tests-delta-wmma.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
+  cross_variant delta-wmma 120 LINEA_DELTA_KERNELS=wmma
   # LINEA_DELTA_SCAN=mma, LINEA_DELTA_BWD_PREP=mma: the delta rule's state scans and the reverse
   # scan's local operands in register fragments (opt-in until checked here).
-  LINEA_DELTA_SCAN=mma LINEA_DELTA_BWD_PREP=mma LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout 120 "$build/linea_tests" -tc="every backend matches*" \
-    >"$out/tests-delta-scan-mma.log" 2>&1
-  note "C++ cross-backend test, mixers with LINEA_DELTA_SCAN=mma LINEA_DELTA_BWD_PREP=mma: $(grep -E 'test cases' "$out/tests-delta-scan-mma.log" | tail -1)"
-  grep -E "ERROR|FAILED|above the|^cuda" "$out/tests-delta-scan-mma.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
+  cross_variant delta-scan-mma 120 LINEA_DELTA_SCAN=mma LINEA_DELTA_BWD_PREP=mma
 fi
 
 if has sanitize; then
@@ -343,27 +354,12 @@ if has bench; then
   note "linea bench: exit $?"
   grep -E "^decode " "$out/bench-linea.log" >>"$summary"
   # The backward's per-chunk kernels: the older WMMA ones (chunk) and the register-fragment ones (mma).
-  for bwd in chunk mma; do
-    LINEA_CHUNKED_BWD=$bwd timeout 120 "$build/linea_bench_gpu" \
-      --json "$out/linea-gpu-bwd-$bwd.json" --quick --ops linear,fixed_decay,scalar_gate,vector_gate >"$out/bench-bwd-$bwd.log" 2>&1
-    note "linea bench, LINEA_CHUNKED_BWD=$bwd: exit $?"
-    grep -E "^(linear|fixed_decay|scalar_gate|vector_gate) " "$out/bench-bwd-$bwd.log" | sed "s/^/  $bwd /" >>"$summary"
-  done
-  LINEA_DELTA_KERNELS=wmma timeout 120 "$build/linea_bench_gpu" --json "$out/linea-gpu-delta-wmma.json" --quick \
-    --ops delta,gated_delta >"$out/bench-delta-wmma.log" 2>&1
-  note "linea bench, LINEA_DELTA_KERNELS=wmma: exit $?"
-  grep -E "^(delta|gated_delta) " "$out/bench-delta-wmma.log" | sed "s/^/  wmma /" >>"$summary"
-  for v in LINEA_DELTA_SCAN LINEA_DELTA_BWD_PREP; do
-    env "$v=mma" timeout 120 "$build/linea_bench_gpu" --json "$out/linea-gpu-delta-$v-mma.json" --quick \
-      --ops delta,gated_delta >"$out/bench-delta-$v-mma.log" 2>&1
-    note "linea bench, $v=mma: exit $?"
-    grep -E "^(delta|gated_delta) " "$out/bench-delta-$v-mma.log" | sed "s/^/  $v=mma /" >>"$summary"
-  done
+  for bwd in chunk mma; do bench_variant "bwd-$bwd" linear,fixed_decay,scalar_gate,vector_gate LINEA_CHUNKED_BWD=$bwd; done
+  bench_variant delta-wmma delta,gated_delta LINEA_DELTA_KERNELS=wmma
+  bench_variant delta-scan-mma delta,gated_delta LINEA_DELTA_SCAN=mma
+  bench_variant delta-bwd-prep-mma delta,gated_delta LINEA_DELTA_BWD_PREP=mma
   # The forward's older form (state passes + per-chunk WMMA output kernel) beside the defaults.
-  LINEA_CHUNKED_FWD=passes timeout 120 "$build/linea_bench_gpu" \
-    --json "$out/linea-gpu-fwd-passes.json" --quick --ops linear,fixed_decay,scalar_gate,vector_gate >"$out/bench-fwd-passes.log" 2>&1
-  note "linea bench, LINEA_CHUNKED_FWD=passes: exit $?"
-  grep -E "^(linear|fixed_decay|scalar_gate|vector_gate) " "$out/bench-fwd-passes.log" | sed "s/^/  passes /" >>"$summary"
+  bench_variant fwd-passes linear,fixed_decay,scalar_gate,vector_gate LINEA_CHUNKED_FWD=passes
   # fla's Triton kernels compile and autotune for minutes on a fresh box; their cache comes back
   # in $OUT/triton-cache.tgz when TRITON_TAR is set, and carried as .device/triton-cache.tgz it is reused.
   export TRITON_CACHE_DIR=/tmp/triton-cache
