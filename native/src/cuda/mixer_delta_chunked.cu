@@ -171,8 +171,9 @@ void launch(Kernel kernel, dim3 grid, int threads, int bytes, cudaStream_t strea
             const char* what) {
   allow_smem(kernel, bytes);
   kernel<<<grid, threads, bytes, stream>>>(a);
-  const std::string name = std::string("launch of mixer_delta_chunked ") + what;
-  cuda_check(cudaGetLastError(), name.c_str(), __FILE__, __LINE__);
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess)  // the name is built only for the error: launches are on the step's hot path
+    cuda_check(err, (std::string("launch of mixer_delta_chunked ") + what).c_str(), __FILE__, __LINE__);
 }
 
 // prep + fwd_scan: w, ut, hs, u (and s_final when asked). Needs B*H > 0.
