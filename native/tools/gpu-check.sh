@@ -112,11 +112,8 @@ if has tests; then
   # the state passes and per-chunk output kernel instead of the one-pass forward; LINEA_CHUNKED_BWD=chunk,
   # the older backward kernel) through the same cross-backend test.
   cross_variant candidates 300 LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk
-  # LINEA_DELTA_KERNELS=wmma: the delta rule's older per-chunk kernels (WMMA staged in f32 shared memory).
+  # LINEA_DELTA_KERNELS=wmma: the delta rule's older kernels (staged through f32 shared memory).
   cross_variant delta-wmma 120 LINEA_DELTA_KERNELS=wmma
-  # LINEA_DELTA_SCAN=mma, LINEA_DELTA_BWD_PREP=mma: the delta rule's state scans and the reverse
-  # scan's local operands in register fragments (opt-in until checked here).
-  cross_variant delta-scan-mma 120 LINEA_DELTA_SCAN=mma LINEA_DELTA_BWD_PREP=mma
 fi
 
 if has sanitize; then
@@ -356,8 +353,6 @@ if has bench; then
   # The backward's per-chunk kernels: the older WMMA ones (chunk) and the register-fragment ones (mma).
   for bwd in chunk mma; do bench_variant "bwd-$bwd" linear,fixed_decay,scalar_gate,vector_gate LINEA_CHUNKED_BWD=$bwd; done
   bench_variant delta-wmma delta,gated_delta LINEA_DELTA_KERNELS=wmma
-  bench_variant delta-scan-mma delta,gated_delta LINEA_DELTA_SCAN=mma
-  bench_variant delta-bwd-prep-mma delta,gated_delta LINEA_DELTA_BWD_PREP=mma
   # The forward's older form (state passes + per-chunk WMMA output kernel) beside the defaults.
   bench_variant fwd-passes linear,fixed_decay,scalar_gate,vector_gate LINEA_CHUNKED_FWD=passes
   # fla's Triton kernels compile and autotune for minutes on a fresh box; their cache comes back

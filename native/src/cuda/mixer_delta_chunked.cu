@@ -19,17 +19,18 @@
 //            bwd_scan (dhs, dU, ds0 along T, reversed) ->
 //            dqk (dq; partial dk and gate gradient per chunk) -> wy (dk, dv,
 //            dbeta, dg per chunk). The derivation is in mixer_delta_chunked_bwd.cuh.
-// prep, out, dqk and wy run as their register-fragment versions (the *_mma
-// kernels in mixer_delta_chunked_*_mma.cuh); see use_mma.
+// Each runs as its register-fragment version (the *_mma kernels in
+// mixer_delta_chunked_*_mma.cuh); see use_mma.
 // Scratch (bf16 unless said): W, Kh, Qt [rows, K], Ut, U, dU [rows, V], with
 // rows = B*H*NC*64; hs, dhs [B*H, NC, K, V]; decay [B*H, NC] f32; dkp [rows, K]
 // f32; dbp [rows] f32.
 // Everything is deterministic (no atomics). Decay factors are exponentials of
 // differences <= 0, so strong gates underflow harmlessly and never overflow.
 // Measured on an H200 (H = 16, K = V = 128, bf16, no gate; bench/gpu/
-// linea-gpu-delta-session7-both.json): forward 1.66 ms, forward + backward
-// 6.06 ms at B = 16, T = 2048; 2.50 and 8.93 ms at B = 1, T = 32768. The
-// scans are latency bound (B*H*V/32 blocks walk the chunks in order).
+// linea-gpu-delta-session8-both.json): forward 1.12 ms, forward + backward
+// 4.36 ms at B = 16, T = 2048; 1.81 and 6.44 ms at B = 1, T = 32768. The
+// backward's kernels (wy 0.90 ms, bwd_scan 0.71, dqk 0.62, the recomputed
+// prep 0.43 and fwd_scan 0.38 at 16 x 2048) now take three quarters of it.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -140,27 +141,16 @@ bool env_is(const char* name, const char* value) {
   return set && std::strcmp(set, value) == 0;
 }
 
-// Whether the per-chunk kernels are the register-fragment ones (prep_mma,
-// out_mma, dqk_mma, wy_mma: the defaults) or the older WMMA ones staged in f32
-// shared memory (prep, out, dqk, wy: LINEA_DELTA_KERNELS=wmma, for
-// comparisons). On an H200 at B = 16, T = 2048, H = 16, K = V = 128, bf16,
-// the switch took the delta rule's forward from 2.45 to 1.66 ms and forward +
-// backward from 9.26 to 6.06 ms (bench/gpu/README.md, seventh session).
+// Whether the delta rule's kernels are the register-fragment ones (the
+// defaults: prep_mma, fwd_scan_mma, out_mma, bwd_prep_mma, bwd_scan_mma,
+// dqk_mma, wy_mma) or the older ones staged through f32 shared memory (prep,
+// fwd_scan, out, bwd_prep, bwd_scan, dqk, wy: LINEA_DELTA_KERNELS=wmma, kept
+// for comparisons and as the lab's baseline). On an H200 at B = 16, T = 2048,
+// H = 16, K = V = 128, bf16, the per-chunk kernels took the delta rule's
+// forward + backward from 9.26 to 5.92 ms and the scans then to 4.36 ms
+// (forward 1.57 -> 1.12 ms; bench/gpu/README.md, seventh and eighth sessions).
 bool use_mma() {
   static const bool mma = !env_is("LINEA_DELTA_KERNELS", "wmma");
-  return mma;
-}
-
-// Opt-in register-fragment kernels, until the GPU box has checked and timed
-// them: the two state scans (mixer_delta_chunked_scan_mma.cuh,
-// LINEA_DELTA_SCAN=mma) and the reverse scan's chunk-local operands
-// (mixer_delta_chunked_bwd_prep_mma.cuh, LINEA_DELTA_BWD_PREP=mma).
-bool use_scan_mma() {
-  static const bool mma = env_is("LINEA_DELTA_SCAN", "mma");
-  return mma;
-}
-bool use_bwd_prep_mma() {
-  static const bool mma = env_is("LINEA_DELTA_BWD_PREP", "mma");
   return mma;
 }
 
@@ -187,7 +177,7 @@ void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
   with_scan_tile(a, [&](auto vt) {
     constexpr int VT = vt();
     const dim3 tiles(unsigned(VD / VT), BH);
-    if (use_scan_mma())
+    if (use_mma())
       launch(fwd_scan_mma_kernel<KD, VD, VT>, tiles, kScanThreads, ScanMmaLayout<KD, VT, 2, 1>::bytes, stream, a,
              "fwd_scan_mma_kernel");
     else
@@ -263,7 +253,7 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
     const unsigned BH = unsigned(p.B * p.H);
     const dim3 chunks(unsigned(a.NC), BH);
     launch_forward_scan<KD, VD>(a, ctx.stream);
-    if (a.NC > 0 && use_bwd_prep_mma())
+    if (a.NC > 0 && use_mma())
       launch(bwd_prep_mma_kernel<KD, VD>, chunks, kThreads, BwdPrepMmaLayout<KD, VD>::bytes, ctx.stream, a,
              "bwd_prep_mma_kernel");
     else if (a.NC > 0)
@@ -271,7 +261,7 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
     with_scan_tile(a, [&](auto vt) {
       constexpr int VT = vt();
       const dim3 tiles(unsigned(VD / VT), BH);
-      if (use_scan_mma())
+      if (use_mma())
         launch(bwd_scan_mma_kernel<KD, VD, VT>, tiles, kScanThreads, ScanMmaLayout<KD, VT, 3, 2>::bytes, ctx.stream, a,
                "bwd_scan_mma_kernel");
       else
