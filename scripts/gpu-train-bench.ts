@@ -15,7 +15,8 @@
 //
 // Bundled: npx esbuild scripts/gpu-train-bench.ts --bundle --platform=node --format=esm --outfile=.device/gpu-train-bench.mjs
 // Environment: BENCH_BATCH (8), BENCH_SEQ (4096), BENCH_MEASURE (10), BENCH_BIG / BENCH_SMALL (0: skip that
-// part), LINEA_CHECK_BACKEND (cuda:0).
+// part), BENCH_PROFILE (1: also where each big model's step goes, op by op, from the profiler's
+// per-op device timing; $OUT/gpu-train-profile.json), LINEA_CHECK_BACKEND (cuda:0).
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ModelSpec } from '../electron/api/model-spec'
@@ -25,6 +26,7 @@ import type { TrainSpec } from '../electron/api/train-spec'
 import { loadAddon } from '../electron/engine/addon'
 import { estimateModel, paramCounts } from '../electron/engine/estimate'
 import { nativeBackend } from '../electron/engine/native-backend'
+import { profileModel } from '../electron/engine/profile/profiler'
 import { trainModel } from '../electron/engine/train/trainer'
 import { benchModel, benchTrain as trainOf, MODELS } from './gpu-bench-models'
 
@@ -100,6 +102,48 @@ async function smallModels(): Promise<Record<string, unknown>[]> {
   return rows
 }
 
+/**
+ * Where a big model's training step goes: the profiler's per-op times (each op timed on the
+ * device, median over repeats) summed per op and phase, largest first, beside the step's total.
+ */
+async function stepProfile(name: string, spec: ModelSpec): Promise<Record<string, unknown>> {
+  const backend = nativeBackend(BACKEND)
+  const result = await profileModel(spec, backend, {
+    batchSize: BATCH,
+    seqLen: SEQ,
+    dtype: 'f32',
+    precision: 'bf16',
+    warmup: 1,
+    repeats: 3,
+    probeSeconds: 0.2,
+    sweepLengths: [],
+    sweepBudgetSeconds: 0,
+    sweepMemoryLimitBytes: 0,
+  })
+  const byOp = new Map<string, { op: string; phase: string; ms: number; calls: number; flops: number; bytes: number }>()
+  for (const o of result.ops) {
+    const key = `${o.phase} ${o.op}`
+    const row = byOp.get(key) ?? { op: o.op, phase: o.phase, ms: 0, calls: 0, flops: 0, bytes: 0 }
+    row.ms += o.ms
+    row.calls += o.calls
+    row.flops += o.flops
+    row.bytes += o.bytes
+    byOp.set(key, row)
+  }
+  const ops = [...byOp.values()].sort((a, b) => b.ms - a.ms)
+  const summed = ops.reduce((t, o) => t + o.ms, 0)
+  console.log(
+    `profile ${name}: step ${result.step.totalMs.toFixed(1)} ms (forward ${result.step.forwardMs.toFixed(1)}, backward ` +
+      `${result.step.backwardMs.toFixed(1)}, optimizer ${result.step.optimizerMs.toFixed(1)}); ops summed ${summed.toFixed(1)} ms`,
+  )
+  for (const o of ops.slice(0, 25))
+    console.log(
+      `profile ${name}   ${o.phase.padEnd(9)} ${o.op.padEnd(22)} ${o.ms.toFixed(2).padStart(8)} ms  ${String(o.calls).padStart(5)} calls  ` +
+        `${((o.flops / (o.ms / 1e3)) / 1e12).toFixed(0).padStart(4)} TFLOP/s  ${((o.bytes / (o.ms / 1e3)) / 1e9).toFixed(0).padStart(5)} GB/s`,
+    )
+  return { model: name, step: result.step, ops_summed_ms: summed, ops }
+}
+
 async function main(): Promise<void> {
   if (!loadAddon().backends().includes(BACKEND)) {
     console.log(`gpu-train-bench: no ${BACKEND}: skipped`)
@@ -135,6 +179,17 @@ async function main(): Promise<void> {
       rows.push({ model: m.name, error: (err as Error).message })
       console.log(`linea ${m.name.padEnd(22)} FAIL: ${(err as Error).message}`)
     }
+  }
+  if (process.env.BENCH_PROFILE === '1') {
+    const profiles = []
+    for (const m of MODELS) {
+      try {
+        profiles.push(await stepProfile(m.name, benchModel(m.preset)))
+      } catch (err) {
+        console.log(`profile ${m.name} FAIL: ${(err as Error).message}`)
+      }
+    }
+    if (process.env.OUT) writeFileSync(join(process.env.OUT, 'gpu-train-profile.json'), JSON.stringify(profiles, null, 1))
   }
   const small = process.env.BENCH_SMALL === '0' ? [] : await smallModels()
   if (process.env.OUT) writeFileSync(join(process.env.OUT, 'gpu-train-bench.json'), JSON.stringify({ backend: BACKEND, rows, small }, null, 1))

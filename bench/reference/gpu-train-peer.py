@@ -23,6 +23,7 @@ usage: python3 gpu-train-peer.py --fla DIR --out peer.json [--batch 8] [--seq 40
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -163,6 +164,26 @@ def bench(name, batch, seq, measure):
             rates.append(batch * seq / (time.perf_counter() - t0))
         if not math.isfinite(loss_value):
             raise RuntimeError(f"loss {loss_value} at step {step}")
+    profile = None
+    if os.environ.get("PEER_PROFILE") == "1":
+        # Where the peer's step goes, kernel by kernel (CUDA time summed over one step), to set
+        # beside Linea's per-op profile (scripts/gpu-train-bench.ts, BENCH_PROFILE=1).
+        from torch.profiler import ProfilerActivity, profile as torch_profile
+
+        with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                loss = model(ids, rows, labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            torch.cuda.synchronize()
+        events = sorted(prof.key_averages(), key=lambda e: -e.device_time_total)
+        profile = [{"kernel": e.key[:120], "calls": e.count, "ms": e.device_time_total / 1e3} for e in events[:40]]
+        total = sum(e.device_time_total for e in prof.key_averages()) / 1e3
+        print(f"peer-profile {name}: kernels summed {total:.1f} ms", flush=True)
+        for e in profile[:25]:
+            print(f"peer-profile {name}   {e['ms']:8.2f} ms {e['calls']:5d} calls  {e['kernel'][:90]}", flush=True)
     return {
         "model": name,
         "params": params,
@@ -172,6 +193,7 @@ def bench(name, batch, seq, measure):
         "tokens_per_second_all": rates,
         "peak_bytes": torch.cuda.max_memory_allocated(),
         "torch": torch.__version__,
+        **({"profile": profile} if profile else {}),
     }
 
 

@@ -338,7 +338,7 @@ if has trainbench; then
   timeout "${TRAINBENCH_TIMEOUT:-240}" python3 bench/reference/gpu-train-peer.py --fla /tmp/fla \
     --out "$out/gpu-train-peer.json" >>"$out/train-bench.log" 2>&1
   note "peer training bench: exit $?"
-  grep -E "^(linea|peer|small) " "$out/train-bench.log" >>"$summary"
+  grep -E "^(linea|peer|small|profile|peer-profile) " "$out/train-bench.log" >>"$summary"
 fi
 
 if has bench; then

@@ -52,6 +52,19 @@ describe('op costs', () => {
     src.dispose()
   })
 
+  it('counts each dtype at its own width: bf16 two bytes, i32 and f32 four', () => {
+    // The CUDA profiler's bandwidth per op divides these bytes by the op's time: bf16 tensors
+    // counted at four bytes doubled every mixed-precision op's GB/s.
+    const shapes = { f64: 8, f32: 4, i32: 4, bf16: 2 } as const
+    for (const [dtype, width] of Object.entries(shapes) as [keyof typeof shapes, number][]) {
+      const dst = cpu.zeros([10], dtype)
+      const src = cpu.zeros([10], dtype)
+      expect(opCost('accumulate', { dst, src }, {}, {}).bytes, dtype).toBe(3 * 10 * width)
+      dst.dispose()
+      src.dispose()
+    }
+  })
+
   it('every op of a training step of a hybrid model has a count', () => {
     const spec = resizeModel(preset('hybrid-gated-deltanet'), { d_model: 16, vocab_size: 24, heads: 2 })
     const model = new Model(spec, cpu, 'f32', 1)
