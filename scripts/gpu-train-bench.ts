@@ -139,7 +139,7 @@ async function stepProfile(name: string, spec: ModelSpec): Promise<Record<string
   for (const o of ops.slice(0, 25))
     console.log(
       `profile ${name}   ${o.phase.padEnd(9)} ${o.op.padEnd(22)} ${o.ms.toFixed(2).padStart(8)} ms  ${String(o.calls).padStart(5)} calls  ` +
-        `${((o.flops / (o.ms / 1e3)) / 1e12).toFixed(0).padStart(4)} TFLOP/s  ${((o.bytes / (o.ms / 1e3)) / 1e9).toFixed(0).padStart(5)} GB/s`,
+        `${(o.flops / (o.ms / 1e3) / 1e12).toFixed(0).padStart(4)} TFLOP/s  ${(o.bytes / (o.ms / 1e3) / 1e9).toFixed(0).padStart(5)} GB/s`,
     )
   return { model: name, step: result.step, ops_summed_ms: summed, ops }
 }
