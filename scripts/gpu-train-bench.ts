@@ -141,7 +141,8 @@ async function stepProfile(name: string, spec: ModelSpec): Promise<Record<string
       `profile ${name}   ${o.phase.padEnd(9)} ${o.op.padEnd(22)} ${o.ms.toFixed(2).padStart(8)} ms  ${String(o.calls).padStart(5)} calls  ` +
         `${(o.flops / (o.ms / 1e3) / 1e12).toFixed(0).padStart(4)} TFLOP/s  ${(o.bytes / (o.ms / 1e3) / 1e9).toFixed(0).padStart(5)} GB/s`,
     )
-  return { model: name, step: result.step, ops_summed_ms: summed, ops }
+  // by_scope: the profiler's own rows (per model part, phase and op), for a closer look offline.
+  return { model: name, step: result.step, ops_summed_ms: summed, ops, by_scope: result.ops }
 }
 
 async function main(): Promise<void> {

@@ -154,6 +154,14 @@ bool use_mma() {
   return mma;
 }
 
+// Whether prep_mma and wy_mma keep AD in the packed column layout of
+// unit_lower_inverse_packed (the default) or the interleaved one
+// (LINEA_DELTA_INVERSE=interleaved, to time the two in one run).
+bool packed_inverse() {
+  static const bool packed = !env_is("LINEA_DELTA_INVERSE", "interleaved");
+  return packed;
+}
+
 // Raises the kernel's shared-memory limit to `bytes`, launches it on the
 // stream and checks the launch; `what` names the kernel in errors.
 template <class Kernel>
@@ -172,7 +180,8 @@ void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
   const unsigned BH = unsigned(int64_t(a.B) * a.H);
   const dim3 chunks(unsigned(a.NC), BH);
   if (a.NC > 0 && use_mma())
-    launch(prep_mma_kernel<KD, VD>, chunks, kThreads, PrepMmaLayout<KD, VD>::bytes, stream, a, "prep_mma_kernel");
+    launch(packed_inverse() ? prep_mma_kernel<KD, VD, true> : prep_mma_kernel<KD, VD, false>, chunks, kThreads,
+           PrepMmaLayout<KD, VD>::bytes, stream, a, "prep_mma_kernel");
   else if (a.NC > 0) launch(prep_kernel<KD, VD>, chunks, kThreads, PrepLayout<KD, VD>::bytes, stream, a, "prep_kernel");
   with_scan_tile(a, [&](auto vt) {
     constexpr int VT = vt();
@@ -271,7 +280,8 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
     if (a.NC == 0) return;
     if (use_mma()) {
       launch(dqk_mma_kernel<KD, VD>, chunks, kThreads, DqkMmaLayout<KD, VD>::bytes, ctx.stream, a, "dqk_mma_kernel");
-      launch(wy_mma_kernel<KD, VD>, chunks, kThreads, WyMmaLayout<KD, VD>::bytes, ctx.stream, a, "wy_mma_kernel");
+      launch(packed_inverse() ? wy_mma_kernel<KD, VD, true> : wy_mma_kernel<KD, VD, false>, chunks, kThreads,
+             WyMmaLayout<KD, VD>::bytes, ctx.stream, a, "wy_mma_kernel");
     } else {
       launch(dqk_kernel<KD, VD>, chunks, kThreads, DqkLayout<KD, VD>::bytes, ctx.stream, a, "dqk_kernel");
       launch(wy_kernel<KD, VD>, chunks, kThreads, WyLayout<KD, VD>::bytes, ctx.stream, a, "wy_kernel");
