@@ -154,8 +154,8 @@ __device__ __forceinline__ void unit_lower_inverse(const float* AD, int lda, con
 // j = 4 m + p (m = 0..15), lie in 16 consecutive floats read as float4s, and
 // parts 2 and 3 are rotated by 4 so the four parts' quads fall in different
 // banks (one wavefront per load). The interleaved layout of unit_lower_inverse
-// costs a 4-byte load per (i, m): most of the shared-memory traffic of
-// prep_mma, whose memory throughput ncu put at 90 % on an H200.
+// costs a 4-byte load per (i, m). Opt-in (LINEA_DELTA_INVERSE=packed): on an
+// H200 it left prep_mma's time as it was (the lab's v4).
 __device__ __forceinline__ int packed_col(int j) {
   const int p = j & 3, m = j >> 2;
   return 16 * p + ((m + 4 * (p >> 1)) & 15);
@@ -225,10 +225,10 @@ __device__ __forceinline__ TriangleBlocks triangle_blocks() {
 // The strict lower triangle of AD = (K Kᵀ) ∘ D (f32, row stride lda; zeros on
 // and above the diagonal of the diagonal blocks, blocks above them untouched)
 // from K (64 x KD bf16, row stride ldk) and the cumulative log2 gates sb, column
-// j at packed_col(j) (for unit_lower_inverse_packed). Warp w computes its
-// triangle_blocks. The caller syncs. Packed = false: column j at j (for
-// unit_lower_inverse; kept to time the two layouts against each other).
-template <int KD, bool Packed = true>
+// j at packed_col(j) when Packed (for unit_lower_inverse_packed). Warp w computes its
+// triangle_blocks. The caller syncs. Packed = false (the default): column j at
+// j, for unit_lower_inverse.
+template <int KD, bool Packed = false>
 __device__ __forceinline__ void decayed_key_scores(const bf16* Ks, int ldk, const float* sb, float* As, int lda) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q2 = 2 * (lane % 4);
   const int r0 = 16 * (warp % 4), ra = r0 + g, rb = ra + 8;

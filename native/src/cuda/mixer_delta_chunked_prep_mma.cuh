@@ -35,7 +35,7 @@ struct PrepMmaLayout {
 
 // Grid (NC, B*H), kThreads threads. Writes w, ut and kh (all 64 rows; padded
 // rows are zeros since beta = 0 and k = 0 there) and decay.
-template <int KD, int VD, bool Packed = true>
+template <int KD, int VD, bool Packed = false>
 __global__ void __launch_bounds__(kThreads, 3) prep_mma_kernel(DeltaArgs a) {
   using L = PrepMmaLayout<KD, VD>;
   using namespace mma;

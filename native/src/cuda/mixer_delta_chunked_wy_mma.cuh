@@ -53,7 +53,7 @@ struct WyMmaLayout {
 };
 
 // Grid (NC, B*H), kThreads threads: dk, dv, dbeta and dg of the chunk's valid rows.
-template <int KD, int VD, bool Packed = true>
+template <int KD, int VD, bool Packed = false>
 __global__ void __launch_bounds__(kThreads, 2) wy_mma_kernel(DeltaArgs a) {
   using L = WyMmaLayout<KD, VD>;
   using namespace mma;
