@@ -28,6 +28,7 @@ p.add_argument('--pos', default='learned')  # learned | none
 p.add_argument('--gla_conv', type=int, default=0)
 p.add_argument('--gla_dk', type=int, default=0)  # per-head key dim override
 p.add_argument('--lr', type=float, default=3e-3)
+p.add_argument('--gla_init', default='fan_in')  # fan_in (nn.Linear's default) | fla: every GLA projection xavier_uniform(gain 2^-2.5), as fla's GatedLinearAttention initializes its layer
 p.add_argument('--gla_norm', type=float, default=16)  # GLA's gate_logit_normalizer: log decay = logsigmoid(x W1 W2 + b) / this
 p.add_argument('--decay_all', action='store_true')  # weight decay on every parameter (AdamW(model.parameters()), as Zoology's trainer)
 # Zoology's TransformerBlock with state_mixer=Identity (its "no MLP"): LayerNorm (with bias) before the mixer, and the
@@ -114,6 +115,10 @@ class GLA(nn.Module):
         s.onorm = nn.Parameter(torch.ones(s.dv)); s.onorm._nodecay = True
         s.conv = conv
         if conv: s.cq, s.ck, s.cv = Conv(H * s.dk), Conv(H * s.dk), Conv(D)
+        if a.gla_init == 'fla':
+            for m in (s.q, s.k, s.v, s.g, s.o):
+                nn.init.xavier_uniform_(m.weight, gain)
+                if m.bias is not None: nn.init.zeros_(m.bias)
     def forward(s, x):
         B_, T_, _ = x.shape; H, dk, dv = s.H, s.dk, s.dv
         q, k, v = s.q(x), s.k(x), s.v(x)
