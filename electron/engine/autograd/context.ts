@@ -102,6 +102,7 @@ export class Ctx {
       this.record(() => {
         const d = this.grad(copy)
         if (d) this.accumulate(t, this.run('cast', { x: d }, { to: t.dtype as ComputeDType })['y'])
+        this.releaseGrad(copy)
       })
     return copy
   }
@@ -112,6 +113,7 @@ export class Ctx {
     this.record(() => {
       const dy = this.grad(y)
       if (dy) this.accumulate(x, this.own(dy.view(x.shape)))
+      this.releaseGrad(y)
     })
     return y
   }
@@ -161,6 +163,22 @@ export class Ctx {
     this.backend.run('accumulate', { dst: existing, src: g }, { alpha: 1 })
     g.dispose()
     this.owned.delete(g)
+  }
+
+  /**
+   * Frees the gradient of `t`, an output of an op of this pass, once the
+   * backward step of that op has read it: every op that took `t` ran after it
+   * in the forward, so their steps (which add to the gradient) came earlier in
+   * the backward, and nothing reads it again. Without this every activation's
+   * gradient lived until dispose(), doubling a step's peak memory. A view of
+   * the gradient handed on keeps its memory (storage is shared and counted).
+   */
+  private releaseGrad(t: Tensor): void {
+    const g = this.grads.get(t)
+    if (!g || this.kept.has(t)) return
+    this.grads.delete(t)
+    this.owned.delete(g)
+    g.dispose()
   }
 
   /**
@@ -233,6 +251,7 @@ export class Ctx {
       for (const [grad, input] of Object.entries(rule.grads)) {
         if (wanted(input)) this.accumulate(inputs[input]!, g[grad])
       }
+      for (const o of Object.values(out)) this.releaseGrad(o)
     })
   }
 }
