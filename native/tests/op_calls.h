@@ -354,11 +354,13 @@ inline const std::map<std::string, OpCalls>& op_calls() {
     m["feature_map_bwd"] = {fm_bwd, bthd_shapes, {}, bind_e, nullptr, nullptr};
 
     // The short convolution: W = 4 taps, longer than T = 1.
-    // The last crosses sequences and the CUDA fast path's time chunks mid-sequence.
+    // (B 3, T 70) crosses sequences and the CUDA sliding-window kernels' time slices mid-sequence;
+    // C = 6 and W = 10 are shapes those kernels refuse (channels not in fours, more than 8 taps).
     const std::vector<ShapeCase> conv_shapes = {{{{"B", 2}, {"T", 1}, {"C", 24}, {"W", 4}}},
                                                 {{{"B", 1}, {"T", 63}, {"C", 24}, {"W", 4}}},
                                                 {{{"B", 1}, {"T", 1000}, {"C", 16}, {"W", 3}}},
-                                                {{{"B", 3}, {"T", 70}, {"C", 40}, {"W", 4}}}};
+                                                {{{"B", 3}, {"T", 70}, {"C", 40}, {"W", 4}}},
+                                                {{{"B", 2}, {"T", 33}, {"C", 6}, {"W", 10}}}};
     m["short_conv_fwd"] = {
         with_op("short_conv_fwd", {{"", {}, {}, {}, {}}, {"", {{"activation", s("silu")}}, {"bias"}, {}, {}}}),
         conv_shapes,
@@ -408,10 +410,12 @@ inline const std::map<std::string, OpCalls>& op_calls() {
     // Row ops over "*S": one row, 2 x 63 rows, 1000 rows.
     const auto rows = [](Dims dims) { return std::vector<ShapeCase>{{dims, {1}}, {dims, {2, 63}}, {dims, {1000}}}; };
     // Norms also at a model's width: rows longer than a warp's 16-byte vectors cover in one round
-    // (1040 = 8 x 130 bf16 values: five rounds, the last partial).
+    // (1040 = 8 x 130 bf16 values: five rounds, the last partial); and D = 37, which no 16-byte
+    // vector divides (the CUDA block-per-row kernels).
     const auto norm_rows = [&rows]() {
       auto shapes = rows({{"D", 48}});
       shapes.push_back({{{"D", 1040}}, {37}});
+      shapes.push_back({{{"D", 37}}, {2, 5}});
       return shapes;
     };
     m["embedding_fwd"] = {{{"embedding_fwd", {}, {}, {}, {}}},
