@@ -12,7 +12,7 @@ import { binaryBwdKernel, binaryFwdKernel, type BinaryKind } from './kernels/bin
 import { COLUMNS, columnSumKernel, columnSumProductKernel } from './kernels/column_sum'
 import { WG } from './kernels/common'
 import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_entropy'
-import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, type FeatureMapKind } from './kernels/feature_map'
+import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, rowGroup, type FeatureMapKind } from './kernels/feature_map'
 import { matmulBiasKernel, matmulKernel, TILE } from './kernels/matmul'
 import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from './kernels/norm'
 import { COLUMNS as ROW_COLUMNS, ROWS as ROW_BLOCK, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
@@ -131,7 +131,8 @@ function featureMap(c: LaunchContext, backward: boolean): void {
   const params = { rows, D, E, eps: attr<number>(c, 'eps'), linear: 1 / Math.pow(D, 0.25), quadratic: 1 / Math.sqrt(2 * D) }
   const buffers = backward ? [need(c, 'x'), need(c, 'dy'), need(c, 'dx')] : [need(c, 'x'), need(c, 'y')]
   const elements = rows * (backward ? D : E)
-  c.driver.dispatch(featureMapKernel(kind, backward), params, buffers, isRowwise(kind) ? rowGrid(1, rows) : grid(elements, WG))
+  const rowsPerGroup = WG / rowGroup(D)
+  c.driver.dispatch(featureMapKernel(kind, backward, D), params, buffers, isRowwise(kind) ? rowGrid(1, Math.ceil(rows / rowsPerGroup)) : grid(elements, WG))
 }
 
 /** The attention kernels' parameters for a planned call (kernels/softmax_attention.ts). */

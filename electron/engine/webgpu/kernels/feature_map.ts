@@ -8,10 +8,14 @@
 //   taylor2: y = [1, x / D^(1/4), x_i x_j / sqrt(2 D)]
 //       dx_a = dy_lin[a] / D^(1/4) + sum_j (dY[a, j] + dY[j, a]) x_j / sqrt(2 D)
 //
-// Pointwise kinds and taylor2 run one invocation per output element; the
-// l2 norms one workgroup per row (rowGrid(1, rows)). The kind is compiled in.
+// Pointwise kinds and taylor2 run one invocation per output element. The l2
+// norms run a group of G invocations per row (G = rowGroup(D): D rounded up to
+// a power of two, 32 to WG), WG / G rows per workgroup (rowGrid(1, ceil(rows
+// / (WG / G)))): rows are a head's key dim (64, 128), and a whole workgroup
+// per row left three quarters of it idle at D = 64 and reduced over all 256
+// invocations. The kind and G are compiled in.
 import { paramsWgsl, type Kernel } from '../driver'
-import { ELEMENTWISE_WGSL, ROW_INDEX_WGSL, SAFE_MATH_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
+import { ELEMENTWISE_WGSL, ROW_INDEX_WGSL, SAFE_MATH_WGSL, WG } from './common'
 
 export const FEATURE_MAP_KINDS = ['identity', 'elu1', 'relu', 'silu', 'l2norm', 'silu_l2norm', 'taylor2'] as const
 export type FeatureMapKind = (typeof FEATURE_MAP_KINDS)[number]
@@ -42,25 +46,58 @@ const HEADER = `${paramsWgsl(params)}${ELEMENTWISE_WGSL}${ROW_INDEX_WGSL}${SAFE_
 const ELEMENT_ENTRY = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = element_index(wid, nwg, lid);`
-const ROW_ENTRY = `${WORKGROUP_SUM_WGSL}@compute @workgroup_size(${WG})
+
+/** Invocations per row of the l2 norms: D rounded up to a power of two, at least 32, at most WG. */
+export function rowGroup(D: number): number {
+  let g = 32
+  while (g < D && g < WG) g *= 2
+  return g
+}
+
+/**
+ * The l2 norms' entry for groups of G invocations per row: `lane` (0 .. G-1),
+ * `row` (past P.rows for the last workgroup's spare groups: `live` false, every
+ * read and write skipped, the sums still joined, since they hold barriers),
+ * `base` and group_sum, the sum over a row's group (tree over G lanes; every
+ * invocation gets its group's total).
+ */
+const ROW_ENTRY = (G: number) => `
+var<workgroup> group_scratch: array<f32, ${WG}>;
+fn group_sum(lid: u32, v: f32) -> f32 {
+  group_scratch[lid] = v;
+  workgroupBarrier();
+  let lane = lid % ${G}u;
+  for (var s = ${G / 2}u; s > 0u; s >>= 1u) {
+    if (lane < s) { group_scratch[lid] += group_scratch[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = group_scratch[lid - lane];
+  workgroupBarrier();
+  return total;
+}
+@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = row_index(wid, nwg);
-  if (row >= P.rows) { return; }
-  let base = row * P.D;`
+  let lane = lid % ${G}u;
+  let row = row_index(wid, nwg) * ${WG / G}u + lid / ${G}u;
+  let live = row < P.rows;
+  let base = select(0u, row * P.D, live);
+  let end = select(0u, P.D, live);`
 
 const cache = new Map<string, Kernel>()
 
-export function featureMapKernel(kind: FeatureMapKind, backward: boolean): Kernel {
-  const label = `feature_map_${backward ? 'bwd' : 'fwd'}/${kind}`
+/** The kernel of `kind`; the l2 norms' for rows of D values (rowGroup(D) is compiled in). */
+export function featureMapKernel(kind: FeatureMapKind, backward: boolean, D = 1): Kernel {
+  const G = isRowwise(kind) ? rowGroup(D) : 0
+  const label = `feature_map_${backward ? 'bwd' : 'fwd'}/${kind}${G ? `/g${G}` : ''}`
   let k = cache.get(label)
   if (!k) {
-    k = { label, entry: 'main', params, code: `${HEADER}${backward ? backwardBody(kind) : forwardBody(kind)}` }
+    k = { label, entry: 'main', params, code: `${HEADER}${backward ? backwardBody(kind, G) : forwardBody(kind, G)}` }
     cache.set(label, k)
   }
   return k
 }
 
-function forwardBody(kind: FeatureMapKind): string {
+function forwardBody(kind: FeatureMapKind, G: number): string {
   const io = `@group(0) @binding(1) var<storage, read> xs: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 `
@@ -84,16 +121,16 @@ function forwardBody(kind: FeatureMapKind): string {
 }
 `
   return `${io}fn pre(x: f32) -> f32 { return ${f.value}; }
-${ROW_ENTRY}
+${ROW_ENTRY(G)}
   var ss = 0.0;
-  for (var i = lid; i < P.D; i += ${WG}u) { let u = pre(xs[base + i]); ss += u * u; }
-  let inv_norm = 1.0 / sqrt(workgroup_sum(lid, ss) + P.eps);
-  for (var i = lid; i < P.D; i += ${WG}u) { y[base + i] = pre(xs[base + i]) * inv_norm; }
+  for (var i = lane; i < end; i += ${G}u) { let u = pre(xs[base + i]); ss += u * u; }
+  let inv_norm = 1.0 / sqrt(group_sum(lid, ss) + P.eps);
+  for (var i = lane; i < end; i += ${G}u) { y[base + i] = pre(xs[base + i]) * inv_norm; }
 }
 `
 }
 
-function backwardBody(kind: FeatureMapKind): string {
+function backwardBody(kind: FeatureMapKind, G: number): string {
   const io = `@group(0) @binding(1) var<storage, read> xs: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
@@ -121,17 +158,17 @@ function backwardBody(kind: FeatureMapKind): string {
 `
   return `${io}fn pre(x: f32) -> f32 { return ${f.value}; }
 fn pre_grad(x: f32) -> f32 { return ${f.grad}; }
-${ROW_ENTRY}
+${ROW_ENTRY(G)}
   var ss = 0.0;
   var udy = 0.0;
-  for (var i = lid; i < P.D; i += ${WG}u) {
+  for (var i = lane; i < end; i += ${G}u) {
     let u = pre(xs[base + i]);
     ss += u * u;
     udy += u * dy[base + i];
   }
-  let inv_norm = 1.0 / sqrt(workgroup_sum(lid, ss) + P.eps);
-  let y_dot_dy = workgroup_sum(lid, udy) * inv_norm;
-  for (var i = lid; i < P.D; i += ${WG}u) {
+  let inv_norm = 1.0 / sqrt(group_sum(lid, ss) + P.eps);
+  let y_dot_dy = group_sum(lid, udy) * inv_norm;
+  for (var i = lane; i < end; i += ${G}u) {
     let x = xs[base + i];
     dx[base + i] = (dy[base + i] - pre(x) * inv_norm * y_dot_dy) * inv_norm * pre_grad(x);
   }
