@@ -9,7 +9,7 @@ import type { Storage } from './pool'
 import { accumulateKernel, accumulateSelfKernel } from './kernels/accumulate'
 import { adamwClippedKernel, adamwKernel } from './kernels/adamw'
 import { binaryBwdKernel, binaryFwdKernel, type BinaryKind } from './kernels/binary'
-import { COLUMNS, columnSumKernel, columnSumProductKernel } from './kernels/column_sum'
+import { columnChunks, columnPartialGrid, columnSumKernel, columnSumProductKernel, columnTotalKernel } from './kernels/column_sum'
 import { WG } from './kernels/common'
 import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_entropy'
 import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, rowGroup, type FeatureMapKind } from './kernels/feature_map'
@@ -97,7 +97,20 @@ function matmul(
 
 /** out[d] = sum over rows of x (times w): binary_bwd's broadcast db and linear_bwd's dbias. */
 function columnSum(c: LaunchContext, R: number, D: number, x: GPUBuffer, out: GPUBuffer, w?: GPUBuffer): void {
-  c.driver.dispatch(w ? columnSumProductKernel : columnSumKernel, { R, D }, w ? [x, w, out] : [x, out], [Math.ceil(D / COLUMNS), 1, 1])
+  const { chunks, rowsPerChunk } = columnChunks(R)
+  const partials = c.scratch(Math.max(chunks * D, 1) * 4, `${c.plan.op} column partials`).buffer
+  c.driver.dispatch(
+    w ? columnSumProductKernel : columnSumKernel,
+    { R, D, rows_per_chunk: rowsPerChunk },
+    w ? [x, w, partials] : [x, partials],
+    columnPartialGrid(R, D),
+  )
+  columnTotal(c, D, chunks, partials, out)
+}
+
+/** out[d] = the chunks' partial sums added in order (column_sum.ts's second pass). */
+function columnTotal(c: LaunchContext, D: number, chunks: number, partials: GPUBuffer, out: GPUBuffer): void {
+  c.driver.dispatch(columnTotalKernel, { D, chunks }, [partials, out], grid(Math.max(D, 1), WG))
 }
 
 function gather(c: LaunchContext, what: string, idsName: string, tableName: string, outName: string, R: number, D: number): void {
@@ -835,8 +848,11 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const buffers = [need(c, 'x'), need(c, 'rstd'), need(c, 'dy'), need(c, 'dx'), ...(mu ? [mu] : []), ...(weight ? [weight] : [])]
     c.driver.dispatch(normBwdKernel(kind, !!weight), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGrid(1, N))
     if (c.outputs.dweight) {
-      const cols = [need(c, 'x'), need(c, 'rstd'), need(c, 'dy'), c.outputs.dweight.buffer, ...(mu ? [mu] : [])]
-      c.driver.dispatch(normDweightKernel(kind), { N, D }, cols, [Math.ceil(D / COLUMNS), 1, 1])
+      const { chunks, rowsPerChunk } = columnChunks(N)
+      const partials = c.scratch(Math.max(chunks * D, 1) * 4, 'norm_bwd dweight partials').buffer
+      const cols = [need(c, 'x'), need(c, 'rstd'), need(c, 'dy'), partials, ...(mu ? [mu] : [])]
+      c.driver.dispatch(normDweightKernel(kind), { N, D, rows_per_chunk: rowsPerChunk }, cols, columnPartialGrid(N, D))
+      columnTotal(c, D, chunks, partials, c.outputs.dweight.buffer)
     }
   },
 

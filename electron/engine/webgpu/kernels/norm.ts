@@ -6,13 +6,13 @@
 //   layer: mu = mean x, rstd = 1 / sqrt(mean (x - mu)^2 + eps), xhat = (x - mu) * rstd
 //   y = xhat * weight;  g = dy * weight
 //   dx = rstd * (g - [layer: mean g] - xhat * mean(g * xhat))
-//   dweight = sum over rows of dy * xhat     (normDweightKernel: a column sum)
+//   dweight = sum over rows of dy * xhat     (normDweightKernel: a chunked column sum, column_sum.ts)
 //
 // One workgroup per row (rowGrid(1, N)); its WG invocations stride over D
 // and combine with workgroup_sum. The kind and the weight are compiled in.
 import { paramsWgsl, type Kernel } from '../driver'
 import { cachedKernel as cached, ROW_INDEX_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
-import { COLUMNS } from './column_sum'
+import { columnPartialWgsl } from './column_sum'
 
 export type NormKind = 'rms' | 'layer'
 
@@ -99,12 +99,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 const columnParams = [
   ['N', 'u32'],
   ['D', 'u32'],
+  ['rows_per_chunk', 'u32'],
 ] as const
-const LANES = 4
 
-/** dweight[d] = sum over rows n of dy[n, d] * (x[n, d] - mu[n]) * rstd[n], in lane order (deterministic). */
+/**
+ * dweight's first pass: partials[chunk, d] = sum over the chunk's rows n of
+ * dy[n, d] * (x[n, d] - mu[n]) * rstd[n] (column_sum.ts's chunked form; its
+ * columnTotalKernel adds the chunks in order: deterministic).
+ */
 export function normDweightKernel(kind: NormKind): Kernel {
-  const mu = kind === 'layer' ? 'mu[n]' : '0.0'
+  const mu = kind === 'layer' ? 'mu[r]' : '0.0'
   return cached(`norm_bwd/dweight/${kind}`, () => ({
     entry: 'main',
     params: columnParams,
@@ -112,27 +116,8 @@ export function normDweightKernel(kind: NormKind): Kernel {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> rstd: array<f32>;
 @group(0) @binding(3) var<storage, read> dy: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 ${kind === 'layer' ? '@group(0) @binding(5) var<storage, read> mu: array<f32>;' : ''}
-var<workgroup> partial: array<f32, ${COLUMNS * LANES}>;
-@compute @workgroup_size(${COLUMNS}, ${LANES})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let d = wid.x * ${COLUMNS}u + lid.x;
-  var acc = 0.0;
-  if (d < P.D) {
-    for (var n = lid.y; n < P.N; n += ${LANES}u) {
-      let i = n * P.D + d;
-      acc += dy[i] * (x[i] - ${mu}) * rstd[n];
-    }
-  }
-  partial[lid.y * ${COLUMNS}u + lid.x] = acc;
-  workgroupBarrier();
-  if (lid.y == 0u && d < P.D) {
-    var total = 0.0;
-    for (var lane = 0u; lane < ${LANES}u; lane++) { total += partial[lane * ${COLUMNS}u + lid.x]; }
-    dweight[d] = total;
-  }
-}
-`,
+${columnPartialWgsl(`dy[r * P.D + d] * (x[r * P.D + d] - ${mu}) * rstd[r]`, 'P.N')}`,
   }))
 }
