@@ -18,8 +18,8 @@ import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from '
 import { COLUMNS as ROW_COLUMNS, ROWS as ROW_BLOCK, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
 import { rotaryKernel, rotaryTable } from './kernels/rotary'
 import {
-  SHORT_CONV_COLUMNS,
   shortConvDweightKernel,
+  shortConvDweightTotalKernel,
   shortConvDxKernel,
   shortConvFwdKernel,
   shortConvGradKernel,
@@ -773,8 +773,21 @@ export const LAUNCHERS: Record<string, Launcher> = {
     c.driver.dispatch(shortConvDxKernel, shape, [need(c, 'weight'), g, need(c, 'dx')], grid(n, WG))
     const dbias = c.outputs.dbias?.buffer
     const outputs = shape.C * shape.W + (dbias ? shape.C : 0)
-    const buffers = [need(c, 'x'), g, need(c, 'dweight'), ...(dbias ? [dbias] : [])]
-    c.driver.dispatch(shortConvDweightKernel(!!dbias), shape, buffers, [Math.ceil(outputs / SHORT_CONV_COLUMNS), 1, 1])
+    const rows = shape.B * shape.T
+    const { chunks, rowsPerChunk } = columnChunks(rows)
+    const partials = c.scratch(Math.max(chunks * outputs, 1) * 4, 'short_conv_bwd parameter partials').buffer
+    c.driver.dispatch(
+      shortConvDweightKernel(),
+      { ...shape, D: outputs, rows_per_chunk: rowsPerChunk },
+      [need(c, 'x'), g, partials],
+      columnPartialGrid(rows, outputs),
+    )
+    c.driver.dispatch(
+      shortConvDweightTotalKernel(!!dbias),
+      { C: shape.C, W: shape.W, D: outputs, chunks },
+      [partials, need(c, 'dweight'), ...(dbias ? [dbias] : [])],
+      grid(Math.max(outputs, 1), WG),
+    )
   },
 
   rotary_fwd(c) {

@@ -8,9 +8,11 @@
 //   dweight[c, j] = sum_{b, t} g[b, t, c] x[b, t - W + 1 + j, c];  dbias[c] = sum_{b, t} g[b, t, c]
 //
 // The backward is three passes: g (skipped for identity: g = dy), dx per
-// element, then dweight and dbias as column sums over the B T rows (64
-// outputs by 4 row lanes per workgroup, added in lane order: deterministic).
+// element, then dweight and dbias as a chunked column sum over the B T rows
+// (column_sum.ts: partials per chunk of rows, then the chunks added in order:
+// deterministic).
 import { paramsWgsl, type Kernel } from '../driver'
+import { columnPartialWgsl } from './column_sum'
 import { ELEMENTWISE_WGSL, SAFE_MATH_WGSL, WG } from './common'
 
 export type ConvActivation = 'none' | 'silu'
@@ -106,45 +108,70 @@ ${ENTRY}
 `,
 )
 
-const COLUMNS = 64
-const LANES = 4
+const dweightParams = [
+  ['B', 'u32'],
+  ['T', 'u32'],
+  ['C', 'u32'],
+  ['W', 'u32'],
+  ['D', 'u32'], // outputs: C W, plus C with a bias
+  ['rows_per_chunk', 'u32'],
+] as const
 
-/** dweight (C W values) and, with a bias, dbias (C more): one output per column of a column sum over the B T rows. */
-export function shortConvDweightKernel(hasBias: boolean): Kernel {
-  return cached(
-    `short_conv_bwd/dweight${hasBias ? '/dbias' : ''}`,
-    () => `${HEADER}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dweight: array<f32>;
-${hasBias ? '@group(0) @binding(4) var<storage, read_write> dbias: array<f32>;' : ''}
-var<workgroup> partial: array<f32, ${COLUMNS * LANES}>;
-@compute @workgroup_size(${COLUMNS}, ${LANES})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let o = wid.x * ${COLUMNS}u + lid.x;
-  let outputs = P.C * P.W${hasBias ? ' + P.C' : ''};
+/** Column o of the parameter gradients (dweight[c, j] at o = c W + j, then dbias[c]) at row n = b T + t. */
+const termWgsl = `
+fn term(n: u32, o: u32) -> f32 {
   let is_bias = o >= P.C * P.W;
   let c = select(o / max(P.W, 1u), o - P.C * P.W, is_bias);
   let j = select(o % max(P.W, 1u), P.W - 1u, is_bias); // the bias pairs g with itself: tap W - 1 reads time t
-  var acc = 0.0;
-  if (o < outputs) {
-    let back = P.W - 1u - j;
-    for (var n = lid.y; n < P.B * P.T; n += ${LANES}u) {
-      let t = n % P.T;
-      if (t < back) { continue; }
-      let gi = g[n * P.C + c];
-      acc += select(gi * x[(n - back) * P.C + c], gi, is_bias);
-    }
-  }
-  partial[lid.y * ${COLUMNS}u + lid.x] = acc;
-  workgroupBarrier();
-  if (lid.y == 0u && o < outputs) {
-    var total = 0.0;
-    for (var lane = 0u; lane < ${LANES}u; lane++) { total += partial[lane * ${COLUMNS}u + lid.x]; }
-    ${hasBias ? 'if (is_bias) { dbias[c] = total; } else { dweight[o] = total; }' : 'dweight[o] = total;'}
-  }
+  let back = P.W - 1u - j;
+  if (n % P.T < back) { return 0.0; }
+  let gi = g[n * P.C + c];
+  return select(gi * x[(n - back) * P.C + c], gi, is_bias);
 }
-`,
+`
+
+/**
+ * dweight (C W values) and, with a bias, dbias (C more), first pass: a chunked
+ * column sum over the B T rows (column_sum.ts) into partials (chunks, outputs);
+ * shortConvDweightTotalKernel adds the chunks in order (deterministic).
+ */
+export function shortConvDweightKernel(): Kernel {
+  return cached(
+    'short_conv_bwd/dweight',
+    () => `${paramsWgsl(dweightParams)}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partials: array<f32>;
+${termWgsl}
+${columnPartialWgsl('term(r, d)', 'P.B * P.T')}`,
+    dweightParams,
   )
 }
-export const SHORT_CONV_COLUMNS = COLUMNS
+
+const totalParams = [
+  ['C', 'u32'],
+  ['W', 'u32'],
+  ['D', 'u32'],
+  ['chunks', 'u32'],
+] as const
+
+/** dweight[o] (o < C W) or dbias[o - C W] = the chunks' partials of column o added in order; grid(outputs, WG). */
+export function shortConvDweightTotalKernel(hasBias: boolean): Kernel {
+  return cached(
+    `short_conv_bwd/dweight_total${hasBias ? '/dbias' : ''}`,
+    () => `${paramsWgsl(totalParams)}${ELEMENTWISE_WGSL}
+@group(0) @binding(1) var<storage, read> partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dweight: array<f32>;
+${hasBias ? '@group(0) @binding(3) var<storage, read_write> dbias: array<f32>;' : ''}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let o = element_index(wid, nwg, lid);
+  if (o >= P.D) { return; }
+  var total = 0.0;
+  for (var k = 0u; k < P.chunks; k++) { total += partials[k * P.D + o]; }
+  ${hasBias ? 'if (o >= P.C * P.W) { dbias[o - P.C * P.W] = total; } else { dweight[o] = total; }' : 'dweight[o] = total;'}
+}
+`,
+    totalParams,
+  )
+}
