@@ -10,9 +10,9 @@ import { accumulateKernel, accumulateSelfKernel } from './kernels/accumulate'
 import { adamwClippedKernel, adamwKernel } from './kernels/adamw'
 import { binaryBwdKernel, binaryFwdKernel, type BinaryKind } from './kernels/binary'
 import { columnChunks, columnPartialGrid, columnSumKernel, columnSumProductKernel, columnTotalKernel } from './kernels/column_sum'
-import { WG } from './kernels/common'
+import { rowGroup, WG } from './kernels/common'
 import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_entropy'
-import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, rowGroup, type FeatureMapKind } from './kernels/feature_map'
+import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, type FeatureMapKind } from './kernels/feature_map'
 import { matmulBiasKernel, matmulKernel, TILE } from './kernels/matmul'
 import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from './kernels/norm'
 import { COLUMNS as ROW_COLUMNS, ROWS as ROW_BLOCK, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
@@ -849,7 +849,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const kind = attr<NormKind>(c, 'kind')
     const weight = c.inputs.weight?.buffer
     const buffers = [need(c, 'x'), need(c, 'y'), need(c, 'rstd'), ...(weight ? [weight] : [])]
-    c.driver.dispatch(normFwdKernel(kind, !!weight), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGrid(1, N))
+    c.driver.dispatch(normFwdKernel(kind, !!weight, D), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGrid(1, Math.ceil(N / (WG / rowGroup(D)))))
   },
 
   norm_bwd(c) {
@@ -859,7 +859,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const weight = c.inputs.weight?.buffer
     const mu = kind === 'layer' ? c.scratch(Math.max(N, 1) * 4, 'norm_bwd mu').buffer : undefined
     const buffers = [need(c, 'x'), need(c, 'rstd'), need(c, 'dy'), need(c, 'dx'), ...(mu ? [mu] : []), ...(weight ? [weight] : [])]
-    c.driver.dispatch(normBwdKernel(kind, !!weight), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGrid(1, N))
+    c.driver.dispatch(normBwdKernel(kind, !!weight, D), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGrid(1, Math.ceil(N / (WG / rowGroup(D)))))
     if (c.outputs.dweight) {
       const { chunks, rowsPerChunk } = columnChunks(N)
       const partials = c.scratch(Math.max(chunks * D, 1) * 4, 'norm_bwd dweight partials').buffer

@@ -674,6 +674,7 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         for (const [N, D] of [
           [1, 1],
           [7, 33],
+          [9, 64],
           [65, 300],
         ] as const)
           it(`${kind}${weight ? ' with weight' : ''}, ${N} rows of ${D}: forward and backward`, async () => {

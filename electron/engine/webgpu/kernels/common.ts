@@ -106,3 +106,31 @@ export function cachedKernel(label: string, make: () => Omit<Kernel, 'label'>): 
   }
   return k
 }
+
+/** Invocations per row of the row kernels that give a row a group (feature maps' l2 norms, norms): D rounded up to a power of two, at least 32, at most WG. */
+export function rowGroup(D: number): number {
+  let g = 32
+  while (g < D && g < WG) g *= 2
+  return g
+}
+
+/**
+ * group_sum(lid, v): the sum of v over the G invocations of lid's row group
+ * (WG / G groups per workgroup; a tree over G lanes, every invocation gets its
+ * group's total). Holds barriers: every invocation of the workgroup must call it.
+ */
+export const GROUP_SUM_WGSL = (G: number): string => `
+var<workgroup> group_scratch: array<f32, ${WG}>;
+fn group_sum(lid: u32, v: f32) -> f32 {
+  group_scratch[lid] = v;
+  workgroupBarrier();
+  let lane = lid % ${G}u;
+  for (var s = ${G / 2}u; s > 0u; s >>= 1u) {
+    if (lane < s) { group_scratch[lid] += group_scratch[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = group_scratch[lid - lane];
+  workgroupBarrier();
+  return total;
+}
+`

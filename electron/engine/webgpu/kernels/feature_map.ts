@@ -15,7 +15,7 @@
 // per row left three quarters of it idle at D = 64 and reduced over all 256
 // invocations. The kind and G are compiled in.
 import { paramsWgsl, type Kernel } from '../driver'
-import { ELEMENTWISE_WGSL, ROW_INDEX_WGSL, SAFE_MATH_WGSL, WG } from './common'
+import { ELEMENTWISE_WGSL, GROUP_SUM_WGSL, ROW_INDEX_WGSL, rowGroup, SAFE_MATH_WGSL, WG } from './common'
 
 export const FEATURE_MAP_KINDS = ['identity', 'elu1', 'relu', 'silu', 'l2norm', 'silu_l2norm', 'taylor2'] as const
 export type FeatureMapKind = (typeof FEATURE_MAP_KINDS)[number]
@@ -47,35 +47,13 @@ const ELEMENT_ENTRY = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = element_index(wid, nwg, lid);`
 
-/** Invocations per row of the l2 norms: D rounded up to a power of two, at least 32, at most WG. */
-export function rowGroup(D: number): number {
-  let g = 32
-  while (g < D && g < WG) g *= 2
-  return g
-}
-
 /**
  * The l2 norms' entry for groups of G invocations per row: `lane` (0 .. G-1),
- * `row` (past P.rows for the last workgroup's spare groups: `live` false, every
- * read and write skipped, the sums still joined, since they hold barriers),
- * `base` and group_sum, the sum over a row's group (tree over G lanes; every
- * invocation gets its group's total).
+ * `row` (past P.rows for the last workgroup's spare groups: `live` false and
+ * `end` 0, so every read and write is skipped while group_sum, which holds
+ * barriers, is still joined), `base`; group_sum (common.ts) sums over a row's group.
  */
-const ROW_ENTRY = (G: number) => `
-var<workgroup> group_scratch: array<f32, ${WG}>;
-fn group_sum(lid: u32, v: f32) -> f32 {
-  group_scratch[lid] = v;
-  workgroupBarrier();
-  let lane = lid % ${G}u;
-  for (var s = ${G / 2}u; s > 0u; s >>= 1u) {
-    if (lane < s) { group_scratch[lid] += group_scratch[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = group_scratch[lid - lane];
-  workgroupBarrier();
-  return total;
-}
-@compute @workgroup_size(${WG})
+const ROW_ENTRY = (G: number) => `${GROUP_SUM_WGSL(G)}@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let lane = lid % ${G}u;
   let row = row_index(wid, nwg) * ${WG / G}u + lid / ${G}u;

@@ -8,10 +8,13 @@
 //   dx = rstd * (g - [layer: mean g] - xhat * mean(g * xhat))
 //   dweight = sum over rows of dy * xhat     (normDweightKernel: a chunked column sum, column_sum.ts)
 //
-// One workgroup per row (rowGrid(1, N)); its WG invocations stride over D
-// and combine with workgroup_sum. The kind and the weight are compiled in.
+// A group of G = rowGroup(D) invocations per row (D rounded up to a power of
+// two, 32 to WG), WG / G rows per workgroup (rowGrid(1, ceil(N / (WG / G)))):
+// the group strides over D and combines with group_sum, so a small model's
+// rows (d_model 64) do not leave three quarters of a workgroup idle. The
+// kind, the weight and G are compiled in.
 import { paramsWgsl, type Kernel } from '../driver'
-import { cachedKernel as cached, ROW_INDEX_WGSL, WG, WORKGROUP_SUM_WGSL } from './common'
+import { cachedKernel as cached, GROUP_SUM_WGSL, ROW_INDEX_WGSL, rowGroup, WG } from './common'
 import { columnPartialWgsl } from './column_sum'
 
 export type NormKind = 'rms' | 'layer'
@@ -23,74 +26,78 @@ const rowParams = [
 ] as const
 
 /** mu of the row (0 for rms): WGSL statements that define `mu`. */
-function meanWgsl(kind: NormKind): string {
+function meanWgsl(kind: NormKind, G: number): string {
   if (kind === 'rms') return 'let mu = 0.0;'
   return `var sx = 0.0;
-  for (var i = lid; i < P.D; i += ${WG}u) { sx += x[base + i]; }
-  let mu = workgroup_sum(lid, sx) / f32(P.D);`
+  for (var i = lane; i < end; i += ${G}u) { sx += x[base + i]; }
+  let mu = group_sum(lid, sx) / f32(P.D);`
 }
 
-export function normFwdKernel(kind: NormKind, hasWeight: boolean): Kernel {
-  return cached(`norm_fwd/${kind}${hasWeight ? '/weight' : ''}`, () => ({
+/** The row group's entry: lane, row, live (false for a spare group: end 0, every access skipped), base, end. */
+const rowEntry = (G: number) => `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let lane = lid % ${G}u;
+  let row = row_index(wid, nwg) * ${WG / G}u + lid / ${G}u;
+  let live = row < P.N;
+  let base = select(0u, row * P.D, live);
+  let end = select(0u, P.D, live);`
+
+/** The forward for rows of D values (rowGroup(D) is compiled in). */
+export function normFwdKernel(kind: NormKind, hasWeight: boolean, D: number): Kernel {
+  const G = rowGroup(D)
+  return cached(`norm_fwd/${kind}${hasWeight ? '/weight' : ''}/g${G}`, () => ({
     entry: 'main',
     params: rowParams,
-    code: `${paramsWgsl(rowParams)}${ROW_INDEX_WGSL}${WORKGROUP_SUM_WGSL}
+    code: `${paramsWgsl(rowParams)}${ROW_INDEX_WGSL}${GROUP_SUM_WGSL(G)}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> rstd_out: array<f32>;
 ${hasWeight ? '@group(0) @binding(4) var<storage, read> weight: array<f32>;' : ''}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = row_index(wid, nwg);
-  if (row >= P.N) { return; }
-  let base = row * P.D;
-  ${meanWgsl(kind)}
+${rowEntry(G)}
+  ${meanWgsl(kind, G)}
   var ss = 0.0;
-  for (var i = lid; i < P.D; i += ${WG}u) { let c = x[base + i] - mu; ss += c * c; }
-  let rstd = 1.0 / sqrt(workgroup_sum(lid, ss) / f32(P.D) + P.eps);
-  for (var i = lid; i < P.D; i += ${WG}u) {
+  for (var i = lane; i < end; i += ${G}u) { let c = x[base + i] - mu; ss += c * c; }
+  let rstd = 1.0 / sqrt(group_sum(lid, ss) / f32(P.D) + P.eps);
+  for (var i = lane; i < end; i += ${G}u) {
     y[base + i] = (x[base + i] - mu) * rstd${hasWeight ? ' * weight[i]' : ''};
   }
-  if (lid == 0u) { rstd_out[row] = rstd; }
+  if (live && lane == 0u) { rstd_out[row] = rstd; }
 }
 `,
   }))
 }
 
-/** dx row by row; writes mu (N) for the dweight pass when the kind is layer. */
-export function normBwdKernel(kind: NormKind, hasWeight: boolean): Kernel {
+/** dx row by row; writes mu (N) for the dweight pass when the kind is layer. rowGroup(D) is compiled in. */
+export function normBwdKernel(kind: NormKind, hasWeight: boolean, D: number): Kernel {
   const g = (i: string): string => (hasWeight ? `dy[base + ${i}] * weight[${i}]` : `dy[base + ${i}]`)
-  return cached(`norm_bwd/${kind}${hasWeight ? '/weight' : ''}`, () => ({
+  const G = rowGroup(D)
+  return cached(`norm_bwd/${kind}${hasWeight ? '/weight' : ''}/g${G}`, () => ({
     entry: 'main',
     params: rowParams,
-    code: `${paramsWgsl(rowParams)}${ROW_INDEX_WGSL}${WORKGROUP_SUM_WGSL}
+    code: `${paramsWgsl(rowParams)}${ROW_INDEX_WGSL}${GROUP_SUM_WGSL(G)}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> rstd_in: array<f32>;
 @group(0) @binding(3) var<storage, read> dy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 ${kind === 'layer' ? '@group(0) @binding(5) var<storage, read_write> mu_out: array<f32>;' : ''}
 ${hasWeight ? `@group(0) @binding(${kind === 'layer' ? 6 : 5}) var<storage, read> weight: array<f32>;` : ''}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = row_index(wid, nwg);
-  if (row >= P.N) { return; }
-  let base = row * P.D;
-  let rstd = rstd_in[row];
-  ${meanWgsl(kind)}
+${rowEntry(G)}
+  let rstd = select(0.0, rstd_in[select(0u, row, live)], live);
+  ${meanWgsl(kind, G)}
   var sg = 0.0;
   var sgx = 0.0;
-  for (var i = lid; i < P.D; i += ${WG}u) {
+  for (var i = lane; i < end; i += ${G}u) {
     let g = ${g('i')};
     sg += g;
     sgx += g * (x[base + i] - mu) * rstd;
   }
-  let mean_g = ${kind === 'layer' ? 'workgroup_sum(lid, sg) / f32(P.D)' : '0.0'};
-  let mean_gx = workgroup_sum(lid, sgx) / f32(P.D);
-  for (var i = lid; i < P.D; i += ${WG}u) {
+  let mean_g = ${kind === 'layer' ? 'group_sum(lid, sg) / f32(P.D)' : '0.0'};
+  let mean_gx = group_sum(lid, sgx) / f32(P.D);
+  for (var i = lane; i < end; i += ${G}u) {
     let xhat = (x[base + i] - mu) * rstd;
     dx[base + i] = rstd * (${g('i')} - mean_g - xhat * mean_gx);
   }
-  ${kind === 'layer' ? 'if (lid == 0u) { mu_out[row] = mu; }' : ''}
+  ${kind === 'layer' ? 'if (live && lane == 0u) { mu_out[row] = mu; }' : ''}
 }
 `,
   }))
