@@ -154,16 +154,6 @@ bool use_mma() {
   return mma;
 }
 
-// Whether prep_mma and wy_mma keep AD in the packed column layout of
-// unit_lower_inverse_packed (LINEA_DELTA_INVERSE=packed) or the interleaved
-// one (the default). Measured in one call on an H200 (16 x 2048, f+b): packed
-// 4.400 ms, interleaved 4.357: a third of the inverse's shared loads bought
-// nothing, so they were not what limits prep_mma (the lab's v4).
-bool packed_inverse() {
-  static const bool packed = env_is("LINEA_DELTA_INVERSE", "packed");
-  return packed;
-}
-
 // Raises the kernel's shared-memory limit to `bytes`, launches it on the
 // stream and checks the launch; `what` names the kernel in errors.
 template <class Kernel>
@@ -182,8 +172,7 @@ void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
   const unsigned BH = unsigned(int64_t(a.B) * a.H);
   const dim3 chunks(unsigned(a.NC), BH);
   if (a.NC > 0 && use_mma())
-    launch(packed_inverse() ? prep_mma_kernel<KD, VD, true> : prep_mma_kernel<KD, VD, false>, chunks, kThreads,
-           PrepMmaLayout<KD, VD>::bytes, stream, a, "prep_mma_kernel");
+    launch(prep_mma_kernel<KD, VD>, chunks, kThreads, PrepMmaLayout<KD, VD>::bytes, stream, a, "prep_mma_kernel");
   else if (a.NC > 0) launch(prep_kernel<KD, VD>, chunks, kThreads, PrepLayout<KD, VD>::bytes, stream, a, "prep_kernel");
   with_scan_tile(a, [&](auto vt) {
     constexpr int VT = vt();
@@ -282,8 +271,7 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
     if (a.NC == 0) return;
     if (use_mma()) {
       launch(dqk_mma_kernel<KD, VD>, chunks, kThreads, DqkMmaLayout<KD, VD>::bytes, ctx.stream, a, "dqk_mma_kernel");
-      launch(packed_inverse() ? wy_mma_kernel<KD, VD, true> : wy_mma_kernel<KD, VD, false>, chunks, kThreads,
-             WyMmaLayout<KD, VD>::bytes, ctx.stream, a, "wy_mma_kernel");
+      launch(wy_mma_kernel<KD, VD>, chunks, kThreads, WyMmaLayout<KD, VD>::bytes, ctx.stream, a, "wy_mma_kernel");
     } else {
       launch(dqk_kernel<KD, VD>, chunks, kThreads, DqkLayout<KD, VD>::bytes, ctx.stream, a, "dqk_kernel");
       launch(wy_kernel<KD, VD>, chunks, kThreads, WyLayout<KD, VD>::bytes, ctx.stream, a, "wy_kernel");

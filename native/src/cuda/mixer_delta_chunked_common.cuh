@@ -149,51 +149,6 @@ __device__ __forceinline__ void unit_lower_inverse(const float* AD, int lda, con
   }
 }
 
-// Where the register-fragment kernels store AD's column j (row stride lda >= 64,
-// a multiple of 4): the columns thread part p of unit_lower_inverse_packed reads,
-// j = 4 m + p (m = 0..15), lie in 16 consecutive floats read as float4s, and
-// parts 2 and 3 are rotated by 4 so the four parts' quads fall in different
-// banks (one wavefront per load). The interleaved layout of unit_lower_inverse
-// costs a 4-byte load per (i, m). Opt-in (LINEA_DELTA_INVERSE=packed): on an
-// H200 it left prep_mma's time as it was (the lab's v4).
-__device__ __forceinline__ int packed_col(int j) {
-  const int p = j & 3, m = j >> 2;
-  return 16 * p + ((m + 4 * (p >> 1)) & 15);
-}
-
-// unit_lower_inverse with AD in the packed_col layout (same x, same result up
-// to the order of the sum: two partial sums per thread). Entries of row i at
-// j >= i are loaded with their quad but never used, whatever they hold.
-__device__ __forceinline__ void unit_lower_inverse_packed(const float* AD, int lda, const float* sbeta,
-                                                          float (&x)[16]) {
-  const int col = threadIdx.x >> 2, part = threadIdx.x & 3, rot = 4 * (part >> 1);
-#pragma unroll
-  for (int m = 0; m < 16; ++m) x[m] = 0.f;
-#pragma unroll
-  for (int i = 0; i < kC; ++i) {
-    const float* row = AD + i * lda + 16 * part;
-    float s0 = 0.f, s1 = 0.f;
-#pragma unroll
-    for (int q = 0; q < ((i + 3) / 4 + 3) / 4; ++q) {
-      const float4 a = *reinterpret_cast<const float4*>(row + ((4 * q + rot) & 15));
-      const float av[4] = {a.x, a.y, a.z, a.w};
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int m = 4 * q + e;
-        if (m < (i + 3) / 4 && 4 * m + part < i) {
-          if (e & 1) s1 += av[e] * x[m];
-          else s0 += av[e] * x[m];
-        }
-      }
-    }
-    float s = s0 + s1;
-    s += __shfl_xor_sync(0xffffffffu, s, 1);
-    s += __shfl_xor_sync(0xffffffffu, s, 2);
-    const float val = (i == col ? 1.f : 0.f) - sbeta[i] * s;
-    if ((i & 3) == part) x[i >> 2] = val;
-  }
-}
-
 // C (rows r0 .. r0+15 of X, against rows c0 .. c0+15 of Y) (+)= X Yᵀ over D
 // columns: C[n] is the n-tile of columns c0 + 8 n .. +7.
 template <int D>
@@ -224,11 +179,9 @@ __device__ __forceinline__ TriangleBlocks triangle_blocks() {
 
 // The strict lower triangle of AD = (K Kᵀ) ∘ D (f32, row stride lda; zeros on
 // and above the diagonal of the diagonal blocks, blocks above them untouched)
-// from K (64 x KD bf16, row stride ldk) and the cumulative log2 gates sb, column
-// j at packed_col(j) when Packed (for unit_lower_inverse_packed). Warp w computes its
-// triangle_blocks. The caller syncs. Packed = false (the default): column j at
-// j, for unit_lower_inverse.
-template <int KD, bool Packed = false>
+// from K (64 x KD bf16, row stride ldk) and the cumulative log2 gates sb. Warp
+// w computes its triangle_blocks. The caller syncs.
+template <int KD>
 __device__ __forceinline__ void decayed_key_scores(const bf16* Ks, int ldk, const float* sb, float* As, int lda) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q2 = 2 * (lane % 4);
   const int r0 = 16 * (warp % 4), ra = r0 + g, rb = ra + 8;
@@ -241,7 +194,7 @@ __device__ __forceinline__ void decayed_key_scores(const bf16* Ks, int ldk, cons
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int i = e < 2 ? ra : rb, j = 16 * cb + 8 * n + q2 + (e & 1);
-        As[i * lda + (Packed ? packed_col(j) : j)] = j < i ? C[n][e] * exp2f(sb[i] - sb[j]) : 0.f;
+        As[i * lda + j] = j < i ? C[n][e] * exp2f(sb[i] - sb[j]) : 0.f;
       }
   }
 }

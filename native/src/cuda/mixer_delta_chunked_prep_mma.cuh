@@ -35,7 +35,7 @@ struct PrepMmaLayout {
 
 // Grid (NC, B*H), kThreads threads. Writes w, ut and kh (all 64 rows; padded
 // rows are zeros since beta = 0 and k = 0 there) and decay.
-template <int KD, int VD, bool Packed = false>
+template <int KD, int VD>
 __global__ void __launch_bounds__(kThreads, 3) prep_mma_kernel(DeltaArgs a) {
   using L = PrepMmaLayout<KD, VD>;
   using namespace mma;
@@ -63,7 +63,7 @@ __global__ void __launch_bounds__(kThreads, 3) prep_mma_kernel(DeltaArgs a) {
   cp_async_wait_all();
   __syncthreads();
 
-  decayed_key_scores<KD, Packed>(Ks, LDK, sb, As, LDA);
+  decayed_key_scores<KD>(Ks, LDK, sb, As, LDA);
   // Kh and decay need only K and the gates.
   const float b_last = sb[kC - 1];
   for (int e = tid; e < kC * KD / 2; e += kThreads) {
@@ -76,8 +76,7 @@ __global__ void __launch_bounds__(kThreads, 3) prep_mma_kernel(DeltaArgs a) {
   __syncthreads();
   {
     float x[16];
-    if constexpr (Packed) unit_lower_inverse_packed(As, LDA, sbeta, x);
-    else unit_lower_inverse(As, LDA, sbeta, x);
+    unit_lower_inverse(As, LDA, sbeta, x);
     __syncthreads();  // every thread is done reading AD
     const int col = tid >> 2, part = tid & 3;
     const float f1 = sbeta[col], f2 = f1 * exp2f(sb[col]);

@@ -53,7 +53,7 @@ struct WyMmaLayout {
 };
 
 // Grid (NC, B*H), kThreads threads: dk, dv, dbeta and dg of the chunk's valid rows.
-template <int KD, int VD, bool Packed = false>
+template <int KD, int VD>
 __global__ void __launch_bounds__(kThreads, 2) wy_mma_kernel(DeltaArgs a) {
   using L = WyMmaLayout<KD, VD>;
   using namespace mma;
@@ -125,7 +125,7 @@ __global__ void __launch_bounds__(kThreads, 2) wy_mma_kernel(DeltaArgs a) {
     }
   }
   store_frag(dWs, LDK, d0, acc, NK, -1.f);
-  decayed_key_scores<KD, Packed>(Ks, LDK, sb, As, LDA);
+  decayed_key_scores<KD>(Ks, LDK, sb, As, LDA);
   __syncthreads();  // S is read: W and Ut replace it while the inverse runs
   load_block(a.w + row0 * KD, KD, kC, KD, Ws, LDK);
   load_block(a.ut + row0 * VD, VD, kC, VD, Uts, LDV);
@@ -134,8 +134,7 @@ __global__ void __launch_bounds__(kThreads, 2) wy_mma_kernel(DeltaArgs a) {
   // ---- 2. Ti = (I + diag(beta) AD)^-1, stored as bf16 hi + lo ----------------------
   {
     float x[16];
-    if constexpr (Packed) unit_lower_inverse_packed(As, LDA, sbeta, x);
-    else unit_lower_inverse(As, LDA, sbeta, x);
+    unit_lower_inverse(As, LDA, sbeta, x);
     __syncthreads();  // every thread is done reading AD
     const int col = tid >> 2, part = tid & 3;
 #pragma unroll
