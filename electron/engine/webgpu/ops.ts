@@ -136,6 +136,11 @@ function scatter(c: LaunchContext, what: string, idsName: string, dyName: string
   )
 }
 
+/** Launch grid of a row-group kernel (kernels/common.ts) over `rows` rows of D values: WG / rowGroup(D) rows a workgroup. */
+function rowGroupGrid(rows: number, D: number): [number, number, number] {
+  return rowGrid(1, Math.ceil(rows / (WG / rowGroup(D))))
+}
+
 /** feature_map_fwd / _bwd: per element, or per row for the l2 norms (kernels/feature_map.ts). */
 function featureMap(c: LaunchContext, backward: boolean): void {
   const kind = attr<FeatureMapKind>(c, 'kind')
@@ -144,8 +149,7 @@ function featureMap(c: LaunchContext, backward: boolean): void {
   const params = { rows, D, E, eps: attr<number>(c, 'eps'), linear: 1 / Math.pow(D, 0.25), quadratic: 1 / Math.sqrt(2 * D) }
   const buffers = backward ? [need(c, 'x'), need(c, 'dy'), need(c, 'dx')] : [need(c, 'x'), need(c, 'y')]
   const elements = rows * (backward ? D : E)
-  const rowsPerGroup = WG / rowGroup(D)
-  c.driver.dispatch(featureMapKernel(kind, backward, D), params, buffers, isRowwise(kind) ? rowGrid(1, Math.ceil(rows / rowsPerGroup)) : grid(elements, WG))
+  c.driver.dispatch(featureMapKernel(kind, backward, D), params, buffers, isRowwise(kind) ? rowGroupGrid(rows, D) : grid(elements, WG))
 }
 
 /** The attention kernels' parameters for a planned call (kernels/softmax_attention.ts). */
@@ -849,7 +853,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const kind = attr<NormKind>(c, 'kind')
     const weight = c.inputs.weight?.buffer
     const buffers = [need(c, 'x'), need(c, 'y'), need(c, 'rstd'), ...(weight ? [weight] : [])]
-    c.driver.dispatch(normFwdKernel(kind, !!weight, D), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGrid(1, Math.ceil(N / (WG / rowGroup(D)))))
+    c.driver.dispatch(normFwdKernel(kind, !!weight, D), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGroupGrid(N, D))
   },
 
   norm_bwd(c) {
@@ -859,7 +863,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const weight = c.inputs.weight?.buffer
     const mu = kind === 'layer' ? c.scratch(Math.max(N, 1) * 4, 'norm_bwd mu').buffer : undefined
     const buffers = [need(c, 'x'), need(c, 'rstd'), need(c, 'dy'), need(c, 'dx'), ...(mu ? [mu] : []), ...(weight ? [weight] : [])]
-    c.driver.dispatch(normBwdKernel(kind, !!weight, D), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGrid(1, Math.ceil(N / (WG / rowGroup(D)))))
+    c.driver.dispatch(normBwdKernel(kind, !!weight, D), { D, N, eps: attr<number>(c, 'eps') }, buffers, rowGroupGrid(N, D))
     if (c.outputs.dweight) {
       const { chunks, rowsPerChunk } = columnChunks(N)
       const partials = c.scratch(Math.max(chunks * D, 1) * 4, 'norm_bwd dweight partials').buffer

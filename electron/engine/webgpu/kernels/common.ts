@@ -134,3 +134,19 @@ fn group_sum(lid: u32, v: f32) -> f32 {
   return total;
 }
 `
+
+/**
+ * The entry of a row-group kernel (GROUP_SUM_WGSL included): `lane` (0 .. G-1),
+ * `row` (WG / G rows per workgroup of a rowGrid(1, ceil(rows / (WG / G)))
+ * launch; past `rows` for the last workgroup's spare groups: `live` false and
+ * `end` 0, so every read and write is skipped while group_sum, which holds
+ * barriers, is still joined), `base` (the row's first value) and `end` (P.D).
+ * `rows` is the WGSL of the row count (P.rows, P.N).
+ */
+export const ROW_GROUP_ENTRY_WGSL = (G: number, rows: string): string => `${GROUP_SUM_WGSL(G)}@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let lane = lid % ${G}u;
+  let row = row_index(wid, nwg) * ${WG / G}u + lid / ${G}u;
+  let live = row < ${rows};
+  let base = select(0u, row * P.D, live);
+  let end = select(0u, P.D, live);`

@@ -15,7 +15,7 @@
 // per row left three quarters of it idle at D = 64 and reduced over all 256
 // invocations. The kind and G are compiled in.
 import { paramsWgsl, type Kernel } from '../driver'
-import { ELEMENTWISE_WGSL, GROUP_SUM_WGSL, ROW_INDEX_WGSL, rowGroup, SAFE_MATH_WGSL, WG } from './common'
+import { ELEMENTWISE_WGSL, ROW_GROUP_ENTRY_WGSL, ROW_INDEX_WGSL, rowGroup, SAFE_MATH_WGSL, WG } from './common'
 
 export const FEATURE_MAP_KINDS = ['identity', 'elu1', 'relu', 'silu', 'l2norm', 'silu_l2norm', 'taylor2'] as const
 export type FeatureMapKind = (typeof FEATURE_MAP_KINDS)[number]
@@ -47,19 +47,8 @@ const ELEMENT_ENTRY = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = element_index(wid, nwg, lid);`
 
-/**
- * The l2 norms' entry for groups of G invocations per row: `lane` (0 .. G-1),
- * `row` (past P.rows for the last workgroup's spare groups: `live` false and
- * `end` 0, so every read and write is skipped while group_sum, which holds
- * barriers, is still joined), `base`; group_sum (common.ts) sums over a row's group.
- */
-const ROW_ENTRY = (G: number) => `${GROUP_SUM_WGSL(G)}@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let lane = lid % ${G}u;
-  let row = row_index(wid, nwg) * ${WG / G}u + lid / ${G}u;
-  let live = row < P.rows;
-  let base = select(0u, row * P.D, live);
-  let end = select(0u, P.D, live);`
+/** The l2 norms' entry: a group of G invocations per row (common.ts). */
+const ROW_ENTRY = (G: number) => ROW_GROUP_ENTRY_WGSL(G, 'P.rows')
 
 const cache = new Map<string, Kernel>()
 

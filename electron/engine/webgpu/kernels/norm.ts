@@ -14,7 +14,7 @@
 // rows (d_model 64) do not leave three quarters of a workgroup idle. The
 // kind, the weight and G are compiled in.
 import { paramsWgsl, type Kernel } from '../driver'
-import { cachedKernel as cached, GROUP_SUM_WGSL, ROW_INDEX_WGSL, rowGroup, WG } from './common'
+import { cachedKernel as cached, ROW_GROUP_ENTRY_WGSL, ROW_INDEX_WGSL, rowGroup } from './common'
 import { columnPartialWgsl } from './column_sum'
 
 export type NormKind = 'rms' | 'layer'
@@ -33,27 +33,18 @@ function meanWgsl(kind: NormKind, G: number): string {
   let mu = group_sum(lid, sx) / f32(P.D);`
 }
 
-/** The row group's entry: lane, row, live (false for a spare group: end 0, every access skipped), base, end. */
-const rowEntry = (G: number) => `@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let lane = lid % ${G}u;
-  let row = row_index(wid, nwg) * ${WG / G}u + lid / ${G}u;
-  let live = row < P.N;
-  let base = select(0u, row * P.D, live);
-  let end = select(0u, P.D, live);`
-
 /** The forward for rows of D values (rowGroup(D) is compiled in). */
 export function normFwdKernel(kind: NormKind, hasWeight: boolean, D: number): Kernel {
   const G = rowGroup(D)
   return cached(`norm_fwd/${kind}${hasWeight ? '/weight' : ''}/g${G}`, () => ({
     entry: 'main',
     params: rowParams,
-    code: `${paramsWgsl(rowParams)}${ROW_INDEX_WGSL}${GROUP_SUM_WGSL(G)}
+    code: `${paramsWgsl(rowParams)}${ROW_INDEX_WGSL}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> rstd_out: array<f32>;
 ${hasWeight ? '@group(0) @binding(4) var<storage, read> weight: array<f32>;' : ''}
-${rowEntry(G)}
+${ROW_GROUP_ENTRY_WGSL(G, 'P.N')}
   ${meanWgsl(kind, G)}
   var ss = 0.0;
   for (var i = lane; i < end; i += ${G}u) { let c = x[base + i] - mu; ss += c * c; }
@@ -74,14 +65,14 @@ export function normBwdKernel(kind: NormKind, hasWeight: boolean, D: number): Ke
   return cached(`norm_bwd/${kind}${hasWeight ? '/weight' : ''}/g${G}`, () => ({
     entry: 'main',
     params: rowParams,
-    code: `${paramsWgsl(rowParams)}${ROW_INDEX_WGSL}${GROUP_SUM_WGSL(G)}
+    code: `${paramsWgsl(rowParams)}${ROW_INDEX_WGSL}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> rstd_in: array<f32>;
 @group(0) @binding(3) var<storage, read> dy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 ${kind === 'layer' ? '@group(0) @binding(5) var<storage, read_write> mu_out: array<f32>;' : ''}
 ${hasWeight ? `@group(0) @binding(${kind === 'layer' ? 6 : 5}) var<storage, read> weight: array<f32>;` : ''}
-${rowEntry(G)}
+${ROW_GROUP_ENTRY_WGSL(G, 'P.N')}
   let rstd = select(0.0, rstd_in[select(0u, row, live)], live);
   ${meanWgsl(kind, G)}
   var sg = 0.0;
