@@ -147,18 +147,21 @@ def bench(name, batch, seq, measure):
     pos = torch.stack([torch.randperm(seq // 4, device="cuda")[:QUERIES] + 3 * seq // 4 for _ in range(batch)])
     rows = (pos + torch.arange(batch, device="cuda")[:, None] * seq).reshape(-1)
     labels = torch.randint(0, 8192, (rows.numel(),), device="cuda")
-    torch.cuda.reset_peak_memory_stats()
-    rates = []
-    for step in range(WARMUP + measure):
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
+    def train_step():
         with torch.autocast("cuda", dtype=torch.bfloat16):
             loss = model(ids, rows, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        loss_value = loss.item()  # the step's one read, as Linea's
+        return loss
+
+    torch.cuda.reset_peak_memory_stats()
+    rates = []
+    for step in range(WARMUP + measure):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        loss_value = train_step().item()  # the step's one read, as Linea's
         torch.cuda.synchronize()
         if step >= WARMUP:
             rates.append(batch * seq / (time.perf_counter() - t0))
@@ -171,12 +174,7 @@ def bench(name, batch, seq, measure):
         from torch.profiler import ProfilerActivity, profile as torch_profile
 
         with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                loss = model(ids, rows, labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            train_step()
             torch.cuda.synchronize()
         events = sorted(prof.key_averages(), key=lambda e: -e.device_time_total)
         profile = [{"kernel": e.key[:120], "calls": e.count, "ms": e.device_time_total / 1e3} for e in events[:40]]
