@@ -2,8 +2,10 @@
 # Issue 16's recall at Zoology's scale on the GPU: the mqar-zoology-gpu template
 # (MQAR, vocabulary 8192, T = 256 with 16 pairs and T = 512 with 64, d_model 64,
 # 128 and 256, six mixers: 36 runs), untouched ('auto': cuda:0 in bf16), one
-# process per mixer on the one GPU, then one merged JSON with accuracy and
-# tokens/s per run. Runs on the GPU box after native/tools/gpu-check.sh built
+# process per mixer and width on the one GPU (these small models leave the GPU
+# idle between launches, so several processes share it), then one merged JSON
+# with accuracy and tokens/s per run. Those tokens/s are under that sharing:
+# the small-model part of scripts/gpu-train-bench.ts times the same shapes alone. Runs on the GPU box after native/tools/gpu-check.sh built
 # the addon (native/build/Release/linea.node); needs .device/mqar-bench.mjs
 # (scripts/device-bundles.sh).
 #   MIXERS=gla,deltanet LIMIT_S=500 bench/mqar-zoology-gpu-box.sh    (writes $OUT/mqar-zoology-gpu.json)
@@ -18,11 +20,12 @@ mixers="${MIXERS:-transformer,gla,mamba2,deltanet,gated-deltanet,based}"
 limit="${LIMIT_S:-540}"
 files=()
 for m in ${mixers//,/ }; do
-  # the template's runs of this mixer, by name ("gla 64 256", ...)
-  names="$m 64 256,$m 64 512,$m 128 256,$m 128 512,$m 256 256,$m 256 512"
-  timeout "$limit" node .device/mqar-bench.mjs --template mqar-zoology-gpu --presets "$names" --seed 0 \
-    --out "$work/$m.json" >"$work/$m.log" 2>&1 &
-  files+=("$work/$m.json")
+  for d in 64 128 256; do
+    # the template's runs of this mixer and width, by name ("gla 64 256", "gla 64 512")
+    LINEA_NUM_THREADS=1 timeout "$limit" node .device/mqar-bench.mjs --template mqar-zoology-gpu \
+      --presets "$m $d 256,$m $d 512" --seed 0 --out "$work/$m-$d.json" >"$work/$m-$d.log" 2>&1 &
+    files+=("$work/$m-$d.json")
+  done
 done
 wait
 cat "$work"/*.log >"$out/mqar-zoology-gpu.log"
