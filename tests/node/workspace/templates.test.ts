@@ -32,6 +32,9 @@ describe('workspace templates', () => {
       new Set(['256/16', '512/64']),
     )
     expect(zoology.every((r) => r.modelSpec.vocab_size === 8192 && r.trainSpec.precision === 'auto')).toBe(true)
+    // Zoology's batches (256 at T = 256, 128 at T = 512): at batch 64 every mixer stayed at chance
+    // for 4000 steps on the GPU (bench/mqar-zoology-gpu-batch64.json)
+    expect(new Set(zoology.map((r) => `${r.trainSpec.task.seq_len}:${r.trainSpec.batch_size}`))).toEqual(new Set(['256:256', '512:128']))
     const state = expandTemplate(byId['state-tracking']!)
     expect(state.map((r) => r.name)).toEqual(['deltanet parity', 'deltanet S5', 'deltanet-negative-eigen parity', 'deltanet-negative-eigen S5'])
     expect(state.every((r) => 'eval_seq_lens' in r.trainSpec.task && r.trainSpec.task.eval_seq_lens.length > 0)).toBe(true)
