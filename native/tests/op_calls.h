@@ -305,7 +305,10 @@ inline const std::map<std::string, OpCalls>& op_calls() {
                                               {"chunk_size", int64_t{16}}},
                                              {"s0", "z0"},
                                              {sf, "z_final"},
-                                             {}}}),
+                                             {}},
+                                            // The Linear Transformer's and Based's denominator (CUDA's
+                                            // chunked kernels take it lowered: mixer_lowered.cu).
+                                            {"", {{"normalize", s("sum")}}, {"s0", "z0"}, {sf, "z_final"}, {}}}),
                       mixer_shapes,
                       {},
                       nullptr,
@@ -329,7 +332,15 @@ inline const std::map<std::string, OpCalls>& op_calls() {
                                 {"normalize", s("max1")}},
                                {"s0", "z0", "ds_final", "dz_final"},
                                {"ds0", "dz0"},
-                               {}}}),
+                               {}},
+                              // Chunked form with the denominator and an input gate: Mamba2's softplus
+                              // write weight, and max1 without the exp gate (floor 1).
+                              {"",
+                               {{"gate", s("scalar")}, {"input_gate", s("softplus")}, {"normalize", s("sum")}},
+                               {"s0", "z0", "ds_final", "dz_final"},
+                               {"ds0", "dz0"},
+                               {}},
+                              {"", {{"gate", s("vector")}, {"normalize", s("max1")}}, {"s0", "z0"}, {}, {}}}),
         mixer_shapes,
         {},
         nullptr,

@@ -7,6 +7,9 @@
 //
 //   linea_bench_gpu --json out.json [--compare-dir DIR] [--quick] [--ops a,b] [--decode]
 //
+// --ops also takes kinds outside the grid (denominator, input_gate, based,
+// small_dims: kOps says what each is), which run only when named.
+//
 // --decode adds issue 18's decoding cells: one recurrent step (mixer_fwd, T = 1,
 // from a state s0 to s_final) per mixer kind at B = 1 and 64, H = 16, dk = dv =
 // 128 (d_model 2048), with the bytes a step must move at least (the state read
@@ -41,23 +44,46 @@ using namespace linea;
 
 namespace {
 
+constexpr int64_t kHeads = 16, kDim = 128;
+
 struct Op {
   const char* name;  // as in the JSON and the peer script
   const char* gate;  // mixer gate, or "" for softmax attention
   bool delta = false;
   bool softmax = false;
+  const char* normalize = "none";
+  const char* input_gate = "none";
+  int64_t K = kDim, V = kDim;
+  bool extra = false;  // not in the tokens32k grid: runs only when --ops names it
 };
 
 const Op kOps[] = {
-    {"linear", "none"},      {"fixed_decay", "fixed"},        {"scalar_gate", "scalar"},    {"vector_gate", "vector"},
-    {"delta", "none", true}, {"gated_delta", "scalar", true}, {"softmax", "", false, true},
+    {"linear", "none"},
+    {"fixed_decay", "fixed"},
+    {"scalar_gate", "scalar"},
+    {"vector_gate", "vector"},
+    {"delta", "none", true},
+    {"gated_delta", "scalar", true},
+    {"softmax", "", false, true},
+    // Calls the chunked kernels take only reshaped (mixer_lowered.cu; LINEA_MIXER_LOWERING=1), else
+    // the recurrent path: the Linear Transformer's denominator, Mamba2's softplus input gate (head dim
+    // 64, state 128), Based's Taylor features of 16 dims (1 + 16 + 256 = 273) with the denominator,
+    // and the small heads of the MQAR models.
+    {"denominator", "none", false, false, "sum", "none", kDim, kDim, true},
+    {"input_gate", "scalar", false, false, "none", "softplus", kDim, 64, true},
+    {"based", "none", false, false, "sum", "none", 273, 64, true},
+    {"small_dims", "scalar", false, false, "none", "none", 32, 32, true},
 };
+
+bool wanted(const Op& op, const std::string& only) {
+  if (only.empty()) return !op.extra;
+  return only.find("," + std::string(op.name) + ",") != std::string::npos;
+}
 
 struct GridPoint {
   int64_t B, T;
 };
 const GridPoint kGrid[] = {{16, 2048}, {8, 4096}, {4, 8192}, {2, 16384}, {1, 32768}};
-constexpr int64_t kHeads = 16, kDim = 128;
 
 using Host = std::vector<float>;
 
@@ -92,14 +118,21 @@ struct Inputs {
 
 Inputs draw(const Op& op, int64_t B, int64_t T, uint32_t seed) {
   std::mt19937 rng(seed);
-  const int64_t H = kHeads, K = kDim, V = kDim;
+  const int64_t H = kHeads, K = op.K, V = op.V;
+  const bool den = std::string(op.normalize) != "none";
   Inputs in;
   auto add = [&](const std::string& name, Shape shape, Host v) {
     in.shape[name] = std::move(shape);
     in.host[name] = std::move(v);
   };
-  add("q", {B, T, H, K}, normal(rng, B * T * H * K));
-  Host k = normal(rng, B * T * H * K);
+  // Nonnegative features with the denominator (as elu + 1 and Taylor maps give), so it stays positive.
+  auto feature = [&](Host v) {
+    if (den)
+      for (auto& x : v) x = std::fabs(x) * 0.5f;
+    return v;
+  };
+  add("q", {B, T, H, K}, feature(normal(rng, B * T * H * K)));
+  Host k = feature(normal(rng, B * T * H * K));
   if (op.delta)  // unit keys, as every delta-rule model normalizes them
     for (int64_t r = 0; r < B * T * H; ++r) {
       double ss = 0;
@@ -122,6 +155,7 @@ Inputs draw(const Op& op, int64_t B, int64_t T, uint32_t seed) {
     for (auto& x : g) x = static_cast<float>(logsigmoid(x) / 16);
     add("g", {B, T, H, K}, std::move(g));
   }
+  if (std::string(op.input_gate) != "none") add("i", {B, T, H}, normal(rng, B * T * H));
   if (op.delta) {
     Host beta = normal(rng, B * T * H);
     for (auto& x : beta) x = static_cast<float>(1 / (1 + std::exp(-x)));
@@ -135,7 +169,11 @@ Inputs draw(const Op& op, int64_t B, int64_t T, uint32_t seed) {
 
 std::map<std::string, AttrValue> attrs_of(const Op& op) {
   if (op.softmax) return {};
-  return {{"form", std::string("chunked")}, {"gate", std::string(op.gate)}, {"delta", op.delta}};
+  std::map<std::string, AttrValue> attrs{
+      {"form", std::string("chunked")}, {"gate", std::string(op.gate)}, {"delta", op.delta}};
+  if (std::string(op.normalize) != "none") attrs["normalize"] = std::string(op.normalize);
+  if (std::string(op.input_gate) != "none") attrs["input_gate"] = std::string(op.input_gate);
+  return attrs;
 }
 
 double median_ms(Backend& be, const std::function<void()>& fn, double budget_ms) {
@@ -177,8 +215,7 @@ std::string decode_cells(Backend& gpu, const std::string& only) {
   bool first = true;
   uint32_t seed = 1000;
   for (const Op& op : kOps) {
-    if (op.softmax) continue;
-    if (!only.empty() && only.find("," + std::string(op.name) + ",") == std::string::npos) continue;
+    if (op.softmax || op.extra || !wanted(op, only)) continue;
     for (int64_t B : {int64_t(1), int64_t(64)}) {
       Inputs in = draw(op, B, 1, seed++);
       TensorMap tensors;
@@ -241,7 +278,7 @@ int main(int argc, char** argv) {
   bool first_cell = true;
   uint32_t seed = 1;
   for (const Op& op : kOps) {
-    if (!only.empty() && only.find("," + std::string(op.name) + ",") == std::string::npos) continue;
+    if (!wanted(op, only)) continue;
     // Outputs for comparison with the peer: one smaller shape, written once.
     if (!compare_dir.empty()) {
       const int64_t B = 2, T = 1000;  // T not a multiple of the chunk
@@ -249,13 +286,13 @@ int main(int argc, char** argv) {
       TensorMap tensors;
       for (const auto& [name, v] : in.host) tensors[name] = upload_bf16(gpu, in.shape[name], v);
       std::mt19937 rng(8);
-      const Host d_o = normal(rng, B * T * kHeads * kDim);
+      const Host d_o = normal(rng, B * T * kHeads * op.V);
       const std::string fwd = op.softmax ? "softmax_attn_fwd" : "mixer_fwd";
       const std::string bwd = op.softmax ? "softmax_attn_bwd" : "mixer_bwd";
       TensorMap out = run_op(gpu, fwd, tensors, attrs_of(op),
                              op.softmax ? std::vector<std::string>{"lse"} : std::vector<std::string>{});
       TensorMap bwd_in = tensors;
-      bwd_in["do"] = upload_bf16(gpu, {B, T, kHeads, kDim}, d_o);
+      bwd_in["do"] = upload_bf16(gpu, {B, T, kHeads, op.V}, d_o);
       if (op.softmax) {
         bwd_in["o"] = out.at("o");
         bwd_in["lse"] = out.at("lse");
@@ -271,7 +308,7 @@ int main(int argc, char** argv) {
       };
       std::filesystem::create_directories(dir);
       for (const auto& [name, v] : in.host) save(name, v, in.shape[name]);
-      save("do", d_o, {B, T, kHeads, kDim});
+      save("do", d_o, {B, T, kHeads, op.V});
       save("o", download_float(gpu, out.at("o")), out.at("o").shape);
       for (const auto& [name, t] : grads) save(name, download_float(gpu, t), t.shape);
       std::ofstream(dir + "/meta.json") << meta << "}}\n";
@@ -282,7 +319,7 @@ int main(int argc, char** argv) {
       TensorMap tensors;
       for (const auto& [name, v] : in.host) tensors[name] = upload_bf16(gpu, in.shape[name], v);
       std::mt19937 rng(seed++);
-      const Tensor d_o = upload_bf16(gpu, {gp.B, gp.T, kHeads, kDim}, normal(rng, gp.B * gp.T * kHeads * kDim));
+      const Tensor d_o = upload_bf16(gpu, {gp.B, gp.T, kHeads, op.V}, normal(rng, gp.B * gp.T * kHeads * op.V));
       const auto attrs = attrs_of(op);
       const std::string fwd = op.softmax ? "softmax_attn_fwd" : "mixer_fwd";
       const std::string bwd = op.softmax ? "softmax_attn_bwd" : "mixer_bwd";
@@ -317,6 +354,7 @@ int main(int argc, char** argv) {
                   double(peak) / (1 << 20), error.c_str());
       std::fflush(stdout);
       json << (first_cell ? "" : ",\n") << "    {\"op\": \"" << op.name << "\", \"B\": " << gp.B << ", \"T\": " << gp.T
+           << (op.extra ? ", \"K\": " + std::to_string(op.K) + ", \"V\": " + std::to_string(op.V) : std::string())
            << ", \"fwd_ms\": " << fwd_ms << ", \"fwd_bwd_ms\": " << total_ms << ", \"peak_bytes\": " << peak;
       if (!error.empty()) {
         std::string escaped;

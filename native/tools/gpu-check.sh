@@ -26,6 +26,8 @@
 #      (bench/mqar-zoology-gpu-box.sh, .device/mqar-bench.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
 #      (scripts/gpu-train-bench.ts) and fla's layers in PyTorch (bench/reference/gpu-train-peer.py);
+#   4d. "lowering" (not in the default steps): the chunked kernels on reshaped calls
+#      (native/src/cuda/mixer_lowered.cu), checked against the CPU and timed against the recurrent path;
 #   5. (step "kprof", not in the default steps) ncu's per-kernel summary of the mixers in KPROF_OPS;
 #   6. the benchmark: linea_bench_gpu and flash-linear-attention + SDPA
 #      (bench/reference/gpu-mixers-peer.py, fla source in .device/fla.tar.xz),
@@ -114,6 +116,17 @@ if has tests; then
   cross_variant candidates 300 LINEA_CHUNKED_SCAN=seq LINEA_CHUNKED_FWD=passes LINEA_CHUNKED_BWD=chunk
   # LINEA_DELTA_KERNELS=wmma: the delta rule's older kernels (staged through f32 shared memory).
   cross_variant delta-wmma 120 LINEA_DELTA_KERNELS=wmma
+fi
+
+if has lowering; then
+  # The chunked kernels on reshaped calls (mixer_lowered.cu, opt-in LINEA_MIXER_LOWERING=1): every
+  # mixer shape of the cross-backend test that the chunked path does not take as it is (the
+  # denominator, sigmoid and softplus input gates, K or V not 64 or 128, K up to 512) against the
+  # CPU, then the kinds that need it timed on the recurrent path and lowered.
+  cross_variant lowered 300 LINEA_MIXER_LOWERING=1
+  extra=denominator,input_gate,based,small_dims
+  bench_variant extra-recurrent "$extra" LINEA_MIXER_LOWERING=0
+  bench_variant extra-lowered "$extra" LINEA_MIXER_LOWERING=1
 fi
 
 if has sanitize; then

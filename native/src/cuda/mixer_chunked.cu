@@ -95,17 +95,17 @@ void check_aligned(const T* p, const char* name) {
 }
 
 // The launch arguments common to both ops.
-ChunkArgs common_args(const OpCall& call, const MixerParams& p) {
+ChunkArgs common_args(const MixerParams& p, const ChunkedMixerIO& io) {
   ChunkArgs a;
   a.B = int(p.B), a.T = int(p.T), a.H = int(p.H), a.K = int(p.K), a.V = int(p.V);
   a.NC = int((p.T + kBT - 1) / kBT);
   a.scale = float(p.scale);
   a.fixed = p.gate == MixerGate::fixed;
-  a.q = call.input("q")->data<bf16>();
-  a.k = call.input("k")->data<bf16>();
-  a.v = call.input("v")->data<bf16>();
-  a.g = p.gate != MixerGate::none ? call.input("g")->data<bf16>() : nullptr;
-  a.s0 = p.has_s0 ? call.input("s0")->data<bf16>() : nullptr;
+  a.q = io.q;
+  a.k = io.k;
+  a.v = io.v;
+  a.g = p.gate != MixerGate::none ? io.g : nullptr;
+  a.s0 = p.has_s0 ? io.s0 : nullptr;
   // 16-byte loads and stores: q, k, v, g (vector) by rows, states by 8 elements.
   check_aligned(a.q, "q");
   check_aligned(a.k, "k");
@@ -113,6 +113,11 @@ ChunkArgs common_args(const OpCall& call, const MixerParams& p) {
   if (p.gate == MixerGate::vector) check_aligned(a.g, "g");
   if (a.s0) check_aligned(a.s0, "s0");
   return a;
+}
+
+template <class T>
+T* data_or_null(Tensor* t) {
+  return t ? t->data<T>() : nullptr;
 }
 
 // Whether the passes along T run as one sequential kernel per state tile
@@ -227,12 +232,41 @@ bool cuda_mixer_chunked_takes(const MixerParams& p, DType dtype) {
          chunk_smem_bytes(G, int(p.K), int(p.V), false) <= optin;
 }
 
+static ChunkedMixerIO chunked_io(OpCall& call, const MixerParams& p, bool backward) {
+  ChunkedMixerIO io;
+  io.q = call.input("q")->data<bf16>();
+  io.k = call.input("k")->data<bf16>();
+  io.v = call.input("v")->data<bf16>();
+  if (p.gate != MixerGate::none) io.g = call.input("g")->data<bf16>();
+  if (p.has_s0) io.s0 = call.input("s0")->data<bf16>();
+  if (!backward) {
+    io.o = call.output("o")->data<bf16>();
+    if (p.want_s_final) io.s_final = data_or_null<bf16>(call.output("s_final"));
+    return io;
+  }
+  io.dout = call.input("do")->data<bf16>();
+  if (p.has_ds_final) io.ds_final = call.input("ds_final")->data<bf16>();
+  io.dq = call.output("dq")->data<bf16>();
+  io.dk = call.output("dk")->data<bf16>();
+  io.dv = call.output("dv")->data<bf16>();
+  io.dg = data_or_null<bf16>(call.output("dg"));  // absent for a fixed gate whose gradient is not asked for
+  if (p.want_ds0) io.ds0 = data_or_null<bf16>(call.output("ds0"));
+  return io;
+}
+
 void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p) {
+  cuda_mixer_chunked_fwd(p, chunked_io(call, p, false));
+}
+
+void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
+  cuda_mixer_chunked_bwd(p, chunked_io(call, p, true));
+}
+
+void cuda_mixer_chunked_fwd(const MixerParams& p, const ChunkedMixerIO& io) {
   const CudaContext& ctx = cuda_context();
-  ChunkArgs a = common_args(call, p);
-  a.o = call.output("o")->data<bf16>();
-  Tensor* s_final = call.output("s_final");
-  a.s_final = p.want_s_final && s_final ? s_final->data<bf16>() : nullptr;
+  ChunkArgs a = common_args(p, io);
+  a.o = io.o;
+  a.s_final = io.s_final;
   if (a.s_final) check_aligned(a.s_final, "s_final");
   const int G = gate_kind(p);
   const int64_t BH = p.B * p.H;
@@ -301,19 +335,17 @@ void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p) {
   });
 }
 
-void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p) {
+void cuda_mixer_chunked_bwd(const MixerParams& p, const ChunkedMixerIO& io) {
   const CudaContext& ctx = cuda_context();
-  ChunkArgs a = common_args(call, p);
-  a.dout = call.input("do")->data<bf16>();
+  ChunkArgs a = common_args(p, io);
+  a.dout = io.dout;
   check_aligned(a.dout, "do");
-  a.ds_final = p.has_ds_final ? call.input("ds_final")->data<bf16>() : nullptr;
-  a.dq = call.output("dq")->data<bf16>();
-  a.dk = call.output("dk")->data<bf16>();
-  a.dv = call.output("dv")->data<bf16>();
-  Tensor* dg = call.output("dg");  // absent for a fixed gate whose gradient is not asked for
-  a.dg = dg ? dg->data<bf16>() : nullptr;
-  Tensor* ds0 = call.output("ds0");
-  a.ds0 = p.want_ds0 && ds0 ? ds0->data<bf16>() : nullptr;
+  a.ds_final = p.has_ds_final ? io.ds_final : nullptr;
+  a.dq = io.dq;
+  a.dk = io.dk;
+  a.dv = io.dv;
+  a.dg = io.dg;
+  a.ds0 = p.want_ds0 ? io.ds0 : nullptr;
   if (a.ds_final) check_aligned(a.ds_final, "ds_final");
   if (a.ds0) check_aligned(a.ds0, "ds0");
   const int G = gate_kind(p);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "../ops/mixer_params.h"
+#include "cuda_types.cuh"
 #include "linea/ops.h"
 
 namespace linea {
@@ -14,5 +15,17 @@ bool cuda_mixer_chunked_takes(const MixerParams& p, DType dtype);
 // Both run on cuda_context().stream and fill every output of the call.
 void cuda_mixer_chunked_fwd(OpCall& call, const MixerParams& p);
 void cuda_mixer_chunked_bwd(OpCall& call, const MixerParams& p);
+
+// The same on device pointers (bf16, 16-byte aligned; null where the call has
+// no such tensor): the op's own tensors, or the blocks of a call reshaped for
+// this path (mixer_lowered.cu). Layouts as the op's, for p's dims.
+struct ChunkedMixerIO {
+  const bf16 *q = nullptr, *k = nullptr, *v = nullptr, *g = nullptr, *s0 = nullptr;
+  bf16 *o = nullptr, *s_final = nullptr;  // forward
+  const bf16 *dout = nullptr, *ds_final = nullptr;
+  bf16 *dq = nullptr, *dk = nullptr, *dv = nullptr, *dg = nullptr, *ds0 = nullptr;  // backward
+};
+void cuda_mixer_chunked_fwd(const MixerParams& p, const ChunkedMixerIO& io);
+void cuda_mixer_chunked_bwd(const MixerParams& p, const ChunkedMixerIO& io);
 
 }  // namespace linea

@@ -1,0 +1,713 @@
+// The chunked mixer for the calls it does not take as they are (mixer_lowered.h).
+//
+// Without the delta rule the recurrence is linear in the key dims: the rows of
+// S evolve independently (S_t = Diag(a_t) S_{t-1} + w_t k_t v_tᵀ), so a call is
+// the sum of calls on blocks of its key dims, each zero-padded to 64 or 128
+// (zero columns of q and k add nothing), and its value dims split the same way.
+// The denominator state z is one more column of S, the one whose value is
+// always 1: with v' = [v 1] the chunked kernels give num and den = q̂ᵀz in one
+// pass, and z0, z_final, dz_final and dz0 are that column of the states. A
+// sigmoid or softplus input gate's write weight w_t scales k_t (S and z both
+// take w_t k_t): the blocks get k' = w k, and the backward turns dk' into
+// dk = w dk' and di = (Σ_a k_a dk'_a) dw/di.
+//
+// Forward: pack q, k', a vector gate per key block and v' per value block, one
+// chunked forward per (key block, value block), then sum over key blocks and
+// divide by den'. Backward: the same blocks and forward (do' needs num and
+// den'), do' = [do / den', dden] per value block, one chunked backward per block
+// pair, then dq, dk', a vector dg by key block summed over value blocks, dv by
+// value block summed over key blocks, ds0 and dz0 from the blocks' ds0. Sums run
+// in f32 in a fixed order (no atomics).
+//
+// Layouts: rows are the (b, t, h) of [B,T,H,X] tensors, rows = B T H; states
+// [B*H, K, V]; a block of key block i and value block j is [rows, kw_i] (q, k',
+// dq, dk', vector g and dg), [rows, vw_j] (v', o', do', dv') or [B*H, kw_i, vw_j].
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "cuda_check.h"
+#include "cuda_context.h"
+#include "cuda_types.cuh"
+#include "mixer_chunked.h"
+#include "mixer_lowered.h"
+
+namespace linea {
+namespace {
+
+constexpr int kMaxBlocks = 4;     // key dims, and value dims with the denominator's column, up to 512
+constexpr int kBlockCols = 128;   // columns per block; a split's last block is stored 64 or 128 wide
+constexpr int kRowsPerBlock = 8;  // the row kernels: one warp per row, 8 warps per thread block
+
+// Column blocks of a split: block j holds columns [128 j, 128 j + used[j]) of the
+// whole, stored width[j] (64 or 128) wide with zeros past used[j].
+struct Split {
+  int n = 0;
+  int used[kMaxBlocks] = {};
+  int width[kMaxBlocks] = {};
+};
+
+bool split_cols(int64_t total, Split& s) {
+  s.n = 0;
+  for (int64_t off = 0; off < total; off += kBlockCols) {
+    if (s.n == kMaxBlocks) return false;
+    const int used = int(std::min<int64_t>(kBlockCols, total - off));
+    s.used[s.n] = used;
+    s.width[s.n] = used <= 64 ? 64 : 128;
+    ++s.n;
+  }
+  return s.n > 0;
+}
+
+struct Lowering {
+  Split kb, vb;  // key blocks; value blocks of v' (V + 1 columns with the denominator)
+  bool den = false;
+  int64_t rows = 0, BH = 0;
+};
+
+bool plan_lowering(const MixerParams& p, Lowering& L) {
+  L.den = p.has_denominator();
+  L.rows = p.B * p.T * p.H;
+  L.BH = p.B * p.H;
+  return p.K >= 1 && p.V >= 1 && split_cols(p.K, L.kb) && split_cols(p.V + (L.den ? 1 : 0), L.vb);
+}
+
+// The chunked call of one block pair: the call's gate, scale and states, none of
+// the switches the lowering takes care of.
+MixerParams block_params(const MixerParams& p, int K, int V) {
+  MixerParams b = p;
+  b.K = K;
+  b.V = V;
+  b.input_gate = MixerInputGate::none;
+  b.normalize = MixerNormalize::none;
+  b.has_s0 = p.has_s0 || p.has_z0;
+  b.want_s_final = p.want_s_final || p.want_z_final;
+  b.has_ds_final = p.has_ds_final || p.has_dz_final;
+  b.want_ds0 = p.want_ds0 || p.want_dz0;
+  b.has_z0 = b.want_z_final = b.has_dz_final = b.want_dz0 = false;
+  b.has_m0 = b.want_m_final = false;
+  return b;
+}
+
+bool lowering_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("LINEA_MIXER_LOWERING");
+    return e != nullptr && std::strcmp(e, "1") == 0;
+  }();
+  return on;
+}
+
+// ---- device code ----
+
+__device__ __forceinline__ float to_f(bf16 x) { return __bfloat162float(x); }
+
+__device__ __forceinline__ float warp_total(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+__device__ __forceinline__ float sigmoid_f(float x) {
+  return x >= 0.f ? 1.f / (1.f + expf(-x)) : expf(x) / (1.f + expf(x));
+}
+
+// The input gate's write weight w(x), as mixer_head.h's log_sigmoid and
+// log_softplus (softplus(x) = e^x below -20, x + log1p(e^-x) above 20).
+__device__ __forceinline__ float write_weight(MixerInputGate g, float x) {
+  if (g == MixerInputGate::sigmoid) return sigmoid_f(x);
+  if (x > 20.f) return x + log1pf(expf(-x));
+  if (x < -20.f) return expf(x);
+  return log1pf(expf(x));
+}
+
+// dw/dx: s (1 - s) for sigmoid, sigmoid(x) for softplus.
+__device__ __forceinline__ float write_weight_grad(MixerInputGate g, float x) {
+  const float s = sigmoid_f(x);
+  return g == MixerInputGate::sigmoid ? s * (1.f - s) : s;
+}
+
+__device__ __forceinline__ int64_t warp_row() { return int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; }
+
+// One block of rows: dst[r, c] = w_r src[r, off + c] for c < used, 0 past it,
+// 1 in ones_col; w_r = w(i[r]) where gate_in is given (k' = w k), else 1.
+struct PackRowsArgs {
+  const bf16* src = nullptr;  // [rows, src_width]
+  int64_t rows = 0;
+  int src_width = 0, off = 0, used = 0;
+  int width = 0;      // dst [rows, width]
+  int ones_col = -1;  // v' with the denominator: its column of ones
+  const bf16* gate_in = nullptr;
+  MixerInputGate input_gate = MixerInputGate::none;
+  bf16* dst = nullptr;
+};
+
+__global__ void pack_rows_kernel(PackRowsArgs a) {
+  const int64_t row = warp_row();
+  const int lane = threadIdx.x % 32;
+  if (row >= a.rows) return;
+  const float w = a.gate_in ? write_weight(a.input_gate, to_f(a.gate_in[row])) : 1.f;
+  const bf16* src = a.src + row * a.src_width + a.off;
+  bf16* dst = a.dst + row * a.width;
+  for (int c = lane; c < a.width; c += 32) {
+    float x = c < a.used ? to_f(src[c]) * w : 0.f;
+    if (c == a.ones_col) x = 1.f;
+    dst[c] = __float2bfloat16(x);
+  }
+}
+
+// One block pair of a state: dst[bh, r, c] = s[bh, koff + r, voff + c] (zeros where
+// s is absent), z[bh, koff + r] in column V - voff, zeros past the used rows.
+struct PackStateArgs {
+  const bf16* s = nullptr;  // [BH, K, V] or null
+  const bf16* z = nullptr;  // [BH, K] or null
+  int64_t BH = 0;
+  int K = 0, V = 0;
+  int koff = 0, kused = 0, kw = 0, voff = 0, vw = 0;
+  bf16* dst = nullptr;  // [BH, kw, vw]
+};
+
+__global__ void pack_state_kernel(PackStateArgs a) {
+  const int64_t n = a.BH * a.kw * a.vw;
+  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
+    const int c = int(idx % a.vw);
+    const int64_t r = idx / a.vw;
+    const int row = int(r % a.kw);
+    const int64_t bh = r / a.kw;
+    const int ka = a.koff + row, vc = a.voff + c;
+    float x = 0.f;
+    if (row < a.kused) {
+      if (vc < a.V && a.s) x = to_f(a.s[(bh * a.K + ka) * a.V + vc]);
+      else if (vc == a.V && a.z) x = to_f(a.z[bh * a.K + ka]);
+    }
+    a.dst[idx] = __float2bfloat16(x);
+  }
+}
+
+// The blocks of one tensor, by (key block, value block).
+struct BlockPtrs {
+  const bf16* p[kMaxBlocks][kMaxBlocks] = {};
+};
+
+// States back from the block pairs: s [BH, K, V] and z [BH, K] (the column V of v'),
+// either may be null.
+struct UnpackStateArgs {
+  BlockPtrs part;  // [BH, kw_i, vw_j]
+  Split kb, vb;
+  int64_t BH = 0;
+  int K = 0, V = 0;
+  bf16* s = nullptr;
+  bf16* z = nullptr;
+};
+
+__global__ void unpack_state_kernel(UnpackStateArgs a) {
+  const int cols = a.V + (a.z ? 1 : 0);
+  const int64_t n = a.BH * a.K * cols;
+  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
+    const int c = int(idx % cols);
+    const int64_t r = idx / cols;
+    const int ka = int(r % a.K);
+    const int64_t bh = r / a.K;
+    const int i = ka / kBlockCols, row = ka % kBlockCols, j = c / kBlockCols, cc = c % kBlockCols;
+    const bf16 x = a.part.p[i][j][(bh * a.kb.width[i] + row) * a.vb.width[j] + cc];
+    if (c < a.V) {
+      if (a.s) a.s[(bh * a.K + ka) * a.V + c] = x;
+    } else {
+      a.z[bh * a.K + ka] = x;
+    }
+  }
+}
+
+// o = (Σ_i o'_i[:, :V]) / den', den' from the column V of v' (the sum or max1 rule of
+// mixer_head.h's denominator with floor 1); without the denominator den' = 1.
+struct CombineArgs {
+  BlockPtrs part;  // o' of each pair, [rows, vw_j]
+  Split kb, vb;
+  int64_t rows = 0;
+  int V = 0;
+  bool den = false;
+  MixerNormalize normalize = MixerNormalize::none;
+  float eps = 0;
+  bf16* o = nullptr;         // [rows, V]: the forward's output ...
+  float* of = nullptr;       // ... or in f32 (the backward's recomputation)
+  float* den_out = nullptr;  // den' [rows] (backward)
+  float* den_raw = nullptr;  // q̂ᵀz [rows] (backward: max1's sign)
+};
+
+__device__ __forceinline__ float sum_over_keys(const CombineArgs& a, int64_t row, int c) {
+  const int j = c / kBlockCols, cc = c % kBlockCols;
+  float s = 0.f;
+  for (int i = 0; i < a.kb.n; ++i) s += to_f(a.part.p[i][j][row * a.vb.width[j] + cc]);
+  return s;
+}
+
+__global__ void combine_out_kernel(CombineArgs a) {
+  const int64_t row = warp_row();
+  const int lane = threadIdx.x % 32;
+  if (row >= a.rows) return;
+  float dn = 1.f;
+  if (a.den) {
+    const float raw = sum_over_keys(a, row, a.V);
+    dn = a.normalize == MixerNormalize::sum ? raw + a.eps : fmaxf(fabsf(raw), 1.f);
+    if (lane == 0 && a.den_out) {
+      a.den_out[row] = dn;
+      a.den_raw[row] = raw;
+    }
+  }
+  for (int c = lane; c < a.V; c += 32) {
+    const float x = sum_over_keys(a, row, c) / dn;
+    if (a.o) a.o[row * a.V + c] = __float2bfloat16(x);
+    if (a.of) a.of[row * a.V + c] = x;
+  }
+}
+
+// do' per value block: do / den' in the value columns and, in the column V, the
+// gradient of den: -Σ_c do_c o_c / den' (mixer_head.h's denominator_backward).
+struct DoutArgs {
+  const bf16* dout = nullptr;      // [rows, V]
+  const float* o = nullptr;        // [rows, V]
+  const float* den_out = nullptr;  // [rows]
+  const float* den_raw = nullptr;  // [rows]
+  int64_t rows = 0;
+  int V = 0;
+  MixerNormalize normalize = MixerNormalize::sum;
+  Split vb;
+  bf16* dst[kMaxBlocks] = {};  // [rows, vw_j]
+};
+
+__global__ void dout_kernel(DoutArgs a) {
+  const int64_t row = warp_row();
+  const int lane = threadIdx.x % 32;
+  if (row >= a.rows) return;
+  const float dn = a.den_out[row];
+  float dot = 0.f;
+  for (int c = lane; c < a.V; c += 32) dot += to_f(a.dout[row * a.V + c]) * a.o[row * a.V + c];
+  dot = warp_total(dot);
+  float dden = -dot / dn;
+  if (a.normalize == MixerNormalize::max1) {
+    const float raw = a.den_raw[row];
+    dden = fabsf(raw) > 1.f ? (raw >= 0.f ? dden : -dden) : 0.f;
+  }
+  for (int j = 0; j < a.vb.n; ++j) {
+    const int w = a.vb.width[j];
+    for (int cc = lane; cc < w; cc += 32) {
+      const int c = j * kBlockCols + cc;
+      float x = 0.f;
+      if (c < a.V) x = to_f(a.dout[row * a.V + c]) / dn;
+      else if (c == a.V) x = dden;
+      a.dst[j][row * w + cc] = __float2bfloat16(x);
+    }
+  }
+}
+
+// out[r, c] = w_r Σ_j part[i][j][r, c - 128 i] for the key columns c (i = c / 128):
+// dq, dk' and a vector dg. With an input gate (dk): w_r = w(i[r]) and
+// di[r] = dw/di Σ_c k[r, c] Σ_j part.
+struct GatherKeysArgs {
+  BlockPtrs part;  // [rows, kw_i]
+  Split kb, vb;
+  int64_t rows = 0;
+  int K = 0;
+  bf16* out = nullptr;  // [rows, K]
+  const bf16* k = nullptr;
+  const bf16* gate_in = nullptr;
+  MixerInputGate input_gate = MixerInputGate::none;
+  bf16* di = nullptr;  // [rows]
+};
+
+__global__ void gather_keys_kernel(GatherKeysArgs a) {
+  const int64_t row = warp_row();
+  const int lane = threadIdx.x % 32;
+  if (row >= a.rows) return;
+  const float x = a.gate_in ? to_f(a.gate_in[row]) : 0.f;
+  const float w = a.gate_in ? write_weight(a.input_gate, x) : 1.f;
+  float dw = 0.f;
+  for (int c = lane; c < a.K; c += 32) {
+    const int i = c / kBlockCols, cc = c % kBlockCols;
+    float s = 0.f;
+    for (int j = 0; j < a.vb.n; ++j) s += to_f(a.part.p[i][j][row * a.kb.width[i] + cc]);
+    a.out[row * a.K + c] = __float2bfloat16(w * s);
+    if (a.gate_in) dw += to_f(a.k[row * a.K + c]) * s;
+  }
+  if (a.gate_in) {
+    dw = warp_total(dw);
+    if (lane == 0) a.di[row] = __float2bfloat16(dw * write_weight_grad(a.input_gate, x));
+  }
+}
+
+// dv[r, c] = Σ_i part[i][j][r, c - 128 j] for the value columns c (j = c / 128).
+struct GatherValuesArgs {
+  BlockPtrs part;  // [rows, vw_j]
+  Split kb, vb;
+  int64_t rows = 0;
+  int V = 0;
+  bf16* out = nullptr;  // [rows, V]
+};
+
+__global__ void gather_values_kernel(GatherValuesArgs a) {
+  const int64_t row = warp_row();
+  const int lane = threadIdx.x % 32;
+  if (row >= a.rows) return;
+  for (int c = lane; c < a.V; c += 32) {
+    const int j = c / kBlockCols, cc = c % kBlockCols;
+    float s = 0.f;
+    for (int i = 0; i < a.kb.n; ++i) s += to_f(a.part.p[i][j][row * a.vb.width[j] + cc]);
+    a.out[row * a.V + c] = __float2bfloat16(s);
+  }
+}
+
+// A scalar gate's dg [rows]: the sum over every block pair.
+__global__ void gather_scalar_kernel(BlockPtrs part, Split kb, Split vb, int64_t rows, bf16* out) {
+  const int64_t row = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (row >= rows) return;
+  float s = 0.f;
+  for (int i = 0; i < kb.n; ++i)
+    for (int j = 0; j < vb.n; ++j) s += to_f(part.p[i][j][row]);
+  out[row] = __float2bfloat16(s);
+}
+
+// ---- host code ----
+
+unsigned row_grid(int64_t rows) { return unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock); }
+constexpr int kRowThreads = 32 * kRowsPerBlock;
+
+unsigned flat_grid(int64_t n) { return unsigned(std::min<int64_t>((n + 255) / 256, 8192)); }
+
+// The call's scratch tensors, held until it returns (stream-ordered memory).
+class Scratch {
+ public:
+  explicit Scratch(const CudaContext& ctx) : ctx_(ctx) { held_.reserve(64); }
+  bf16* bf16s(int64_t n) { return add(n, DType::bf16).data<bf16>(); }
+  float* floats(int64_t n) { return add(n, DType::f32).data<float>(); }
+
+ private:
+  Tensor& add(int64_t n, DType dtype) {
+    held_.push_back(ctx_.scratch(Shape{n}, dtype));
+    return held_.back();
+  }
+  const CudaContext& ctx_;
+  std::vector<Tensor> held_;
+};
+
+template <class T>
+T* data_or_null(Tensor* t) {
+  return t ? t->data<T>() : nullptr;
+}
+
+void pack_rows(const PackRowsArgs& a, cudaStream_t stream) {
+  if (a.rows == 0) return;
+  pack_rows_kernel<<<row_grid(a.rows), kRowThreads, 0, stream>>>(a);
+  LINEA_CUDA_CHECK_LAUNCH("mixer_lowered pack_rows_kernel");
+}
+
+// A state (s [BH,K,V] and z [BH,K], either may be null) in block pairs.
+void pack_state(const MixerParams& p, const Lowering& L, const bf16* s, const bf16* z, Scratch& sc,
+                const bf16* (&dst)[kMaxBlocks][kMaxBlocks], cudaStream_t stream) {
+  for (int i = 0; i < L.kb.n; ++i)
+    for (int j = 0; j < L.vb.n; ++j) {
+      PackStateArgs a;
+      a.s = s;
+      a.z = z;
+      a.BH = L.BH;
+      a.K = int(p.K);
+      a.V = int(p.V);
+      a.koff = i * kBlockCols;
+      a.kused = L.kb.used[i];
+      a.kw = L.kb.width[i];
+      a.voff = j * kBlockCols;
+      a.vw = L.vb.width[j];
+      const int64_t n = L.BH * a.kw * a.vw;
+      a.dst = sc.bf16s(n);
+      dst[i][j] = a.dst;
+      if (n == 0) continue;
+      pack_state_kernel<<<flat_grid(n), 256, 0, stream>>>(a);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_lowered pack_state_kernel");
+    }
+}
+
+void unpack_state(const MixerParams& p, const Lowering& L, const BlockPtrs& part, bf16* s, bf16* z,
+                  cudaStream_t stream) {
+  if (!s && !z) return;
+  UnpackStateArgs a;
+  a.part = part;
+  a.kb = L.kb;
+  a.vb = L.vb;
+  a.BH = L.BH;
+  a.K = int(p.K);
+  a.V = int(p.V);
+  a.s = s;
+  a.z = z;
+  const int64_t n = L.BH * p.K * (p.V + (z ? 1 : 0));
+  if (n == 0) return;
+  unpack_state_kernel<<<flat_grid(n), 256, 0, stream>>>(a);
+  LINEA_CUDA_CHECK_LAUNCH("mixer_lowered unpack_state_kernel");
+}
+
+// The blocks of the call's inputs.
+struct Packed {
+  const bf16* q[kMaxBlocks] = {};
+  const bf16* k[kMaxBlocks] = {};  // k' = w k
+  const bf16* g[kMaxBlocks] = {};  // the vector gate's block, or the scalar / fixed gate itself
+  const bf16* v[kMaxBlocks] = {};  // v', with the denominator's column of ones
+  const bf16* s0[kMaxBlocks][kMaxBlocks] = {};
+};
+
+Packed pack_inputs(OpCall& call, const MixerParams& p, const Lowering& L, Scratch& sc, cudaStream_t stream) {
+  Packed in;
+  const bf16* q = call.input("q")->data<bf16>();
+  const bf16* k = call.input("k")->data<bf16>();
+  const bf16* v = call.input("v")->data<bf16>();
+  const bf16* g = p.gate != MixerGate::none ? call.input("g")->data<bf16>() : nullptr;
+  const bf16* gate_in = p.input_gate != MixerInputGate::none ? call.input("i")->data<bf16>() : nullptr;
+  for (int i = 0; i < L.kb.n; ++i) {
+    PackRowsArgs a;
+    a.rows = L.rows;
+    a.src_width = int(p.K);
+    a.off = i * kBlockCols;
+    a.used = L.kb.used[i];
+    a.width = L.kb.width[i];
+    a.src = q;
+    a.dst = sc.bf16s(L.rows * a.width);
+    pack_rows(a, stream);
+    in.q[i] = a.dst;
+    a.src = k;
+    a.gate_in = gate_in;
+    a.input_gate = p.input_gate;
+    a.dst = sc.bf16s(L.rows * a.width);
+    pack_rows(a, stream);
+    in.k[i] = a.dst;
+    if (p.gate == MixerGate::vector) {
+      a.src = g;  // log decay 0 in the padding: those rows of S stay zero
+      a.gate_in = nullptr;
+      a.dst = sc.bf16s(L.rows * a.width);
+      pack_rows(a, stream);
+      in.g[i] = a.dst;
+    } else {
+      in.g[i] = g;
+    }
+  }
+  for (int j = 0; j < L.vb.n; ++j) {
+    PackRowsArgs a;
+    a.rows = L.rows;
+    a.src = v;
+    a.src_width = int(p.V);
+    a.off = j * kBlockCols;
+    a.used = int(std::clamp<int64_t>(p.V - a.off, 0, L.vb.used[j]));
+    a.width = L.vb.width[j];
+    if (L.den && p.V >= a.off && p.V < a.off + L.vb.used[j]) a.ones_col = int(p.V - a.off);
+    a.dst = sc.bf16s(L.rows * a.width);
+    pack_rows(a, stream);
+    in.v[j] = a.dst;
+  }
+  if (p.has_s0 || p.has_z0) {
+    const bf16* s0 = p.has_s0 ? call.input("s0")->data<bf16>() : nullptr;
+    const bf16* z0 = p.has_z0 ? call.input("z0")->data<bf16>() : nullptr;
+    pack_state(p, L, s0, z0, sc, in.s0, stream);
+  }
+  return in;
+}
+
+// One chunked forward per block pair: o' into o_parts, final states into s_parts
+// when asked (and want_states).
+void forward_blocks(const MixerParams& p, const Lowering& L, const Packed& in, bool want_states, Scratch& sc,
+                    BlockPtrs& o_parts, BlockPtrs& s_parts) {
+  for (int i = 0; i < L.kb.n; ++i)
+    for (int j = 0; j < L.vb.n; ++j) {
+      MixerParams bp = block_params(p, L.kb.width[i], L.vb.width[j]);
+      bp.want_s_final = want_states && bp.want_s_final;
+      ChunkedMixerIO io;
+      io.q = in.q[i];
+      io.k = in.k[i];
+      io.v = in.v[j];
+      io.g = in.g[i];
+      io.s0 = in.s0[i][j];
+      io.o = sc.bf16s(L.rows * L.vb.width[j]);
+      o_parts.p[i][j] = io.o;
+      if (bp.want_s_final) {
+        io.s_final = sc.bf16s(L.BH * L.kb.width[i] * L.vb.width[j]);
+        s_parts.p[i][j] = io.s_final;
+      }
+      cuda_mixer_chunked_fwd(bp, io);
+    }
+}
+
+CombineArgs combine_args(const MixerParams& p, const Lowering& L, const BlockPtrs& o_parts) {
+  CombineArgs a;
+  a.part = o_parts;
+  a.kb = L.kb;
+  a.vb = L.vb;
+  a.rows = L.rows;
+  a.V = int(p.V);
+  a.den = L.den;
+  a.normalize = p.normalize;
+  a.eps = float(p.eps);
+  return a;
+}
+
+void combine(const CombineArgs& a, cudaStream_t stream) {
+  if (a.rows == 0) return;
+  combine_out_kernel<<<row_grid(a.rows), kRowThreads, 0, stream>>>(a);
+  LINEA_CUDA_CHECK_LAUNCH("mixer_lowered combine_out_kernel");
+}
+
+}  // namespace
+
+bool cuda_mixer_lowered_takes(const MixerParams& p, DType dtype) {
+  if (!lowering_enabled() || dtype != DType::bf16 || !p.chunked() || p.delta) return false;
+  if (p.input_gate == MixerInputGate::exp) return false;  // its stabilizer state m is not a column of S
+  Lowering L;
+  if (!plan_lowering(p, L)) return false;
+  for (int i = 0; i < L.kb.n; ++i)
+    for (int j = 0; j < L.vb.n; ++j)
+      if (!cuda_mixer_chunked_takes(block_params(p, L.kb.width[i], L.vb.width[j]), dtype)) return false;
+  return true;
+}
+
+void cuda_mixer_lowered_fwd(OpCall& call, const MixerParams& p) {
+  const CudaContext& ctx = cuda_context();
+  Lowering L;
+  plan_lowering(p, L);
+  Scratch sc(ctx);
+  const Packed in = pack_inputs(call, p, L, sc, ctx.stream);
+  BlockPtrs o_parts, s_parts;
+  forward_blocks(p, L, in, true, sc, o_parts, s_parts);
+  CombineArgs a = combine_args(p, L, o_parts);
+  a.o = call.output("o")->data<bf16>();
+  combine(a, ctx.stream);
+  bf16* s_final = p.want_s_final ? data_or_null<bf16>(call.output("s_final")) : nullptr;
+  bf16* z_final = p.want_z_final ? data_or_null<bf16>(call.output("z_final")) : nullptr;
+  unpack_state(p, L, s_parts, s_final, z_final, ctx.stream);
+}
+
+void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
+  const CudaContext& ctx = cuda_context();
+  const cudaStream_t stream = ctx.stream;
+  Lowering L;
+  plan_lowering(p, L);
+  Scratch sc(ctx);
+  const Packed in = pack_inputs(call, p, L, sc, stream);
+  const bf16* dout = call.input("do")->data<bf16>();
+
+  // do' per value block.
+  const bf16* dparts[kMaxBlocks] = {};
+  if (L.den) {
+    BlockPtrs o_parts, unused;
+    forward_blocks(p, L, in, false, sc, o_parts, unused);
+    CombineArgs c = combine_args(p, L, o_parts);
+    c.of = sc.floats(L.rows * p.V);
+    c.den_out = sc.floats(L.rows);
+    c.den_raw = sc.floats(L.rows);
+    combine(c, stream);
+    DoutArgs a;
+    a.dout = dout;
+    a.o = c.of;
+    a.den_out = c.den_out;
+    a.den_raw = c.den_raw;
+    a.rows = L.rows;
+    a.V = int(p.V);
+    a.normalize = p.normalize;
+    a.vb = L.vb;
+    for (int j = 0; j < L.vb.n; ++j) dparts[j] = a.dst[j] = sc.bf16s(L.rows * L.vb.width[j]);
+    if (L.rows > 0) {
+      dout_kernel<<<row_grid(L.rows), kRowThreads, 0, stream>>>(a);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_lowered dout_kernel");
+    }
+  } else {
+    for (int j = 0; j < L.vb.n; ++j) {
+      PackRowsArgs a;
+      a.rows = L.rows;
+      a.src = dout;
+      a.src_width = int(p.V);
+      a.off = j * kBlockCols;
+      a.used = L.vb.used[j];
+      a.width = L.vb.width[j];
+      a.dst = sc.bf16s(L.rows * a.width);
+      pack_rows(a, stream);
+      dparts[j] = a.dst;
+    }
+  }
+  const bf16* ds_final[kMaxBlocks][kMaxBlocks] = {};
+  if (p.has_ds_final || p.has_dz_final) {
+    const bf16* ds = p.has_ds_final ? call.input("ds_final")->data<bf16>() : nullptr;
+    const bf16* dz = p.has_dz_final ? call.input("dz_final")->data<bf16>() : nullptr;
+    pack_state(p, L, ds, dz, sc, ds_final, stream);
+  }
+
+  // One chunked backward per block pair.
+  BlockPtrs dq, dk, dv, dg, ds0;
+  const bool vector_gate = p.gate == MixerGate::vector;
+  const bool scalar_dg = p.gate == MixerGate::scalar;
+  for (int i = 0; i < L.kb.n; ++i)
+    for (int j = 0; j < L.vb.n; ++j) {
+      const int kw = L.kb.width[i], vw = L.vb.width[j];
+      const MixerParams bp = block_params(p, kw, vw);
+      ChunkedMixerIO io;
+      io.q = in.q[i];
+      io.k = in.k[i];
+      io.v = in.v[j];
+      io.g = in.g[i];
+      io.s0 = in.s0[i][j];
+      io.dout = dparts[j];
+      io.ds_final = ds_final[i][j];
+      dq.p[i][j] = io.dq = sc.bf16s(L.rows * kw);
+      dk.p[i][j] = io.dk = sc.bf16s(L.rows * kw);
+      dv.p[i][j] = io.dv = sc.bf16s(L.rows * vw);
+      if (vector_gate) dg.p[i][j] = io.dg = sc.bf16s(L.rows * kw);
+      if (scalar_dg) dg.p[i][j] = io.dg = sc.bf16s(L.rows);
+      if (bp.want_ds0) ds0.p[i][j] = io.ds0 = sc.bf16s(L.BH * kw * vw);
+      cuda_mixer_chunked_bwd(bp, io);
+    }
+
+  // Back to the call's gradients.
+  if (L.rows > 0) {
+    GatherKeysArgs a;
+    a.kb = L.kb;
+    a.vb = L.vb;
+    a.rows = L.rows;
+    a.K = int(p.K);
+    a.part = dq;
+    a.out = call.output("dq")->data<bf16>();
+    gather_keys_kernel<<<row_grid(L.rows), kRowThreads, 0, stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered gather_keys_kernel (dq)");
+    a.part = dk;
+    a.out = call.output("dk")->data<bf16>();
+    if (p.input_gate != MixerInputGate::none) {
+      a.k = call.input("k")->data<bf16>();
+      a.gate_in = call.input("i")->data<bf16>();
+      a.input_gate = p.input_gate;
+      a.di = call.output("di")->data<bf16>();
+    }
+    gather_keys_kernel<<<row_grid(L.rows), kRowThreads, 0, stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered gather_keys_kernel (dk)");
+    if (vector_gate) {
+      GatherKeysArgs d = a;
+      d.part = dg;
+      d.out = call.output("dg")->data<bf16>();
+      d.k = d.gate_in = nullptr;
+      d.di = nullptr;
+      gather_keys_kernel<<<row_grid(L.rows), kRowThreads, 0, stream>>>(d);
+      LINEA_CUDA_CHECK_LAUNCH("mixer_lowered gather_keys_kernel (dg)");
+    }
+    if (scalar_dg) {
+      gather_scalar_kernel<<<unsigned((L.rows + 255) / 256), 256, 0, stream>>>(dg, L.kb, L.vb, L.rows,
+                                                                               call.output("dg")->data<bf16>());
+      LINEA_CUDA_CHECK_LAUNCH("mixer_lowered gather_scalar_kernel");
+    }
+    GatherValuesArgs v;
+    v.part = dv;
+    v.kb = L.kb;
+    v.vb = L.vb;
+    v.rows = L.rows;
+    v.V = int(p.V);
+    v.out = call.output("dv")->data<bf16>();
+    gather_values_kernel<<<row_grid(L.rows), kRowThreads, 0, stream>>>(v);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered gather_values_kernel");
+  }
+  bf16* ds0_out = p.want_ds0 ? data_or_null<bf16>(call.output("ds0")) : nullptr;
+  bf16* dz0_out = p.want_dz0 ? data_or_null<bf16>(call.output("dz0")) : nullptr;
+  unpack_state(p, L, ds0, ds0_out, dz0_out, stream);
+}
+
+}  // namespace linea
