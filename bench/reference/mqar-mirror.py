@@ -35,10 +35,12 @@ p.add_argument('--decay_all', action='store_true')  # weight decay on every para
 # block's second sublayer is the identity on norm2(x), so each block also adds LayerNorm2(x) to the residual stream;
 # ln_f at the end (zoology/model.py: TransformerBlock, LMBackbone.layers_forward).
 p.add_argument('--zoology_block', action='store_true')
+# Sequences per step (the template's 64); the cosine schedule runs over --steps.
+p.add_argument('--batch', type=int, default=64)
 a = p.parse_args()
 torch.manual_seed(a.seed); np.random.seed(a.seed)
 dev = 'cuda' if torch.cuda.is_available() else 'cpu'
-V, T, NKV, D, BS = 512, 128, 8, 64, 64
+V, T, NKV, D, BS = 512, 128, 8, 64, a.batch
 
 def mqar_batch(rng, n):
     half = V // 2
@@ -216,7 +218,7 @@ nodecay = [q for q in model.parameters() if not (a.decay_all or (q.ndim >= 2 and
 opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.1}, {'params': nodecay, 'weight_decay': 0.0}], lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
 def lr_at(step):
     if step < 100: return a.lr * (step + 1) / 100
-    pr = min(1, (step - 100) / (1500 - 100)); return a.lr * 0.5 * (1 + math.cos(math.pi * pr))
+    pr = min(1, (step - 100) / (a.steps - 100)); return a.lr * 0.5 * (1 + math.cos(math.pi * pr))
 rng = np.random.default_rng(1000 + a.seed)
 ex, ey, et = mqar_batch(np.random.default_rng(99), 2048)
 ex, ey, et = ex.to(dev), ey.to(dev), et.to(dev)

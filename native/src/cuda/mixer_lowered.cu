@@ -123,10 +123,11 @@ __device__ __forceinline__ float write_weight(MixerInputGate g, float x) {
   return log1pf(expf(x));
 }
 
-// dw/dx: s (1 - s) for sigmoid, sigmoid(x) for softplus.
+// dw/dx: sigmoid(x) sigmoid(-x) for sigmoid (1 - s loses every digit in f32 for large x),
+// sigmoid(x) for softplus.
 __device__ __forceinline__ float write_weight_grad(MixerInputGate g, float x) {
   const float s = sigmoid_f(x);
-  return g == MixerInputGate::sigmoid ? s * (1.f - s) : s;
+  return g == MixerInputGate::sigmoid ? s * sigmoid_f(-x) : s;
 }
 
 __device__ __forceinline__ int64_t warp_row() { return int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; }
