@@ -65,12 +65,14 @@ describe('training memory estimate', () => {
     )
   })
 
-  it('every run of every shipped template fits in 4 GiB', () => {
+  it('every run of every shipped template fits in 4 GiB, or 8 GiB for those sized for a GPU', () => {
     for (const t of loadTemplates()) {
       const inputs = Object.fromEntries(t.inputs.map((i) => [i.path, '/some/text.txt']))
+      // mqar-zoology-gpu trains with Zoology's batch of 256 at vocabulary 8192: a GPU's memory
+      const limit = t.id.endsWith('-gpu') ? 8 * GiB : 4 * GiB
       for (const r of expandTemplate(t, inputs)) {
         const m = estimateTrainingMemory(r.modelSpec, trainingShape(r.trainSpec))
-        expect(m.totalBytes, `${t.id} ${r.name}: ${formatBytes(m.totalBytes)}`).toBeLessThan(4 * GiB)
+        expect(m.totalBytes, `${t.id} ${r.name}: ${formatBytes(m.totalBytes)}`).toBeLessThan(limit)
       }
     }
   })
