@@ -15,9 +15,10 @@
 // chunked forward per (key block, value block), then sum over key blocks and
 // divide by den'. Backward: the same blocks and forward (do' needs num and
 // den'), do' = [do / den', dden] per value block, one chunked backward per block
-// pair, then dq, dk', a vector dg by key block summed over value blocks, dv by
-// value block summed over key blocks, ds0 and dz0 from the blocks' ds0. Sums run
-// in f32 in a fixed order (no atomics).
+// pair, each pair's gradients added into f32 sums as it finishes (dq, dk' and a
+// vector dg per key block, dv, a scalar dg and ds0 per call), so one pair's are
+// held at a time; then dk = w dk', di, and bf16. Sums run in f32 in a fixed
+// order (no atomics).
 //
 // Layouts: rows are the (b, t, h) of [B,T,H,X] tensors, rows = B T H; states
 // [B*H, K, V]; a block of key block i and value block j is [rows, kw_i] (q, k',
@@ -303,70 +304,106 @@ __global__ void dout_kernel(DoutArgs a) {
   }
 }
 
-// out[r, c] = w_r Σ_j part[i][j][r, c - 128 i] for the key columns c (i = c / 128):
-// dq, dk' and a vector dg. With an input gate (dk): w_r = w(i[r]) and
-// di[r] = dw/di Σ_c k[r, c] Σ_j part.
-struct GatherKeysArgs {
-  BlockPtrs part;  // [rows, kw_i]
-  Split kb, vb;
+// The backward adds each block pair's gradients into f32 accumulators as the pair
+// finishes (so only one pair's are held at a time), then converts.
+
+// dst[r, off + c] += src[r, c] for c < used: dst [rows, ld] f32, src [rows, width] bf16.
+struct AddRowsArgs {
+  float* dst = nullptr;
   int64_t rows = 0;
-  int K = 0;
-  bf16* out = nullptr;  // [rows, K]
+  int ld = 0, off = 0, used = 0;
+  const bf16* src = nullptr;
+  int width = 0;
+};
+
+__global__ void add_rows_kernel(AddRowsArgs a) {
+  const int64_t n = a.rows * a.used;
+  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t row = idx / a.used;
+    const int c = int(idx % a.used);
+    a.dst[row * a.ld + a.off + c] += to_f(a.src[row * a.width + c]);
+  }
+}
+
+// dst[bh, koff + r, voff + c] += src[bh, r, c] for r < kused, c < vused: dst [BH, K, cols] f32
+// (cols = V, plus the denominator's column), src [BH, kw, vw] bf16.
+struct AddStateArgs {
+  float* dst = nullptr;
+  int64_t BH = 0;
+  int K = 0, cols = 0;
+  int koff = 0, kused = 0, voff = 0, vused = 0;
+  const bf16* src = nullptr;
+  int kw = 0, vw = 0;
+};
+
+__global__ void add_state_kernel(AddStateArgs a) {
+  const int64_t n = a.BH * a.kused * a.vused;
+  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
+    const int c = int(idx % a.vused);
+    const int64_t r = idx / a.vused;
+    const int row = int(r % a.kused);
+    const int64_t bh = r / a.kused;
+    a.dst[(bh * a.K + a.koff + row) * a.cols + a.voff + c] += to_f(a.src[(bh * a.kw + row) * a.vw + c]);
+  }
+}
+
+__global__ void to_bf16_kernel(const float* src, int64_t n, bf16* dst) {
+  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x)
+    dst[idx] = __float2bfloat16(src[idx]);
+}
+
+// One key block's gradient into the call's [rows, K] output at columns
+// [off, off + used): out = w acc, with the input gate's w = w(i) per row (dk = w dk'),
+// else w = 1 (dq, a vector dg); with the gate also dw[r] += Σ_c k[r, off + c] acc[r, c]
+// (the key blocks add in order). One warp per row; acc [rows, used] f32.
+struct KeyBlockArgs {
+  const float* acc = nullptr;
+  int64_t rows = 0;
+  int K = 0, off = 0, used = 0;
+  bf16* out = nullptr;
   const bf16* k = nullptr;
   const bf16* gate_in = nullptr;
   MixerInputGate input_gate = MixerInputGate::none;
-  bf16* di = nullptr;  // [rows]
+  float* dw = nullptr;  // [rows]
 };
 
-__global__ void gather_keys_kernel(GatherKeysArgs a) {
+__global__ void key_block_kernel(KeyBlockArgs a) {
   const int64_t row = warp_row();
   const int lane = threadIdx.x % 32;
   if (row >= a.rows) return;
-  const float x = a.gate_in ? to_f(a.gate_in[row]) : 0.f;
-  const float w = a.gate_in ? write_weight(a.input_gate, x) : 1.f;
+  const float w = a.gate_in ? write_weight(a.input_gate, to_f(a.gate_in[row])) : 1.f;
   float dw = 0.f;
-  for (int c = lane; c < a.K; c += 32) {
-    const int i = c / kBlockCols, cc = c % kBlockCols;
-    float s = 0.f;
-    for (int j = 0; j < a.vb.n; ++j) s += to_f(a.part.p[i][j][row * a.kb.width[i] + cc]);
-    a.out[row * a.K + c] = __float2bfloat16(w * s);
-    if (a.gate_in) dw += to_f(a.k[row * a.K + c]) * s;
+  for (int c = lane; c < a.used; c += 32) {
+    const float g = a.acc[row * a.used + c];
+    a.out[row * a.K + a.off + c] = __float2bfloat16(w * g);
+    if (a.gate_in) dw += to_f(a.k[row * a.K + a.off + c]) * g;
   }
-  if (a.gate_in) {
-    dw = warp_total(dw);
-    if (lane == 0) a.di[row] = __float2bfloat16(dw * write_weight_grad(a.input_gate, x));
-  }
+  if (!a.gate_in) return;
+  dw = warp_total(dw);
+  if (lane == 0) a.dw[row] += dw;
 }
 
-// dv[r, c] = Σ_i part[i][j][r, c - 128 j] for the value columns c (j = c / 128).
-struct GatherValuesArgs {
-  BlockPtrs part;  // [rows, vw_j]
-  Split kb, vb;
-  int64_t rows = 0;
-  int V = 0;
-  bf16* out = nullptr;  // [rows, V]
-};
-
-__global__ void gather_values_kernel(GatherValuesArgs a) {
-  const int64_t row = warp_row();
-  const int lane = threadIdx.x % 32;
-  if (row >= a.rows) return;
-  for (int c = lane; c < a.V; c += 32) {
-    const int j = c / kBlockCols, cc = c % kBlockCols;
-    float s = 0.f;
-    for (int i = 0; i < a.kb.n; ++i) s += to_f(a.part.p[i][j][row * a.vb.width[j] + cc]);
-    a.out[row * a.V + c] = __float2bfloat16(s);
-  }
-}
-
-// A scalar gate's dg [rows]: the sum over every block pair.
-__global__ void gather_scalar_kernel(BlockPtrs part, Split kb, Split vb, int64_t rows, bf16* out) {
+// di = dw/di Σ_c k dk' per row.
+__global__ void input_gate_grad_kernel(const float* dw, const bf16* gate_in, MixerInputGate input_gate, int64_t rows,
+                                       bf16* di) {
   const int64_t row = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (row >= rows) return;
-  float s = 0.f;
-  for (int i = 0; i < kb.n; ++i)
-    for (int j = 0; j < vb.n; ++j) s += to_f(part.p[i][j][row]);
-  out[row] = __float2bfloat16(s);
+  di[row] = __float2bfloat16(dw[row] * write_weight_grad(input_gate, to_f(gate_in[row])));
+}
+
+// ds0 [BH, K, V] and dz0 [BH, K] (either may be null) from the f32 state gradient
+// [BH, K, cols], the denominator's in column V.
+__global__ void state_grad_kernel(const float* acc, int64_t BH, int K, int V, int cols, bf16* ds0, bf16* dz0) {
+  const int64_t n = BH * K * cols;
+  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
+    const int c = int(idx % cols);
+    const int64_t r = idx / cols;  // bh * K + k
+    if (c < V) {
+      if (ds0) ds0[r * V + c] = __float2bfloat16(acc[idx]);
+    } else if (dz0) {
+      dz0[r] = __float2bfloat16(acc[idx]);
+    }
+  }
 }
 
 // ---- host code ----
@@ -376,7 +413,8 @@ constexpr int kRowThreads = 32 * kRowsPerBlock;
 
 unsigned flat_grid(int64_t n) { return unsigned(std::min<int64_t>((n + 255) / 256, 8192)); }
 
-// The call's scratch tensors, held until it returns (stream-ordered memory).
+// Scratch tensors held until this object goes out of scope: the call, a key block,
+// a block pair. Stream-ordered memory: work enqueued before the release still reads it.
 class Scratch {
  public:
   explicit Scratch(const CudaContext& ctx) : ctx_(ctx) { held_.reserve(64); }
@@ -594,12 +632,13 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
   // do' per value block.
   const bf16* dparts[kMaxBlocks] = {};
   if (L.den) {
+    Scratch fwd(ctx);  // the recomputed forward, released once do' is enqueued
     BlockPtrs o_parts, unused;
-    forward_blocks(p, L, in, false, sc, o_parts, unused);
+    forward_blocks(p, L, in, false, fwd, o_parts, unused);
     CombineArgs c = combine_args(p, L, o_parts);
-    c.of = sc.floats(L.rows * p.V);
-    c.den_out = sc.floats(L.rows);
-    c.den_raw = sc.floats(L.rows);
+    c.of = fwd.floats(L.rows * p.V);
+    c.den_out = fwd.floats(L.rows);
+    c.den_raw = fwd.floats(L.rows);
     combine(c, stream);
     DoutArgs a;
     a.dout = dout;
@@ -636,14 +675,70 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
     pack_state(p, L, ds, dz, sc, ds_final, stream);
   }
 
-  // One chunked backward per block pair.
-  BlockPtrs dq, dk, dv, dg, ds0;
+  // f32 sums: dv, a scalar gate's dg, the state gradient [BH, K, cols] (the denominator's
+  // in column V) and the input gate's Σ k dk' over the whole call; dq, dk', a vector dg per key block.
   const bool vector_gate = p.gate == MixerGate::vector;
   const bool scalar_dg = p.gate == MixerGate::scalar;
-  for (int i = 0; i < L.kb.n; ++i)
+  const bool want_state = p.want_ds0 || p.want_dz0;
+  const bool gated_write = p.input_gate != MixerInputGate::none;
+  const int cols = int(p.V) + (L.den ? 1 : 0);
+  const int64_t dv_n = L.rows * p.V, sdg_n = scalar_dg ? L.rows : 0, state_n = want_state ? L.BH * p.K * cols : 0;
+  const int64_t dw_n = gated_write ? L.rows : 0;
+  float* dv_acc = sc.floats(dv_n);
+  float* sdg_acc = sc.floats(sdg_n);
+  float* ds_acc = sc.floats(state_n);
+  float* dw_acc = sc.floats(dw_n);
+  auto zero = [&](float* ptr, int64_t n) {
+    if (n > 0) LINEA_CUDA_CHECK(cudaMemsetAsync(ptr, 0, size_t(n) * sizeof(float), stream));
+  };
+  zero(dv_acc, dv_n);
+  zero(sdg_acc, sdg_n);
+  zero(ds_acc, state_n);
+  zero(dw_acc, dw_n);
+  auto add_rows = [&](float* dst, int ld, int off, int used, const bf16* src, int width) {
+    const AddRowsArgs a{dst, L.rows, ld, off, used, src, width};
+    if (a.rows * used == 0) return;
+    add_rows_kernel<<<flat_grid(a.rows * used), 256, 0, stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered add_rows_kernel");
+  };
+  auto key_block = [&](const float* acc, int off, int used, bf16* out, bool input_gate) {
+    if (L.rows == 0) return;
+    KeyBlockArgs a;
+    a.acc = acc;
+    a.rows = L.rows;
+    a.K = int(p.K);
+    a.off = off;
+    a.used = used;
+    a.out = out;
+    if (input_gate) {
+      a.k = call.input("k")->data<bf16>();
+      a.gate_in = call.input("i")->data<bf16>();
+      a.input_gate = p.input_gate;
+      a.dw = dw_acc;
+    }
+    key_block_kernel<<<row_grid(L.rows), kRowThreads, 0, stream>>>(a);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered key_block_kernel");
+  };
+  bf16* dq_out = call.output("dq")->data<bf16>();
+  bf16* dk_out = call.output("dk")->data<bf16>();
+  bf16* dg_out = vector_gate || scalar_dg ? call.output("dg")->data<bf16>() : nullptr;
+
+  // One chunked backward per block pair, its gradients added in as it finishes; a key
+  // block's dq, dk' and vector dg are complete after its value blocks.
+  for (int i = 0; i < L.kb.n; ++i) {
+    const int kw = L.kb.width[i], koff = i * kBlockCols, kused = L.kb.used[i];
+    Scratch key(ctx);  // this key block's sums
+    const int64_t key_n = L.rows * kused;
+    float* dq_acc = key.floats(key_n);
+    float* dk_acc = key.floats(key_n);
+    float* dg_acc = key.floats(vector_gate ? key_n : 0);
+    zero(dq_acc, key_n);
+    zero(dk_acc, key_n);
+    zero(dg_acc, vector_gate ? key_n : 0);
     for (int j = 0; j < L.vb.n; ++j) {
-      const int kw = L.kb.width[i], vw = L.vb.width[j];
+      const int vw = L.vb.width[j], voff = j * kBlockCols;
       const MixerParams bp = block_params(p, kw, vw);
+      Scratch pair(ctx);  // released (stream-ordered) once the pair's sums are enqueued
       ChunkedMixerIO io;
       io.q = in.q[i];
       io.k = in.k[i];
@@ -652,63 +747,52 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
       io.s0 = in.s0[i][j];
       io.dout = dparts[j];
       io.ds_final = ds_final[i][j];
-      dq.p[i][j] = io.dq = sc.bf16s(L.rows * kw);
-      dk.p[i][j] = io.dk = sc.bf16s(L.rows * kw);
-      dv.p[i][j] = io.dv = sc.bf16s(L.rows * vw);
-      if (vector_gate) dg.p[i][j] = io.dg = sc.bf16s(L.rows * kw);
-      if (scalar_dg) dg.p[i][j] = io.dg = sc.bf16s(L.rows);
-      if (bp.want_ds0) ds0.p[i][j] = io.ds0 = sc.bf16s(L.BH * kw * vw);
+      io.dq = pair.bf16s(L.rows * kw);
+      io.dk = pair.bf16s(L.rows * kw);
+      io.dv = pair.bf16s(L.rows * vw);
+      if (vector_gate) io.dg = pair.bf16s(L.rows * kw);
+      if (scalar_dg) io.dg = pair.bf16s(L.rows);
+      if (bp.want_ds0) io.ds0 = pair.bf16s(L.BH * kw * vw);
       cuda_mixer_chunked_bwd(bp, io);
+      add_rows(dq_acc, kused, 0, kused, io.dq, kw);
+      add_rows(dk_acc, kused, 0, kused, io.dk, kw);
+      if (vector_gate) add_rows(dg_acc, kused, 0, kused, io.dg, kw);
+      // dv: the value columns of this block (not the denominator's, not the padding)
+      add_rows(dv_acc, int(p.V), voff, int(std::clamp<int64_t>(p.V - voff, 0, L.vb.used[j])), io.dv, vw);
+      if (scalar_dg) add_rows(sdg_acc, 1, 0, 1, io.dg, 1);
+      if (want_state) {
+        const AddStateArgs a{ds_acc, L.BH, int(p.K), cols, koff, kused, voff, L.vb.used[j], io.ds0, kw, vw};
+        const int64_t n = L.BH * kused * a.vused;
+        if (n > 0) {
+          add_state_kernel<<<flat_grid(n), 256, 0, stream>>>(a);
+          LINEA_CUDA_CHECK_LAUNCH("mixer_lowered add_state_kernel");
+        }
+      }
     }
-
-  // Back to the call's gradients.
-  if (L.rows > 0) {
-    GatherKeysArgs a;
-    a.kb = L.kb;
-    a.vb = L.vb;
-    a.rows = L.rows;
-    a.K = int(p.K);
-    a.part = dq;
-    a.out = call.output("dq")->data<bf16>();
-    gather_keys_kernel<<<row_grid(L.rows), kRowThreads, 0, stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered gather_keys_kernel (dq)");
-    a.part = dk;
-    a.out = call.output("dk")->data<bf16>();
-    if (p.input_gate != MixerInputGate::none) {
-      a.k = call.input("k")->data<bf16>();
-      a.gate_in = call.input("i")->data<bf16>();
-      a.input_gate = p.input_gate;
-      a.di = call.output("di")->data<bf16>();
-    }
-    gather_keys_kernel<<<row_grid(L.rows), kRowThreads, 0, stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered gather_keys_kernel (dk)");
-    if (vector_gate) {
-      GatherKeysArgs d = a;
-      d.part = dg;
-      d.out = call.output("dg")->data<bf16>();
-      d.k = d.gate_in = nullptr;
-      d.di = nullptr;
-      gather_keys_kernel<<<row_grid(L.rows), kRowThreads, 0, stream>>>(d);
-      LINEA_CUDA_CHECK_LAUNCH("mixer_lowered gather_keys_kernel (dg)");
-    }
-    if (scalar_dg) {
-      gather_scalar_kernel<<<unsigned((L.rows + 255) / 256), 256, 0, stream>>>(dg, L.kb, L.vb, L.rows,
-                                                                               call.output("dg")->data<bf16>());
-      LINEA_CUDA_CHECK_LAUNCH("mixer_lowered gather_scalar_kernel");
-    }
-    GatherValuesArgs v;
-    v.part = dv;
-    v.kb = L.kb;
-    v.vb = L.vb;
-    v.rows = L.rows;
-    v.V = int(p.V);
-    v.out = call.output("dv")->data<bf16>();
-    gather_values_kernel<<<row_grid(L.rows), kRowThreads, 0, stream>>>(v);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered gather_values_kernel");
+    key_block(dq_acc, koff, kused, dq_out, false);
+    key_block(dk_acc, koff, kused, dk_out, gated_write);
+    if (vector_gate) key_block(dg_acc, koff, kused, dg_out, false);
   }
-  bf16* ds0_out = p.want_ds0 ? data_or_null<bf16>(call.output("ds0")) : nullptr;
-  bf16* dz0_out = p.want_dz0 ? data_or_null<bf16>(call.output("dz0")) : nullptr;
-  unpack_state(p, L, ds0, ds0_out, dz0_out, stream);
+
+  // The call's other gradients.
+  auto to_bf16 = [&](const float* src, int64_t n, bf16* dst) {
+    if (n == 0) return;
+    to_bf16_kernel<<<flat_grid(n), 256, 0, stream>>>(src, n, dst);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered to_bf16_kernel");
+  };
+  to_bf16(dv_acc, dv_n, call.output("dv")->data<bf16>());
+  if (scalar_dg) to_bf16(sdg_acc, sdg_n, dg_out);
+  if (gated_write && L.rows > 0) {
+    input_gate_grad_kernel<<<unsigned((L.rows + 255) / 256), 256, 0, stream>>>(
+        dw_acc, call.input("i")->data<bf16>(), p.input_gate, L.rows, call.output("di")->data<bf16>());
+    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered input_gate_grad_kernel");
+  }
+  if (state_n > 0) {
+    bf16* ds0_out = p.want_ds0 ? data_or_null<bf16>(call.output("ds0")) : nullptr;
+    bf16* dz0_out = p.want_dz0 ? data_or_null<bf16>(call.output("dz0")) : nullptr;
+    state_grad_kernel<<<flat_grid(state_n), 256, 0, stream>>>(ds_acc, L.BH, int(p.K), int(p.V), cols, ds0_out, dz0_out);
+    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered state_grad_kernel");
+  }
 }
 
 }  // namespace linea
