@@ -8,7 +8,9 @@
 # the small-model part of scripts/gpu-train-bench.ts times the same shapes alone. Runs on the GPU box after native/tools/gpu-check.sh built
 # the addon (native/build/Release/linea.node); needs .device/mqar-bench.mjs
 # (scripts/device-bundles.sh).
-#   MIXERS=gla,deltanet LIMIT_S=500 bench/mqar-zoology-gpu-box.sh    (writes $OUT/mqar-zoology-gpu.json)
+#   MIXERS=gla,deltanet WIDTHS="64 128" LENGTHS=256 LIMIT_S=500 bench/mqar-zoology-gpu-box.sh
+# (writes $OUT/mqar-zoology-gpu.json; MIXERS, WIDTHS and LENGTHS pick part of the grid, which at
+# Zoology's batches is more GPU time than one call has).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/mqar-gpu-out}"
@@ -19,11 +21,14 @@ export LINEA_ADDON="$PWD/native/build/Release/linea.node"
 mixers="${MIXERS:-transformer,gla,mamba2,deltanet,gated-deltanet,based}"
 limit="${LIMIT_S:-540}"
 files=()
+lengths="${LENGTHS:-256 512}"
 for m in ${mixers//,/ }; do
-  for d in 64 128 256; do
+  for d in ${WIDTHS:-64 128 256}; do
     # the template's runs of this mixer and width, by name ("gla 64 256", "gla 64 512")
+    names=""
+    for t in $lengths; do names="${names:+$names,}$m $d $t"; done
     LINEA_NUM_THREADS=1 timeout "$limit" node .device/mqar-bench.mjs --template mqar-zoology-gpu \
-      --presets "$m $d 256,$m $d 512" --seed 0 --out "$work/$m-$d.json" >"$work/$m-$d.log" 2>&1 &
+      --presets "$names" --seed 0 --out "$work/$m-$d.json" >"$work/$m-$d.log" 2>&1 &
     files+=("$work/$m-$d.json")
   done
 done
