@@ -72,4 +72,10 @@ inline unsigned grid_for(int64_t n, int threads = 256) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 4 ? 65535 * 4 : blocks));
 }
 
+// An optional tensor's data, or null where the call has no such tensor.
+template <class T>
+T* data_or_null(Tensor* t) {
+  return t ? t->data<T>() : nullptr;
+}
+
 }  // namespace linea

@@ -115,11 +115,6 @@ ChunkArgs common_args(const MixerParams& p, const ChunkedMixerIO& io) {
   return a;
 }
 
-template <class T>
-T* data_or_null(Tensor* t) {
-  return t ? t->data<T>() : nullptr;
-}
-
 // Whether the passes along T run as one sequential kernel per state tile
 // (mixer_chunked_seqscan.cuh) rather than split into local contributions and a
 // carry (mixer_chunked_scan.cuh). The sequential kernel has one block per

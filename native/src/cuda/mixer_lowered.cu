@@ -34,6 +34,7 @@
 #include "cuda_check.h"
 #include "cuda_context.h"
 #include "cuda_types.cuh"
+#include "layer_common.cuh"
 #include "mixer_chunked.h"
 #include "mixer_lowered.h"
 
@@ -104,21 +105,10 @@ bool lowering_enabled() {
 
 // ---- device code ----
 
-__device__ __forceinline__ float to_f(bf16 x) { return __bfloat162float(x); }
-
-__device__ __forceinline__ float warp_total(float v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
-
-__device__ __forceinline__ float sigmoid_f(float x) {
-  return x >= 0.f ? 1.f / (1.f + expf(-x)) : expf(x) / (1.f + expf(x));
-}
-
 // The input gate's write weight w(x), as mixer_head.h's log_sigmoid and
 // log_softplus (softplus(x) = e^x below -20, x + log1p(e^-x) above 20).
 __device__ __forceinline__ float write_weight(MixerInputGate g, float x) {
-  if (g == MixerInputGate::sigmoid) return sigmoid_f(x);
+  if (g == MixerInputGate::sigmoid) return sigmoid_acc(x);
   if (x > 20.f) return x + log1pf(expf(-x));
   if (x < -20.f) return expf(x);
   return log1pf(expf(x));
@@ -127,8 +117,8 @@ __device__ __forceinline__ float write_weight(MixerInputGate g, float x) {
 // dw/dx: sigmoid(x) sigmoid(-x) for sigmoid (1 - s loses every digit in f32 for large x),
 // sigmoid(x) for softplus.
 __device__ __forceinline__ float write_weight_grad(MixerInputGate g, float x) {
-  const float s = sigmoid_f(x);
-  return g == MixerInputGate::sigmoid ? s * sigmoid_f(-x) : s;
+  const float s = sigmoid_acc(x);
+  return g == MixerInputGate::sigmoid ? s * sigmoid_acc(-x) : s;
 }
 
 __device__ __forceinline__ int64_t warp_row() { return int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; }
@@ -150,11 +140,11 @@ __global__ void pack_rows_kernel(PackRowsArgs a) {
   const int64_t row = warp_row();
   const int lane = threadIdx.x % 32;
   if (row >= a.rows) return;
-  const float w = a.gate_in ? write_weight(a.input_gate, to_f(a.gate_in[row])) : 1.f;
+  const float w = a.gate_in ? write_weight(a.input_gate, to_acc(a.gate_in[row])) : 1.f;
   const bf16* src = a.src + row * a.src_width + a.off;
   bf16* dst = a.dst + row * a.width;
   for (int c = lane; c < a.width; c += 32) {
-    float x = c < a.used ? to_f(src[c]) * w : 0.f;
+    float x = c < a.used ? to_acc(src[c]) * w : 0.f;
     if (c == a.ones_col) x = 1.f;
     dst[c] = __float2bfloat16(x);
   }
@@ -181,8 +171,8 @@ __global__ void pack_state_kernel(PackStateArgs a) {
     const int ka = a.koff + row, vc = a.voff + c;
     float x = 0.f;
     if (row < a.kused) {
-      if (vc < a.V && a.s) x = to_f(a.s[(bh * a.K + ka) * a.V + vc]);
-      else if (vc == a.V && a.z) x = to_f(a.z[bh * a.K + ka]);
+      if (vc < a.V && a.s) x = to_acc(a.s[(bh * a.K + ka) * a.V + vc]);
+      else if (vc == a.V && a.z) x = to_acc(a.z[bh * a.K + ka]);
     }
     a.dst[idx] = __float2bfloat16(x);
   }
@@ -241,7 +231,7 @@ struct CombineArgs {
 __device__ __forceinline__ float sum_over_keys(const CombineArgs& a, int64_t row, int c) {
   const int j = c / kBlockCols, cc = c % kBlockCols;
   float s = 0.f;
-  for (int i = 0; i < a.kb.n; ++i) s += to_f(a.part.p[i][j][row * a.vb.width[j] + cc]);
+  for (int i = 0; i < a.kb.n; ++i) s += to_acc(a.part.p[i][j][row * a.vb.width[j] + cc]);
   return s;
 }
 
@@ -285,8 +275,8 @@ __global__ void dout_kernel(DoutArgs a) {
   if (row >= a.rows) return;
   const float dn = a.den_out[row];
   float dot = 0.f;
-  for (int c = lane; c < a.V; c += 32) dot += to_f(a.dout[row * a.V + c]) * a.o[row * a.V + c];
-  dot = warp_total(dot);
+  for (int c = lane; c < a.V; c += 32) dot += to_acc(a.dout[row * a.V + c]) * a.o[row * a.V + c];
+  dot = warp_sum(dot);
   float dden = -dot / dn;
   if (a.normalize == MixerNormalize::max1) {
     const float raw = a.den_raw[row];
@@ -297,7 +287,7 @@ __global__ void dout_kernel(DoutArgs a) {
     for (int cc = lane; cc < w; cc += 32) {
       const int c = j * kBlockCols + cc;
       float x = 0.f;
-      if (c < a.V) x = to_f(a.dout[row * a.V + c]) / dn;
+      if (c < a.V) x = to_acc(a.dout[row * a.V + c]) / dn;
       else if (c == a.V) x = dden;
       a.dst[j][row * w + cc] = __float2bfloat16(x);
     }
@@ -321,7 +311,7 @@ __global__ void add_rows_kernel(AddRowsArgs a) {
   for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
     const int64_t row = idx / a.used;
     const int c = int(idx % a.used);
-    a.dst[row * a.ld + a.off + c] += to_f(a.src[row * a.width + c]);
+    a.dst[row * a.ld + a.off + c] += to_acc(a.src[row * a.width + c]);
   }
 }
 
@@ -343,7 +333,7 @@ __global__ void add_state_kernel(AddStateArgs a) {
     const int64_t r = idx / a.vused;
     const int row = int(r % a.kused);
     const int64_t bh = r / a.kused;
-    a.dst[(bh * a.K + a.koff + row) * a.cols + a.voff + c] += to_f(a.src[(bh * a.kw + row) * a.vw + c]);
+    a.dst[(bh * a.K + a.koff + row) * a.cols + a.voff + c] += to_acc(a.src[(bh * a.kw + row) * a.vw + c]);
   }
 }
 
@@ -371,15 +361,15 @@ __global__ void key_block_kernel(KeyBlockArgs a) {
   const int64_t row = warp_row();
   const int lane = threadIdx.x % 32;
   if (row >= a.rows) return;
-  const float w = a.gate_in ? write_weight(a.input_gate, to_f(a.gate_in[row])) : 1.f;
+  const float w = a.gate_in ? write_weight(a.input_gate, to_acc(a.gate_in[row])) : 1.f;
   float dw = 0.f;
   for (int c = lane; c < a.used; c += 32) {
     const float g = a.acc[row * a.used + c];
     a.out[row * a.K + a.off + c] = __float2bfloat16(w * g);
-    if (a.gate_in) dw += to_f(a.k[row * a.K + a.off + c]) * g;
+    if (a.gate_in) dw += to_acc(a.k[row * a.K + a.off + c]) * g;
   }
   if (!a.gate_in) return;
-  dw = warp_total(dw);
+  dw = warp_sum(dw);
   if (lane == 0) a.dw[row] += dw;
 }
 
@@ -388,7 +378,7 @@ __global__ void input_gate_grad_kernel(const float* dw, const bf16* gate_in, Mix
                                        bf16* di) {
   const int64_t row = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (row >= rows) return;
-  di[row] = __float2bfloat16(dw[row] * write_weight_grad(input_gate, to_f(gate_in[row])));
+  di[row] = __float2bfloat16(dw[row] * write_weight_grad(input_gate, to_acc(gate_in[row])));
 }
 
 // ds0 [BH, K, V] and dz0 [BH, K] (either may be null) from the f32 state gradient
@@ -411,8 +401,6 @@ __global__ void state_grad_kernel(const float* acc, int64_t BH, int K, int V, in
 unsigned row_grid(int64_t rows) { return unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock); }
 constexpr int kRowThreads = 32 * kRowsPerBlock;
 
-unsigned flat_grid(int64_t n) { return unsigned(std::min<int64_t>((n + 255) / 256, 8192)); }
-
 // Scratch tensors held until this object goes out of scope: the call, a key block,
 // a block pair. Stream-ordered memory: work enqueued before the release still reads it.
 class Scratch {
@@ -429,11 +417,6 @@ class Scratch {
   const CudaContext& ctx_;
   std::vector<Tensor> held_;
 };
-
-template <class T>
-T* data_or_null(Tensor* t) {
-  return t ? t->data<T>() : nullptr;
-}
 
 void pack_rows(const PackRowsArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return;
@@ -461,7 +444,7 @@ void pack_state(const MixerParams& p, const Lowering& L, const bf16* s, const bf
       a.dst = sc.bf16s(n);
       dst[i][j] = a.dst;
       if (n == 0) continue;
-      pack_state_kernel<<<flat_grid(n), 256, 0, stream>>>(a);
+      pack_state_kernel<<<grid_for(n), 256, 0, stream>>>(a);
       LINEA_CUDA_CHECK_LAUNCH("mixer_lowered pack_state_kernel");
     }
 }
@@ -480,7 +463,7 @@ void unpack_state(const MixerParams& p, const Lowering& L, const BlockPtrs& part
   a.z = z;
   const int64_t n = L.BH * p.K * (p.V + (z ? 1 : 0));
   if (n == 0) return;
-  unpack_state_kernel<<<flat_grid(n), 256, 0, stream>>>(a);
+  unpack_state_kernel<<<grid_for(n), 256, 0, stream>>>(a);
   LINEA_CUDA_CHECK_LAUNCH("mixer_lowered unpack_state_kernel");
 }
 
@@ -698,7 +681,7 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
   auto add_rows = [&](float* dst, int ld, int off, int used, const bf16* src, int width) {
     const AddRowsArgs a{dst, L.rows, ld, off, used, src, width};
     if (a.rows * used == 0) return;
-    add_rows_kernel<<<flat_grid(a.rows * used), 256, 0, stream>>>(a);
+    add_rows_kernel<<<grid_for(a.rows * used), 256, 0, stream>>>(a);
     LINEA_CUDA_CHECK_LAUNCH("mixer_lowered add_rows_kernel");
   };
   auto key_block = [&](const float* acc, int off, int used, bf16* out, bool input_gate) {
@@ -764,7 +747,7 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
         const AddStateArgs a{ds_acc, L.BH, int(p.K), cols, koff, kused, voff, L.vb.used[j], io.ds0, kw, vw};
         const int64_t n = L.BH * kused * a.vused;
         if (n > 0) {
-          add_state_kernel<<<flat_grid(n), 256, 0, stream>>>(a);
+          add_state_kernel<<<grid_for(n), 256, 0, stream>>>(a);
           LINEA_CUDA_CHECK_LAUNCH("mixer_lowered add_state_kernel");
         }
       }
@@ -777,7 +760,7 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
   // The call's other gradients.
   auto to_bf16 = [&](const float* src, int64_t n, bf16* dst) {
     if (n == 0) return;
-    to_bf16_kernel<<<flat_grid(n), 256, 0, stream>>>(src, n, dst);
+    to_bf16_kernel<<<grid_for(n), 256, 0, stream>>>(src, n, dst);
     LINEA_CUDA_CHECK_LAUNCH("mixer_lowered to_bf16_kernel");
   };
   to_bf16(dv_acc, dv_n, call.output("dv")->data<bf16>());
@@ -790,7 +773,7 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
   if (state_n > 0) {
     bf16* ds0_out = p.want_ds0 ? data_or_null<bf16>(call.output("ds0")) : nullptr;
     bf16* dz0_out = p.want_dz0 ? data_or_null<bf16>(call.output("dz0")) : nullptr;
-    state_grad_kernel<<<flat_grid(state_n), 256, 0, stream>>>(ds_acc, L.BH, int(p.K), int(p.V), cols, ds0_out, dz0_out);
+    state_grad_kernel<<<grid_for(state_n), 256, 0, stream>>>(ds_acc, L.BH, int(p.K), int(p.V), cols, ds0_out, dz0_out);
     LINEA_CUDA_CHECK_LAUNCH("mixer_lowered state_grad_kernel");
   }
 }
