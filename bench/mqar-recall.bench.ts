@@ -7,7 +7,7 @@
 // and the table: bench/mqar-recall.md.
 //
 //   node --import tsx bench/mqar-recall.bench.ts [--presets transformer,gla,...] [--seed 0]
-//        [--max-steps N] [--template mqar-zoology] [--set path=value]... [--out file.json]
+//        [--max-steps N] [--template mqar-zoology] [--set path=value]... [--time-limit-s S] [--out file.json]
 //   node --import tsx bench/mqar-recall.bench.ts --merge a.json,b.json,... --out bench/mqar-recall-T128-kv8.json
 //
 // --presets picks runs by their name in the template (one process per preset
@@ -15,7 +15,11 @@
 // --max-steps stops early on the template's own schedule (a smoke test); the
 // JSON says so. --set changes the template (a diagnosis, e.g. --set
 // train.optimizer.lr=0.001; never the benchmark): the JSON's train spec says so
-// and --merge refuses to join it with the template's own runs. --merge joins
+// and --merge refuses to join it with the template's own runs. --time-limit-s
+// ends the process's runs S seconds after it started (a GPU call's limit): the
+// run then training is recorded with status 'cut_off' and the steps it did, the
+// ones after it not at all; a cut-off run that did not reach 0.99 says nothing
+// about whether it would have. --merge joins
 // the JSON of several processes into one and prints the table.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -52,6 +56,7 @@ interface EvalRow {
 interface RunRow {
   preset: string
   seed: number
+  /** The trainer's status, or 'cut_off' when --time-limit-s ended the run. */
   status: string
   steps: number
   /** The first evaluated step with accuracy >= 0.99; null when none reached it. */
@@ -114,7 +119,7 @@ export function table(runs: RunRow[]): string[] {
     rule,
     ...runs.map(
       (r) =>
-        `| ${r.preset} | ${r.seed} | ${r.first_step_at_0_99 ?? 'not reached'} | ${fmt(r.best_accuracy)} (${r.best_step}) | ` +
+        `| ${r.preset} | ${r.seed} | ${r.first_step_at_0_99 ?? (r.status === 'cut_off' ? `not reached (cut off at step ${r.steps})` : 'not reached')} | ${fmt(r.best_accuracy)} (${r.best_step}) | ` +
         `${fmt(r.best_split.key_only_in_pair.accuracy)} / ${fmt(r.best_split.key_also_noise.accuracy)} (${r.best_split.key_also_noise.count} queries) | ` +
         `${fmt(r.final_accuracy)} | ${r.train_tokens_per_second} |`,
     ),
@@ -199,8 +204,8 @@ async function run(values: Record<string, string | undefined>, sets: string[]): 
       throw new Error(`--presets: '${w}' is not a run of template ${template.id}; valid: ${all.map((r) => r.name).join(', ')}`)
   const runs = wanted ? all.filter((r) => wanted.includes(r.name)) : all
   // Only a whole run of the template replaces the committed JSON by default.
-  if (!values.out && (wanted || values['max-steps'] !== undefined || seed !== 0 || sets.length))
-    throw new Error('--presets, --seed, --max-steps and --set write part of the benchmark or a diagnosis: give --out <file.json>')
+  if (!values.out && (wanted || values['max-steps'] !== undefined || values['time-limit-s'] !== undefined || seed !== 0 || sets.length))
+    throw new Error('--presets, --seed, --max-steps, --time-limit-s and --set write part of the benchmark or a diagnosis: give --out <file.json>')
   const first = runs[0]!.trainSpec
   // The backend from the calls of f32 passes; then each run's precision as the app resolves it
   // ('auto': f32 on the CPU, as the PyTorch reference of the T = 128 figures; bf16 on CUDA).
@@ -211,6 +216,11 @@ async function run(values: Record<string, string | undefined>, sets: string[]): 
   const rows: RunRow[] = []
   const info = loadAddon().info()
   const out = values.out ?? defaultOut(first)
+  const limit = values['time-limit-s'] === undefined ? null : Number(values['time-limit-s'])
+  if (limit !== null && !(limit > 0)) throw new Error(`--time-limit-s '${values['time-limit-s']}': give seconds > 0`)
+  const deadline = limit === null ? Infinity : performance.now() + limit * 1000
+  let cut = false
+  const pastDeadline = () => (cut ||= performance.now() > deadline)
   // Written after every run, so a process cut off by a time limit keeps the runs it finished.
   const write = () =>
     finish(
@@ -228,6 +238,10 @@ async function run(values: Record<string, string | undefined>, sets: string[]): 
       out,
     )
   for (const r of runs) {
+    if (pastDeadline()) {
+      process.stderr.write(`${r.name}: not started, the ${limit} s limit has passed\n`)
+      continue
+    }
     const started = performance.now()
     const evals: EvalRow[] = []
     const summary = await trainModel({
@@ -236,6 +250,7 @@ async function run(values: Record<string, string | undefined>, sets: string[]): 
       backend: choice.backend,
       precision: precisionOf(r.trainSpec),
       events: {
+        shouldStop: pastDeadline,
         onEval: (e) => {
           const row = evalRow(e)
           evals.push(row)
@@ -245,11 +260,15 @@ async function run(values: Record<string, string | undefined>, sets: string[]): 
         },
       },
     })
+    if (evals.length === 0) {
+      process.stderr.write(`${r.name}: cut off before its first evaluation; not recorded\n`)
+      continue
+    }
     const best = evals.reduce((a, b) => (b.accuracy > a.accuracy ? b : a), evals[0]!)
     rows.push({
       preset: r.name,
       seed,
-      status: summary.status,
+      status: summary.status === 'cancelled' && cut ? 'cut_off' : summary.status,
       steps: summary.steps,
       first_step_at_0_99: evals.find((e) => e.accuracy >= TARGET)?.step ?? null,
       best_accuracy: best.accuracy,
@@ -275,6 +294,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     merge: { type: 'string' },
     set: { type: 'string', multiple: true },
+    'time-limit-s': { type: 'string' },
   },
 })
 if (values.merge) {

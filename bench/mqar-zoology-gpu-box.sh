@@ -27,8 +27,10 @@ for m in ${mixers//,/ }; do
     # the template's runs of this mixer and width, by name ("gla 64 256", "gla 64 512")
     names=""
     for t in $lengths; do names="${names:+$names,}$m $d $t"; done
+    # --time-limit-s ends a run still training in time to write its JSON (status cut_off);
+    # timeout is the backstop.
     LINEA_NUM_THREADS=1 timeout "$limit" node .device/mqar-bench.mjs --template mqar-zoology-gpu \
-      --presets "$names" --seed 0 --out "$work/$m-$d.json" >"$work/$m-$d.log" 2>&1 &
+      --presets "$names" --seed 0 --time-limit-s $((limit - 30)) --out "$work/$m-$d.json" >"$work/$m-$d.log" 2>&1 &
     files+=("$work/$m-$d.json")
   done
 done

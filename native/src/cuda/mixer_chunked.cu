@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "cuda_check.h"
@@ -340,6 +341,11 @@ void cuda_mixer_chunked_bwd(const MixerParams& p, const ChunkedMixerIO& io) {
   a.dk = io.dk;
   a.dv = io.dv;
   a.dg = io.dg;
+  a.dq_add = io.dq_add;
+  a.dk_add = io.dk_add;
+  a.dv_add = io.dv_add;
+  a.dg_add = io.dg_add;
+  if (a.fixed && a.dg_add) throw std::invalid_argument("mixer_chunked: a fixed gate's dg cannot be added into f32");
   a.ds0 = p.want_ds0 ? io.ds0 : nullptr;
   if (a.ds_final) check_aligned(a.ds_final, "ds_final");
   if (a.ds0) check_aligned(a.ds0, "ds0");

@@ -24,6 +24,9 @@ struct ChunkedMixerIO {
   bf16 *o = nullptr, *s_final = nullptr;  // forward
   const bf16 *dout = nullptr, *ds_final = nullptr;
   bf16 *dq = nullptr, *dk = nullptr, *dv = nullptr, *dg = nullptr, *ds0 = nullptr;  // backward
+  // Backward, instead of dq, dk, dv, dg: f32 arrays of their layouts that the gradients
+  // are added into (a vector dg only; for a scalar gate dg_add is [B,T,H]).
+  float *dq_add = nullptr, *dk_add = nullptr, *dv_add = nullptr, *dg_add = nullptr;
 };
 void cuda_mixer_chunked_fwd(const MixerParams& p, const ChunkedMixerIO& io);
 void cuda_mixer_chunked_bwd(const MixerParams& p, const ChunkedMixerIO& io);

@@ -62,7 +62,7 @@ __device__ inline void scalar_dg_from_rows(const ChunkArgs& a, int KD, const flo
     r += red[i];
     if (t0 + i >= a.T) continue;
     if (a.fixed) total += r;
-    else a.dg[row_of(a, b, t0 + i, h)] = __float2bfloat16_rn(r);
+    else put_grad(a.dg, a.dg_add, row_of(a, b, t0 + i, h), r);
   }
   if (a.fixed) a.dgpart[int64_t(bh) * a.NC + c] = total;
 }
@@ -103,7 +103,7 @@ __device__ void write_dg(const ChunkArgs& a, const float* db, float* stage, floa
       for (int p = 0; p < a.rparts; ++p) s += rp[p * KD + d];
       for (int i = kBT - 1; i >= 0; --i) {
         s += stage[i * LDS + d];
-        if (t0 + i < a.T) a.dg[row_of(a, b, t0 + i, h) * KD + d] = __float2bfloat16_rn(s);
+        if (t0 + i < a.T) put_grad(a.dg, a.dg_add, row_of(a, b, t0 + i, h) * KD + d, s);
       }
     }
   } else {
@@ -165,8 +165,7 @@ __global__ void __launch_bounds__(256) bwd_chunk_kernel(ChunkArgs a) {
   for (int e = tid; e < kBT * VD / 2; e += blockDim.x) {
     const int i = e / (VD / 2), j = (e % (VD / 2)) * 2;
     if (t0 + i < a.T)
-      *reinterpret_cast<__nv_bfloat162*>(a.dv + row_of(a, b, t0 + i, h) * VD + j) =
-          __floats2bfloat162_rn(stage[i * LDS + j], stage[i * LDS + j + 1]);
+      put_grad2(a.dv, a.dv_add, row_of(a, b, t0 + i, h) * VD + j, stage[i * LDS + j], stage[i * LDS + j + 1]);
   }
   __syncthreads();
   // ---- dK ------------------------------------------------------------------------
@@ -212,7 +211,7 @@ __global__ void __launch_bounds__(256) bwd_chunk_kernel(ChunkArgs a) {
 #pragma unroll
   for (int n = 0; n < NE; ++n) {
     const int e = tid + 256 * n, j = e / KD, d = e % KD;
-    if (t0 + j < a.T) a.dk[row_of(a, b, t0 + j, h) * KD + d] = __float2bfloat16_rn(acc[n]);
+    if (t0 + j < a.T) put_grad(a.dk, a.dk_add, row_of(a, b, t0 + j, h) * KD + d, acc[n]);
     db[n] = -__bfloat162float(ks[j * LDK + d]) * acc[n];
   }
   __syncthreads();
@@ -259,12 +258,12 @@ __global__ void __launch_bounds__(256) bwd_chunk_kernel(ChunkArgs a) {
 #pragma unroll
   for (int n = 0; n < NE; ++n) {
     const int e = tid + 256 * n, i = e / KD, d = e % KD;
-    if (t0 + i < a.T) a.dq[row_of(a, b, t0 + i, h) * KD + d] = __float2bfloat16_rn(acc[n]);
+    if (t0 + i < a.T) put_grad(a.dq, a.dq_add, row_of(a, b, t0 + i, h) * KD + d, acc[n]);
     db[n] += __bfloat162float(qs[i * LDK + d]) * acc[n];
   }
   // A fixed gate whose dg is not asked for has no dgpart (the same for every block).
   if constexpr (G != kGateNone)
-    if (a.dg) write_dg<G, KD, VD>(a, db, stage, red, b, h, bh, c);
+    if (wants_dg(a)) write_dg<G, KD, VD>(a, db, stage, red, b, h, bh, c);
 }
 
 // Fixed gate: dg[h] = sum over b and chunks of dgpart[(b H + h) NC + c], in a

@@ -101,15 +101,13 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 2) bwd_mma_kernel(ChunkArgs a)
   const float bl = G == kGateScalar ? bs[kBT - 1] : 0.f;
   const float to_end_a = G == kGateScalar ? fast_exp2(bl - bs[ra]) : 1.f;  // 2^{b_L - b_row}
   const float to_end_b = G == kGateScalar ? fast_exp2(bl - bs[rb]) : 1.f;
-  auto store_rows = [&](bf16* dst, int X, int col0, const float(&acc)[8][4], int ntiles) {
+  auto store_rows = [&](bf16* dst, float* add, int X, int col0, const float(&acc)[8][4], int ntiles) {
 #pragma unroll
     for (int n = 0; n < 8; ++n) {
       if (n >= ntiles) continue;
       const int col = col0 + 8 * n + q2;
-      if (t0 + ra < a.T)
-        *reinterpret_cast<unsigned*>(dst + row_of(a, b, t0 + ra, h) * X + col) = pack_bf16(acc[n][0], acc[n][1]);
-      if (t0 + rb < a.T)
-        *reinterpret_cast<unsigned*>(dst + row_of(a, b, t0 + rb, h) * X + col) = pack_bf16(acc[n][2], acc[n][3]);
+      if (t0 + ra < a.T) put_grad2(dst, add, row_of(a, b, t0 + ra, h) * X + col, acc[n][0], acc[n][1]);
+      if (t0 + rb < a.T) put_grad2(dst, add, row_of(a, b, t0 + rb, h) * X + col, acc[n][2], acc[n][3]);
     }
   };
   float C[8][4], acc[8][4];
@@ -151,7 +149,7 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 2) bwd_mma_kernel(ChunkArgs a)
       mma_bf16(acc[2 * n2 + 1], pa[kk], db[2], db[3]);
     }
   }
-  store_rows(a.dv, VD, v0, acc, NV);
+  store_rows(a.dv, a.dv_add, VD, v0, acc, NV);
 
   // ---- dK rows j, key dims d0 .. d0 + KD/2 ----------------------------------------
   rows_times_rows<VD>(Vs, LDV, r0, Ds, LDV, rg, 3, C);  // (V dOᵀ)_ji = dP_ij / scale
@@ -181,7 +179,7 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 2) bwd_mma_kernel(ChunkArgs a)
       mma_bf16(acc[2 * n2 + 1], pa[kk], qb[2], qb[3]);
     }
   }
-  store_rows(a.dk, KD, d0, acc, NK);
+  store_rows(a.dk, a.dk_add, KD, d0, acc, NK);
   // db's share of this lane's columns: - k ⊙ dK.
   float db_a = 0.f, db_b = 0.f;
 #pragma unroll
@@ -230,12 +228,12 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 2) bwd_mma_kernel(ChunkArgs a)
       mma_bf16(acc[2 * n2 + 1], pa[kk], kb[2], kb[3]);
     }
   }
-  store_rows(a.dq, KD, d0, acc, NK);
+  store_rows(a.dq, a.dq_add, KD, d0, acc, NK);
   // dg (scalar and fixed gates): db's share + q ⊙ dQ, its row sums over the quad's lanes and the two
   // column halves, then the reverse cumsum. A fixed gate whose gradient is not asked for has no dg
   // (the same for every block).
   if constexpr (G != kGateNone) {
-    if (!a.dg) return;
+    if (!wants_dg(a)) return;
 #pragma unroll
     for (int n = 0; n < NK; ++n) {
       const int d = d0 + 8 * n + q2;

@@ -47,6 +47,9 @@ struct ChunkArgs {
   const bf16 *dout = nullptr, *ds_final = nullptr;  // [B,T,H,V], [B,H,K,V]
   bf16 *o = nullptr, *s_final = nullptr;
   bf16 *dq = nullptr, *dk = nullptr, *dv = nullptr, *dg = nullptr, *ds0 = nullptr;
+  // Or, per gradient, an f32 array of the same layout that the kernel adds its result
+  // into instead (the lowered mixer sums its block pairs' gradients unrounded).
+  float *dq_add = nullptr, *dk_add = nullptr, *dv_add = nullptr, *dg_add = nullptr;
   // Scratch (mixer_chunked_scan.cuh): hs [B*H, NC+1, K, V] the state entering each
   // chunk (slot NC: the final state); dhs [B*H, NC+1, K, V], slot c+1: the gradient
   // of the state leaving chunk c; rpart [B*H, NC, K] the gate gradient of each
@@ -68,6 +71,25 @@ struct ChunkArgs {
 __device__ __forceinline__ int64_t row_of(const ChunkArgs& a, int b, int t, int h) {
   return (int64_t(b) * a.T + t) * a.H + h;
 }
+
+// A gradient element: added into the f32 array when there is one, else written as bf16.
+__device__ __forceinline__ void put_grad(bf16* dst, float* add, int64_t i, float x) {
+  if (add) add[i] += x;
+  else dst[i] = __float2bfloat16_rn(x);
+}
+
+// Two adjacent elements (i even): one 4- or 8-byte access.
+__device__ __forceinline__ void put_grad2(bf16* dst, float* add, int64_t i, float x, float y) {
+  if (add) {
+    float2* p = reinterpret_cast<float2*>(add + i);
+    const float2 o = *p;
+    *p = make_float2(o.x + x, o.y + y);
+  } else {
+    *reinterpret_cast<__nv_bfloat162*>(dst + i) = __floats2bfloat162_rn(x, y);
+  }
+}
+
+__device__ __forceinline__ bool wants_dg(const ChunkArgs& a) { return a.dg != nullptr || a.dg_add != nullptr; }
 
 // Log gate of step t (0 past T) for the scalar kind.
 __device__ __forceinline__ float scalar_gate(const ChunkArgs& a, int b, int t, int h) {

@@ -197,15 +197,13 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 1) bwd_vec_mma_kernel(ChunkArg
       *reinterpret_cast<unsigned*>(dst + rb * LDP + col) = pack_bf16(kb0 ? f * C[n][2] : 0.f, kb1 ? f * C[n][3] : 0.f);
     }
   };
-  auto store_rows = [&](bf16* dst, int X, int col0, const float(&x)[8][4], int ntiles) {
+  auto store_rows = [&](bf16* dst, float* add, int X, int col0, const float(&x)[8][4], int ntiles) {
 #pragma unroll
     for (int n = 0; n < 8; ++n) {
       if (n >= ntiles) continue;
       const int col = col0 + 8 * n + q2;
-      if (t0 + ra < a.T)
-        *reinterpret_cast<unsigned*>(dst + row_of(a, b, t0 + ra, h) * X + col) = pack_bf16(x[n][0], x[n][1]);
-      if (t0 + rb < a.T)
-        *reinterpret_cast<unsigned*>(dst + row_of(a, b, t0 + rb, h) * X + col) = pack_bf16(x[n][2], x[n][3]);
+      if (t0 + ra < a.T) put_grad2(dst, add, row_of(a, b, t0 + ra, h) * X + col, x[n][0], x[n][1]);
+      if (t0 + rb < a.T) put_grad2(dst, add, row_of(a, b, t0 + rb, h) * X + col, x[n][2], x[n][3]);
     }
   };
 
@@ -246,7 +244,7 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 1) bwd_vec_mma_kernel(ChunkArg
       mma_bf16(acc[2 * n2 + 1], pa, ob[2], ob[3]);
     }
   }
-  store_rows(a.dv, VD, v0, acc, NV);
+  store_rows(a.dv, a.dv_add, VD, v0, acc, NV);
 
   // ---- dK rows j, key dims d0 .. d0 + KD/2 ------------------------------------------------
   zero(acc);
@@ -309,7 +307,7 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 1) bwd_vec_mma_kernel(ChunkArg
       }
     }
   }
-  store_rows(a.dk, KD, d0, acc, NK);
+  store_rows(a.dk, a.dk_add, KD, d0, acc, NK);
 #pragma unroll
   for (int n = 0; n < NK; ++n) {  // db = - k ⊙ dK, completed by + q ⊙ dQ below
     const int col = d0 + 8 * n + q2;
@@ -390,8 +388,8 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 1) bwd_vec_mma_kernel(ChunkArg
       }
     }
   }
-  store_rows(a.dq, KD, d0, acc, NK);
-  if (!a.dg) return;  // the same for every block
+  store_rows(a.dq, a.dq_add, KD, d0, acc, NK);
+  if (!wants_dg(a)) return;  // the same for every block
 #pragma unroll
   for (int n = 0; n < NK; ++n) {
     const int col = d0 + 8 * n + q2;
@@ -416,7 +414,7 @@ __global__ void __launch_bounds__(kBwdMmaThreads, 1) bwd_vec_mma_kernel(ChunkArg
     for (int p = 0; p < a.rparts; ++p) s += rp[p * KD + d];
     for (int i = kBT - 1; i >= 0; --i) {
       s += stage[i * LDS + d];
-      if (t0 + i < a.T) a.dg[row_of(a, b, t0 + i, h) * KD + d] = __float2bfloat16_rn(s);
+      if (t0 + i < a.T) put_grad(a.dg, a.dg_add, row_of(a, b, t0 + i, h) * KD + d, s);
     }
   }
 }

@@ -15,7 +15,7 @@
 // chunked forward per (key block, value block), then sum over key blocks and
 // divide by den'. Backward: the same blocks and forward (do' needs num and
 // den'), do' = [do / den', dden] per value block, one chunked backward per block
-// pair, each pair's gradients added into f32 sums as it finishes (dq, dk' and a
+// pair, the kernels adding each pair's gradients into f32 sums (dq, dk' and a
 // vector dg per key block, dv, a scalar dg and ds0 per call), so one pair's are
 // held at a time; then dk = w dk', di, and bf16. Sums run in f32 in a fixed
 // order (no atomics).
@@ -294,26 +294,9 @@ __global__ void dout_kernel(DoutArgs a) {
   }
 }
 
-// The backward adds each block pair's gradients into f32 accumulators as the pair
-// finishes (so only one pair's are held at a time), then converts.
-
-// dst[r, off + c] += src[r, c] for c < used: dst [rows, ld] f32, src [rows, width] bf16.
-struct AddRowsArgs {
-  float* dst = nullptr;
-  int64_t rows = 0;
-  int ld = 0, off = 0, used = 0;
-  const bf16* src = nullptr;
-  int width = 0;
-};
-
-__global__ void add_rows_kernel(AddRowsArgs a) {
-  const int64_t n = a.rows * a.used;
-  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = idx / a.used;
-    const int c = int(idx % a.used);
-    a.dst[row * a.ld + a.off + c] += to_acc(a.src[row * a.width + c]);
-  }
-}
+// The backward's chunked calls add each block pair's gradients into f32 sums of
+// their block layouts as the pair finishes (so only one pair's are held at a time,
+// and nothing is rounded before the sum), then converts.
 
 // dst[bh, koff + r, voff + c] += src[bh, r, c] for r < kused, c < vused: dst [BH, K, cols] f32
 // (cols = V, plus the denominator's column), src [BH, kw, vw] bf16.
@@ -342,12 +325,14 @@ __global__ void to_bf16_kernel(const float* src, int64_t n, bf16* dst) {
     dst[idx] = __float2bfloat16(src[idx]);
 }
 
-// One key block's gradient into the call's [rows, K] output at columns
-// [off, off + used): out = w acc, with the input gate's w = w(i) per row (dk = w dk'),
-// else w = 1 (dq, a vector dg); with the gate also dw[r] += Σ_c k[r, off + c] acc[r, c]
-// (the key blocks add in order). One warp per row; acc [rows, used] f32.
+// One block's gradient into the call's [rows, K] output at columns [off, off + used):
+// out = w acc, with the input gate's w = w(i) per row (dk = w dk'), else w = 1 (dq, a
+// vector dg, and with K = V a value block's dv); with the gate also
+// dw[r] += Σ_c k[r, off + c] acc[r, c] (the key blocks add in order). One warp per
+// row; acc [rows, ld] f32, its first `used` columns read.
 struct KeyBlockArgs {
   const float* acc = nullptr;
+  int ld = 0;
   int64_t rows = 0;
   int K = 0, off = 0, used = 0;
   bf16* out = nullptr;
@@ -364,7 +349,7 @@ __global__ void key_block_kernel(KeyBlockArgs a) {
   const float w = a.gate_in ? write_weight(a.input_gate, to_acc(a.gate_in[row])) : 1.f;
   float dw = 0.f;
   for (int c = lane; c < a.used; c += 32) {
-    const float g = a.acc[row * a.used + c];
+    const float g = a.acc[row * a.ld + c];
     a.out[row * a.K + a.off + c] = __float2bfloat16(w * g);
     if (a.gate_in) dw += to_acc(a.k[row * a.K + a.off + c]) * g;
   }
@@ -658,38 +643,34 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
     pack_state(p, L, ds, dz, sc, ds_final, stream);
   }
 
-  // f32 sums: dv, a scalar gate's dg, the state gradient [BH, K, cols] (the denominator's
-  // in column V) and the input gate's Σ k dk' over the whole call; dq, dk', a vector dg per key block.
+  // f32 sums: dv per value block [rows, vw], a scalar gate's dg, the state gradient
+  // [BH, K, cols] (the denominator's in column V) and the input gate's Σ k dk' over the
+  // whole call; dq, dk', a vector dg per key block [rows, kw].
   const bool vector_gate = p.gate == MixerGate::vector;
   const bool scalar_dg = p.gate == MixerGate::scalar;
   const bool want_state = p.want_ds0 || p.want_dz0;
   const bool gated_write = p.input_gate != MixerInputGate::none;
   const int cols = int(p.V) + (L.den ? 1 : 0);
-  const int64_t dv_n = L.rows * p.V, sdg_n = scalar_dg ? L.rows : 0, state_n = want_state ? L.BH * p.K * cols : 0;
+  const int64_t sdg_n = scalar_dg ? L.rows : 0, state_n = want_state ? L.BH * p.K * cols : 0;
   const int64_t dw_n = gated_write ? L.rows : 0;
-  float* dv_acc = sc.floats(dv_n);
-  float* sdg_acc = sc.floats(sdg_n);
-  float* ds_acc = sc.floats(state_n);
-  float* dw_acc = sc.floats(dw_n);
-  auto zero = [&](float* ptr, int64_t n) {
+  auto zeros = [&](Scratch& owner, int64_t n) {
+    float* ptr = owner.floats(n);
     if (n > 0) LINEA_CUDA_CHECK(cudaMemsetAsync(ptr, 0, size_t(n) * sizeof(float), stream));
+    return ptr;
   };
-  zero(dv_acc, dv_n);
-  zero(sdg_acc, sdg_n);
-  zero(ds_acc, state_n);
-  zero(dw_acc, dw_n);
-  auto add_rows = [&](float* dst, int ld, int off, int used, const bf16* src, int width) {
-    const AddRowsArgs a{dst, L.rows, ld, off, used, src, width};
-    if (a.rows * used == 0) return;
-    add_rows_kernel<<<grid_for(a.rows * used), 256, 0, stream>>>(a);
-    LINEA_CUDA_CHECK_LAUNCH("mixer_lowered add_rows_kernel");
-  };
-  auto key_block = [&](const float* acc, int off, int used, bf16* out, bool input_gate) {
-    if (L.rows == 0) return;
+  float* dv_acc[kMaxBlocks] = {};
+  for (int j = 0; j < L.vb.n; ++j) dv_acc[j] = zeros(sc, L.rows * L.vb.width[j]);
+  float* sdg_acc = zeros(sc, sdg_n);
+  float* ds_acc = zeros(sc, state_n);
+  float* dw_acc = zeros(sc, dw_n);
+  // One block's f32 sum [rows, ld] into `out` [rows, width] at columns [off, off + used).
+  auto to_output = [&](const float* acc, int ld, int width, int off, int used, bf16* out, bool input_gate) {
+    if (L.rows == 0 || used == 0) return;
     KeyBlockArgs a;
     a.acc = acc;
+    a.ld = ld;
     a.rows = L.rows;
-    a.K = int(p.K);
+    a.K = width;
     a.off = off;
     a.used = used;
     a.out = out;
@@ -706,22 +687,19 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
   bf16* dk_out = call.output("dk")->data<bf16>();
   bf16* dg_out = vector_gate || scalar_dg ? call.output("dg")->data<bf16>() : nullptr;
 
-  // One chunked backward per block pair, its gradients added in as it finishes; a key
-  // block's dq, dk' and vector dg are complete after its value blocks.
+  // One chunked backward per block pair, adding into the sums; a key block's dq, dk'
+  // and vector dg are complete after its value blocks.
   for (int i = 0; i < L.kb.n; ++i) {
     const int kw = L.kb.width[i], koff = i * kBlockCols, kused = L.kb.used[i];
     Scratch key(ctx);  // this key block's sums
-    const int64_t key_n = L.rows * kused;
-    float* dq_acc = key.floats(key_n);
-    float* dk_acc = key.floats(key_n);
-    float* dg_acc = key.floats(vector_gate ? key_n : 0);
-    zero(dq_acc, key_n);
-    zero(dk_acc, key_n);
-    zero(dg_acc, vector_gate ? key_n : 0);
+    const int64_t key_n = L.rows * kw;
+    float* dq_acc = zeros(key, key_n);
+    float* dk_acc = zeros(key, key_n);
+    float* dg_acc = zeros(key, vector_gate ? key_n : 0);
     for (int j = 0; j < L.vb.n; ++j) {
       const int vw = L.vb.width[j], voff = j * kBlockCols;
       const MixerParams bp = block_params(p, kw, vw);
-      Scratch pair(ctx);  // released (stream-ordered) once the pair's sums are enqueued
+      Scratch pair(ctx);  // ds0's block, released (stream-ordered) once it is added in
       ChunkedMixerIO io;
       io.q = in.q[i];
       io.k = in.k[i];
@@ -730,19 +708,13 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
       io.s0 = in.s0[i][j];
       io.dout = dparts[j];
       io.ds_final = ds_final[i][j];
-      io.dq = pair.bf16s(L.rows * kw);
-      io.dk = pair.bf16s(L.rows * kw);
-      io.dv = pair.bf16s(L.rows * vw);
-      if (vector_gate) io.dg = pair.bf16s(L.rows * kw);
-      if (scalar_dg) io.dg = pair.bf16s(L.rows);
+      io.dq_add = dq_acc;
+      io.dk_add = dk_acc;
+      io.dv_add = dv_acc[j];
+      if (vector_gate) io.dg_add = dg_acc;
+      if (scalar_dg) io.dg_add = sdg_acc;
       if (bp.want_ds0) io.ds0 = pair.bf16s(L.BH * kw * vw);
       cuda_mixer_chunked_bwd(bp, io);
-      add_rows(dq_acc, kused, 0, kused, io.dq, kw);
-      add_rows(dk_acc, kused, 0, kused, io.dk, kw);
-      if (vector_gate) add_rows(dg_acc, kused, 0, kused, io.dg, kw);
-      // dv: the value columns of this block (not the denominator's, not the padding)
-      add_rows(dv_acc, int(p.V), voff, int(std::clamp<int64_t>(p.V - voff, 0, L.vb.used[j])), io.dv, vw);
-      if (scalar_dg) add_rows(sdg_acc, 1, 0, 1, io.dg, 1);
       if (want_state) {
         const AddStateArgs a{ds_acc, L.BH, int(p.K), cols, koff, kused, voff, L.vb.used[j], io.ds0, kw, vw};
         const int64_t n = L.BH * kused * a.vused;
@@ -752,9 +724,16 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
         }
       }
     }
-    key_block(dq_acc, koff, kused, dq_out, false);
-    key_block(dk_acc, koff, kused, dk_out, gated_write);
-    if (vector_gate) key_block(dg_acc, koff, kused, dg_out, false);
+    to_output(dq_acc, kw, int(p.K), koff, kused, dq_out, false);
+    to_output(dk_acc, kw, int(p.K), koff, kused, dk_out, gated_write);
+    if (vector_gate) to_output(dg_acc, kw, int(p.K), koff, kused, dg_out, false);
+  }
+  // dv: each value block's value columns (not the denominator's, not the padding).
+  bf16* dv_out = call.output("dv")->data<bf16>();
+  for (int j = 0; j < L.vb.n; ++j) {
+    const int voff = j * kBlockCols;
+    to_output(dv_acc[j], L.vb.width[j], int(p.V), voff, int(std::clamp<int64_t>(p.V - voff, 0, L.vb.used[j])), dv_out,
+              false);
   }
 
   // The call's other gradients.
@@ -763,7 +742,6 @@ void cuda_mixer_lowered_bwd(OpCall& call, const MixerParams& p) {
     to_bf16_kernel<<<grid_for(n), 256, 0, stream>>>(src, n, dst);
     LINEA_CUDA_CHECK_LAUNCH("mixer_lowered to_bf16_kernel");
   };
-  to_bf16(dv_acc, dv_n, call.output("dv")->data<bf16>());
   if (scalar_dg) to_bf16(sdg_acc, sdg_n, dg_out);
   if (gated_write && L.rows > 0) {
     input_gate_grad_kernel<<<unsigned((L.rows + 255) / 256), 256, 0, stream>>>(
