@@ -65,8 +65,8 @@ const Op kOps[] = {
     {"delta", "none", true},
     {"gated_delta", "scalar", true},
     {"softmax", "", false, true},
-    // Calls the chunked kernels take only reshaped (mixer_lowered.cu; LINEA_MIXER_LOWERING=1), else
-    // the recurrent path: the Linear Transformer's denominator, Mamba2's softplus input gate (head dim
+    // Calls the chunked kernels take only reshaped (mixer_lowered.cu; LINEA_MIXER_LOWERING=0: the
+    // recurrent path): the Linear Transformer's denominator, Mamba2's softplus input gate (head dim
     // 64, state 128), Based's Taylor features of 16 dims (1 + 16 + 256 = 273) with the denominator,
     // and the small heads of the MQAR models.
     {"denominator", "none", false, false, "sum", "none", kDim, kDim, true},

@@ -119,11 +119,11 @@ if has tests; then
 fi
 
 if has lowering; then
-  # The chunked kernels on reshaped calls (mixer_lowered.cu, opt-in LINEA_MIXER_LOWERING=1): every
+  # The chunked kernels on reshaped calls (mixer_lowered.cu, on by default): every
   # mixer shape of the cross-backend test that the chunked path does not take as it is (the
   # denominator, sigmoid and softplus input gates, K or V not 64 or 128, K up to 512) against the
   # CPU, then the kinds that need it timed on the recurrent path and lowered.
-  cross_variant lowered 300 LINEA_MIXER_LOWERING=1
+  cross_variant lowered 300
   extra=denominator,input_gate,based,small_dims
   bench_variant extra-recurrent "$extra" LINEA_MIXER_LOWERING=0
   bench_variant extra-lowered "$extra" LINEA_MIXER_LOWERING=1

@@ -2,7 +2,7 @@
 // sends each call to exactly one path: the chunked tensor-core paths for the
 // calls they take (mixer_delta_chunked.h: the delta rule; mixer_chunked.h:
 // the gated additive family; mixer_lowered.h: the same kernels on a reshaped
-// call, opt-in) and the recurrent path (mixer_recurrent_api.cuh) for every
+// call) and the recurrent path (mixer_recurrent_api.cuh) for every
 // other call. All compute the same
 // function; each `takes` decides from the whole call (form, switches, dims,
 // dtype), and a form 'chunked' call both decline runs on the recurrent path.

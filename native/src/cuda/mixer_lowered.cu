@@ -95,10 +95,11 @@ MixerParams block_params(const MixerParams& p, int K, int V) {
   return b;
 }
 
+// On unless LINEA_MIXER_LOWERING=0 (comparisons with the recurrent path).
 bool lowering_enabled() {
   static const bool on = [] {
     const char* e = std::getenv("LINEA_MIXER_LOWERING");
-    return e != nullptr && std::strcmp(e, "1") == 0;
+    return e == nullptr || std::strcmp(e, "0") != 0;
   }();
   return on;
 }
@@ -564,6 +565,13 @@ void combine(const CombineArgs& a, cudaStream_t stream) {
 bool cuda_mixer_lowered_takes(const MixerParams& p, DType dtype) {
   if (!lowering_enabled() || dtype != DType::bf16 || !p.chunked() || p.delta) return false;
   if (p.input_gate == MixerInputGate::exp) return false;  // its stabilizer state m is not a column of S
+  // A denominator's gradient partly cancels the numerator's (dq = S do' + z dden), and a
+  // data-dependent gate's dg cancels again across steps: with bf16 states the two left dq, dk
+  // and dg 3-6 % off an f64 reference on the H200 (vector gate and max1 over signed keys;
+  // scalar gate, softplus input gate and sum at K = 400), where the recurrent path's f32
+  // states stay within 2 %. Without such a gate (Based, the Linear Transformer) or without a
+  // denominator, every case of the cross-backend test is within tolerance.
+  if (p.has_denominator() && (p.gate == MixerGate::scalar || p.gate == MixerGate::vector)) return false;
   Lowering L;
   if (!plan_lowering(p, L)) return false;
   for (int i = 0; i < L.kb.n; ++i)

@@ -10,8 +10,9 @@
 
 namespace linea {
 
-// Whether this path computes the call. Opt-in (LINEA_MIXER_LOWERING=1) until
-// the GPU box's cross-backend test has run it.
+// Whether this path computes the call: on unless LINEA_MIXER_LOWERING=0, and
+// not for a denominator with a scalar or vector gate (mixer_lowered.cu: bf16
+// precision).
 bool cuda_mixer_lowered_takes(const MixerParams& p, DType dtype);
 // Both run on cuda_context().stream and fill every output of the call.
 void cuda_mixer_lowered_fwd(OpCall& call, const MixerParams& p);
