@@ -307,8 +307,9 @@ if has webgpu; then
   # unpacked here. The same vitest suites CI runs on lavapipe (node_modules from
   # .device/node_modules-test.tar.xz: `bash scripts/device-bundles.sh --test-modules`), then
   # scripts/gpu-webgpu-bench.ts: training tokens/s on webgpu, cuda:0 and the CPU, and the mixer grid.
-  # NVIDIA's Vulkan ICD is libGLX_nvidia.so.0, which loads only beside glvnd's libGLdispatch: bring
-  # libglvnd0 and libglx0 with the loader (the device README's list), all unpacked every call.
+  # NVIDIA's Vulkan ICD is libGLX_nvidia.so.0, which loads only beside glvnd's libraries: bring the
+  # device README's whole list (libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2; with
+  # only the first, libglvnd0 and libglx0 the ICD did not load on 2026-12-01), all unpacked every call.
   if ls .gl/*.deb >/dev/null 2>&1; then
     for f in .gl/*.deb; do dpkg -x "$f" /; done
     ldconfig
