@@ -6,6 +6,7 @@
 import type { NativeOpPlan } from '../addon'
 import { grid, type WebGpuDriver } from './driver'
 import type { Storage } from './pool'
+import { inBatchSlices } from './batch_slices'
 import { accumulateKernel, accumulateSelfKernel } from './kernels/accumulate'
 import { adamwClippedKernel, adamwKernel } from './kernels/adamw'
 import { binaryBwdKernel, binaryFwdKernel, type BinaryKind } from './kernels/binary'
@@ -924,6 +925,12 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const buffers = [need(c, 'param'), need(c, 'grad'), need(c, 'm'), need(c, 'v'), ...(sq ? [sq] : [])]
     c.driver.dispatch(sq ? adamwClippedKernel : adamwKernel, params, buffers, grid(n, WG))
   },
+}
+
+// A mixer call whose buffers would be over the adapter's binding limit runs in slices of its batch.
+for (const op of ['mixer_fwd', 'mixer_bwd']) {
+  const whole = LAUNCHERS[op]!
+  LAUNCHERS[op] = (c) => inBatchSlices(c, whole)
 }
 
 /** The op table's unary kinds this backend compiles (all of them; a new kind in the table is refused until added). */

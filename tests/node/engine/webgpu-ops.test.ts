@@ -14,6 +14,9 @@ import type { AttrValue } from '../../../electron/engine/backend'
 import type { HostArray, Tensor } from '../../../electron/engine/tensor'
 import { loadAddon } from '../../../electron/engine/addon'
 import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K } from '../../../electron/engine/webgpu/kernels/mixer_delta_chunked'
+import { WebGpuBackend } from '../../../electron/engine/webgpu/backend'
+import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
+import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
 import { WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
@@ -493,6 +496,45 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         t!.dispose()
       }
       for (const t of [...Object.values(inputs), ...Object.values(upstream)]) t.dispose()
+    })
+
+    // NVIDIA's Vulkan driver binds 2 GiB, less than the delta rule's backward asks for at B·T = 32k, H = 16,
+    // dk = dv = 128 (2.2 GB of chunk states). Here a second device records a lower limit, which its pool
+    // enforces: the backward's chunk states are 394 016 bytes per batch element at this shape (H ⌈T/32⌉ K V
+    // floats for the states and as many for their gradients, plus the call's states), so 800 000 bytes
+    // hold two batch elements but not three, and every tensor (at most 307 200 bytes). The call must run in
+    // slices of its batch (two, then one) and give the whole call's results.
+    it('a mixer call whose chunk states are over the binding limit runs in slices of its batch, with the same results', async () => {
+      const [B, T, H, K, V] = [3, 100, 2, 64, 64]
+      const device = await openWebGpuDevice()
+      device.info.limits.maxStorageBufferBindingSize = 800_000
+      const limited = new WebGpuBackend(new WebGpuDriver(device))
+      for (const gate of ['fixed', 'scalar'] as const) {
+        const shape = [B, T, H, K, V]
+        const inputs: Record<string, Input | undefined> = {
+          q: f32([B, T, H, K], 141),
+          k: l2Rows(f32([B, T, H, K], 142), K),
+          v: f32([B, T, H, V], 143),
+          g: f32(gateShape(gate, shape), 144, (x) => -Math.log1p(Math.exp(-(x + 1)))),
+          beta: f32([B, T, H], 145, (x) => 2 / (1 + Math.exp(-x))),
+          s0: f32([B, H, K, V], 146, (x) => x / 4),
+          do: f32([B, T, H, V], 147),
+          ds_final: f32([B, H, K, V], 148),
+        }
+        const attrs = { gate, delta: true, form: 'chunked' }
+        const { do: _do, ds_final: _dsf, ...forward } = inputs
+        for (const [op, outputs, given] of [
+          ['mixer_fwd', ['s_final'], forward],
+          ['mixer_bwd', [...(gate === 'fixed' ? ['dg'] : []), 'ds0'], inputs],
+        ] as const) {
+          const whole = theGpu().run(op, upload(theGpu(), given), attrs, [...outputs])
+          const sliced = limited.run(op, upload(limited, given), attrs, [...outputs])
+          expect(Object.keys(sliced).sort(), `${op}: outputs`).toEqual(Object.keys(whole).sort())
+          for (const name of Object.keys(whole))
+            expectClose(`${op} ${name}, gate ${gate}, in slices`, await sliced[name]!.read(), await whole[name]!.read(), { ...MIXER, rms: 1e-6, rtol: 1e-5 })
+        }
+      }
+      device.device.destroy()
     })
 
     // [B, T, H, K, V, chunk_size, states in and out, strong gates]
