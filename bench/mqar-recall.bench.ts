@@ -20,7 +20,8 @@
 // run then training is recorded with status 'cut_off' and the steps it did, the
 // ones after it not at all; a cut-off run that did not reach 0.99 says nothing
 // about whether it would have. --merge joins
-// the JSON of several processes into one and prints the table.
+// the JSON of several processes into one and prints the table (a run cut off in
+// one file and finished in another keeps the finished row: mqar-recall-runs.ts).
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -35,6 +36,7 @@ import { projectRoot } from '../electron/platform/project-root'
 import { KEY_IN_NOISE_LABELS } from '../electron/engine/tasks/mqar'
 import { trainModel } from '../electron/engine/train/trainer'
 import { expandTemplate, findTemplate } from '../electron/workspace/templates'
+import { joinRuns } from './mqar-recall-runs'
 
 const TARGET = 0.99
 
@@ -155,14 +157,9 @@ function merge(files: string[], out: string): void {
     if (d.template.id !== first.template.id || JSON.stringify(spec) !== JSON.stringify(firstSpec) || d.max_steps !== first.max_steps || !sameOverrides)
       throw new Error(`${files[i]} ran another template or train spec than ${files[0]}; merge only runs of one setup`)
   }
-  const seen = new Set<string>()
-  for (const r of docs.flatMap((d) => d.runs)) {
-    const key = `${r.preset} seed ${r.seed}`
-    if (seen.has(key)) throw new Error(`${key} appears in more than one file`)
-    seen.add(key)
-  }
-  // Each run keeps the machine (and engine thread count) of the process that trained it.
-  const runs = docs.flatMap((d) => d.runs.map((r) => ({ ...r, machine: r.machine ?? d.machine })))
+  // Each run keeps the machine (and engine thread count) of the process that trained it; a run
+  // cut off by one call's limit and trained again in another keeps its finished (or longer) row.
+  const runs = joinRuns(docs.flatMap((d) => d.runs.map((r) => ({ ...r, machine: r.machine ?? d.machine }))))
   const machines = new Set(runs.map((r) => JSON.stringify(r.machine)))
   finish({ ...first, machine: machines.size === 1 ? first.machine : { per_run: 'runs differ in machine or threads: see runs[].machine' }, runs }, out)
 }

@@ -2,15 +2,24 @@
 # Issue 16's recall at Zoology's scale on the GPU: the mqar-zoology-gpu template
 # (MQAR, vocabulary 8192, T = 256 with 16 pairs and T = 512 with 64, d_model 64,
 # 128 and 256, six mixers: 36 runs), untouched ('auto': cuda:0 in bf16), one
-# process per mixer and width on the one GPU (these small models leave the GPU
-# idle between launches, so several processes share it), then one merged JSON
-# with accuracy and tokens/s per run. Those tokens/s are under that sharing:
-# the small-model part of scripts/gpu-train-bench.ts times the same shapes alone. Runs on the GPU box after native/tools/gpu-check.sh built
-# the addon (native/build/Release/linea.node); needs .device/mqar-bench.mjs
+# process per run, CONCURRENCY at a time on the one GPU, all ending by the
+# call's limit; then one merged JSON with accuracy and tokens/s per run.
+#
+# Processes on one GPU mostly take turns (separate CUDA contexts are
+# time-sliced): 18 at once (2026-12-01) made a Based d_model 64 step 146 ms
+# against 11.3 ms alone, the 18 together moving about 11 M tokens/s where one
+# run alone moves about 6 M, and the call's limit cut nearly all of them off.
+# A few at a time lets the runs started finish; the rest wait for the next
+# call (RUNS names them). Tokens/s are under the
+# sharing; the small-model part of scripts/gpu-train-bench.ts times the same
+# shapes alone. Runs on the GPU box after native/tools/gpu-check.sh built the
+# addon (native/build/Release/linea.node); needs .device/mqar-bench.mjs
 # (scripts/device-bundles.sh).
 #   MIXERS=gla,deltanet WIDTHS="64 128" LENGTHS=256 LIMIT_S=500 bench/mqar-zoology-gpu-box.sh
-# (writes $OUT/mqar-zoology-gpu.json; MIXERS, WIDTHS and LENGTHS pick part of the grid, which at
-# Zoology's batches is more GPU time than one call has).
+#   RUNS="gla 64 256,mamba2 128 512" CONCURRENCY=2 LIMIT_S=500 bench/mqar-zoology-gpu-box.sh
+# (writes $OUT/mqar-zoology-gpu-T256.json and -T512.json; a run still training at the limit is
+# recorded as cut_off, and a later call's run of the same name replaces it in
+# a merge: bench/mqar-recall.bench.ts --merge.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/mqar-gpu-out}"
@@ -18,24 +27,49 @@ work=/tmp/mqar-gpu
 mkdir -p "$out" "$work"
 [ -x /tmp/node/node ] && export PATH=/tmp/node:$PATH
 export LINEA_ADDON="$PWD/native/build/Release/linea.node"
-mixers="${MIXERS:-transformer,gla,mamba2,deltanet,gated-deltanet,based}"
-limit="${LIMIT_S:-540}"
-files=()
-lengths="${LENGTHS:-256 512}"
-for m in ${mixers//,/ }; do
-  for d in ${WIDTHS:-64 128 256}; do
-    # the template's runs of this mixer and width, by name ("gla 64 256", "gla 64 512")
-    names=""
-    for t in $lengths; do names="${names:+$names,}$m $d $t"; done
-    # --time-limit-s ends a run still training in time to write its JSON (status cut_off);
-    # timeout is the backstop.
-    LINEA_NUM_THREADS=1 timeout "$limit" node .device/mqar-bench.mjs --template mqar-zoology-gpu \
-      --presets "$names" --seed 0 --time-limit-s $((limit - 30)) --out "$work/$m-$d.json" >"$work/$m-$d.log" 2>&1 &
-    files+=("$work/$m-$d.json")
+deadline=$(($(date +%s) + ${LIMIT_S:-540}))
+concurrency="${CONCURRENCY:-4}"
+
+# The runs, by their name in the template ("gla 64 256"): RUNS, else the grid of
+# MIXERS x WIDTHS x LENGTHS, shortest sequences and narrowest models first.
+runs=()
+if [ -n "${RUNS:-}" ]; then
+  IFS=',' read -r -a runs <<<"$RUNS"
+else
+  for t in ${LENGTHS:-256 512}; do
+    for d in ${WIDTHS:-64 128 256}; do
+      for m in $(echo "${MIXERS:-transformer,gla,mamba2,deltanet,gated-deltanet,based}" | tr ',' ' '); do
+        runs+=("$m $d $t")
+      done
+    done
   done
+fi
+
+files=()
+for run in "${runs[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$concurrency" ]; do wait -n; done
+  # --time-limit-s ends a run still training in time to write its JSON (status
+  # cut_off); timeout is the backstop.
+  left=$((deadline - $(date +%s) - 30))
+  if [ "$left" -lt 60 ]; then
+    echo "not started: $run (${left} s left of the limit)"
+    continue
+  fi
+  file="$work/${run// /-}.json"
+  LINEA_NUM_THREADS=1 timeout $((left + 25)) node .device/mqar-bench.mjs --template mqar-zoology-gpu \
+    --presets "$run" --seed 0 --time-limit-s "$left" --out "$file" >"$work/${run// /-}.log" 2>&1 &
+  files+=("$file")
+  echo "started: $run ($left s left)"
 done
 wait
 cat "$work"/*.log >"$out/mqar-zoology-gpu.log"
-have=()
-for f in "${files[@]}"; do [ -f "$f" ] && have+=("$f") || echo "missing: $f (cut off at ${limit} s or failed; see the log)"; done
-[ ${#have[@]} -gt 0 ] && node .device/mqar-bench.mjs --merge "$(IFS=,; echo "${have[*]}")" --out "$out/mqar-zoology-gpu.json"
+# One JSON per sequence length (the two lengths train with different batches, so
+# they are two setups): $OUT/mqar-zoology-gpu-T256.json, -T512.json.
+for t in 256 512; do
+  have=()
+  for f in "${files[@]}"; do
+    [[ "$f" == *-$t.json ]] || continue
+    [ -f "$f" ] && have+=("$f") || echo "missing: $f (failed or cut off before its first evaluation; see the log)"
+  done
+  [ ${#have[@]} -gt 0 ] && node .device/mqar-bench.mjs --merge "$(IFS=,; echo "${have[*]}")" --out "$out/mqar-zoology-gpu-T$t.json"
+done

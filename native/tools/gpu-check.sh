@@ -336,7 +336,8 @@ if has webgpu; then
 fi
 
 if has recall; then
-  # Issue 16: recall at Zoology's scale, the mqar-zoology-gpu template untouched (36 runs, one process per mixer).
+  # Issue 16: recall at Zoology's scale, the mqar-zoology-gpu template untouched (36 runs, one process each,
+  # CONCURRENCY at a time; RUNS, MIXERS, WIDTHS, LENGTHS pick part of the grid).
   OUT="$out" LIMIT_S="${RECALL_LIMIT_S:-540}" bash bench/mqar-zoology-gpu-box.sh >"$out/recall.log" 2>&1
   note "recall at Zoology's scale (bench/mqar-zoology-gpu-box.sh): exit $?"
   grep -E "^\| " "$out/recall.log" | head -40 >>"$summary"
