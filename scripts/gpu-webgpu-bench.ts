@@ -5,7 +5,8 @@
 //    AdamW) of MQAR models at d_model 256, 4 layers, T = 512, batch 16, on
 //    webgpu (f32: WebGPU's storage), cuda:0 in f32 and bf16, and the CPU (f32).
 //    Tokens over the wall time of the steps after WARMUP (no eval inside).
-//    The goal: WebGPU at least 30% of CUDA.
+//    The goal: WebGPU at least 30% of CUDA. Then webgpu again with the
+//    128 x 128 matmul tile for large products (webgpu_matmul128).
 // 2. The mixer op on the tokens32k grid (BENCHMARKS.md: H = 16, dk = dv = 128,
 //    B·T = 32768), fwd and fwd+bwd per forget-gate kind and the delta rules,
 //    on webgpu and cuda:0 in f32, median ms of REPEATS after one warm-up call.
@@ -21,7 +22,7 @@
 //
 // Bundled by scripts/device-bundles.sh (webgpu stays external: Dawn's binding
 // is loaded from node_modules/webgpu at run time).
-// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE (0: skip that part),
+// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 (0: skip that part),
 // WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
 // WEBGPU_BENCH_STEPS (12), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768).
@@ -40,11 +41,12 @@ import { profileModel } from '../electron/engine/profile/profiler'
 import { Rng } from '../electron/engine/random'
 import { trainModel } from '../electron/engine/train/trainer'
 import { probeWebGpu, webGpuBackend } from '../electron/engine/webgpu/backend'
-import { webGpuMixerForm } from '../electron/engine/webgpu/ops'
+import { useMatmulTile, webGpuMixerForm } from '../electron/engine/webgpu/ops'
 
 const OUT = process.env.OUT ?? '/tmp'
 const STEPS = Number(process.env.WEBGPU_BENCH_STEPS ?? 12)
 const WARMUP = 3
+if (!(STEPS > WARMUP)) throw new Error(`WEBGPU_BENCH_STEPS ${STEPS}: give more than the ${WARMUP} warm-up steps`)
 const REPEATS = Number(process.env.WEBGPU_BENCH_REPEATS ?? 5)
 const CELLS = (process.env.WEBGPU_BENCH_CELLS ?? '16x2048,4x8192,1x32768').split(',').map((c) => c.split('x').map(Number) as [number, number])
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -271,6 +273,17 @@ async function main(): Promise<void> {
           row[key] = { error: (err as Error).message.split('\n')[0] }
         }
       }
+      // The 128 x 128 matmul tile (kernels/matmul.ts; opt-in until timed here), right after the default.
+      if (process.env.WEBGPU_BENCH_MATMUL128 !== '0') {
+        const was = useMatmulTile(128)
+        try {
+          row.webgpu_matmul128 = await trainThroughput(spec, 'webgpu', 'f32')
+        } catch (err) {
+          row.webgpu_matmul128 = { error: (err as Error).message.split('\n')[0] }
+        } finally {
+          useMatmulTile(was)
+        }
+      }
       const tps = (k: string) => (row[k] as { tokensPerSecond?: number } | undefined)?.tokensPerSecond
       const ratio = (k: string) => (tps('webgpu') && tps(k) ? tps('webgpu')! / tps(k)! : null)
       row.webgpu_over_cuda_f32 = ratio('cuda_f32')
@@ -278,7 +291,8 @@ async function main(): Promise<void> {
       ;(result.training as unknown[]).push(row)
       console.log(
         `train ${id.padEnd(16)} webgpu ${String(tps('webgpu') ?? JSON.stringify(row.webgpu)).padStart(9)} tok/s  cuda f32 ${String(tps('cuda_f32') ?? '-').padStart(9)}  ` +
-          `cuda bf16 ${String(tps('cuda_bf16') ?? '-').padStart(9)}  cpu ${String(tps('cpu') ?? '-').padStart(8)}  webgpu/cuda f32 ${row.webgpu_over_cuda_f32 === null ? '-' : (row.webgpu_over_cuda_f32 as number).toFixed(2)}`,
+          `cuda bf16 ${String(tps('cuda_bf16') ?? '-').padStart(9)}  cpu ${String(tps('cpu') ?? '-').padStart(8)}  webgpu/cuda f32 ${row.webgpu_over_cuda_f32 === null ? '-' : (row.webgpu_over_cuda_f32 as number).toFixed(2)}` +
+          `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}`,
       )
     }
   if (process.env.WEBGPU_BENCH_PROFILE !== '0')

@@ -14,7 +14,7 @@ import { columnChunks, columnPartialGrid, columnSumKernel, columnSumProductKerne
 import { rowGroup, WG } from './kernels/common'
 import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_entropy'
 import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, type FeatureMapKind } from './kernels/feature_map'
-import { matmulBiasKernel, matmulKernel, TILE } from './kernels/matmul'
+import { LARGE_TILE, matmulBiasKernel, matmulKernel, matmulLargeBiasKernel, matmulLargeKernel, TILE, type MatmulTile } from './kernels/matmul'
 import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from './kernels/norm'
 import { COLUMNS as ROW_COLUMNS, ROWS as ROW_BLOCK, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
 import { rotaryKernel, rotaryTable } from './kernels/rotary'
@@ -92,8 +92,27 @@ function matmul(
   bias?: GPUBuffer,
 ): void {
   // q = 0 is an empty sum: the kernel still writes every element (the bias, or zeros).
-  const groups: [number, number, number] = [Math.ceil(shape.p / TILE), Math.ceil(shape.n / TILE), 1]
-  c.driver.dispatch(bias ? matmulBiasKernel : matmulKernel, shape, bias ? [a, b, out, bias] : [a, b, out], groups)
+  const large = largeProducts === LARGE_TILE && Math.ceil(shape.p / LARGE_TILE) * Math.ceil(shape.n / LARGE_TILE) >= LARGE_TILES_MIN
+  const tile = large ? LARGE_TILE : TILE
+  const kernel = large ? (bias ? matmulLargeBiasKernel : matmulLargeKernel) : bias ? matmulBiasKernel : matmulKernel
+  const groups: [number, number, number] = [Math.ceil(shape.p / tile), Math.ceil(shape.n / tile), 1]
+  c.driver.dispatch(kernel, shape, bias ? [a, b, out, bias] : [a, b, out], groups)
+}
+
+/**
+ * The tile of products with at least LARGE_TILES_MIN tiles of 128 x 128 (enough
+ * workgroups to fill a large GPU): 64 until the 128 tile (half the workgroup-memory
+ * reads per FMA) has been timed against it on a GPU; LINEA_WEBGPU_MATMUL_TILE=128 or
+ * useMatmulTile(128) picks it (the benchmark and the tests).
+ */
+let largeProducts: MatmulTile = process.env.LINEA_WEBGPU_MATMUL_TILE === '128' ? LARGE_TILE : TILE
+const LARGE_TILES_MIN = 64
+
+/** Sets the tile of large products (see largeProducts); returns the previous one. */
+export function useMatmulTile(tile: MatmulTile): MatmulTile {
+  const was = largeProducts
+  largeProducts = tile
+  return was
 }
 
 /** out[d] = sum over rows of x (times w): binary_bwd's broadcast db and linear_bwd's dbias. */

@@ -17,7 +17,7 @@ import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K } from '../../../electron/engin
 import { WebGpuBackend } from '../../../electron/engine/webgpu/backend'
 import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
 import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
-import { WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
+import { useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
 announce('webgpu-ops')
@@ -685,6 +685,23 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
             await compare('linear_fwd', { x, w, bias: b }, { trans_w }, REDUCTION)
             await compare('linear_bwd', { x, w, bias: b, dy: f32([...lead, M], 13) }, { trans_w }, REDUCTION)
           })
+
+    // The 128 x 128 tile (8 x 8 outputs per invocation) takes products of at least 64 such tiles once
+    // chosen: here y = x W, dx = dy Wᵀ and dw = xᵀ dy are all 9 x 9 tiles, none a whole number of
+    // tiles, with q not a multiple of the 16 staged per step.
+    for (const trans_w of [false, true])
+      it(`the 128 tile: x [1027, 1029] M 1031${trans_w ? ' trans_w' : ''} bias: forward and backward`, async () => {
+        const was = useMatmulTile(128)
+        try {
+          const [R, K, M] = [1027, 1029, 1031]
+          const w = f32(trans_w ? [M, K] : [K, M], 21, (v) => v / Math.sqrt(K))
+          const inputs = { x: f32([R, K], 20), w, bias: f32([M], 22) }
+          await compare('linear_fwd', inputs, { trans_w }, REDUCTION)
+          await compare('linear_bwd', { ...inputs, dy: f32([R, M], 23, (v) => v / Math.sqrt(M)) }, { trans_w }, REDUCTION)
+        } finally {
+          useMatmulTile(was)
+        }
+      })
   })
 
   describe('rows', () => {

@@ -5,19 +5,24 @@
 //   A(i, r) = a[i * sa0 + r * sa1]      B(r, j) = b[r * sb0 + j * sb1]
 //
 // The portable path (no subgroups): a workgroup of 16 x 16 invocations owns
-// a TILE x TILE block of C, each invocation a 4 x 4 sub-block; tiles of A
-// and B are staged in workgroup memory, zero past the edges, so any n, p, q
-// work. Both are stored k-major as vec4 ([DEPTH][TILE / 4]: A transposed), so
-// each step of the inner loop reads one vec4 of A and one of B for 16 FMAs
-// (the scalar layout read 8 values for them). Sums run in f32 over q, in the
-// same order whatever the layout.
+// a tile x tile block of C; tiles of A and B are staged in workgroup memory,
+// zero past the edges, so any n, p, q work. Both are stored k-major as vec4
+// ([DEPTH][tile / 4]: A transposed), so each step of the inner loop reads
+// vec4s of A and of B and multiplies every pair. Two sizes:
+//   tile 64:  each invocation a 4 x 4 block, 2 vec4 reads per 16 FMAs;
+//   tile 128: each invocation 8 x 8 (rows lid.y and 16 + lid.y of the tile's
+//             32 row quads, columns likewise), 4 vec4 reads per 64 FMAs: half
+//             the workgroup-memory reads per FMA, for the large products where
+//             the GPU has enough tiles to fill it.
+// Sums run in f32 over q, in the same order whatever the tile.
 import { paramsWgsl, type Kernel } from '../driver'
 
-/** Rows and columns of C per workgroup; DEPTH: the q-slice staged per step. */
+/** Rows and columns of C per workgroup (the default tile and the large one); DEPTH: the q-slice staged per step. */
 export const TILE = 64
+export const LARGE_TILE = 128
+export type MatmulTile = typeof TILE | typeof LARGE_TILE
 const DEPTH = 16
 const THREADS = 16
-const PER = TILE / THREADS // 4 x 4 outputs per invocation
 
 const params = [
   ['n', 'u32'],
@@ -29,10 +34,39 @@ const params = [
   ['sb1', 'u32'],
 ] as const
 
-function matmul(hasBias: boolean): Kernel {
+function matmul(hasBias: boolean, tile: MatmulTile): Kernel {
+  const S = tile / (4 * THREADS) // row (and column) quads per invocation: 1 or 2
+  const quads = tile / 4
   const bias = hasBias ? `@group(0) @binding(4) var<storage, read> bias: array<f32>;\n` : ''
+  const seq = (n: number) => [...Array(n).keys()]
+  // acc[(sa * 4 + u) * S + sb]: row (sa * 16 + lid.y) * 4 + u of the tile, columns (sb * 16 + lid.x) * 4 ..
+  const accIndex = (sa: number, u: number, sb: number) => (sa * 4 + u) * S + sb
+  const inner = [
+    ...seq(S).map((sa) => `      let fa${sa} = tile_a[r * ${quads}u + ${sa * THREADS}u + lid.y];`),
+    ...seq(S).map((sb) => `      let fb${sb} = tile_b[r * ${quads}u + ${sb * THREADS}u + lid.x];`),
+    ...seq(S).flatMap((sa) => seq(4).flatMap((u) => seq(S).map((sb) => `      acc[${accIndex(sa, u, sb)}] += fa${sa}[${u}] * fb${sb};`))),
+  ].join('\n')
+  const store = seq(S)
+    .flatMap((sa) =>
+      seq(4).map(
+        (u) => `  {
+    let i = row0 + (${sa * THREADS}u + lid.y) * 4u + ${u}u;
+    if (i < P.n) {
+${seq(S)
+  .map(
+    (sb) => `      for (var v = 0u; v < 4u; v++) {
+        let j = col0 + (${sb * THREADS}u + lid.x) * 4u + v;
+        if (j < P.p) { c[i * P.p + j] = acc[${accIndex(sa, u, sb)}][v]${hasBias ? ' + bias[j]' : ''}; }
+      }`,
+  )
+  .join('\n')}
+    }
+  }`,
+      ),
+    )
+    .join('\n')
   return {
-    label: hasBias ? 'matmul/bias' : 'matmul',
+    label: `matmul${tile === TILE ? '' : `/${tile}`}${hasBias ? '/bias' : ''}`,
     entry: 'main',
     params,
     code: `${paramsWgsl(params)}
@@ -40,20 +74,20 @@ function matmul(hasBias: boolean): Kernel {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 ${bias}
-var<workgroup> tile_a: array<vec4<f32>, ${(DEPTH * TILE) / 4}>; // [DEPTH][TILE / 4]: A transposed
-var<workgroup> tile_b: array<vec4<f32>, ${(DEPTH * TILE) / 4}>; // [DEPTH][TILE / 4]
+var<workgroup> tile_a: array<vec4<f32>, ${DEPTH * quads}>; // [DEPTH][tile / 4]: A transposed
+var<workgroup> tile_b: array<vec4<f32>, ${DEPTH * quads}>; // [DEPTH][tile / 4]
 
 @compute @workgroup_size(${THREADS}, ${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) flat: u32) {
-  let row0 = wid.y * ${TILE}u;
-  let col0 = wid.x * ${TILE}u;
-  var acc: array<vec4<f32>, ${PER}>; // acc[u]: row lid.y * PER + u, columns lid.x * PER ..
-  for (var u = 0u; u < ${PER}u; u++) { acc[u] = vec4<f32>(0.0); }
+  let row0 = wid.y * ${tile}u;
+  let col0 = wid.x * ${tile}u;
+  var acc: array<vec4<f32>, ${4 * S * S}>;
+  for (var u = 0u; u < ${4 * S * S}u; u++) { acc[u] = vec4<f32>(0.0); }
   for (var k0 = 0u; k0 < P.q; k0 += ${DEPTH}u) {
-    // Each invocation stages one vec4 of each tile: 4 rows of A at one k
+    // Each invocation stages ${S * S} vec4 of each tile per step: 4 rows of A at one k
     // (consecutive invocations take consecutive k, so reads of a row-major A
     // stay coalesced) and 4 consecutive columns of B at one k.
-    for (var t = 0u; t < ${(TILE * DEPTH) / (THREADS * THREADS * 4)}u; t++) {
+    for (var t = 0u; t < ${(tile * DEPTH) / (THREADS * THREADS * 4)}u; t++) {
       let e = flat + t * ${THREADS * THREADS}u;
       let ar = k0 + e % ${DEPTH}u;
       let ai = row0 + (e / ${DEPTH}u) * 4u;
@@ -63,9 +97,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
           if (ai + m < P.n) { va[m] = a[(ai + m) * P.sa0 + ar * P.sa1]; }
         }
       }
-      tile_a[(e % ${DEPTH}u) * ${TILE / 4}u + e / ${DEPTH}u] = va;
-      let br = k0 + e / ${TILE / 4}u;
-      let bj = col0 + (e % ${TILE / 4}u) * 4u;
+      tile_a[(e % ${DEPTH}u) * ${quads}u + e / ${DEPTH}u] = va;
+      let br = k0 + e / ${quads}u;
+      let bj = col0 + (e % ${quads}u) * 4u;
       var vb = vec4<f32>(0.0);
       if (br < P.q) {
         for (var m = 0u; m < 4u; m++) {
@@ -76,24 +110,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     workgroupBarrier();
     for (var r = 0u; r < ${DEPTH}u; r++) {
-      let fa = tile_a[r * ${TILE / 4}u + lid.y];
-      let fb = tile_b[r * ${TILE / 4}u + lid.x];
-      for (var u = 0u; u < ${PER}u; u++) { acc[u] += fa[u] * fb; }
+${inner}
     }
     workgroupBarrier();
   }
-  for (var u = 0u; u < ${PER}u; u++) {
-    let i = row0 + lid.y * ${PER}u + u;
-    if (i >= P.n) { continue; }
-    for (var v = 0u; v < ${PER}u; v++) {
-      let j = col0 + lid.x * ${PER}u + v;
-      if (j < P.p) { c[i * P.p + j] = acc[u][v]${hasBias ? ' + bias[j]' : ''}; }
-    }
-  }
+${store}
 }
 `,
   }
 }
 
-export const matmulKernel = matmul(false)
-export const matmulBiasKernel = matmul(true)
+export const matmulKernel = matmul(false, TILE)
+export const matmulBiasKernel = matmul(true, TILE)
+export const matmulLargeKernel = matmul(false, LARGE_TILE)
+export const matmulLargeBiasKernel = matmul(true, LARGE_TILE)
