@@ -26,7 +26,20 @@ import {
   shortConvGradKernel,
   type ConvActivation,
 } from './kernels/short_conv'
-import { attentionDeltaKernel, attentionDkvKernel, attentionDqKernel, attentionFwdKernel, MAX_HEAD_DIM } from './kernels/softmax_attention'
+import {
+  attentionDeltaKernel,
+  attentionDkvKernel,
+  attentionDqKernel,
+  attentionFwdKernel,
+  attentionTiledDkvKernel,
+  attentionTiledDqKernel,
+  attentionTiledFwdKernel,
+  MAX_HEAD_DIM,
+  TILE_ROWS,
+  TILED_BWD_BYTES,
+  TILED_FWD_BYTES,
+  TILED_MAX_DIM,
+} from './kernels/softmax_attention'
 import { fillKernel } from './kernels/fill'
 import {
   CHUNK_COLUMNS,
@@ -697,7 +710,10 @@ export const LAUNCHERS: Record<string, Launcher> = {
   softmax_attn_fwd(c) {
     const p = attentionParams(c, false)
     const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'o'), need(c, 'lse')]
-    c.driver.dispatch(attentionFwdKernel(false), p, buffers, rowGrid(1, p.B * p.H * p.Tq))
+    // Blocks of query rows against tiles of keys where the head dims and the adapter's workgroup memory allow.
+    const tiled = Math.max(p.D, p.V) <= TILED_MAX_DIM && c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize >= TILED_FWD_BYTES
+    if (tiled) c.driver.dispatch(attentionTiledFwdKernel, p, buffers, rowGrid(1, p.B * p.H * Math.ceil(p.Tq / TILE_ROWS)))
+    else c.driver.dispatch(attentionFwdKernel(false), p, buffers, rowGrid(1, p.B * p.H * p.Tq))
   },
 
   softmax_attn_decode(c) {
@@ -711,6 +727,12 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const delta = c.scratch(Math.max(rows, 1) * 4, 'softmax_attn_bwd delta').buffer
     c.driver.dispatch(attentionDeltaKernel, p, [need(c, 'o'), need(c, 'do'), delta], rowGrid(1, rows))
     const inputs = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'lse'), need(c, 'do'), delta]
+    if (Math.max(p.D, p.V) <= TILED_MAX_DIM && c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize >= TILED_BWD_BYTES) {
+      const blocks = rowGrid(1, p.B * p.H * Math.ceil(p.Tq / TILE_ROWS))
+      c.driver.dispatch(attentionTiledDqKernel, p, [...inputs, need(c, 'dq')], blocks)
+      c.driver.dispatch(attentionTiledDkvKernel, p, [...inputs, need(c, 'dk'), need(c, 'dv')], blocks)
+      return
+    }
     c.driver.dispatch(attentionDqKernel, p, [...inputs, need(c, 'dq')], rowGrid(1, rows))
     c.driver.dispatch(attentionDkvKernel, p, [...inputs, need(c, 'dk'), need(c, 'dv')], rowGrid(1, rows))
   },

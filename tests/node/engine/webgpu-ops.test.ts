@@ -234,6 +234,11 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       [1, 33, 2, 16, 16, 5],
       [1, 300, 1, 8, 12, 0], // more keys than one tile of 256
       [1, 300, 1, 4, 4, 270],
+      // The tiled forward's widest heads (D, V up to 128): blocks of 16 queries, tiles of 16 keys.
+      [1, 70, 2, 128, 96, 0],
+      [2, 45, 1, 128, 128, 17],
+      // Heads over 128 take the one-row-per-workgroup kernels.
+      [1, 20, 2, 160, 8, 6],
     ] as const
     for (const [B, T, H, D, V, window] of shapes)
       it(`B ${B} T ${T} H ${H} D ${D} V ${V} window ${window}: forward and backward`, async () => {
