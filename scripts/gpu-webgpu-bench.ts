@@ -6,7 +6,8 @@
 //    webgpu (f32: WebGPU's storage), cuda:0 in f32 and bf16, and the CPU (f32).
 //    Tokens over the wall time of the steps after WARMUP (no eval inside).
 //    The goal: WebGPU at least 30% of CUDA. Then webgpu again with the
-//    128 x 128 matmul tile for large products (webgpu_matmul128).
+//    128 x 128 matmul tile for large products (webgpu_matmul128), and without
+//    the split sums of weight gradients (webgpu_no_split_k, the control).
 // 2. The mixer op on the tokens32k grid (BENCHMARKS.md: H = 16, dk = dv = 128,
 //    B·T = 32768), fwd and fwd+bwd per forget-gate kind and the delta rules,
 //    on webgpu and cuda:0 in f32, median ms of REPEATS after one warm-up call.
@@ -22,7 +23,7 @@
 //
 // Bundled by scripts/device-bundles.sh (webgpu stays external: Dawn's binding
 // is loaded from node_modules/webgpu at run time).
-// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 (0: skip that part),
+// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL (0: skip that part),
 // WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
 // WEBGPU_BENCH_STEPS (12), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768).
@@ -41,7 +42,7 @@ import { profileModel } from '../electron/engine/profile/profiler'
 import { Rng } from '../electron/engine/random'
 import { trainModel } from '../electron/engine/train/trainer'
 import { probeWebGpu, webGpuBackend } from '../electron/engine/webgpu/backend'
-import { useMatmulTile, webGpuMixerForm } from '../electron/engine/webgpu/ops'
+import { useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
 
 const OUT = process.env.OUT ?? '/tmp'
 const STEPS = Number(process.env.WEBGPU_BENCH_STEPS ?? 12)
@@ -284,6 +285,17 @@ async function main(): Promise<void> {
           useMatmulTile(was)
         }
       }
+      // The control for the split sums of weight gradients (on by default): the same step without them.
+      if (process.env.WEBGPU_BENCH_SPLIT_K_CONTROL !== '0') {
+        const was = useSplitK(false)
+        try {
+          row.webgpu_no_split_k = await trainThroughput(spec, 'webgpu', 'f32')
+        } catch (err) {
+          row.webgpu_no_split_k = { error: (err as Error).message.split('\n')[0] }
+        } finally {
+          useSplitK(was)
+        }
+      }
       const tps = (k: string) => (row[k] as { tokensPerSecond?: number } | undefined)?.tokensPerSecond
       const ratio = (k: string) => (tps('webgpu') && tps(k) ? tps('webgpu')! / tps(k)! : null)
       row.webgpu_over_cuda_f32 = ratio('cuda_f32')
@@ -292,7 +304,7 @@ async function main(): Promise<void> {
       console.log(
         `train ${id.padEnd(16)} webgpu ${String(tps('webgpu') ?? JSON.stringify(row.webgpu)).padStart(9)} tok/s  cuda f32 ${String(tps('cuda_f32') ?? '-').padStart(9)}  ` +
           `cuda bf16 ${String(tps('cuda_bf16') ?? '-').padStart(9)}  cpu ${String(tps('cpu') ?? '-').padStart(8)}  webgpu/cuda f32 ${row.webgpu_over_cuda_f32 === null ? '-' : (row.webgpu_over_cuda_f32 as number).toFixed(2)}` +
-          `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}`,
+          `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  webgpu without split sums ${String(tps('webgpu_no_split_k') ?? '-')}`,
       )
     }
   if (process.env.WEBGPU_BENCH_PROFILE !== '0')

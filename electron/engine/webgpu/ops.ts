@@ -14,7 +14,7 @@ import { columnChunks, columnPartialGrid, columnSumKernel, columnSumProductKerne
 import { rowGroup, WG } from './kernels/common'
 import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_entropy'
 import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, type FeatureMapKind } from './kernels/feature_map'
-import { LARGE_TILE, matmulBiasKernel, matmulKernel, matmulLargeBiasKernel, matmulLargeKernel, TILE, type MatmulTile } from './kernels/matmul'
+import { LARGE_TILE, matmulBiasKernel, matmulKernel, matmulLargeBiasKernel, matmulLargeKernel, splitSumKernel, TILE, type MatmulTile } from './kernels/matmul'
 import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from './kernels/norm'
 import { COLUMNS as ROW_COLUMNS, ROWS as ROW_BLOCK, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
 import { rotaryKernel, rotaryTable } from './kernels/rotary'
@@ -108,8 +108,45 @@ function matmul(
   const large = largeProducts === LARGE_TILE && Math.ceil(shape.p / LARGE_TILE) * Math.ceil(shape.n / LARGE_TILE) >= LARGE_TILES_MIN
   const tile = large ? LARGE_TILE : TILE
   const kernel = large ? (bias ? matmulLargeBiasKernel : matmulLargeKernel) : bias ? matmulBiasKernel : matmulKernel
-  const groups: [number, number, number] = [Math.ceil(shape.p / tile), Math.ceil(shape.n / tile), 1]
-  c.driver.dispatch(kernel, shape, bias ? [a, b, out, bias] : [a, b, out], groups)
+  const tiles = Math.ceil(shape.p / tile) * Math.ceil(shape.n / tile)
+  const wanted = bias || large ? 1 : splitsOf(tiles, shape.q)
+  const kSplit = Math.max(DEPTH_ALIGN, Math.ceil(shape.q / wanted / DEPTH_ALIGN) * DEPTH_ALIGN)
+  const splits = wanted === 1 ? 1 : Math.ceil(shape.q / kSplit)
+  const groups: [number, number, number] = [Math.ceil(shape.p / tile), Math.ceil(shape.n / tile), splits]
+  if (splits === 1) {
+    c.driver.dispatch(kernel, { ...shape, k_split: shape.q }, bias ? [a, b, out, bias] : [a, b, out], groups)
+    return
+  }
+  // Few tiles and a long sum (a weight's gradient, x^T dy over every row): the sum in splits, each
+  // its own workgroups, then the splits' partial products added in order (deterministic).
+  const count = shape.n * shape.p
+  const parts = c.scratch(splits * count * 4, `${c.plan.op} matmul partial sums`).buffer
+  c.driver.dispatch(kernel, { ...shape, k_split: kSplit }, [a, b, parts], groups)
+  c.driver.dispatch(splitSumKernel, { count, splits }, [parts, out], grid(count, WG))
+}
+
+/**
+ * Splits of a product's sum over q: with fewer than SPLIT_BELOW_TILES tiles of C (too few
+ * workgroups for a large GPU) and q of at least 2 SPLIT_MIN_ROWS, enough splits for about
+ * SPLIT_TARGET workgroups, each over at least SPLIT_MIN_ROWS rows of q. LINEA_WEBGPU_SPLIT_K=0
+ * turns it off (the benchmark's control).
+ */
+function splitsOf(tiles: number, q: number): number {
+  if (!splitK || tiles >= SPLIT_BELOW_TILES || q < 2 * SPLIT_MIN_ROWS) return 1
+  return Math.max(1, Math.min(Math.ceil(SPLIT_TARGET / tiles), Math.floor(q / SPLIT_MIN_ROWS)))
+}
+const SPLIT_BELOW_TILES = 64
+const SPLIT_TARGET = 128
+const SPLIT_MIN_ROWS = 512
+/** A split's rows of q: a whole number of the kernel's staged steps. */
+const DEPTH_ALIGN = 16
+let splitK = process.env.LINEA_WEBGPU_SPLIT_K !== '0'
+
+/** Turns the split sum on or off (see splitsOf); returns the previous setting. */
+export function useSplitK(on: boolean): boolean {
+  const was = splitK
+  splitK = on
+  return was
 }
 
 /**

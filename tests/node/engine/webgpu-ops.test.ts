@@ -691,6 +691,16 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
             await compare('linear_bwd', { x, w, bias: b, dy: f32([...lead, M], 13) }, { trans_w }, REDUCTION)
           })
 
+    // A weight's gradient with few tiles and a long sum (dw = x^T dy over 2100 rows, 2 x 2 tiles of C):
+    // the sum in 4 splits of 528 rows (the last 516), added in order.
+    for (const trans_w of [false, true])
+      it(`split sums: x [2100, 70] M 90${trans_w ? ' trans_w' : ''}: backward`, async () => {
+        const [R, K, M] = [2100, 70, 90]
+        const x = f32([R, K], 30)
+        const w = f32(trans_w ? [M, K] : [K, M], 31, (v) => v / Math.sqrt(K))
+        await compare('linear_bwd', { x, w, bias: f32([M], 32), dy: f32([R, M], 33) }, { trans_w }, REDUCTION)
+      })
+
     // The 128 x 128 tile (8 x 8 outputs per invocation) takes products of at least 64 such tiles once
     // chosen: here y = x W, dx = dy Wᵀ and dw = xᵀ dy are all 9 x 9 tiles, none a whole number of
     // tiles, with q not a multiple of the 16 staged per step.

@@ -16,6 +16,7 @@
 //             the GPU has enough tiles to fill it.
 // Sums run in f32 over q, in the same order whatever the tile.
 import { paramsWgsl, type Kernel } from '../driver'
+import { ELEMENTWISE_WGSL, WG } from './common'
 
 /** Rows and columns of C per workgroup (the default tile and the large one); DEPTH: the q-slice staged per step. */
 export const TILE = 64
@@ -32,6 +33,7 @@ const params = [
   ['sa1', 'u32'],
   ['sb0', 'u32'],
   ['sb1', 'u32'],
+  ['k_split', 'u32'], // rows of q per split (workgroups in z): q when not split
 ] as const
 
 function matmul(hasBias: boolean, tile: MatmulTile): Kernel {
@@ -56,7 +58,7 @@ ${seq(S)
   .map(
     (sb) => `      for (var v = 0u; v < 4u; v++) {
         let j = col0 + (${sb * THREADS}u + lid.x) * 4u + v;
-        if (j < P.p) { c[i * P.p + j] = acc[${accIndex(sa, u, sb)}][v]${hasBias ? ' + bias[j]' : ''}; }
+        if (j < P.p) { c[out0 + i * P.p + j] = acc[${accIndex(sa, u, sb)}][v]${hasBias ? ' + bias[j]' : ''}; }
       }`,
   )
   .join('\n')}
@@ -83,7 +85,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let col0 = wid.x * ${tile}u;
   var acc: array<vec4<f32>, ${4 * S * S}>;
   for (var u = 0u; u < ${4 * S * S}u; u++) { acc[u] = vec4<f32>(0.0); }
-  for (var k0 = 0u; k0 < P.q; k0 += ${DEPTH}u) {
+  // Split over q (workgroups in z): this split's rows of q, and its partial C in c at split * n * p.
+  let k_begin = wid.z * P.k_split;
+  let k_end = min(P.q, k_begin + P.k_split);
+  let out0 = wid.z * P.n * P.p;
+  for (var k0 = k_begin; k0 < k_end; k0 += ${DEPTH}u) {
     // Each invocation stages ${S * S} vec4 of each tile per step: 4 rows of A at one k
     // (consecutive invocations take consecutive k, so reads of a row-major A
     // stay coalesced) and 4 consecutive columns of B at one k.
@@ -92,7 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let ar = k0 + e % ${DEPTH}u;
       let ai = row0 + (e / ${DEPTH}u) * 4u;
       var va = vec4<f32>(0.0);
-      if (ar < P.q) {
+      if (ar < k_end) {
         for (var m = 0u; m < 4u; m++) {
           if (ai + m < P.n) { va[m] = a[(ai + m) * P.sa0 + ar * P.sa1]; }
         }
@@ -101,7 +107,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let br = k0 + e / ${quads}u;
       let bj = col0 + (e % ${quads}u) * 4u;
       var vb = vec4<f32>(0.0);
-      if (br < P.q) {
+      if (br < k_end) {
         for (var m = 0u; m < 4u; m++) {
           if (bj + m < P.p) { vb[m] = b[br * P.sb0 + (bj + m) * P.sb1]; }
         }
@@ -118,6 +124,31 @@ ${store}
 }
 `,
   }
+}
+
+/** c[e] = the splits' partial sums of C added in order: part (splits, n p). */
+export const splitSumKernel: Kernel = {
+  label: 'matmul/split sum',
+  entry: 'main',
+  params: [
+    ['count', 'u32'],
+    ['splits', 'u32'],
+  ],
+  code: `${paramsWgsl([
+    ['count', 'u32'],
+    ['splits', 'u32'],
+  ] as const)}${ELEMENTWISE_WGSL}
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let e = element_index(wid, nwg, lid);
+  if (e >= P.count) { return; }
+  var s = 0.0;
+  for (var z = 0u; z < P.splits; z++) { s += part[z * P.count + e]; }
+  c[e] = s;
+}
+`,
 }
 
 export const matmulKernel = matmul(false, TILE)
