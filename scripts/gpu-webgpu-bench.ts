@@ -10,7 +10,8 @@
 //    the split sums of weight gradients (webgpu_no_split_k, the control).
 // 2. The mixer op on the tokens32k grid (BENCHMARKS.md: H = 16, dk = dv = 128,
 //    B·T = 32768), fwd and fwd+bwd per forget-gate kind and the delta rules,
-//    on webgpu and cuda:0 in f32, median ms of REPEATS after one warm-up call.
+//    on webgpu and cuda:0 in f32, median ms of REPEATS after one warm-up call;
+//    then causal softmax attention (the hybrids' layers) on the same cells.
 //    Each timed call ends with synchronize(), so a time covers its GPU work.
 //
 // 3. Where a training step's time goes: the profiler's per-op times (forward, backward and
@@ -178,20 +179,7 @@ async function mixerTimes(backend: Backend, kind: string, B: number, T: number, 
     beta: delta ? up(host.beta, [B, T, H]) : undefined,
   }
   const attrs = { form: 'chunked', gate, delta }
-  const time = async (fn: () => Tensor[]): Promise<number> => {
-    const warm = fn()
-    await backend.synchronize()
-    for (const t of warm) backend.dispose(t)
-    const ms: number[] = []
-    for (let r = 0; r < REPEATS; r++) {
-      const start = performance.now()
-      const outs = fn()
-      await backend.synchronize()
-      ms.push(performance.now() - start)
-      for (const t of outs) backend.dispose(t)
-    }
-    return median(ms)
-  }
+  const time = (fn: () => Tensor[]) => medianTime(backend, fn)
   const fwd = await time(() => Object.values(backend.run('mixer_fwd', inputs, attrs)).filter((t): t is Tensor => t !== undefined))
   const dO = up(host.dO, [B, T, H, D])
   const fwdBwd = await time(() => {
@@ -207,6 +195,37 @@ async function mixerTimes(backend: Backend, kind: string, B: number, T: number, 
       : 'chunked'
   const [fwdForm, bwdForm] = [formOf('mixer_fwd'), formOf('mixer_bwd')]
   return { fwd, fwdBwd, form: fwdForm === bwdForm ? fwdForm : `${fwdForm} forward, ${bwdForm} backward` }
+}
+
+/** Median ms of REPEATS calls of `fn` after one warm-up, each ended by synchronize(); its tensors disposed. */
+async function medianTime(backend: Backend, fn: () => Tensor[]): Promise<number> {
+  const warm = fn()
+  await backend.synchronize()
+  for (const t of warm) backend.dispose(t)
+  const ms: number[] = []
+  for (let r = 0; r < REPEATS; r++) {
+    const start = performance.now()
+    const outs = fn()
+    await backend.synchronize()
+    ms.push(performance.now() - start)
+    for (const t of outs) backend.dispose(t)
+  }
+  return median(ms)
+}
+
+/** Causal softmax attention (the hybrids' layers) on a cell: fwd, and fwd + bwd, H = 16, D = 128. */
+async function attentionTimes(backend: Backend, B: number, T: number, host: CellInputs): Promise<{ fwd: number; fwdBwd: number }> {
+  const [H, D] = [16, 128]
+  const owned = [host.q, host.k, host.v, host.dO].map((data) => backend.upload(data, [B, T, H, D]))
+  const [q, k, v, dO] = owned as [Tensor, Tensor, Tensor, Tensor]
+  const all = (o: Record<string, Tensor | undefined>) => Object.values(o).filter((t): t is Tensor => t !== undefined)
+  const fwd = await medianTime(backend, () => all(backend.run('softmax_attn_fwd', { q, k, v })))
+  const fwdBwd = await medianTime(backend, () => {
+    const f = backend.run('softmax_attn_fwd', { q, k, v })
+    return [...all(f), ...all(backend.run('softmax_attn_bwd', { q, k, v, o: f.o, lse: f.lse, do: dO }))]
+  })
+  for (const t of owned) backend.dispose(t)
+  return { fwd, fwdBwd }
 }
 
 /** The profiler's per-op times of one training step, summed over scopes and phases, largest first. */
@@ -360,6 +379,27 @@ async function main(): Promise<void> {
         )
         writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
       }
+      // Softmax attention, the hybrids' other layer (WebGPU's tiled kernels for heads up to 128).
+      const row: Record<string, unknown> = { kind: 'softmax', B, T, H: 16, dk: 128, dv: 128, dtype: 'f32' }
+      for (const [key, backend] of [
+        ['webgpu', gpu],
+        ['cuda', cuda],
+      ] as const) {
+        if (!backend) continue
+        try {
+          row[key] = await attentionTimes(backend, B, T, host)
+        } catch (err) {
+          row[key] = { error: (err as Error).message.split('\n')[0] }
+        }
+      }
+      ;(result.mixer as unknown[]).push(row)
+      const w = row.webgpu as { fwd?: number; fwdBwd?: number; error?: string }
+      const c = row.cuda as { fwd?: number; fwdBwd?: number } | undefined
+      console.log(
+        `mixer softmax     ${B}x${T}: webgpu fwd ${w.fwd?.toFixed(2) ?? w.error} ms, f+b ${w.fwdBwd?.toFixed(2) ?? '-'} ms; ` +
+          `cuda f32 fwd ${c?.fwd?.toFixed(2) ?? '-'} ms, f+b ${c?.fwdBwd?.toFixed(2) ?? '-'} ms`,
+      )
+      writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
     }
   }
   writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
