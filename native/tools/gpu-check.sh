@@ -77,6 +77,9 @@ if [ -f .device/node.xz ]; then
 fi
 # The test modules (vitest, Dawn's binding; step "webgpu") hold the headers too.
 if [ -f .device/node_modules-test.tar.xz ] && [ ! -d node_modules/vitest ]; then tar xJf .device/node_modules-test.tar.xz; fi
+# Or only Dawn's binding and the addon headers (5 MB, for the WebGPU benchmark without the suites:
+# node_modules/webgpu, node-addon-api and node-api-headers of the test modules, in one tar.xz).
+if [ -f .device/node_modules-webgpu.tar.xz ] && [ ! -d node_modules/webgpu ]; then tar xJf .device/node_modules-webgpu.tar.xz; fi
 [ -d node_modules/node-addon-api ] || { [ -f .device/node_modules.tar.xz ] && tar xJf .device/node_modules.tar.xz; }
 
 if has build; then
