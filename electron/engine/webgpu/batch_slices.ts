@@ -32,7 +32,7 @@ function sliceContext(c: LaunchContext, nb: number, memory: Pick<LaunchContext, 
 function largestBuffer(c: LaunchContext, nb: number, launch: Launch): number {
   let largest = 0
   const none = {} as GPUBuffer
-  const driver = { dispatch() {}, copy() {}, constant: () => none, indexCheck: () => 0, checkStorage: none }
+  const driver = { gpu: c.driver.gpu, dispatch() {}, copy() {}, constant: () => none, indexCheck: () => 0, checkStorage: none }
   const scratch = (bytes: number): Storage => {
     largest = Math.max(largest, bytes)
     return { buffer: none, bytes, size: bytes, refs: 1 }
