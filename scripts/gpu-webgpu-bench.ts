@@ -103,6 +103,15 @@ async function trainThroughput(spec: ModelSpec, backendId: string, precision: 'f
   return { tokensPerSecond: Math.round(tokens / ((lastEnd - warmEnd) / 1000)), loss, steps: STEPS, warmup: WARMUP }
 }
 
+/** trainThroughput, or the error's first line in its place (a row of the JSON either way). */
+async function throughputOrError(spec: ModelSpec, backend: string, precision: 'f32' | 'bf16'): Promise<unknown> {
+  try {
+    return await trainThroughput(spec, backend, precision)
+  } catch (err) {
+    return { error: (err as Error).message.split('\n')[0] }
+  }
+}
+
 /** The mixer attributes of a kind of the grid: forget gate, delta rule. */
 const KINDS: Record<string, { gate: string; delta: boolean }> = {
   none: { gate: 'none', delta: false },
@@ -286,34 +295,16 @@ async function main(): Promise<void> {
           : []),
         ['cpu', 'cpu', 'f32'],
       ]
-      for (const [key, backend, precision] of runs) {
-        try {
-          row[key] = await trainThroughput(spec, backend, precision)
-        } catch (err) {
-          row[key] = { error: (err as Error).message.split('\n')[0] }
-        }
-      }
+      for (const [key, backend, precision] of runs) row[key] = await throughputOrError(spec, backend, precision)
       // The 128 x 128 matmul tile (kernels/matmul.ts; opt-in until timed here), right after the default.
       if (process.env.WEBGPU_BENCH_MATMUL128 !== '0') {
         const was = useMatmulTile(128)
-        try {
-          row.webgpu_matmul128 = await trainThroughput(spec, 'webgpu', 'f32')
-        } catch (err) {
-          row.webgpu_matmul128 = { error: (err as Error).message.split('\n')[0] }
-        } finally {
-          useMatmulTile(was)
-        }
+        row.webgpu_matmul128 = await throughputOrError(spec, 'webgpu', 'f32').finally(() => useMatmulTile(was))
       }
       // The control for the split sums of weight gradients (on by default): the same step without them.
       if (process.env.WEBGPU_BENCH_SPLIT_K_CONTROL !== '0') {
         const was = useSplitK(false)
-        try {
-          row.webgpu_no_split_k = await trainThroughput(spec, 'webgpu', 'f32')
-        } catch (err) {
-          row.webgpu_no_split_k = { error: (err as Error).message.split('\n')[0] }
-        } finally {
-          useSplitK(was)
-        }
+        row.webgpu_no_split_k = await throughputOrError(spec, 'webgpu', 'f32').finally(() => useSplitK(was))
       }
       const tps = (k: string) => (row[k] as { tokensPerSecond?: number } | undefined)?.tokensPerSecond
       const ratio = (k: string) => (tps('webgpu') && tps(k) ? tps('webgpu')! / tps(k)! : null)

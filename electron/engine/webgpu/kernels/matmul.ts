@@ -127,17 +127,15 @@ ${store}
 }
 
 /** c[e] = the splits' partial sums of C added in order: part (splits, n p). */
+const splitSumParams = [
+  ['count', 'u32'],
+  ['splits', 'u32'],
+] as const
 export const splitSumKernel: Kernel = {
   label: 'matmul/split sum',
   entry: 'main',
-  params: [
-    ['count', 'u32'],
-    ['splits', 'u32'],
-  ],
-  code: `${paramsWgsl([
-    ['count', 'u32'],
-    ['splits', 'u32'],
-  ] as const)}${ELEMENTWISE_WGSL}
+  params: splitSumParams,
+  code: `${paramsWgsl(splitSumParams)}${ELEMENTWISE_WGSL}
 @group(0) @binding(1) var<storage, read> part: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @compute @workgroup_size(${WG})

@@ -121,6 +121,16 @@ const LDK = TILED_MAX_DIM + 1 // k's rows in workgroup memory, padded: the 16 ke
 /** The tiled forward's workgroup memory: q's block, a tile of k and of v, the scores. */
 export const TILED_FWD_BYTES = 4 * (TILE_ROWS * TILED_MAX_DIM * 2 + TILE_ROWS * LDK + TILE_ROWS * TILE_ROWS)
 
+/** The tiled kernels' entry: a workgroup of 16 x 16 per (b, h) and block of 16 rows starting at row r0. */
+const TILED_ENTRY = `@compute @workgroup_size(${TILE_ROWS * TILE_ROWS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let blocks = (P.Tq + ${TILE_ROWS - 1}u) / ${TILE_ROWS}u;
+  let item = row_index(wid, nwg); // (b H + h) blocks + block
+  if (item >= P.B * P.H * blocks) { return; }
+  let r0 = (item % blocks) * ${TILE_ROWS}u;
+  let h = (item / blocks) % P.H;
+  let b = item / (blocks * P.H);`
+
 /**
  * The tiled forward (D, V <= TILED_MAX_DIM): a workgroup of 16 x 16 invocations
  * per (b, h) and block of 16 query rows; keys a tile of 16 at a time, q's block
@@ -145,14 +155,8 @@ var<workgroup> ks: array<f32, ${TILE_ROWS * LDK}>; // [16][LDK]
 var<workgroup> vs: array<f32, ${TILE_ROWS * TILED_MAX_DIM}>; // [16][V]
 var<workgroup> ss: array<f32, ${TILE_ROWS * TILE_ROWS}>; // [16 queries][16 keys]
 
-@compute @workgroup_size(${TILE_ROWS * TILE_ROWS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let blocks = (P.Tq + ${TILE_ROWS - 1}u) / ${TILE_ROWS}u;
-  let item = row_index(wid, nwg); // (b H + h) blocks + block
-  if (item >= P.B * P.H * blocks) { return; }
-  let t0 = (item % blocks) * ${TILE_ROWS}u;
-  let h = (item / blocks) % P.H;
-  let b = item / (blocks * P.H);
+${TILED_ENTRY}
+  let t0 = r0;
   let i = lid / ${TILE_ROWS}u;
   let j = lid % ${TILE_ROWS}u;
   let t = t0 + i;
@@ -253,14 +257,8 @@ var<workgroup> ks: array<f32, ${TILE_ROWS * LDK}>; // [16 keys][LDK]
 var<workgroup> vs: array<f32, ${TILE_ROWS * LDK}>; // [16 keys][LDK]
 var<workgroup> dss: array<f32, ${TILE_ROWS * TILE_ROWS}>; // [16 queries][16 keys]
 
-@compute @workgroup_size(${TILE_ROWS * TILE_ROWS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let blocks = (P.Tq + ${TILE_ROWS - 1}u) / ${TILE_ROWS}u;
-  let item = row_index(wid, nwg); // (b H + h) blocks + block
-  if (item >= P.B * P.H * blocks) { return; }
-  let t0 = (item % blocks) * ${TILE_ROWS}u;
-  let h = (item / blocks) % P.H;
-  let b = item / (blocks * P.H);
+${TILED_ENTRY}
+  let t0 = r0;
   let i = lid / ${TILE_ROWS}u;
   let j = lid % ${TILE_ROWS}u;
   let last = min(t0 + ${TILE_ROWS - 1}u, P.Tq - 1u); // the block's last query, and its last key
@@ -332,14 +330,8 @@ var<workgroup> dss: array<f32, ${TILE_ROWS * TILE_ROWS}>; // [16 keys][16 querie
 var<workgroup> lse_tile: array<f32, ${TILE_ROWS}>;
 var<workgroup> delta_tile: array<f32, ${TILE_ROWS}>;
 
-@compute @workgroup_size(${TILE_ROWS * TILE_ROWS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let blocks = (P.Tq + ${TILE_ROWS - 1}u) / ${TILE_ROWS}u;
-  let item = row_index(wid, nwg); // (b H + h) blocks + block
-  if (item >= P.B * P.H * blocks) { return; }
-  let s0 = (item % blocks) * ${TILE_ROWS}u;
-  let h = (item / blocks) % P.H;
-  let b = item / (blocks * P.H);
+${TILED_ENTRY}
+  let s0 = r0;
   let jk = lid / ${TILE_ROWS}u; // this invocation's key in the block
   let i = lid % ${TILE_ROWS}u; // its query in each tile, and its column lane
   let last_key = min(s0 + ${TILE_ROWS - 1}u, P.Tq - 1u);
