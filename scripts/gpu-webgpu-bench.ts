@@ -7,7 +7,9 @@
 //    Tokens over the wall time of the steps after WARMUP (no eval inside).
 //    The goal: WebGPU at least 30% of CUDA. Then webgpu again with the
 //    128 x 128 matmul tile for large products (webgpu_matmul128), and without
-//    the split sums of weight gradients (webgpu_no_split_k, the control).
+//    the split sums of weight gradients (webgpu_no_split_k, the control), with
+//    every tile staged along k (webgpu_along_k, the control for staging that
+//    follows the layout), and the default again last (webgpu_again: drift).
 // 2. The mixer op on the tokens32k grid (BENCHMARKS.md: H = 16, dk = dv = 128,
 //    B·T = 32768), fwd and fwd+bwd per forget-gate kind and the delta rules,
 //    on webgpu and cuda:0 in f32, median ms of REPEATS after one warm-up call;
@@ -24,10 +26,10 @@
 //
 // Bundled by scripts/device-bundles.sh (webgpu stays external: Dawn's binding
 // is loaded from node_modules/webgpu at run time).
-// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL (0: skip that part),
+// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL (0: skip that part),
 // WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
-// WEBGPU_BENCH_STEPS (12), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768).
+// WEBGPU_BENCH_STEPS (16), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768).
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ModelSpec } from '../electron/api/model-spec'
@@ -43,10 +45,10 @@ import { profileModel } from '../electron/engine/profile/profiler'
 import { Rng } from '../electron/engine/random'
 import { trainModel } from '../electron/engine/train/trainer'
 import { probeWebGpu, webGpuBackend } from '../electron/engine/webgpu/backend'
-import { useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
+import { useLayoutStaging, useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
 
 const OUT = process.env.OUT ?? '/tmp'
-const STEPS = Number(process.env.WEBGPU_BENCH_STEPS ?? 12)
+const STEPS = Number(process.env.WEBGPU_BENCH_STEPS ?? 16)
 const WARMUP = 3
 if (!(STEPS > WARMUP)) throw new Error(`WEBGPU_BENCH_STEPS ${STEPS}: give more than the ${WARMUP} warm-up steps`)
 const REPEATS = Number(process.env.WEBGPU_BENCH_REPEATS ?? 5)
@@ -80,7 +82,11 @@ async function backendFor(id: string): Promise<Backend> {
   return id === 'webgpu' ? await webGpuBackend() : nativeBackend(id)
 }
 
-/** tokens/s over the steps after WARMUP (wall time from the end of step WARMUP to the last), and the final loss. */
+/**
+ * tokens/s over the steps after WARMUP (wall time from the end of step WARMUP to the last), and the
+ * final loss. Not per step: the trainer reports steps as their metrics come back, which on a GPU can
+ * be several at once.
+ */
 async function trainThroughput(spec: ModelSpec, backendId: string, precision: 'f32' | 'bf16') {
   let loss = NaN
   let warmEnd = 0
@@ -306,6 +312,14 @@ async function main(): Promise<void> {
         const was = useSplitK(false)
         row.webgpu_no_split_k = await throughputOrError(spec, 'webgpu', 'f32').finally(() => useSplitK(was))
       }
+      // The control for staging that follows the operands' layout (on by default): every tile staged along k.
+      if (process.env.WEBGPU_BENCH_STAGING_CONTROL !== '0') {
+        const was = useLayoutStaging(false)
+        row.webgpu_along_k = await throughputOrError(spec, 'webgpu', 'f32').finally(() => useLayoutStaging(was))
+      }
+      // The default once more, last: how far the GPU's state drifted over the row (the session-11 call
+      // had one model's controls 1.6x its default, which no kernel difference explains).
+      row.webgpu_again = await throughputOrError(spec, 'webgpu', 'f32')
       const tps = (k: string) => (row[k] as { tokensPerSecond?: number } | undefined)?.tokensPerSecond
       const ratio = (k: string) => (tps('webgpu') && tps(k) ? tps('webgpu')! / tps(k)! : null)
       row.webgpu_over_cuda_f32 = ratio('cuda_f32')
@@ -314,7 +328,8 @@ async function main(): Promise<void> {
       console.log(
         `train ${id.padEnd(16)} webgpu ${String(tps('webgpu') ?? JSON.stringify(row.webgpu)).padStart(9)} tok/s  cuda f32 ${String(tps('cuda_f32') ?? '-').padStart(9)}  ` +
           `cuda bf16 ${String(tps('cuda_bf16') ?? '-').padStart(9)}  cpu ${String(tps('cpu') ?? '-').padStart(8)}  webgpu/cuda f32 ${row.webgpu_over_cuda_f32 === null ? '-' : (row.webgpu_over_cuda_f32 as number).toFixed(2)}` +
-          `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  webgpu without split sums ${String(tps('webgpu_no_split_k') ?? '-')}`,
+          `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  without split sums ${String(tps('webgpu_no_split_k') ?? '-')}` +
+          `  staged along k ${String(tps('webgpu_along_k') ?? '-')}  default again ${String(tps('webgpu_again') ?? '-')}`,
       )
     }
   if (process.env.WEBGPU_BENCH_PROFILE !== '0')

@@ -14,7 +14,7 @@ import { columnChunks, columnPartialGrid, columnSumKernel, columnSumProductKerne
 import { rowGroup, WG } from './kernels/common'
 import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_entropy'
 import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, type FeatureMapKind } from './kernels/feature_map'
-import { LARGE_TILE, matmulBiasKernel, matmulKernel, matmulLargeBiasKernel, matmulLargeKernel, splitSumKernel, TILE, type MatmulTile } from './kernels/matmul'
+import { LARGE_TILE, matmulKernel, splitSumKernel, stagingFor, TILE, type MatmulTile } from './kernels/matmul'
 import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from './kernels/norm'
 import { COLUMNS as ROW_COLUMNS, ROWS as ROW_BLOCK, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
 import { rotaryKernel, rotaryTable } from './kernels/rotary'
@@ -107,7 +107,7 @@ function matmul(
   // q = 0 is an empty sum: the kernel still writes every element (the bias, or zeros).
   const large = largeProducts === LARGE_TILE && Math.ceil(shape.p / LARGE_TILE) * Math.ceil(shape.n / LARGE_TILE) >= LARGE_TILES_MIN
   const tile = large ? LARGE_TILE : TILE
-  const kernel = large ? (bias ? matmulLargeBiasKernel : matmulLargeKernel) : bias ? matmulBiasKernel : matmulKernel
+  const kernel = matmulKernel(tile, !!bias, layoutStaging ? stagingFor(shape) : { aByRows: false, bByK: false })
   const tiles = Math.ceil(shape.p / tile) * Math.ceil(shape.n / tile)
   const wanted = bias || large ? 1 : splitsOf(tiles, shape.q)
   const kSplit = Math.max(DEPTH_ALIGN, Math.ceil(shape.q / wanted / DEPTH_ALIGN) * DEPTH_ALIGN)
@@ -162,6 +162,19 @@ const LARGE_TILES_MIN = 64
 export function useMatmulTile(tile: MatmulTile): MatmulTile {
   const was = largeProducts
   largeProducts = tile
+  return was
+}
+
+/**
+ * Staging that follows the operands' layout (kernels/matmul.ts); LINEA_WEBGPU_LAYOUT_STAGING=0
+ * or useLayoutStaging(false) stages every product along k (the benchmark's control).
+ */
+let layoutStaging = process.env.LINEA_WEBGPU_LAYOUT_STAGING !== '0'
+
+/** Turns layout-following staging on or off; returns the previous setting. */
+export function useLayoutStaging(on: boolean): boolean {
+  const was = layoutStaging
+  layoutStaging = on
   return was
 }
 

@@ -60,7 +60,9 @@ export class BufferPool {
     const max = this.gpu.info.limits.maxStorageBufferBindingSize
     if (bytes > max)
       throw new Error(`${what}: ${bytes} bytes is larger than this WebGPU adapter binds (maxStorageBufferBindingSize ${max}, ${this.gpu.info.name})`)
-    const size = sizeClass(bytes)
+    // A bind group binds the whole buffer, so its size class may not round past the limit
+    // (NVIDIA's Vulkan driver binds 2^31 - 4 bytes: 2 GiB itself is refused).
+    const size = Math.min(sizeClass(bytes), max - (max % 4))
     let buffer = this.free.get(size)?.pop()
     if (buffer) this.freeBytes -= size
     else buffer = this.create(size, what)

@@ -17,7 +17,7 @@ import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K } from '../../../electron/engin
 import { WebGpuBackend } from '../../../electron/engine/webgpu/backend'
 import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
 import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
-import { useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
+import { useLayoutStaging, useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
 announce('webgpu-ops')
@@ -699,6 +699,20 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         const x = f32([R, K], 30)
         const w = f32(trans_w ? [M, K] : [K, M], 31, (v) => v / Math.sqrt(K))
         await compare('linear_bwd', { x, w, bias: f32([M], 32), dy: f32([R, M], 33) }, { trans_w }, REDUCTION)
+      })
+
+    // Staging along k only (the benchmark's control for staging that follows the layout): the backward's
+    // transposed operands read the old way still give the same products.
+    for (const trans_w of [false, true])
+      it(`staged along k only: x [2, 65, 33] M 70${trans_w ? ' trans_w' : ''}: backward`, async () => {
+        const was = useLayoutStaging(false)
+        try {
+          const [K, M] = [33, 70]
+          const w = f32(trans_w ? [M, K] : [K, M], 41, (v) => v / Math.sqrt(K))
+          await compare('linear_bwd', { x: f32([2, 65, K], 40), w, dy: f32([2, 65, M], 42) }, { trans_w }, REDUCTION)
+        } finally {
+          useLayoutStaging(was)
+        }
       })
 
     // The 128 x 128 tile (8 x 8 outputs per invocation) takes products of at least 64 such tiles once

@@ -14,7 +14,13 @@
 //             32 row quads, columns likewise), 4 vec4 reads per 64 FMAs: half
 //             the workgroup-memory reads per FMA, for the large products where
 //             the GPU has enough tiles to fill it.
-// Sums run in f32 over q, in the same order whatever the tile.
+// Staging follows the operands' layout, so that consecutive invocations read
+// consecutive addresses: A by k when its rows are contiguous (sa1 = 1: x W,
+// dy W^T), by row quads when its columns are (sa0 = 1: x^T dy); B by column
+// quads when its rows are contiguous (sb1 = 1), by k when its columns are
+// (sb0 = 1: W^T). The backward's products read one operand transposed: staged
+// the other way, a warp's loads touched a different row per invocation.
+// Sums run in f32 over q, in the same order whatever the tile and staging.
 import { paramsWgsl, type Kernel } from '../driver'
 import { ELEMENTWISE_WGSL, WG } from './common'
 
@@ -36,7 +42,20 @@ const params = [
   ['k_split', 'u32'], // rows of q per split (workgroups in z): q when not split
 ] as const
 
-function matmul(hasBias: boolean, tile: MatmulTile): Kernel {
+/** How a workgroup stages a tile: consecutive invocations along k, or along the rows (A) / columns (B). */
+export interface MatmulStaging {
+  /** A(i, r) with sa0 = 1: consecutive invocations take consecutive row quads at one k. */
+  aByRows: boolean
+  /** B(r, j) with sb0 = 1: consecutive invocations take consecutive k at one column quad. */
+  bByK: boolean
+}
+
+/** The staging whose reads are coalesced for these strides (the default where neither stride is 1). */
+export function stagingFor(s: { sa0: number; sa1: number; sb0: number; sb1: number }): MatmulStaging {
+  return { aByRows: s.sa0 === 1 && s.sa1 !== 1, bByK: s.sb0 === 1 && s.sb1 !== 1 }
+}
+
+function matmul(hasBias: boolean, tile: MatmulTile, staging: MatmulStaging): Kernel {
   const S = tile / (4 * THREADS) // row (and column) quads per invocation: 1 or 2
   const quads = tile / 4
   const bias = hasBias ? `@group(0) @binding(4) var<storage, read> bias: array<f32>;\n` : ''
@@ -67,8 +86,11 @@ ${seq(S)
       ),
     )
     .join('\n')
+  // (k, quad) of the element e an invocation stages: along k, or along the quads.
+  const aIndex = staging.aByRows ? `let a_k = e / ${quads}u;\n      let a_q = e % ${quads}u;` : `let a_k = e % ${DEPTH}u;\n      let a_q = e / ${DEPTH}u;`
+  const bIndex = staging.bByK ? `let b_k = e % ${DEPTH}u;\n      let b_q = e / ${DEPTH}u;` : `let b_k = e / ${quads}u;\n      let b_q = e % ${quads}u;`
   return {
-    label: `matmul${tile === TILE ? '' : `/${tile}`}${hasBias ? '/bias' : ''}`,
+    label: `matmul${tile === TILE ? '' : `/${tile}`}${hasBias ? '/bias' : ''}${staging.aByRows ? '/a by rows' : ''}${staging.bByK ? '/b by k' : ''}`,
     entry: 'main',
     params,
     code: `${paramsWgsl(params)}
@@ -95,24 +117,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     // stay coalesced) and 4 consecutive columns of B at one k.
     for (var t = 0u; t < ${(tile * DEPTH) / (THREADS * THREADS * 4)}u; t++) {
       let e = flat + t * ${THREADS * THREADS}u;
-      let ar = k0 + e % ${DEPTH}u;
-      let ai = row0 + (e / ${DEPTH}u) * 4u;
+      ${aIndex}
+      let ar = k0 + a_k;
+      let ai = row0 + a_q * 4u;
       var va = vec4<f32>(0.0);
       if (ar < k_end) {
         for (var m = 0u; m < 4u; m++) {
           if (ai + m < P.n) { va[m] = a[(ai + m) * P.sa0 + ar * P.sa1]; }
         }
       }
-      tile_a[(e % ${DEPTH}u) * ${quads}u + e / ${DEPTH}u] = va;
-      let br = k0 + e / ${quads}u;
-      let bj = col0 + (e % ${quads}u) * 4u;
+      tile_a[a_k * ${quads}u + a_q] = va;
+      ${bIndex}
+      let br = k0 + b_k;
+      let bj = col0 + b_q * 4u;
       var vb = vec4<f32>(0.0);
       if (br < k_end) {
         for (var m = 0u; m < 4u; m++) {
           if (bj + m < P.p) { vb[m] = b[br * P.sb0 + (bj + m) * P.sb1]; }
         }
       }
-      tile_b[e] = vb;
+      tile_b[b_k * ${quads}u + b_q] = vb;
     }
     workgroupBarrier();
     for (var r = 0u; r < ${DEPTH}u; r++) {
@@ -149,7 +173,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 `,
 }
 
-export const matmulKernel = matmul(false, TILE)
-export const matmulBiasKernel = matmul(true, TILE)
-export const matmulLargeKernel = matmul(false, LARGE_TILE)
-export const matmulLargeBiasKernel = matmul(true, LARGE_TILE)
+const kernels = new Map<string, Kernel>()
+/** The matmul kernel for a tile, a bias or none, and a staging (built once each). */
+export function matmulKernel(tile: MatmulTile, hasBias: boolean, staging: MatmulStaging): Kernel {
+  const key = `${tile} ${hasBias} ${staging.aByRows} ${staging.bByK}`
+  let k = kernels.get(key)
+  if (!k) kernels.set(key, (k = matmul(hasBias, tile, staging)))
+  return k
+}
