@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16's recall at Zoology's scale on the GPU: the mqar-zoology-gpu template
 # (MQAR, vocabulary 8192, T = 256 with 16 pairs and T = 512 with 64, d_model 64,
-# 128 and 256, six mixers: 36 runs), untouched ('auto': cuda:0 in bf16), one
+# 128 and 256, every preset: 78 runs), untouched ('auto': cuda:0 in bf16), one
 # process per run, CONCURRENCY at a time on the one GPU, all ending by the
 # call's limit; then one merged JSON with accuracy and tokens/s per run.
 #
@@ -38,7 +38,7 @@ if [ -n "${RUNS:-}" ]; then
 else
   for t in ${LENGTHS:-256 512}; do
     for d in ${WIDTHS:-64 128 256}; do
-      for m in $(echo "${MIXERS:-transformer,gla,mamba2,deltanet,gated-deltanet,based}" | tr ',' ' '); do
+      for m in $(echo "${MIXERS:-transformer,gla,mamba2,deltanet,gated-deltanet,based,linear-transformer,retnet,transnormer,deltanet-negative-eigen,mlstm,hybrid-gla,hybrid-gated-deltanet}" | tr ',' ' '); do
         runs+=("$m $d $t")
       done
     done

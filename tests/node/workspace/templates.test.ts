@@ -1,5 +1,6 @@
 // The templates of workspace-templates/: each expands into valid runs.
 import { describe, expect, it } from 'vitest'
+import { PRESET_IDS } from '../../../electron/api/presets'
 import type { Template } from '../../../electron/api/template'
 import { expandTemplate, loadTemplates, parseTemplate, TemplateError } from '../../../electron/workspace/templates'
 
@@ -27,7 +28,9 @@ describe('workspace templates', () => {
     expect(hybrid.map((r) => r.modelSpec.layers.filter((l) => l.kind === 'softmax').length)).toEqual([0, 1, 2, 4, 8])
     // Zoology's scale: presets x widths x (T, pairs) coupled, vocabulary 8192
     const zoology = expandTemplate(byId['mqar-zoology-gpu']!)
-    expect(zoology).toHaveLength(6 * 3 * 2)
+    // every preset (issue 16), at three widths and two lengths
+    expect(new Set(zoology.map((r) => r.name.split(' ')[0]))).toEqual(new Set(PRESET_IDS()))
+    expect(zoology).toHaveLength(PRESET_IDS().length * 3 * 2)
     expect(new Set(zoology.map((r) => `${r.trainSpec.task.seq_len}/${'num_kv_pairs' in r.trainSpec.task ? r.trainSpec.task.num_kv_pairs : ''}`))).toEqual(
       new Set(['256/16', '512/64']),
     )
