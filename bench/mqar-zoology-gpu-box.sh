@@ -17,6 +17,9 @@
 # (scripts/device-bundles.sh).
 #   MIXERS=gla,deltanet WIDTHS="64 128" LENGTHS=256 LIMIT_S=500 bench/mqar-zoology-gpu-box.sh
 #   RUNS="gla 64 256,mamba2 128 512" CONCURRENCY=2 LIMIT_S=500 bench/mqar-zoology-gpu-box.sh
+#   SET="train.optimizer.lr=0.001" RUNS="gla 128 256" bench/mqar-zoology-gpu-box.sh   (a diagnosis:
+#     --set for every run; its files and merged JSON carry the setting in their names, and
+#     --merge refuses to join them with the template's own runs)
 # (writes $OUT/mqar-zoology-gpu-T256.json and -T512.json; a run still training at the limit is
 # recorded as cut_off, and a later call's run of the same name replaces it in
 # a merge: bench/mqar-recall.bench.ts --merge.)
@@ -29,6 +32,14 @@ mkdir -p "$out" "$work"
 export LINEA_ADDON="$PWD/native/build/Release/linea.node"
 deadline=$(($(date +%s) + ${LIMIT_S:-540}))
 concurrency="${CONCURRENCY:-4}"
+# A diagnosis's setting, in the files' names: "train.optimizer.lr=0.001" -> "-lr0.001".
+set_args=()
+tag=""
+if [ -n "${SET:-}" ]; then
+  set_args=(--set "$SET")
+  key="${SET%%=*}"
+  tag="-$(echo "${key##*.}${SET#*=}" | tr -c 'A-Za-z0-9._\n-' '_')"
+fi
 
 # The runs, by their name in the template ("gla 64 256"): RUNS, else the grid of
 # MIXERS x WIDTHS x LENGTHS, shortest sequences and narrowest models first.
@@ -55,9 +66,9 @@ for run in "${runs[@]}"; do
     echo "not started: $run (${left} s left of the limit)"
     continue
   fi
-  file="$work/${run// /-}.json"
+  file="$work/${run// /-}$tag.json"
   LINEA_NUM_THREADS=1 timeout $((left + 25)) node .device/mqar-bench.mjs --template mqar-zoology-gpu \
-    --presets "$run" --seed 0 --time-limit-s "$left" --out "$file" >"$work/${run// /-}.log" 2>&1 &
+    --presets "$run" --seed 0 --time-limit-s "$left" "${set_args[@]}" --out "$file" >"$work/${run// /-}$tag.log" 2>&1 &
   files+=("$file")
   echo "started: $run ($left s left)"
 done
@@ -68,8 +79,8 @@ cat "$work"/*.log >"$out/mqar-zoology-gpu.log"
 for t in 256 512; do
   have=()
   for f in "${files[@]}"; do
-    [[ "$f" == *-$t.json ]] || continue
+    [[ "$f" == *-$t$tag.json ]] || continue
     [ -f "$f" ] && have+=("$f") || echo "missing: $f (failed or cut off before its first evaluation; see the log)"
   done
-  [ ${#have[@]} -gt 0 ] && node .device/mqar-bench.mjs --merge "$(IFS=,; echo "${have[*]}")" --out "$out/mqar-zoology-gpu-T$t.json"
+  [ ${#have[@]} -gt 0 ] && node .device/mqar-bench.mjs --merge "$(IFS=,; echo "${have[*]}")" --out "$out/mqar-zoology-gpu-T$t$tag.json"
 done

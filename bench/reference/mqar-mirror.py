@@ -9,7 +9,7 @@
 #          hybrid_first (softmax first) transformer gla (--gla_conv 4: short conv)
 #          baseconv_gla (Zoology's BaseConv layer, then GLA), baseconv_gla4 (the pair twice)
 #   --zoology_block: Zoology's block with its "no MLP" (Identity state mixer), LayerNorms
-# Prints an evaluation every 100 steps and a RESULT line of JSON; results of
+# Prints an evaluation every --eval_every steps and a RESULT line of JSON; results of
 # the GPU box run: bench/reference/mqar-mirror-results.json. The task's
 # random draws differ from Linea's generator (same distribution).
 import argparse, json, math, sys, time
@@ -37,10 +37,24 @@ p.add_argument('--decay_all', action='store_true')  # weight decay on every para
 p.add_argument('--zoology_block', action='store_true')
 # Sequences per step (the template's 64); the cosine schedule runs over --steps.
 p.add_argument('--batch', type=int, default=64)
+# The task and width: the mqar-zoology template's by default; the mqar-zoology-gpu template's grid
+# (vocabulary 8192, T = 256 with 16 pairs at batch 256, or T = 512 with 64 at batch 128, d_model
+# 64 to 256, evaluation every 250 steps on 16 batches) with --vocab 8192 --seq 256 --pairs 16 ...
+p.add_argument('--vocab', type=int, default=512)
+p.add_argument('--seq', type=int, default=128)
+p.add_argument('--pairs', type=int, default=8)
+p.add_argument('--d_model', type=int, default=64)
+p.add_argument('--eval_every', type=int, default=100)
+p.add_argument('--eval_seqs', type=int, default=2048)
+# Stop at this evaluation accuracy (the GPU template's early stop at 0.99); 0: train every step.
+p.add_argument('--stop_at', type=float, default=0)
+# Draw batches with array operations (same distribution, other draws than the loop): the loop takes
+# tens of ms a batch at T = 256 and batch 256, longer than the step on a GPU.
+p.add_argument('--fast_data', action='store_true')
 a = p.parse_args()
 torch.manual_seed(a.seed); np.random.seed(a.seed)
 dev = 'cuda' if torch.cuda.is_available() else 'cpu'
-V, T, NKV, D, BS = 512, 128, 8, 64, a.batch
+V, T, NKV, D, BS = a.vocab, a.seq, a.pairs, a.d_model, a.batch
 
 def mqar_batch(rng, n):
     half = V // 2
@@ -60,6 +74,29 @@ def mqar_batch(rng, n):
         for i in range(NKV):
             q = 2 * NKV + 2 * slots[i]
             tag[r, q] = int((x[r, 2 * NKV:q] == keys[i]).any())
+    return torch.tensor(x), torch.tensor(y), torch.tensor(tag)
+
+def mqar_batch_fast(rng, n):
+    # mqar_batch's distribution with array operations: keys distinct per row (the first NKV of a
+    # random permutation), slots without replacement with weights w (Gumbel top-k).
+    half = V // 2
+    space = (T - 2 * NKV + 1) // 2
+    w = np.arange(1, space + 1, dtype=np.float64) ** (0.01 - 1); w /= w.sum()
+    x = rng.integers(0, V, size=(n, T)); y = np.full((n, T), -1); tag = np.full((n, T), -1)
+    keys = np.argsort(rng.random((n, half - 1)), axis=1)[:, :NKV] + 1
+    vals = half + rng.integers(0, V - half, (n, NKV))
+    x[:, 0:2 * NKV:2] = keys; x[:, 1:2 * NKV:2] = vals
+    slots = np.argsort(np.log(w)[None, :] + rng.gumbel(size=(n, space)), axis=1)[:, ::-1][:, :NKV]
+    q = 2 * NKV + 2 * slots
+    rows = np.arange(n)[:, None]
+    x[rows, q] = keys
+    nxt = q + 1; inside = nxt < T
+    x[np.broadcast_to(rows, q.shape)[inside], nxt[inside]] = vals[inside]
+    y[rows, q] = vals
+    # tag: the query's key also occurs earlier, between the pairs and the query, as another token
+    pos = np.arange(T)[None, None, :]
+    seen = (x[:, None, :] == keys[:, :, None]) & (pos >= 2 * NKV) & (pos < q[:, :, None])
+    tag[rows, q] = seen.any(-1).astype(int)
     return torch.tensor(x), torch.tensor(y), torch.tensor(tag)
 
 def lin(out, inn):
@@ -220,12 +257,13 @@ def lr_at(step):
     if step < 100: return a.lr * (step + 1) / 100
     pr = min(1, (step - 100) / (a.steps - 100)); return a.lr * 0.5 * (1 + math.cos(math.pi * pr))
 rng = np.random.default_rng(1000 + a.seed)
-ex, ey, et = mqar_batch(np.random.default_rng(99), 2048)
+batch_of = mqar_batch_fast if a.fast_data else mqar_batch
+ex, ey, et = batch_of(np.random.default_rng(99), a.eval_seqs)
 ex, ey, et = ex.to(dev), ey.to(dev), et.to(dev)
 def evaluate():
     model.eval(); c = n = 0; cs = [0, 0]; ns = [0, 0]
     with torch.no_grad():
-        for i in range(0, 2048, 256):
+        for i in range(0, a.eval_seqs, 256):
             lo = model(ex[i:i + 256]); yy = ey[i:i + 256]; tt = et[i:i + 256]
             m = yy >= 0; ok = (lo.argmax(-1) == yy) & m
             c += ok.sum().item(); n += m.sum().item()
@@ -233,13 +271,14 @@ def evaluate():
     model.train(); return c / n, [cs[j] / max(1, ns[j]) for j in (0, 1)]
 hist = []; t0 = time.time(); first = None
 for step in range(a.steps):
-    x, y, _ = mqar_batch(rng, BS); x, y = x.to(dev), y.to(dev)
+    x, y, _ = batch_of(rng, BS); x, y = x.to(dev), y.to(dev)
     for gr in opt.param_groups: gr['lr'] = lr_at(step)
     loss = F.cross_entropy(model(x).view(-1, V), y.view(-1), ignore_index=-1)
     opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
-    if (step + 1) % 100 == 0:
+    if (step + 1) % a.eval_every == 0:
         acc, split = evaluate(); hist.append([step + 1, round(loss.item(), 4), round(acc, 4)])
         if first is None and acc >= 0.99: first = step + 1
         print(f'{a.arch} {vars(a)} step {step+1} loss {loss.item():.3f} acc {acc:.4f} split {split[0]:.3f}/{split[1]:.3f} t {time.time()-t0:.0f}s', flush=True)
+        if a.stop_at and acc >= a.stop_at: break
 res = {'args': vars(a), 'first_0_99': first, 'best': max((h[2] for h in hist), default=None), 'hist': hist}
 print('RESULT', json.dumps(res), flush=True)
