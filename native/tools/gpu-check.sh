@@ -26,6 +26,8 @@
 #      (bench/mqar-zoology-gpu-box.sh, .device/mqar-bench.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
 #      (scripts/gpu-train-bench.ts) and fla's layers in PyTorch (bench/reference/gpu-train-peer.py);
+#   4e. "attnlab" (not in the default steps): softmax attention's forward variant of
+#      native/lab/softmax_attention against the CPU and timed beside the default;
 #   4d. "lowering" (not in the default steps): the chunked kernels on reshaped calls
 #      (native/src/cuda/mixer_lowered.cu), checked against the CPU and timed against the recurrent path;
 #   5. (step "kprof", not in the default steps) ncu's per-kernel summary of the mixers in KPROF_OPS;
@@ -49,12 +51,13 @@ summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
 has() { [[ "$steps" == *" $1 "* ]]; }
-# The mixers' cross-backend test under other kernel forms, chosen by environment variables:
+# The mixers' cross-backend test under other kernel forms, chosen by environment variables
+# (LINEA_CROSS_OPS=... among them tests other ops):
 #   cross_variant LOG_NAME TIME_LIMIT VAR=VALUE ...   (log: tests-LOG_NAME.log)
 cross_variant() {
   local name=$1 limit=$2
   shift 2
-  env "$@" LINEA_CROSS_OPS=mixer_fwd,mixer_bwd timeout "$limit" "$build/linea_tests" -tc="every backend matches*" \
+  env LINEA_CROSS_OPS=mixer_fwd,mixer_bwd "$@" timeout "$limit" "$build/linea_tests" -tc="every backend matches*" \
     >"$out/tests-$name.log" 2>&1
   note "C++ cross-backend test, mixers with $*: $(grep -E 'test cases' "$out/tests-$name.log" | tail -1)"
   grep -E "ERROR|FAILED|above the|^cuda" "$out/tests-$name.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$summary"
@@ -130,6 +133,15 @@ if has lowering; then
   extra=denominator,input_gate,based,small_dims
   bench_variant extra-recurrent "$extra" LINEA_MIXER_LOWERING=0
   bench_variant extra-lowered "$extra" LINEA_MIXER_LOWERING=1
+fi
+
+if has attnlab; then
+  # Softmax attention's forward with 4 warps of two m-tiles (native/lab/softmax_attention, v2;
+  # LINEA_ATTN_FWD=mt2, opt-in) against the CPU, beside the default, then both timed.
+  cross_variant attn-default 240 LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd
+  cross_variant attn-mt2 240 LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd LINEA_ATTN_FWD=mt2
+  bench_variant attn-default softmax
+  bench_variant attn-mt2 softmax LINEA_ATTN_FWD=mt2
 fi
 
 if has sanitize; then
