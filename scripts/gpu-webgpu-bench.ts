@@ -16,6 +16,9 @@
 //    then causal softmax attention (the hybrids' layers) on the same cells.
 //    Each timed call ends with synchronize(), so a time covers its GPU work.
 //
+// 0. Kernel by kernel (scripts/webgpu-kernel-times.ts, first): the projections' products under
+//    each matmul variant, and the mixer's kernels, at the training shape.
+//
 // 3. Where a training step's time goes: the profiler's per-op times (forward, backward and
 //    optimizer summed per op) of PROFILE_MODELS at the training shape, on webgpu and cuda:0 in f32:
 //    which kernels to make faster next.
@@ -26,7 +29,7 @@
 //
 // Bundled by scripts/device-bundles.sh (webgpu stays external: Dawn's binding
 // is loaded from node_modules/webgpu at run time).
-// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL (0: skip that part),
+// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_KERNELS (0: skip that part),
 // WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
 // WEBGPU_BENCH_STEPS (16), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768).
@@ -46,6 +49,7 @@ import { Rng } from '../electron/engine/random'
 import { trainModel } from '../electron/engine/train/trainer'
 import { probeWebGpu, webGpuBackend } from '../electron/engine/webgpu/backend'
 import { useLayoutStaging, useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
+import { mixerKernelTimes, productTimes } from './webgpu-kernel-times'
 
 const OUT = process.env.OUT ?? '/tmp'
 const STEPS = Number(process.env.WEBGPU_BENCH_STEPS ?? 16)
@@ -286,6 +290,30 @@ async function main(): Promise<void> {
     training: [] as unknown[],
     mixer: [] as unknown[],
     profile: [] as unknown[],
+  }
+  const kernels = { products: [] as unknown[], mixers: [] as unknown[] }
+  result.kernels = kernels
+  // Kernel by kernel, first (scripts/webgpu-kernel-times.ts): the projections' products under each
+  // matmul variant at the training shapes' rows, and the mixer at the training shape.
+  if (process.env.WEBGPU_BENCH_KERNELS !== '0') {
+    const gpu = await webGpuBackend()
+    const N = BATCH * SEQ
+    kernels.products = await productTimes(
+      gpu,
+      [
+        [N, 256, 256],
+        [N, 256, 768],
+        [N, 768, 256],
+        [N, 256, 512],
+      ],
+      REPEATS,
+    )
+    for (const kind of [
+      { name: 'gated_delta', gate: 'scalar', delta: true },
+      { name: 'vector', gate: 'vector', delta: false },
+    ] as const)
+      kernels.mixers.push(await mixerKernelTimes(gpu, kind, [BATCH, SEQ, 2, 128], REPEATS))
+    writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
   }
   if (process.env.WEBGPU_BENCH_TRAIN !== '0')
     for (const id of TRAIN_MODELS) {

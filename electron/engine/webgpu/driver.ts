@@ -77,6 +77,8 @@ export class WebGpuDriver {
   /** The op being timed (its index), and whether its first pass has begun. */
   private timedOp: { index: number; begun: boolean } | undefined
   private dispatches = 0
+  /** While timeKernels runs: the label of each timed dispatch, in order (its queries 2i, 2i + 1). */
+  private kernelLabels: string[] | undefined
   private checks: IndexCheck[] = []
   private readonly checkBuffer: GPUBuffer
   /** Staged index-check results of submitted batches, not yet looked at. */
@@ -163,6 +165,10 @@ export class WebGpuDriver {
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return
     const { pipeline, layout } = this.pipeline(kernel)
     const { buffer, offset } = this.stageParams(kernel, params)
+    if (this.kernelLabels) {
+      this.kernelLabels.push(kernel.label)
+      this.beginTimedOp()
+    }
     const pass = this.computePass()
     pass.setPipeline(pipeline)
     // The parameter block is a dynamic offset, so a bind group depends only on
@@ -170,6 +176,7 @@ export class WebGpuDriver {
     // training step, as the pool hands the same buffers out again.
     pass.setBindGroup(0, this.bindGroup(kernel.label, layout, buffer, buffers), [offset])
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2])
+    if (this.kernelLabels) this.endTimedOp()
     this.dispatches += 1
     if (this.dispatches >= MAX_BATCH) this.flush()
   }
@@ -380,6 +387,34 @@ export class WebGpuDriver {
       this.querySets.push(this.device.createQuerySet({ type: 'timestamp', count: QUERIES_PER_SET, label: 'linea op times' }))
     this.timedOp = { index, begun: false }
     return index
+  }
+
+  /**
+   * The device time of every dispatch `encode` makes, each in a pass of its own, summed per
+   * kernel label (ms, and the number of dispatches): where an op's time goes, kernel by kernel
+   * (the benchmark). Not while ops are being timed: both use the same queries.
+   */
+  async timeKernels(encode: () => void): Promise<Map<string, { calls: number; ms: number }>> {
+    if (this.timedOps > 0 || this.timedOp || this.kernelLabels) throw new Error('timeKernels: ops are being timed already')
+    if (!this.canTime) throw new Error(`timeKernels: ${this.gpu.info.name} has no timestamp queries`)
+    const labels: string[] = []
+    this.kernelLabels = labels
+    try {
+      encode()
+    } finally {
+      this.kernelLabels = undefined
+    }
+    const ns = await this.readTimings()
+    const out = new Map<string, { calls: number; ms: number }>()
+    labels.forEach((label, i) => {
+      const begin = ns[2 * i] ?? 0n
+      const end = ns[2 * i + 1] ?? 0n
+      const row = out.get(label) ?? { calls: 0, ms: 0 }
+      row.calls += 1
+      if (begin !== 0n && end >= begin) row.ms += Number(end - begin) / 1e6
+      out.set(label, row)
+    })
+    return out
   }
 
   /** Forgets the ops timed so far (their queries are written over by the next ones). */

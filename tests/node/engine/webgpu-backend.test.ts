@@ -147,6 +147,40 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
     device.device.destroy()
   })
 
+  // The benchmark's kernel breakdown: each dispatch in a timed pass of its own, summed per kernel.
+  // linear_bwd without a bias is two products: dx = dy Wᵀ (W staged along k) and dw = xᵀ dy (x by rows).
+  it('times every dispatch of an op, per kernel', async () => {
+    const g = theGpu()
+    expect(g.driver.canTime, 'this adapter has timestamp queries').toBe(true)
+    const x = g.upload(
+      Float32Array.from({ length: 70 * 33 }, (_, i) => Math.sin(i)),
+      [70, 33],
+    )
+    const w = g.upload(
+      Float32Array.from({ length: 33 * 65 }, (_, i) => Math.cos(i)),
+      [33, 65],
+    )
+    const dy = g.upload(
+      Float32Array.from({ length: 70 * 65 }, (_, i) => Math.sin(2 * i)),
+      [70, 65],
+    )
+    let out: Record<string, Tensor | undefined> = {}
+    const times = await g.driver.timeKernels(() => {
+      out = g.run('linear_bwd', { x, w, dy })
+    })
+    expect([...times.keys()].sort()).toEqual(['matmul/a by rows', 'matmul/b by k'])
+    for (const [label, t] of times) {
+      expect(t.calls, label).toBe(1)
+      expect(t.ms, label).toBeGreaterThan(0)
+    }
+    // While ops are timed (the profiler), kernels cannot be: the two share the queries.
+    g.driver.beginTimedOp()
+    await expect(g.driver.timeKernels(() => {})).rejects.toThrow('timeKernels: ops are being timed already')
+    g.driver.endTimedOp()
+    await g.driver.readTimings()
+    for (const t of [x, w, dy, ...Object.values(out)]) t?.dispose()
+  })
+
   it('after the device is lost every call fails with a clear error', async () => {
     const lost = new WebGpuBackend(new WebGpuDriver(await openWebGpuDevice()))
     const x = lost.upload(new Float32Array([1, 2]), [2])
