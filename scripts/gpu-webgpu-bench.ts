@@ -310,6 +310,7 @@ async function main(): Promise<void> {
     )
     for (const kind of [
       { name: 'gated_delta', gate: 'scalar', delta: true },
+      { name: 'gated_delta_staged', gate: 'scalar', delta: true, stagedScans: true },
       { name: 'vector', gate: 'vector', delta: false },
     ] as const)
       kernels.mixers.push(await mixerKernelTimes(gpu, kind, [BATCH, SEQ, 2, 128], REPEATS))

@@ -6,12 +6,13 @@
 //    variant: the default, every tile staged along k (the control for staging by
 //    layout), the 128 x 128 tile, no split sums. Timed away from the training loop,
 //    whose steps drifted by more than the variants differ.
-// 2. The mixer's forward and backward at a training shape, per kernel.
+// 2. The mixer's forward and backward at a training shape, per kernel (the delta rule also
+//    with its scans staged in workgroup memory, kernels/mixer_delta_scan_staged.ts).
 //
 // Each figure is the median over REPEATS of the kernels' summed device time.
 import type { Tensor } from '../electron/engine/tensor'
 import type { WebGpuBackend } from '../electron/engine/webgpu/backend'
-import { useLayoutStaging, useMatmulTile, useSplitK } from '../electron/engine/webgpu/ops'
+import { useDeltaStaging, useLayoutStaging, useMatmulTile, useSplitK } from '../electron/engine/webgpu/ops'
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
@@ -96,6 +97,20 @@ export async function productTimes(gpu: WebGpuBackend, shapes: [number, number, 
 
 /** mixer_fwd and mixer_bwd per kernel: B, T, H heads of K = V = D, the gate and the delta rule as given. */
 export async function mixerKernelTimes(
+  gpu: WebGpuBackend,
+  kind: { name: string; gate: 'none' | 'scalar' | 'vector'; delta: boolean; stagedScans?: boolean },
+  [B, T, H, D]: [number, number, number, number],
+  repeats: number,
+): Promise<unknown> {
+  const was = useDeltaStaging(kind.stagedScans ?? false)
+  try {
+    return await mixerKernelRow(gpu, kind, [B, T, H, D], repeats)
+  } finally {
+    useDeltaStaging(was)
+  }
+}
+
+async function mixerKernelRow(
   gpu: WebGpuBackend,
   kind: { name: string; gate: 'none' | 'scalar' | 'vector'; delta: boolean },
   [B, T, H, D]: [number, number, number, number],

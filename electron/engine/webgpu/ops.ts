@@ -63,6 +63,7 @@ import {
   deltaWyGradKernel,
   deltaWyKernel,
 } from './kernels/mixer_delta_chunked'
+import { deltaReverseScanStagedKernel, deltaScanStagedKernel, stagedScanBytes } from './kernels/mixer_delta_scan_staged'
 import { columnsKernel, denominatorBwdKernel, denominatorFwdKernel, inputGateBwdKernel, inputGateFoldKernel } from './kernels/mixer_chunked_wrap'
 import { columnBlocks, MAX_MIXER_K, MAX_MIXER_V, mixerBwdKernel, mixerFwdKernel, sliceSumKernel, type MixerSwitches } from './kernels/mixer_recurrent'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
@@ -170,6 +171,24 @@ export function useMatmulTile(tile: MatmulTile): MatmulTile {
  * or useLayoutStaging(false) stages every product along k (the benchmark's control).
  */
 let layoutStaging = process.env.LINEA_WEBGPU_LAYOUT_STAGING !== '0'
+
+/**
+ * The delta rule's scans with each chunk's rows staged in workgroup memory
+ * (kernels/mixer_delta_scan_staged.ts) where the device has the workgroup memory
+ * for them: opt-in until timed on a GPU (LINEA_WEBGPU_DELTA_STAGING=1, useDeltaStaging).
+ */
+let deltaStaging = process.env.LINEA_WEBGPU_DELTA_STAGING === '1'
+
+/** Turns the staged delta scans on or off; returns the previous setting. */
+export function useDeltaStaging(on: boolean): boolean {
+  const was = deltaStaging
+  deltaStaging = on
+  return was
+}
+
+function stagedScan(c: LaunchContext, K: number, reverse: boolean): boolean {
+  return deltaStaging && stagedScanBytes(K, reverse) <= c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize
+}
 
 /** Turns layout-following staging on or off; returns the previous setting. */
 export function useLayoutStaging(on: boolean): boolean {
@@ -562,7 +581,8 @@ function deltaForwardPasses(c: LaunchContext, m: ChunkedCall, work: GPUBuffer, a
   c.driver.dispatch(deltaWyKernel(decay), wy, [need(c, 'k'), need(c, 'v'), need(c, 'beta'), work, x], rowGrid(1, m.BH * m.N))
   const u = c.scratch(Math.max(m.rows * V, 1) * 4, `${c.plan.op} delta new values`).buffer
   const scan = { ...wy, m_off: at.states!, init_off: at.s0!, final_off: at.s_final! }
-  c.driver.dispatch(deltaScanKernel(decay, K), scan, [need(c, 'k'), x, work, u], rowGrid(Math.ceil(V / DELTA_COLUMNS), m.BH))
+  const scanKernel = stagedScan(c, K, false) ? deltaScanStagedKernel(decay, K) : deltaScanKernel(decay, K)
+  c.driver.dispatch(scanKernel, scan, [need(c, 'k'), x, work, u], rowGrid(Math.ceil(V / DELTA_COLUMNS), m.BH))
   return { x, u }
 }
 
@@ -621,7 +641,8 @@ function chunkedDeltaBwd(c: LaunchContext): void {
   const decay = m.gate === 'none' ? 'none' : 'scalar'
   const du = c.scratch(Math.max(m.rows * V, 1) * 4, 'mixer_bwd delta dU').buffer
   const reverse = { B: m.B, T: m.T, H: m.H, K, V, N: m.N, bc_off: bcOff, m_off: at.grads!, init_off: at.ds_final!, final_off: at.ds0!, scale: m.scale }
-  c.driver.dispatch(deltaReverseScanKernel(decay, K), reverse, [q, k, d_o, x, pdo, work, du], rowGrid(Math.ceil(V / DELTA_COLUMNS), m.BH))
+  const reverseKernel = stagedScan(c, K, true) ? deltaReverseScanStagedKernel(decay, K) : deltaReverseScanKernel(decay, K)
+  c.driver.dispatch(reverseKernel, reverse, [q, k, d_o, x, pdo, work, du], rowGrid(Math.ceil(V / DELTA_COLUMNS), m.BH))
   // dq and dk's additive part, with the gate gradient's pieces (mixer_chunked.ts: chunkGateGradKernel).
   const gp = gatePieces(c, m)
   const [dq, dk] = [need(c, 'dq'), need(c, 'dk')]

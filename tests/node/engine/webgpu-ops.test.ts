@@ -17,7 +17,7 @@ import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K } from '../../../electron/engin
 import { WebGpuBackend } from '../../../electron/engine/webgpu/backend'
 import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
 import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
-import { useLayoutStaging, useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
+import { useDeltaStaging, useLayoutStaging, useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
 announce('webgpu-ops')
@@ -451,29 +451,78 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       }
       return { data, shape: x.shape }
     }
+    // One gate's cases against the recurrent form (the staged scans: kernels/mixer_delta_scan_staged.ts, opt-in).
+    async function deltaAgainstRecurrent(gate: 'none' | 'fixed' | 'scalar', cases: readonly (typeof deltaCases)[number][]): Promise<void> {
+      for (const [B, T, H, K, V, states, strong, betaMax] of cases) {
+        const shape = [B, T, H, K, V]
+        const g = gate === 'none' ? undefined : f32(gateShape(gate, shape), 120, (x) => (strong ? Math.min(-5 + 0.3 * x, 0) : -Math.log1p(Math.exp(-(x + 1)))))
+        if (g && gate === 'fixed' && strong) g.data[H - 1] = -0.05
+        const inputs: Record<string, Input | undefined> = {
+          q: f32([B, T, H, K], 121),
+          k: l2Rows(f32([B, T, H, K], 122), K),
+          v: f32([B, T, H, V], 123),
+          g,
+          beta: f32([B, T, H], 124, (x) => betaMax / (1 + Math.exp(-x))),
+          s0: states ? f32([B, H, K, V], 125, (x) => x / 4) : undefined,
+        }
+        const attrs = { gate, delta: true }
+        expect(webGpuMixerForm(planOf('mixer_fwd', attrs, shape, g?.shape)), `B ${B} T ${T} H ${H} K ${K} V ${V}`).toBe('chunked')
+        expect(webGpuMixerForm(planOf('mixer_bwd', attrs, shape, g?.shape)), `B ${B} T ${T} H ${H} K ${K} V ${V}`).toBe('chunked')
+        await againstRecurrent('mixer_fwd', inputs, attrs, states ? ['s_final'] : [])
+        const upstream = { do: f32([B, T, H, V], 126), ds_final: states ? f32([B, H, K, V], 127) : undefined }
+        await againstRecurrent('mixer_bwd', { ...inputs, ...upstream }, attrs, [...(gate === 'fixed' ? ['dg'] : []), ...(states ? ['ds0'] : [])])
+      }
+    }
     for (const gate of ['none', 'fixed', 'scalar'] as const)
       it(`delta rule, gate ${gate}: the WY form forward and backward against the recurrent form, T around the chunk, β up to 2`, async () => {
-        for (const [B, T, H, K, V, states, strong, betaMax] of deltaCases) {
-          const shape = [B, T, H, K, V]
-          const g =
-            gate === 'none' ? undefined : f32(gateShape(gate, shape), 120, (x) => (strong ? Math.min(-5 + 0.3 * x, 0) : -Math.log1p(Math.exp(-(x + 1)))))
-          if (g && gate === 'fixed' && strong) g.data[H - 1] = -0.05
-          const inputs: Record<string, Input | undefined> = {
-            q: f32([B, T, H, K], 121),
-            k: l2Rows(f32([B, T, H, K], 122), K),
-            v: f32([B, T, H, V], 123),
-            g,
-            beta: f32([B, T, H], 124, (x) => betaMax / (1 + Math.exp(-x))),
-            s0: states ? f32([B, H, K, V], 125, (x) => x / 4) : undefined,
-          }
-          const attrs = { gate, delta: true }
-          expect(webGpuMixerForm(planOf('mixer_fwd', attrs, shape, g?.shape)), `B ${B} T ${T} H ${H} K ${K} V ${V}`).toBe('chunked')
-          expect(webGpuMixerForm(planOf('mixer_bwd', attrs, shape, g?.shape)), `B ${B} T ${T} H ${H} K ${K} V ${V}`).toBe('chunked')
-          await againstRecurrent('mixer_fwd', inputs, attrs, states ? ['s_final'] : [])
-          const upstream = { do: f32([B, T, H, V], 126), ds_final: states ? f32([B, H, K, V], 127) : undefined }
-          await againstRecurrent('mixer_bwd', { ...inputs, ...upstream }, attrs, [...(gate === 'fixed' ? ['dg'] : []), ...(states ? ['ds0'] : [])])
+        await deltaAgainstRecurrent(gate, deltaCases)
+      })
+    // The staged scans on the cases whose key dims are not a whole number of slices, 128 and the
+    // largest; the fixed gate shares the scalar gate's scans. (lavapipe takes seconds to compile each.)
+    for (const gate of ['none', 'scalar'] as const)
+      it(`delta rule, gate ${gate}, scans staged: the WY form forward and backward against the recurrent form`, async () => {
+        const was = useDeltaStaging(true)
+        try {
+          await deltaAgainstRecurrent(
+            gate,
+            deltaCases.filter((c) => c[3] === 48 || c[3] === 128 || c[3] === DELTA_MAX_K),
+          )
+        } finally {
+          useDeltaStaging(was)
         }
       })
+
+    // The switch takes the staged scans (not a silent fallback to the plain ones): the kernels a
+    // forward and backward dispatch, by label.
+    it('the staged delta scans are the ones dispatched when switched on', async () => {
+      const [B, T, H, K, V] = [1, 40, 1, 48, 20]
+      const inputs = upload(theGpu(), {
+        q: f32([B, T, H, K], 131),
+        k: l2Rows(f32([B, T, H, K], 132), K),
+        v: f32([B, T, H, V], 133),
+        g: f32([B, T, H], 134, (x) => -Math.log1p(Math.exp(-(x + 1)))),
+        beta: f32([B, T, H], 135, (x) => 1 / (1 + Math.exp(-x))),
+        do: f32([B, T, H, V], 136),
+      })
+      const attrs = { gate: 'scalar', delta: true, form: 'chunked' }
+      const labels = async (staged: boolean) => {
+        const was = useDeltaStaging(staged)
+        const outs: Record<string, { dispose(): void } | undefined>[] = []
+        try {
+          const { do: _do, ...forward } = inputs
+          const times = await theGpu().driver.timeKernels(() => {
+            outs.push(theGpu().run('mixer_fwd', forward, attrs), theGpu().run('mixer_bwd', inputs, attrs))
+          })
+          return [...times.keys()].filter((l) => l.includes('scan/')).sort()
+        } finally {
+          useDeltaStaging(was)
+          for (const o of outs) for (const t of Object.values(o)) t?.dispose()
+        }
+      }
+      expect(await labels(true)).toEqual(['mixer_delta_chunked/reverse_scan/scalar/K48/staged', 'mixer_delta_chunked/scan/scalar/K48/staged'])
+      expect(await labels(false)).toEqual(['mixer_delta_chunked/reverse_scan/scalar/K48', 'mixer_delta_chunked/scan/scalar/K48'])
+      for (const t of Object.values(inputs)) t?.dispose()
+    })
 
     it("the delta rule's WY kernels write every element of their NaN-poisoned outputs", async () => {
       const g = theGpu()

@@ -39,9 +39,10 @@ export const DELTA_MAX_K = 192
 /** How b varies: not at all (no gate) or per step (fixed and scalar gates, after the cumulative sum). */
 export type DeltaDecay = 'none' | 'scalar'
 
-const gateAtWgsl = (decay: DeltaDecay) => `fn gate_at(bh: u32, t: u32) -> f32 { return ${decay === 'none' ? '0.0' : 'work[P.bc_off + bh * P.T + t]'}; }\n`
+export const gateAtWgsl = (decay: DeltaDecay) =>
+  `fn gate_at(bh: u32, t: u32) -> f32 { return ${decay === 'none' ? '0.0' : 'work[P.bc_off + bh * P.T + t]'}; }\n`
 
-const ENTRY = `@compute @workgroup_size(${WG})
+export const ENTRY = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {`
 
 const wyParams = [
@@ -140,7 +141,7 @@ ${ENTRY}
   }))
 }
 
-const scanParams = [
+export const scanParams = [
   ['B', 'u32'],
   ['T', 'u32'],
   ['H', 'u32'],
@@ -247,7 +248,7 @@ ${ENTRY}
 //   db_i  = β_i e^{b_i} dY_{K,i}·k_i + Σ_{j<i} dA_ij A_ij - Σ_{j>i} dA_ji A_ji
 // and dg adds db's reverse cumulative sum inside each chunk (deltaGateAddKernel).
 
-const reverseParams = [...scanParams, ['scale', 'f32']] as const
+export const reverseParams = [...scanParams, ['scale', 'f32']] as const
 
 /**
  * Along the chunks of one head in reverse, DELTA_COLUMNS columns of V per
