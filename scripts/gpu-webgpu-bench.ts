@@ -360,6 +360,8 @@ async function main(): Promise<void> {
           `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  without split sums ${String(tps('webgpu_no_split_k') ?? '-')}` +
           `  staged along k ${String(tps('webgpu_along_k') ?? '-')}  default again ${String(tps('webgpu_again') ?? '-')}`,
       )
+      // Each row as it lands: a call's time limit may stop the benchmark before the end.
+      writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
     }
   if (process.env.WEBGPU_BENCH_PROFILE !== '0')
     for (const id of PROFILE_MODELS) {
