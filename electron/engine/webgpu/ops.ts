@@ -172,6 +172,13 @@ export function useMatmulTile(tile: MatmulTile): MatmulTile {
  */
 let layoutStaging = process.env.LINEA_WEBGPU_LAYOUT_STAGING !== '0'
 
+/** Turns layout-following staging on or off; returns the previous setting. */
+export function useLayoutStaging(on: boolean): boolean {
+  const was = layoutStaging
+  layoutStaging = on
+  return was
+}
+
 /**
  * The delta rule's scans with each chunk's rows staged in workgroup memory
  * (kernels/mixer_delta_scan_staged.ts) where the device has the workgroup memory
@@ -188,13 +195,6 @@ export function useDeltaStaging(on: boolean): boolean {
 
 function stagedScan(c: LaunchContext, K: number, reverse: boolean): boolean {
   return deltaStaging && stagedScanBytes(K, reverse) <= c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize
-}
-
-/** Turns layout-following staging on or off; returns the previous setting. */
-export function useLayoutStaging(on: boolean): boolean {
-  const was = layoutStaging
-  layoutStaging = on
-  return was
 }
 
 /** out[d] = sum over rows of x (times w): binary_bwd's broadcast db and linear_bwd's dbias. */
