@@ -410,7 +410,11 @@ if has kprof; then
   # Where each mixer's time goes, kernel by kernel: ncu's speed-of-light summary (duration, memory
   # and compute throughput as % of peak) of one fwd+bwd per op of KPROF_OPS at B = 16, T = 2048.
   for op in ${KPROF_OPS//,/ }; do
-    timeout "${KPROF_TIMEOUT:-150}" ncu --clock-control none --section SpeedOfLight --launch-skip "${KPROF_SKIP:-0}" \
+    # KPROF_SECTIONS: ncu sections (e.g. "SpeedOfLight WarpStateStats SourceCounters": where warps stall,
+    # by instruction); KPROF_KERNEL: only kernels whose name matches (ncu -k regex:...).
+    sections=""
+    for sec in ${KPROF_SECTIONS:-SpeedOfLight}; do sections="$sections --section $sec"; done
+    timeout "${KPROF_TIMEOUT:-150}" ncu --clock-control none $sections ${KPROF_KERNEL:+-k "regex:$KPROF_KERNEL"} --launch-skip "${KPROF_SKIP:-0}" \
       --launch-count "${KPROF_COUNT:-40}" "$build/linea_bench_gpu" --json /tmp/kprof.json --quick --ops "$op" \
       >"$out/kprof-$op.txt" 2>&1
     note "ncu $op: exit $? ($(grep -c 'Duration' "$out/kprof-$op.txt") kernels)"
