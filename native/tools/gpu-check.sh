@@ -138,8 +138,8 @@ fi
 if has attnlab; then
   # Softmax attention's forward with 4 warps of two m-tiles (native/lab/softmax_attention, v2;
   # LINEA_ATTN_FWD=mt2, opt-in) against the CPU, beside the default, then both timed.
-  cross_variant attn-default 240 LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd
-  cross_variant attn-mt2 240 LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd LINEA_ATTN_FWD=mt2
+  cross_variant attn-default "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd
+  cross_variant attn-mt2 "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd LINEA_ATTN_FWD=mt2
   bench_variant attn-default softmax
   bench_variant attn-mt2 softmax LINEA_ATTN_FWD=mt2
 fi
