@@ -115,12 +115,14 @@ export class WebGpuBackend implements Backend {
     const descs: Record<string, NativeTensorDesc> = {}
     const storages: Record<string, Storage> = {}
     const sizes: Record<string, number> = {}
+    const shapes: Record<string, readonly number[]> = {}
     for (const [name, t] of Object.entries(inputs)) {
       if (t === undefined) continue
       if (t.backend !== this) throw new Error(`${op}: input ${name} lives on backend ${t.backend.id}, the op runs on ${this.id}`)
       storages[name] = this.handle(t, `${op}: input ${name}`).storage
       descs[name] = { shape: [...t.shape], dtype: t.dtype }
       sizes[name] = t.size
+      shapes[name] = t.shape
     }
     const plan = this.addon.planOp(op, descs, attrs, outputs)
     const refused = webGpuRefusal(plan)
@@ -143,6 +145,7 @@ export class WebGpuBackend implements Backend {
       plan,
       inputs: storages,
       sizes,
+      shapes,
       outputs: outStorages,
       scratch: (bytes, what) => {
         const s = this.driver.pool.acquire(bytes, what)

@@ -77,6 +77,8 @@ export interface LaunchContext {
   inputs: Record<string, Storage | undefined>
   /** Element counts of the inputs, by name. */
   sizes: Record<string, number>
+  /** Shapes of the inputs, by name (batch_slices.ts tells the [B, ...] ones from them). */
+  shapes: Record<string, readonly number[]>
   outputs: Record<string, Storage>
   /** Scratch memory for this call only (released when the call is encoded). */
   scratch(bytes: number, what: string): Storage
@@ -1039,7 +1041,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
   },
 }
 
-// A mixer call whose buffers would be over the adapter's binding limit runs in slices of its batch.
+// A mixer call (either form) whose buffers would be over the device's binding limit runs in slices of its batch.
 for (const op of ['mixer_fwd', 'mixer_bwd']) {
   const whole = LAUNCHERS[op]!
   LAUNCHERS[op] = (c) => inBatchSlices(c, whole)
