@@ -26,8 +26,8 @@
 #      (bench/mqar-zoology-gpu-box.sh, .device/mqar-bench.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
 #      (scripts/gpu-train-bench.ts) and fla's layers in PyTorch (bench/reference/gpu-train-peer.py);
-#   4e. "attnlab" (not in the default steps): softmax attention's forward variant of
-#      native/lab/softmax_attention against the CPU and timed beside the default;
+#   4e. "attnlab" (not in the default steps): softmax attention's forward, the default and the
+#      previous version of native/lab/softmax_attention, against the CPU and timed;
 #   4d. "lowering" (not in the default steps): the chunked kernels on reshaped calls
 #      (native/src/cuda/mixer_lowered.cu), checked against the CPU and timed against the recurrent path;
 #   5. (step "kprof", not in the default steps) ncu's per-kernel summary of the mixers in KPROF_OPS;
@@ -136,12 +136,12 @@ if has lowering; then
 fi
 
 if has attnlab; then
-  # Softmax attention's forward with 4 warps of two m-tiles (native/lab/softmax_attention, v2;
-  # LINEA_ATTN_FWD=mt2, opt-in) against the CPU, beside the default, then both timed.
+  # Softmax attention's forward, the default (native/lab/softmax_attention, v2: 4 warps of two
+  # m-tiles) and v1 (LINEA_ATTN_FWD=mt1, the control), against the CPU, then both timed.
   cross_variant attn-default "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd
-  cross_variant attn-mt2 "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd LINEA_ATTN_FWD=mt2
+  cross_variant attn-mt1 "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd LINEA_ATTN_FWD=mt1
   bench_variant attn-default softmax
-  bench_variant attn-mt2 softmax LINEA_ATTN_FWD=mt2
+  bench_variant attn-mt1 softmax LINEA_ATTN_FWD=mt1
 fi
 
 if has sanitize; then

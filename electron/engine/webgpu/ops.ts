@@ -184,9 +184,12 @@ export function useLayoutStaging(on: boolean): boolean {
 /**
  * The delta rule's scans with each chunk's rows staged in workgroup memory
  * (kernels/mixer_delta_scan_staged.ts) where the device has the workgroup memory
- * for them: opt-in until timed on a GPU (LINEA_WEBGPU_DELTA_STAGING=1, useDeltaStaging).
+ * for them. On by default since the H200's Vulkan call of 2026-12-01 (bench/gpu/README.md): the
+ * gated delta rule's scans at B = 16, T = 512, H = 2, K = V = 128 went from 1.90 / 2.16 ms
+ * (forward / reverse) to 0.72 / 0.85 ms, the whole mixer forward + backward from 9.8 to 6.1 ms.
+ * LINEA_WEBGPU_DELTA_STAGING=0 or useDeltaStaging(false): the plain scans (the control).
  */
-let deltaStaging = process.env.LINEA_WEBGPU_DELTA_STAGING === '1'
+let deltaStaging = process.env.LINEA_WEBGPU_DELTA_STAGING !== '0'
 
 /** Turns the staged delta scans on or off; returns the previous setting. */
 export function useDeltaStaging(on: boolean): boolean {

@@ -3,7 +3,7 @@
 // {64, 128}. Layouts and mask: softmax_attention_common.cuh.
 //
 // Tiling: a block is NW warps and BQ = 16 NW MT query rows of one (b, h); each
-// warp owns MT m-tiles of 16 rows (MT = 1 by default; 2 under LINEA_ATTN_FWD=mt2,
+// warp owns MT m-tiles of 16 rows (MT = 2 by default; 1 under LINEA_ATTN_FWD=mt1,
 // native/lab/softmax_attention). Key/value tiles of BK = 64 rows stream through shared
 // memory, double-buffered with cp.async (the next tile loads while this one
 // computes). Per tile, per warp:
@@ -278,12 +278,14 @@ void launch_fwd_mma_hd(const AttnEnv& env, const MmaFwdArgs& a) {
 
 constexpr int kMmaFwdWarps = 8;  // BQ = 128 query rows per block, 16 per warp
 
-// LINEA_ATTN_FWD=mt2: 4 warps of two m-tiles (BQ = 128 as well; opt-in until the GPU box has
-// checked and timed it against the default).
+// 4 warps of two m-tiles (BQ = 128 as well), the default since the H200 call of 2026-12-01
+// (native/lab/softmax_attention, v2: forward 1.37 -> 1.09 ms at 16 x 2048 and 18.0 -> 14.9 ms
+// at 1 x 32768, H = 16, D = 128, with the same errors against the CPU). LINEA_ATTN_FWD=mt1:
+// 8 warps of one m-tile (v1, the control).
 inline bool fwd_two_mtiles() {
   static const bool on = [] {
     const char* e = std::getenv("LINEA_ATTN_FWD");
-    return e && std::string(e) == "mt2";
+    return !(e && std::string(e) == "mt1");
   }();
   return on;
 }

