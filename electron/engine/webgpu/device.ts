@@ -69,6 +69,21 @@ const REQUESTED_LIMITS = [
 /** Optional features worth having when the adapter offers them (later kernels use them). */
 const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query']
 
+/**
+ * Dawn rounds timestamp queries down to 2^16 ns (65.5 us) unless told not to: browsers must keep
+ * web pages from timing side channels, which does not apply to Linea's own kernels. Rounded, a
+ * kernel of 20 us reads 0 or 65.5 us (the H200's Vulkan call of 2026-12-01 read every kernel in
+ * multiples of 0.0655 ms), which made the profiler's per-op times and the kernel breakdown
+ * coarse. Adds Dawn's toggle to the create() options, beside any features the caller disables.
+ */
+export function withExactTimestamps(options: string[]): string[] {
+  const key = 'disable-dawn-features='
+  const given = options.find((o) => o.startsWith(key))
+  if (given?.slice(key.length).split(',').includes('timestamp_quantization')) return options
+  if (!given) return [...options, `${key}timestamp_quantization`]
+  return options.map((o) => (o === given ? `${o},timestamp_quantization` : o))
+}
+
 export interface DawnModule {
   create(options: string[]): GPU
   /** The WebGPU classes and constants a browser has as globals (GPUOutOfMemoryError, ...). */
@@ -81,6 +96,7 @@ export interface DawnModule {
  * WebGpuUnavailableError when the binding does not load or there is no adapter.
  */
 export async function findWebGpuAdapter(options: string[] = []): Promise<{ dawn: DawnModule; instance: GPU; adapter: GPUAdapter }> {
+  options = withExactTimestamps(options)
   let dawn: DawnModule
   try {
     dawn = (await import('webgpu')) as DawnModule

@@ -181,6 +181,31 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
     for (const t of [x, w, dy, ...Object.values(out)]) t?.dispose()
   })
 
+  // Dawn rounds timestamps down to 2^16 ns unless its toggle is off (device.ts: withExactTimestamps):
+  // rounded, every duration below is a whole number of 65 536 ns, most of them 0 or one step.
+  it('times kernels to the nanosecond, not in steps of 65.5 us', async () => {
+    const g = theGpu()
+    const x = g.upload(
+      Float32Array.from({ length: 70 * 33 }, (_, i) => Math.sin(i)),
+      [70, 33],
+    )
+    const w = g.upload(
+      Float32Array.from({ length: 33 * 65 }, (_, i) => Math.cos(i)),
+      [33, 65],
+    )
+    const ns: number[] = []
+    for (let i = 0; i < 6; i++) {
+      const times = await g.driver.timeKernels(() => {
+        for (const t of Object.values(g.run('linear_fwd', { x, w }))) t?.dispose()
+      })
+      for (const t of times.values()) ns.push(Math.round(t.ms * 1e6))
+    }
+    expect(ns.length).toBe(6)
+    const offStep = ns.filter((n) => n % 65536 !== 0)
+    expect(offStep.length, `durations ${ns.join(', ')} ns`).toBeGreaterThan(0)
+    for (const t of [x, w]) t.dispose()
+  })
+
   it('after the device is lost every call fails with a clear error', async () => {
     const lost = new WebGpuBackend(new WebGpuDriver(await openWebGpuDevice()))
     const x = lost.upload(new Float32Array([1, 2]), [2])
