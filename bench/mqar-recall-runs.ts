@@ -31,3 +31,53 @@ export function joinRuns<R extends RunIdentity>(rows: R[]): R[] {
   }
   return [...kept.values()]
 }
+
+/** The fields of a run row that rank runs of one cell trained at different learning rates. */
+export interface CellRun {
+  /** The run's name in the template ("gla 128 256 lr1e-3"). */
+  preset: string
+  /** The name without the learning rate's label ("gla 128 256"); absent in older files: the name. */
+  cell?: string
+  /** The run's learning rate; absent in older files. */
+  lr?: number
+  seed: number
+  first_step_at_0_99: number | null
+  best_accuracy: number
+}
+
+/** A cell's runs at each learning rate, and the better one. */
+export interface CellBest<R extends CellRun> {
+  cell: string
+  seed: number
+  best: R
+  /** Every run of the cell and seed, the best first. */
+  runs: R[]
+}
+
+/** Reaching 0.99 beats not reaching it; then fewer steps to it; else the higher best accuracy. */
+function better(a: CellRun, b: CellRun): number {
+  const [ra, rb] = [a.first_step_at_0_99, b.first_step_at_0_99]
+  if (ra !== null && rb !== null) return ra - rb
+  if (ra !== null) return -1
+  if (rb !== null) return 1
+  return b.best_accuracy - a.best_accuracy
+}
+
+/**
+ * Zoology reports each cell of its grid (model, width, length) at the best of a
+ * learning-rate sweep: per cell and seed, the runs at each rate, the better first.
+ * Each seed is ranked on its own, so a second seed checks the rate the first chose
+ * rather than adding draws to pick from. Order: each cell where it first appeared.
+ */
+export function bestOverLearningRates<R extends CellRun>(rows: R[]): CellBest<R>[] {
+  const cells = new Map<string, R[]>()
+  for (const r of rows) {
+    const key = JSON.stringify([r.cell ?? r.preset, r.seed])
+    cells.set(key, [...(cells.get(key) ?? []), r])
+  }
+  return [...cells.entries()].map(([key, runs]) => {
+    const [cell, seed] = JSON.parse(key) as [string, number]
+    const sorted = [...runs].sort(better)
+    return { cell, seed, best: sorted[0]!, runs: sorted }
+  })
+}

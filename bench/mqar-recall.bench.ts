@@ -36,7 +36,7 @@ import { projectRoot } from '../electron/platform/project-root'
 import { KEY_IN_NOISE_LABELS } from '../electron/engine/tasks/mqar'
 import { trainModel } from '../electron/engine/train/trainer'
 import { expandTemplate, findTemplate } from '../electron/workspace/templates'
-import { joinRuns } from './mqar-recall-runs'
+import { bestOverLearningRates, joinRuns } from './mqar-recall-runs'
 
 const TARGET = 0.99
 
@@ -56,7 +56,12 @@ interface EvalRow {
 }
 
 interface RunRow {
+  /** The run's name in the template. */
   preset: string
+  /** The name without the learning rate's label, where the template sweeps it (absent in older files). */
+  cell?: string
+  /** The run's learning rate (absent in older files: the file's train_spec's). */
+  lr?: number
   seed: number
   /** The trainer's status, or 'cut_off' when --time-limit-s ended the run. */
   status: string
@@ -91,6 +96,8 @@ interface BenchJson {
   overrides?: Record<string, unknown>
   runs: RunRow[]
   table: string[]
+  /** Where the template sweeps the learning rate: each cell at the better rate (Zoology's report). */
+  best_over_lr?: string[]
   needs_second_seed: string[]
 }
 
@@ -128,6 +135,26 @@ export function table(runs: RunRow[]): string[] {
   ]
 }
 
+/** Each cell at its better learning rate, with the others' result beside it. */
+export function lrTable(runs: RunRow[]): string[] {
+  const steps = (r: RunRow) =>
+    r.first_step_at_0_99 === null ? (r.status === 'cut_off' ? `cut off at ${r.steps}` : 'not reached') : String(r.first_step_at_0_99)
+  return [
+    '| cell | seed | better lr | steps to 0.99 | best acc | other lr: steps to 0.99, best acc |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...bestOverLearningRates(runs).map(
+      ({ cell, seed, best, runs: all }) =>
+        `| ${cell} | ${seed} | ${best.lr ?? '-'} | ${steps(best)} | ${fmt(best.best_accuracy)} | ` +
+        `${
+          all
+            .slice(1)
+            .map((r) => `${r.lr ?? '-'}: ${steps(r)}, ${fmt(r.best_accuracy)}`)
+            .join('; ') || 'none run'
+        } |`,
+    ),
+  ]
+}
+
 /** Presets with a best accuracy within 0.01 of the target and fewer than two seeds. */
 export function needsSecondSeed(runs: RunRow[]): string[] {
   const presets = [...new Set(runs.map((r) => r.preset))]
@@ -139,9 +166,11 @@ export function needsSecondSeed(runs: RunRow[]): string[] {
 
 function finish(doc: Omit<BenchJson, 'table' | 'needs_second_seed'>, out: string): void {
   const runs = [...doc.runs].sort((a, b) => a.preset.localeCompare(b.preset) || a.seed - b.seed)
-  const json: BenchJson = { ...doc, runs, table: table(runs), needs_second_seed: needsSecondSeed(runs) }
+  const swept = runs.some((r) => r.cell !== undefined)
+  const json: BenchJson = { ...doc, runs, table: table(runs), ...(swept && { best_over_lr: lrTable(runs) }), needs_second_seed: needsSecondSeed(runs) }
   writeFileSync(out, JSON.stringify(json, null, 2) + '\n')
   console.log(json.table.join('\n'))
+  if (json.best_over_lr) console.log(['', 'Each cell at its better learning rate:', ...json.best_over_lr].join('\n'))
   if (json.max_steps !== null) console.log(`(stopped at step ${json.max_steps} by --max-steps: a smoke test, not the benchmark)`)
   if (json.needs_second_seed.length) console.log(`within 0.01 of ${TARGET} with one seed: ${json.needs_second_seed.join(', ')}; run them again with --seed 1`)
   console.log(`wrote ${out}`)
@@ -150,16 +179,18 @@ function finish(doc: Omit<BenchJson, 'table' | 'needs_second_seed'>, out: string
 function merge(files: string[], out: string): void {
   const docs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as BenchJson)
   const first = docs[0]!
+  // The seed and the learning rate may differ between files (each run records its own: the GPU
+  // template sweeps the rate); everything else of the setup must match.
+  const setup = ({ seed: _seed, optimizer, ...rest }: TrainSpec) => ({ ...rest, optimizer: { ...optimizer, lr: null } })
   for (const [i, d] of docs.entries()) {
-    const { seed: _a, ...spec } = d.train_spec
-    const { seed: _b, ...firstSpec } = first.train_spec
+    const [spec, firstSpec] = [setup(d.train_spec), setup(first.train_spec)]
     const sameOverrides = JSON.stringify(d.overrides ?? {}) === JSON.stringify(first.overrides ?? {})
     if (d.template.id !== first.template.id || JSON.stringify(spec) !== JSON.stringify(firstSpec) || d.max_steps !== first.max_steps || !sameOverrides)
       throw new Error(`${files[i]} ran another template or train spec than ${files[0]}; merge only runs of one setup`)
   }
   // Each run keeps the machine (and engine thread count) of the process that trained it; a run
   // cut off by one call's limit and trained again in another keeps its finished (or longer) row.
-  const runs = joinRuns(docs.flatMap((d) => d.runs.map((r) => ({ ...r, machine: r.machine ?? d.machine }))))
+  const runs = joinRuns(docs.flatMap((d) => d.runs.map((r) => ({ ...r, lr: r.lr ?? d.train_spec.optimizer.lr, machine: r.machine ?? d.machine }))))
   const machines = new Set(runs.map((r) => JSON.stringify(r.machine)))
   finish({ ...first, machine: machines.size === 1 ? first.machine : { per_run: 'runs differ in machine or threads: see runs[].machine' }, runs }, out)
 }
@@ -200,6 +231,17 @@ async function run(values: Record<string, string | undefined>, sets: string[]): 
     if (!all.some((r) => r.name === w))
       throw new Error(`--presets: '${w}' is not a run of template ${template.id}; valid: ${all.map((r) => r.name).join(', ')}`)
   const runs = wanted ? all.filter((r) => wanted.includes(r.name)) : all
+  // Where the template sweeps the learning rate, a run's cell is its name without the rate's label.
+  const lrAxis = template.sweep.find((a) => a.path === 'train.optimizer.lr')
+  const cellOf = (r: (typeof all)[number]) => {
+    if (!lrAxis) return undefined
+    const at = lrAxis.values.indexOf(r.values['train.optimizer.lr'])
+    const label = lrAxis.labels?.[at] ?? String(r.values['train.optimizer.lr'])
+    return r.name
+      .split(' ')
+      .filter((part) => part !== label)
+      .join(' ')
+  }
   // Only a whole run of the template replaces the committed JSON by default.
   if (!values.out && (wanted || values['max-steps'] !== undefined || values['time-limit-s'] !== undefined || seed !== 0 || sets.length))
     throw new Error('--presets, --seed, --max-steps, --time-limit-s and --set write part of the benchmark or a diagnosis: give --out <file.json>')
@@ -262,8 +304,11 @@ async function run(values: Record<string, string | undefined>, sets: string[]): 
       continue
     }
     const best = evals.reduce((a, b) => (b.accuracy > a.accuracy ? b : a), evals[0]!)
+    const cell = cellOf(r)
     rows.push({
       preset: r.name,
+      ...(cell !== undefined && { cell }),
+      lr: r.trainSpec.optimizer.lr,
       seed,
       status: summary.status === 'cancelled' && cut ? 'cut_off' : summary.status,
       steps: summary.steps,

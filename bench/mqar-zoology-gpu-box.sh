@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16's recall at Zoology's scale on the GPU: the mqar-zoology-gpu template
 # (MQAR, vocabulary 8192, T = 256 with 16 pairs and T = 512 with 64, d_model 64,
-# 128 and 256, every preset: 78 runs), untouched ('auto': cuda:0 in bf16), one
+# 128 and 256, every preset, learning rates 3e-3 and 1e-3: 156 runs), untouched ('auto': cuda:0 in bf16), one
 # process per run, CONCURRENCY at a time on the one GPU, all ending by the
 # call's limit; then one merged JSON with accuracy and tokens/s per run.
 #
@@ -15,9 +15,9 @@
 # shapes alone. Runs on the GPU box after native/tools/gpu-check.sh built the
 # addon (native/build/Release/linea.node); needs .device/mqar-bench.mjs
 # (scripts/device-bundles.sh).
-#   MIXERS=gla,deltanet WIDTHS="64 128" LENGTHS=256 LIMIT_S=500 bench/mqar-zoology-gpu-box.sh
-#   RUNS="gla 64 256,mamba2 128 512" CONCURRENCY=2 LIMIT_S=500 bench/mqar-zoology-gpu-box.sh
-#   SET="train.optimizer.lr=0.001" RUNS="gla 128 256" bench/mqar-zoology-gpu-box.sh   (a diagnosis:
+#   MIXERS=gla,deltanet WIDTHS="64 128" LENGTHS=256 LRS=lr1e-3 LIMIT_S=500 bench/mqar-zoology-gpu-box.sh
+#   RUNS="gla 64 256 lr3e-3,mamba2 128 512 lr1e-3" CONCURRENCY=2 LIMIT_S=500 bench/mqar-zoology-gpu-box.sh
+#   SET="train.optimizer.beta2=0.98" RUNS="gla 128 256 lr1e-3" bench/mqar-zoology-gpu-box.sh   (a diagnosis:
 #     --set for every run; its files and merged JSON carry the setting in their names, and
 #     --merge refuses to join them with the template's own runs)
 # (writes $OUT/mqar-zoology-gpu-T256.json and -T512.json; a run still training at the limit is
@@ -41,8 +41,8 @@ if [ -n "${SET:-}" ]; then
   tag="-$(echo "${key##*.}${SET#*=}" | tr -c 'A-Za-z0-9._\n-' '_')"
 fi
 
-# The runs, by their name in the template ("gla 64 256"): RUNS, else the grid of
-# MIXERS x WIDTHS x LENGTHS, shortest sequences and narrowest models first.
+# The runs, by their name in the template ("gla 64 256 lr3e-3"): RUNS, else the grid of
+# MIXERS x WIDTHS x LENGTHS x LRS, shortest sequences and narrowest models first.
 runs=()
 if [ -n "${RUNS:-}" ]; then
   IFS=',' read -r -a runs <<<"$RUNS"
@@ -50,7 +50,7 @@ else
   for t in ${LENGTHS:-256 512}; do
     for d in ${WIDTHS:-64 128 256}; do
       for m in $(echo "${MIXERS:-transformer,gla,mamba2,deltanet,gated-deltanet,based,linear-transformer,retnet,transnormer,deltanet-negative-eigen,mlstm,hybrid-gla,hybrid-gated-deltanet}" | tr ',' ' '); do
-        runs+=("$m $d $t")
+        for lr in ${LRS:-lr3e-3 lr1e-3}; do runs+=("$m $d $t $lr"); done
       done
     done
   done
@@ -79,7 +79,7 @@ cat "$work"/*.log >"$out/mqar-zoology-gpu.log"
 for t in 256 512; do
   have=()
   for f in "${files[@]}"; do
-    [[ "$f" == *-$t$tag.json ]] || continue
+    [[ "$f" == *-$t-lr*$tag.json ]] || continue
     [ -f "$f" ] && have+=("$f") || echo "missing: $f (failed or cut off before its first evaluation; see the log)"
   done
   [ ${#have[@]} -gt 0 ] && node .device/mqar-bench.mjs --merge "$(IFS=,; echo "${have[*]}")" --out "$out/mqar-zoology-gpu-T$t$tag.json"

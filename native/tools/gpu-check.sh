@@ -22,7 +22,7 @@
 #      against Linea's logits (tests/node/interop-export-torch.test.ts, LINEA_TORCH_DEVICE=cuda);
 #   4b''''''. "webgpu" (not in the default steps): issue 19, the WebGPU suites and benchmark through
 #      NVIDIA's Vulkan driver (carry .gl and .device/node_modules-test.tar.xz);
-#   4b''. "recall" (not in the default steps): the mqar-zoology-gpu template's 78 runs
+#   4b''. "recall" (not in the default steps): the mqar-zoology-gpu template's 156 runs
 #      (bench/mqar-zoology-gpu-box.sh, .device/mqar-bench.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
 #      (scripts/gpu-train-bench.ts) and fla's layers in PyTorch (bench/reference/gpu-train-peer.py);
@@ -351,8 +351,8 @@ if has webgpu; then
 fi
 
 if has recall; then
-  # Issue 16: recall at Zoology's scale, the mqar-zoology-gpu template untouched (78 runs, one process each,
-  # CONCURRENCY at a time; RUNS, MIXERS, WIDTHS, LENGTHS pick part of the grid).
+  # Issue 16: recall at Zoology's scale, the mqar-zoology-gpu template untouched (156 runs, one process each,
+  # CONCURRENCY at a time; RUNS, MIXERS, WIDTHS, LENGTHS, LRS pick part of the grid).
   OUT="$out" LIMIT_S="${RECALL_LIMIT_S:-540}" bash bench/mqar-zoology-gpu-box.sh >"$out/recall.log" 2>&1
   note "recall at Zoology's scale (bench/mqar-zoology-gpu-box.sh): exit $?"
   grep -E "^\| " "$out/recall.log" | head -90 >>"$summary"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { joinRuns } from '../../../bench/mqar-recall-runs'
+import { bestOverLearningRates, joinRuns } from '../../../bench/mqar-recall-runs'
 
 const row = (preset: string, status: string, steps: number, seed = 0) => ({ preset, seed, status, steps, best_accuracy: steps / 1e4 })
 
@@ -27,5 +27,49 @@ describe('joining recall runs from several files', () => {
     expect(() => joinRuns([row('gla 64 256', 'completed', 10000), row('gla 64 256', 'early_stopped', 3000)])).toThrow(
       'gla 64 256 seed 0 finished in more than one file (statuses completed and early_stopped)',
     )
+  })
+})
+
+describe('the best of a learning-rate sweep per cell', () => {
+  const cellRun = (cell: string, lr: number, first: number | null, best: number, seed = 0) => ({
+    preset: `${cell} lr${lr}`,
+    cell,
+    lr,
+    seed,
+    first_step_at_0_99: first,
+    best_accuracy: best,
+  })
+
+  it('ranks reaching 0.99 first, then fewer steps, then the higher best accuracy', () => {
+    const rows = [
+      cellRun('gla 128 256', 0.003, null, 0.0004),
+      cellRun('gla 128 256', 0.001, 4250, 0.9921),
+      cellRun('deltanet 64 256', 0.003, 1500, 0.9921),
+      cellRun('deltanet 64 256', 0.001, 3250, 0.9907),
+      cellRun('retnet 64 256', 0.003, null, 0.0244),
+      cellRun('retnet 64 256', 0.001, null, 0.0771),
+    ]
+    const best = bestOverLearningRates(rows)
+    expect(best.map((c) => [c.cell, c.best.lr])).toEqual([
+      ['gla 128 256', 0.001],
+      ['deltanet 64 256', 0.003],
+      ['retnet 64 256', 0.001],
+    ])
+    expect(best[0]!.runs.map((r) => r.lr)).toEqual([0.001, 0.003])
+  })
+
+  it('ranks each seed on its own, and takes rows without a cell as cells of their own', () => {
+    const rows = [
+      cellRun('mamba2 64 256', 0.003, null, 0.0004),
+      cellRun('mamba2 64 256', 0.001, 6250, 0.99),
+      cellRun('mamba2 64 256', 0.003, 5000, 0.991, 1),
+      { preset: 'gla 64 256', seed: 0, first_step_at_0_99: null, best_accuracy: 0.96 },
+    ]
+    const best = bestOverLearningRates(rows)
+    expect(best.map((c) => [c.cell, c.seed, c.best.preset])).toEqual([
+      ['mamba2 64 256', 0, 'mamba2 64 256 lr0.001'],
+      ['mamba2 64 256', 1, 'mamba2 64 256 lr0.003'],
+      ['gla 64 256', 0, 'gla 64 256'],
+    ])
   })
 })
