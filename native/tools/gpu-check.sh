@@ -37,6 +37,7 @@
 # Usage (from the repo root, with carry [".device"]):
 #   STEPS="build tests sanitize node train cli bench" QUICK=1 native/tools/gpu-check.sh
 # Files in $OUT at the end: summary.txt, results.tar.gz (every JSON), logs.tar.gz, triton-cache.tgz.
+# Whole calls built on it (several steps in the limit of one call): native/tools/gpu-calls/.
 # Needs in .device/ (git-ignored): node.xz, node_modules.tar.xz, gpu-node-check.mjs, linea-cli.mjs
 # (electron/cli/index.ts bundled with esbuild), engine-process.mjs (electron/engine/process.ts),
 # fla.tar.xz: `bash scripts/device-bundles.sh` makes the bundles.
