@@ -12,6 +12,8 @@
 //   softmax_attention_fma.cuh     every other call, on FMA tiles
 // Backward everywhere: delta = rowsum(do * o), then dq per query block and
 // dk, dv per key block: one writer per output row, no atomics, deterministic.
+// Opt-in (LINEA_ATTN_BWD=fused, lab): softmax_attention_mma_bwd_fused.cuh,
+// dk, dv and dq in one pass, dq summed by f32 atomics (not deterministic).
 //   softmax_attention_decode.cuh  split-K decode with a merge pass
 // This file reads the call, builds the launch environment from
 // cuda_context() and registers the kernels with a predicate that refuses
@@ -31,6 +33,7 @@
 #include "softmax_attention_fma.cuh"
 #include "softmax_attention_mma.cuh"
 #include "softmax_attention_mma_bwd.cuh"
+#include "softmax_attention_mma_bwd_fused.cuh"
 
 namespace linea {
 namespace {
@@ -126,7 +129,9 @@ void softmax_attn_bwd(OpCall& call) {
   a.delta = attn::launch_attn_delta(env, s, a.o, a.d_o);
   if constexpr (std::is_same_v<T, bf16>) {
     if (attn::mma_bwd_takes(env, s.D, s.V) && aligned16({a.q, a.k, a.v, a.d_o, a.dq, a.dk, a.dv})) {
-      attn::launch_bwd_mma(env, attn::MmaBwdArgs{a.q, a.k, a.v, a.lse, a.d_o, a.delta, a.dq, a.dk, a.dv, s});
+      const attn::MmaBwdArgs ma{a.q, a.k, a.v, a.lse, a.d_o, a.delta, a.dq, a.dk, a.dv, s};
+      if (attn::mma_bwd_fused_takes(env, s.D)) attn::launch_bwd_mma_fused(env, ma);  // LINEA_ATTN_BWD=fused
+      else attn::launch_bwd_mma(env, ma);
       return;
     }
   }
