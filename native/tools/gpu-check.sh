@@ -26,8 +26,8 @@
 #      (bench/mqar-zoology-gpu-box.sh, .device/mqar-bench.mjs);
 #   4c. "trainbench" (not in the default steps): issue 16's training throughput, Linea
 #      (scripts/gpu-train-bench.ts) and fla's layers in PyTorch (bench/reference/gpu-train-peer.py);
-#   4e. "attnlab" (not in the default steps): softmax attention's forward, the default and the
-#      previous version of native/lab/softmax_attention, against the CPU and timed;
+#   4e. "attnlab" (not in the default steps): softmax attention, the default and the lab's opt-in
+#      versions (native/lab/softmax_attention; ATTNLAB_VARIANTS), against the CPU and timed;
 #   4d. "lowering" (not in the default steps): the chunked kernels on reshaped calls
 #      (native/src/cuda/mixer_lowered.cu), checked against the CPU and timed against the recurrent path;
 #   5. (step "kprof", not in the default steps) ncu's per-kernel summary of the mixers in KPROF_OPS;
@@ -137,12 +137,19 @@ if has lowering; then
 fi
 
 if has attnlab; then
-  # Softmax attention's forward, the default (native/lab/softmax_attention, v2: 4 warps of two
-  # m-tiles) and v1 (LINEA_ATTN_FWD=mt1, the control), against the CPU, then both timed.
+  # Softmax attention (native/lab/softmax_attention): the default (forward v2, backward in two
+  # passes) and the backward v3 (LINEA_ATTN_BWD=fused, 4 warps; fused8, 8 warps), each against
+  # the CPU, then all three timed. ATTNLAB_VARIANTS picks among "fused fused8 mt1".
   cross_variant attn-default "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd
-  cross_variant attn-mt1 "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd LINEA_ATTN_FWD=mt1
+  for v in ${ATTNLAB_VARIANTS:-fused fused8}; do
+    var=LINEA_ATTN_BWD=$v; [ "$v" = mt1 ] && var=LINEA_ATTN_FWD=mt1
+    cross_variant "attn-$v" "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd "$var"
+  done
   bench_variant attn-default softmax
-  bench_variant attn-mt1 softmax LINEA_ATTN_FWD=mt1
+  for v in ${ATTNLAB_VARIANTS:-fused fused8}; do
+    var=LINEA_ATTN_BWD=$v; [ "$v" = mt1 ] && var=LINEA_ATTN_FWD=mt1
+    bench_variant "attn-$v" softmax "$var"
+  done
 fi
 
 if has sanitize; then
