@@ -137,19 +137,17 @@ if has lowering; then
 fi
 
 if has attnlab; then
-  # Softmax attention (native/lab/softmax_attention): the default (forward v2, backward in two
-  # passes) and the backward v3 (LINEA_ATTN_BWD=fused, 4 warps; fused8, 8 warps), each against
-  # the CPU, then all three timed. ATTNLAB_VARIANTS picks among "fused fused8 mt1".
+  # Softmax attention (native/lab/softmax_attention): the default (forward v2, backward v3 with 8
+  # warps, its blocks grouped by heads) and the lab's other forms, each NAME:VAR=VALUE of
+  # ATTNLAB_VARIANTS; the default and those named in ATTNLAB_CROSS against the CPU, then all timed.
+  variants=${ATTNLAB_VARIANTS:-twopass:LINEA_ATTN_BWD=twopass fused:LINEA_ATTN_BWD=fused heads:LINEA_ATTN_BWD_GROUP_MB=0}
   cross_variant attn-default "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd
-  for v in ${ATTNLAB_VARIANTS:-fused fused8}; do
-    var=LINEA_ATTN_BWD=$v; [ "$v" = mt1 ] && var=LINEA_ATTN_FWD=mt1
-    cross_variant "attn-$v" "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd "$var"
+  for v in $variants; do
+    [[ " ${ATTNLAB_CROSS:-fused} " == *" ${v%%:*} "* ]] &&
+      cross_variant "attn-${v%%:*}" "${ATTNLAB_TIMEOUT:-240}" LINEA_CROSS_OPS=softmax_attn_fwd,softmax_attn_bwd "${v#*:}"
   done
   bench_variant attn-default softmax
-  for v in ${ATTNLAB_VARIANTS:-fused fused8}; do
-    var=LINEA_ATTN_BWD=$v; [ "$v" = mt1 ] && var=LINEA_ATTN_FWD=mt1
-    bench_variant "attn-$v" softmax "$var"
-  done
+  for v in $variants; do bench_variant "attn-${v%%:*}" softmax "${v#*:}"; done
 fi
 
 if has sanitize; then
@@ -394,11 +392,12 @@ if has bench; then
     ${BENCH_OPS:+--ops "$BENCH_OPS"} >"$out/bench-linea.log" 2>&1
   note "linea bench: exit $?"
   grep -E "^decode " "$out/bench-linea.log" >>"$summary"
-  # The backward's per-chunk kernels: the older WMMA ones (chunk) and the register-fragment ones (mma).
-  for bwd in chunk mma; do bench_variant "bwd-$bwd" linear,fixed_decay,scalar_gate,vector_gate LINEA_CHUNKED_BWD=$bwd; done
-  bench_variant delta-wmma delta,gated_delta LINEA_DELTA_KERNELS=wmma
+  # The backward's per-chunk kernels: the older WMMA ones (chunk) and the register-fragment ones (mma)
+  # (BENCH_VARIANTS=0 skips these and the next two).
+  [ "${BENCH_VARIANTS:-1}" = 0 ] || for bwd in chunk mma; do bench_variant "bwd-$bwd" linear,fixed_decay,scalar_gate,vector_gate LINEA_CHUNKED_BWD=$bwd; done
+  [ "${BENCH_VARIANTS:-1}" = 0 ] || bench_variant delta-wmma delta,gated_delta LINEA_DELTA_KERNELS=wmma
   # The forward's older form (state passes + per-chunk WMMA output kernel) beside the defaults.
-  bench_variant fwd-passes linear,fixed_decay,scalar_gate,vector_gate LINEA_CHUNKED_FWD=passes
+  [ "${BENCH_VARIANTS:-1}" = 0 ] || bench_variant fwd-passes linear,fixed_decay,scalar_gate,vector_gate LINEA_CHUNKED_FWD=passes
   # fla's Triton kernels compile and autotune for minutes on a fresh box; their cache comes back
   # in $OUT/triton-cache.tgz when TRITON_TAR is set, and carried as .device/triton-cache.tgz it is reused.
   export TRITON_CACHE_DIR=/tmp/triton-cache

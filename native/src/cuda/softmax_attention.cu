@@ -10,10 +10,11 @@
 //   softmax_attention_mma.cuh     bf16 forward on tensor cores, D = V in {64, 128}
 //   softmax_attention_mma_bwd.cuh bf16 backward on tensor cores, same shapes
 //   softmax_attention_fma.cuh     every other call, on FMA tiles
-// Backward everywhere: delta = rowsum(do * o), then dq per query block and
-// dk, dv per key block: one writer per output row, no atomics, deterministic.
-// Opt-in (LINEA_ATTN_BWD=fused, lab): softmax_attention_mma_bwd_fused.cuh,
-// dk, dv and dq in one pass, dq summed by f32 atomics (not deterministic).
+// Backward: delta = rowsum(do * o), then, bf16 on tensor cores,
+// softmax_attention_mma_bwd_fused.cuh: dk, dv and dq in one pass, dq summed
+// by f32 atomics (not bitwise reproducible); LINEA_ATTN_BWD=twopass and every
+// other call: dq per query block and dk, dv per key block, one writer per
+// output row, no atomics, deterministic.
 //   softmax_attention_decode.cuh  split-K decode with a merge pass
 // This file reads the call, builds the launch environment from
 // cuda_context() and registers the kernels with a predicate that refuses
@@ -130,8 +131,8 @@ void softmax_attn_bwd(OpCall& call) {
   if constexpr (std::is_same_v<T, bf16>) {
     if (attn::mma_bwd_takes(env, s.D, s.V) && aligned16({a.q, a.k, a.v, a.d_o, a.dq, a.dk, a.dv})) {
       const attn::MmaBwdArgs ma{a.q, a.k, a.v, a.lse, a.d_o, a.delta, a.dq, a.dk, a.dv, s};
-      if (attn::mma_bwd_fused_takes(env, s.D)) attn::launch_bwd_mma_fused(env, ma);  // LINEA_ATTN_BWD=fused
-      else attn::launch_bwd_mma(env, ma);
+      if (const int nw = attn::mma_bwd_fused_warps(env, s.D)) attn::launch_bwd_mma_fused(env, ma, nw);
+      else attn::launch_bwd_mma(env, ma);  // LINEA_ATTN_BWD=twopass
       return;
     }
   }

@@ -2,9 +2,8 @@
 // tiles (FlashAttention-2's backward): dk, dv and dq from the same S and dP,
 // 5 tile products per (key block, query tile) pair instead of the default's 7
 // (softmax_attention_mma_bwd.cuh, which recomputes S and dP in its dq pass).
-// Opt-in: LINEA_ATTN_BWD=fused (NW = 4 warps) or fused8 (NW = 8), lab v3 of
-// native/lab/softmax_attention; unset, the default two-kernel path runs as
-// before. D = V = HD in {64, 128}; layouts and mask:
+// The default (NW = 8 warps; LINEA_ATTN_BWD=fused: 4, twopass: the older
+// deterministic two kernels), lab v3 of native/lab/softmax_attention. D = V = HD in {64, 128}; layouts and mask:
 // softmax_attention_common.cuh; fragment helpers: softmax_attention_mma.cuh.
 //
 // After delta (attn_delta_kernel) and zeroing an f32 accumulator
@@ -38,6 +37,7 @@
 // about T / BKV (causal: half of it) f32 additions per dq element.
 #pragma once
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -68,11 +68,27 @@ __device__ __forceinline__ void red_add4(float* p, float x, float y, float z, fl
 #endif
 }
 
-// dk, dv and dq_acc. Grid: B*H * ceil(T / BKV) blocks, the earliest key blocks
-// (most queries) first. Shared: k, v [BKV][LD]; q, do [2][32][LD]; lse, delta
-// [2][32] f32; dS^T [BKV][32 + 8] bf16.
+// Which (b h, key block) block x of the grid works on. The grid walks the
+// heads in groups of G: within a group key block by key block (the earliest,
+// with the most queries, first), the group's heads side by side. The blocks
+// resident at once then add into the dq_acc rows of about G heads, G T HD 4
+// bytes the launcher keeps within L2, so the atomics resolve there instead of
+// in DRAM (ncu, H200, 16x2048, heads fastest: 67 % of DRAM bandwidth and 4.3
+// ms). G = B H walks every head per key block (the order before).
+__device__ __forceinline__ void fused_block_of(int64_t x, int64_t BH, int64_t nkb, int64_t G, int64_t& bh,
+                                               int64_t& kb) {
+  const int64_t first = (x / (G * nkb)) * G;  // the group's first head
+  const int64_t size = min(G, BH - first), r = x - first * nkb;
+  kb = r / size;
+  bh = first + r % size;
+}
+
+// dk, dv and dq_acc. Grid: B*H * ceil(T / BKV) blocks in fused_block_of's
+// order, group_heads = G. Shared: k, v [BKV][LD]; q, do [2][32][LD]; lse,
+// delta [2][32] f32; dS^T [BKV][32 + 8] bf16.
 template <int HD, int NW>
-__global__ void __launch_bounds__(32 * NW) attn_bwd_fused_mma_kernel(MmaBwdArgs a, float* __restrict__ dq_acc) {
+__global__ void __launch_bounds__(32 * NW)
+    attn_bwd_fused_mma_kernel(MmaBwdArgs a, float* __restrict__ dq_acc, int64_t group_heads) {
   constexpr int BKV = 16 * NW, BQ = kMmaBwdTile, NT = 32 * NW, LD = HD + kMmaPad, LDS = BQ + kMmaPad;
   // The dQ tile's split: 4 column groups of CW = HD / 4 columns, NW / 4 row
   // groups of MTW m-tiles each.
@@ -88,8 +104,10 @@ __global__ void __launch_bounds__(32 * NW) attn_bwd_fused_mma_kernel(MmaBwdArgs 
   float* sdelta = slse + 2 * BQ;                              // [2][BQ]
   bf16* sds = reinterpret_cast<bf16*>(sdelta + 2 * BQ);       // [BKV][LDS]: dS^T, keys x queries
   const int64_t BH = s.B * s.H;
-  const int64_t bh = blockIdx.x % BH, b = bh / s.H, h = bh % s.H;
-  const int64_t s0 = (blockIdx.x / BH) * BKV;
+  int64_t bh, kb;
+  fused_block_of(blockIdx.x, BH, ceil_div(s.T, int64_t(BKV)), group_heads, bh, kb);
+  const int64_t b = bh / s.H, h = bh % s.H;
+  const int64_t s0 = kb * BKV;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, qd = lane % 4;
   const int wr = warp / 4, wc = warp % 4;  // the warp's row group and column group of the dQ tile
   const float scale2 = static_cast<float>(s.scale) * kLog2e;
@@ -242,28 +260,46 @@ __global__ void attn_dq_convert_kernel(const float* __restrict__ dq_acc, bf16* _
   *reinterpret_cast<uint2*>(dq + ((b * s.T + t) * s.H + h) * HD + c) = packed;
 }
 
-// LINEA_ATTN_BWD=fused: this file's pass with 4 warps (BKV = 64); fused8: 8
-// warps (BKV = 128, half the atomics per dq element, one block per SM at
-// D = 128). Unset or anything else: 0, the default two-kernel backward.
+// The backward's form, LINEA_ATTN_BWD: unset or "fused8", this file's pass
+// with 8 warps (BKV = 128: half the atomics per dq element of 4 warps; the
+// default since the lab's v3 was timed); "fused", 4 warps (BKV = 64);
+// "twopass", softmax_attention_mma_bwd.cuh's dk/dv and dq kernels, which
+// write every output once (bitwise reproducible). Read once per process.
 inline int bwd_fused_warps() {
   static const int nw = [] {
     const char* e = std::getenv("LINEA_ATTN_BWD");
-    if (!e) return 0;
+    if (!e) return 8;
     const std::string v(e);
-    return v == "fused" ? 4 : v == "fused8" ? 8 : 0;
+    return v == "twopass" ? 0 : v == "fused" ? 4 : 8;
   }();
   return nw;
 }
 
-// Whether the switch asks for the fused backward and its shared memory fits
-// this device (else the caller runs launch_bwd_mma). Asked only after
-// mma_bwd_takes accepted the call (D = V in {64, 128}, sm_80+).
-inline bool mma_bwd_fused_takes(const AttnEnv& env, int64_t D) {
+// The warps of the fused pass this call gets: the switch's, or 4 where 8
+// warps' shared memory does not fit the device (sm_86/89 at D = 128), or 0
+// (the two-pass backward) where neither does or the switch says twopass.
+// Asked only after mma_bwd_takes accepted the call (D = V in {64, 128}, sm_80+).
+inline int mma_bwd_fused_warps(const AttnEnv& env, int64_t D) {
+  const size_t limit = size_t(env.max_smem);
   const int nw = bwd_fused_warps();
-  if (nw == 0) return false;
-  const size_t need = nw == 4 ? (D == 64 ? mma_bwd_fused_smem<64, 4>() : mma_bwd_fused_smem<128, 4>())
-                              : (D == 64 ? mma_bwd_fused_smem<64, 8>() : mma_bwd_fused_smem<128, 8>());
-  return need <= size_t(env.max_smem);
+  if (nw == 8 && (D == 64 ? mma_bwd_fused_smem<64, 8>() : mma_bwd_fused_smem<128, 8>()) <= limit) return 8;
+  if (nw != 0 && (D == 64 ? mma_bwd_fused_smem<64, 4>() : mma_bwd_fused_smem<128, 4>()) <= limit) return 4;
+  return 0;
+}
+
+// G of fused_block_of: as many heads as keep their dq_acc rows within
+// LINEA_ATTN_BWD_GROUP_MB megabytes (default 16, a third of an H100's or
+// H200's L2; A100's is 40 MB), at least one; 0 walks every head per key
+// block, heads fastest (the order v3 was first timed with).
+inline int64_t fused_group_heads(const AttnShape& s, int64_t HD) {
+  static const int64_t budget_mb = [] {
+    const char* e = std::getenv("LINEA_ATTN_BWD_GROUP_MB");
+    return e ? std::max<int64_t>(0, std::atoll(e)) : int64_t(16);
+  }();
+  const int64_t BH = s.B * s.H;
+  if (budget_mb == 0) return BH;
+  const int64_t per_head = int64_t(sizeof(float)) * s.T * HD;
+  return std::min(BH, std::max<int64_t>(1, (budget_mb << 20) / per_head));
 }
 
 template <int HD, int NW>
@@ -275,17 +311,18 @@ void launch_bwd_fused_hd(const AttnEnv& env, const MmaBwdArgs& a) {
   constexpr size_t smem = mma_bwd_fused_smem<HD, NW>();
   set_smem(attn_bwd_fused_mma_kernel<HD, NW>, smem);
   attn_bwd_fused_mma_kernel<HD, NW>
-      <<<static_cast<unsigned>(s.B * s.H * ceil_div(s.T, 16 * NW)), 32 * NW, smem, env.stream>>>(a, dq_acc);
+      <<<static_cast<unsigned>(s.B * s.H * ceil_div(s.T, 16 * NW)), 32 * NW, smem, env.stream>>>(
+          a, dq_acc, fused_group_heads(s, HD));
   LINEA_CUDA_CHECK_LAUNCH("attn_bwd_fused_mma_kernel");
   const int64_t threads = s.B * s.H * s.T * (HD / 4);
   attn_dq_convert_kernel<HD><<<static_cast<unsigned>(ceil_div(threads, 256)), 256, 0, env.stream>>>(dq_acc, a.dq, s);
   LINEA_CUDA_CHECK_LAUNCH("attn_dq_convert_kernel");
 }
 
-// dq, dk, dv by the fused pass; a.delta computed (launch_attn_delta) on the
-// same stream; mma_bwd_fused_takes accepted the call.
-inline void launch_bwd_mma_fused(const AttnEnv& env, const MmaBwdArgs& a) {
-  if (bwd_fused_warps() == 8) {
+// dq, dk, dv by the fused pass with nw warps (mma_bwd_fused_warps, not 0);
+// a.delta computed (launch_attn_delta) on the same stream.
+inline void launch_bwd_mma_fused(const AttnEnv& env, const MmaBwdArgs& a, int nw) {
+  if (nw == 8) {
     if (a.s.D == 64) launch_bwd_fused_hd<64, 8>(env, a);
     else launch_bwd_fused_hd<128, 8>(env, a);
     return;
