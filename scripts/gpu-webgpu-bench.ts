@@ -32,7 +32,9 @@
 // Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_KERNELS (0: skip that part),
 // WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
-// WEBGPU_BENCH_STEPS (16), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768).
+// WEBGPU_BENCH_STEPS (16), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768),
+// WEBGPU_BENCH_BACKENDS (webgpu,cuda,cpu: the training rows' backends), WEBGPU_BENCH_SUBMIT_BATCHES
+// (e.g. 64,16: a training row per dispatches-per-submission setting, beside the default's 1024).
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ModelSpec } from '../electron/api/model-spec'
@@ -48,6 +50,7 @@ import { profileModel } from '../electron/engine/profile/profiler'
 import { Rng } from '../electron/engine/random'
 import { trainModel } from '../electron/engine/train/trainer'
 import { probeWebGpu, webGpuBackend } from '../electron/engine/webgpu/backend'
+import { useSubmitBatch } from '../electron/engine/webgpu/driver'
 import { useLayoutStaging, useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
 import { mixerKernelTimes, productTimes } from './webgpu-kernel-times'
 
@@ -62,6 +65,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const TRAIN_MODELS = (process.env.WEBGPU_BENCH_MODELS ?? 'gla,retnet,mamba2,gated-deltanet').split(',')
 const PROFILE_MODELS = (process.env.WEBGPU_BENCH_PROFILE_MODELS ?? 'gated-deltanet').split(',')
 const SEQ = Number(process.env.WEBGPU_BENCH_SEQ ?? 512)
+/** The training rows' backends (webgpu, cuda, cpu) and the submitted-batch controls (e.g. 64,16). */
+const BACKENDS = (process.env.WEBGPU_BENCH_BACKENDS ?? 'webgpu,cuda,cpu').split(',')
+const SUBMIT_BATCHES = (process.env.WEBGPU_BENCH_SUBMIT_BATCHES ?? '').split(',').filter(Boolean).map(Number)
 const BATCH = Number(process.env.WEBGPU_BENCH_BATCH ?? 16)
 
 function trainSpec(backend: string, precision: 'f32' | 'bf16'): TrainSpec {
@@ -320,16 +326,18 @@ async function main(): Promise<void> {
     for (const id of TRAIN_MODELS) {
       const spec = resizeModel(preset(id), { d_model: 256, n_layers: 4, vocab_size: 512 })
       const row: Record<string, unknown> = { model: id, d_model: 256, layers: 4, seq_len: SEQ, batch: BATCH }
-      const runs: [string, string, 'f32' | 'bf16'][] = [
-        ['webgpu', 'webgpu', 'f32'],
-        ...(hasCuda
-          ? ([
-              ['cuda_f32', 'cuda:0', 'f32'],
-              ['cuda_bf16', 'cuda:0', 'bf16'],
-            ] as [string, string, 'f32' | 'bf16'][])
-          : []),
-        ['cpu', 'cpu', 'f32'],
-      ]
+      const runs = (
+        [
+          ['webgpu', 'webgpu', 'f32'],
+          ...(hasCuda
+            ? ([
+                ['cuda_f32', 'cuda:0', 'f32'],
+                ['cuda_bf16', 'cuda:0', 'bf16'],
+              ] as [string, string, 'f32' | 'bf16'][])
+            : []),
+          ['cpu', 'cpu', 'f32'],
+        ] as [string, string, 'f32' | 'bf16'][]
+      ).filter(([, backend]) => BACKENDS.includes(backend.replace(/:.*/, '')))
       for (const [key, backend, precision] of runs) row[key] = await throughputOrError(spec, backend, precision)
       // The 128 x 128 matmul tile (kernels/matmul.ts; opt-in until timed here), right after the default.
       if (process.env.WEBGPU_BENCH_MATMUL128 !== '0') {
@@ -346,6 +354,12 @@ async function main(): Promise<void> {
         const was = useLayoutStaging(false)
         row.webgpu_along_k = await throughputOrError(spec, 'webgpu', 'f32').finally(() => useLayoutStaging(was))
       }
+      // Dispatches per submitted batch (driver.ts, 1024 by default): smaller batches let the GPU start
+      // while the host still encodes the step.
+      for (const n of SUBMIT_BATCHES) {
+        const was = useSubmitBatch(n)
+        row[`webgpu_submit${n}`] = await throughputOrError(spec, 'webgpu', 'f32').finally(() => useSubmitBatch(was))
+      }
       // The default once more, last: how far the GPU's state drifted over the row (the session-11 call
       // had one model's controls 1.6x its default, which no kernel difference explains).
       row.webgpu_again = await throughputOrError(spec, 'webgpu', 'f32')
@@ -358,7 +372,8 @@ async function main(): Promise<void> {
         `train ${id.padEnd(16)} webgpu ${String(tps('webgpu') ?? JSON.stringify(row.webgpu)).padStart(9)} tok/s  cuda f32 ${String(tps('cuda_f32') ?? '-').padStart(9)}  ` +
           `cuda bf16 ${String(tps('cuda_bf16') ?? '-').padStart(9)}  cpu ${String(tps('cpu') ?? '-').padStart(8)}  webgpu/cuda f32 ${row.webgpu_over_cuda_f32 === null ? '-' : (row.webgpu_over_cuda_f32 as number).toFixed(2)}` +
           `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  without split sums ${String(tps('webgpu_no_split_k') ?? '-')}` +
-          `  staged along k ${String(tps('webgpu_along_k') ?? '-')}  default again ${String(tps('webgpu_again') ?? '-')}`,
+          `  staged along k ${String(tps('webgpu_along_k') ?? '-')}  default again ${String(tps('webgpu_again') ?? '-')}` +
+          SUBMIT_BATCHES.map((n) => `  submit ${n} ${String(tps(`webgpu_submit${n}`) ?? '-')}`).join(''),
       )
       // Each row as it lands: a call's time limit may stop the benchmark before the end.
       writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))

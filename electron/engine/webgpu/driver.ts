@@ -33,8 +33,25 @@ const BLOCKS_PER_CHUNK = 256
 /** Timestamp queries per query set (WebGPU allows up to 4096). */
 const QUERIES_PER_SET = 4096
 
-/** A batch is submitted after this many dispatches even with no read waiting. */
-const MAX_BATCH = 1024
+/**
+ * A batch is submitted after this many dispatches even with no read waiting. Until a
+ * batch is submitted the GPU has nothing of it to run, so a large batch serializes the
+ * host's encoding and the device's work; a small one costs a submission per few
+ * dispatches. LINEA_WEBGPU_SUBMIT_BATCH or useSubmitBatch(n) sets it (the benchmark's
+ * controls); 1024 until a GPU call has timed the alternatives.
+ */
+let submitBatch = positiveOr(Number(process.env.LINEA_WEBGPU_SUBMIT_BATCH), 1024)
+
+/** Sets the dispatches per submitted batch (see submitBatch); returns the previous setting. */
+export function useSubmitBatch(dispatches: number): number {
+  const was = submitBatch
+  submitBatch = positiveOr(dispatches, was)
+  return was
+}
+
+function positiveOr(n: number, fallback: number): number {
+  return Number.isInteger(n) && n > 0 ? n : fallback
+}
 /** Index-check slots per batch (one per dispatch that checks indices). */
 const CHECK_SLOTS = 256
 /** Constant buffers kept (constant()). */
@@ -178,7 +195,7 @@ export class WebGpuDriver {
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2])
     if (this.kernelLabels) this.endTimedOp()
     this.dispatches += 1
-    if (this.dispatches >= MAX_BATCH) this.flush()
+    if (this.dispatches >= submitBatch) this.flush()
   }
 
   /** The cached bind group of a layout, a uniform chunk and storage buffers (created on first use). */

@@ -13,7 +13,7 @@ import type { Tensor } from '../../../electron/engine/tensor'
 import type { TracedCall } from '../../../electron/engine/trace-ops'
 import { WebGpuBackend, webGpuAccepts } from '../../../electron/engine/webgpu/backend'
 import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
-import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
+import { useSubmitBatch, WebGpuDriver } from '../../../electron/engine/webgpu/driver'
 import { trainModel } from '../../../electron/engine/train/trainer'
 import { quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 import { announce, cpu, gpu, ints, normals, theGpu } from './webgpu-harness'
@@ -120,6 +120,31 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
       t = next
     }
     expect((await t.read())[0]).toBeCloseTo(Math.pow(1.001, 2000), 2)
+  })
+
+  it('small submitted batches keep every dispatch its own parameters (the uniform chunks are rewritten per batch)', async () => {
+    const g = theGpu()
+    const was = useSubmitBatch(3)
+    try {
+      // 300 ops, each scaling by its own alpha: a parameter block rewritten before the batch that
+      // used it ran would scale by another op's alpha.
+      let t: Tensor = g.upload(new Float32Array([1, -2]), [2])
+      let expected = 1
+      for (let i = 0; i < 300; i++) {
+        const alpha = 1 + ((i % 7) - 3) / 100
+        expected *= alpha
+        const next = g.run('unary_fwd', { x: t }, { kind: 'identity', alpha }).y!
+        t.dispose()
+        t = next
+      }
+      const got = await t.read()
+      expect(got[0]).toBeCloseTo(expected, 4)
+      expect(got[1]).toBeCloseTo(-2 * expected, 4)
+    } finally {
+      useSubmitBatch(was)
+    }
+    expect(useSubmitBatch(0)).toBe(was) // 0 is not a batch size: the setting stays
+    expect(useSubmitBatch(was)).toBe(was)
   })
 
   it('a tensor larger than the adapter binds is refused with the limit and the adapter named', () => {

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One GPU-box call: where a WebGPU training step's wall time goes beyond its kernels (issue 19),
+# then softmax attention against SDPA over the whole tokens32k grid (issue 18), then the Node
+# cross-backend check of every preset's training step in the time left (issue 16), all ending by
+# TOTAL_S:
+#   1. build;
+#   2. WebGPU training rows (WEBGPU_BENCH_MODELS) with the submitted-batch controls
+#      (WEBGPU_BENCH_SUBMIT_BATCHES), then one WebGPU-only run of the first model under
+#      `node --cpu-prof` (the host's JavaScript per function: cpu/*.cpuprofile);
+#   3. step "bench" with BENCH_OPS=softmax on the full grid, PyTorch SDPA beside it;
+#   4. step "node" (every preset's training step on cuda:0 against the CPU).
+# Carry [".gl", ".device/node.xz", ".device/node_modules-webgpu.tar.xz", ".device/gpu-webgpu-bench.mjs",
+# ".device/fla.tar.xz", ".device/gpu-node-check.mjs"]. Back in $OUT: summary.txt and all.tar.gz.
+export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+cd "$(dirname "$0")/../../.."
+root=${OUT:-/tmp/out}
+t0=$(date +%s)
+left() { echo $((${TOTAL_S:-480} - ($(date +%s) - t0))); }
+OUT=$root/build STEPS=build bash native/tools/gpu-check.sh >/dev/null 2>&1
+echo "build: $(tail -1 $root/build/summary.txt) ($(left) s left)"
+export WEBGPU_BENCH_KERNELS=0 WEBGPU_BENCH_OPS=0 WEBGPU_BENCH_PROFILE=0 WEBGPU_BENCH_MATMUL128=0 \
+  WEBGPU_BENCH_SPLIT_K_CONTROL=0 WEBGPU_BENCH_STAGING_CONTROL=0
+OUT=$root/webgpu STEPS=webgpu WEBGPU_BENCH_TIMEOUT=${WEBGPU_TRAIN_S:-150} bash native/tools/gpu-check.sh >/dev/null 2>&1
+cat $root/webgpu/summary.txt
+first=${WEBGPU_BENCH_MODELS%%,*}
+mkdir -p $root/cpu
+OUT=$root/cpu WEBGPU_BENCH_MODELS=$first WEBGPU_BENCH_BACKENDS=webgpu WEBGPU_BENCH_SUBMIT_BATCHES= \
+  LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout 90 \
+  node --cpu-prof --cpu-prof-dir=$root/cpu .device/gpu-webgpu-bench.mjs >$root/cpu/bench.log 2>&1
+echo "cpu profile of webgpu $first: exit $? ($(grep -c . $root/cpu/bench.log) log lines; $(grep '^train' $root/cpu/bench.log))"
+echo "webgpu done ($(left) s left)"
+OUT=$root/sdpa STEPS=bench BENCH_OPS=softmax PEER_OPS=softmax BENCH_VARIANTS=0 BENCH_TIMEOUT=120 PEER_TIMEOUT=150 \
+  bash native/tools/gpu-check.sh >/dev/null 2>&1
+cat $root/sdpa/summary.txt
+echo "sdpa done ($(left) s left)"
+budget=$(($(left) - 20))
+if [ "$budget" -gt 60 ]; then
+  OUT=$root/node STEPS=node NODE_TIMEOUT=$budget bash native/tools/gpu-check.sh >/dev/null 2>&1
+  grep -v "^ " $root/node/summary.txt | head -40
+fi
+echo "all done in $(($(date +%s) - t0)) s"
+cd "$root" && for d in build webgpu sdpa node; do
+  [ -f $d/summary.txt ] && { echo "== $d"; cat $d/summary.txt; }
+done >summary.txt
+tar czf /tmp/all.tar.gz --exclude=summary.txt . && mv /tmp/all.tar.gz . && find . -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+ls
