@@ -1,8 +1,9 @@
 // The WebGPU backend's host cost per training step: a preset at the benchmark's width
 // (d_model 256, 4 layers) trained on tiny batches (B = 1, T = 32 by default), so that the
 // device's share of the step is small and the step's wall time is mostly the engine's and the
-// driver's JavaScript (encoding, planning, bookkeeping). Prints ms per step and dispatches per
-// step; run under `node --cpu-prof` to see where the host time goes.
+// driver's JavaScript (encoding, planning, bookkeeping). Prints ms per
+// step and buffers created per step (0 once the pool has warmed); run under `node --cpu-prof`
+// to see where the host time goes.
 //   node --import tsx scripts/webgpu-host-cost.ts [preset] [steps]
 import { preset } from '../electron/api/presets'
 import { resizeModel } from '../electron/api/resize'
@@ -34,10 +35,16 @@ async function main(): Promise<void> {
     checkpoint_every: 0,
   }
   const ends: number[] = []
-  await trainModel({ modelSpec: spec, trainSpec, backend, precision: 'f32', events: { onStep: () => void ends.push(performance.now()) } })
+  const created: number[] = []
+  const onStep = () => {
+    ends.push(performance.now())
+    created.push(backend.driver.pool.buffersCreated)
+  }
+  await trainModel({ modelSpec: spec, trainSpec, backend, precision: 'f32', events: { onStep } })
   const warm = Math.min(5, ends.length - 2)
   const ms = (ends[ends.length - 1]! - ends[warm]!) / (ends.length - 1 - warm)
-  console.log(`${id}: ${ms.toFixed(2)} ms per step over ${ends.length - 1 - warm} steps (B ${BATCH}, T ${SEQ})`)
+  const perStep = (created[created.length - 1]! - created[warm]!) / (created.length - 1 - warm)
+  console.log(`${id}: ${ms.toFixed(2)} ms per step over ${ends.length - 1 - warm} steps (B ${BATCH}, T ${SEQ}); buffers created per step ${perStep.toFixed(1)}`)
 }
 
 main().then(

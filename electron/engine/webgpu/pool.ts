@@ -21,8 +21,24 @@ export interface Storage {
   refs: number
 }
 
-/** Free buffers kept beyond this many bytes are destroyed, oldest first. */
+/**
+ * Free buffers kept beyond this many bytes, or beyond the most the tensors have held at once
+ * (their size classes) if that is more, are destroyed, oldest first. A training step frees
+ * about its whole working set at its end and allocates it again at the next: with a fixed
+ * limit under that set (the H200's Vulkan call of 2026-12-01: 512 MiB, GLA at d 256, B 16,
+ * T 512), every step destroyed buffers and created them again, with new bind groups, and
+ * createBuffer alone took 22 % of the host's time.
+ */
 const DEFAULT_FREE_LIMIT = 512 * 2 ** 20
+/** LINEA_WEBGPU_POOL_KEEP=fixed or keepWorkingSet(false): the fixed limit alone (the benchmark's control). */
+let keepsWorkingSet = process.env.LINEA_WEBGPU_POOL_KEEP !== 'fixed'
+
+/** Whether free buffers up to the tensors' high-water mark are kept; returns the previous setting. */
+export function keepWorkingSet(on: boolean): boolean {
+  const was = keepsWorkingSet
+  keepsWorkingSet = on
+  return was
+}
 
 /**
  * The buffer size for `bytes`: multiples of 256 up to 4 KiB, then a quarter
@@ -41,8 +57,11 @@ export class BufferPool {
   private inUse = 0
   private peak = 0
   private live = 0
-  /** Sum of the size classes of the storages in use. */
+  /** Sum of the size classes of the storages in use, and its high-water mark. */
   private liveSizes = 0
+  private peakLiveSizes = 0
+  /** Buffers created over the pool's life (recycled ones are not counted again). */
+  private created = 0
 
   /**
    * `hooks.beforeDestroy` runs before free buffers are destroyed (the driver
@@ -69,6 +88,7 @@ export class BufferPool {
     this.inUse += bytes
     this.live += 1
     this.liveSizes += size
+    this.peakLiveSizes = Math.max(this.peakLiveSizes, this.liveSizes)
     this.peak = Math.max(this.peak, this.inUse)
     return { buffer, bytes, size, refs: 1 }
   }
@@ -84,7 +104,8 @@ export class BufferPool {
     list.push(storage.buffer)
     this.free.set(storage.size, list)
     this.freeBytes += storage.size
-    if (this.freeBytes > this.freeLimit) this.trim(this.freeLimit)
+    const keep = keepsWorkingSet ? Math.max(this.freeLimit, this.peakLiveSizes) : this.freeLimit
+    if (this.freeBytes > keep) this.trim(keep)
   }
 
   /** Destroys free buffers until at most `keepBytes` are kept (0: all). */
@@ -103,6 +124,11 @@ export class BufferPool {
     }
   }
 
+  /** Buffers created so far: flat from one training step to the next once the pool has warmed. */
+  get buffersCreated(): number {
+    return this.created
+  }
+
   memory(): { bytesInUse: number; peakBytes: number; reservedBytes: number; allocations: number } {
     return { bytesInUse: this.inUse, peakBytes: this.peak, reservedBytes: this.reserved(), allocations: this.live }
   }
@@ -119,6 +145,7 @@ export class BufferPool {
     const { device } = this.gpu
     device.pushErrorScope('out-of-memory')
     const buffer = device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, label: what })
+    this.created += 1
     const inUse = this.inUse
     device
       .popErrorScope()

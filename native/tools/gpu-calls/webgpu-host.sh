@@ -5,8 +5,9 @@
 # TOTAL_S:
 #   1. build;
 #   2. WebGPU training rows (WEBGPU_BENCH_MODELS) with the submitted-batch controls
-#      (WEBGPU_BENCH_SUBMIT_BATCHES), then one WebGPU-only run of the first model under
-#      `node --cpu-prof` (the host's JavaScript per function: cpu/*.cpuprofile);
+#      (WEBGPU_BENCH_SUBMIT_BATCHES; WEBGPU_TRAIN_S=0 skips them), then runs of the first model on
+#      each of CPU_PROFILE_BACKENDS alone under `node --cpu-prof` (the host's JavaScript per
+#      function: cpu-<backend>/*.cpuprofile);
 #   3. step "bench" with BENCH_OPS=softmax on the full grid, PyTorch SDPA beside it;
 #   4. step "node" (every preset's training step on cuda:0 against the CPU).
 # Carry [".gl", ".device/node.xz", ".device/node_modules-webgpu.tar.xz", ".device/gpu-webgpu-bench.mjs",
@@ -20,21 +21,31 @@ OUT=$root/build STEPS=build bash native/tools/gpu-check.sh >/dev/null 2>&1
 echo "build: $(tail -1 $root/build/summary.txt) ($(left) s left)"
 export WEBGPU_BENCH_KERNELS=0 WEBGPU_BENCH_OPS=0 WEBGPU_BENCH_PROFILE=0 WEBGPU_BENCH_MATMUL128=0 \
   WEBGPU_BENCH_SPLIT_K_CONTROL=0 WEBGPU_BENCH_STAGING_CONTROL=0
-OUT=$root/webgpu STEPS=webgpu WEBGPU_BENCH_TIMEOUT=${WEBGPU_TRAIN_S:-150} bash native/tools/gpu-check.sh >/dev/null 2>&1
-cat $root/webgpu/summary.txt
+if [ "${WEBGPU_TRAIN_S:-150}" -gt 0 ]; then
+  OUT=$root/webgpu STEPS=webgpu WEBGPU_BENCH_TIMEOUT=${WEBGPU_TRAIN_S:-150} bash native/tools/gpu-check.sh >/dev/null 2>&1
+  cat $root/webgpu/summary.txt
+else
+  # The webgpu step's Vulkan setup, without its benchmark.
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
 first=${WEBGPU_BENCH_MODELS%%,*}
-mkdir -p $root/cpu
-OUT=$root/cpu WEBGPU_BENCH_MODELS=$first WEBGPU_BENCH_BACKENDS=webgpu WEBGPU_BENCH_SUBMIT_BATCHES= \
-  LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout 90 \
-  node --cpu-prof --cpu-prof-dir=$root/cpu .device/gpu-webgpu-bench.mjs >$root/cpu/bench.log 2>&1
-echo "cpu profile of webgpu $first: exit $? ($(grep -c . $root/cpu/bench.log) log lines; $(grep '^train' $root/cpu/bench.log))"
+export PATH=/tmp/node:$PATH  # gpu-check.sh unpacked Node there
+for b in ${CPU_PROFILE_BACKENDS:-webgpu cuda}; do
+  mkdir -p $root/cpu-$b
+  OUT=$root/cpu-$b WEBGPU_BENCH_MODELS=$first WEBGPU_BENCH_BACKENDS=$b WEBGPU_BENCH_SUBMIT_BATCHES= \
+    LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout 90 \
+    node --cpu-prof --cpu-prof-dir=$root/cpu-$b .device/gpu-webgpu-bench.mjs >$root/cpu-$b/bench.log 2>&1
+  echo "cpu profile of $first on $b: exit $? ($(grep '^train' $root/cpu-$b/bench.log))"
+done
 echo "webgpu done ($(left) s left)"
-OUT=$root/sdpa STEPS=bench BENCH_OPS=softmax PEER_OPS=softmax BENCH_VARIANTS=0 BENCH_TIMEOUT=120 PEER_TIMEOUT=150 \
+[ "${SDPA:-1}" = 0 ] || OUT=$root/sdpa STEPS=bench BENCH_OPS=softmax PEER_OPS=softmax BENCH_VARIANTS=0 BENCH_TIMEOUT=120 PEER_TIMEOUT=150 \
   bash native/tools/gpu-check.sh >/dev/null 2>&1
-cat $root/sdpa/summary.txt
+[ -f $root/sdpa/summary.txt ] && cat $root/sdpa/summary.txt
 echo "sdpa done ($(left) s left)"
 budget=$(($(left) - 20))
-if [ "$budget" -gt 60 ]; then
+if [ "$budget" -gt 60 ] && [ "${NODE_CHECK:-1}" = 1 ]; then
   OUT=$root/node STEPS=node NODE_TIMEOUT=$budget bash native/tools/gpu-check.sh >/dev/null 2>&1
   grep -v "^ " $root/node/summary.txt | head -40
 fi

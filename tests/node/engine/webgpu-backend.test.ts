@@ -14,6 +14,7 @@ import type { TracedCall } from '../../../electron/engine/trace-ops'
 import { WebGpuBackend, webGpuAccepts } from '../../../electron/engine/webgpu/backend'
 import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
 import { useSubmitBatch, WebGpuDriver } from '../../../electron/engine/webgpu/driver'
+import { BufferPool, keepWorkingSet } from '../../../electron/engine/webgpu/pool'
 import { trainModel } from '../../../electron/engine/train/trainer'
 import { quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 import { announce, cpu, gpu, ints, normals, theGpu } from './webgpu-harness'
@@ -120,6 +121,30 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
       t = next
     }
     expect((await t.read())[0]).toBeCloseTo(Math.pow(1.001, 2000), 2)
+  })
+
+  it('a working set larger than the free limit is recycled, not destroyed and created again each step', () => {
+    // A pool whose fixed limit (64 KiB) is under one step's working set (16 buffers of 16 KiB).
+    const pool = new BufferPool(theGpu().driver.gpu, {}, 64 * 1024)
+    const step = () => {
+      const held = Array.from({ length: 16 }, (_, i) => pool.acquire(16 * 1024, `activation ${i}`))
+      for (const s of held) pool.release(s)
+    }
+    step()
+    const first = pool.buffersCreated
+    expect(first).toBe(16)
+    for (let i = 0; i < 3; i++) step()
+    expect(pool.buffersCreated).toBe(first)
+    // The control: with the fixed limit alone, each step's end destroys what the next creates again.
+    const was = keepWorkingSet(false)
+    try {
+      step()
+      step()
+      expect(pool.buffersCreated).toBeGreaterThan(first)
+    } finally {
+      keepWorkingSet(was)
+      pool.trim(0)
+    }
   })
 
   it('small submitted batches keep every dispatch its own parameters (the uniform chunks are rewritten per batch)', async () => {
