@@ -8,6 +8,7 @@
 // synchronize has flushed the batch. Device errors and index errors (an id
 // outside a table) found meanwhile are thrown there.
 import { loadAddon, type LineaAddon, type NativeTensorDesc } from '../addon'
+import { PlanCache } from './plan_cache'
 import type { AttrValue, Backend, OpObserver, OpOutputs, OpTiming } from '../backend'
 import { Tensor, type DType, type HostArray } from '../tensor'
 import type { TracedCall } from '../trace-ops'
@@ -41,6 +42,8 @@ export class WebGpuBackend implements Backend {
   readonly id = 'webgpu'
   readonly kind = 'webgpu' as const
   private readonly addon: LineaAddon
+  /** The addon's plans of calls seen before (plan_cache.ts). */
+  readonly plans: PlanCache
   private observer: OpObserver | undefined
   /** Timings of observed ops waiting for their timestamp queries (settleTimings). */
   private timings: OpTiming[] = []
@@ -48,6 +51,8 @@ export class WebGpuBackend implements Backend {
 
   constructor(readonly driver: WebGpuDriver) {
     this.addon = loadAddon()
+    const addon = this.addon
+    this.plans = new PlanCache((op, inputs, attrs, outputs) => addon.planOp(op, inputs, attrs, outputs))
   }
 
   /** The adapter's name, features and limits (engine info, error messages). */
@@ -124,7 +129,7 @@ export class WebGpuBackend implements Backend {
       sizes[name] = t.size
       shapes[name] = t.shape
     }
-    const plan = this.addon.planOp(op, descs, attrs, outputs)
+    const plan = this.plans.get(op, descs, attrs, outputs)
     const refused = webGpuRefusal(plan)
     if (refused) throw new Error(refused)
 
