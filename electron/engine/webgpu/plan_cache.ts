@@ -16,6 +16,15 @@ export type PlanFn = (
 
 /** Entries kept; past this the cache starts over (a model's calls are a few hundred). */
 const PLANS = 4096
+/** LINEA_WEBGPU_PLAN_CACHE=0 or usePlanCache(false): every call planned (the benchmark's control). */
+let caching = process.env.LINEA_WEBGPU_PLAN_CACHE !== '0'
+
+/** Turns the cache on or off; returns the previous setting. */
+export function usePlanCache(on: boolean): boolean {
+  const was = caching
+  caching = on
+  return was
+}
 
 export class PlanCache {
   private readonly plans = new Map<string, NativeOpPlan>()
@@ -26,6 +35,7 @@ export class PlanCache {
   ) {}
 
   get(op: string, inputs: Record<string, NativeTensorDesc | undefined>, attrs: Record<string, AttrValue | undefined>, outputs: string[] = []): NativeOpPlan {
+    if (!caching) return this.plan(op, inputs, attrs, outputs)
     const key = planKey(op, inputs, attrs, outputs)
     const hit = this.plans.get(key)
     if (hit) return hit

@@ -4,7 +4,7 @@
 // every time; cached plans cannot be changed by a kernel.
 import { describe, expect, it } from 'vitest'
 import { loadAddon, type AttrValue, type NativeTensorDesc } from '../../../electron/engine/addon'
-import { PlanCache, planKey } from '../../../electron/engine/webgpu/plan_cache'
+import { PlanCache, planKey, usePlanCache } from '../../../electron/engine/webgpu/plan_cache'
 
 const addon = loadAddon()
 
@@ -84,6 +84,19 @@ describe('PlanCache', () => {
       ;(plan.dims as Record<string, number>).T = 1
     }).toThrow(TypeError)
     expect(cache.get('mixer_fwd', mixer(40), {}).outputs[0]!.shape).toEqual([2, 40, 4, 8])
+  })
+
+  it('plans every call while switched off (the benchmark’s control)', () => {
+    const { cache, calls } = counted()
+    const was = usePlanCache(false)
+    try {
+      cache.get('mixer_fwd', mixer(40), {})
+      cache.get('mixer_fwd', mixer(40), {})
+      expect(calls()).toBe(2)
+      expect(cache.size).toBe(0)
+    } finally {
+      usePlanCache(was)
+    }
   })
 
   it('starts over past its limit', () => {
