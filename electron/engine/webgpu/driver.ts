@@ -38,7 +38,8 @@ const QUERIES_PER_SET = 4096
  * batch is submitted the GPU has nothing of it to run, so a large batch serializes the
  * host's encoding and the device's work; a small one costs a submission per few
  * dispatches. LINEA_WEBGPU_SUBMIT_BATCH or useSubmitBatch(n) sets it (the benchmark's
- * controls); 1024 until a GPU call has timed the alternatives.
+ * controls). 1024: on the H200, 128, 32 and 8 trained no faster (2026-12-01, the host
+ * was the bound, not the overlap; bench/gpu/README.md).
  */
 let submitBatch = positiveOr(Number(process.env.LINEA_WEBGPU_SUBMIT_BATCH), 1024)
 

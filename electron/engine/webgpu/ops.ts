@@ -154,9 +154,10 @@ export function useSplitK(on: boolean): boolean {
 
 /**
  * The tile of products with at least LARGE_TILES_MIN tiles of 128 x 128 (enough
- * workgroups to fill a large GPU): 64 until the 128 tile (half the workgroup-memory
- * reads per FMA) has been timed against it on a GPU; LINEA_WEBGPU_MATMUL_TILE=128 or
- * useMatmulTile(128) picks it (the benchmark and the tests).
+ * workgroups to fill a large GPU): 64, since the 128 tile (half the workgroup-memory
+ * reads per FMA) bought nothing on the H200 (timed to the nanosecond on 2026-12-01: the
+ * forward of 8192 x 256 x 768 took 0.183 ms with it, 0.149 without; bench/gpu/README.md);
+ * LINEA_WEBGPU_MATMUL_TILE=128 or useMatmulTile(128) picks it (the benchmark and the tests).
  */
 let largeProducts: MatmulTile = process.env.LINEA_WEBGPU_MATMUL_TILE === '128' ? LARGE_TILE : TILE
 const LARGE_TILES_MIN = 64
