@@ -43,7 +43,7 @@ export class WebGpuBackend implements Backend {
   readonly kind = 'webgpu' as const
   private readonly addon: LineaAddon
   /** The addon's plans of calls seen before (plan_cache.ts). */
-  readonly plans: PlanCache
+  private readonly plans: PlanCache
   private observer: OpObserver | undefined
   /** Timings of observed ops waiting for their timestamp queries (settleTimings). */
   private timings: OpTiming[] = []
@@ -51,8 +51,7 @@ export class WebGpuBackend implements Backend {
 
   constructor(readonly driver: WebGpuDriver) {
     this.addon = loadAddon()
-    const addon = this.addon
-    this.plans = new PlanCache((op, inputs, attrs, outputs) => addon.planOp(op, inputs, attrs, outputs))
+    this.plans = new PlanCache((...call) => this.addon.planOp(...call))
   }
 
   /** The adapter's name, features and limits (engine info, error messages). */

@@ -53,6 +53,7 @@ export function useSubmitBatch(dispatches: number): number {
 function positiveOr(n: number, fallback: number): number {
   return Number.isInteger(n) && n > 0 ? n : fallback
 }
+
 /** Index-check slots per batch (one per dispatch that checks indices). */
 const CHECK_SLOTS = 256
 /** Constant buffers kept (constant()). */
