@@ -130,6 +130,16 @@ async function throughputOrError(spec: ModelSpec, backend: string, precision: 'f
   }
 }
 
+/** A webgpu training row with a switch (a use* setter) set to `value`, restored afterwards. */
+async function underSwitch<T>(spec: ModelSpec, use: (value: T) => T, value: T): Promise<unknown> {
+  const was = use(value)
+  try {
+    return await throughputOrError(spec, 'webgpu', 'f32')
+  } finally {
+    use(was)
+  }
+}
+
 /** The mixer attributes of a kind of the grid: forget gate, delta rule. */
 const KINDS: Record<string, { gate: string; delta: boolean }> = {
   none: { gate: 'none', delta: false },
@@ -341,41 +351,27 @@ async function main(): Promise<void> {
         ] as [string, string, 'f32' | 'bf16'][]
       ).filter(([, backend]) => BACKENDS.includes(backend.replace(/:.*/, '')))
       for (const [key, backend, precision] of runs) row[key] = await throughputOrError(spec, backend, precision)
-      // The 128 x 128 matmul tile (kernels/matmul.ts; opt-in until timed here), right after the default.
-      if (process.env.WEBGPU_BENCH_MATMUL128 !== '0') {
-        const was = useMatmulTile(128)
-        row.webgpu_matmul128 = await throughputOrError(spec, 'webgpu', 'f32').finally(() => useMatmulTile(was))
+      // The controls and the drift check train on webgpu only.
+      if (BACKENDS.includes('webgpu')) {
+        const on = (name: string) => process.env[`WEBGPU_BENCH_${name}`] !== '0'
+        // The 128 x 128 matmul tile (kernels/matmul.ts; opt-in until timed here), right after the default.
+        if (on('MATMUL128')) row.webgpu_matmul128 = await underSwitch(spec, useMatmulTile, 128)
+        // The control for the split sums of weight gradients (on by default): the same step without them.
+        if (on('SPLIT_K_CONTROL')) row.webgpu_no_split_k = await underSwitch(spec, useSplitK, false)
+        // The control for staging that follows the operands' layout (on by default): every tile staged along k.
+        if (on('STAGING_CONTROL')) row.webgpu_along_k = await underSwitch(spec, useLayoutStaging, false)
+        // The buffer pool's control: free buffers kept up to a fixed 512 MiB only (pool.ts), which the
+        // step's working set at this shape exceeds, so each step created its buffers again.
+        if (on('POOL_CONTROL')) row.webgpu_fixed_pool = await underSwitch(spec, keepWorkingSet, false)
+        // The plan cache's control (webgpu/plan_cache.ts): every call planned by the addon again.
+        if (on('PLAN_CONTROL')) row.webgpu_no_plan_cache = await underSwitch(spec, usePlanCache, false)
+        // Dispatches per submitted batch (driver.ts, 1024 by default): smaller batches let the GPU start
+        // while the host still encodes the step.
+        for (const n of SUBMIT_BATCHES) row[`webgpu_submit${n}`] = await underSwitch(spec, useSubmitBatch, n)
+        // The default once more, last: how far the GPU's state drifted over the row (the session-11 call
+        // had one model's controls 1.6x its default, which no kernel difference explains).
+        row.webgpu_again = await throughputOrError(spec, 'webgpu', 'f32')
       }
-      // The control for the split sums of weight gradients (on by default): the same step without them.
-      if (process.env.WEBGPU_BENCH_SPLIT_K_CONTROL !== '0') {
-        const was = useSplitK(false)
-        row.webgpu_no_split_k = await throughputOrError(spec, 'webgpu', 'f32').finally(() => useSplitK(was))
-      }
-      // The control for staging that follows the operands' layout (on by default): every tile staged along k.
-      if (process.env.WEBGPU_BENCH_STAGING_CONTROL !== '0') {
-        const was = useLayoutStaging(false)
-        row.webgpu_along_k = await throughputOrError(spec, 'webgpu', 'f32').finally(() => useLayoutStaging(was))
-      }
-      // The buffer pool's control: free buffers kept up to a fixed 512 MiB only (pool.ts), which the
-      // step's working set at this shape exceeds, so each step created its buffers again.
-      if (process.env.WEBGPU_BENCH_POOL_CONTROL !== '0') {
-        const was = keepWorkingSet(false)
-        row.webgpu_fixed_pool = await throughputOrError(spec, 'webgpu', 'f32').finally(() => keepWorkingSet(was))
-      }
-      // The plan cache's control (webgpu/plan_cache.ts): every call planned by the addon again.
-      if (process.env.WEBGPU_BENCH_PLAN_CONTROL !== '0') {
-        const was = usePlanCache(false)
-        row.webgpu_no_plan_cache = await throughputOrError(spec, 'webgpu', 'f32').finally(() => usePlanCache(was))
-      }
-      // Dispatches per submitted batch (driver.ts, 1024 by default): smaller batches let the GPU start
-      // while the host still encodes the step.
-      for (const n of SUBMIT_BATCHES) {
-        const was = useSubmitBatch(n)
-        row[`webgpu_submit${n}`] = await throughputOrError(spec, 'webgpu', 'f32').finally(() => useSubmitBatch(was))
-      }
-      // The default once more, last: how far the GPU's state drifted over the row (the session-11 call
-      // had one model's controls 1.6x its default, which no kernel difference explains).
-      row.webgpu_again = await throughputOrError(spec, 'webgpu', 'f32')
       const tps = (k: string) => (row[k] as { tokensPerSecond?: number } | undefined)?.tokensPerSecond
       const ratio = (k: string) => (tps('webgpu') && tps(k) ? tps('webgpu')! / tps(k)! : null)
       row.webgpu_over_cuda_f32 = ratio('cuda_f32')

@@ -21,15 +21,12 @@ OUT=$root/build STEPS=build bash native/tools/gpu-check.sh >/dev/null 2>&1
 echo "build: $(tail -1 $root/build/summary.txt) ($(left) s left)"
 export WEBGPU_BENCH_KERNELS=0 WEBGPU_BENCH_OPS=0 WEBGPU_BENCH_PROFILE=0 WEBGPU_BENCH_MATMUL128=0 \
   WEBGPU_BENCH_SPLIT_K_CONTROL=0 WEBGPU_BENCH_STAGING_CONTROL=0
-if [ "${WEBGPU_TRAIN_S:-150}" -gt 0 ]; then
-  OUT=$root/webgpu STEPS=webgpu WEBGPU_BENCH_TIMEOUT=${WEBGPU_TRAIN_S:-150} bash native/tools/gpu-check.sh >/dev/null 2>&1
-  cat $root/webgpu/summary.txt
-else
-  # The webgpu step's Vulkan setup, without its benchmark.
-  for f in .gl/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
+# WEBGPU_TRAIN_S=0: the step only unpacks the Vulkan loader and opens the adapter.
+train_s=${WEBGPU_TRAIN_S:-150}
+[ "$train_s" -gt 0 ] || export WEBGPU_BENCH_TRAIN=0
+OUT=$root/webgpu STEPS=webgpu WEBGPU_BENCH_TIMEOUT=$((train_s > 0 ? train_s : 30)) bash native/tools/gpu-check.sh >/dev/null 2>&1
+cat $root/webgpu/summary.txt
+unset WEBGPU_BENCH_TRAIN
 first=${WEBGPU_BENCH_MODELS%%,*}
 export PATH=/tmp/node:$PATH  # gpu-check.sh unpacked Node there
 for b in ${CPU_PROFILE_BACKENDS:-webgpu cuda}; do
