@@ -269,7 +269,9 @@ describe('ModelSpec -> fla config -> ModelSpec', () => {
         expect(copyLinkRows(l, t, target.data, written)).toBeNull()
       }
     }
-    for (const [n, v] of values) expect(back.get(n)!.data, n).toEqual(v)
+    // First differing index per tensor, -1 when equal: toEqual walks millions of elements one by one.
+    const firstDiff = (a: Float32Array, b: Float32Array) => (a.length !== b.length ? 0 : a.findIndex((x, i) => !Object.is(x, b[i])))
+    for (const [n, v] of values) expect(firstDiff(back.get(n)!.data, v), n).toBe(-1)
   })
 
   it("maps Mamba2's gated norm weight: per_head as is (channel h·dv + j both sides), shared copied to every head", () => {
