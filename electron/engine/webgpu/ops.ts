@@ -659,7 +659,7 @@ function chunkedDeltaBwd(c: LaunchContext): void {
   // The WY form's share: dY, then dk, dβ and db, then dv.
   const wy = { B: m.B, T: m.T, H: m.H, K, V, N: m.N, bc_off: bcOff }
   const dy = c.scratch(Math.max(m.rows * (V + K), 1) * 4, 'mixer_bwd delta dY').buffer
-  c.driver.dispatch(deltaWyBwdKernel(decay), { ...wy, s_off: at.states! }, [k, beta, du, work, dy], rowGrid(1, m.BH * m.N))
+  c.driver.dispatch(deltaWyBwdKernel(decay, K), { ...wy, s_off: at.states! }, [k, beta, du, work, dy], rowGrid(1, m.BH * m.N))
   const rowgrads = c.scratch(Math.max(m.rows * 2, 1) * 4, 'mixer_bwd delta dβ and db').buffer
   c.driver.dispatch(deltaWyGradKernel(decay), wy, [k, need(c, 'v'), beta, x, dy, work, dk, rowgrads], rowGrid(1, m.BH * m.N))
   c.driver.dispatch(deltaDvKernel, { rows: m.rows, V, K }, [beta, dy, rowgrads, need(c, 'dv'), need(c, 'dbeta')], grid(m.rows * V, WG))

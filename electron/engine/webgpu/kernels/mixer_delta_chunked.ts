@@ -24,8 +24,9 @@
 // Every exponent is a difference <= 0, so strong gates underflow, never overflow.
 // The backward (below) recomputes these, then runs a reverse scan and the WY
 // form's own gradients. Workgroup memory: (K + C) 16 floats in the scans, at
-// most 2 C C + 2 C in the per-chunk kernels; K up to DELTA_MAX_K keeps it under
-// WebGPU's default 16 KiB, and no dispatch binds more than 8 storage buffers.
+// most 2 C C + 2 C + 2·17 C (wy_grad) or C C + 2 C + 8 C + 9 K (wy_bwd) in the
+// per-chunk kernels; K up to DELTA_MAX_K keeps it under WebGPU's default 16 KiB,
+// and no dispatch binds more than 8 storage buffers.
 import { paramsWgsl, type Kernel } from '../driver'
 import { cachedKernel as cached, ELEMENTWISE_WGSL, ROW_INDEX_WGSL, WG } from './common'
 
@@ -344,13 +345,22 @@ ${ENTRY}
 
 const wyBwdParams = [...wyParams, ['s_off', 'u32']] as const
 
+/** Columns of V per step of wy_bwd's dU Sₙᵀ product (its tiles: C x 8 of dU, K x 8 of Sₙ). */
+const WY_BWD_TILE = 8
+
 /**
  * dY = T⁻ᵀ [dU | -dU S_nᵀ] per chunk (rows x (V + K) into dy): workgroup (head,
- * chunk), grid rowGrid(1, B H N); S_n at s_off + (bh N + n) K V.
+ * chunk), grid rowGrid(1, B H N); S_n at s_off + (bh N + n) K V. -dU S_nᵀ (C x K)
+ * is a tiled product first, written into dy's K columns, which the back
+ * substitution then reads as its right-hand side: each invocation's reads of
+ * S_n along its own row of K were strided by V and repeated for every step, the
+ * kernel's whole cost. Made per K (the accumulators per invocation).
  */
-export function deltaWyBwdKernel(decay: DeltaDecay): Kernel {
-  const C = DELTA_CHUNK
-  return cached(`mixer_delta_chunked/wy_bwd/${decay}`, () => ({
+export function deltaWyBwdKernel(decay: DeltaDecay, K: number): Kernel {
+  if (!Number.isInteger(K) || K < 1 || K > DELTA_MAX_K) throw new Error(`deltaWyBwdKernel: K ${K} outside 1..${DELTA_MAX_K}`)
+  const [C, TV] = [DELTA_CHUNK, WY_BWD_TILE]
+  const M = Math.ceil((C * K) / WG) // outputs (i, d) of -dU S_nᵀ per invocation: e = lid + WG m, i = e / K, d = e % K
+  return cached(`mixer_delta_chunked/wy_bwd/${decay}/K${K}`, () => ({
     entry: 'main',
     params: wyBwdParams,
     code: `${paramsWgsl(wyBwdParams)}${ROW_INDEX_WGSL}
@@ -361,6 +371,8 @@ export function deltaWyBwdKernel(decay: DeltaDecay): Kernel {
 @group(0) @binding(5) var<storage, read_write> dy: array<f32>;
 ${gateAtWgsl(decay)}
 ${CHUNK_WGSL(C)}
+var<workgroup> dUt: array<f32, ${C * TV}>; // [i][column]
+var<workgroup> St: array<f32, ${K * (TV + 1)}>; // [d][column], rows padded against bank conflicts
 ${ENTRY}
   let idx = row_index(wid, nwg);
   if (idx >= P.B * P.H * P.N) { return; }
@@ -374,6 +386,39 @@ ${ENTRY}
   chunk_setup(lid, ch);
   let W = P.V + P.K;
   let sbase = P.s_off + (bh * P.N + n) * P.K * P.V;
+  // -dU S_nᵀ by tiles of ${TV} columns of V.
+  var acc: array<f32, ${M}>;
+  for (var c0 = 0u; c0 < P.V; c0 += ${TV}u) {
+    for (var e = lid; e < ${C * TV}u; e += ${WG}u) {
+      let i = e / ${TV}u;
+      let c = c0 + e % ${TV}u;
+      let r = (b * P.T + t0 + min(i, L - 1u)) * P.H + h;
+      dUt[e] = select(0.0, du[r * P.V + min(c, P.V - 1u)], i < L && c < P.V);
+    }
+    for (var e = lid; e < ${K * TV}u; e += ${WG}u) {
+      let d = e / ${TV}u;
+      let c = c0 + e % ${TV}u;
+      St[d * ${TV + 1}u + e % ${TV}u] = select(0.0, work[sbase + d * P.V + min(c, P.V - 1u)], c < P.V);
+    }
+    workgroupBarrier();
+    for (var m = 0u; m < ${M}u; m++) {
+      let e = lid + m * ${WG}u;
+      if (e < ${C * K}u) {
+        let i = e / ${K}u;
+        let d = e % ${K}u;
+        var s = acc[m];
+        for (var cc = 0u; cc < ${TV}u; cc++) { s += dUt[i * ${TV}u + cc] * St[d * ${TV + 1}u + cc]; }
+        acc[m] = s;
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var m = 0u; m < ${M}u; m++) {
+    let e = lid + m * ${WG}u;
+    let i = e / ${K}u;
+    if (e < ${C * K}u && i < L) { dy[((b * P.T + t0 + i) * P.H + h) * W + P.V + e % ${K}u] = -acc[m]; }
+  }
+  storageBarrier();
   // Back substitution, one column of [V | K] per invocation: dY_i = dX_i - Σ_{j>i} β_j A_ji dY_j.
   for (var col = lid; col < W; col += ${WG}u) {
     var ys: array<f32, ${C}>;
@@ -381,12 +426,7 @@ ${ENTRY}
       let i = L - 1u - ii;
       let r = (b * P.T + t0 + i) * P.H + h;
       var dx = 0.0;
-      if (col < P.V) {
-        dx = du[r * P.V + col];
-      } else {
-        let d = col - P.V;
-        for (var c = 0u; c < P.V; c++) { dx -= du[r * P.V + c] * work[sbase + d * P.V + c]; }
-      }
+      if (col < P.V) { dx = du[r * P.V + col]; } else { dx = dy[r * W + col]; }
       for (var j = i + 1u; j < L; j++) { dx -= betas[j] * A[j * ${C}u + i] * ys[j]; }
       ys[i] = dx;
       dy[r * W + col] = dx;
@@ -397,12 +437,16 @@ ${ENTRY}
   }))
 }
 
+/** Columns of [V | K] per step of wy_grad's dY Xᵀ product (tiles of C x 16 of each). */
+const WY_GRAD_TILE = 16
+
 /**
  * From dY: dk (rows x K, added to), and per row [dβ, db] into rowgrads (rows x 2):
  * workgroup (head, chunk), grid rowGrid(1, B H N).
  */
 export function deltaWyGradKernel(decay: DeltaDecay): Kernel {
-  const C = DELTA_CHUNK
+  const [C, TW] = [DELTA_CHUNK, WY_GRAD_TILE]
+  const M = Math.ceil((C * C) / WG) // dT's entries per invocation
   return cached(`mixer_delta_chunked/wy_grad/${decay}`, () => ({
     entry: 'main',
     params: wyParams,
@@ -417,6 +461,8 @@ export function deltaWyGradKernel(decay: DeltaDecay): Kernel {
 @group(0) @binding(8) var<storage, read_write> rowgrads: array<f32>;
 ${gateAtWgsl(decay)}
 var<workgroup> dT: array<f32, ${C * C}>; // -dY_i·X_j, j < i (dA_ij = β_i dT_ij)
+var<workgroup> dYt: array<f32, ${C * (TW + 1)}>; // [i][column] of a tile of dY, rows padded
+var<workgroup> Xt: array<f32, ${C * (TW + 1)}>; // [j][column] of a tile of X
 ${CHUNK_WGSL(C)}
 ${ENTRY}
   let idx = row_index(wid, nwg);
@@ -428,17 +474,31 @@ ${ENTRY}
   let L = ch.L;
   chunk_setup(lid, ch);
   let W = P.V + P.K;
-  // dT_ij = -dY_i·X_j (j < i)
-  for (var e = lid; e < ${C * C}u; e += ${WG}u) {
-    let i = e / ${C}u;
-    let j = e % ${C}u;
-    var s = 0.0;
-    if (j < i && i < L) {
-      let ri = ((b * P.T + t0 + i) * P.H + h) * W;
-      let rj = ((b * P.T + t0 + j) * P.H + h) * W;
-      for (var c = 0u; c < W; c++) { s -= dy[ri + c] * x[rj + c]; }
+  // dT_ij = -dY_i·X_j (j < i), by tiles of ${TW} of the V + K columns: output e = lid + WG m is (e / C, e % C).
+  var acc: array<f32, ${M}>;
+  for (var c0 = 0u; c0 < W; c0 += ${TW}u) {
+    for (var e = lid; e < ${C * TW}u; e += ${WG}u) {
+      let i = e / ${TW}u;
+      let c = c0 + e % ${TW}u;
+      let r = ((b * P.T + t0 + min(i, L - 1u)) * P.H + h) * W + min(c, W - 1u);
+      let inside = i < L && c < W;
+      dYt[i * ${TW + 1}u + e % ${TW}u] = select(0.0, dy[r], inside);
+      Xt[i * ${TW + 1}u + e % ${TW}u] = select(0.0, x[r], inside);
     }
-    dT[e] = s;
+    workgroupBarrier();
+    for (var m = 0u; m < ${M}u; m++) {
+      let e = min(lid + m * ${WG}u, ${C * C - 1}u);
+      let i = e / ${C}u;
+      let j = e % ${C}u;
+      var s = acc[m];
+      for (var cc = 0u; cc < ${TW}u; cc++) { s -= dYt[i * ${TW + 1}u + cc] * Xt[j * ${TW + 1}u + cc]; }
+      acc[m] = s;
+    }
+    workgroupBarrier();
+  }
+  for (var m = 0u; m < ${M}u; m++) {
+    let e = lid + m * ${WG}u;
+    if (e < ${C * C}u) { dT[e] = select(0.0, acc[m], e % ${C}u < e / ${C}u && e / ${C}u < L); }
   }
   workgroupBarrier();
   // Per row: dβ_i and db_i.
