@@ -71,6 +71,12 @@ const SEQ = Number(process.env.WEBGPU_BENCH_SEQ ?? 512)
 const BACKENDS = (process.env.WEBGPU_BENCH_BACKENDS ?? 'webgpu,cuda,cpu').split(',')
 const SUBMIT_BATCHES = (process.env.WEBGPU_BENCH_SUBMIT_BATCHES ?? '').split(',').filter(Boolean).map(Number)
 const BATCH = Number(process.env.WEBGPU_BENCH_BATCH ?? 16)
+/**
+ * Extra rounds of webgpu then cuda bf16, back to back, after a model's rows: both backends' figures
+ * drift within a call (CUDA's bf16 step by 30-40 % between calls), so issue 19's ratio is read as the
+ * median of ratios taken a few seconds apart.
+ */
+const PAIRS = Number(process.env.WEBGPU_BENCH_PAIRS ?? 0)
 
 function trainSpec(backend: string, precision: 'f32' | 'bf16'): TrainSpec {
   return {
@@ -376,6 +382,20 @@ async function main(): Promise<void> {
       const ratio = (k: string) => (tps('webgpu') && tps(k) ? tps('webgpu')! / tps(k)! : null)
       row.webgpu_over_cuda_f32 = ratio('cuda_f32')
       row.webgpu_over_cuda_bf16 = ratio('cuda_bf16')
+      if (PAIRS > 0 && hasCuda && BACKENDS.includes('webgpu')) {
+        const pairs: { webgpu?: number; cuda_bf16?: number; ratio: number | null }[] = []
+        for (let i = 0; i < PAIRS; i++) {
+          const w = ((await throughputOrError(spec, 'webgpu', 'f32')) as { tokensPerSecond?: number }).tokensPerSecond
+          const c = ((await throughputOrError(spec, 'cuda:0', 'bf16')) as { tokensPerSecond?: number }).tokensPerSecond
+          pairs.push({ webgpu: w, cuda_bf16: c, ratio: w && c ? w / c : null })
+        }
+        row.pairs = pairs
+        const ratios = pairs.map((p) => p.ratio).filter((r): r is number => r !== null)
+        row.webgpu_over_cuda_bf16_pairs = { median: ratios.length ? median(ratios) : null, min: ratios.length ? Math.min(...ratios) : null, n: ratios.length }
+        console.log(
+          `pairs ${id.padEnd(16)} webgpu/cuda bf16 ${ratios.map((r) => r.toFixed(2)).join(' ')}  median ${ratios.length ? median(ratios).toFixed(2) : '-'}`,
+        )
+      }
       ;(result.training as unknown[]).push(row)
       console.log(
         `train ${id.padEnd(16)} webgpu ${String(tps('webgpu') ?? JSON.stringify(row.webgpu)).padStart(9)} tok/s  cuda f32 ${String(tps('cuda_f32') ?? '-').padStart(9)}  ` +
