@@ -419,9 +419,13 @@ if has kprof; then
   for op in ${KPROF_OPS//,/ }; do
     # KPROF_SECTIONS: ncu sections (e.g. "SpeedOfLight WarpStateStats SourceCounters": where warps stall,
     # by instruction); KPROF_KERNEL: only kernels whose name matches (ncu -k regex:...).
+    # KPROF_METRICS: a comma-separated list of ncu metrics beside the sections (e.g. the stall reasons,
+    # smsp__average_warps_issue_stalled_<reason>_per_issue_active.ratio, which WarpStateStats does not
+    # print as text).
     sections=""
     for sec in ${KPROF_SECTIONS:-SpeedOfLight}; do sections="$sections --section $sec"; done
-    timeout "${KPROF_TIMEOUT:-150}" ncu --clock-control none $sections ${KPROF_KERNEL:+-k "regex:$KPROF_KERNEL"} --launch-skip "${KPROF_SKIP:-0}" \
+    timeout "${KPROF_TIMEOUT:-150}" ncu --clock-control none $sections ${KPROF_METRICS:+--metrics "$KPROF_METRICS"} \
+      ${KPROF_KERNEL:+-k "regex:$KPROF_KERNEL"} --launch-skip "${KPROF_SKIP:-0}" \
       --launch-count "${KPROF_COUNT:-40}" "$build/linea_bench_gpu" --json /tmp/kprof.json --quick --ops "$op" \
       >"$out/kprof-$op.txt" 2>&1
     note "ncu $op: exit $? ($(grep -c 'Duration' "$out/kprof-$op.txt") kernels)"

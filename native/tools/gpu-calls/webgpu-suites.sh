@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One GPU-box call for issue 19's checks on NVIDIA's Vulkan driver, then a kernel profile, all ending
+# by TOTAL_S:
+#   1. build;
+#   2. step "webgpu": the WebGPU vitest suites CI runs on lavapipe, then the benchmark's kernel
+#      breakdown (WEBGPU_BENCH_KERNELS) and training rows of WEBGPU_BENCH_MODELS with
+#      WEBGPU_BENCH_PAIRS rounds of webgpu then cuda bf16 back to back (the ratio's median);
+#   3. ncu on KPROF_OPS (kernels matching KPROF_KERNEL, metrics KPROF_METRICS) in the time left.
+# Carry [".gl", ".device/node.xz", ".device/node_modules-test.tar.xz", ".device/gpu-webgpu-bench.mjs"]
+# (`bash scripts/device-bundles.sh --test-modules`; .gl as gpu-check.sh's step "webgpu" says). Back in
+# $OUT: summary.txt and all.tar.gz, one folder per part.
+export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+cd "$(dirname "$0")/../../.."
+root=${OUT:-/tmp/out}
+t0=$(date +%s)
+left() { echo $((${TOTAL_S:-570} - ($(date +%s) - t0))); }
+OUT=$root/build STEPS=build bash native/tools/gpu-check.sh >/dev/null 2>&1
+echo "build: $(tail -1 $root/build/summary.txt) ($(left) s left)"
+export WEBGPU_BENCH_OPS=0 WEBGPU_BENCH_PROFILE=${WEBGPU_BENCH_PROFILE:-0} WEBGPU_BENCH_MATMUL128=0 WEBGPU_BENCH_SPLIT_K_CONTROL=0 \
+  WEBGPU_BENCH_STAGING_CONTROL=0 WEBGPU_BENCH_POOL_CONTROL=0 WEBGPU_BENCH_PLAN_CONTROL=0 \
+  WEBGPU_BENCH_BACKENDS=${WEBGPU_BENCH_BACKENDS:-webgpu,cuda} WEBGPU_BENCH_PAIRS=${WEBGPU_BENCH_PAIRS:-3}
+budget=$(($(left) - ${KPROF_S:-90} - 30))
+OUT=$root/webgpu STEPS=webgpu WEBGPU_TEST_TIMEOUT=${WEBGPU_TEST_TIMEOUT:-200} WEBGPU_BENCH_TIMEOUT=$((budget - ${WEBGPU_TEST_TIMEOUT:-200})) \
+  bash native/tools/gpu-check.sh >/dev/null 2>&1
+cat $root/webgpu/summary.txt
+echo "webgpu done ($(left) s left)"
+if [ -n "${KPROF_OPS:-}" ] && [ "$(left)" -gt 40 ]; then
+  OUT=$root/kprof STEPS=kprof KPROF_TIMEOUT=$(($(left) - 25)) bash native/tools/gpu-check.sh >/dev/null 2>&1
+  cat $root/kprof/summary.txt
+fi
+echo "all done in $(($(date +%s) - t0)) s"
+cd "$root" && for d in build webgpu kprof; do
+  [ -f $d/summary.txt ] && { echo "== $d"; cat $d/summary.txt; }
+done >summary.txt
+tar czf /tmp/all.tar.gz --exclude=summary.txt . && mv /tmp/all.tar.gz . && find . -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+ls
