@@ -25,12 +25,15 @@ function run(cmd, args, env = {}) {
 
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs')
 const steps = {
+  // LINEA_NATIVE_TEST_BUILD: the CMake build whose tests run (native/build by default); CI points
+  // it at its ASan + UBSan build, so the C++ tests build and run once, under the sanitizers.
   native: () => {
-    if (!existsSync(join(root, 'native', 'build', 'linea_tests'))) {
-      console.error('C++ tests are not built: install doctest (apt install doctest-dev) and run npm run build:native')
+    const build = join(root, process.env.LINEA_NATIVE_TEST_BUILD ?? join('native', 'build'))
+    if (!existsSync(join(build, 'linea_tests'))) {
+      console.error(`C++ tests are not built in ${build}: install doctest (apt install doctest-dev) and run npm run build:native`)
       return false
     }
-    return run('ctest', ['--test-dir', join(root, 'native', 'build'), '--output-on-failure'])
+    return run('ctest', ['--test-dir', build, '--output-on-failure'])
   },
   unit: () => run(process.execPath, [vitest, 'run', '--project', 'unit']),
   node: () => run(process.execPath, [vitest, 'run', '--project', 'node']),
