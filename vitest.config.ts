@@ -1,11 +1,15 @@
 // Three suites: unit (pure TypeScript, fast), node (the real addon, engine
 // processes, the server, real files), e2e (the built app in real Chromium).
+import { availableParallelism } from 'node:os'
 import vue from '@vitejs/plugin-vue'
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   plugins: [vue()],
   test: {
+    // Vitest's default, one fewer worker than cores, runs every file in series on CI's two cores,
+    // where the node suite's files spend much of their time waiting on engine processes and disk.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     projects: [
       {
         extends: true,
