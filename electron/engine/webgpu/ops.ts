@@ -504,7 +504,8 @@ function chunkGateGrad(
     ...{ bc_off: at.b!, s_off: at.states!, g_off: at.grads!, dq_dots: 0, dk_dots: g.pieces, fixed_off: 2 * g.pieces },
   }
   const fixed = m.gate === 'fixed'
-  c.driver.dispatch(chunkGateGradKernel(m.gate), p, [work, g.dots, ...(fixed ? [] : [g.dg])], rowGrid(1, m.BH * m.GK))
+  const workgroups = m.BH * m.GK * (fixed ? 1 : m.N) // a workgroup per chunk, or per head for the fixed gate's sum
+  c.driver.dispatch(chunkGateGradKernel(m.gate), p, [work, g.dots, ...(fixed ? [] : [g.dg])], rowGrid(1, workgroups))
   more?.()
   if (fixed) c.driver.dispatch(sliceSumKernel, { n: m.H, slices: m.B, first: 2 * g.pieces }, [g.dots, g.dg], grid(m.H, WG))
 }
