@@ -669,7 +669,8 @@ function chunkedDeltaBwd(c: LaunchContext): void {
   if (!gp || gate === 'none' || gate === 'vector') return
   // The WY form's share of dg, added before the fixed gate's head sums are summed over b.
   const add = { B: m.B, T: m.T, H: m.H, N: m.N, fixed_off: 2 * gp.pieces }
-  const wyShare = () => c.driver.dispatch(deltaGateAddKernel(gate), add, [rowgrads, gate === 'fixed' ? gp.dots : gp.dg], grid(m.BH, WG))
+  const invocations = gate === 'fixed' ? m.BH : m.BH * m.N // per head for the fixed gate's sum, else per chunk
+  const wyShare = () => c.driver.dispatch(deltaGateAddKernel(gate), add, [rowgrads, gate === 'fixed' ? gp.dots : gp.dg], grid(invocations, WG))
   chunkGateGrad(c, m, work, at, gp, wyShare)
 }
 

@@ -579,10 +579,11 @@ const gateAddParams = [
 ] as const
 
 /**
- * The WY form's share of the gate's gradient: per head (one invocation, grid(B H, WG)),
- * db's reverse cumulative sum inside each chunk, added to dg (B, T, H) for the
- * scalar gate, or its total added to the head's sum at dots[fixed_off + bh] for
- * the fixed gate (summed over b after).
+ * The WY form's share of the gate's gradient: db's reverse cumulative sum inside
+ * each chunk, added to dg (B, T, H) for the scalar gate (an invocation per chunk,
+ * grid(B H N, WG)), or its total added to the head's sum at dots[fixed_off + bh]
+ * for the fixed gate (an invocation per head walking its chunks, grid(B H, WG);
+ * summed over b after).
  */
 export function deltaGateAddKernel(gate: 'fixed' | 'scalar'): Kernel {
   const C = DELTA_CHUNK
@@ -593,12 +594,15 @@ export function deltaGateAddKernel(gate: 'fixed' | 'scalar'): Kernel {
 @group(0) @binding(1) var<storage, read> rowgrads: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ${gate === 'fixed' ? 'dots' : 'dg'}: array<f32>;
 ${ENTRY}
-  let bh = element_index(wid, nwg, lid);
-  if (bh >= P.B * P.H) { return; }
+  let id = element_index(wid, nwg, lid);
+  if (id >= P.B * P.H${gate === 'fixed' ? '' : ' * P.N'}) { return; }
+  let bh = id${gate === 'fixed' ? '' : ' / P.N'};
   let b = bh / P.H;
   let h = bh % P.H;
   var head = 0.0;
-  for (var n = 0u; n < P.N; n++) {
+  let n_first = ${gate === 'fixed' ? '0u' : 'id % P.N'};
+  let n_end = ${gate === 'fixed' ? 'P.N' : 'n_first + 1u'};
+  for (var n = n_first; n < n_end; n++) {
     let t0 = n * ${C}u;
     var run = 0.0;
     for (var t = min(t0 + ${C}u, P.T); t > t0; t--) {
