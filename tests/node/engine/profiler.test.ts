@@ -68,7 +68,7 @@ describe('profiler', () => {
     expect(wide.memory.parameters).toBe(2 * auto.memory.parameters)
     const legacy = await profileModel(spec(), nativeBackend('cpu'), { ...small, dtype: 'f64' })
     expect(legacy.precision).toBe('f64')
-  })
+  }, 180_000) // three whole profiles: 23 s on CI's two cores beside another test file, near the 60 s default under load
 
   it('probes each ceiling for at least the time asked, past the minimum repeats, and reports the spread of its rates', async () => {
     const started = performance.now()
