@@ -19,8 +19,8 @@ echo "build: $(tail -1 $root/build/summary.txt) ($(left) s left)"
 export WEBGPU_BENCH_OPS=0 WEBGPU_BENCH_PROFILE=${WEBGPU_BENCH_PROFILE:-0} WEBGPU_BENCH_MATMUL128=0 WEBGPU_BENCH_SPLIT_K_CONTROL=0 \
   WEBGPU_BENCH_STAGING_CONTROL=0 WEBGPU_BENCH_POOL_CONTROL=0 WEBGPU_BENCH_PLAN_CONTROL=0 \
   WEBGPU_BENCH_BACKENDS=${WEBGPU_BENCH_BACKENDS:-webgpu,cuda} WEBGPU_BENCH_PAIRS=${WEBGPU_BENCH_PAIRS:-3}
-budget=$(($(left) - ${KPROF_S:-90} - 30))
-OUT=$root/webgpu STEPS=webgpu WEBGPU_TEST_TIMEOUT=${WEBGPU_TEST_TIMEOUT:-200} WEBGPU_BENCH_TIMEOUT=$((budget - ${WEBGPU_TEST_TIMEOUT:-200})) \
+budget=$(($(left) - ${KPROF_S:-80} - 30))
+OUT=$root/webgpu STEPS=webgpu WEBGPU_TEST_TIMEOUT=${WEBGPU_TEST_TIMEOUT:-150} WEBGPU_BENCH_TIMEOUT=$((budget - ${WEBGPU_TEST_TIMEOUT:-150})) \
   bash native/tools/gpu-check.sh >/dev/null 2>&1
 cat $root/webgpu/summary.txt
 echo "webgpu done ($(left) s left)"
