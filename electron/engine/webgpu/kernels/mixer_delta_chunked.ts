@@ -521,19 +521,24 @@ ${ENTRY}
     rowgrads[r * 2u] = dbeta;
     rowgrads[r * 2u + 1u] = db;
   }
-  // dk_i += β_i e^{b_i} dY_{K,i} + Σ_{j<i} dA_ij e^{b_i - b_j} k_j + Σ_{j>i} dA_ji e^{b_j - b_i} k_j
+  // dT becomes E_ij = dA_ij e^{b_i - b_j} = β_i dT_ij e^{b_i - b_j} (j < i), once per entry rather than
+  // once per key dim in the sums below.
+  workgroupBarrier();
+  for (var e = lid; e < ${C * C}u; e += ${WG}u) {
+    let i = e / ${C}u;
+    let j = e % ${C}u;
+    dT[e] = select(0.0, betas[i] * dT[e] * exp(bs[i] - bs[j]), j < i && i < L);
+  }
+  workgroupBarrier();
+  // dk_i += β_i e^{b_i} dY_{K,i} + Σ_{j<i} E_ij k_j + Σ_{j>i} E_ji k_j
   for (var e = lid; e < ${C}u * P.K; e += ${WG}u) {
     let i = e / P.K;
     let d = e % P.K;
     if (i < L) {
       let r = (b * P.T + t0 + i) * P.H + h;
       var s = betas[i] * exp(bs[i]) * dy[r * W + P.V + d];
-      for (var j = 0u; j < i; j++) {
-        s += betas[i] * dT[i * ${C}u + j] * exp(bs[i] - bs[j]) * k[((b * P.T + t0 + j) * P.H + h) * P.K + d];
-      }
-      for (var j = i + 1u; j < L; j++) {
-        s += betas[j] * dT[j * ${C}u + i] * exp(bs[j] - bs[i]) * k[((b * P.T + t0 + j) * P.H + h) * P.K + d];
-      }
+      for (var j = 0u; j < i; j++) { s += dT[i * ${C}u + j] * k[((b * P.T + t0 + j) * P.H + h) * P.K + d]; }
+      for (var j = i + 1u; j < L; j++) { s += dT[j * ${C}u + i] * k[((b * P.T + t0 + j) * P.H + h) * P.K + d]; }
       dk[r * P.K + d] += s;
     }
   }
