@@ -24,9 +24,9 @@
 // Every exponent is a difference <= 0, so strong gates underflow, never overflow.
 // The backward (below) recomputes these, then runs a reverse scan and the WY
 // form's own gradients. Workgroup memory: (K + C) 16 floats in the scans, at
-// most 2 C C + 2 C + 2·17 C (wy_grad) or C C + 2 C + 8 C + 9 K (wy_bwd) in the
-// per-chunk kernels; K up to DELTA_MAX_K keeps it under WebGPU's default 16 KiB,
-// and no dispatch binds more than 8 storage buffers.
+// most 2 C C + 2 C + 3·17 C (wy_grad, 14 976 bytes) or C C + 2 C + 17 C + 8 C +
+// 9 K (wy_bwd) in the per-chunk kernels; K up to DELTA_MAX_K keeps it under
+// WebGPU's default 16 KiB, and no dispatch binds more than 8 storage buffers.
 import { paramsWgsl, type Kernel } from '../driver'
 import { cachedKernel as cached, ELEMENTWISE_WGSL, ROW_INDEX_WGSL, WG } from './common'
 
@@ -34,6 +34,8 @@ import { cachedKernel as cached, ELEMENTWISE_WGSL, ROW_INDEX_WGSL, WG } from './
 export const DELTA_CHUNK = 32
 /** Columns of V per scan workgroup. */
 export const DELTA_COLUMNS = 16
+/** Key dims per tile of the per-chunk kernels' K Kᵀ (CHUNK_WGSL). */
+const CHUNK_KEY_TILE = 16
 /** The largest key dim the scan's state tile (K x 16 floats) fits for. */
 export const DELTA_MAX_K = 192
 
@@ -59,13 +61,16 @@ const wyParams = [
 /**
  * The per-chunk kernels' shared WGSL (workgroup (head, chunk) of a rowGrid(1, B H N)
  * launch): which chunk, its steps' b and β in workgroup memory (bs, betas; β = 0
- * past T), and A_ij = (k_i·k_j) e^{b_i - b_j} (j < i, else 0) into A. The module
- * declares k, beta, P (B, T, H, K, N) and gate_at.
+ * past T), and A_ij = (k_i·k_j) e^{b_i - b_j} (j < i, else 0) into A: K Kᵀ through
+ * tiles of CHUNK_KEY_TILE key dims of the chunk's rows (one tile serves both sides),
+ * where each entry read its two rows of k from storage before. The module declares
+ * k, beta, P (B, T, H, K, N) and gate_at.
  */
 const CHUNK_WGSL = (C: number) => `
 var<workgroup> A: array<f32, ${C * C}>; // [i][j], strictly lower
 var<workgroup> bs: array<f32, ${C}>;
 var<workgroup> betas: array<f32, ${C}>;
+var<workgroup> kt: array<f32, ${C * (CHUNK_KEY_TILE + 1)}>; // [i][key dim] of a tile of the chunk's keys, rows padded
 struct Chunk { bh: u32, n: u32, b: u32, h: u32, t0: u32, L: u32 }
 fn chunk_of(idx: u32) -> Chunk {
   let bh = idx / P.N;
@@ -81,17 +86,31 @@ fn chunk_setup(lid: u32, c: Chunk) {
     betas[lid] = select(0.0, beta[(c.b * P.T + t) * P.H + c.h], lid < c.L);
   }
   workgroupBarrier();
-  for (var e = lid; e < ${C * C}u; e += ${WG}u) {
+  // entry e = lid + WG m of A is (e / C, e % C)
+  var acc: array<f32, ${Math.ceil((C * C) / WG)}>;
+  for (var d0 = 0u; d0 < P.K; d0 += ${CHUNK_KEY_TILE}u) {
+    for (var e = lid; e < ${C * CHUNK_KEY_TILE}u; e += ${WG}u) {
+      let i = e / ${CHUNK_KEY_TILE}u;
+      let d = d0 + e % ${CHUNK_KEY_TILE}u;
+      let r = ((c.b * P.T + c.t0 + min(i, c.L - 1u)) * P.H + c.h) * P.K + min(d, P.K - 1u);
+      kt[i * ${CHUNK_KEY_TILE + 1}u + e % ${CHUNK_KEY_TILE}u] = select(0.0, k[r], i < c.L && d < P.K);
+    }
+    workgroupBarrier();
+    for (var m = 0u; m < ${Math.ceil((C * C) / WG)}u; m++) {
+      let e = min(lid + m * ${WG}u, ${C * C - 1}u);
+      let i = e / ${C}u;
+      let j = e % ${C}u;
+      var s = acc[m];
+      for (var dd = 0u; dd < ${CHUNK_KEY_TILE}u; dd++) { s += kt[i * ${CHUNK_KEY_TILE + 1}u + dd] * kt[j * ${CHUNK_KEY_TILE + 1}u + dd]; }
+      acc[m] = s;
+    }
+    workgroupBarrier();
+  }
+  for (var m = 0u; m < ${Math.ceil((C * C) / WG)}u; m++) {
+    let e = lid + m * ${WG}u;
     let i = e / ${C}u;
     let j = e % ${C}u;
-    var s = 0.0;
-    if (j < i && i < c.L) {
-      let ri = ((c.b * P.T + c.t0 + i) * P.H + c.h) * P.K;
-      let rj = ((c.b * P.T + c.t0 + j) * P.H + c.h) * P.K;
-      for (var d = 0u; d < P.K; d++) { s += k[ri + d] * k[rj + d]; }
-      s *= exp(bs[i] - bs[j]);
-    }
-    A[e] = s;
+    if (e < ${C * C}u) { A[e] = select(0.0, acc[m] * exp(bs[i] - bs[min(j, i)]), j < i && i < c.L); }
   }
   workgroupBarrier();
 }
