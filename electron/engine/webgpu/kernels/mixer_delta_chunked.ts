@@ -466,6 +466,8 @@ const WY_GRAD_TILE = 16
 export function deltaWyGradKernel(decay: DeltaDecay): Kernel {
   const [C, TW] = [DELTA_CHUNK, WY_GRAD_TILE]
   const M = Math.ceil((C * C) / WG) // dT's entries per invocation
+  const PARTS = WG / C // invocations per row's dots
+  if (!Number.isInteger(PARTS) || WG > C * (TW + 1)) throw new Error(`deltaWyGradKernel: WG ${WG} must be a multiple of C ${C} and fit a tile`)
   return cached(`mixer_delta_chunked/wy_grad/${decay}`, () => ({
     entry: 'main',
     params: wyParams,
@@ -520,15 +522,33 @@ ${ENTRY}
     if (e < ${C * C}u) { dT[e] = select(0.0, acc[m], e % ${C}u < e / ${C}u && e / ${C}u < L); }
   }
   workgroupBarrier();
-  // Per row: dβ_i and db_i.
+  // Per row: dβ_i and db_i. The dots dY_V,i·v_i and dY_K,i·k_i first, each over ${PARTS} invocations
+  // (lid = ${PARTS} i + part, consecutive invocations on consecutive columns), their parts through the
+  // tiles' memory, which the dT product is done with.
+  {
+    let i = lid / ${PARTS}u;
+    let part = lid % ${PARTS}u;
+    var dyv = 0.0;
+    var dyk = 0.0;
+    if (i < L) {
+      let r = (b * P.T + t0 + i) * P.H + h;
+      for (var c = part; c < P.V; c += ${PARTS}u) { dyv += dy[r * W + c] * v[r * P.V + c]; }
+      for (var d = part; d < P.K; d += ${PARTS}u) { dyk += dy[r * W + P.V + d] * k[r * P.K + d]; }
+    }
+    dYt[lid] = dyv;
+    Xt[lid] = dyk;
+  }
+  workgroupBarrier();
   if (lid < L) {
     let i = lid;
     let r = (b * P.T + t0 + i) * P.H + h;
     let ebi = exp(bs[i]);
     var dyv = 0.0;
-    for (var c = 0u; c < P.V; c++) { dyv += dy[r * W + c] * v[r * P.V + c]; }
     var dyk = 0.0;
-    for (var d = 0u; d < P.K; d++) { dyk += dy[r * W + P.V + d] * k[r * P.K + d]; }
+    for (var part = 0u; part < ${PARTS}u; part++) {
+      dyv += dYt[${PARTS}u * i + part];
+      dyk += Xt[${PARTS}u * i + part];
+    }
     var dbeta = dyv + ebi * dyk;
     var db = betas[i] * ebi * dyk;
     for (var j = 0u; j < i; j++) {
