@@ -13,13 +13,8 @@
 # ".device/fla.tar.xz"] (`bash scripts/device-bundles.sh`; .gl as webgpu.sh says). Back in $OUT
 # (the device tool returns at most 8 files): summary.txt, every part's summary in order, and
 # all.tar.gz, one folder per part with its results.tar.gz and logs.tar.gz.
-export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-cd "$(dirname "$0")/../../.."
-root=${OUT:-/tmp/out}
-t0=$(date +%s)
-left() { echo $((${TOTAL_S:-570} - ($(date +%s) - t0))); }
-OUT=$root/build STEPS=build bash native/tools/gpu-check.sh >/dev/null 2>&1
-echo "build: $(cat $root/build/summary.txt | tail -1) ($(left) s left)"
+source "$(dirname "$0")/common.sh" 570
+build_part
 OUT=$root/attn STEPS=attnlab ATTNLAB_TIMEOUT=${ATTNLAB_TIMEOUT:-90} bash native/tools/gpu-check.sh >/dev/null 2>&1
 cat $root/attn/summary.txt
 echo "attnlab done ($(left) s left)"
@@ -45,8 +40,4 @@ if [ "$budget" -gt 60 ]; then
   OUT=$root/webgpu STEPS=webgpu WEBGPU_BENCH_TIMEOUT=$budget bash native/tools/gpu-check.sh >/dev/null 2>&1
   cat $root/webgpu/summary.txt
 fi
-echo "all done in $(($(date +%s) - t0)) s"
-cd "$root" && for d in build attn sdpa sanitize kprof webgpu; do
-  [ -f $d/summary.txt ] && { echo "== $d"; cat $d/summary.txt; }
-done >summary.txt
-tar czf all.tar.gz --exclude=all.tar.gz --exclude=summary.txt . && find . -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+pack_parts build attn sdpa sanitize kprof webgpu

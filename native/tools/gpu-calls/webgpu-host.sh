@@ -12,13 +12,8 @@
 #   4. step "node" (every preset's training step on cuda:0 against the CPU).
 # Carry [".gl", ".device/node.xz", ".device/node_modules-webgpu.tar.xz", ".device/gpu-webgpu-bench.mjs",
 # ".device/fla.tar.xz", ".device/gpu-node-check.mjs"]. Back in $OUT: summary.txt and all.tar.gz.
-export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-cd "$(dirname "$0")/../../.."
-root=${OUT:-/tmp/out}
-t0=$(date +%s)
-left() { echo $((${TOTAL_S:-480} - ($(date +%s) - t0))); }
-OUT=$root/build STEPS=build bash native/tools/gpu-check.sh >/dev/null 2>&1
-echo "build: $(tail -1 $root/build/summary.txt) ($(left) s left)"
+source "$(dirname "$0")/common.sh" 480
+build_part
 export WEBGPU_BENCH_KERNELS=0 WEBGPU_BENCH_OPS=0 WEBGPU_BENCH_PROFILE=0 WEBGPU_BENCH_MATMUL128=0 \
   WEBGPU_BENCH_SPLIT_K_CONTROL=0 WEBGPU_BENCH_STAGING_CONTROL=0
 # WEBGPU_TRAIN_S=0: the step only unpacks the Vulkan loader and opens the adapter.
@@ -46,9 +41,4 @@ if [ "$budget" -gt 60 ] && [ "${NODE_CHECK:-1}" = 1 ]; then
   OUT=$root/node STEPS=node NODE_TIMEOUT=$budget bash native/tools/gpu-check.sh >/dev/null 2>&1
   grep -v "^ " $root/node/summary.txt | head -40
 fi
-echo "all done in $(($(date +%s) - t0)) s"
-cd "$root" && for d in build webgpu sdpa node; do
-  [ -f $d/summary.txt ] && { echo "== $d"; cat $d/summary.txt; }
-done >summary.txt
-tar czf /tmp/all.tar.gz --exclude=summary.txt . && mv /tmp/all.tar.gz . && find . -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
-ls
+pack_parts build webgpu sdpa node

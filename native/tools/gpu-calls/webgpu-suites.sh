@@ -9,13 +9,8 @@
 # Carry [".gl", ".device/node.xz", ".device/node_modules-test.tar.xz", ".device/gpu-webgpu-bench.mjs"]
 # (`bash scripts/device-bundles.sh --test-modules`; .gl as gpu-check.sh's step "webgpu" says). Back in
 # $OUT: summary.txt and all.tar.gz, one folder per part.
-export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-cd "$(dirname "$0")/../../.."
-root=${OUT:-/tmp/out}
-t0=$(date +%s)
-left() { echo $((${TOTAL_S:-570} - ($(date +%s) - t0))); }
-OUT=$root/build STEPS=build bash native/tools/gpu-check.sh >/dev/null 2>&1
-echo "build: $(tail -1 $root/build/summary.txt) ($(left) s left)"
+source "$(dirname "$0")/common.sh" 570
+build_part
 export WEBGPU_BENCH_OPS=0 WEBGPU_BENCH_PROFILE=${WEBGPU_BENCH_PROFILE:-0} WEBGPU_BENCH_MATMUL128=0 WEBGPU_BENCH_SPLIT_K_CONTROL=0 \
   WEBGPU_BENCH_STAGING_CONTROL=0 WEBGPU_BENCH_POOL_CONTROL=0 WEBGPU_BENCH_PLAN_CONTROL=0 \
   WEBGPU_BENCH_BACKENDS=${WEBGPU_BENCH_BACKENDS:-webgpu,cuda} WEBGPU_BENCH_PAIRS=${WEBGPU_BENCH_PAIRS:-3}
@@ -28,9 +23,4 @@ if [ -n "${KPROF_OPS:-}" ] && [ "$(left)" -gt 40 ]; then
   OUT=$root/kprof STEPS=kprof KPROF_TIMEOUT=$(($(left) - 25)) bash native/tools/gpu-check.sh >/dev/null 2>&1
   cat $root/kprof/summary.txt
 fi
-echo "all done in $(($(date +%s) - t0)) s"
-cd "$root" && for d in build webgpu kprof; do
-  [ -f $d/summary.txt ] && { echo "== $d"; cat $d/summary.txt; }
-done >summary.txt
-tar czf /tmp/all.tar.gz --exclude=summary.txt . && mv /tmp/all.tar.gz . && find . -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
-ls
+pack_parts build webgpu kprof
