@@ -12,7 +12,8 @@
 //    follows the layout), and the default again last (webgpu_again: drift).
 // 2. The mixer op on the tokens32k grid (BENCHMARKS.md: H = 16, dk = dv = 128,
 //    B·T = 32768), fwd and fwd+bwd per forget-gate kind and the delta rules,
-//    on webgpu and cuda:0 in f32, median ms of REPEATS after one warm-up call;
+//    on webgpu (f32) and cuda:0 in f32 and bf16 (inputs cast on the device), median ms of REPEATS
+//    after one warm-up call;
 //    then causal softmax attention (the hybrids' layers) on the same cells.
 //    Each timed call ends with synchronize(), so a time covers its GPU work.
 //
@@ -194,13 +195,29 @@ function cellInputs(B: number, T: number, H: number, D: number): CellInputs {
   }
 }
 
-async function mixerTimes(backend: Backend, kind: string, B: number, T: number, host: CellInputs): Promise<{ fwd: number; fwdBwd: number; form: string }> {
+/** Uploads f32 host data in `dtype` (bf16: cast on the device, the f32 copy freed). */
+function uploadAs(backend: Backend, data: Float32Array, shape: number[], dtype: 'f32' | 'bf16'): Tensor {
+  const t = backend.upload(data, shape)
+  if (dtype === 'f32') return t
+  const cast = backend.run('cast', { x: t }, { to: dtype }).y!
+  backend.dispose(t)
+  return cast
+}
+
+async function mixerTimes(
+  backend: Backend,
+  kind: string,
+  B: number,
+  T: number,
+  host: CellInputs,
+  dtype: 'f32' | 'bf16' = 'f32',
+): Promise<{ fwd: number; fwdBwd: number; form: string }> {
   const H = 16
   const D = 128
   const { gate, delta } = KINDS[kind]!
   const owned: Tensor[] = []
   const up = (data: Float32Array, shape: number[]) => {
-    const t = backend.upload(data, shape)
+    const t = uploadAs(backend, data, shape, dtype)
     owned.push(t)
     return t
   }
@@ -240,6 +257,17 @@ async function mixerTimes(backend: Backend, kind: string, B: number, T: number, 
   return { fwd, fwdBwd, form: fwdForm === bwdForm ? fwdForm : `${fwdForm} forward, ${bwdForm} backward` }
 }
 
+/** A grid row's CUDA columns (f32, bf16) for the log line. */
+function cudaColumns(row: Record<string, unknown>): string {
+  return (['cuda', 'cuda_bf16'] as const)
+    .map((key) => {
+      const c = row[key] as { fwd?: number; fwdBwd?: number; error?: string } | undefined
+      const name = key === 'cuda' ? 'cuda f32' : 'cuda bf16'
+      return c?.error ? `${name} ${c.error}` : `${name} fwd ${c?.fwd?.toFixed(2) ?? '-'} ms, f+b ${c?.fwdBwd?.toFixed(2) ?? '-'} ms`
+    })
+    .join('; ')
+}
+
 /** Median ms of REPEATS calls of `fn` after one warm-up, each ended by synchronize(); its tensors disposed. */
 async function medianTime(backend: Backend, fn: () => Tensor[]): Promise<number> {
   const warm = fn()
@@ -257,9 +285,15 @@ async function medianTime(backend: Backend, fn: () => Tensor[]): Promise<number>
 }
 
 /** Causal softmax attention (the hybrids' layers) on a cell: fwd, and fwd + bwd, H = 16, D = 128. */
-async function attentionTimes(backend: Backend, B: number, T: number, host: CellInputs): Promise<{ fwd: number; fwdBwd: number }> {
+async function attentionTimes(
+  backend: Backend,
+  B: number,
+  T: number,
+  host: CellInputs,
+  dtype: 'f32' | 'bf16' = 'f32',
+): Promise<{ fwd: number; fwdBwd: number }> {
   const [H, D] = [16, 128]
-  const owned = [host.q, host.k, host.v, host.dO].map((data) => backend.upload(data, [B, T, H, D]))
+  const owned = [host.q, host.k, host.v, host.dO].map((data) => uploadAs(backend, data, [B, T, H, D], dtype))
   const [q, k, v, dO] = owned as [Tensor, Tensor, Tensor, Tensor]
   const all = (o: Record<string, Tensor | undefined>) => Object.values(o).filter((t): t is Tensor => t !== undefined)
   const fwd = await medianTime(backend, () => all(backend.run('softmax_attn_fwd', { q, k, v })))
@@ -441,46 +475,42 @@ async function main(): Promise<void> {
       const host = cellInputs(B, T, 16, 128)
       for (const kind of Object.keys(KINDS)) {
         const row: Record<string, unknown> = { kind, B, T, H: 16, dk: 128, dv: 128, dtype: 'f32' }
-        for (const [key, backend] of [
-          ['webgpu', gpu],
-          ['cuda', cuda],
+        for (const [key, backend, dtype] of [
+          ['webgpu', gpu, 'f32'],
+          ['cuda', cuda, 'f32'],
+          ['cuda_bf16', cuda, 'bf16'],
         ] as const) {
           if (!backend) continue
           try {
-            row[key] = await mixerTimes(backend, kind, B, T, host)
+            row[key] = await mixerTimes(backend, kind, B, T, host, dtype)
           } catch (err) {
             row[key] = { error: (err as Error).message.split('\n')[0] }
           }
         }
         ;(result.mixer as unknown[]).push(row)
         const w = row.webgpu as { fwd?: number; fwdBwd?: number; form?: string; error?: string }
-        const c = row.cuda as { fwd?: number; fwdBwd?: number } | undefined
         console.log(
-          `mixer ${kind.padEnd(11)} ${B}x${T}: webgpu (${w.form ?? '?'}) fwd ${w.fwd?.toFixed(2) ?? w.error} ms, f+b ${w.fwdBwd?.toFixed(2) ?? '-'} ms; ` +
-            `cuda f32 fwd ${c?.fwd?.toFixed(2) ?? '-'} ms, f+b ${c?.fwdBwd?.toFixed(2) ?? '-'} ms`,
+          `mixer ${kind.padEnd(11)} ${B}x${T}: webgpu (${w.form ?? '?'}) fwd ${w.fwd?.toFixed(2) ?? w.error} ms, f+b ${w.fwdBwd?.toFixed(2) ?? '-'} ms; ${cudaColumns(row)}`,
         )
         writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
       }
       // Softmax attention, the hybrids' other layer (WebGPU's tiled kernels for heads up to 128).
       const row: Record<string, unknown> = { kind: 'softmax', B, T, H: 16, dk: 128, dv: 128, dtype: 'f32' }
-      for (const [key, backend] of [
-        ['webgpu', gpu],
-        ['cuda', cuda],
+      for (const [key, backend, dtype] of [
+        ['webgpu', gpu, 'f32'],
+        ['cuda', cuda, 'f32'],
+        ['cuda_bf16', cuda, 'bf16'],
       ] as const) {
         if (!backend) continue
         try {
-          row[key] = await attentionTimes(backend, B, T, host)
+          row[key] = await attentionTimes(backend, B, T, host, dtype)
         } catch (err) {
           row[key] = { error: (err as Error).message.split('\n')[0] }
         }
       }
       ;(result.mixer as unknown[]).push(row)
       const w = row.webgpu as { fwd?: number; fwdBwd?: number; error?: string }
-      const c = row.cuda as { fwd?: number; fwdBwd?: number } | undefined
-      console.log(
-        `mixer softmax     ${B}x${T}: webgpu fwd ${w.fwd?.toFixed(2) ?? w.error} ms, f+b ${w.fwdBwd?.toFixed(2) ?? '-'} ms; ` +
-          `cuda f32 fwd ${c?.fwd?.toFixed(2) ?? '-'} ms, f+b ${c?.fwdBwd?.toFixed(2) ?? '-'} ms`,
-      )
+      console.log(`mixer softmax     ${B}x${T}: webgpu fwd ${w.fwd?.toFixed(2) ?? w.error} ms, f+b ${w.fwdBwd?.toFixed(2) ?? '-'} ms; ${cudaColumns(row)}`)
       writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
     }
   }
