@@ -680,11 +680,16 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const m = mixerCall(c)
     const { B, T, H, K, V } = m
     const BH = B * H
-    const regions = { s_off: 0, z_off: BH * K * V, m_off: BH * K * V + BH * K }
-    const work = zeroedWork(c, BH * K * V + BH * K + BH, 'mixer_fwd state')
+    // z and m: a copy per column block (kernels/mixer_recurrent.ts), each starting as z0 and m0.
+    const blocks = columnBlocks(BH, V)
+    const NVB = blocks.NVB
+    const regions = { s_off: 0, z_off: BH * K * V, m_off: BH * K * V + NVB * BH * K }
+    const work = zeroedWork(c, BH * K * V + NVB * BH * (K + 1), 'mixer_fwd state')
     if (c.inputs.s0) c.driver.copy(c.inputs.s0.buffer, work, BH * K * V * 4, 0, regions.s_off * 4)
-    if (c.inputs.z0) c.driver.copy(c.inputs.z0.buffer, work, BH * K * 4, 0, regions.z_off * 4)
-    if (c.inputs.m0) c.driver.copy(c.inputs.m0.buffer, work, BH * 4, 0, regions.m_off * 4)
+    for (let vb = 0; vb < NVB; vb++) {
+      if (c.inputs.z0) c.driver.copy(c.inputs.z0.buffer, work, BH * K * 4, 0, (regions.z_off + vb * BH * K) * 4)
+      if (c.inputs.m0) c.driver.copy(c.inputs.m0.buffer, work, BH * 4, 0, (regions.m_off + vb * BH) * 4)
+    }
     const unused = {
       states_off: 0,
       zs_off: 0,
@@ -699,11 +704,12 @@ export const LAUNCHERS: Record<string, Launcher> = {
       dbeta_off: 0,
       gates_off: 0,
       di_off: 0,
+      dot_off: 0,
+      phase: 0,
       dqk_slice: 0,
       row_slice: 0,
       dg_slice: 0,
     }
-    const blocks = columnBlocks(m.switches, BH, V)
     const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ...regions, ...unused, ...blocks }
     const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'o'), c.inputs.i?.buffer]
     c.driver.dispatch(mixerFwdKernel(m.switches), p, buffers, rowGrid(1, BH * blocks.NVB))
@@ -723,26 +729,28 @@ export const LAUNCHERS: Record<string, Launcher> = {
     // Checkpoints every ck ≈ √T steps plus one chunk's states: (T/ck + ck) states per head, not T.
     const ck = Math.max(1, Math.ceil(Math.sqrt(T)))
     const nck = Math.max(1, Math.ceil(T / ck))
+    // Sums over value columns (dq, dk, dβ, dg, di, do · o) get one slice per column block, added up
+    // below (or in the kernel); z, m and the kept gate scalars one copy per block.
+    const blocks = columnBlocks(BH, V)
+    const slices = blocks.NVB
     const sizes = {
       s_off: BH * K * V,
-      z_off: BH * K,
-      m_off: BH,
+      z_off: slices * BH * K,
+      m_off: slices * BH,
       states_off: BH * (nck + ck) * K * V,
-      zs_off: BH * (nck + ck) * K,
-      gates_off: BH * T * 3,
+      zs_off: slices * BH * (nck + ck) * K,
+      gates_off: slices * BH * T * 3,
       ds_off: BH * K * V,
       dz_off: BH * K,
     }
-    // Sums over value columns (dq, dk, dβ, dg) get one slice per column block, added up below.
-    const blocks = columnBlocks(switches, BH, V)
-    const slices = blocks.NVB
     const grads = {
       dq_off: slices * rows * K,
       dk_off: slices * rows * K,
       dv_off: rows * V,
       dg_off: slices * gateFloats,
       dbeta_off: slices * rows,
-      di_off: rows,
+      di_off: slices * rows,
+      dot_off: switches.normalize === 'none' ? 0 : slices * rows,
     }
     const offsets: Record<string, number> = {}
     let total = 0
@@ -751,18 +759,21 @@ export const LAUNCHERS: Record<string, Launcher> = {
       total += size
     }
     const work = zeroedWork(c, total, 'mixer_bwd states and gradients')
-    const copyIn = (name: string, region: string, floats: number) => {
+    const copyIn = (name: string, region: string, floats: number, at = 0) => {
       const t = c.inputs[name]
-      if (t) c.driver.copy(t.buffer, work, floats * 4, 0, offsets[region]! * 4)
+      if (t) c.driver.copy(t.buffer, work, floats * 4, 0, (offsets[region]! + at) * 4)
     }
     copyIn('s0', 's_off', BH * K * V)
-    copyIn('z0', 'z_off', BH * K)
     copyIn('ds_final', 'ds_off', BH * K * V)
     copyIn('dz_final', 'dz_off', BH * K)
-    copyIn('m0', 'm_off', BH)
+    for (let vb = 0; vb < slices; vb++) {
+      copyIn('z0', 'z_off', BH * K, vb * BH * K)
+      copyIn('m0', 'm_off', BH, vb * BH)
+    }
     const p = { B, T, H, K, V, scale: m.scale, eps: m.eps, ck, nck, ...offsets, ...blocks, dqk_slice: rows * K, row_slice: rows, dg_slice: gateFloats }
     const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), work, c.inputs.g?.buffer, c.inputs.beta?.buffer, need(c, 'do'), c.inputs.i?.buffer]
-    c.driver.dispatch(mixerBwdKernel(switches), p, buffers, rowGrid(1, BH * slices))
+    // Phase 0, the forward pass, then phase 1, the walk back (it reads every block's do · o parts).
+    for (const phase of [0, 1]) c.driver.dispatch(mixerBwdKernel(switches), { ...p, phase }, buffers, rowGrid(1, BH * slices))
     const copyOut = (name: string, region: string, floats: number) => {
       const t = c.outputs[name]
       if (t) c.driver.copy(work, t.buffer, floats * 4, offsets[region]! * 4)
@@ -778,7 +789,7 @@ export const LAUNCHERS: Record<string, Launcher> = {
     gather('dk', 'dk_off', rows * K)
     copyOut('dv', 'dv_off', rows * V)
     gather('dbeta', 'dbeta_off', rows)
-    copyOut('di', 'di_off', rows)
+    gather('di', 'di_off', rows)
     copyOut('ds0', 'ds_off', BH * K * V)
     copyOut('dz0', 'dz_off', BH * K)
     // The fixed gate's dg[h]: slices of H per batch row and block.

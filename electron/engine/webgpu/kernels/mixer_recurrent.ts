@@ -3,7 +3,14 @@
 // workgroups (columnBlocks; the delta rule's r and update are per column), so
 // a small batch of heads still fills a large GPU: on the H200, 32 heads
 // (batch 16, 2 heads) of one workgroup each left Gated DeltaNet's training at
-// 0.13 of CUDA's f32 throughput (bench/gpu/gpu-webgpu-bench.json).
+// 0.13 of CUDA's f32 throughput (bench/gpu/gpu-webgpu-bench.json), and mLSTM
+// (exp input gate, max1 denominator: one workgroup a head until 2026-12-02)
+// at 0.17. The per-head scalars every column needs (z, the exp gate's
+// stabilizer m) are computed by each block alike, into its own copy; the one
+// sum over columns the backward needs before walking back, do_t · o_t for the
+// denominator's gradient, comes from the backward's first dispatch (phase 0,
+// the forward pass) as a part per block; the denominator's own gradients (dz
+// and its terms in dq, dk, dg, di) are block 0's.
 //
 // q, k, dq, dk: (B, T, H, K)   v, o, do, dv: (B, T, H, V)   g: [H] fixed, (B, T, H) scalar,
 // (B, T, H, K) vector   beta: (B, T, H)   s0, s_final, ds: (B, H, K, V)   z0, z_final, dz: (B, H, K)
@@ -58,25 +65,28 @@ const params = [
   ['scale', 'f32'],
   ['eps', 'f32'],
   // Offsets (in f32 elements) of the regions of the work buffer.
+  // Per-block regions (`blk`, below) hold a copy per column block of a head's per-step scalars,
+  // which every block computes alike (z, the exp gate's stabilizer, the kept gate scalars).
   ['s_off', 'u32'], // S (B H K V): the running state (forward), S_0 (backward)
-  ['z_off', 'u32'], // z (B H K)
+  ['z_off', 'u32'], // z (NVB B H K), per block
   // backward: per head, the state before every ck-th step (nck of them), then one chunk's states (ck)
   ['states_off', 'u32'], // (B H (nck + ck) K V)
-  ['zs_off', 'u32'], // (B H (nck + ck) K)
+  ['zs_off', 'u32'], // (NVB B H (nck + ck) K), per block
   ['ck', 'u32'], // steps per checkpoint
   ['nck', 'u32'], // checkpoints: ceil(T / ck)
   ['ds_off', 'u32'], // backward: dS (B H K V), ds_final in, ds0 out
-  ['dz_off', 'u32'], // backward: dz (B H K)
+  ['dz_off', 'u32'], // backward: dz (B H K), kept by block 0 alone
   ['dq_off', 'u32'], // backward: dq, dk (B T H K), dv (B T H V), dg, dbeta, as the outputs lay out
   ['dk_off', 'u32'],
   ['dv_off', 'u32'],
   ['dg_off', 'u32'], // scalar: (B T H); vector: (B T H K); fixed: (B H) partial sums
   ['dbeta_off', 'u32'],
-  ['m_off', 'u32'], // exp input gate: the stabilizer m (B H), m0 in, m_final out
-  ['gates_off', 'u32'], // backward with an input gate: per (b, h, t) the step's log write weight, floor and shift (3 each)
-  ['di_off', 'u32'], // backward: di (B T H)
-  // Value columns per workgroup and workgroups per head (1 with an input gate or a denominator,
-  // whose per-head scalars every column shares), and the backward's partial-sum slice sizes.
+  ['m_off', 'u32'], // exp input gate: the stabilizer m (NVB B H), per block, m0 in, m_final out (block 0's)
+  ['gates_off', 'u32'], // backward with an input gate: per (block, b, h, t) the step's log write weight, floor and shift (3 each)
+  ['di_off', 'u32'], // backward: di (NVB B T H), a slice per block
+  ['dot_off', 'u32'], // backward with a denominator: per (block, b, t, h) the block's part of do_t · o_t
+  ['phase', 'u32'], // backward: 0 the forward pass (checkpoints, gate scalars, dot parts), 1 the walk back
+  // Value columns per workgroup and workgroups per head, and the backward's partial-sum slice sizes.
   ['VB', 'u32'],
   ['NVB', 'u32'],
   ['dqk_slice', 'u32'], // B T H K
@@ -103,7 +113,7 @@ function diWgsl(s: MixerSwitches): string {
         ? `dlw * sigmoid(-(${pre}))`
         : // d log(softplus(x)) / dx = sigmoid(x) / softplus(x)
           `dlw * select(sigmoid(${pre}) / (max(${pre}, 0.0) + log1p_exp_neg_abs(${pre})), 1.0, ${pre} < -20.0)`
-  return `if (lid == 0u) { work[P.di_off + row] = ${di}; }`
+  return `if (lid == 0u) { work[P.di_off + vb * P.row_slice + row] = ${di}; }`
 }
 
 /**
@@ -163,6 +173,8 @@ fn sync() { storageBarrier(); workgroupBarrier(); }
 // sums over columns (dq, dk, dβ, dg) go to slice vb of their region and are added up after.
 var<private> c0: u32;
 var<private> c1: u32;
+// This block's copy of a head's per-block regions: vb B H + b H + h.
+var<private> blk: u32;
 // The flat index (a V + c) of the i-th element of this block's K x (c1 - c0) part of a state.
 fn block_element(i: u32) -> u32 { let n = c1 - c0; return (i / n) * P.V + c0 + i % n; }
 const INPUT_GATE = ${s.inputGate !== 'none'};
@@ -227,6 +239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let vb = block % P.NVB;
   c0 = vb * P.VB;
   c1 = min(c0 + P.VB, P.V);
+  blk = vb * P.B * P.H + bh;
   let b = bh / P.H;
   let h = bh % P.H;
   let KV = P.K * P.V;`
@@ -247,9 +260,9 @@ export function mixerFwdKernel(s: MixerSwitches): Kernel {
 @group(0) @binding(7) var<storage, read_write> o: array<f32>;
 ${ENTRY}
   let S = P.s_off + bh * KV;
-  let z = P.z_off + bh * P.K;
+  let z = P.z_off + blk * P.K;
   for (var t = 0u; t < P.T; t++) {
-    step_gates(lid, b, h, t, P.m_off + bh);
+    step_gates(lid, b, h, t, P.m_off + blk);
     load_step(lid, b, h, t);
     workgroupBarrier();
     step_state(lid, b, h, t, S, z, S, z);
@@ -290,16 +303,20 @@ export function mixerBwdKernel(s: MixerSwitches): Kernel {
 var<workgroup> dnum: array<f32, ${WG}>;
 ${ENTRY}
   let S0 = P.s_off + bh * KV;
-  let z0 = P.z_off + bh * P.K;
+  let z0 = P.z_off + blk * P.K;
   let dS = P.ds_off + bh * KV;
   let dz = P.dz_off + bh * P.K;
+  // The denominator's gradients are block 0's (dz is one per head).
+  let own_den = DEN && vb == 0u;
   // Checkpoint j: the state before step j ck; then one chunk's states, the one after step t at t - t0.
   let ckpts = P.states_off + bh * (P.nck + P.ck) * KV;
-  let zckpts = P.zs_off + bh * (P.nck + P.ck) * P.K;
+  let zckpts = P.zs_off + blk * (P.nck + P.ck) * P.K;
   let chunk = ckpts + P.nck * KV;
   let zchunk = zckpts + P.nck * P.K;
-  // Forward in place on S_0 (its copy is checkpoint 0), keeping the checkpoints and the gate scalars.
-  let gates = P.gates_off + bh * P.T * 3u;
+  let gates = P.gates_off + blk * P.T * 3u;
+  if (P.phase == 0u) {
+  // Forward in place on S_0 (its copy is checkpoint 0), keeping the checkpoints, the gate scalars and,
+  // with a denominator, this block's part of do_t · o_t.
   for (var t = 0u; t < P.T; t++) {
     if (t % P.ck == 0u) {
       let j = t / P.ck;
@@ -307,13 +324,30 @@ ${ENTRY}
       if (DEN) { for (var a = lid; a < P.K; a += ${WG}u) { work[zckpts + j * P.K + a] = work[z0 + a]; } }
       sync();
     }
-    step_gates(lid, b, h, t, P.m_off + bh);
+    step_gates(lid, b, h, t, P.m_off + blk);
     if (INPUT_GATE && lid == 0u) {
       for (var j = 0u; j < 3u; j++) { work[gates + t * 3u + j] = step_scalars[j]; }
     }
     load_step(lid, b, h, t);
     workgroupBarrier();
     step_state(lid, b, h, t, S0, z0, S0, z0);
+    if (DEN) {
+      var zpart = 0.0;
+      for (var a = lid; a < P.K; a += ${WG}u) { zpart += qs[a] * work[z0 + a]; }
+      let dn = denominator(workgroup_sum(lid, zpart));
+      let row = (b * P.T + t) * P.H + h;
+      var part = 0.0;
+      for (var c = c0 + lid; c < c1; c += ${WG}u) {
+        var num = 0.0;
+        for (var a = 0u; a < P.K; a++) { num += qs[a] * work[S0 + a * P.V + c]; }
+        part += d_o[row * P.V + c] * (num / dn);
+      }
+      let dot = workgroup_sum(lid, part);
+      if (lid == 0u) { work[P.dot_off + vb * P.row_slice + row] = dot; }
+      sync();
+    }
+  }
+  return;
   }
   var fixed_sum = 0.0;
   for (var jj = 0u; jj < P.nck; jj++) {
@@ -355,15 +389,11 @@ ${ENTRY}
       for (var a = lid; a < P.K; a += ${WG}u) { part += qs[a] * work[zt + a]; }
       let den = workgroup_sum(lid, part);
       let dn = denominator(den);
+      for (var c = c0 + lid; c < c1; c += ${WG}u) { dnum[c] = d_o[row * P.V + c] / dn; }
+      // do_t · o_t over every column: the blocks' parts from phase 0.
       var dot = 0.0;
-      for (var c = c0 + lid; c < c1; c += ${WG}u) {
-        var num = 0.0;
-        for (var a = 0u; a < P.K; a++) { num += qs[a] * work[St + a * P.V + c]; }
-        let d = d_o[row * P.V + c];
-        dnum[c] = d / dn;
-        dot += d * (num / dn);
-      }
-      let d_dn = -workgroup_sum(lid, dot) / dn;
+      for (var s = 0u; s < P.NVB; s++) { dot += work[P.dot_off + s * P.row_slice + row]; }
+      let d_dn = -dot / dn;
       ${s.normalize === 'sum' ? 'dden = d_dn;' : 'dden = select(0.0, select(-d_dn, d_dn, den >= 0.0), abs(den) > step_scalars[1]);'}
     } else {
       for (var c = c0 + lid; c < c1; c += ${WG}u) { dnum[c] = d_o[row * P.V + c]; }
@@ -372,9 +402,9 @@ ${ENTRY}
     for (var a = lid; a < P.K; a += ${WG}u) {
       var acc = 0.0;
       for (var c = c0; c < c1; c++) { acc += work[St + a * P.V + c] * dnum[c]; }
-      if (DEN) { acc += work[zt + a] * dden; }
+      if (own_den) { acc += work[zt + a] * dden; }
       work[P.dq_off + vb * P.dqk_slice + row * P.K + a] = acc * P.scale;
-      if (DEN) { work[dz + a] += qs[a] * dden; }
+      if (own_den) { work[dz + a] += qs[a] * dden; }
     }
     for (var i = lid; i < P.K * (c1 - c0); i += ${WG}u) { let e = block_element(i); work[dS + e] += qs[e / P.V] * dnum[e % P.V]; }
     sync();
@@ -423,7 +453,7 @@ ${ENTRY}
       for (var a = lid; a < P.K; a += ${WG}u) {
         var acc = 0.0;
         for (var c = c0; c < c1; c++) { acc += work[dS + a * P.V + c] * vs[c]; }
-        if (DEN) { acc += work[dz + a]; }
+        if (own_den) { acc += work[dz + a]; }
         work[P.dk_off + vb * P.dqk_slice + row * P.K + a] = acc * w;
         dw += ks[a] * acc;
       }
@@ -438,7 +468,7 @@ ${ENTRY}
       for (var a = lid; a < P.K; a += ${WG}u) {
         var acc = 0.0;
         for (var c = c0; c < c1; c++) { acc += work[dS + a * P.V + c] * fs[a] * work[Sp + a * P.V + c]; }
-        if (DEN) { acc += work[dz + a] * fs[a] * work[zp + a]; }
+        if (own_den) { acc += work[dz + a] * fs[a] * work[zp + a]; }
         ${gradOfGate}
       }
       ${s.gate === 'scalar' || s.gate === 'fixed' ? 'let gsum = workgroup_sum(lid, gate_part);' : ''}
@@ -446,7 +476,7 @@ ${ENTRY}
       ${s.gate === 'fixed' ? 'fixed_sum += gsum;' : ''}
       sync();
       for (var i = lid; i < P.K * (c1 - c0); i += ${WG}u) { let e = block_element(i); work[dS + e] *= fs[e / P.V]; }
-      if (DEN) { for (var a = lid; a < P.K; a += ${WG}u) { work[dz + a] *= fs[a]; } }
+      if (own_den) { for (var a = lid; a < P.K; a += ${WG}u) { work[dz + a] *= fs[a]; } }
       sync();
     }
   }
@@ -462,12 +492,10 @@ ${ENTRY}
 /**
  * How a head's value columns split over workgroups: about 512 workgroups in all (a few per
  * compute unit of a large GPU; a head alone leaves most of one idle at small batch), no more than
- * ⌈V/16⌉ blocks a head. One block with an input gate or a denominator: their per-step scalars (the exp
- * gate's stabilizer, z) are per head, kept by one workgroup.
+ * ⌈V/16⌉ blocks a head, whatever the switches (each block keeps its own copy of the per-head scalars).
  */
-export function columnBlocks(s: MixerSwitches, heads: number, V: number): { VB: number; NVB: number } {
-  const split = s.inputGate === 'none' && s.normalize === 'none'
-  const wanted = split ? Math.max(1, Math.min(Math.ceil(V / 16), Math.ceil(512 / heads))) : 1
+export function columnBlocks(heads: number, V: number): { VB: number; NVB: number } {
+  const wanted = Math.max(1, Math.min(Math.ceil(V / 16), Math.ceil(512 / heads)))
   const VB = Math.ceil(V / wanted)
   return { VB, NVB: Math.ceil(V / VB) }
 }
