@@ -30,7 +30,7 @@
 //
 // Bundled by scripts/device-bundles.sh (webgpu stays external: Dawn's binding
 // is loaded from node_modules/webgpu at run time).
-// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_POOL_CONTROL / WEBGPU_BENCH_PLAN_CONTROL / WEBGPU_BENCH_ATTENTION_CONTROL / WEBGPU_BENCH_KERNELS (0: skip that part),
+// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_POOL_CONTROL / WEBGPU_BENCH_PLAN_CONTROL / WEBGPU_BENCH_KERNELS (0: skip that part),
 // WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
 // WEBGPU_BENCH_STEPS (16), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768),
@@ -54,7 +54,7 @@ import { probeWebGpu, webGpuBackend } from '../electron/engine/webgpu/backend'
 import { useSubmitBatch } from '../electron/engine/webgpu/driver'
 import { usePlanCache } from '../electron/engine/webgpu/plan_cache'
 import { keepWorkingSet } from '../electron/engine/webgpu/pool'
-import { useAttentionRowStaging, useLayoutStaging, useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
+import { useLayoutStaging, useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
 import { mixerKernelTimes, productTimes } from './webgpu-kernel-times'
 
 const OUT = process.env.OUT ?? '/tmp'
@@ -405,10 +405,6 @@ async function main(): Promise<void> {
         if (on('POOL_CONTROL')) row.webgpu_fixed_pool = await underSwitch(spec, keepWorkingSet, false)
         // The plan cache's control (webgpu/plan_cache.ts): every call planned by the addon again.
         if (on('PLAN_CONTROL')) row.webgpu_no_plan_cache = await underSwitch(spec, usePlanCache, false)
-        // Softmax attention's backward with its rows staged (ops.ts, on by default where the adapter has
-        // the workgroup memory): its control, for the models with softmax layers.
-        if (on('ATTENTION_CONTROL') && spec.layers.some((l) => l.kind === 'softmax'))
-          row.webgpu_unstaged_attention = await underSwitch(spec, useAttentionRowStaging, false)
         // Dispatches per submitted batch (driver.ts, 1024 by default): smaller batches let the GPU start
         // while the host still encodes the step.
         for (const n of SUBMIT_BATCHES) row[`webgpu_submit${n}`] = await underSwitch(spec, useSubmitBatch, n)
@@ -441,7 +437,6 @@ async function main(): Promise<void> {
           `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  without split sums ${String(tps('webgpu_no_split_k') ?? '-')}` +
           `  staged along k ${String(tps('webgpu_along_k') ?? '-')}  default again ${String(tps('webgpu_again') ?? '-')}` +
           `  fixed pool ${String(tps('webgpu_fixed_pool') ?? '-')}  no plan cache ${String(tps('webgpu_no_plan_cache') ?? '-')}` +
-          `  unstaged attention ${String(tps('webgpu_unstaged_attention') ?? '-')}` +
           SUBMIT_BATCHES.map((n) => `  submit ${n} ${String(tps(`webgpu_submit${n}`) ?? '-')}`).join(''),
       )
       // Each row as it lands: a call's time limit may stop the benchmark before the end.
