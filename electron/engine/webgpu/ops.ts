@@ -37,7 +37,6 @@ import {
   MAX_HEAD_DIM,
   TILE_ROWS,
   TILED_BWD_BYTES,
-  TILED_BWD_STAGED_BYTES,
   TILED_FWD_BYTES,
   TILED_MAX_DIM,
 } from './kernels/softmax_attention'
@@ -192,20 +191,6 @@ export function useLayoutStaging(on: boolean): boolean {
  * LINEA_WEBGPU_DELTA_STAGING=0 or useDeltaStaging(false): the plain scans (the control).
  */
 let deltaStaging = process.env.LINEA_WEBGPU_DELTA_STAGING !== '0'
-
-/**
- * Softmax attention's tiled backward with the block's own rows in workgroup memory too
- * (kernels/softmax_attention.ts, TILED_BWD_STAGED_BYTES) where the adapter has room.
- * LINEA_WEBGPU_ATTENTION_STAGING=0 or useAttentionRowStaging(false): the unstaged kernels (the control).
- */
-let attentionRowStaging = process.env.LINEA_WEBGPU_ATTENTION_STAGING !== '0'
-
-/** Turns the attention backward's row staging on or off; returns the previous setting. */
-export function useAttentionRowStaging(on: boolean): boolean {
-  const was = attentionRowStaging
-  attentionRowStaging = on
-  return was
-}
 
 /** Turns the staged delta scans on or off; returns the previous setting. */
 export function useDeltaStaging(on: boolean): boolean {
@@ -832,12 +817,10 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const delta = c.scratch(Math.max(rows, 1) * 4, 'softmax_attn_bwd delta').buffer
     c.driver.dispatch(attentionDeltaKernel, p, [need(c, 'o'), need(c, 'do'), delta], rowGrid(1, rows))
     const inputs = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'lse'), need(c, 'do'), delta]
-    const workgroupBytes = c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize
-    if (Math.max(p.D, p.V) <= TILED_MAX_DIM && workgroupBytes >= TILED_BWD_BYTES) {
+    if (Math.max(p.D, p.V) <= TILED_MAX_DIM && c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize >= TILED_BWD_BYTES) {
       const blocks = rowGrid(1, p.B * p.H * Math.ceil(p.Tq / TILE_ROWS))
-      const staged = attentionRowStaging && workgroupBytes >= TILED_BWD_STAGED_BYTES
-      c.driver.dispatch(attentionTiledDqKernel(staged), p, [...inputs, need(c, 'dq')], blocks)
-      c.driver.dispatch(attentionTiledDkvKernel(staged), p, [...inputs, need(c, 'dk'), need(c, 'dv')], blocks)
+      c.driver.dispatch(attentionTiledDqKernel, p, [...inputs, need(c, 'dq')], blocks)
+      c.driver.dispatch(attentionTiledDkvKernel, p, [...inputs, need(c, 'dk'), need(c, 'dv')], blocks)
       return
     }
     c.driver.dispatch(attentionDqKernel, p, [...inputs, need(c, 'dq')], rowGrid(1, rows))

@@ -17,8 +17,7 @@ import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K } from '../../../electron/engin
 import { WebGpuBackend } from '../../../electron/engine/webgpu/backend'
 import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
 import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
-import { TILED_BWD_STAGED_BYTES } from '../../../electron/engine/webgpu/kernels/softmax_attention'
-import { useAttentionRowStaging, useDeltaStaging, useLayoutStaging, useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
+import { useDeltaStaging, useLayoutStaging, useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
 announce('webgpu-ops')
@@ -253,52 +252,6 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         const lse: Input = { data: await fwd.lse!.read(), shape: [B, H, T] }
         await compare('softmax_attn_bwd', { q, k, v, o, lse, do: f32([B, T, H, V], 43) }, attrs, REDUCTION)
       })
-
-    // The tiled backward without the block's own rows staged (the kernels for adapters with less
-    // than TILED_BWD_STAGED_BYTES of workgroup memory, and the benchmark's control) on the tiled shapes.
-    it('the tiled backward with and without its rows staged: against the CPU, and the kernels dispatched', async () => {
-      for (const [B, T, H, D, V, window] of [
-        [1, 70, 2, 128, 96, 0],
-        [2, 45, 1, 128, 128, 17],
-        [1, 33, 2, 16, 16, 5],
-      ] as const) {
-        const q = f32([B, T, H, D], 40)
-        const k = f32([B, T, H, D], 41)
-        const v = f32([B, T, H, V], 42)
-        const fwd = cpu.run('softmax_attn_fwd', upload(cpu, { q, k, v }), { window })
-        const o: Input = { data: await fwd.o!.read(), shape: [B, T, H, V] }
-        const lse: Input = { data: await fwd.lse!.read(), shape: [B, H, T] }
-        const was = useAttentionRowStaging(false)
-        try {
-          await compare('softmax_attn_bwd', { q, k, v, o, lse, do: f32([B, T, H, V], 43) }, { window }, REDUCTION)
-        } finally {
-          useAttentionRowStaging(was)
-        }
-      }
-      const [B, T, H, D] = [1, 40, 2, 32]
-      const inputs = upload(theGpu(), { q: f32([B, T, H, D], 44), k: f32([B, T, H, D], 45), v: f32([B, T, H, D], 46), do: f32([B, T, H, D], 47) })
-      const labels = async (staged: boolean) => {
-        const was = useAttentionRowStaging(staged)
-        const outs: Record<string, { dispose(): void } | undefined>[] = []
-        try {
-          const { do: dO, ...qkv } = inputs
-          const times = await theGpu().driver.timeKernels(() => {
-            const f = theGpu().run('softmax_attn_fwd', qkv)
-            outs.push(f, theGpu().run('softmax_attn_bwd', { ...qkv, o: f.o, lse: f.lse, do: dO }))
-          })
-          return [...times.keys()].filter((l) => l.includes('tiled') && l.startsWith('softmax_attn_bwd')).sort()
-        } finally {
-          useAttentionRowStaging(was)
-          for (const out of outs) for (const t of Object.values(out)) t?.dispose()
-        }
-      }
-      const roomy = theGpu().driver.gpu.info.limits.maxComputeWorkgroupStorageSize >= TILED_BWD_STAGED_BYTES
-      expect(await labels(true)).toEqual(
-        roomy ? ['softmax_attn_bwd/dkv tiled staged', 'softmax_attn_bwd/dq tiled staged'] : ['softmax_attn_bwd/dkv tiled', 'softmax_attn_bwd/dq tiled'],
-      )
-      expect(await labels(false)).toEqual(['softmax_attn_bwd/dkv tiled', 'softmax_attn_bwd/dq tiled'])
-      for (const t of Object.values(inputs)) t?.dispose()
-    })
 
     it('decode: one query against 1, 7 and 300 cached keys, with and without a window', async () => {
       for (const [B, S, H, D, V] of [

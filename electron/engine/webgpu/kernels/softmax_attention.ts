@@ -239,12 +239,6 @@ fn p_and_ds(b: u32, h: u32, t: u32, s: u32) -> vec2<f32> {
 
 /** The tiled backward kernels' workgroup memory: two padded tiles and two 16 x 16 score blocks. */
 export const TILED_BWD_BYTES = 4 * (2 * TILE_ROWS * LDK + 2 * TILE_ROWS * TILE_ROWS + 2 * TILE_ROWS)
-/**
- * With the block's own rows staged too (q and do for dq, k and v for dk and dv, read from memory
- * by every tile's dots otherwise): two more padded tiles, 35 KB in all, where the adapter offers it
- * (NVIDIA's Vulkan driver: 48 KiB; WebGPU's guarantee, 16 KiB, and Apple's 32 keep the unstaged kernels).
- */
-export const TILED_BWD_STAGED_BYTES = TILED_BWD_BYTES + 4 * 2 * TILE_ROWS * LDK
 
 /**
  * The tiled backward's dq (D, V <= TILED_MAX_DIM): a workgroup per (b, h) and
@@ -253,21 +247,15 @@ export const TILED_BWD_STAGED_BYTES = TILED_BWD_BYTES + 4 * 2 * TILE_ROWS * LDK
  * ds = p (do_i . v_j - delta_i) for query i and key j (q_i and do_i read by the
  * row's 16 invocations alike), then accumulates dq_i's columns j, j + 16, ...
  */
-export function attentionTiledDqKernel(staged: boolean): Kernel {
-  return staged ? tiledDqStaged : tiledDq
-}
-
-const tiledDqCode = (staged: boolean) => `${COMMON}${BWD_BINDINGS}
+export const attentionTiledDqKernel: Kernel = {
+  label: 'softmax_attn_bwd/dq tiled',
+  entry: 'main',
+  params,
+  code: `${COMMON}${BWD_BINDINGS}
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 var<workgroup> ks: array<f32, ${TILE_ROWS * LDK}>; // [16 keys][LDK]
 var<workgroup> vs: array<f32, ${TILE_ROWS * LDK}>; // [16 keys][LDK]
 var<workgroup> dss: array<f32, ${TILE_ROWS * TILE_ROWS}>; // [16 queries][16 keys]
-${
-  staged
-    ? `var<workgroup> q_rows: array<f32, ${TILE_ROWS * LDK}>; // [16 queries][LDK], the block's own
-var<workgroup> do_rows: array<f32, ${TILE_ROWS * LDK}>;`
-    : ''
-}
 
 ${TILED_ENTRY}
   let t0 = r0;
@@ -279,19 +267,9 @@ ${TILED_ENTRY}
   let lse_t = lse[stat_index(b, h, t)];
   let delta_t = delta[stat_index(b, h, t)];
   let first_t = first_key(t);
-  ${
-    staged
-      ? `for (var e = lid; e < ${TILE_ROWS}u * P.D; e += ${TILE_ROWS * TILE_ROWS}u) {
-    q_rows[(e / P.D) * ${LDK}u + e % P.D] = q[query_row(b, min(t0 + e / P.D, last), h) * P.D + e % P.D];
-  }
-  for (var e = lid; e < ${TILE_ROWS}u * P.V; e += ${TILE_ROWS * TILE_ROWS}u) {
-    do_rows[(e / P.V) * ${LDK}u + e % P.V] = d_o[query_row(b, min(t0 + e / P.V, last), h) * P.V + e % P.V];
-  }`
-      : ''
-  }
   var acc: array<f32, ${TILED_MAX_DIM / TILE_ROWS}>; // columns j + 16 u
   for (var s0 = first_key(t0); s0 <= last; s0 += ${TILE_ROWS}u) {
-    workgroupBarrier(); // the previous tile is consumed (and, the first time, the block's rows staged)
+    workgroupBarrier(); // the previous tile is consumed
     for (var e = lid; e < ${TILE_ROWS}u * P.D; e += ${TILE_ROWS * TILE_ROWS}u) {
       let s = min(s0 + e / P.D, last);
       ks[(e / P.D) * ${LDK}u + e % P.D] = k[key_row(b, s, h) * P.D + e % P.D];
@@ -305,9 +283,9 @@ ${TILED_ENTRY}
     var ds = 0.0;
     if (t0 + i <= last && s <= t && s >= first_t) {
       var dot = 0.0;
-      for (var d = 0u; d < P.D; d++) { dot += ${staged ? `q_rows[i * ${LDK}u + d]` : 'q[qr * P.D + d]'} * ks[j * ${LDK}u + d]; }
+      for (var d = 0u; d < P.D; d++) { dot += q[qr * P.D + d] * ks[j * ${LDK}u + d]; }
       var dp = 0.0;
-      for (var c = 0u; c < P.V; c++) { dp += ${staged ? `do_rows[i * ${LDK}u + c]` : 'd_o[qr * P.V + c]'} * vs[j * ${LDK}u + c]; }
+      for (var c = 0u; c < P.V; c++) { dp += d_o[qr * P.V + c] * vs[j * ${LDK}u + c]; }
       let p = exp(dot * P.scale - lse_t);
       ds = p * (dp - delta_t);
     }
@@ -328,9 +306,8 @@ ${TILED_ENTRY}
     if (d < P.D) { dq[qr * P.D + d] = acc[u] * P.scale; }
   }
 }
-`
-const tiledDq: Kernel = { label: 'softmax_attn_bwd/dq tiled', entry: 'main', params, code: tiledDqCode(false) }
-const tiledDqStaged: Kernel = { label: 'softmax_attn_bwd/dq tiled staged', entry: 'main', params, code: tiledDqCode(true) }
+`,
+}
 
 /**
  * The tiled backward's dk and dv: a workgroup per (b, h) and block of 16 key
@@ -339,11 +316,11 @@ const tiledDqStaged: Kernel = { label: 'softmax_attn_bwd/dq tiled staged', entry
  * query i (k_j and v_j read by the key's 16 invocations alike), then
  * accumulates dk_j's and dv_j's columns i, i + 16, ...
  */
-export function attentionTiledDkvKernel(staged: boolean): Kernel {
-  return staged ? tiledDkvStaged : tiledDkv
-}
-
-const tiledDkvCode = (staged: boolean) => `${COMMON}${BWD_BINDINGS}
+export const attentionTiledDkvKernel: Kernel = {
+  label: 'softmax_attn_bwd/dkv tiled',
+  entry: 'main',
+  params,
+  code: `${COMMON}${BWD_BINDINGS}
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 var<workgroup> qs: array<f32, ${TILE_ROWS * LDK}>; // [16 queries][LDK]
@@ -352,12 +329,6 @@ var<workgroup> ps: array<f32, ${TILE_ROWS * TILE_ROWS}>; // [16 keys][16 queries
 var<workgroup> dss: array<f32, ${TILE_ROWS * TILE_ROWS}>; // [16 keys][16 queries]
 var<workgroup> lse_tile: array<f32, ${TILE_ROWS}>;
 var<workgroup> delta_tile: array<f32, ${TILE_ROWS}>;
-${
-  staged
-    ? `var<workgroup> k_rows: array<f32, ${TILE_ROWS * LDK}>; // [16 keys][LDK], the block's own
-var<workgroup> v_rows: array<f32, ${TILE_ROWS * LDK}>;`
-    : ''
-}
 
 ${TILED_ENTRY}
   let s0 = r0;
@@ -368,16 +339,6 @@ ${TILED_ENTRY}
   let kr = key_row(b, s, h);
   let last = last_query(last_key); // the last query that sees any of the block's keys
   let last_s = last_query(s);
-  ${
-    staged
-      ? `for (var e = lid; e < ${TILE_ROWS}u * P.D; e += ${TILE_ROWS * TILE_ROWS}u) {
-    k_rows[(e / P.D) * ${LDK}u + e % P.D] = k[key_row(b, min(s0 + e / P.D, last_key), h) * P.D + e % P.D];
-  }
-  for (var e = lid; e < ${TILE_ROWS}u * P.V; e += ${TILE_ROWS * TILE_ROWS}u) {
-    v_rows[(e / P.V) * ${LDK}u + e % P.V] = v[key_row(b, min(s0 + e / P.V, last_key), h) * P.V + e % P.V];
-  }`
-      : ''
-  }
   var acc_k: array<f32, ${TILED_MAX_DIM / TILE_ROWS}>; // columns i + 16 u
   var acc_v: array<f32, ${TILED_MAX_DIM / TILE_ROWS}>;
   for (var t0 = s0; t0 <= last; t0 += ${TILE_ROWS}u) {
@@ -401,9 +362,9 @@ ${TILED_ENTRY}
     var ds = 0.0;
     if (s0 + jk <= last_key && t >= s && t <= last_s) {
       var dot = 0.0;
-      for (var d = 0u; d < P.D; d++) { dot += ${staged ? `k_rows[jk * ${LDK}u + d]` : 'k[kr * P.D + d]'} * qs[i * ${LDK}u + d]; }
+      for (var d = 0u; d < P.D; d++) { dot += k[kr * P.D + d] * qs[i * ${LDK}u + d]; }
       var dp = 0.0;
-      for (var c = 0u; c < P.V; c++) { dp += ${staged ? `v_rows[jk * ${LDK}u + c]` : 'v[kr * P.V + c]'} * dos[i * ${LDK}u + c]; }
+      for (var c = 0u; c < P.V; c++) { dp += v[kr * P.V + c] * dos[i * ${LDK}u + c]; }
       p = exp(dot * P.scale - lse_tile[i]);
       ds = p * (dp - delta_tile[i]);
     }
@@ -431,9 +392,8 @@ ${TILED_ENTRY}
     if (c < P.V) { dv[kr * P.V + c] = acc_v[u]; }
   }
 }
-`
-const tiledDkv: Kernel = { label: 'softmax_attn_bwd/dkv tiled', entry: 'main', params, code: tiledDkvCode(false) }
-const tiledDkvStaged: Kernel = { label: 'softmax_attn_bwd/dkv tiled staged', entry: 'main', params, code: tiledDkvCode(true) }
+`,
+}
 
 /** delta_t = do_t . o_t, one workgroup per (b, h, t). */
 export const attentionDeltaKernel: Kernel = {
