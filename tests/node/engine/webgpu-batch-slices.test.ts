@@ -6,7 +6,9 @@
 // need (two slices: [2, 1]) and of 0.4 (three of one), and must give the
 // whole call's results (the slices run the same kernels on the same rows; a
 // fixed gate's dg [H] is a sum over the slices, in another order) and the
-// CPU's recurrent ones. B 3, T 37: not a multiple of the chunk.
+// CPU's recurrent ones. Then under 0.7 of one batch element's need: each
+// element in ranges of its heads, [2, 1]. B 3, T 37: not a multiple of the
+// chunk; H 3: ranges of unequal heads.
 import { afterEach, describe, expect, it } from 'vitest'
 import type { AttrValue, Backend } from '../../../electron/engine/backend'
 import type { HostArray, Tensor } from '../../../electron/engine/tensor'
@@ -15,7 +17,7 @@ import { announce, cpu, gpu, normals, relRms, sizeOf, theGpu, worstRatio } from 
 
 announce('webgpu-batch-slices')
 
-const [B, T, H, K, V] = [3, 37, 2, 16, 16]
+const [B, T, H, K, V] = [3, 37, 3, 16, 16]
 
 type Inputs = Record<string, { data: Float32Array; shape: number[] }>
 const f32 = (shape: number[], seed: number, map?: (x: number) => number) => ({ data: normals(sizeOf(shape), seed, map), shape })
@@ -65,17 +67,20 @@ async function compareSliced(op: string, inputs: Inputs, attrs: Record<string, A
   const { largest, slices } = lastBatchSlices()
   expect(slices, `${op}: whole under the device's limit`).toEqual([B])
   const want = cpu.run(op, uploadTo(cpu, inputs), { ...attrs, form: 'recurrent' }, outputs)
-  for (const [fraction, expected] of [
-    [0.7, [2, 1]],
-    [0.4, [1, 1, 1]],
+  // [fraction of the whole call's need, batch slices, head ranges]
+  for (const [fraction, expected, heads] of [
+    [0.7, [2, 1], [H]],
+    [0.4, [1, 1, 1], [H]],
+    [0.7 / B, [1, 1, 1], [2, 1]],
   ] as const) {
     useBindingLimit(Math.floor(largest * fraction))
     const sliced = g.run(op, onGpu, attrs, outputs)
     useBindingLimit(undefined)
     expect(lastBatchSlices().slices, `${op}: slices under ${fraction} of ${largest} bytes`).toEqual(expected)
+    expect(lastBatchSlices().heads, `${op}: head ranges under ${fraction} of ${largest} bytes`).toEqual(heads)
     expect(Object.keys(sliced).sort(), `${op}: outputs`).toEqual(Object.keys(whole).sort())
     for (const name of Object.keys(whole)) {
-      const what = `${op} ${name} in ${expected.length} slices`
+      const what = `${op} ${name} in ${expected.length} slices of ${heads.length} head ranges`
       expect(sliced[name]!.shape, `${what}: shape`).toEqual(whole[name]!.shape)
       const got = await sliced[name]!.read()
       expectClose(`${what} against the whole call`, got, await whole[name]!.read(), 1e-6, 1e-5)
@@ -110,17 +115,17 @@ describe.skipIf(!gpu)('WebGPU mixer calls in batch slices', { timeout: 240_000 }
     })
   }
 
-  it('a call one batch element of which is over the limit is an error naming the op, the shape and the limit', () => {
+  it('a call one head of one batch element of which is over the limit is an error naming the op, the shape and the limit', () => {
     const g = theGpu()
     const attrs = { form: 'chunked', delta: true, gate: 'scalar' }
     const inputs = uploadTo(g, inputsFor({ ...attrs, input_gate: 'none', normalize: 'none' }).backward)
     for (const t of Object.values(g.run('mixer_bwd', inputs, attrs))) t?.dispose()
     const { largest } = lastBatchSlices()
-    const limit = Math.floor(largest / B / 2)
+    const limit = Math.floor(largest / B / H / 2)
     useBindingLimit(limit)
     expect(() => g.run('mixer_bwd', inputs, attrs)).toThrow(
       new RegExp(
-        `^mixer_bwd at B ${B}, H ${H}, K ${K}, T ${T}, V ${V}: one batch element alone needs \\d+ bytes for mixer_bwd delta states .*over the ${limit} bytes`,
+        `^mixer_bwd at B ${B}, H ${H}, K ${K}, T ${T}, V ${V}: one batch element alone needs \\d+ bytes for mixer_bwd delta states .*and one head, \\d+ bytes, over the ${limit} bytes`,
       ),
     )
     for (const t of Object.values(inputs)) t.dispose()
