@@ -26,6 +26,7 @@ import {
   shortConvGradKernel,
   type ConvActivation,
 } from './kernels/short_conv'
+import { attentionBlockedFwdKernel, BLOCK_ROWS, BLOCKED_FWD_BYTES } from './kernels/softmax_attention_blocked'
 import {
   attentionDeltaKernel,
   attentionDkvKernel,
@@ -191,6 +192,20 @@ export function useLayoutStaging(on: boolean): boolean {
  * LINEA_WEBGPU_DELTA_STAGING=0 or useDeltaStaging(false): the plain scans (the control).
  */
 let deltaStaging = process.env.LINEA_WEBGPU_DELTA_STAGING !== '0'
+
+/**
+ * Softmax attention's forward in blocks of 32 x 32 with 2 x 2 scores per invocation
+ * (kernels/softmax_attention_blocked.ts) instead of the 16 x 16 tiles: opt-in until timed on a GPU
+ * (LINEA_WEBGPU_ATTENTION_BLOCKS=1 or useAttentionBlocks(true)).
+ */
+let attentionBlocks = process.env.LINEA_WEBGPU_ATTENTION_BLOCKS === '1'
+
+/** Turns the blocked attention forward on or off; returns the previous setting. */
+export function useAttentionBlocks(on: boolean): boolean {
+  const was = attentionBlocks
+  attentionBlocks = on
+  return was
+}
 
 /** Turns the staged delta scans on or off; returns the previous setting. */
 export function useDeltaStaging(on: boolean): boolean {
@@ -801,8 +816,11 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const p = attentionParams(c, false)
     const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'o'), need(c, 'lse')]
     // Blocks of query rows against tiles of keys where the head dims and the adapter's workgroup memory allow.
-    const tiled = Math.max(p.D, p.V) <= TILED_MAX_DIM && c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize >= TILED_FWD_BYTES
-    if (tiled) c.driver.dispatch(attentionTiledFwdKernel, p, buffers, rowGrid(1, p.B * p.H * Math.ceil(p.Tq / TILE_ROWS)))
+    const workgroupBytes = c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize
+    const tiled = Math.max(p.D, p.V) <= TILED_MAX_DIM && workgroupBytes >= TILED_FWD_BYTES
+    if (tiled && attentionBlocks && workgroupBytes >= BLOCKED_FWD_BYTES)
+      c.driver.dispatch(attentionBlockedFwdKernel, p, buffers, rowGrid(1, p.B * p.H * Math.ceil(p.Tq / BLOCK_ROWS)))
+    else if (tiled) c.driver.dispatch(attentionTiledFwdKernel, p, buffers, rowGrid(1, p.B * p.H * Math.ceil(p.Tq / TILE_ROWS)))
     else c.driver.dispatch(attentionFwdKernel(false), p, buffers, rowGrid(1, p.B * p.H * p.Tq))
   },
 

@@ -17,7 +17,8 @@ import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K } from '../../../electron/engin
 import { WebGpuBackend } from '../../../electron/engine/webgpu/backend'
 import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
 import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
-import { useDeltaStaging, useLayoutStaging, useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
+import { BLOCKED_FWD_BYTES } from '../../../electron/engine/webgpu/kernels/softmax_attention_blocked'
+import { useAttentionBlocks, useDeltaStaging, useLayoutStaging, useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
 announce('webgpu-ops')
@@ -252,6 +253,28 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         const lse: Input = { data: await fwd.lse!.read(), shape: [B, H, T] }
         await compare('softmax_attn_bwd', { q, k, v, o, lse, do: f32([B, T, H, V], 43) }, attrs, REDUCTION)
       })
+
+    // The blocked forward (opt-in until timed): every shape above against the CPU, T past one block
+    // of 32 and not a multiple of it, and the kernel it dispatches where the adapter has its memory.
+    it('the blocked forward (32 x 32, 2 x 2 scores per invocation) against the CPU, and the kernel dispatched', async () => {
+      const was = useAttentionBlocks(true)
+      try {
+        for (const [B, T, H, D, V, window] of [...shapes, [1, 100, 2, 64, 128, 40]] as const) {
+          const inputs = { q: f32([B, T, H, D], 40), k: f32([B, T, H, D], 41), v: f32([B, T, H, V], 42) }
+          await compare('softmax_attn_fwd', inputs, { window, scale: D === 5 ? 0.3 : 0 }, REDUCTION)
+        }
+        const g = theGpu()
+        const [B, T, H, D] = [1, 70, 2, 32]
+        const qkv = upload(g, { q: f32([B, T, H, D], 44), k: f32([B, T, H, D], 45), v: f32([B, T, H, D], 46) })
+        const outs: Record<string, { dispose(): void } | undefined>[] = []
+        const times = await g.driver.timeKernels(() => void outs.push(g.run('softmax_attn_fwd', qkv)))
+        const roomy = g.driver.gpu.info.limits.maxComputeWorkgroupStorageSize >= BLOCKED_FWD_BYTES
+        expect([...times.keys()].filter((l) => l.startsWith('softmax_attn_fwd'))).toEqual([roomy ? 'softmax_attn_fwd/blocked' : 'softmax_attn_fwd/tiled'])
+        for (const t of [...Object.values(qkv), ...outs.flatMap((o) => Object.values(o))]) t?.dispose()
+      } finally {
+        useAttentionBlocks(was)
+      }
+    })
 
     it('decode: one query against 1, 7 and 300 cached keys, with and without a window', async () => {
       for (const [B, S, H, D, V] of [

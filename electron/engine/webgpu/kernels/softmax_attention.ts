@@ -28,7 +28,7 @@ import { FLOAT_BITS_WGSL, ROW_INDEX_WGSL, SAFE_MATH_WGSL, WG, WORKGROUP_MAX_WGSL
 export const PER_THREAD = 4
 export const MAX_HEAD_DIM = PER_THREAD * WG
 
-const params = [
+export const ATTENTION_PARAMS = [
   ['B', 'u32'],
   ['H', 'u32'],
   ['D', 'u32'],
@@ -40,7 +40,7 @@ const params = [
   ['scale', 'f32'],
 ] as const
 
-const COMMON = `${paramsWgsl(params)}${ROW_INDEX_WGSL}${FLOAT_BITS_WGSL}${SAFE_MATH_WGSL}${WORKGROUP_SUM_WGSL}${WORKGROUP_MAX_WGSL}
+export const ATTENTION_COMMON_WGSL = `${paramsWgsl(ATTENTION_PARAMS)}${ROW_INDEX_WGSL}${FLOAT_BITS_WGSL}${SAFE_MATH_WGSL}${WORKGROUP_SUM_WGSL}${WORKGROUP_MAX_WGSL}
 // The keys query position t sees: [first_key(t), t].
 fn first_key(t: u32) -> u32 { return select(0u, t + 1u - min(P.window, t + 1u), P.window > 0u); }
 // The queries that see key s: [s, last_query(s)] (within the T rows).
@@ -66,8 +66,8 @@ export function attentionFwdKernel(decode: boolean): Kernel {
   return {
     label: decode ? 'softmax_attn_decode' : 'softmax_attn_fwd',
     entry: 'main',
-    params,
-    code: `${COMMON}
+    params: ATTENTION_PARAMS,
+    code: `${ATTENTION_COMMON_WGSL}
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
@@ -143,8 +143,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 export const attentionTiledFwdKernel: Kernel = {
   label: 'softmax_attn_fwd/tiled',
   entry: 'main',
-  params,
-  code: `${COMMON}
+  params: ATTENTION_PARAMS,
+  code: `${ATTENTION_COMMON_WGSL}
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
@@ -250,8 +250,8 @@ export const TILED_BWD_BYTES = 4 * (2 * TILE_ROWS * LDK + 2 * TILE_ROWS * TILE_R
 export const attentionTiledDqKernel: Kernel = {
   label: 'softmax_attn_bwd/dq tiled',
   entry: 'main',
-  params,
-  code: `${COMMON}${BWD_BINDINGS}
+  params: ATTENTION_PARAMS,
+  code: `${ATTENTION_COMMON_WGSL}${BWD_BINDINGS}
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 var<workgroup> ks: array<f32, ${TILE_ROWS * LDK}>; // [16 keys][LDK]
 var<workgroup> vs: array<f32, ${TILE_ROWS * LDK}>; // [16 keys][LDK]
@@ -319,8 +319,8 @@ ${TILED_ENTRY}
 export const attentionTiledDkvKernel: Kernel = {
   label: 'softmax_attn_bwd/dkv tiled',
   entry: 'main',
-  params,
-  code: `${COMMON}${BWD_BINDINGS}
+  params: ATTENTION_PARAMS,
+  code: `${ATTENTION_COMMON_WGSL}${BWD_BINDINGS}
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 var<workgroup> qs: array<f32, ${TILE_ROWS * LDK}>; // [16 queries][LDK]
@@ -399,8 +399,8 @@ ${TILED_ENTRY}
 export const attentionDeltaKernel: Kernel = {
   label: 'softmax_attn_bwd/delta',
   entry: 'main',
-  params,
-  code: `${COMMON}
+  params: ATTENTION_PARAMS,
+  code: `${ATTENTION_COMMON_WGSL}
 @group(0) @binding(1) var<storage, read> o: array<f32>;
 @group(0) @binding(2) var<storage, read> d_o: array<f32>;
 @group(0) @binding(3) var<storage, read_write> delta: array<f32>;
@@ -418,8 +418,8 @@ ${ROW_ENTRY}
 export const attentionDqKernel: Kernel = {
   label: 'softmax_attn_bwd/dq',
   entry: 'main',
-  params,
-  code: `${COMMON}${BWD_BINDINGS}
+  params: ATTENTION_PARAMS,
+  code: `${ATTENTION_COMMON_WGSL}${BWD_BINDINGS}
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 ${ROW_ENTRY}
   let first = first_key(t);
@@ -453,8 +453,8 @@ ${ROW_ENTRY}
 export const attentionDkvKernel: Kernel = {
   label: 'softmax_attn_bwd/dkv',
   entry: 'main',
-  params,
-  code: `${COMMON}${BWD_BINDINGS}
+  params: ATTENTION_PARAMS,
+  code: `${ATTENTION_COMMON_WGSL}${BWD_BINDINGS}
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 ${ROW_ENTRY}
