@@ -14,7 +14,9 @@
 //    B·T = 32768), fwd and fwd+bwd per forget-gate kind and the delta rules,
 //    on webgpu (f32) and cuda:0 in f32 and bf16 (inputs cast on the device), median ms of REPEATS
 //    after one warm-up call;
-//    then causal softmax attention (the hybrids' layers) on the same cells.
+//    then causal softmax attention (the hybrids' layers) on the same cells, its
+//    opt-in blocked forward too (webgpu_blocked; a training row's control:
+//    webgpu_attention_blocks, for models with softmax layers).
 //    Each timed call ends with synchronize(), so a time covers its GPU work.
 //
 // 0. Kernel by kernel (scripts/webgpu-kernel-times.ts, first): the projections' products under
@@ -30,7 +32,7 @@
 //
 // Bundled by scripts/device-bundles.sh (webgpu stays external: Dawn's binding
 // is loaded from node_modules/webgpu at run time).
-// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_POOL_CONTROL / WEBGPU_BENCH_PLAN_CONTROL / WEBGPU_BENCH_KERNELS (0: skip that part),
+// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_POOL_CONTROL / WEBGPU_BENCH_PLAN_CONTROL / WEBGPU_BENCH_ATTENTION_BLOCKS / WEBGPU_BENCH_KERNELS (0: skip that part),
 // WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
 // WEBGPU_BENCH_STEPS (16), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768),
@@ -54,7 +56,7 @@ import { probeWebGpu, webGpuBackend } from '../electron/engine/webgpu/backend'
 import { useSubmitBatch } from '../electron/engine/webgpu/driver'
 import { usePlanCache } from '../electron/engine/webgpu/plan_cache'
 import { keepWorkingSet } from '../electron/engine/webgpu/pool'
-import { useLayoutStaging, useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
+import { useAttentionBlocks, useLayoutStaging, useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
 import { mixerKernelTimes, productTimes } from './webgpu-kernel-times'
 
 const OUT = process.env.OUT ?? '/tmp'
@@ -405,6 +407,9 @@ async function main(): Promise<void> {
         if (on('POOL_CONTROL')) row.webgpu_fixed_pool = await underSwitch(spec, keepWorkingSet, false)
         // The plan cache's control (webgpu/plan_cache.ts): every call planned by the addon again.
         if (on('PLAN_CONTROL')) row.webgpu_no_plan_cache = await underSwitch(spec, usePlanCache, false)
+        // The blocked attention forward (opt-in, kernels/softmax_attention_blocked.ts), for models with softmax layers.
+        if (on('ATTENTION_BLOCKS') && spec.layers.some((l) => l.kind === 'softmax'))
+          row.webgpu_attention_blocks = await underSwitch(spec, useAttentionBlocks, true)
         // Dispatches per submitted batch (driver.ts, 1024 by default): smaller batches let the GPU start
         // while the host still encodes the step.
         for (const n of SUBMIT_BATCHES) row[`webgpu_submit${n}`] = await underSwitch(spec, useSubmitBatch, n)
@@ -437,6 +442,7 @@ async function main(): Promise<void> {
           `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  without split sums ${String(tps('webgpu_no_split_k') ?? '-')}` +
           `  staged along k ${String(tps('webgpu_along_k') ?? '-')}  default again ${String(tps('webgpu_again') ?? '-')}` +
           `  fixed pool ${String(tps('webgpu_fixed_pool') ?? '-')}  no plan cache ${String(tps('webgpu_no_plan_cache') ?? '-')}` +
+          `  attention blocks ${String(tps('webgpu_attention_blocks') ?? '-')}` +
           SUBMIT_BATCHES.map((n) => `  submit ${n} ${String(tps(`webgpu_submit${n}`) ?? '-')}`).join(''),
       )
       // Each row as it lands: a call's time limit may stop the benchmark before the end.
@@ -498,19 +504,27 @@ async function main(): Promise<void> {
       const row: Record<string, unknown> = { kind: 'softmax', B, T, H: 16, dk: 128, dv: 128, dtype: 'f32' }
       for (const [key, backend, dtype] of [
         ['webgpu', gpu, 'f32'],
+        ['webgpu_blocked', gpu, 'f32'],
         ['cuda', cuda, 'f32'],
         ['cuda_bf16', cuda, 'bf16'],
       ] as const) {
         if (!backend) continue
+        const was = key === 'webgpu_blocked' ? useAttentionBlocks(true) : undefined
         try {
           row[key] = await attentionTimes(backend, B, T, host, dtype)
         } catch (err) {
           row[key] = { error: (err as Error).message.split('\n')[0] }
+        } finally {
+          if (was !== undefined) useAttentionBlocks(was)
         }
       }
       ;(result.mixer as unknown[]).push(row)
       const w = row.webgpu as { fwd?: number; fwdBwd?: number; error?: string }
-      console.log(`mixer softmax     ${B}x${T}: webgpu fwd ${w.fwd?.toFixed(2) ?? w.error} ms, f+b ${w.fwdBwd?.toFixed(2) ?? '-'} ms; ${cudaColumns(row)}`)
+      const blocked = row.webgpu_blocked as { fwd?: number; fwdBwd?: number; error?: string } | undefined
+      const blockedText = blocked ? `blocked fwd ${blocked.fwd?.toFixed(2) ?? blocked.error} ms, f+b ${blocked.fwdBwd?.toFixed(2) ?? '-'} ms; ` : ''
+      console.log(
+        `mixer softmax     ${B}x${T}: webgpu fwd ${w.fwd?.toFixed(2) ?? w.error} ms, f+b ${w.fwdBwd?.toFixed(2) ?? '-'} ms; ${blockedText}${cudaColumns(row)}`,
+      )
       writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
     }
   }
