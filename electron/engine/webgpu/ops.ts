@@ -26,7 +26,14 @@ import {
   shortConvGradKernel,
   type ConvActivation,
 } from './kernels/short_conv'
-import { attentionBlockedFwdKernel, BLOCK_ROWS, BLOCKED_FWD_BYTES } from './kernels/softmax_attention_blocked'
+import {
+  attentionBlockedDkvKernel,
+  attentionBlockedDqKernel,
+  attentionBlockedFwdKernel,
+  BLOCK_ROWS,
+  BLOCKED_BWD_BYTES,
+  BLOCKED_FWD_BYTES,
+} from './kernels/softmax_attention_blocked'
 import {
   attentionDeltaKernel,
   attentionDkvKernel,
@@ -194,13 +201,13 @@ export function useLayoutStaging(on: boolean): boolean {
 let deltaStaging = process.env.LINEA_WEBGPU_DELTA_STAGING !== '0'
 
 /**
- * Softmax attention's forward in blocks of 32 x 32 with 2 x 2 scores per invocation
+ * Softmax attention's forward and backward in blocks of 32 x 32 with 2 x 2 scores per invocation
  * (kernels/softmax_attention_blocked.ts) instead of the 16 x 16 tiles: opt-in until timed on a GPU
  * (LINEA_WEBGPU_ATTENTION_BLOCKS=1 or useAttentionBlocks(true)).
  */
 let attentionBlocks = process.env.LINEA_WEBGPU_ATTENTION_BLOCKS === '1'
 
-/** Turns the blocked attention forward on or off; returns the previous setting. */
+/** Turns the blocked attention kernels on or off; returns the previous setting. */
 export function useAttentionBlocks(on: boolean): boolean {
   const was = attentionBlocks
   attentionBlocks = on
@@ -835,7 +842,14 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const delta = c.scratch(Math.max(rows, 1) * 4, 'softmax_attn_bwd delta').buffer
     c.driver.dispatch(attentionDeltaKernel, p, [need(c, 'o'), need(c, 'do'), delta], rowGrid(1, rows))
     const inputs = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'lse'), need(c, 'do'), delta]
-    if (Math.max(p.D, p.V) <= TILED_MAX_DIM && c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize >= TILED_BWD_BYTES) {
+    const workgroupBytes = c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize
+    if (Math.max(p.D, p.V) <= TILED_MAX_DIM && attentionBlocks && workgroupBytes >= BLOCKED_BWD_BYTES) {
+      const blocks = rowGrid(1, p.B * p.H * Math.ceil(p.Tq / BLOCK_ROWS))
+      c.driver.dispatch(attentionBlockedDqKernel, p, [...inputs, need(c, 'dq')], blocks)
+      c.driver.dispatch(attentionBlockedDkvKernel, p, [...inputs, need(c, 'dk'), need(c, 'dv')], blocks)
+      return
+    }
+    if (Math.max(p.D, p.V) <= TILED_MAX_DIM && workgroupBytes >= TILED_BWD_BYTES) {
       const blocks = rowGrid(1, p.B * p.H * Math.ceil(p.Tq / TILE_ROWS))
       c.driver.dispatch(attentionTiledDqKernel, p, [...inputs, need(c, 'dq')], blocks)
       c.driver.dispatch(attentionTiledDkvKernel, p, [...inputs, need(c, 'dk'), need(c, 'dv')], blocks)

@@ -17,7 +17,7 @@ import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K } from '../../../electron/engin
 import { WebGpuBackend } from '../../../electron/engine/webgpu/backend'
 import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
 import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
-import { BLOCKED_FWD_BYTES } from '../../../electron/engine/webgpu/kernels/softmax_attention_blocked'
+import { BLOCKED_BWD_BYTES, BLOCKED_FWD_BYTES } from '../../../electron/engine/webgpu/kernels/softmax_attention_blocked'
 import { useAttentionBlocks, useDeltaStaging, useLayoutStaging, useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
@@ -254,23 +254,39 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
         await compare('softmax_attn_bwd', { q, k, v, o, lse, do: f32([B, T, H, V], 43) }, attrs, REDUCTION)
       })
 
-    // The blocked forward (opt-in until timed): every shape above against the CPU, T past one block
-    // of 32 and not a multiple of it, and the kernel it dispatches where the adapter has its memory.
-    it('the blocked forward (32 x 32, 2 x 2 scores per invocation) against the CPU, and the kernel dispatched', async () => {
+    // The blocked kernels (opt-in until timed): every shape above against the CPU, forward and
+    // backward, T past one block of 32 and not a multiple of it, and the kernels they dispatch where
+    // the adapter has their memory.
+    it('the blocked kernels (32 x 32, 2 x 2 scores per invocation) against the CPU, and the kernels dispatched', async () => {
       const was = useAttentionBlocks(true)
       try {
-        for (const [B, T, H, D, V, window] of [...shapes, [1, 100, 2, 64, 128, 40]] as const) {
-          const inputs = { q: f32([B, T, H, D], 40), k: f32([B, T, H, D], 41), v: f32([B, T, H, V], 42) }
-          await compare('softmax_attn_fwd', inputs, { window, scale: D === 5 ? 0.3 : 0 }, REDUCTION)
+        for (const [B, T, H, D, V, window] of [...shapes, [1, 100, 2, 64, 128, 40], [2, 67, 1, 32, 16, 0]] as const) {
+          const [q, k, v] = [f32([B, T, H, D], 40), f32([B, T, H, D], 41), f32([B, T, H, V], 42)]
+          const attrs = { window, scale: D === 5 ? 0.3 : 0 }
+          await compare('softmax_attn_fwd', { q, k, v }, attrs, REDUCTION)
+          const fwd = cpu.run('softmax_attn_fwd', upload(cpu, { q, k, v }), attrs)
+          const o: Input = { data: await fwd.o!.read(), shape: [B, T, H, V] }
+          const lse: Input = { data: await fwd.lse!.read(), shape: [B, H, T] }
+          await compare('softmax_attn_bwd', { q, k, v, o, lse, do: f32([B, T, H, V], 43) }, attrs, REDUCTION)
         }
         const g = theGpu()
         const [B, T, H, D] = [1, 70, 2, 32]
-        const qkv = upload(g, { q: f32([B, T, H, D], 44), k: f32([B, T, H, D], 45), v: f32([B, T, H, D], 46) })
+        const inputs = upload(g, { q: f32([B, T, H, D], 44), k: f32([B, T, H, D], 45), v: f32([B, T, H, D], 46), do: f32([B, T, H, D], 47) })
+        const { do: dO, ...qkv } = inputs
         const outs: Record<string, { dispose(): void } | undefined>[] = []
-        const times = await g.driver.timeKernels(() => void outs.push(g.run('softmax_attn_fwd', qkv)))
-        const roomy = g.driver.gpu.info.limits.maxComputeWorkgroupStorageSize >= BLOCKED_FWD_BYTES
-        expect([...times.keys()].filter((l) => l.startsWith('softmax_attn_fwd'))).toEqual([roomy ? 'softmax_attn_fwd/blocked' : 'softmax_attn_fwd/tiled'])
-        for (const t of [...Object.values(qkv), ...outs.flatMap((o) => Object.values(o))]) t?.dispose()
+        const times = await g.driver.timeKernels(() => {
+          const f = g.run('softmax_attn_fwd', qkv)
+          outs.push(f, g.run('softmax_attn_bwd', { ...qkv, o: f.o, lse: f.lse, do: dO }))
+        })
+        const limit = g.driver.gpu.info.limits.maxComputeWorkgroupStorageSize
+        const labels = [...times.keys()].filter((l) => l.startsWith('softmax_attn_') && !l.endsWith('/delta')).sort()
+        expect(labels).toEqual([
+          ...(limit >= BLOCKED_BWD_BYTES
+            ? ['softmax_attn_bwd/dkv blocked', 'softmax_attn_bwd/dq blocked']
+            : ['softmax_attn_bwd/dkv tiled', 'softmax_attn_bwd/dq tiled']),
+          limit >= BLOCKED_FWD_BYTES ? 'softmax_attn_fwd/blocked' : 'softmax_attn_fwd/tiled',
+        ])
+        for (const t of [...Object.values(inputs), ...outs.flatMap((x) => Object.values(x))]) t?.dispose()
       } finally {
         useAttentionBlocks(was)
       }

@@ -217,7 +217,7 @@ ${TILED_ENTRY}
 `,
 }
 
-const BWD_BINDINGS = `
+export const ATTENTION_BWD_BINDINGS_WGSL = `
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
@@ -251,7 +251,7 @@ export const attentionTiledDqKernel: Kernel = {
   label: 'softmax_attn_bwd/dq tiled',
   entry: 'main',
   params: ATTENTION_PARAMS,
-  code: `${ATTENTION_COMMON_WGSL}${BWD_BINDINGS}
+  code: `${ATTENTION_COMMON_WGSL}${ATTENTION_BWD_BINDINGS_WGSL}
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 var<workgroup> ks: array<f32, ${TILE_ROWS * LDK}>; // [16 keys][LDK]
 var<workgroup> vs: array<f32, ${TILE_ROWS * LDK}>; // [16 keys][LDK]
@@ -320,7 +320,7 @@ export const attentionTiledDkvKernel: Kernel = {
   label: 'softmax_attn_bwd/dkv tiled',
   entry: 'main',
   params: ATTENTION_PARAMS,
-  code: `${ATTENTION_COMMON_WGSL}${BWD_BINDINGS}
+  code: `${ATTENTION_COMMON_WGSL}${ATTENTION_BWD_BINDINGS_WGSL}
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 var<workgroup> qs: array<f32, ${TILE_ROWS * LDK}>; // [16 queries][LDK]
@@ -419,7 +419,7 @@ export const attentionDqKernel: Kernel = {
   label: 'softmax_attn_bwd/dq',
   entry: 'main',
   params: ATTENTION_PARAMS,
-  code: `${ATTENTION_COMMON_WGSL}${BWD_BINDINGS}
+  code: `${ATTENTION_COMMON_WGSL}${ATTENTION_BWD_BINDINGS_WGSL}
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 ${ROW_ENTRY}
   let first = first_key(t);
@@ -454,7 +454,7 @@ export const attentionDkvKernel: Kernel = {
   label: 'softmax_attn_bwd/dkv',
   entry: 'main',
   params: ATTENTION_PARAMS,
-  code: `${ATTENTION_COMMON_WGSL}${BWD_BINDINGS}
+  code: `${ATTENTION_COMMON_WGSL}${ATTENTION_BWD_BINDINGS_WGSL}
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 ${ROW_ENTRY}

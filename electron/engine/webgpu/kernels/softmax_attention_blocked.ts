@@ -1,7 +1,8 @@
-// softmax_attn_fwd in blocks of 32 query rows against tiles of 32 keys, each
-// invocation of 16 x 16 holding a 2 x 2 block of scores and 2 rows x V/16
-// output columns in registers (opt-in: ops.ts useAttentionBlocks, until timed
-// on a GPU against the 16 x 16 tiled kernel of softmax_attention.ts).
+// softmax_attn_fwd and softmax_attn_bwd in blocks of 32 rows against tiles of
+// 32 partners, each invocation of 16 x 16 holding a 2 x 2 block of scores and
+// 2 rows x 128/16 output columns in registers (opt-in: ops.ts
+// useAttentionBlocks, until timed on a GPU against the 16 x 16 tiled kernels
+// of softmax_attention.ts; the backward is at the end of this file).
 //
 // Why: the tiled kernel gives each invocation one score, so every multiply-add
 // of q·k and of p·v reads two values from workgroup memory (1.6 reads per
@@ -19,7 +20,7 @@
 // Online softmax as the tiled kernel: a running max and sum per row, every
 // invocation of a row computing them alike from the row's 32 scores.
 import type { Kernel } from '../driver'
-import { ATTENTION_COMMON_WGSL, ATTENTION_PARAMS, TILED_MAX_DIM } from './softmax_attention'
+import { ATTENTION_BWD_BINDINGS_WGSL, ATTENTION_COMMON_WGSL, ATTENTION_PARAMS, TILED_MAX_DIM } from './softmax_attention'
 
 /** Query rows per workgroup and keys per tile. */
 export const BLOCK_ROWS = 32
@@ -151,6 +152,225 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         if (c < P.V) { o[row * P.V + c] = acc[ri * ${COLS}u + u] / l[ri]; }
       }
       if (tx == 0u) { lse[stat_index(b, h, t)] = m[ri] + select(log(l[ri]), log1p_unit(l[ri] - 1.0), l[ri] <= 2.0); }
+    }
+  }
+}
+`,
+}
+
+// The backward in the same blocks (opt-in with the forward): dq per block of 32 queries against
+// tiles of 32 keys, dk and dv per block of 32 keys against tiles of 32 queries. Each invocation
+// recomputes a 2 x 2 block of p = exp(scale q·k - lse) and ds = p (do·v - delta), the four operands
+// staged 32 dims at a time, then accumulates 2 rows x D/16 columns of its gradients over the tile,
+// their partner rows (k for dq; q and do for dk and dv) staged 8 at a time in the same memory.
+// q, k, dq, dk: (B, T, H, D)   v, do, dv: (B, T, H, V)   lse, delta: (B, H, T)
+const STAGE = 4 * BLOCK_ROWS * LDS // four chunks [32][LDS]; or 8 partner rows of q and of do
+const [Q_AT, K_AT, DO_AT, V_AT] = [0, 1, 2, 3].map((i) => i * BLOCK_ROWS * LDS)
+
+/** The blocked backward kernels' workgroup memory (the dk/dv kernel's, the larger). */
+export const BLOCKED_BWD_BYTES = 4 * (STAGE + 2 * BLOCK_ROWS * LDS)
+
+/**
+ * WGSL: 2 x 2 blocks of row · column dots, sc over D and sp over V, the rows' and columns' operands
+ * staged 32 dims at a time: rowD(r, d) and rowV(r, d) load row r (< 32) of the block, colD and colV
+ * column r of the tile (expressions of r and d, 0 where out of range).
+ */
+function blockDots(rowD: string, colD: string, rowV: string, colV: string): string {
+  return `var sc = array<f32, 4>(0.0, 0.0, 0.0, 0.0); // [ri 2 + ci]
+    var sp = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+    for (var d0 = 0u; d0 < max(P.D, P.V); d0 += ${KEY_DIMS}u) {
+      workgroupBarrier(); // the previous chunk, or the previous tile's partner rows, consumed
+      for (var e = lid; e < ${BLOCK_ROWS * KEY_DIMS}u; e += 256u) {
+        let r = e / ${KEY_DIMS}u;
+        let dd = e % ${KEY_DIMS}u;
+        let d = d0 + dd;
+        let at = r * ${LDS}u + dd;
+        st[${Q_AT}u + at] = ${rowD};
+        st[${K_AT}u + at] = ${colD};
+        st[${DO_AT}u + at] = ${rowV};
+        st[${V_AT}u + at] = ${colV};
+      }
+      workgroupBarrier();
+      for (var dd = 0u; dd < ${KEY_DIMS}u; dd++) { // past D or V the staged values are 0
+        let ra = ty * ${LDS}u + dd;
+        let rb = (ty + 16u) * ${LDS}u + dd;
+        let ca = tx * ${LDS}u + dd;
+        let cb = (tx + 16u) * ${LDS}u + dd;
+        sc[0] += st[${Q_AT}u + ra] * st[${K_AT}u + ca];
+        sc[1] += st[${Q_AT}u + ra] * st[${K_AT}u + cb];
+        sc[2] += st[${Q_AT}u + rb] * st[${K_AT}u + ca];
+        sc[3] += st[${Q_AT}u + rb] * st[${K_AT}u + cb];
+        sp[0] += st[${DO_AT}u + ra] * st[${V_AT}u + ca];
+        sp[1] += st[${DO_AT}u + ra] * st[${V_AT}u + cb];
+        sp[2] += st[${DO_AT}u + rb] * st[${V_AT}u + ca];
+        sp[3] += st[${DO_AT}u + rb] * st[${V_AT}u + cb];
+      }
+    }`
+}
+
+const BLOCKED_BWD_ENTRY = `@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let blocks = (P.Tq + ${BLOCK_ROWS - 1}u) / ${BLOCK_ROWS}u;
+  let item = row_index(wid, nwg); // (b H + h) blocks + block
+  if (item >= P.B * P.H * blocks) { return; }
+  let r0 = (item % blocks) * ${BLOCK_ROWS}u;
+  let h = (item / blocks) % P.H;
+  let b = item / (blocks * P.H);
+  let ty = lid / 16u;
+  let tx = lid % 16u;`
+
+const inRange = (valid: string, value: string) => `select(0.0, ${value}, ${valid})`
+
+export const attentionBlockedDqKernel: Kernel = {
+  label: 'softmax_attn_bwd/dq blocked',
+  entry: 'main',
+  params: ATTENTION_PARAMS,
+  code: `${ATTENTION_COMMON_WGSL}${ATTENTION_BWD_BINDINGS_WGSL}
+@group(0) @binding(7) var<storage, read_write> dq: array<f32>;
+var<workgroup> st: array<f32, ${STAGE}>;
+var<workgroup> dss: array<f32, ${BLOCK_ROWS * LDS}>; // [32 queries][LDS]
+${BLOCKED_BWD_ENTRY}
+  let t0 = r0;
+  let last = min(t0 + ${BLOCK_ROWS - 1}u, P.Tq - 1u); // the block's last query, and its last key
+  var lse_r: array<f32, 2>;
+  var delta_r: array<f32, 2>;
+  for (var ri = 0u; ri < 2u; ri++) {
+    let t = min(t0 + ty + ri * 16u, last);
+    lse_r[ri] = lse[stat_index(b, h, t)];
+    delta_r[ri] = delta[stat_index(b, h, t)];
+  }
+  var acc: array<f32, ${2 * COLS}>; // [ri][u]: columns tx + 16 u of rows ty + 16 ri
+  for (var s0 = first_key(t0); s0 <= last; s0 += ${BLOCK_ROWS}u) {
+    ${blockDots(
+      inRange('t0 + r <= last && d < P.D', 'q[query_row(b, min(t0 + r, last), h) * P.D + min(d, P.D - 1u)]'),
+      inRange('s0 + r <= last && d < P.D', 'k[key_row(b, min(s0 + r, last), h) * P.D + min(d, P.D - 1u)]'),
+      inRange('t0 + r <= last && d < P.V', 'd_o[query_row(b, min(t0 + r, last), h) * P.V + min(d, P.V - 1u)]'),
+      inRange('s0 + r <= last && d < P.V', 'v[key_row(b, min(s0 + r, last), h) * P.V + min(d, P.V - 1u)]'),
+    )}
+    for (var ri = 0u; ri < 2u; ri++) {
+      let t = t0 + ty + ri * 16u;
+      for (var ci = 0u; ci < 2u; ci++) {
+        let s = s0 + tx + ci * 16u;
+        let seen = t <= last && s <= t && s >= first_key(t);
+        let p = exp(sc[ri * 2u + ci] * P.scale - lse_r[ri]);
+        dss[(ty + ri * 16u) * ${LDS}u + tx + ci * 16u] = select(0.0, p * (sp[ri * 2u + ci] - delta_r[ri]), seen);
+      }
+    }
+    // dq += ds k over the tile's keys, k staged 8 rows at a time.
+    for (var k0 = 0u; k0 < ${BLOCK_ROWS}u; k0 += ${VALUE_KEYS}u) {
+      workgroupBarrier(); // ds written; the chunks, or the previous rows of k, consumed
+      for (var e = lid; e < ${VALUE_KEYS}u * P.D; e += 256u) {
+        let s = s0 + k0 + e / P.D;
+        st[e] = select(0.0, k[key_row(b, min(s, last), h) * P.D + e % P.D], s <= last);
+      }
+      workgroupBarrier();
+      for (var kk = 0u; kk < ${VALUE_KEYS}u; kk++) {
+        let g0 = dss[ty * ${LDS}u + k0 + kk];
+        let g1 = dss[(ty + 16u) * ${LDS}u + k0 + kk];
+        for (var u = 0u; u < ${COLS}u; u++) {
+          let c = tx + u * 16u;
+          if (c < P.D) {
+            let x = st[kk * P.D + c];
+            acc[u] += g0 * x;
+            acc[${COLS}u + u] += g1 * x;
+          }
+        }
+      }
+    }
+  }
+  for (var ri = 0u; ri < 2u; ri++) {
+    let t = t0 + ty + ri * 16u;
+    if (t <= last) {
+      let row = query_row(b, t, h);
+      for (var u = 0u; u < ${COLS}u; u++) {
+        let c = tx + u * 16u;
+        if (c < P.D) { dq[row * P.D + c] = acc[ri * ${COLS}u + u] * P.scale; }
+      }
+    }
+  }
+}
+`,
+}
+
+export const attentionBlockedDkvKernel: Kernel = {
+  label: 'softmax_attn_bwd/dkv blocked',
+  entry: 'main',
+  params: ATTENTION_PARAMS,
+  code: `${ATTENTION_COMMON_WGSL}${ATTENTION_BWD_BINDINGS_WGSL}
+@group(0) @binding(7) var<storage, read_write> dk: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dv: array<f32>;
+var<workgroup> st: array<f32, ${STAGE}>;
+var<workgroup> ps: array<f32, ${BLOCK_ROWS * LDS}>; // [32 keys][LDS]
+var<workgroup> dss: array<f32, ${BLOCK_ROWS * LDS}>; // [32 keys][LDS]
+${BLOCKED_BWD_ENTRY}
+  let s0 = r0;
+  let last_key = min(s0 + ${BLOCK_ROWS - 1}u, P.Tq - 1u);
+  let last = last_query(last_key); // the last query that sees any of the block's keys
+  var acc_k: array<f32, ${2 * COLS}>; // [ri][u]: columns tx + 16 u of keys ty + 16 ri
+  var acc_v: array<f32, ${2 * COLS}>;
+  for (var t0 = s0; t0 <= last; t0 += ${BLOCK_ROWS}u) {
+    ${blockDots(
+      inRange('s0 + r <= last_key && d < P.D', 'k[key_row(b, min(s0 + r, last_key), h) * P.D + min(d, P.D - 1u)]'),
+      inRange('t0 + r <= last && d < P.D', 'q[query_row(b, min(t0 + r, last), h) * P.D + min(d, P.D - 1u)]'),
+      inRange('s0 + r <= last_key && d < P.V', 'v[key_row(b, min(s0 + r, last_key), h) * P.V + min(d, P.V - 1u)]'),
+      inRange('t0 + r <= last && d < P.V', 'd_o[query_row(b, min(t0 + r, last), h) * P.V + min(d, P.V - 1u)]'),
+    )}
+    for (var ci = 0u; ci < 2u; ci++) {
+      let t = t0 + tx + ci * 16u;
+      let stat = stat_index(b, h, min(t, last));
+      let lse_t = lse[stat];
+      let delta_t = delta[stat];
+      for (var ri = 0u; ri < 2u; ri++) {
+        let s = s0 + ty + ri * 16u;
+        let seen = s <= last_key && t <= last && t >= s && t <= last_query(s);
+        let p = exp(sc[ri * 2u + ci] * P.scale - lse_t);
+        let at = (ty + ri * 16u) * ${LDS}u + tx + ci * 16u;
+        ps[at] = select(0.0, p, seen);
+        dss[at] = select(0.0, p * (sp[ri * 2u + ci] - delta_t), seen);
+      }
+    }
+    // dv += p do and dk += ds q over the tile's queries, q and do staged 8 rows at a time.
+    for (var q0 = 0u; q0 < ${BLOCK_ROWS}u; q0 += ${VALUE_KEYS}u) {
+      workgroupBarrier(); // p and ds written; the chunks, or the previous rows, consumed
+      for (var e = lid; e < ${VALUE_KEYS}u * P.D; e += 256u) {
+        let t = t0 + q0 + e / P.D;
+        st[e] = select(0.0, q[query_row(b, min(t, last), h) * P.D + e % P.D], t <= last);
+      }
+      for (var e = lid; e < ${VALUE_KEYS}u * P.V; e += 256u) {
+        let t = t0 + q0 + e / P.V;
+        st[${VALUE_KEYS * TILED_MAX_DIM}u + e] = select(0.0, d_o[query_row(b, min(t, last), h) * P.V + e % P.V], t <= last);
+      }
+      workgroupBarrier();
+      for (var tt = 0u; tt < ${VALUE_KEYS}u; tt++) {
+        let p0 = ps[ty * ${LDS}u + q0 + tt];
+        let p1 = ps[(ty + 16u) * ${LDS}u + q0 + tt];
+        let g0 = dss[ty * ${LDS}u + q0 + tt];
+        let g1 = dss[(ty + 16u) * ${LDS}u + q0 + tt];
+        for (var u = 0u; u < ${COLS}u; u++) {
+          let c = tx + u * 16u;
+          if (c < P.V) {
+            let x = st[${VALUE_KEYS * TILED_MAX_DIM}u + tt * P.V + c];
+            acc_v[u] += p0 * x;
+            acc_v[${COLS}u + u] += p1 * x;
+          }
+          if (c < P.D) {
+            let x = st[tt * P.D + c];
+            acc_k[u] += g0 * x;
+            acc_k[${COLS}u + u] += g1 * x;
+          }
+        }
+      }
+    }
+  }
+  for (var ri = 0u; ri < 2u; ri++) {
+    let s = s0 + ty + ri * 16u;
+    if (s <= last_key) {
+      let row = key_row(b, s, h);
+      for (var u = 0u; u < ${COLS}u; u++) {
+        let c = tx + u * 16u;
+        if (c < P.D) { dk[row * P.D + c] = acc_k[ri * ${COLS}u + u] * P.scale; }
+        if (c < P.V) { dv[row * P.V + c] = acc_v[ri * ${COLS}u + u]; }
+      }
     }
   }
 }
