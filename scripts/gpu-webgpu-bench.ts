@@ -35,7 +35,8 @@
 // Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_POOL_CONTROL / WEBGPU_BENCH_PLAN_CONTROL / WEBGPU_BENCH_ATTENTION_BLOCKS / WEBGPU_BENCH_KERNELS (0: skip that part),
 // WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
-// WEBGPU_BENCH_STEPS (16), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768),
+// WEBGPU_BENCH_STEPS (16), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768; a cell
+// "BxT:kind+kind" times those kinds only, softmax among them),
 // WEBGPU_BENCH_BACKENDS (webgpu,cuda,cpu: the training rows' backends), WEBGPU_BENCH_SUBMIT_BATCHES
 // (e.g. 64,16: a training row per dispatches-per-submission setting, beside the default's 1024).
 import { writeFileSync } from 'node:fs'
@@ -64,7 +65,12 @@ const STEPS = Number(process.env.WEBGPU_BENCH_STEPS ?? 16)
 const WARMUP = 3
 if (!(STEPS > WARMUP)) throw new Error(`WEBGPU_BENCH_STEPS ${STEPS}: give more than the ${WARMUP} warm-up steps`)
 const REPEATS = Number(process.env.WEBGPU_BENCH_REPEATS ?? 5)
-const CELLS = (process.env.WEBGPU_BENCH_CELLS ?? '16x2048,4x8192,1x32768').split(',').map((c) => c.split('x').map(Number) as [number, number])
+/** The grid's cells, "BxT" each, or "BxT:kind+kind" for some kinds only (e.g. 1x32768:delta+gated_delta). */
+const CELLS = (process.env.WEBGPU_BENCH_CELLS ?? '16x2048,4x8192,1x32768').split(',').map((cell) => {
+  const [size, kinds] = cell.split(':')
+  const [B, T] = size!.split('x').map(Number) as [number, number]
+  return { B, T, kinds: kinds?.split('+') }
+})
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 const TRAIN_MODELS = (process.env.WEBGPU_BENCH_MODELS ?? 'gla,retnet,mamba2,gated-deltanet').split(',')
@@ -477,9 +483,11 @@ async function main(): Promise<void> {
   if (process.env.WEBGPU_BENCH_OPS !== '0') {
     const gpu = await webGpuBackend()
     const cuda = hasCuda ? nativeBackend('cuda:0') : undefined
-    for (const [B, T] of CELLS) {
+    for (const { B, T, kinds } of CELLS) {
+      const wanted = (kind: string) => !kinds || kinds.includes(kind)
       const host = cellInputs(B, T, 16, 128)
       for (const kind of Object.keys(KINDS)) {
+        if (!wanted(kind)) continue
         const row: Record<string, unknown> = { kind, B, T, H: 16, dk: 128, dv: 128, dtype: 'f32' }
         for (const [key, backend, dtype] of [
           ['webgpu', gpu, 'f32'],
@@ -501,6 +509,7 @@ async function main(): Promise<void> {
         writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
       }
       // Softmax attention, the hybrids' other layer (WebGPU's tiled kernels for heads up to 128).
+      if (!wanted('softmax')) continue
       const row: Record<string, unknown> = { kind: 'softmax', B, T, H: 16, dk: 128, dv: 128, dtype: 'f32' }
       for (const [key, backend, dtype] of [
         ['webgpu', gpu, 'f32'],
