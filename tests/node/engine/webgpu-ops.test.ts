@@ -241,18 +241,18 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       // Heads over 128 take the one-row-per-workgroup kernels.
       [1, 20, 2, 160, 8, 6],
     ] as const
+    /** The forward against the CPU, then the backward from the CPU's o and lse with a random upstream gradient. */
+    async function compareAttention(B: number, T: number, H: number, D: number, V: number, window: number): Promise<void> {
+      const [q, k, v] = [f32([B, T, H, D], 40), f32([B, T, H, D], 41), f32([B, T, H, V], 42)]
+      const attrs = { window, scale: D === 5 ? 0.3 : 0 }
+      await compare('softmax_attn_fwd', { q, k, v }, attrs, REDUCTION)
+      const fwd = cpu.run('softmax_attn_fwd', upload(cpu, { q, k, v }), attrs)
+      const o: Input = { data: await fwd.o!.read(), shape: [B, T, H, V] }
+      const lse: Input = { data: await fwd.lse!.read(), shape: [B, H, T] }
+      await compare('softmax_attn_bwd', { q, k, v, o, lse, do: f32([B, T, H, V], 43) }, attrs, REDUCTION)
+    }
     for (const [B, T, H, D, V, window] of shapes)
-      it(`B ${B} T ${T} H ${H} D ${D} V ${V} window ${window}: forward and backward`, async () => {
-        const q = f32([B, T, H, D], 40)
-        const k = f32([B, T, H, D], 41)
-        const v = f32([B, T, H, V], 42)
-        const attrs = { window, scale: D === 5 ? 0.3 : 0 }
-        await compare('softmax_attn_fwd', { q, k, v }, attrs, REDUCTION)
-        const fwd = cpu.run('softmax_attn_fwd', upload(cpu, { q, k, v }), attrs)
-        const o: Input = { data: await fwd.o!.read(), shape: [B, T, H, V] }
-        const lse: Input = { data: await fwd.lse!.read(), shape: [B, H, T] }
-        await compare('softmax_attn_bwd', { q, k, v, o, lse, do: f32([B, T, H, V], 43) }, attrs, REDUCTION)
-      })
+      it(`B ${B} T ${T} H ${H} D ${D} V ${V} window ${window}: forward and backward`, () => compareAttention(B, T, H, D, V, window))
 
     // The blocked kernels (opt-in until timed): every shape above against the CPU, forward and
     // backward, T past one block of 32 and not a multiple of it, and the kernels they dispatch where
@@ -260,15 +260,8 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
     it('the blocked kernels (32 x 32, 2 x 2 scores per invocation) against the CPU, and the kernels dispatched', async () => {
       const was = useAttentionBlocks(true)
       try {
-        for (const [B, T, H, D, V, window] of [...shapes, [1, 100, 2, 64, 128, 40], [2, 67, 1, 32, 16, 0]] as const) {
-          const [q, k, v] = [f32([B, T, H, D], 40), f32([B, T, H, D], 41), f32([B, T, H, V], 42)]
-          const attrs = { window, scale: D === 5 ? 0.3 : 0 }
-          await compare('softmax_attn_fwd', { q, k, v }, attrs, REDUCTION)
-          const fwd = cpu.run('softmax_attn_fwd', upload(cpu, { q, k, v }), attrs)
-          const o: Input = { data: await fwd.o!.read(), shape: [B, T, H, V] }
-          const lse: Input = { data: await fwd.lse!.read(), shape: [B, H, T] }
-          await compare('softmax_attn_bwd', { q, k, v, o, lse, do: f32([B, T, H, V], 43) }, attrs, REDUCTION)
-        }
+        for (const [B, T, H, D, V, window] of [...shapes, [1, 100, 2, 64, 128, 40], [2, 67, 1, 32, 16, 0]] as const)
+          await compareAttention(B, T, H, D, V, window)
         const g = theGpu()
         const [B, T, H, D] = [1, 70, 2, 32]
         const inputs = upload(g, { q: f32([B, T, H, D], 44), k: f32([B, T, H, D], 45), v: f32([B, T, H, D], 46), do: f32([B, T, H, D], 47) })

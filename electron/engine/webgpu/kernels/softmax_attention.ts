@@ -114,6 +114,15 @@ ${ROW_ENTRY}
   }
 }
 
+/** The forwards' bindings: q, k, v in; o and the log-sum-exp out. */
+export const ATTENTION_FWD_BINDINGS_WGSL = `
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read_write> o: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+`
+
 /** Query rows per workgroup and keys per tile of the tiled forward; its head dims' limit. */
 export const TILE_ROWS = 16
 export const TILED_MAX_DIM = 128
@@ -144,12 +153,7 @@ export const attentionTiledFwdKernel: Kernel = {
   label: 'softmax_attn_fwd/tiled',
   entry: 'main',
   params: ATTENTION_PARAMS,
-  code: `${ATTENTION_COMMON_WGSL}
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> o: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+  code: `${ATTENTION_COMMON_WGSL}${ATTENTION_FWD_BINDINGS_WGSL}
 var<workgroup> qs: array<f32, ${TILE_ROWS * TILED_MAX_DIM}>; // [16][D]
 var<workgroup> ks: array<f32, ${TILE_ROWS * LDK}>; // [16][LDK]
 var<workgroup> vs: array<f32, ${TILE_ROWS * TILED_MAX_DIM}>; // [16][V]

@@ -20,7 +20,7 @@
 // Online softmax as the tiled kernel: a running max and sum per row, every
 // invocation of a row computing them alike from the row's 32 scores.
 import type { Kernel } from '../driver'
-import { ATTENTION_BWD_BINDINGS_WGSL, ATTENTION_COMMON_WGSL, ATTENTION_PARAMS, TILED_MAX_DIM } from './softmax_attention'
+import { ATTENTION_BWD_BINDINGS_WGSL, ATTENTION_COMMON_WGSL, ATTENTION_FWD_BINDINGS_WGSL, ATTENTION_PARAMS, TILED_MAX_DIM } from './softmax_attention'
 
 /** Query rows per workgroup and keys per tile. */
 export const BLOCK_ROWS = 32
@@ -33,31 +33,58 @@ const COLS = TILED_MAX_DIM / 16 // output columns per invocation and row
 /** The blocked forward's workgroup memory. */
 export const BLOCKED_FWD_BYTES = 4 * (BLOCK_ROWS * LDQ + BLOCK_ROWS * LDS + VALUE_KEYS * TILED_MAX_DIM + BLOCK_ROWS * LDS)
 
+/**
+ * WGSL: acc[ri COLS + u] += sum over the tile's 32 partners j of weights[row ty + 16 ri][j] times
+ * partner j's column tx + 16 u (columns below `width`): the partners staged 8 at a time into `stage`
+ * ([8][width]), partner s0 + k0 + jj loaded by `load(partner, column)` (0 past the edge). The
+ * forward's p v and dq's ds k.
+ */
+function accumulateOverTile(weights: string, stage: string, width: string, load: (partner: string, column: string) => string): string {
+  return `for (var k0 = 0u; k0 < ${BLOCK_ROWS}u; k0 += ${VALUE_KEYS}u) {
+      workgroupBarrier(); // the weights written; the staged rows before consumed
+      for (var e = lid; e < ${VALUE_KEYS}u * ${width}; e += 256u) {
+        ${stage}[e] = ${load(`(s0 + k0 + e / ${width})`, `e % ${width}`)};
+      }
+      workgroupBarrier();
+      for (var kk = 0u; kk < ${VALUE_KEYS}u; kk++) {
+        let w0 = ${weights}[ty * ${LDS}u + k0 + kk];
+        let w1 = ${weights}[(ty + 16u) * ${LDS}u + k0 + kk];
+        for (var u = 0u; u < ${COLS}u; u++) {
+          let c = tx + u * 16u;
+          if (c < ${width}) {
+            let x = ${stage}[kk * ${width} + c];
+            acc[u] += w0 * x;
+            acc[${COLS}u + u] += w1 * x;
+          }
+        }
+      }
+    }`
+}
+
+/** The blocked kernels' entry: 16 x 16 invocations per (b, h) and block of 32 rows starting at row r0. */
+const BLOCKED_ENTRY = `@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let blocks = (P.Tq + ${BLOCK_ROWS - 1}u) / ${BLOCK_ROWS}u;
+  let item = row_index(wid, nwg); // (b H + h) blocks + block
+  if (item >= P.B * P.H * blocks) { return; }
+  let r0 = (item % blocks) * ${BLOCK_ROWS}u;
+  let h = (item / blocks) % P.H;
+  let b = item / (blocks * P.H);
+  let ty = lid / 16u;
+  let tx = lid % 16u;`
+
 export const attentionBlockedFwdKernel: Kernel = {
   label: 'softmax_attn_fwd/blocked',
   entry: 'main',
   params: ATTENTION_PARAMS,
-  code: `${ATTENTION_COMMON_WGSL}
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> o: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+  code: `${ATTENTION_COMMON_WGSL}${ATTENTION_FWD_BINDINGS_WGSL}
 var<workgroup> qs: array<f32, ${BLOCK_ROWS * LDQ}>; // [32 queries][LDQ]
 var<workgroup> kc: array<f32, ${BLOCK_ROWS * LDS}>; // [32 keys][LDS]: dims d0 .. d0 + 31
 var<workgroup> vc: array<f32, ${VALUE_KEYS * TILED_MAX_DIM}>; // [8 keys][V]
 var<workgroup> ps: array<f32, ${BLOCK_ROWS * LDS}>; // [32 queries][LDS]: scores, then probabilities
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let blocks = (P.Tq + ${BLOCK_ROWS - 1}u) / ${BLOCK_ROWS}u;
-  let item = row_index(wid, nwg); // (b H + h) blocks + block
-  if (item >= P.B * P.H * blocks) { return; }
-  let t0 = (item % blocks) * ${BLOCK_ROWS}u;
-  let h = (item / blocks) % P.H;
-  let b = item / (blocks * P.H);
-  let ty = lid / 16u;
-  let tx = lid % 16u;
+${BLOCKED_ENTRY}
+  let t0 = r0;
   let last = min(t0 + ${BLOCK_ROWS - 1}u, P.Tq - 1u); // the block's last query, and its last key
   for (var e = lid; e < ${BLOCK_ROWS}u * P.D; e += 256u) {
     let r = t0 + e / P.D;
@@ -122,26 +149,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     // p v over the tile's keys, v staged 8 keys at a time.
-    for (var k0 = 0u; k0 < ${BLOCK_ROWS}u; k0 += ${VALUE_KEYS}u) {
-      workgroupBarrier(); // the previous rows of v consumed
-      for (var e = lid; e < ${VALUE_KEYS}u * P.V; e += 256u) {
-        let s = s0 + k0 + e / P.V;
-        vc[e] = select(0.0, v[key_row(b, min(s, last), h) * P.V + e % P.V], s <= last);
-      }
-      workgroupBarrier();
-      for (var kk = 0u; kk < ${VALUE_KEYS}u; kk++) {
-        let p0 = ps[ty * ${LDS}u + k0 + kk];
-        let p1 = ps[(ty + 16u) * ${LDS}u + k0 + kk];
-        for (var u = 0u; u < ${COLS}u; u++) {
-          let c = tx + u * 16u;
-          if (c < P.V) {
-            let x = vc[kk * P.V + c];
-            acc[u] += p0 * x;
-            acc[${COLS}u + u] += p1 * x;
-          }
-        }
-      }
-    }
+    ${accumulateOverTile('ps', 'vc', 'P.V', (key, c) => `select(0.0, v[key_row(b, min(${key}, last), h) * P.V + ${c}], ${key} <= last)`)}
   }
   for (var ri = 0u; ri < 2u; ri++) {
     let t = t0 + ty + ri * 16u;
@@ -208,17 +216,6 @@ function blockDots(rowD: string, colD: string, rowV: string, colV: string): stri
     }`
 }
 
-const BLOCKED_BWD_ENTRY = `@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let blocks = (P.Tq + ${BLOCK_ROWS - 1}u) / ${BLOCK_ROWS}u;
-  let item = row_index(wid, nwg); // (b H + h) blocks + block
-  if (item >= P.B * P.H * blocks) { return; }
-  let r0 = (item % blocks) * ${BLOCK_ROWS}u;
-  let h = (item / blocks) % P.H;
-  let b = item / (blocks * P.H);
-  let ty = lid / 16u;
-  let tx = lid % 16u;`
-
 const inRange = (valid: string, value: string) => `select(0.0, ${value}, ${valid})`
 
 export const attentionBlockedDqKernel: Kernel = {
@@ -229,7 +226,7 @@ export const attentionBlockedDqKernel: Kernel = {
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 var<workgroup> st: array<f32, ${STAGE}>;
 var<workgroup> dss: array<f32, ${BLOCK_ROWS * LDS}>; // [32 queries][LDS]
-${BLOCKED_BWD_ENTRY}
+${BLOCKED_ENTRY}
   let t0 = r0;
   let last = min(t0 + ${BLOCK_ROWS - 1}u, P.Tq - 1u); // the block's last query, and its last key
   var lse_r: array<f32, 2>;
@@ -257,26 +254,7 @@ ${BLOCKED_BWD_ENTRY}
       }
     }
     // dq += ds k over the tile's keys, k staged 8 rows at a time.
-    for (var k0 = 0u; k0 < ${BLOCK_ROWS}u; k0 += ${VALUE_KEYS}u) {
-      workgroupBarrier(); // ds written; the chunks, or the previous rows of k, consumed
-      for (var e = lid; e < ${VALUE_KEYS}u * P.D; e += 256u) {
-        let s = s0 + k0 + e / P.D;
-        st[e] = select(0.0, k[key_row(b, min(s, last), h) * P.D + e % P.D], s <= last);
-      }
-      workgroupBarrier();
-      for (var kk = 0u; kk < ${VALUE_KEYS}u; kk++) {
-        let g0 = dss[ty * ${LDS}u + k0 + kk];
-        let g1 = dss[(ty + 16u) * ${LDS}u + k0 + kk];
-        for (var u = 0u; u < ${COLS}u; u++) {
-          let c = tx + u * 16u;
-          if (c < P.D) {
-            let x = st[kk * P.D + c];
-            acc[u] += g0 * x;
-            acc[${COLS}u + u] += g1 * x;
-          }
-        }
-      }
-    }
+    ${accumulateOverTile('dss', 'st', 'P.D', (key, c) => `select(0.0, k[key_row(b, min(${key}, last), h) * P.D + ${c}], ${key} <= last)`)}
   }
   for (var ri = 0u; ri < 2u; ri++) {
     let t = t0 + ty + ri * 16u;
@@ -302,7 +280,7 @@ export const attentionBlockedDkvKernel: Kernel = {
 var<workgroup> st: array<f32, ${STAGE}>;
 var<workgroup> ps: array<f32, ${BLOCK_ROWS * LDS}>; // [32 keys][LDS]
 var<workgroup> dss: array<f32, ${BLOCK_ROWS * LDS}>; // [32 keys][LDS]
-${BLOCKED_BWD_ENTRY}
+${BLOCKED_ENTRY}
   let s0 = r0;
   let last_key = min(s0 + ${BLOCK_ROWS - 1}u, P.Tq - 1u);
   let last = last_query(last_key); // the last query that sees any of the block's keys
