@@ -175,6 +175,40 @@ export const scanParams = [
 ] as const
 
 /**
+ * WGSL shared by the scans (plain and staged, forward and reverse): the workgroup's head (bh, b, h),
+ * its first value column c0 and the row width W of X = [Ũ | W].
+ */
+export const SCAN_HEAD_WGSL = `  let bh = row_index(wid, nwg);
+  if (bh >= P.B * P.H) { return; }
+  let b = bh / P.H;
+  let h = bh % P.H;
+  let c0 = wid.x * ${DELTA_COLUMNS}u;
+  let W = P.V + P.K;`
+
+/** WGSL: the state tile `tile` ([d][column], `rows` >= K rows, zero past K and V) loaded from work at init_off. */
+export function loadStateTile(tile: string, rows: number): string {
+  const CB = DELTA_COLUMNS
+  return `for (var e = lid; e < ${rows * CB}u; e += ${WG}u) {
+    let c = c0 + e % ${CB}u;
+    let d = e / ${CB}u;
+    ${tile}[e] = select(0.0, work[P.init_off + (bh * P.K + min(d, P.K - 1u)) * P.V + min(c, P.V - 1u)], c < P.V && d < P.K);
+  }`
+}
+
+/** WGSL: the state tile's K rows stored into work: row d at `at.offset + (at.row(d)) V`, plus the column. */
+export function storeStateTile(tile: string, K: number, at: { offset: string; row: (d: string) => string }): string {
+  const CB = DELTA_COLUMNS
+  return `for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
+      let c = c0 + e % ${CB}u;
+      if (c < P.V) { work[${at.offset} + (${at.row(`e / ${CB}u`)}) * P.V + c] = ${tile}[e]; }
+    }`
+}
+
+/** Where row d of the state entering chunk n goes in work, and of the final state. */
+export const chunkStateRow = { offset: 'P.m_off', row: (d: string) => `(bh * P.N + n) * P.K + ${d}` }
+export const finalStateRow = { offset: 'P.final_off', row: (d: string) => `bh * P.K + ${d}` }
+
+/**
  * Along the chunks of one head, DELTA_COLUMNS columns of V per workgroup
  * (grid rowGrid(ceil(V / 16), B H)): the state entering chunk n into work at
  * m_off + (bh N + n) K V, the new values U (rows x V) into u, and the final
@@ -198,26 +232,15 @@ var<workgroup> S: array<f32, ${K * CB}>; // [d][column]
 var<workgroup> U: array<f32, ${C * CB}>; // [step][column]
 var<workgroup> toEnd: array<f32, ${C}>; // e^{bL - b_j}
 ${ENTRY}
-  let bh = row_index(wid, nwg);
-  if (bh >= P.B * P.H) { return; }
-  let b = bh / P.H;
-  let h = bh % P.H;
-  let c0 = wid.x * ${CB}u;
-  let W = P.V + P.K;
-  for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
-    let c = c0 + e % ${CB}u;
-    S[e] = select(0.0, work[P.init_off + (bh * P.K + e / ${CB}u) * P.V + min(c, P.V - 1u)], c < P.V);
-  }
+${SCAN_HEAD_WGSL}
+  ${loadStateTile('S', K)}
   workgroupBarrier();
   for (var n = 0u; n < P.N; n++) {
     let t0 = n * ${C}u;
     let L = min(${C}u, P.T - t0);
     let bL = gate_at(bh, t0 + L - 1u);
     if (lid < ${C}u) { toEnd[lid] = select(0.0, exp(bL - gate_at(bh, t0 + min(lid, L - 1u))), lid < L); }
-    for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
-      let c = c0 + e % ${CB}u;
-      if (c < P.V) { work[P.m_off + ((bh * P.N + n) * P.K + e / ${CB}u) * P.V + c] = S[e]; }
-    }
+    ${storeStateTile('S', K, chunkStateRow)}
     // U = Ũ - W S_n
     for (var e = lid; e < ${C * CB}u; e += ${WG}u) {
       let i = e / ${CB}u;
@@ -243,10 +266,7 @@ ${ENTRY}
     }
     workgroupBarrier();
   }
-  for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
-    let c = c0 + e % ${CB}u;
-    if (c < P.V) { work[P.final_off + (bh * P.K + e / ${CB}u) * P.V + c] = S[e]; }
-  }
+  ${storeStateTile('S', K, finalStateRow)}
 }
 `,
   }))
@@ -296,16 +316,8 @@ var<workgroup> dU: array<f32, ${C * CB}>; // [step][column]
 var<workgroup> toEnd: array<f32, ${C}>; // e^{bL - b_i}
 var<workgroup> fromStart: array<f32, ${C}>; // e^{b_i}
 ${ENTRY}
-  let bh = row_index(wid, nwg);
-  if (bh >= P.B * P.H) { return; }
-  let b = bh / P.H;
-  let h = bh % P.H;
-  let c0 = wid.x * ${CB}u;
-  let W = P.V + P.K;
-  for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
-    let c = c0 + e % ${CB}u;
-    G[e] = select(0.0, work[P.init_off + (bh * P.K + e / ${CB}u) * P.V + min(c, P.V - 1u)], c < P.V);
-  }
+${SCAN_HEAD_WGSL}
+  ${loadStateTile('G', K)}
   workgroupBarrier();
   for (var nn = 0u; nn < P.N; nn++) {
     let n = P.N - 1u - nn;
@@ -317,10 +329,7 @@ ${ENTRY}
       toEnd[lid] = select(0.0, exp(bL - bi), lid < L);
       fromStart[lid] = select(0.0, exp(bi), lid < L);
     }
-    for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
-      let c = c0 + e % ${CB}u;
-      if (c < P.V) { work[P.m_off + ((bh * P.N + n) * P.K + e / ${CB}u) * P.V + c] = G[e]; }
-    }
+    ${storeStateTile('G', K, chunkStateRow)}
     workgroupBarrier();
     // dU = scale Pᵀ dO + e^{bL - b_i} k_i G
     for (var e = lid; e < ${C * CB}u; e += ${WG}u) {
@@ -353,10 +362,7 @@ ${ENTRY}
     }
     workgroupBarrier();
   }
-  for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
-    let c = c0 + e % ${CB}u;
-    if (c < P.V) { work[P.final_off + (bh * P.K + e / ${CB}u) * P.V + c] = G[e]; }
-  }
+  ${storeStateTile('G', K, finalStateRow)}
 }
 `,
   }))

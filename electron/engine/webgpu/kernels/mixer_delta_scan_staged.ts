@@ -22,7 +22,21 @@
 // (2.6x the plain scans there); LINEA_WEBGPU_DELTA_STAGING=0 or useDeltaStaging(false) turns them off.
 import { paramsWgsl, type Kernel } from '../driver'
 import { cachedKernel as cached, ROW_INDEX_WGSL, WG } from './common'
-import { DELTA_CHUNK, DELTA_COLUMNS, DELTA_MAX_K, ENTRY, gateAtWgsl, reverseParams, scanParams, type DeltaDecay } from './mixer_delta_chunked'
+import {
+  chunkStateRow,
+  DELTA_CHUNK,
+  DELTA_COLUMNS,
+  DELTA_MAX_K,
+  ENTRY,
+  finalStateRow,
+  gateAtWgsl,
+  loadStateTile,
+  reverseParams,
+  SCAN_HEAD_WGSL,
+  scanParams,
+  storeStateTile,
+  type DeltaDecay,
+} from './mixer_delta_chunked'
 
 /** Key dims per staged block. */
 export const DELTA_SLICE = 32
@@ -69,27 +83,15 @@ var<workgroup> U: array<f32, ${C * CB}>; // [step][column], zero past the chunk
 var<workgroup> toEnd: array<f32, ${C}>; // e^{bL - b_j}
 var<workgroup> sl: array<f32, ${C * DS}>; // [step][slice dim]: W's or k's block
 ${ENTRY}
-  let bh = row_index(wid, nwg);
-  if (bh >= P.B * P.H) { return; }
-  let b = bh / P.H;
-  let h = bh % P.H;
-  let c0 = wid.x * ${CB}u;
-  let W = P.V + P.K;
-  for (var e = lid; e < ${KP * CB}u; e += ${WG}u) {
-    let c = c0 + e % ${CB}u;
-    let d = e / ${CB}u;
-    S[e] = select(0.0, work[P.init_off + (bh * P.K + min(d, P.K - 1u)) * P.V + min(c, P.V - 1u)], c < P.V && d < P.K);
-  }
+${SCAN_HEAD_WGSL}
+  ${loadStateTile('S', KP)}
   workgroupBarrier();
   for (var n = 0u; n < P.N; n++) {
     let t0 = n * ${C}u;
     let L = min(${C}u, P.T - t0);
     let bL = gate_at(bh, t0 + L - 1u);
     if (lid < ${C}u) { toEnd[lid] = select(0.0, exp(bL - gate_at(bh, t0 + min(lid, L - 1u))), lid < L); }
-    for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
-      let c = c0 + e % ${CB}u;
-      if (c < P.V) { work[P.m_off + ((bh * P.N + n) * P.K + e / ${CB}u) * P.V + c] = S[e]; }
-    }
+    ${storeStateTile('S', K, chunkStateRow)}
     // U = Ũ - W S_n: outputs lid and lid + ${WG} of the chunk's C x 16.
     var acc = array<f32, 2>(0.0, 0.0);
     for (var q = 0u; q < 2u; q++) {
@@ -137,10 +139,7 @@ ${ENTRY}
     }
     workgroupBarrier();
   }
-  for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
-    let c = c0 + e % ${CB}u;
-    if (c < P.V) { work[P.final_off + (bh * P.K + e / ${CB}u) * P.V + c] = S[e]; }
-  }
+  ${storeStateTile('S', K, finalStateRow)}
 }
 `,
   }))
@@ -170,17 +169,8 @@ var<workgroup> fromStart: array<f32, ${C}>; // e^{b_i}
 var<workgroup> sa: array<f32, ${C * DS}>; // [step][slice dim]: k's block, then q's
 var<workgroup> sw: array<f32, ${C * DS}>; // [step][slice dim]: W's block
 ${ENTRY}
-  let bh = row_index(wid, nwg);
-  if (bh >= P.B * P.H) { return; }
-  let b = bh / P.H;
-  let h = bh % P.H;
-  let c0 = wid.x * ${CB}u;
-  let W = P.V + P.K;
-  for (var e = lid; e < ${KP * CB}u; e += ${WG}u) {
-    let c = c0 + e % ${CB}u;
-    let d = e / ${CB}u;
-    G[e] = select(0.0, work[P.init_off + (bh * P.K + min(d, P.K - 1u)) * P.V + min(c, P.V - 1u)], c < P.V && d < P.K);
-  }
+${SCAN_HEAD_WGSL}
+  ${loadStateTile('G', KP)}
   workgroupBarrier();
   for (var nn = 0u; nn < P.N; nn++) {
     let n = P.N - 1u - nn;
@@ -192,10 +182,7 @@ ${ENTRY}
       toEnd[lid] = select(0.0, exp(bL - bi), lid < L);
       fromStart[lid] = select(0.0, exp(bi), lid < L);
     }
-    for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
-      let c = c0 + e % ${CB}u;
-      if (c < P.V) { work[P.m_off + ((bh * P.N + n) * P.K + e / ${CB}u) * P.V + c] = G[e]; }
-    }
+    ${storeStateTile('G', K, chunkStateRow)}
     workgroupBarrier();
     for (var e = lid; e < ${C * CB}u; e += ${WG}u) {
       let i = e / ${CB}u;
@@ -251,10 +238,7 @@ ${ENTRY}
     }
     workgroupBarrier();
   }
-  for (var e = lid; e < ${K * CB}u; e += ${WG}u) {
-    let c = c0 + e % ${CB}u;
-    if (c < P.V) { work[P.final_off + (bh * P.K + e / ${CB}u) * P.V + c] = G[e]; }
-  }
+  ${storeStateTile('G', K, finalStateRow)}
 }
 `,
   }))
