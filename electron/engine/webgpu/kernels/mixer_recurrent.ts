@@ -201,6 +201,18 @@ fn load_step(lid: u32, b: u32, h: u32, t: u32) {
   }
   for (var c = c0 + lid; c < c1; c += ${WG}u) { vs[c] = v[row * P.V + c]; }
 }
+// q̂ᵀz, the raw denominator of the step loaded in qs against the z at \`z\` (uniform control flow).
+fn q_dot_z(lid: u32, z: u32) -> f32 {
+  var part = 0.0;
+  for (var a = lid; a < P.K; a += ${WG}u) { part += qs[a] * work[z + a]; }
+  return workgroup_sum(lid, part);
+}
+// q̂ᵀS[:, c], column c's numerator of the step loaded in qs, for the state at \`S\`.
+fn numerator(S: u32, c: u32) -> f32 {
+  var num = 0.0;
+  for (var a = 0u; a < P.K; a++) { num += qs[a] * work[S + a * P.V + c]; }
+  return num;
+}
 // den' from the raw denominator.
 fn denominator(den: f32) -> f32 {
   ${s.normalize === 'sum' ? 'return den + P.eps;' : 'return max(abs(den), step_scalars[1]);'}
@@ -267,17 +279,9 @@ ${ENTRY}
     workgroupBarrier();
     step_state(lid, b, h, t, S, z, S, z);
     var dn = 1.0;
-    if (DEN) {
-      var part = 0.0;
-      for (var a = lid; a < P.K; a += ${WG}u) { part += qs[a] * work[z + a]; }
-      dn = denominator(workgroup_sum(lid, part));
-    }
+    if (DEN) { dn = denominator(q_dot_z(lid, z)); }
     let row = (b * P.T + t) * P.H + h;
-    for (var c = c0 + lid; c < c1; c += ${WG}u) {
-      var num = 0.0;
-      for (var a = 0u; a < P.K; a++) { num += qs[a] * work[S + a * P.V + c]; }
-      o[row * P.V + c] = num / dn;
-    }
+    for (var c = c0 + lid; c < c1; c += ${WG}u) { o[row * P.V + c] = numerator(S, c) / dn; }
     sync();
   }
 }
@@ -332,16 +336,10 @@ ${ENTRY}
     workgroupBarrier();
     step_state(lid, b, h, t, S0, z0, S0, z0);
     if (DEN) {
-      var zpart = 0.0;
-      for (var a = lid; a < P.K; a += ${WG}u) { zpart += qs[a] * work[z0 + a]; }
-      let dn = denominator(workgroup_sum(lid, zpart));
+      let dn = denominator(q_dot_z(lid, z0));
       let row = (b * P.T + t) * P.H + h;
       var part = 0.0;
-      for (var c = c0 + lid; c < c1; c += ${WG}u) {
-        var num = 0.0;
-        for (var a = 0u; a < P.K; a++) { num += qs[a] * work[S0 + a * P.V + c]; }
-        part += d_o[row * P.V + c] * (num / dn);
-      }
+      for (var c = c0 + lid; c < c1; c += ${WG}u) { part += d_o[row * P.V + c] * (numerator(S0, c) / dn); }
       let dot = workgroup_sum(lid, part);
       if (lid == 0u) { work[P.dot_off + vb * P.row_slice + row] = dot; }
       sync();
@@ -385,9 +383,7 @@ ${ENTRY}
     // o_t = num / den'
     var dden = 0.0;
     if (DEN) {
-      var part = 0.0;
-      for (var a = lid; a < P.K; a += ${WG}u) { part += qs[a] * work[zt + a]; }
-      let den = workgroup_sum(lid, part);
+      let den = q_dot_z(lid, zt);
       let dn = denominator(den);
       for (var c = c0 + lid; c < c1; c += ${WG}u) { dnum[c] = d_o[row * P.V + c] / dn; }
       // do_t · o_t over every column: the blocks' parts from phase 0.
