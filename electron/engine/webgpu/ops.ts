@@ -291,6 +291,41 @@ function attentionParams(c: LaunchContext, decode: boolean) {
   return { B, H, D, V, Tq: T, Tk: S, position0: decode ? S - 1 : 0, window: attr<number>(c, 'window'), scale }
 }
 
+/**
+ * Softmax attention's three forms, each with the rows a workgroup takes and the workgroup memory its
+ * forward and backward need: 32 x 32 blocks (opt-in, useAttentionBlocks), 16 x 16 tiles, and a row
+ * per workgroup (any head width, any adapter).
+ */
+const ATTENTION_FORMS = {
+  blocked: {
+    rows: BLOCK_ROWS,
+    fwd: attentionBlockedFwdKernel,
+    dq: attentionBlockedDqKernel,
+    dkv: attentionBlockedDkvKernel,
+    fwdBytes: BLOCKED_FWD_BYTES,
+    bwdBytes: BLOCKED_BWD_BYTES,
+  },
+  tiled: {
+    rows: TILE_ROWS,
+    fwd: attentionTiledFwdKernel,
+    dq: attentionTiledDqKernel,
+    dkv: attentionTiledDkvKernel,
+    fwdBytes: TILED_FWD_BYTES,
+    bwdBytes: TILED_BWD_BYTES,
+  },
+  rows: { rows: 1, fwd: attentionFwdKernel(false), dq: attentionDqKernel, dkv: attentionDkvKernel, fwdBytes: 0, bwdBytes: 0 },
+}
+
+/** The form a call of this direction takes (by head dims and the adapter's workgroup memory), and its grid. */
+function attentionKernels(c: LaunchContext, p: ReturnType<typeof attentionParams>, bytes: 'fwdBytes' | 'bwdBytes') {
+  const room = c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize
+  const narrow = Math.max(p.D, p.V) <= TILED_MAX_DIM
+  const form =
+    narrow && attentionBlocks && room >= ATTENTION_FORMS.blocked[bytes] ? 'blocked' : narrow && room >= ATTENTION_FORMS.tiled[bytes] ? 'tiled' : 'rows'
+  const kernels = ATTENTION_FORMS[form]
+  return { ...kernels, grid: rowGrid(1, p.B * p.H * Math.ceil(p.Tq / kernels.rows)) }
+}
+
 /** The mixer's switches, dims and scale from a planned call (kernels/mixer_recurrent.ts). */
 function mixerCall(c: LaunchContext) {
   const [B, T, H, K, V] = [dim(c, 'B'), dim(c, 'T'), dim(c, 'H'), dim(c, 'K'), dim(c, 'V')]
@@ -821,14 +856,8 @@ export const LAUNCHERS: Record<string, Launcher> = {
 
   softmax_attn_fwd(c) {
     const p = attentionParams(c, false)
-    const buffers = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'o'), need(c, 'lse')]
-    // Blocks of query rows against tiles of keys where the head dims and the adapter's workgroup memory allow.
-    const workgroupBytes = c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize
-    const tiled = Math.max(p.D, p.V) <= TILED_MAX_DIM && workgroupBytes >= TILED_FWD_BYTES
-    if (tiled && attentionBlocks && workgroupBytes >= BLOCKED_FWD_BYTES)
-      c.driver.dispatch(attentionBlockedFwdKernel, p, buffers, rowGrid(1, p.B * p.H * Math.ceil(p.Tq / BLOCK_ROWS)))
-    else if (tiled) c.driver.dispatch(attentionTiledFwdKernel, p, buffers, rowGrid(1, p.B * p.H * Math.ceil(p.Tq / TILE_ROWS)))
-    else c.driver.dispatch(attentionFwdKernel(false), p, buffers, rowGrid(1, p.B * p.H * p.Tq))
+    const { fwd, grid: blocks } = attentionKernels(c, p, 'fwdBytes')
+    c.driver.dispatch(fwd, p, [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'o'), need(c, 'lse')], blocks)
   },
 
   softmax_attn_decode(c) {
@@ -842,21 +871,9 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const delta = c.scratch(Math.max(rows, 1) * 4, 'softmax_attn_bwd delta').buffer
     c.driver.dispatch(attentionDeltaKernel, p, [need(c, 'o'), need(c, 'do'), delta], rowGrid(1, rows))
     const inputs = [need(c, 'q'), need(c, 'k'), need(c, 'v'), need(c, 'lse'), need(c, 'do'), delta]
-    const workgroupBytes = c.driver.gpu.info.limits.maxComputeWorkgroupStorageSize
-    if (Math.max(p.D, p.V) <= TILED_MAX_DIM && attentionBlocks && workgroupBytes >= BLOCKED_BWD_BYTES) {
-      const blocks = rowGrid(1, p.B * p.H * Math.ceil(p.Tq / BLOCK_ROWS))
-      c.driver.dispatch(attentionBlockedDqKernel, p, [...inputs, need(c, 'dq')], blocks)
-      c.driver.dispatch(attentionBlockedDkvKernel, p, [...inputs, need(c, 'dk'), need(c, 'dv')], blocks)
-      return
-    }
-    if (Math.max(p.D, p.V) <= TILED_MAX_DIM && workgroupBytes >= TILED_BWD_BYTES) {
-      const blocks = rowGrid(1, p.B * p.H * Math.ceil(p.Tq / TILE_ROWS))
-      c.driver.dispatch(attentionTiledDqKernel, p, [...inputs, need(c, 'dq')], blocks)
-      c.driver.dispatch(attentionTiledDkvKernel, p, [...inputs, need(c, 'dk'), need(c, 'dv')], blocks)
-      return
-    }
-    c.driver.dispatch(attentionDqKernel, p, [...inputs, need(c, 'dq')], rowGrid(1, rows))
-    c.driver.dispatch(attentionDkvKernel, p, [...inputs, need(c, 'dk'), need(c, 'dv')], rowGrid(1, rows))
+    const { dq, dkv, grid: blocks } = attentionKernels(c, p, 'bwdBytes')
+    c.driver.dispatch(dq, p, [...inputs, need(c, 'dq')], blocks)
+    c.driver.dispatch(dkv, p, [...inputs, need(c, 'dk'), need(c, 'dv')], blocks)
   },
 
   accumulate(c) {
