@@ -15,7 +15,7 @@
 //    on webgpu (f32) and cuda:0 in f32 and bf16 (inputs cast on the device), median ms of REPEATS
 //    after one warm-up call;
 //    then causal softmax attention (the hybrids' layers) on the same cells, its
-//    opt-in blocked forward too (webgpu_blocked; a training row's control:
+//    opt-in blocked kernels too (webgpu_blocked; a training row's control:
 //    webgpu_attention_blocks, for models with softmax layers).
 //    Each timed call ends with synchronize(), so a time covers its GPU work.
 //
@@ -413,7 +413,7 @@ async function main(): Promise<void> {
         if (on('POOL_CONTROL')) row.webgpu_fixed_pool = await underSwitch(spec, keepWorkingSet, false)
         // The plan cache's control (webgpu/plan_cache.ts): every call planned by the addon again.
         if (on('PLAN_CONTROL')) row.webgpu_no_plan_cache = await underSwitch(spec, usePlanCache, false)
-        // The blocked attention forward (opt-in, kernels/softmax_attention_blocked.ts), for models with softmax layers.
+        // The blocked attention kernels (opt-in, kernels/softmax_attention_blocked.ts), for models with softmax layers.
         if (on('ATTENTION_BLOCKS') && spec.layers.some((l) => l.kind === 'softmax'))
           row.webgpu_attention_blocks = await underSwitch(spec, useAttentionBlocks, true)
         // Dispatches per submitted batch (driver.ts, 1024 by default): smaller batches let the GPU start
