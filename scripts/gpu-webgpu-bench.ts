@@ -14,9 +14,9 @@
 //    B·T = 32768), fwd and fwd+bwd per forget-gate kind and the delta rules,
 //    on webgpu (f32) and cuda:0 in f32 and bf16 (inputs cast on the device), median ms of REPEATS
 //    after one warm-up call;
-//    then causal softmax attention (the hybrids' layers) on the same cells, its
-//    opt-in blocked kernels too (webgpu_blocked; a training row's control:
-//    webgpu_attention_blocks, for models with softmax layers).
+//    then causal softmax attention (the hybrids' layers) on the same cells, with
+//    the 16 x 16 tiled kernels as the blocked ones' control (webgpu_tiled; a
+//    training row's: webgpu_attention_tiles, for models with softmax layers).
 //    Each timed call ends with synchronize(), so a time covers its GPU work.
 //
 // 0. Kernel by kernel (scripts/webgpu-kernel-times.ts, first): the projections' products under
@@ -54,6 +54,7 @@ import { profileModel } from '../electron/engine/profile/profiler'
 import { Rng } from '../electron/engine/random'
 import { trainModel } from '../electron/engine/train/trainer'
 import { probeWebGpu, webGpuBackend } from '../electron/engine/webgpu/backend'
+import { findWebGpuAdapter } from '../electron/engine/webgpu/device'
 import { useSubmitBatch } from '../electron/engine/webgpu/driver'
 import { usePlanCache } from '../electron/engine/webgpu/plan_cache'
 import { keepWorkingSet } from '../electron/engine/webgpu/pool'
@@ -346,12 +347,22 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   console.log(`WebGPU adapter: ${probe.adapter.name} (${[...probe.adapter.features].join(', ')})`)
+  // Every feature the adapter offers, plain and with Dawn's unsafe APIs allowed (experimental
+  // features such as the subgroup matrices and, on some drivers, shader-f16 hide behind it).
+  const adapterFeatures: Record<string, string[]> = {}
+  for (const toggles of [[], ['enable-dawn-features=allow_unsafe_apis']]) {
+    const { adapter } = await findWebGpuAdapter(toggles)
+    const features = [...adapter.features].sort()
+    adapterFeatures[toggles.join(' ') || 'default'] = features
+    console.log(`adapter features (${toggles.join(' ') || 'default'}): ${features.join(' ')}`)
+  }
   const hasCuda = loadAddon()
     .backends()
     .some((b) => b.startsWith('cuda'))
   const result: Record<string, unknown> = {
     benchmark: 'gpu-webgpu-bench',
     adapter: probe.adapter,
+    adapterFeatures,
     date: new Date().toISOString(),
     training: [] as unknown[],
     mixer: [] as unknown[],
@@ -413,9 +424,9 @@ async function main(): Promise<void> {
         if (on('POOL_CONTROL')) row.webgpu_fixed_pool = await underSwitch(spec, keepWorkingSet, false)
         // The plan cache's control (webgpu/plan_cache.ts): every call planned by the addon again.
         if (on('PLAN_CONTROL')) row.webgpu_no_plan_cache = await underSwitch(spec, usePlanCache, false)
-        // The blocked attention kernels (opt-in, kernels/softmax_attention_blocked.ts), for models with softmax layers.
+        // The blocked attention kernels' control (they are the default): the 16 x 16 tiles, for models with softmax layers.
         if (on('ATTENTION_BLOCKS') && spec.layers.some((l) => l.kind === 'softmax'))
-          row.webgpu_attention_blocks = await underSwitch(spec, useAttentionBlocks, true)
+          row.webgpu_attention_tiles = await underSwitch(spec, useAttentionBlocks, false)
         // Dispatches per submitted batch (driver.ts, 1024 by default): smaller batches let the GPU start
         // while the host still encodes the step.
         for (const n of SUBMIT_BATCHES) row[`webgpu_submit${n}`] = await underSwitch(spec, useSubmitBatch, n)
@@ -448,7 +459,7 @@ async function main(): Promise<void> {
           `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  without split sums ${String(tps('webgpu_no_split_k') ?? '-')}` +
           `  staged along k ${String(tps('webgpu_along_k') ?? '-')}  default again ${String(tps('webgpu_again') ?? '-')}` +
           `  fixed pool ${String(tps('webgpu_fixed_pool') ?? '-')}  no plan cache ${String(tps('webgpu_no_plan_cache') ?? '-')}` +
-          `  attention blocks ${String(tps('webgpu_attention_blocks') ?? '-')}` +
+          `  attention tiles ${String(tps('webgpu_attention_tiles') ?? '-')}` +
           SUBMIT_BATCHES.map((n) => `  submit ${n} ${String(tps(`webgpu_submit${n}`) ?? '-')}`).join(''),
       )
       // Each row as it lands: a call's time limit may stop the benchmark before the end.
@@ -513,12 +524,12 @@ async function main(): Promise<void> {
       const row: Record<string, unknown> = { kind: 'softmax', B, T, H: 16, dk: 128, dv: 128, dtype: 'f32' }
       for (const [key, backend, dtype] of [
         ['webgpu', gpu, 'f32'],
-        ['webgpu_blocked', gpu, 'f32'],
+        ['webgpu_tiled', gpu, 'f32'],
         ['cuda', cuda, 'f32'],
         ['cuda_bf16', cuda, 'bf16'],
       ] as const) {
         if (!backend) continue
-        const was = key === 'webgpu_blocked' ? useAttentionBlocks(true) : undefined
+        const was = key === 'webgpu_tiled' ? useAttentionBlocks(false) : undefined
         try {
           row[key] = await attentionTimes(backend, B, T, host, dtype)
         } catch (err) {
@@ -529,10 +540,10 @@ async function main(): Promise<void> {
       }
       ;(result.mixer as unknown[]).push(row)
       const w = row.webgpu as { fwd?: number; fwdBwd?: number; error?: string }
-      const blocked = row.webgpu_blocked as { fwd?: number; fwdBwd?: number; error?: string } | undefined
-      const blockedText = blocked ? `blocked fwd ${blocked.fwd?.toFixed(2) ?? blocked.error} ms, f+b ${blocked.fwdBwd?.toFixed(2) ?? '-'} ms; ` : ''
+      const tiled = row.webgpu_tiled as { fwd?: number; fwdBwd?: number; error?: string } | undefined
+      const tiledText = tiled ? `tiled fwd ${tiled.fwd?.toFixed(2) ?? tiled.error} ms, f+b ${tiled.fwdBwd?.toFixed(2) ?? '-'} ms; ` : ''
       console.log(
-        `mixer softmax     ${B}x${T}: webgpu fwd ${w.fwd?.toFixed(2) ?? w.error} ms, f+b ${w.fwdBwd?.toFixed(2) ?? '-'} ms; ${blockedText}${cudaColumns(row)}`,
+        `mixer softmax     ${B}x${T}: webgpu fwd ${w.fwd?.toFixed(2) ?? w.error} ms, f+b ${w.fwdBwd?.toFixed(2) ?? '-'} ms; ${tiledText}${cudaColumns(row)}`,
       )
       writeFileSync(join(OUT, 'gpu-webgpu-bench.json'), JSON.stringify(result, null, 1))
     }

@@ -202,10 +202,13 @@ let deltaStaging = process.env.LINEA_WEBGPU_DELTA_STAGING !== '0'
 
 /**
  * Softmax attention's forward and backward in blocks of 32 x 32 with 2 x 2 scores per invocation
- * (kernels/softmax_attention_blocked.ts) instead of the 16 x 16 tiles: opt-in until timed on a GPU
- * (LINEA_WEBGPU_ATTENTION_BLOCKS=1 or useAttentionBlocks(true)).
+ * (kernels/softmax_attention_blocked.ts) instead of the 16 x 16 tiles. On by default since the
+ * H200's Vulkan call of 2026-12-02 (bench/gpu/README.md, sixteenth session): at B 16, T 2048,
+ * H 16, dk 128 the forward went from 196 to 80 ms and forward + backward from 554 to 223 ms, and
+ * the Transformer preset's training from 194k to 283k tok/s. LINEA_WEBGPU_ATTENTION_BLOCKS=0 or
+ * useAttentionBlocks(false): the 16 x 16 tiles (the control).
  */
-let attentionBlocks = process.env.LINEA_WEBGPU_ATTENTION_BLOCKS === '1'
+let attentionBlocks = process.env.LINEA_WEBGPU_ATTENTION_BLOCKS !== '0'
 
 /** Turns the blocked attention kernels on or off; returns the previous setting. */
 export function useAttentionBlocks(on: boolean): boolean {
@@ -293,7 +296,7 @@ function attentionParams(c: LaunchContext, decode: boolean) {
 
 /**
  * Softmax attention's three forms, each with the rows a workgroup takes and the workgroup memory its
- * forward and backward need: 32 x 32 blocks (opt-in, useAttentionBlocks), 16 x 16 tiles, and a row
+ * forward and backward need: 32 x 32 blocks (the default, useAttentionBlocks), 16 x 16 tiles, and a row
  * per workgroup (any head width, any adapter).
  */
 const ATTENTION_FORMS = {

@@ -235,9 +235,12 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
       [1, 33, 2, 16, 16, 5],
       [1, 300, 1, 8, 12, 0], // more keys than one tile of 256
       [1, 300, 1, 4, 4, 270],
-      // The tiled forward's widest heads (D, V up to 128): blocks of 16 queries, tiles of 16 keys.
+      // The widest heads the blocked and tiled kernels take (D, V up to 128); T past one block of
+      // 32 and not a multiple of it.
       [1, 70, 2, 128, 96, 0],
       [2, 45, 1, 128, 128, 17],
+      [1, 100, 2, 64, 128, 40],
+      [2, 67, 1, 32, 16, 0],
       // Heads over 128 take the one-row-per-workgroup kernels.
       [1, 20, 2, 160, 8, 6],
     ] as const
@@ -254,14 +257,11 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
     for (const [B, T, H, D, V, window] of shapes)
       it(`B ${B} T ${T} H ${H} D ${D} V ${V} window ${window}: forward and backward`, () => compareAttention(B, T, H, D, V, window))
 
-    // The blocked kernels (opt-in until timed): every shape above against the CPU, forward and
-    // backward, T past one block of 32 and not a multiple of it, and the kernels they dispatch where
-    // the adapter has their memory.
-    it('the blocked kernels (32 x 32, 2 x 2 scores per invocation) against the CPU, and the kernels dispatched', async () => {
-      const was = useAttentionBlocks(true)
-      try {
-        for (const [B, T, H, D, V, window] of [...shapes, [1, 100, 2, 64, 128, 40], [2, 67, 1, 32, 16, 0]] as const)
-          await compareAttention(B, T, H, D, V, window)
+    // The default is the blocked kernels (32 x 32, 2 x 2 scores per invocation) where the adapter has
+    // their workgroup memory; the 16 x 16 tiles are their control: every shape above against the CPU
+    // under the tiles, and the kernels each setting dispatches.
+    it('the tiled kernels (the control) against the CPU, and the kernels each setting dispatches', async () => {
+      const dispatched = async (): Promise<string[]> => {
         const g = theGpu()
         const [B, T, H, D] = [1, 70, 2, 32]
         const inputs = upload(g, { q: f32([B, T, H, D], 44), k: f32([B, T, H, D], 45), v: f32([B, T, H, D], 46), do: f32([B, T, H, D], 47) })
@@ -271,15 +271,19 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
           const f = g.run('softmax_attn_fwd', qkv)
           outs.push(f, g.run('softmax_attn_bwd', { ...qkv, o: f.o, lse: f.lse, do: dO }))
         })
-        const limit = g.driver.gpu.info.limits.maxComputeWorkgroupStorageSize
-        const labels = [...times.keys()].filter((l) => l.startsWith('softmax_attn_') && !l.endsWith('/delta')).sort()
-        expect(labels).toEqual([
-          ...(limit >= BLOCKED_BWD_BYTES
-            ? ['softmax_attn_bwd/dkv blocked', 'softmax_attn_bwd/dq blocked']
-            : ['softmax_attn_bwd/dkv tiled', 'softmax_attn_bwd/dq tiled']),
-          limit >= BLOCKED_FWD_BYTES ? 'softmax_attn_fwd/blocked' : 'softmax_attn_fwd/tiled',
-        ])
         for (const t of [...Object.values(inputs), ...outs.flatMap((x) => Object.values(x))]) t?.dispose()
+        return [...times.keys()].filter((l) => l.startsWith('softmax_attn_') && !l.endsWith('/delta')).sort()
+      }
+      const limit = theGpu().driver.gpu.info.limits.maxComputeWorkgroupStorageSize
+      const tiled = ['softmax_attn_bwd/dkv tiled', 'softmax_attn_bwd/dq tiled', 'softmax_attn_fwd/tiled']
+      expect(await dispatched()).toEqual([
+        ...(limit >= BLOCKED_BWD_BYTES ? ['softmax_attn_bwd/dkv blocked', 'softmax_attn_bwd/dq blocked'] : tiled.slice(0, 2)),
+        limit >= BLOCKED_FWD_BYTES ? 'softmax_attn_fwd/blocked' : 'softmax_attn_fwd/tiled',
+      ])
+      const was = useAttentionBlocks(false)
+      try {
+        for (const [B, T, H, D, V, window] of shapes) await compareAttention(B, T, H, D, V, window)
+        expect(await dispatched()).toEqual(tiled)
       } finally {
         useAttentionBlocks(was)
       }
