@@ -6,7 +6,8 @@
 //    webgpu (f32: WebGPU's storage), cuda:0 in f32 and bf16, and the CPU (f32).
 //    Tokens over the wall time of the steps after WARMUP (no eval inside).
 //    The goal: WebGPU at least 30% of CUDA. Then webgpu again with the
-//    128 x 128 matmul tile for large products (webgpu_matmul128), and without
+//    128 x 128 matmul tile for large products (webgpu_matmul128), with the
+//    products pipelined (webgpu_matmul_pipeline), and without
 //    the split sums of weight gradients (webgpu_no_split_k, the control), with
 //    every tile staged along k (webgpu_along_k, the control for staging that
 //    follows the layout), and the default again last (webgpu_again: drift).
@@ -32,7 +33,7 @@
 //
 // Bundled by scripts/device-bundles.sh (webgpu stays external: Dawn's binding
 // is loaded from node_modules/webgpu at run time).
-// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_POOL_CONTROL / WEBGPU_BENCH_PLAN_CONTROL / WEBGPU_BENCH_ATTENTION_BLOCKS / WEBGPU_BENCH_KERNELS (0: skip that part),
+// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_POOL_CONTROL / WEBGPU_BENCH_PLAN_CONTROL / WEBGPU_BENCH_ATTENTION_BLOCKS / WEBGPU_BENCH_MATMUL_PIPELINE / WEBGPU_BENCH_KERNELS (0: skip that part),
 // WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
 // WEBGPU_BENCH_STEPS (16), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768; a cell
@@ -58,7 +59,7 @@ import { findWebGpuAdapter } from '../electron/engine/webgpu/device'
 import { useSubmitBatch } from '../electron/engine/webgpu/driver'
 import { usePlanCache } from '../electron/engine/webgpu/plan_cache'
 import { keepWorkingSet } from '../electron/engine/webgpu/pool'
-import { useAttentionBlocks, useLayoutStaging, useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
+import { useAttentionBlocks, useLayoutStaging, useMatmulPipeline, useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
 import { mixerKernelTimes, productTimes } from './webgpu-kernel-times'
 
 const OUT = process.env.OUT ?? '/tmp'
@@ -355,6 +356,15 @@ async function main(): Promise<void> {
     const features = [...adapter.features].sort()
     adapterFeatures[toggles.join(' ') || 'default'] = features
     console.log(`adapter features (${toggles.join(' ') || 'default'}): ${features.join(' ')}`)
+    // Dawn lists the subgroup matrices' shapes and component types in the adapter's info (experimental).
+    // Its entries are Dawn objects whose fields are getters (JSON.stringify sees none): read them by name.
+    type Config = Record<'componentType' | 'resultComponentType' | 'M' | 'N' | 'K', unknown>
+    const configs = (adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: Config[] }).subgroupMatrixConfigs
+    if (configs !== undefined) {
+      const shown = [...configs].map((c) => `${String(c.componentType)}->${String(c.resultComponentType)} ${String(c.M)}x${String(c.N)}x${String(c.K)}`)
+      adapterFeatures[`subgroupMatrixConfigs (${toggles.join(' ') || 'default'})`] = shown
+      console.log(`subgroup matrix configs (${toggles.join(' ') || 'default'}): ${shown.join(', ') || 'none'}`)
+    }
   }
   const hasCuda = loadAddon()
     .backends()
@@ -415,6 +425,8 @@ async function main(): Promise<void> {
         const on = (name: string) => process.env[`WEBGPU_BENCH_${name}`] !== '0'
         // The 128 x 128 matmul tile (kernels/matmul.ts; opt-in until timed here), right after the default.
         if (on('MATMUL128')) row.webgpu_matmul128 = await underSwitch(spec, useMatmulTile, 128)
+        // Pipelined products (kernels/matmul.ts; opt-in until timed here).
+        if (on('MATMUL_PIPELINE')) row.webgpu_matmul_pipeline = await underSwitch(spec, useMatmulPipeline, true)
         // The control for the split sums of weight gradients (on by default): the same step without them.
         if (on('SPLIT_K_CONTROL')) row.webgpu_no_split_k = await underSwitch(spec, useSplitK, false)
         // The control for staging that follows the operands' layout (on by default): every tile staged along k.
@@ -459,7 +471,7 @@ async function main(): Promise<void> {
           `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  without split sums ${String(tps('webgpu_no_split_k') ?? '-')}` +
           `  staged along k ${String(tps('webgpu_along_k') ?? '-')}  default again ${String(tps('webgpu_again') ?? '-')}` +
           `  fixed pool ${String(tps('webgpu_fixed_pool') ?? '-')}  no plan cache ${String(tps('webgpu_no_plan_cache') ?? '-')}` +
-          `  attention tiles ${String(tps('webgpu_attention_tiles') ?? '-')}` +
+          `  attention tiles ${String(tps('webgpu_attention_tiles') ?? '-')}  matmul pipelined ${String(tps('webgpu_matmul_pipeline') ?? '-')}` +
           SUBMIT_BATCHES.map((n) => `  submit ${n} ${String(tps(`webgpu_submit${n}`) ?? '-')}`).join(''),
       )
       // Each row as it lands: a call's time limit may stop the benchmark before the end.

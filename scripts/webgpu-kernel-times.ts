@@ -4,7 +4,7 @@
 // 1. The products of a training step's projections, y = x W, then dx and dw, at
 //    rows N = batch x T of the benchmark's models (d_model 256), under each matmul
 //    variant: the default, every tile staged along k (the control for staging by
-//    layout), the 128 x 128 tile, no split sums. Timed away from the training loop,
+//    layout), the 128 x 128 tile, pipelined products (at both tiles), no split sums. Timed away from the training loop,
 //    whose steps drifted by more than the variants differ.
 // 2. The mixer's forward and backward at a training shape, per kernel (the delta rule also
 //    with its scans staged in workgroup memory, kernels/mixer_delta_scan_staged.ts).
@@ -12,7 +12,7 @@
 // Each figure is the median over REPEATS of the kernels' summed device time.
 import type { Tensor } from '../electron/engine/tensor'
 import type { WebGpuBackend } from '../electron/engine/webgpu/backend'
-import { useDeltaStaging, useLayoutStaging, useMatmulTile, useSplitK } from '../electron/engine/webgpu/ops'
+import { useDeltaStaging, useLayoutStaging, useMatmulPipeline, useMatmulTile, useSplitK } from '../electron/engine/webgpu/ops'
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
@@ -26,6 +26,18 @@ const VARIANTS: Record<string, () => () => void> = {
   tile128: () => {
     const was = useMatmulTile(128)
     return () => useMatmulTile(was)
+  },
+  pipelined: () => {
+    const was = useMatmulPipeline(true)
+    return () => useMatmulPipeline(was)
+  },
+  pipelined128: () => {
+    const wasPipeline = useMatmulPipeline(true)
+    const wasTile = useMatmulTile(128)
+    return () => {
+      useMatmulTile(wasTile)
+      useMatmulPipeline(wasPipeline)
+    }
   },
   no_split_k: () => {
     const was = useSplitK(false)

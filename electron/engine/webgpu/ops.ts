@@ -118,7 +118,7 @@ function matmul(
   // q = 0 is an empty sum: the kernel still writes every element (the bias, or zeros).
   const large = largeProducts === LARGE_TILE && Math.ceil(shape.p / LARGE_TILE) * Math.ceil(shape.n / LARGE_TILE) >= LARGE_TILES_MIN
   const tile = large ? LARGE_TILE : TILE
-  const kernel = matmulKernel(tile, !!bias, layoutStaging ? stagingFor(shape) : { aByRows: false, bByK: false })
+  const kernel = matmulKernel(tile, !!bias, layoutStaging ? stagingFor(shape) : { aByRows: false, bByK: false }, matmulPipeline)
   const tiles = Math.ceil(shape.p / tile) * Math.ceil(shape.n / tile)
   const wanted = bias || large ? 1 : splitsOf(tiles, shape.q)
   const kSplit = Math.max(DEPTH_ALIGN, Math.ceil(shape.q / wanted / DEPTH_ALIGN) * DEPTH_ALIGN)
@@ -174,6 +174,20 @@ const LARGE_TILES_MIN = 64
 export function useMatmulTile(tile: MatmulTile): MatmulTile {
   const was = largeProducts
   largeProducts = tile
+  return was
+}
+
+/**
+ * Products pipelined over q (kernels/matmul.ts: two buffers of each tile, the next slice loaded
+ * while the current one is multiplied, one barrier a step): opt-in until timed on a GPU
+ * (LINEA_WEBGPU_MATMUL_PIPELINE=1 or useMatmulPipeline(true)).
+ */
+let matmulPipeline = process.env.LINEA_WEBGPU_MATMUL_PIPELINE === '1'
+
+/** Turns the pipelined products on or off; returns the previous setting. */
+export function useMatmulPipeline(on: boolean): boolean {
+  const was = matmulPipeline
+  matmulPipeline = on
   return was
 }
 

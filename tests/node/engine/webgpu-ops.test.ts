@@ -18,7 +18,15 @@ import { WebGpuBackend } from '../../../electron/engine/webgpu/backend'
 import { openWebGpuDevice } from '../../../electron/engine/webgpu/device'
 import { WebGpuDriver } from '../../../electron/engine/webgpu/driver'
 import { BLOCKED_BWD_BYTES, BLOCKED_FWD_BYTES } from '../../../electron/engine/webgpu/kernels/softmax_attention_blocked'
-import { useAttentionBlocks, useDeltaStaging, useLayoutStaging, useMatmulTile, WEBGPU_OPS, webGpuMixerForm } from '../../../electron/engine/webgpu/ops'
+import {
+  useAttentionBlocks,
+  useDeltaStaging,
+  useLayoutStaging,
+  useMatmulPipeline,
+  useMatmulTile,
+  WEBGPU_OPS,
+  webGpuMixerForm,
+} from '../../../electron/engine/webgpu/ops'
 import { announce, cpu, gpu, ints, normals, relRms, sizeOf, theGpu, worstRatio } from './webgpu-harness'
 
 announce('webgpu-ops')
@@ -798,6 +806,39 @@ describe.skipIf(!gpu)('WebGPU ops against the CPU', () => {
           await compare('linear_bwd', { x: f32([2, 65, K], 40), w, dy: f32([2, 65, M], 42) }, { trans_w }, REDUCTION)
         } finally {
           useLayoutStaging(was)
+        }
+      })
+
+    // Pipelined products (opt-in until timed: two buffers of each tile, the next slice of q loaded
+    // while the current one is multiplied): q of 1, of one step, of steps and a part, at both tiles,
+    // with split sums (the splits' own ranges of q) and every staging the products use.
+    for (const tile of [64, 128] as const)
+      it(`pipelined, tile ${tile}: forward and backward over q of 1, 16, 33 and a split sum`, async () => {
+        const wasPipeline = useMatmulPipeline(true)
+        const wasTile = useMatmulTile(tile)
+        try {
+          for (const [R, K, M] of [
+            [3, 1, 5],
+            [20, 16, 9],
+            [67, 33, 70],
+            [2100, 70, 90],
+          ] as const)
+            for (const trans_w of [false, true]) {
+              const w = f32(trans_w ? [M, K] : [K, M], 51, (v) => v / Math.sqrt(K))
+              const inputs = { x: f32([R, K], 50), w, bias: f32([M], 52) }
+              await compare('linear_fwd', inputs, { trans_w }, REDUCTION)
+              await compare('linear_bwd', { ...inputs, dy: f32([R, M], 53) }, { trans_w }, REDUCTION)
+            }
+          // The 128 tile takes products of at least 64 of its tiles: 9 x 9 here.
+          if (tile === 128) {
+            const [R, K, M] = [1027, 75, 1031]
+            const inputs = { x: f32([R, K], 54), w: f32([K, M], 55, (v) => v / Math.sqrt(K)) }
+            await compare('linear_fwd', inputs, {}, REDUCTION)
+            await compare('linear_bwd', { ...inputs, dy: f32([R, M], 56, (v) => v / Math.sqrt(M)) }, {}, REDUCTION)
+          }
+        } finally {
+          useMatmulTile(wasTile)
+          useMatmulPipeline(wasPipeline)
         }
       })
 

@@ -20,7 +20,11 @@
 // quads when its rows are contiguous (sb1 = 1), by k when its columns are
 // (sb0 = 1: W^T). The backward's products read one operand transposed: staged
 // the other way, a warp's loads touched a different row per invocation.
-// Sums run in f32 over q, in the same order whatever the tile and staging.
+// Pipelined (useMatmulPipeline): two buffers of each tile in workgroup memory;
+// each step loads the next slice of q into registers before it multiplies the
+// current one, then stores them into the other buffer, so the global loads'
+// latency hides behind the multiply-adds and a step needs one barrier, not two.
+// Sums run in f32 over q, in the same order whatever the tile, staging and pipeline.
 import { paramsWgsl, type Kernel } from '../driver'
 import { ELEMENTWISE_WGSL, WG } from './common'
 
@@ -55,7 +59,7 @@ export function stagingFor(s: { sa0: number; sa1: number; sb0: number; sb1: numb
   return { aByRows: s.sa0 === 1 && s.sa1 !== 1, bByK: s.sb0 === 1 && s.sb1 !== 1 }
 }
 
-function matmul(hasBias: boolean, tile: MatmulTile, staging: MatmulStaging): Kernel {
+function matmul(hasBias: boolean, tile: MatmulTile, staging: MatmulStaging, pipelined: boolean): Kernel {
   const S = tile / (4 * THREADS) // row (and column) quads per invocation: 1 or 2
   const quads = tile / 4
   const bias = hasBias ? `@group(0) @binding(4) var<storage, read> bias: array<f32>;\n` : ''
@@ -63,8 +67,8 @@ function matmul(hasBias: boolean, tile: MatmulTile, staging: MatmulStaging): Ker
   // acc[(sa * 4 + u) * S + sb]: row (sa * 16 + lid.y) * 4 + u of the tile, columns (sb * 16 + lid.x) * 4 ..
   const accIndex = (sa: number, u: number, sb: number) => (sa * 4 + u) * S + sb
   const inner = [
-    ...seq(S).map((sa) => `      let fa${sa} = tile_a[r * ${quads}u + ${sa * THREADS}u + lid.y];`),
-    ...seq(S).map((sb) => `      let fb${sb} = tile_b[r * ${quads}u + ${sb * THREADS}u + lid.x];`),
+    ...seq(S).map((sa) => `      let fa${sa} = tile_a[base + r * ${quads}u + ${sa * THREADS}u + lid.y];`),
+    ...seq(S).map((sb) => `      let fb${sb} = tile_b[base + r * ${quads}u + ${sb * THREADS}u + lid.x];`),
     ...seq(S).flatMap((sa) => seq(4).flatMap((u) => seq(S).map((sb) => `      acc[${accIndex(sa, u, sb)}] += fa${sa}[${u}] * fb${sb};`))),
   ].join('\n')
   const store = seq(S)
@@ -89,8 +93,76 @@ ${seq(S)
   // (k, quad) of the element e an invocation stages: along k, or along the quads.
   const aIndex = staging.aByRows ? `let a_k = e / ${quads}u;\n      let a_q = e % ${quads}u;` : `let a_k = e % ${DEPTH}u;\n      let a_q = e / ${DEPTH}u;`
   const bIndex = staging.bByK ? `let b_k = e % ${DEPTH}u;\n      let b_q = e / ${DEPTH}u;` : `let b_k = e / ${quads}u;\n      let b_q = e % ${quads}u;`
+  const loads = (tile * DEPTH) / (THREADS * THREADS * 4) // vec4 of each tile an invocation stages per step
+  const slice = DEPTH * quads // vec4 in one buffer of a tile
+  // Each invocation stages ${loads} vec4 of each tile per step: 4 rows of A at one k (consecutive
+  // invocations take consecutive k, so reads of a row-major A stay coalesced, or consecutive row
+  // quads when A's columns are contiguous) and 4 consecutive columns of B at one k (or the reverse).
+  const load = (k: string) => `    for (var t = 0u; t < ${loads}u; t++) {
+      let e = flat + t * ${THREADS * THREADS}u;
+      ${aIndex}
+      let ar = ${k} + a_k;
+      let ai = row0 + a_q * 4u;
+      var va = vec4<f32>(0.0);
+      if (ar < k_end) {
+        for (var m = 0u; m < 4u; m++) {
+          if (ai + m < P.n) { va[m] = a[(ai + m) * P.sa0 + ar * P.sa1]; }
+        }
+      }
+      ra[t] = va;
+      ${bIndex}
+      let br = ${k} + b_k;
+      let bj = col0 + b_q * 4u;
+      var vb = vec4<f32>(0.0);
+      if (br < k_end) {
+        for (var m = 0u; m < 4u; m++) {
+          if (bj + m < P.p) { vb[m] = b[br * P.sb0 + (bj + m) * P.sb1]; }
+        }
+      }
+      rb[t] = vb;
+    }`
+  const stage = (buffer: string) => `    for (var t = 0u; t < ${loads}u; t++) {
+      let e = flat + t * ${THREADS * THREADS}u;
+      {
+        ${aIndex}
+        tile_a[${buffer} + a_k * ${quads}u + a_q] = ra[t];
+      }
+      ${bIndex}
+      tile_b[${buffer} + b_k * ${quads}u + b_q] = rb[t];
+    }`
+  const steps = pipelined
+    ? `${load('k_begin')}
+${stage('0u')}
+  workgroupBarrier();
+  var buffer = 0u;
+  for (var k0 = k_begin; k0 < k_end; k0 += ${DEPTH}u) {
+    let more = k0 + ${DEPTH}u < k_end;
+    if (more) {
+  ${load(`k0 + ${DEPTH}u`)}
+    }
+    let base = buffer * ${slice}u;
+    for (var r = 0u; r < ${DEPTH}u; r++) {
+${inner}
+    }
+    // The other buffer was last read before the previous barrier: no one reads it now.
+    if (more) {
+  ${stage(`(1u - buffer) * ${slice}u`)}
+    }
+    workgroupBarrier();
+    buffer = 1u - buffer;
+  }`
+    : `  for (var k0 = k_begin; k0 < k_end; k0 += ${DEPTH}u) {
+${load('k0')}
+${stage('0u')}
+    workgroupBarrier();
+    let base = 0u;
+    for (var r = 0u; r < ${DEPTH}u; r++) {
+${inner}
+    }
+    workgroupBarrier();
+  }`
   return {
-    label: `matmul${tile === TILE ? '' : `/${tile}`}${hasBias ? '/bias' : ''}${staging.aByRows ? '/a by rows' : ''}${staging.bByK ? '/b by k' : ''}`,
+    label: `matmul${tile === TILE ? '' : `/${tile}`}${hasBias ? '/bias' : ''}${staging.aByRows ? '/a by rows' : ''}${staging.bByK ? '/b by k' : ''}${pipelined ? '/pipelined' : ''}`,
     entry: 'main',
     params,
     code: `${paramsWgsl(params)}
@@ -98,8 +170,8 @@ ${seq(S)
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 ${bias}
-var<workgroup> tile_a: array<vec4<f32>, ${DEPTH * quads}>; // [DEPTH][tile / 4]: A transposed
-var<workgroup> tile_b: array<vec4<f32>, ${DEPTH * quads}>; // [DEPTH][tile / 4]
+var<workgroup> tile_a: array<vec4<f32>, ${(pipelined ? 2 : 1) * slice}>; // [buffer][DEPTH][tile / 4]: A transposed
+var<workgroup> tile_b: array<vec4<f32>, ${(pipelined ? 2 : 1) * slice}>; // [buffer][DEPTH][tile / 4]
 
 @compute @workgroup_size(${THREADS}, ${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) flat: u32) {
@@ -111,39 +183,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let k_begin = wid.z * P.k_split;
   let k_end = min(P.q, k_begin + P.k_split);
   let out0 = wid.z * P.n * P.p;
-  for (var k0 = k_begin; k0 < k_end; k0 += ${DEPTH}u) {
-    // Each invocation stages ${S * S} vec4 of each tile per step: 4 rows of A at one k
-    // (consecutive invocations take consecutive k, so reads of a row-major A
-    // stay coalesced) and 4 consecutive columns of B at one k.
-    for (var t = 0u; t < ${(tile * DEPTH) / (THREADS * THREADS * 4)}u; t++) {
-      let e = flat + t * ${THREADS * THREADS}u;
-      ${aIndex}
-      let ar = k0 + a_k;
-      let ai = row0 + a_q * 4u;
-      var va = vec4<f32>(0.0);
-      if (ar < k_end) {
-        for (var m = 0u; m < 4u; m++) {
-          if (ai + m < P.n) { va[m] = a[(ai + m) * P.sa0 + ar * P.sa1]; }
-        }
-      }
-      tile_a[a_k * ${quads}u + a_q] = va;
-      ${bIndex}
-      let br = k0 + b_k;
-      let bj = col0 + b_q * 4u;
-      var vb = vec4<f32>(0.0);
-      if (br < k_end) {
-        for (var m = 0u; m < 4u; m++) {
-          if (bj + m < P.p) { vb[m] = b[br * P.sb0 + (bj + m) * P.sb1]; }
-        }
-      }
-      tile_b[b_k * ${quads}u + b_q] = vb;
-    }
-    workgroupBarrier();
-    for (var r = 0u; r < ${DEPTH}u; r++) {
-${inner}
-    }
-    workgroupBarrier();
-  }
+  var ra: array<vec4<f32>, ${loads}>;
+  var rb: array<vec4<f32>, ${loads}>;
+${steps}
 ${store}
 }
 `,
@@ -174,10 +216,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 const kernels = new Map<string, Kernel>()
-/** The matmul kernel for a tile, a bias or none, and a staging (built once each). */
-export function matmulKernel(tile: MatmulTile, hasBias: boolean, staging: MatmulStaging): Kernel {
-  const key = `${tile} ${hasBias} ${staging.aByRows} ${staging.bByK}`
+/** The matmul kernel for a tile, a bias or none, a staging, pipelined or not (built once each). */
+export function matmulKernel(tile: MatmulTile, hasBias: boolean, staging: MatmulStaging, pipelined = false): Kernel {
+  const key = `${tile} ${hasBias} ${staging.aByRows} ${staging.bByK} ${pipelined}`
   let k = kernels.get(key)
-  if (!k) kernels.set(key, (k = matmul(hasBias, tile, staging)))
+  if (!k) kernels.set(key, (k = matmul(hasBias, tile, staging, pipelined)))
   return k
 }
