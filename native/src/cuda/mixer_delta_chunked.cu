@@ -154,6 +154,17 @@ bool use_mma() {
   return mma;
 }
 
+// Calls f(STAGES constant): the register-fragment scans' stages of operands in
+// shared memory (mixer_delta_chunked_scan_mma.cuh). Two is the measured
+// default; LINEA_DELTA_SCAN_STAGES=1 keeps one, so that two blocks of the
+// backward scan (four of the forward's) share an SM: opt-in until timed.
+template <class F>
+void with_scan_stages(F&& f) {
+  static const bool one = env_is("LINEA_DELTA_SCAN_STAGES", "1");
+  if (one) f(std::integral_constant<int, 1>{});
+  else f(std::integral_constant<int, 2>{});
+}
+
 // Raises the kernel's shared-memory limit to `bytes`, launches it on the
 // stream and checks the launch; `what` names the kernel in errors.
 template <class Kernel>
@@ -178,8 +189,11 @@ void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
     constexpr int VT = vt();
     const dim3 tiles(unsigned(VD / VT), BH);
     if (use_mma())
-      launch(fwd_scan_mma_kernel<KD, VD, VT>, tiles, kScanThreads, ScanMmaLayout<KD, VT, 2, 1>::bytes, stream, a,
-             "fwd_scan_mma_kernel");
+      with_scan_stages([&](auto stages) {
+        constexpr int ST = stages();
+        launch(fwd_scan_mma_kernel<KD, VD, VT, ST>, tiles, kScanThreads, ScanMmaLayout<KD, VT, 2, 1, ST>::bytes, stream,
+               a, "fwd_scan_mma_kernel");
+      });
     else
       launch(fwd_scan_kernel<KD, VD, VT>, tiles, kThreads, FwdScanLayout<KD, VT>::bytes, stream, a, "fwd_scan_kernel");
   });
@@ -262,8 +276,11 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
       constexpr int VT = vt();
       const dim3 tiles(unsigned(VD / VT), BH);
       if (use_mma())
-        launch(bwd_scan_mma_kernel<KD, VD, VT>, tiles, kScanThreads, ScanMmaLayout<KD, VT, 3, 2>::bytes, ctx.stream, a,
-               "bwd_scan_mma_kernel");
+        with_scan_stages([&](auto stages) {
+          constexpr int ST = stages();
+          launch(bwd_scan_mma_kernel<KD, VD, VT, ST>, tiles, kScanThreads, ScanMmaLayout<KD, VT, 3, 2, ST>::bytes,
+                 ctx.stream, a, "bwd_scan_mma_kernel");
+        });
       else
         launch(bwd_scan_kernel<KD, VD, VT>, tiles, kThreads, BwdScanLayout<KD, VT>::bytes, ctx.stream, a,
                "bwd_scan_kernel");

@@ -13,6 +13,14 @@
 // cp.async while this one computes, as in the v1 scans. -dU never exists: the
 // A fragments of Wᵀ are negated by flipping their bf16 sign bits.
 //
+// STAGES: 2 keeps two chunks' operands in shared memory (the next one loads
+// with cp.async while this one computes); 1 keeps one, loaded after the chunk
+// is done, so that more blocks fit on an SM and one block's loads overlap
+// another's products instead (ncu, sixteenth session, B = 16, T = 2048, K =
+// V = 128: with two stages the backward scan's 137 KiB allowed one block of 4
+// warps per SM, 6 % of the SM's warps; the forward's 93 KiB, two). Selected by
+// LINEA_DELTA_SCAN_STAGES (mixer_delta_chunked.cu).
+//
 // The default since the eighth session (LINEA_DELTA_KERNELS=wmma keeps the
 // older scans): checked by the cross-backend test on an H200; there the
 // forward scan took 0.83 -> 0.38 ms and the reverse 1.17 -> 0.71 ms at
@@ -27,14 +35,17 @@ namespace delta_chunked {
 
 constexpr int kScanThreads = 128;
 
-// Two stages of NM (64 x KD) matrices and NT (64 x VT) tiles, the bf16 state
-// (KD x VT) and the chunk's U or dU (64 x VT).
-template <int KD, int VT, int NM, int NT>
+// STAGES stages of NM (64 x KD) matrices and NT (64 x VT) tiles, the bf16
+// state (KD x VT) and the chunk's U or dU (64 x VT).
+template <int KD, int VT, int NM, int NT, int STAGES>
 struct ScanMmaLayout {
+  static_assert(STAGES == 1 || STAGES == 2, "one or two stages");
   static constexpr int LDK = KD + 8, LDT = VT + 8;
   static constexpr int mat = smem_round(kC * LDK * 2), tile = smem_round(kC * LDT * 2);
   static constexpr int stage = NM * mat + NT * tile;
-  static constexpr int sb = 2 * stage;
+  // Chunk c's stage: c's parity with two stages, the only one with one.
+  __host__ __device__ static constexpr int stage_of(int c) { return STAGES == 2 ? (c & 1) * stage : 0; }
+  static constexpr int sb = STAGES * stage;
   static constexpr int ub = sb + smem_round(KD * LDT * 2);
   static constexpr int bytes = ub + tile;
 };
@@ -163,15 +174,15 @@ __device__ __forceinline__ void rows_plus_product(const bf16* base, const bf16* 
 }
 
 // Grid (V / VT, B*H), kScanThreads threads: hs, u (and s_final when asked).
-template <int KD, int VD, int VT>
+template <int KD, int VD, int VT, int STAGES>
 __global__ void __launch_bounds__(kScanThreads) fwd_scan_mma_kernel(DeltaArgs a) {
-  using L = ScanMmaLayout<KD, VT, 2, 1>;  // W, Kh; Ut
+  using L = ScanMmaLayout<KD, VT, 2, 1, STAGES>;  // W, Kh; Ut
   constexpr int LDK = L::LDK, LDT = L::LDT;
   extern __shared__ __align__(128) unsigned char smem[];
   bf16* Sb = reinterpret_cast<bf16*>(smem + L::sb);
   bf16* Ub = reinterpret_cast<bf16*>(smem + L::ub);
-  auto mat = [&](int c, int n) { return reinterpret_cast<bf16*>(smem + (c & 1) * L::stage + n * L::mat); };
-  auto tile = [&](int c) { return reinterpret_cast<bf16*>(smem + (c & 1) * L::stage + 2 * L::mat); };
+  auto mat = [&](int c, int n) { return reinterpret_cast<bf16*>(smem + L::stage_of(c) + n * L::mat); };
+  auto tile = [&](int c) { return reinterpret_cast<bf16*>(smem + L::stage_of(c) + 2 * L::mat); };
   const int v0 = blockIdx.x * VT, bh = blockIdx.y;
   const int64_t state0 = int64_t(bh) * KD * VD;
   auto issue = [&](int c) {
@@ -191,7 +202,7 @@ __global__ void __launch_bounds__(kScanThreads) fwd_scan_mma_kernel(DeltaArgs a)
     const int64_t row0 = chunk_row0(a, bh, c);
     cp_async_wait<0>();
     __syncthreads();  // chunk c's operands are in; every warp is done with chunk c-1 (Ub, its stage)
-    if (c + 1 < a.NC) issue(c + 1), decay_next = a.decay[int64_t(bh) * a.NC + c + 1];
+    if (STAGES == 2 && c + 1 < a.NC) issue(c + 1), decay_next = a.decay[int64_t(bh) * a.NC + c + 1];
     state_publish(S, Sb, LDT);
     __syncthreads();
     tile_store<VT>(Sb, LDT, KD, a.hs + (int64_t(bh) * a.NC + c) * KD * VD + v0, VD);
@@ -200,6 +211,10 @@ __global__ void __launch_bounds__(kScanThreads) fwd_scan_mma_kernel(DeltaArgs a)
     tile_store<VT>(Ub, LDT, kC, a.u + row0 * VD + v0, VD);
     if (decay != 1.f) state_scale(S, decay);
     state_update(S, mat(c, 1), LDK, Ub, LDT, false);  // += Khᵀ U
+    if (STAGES == 1 && c + 1 < a.NC) {
+      __syncthreads();  // every warp is done with chunk c's operands: the one stage takes c + 1's
+      issue(c + 1), decay_next = a.decay[int64_t(bh) * a.NC + c + 1];
+    }
   }
   if (a.s_final) {
     __syncthreads();  // Sb's last readers are done
@@ -211,17 +226,15 @@ __global__ void __launch_bounds__(kScanThreads) fwd_scan_mma_kernel(DeltaArgs a)
 
 // Grid (V / VT, B*H), kScanThreads threads, chunks in reverse: dhs, du (overwriting the
 // scale Pᵀ dO that bwd_prep_kernel left there) and ds0 when asked.
-template <int KD, int VD, int VT>
+template <int KD, int VD, int VT, int STAGES>
 __global__ void __launch_bounds__(kScanThreads) bwd_scan_mma_kernel(DeltaArgs a) {
-  using L = ScanMmaLayout<KD, VT, 3, 2>;  // Qt, Kh, W; dO, scale Pᵀ dO
+  using L = ScanMmaLayout<KD, VT, 3, 2, STAGES>;  // Qt, Kh, W; dO, scale Pᵀ dO
   constexpr int LDK = L::LDK, LDT = L::LDT;
   extern __shared__ __align__(128) unsigned char smem[];
   bf16* Sb = reinterpret_cast<bf16*>(smem + L::sb);
   bf16* Ub = reinterpret_cast<bf16*>(smem + L::ub);
-  auto mat = [&](int c, int n) { return reinterpret_cast<bf16*>(smem + (c & 1) * L::stage + n * L::mat); };
-  auto tile = [&](int c, int n) {
-    return reinterpret_cast<bf16*>(smem + (c & 1) * L::stage + 3 * L::mat + n * L::tile);
-  };
+  auto mat = [&](int c, int n) { return reinterpret_cast<bf16*>(smem + L::stage_of(c) + n * L::mat); };
+  auto tile = [&](int c, int n) { return reinterpret_cast<bf16*>(smem + L::stage_of(c) + 3 * L::mat + n * L::tile); };
   const int v0 = blockIdx.x * VT, bh = blockIdx.y, b = bh / a.H, h = bh % a.H;
   const int64_t state0 = int64_t(bh) * KD * VD;
   auto issue = [&](int c) {
@@ -243,7 +256,7 @@ __global__ void __launch_bounds__(kScanThreads) bwd_scan_mma_kernel(DeltaArgs a)
     const int64_t row0 = chunk_row0(a, bh, c);
     cp_async_wait<0>();
     __syncthreads();
-    if (c > 0) issue(c - 1), decay_next = a.decay[int64_t(bh) * a.NC + c - 1];
+    if (STAGES == 2 && c > 0) issue(c - 1), decay_next = a.decay[int64_t(bh) * a.NC + c - 1];
     state_publish(dS, Sb, LDT);
     __syncthreads();
     tile_store<VT>(Sb, LDT, KD, a.dhs + (int64_t(bh) * a.NC + c) * KD * VD + v0, VD);
@@ -253,6 +266,10 @@ __global__ void __launch_bounds__(kScanThreads) bwd_scan_mma_kernel(DeltaArgs a)
     if (decay != 1.f) state_scale(dS, decay);
     state_update(dS, mat(c, 0), LDK, tile(c, 0), LDT, false);  // += Qtᵀ dO
     state_update(dS, mat(c, 2), LDK, Ub, LDT, true);           // -= Wᵀ dU
+    if (STAGES == 1 && c > 0) {
+      __syncthreads();  // every warp is done with chunk c's operands: the one stage takes c - 1's
+      issue(c - 1), decay_next = a.decay[int64_t(bh) * a.NC + c - 1];
+    }
   }
   if (a.ds0) {
     __syncthreads();
