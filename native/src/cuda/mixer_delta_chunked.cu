@@ -155,12 +155,18 @@ bool use_mma() {
 }
 
 // Calls f(STAGES constant): the register-fragment scans' stages of operands in
-// shared memory (mixer_delta_chunked_scan_mma.cuh). Two is the measured
-// default; LINEA_DELTA_SCAN_STAGES=1 keeps one, so that two blocks of the
-// backward scan (four of the forward's) share an SM: opt-in until timed.
+// shared memory (mixer_delta_chunked_scan_mma.cuh) for a grid of `blocks`.
+// One stage lets two blocks of the backward scan (four of the forward's) share
+// an SM, which pays only when the grid has those blocks: at B = 16, T = 2048,
+// H = 16, K = V = 128 (1024 blocks) one stage took the delta rule's forward +
+// backward from 4.44 / 4.41 ms (two stages, before and after) to 4.17 on an
+// H200; at B = 1, T = 32768 (64 blocks for 132 SMs) it lost 8 % (6.57 / 6.53 ->
+// 7.09; bench/gpu/README.md, sixteenth session). So one stage from two blocks
+// per SM up; LINEA_DELTA_SCAN_STAGES=1 or 2 forces either.
 template <class F>
-void with_scan_stages(F&& f) {
-  static const bool one = env_is("LINEA_DELTA_SCAN_STAGES", "1");
+void with_scan_stages(int64_t blocks, int sm_count, F&& f) {
+  static const char* forced = std::getenv("LINEA_DELTA_SCAN_STAGES");
+  const bool one = forced && *forced ? std::strcmp(forced, "1") == 0 : blocks >= 2 * int64_t(sm_count);
   if (one) f(std::integral_constant<int, 1>{});
   else f(std::integral_constant<int, 2>{});
 }
@@ -179,7 +185,7 @@ void launch(Kernel kernel, dim3 grid, int threads, int bytes, cudaStream_t strea
 
 // prep + fwd_scan: w, ut, hs, u (and s_final when asked). Needs B*H > 0.
 template <int KD, int VD>
-void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
+void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream, int sm_count) {
   const unsigned BH = unsigned(int64_t(a.B) * a.H);
   const dim3 chunks(unsigned(a.NC), BH);
   if (a.NC > 0 && use_mma())
@@ -189,7 +195,7 @@ void launch_forward_scan(const DeltaArgs& a, cudaStream_t stream) {
     constexpr int VT = vt();
     const dim3 tiles(unsigned(VD / VT), BH);
     if (use_mma())
-      with_scan_stages([&](auto stages) {
+      with_scan_stages(int64_t(tiles.x) * tiles.y, sm_count, [&](auto stages) {
         constexpr int ST = stages();
         launch(fwd_scan_mma_kernel<KD, VD, VT, ST>, tiles, kScanThreads, ScanMmaLayout<KD, VT, 2, 1, ST>::bytes, stream,
                a, "fwd_scan_mma_kernel");
@@ -230,7 +236,7 @@ void cuda_mixer_delta_chunked_fwd(OpCall& call, const MixerParams& p) {
   const FwdScratch scratch = forward_scratch(ctx, a);
   dispatch(a.K, a.V, [&](auto kd, auto vd) {
     constexpr int KD = kd(), VD = vd();
-    launch_forward_scan<KD, VD>(a, ctx.stream);
+    launch_forward_scan<KD, VD>(a, ctx.stream, ctx.sm_count);
     if (a.NC == 0) return;
     const dim3 chunks(unsigned(a.NC), unsigned(p.B * p.H));
     if (use_mma())
@@ -266,7 +272,7 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
     constexpr int KD = kd(), VD = vd();
     const unsigned BH = unsigned(p.B * p.H);
     const dim3 chunks(unsigned(a.NC), BH);
-    launch_forward_scan<KD, VD>(a, ctx.stream);
+    launch_forward_scan<KD, VD>(a, ctx.stream, ctx.sm_count);
     if (a.NC > 0 && use_mma())
       launch(bwd_prep_mma_kernel<KD, VD>, chunks, kThreads, BwdPrepMmaLayout<KD, VD>::bytes, ctx.stream, a,
              "bwd_prep_mma_kernel");
@@ -276,7 +282,7 @@ void cuda_mixer_delta_chunked_bwd(OpCall& call, const MixerParams& p) {
       constexpr int VT = vt();
       const dim3 tiles(unsigned(VD / VT), BH);
       if (use_mma())
-        with_scan_stages([&](auto stages) {
+        with_scan_stages(int64_t(tiles.x) * tiles.y, ctx.sm_count, [&](auto stages) {
           constexpr int ST = stages();
           launch(bwd_scan_mma_kernel<KD, VD, VT, ST>, tiles, kScanThreads, ScanMmaLayout<KD, VT, 3, 2, ST>::bytes,
                  ctx.stream, a, "bwd_scan_mma_kernel");

@@ -3,7 +3,7 @@
 # becomes the default), all ending by TOTAL_S:
 #   1. build;
 #   2. the C++ cross-backend test of the mixers under the variant (VARIANT_CROSS_OPS, default
-#      mixer_fwd,mixer_bwd), against the CPU in f64;
+#      mixer_fwd,mixer_bwd), against the CPU in f64 (VARIANT_CROSS=0 skips it);
 #   3. the quick cells of VARIANT_OPS timed by linea_bench_gpu, the default then the variant then
 #      the default again (the drift between calls of one run), each its own JSON.
 # VARIANT="NAME VAR=VALUE ..." e.g. VARIANT="stages1 LINEA_DELTA_SCAN_STAGES=1" VARIANT_OPS=delta,gated_delta.
@@ -15,11 +15,13 @@ build_part
 build=/tmp/linea-gpu-build
 out=$root/variant
 mkdir -p "$out"
+if [ "${VARIANT_CROSS:-1}" != 0 ]; then
 # shellcheck disable=SC2086 # vars is a list of VAR=VALUE words
 env LINEA_CROSS_OPS="${VARIANT_CROSS_OPS:-mixer_fwd,mixer_bwd}" $vars timeout "$(($(left) - 90))" "$build/linea_tests" \
   -tc="every backend matches*" >"$out/tests-$name.log" 2>&1
 echo "cross-backend test under $vars: exit $?, $(grep -E 'test cases' "$out/tests-$name.log" | tail -1)" | tee -a "$out/summary.txt"
 grep -E "ERROR|FAILED|above the" "$out/tests-$name.log" | sort | uniq -c | sort -rn | head -10 | tee -a "$out/summary.txt"
+fi
 for run in default "$name" default-again; do
   [ "$(left)" -gt 25 ] || break
   # shellcheck disable=SC2086
