@@ -7,7 +7,8 @@
 #   3. the quick cells of VARIANT_OPS timed by linea_bench_gpu, the default then the variant then
 #      the default again (the drift between calls of one run), each its own JSON.
 # VARIANT="NAME VAR=VALUE ..." e.g. VARIANT="stages1 LINEA_DELTA_SCAN_STAGES=1" VARIANT_OPS=delta,gated_delta.
-# Carries nothing. Back in $OUT: summary.txt and all.tar.gz (build/ and variant/ with their logs and JSON).
+# Carries nothing: the addon's target fails to build without node_modules' headers, which neither the
+# test nor the bench needs. Back in $OUT: summary.txt and all.tar.gz (build/ and variant/ with their logs and JSON).
 source "$(dirname "$0")/common.sh" 400
 read -r name vars <<<"${VARIANT:?VARIANT=\"NAME VAR=VALUE ...\"}"
 ops=${VARIANT_OPS:?VARIANT_OPS=op,op}
