@@ -5,6 +5,6 @@
 export function backendLabel(line: string | undefined): string {
   if (!line) return '—'
   const device = /\b(cpu|cuda:\d+|webgpu)\b/.exec(line)?.[1] ?? line.split(/\s/)[0]!
-  const precision = /precision (?:auto: )?(bf16|f32|f64)\b/.exec(line)?.[1]
+  const precision = /precision (?:auto: )?(bf16|f16|f32|f64)\b/.exec(line)?.[1]
   return precision ? `${device} ${precision}` : device
 }

@@ -6,6 +6,7 @@ import { ComposerDraftParamsSchema } from './composer-draft'
 import { InspectRequestSchema } from './inspect'
 import { PreferencesPatchSchema } from './preferences'
 import { MAX_RUN_TAGS, RUN_TAG, RUN_TAG_RULE } from './runs'
+import { PRECISIONS } from './train-spec'
 
 export const DemoForwardParamsSchema = z.strictObject({
   seqLen: z.number().int().min(1).max(65536),
@@ -124,7 +125,7 @@ export const LAB_API_METHODS = {
           .max(1 << 20)
           .optional(),
         dtype: z.enum(['f32', 'f64']).optional(),
-        precision: z.enum(['auto', 'f32', 'f64', 'bf16']).optional(),
+        precision: z.enum(PRECISIONS).optional(),
         warmup: z.number().int().min(0).max(100).optional(),
         repeats: z.number().int().min(1).max(100).optional(),
         sweepLengths: z

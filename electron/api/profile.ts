@@ -23,7 +23,7 @@ export interface ProfileSettings {
    * As a TrainSpec's: 'auto' is bf16 mixed precision (f32 weights, bf16 passes)
    * on a CUDA device and f32 elsewhere. Wins over `dtype` when present.
    */
-  precision?: 'auto' | 'f32' | 'f64' | 'bf16'
+  precision?: 'auto' | 'f32' | 'f64' | 'bf16' | 'f16'
   warmup: number
   repeats: number
   /** Least seconds each ceiling probe measures for (default CEILING_PROBE_SECONDS). */
@@ -154,7 +154,7 @@ export interface ProfileResult {
   spec: ModelSpec
   settings: ProfileSettings
   /** The precision the profile ran in, 'auto' resolved (absent in older profiles: settings.dtype). */
-  precision?: 'f32' | 'f64' | 'bf16'
+  precision?: 'f32' | 'f64' | 'bf16' | 'f16'
   machine: MachineInfo
   ceilings: Ceilings
   step: {
@@ -194,6 +194,6 @@ export function logLogSlope(xs: number[], ys: number[]): number | null {
 }
 
 /** The precision a profile ran in: its resolved precision, or for older profiles the weights' dtype. */
-export function profilePrecision(p: Pick<ProfileResult, 'precision' | 'settings'>): 'f32' | 'f64' | 'bf16' {
+export function profilePrecision(p: Pick<ProfileResult, 'precision' | 'settings'>): 'f32' | 'f64' | 'bf16' | 'f16' {
   return p.precision ?? p.settings.dtype
 }

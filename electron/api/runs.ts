@@ -84,6 +84,10 @@ export interface StepProgress {
   peakMemoryBytes: number
   /** A data-parallel run (TrainSpec.devices): each device's memory at this step; the figures above are rank 0's. */
   devices?: DeviceStep[]
+  /** An f16 run: the loss scale after this step (train/loss-scale.ts). */
+  lossScale?: number
+  /** An f16 run's step whose gradients overflowed f16: the weights were not updated (gradNorm 0). */
+  skipped?: boolean
 }
 
 /** One device of a data-parallel run at a step: its rank, name ("cuda:1") and memory. */

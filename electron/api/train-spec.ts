@@ -97,7 +97,7 @@ export const TaskSchema = z.discriminatedUnion('kind', [
 
 export const TASK_KINDS = ['mqar', 'parity', 'modular_addition', 'permutation', 'selective_copy', 'induction_heads', 'bytes'] as const
 export const BACKENDS = ['auto', 'cpu', 'cuda', 'webgpu'] as const
-export const PRECISIONS = ['auto', 'f32', 'f64', 'bf16'] as const
+export const PRECISIONS = ['auto', 'f32', 'f64', 'bf16', 'f16'] as const
 const DEVICES_PATTERN = /^(all|cuda:\d{1,2}(,\d{1,2}){1,63})$/
 
 /**
@@ -153,7 +153,10 @@ export const TrainSpecSchema = z
      * (`device`). One engine process per GPU, each on its slice of every batch.
      */
     devices: z.string().regex(DEVICES_PATTERN, 'is not "all" or "cuda:" with two or more device indices, e.g. "cuda:0,1"').optional(),
-    /** auto: bf16 (mixed precision) on a CUDA device, f32 on the CPU. */
+    /**
+     * auto: bf16 (mixed precision) on a CUDA device, f32 on the CPU and WebGPU. bf16 and f16: f32
+     * weights, 16-bit activations; bf16 on CUDA, f16 on WebGPU (with a dynamic loss scale).
+     */
     precision: z.enum(PRECISIONS),
     eval: z.strictObject({
       every: int(1, 1e9),
@@ -188,6 +191,12 @@ export const TrainSpecSchema = z
       })
     if (spec.precision === 'bf16' && spec.backend === 'cpu')
       ctx.addIssue({ code: 'custom', path: ['precision'], message: `'bf16' needs a GPU backend; the CPU backend computes in 'f32' or 'f64'` })
+    if (spec.precision === 'f16' && spec.backend !== 'webgpu')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['precision'],
+        message: `'f16' runs on backend 'webgpu' (backend is '${spec.backend}'); CUDA's mixed precision is 'bf16', the CPU computes in 'f32' or 'f64'`,
+      })
   })
 
 export type Task = z.infer<typeof TaskSchema>

@@ -45,10 +45,10 @@ function profileBackendFlag(text: string): { backend: 'auto' | 'cpu' | 'cuda' | 
   throw new CliInputError(`--backend ${text}: expected auto, cpu, cuda, cuda:N or webgpu`)
 }
 
-/** --precision: as a train spec's (auto: bf16 on CUDA, f32 on the CPU). */
-function profilePrecisionFlag(text: string): 'auto' | 'f32' | 'f64' | 'bf16' {
-  if (text === 'auto' || text === 'f32' || text === 'f64' || text === 'bf16') return text
-  throw new CliInputError(`--precision ${text}: expected auto, f32, f64 or bf16`)
+/** --precision: as a train spec's (auto: bf16 on CUDA, f32 on the CPU and WebGPU; f16 on WebGPU). */
+function profilePrecisionFlag(text: string): 'auto' | 'f32' | 'f64' | 'bf16' | 'f16' {
+  if (text === 'auto' || text === 'f32' || text === 'f64' || text === 'bf16' || text === 'f16') return text
+  throw new CliInputError(`--precision ${text}: expected auto, f32, f64, bf16 or f16`)
 }
 
 export async function profileCommand(o: {

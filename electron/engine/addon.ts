@@ -4,7 +4,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { projectRoot } from '../platform/project-root'
 
-export type NativeDType = 'f32' | 'f64' | 'i32' | 'bf16'
+export type NativeDType = 'f32' | 'f64' | 'i32' | 'bf16' | 'f16'
 export type AttrValue = number | boolean | string
 
 export interface NativeTensor {

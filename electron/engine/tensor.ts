@@ -2,8 +2,11 @@
 // between JS and the backend only through explicit reads and writes.
 import type { Backend, BackendHandle } from './backend'
 
-/** bf16 is a GPU storage dtype: it is read and written as Float32Array (the addon rounds and widens). */
-export type DType = 'f32' | 'f64' | 'i32' | 'bf16'
+/**
+ * bf16 (CUDA) and f16 (WebGPU with shader-f16) are GPU storage dtypes: they are read and written as
+ * Float32Array (the backend rounds and widens).
+ */
+export type DType = 'f32' | 'f64' | 'i32' | 'bf16' | 'f16'
 export type FloatDType = 'f32' | 'f64'
 export type HostArray = Float32Array | Float64Array | Int32Array
 
@@ -43,7 +46,7 @@ export class Tensor {
 }
 
 export function arrayFor(dtype: DType, size: number): HostArray {
-  return dtype === 'f32' || dtype === 'bf16' ? new Float32Array(size) : dtype === 'f64' ? new Float64Array(size) : new Int32Array(size)
+  return dtype === 'f32' || dtype === 'bf16' || dtype === 'f16' ? new Float32Array(size) : dtype === 'f64' ? new Float64Array(size) : new Int32Array(size)
 }
 
 export function dtypeOf(data: HostArray): DType {

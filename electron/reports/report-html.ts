@@ -144,7 +144,12 @@ ${table(
   ['', ''],
   [
     ['batch × sequence', `${p.settings.batchSize} × ${p.settings.seqLen}`],
-    ['precision', profilePrecision(p) === 'bf16' ? 'bf16 (mixed: f32 weights, bf16 passes)' : profilePrecision(p)],
+    [
+      'precision',
+      profilePrecision(p) === 'bf16' || profilePrecision(p) === 'f16'
+        ? `${profilePrecision(p)} (mixed: f32 weights, ${profilePrecision(p)} passes)`
+        : profilePrecision(p),
+    ],
     [
       'timing',
       `${p.settings.warmup} warm-up steps, then ${p.settings.repeats} repeats (steady clock around each op); medians, with the middle half (first to third quartile) and min–max of the repeats`,

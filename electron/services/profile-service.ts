@@ -49,7 +49,7 @@ const SettingsSchema = z.looseObject({
   batchSize: z.number(),
   seqLen: z.number(),
   dtype: z.enum(['f32', 'f64']),
-  precision: z.enum(['auto', 'f32', 'f64', 'bf16']).optional(),
+  precision: z.enum(['auto', 'f32', 'f64', 'bf16', 'f16']).optional(),
   warmup: z.number(),
   repeats: z.number(),
   sweepLengths: z.array(z.number()),

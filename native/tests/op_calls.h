@@ -185,9 +185,11 @@ inline TensorMap upload_inputs(Backend& backend, const Case& c, const HostTensor
       out[name] = backend.from_host(value.first, dt, v.data());
     } else if (dt == DType::f32) {
       out[name] = upload<float>(backend, value.first, std::vector<float>(value.second.begin(), value.second.end()));
-    } else if (dt == DType::bf16) {
+    } else if (is_16bit(dt)) {
       std::vector<uint16_t> bits(value.second.size());
-      for (size_t j = 0; j < bits.size(); ++j) bits[j] = bf16_from_float(static_cast<float>(value.second[j]));
+      for (size_t j = 0; j < bits.size(); ++j)
+        bits[j] = dt == DType::bf16 ? bf16_from_float(static_cast<float>(value.second[j]))
+                                    : f16_from_float(static_cast<float>(value.second[j]));
       out[name] = backend.from_host(value.first, dt, bits.data());
     } else {
       out[name] = upload<double>(backend, value.first, value.second);

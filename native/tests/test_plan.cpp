@@ -127,8 +127,8 @@ TEST_CASE("plan_op plans the outputs run_op makes on the CPU, for every op of th
       CHECK(plan.op == &def);
       CHECK(plan.dtype == dtype);
       CHECK(plan.inputs.size() == descs.size());
-      // bf16 is a GPU storage dtype: the CPU runs only cast in it.
-      if (dtype == DType::bf16 && c.op != "cast") continue;
+      // bf16 and f16 are GPU storage dtypes: the CPU runs only cast in them.
+      if (is_16bit(dtype) && c.op != "cast") continue;
       CHECK(!cpu.accepts(plan).has_value());
       const TensorMap outputs = run_op(cpu, c.op, tensors_for(cpu, descs), c.attrs, c.outputs);
       CHECK(plan.outputs.size() == outputs.size());
@@ -246,7 +246,8 @@ TEST_CASE("run_op still refuses disposed tensors and tensors of another backend,
 }
 
 TEST_CASE(
-    "accepts: the CPU takes every (op, dtype) of the table but bf16 (cast only); a backend without the kernel names "
+    "accepts: the CPU takes every (op, dtype) of the table but bf16 and f16 (cast only); a backend without the kernel "
+    "names "
     "what it lacks") {
   Backend& cpu = get_backend("cpu");
   TestBackend bare;
@@ -255,8 +256,9 @@ TEST_CASE(
       CAPTURE(op.name);
       CAPTURE(dtype_name(dtype));
       const OpPlan plan = plan_op(op.name, descs_for({op.name, {}, {}, {}, {}}, dtype), {});
-      if (dtype == DType::bf16 && op.name != "cast")
-        CHECK(cpu.accepts(plan) == std::optional<std::string>("backend cpu has no kernel for " + op.name + " in bf16"));
+      if (is_16bit(dtype) && op.name != "cast")
+        CHECK(cpu.accepts(plan) ==
+              std::optional<std::string>("backend cpu has no kernel for " + op.name + " in " + dtype_name(dtype)));
       else CHECK(!cpu.accepts(plan).has_value());
       CHECK(bare.accepts(plan) ==
             std::optional<std::string>("backend test has no kernel for " + op.name + " in " + dtype_name(dtype)));

@@ -485,7 +485,7 @@ TEST_CASE("cross_entropy errors name the row, tensor or attribute and what is va
   const auto logits_i32 = upload_indices({1, 2}, {0, 1});
   CHECK(error_of([&] {
           run_op(cpu(), "cross_entropy_fwd", {{"logits", logits_i32}, {"labels", upload_indices({1}, {0})}}, {});
-        }) == "cross_entropy_fwd: logits has dtype i32; valid: f32, f64, bf16");
+        }) == "cross_entropy_fwd: logits has dtype i32; valid: f32, f64, bf16, f16");
 
   const auto lse_wrong = random_tensor<float>(cpu(), {5, 1}, 54);
   CHECK(contains(
@@ -1077,7 +1077,8 @@ TEST_CASE("adamw_step errors name the attribute or tensor and what is valid") {
 // =====================================================================================
 
 TEST_CASE(
-    "training ops: every op documents its tensors and attributes, has f32 and f64 CPU kernels and bf16 but AdamW") {
+    "training ops: every op documents its tensors and attributes, has f32 and f64 CPU kernels and bf16 and f16 but "
+    "AdamW") {
   const std::vector<std::string> ops = {"cross_entropy_fwd", "cross_entropy_bwd", "gather_rows", "scatter_add_rows",
                                         "unary_fwd",         "unary_bwd",         "binary_fwd",  "binary_bwd",
                                         "sum_squares",       "accumulate",        "adamw_step"};
@@ -1095,9 +1096,9 @@ TEST_CASE(
       INFO("attribute " << a.name);
       CHECK(!a.doc.empty());
     }
-    // bf16 (GPU storage) for every op but the optimizer, which keeps f32 master weights.
+    // bf16 and f16 (GPU storage) for every op but the optimizer, which keeps f32 master weights.
     if (name == "adamw_step") CHECK(op.dtypes == std::vector<DType>{DType::f32, DType::f64});
-    else CHECK(op.dtypes == std::vector<DType>{DType::f32, DType::f64, DType::bf16});
+    else CHECK(op.dtypes == std::vector<DType>{DType::f32, DType::f64, DType::bf16, DType::f16});
     for (DType dtype : {DType::f32, DType::f64}) CHECK(cpu().kernel(name, dtype) != nullptr);
   }
   // The in-place ops declare no outputs, and say so.

@@ -21,10 +21,10 @@ import { markNoGrad, needsGrad } from './no-grad'
 
 type BackwardFn = () => void
 
-/** The dtype a pass computes in: the weights' own, or bf16 over f32 weights (mixed precision). */
-export type ComputeDType = 'f32' | 'f64' | 'bf16'
+/** The dtype a pass computes in: the weights' own, or bf16 or f16 over f32 weights (mixed precision). */
+export type ComputeDType = 'f32' | 'f64' | 'bf16' | 'f16'
 
-const isFloat = (dtype: DType) => dtype === 'f32' || dtype === 'f64' || dtype === 'bf16'
+const isFloat = (dtype: DType) => dtype === 'f32' || dtype === 'f64' || dtype === 'bf16' || dtype === 'f16'
 
 export class GradientError extends Error {}
 
@@ -56,6 +56,11 @@ export class Ctx {
     readonly dtype: ComputeDType,
     /** False for evaluation: nothing is recorded. */
     readonly recording: boolean,
+    /**
+     * Multiplies every loss's seed, so every gradient of the pass is this many times the true
+     * one (an f16 pass's loss scale, train/loss-scale.ts); 1 otherwise.
+     */
+    readonly lossScale = 1,
   ) {}
 
   /**
@@ -232,7 +237,7 @@ export class Ctx {
     let backwardAttrs = (rule.attrs ? rule.attrs(attrs as Record<string, unknown>) : attrs) as Record<string, AttrValue | undefined>
     if (rule.seedAttr) {
       if (options.seed === undefined) throw new GradientError(`${rule.forward} is a loss: give its seed (d loss / d Σ output) in a recording pass`)
-      backwardAttrs = { ...backwardAttrs, [rule.seedAttr]: options.seed }
+      backwardAttrs = { ...backwardAttrs, [rule.seedAttr]: options.seed * this.lossScale }
     }
     this.record(() => {
       const upstream = Object.entries(rule.upstream).map(([output, arg]) => [arg, this.grad(out[output]!)] as const)

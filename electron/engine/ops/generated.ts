@@ -100,7 +100,7 @@ export const binaryKindChoices = ['add', 'mul'] as const
 export type BinaryKind = (typeof binaryKindChoices)[number]
 
 /** cast: to. the dtype of y */
-export const castToChoices = ['f32', 'f64', 'bf16'] as const
+export const castToChoices = ['f32', 'f64', 'bf16', 'f16'] as const
 export type CastTo = (typeof castToChoices)[number]
 
 // mixer_fwd
@@ -1447,8 +1447,8 @@ export type CastOptionalOutput = never
 
 /**
  * Converts every element to another value dtype: y = x rounded to nearest (ties to even) when the target is
- * narrower, exact when it is wider. Mixed precision's bridge: bf16 copies of f32 master weights, f32 copies
- * of bf16 activations for the loss.
+ * narrower, exact when it is wider. Mixed precision's bridge: bf16 or f16 copies of f32 master weights, f32
+ * copies of 16-bit activations for the loss.
  */
 export function cast(backend: Backend, inputs: CastInputs, attrs: CastAttrs = {}, want: readonly CastOptionalOutput[] = []): CastOutputs {
   return runOp(backend, 'cast', inputs, attrs, want)

@@ -29,7 +29,7 @@ interface CostEntry<N extends OpName> {
 
 const size = (t: Tensor | undefined) => (t ? t.size : 0)
 /** Bytes per element of each dtype the backends store. */
-const ELEMENT_BYTES: Record<Tensor['dtype'], number> = { f64: 8, f32: 4, i32: 4, bf16: 2 }
+const ELEMENT_BYTES: Record<Tensor['dtype'], number> = { f64: 8, f32: 4, i32: 4, bf16: 2, f16: 2 }
 const bytesOf = (t: Tensor | undefined) => (t ? t.size * ELEMENT_BYTES[t.dtype] : 0)
 const lastDim = (t: Tensor | undefined) => (t ? t.shape[t.shape.length - 1]! : 0)
 const none = () => 0

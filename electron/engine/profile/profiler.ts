@@ -38,7 +38,7 @@ export type ProfileProgress = (message: string, fraction: number) => void
 const median = (xs: number[]) => spreadOf(xs).median
 
 /** Bytes per element of each float dtype. */
-const BYTES: Record<ComputeDType, number> = { f32: 4, f64: 8, bf16: 2 }
+const BYTES: Record<ComputeDType, number> = { f32: 4, f64: 8, bf16: 2, f16: 2 }
 
 /** Most op calls a profile's timeline keeps (the rest are counted as dropped). */
 export const TIMELINE_CAP = 50_000

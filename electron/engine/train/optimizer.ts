@@ -51,9 +51,11 @@ export class AdamW {
    * One step at learning rate lr (step is 1-based). The global-norm clip runs
    * on the device from `clip.gradSqSum` (gradSqSum's tensor): gradients are
    * scaled by maxNorm / norm when the norm is over maxNorm > 0, and a step
-   * whose norm is not finite updates nothing.
+   * whose norm is not finite updates nothing. gradScale multiplies every
+   * gradient first (1 / the loss scale of an f16 pass, whose maxNorm is then
+   * the threshold times the scale: both norms are of the scaled gradients).
    */
-  step(grads: Map<string, Tensor>, lr: number, step: number, clip: { gradSqSum: Tensor; maxNorm: number }): void {
+  step(grads: Map<string, Tensor>, lr: number, step: number, clip: { gradSqSum: Tensor; maxNorm: number; gradScale?: number }): void {
     const s = this.settings
     for (const p of this.params) {
       const grad = grads.get(p.name)
@@ -61,7 +63,16 @@ export class AdamW {
       this.backend.run(
         'adamw_step',
         { param: p.tensor, grad, m: this.m.get(p.name)!, v: this.v.get(p.name)!, grad_sq_sum: clip.gradSqSum },
-        { lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weight_decay: p.decay ? s.weightDecay : 0, step, max_norm: clip.maxNorm },
+        {
+          lr,
+          beta1: s.beta1,
+          beta2: s.beta2,
+          eps: s.eps,
+          weight_decay: p.decay ? s.weightDecay : 0,
+          step,
+          max_norm: clip.maxNorm,
+          grad_scale: clip.gradScale ?? 1,
+        },
       )
     }
   }

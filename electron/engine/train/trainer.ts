@@ -25,6 +25,7 @@ import { disposeBatch, toDevice, type LabelledBatch } from './device-batch'
 import { evaluate } from './evaluate'
 import { AdamW } from './optimizer'
 import { checkRun } from './run-checks'
+import { LossScaler } from './loss-scale'
 import { learningRate } from './schedule'
 import { makeDirs } from '../../platform/make-dirs'
 
@@ -200,6 +201,8 @@ interface InFlight {
   nllRead: PendingRead
   gradSqSumRead: PendingRead
   lr: number
+  /** The loss scale the step's pass used (1 but in f16). */
+  lossScale: number
 }
 
 /** How a run ended early: after an eval that reached the target, or at a cancel. */
@@ -213,6 +216,8 @@ class TrainingRun {
   private readonly model: Model
   private readonly trainable: Param[]
   private readonly optimizer: AdamW
+  /** An f16 run's dynamic loss scale (train/loss-scale.ts); undefined in other precisions. */
+  private readonly scaler: LossScaler | undefined
   private readonly tokensPerStep: number
   private evalSets: EvalSet[] = []
   private startStep = 0
@@ -247,6 +252,7 @@ class TrainingRun {
     this.trainable = this.model.params.trainable()
     const opt = this.spec.optimizer
     this.optimizer = new AdamW(o.backend, this.trainable, { beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weight_decay })
+    this.scaler = this.dtypes.compute === 'f16' ? new LossScaler() : undefined
     this.tokensPerStep = this.spec.batch_size * task.seqLen
     this.buckets = o.parallel ? new GradientBuckets(this.trainable, o.parallel) : undefined
   }
@@ -351,7 +357,8 @@ class TrainingRun {
     const whole = this.task.trainBatch(step, this.spec.batch_size)
     const comm = this.o.parallel
     const batch = comm ? toDevice(this.backend, sliceBatch(whole, comm.rank, comm.world), labelCount(whole)) : toDevice(this.backend, whole)
-    const ctx = new Ctx(this.backend, this.dtypes.compute, true)
+    const lossScale = this.scaler?.scale ?? 1
+    const ctx = new Ctx(this.backend, this.dtypes.compute, true, lossScale)
     try {
       const out = this.model.loss(ctx, batch)
       const buckets = this.buckets
@@ -364,10 +371,10 @@ class TrainingRun {
       const grads = ctx.gradsByName(this.trainable)
       const gradSqSum = this.optimizer.gradSqSum(grads)
       const lr = learningRate(this.spec, step)
-      this.optimizer.step(grads, lr, step + 1, { gradSqSum, maxNorm: this.spec.optimizer.grad_clip })
+      this.optimizer.step(grads, lr, step + 1, { gradSqSum, maxNorm: this.spec.optimizer.grad_clip * lossScale, gradScale: 1 / lossScale })
       ctx.keep(out.nll, ...grads.values())
       // Started here, the copies wait for this step only, not for the next one enqueued after it.
-      return { step, batch, nll: out.nll, grads, gradSqSum, nllRead: startRead(out.nll), gradSqSumRead: startRead(gradSqSum), lr }
+      return { step, batch, nll: out.nll, grads, gradSqSum, nllRead: startRead(out.nll), gradSqSumRead: startRead(gradSqSum), lr, lossScale }
     } catch (err) {
       disposeBatch(batch)
       throw err
@@ -395,7 +402,10 @@ class TrainingRun {
         this.agreedStop ||= stops! > 0
       }
       if (!Number.isFinite(loss)) throw new TrainingDivergedError(s.step + 1, await locateNonFinite(this.model, this.backend, this.dtypes.compute, s.batch))
-      const gradNorm = AdamW.norm(await s.gradSqSumRead.read())
+      const scaledNorm = AdamW.norm(await s.gradSqSumRead.read())
+      // f16: gradients that overflowed f16 skipped the update on the device and halve the scale.
+      const applied = this.scaler ? this.scaler.update(scaledNorm) : true
+      const gradNorm = applied ? scaledNorm / s.lossScale : 0
       if (!Number.isFinite(gradNorm)) throw new TrainingDivergedError(s.step + 1, await locateNonFiniteGrad(s.grads))
       this.finalLoss = loss
       // Steps overlap on the device: a step's time is the wall time since the previous one finished.
@@ -403,7 +413,7 @@ class TrainingRun {
       const seconds = (now - this.lastFinish) / 1000
       this.lastFinish = now
       this.trainSeconds += seconds
-      this.reportStep(s.step + 1, loss, s.lr, gradNorm, seconds)
+      this.reportStep(s.step + 1, loss, s.lr, gradNorm, seconds, this.scaler && { lossScale: this.scaler.scale, ...(applied ? {} : { skipped: true }) })
     } finally {
       this.release(s)
     }
@@ -415,7 +425,7 @@ class TrainingRun {
     disposeBatch(s.batch)
   }
 
-  private reportStep(done: number, loss: number, lr: number, gradNorm: number, seconds: number): void {
+  private reportStep(done: number, loss: number, lr: number, gradNorm: number, seconds: number, f16?: Pick<StepProgress, 'lossScale' | 'skipped'>): void {
     const memory = this.backend.memory()
     // Steps overlap on the device, so two can finish back to back (the last one drains the queue):
     // a single step's tokens/s then reads in the millions. Over a window of steps the wall time is right.
@@ -432,6 +442,7 @@ class TrainingRun {
       elapsedSeconds: (performance.now() - this.started) / 1000,
       memoryBytes: memory.bytesInUse,
       peakMemoryBytes: memory.peakBytes,
+      ...f16,
     })
   }
 

@@ -1,5 +1,6 @@
 // The WebGPU backend: the Backend interface over the driver (driver.ts) and
-// the WGSL kernels (kernels/), f32 storage (i32 for index tensors). Every
+// the WGSL kernels (kernels/), f32 storage (i32 for index tensors) and f16
+// (two to a 32-bit word) for mixed precision's activations. Every
 // call is planned by the addon's planOp first, so shapes, attributes,
 // defaults and output sizes follow the one op table exactly as on the CPU
 // and CUDA; webGpuRefusal then says which valid calls have no kernel here.
@@ -15,7 +16,9 @@ import type { TracedCall } from '../trace-ops'
 import { openWebGpuDevice, type WebGpuAdapterInfo } from './device'
 import { grid, WebGpuDriver } from './driver'
 import { WG } from './kernels/common'
+import { castFromF16Kernel, castToF16Kernel } from './kernels/cast16'
 import { fillKernel } from './kernels/fill'
+import { f16FromFloat, packF16, unpackF16 } from '../f16'
 import { LAUNCHERS, webGpuRefusal, type LaunchContext } from './ops'
 import type { Storage } from './pool'
 
@@ -25,12 +28,15 @@ interface WebGpuHandle {
   disposed: boolean
 }
 
-const STORED: readonly DType[] = ['f32', 'i32']
+type StoredDType = 'f32' | 'i32' | 'f16'
 
-function storedDType(dtype: DType, what: string): 'f32' | 'i32' {
-  if (dtype === 'f32' || dtype === 'i32') return dtype
-  throw new Error(`${what}: backend webgpu stores ${STORED.join(' and ')}, not ${dtype}; use precision 'f32' on WebGPU`)
+function storedDType(dtype: DType, what: string): StoredDType {
+  if (dtype === 'f32' || dtype === 'i32' || dtype === 'f16') return dtype
+  throw new Error(`${what}: backend webgpu stores f32, f16 and i32, not ${dtype}; use precision 'f32' or 'f16' on WebGPU`)
 }
+
+/** Bytes a tensor of n elements takes: 4 each, f16 2 each in whole 32-bit words. */
+const bytesOf = (dtype: StoredDType, n: number): number => (dtype === 'f16' ? 4 * Math.ceil(n / 2) : 4 * n)
 
 function dtypeOfHost(data: HostArray): DType {
   return data instanceof Float32Array ? 'f32' : data instanceof Int32Array ? 'i32' : 'f64'
@@ -83,6 +89,11 @@ export class WebGpuBackend implements Backend {
 
   fill(tensor: Tensor, value: number): void {
     const h = this.handle(tensor, 'fill')
+    if (tensor.dtype === 'f16') {
+      const half = f16FromFloat(value)
+      this.fillBits(h.storage, Math.ceil(tensor.size / 2), (half | (half << 16)) >>> 0)
+      return
+    }
     const bits = new DataView(new ArrayBuffer(4))
     if (tensor.dtype === 'i32') bits.setInt32(0, value, true)
     else bits.setFloat32(0, value, true)
@@ -92,14 +103,16 @@ export class WebGpuBackend implements Backend {
   write(tensor: Tensor, data: HostArray): void {
     const h = this.handle(tensor, 'write')
     const dtype = dtypeOfHost(data)
-    if (dtype !== tensor.dtype) throw new Error(`write: the data is ${dtype}, the tensor ${tensor.dtype}`)
+    // An f16 tensor takes f32 data, rounded to nearest even on the way in (as the addon does for bf16).
+    if (dtype !== (tensor.dtype === 'f16' ? 'f32' : tensor.dtype)) throw new Error(`write: the data is ${dtype}, the tensor ${tensor.dtype}`)
     if (data.length !== tensor.size) throw new Error(`write: the data has ${data.length} values, the tensor [${tensor.shape.join(', ')}] ${tensor.size}`)
-    this.driver.write(h.storage.buffer, data)
+    this.driver.write(h.storage.buffer, tensor.dtype === 'f16' ? packF16(data) : data)
   }
 
   async read(tensor: Tensor): Promise<HostArray> {
     const h = this.handle(tensor, 'read')
-    const bytes = await this.driver.read(h.storage, tensor.size * 4)
+    const bytes = await this.driver.read(h.storage, bytesOf(storedDType(tensor.dtype, 'read'), tensor.size))
+    if (tensor.dtype === 'f16') return unpackF16(new Uint32Array(bytes), tensor.size)
     return tensor.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes)
   }
 
@@ -111,11 +124,12 @@ export class WebGpuBackend implements Backend {
   }
 
   supports(op: string, dtype: DType): boolean {
-    return dtype === 'f32' && op in LAUNCHERS
+    return (dtype === 'f32' || dtype === 'f16') && op in LAUNCHERS
   }
 
   run(op: string, inputs: Record<string, Tensor | undefined>, attrs: Record<string, AttrValue | undefined> = {}, outputs: string[] = []): OpOutputs {
     this.driver.throwIfFailed()
+    if (Object.values(inputs).some((t) => t?.dtype === 'f16') || (op === 'cast' && attrs.to === 'f16')) return this.runF16(op, inputs, attrs, outputs)
     const descs: Record<string, NativeTensorDesc> = {}
     const storages: Record<string, Storage> = {}
     const sizes: Record<string, number> = {}
@@ -141,7 +155,7 @@ export class WebGpuBackend implements Backend {
       const t = this.allocate(o.shape, storedDType(o.dtype, `${op}: output ${o.name}`), `${op} ${o.name}`)
       out[o.name] = t
       outStorages[o.name] = this.storage(t)
-      if (this.poison) this.fillBits(outStorages[o.name]!, t.size, 0x7fc00000)
+      if (this.poison) this.fillBits(outStorages[o.name]!, t.size, 0x7fc00000) // an f32 call's outputs are f32 or i32
     }
     const scratch: Storage[] = []
     const context: LaunchContext = {
@@ -174,6 +188,79 @@ export class WebGpuBackend implements Backend {
       this.observer(op, inputs, attrs, out, timing)
     }
     return out
+  }
+
+  /**
+   * A call with f16 tensors (mixed precision's activations): planned as it is by the addon (the
+   * op table's rule for a 16-bit call: values in f16, statistics in f32), then run by the f32
+   * kernels on f32 copies of its f16 inputs, each f16 output rounded from the f32 one. An op
+   * without outputs (accumulate) writes into its inputs: their f16 storage gets the f32 copies
+   * back. Until kernels read f16 themselves, this halves the memory an f16 tensor holds between
+   * ops (the activations a backward keeps), not the time of an op, which adds the conversions.
+   */
+  private runF16(op: string, inputs: Record<string, Tensor | undefined>, attrs: Record<string, AttrValue | undefined>, outputs: string[]): OpOutputs {
+    const descs: Record<string, NativeTensorDesc> = {}
+    for (const [name, t] of Object.entries(inputs)) {
+      if (t === undefined) continue
+      if (t.backend !== this) throw new Error(`${op}: input ${name} lives on backend ${t.backend.id}, the op runs on ${this.id}`)
+      this.handle(t, `${op}: input ${name}`)
+      descs[name] = { shape: [...t.shape], dtype: t.dtype }
+    }
+    const plan = this.plans.get(op, descs, attrs, outputs)
+    const observer = this.observer
+    const t0 = observer ? performance.now() : 0
+    const timed = observer && this.driver.canTime ? this.driver.beginTimedOp() : undefined
+    const widened: Record<string, Tensor | undefined> = {}
+    const out: OpOutputs = {}
+    this.observer = undefined // the f32 call and the conversions are this op's work, not ops of their own
+    try {
+      if (op === 'cast') {
+        const x = inputs.x!
+        const y = this.allocate(x.shape, storedDType(plan.outputs[0]!.dtype, 'cast: output y'), 'cast y')
+        this.convert(x, y)
+        out.y = y
+      } else {
+        for (const [name, t] of Object.entries(inputs)) widened[name] = t?.dtype === 'f16' ? this.converted(t, 'f32') : t
+        const wide = this.run(op, widened, attrs, outputs)
+        for (const o of plan.outputs) {
+          const w = wide[o.name]!
+          if (o.dtype !== 'f16') out[o.name] = w
+          else {
+            out[o.name] = this.converted(w, 'f16')
+            w.dispose()
+          }
+        }
+        if (plan.outputs.length === 0) for (const [name, t] of Object.entries(inputs)) if (t?.dtype === 'f16') this.convert(widened[name]!, t)
+      }
+    } finally {
+      for (const [name, t] of Object.entries(widened)) if (t && t !== inputs[name]) t.dispose()
+      this.observer = observer
+      if (timed !== undefined) this.driver.endTimedOp()
+    }
+    if (observer) {
+      const timing = timed !== undefined ? { ms: Number.NaN, startMs: Number.NaN } : { ms: performance.now() - t0 }
+      if (timed !== undefined) this.timings.push(timing)
+      observer(op, inputs, attrs, out, timing)
+    }
+    return out
+  }
+
+  /** A new tensor of t's values in dtype `to` (f32 or f16). */
+  private converted(t: Tensor, to: 'f32' | 'f16'): Tensor {
+    const y = this.allocate(t.shape, to, `cast to ${to}`)
+    this.convert(t, y)
+    return y
+  }
+
+  /** Writes x's values into y, converting between f32 and f16 (the same dtype: a copy). */
+  private convert(x: Tensor, y: Tensor): void {
+    const from = this.storage(x)
+    const to = this.storage(y)
+    const n = x.size
+    if (x.dtype === y.dtype) this.driver.copy(from.buffer, to.buffer, bytesOf(storedDType(x.dtype, 'cast'), n))
+    else if (y.dtype === 'f16') this.driver.dispatch(castToF16Kernel, { n }, [from.buffer, to.buffer], grid(Math.ceil(n / 2), WG))
+    else if (x.dtype === 'f16' && y.dtype === 'f32') this.driver.dispatch(castFromF16Kernel, { n }, [from.buffer, to.buffer], grid(n, WG))
+    else throw new Error(`cast: backend webgpu converts between f32 and f16, not ${x.dtype} to ${y.dtype}`)
   }
 
   observe(observer: OpObserver | undefined): void {
@@ -233,8 +320,8 @@ export class WebGpuBackend implements Backend {
     this.poison = on
   }
 
-  private allocate(shape: readonly number[], dtype: 'f32' | 'i32', what: string): Tensor {
-    const storage = this.driver.pool.acquire(sizeOf(shape) * 4, what)
+  private allocate(shape: readonly number[], dtype: StoredDType, what: string): Tensor {
+    const storage = this.driver.pool.acquire(bytesOf(dtype, sizeOf(shape)), what)
     return new Tensor(this, { storage, disposed: false } satisfies WebGpuHandle, [...shape], dtype)
   }
 

@@ -1144,8 +1144,10 @@ export const WEBGPU_OPS: readonly string[] = Object.keys(LAUNCHERS).sort()
 export function webGpuRefusal(plan: NativeOpPlan): string | null {
   const { op, dtype } = plan
   if (!(op in LAUNCHERS)) return `backend webgpu has no kernel for ${op}`
-  if (dtype !== 'f32') return `backend webgpu has no kernel for ${op} in ${dtype} (WebGPU computes in f32)`
-  if (op === 'cast' && plan.attrs.to !== 'f32') return `backend webgpu has no kernel for cast to ${String(plan.attrs.to)} (f32 only)`
+  // f16 calls run the f32 kernels on f32 copies of their f16 tensors (backend.ts runF16).
+  if (dtype !== 'f32' && dtype !== 'f16') return `backend webgpu has no kernel for ${op} in ${dtype} (WebGPU computes in f32 and stores f32 or f16)`
+  if (op === 'cast' && plan.attrs.to !== 'f32' && plan.attrs.to !== 'f16')
+    return `backend webgpu has no kernel for cast to ${String(plan.attrs.to)} (f32 and f16 only)`
   if ((op === 'unary_fwd' || op === 'unary_bwd') && !UNARY.has(String(plan.attrs.kind)))
     return `backend webgpu has no kernel for ${op} with kind ${String(plan.attrs.kind)}`
   if (op === 'mixer_fwd' || op === 'mixer_bwd') {

@@ -38,7 +38,7 @@ enum class Presence : uint8_t { required, optional, absent };
 // separated ("B,T,H,K"); a leading "*S" binds any number of leading dims to
 // the shape symbol S ("*S" alone: any shape; "*S,D": any shape, last dim D).
 // Index tensors (token ids, labels) are i32 whatever the op's dtype; `stats`
-// tensors are f32 in a bf16 op.
+// tensors are f32 in a bf16 or f16 op.
 struct TensorSig {
   std::string name;
   std::string shape;
@@ -47,13 +47,13 @@ struct TensorSig {
   std::string absent_reason;  // set by `specialize` when it makes a tensor absent
   bool index = false;
   // Statistics and losses (row rstd, log-sum-exp, nll, a sum of squares):
-  // f32 when the op runs in bf16, the op's dtype otherwise, so a backward
-  // that reads them back loses nothing to bf16 rounding.
+  // f32 when the op runs in bf16 or f16, the op's dtype otherwise, so a
+  // backward that reads them back loses nothing to 16-bit rounding.
   bool stats = false;
 };
 
 // The dtype of a `stats` tensor in an op running in `dtype`.
-inline DType stats_dtype(DType dtype) { return dtype == DType::bf16 ? DType::f32 : dtype; }
+inline DType stats_dtype(DType dtype) { return is_16bit(dtype) ? DType::f32 : dtype; }
 
 using AttrValue = std::variant<int64_t, double, bool, std::string>;
 

@@ -13,9 +13,13 @@
 namespace linea {
 
 // f32 and f64 for values; i32 for indices (token ids, labels, positions);
-// bf16 for values on GPUs (storage only: kernels accumulate in f32). The host
-// side sees bf16 as raw 16-bit patterns (bf16_from_float / bf16_to_float).
-enum class DType : uint8_t { f32, f64, i32, bf16 };
+// bf16 and f16 for values on GPUs (storage only: kernels accumulate in f32;
+// bf16 on CUDA, f16 on WebGPU adapters with shader-f16). The host side sees
+// them as raw 16-bit patterns (bf16_from_float / f16_from_float and back).
+enum class DType : uint8_t { f32, f64, i32, bf16, f16 };
+
+// The 16-bit storage dtypes: their statistics tensors stay f32 (ops.h).
+inline bool is_16bit(DType dtype) { return dtype == DType::bf16 || dtype == DType::f16; }
 
 const char* dtype_name(DType dtype);
 size_t dtype_size(DType dtype);
@@ -25,6 +29,10 @@ DType parse_dtype(const std::string& name);
 // bfloat16 bit patterns on the host: round to nearest even (NaN stays NaN).
 uint16_t bf16_from_float(float x);
 float bf16_to_float(uint16_t bits);
+// IEEE binary16 bit patterns on the host: round to nearest even, past 65504
+// to infinity, below 2^-14 to subnormals (NaN stays NaN).
+uint16_t f16_from_float(float x);
+float f16_to_float(uint16_t bits);
 
 using Shape = std::vector<int64_t>;
 

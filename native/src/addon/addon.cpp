@@ -156,14 +156,15 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   }
 
   // A new typed array of n elements for dtype, filled by fill(dst) with the
-  // tensor's bytes (bf16 is widened to f32 after the fill).
+  // tensor's bytes (bf16 and f16 are widened to f32 after the fill).
   template <class Fill>
   static Napi::Value host_array(Napi::Env env, DType dtype, size_t n, Fill&& fill) {
-    if (dtype == DType::bf16) {
+    if (linea::is_16bit(dtype)) {
       std::vector<uint16_t> bits(n);
       fill(bits.data());
       auto out = Napi::Float32Array::New(env, n);
-      for (size_t j = 0; j < n; ++j) out[j] = linea::bf16_to_float(bits[j]);
+      for (size_t j = 0; j < n; ++j)
+        out[j] = dtype == DType::bf16 ? linea::bf16_to_float(bits[j]) : linea::f16_to_float(bits[j]);
       return out;
     }
     if (dtype == DType::f32) {
@@ -227,16 +228,16 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   }
 
   static const char* array_name(DType d) {
-    return d == DType::f32 || d == DType::bf16 ? "Float32Array" : d == DType::f64 ? "Float64Array" : "Int32Array";
+    return d == DType::f32 || linea::is_16bit(d) ? "Float32Array" : d == DType::f64 ? "Float64Array" : "Int32Array";
   }
 
   void WriteFrom(Napi::Env env, Napi::Value value) {
     if (!value.IsTypedArray())
       throw Napi::TypeError::New(env, std::string("tensor data must be a ") + array_name(tensor_.dtype));
     auto arr = value.As<Napi::TypedArray>();
-    const auto want = tensor_.dtype == DType::f32 || tensor_.dtype == DType::bf16 ? napi_float32_array
-                      : tensor_.dtype == DType::f64                               ? napi_float64_array
-                                                                                  : napi_int32_array;
+    const auto want = tensor_.dtype == DType::f32 || linea::is_16bit(tensor_.dtype) ? napi_float32_array
+                      : tensor_.dtype == DType::f64                                 ? napi_float64_array
+                                                                                    : napi_int32_array;
     if (arr.TypedArrayType() != want)
       throw Napi::TypeError::New(env, std::string("tensor of dtype ") + linea::dtype_name(tensor_.dtype) + " takes a " +
                                           array_name(tensor_.dtype));
@@ -244,10 +245,12 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
       throw linea::OpError("tensor data has " + std::to_string(arr.ElementLength()) + " elements, shape " +
                            linea::shape_str(tensor_.shape) + " needs " + std::to_string(tensor_.numel()));
     const auto* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
-    if (tensor_.dtype == DType::bf16) {  // rounded to nearest even on the way in
+    if (linea::is_16bit(tensor_.dtype)) {  // rounded to nearest even on the way in
       const auto* f = reinterpret_cast<const float*>(src);
       std::vector<uint16_t> bits(static_cast<size_t>(tensor_.numel()));
-      for (size_t j = 0; j < bits.size(); ++j) bits[j] = linea::bf16_from_float(f[j]);
+      const bool bf = tensor_.dtype == DType::bf16;
+      for (size_t j = 0; j < bits.size(); ++j)
+        bits[j] = bf ? linea::bf16_from_float(f[j]) : linea::f16_from_float(f[j]);
       tensor_.backend->copy_from_host(tensor_, bits.data(), tensor_.bytes());
       return;
     }

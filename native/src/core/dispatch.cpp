@@ -285,7 +285,8 @@ OpPlan plan_call(const std::string& op_name, const std::map<std::string, TensorD
     const DType want = stats_dtype(call.dtype);
     if (it->second.dtype != want)
       throw OpError(def.name + ": " + s.name + " has dtype " + dtype_name(it->second.dtype) + "; in a " +
-                    dtype_name(call.dtype) + " call it is " + dtype_name(want) + " (statistics stay f32 in bf16)");
+                    dtype_name(call.dtype) + " call it is " + dtype_name(want) + " (statistics stay f32 in " +
+                    dtype_name(call.dtype) + ")");
   }
   if (def.check) def.check(call.attrs, call.dims);
 

@@ -144,8 +144,9 @@ class CpuBackend final : public Backend {
       const int32_t v = std::isnan(value) ? std::numeric_limits<int32_t>::min() : static_cast<int32_t>(value);
       auto* p = dst.data<int32_t>();
       for (int64_t i = 0; i < n; ++i) p[i] = v;
-    } else if (dst.dtype == DType::bf16) {
-      const uint16_t v = bf16_from_float(static_cast<float>(value));
+    } else if (is_16bit(dst.dtype)) {
+      const uint16_t v = dst.dtype == DType::bf16 ? bf16_from_float(static_cast<float>(value))
+                                                  : f16_from_float(static_cast<float>(value));
       auto* p = dst.data<uint16_t>();
       for (int64_t i = 0; i < n; ++i) p[i] = v;
     } else {

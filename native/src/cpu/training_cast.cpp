@@ -1,6 +1,6 @@
 // cast on the CPU: every value dtype to every other, element by element.
-// bf16 is held as its 16-bit pattern (tensor.h); narrowing rounds to nearest
-// even, widening is exact.
+// bf16 and f16 are held as their 16-bit patterns (tensor.h); narrowing
+// rounds to nearest even, widening is exact.
 //
 // x: *S in the op's dtype   y: *S in dtype `to`
 #include <algorithm>
@@ -17,6 +17,7 @@ double load(const void* p, DType dtype, int64_t i) {
   switch (dtype) {
     case DType::f32: return static_cast<const float*>(p)[i];
     case DType::bf16: return bf16_to_float(static_cast<const uint16_t*>(p)[i]);
+    case DType::f16: return f16_to_float(static_cast<const uint16_t*>(p)[i]);
     default: return static_cast<const double*>(p)[i];
   }
 }
@@ -27,6 +28,7 @@ void store(void* p, DType dtype, int64_t i, double x) {
     // Through f32: exact for f32 and bf16 inputs; an f64 input whose f32
     // rounding lands on a bf16 tie can end one bf16 ulp from direct rounding.
     case DType::bf16: static_cast<uint16_t*>(p)[i] = bf16_from_float(static_cast<float>(x)); break;
+    case DType::f16: static_cast<uint16_t*>(p)[i] = f16_from_float(static_cast<float>(x)); break;
     default: static_cast<double*>(p)[i] = x; break;
   }
 }
@@ -45,7 +47,7 @@ void cast_kernel(OpCall& call) {
 }  // namespace
 
 void register_cpu_cast_kernels(Backend& backend) {
-  for (DType dtype : {DType::f32, DType::f64, DType::bf16}) backend.add_kernel("cast", dtype, cast_kernel);
+  for (DType dtype : {DType::f32, DType::f64, DType::bf16, DType::f16}) backend.add_kernel("cast", dtype, cast_kernel);
 }
 
 }  // namespace linea

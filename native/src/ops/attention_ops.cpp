@@ -46,7 +46,7 @@ OpDef softmax_attn_fwd() {
        "", false, true},
   };
   op.attrs = attention_attrs();
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   return op;
 }
 
@@ -75,7 +75,7 @@ OpDef softmax_attn_bwd() {
       {"dv", "B,T,H,V", Presence::required, "gradient of the loss with respect to v"},
   };
   op.attrs = attention_attrs();
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   return op;
 }
 
@@ -94,7 +94,7 @@ OpDef softmax_attn_decode() {
   };
   op.signature.outputs = {{"o", "B,H,V", Presence::required, "the attention output of the new position"}};
   op.attrs = attention_attrs();
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   return op;
 }
 

@@ -80,7 +80,7 @@ OpDef feature_map_fwd() {
       {"y", "B,T,H,E", Presence::required, "phi(x); E = D, or 1 + D + D^2 for taylor2"},
   };
   op.attrs = feature_map_attrs();
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   op.check = bind_feature_count(op.name, "y");
   return op;
 }
@@ -102,7 +102,7 @@ OpDef feature_map_bwd() {
       {"dx", "B,T,H,D", Presence::required, "gradient of the loss w.r.t. x"},
   };
   op.attrs = feature_map_attrs();
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   op.check = bind_feature_count(op.name, "dy");
   return op;
 }
@@ -141,7 +141,7 @@ OpDef short_conv_fwd() {
       {"y", "B,T,C", Presence::required, "act(pre)"},
   };
   op.attrs = {conv_activation_attr()};
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   op.check = check_conv_taps(op.name);
   return op;
 }
@@ -167,7 +167,7 @@ OpDef short_conv_bwd() {
       {"dbias", "C", Presence::optional, "gradient w.r.t. bias; produced exactly when bias is given"},
   };
   op.attrs = {conv_activation_attr()};
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   op.specialize = [](const Attrs&, const std::set<std::string>& given, Signature& sig) {
     TensorSig* dbias = sig.output("dbias");
     if (given.count("bias")) {

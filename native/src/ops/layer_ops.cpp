@@ -31,7 +31,7 @@ OpDef embedding_fwd() {
   op.signature.outputs = {
       {"y", "*S,D", Presence::required, "the looked-up rows: ids' shape with D appended"},
   };
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   return op;
 }
 
@@ -50,7 +50,7 @@ OpDef embedding_bwd() {
   op.signature.outputs = {
       {"dtable", "R,D", Presence::required, "gradient of the loss w.r.t. table"},
   };
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   return op;
 }
 
@@ -91,7 +91,7 @@ OpDef norm_fwd() {
       float_attr("eps", kDefaultNormEps, 0.0, kMaxNormEps,
                  "added to the mean square (rms) or variance (layer) under the square root"),
   };
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   return op;
 }
 
@@ -121,7 +121,7 @@ OpDef norm_bwd() {
       float_attr("eps", kDefaultNormEps, 0.0, kMaxNormEps,
                  "unused (rstd carries it); accepted so the forward's attributes can be passed unchanged"),
   };
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   op.specialize = [](const Attrs&, const std::set<std::string>& given, Signature& sig) {
     TensorSig* dweight = sig.output("dweight");
     if (given.count("weight")) {
@@ -164,7 +164,7 @@ OpDef linear_fwd() {
       {"y", "*S,M", Presence::required, "the output rows"},
   };
   op.attrs = {trans_w_attr()};
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   op.specialize = [](const Attrs& attrs, const std::set<std::string>&, Signature& sig) {
     shape_weight_by_trans(attrs, sig);
   };
@@ -193,7 +193,7 @@ OpDef linear_bwd() {
       {"dbias", "M", Presence::optional, "gradient w.r.t. bias; produced exactly when bias is given"},
   };
   op.attrs = {trans_w_attr()};
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   op.specialize = [](const Attrs& attrs, const std::set<std::string>& given, Signature& sig) {
     shape_weight_by_trans(attrs, sig);
     TensorSig* dbias = sig.output("dbias");
@@ -222,7 +222,7 @@ OpDef swiglu_fwd() {
   op.signature.outputs = {
       {"y", "*S", Presence::required, "silu(gate) * up"},
   };
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   return op;
 }
 
@@ -241,7 +241,7 @@ OpDef swiglu_bwd() {
       {"dgate", "*S", Presence::required, "gradient w.r.t. gate"},
       {"dup", "*S", Presence::required, "gradient w.r.t. up"},
   };
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   return op;
 }
 
@@ -276,7 +276,7 @@ OpDef rotary_fwd() {
                "position of t = 0 (e.g. the number of tokens already in a cache)"),
       bool_attr("inverse", false, "rotate by -theta instead of theta: undoes the forward, and is its backward"),
   };
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   op.check = [](const Attrs& attrs, Dims& dims) {
     const int64_t D = dims.at("D");
     if (D % 2 != 0)

@@ -141,7 +141,7 @@ OpDef mixer_fwd() {
       {"m_final", "B,H", Presence::optional, "stabilizer after the last step"},
   };
   op.attrs = mixer_attrs();
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   op.specialize = [](const Attrs& a, const std::set<std::string>&, Signature& sig) {
     specialize_mixer_inputs(a, sig);
     if (attr_enum<MixerNormalize>(a) == MixerNormalize::none) {
@@ -178,7 +178,7 @@ OpDef mixer_bwd() {
       {"dz0", "B,H,K", Presence::optional, "gradient of the initial denominator state"},
   };
   op.attrs = mixer_attrs();
-  op.dtypes = {DType::f32, DType::f64, DType::bf16};
+  op.dtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
   op.specialize = [](const Attrs& a, const std::set<std::string>&, Signature& sig) {
     specialize_mixer_inputs(a, sig);
     const TensorSig* g = sig.input("g");

@@ -111,18 +111,19 @@ struct AttrEnum<ConvActivation> {
 };
 
 // The dtype `cast` converts to (values only: indices stay i32).
-enum class CastTarget : uint8_t { f32, f64, bf16 };
+enum class CastTarget : uint8_t { f32, f64, bf16, f16 };
 template <>
 struct AttrEnum<CastTarget> {
   static constexpr const char* attr = "to";
   static constexpr const char* what = "cast target dtype";
-  static constexpr const char* names[] = {"f32", "f64", "bf16"};
-  static constexpr CastTarget last = CastTarget::bf16;
+  static constexpr const char* names[] = {"f32", "f64", "bf16", "f16"};
+  static constexpr CastTarget last = CastTarget::f16;
 };
 inline DType cast_target_dtype(CastTarget to) {
   switch (to) {
     case CastTarget::f64: return DType::f64;
     case CastTarget::bf16: return DType::bf16;
+    case CastTarget::f16: return DType::f16;
     case CastTarget::f32: break;
   }
   return DType::f32;

@@ -26,9 +26,9 @@ constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
 constexpr double kNoLower = -1e300;
 constexpr double kNoUpper = 1e300;
 
-// bf16 is storage only: its kernels accumulate in f32. AdamW keeps f32 master
-// weights and moments (cast makes the bf16 copies), so it has no bf16.
-const std::vector<DType> kValueDtypes = {DType::f32, DType::f64, DType::bf16};
+// bf16 and f16 are storage only: kernels accumulate in f32. AdamW keeps f32 master
+// weights and moments (cast makes the 16-bit copies), so it has neither.
+const std::vector<DType> kValueDtypes = {DType::f32, DType::f64, DType::bf16, DType::f16};
 const std::vector<DType> kMasterDtypes = {DType::f32, DType::f64};
 
 // ---- cross-entropy ---------------------------------------------------------
@@ -348,8 +348,8 @@ OpDef cast() {
   op.name = "cast";
   op.doc =
       "Converts every element to another value dtype: y = x rounded to nearest (ties to even) when the "
-      "target is narrower, exact when it is wider. Mixed precision's bridge: bf16 copies of f32 master "
-      "weights, f32 copies of bf16 activations for the loss.";
+      "target is narrower, exact when it is wider. Mixed precision's bridge: bf16 or f16 copies of f32 master "
+      "weights, f32 copies of 16-bit activations for the loss.";
   op.signature.inputs = {
       {"x", "*S", Presence::required, "any shape"},
   };

@@ -104,7 +104,13 @@ export const COMMON_FIELDS: FormField[] = [
     kind: 'optional-text',
     help: 'cuda:0,1 or all: one process per GPU, each on its slice of every batch; empty: one device',
   },
-  { path: 'precision', label: 'precision', kind: 'select', options: [...PRECISIONS], help: 'auto: bf16 on a GPU, f32 on the CPU' },
+  {
+    path: 'precision',
+    label: 'precision',
+    kind: 'select',
+    options: [...PRECISIONS],
+    help: 'auto: bf16 on CUDA, f32 on the CPU and WebGPU; f16: WebGPU, with a loss scale',
+  },
 ]
 
 export { TASK_KINDS }

@@ -154,8 +154,9 @@ describe('linea train', () => {
     expect(r.stderr).toMatch(/backend: .*cpu/)
     for (const [flags, message] of [
       [['--backend', 'tpu'], '--backend tpu: expected one of auto, cpu, cuda, webgpu or cuda:N'],
-      [['--precision', 'f16'], '--precision f16: expected one of auto, f32, f64, bf16'],
+      [['--precision', 'f8'], '--precision f8: expected one of auto, f32, f64, bf16, f16'],
       [['--backend', 'cpu', '--precision', 'bf16'], "'bf16' needs a GPU backend"],
+      [['--backend', 'cpu', '--precision', 'f16'], "'f16' runs on backend 'webgpu' (backend is 'cpu')"],
     ] as const) {
       const bad = linea('train', modelPath, trainPath, '--out', join(dir, 'bad-flags'), ...flags)
       expect(bad.code, flags.join(' ')).toBe(2)

@@ -121,7 +121,7 @@ describe('native addon', () => {
     const v = cpu.zeros([2, 9, 4, 16], 'f32')
     expect(() => mixerFwd(cpu, { q, k: q, v })).toThrow('mixer_fwd: v has shape [2, 9, 4, 16], expected [B=2, T=8, H=4, V] (T is 8 from q, got 9)')
     expect(() => cpu.run('mixer_fwd', { q, k: q, v: q }, { form: 'parallel' })).toThrow("attribute form = 'parallel' is not valid; valid: recurrent, chunked")
-    expect(() => new addon.Tensor('cpu', 'f16' as never, [2])).toThrow("dtype 'f16' is not supported; valid: f32, f64")
+    expect(() => new addon.Tensor('cpu', 'f8' as never, [2])).toThrow("dtype 'f8' is not supported; valid: f32, f64, i32, bf16, f16")
     expect(() => new addon.Tensor('gpu9', 'f32', [2])).toThrow("backend 'gpu9' is not available; available: cpu")
     expect(() => new addon.Tensor('cpu', 'f32', [2, 2], new Float32Array(3))).toThrow('tensor data has 3 elements, shape [2, 2] needs 4')
     expect(() => new addon.Tensor('cpu', 'f32', [2], new Float64Array(2))).toThrow('takes a Float32Array')

@@ -41,12 +41,12 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const logSigmoid = (x: number) => (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)))
 
 describe('op table coverage', () => {
-  it('every declared op has CPU kernels for f32 and f64; bf16 (GPU storage) only for cast', () => {
+  it('every declared op has CPU kernels for f32 and f64; bf16 and f16 (GPU storage) only for cast', () => {
     const ops = loadAddon().opTable()
     for (const name of ['mixer_fwd', 'mixer_bwd', 'feature_map_fwd', 'feature_map_bwd', 'short_conv_fwd', 'short_conv_bwd'])
       expect(ops.find((o) => o.name === name)?.kernels.cpu, name).toEqual(['f32', 'f64'])
-    for (const op of ops) expect(op.kernels.cpu, op.name).toEqual(op.name === 'cast' ? ['f32', 'f64', 'bf16'] : ['f32', 'f64'])
-    for (const op of ops) expect(op.dtypes, op.name).toEqual(op.name === 'adamw_step' ? ['f32', 'f64'] : ['f32', 'f64', 'bf16'])
+    for (const op of ops) expect(op.kernels.cpu, op.name).toEqual(op.name === 'cast' ? ['f32', 'f64', 'bf16', 'f16'] : ['f32', 'f64'])
+    for (const op of ops) expect(op.dtypes, op.name).toEqual(op.name === 'adamw_step' ? ['f32', 'f64'] : ['f32', 'f64', 'bf16', 'f16'])
   })
 })
 

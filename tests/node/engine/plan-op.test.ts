@@ -85,7 +85,7 @@ describe('planOp', () => {
     expect(() => addon.run('cpu', 'mixer_fwd', tensors, {})).toThrow(message)
     for (const t of Object.values(tensors)) t.dispose()
     expect(() => addon.planOp('mixer_fwd', inputs, {})).toThrow(expect.objectContaining({ code: 'LINEA_OP_ERROR' }))
-    expect(() => addon.planOp('mixer_fwd', { q: { shape: [2], dtype: 'f16' as NativeDType } }, {})).toThrow("dtype 'f16' is not supported")
+    expect(() => addon.planOp('mixer_fwd', { q: { shape: [2], dtype: 'f8' as NativeDType } }, {})).toThrow("dtype 'f8' is not supported")
     expect(() => addon.planOp('mixer_fwd', { q: [2, 8] as unknown as NativeTensorDesc }, {})).toThrow(
       'mixer_fwd: input q must be {shape: number[], dtype: string}',
     )

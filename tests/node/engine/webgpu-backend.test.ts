@@ -64,10 +64,12 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
     expect(onGpu[0]).toEqual([400, 400])
   })
 
-  it('refuses ops without a WGSL kernel and dtypes other than f32, naming the op', () => {
+  it('refuses ops without a WGSL kernel and dtypes other than f32 and f16, naming the op', () => {
     const g = theGpu()
     expect(g.supports('linear_fwd', 'f32')).toBe(true)
+    expect(g.supports('linear_fwd', 'f16')).toBe(true)
     expect(g.supports('linear_fwd', 'f64')).toBe(false)
+    expect(g.supports('linear_fwd', 'bf16')).toBe(false)
     expect(g.supports('mixer_fwd', 'f32')).toBe(true)
     expect(g.supports('no_such_op', 'f32')).toBe(false)
     const x = g.upload(normals(2 * 3 * 1 * 4, 1), [2, 3, 1, 4])
@@ -76,9 +78,9 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
     expect(() => g.run('mixer_fwd', { q: x, k: x, v: x, i }, { input_gate: 'exp', normalize: 'max1' })).toThrow(
       'backend webgpu has no kernel for mixer_fwd with input_gate exp and gate none',
     )
-    expect(() => g.run('cast', { x }, { to: 'bf16' })).toThrow('backend webgpu has no kernel for cast to bf16 (f32 only)')
-    expect(() => g.upload(new Float64Array(4), [4])).toThrow("upload: backend webgpu stores f32 and i32, not f64; use precision 'f32' on WebGPU")
-    expect(() => g.zeros([2], 'bf16')).toThrow('zeros: backend webgpu stores f32 and i32, not bf16')
+    expect(() => g.run('cast', { x }, { to: 'bf16' })).toThrow('backend webgpu has no kernel for cast to bf16 (f32 and f16 only)')
+    expect(() => g.upload(new Float64Array(4), [4])).toThrow("upload: backend webgpu stores f32, f16 and i32, not f64; use precision 'f32' or 'f16' on WebGPU")
+    expect(() => g.zeros([2], 'bf16')).toThrow('zeros: backend webgpu stores f32, f16 and i32, not bf16')
   })
 
   it("passes the op table's own errors through unchanged (planOp, as the CPU)", () => {

@@ -43,6 +43,14 @@ describe('TrainSpec validation', () => {
     ])
   })
 
+  it("takes f16 on backend 'webgpu' only, naming where mixed precision runs elsewhere", () => {
+    expect(errorsOf(trainSpec({ backend: 'webgpu', precision: 'f16' }))).toEqual([])
+    for (const backend of ['auto', 'cpu', 'cuda'] as const)
+      expect(errorsOf(trainSpec({ backend, precision: 'f16' }))).toEqual([
+        `precision: 'f16' runs on backend 'webgpu' (backend is '${backend}'); CUDA's mixed precision is 'bf16', the CPU computes in 'f32' or 'f64'`,
+      ])
+  })
+
   it('takes max_steps up to steps: a run stopped early on the schedule of steps', () => {
     expect(errorsOf(trainSpec({ steps: 1000, max_steps: 300 }))).toEqual([])
     expect(stopStep(trainSpec({ steps: 1000, max_steps: 300 }))).toBe(300)
