@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { f16FromFloat, f16ToFloat, packF16, unpackF16 } from '../../../electron/engine/f16'
 import { nativeBackend } from '../../../electron/engine/native-backend'
 import { Rng } from '../../../electron/engine/random'
+import { F16_EDGES } from '../../fixtures/f16-edges'
 
 const cpu = nativeBackend('cpu')
 
@@ -21,25 +22,7 @@ async function viaAddon(values: number[]): Promise<Float32Array> {
 }
 
 describe('f16 on the host', () => {
-  const edges = [
-    0,
-    -0,
-    1,
-    1 + 2 ** -11,
-    1 + 3 * 2 ** -11,
-    65504,
-    65519,
-    65520,
-    -1e6,
-    2 ** -24,
-    1.5 * 2 ** -24,
-    2 ** -26,
-    2 ** -14,
-    2 ** -14 - 2 ** -25,
-    -3.14159,
-    Infinity,
-    -Infinity,
-  ]
+  const edges = F16_EDGES
 
   it('rounds as the addon does: random values over many scales and the edges', async () => {
     const rng = new Rng(3)

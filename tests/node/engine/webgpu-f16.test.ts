@@ -12,6 +12,7 @@ import type { HostArray, Tensor } from '../../../electron/engine/tensor'
 import { trainModel } from '../../../electron/engine/train/trainer'
 import { quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
 import { announce, cpu, gpu, ints, normals, relRms, theGpu } from './webgpu-harness'
+import { F16_EDGES } from '../../fixtures/f16-edges'
 
 announce('webgpu-f16')
 
@@ -61,23 +62,7 @@ async function compareF16(op: string, inputs: Inputs, attrs: Record<string, Attr
 describe.skipIf(!gpu)('f16 on WebGPU', () => {
   it('casts f32 to f16 and back exactly as the CPU does, the edges included, in half the bytes', async () => {
     const g = theGpu()
-    const edges = [
-      0,
-      -0,
-      1,
-      1 + 2 ** -11,
-      1 + 3 * 2 ** -11,
-      65504,
-      65519,
-      65520,
-      -1e6,
-      2 ** -24,
-      1.5 * 2 ** -24,
-      2 ** -26,
-      2 ** -14 - 2 ** -25,
-      Number.NaN,
-      Infinity,
-    ]
+    const edges = F16_EDGES
     const data = Float32Array.from([...edges, ...normals(1001, 5, (x) => x * 300)])
     const before = g.memory().bytesInUse
     const h = f16On(data, [data.length])
