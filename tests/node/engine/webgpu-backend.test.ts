@@ -298,11 +298,11 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
     expect(chooseBackend('webgpu', 0, ['cpu', 'webgpu'], calls, addonAccepts)).toEqual({ id: 'webgpu', reason: 'webgpu (asked for)' })
     expect(
       webGpuAccepts({ op: 'linear_fwd', inputs: { x: { shape: [4, 8], dtype: 'f64' }, w: { shape: [8, 3], dtype: 'f64' } }, attrs: {}, outputs: [] }),
-    ).toBe('backend webgpu has no kernel for linear_fwd in f64 (WebGPU computes in f32)')
+    ).toBe('backend webgpu has no kernel for linear_fwd in f64 (WebGPU computes in f32 and stores f32 or f16)')
     // A run in f64: WebGPU computes in f32, and says so for every call.
     const spec = resizeModel(preset('gla'), { d_model: 16, vocab_size: 64, heads: 2 })
     await expect(selectRun(spec, quickTrainSpec({ backend: 'webgpu', precision: 'f64' }))).rejects.toThrow(
-      /^backend webgpu cannot train this model: it refuses (\d+) of the model's \1 op calls \(backend webgpu has no kernel for embedding_fwd in f64 \(WebGPU computes in f32\)/,
+      /^backend webgpu cannot train this model: it refuses (\d+) of the model's \1 op calls \(backend webgpu has no kernel for embedding_fwd in f64 \(WebGPU computes in f32 and stores f32 or f16\)/,
     )
   })
 })
