@@ -7,7 +7,8 @@
 //    Tokens over the wall time of the steps after WARMUP (no eval inside).
 //    The goal: WebGPU at least 30% of CUDA. Then webgpu again with the
 //    128 x 128 matmul tile for large products (webgpu_matmul128), with the
-//    products pipelined (webgpu_matmul_pipeline), and without
+//    products pipelined (webgpu_matmul_pipeline), in precision f16
+//    (webgpu_f16), and without
 //    the split sums of weight gradients (webgpu_no_split_k, the control), with
 //    every tile staged along k (webgpu_along_k, the control for staging that
 //    follows the layout), and the default again last (webgpu_again: drift).
@@ -33,7 +34,7 @@
 //
 // Bundled by scripts/device-bundles.sh (webgpu stays external: Dawn's binding
 // is loaded from node_modules/webgpu at run time).
-// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_POOL_CONTROL / WEBGPU_BENCH_PLAN_CONTROL / WEBGPU_BENCH_ATTENTION_BLOCKS / WEBGPU_BENCH_MATMUL_PIPELINE / WEBGPU_BENCH_KERNELS (0: skip that part),
+// Environment: WEBGPU_BENCH_TRAIN / WEBGPU_BENCH_OPS / WEBGPU_BENCH_PROFILE / WEBGPU_BENCH_MATMUL128 / WEBGPU_BENCH_SPLIT_K_CONTROL / WEBGPU_BENCH_STAGING_CONTROL / WEBGPU_BENCH_POOL_CONTROL / WEBGPU_BENCH_PLAN_CONTROL / WEBGPU_BENCH_ATTENTION_BLOCKS / WEBGPU_BENCH_MATMUL_PIPELINE / WEBGPU_BENCH_F16 / WEBGPU_BENCH_KERNELS (0: skip that part),
 // WEBGPU_BENCH_PROFILE_MODELS (gated-deltanet), WEBGPU_BENCH_MODELS
 // (gla,retnet,mamba2,gated-deltanet), WEBGPU_BENCH_SEQ (512), WEBGPU_BENCH_BATCH (16),
 // WEBGPU_BENCH_STEPS (16), WEBGPU_BENCH_REPEATS (5), WEBGPU_BENCH_CELLS (16x2048,4x8192,1x32768; a cell
@@ -89,7 +90,7 @@ const BATCH = Number(process.env.WEBGPU_BENCH_BATCH ?? 16)
  */
 const PAIRS = Number(process.env.WEBGPU_BENCH_PAIRS ?? 0)
 
-function trainSpec(backend: string, precision: 'f32' | 'bf16'): TrainSpec {
+function trainSpec(backend: string, precision: 'f32' | 'bf16' | 'f16'): TrainSpec {
   return {
     format: 'linea.train/1',
     task: { kind: 'mqar', seq_len: SEQ, num_kv_pairs: Math.min(32, SEQ / 4), power_a: 0.01, vocab_size: 512 },
@@ -116,10 +117,11 @@ async function backendFor(id: string): Promise<Backend> {
  * final loss. Not per step: the trainer reports steps as their metrics come back, which on a GPU can
  * be several at once.
  */
-async function trainThroughput(spec: ModelSpec, backendId: string, precision: 'f32' | 'bf16') {
+async function trainThroughput(spec: ModelSpec, backendId: string, precision: 'f32' | 'bf16' | 'f16') {
   let loss = NaN
   let warmEnd = 0
   let lastEnd = 0
+  let peakBytes = 0
   const backend = await backendFor(backendId)
   await trainModel({
     modelSpec: spec,
@@ -131,15 +133,17 @@ async function trainThroughput(spec: ModelSpec, backendId: string, precision: 'f
         if (p.step === WARMUP) warmEnd = performance.now()
         lastEnd = performance.now()
         loss = p.loss
+        peakBytes = Math.max(peakBytes, p.peakMemoryBytes)
       },
     },
   })
   const tokens = (STEPS - WARMUP) * BATCH * SEQ
-  return { tokensPerSecond: Math.round(tokens / ((lastEnd - warmEnd) / 1000)), loss, steps: STEPS, warmup: WARMUP }
+  // peakBytes: the backend's own count of what tensors held at most during a step (f16's saving shows here).
+  return { tokensPerSecond: Math.round(tokens / ((lastEnd - warmEnd) / 1000)), loss, steps: STEPS, warmup: WARMUP, peakBytes }
 }
 
 /** trainThroughput, or the error's first line in its place (a row of the JSON either way). */
-async function throughputOrError(spec: ModelSpec, backend: string, precision: 'f32' | 'bf16'): Promise<unknown> {
+async function throughputOrError(spec: ModelSpec, backend: string, precision: 'f32' | 'bf16' | 'f16'): Promise<unknown> {
   try {
     return await trainThroughput(spec, backend, precision)
   } catch (err) {
@@ -404,6 +408,8 @@ async function main(): Promise<void> {
         if (on('MATMUL128')) row.webgpu_matmul128 = await underSwitch(spec, useMatmulTile, 128)
         // Pipelined products (kernels/matmul.ts; opt-in until timed here).
         if (on('MATMUL_PIPELINE')) row.webgpu_matmul_pipeline = await underSwitch(spec, useMatmulPipeline, true)
+        // WebGPU's mixed precision (f16 storage, f32 kernels on converted copies, a loss scale): memory, at what cost in time.
+        if (on('F16')) row.webgpu_f16 = await throughputOrError(spec, 'webgpu', 'f16')
         // The control for the split sums of weight gradients (on by default): the same step without them.
         if (on('SPLIT_K_CONTROL')) row.webgpu_no_split_k = await underSwitch(spec, useSplitK, false)
         // The control for staging that follows the operands' layout (on by default): every tile staged along k.
@@ -448,7 +454,7 @@ async function main(): Promise<void> {
           `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  without split sums ${String(tps('webgpu_no_split_k') ?? '-')}` +
           `  staged along k ${String(tps('webgpu_along_k') ?? '-')}  default again ${String(tps('webgpu_again') ?? '-')}` +
           `  fixed pool ${String(tps('webgpu_fixed_pool') ?? '-')}  no plan cache ${String(tps('webgpu_no_plan_cache') ?? '-')}` +
-          `  attention tiles ${String(tps('webgpu_attention_tiles') ?? '-')}  matmul pipelined ${String(tps('webgpu_matmul_pipeline') ?? '-')}` +
+          `  attention tiles ${String(tps('webgpu_attention_tiles') ?? '-')}  matmul pipelined ${String(tps('webgpu_matmul_pipeline') ?? '-')}  f16 ${String(tps('webgpu_f16') ?? '-')}` +
           SUBMIT_BATCHES.map((n) => `  submit ${n} ${String(tps(`webgpu_submit${n}`) ?? '-')}`).join(''),
       )
       // Each row as it lands: a call's time limit may stop the benchmark before the end.
