@@ -8,7 +8,7 @@
 // Ops are encoded, not run, by run(): results exist once a read or a
 // synchronize has flushed the batch. Device errors and index errors (an id
 // outside a table) found meanwhile are thrown there.
-import { loadAddon, type LineaAddon, type NativeTensorDesc } from '../addon'
+import { loadAddon, type LineaAddon, type NativeOpPlan, type NativeTensorDesc } from '../addon'
 import { PlanCache } from './plan_cache'
 import type { AttrValue, Backend, OpObserver, OpOutputs, OpTiming } from '../backend'
 import { Tensor, type DType, type HostArray } from '../tensor'
@@ -19,7 +19,7 @@ import { WG } from './kernels/common'
 import { castFromF16Kernel, castToF16Kernel } from './kernels/cast16'
 import { fillKernel } from './kernels/fill'
 import { f16FromFloat, packF16, unpackF16 } from '../f16'
-import { LAUNCHERS, webGpuRefusal, type LaunchContext } from './ops'
+import { LAUNCHERS, nativeF16, webGpuRefusal, type LaunchContext } from './ops'
 import type { Storage } from './pool'
 
 /** What a WebGPU tensor's handle holds: shared storage (views share it) and whether this handle is disposed. */
@@ -145,7 +145,19 @@ export class WebGpuBackend implements Backend {
     const plan = this.plans.get(op, descs, attrs, outputs)
     const refused = webGpuRefusal(plan)
     if (refused) throw new Error(refused)
+    return this.launch(op, inputs, attrs, plan, { inputs: storages, sizes, shapes }, false)
+  }
 
+  /** Allocates a planned call's outputs and encodes its launcher; `half`: an f16 call on its own f16 kernels (nativeF16). */
+  private launch(
+    op: string,
+    inputs: Record<string, Tensor | undefined>,
+    attrs: Record<string, AttrValue | undefined>,
+    plan: NativeOpPlan,
+    given: { inputs: Record<string, Storage>; sizes: Record<string, number>; shapes: Record<string, readonly number[]> },
+    half: boolean,
+  ): OpOutputs {
+    const { inputs: storages, sizes, shapes } = given
     const t0 = this.observer ? performance.now() : 0
     // Profiling on an adapter with timestamp queries: the op's own passes, timed on the device.
     const timed = this.observer && this.driver.canTime ? this.driver.beginTimedOp() : undefined
@@ -155,7 +167,9 @@ export class WebGpuBackend implements Backend {
       const t = this.allocate(o.shape, storedDType(o.dtype, `${op}: output ${o.name}`), `${op} ${o.name}`)
       out[o.name] = t
       outStorages[o.name] = this.storage(t)
-      if (this.poison) this.fillBits(outStorages[o.name]!, t.size, 0x7fc00000) // an f32 call's outputs are f32 or i32
+      if (this.poison)
+        if (t.dtype === 'f16') this.fillBits(outStorages[o.name]!, Math.ceil(t.size / 2), 0x7e007e00)
+        else this.fillBits(outStorages[o.name]!, t.size, 0x7fc00000)
     }
     const scratch: Storage[] = []
     const context: LaunchContext = {
@@ -165,6 +179,7 @@ export class WebGpuBackend implements Backend {
       sizes,
       shapes,
       outputs: outStorages,
+      half,
       scratch: (bytes, what) => {
         const s = this.driver.pool.acquire(bytes, what)
         scratch.push(s)
@@ -207,6 +222,20 @@ export class WebGpuBackend implements Backend {
       descs[name] = { shape: [...t.shape], dtype: t.dtype }
     }
     const plan = this.plans.get(op, descs, attrs, outputs)
+    if (nativeF16(plan)) {
+      const refused = webGpuRefusal(plan)
+      if (refused) throw new Error(refused)
+      const storages: Record<string, Storage> = {}
+      const sizes: Record<string, number> = {}
+      const shapes: Record<string, readonly number[]> = {}
+      for (const [name, t] of Object.entries(inputs))
+        if (t) {
+          storages[name] = this.storage(t)
+          sizes[name] = t.size
+          shapes[name] = t.shape
+        }
+      return this.launch(op, inputs, attrs, plan, { inputs: storages, sizes, shapes }, true)
+    }
     const observer = this.observer
     const t0 = observer ? performance.now() : 0
     const timed = observer && this.driver.canTime ? this.driver.beginTimedOp() : undefined

@@ -14,7 +14,8 @@ import { columnChunks, columnPartialGrid, columnSumKernel, columnSumProductKerne
 import { rowGroup, WG } from './kernels/common'
 import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_entropy'
 import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, type FeatureMapKind } from './kernels/feature_map'
-import { LARGE_TILE, matmulKernel, splitSumKernel, stagingFor, TILE, type MatmulTile } from './kernels/matmul'
+import { castFromF16Kernel, castToF16Kernel } from './kernels/cast16'
+import { LARGE_TILE, matmulKernel, splitSumHalfKernel, splitSumKernel, stagingFor, TILE, type MatmulTile } from './kernels/matmul'
 import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from './kernels/norm'
 import { COLUMNS as ROW_COLUMNS, ROWS as ROW_BLOCK, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
 import { rotaryKernel, rotaryTable } from './kernels/rotary'
@@ -90,6 +91,8 @@ export interface LaunchContext {
   outputs: Record<string, Storage>
   /** Scratch memory for this call only (released when the call is encoded). */
   scratch(bytes: number, what: string): Storage
+  /** An f16 call run by its own f16 kernels (nativeF16): every float tensor is f16, two to a 32-bit word. */
+  half?: boolean
 }
 
 type Launcher = (c: LaunchContext) => void
@@ -118,11 +121,14 @@ function matmul(
   // q = 0 is an empty sum: the kernel still writes every element (the bias, or zeros).
   const large = largeProducts === LARGE_TILE && Math.ceil(shape.p / LARGE_TILE) * Math.ceil(shape.n / LARGE_TILE) >= LARGE_TILES_MIN
   const tile = large ? LARGE_TILE : TILE
-  const kernel = matmulKernel(tile, !!bias, layoutStaging ? stagingFor(shape) : { aByRows: false, bByK: false }, matmulPipeline)
   const tiles = Math.ceil(shape.p / tile) * Math.ceil(shape.n / tile)
   const wanted = bias || large ? 1 : splitsOf(tiles, shape.q)
   const kSplit = Math.max(DEPTH_ALIGN, Math.ceil(shape.q / wanted / DEPTH_ALIGN) * DEPTH_ALIGN)
   const splits = wanted === 1 ? 1 : Math.ceil(shape.q / kSplit)
+  // An f16 call's operands are f16; its C too, but split partial sums stay f32 until they are added.
+  const half = c.half === true
+  const staging = layoutStaging ? stagingFor(shape) : { aByRows: false, bByK: false }
+  const kernel = matmulKernel(tile, !!bias, staging, matmulPipeline, { inputs: half, output: half && splits === 1 })
   const groups: [number, number, number] = [Math.ceil(shape.p / tile), Math.ceil(shape.n / tile), splits]
   if (splits === 1) {
     c.driver.dispatch(kernel, { ...shape, k_split: shape.q }, bias ? [a, b, out, bias] : [a, b, out], groups)
@@ -133,7 +139,8 @@ function matmul(
   const count = shape.n * shape.p
   const parts = c.scratch(splits * count * 4, `${c.plan.op} matmul partial sums`).buffer
   c.driver.dispatch(kernel, { ...shape, k_split: kSplit }, [a, b, parts], groups)
-  c.driver.dispatch(splitSumKernel, { count, splits }, [parts, out], grid(count, WG))
+  if (half) c.driver.dispatch(splitSumHalfKernel, { count, splits }, [parts, out], grid(count / 2, WG))
+  else c.driver.dispatch(splitSumKernel, { count, splits }, [parts, out], grid(count, WG))
 }
 
 /**
@@ -1026,7 +1033,14 @@ export const LAUNCHERS: Record<string, Launcher> = {
     // dw (K, M) = x^T dy, or (M, K) = dy^T x under trans_w: reductions over the N rows.
     if (trans) matmul(c, dy, x, need(c, 'dw'), { n: M, p: K, q: N, sa0: 1, sa1: M, sb0: K, sb1: 1 })
     else matmul(c, x, dy, need(c, 'dw'), { n: K, p: M, q: N, sa0: 1, sa1: K, sb0: M, sb1: 1 })
-    if (c.outputs.dbias) columnSum(c, N, M, dy, c.outputs.dbias.buffer)
+    if (c.outputs.dbias && c.half) {
+      // f16: the column sums of dy widened to f32, then rounded once.
+      const wide = c.scratch(Math.max(N * M, 1) * 4, 'linear_bwd dy in f32').buffer
+      const sums = c.scratch(Math.max(M, 1) * 4, 'linear_bwd dbias in f32').buffer
+      c.driver.dispatch(castFromF16Kernel, { n: N * M }, [dy, wide], grid(N * M, WG))
+      columnSum(c, N, M, wide, sums)
+      c.driver.dispatch(castToF16Kernel, { n: M }, [sums, c.outputs.dbias.buffer], grid(Math.ceil(M / 2), WG))
+    } else if (c.outputs.dbias) columnSum(c, N, M, dy, c.outputs.dbias.buffer)
   },
 
   embedding_fwd(c) {
@@ -1141,6 +1155,20 @@ export const WEBGPU_OPS: readonly string[] = Object.keys(LAUNCHERS).sort()
  * Null when the WebGPU backend runs this planned call, else why not (the
  * message the capability check shows and run() throws).
  */
+/**
+ * Whether an f16 call runs on its own f16 kernels (the products, reading and writing f16 pairs)
+ * rather than the f32 kernels on converted copies (backend.ts runF16): linear_fwd and linear_bwd
+ * when every product's C has an even number of columns (C is written two f16 to a word).
+ */
+export function nativeF16(plan: NativeOpPlan): boolean {
+  if (plan.dtype !== 'f16') return false
+  // K, M > 0: the launchers take a product's rows from an input's size, or from y's bytes when K = 0.
+  const even = (d: string) => (plan.dims[d] ?? 0) > 0 && plan.dims[d]! % 2 === 0
+  if (plan.op === 'linear_fwd') return even('M')
+  if (plan.op === 'linear_bwd') return even('M') && even('K')
+  return false
+}
+
 export function webGpuRefusal(plan: NativeOpPlan): string | null {
   const { op, dtype } = plan
   if (!(op in LAUNCHERS)) return `backend webgpu has no kernel for ${op}`

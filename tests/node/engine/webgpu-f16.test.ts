@@ -133,6 +133,47 @@ describe.skipIf(!gpu)('f16 on WebGPU', () => {
     expect(mixer.o!.err).toBeLessThan(3e-3)
   })
 
+  it('linear with even K and M runs its own f16 products (split sums, a bias, trans_w), odd ones the f32 kernels', async () => {
+    const g = theGpu()
+    const cases = [
+      { N: 70, K: 34, M: 66, trans_w: false, bias: true, native: true },
+      { N: 2100, K: 40, M: 90, trans_w: false, bias: true, native: true }, // dw's sum over 2100 rows: split sums
+      { N: 65, K: 32, M: 130, trans_w: true, bias: false, native: true },
+      { N: 33, K: 33, M: 64, trans_w: false, bias: true, native: false }, // dx has 33 columns
+    ]
+    for (const { N, K, M, trans_w, bias, native } of cases) {
+      const inputs: Inputs = {
+        x: { data: normals(N * K, 30), shape: [N, K], f16: true },
+        w: { data: normals(K * M, 31, (v) => v / Math.sqrt(K)), shape: trans_w ? [M, K] : [K, M], f16: true },
+        ...(bias ? { bias: { data: normals(M, 32), shape: [M], f16: true } } : {}),
+      }
+      const fwd = await compareF16('linear_fwd', inputs, { trans_w })
+      expect(fwd.y!.err, `y at ${N} ${K} ${M}`).toBeLessThan(2e-3)
+      const bwd = await compareF16(
+        'linear_bwd',
+        { ...inputs, dy: { data: normals(N * M, 33, (v) => v / Math.sqrt(M)), shape: [N, M], f16: true } },
+        { trans_w },
+      )
+      for (const [name, r] of Object.entries(bwd)) {
+        expect(r.dtype, name).toBe('f16')
+        expect(r.err, `${name} at ${N} ${K} ${M}`).toBeLessThan(2e-3)
+      }
+      // Which kernels ran: the f16 products, or conversions around the f32 ones.
+      const x = f16On(inputs.x!.data as Float32Array, [N, K])
+      const w = f16On(inputs.w!.data as Float32Array, inputs.w!.shape)
+      const dy = f16On(normals(N * M, 33), [N, M])
+      const outs: Tensor[] = []
+      const times = await g.driver.timeKernels(() => outs.push(...Object.values(g.run('linear_bwd', { x, w, dy }, { trans_w }))))
+      const labels = [...times.keys()]
+      expect(
+        labels.some((l) => l.includes('/f16 in')),
+        labels.join(', '),
+      ).toBe(native)
+      expect(labels.includes('cast/f16 to f32'), labels.join(', ')).toBe(!native)
+      for (const t of [x, w, dy, ...outs]) t.dispose()
+    }
+  })
+
   it('accumulate writes into its f16 input; a poisoned f16 output would show as NaN', async () => {
     const g = theGpu()
     const a = normals(101, 20)

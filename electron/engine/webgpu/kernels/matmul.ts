@@ -25,7 +25,11 @@
 // current one, then stores them into the other buffer, so the global loads'
 // latency hides behind the multiply-adds and a step needs one barrier, not two.
 // Sums run in f32 over q, in the same order whatever the tile, staging and pipeline.
+// f16 operands (MatmulHalf: precision f16's products): A, B and the bias read
+// as f16 pairs in 32-bit words and widened on staging; C written as f16 pairs,
+// which needs p even (each invocation writes its four columns as two words).
 import { paramsWgsl, type Kernel } from '../driver'
+import { F16_BITS_WGSL } from './cast16'
 import { ELEMENTWISE_WGSL, WG } from './common'
 
 /** Rows and columns of C per workgroup (the default tile and the large one); DEPTH: the q-slice staged per step. */
@@ -54,15 +58,25 @@ export interface MatmulStaging {
   bByK: boolean
 }
 
+/** Which operands are f16 (two to a 32-bit word): A, B and the bias together, and C on its own (a split sum's partials stay f32). */
+export interface MatmulHalf {
+  inputs: boolean
+  output: boolean
+}
+const F32: MatmulHalf = { inputs: false, output: false }
+
 /** The staging whose reads are coalesced for these strides (the default where neither stride is 1). */
 export function stagingFor(s: { sa0: number; sa1: number; sb0: number; sb1: number }): MatmulStaging {
   return { aByRows: s.sa0 === 1 && s.sa1 !== 1, bByK: s.sb0 === 1 && s.sb1 !== 1 }
 }
 
-function matmul(hasBias: boolean, tile: MatmulTile, staging: MatmulStaging, pipelined: boolean): Kernel {
+function matmul(hasBias: boolean, tile: MatmulTile, staging: MatmulStaging, pipelined: boolean, half: MatmulHalf): Kernel {
   const S = tile / (4 * THREADS) // row (and column) quads per invocation: 1 or 2
   const quads = tile / 4
-  const bias = hasBias ? `@group(0) @binding(4) var<storage, read> bias: array<f32>;\n` : ''
+  const bias = hasBias ? `@group(0) @binding(4) var<storage, read> bias: array<${half.inputs ? 'u32' : 'f32'}>;\n` : ''
+  // An element of an f16 operand: half (i & 1) of word i / 2, widened.
+  const element = (array: string, index: string) =>
+    half.inputs ? `f16_value((${array}[(${index}) >> 1u] >> (((${index}) & 1u) << 4u)) & 0xffffu)` : `${array}[${index}]`
   const seq = (n: number) => [...Array(n).keys()]
   // acc[(sa * 4 + u) * S + sb]: row (sa * 16 + lid.y) * 4 + u of the tile, columns (sb * 16 + lid.x) * 4 ..
   const accIndex = (sa: number, u: number, sb: number) => (sa * 4 + u) * S + sb
@@ -78,8 +92,17 @@ function matmul(hasBias: boolean, tile: MatmulTile, staging: MatmulStaging, pipe
     let i = row0 + (${sa * THREADS}u + lid.y) * 4u + ${u}u;
     if (i < P.n) {
 ${seq(S)
-  .map(
-    (sb) => `      for (var v = 0u; v < 4u; v++) {
+  .map((sb) =>
+    half.output
+      ? // Columns j0 .. j0 + 3 as two words (p even: j0 + 1 and j0 + 3 are inside whenever j0 and j0 + 2 are).
+        `      {
+        let j0 = col0 + (${sb * THREADS}u + lid.x) * 4u;
+        let r = acc[${accIndex(sa, u, sb)}]${hasBias ? ` + vec4<f32>(${[0, 1, 2, 3].map((v) => element('bias', `min(j0 + ${v}u, P.p - 1u)`)).join(', ')})` : ''};
+        let w0 = (out0 + i * P.p + j0) >> 1u;
+        if (j0 < P.p) { c[w0] = f16_bits(r[0]) | (f16_bits(r[1]) << 16u); }
+        if (j0 + 2u < P.p) { c[w0 + 1u] = f16_bits(r[2]) | (f16_bits(r[3]) << 16u); }
+      }`
+      : `      for (var v = 0u; v < 4u; v++) {
         let j = col0 + (${sb * THREADS}u + lid.x) * 4u + v;
         if (j < P.p) { c[out0 + i * P.p + j] = acc[${accIndex(sa, u, sb)}][v]${hasBias ? ' + bias[j]' : ''}; }
       }`,
@@ -106,7 +129,7 @@ ${seq(S)
       var va = vec4<f32>(0.0);
       if (ar < k_end) {
         for (var m = 0u; m < 4u; m++) {
-          if (ai + m < P.n) { va[m] = a[(ai + m) * P.sa0 + ar * P.sa1]; }
+          if (ai + m < P.n) { va[m] = ${element('a', '(ai + m) * P.sa0 + ar * P.sa1')}; }
         }
       }
       ra[t] = va;
@@ -116,7 +139,7 @@ ${seq(S)
       var vb = vec4<f32>(0.0);
       if (br < k_end) {
         for (var m = 0u; m < 4u; m++) {
-          if (bj + m < P.p) { vb[m] = b[br * P.sb0 + (bj + m) * P.sb1]; }
+          if (bj + m < P.p) { vb[m] = ${element('b', 'br * P.sb0 + (bj + m) * P.sb1')}; }
         }
       }
       rb[t] = vb;
@@ -162,13 +185,13 @@ ${inner}
     workgroupBarrier();
   }`
   return {
-    label: `matmul${tile === TILE ? '' : `/${tile}`}${hasBias ? '/bias' : ''}${staging.aByRows ? '/a by rows' : ''}${staging.bByK ? '/b by k' : ''}${pipelined ? '/pipelined' : ''}`,
+    label: `matmul${tile === TILE ? '' : `/${tile}`}${hasBias ? '/bias' : ''}${staging.aByRows ? '/a by rows' : ''}${staging.bByK ? '/b by k' : ''}${pipelined ? '/pipelined' : ''}${half.inputs ? '/f16 in' : ''}${half.output ? '/f16 out' : ''}`,
     entry: 'main',
     params,
-    code: `${paramsWgsl(params)}
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+    code: `${paramsWgsl(params)}${half.inputs || half.output ? F16_BITS_WGSL : ''}
+@group(0) @binding(1) var<storage, read> a: array<${half.inputs ? 'u32' : 'f32'}>;
+@group(0) @binding(2) var<storage, read> b: array<${half.inputs ? 'u32' : 'f32'}>;
+@group(0) @binding(3) var<storage, read_write> c: array<${half.output ? 'u32' : 'f32'}>;
 ${bias}
 var<workgroup> tile_a: array<vec4<f32>, ${(pipelined ? 2 : 1) * slice}>; // [buffer][DEPTH][tile / 4]: A transposed
 var<workgroup> tile_b: array<vec4<f32>, ${(pipelined ? 2 : 1) * slice}>; // [buffer][DEPTH][tile / 4]
@@ -215,11 +238,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 `,
 }
 
+/** The split sum into an f16 C: a word (two elements) per invocation; count is even (p is). */
+export const splitSumHalfKernel: Kernel = {
+  label: 'matmul/split sum/f16 out',
+  entry: 'main',
+  params: splitSumParams,
+  code: `${paramsWgsl(splitSumParams)}${ELEMENTWISE_WGSL}${F16_BITS_WGSL}
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<u32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let w = element_index(wid, nwg, lid);
+  let e = 2u * w;
+  if (e >= P.count) { return; }
+  var s0 = 0.0;
+  var s1 = 0.0;
+  for (var z = 0u; z < P.splits; z++) {
+    s0 += part[z * P.count + e];
+    s1 += part[z * P.count + e + 1u];
+  }
+  c[w] = f16_bits(s0) | (f16_bits(s1) << 16u);
+}
+`,
+}
+
 const kernels = new Map<string, Kernel>()
-/** The matmul kernel for a tile, a bias or none, a staging, pipelined or not (built once each). */
-export function matmulKernel(tile: MatmulTile, hasBias: boolean, staging: MatmulStaging, pipelined = false): Kernel {
-  const key = `${tile} ${hasBias} ${staging.aByRows} ${staging.bByK} ${pipelined}`
+/** The matmul kernel for a tile, a bias or none, a staging, pipelined or not, f16 operands or not (built once each). */
+export function matmulKernel(tile: MatmulTile, hasBias: boolean, staging: MatmulStaging, pipelined = false, half: MatmulHalf = F32): Kernel {
+  const key = `${tile} ${hasBias} ${staging.aByRows} ${staging.bByK} ${pipelined} ${half.inputs} ${half.output}`
   let k = kernels.get(key)
-  if (!k) kernels.set(key, (k = matmul(hasBias, tile, staging, pipelined)))
+  if (!k) kernels.set(key, (k = matmul(hasBias, tile, staging, pipelined, half)))
   return k
 }
