@@ -129,7 +129,18 @@ export class WebGpuBackend implements Backend {
 
   run(op: string, inputs: Record<string, Tensor | undefined>, attrs: Record<string, AttrValue | undefined> = {}, outputs: string[] = []): OpOutputs {
     this.driver.throwIfFailed()
-    if (Object.values(inputs).some((t) => t?.dtype === 'f16') || (op === 'cast' && attrs.to === 'f16')) return this.runF16(op, inputs, attrs, outputs)
+    const given = this.gather(op, inputs)
+    const plan = this.plans.get(op, given.descs, attrs, outputs)
+    // A call with f16 tensors (mixed precision's activations) that has no f16 kernels of its own.
+    if ((plan.dtype === 'f16' || plan.outputs.some((o) => o.dtype === 'f16')) && !nativeF16(plan))
+      return this.observed(op, inputs, attrs, () => this.throughF32(op, inputs, attrs, outputs, plan))
+    const refused = webGpuRefusal(plan)
+    if (refused) throw new Error(refused)
+    return this.observed(op, inputs, attrs, () => this.launch(plan, given))
+  }
+
+  /** The inputs as the plan sees them (shape, dtype) and as a launcher does (storage, size, shape), each checked to be this backend's and alive. */
+  private gather(op: string, inputs: Record<string, Tensor | undefined>) {
     const descs: Record<string, NativeTensorDesc> = {}
     const storages: Record<string, Storage> = {}
     const sizes: Record<string, number> = {}
@@ -142,25 +153,37 @@ export class WebGpuBackend implements Backend {
       sizes[name] = t.size
       shapes[name] = t.shape
     }
-    const plan = this.plans.get(op, descs, attrs, outputs)
-    const refused = webGpuRefusal(plan)
-    if (refused) throw new Error(refused)
-    return this.launch(op, inputs, attrs, plan, { inputs: storages, sizes, shapes }, false)
+    return { descs, storages, sizes, shapes }
   }
 
-  /** Allocates a planned call's outputs and encodes its launcher; `half`: an f16 call on its own f16 kernels (nativeF16). */
-  private launch(
-    op: string,
-    inputs: Record<string, Tensor | undefined>,
-    attrs: Record<string, AttrValue | undefined>,
-    plan: NativeOpPlan,
-    given: { inputs: Record<string, Storage>; sizes: Record<string, number>; shapes: Record<string, readonly number[]> },
-    half: boolean,
-  ): OpOutputs {
-    const { inputs: storages, sizes, shapes } = given
-    const t0 = this.observer ? performance.now() : 0
-    // Profiling on an adapter with timestamp queries: the op's own passes, timed on the device.
-    const timed = this.observer && this.driver.canTime ? this.driver.beginTimedOp() : undefined
+  /**
+   * Encodes one op call. Under an observer (the profiler) the call is timed (on the device with
+   * timestamp queries, else the host's time to encode it) and reported once, whatever it encodes
+   * inside: an f16 call's conversions and f32 call are its own time, not ops of their own.
+   */
+  private observed(op: string, inputs: Record<string, Tensor | undefined>, attrs: Record<string, AttrValue | undefined>, encode: () => OpOutputs): OpOutputs {
+    const observer = this.observer
+    if (!observer) return encode()
+    const t0 = performance.now()
+    const timed = this.driver.canTime ? this.driver.beginTimedOp() : undefined
+    this.observer = undefined
+    let out: OpOutputs
+    try {
+      out = encode()
+    } finally {
+      this.observer = observer
+      if (timed !== undefined) this.driver.endTimedOp()
+    }
+    // With timestamp queries the device's time, filled in by settleTimings; else the host's time to encode the call.
+    const timing = timed !== undefined ? { ms: Number.NaN, startMs: Number.NaN } : { ms: performance.now() - t0 }
+    if (timed !== undefined) this.timings.push(timing)
+    observer(op, inputs, attrs, out, timing)
+    return out
+  }
+
+  /** Allocates a planned call's outputs and encodes its launcher (an f16 plan: its own f16 kernels, nativeF16). */
+  private launch(plan: NativeOpPlan, given: ReturnType<WebGpuBackend['gather']>): OpOutputs {
+    const { op } = plan
     const out: OpOutputs = {}
     const outStorages: Record<string, Storage> = {}
     for (const o of plan.outputs) {
@@ -175,11 +198,11 @@ export class WebGpuBackend implements Backend {
     const context: LaunchContext = {
       driver: this.driver,
       plan,
-      inputs: storages,
-      sizes,
-      shapes,
+      inputs: given.storages,
+      sizes: given.sizes,
+      shapes: given.shapes,
       outputs: outStorages,
-      half,
+      half: plan.dtype === 'f16',
       scratch: (bytes, what) => {
         const s = this.driver.pool.acquire(bytes, what)
         scratch.push(s)
@@ -194,84 +217,48 @@ export class WebGpuBackend implements Backend {
     } finally {
       // Later dispatches are ordered after this call's, so its scratch can be reused at once.
       for (const s of scratch) this.driver.pool.release(s)
-      if (timed !== undefined) this.driver.endTimedOp()
-    }
-    if (this.observer) {
-      // With timestamp queries the device's time, filled in by settleTimings; else the host's time to encode the call.
-      const timing = timed !== undefined ? { ms: Number.NaN, startMs: Number.NaN } : { ms: performance.now() - t0 }
-      if (timed !== undefined) this.timings.push(timing)
-      this.observer(op, inputs, attrs, out, timing)
     }
     return out
   }
 
   /**
-   * A call with f16 tensors (mixed precision's activations): planned as it is by the addon (the
-   * op table's rule for a 16-bit call: values in f16, statistics in f32), then run by the f32
-   * kernels on f32 copies of its f16 inputs, each f16 output rounded from the f32 one. An op
-   * without outputs (accumulate) writes into its inputs: their f16 storage gets the f32 copies
-   * back. Until kernels read f16 themselves, this halves the memory an f16 tensor holds between
-   * ops (the activations a backward keeps), not the time of an op, which adds the conversions.
+   * An f16 call (planned as it is by the addon: the op table's rule for a 16-bit call, values in
+   * f16, statistics in f32) without f16 kernels of its own: run by the f32 kernels on f32 copies of
+   * its f16 inputs, each f16 output rounded from the f32 one. An op without outputs (accumulate)
+   * writes into its inputs: their f16 storage gets the f32 copies back. So f16 halves the memory an
+   * f16 tensor holds between ops (the activations a backward keeps), not the op's time.
    */
-  private runF16(op: string, inputs: Record<string, Tensor | undefined>, attrs: Record<string, AttrValue | undefined>, outputs: string[]): OpOutputs {
-    const descs: Record<string, NativeTensorDesc> = {}
-    for (const [name, t] of Object.entries(inputs)) {
-      if (t === undefined) continue
-      if (t.backend !== this) throw new Error(`${op}: input ${name} lives on backend ${t.backend.id}, the op runs on ${this.id}`)
-      this.handle(t, `${op}: input ${name}`)
-      descs[name] = { shape: [...t.shape], dtype: t.dtype }
+  private throughF32(
+    op: string,
+    inputs: Record<string, Tensor | undefined>,
+    attrs: Record<string, AttrValue | undefined>,
+    outputs: string[],
+    plan: NativeOpPlan,
+  ): OpOutputs {
+    if (op === 'cast') {
+      const x = inputs.x!
+      const y = this.allocate(x.shape, storedDType(plan.outputs[0]!.dtype, 'cast: output y'), 'cast y')
+      this.convert(x, y)
+      return { y }
     }
-    const plan = this.plans.get(op, descs, attrs, outputs)
-    if (nativeF16(plan)) {
-      const refused = webGpuRefusal(plan)
-      if (refused) throw new Error(refused)
-      const storages: Record<string, Storage> = {}
-      const sizes: Record<string, number> = {}
-      const shapes: Record<string, readonly number[]> = {}
-      for (const [name, t] of Object.entries(inputs))
-        if (t) {
-          storages[name] = this.storage(t)
-          sizes[name] = t.size
-          shapes[name] = t.shape
-        }
-      return this.launch(op, inputs, attrs, plan, { inputs: storages, sizes, shapes }, true)
-    }
-    const observer = this.observer
-    const t0 = observer ? performance.now() : 0
-    const timed = observer && this.driver.canTime ? this.driver.beginTimedOp() : undefined
     const widened: Record<string, Tensor | undefined> = {}
-    const out: OpOutputs = {}
-    this.observer = undefined // the f32 call and the conversions are this op's work, not ops of their own
     try {
-      if (op === 'cast') {
-        const x = inputs.x!
-        const y = this.allocate(x.shape, storedDType(plan.outputs[0]!.dtype, 'cast: output y'), 'cast y')
-        this.convert(x, y)
-        out.y = y
-      } else {
-        for (const [name, t] of Object.entries(inputs)) widened[name] = t?.dtype === 'f16' ? this.converted(t, 'f32') : t
-        const wide = this.run(op, widened, attrs, outputs)
-        for (const o of plan.outputs) {
-          const w = wide[o.name]!
-          if (o.dtype !== 'f16') out[o.name] = w
-          else {
-            out[o.name] = this.converted(w, 'f16')
-            w.dispose()
-          }
+      for (const [name, t] of Object.entries(inputs)) widened[name] = t?.dtype === 'f16' ? this.converted(t, 'f32') : t
+      const wide = this.run(op, widened, attrs, outputs)
+      const out: OpOutputs = {}
+      for (const o of plan.outputs) {
+        const w = wide[o.name]!
+        if (o.dtype !== 'f16') out[o.name] = w
+        else {
+          out[o.name] = this.converted(w, 'f16')
+          w.dispose()
         }
-        if (plan.outputs.length === 0) for (const [name, t] of Object.entries(inputs)) if (t?.dtype === 'f16') this.convert(widened[name]!, t)
       }
+      if (plan.outputs.length === 0) for (const [name, t] of Object.entries(inputs)) if (t?.dtype === 'f16') this.convert(widened[name]!, t)
+      return out
     } finally {
       for (const [name, t] of Object.entries(widened)) if (t && t !== inputs[name]) t.dispose()
-      this.observer = observer
-      if (timed !== undefined) this.driver.endTimedOp()
     }
-    if (observer) {
-      const timing = timed !== undefined ? { ms: Number.NaN, startMs: Number.NaN } : { ms: performance.now() - t0 }
-      if (timed !== undefined) this.timings.push(timing)
-      observer(op, inputs, attrs, out, timing)
-    }
-    return out
   }
 
   /** A new tensor of t's values in dtype `to` (f32 or f16). */

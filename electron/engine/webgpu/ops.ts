@@ -1157,7 +1157,7 @@ export const WEBGPU_OPS: readonly string[] = Object.keys(LAUNCHERS).sort()
  */
 /**
  * Whether an f16 call runs on its own f16 kernels (the products, reading and writing f16 pairs)
- * rather than the f32 kernels on converted copies (backend.ts runF16): linear_fwd and linear_bwd
+ * rather than the f32 kernels on converted copies (backend.ts throughF32): linear_fwd and linear_bwd
  * when every product's C has an even number of columns (C is written two f16 to a word).
  */
 export function nativeF16(plan: NativeOpPlan): boolean {
@@ -1172,7 +1172,7 @@ export function nativeF16(plan: NativeOpPlan): boolean {
 export function webGpuRefusal(plan: NativeOpPlan): string | null {
   const { op, dtype } = plan
   if (!(op in LAUNCHERS)) return `backend webgpu has no kernel for ${op}`
-  // f16 calls run the f32 kernels on f32 copies of their f16 tensors (backend.ts runF16).
+  // f16 calls without f16 kernels run the f32 kernels on f32 copies of their f16 tensors (backend.ts throughF32).
   if (dtype !== 'f32' && dtype !== 'f16') return `backend webgpu has no kernel for ${op} in ${dtype} (WebGPU computes in f32 and stores f32 or f16)`
   if (op === 'cast' && plan.attrs.to !== 'f32' && plan.attrs.to !== 'f16')
     return `backend webgpu has no kernel for cast to ${String(plan.attrs.to)} (f32 and f16 only)`
