@@ -11,7 +11,11 @@
 import { paramsWgsl, type Kernel } from '../driver'
 import { ELEMENTWISE_WGSL, WG } from './common'
 
-/** WGSL: the f16 pattern nearest to an f32 (in the low 16 bits), and the f32 value of a pattern. */
+/**
+ * WGSL: the f16 pattern nearest to an f32 (in the low 16 bits), the f32 value of a pattern; two
+ * values packed into a word (the first in the low half), and element i of an f16 array from its
+ * word i / 2.
+ */
 export const F16_BITS_WGSL = `
 fn f16_bits(v: f32) -> u32 {
   let bits = bitcast<u32>(v);
@@ -32,6 +36,8 @@ fn f16_value(h: u32) -> f32 {
   if (e == 31u) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); }
   return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
 }
+fn f16_pair(lo: f32, hi: f32) -> u32 { return f16_bits(lo) | (f16_bits(hi) << 16u); }
+fn f16_element(word: u32, i: u32) -> f32 { return f16_value((word >> ((i & 1u) << 4u)) & 0xffffu); }
 `
 
 const params = [['n', 'u32']] as const
@@ -48,9 +54,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let w = element_index(wid, nwg, lid);
   let i = 2u * w;
   if (i >= P.n) { return; }
-  var word = f16_bits(x[i]);
-  if (i + 1u < P.n) { word = word | (f16_bits(x[i + 1u]) << 16u); }
-  y[w] = word;
+  // The last word of an odd n keeps 0 in its high half.
+  if (i + 1u < P.n) { y[w] = f16_pair(x[i], x[i + 1u]); } else { y[w] = f16_bits(x[i]); }
 }
 `,
 }
@@ -66,7 +71,7 @@ export const castFromF16Kernel: Kernel = {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = element_index(wid, nwg, lid);
   if (i >= P.n) { return; }
-  y[i] = f16_value((x[i >> 1u] >> (16u * (i & 1u))) & 0xffffu);
+  y[i] = f16_element(x[i >> 1u], i);
 }
 `,
 }

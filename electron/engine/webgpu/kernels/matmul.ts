@@ -75,8 +75,7 @@ function matmul(hasBias: boolean, tile: MatmulTile, staging: MatmulStaging, pipe
   const quads = tile / 4
   const bias = hasBias ? `@group(0) @binding(4) var<storage, read> bias: array<${half.inputs ? 'u32' : 'f32'}>;\n` : ''
   // An element of an f16 operand: half (i & 1) of word i / 2, widened.
-  const element = (array: string, index: string) =>
-    half.inputs ? `f16_value((${array}[(${index}) >> 1u] >> (((${index}) & 1u) << 4u)) & 0xffffu)` : `${array}[${index}]`
+  const element = (array: string, index: string) => (half.inputs ? `f16_element(${array}[(${index}) >> 1u], ${index})` : `${array}[${index}]`)
   const seq = (n: number) => [...Array(n).keys()]
   // acc[(sa * 4 + u) * S + sb]: row (sa * 16 + lid.y) * 4 + u of the tile, columns (sb * 16 + lid.x) * 4 ..
   const accIndex = (sa: number, u: number, sb: number) => (sa * 4 + u) * S + sb
@@ -99,8 +98,8 @@ ${seq(S)
         let j0 = col0 + (${sb * THREADS}u + lid.x) * 4u;
         let r = acc[${accIndex(sa, u, sb)}]${hasBias ? ` + vec4<f32>(${[0, 1, 2, 3].map((v) => element('bias', `min(j0 + ${v}u, P.p - 1u)`)).join(', ')})` : ''};
         let w0 = (out0 + i * P.p + j0) >> 1u;
-        if (j0 < P.p) { c[w0] = f16_bits(r[0]) | (f16_bits(r[1]) << 16u); }
-        if (j0 + 2u < P.p) { c[w0 + 1u] = f16_bits(r[2]) | (f16_bits(r[3]) << 16u); }
+        if (j0 < P.p) { c[w0] = f16_pair(r[0], r[1]); }
+        if (j0 + 2u < P.p) { c[w0 + 1u] = f16_pair(r[2], r[3]); }
       }`
       : `      for (var v = 0u; v < 4u; v++) {
         let j = col0 + (${sb * THREADS}u + lid.x) * 4u + v;
@@ -257,7 +256,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     s0 += part[z * P.count + e];
     s1 += part[z * P.count + e + 1u];
   }
-  c[w] = f16_bits(s0) | (f16_bits(s1) << 16u);
+  c[w] = f16_pair(s0, s1);
 }
 `,
 }
