@@ -98,10 +98,12 @@ export function chooseBackend(
 function onCpu(calls: readonly TracedCall[], accepts: AcceptsFn): void {
   const refused = refusals('cpu', calls, accepts)
   // bf16 and f16 are mixed precision for GPUs; the CPU has no 16-bit kernels (only the cast).
-  if (calls.some((c) => c.op !== 'cast' && Object.values(c.inputs).some((t) => t.dtype === 'bf16')))
-    throw new Error("precision 'bf16' needs a CUDA device, and the run goes to the CPU; use precision 'f32' (or 'f64') on the CPU")
-  if (calls.some((c) => c.op !== 'cast' && Object.values(c.inputs).some((t) => t.dtype === 'f16')))
-    throw new Error("precision 'f16' needs a WebGPU adapter, and the run goes to the CPU; use precision 'f32' (or 'f64') on the CPU")
+  for (const [dtype, where] of [
+    ['bf16', 'a CUDA device'],
+    ['f16', 'a WebGPU adapter'],
+  ] as const)
+    if (calls.some((c) => c.op !== 'cast' && Object.values(c.inputs).some((t) => t.dtype === dtype)))
+      throw new Error(`precision '${dtype}' needs ${where}, and the run goes to the CPU; use precision 'f32' (or 'f64') on the CPU`)
   if (refused.length) throw new Error(`backend cpu cannot train this model: it refuses ${describeRefusals(refused, calls.length)}`)
 }
 
