@@ -60,7 +60,15 @@ import { findWebGpuAdapter } from '../electron/engine/webgpu/device'
 import { useSubmitBatch } from '../electron/engine/webgpu/driver'
 import { usePlanCache } from '../electron/engine/webgpu/plan_cache'
 import { keepWorkingSet } from '../electron/engine/webgpu/pool'
-import { useAttentionBlocks, useLayoutStaging, useMatmulPipeline, useMatmulTile, useSplitK, webGpuMixerForm } from '../electron/engine/webgpu/ops'
+import {
+  useAttentionBlocks,
+  useLayoutStaging,
+  useMatmulPipeline,
+  useMatmulTile,
+  useSplitK,
+  useSubgroupMatrixProducts,
+  webGpuMixerForm,
+} from '../electron/engine/webgpu/ops'
 import { mixerKernelTimes, productTimes } from './webgpu-kernel-times'
 
 const OUT = process.env.OUT ?? '/tmp'
@@ -152,10 +160,10 @@ async function throughputOrError(spec: ModelSpec, backend: string, precision: 'f
 }
 
 /** A webgpu training row with a switch (a use* setter) set to `value`, restored afterwards. */
-async function underSwitch<T>(spec: ModelSpec, use: (value: T) => T, value: T): Promise<unknown> {
+async function underSwitch<T>(spec: ModelSpec, use: (value: T) => T, value: T, precision: 'f32' | 'f16' = 'f32'): Promise<unknown> {
   const was = use(value)
   try {
-    return await throughputOrError(spec, 'webgpu', 'f32')
+    return await throughputOrError(spec, 'webgpu', precision)
   } finally {
     use(was)
   }
@@ -355,7 +363,7 @@ async function main(): Promise<void> {
   // Every feature the adapter offers, plain and with Dawn's unsafe APIs allowed (experimental
   // features such as the subgroup matrices and, on some drivers, shader-f16 hide behind it).
   const adapterFeatures: Record<string, string[]> = {}
-  for (const toggles of [[], ['enable-dawn-features=allow_unsafe_apis']]) {
+  for (const toggles of [[], ['enable-dawn-features=allow_unsafe_apis'], ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia']]) {
     const { adapter } = await findWebGpuAdapter(toggles)
     const features = [...adapter.features].sort()
     adapterFeatures[toggles.join(' ') || 'default'] = features
@@ -376,6 +384,8 @@ async function main(): Promise<void> {
   const result: Record<string, unknown> = {
     benchmark: 'gpu-webgpu-bench',
     adapter: probe.adapter,
+    // The subgroup-matrix shape precision f16's products run on (LINEA_WEBGPU_SUBGROUP_MATRIX=1), or null.
+    subgroupMatrix: (await webGpuBackend()).driver.gpu.info.subgroupMatrix ?? null,
     adapterFeatures,
     date: new Date().toISOString(),
     training: [] as unknown[],
@@ -410,6 +420,9 @@ async function main(): Promise<void> {
         if (on('MATMUL_PIPELINE')) row.webgpu_matmul_pipeline = await underSwitch(spec, useMatmulPipeline, true)
         // WebGPU's mixed precision (f16 storage, f32 kernels on converted copies, a loss scale): memory, at what cost in time.
         if (on('F16')) row.webgpu_f16 = await throughputOrError(spec, 'webgpu', 'f16')
+        // f16's products on the subgroup matrices (where the device has them) against the portable f16 kernel.
+        if (on('F16') && (await webGpuBackend()).driver.gpu.info.subgroupMatrix)
+          row.webgpu_f16_portable_products = await underSwitch(spec, useSubgroupMatrixProducts, false, 'f16')
         // The control for the split sums of weight gradients (on by default): the same step without them.
         if (on('SPLIT_K_CONTROL')) row.webgpu_no_split_k = await underSwitch(spec, useSplitK, false)
         // The control for staging that follows the operands' layout (on by default): every tile staged along k.
@@ -434,17 +447,25 @@ async function main(): Promise<void> {
       row.webgpu_over_cuda_f32 = ratio('cuda_f32')
       row.webgpu_over_cuda_bf16 = ratio('cuda_bf16')
       if (PAIRS > 0 && hasCuda && BACKENDS.includes('webgpu')) {
-        const pairs: { webgpu?: number; cuda_bf16?: number; ratio: number | null }[] = []
+        const pairs: { webgpu?: number; webgpu_f16?: number; cuda_bf16?: number; ratio: number | null; ratio_f16: number | null }[] = []
         for (let i = 0; i < PAIRS; i++) {
           const w = ((await throughputOrError(spec, 'webgpu', 'f32')) as { tokensPerSecond?: number }).tokensPerSecond
+          // Precision f16 too (f16 storage, products on matrix units where the device has them).
+          const h =
+            process.env.WEBGPU_BENCH_F16 !== '0'
+              ? ((await throughputOrError(spec, 'webgpu', 'f16')) as { tokensPerSecond?: number }).tokensPerSecond
+              : undefined
           const c = ((await throughputOrError(spec, 'cuda:0', 'bf16')) as { tokensPerSecond?: number }).tokensPerSecond
-          pairs.push({ webgpu: w, cuda_bf16: c, ratio: w && c ? w / c : null })
+          pairs.push({ webgpu: w, webgpu_f16: h, cuda_bf16: c, ratio: w && c ? w / c : null, ratio_f16: h && c ? h / c : null })
         }
         row.pairs = pairs
         const ratios = pairs.map((p) => p.ratio).filter((r): r is number => r !== null)
         row.webgpu_over_cuda_bf16_pairs = { median: ratios.length ? median(ratios) : null, min: ratios.length ? Math.min(...ratios) : null, n: ratios.length }
+        const ratiosF16 = pairs.map((p) => p.ratio_f16).filter((r): r is number => r !== null)
+        if (ratiosF16.length) row.webgpu_f16_over_cuda_bf16_pairs = { median: median(ratiosF16), min: Math.min(...ratiosF16), n: ratiosF16.length }
         console.log(
-          `pairs ${id.padEnd(16)} webgpu/cuda bf16 ${ratios.map((r) => r.toFixed(2)).join(' ')}  median ${ratios.length ? median(ratios).toFixed(2) : '-'}`,
+          `pairs ${id.padEnd(16)} webgpu/cuda bf16 ${ratios.map((r) => r.toFixed(2)).join(' ')}  median ${ratios.length ? median(ratios).toFixed(2) : '-'}` +
+            (ratiosF16.length ? `  webgpu f16/cuda bf16 ${ratiosF16.map((r) => r.toFixed(2)).join(' ')}  median ${median(ratiosF16).toFixed(2)}` : ''),
         )
       }
       ;(result.training as unknown[]).push(row)
@@ -454,7 +475,7 @@ async function main(): Promise<void> {
           `  webgpu matmul 128 ${String(tps('webgpu_matmul128') ?? '-')}  without split sums ${String(tps('webgpu_no_split_k') ?? '-')}` +
           `  staged along k ${String(tps('webgpu_along_k') ?? '-')}  default again ${String(tps('webgpu_again') ?? '-')}` +
           `  fixed pool ${String(tps('webgpu_fixed_pool') ?? '-')}  no plan cache ${String(tps('webgpu_no_plan_cache') ?? '-')}` +
-          `  attention tiles ${String(tps('webgpu_attention_tiles') ?? '-')}  matmul pipelined ${String(tps('webgpu_matmul_pipeline') ?? '-')}  f16 ${String(tps('webgpu_f16') ?? '-')}` +
+          `  attention tiles ${String(tps('webgpu_attention_tiles') ?? '-')}  matmul pipelined ${String(tps('webgpu_matmul_pipeline') ?? '-')}  f16 ${String(tps('webgpu_f16') ?? '-')}  f16 portable products ${String(tps('webgpu_f16_portable_products') ?? '-')}` +
           SUBMIT_BATCHES.map((n) => `  submit ${n} ${String(tps(`webgpu_submit${n}`) ?? '-')}`).join(''),
       )
       // Each row as it lands: a call's time limit may stop the benchmark before the end.

@@ -4,7 +4,9 @@
 // 1. The products of a training step's projections, y = x W, then dx and dw, at
 //    rows N = batch x T of the benchmark's models (d_model 256), under each matmul
 //    variant: the default, every tile staged along k (the control for staging by
-//    layout), the 128 x 128 tile, pipelined products (at both tiles), no split sums. Timed away from the training loop,
+//    layout), the 128 x 128 tile, pipelined products (at both tiles), no split sums; then with f16
+//    operands (precision f16's products: on subgroup matrices where the device has them, with the
+//    portable f16 kernel beside them as the control). Timed away from the training loop,
 //    whose steps drifted by more than the variants differ.
 // 2. The mixer's forward and backward at a training shape, per kernel (the delta rule also
 //    with its scans staged in workgroup memory, kernels/mixer_delta_scan_staged.ts).
@@ -12,7 +14,7 @@
 // Each figure is the median over REPEATS of the kernels' summed device time.
 import type { Tensor } from '../electron/engine/tensor'
 import type { WebGpuBackend } from '../electron/engine/webgpu/backend'
-import { useDeltaStaging, useLayoutStaging, useMatmulPipeline, useMatmulTile, useSplitK } from '../electron/engine/webgpu/ops'
+import { useDeltaStaging, useLayoutStaging, useMatmulPipeline, useMatmulTile, useSplitK, useSubgroupMatrixProducts } from '../electron/engine/webgpu/ops'
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
@@ -94,13 +96,26 @@ export async function productTimes(gpu: WebGpuBackend, shapes: [number, number, 
         off()
       }
     }
-    for (const t of [x, w, dy]) t.dispose()
+    // f16 operands: the subgroup matrices where the device has them, and the portable f16 kernel.
+    const half = (t: Tensor) => gpu.run('cast', { x: t }, { to: 'f16' }).y!
+    const [xh, wh, dyh] = [half(x), half(w), half(dy)]
+    const f16Variants = gpu.driver.gpu.info.subgroupMatrix ? { f16_subgroup_matrix: true, f16_portable: false } : { f16_portable: false }
+    for (const [name, units] of Object.entries(f16Variants)) {
+      const was = useSubgroupMatrixProducts(units)
+      try {
+        row[name] = {
+          fwd: await kernelTimes(gpu, () => all(gpu.run('linear_fwd', { x: xh, w: wh })), repeats),
+          bwd: await kernelTimes(gpu, () => all(gpu.run('linear_bwd', { x: xh, w: wh, dy: dyh })), repeats),
+        }
+      } finally {
+        useSubgroupMatrixProducts(was)
+      }
+    }
+    for (const t of [x, w, dy, xh, wh, dyh]) t.dispose()
     const ms = (v: string, d: 'fwd' | 'bwd') => (row[v] as Record<string, KernelRow>)[d]!.totalMs.toFixed(2)
     console.log(
       `products ${N}x${K}x${M}: ` +
-        Object.keys(VARIANTS)
-          .map((v) => `${v} fwd ${ms(v, 'fwd')} bwd ${ms(v, 'bwd')} ms`)
-          .join('; '),
+        [...Object.keys(VARIANTS), ...Object.keys(f16Variants)].map((v) => `${v} fwd ${ms(v, 'fwd')} bwd ${ms(v, 'bwd')} ms`).join('; '),
     )
     rows.push(row)
   }

@@ -352,7 +352,7 @@ if has webgpu; then
     OUT="$out" LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout "${WEBGPU_BENCH_TIMEOUT:-300}" \
       node .device/gpu-webgpu-bench.mjs >"$out/webgpu-bench.log" 2>&1
     note "webgpu benchmark: exit $?"
-    grep -E "^(WebGPU adapter|train|pairs|profile|mixer|gpu-webgpu-bench)" "$out/webgpu-bench.log" >>"$summary"
+    grep -E "^(WebGPU adapter|adapter features|subgroup matrix|train|pairs|products|profile|mixer|gpu-webgpu-bench)" "$out/webgpu-bench.log" >>"$summary"
   fi
 fi
 

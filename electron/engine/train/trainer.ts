@@ -161,6 +161,9 @@ export async function trainModel(o: TrainRunOptions): Promise<TrainSummary> {
   const { trainSpec } = o
   const task = createTask(trainSpec.task, trainSpec.seed)
   checkRun(o.modelSpec, trainSpec, task)
+  // A run's peak memory is its own: the backend counts from what it holds now, not from an earlier
+  // run of the same engine process (which could have been larger).
+  o.backend.resetPeak()
   const run = new TrainingRun(o, precisionDTypes(o.precision ?? resolvePrecision(trainSpec.precision, o.backend.id)), task)
   try {
     run.prepare()

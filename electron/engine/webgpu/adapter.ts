@@ -34,7 +34,7 @@ export interface WebGpuAdapterSummary {
 }
 
 /** Optional features worth listing: the ones the driver asks for (device.ts). */
-const LISTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const
+const LISTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const
 
 /** Names of CPU implementations, for adapters that do not flag themselves as fallback. */
 const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|microsoft basic render|\bwarp\b/i

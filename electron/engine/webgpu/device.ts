@@ -23,6 +23,12 @@ export interface WebGpuAdapterInfo {
     maxComputeInvocationsPerWorkgroup: number
     maxComputeWorkgroupsPerDimension: number
   }
+  /**
+   * The subgroup-matrix shape precision f16's products run on (f16 operands, f32 sums), and the
+   * adapter's largest subgroup; absent unless the device has Dawn's subgroup matrices with such a
+   * shape (LINEA_WEBGPU_SUBGROUP_MATRIX=0 turns them off, see subgroupMatrixOptions).
+   */
+  subgroupMatrix?: { fm: number; fn: number; fk: number; subgroupSize: number }
 }
 
 export interface WebGpuDevice {
@@ -67,7 +73,45 @@ const REQUESTED_LIMITS = [
 ] as const
 
 /** Optional features worth having when the adapter offers them (later kernels use them). */
-const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query']
+const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix' as GPUFeatureName]
+
+/**
+ * Dawn's subgroup matrices (NVIDIA's cooperative matrices through Vulkan, Apple's simdgroup
+ * matrices through Metal) are experimental: Dawn offers them only with its unsafe APIs allowed,
+ * and on NVIDIA's Vulkan driver their f16 shapes only with f16 turned back on (Dawn leaves it off
+ * there because some conformance tests crashed, crbug.com/tint/2164). Both toggles are asked for
+ * unless LINEA_WEBGPU_SUBGROUP_MATRIX=0: the unsafe APIs are unsafe for web pages running
+ * untrusted shaders, not for Linea's own kernels, and with both on every WebGPU suite passed on the
+ * H200 (native/lab/webgpu_matmul_subgroup_matrix/ says what the products gained).
+ */
+export function subgroupMatrixOptions(options: string[], wanted = process.env.LINEA_WEBGPU_SUBGROUP_MATRIX !== '0'): string[] {
+  if (!wanted) return options
+  const key = 'enable-dawn-features='
+  const toggles = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia']
+  const given = options.find((o) => o.startsWith(key))
+  if (!given) return [...options, key + toggles.join(',')]
+  const have = given.slice(key.length).split(',')
+  return options.map((o) => (o === given ? [o, ...toggles.filter((t) => !have.includes(t))].join(',') : o))
+}
+
+type SubgroupMatrixConfig = Record<'componentType' | 'resultComponentType' | 'M' | 'N' | 'K', unknown>
+
+/** The f16 -> f32 subgroup-matrix shape to multiply with (16 x 16 x 16 where offered), if the device has the feature. */
+function chooseSubgroupMatrix(adapter: GPUAdapter, device: GPUDevice): WebGpuAdapterInfo['subgroupMatrix'] {
+  if (!device.features.has('chromium-experimental-subgroup-matrix') || !device.features.has('shader-f16')) return undefined
+  // Dawn lists the shapes in the adapter's info (experimental; fields are getters: read by name).
+  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[]; subgroupMaxSize?: number }
+  const shapes = [...(info.subgroupMatrixConfigs ?? [])]
+    .filter((c) => String(c.componentType) === 'f16' && String(c.resultComponentType) === 'f32')
+    .map((c) => ({ fm: Number(c.M), fn: Number(c.N), fk: Number(c.K) }))
+    // The kernel's tiles (kernels/matmul_subgroup_matrix.ts) are multiples of 16 and its depth of 32.
+    .filter((s) => 16 % s.fm === 0 && 16 % s.fn === 0 && 32 % s.fk === 0 && s.fn % 2 === 0)
+    .sort((a, b) => b.fm * b.fn * b.fk - a.fm * a.fn * a.fk)
+  const best = shapes[0]
+  const subgroupSize = info.subgroupMaxSize
+  if (!best || !subgroupSize) return undefined
+  return { ...best, subgroupSize }
+}
 
 /**
  * Dawn rounds timestamp queries down to 2^16 ns (65.5 us) unless told not to: browsers must keep
@@ -96,7 +140,7 @@ export interface DawnModule {
  * WebGpuUnavailableError when the binding does not load or there is no adapter.
  */
 export async function findWebGpuAdapter(options: string[] = []): Promise<{ dawn: DawnModule; instance: GPU; adapter: GPUAdapter }> {
-  options = withExactTimestamps(options)
+  options = subgroupMatrixOptions(withExactTimestamps(options))
   let dawn: DawnModule
   try {
     dawn = (await import('webgpu')) as DawnModule
@@ -144,6 +188,7 @@ export async function openWebGpuDevice(options: string[] = []): Promise<WebGpuDe
       maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
       maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
     },
+    subgroupMatrix: chooseSubgroupMatrix(adapter, device),
   }
 
   const OutOfMemory = (dawn.globals as { GPUOutOfMemoryError?: abstract new (...args: never[]) => GPUError }).GPUOutOfMemoryError

@@ -16,6 +16,13 @@ import { crossEntropyBwdKernel, crossEntropyFwdKernel } from './kernels/cross_en
 import { FEATURE_MAP_KINDS, featureMapKernel, isRowwise, type FeatureMapKind } from './kernels/feature_map'
 import { castFromF16Kernel, castToF16Kernel } from './kernels/cast16'
 import { LARGE_TILE, matmulKernel, splitSumHalfKernel, splitSumKernel, stagingFor, TILE, type MatmulTile } from './kernels/matmul'
+import {
+  subgroupMatrixKernel,
+  subgroupMatrixLayout,
+  type FragmentShape,
+  type SubgroupMatrixLayout,
+  type SubgroupMatrixTiling,
+} from './kernels/matmul_subgroup_matrix'
 import { normBwdKernel, normDweightKernel, normFwdKernel, type NormKind } from './kernels/norm'
 import { COLUMNS as ROW_COLUMNS, ROWS as ROW_BLOCK, gatherRowsKernel, rowGrid, scatterAddRowsKernel } from './kernels/rows'
 import { rotaryKernel, rotaryTable } from './kernels/rotary'
@@ -109,7 +116,7 @@ const dim = (c: LaunchContext, name: string): number => {
 }
 const attr = <T extends number | boolean | string>(c: LaunchContext, name: string): T => c.plan.attrs[name] as T
 
-/** C (n, p) = A (n, q) B (q, p) through strides (kernels/matmul.ts). */
+/** C (n, p) = A (n, q) B (q, p) through strides (kernels/matmul.ts, or kernels/matmul_subgroup_matrix.ts for f16 on matrix units). */
 function matmul(
   c: LaunchContext,
   a: GPUBuffer,
@@ -118,18 +125,26 @@ function matmul(
   shape: { n: number; p: number; q: number; sa0: number; sa1: number; sb0: number; sb1: number },
   bias?: GPUBuffer,
 ): void {
-  // q = 0 is an empty sum: the kernel still writes every element (the bias, or zeros).
-  const large = largeProducts === LARGE_TILE && Math.ceil(shape.p / LARGE_TILE) * Math.ceil(shape.n / LARGE_TILE) >= LARGE_TILES_MIN
-  const tile = large ? LARGE_TILE : TILE
-  const tiles = Math.ceil(shape.p / tile) * Math.ceil(shape.n / tile)
-  const wanted = bias || large ? 1 : splitsOf(tiles, shape.q)
-  const kSplit = Math.max(DEPTH_ALIGN, Math.ceil(shape.q / wanted / DEPTH_ALIGN) * DEPTH_ALIGN)
-  const splits = wanted === 1 ? 1 : Math.ceil(shape.q / kSplit)
   // An f16 call's operands are f16; its C too, but split partial sums stay f32 until they are added.
   const half = c.half === true
-  const staging = layoutStaging ? stagingFor(shape) : { aByRows: false, bByK: false }
-  const kernel = matmulKernel(tile, !!bias, staging, matmulPipeline, { inputs: half, output: half && splits === 1 })
-  const groups: [number, number, number] = [Math.ceil(shape.p / tile), Math.ceil(shape.n / tile), splits]
+  const units = half ? subgroupMatrixProduct(c, shape) : undefined
+  // q = 0 is an empty sum: the kernel still writes every element (the bias, or zeros).
+  const large = !units && largeProducts === LARGE_TILE && Math.ceil(shape.p / LARGE_TILE) * Math.ceil(shape.n / LARGE_TILE) >= LARGE_TILES_MIN
+  const tileRows = units ? units.tiling.tileRows : large ? LARGE_TILE : TILE
+  const tileCols = units ? units.tiling.tileCols : tileRows
+  const tiles = Math.ceil(shape.p / tileCols) * Math.ceil(shape.n / tileRows)
+  const wanted = bias || large ? 1 : splitsOf(tiles, shape.q)
+  // A split's rows of q: whole steps of the kernel (its depth: the subgroup-matrix kernels' direct loads need it).
+  const align = units ? units.tiling.depth : DEPTH_ALIGN
+  const kSplit = Math.max(align, Math.ceil(shape.q / wanted / align) * align)
+  const splits = wanted === 1 ? 1 : Math.ceil(shape.q / kSplit)
+  const kernel = units
+    ? subgroupMatrixKernel(units.fragment, units.tiling, units.layout, !!bias, splits === 1)
+    : matmulKernel(large ? LARGE_TILE : TILE, !!bias, layoutStaging ? stagingFor(shape) : { aByRows: false, bByK: false }, matmulPipeline, {
+        inputs: half,
+        output: half && splits === 1,
+      })
+  const groups: [number, number, number] = [Math.ceil(shape.p / tileCols), Math.ceil(shape.n / tileRows), splits]
   if (splits === 1) {
     c.driver.dispatch(kernel, { ...shape, k_split: shape.q }, bias ? [a, b, out, bias] : [a, b, out], groups)
     return
@@ -141,6 +156,37 @@ function matmul(
   c.driver.dispatch(kernel, { ...shape, k_split: kSplit }, [a, b, parts], groups)
   if (half) c.driver.dispatch(splitSumHalfKernel, { count, splits }, [parts, out], grid(count / 2, WG))
   else c.driver.dispatch(splitSumKernel, { count, splits }, [parts, out], grid(count, WG))
+}
+
+/**
+ * The subgroup-matrix kernel for an f16 product, where the device has f16 subgroup matrices
+ * (device.ts) and the operands' layout fits (each contiguous along one axis, even extents
+ * there): fragments loaded straight from the operands when n, p and q are whole tiles (64 x 128,
+ * depth 32: the fastest on the H200, native/lab/webgpu_matmul_subgroup_matrix/), else staged
+ * through workgroup memory (128 x 128, any edge). useSubgroupMatrixProducts(false) keeps the
+ * portable kernel (the benchmark's control).
+ */
+function subgroupMatrixProduct(
+  c: LaunchContext,
+  shape: { n: number; p: number; q: number; sa0: number; sa1: number; sb0: number; sb1: number },
+): { fragment: FragmentShape; tiling: SubgroupMatrixTiling; layout: SubgroupMatrixLayout } | undefined {
+  const units = c.driver.gpu.info.subgroupMatrix
+  if (!units || !subgroupMatrixProducts || shape.q === 0) return undefined
+  const layout = subgroupMatrixLayout(shape)
+  if (!layout) return undefined
+  const direct = shape.n % DIRECT_TILING.tileRows === 0 && shape.p % DIRECT_TILING.tileCols === 0 && shape.q % DIRECT_TILING.depth === 0
+  const tiling = { ...(direct ? DIRECT_TILING : STAGED_TILING), subgroupSize: units.subgroupSize }
+  return { fragment: units, tiling, layout }
+}
+const DIRECT_TILING = { tileRows: 64, tileCols: 128, sgRows: 2, sgCols: 2, depth: 32, pad: 0, direct: true }
+const STAGED_TILING = { tileRows: 128, tileCols: 128, sgRows: 4, sgCols: 2, depth: 32, pad: 8 }
+let subgroupMatrixProducts = process.env.LINEA_WEBGPU_SUBGROUP_MATRIX_PRODUCTS !== '0'
+
+/** Whether f16 products use the subgroup matrices where the device has them; returns the previous setting. */
+export function useSubgroupMatrixProducts(on: boolean): boolean {
+  const was = subgroupMatrixProducts
+  subgroupMatrixProducts = on
+  return was
 }
 
 /**

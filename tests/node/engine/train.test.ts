@@ -66,6 +66,22 @@ describe('training', () => {
     expect(addon.memory('cpu').cachedBytes).toBe(0)
   })
 
+  it("reports its own peak memory, not a larger run's from earlier in the same engine process", async () => {
+    // The backend's peak counted from process start: a small run after a large one reported the
+    // large one's peak (the GPU benchmark's f16 rows read the f32 rows' peak to the byte).
+    const peakOf = async (model: ModelSpec) => {
+      const { steps } = await losses(model, smallTrain({ steps: 2 }))
+      return Math.max(...steps.map((s) => s.peakMemoryBytes))
+    }
+    const large = await peakOf(resizeModel(preset('gla'), { d_model: 128, vocab_size: 64, heads: 2 }))
+    const small = await peakOf(smallModel())
+    expect(small).toBeGreaterThan(0)
+    expect(small).toBeLessThan(large / 2)
+    // And the same small run alone on a fresh peak reads the same.
+    cpu.resetPeak()
+    expect(await peakOf(smallModel())).toBe(small)
+  })
+
   it("reports tokens/s over recent steps, not one step's: the last step drains the queue at once", async () => {
     // Steps overlap on the device, so the last one finishes right after the one before it; alone its
     // tokens/s read 230x the run's (4.3M against 18.9k on the build machine) and the CLI showed that.

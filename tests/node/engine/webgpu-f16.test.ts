@@ -135,7 +135,12 @@ describe.skipIf(!gpu)('f16 on WebGPU', () => {
 
   it('linear with even K and M runs its own f16 products (split sums, a bias, trans_w), odd ones the f32 kernels', async () => {
     const g = theGpu()
+    // Where the device has f16 subgroup matrices (unless LINEA_WEBGPU_SUBGROUP_MATRIX=0, on a GPU that
+    // offers them; not lavapipe), the f16 products run on them: loaded straight from the operands
+    // in whole 64 x 128 tiles of depth 32, staged through workgroup memory otherwise.
+    const units = g.driver.gpu.info.subgroupMatrix !== undefined
     const cases = [
+      { N: 256, K: 128, M: 256, trans_w: false, bias: true, native: true }, // whole tiles in all three products
       { N: 70, K: 34, M: 66, trans_w: false, bias: true, native: true },
       { N: 2100, K: 40, M: 90, trans_w: false, bias: true, native: true }, // dw's sum over 2100 rows: split sums
       { N: 65, K: 32, M: 130, trans_w: true, bias: false, native: true },
@@ -165,10 +170,13 @@ describe.skipIf(!gpu)('f16 on WebGPU', () => {
       const outs: Tensor[] = []
       const times = await g.driver.timeKernels(() => outs.push(...Object.values(g.run('linear_bwd', { x, w, dy }, { trans_w }))))
       const labels = [...times.keys()]
-      expect(
-        labels.some((l) => l.includes('/f16 in')),
-        labels.join(', '),
-      ).toBe(native)
+      const products = labels.filter((l) => l.startsWith('matmul/') && !l.startsWith('matmul/split sum'))
+      expect(products.length > 0 && products.every((l) => (units ? l.includes('subgroup matrix') : l.includes('/f16 in'))), labels.join(', ')).toBe(native)
+      if (units && native)
+        expect(
+          products.every((l) => l.includes('/direct')),
+          labels.join(', '),
+        ).toBe(N % 64 === 0 && K % 128 === 0 && M % 128 === 0)
       expect(labels.includes('cast/f16 to f32'), labels.join(', ')).toBe(!native)
       for (const t of [x, w, dy, ...outs]) t.dispose()
     }

@@ -39,7 +39,8 @@ export type MatmulTile = typeof TILE | typeof LARGE_TILE
 const DEPTH = 16
 const THREADS = 16
 
-const params = [
+/** The product's parameters, shared by every matmul kernel (kernels/matmul_subgroup_matrix.ts too). */
+export const MATMUL_PARAMS = [
   ['n', 'u32'],
   ['p', 'u32'],
   ['q', 'u32'],
@@ -186,8 +187,8 @@ ${inner}
   return {
     label: `matmul${tile === TILE ? '' : `/${tile}`}${hasBias ? '/bias' : ''}${staging.aByRows ? '/a by rows' : ''}${staging.bByK ? '/b by k' : ''}${pipelined ? '/pipelined' : ''}${half.inputs ? '/f16 in' : ''}${half.output ? '/f16 out' : ''}`,
     entry: 'main',
-    params,
-    code: `${paramsWgsl(params)}${half.inputs || half.output ? F16_BITS_WGSL : ''}
+    params: MATMUL_PARAMS,
+    code: `${paramsWgsl(MATMUL_PARAMS)}${half.inputs || half.output ? F16_BITS_WGSL : ''}
 @group(0) @binding(1) var<storage, read> a: array<${half.inputs ? 'u32' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> b: array<${half.inputs ? 'u32' : 'f32'}>;
 @group(0) @binding(3) var<storage, read_write> c: array<${half.output ? 'u32' : 'f32'}>;

@@ -17,6 +17,7 @@
 // Sums are f32, but in the matrix unit's order: not bit-equal to the portable kernel.
 import { paramsWgsl, type Kernel } from '../driver'
 import { F16_BITS_WGSL } from './cast16'
+import { MATMUL_PARAMS as params } from './matmul'
 
 /** A subgroup-matrix shape the adapter offers (GPUSubgroupMatrixConfig): left fm x fk, right fk x fn, f16 in, f32 out. */
 export interface FragmentShape {
@@ -52,17 +53,6 @@ export interface SubgroupMatrixLayout {
   /** B's rows are contiguous (sb1 = 1): staged row-major; else its columns (sb0 = 1). */
   bRowMajor: boolean
 }
-
-const params = [
-  ['n', 'u32'],
-  ['p', 'u32'],
-  ['q', 'u32'],
-  ['sa0', 'u32'],
-  ['sa1', 'u32'],
-  ['sb0', 'u32'],
-  ['sb1', 'u32'],
-  ['k_split', 'u32'],
-] as const
 
 /** Whether a product's strides fit this kernel: each operand contiguous along one axis, its extents there even, word-aligned. */
 export function subgroupMatrixLayout(s: {
