@@ -189,7 +189,7 @@ export function inBatchSlices(c: LaunchContext, launch: Launch): void {
       if (perBatch(o.shape, B)) c.driver.copy(src, dst, n * bytes, 0, b0 * bytes)
       // A shared input's gradient: the first slice's, then each later slice's added.
       else if (b0 === 0) c.driver.copy(src, dst, bytes)
-      else c.driver.dispatch(accumulateKernel, { n: bytes / 4, alpha: 1 }, [dst, src], grid(bytes / 4, WG))
+      else c.driver.dispatch(accumulateKernel(false), { n: bytes / 4, alpha: 1 }, [dst, src], grid(bytes / 4, WG))
     }
     // Later dispatches are ordered after these, so the slice's memory can be reused at once.
     for (const s of held) c.driver.pool.release(s)
@@ -245,7 +245,7 @@ function inHeadSlices(c: LaunchContext, launch: Launch, heads: number[]): void {
         } else if (b === 0) {
           shared[o.name] = c.driver.pool.acquire(Math.max(n * 4, 4), `${op} ${o.name}, heads ${h0}..${h0 + nh - 1}`)
           c.driver.copy(outputs[o.name]!.buffer, shared[o.name]!.buffer, n * 4)
-        } else c.driver.dispatch(accumulateKernel, { n, alpha: 1 }, [shared[o.name]!.buffer, outputs[o.name]!.buffer], grid(n, WG))
+        } else c.driver.dispatch(accumulateKernel(false), { n, alpha: 1 }, [shared[o.name]!.buffer, outputs[o.name]!.buffer], grid(n, WG))
       }
       for (const s of held) c.driver.pool.release(s)
     }

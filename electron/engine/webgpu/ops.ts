@@ -7,7 +7,8 @@ import type { NativeOpPlan } from '../addon'
 import { grid, type WebGpuDriver } from './driver'
 import type { Storage } from './pool'
 import { inBatchSlices } from './batch_slices'
-import { accumulateKernel, accumulateSelfKernel } from './kernels/accumulate'
+import { accumulateKernel } from './kernels/accumulate'
+import { elementwiseInvocations } from './kernels/elementwise'
 import { adamwClippedKernel, adamwKernel } from './kernels/adamw'
 import { binaryBwdKernel, binaryFwdKernel, type BinaryKind } from './kernels/binary'
 import { columnChunks, columnPartialGrid, columnSumKernel, columnSumProductKernel, columnTotalKernel } from './kernels/column_sum'
@@ -83,7 +84,7 @@ import { deltaReverseScanStagedKernel, deltaScanStagedKernel, stagedScanBytes } 
 import { columnsKernel, denominatorBwdKernel, denominatorFwdKernel, inputGateBwdKernel, inputGateFoldKernel } from './kernels/mixer_chunked_wrap'
 import { columnBlocks, MAX_MIXER_K, MAX_MIXER_V, mixerBwdKernel, mixerFwdKernel, sliceSumKernel, type MixerSwitches } from './kernels/mixer_recurrent'
 import { SUM_GROUPS, sumSquaresPartialKernel, sumTotalKernel } from './kernels/sum_squares'
-import { swigluBwdKernel, swigluFwdKernel } from './kernels/swiglu'
+import { swigluKernel } from './kernels/swiglu'
 import { UNARY_KINDS, unaryKernel, type UnaryKind } from './kernels/unary'
 
 /** A planned call's memory: inputs by name (absent optional ones left out) and the outputs the plan allocates. */
@@ -950,8 +951,10 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const n = c.sizes.dst!
     const alpha = attr<number>(c, 'alpha')
     const dst = c.inputs.dst!
-    if (c.inputs.src!.buffer === dst.buffer) c.driver.dispatch(accumulateSelfKernel, { n, alpha }, [dst.buffer], grid(n, WG))
-    else c.driver.dispatch(accumulateKernel, { n, alpha }, [dst.buffer, need(c, 'src')], grid(n, WG))
+    const half = c.half === true
+    const groups = grid(elementwiseInvocations(n, half), WG)
+    if (c.inputs.src!.buffer === dst.buffer) c.driver.dispatch(accumulateKernel(true, half), { n, alpha }, [dst.buffer], groups)
+    else c.driver.dispatch(accumulateKernel(false, half), { n, alpha }, [dst.buffer, need(c, 'src')], groups)
   },
 
   cast(c) {
@@ -961,19 +964,20 @@ export const LAUNCHERS: Record<string, Launcher> = {
 
   unary_fwd(c) {
     const n = c.sizes.x!
-    c.driver.dispatch(unaryKernel(attr<UnaryKind>(c, 'kind'), false), { n, alpha: attr<number>(c, 'alpha') }, [need(c, 'x'), need(c, 'y')], grid(n, WG))
+    const k = unaryKernel(attr<UnaryKind>(c, 'kind'), false, c.half)
+    c.driver.dispatch(k, { n, alpha: attr<number>(c, 'alpha') }, [need(c, 'x'), need(c, 'y')], grid(elementwiseInvocations(n, !!c.half), WG))
   },
 
   unary_bwd(c) {
     const n = c.sizes.x!
-    const k = unaryKernel(attr<UnaryKind>(c, 'kind'), true)
-    c.driver.dispatch(k, { n, alpha: attr<number>(c, 'alpha') }, [need(c, 'x'), need(c, 'dy'), need(c, 'dx')], grid(n, WG))
+    const k = unaryKernel(attr<UnaryKind>(c, 'kind'), true, c.half)
+    c.driver.dispatch(k, { n, alpha: attr<number>(c, 'alpha') }, [need(c, 'x'), need(c, 'dy'), need(c, 'dx')], grid(elementwiseInvocations(n, !!c.half), WG))
   },
 
   binary_fwd(c) {
     const n = c.sizes.a!
-    const k = binaryFwdKernel(attr<BinaryKind>(c, 'kind'), attr<boolean>(c, 'broadcast'))
-    c.driver.dispatch(k, { n, D: dim(c, 'D') }, [need(c, 'a'), need(c, 'b'), need(c, 'y')], grid(n, WG))
+    const k = binaryFwdKernel(attr<BinaryKind>(c, 'kind'), attr<boolean>(c, 'broadcast'), c.half)
+    c.driver.dispatch(k, { n, D: dim(c, 'D') }, [need(c, 'a'), need(c, 'b'), need(c, 'y')], grid(elementwiseInvocations(n, !!c.half), WG))
   },
 
   binary_bwd(c) {
@@ -981,9 +985,11 @@ export const LAUNCHERS: Record<string, Launcher> = {
     const D = dim(c, 'D')
     const kind = attr<BinaryKind>(c, 'kind')
     const broadcast = attr<boolean>(c, 'broadcast')
-    const k = binaryBwdKernel(kind, broadcast)
+    // f16 only without broadcast (nativeF16): db's column sum is an f32 kernel.
+    const k = binaryBwdKernel(kind, broadcast, c.half)
     if (!broadcast) {
-      c.driver.dispatch(k, { n, D }, [need(c, 'a'), need(c, 'b'), need(c, 'dy'), need(c, 'da'), need(c, 'db')], grid(n, WG))
+      const groups = grid(elementwiseInvocations(n, !!c.half), WG)
+      c.driver.dispatch(k, { n, D }, [need(c, 'a'), need(c, 'b'), need(c, 'dy'), need(c, 'da'), need(c, 'db')], groups)
       return
     }
     c.driver.dispatch(k, { n, D }, [need(c, 'b'), need(c, 'dy'), need(c, 'da')], grid(n, WG))
@@ -992,12 +998,13 @@ export const LAUNCHERS: Record<string, Launcher> = {
 
   swiglu_fwd(c) {
     const n = c.sizes.gate!
-    c.driver.dispatch(swigluFwdKernel, { n }, [need(c, 'gate'), need(c, 'up'), need(c, 'y')], grid(n, WG))
+    c.driver.dispatch(swigluKernel(false, c.half), { n }, [need(c, 'gate'), need(c, 'up'), need(c, 'y')], grid(elementwiseInvocations(n, !!c.half), WG))
   },
 
   swiglu_bwd(c) {
     const n = c.sizes.gate!
-    c.driver.dispatch(swigluBwdKernel, { n }, [need(c, 'gate'), need(c, 'up'), need(c, 'dy'), need(c, 'dgate'), need(c, 'dup')], grid(n, WG))
+    const groups = grid(elementwiseInvocations(n, !!c.half), WG)
+    c.driver.dispatch(swigluKernel(true, c.half), { n }, [need(c, 'gate'), need(c, 'up'), need(c, 'dy'), need(c, 'dgate'), need(c, 'dup')], groups)
   },
 
   feature_map_fwd(c) {
@@ -1206,12 +1213,17 @@ export const WEBGPU_OPS: readonly string[] = Object.keys(LAUNCHERS).sort()
  * rather than the f32 kernels on converted copies (backend.ts throughF32): linear_fwd and linear_bwd
  * when every product's C has an even number of columns (C is written two f16 to a word).
  */
+const ELEMENTWISE_F16 = new Set(['accumulate', 'unary_fwd', 'unary_bwd', 'binary_fwd', 'binary_bwd', 'swiglu_fwd', 'swiglu_bwd'])
+
 export function nativeF16(plan: NativeOpPlan): boolean {
   if (plan.dtype !== 'f16') return false
   // K, M > 0: the launchers take a product's rows from an input's size, or from y's bytes when K = 0.
   const even = (d: string) => (plan.dims[d] ?? 0) > 0 && plan.dims[d]! % 2 === 0
   if (plan.op === 'linear_fwd') return even('M')
   if (plan.op === 'linear_bwd') return even('M') && even('K')
+  // Elementwise ops (kernels/elementwise.ts): every float tensor of an f16 call is f16 (the addon's
+  // rule), read and written in pairs; binary_bwd's broadcast db is a column sum the f32 kernel does.
+  if (ELEMENTWISE_F16.has(plan.op)) return !(plan.op === 'binary_bwd' && plan.attrs.broadcast === true)
   return false
 }
 

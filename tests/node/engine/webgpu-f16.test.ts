@@ -182,6 +182,56 @@ describe.skipIf(!gpu)('f16 on WebGPU', () => {
     }
   })
 
+  it('elementwise ops read and write f16 themselves, without conversions, odd counts included', async () => {
+    const g = theGpu()
+    // R x D with D odd: a word straddles two rows, and the count is odd (the last word half used).
+    const [R, D] = [5, 7]
+    const n = R * D
+    const t = (seed: number, shape = [R, D], f = (v: number) => v) => ({
+      data: normals(
+        shape.reduce((a, b) => a * b, 1),
+        seed,
+        f,
+      ),
+      shape,
+      f16: true,
+    })
+    const calls: [string, Inputs, Record<string, AttrValue>][] = [
+      ['unary_fwd', { x: t(40) }, { kind: 'silu', alpha: 1.5 }],
+      ['unary_fwd', { x: t(41) }, { kind: 'softplus' }],
+      ['unary_bwd', { x: t(42), dy: t(43) }, { kind: 'sigmoid' }],
+      ['binary_fwd', { a: t(44), b: t(45) }, { kind: 'mul' }],
+      ['binary_fwd', { a: t(46), b: t(47, [D]) }, { kind: 'add', broadcast: true }],
+      ['binary_bwd', { a: t(48), b: t(49), dy: t(50) }, { kind: 'mul' }],
+      ['swiglu_fwd', { gate: t(51), up: t(52) }, {}],
+      ['swiglu_bwd', { gate: t(53), up: t(54), dy: t(55) }, {}],
+    ]
+    for (const [op, inputs, attrs] of calls) {
+      const result = await compareF16(op, inputs, attrs)
+      for (const [name, r] of Object.entries(result)) {
+        expect(r.dtype, `${op} ${name}`).toBe('f16')
+        expect(r.err, `${op} ${name}`).toBeLessThan(2e-3)
+      }
+      // Which kernels ran: the op's own f16 kernel, no conversions around an f32 one.
+      const onGpu = Object.fromEntries(Object.entries(inputs).map(([name, x]) => [name, f16On(x.data as Float32Array, x.shape)]))
+      const outs: Tensor[] = []
+      const times = await g.driver.timeKernels(() => outs.push(...Object.values(g.run(op, onGpu, attrs))))
+      const labels = [...times.keys()]
+      expect(labels.length, `${op}: ${labels.join(', ')}`).toBe(1)
+      expect(labels[0]!.endsWith('/f16'), `${op}: ${labels.join(', ')}`).toBe(true)
+      for (const x of [...Object.values(onGpu), ...outs]) x.dispose()
+    }
+    // In place over an odd count: every element bit for bit (the f32 sum rounded once, as the CPU does).
+    const a = normals(n, 60)
+    const dst = f16On(a, [n])
+    const src = f16On(normals(n, 61), [n])
+    const times = await g.driver.timeKernels(() => g.run('accumulate', { dst, src }, { alpha: -2 }))
+    expect([...times.keys()]).toEqual(['accumulate/f16'])
+    const want = rounded(rounded(a).map((x, i) => x - 2 * rounded(normals(n, 61))[i]!))
+    expect(Array.from(await dst.read())).toEqual(Array.from(want))
+    for (const x of [dst, src]) x.dispose()
+  })
+
   it('accumulate writes into its f16 input; a poisoned f16 output would show as NaN', async () => {
     const g = theGpu()
     const a = normals(101, 20)

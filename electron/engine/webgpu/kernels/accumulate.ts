@@ -1,32 +1,25 @@
 // accumulate: dst += alpha * src, in place.
 //
-// dst, src: (n). When src is dst's own memory it is bound once (WebGPU
+// dst, src: (n), f32 or f16. When src is dst's own memory it is bound once (WebGPU
 // forbids one buffer bound both read-only and writable in a dispatch).
-import { paramsWgsl, type Kernel } from '../driver'
-import { ELEMENTWISE_WGSL, WG } from './common'
+import type { Kernel } from '../driver'
+import { elementwiseKernel } from './elementwise'
 
 const params = [
   ['n', 'u32'],
   ['alpha', 'f32'],
 ] as const
 
-function accumulate(selfSource: boolean): Kernel {
-  const bindings = selfSource
-    ? `@group(0) @binding(1) var<storage, read_write> dst: array<f32>;\n`
-    : `@group(0) @binding(1) var<storage, read_write> dst: array<f32>;\n@group(0) @binding(2) var<storage, read> src: array<f32>;\n`
-  return {
-    label: selfSource ? 'accumulate/self' : 'accumulate',
-    entry: 'main',
-    params,
-    code: `${paramsWgsl(params)}${ELEMENTWISE_WGSL}${bindings}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = element_index(wid, nwg, lid);
-  if (i < P.n) { dst[i] = dst[i] + P.alpha * ${selfSource ? 'dst' : 'src'}[i]; }
+/** dst += alpha src over f32 or f16 tensors (kernels/elementwise.ts); selfSource: src is dst's own memory. */
+export function accumulateKernel(selfSource: boolean, half = false): Kernel {
+  return elementwiseKernel(
+    {
+      label: selfSource ? 'accumulate/self' : 'accumulate',
+      params,
+      reads: selfSource ? ['dst'] : ['dst', 'src'],
+      writes: ['dst'],
+      element: (read) => ({ values: { dst: `${read('dst')} + P.alpha * ${read(selfSource ? 'dst' : 'src')}` } }),
+    },
+    half,
+  )
 }
-`,
-  }
-}
-
-export const accumulateKernel = accumulate(false)
-export const accumulateSelfKernel = accumulate(true)

@@ -1,9 +1,10 @@
 // unary_fwd / unary_bwd: y = alpha f(x), dx = dy alpha f'(x), elementwise.
 //
-// x, y, dy, dx: (n). The kind is compiled in (one pipeline per kind), as the
+// x, y, dy, dx: (n), f32 or f16. The kind is compiled in (one pipeline per kind), as the
 // CPU's template switch: no branch on it in the kernel.
-import { paramsWgsl, type Kernel } from '../driver'
-import { ELEMENTWISE_WGSL, SAFE_MATH_WGSL, WG } from './common'
+import type { Kernel } from '../driver'
+import { SAFE_MATH_WGSL } from './common'
+import { elementwiseKernel } from './elementwise'
 
 export const UNARY_KINDS = ['identity', 'silu', 'sigmoid', 'softplus', 'logsigmoid', 'exp', 'neg_exp'] as const
 export type UnaryKind = (typeof UNARY_KINDS)[number]
@@ -26,34 +27,21 @@ const params = [
   ['alpha', 'f32'],
 ] as const
 
-const cache = new Map<string, Kernel>()
-
-export function unaryKernel(kind: UnaryKind, backward: boolean): Kernel {
-  const label = `unary_${backward ? 'bwd' : 'fwd'}/${kind}`
-  let k = cache.get(label)
-  if (k) return k
+/** The kernel of a kind, forward or backward, over f32 or f16 tensors (kernels/elementwise.ts). */
+export function unaryKernel(kind: UnaryKind, backward: boolean, half = false): Kernel {
   const f = FORMULAS[kind]
-  const bindings = backward
-    ? `@group(0) @binding(1) var<storage, read> xs: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;`
-    : `@group(0) @binding(1) var<storage, read> xs: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;`
-  const body = backward ? `dx[i] = dy[i] * (P.alpha * (${f.grad}));` : `y[i] = P.alpha * (${f.value});`
-  k = {
-    label,
-    entry: 'main',
-    params,
-    code: `${paramsWgsl(params)}${ELEMENTWISE_WGSL}${SAFE_MATH_WGSL}${bindings}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = element_index(wid, nwg, lid);
-  if (i >= P.n) { return; }
-  let x = xs[i];
-  ${body}
-}
-`,
-  }
-  cache.set(label, k)
-  return k
+  return elementwiseKernel(
+    {
+      label: `unary_${backward ? 'bwd' : 'fwd'}/${kind}`,
+      params,
+      header: SAFE_MATH_WGSL,
+      reads: backward ? ['xs', 'dy'] : ['xs'],
+      writes: backward ? ['dx'] : ['y'],
+      element: (read) => {
+        const values: Record<string, string> = backward ? { dx: `${read('dy')} * (P.alpha * (${f.grad}))` } : { y: `P.alpha * (${f.value})` }
+        return { lets: `let x = ${read('xs')};`, values }
+      },
+    },
+    half,
+  )
 }
