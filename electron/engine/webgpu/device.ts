@@ -84,7 +84,7 @@ const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp
  * untrusted shaders, not for Linea's own kernels, and with both on every WebGPU suite passed on the
  * H200 (native/lab/webgpu_matmul_subgroup_matrix/ says what the products gained).
  */
-export function subgroupMatrixOptions(options: string[], wanted = process.env.LINEA_WEBGPU_SUBGROUP_MATRIX !== '0'): string[] {
+export function subgroupMatrixOptions(options: string[], wanted = environment('LINEA_WEBGPU_SUBGROUP_MATRIX') !== '0'): string[] {
   if (!wanted) return options
   const key = 'enable-dawn-features='
   const toggles = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia']
@@ -92,6 +92,11 @@ export function subgroupMatrixOptions(options: string[], wanted = process.env.LI
   if (!given) return [...options, key + toggles.join(',')]
   const have = given.slice(key.length).split(',')
   return options.map((o) => (o === given ? [o, ...toggles.filter((t) => !have.includes(t))].join(',') : o))
+}
+
+/** An environment variable of the engine's process (read through globalThis: the renderer's type check, which reaches this file, has no Node types). */
+function environment(name: string): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]
 }
 
 type SubgroupMatrixConfig = Record<'componentType' | 'resultComponentType' | 'M' | 'N' | 'K', unknown>
