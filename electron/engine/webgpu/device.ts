@@ -105,7 +105,7 @@ type SubgroupMatrixConfig = Record<'componentType' | 'resultComponentType' | 'M'
 function chooseSubgroupMatrix(adapter: GPUAdapter, device: GPUDevice): WebGpuAdapterInfo['subgroupMatrix'] {
   if (!device.features.has('chromium-experimental-subgroup-matrix') || !device.features.has('shader-f16')) return undefined
   // Dawn lists the shapes in the adapter's info (experimental; fields are getters: read by name).
-  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[]; subgroupMaxSize?: number }
+  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[]; subgroupMinSize?: number; subgroupMaxSize?: number }
   const shapes = [...(info.subgroupMatrixConfigs ?? [])]
     .filter((c) => String(c.componentType) === 'f16' && String(c.resultComponentType) === 'f32')
     .map((c) => ({ fm: Number(c.M), fn: Number(c.N), fk: Number(c.K) }))
@@ -114,7 +114,9 @@ function chooseSubgroupMatrix(adapter: GPUAdapter, device: GPUDevice): WebGpuAda
     .sort((a, b) => b.fm * b.fn * b.fk - a.fm * a.fn * a.fk)
   const best = shapes[0]
   const subgroupSize = info.subgroupMaxSize
-  if (!best || !subgroupSize) return undefined
+  // The kernel counts its subgroups as invocations / subgroupSize: an adapter whose subgroups may be
+  // smaller than its largest (AMD's 32 or 64) would run more subgroups than it tiles for.
+  if (!best || !subgroupSize || info.subgroupMinSize !== subgroupSize) return undefined
   return { ...best, subgroupSize }
 }
 
