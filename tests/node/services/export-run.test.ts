@@ -5,27 +5,12 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { forkLauncher } from '../../../electron/jobs/engine-process'
-import { EngineService } from '../../../electron/services/engine-service'
-import { LabEventBus } from '../../../electron/services/events'
-import { createLabHandlers } from '../../../electron/services/lab-service'
-import { localLabApi } from '../../../electron/services/local-api'
-import { WorkspaceService } from '../../../electron/services/workspace-service'
-import { labDepsFor } from '../../fixtures/lab'
+import { labInTempWorkspace } from '../../fixtures/lab'
 import { newRun, quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
-import { tempDir } from '../../fixtures/temp'
 import { rejection } from '../../fixtures/thrown'
 
-const events = new LabEventBus()
-const engine = new EngineService(forkLauncher(), events)
-const root = tempDir('linea-export-run-')
-const workspaces = new WorkspaceService(root, forkLauncher(), events)
-const api = localLabApi(createLabHandlers(labDepsFor(engine, workspaces, events)), events)
-afterAll(async () => {
-  await workspaces.runner.idle()
-  engine.stop()
-  workspaces.close()
-})
+const { root, workspaces, api, stop } = labInTempWorkspace('linea-export-run-')
+afterAll(stop)
 
 describe('exportRun', () => {
   it('writes a trained run as a PyTorch folder under exports/, for its latest checkpoint', async () => {

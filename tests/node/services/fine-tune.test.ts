@@ -5,35 +5,12 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { forkLauncher } from '../../../electron/jobs/engine-process'
-import { EngineService } from '../../../electron/services/engine-service'
-import { LabEventBus } from '../../../electron/services/events'
-import { createLabHandlers } from '../../../electron/services/lab-service'
-import { localLabApi } from '../../../electron/services/local-api'
-import { WorkspaceService } from '../../../electron/services/workspace-service'
-import { labDepsFor } from '../../fixtures/lab'
+import { labInTempWorkspace, trainLosses } from '../../fixtures/lab'
 import { newRun, quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
-import { tempDir } from '../../fixtures/temp'
 import { rejection } from '../../fixtures/thrown'
 
-const events = new LabEventBus()
-const engine = new EngineService(forkLauncher(), events)
-const root = tempDir('linea-fine-tune-')
-const workspaces = new WorkspaceService(root, forkLauncher(), events)
-const api = localLabApi(createLabHandlers(labDepsFor(engine, workspaces, events)), events)
-afterAll(async () => {
-  await workspaces.runner.idle()
-  engine.stop()
-  workspaces.close()
-})
-
-const trainLosses = (id: string) =>
-  readFileSync(join(root, 'runs', id, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; loss?: number })
-    .filter((l) => l.type === 'train')
-    .map((l) => l.loss!)
+const { root, workspaces, api, stop } = labInTempWorkspace('linea-fine-tune-')
+afterAll(stop)
 
 describe('fine-tune: startRun from another run', () => {
   it('starts from the source run’s latest checkpoint and trains from its weights', async () => {
@@ -48,8 +25,8 @@ describe('fine-tune: startRun from another run', () => {
     expect(record.status).toBe('completed')
     expect(record.startFrom).toEqual({ run: source.id, checkpoint: join('checkpoints', 'step-0000012.safetensors') })
     // Same spec, seed and data: a run that ignored startFrom would repeat the fresh run's losses exactly.
-    expect(trainLosses(tuned.id)).toHaveLength(3)
-    expect(Math.abs(trainLosses(tuned.id)[0]! - trainLosses(fresh.id)[0]!)).toBeGreaterThan(1e-3)
+    expect(trainLosses(root, tuned.id)).toHaveLength(3)
+    expect(Math.abs(trainLosses(root, tuned.id)[0]! - trainLosses(root, fresh.id)[0]!)).toBeGreaterThan(1e-3)
   })
 
   it('refuses a start without a checkpoint, with another ModelSpec, or out of the run folder', async () => {

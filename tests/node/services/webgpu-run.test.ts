@@ -6,37 +6,14 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { TrainSpec } from '../../../electron/api/train-spec'
-import { forkLauncher } from '../../../electron/jobs/engine-process'
-import { EngineService } from '../../../electron/services/engine-service'
-import { LabEventBus } from '../../../electron/services/events'
-import { createLabHandlers } from '../../../electron/services/lab-service'
-import { localLabApi } from '../../../electron/services/local-api'
-import { WorkspaceService } from '../../../electron/services/workspace-service'
-import { labDepsFor } from '../../fixtures/lab'
+import { labInTempWorkspace, trainLosses } from '../../fixtures/lab'
 import { quickTrainSpec, smallModelSpec } from '../../fixtures/runs'
-import { tempDir } from '../../fixtures/temp'
 import { announce, gpu } from '../engine/webgpu-harness'
 
 announce('webgpu-run')
 
-const events = new LabEventBus()
-const engine = new EngineService(forkLauncher(), events)
-const root = tempDir('linea-webgpu-run-')
-const workspaces = new WorkspaceService(root, forkLauncher(), events)
-const api = localLabApi(createLabHandlers(labDepsFor(engine, workspaces, events)), events)
-afterAll(async () => {
-  await workspaces.runner.idle()
-  engine.stop()
-  workspaces.close()
-})
-
-const losses = (id: string): number[] =>
-  readFileSync(join(root, 'runs', id, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; loss?: number })
-    .filter((l) => l.type === 'train')
-    .map((l) => l.loss!)
+const { root, workspaces, api, stop } = labInTempWorkspace('linea-webgpu-run-')
+afterAll(stop)
 
 const record = (id: string) =>
   JSON.parse(readFileSync(join(root, 'runs', id, 'run.json'), 'utf8')) as { status: string; trainSpec: TrainSpec; backend?: string; error?: unknown }
@@ -54,11 +31,11 @@ describe.skipIf(!gpu)('a run on WebGPU from the LabApi', { timeout: 240_000 }, (
     expect(record(onGpu.id).backend).toMatch(/^webgpu/)
     expect(record(inF16.id).backend).toMatch(/^webgpu/)
     expect(record(inF16.id).trainSpec.precision).toBe('f16')
-    const want = losses(onCpu.id)
+    const want = trainLosses(root, onCpu.id)
     expect(want).toHaveLength(6)
-    losses(onGpu.id).forEach((l, i) => expect(Math.abs(l - want[i]!) / Math.abs(want[i]!), `f32 step ${i + 1}`).toBeLessThan(1e-4))
+    trainLosses(root, onGpu.id).forEach((l, i) => expect(Math.abs(l - want[i]!) / Math.abs(want[i]!), `f32 step ${i + 1}`).toBeLessThan(1e-4))
     // f16: the first step's loss is the same model's on f16-rounded activations; later steps may skip on overflow.
-    const half = losses(inF16.id)
+    const half = trainLosses(root, inF16.id)
     expect(half).toHaveLength(6)
     expect(Math.abs(half[0]! - want[0]!) / want[0]!).toBeLessThan(1e-2)
     expect(half.every(Number.isFinite)).toBe(true)
