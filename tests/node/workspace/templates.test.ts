@@ -107,6 +107,13 @@ describe('workspace templates', () => {
     const shortConvs = (name: string) => byName[name]!.layers.map((l) => (l.kind === 'linear' ? l.short_conv : -1))
     expect(shortConvs('gla')).toEqual([0, 0])
     expect(shortConvs('gla-short-conv')).toEqual([4, 4])
+    // DeltaNet and Gated DeltaNet without the swish output gate, as Zoology's configs of these mixers set
+    // them (use_gate False); GLA keeps its own gate, as Zoology's GLA does
+    const outputGates = (name: string) => byName[name]!.layers.flatMap((l) => (l.kind === 'linear' ? [l.output_gate] : []))
+    expect(outputGates('deltanet')).toEqual(['none', 'none'])
+    expect(outputGates('gated-deltanet')).toEqual(['none', 'none'])
+    expect(outputGates('hybrid')).toEqual(['none'])
+    expect(outputGates('gla')).toEqual(['swish', 'swish'])
     // Mamba2 resized to d_model 64: heads · dv = 2 · d_model, not 4x; its state's key size stays
     expect(byName.mamba2!.layers.every((l) => l.kind === 'linear' && l.heads * l.dv! === 128 && l.dk === 32 && l.output_norm === 'rmsnorm')).toBe(true)
   })
