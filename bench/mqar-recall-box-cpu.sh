@@ -4,8 +4,10 @@
 # picks the CPU as on a workstation without one. Builds a CPU-only addon first (no CUDA, no tests:
 # about a minute), then writes each run's JSON into $OUT as bench/mqar-recall.md's loop does;
 # merge them with the committed file there.
-#   RUNS="transformer:0:1 mamba2:0:2 ..." (preset:seed:engine threads; the threads should sum to at
-#   most the box's cores) LIMIT_S=540 bash bench/mqar-recall-box-cpu.sh
+#   RUNS="transformer:0:2 mamba2:0:2 ..." (preset:seed:engine threads) LIMIT_S=540 bash bench/mqar-recall-box-cpu.sh
+# At most 7 or 8 runs of 2 threads per call: 14 single-thread runs at once (2026-12-02) slowed the
+# box's cores so much that Gated DeltaNet reached only step 1200 of 1500 in 526 s, where 7 runs of
+# 2 threads finished it in 363 s. A run still training at LIMIT_S is killed and writes no JSON.
 # Carry [".device/node.xz", ".device/mqar-bench.mjs", ".device/node_modules-webgpu.tar.xz"] (the last
 # for the addon's headers; scripts/device-bundles.sh makes all three).
 set -uo pipefail

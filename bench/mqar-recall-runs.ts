@@ -81,3 +81,27 @@ export function bestOverLearningRates<R extends CellRun>(rows: R[]): CellBest<R>
     return { cell, seed, best: sorted[0]!, runs: sorted }
   })
 }
+
+/** The fields of a template a diagnosis rewrites: its sweep axes' per-value settings (`with`). */
+export interface SweepWith {
+  sweep: { path: string; with?: Record<string, unknown>[] }[]
+}
+
+/**
+ * The template for a diagnosis's --set paths: each axis's `with` loses the
+ * entries at or under (or above) a --set path, so the --set applies to every
+ * run instead of being refused as an override of a per-run value. A path the
+ * template sweeps itself (an axis's own path) is left for expandTemplate to
+ * refuse: changing it would rename nothing and replace every run's value.
+ */
+export function withoutPerRunSettings<T extends SweepWith>(template: T, paths: string[]): T {
+  const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`)
+  return {
+    ...template,
+    sweep: template.sweep.map((axis) =>
+      axis.with === undefined
+        ? axis
+        : { ...axis, with: axis.with.map((w) => Object.fromEntries(Object.entries(w).filter(([k]) => !paths.some((p) => overlaps(k, p))))) },
+    ),
+  }
+}

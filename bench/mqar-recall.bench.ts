@@ -36,7 +36,7 @@ import { projectRoot } from '../electron/platform/project-root'
 import { KEY_IN_NOISE_LABELS } from '../electron/engine/tasks/mqar'
 import { trainModel } from '../electron/engine/train/trainer'
 import { expandTemplate, findTemplate } from '../electron/workspace/templates'
-import { bestOverLearningRates, joinRuns } from './mqar-recall-runs'
+import { bestOverLearningRates, joinRuns, withoutPerRunSettings } from './mqar-recall-runs'
 
 const TARGET = 0.99
 
@@ -220,9 +220,10 @@ function parseSets(sets: string[]): Record<string, unknown> {
 }
 
 async function run(values: Record<string, string | undefined>, sets: string[]): Promise<void> {
-  const template = findTemplate(values.template ?? 'mqar-zoology')
-  const seed = Number(values.seed ?? '0')
   const changes = parseSets(sets)
+  // A diagnosis's --set wins over what the template sets per run (`with`, e.g. one run's output gate).
+  const template = withoutPerRunSettings(findTemplate(values.template ?? 'mqar-zoology'), Object.keys(changes))
+  const seed = Number(values.seed ?? '0')
   const overrides: Record<string, unknown> = { ...changes, 'train.seed': seed }
   if (values['max-steps'] !== undefined) overrides['train.max_steps'] = Number(values['max-steps'])
   const all = expandTemplate(template, {}, overrides)

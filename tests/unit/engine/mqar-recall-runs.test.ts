@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bestOverLearningRates, joinRuns } from '../../../bench/mqar-recall-runs'
+import { bestOverLearningRates, joinRuns, withoutPerRunSettings } from '../../../bench/mqar-recall-runs'
 
 const row = (preset: string, status: string, steps: number, seed = 0) => ({ preset, seed, status, steps, best_accuracy: steps / 1e4 })
 
@@ -71,5 +71,33 @@ describe('the best of a learning-rate sweep per cell', () => {
       ['mamba2 64 256', 1, 'mamba2 64 256 lr0.003'],
       ['gla 64 256', 0, 'gla 64 256'],
     ])
+  })
+})
+
+describe("a diagnosis's --set over the template's per-run settings", () => {
+  const template = {
+    id: 't',
+    sweep: [
+      {
+        path: 'model.preset',
+        values: ['gated-deltanet', 'hybrid', 'gla'],
+        with: [{ 'model.linear.output_gate': 'none' }, { 'model.window': 16, 'model.linear.output_gate': 'none' }, {}],
+      },
+      { path: 'train.optimizer.lr', values: [0.003] },
+    ],
+  }
+
+  it('drops the per-run entries at, under or above a --set path and keeps the rest', () => {
+    const out = withoutPerRunSettings(template, ['model.linear.output_gate'])
+    expect(out.sweep[0]!.with).toEqual([{}, { 'model.window': 16 }, {}])
+    expect(withoutPerRunSettings(template, ['model.linear']).sweep[0]!.with).toEqual([{}, { 'model.window': 16 }, {}])
+    expect(withoutPerRunSettings(template, ['model.linear.output_gate.x']).sweep[0]!.with![0]).toEqual({})
+    // the template itself is untouched, and an axis without `with` stays as it is
+    expect(template.sweep[0]!.with![0]).toEqual({ 'model.linear.output_gate': 'none' })
+    expect(out.sweep[1]).toBe(template.sweep[1])
+  })
+
+  it('leaves a path no run sets alone', () => {
+    expect(withoutPerRunSettings(template, ['train.optimizer.lr', 'model.d_model']).sweep[0]!.with).toEqual(template.sweep[0]!.with)
   })
 })
