@@ -2,7 +2,14 @@
 // processes, the server, real files), e2e (the built app in real Chromium).
 import { availableParallelism } from 'node:os'
 import vue from '@vitejs/plugin-vue'
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
+
+// The node suite's WebGPU files (lavapipe, on a CI machine's CPU) run as a project of their own,
+// one file at a time, after the other node files (scripts/test.mjs). Beside those files' engine
+// processes on two cores, lavapipe's dispatches slowed by up to 50x (a WebGPU test of 4.5 s alone
+// timed out at 240 s in CI, 2026-12-02); the same files alone, two at a time or beside pure CPU
+// load ran at their normal speed.
+const WEBGPU_FILES = ['tests/node/**/*webgpu*.test.ts']
 
 export default defineConfig({
   plugins: [vue()],
@@ -17,7 +24,18 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'node', include: ['tests/node/**/*.test.ts'], environment: 'node', testTimeout: 60_000, hookTimeout: 60_000 },
+        test: {
+          name: 'node',
+          include: ['tests/node/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...WEBGPU_FILES],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'node-webgpu', include: WEBGPU_FILES, environment: 'node', testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false },
       },
       {
         extends: true,

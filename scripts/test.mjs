@@ -52,7 +52,12 @@ const steps = {
     return run('ctest', ['--test-dir', build, '--output-on-failure'], held)
   },
   unit: () => run(process.execPath, [vitest, 'run', '--project', 'unit']),
-  node: () => run(process.execPath, [vitest, 'run', '--project', 'node']),
+  // The WebGPU files after the rest, one at a time (vitest.config.ts says why); both run either way.
+  node: async () => {
+    const rest = await run(process.execPath, [vitest, 'run', '--project', 'node'])
+    const webgpu = await run(process.execPath, [vitest, 'run', '--project', 'node-webgpu'])
+    return rest && webgpu
+  },
   e2e: async () => {
     // The e2e suite drives the built app: build it first.
     if (!(await run(process.execPath, [join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build']))) return false

@@ -340,7 +340,7 @@ if has webgpu; then
   note "vulkan loader: $(ldconfig -p | grep -c libvulkan.so.1) found; VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
   if [ -f node_modules/vitest/vitest.mjs ]; then
     LINEA_REQUIRE_WEBGPU=1 LINEA_ADDON="$PWD/native/build/Release/linea.node" timeout "${WEBGPU_TEST_TIMEOUT:-300}" \
-      node node_modules/vitest/vitest.mjs run --project node tests/node/engine/webgpu-info.test.ts tests/node/engine/webgpu-ops.test.ts \
+      node node_modules/vitest/vitest.mjs run --project node-webgpu tests/node/engine/webgpu-info.test.ts tests/node/engine/webgpu-ops.test.ts \
       tests/node/engine/webgpu-backend.test.ts tests/node/engine/webgpu-profile.test.ts tests/node/inspect/inspect-webgpu.test.ts tests/node/engine/webgpu-f16.test.ts \
       >"$out/webgpu-tests.log" 2>&1
     note "webgpu suites (vitest, NVIDIA Vulkan): exit $?"
