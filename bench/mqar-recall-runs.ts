@@ -2,6 +2,8 @@
 // --merge): a GPU call's limit can cut a run off (status 'cut_off'), and a later
 // call trains it again from the start, so a run may appear twice.
 
+import { pathsOverlap } from '../electron/workspace/templates'
+
 /** The fields of a run row that decide which of two rows of one run to keep. */
 export interface RunIdentity {
   preset: string
@@ -95,13 +97,12 @@ export interface SweepWith {
  * refuse: changing it would rename nothing and replace every run's value.
  */
 export function withoutPerRunSettings<T extends SweepWith>(template: T, paths: string[]): T {
-  const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`)
   return {
     ...template,
     sweep: template.sweep.map((axis) =>
       axis.with === undefined
         ? axis
-        : { ...axis, with: axis.with.map((w) => Object.fromEntries(Object.entries(w).filter(([k]) => !paths.some((p) => overlaps(k, p))))) },
+        : { ...axis, with: axis.with.map((w) => Object.fromEntries(Object.entries(w).filter(([k]) => !paths.some((p) => pathsOverlap(k, p))))) },
     ),
   }
 }

@@ -97,16 +97,20 @@ function label(value: unknown, labels: string[] | undefined, index: number): str
   return typeof value === 'object' ? JSON.stringify(value) : String(value)
 }
 
+/** Whether two dotted spec paths touch: the same field, or one inside the other. */
+export function pathsOverlap(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`)
+}
+
 /** The runs of a template: its sweep grid, with `inputs` (path → value) filled in. */
 export function expandTemplate(t: Template, inputs: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}): ExpandedRun[] {
   for (const input of t.inputs)
     if (inputs[input.path] === undefined || inputs[input.path] === '') throw new TemplateError(`template ${t.id} needs ${input.label} (${input.path})`)
   // An override of a swept field would silently replace every sweep value while run names kept the sweep's labels.
-  const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`)
   for (const path of Object.keys(overrides)) {
-    const axis = t.sweep.find((a) => axisPaths(a).some((p) => overlaps(p, path)))
+    const axis = t.sweep.find((a) => axisPaths(a).some((p) => pathsOverlap(p, path)))
     if (axis) {
-      const swept = axisPaths(axis).find((p) => overlaps(p, path))!
+      const swept = axisPaths(axis).find((p) => pathsOverlap(p, path))!
       const what =
         swept === axis.path
           ? `sweeps ${axis.path} over ${axis.values.map((v, i) => label(v, axis.labels, i)).join(', ')}`
