@@ -81,30 +81,52 @@ async function throughput(
 /**
  * When the GPU pays for small models: the MQAR models of the recall templates
  * (2 layers, no MLP) at d_model 64, 128 and 256, T = 256, batch 64: tokens/s
- * on the CPU (f32) and on the GPU (f32 and bf16).
+ * on the CPU (f32) and on the GPU (f32 and bf16). SMALL_SEQ, SMALL_BATCH, SMALL_PAIRS,
+ * SMALL_PRESETS ("gla,mamba2"), SMALL_D ("64,256") and SMALL_RUNS ("cpu_f32,gpu_bf16") pick
+ * other cells; SMALL_PROFILE=1 adds each bf16 model's step on the device, op by op, so the
+ * wall time per step can be set against the device's.
  */
 async function smallModels(): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = []
-  for (const id of ['transformer', 'gla', 'gated-deltanet'])
-    for (const d of [64, 128, 256]) {
+  const seq = Number(process.env.SMALL_SEQ ?? 256)
+  const batch = Number(process.env.SMALL_BATCH ?? 64)
+  const pairs = Number(process.env.SMALL_PAIRS ?? 16)
+  const presets = (process.env.SMALL_PRESETS ?? 'transformer,gla,gated-deltanet').split(',')
+  const widths = (process.env.SMALL_D ?? '64,128,256').split(',').map(Number)
+  const wanted = (process.env.SMALL_RUNS ?? 'cpu_f32,gpu_f32,gpu_bf16').split(',')
+  for (const id of presets)
+    for (const d of widths) {
       const spec = { ...resizeModel(preset(id), { d_model: d, n_layers: 2, vocab_size: 8192 }), mlp_expansion: 0 }
       const train: TrainSpec = {
         ...benchTrain(WARMUP + MEASURE),
-        batch_size: 64,
-        task: { kind: 'mqar', seq_len: 256, num_kv_pairs: 16, power_a: 0.01, vocab_size: 8192 },
+        batch_size: batch,
+        task: { kind: 'mqar', seq_len: seq, num_kv_pairs: pairs, power_a: 0.01, vocab_size: 8192 },
       }
-      const row: Record<string, unknown> = { preset: id, d_model: d }
+      const row: Record<string, unknown> = { preset: id, d_model: d, seq_len: seq, batch }
       for (const [name, backendId, precision] of [
         ['cpu_f32', 'cpu', 'f32'],
         [`gpu_f32`, BACKEND, 'f32'],
         [`gpu_bf16`, BACKEND, 'bf16'],
       ] as const) {
+        if (!wanted.includes(name)) continue
         if (precision === 'bf16' && !BACKEND.startsWith('cuda')) continue
         try {
           row[name] = (await throughput(spec, train, backendId, precision)).tokensPerSecond
         } catch (err) {
           row[name] = `error: ${(err as Error).message}`
         }
+      }
+      if (process.env.SMALL_PROFILE === '1' && BACKEND.startsWith('cuda')) {
+        const profile = await stepProfile(`${id} d${d} T${seq} B${batch}`, spec, batch, seq)
+        const wallMs = typeof row.gpu_bf16 === 'number' ? ((batch * seq) / row.gpu_bf16) * 1e3 : NaN
+        row.gpu_bf16_wall_ms_per_step = wallMs
+        row.gpu_bf16_device_ms_per_step = profile.ops_summed_ms
+        row.gpu_bf16_ops_per_step = (profile.ops as { calls: number }[]).reduce((t, o) => t + o.calls, 0)
+        row.gpu_bf16_ops = profile.ops
+        console.log(
+          `small ${id} d_model ${d}: wall ${wallMs.toFixed(2)} ms per step, device ${(profile.ops_summed_ms as number).toFixed(2)} ms, ` +
+            `${String(row.gpu_bf16_ops_per_step)} ops`,
+        )
       }
       rows.push(row)
       const f = (x: unknown) => (typeof x === 'number' ? x.toFixed(0).padStart(9) : '        -')
@@ -119,11 +141,11 @@ async function smallModels(): Promise<Record<string, unknown>[]> {
  * Where a big model's training step goes: the profiler's per-op times (each op timed on the
  * device, median over repeats) summed per op and phase, largest first, beside the step's total.
  */
-async function stepProfile(name: string, spec: ModelSpec): Promise<Record<string, unknown>> {
+async function stepProfile(name: string, spec: ModelSpec, batch = BATCH, seq = SEQ): Promise<Record<string, unknown>> {
   const backend = nativeBackend(BACKEND)
   const result = await profileModel(spec, backend, {
-    batchSize: BATCH,
-    seqLen: SEQ,
+    batchSize: batch,
+    seqLen: seq,
     dtype: 'f32',
     precision: 'bf16',
     warmup: 1,

@@ -285,6 +285,8 @@ inline const std::map<std::string, OpCalls>& op_calls() {
         {{{"B", 1}, {"T", 20}, {"H", 2}, {"K", 273}, {"V", 40}}},  // Based's taylor2 keys of 16 dims
         // Four key blocks and, with the denominator's column, two value blocks on CUDA's lowered path.
         {{{"B", 1}, {"T", 20}, {"H", 1}, {"K", 400}, {"V", 128}}},
+        // The small recall models' head dims: on CUDA the delta rule's chunked path padded to 64.
+        {{{"B", 2}, {"T", 70}, {"H", 2}, {"K", 32}, {"V", 48}}},
     };
     m["mixer_fwd"] = {
         with_op("mixer_fwd", {{"", {}, {}, {}, {}},

@@ -1,30 +1,31 @@
 // The CUDA backend's mixer_fwd and mixer_bwd: one kernel per (op, dtype) that
 // sends each call to exactly one path: the chunked tensor-core paths for the
-// calls they take (mixer_delta_chunked.h: the delta rule; mixer_chunked.h:
-// the gated additive family; mixer_lowered.h: the same kernels on a reshaped
-// call) and the recurrent path (mixer_recurrent_api.cuh) for every
-// other call. All compute the same
-// function; each `takes` decides from the whole call (form, switches, dims,
-// dtype), and a form 'chunked' call both decline runs on the recurrent path.
+// calls they take (mixer_delta_chunked.h: the delta rule; mixer_delta_padded.h:
+// that path at other head dims, zero-padded; mixer_chunked.h: the gated
+// additive family; mixer_lowered.h: the same kernels on a reshaped call) and the recurrent path
+// (mixer_recurrent_api.cuh) for every other call. All compute the same function; each `takes` decides from the whole
+// call (form, switches, dims, dtype), and a form 'chunked' call both decline runs on the recurrent path.
 #include <optional>
 #include <string>
 
 #include "cuda_backend.h"
 #include "mixer_chunked.h"
 #include "mixer_delta_chunked.h"
+#include "mixer_delta_padded.h"
 #include "mixer_lowered.h"
 #include "mixer_recurrent_api.cuh"
 
 namespace linea {
 namespace {
 
-// Which path computes a call: the chunked delta-rule path, the chunked gated
-// additive path, that path on a reshaped call, else the recurrent one (the
-// delta path takes delta on, the others delta off).
-enum class MixerPath { delta_chunked, chunked, lowered, recurrent };
+// Which path computes a call: the chunked delta-rule path, as it is or padded,
+// the chunked gated additive path, that path on a reshaped call, else the
+// recurrent one (the delta paths take delta on, the others delta off).
+enum class MixerPath { delta_chunked, delta_padded, chunked, lowered, recurrent };
 
 MixerPath path_of(const MixerParams& p, DType dtype) {
   if (cuda_mixer_delta_chunked_takes(p, dtype)) return MixerPath::delta_chunked;
+  if (cuda_mixer_delta_padded_takes(p, dtype)) return MixerPath::delta_padded;
   if (cuda_mixer_chunked_takes(p, dtype)) return MixerPath::chunked;
   if (cuda_mixer_lowered_takes(p, dtype)) return MixerPath::lowered;
   return MixerPath::recurrent;
@@ -34,6 +35,7 @@ void mixer_fwd_kernel(OpCall& call) {
   const MixerParams p = mixer_params(call);
   switch (path_of(p, call.dtype)) {
     case MixerPath::delta_chunked: return cuda_mixer_delta_chunked_fwd(call, p);
+    case MixerPath::delta_padded: return cuda_mixer_delta_padded_fwd(call, p);
     case MixerPath::chunked: return cuda_mixer_chunked_fwd(call, p);
     case MixerPath::lowered: return cuda_mixer_lowered_fwd(call, p);
     case MixerPath::recurrent: return cuda_mixer_recurrent_fwd(call, p);
@@ -44,6 +46,7 @@ void mixer_bwd_kernel(OpCall& call) {
   const MixerParams p = mixer_params(call);
   switch (path_of(p, call.dtype)) {
     case MixerPath::delta_chunked: return cuda_mixer_delta_chunked_bwd(call, p);
+    case MixerPath::delta_padded: return cuda_mixer_delta_padded_bwd(call, p);
     case MixerPath::chunked: return cuda_mixer_chunked_bwd(call, p);
     case MixerPath::lowered: return cuda_mixer_lowered_bwd(call, p);
     case MixerPath::recurrent: return cuda_mixer_recurrent_bwd(call, p);

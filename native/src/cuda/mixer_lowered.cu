@@ -574,6 +574,11 @@ bool cuda_mixer_lowered_takes(const MixerParams& p, DType dtype) {
   if (p.has_denominator() && (p.gate == MixerGate::scalar || p.gate == MixerGate::vector)) return false;
   Lowering L;
   if (!plan_lowering(p, L)) return false;
+  // A scalar gate's dg sums every key block's share, each from bf16 states, and the shares
+  // cancel: at K = 273 (three blocks) dg came 2.3-2.5 % off the f64 reference on the H200 in
+  // two draws of the cross-backend test, over its 2 % bf16 tolerance, where one block stays
+  // within it. Such a backward runs on the recurrent path (f32 states, K up to 512).
+  if (p.gate == MixerGate::scalar && p.want_dg && L.kb.n > 1) return false;
   for (int i = 0; i < L.kb.n; ++i)
     for (int j = 0; j < L.vb.n; ++j)
       if (!cuda_mixer_chunked_takes(block_params(p, L.kb.width[i], L.vb.width[j]), dtype)) return false;

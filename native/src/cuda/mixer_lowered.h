@@ -11,8 +11,8 @@
 namespace linea {
 
 // Whether this path computes the call: on unless LINEA_MIXER_LOWERING=0, and
-// not for a denominator with a scalar or vector gate (mixer_lowered.cu: bf16
-// precision).
+// not for a denominator with a scalar or vector gate, nor a scalar gate's dg
+// over more than one key block (mixer_lowered.cu: bf16 precision).
 bool cuda_mixer_lowered_takes(const MixerParams& p, DType dtype);
 // Both run on cuda_context().stream and fill every output of the call.
 void cuda_mixer_lowered_fwd(OpCall& call, const MixerParams& p);

@@ -10,6 +10,9 @@
 //   softmax_attention_mma.cuh     bf16 forward on tensor cores, D = V in {64, 128}
 //   softmax_attention_mma_bwd.cuh bf16 backward on tensor cores, same shapes
 //   softmax_attention_fma.cuh     every other call, on FMA tiles
+// Other head dims up to 128 (bf16) run the tensor-core kernels on copies of
+// q, k, v (and do) zero-padded to 64 or 128 (pad_dims.h): zero columns add
+// nothing to the scores, and o's padding, like the gradients', is dropped.
 // Backward: delta = rowsum(do * o), then, bf16 on tensor cores,
 // softmax_attention_mma_bwd_fused.cuh: dk, dv and dq in one pass, dq summed
 // by f32 atomics (not bitwise reproducible); LINEA_ATTN_BWD=twopass and every
@@ -20,6 +23,7 @@
 // cuda_context() and registers the kernels with a predicate that refuses
 // head dims above 256 and shapes whose tiles do not fit the device's shared
 // memory, by name, before anything is allocated.
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -30,6 +34,7 @@
 #include "../ops/op_params.h"
 #include "cuda_backend.h"
 #include "cuda_context.h"
+#include "pad_dims.h"
 #include "softmax_attention_decode.cuh"
 #include "softmax_attention_fma.cuh"
 #include "softmax_attention_mma.cuh"
@@ -70,6 +75,25 @@ bool aligned16(std::initializer_list<const void*> pointers) {
   return true;
 }
 
+// The width both head dims are padded to for the tensor-core kernels (D = V in
+// {64, 128}), or 0 where they take the call as it is or no padding fits.
+int64_t padded_width(int64_t D, int64_t V) {
+  if (D == V && (D == 64 || D == 128)) return 0;
+  const int64_t Dp = padded_head_dim(D), Vp = padded_head_dim(V);
+  return Dp == 0 || Vp == 0 ? 0 : std::max(Dp, Vp);
+}
+
+// A zero-padded copy of rows [rows, width] to [rows, wp], in scratch held by env.
+const bf16* padded_rows(const AttnEnv& env, const bf16* x, int64_t rows, int64_t width, int64_t wp) {
+  auto* dst = static_cast<bf16*>(env.scratch(sizeof(bf16) * size_t(rows * wp)));
+  pad_bf16(x, rows, 1, width, 1, wp, dst, env.stream);
+  return dst;
+}
+
+bf16* scratch_rows(const AttnEnv& env, int64_t rows, int64_t wp) {
+  return static_cast<bf16*>(env.scratch(sizeof(bf16) * size_t(rows * wp)));
+}
+
 AttnShape shape_of(const OpCall& call, const char* seq) {
   AttnShape s;
   s.B = call.dims.at("B");
@@ -97,6 +121,17 @@ void softmax_attn_fwd(OpCall& call) {
   if constexpr (std::is_same_v<T, bf16>) {
     if (attn::mma_fwd_takes(env, s.D, s.V) && aligned16({q, k, v, o})) {
       attn::launch_fwd_mma(env, attn::MmaFwdArgs{q, k, v, o, lse, s});
+      return;
+    }
+    const int64_t wp = padded_width(s.D, s.V);
+    if (wp > 0 && attn::mma_fwd_takes(env, wp, wp)) {
+      const int64_t rows = s.B * s.T * s.H;
+      AttnShape sp = s;  // the scale stays the call's
+      sp.D = sp.V = wp;
+      bf16* op = scratch_rows(env, rows, wp);
+      attn::launch_fwd_mma(env, attn::MmaFwdArgs{padded_rows(env, q, rows, s.D, wp), padded_rows(env, k, rows, s.D, wp),
+                                                 padded_rows(env, v, rows, s.V, wp), op, lse, sp});
+      unpad_bf16(op, rows, 1, wp, 1, s.V, o, env.stream);
       return;
     }
   }
@@ -133,6 +168,29 @@ void softmax_attn_bwd(OpCall& call) {
       const attn::MmaBwdArgs ma{a.q, a.k, a.v, a.lse, a.d_o, a.delta, a.dq, a.dk, a.dv, s};
       if (const int nw = attn::mma_bwd_fused_warps(env, s.D)) attn::launch_bwd_mma_fused(env, ma, nw);
       else attn::launch_bwd_mma(env, ma);  // LINEA_ATTN_BWD=twopass
+      return;
+    }
+    const int64_t wp = padded_width(s.D, s.V);
+    if (wp > 0 && attn::mma_bwd_takes(env, wp, wp)) {
+      const int64_t rows = s.B * s.T * s.H;
+      AttnShape sp = s;  // the scale stays the call's; delta = rowsum(o do) is the same padded or not
+      sp.D = sp.V = wp;
+      bf16 *dq = scratch_rows(env, rows, wp), *dk = scratch_rows(env, rows, wp), *dv = scratch_rows(env, rows, wp);
+      const attn::MmaBwdArgs ma{padded_rows(env, a.q, rows, s.D, wp),
+                                padded_rows(env, a.k, rows, s.D, wp),
+                                padded_rows(env, a.v, rows, s.V, wp),
+                                a.lse,
+                                padded_rows(env, a.d_o, rows, s.V, wp),
+                                a.delta,
+                                dq,
+                                dk,
+                                dv,
+                                sp};
+      if (const int nw = attn::mma_bwd_fused_warps(env, wp)) attn::launch_bwd_mma_fused(env, ma, nw);
+      else attn::launch_bwd_mma(env, ma);
+      unpad_bf16(dq, rows, 1, wp, 1, s.D, a.dq, env.stream);
+      unpad_bf16(dk, rows, 1, wp, 1, s.D, a.dk, env.stream);
+      unpad_bf16(dv, rows, 1, wp, 1, s.V, a.dv, env.stream);
       return;
     }
   }
