@@ -13,6 +13,13 @@ mkdir -p $w/m $w/c $w/r
 t0=$(date +%s)
 OUT=$w/b STEPS=build PACK=0 bash native/tools/gpu-check.sh >/dev/null 2>&1
 echo "build done in $(($(date +%s) - t0)) s"
+# CROSS_OPS="mixer_bwd,...": the C++ cross-backend test on those ops first (a kernel change's check).
+if [ -n "${CROSS_OPS:-}" ]; then
+  LINEA_CROSS_OPS=$CROSS_OPS timeout 120 /tmp/linea-gpu-build/linea_tests -tc="every backend matches*" >$w/b/cross.log 2>&1
+  echo "cross-backend on $CROSS_OPS: $(grep -E 'test cases' $w/b/cross.log | tail -1)"
+  grep -E "error [0-9.e-]+ above|:=" $w/b/cross.log | head -12
+  grep -E "^cuda" $w/b/cross.log | grep -E "${CROSS_OPS//,/|}"
+fi
 limit=$((${TOTAL_S:-575} - ($(date +%s) - t0)))
 for spec in ${MIRROR:-}; do
   arch=${spec%%:*}
@@ -36,5 +43,5 @@ done
 mkdir -p "$root"
 cp $w/r/*.json "$root"/ 2>/dev/null
 cp $w/c/*.json "$root"/ 2>/dev/null
-(cd $w && tar czf "$root/logs.tar.gz" r c m b/summary.txt 2>/dev/null)
+(cd $w && tar czf "$root/logs.tar.gz" r c m b/summary.txt b/cross.log 2>/dev/null)
 ls -la "$root"
