@@ -88,6 +88,12 @@ export function createMqar(task: MqarTask, seed: number): TaskGenerator {
   const keys = new Int32Array(n)
   const slots = new Int32Array(n) // 0-based: slot g is slots[i] + 1
   const kvEnd = 2 * n
+  // Per token, its first position at or after the pairs in the row being written: key_in_noise
+  // in one pass over the row instead of a scan per query (keyInNoise, the reference). A token's
+  // entry counts only where seenInRow holds the row's stamp, so nothing is cleared between rows.
+  const firstAt = new Int32Array(vocabSize)
+  const seenInRow = new Int32Array(vocabSize)
+  let rowStamp = 0
 
   return sequenceTask(
     {
@@ -117,10 +123,24 @@ export function createMqar(task: MqarTask, seed: number): TaskGenerator {
           tags.distance[q] = floorLog2(q - 2 * i)
           tags.pair_index[q] = i
         }
-        // After every query is written, so other queries and answers are in place.
+        // After every query is written, so other queries and answers are in place. The query
+        // itself holds its key, so firstAt[key] <= q; an earlier occurrence is a noise token
+        // (keys are distinct, answers are values): keyInNoise's rule.
+        if (rowStamp === 0x7fffffff) {
+          seenInRow.fill(0)
+          rowStamp = 0
+        }
+        const stamp = ++rowStamp
+        for (let p = kvEnd; p < seqLen; p++) {
+          const token = inputs[p]!
+          if (seenInRow[token] !== stamp) {
+            seenInRow[token] = stamp
+            firstAt[token] = p
+          }
+        }
         for (let i = 0; i < n; i++) {
           const q = kvEnd + 2 * slots[i]!
-          tags.key_in_noise[q] = keyInNoise(inputs, n, q)
+          tags.key_in_noise[q] = firstAt[inputs[q]!]! < q ? 1 : 0
         }
       },
     },

@@ -56,6 +56,40 @@ describe('MQAR split accuracy', () => {
     expect(keyInNoise(clean, PAIRS, 10)).toBe(0)
   })
 
+  it("the generator's tags agree with the scan of keyInNoise on every query, whatever the row", () => {
+    // A small vocabulary makes keys recur as noise often; the batches run through several rows
+    // of one generator, whose per-token table is reused from row to row.
+    for (const [seed, seqLen, pairs, vocab] of [
+      [1, 64, 8, 20],
+      [2, 128, 16, 40],
+      [3, 512, 64, 8192],
+    ] as const) {
+      const task = createTask({ kind: 'mqar', seq_len: seqLen, num_kv_pairs: pairs, power_a: 0.01, vocab_size: vocab }, seed)
+      let queries = 0
+      let inNoise = 0
+      for (let step = 0; step < 3; step++) {
+        const b = task.trainBatch(step, 16)
+        for (let r = 0; r < b.batchSize; r++) {
+          const row = b.inputs.subarray(r * seqLen, (r + 1) * seqLen)
+          for (let q = 0; q < seqLen; q++) {
+            const tag = b.tags.key_in_noise![r * seqLen + q]!
+            if (b.labels[r * seqLen + q]! < 0) {
+              expect(tag).toBe(-1)
+              continue
+            }
+            expect(tag, `seed ${seed} step ${step} row ${r} query ${q}`).toBe(keyInNoise(row, pairs, q))
+            queries++
+            inNoise += tag
+          }
+        }
+      }
+      expect(queries).toBeGreaterThan(0)
+      // Both kinds occur in the small vocabularies, so the comparison saw both answers.
+      if (vocab < 100) expect(inNoise).toBeGreaterThan(0)
+      if (vocab < 100) expect(inNoise).toBeLessThan(queries)
+    }
+  })
+
   it('evaluation counts the two kinds of query apart, each with its own hits', async () => {
     const rows = 4
     const task = createTask({ kind: 'mqar', seq_len: T, num_kv_pairs: PAIRS, power_a: 0.01, vocab_size: VOCAB }, 0)
