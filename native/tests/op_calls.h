@@ -496,8 +496,13 @@ inline const std::map<std::string, OpCalls>& op_calls() {
         nullptr};
 
     // Training ops.
-    const std::vector<ShapeCase> ce_shapes = {
-        {{{"N", 1}, {"C", 50}}}, {{{"N", 63}, {"C", 50}}}, {{{"N", 1000}, {"C", 50}}}};
+    // C = 64 and 4104 (multiples of 8): CUDA's 16-byte vector loads and stores, 4104 with a
+    // partial last round of the unrolled loop.
+    const std::vector<ShapeCase> ce_shapes = {{{{"N", 1}, {"C", 50}}},
+                                              {{{"N", 63}, {"C", 50}}},
+                                              {{{"N", 1000}, {"C", 50}}},
+                                              {{{"N", 63}, {"C", 64}}},
+                                              {{{"N", 5}, {"C", 4104}}}};
     m["cross_entropy_fwd"] = {{{"cross_entropy_fwd", {}, {}, {}, {}}},
                               ce_shapes,
                               {{"logits", {Draw::normal, 3.0, ""}}, {"labels", {Draw::labels, 1, "C"}}},

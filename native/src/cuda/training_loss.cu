@@ -10,12 +10,16 @@
 //   dlogits[n, c] = scale * (exp(logits[n, c] - lse[n]) - [c == y])   (0 where y = -1)
 //
 // One block per row (grid-stride over rows), threads striding over the C
-// classes (C of 50k+ is a loop of ~100 per thread, kUnroll loads in flight).
-// The forward reads the row once (online log-sum-exp), the backward once
-// (plus a rewrite of rows holding a NaN). exp runs in the accumulation type
-// (float for f32 and bf16, double for f64), as the CPU runs it in the
-// tensor's type; the row's sum of exps accumulates in double and is reduced
-// in a fixed order (training_common.cuh), so results are reproducible.
+// classes in 16-byte vectors where the row allows (row_visit). The forward
+// reads the row twice: its max (lowest index on ties), then sum exp(x - max),
+// the second pass from cache; the backward once (plus a rewrite of rows
+// holding a NaN). exp runs in the accumulation type (float for f32 and bf16,
+// double for f64), as the CPU runs it in the tensor's type; each thread sums
+// its classes in that type, in increasing order, and the block adds the
+// threads' sums in double in a fixed order (training_common.cuh), so results
+// are reproducible. (The earlier one-pass online form rescaled a double sum at
+// every new maximum: 0.35 ms for 8192 rows x 8192 classes on the H200,
+// compute-bound; bench/gpu/README.md, nineteenth session.)
 // A label outside -1..C-1 is recorded for the backend to raise at the next
 // host read (no host read here); that row's outputs are NaN.
 #include <cmath>
@@ -46,11 +50,78 @@ struct CrossEntropyFwdArgs {
   int tag;  // "cross_entropy_fwd: labels"
 };
 
-// One pass over the row (online log-sum-exp): each thread keeps its running
-// max m (lowest index on ties: it visits its classes in increasing c with a
-// strict >) and s = sum exp(x - m) in double, rescaled by exp(m_old - m_new)
-// when m grows. The block then takes the max M over threads (block_argmax)
-// and sum = sum_t s_t exp(m_t - M), in thread order.
+// Visits the C classes of row x for this thread in increasing order: vectors
+// t, t + blockDim.x, ... of 16 bytes (kUnroll loads in flight) where C is a
+// multiple of the vector and x is 16-byte aligned, else classes t, t +
+// blockDim.x, ... (strided_unrolled). use(c, value in the accumulation type).
+template <class T, class Use>
+__device__ __forceinline__ void row_visit(const T* x, int64_t C, Use use) {
+  constexpr int kVec = int(sizeof(uint4) / sizeof(T));
+  if (kVec > 1 && C % kVec == 0 && reinterpret_cast<uintptr_t>(x) % sizeof(uint4) == 0) {
+    const uint4* xv = reinterpret_cast<const uint4*>(x);
+    const int64_t nv = C / kVec;
+    for (int64_t base = threadIdx.x; base < nv; base += int64_t(blockDim.x) * kUnroll) {
+      uint4 raw[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t i = base + int64_t(u) * blockDim.x;
+        if (i < nv) raw[u] = xv[i];
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t i = base + int64_t(u) * blockDim.x;
+        if (i >= nv) continue;
+        const T* e = reinterpret_cast<const T*>(&raw[u]);
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) use(i * kVec + j, load(e, j));
+      }
+    }
+    return;
+  }
+  strided_unrolled(
+      threadIdx.x, C, blockDim.x, [&](int64_t c) { return load(x, c); }, use);
+}
+
+// y[c] = f(c, x[c]) over row x for this thread, in row_visit's order and
+// vectors (both rows 16-byte aligned); f returns the accumulation type.
+template <class T, class F>
+__device__ __forceinline__ void row_map(const T* x, T* y, int64_t C, F f) {
+  constexpr int kVec = int(sizeof(uint4) / sizeof(T));
+  if (kVec > 1 && C % kVec == 0 && reinterpret_cast<uintptr_t>(x) % sizeof(uint4) == 0 &&
+      reinterpret_cast<uintptr_t>(y) % sizeof(uint4) == 0) {
+    const uint4* xv = reinterpret_cast<const uint4*>(x);
+    uint4* yv = reinterpret_cast<uint4*>(y);
+    const int64_t nv = C / kVec;
+    for (int64_t base = threadIdx.x; base < nv; base += int64_t(blockDim.x) * kUnroll) {
+      uint4 raw[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t i = base + int64_t(u) * blockDim.x;
+        if (i < nv) raw[u] = xv[i];
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t i = base + int64_t(u) * blockDim.x;
+        if (i >= nv) continue;
+        const T* e = reinterpret_cast<const T*>(&raw[u]);
+        uint4 out;
+        T* o = reinterpret_cast<T*>(&out);
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) store(o, j, f(i * kVec + j, load(e, j)));
+        yv[i] = out;
+      }
+    }
+    return;
+  }
+  strided_unrolled(
+      threadIdx.x, C, blockDim.x, [&](int64_t c) { return load(x, c); },
+      [&](int64_t c, acc_t<T> v) { store(y, c, f(c, v)); });
+}
+
+// Two passes over the row: each thread's max m (lowest index on ties: it
+// visits its classes in increasing c with a strict >) and a NaN flag, the
+// block's max M (block_argmax); then each thread's sum of exp(x - M) and the
+// block's sum in double, in thread order.
 template <class T>
 __global__ void cross_entropy_fwd_kernel(CrossEntropyFwdArgs<T> p) {
   using A = acc_t<T>;
@@ -71,22 +142,14 @@ __global__ void cross_entropy_fwd_kernel(CrossEntropyFwdArgs<T> p) {
     }
     A m = -dev_inf<A>();
     long long m_c = 0x7fffffffffffffffLL;  // no class yet
-    double s = 0;
     bool nan = false;
-    strided_unrolled(
-        threadIdx.x, p.C, blockDim.x, [&](int64_t c) { return load(x, c); },
-        [&](int64_t c, A v) {
-          nan |= isnan(v);
-          if (v > m) {
-            // m = -inf before the first finite class: s is 0 and exp(-inf) = 0.
-            s *= exp(double(m) - double(v));
-            m = v;
-            m_c = c;
-          }
-          // -inf adds exp(-inf) = 0; skipping it avoids exp(-inf - -inf) = NaN.
-          // A +inf or NaN makes s NaN, but such a row is caught below.
-          if (v != -dev_inf<A>()) s += double(dev_exp(v - m));
-        });
+    row_visit(x, p.C, [&](int64_t c, A v) {
+      nan |= isnan(v);
+      if (v > m) {
+        m = v;
+        m_c = c;
+      }
+    });
     const bool any_nan = __syncthreads_or(nan);
     A best = m;
     long long best_c = m_c;
@@ -101,8 +164,10 @@ __global__ void cross_entropy_fwd_kernel(CrossEntropyFwdArgs<T> p) {
       }
       continue;
     }
-    // Threads without a finite class have s = 0 (and m = -inf: exp gives 0).
-    const double total = block_sum(s == 0 ? 0.0 : s * exp(double(m) - double(best)), sum_shared);  // >= 1
+    // exp(-inf - best) = 0: a -inf class adds nothing. The row is finite but for -infs here.
+    A s = 0;
+    row_visit(x, p.C, [&](int64_t, A v) { s += dev_exp(v - best); });
+    const double total = block_sum(double(s), sum_shared);  // >= 1: the max's own term
     if (threadIdx.x == 0) {
       const double log_sum = log(total);
       store(p.lse, n, double(best) + log_sum);
@@ -132,7 +197,7 @@ void cross_entropy_fwd(OpCall& call) {
   p.errors = ctx.errors;
   p.tag = ctx.error_tag(call.op->name + ": labels");
   if (p.N == 0) return;
-  cross_entropy_fwd_kernel<T><<<row_blocks(p.N), row_threads(p.C, 512), 0, ctx.stream>>>(p);
+  cross_entropy_fwd_kernel<T><<<row_blocks(p.N), row_threads(p.C / 8, 256), 0, ctx.stream>>>(p);
   LINEA_CUDA_CHECK_LAUNCH("cross_entropy_fwd_kernel");
 }
 
@@ -151,9 +216,8 @@ struct CrossEntropyBwdArgs {
 };
 
 // Two passes over a labelled row: write dlogits while noting NaN logits, then,
-// only where the row had one, overwrite it with NaN (each thread rewrites
-// the classes it wrote, after the barrier). The common case reads and writes
-// the row once.
+// only where the row had one, overwrite it with NaN (after the barrier, every
+// class of the row). The common case reads and writes the row once.
 template <class T>
 __global__ void cross_entropy_bwd_kernel(CrossEntropyBwdArgs<T> p) {
   using A = acc_t<T>;
@@ -175,17 +239,12 @@ __global__ void cross_entropy_bwd_kernel(CrossEntropyBwdArgs<T> p) {
     }
     const A scale = static_cast<A>(p.scale);
     bool nan = false;
-    strided_unrolled(
-        threadIdx.x, p.C, blockDim.x, [&](int64_t c) { return load(x, c); },
-        [&](int64_t c, A v) {
-          nan |= isnan(v);
-          if (c == label) {
-            // p_y - 1 as expm1 in double: no cancellation when the model is confident (p_y near 1).
-            store(dx, c, p.scale * expm1(double(v) - double(lse)));
-          } else {
-            store(dx, c, scale * dev_exp(v - lse));
-          }
-        });
+    row_map(x, dx, p.C, [&](int64_t c, A v) -> A {
+      nan |= isnan(v);
+      // p_y - 1 as expm1 in double: no cancellation when the model is confident (p_y near 1).
+      if (c == label) return static_cast<A>(p.scale * expm1(double(v) - double(lse)));
+      return scale * dev_exp(v - lse);
+    });
     if (__syncthreads_or(nan))
       for (int64_t c = threadIdx.x; c < p.C; c += blockDim.x) store(dx, c, dev_nan<A>());
   }
@@ -205,7 +264,7 @@ void cross_entropy_bwd(OpCall& call) {
   p.errors = ctx.errors;
   p.tag = ctx.error_tag(call.op->name + ": labels");
   if (p.N == 0) return;
-  cross_entropy_bwd_kernel<T><<<row_blocks(p.N), row_threads(p.C, 512), 0, ctx.stream>>>(p);
+  cross_entropy_bwd_kernel<T><<<row_blocks(p.N), row_threads(p.C / 8, 256), 0, ctx.stream>>>(p);
   LINEA_CUDA_CHECK_LAUNCH("cross_entropy_bwd_kernel");
 }
 
