@@ -1,8 +1,8 @@
 // The CUDA backend's mixer_fwd and mixer_bwd: one kernel per (op, dtype) that
 // sends each call to exactly one path: the chunked tensor-core paths for the
-// calls they take (mixer_delta_chunked.h: the delta rule; mixer_delta_padded.h:
-// that path at other head dims, zero-padded; mixer_chunked.h: the gated
-// additive family; mixer_lowered.h: the same kernels on a reshaped call) and the recurrent path
+// calls they take (mixer_delta_chunked.h: the delta rule; mixer_chunked.h: the
+// gated additive family; mixer_padded.h: both at other head dims, zero-padded;
+// mixer_lowered.h: the additive kernels on a reshaped call) and the recurrent path
 // (mixer_recurrent_api.cuh) for every other call. All compute the same function; each `takes` decides from the whole
 // call (form, switches, dims, dtype), and a form 'chunked' call both decline runs on the recurrent path.
 #include <optional>
@@ -11,22 +11,22 @@
 #include "cuda_backend.h"
 #include "mixer_chunked.h"
 #include "mixer_delta_chunked.h"
-#include "mixer_delta_padded.h"
 #include "mixer_lowered.h"
+#include "mixer_padded.h"
 #include "mixer_recurrent_api.cuh"
 
 namespace linea {
 namespace {
 
-// Which path computes a call: the chunked delta-rule path, as it is or padded,
-// the chunked gated additive path, that path on a reshaped call, else the
-// recurrent one (the delta paths take delta on, the others delta off).
-enum class MixerPath { delta_chunked, delta_padded, chunked, lowered, recurrent };
+// Which path computes a call: the chunked delta-rule path, the chunked gated
+// additive path, either on a zero-padded call, the additive one on a reshaped
+// call, else the recurrent one.
+enum class MixerPath { delta_chunked, chunked, padded, lowered, recurrent };
 
 MixerPath path_of(const MixerParams& p, DType dtype) {
   if (cuda_mixer_delta_chunked_takes(p, dtype)) return MixerPath::delta_chunked;
-  if (cuda_mixer_delta_padded_takes(p, dtype)) return MixerPath::delta_padded;
   if (cuda_mixer_chunked_takes(p, dtype)) return MixerPath::chunked;
+  if (cuda_mixer_padded_takes(p, dtype)) return MixerPath::padded;
   if (cuda_mixer_lowered_takes(p, dtype)) return MixerPath::lowered;
   return MixerPath::recurrent;
 }
@@ -35,8 +35,8 @@ void mixer_fwd_kernel(OpCall& call) {
   const MixerParams p = mixer_params(call);
   switch (path_of(p, call.dtype)) {
     case MixerPath::delta_chunked: return cuda_mixer_delta_chunked_fwd(call, p);
-    case MixerPath::delta_padded: return cuda_mixer_delta_padded_fwd(call, p);
     case MixerPath::chunked: return cuda_mixer_chunked_fwd(call, p);
+    case MixerPath::padded: return cuda_mixer_padded_fwd(call, p);
     case MixerPath::lowered: return cuda_mixer_lowered_fwd(call, p);
     case MixerPath::recurrent: return cuda_mixer_recurrent_fwd(call, p);
   }
@@ -46,8 +46,8 @@ void mixer_bwd_kernel(OpCall& call) {
   const MixerParams p = mixer_params(call);
   switch (path_of(p, call.dtype)) {
     case MixerPath::delta_chunked: return cuda_mixer_delta_chunked_bwd(call, p);
-    case MixerPath::delta_padded: return cuda_mixer_delta_padded_bwd(call, p);
     case MixerPath::chunked: return cuda_mixer_chunked_bwd(call, p);
+    case MixerPath::padded: return cuda_mixer_padded_bwd(call, p);
     case MixerPath::lowered: return cuda_mixer_lowered_bwd(call, p);
     case MixerPath::recurrent: return cuda_mixer_recurrent_bwd(call, p);
   }

@@ -4,7 +4,7 @@
 # CONTROL_RUNS) beside them, and the PyTorch mirror (MIRROR="transformer:256 gla:128", the T = 256
 # setup; MIRROR_ARGS e.g. "--lr 0.001") beside both, all ending by TOTAL_S. Carry
 #   [".device/node.xz", ".device/mqar-bench.mjs", ".device/node_modules-webgpu.tar.xz"]
-# (the last for the addon's headers). Back in $OUT: the merged JSONs and logs.tar.gz; join them
+# (the last for the addon's headers). MPS=1 shares the GPU through the MPS daemon. Back in $OUT: the merged JSONs and logs.tar.gz; join them
 # with the committed files by `node --import tsx bench/mqar-recall.bench.ts --merge a.json,b.json --out ...`.
 cd "$(dirname "$0")/../../.."
 root=${OUT:-/tmp/out}
@@ -21,6 +21,20 @@ if [ -n "${CROSS_OPS:-}" ]; then
   grep -E "^cuda" $w/b/cross.log | grep -E "${CROSS_OPS//,/|}"
 fi
 limit=$((${TOTAL_S:-575} - ($(date +%s) - t0)))
+# MPS=1: the runs share the GPU through the MPS daemon, so one process's small kernels run beside
+# another's instead of taking turns (separate contexts are time-sliced). Not yet tried on the box:
+# the line below says whether the daemon started.
+if [ "${MPS:-0}" = 1 ]; then
+  export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps-pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
+  mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY
+  if command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d; then
+    echo "MPS: daemon started"
+    trap 'echo quit | nvidia-cuda-mps-control' EXIT
+  else
+    echo "MPS: no daemon (nvidia-cuda-mps-control missing or failed); the runs take turns"
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+  fi
+fi
 for spec in ${MIRROR:-}; do
   arch=${spec%%:*}
   d=${spec#*:}
