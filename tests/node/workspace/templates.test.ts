@@ -41,6 +41,12 @@ describe('workspace templates', () => {
     // Zoology's batches (256 at T = 256, 128 at T = 512): at batch 64 every mixer stayed at chance
     // for 4000 steps on the GPU (bench/mqar-zoology-gpu-batch64.json)
     expect(new Set(zoology.map((r) => `${r.trainSpec.task.seq_len}:${r.trainSpec.batch_size}`))).toEqual(new Set(['256:256', '512:128']))
+    // Gated DeltaNet, alone and in the hybrid, without its output gate (Zoology's configs: use_gate
+    // False), as in mqar-zoology; GLA keeps its swish gate, as Zoology's GLA does
+    const gates = (name: string) => zoology.find((r) => r.name === name)!.modelSpec.layers.flatMap((l) => (l.kind === 'linear' ? [l.output_gate] : []))
+    expect(gates('gated-deltanet 64 512 lr3e-3')).toEqual(['none', 'none'])
+    expect(new Set(gates('hybrid-gated-deltanet 128 256 lr1e-3'))).toEqual(new Set(['none']))
+    expect(gates('gla 64 256 lr3e-3')).toEqual(['swish', 'swish'])
     const state = expandTemplate(byId['state-tracking']!)
     expect(state.map((r) => r.name)).toEqual(['deltanet parity', 'deltanet S5', 'deltanet-negative-eigen parity', 'deltanet-negative-eigen S5'])
     expect(state.every((r) => 'eval_seq_lens' in r.trainSpec.task && r.trainSpec.task.eval_seq_lens.length > 0)).toBe(true)
