@@ -1,5 +1,5 @@
-// One build for every bundle: the Electron main process, the `linea` CLI and
-// the engine process (Node, ESM), the preload bridge (CommonJS: sandboxed
+// One build for every bundle: the Electron main process, the `linea` CLI,
+// the engine process and its batch worker (Node, ESM), the preload bridge (CommonJS: sandboxed
 // preloads cannot be ES modules) and the renderer (Vue).
 import vue from '@vitejs/plugin-vue'
 import { defineConfig } from 'electron-vite'
@@ -15,6 +15,8 @@ export default defineConfig({
           index: resolve('electron/shell/main.ts'),
           cli: resolve('electron/cli/index.ts'),
           'engine-process': resolve('electron/engine/process.ts'),
+          // The training batches' worker thread (engine/tasks/batch-prefetch.ts looks for it beside the engine).
+          'batch-worker': resolve('electron/engine/tasks/batch-worker.ts'),
         },
       },
     },

@@ -29,7 +29,7 @@ export default defineConfig(
       parserOptions: {
         projectService: {
           // Files no tsconfig includes: this config, the scripts, the build hooks.
-          allowDefaultProject: ['*.mjs', 'bin/*.js', 'scripts/*.mjs', 'scripts/*.d.mts', 'build/*.mjs', 'build/*.cjs'],
+          allowDefaultProject: ['*.mjs', 'bin/*.js', 'scripts/*.mjs', 'tests/fixtures/*.mjs', 'scripts/*.d.mts', 'build/*.mjs', 'build/*.cjs'],
           // Those are 8 files today (the default cap); room for a few more.
           maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 16,
         },

@@ -16,6 +16,9 @@ npx esbuild electron/cli/index.ts --bundle --platform=node --format=esm --minify
   --outfile=.device/linea-cli.mjs --log-level=warning
 npx esbuild bench/mqar-recall.bench.ts --bundle --platform=node --format=esm --banner:js="$banner" \
   --outfile=.device/mqar-bench.mjs --log-level=warning
+# The training batches' worker thread, found beside the bundles that train (engine/tasks/batch-prefetch.ts).
+npx esbuild electron/engine/tasks/batch-worker.ts --bundle --platform=node --format=esm \
+  --outfile=.device/batch-worker.mjs --log-level=warning
 npx esbuild electron/engine/process.ts --bundle --platform=node --format=esm --minify --external:webgpu --banner:js="$banner" \
   --outfile=.device/engine-process.mjs --log-level=warning
 # --test-modules: node_modules for running the vitest suites there (step "webgpu"), without the app's

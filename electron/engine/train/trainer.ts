@@ -18,6 +18,7 @@ import { CheckpointError, readCheckpoint, restoreCheckpoint, saveCheckpoint } fr
 import { Model } from '../model/model'
 import type { Param } from '../model/params'
 import { createTask } from '../tasks'
+import { type BatchSource, type BatchWorkerScript, bundledBatchWorker, inlineBatches, prefetchable, prefetchedBatches } from '../tasks/batch-prefetch'
 import type { EvalSet, TaskGenerator } from '../tasks/types'
 import type { FloatDType, Tensor } from '../tensor'
 import { GradientBuckets, labelCount, sliceBatch, type Communicator } from './data-parallel'
@@ -80,6 +81,12 @@ export interface TrainRunOptions {
    * so all agree on an early stop).
    */
   parallel?: Communicator
+  /**
+   * Where training batches are made: a worker thread running this script, a few steps ahead
+   * (tasks/batch-prefetch.ts); by default the bundled worker script where there is one, else
+   * (and with false) the training thread itself. The batches are the same either way.
+   */
+  batchWorker?: BatchWorkerScript | false
 }
 
 export type { EvalProgress, StepProgress }
@@ -242,6 +249,7 @@ class TrainingRun {
   /** Data parallel: the gradients' buckets, and the ranks' agreed stop request (data-parallel.ts). */
   private readonly buckets: GradientBuckets | undefined
   private agreedStop = false
+  private readonly batches: BatchSource
 
   constructor(
     private readonly o: TrainRunOptions,
@@ -258,6 +266,9 @@ class TrainingRun {
     this.scaler = this.dtypes.compute === 'f16' ? new LossScaler() : undefined
     this.tokensPerStep = this.spec.batch_size * task.seqLen
     this.buckets = o.parallel ? new GradientBuckets(this.trainable, o.parallel) : undefined
+    const script = o.batchWorker === false ? undefined : (o.batchWorker ?? bundledBatchWorker())
+    this.batches =
+      script && prefetchable(this.spec.task) ? prefetchedBatches(task, this.spec, this.spec.batch_size, script) : inlineBatches(task, this.spec.batch_size)
   }
 
   /**
@@ -341,6 +352,7 @@ class TrainingRun {
   }
 
   dispose(): void {
+    this.batches.dispose()
     this.optimizer.dispose()
     this.model.dispose()
   }
@@ -357,7 +369,7 @@ class TrainingRun {
    */
   private async enqueueStep(step: number): Promise<InFlight> {
     this.callbacks.checkAlive?.()
-    const whole = this.task.trainBatch(step, this.spec.batch_size)
+    const whole = await this.batches.batch(step)
     const comm = this.o.parallel
     const batch = comm ? toDevice(this.backend, sliceBatch(whole, comm.rank, comm.world), labelCount(whole)) : toDevice(this.backend, whole)
     const lossScale = this.scaler?.scale ?? 1
