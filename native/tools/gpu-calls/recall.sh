@@ -3,7 +3,7 @@
 # ("gla 64 256 lr3e-3,..."; CONCURRENCY at a time), a diagnosis (CONTROL_SET, a --set for each of
 # CONTROL_RUNS) beside them, and the PyTorch mirror (MIRROR="transformer:256 gla:128", the T = 256
 # setup; MIRROR_ARGS e.g. "--lr 0.001") beside both, all ending by TOTAL_S. Carry
-#   [".device/node.xz", ".device/mqar-bench.mjs", ".device/node_modules-webgpu.tar.xz"]
+#   [".device/node.xz", ".device/mqar-bench.mjs", ".device/batch-worker.mjs", ".device/node_modules-webgpu.tar.xz"]
 # (the last for the addon's headers). MPS=1 shares the GPU through the MPS daemon. Back in $OUT: the merged JSONs and logs.tar.gz; join them
 # with the committed files by `node --import tsx bench/mqar-recall.bench.ts --merge a.json,b.json --out ...`.
 cd "$(dirname "$0")/../../.."
