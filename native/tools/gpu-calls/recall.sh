@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One GPU-box call of the recall grid (issue 16): build, then the mqar-zoology-gpu template's RUNS
 # ("gla 64 256 lr3e-3,..."; CONCURRENCY at a time), a diagnosis (CONTROL_SET, a --set for each of
-# CONTROL_RUNS) beside them, and the PyTorch mirror (MIRROR="transformer:256 gla:128", the T = 256
-# setup; MIRROR_ARGS e.g. "--lr 0.001") beside both, all ending by TOTAL_S. Carry
-#   [".device/node.xz", ".device/mqar-bench.mjs", ".device/batch-worker.mjs", ".device/node_modules-webgpu.tar.xz"]
-# (the last for the addon's headers). MPS=1 shares the GPU through the MPS daemon. Back in $OUT: the merged JSONs and logs.tar.gz; join them
-# with the committed files by `node --import tsx bench/mqar-recall.bench.ts --merge a.json,b.json --out ...`.
+# CONTROL_RUNS) beside them, and the PyTorch mirror (MIRROR="transformer:256 gla:128": the T = 256
+# setup; MIRROR_SEQ=512 MIRROR_PAIRS=64 MIRROR_BATCH=128 for T = 512's; MIRROR_ARGS e.g.
+# "--lr 0.001") beside both, all ending by TOTAL_S. MPS=1 shares the GPU through the MPS daemon.
+# Carry [".device/node.xz", ".device/mqar-bench.mjs", ".device/batch-worker.mjs",
+# ".device/node_modules-webgpu.tar.xz"] (the last for the addon's headers). Back in $OUT: the
+# merged JSONs and logs.tar.gz; join them with the committed files by
+# `node --import tsx bench/mqar-recall.bench.ts --merge a.json,b.json --out ...`.
 cd "$(dirname "$0")/../../.."
 root=${OUT:-/tmp/out}
 w=/tmp/recall-call
@@ -38,8 +40,8 @@ fi
 for spec in ${MIRROR:-}; do
   arch=${spec%%:*}
   d=${spec#*:}
-  timeout $((limit - 15)) python3 bench/reference/mqar-mirror.py --arch "$arch" --d_model "$d" --vocab 8192 --seq 256 --pairs 16 \
-    --batch 256 --steps 10000 --eval_every 250 --eval_seqs 4096 --stop_at 0.99 --fast_data --seed 0 ${MIRROR_ARGS:-} \
+  timeout $((limit - 15)) python3 bench/reference/mqar-mirror.py --arch "$arch" --d_model "$d" --vocab 8192 \
+    --seq "${MIRROR_SEQ:-256}" --pairs "${MIRROR_PAIRS:-16}" --batch "${MIRROR_BATCH:-256}" --steps 10000 --eval_every 250 --eval_seqs 4096 --stop_at 0.99 --fast_data --seed 0 ${MIRROR_ARGS:-} \
     >"$w/m/mirror-$arch-$d.log" 2>&1 &
 done
 if [ -n "${CONTROL_RUNS:-}" ]; then
