@@ -26,6 +26,9 @@ export interface BatchWorkerScript {
   execArgv?: string[]
 }
 
+/** How long a step waits for its batch from the worker before the run makes it inline and drops the worker. */
+export const WORKER_PATIENCE_MS = 60_000
+
 /** Batches made on this thread, when asked for. */
 export function inlineBatches(task: TaskGenerator, batchSize: number): BatchSource {
   return { mode: 'inline', batch: (step) => Promise.resolve(task.trainBatch(step, batchSize)), dispose: () => undefined }
@@ -51,15 +54,16 @@ export function prefetchable(task: Task): boolean {
 
 /**
  * Batches from `script`, `depth` steps ahead of the step asked for. A failure of the worker (it
- * cannot start, or a batch fails there) turns the source to inline batches from `task`, which
- * then also gives any batch the worker owed: the run goes on with the same batches.
+ * cannot start, a batch fails there, or a step waits `patienceMs` for its batch) turns the source
+ * to inline batches from `task`, which then also gives any batch the worker owed: the run goes
+ * on with the same batches.
  */
 export function prefetchedBatches(
   task: TaskGenerator,
   spec: { task: Task; seed: number },
   batchSize: number,
   script: BatchWorkerScript,
-  depth = 2,
+  { depth = 2, patienceMs = WORKER_PATIENCE_MS }: { depth?: number; patienceMs?: number } = {},
 ): BatchSource {
   const data: BatchWorkerData = { task: spec.task, seed: spec.seed, batchSize }
   let worker: Worker | undefined
@@ -113,12 +117,16 @@ export function prefetchedBatches(
       for (let s = step; s <= step + depth; s++) request(s)
       const r = requests.get(step)
       if (!r) return task.trainBatch(step, batchSize)
+      // A worker that neither answers nor fails (it should not happen) must not stall the run.
+      const timer = setTimeout(() => fail(new Error(`no batch from the worker within ${patienceMs} ms`)), patienceMs)
+      timer.unref()
       try {
         return await r.promise // kept in requests while awaited, so a failure of the worker rejects it
       } catch (err) {
         fail(err as Error)
         return task.trainBatch(step, batchSize)
       } finally {
+        clearTimeout(timer)
         requests.delete(step)
       }
     },

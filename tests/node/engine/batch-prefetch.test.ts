@@ -48,6 +48,20 @@ describe('batches made ahead on a worker thread', () => {
     }
   })
 
+  it('stop waiting for a worker that never answers, and make the batch inline', async () => {
+    const task = createTask(MQAR, 5)
+    const reference = createTask(MQAR, 5)
+    const silent: BatchWorkerScript = { url: new URL('../../fixtures/batch-worker-silent.mjs', import.meta.url) }
+    const source = prefetchedBatches(task, { task: MQAR, seed: 5 }, 4, silent, { patienceMs: 300 })
+    try {
+      same(await source.batch(0), reference.trainBatch(0, 4))
+      expect(source.mode).toBe('inline')
+      same(await source.batch(1), reference.trainBatch(1, 4))
+    } finally {
+      source.dispose()
+    }
+  })
+
   it('give a training run the same curve as batches made inline', async () => {
     const backend = nativeBackend('cpu')
     const trainSpec = quickTrainSpec({ steps: 6 })
