@@ -37,9 +37,10 @@ export function inlineBatches(task: TaskGenerator, batchSize: number): BatchSour
 /**
  * The bundled worker script beside this module (out/main/batch-worker.js in the app, the
  * .mjs of the GPU box's bundles), or undefined where there is none (tests and scripts run from
- * the TypeScript sources).
+ * the TypeScript sources) or LINEA_BATCH_WORKER=0 asks for inline batches (comparisons).
  */
 export function bundledBatchWorker(): BatchWorkerScript | undefined {
+  if (process.env.LINEA_BATCH_WORKER === '0') return undefined
   for (const name of ['batch-worker.js', 'batch-worker.mjs']) {
     const url = new URL(`./${name}`, import.meta.url)
     if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) return { url }

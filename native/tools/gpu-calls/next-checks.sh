@@ -2,7 +2,8 @@
 # One GPU-box call for what the nineteenth session wrote after its last call: the additive mixer
 # zero-padded (LINEA_MIXER_PADDED=1; native/lab/mixer_chunked/README.md v9) through the C++
 # cross-backend test and timed alone against the lowered path; then the small recall models'
-# training step alone with the batch worker (scripts/gpu-train-bench.ts finds .device/batch-worker.mjs).
+# training step alone, inline batches (LINEA_BATCH_WORKER=0) then the batch worker (scripts/gpu-train-bench.ts
+# finds .device/batch-worker.mjs), in the same call.
 # Carry [".device/node.xz", ".device/gpu-op-bench.mjs", ".device/gpu-train-bench.mjs",
 # ".device/batch-worker.mjs", ".device/node_modules-webgpu.tar.xz"].
 source "$(dirname "$0")/common.sh" 570
@@ -23,5 +24,9 @@ OUT=$root/ops OP_CASES=$cases LINEA_MIXER_PADDED=1 timeout 60 node .device/gpu-o
 mv "$root/ops/gpu-op-bench.json" "$root/ops/gpu-op-bench-padded.json" 2>/dev/null
 export BENCH_BIG=0 SMALL_RUNS=gpu_bf16 BENCH_WARMUP=5 BENCH_MEASURE=30 SMALL_SEQ=512 SMALL_BATCH=128 SMALL_PAIRS=64
 export SMALL_PRESETS=${SMALL_PRESETS:-transformer,gla,gated-deltanet,mamba2} SMALL_D=${SMALL_D:-64}
-OUT=$root/small timeout $(($(left) - 15)) node .device/gpu-train-bench.mjs 2>&1 | grep -E "^small" | tee "$root/small/summary.txt"
+OUT=$root/small LINEA_BATCH_WORKER=0 timeout $((($(left) - 15) / 2)) node .device/gpu-train-bench.mjs 2>&1 | grep -E "^small" |
+  sed 's/^/inline batches: /' | tee "$root/small/summary.txt"
+mv "$root/small/gpu-train-bench.json" "$root/small/gpu-train-bench-inline.json" 2>/dev/null
+OUT=$root/small timeout $(($(left) - 15)) node .device/gpu-train-bench.mjs 2>&1 | grep -E "^small" |
+  sed 's/^/batch worker: /' | tee -a "$root/small/summary.txt"
 pack_parts build check ops small
