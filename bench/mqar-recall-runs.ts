@@ -106,3 +106,12 @@ export function withoutPerRunSettings<T extends SweepWith>(template: T, paths: s
     ),
   }
 }
+
+/**
+ * The template's runs (by name) that a file has no finished row of: never run, or only cut off
+ * by a call's limit. In the template's order.
+ */
+export function stillToRun(expected: string[], rows: RunIdentity[]): string[] {
+  const finished = new Set(rows.filter((r) => r.status !== 'cut_off').map((r) => r.preset))
+  return expected.filter((name) => !finished.has(name))
+}

@@ -36,7 +36,7 @@ import { projectRoot } from '../electron/platform/project-root'
 import { KEY_IN_NOISE_LABELS } from '../electron/engine/tasks/mqar'
 import { trainModel } from '../electron/engine/train/trainer'
 import { expandTemplate, findTemplate } from '../electron/workspace/templates'
-import { bestOverLearningRates, joinRuns, withoutPerRunSettings } from './mqar-recall-runs'
+import { bestOverLearningRates, joinRuns, stillToRun, withoutPerRunSettings } from './mqar-recall-runs'
 
 const TARGET = 0.99
 
@@ -99,6 +99,8 @@ interface BenchJson {
   /** Where the template sweeps the learning rate: each cell at the better rate (Zoology's report). */
   best_over_lr?: string[]
   needs_second_seed: string[]
+  /** The template's runs at this file's sequence length without a finished row (absent in older files). */
+  still_to_run?: string[]
 }
 
 const split = (set: EvalSetResult, label: string): Split => {
@@ -164,15 +166,32 @@ export function needsSecondSeed(runs: RunRow[]): string[] {
   })
 }
 
-function finish(doc: Omit<BenchJson, 'table' | 'needs_second_seed'>, out: string): void {
+/** The names of the template's runs at the file's sequence length (a file holds one length). */
+function templateRuns(doc: Pick<BenchJson, 'template' | 'train_spec'>): string[] {
+  const seqLen = doc.train_spec.task.seq_len
+  return expandTemplate(findTemplate(doc.template.id))
+    .filter((r) => r.trainSpec.task.seq_len === seqLen)
+    .map((r) => r.name)
+}
+
+function finish(doc: Omit<BenchJson, 'table' | 'needs_second_seed' | 'still_to_run'>, out: string): void {
   const runs = [...doc.runs].sort((a, b) => a.preset.localeCompare(b.preset) || a.seed - b.seed)
   const swept = runs.some((r) => r.cell !== undefined)
-  const json: BenchJson = { ...doc, runs, table: table(runs), ...(swept && { best_over_lr: lrTable(runs) }), needs_second_seed: needsSecondSeed(runs) }
+  const toRun = doc.max_steps === null ? stillToRun(templateRuns(doc), runs) : []
+  const json: BenchJson = {
+    ...doc,
+    runs,
+    table: table(runs),
+    ...(swept && { best_over_lr: lrTable(runs) }),
+    needs_second_seed: needsSecondSeed(runs),
+    still_to_run: toRun,
+  }
   writeFileSync(out, JSON.stringify(json, null, 2) + '\n')
   console.log(json.table.join('\n'))
   if (json.best_over_lr) console.log(['', 'Each cell at its better learning rate:', ...json.best_over_lr].join('\n'))
   if (json.max_steps !== null) console.log(`(stopped at step ${json.max_steps} by --max-steps: a smoke test, not the benchmark)`)
   if (json.needs_second_seed.length) console.log(`within 0.01 of ${TARGET} with one seed: ${json.needs_second_seed.join(', ')}; run them again with --seed 1`)
+  if (toRun.length) console.log(`still to run (no finished row), ${toRun.length}: ${toRun.join(', ')}`)
   console.log(`wrote ${out}`)
 }
 

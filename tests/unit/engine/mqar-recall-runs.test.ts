@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bestOverLearningRates, joinRuns, withoutPerRunSettings } from '../../../bench/mqar-recall-runs'
+import { bestOverLearningRates, joinRuns, stillToRun, withoutPerRunSettings } from '../../../bench/mqar-recall-runs'
 
 const row = (preset: string, status: string, steps: number, seed = 0) => ({ preset, seed, status, steps, best_accuracy: steps / 1e4 })
 
@@ -99,5 +99,18 @@ describe("a diagnosis's --set over the template's per-run settings", () => {
 
   it('leaves a path no run sets alone', () => {
     expect(withoutPerRunSettings(template, ['train.optimizer.lr', 'model.d_model']).sweep[0]!.with).toEqual(template.sweep[0]!.with)
+  })
+})
+
+describe('the runs a grid file still needs', () => {
+  it('lists the template runs without a finished row, cut-off ones included, in template order', () => {
+    const rows = [
+      { preset: 'gla 64 512 lr1e-3', seed: 0, status: 'completed', steps: 10000 },
+      { preset: 'gla 128 512 lr1e-3', seed: 0, status: 'cut_off', steps: 2000 },
+      { preset: 'mamba2 64 512 lr1e-3', seed: 0, status: 'early_stopped', steps: 3000 },
+    ]
+    const expected = ['gla 64 512 lr1e-3', 'gla 128 512 lr1e-3', 'gla 256 512 lr1e-3', 'mamba2 64 512 lr1e-3']
+    expect(stillToRun(expected, rows)).toEqual(['gla 128 512 lr1e-3', 'gla 256 512 lr1e-3'])
+    expect(stillToRun(expected, [])).toEqual(expected)
   })
 })
