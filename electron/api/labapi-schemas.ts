@@ -124,6 +124,12 @@ export const LAB_API_METHODS = {
           .min(1)
           .max(1 << 20)
           .optional(),
+        labelsPerSequence: z
+          .number()
+          .int()
+          .min(1)
+          .max(1 << 20)
+          .optional(),
         dtype: z.enum(['f32', 'f64']).optional(),
         precision: z.enum(PRECISIONS).optional(),
         warmup: z.number().int().min(0).max(100).optional(),

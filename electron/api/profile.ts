@@ -17,6 +17,13 @@ export const PROFILE_REPEATS = 10
 export interface ProfileSettings {
   batchSize: number
   seqLen: number
+  /**
+   * Positions per sequence that carry a label, the last ones (the LM head and the loss run only
+   * there, as in training: MQAR labels its queries, 64 of 512 at Zoology's T = 512); every
+   * position when absent, as a language model. At most seqLen counts (the sweep's shorter
+   * lengths label all of theirs).
+   */
+  labelsPerSequence?: number
   /** The weights' dtype where `precision` is absent (profiles saved before it). */
   dtype: 'f32' | 'f64'
   /**

@@ -15,13 +15,15 @@ commands:
   run <workspace> <template-id | run.json> [--set path=value]... [--input path=value]...
                          queue a template's sweep (or one run) in a workspace and train it
   runs <workspace>       the runs of a workspace: status, task, steps, best accuracy, time
-  profile <spec.json | preset> --report out.html [--pdf out.pdf] [--seq-len N] [--batch N]
+  profile <spec.json | preset> --report out.html [--pdf out.pdf] [--seq-len N] [--batch N] [--labels N]
           [--d-model N] [--sweep-lengths 512,1024,...] [--sweep-budget seconds]
           [--repeats N] [--probe-seconds S] [--trace out.trace.json]
           [--backend auto|cpu|cuda|cuda:N|webgpu] [--precision auto|f32|f64|bf16]
                          profile a model: time and memory per layer and op (median and spread
-                         over the repeats), roofline, length sweep; --trace writes the timed
-                         step as a Chrome trace (open in ui.perfetto.dev)
+                         over the repeats), roofline, length sweep; --labels N puts the loss on
+                         the last N positions of each sequence (a task's, e.g. MQAR's queries;
+                         every position by default); --trace writes the timed step as a Chrome
+                         trace (open in ui.perfetto.dev)
   inspect <run folder | checkpoint> --out inspect.json [--checkpoint checkpoints/step-N.safetensors]
           [--task <kind>] [--example N | --text "..."] [--heads 0,1] [--state-steps 0,63,127]
           [--max-attention-t N] [--pairs 1,2,4,8] [--examples N] [--lengths 64,128,256]
@@ -120,6 +122,7 @@ const COMMANDS: Record<
       pdf: { type: 'string' },
       'seq-len': { type: 'string' },
       batch: { type: 'string' },
+      labels: { type: 'string' },
       'd-model': { type: 'string' },
       'sweep-lengths': { type: 'string' },
       'sweep-budget': { type: 'string' },
@@ -141,6 +144,7 @@ const COMMANDS: Record<
           pdf: values.pdf as string | undefined,
           seqLen: values['seq-len'] as string | undefined,
           batch: values.batch as string | undefined,
+          labels: values.labels as string | undefined,
           dModel: values['d-model'] as string | undefined,
           sweepLengths: values['sweep-lengths'] as string | undefined,
           sweepBudget: values['sweep-budget'] as string | undefined,

@@ -57,6 +57,7 @@ export async function profileCommand(o: {
   pdf?: string
   seqLen?: string
   batch?: string
+  labels?: string
   sweepBudget?: string
   sweepLengths?: string
   dModel?: string
@@ -88,6 +89,7 @@ export async function profileCommand(o: {
     ...(probeSeconds !== undefined && { probeSeconds }),
     ...(positiveInt(o.seqLen, '--seq-len') && { seqLen: positiveInt(o.seqLen, '--seq-len')! }),
     ...(positiveInt(o.batch, '--batch') && { batchSize: positiveInt(o.batch, '--batch')! }),
+    ...(positiveInt(o.labels, '--labels') && { labelsPerSequence: positiveInt(o.labels, '--labels')! }),
     ...(lengths && { sweepLengths: lengths }),
     ...(budget !== undefined && { sweepBudgetSeconds: budget }),
     ...(o.precision !== undefined && { precision: profilePrecisionFlag(o.precision) }),

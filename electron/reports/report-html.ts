@@ -145,6 +145,10 @@ ${table(
   [
     ['batch × sequence', `${p.settings.batchSize} × ${p.settings.seqLen}`],
     [
+      'labelled positions per sequence',
+      p.settings.labelsPerSequence === undefined ? 'all (a language model)' : `the last ${Math.min(p.settings.labelsPerSequence, p.settings.seqLen)}`,
+    ],
+    [
       'precision',
       profilePrecision(p) === 'bf16' || profilePrecision(p) === 'f16'
         ? `${profilePrecision(p)} (mixed: f32 weights, ${profilePrecision(p)} passes)`

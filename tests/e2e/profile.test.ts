@@ -42,6 +42,7 @@ describe('profile screen', () => {
     await fill('profile-layers', '2')
     await fill('profile-batch', '1')
     await fill('profile-seq-len', '64')
+    await fill('profile-labels', '8') // the loss on the last 8 positions, as a task with 8 queries
     await fill('profile-lengths', '64, 128, 256')
     await fill('profile-budget', '20')
     await page.click('[data-testid=profile-start]')
@@ -50,6 +51,7 @@ describe('profile screen', () => {
     // progress is shown while it runs, then the finished profile opens by itself
     await page.waitForSelector(`[data-testid=profile-row-${id}][data-status=done]`, { timeout: 110_000 })
     await page.waitForSelector(`[data-testid=profile-panel-${id}]`)
+    expect(await page.textContent(`[data-testid=profile-panel-${id}] p.muted`)).toContain('T 64 (8 labelled)')
     // The cell's text, less the whitespace its template lays around it (HTML does not render it)
     expect((await page.textContent('[data-testid=profile-step-ms]'))?.trim()).toMatch(/^[\d,.]+ ms \(forward [\d,.]+, backward [\d,.]+, optimizer [\d,.]+\)$/)
     const kernelRows = await page.$$eval('[data-testid=kernel-table] tbody tr', (trs) =>
@@ -69,6 +71,7 @@ describe('profile screen', () => {
     expect(html).toContain('<svg')
     expect(html).not.toMatch(/(src|href)="https?:/)
     expect(await report.textContent('body')).toContain('GLA hybrid')
+    expect(await report.textContent('body')).toContain('the last 8')
     await report.screenshot({ path: join(artifactsDir(), 'profile-report.png'), fullPage: false })
     await report.close()
 

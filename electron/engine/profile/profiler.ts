@@ -50,10 +50,12 @@ export function cpuSample(): CpuSample {
   return { wallMs: performance.now(), machineBusyMs, ownMs: (own.user + own.system) / 1000 }
 }
 
-function randomBatch(backend: Backend, vocab: number, B: number, T: number, seed: number): LabelledBatch {
+/** Random ids, and random labels at the last `labelled` positions of each sequence (all of them by default). */
+function randomBatch(backend: Backend, vocab: number, B: number, T: number, seed: number, labelled = T): LabelledBatch {
   const rng = new Rng(seed)
   const inputs = Int32Array.from({ length: B * T }, () => rng.int(vocab))
-  const labels = Int32Array.from({ length: B * T }, () => rng.int(vocab))
+  const first = T - Math.min(labelled, T)
+  const labels = Int32Array.from({ length: B * T }, (_, n) => (n % T >= first ? rng.int(vocab) : -1))
   return toDevice(backend, { batchSize: B, seqLen: T, inputs, labels, tags: {} })
 }
 
@@ -385,7 +387,7 @@ async function sweepSeries(
       }
       progress(T)
       const lengthStarted = performance.now()
-      const batch = randomBatch(backend, spec.vocab_size, 1, T, T)
+      const batch = randomBatch(backend, spec.vocab_size, 1, T, T, settings.labelsPerSequence)
       try {
         await trainStep(model, optimizer, backend, dtypes.compute, batch) // warm-up
         backend.resetPeak()
@@ -437,10 +439,11 @@ export async function profileModel(
   const before = cpuSample()
   onProgress('measuring the device ceilings', 0.02)
   const ceilings = await probeCeilings(backend, dtype, settings.probeSeconds)
-  onProgress(`profiling a training step (batch ${settings.batchSize}, T=${settings.seqLen})`, 0.1)
+  const labels = settings.labelsPerSequence === undefined ? '' : `, ${Math.min(settings.labelsPerSequence, settings.seqLen)} labels per sequence`
+  onProgress(`profiling a training step (batch ${settings.batchSize}, T=${settings.seqLen}${labels})`, 0.1)
   const model = new Model(spec, backend, dtypes.weights, 0)
   const optimizer = new AdamW(backend, model.params.trainable(), { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 })
-  const batch = randomBatch(backend, spec.vocab_size, settings.batchSize, settings.seqLen, 3)
+  const batch = randomBatch(backend, spec.vocab_size, settings.batchSize, settings.seqLen, 3, settings.labelsPerSequence)
   let step: ProfileResult['step']
   let ops: OpProfile[]
   let parts: PartProfile[]

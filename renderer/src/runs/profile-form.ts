@@ -9,6 +9,7 @@ import { specErrors } from '../../../electron/api/validate'
 const LABELS: Record<string, string> = {
   batchSize: 'batch',
   seqLen: 'T',
+  labelsPerSequence: 'labels',
   sweepLengths: 'sweep lengths',
   sweepBudgetSeconds: 'budget (s)',
 }

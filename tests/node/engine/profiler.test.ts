@@ -57,6 +57,21 @@ describe('profiler', () => {
     expect(Array.isArray(p.warnings)).toBe(true)
   })
 
+  it('puts the loss on the last labelsPerSequence positions, as a task labels them (MQAR: its queries)', async () => {
+    const few = { ...settings, repeats: 2, labelsPerSequence: 4 }
+    // one after the other: a profile observes the backend's every op
+    const all = await profileModel(spec(), nativeBackend('cpu'), { ...settings, repeats: 2 })
+    const some = await profileModel(spec(), nativeBackend('cpu'), few)
+    const ce = (p: typeof all) => p.ops.find((o) => o.op === 'cross_entropy_fwd' && o.phase === 'forward')!
+    // the loss and the LM head run on 4 of the 16 rows of the batch
+    expect(ce(all).bytes).toBeGreaterThan(0)
+    expect(ce(some).bytes / ce(all).bytes).toBeCloseTo(4 / 16, 6)
+    const head = (p: typeof all) => p.ops.filter((o) => o.scope.startsWith('head') && o.op === 'linear_fwd').reduce((n, o) => n + o.flops, 0)
+    expect(head(some) / head(all)).toBeCloseTo(4 / 16, 6)
+    expect(some.settings.labelsPerSequence).toBe(4)
+    expect(all.settings.labelsPerSequence).toBeUndefined()
+  })
+
   it('runs in the precision asked: auto is f32 on the CPU, and precision wins over the older dtype', async () => {
     const small = { ...settings, repeats: 2, sweepLengths: [] }
     const auto = await profileModel(spec(), nativeBackend('cpu'), { ...small, precision: 'auto' })

@@ -14,5 +14,11 @@ describe('profileSettingsProblems', () => {
 
   it('accepts good settings', () => {
     expect(profileSettingsProblems({ batchSize: 2, seqLen: 128, sweepLengths: [128, 256], sweepBudgetSeconds: 10 }, '128, 256')).toEqual([])
+    expect(profileSettingsProblems({ batchSize: 2, seqLen: 512, labelsPerSequence: 64, sweepLengths: [512], sweepBudgetSeconds: 10 }, '512')).toEqual([])
+  })
+
+  it('names labels per sequence that are not a positive integer', () => {
+    const settings = { batchSize: 2, seqLen: 512, labelsPerSequence: 0, sweepLengths: [512], sweepBudgetSeconds: 10 }
+    expect(profileSettingsProblems(settings, '512')).toEqual(['labels: 0 is too small; valid: >= 1'])
   })
 })
