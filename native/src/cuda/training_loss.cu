@@ -50,36 +50,34 @@ struct CrossEntropyFwdArgs {
   int tag;  // "cross_entropy_fwd: labels"
 };
 
+// Whether row x (and y, if given) can be read and written in 16-byte vectors of T.
+template <class T>
+__device__ __forceinline__ bool vector_row(const T* x, const T* y, int64_t C) {
+  constexpr int kVec = int(sizeof(uint4) / sizeof(T));
+  const auto aligned = [](const T* p) { return reinterpret_cast<uintptr_t>(p) % sizeof(uint4) == 0; };
+  return kVec > 1 && C % kVec == 0 && aligned(x) && (y == nullptr || aligned(y));
+}
+
 // Visits the C classes of row x for this thread in increasing order: vectors
-// t, t + blockDim.x, ... of 16 bytes (kUnroll loads in flight) where C is a
-// multiple of the vector and x is 16-byte aligned, else classes t, t +
-// blockDim.x, ... (strided_unrolled). use(c, value in the accumulation type).
+// t, t + blockDim.x, ... of 16 bytes where the row allows (vector_row), else
+// classes t, t + blockDim.x, ...; both through strided_unrolled (kUnroll loads
+// in flight). use(c, value in the accumulation type).
 template <class T, class Use>
 __device__ __forceinline__ void row_visit(const T* x, int64_t C, Use use) {
   constexpr int kVec = int(sizeof(uint4) / sizeof(T));
-  if (kVec > 1 && C % kVec == 0 && reinterpret_cast<uintptr_t>(x) % sizeof(uint4) == 0) {
-    const uint4* xv = reinterpret_cast<const uint4*>(x);
-    const int64_t nv = C / kVec;
-    for (int64_t base = threadIdx.x; base < nv; base += int64_t(blockDim.x) * kUnroll) {
-      uint4 raw[kUnroll];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t i = base + int64_t(u) * blockDim.x;
-        if (i < nv) raw[u] = xv[i];
-      }
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t i = base + int64_t(u) * blockDim.x;
-        if (i >= nv) continue;
-        const T* e = reinterpret_cast<const T*>(&raw[u]);
-#pragma unroll
-        for (int j = 0; j < kVec; ++j) use(i * kVec + j, load(e, j));
-      }
-    }
+  if (!vector_row<T>(x, nullptr, C)) {
+    strided_unrolled(
+        threadIdx.x, C, blockDim.x, [&](int64_t c) { return load(x, c); }, use);
     return;
   }
+  const uint4* xv = reinterpret_cast<const uint4*>(x);
   strided_unrolled(
-      threadIdx.x, C, blockDim.x, [&](int64_t c) { return load(x, c); }, use);
+      threadIdx.x, C / kVec, blockDim.x, [&](int64_t i) { return xv[i]; },
+      [&](int64_t i, uint4 raw) {
+        const T* e = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) use(i * kVec + j, load(e, j));
+      });
 }
 
 // y[c] = f(c, x[c]) over row x for this thread, in row_visit's order and
@@ -87,35 +85,24 @@ __device__ __forceinline__ void row_visit(const T* x, int64_t C, Use use) {
 template <class T, class F>
 __device__ __forceinline__ void row_map(const T* x, T* y, int64_t C, F f) {
   constexpr int kVec = int(sizeof(uint4) / sizeof(T));
-  if (kVec > 1 && C % kVec == 0 && reinterpret_cast<uintptr_t>(x) % sizeof(uint4) == 0 &&
-      reinterpret_cast<uintptr_t>(y) % sizeof(uint4) == 0) {
-    const uint4* xv = reinterpret_cast<const uint4*>(x);
-    uint4* yv = reinterpret_cast<uint4*>(y);
-    const int64_t nv = C / kVec;
-    for (int64_t base = threadIdx.x; base < nv; base += int64_t(blockDim.x) * kUnroll) {
-      uint4 raw[kUnroll];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t i = base + int64_t(u) * blockDim.x;
-        if (i < nv) raw[u] = xv[i];
-      }
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t i = base + int64_t(u) * blockDim.x;
-        if (i >= nv) continue;
-        const T* e = reinterpret_cast<const T*>(&raw[u]);
+  if (!vector_row<T>(x, y, C)) {
+    strided_unrolled(
+        threadIdx.x, C, blockDim.x, [&](int64_t c) { return load(x, c); },
+        [&](int64_t c, acc_t<T> v) { store(y, c, f(c, v)); });
+    return;
+  }
+  const uint4* xv = reinterpret_cast<const uint4*>(x);
+  uint4* yv = reinterpret_cast<uint4*>(y);
+  strided_unrolled(
+      threadIdx.x, C / kVec, blockDim.x, [&](int64_t i) { return xv[i]; },
+      [&](int64_t i, uint4 raw) {
+        const T* e = reinterpret_cast<const T*>(&raw);
         uint4 out;
         T* o = reinterpret_cast<T*>(&out);
 #pragma unroll
         for (int j = 0; j < kVec; ++j) store(o, j, f(i * kVec + j, load(e, j)));
         yv[i] = out;
-      }
-    }
-    return;
-  }
-  strided_unrolled(
-      threadIdx.x, C, blockDim.x, [&](int64_t c) { return load(x, c); },
-      [&](int64_t c, acc_t<T> v) { store(y, c, f(c, v)); });
+      });
 }
 
 // Two passes over the row: each thread's max m (lowest index on ties: it
